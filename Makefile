@@ -1,0 +1,100 @@
+# weft — GNU Make build. `make` builds libweft.a, examples, tests and
+# micro-benchmarks into build/ (or build-asan/, build-tsan/ with SAN=...).
+#
+#   make                  release-ish build (-O2 -g), build/
+#   make SAN=address      ASan+UBSan build, build-asan/
+#   make SAN=thread       TSan build, build-tsan/
+#   make test             deps, all builds, every test, "N passed, N failed"
+#   make run              deps, build, run the flagship (today: the examples)
+#   make bench            deps, build, micro-benchmarks vs Go and Rust peers
+#   make format           clang-format every C file
+#   WERROR=1              add -Werror (CI sets it)
+
+CC      ?= gcc
+SAN     ?=
+WERROR  ?= $(if $(CI),1,)
+
+ifeq ($(SAN),)
+  B := build
+  SANFLAGS :=
+  OPT := -O2 -D_FORTIFY_SOURCE=2
+else ifeq ($(SAN),address)
+  B := build-asan
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  OPT := -O1
+else ifeq ($(SAN),thread)
+  B := build-tsan
+  SANFLAGS := -fsanitize=thread
+  OPT := -O1
+else
+  $(error SAN must be empty, address or thread)
+endif
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
+           -fno-omit-frame-pointer -pthread -Iinclude -Isrc $(SANFLAGS) \
+           $(if $(WERROR),-Werror,) $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(SANFLAGS)
+LDLIBS  := -luring -ldl
+
+LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c)
+LIB_ASM  := $(wildcard src/rt/*.S)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
+LIB      := $(B)/libweft.a
+
+EX_SRC   := $(wildcard examples/*.c)
+EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
+TEST_SRC := $(wildcard tests/unit/*.c tests/stress/*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH_SRC:= $(wildcard bench/micro/*.c)
+BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
+
+.PHONY: all lib examples tests benches test run bench bench-rt format clean deps
+all: lib examples tests benches
+lib: $(LIB)
+examples: $(EX_BIN)
+tests: $(TEST_BIN)
+benches: $(BENCH_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(B)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/examples/%: $(B)/examples/%.o $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/%.o: CFLAGS += -Itests
+$(B)/tests/test_main.o: CFLAGS += -Itests
+$(B)/bench/%: $(B)/bench/micro/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+deps:
+	@bash scripts/deps.sh
+
+test: deps
+	@bash scripts/test.sh
+
+run: deps
+	@$(MAKE) --no-print-directory examples
+	@bash scripts/run.sh
+
+bench bench-rt: deps
+	@$(MAKE) --no-print-directory benches
+	@bash bench/run-rt.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,17 @@
+/*
+ * weft.h — umbrella header: include this and you have all of weft.
+ *
+ *   base.h  errors, arena, buffers, string slices
+ *   log.h   leveled logging
+ *   rt.h    tasks, channels, select, sync, time, cancellation, I/O
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include "base.h"
+#include "log.h"
+#include "rt.h"
+
+#define WEFT_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages weft needs, only those missing. A no-op (a few
+# dpkg-query calls) when everything is present. Called by make test/run/bench.
+set -euo pipefail
+need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl
+      valgrind)
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

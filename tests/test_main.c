@@ -1,0 +1,68 @@
+/* tests/test_main.c — registry and runner for tests/test.h. */
+#include "test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+static test_case *head, **tail = &head;
+static int cur_failed;
+
+void test__register(test_case *tc) {
+    *tail = tc;
+    tail = &tc->next;
+}
+
+void test__fail(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "    FAIL %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    cur_failed = 1;
+}
+
+int test__failed(void) { return cur_failed; }
+
+long test_scale(long n) {
+#if defined(__SANITIZE_THREAD__)
+    n /= 100;
+#elif defined(__SANITIZE_ADDRESS__)
+    n /= 10;
+#endif
+    return n < 1 ? 1 : n;
+}
+
+static void run_in_task(void *arg) { ((test_case *)arg)->fn(); }
+
+static int selected(test_case *tc, int argc, char **argv) {
+    if (argc < 2) return 1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], tc->name) == 0) return 1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int passed = 0, failed = 0;
+    const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (test_case *tc = head; tc; tc = tc->next) {
+        if (!selected(tc, argc, argv)) continue;
+        cur_failed = 0;
+        int64_t t0 = weft_now_ns();
+        if (tc->in_runtime) {
+            int rc = weft_main(run_in_task, tc, NULL);
+            if (rc != 0) test__fail(__FILE__, __LINE__, "weft_main: %s", weft_strerror(rc));
+        } else {
+            tc->fn();
+        }
+        double ms = (double)(weft_now_ns() - t0) / 1e6;
+        printf("  %s %-40s %8.1f ms\n", cur_failed ? "FAIL" : "ok  ", tc->name, ms);
+        if (cur_failed)
+            failed++;
+        else
+            passed++;
+    }
+    printf("%s: %d passed, %d failed\n", prog, passed, failed);
+    return failed ? 1 : 0;
+}
