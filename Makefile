@@ -33,7 +33,7 @@ endif
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -fno-omit-frame-pointer -pthread -Iinclude -Isrc $(SANFLAGS) \
            $(if $(WERROR),-Werror,) $(EXTRA_CFLAGS)
-LDFLAGS := -pthread $(SANFLAGS)
+LDFLAGS := -pthread -rdynamic $(SANFLAGS)
 LDLIBS  := -luring -ldl
 
 LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c)

@@ -1,0 +1,76 @@
+/*
+ * fanout.c — process 100,000 user IDs with one task each and gather the
+ * results through a channel (Go's fan-out/fan-in).
+ *
+ * Each task "looks up" a user (a cheap hash stands in for the work) and sends
+ * {id, score} back. Prints "processed=100000 unique=100000 checksum=<n>" and
+ * exits non-zero unless every ID came back exactly once with its own score.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <weft/weft.h>
+
+enum { USERS = 100000 };
+
+typedef struct {
+    int id;
+    uint32_t score;
+} result;
+
+static weft_chan *out;
+
+static uint32_t score_of(int id) {
+    uint32_t x = (uint32_t)id * 2654435761u;
+    return x ^ (x >> 16);
+}
+
+static void lookup(void *arg) {
+    result r = {(int)(intptr_t)arg, 0};
+    r.score = score_of(r.id);
+    weft_chan_send(out, &r, -1);
+}
+
+static int status = 1;
+
+static void run(void *arg) {
+    (void)arg;
+    int err;
+    out = weft_chan_new(sizeof(result), 1024, &err);
+    if (!out) {
+        fprintf(stderr, "chan: %s\n", weft_strerror(err));
+        return;
+    }
+    int64_t t0 = weft_now_ns();
+    for (int id = 0; id < USERS; id++) {
+        int rc = weft_go(lookup, (void *)(intptr_t)id);
+        if (rc) {
+            fprintf(stderr, "spawn %d: %s\n", id, weft_strerror(rc));
+            return;
+        }
+    }
+    unsigned char *seen = calloc(USERS, 1);
+    uint64_t checksum = 0;
+    int unique = 0, bad = 0;
+    for (int i = 0; i < USERS; i++) {
+        result r;
+        if (weft_chan_recv(out, &r, -1) != 0) break;
+        if (r.id < 0 || r.id >= USERS || r.score != score_of(r.id)) {
+            bad++;
+            continue;
+        }
+        if (!seen[r.id]++) unique++;
+        checksum += r.score;
+    }
+    double ms = (double)(weft_now_ns() - t0) / 1e6;
+    printf("processed=%d unique=%d checksum=%llu\n", unique, unique, (unsigned long long)checksum);
+    fprintf(stderr, "fanout: %.1f ms on %d workers\n", ms, weft_workers());
+    status = unique == USERS && bad == 0 ? 0 : 1;
+    free(seen);
+    weft_chan_free(out);
+}
+
+int main(void) {
+    int rc = weft_main(run, NULL, NULL);
+    if (rc) fprintf(stderr, "weft_main: %s\n", weft_strerror(rc));
+    return rc ? 1 : status;
+}

@@ -1,0 +1,298 @@
+/*
+ * chan.c — channels and select, with Go's semantics.
+ *
+ * A channel is a spinlock, a ring buffer of cap elements, and two queues of
+ * parked tasks (senders, receivers). The lock is only ever held for a copy
+ * and a few pointer moves, never across a switch: a task that must wait puts
+ * a weft__waiter (in its own frame) on a queue and parks; the lock is
+ * released by the next context after the switch (rt_int.h).
+ *
+ * A waker takes a waiter off a queue, claims it with a CAS on the task's
+ * wait state (a timer or cancel may have claimed it first: then the waiter
+ * is skipped), copies the element straight to/from the waiter's memory, and
+ * readies the task. Unbuffered channels thus copy once, sender to receiver.
+ *
+ * select locks all its channels in address order (so two selects over the
+ * same channels cannot deadlock), looks for a case that can proceed in a
+ * random order, and otherwise queues one waiter per case, all sharing the
+ * task's single wait: the first waker to claim it wins and records its case
+ * index as the wake result.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_int.h"
+
+struct weft_chan {
+    uint32_t lock;
+    int closed;
+    size_t esz, cap, len, head;
+    weft__waiter *sendq, *recvq;
+    char *buf;
+};
+
+weft_chan *weft_chan_new(size_t elem_size, size_t cap, int *err) {
+    int e = 0;
+    weft_chan *c = NULL;
+    if (elem_size == 0 || elem_size > 65536 || cap > (1u << 28)) {
+        e = WEFT_EINVAL;
+        goto out;
+    }
+    c = calloc(1, sizeof *c + elem_size * cap);
+    if (!c) {
+        e = WEFT_ENOMEM;
+        goto out;
+    }
+    c->esz = elem_size;
+    c->cap = cap;
+    c->buf = (char *)(c + 1);
+out:
+    if (err) *err = e;
+    return c;
+}
+
+void weft_chan_free(weft_chan *c) {
+    if (!c) return;
+    WEFT_ASSERT(!c->sendq && !c->recvq);
+    free(c);
+}
+
+size_t weft_chan_len(weft_chan *c) {
+    weft__spin_lock(&c->lock);
+    size_t n = c->len;
+    weft__spin_unlock(&c->lock);
+    return n;
+}
+size_t weft_chan_cap(weft_chan *c) { return c->cap; }
+
+static inline void copy_elem(void *dst, const void *src, size_t n) {
+    if (dst && src) memcpy(dst, src, n);
+}
+static inline char *slot(weft_chan *c, size_t i) { return c->buf + ((c->head + i) % c->cap) * c->esz; }
+
+/* Pop the first waiter that can still be claimed (lock held). */
+static weft__waiter *take_waiter(weft__waiter **q, int err) {
+    weft__waiter *w;
+    while ((w = weft__wq_pop(q))) {
+        if (weft__claim(w->task, w->seq, w->idx)) {
+            w->err = err;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Try to send without waiting (lock held). 1 sent, 0 would block, <0 error. */
+static int try_send(weft_chan *c, const void *v) {
+    if (c->closed) return WEFT_ECLOSED;
+    weft__waiter *r = take_waiter(&c->recvq, 0);
+    if (r) {
+        copy_elem(r->val, v, c->esz);
+        weft__ready(r->task);
+        return 1;
+    }
+    if (c->len < c->cap) {
+        copy_elem(slot(c, c->len), v, c->esz);
+        c->len++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Try to receive without waiting (lock held). 1 received, 0 would block,
+ * WEFT_ECLOSED when closed and drained. */
+static int try_recv(weft_chan *c, void *v) {
+    if (c->len > 0) {
+        copy_elem(v, slot(c, 0), c->esz);
+        c->head = (c->head + 1) % c->cap;
+        c->len--;
+        /* a sender waits for room: move its element into the freed slot */
+        weft__waiter *s = take_waiter(&c->sendq, 0);
+        if (s) {
+            copy_elem(slot(c, c->len), s->val, c->esz);
+            c->len++;
+            weft__ready(s->task);
+        }
+        return 1;
+    }
+    weft__waiter *s = take_waiter(&c->sendq, 0);
+    if (s) { /* unbuffered: straight from the sender */
+        copy_elem(v, s->val, c->esz);
+        weft__ready(s->task);
+        return 1;
+    }
+    return c->closed ? WEFT_ECLOSED : 0;
+}
+
+static int chan_wait(weft_chan *c, weft__waiter **q, void *val, int64_t deadline,
+                     const char *reason) {
+    weft__task *t = weft__task_self();
+    uint32_t seq;
+    int rc = weft__wait_begin(t, deadline, 0, &seq);
+    if (rc) {
+        weft__spin_unlock(&c->lock);
+        return rc;
+    }
+    weft__waiter wt = {.task = t, .seq = seq, .idx = 0, .val = val};
+    weft__wq_push(q, &wt);
+    weft__wait_timer(t, seq, deadline);
+    rc = weft__park(weft__spin_unlock_cb, &c->lock, reason, c);
+    weft__wait_timer_cancel(t);
+    if (rc < 0) { /* timeout or cancel: we may still be queued */
+        weft__spin_lock(&c->lock);
+        weft__wq_remove(q, &wt);
+        weft__spin_unlock(&c->lock);
+        return rc;
+    }
+    return wt.err;
+}
+
+int weft_chan_send(weft_chan *c, const void *v, int64_t deadline) {
+    if (!c) return WEFT_EINVAL;
+    weft__task *t = weft__task_self();
+    if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
+        return WEFT_ECANCELED;
+    weft__spin_lock(&c->lock);
+    int rc = try_send(c, v);
+    if (rc != 0) {
+        weft__spin_unlock(&c->lock);
+        return rc < 0 ? rc : 0;
+    }
+    if (!t) {
+        weft__spin_unlock(&c->lock);
+        return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
+    }
+    return chan_wait(c, &c->sendq, (void *)v, deadline, "chan send");
+}
+
+int weft_chan_recv(weft_chan *c, void *v, int64_t deadline) {
+    if (!c) return WEFT_EINVAL;
+    weft__task *t = weft__task_self();
+    if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
+        return WEFT_ECANCELED;
+    weft__spin_lock(&c->lock);
+    int rc = try_recv(c, v);
+    if (rc != 0) {
+        weft__spin_unlock(&c->lock);
+        return rc < 0 ? rc : 0;
+    }
+    if (!t) {
+        weft__spin_unlock(&c->lock);
+        return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
+    }
+    return chan_wait(c, &c->recvq, v, deadline, "chan recv");
+}
+
+int weft_chan_close(weft_chan *c) {
+    if (!c) return WEFT_EINVAL;
+    weft__spin_lock(&c->lock);
+    if (c->closed) {
+        weft__spin_unlock(&c->lock);
+        return WEFT_ECLOSED;
+    }
+    c->closed = 1;
+    weft__waiter *w;
+    while ((w = take_waiter(&c->recvq, WEFT_ECLOSED))) weft__ready(w->task);
+    while ((w = take_waiter(&c->sendq, WEFT_ECLOSED))) weft__ready(w->task);
+    weft__spin_unlock(&c->lock);
+    return 0;
+}
+
+/* ---- select ---------------------------------------------------------------- */
+
+#define SELECT_MAX 64
+
+typedef struct {
+    weft_chan *locked[SELECT_MAX];
+    int n;
+} lockset;
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (weft_chan *const *)a, y = (uintptr_t) * (weft_chan *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void lock_all(lockset *ls) {
+    for (int i = 0; i < ls->n; i++) weft__spin_lock(&ls->locked[i]->lock);
+}
+static void unlock_all(void *arg) {
+    lockset *ls = arg;
+    for (int i = ls->n - 1; i >= 0; i--) weft__spin_unlock(&ls->locked[i]->lock);
+}
+
+int weft_select(weft_case *cases, int n, int64_t deadline) {
+    if (!cases || n < 1 || n > SELECT_MAX) return WEFT_EINVAL;
+    for (int i = 0; i < n; i++) {
+        if (cases[i].op != WEFT_SEND && cases[i].op != WEFT_RECV) return WEFT_EINVAL;
+        cases[i].err = 0;
+    }
+    weft__task *t = weft__task_self();
+    if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
+        return WEFT_ECANCELED;
+
+    /* distinct channels, sorted: the lock order */
+    lockset ls;
+    ls.n = 0;
+    for (int i = 0; i < n; i++)
+        if (cases[i].chan) ls.locked[ls.n++] = cases[i].chan;
+    qsort(ls.locked, (size_t)ls.n, sizeof ls.locked[0], cmp_ptr);
+    int u = 0;
+    for (int i = 0; i < ls.n; i++)
+        if (u == 0 || ls.locked[u - 1] != ls.locked[i]) ls.locked[u++] = ls.locked[i];
+    ls.n = u;
+
+    /* random poll order (Fisher-Yates), so no case is favoured */
+    unsigned char order[SELECT_MAX];
+    weft__worker *w = weft__worker_self();
+    for (int i = 0; i < n; i++) order[i] = (unsigned char)i;
+    for (int i = n - 1; i > 0; i--) {
+        uint32_t r = w ? weft__rand(w) : (uint32_t)weft_now_ns();
+        int j = (int)(r % (uint32_t)(i + 1));
+        unsigned char x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+
+    lock_all(&ls);
+    for (int k = 0; k < n; k++) {
+        int i = order[k];
+        weft_case *cs = &cases[i];
+        if (!cs->chan) continue;
+        int rc = cs->op == WEFT_SEND ? try_send(cs->chan, cs->val) : try_recv(cs->chan, cs->val);
+        if (rc != 0) {
+            unlock_all(&ls);
+            cs->err = rc < 0 ? rc : 0;
+            return i;
+        }
+    }
+    if (!t) {
+        unlock_all(&ls);
+        return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
+    }
+    uint32_t seq;
+    int rc = weft__wait_begin(t, deadline, 0, &seq);
+    if (rc) {
+        unlock_all(&ls);
+        return rc;
+    }
+    weft__waiter wts[SELECT_MAX];
+    for (int i = 0; i < n; i++) {
+        weft_case *cs = &cases[i];
+        wts[i] = (weft__waiter){.task = t, .seq = seq, .idx = i, .val = cs->val};
+        if (!cs->chan) continue;
+        weft__wq_push(cs->op == WEFT_SEND ? &cs->chan->sendq : &cs->chan->recvq, &wts[i]);
+    }
+    weft__wait_timer(t, seq, deadline);
+    rc = weft__park(unlock_all, &ls, "select", cases);
+    weft__wait_timer_cancel(t);
+    /* take our other waiters off their queues */
+    lock_all(&ls);
+    for (int i = 0; i < n; i++) {
+        weft_case *cs = &cases[i];
+        if (cs->chan)
+            weft__wq_remove(cs->op == WEFT_SEND ? &cs->chan->sendq : &cs->chan->recvq, &wts[i]);
+    }
+    unlock_all(&ls);
+    if (rc >= 0) cases[rc].err = wts[rc].err;
+    return rc;
+}

@@ -1,0 +1,383 @@
+/*
+ * rt_int.h — the runtime's internals, shared by the files of src/rt/.
+ *
+ * The life of a task
+ * ------------------
+ * A task is a stack slot cut from a large slab (stack.c). The top of the slot
+ * holds the task control block (weft__task), the bottom page is a guard
+ * installed with MADV_GUARD_INSTALL, and the stack grows down from the TCB.
+ * Slabs are never unmapped, so a pointer to a TCB stays readable forever; a
+ * late waker holding a stale pointer is fenced off by the wait sequence
+ * number (below), not by the memory disappearing.
+ *
+ * Workers
+ * -------
+ * One OS thread per worker (the thread that called weft_main() is worker 0).
+ * Each worker owns: a run queue (256-slot ring, stealable), a "run next" slot
+ * for the task it just woke, a timer heap, an I/O backend instance (its own
+ * io_uring ring or epoll fd) and an eventfd that other threads write to wake
+ * it when it sleeps. A worker's scheduler loop runs on the thread's own stack
+ * ("scheduler context"); tasks switch directly to one another when the next
+ * task is at hand, and through the scheduler context otherwise.
+ *
+ * Parking and waking (the one protocol every wait uses)
+ * -----------------------------------------------------
+ * t->wstate packs (result:32 | seq:30 | state:2). A task that is about to
+ * wait calls weft__wait_arm(), which bumps seq and sets ARMED; it then puts
+ * itself on whatever lists it waits on (a channel's queue, a timer, an fd),
+ * remembering seq, and calls weft__park(). Wakers call weft__wake(t, seq,
+ * result): one CAS decides the single winner, so a timer, a channel and a
+ * cancel racing for the same task never wake it twice, and a waker from an
+ * older wait (seq mismatch) does nothing. The switch away completes before the
+ * task becomes runnable: weft__park() switches first and the *next* context
+ * runs the "after switch" hook, which releases the caller's lock (if any) and
+ * moves ARMED -> PARKED. A waker that found ARMED marks the wait WOKEN and the
+ * hook then readies the task itself; a waker that found PARKED readies it.
+ * Lock-holding wakers (channels, sync) always see PARKED or WOKEN, because the
+ * lock is released only after the state moved to PARKED.
+ *
+ * Thread-locals
+ * -------------
+ * A task may resume on another thread after any suspension, and compilers
+ * cache the address of a __thread variable within a function. The runtime
+ * therefore reads its worker pointer only through weft__worker_self(), which
+ * is not inlined and cannot be cached across a switch.
+ */
+#ifndef WEFT_RT_INT_H
+#define WEFT_RT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft/log.h"
+#include "weft/rt.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define WEFT_TSAN 1
+#endif
+#endif
+
+#ifdef NDEBUG
+#define WEFT_ASSERT(c) ((void)0)
+#else
+#define WEFT_ASSERT(c)                                                                             \
+    ((c) ? (void)0 : weft__assert_fail(#c, __FILE__, __LINE__))
+#endif
+void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
+
+#define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define WEFT_CACHELINE 64
+
+typedef struct weft__task weft__task;
+typedef struct weft__worker weft__worker;
+
+/* ---- spinlock: held only for a few instructions, never across a switch --- */
+static inline void weft__spin_lock(uint32_t *l) {
+    for (;;) {
+        if (!__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) return;
+        int n = 0;
+        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+            if (++n < 64)
+                __builtin_ia32_pause();
+            else {
+                extern int sched_yield(void);
+                sched_yield();
+                n = 0;
+            }
+        }
+    }
+}
+static inline void weft__spin_unlock(uint32_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* ---- wait state: result:32 | seq:29 | nocancel:1 | state:2 ---------------- */
+enum { WS_IDLE = 0, WS_ARMED = 1, WS_PARKED = 2, WS_WOKEN = 3 };
+#define WS_STATE(w) ((uint32_t)(w)&3u)
+#define WS_NC(w) (((uint32_t)(w) >> 2) & 1u)
+#define WS_SEQ(w) (((uint32_t)(w)) >> 3)
+#define WS_RESULT(w) ((int32_t)((uint64_t)(w) >> 32))
+#define WS_MAKE(res, seq, nc, st)                                                                  \
+    (((uint64_t)(uint32_t)(res) << 32) | ((uint64_t)((seq)&0x1fffffffu) << 3) |                   \
+     ((uint64_t)(nc) << 2) | (st))
+
+/* A task waiting on a list (channel queues, sync primitives, groups, fds).
+ * Lives in the waiting task's frame. Lists are circular and doubly linked
+ * from a single head pointer, so a public struct needs only a void *. */
+typedef struct weft__waiter {
+    struct weft__waiter *next, *prev;
+    weft__task *task;
+    uint32_t seq;
+    int idx;   /* select: case index (the wake result); 0 for plain ops */
+    int err;   /* OUT: 0 or WEFT_ECLOSED, written by the waker after claiming */
+    int events;
+    void *val; /* channel element source (send) or destination (recv) */
+} weft__waiter;
+
+static inline void weft__wq_push(weft__waiter **head, weft__waiter *w) {
+    weft__waiter *h = *head;
+    if (!h) {
+        w->next = w->prev = w;
+        *head = w;
+    } else {
+        w->prev = h->prev;
+        w->next = h;
+        h->prev->next = w;
+        h->prev = w;
+    }
+}
+static inline void weft__wq_remove(weft__waiter **head, weft__waiter *w) {
+    if (!w->next) return; /* not linked */
+    if (w->next == w) {
+        *head = NULL;
+    } else {
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        if (*head == w) *head = w->next;
+    }
+    w->next = w->prev = NULL;
+}
+static inline weft__waiter *weft__wq_pop(weft__waiter **head) {
+    weft__waiter *w = *head;
+    if (w) weft__wq_remove(head, w);
+    return w;
+}
+
+/* Task life states, for dumps. */
+enum { TASK_FREE = 0, TASK_RUNNABLE, TASK_RUNNING, TASK_PARKED, TASK_DONE };
+
+typedef struct weft__defer {
+    void (*fn)(void *);
+    void *arg;
+} weft__defer;
+
+#define WEFT__DEFER_INLINE 4
+
+/* A timer entry in a worker's heap (lives in the waiting task's frame or TCB). */
+typedef struct weft__timer {
+    int64_t when;         /* absolute ms */
+    int32_t idx;          /* heap index, -1 when not in a heap */
+    uint32_t seq;         /* wait seq to wake */
+    weft__task *task;     /* task to wake with WEFT_ETIMEDOUT */
+    weft__worker *owner;  /* heap it is in */
+    void (*on_fire)(struct weft__timer *); /* optional, runs on the owner before the wake */
+} weft__timer;
+
+struct weft__task {
+    void *sp;          /* saved stack pointer; offset 0, used by the switch */
+    weft__task *next;  /* global queue / free list link */
+    _Atomic uint64_t wstate;
+    _Atomic int canceled;
+    int state;         /* TASK_*, for dumps (racy reads are fine) */
+    int nocancel;      /* >0: suspending calls ignore cancellation (cleanup, I/O release) */
+    weft_fn fn;
+    void *arg;
+    uint64_t id;
+    const char *wait_reason; /* what it is parked on, for dumps */
+    const void *wait_obj;
+    void *wait_pc;           /* caller of the public API that parked */
+    weft_group *group;
+    weft__task *gnext, *gprev;
+    weft__defer defers_inline[WEFT__DEFER_INLINE];
+    weft__defer *defers;     /* defers_inline or a malloc'd array */
+    int ndefer, defer_cap;
+    weft__timer timer;       /* the task's deadline timer (one wait at a time) */
+    char *stack_lo;          /* lowest usable byte (above the guard) */
+    size_t stack_size;       /* usable bytes from stack_lo to the TCB */
+    int size_class;
+    int guarded;             /* guard page installed */
+    uint32_t canary_off;     /* unguarded stacks: canary at stack_lo */
+#ifdef WEFT_TSAN
+    void *tsan_fiber;
+#endif
+#ifdef WEFT_ASAN
+    void *asan_fake;
+#endif
+    char name[32];
+};
+
+/* ---- run queue (per worker) --------------------------------------------- */
+#define RUNQ_SIZE 256
+typedef struct weft__runq {
+    _Atomic uint32_t head; /* consumers CAS */
+    _Atomic uint32_t tail; /* owner only */
+    weft__task *_Atomic buf[RUNQ_SIZE];
+} weft__runq;
+
+/* ---- I/O backend (io_uring.c / io_epoll.c behind one interface) --------- */
+typedef struct weft__io_ops {
+    const char *name;
+    int (*init)(weft__worker *w);
+    void (*fini)(weft__worker *w);
+    /* Park the calling task until fd has events, the deadline passes or the
+     * task is cancelled. Returns ready events (> 0) or a negative code. */
+    int (*wait_fd)(weft__worker *w, int fd, int events, int64_t deadline);
+    /* Reap completions and ready their tasks; block up to timeout_ms (-1 = no
+     * limit, 0 = don't block) when nothing is pending. Returns tasks readied. */
+    int (*poll)(weft__worker *w, int timeout_ms);
+    /* Forget any state about fd (called before close). */
+    void (*forget_fd)(int fd);
+} weft__io_ops;
+
+extern const weft__io_ops weft__io_uring_ops;
+extern const weft__io_ops weft__io_epoll_ops;
+int weft__io_uring_probe(void);
+
+/* ---- worker -------------------------------------------------------------- */
+struct weft__worker {
+    weft__runq runq;
+    weft__task *_Atomic runnext;
+    _Alignas(WEFT_CACHELINE) int id;
+    pthread_t thread;
+    void *sched_sp;       /* scheduler context's saved sp */
+    weft__task *current;  /* running task, NULL in the scheduler context */
+    /* the after-switch hook, set by the context that switches away */
+    void (*hook)(weft__worker *w, void *a, void *b);
+    void *hook_a, *hook_b;
+    uint32_t tick;        /* switches since start; picks the global queue now and then */
+    uint32_t nexts;       /* consecutive runnext picks (fairness) */
+    _Atomic uint64_t switches; /* for the starvation monitor */
+    volatile int stuck;        /* monitor: one task has held this worker > 1 ms */
+    int spinning;
+    _Atomic int sleeping;
+    int wakefd;           /* eventfd other threads write to wake this worker */
+    uint64_t rng;
+    /* timers */
+    uint32_t tlock;
+    weft__timer **theap;
+    int tlen, tcap;
+    _Atomic int64_t tnext;        /* earliest timer, INT64_MAX if none */
+    /* I/O backend state */
+    void *io;
+    /* stack caches per size class */
+    struct weft__stack_cache *scache;
+    /* sanitizer state of the scheduler context */
+#ifdef WEFT_TSAN
+    void *tsan_sched_fiber;
+#endif
+#ifdef WEFT_ASAN
+    const void *asan_sched_bottom;
+    size_t asan_sched_size;
+    void *asan_sched_fake;
+#endif
+    weft__worker *idle_next;
+    void *altstack;
+};
+
+/* ---- runtime-wide state -------------------------------------------------- */
+typedef struct weft__rt {
+    weft__worker *workers;
+    int nworkers;
+    size_t stack_size;
+    int starve_ms;
+    const weft__io_ops *io;
+    _Atomic int running;
+    _Atomic int shutting_down;
+    _Atomic int64_t ntasks;    /* live tasks */
+    _Atomic uint64_t next_id;
+    /* global run queue */
+    uint32_t glock;
+    weft__task *ghead, *gtail;
+    _Atomic int64_t glen;
+    /* idle workers */
+    uint32_t ilock;
+    weft__worker *idle;
+    _Atomic int nidle;
+    _Atomic int nspinning;
+    weft_group root;
+    pthread_t sysmon;
+    _Atomic int sysmon_stop;
+    int blocking_max;
+} weft__rt;
+
+extern weft__rt weft__R;
+
+/* sched.c */
+weft__worker *weft__worker_self(void);
+weft__task *weft__task_self(void);
+/* Make t runnable (on this worker if called from one, else globally). */
+void weft__ready(weft__task *t);
+/* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
+ * a passed deadline (ETIMEDOUT), then arms t. Returns 0 and the wait's seq in
+ * *seq, or the code to return at once (t is then not armed). */
+int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel, uint32_t *seq);
+/* Undo a wait_begin() that will not park after all. */
+void weft__wait_disarm(weft__task *t);
+/* Wake t's wait seq with result. Exactly one waker wins; false if the wait
+ * was already woken or is not the one named. nocancel waits are woken too
+ * (only weft__cancel_task respects nocancel). */
+bool weft__wake(weft__task *t, uint32_t seq, int result);
+/* For wakers holding the lock the waiter is listed under (so the task is
+ * PARKED, never ARMED): claim the wake without readying, so data can be
+ * copied into the waiter first; then call weft__ready(). */
+bool weft__claim(weft__task *t, uint32_t seq, int result);
+/* Park the current task (armed by wait_begin). unlock(arg), if given, runs
+ * after the task has switched out. Returns the wake result. */
+int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj);
+/* Park on a list guarded by a spinlock the caller holds: the common wait of
+ * sync.c and groups. Appends wt, arms the deadline, parks, and on a
+ * timeout/cancel unlinks wt. The lock is released on return. */
+int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
+                  const char *reason, const void *obj);
+void weft__spin_unlock_cb(void *lock);
+void weft__cancel_task(weft__task *t);
+uint32_t weft__rand(weft__worker *w);
+void weft__worker_wake(weft__worker *w);
+/* Yield that ignores cancellation; goes through the scheduler loop. */
+void weft__yield_sched(void);
+
+/* timer.c */
+void weft__timer_add(weft__worker *w, weft__timer *tm);
+void weft__timer_del(weft__timer *tm);
+/* Fire due timers; returns the next deadline (ms) or INT64_MAX. */
+int64_t weft__timers_run(weft__worker *w, int64_t now);
+void weft__timers_free(weft__worker *w);
+/* Arm the task's timer for the current wait if deadline > 0 (seq from arm). */
+void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline);
+void weft__wait_timer_cancel(weft__task *t);
+
+/* stack.c */
+int weft__stack_init(size_t default_size);
+weft__task *weft__stack_get(weft__worker *w, size_t size);
+void weft__stack_put(weft__worker *w, weft__task *t);
+struct weft__stack_cache *weft__stack_cache_new(void);
+void weft__stack_cache_free(weft__worker *w);
+int weft__stack_smashed(weft__task *t);
+/* For the overflow handler and dumps: the task owning addr, and whether addr
+ * lies in its guard page. NULL if addr is in no stack slab. */
+weft__task *weft__stack_owner(const void *addr, int *in_guard);
+void weft__stack_foreach(void (*fn)(weft__task *t, void *arg), void *arg);
+extern int weft__stack_guard_mode; /* 2 = MADV_GUARD_INSTALL, 1 = mprotect, 0 = canary */
+
+/* switch_x86_64.S */
+void weft__ctx_switch(void **save_sp, void *new_sp);
+void weft__task_trampoline(void);
+void weft__task_main(void) __attribute__((noreturn));
+
+/* blocking.c */
+int weft__blocking_start(int max_threads);
+void weft__blocking_stop(void);
+
+/* debug.c */
+int weft__debug_install(void);
+void weft__debug_thread_init(weft__worker *w);
+void weft__debug_thread_fini(weft__worker *w);
+void weft__debug_uninstall(void);
+
+/* io.c: backend choice and the per-fd table shared by both backends */
+int weft__io_select(weft_io_backend want, const weft__io_ops **out);
+int weft__io_fdtab_init(void);
+void weft__io_fdtab_free(void);
+
+#endif

@@ -1,0 +1,1023 @@
+/*
+ * sched.c — workers, run queues, work stealing, parking and waking, task
+ * spawn and exit, groups, cancellation, defer, weft_main and shutdown.
+ *
+ * See rt_int.h for the parking protocol. The run queue is the classic
+ * bounded ring with a stealable head (owner pushes at the tail, anyone takes
+ * from the head with a CAS) plus a "run next" slot for the task the current
+ * one just woke, which stealers leave alone unless the owner has been stuck
+ * in one task for a while. Idle workers sleep in their I/O backend and are
+ * woken through an eventfd only when they are actually asleep and nobody is
+ * already spinning for work, so cross-worker wakes on a busy runtime cost no
+ * syscall.
+ */
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt_int.h"
+
+#ifdef WEFT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+weft__rt weft__R;
+static _Atomic int rt_busy; /* a weft_main() is active */
+static __thread weft__worker *tls_worker;
+
+
+void weft__assert_fail(const char *cond, const char *file, int line) {
+    weft_log_error("assertion failed: %s (%s:%d)", cond, file, line);
+    abort();
+}
+
+/* Not inlined and opaque to the optimiser: the value must be re-read after
+ * every switch, since the task may now be on another thread. */
+__attribute__((noinline)) weft__worker *weft__worker_self(void) {
+    weft__worker *w = tls_worker;
+    __asm__ volatile("" : "+r"(w));
+    return w;
+}
+
+weft__task *weft__task_self(void) {
+    weft__worker *w = weft__worker_self();
+    return w ? w->current : NULL;
+}
+
+uint32_t weft__rand(weft__worker *w) {
+    /* xorshift64* */
+    uint64_t x = w->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/* ---- time ------------------------------------------------------------- */
+
+int64_t weft_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+int64_t weft_now(void) { return weft_now_ns() / 1000000; }
+int64_t weft_deadline_in(int64_t ms) { return ms < 0 ? -1 : weft_now() + ms; }
+
+/* ---- run queue ----------------------------------------------------------- */
+
+static void global_put_list(weft__task *head, weft__task *tail, int n) {
+    weft__spin_lock(&weft__R.glock);
+    tail->next = NULL;
+    if (weft__R.gtail)
+        weft__R.gtail->next = head;
+    else
+        weft__R.ghead = head;
+    weft__R.gtail = tail;
+    atomic_fetch_add(&weft__R.glen, n);
+    weft__spin_unlock(&weft__R.glock);
+}
+
+static void wakep(void);
+
+/* Owner only. When the ring is full, half of it moves to the global queue. */
+static void runq_put(weft__worker *w, weft__task *t) {
+    weft__runq *q = &w->runq;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (tl - h < RUNQ_SIZE) {
+            atomic_store_explicit(&q->buf[tl % RUNQ_SIZE], t, memory_order_relaxed);
+            atomic_store_explicit(&q->tail, tl + 1, memory_order_release);
+            return;
+        }
+        uint32_t n = (tl - h) / 2;
+        weft__task *batch[RUNQ_SIZE / 2];
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+        if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;
+        for (uint32_t i = 0; i + 1 < n; i++) batch[i]->next = batch[i + 1];
+        batch[n - 1]->next = t;
+        global_put_list(batch[0], t, (int)n + 1);
+        return;
+    }
+}
+
+static weft__task *runq_get(weft__worker *w) {
+    weft__runq *q = &w->runq;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (tl == h) return NULL;
+        weft__task *t = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&q->head, &h, h + 1, memory_order_acq_rel,
+                                                    memory_order_relaxed))
+            return t;
+    }
+}
+
+static bool runq_empty(weft__worker *w) {
+    return atomic_load(&w->runq.head) == atomic_load(&w->runq.tail) &&
+           atomic_load(&w->runnext) == NULL;
+}
+
+/* Steal half of victim's queue into w's (empty) queue; returns one to run. */
+static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) {
+    weft__runq *q = &v->runq;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t tl = atomic_load_explicit(&q->tail, memory_order_acquire);
+        uint32_t n = tl - h;
+        n -= n / 2;
+        if (n == 0) {
+            if (!take_next) return NULL;
+            weft__task *t = atomic_load(&v->runnext);
+            if (t && atomic_compare_exchange_strong(&v->runnext, &t, NULL)) return t;
+            return NULL;
+        }
+        if (n > RUNQ_SIZE / 2) continue; /* inconsistent snapshot */
+        uint32_t mt = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+        for (uint32_t i = 0; i < n; i++) {
+            weft__task *t = atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+            atomic_store_explicit(&w->runq.buf[(mt + i) % RUNQ_SIZE], t, memory_order_relaxed);
+        }
+        if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;
+        weft__task *t = atomic_load_explicit(&w->runq.buf[(mt + n - 1) % RUNQ_SIZE],
+                                             memory_order_relaxed);
+        if (n > 1) atomic_store_explicit(&w->runq.tail, mt + n - 1, memory_order_release);
+        return t;
+    }
+}
+
+static weft__task *global_get(weft__worker *w) {
+    if (atomic_load_explicit(&weft__R.glen, memory_order_relaxed) == 0) return NULL;
+    weft__spin_lock(&weft__R.glock);
+    weft__task *t = weft__R.ghead;
+    if (!t) {
+        weft__spin_unlock(&weft__R.glock);
+        return NULL;
+    }
+    /* take our share: one to run now, some more for the local queue */
+    int64_t len = atomic_load(&weft__R.glen);
+    int64_t n = len / weft__R.nworkers + 1;
+    if (n > RUNQ_SIZE / 2) n = RUNQ_SIZE / 2;
+    weft__task *last = t;
+    int64_t took = 1;
+    while (took < n && last->next) {
+        last = last->next;
+        took++;
+    }
+    weft__R.ghead = last->next;
+    if (!weft__R.ghead) weft__R.gtail = NULL;
+    last->next = NULL;
+    atomic_fetch_sub(&weft__R.glen, took);
+    weft__spin_unlock(&weft__R.glock);
+    /* outside the lock: runq_put may spill back to the global queue */
+    for (weft__task *x = t->next; x;) {
+        weft__task *nx = x->next;
+        x->next = NULL;
+        runq_put(w, x);
+        x = nx;
+    }
+    t->next = NULL;
+    return t;
+}
+
+/* ---- waking idle workers -------------------------------------------------- */
+
+void weft__worker_wake(weft__worker *w) {
+    uint64_t one = 1;
+    ssize_t r = write(w->wakefd, &one, sizeof one);
+    (void)r; /* EAGAIN: counter saturated, the worker will wake anyway */
+}
+
+/* Wake one sleeping worker to look for work, unless one is already looking. */
+static void wakep(void) {
+    if (atomic_load(&weft__R.nidle) == 0 || atomic_load(&weft__R.nspinning) != 0) return;
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&weft__R.nspinning, &zero, 1)) return;
+    for (int i = 0; i < weft__R.nworkers; i++) {
+        weft__worker *v = &weft__R.workers[i];
+        int one = 1;
+        if (atomic_compare_exchange_strong(&v->sleeping, &one, 2)) {
+            weft__worker_wake(v); /* it wakes up as the spinner */
+            return;
+        }
+    }
+    atomic_fetch_sub(&weft__R.nspinning, 1);
+}
+
+static void ready_on(weft__worker *w, weft__task *t, bool next) {
+    t->state = TASK_RUNNABLE;
+    if (!w) {
+        t->next = NULL;
+        global_put_list(t, t, 1);
+        wakep();
+        return;
+    }
+    if (next) {
+        weft__task *old = atomic_exchange(&w->runnext, t);
+        if (!old) return; /* nothing stealable was added: no need to wake anyone */
+        t = old;
+    }
+    runq_put(w, t);
+    wakep();
+}
+
+void weft__ready(weft__task *t) {
+    weft__worker *w = weft__worker_self();
+    /* from a task: the woken task runs next (hand-off); from the scheduler
+     * loop (timers, I/O completions): queue order */
+    ready_on(w, t, w && w->current != NULL);
+}
+
+/* ---- context switching ----------------------------------------------------- */
+
+static void after_switch(weft__worker *w) {
+    void (*h)(weft__worker *, void *, void *) = w->hook;
+    if (h) {
+        w->hook = NULL;
+        h(w, w->hook_a, w->hook_b);
+    }
+}
+
+/* Switch from the running context (task `from`, or the scheduler context if
+ * NULL) to `to` (or the scheduler context if NULL). Returns in `from` when it
+ * is resumed, with the resuming context's hook already run. */
+static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool exiting) {
+    void **save = from ? &from->sp : &w->sched_sp;
+    void *next_sp = to ? to->sp : w->sched_sp;
+    w->current = to;
+    /* single writer: a plain increment, read by the monitor thread */
+    atomic_store_explicit(&w->switches,
+                          atomic_load_explicit(&w->switches, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (to) to->state = TASK_RUNNING;
+#ifdef WEFT_ASAN
+    void **fake = from ? &from->asan_fake : &w->asan_sched_fake;
+    if (to)
+        __sanitizer_start_switch_fiber(exiting ? NULL : fake, to->stack_lo, to->stack_size);
+    else
+        __sanitizer_start_switch_fiber(exiting ? NULL : fake, w->asan_sched_bottom,
+                                       w->asan_sched_size);
+#endif
+#ifdef WEFT_TSAN
+    __tsan_switch_to_fiber(to ? to->tsan_fiber : w->tsan_sched_fiber, 0);
+#endif
+    (void)exiting;
+    weft__ctx_switch(save, next_sp);
+    /* resumed: possibly on another worker */
+    w = weft__worker_self();
+#ifdef WEFT_ASAN
+    __sanitizer_finish_switch_fiber(from ? from->asan_fake : w->asan_sched_fake, NULL, NULL);
+#endif
+    after_switch(w);
+}
+
+/* Next task from the local queues, or NULL. Fairness: runnext is taken at
+ * most 32 times in a row, and every 61st pick looks at the global queue
+ * first, so a hot ping-pong pair cannot starve the queue. */
+static weft__task *next_local(weft__worker *w) {
+    weft__task *t;
+    w->tick++;
+    if (w->tick % 61 == 0 && (t = global_get(w))) return t;
+    if (w->nexts < 32 && (t = atomic_load_explicit(&w->runnext, memory_order_relaxed)) &&
+        atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+        w->nexts++;
+        return t;
+    }
+    w->nexts = 0;
+    if ((t = runq_get(w))) return t;
+    if ((t = atomic_load(&w->runnext)) && atomic_compare_exchange_strong(&w->runnext, &t, NULL))
+        return t;
+    return global_get(w);
+}
+
+/* From a task: pick the next task directly, or go through the scheduler
+ * loop (every 64 switches, so timers and I/O are polled, or when there is
+ * nothing local to run). */
+static weft__task *pick_from_task(weft__worker *w) {
+    if ((w->tick & 63) == 63) {
+        w->tick++;
+        return NULL;
+    }
+    return next_local(w);
+}
+
+/* ---- parking ----------------------------------------------------------------- */
+
+int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel, uint32_t *seqp) {
+    if (!nocancel && atomic_load(&t->canceled)) return WEFT_ECANCELED;
+    if (deadline == 0) return WEFT_EAGAIN;
+    if (deadline > 0 && deadline <= weft_now()) return WEFT_ETIMEDOUT;
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    uint32_t seq = (WS_SEQ(ws) + 1) & 0x1fffffffu;
+    atomic_store(&t->wstate, WS_MAKE(0, seq, nocancel ? 1 : 0, WS_ARMED));
+    /* cancel sets the flag then looks at wstate; we set wstate then look at
+     * the flag: one of us sees the other (both seq_cst) */
+    if (!nocancel && atomic_load(&t->canceled)) {
+        weft__wait_disarm(t);
+        return WEFT_ECANCELED;
+    }
+    *seqp = seq;
+    return 0;
+}
+
+void weft__wait_disarm(weft__task *t) {
+    uint64_t ws = atomic_load(&t->wstate);
+    atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
+}
+
+static bool wake_cas(weft__task *t, uint32_t seq, int result, bool cancel, bool *was_parked) {
+    uint64_t ws = atomic_load(&t->wstate);
+    for (;;) {
+        uint32_t st = WS_STATE(ws);
+        if (WS_SEQ(ws) != (seq & 0x1fffffffu) || (st != WS_ARMED && st != WS_PARKED)) return false;
+        if (cancel && WS_NC(ws)) return false;
+        uint64_t nw = WS_MAKE(result, WS_SEQ(ws), WS_NC(ws), WS_WOKEN);
+        if (atomic_compare_exchange_weak(&t->wstate, &ws, nw)) {
+            *was_parked = st == WS_PARKED;
+            return true;
+        }
+    }
+}
+
+bool weft__wake(weft__task *t, uint32_t seq, int result) {
+    bool parked;
+    if (!wake_cas(t, seq, result, false, &parked)) return false;
+    if (parked) weft__ready(t); /* else the park hook readies it */
+    return true;
+}
+
+bool weft__claim(weft__task *t, uint32_t seq, int result) {
+    bool parked;
+    if (!wake_cas(t, seq, result, false, &parked)) return false;
+    WEFT_ASSERT(parked);
+    return true;
+}
+
+static void park_hook(weft__worker *w, void *a, void *b) {
+    weft__task *t = a;
+    void **ub = b;
+    void (*unlock)(void *) = (void (*)(void *))ub[0];
+    void *arg = ub[1];
+    uint64_t ws = atomic_load(&t->wstate);
+    bool woken = true;
+    while (WS_STATE(ws) == WS_ARMED) {
+        if (atomic_compare_exchange_weak(&t->wstate, &ws,
+                                         WS_MAKE(0, WS_SEQ(ws), WS_NC(ws), WS_PARKED))) {
+            woken = false;
+            break;
+        }
+    }
+    if (unlock) unlock(arg);
+    if (woken) ready_on(w, t, false);
+}
+
+void weft__spin_unlock_cb(void *lock) { weft__spin_unlock(lock); }
+
+int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj) {
+    weft__worker *w = weft__worker_self();
+    weft__task *t = w->current;
+    void *ub[2] = {(void *)unlock, arg};
+    t->wait_reason = reason;
+    t->wait_obj = obj;
+    t->state = TASK_PARKED;
+    if (WEFT_UNLIKELY(weft__stack_smashed(t))) {
+        weft_log_error("stack overflow in task \"%s\" (id %llu): canary overwritten", t->name,
+                       (unsigned long long)t->id);
+        abort();
+    }
+    weft__task *next = pick_from_task(w);
+    w->hook = park_hook;
+    w->hook_a = t;
+    w->hook_b = ub;
+    switch_to(w, t, next, false);
+    t->wait_reason = NULL;
+    t->wait_obj = NULL;
+    uint64_t ws = atomic_load(&t->wstate);
+    WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
+    atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
+    return WS_RESULT(ws);
+}
+
+int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
+                  const char *reason, const void *obj) {
+    weft__task *t = weft__task_self();
+    uint32_t seq;
+    int rc = weft__wait_begin(t, deadline, 0, &seq);
+    if (rc) {
+        weft__spin_unlock(lock);
+        return rc;
+    }
+    wt->task = t;
+    wt->seq = seq;
+    wt->err = 0;
+    weft__wq_push(list, wt);
+    weft__wait_timer(t, seq, deadline);
+    rc = weft__park(weft__spin_unlock_cb, lock, reason, obj);
+    weft__wait_timer_cancel(t);
+    if (rc < 0) {
+        weft__spin_lock(lock);
+        weft__wq_remove(list, wt);
+        weft__spin_unlock(lock);
+    }
+    return rc;
+}
+
+static void yield_hook(weft__worker *w, void *a, void *b) {
+    weft__task *t = a;
+    t->state = TASK_RUNNABLE;
+    runq_put(w, t);
+}
+
+int weft_yield(void) {
+    weft__worker *w = weft__worker_self();
+    weft__task *t = w ? w->current : NULL;
+    if (!t) return WEFT_ENOTASK;
+    if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
+        return WEFT_ECANCELED;
+    weft__task *next = pick_from_task(w);
+    if (!next) {
+        /* go through the scheduler loop (it will pick us again if alone) */
+    }
+    w->hook = yield_hook;
+    w->hook_a = t;
+    switch_to(w, t, next, false);
+    return 0;
+}
+
+void weft__yield_sched(void) {
+    weft__worker *w = weft__worker_self();
+    weft__task *t = w->current;
+    w->hook = yield_hook;
+    w->hook_a = t;
+    switch_to(w, t, NULL, false);
+}
+
+/* ---- spawn, run, exit ------------------------------------------------------- */
+
+static void group_join(weft_group *g, weft__task *t);
+static void group_leave(weft_group *g, weft__task *t);
+
+int weft_go(weft_fn fn, void *arg) { return weft_go_opts(fn, arg, NULL); }
+
+int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
+    if (!fn) return WEFT_EINVAL;
+    if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
+        atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
+        return WEFT_ESHUTDOWN;
+    size_t ss = opts && opts->stack_size ? opts->stack_size : weft__R.stack_size;
+    if (ss < (16u << 10)) ss = 16u << 10;
+    weft__worker *w = weft__worker_self();
+    weft__task *t = weft__stack_get(w, ss);
+    if (!t) return WEFT_ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    t->id = atomic_fetch_add_explicit(&weft__R.next_id, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->canceled, 0, memory_order_relaxed);
+    t->nocancel = 0;
+    t->wait_reason = NULL;
+    t->defers = t->defers_inline;
+    t->ndefer = 0;
+    t->defer_cap = WEFT__DEFER_INLINE;
+    t->timer.idx = -1;
+    t->group = NULL;
+    if (opts && opts->name) {
+        strncpy(t->name, opts->name, sizeof t->name - 1);
+        t->name[sizeof t->name - 1] = 0;
+    } else {
+        t->name[0] = 0;
+    }
+    /* initial frame for weft__ctx_switch: 6 registers, trampoline, zeros */
+    uintptr_t top = ((uintptr_t)t) & ~(uintptr_t)15;
+    void **sp = (void **)(top - 72);
+    for (int i = 0; i < 6; i++) sp[i] = NULL;
+    sp[6] = (void *)weft__task_trampoline;
+    sp[7] = NULL;
+    sp[8] = NULL;
+    t->sp = sp;
+#ifdef WEFT_TSAN
+    t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef WEFT_ASAN
+    t->asan_fake = NULL;
+#endif
+    if (opts && opts->group) {
+        weft_group *g = opts->group;
+        weft__spin_lock(&g->lock);
+        if (g->canceled) {
+            weft__spin_unlock(&g->lock);
+#ifdef WEFT_TSAN
+            __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+            weft__stack_put(w, t);
+            return WEFT_ECANCELED;
+        }
+        group_join(g, t);
+        weft__spin_unlock(&g->lock);
+    }
+    atomic_fetch_add(&weft__R.ntasks, 1);
+    /* new tasks go to the back of the queue, like a yield: a spawning loop
+     * keeps running and the spawned tasks are stealable */
+    if (w && w->current) {
+        t->state = TASK_RUNNABLE;
+        runq_put(w, t);
+        wakep();
+    } else {
+        ready_on(w, t, false);
+    }
+    return 0;
+}
+
+static void exit_hook(weft__worker *w, void *a, void *b) {
+    weft__task *t = a;
+#ifdef WEFT_TSAN
+    __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+    weft__stack_put(w, t);
+}
+
+static void run_defers(weft__task *t) {
+    t->nocancel++;
+    while (t->ndefer > 0) {
+        weft__defer d = t->defers[--t->ndefer];
+        d.fn(d.arg);
+    }
+    if (t->defers != t->defers_inline) free(t->defers);
+    t->defers = t->defers_inline;
+    t->nocancel--;
+}
+
+static void all_done(void);
+
+/* Entered from weft__task_trampoline on the task's own stack. */
+__attribute__((noreturn)) void weft__task_main(void) {
+    weft__worker *w = weft__worker_self();
+#ifdef WEFT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    after_switch(w);
+    weft__task *t = w->current;
+    t->fn(t->arg);
+    run_defers(t);
+    if (t->group) group_leave(t->group, t);
+    t->state = TASK_DONE;
+    w = weft__worker_self();
+    if (atomic_fetch_sub(&weft__R.ntasks, 1) == 1) all_done();
+    weft__task *next = next_local(w);
+    w->hook = exit_hook;
+    w->hook_a = t;
+    switch_to(w, t, next, true);
+    __builtin_unreachable();
+}
+
+int weft_defer(void (*fn)(void *), void *arg) {
+    weft__task *t = weft__task_self();
+    if (!t) return WEFT_ENOTASK;
+    if (!fn) return WEFT_EINVAL;
+    if (t->ndefer == t->defer_cap) {
+        int cap = t->defer_cap * 2;
+        weft__defer *d = malloc(sizeof *d * (size_t)cap);
+        if (!d) return WEFT_ENOMEM;
+        memcpy(d, t->defers, sizeof *d * (size_t)t->ndefer);
+        if (t->defers != t->defers_inline) free(t->defers);
+        t->defers = d;
+        t->defer_cap = cap;
+    }
+    t->defers[t->ndefer++] = (weft__defer){fn, arg};
+    return 0;
+}
+
+const char *weft_task_name(void) {
+    weft__task *t = weft__task_self();
+    return t ? t->name : NULL;
+}
+uint64_t weft_task_id(void) {
+    weft__task *t = weft__task_self();
+    return t ? t->id : 0;
+}
+int weft_canceled(void) {
+    weft__task *t = weft__task_self();
+    return t ? atomic_load(&t->canceled) : 0;
+}
+int weft_in_task(void) { return weft__task_self() != NULL; }
+
+/* ---- cancellation and groups ----------------------------------------------- */
+
+void weft__cancel_task(weft__task *t) {
+    atomic_store(&t->canceled, 1);
+    uint64_t ws = atomic_load(&t->wstate);
+    bool parked;
+    if (wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
+}
+
+void weft_group_init(weft_group *g) { memset(g, 0, sizeof *g); }
+
+static void group_join(weft_group *g, weft__task *t) {
+    weft__task *h = g->tasks;
+    t->group = g;
+    t->gprev = NULL;
+    t->gnext = h;
+    if (h) h->gprev = t;
+    g->tasks = t;
+    g->count++;
+}
+
+static void group_leave(weft_group *g, weft__task *t) {
+    weft__spin_lock(&g->lock);
+    if (t->gprev)
+        t->gprev->gnext = t->gnext;
+    else
+        g->tasks = t->gnext;
+    if (t->gnext) t->gnext->gprev = t->gprev;
+    t->group = NULL;
+    if (--g->count == 0) {
+        weft__waiter *wt;
+        while ((wt = weft__wq_pop((weft__waiter **)&g->waiters))) weft__wake(wt->task, wt->seq, 0);
+    }
+    weft__spin_unlock(&g->lock);
+}
+
+int weft_group_go(weft_group *g, weft_fn fn, void *arg, const char *name) {
+    weft_task_opts o = {.name = name, .group = g};
+    return weft_go_opts(fn, arg, &o);
+}
+
+void weft_group_cancel(weft_group *g) {
+    weft__spin_lock(&g->lock);
+    g->canceled = 1;
+    for (weft__task *t = g->tasks; t; t = t->gnext) weft__cancel_task(t);
+    weft__spin_unlock(&g->lock);
+}
+
+int weft_group_wait(weft_group *g, int64_t deadline) {
+    weft__task *t = weft__task_self();
+    if (!t) return WEFT_ENOTASK;
+    weft__spin_lock(&g->lock);
+    if (g->count == 0) {
+        g->canceled = 0; /* reusable */
+        weft__spin_unlock(&g->lock);
+        return 0;
+    }
+    weft__waiter wt = {0};
+    int rc = weft__wait_on(&g->lock, (weft__waiter **)&g->waiters, &wt, deadline, "group wait", g);
+    if (rc == 0) {
+        weft__spin_lock(&g->lock);
+        if (g->count == 0) g->canceled = 0;
+        weft__spin_unlock(&g->lock);
+    }
+    return rc;
+}
+
+int64_t weft_group_count(weft_group *g) {
+    weft__spin_lock(&g->lock);
+    int64_t n = g->count;
+    weft__spin_unlock(&g->lock);
+    return n;
+}
+
+/* ---- the scheduler loop ----------------------------------------------------- */
+
+static weft__task *steal_any(weft__worker *w) {
+    int n = weft__R.nworkers;
+    if (n < 2) return NULL;
+    uint32_t start = weft__rand(w) % (uint32_t)n;
+    for (int i = 0; i < n; i++) {
+        weft__worker *v = &weft__R.workers[(start + (uint32_t)i) % (uint32_t)n];
+        if (v == w) continue;
+        /* v's runnext is left alone: v is about to run it (the hand-off). If
+         * v is stuck in a long task, the monitor moves it to the global queue. */
+        weft__task *t = runq_steal(w, v, v->stuck);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+static bool any_work(void) {
+    if (atomic_load(&weft__R.glen) > 0) return true;
+    for (int i = 0; i < weft__R.nworkers; i++)
+        if (atomic_load(&weft__R.workers[i].runq.head) != atomic_load(&weft__R.workers[i].runq.tail))
+            return true;
+    return false;
+}
+
+static bool finished(void) {
+    return atomic_load_explicit(&weft__R.running, memory_order_acquire) == 0;
+}
+
+static void all_done(void) {
+    atomic_store(&weft__R.running, 0);
+    for (int i = 0; i < weft__R.nworkers; i++) weft__worker_wake(&weft__R.workers[i]);
+}
+
+static void stop_spinning(weft__worker *w) {
+    if (w->spinning) {
+        w->spinning = 0;
+        atomic_fetch_sub(&weft__R.nspinning, 1);
+    }
+}
+
+static int timeout_ms(weft__worker *w) {
+    int64_t next = atomic_load(&w->tnext);
+    if (next == INT64_MAX) return -1;
+    int64_t d = next - weft_now();
+    if (d < 0) d = 0;
+    return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+static void sched_loop(weft__worker *w) {
+    int idle_rounds = 0;
+    for (;;) {
+        if (finished()) break;
+        weft__timers_run(w, weft_now());
+        weft__R.io->poll(w, 0);
+        weft__task *t = next_local(w);
+        if (!t) t = steal_any(w);
+        if (t) {
+            if (w->spinning) {
+                stop_spinning(w);
+                wakep(); /* keep one spinner around while there is work */
+            }
+            idle_rounds = 0;
+            switch_to(w, NULL, t, false);
+            continue;
+        }
+        if (++idle_rounds < 4) { /* spin a little before sleeping */
+            for (int i = 0; i < 32; i++) __builtin_ia32_pause();
+            continue;
+        }
+        idle_rounds = 0;
+        stop_spinning(w);
+        /* sleep: announce, re-check, block in the backend */
+        atomic_store(&w->sleeping, 1);
+        atomic_fetch_add(&weft__R.nidle, 1);
+        if (any_work() || !runq_empty(w) || finished()) {
+            int s = atomic_exchange(&w->sleeping, 0);
+            atomic_fetch_sub(&weft__R.nidle, 1);
+            if (s == 2) { /* a waker picked us as spinner meanwhile */
+                w->spinning = 1;
+            }
+            continue;
+        }
+        weft__R.io->poll(w, timeout_ms(w));
+        int s = atomic_exchange(&w->sleeping, 0);
+        atomic_fetch_sub(&weft__R.nidle, 1);
+        if (s == 2) w->spinning = 1;
+    }
+    stop_spinning(w);
+}
+
+/* ---- starvation monitor ------------------------------------------------------ */
+
+/* The monitor samples each worker's switch counter. A worker whose counter
+ * has not moved across samples spanning starve_ms has been held by one task
+ * that long: report it once. A worker stuck for a sample with a task in its
+ * run-next slot or queue gets that work moved within reach of the others. */
+static void *sysmon_main(void *arg) {
+    (void)arg;
+    enum { MAXW = 256 };
+    uint64_t last_sw[MAXW] = {0};
+    int64_t since[MAXW] = {0};
+    uint8_t reported[MAXW] = {0};
+    while (!atomic_load(&weft__R.sysmon_stop)) {
+        int idle = atomic_load(&weft__R.nidle) == weft__R.nworkers;
+        struct timespec ts = {0, (idle ? 50 : 2) * 1000000};
+        nanosleep(&ts, NULL);
+        int64_t now = weft_now_ns();
+        for (int i = 0; i < weft__R.nworkers && i < MAXW; i++) {
+            weft__worker *w = &weft__R.workers[i];
+            uint64_t sw = atomic_load_explicit(&w->switches, memory_order_relaxed);
+            weft__task *cur = w->current; /* racy snapshot, only for reports */
+            if (sw != last_sw[i] || !cur || atomic_load(&w->sleeping)) {
+                last_sw[i] = sw;
+                since[i] = now;
+                reported[i] = 0;
+                w->stuck = 0;
+                continue;
+            }
+            if (now - since[i] >= 1000000 && !runq_empty(w)) {
+                w->stuck = 1;
+                weft__task *t = atomic_load(&w->runnext);
+                if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+                    t->next = NULL;
+                    global_put_list(t, t, 1);
+                }
+                wakep();
+            }
+            if (weft__R.starve_ms > 0 && !reported[i] &&
+                now - since[i] >= (int64_t)weft__R.starve_ms * 1000000) {
+                reported[i] = 1;
+                char name[32];
+                memcpy(name, cur->name, sizeof name);
+                name[31] = 0;
+                weft_log_warn("task \"%s\" (id %llu) has held worker %d for %lld ms without "
+                              "yielding",
+                              name[0] ? name : "?", (unsigned long long)cur->id, i,
+                              (long long)((now - since[i]) / 1000000));
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- workers and weft_main ---------------------------------------------------- */
+
+static int worker_init(weft__worker *w) {
+    tls_worker = w;
+    w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1) ^ (uint64_t)weft_now_ns();
+    if (!w->rng) w->rng = 1;
+#ifdef WEFT_TSAN
+    w->tsan_sched_fiber = __tsan_get_current_fiber();
+#endif
+#ifdef WEFT_ASAN
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        pthread_attr_getstack(&attr, &addr, &size);
+        w->asan_sched_bottom = addr;
+        w->asan_sched_size = size;
+        pthread_attr_destroy(&attr);
+    }
+#endif
+    weft__debug_thread_init(w);
+    return weft__R.io->init(w);
+}
+
+static void worker_fini(weft__worker *w) {
+    weft__R.io->fini(w);
+    weft__timers_free(w);
+    weft__stack_cache_free(w);
+    weft__debug_thread_fini(w);
+    tls_worker = NULL;
+}
+
+typedef struct {
+    weft__worker *w;
+    _Atomic int *ready;
+    _Atomic int *err;
+} worker_start;
+
+static void *worker_main(void *arg) {
+    weft__worker *w = arg;
+    int rc = worker_init(w);
+    if (rc) {
+        weft_log_error("worker %d: I/O backend init failed: %s", w->id, weft_strerror(rc));
+        abort();
+    }
+    sched_loop(w);
+    worker_fini(w);
+    return NULL;
+}
+
+static int env_int(const char *name, int def) {
+    const char *s = getenv(name);
+    if (!s || !*s) return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < 0 || v > 4096) return def;
+    return (int)v;
+}
+
+static void raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
+    if (!main_fn) return WEFT_EINVAL;
+    weft_config c = cfg ? *cfg : (weft_config){0};
+    if (c.workers < 0 || c.workers > 1024 || c.blocking_threads < 0 || c.blocking_threads > 4096)
+        return WEFT_EINVAL;
+    int busy = 0;
+    if (!atomic_compare_exchange_strong(&rt_busy, &busy, 1)) return WEFT_EBUSY;
+    int rc;
+    if (!c.workers) c.workers = env_int("WEFT_WORKERS", 0);
+    if (!c.workers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.workers = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    }
+    if (!c.stack_size) c.stack_size = 256u << 10;
+    if (c.stack_size < (16u << 10) || c.stack_size > (64u << 20) - 8192) {
+        rc = WEFT_EINVAL;
+        goto fail0;
+    }
+    memset(&weft__R, 0, sizeof weft__R);
+    weft__R.nworkers = c.workers;
+    weft__R.stack_size = c.stack_size;
+    weft__R.starve_ms = c.starve_ms == 0 ? 10 : c.starve_ms;
+    weft__R.blocking_max = c.blocking_threads ? c.blocking_threads : 16;
+    atomic_store(&weft__R.next_id, 1);
+    if ((rc = weft__stack_init(c.stack_size))) goto fail0;
+    if ((rc = weft__io_select(c.io, &weft__R.io))) goto fail0;
+    raise_nofile();
+    if ((rc = weft__io_fdtab_init())) goto fail0;
+    weft__R.workers = calloc((size_t)c.workers, sizeof(weft__worker));
+    if (!weft__R.workers) {
+        rc = WEFT_ENOMEM;
+        goto fail1;
+    }
+    for (int i = 0; i < c.workers; i++) {
+        weft__worker *w = &weft__R.workers[i];
+        w->id = i;
+        w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        w->scache = weft__stack_cache_new();
+        atomic_store(&w->tnext, INT64_MAX);
+        if (w->wakefd < 0 || !w->scache) {
+            rc = w->wakefd < 0 ? -errno : WEFT_ENOMEM;
+            goto fail2;
+        }
+    }
+    if ((rc = weft__debug_install())) goto fail2;
+    if ((rc = weft__blocking_start(weft__R.blocking_max))) goto fail3;
+    weft__worker *w0 = &weft__R.workers[0];
+    if ((rc = worker_init(w0))) goto fail4;
+    atomic_store(&weft__R.running, 1);
+    weft_task_opts mo = {.name = "main"};
+    if ((rc = weft_go_opts(main_fn, arg, &mo))) goto fail5;
+    int started = 1;
+    for (; started < c.workers; started++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256u << 10);
+        int e = pthread_create(&weft__R.workers[started].thread, &attr, worker_main,
+                               &weft__R.workers[started]);
+        pthread_attr_destroy(&attr);
+        if (e) {
+            weft_log_error("cannot start worker thread %d: %s", started, strerror(e));
+            break;
+        }
+    }
+    weft__R.nworkers = started; /* workers that did not start are never picked */
+    if (pthread_create(&weft__R.sysmon, NULL, sysmon_main, NULL)) weft__R.sysmon = 0;
+    sched_loop(w0);
+    for (int i = 1; i < started; i++) pthread_join(weft__R.workers[i].thread, NULL);
+    atomic_store(&weft__R.sysmon_stop, 1);
+    if (weft__R.sysmon) pthread_join(weft__R.sysmon, NULL);
+    worker_fini(w0);
+    weft__blocking_stop();
+    weft__debug_uninstall();
+    for (int i = 0; i < c.workers; i++) {
+        close(weft__R.workers[i].wakefd);
+        free(weft__R.workers[i].scache);
+    }
+    free(weft__R.workers);
+    weft__R.workers = NULL;
+    weft__io_fdtab_free();
+    atomic_store(&rt_busy, 0);
+    return 0;
+
+fail5:
+    atomic_store(&weft__R.running, 0);
+    worker_fini(w0);
+fail4:
+    weft__blocking_stop();
+fail3:
+    weft__debug_uninstall();
+fail2:
+    for (int i = 0; i < c.workers; i++) {
+        if (weft__R.workers[i].wakefd > 0) close(weft__R.workers[i].wakefd);
+        free(weft__R.workers[i].scache);
+    }
+    free(weft__R.workers);
+    weft__R.workers = NULL;
+fail1:
+    weft__io_fdtab_free();
+fail0:
+    atomic_store(&rt_busy, 0);
+    return rc;
+}
+
+static void cancel_one(weft__task *t, void *arg) {
+    (void)arg;
+    if (t->state != TASK_FREE && t->state != TASK_DONE) weft__cancel_task(t);
+}
+
+void weft_shutdown(void) {
+    if (!atomic_load(&weft__R.running)) return;
+    atomic_store(&weft__R.shutting_down, 1);
+    weft__stack_foreach(cancel_one, NULL);
+}
+
+int weft_workers(void) { return atomic_load(&weft__R.running) ? weft__R.nworkers : 0; }
+const char *weft_io_backend_name(void) {
+    return atomic_load(&weft__R.running) ? weft__R.io->name : NULL;
+}

@@ -1,0 +1,274 @@
+/*
+ * stack.c — task stacks: slabs, guard pages, pools.
+ *
+ * A slab is one large anonymous mapping (MAP_NORESERVE, so nothing is
+ * committed until touched) cut into equal slots of one size class (16 KiB
+ * << c). A slot is [guard page | stack ... | TCB]. Pages are committed only
+ * when the task touches them, so a parked task with a shallow stack costs the
+ * TCB's page plus the page or two its frames use.
+ *
+ * Guard pages: MADV_GUARD_INSTALL (Linux 6.13+) marks the page so any access
+ * faults, without splitting the mapping, so a million guarded stacks still
+ * cost a few thousand mappings (vm.max_map_count is typically 65530).
+ * Fallback on older kernels: mprotect(PROT_NONE) per slot, which splits the
+ * mapping in two per slot; we stop guarding once that would come near the
+ * map limit and put a canary at the bottom of the stack instead, checked at
+ * every switch away from the task (weft__stack_check()). The mode in force
+ * is logged at debug level and shown by weft_dump_tasks().
+ *
+ * Slabs are never unmapped (see rt_int.h: stale TCB pointers stay readable).
+ * Freed stacks go to a per-worker cache (no lock), overflow to a per-class
+ * global list (spinlock). Their pages stay committed while pooled.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "rt_int.h"
+
+#ifdef WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define NCLASS 13 /* 16 KiB .. 64 MiB */
+#define MIN_STACK (16u << 10)
+#define SLAB_BYTES (64u << 20)
+#define MAX_SLABS 65536
+#define CACHE_MAX 64
+#define GUARD 4096u
+#define CANARY 0x5745465453544b21ull /* "WEFTSTK!" */
+
+typedef struct slab {
+    char *base;
+    size_t slot;   /* slot size */
+    uint32_t n;    /* slots in the slab */
+    _Atomic uint32_t used; /* slots carved so far */
+} slab;
+
+typedef struct weft__stack_cache {
+    weft__task *head[NCLASS];
+    int n[NCLASS];
+} weft__stack_cache;
+
+static slab slabs[MAX_SLABS];
+static _Atomic uint32_t nslabs;
+
+static struct {
+    uint32_t lock;
+    weft__task *free;
+    slab *cur; /* slab being carved */
+} classes[NCLASS];
+
+int weft__stack_guard_mode = -1;
+static long mprotect_budget; /* fallback: slots we may still guard with mprotect */
+
+static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
+
+static int size_class(size_t size) {
+    size_t need = size + tcb_bytes() + GUARD;
+    for (int c = 0; c < NCLASS; c++)
+        if ((size_t)MIN_STACK << c >= need) return c;
+    return -1;
+}
+
+static void probe_guard(void) {
+    char *p = mmap(NULL, 2 * GUARD, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        weft__stack_guard_mode = 0;
+        return;
+    }
+    if (madvise(p, GUARD, MADV_GUARD_INSTALL) == 0) {
+        weft__stack_guard_mode = 2;
+    } else {
+        weft__stack_guard_mode = 1;
+        long maxmap = 65530;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+        if (f) {
+            if (fscanf(f, "%ld", &maxmap) != 1) maxmap = 65530;
+            fclose(f);
+        }
+        /* each mprotect'ed guard adds ~2 mappings; keep a margin for the
+         * rest of the process (libraries, malloc arenas, sockets' buffers). */
+        mprotect_budget = (maxmap - 8192) / 2;
+        if (mprotect_budget < 0) mprotect_budget = 0;
+    }
+    munmap(p, 2 * GUARD);
+}
+
+int weft__stack_init(size_t default_size) {
+    if (weft__stack_guard_mode < 0) probe_guard();
+    if (size_class(default_size) < 0) return WEFT_EINVAL;
+    static int logged;
+    if (!logged) {
+        logged = 1;
+        static const char *names[] = {"canary", "mprotect", "MADV_GUARD_INSTALL"};
+        weft_log_debug("stacks: guard pages via %s", names[weft__stack_guard_mode]);
+    }
+    return 0;
+}
+
+static slab *slab_new(int c) {
+    size_t slot = (size_t)MIN_STACK << c;
+    size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES;
+    uint32_t idx = atomic_load(&nslabs);
+    if (idx >= MAX_SLABS) return NULL;
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    slab *s = &slabs[idx];
+    s->base = p;
+    s->slot = slot;
+    s->n = (uint32_t)(bytes / slot);
+    atomic_store(&s->used, 0);
+    atomic_store_explicit(&nslabs, idx + 1, memory_order_release); /* publish for walkers */
+    return s;
+}
+
+/* Carve a fresh slot (class lock held). */
+static weft__task *carve(int c) {
+    slab *s = classes[c].cur;
+    if (!s || atomic_load(&s->used) == s->n) {
+        s = slab_new(c);
+        if (!s) return NULL;
+        classes[c].cur = s;
+    }
+    uint32_t i = atomic_load(&s->used);
+    char *base = s->base + (size_t)i * s->slot;
+    weft__task *t = (weft__task *)(base + s->slot - tcb_bytes());
+    memset(t, 0, sizeof *t);
+    t->stack_lo = base + GUARD;
+    t->stack_size = (size_t)((char *)t - t->stack_lo);
+    t->size_class = c;
+    if (weft__stack_guard_mode == 2) {
+        t->guarded = madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
+    } else if (weft__stack_guard_mode == 1 && mprotect_budget > 0) {
+        t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
+        if (t->guarded) mprotect_budget--;
+        if (mprotect_budget == 0)
+            weft_log_warn("stacks: mapping budget used up; new stacks get a canary, not a "
+                          "guard page (kernel lacks MADV_GUARD_INSTALL)");
+    }
+    atomic_store_explicit(&s->used, i + 1, memory_order_release);
+    return t;
+}
+
+weft__task *weft__stack_get(weft__worker *w, size_t size) {
+    int c = size_class(size);
+    if (c < 0) return NULL;
+    weft__stack_cache *sc = w ? w->scache : NULL;
+    weft__task *t = NULL;
+    if (sc && sc->head[c]) {
+        t = sc->head[c];
+        sc->head[c] = t->next;
+        sc->n[c]--;
+    } else {
+        weft__spin_lock(&classes[c].lock);
+        /* refill the worker's cache in one go: one lock per 16 spawns */
+        int want = sc ? 16 : 1;
+        for (int k = 0; k < want; k++) {
+            weft__task *x = classes[c].free;
+            if (x)
+                classes[c].free = x->next;
+            else if (!(x = carve(c)))
+                break;
+            if (!t) {
+                t = x;
+            } else {
+                x->next = sc->head[c];
+                sc->head[c] = x;
+                sc->n[c]++;
+            }
+        }
+        weft__spin_unlock(&classes[c].lock);
+        if (!t) return NULL;
+    }
+    t->next = NULL;
+#ifdef WEFT_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(t->stack_lo, t->stack_size);
+#endif
+    if (!t->guarded) *(uint64_t *)t->stack_lo = CANARY;
+    return t;
+}
+
+void weft__stack_put(weft__worker *w, weft__task *t) {
+    int c = t->size_class;
+    t->state = TASK_FREE;
+    weft__stack_cache *sc = w ? w->scache : NULL;
+    if (sc && sc->n[c] < CACHE_MAX) {
+        t->next = sc->head[c];
+        sc->head[c] = t;
+        sc->n[c]++;
+        return;
+    }
+    weft__spin_lock(&classes[c].lock);
+    t->next = classes[c].free;
+    classes[c].free = t;
+    /* spill half of the cache too, so a worker that only frees (the other
+     * spawns) does not take the lock for every task */
+    if (sc) {
+        while (sc->n[c] > CACHE_MAX / 2) {
+            weft__task *x = sc->head[c];
+            sc->head[c] = x->next;
+            sc->n[c]--;
+            x->next = classes[c].free;
+            classes[c].free = x;
+        }
+    }
+    weft__spin_unlock(&classes[c].lock);
+}
+
+weft__stack_cache *weft__stack_cache_new(void) { return calloc(1, sizeof(weft__stack_cache)); }
+
+void weft__stack_cache_free(weft__worker *w) {
+    if (!w->scache) return;
+    for (int c = 0; c < NCLASS; c++) {
+        while (w->scache->head[c]) {
+            weft__task *x = w->scache->head[c];
+            w->scache->head[c] = x->next;
+            weft__spin_lock(&classes[c].lock);
+            x->next = classes[c].free;
+            classes[c].free = x;
+            weft__spin_unlock(&classes[c].lock);
+        }
+        w->scache->n[c] = 0;
+    }
+}
+
+/* Non-zero when the canary of an unguarded stack was overwritten. */
+int weft__stack_smashed(weft__task *t) {
+    return !t->guarded && *(uint64_t *)t->stack_lo != CANARY;
+}
+
+weft__task *weft__stack_owner(const void *addr, int *in_guard) {
+    const char *a = addr;
+    uint32_t n = atomic_load_explicit(&nslabs, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++) {
+        slab *s = &slabs[i];
+        if (a < s->base || a >= s->base + (size_t)s->n * s->slot) continue;
+        size_t k = (size_t)(a - s->base) / s->slot;
+        char *base = s->base + k * s->slot;
+        if (in_guard) *in_guard = a < base + GUARD;
+        if (k >= atomic_load(&s->used)) return NULL;
+        return (weft__task *)(base + s->slot - tcb_bytes());
+    }
+    return NULL;
+}
+
+void weft__stack_foreach(void (*fn)(weft__task *t, void *arg), void *arg) {
+    uint32_t n = atomic_load_explicit(&nslabs, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++) {
+        slab *s = &slabs[i];
+        uint32_t used = atomic_load_explicit(&s->used, memory_order_acquire);
+        for (uint32_t k = 0; k < used; k++) {
+            weft__task *t = (weft__task *)(s->base + (size_t)(k + 1) * s->slot - tcb_bytes());
+            if (t->state != TASK_FREE) fn(t, arg);
+        }
+    }
+}
