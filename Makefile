@@ -97,4 +97,32 @@ format:
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) $(FZ) -name "*.d" 2>/dev/null)
+
+# ---- fuzzing (clang + libFuzzer, ASan+UBSan) --------------------------------
+# make fuzz-build        build every fuzz/<name>.c into build-fuzz/<name>
+# make fuzz FUZZ_TIME=60 run each target that long, growing fuzz/corpus/<name>
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FZ        := build-fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Isrc -fno-omit-frame-pointer -pthread \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ  := $(LIB_SRC:%.c=$(FZ)/%.o) $(LIB_ASM:%.S=$(FZ)/%.o)
+FUZZ_BIN  := $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/*.c))
+.PHONY: fuzz-build fuzz
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FZ)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+$(FZ)/libweft.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(FZ)/%: fuzz/%.c $(FZ)/libweft.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FZ)/libweft.a -o $@ $(LDLIBS)
+fuzz-build: $(FUZZ_BIN)
+fuzz: deps fuzz-build
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n; \
+	  echo "== fuzzing $$n for $(FUZZ_TIME) s"; \
+	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 fuzz/corpus/$$n || exit 1; done

@@ -30,7 +30,7 @@ void test__fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int test__failed(void);
 /* Stress sizes shrink under sanitizers: TEST_SCALE(1000000) is 1M in a plain
- * build, 1/10 under ASan, 1/100 under TSan. */
+ * build, 1/10 under ASan, 1/250 under TSan. */
 long test_scale(long n);
 
 #define TEST__DEFINE(name_, rt_)                                                                   \

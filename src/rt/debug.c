@@ -20,7 +20,10 @@
 
 #include "rt_int.h"
 
-static struct sigaction old_quit, old_segv, old_bus;
+static struct sigaction old_quit;
+#if !defined(WEFT_ASAN) && !defined(WEFT_TSAN)
+static struct sigaction old_segv, old_bus;
+#endif
 static int installed;
 
 static void put(int fd, const char *s, size_t n) {
@@ -108,6 +111,7 @@ static void on_quit(int sig) {
     errno = e;
 }
 
+#if !defined(WEFT_ASAN) && !defined(WEFT_TSAN)
 static void on_fault(int sig, siginfo_t *si, void *uc) {
     (void)uc;
     int in_guard = 0;
@@ -124,6 +128,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
     sigaction(sig, old, NULL);
 }
+#endif
 
 int weft__debug_install(void) {
     struct sigaction sa;

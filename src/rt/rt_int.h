@@ -248,7 +248,7 @@ struct weft__worker {
     uint32_t tick;        /* switches since start; picks the global queue now and then */
     uint32_t nexts;       /* consecutive runnext picks (fairness) */
     _Atomic uint64_t switches; /* for the starvation monitor */
-    volatile int stuck;        /* monitor: one task has held this worker > 1 ms */
+    _Atomic int stuck;         /* monitor: one task has held this worker > 1 ms */
     int spinning;
     _Atomic int sleeping;
     int wakefd;           /* eventfd other threads write to wake this worker */

@@ -261,7 +261,7 @@ static void after_switch(weft__worker *w) {
 static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool exiting) {
     void **save = from ? &from->sp : &w->sched_sp;
     void *next_sp = to ? to->sp : w->sched_sp;
-    w->current = to;
+    __atomic_store_n(&w->current, to, __ATOMIC_RELAXED); /* read by the monitor */
     /* single writer: a plain increment, read by the monitor thread */
     atomic_store_explicit(&w->switches,
                           atomic_load_explicit(&w->switches, memory_order_relaxed) + 1,
@@ -512,7 +512,9 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     sp[8] = NULL;
     t->sp = sp;
 #ifdef WEFT_TSAN
-    t->tsan_fiber = __tsan_create_fiber(0);
+    /* one fiber per stack slot, kept across tasks: creating one per task
+     * costs TSan a thread state each time */
+    if (!t->tsan_fiber) t->tsan_fiber = __tsan_create_fiber(0);
 #endif
 #ifdef WEFT_ASAN
     t->asan_fake = NULL;
@@ -522,9 +524,6 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
         weft__spin_lock(&g->lock);
         if (g->canceled) {
             weft__spin_unlock(&g->lock);
-#ifdef WEFT_TSAN
-            __tsan_destroy_fiber(t->tsan_fiber);
-#endif
             weft__stack_put(w, t);
             return WEFT_ECANCELED;
         }
@@ -545,11 +544,7 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
 }
 
 static void exit_hook(weft__worker *w, void *a, void *b) {
-    weft__task *t = a;
-#ifdef WEFT_TSAN
-    __tsan_destroy_fiber(t->tsan_fiber);
-#endif
-    weft__stack_put(w, t);
+    weft__stack_put(w, (weft__task *)a);
 }
 
 static void run_defers(weft__task *t) {
@@ -702,7 +697,7 @@ static weft__task *steal_any(weft__worker *w) {
         if (v == w) continue;
         /* v's runnext is left alone: v is about to run it (the hand-off). If
          * v is stuck in a long task, the monitor moves it to the global queue. */
-        weft__task *t = runq_steal(w, v, v->stuck);
+        weft__task *t = runq_steal(w, v, atomic_load_explicit(&v->stuck, memory_order_relaxed));
         if (t) return t;
     }
     return NULL;
@@ -788,6 +783,20 @@ static void sched_loop(weft__worker *w) {
  * has not moved across samples spanning starve_ms has been held by one task
  * that long: report it once. A worker stuck for a sample with a task in its
  * run-next slot or queue gets that work moved within reach of the others. */
+/* The monitor reads a task it does not own: a racy snapshot, good enough for
+ * a report (the TCB memory itself always stays mapped). */
+#if defined(__clang__)
+__attribute__((no_sanitize("thread")))
+#elif defined(WEFT_TSAN)
+__attribute__((no_sanitize_thread))
+#endif
+static uint64_t snapshot_task(weft__task *t, char name[32]) {
+    volatile const char *src = t->name;
+    for (int i = 0; i < 31; i++) name[i] = src[i];
+    name[31] = 0;
+    return *(volatile uint64_t *)&t->id;
+}
+
 static void *sysmon_main(void *arg) {
     (void)arg;
     enum { MAXW = 256 };
@@ -802,16 +811,16 @@ static void *sysmon_main(void *arg) {
         for (int i = 0; i < weft__R.nworkers && i < MAXW; i++) {
             weft__worker *w = &weft__R.workers[i];
             uint64_t sw = atomic_load_explicit(&w->switches, memory_order_relaxed);
-            weft__task *cur = w->current; /* racy snapshot, only for reports */
+            weft__task *cur = __atomic_load_n(&w->current, __ATOMIC_RELAXED);
             if (sw != last_sw[i] || !cur || atomic_load(&w->sleeping)) {
                 last_sw[i] = sw;
                 since[i] = now;
                 reported[i] = 0;
-                w->stuck = 0;
+                atomic_store_explicit(&w->stuck, 0, memory_order_relaxed);
                 continue;
             }
             if (now - since[i] >= 1000000 && !runq_empty(w)) {
-                w->stuck = 1;
+                atomic_store_explicit(&w->stuck, 1, memory_order_relaxed);
                 weft__task *t = atomic_load(&w->runnext);
                 if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
                     t->next = NULL;
@@ -823,11 +832,10 @@ static void *sysmon_main(void *arg) {
                 now - since[i] >= (int64_t)weft__R.starve_ms * 1000000) {
                 reported[i] = 1;
                 char name[32];
-                memcpy(name, cur->name, sizeof name);
-                name[31] = 0;
+                uint64_t id = snapshot_task(cur, name);
                 weft_log_warn("task \"%s\" (id %llu) has held worker %d for %lld ms without "
                               "yielding",
-                              name[0] ? name : "?", (unsigned long long)cur->id, i,
+                              name[0] ? name : "?", (unsigned long long)id, i,
                               (long long)((now - since[i]) / 1000000));
             }
         }
@@ -950,9 +958,8 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
     if ((rc = weft__blocking_start(weft__R.blocking_max))) goto fail3;
     weft__worker *w0 = &weft__R.workers[0];
     if ((rc = worker_init(w0))) goto fail4;
+    /* start the other workers first: they find nothing to do and sleep */
     atomic_store(&weft__R.running, 1);
-    weft_task_opts mo = {.name = "main"};
-    if ((rc = weft_go_opts(main_fn, arg, &mo))) goto fail5;
     int started = 1;
     for (; started < c.workers; started++) {
         pthread_attr_t attr;
@@ -962,11 +969,13 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
                                &weft__R.workers[started]);
         pthread_attr_destroy(&attr);
         if (e) {
+            rc = -e;
             weft_log_error("cannot start worker thread %d: %s", started, strerror(e));
-            break;
+            goto fail6;
         }
     }
-    weft__R.nworkers = started; /* workers that did not start are never picked */
+    weft_task_opts mo = {.name = "main"};
+    if ((rc = weft_go_opts(main_fn, arg, &mo))) goto fail6;
     if (pthread_create(&weft__R.sysmon, NULL, sysmon_main, NULL)) weft__R.sysmon = 0;
     sched_loop(w0);
     for (int i = 1; i < started; i++) pthread_join(weft__R.workers[i].thread, NULL);
@@ -985,8 +994,9 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
     atomic_store(&rt_busy, 0);
     return 0;
 
-fail5:
-    atomic_store(&weft__R.running, 0);
+fail6:
+    all_done();
+    for (int i = 1; i < started; i++) pthread_join(weft__R.workers[i].thread, NULL);
     worker_fini(w0);
 fail4:
     weft__blocking_stop();

@@ -53,8 +53,7 @@ int weft_mutex_lock(weft_mutex *m, int64_t deadline) {
         weft__spin_unlock(&m->lock);
         return rc;
     }
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    return 0; /* ownership was handed to us */
+    return 0; /* ownership was handed to us (the wake's CAS orders it) */
 }
 
 int weft_mutex_unlock(weft_mutex *m) {

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The whole test suite: builds plain, ASan+UBSan and TSan trees, runs every
+# unit and stress test binary on both I/O backends (io_uring and epoll), runs
+# the examples and checks their output, replays the fuzz corpora, and ends
+# with one line "N passed, N failed". Exit status is non-zero on any failure.
+#
+#   scripts/test.sh                 everything
+#   FLAVORS="plain" scripts/test.sh only the plain build
+#   BACKENDS="uring" scripts/test.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FLAVORS=${FLAVORS:-"plain asan tsan"}
+BACKENDS=${BACKENDS:-"uring epoll"}
+JOBS=${JOBS:-$(nproc)}
+LOG=${LOG:-build/test-logs}
+mkdir -p "$LOG"
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+WERR=""; [ -n "${CI:-}" ] && WERR="WERROR=1"
+
+passed=0; failed=0; failures=()
+t_start=$(date +%s)
+
+record() { # name status(0/1)
+    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+build() { # flavor
+    local san=""
+    case $1 in asan) san="SAN=address" ;; tsan) san="SAN=thread" ;; esac
+    local t0=$(date +%s)
+    if ! make -s -j"$JOBS" $san $WERR all >"$LOG/build-$1.log" 2>&1; then
+        echo "BUILD FAILED ($1):"; tail -30 "$LOG/build-$1.log"; return 1
+    fi
+    echo "== built $1 in $(( $(date +%s) - t0 )) s"
+}
+
+dir_of() { case $1 in plain) echo build ;; asan) echo build-asan ;; tsan) echo build-tsan ;; esac; }
+
+# Run a test binary; its own "N passed, N failed" line is added to the totals.
+run_bin() { # flavor backend binary
+    local name="$1/$2/$(basename "$3")" out="$LOG/$1-$2-$(basename "$3").log" t0=$(date +%s)
+    WEFT_IO=$2 timeout 600 "$3" >"$out" 2>&1
+    local rc=$?
+    local line p f
+    line=$(grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+    if [ -n "$line" ]; then
+        p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"$line")
+    else
+        p=0; f=1
+    fi
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi # crashed after its summary (e.g. a leak report)
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '  %-44s %3d passed %3d failed %4d s\n' "$name" "$p" "$f" $(( $(date +%s) - t0 ))
+    if [ "$f" -ne 0 ]; then
+        failures+=("$name (log: $out)")
+        grep -E 'FAIL|ERROR|WARNING: ThreadSanitizer|runtime error|Sanitizer' "$out" | head -20 | sed 's/^/      /'
+    fi
+}
+
+# Run an example and check its output with a regex.
+run_example() { # flavor backend binary regex [args...]
+    local fl=$1 be=$2 bin=$3 re=$4; shift 4
+    local name="$fl/$be/example/$(basename "$bin")" out="$LOG/$fl-$be-ex-$(basename "$bin").log"
+    WEFT_IO=$be timeout 300 "$bin" "$@" >"$out" 2>"$out.err"
+    local rc=$?
+    if [ $rc -eq 0 ] && grep -Eq "$re" "$out"; then
+        record "$name" 0; printf '  %-44s ok\n' "$name"
+    else
+        record "$name" 1; printf '  %-44s FAILED (rc=%d)\n' "$name" $rc
+        tail -5 "$out" "$out.err" | sed 's/^/      /'
+    fi
+}
+
+for fl in $FLAVORS; do
+    if ! build "$fl"; then record "build/$fl" 1; continue; fi
+    d=$(dir_of "$fl")
+    fan=100000; [ "$fl" = tsan ] && fan=5000
+    for be in $BACKENDS; do
+        for t in "$d"/tests/unit/* "$d"/tests/stress/*; do
+            [ -x "$t" ] && [ -f "$t" ] || continue
+            case $t in *.d | *.o) continue ;; esac
+            run_bin "$fl" "$be" "$t"
+        done
+        run_example "$fl" "$be" "$d/examples/worker_pool" '^sum=420 jobs=20$'
+        run_example "$fl" "$be" "$d/examples/fanout" "^processed=$fan unique=$fan " "$fan"
+        run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
+    done
+done
+
+# fuzz corpora, replayed under ASan+UBSan (libFuzzer build with clang)
+if [ -d fuzz ] && ls fuzz/*.c >/dev/null 2>&1; then
+    if make -s -j"$JOBS" fuzz-build >"$LOG/build-fuzz.log" 2>&1; then
+        for f in fuzz/*.c; do
+            n=$(basename "$f" .c)
+            out="$LOG/fuzz-$n.log"
+            if build-fuzz/$n -runs=0 fuzz/corpus/$n >"$out" 2>&1; then
+                record "fuzz/$n" 0; printf '  %-44s ok (%s inputs)\n' "fuzz/$n" "$(ls fuzz/corpus/$n | wc -l)"
+            else
+                record "fuzz/$n" 1; printf '  %-44s FAILED\n' "fuzz/$n"; tail -20 "$out" | sed 's/^/      /'
+            fi
+        done
+    else
+        echo "fuzz build failed:"; tail -20 "$LOG/build-fuzz.log"; record "fuzz/build" 1
+    fi
+fi
+
+echo "== suite took $(( $(date +%s) - t_start )) s"
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failures:"; printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

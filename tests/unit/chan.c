@@ -1,0 +1,1096 @@
+/*
+ * tests/unit/chan.c — channels: rendezvous and buffered transfer, element
+ * sizes, len/cap, Go's close semantics, deadlines (0, future, expired),
+ * argument checks, calls from plain threads, cancellation, and cross-worker
+ * traffic where every value must arrive exactly once.
+ *
+ * Helper tasks never ASSERT (an ASSERT only ends the task it runs in): they
+ * record what they saw and the main task checks it after joining them.
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* If the test failed, cancel whatever is left so weft_main() returns instead
+ * of waiting forever for helpers parked on a channel. */
+static void stop_on_failure(void *arg) {
+    (void)arg;
+    if (test__failed()) weft_shutdown();
+}
+static void guard(void) { weft_defer(stop_on_failure, NULL); }
+
+/* Time the sleeps below leave for a helper task to reach its parking point. */
+#define PARK_MS 30
+/* How late a deadline may fire and still count as on time (sanitizers). */
+#define SLACK_MS 500
+
+/* ---- one channel operation in a helper task ---------------------------- */
+
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    int64_t deadline;
+    int64_t val;   /* send: value; recv: received value */
+    int rc;        /* result of the operation */
+    atomic_int finished;
+    int64_t t_end; /* weft_now() when the operation returned */
+} chan_op;
+
+static void op_init(chan_op *op, weft_chan *c, weft_wg *wg, int64_t deadline, int64_t val) {
+    op->c = c;
+    op->wg = wg;
+    op->deadline = deadline;
+    op->val = val;
+    op->rc = 12345;
+    atomic_init(&op->finished, 0);
+    op->t_end = 0;
+}
+
+static void send_task(void *arg) {
+    chan_op *op = arg;
+    op->rc = weft_chan_send(op->c, &op->val, op->deadline);
+    op->t_end = weft_now();
+    atomic_store(&op->finished, 1);
+    weft_wg_done(op->wg);
+}
+
+static void recv_task(void *arg) {
+    chan_op *op = arg;
+    op->val = -1;
+    op->rc = weft_chan_recv(op->c, &op->val, op->deadline);
+    op->t_end = weft_now();
+    atomic_store(&op->finished, 1);
+    weft_wg_done(op->wg);
+}
+
+static int spawn_op(weft_fn fn, chan_op *op) {
+    weft_wg_add(op->wg, 1);
+    int rc = weft_go(fn, op);
+    if (rc) weft_wg_done(op->wg);
+    return rc;
+}
+
+/* ---- unbuffered ----------------------------------------------------------- */
+
+TEST(chan_unbuffered_send_waits_for_receiver) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *c = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(c != NULL);
+    ASSERT_EQ(weft_chan_cap(c), 0);
+
+    chan_op op;
+    op_init(&op, c, &wg, -1, 0x1122334455667788LL);
+    ASSERT_EQ(spawn_op(send_task, &op), 0);
+    weft_sleep(PARK_MS);
+    /* nobody has received: the send must still be parked, nothing buffered */
+    ASSERT_EQ(atomic_load(&op.finished), 0);
+    ASSERT_EQ(weft_chan_len(c), 0);
+
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_recv(c, &v, -1), 0);
+    ASSERT_EQ(v, 0x1122334455667788LL);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(op.rc, 0);
+    weft_chan_free(c);
+}
+
+TEST(chan_unbuffered_recv_waits_for_sender) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *c = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(c != NULL);
+
+    chan_op op;
+    op_init(&op, c, &wg, -1, 0);
+    ASSERT_EQ(spawn_op(recv_task, &op), 0);
+    weft_sleep(PARK_MS);
+    ASSERT_EQ(atomic_load(&op.finished), 0);
+
+    int64_t v = -77;
+    ASSERT_ERR(weft_chan_send(c, &v, -1), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(op.rc, 0);
+    ASSERT_EQ(op.val, -77);
+    weft_chan_free(c);
+}
+
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    int n;
+    int errs;
+    int bad_order;
+} seq_arg;
+
+static void seq_receiver(void *arg) {
+    seq_arg *a = arg;
+    for (int i = 0; i < a->n; i++) {
+        int v = -1;
+        int rc = weft_chan_recv(a->c, &v, -1);
+        if (rc) {
+            a->errs++;
+            break;
+        }
+        if (v != i) a->bad_order++;
+    }
+    weft_wg_done(a->wg);
+}
+
+TEST(chan_unbuffered_many_in_order) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *c = weft_chan_new(sizeof(int), 0, NULL);
+    ASSERT(c != NULL);
+    seq_arg a = {c, &wg, 1000, 0, 0};
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(seq_receiver, &a), 0);
+    for (int i = 0; i < a.n; i++) {
+        ASSERT_ERR(weft_chan_send(c, &i, -1), 0);
+        /* the value went straight to the receiver */
+        ASSERT_EQ(weft_chan_len(c), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(a.errs, 0);
+    ASSERT_EQ(a.bad_order, 0);
+    weft_chan_free(c);
+}
+
+/* ---- buffered ----------------------------------------------------------- */
+
+TEST(chan_buffered_fifo) {
+    guard();
+    weft_chan *c = weft_chan_new(sizeof(int), 16, NULL);
+    ASSERT(c != NULL);
+    ASSERT_EQ(weft_chan_cap(c), 16);
+    for (int i = 0; i < 16; i++) {
+        ASSERT_ERR(weft_chan_send(c, &i, 0), 0);
+        ASSERT_EQ(weft_chan_len(c), (size_t)i + 1);
+    }
+    int x = 99;
+    ASSERT_ERR(weft_chan_send(c, &x, 0), WEFT_EAGAIN);
+    ASSERT_EQ(weft_chan_len(c), 16);
+    for (int i = 0; i < 16; i++) {
+        int v = -1;
+        ASSERT_ERR(weft_chan_recv(c, &v, 0), 0);
+        ASSERT_EQ(v, i);
+        ASSERT_EQ(weft_chan_len(c), (size_t)(15 - i));
+    }
+    ASSERT_ERR(weft_chan_recv(c, &x, 0), WEFT_EAGAIN);
+
+    /* FIFO across the ring's wrap-around, many times over */
+    int next_in = 0, next_out = 0;
+    for (int round = 0; round < 50; round++) {
+        int k = 1 + (round * 7) % 16; /* 1..16 */
+        for (int i = 0; i < k && (int)weft_chan_len(c) < 16; i++, next_in++)
+            ASSERT_ERR(weft_chan_send(c, &next_in, 0), 0);
+        int m = 1 + (round * 5) % 16;
+        for (int i = 0; i < m && weft_chan_len(c) > 0; i++, next_out++) {
+            int v = -1;
+            ASSERT_ERR(weft_chan_recv(c, &v, 0), 0);
+            ASSERT_EQ(v, next_out);
+        }
+    }
+    while (weft_chan_len(c) > 0) {
+        int v = -1;
+        ASSERT_ERR(weft_chan_recv(c, &v, 0), 0);
+        ASSERT_EQ(v, next_out);
+        next_out++;
+    }
+    ASSERT_EQ(next_out, next_in);
+    weft_chan_free(c);
+}
+
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    int from, to;
+    int errs;
+} range_arg;
+
+static void range_sender(void *arg) {
+    range_arg *a = arg;
+    for (int i = a->from; i < a->to; i++)
+        if (weft_chan_send(a->c, &i, -1) != 0) a->errs++;
+    weft_wg_done(a->wg);
+}
+
+TEST(chan_buffered_parked_sender_keeps_order) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *c = weft_chan_new(sizeof(int), 2, NULL);
+    ASSERT(c != NULL);
+    range_arg a = {c, &wg, 0, 10, 0};
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(range_sender, &a), 0);
+    weft_sleep(PARK_MS);
+    /* the sender filled the buffer and is parked with the third value */
+    ASSERT_EQ(weft_chan_len(c), 2);
+    for (int i = 0; i < 10; i++) {
+        int v = -1;
+        ASSERT_ERR(weft_chan_recv(c, &v, weft_deadline_in(5000)), 0);
+        ASSERT_EQ(v, i);
+        ASSERT_LE(weft_chan_len(c), 2);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(a.errs, 0);
+    ASSERT_EQ(weft_chan_len(c), 0);
+    weft_chan_free(c);
+}
+
+TEST(chan_len_cap) {
+    guard();
+    weft_chan *c0 = weft_chan_new(4, 0, NULL);
+    ASSERT(c0 != NULL);
+    ASSERT_EQ(weft_chan_cap(c0), 0);
+    ASSERT_EQ(weft_chan_len(c0), 0);
+    weft_chan *c = weft_chan_new(4, 5, NULL);
+    ASSERT(c != NULL);
+    ASSERT_EQ(weft_chan_cap(c), 5);
+    ASSERT_EQ(weft_chan_len(c), 0);
+    int v = 1;
+    ASSERT_ERR(weft_chan_send(c, &v, 0), 0);
+    ASSERT_ERR(weft_chan_send(c, &v, 0), 0);
+    ASSERT_EQ(weft_chan_len(c), 2);
+    ASSERT_ERR(weft_chan_recv(c, &v, 0), 0);
+    ASSERT_EQ(weft_chan_len(c), 1);
+    ASSERT_EQ(weft_chan_cap(c), 5);
+    /* closing keeps what is buffered */
+    ASSERT_ERR(weft_chan_close(c), 0);
+    ASSERT_EQ(weft_chan_len(c), 1);
+    ASSERT_EQ(weft_chan_cap(c), 5);
+    ASSERT_ERR(weft_chan_recv(c, &v, 0), 0);
+    ASSERT_EQ(weft_chan_len(c), 0);
+    /* cap 1 and a large capacity */
+    weft_chan *c1 = weft_chan_new(1, 1, NULL);
+    ASSERT(c1 != NULL);
+    ASSERT_EQ(weft_chan_cap(c1), 1);
+    weft_chan *cbig = weft_chan_new(1, 100000, NULL);
+    ASSERT(cbig != NULL);
+    ASSERT_EQ(weft_chan_cap(cbig), 100000);
+    for (int i = 0; i < 100000; i++) {
+        unsigned char b = (unsigned char)i;
+        ASSERT_ERR(weft_chan_send(cbig, &b, 0), 0);
+    }
+    ASSERT_EQ(weft_chan_len(cbig), 100000);
+    unsigned char b = 0;
+    ASSERT_ERR(weft_chan_send(cbig, &b, 0), WEFT_EAGAIN);
+    for (int i = 0; i < 100000; i++) {
+        ASSERT_ERR(weft_chan_recv(cbig, &b, 0), 0);
+        ASSERT_EQ(b, (unsigned char)i);
+    }
+    weft_chan_free(cbig);
+    weft_chan_free(c1);
+    weft_chan_free(c);
+    weft_chan_free(c0);
+}
+
+/* ---- element sizes --------------------------------------------------------- */
+
+typedef struct {
+    uint32_t id;
+    char name[90];
+    uint16_t tail;
+    uint32_t crc;
+} rec100;
+
+static void fill_pattern(unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
+}
+
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    size_t esz;
+    int count;
+    int rc;
+} sized_arg;
+
+static void sized_sender(void *arg) {
+    sized_arg *a = arg;
+    unsigned char *buf = malloc(a->esz);
+    a->rc = buf ? 0 : WEFT_ENOMEM;
+    for (int k = 0; buf && k < a->count && a->rc == 0; k++) {
+        fill_pattern(buf, a->esz, (unsigned)k);
+        a->rc = weft_chan_send(a->c, buf, -1);
+    }
+    free(buf);
+    weft_wg_done(a->wg);
+}
+
+/* Pass `count` elements of size esz through a channel of capacity cap from a
+ * helper task; each must arrive intact, and recv must write exactly esz bytes. */
+static void check_size(size_t esz, size_t cap) {
+    const size_t guard_bytes = 64;
+    weft_wg wg;
+    weft_wg_init(&wg);
+    int err = 1;
+    weft_chan *c = weft_chan_new(esz, cap, &err);
+    ASSERT(c != NULL);
+    ASSERT_EQ(weft_chan_cap(c), cap);
+    sized_arg a = {c, &wg, esz, 8, 0};
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(sized_sender, &a), 0);
+    unsigned char *got = malloc(esz + guard_bytes);
+    unsigned char *want = malloc(esz);
+    ASSERT(got && want);
+    for (int k = 0; k < a.count; k++) {
+        memset(got, 0xEE, esz + guard_bytes);
+        ASSERT_ERR(weft_chan_recv(c, got, weft_deadline_in(5000)), 0);
+        fill_pattern(want, esz, (unsigned)k);
+        ASSERT_MEMEQ(got, want, esz);
+        for (size_t i = esz; i < esz + guard_bytes; i++) ASSERT_EQ(got[i], 0xEE);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(a.rc, 0);
+    free(got);
+    free(want);
+    weft_chan_free(c);
+}
+
+TEST(chan_element_sizes) {
+    guard();
+    static const size_t sizes[] = {1, 8, sizeof(rec100), 4096, 65536};
+    ASSERT_EQ(sizeof(rec100), 100);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        check_size(sizes[i], 0);
+        if (test__failed()) {
+            test__fail(__FILE__, __LINE__, "element size %zu, unbuffered", sizes[i]);
+            return;
+        }
+        check_size(sizes[i], 3);
+        if (test__failed()) {
+            test__fail(__FILE__, __LINE__, "element size %zu, cap 3", sizes[i]);
+            return;
+        }
+    }
+}
+
+TEST(chan_struct_roundtrip_buffered) {
+    guard();
+    weft_chan *c = weft_chan_new(sizeof(rec100), 4, NULL);
+    ASSERT(c != NULL);
+    rec100 in[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&in[i], 0, sizeof in[i]);
+        in[i].id = 1000u + (uint32_t)i;
+        snprintf(in[i].name, sizeof in[i].name, "record number %d", i);
+        in[i].tail = (uint16_t)(0xBEEF + i);
+        in[i].crc = 0xDEADBEEFu ^ (uint32_t)i;
+        ASSERT_ERR(weft_chan_send(c, &in[i], 0), 0);
+    }
+    /* the channel holds a copy: scribbling over the source changes nothing */
+    memset(in, 0x5A, sizeof in);
+    for (int i = 0; i < 4; i++) {
+        rec100 out;
+        memset(&out, 0, sizeof out);
+        ASSERT_ERR(weft_chan_recv(c, &out, 0), 0);
+        ASSERT_EQ(out.id, 1000u + (uint32_t)i);
+        char want[90];
+        snprintf(want, sizeof want, "record number %d", i);
+        ASSERT_STREQ(out.name, want);
+        ASSERT_EQ(out.tail, 0xBEEF + i);
+        ASSERT_EQ(out.crc, 0xDEADBEEFu ^ (uint32_t)i);
+    }
+    weft_chan_free(c);
+}
+
+/* ---- close ---------------------------------------------------------------- */
+
+TEST(chan_close_drains_then_closed) {
+    guard();
+    weft_chan *c = weft_chan_new(sizeof(int), 4, NULL);
+    ASSERT(c != NULL);
+    for (int i = 1; i <= 3; i++) ASSERT_ERR(weft_chan_send(c, &i, 0), 0);
+    ASSERT_ERR(weft_chan_close(c), 0);
+    ASSERT_EQ(weft_chan_len(c), 3);
+    int v = 0;
+    ASSERT_ERR(weft_chan_send(c, &v, -1), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_send(c, &v, 0), WEFT_ECLOSED);
+    ASSERT_EQ(weft_chan_len(c), 3);
+    for (int i = 1; i <= 3; i++) {
+        v = -1;
+        ASSERT_ERR(weft_chan_recv(c, &v, -1), 0);
+        ASSERT_EQ(v, i);
+    }
+    /* drained: every kind of deadline gets WEFT_ECLOSED at once */
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_chan_recv(c, &v, -1), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_recv(c, &v, 0), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_recv(c, &v, weft_deadline_in(1000)), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_recv(c, NULL, -1), WEFT_ECLOSED);
+    ASSERT_LT(weft_now() - t0, 200);
+    ASSERT_ERR(weft_chan_close(c), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_close(c), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_send(c, &v, 0), WEFT_ECLOSED);
+    weft_chan_free(c);
+}
+
+TEST(chan_close_unbuffered) {
+    guard();
+    weft_chan *c = weft_chan_new(sizeof(int), 0, NULL);
+    ASSERT(c != NULL);
+    ASSERT_ERR(weft_chan_close(c), 0);
+    int v = 5;
+    ASSERT_ERR(weft_chan_send(c, &v, -1), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_recv(c, &v, -1), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_recv(c, &v, 0), WEFT_ECLOSED);
+    ASSERT_EQ(v, 5); /* a failed recv leaves the destination alone */
+    ASSERT_ERR(weft_chan_close(c), WEFT_ECLOSED);
+    weft_chan_free(c);
+}
+
+TEST(chan_close_wakes_parked_receivers) {
+    guard();
+    enum { N = 4 };
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *b = weft_chan_new(sizeof(int64_t), 3, NULL);
+    ASSERT(u && b);
+    chan_op ops[2 * N];
+    for (int i = 0; i < N; i++) {
+        op_init(&ops[i], u, &wg, -1, 0);
+        op_init(&ops[N + i], b, &wg, weft_deadline_in(10000), 0);
+        ASSERT_EQ(spawn_op(recv_task, &ops[i]), 0);
+        ASSERT_EQ(spawn_op(recv_task, &ops[N + i]), 0);
+    }
+    weft_sleep(PARK_MS);
+    for (int i = 0; i < 2 * N; i++) ASSERT_EQ(atomic_load(&ops[i].finished), 0);
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_chan_close(u), 0);
+    ASSERT_ERR(weft_chan_close(b), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_LT(weft_now() - t0, SLACK_MS); /* woken by close, not by the deadline */
+    for (int i = 0; i < 2 * N; i++) {
+        ASSERT_ERR(ops[i].rc, WEFT_ECLOSED);
+        ASSERT_EQ(ops[i].val, -1); /* nothing was written */
+    }
+    weft_chan_free(u);
+    weft_chan_free(b);
+}
+
+TEST(chan_close_wakes_parked_senders) {
+    guard();
+    enum { N = 4 };
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *b = weft_chan_new(sizeof(int64_t), 2, NULL);
+    ASSERT(u && b);
+    int64_t x = 100;
+    ASSERT_ERR(weft_chan_send(b, &x, 0), 0);
+    x = 101;
+    ASSERT_ERR(weft_chan_send(b, &x, 0), 0);
+    chan_op ops[2 * N];
+    for (int i = 0; i < N; i++) {
+        op_init(&ops[i], u, &wg, -1, i);
+        op_init(&ops[N + i], b, &wg, weft_deadline_in(10000), 200 + i);
+        ASSERT_EQ(spawn_op(send_task, &ops[i]), 0);
+        ASSERT_EQ(spawn_op(send_task, &ops[N + i]), 0);
+    }
+    weft_sleep(PARK_MS);
+    for (int i = 0; i < 2 * N; i++) ASSERT_EQ(atomic_load(&ops[i].finished), 0);
+    ASSERT_EQ(weft_chan_len(b), 2);
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_chan_close(u), 0);
+    ASSERT_ERR(weft_chan_close(b), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_LT(weft_now() - t0, SLACK_MS);
+    for (int i = 0; i < 2 * N; i++) ASSERT_ERR(ops[i].rc, WEFT_ECLOSED);
+    /* only what was buffered before the close comes out, then WEFT_ECLOSED */
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), 0);
+    ASSERT_EQ(v, 100);
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), 0);
+    ASSERT_EQ(v, 101);
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_ECLOSED);
+    weft_chan_free(u);
+    weft_chan_free(b);
+}
+
+/* ---- deadlines --------------------------------------------------------- */
+
+TEST(chan_deadline_zero) {
+    guard();
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *b = weft_chan_new(sizeof(int64_t), 2, NULL);
+    ASSERT(u && b);
+    int64_t v = 7;
+    /* would block: EAGAIN, and nothing happens */
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), WEFT_EAGAIN);
+    ASSERT_EQ(v, 7);
+    /* would not block: succeeds */
+    ASSERT_ERR(weft_chan_send(b, &v, 0), 0);
+    v = 8;
+    ASSERT_ERR(weft_chan_send(b, &v, 0), 0);
+    ASSERT_ERR(weft_chan_send(b, &v, 0), WEFT_EAGAIN);
+    ASSERT_EQ(weft_chan_len(b), 2);
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), 0);
+    ASSERT_EQ(v, 7);
+
+    /* unbuffered with a partner already parked: succeeds without waiting */
+    weft_wg wg;
+    weft_wg_init(&wg);
+    chan_op r;
+    op_init(&r, u, &wg, -1, 0);
+    ASSERT_EQ(spawn_op(recv_task, &r), 0);
+    weft_sleep(PARK_MS);
+    v = 4242;
+    ASSERT_ERR(weft_chan_send(u, &v, 0), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(r.rc, 0);
+    ASSERT_EQ(r.val, 4242);
+
+    chan_op s;
+    op_init(&s, u, &wg, -1, 31337);
+    ASSERT_EQ(spawn_op(send_task, &s), 0);
+    weft_sleep(PARK_MS);
+    v = 0;
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), 0);
+    ASSERT_EQ(v, 31337);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(s.rc, 0);
+    /* and with nobody left, EAGAIN again */
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN);
+    weft_chan_free(u);
+    weft_chan_free(b);
+}
+
+TEST(chan_deadline_timeout) {
+    guard();
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *b = weft_chan_new(sizeof(int64_t), 1, NULL);
+    ASSERT(u && b);
+    int64_t v = 1;
+    ASSERT_ERR(weft_chan_send(b, &v, 0), 0); /* b is now full */
+
+    static const int64_t waits[] = {1, 20, 100};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        int64_t ms = waits[i];
+        int64_t t0 = weft_now(), dl = t0 + ms;
+        ASSERT_ERR(weft_chan_recv(u, &v, dl), WEFT_ETIMEDOUT);
+        int64_t t1 = weft_now();
+        ASSERT_GE(t1, dl);
+        ASSERT_LT(t1 - t0, ms + SLACK_MS);
+
+        t0 = weft_now(), dl = t0 + ms;
+        ASSERT_ERR(weft_chan_send(u, &v, dl), WEFT_ETIMEDOUT);
+        t1 = weft_now();
+        ASSERT_GE(t1, dl);
+        ASSERT_LT(t1 - t0, ms + SLACK_MS);
+
+        t0 = weft_now(), dl = t0 + ms;
+        ASSERT_ERR(weft_chan_send(b, &v, dl), WEFT_ETIMEDOUT);
+        t1 = weft_now();
+        ASSERT_GE(t1, dl);
+        ASSERT_LT(t1 - t0, ms + SLACK_MS);
+    }
+    ASSERT_EQ(weft_chan_len(b), 1);
+
+    /* a timed-out waiter left nothing behind on the channel */
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), 0);
+    ASSERT_EQ(v, 1);
+    ASSERT_ERR(weft_chan_recv(b, &v, 0), WEFT_EAGAIN);
+    weft_chan_free(u);
+    weft_chan_free(b);
+}
+
+TEST(chan_deadline_in_helper_tasks) {
+    /* parked helpers on both sides time out on their own, concurrently */
+    guard();
+    enum { N = 6 };
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *u2 = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(u && u2);
+    chan_op ops[N];
+    int64_t t0 = weft_now();
+    for (int i = 0; i < N; i++) {
+        op_init(&ops[i], i % 2 ? u : u2, &wg, t0 + 50 + 10 * i, i);
+        ASSERT_EQ(spawn_op(i % 2 ? recv_task : send_task, &ops[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    for (int i = 0; i < N; i++) {
+        ASSERT_ERR(ops[i].rc, WEFT_ETIMEDOUT);
+        ASSERT_GE(ops[i].t_end, ops[i].deadline);
+        ASSERT_LT(ops[i].t_end - t0, 50 + 10 * i + SLACK_MS);
+    }
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(u2, &v, 0), WEFT_EAGAIN);
+    weft_chan_free(u);
+    weft_chan_free(u2);
+}
+
+TEST(chan_deadline_expired) {
+    guard();
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(u != NULL);
+    int64_t v = 3;
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_chan_recv(u, &v, 1), WEFT_ETIMEDOUT); /* 1 ms after the clock's epoch */
+    ASSERT_ERR(weft_chan_send(u, &v, 1), WEFT_ETIMEDOUT);
+    ASSERT_ERR(weft_chan_recv(u, &v, t0 - 1), WEFT_ETIMEDOUT);
+    ASSERT_ERR(weft_chan_send(u, &v, t0 - 1000), WEFT_ETIMEDOUT);
+    ASSERT_LT(weft_now() - t0, 100);
+    ASSERT_EQ(v, 3);
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN);
+    weft_chan_free(u);
+}
+
+/* A deadline-0 send racing the deadline of a parked receiver: whichever wins,
+ * the value is delivered exactly when the send reports success. */
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    int64_t deadline;
+    int rc;
+    int64_t val;
+} race_arg;
+
+static void race_receiver(void *arg) {
+    race_arg *a = arg;
+    a->val = -1;
+    a->rc = weft_chan_recv(a->c, &a->val, a->deadline);
+    weft_wg_done(a->wg);
+}
+
+TEST(chan_timeout_race_loses_nothing) {
+    guard();
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(u != NULL);
+    long rounds = test_scale(200);
+    int delivered = 0, timed_out = 0;
+    for (long i = 0; i < rounds; i++) {
+        weft_wg wg;
+        weft_wg_init(&wg);
+        race_arg a = {u, &wg, weft_deadline_in(2), 0, 0};
+        weft_wg_add(&wg, 1);
+        ASSERT_EQ(weft_go(race_receiver, &a), 0);
+        /* wake up around the receiver's deadline (before, at it, or when it
+         * is already past), then keep trying a non-blocking send */
+        weft_sleep_until(a.deadline - (int64_t)(i % 3));
+        int64_t v = i, src;
+        int src_rc = WEFT_EAGAIN;
+        while (src_rc == WEFT_EAGAIN && weft_now() <= a.deadline + 1) {
+            src = v;
+            src_rc = weft_chan_send(u, &src, 0);
+            if (src_rc == WEFT_EAGAIN) weft_yield();
+        }
+        ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+        if (src_rc == 0) {
+            ASSERT_ERR(a.rc, 0);
+            ASSERT_EQ(a.val, v);
+            delivered++;
+        } else {
+            ASSERT_ERR(src_rc, WEFT_EAGAIN);
+            ASSERT_ERR(a.rc, WEFT_ETIMEDOUT);
+            ASSERT_EQ(a.val, -1);
+            timed_out++;
+        }
+        ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    }
+    ASSERT_EQ(delivered + timed_out, rounds);
+    ASSERT_GT(delivered, 0);
+    weft_chan_free(u);
+}
+
+/* ---- cancellation ---------------------------------------------------------- */
+
+TEST(chan_cancel_wakes_parked_ops) {
+    guard();
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(u != NULL);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_group g;
+    weft_group_init(&g);
+    chan_op r, s;
+    op_init(&r, u, &wg, -1, 0);
+    op_init(&s, u, &wg, -1, 9);
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_group_go(&g, recv_task, &r, "recv"), 0);
+    weft_sleep(PARK_MS);
+    weft_group_cancel(&g);
+    ASSERT_ERR(weft_group_wait(&g, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(r.rc, WEFT_ECANCELED);
+    /* the cancelled receiver is gone from the channel */
+    int64_t v = 1;
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_group_go(&g, send_task, &s, "send"), 0);
+    weft_sleep(PARK_MS);
+    weft_group_cancel(&g);
+    ASSERT_ERR(weft_group_wait(&g, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(s.rc, WEFT_ECANCELED);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+    weft_chan_free(u);
+}
+
+/* ---- arguments -------------------------------------------------------------- */
+
+TEST_PLAIN(chan_invalid_args) {
+    int err = 0;
+    ASSERT(weft_chan_new(0, 1, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    err = 0;
+    ASSERT(weft_chan_new(0, 0, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    err = 0;
+    ASSERT(weft_chan_new(65537, 0, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    err = 0;
+    ASSERT(weft_chan_new((size_t)1 << 20, 4, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    err = 0;
+    ASSERT(weft_chan_new(SIZE_MAX, 1, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    err = 0;
+    ASSERT(weft_chan_new(1, ((size_t)1 << 28) + 1, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    err = 0;
+    ASSERT(weft_chan_new(1, SIZE_MAX, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    /* err may be NULL */
+    ASSERT(weft_chan_new(0, 0, NULL) == NULL);
+    /* the limits themselves are fine */
+    weft_chan *c = weft_chan_new(65536, 0, &err);
+    ASSERT(c != NULL);
+    weft_chan_free(c);
+    c = weft_chan_new(1, 0, &err);
+    ASSERT(c != NULL);
+    weft_chan_free(c);
+
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_send(NULL, &v, 0), WEFT_EINVAL);
+    ASSERT_ERR(weft_chan_send(NULL, &v, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_chan_recv(NULL, &v, 0), WEFT_EINVAL);
+    ASSERT_ERR(weft_chan_recv(NULL, &v, -1), WEFT_EINVAL);
+}
+
+TEST(chan_invalid_args_in_task) {
+    guard();
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_send(NULL, &v, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_chan_recv(NULL, &v, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_chan_send(NULL, &v, weft_deadline_in(10)), WEFT_EINVAL);
+    ASSERT_ERR(weft_chan_recv(NULL, &v, weft_deadline_in(10)), WEFT_EINVAL);
+    int err = 0;
+    ASSERT(weft_chan_new(0, 4, &err) == NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+}
+
+/* ---- plain threads ------------------------------------------------------- */
+
+TEST_PLAIN(chan_outside_runtime) {
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *b = weft_chan_new(sizeof(int64_t), 2, NULL);
+    ASSERT(u && b);
+    int64_t v = 5;
+    ASSERT_ERR(weft_chan_send(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_send(u, &v, -1), WEFT_ENOTASK);
+    ASSERT_ERR(weft_chan_send(u, &v, weft_deadline_in(50)), WEFT_ENOTASK);
+    ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(u, &v, -1), WEFT_ENOTASK);
+    ASSERT_ERR(weft_chan_recv(u, &v, weft_deadline_in(50)), WEFT_ENOTASK);
+    /* what would not block works */
+    ASSERT_ERR(weft_chan_send(b, &v, -1), 0);
+    ASSERT_ERR(weft_chan_send(b, &v, weft_deadline_in(50)), 0);
+    ASSERT_ERR(weft_chan_send(b, &v, -1), WEFT_ENOTASK);
+    v = 0;
+    ASSERT_ERR(weft_chan_recv(b, &v, -1), 0);
+    ASSERT_EQ(v, 5);
+    ASSERT_ERR(weft_chan_close(b), 0);
+    ASSERT_ERR(weft_chan_recv(b, &v, -1), 0);
+    ASSERT_ERR(weft_chan_recv(b, &v, -1), WEFT_ECLOSED);
+    ASSERT_ERR(weft_chan_send(b, &v, -1), WEFT_ECLOSED);
+    weft_chan_free(u);
+    weft_chan_free(b);
+}
+
+typedef struct {
+    weft_chan *u;      /* a task is parked receiving on it */
+    weft_chan *z;      /* a task is parked receiving on it; the thread closes it */
+    weft_chan *e;      /* unbuffered, nobody on it */
+    weft_chan *b;      /* cap 2, empty */
+    weft_chan *done;   /* cap 1: the thread reports here */
+    int rc_wake_send;  /* send to the parked receiver */
+    int rc_close;
+    int rc[8];
+    int rc_b[4];
+    int64_t got;
+} thread_arg;
+
+static void *plain_thread(void *p) {
+    thread_arg *a = p;
+    int64_t v = 777;
+    a->rc_wake_send = weft_chan_send(a->u, &v, -1);
+    a->rc_close = weft_chan_close(a->z);
+    a->rc[0] = weft_chan_send(a->e, &v, -1);
+    a->rc[1] = weft_chan_send(a->e, &v, 0);
+    a->rc[2] = weft_chan_send(a->e, &v, weft_deadline_in(20));
+    a->rc[3] = weft_chan_recv(a->e, &v, -1);
+    a->rc[4] = weft_chan_recv(a->e, &v, 0);
+    a->rc[5] = weft_chan_recv(a->e, &v, weft_deadline_in(20));
+    weft_case cs[1] = {{a->e, WEFT_RECV, &v, 0}};
+    a->rc[6] = weft_select(cs, 1, -1);
+    a->rc[7] = weft_select(cs, 1, 0);
+    v = 55;
+    a->rc_b[0] = weft_chan_send(a->b, &v, -1);
+    a->got = 0;
+    a->rc_b[1] = weft_chan_recv(a->b, &a->got, -1);
+    a->rc_b[2] = weft_chan_recv(a->b, &v, -1);
+    int one = 1;
+    a->rc_b[3] = weft_chan_send(a->done, &one, 0);
+    return NULL;
+}
+
+TEST(chan_from_plain_thread) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    thread_arg a;
+    memset(&a, 0, sizeof a);
+    a.u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    a.z = weft_chan_new(sizeof(int64_t), 0, NULL);
+    a.e = weft_chan_new(sizeof(int64_t), 0, NULL);
+    a.b = weft_chan_new(sizeof(int64_t), 2, NULL);
+    a.done = weft_chan_new(sizeof(int), 1, NULL);
+    ASSERT(a.u && a.z && a.e && a.b && a.done);
+    chan_op ru, rz;
+    op_init(&ru, a.u, &wg, weft_deadline_in(10000), 0);
+    op_init(&rz, a.z, &wg, weft_deadline_in(10000), 0);
+    ASSERT_EQ(spawn_op(recv_task, &ru), 0);
+    ASSERT_EQ(spawn_op(recv_task, &rz), 0);
+    weft_sleep(PARK_MS);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, plain_thread, &a), 0);
+    int one = 0;
+    int rc = weft_chan_recv(a.done, &one, weft_deadline_in(10000));
+    pthread_join(th, NULL); /* the thread has finished its work by now */
+    ASSERT_ERR(rc, 0);
+    ASSERT_EQ(one, 1);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+
+    ASSERT_ERR(a.rc_wake_send, 0); /* a task was parked: no need to block */
+    ASSERT_ERR(ru.rc, 0);
+    ASSERT_EQ(ru.val, 777);
+    ASSERT_ERR(a.rc_close, 0);
+    ASSERT_ERR(rz.rc, WEFT_ECLOSED);
+    ASSERT_ERR(a.rc[0], WEFT_ENOTASK);
+    ASSERT_ERR(a.rc[1], WEFT_EAGAIN);
+    ASSERT_ERR(a.rc[2], WEFT_ENOTASK);
+    ASSERT_ERR(a.rc[3], WEFT_ENOTASK);
+    ASSERT_ERR(a.rc[4], WEFT_EAGAIN);
+    ASSERT_ERR(a.rc[5], WEFT_ENOTASK);
+    ASSERT_ERR(a.rc[6], WEFT_ENOTASK);
+    ASSERT_ERR(a.rc[7], WEFT_EAGAIN);
+    ASSERT_ERR(a.rc_b[0], 0);
+    ASSERT_ERR(a.rc_b[1], 0);
+    ASSERT_EQ(a.got, 55);
+    ASSERT_ERR(a.rc_b[2], WEFT_ENOTASK);
+    ASSERT_ERR(a.rc_b[3], 0);
+    /* the thread's failed calls left no waiter behind */
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_send(a.e, &v, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_chan_recv(a.e, &v, 0), WEFT_EAGAIN);
+    weft_chan_free(a.u);
+    weft_chan_free(a.z);
+    weft_chan_free(a.e);
+    weft_chan_free(a.b);
+    weft_chan_free(a.done);
+}
+
+/* ---- cross-worker traffic ----------------------------------------------- */
+
+#define MAX_THREADS_SEEN 16
+
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    long n;            /* values 0..n-1 */
+    int nprod, id;
+    atomic_uchar *seen;
+    atomic_long *received, *dups, *out_of_range, *errs;
+    atomic_llong *sum;
+    pthread_t threads[2]; /* where the task ran at its start and end */
+} mpmc_arg;
+
+static void mpmc_producer(void *arg) {
+    mpmc_arg *a = arg;
+    a->threads[0] = pthread_self();
+    for (long i = a->id; i < a->n; i += a->nprod) {
+        int64_t v = i;
+        if (weft_chan_send(a->c, &v, -1) != 0) {
+            atomic_fetch_add(a->errs, 1);
+            break;
+        }
+    }
+    a->threads[1] = pthread_self();
+    weft_wg_done(a->wg);
+}
+
+static void mpmc_consumer(void *arg) {
+    mpmc_arg *a = arg;
+    a->threads[0] = pthread_self();
+    for (;;) {
+        int64_t v = -1;
+        int rc = weft_chan_recv(a->c, &v, -1);
+        if (rc == WEFT_ECLOSED) break;
+        if (rc != 0) {
+            atomic_fetch_add(a->errs, 1);
+            break;
+        }
+        if (v < 0 || v >= a->n) {
+            atomic_fetch_add(a->out_of_range, 1);
+            continue;
+        }
+        if (atomic_fetch_add(&a->seen[v], 1) != 0) atomic_fetch_add(a->dups, 1);
+        atomic_fetch_add(a->received, 1);
+        atomic_fetch_add(a->sum, v);
+    }
+    a->threads[1] = pthread_self();
+    weft_wg_done(a->wg);
+}
+
+static int count_threads(mpmc_arg *args, int n) {
+    pthread_t seen[MAX_THREADS_SEEN];
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++) {
+            int found = 0;
+            for (int m = 0; m < k; m++)
+                if (pthread_equal(seen[m], args[i].threads[j])) found = 1;
+            if (!found && k < MAX_THREADS_SEEN) seen[k++] = args[i].threads[j];
+        }
+    return k;
+}
+
+static void mpmc(long n, size_t cap, int nprod, int ncons) {
+    weft_chan *c = weft_chan_new(sizeof(int64_t), cap, NULL);
+    ASSERT(c != NULL);
+    atomic_uchar *seen = calloc((size_t)n, sizeof *seen);
+    mpmc_arg *args = calloc((size_t)(nprod + ncons), sizeof *args);
+    ASSERT(seen && args);
+    atomic_long received = 0, dups = 0, oor = 0, errs = 0;
+    atomic_llong sum = 0;
+    weft_wg pwg, cwg;
+    weft_wg_init(&pwg);
+    weft_wg_init(&cwg);
+    for (int i = 0; i < nprod + ncons; i++) {
+        mpmc_arg *a = &args[i];
+        *a = (mpmc_arg){c,     i < nprod ? &pwg : &cwg, n, nprod, i, seen, &received, &dups, &oor,
+                        &errs, &sum};
+        a->threads[0] = a->threads[1] = pthread_self();
+    }
+    for (int i = 0; i < ncons; i++) {
+        weft_wg_add(&cwg, 1);
+        ASSERT_EQ(weft_go(mpmc_consumer, &args[nprod + i]), 0);
+    }
+    for (int i = 0; i < nprod; i++) {
+        weft_wg_add(&pwg, 1);
+        ASSERT_EQ(weft_go(mpmc_producer, &args[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&pwg, weft_deadline_in(60000)), 0);
+    ASSERT_ERR(weft_chan_close(c), 0);
+    ASSERT_ERR(weft_wg_wait(&cwg, weft_deadline_in(60000)), 0);
+
+    ASSERT_EQ(atomic_load(&errs), 0);
+    ASSERT_EQ(atomic_load(&oor), 0);
+    ASSERT_EQ(atomic_load(&dups), 0);
+    ASSERT_EQ(atomic_load(&received), n);
+    ASSERT_EQ(atomic_load(&sum), (long long)n * (n - 1) / 2);
+    long missing = 0;
+    for (long i = 0; i < n; i++)
+        if (atomic_load(&seen[i]) != 1) missing++;
+    ASSERT_EQ(missing, 0);
+    ASSERT_EQ(weft_chan_len(c), 0);
+    /* with several workers, the tasks must not all have run on one thread */
+    if (weft_workers() > 1) ASSERT_GT(count_threads(args, nprod + ncons), 1);
+    free(seen);
+    free(args);
+    weft_chan_free(c);
+}
+
+TEST(chan_cross_worker_buffered_mpmc) {
+    guard();
+    ASSERT_GE(weft_workers(), 1);
+    mpmc(test_scale(100000), 64, 8, 8);
+}
+
+TEST(chan_cross_worker_unbuffered_mpmc) {
+    guard();
+    mpmc(test_scale(30000), 0, 6, 5);
+}
+
+TEST(chan_cross_worker_cap1_many_tasks) {
+    guard();
+    mpmc(test_scale(20000), 1, 40, 40);
+}
+
+typedef struct {
+    weft_chan *in, *out;
+    weft_wg *wg;
+    long rounds;
+    int errs;
+} pong_arg;
+
+static void ponger(void *arg) {
+    pong_arg *a = arg;
+    for (long i = 0; i < a->rounds; i++) {
+        int64_t v;
+        if (weft_chan_recv(a->in, &v, -1) != 0) {
+            a->errs++;
+            break;
+        }
+        v++;
+        if (weft_chan_send(a->out, &v, -1) != 0) {
+            a->errs++;
+            break;
+        }
+    }
+    weft_wg_done(a->wg);
+}
+
+TEST(chan_ping_pong) {
+    guard();
+    weft_chan *ping = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *pong = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(ping && pong);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    pong_arg a = {ping, pong, &wg, test_scale(20000), 0};
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(ponger, &a), 0);
+    int64_t v = 0;
+    for (long i = 0; i < a.rounds; i++) {
+        ASSERT_ERR(weft_chan_send(ping, &v, -1), 0);
+        int64_t w = -1;
+        ASSERT_ERR(weft_chan_recv(pong, &w, -1), 0);
+        ASSERT_EQ(w, v + 1);
+        v = w + 1;
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(a.errs, 0);
+    ASSERT_EQ(v, 2 * a.rounds);
+    weft_chan_free(ping);
+    weft_chan_free(pong);
+}
