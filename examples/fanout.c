@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <weft/weft.h>
 
-static int USERS = 100000;
+static int USERS = 100000; /* > 0 */
 
 typedef struct {
     int id;
@@ -50,7 +50,8 @@ static void run(void *arg) {
             return;
         }
     }
-    unsigned char *seen = calloc((size_t)USERS, 1);
+    unsigned char *seen = calloc((size_t)(unsigned)USERS, 1);
+    if (!seen) return;
     uint64_t checksum = 0;
     int unique = 0, bad = 0;
     for (int i = 0; i < USERS; i++) {

@@ -33,7 +33,12 @@ long test_scale(long n) {
     return n < 1 ? 1 : n;
 }
 
-static void run_in_task(void *arg) { ((test_case *)arg)->fn(); }
+static void run_in_task(void *arg) {
+    ((test_case *)arg)->fn();
+    /* a failed ASSERT returns early and may leave tasks parked: cancel them
+     * so the runtime (and the suite) does not hang on a failure */
+    if (cur_failed) weft_shutdown();
+}
 
 static int selected(test_case *tc, int argc, char **argv) {
     if (argc < 2) return 1;

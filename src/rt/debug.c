@@ -58,7 +58,7 @@ typedef struct {
     long n;
 } dump_ctx;
 
-static void dump_one(weft__task *t, void *arg) {
+WEFT_NO_TSAN static void dump_one(weft__task *t, void *arg) {
     dump_ctx *d = arg;
     char line[1024], sym[160];
     int len;
@@ -89,7 +89,7 @@ static void dump_one(weft__task *t, void *arg) {
     }
 }
 
-void weft_dump_tasks(int fd) {
+WEFT_NO_TSAN void weft_dump_tasks(int fd) {
     static const char *guards[] = {"canary", "mprotect", "MADV_GUARD_INSTALL"};
     char head[256];
     int gm = weft__stack_guard_mode < 0 ? 0 : weft__stack_guard_mode;

@@ -77,6 +77,16 @@
 #endif
 void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
+/* For code that reads other threads' tasks on purpose, without locks: the
+ * task dump and the monitor. The TCB memory never goes away (stack.c). */
+#if defined(__clang__)
+#define WEFT_NO_TSAN __attribute__((no_sanitize("thread")))
+#elif defined(WEFT_TSAN)
+#define WEFT_NO_TSAN __attribute__((no_sanitize_thread))
+#else
+#define WEFT_NO_TSAN
+#endif
+
 #define WEFT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define WEFT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define WEFT_CACHELINE 64

@@ -785,12 +785,7 @@ static void sched_loop(weft__worker *w) {
  * run-next slot or queue gets that work moved within reach of the others. */
 /* The monitor reads a task it does not own: a racy snapshot, good enough for
  * a report (the TCB memory itself always stays mapped). */
-#if defined(__clang__)
-__attribute__((no_sanitize("thread")))
-#elif defined(WEFT_TSAN)
-__attribute__((no_sanitize_thread))
-#endif
-static uint64_t snapshot_task(weft__task *t, char name[32]) {
+WEFT_NO_TSAN static uint64_t snapshot_task(weft__task *t, char name[32]) {
     volatile const char *src = t->name;
     for (int i = 0; i < 31; i++) name[i] = src[i];
     name[31] = 0;
@@ -1016,7 +1011,7 @@ fail0:
     return rc;
 }
 
-static void cancel_one(weft__task *t, void *arg) {
+WEFT_NO_TSAN static void cancel_one(weft__task *t, void *arg) {
     (void)arg;
     if (t->state != TASK_FREE && t->state != TASK_DONE) weft__cancel_task(t);
 }

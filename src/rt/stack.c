@@ -250,7 +250,7 @@ int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != CANARY;
 }
 
-weft__task *weft__stack_owner(const void *addr, int *in_guard) {
+WEFT_NO_TSAN weft__task *weft__stack_owner(const void *addr, int *in_guard) {
     const char *a = addr;
     uint32_t n = atomic_load_explicit(&nslabs, memory_order_acquire);
     for (uint32_t i = 0; i < n; i++) {
@@ -265,7 +265,7 @@ weft__task *weft__stack_owner(const void *addr, int *in_guard) {
     return NULL;
 }
 
-void weft__stack_foreach(void (*fn)(weft__task *t, void *arg), void *arg) {
+WEFT_NO_TSAN void weft__stack_foreach(void (*fn)(weft__task *t, void *arg), void *arg) {
     uint32_t n = atomic_load_explicit(&nslabs, memory_order_acquire);
     for (uint32_t i = 0; i < n; i++) {
         slab *s = &slabs[i];

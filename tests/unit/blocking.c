@@ -278,12 +278,12 @@ static void queued_main(void *a) {
     Q.after_rc = weft_blocking(after_fn, &Q.ran_after, weft_deadline_in(5000));
 }
 
-TEST_PLAIN(blocking_deadline_and_cancel_withdraw_queued_job) {
+TEST_PLAIN(blocking_queued_job_withdrawn) {
     memset(&Q, 0, sizeof Q);
     Q.victim2_rc = -999;
     weft_config cfg = {.blocking_threads = 1};
     watchdog wd;
-    watchdog_start(&wd, "blocking_deadline_and_cancel_withdraw_queued_job", 60);
+    watchdog_start(&wd, "blocking_queued_job_withdrawn", 60);
     int rc = weft_main(queued_main, NULL, &cfg);
     watchdog_stop(&wd);
     ASSERT_EQ(rc, 0);

@@ -675,7 +675,7 @@ TEST(chan_timeout_race_loses_nothing) {
     guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(u != NULL);
-    long rounds = test_scale(200);
+    long rounds = test_scale(200) < 30 ? 30 : test_scale(200);
     int delivered = 0, timed_out = 0;
     for (long i = 0; i < rounds; i++) {
         weft_wg wg;
@@ -931,28 +931,44 @@ typedef struct {
     atomic_uchar *seen;
     atomic_long *received, *dups, *out_of_range, *errs;
     atomic_llong *sum;
-    pthread_t threads[2]; /* where the task ran at its start and end */
+    int64_t start_ns;     /* all tasks begin together, once spread over the workers */
+    pthread_t threads[MAX_THREADS_SEEN]; /* threads the task ran on */
+    int nthreads;
 } mpmc_arg;
+
+static void note_thread(mpmc_arg *a) {
+    pthread_t me = pthread_self();
+    for (int i = 0; i < a->nthreads; i++)
+        if (pthread_equal(a->threads[i], me)) return;
+    if (a->nthreads < MAX_THREADS_SEEN) a->threads[a->nthreads++] = me;
+}
+
+/* Yield until the common start time: meanwhile idle workers steal some of
+ * the runnable tasks, so the exchange really crosses workers. */
+static void start_gate(mpmc_arg *a) {
+    while (weft_now_ns() < a->start_ns) weft_yield();
+}
 
 static void mpmc_producer(void *arg) {
     mpmc_arg *a = arg;
-    a->threads[0] = pthread_self();
+    start_gate(a);
     for (long i = a->id; i < a->n; i += a->nprod) {
         int64_t v = i;
+        note_thread(a);
         if (weft_chan_send(a->c, &v, -1) != 0) {
             atomic_fetch_add(a->errs, 1);
             break;
         }
     }
-    a->threads[1] = pthread_self();
     weft_wg_done(a->wg);
 }
 
 static void mpmc_consumer(void *arg) {
     mpmc_arg *a = arg;
-    a->threads[0] = pthread_self();
+    start_gate(a);
     for (;;) {
         int64_t v = -1;
+        note_thread(a);
         int rc = weft_chan_recv(a->c, &v, -1);
         if (rc == WEFT_ECLOSED) break;
         if (rc != 0) {
@@ -967,7 +983,6 @@ static void mpmc_consumer(void *arg) {
         atomic_fetch_add(a->received, 1);
         atomic_fetch_add(a->sum, v);
     }
-    a->threads[1] = pthread_self();
     weft_wg_done(a->wg);
 }
 
@@ -975,7 +990,7 @@ static int count_threads(mpmc_arg *args, int n) {
     pthread_t seen[MAX_THREADS_SEEN];
     int k = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++) {
+        for (int j = 0; j < args[i].nthreads; j++) {
             int found = 0;
             for (int m = 0; m < k; m++)
                 if (pthread_equal(seen[m], args[i].threads[j])) found = 1;
@@ -995,11 +1010,22 @@ static void mpmc(long n, size_t cap, int nprod, int ncons) {
     weft_wg pwg, cwg;
     weft_wg_init(&pwg);
     weft_wg_init(&cwg);
+    int64_t start = weft_now_ns() + 10 * 1000000;
     for (int i = 0; i < nprod + ncons; i++) {
         mpmc_arg *a = &args[i];
-        *a = (mpmc_arg){c,     i < nprod ? &pwg : &cwg, n, nprod, i, seen, &received, &dups, &oor,
-                        &errs, &sum};
-        a->threads[0] = a->threads[1] = pthread_self();
+        a->c = c;
+        a->wg = i < nprod ? &pwg : &cwg;
+        a->n = n;
+        a->nprod = nprod;
+        a->id = i;
+        a->seen = seen;
+        a->received = &received;
+        a->dups = &dups;
+        a->out_of_range = &oor;
+        a->errs = &errs;
+        a->sum = &sum;
+        a->start_ns = start;
+        a->nthreads = 0;
     }
     for (int i = 0; i < ncons; i++) {
         weft_wg_add(&cwg, 1);

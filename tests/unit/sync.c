@@ -1,0 +1,647 @@
+/*
+ * tests/unit/sync.c — task-aware mutex, semaphore, wait group and once:
+ * exclusion across workers, deadlines (0, future, expired), misuse that
+ * must be refused, state left consistent after timeouts, wakes from plain
+ * threads, and once's "exactly once, and nobody returns early".
+ *
+ * Helper tasks never ASSERT: they record results, the main task checks them.
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static void stop_on_failure(void *arg) {
+    (void)arg;
+    if (test__failed()) weft_shutdown();
+}
+/* If the test fails, cancel the helpers still parked so weft_main() returns. */
+static void guard(void) { weft_defer(stop_on_failure, NULL); }
+
+#define PARK_MS 30
+#define SLACK_MS 500
+
+static void atomic_max(atomic_int *m, int v) {
+    int cur = atomic_load(m);
+    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {
+    }
+}
+
+/* Yield until the common start time, so idle workers can steal some of the
+ * runnable tasks and the test really runs on several threads. */
+static void start_gate(int64_t start_ns) {
+    while (weft_now_ns() < start_ns) weft_yield();
+}
+
+/* ---- mutex ------------------------------------------------------------------ */
+
+typedef struct {
+    weft_mutex *mu;
+    weft_wg *wg;
+    long iters;
+    int64_t start_ns;
+    long *counter;       /* protected by mu, deliberately not atomic */
+    atomic_int *inside;  /* tasks inside the critical section right now */
+    atomic_int *overlap; /* times a task found someone else inside */
+    atomic_int *errs;
+} mutex_arg;
+
+static void mutex_worker(void *arg) {
+    mutex_arg *a = arg;
+    start_gate(a->start_ns);
+    for (long i = 0; i < a->iters; i++) {
+        if (weft_mutex_lock(a->mu, -1) != 0) {
+            atomic_fetch_add(a->errs, 1);
+            break;
+        }
+        if (atomic_fetch_add(a->inside, 1) != 0) atomic_fetch_add(a->overlap, 1);
+        long v = *a->counter;
+        weft_yield(); /* let others run (and try to get in) mid-update */
+        *a->counter = v + 1;
+        atomic_fetch_sub(a->inside, 1);
+        if (weft_mutex_unlock(a->mu) != 0) atomic_fetch_add(a->errs, 1);
+    }
+    weft_wg_done(a->wg);
+}
+
+TEST(mutex_mutual_exclusion) {
+    guard();
+    enum { NT = 100 };
+    weft_mutex mu;
+    weft_mutex_init(&mu);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    long counter = 0;
+    atomic_int inside = 0, overlap = 0, errs = 0;
+    mutex_arg *args = calloc(NT, sizeof *args);
+    ASSERT(args != NULL);
+    long iters = test_scale(1000) < 10 ? 10 : test_scale(1000);
+    int64_t start = weft_now_ns() + 10 * 1000000;
+    weft_wg_add(&wg, NT);
+    for (int i = 0; i < NT; i++) {
+        args[i] = (mutex_arg){&mu, &wg, iters, start, &counter, &inside, &overlap, &errs};
+        ASSERT_EQ(weft_go(mutex_worker, &args[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    ASSERT_EQ(atomic_load(&errs), 0);
+    ASSERT_EQ(atomic_load(&overlap), 0);
+    ASSERT_EQ(counter, NT * iters);
+    /* and it ends unlocked */
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), WEFT_EINVAL);
+    free(args);
+}
+
+typedef struct {
+    weft_mutex *mu;
+    weft_wg *wg;
+    int rc_timeout, rc_try, rc_expired;
+    int64_t t0, deadline, t_end;
+    int rc_lock, rc_unlock;
+    weft_chan *phase; /* the contender reports its timed attempts are done */
+    weft_chan *go;    /* main says when to take the lock for real */
+} contender_arg;
+
+static void contender(void *arg) {
+    contender_arg *a = arg;
+    a->rc_try = weft_mutex_lock(a->mu, 0);
+    a->rc_expired = weft_mutex_lock(a->mu, 1);
+    a->t0 = weft_now();
+    a->deadline = a->t0 + 100;
+    a->rc_timeout = weft_mutex_lock(a->mu, a->deadline);
+    a->t_end = weft_now();
+    int one = 1;
+    weft_chan_send(a->phase, &one, -1);
+    weft_chan_recv(a->go, &one, -1);
+    a->rc_lock = weft_mutex_lock(a->mu, weft_deadline_in(5000));
+    a->rc_unlock = a->rc_lock == 0 ? weft_mutex_unlock(a->mu) : 12345;
+    weft_wg_done(a->wg);
+}
+
+TEST(mutex_lock_deadlines) {
+    guard();
+    weft_mutex mu = WEFT_MUTEX_INIT;
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_chan *go = weft_chan_new(sizeof(int), 1, NULL);
+    weft_chan *phase = weft_chan_new(sizeof(int), 1, NULL);
+    ASSERT(go && phase);
+    /* an unlocked mutex: deadline 0 takes it */
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), WEFT_EAGAIN); /* not recursive */
+    ASSERT_ERR(weft_mutex_lock(&mu, 1), WEFT_ETIMEDOUT);
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_mutex_lock(&mu, t0 + 20), WEFT_ETIMEDOUT);
+    ASSERT_GE(weft_now(), t0 + 20);
+
+    /* held by main: another task times out */
+    contender_arg a;
+    memset(&a, 0, sizeof a);
+    a.mu = &mu;
+    a.wg = &wg;
+    a.go = go;
+    a.phase = phase;
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(contender, &a), 0);
+    int one = 0;
+    ASSERT_ERR(weft_chan_recv(phase, &one, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(a.rc_try, WEFT_EAGAIN);
+    ASSERT_ERR(a.rc_expired, WEFT_ETIMEDOUT);
+    ASSERT_ERR(a.rc_timeout, WEFT_ETIMEDOUT);
+    ASSERT_GE(a.t_end, a.deadline);
+    ASSERT_LT(a.t_end - a.t0, 100 + SLACK_MS);
+
+    /* the timed-out waiter is gone: unlocking leaves the mutex free */
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    /* and a real waiter still gets it when main lets go */
+    ASSERT_ERR(weft_chan_send(go, &one, 0), 0);
+    weft_sleep(PARK_MS);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(a.rc_lock, 0);
+    ASSERT_ERR(a.rc_unlock, 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    weft_chan_free(go);
+    weft_chan_free(phase);
+}
+
+TEST(mutex_unlock_unlocked_is_einval) {
+    guard();
+    weft_mutex mu;
+    weft_mutex_init(&mu);
+    ASSERT_ERR(weft_mutex_unlock(&mu), WEFT_EINVAL);
+    ASSERT_ERR(weft_mutex_lock(&mu, -1), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), WEFT_EINVAL);
+    /* the refused unlock did not corrupt it */
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    weft_mutex st = WEFT_MUTEX_INIT;
+    ASSERT_ERR(weft_mutex_unlock(&st), WEFT_EINVAL);
+}
+
+static void unlock_other(void *arg) {
+    void **p = arg;
+    *(int *)p[1] = weft_mutex_unlock((weft_mutex *)p[0]);
+    weft_wg_done((weft_wg *)p[2]);
+}
+
+TEST(mutex_unlock_from_other_task) {
+    guard();
+    weft_mutex mu = WEFT_MUTEX_INIT;
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_ERR(weft_mutex_lock(&mu, -1), 0);
+    int rc = 12345;
+    void *p[3] = {&mu, &rc, &wg};
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(unlock_other, p), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(rc, 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+}
+
+typedef struct {
+    weft_mutex *mu;
+    weft_wg *wg;
+    int64_t start_ns;
+    long iters;
+    atomic_int *inside, *overlap, *errs, *got;
+} timeout_arg;
+
+static void timeout_churner(void *arg) {
+    timeout_arg *a = arg;
+    start_gate(a->start_ns);
+    for (long i = 0; i < a->iters; i++) {
+        int rc = weft_mutex_lock(a->mu, i % 4 == 0 ? 0 : weft_deadline_in(1 + i % 2));
+        if (rc == WEFT_ETIMEDOUT || rc == WEFT_EAGAIN) continue;
+        if (rc != 0) {
+            atomic_fetch_add(a->errs, 1);
+            break;
+        }
+        atomic_fetch_add(a->got, 1);
+        if (atomic_fetch_add(a->inside, 1) != 0) atomic_fetch_add(a->overlap, 1);
+        if (i % 3 == 0)
+            weft_sleep(1);
+        else
+            weft_yield();
+        atomic_fetch_sub(a->inside, 1);
+        if (weft_mutex_unlock(a->mu) != 0) atomic_fetch_add(a->errs, 1);
+    }
+    weft_wg_done(a->wg);
+}
+
+TEST(mutex_timeouts_leave_it_consistent) {
+    /* waiters that give up (timeout / deadline 0) while others hand the lock
+     * over must never break exclusion or leave it stuck locked */
+    guard();
+    enum { NT = 16 };
+    weft_mutex mu = WEFT_MUTEX_INIT;
+    weft_wg wg;
+    weft_wg_init(&wg);
+    atomic_int inside = 0, overlap = 0, errs = 0, got = 0;
+    timeout_arg args[NT];
+    long iters = test_scale(200) < 20 ? 20 : test_scale(200);
+    int64_t start = weft_now_ns() + 10 * 1000000;
+    weft_wg_add(&wg, NT);
+    for (int i = 0; i < NT; i++) {
+        args[i] = (timeout_arg){&mu, &wg, start, iters, &inside, &overlap, &errs, &got};
+        ASSERT_EQ(weft_go(timeout_churner, &args[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    ASSERT_EQ(atomic_load(&errs), 0);
+    ASSERT_EQ(atomic_load(&overlap), 0);
+    ASSERT_GT(atomic_load(&got), 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), WEFT_EINVAL);
+}
+
+TEST_PLAIN(sync_outside_runtime) {
+    weft_mutex mu = WEFT_MUTEX_INIT;
+    ASSERT_ERR(weft_mutex_lock(&mu, -1), WEFT_ENOTASK);
+    ASSERT_ERR(weft_mutex_unlock(&mu), WEFT_EINVAL); /* the refused lock took nothing */
+    weft_sem s;
+    weft_sem_init(&s, 0);
+    ASSERT_ERR(weft_sem_acquire(&s, -1), WEFT_ENOTASK);
+    ASSERT_ERR(weft_sem_release(&s, 1), 0); /* any thread */
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_ERR(weft_wg_add(&wg, 1), 0); /* any thread */
+    ASSERT_ERR(weft_wg_wait(&wg, -1), WEFT_ENOTASK);
+    ASSERT_ERR(weft_wg_done(&wg), 0);
+    ASSERT_ERR(weft_wg_done(&wg), WEFT_EINVAL);
+}
+
+/* ---- semaphore --------------------------------------------------------------- */
+
+typedef struct {
+    weft_sem *sem;
+    weft_wg *wg;
+    int64_t start_ns;
+    int iters;
+    atomic_int *inside, *max_inside, *errs;
+} sem_arg;
+
+static void sem_worker(void *arg) {
+    sem_arg *a = arg;
+    start_gate(a->start_ns);
+    for (int i = 0; i < a->iters; i++) {
+        if (weft_sem_acquire(a->sem, -1) != 0) {
+            atomic_fetch_add(a->errs, 1);
+            break;
+        }
+        atomic_max(a->max_inside, atomic_fetch_add(a->inside, 1) + 1);
+        if (i % 2)
+            weft_sleep(1);
+        else
+            weft_yield();
+        atomic_fetch_sub(a->inside, 1);
+        if (weft_sem_release(a->sem, 1) != 0) atomic_fetch_add(a->errs, 1);
+    }
+    weft_wg_done(a->wg);
+}
+
+TEST(sem_limits_concurrency) {
+    guard();
+    enum { NT = 20, K = 3 };
+    weft_sem sem;
+    weft_sem_init(&sem, K);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    atomic_int inside = 0, max_inside = 0, errs = 0;
+    sem_arg args[NT];
+    int iters = (int)(test_scale(20) < 4 ? 4 : test_scale(20));
+    int64_t start = weft_now_ns() + 10 * 1000000;
+    weft_wg_add(&wg, NT);
+    for (int i = 0; i < NT; i++) {
+        args[i] = (sem_arg){&sem, &wg, start, iters, &inside, &max_inside, &errs};
+        ASSERT_EQ(weft_go(sem_worker, &args[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    ASSERT_EQ(atomic_load(&errs), 0);
+    ASSERT_LE(atomic_load(&max_inside), K);
+    /* tasks sleeping inside leave room for others: the limit is reached */
+    ASSERT_EQ(atomic_load(&max_inside), K);
+    ASSERT_EQ(atomic_load(&inside), 0);
+    /* all K units are back */
+    for (int i = 0; i < K; i++) ASSERT_ERR(weft_sem_acquire(&sem, 0), 0);
+    ASSERT_ERR(weft_sem_acquire(&sem, 0), WEFT_EAGAIN);
+}
+
+TEST(sem_release_invalid) {
+    guard();
+    weft_sem s;
+    weft_sem_init(&s, 0);
+    ASSERT_ERR(weft_sem_release(&s, 0), WEFT_EINVAL);
+    ASSERT_ERR(weft_sem_release(&s, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_sem_release(&s, INT64_MIN), WEFT_EINVAL);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), WEFT_EAGAIN); /* the count did not move */
+    ASSERT_ERR(weft_sem_release(&s, 2), 0);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), 0);
+    ASSERT_ERR(weft_sem_release(&s, 0), WEFT_EINVAL);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), 0);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), WEFT_EAGAIN);
+}
+
+typedef struct {
+    weft_sem *sem;
+    weft_wg *wg;
+    int64_t deadline;
+    int rc;
+    int64_t t_end;
+    atomic_int finished;
+} acq_arg;
+
+static void acquirer(void *arg) {
+    acq_arg *a = arg;
+    a->rc = weft_sem_acquire(a->sem, a->deadline);
+    a->t_end = weft_now();
+    atomic_store(&a->finished, 1);
+    weft_wg_done(a->wg);
+}
+
+TEST(sem_acquire_timeout) {
+    guard();
+    weft_sem s;
+    weft_sem_init(&s, 0);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_sem_acquire(&s, 1), WEFT_ETIMEDOUT);
+    int64_t t0 = weft_now(), dl = t0 + 100;
+    ASSERT_ERR(weft_sem_acquire(&s, dl), WEFT_ETIMEDOUT);
+    int64_t t1 = weft_now();
+    ASSERT_GE(t1, dl);
+    ASSERT_LT(t1 - t0, 100 + SLACK_MS);
+
+    /* a unit released after a waiter gave up is not lost to its ghost */
+    weft_wg wg;
+    weft_wg_init(&wg);
+    acq_arg a = {&s, &wg, weft_deadline_in(30), 12345, 0, 0};
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(acquirer, &a), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(a.rc, WEFT_ETIMEDOUT);
+    ASSERT_GE(a.t_end, a.deadline);
+    ASSERT_ERR(weft_sem_release(&s, 1), 0);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), 0);
+    ASSERT_ERR(weft_sem_acquire(&s, 0), WEFT_EAGAIN);
+}
+
+typedef struct {
+    weft_sem *sem;
+    int64_t n;
+    int rc;
+} release_arg;
+
+static void *release_thread(void *p) {
+    release_arg *r = p;
+    r->rc = weft_sem_release(r->sem, r->n);
+    return NULL;
+}
+
+TEST(sem_release_wakes_parked) {
+    guard();
+    enum { N = 4 };
+    weft_sem s;
+    weft_sem_init(&s, 0);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    acq_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (acq_arg){&s, &wg, weft_deadline_in(10000), 12345, 0, 0};
+        weft_wg_add(&wg, 1);
+        ASSERT_EQ(weft_go(acquirer, &a[i]), 0);
+    }
+    weft_sleep(PARK_MS);
+    for (int i = 0; i < N; i++) ASSERT_EQ(atomic_load(&a[i].finished), 0);
+    /* release three from this task: exactly three waiters get through */
+    ASSERT_ERR(weft_sem_release(&s, 3), 0);
+    weft_sleep(PARK_MS);
+    int done = 0;
+    for (int i = 0; i < N; i++) done += atomic_load(&a[i].finished);
+    ASSERT_EQ(done, 3);
+    /* the last one from a plain thread ("any thread") */
+    release_arg r = {&s, 1, 12345};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, release_thread, &r), 0);
+    int wrc = weft_wg_wait(&wg, weft_deadline_in(5000));
+    pthread_join(th, NULL);
+    ASSERT_ERR(wrc, 0);
+    ASSERT_ERR(r.rc, 0);
+    for (int i = 0; i < N; i++) ASSERT_ERR(a[i].rc, 0);
+    /* every unit went to a waiter; none is left over */
+    ASSERT_ERR(weft_sem_acquire(&s, 0), WEFT_EAGAIN);
+}
+
+/* ---- wait group -------------------------------------------------------------- */
+
+typedef struct {
+    weft_wg *wg;
+    int ms;
+    atomic_int *finished;
+} wg_worker_arg;
+
+static void wg_worker(void *arg) {
+    wg_worker_arg *a = arg;
+    weft_sleep(a->ms);
+    atomic_fetch_add(a->finished, 1);
+    weft_wg_done(a->wg);
+}
+
+typedef struct {
+    weft_wg *wg;
+    weft_wg *outer;
+    atomic_int *finished;
+    int seen_at_wake;
+    int rc;
+} wg_waiter_arg;
+
+static void wg_waiter(void *arg) {
+    wg_waiter_arg *a = arg;
+    a->rc = weft_wg_wait(a->wg, weft_deadline_in(10000));
+    a->seen_at_wake = atomic_load(a->finished);
+    weft_wg_done(a->outer);
+}
+
+TEST(wg_wait_returns_after_all_done) {
+    guard();
+    enum { N = 50, W = 3 };
+    weft_wg wg, outer;
+    weft_wg_init(&wg);
+    weft_wg_init(&outer);
+    atomic_int finished = 0;
+    wg_worker_arg wa[N];
+    wg_waiter_arg wt[W];
+    ASSERT_ERR(weft_wg_add(&wg, N), 0);
+    for (int i = 0; i < N; i++) {
+        wa[i] = (wg_worker_arg){&wg, 1 + (i * 7) % 20, &finished};
+        ASSERT_EQ(weft_go(wg_worker, &wa[i]), 0);
+    }
+    /* several waiters, all released together */
+    ASSERT_ERR(weft_wg_add(&outer, W), 0);
+    for (int i = 0; i < W; i++) {
+        wt[i] = (wg_waiter_arg){&wg, &outer, &finished, -1, 12345};
+        ASSERT_EQ(weft_go(wg_waiter, &wt[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(10000)), 0);
+    ASSERT_EQ(atomic_load(&finished), N);
+    ASSERT_ERR(weft_wg_wait(&outer, weft_deadline_in(10000)), 0);
+    for (int i = 0; i < W; i++) {
+        ASSERT_ERR(wt[i].rc, 0);
+        ASSERT_EQ(wt[i].seen_at_wake, N);
+    }
+    /* reusable */
+    ASSERT_ERR(weft_wg_add(&wg, 1), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_wg_done(&wg), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+}
+
+TEST(wg_add_negative_is_einval) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_ERR(weft_wg_add(&wg, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_done(&wg), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0); /* still zero */
+    ASSERT_ERR(weft_wg_add(&wg, 2), 0);
+    ASSERT_ERR(weft_wg_add(&wg, -3), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_add(&wg, INT64_MIN), WEFT_EINVAL);
+    /* the count is still exactly 2: one done leaves 1, the next reaches 0 */
+    ASSERT_ERR(weft_wg_wait(&wg, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_wg_done(&wg), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_wg_done(&wg), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+    ASSERT_ERR(weft_wg_done(&wg), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+    /* a negative delta that lands exactly on zero is fine */
+    ASSERT_ERR(weft_wg_add(&wg, 5), 0);
+    ASSERT_ERR(weft_wg_add(&wg, -5), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+}
+
+TEST(wg_wait_zero_returns_at_once) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_wg_wait(&wg, -1), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_LT(weft_now() - t0, 100);
+}
+
+TEST(wg_wait_timeout) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_ERR(weft_wg_add(&wg, 1), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_wg_wait(&wg, 1), WEFT_ETIMEDOUT);
+    int64_t t0 = weft_now(), dl = t0 + 100;
+    ASSERT_ERR(weft_wg_wait(&wg, dl), WEFT_ETIMEDOUT);
+    int64_t t1 = weft_now();
+    ASSERT_GE(t1, dl);
+    ASSERT_LT(t1 - t0, 100 + SLACK_MS);
+    /* the timed-out wait left nothing behind that breaks the next one */
+    ASSERT_ERR(weft_wg_done(&wg), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, -1), 0);
+}
+
+typedef struct {
+    weft_wg *wg;
+    int rc;
+} wg_thread_arg;
+
+static void *wg_done_thread(void *p) {
+    wg_thread_arg *a = p;
+    a->rc = weft_wg_done(a->wg);
+    return NULL;
+}
+
+TEST(wg_done_from_plain_thread_wakes_task) {
+    guard();
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_ERR(weft_wg_add(&wg, 1), 0);
+    wg_thread_arg a = {&wg, 12345};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, wg_done_thread, &a), 0);
+    int rc = weft_wg_wait(&wg, weft_deadline_in(5000));
+    pthread_join(th, NULL);
+    ASSERT_ERR(rc, 0);
+    ASSERT_ERR(a.rc, 0);
+}
+
+/* ---- once -------------------------------------------------------------------- */
+
+typedef struct {
+    atomic_int runs;
+    atomic_int flag; /* set by fn when it has completed */
+} once_state;
+
+static void once_fn(void *arg) {
+    once_state *st = arg;
+    atomic_fetch_add(&st->runs, 1);
+    weft_sleep(20);
+    atomic_store(&st->flag, 1);
+}
+
+typedef struct {
+    weft_once *once;
+    once_state *st;
+    weft_wg *wg;
+    int64_t start_ns;
+    int rc;
+    int flag_after;
+} once_arg;
+
+static void once_caller(void *arg) {
+    once_arg *a = arg;
+    start_gate(a->start_ns);
+    a->rc = weft_once_do(a->once, once_fn, a->st);
+    a->flag_after = atomic_load(&a->st->flag);
+    weft_wg_done(a->wg);
+}
+
+TEST(once_runs_exactly_once) {
+    guard();
+    enum { N = 50 };
+    weft_once once = WEFT_ONCE_INIT;
+    once_state st;
+    atomic_init(&st.runs, 0);
+    atomic_init(&st.flag, 0);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    once_arg args[N];
+    int64_t start = weft_now_ns() + 10 * 1000000;
+    weft_wg_add(&wg, N);
+    for (int i = 0; i < N; i++) {
+        args[i] = (once_arg){&once, &st, &wg, start, 12345, -1};
+        ASSERT_EQ(weft_go(once_caller, &args[i]), 0);
+    }
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(10000)), 0);
+    ASSERT_EQ(atomic_load(&st.runs), 1);
+    for (int i = 0; i < N; i++) {
+        ASSERT_ERR(args[i].rc, 0);
+        ASSERT_EQ(args[i].flag_after, 1); /* nobody returned before fn completed */
+    }
+    /* later calls do nothing */
+    ASSERT_ERR(weft_once_do(&once, once_fn, &st), 0);
+    ASSERT_EQ(atomic_load(&st.runs), 1);
+    /* a separate once runs again */
+    weft_once other = WEFT_ONCE_INIT;
+    int64_t t0 = weft_now();
+    ASSERT_ERR(weft_once_do(&other, once_fn, &st), 0);
+    ASSERT_EQ(atomic_load(&st.runs), 2);
+    ASSERT_GE(weft_now() - t0, 20);
+}

@@ -1,0 +1,468 @@
+/*
+ * tests/unit/task.c — tasks, the scheduler, time, stacks and debugging aids
+ * (src/rt/sched.c, stack.c, timer.c, debug.c).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#endif
+
+/* ---- spawning ------------------------------------------------------------ */
+
+static weft_wg g_wg;
+static _Atomic int g_flags[1000];
+
+static void set_flag(void *arg) {
+    atomic_fetch_add(&g_flags[(intptr_t)arg], 1);
+    weft_wg_done(&g_wg);
+}
+
+TEST(spawn_runs_each_task_once_with_its_arg) {
+    weft_wg_init(&g_wg);
+    for (int i = 0; i < 1000; i++) atomic_store(&g_flags[i], 0);
+    ASSERT_EQ(weft_wg_add(&g_wg, 1000), 0);
+    for (intptr_t i = 0; i < 1000; i++) ASSERT_EQ(weft_go(set_flag, (void *)i), 0);
+    ASSERT_EQ(weft_wg_wait(&g_wg, weft_deadline_in(5000)), 0);
+    for (int i = 0; i < 1000; i++) ASSERT_EQ(atomic_load(&g_flags[i]), 1);
+}
+
+TEST(spawn_rejects_null_fn) {
+    ASSERT_ERR(weft_go(NULL, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_go_opts(NULL, NULL, NULL), WEFT_EINVAL);
+}
+
+static void nop(void *arg) { (void)arg; }
+
+TEST_PLAIN(calls_outside_runtime_fail_cleanly) {
+    ASSERT_ERR(weft_go(nop, NULL), WEFT_ESHUTDOWN);
+    ASSERT_ERR(weft_yield(), WEFT_ENOTASK);
+    ASSERT_ERR(weft_sleep(1), WEFT_ENOTASK);
+    ASSERT_ERR(weft_defer(nop, NULL), WEFT_ENOTASK);
+    ASSERT(weft_task_name() == NULL);
+    ASSERT_EQ(weft_task_id(), 0);
+    ASSERT_EQ(weft_in_task(), 0);
+    ASSERT_EQ(weft_workers(), 0);
+    ASSERT(weft_io_backend_name() == NULL);
+    ASSERT_ERR(weft_main(NULL, NULL, NULL), WEFT_EINVAL);
+}
+
+TEST_PLAIN(bad_config_is_rejected) {
+    weft_config c = {.workers = -1};
+    ASSERT_ERR(weft_main(nop, NULL, &c), WEFT_EINVAL);
+    c = (weft_config){.stack_size = 1000};
+    ASSERT_ERR(weft_main(nop, NULL, &c), WEFT_EINVAL);
+    c = (weft_config){.stack_size = (size_t)1 << 40};
+    ASSERT_ERR(weft_main(nop, NULL, &c), WEFT_EINVAL);
+    c = (weft_config){.workers = 3};
+    ASSERT_EQ(weft_main(nop, NULL, &c), 0); /* and a good one still works after */
+}
+
+TEST(nested_main_is_busy) {
+    ASSERT_ERR(weft_main(nop, NULL, NULL), WEFT_EBUSY);
+    ASSERT_GE(weft_workers(), 1);
+    ASSERT(weft_io_backend_name() != NULL);
+    const char *want = getenv("WEFT_IO");
+    if (want && !strcmp(want, "epoll")) ASSERT_STREQ(weft_io_backend_name(), "epoll");
+    if (want && !strcmp(want, "uring")) ASSERT_STREQ(weft_io_backend_name(), "io_uring");
+}
+
+/* ---- names, ids, defer ----------------------------------------------------- */
+
+typedef struct {
+    char name[64];
+    uint64_t id;
+    weft_wg *wg;
+} ident;
+
+static void record_ident(void *arg) {
+    ident *d = arg;
+    snprintf(d->name, sizeof d->name, "%s", weft_task_name());
+    d->id = weft_task_id();
+    weft_wg_done(d->wg);
+}
+
+TEST(task_names_and_ids) {
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ident a = {.wg = &wg}, b = {.wg = &wg}, c = {.wg = &wg};
+    weft_wg_add(&wg, 3);
+    weft_task_opts oa = {.name = "alpha"};
+    weft_task_opts ob = {.name = "a-name-that-is-much-longer-than-thirty-one-bytes"};
+    ASSERT_EQ(weft_go_opts(record_ident, &a, &oa), 0);
+    ASSERT_EQ(weft_go_opts(record_ident, &b, &ob), 0);
+    ASSERT_EQ(weft_go(record_ident, &c), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_STREQ(a.name, "alpha");
+    ASSERT_EQ(strlen(b.name), 31);
+    ASSERT_EQ(strncmp(b.name, "a-name-that-is-much-longer-than", 31), 0);
+    ASSERT_STREQ(c.name, "");
+    ASSERT_STREQ(weft_task_name(), "main");
+    ASSERT(a.id && b.id && c.id);
+    ASSERT(a.id != b.id && b.id != c.id && a.id != c.id);
+    ASSERT_GT(a.id, weft_task_id());
+}
+
+typedef struct {
+    int order[16];
+    int n;
+    weft_wg *wg;
+} defer_log;
+
+static defer_log *g_dlog;
+static void note(void *arg) { g_dlog->order[g_dlog->n++] = (int)(intptr_t)arg; }
+static void defer_wg_done(void *arg) { weft_wg_done(arg); }
+
+static void with_defers(void *arg) {
+    defer_log *d = arg;
+    weft_defer(defer_wg_done, d->wg); /* registered first: runs last */
+    for (intptr_t i = 1; i <= 9; i++) weft_defer(note, (void *)i);
+    d->order[d->n++] = 0; /* the body runs before any cleanup */
+}
+
+TEST(defers_run_lifo_after_the_task_returns) {
+    weft_wg wg;
+    weft_wg_init(&wg);
+    defer_log d = {.wg = &wg};
+    g_dlog = &d;
+    weft_wg_add(&wg, 1);
+    ASSERT_EQ(weft_go(with_defers, &d), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(d.n, 10);
+    ASSERT_EQ(d.order[0], 0);
+    for (int i = 1; i <= 9; i++) ASSERT_EQ(d.order[i], 10 - i);
+    ASSERT_ERR(weft_defer(NULL, NULL), WEFT_EINVAL);
+}
+
+/* ---- scheduling: yield order and fairness ----------------------------------- */
+
+static int g_trace[64], g_ntrace;
+
+static void yielder(void *arg) {
+    for (int i = 0; i < 8; i++) {
+        g_trace[g_ntrace++] = (int)(intptr_t)arg;
+        weft_yield();
+    }
+}
+
+static void yield_order_main(void *arg) {
+    weft_group g;
+    weft_group_init(&g);
+    weft_group_go(&g, yielder, (void *)1, "y1");
+    weft_group_go(&g, yielder, (void *)2, "y2");
+    weft_group_wait(&g, -1);
+    *(int *)arg = 1;
+}
+
+TEST_PLAIN(yield_alternates_tasks_on_one_worker) {
+    weft_config c = {.workers = 1};
+    int done = 0;
+    g_ntrace = 0;
+    ASSERT_EQ(weft_main(yield_order_main, &done, &c), 0);
+    ASSERT_EQ(done, 1);
+    ASSERT_EQ(g_ntrace, 16);
+    for (int i = 0; i < 16; i++) ASSERT_EQ(g_trace[i], 1 + i % 2);
+}
+
+/* A ping-pong pair handing off through unbuffered channels uses the run-next
+ * slot; a third task that only yields must still get the worker. */
+typedef struct {
+    weft_chan *a, *b;
+    _Atomic int stop;
+    _Atomic long bystander;
+    long rounds;
+} pp;
+
+static void pinger(void *arg) {
+    pp *p = arg;
+    int v = 0;
+    while (!atomic_load(&p->stop)) {
+        if (weft_chan_send(p->a, &v, -1) || weft_chan_recv(p->b, &v, -1)) break;
+        p->rounds++;
+    }
+    atomic_store(&p->stop, 1);
+    weft_chan_close(p->a);
+}
+static void ponger(void *arg) {
+    pp *p = arg;
+    int v;
+    while (weft_chan_recv(p->a, &v, -1) == 0)
+        if (weft_chan_send(p->b, &v, -1)) break;
+}
+static void bystander(void *arg) {
+    pp *p = arg;
+    while (!atomic_load(&p->stop)) {
+        atomic_fetch_add(&p->bystander, 1);
+        weft_yield();
+    }
+}
+static void fairness_main(void *arg) {
+    pp *p = arg;
+    weft_go(ponger, p);
+    weft_go(pinger, p);
+    weft_go(bystander, p);
+    weft_sleep(100);
+    atomic_store(&p->stop, 1);
+}
+
+TEST_PLAIN(hot_pair_does_not_starve_a_yielding_task) {
+    pp p = {0};
+    p.a = weft_chan_new(sizeof(int), 0, NULL);
+    p.b = weft_chan_new(sizeof(int), 0, NULL);
+    weft_config c = {.workers = 1};
+    ASSERT_EQ(weft_main(fairness_main, &p, &c), 0);
+    ASSERT_GT(p.rounds, 100);
+    /* the bystander got a fair share of the 100 ms, not a few crumbs */
+    ASSERT_GT(atomic_load(&p.bystander), p.rounds / 100);
+    weft_chan_free(p.a);
+    weft_chan_free(p.b);
+}
+
+static void from_thread_task(void *arg) { atomic_store((_Atomic int *)arg, 1); }
+static void *spawner_thread(void *arg) {
+    intptr_t rc = weft_go(from_thread_task, arg);
+    return (void *)rc;
+}
+
+TEST(spawn_from_a_foreign_thread) {
+    _Atomic int ran = 0;
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, spawner_thread, (void *)&ran), 0);
+    void *rc;
+    pthread_join(th, &rc);
+    ASSERT_EQ((intptr_t)rc, 0);
+    for (int i = 0; i < 500 && !atomic_load(&ran); i++) weft_sleep(2);
+    ASSERT_EQ(atomic_load(&ran), 1);
+}
+
+/* ---- time ------------------------------------------------------------------------ */
+
+TEST(sleep_waits_at_least_the_duration) {
+    int64_t t0 = weft_now();
+    ASSERT_EQ(weft_sleep(50), 0);
+    int64_t dt = weft_now() - t0;
+    ASSERT_GE(dt, 50);
+    ASSERT_LT(dt, 50 + 400);
+    t0 = weft_now();
+    ASSERT_EQ(weft_sleep_until(t0 - 10), 0); /* past deadline: at once */
+    ASSERT_EQ(weft_sleep(0), 0);
+    ASSERT_LT(weft_now() - t0, 50);
+    ASSERT_ERR(weft_sleep(-5), WEFT_EINVAL);
+    ASSERT_EQ(weft_deadline_in(-1), -1);
+    ASSERT_GE(weft_deadline_in(10), t0 + 10);
+    ASSERT_GT(weft_now_ns(), 0);
+}
+
+typedef struct {
+    int64_t deadline, woke;
+    weft_wg *wg;
+} sleeper;
+
+static void sleep_one(void *arg) {
+    sleeper *s = arg;
+    weft_sleep_until(s->deadline);
+    s->woke = weft_now();
+    weft_wg_done(s->wg);
+}
+
+TEST(many_timers_each_fire_no_earlier_than_their_deadline) {
+    enum { N = 300 };
+    static sleeper s[N];
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_wg_add(&wg, N);
+    int64_t base = weft_now();
+    uint32_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        s[i] = (sleeper){base + 5 + (x >> 16) % 150, 0, &wg};
+        ASSERT_EQ(weft_go(sleep_one, &s[i]), 0);
+    }
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(10000)), 0);
+    for (int i = 0; i < N; i++) {
+        ASSERT_GE(s[i].woke, s[i].deadline);
+        ASSERT_LT(s[i].woke, s[i].deadline + 1000);
+    }
+}
+
+/* ---- stacks ------------------------------------------------------------------------- */
+
+static __attribute__((noinline)) long burn_stack(int depth) {
+    volatile char buf[1024];
+    for (int i = 0; i < 1024; i += 64) buf[i] = (char)depth;
+    if (depth == 0) return buf[0];
+    return burn_stack(depth - 1) + buf[512];
+}
+
+typedef struct {
+    int depth;
+    long result;
+    weft_wg *wg;
+} deep_arg;
+
+static void deep(void *arg) {
+    deep_arg *d = arg;
+    d->result = burn_stack(d->depth);
+    weft_wg_done(d->wg);
+}
+
+TEST(deep_recursion_within_stack_limits) {
+    weft_wg wg;
+    weft_wg_init(&wg);
+    deep_arg a = {.depth = 150, .wg = &wg};  /* ~160 KiB of a 256 KiB default */
+    deep_arg b = {.depth = 3000, .wg = &wg}; /* ~3.2 MiB with an 8 MiB stack */
+    weft_task_opts big = {.name = "big", .stack_size = 8u << 20};
+    weft_wg_add(&wg, 2);
+    ASSERT_EQ(weft_go(deep, &a), 0);
+    ASSERT_EQ(weft_go_opts(deep, &b, &big), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(10000)), 0);
+    long ea = 0, eb = 0; /* burn_stack(d) = sum of (char)k for k = 1..d */
+    for (int k = 1; k <= 3000; k++) {
+        if (k <= 150) ea += (char)k;
+        eb += (char)k;
+    }
+    ASSERT_EQ(a.result, ea);
+    ASSERT_EQ(b.result, eb);
+    weft_task_opts huge = {.stack_size = (size_t)1 << 30};
+    ASSERT_ERR(weft_go_opts(deep, &a, &huge), WEFT_ENOMEM);
+}
+
+#ifndef UNDER_SANITIZER
+static void overflow_task(void *arg) {
+    (void)arg;
+    burn_stack(1 << 20);
+}
+static void overflow_main(void *arg) {
+    (void)arg;
+    weft_task_opts o = {.name = "deep-diver"};
+    weft_go_opts(overflow_task, NULL, &o);
+}
+
+/* Run fn under weft_main in a child process; capture its stderr. */
+static int run_child(void (*fn)(void *), char *err, size_t cap, int *status) {
+    int p[2];
+    if (pipe(p)) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        weft_main(fn, NULL, NULL);
+        _exit(0);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(p[0], err + n, cap - 1 - n)) > 0) n += (size_t)r;
+    err[n] = 0;
+    close(p[0]);
+    waitpid(pid, status, 0);
+    return 0;
+}
+
+TEST_PLAIN(stack_overflow_is_reported_and_aborts) {
+    char err[4096];
+    int status = 0;
+    ASSERT_EQ(run_child(overflow_main, err, sizeof err, &status), 0);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT_EQ(WTERMSIG(status), SIGABRT);
+    ASSERT(strstr(err, "stack overflow in task \"deep-diver\"") != NULL);
+}
+#endif
+
+/* ---- debugging: dumps, SIGQUIT, starvation reports --------------------------- */
+
+static weft_chan *g_never;
+static void parked_forever(void *arg) {
+    (void)arg;
+    int v;
+    weft_chan_recv(g_never, &v, -1);
+}
+
+static char *read_file(int fd, char *buf, size_t cap) {
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, cap - 1);
+    buf[n < 0 ? 0 : n] = 0;
+    return buf;
+}
+
+TEST(dump_shows_parked_tasks_and_where) {
+    g_never = weft_chan_new(sizeof(int), 0, NULL);
+    weft_task_opts o = {.name = "dumpme"};
+    ASSERT_EQ(weft_go_opts(parked_forever, NULL, &o), 0);
+    weft_sleep(20);
+    char path[] = "/tmp/weft-dump-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    unlink(path);
+    weft_dump_tasks(fd);
+    static char buf[1 << 16];
+    read_file(fd, buf, sizeof buf);
+    ASSERT(strstr(buf, "weft: task dump") != NULL);
+    ASSERT(strstr(buf, "\"dumpme\" parked on chan recv") != NULL);
+    ASSERT(strstr(buf, "\"main\" running") != NULL);
+#ifndef UNDER_SANITIZER
+    ASSERT(strstr(buf, "    at weft__park+") != NULL); /* the frame walk */
+    struct utsname u;
+    int maj = 0, min = 0;
+    if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &maj, &min) == 2 &&
+        (maj > 6 || (maj == 6 && min >= 13)))
+        ASSERT(strstr(buf, "stack guards: MADV_GUARD_INSTALL") != NULL);
+#endif
+    /* SIGQUIT prints the same to stderr and the process goes on */
+    int saved = dup(2);
+    lseek(fd, 0, SEEK_SET);
+    ASSERT_EQ(ftruncate(fd, 0), 0);
+    dup2(fd, 2);
+    kill(getpid(), SIGQUIT);
+    /* the handler runs on whichever thread takes the signal (under TSan, at
+     * that thread's next syscall): wait for its output */
+    for (int i = 0; i < 100; i++) {
+        weft_sleep(10);
+        if (strstr(read_file(fd, buf, sizeof buf), "end of dump")) break;
+    }
+    dup2(saved, 2);
+    close(saved);
+    read_file(fd, buf, sizeof buf);
+    close(fd);
+    ASSERT(strstr(buf, "\"dumpme\" parked on chan recv") != NULL);
+    weft_chan_close(g_never); /* lets dumpme finish */
+    weft_sleep(5);
+    weft_chan_free(g_never);
+}
+
+static void hog(void *arg) {
+    int64_t until = weft_now() + 60;
+    while (weft_now() < until) {
+    }
+    *(int *)arg = 1;
+}
+
+TEST(a_task_holding_a_worker_is_reported_by_name) {
+    char path[] = "/tmp/weft-starve-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    unlink(path);
+    int saved = dup(2);
+    dup2(fd, 2);
+    int done = 0;
+    weft_task_opts o = {.name = "hog"};
+    weft_go_opts(hog, &done, &o);
+    for (int i = 0; i < 500 && !done; i++) weft_sleep(2);
+    weft_sleep(10);
+    dup2(saved, 2);
+    close(saved);
+    static char buf[1 << 14];
+    read_file(fd, buf, sizeof buf);
+    close(fd);
+    ASSERT_EQ(done, 1);
+    ASSERT(strstr(buf, "task \"hog\"") != NULL);
+    ASSERT(strstr(buf, "without yielding") != NULL);
+}
