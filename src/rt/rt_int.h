@@ -281,7 +281,8 @@ struct weft__worker {
     size_t asan_sched_size;
     void *asan_sched_fake;
 #endif
-    weft__worker *idle_next;
+    uint64_t *seen_sw;    /* per victim: switch count when first seen with a run-next */
+    int64_t *seen_t;      /* ... and when (steal_any) */
     void *altstack;
 };
 

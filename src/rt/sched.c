@@ -231,7 +231,14 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
     }
     if (next) {
         weft__task *old = atomic_exchange(&w->runnext, t);
-        if (!old) return; /* nothing stealable was added: no need to wake anyone */
+        if (!old) {
+            /* usually the waker parks next and t runs here at once; if the
+             * waker keeps running instead, a spinning worker takes t after a
+             * few microseconds (steal_any). Costs nothing when no worker is
+             * asleep or one is already spinning. */
+            wakep();
+            return;
+        }
         t = old;
     }
     runq_put(w, t);
@@ -688,26 +695,47 @@ int64_t weft_group_count(weft_group *g) {
 
 /* ---- the scheduler loop ----------------------------------------------------- */
 
+/* Run-next is the hand-off slot: its owner is about to run it. A thief takes
+ * it only when the owner has not switched for STEAL_NEXT_NS since the thief
+ * first saw it there (the waker kept running), or the monitor flagged the
+ * owner as stuck. */
+#define STEAL_NEXT_NS 20000
 static weft__task *steal_any(weft__worker *w) {
     int n = weft__R.nworkers;
     if (n < 2) return NULL;
+    int64_t now = 0;
     uint32_t start = weft__rand(w) % (uint32_t)n;
     for (int i = 0; i < n; i++) {
         weft__worker *v = &weft__R.workers[(start + (uint32_t)i) % (uint32_t)n];
         if (v == w) continue;
-        /* v's runnext is left alone: v is about to run it (the hand-off). If
-         * v is stuck in a long task, the monitor moves it to the global queue. */
-        weft__task *t = runq_steal(w, v, atomic_load_explicit(&v->stuck, memory_order_relaxed));
+        bool take_next = atomic_load_explicit(&v->stuck, memory_order_relaxed);
+        if (!take_next && atomic_load_explicit(&v->runnext, memory_order_relaxed)) {
+            uint64_t sw = atomic_load_explicit(&v->switches, memory_order_relaxed);
+            if (!now) now = weft_now_ns();
+            if (w->seen_sw[v->id] != sw || !w->seen_t[v->id]) {
+                w->seen_sw[v->id] = sw;
+                w->seen_t[v->id] = now;
+            } else if (now - w->seen_t[v->id] > STEAL_NEXT_NS) {
+                take_next = true;
+            }
+        }
+        weft__task *t = runq_steal(w, v, take_next);
         if (t) return t;
     }
     return NULL;
 }
 
+/* The last look before sleeping, after this worker announced it sleeps.
+ * Run-next slots count: a waker that filled one after our last steal attempt
+ * may have seen us still awake and not woken anyone (the two sides' seq_cst
+ * accesses guarantee one of us sees the other). */
 static bool any_work(void) {
     if (atomic_load(&weft__R.glen) > 0) return true;
-    for (int i = 0; i < weft__R.nworkers; i++)
-        if (atomic_load(&weft__R.workers[i].runq.head) != atomic_load(&weft__R.workers[i].runq.tail))
+    for (int i = 0; i < weft__R.nworkers; i++) {
+        weft__worker *v = &weft__R.workers[i];
+        if (atomic_load(&v->runq.head) != atomic_load(&v->runq.tail) || atomic_load(&v->runnext))
             return true;
+    }
     return false;
 }
 
@@ -735,8 +763,27 @@ static int timeout_ms(weft__worker *w) {
     return d > INT_MAX ? INT_MAX : (int)d;
 }
 
+/* Some worker has a task in its run-next slot and has not switched since we
+ * first saw it there: keep spinning until steal_any may take it, since no
+ * one else would wake us for it. */
+static bool stalled_handoff(weft__worker *w) {
+    for (int i = 0; i < weft__R.nworkers; i++) {
+        weft__worker *v = &weft__R.workers[i];
+        if (v == w || !atomic_load_explicit(&v->runnext, memory_order_relaxed)) continue;
+        if (w->seen_t[i] &&
+            w->seen_sw[i] == atomic_load_explicit(&v->switches, memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
+/* An idle worker spins this long looking for work before it sleeps, so
+ * bursts of wake-ups find it awake (no eventfd write) and a hand-off left in
+ * a busy worker's run-next slot can be taken. */
+#define SPIN_NS 50000
+
 static void sched_loop(weft__worker *w) {
-    int idle_rounds = 0;
+    int64_t spin_until = 0;
     for (;;) {
         if (finished()) break;
         weft__timers_run(w, weft_now());
@@ -748,25 +795,26 @@ static void sched_loop(weft__worker *w) {
                 stop_spinning(w);
                 wakep(); /* keep one spinner around while there is work */
             }
-            idle_rounds = 0;
+            spin_until = 0;
             switch_to(w, NULL, t, false);
             continue;
         }
-        if (++idle_rounds < 4) { /* spin a little before sleeping */
-            for (int i = 0; i < 32; i++) __builtin_ia32_pause();
+        int64_t now = weft_now_ns();
+        if (!spin_until) spin_until = now + SPIN_NS;
+        if (now < spin_until || stalled_handoff(w)) {
+            for (int i = 0; i < 64; i++) __builtin_ia32_pause();
             continue;
         }
-        idle_rounds = 0;
+        spin_until = 0;
         stop_spinning(w);
         /* sleep: announce, re-check, block in the backend */
         atomic_store(&w->sleeping, 1);
         atomic_fetch_add(&weft__R.nidle, 1);
-        if (any_work() || !runq_empty(w) || finished()) {
+        if (any_work() || finished()) {
             int s = atomic_exchange(&w->sleeping, 0);
             atomic_fetch_sub(&weft__R.nidle, 1);
-            if (s == 2) { /* a waker picked us as spinner meanwhile */
-                w->spinning = 1;
-            }
+            if (s == 2) w->spinning = 1; /* a waker picked us as spinner meanwhile */
+            spin_until = weft_now_ns(); /* no new spin budget: stalled_handoff decides */
             continue;
         }
         weft__R.io->poll(w, timeout_ms(w));
@@ -943,8 +991,10 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
         w->id = i;
         w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->scache = weft__stack_cache_new();
+        w->seen_sw = calloc((size_t)c.workers, sizeof *w->seen_sw);
+        w->seen_t = calloc((size_t)c.workers, sizeof *w->seen_t);
         atomic_store(&w->tnext, INT64_MAX);
-        if (w->wakefd < 0 || !w->scache) {
+        if (w->wakefd < 0 || !w->scache || !w->seen_sw || !w->seen_t) {
             rc = w->wakefd < 0 ? -errno : WEFT_ENOMEM;
             goto fail2;
         }
@@ -982,6 +1032,8 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
     for (int i = 0; i < c.workers; i++) {
         close(weft__R.workers[i].wakefd);
         free(weft__R.workers[i].scache);
+        free(weft__R.workers[i].seen_sw);
+        free(weft__R.workers[i].seen_t);
     }
     free(weft__R.workers);
     weft__R.workers = NULL;
@@ -1001,6 +1053,8 @@ fail2:
     for (int i = 0; i < c.workers; i++) {
         if (weft__R.workers[i].wakefd > 0) close(weft__R.workers[i].wakefd);
         free(weft__R.workers[i].scache);
+        free(weft__R.workers[i].seen_sw);
+        free(weft__R.workers[i].seen_t);
     }
     free(weft__R.workers);
     weft__R.workers = NULL;
