@@ -87,9 +87,11 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts);
 int weft_yield(void);
 
 /* Register fn(arg) to run when the calling task ends, after its function has
- * returned. Cleanups run last-registered first. 0, WEFT_ENOMEM, WEFT_ENOTASK.
- * A cleanup may not suspend (every suspending call in it returns
- * WEFT_ECANCELED at once). */
+ * returned (also when it was cancelled). Cleanups run last-registered first.
+ * 0, WEFT_ENOMEM, WEFT_ENOTASK, WEFT_EINVAL (fn NULL). Cleanups run with
+ * cancellation masked: they may suspend (to flush a socket, roll back a
+ * transaction) and a cancel does not interrupt them, so they should pass
+ * deadlines to what they call. */
 int weft_defer(void (*fn)(void *), void *arg);
 
 /* Name of the calling task ("" if unnamed), or NULL outside a task. */

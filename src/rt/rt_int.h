@@ -40,8 +40,9 @@
  * -------------
  * A task may resume on another thread after any suspension, and compilers
  * cache the address of a __thread variable within a function. The runtime
- * therefore reads its worker pointer only through weft__worker_self(), which
- * is not inlined and cannot be cached across a switch.
+ * therefore reads its worker pointer only through weft__worker_self(), a
+ * volatile asm load from the thread pointer that cannot be cached across a
+ * switch.
  */
 #ifndef WEFT_RT_INT_H
 #define WEFT_RT_INT_H
@@ -256,6 +257,7 @@ struct weft__worker {
     void (*hook)(weft__worker *w, void *a, void *b);
     void *hook_a, *hook_b;
     uint32_t tick;        /* switches since start; picks the global queue now and then */
+    uint64_t id_next, id_end; /* block of task ids reserved by this worker */
     uint32_t nexts;       /* consecutive runnext picks (fairness) */
     _Atomic uint64_t switches; /* for the starvation monitor */
     _Atomic int stuck;         /* monitor: one task has held this worker > 1 ms */
@@ -315,8 +317,21 @@ typedef struct weft__rt {
 extern weft__rt weft__R;
 
 /* sched.c */
-weft__worker *weft__worker_self(void);
-weft__task *weft__task_self(void);
+extern __thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+
+/* The worker running the caller. A volatile asm read of the thread pointer:
+ * the compiler may not reuse the value across a switch (after which the task
+ * can be on another thread), as it would the address of a __thread. */
+static inline weft__worker *weft__worker_self(void) {
+    weft__worker *w;
+    __asm__ volatile("movq weft__tls_worker@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
+                     : "=r"(w));
+    return w;
+}
+static inline weft__task *weft__task_self(void) {
+    weft__worker *w = weft__worker_self();
+    return w ? w->current : NULL;
+}
 /* Make t runnable (on this worker if called from one, else globally). */
 void weft__ready(weft__task *t);
 /* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
@@ -356,7 +371,9 @@ int64_t weft__timers_run(weft__worker *w, int64_t now);
 void weft__timers_free(weft__worker *w);
 /* Arm the task's timer for the current wait if deadline > 0 (seq from arm). */
 void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline);
-void weft__wait_timer_cancel(weft__task *t);
+static inline void weft__wait_timer_cancel(weft__task *t) {
+    if (t->timer.owner) weft__timer_del(&t->timer);
+}
 
 /* stack.c */
 int weft__stack_init(size_t default_size);

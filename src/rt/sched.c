@@ -33,7 +33,7 @@
 
 weft__rt weft__R;
 static _Atomic int rt_busy; /* a weft_main() is active */
-static __thread weft__worker *tls_worker;
+__thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
 
 void weft__assert_fail(const char *cond, const char *file, int line) {
@@ -41,18 +41,6 @@ void weft__assert_fail(const char *cond, const char *file, int line) {
     abort();
 }
 
-/* Not inlined and opaque to the optimiser: the value must be re-read after
- * every switch, since the task may now be on another thread. */
-__attribute__((noinline)) weft__worker *weft__worker_self(void) {
-    weft__worker *w = tls_worker;
-    __asm__ volatile("" : "+r"(w));
-    return w;
-}
-
-weft__task *weft__task_self(void) {
-    weft__worker *w = weft__worker_self();
-    return w ? w->current : NULL;
-}
 
 uint32_t weft__rand(weft__worker *w) {
     /* xorshift64* */
@@ -333,13 +321,10 @@ int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel, uint32_t *se
     if (deadline > 0 && deadline <= weft_now()) return WEFT_ETIMEDOUT;
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
     uint32_t seq = (WS_SEQ(ws) + 1) & 0x1fffffffu;
-    atomic_store(&t->wstate, WS_MAKE(0, seq, nocancel ? 1 : 0, WS_ARMED));
-    /* cancel sets the flag then looks at wstate; we set wstate then look at
-     * the flag: one of us sees the other (both seq_cst) */
-    if (!nocancel && atomic_load(&t->canceled)) {
-        weft__wait_disarm(t);
-        return WEFT_ECANCELED;
-    }
+    /* a plain store: a cancel that raced with the check above is caught by
+     * park_hook, whose CAS is the full barrier of the Dekker pair */
+    atomic_store_explicit(&t->wstate, WS_MAKE(0, seq, nocancel ? 1 : 0, WS_ARMED),
+                          memory_order_release);
     *seqp = seq;
     return 0;
 }
@@ -391,6 +376,12 @@ static void park_hook(weft__worker *w, void *a, void *b) {
             break;
         }
     }
+    /* cancel stores the flag, then CASes wstate; we CASed wstate, now read
+     * the flag: one of the two sees the other */
+    bool parked;
+    if (!woken && !WS_NC(ws) && atomic_load(&t->canceled) &&
+        wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked))
+        woken = true;
     if (unlock) unlock(arg);
     if (woken) ready_on(w, t, false);
 }
@@ -481,6 +472,17 @@ void weft__yield_sched(void) {
 static void group_join(weft_group *g, weft__task *t);
 static void group_leave(weft_group *g, weft__task *t);
 
+/* Ids come from the global counter in blocks of 1024 per worker: unique,
+ * never reused, one atomic per 1024 spawns. */
+static uint64_t next_task_id(weft__worker *w) {
+    if (!w) return atomic_fetch_add_explicit(&weft__R.next_id, 1, memory_order_relaxed);
+    if (w->id_next == w->id_end) {
+        w->id_next = atomic_fetch_add_explicit(&weft__R.next_id, 1024, memory_order_relaxed);
+        w->id_end = w->id_next + 1024;
+    }
+    return w->id_next++;
+}
+
 int weft_go(weft_fn fn, void *arg) { return weft_go_opts(fn, arg, NULL); }
 
 int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
@@ -495,7 +497,7 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     if (!t) return WEFT_ENOMEM;
     t->fn = fn;
     t->arg = arg;
-    t->id = atomic_fetch_add_explicit(&weft__R.next_id, 1, memory_order_relaxed);
+    t->id = next_task_id(w);
     atomic_store_explicit(&t->canceled, 0, memory_order_relaxed);
     t->nocancel = 0;
     t->wait_reason = NULL;
@@ -889,7 +891,7 @@ static void *sysmon_main(void *arg) {
 /* ---- workers and weft_main ---------------------------------------------------- */
 
 static int worker_init(weft__worker *w) {
-    tls_worker = w;
+    weft__tls_worker = w;
     w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1) ^ (uint64_t)weft_now_ns();
     if (!w->rng) w->rng = 1;
 #ifdef WEFT_TSAN
@@ -915,7 +917,7 @@ static void worker_fini(weft__worker *w) {
     weft__timers_free(w);
     weft__stack_cache_free(w);
     weft__debug_thread_fini(w);
-    tls_worker = NULL;
+    weft__tls_worker = NULL;
 }
 
 typedef struct {

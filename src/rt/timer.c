@@ -132,7 +132,6 @@ void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline) {
     weft__timer_add(weft__worker_self(), &t->timer);
 }
 
-void weft__wait_timer_cancel(weft__task *t) { weft__timer_del(&t->timer); }
 
 int weft_sleep_until(int64_t deadline) {
     weft__task *t = weft__task_self();
