@@ -88,7 +88,7 @@ run: deps
 	@bash scripts/run.sh
 
 bench bench-rt: deps
-	@$(MAKE) --no-print-directory benches
+	-@$(MAKE) --no-print-directory benches
 	@bash bench/run-rt.sh
 
 format:

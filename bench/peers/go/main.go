@@ -1,0 +1,266 @@
+// weft-bench-go: the Go peer of bench/micro/rt.c. Same six benchmarks, same
+// sizes, same RESULT lines (see bench/run-rt.sh). Standard library only.
+//
+// Usage: gobench [name], name one of switch_ns, spawn_ns, pingpong_ns,
+// chan_msgs_per_s, park1m, wake_ns (default: all, in that order).
+//
+// Worker counts mirror the weft program: GOMAXPROCS(1) where weft runs 1
+// worker, GOMAXPROCS(2) (the default on the 2-core bench machine, set
+// explicitly so a bigger machine pinned with taskset matches) elsewhere.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	switchN   = 10_000_000 // total yields (both goroutines together)
+	spawnN    = 1_000_000
+	spawnB    = 1000
+	pingN     = 1_000_000
+	chanN     = 10_000_000
+	chanCap   = 1024
+	parkN     = 1_000_000
+	wakeN     = 10_000
+	wakePark  = 20_000    // ns the sender waits so the receiver is parked
+	wakeCap   = 2_000_000 // ns after which the sender yields (see benchWake)
+	multiProc = 2
+)
+
+func result(name string, v float64, unit string) {
+	fmt.Printf("RESULT %s %.6g %s\n", name, v, unit)
+}
+
+// 1. Two goroutines calling runtime.Gosched() in a loop on one P.
+func benchSwitch() {
+	var wg sync.WaitGroup
+	per := switchN / 2
+	wg.Add(2)
+	t0 := time.Now()
+	for i := 0; i < 2; i++ {
+		go func() {
+			for j := 0; j < per; j++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	result("switch_ns", float64(el.Nanoseconds())/float64(switchN), "ns")
+}
+
+// 2. Spawn+exit of trivial goroutines in batches of 1000, one P.
+func benchSpawn() {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for b := 0; b < spawnN/spawnB; b++ {
+		wg.Add(spawnB)
+		for i := 0; i < spawnB; i++ {
+			go func() { wg.Done() }()
+		}
+		wg.Wait()
+	}
+	el := time.Since(t0)
+	result("spawn_ns", float64(el.Nanoseconds())/float64(spawnN), "ns")
+}
+
+// 3. Unbuffered channel round trip, one P.
+func benchPingPong() {
+	ping := make(chan int)
+	pong := make(chan int)
+	done := make(chan struct{})
+	go func() {
+		for v := range ping {
+			pong <- v + 1
+		}
+		close(done)
+	}()
+	t0 := time.Now()
+	for i := 0; i < pingN; i++ {
+		ping <- i
+		if r := <-pong; r != i+1 {
+			fmt.Fprintln(os.Stderr, "pingpong: bad value")
+			os.Exit(1)
+		}
+	}
+	el := time.Since(t0)
+	close(ping)
+	<-done
+	result("pingpong_ns", float64(el.Nanoseconds())/float64(pingN), "ns")
+}
+
+// 4. Buffered (cap 1024) channel of int64, one producer, one consumer, 2 Ps.
+func benchChan() {
+	ch := make(chan int64, chanCap)
+	var sum int64
+	done := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		for i := int64(0); i < chanN; i++ {
+			ch <- i
+		}
+		close(ch)
+	}()
+	go func() {
+		var s int64
+		for v := range ch {
+			s += v
+		}
+		sum = s
+		close(done)
+	}()
+	<-done
+	el := time.Since(t0)
+	if sum != int64(chanN)*(chanN-1)/2 {
+		fmt.Fprintln(os.Stderr, "chan: bad sum")
+		os.Exit(1)
+	}
+	result("chan_msgs_per_s", float64(chanN)/el.Seconds(), "msgs/s")
+}
+
+// RSS from /proc/self/statm (resident pages * page size); runtime.ReadMemStats
+// is not RSS.
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return -1
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+// 5. 1M goroutines parked on one shared WaitGroup: time from the first spawn
+// until every goroutine has started (and is about to block), then RSS growth
+// per goroutine; then release them all and wait for them to end.
+func benchPark() {
+	runtime.GC()
+	var release, exited sync.WaitGroup
+	var started atomic.Int64
+	release.Add(1)
+	exited.Add(parkN)
+	rss0 := rssBytes()
+	t0 := time.Now()
+	for i := 0; i < parkN; i++ {
+		go func() {
+			started.Add(1)
+			release.Wait()
+			exited.Done()
+		}()
+	}
+	for started.Load() < parkN {
+		runtime.Gosched()
+	}
+	el := time.Since(t0)
+	time.Sleep(20 * time.Millisecond) // let the last ones actually park
+	rss1 := rssBytes()
+	t1 := time.Now()
+	release.Done()
+	exited.Wait()
+	rel := time.Since(t1)
+	result("park1m_spawn_ms", float64(el.Nanoseconds())/1e6, "ms")
+	result("park1m_rss_per_task_bytes", float64(rss1-rss0)/float64(parkN), "B")
+	fmt.Printf("# park1m: rss before %d B, after %d B; release+exit of all %.1f ms\n",
+		rss0, rss1, float64(rel.Nanoseconds())/1e6)
+}
+
+// 6. Cross-worker wake-up latency, 2 Ps. The receiver R is parked in a recv
+// on an unbuffered channel; the sender S, running on the other P, stamps
+// t0, sends it, and keeps its P busy (spinning) until R reports it ran, so R
+// has to be resumed by the other (idle) P. Sample = R's clock on resume - t0.
+// If R has not run after 2 ms (the runtime left it queued behind the busy
+// sender), S yields so the benchmark ends; such samples count as they are.
+func benchWake() {
+	base := time.Now()
+	now := func() int64 { return int64(time.Since(base)) }
+	ch := make(chan int64)
+	var ready, got atomic.Int64
+	samples := make([]int64, wakeN)
+	done := make(chan struct{})
+	go func() { // R
+		for i := 0; i < wakeN; i++ {
+			ready.Store(int64(i + 1))
+			t0 := <-ch
+			samples[i] = now() - t0
+			got.Store(int64(i + 1))
+		}
+		close(done)
+	}()
+	go func() { // S
+		for i := 0; i < wakeN; i++ {
+			for ready.Load() != int64(i+1) {
+				runtime.Gosched()
+			}
+			// R announced it is about to recv; give it time to park.
+			for s := now(); now()-s < wakePark; {
+			}
+			ch <- now()
+			s := now()
+			for got.Load() != int64(i+1) {
+				if now()-s > wakeCap {
+					runtime.Gosched()
+				}
+			}
+		}
+	}()
+	<-done
+	sort.Slice(samples, func(a, b int) bool { return samples[a] < samples[b] })
+	capped := 0
+	for _, v := range samples {
+		if v >= wakeCap {
+			capped++
+		}
+	}
+	result("wake_ns", float64(samples[wakeN/2]), "ns")
+	fmt.Printf("# wake_ns: p10 %d p90 %d p99 %d max %d ns; %d of %d samples hit the %d ns cap\n",
+		samples[wakeN/10], samples[wakeN*9/10], samples[wakeN*99/100], samples[wakeN-1],
+		capped, wakeN, wakeCap)
+}
+
+var benches = []struct {
+	name  string
+	procs int // GOMAXPROCS, = weft's worker count for the benchmark
+	fn    func()
+}{
+	{"switch_ns", 1, benchSwitch},
+	{"spawn_ns", 1, benchSpawn},
+	{"pingpong_ns", 1, benchPingPong},
+	{"chan_msgs_per_s", multiProc, benchChan},
+	{"park1m", multiProc, benchPark},
+	{"wake_ns", multiProc, benchWake},
+}
+
+func main() {
+	filter := ""
+	if len(os.Args) > 1 {
+		filter = os.Args[1]
+	}
+	ran := false
+	for _, b := range benches {
+		if filter == "" || filter == b.name || strings.HasPrefix(filter, b.name+"_") {
+			runtime.GOMAXPROCS(b.procs)
+			fmt.Printf("# go: %s, GOMAXPROCS %d\n", runtime.Version(), b.procs)
+			b.fn()
+			ran = true
+		}
+	}
+	if !ran {
+		fmt.Fprintf(os.Stderr, "unknown benchmark %q\n", filter)
+		os.Exit(2)
+	}
+}
