@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,11 +105,27 @@ static int io_wait(int fd, int events, int64_t deadline) {
     return weft__R.io->wait_fd(w, fd, events, deadline);
 }
 
+/* The backends may wake a waiter spuriously (an epoll one-shot armed by an
+ * earlier wait on another worker reports readiness that was consumed since).
+ * The syscall-retrying operations do not care; weft_fd_wait() hands the
+ * events to its caller, so it confirms them with a zero-timeout poll(2). */
 int weft_fd_wait(int fd, int events, int64_t deadline) {
     int rc = io_enter(fd);
     if (rc) return rc;
-    if (!(events & (WEFT_POLLIN | WEFT_POLLOUT))) return WEFT_EINVAL;
-    return io_wait(fd, events & (WEFT_POLLIN | WEFT_POLLOUT), deadline);
+    events &= WEFT_POLLIN | WEFT_POLLOUT;
+    if (!events) return WEFT_EINVAL;
+    for (;;) {
+        rc = io_wait(fd, events, deadline);
+        if (rc < 0) return rc;
+        struct pollfd p = {.fd = fd, .events = (short)events};
+        int n = poll(&p, 1, 0);
+        if (n < 0 && errno != EINTR) return -errno;
+        if (n > 0) {
+            if (p.revents & POLLNVAL) return WEFT_EBADF;
+            return (p.revents & (POLLERR | POLLHUP)) ? events | (p.revents & events)
+                                                      : (p.revents & events);
+        }
+    }
 }
 
 /* Retry `call` until it does not fail with EAGAIN, waiting for `ev`. */

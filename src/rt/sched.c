@@ -316,6 +316,7 @@ static weft__task *pick_from_task(weft__worker *w) {
 /* ---- parking ----------------------------------------------------------------- */
 
 int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel, uint32_t *seqp) {
+    nocancel |= t->nocancel; /* cleanups run with cancellation masked */
     if (!nocancel && atomic_load(&t->canceled)) return WEFT_ECANCELED;
     if (deadline == 0) return WEFT_EAGAIN;
     if (deadline > 0 && deadline <= weft_now()) return WEFT_ETIMEDOUT;
@@ -672,6 +673,8 @@ void weft_group_cancel(weft_group *g) {
 int weft_group_wait(weft_group *g, int64_t deadline) {
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
+    if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
+        return WEFT_ECANCELED;
     weft__spin_lock(&g->lock);
     if (g->count == 0) {
         g->canceled = 0; /* reusable */

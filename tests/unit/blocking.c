@@ -232,7 +232,7 @@ TEST_PLAIN(blocking_does_not_block_the_worker) {
 /* ---- withdrawing a queued job ---------------------------------------------- */
 
 static struct {
-    _Atomic int release;      /* lets the occupying job end */
+    _Atomic int release; /* lets the occupying job end */
     _Atomic int occ_running;
     _Atomic int victim_ran;
     int occ_rc, victim_rc, victim2_rc, after_rc;
@@ -365,8 +365,7 @@ static struct {
 static void count_concurrency(void *a) {
     int c = atomic_fetch_add(&LIM.cur, 1) + 1;
     int m = atomic_load(&LIM.max);
-    while (c > m && !atomic_compare_exchange_weak(&LIM.max, &m, c)) {
-    }
+    while (c > m && !atomic_compare_exchange_weak(&LIM.max, &m, c)) {}
     sleep_ms(20);
     atomic_fetch_sub(&LIM.cur, 1);
 }
@@ -395,7 +394,7 @@ TEST_PLAIN(blocking_pool_size_limit) {
     ASSERT_EQ(LIM.rcs_bad, 0);
     ASSERT_LE(atomic_load(&LIM.max), 4);
     ASSERT_GE(atomic_load(&LIM.max), 2); /* jobs did run in parallel */
-    ASSERT_GE(el, 24 / 4 * 20 - 5);     /* 6 rounds of 20 ms at least */
+    ASSERT_GE(el, 24 / 4 * 20 - 5);      /* 6 rounds of 20 ms at least */
 }
 
 /* ---- argument and context checks --------------------------------------------- */
@@ -469,4 +468,65 @@ TEST_PLAIN(blocking_without_runtime_enotask) {
     ASSERT_ERR(weft_blocking(set_flag, &ran, -1), WEFT_ENOTASK);
     ASSERT_ERR(weft_blocking(set_flag, &ran, weft_deadline_in(10)), WEFT_ENOTASK);
     ASSERT_EQ(ran, 0);
+}
+
+/* ---- deadlines and cancels racing with job start ---------------------------------- */
+
+typedef struct brace {
+    _Atomic int runs, zero, withdrawn, other;
+} brace;
+
+static void count_run(void *a) {
+    atomic_fetch_add(&((brace *)a)->runs, 1);
+    usleep(500);
+}
+
+typedef struct brace_arg {
+    brace *b;
+    int i;
+} brace_arg;
+
+static void brace_caller(void *a) {
+    brace_arg *ba = a;
+    /* half wait for a cancel, half have a short deadline */
+    int64_t dl = ba->i % 2 ? -1 : weft_deadline_in(1 + ba->i % 3);
+    int rc = weft_blocking(count_run, ba->b, dl);
+    if (rc == 0)
+        atomic_fetch_add(&ba->b->zero, 1);
+    else if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED)
+        atomic_fetch_add(&ba->b->withdrawn, 1);
+    else
+        atomic_fetch_add(&ba->b->other, 1);
+}
+
+/* fn runs exactly when the call returns 0: a withdrawn job never runs, a
+ * started one is reported as done. Needs more callers than pool threads. */
+TEST(blocking_race_runs_iff_zero) {
+    int rounds = (int)test_scale(100);
+    enum { K = 48 };
+    brace_arg args[K];
+    long ran = 0, withdrawn = 0;
+    for (int r = 0; r < rounds; r++) {
+        brace b = {0};
+        weft_group g;
+        weft_group_init(&g);
+        for (int i = 0; i < K; i++) {
+            args[i] = (brace_arg){&b, i + r};
+            weft_group_go(&g, brace_caller, &args[i], "caller");
+        }
+        weft_sleep(1 + r % 3);
+        weft_group_cancel(&g);
+        int jr = join(&g, slack(10000));
+        ASSERT_EQ(jr, 0);
+        ASSERT_EQ(atomic_load(&b.other), 0);
+        ASSERT_EQ(atomic_load(&b.zero) + atomic_load(&b.withdrawn), K);
+        if (atomic_load(&b.runs) != atomic_load(&b.zero)) {
+            test__fail(__FILE__, __LINE__, "round %d: fn ran %d times, %d calls returned 0", r,
+                       atomic_load(&b.runs), atomic_load(&b.zero));
+            return;
+        }
+        ran += atomic_load(&b.zero);
+        withdrawn += atomic_load(&b.withdrawn);
+    }
+    printf("    %ld calls ran, %ld withdrawn\n", ran, withdrawn);
 }

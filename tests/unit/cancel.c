@@ -16,7 +16,9 @@
  */
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -115,9 +117,9 @@ typedef struct victim {
     _Atomic int entered;
     _Atomic int returned;
     int rc;
-    int canceled;   /* weft_canceled() after the call */
-    int early;      /* the call had returned before the cancel */
-    int wait_rc;    /* weft_group_wait after the cancel */
+    int canceled; /* weft_canceled() after the call */
+    int early;    /* the call had returned before the cancel */
+    int wait_rc;  /* weft_group_wait after the cancel */
     int64_t t_cancel_ns;
     _Atomic int64_t t_end_ns;
 } victim;
@@ -629,7 +631,7 @@ static void cancel_then_everything(void *a) {
     ac->rcs[n++] = weft_chan_recv(ac->c, &x, -1);
     ac->rcs[n++] = weft_chan_send(ac->c, &x, -1); /* buffered with room: still refused */
     ac->rcs[n++] = weft_select(&cs, 1, -1);
-    ac->rcs[n++] = weft_mutex_lock(&m, -1); /* unlocked: still refused */
+    ac->rcs[n++] = weft_mutex_lock(&m, -1);  /* unlocked: still refused */
     ac->rcs[n++] = weft_sem_acquire(&s, -1); /* units available: still refused */
     ac->rcs[n++] = weft_wg_wait(&wg, -1);
     ac->rcs[n++] = (int)weft_read(ac->fd, b, sizeof b, -1); /* data waiting: still refused */
@@ -721,7 +723,7 @@ static void defer_record(void *a) {
 static void defer_try_sleep(void *a) {
     defer_log *l = a;
     int64_t t0 = weft_now_ns();
-    l->sleep_rc = weft_sleep(500);
+    l->sleep_rc = weft_sleep(50);
     l->sleep_ms = ms_since(t0);
 }
 
@@ -755,14 +757,13 @@ TEST(defers_run_lifo_when_canceled_task_ends) {
     ASSERT_ERR(l.body_rc, WEFT_ECANCELED);
     ASSERT_EQ(atomic_load(&l.n), 6);
     for (int i = 0; i < 6; i++) ASSERT_EQ(l.order[i], 6 - i);
-    /* a cleanup may not suspend */
-    ASSERT_ERR(l.sleep_rc, WEFT_ECANCELED);
-    ASSERT_LT(l.sleep_ms, slack(100));
+    /* rt.h: cleanups run with cancellation masked, so they may suspend */
+    ASSERT_ERR(l.sleep_rc, 0);
+    ASSERT_GE(l.sleep_ms, 50);
 }
 
-TEST(defer_cannot_suspend_after_normal_end) {
-    /* the task ends on its own (not cancelled): its cleanups still may not
-     * suspend (rt.h: every suspending call in a cleanup returns ECANCELED) */
+TEST(defer_may_suspend_after_normal_end) {
+    /* the task ends on its own (not cancelled): its cleanups may suspend */
     defer_log l;
     memset(&l, 0, sizeof l);
     l.sleep_rc = l.body_rc = -999;
@@ -777,13 +778,12 @@ TEST(defer_cannot_suspend_after_normal_end) {
     ASSERT_EQ(l.body_rc, 0);
     ASSERT_EQ(atomic_load(&l.n), 6);
     for (int i = 0; i < 6; i++) ASSERT_EQ(l.order[i], 6 - i);
-    ASSERT_ERR(l.sleep_rc, WEFT_ECANCELED);
-    ASSERT_LT(l.sleep_ms, slack(100));
+    /* rt.h: cleanups run with cancellation masked, so they may suspend */
+    ASSERT_ERR(l.sleep_rc, 0);
+    ASSERT_GE(l.sleep_ms, 50);
 }
 
-TEST_PLAIN(defer_outside_task_enotask) {
-    ASSERT_ERR(weft_defer(defer_record, NULL), WEFT_ENOTASK);
-}
+TEST_PLAIN(defer_outside_task_enotask) { ASSERT_ERR(weft_defer(defer_record, NULL), WEFT_ENOTASK); }
 
 /* ---- groups ------------------------------------------------------------------------ */
 
@@ -858,9 +858,15 @@ static void mass_member(void *a) {
     mass *ms = a;
     int x, rc;
     switch (weft_task_id() % 3) {
-    case 0: rc = weft_chan_recv(ms->c, &x, -1); break;
-    case 1: rc = weft_sleep(100000); break;
-    default: rc = weft_mutex_lock(ms->m, -1); break;
+    case 0:
+        rc = weft_chan_recv(ms->c, &x, -1);
+        break;
+    case 1:
+        rc = weft_sleep(100000);
+        break;
+    default:
+        rc = weft_mutex_lock(ms->m, -1);
+        break;
     }
     if (rc == WEFT_ECANCELED) atomic_fetch_add(&ms->canceled, 1);
 }
@@ -1011,7 +1017,7 @@ static int pipe_bytes(int fd) {
 static void cancel_reuse_cycles(int strict) {
     int p[2];
     ASSERT_EQ(nb_pipe(p), 0);
-    int iters = (int)test_scale(300);
+    int iters = (int)test_scale(strict ? 600 : 300);
     int i = 0, spurious = 0, first_spurious = -1;
     const char *fail = NULL;
     int fail_rc = 0;
@@ -1025,12 +1031,17 @@ static void cancel_reuse_cycles(int strict) {
         }
         /* cancel at varying points: before it parks, just after, later */
         switch (i % 4) {
-        case 0: break;
-        case 1: weft_yield(); break;
+        case 0:
+            break;
+        case 1:
+            weft_yield();
+            break;
         case 2:
             for (int k = 0; k < 5; k++) weft_yield();
             break;
-        default: weft_sleep(1); break;
+        default:
+            weft_sleep(1);
+            break;
         }
         weft_group_cancel(&v.g);
         int jr = weft_group_wait(&v.g, weft_deadline_in(slack(2000)));
@@ -1102,4 +1113,329 @@ static void cancel_reuse_cycles(int strict) {
 
 TEST(fd_wait_reusable_after_cancel) { cancel_reuse_cycles(0); }
 
-TEST(fd_wait_no_spurious_readiness_after_cancel) { cancel_reuse_cycles(1); }
+static void strict_cycles_main(void *a) {
+    *(const char **)a = weft_io_backend_name();
+    cancel_reuse_cycles(1);
+}
+
+/* Strict, on each backend, with more workers than CPUs (here): waiters of one
+ * fd then live on several workers' epoll instances, the case that produces
+ * stale readiness. */
+TEST_PLAIN(fd_wait_no_stale_ready_after_cancel) {
+    static const weft_io_backend bk[] = {WEFT_IO_URING, WEFT_IO_EPOLL};
+    for (int k = 0; k < 2; k++) {
+        weft_config cfg = {.io = bk[k], .workers = 6};
+        const char *name = NULL;
+        watchdog wd;
+        watchdog_start(&wd, "fd_wait_no_stale_ready_after_cancel", 60);
+        int rc = weft_main(strict_cycles_main, &name, &cfg);
+        watchdog_stop(&wd);
+        if (rc != 0 && bk[k] == WEFT_IO_URING) {
+            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
+            continue;
+        }
+        ASSERT_EQ(rc, 0);
+        ASSERT(name != NULL);
+    }
+}
+
+/* ---- cancels racing with wakes: nothing is lost or duplicated ---------------------- */
+
+/* Yield a varying number of times: moves the cancel around the other events. */
+static void jitter(int i) {
+    for (int k = 0; k < i % 7; k++) weft_yield();
+}
+
+typedef struct race {
+    void *obj;
+    int n; /* units / values / bytes the releaser provides */
+    int fd;
+    _Atomic int ok, canceled, other;
+    _Atomic long sum; /* of values received */
+} race;
+
+static void sem_taker(void *a) {
+    race *r = a;
+    int rc = weft_sem_acquire(r->obj, -1);
+    atomic_fetch_add(rc == 0 ? &r->ok : rc == WEFT_ECANCELED ? &r->canceled : &r->other, 1);
+}
+
+static void sem_releaser(void *a) {
+    race *r = a;
+    weft_sem_release(r->obj, r->n);
+}
+
+TEST(cancel_race_sem_units_conserved) {
+    int rounds = (int)test_scale(2000);
+    enum { K = 12 };
+    for (int i = 0; i < rounds; i++) {
+        weft_sem s;
+        weft_sem_init(&s, 0);
+        race r = {.obj = &s, .n = K / 2};
+        weft_group takers, rel;
+        weft_group_init(&takers);
+        weft_group_init(&rel);
+        for (int k = 0; k < K; k++) weft_group_go(&takers, sem_taker, &r, "taker");
+        jitter(i);
+        weft_group_go(&rel, sem_releaser, &r, "releaser");
+        jitter(i / 7);
+        weft_group_cancel(&takers);
+        int j1 = join(&takers, slack(5000));
+        int j2 = join(&rel, slack(5000));
+        int left = 0;
+        while (weft_sem_acquire(&s, 0) == 0) left++;
+        ASSERT_EQ(j1, 0);
+        ASSERT_EQ(j2, 0);
+        ASSERT_EQ(atomic_load(&r.other), 0);
+        ASSERT_EQ(atomic_load(&r.ok) + atomic_load(&r.canceled), K);
+        if (atomic_load(&r.ok) + left != K / 2)
+            test__fail(__FILE__, __LINE__, "round %d: %d acquired + %d left != %d released", i,
+                       atomic_load(&r.ok), left, K / 2);
+        if (test__failed()) return;
+    }
+}
+
+static void mutex_worker(void *a) {
+    race *r = a;
+    weft_mutex *m = r->obj;
+    for (;;) {
+        int rc = weft_mutex_lock(m, -1);
+        if (rc) {
+            if (rc != WEFT_ECANCELED) atomic_fetch_add(&r->other, 1);
+            return;
+        }
+        if (atomic_fetch_add(&r->ok, 1) != 0) atomic_fetch_add(&r->other, 1); /* two inside */
+        weft_yield();
+        atomic_fetch_sub(&r->ok, 1);
+        atomic_fetch_add(&r->sum, 1);
+        if (weft_mutex_unlock(m) != 0) atomic_fetch_add(&r->other, 1);
+    }
+}
+
+TEST(cancel_race_mutex_stays_usable) {
+    int rounds = (int)test_scale(1000);
+    for (int i = 0; i < rounds; i++) {
+        weft_mutex m = WEFT_MUTEX_INIT;
+        race r = {.obj = &m};
+        weft_group g;
+        weft_group_init(&g);
+        for (int k = 0; k < 6; k++) weft_group_go(&g, mutex_worker, &r, "locker");
+        jitter(i);
+        weft_group_cancel(&g);
+        int jr = join(&g, slack(5000));
+        int l = weft_mutex_lock(&m, 0); /* unlocked, not owned by a departed task */
+        int u = weft_mutex_unlock(&m);
+        ASSERT_EQ(jr, 0);
+        ASSERT_EQ(atomic_load(&r.other), 0);
+        if (l != 0 || u != 0)
+            test__fail(__FILE__, __LINE__, "round %d: mutex left locked after cancel (%s)", i,
+                       weft_strerror(l));
+        if (test__failed()) return;
+    }
+}
+
+static void chan_sender(void *a) {
+    race *r = a;
+    long v = weft_task_id();
+    int rc = weft_chan_send(r->obj, &v, -1);
+    if (rc == 0) atomic_fetch_add(&r->sum, v);
+    if (rc != 0 && rc != WEFT_ECANCELED) atomic_fetch_add(&r->other, 1);
+}
+
+static void chan_receiver(void *a) {
+    race *r = a;
+    long v = 0;
+    int rc = weft_chan_recv(r->obj, &v, -1);
+    if (rc == 0) atomic_fetch_sub(&r->sum, v);
+    if (rc == 0) atomic_fetch_add(&r->ok, 1);
+    if (rc != 0 && rc != WEFT_ECANCELED) atomic_fetch_add(&r->other, 1);
+}
+
+TEST(cancel_race_chan_values_conserved) {
+    int rounds = (int)test_scale(2000);
+    for (int i = 0; i < rounds; i++) {
+        size_t cap = (size_t)(i % 3); /* unbuffered, 1, 2 */
+        weft_chan *c = weft_chan_new(sizeof(long), cap, NULL);
+        ASSERT(c);
+        race r = {.obj = c};
+        weft_group g;
+        weft_group_init(&g);
+        for (int k = 0; k < 8; k++) {
+            weft_group_go(&g, chan_sender, &r, "sender");
+            weft_group_go(&g, chan_receiver, &r, "receiver");
+        }
+        jitter(i);
+        weft_group_cancel(&g);
+        int jr = join(&g, slack(5000));
+        /* what was sent and not received is still buffered */
+        long v;
+        while (weft_chan_recv(c, &v, 0) == 0) atomic_fetch_sub(&r.sum, v);
+        weft_chan_free(c);
+        ASSERT_EQ(jr, 0);
+        ASSERT_EQ(atomic_load(&r.other), 0);
+        if (atomic_load(&r.sum) != 0)
+            test__fail(__FILE__, __LINE__,
+                       "round %d (cap %zu): sent and received values differ by %ld", i, cap,
+                       atomic_load(&r.sum));
+        if (test__failed()) return;
+    }
+}
+
+static void pipe_taker(void *a) {
+    race *r = a;
+    char b;
+    ssize_t n = weft_read(r->fd, &b, 1, -1);
+    if (n == 1)
+        atomic_fetch_add(&r->ok, 1);
+    else if (n == WEFT_ECANCELED)
+        atomic_fetch_add(&r->canceled, 1);
+    else
+        atomic_fetch_add(&r->other, 1);
+}
+
+typedef struct pipe_feed {
+    int fd, n, written;
+} pipe_feed;
+
+static void pipe_feeder(void *a) {
+    pipe_feed *f = a;
+    for (int k = 0; k < f->n; k++) {
+        if (weft_write(f->fd, "b", 1, weft_deadline_in(2000)) == 1) f->written++;
+        if (k & 1) weft_yield();
+    }
+}
+
+TEST(cancel_race_pipe_bytes_conserved) {
+    int rounds = (int)test_scale(1000);
+    enum { K = 8 };
+    int p[2];
+    ASSERT_EQ(nb_pipe(p), 0);
+    for (int i = 0; i < rounds; i++) {
+        race r = {.fd = p[0]};
+        pipe_feed f = {.fd = p[1], .n = K / 2};
+        weft_group takers, feed;
+        weft_group_init(&takers);
+        weft_group_init(&feed);
+        for (int k = 0; k < K; k++) weft_group_go(&takers, pipe_taker, &r, "taker");
+        jitter(i);
+        weft_group_go(&feed, pipe_feeder, &f, "feeder");
+        jitter(i / 7);
+        weft_group_cancel(&takers);
+        int j1 = join(&takers, slack(5000));
+        int j2 = join(&feed, slack(5000));
+        char junk[64];
+        ssize_t left = read(p[0], junk, sizeof junk);
+        if (left < 0) left = 0;
+        if (j1 || j2 || atomic_load(&r.other) ||
+            atomic_load(&r.ok) + atomic_load(&r.canceled) != K ||
+            atomic_load(&r.ok) + left != f.written) {
+            test__fail(__FILE__, __LINE__,
+                       "round %d: join %d/%d, %d read + %zd left vs %d written, %d cancelled, "
+                       "%d other",
+                       i, j1, j2, atomic_load(&r.ok), left, f.written, atomic_load(&r.canceled),
+                       atomic_load(&r.other));
+            break;
+        }
+    }
+    close2(p);
+}
+
+/* ---- shutdown with tasks parked in I/O and blocking calls --------------------------- */
+
+enum { SIO_READERS = 40 };
+
+static struct {
+    int p[SIO_READERS][2];
+    int lfd;
+    _Atomic int read_canceled, accept_canceled, started;
+    _Atomic int job_started;
+    int job_finished, job_rc;
+    const char *backend;
+} SIO;
+
+static void sio_reader(void *a) {
+    int i = (int)(intptr_t)a;
+    char b;
+    atomic_fetch_add(&SIO.started, 1);
+    /* half on their own pipe, half all on pipe 0 */
+    int fd = i % 2 ? SIO.p[i][0] : SIO.p[0][0];
+    if (weft_read(fd, &b, 1, -1) == WEFT_ECANCELED) atomic_fetch_add(&SIO.read_canceled, 1);
+}
+
+static void sio_acceptor(void *a) {
+    atomic_fetch_add(&SIO.started, 1);
+    if (weft_accept(SIO.lfd, NULL, NULL, -1) == WEFT_ECANCELED)
+        atomic_fetch_add(&SIO.accept_canceled, 1);
+}
+
+static void sio_job(void *a) {
+    atomic_store(&SIO.job_started, 1);
+    usleep(150 * 1000);
+    SIO.job_finished = 1;
+}
+
+static void sio_blocker(void *a) {
+    atomic_fetch_add(&SIO.started, 1);
+    SIO.job_rc = weft_blocking(sio_job, NULL, -1);
+}
+
+static void sio_main(void *a) {
+    SIO.backend = weft_io_backend_name();
+    for (int i = 0; i < SIO_READERS; i++) weft_go(sio_reader, (void *)(intptr_t)i);
+    weft_go(sio_acceptor, NULL);
+    weft_go(sio_blocker, NULL);
+    for (int i = 0; i < 5000 &&
+                    (atomic_load(&SIO.started) < SIO_READERS + 2 || !atomic_load(&SIO.job_started));
+         i++)
+        weft_sleep(1);
+    weft_sleep(20);
+    weft_shutdown();
+}
+
+TEST_PLAIN(shutdown_with_io_and_blocking_waiters) {
+    static const weft_io_backend bk[] = {WEFT_IO_URING, WEFT_IO_EPOLL};
+    for (int k = 0; k < 2; k++) {
+        memset(&SIO, 0, sizeof SIO);
+        SIO.job_rc = -999;
+        int opened = 0;
+        for (; opened < SIO_READERS; opened++)
+            if (nb_pipe(SIO.p[opened])) break;
+        SIO.lfd = -1;
+        weft_config cfg = {.io = bk[k]};
+        watchdog wd;
+        watchdog_start(&wd, "shutdown_with_io_and_blocking_waiters", 60);
+        int64_t t0 = weft_now_ns();
+        int rc = -1;
+        if (opened == SIO_READERS) {
+            /* listen outside the runtime: a plain fd, made non-blocking on first use */
+            int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_in sa = {.sin_family = AF_INET};
+            sa.sin_addr.s_addr = htonl(0x7f000001);
+            if (lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                listen(lfd, 16) == 0)
+                SIO.lfd = lfd;
+            else if (lfd >= 0)
+                close(lfd);
+            if (SIO.lfd >= 0) rc = weft_main(sio_main, NULL, &cfg);
+        }
+        int64_t el = ms_since(t0);
+        watchdog_stop(&wd);
+        for (int i = 0; i < opened; i++) {
+            close(SIO.p[i][0]);
+            close(SIO.p[i][1]);
+        }
+        if (SIO.lfd >= 0) close(SIO.lfd);
+        ASSERT_EQ(opened, SIO_READERS);
+        ASSERT_GE(SIO.lfd, 0);
+        if (rc != 0 && bk[k] == WEFT_IO_URING) {
+            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
+            continue;
+        }
+        ASSERT_EQ(rc, 0);
+        ASSERT_EQ(atomic_load(&SIO.read_canceled), SIO_READERS);
+        ASSERT_EQ(atomic_load(&SIO.accept_canceled), 1);
+        ASSERT_EQ(SIO.job_rc, 0); /* it had started: waited for */
+        ASSERT_EQ(SIO.job_finished, 1);
+        ASSERT_LT(el, 2000 + slack(1000));
+    }
+}

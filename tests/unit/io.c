@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,7 +266,7 @@ TEST(pipe_deadline_zero_and_past) {
     int64_t t0 = weft_now_ns();
     ssize_t past = weft_read(p[0], b, sizeof b, weft_now() - 5); /* already passed */
     int64_t past_ms = ms_since(t0);
-    ssize_t w = weft_write(p[1], "ab", 2, 0); /* room: no wait needed */
+    ssize_t w = weft_write(p[1], "ab", 2, 0);      /* room: no wait needed */
     ssize_t got = weft_read(p[0], b, sizeof b, 0); /* data waiting: no wait needed */
     struct iovec iov = {b, sizeof b};
     ssize_t ev = weft_readv(p[0], &iov, 1, 0);
@@ -708,8 +709,7 @@ static void fan_conn_task(void *a) {
     free(fc);
     int live = atomic_fetch_add(&s->live, 1) + 1;
     int mx = atomic_load(&s->max_live);
-    while (live > mx && !atomic_compare_exchange_weak(&s->max_live, &mx, live)) {
-    }
+    while (live > mx && !atomic_compare_exchange_weak(&s->max_live, &mx, live)) {}
     uint32_t req;
     if (weft_read_full(fd, &req, sizeof req, weft_deadline_in(20000)) == sizeof req) {
         uint32_t resp = req * 3 + 1;
@@ -1118,8 +1118,7 @@ TEST(io_from_plain_thread_enotask) {
         /* it is stuck in a blocking syscall: unblock it so the test can end */
         weft_write(p[1], "x", 1, -1);
         char junk[65536];
-        while (read(q[0], junk, sizeof junk) > 0) {
-        }
+        while (read(q[0], junk, sizeof junk) > 0) {}
     }
     if (cr == 0) pthread_join(th, NULL);
     close2(p);
@@ -1218,4 +1217,153 @@ TEST(fd_nonblock_helper) {
     ASSERT_EQ(r, 0);
     ASSERT(fl & O_NONBLOCK);
     ASSERT_ERR(weft_fd_nonblock(-1), WEFT_EBADF);
+}
+
+/* ---- many short deadlines at once --------------------------------------------------- */
+
+/* Tasks on their own pipes wait with 1-2 ms deadlines over and over while a
+ * feeder drops bytes into random pipes: timeouts, data wakes and tasks
+ * moving between workers all mix. Every byte written is read exactly once. */
+enum { STORM_TASKS = 64 };
+
+typedef struct storm {
+    int p[STORM_TASKS][2];
+    long got[STORM_TASKS], written[STORM_TASKS];
+    _Atomic int bad, stop;
+    int iters;
+} storm;
+
+typedef struct storm_arg {
+    storm *s;
+    int i;
+} storm_arg;
+
+static void storm_reader(void *a) {
+    storm_arg *sa = a;
+    storm *s = sa->s;
+    char buf[16];
+    for (int k = 0; k < s->iters; k++) {
+        ssize_t n = weft_read(s->p[sa->i][0], buf, sizeof buf, weft_deadline_in(1 + k % 2));
+        if (n > 0)
+            s->got[sa->i] += n;
+        else if (n != WEFT_ETIMEDOUT)
+            atomic_fetch_add(&s->bad, 1);
+    }
+}
+
+static void storm_feeder(void *a) {
+    storm *s = a;
+    uint32_t x = 99;
+    while (!atomic_load(&s->stop)) {
+        x = x * 1103515245u + 12345u;
+        int i = (int)((x >> 8) % STORM_TASKS);
+        if (weft_write(s->p[i][1], "s", 1, 0) == 1) s->written[i]++;
+        if (x & 0x100)
+            weft_sleep(1);
+        else
+            weft_yield();
+    }
+}
+
+TEST(io_deadline_storm) {
+    static storm s;
+    memset(&s, 0, sizeof s);
+    s.iters = (int)test_scale(100);
+    if (s.iters < 5) s.iters = 5;
+    int opened = 0;
+    for (; opened < STORM_TASKS; opened++)
+        if (nb_pipe(s.p[opened]) != 0) break;
+    if (opened < STORM_TASKS) {
+        for (int i = 0; i < opened; i++) close2(s.p[i]);
+        ASSERT_EQ(opened, STORM_TASKS);
+    }
+    static storm_arg args[STORM_TASKS];
+    weft_group readers, feeder;
+    weft_group_init(&readers);
+    weft_group_init(&feeder);
+    int go = weft_group_go(&feeder, storm_feeder, &s, "feeder");
+    for (int i = 0; i < STORM_TASKS; i++) {
+        args[i] = (storm_arg){&s, i};
+        go |= weft_group_go(&readers, storm_reader, &args[i], "reader");
+    }
+    int jr = join(&readers, slack(20000));
+    atomic_store(&s.stop, 1);
+    int jf = join(&feeder, slack(5000));
+    long leftover_bad = 0, total = 0;
+    for (int i = 0; i < STORM_TASKS; i++) {
+        char junk[4096];
+        ssize_t left = read(s.p[i][0], junk, sizeof junk);
+        if (left < 0) left = 0;
+        if (s.got[i] + left != s.written[i]) leftover_bad++;
+        total += s.written[i];
+        close2(s.p[i]);
+    }
+    ASSERT_EQ(go, 0);
+    ASSERT_EQ(jr, 0);
+    ASSERT_EQ(jf, 0);
+    ASSERT_EQ(atomic_load(&s.bad), 0);
+    ASSERT_EQ(leftover_bad, 0);
+    ASSERT_GT(total, 0);
+}
+
+/* ---- weft_fd_wait reports only real readiness ----------------------------------------- */
+
+/* A reader is woken by data and consumes it; then a new waiter on the now
+ * empty pipe must not be told it is readable. With more workers than CPUs
+ * (here) the fd's waits are spread over several workers' epoll instances. */
+static struct {
+    int spurious, bad, iters, first;
+    const char *backend;
+} RR;
+
+static void rr_read_one(void *a) {
+    char c;
+    if (weft_read(*(int *)a, &c, 1, weft_deadline_in(5000)) != 1) RR.bad++;
+}
+
+static void rr_main(void *a) {
+    RR.backend = weft_io_backend_name();
+    int p[2];
+    if (nb_pipe(p)) {
+        RR.bad++;
+        return;
+    }
+    for (int i = 0; i < RR.iters && !RR.bad; i++) {
+        weft_group g;
+        weft_group_init(&g);
+        weft_group_go(&g, rr_read_one, &p[0], "reader");
+        for (int k = 0; k < i % 3; k++) weft_yield();
+        weft_write(p[1], "x", 1, -1);
+        if (join(&g, slack(5000))) RR.bad++;
+        int ev = weft_fd_wait(p[0], WEFT_POLLIN, weft_deadline_in(1));
+        int avail = -1;
+        ioctl(p[0], FIONREAD, &avail);
+        if (ev > 0 && avail == 0) {
+            if (!RR.spurious) RR.first = i;
+            RR.spurious++;
+        } else if (ev != WEFT_ETIMEDOUT) {
+            RR.bad++;
+        }
+    }
+    close2(p);
+}
+
+TEST_PLAIN(fd_wait_reports_only_real_readiness) {
+    static const weft_io_backend bk[] = {WEFT_IO_URING, WEFT_IO_EPOLL};
+    for (int k = 0; k < 2; k++) {
+        memset(&RR, 0, sizeof RR);
+        RR.iters = (int)test_scale(400);
+        weft_config cfg = {.io = bk[k], .workers = 6};
+        int rc = weft_main(rr_main, NULL, &cfg);
+        if (rc != 0 && bk[k] == WEFT_IO_URING) {
+            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
+            continue;
+        }
+        ASSERT_EQ(rc, 0);
+        if (RR.spurious)
+            printf("    %s: %d of %d waits on an empty pipe reported POLLIN (first at %d)\n",
+                   RR.backend, RR.spurious, RR.iters, RR.first);
+        ASSERT_EQ(RR.bad, 0);
+        ASSERT_EQ(RR.spurious, 0);
+    }
 }
