@@ -76,7 +76,9 @@ static inline void copy_elem(void *dst, const void *src, size_t n) {
 }
 static inline char *slot(weft_chan *c, size_t i) { return c->buf + ((c->head + i) % c->cap) * c->esz; }
 
-/* Pop the first waiter that can still be claimed (lock held). */
+/* Pop the first waiter that can still be claimed (lock held). The claimed
+ * task cannot run until readied, which the caller does after unlocking
+ * (rt_int.h, weft__chain): the woken task may free the channel at once. */
 static weft__waiter *take_waiter(weft__waiter **q, int err) {
     weft__waiter *w;
     while ((w = weft__wq_pop(q))) {
@@ -88,13 +90,14 @@ static weft__waiter *take_waiter(weft__waiter **q, int err) {
     return NULL;
 }
 
-/* Try to send without waiting (lock held). 1 sent, 0 would block, <0 error. */
-static int try_send(weft_chan *c, const void *v) {
+/* Try to send without waiting (lock held). 1 sent, 0 would block, <0 error.
+ * A woken receiver is chained on *wake. */
+static int try_send(weft_chan *c, const void *v, weft__task **wake) {
     if (c->closed) return WEFT_ECLOSED;
     weft__waiter *r = take_waiter(&c->recvq, 0);
     if (r) {
         copy_elem(r->val, v, c->esz);
-        weft__ready(r->task);
+        weft__chain(wake, r->task);
         return 1;
     }
     if (c->len < c->cap) {
@@ -106,8 +109,8 @@ static int try_send(weft_chan *c, const void *v) {
 }
 
 /* Try to receive without waiting (lock held). 1 received, 0 would block,
- * WEFT_ECLOSED when closed and drained. */
-static int try_recv(weft_chan *c, void *v) {
+ * WEFT_ECLOSED when closed and drained. A woken sender is chained on *wake. */
+static int try_recv(weft_chan *c, void *v, weft__task **wake) {
     if (c->len > 0) {
         copy_elem(v, slot(c, 0), c->esz);
         c->head = (c->head + 1) % c->cap;
@@ -117,14 +120,14 @@ static int try_recv(weft_chan *c, void *v) {
         if (s) {
             copy_elem(slot(c, c->len), s->val, c->esz);
             c->len++;
-            weft__ready(s->task);
+            weft__chain(wake, s->task);
         }
         return 1;
     }
     weft__waiter *s = take_waiter(&c->sendq, 0);
     if (s) { /* unbuffered: straight from the sender */
         copy_elem(v, s->val, c->esz);
-        weft__ready(s->task);
+        weft__chain(wake, s->task);
         return 1;
     }
     return c->closed ? WEFT_ECLOSED : 0;
@@ -159,9 +162,11 @@ int weft_chan_send(weft_chan *c, const void *v, int64_t deadline) {
     if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
         return WEFT_ECANCELED;
     weft__spin_lock(&c->lock);
-    int rc = try_send(c, v);
+    weft__task *wake = NULL;
+    int rc = try_send(c, v, &wake);
     if (rc != 0) {
         weft__spin_unlock(&c->lock);
+        weft__ready_chain(wake);
         return rc < 0 ? rc : 0;
     }
     if (!t) {
@@ -177,9 +182,11 @@ int weft_chan_recv(weft_chan *c, void *v, int64_t deadline) {
     if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
         return WEFT_ECANCELED;
     weft__spin_lock(&c->lock);
-    int rc = try_recv(c, v);
+    weft__task *wake = NULL;
+    int rc = try_recv(c, v, &wake);
     if (rc != 0) {
         weft__spin_unlock(&c->lock);
+        weft__ready_chain(wake);
         return rc < 0 ? rc : 0;
     }
     if (!t) {
@@ -197,10 +204,12 @@ int weft_chan_close(weft_chan *c) {
         return WEFT_ECLOSED;
     }
     c->closed = 1;
+    weft__task *wake = NULL;
     weft__waiter *w;
-    while ((w = take_waiter(&c->recvq, WEFT_ECLOSED))) weft__ready(w->task);
-    while ((w = take_waiter(&c->sendq, WEFT_ECLOSED))) weft__ready(w->task);
+    while ((w = take_waiter(&c->recvq, WEFT_ECLOSED))) weft__chain(&wake, w->task);
+    while ((w = take_waiter(&c->sendq, WEFT_ECLOSED))) weft__chain(&wake, w->task);
     weft__spin_unlock(&c->lock);
+    weft__ready_chain(wake);
     return 0;
 }
 
@@ -264,9 +273,12 @@ int weft_select(weft_case *cases, int n, int64_t deadline) {
         int i = order[k];
         weft_case *cs = &cases[i];
         if (!cs->chan) continue;
-        int rc = cs->op == WEFT_SEND ? try_send(cs->chan, cs->val) : try_recv(cs->chan, cs->val);
+        weft__task *wake = NULL;
+        int rc = cs->op == WEFT_SEND ? try_send(cs->chan, cs->val, &wake)
+                                     : try_recv(cs->chan, cs->val, &wake);
         if (rc != 0) {
             unlock_all(&ls);
+            weft__ready_chain(wake);
             cs->err = rc < 0 ? rc : 0;
             return i;
         }

@@ -357,6 +357,18 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
 int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
                   const char *reason, const void *obj);
 void weft__spin_unlock_cb(void *lock);
+/* Wakers that hold the lock of the object a task waits on must not touch the
+ * object after the task can run: a woken task may return and free it (a wait
+ * group on its stack, a one-shot reply channel). So they claim under the lock
+ * and chain the task through t->next (free while it is parked), and ready the
+ * chain after unlocking. */
+static inline void weft__chain(weft__task **chain, weft__task *t) {
+    t->next = *chain;
+    *chain = t;
+}
+void weft__ready_chain(weft__task *chain);
+/* Pop waiters until one can be claimed (lock held); returns it or NULL. */
+weft__waiter *weft__claim_waiter(weft__waiter **list, int result);
 void weft__cancel_task(weft__task *t);
 uint32_t weft__rand(weft__worker *w);
 void weft__worker_wake(weft__worker *w);

@@ -363,6 +363,22 @@ bool weft__claim(weft__task *t, uint32_t seq, int result) {
     return true;
 }
 
+void weft__ready_chain(weft__task *chain) {
+    while (chain) {
+        weft__task *nx = chain->next;
+        chain->next = NULL;
+        weft__ready(chain);
+        chain = nx;
+    }
+}
+
+weft__waiter *weft__claim_waiter(weft__waiter **list, int result) {
+    weft__waiter *wt;
+    while ((wt = weft__wq_pop(list)))
+        if (weft__claim(wt->task, wt->seq, result)) return wt;
+    return NULL;
+}
+
 static void park_hook(weft__worker *w, void *a, void *b) {
     weft__task *t = a;
     void **ub = b;
@@ -651,11 +667,14 @@ static void group_leave(weft_group *g, weft__task *t) {
         g->tasks = t->gnext;
     if (t->gnext) t->gnext->gprev = t->gprev;
     t->group = NULL;
+    weft__task *chain = NULL;
     if (--g->count == 0) {
         weft__waiter *wt;
-        while ((wt = weft__wq_pop((weft__waiter **)&g->waiters))) weft__wake(wt->task, wt->seq, 0);
+        while ((wt = weft__claim_waiter((weft__waiter **)&g->waiters, 0)))
+            weft__chain(&chain, wt->task);
     }
     weft__spin_unlock(&g->lock);
+    weft__ready_chain(chain); /* the group may be gone once they run */
 }
 
 int weft_group_go(weft_group *g, weft_fn fn, void *arg, const char *name) {

@@ -63,14 +63,14 @@ int weft_mutex_unlock(weft_mutex *m) {
         return 0;
     if (one == 0) return WEFT_EINVAL;
     weft__spin_lock(&m->lock);
-    weft__waiter *w;
-    while ((w = weft__wq_pop((weft__waiter **)&m->waiters))) {
-        if (weft__wake(w->task, w->seq, 0)) {
-            /* handed over: stays locked; "waiters" only if more remain */
-            __atomic_store_n(&m->state, m->waiters ? 2 : 1, __ATOMIC_RELEASE);
-            weft__spin_unlock(&m->lock);
-            return 0;
-        }
+    weft__waiter *w = weft__claim_waiter((weft__waiter **)&m->waiters, 0);
+    if (w) {
+        weft__task *t = w->task;
+        /* handed over: stays locked; "waiters" only if more remain */
+        __atomic_store_n(&m->state, m->waiters ? 2 : 1, __ATOMIC_RELEASE);
+        weft__spin_unlock(&m->lock);
+        weft__ready(t); /* after the unlock: the new owner may free m */
+        return 0;
     }
     __atomic_store_n(&m->state, 0, __ATOMIC_RELEASE);
     weft__spin_unlock(&m->lock);
@@ -103,11 +103,15 @@ int weft_sem_acquire(weft_sem *s, int64_t deadline) {
 int weft_sem_release(weft_sem *s, int64_t n) {
     if (n < 1) return WEFT_EINVAL;
     weft__spin_lock(&s->lock);
+    weft__task *chain = NULL;
     weft__waiter *w;
-    while (n > 0 && (w = weft__wq_pop((weft__waiter **)&s->waiters)))
-        if (weft__wake(w->task, w->seq, 0)) n--;
+    while (n > 0 && (w = weft__claim_waiter((weft__waiter **)&s->waiters, 0))) {
+        weft__chain(&chain, w->task);
+        n--;
+    }
     s->count += n;
     weft__spin_unlock(&s->lock);
+    weft__ready_chain(chain);
     return 0;
 }
 
@@ -126,11 +130,14 @@ int weft_wg_add(weft_wg *wg, int64_t delta) {
         return WEFT_EINVAL;
     }
     wg->count += delta;
+    weft__task *chain = NULL;
     if (wg->count == 0) {
         weft__waiter *w;
-        while ((w = weft__wq_pop((weft__waiter **)&wg->waiters))) weft__wake(w->task, w->seq, 0);
+        while ((w = weft__claim_waiter((weft__waiter **)&wg->waiters, 0)))
+            weft__chain(&chain, w->task);
     }
     weft__spin_unlock(&wg->lock);
+    weft__ready_chain(chain); /* the wait group may be gone once they run */
     return 0;
 }
 

@@ -138,11 +138,12 @@ TEST(select_ready_recv_fires) {
     weft_wg_init(&wg);
     op_task s = {u, 4711, -1, 12345, &wg};
     ASSERT_EQ(spawn_op(send_task, &s), 0);
-    weft_sleep(PARK_MS);
     int64_t vu = 0;
     va = -1;
     weft_case cu[2] = {rcase(a, &va), rcase(u, &vu)};
-    ASSERT_EQ(weft_select(cu, 2, 0), 1);
+    int rc, tries = 0; /* EAGAIN only until the sender has parked */
+    while ((rc = weft_select(cu, 2, 0)) == WEFT_EAGAIN && ++tries < 5000) weft_sleep(1);
+    ASSERT_EQ(rc, 1);
     ASSERT_EQ(vu, 4711);
     ASSERT_EQ(va, -1);
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
@@ -176,11 +177,12 @@ TEST(select_ready_send_fires) {
     weft_wg_init(&wg);
     op_task r = {u, 0, -1, 12345, &wg};
     ASSERT_EQ(spawn_op(recv_task, &r), 0);
-    weft_sleep(PARK_MS);
     ASSERT_ERR(send64(full, 2, 0), 0);
     int64_t z = 9999;
     weft_case cu[2] = {scase(full, &x), scase(u, &z)};
-    ASSERT_EQ(weft_select(cu, 2, 0), 1);
+    int rc, tries = 0; /* EAGAIN only until the receiver has parked */
+    while ((rc = weft_select(cu, 2, 0)) == WEFT_EAGAIN && ++tries < 5000) weft_sleep(1);
+    ASSERT_EQ(rc, 1);
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
     ASSERT_ERR(r.rc, 0);
     ASSERT_EQ(r.val, 9999);
@@ -294,6 +296,60 @@ TEST(select_helper_timeout_leaves_no_ghost) {
     ASSERT(no_waiters_left(b));
     weft_chan_free(a);
     weft_chan_free(b);
+}
+
+TEST(select_parked_on_buffered_channels) {
+    /* a parked send case on a full buffer moves in when room appears; a
+     * parked recv case on an empty buffer gets the next value directly; a
+     * NULL destination drops the value */
+    guard();
+    weft_chan *full = chan64(1), *empty = chan64(2), *u = chan64(0);
+    ASSERT(full && empty && u);
+    ASSERT_ERR(send64(full, 1, 0), 0);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    sel_task s;
+    sel_init(&s, &wg, weft_deadline_in(10000));
+    sel_add(&s, full, WEFT_SEND, 2);
+    sel_add(&s, u, WEFT_RECV, -1);
+    ASSERT_EQ(spawn_select(&s), 0);
+    weft_sleep(PARK_MS);
+    ASSERT_EQ(atomic_load(&s.finished), 0);
+    int64_t v = 0;
+    ASSERT_ERR(weft_chan_recv(full, &v, 0), 0);
+    ASSERT_EQ(v, 1);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(s.rc, 0);
+    ASSERT_EQ(weft_chan_len(full), 1);
+    ASSERT_ERR(weft_chan_recv(full, &v, 0), 0);
+    ASSERT_EQ(v, 2);
+    ASSERT(no_waiters_left(u));
+
+    sel_init(&s, &wg, weft_deadline_in(10000));
+    sel_add(&s, empty, WEFT_RECV, -1);
+    sel_add(&s, u, WEFT_RECV, -1);
+    ASSERT_EQ(spawn_select(&s), 0);
+    weft_sleep(PARK_MS);
+    ASSERT_ERR(send64(empty, 33, 0), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(s.rc, 0);
+    ASSERT_EQ(s.vals[0], 33);
+    ASSERT_EQ(weft_chan_len(empty), 0); /* handed over, not buffered */
+    ASSERT(no_waiters_left(u));
+
+    sel_init(&s, &wg, weft_deadline_in(10000));
+    sel_add(&s, u, WEFT_RECV, -1);
+    s.cases[0].val = NULL;
+    ASSERT_EQ(spawn_select(&s), 0);
+    weft_sleep(PARK_MS);
+    ASSERT_ERR(send64(u, 44, weft_deadline_in(5000)), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(s.rc, 0);
+    ASSERT_EQ(s.vals[0], -1);
+    ASSERT(no_waiters_left(u));
+    weft_chan_free(full);
+    weft_chan_free(empty);
+    weft_chan_free(u);
 }
 
 /* ---- closed channels ----------------------------------------------------------- */
@@ -802,6 +858,41 @@ TEST(select_cancel_wakes_parked) {
 
 /* ---- cross-worker stress ------------------------------------------------------------- */
 
+/* The calling thread's id, read afresh on every call. pthread_self() is
+ * declared const, so the compiler may reuse one result across a weft_yield(),
+ * after which the task may be running on another thread. */
+__attribute__((noinline)) static unsigned long thread_id(void) {
+    unsigned long id = (unsigned long)pthread_self();
+    __asm__ volatile("" : "+r"(id));
+    return id;
+}
+
+/* A start line for the tasks of a stress test: each yields at the gate until
+ * tasks have reached it on two different threads (idle workers steal some of
+ * the runnable tasks meanwhile), so the work that follows really crosses
+ * workers. Gives up after give_up_ms; `spread` then stays 0. */
+typedef struct {
+    atomic_ulong first; /* thread_id() of the first task at the gate */
+    atomic_int spread;
+    int64_t give_up_ns;
+} spread_gate;
+
+static void gate_init(spread_gate *g, int64_t give_up_ms) {
+    atomic_init(&g->first, 0);
+    atomic_init(&g->spread, weft_workers() < 2);
+    g->give_up_ns = weft_now_ns() + give_up_ms * 1000000;
+}
+
+static void gate_pass(spread_gate *g) {
+    while (!atomic_load(&g->spread) && weft_now_ns() < g->give_up_ns) {
+        unsigned long first = 0, me = thread_id();
+        if (!atomic_compare_exchange_strong(&g->first, &first, me) && first != me)
+            atomic_store(&g->spread, 1);
+        else
+            weft_yield();
+    }
+}
+
 #define NCH 3
 
 typedef struct {
@@ -809,7 +900,7 @@ typedef struct {
     weft_wg *wg;
     long n;
     int nprod, id;
-    int64_t start_ns;
+    spread_gate *gate;
     atomic_uchar *seen;
     atomic_long *received, *dups, *bad, *errs, *timeouts;
     atomic_llong *sum;
@@ -817,7 +908,7 @@ typedef struct {
 
 static void stress_producer(void *arg) {
     stress_arg *a = arg;
-    while (weft_now_ns() < a->start_ns) weft_yield();
+    gate_pass(a->gate);
     for (long i = a->id; i < a->n; i += a->nprod) {
         int64_t v = i;
         weft_case cs[NCH];
@@ -836,7 +927,7 @@ static void stress_consumer(void *arg) {
     weft_chan *live[NCH];
     for (int k = 0; k < NCH; k++) live[k] = a->ch[k];
     int open = NCH;
-    while (weft_now_ns() < a->start_ns) weft_yield();
+    gate_pass(a->gate);
     while (open > 0) {
         int64_t v = -1;
         weft_case cs[NCH];
@@ -881,14 +972,15 @@ TEST(select_cross_worker_stress) {
     weft_wg_init(&pwg);
     weft_wg_init(&cwg);
     stress_arg args[NP + NC];
-    int64_t start = weft_now_ns() + 10 * 1000000;
+    spread_gate gate;
+    gate_init(&gate, 2000);
     for (int i = 0; i < NP + NC; i++) {
         args[i] = (stress_arg){.ch = ch,
                                .wg = i < NP ? &pwg : &cwg,
                                .n = n,
                                .nprod = NP,
                                .id = i,
-                               .start_ns = start,
+                               .gate = &gate,
                                .seen = seen,
                                .received = &received,
                                .dups = &dups,
@@ -913,6 +1005,7 @@ TEST(select_cross_worker_stress) {
     for (long i = 0; i < n; i++)
         if (atomic_load(&seen[i]) != 1) missing++;
     ASSERT_EQ(missing, 0);
+    ASSERT(atomic_load(&gate.spread)); /* it did run on several workers */
     free(seen);
     for (int k = 0; k < NCH; k++) weft_chan_free(ch[k]);
 }

@@ -25,14 +25,42 @@ static void guard(void) { weft_defer(stop_on_failure, NULL); }
 
 static void atomic_max(atomic_int *m, int v) {
     int cur = atomic_load(m);
-    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {
-    }
+    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {}
 }
 
-/* Yield until the common start time, so idle workers can steal some of the
- * runnable tasks and the test really runs on several threads. */
-static void start_gate(int64_t start_ns) {
-    while (weft_now_ns() < start_ns) weft_yield();
+/* The calling thread's id, read afresh on every call. pthread_self() is
+ * declared const, so the compiler may reuse one result across a weft_yield(),
+ * after which the task may be running on another thread. */
+__attribute__((noinline)) static unsigned long thread_id(void) {
+    unsigned long id = (unsigned long)pthread_self();
+    __asm__ volatile("" : "+r"(id));
+    return id;
+}
+
+/* A start line for the tasks of a stress test: each yields at the gate until
+ * tasks have reached it on two different threads (idle workers steal some of
+ * the runnable tasks meanwhile), so the work that follows really crosses
+ * workers. Gives up after give_up_ms; `spread` then stays 0. */
+typedef struct {
+    atomic_ulong first; /* thread_id() of the first task at the gate */
+    atomic_int spread;
+    int64_t give_up_ns;
+} spread_gate;
+
+static void gate_init(spread_gate *g, int64_t give_up_ms) {
+    atomic_init(&g->first, 0);
+    atomic_init(&g->spread, weft_workers() < 2);
+    g->give_up_ns = weft_now_ns() + give_up_ms * 1000000;
+}
+
+static void gate_pass(spread_gate *g) {
+    while (!atomic_load(&g->spread) && weft_now_ns() < g->give_up_ns) {
+        unsigned long first = 0, me = thread_id();
+        if (!atomic_compare_exchange_strong(&g->first, &first, me) && first != me)
+            atomic_store(&g->spread, 1);
+        else
+            weft_yield();
+    }
 }
 
 /* ---- mutex ------------------------------------------------------------------ */
@@ -41,7 +69,7 @@ typedef struct {
     weft_mutex *mu;
     weft_wg *wg;
     long iters;
-    int64_t start_ns;
+    spread_gate *gate;
     long *counter;       /* protected by mu, deliberately not atomic */
     atomic_int *inside;  /* tasks inside the critical section right now */
     atomic_int *overlap; /* times a task found someone else inside */
@@ -50,7 +78,7 @@ typedef struct {
 
 static void mutex_worker(void *arg) {
     mutex_arg *a = arg;
-    start_gate(a->start_ns);
+    gate_pass(a->gate);
     for (long i = 0; i < a->iters; i++) {
         if (weft_mutex_lock(a->mu, -1) != 0) {
             atomic_fetch_add(a->errs, 1);
@@ -78,16 +106,18 @@ TEST(mutex_mutual_exclusion) {
     mutex_arg *args = calloc(NT, sizeof *args);
     ASSERT(args != NULL);
     long iters = test_scale(1000) < 10 ? 10 : test_scale(1000);
-    int64_t start = weft_now_ns() + 10 * 1000000;
+    spread_gate gate;
+    gate_init(&gate, 2000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
-        args[i] = (mutex_arg){&mu, &wg, iters, start, &counter, &inside, &overlap, &errs};
+        args[i] = (mutex_arg){&mu, &wg, iters, &gate, &counter, &inside, &overlap, &errs};
         ASSERT_EQ(weft_go(mutex_worker, &args[i]), 0);
     }
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
     ASSERT_EQ(atomic_load(&errs), 0);
     ASSERT_EQ(atomic_load(&overlap), 0);
     ASSERT_EQ(counter, NT * iters);
+    ASSERT(atomic_load(&gate.spread)); /* the contenders ran on several workers */
     /* and it ends unlocked */
     ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
     ASSERT_ERR(weft_mutex_unlock(&mu), 0);
@@ -211,14 +241,14 @@ TEST(mutex_unlock_from_other_task) {
 typedef struct {
     weft_mutex *mu;
     weft_wg *wg;
-    int64_t start_ns;
+    spread_gate *gate;
     long iters;
     atomic_int *inside, *overlap, *errs, *got;
 } timeout_arg;
 
 static void timeout_churner(void *arg) {
     timeout_arg *a = arg;
-    start_gate(a->start_ns);
+    gate_pass(a->gate);
     for (long i = 0; i < a->iters; i++) {
         int rc = weft_mutex_lock(a->mu, i % 4 == 0 ? 0 : weft_deadline_in(1 + i % 2));
         if (rc == WEFT_ETIMEDOUT || rc == WEFT_EAGAIN) continue;
@@ -249,10 +279,11 @@ TEST(mutex_timeouts_leave_it_consistent) {
     atomic_int inside = 0, overlap = 0, errs = 0, got = 0;
     timeout_arg args[NT];
     long iters = test_scale(200) < 20 ? 20 : test_scale(200);
-    int64_t start = weft_now_ns() + 10 * 1000000;
+    spread_gate gate;
+    gate_init(&gate, 2000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
-        args[i] = (timeout_arg){&mu, &wg, start, iters, &inside, &overlap, &errs, &got};
+        args[i] = (timeout_arg){&mu, &wg, &gate, iters, &inside, &overlap, &errs, &got};
         ASSERT_EQ(weft_go(timeout_churner, &args[i]), 0);
     }
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
@@ -280,19 +311,77 @@ TEST_PLAIN(sync_outside_runtime) {
     ASSERT_ERR(weft_wg_done(&wg), WEFT_EINVAL);
 }
 
+/* ---- cancelled waiters ----------------------------------------------------- */
+
+typedef struct {
+    int kind; /* 0 mutex, 1 semaphore, 2 wait group */
+    weft_mutex *mu;
+    weft_sem *sem;
+    weft_wg *wg;
+    int rc;
+} cancel_arg;
+
+static void cancel_victim(void *arg) {
+    cancel_arg *a = arg;
+    if (a->kind == 0)
+        a->rc = weft_mutex_lock(a->mu, -1);
+    else if (a->kind == 1)
+        a->rc = weft_sem_acquire(a->sem, -1);
+    else
+        a->rc = weft_wg_wait(a->wg, -1);
+}
+
+TEST(sync_cancel_wakes_parked_waiters) {
+    /* a cancelled waiter returns WEFT_ECANCELED and takes nothing with it */
+    guard();
+    weft_mutex mu = WEFT_MUTEX_INIT;
+    weft_sem sem;
+    weft_sem_init(&sem, 0);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_ERR(weft_wg_add(&wg, 1), 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, -1), 0);
+    weft_group g;
+    weft_group_init(&g);
+    cancel_arg a[3];
+    for (int k = 0; k < 3; k++) {
+        a[k] = (cancel_arg){k, &mu, &sem, &wg, 12345};
+        ASSERT_EQ(weft_group_go(&g, cancel_victim, &a[k], "victim"), 0);
+    }
+    weft_sleep(PARK_MS);
+    ASSERT_EQ(weft_group_count(&g), 3); /* all parked */
+    int64_t t0 = weft_now();
+    weft_group_cancel(&g);
+    ASSERT_ERR(weft_group_wait(&g, weft_deadline_in(5000)), 0);
+    ASSERT_LT(weft_now() - t0, SLACK_MS);
+    for (int k = 0; k < 3; k++) ASSERT_ERR(a[k].rc, WEFT_ECANCELED);
+    /* the mutex was not handed to the cancelled waiter */
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
+    ASSERT_ERR(weft_mutex_unlock(&mu), 0);
+    /* the unit released now is not swallowed by the cancelled acquirer */
+    ASSERT_ERR(weft_sem_release(&sem, 1), 0);
+    ASSERT_ERR(weft_sem_acquire(&sem, 0), 0);
+    ASSERT_ERR(weft_sem_acquire(&sem, 0), WEFT_EAGAIN);
+    /* the wait group still counts 1 */
+    ASSERT_ERR(weft_wg_wait(&wg, 0), WEFT_EAGAIN);
+    ASSERT_ERR(weft_wg_done(&wg), 0);
+    ASSERT_ERR(weft_wg_wait(&wg, 0), 0);
+}
+
 /* ---- semaphore --------------------------------------------------------------- */
 
 typedef struct {
     weft_sem *sem;
     weft_wg *wg;
-    int64_t start_ns;
+    spread_gate *gate;
     int iters;
     atomic_int *inside, *max_inside, *errs;
 } sem_arg;
 
 static void sem_worker(void *arg) {
     sem_arg *a = arg;
-    start_gate(a->start_ns);
+    gate_pass(a->gate);
     for (int i = 0; i < a->iters; i++) {
         if (weft_sem_acquire(a->sem, -1) != 0) {
             atomic_fetch_add(a->errs, 1);
@@ -319,10 +408,11 @@ TEST(sem_limits_concurrency) {
     atomic_int inside = 0, max_inside = 0, errs = 0;
     sem_arg args[NT];
     int iters = (int)(test_scale(20) < 4 ? 4 : test_scale(20));
-    int64_t start = weft_now_ns() + 10 * 1000000;
+    spread_gate gate;
+    gate_init(&gate, 2000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
-        args[i] = (sem_arg){&sem, &wg, start, iters, &inside, &max_inside, &errs};
+        args[i] = (sem_arg){&sem, &wg, &gate, iters, &inside, &max_inside, &errs};
         ASSERT_EQ(weft_go(sem_worker, &args[i]), 0);
     }
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
@@ -423,8 +513,14 @@ TEST(sem_release_wakes_parked) {
     for (int i = 0; i < N; i++) ASSERT_EQ(atomic_load(&a[i].finished), 0);
     /* release three from this task: exactly three waiters get through */
     ASSERT_ERR(weft_sem_release(&s, 3), 0);
-    weft_sleep(PARK_MS);
     int done = 0;
+    for (int t = 0; t < 5000 && done < 3; t++) {
+        weft_sleep(1);
+        done = 0;
+        for (int i = 0; i < N; i++) done += atomic_load(&a[i].finished);
+    }
+    weft_sleep(PARK_MS); /* a fourth would have had time to get through too */
+    done = 0;
     for (int i = 0; i < N; i++) done += atomic_load(&a[i].finished);
     ASSERT_EQ(done, 3);
     /* the last one from a plain thread ("any thread") */
@@ -582,6 +678,124 @@ TEST(wg_done_from_plain_thread_wakes_task) {
     ASSERT_ERR(a.rc, 0);
 }
 
+/* ---- the caller owns the object again once its wait returns ------------------ */
+
+/* Once weft_wg_wait() / weft_sem_acquire() has returned, the caller may reuse
+ * or free the object at once (a wait group on the stack of a function that
+ * returns right after waiting is the common case). The waker must therefore
+ * not touch the object after the wake. To see a late write, the caller
+ * overwrites the object with a pattern (waiters NULL, so a late reader finds
+ * an empty list rather than crashing) and checks it is still intact a little
+ * later. Wakers are plain threads (the woken task is then resumed by another
+ * worker at once) and tasks. */
+
+static void *wg_done_thread_fn(void *p) {
+    weft_wg_done(p);
+    return NULL;
+}
+typedef struct {
+    void *obj;
+    atomic_int finished; /* set last: the waker task is done with obj */
+} waker_arg;
+
+static void wg_done_task(void *p) {
+    waker_arg *a = p;
+    weft_wg_done(a->obj);
+    atomic_store(&a->finished, 1);
+}
+
+static void *sem_release_thread_fn(void *p) {
+    weft_sem_release(p, 1);
+    return NULL;
+}
+static void sem_release_task(void *p) {
+    waker_arg *a = p;
+    weft_sem_release(a->obj, 1);
+    atomic_store(&a->finished, 1);
+}
+
+static void pause_a_little(void) {
+    int64_t end = weft_now_ns() + 50000; /* 50 us, on this worker */
+    while (weft_now_ns() < end) {}
+}
+
+static int intact(const void *p, const void *pattern, size_t n) {
+    return memcmp(p, pattern, n) == 0;
+}
+
+TEST(wg_reusable_as_soon_as_wait_returns) {
+    guard();
+    long rounds = test_scale(2000) < 100 ? 100 : test_scale(2000);
+    weft_wg poison;
+    memset(&poison, 0xA5, sizeof poison);
+    poison.waiters = NULL;
+    long late_writes[2] = {0, 0}; /* [woken by a thread] */
+    for (long r = 0; r < rounds; r++) {
+        weft_wg *wg = malloc(sizeof *wg);
+        ASSERT(wg != NULL);
+        weft_wg_init(wg);
+        ASSERT_ERR(weft_wg_add(wg, 1), 0);
+        pthread_t th;
+        int by_thread = r % 2 == 0;
+        waker_arg wa = {wg, 0};
+        if (by_thread)
+            ASSERT_EQ(pthread_create(&th, NULL, wg_done_thread_fn, wg), 0);
+        else
+            ASSERT_EQ(weft_go(wg_done_task, &wa), 0);
+        int rc = weft_wg_wait(wg, weft_deadline_in(5000));
+        memcpy(wg, &poison, sizeof *wg); /* ours again: reuse the memory */
+        pause_a_little();
+        if (!intact(wg, &poison, sizeof *wg)) late_writes[by_thread]++;
+        if (by_thread)
+            pthread_join(th, NULL);
+        else
+            while (!atomic_load(&wa.finished)) weft_yield();
+        free(wg);
+        ASSERT_ERR(rc, 0);
+    }
+    if (late_writes[0] || late_writes[1])
+        test__fail(__FILE__, __LINE__,
+                   "written after the waiter returned: %ld of %ld rounds woken by a task, "
+                   "%ld of %ld woken by a plain thread",
+                   late_writes[0], rounds / 2, late_writes[1], (rounds + 1) / 2);
+}
+
+TEST(sem_reusable_as_soon_as_acquire_returns) {
+    guard();
+    long rounds = test_scale(2000) < 100 ? 100 : test_scale(2000);
+    weft_sem poison;
+    memset(&poison, 0xA5, sizeof poison);
+    poison.waiters = NULL;
+    long late_writes[2] = {0, 0}; /* [woken by a thread] */
+    for (long r = 0; r < rounds; r++) {
+        weft_sem *s = malloc(sizeof *s);
+        ASSERT(s != NULL);
+        weft_sem_init(s, 0);
+        pthread_t th;
+        int by_thread = r % 2 == 0;
+        waker_arg wa = {s, 0};
+        if (by_thread)
+            ASSERT_EQ(pthread_create(&th, NULL, sem_release_thread_fn, s), 0);
+        else
+            ASSERT_EQ(weft_go(sem_release_task, &wa), 0);
+        int rc = weft_sem_acquire(s, weft_deadline_in(5000));
+        memcpy(s, &poison, sizeof *s);
+        pause_a_little();
+        if (!intact(s, &poison, sizeof *s)) late_writes[by_thread]++;
+        if (by_thread)
+            pthread_join(th, NULL);
+        else
+            while (!atomic_load(&wa.finished)) weft_yield();
+        free(s);
+        ASSERT_ERR(rc, 0);
+    }
+    if (late_writes[0] || late_writes[1])
+        test__fail(__FILE__, __LINE__,
+                   "written after the waiter returned: %ld of %ld rounds woken by a task, "
+                   "%ld of %ld woken by a plain thread",
+                   late_writes[0], rounds / 2, late_writes[1], (rounds + 1) / 2);
+}
+
 /* ---- once -------------------------------------------------------------------- */
 
 typedef struct {
@@ -600,14 +814,14 @@ typedef struct {
     weft_once *once;
     once_state *st;
     weft_wg *wg;
-    int64_t start_ns;
+    spread_gate *gate;
     int rc;
     int flag_after;
 } once_arg;
 
 static void once_caller(void *arg) {
     once_arg *a = arg;
-    start_gate(a->start_ns);
+    gate_pass(a->gate);
     a->rc = weft_once_do(a->once, once_fn, a->st);
     a->flag_after = atomic_load(&a->st->flag);
     weft_wg_done(a->wg);
@@ -623,10 +837,11 @@ TEST(once_runs_exactly_once) {
     weft_wg wg;
     weft_wg_init(&wg);
     once_arg args[N];
-    int64_t start = weft_now_ns() + 10 * 1000000;
+    spread_gate gate;
+    gate_init(&gate, 2000);
     weft_wg_add(&wg, N);
     for (int i = 0; i < N; i++) {
-        args[i] = (once_arg){&once, &st, &wg, start, 12345, -1};
+        args[i] = (once_arg){&once, &st, &wg, &gate, 12345, -1};
         ASSERT_EQ(weft_go(once_caller, &args[i]), 0);
     }
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(10000)), 0);
