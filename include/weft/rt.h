@@ -54,8 +54,10 @@ typedef void (*weft_fn)(void *arg);
  * error of an I/O backend that could not start. Blocks the calling thread. */
 int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg);
 
-/* Cancel every task and make weft_main() return once they have ended.
- * Callable from any task or thread; returns at once (does not wait). */
+/* Cancel every task; weft_main() returns once they have all ended (tasks
+ * that never suspend are not interrupted). From a task: returns at once (a
+ * task cannot wait for itself). From another thread: returns once
+ * weft_main() has returned. No-op when the runtime is not running. */
 void weft_shutdown(void);
 
 /* Name of the I/O backend in use ("io_uring" or "epoll"), or NULL when the

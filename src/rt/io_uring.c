@@ -15,6 +15,13 @@
  * completion has arrived and the owner has taken the request off its inbox.
  * `kstate` records which of those happened; whoever completes the set wakes
  * the task. Both happen on the owner's thread, so they never race each other.
+ *
+ * A POLL_REMOVE can miss: it answers -ENOENT/-EALREADY while the poll is
+ * between a wake-up and its re-arm (several readers woken for one byte), and
+ * the re-armed poll then never completes. So a remove that did not find its
+ * poll is issued again while the task still waits for the completion. The
+ * user_data carries the wait's sequence number next to the address, so a
+ * late or repeated remove can never hit a later wait at the same address.
  */
 #include <liburing.h>
 #include <poll.h>
@@ -116,10 +123,17 @@ static void u_fini(weft__worker *w) {
     w->io = NULL;
 }
 
+/* user_data of a wait's POLL_ADD: its address, and its seq in bits 48..62
+ * (user-space addresses are below 2^47); bit 0 set marks the POLL_REMOVE. */
+#define UD_ADDR_MASK ((1ull << 48) - 1)
+static uint64_t wait_ud(uwait *uw) {
+    return (uint64_t)(uintptr_t)uw | ((uint64_t)(uw->wt.seq & 0x7fff) << 48);
+}
+
 static void remove_poll(uring_state *s, uwait *uw) {
     struct io_uring_sqe *sqe = get_sqe(s);
-    io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)uw);
-    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_prep_poll_remove(sqe, wait_ud(uw));
+    io_uring_sqe_set_data64(sqe, wait_ud(uw) | 1);
 }
 
 static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
@@ -141,7 +155,7 @@ static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
 
     struct io_uring_sqe *sqe = get_sqe(s);
     io_uring_prep_poll_add(sqe, fd, (unsigned)events);
-    io_uring_sqe_set_data(sqe, &uw);
+    io_uring_sqe_set_data64(sqe, wait_ud(&uw));
     weft__wait_timer(t, seq, deadline);
     int r = weft__park(NULL, NULL, events & WEFT_POLLIN ? "io read" : "io write",
                        (const void *)(intptr_t)fd);
@@ -149,7 +163,12 @@ static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     weft__spin_lock(&fe->lock);
     weft__wq_remove(list, &uw.wt);
     weft__spin_unlock(&fe->lock);
-    if (atomic_load(&uw.kstate) & K_DONE) return r;
+    if (atomic_load(&uw.kstate) & K_DONE) {
+        /* a poll cancelled by a remove that was meant for someone else can
+         * never happen (seq in user_data), but be safe: make it a spurious
+         * wake, after which the caller retries its syscall */
+        return r == -ECANCELED ? events : r;
+    }
 
     /* timed out / cancelled / fd closed: take the request back first */
     uint32_t seq2;
@@ -185,16 +204,33 @@ static void drain_inbox(uring_state *s) {
     }
 }
 
+/* Whether the wait behind a remove's user_data still waits for its poll.
+ * Reads a frame its task may have reused meanwhile (always mapped; stale
+ * contents fail the seq check), hence no TSan. */
+WEFT_NO_TSAN static bool still_waiting(uwait *uw, uint64_t ud) {
+    int ks = *(volatile int *)&uw->kstate;
+    return wait_ud(uw) == ud && !(ks & K_DONE) && (ks & K_WAITING);
+}
+
 static int handle_cqe(weft__worker *w, uring_state *s, struct io_uring_cqe *cqe) {
     uint64_t ud = io_uring_cqe_get_data64(cqe);
-    if (ud == 0) return 0; /* a POLL_REMOVE's own completion */
     if (ud == WEFT__WAKE_TAG) {
         ssize_t n = read(w->wakefd, &s->wakebuf, sizeof s->wakebuf);
         (void)n;
         if (!(cqe->flags & IORING_CQE_F_MORE)) s->wake_armed = 0;
         return 0;
     }
-    uwait *uw = (uwait *)(uintptr_t)ud;
+    if (ud & 1) { /* a POLL_REMOVE's own completion */
+        if (cqe->res == -ENOENT || cqe->res == -EALREADY) {
+            /* missed (see the top of this file): if that wait still waits
+             * for its poll, remove again. The frame is always mapped; the
+             * seq check tells whether it is still that wait. */
+            uwait *uw = (uwait *)(uintptr_t)(ud & UD_ADDR_MASK & ~1ull);
+            if (still_waiting(uw, ud & ~1ull)) remove_poll(s, uw);
+        }
+        return 0;
+    }
+    uwait *uw = (uwait *)(uintptr_t)(ud & UD_ADDR_MASK);
     weft__task *t = uw->wt.task;
     uint32_t seq = uw->wt.seq;
     int res = cqe->res;

@@ -1098,6 +1098,12 @@ void weft_shutdown(void) {
     if (!atomic_load(&weft__R.running)) return;
     atomic_store(&weft__R.shutting_down, 1);
     weft__stack_foreach(cancel_one, NULL);
+    if (weft__task_self()) return; /* a task cannot wait for itself to end */
+    /* another thread: wait until weft_main() has finished */
+    while (atomic_load(&rt_busy)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int weft_workers(void) { return atomic_load(&weft__R.running) ? weft__R.nworkers : 0; }

@@ -67,6 +67,7 @@ static struct {
 
 int weft__stack_guard_mode = -1;
 static long mprotect_budget; /* fallback: slots we may still guard with mprotect */
+static long mprotect_used;   /* ... and those guarded so far (slabs live forever) */
 
 static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
 
@@ -77,17 +78,21 @@ static int size_class(size_t size) {
     return -1;
 }
 
+/* WEFT_STACK_GUARD=mprotect|canary forces a fallback (to test them on a
+ * kernel that has MADV_GUARD_INSTALL); WEFT_STACK_GUARD_BUDGET caps the
+ * mprotect budget (to test running out of it). */
 static void probe_guard(void) {
-    char *p = mmap(NULL, 2 * GUARD, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        weft__stack_guard_mode = 0;
-        return;
+    const char *force = getenv("WEFT_STACK_GUARD");
+    int mode = 2;
+    if (force && !strcmp(force, "mprotect")) mode = 1;
+    if (force && !strcmp(force, "canary")) mode = 0;
+    if (mode == 2) {
+        char *p = mmap(NULL, 2 * GUARD, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED || madvise(p, GUARD, MADV_GUARD_INSTALL) != 0) mode = 1;
+        if (p != MAP_FAILED) munmap(p, 2 * GUARD);
     }
-    if (madvise(p, GUARD, MADV_GUARD_INSTALL) == 0) {
-        weft__stack_guard_mode = 2;
-    } else {
-        weft__stack_guard_mode = 1;
+    if (mode == 1) {
         long maxmap = 65530;
         FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
         if (f) {
@@ -97,13 +102,16 @@ static void probe_guard(void) {
         /* each mprotect'ed guard adds ~2 mappings; keep a margin for the
          * rest of the process (libraries, malloc arenas, sockets' buffers). */
         mprotect_budget = (maxmap - 8192) / 2;
+        const char *cap = getenv("WEFT_STACK_GUARD_BUDGET");
+        if (cap && atol(cap) >= 0 && atol(cap) < mprotect_budget) mprotect_budget = atol(cap);
+        mprotect_budget -= mprotect_used;
         if (mprotect_budget < 0) mprotect_budget = 0;
     }
-    munmap(p, 2 * GUARD);
+    weft__stack_guard_mode = mode;
 }
 
 int weft__stack_init(size_t default_size) {
-    if (weft__stack_guard_mode < 0) probe_guard();
+    probe_guard(); /* each run: the mode applies to slots carved from now on */
     if (size_class(default_size) < 0) return WEFT_EINVAL;
     static int logged;
     if (!logged) {
@@ -150,8 +158,8 @@ static weft__task *carve(int c) {
         t->guarded = madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
     } else if (weft__stack_guard_mode == 1 && mprotect_budget > 0) {
         t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
-        if (t->guarded) mprotect_budget--;
-        if (mprotect_budget == 0)
+        if (t->guarded) mprotect_used++;
+        if (t->guarded && --mprotect_budget == 0)
             weft_log_warn("stacks: mapping budget used up; new stacks get a canary, not a "
                           "guard page (kernel lacks MADV_GUARD_INSTALL)");
     }

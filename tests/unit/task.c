@@ -375,6 +375,93 @@ TEST_PLAIN(stack_overflow_is_reported_and_aborts) {
     ASSERT_EQ(WTERMSIG(status), SIGABRT);
     ASSERT(strstr(err, "stack overflow in task \"deep-diver\"") != NULL);
 }
+
+/* The fallbacks for kernels without MADV_GUARD_INSTALL, forced by env. A
+ * 16 KiB stack (about 11 KiB usable) and 14 KiB of frames: the overflow
+ * stays within the slot's own guard page, then the task parks. */
+static __attribute__((noinline)) long fill_stack(int depth) {
+    volatile char buf[1024];
+    for (int i = 0; i < 1024; i++) buf[i] = (char)depth; /* every byte: hits the canary */
+    if (depth == 0) return buf[0];
+    return fill_stack(depth - 1) + buf[512];
+}
+
+static void small_overflow_task(void *arg) {
+    (void)arg;
+    fill_stack(13);
+    weft_sleep(1); /* canary mode checks at the park */
+}
+static void small_overflow_main(void *arg) {
+    (void)arg;
+    weft_task_opts o = {.name = "small", .stack_size = 16u << 10};
+    weft_go_opts(small_overflow_task, NULL, &o);
+}
+
+TEST_PLAIN(stack_overflow_fallback_mprotect) {
+    char err[4096];
+    int status = 0;
+    setenv("WEFT_STACK_GUARD", "mprotect", 1);
+    int rc = run_child(small_overflow_main, err, sizeof err, &status);
+    unsetenv("WEFT_STACK_GUARD");
+    ASSERT_EQ(rc, 0);
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    ASSERT(strstr(err, "weft: stack overflow in task \"small\"") != NULL);
+}
+
+TEST_PLAIN(stack_overflow_fallback_canary) {
+    char err[4096];
+    int status = 0;
+    setenv("WEFT_STACK_GUARD", "canary", 1);
+    int rc = run_child(small_overflow_main, err, sizeof err, &status);
+    unsetenv("WEFT_STACK_GUARD");
+    ASSERT_EQ(rc, 0);
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    ASSERT(strstr(err, "stack overflow in task \"small\"") != NULL);
+    ASSERT(strstr(err, "canary overwritten") != NULL);
+}
+
+static void count_flags_main(void *arg) {
+    weft_wg_init(&g_wg);
+    weft_wg_add(&g_wg, 300);
+    for (int i = 0; i < 300; i++) weft_go(set_flag, (void *)(intptr_t)i);
+    weft_wg_wait(&g_wg, -1);
+    weft_dump_tasks(2);
+    *(int *)arg = 1;
+}
+
+TEST_PLAIN(mprotect_budget_runs_out_into_canaries) {
+    /* a budget of 50 guarded stacks: the rest get canaries, with a warning */
+    char err[1 << 14];
+    int status = 0;
+    setenv("WEFT_STACK_GUARD", "mprotect", 1);
+    setenv("WEFT_STACK_GUARD_BUDGET", "50", 1);
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        int done = 0;
+        for (int i = 0; i < 1000; i++) atomic_store(&g_flags[i], 0);
+        int rc = weft_main(count_flags_main, &done, NULL);
+        for (int i = 0; i < 300; i++)
+            if (atomic_load(&g_flags[i]) != 1) _exit(3);
+        _exit(rc == 0 && done ? 0 : 2);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof err && (r = read(p[0], err + n, sizeof err - 1 - n)) > 0) n += (size_t)r;
+    err[n] = 0;
+    close(p[0]);
+    waitpid(pid, &status, 0);
+    unsetenv("WEFT_STACK_GUARD");
+    unsetenv("WEFT_STACK_GUARD_BUDGET");
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    ASSERT(strstr(err, "mapping budget used up") != NULL);
+    ASSERT(strstr(err, "stack guards: mprotect") != NULL);
+}
 #endif
 
 /* ---- debugging: dumps, SIGQUIT, starvation reports --------------------------- */
