@@ -377,8 +377,11 @@ TEST_PLAIN(stack_overflow_is_reported_and_aborts) {
 }
 
 /* The fallbacks for kernels without MADV_GUARD_INSTALL, forced by env. A
- * 16 KiB stack (about 11 KiB usable) and 14 KiB of frames: the overflow
- * stays within the slot's own guard page, then the task parks. */
+ * 16 KiB request gets a 32 KiB slot: 4 KiB guard, ~27.5 KiB of stack, the
+ * TCB. 28 frames of ~1 KiB overflow by ~1.5 KiB, within the slot's own
+ * guard page (which in canary mode is ordinary memory), then the task
+ * parks. These slot sizes are used by no other test, so the child process
+ * carves fresh slots instead of reusing stacks inherited from the parent. */
 static __attribute__((noinline)) long fill_stack(int depth) {
     volatile char buf[1024];
     for (int i = 0; i < 1024; i++) buf[i] = (char)depth; /* every byte: hits the canary */
@@ -388,7 +391,7 @@ static __attribute__((noinline)) long fill_stack(int depth) {
 
 static void small_overflow_task(void *arg) {
     (void)arg;
-    fill_stack(13);
+    fill_stack(27);
     weft_sleep(1); /* canary mode checks at the park */
 }
 static void small_overflow_main(void *arg) {
@@ -423,7 +426,8 @@ TEST_PLAIN(stack_overflow_fallback_canary) {
 static void count_flags_main(void *arg) {
     weft_wg_init(&g_wg);
     weft_wg_add(&g_wg, 300);
-    for (int i = 0; i < 300; i++) weft_go(set_flag, (void *)(intptr_t)i);
+    weft_task_opts o = {.stack_size = 40u << 10}; /* the 64 KiB class: fresh slots */
+    for (int i = 0; i < 300; i++) weft_go_opts(set_flag, (void *)(intptr_t)i, &o);
     weft_wg_wait(&g_wg, -1);
     weft_dump_tasks(2);
     *(int *)arg = 1;
