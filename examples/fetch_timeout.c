@@ -6,7 +6,7 @@
  * against a 500 ms deadline succeeds; a slow one (2 s) against 100 ms times
  * out, and the caller cancels the abandoned fetcher through its group so it
  * does not linger. Prints:
- *   fast: got "payload-1" 
+ *   fast: got "payload-1"
  *   slow: timed out after ~100 ms; fetcher cancelled
  */
 #include <stdio.h>
@@ -68,10 +68,8 @@ static void run(void *arg) {
                slow.canceled ? "cancelled" : "NOT cancelled");
     else
         printf("slow: unexpected %s\n", weft_strerror(rc2));
-    status = fast_ok && rc2 == WEFT_ETIMEDOUT &&
-                     slow.canceled && took >= 100 && took < 1000
-                 ? 0
-                 : 1;
+    status =
+        fast_ok && rc2 == WEFT_ETIMEDOUT && slow.canceled && took >= 100 && took < 1000 ? 0 : 1;
 }
 
 int main(void) {

@@ -29,7 +29,7 @@ void weft_log(weft_log_level lvl, const char *fmt, ...) __attribute__((format(pr
 #define weft_log_info(...) weft_log(WEFT_LOG_INFO, __VA_ARGS__)
 #define weft_log_debug(...)                                                                        \
     do {                                                                                           \
-        if (weft_log_get_level() >= WEFT_LOG_DEBUG) weft_log(WEFT_LOG_DEBUG, __VA_ARGS__);        \
+        if (weft_log_get_level() >= WEFT_LOG_DEBUG) weft_log(WEFT_LOG_DEBUG, __VA_ARGS__);         \
     } while (0)
 
 #ifdef __cplusplus

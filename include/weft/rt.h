@@ -38,11 +38,11 @@ typedef enum weft_io_backend {
 } weft_io_backend;
 
 typedef struct weft_config {
-    int workers;              /* worker threads; 0 = one per online CPU (env WEFT_WORKERS) */
-    size_t stack_size;        /* default task stack, bytes; 0 = 256 KiB (virtual, committed lazily) */
-    weft_io_backend io;       /* 0 = auto; env WEFT_IO=uring|epoll overrides auto */
-    int blocking_threads;     /* max threads of the blocking pool; 0 = 16 */
-    int starve_ms;            /* report a task holding a worker this long; 0 = 10, <0 = off */
+    int workers;          /* worker threads; 0 = one per online CPU (env WEFT_WORKERS) */
+    size_t stack_size;    /* default task stack, bytes; 0 = 256 KiB (virtual, committed lazily) */
+    weft_io_backend io;   /* 0 = auto; env WEFT_IO=uring|epoll overrides auto */
+    int blocking_threads; /* max threads of the blocking pool; 0 = 16 */
+    int starve_ms;        /* report a task holding a worker this long; 0 = 10, <0 = off */
 } weft_config;
 
 typedef void (*weft_fn)(void *arg);
@@ -170,8 +170,8 @@ typedef enum weft_case_op { WEFT_SEND = 1, WEFT_RECV = 2 } weft_case_op;
 typedef struct weft_case {
     weft_chan *chan; /* NULL chan: the case never fires (like a nil channel in Go) */
     weft_case_op op;
-    void *val;       /* SEND: value to copy in; RECV: where to copy (may be NULL) */
-    int err;         /* OUT: 0, or WEFT_ECLOSED for the case that fired */
+    void *val; /* SEND: value to copy in; RECV: where to copy (may be NULL) */
+    int err;   /* OUT: 0, or WEFT_ECLOSED for the case that fired */
 } weft_case;
 
 /* Wait for the first of n cases (1..64) that can proceed, perform it, and
@@ -184,11 +184,12 @@ int weft_select(weft_case *cases, int n, int64_t deadline);
 /* ---- sync: task-aware; waiting suspends the task, never the worker ------ */
 
 typedef struct weft_mutex {
-    uint32_t state;  /* private */
-    uint32_t lock;   /* private */
-    void *waiters;   /* private */
+    uint32_t state; /* private */
+    uint32_t lock;  /* private */
+    void *waiters;  /* private */
 } weft_mutex;
-#define WEFT_MUTEX_INIT {0, 0, 0}
+#define WEFT_MUTEX_INIT                                                                            \
+    { 0, 0, 0 }
 void weft_mutex_init(weft_mutex *m);
 /* 0, WEFT_ETIMEDOUT, WEFT_EAGAIN, WEFT_ECANCELED, WEFT_ENOTASK. */
 int weft_mutex_lock(weft_mutex *m, int64_t deadline);
@@ -225,7 +226,8 @@ typedef struct weft_once {
     uint32_t state; /* private: 0 new, 1 running, 2 done */
     weft_mutex mu;  /* private */
 } weft_once;
-#define WEFT_ONCE_INIT {0, WEFT_MUTEX_INIT}
+#define WEFT_ONCE_INIT                                                                             \
+    { 0, WEFT_MUTEX_INIT }
 /* Run fn(arg) exactly once across all callers; others suspend until it has
  * returned. 0, or WEFT_ECANCELED / WEFT_ENOTASK (then fn may not have run). */
 int weft_once_do(weft_once *o, void (*fn)(void *), void *arg);

@@ -68,13 +68,22 @@ size_t weft_chan_cap(weft_chan *c) { return c->cap; }
 static inline void copy_elem(void *dst, const void *src, size_t n) {
     if (!dst || !src) return;
     switch (n) { /* the common sizes without a call */
-    case 4: memcpy(dst, src, 4); break;
-    case 8: memcpy(dst, src, 8); break;
-    case 16: memcpy(dst, src, 16); break;
-    default: memcpy(dst, src, n);
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
     }
 }
-static inline char *slot(weft_chan *c, size_t i) { return c->buf + ((c->head + i) % c->cap) * c->esz; }
+static inline char *slot(weft_chan *c, size_t i) {
+    return c->buf + ((c->head + i) % c->cap) * c->esz;
+}
 
 /* Pop the first waiter that can still be claimed (lock held). The claimed
  * task cannot run until readied, which the caller does after unlocking

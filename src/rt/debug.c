@@ -38,18 +38,24 @@ static void put(int fd, const char *s, size_t n) {
 static void fmt_addr(char *out, size_t cap, void *pc) {
     Dl_info di;
     if (dladdr(pc, &di) && di.dli_sname)
-        snprintf(out, cap, "%s+0x%lx", di.dli_sname, (unsigned long)((char *)pc - (char *)di.dli_saddr));
+        snprintf(out, cap, "%s+0x%lx", di.dli_sname,
+                 (unsigned long)((char *)pc - (char *)di.dli_saddr));
     else
         snprintf(out, cap, "%p", pc);
 }
 
 static const char *state_name(int s) {
     switch (s) {
-    case TASK_RUNNABLE: return "runnable";
-    case TASK_RUNNING: return "running";
-    case TASK_PARKED: return "parked";
-    case TASK_DONE: return "exiting";
-    default: return "?";
+    case TASK_RUNNABLE:
+        return "runnable";
+    case TASK_RUNNING:
+        return "running";
+    case TASK_PARKED:
+        return "parked";
+    case TASK_DONE:
+        return "exiting";
+    default:
+        return "?";
     }
 }
 
@@ -69,7 +75,8 @@ WEFT_NO_TSAN static void dump_one(weft__task *t, void *arg) {
     if (t->state == TASK_PARKED && t->wait_reason)
         len += snprintf(line + len, sizeof line - (size_t)len, " on %s (%p)", t->wait_reason,
                         t->wait_obj);
-    if (atomic_load(&t->canceled)) len += snprintf(line + len, sizeof line - (size_t)len, " [canceled]");
+    if (atomic_load(&t->canceled))
+        len += snprintf(line + len, sizeof line - (size_t)len, " [canceled]");
     len += snprintf(line + len, sizeof line - (size_t)len, ", entry %s\n", sym);
     put(d->fd, line, (size_t)len);
     if (t->state != TASK_PARKED && t->state != TASK_RUNNABLE) return;

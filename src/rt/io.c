@@ -123,7 +123,7 @@ int weft_fd_wait(int fd, int events, int64_t deadline) {
         if (n > 0) {
             if (p.revents & POLLNVAL) return WEFT_EBADF;
             return (p.revents & (POLLERR | POLLHUP)) ? events | (p.revents & events)
-                                                      : (p.revents & events);
+                                                     : (p.revents & events);
         }
     }
 }

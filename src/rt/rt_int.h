@@ -73,8 +73,7 @@
 #ifdef NDEBUG
 #define WEFT_ASSERT(c) ((void)0)
 #else
-#define WEFT_ASSERT(c)                                                                             \
-    ((c) ? (void)0 : weft__assert_fail(#c, __FILE__, __LINE__))
+#define WEFT_ASSERT(c) ((c) ? (void)0 : weft__assert_fail(#c, __FILE__, __LINE__))
 #endif
 void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
@@ -120,7 +119,7 @@ enum { WS_IDLE = 0, WS_ARMED = 1, WS_PARKED = 2, WS_WOKEN = 3 };
 #define WS_SEQ(w) (((uint32_t)(w)) >> 3)
 #define WS_RESULT(w) ((int32_t)((uint64_t)(w) >> 32))
 #define WS_MAKE(res, seq, nc, st)                                                                  \
-    (((uint64_t)(uint32_t)(res) << 32) | ((uint64_t)((seq)&0x1fffffffu) << 3) |                   \
+    (((uint64_t)(uint32_t)(res) << 32) | ((uint64_t)((seq)&0x1fffffffu) << 3) |                    \
      ((uint64_t)(nc) << 2) | (st))
 
 /* A task waiting on a list (channel queues, sync primitives, groups, fds).
@@ -130,8 +129,8 @@ typedef struct weft__waiter {
     struct weft__waiter *next, *prev;
     weft__task *task;
     uint32_t seq;
-    int idx;   /* select: case index (the wake result); 0 for plain ops */
-    int err;   /* OUT: 0 or WEFT_ECLOSED, written by the waker after claiming */
+    int idx; /* select: case index (the wake result); 0 for plain ops */
+    int err; /* OUT: 0 or WEFT_ECLOSED, written by the waker after claiming */
     int events;
     void *val; /* channel element source (send) or destination (recv) */
 } weft__waiter;
@@ -177,38 +176,38 @@ typedef struct weft__defer {
 
 /* A timer entry in a worker's heap (lives in the waiting task's frame or TCB). */
 typedef struct weft__timer {
-    int64_t when;         /* absolute ms */
-    int32_t idx;          /* heap index, -1 when not in a heap */
-    uint32_t seq;         /* wait seq to wake */
-    weft__task *task;     /* task to wake with WEFT_ETIMEDOUT */
-    weft__worker *owner;  /* heap it is in */
+    int64_t when;                          /* absolute ms */
+    int32_t idx;                           /* heap index, -1 when not in a heap */
+    uint32_t seq;                          /* wait seq to wake */
+    weft__task *task;                      /* task to wake with WEFT_ETIMEDOUT */
+    weft__worker *owner;                   /* heap it is in */
     void (*on_fire)(struct weft__timer *); /* optional, runs on the owner before the wake */
 } weft__timer;
 
 struct weft__task {
-    void *sp;          /* saved stack pointer; offset 0, used by the switch */
-    weft__task *next;  /* global queue / free list link */
+    void *sp;         /* saved stack pointer; offset 0, used by the switch */
+    weft__task *next; /* global queue / free list link */
     _Atomic uint64_t wstate;
     _Atomic int canceled;
-    int state;         /* TASK_*, for dumps (racy reads are fine) */
-    int nocancel;      /* >0: suspending calls ignore cancellation (cleanup, I/O release) */
+    int state;    /* TASK_*, for dumps (racy reads are fine) */
+    int nocancel; /* >0: suspending calls ignore cancellation (cleanup, I/O release) */
     weft_fn fn;
     void *arg;
     uint64_t id;
     const char *wait_reason; /* what it is parked on, for dumps */
     const void *wait_obj;
-    void *wait_pc;           /* caller of the public API that parked */
+    void *wait_pc; /* caller of the public API that parked */
     weft_group *group;
     weft__task *gnext, *gprev;
     weft__defer defers_inline[WEFT__DEFER_INLINE];
-    weft__defer *defers;     /* defers_inline or a malloc'd array */
+    weft__defer *defers; /* defers_inline or a malloc'd array */
     int ndefer, defer_cap;
-    weft__timer timer;       /* the task's deadline timer (one wait at a time) */
-    char *stack_lo;          /* lowest usable byte (above the guard) */
-    size_t stack_size;       /* usable bytes from stack_lo to the TCB */
+    weft__timer timer; /* the task's deadline timer (one wait at a time) */
+    char *stack_lo;    /* lowest usable byte (above the guard) */
+    size_t stack_size; /* usable bytes from stack_lo to the TCB */
     int size_class;
-    int guarded;             /* guard page installed */
-    uint32_t canary_off;     /* unguarded stacks: canary at stack_lo */
+    int guarded;         /* guard page installed */
+    uint32_t canary_off; /* unguarded stacks: canary at stack_lo */
 #ifdef WEFT_TSAN
     void *tsan_fiber;
 #endif
@@ -251,25 +250,25 @@ struct weft__worker {
     weft__task *_Atomic runnext;
     _Alignas(WEFT_CACHELINE) int id;
     pthread_t thread;
-    void *sched_sp;       /* scheduler context's saved sp */
-    weft__task *current;  /* running task, NULL in the scheduler context */
+    void *sched_sp;      /* scheduler context's saved sp */
+    weft__task *current; /* running task, NULL in the scheduler context */
     /* the after-switch hook, set by the context that switches away */
     void (*hook)(weft__worker *w, void *a, void *b);
     void *hook_a, *hook_b;
-    uint32_t tick;        /* switches since start; picks the global queue now and then */
-    uint64_t id_next, id_end; /* block of task ids reserved by this worker */
-    uint32_t nexts;       /* consecutive runnext picks (fairness) */
+    uint32_t tick;             /* switches since start; picks the global queue now and then */
+    uint64_t id_next, id_end;  /* block of task ids reserved by this worker */
+    uint32_t nexts;            /* consecutive runnext picks (fairness) */
     _Atomic uint64_t switches; /* for the starvation monitor */
     _Atomic int stuck;         /* monitor: one task has held this worker > 1 ms */
     int spinning;
     _Atomic int sleeping;
-    int wakefd;           /* eventfd other threads write to wake this worker */
+    int wakefd; /* eventfd other threads write to wake this worker */
     uint64_t rng;
     /* timers */
     uint32_t tlock;
     weft__timer **theap;
     int tlen, tcap;
-    _Atomic int64_t tnext;        /* earliest timer, INT64_MAX if none */
+    _Atomic int64_t tnext; /* earliest timer, INT64_MAX if none */
     /* I/O backend state */
     void *io;
     /* stack caches per size class */
@@ -283,8 +282,8 @@ struct weft__worker {
     size_t asan_sched_size;
     void *asan_sched_fake;
 #endif
-    uint64_t *seen_sw;    /* per victim: switch count when first seen with a run-next */
-    int64_t *seen_t;      /* ... and when (steal_any) */
+    uint64_t *seen_sw; /* per victim: switch count when first seen with a run-next */
+    int64_t *seen_t;   /* ... and when (steal_any) */
     void *altstack;
 };
 
@@ -297,7 +296,7 @@ typedef struct weft__rt {
     const weft__io_ops *io;
     _Atomic int running;
     _Atomic int shutting_down;
-    _Atomic int64_t ntasks;    /* live tasks */
+    _Atomic int64_t ntasks; /* live tasks */
     _Atomic uint64_t next_id;
     /* global run queue */
     uint32_t glock;
@@ -324,8 +323,7 @@ extern __thread weft__worker *weft__tls_worker __attribute__((tls_model("initial
  * can be on another thread), as it would the address of a __thread. */
 static inline weft__worker *weft__worker_self(void) {
     weft__worker *w;
-    __asm__ volatile("movq weft__tls_worker@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
-                     : "=r"(w));
+    __asm__ volatile("movq weft__tls_worker@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(w));
     return w;
 }
 static inline weft__task *weft__task_self(void) {

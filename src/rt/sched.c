@@ -35,12 +35,10 @@ weft__rt weft__R;
 static _Atomic int rt_busy; /* a weft_main() is active */
 __thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
-
 void weft__assert_fail(const char *cond, const char *file, int line) {
     weft_log_error("assertion failed: %s (%s:%d)", cond, file, line);
     abort();
 }
-
 
 uint32_t weft__rand(weft__worker *w) {
     /* xorshift64* */
@@ -138,14 +136,15 @@ static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) 
         if (n > RUNQ_SIZE / 2) continue; /* inconsistent snapshot */
         uint32_t mt = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
         for (uint32_t i = 0; i < n; i++) {
-            weft__task *t = atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+            weft__task *t =
+                atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
             atomic_store_explicit(&w->runq.buf[(mt + i) % RUNQ_SIZE], t, memory_order_relaxed);
         }
         if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue;
-        weft__task *t = atomic_load_explicit(&w->runq.buf[(mt + n - 1) % RUNQ_SIZE],
-                                             memory_order_relaxed);
+        weft__task *t =
+            atomic_load_explicit(&w->runq.buf[(mt + n - 1) % RUNQ_SIZE], memory_order_relaxed);
         if (n > 1) atomic_store_explicit(&w->runq.tail, mt + n - 1, memory_order_release);
         return t;
     }
@@ -569,9 +568,7 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     return 0;
 }
 
-static void exit_hook(weft__worker *w, void *a, void *b) {
-    weft__stack_put(w, (weft__task *)a);
-}
+static void exit_hook(weft__worker *w, void *a, void *b) { weft__stack_put(w, (weft__task *)a); }
 
 static void run_defers(weft__task *t) {
     t->nocancel++;
@@ -838,7 +835,7 @@ static void sched_loop(weft__worker *w) {
             int s = atomic_exchange(&w->sleeping, 0);
             atomic_fetch_sub(&weft__R.nidle, 1);
             if (s == 2) w->spinning = 1; /* a waker picked us as spinner meanwhile */
-            spin_until = weft_now_ns(); /* no new spin budget: stalled_handoff decides */
+            spin_until = weft_now_ns();  /* no new spin budget: stalled_handoff decides */
             continue;
         }
         weft__R.io->poll(w, timeout_ms(w));

@@ -46,8 +46,8 @@
 
 typedef struct slab {
     char *base;
-    size_t slot;   /* slot size */
-    uint32_t n;    /* slots in the slab */
+    size_t slot;           /* slot size */
+    uint32_t n;            /* slots in the slab */
     _Atomic uint32_t used; /* slots carved so far */
 } slab;
 
@@ -127,8 +127,8 @@ static slab *slab_new(int c) {
     size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES;
     uint32_t idx = atomic_load(&nslabs);
     if (idx >= MAX_SLABS) return NULL;
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     if (p == MAP_FAILED) return NULL;
     slab *s = &slabs[idx];
     s->base = p;
@@ -254,9 +254,7 @@ void weft__stack_cache_free(weft__worker *w) {
 }
 
 /* Non-zero when the canary of an unguarded stack was overwritten. */
-int weft__stack_smashed(weft__task *t) {
-    return !t->guarded && *(uint64_t *)t->stack_lo != CANARY;
-}
+int weft__stack_smashed(weft__task *t) { return !t->guarded && *(uint64_t *)t->stack_lo != CANARY; }
 
 WEFT_NO_TSAN weft__task *weft__stack_owner(const void *addr, int *in_guard) {
     const char *a = addr;

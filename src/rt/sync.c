@@ -22,8 +22,7 @@ int weft_mutex_lock(weft_mutex *m, int64_t deadline) {
     if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
         return WEFT_ECANCELED;
     uint32_t zero = 0;
-    if (__atomic_compare_exchange_n(&m->state, &zero, 1, false, __ATOMIC_ACQUIRE,
-                                    __ATOMIC_RELAXED))
+    if (__atomic_compare_exchange_n(&m->state, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
     weft__spin_lock(&m->lock);
     /* under the spinlock: either take it, or mark "waiters" and queue */
@@ -35,8 +34,8 @@ int weft_mutex_lock(weft_mutex *m, int64_t deadline) {
                 weft__spin_unlock(&m->lock);
                 return 0;
             }
-        } else if (s == 2 || __atomic_compare_exchange_n(&m->state, &s, 2, false,
-                                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        } else if (s == 2 || __atomic_compare_exchange_n(&m->state, &s, 2, false, __ATOMIC_RELAXED,
+                                                         __ATOMIC_RELAXED)) {
             break;
         }
     }
@@ -58,8 +57,7 @@ int weft_mutex_lock(weft_mutex *m, int64_t deadline) {
 
 int weft_mutex_unlock(weft_mutex *m) {
     uint32_t one = 1;
-    if (__atomic_compare_exchange_n(&m->state, &one, 0, false, __ATOMIC_RELEASE,
-                                    __ATOMIC_RELAXED))
+    if (__atomic_compare_exchange_n(&m->state, &one, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
         return 0;
     if (one == 0) return WEFT_EINVAL;
     weft__spin_lock(&m->lock);
@@ -154,8 +152,7 @@ int weft_wg_wait(weft_wg *wg, int64_t deadline) {
         return 0;
     }
     weft__waiter wt = {0};
-    return weft__wait_on(&wg->lock, (weft__waiter **)&wg->waiters, &wt, deadline, "wait group",
-                         wg);
+    return weft__wait_on(&wg->lock, (weft__waiter **)&wg->waiters, &wt, deadline, "wait group", wg);
 }
 
 /* ---- once ---------------------------------------------------------------------- */

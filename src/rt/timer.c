@@ -47,8 +47,7 @@ static void sift_down(weft__worker *w, int i) {
 }
 
 static void publish_next(weft__worker *w) {
-    atomic_store_explicit(&w->tnext, w->tlen ? w->theap[0]->when : INT64_MAX,
-                          memory_order_release);
+    atomic_store_explicit(&w->tnext, w->tlen ? w->theap[0]->when : INT64_MAX, memory_order_release);
 }
 
 static void heap_remove(weft__worker *w, weft__timer *t) {
@@ -131,7 +130,6 @@ void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline) {
     t->timer.task = t;
     weft__timer_add(weft__worker_self(), &t->timer);
 }
-
 
 int weft_sleep_until(int64_t deadline) {
     weft__task *t = weft__task_self();
