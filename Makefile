@@ -68,11 +68,12 @@ $(LIB): $(LIB_OBJ)
 
 $(B)/examples/%: $(B)/examples/%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(LIB)
+$(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/%.o: CFLAGS += -Itests
 $(B)/tests/test_main.o: CFLAGS += -Itests
+$(B)/tests/test_util.o: CFLAGS += -Itests
 $(B)/bench/%: $(B)/bench/micro/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

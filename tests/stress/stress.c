@@ -112,7 +112,8 @@ TEST(hundred_thousand_tasks_pass_messages_in_a_chain) {
     }
     /* several tokens travel the chain at once, each hop a cross-task hand-off
      * that both workers take part in */
-    for (int k = 0; k < tokens; k++) ASSERT_EQ(weft_chan_send(ch[0], &(long){k * 1000000000L}, -1), 0);
+    for (int k = 0; k < tokens; k++)
+        ASSERT_EQ(weft_chan_send(ch[0], &(long){k * 1000000000L}, -1), 0);
     long got_sum = 0;
     for (int k = 0; k < tokens; k++) {
         long v;
@@ -194,8 +195,7 @@ TEST(randomized_select_with_closes_and_deadlines) {
     memset(&w, 0, sizeof w);
     g_sw = &w;
     for (int i = 0; i < NCH; i++) w.ch[i] = weft_chan_new(sizeof(long), (size_t)(i % 3), NULL);
-    long tasks = test_scale(400);
-    if (tasks < 20) tasks = 20;
+    long tasks = test_scale_min(400, 20);
     weft_wg_init(&s_wg);
     weft_wg_add(&s_wg, tasks + 1);
     for (long i = 0; i < tasks; i++) ASSERT_ERR(weft_go(selector, (void *)(intptr_t)i), 0);
@@ -233,15 +233,25 @@ static void waiter(void *arg) {
     long v;
     weft_case c = {s->ch, WEFT_RECV, &v, 0};
     switch (kind) {
-    case 0: rc = weft_chan_recv(s->ch, &v, -1); break;
-    case 1: rc = weft_select(&c, 1, -1); break;
-    case 2: rc = weft_sleep(60000); break;
+    case 0:
+        rc = weft_chan_recv(s->ch, &v, -1);
+        break;
+    case 1:
+        rc = weft_select(&c, 1, -1);
+        break;
+    case 2:
+        rc = weft_sleep(60000);
+        break;
     case 3:
         rc = weft_mutex_lock(&s->mu, -1);
         if (rc == 0) weft_mutex_unlock(&s->mu);
         break;
-    case 4: rc = weft_sem_acquire(&s->sem, -1); break;
-    case 5: rc = weft_wg_wait(&s->never, -1); break;
+    case 4:
+        rc = weft_sem_acquire(&s->sem, -1);
+        break;
+    case 5:
+        rc = weft_wg_wait(&s->never, -1);
+        break;
     }
     if (rc == WEFT_ECANCELED)
         atomic_fetch_add(&s->canceled, 1);
@@ -259,13 +269,13 @@ TEST(cancellation_storm) {
     weft_wg_init(&s.never);
     weft_wg_add(&s.never, 1);
     ASSERT_EQ(weft_mutex_lock(&s.mu, -1), 0); /* held: lockers park */
-    long rounds = 20, per = test_scale(3000);
-    if (per < 60) per = 60;
+    long rounds = 20, per = test_scale_min(3000, 60);
     long total = 0;
     for (long r = 0; r < rounds; r++) {
         weft_group g;
         weft_group_init(&g);
-        for (long i = 0; i < per; i++) ASSERT_ERR(weft_group_go(&g, waiter, (void *)(intptr_t)i, "w"), 0);
+        for (long i = 0; i < per; i++)
+            ASSERT_ERR(weft_group_go(&g, waiter, (void *)(intptr_t)i, "w"), 0);
         total += per;
         if (r & 1) weft_sleep(2); /* sometimes parked, sometimes not yet */
         weft_group_cancel(&g);

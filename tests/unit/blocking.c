@@ -13,79 +13,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int64_t slack(int64_t ms) {
-#if defined(__SANITIZE_THREAD__)
-    return ms * 10;
-#elif defined(__SANITIZE_ADDRESS__)
-    return ms * 4;
-#else
-    return ms;
-#endif
-}
-
-static int64_t ms_since(int64_t t0_ns) { return (weft_now_ns() - t0_ns) / 1000000; }
-
-static int join(weft_group *g, int64_t ms) {
-    int rc = weft_group_wait(g, weft_deadline_in(ms));
-    if (rc != 0) {
-        weft_group_cancel(g);
-        weft_group_wait(g, -1);
-    }
-    return rc;
-}
-
-/* Aborts the process (after a task dump) if a weft_main() does not return. */
-typedef struct watchdog {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, secs;
-    const char *what;
-} watchdog;
-
-static void *watchdog_main(void *a) {
-    watchdog *wd = a;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wd->secs;
-    pthread_mutex_lock(&wd->mu);
-    while (!wd->done)
-        if (pthread_cond_timedwait(&wd->cv, &wd->mu, &ts) != 0) break;
-    int done = wd->done;
-    pthread_mutex_unlock(&wd->mu);
-    if (!done) {
-        fprintf(stderr, "WATCHDOG: %s did not finish in %d s; tasks:\n", wd->what, wd->secs);
-        weft_dump_tasks(2);
-        abort();
-    }
-    return NULL;
-}
-
-static void watchdog_start(watchdog *wd, const char *what, int secs) {
-    memset(wd, 0, sizeof *wd);
-    pthread_mutex_init(&wd->mu, NULL);
-    pthread_cond_init(&wd->cv, NULL);
-    wd->what = what;
-    wd->secs = secs;
-    if (pthread_create(&wd->th, NULL, watchdog_main, wd) != 0) wd->secs = -1;
-}
-
-static void watchdog_stop(watchdog *wd) {
-    if (wd->secs < 0) return;
-    pthread_mutex_lock(&wd->mu);
-    wd->done = 1;
-    pthread_cond_signal(&wd->cv);
-    pthread_mutex_unlock(&wd->mu);
-    pthread_join(wd->th, NULL);
-    pthread_mutex_destroy(&wd->mu);
-    pthread_cond_destroy(&wd->cv);
-}
 
 static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
 
@@ -154,7 +84,7 @@ TEST(blocking_many_tasks_results_visible) {
         acc[i] = (accum){0, 0};
         go |= weft_group_go(&g, many_caller, &acc[i], "caller");
     }
-    int jr = join(&g, slack(10000));
+    int jr = test_join(&g, test_slack_ms(10000));
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
     for (int i = 0; i < 16; i++) {
@@ -205,20 +135,17 @@ static void one_worker_main(void *a) {
     int s0 = atomic_load(&ONE.sleeps), y0 = atomic_load(&ONE.yields);
     int64_t t0 = weft_now_ns();
     ONE.rc = weft_blocking(usleep_200, NULL, -1);
-    ONE.blocked_ms = ms_since(t0);
+    ONE.blocked_ms = test_ms_since(t0);
     ONE.sleeps_during = atomic_load(&ONE.sleeps) - s0;
     ONE.yields_during = atomic_load(&ONE.yields) - y0;
     atomic_store(&ONE.stop, 1);
-    join(&g, 5000);
+    test_join(&g, 5000);
 }
 
 TEST_PLAIN(blocking_does_not_block_the_worker) {
     memset(&ONE, 0, sizeof ONE);
     weft_config cfg = {.workers = 1};
-    watchdog wd;
-    watchdog_start(&wd, "blocking_does_not_block_the_worker", 60);
-    int rc = weft_main(one_worker_main, NULL, &cfg);
-    watchdog_stop(&wd);
+    int rc = test_main_watched("blocking_does_not_block_the_worker", one_worker_main, NULL, &cfg);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(ONE.workers, 1);
     ASSERT_EQ(ONE.rc, 0);
@@ -264,15 +191,15 @@ static void queued_main(void *a) {
     Q.victim_dl = weft_deadline_in(50);
     Q.victim_rc = weft_blocking(must_not_run, NULL, Q.victim_dl);
     Q.victim_now = weft_now();
-    Q.victim_ms = ms_since(t0);
+    Q.victim_ms = test_ms_since(t0);
     /* the same by cancellation */
     weft_group_go(&v, canceled_victim, NULL, "victim");
     weft_sleep(20);
     weft_group_cancel(&v);
-    join(&v, slack(2000));
+    test_join(&v, test_slack_ms(2000));
     /* free the pool thread: withdrawn jobs must not run now */
     atomic_store(&Q.release, 1);
-    join(&g, slack(5000));
+    test_join(&g, test_slack_ms(5000));
     weft_sleep(50);
     /* and the pool still works */
     Q.after_rc = weft_blocking(after_fn, &Q.ran_after, weft_deadline_in(5000));
@@ -282,15 +209,12 @@ TEST_PLAIN(blocking_queued_job_withdrawn) {
     memset(&Q, 0, sizeof Q);
     Q.victim2_rc = -999;
     weft_config cfg = {.blocking_threads = 1};
-    watchdog wd;
-    watchdog_start(&wd, "blocking_queued_job_withdrawn", 60);
-    int rc = weft_main(queued_main, NULL, &cfg);
-    watchdog_stop(&wd);
+    int rc = test_main_watched("blocking_queued_job_withdrawn", queued_main, NULL, &cfg);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(Q.occ_rc, 0);
     ASSERT_ERR(Q.victim_rc, WEFT_ETIMEDOUT);
     ASSERT_GE(Q.victim_now, Q.victim_dl);
-    ASSERT_LT(Q.victim_ms, slack(1000));
+    ASSERT_LT(Q.victim_ms, test_slack_ms(1000));
     ASSERT_ERR(Q.victim2_rc, WEFT_ECANCELED);
     ASSERT_EQ(atomic_load(&Q.victim_ran), 0);
     ASSERT_EQ(Q.after_rc, 0);
@@ -316,7 +240,7 @@ TEST(blocking_started_job_outlives_deadline) {
     slow_job j = {.ms = 200};
     int64_t t0 = weft_now_ns();
     int rc = weft_blocking(slow, &j, weft_deadline_in(50));
-    int64_t el = ms_since(t0);
+    int64_t el = test_ms_since(t0);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(j.finished, 1);
     ASSERT_GE(el, 199);
@@ -343,8 +267,8 @@ TEST(blocking_started_job_outlives_cancel) {
     int started = atomic_load(&c.job.started);
     int64_t t0 = weft_now_ns();
     weft_group_cancel(&g);
-    int jr = join(&g, slack(5000));
-    int64_t el = ms_since(t0);
+    int jr = test_join(&g, test_slack_ms(5000));
+    int64_t el = test_ms_since(t0);
     ASSERT_EQ(go, 0);
     ASSERT(started);
     ASSERT_EQ(jr, 0);
@@ -364,8 +288,7 @@ static struct {
 
 static void count_concurrency(void *a) {
     int c = atomic_fetch_add(&LIM.cur, 1) + 1;
-    int m = atomic_load(&LIM.max);
-    while (c > m && !atomic_compare_exchange_weak(&LIM.max, &m, c)) {}
+    test_atomic_max(&LIM.max, c);
     sleep_ms(20);
     atomic_fetch_sub(&LIM.cur, 1);
 }
@@ -378,18 +301,18 @@ static void limit_main(void *a) {
     weft_group g;
     weft_group_init(&g);
     for (int i = 0; i < 24; i++) weft_group_go(&g, limit_caller, NULL, "caller");
-    join(&g, slack(10000));
+    test_join(&g, test_slack_ms(10000));
 }
 
 TEST_PLAIN(blocking_pool_size_limit) {
     memset(&LIM, 0, sizeof LIM);
     weft_config cfg = {.blocking_threads = 4};
-    watchdog wd;
-    watchdog_start(&wd, "blocking_pool_size_limit", 60);
+    test_watchdog wd;
+    test_watchdog_start(&wd, "blocking_pool_size_limit", 60);
     int64_t t0 = weft_now_ns();
     int rc = weft_main(limit_main, NULL, &cfg);
-    int64_t el = ms_since(t0);
-    watchdog_stop(&wd);
+    int64_t el = test_ms_since(t0);
+    test_watchdog_stop(&wd);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(LIM.rcs_bad, 0);
     ASSERT_LE(atomic_load(&LIM.max), 4);
@@ -430,7 +353,7 @@ TEST(blocking_after_cancel_returns_canceled) {
     weft_group_init(&g);
     int go = weft_group_go(&g, cancel_self_then_block, &c, "canceled");
     weft_group_cancel(&g);
-    int jr = join(&g, slack(2000));
+    int jr = test_join(&g, test_slack_ms(2000));
     weft_sleep(20);
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
@@ -516,7 +439,7 @@ TEST(blocking_race_runs_iff_zero) {
         }
         weft_sleep(1 + r % 3);
         weft_group_cancel(&g);
-        int jr = join(&g, slack(10000));
+        int jr = test_join(&g, test_slack_ms(10000));
         ASSERT_EQ(jr, 0);
         ASSERT_EQ(atomic_load(&b.other), 0);
         ASSERT_EQ(atomic_load(&b.zero) + atomic_load(&b.withdrawn), K);

@@ -17,94 +17,13 @@
 #include "test.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-/* ---- helpers ------------------------------------------------------------- */
-
-static int64_t slack(int64_t ms) {
-#if defined(__SANITIZE_THREAD__)
-    return ms * 10;
-#elif defined(__SANITIZE_ADDRESS__)
-    return ms * 4;
-#else
-    return ms;
-#endif
-}
-
-static int64_t ms_since(int64_t t0_ns) { return (weft_now_ns() - t0_ns) / 1000000; }
-
-static int join(weft_group *g, int64_t ms) {
-    int rc = weft_group_wait(g, weft_deadline_in(ms));
-    if (rc != 0) {
-        weft_group_cancel(g);
-        weft_group_wait(g, -1);
-    }
-    return rc;
-}
-
-static int nb_pipe(int p[2]) { return pipe2(p, O_NONBLOCK | O_CLOEXEC); }
-
-static void close2(int p[2]) {
-    if (p[0] >= 0) weft_close(p[0]);
-    if (p[1] >= 0) weft_close(p[1]);
-    p[0] = p[1] = -1;
-}
-
-/* Aborts the process (after a task dump) if a weft_main() does not return. */
-typedef struct watchdog {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, secs;
-    const char *what;
-} watchdog;
-
-static void *watchdog_main(void *a) {
-    watchdog *wd = a;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wd->secs;
-    pthread_mutex_lock(&wd->mu);
-    while (!wd->done)
-        if (pthread_cond_timedwait(&wd->cv, &wd->mu, &ts) != 0) break;
-    int done = wd->done;
-    pthread_mutex_unlock(&wd->mu);
-    if (!done) {
-        fprintf(stderr, "WATCHDOG: %s did not finish in %d s; tasks:\n", wd->what, wd->secs);
-        weft_dump_tasks(2);
-        abort();
-    }
-    return NULL;
-}
-
-static void watchdog_start(watchdog *wd, const char *what, int secs) {
-    memset(wd, 0, sizeof *wd);
-    pthread_mutex_init(&wd->mu, NULL);
-    pthread_cond_init(&wd->cv, NULL);
-    wd->what = what;
-    wd->secs = secs;
-    if (pthread_create(&wd->th, NULL, watchdog_main, wd) != 0) wd->secs = -1;
-}
-
-static void watchdog_stop(watchdog *wd) {
-    if (wd->secs < 0) return;
-    pthread_mutex_lock(&wd->mu);
-    wd->done = 1;
-    pthread_cond_signal(&wd->cv);
-    pthread_mutex_unlock(&wd->mu);
-    pthread_join(wd->th, NULL);
-    pthread_mutex_destroy(&wd->mu);
-    pthread_cond_destroy(&wd->cv);
-}
 
 /* ---- the victim harness ------------------------------------------------------ */
 
@@ -146,7 +65,7 @@ static void run_victim(victim *v, int (*op)(victim *)) {
     v->early = atomic_load(&v->returned);
     v->t_cancel_ns = weft_now_ns();
     weft_group_cancel(&v->g);
-    v->wait_rc = weft_group_wait(&v->g, weft_deadline_in(slack(2000)));
+    v->wait_rc = weft_group_wait(&v->g, weft_deadline_in(test_slack_ms(2000)));
 }
 
 static void victim_reap(victim *v) {
@@ -169,7 +88,7 @@ static int victim_ok(victim *v, const char *what) {
         why = "the call did not return WEFT_ECANCELED";
     else if (!v->canceled)
         why = "weft_canceled() is 0 after the cancel";
-    else if (lat >= slack(500))
+    else if (lat >= test_slack_ms(500))
         why = "the wake took too long";
     if (why) {
         test__fail(__FILE__, __LINE__, "%s: %s (rc %d %s, wait %s, %lld ms)", what, why, v->rc,
@@ -376,7 +295,7 @@ TEST(cancel_group_wait) {
     run_victim(&v, op_group_wait);
     int64_t still = weft_group_count(&inner); /* the inner task was not touched */
     weft_chan_close(c);
-    int jr = join(&inner, slack(2000));
+    int jr = test_join(&inner, test_slack_ms(2000));
     victim_reap(&v);
     weft_chan_free(c);
     ASSERT_EQ(go, 0);
@@ -415,7 +334,7 @@ TEST(cancel_once_do) {
     weft_sleep(10);
     run_victim(&v, op_once);
     weft_chan_close(c);
-    int jr = join(&runner, slack(2000));
+    int jr = test_join(&runner, test_slack_ms(2000));
     victim_reap(&v);
     int again = weft_once_do(&once, once_fn, c);
     weft_chan_free(c);
@@ -439,7 +358,7 @@ static int op_read_deadline(victim *v) {
 /* Returns 0 or the line that failed. */
 static int read_pipe_scenario(victim *v, victim *u, int *got) {
     int p[2];
-    if (nb_pipe(p)) return __LINE__;
+    if (test_nb_pipe(p)) return __LINE__;
     v->x = p[0];
     run_victim(v, op_read);
     u->x = p[0];
@@ -452,7 +371,7 @@ static int read_pipe_scenario(victim *v, victim *u, int *got) {
     p[1] = -1;
     victim_reap(v);
     victim_reap(u);
-    close2(p);
+    test_close2(p);
     *got = r == 1 ? b[0] : (int)r;
     return w == 1 ? 0 : __LINE__;
 }
@@ -485,14 +404,8 @@ TEST_PLAIN(cancel_read_pipe_each_backend) {
     for (int i = 0; i < 2; i++) {
         memset(&RP, 0, sizeof RP);
         weft_config cfg = {.io = bk[i].io};
-        watchdog wd;
-        watchdog_start(&wd, "cancel_read_pipe_each_backend", 60);
-        int rc = weft_main(read_pipe_main, NULL, &cfg);
-        watchdog_stop(&wd);
-        if (rc != 0 && bk[i].io == WEFT_IO_URING) {
-            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
-            continue;
-        }
+        int rc = test_main_watched("cancel_read_pipe_each_backend", read_pipe_main, NULL, &cfg);
+        if (test_uring_unavailable(bk[i].io, rc)) continue;
         ASSERT_EQ(rc, 0);
         ASSERT_STREQ(RP.backend, bk[i].name);
         ASSERT_EQ(RP.line, 0);
@@ -509,28 +422,17 @@ static int op_write(victim *v) {
 
 TEST(cancel_write_full_pipe) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
-    static char junk[65536];
-    size_t filled = 0;
-    for (;;) {
-        ssize_t r = write(p[1], junk, sizeof junk);
-        if (r <= 0) break;
-        filled += (size_t)r;
-    }
+    ASSERT_EQ(test_nb_pipe(p), 0);
+    size_t filled = test_fill_pipe(p[1]);
     victim v = {.x = p[1]};
     run_victim(&v, op_write);
     /* drain: a cancelled writer must not have written anything */
-    size_t drained = 0;
-    for (;;) {
-        ssize_t r = read(p[0], junk, sizeof junk);
-        if (r <= 0) break;
-        drained += (size_t)r;
-    }
+    size_t drained = test_drain(p[0]);
     ssize_t w = weft_write(p[1], "ok", 2, weft_deadline_in(1000));
     weft_close(p[0]); /* EPIPE/EBADF frees a victim the cancel missed */
     p[0] = -1;
     victim_reap(&v);
-    close2(p);
+    test_close2(p);
     ASSERT(victim_ok(&v, "weft_write"));
     ASSERT_GT(filled, 0);
     ASSERT_EQ(drained, filled);
@@ -581,7 +483,7 @@ static void bq_main(void *a) {
     for (int i = 0; i < 2000 && !atomic_load(&BQ.occ_running); i++) weft_sleep(1);
     run_victim(&BQ.v, op_blocking);
     atomic_store(&BQ.release, 1);
-    join(&g, slack(5000));
+    test_join(&g, test_slack_ms(5000));
     victim_reap(&BQ.v);
     weft_sleep(50); /* the pool thread is free: a withdrawn job would run now */
 }
@@ -589,10 +491,7 @@ static void bq_main(void *a) {
 TEST_PLAIN(cancel_blocking_queued) {
     memset(&BQ, 0, sizeof BQ);
     weft_config cfg = {.blocking_threads = 1};
-    watchdog wd;
-    watchdog_start(&wd, "cancel_blocking_queued", 60);
-    int rc = weft_main(bq_main, NULL, &cfg);
-    watchdog_stop(&wd);
+    int rc = test_main_watched("cancel_blocking_queued", bq_main, NULL, &cfg);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(BQ.occ_rc, 0);
     ASSERT(victim_ok(&BQ.v, "blocking (queued)"));
@@ -638,14 +537,14 @@ static void cancel_then_everything(void *a) {
     ac->rcs[n++] = weft_fd_wait(ac->fd, WEFT_POLLIN, -1);
     ac->rcs[n++] = weft_blocking(park_on_chan, NULL, -1);
     ac->nrc = n;
-    ac->elapsed_ms = ms_since(t0);
+    ac->elapsed_ms = test_ms_since(t0);
 }
 
 TEST(canceled_task_later_calls_fail_fast) {
     weft_chan *c = weft_chan_new(sizeof(int), 4, NULL);
     ASSERT(c);
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     ASSERT_EQ(weft_write(p[1], "data", 4, -1), 4);
     after_cancel ac = {.c = c, .fd = p[0], .first = -999};
     weft_group g;
@@ -653,11 +552,11 @@ TEST(canceled_task_later_calls_fail_fast) {
     int go = weft_group_go(&g, cancel_then_everything, &ac, "canceled");
     weft_sleep(20);
     weft_group_cancel(&g);
-    int jr = join(&g, slack(5000));
+    int jr = test_join(&g, test_slack_ms(5000));
     size_t len = weft_chan_len(c);
     char b[8];
     ssize_t left = weft_read(p[0], b, sizeof b, 0);
-    close2(p);
+    test_close2(p);
     weft_chan_free(c);
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
@@ -669,9 +568,9 @@ TEST(canceled_task_later_calls_fail_fast) {
             test__fail(__FILE__, __LINE__, "call #%d after cancel returned %d (%s)", i, ac.rcs[i],
                        weft_strerror(ac.rcs[i]));
     }
-    ASSERT_LT(ac.elapsed_ms, slack(100)); /* nothing waited */
-    ASSERT_EQ(len, 0);                    /* the send did not happen */
-    ASSERT_EQ(left, 4);                   /* the read did not happen */
+    ASSERT_LT(ac.elapsed_ms, test_slack_ms(100)); /* nothing waited */
+    ASSERT_EQ(len, 0);                            /* the send did not happen */
+    ASSERT_EQ(left, 4);                           /* the read did not happen */
 }
 
 TEST(canceled_flag_only_for_canceled_tasks) {
@@ -691,7 +590,7 @@ TEST(cancel_before_first_run) {
     weft_group_init(&g);
     int go = weft_group_go(&g, canceled_before_running, out, "late");
     weft_group_cancel(&g); /* most likely before it ever ran */
-    int jr = join(&g, slack(2000));
+    int jr = test_join(&g, test_slack_ms(2000));
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
     ASSERT(out[0] != 0);
@@ -724,7 +623,7 @@ static void defer_try_sleep(void *a) {
     defer_log *l = a;
     int64_t t0 = weft_now_ns();
     l->sleep_rc = weft_sleep(50);
-    l->sleep_ms = ms_since(t0);
+    l->sleep_ms = test_ms_since(t0);
 }
 
 static void deferring_task(void *a) {
@@ -750,7 +649,7 @@ TEST(defers_run_lifo_when_canceled_task_ends) {
     weft_sleep(20);
     int before = atomic_load(&l.n);
     weft_group_cancel(&g);
-    int jr = join(&g, slack(5000));
+    int jr = test_join(&g, test_slack_ms(5000));
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
     ASSERT_EQ(before, 0); /* none ran while the task was parked */
@@ -759,7 +658,7 @@ TEST(defers_run_lifo_when_canceled_task_ends) {
     for (int i = 0; i < 6; i++) ASSERT_EQ(l.order[i], 6 - i);
     /* rt.h: cleanups run with cancellation masked, so they may suspend */
     ASSERT_ERR(l.sleep_rc, 0);
-    ASSERT_GE(l.sleep_ms, 50);
+    ASSERT_GE(l.sleep_ms, 49); /* weft_sleep counts whole ms of weft_now(); this is ns truncated */
 }
 
 TEST(defer_may_suspend_after_normal_end) {
@@ -772,7 +671,7 @@ TEST(defer_may_suspend_after_normal_end) {
     weft_group g;
     weft_group_init(&g);
     int go = weft_group_go(&g, deferring_task, &l, "deferrer");
-    int jr = join(&g, slack(5000));
+    int jr = test_join(&g, test_slack_ms(5000));
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
     ASSERT_EQ(l.body_rc, 0);
@@ -780,7 +679,7 @@ TEST(defer_may_suspend_after_normal_end) {
     for (int i = 0; i < 6; i++) ASSERT_EQ(l.order[i], 6 - i);
     /* rt.h: cleanups run with cancellation masked, so they may suspend */
     ASSERT_ERR(l.sleep_rc, 0);
-    ASSERT_GE(l.sleep_ms, 50);
+    ASSERT_GE(l.sleep_ms, 49); /* weft_sleep counts whole ms of weft_now(); this is ns truncated */
 }
 
 TEST_PLAIN(defer_outside_task_enotask) { ASSERT_ERR(weft_defer(defer_record, NULL), WEFT_ENOTASK); }
@@ -803,10 +702,10 @@ TEST(group_go_into_canceled_group) {
     weft_group_cancel(&g);
     int go2 = weft_group_go(&g, noop, NULL, "late"); /* refused */
     int64_t cnt = weft_group_count(&g);
-    int jr = join(&g, slack(2000));
+    int jr = test_join(&g, test_slack_ms(2000));
     /* a waited-for group may be reused */
     int go3 = weft_group_go(&g, noop, NULL, "reuse");
-    int jr2 = join(&g, slack(2000));
+    int jr2 = test_join(&g, test_slack_ms(2000));
     weft_group empty;
     weft_group_init(&empty);
     weft_group_cancel(&empty); /* cancelled while empty: still refuses */
@@ -835,7 +734,7 @@ TEST(group_wait_deadlines) {
     int64_t now = weft_now();
     int64_t cnt = weft_group_count(&g);
     weft_chan_close(c);
-    int jr = join(&g, slack(2000));
+    int jr = test_join(&g, test_slack_ms(2000));
     int e = weft_group_wait(&g, 0); /* empty: nothing to wait for */
     weft_chan_free(c);
     ASSERT_EQ(go, 0);
@@ -886,11 +785,11 @@ TEST(cancel_wakes_every_member) {
     weft_sleep(50);
     int64_t t0 = weft_now_ns();
     weft_group_cancel(&g);
-    int jr = weft_group_wait(&g, weft_deadline_in(slack(3000)));
-    int64_t el = ms_since(t0);
+    int jr = weft_group_wait(&g, weft_deadline_in(test_slack_ms(3000)));
+    int64_t el = test_ms_since(t0);
     weft_chan_close(c);
     weft_mutex_unlock(&m);
-    if (jr) join(&g, 5000);
+    if (jr) test_join(&g, 5000);
     weft_chan_free(c);
     ASSERT_EQ(spawned, n);
     ASSERT_EQ(jr, 0);
@@ -929,12 +828,12 @@ TEST_PLAIN(shutdown_from_task_cancels_all) {
     SD.n = 1000;
     SD.c = weft_chan_new(sizeof(int), 0, NULL);
     ASSERT(SD.c);
-    watchdog wd;
-    watchdog_start(&wd, "shutdown_from_task_cancels_all", 60);
+    test_watchdog wd;
+    test_watchdog_start(&wd, "shutdown_from_task_cancels_all", 60);
     int64_t t0 = weft_now_ns();
     int rc = weft_main(sd_main, NULL, NULL);
-    int64_t el = ms_since(t0);
-    watchdog_stop(&wd);
+    int64_t el = test_ms_since(t0);
+    test_watchdog_stop(&wd);
     weft_chan_free(SD.c);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(atomic_load(&SD.started), SD.n);
@@ -942,7 +841,7 @@ TEST_PLAIN(shutdown_from_task_cancels_all) {
     ASSERT_ERR(SD.go_after, WEFT_ESHUTDOWN);
     ASSERT(SD.main_canceled);
     ASSERT_ERR(SD.main_sleep, WEFT_ECANCELED);
-    ASSERT_LT(el, 2000 + slack(1000));
+    ASSERT_LT(el, 2000 + test_slack_ms(1000));
     /* the process can run a runtime again */
     ASSERT_EQ(weft_main(noop, NULL, NULL), 0);
 }
@@ -970,20 +869,20 @@ static void sp_main(void *a) {
 TEST_PLAIN(shutdown_from_plain_thread) {
     memset(&SP, 0, sizeof SP);
     SP.sleep_rc = -999;
-    watchdog wd;
-    watchdog_start(&wd, "shutdown_from_plain_thread", 60);
+    test_watchdog wd;
+    test_watchdog_start(&wd, "shutdown_from_plain_thread", 60);
     pthread_t th;
     int cr = pthread_create(&th, NULL, shutdown_later, NULL);
     int64_t t0 = weft_now_ns();
     int rc = cr == 0 ? weft_main(sp_main, NULL, NULL) : -1;
-    int64_t el = ms_since(t0);
+    int64_t el = test_ms_since(t0);
     if (cr == 0) pthread_join(th, NULL);
-    watchdog_stop(&wd);
+    test_watchdog_stop(&wd);
     ASSERT_EQ(cr, 0);
     ASSERT_EQ(rc, 0);
     ASSERT_ERR(SP.sleep_rc, WEFT_ECANCELED);
     ASSERT_EQ(atomic_load(&SP.children_canceled), 10);
-    ASSERT_LT(el, 2000 + slack(1000));
+    ASSERT_LT(el, 2000 + test_slack_ms(1000));
 }
 
 TEST_PLAIN(shutdown_without_runtime_is_harmless) {
@@ -1004,11 +903,6 @@ static void read_one(void *a) {
     r->n = weft_read(r->fd, &r->c, 1, weft_deadline_in(5000));
 }
 
-static int pipe_bytes(int fd) {
-    int n = -1;
-    return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
-}
-
 /* Cycles of: a task waits for the (empty) pipe to be readable and is
  * cancelled at varying points; then the fd must work for the next waiters.
  * With strict, every readiness reported for the empty pipe counts as a
@@ -1016,7 +910,7 @@ static int pipe_bytes(int fd) {
  * wakes are only counted and the checks are about the fd still working. */
 static void cancel_reuse_cycles(int strict) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     int iters = (int)test_scale(strict ? 600 : 300);
     int i = 0, spurious = 0, first_spurious = -1;
     const char *fail = NULL;
@@ -1044,7 +938,7 @@ static void cancel_reuse_cycles(int strict) {
             break;
         }
         weft_group_cancel(&v.g);
-        int jr = weft_group_wait(&v.g, weft_deadline_in(slack(2000)));
+        int jr = weft_group_wait(&v.g, weft_deadline_in(test_slack_ms(2000)));
         if (jr) {
             weft_close(p[1]); /* release it: POLLHUP */
             p[1] = -1;
@@ -1052,7 +946,7 @@ static void cancel_reuse_cycles(int strict) {
             fail = "victim did not end after cancel";
             break;
         }
-        if (v.rc > 0 && pipe_bytes(p[0]) == 0) {
+        if (v.rc > 0 && test_pipe_bytes(p[0]) == 0) {
             /* woken as "readable" though nothing was ever there to read */
             if (first_spurious < 0) first_spurious = i;
             spurious++;
@@ -1064,7 +958,7 @@ static void cancel_reuse_cycles(int strict) {
         /* nothing pending: a stale completion must not make this look ready */
         if (i % 25 == 0) {
             int t = weft_fd_wait(p[0], WEFT_POLLIN, weft_deadline_in(5));
-            if (t > 0 && pipe_bytes(p[0]) == 0) {
+            if (t > 0 && test_pipe_bytes(p[0]) == 0) {
                 if (first_spurious < 0) first_spurious = i;
                 spurious++;
             } else if (t != WEFT_ETIMEDOUT) {
@@ -1084,7 +978,7 @@ static void cancel_reuse_cycles(int strict) {
         if (i % 2) weft_yield();
         char ch = (char)('a' + i % 26);
         if (weft_write(p[1], &ch, 1, weft_deadline_in(1000)) != 1) fail = "write";
-        if (join(&g, slack(5000))) fail = "reader did not get the byte";
+        if (test_join(&g, test_slack_ms(5000))) fail = "reader did not get the byte";
         if (!fail && (r.n != 1 || r.c != ch)) {
             fail = "reader got the wrong result";
             fail_rc = (int)r.n;
@@ -1100,7 +994,7 @@ static void cancel_reuse_cycles(int strict) {
             }
         }
     }
-    close2(p);
+    test_close2(p);
     if (fail)
         test__fail(__FILE__, __LINE__, "iteration %d: %s (%d %s)", i, fail, fail_rc,
                    weft_strerror(fail_rc));
@@ -1126,14 +1020,9 @@ TEST_PLAIN(fd_wait_no_stale_ready_after_cancel) {
     for (int k = 0; k < 2; k++) {
         weft_config cfg = {.io = bk[k], .workers = 6};
         const char *name = NULL;
-        watchdog wd;
-        watchdog_start(&wd, "fd_wait_no_stale_ready_after_cancel", 60);
-        int rc = weft_main(strict_cycles_main, &name, &cfg);
-        watchdog_stop(&wd);
-        if (rc != 0 && bk[k] == WEFT_IO_URING) {
-            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
-            continue;
-        }
+        int rc = test_main_watched("fd_wait_no_stale_ready_after_cancel", strict_cycles_main, &name,
+                                   &cfg);
+        if (test_uring_unavailable(bk[k], rc)) continue;
         ASSERT_EQ(rc, 0);
         ASSERT(name != NULL);
     }
@@ -1180,8 +1069,8 @@ TEST(cancel_race_sem_units_conserved) {
         weft_group_go(&rel, sem_releaser, &r, "releaser");
         jitter(i / 7);
         weft_group_cancel(&takers);
-        int j1 = join(&takers, slack(5000));
-        int j2 = join(&rel, slack(5000));
+        int j1 = test_join(&takers, test_slack_ms(5000));
+        int j2 = test_join(&rel, test_slack_ms(5000));
         int left = 0;
         while (weft_sem_acquire(&s, 0) == 0) left++;
         ASSERT_EQ(j1, 0);
@@ -1222,7 +1111,7 @@ TEST(cancel_race_mutex_stays_usable) {
         for (int k = 0; k < 6; k++) weft_group_go(&g, mutex_worker, &r, "locker");
         jitter(i);
         weft_group_cancel(&g);
-        int jr = join(&g, slack(5000));
+        int jr = test_join(&g, test_slack_ms(5000));
         int l = weft_mutex_lock(&m, 0); /* unlocked, not owned by a departed task */
         int u = weft_mutex_unlock(&m);
         ASSERT_EQ(jr, 0);
@@ -1266,7 +1155,7 @@ TEST(cancel_race_chan_values_conserved) {
         }
         jitter(i);
         weft_group_cancel(&g);
-        int jr = join(&g, slack(5000));
+        int jr = test_join(&g, test_slack_ms(5000));
         /* what was sent and not received is still buffered */
         long v;
         while (weft_chan_recv(c, &v, 0) == 0) atomic_fetch_sub(&r.sum, v);
@@ -1309,7 +1198,7 @@ TEST(cancel_race_pipe_bytes_conserved) {
     int rounds = (int)test_scale(1000);
     enum { K = 8 };
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     for (int i = 0; i < rounds; i++) {
         race r = {.fd = p[0]};
         pipe_feed f = {.fd = p[1], .n = K / 2};
@@ -1321,8 +1210,8 @@ TEST(cancel_race_pipe_bytes_conserved) {
         weft_group_go(&feed, pipe_feeder, &f, "feeder");
         jitter(i / 7);
         weft_group_cancel(&takers);
-        int j1 = join(&takers, slack(5000));
-        int j2 = join(&feed, slack(5000));
+        int j1 = test_join(&takers, test_slack_ms(5000));
+        int j2 = test_join(&feed, test_slack_ms(5000));
         char junk[64];
         ssize_t left = read(p[0], junk, sizeof junk);
         if (left < 0) left = 0;
@@ -1337,7 +1226,7 @@ TEST(cancel_race_pipe_bytes_conserved) {
             break;
         }
     }
-    close2(p);
+    test_close2(p);
 }
 
 /* ---- shutdown with tasks parked in I/O and blocking calls --------------------------- */
@@ -1399,11 +1288,11 @@ TEST_PLAIN(shutdown_with_io_and_blocking_waiters) {
         SIO.job_rc = -999;
         int opened = 0;
         for (; opened < SIO_READERS; opened++)
-            if (nb_pipe(SIO.p[opened])) break;
+            if (test_nb_pipe(SIO.p[opened])) break;
         SIO.lfd = -1;
         weft_config cfg = {.io = bk[k]};
-        watchdog wd;
-        watchdog_start(&wd, "shutdown_with_io_and_blocking_waiters", 60);
+        test_watchdog wd;
+        test_watchdog_start(&wd, "shutdown_with_io_and_blocking_waiters", 60);
         int64_t t0 = weft_now_ns();
         int rc = -1;
         if (opened == SIO_READERS) {
@@ -1418,8 +1307,8 @@ TEST_PLAIN(shutdown_with_io_and_blocking_waiters) {
                 close(lfd);
             if (SIO.lfd >= 0) rc = weft_main(sio_main, NULL, &cfg);
         }
-        int64_t el = ms_since(t0);
-        watchdog_stop(&wd);
+        int64_t el = test_ms_since(t0);
+        test_watchdog_stop(&wd);
         for (int i = 0; i < opened; i++) {
             close(SIO.p[i][0]);
             close(SIO.p[i][1]);
@@ -1427,15 +1316,12 @@ TEST_PLAIN(shutdown_with_io_and_blocking_waiters) {
         if (SIO.lfd >= 0) close(SIO.lfd);
         ASSERT_EQ(opened, SIO_READERS);
         ASSERT_GE(SIO.lfd, 0);
-        if (rc != 0 && bk[k] == WEFT_IO_URING) {
-            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
-            continue;
-        }
+        if (test_uring_unavailable(bk[k], rc)) continue;
         ASSERT_EQ(rc, 0);
         ASSERT_EQ(atomic_load(&SIO.read_canceled), SIO_READERS);
         ASSERT_EQ(atomic_load(&SIO.accept_canceled), 1);
         ASSERT_EQ(SIO.job_rc, 0); /* it had started: waited for */
         ASSERT_EQ(SIO.job_finished, 1);
-        ASSERT_LT(el, 2000 + slack(1000));
+        ASSERT_LT(el, 2000 + test_slack_ms(1000));
     }
 }

@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* If the test failed, cancel whatever is left so weft_main() returns instead
- * of waiting forever for helpers parked on a channel. */
-static void stop_on_failure(void *arg) {
-    (void)arg;
-    if (test__failed()) weft_shutdown();
-}
-static void guard(void) { weft_defer(stop_on_failure, NULL); }
-
-/* Time the sleeps below leave for a helper task to reach its parking point. */
-#define PARK_MS 30
-/* How late a deadline may fire and still count as on time (sanitizers). */
-#define SLACK_MS 500
-
 /* ---- one channel operation in a helper task ---------------------------- */
 
 typedef struct {
@@ -67,17 +54,12 @@ static void recv_task(void *arg) {
     weft_wg_done(op->wg);
 }
 
-static int spawn_op(weft_fn fn, chan_op *op) {
-    weft_wg_add(op->wg, 1);
-    int rc = weft_go(fn, op);
-    if (rc) weft_wg_done(op->wg);
-    return rc;
-}
+static int spawn_op(weft_fn fn, chan_op *op) { return test_go_wg(op->wg, fn, op); }
 
 /* ---- unbuffered ----------------------------------------------------------- */
 
 TEST(chan_unbuffered_send_waits_for_receiver) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     weft_chan *c = weft_chan_new(sizeof(int64_t), 0, NULL);
@@ -101,7 +83,7 @@ TEST(chan_unbuffered_send_waits_for_receiver) {
 }
 
 TEST(chan_unbuffered_recv_waits_for_sender) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     weft_chan *c = weft_chan_new(sizeof(int64_t), 0, NULL);
@@ -144,14 +126,13 @@ static void seq_receiver(void *arg) {
 }
 
 TEST(chan_unbuffered_many_in_order) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     weft_chan *c = weft_chan_new(sizeof(int), 0, NULL);
     ASSERT(c != NULL);
     seq_arg a = {c, &wg, 1000, 0, 0};
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(seq_receiver, &a), 0);
+    ASSERT_EQ(test_go_wg(&wg, seq_receiver, &a), 0);
     for (int i = 0; i < a.n; i++) {
         ASSERT_ERR(weft_chan_send(c, &i, -1), 0);
         /* the value went straight to the receiver */
@@ -166,7 +147,7 @@ TEST(chan_unbuffered_many_in_order) {
 /* ---- buffered ----------------------------------------------------------- */
 
 TEST(chan_buffered_fifo) {
-    guard();
+    test_guard();
     weft_chan *c = weft_chan_new(sizeof(int), 16, NULL);
     ASSERT(c != NULL);
     ASSERT_EQ(weft_chan_cap(c), 16);
@@ -223,14 +204,13 @@ static void range_sender(void *arg) {
 }
 
 TEST(chan_buffered_parked_sender_keeps_order) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     weft_chan *c = weft_chan_new(sizeof(int), 2, NULL);
     ASSERT(c != NULL);
     range_arg a = {c, &wg, 0, 10, 0};
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(range_sender, &a), 0);
+    ASSERT_EQ(test_go_wg(&wg, range_sender, &a), 0);
     /* the sender fills the buffer and parks with the third value */
     for (int i = 0; i < 5000 && weft_chan_len(c) < 2; i++) weft_sleep(1);
     weft_sleep(PARK_MS / 3);
@@ -248,7 +228,7 @@ TEST(chan_buffered_parked_sender_keeps_order) {
 }
 
 TEST(chan_len_cap) {
-    guard();
+    test_guard();
     weft_chan *c0 = weft_chan_new(4, 0, NULL);
     ASSERT(c0 != NULL);
     ASSERT_EQ(weft_chan_cap(c0), 0);
@@ -303,10 +283,6 @@ typedef struct {
     uint32_t crc;
 } rec100;
 
-static void fill_pattern(unsigned char *p, size_t n, unsigned seed) {
-    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
-}
-
 typedef struct {
     weft_chan *c;
     weft_wg *wg;
@@ -320,7 +296,7 @@ static void sized_sender(void *arg) {
     unsigned char *buf = malloc(a->esz);
     a->rc = buf ? 0 : WEFT_ENOMEM;
     for (int k = 0; buf && k < a->count && a->rc == 0; k++) {
-        fill_pattern(buf, a->esz, (unsigned)k);
+        test_fill_pattern(buf, a->esz, (unsigned)k);
         a->rc = weft_chan_send(a->c, buf, -1);
     }
     free(buf);
@@ -338,15 +314,14 @@ static void check_size(size_t esz, size_t cap) {
     ASSERT(c != NULL);
     ASSERT_EQ(weft_chan_cap(c), cap);
     sized_arg a = {c, &wg, esz, 8, 0};
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(sized_sender, &a), 0);
+    ASSERT_EQ(test_go_wg(&wg, sized_sender, &a), 0);
     unsigned char *got = malloc(esz + guard_bytes);
     unsigned char *want = malloc(esz);
     ASSERT(got && want);
     for (int k = 0; k < a.count; k++) {
         memset(got, 0xEE, esz + guard_bytes);
         ASSERT_ERR(weft_chan_recv(c, got, weft_deadline_in(5000)), 0);
-        fill_pattern(want, esz, (unsigned)k);
+        test_fill_pattern(want, esz, (unsigned)k);
         ASSERT_MEMEQ(got, want, esz);
         for (size_t i = esz; i < esz + guard_bytes; i++) ASSERT_EQ(got[i], 0xEE);
     }
@@ -358,7 +333,7 @@ static void check_size(size_t esz, size_t cap) {
 }
 
 TEST(chan_element_sizes) {
-    guard();
+    test_guard();
     static const size_t sizes[] = {1, 8, sizeof(rec100), 4096, 65536};
     ASSERT_EQ(sizeof(rec100), 100);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -376,7 +351,7 @@ TEST(chan_element_sizes) {
 }
 
 TEST(chan_struct_roundtrip_buffered) {
-    guard();
+    test_guard();
     weft_chan *c = weft_chan_new(sizeof(rec100), 4, NULL);
     ASSERT(c != NULL);
     rec100 in[4];
@@ -407,7 +382,7 @@ TEST(chan_struct_roundtrip_buffered) {
 /* ---- close ---------------------------------------------------------------- */
 
 TEST(chan_close_drains_then_closed) {
-    guard();
+    test_guard();
     weft_chan *c = weft_chan_new(sizeof(int), 4, NULL);
     ASSERT(c != NULL);
     for (int i = 1; i <= 3; i++) ASSERT_ERR(weft_chan_send(c, &i, 0), 0);
@@ -435,7 +410,7 @@ TEST(chan_close_drains_then_closed) {
 }
 
 TEST(chan_close_unbuffered) {
-    guard();
+    test_guard();
     weft_chan *c = weft_chan_new(sizeof(int), 0, NULL);
     ASSERT(c != NULL);
     ASSERT_ERR(weft_chan_close(c), 0);
@@ -449,7 +424,7 @@ TEST(chan_close_unbuffered) {
 }
 
 TEST(chan_close_wakes_parked_receivers) {
-    guard();
+    test_guard();
     enum { N = 4 };
     weft_wg wg;
     weft_wg_init(&wg);
@@ -479,7 +454,7 @@ TEST(chan_close_wakes_parked_receivers) {
 }
 
 TEST(chan_close_wakes_parked_senders) {
-    guard();
+    test_guard();
     enum { N = 4 };
     weft_wg wg;
     weft_wg_init(&wg);
@@ -520,7 +495,7 @@ TEST(chan_close_wakes_parked_senders) {
 
 TEST(chan_many_parked_receivers) {
     /* many receivers parked at once: some get values, close wakes the rest */
-    guard();
+    test_guard();
     enum { N = 400, SENT = 150 };
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(u != NULL);
@@ -556,7 +531,7 @@ TEST(chan_many_parked_receivers) {
 /* ---- deadlines --------------------------------------------------------- */
 
 TEST(chan_deadline_zero) {
-    guard();
+    test_guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     weft_chan *b = weft_chan_new(sizeof(int64_t), 2, NULL);
     ASSERT(u && b);
@@ -608,7 +583,7 @@ TEST(chan_deadline_zero) {
 }
 
 TEST(chan_deadline_timeout) {
-    guard();
+    test_guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     weft_chan *b = weft_chan_new(sizeof(int64_t), 1, NULL);
     ASSERT(u && b);
@@ -650,7 +625,7 @@ TEST(chan_deadline_timeout) {
 
 TEST(chan_deadline_in_helper_tasks) {
     /* parked helpers on both sides time out on their own, concurrently */
-    guard();
+    test_guard();
     enum { N = 6 };
     weft_wg wg;
     weft_wg_init(&wg);
@@ -677,7 +652,7 @@ TEST(chan_deadline_in_helper_tasks) {
 }
 
 TEST(chan_deadline_expired) {
-    guard();
+    test_guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(u != NULL);
     int64_t v = 3;
@@ -711,17 +686,16 @@ static void race_receiver(void *arg) {
 }
 
 TEST(chan_timeout_race_loses_nothing) {
-    guard();
+    test_guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(u != NULL);
-    long rounds = test_scale(200) < 30 ? 30 : test_scale(200);
+    long rounds = test_scale_min(200, 30);
     int delivered = 0, timed_out = 0;
     for (long i = 0; i < rounds; i++) {
         weft_wg wg;
         weft_wg_init(&wg);
         race_arg a = {u, &wg, weft_deadline_in(2), 0, 0};
-        weft_wg_add(&wg, 1);
-        ASSERT_EQ(weft_go(race_receiver, &a), 0);
+        ASSERT_EQ(test_go_wg(&wg, race_receiver, &a), 0);
         /* wake up around the receiver's deadline (before, at it, or when it
          * is already past), then keep trying a non-blocking send */
         weft_sleep_until(a.deadline - (int64_t)(i % 3));
@@ -753,7 +727,7 @@ TEST(chan_timeout_race_loses_nothing) {
 /* ---- cancellation ---------------------------------------------------------- */
 
 TEST(chan_cancel_wakes_parked_ops) {
-    guard();
+    test_guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(u != NULL);
     weft_wg wg;
@@ -807,10 +781,10 @@ static void eager_send_task(void *arg) {
 }
 
 TEST(chan_cancel_race_loses_nothing) {
-    guard();
+    test_guard();
     weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(u != NULL);
-    long rounds = test_scale(300) < 30 ? 30 : test_scale(300);
+    long rounds = test_scale_min(300, 30);
     long delivered = 0, canceled = 0;
     for (long i = 0; i < rounds; i++) {
         weft_group g;
@@ -920,13 +894,11 @@ static void close_mid_traffic(size_t cap) {
     close_cons cons[NC];
     for (int i = 0; i < NC; i++) {
         cons[i] = (close_cons){c, half, &cwg, total, total / 2, seen, &received, &bad, &errs};
-        weft_wg_add(&cwg, 1);
-        ASSERT_EQ(weft_go(close_consumer, &cons[i]), 0);
+        ASSERT_EQ(test_go_wg(&cwg, close_consumer, &cons[i]), 0);
     }
     for (int i = 0; i < NP; i++) {
         prods[i] = (close_prod){c, &pwg, i, maxk, 0, 12345};
-        weft_wg_add(&pwg, 1);
-        ASSERT_EQ(weft_go(close_producer, &prods[i]), 0);
+        ASSERT_EQ(test_go_wg(&pwg, close_producer, &prods[i]), 0);
     }
     int one = 0;
     ASSERT_ERR(weft_chan_recv(half, &one, weft_deadline_in(60000)), 0);
@@ -960,12 +932,12 @@ static void close_mid_traffic(size_t cap) {
 }
 
 TEST(chan_close_mid_traffic_unbuffered) {
-    guard();
+    test_guard();
     close_mid_traffic(0);
 }
 
 TEST(chan_close_mid_traffic_buffered) {
-    guard();
+    test_guard();
     close_mid_traffic(8);
 }
 
@@ -1011,7 +983,7 @@ TEST_PLAIN(chan_invalid_args) {
 }
 
 TEST(chan_invalid_args_in_task) {
-    guard();
+    test_guard();
     int64_t v = 0;
     ASSERT_ERR(weft_chan_send(NULL, &v, -1), WEFT_EINVAL);
     ASSERT_ERR(weft_chan_recv(NULL, &v, -1), WEFT_EINVAL);
@@ -1093,7 +1065,7 @@ static void *plain_thread(void *p) {
 }
 
 TEST(chan_from_plain_thread) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     thread_arg a;
@@ -1150,55 +1122,19 @@ TEST(chan_from_plain_thread) {
 
 /* ---- cross-worker traffic ----------------------------------------------- */
 
-/* The calling thread's id, read afresh on every call. pthread_self() is
- * declared const, so the compiler may reuse one result across a weft_yield(),
- * after which the task may be running on another thread. */
-__attribute__((noinline)) static unsigned long thread_id(void) {
-    unsigned long id = (unsigned long)pthread_self();
-    __asm__ volatile("" : "+r"(id));
-    return id;
-}
-
-/* A start line for the tasks of a stress test: each yields at the gate until
- * tasks have reached it on two different threads (idle workers steal some of
- * the runnable tasks meanwhile), so the work that follows really crosses
- * workers. Gives up after give_up_ms; `spread` then stays 0. */
-typedef struct {
-    atomic_ulong first; /* thread_id() of the first task at the gate */
-    atomic_int spread;
-    int64_t give_up_ns;
-} spread_gate;
-
-static void gate_init(spread_gate *g, int64_t give_up_ms) {
-    atomic_init(&g->first, 0);
-    atomic_init(&g->spread, weft_workers() < 2);
-    g->give_up_ns = weft_now_ns() + give_up_ms * 1000000;
-}
-
-static void gate_pass(spread_gate *g) {
-    while (!atomic_load(&g->spread) && weft_now_ns() < g->give_up_ns) {
-        unsigned long first = 0, me = thread_id();
-        if (!atomic_compare_exchange_strong(&g->first, &first, me) && first != me)
-            atomic_store(&g->spread, 1);
-        else
-            weft_yield();
-    }
-}
-
 typedef struct {
     weft_chan *c;
     weft_wg *wg;
     long n; /* values 0..n-1 */
     int nprod, id;
-    atomic_uchar *seen;
-    atomic_long *received, *dups, *out_of_range, *errs;
-    atomic_llong *sum;
-    spread_gate *gate;
+    test_tally *tally;
+    atomic_long *errs;
+    test_spread_gate *gate;
 } mpmc_arg;
 
 static void mpmc_producer(void *arg) {
     mpmc_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     for (long i = a->id; i < a->n; i += a->nprod) {
         int64_t v = i;
         if (weft_chan_send(a->c, &v, -1) != 0) {
@@ -1211,7 +1147,7 @@ static void mpmc_producer(void *arg) {
 
 static void mpmc_consumer(void *arg) {
     mpmc_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     for (;;) {
         int64_t v = -1;
         int rc = weft_chan_recv(a->c, &v, -1);
@@ -1220,13 +1156,7 @@ static void mpmc_consumer(void *arg) {
             atomic_fetch_add(a->errs, 1);
             break;
         }
-        if (v < 0 || v >= a->n) {
-            atomic_fetch_add(a->out_of_range, 1);
-            continue;
-        }
-        if (atomic_fetch_add(&a->seen[v], 1) != 0) atomic_fetch_add(a->dups, 1);
-        atomic_fetch_add(a->received, 1);
-        atomic_fetch_add(a->sum, v);
+        test_tally_add(a->tally, v);
     }
     weft_wg_done(a->wg);
 }
@@ -1234,16 +1164,16 @@ static void mpmc_consumer(void *arg) {
 static void mpmc(long n, size_t cap, int nprod, int ncons) {
     weft_chan *c = weft_chan_new(sizeof(int64_t), cap, NULL);
     ASSERT(c != NULL);
-    atomic_uchar *seen = calloc((size_t)n, sizeof *seen);
+    test_tally t;
+    int ti = test_tally_init(&t, n);
     mpmc_arg *args = calloc((size_t)(nprod + ncons), sizeof *args);
-    ASSERT(seen && args);
-    atomic_long received = 0, dups = 0, oor = 0, errs = 0;
-    atomic_llong sum = 0;
+    ASSERT(ti == 0 && args);
+    atomic_long errs = 0;
     weft_wg pwg, cwg;
     weft_wg_init(&pwg);
     weft_wg_init(&cwg);
-    spread_gate gate;
-    gate_init(&gate, 2000);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
     for (int i = 0; i < nprod + ncons; i++) {
         mpmc_arg *a = &args[i];
         a->c = c;
@@ -1251,56 +1181,43 @@ static void mpmc(long n, size_t cap, int nprod, int ncons) {
         a->n = n;
         a->nprod = nprod;
         a->id = i;
-        a->seen = seen;
-        a->received = &received;
-        a->dups = &dups;
-        a->out_of_range = &oor;
+        a->tally = &t;
         a->errs = &errs;
-        a->sum = &sum;
         a->gate = &gate;
     }
-    for (int i = 0; i < ncons; i++) {
-        weft_wg_add(&cwg, 1);
-        ASSERT_EQ(weft_go(mpmc_consumer, &args[nprod + i]), 0);
-    }
-    for (int i = 0; i < nprod; i++) {
-        weft_wg_add(&pwg, 1);
-        ASSERT_EQ(weft_go(mpmc_producer, &args[i]), 0);
-    }
+    for (int i = 0; i < ncons; i++) ASSERT_EQ(test_go_wg(&cwg, mpmc_consumer, &args[nprod + i]), 0);
+    for (int i = 0; i < nprod; i++) ASSERT_EQ(test_go_wg(&pwg, mpmc_producer, &args[i]), 0);
     ASSERT_ERR(weft_wg_wait(&pwg, weft_deadline_in(60000)), 0);
     ASSERT_ERR(weft_chan_close(c), 0);
     ASSERT_ERR(weft_wg_wait(&cwg, weft_deadline_in(60000)), 0);
 
     ASSERT_EQ(atomic_load(&errs), 0);
-    ASSERT_EQ(atomic_load(&oor), 0);
-    ASSERT_EQ(atomic_load(&dups), 0);
-    ASSERT_EQ(atomic_load(&received), n);
-    ASSERT_EQ(atomic_load(&sum), (long long)n * (n - 1) / 2);
-    long missing = 0;
-    for (long i = 0; i < n; i++)
-        if (atomic_load(&seen[i]) != 1) missing++;
-    ASSERT_EQ(missing, 0);
+    ASSERT_EQ(atomic_load(&t.out_of_range), 0);
+    ASSERT_EQ(atomic_load(&t.dups), 0);
+    ASSERT_EQ(atomic_load(&t.received), n);
+    ASSERT_EQ(atomic_load(&t.sum), (long long)n * (n - 1) / 2);
+    ASSERT_EQ(test_tally_missing(&t), 0);
     ASSERT_EQ(weft_chan_len(c), 0);
     /* with several workers, the exchange started on more than one thread */
     ASSERT(atomic_load(&gate.spread));
-    free(seen);
+    test_tally_free(&t);
     free(args);
     weft_chan_free(c);
 }
 
 TEST(chan_cross_worker_buffered_mpmc) {
-    guard();
+    test_guard();
     ASSERT_GE(weft_workers(), 1);
     mpmc(test_scale(100000), 64, 8, 8);
 }
 
 TEST(chan_cross_worker_unbuffered_mpmc) {
-    guard();
+    test_guard();
     mpmc(test_scale(30000), 0, 6, 5);
 }
 
 TEST(chan_cross_worker_cap1_many_tasks) {
-    guard();
+    test_guard();
     mpmc(test_scale(20000), 1, 40, 40);
 }
 
@@ -1329,15 +1246,14 @@ static void ponger(void *arg) {
 }
 
 TEST(chan_ping_pong) {
-    guard();
+    test_guard();
     weft_chan *ping = weft_chan_new(sizeof(int64_t), 0, NULL);
     weft_chan *pong = weft_chan_new(sizeof(int64_t), 0, NULL);
     ASSERT(ping && pong);
     weft_wg wg;
     weft_wg_init(&wg);
     pong_arg a = {ping, pong, &wg, test_scale(20000), 0};
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(ponger, &a), 0);
+    ASSERT_EQ(test_go_wg(&wg, ponger, &a), 0);
     int64_t v = 0;
     for (long i = 0; i < a.rounds; i++) {
         ASSERT_ERR(weft_chan_send(ping, &v, -1), 0);
@@ -1385,8 +1301,8 @@ static void reply_task(void *p) {
 }
 
 TEST(chan_free_right_after_recv) {
-    guard();
-    long rounds = test_scale(2000) < 100 ? 100 : test_scale(2000);
+    test_guard();
+    long rounds = test_scale_min(2000, 100);
     for (long r = 0; r < rounds; r++) {
         weft_chan *c = weft_chan_new(sizeof(int64_t), 0, NULL);
         ASSERT(c != NULL);

@@ -18,67 +18,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-/* ---- helpers ------------------------------------------------------------ */
-
-/* Upper bounds for "promptly": sanitizer builds are much slower. */
-static int64_t slack(int64_t ms) {
-#if defined(__SANITIZE_THREAD__)
-    return ms * 10;
-#elif defined(__SANITIZE_ADDRESS__)
-    return ms * 4;
-#else
-    return ms;
-#endif
-}
-
-static int64_t ms_since(int64_t t0_ns) { return (weft_now_ns() - t0_ns) / 1000000; }
-
-/* Wait for g's tasks; on timeout cancel them and reap them, and return the
- * timeout so the caller can fail. */
-static int join(weft_group *g, int64_t ms) {
-    int rc = weft_group_wait(g, weft_deadline_in(ms));
-    if (rc != 0) {
-        weft_group_cancel(g);
-        weft_group_wait(g, -1);
-    }
-    return rc;
-}
-
-static int nb_pipe(int p[2]) { return pipe2(p, O_NONBLOCK | O_CLOEXEC); }
-
-static void close2(int p[2]) {
-    if (p[0] >= 0) weft_close(p[0]);
-    if (p[1] >= 0) weft_close(p[1]);
-    p[0] = p[1] = -1;
-}
-
-/* Deterministic non-periodic bytes. */
-static void fill_pattern(unsigned char *b, size_t n, uint32_t seed) {
-    uint32_t x = (seed * 2654435761u) | 1u;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        b[i] = (unsigned char)(x >> 7);
-    }
-}
-
-/* Fill a non-blocking pipe until a write would block; returns bytes written. */
-static size_t fill_pipe(int wfd) {
-    static const char junk[4096];
-    size_t total = 0;
-    for (;;) {
-        ssize_t r = write(wfd, junk, sizeof junk);
-        if (r <= 0) break;
-        total += (size_t)r;
-    }
-    return total;
-}
 
 /* ---- a reader parked in weft_read ---------------------------------------- */
 
@@ -100,7 +41,7 @@ static void reader_task(void *a) {
 
 TEST(pipe_reader_woken_by_writer) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     reader_ctx r = {.fd = p[0], .deadline_ms = 10000, .n = -999};
     weft_group g;
     weft_group_init(&g);
@@ -110,8 +51,8 @@ TEST(pipe_reader_woken_by_writer) {
     int64_t done_early = atomic_load(&r.done_ns);
     int64_t t_write = weft_now_ns();
     ssize_t w = weft_write(p[1], "hello", 5, weft_deadline_in(1000));
-    int jr = join(&g, slack(5000));
-    close2(p);
+    int jr = test_join(&g, test_slack_ms(5000));
+    test_close2(p);
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
     ASSERT_EQ(started, 1);
@@ -120,7 +61,7 @@ TEST(pipe_reader_woken_by_writer) {
     ASSERT_EQ(r.n, 5);
     ASSERT_MEMEQ(r.buf, "hello", 5);
     ASSERT_GE(atomic_load(&r.done_ns), t_write);
-    ASSERT_LT((atomic_load(&r.done_ns) - t_write) / 1000000, slack(500));
+    ASSERT_LT((atomic_load(&r.done_ns) - t_write) / 1000000, test_slack_ms(500));
 }
 
 /* Two tasks bounce a counter through two pipes: every hop parks a reader. */
@@ -147,8 +88,8 @@ static void pong_task(void *a) {
 
 TEST(pipe_ping_pong) {
     int a[2], b[2];
-    ASSERT_EQ(nb_pipe(a), 0);
-    ASSERT_EQ(nb_pipe(b), 0);
+    ASSERT_EQ(test_nb_pipe(a), 0);
+    ASSERT_EQ(test_nb_pipe(b), 0);
     int rounds = (int)test_scale(2000);
     pingpong pp = {.in = a[0], .out = b[1], .rounds = rounds};
     weft_group g;
@@ -164,9 +105,9 @@ TEST(pipe_ping_pong) {
             break;
         }
     }
-    int jr = join(&g, slack(5000));
-    close2(a);
-    close2(b);
+    int jr = test_join(&g, test_slack_ms(5000));
+    test_close2(a);
+    test_close2(b);
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
     ASSERT_EQ(bad, 0);
@@ -194,7 +135,7 @@ TEST(pipe_many_parked_readers) {
     many_ctx m[N];
     int opened = 0;
     for (; opened < N; opened++)
-        if (nb_pipe(p[opened]) != 0) break;
+        if (test_nb_pipe(p[opened]) != 0) break;
     weft_group g;
     weft_group_init(&g);
     int spawned = 0;
@@ -209,8 +150,8 @@ TEST(pipe_many_parked_readers) {
         weft_write(p[i][1], &c, 1, weft_deadline_in(1000));
         if (i % 10 == 0) weft_yield();
     }
-    int jr = join(&g, slack(5000));
-    for (int i = 0; i < opened; i++) close2(p[i]);
+    int jr = test_join(&g, test_slack_ms(5000));
+    for (int i = 0; i < opened; i++) test_close2(p[i]);
     ASSERT_EQ(opened, N);
     ASSERT_EQ(spawned, N);
     ASSERT_EQ(parked, N);
@@ -222,7 +163,7 @@ TEST(pipe_many_parked_readers) {
 
 TEST(pipe_read_deadline_times_out) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     char b[8];
     int64_t dl = weft_deadline_in(50);
     int64_t t0 = weft_now_ns();
@@ -232,11 +173,11 @@ TEST(pipe_read_deadline_times_out) {
     /* the fd still works after a timed-out wait */
     ssize_t w = weft_write(p[1], "x", 1, weft_deadline_in(1000));
     ssize_t n2 = weft_read(p[0], b, sizeof b, weft_deadline_in(1000));
-    close2(p);
+    test_close2(p);
     ASSERT_ERR(n, WEFT_ETIMEDOUT);
     ASSERT_GE(now, dl);
     ASSERT_GE(el_ns, 49 * 1000000LL); /* dl was built from a ms clock */
-    ASSERT_LT(el_ns / 1000000, 50 + slack(500));
+    ASSERT_LT(el_ns / 1000000, 50 + test_slack_ms(500));
     ASSERT_EQ(w, 1);
     ASSERT_EQ(n2, 1);
     ASSERT_EQ(b[0], 'x');
@@ -244,14 +185,14 @@ TEST(pipe_read_deadline_times_out) {
 
 TEST(pipe_write_deadline_times_out) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
-    size_t filled = fill_pipe(p[1]);
+    ASSERT_EQ(test_nb_pipe(p), 0);
+    size_t filled = test_fill_pipe(p[1]);
     char b[100] = {0};
     int64_t dl = weft_deadline_in(30);
     ssize_t n = weft_write(p[1], b, sizeof b, dl);
     int64_t now = weft_now();
     ssize_t z = weft_write(p[1], b, sizeof b, 0);
-    close2(p);
+    test_close2(p);
     ASSERT_GT(filled, 0);
     ASSERT_ERR(n, WEFT_ETIMEDOUT);
     ASSERT_GE(now, dl);
@@ -260,21 +201,21 @@ TEST(pipe_write_deadline_times_out) {
 
 TEST(pipe_deadline_zero_and_past) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     char b[8] = {0};
     ssize_t e = weft_read(p[0], b, sizeof b, 0);
     int64_t t0 = weft_now_ns();
     ssize_t past = weft_read(p[0], b, sizeof b, weft_now() - 5); /* already passed */
-    int64_t past_ms = ms_since(t0);
+    int64_t past_ms = test_ms_since(t0);
     ssize_t w = weft_write(p[1], "ab", 2, 0);      /* room: no wait needed */
     ssize_t got = weft_read(p[0], b, sizeof b, 0); /* data waiting: no wait needed */
     struct iovec iov = {b, sizeof b};
     ssize_t ev = weft_readv(p[0], &iov, 1, 0);
     int fw = weft_fd_wait(p[0], WEFT_POLLIN, 0);
-    close2(p);
+    test_close2(p);
     ASSERT_ERR(e, WEFT_EAGAIN);
     ASSERT_ERR(past, WEFT_ETIMEDOUT);
-    ASSERT_LT(past_ms, slack(100));
+    ASSERT_LT(past_ms, test_slack_ms(100));
     ASSERT_EQ(w, 2);
     ASSERT_EQ(got, 2);
     ASSERT_MEMEQ(b, "ab", 2);
@@ -284,32 +225,49 @@ TEST(pipe_deadline_zero_and_past) {
 
 /* ---- end of file --------------------------------------------------------- */
 
-TEST(pipe_eof_wakes_parked_reader) {
-    int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
-    reader_ctx r = {.fd = p[0], .deadline_ms = 10000, .n = -999};
+/* What close_under_parked() saw. */
+typedef struct closed_under {
+    int go, closed, jr; /* the spawn, the weft_close(), the join */
+    int64_t early;      /* the task's done_ns before the close: 0 while it is parked */
+    int64_t lat_ms;     /* from the close to the task's end */
+} closed_under;
+
+/* Spawns fn(arg) (named name) in a group, lets it park on *fd for 20 ms,
+ * weft_close()s *fd (and sets it to -1) and joins the task. fn stores the
+ * time it ended in *done_ns. */
+static closed_under close_under_parked(weft_fn fn, void *arg, const char *name,
+                                       _Atomic int64_t *done_ns, int *fd) {
+    closed_under c;
     weft_group g;
     weft_group_init(&g);
-    int go = weft_group_go(&g, reader_task, &r, "reader");
+    c.go = weft_group_go(&g, fn, arg, name);
     weft_sleep(20);
-    int64_t done_early = atomic_load(&r.done_ns);
+    c.early = atomic_load(done_ns);
     int64_t t0 = weft_now_ns();
-    int cr = weft_close(p[1]);
-    p[1] = -1;
-    int jr = join(&g, slack(5000));
-    int64_t lat = (atomic_load(&r.done_ns) - t0) / 1000000;
-    close2(p);
-    ASSERT_EQ(go, 0);
-    ASSERT_EQ(cr, 0);
-    ASSERT_EQ(jr, 0);
-    ASSERT_EQ(done_early, 0);
+    c.closed = weft_close(*fd);
+    *fd = -1;
+    c.jr = test_join(&g, test_slack_ms(5000));
+    c.lat_ms = (atomic_load(done_ns) - t0) / 1000000;
+    return c;
+}
+
+TEST(pipe_eof_wakes_parked_reader) {
+    int p[2];
+    ASSERT_EQ(test_nb_pipe(p), 0);
+    reader_ctx r = {.fd = p[0], .deadline_ms = 10000, .n = -999};
+    closed_under c = close_under_parked(reader_task, &r, "reader", &r.done_ns, &p[1]);
+    test_close2(p);
+    ASSERT_EQ(c.go, 0);
+    ASSERT_EQ(c.closed, 0);
+    ASSERT_EQ(c.jr, 0);
+    ASSERT_EQ(c.early, 0);
     ASSERT_EQ(r.n, 0);
-    ASSERT_LT(lat, slack(500));
+    ASSERT_LT(c.lat_ms, test_slack_ms(500));
 }
 
 TEST(pipe_eof_after_data) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     char b[16];
     ssize_t w = weft_write(p[1], "abc", 3, -1);
     int cr = weft_close(p[1]);
@@ -317,7 +275,7 @@ TEST(pipe_eof_after_data) {
     ssize_t n1 = weft_read(p[0], b, sizeof b, weft_deadline_in(1000));
     ssize_t n2 = weft_read(p[0], b + 3, sizeof b - 3, weft_deadline_in(1000));
     ssize_t n3 = weft_read(p[0], b + 3, sizeof b - 3, -1);
-    close2(p);
+    test_close2(p);
     ASSERT_EQ(w, 3);
     ASSERT_EQ(cr, 0);
     ASSERT_EQ(n1, 3);
@@ -344,10 +302,10 @@ static void bulk_write_task(void *a) {
 TEST(pipe_write_all_1mib) {
     enum { N = 1 << 20 };
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     unsigned char *src = malloc(N), *dst = malloc(N + 4096);
     ASSERT(src && dst);
-    fill_pattern(src, N, 1);
+    test_fill_pattern(src, N, 1);
     memset(dst, 0, N + 4096);
     bulk_writer bw = {.fd = p[1], .buf = src, .n = N, .rc = -999};
     p[1] = -1; /* the writer closes it */
@@ -366,8 +324,8 @@ TEST(pipe_write_all_1mib) {
         total += (size_t)last;
         reads++;
     }
-    int jr = join(&g, slack(10000));
-    close2(p);
+    int jr = test_join(&g, test_slack_ms(10000));
+    test_close2(p);
     int same = memcmp(src, dst, N) == 0;
     free(src);
     free(dst);
@@ -406,9 +364,9 @@ static void trickle_task(void *a) {
 TEST(pipe_read_full) {
     enum { N = 10000 };
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     static unsigned char src[N], dst[N + 100];
-    fill_pattern(src, N, 2);
+    test_fill_pattern(src, N, 2);
     /* nothing written yet: read_full times out */
     ssize_t to = weft_read_full(p[0], dst, 10, weft_deadline_in(20));
     trickle t = {.fd = p[1], .buf = src, .n = N, .piece = 100};
@@ -420,8 +378,8 @@ TEST(pipe_read_full) {
     ssize_t b = weft_read_full(p[0], dst + 6000, 8000 > N + 100 - 6000 ? N + 100 - 6000 : 8000,
                                weft_deadline_in(10000));
     ssize_t c = weft_read_full(p[0], dst, 10, weft_deadline_in(1000));
-    int jr = join(&g, slack(5000));
-    close2(p);
+    int jr = test_join(&g, test_slack_ms(5000));
+    test_close2(p);
     ASSERT_ERR(to, WEFT_ETIMEDOUT);
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
@@ -448,7 +406,7 @@ static void readv_task(void *arg) {
 
 TEST(readv_writev) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     /* direct */
     struct iovec out[4] = {
         {(void *)"abc", 3}, {(void *)"", 0}, {(void *)"defghij", 7}, {(void *)"KLMNOP", 6}};
@@ -466,8 +424,8 @@ TEST(readv_writev) {
     ssize_t early = v.n;
     struct iovec out2[2] = {{(void *)"0123", 4}, {(void *)"456789xyz", 9}};
     ssize_t w2 = weft_writev(p[1], out2, 2, weft_deadline_in(1000));
-    int jr = join(&g, slack(5000));
-    close2(p);
+    int jr = test_join(&g, test_slack_ms(5000));
+    test_close2(p);
     ASSERT_EQ(w, 16);
     ASSERT_EQ(r, 16);
     ASSERT_MEMEQ(a, "abcde", 5);
@@ -535,14 +493,13 @@ static void duplex_reader(void *a) {
 }
 
 TEST(socketpair_full_duplex_same_socket) {
-    size_t n = (size_t)test_scale(16L << 20);
-    if (n < (1u << 20)) n = 1u << 20;
+    size_t n = (size_t)test_scale_min(16L << 20, 1L << 20);
     int sv[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     unsigned char *ab = malloc(n), *ba = malloc(n);
     ASSERT(ab && ba);
-    fill_pattern(ab, n, 3);
-    fill_pattern(ba, n, 4);
+    test_fill_pattern(ab, n, 3);
+    test_fill_pattern(ba, n, 4);
     /* sv[0] is read by r0 and written by w0 at the same time; same for sv[1] */
     duplex w0 = {.fd = sv[0], .buf = ab, .n = n}, r1 = {.fd = sv[1], .buf = ab, .n = n};
     duplex w1 = {.fd = sv[1], .buf = ba, .n = n}, r0 = {.fd = sv[0], .buf = ba, .n = n};
@@ -553,7 +510,7 @@ TEST(socketpair_full_duplex_same_socket) {
     go |= weft_group_go(&g, duplex_writer, &w0, "w0");
     go |= weft_group_go(&g, duplex_reader, &r1, "r1");
     go |= weft_group_go(&g, duplex_writer, &w1, "w1");
-    int jr = join(&g, slack(20000));
+    int jr = test_join(&g, test_slack_ms(20000));
     weft_close(sv[0]);
     weft_close(sv[1]);
     free(ab);
@@ -644,7 +601,7 @@ static void tcp_echo_test(const char *host, int family) {
     long sent = 0;
     int bad = fd >= 0 ? echo_messages(fd, 1000, &sent) : -1;
     if (fd >= 0) weft_close(fd); /* EOF ends the server's loop */
-    int jr = join(&g, slack(5000));
+    int jr = test_join(&g, test_slack_ms(5000));
     weft_close(lfd);
     ASSERT_GT(port, 0);
     ASSERT_LE(port, 65535);
@@ -708,8 +665,7 @@ static void fan_conn_task(void *a) {
     int fd = fc->fd;
     free(fc);
     int live = atomic_fetch_add(&s->live, 1) + 1;
-    int mx = atomic_load(&s->max_live);
-    while (live > mx && !atomic_compare_exchange_weak(&s->max_live, &mx, live)) {}
+    test_atomic_max(&s->max_live, live);
     uint32_t req;
     if (weft_read_full(fd, &req, sizeof req, weft_deadline_in(20000)) == sizeof req) {
         uint32_t resp = req * 3 + 1;
@@ -795,11 +751,11 @@ TEST(tcp_200_concurrent_clients) {
     weft_sleep(10);
     int64_t t0 = weft_now_ns();
     if (s.gate) weft_chan_close(s.gate); /* all clients start together */
-    int jc = join(&clients, slack(20000));
-    int64_t el = ms_since(t0);
-    int jn = join(&s.conns, slack(5000));
+    int jc = test_join(&clients, test_slack_ms(20000));
+    int64_t el = test_ms_since(t0);
+    int jn = test_join(&s.conns, test_slack_ms(5000));
     weft_group_cancel(&server); /* ends the accept loop */
-    int js = join(&server, slack(5000));
+    int js = test_join(&server, test_slack_ms(5000));
     weft_close(s.lfd);
     if (s.gate) weft_chan_free(s.gate);
     printf("    %d clients in %lld ms, %d connections live at once\n", NCLIENTS, (long long)el,
@@ -825,11 +781,11 @@ TEST(tcp_connect_refused) {
     ASSERT_EQ(weft_close(lfd), 0); /* nobody listens there now */
     int64_t t0 = weft_now_ns();
     int fd = weft_tcp_connect("127.0.0.1", port, weft_deadline_in(5000));
-    int64_t el = ms_since(t0);
+    int64_t el = test_ms_since(t0);
     if (fd >= 0) weft_close(fd);
     ASSERT_ERR(fd, WEFT_ECONNREFUSED);
     ASSERT_EQ(fd, -ECONNREFUSED);
-    ASSERT_LT(el, slack(1000));
+    ASSERT_LT(el, test_slack_ms(1000));
 }
 
 TEST(tcp_accept_deadline) {
@@ -863,7 +819,7 @@ TEST(tcp_accept_deadline) {
 TEST(close_wakes_parked_reader_ebadf) {
     /* a pipe and a socket, each with a reader parked far from its deadline */
     int p[2], sv[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     reader_ctx r1 = {.fd = p[0], .deadline_ms = 10000, .n = -999};
     reader_ctx r2 = {.fd = sv[0], .deadline_ms = 10000, .n = -999};
@@ -877,11 +833,11 @@ TEST(close_wakes_parked_reader_ebadf) {
     int c1 = weft_close(p[0]);
     int c2 = weft_close(sv[0]);
     p[0] = sv[0] = -1;
-    int jr = join(&g, slack(5000));
+    int jr = test_join(&g, test_slack_ms(5000));
     int64_t lat1 = (atomic_load(&r1.done_ns) - t0) / 1000000;
     int64_t lat2 = (atomic_load(&r2.done_ns) - t0) / 1000000;
-    close2(p);
-    close2(sv);
+    test_close2(p);
+    test_close2(sv);
     ASSERT_EQ(go, 0);
     ASSERT_EQ(c1, 0);
     ASSERT_EQ(c2, 0);
@@ -889,8 +845,8 @@ TEST(close_wakes_parked_reader_ebadf) {
     ASSERT_EQ(early, 0);
     ASSERT_ERR(r1.n, WEFT_EBADF);
     ASSERT_ERR(r2.n, WEFT_EBADF);
-    ASSERT_LT(lat1, slack(500));
-    ASSERT_LT(lat2, slack(500));
+    ASSERT_LT(lat1, test_slack_ms(500));
+    ASSERT_LT(lat2, test_slack_ms(500));
 }
 
 typedef struct writer_ctx {
@@ -908,27 +864,18 @@ static void full_writer_task(void *a) {
 
 TEST(close_wakes_parked_writer_ebadf) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
-    size_t filled = fill_pipe(p[1]);
+    ASSERT_EQ(test_nb_pipe(p), 0);
+    size_t filled = test_fill_pipe(p[1]);
     writer_ctx w = {.fd = p[1], .n = -999};
-    weft_group g;
-    weft_group_init(&g);
-    int go = weft_group_go(&g, full_writer_task, &w, "writer");
-    weft_sleep(20);
-    int64_t early = atomic_load(&w.done_ns);
-    int64_t t0 = weft_now_ns();
-    int c = weft_close(p[1]);
-    p[1] = -1;
-    int jr = join(&g, slack(5000));
-    int64_t lat = (atomic_load(&w.done_ns) - t0) / 1000000;
-    close2(p);
+    closed_under c = close_under_parked(full_writer_task, &w, "writer", &w.done_ns, &p[1]);
+    test_close2(p);
     ASSERT_GT(filled, 0);
-    ASSERT_EQ(go, 0);
-    ASSERT_EQ(c, 0);
-    ASSERT_EQ(jr, 0);
-    ASSERT_EQ(early, 0);
+    ASSERT_EQ(c.go, 0);
+    ASSERT_EQ(c.closed, 0);
+    ASSERT_EQ(c.jr, 0);
+    ASSERT_EQ(c.early, 0);
     ASSERT_ERR(w.n, WEFT_EBADF);
-    ASSERT_LT(lat, slack(500));
+    ASSERT_LT(c.lat_ms, test_slack_ms(500));
 }
 
 /* ---- sendfile --------------------------------------------------------------------- */
@@ -970,7 +917,7 @@ TEST(sendfile_file_to_socket) {
     unlink(path);
     unsigned char *src = malloc(N), *dst = malloc(N);
     ASSERT(src && dst);
-    fill_pattern(src, N, 5);
+    test_fill_pattern(src, N, 5);
     size_t wr = 0;
     while (wr < N) {
         ssize_t r = write(ffd, src + wr, N - wr);
@@ -992,7 +939,7 @@ TEST(sendfile_file_to_socket) {
         if (last <= 0) break;
         calls++;
     }
-    int jr = join(&g, slack(10000));
+    int jr = test_join(&g, test_slack_ms(10000));
     int same = memcmp(src, dst, N) == 0;
     /* a slice from the middle */
     memset(dst, 0, 5000);
@@ -1001,7 +948,7 @@ TEST(sendfile_file_to_socket) {
     int go2 = pr == 0 ? weft_group_go(&g, sink_task, &s2, "sink2") : -1;
     off_t off2 = 1000;
     ssize_t part = go2 == 0 ? weft_sendfile(a, ffd, &off2, 5000, weft_deadline_in(10000)) : -1;
-    int jr2 = join(&g, slack(5000));
+    int jr2 = test_join(&g, test_slack_ms(5000));
     int same2 = memcmp(src + 1000, dst, 5000) == 0;
     if (a >= 0) weft_close(a);
     if (b >= 0) weft_close(b);
@@ -1032,7 +979,7 @@ TEST(fd_wait_events) {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     int64_t t0 = weft_now_ns();
     int out = weft_fd_wait(sv[0], WEFT_POLLOUT, weft_deadline_in(5000));
-    int64_t out_ms = ms_since(t0);
+    int64_t out_ms = test_ms_since(t0);
     int64_t dl = weft_deadline_in(30);
     int in = weft_fd_wait(sv[0], WEFT_POLLIN, dl);
     int64_t now = weft_now();
@@ -1045,7 +992,7 @@ TEST(fd_wait_events) {
     weft_close(sv[1]);
     ASSERT_GT(out, 0);
     ASSERT(out & WEFT_POLLOUT);
-    ASSERT_LT(out_ms, slack(200));
+    ASSERT_LT(out_ms, test_slack_ms(200));
     ASSERT_ERR(in, WEFT_ETIMEDOUT);
     ASSERT_GE(now, dl);
     ASSERT_ERR(zero, WEFT_EAGAIN);
@@ -1079,9 +1026,9 @@ TEST(io_invalid_args) {
     ASSERT_ERR(weft_sock_port(-1), WEFT_EBADF);
     /* an fd number that was closed */
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     int fd = p[0];
-    close2(p);
+    test_close2(p);
     ASSERT_ERR(weft_read(fd, b, sizeof b, weft_deadline_in(100)), WEFT_EBADF);
 }
 
@@ -1104,25 +1051,24 @@ static void *plain_thread_io(void *a) {
 
 TEST(io_from_plain_thread_enotask) {
     int p[2], q[2];
-    ASSERT_EQ(nb_pipe(p), 0);
-    ASSERT_EQ(nb_pipe(q), 0);
-    size_t filled = fill_pipe(q[1]);
+    ASSERT_EQ(test_nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(q), 0);
+    size_t filled = test_fill_pipe(q[1]);
     thread_io t = {.fd = p[0], .wfd = q[1], .r_dl = -999, .r_inf = -999, .w_full = -999};
     pthread_t th;
     int cr = pthread_create(&th, NULL, plain_thread_io, &t);
     /* do not block the worker: poll for the thread to finish */
-    int64_t until = weft_deadline_in(slack(5000));
+    int64_t until = weft_deadline_in(test_slack_ms(5000));
     while (cr == 0 && !atomic_load(&t.done) && weft_now() < until) weft_sleep(1);
     int done = atomic_load(&t.done);
     if (cr == 0 && !done) {
         /* it is stuck in a blocking syscall: unblock it so the test can end */
         weft_write(p[1], "x", 1, -1);
-        char junk[65536];
-        while (read(q[0], junk, sizeof junk) > 0) {}
+        test_drain(q[0]);
     }
     if (cr == 0) pthread_join(th, NULL);
-    close2(p);
-    close2(q);
+    test_close2(p);
+    test_close2(q);
     ASSERT_EQ(cr, 0);
     ASSERT_GT(filled, 0);
     ASSERT(done);
@@ -1133,7 +1079,7 @@ TEST(io_from_plain_thread_enotask) {
 
 TEST_PLAIN(io_without_runtime_enotask) {
     int p[2];
-    ASSERT_EQ(nb_pipe(p), 0);
+    ASSERT_EQ(test_nb_pipe(p), 0);
     char b[8];
     ssize_t r = weft_read(p[0], b, sizeof b, weft_deadline_in(100));
     int fw = weft_fd_wait(p[0], WEFT_POLLIN, -1);
@@ -1147,43 +1093,18 @@ TEST_PLAIN(io_without_runtime_enotask) {
 
 /* A blocking-mode fd is switched to non-blocking on first use: the read must
  * time out instead of blocking the worker thread in read(2). If it did block,
- * the rescue thread writes a byte after a while so the test ends (and fails). */
-typedef struct rescue {
-    int fd;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, fired;
-} rescue;
-
-static void *rescue_main(void *a) {
-    rescue *r = a;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop) {
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) != 0) break;
-    }
-    if (!r->stop) {
-        r->fired = 1;
-        ssize_t n = write(r->fd, "!", 1);
-        (void)n;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+ * a rescue alarm writes a byte after a while so the test ends (and fails). */
+static void rescue_write(void *a) {
+    ssize_t n = write(*(int *)a, "!", 1);
+    (void)n;
 }
 
 TEST(blocking_fd_made_nonblocking) {
     int p[2];
     ASSERT_EQ(pipe2(p, O_CLOEXEC), 0); /* blocking mode */
     int fl_before = fcntl(p[0], F_GETFL);
-    static rescue rs;
-    memset(&rs, 0, sizeof rs);
-    rs.fd = p[1];
-    pthread_mutex_init(&rs.mu, NULL);
-    pthread_cond_init(&rs.cv, NULL);
-    pthread_t th;
-    int cr = pthread_create(&th, NULL, rescue_main, &rs);
+    static test_alarm rescue;
+    int cr = test_alarm_start(&rescue, 5, rescue_write, &p[1]);
     char b[4];
     int64_t dl = weft_deadline_in(50);
     ssize_t n = weft_read(p[0], b, sizeof b, dl);
@@ -1192,14 +1113,10 @@ TEST(blocking_fd_made_nonblocking) {
     /* the write end too, on its first use */
     ssize_t w = weft_write(p[1], "ok", 2, weft_deadline_in(1000));
     int wfl = fcntl(p[1], F_GETFL);
-    pthread_mutex_lock(&rs.mu);
-    rs.stop = 1;
-    pthread_cond_signal(&rs.cv);
-    pthread_mutex_unlock(&rs.mu);
-    if (cr == 0) pthread_join(th, NULL);
-    close2(p);
+    int fired = test_alarm_stop(&rescue);
+    test_close2(p);
     ASSERT_EQ(cr, 0);
-    ASSERT_EQ(rs.fired, 0);
+    ASSERT_EQ(fired, 0);
     ASSERT_EQ(fl_before & O_NONBLOCK, 0);
     ASSERT_ERR(n, WEFT_ETIMEDOUT);
     ASSERT_GE(now, dl);
@@ -1213,7 +1130,7 @@ TEST(fd_nonblock_helper) {
     ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
     int r = weft_fd_nonblock(p[0]);
     int fl = fcntl(p[0], F_GETFL);
-    close2(p);
+    test_close2(p);
     ASSERT_EQ(r, 0);
     ASSERT(fl & O_NONBLOCK);
     ASSERT_ERR(weft_fd_nonblock(-1), WEFT_EBADF);
@@ -1268,13 +1185,12 @@ static void storm_feeder(void *a) {
 TEST(io_deadline_storm) {
     static storm s;
     memset(&s, 0, sizeof s);
-    s.iters = (int)test_scale(100);
-    if (s.iters < 5) s.iters = 5;
+    s.iters = (int)test_scale_min(100, 5);
     int opened = 0;
     for (; opened < STORM_TASKS; opened++)
-        if (nb_pipe(s.p[opened]) != 0) break;
+        if (test_nb_pipe(s.p[opened]) != 0) break;
     if (opened < STORM_TASKS) {
-        for (int i = 0; i < opened; i++) close2(s.p[i]);
+        for (int i = 0; i < opened; i++) test_close2(s.p[i]);
         ASSERT_EQ(opened, STORM_TASKS);
     }
     static storm_arg args[STORM_TASKS];
@@ -1286,9 +1202,9 @@ TEST(io_deadline_storm) {
         args[i] = (storm_arg){&s, i};
         go |= weft_group_go(&readers, storm_reader, &args[i], "reader");
     }
-    int jr = join(&readers, slack(20000));
+    int jr = test_join(&readers, test_slack_ms(20000));
     atomic_store(&s.stop, 1);
-    int jf = join(&feeder, slack(5000));
+    int jf = test_join(&feeder, test_slack_ms(5000));
     long leftover_bad = 0, total = 0;
     for (int i = 0; i < STORM_TASKS; i++) {
         char junk[4096];
@@ -1296,7 +1212,7 @@ TEST(io_deadline_storm) {
         if (left < 0) left = 0;
         if (s.got[i] + left != s.written[i]) leftover_bad++;
         total += s.written[i];
-        close2(s.p[i]);
+        test_close2(s.p[i]);
     }
     ASSERT_EQ(go, 0);
     ASSERT_EQ(jr, 0);
@@ -1324,7 +1240,7 @@ static void rr_read_one(void *a) {
 static void rr_main(void *a) {
     RR.backend = weft_io_backend_name();
     int p[2];
-    if (nb_pipe(p)) {
+    if (test_nb_pipe(p)) {
         RR.bad++;
         return;
     }
@@ -1334,18 +1250,16 @@ static void rr_main(void *a) {
         weft_group_go(&g, rr_read_one, &p[0], "reader");
         for (int k = 0; k < i % 3; k++) weft_yield();
         weft_write(p[1], "x", 1, -1);
-        if (join(&g, slack(5000))) RR.bad++;
+        if (test_join(&g, test_slack_ms(5000))) RR.bad++;
         int ev = weft_fd_wait(p[0], WEFT_POLLIN, weft_deadline_in(1));
-        int avail = -1;
-        ioctl(p[0], FIONREAD, &avail);
-        if (ev > 0 && avail == 0) {
+        if (ev > 0 && test_pipe_bytes(p[0]) == 0) {
             if (!RR.spurious) RR.first = i;
             RR.spurious++;
         } else if (ev != WEFT_ETIMEDOUT) {
             RR.bad++;
         }
     }
-    close2(p);
+    test_close2(p);
 }
 
 TEST_PLAIN(fd_wait_reports_only_real_readiness) {
@@ -1355,10 +1269,7 @@ TEST_PLAIN(fd_wait_reports_only_real_readiness) {
         RR.iters = (int)test_scale(400);
         weft_config cfg = {.io = bk[k], .workers = 6};
         int rc = weft_main(rr_main, NULL, &cfg);
-        if (rc != 0 && bk[k] == WEFT_IO_URING) {
-            printf("    note: io_uring unavailable (%s); only epoll checked\n", weft_strerror(rc));
-            continue;
-        }
+        if (test_uring_unavailable(bk[k], rc)) continue;
         ASSERT_EQ(rc, 0);
         if (RR.spurious)
             printf("    %s: %d of %d waits on an empty pipe reported POLLIN (first at %d)\n",

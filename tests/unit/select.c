@@ -14,16 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static void stop_on_failure(void *arg) {
-    (void)arg;
-    if (test__failed()) weft_shutdown();
-}
-/* If the test fails, cancel the helpers still parked so weft_main() returns. */
-static void guard(void) { weft_defer(stop_on_failure, NULL); }
-
-#define PARK_MS 30
-#define SLACK_MS 500
-
 static weft_chan *chan64(size_t cap) { return weft_chan_new(sizeof(int64_t), cap, NULL); }
 
 static int send64(weft_chan *c, int64_t v, int64_t deadline) {
@@ -75,12 +65,7 @@ static void select_task(void *arg) {
     weft_wg_done(s->wg);
 }
 
-static int spawn_select(sel_task *s) {
-    weft_wg_add(s->wg, 1);
-    int rc = weft_go(select_task, s);
-    if (rc) weft_wg_done(s->wg);
-    return rc;
-}
+static int spawn_select(sel_task *s) { return test_go_wg(s->wg, select_task, s); }
 
 typedef struct {
     weft_chan *c;
@@ -101,17 +86,12 @@ static void recv_task(void *arg) {
     o->rc = weft_chan_recv(o->c, &o->val, o->deadline);
     weft_wg_done(o->wg);
 }
-static int spawn_op(weft_fn fn, op_task *o) {
-    weft_wg_add(o->wg, 1);
-    int rc = weft_go(fn, o);
-    if (rc) weft_wg_done(o->wg);
-    return rc;
-}
+static int spawn_op(weft_fn fn, op_task *o) { return test_go_wg(o->wg, fn, o); }
 
 /* ---- ready cases ------------------------------------------------------------ */
 
 TEST(select_ready_recv_fires) {
-    guard();
+    test_guard();
     weft_chan *a = chan64(1), *b = chan64(1);
     ASSERT(a && b);
     ASSERT_ERR(send64(a, 11, 0), 0);
@@ -154,7 +134,7 @@ TEST(select_ready_recv_fires) {
 }
 
 TEST(select_ready_send_fires) {
-    guard();
+    test_guard();
     weft_chan *full = chan64(1), *room = chan64(1);
     ASSERT(full && room);
     ASSERT_ERR(send64(full, 1, 0), 0);
@@ -194,7 +174,7 @@ TEST(select_ready_send_fires) {
 
 TEST(select_ready_mixed_ops) {
     /* one recv and one send case, only one ready at a time */
-    guard();
+    test_guard();
     weft_chan *a = chan64(1), *b = chan64(1);
     ASSERT(a && b);
     ASSERT_ERR(send64(b, 5, 0), 0); /* b full: its send case is blocked */
@@ -225,7 +205,7 @@ static int no_waiters_left(weft_chan *u) {
 }
 
 TEST(select_default_when_nothing_ready) {
-    guard();
+    test_guard();
     weft_chan *u = chan64(0), *e = chan64(1), *f = chan64(1);
     ASSERT(u && e && f);
     ASSERT_ERR(send64(f, 42, 0), 0);
@@ -246,7 +226,7 @@ TEST(select_default_when_nothing_ready) {
 }
 
 TEST(select_timeout) {
-    guard();
+    test_guard();
     weft_chan *u = chan64(0), *f = chan64(1), *u2 = chan64(0);
     ASSERT(u && f && u2);
     ASSERT_ERR(send64(f, 1, 0), 0);
@@ -279,7 +259,7 @@ TEST(select_timeout) {
 
 TEST(select_helper_timeout_leaves_no_ghost) {
     /* a select that timed out in another task leaves no ghost behind */
-    guard();
+    test_guard();
     weft_chan *a = chan64(0), *b = chan64(0);
     ASSERT(a && b);
     weft_wg wg;
@@ -302,7 +282,7 @@ TEST(select_parked_on_buffered_channels) {
     /* a parked send case on a full buffer moves in when room appears; a
      * parked recv case on an empty buffer gets the next value directly; a
      * NULL destination drops the value */
-    guard();
+    test_guard();
     weft_chan *full = chan64(1), *empty = chan64(2), *u = chan64(0);
     ASSERT(full && empty && u);
     ASSERT_ERR(send64(full, 1, 0), 0);
@@ -355,7 +335,7 @@ TEST(select_parked_on_buffered_channels) {
 /* ---- closed channels ----------------------------------------------------------- */
 
 TEST(select_closed_recv_fires_eclosed) {
-    guard();
+    test_guard();
     weft_chan *a = chan64(0), *b = chan64(2);
     ASSERT(a && b);
     ASSERT_ERR(weft_chan_close(a), 0);
@@ -384,7 +364,7 @@ TEST(select_closed_recv_fires_eclosed) {
 }
 
 TEST(select_closed_send_fires_eclosed) {
-    guard();
+    test_guard();
     weft_chan *a = chan64(1), *b = chan64(0);
     ASSERT(a && b);
     ASSERT_ERR(weft_chan_close(a), 0);
@@ -402,7 +382,7 @@ TEST(select_closed_send_fires_eclosed) {
 }
 
 TEST(select_parked_woken_by_close) {
-    guard();
+    test_guard();
     weft_chan *r1 = chan64(0), *r2 = chan64(0), *s1 = chan64(0), *s2 = chan64(0);
     ASSERT(r1 && r2 && s1 && s2);
     weft_wg wg;
@@ -441,7 +421,7 @@ TEST(select_parked_woken_by_close) {
 /* ---- NULL channels ------------------------------------------------------------ */
 
 TEST(select_null_chan_never_fires) {
-    guard();
+    test_guard();
     int64_t v = 1;
     weft_case nil2[2] = {rcase(NULL, &v), scase(NULL, &v)};
     ASSERT_ERR(weft_select(nil2, 2, 0), WEFT_EAGAIN);
@@ -487,7 +467,7 @@ TEST(select_null_chan_never_fires) {
 /* ---- fairness -------------------------------------------------------------------- */
 
 TEST(select_fair_between_ready_recvs) {
-    guard();
+    test_guard();
     enum { N = 10000 };
     weft_chan *a = chan64(1), *b = chan64(1);
     ASSERT(a && b);
@@ -510,7 +490,7 @@ TEST(select_fair_between_ready_recvs) {
 }
 
 TEST(select_fair_between_ready_sends) {
-    guard();
+    test_guard();
     enum { N = 10000 };
     weft_chan *a = chan64(1), *b = chan64(1);
     ASSERT(a && b);
@@ -533,7 +513,7 @@ TEST(select_fair_between_ready_sends) {
 
 TEST(select_fair_among_many) {
     /* eight ready cases, mixed ops: none starved (uniform is 12.5% each) */
-    guard();
+    test_guard();
     enum { K = 8, N = 8000 };
     weft_chan *cs_[K];
     for (int k = 0; k < K; k++) {
@@ -568,10 +548,10 @@ TEST(select_fair_among_many) {
 /* ---- waking a parked select --------------------------------------------------------- */
 
 TEST(select_woken_by_one_leaves_no_ghosts) {
-    guard();
+    test_guard();
     weft_chan *ch[3] = {chan64(0), chan64(0), chan64(0)};
     ASSERT(ch[0] && ch[1] && ch[2]);
-    long rounds = test_scale(300) < 30 ? 30 : test_scale(300);
+    long rounds = test_scale_min(300, 30);
     for (long r = 0; r < rounds; r++) {
         int k = (int)(r % 3);
         int as_send = (int)((r / 3) % 2); /* the select sends, main receives */
@@ -613,10 +593,10 @@ TEST(select_woken_by_one_leaves_no_ghosts) {
 TEST(select_two_wakers_one_wins) {
     /* two senders race for one select; the loser's value is neither lost nor
      * duplicated: it stays pending until someone else receives it */
-    guard();
+    test_guard();
     weft_chan *a = chan64(0), *b = chan64(0);
     ASSERT(a && b);
-    long rounds = test_scale(300) < 30 ? 30 : test_scale(300);
+    long rounds = test_scale_min(300, 30);
     int won[2] = {0, 0};
     for (long r = 0; r < rounds; r++) {
         weft_wg wg, swg;
@@ -656,7 +636,7 @@ TEST(select_two_wakers_one_wins) {
 /* ---- one channel in several cases ---------------------------------------------------- */
 
 TEST(select_same_chan_twice) {
-    guard();
+    test_guard();
     weft_chan *b = chan64(1), *u = chan64(0);
     ASSERT(b && u);
 
@@ -742,7 +722,7 @@ TEST(select_same_chan_twice) {
 /* ---- arguments ---------------------------------------------------------------------- */
 
 TEST(select_invalid_args) {
-    guard();
+    test_guard();
     weft_chan *a = chan64(1);
     ASSERT(a != NULL);
     ASSERT_ERR(send64(a, 3, 0), 0);
@@ -776,7 +756,7 @@ TEST(select_invalid_args) {
 }
 
 TEST(select_64_cases_parked) {
-    guard();
+    test_guard();
     weft_chan *ch[MAXC];
     for (int i = 0; i < MAXC; i++) {
         ch[i] = chan64(0);
@@ -832,7 +812,7 @@ TEST_PLAIN(select_outside_runtime) {
 }
 
 TEST(select_cancel_wakes_parked) {
-    guard();
+    test_guard();
     weft_chan *a = chan64(0), *b = chan64(0);
     ASSERT(a && b);
     weft_wg wg;
@@ -858,41 +838,6 @@ TEST(select_cancel_wakes_parked) {
 
 /* ---- cross-worker stress ------------------------------------------------------------- */
 
-/* The calling thread's id, read afresh on every call. pthread_self() is
- * declared const, so the compiler may reuse one result across a weft_yield(),
- * after which the task may be running on another thread. */
-__attribute__((noinline)) static unsigned long thread_id(void) {
-    unsigned long id = (unsigned long)pthread_self();
-    __asm__ volatile("" : "+r"(id));
-    return id;
-}
-
-/* A start line for the tasks of a stress test: each yields at the gate until
- * tasks have reached it on two different threads (idle workers steal some of
- * the runnable tasks meanwhile), so the work that follows really crosses
- * workers. Gives up after give_up_ms; `spread` then stays 0. */
-typedef struct {
-    atomic_ulong first; /* thread_id() of the first task at the gate */
-    atomic_int spread;
-    int64_t give_up_ns;
-} spread_gate;
-
-static void gate_init(spread_gate *g, int64_t give_up_ms) {
-    atomic_init(&g->first, 0);
-    atomic_init(&g->spread, weft_workers() < 2);
-    g->give_up_ns = weft_now_ns() + give_up_ms * 1000000;
-}
-
-static void gate_pass(spread_gate *g) {
-    while (!atomic_load(&g->spread) && weft_now_ns() < g->give_up_ns) {
-        unsigned long first = 0, me = thread_id();
-        if (!atomic_compare_exchange_strong(&g->first, &first, me) && first != me)
-            atomic_store(&g->spread, 1);
-        else
-            weft_yield();
-    }
-}
-
 #define NCH 3
 
 typedef struct {
@@ -900,15 +845,14 @@ typedef struct {
     weft_wg *wg;
     long n;
     int nprod, id;
-    spread_gate *gate;
-    atomic_uchar *seen;
-    atomic_long *received, *dups, *bad, *errs, *timeouts;
-    atomic_llong *sum;
+    test_spread_gate *gate;
+    test_tally *tally;
+    atomic_long *errs, *timeouts;
 } stress_arg;
 
 static void stress_producer(void *arg) {
     stress_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     for (long i = a->id; i < a->n; i += a->nprod) {
         int64_t v = i;
         weft_case cs[NCH];
@@ -927,7 +871,7 @@ static void stress_consumer(void *arg) {
     weft_chan *live[NCH];
     for (int k = 0; k < NCH; k++) live[k] = a->ch[k];
     int open = NCH;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     while (open > 0) {
         int64_t v = -1;
         weft_case cs[NCH];
@@ -947,33 +891,26 @@ static void stress_consumer(void *arg) {
             open--;
             continue;
         }
-        if (v < 0 || v >= a->n) {
-            atomic_fetch_add(a->bad, 1);
-            continue;
-        }
-        if (atomic_fetch_add(&a->seen[v], 1) != 0) atomic_fetch_add(a->dups, 1);
-        atomic_fetch_add(a->received, 1);
-        atomic_fetch_add(a->sum, v);
+        test_tally_add(a->tally, v);
     }
     weft_wg_done(a->wg);
 }
 
 TEST(select_cross_worker_stress) {
-    guard();
+    test_guard();
     enum { NP = 6, NC = 6 };
     long n = test_scale(50000);
     weft_chan *ch[NCH] = {chan64(0), chan64(1), chan64(16)};
     ASSERT(ch[0] && ch[1] && ch[2]);
-    atomic_uchar *seen = calloc((size_t)n, sizeof *seen);
-    ASSERT(seen != NULL);
-    atomic_long received = 0, dups = 0, bad = 0, errs = 0, timeouts = 0;
-    atomic_llong sum = 0;
+    test_tally t;
+    ASSERT_EQ(test_tally_init(&t, n), 0);
+    atomic_long errs = 0, timeouts = 0;
     weft_wg pwg, cwg;
     weft_wg_init(&pwg);
     weft_wg_init(&cwg);
     stress_arg args[NP + NC];
-    spread_gate gate;
-    gate_init(&gate, 2000);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
     for (int i = 0; i < NP + NC; i++) {
         args[i] = (stress_arg){.ch = ch,
                                .wg = i < NP ? &pwg : &cwg,
@@ -981,13 +918,9 @@ TEST(select_cross_worker_stress) {
                                .nprod = NP,
                                .id = i,
                                .gate = &gate,
-                               .seen = seen,
-                               .received = &received,
-                               .dups = &dups,
-                               .bad = &bad,
+                               .tally = &t,
                                .errs = &errs,
-                               .timeouts = &timeouts,
-                               .sum = &sum};
+                               .timeouts = &timeouts};
     }
     weft_wg_add(&cwg, NC);
     for (int i = 0; i < NC; i++) ASSERT_EQ(weft_go(stress_consumer, &args[NP + i]), 0);
@@ -997,15 +930,12 @@ TEST(select_cross_worker_stress) {
     for (int k = 0; k < NCH; k++) ASSERT_ERR(weft_chan_close(ch[k]), 0);
     ASSERT_ERR(weft_wg_wait(&cwg, weft_deadline_in(60000)), 0);
     ASSERT_EQ(atomic_load(&errs), 0);
-    ASSERT_EQ(atomic_load(&bad), 0);
-    ASSERT_EQ(atomic_load(&dups), 0);
-    ASSERT_EQ(atomic_load(&received), n);
-    ASSERT_EQ(atomic_load(&sum), (long long)n * (n - 1) / 2);
-    long missing = 0;
-    for (long i = 0; i < n; i++)
-        if (atomic_load(&seen[i]) != 1) missing++;
-    ASSERT_EQ(missing, 0);
+    ASSERT_EQ(atomic_load(&t.out_of_range), 0);
+    ASSERT_EQ(atomic_load(&t.dups), 0);
+    ASSERT_EQ(atomic_load(&t.received), n);
+    ASSERT_EQ(atomic_load(&t.sum), (long long)n * (n - 1) / 2);
+    ASSERT_EQ(test_tally_missing(&t), 0);
     ASSERT(atomic_load(&gate.spread)); /* it did run on several workers */
-    free(seen);
+    test_tally_free(&t);
     for (int k = 0; k < NCH; k++) weft_chan_free(ch[k]);
 }

@@ -13,63 +13,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static void stop_on_failure(void *arg) {
-    (void)arg;
-    if (test__failed()) weft_shutdown();
-}
-/* If the test fails, cancel the helpers still parked so weft_main() returns. */
-static void guard(void) { weft_defer(stop_on_failure, NULL); }
-
-#define PARK_MS 30
-#define SLACK_MS 500
-
-static void atomic_max(atomic_int *m, int v) {
-    int cur = atomic_load(m);
-    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {}
-}
-
-/* The calling thread's id, read afresh on every call. pthread_self() is
- * declared const, so the compiler may reuse one result across a weft_yield(),
- * after which the task may be running on another thread. */
-__attribute__((noinline)) static unsigned long thread_id(void) {
-    unsigned long id = (unsigned long)pthread_self();
-    __asm__ volatile("" : "+r"(id));
-    return id;
-}
-
-/* A start line for the tasks of a stress test: each yields at the gate until
- * tasks have reached it on two different threads (idle workers steal some of
- * the runnable tasks meanwhile), so the work that follows really crosses
- * workers. Gives up after give_up_ms; `spread` then stays 0. */
-typedef struct {
-    atomic_ulong first; /* thread_id() of the first task at the gate */
-    atomic_int spread;
-    int64_t give_up_ns;
-} spread_gate;
-
-static void gate_init(spread_gate *g, int64_t give_up_ms) {
-    atomic_init(&g->first, 0);
-    atomic_init(&g->spread, weft_workers() < 2);
-    g->give_up_ns = weft_now_ns() + give_up_ms * 1000000;
-}
-
-static void gate_pass(spread_gate *g) {
-    while (!atomic_load(&g->spread) && weft_now_ns() < g->give_up_ns) {
-        unsigned long first = 0, me = thread_id();
-        if (!atomic_compare_exchange_strong(&g->first, &first, me) && first != me)
-            atomic_store(&g->spread, 1);
-        else
-            weft_yield();
-    }
-}
-
 /* ---- mutex ------------------------------------------------------------------ */
 
 typedef struct {
     weft_mutex *mu;
     weft_wg *wg;
     long iters;
-    spread_gate *gate;
+    test_spread_gate *gate;
     long *counter;       /* protected by mu, deliberately not atomic */
     atomic_int *inside;  /* tasks inside the critical section right now */
     atomic_int *overlap; /* times a task found someone else inside */
@@ -78,7 +28,7 @@ typedef struct {
 
 static void mutex_worker(void *arg) {
     mutex_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     for (long i = 0; i < a->iters; i++) {
         if (weft_mutex_lock(a->mu, -1) != 0) {
             atomic_fetch_add(a->errs, 1);
@@ -95,7 +45,7 @@ static void mutex_worker(void *arg) {
 }
 
 TEST(mutex_mutual_exclusion) {
-    guard();
+    test_guard();
     enum { NT = 100 };
     weft_mutex mu;
     weft_mutex_init(&mu);
@@ -105,9 +55,9 @@ TEST(mutex_mutual_exclusion) {
     atomic_int inside = 0, overlap = 0, errs = 0;
     mutex_arg *args = calloc(NT, sizeof *args);
     ASSERT(args != NULL);
-    long iters = test_scale(1000) < 10 ? 10 : test_scale(1000);
-    spread_gate gate;
-    gate_init(&gate, 2000);
+    long iters = test_scale_min(1000, 10);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
         args[i] = (mutex_arg){&mu, &wg, iters, &gate, &counter, &inside, &overlap, &errs};
@@ -152,7 +102,7 @@ static void contender(void *arg) {
 }
 
 TEST(mutex_lock_deadlines) {
-    guard();
+    test_guard();
     weft_mutex mu = WEFT_MUTEX_INIT;
     weft_wg wg;
     weft_wg_init(&wg);
@@ -174,8 +124,7 @@ TEST(mutex_lock_deadlines) {
     a.wg = &wg;
     a.go = go;
     a.phase = phase;
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(contender, &a), 0);
+    ASSERT_EQ(test_go_wg(&wg, contender, &a), 0);
     int one = 0;
     ASSERT_ERR(weft_chan_recv(phase, &one, weft_deadline_in(5000)), 0);
     ASSERT_ERR(a.rc_try, WEFT_EAGAIN);
@@ -201,7 +150,7 @@ TEST(mutex_lock_deadlines) {
 }
 
 TEST(mutex_unlock_unlocked_is_einval) {
-    guard();
+    test_guard();
     weft_mutex mu;
     weft_mutex_init(&mu);
     ASSERT_ERR(weft_mutex_unlock(&mu), WEFT_EINVAL);
@@ -223,15 +172,14 @@ static void unlock_other(void *arg) {
 }
 
 TEST(mutex_unlock_from_other_task) {
-    guard();
+    test_guard();
     weft_mutex mu = WEFT_MUTEX_INIT;
     weft_wg wg;
     weft_wg_init(&wg);
     ASSERT_ERR(weft_mutex_lock(&mu, -1), 0);
     int rc = 12345;
     void *p[3] = {&mu, &rc, &wg};
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(unlock_other, p), 0);
+    ASSERT_EQ(test_go_wg(&wg, unlock_other, p), 0);
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
     ASSERT_ERR(rc, 0);
     ASSERT_ERR(weft_mutex_lock(&mu, 0), 0);
@@ -241,14 +189,14 @@ TEST(mutex_unlock_from_other_task) {
 typedef struct {
     weft_mutex *mu;
     weft_wg *wg;
-    spread_gate *gate;
+    test_spread_gate *gate;
     long iters;
     atomic_int *inside, *overlap, *errs, *got;
 } timeout_arg;
 
 static void timeout_churner(void *arg) {
     timeout_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     for (long i = 0; i < a->iters; i++) {
         int rc = weft_mutex_lock(a->mu, i % 4 == 0 ? 0 : weft_deadline_in(1 + i % 2));
         if (rc == WEFT_ETIMEDOUT || rc == WEFT_EAGAIN) continue;
@@ -271,16 +219,16 @@ static void timeout_churner(void *arg) {
 TEST(mutex_timeouts_leave_it_consistent) {
     /* waiters that give up (timeout / deadline 0) while others hand the lock
      * over must never break exclusion or leave it stuck locked */
-    guard();
+    test_guard();
     enum { NT = 16 };
     weft_mutex mu = WEFT_MUTEX_INIT;
     weft_wg wg;
     weft_wg_init(&wg);
     atomic_int inside = 0, overlap = 0, errs = 0, got = 0;
     timeout_arg args[NT];
-    long iters = test_scale(200) < 20 ? 20 : test_scale(200);
-    spread_gate gate;
-    gate_init(&gate, 2000);
+    long iters = test_scale_min(200, 20);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
         args[i] = (timeout_arg){&mu, &wg, &gate, iters, &inside, &overlap, &errs, &got};
@@ -333,7 +281,7 @@ static void cancel_victim(void *arg) {
 
 TEST(sync_cancel_wakes_parked_waiters) {
     /* a cancelled waiter returns WEFT_ECANCELED and takes nothing with it */
-    guard();
+    test_guard();
     weft_mutex mu = WEFT_MUTEX_INIT;
     weft_sem sem;
     weft_sem_init(&sem, 0);
@@ -374,20 +322,20 @@ TEST(sync_cancel_wakes_parked_waiters) {
 typedef struct {
     weft_sem *sem;
     weft_wg *wg;
-    spread_gate *gate;
+    test_spread_gate *gate;
     int iters;
     atomic_int *inside, *max_inside, *errs;
 } sem_arg;
 
 static void sem_worker(void *arg) {
     sem_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     for (int i = 0; i < a->iters; i++) {
         if (weft_sem_acquire(a->sem, -1) != 0) {
             atomic_fetch_add(a->errs, 1);
             break;
         }
-        atomic_max(a->max_inside, atomic_fetch_add(a->inside, 1) + 1);
+        test_atomic_max(a->max_inside, atomic_fetch_add(a->inside, 1) + 1);
         if (i % 2)
             weft_sleep(1);
         else
@@ -399,7 +347,7 @@ static void sem_worker(void *arg) {
 }
 
 TEST(sem_limits_concurrency) {
-    guard();
+    test_guard();
     enum { NT = 20, K = 3 };
     weft_sem sem;
     weft_sem_init(&sem, K);
@@ -407,9 +355,9 @@ TEST(sem_limits_concurrency) {
     weft_wg_init(&wg);
     atomic_int inside = 0, max_inside = 0, errs = 0;
     sem_arg args[NT];
-    int iters = (int)(test_scale(20) < 4 ? 4 : test_scale(20));
-    spread_gate gate;
-    gate_init(&gate, 2000);
+    int iters = (int)test_scale_min(20, 4);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
         args[i] = (sem_arg){&sem, &wg, &gate, iters, &inside, &max_inside, &errs};
@@ -427,7 +375,7 @@ TEST(sem_limits_concurrency) {
 }
 
 TEST(sem_release_invalid) {
-    guard();
+    test_guard();
     weft_sem s;
     weft_sem_init(&s, 0);
     ASSERT_ERR(weft_sem_release(&s, 0), WEFT_EINVAL);
@@ -459,7 +407,7 @@ static void acquirer(void *arg) {
 }
 
 TEST(sem_acquire_timeout) {
-    guard();
+    test_guard();
     weft_sem s;
     weft_sem_init(&s, 0);
     ASSERT_ERR(weft_sem_acquire(&s, 0), WEFT_EAGAIN);
@@ -474,8 +422,7 @@ TEST(sem_acquire_timeout) {
     weft_wg wg;
     weft_wg_init(&wg);
     acq_arg a = {&s, &wg, weft_deadline_in(30), 12345, 0, 0};
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(acquirer, &a), 0);
+    ASSERT_EQ(test_go_wg(&wg, acquirer, &a), 0);
     ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
     ASSERT_ERR(a.rc, WEFT_ETIMEDOUT);
     ASSERT_GE(a.t_end, a.deadline);
@@ -497,7 +444,7 @@ static void *release_thread(void *p) {
 }
 
 TEST(sem_release_wakes_parked) {
-    guard();
+    test_guard();
     enum { N = 4 };
     weft_sem s;
     weft_sem_init(&s, 0);
@@ -506,8 +453,7 @@ TEST(sem_release_wakes_parked) {
     acq_arg a[N];
     for (int i = 0; i < N; i++) {
         a[i] = (acq_arg){&s, &wg, weft_deadline_in(10000), 12345, 0, 0};
-        weft_wg_add(&wg, 1);
-        ASSERT_EQ(weft_go(acquirer, &a[i]), 0);
+        ASSERT_EQ(test_go_wg(&wg, acquirer, &a[i]), 0);
     }
     weft_sleep(PARK_MS);
     for (int i = 0; i < N; i++) ASSERT_EQ(atomic_load(&a[i].finished), 0);
@@ -567,7 +513,7 @@ static void wg_waiter(void *arg) {
 }
 
 TEST(wg_wait_returns_after_all_done) {
-    guard();
+    test_guard();
     enum { N = 50, W = 3 };
     weft_wg wg, outer;
     weft_wg_init(&wg);
@@ -601,7 +547,7 @@ TEST(wg_wait_returns_after_all_done) {
 }
 
 TEST(wg_add_negative_is_einval) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     ASSERT_ERR(weft_wg_add(&wg, -1), WEFT_EINVAL);
@@ -625,7 +571,7 @@ TEST(wg_add_negative_is_einval) {
 }
 
 TEST(wg_wait_zero_returns_at_once) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     int64_t t0 = weft_now();
@@ -636,7 +582,7 @@ TEST(wg_wait_zero_returns_at_once) {
 }
 
 TEST(wg_wait_timeout) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     ASSERT_ERR(weft_wg_add(&wg, 1), 0);
@@ -665,7 +611,7 @@ static void *wg_done_thread(void *p) {
 }
 
 TEST(wg_done_from_plain_thread_wakes_task) {
-    guard();
+    test_guard();
     weft_wg wg;
     weft_wg_init(&wg);
     ASSERT_ERR(weft_wg_add(&wg, 1), 0);
@@ -723,34 +669,50 @@ static int intact(const void *p, const void *pattern, size_t n) {
     return memcmp(p, pattern, n) == 0;
 }
 
-TEST(wg_reusable_as_soon_as_wait_returns) {
-    guard();
-    long rounds = test_scale(2000) < 100 ? 100 : test_scale(2000);
-    weft_wg poison;
+/* Rounds of: wait on a fresh wait group (sem 0) or semaphore (sem 1) that a
+ * plain thread (even rounds) or a task wakes, overwrite it with the pattern
+ * the moment the wait returns, and count the rounds where it did not stay
+ * intact. */
+static void reusable_as_soon_as_woken(int sem) {
+    long rounds = test_scale_min(2000, 100);
+    size_t size = sem ? sizeof(weft_sem) : sizeof(weft_wg);
+    union {
+        weft_wg wg;
+        weft_sem sem;
+    } poison;
     memset(&poison, 0xA5, sizeof poison);
-    poison.waiters = NULL;
+    if (sem)
+        poison.sem.waiters = NULL;
+    else
+        poison.wg.waiters = NULL;
     long late_writes[2] = {0, 0}; /* [woken by a thread] */
     for (long r = 0; r < rounds; r++) {
-        weft_wg *wg = malloc(sizeof *wg);
-        ASSERT(wg != NULL);
-        weft_wg_init(wg);
-        ASSERT_ERR(weft_wg_add(wg, 1), 0);
+        void *obj = malloc(size);
+        ASSERT(obj != NULL);
+        if (sem) {
+            weft_sem_init(obj, 0);
+        } else {
+            weft_wg_init(obj);
+            ASSERT_ERR(weft_wg_add(obj, 1), 0);
+        }
         pthread_t th;
         int by_thread = r % 2 == 0;
-        waker_arg wa = {wg, 0};
+        waker_arg wa = {obj, 0};
         if (by_thread)
-            ASSERT_EQ(pthread_create(&th, NULL, wg_done_thread_fn, wg), 0);
+            ASSERT_EQ(
+                pthread_create(&th, NULL, sem ? sem_release_thread_fn : wg_done_thread_fn, obj), 0);
         else
-            ASSERT_EQ(weft_go(wg_done_task, &wa), 0);
-        int rc = weft_wg_wait(wg, weft_deadline_in(5000));
-        memcpy(wg, &poison, sizeof *wg); /* ours again: reuse the memory */
+            ASSERT_EQ(weft_go(sem ? sem_release_task : wg_done_task, &wa), 0);
+        int64_t dl = weft_deadline_in(5000);
+        int rc = sem ? weft_sem_acquire(obj, dl) : weft_wg_wait(obj, dl);
+        memcpy(obj, &poison, size); /* ours again: reuse the memory */
         pause_a_little();
-        if (!intact(wg, &poison, sizeof *wg)) late_writes[by_thread]++;
+        if (!intact(obj, &poison, size)) late_writes[by_thread]++;
         if (by_thread)
             pthread_join(th, NULL);
         else
             while (!atomic_load(&wa.finished)) weft_yield();
-        free(wg);
+        free(obj);
         ASSERT_ERR(rc, 0);
     }
     if (late_writes[0] || late_writes[1])
@@ -760,40 +722,14 @@ TEST(wg_reusable_as_soon_as_wait_returns) {
                    late_writes[0], rounds / 2, late_writes[1], (rounds + 1) / 2);
 }
 
+TEST(wg_reusable_as_soon_as_wait_returns) {
+    test_guard();
+    reusable_as_soon_as_woken(0);
+}
+
 TEST(sem_reusable_as_soon_as_acquire_returns) {
-    guard();
-    long rounds = test_scale(2000) < 100 ? 100 : test_scale(2000);
-    weft_sem poison;
-    memset(&poison, 0xA5, sizeof poison);
-    poison.waiters = NULL;
-    long late_writes[2] = {0, 0}; /* [woken by a thread] */
-    for (long r = 0; r < rounds; r++) {
-        weft_sem *s = malloc(sizeof *s);
-        ASSERT(s != NULL);
-        weft_sem_init(s, 0);
-        pthread_t th;
-        int by_thread = r % 2 == 0;
-        waker_arg wa = {s, 0};
-        if (by_thread)
-            ASSERT_EQ(pthread_create(&th, NULL, sem_release_thread_fn, s), 0);
-        else
-            ASSERT_EQ(weft_go(sem_release_task, &wa), 0);
-        int rc = weft_sem_acquire(s, weft_deadline_in(5000));
-        memcpy(s, &poison, sizeof *s);
-        pause_a_little();
-        if (!intact(s, &poison, sizeof *s)) late_writes[by_thread]++;
-        if (by_thread)
-            pthread_join(th, NULL);
-        else
-            while (!atomic_load(&wa.finished)) weft_yield();
-        free(s);
-        ASSERT_ERR(rc, 0);
-    }
-    if (late_writes[0] || late_writes[1])
-        test__fail(__FILE__, __LINE__,
-                   "written after the waiter returned: %ld of %ld rounds woken by a task, "
-                   "%ld of %ld woken by a plain thread",
-                   late_writes[0], rounds / 2, late_writes[1], (rounds + 1) / 2);
+    test_guard();
+    reusable_as_soon_as_woken(1);
 }
 
 /* ---- once -------------------------------------------------------------------- */
@@ -814,21 +750,21 @@ typedef struct {
     weft_once *once;
     once_state *st;
     weft_wg *wg;
-    spread_gate *gate;
+    test_spread_gate *gate;
     int rc;
     int flag_after;
 } once_arg;
 
 static void once_caller(void *arg) {
     once_arg *a = arg;
-    gate_pass(a->gate);
+    test_gate_pass(a->gate);
     a->rc = weft_once_do(a->once, once_fn, a->st);
     a->flag_after = atomic_load(&a->st->flag);
     weft_wg_done(a->wg);
 }
 
 TEST(once_runs_exactly_once) {
-    guard();
+    test_guard();
     enum { N = 50 };
     weft_once once = WEFT_ONCE_INIT;
     once_state st;
@@ -837,8 +773,8 @@ TEST(once_runs_exactly_once) {
     weft_wg wg;
     weft_wg_init(&wg);
     once_arg args[N];
-    spread_gate gate;
-    gate_init(&gate, 2000);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
     weft_wg_add(&wg, N);
     for (int i = 0; i < N; i++) {
         args[i] = (once_arg){&once, &st, &wg, &gate, 12345, -1};

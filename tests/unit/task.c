@@ -133,8 +133,7 @@ TEST(defers_run_lifo_after_the_task_returns) {
     weft_wg_init(&wg);
     defer_log d = {.wg = &wg};
     g_dlog = &d;
-    weft_wg_add(&wg, 1);
-    ASSERT_EQ(weft_go(with_defers, &d), 0);
+    ASSERT_EQ(test_go_wg(&wg, with_defers, &d), 0);
     ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
     ASSERT_EQ(d.n, 10);
     ASSERT_EQ(d.order[0], 0);
@@ -346,16 +345,17 @@ static void overflow_main(void *arg) {
     weft_go_opts(overflow_task, NULL, &o);
 }
 
-/* Run fn under weft_main in a child process; capture its stderr. */
-static int run_child(void (*fn)(void *), char *err, size_t cap, int *status) {
+/* Forks. Returns 0 in the child, whose stderr then goes to a pipe; 1 in the
+ * parent, once it has read that into err (NUL-terminated) and waited for the
+ * child's status; -1 if there is no pipe. */
+static int fork_capture(char *err, size_t cap, int *status) {
     int p[2];
     if (pipe(p)) return -1;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(p[1], 2);
         close(p[0]);
-        weft_main(fn, NULL, NULL);
-        _exit(0);
+        return 0;
     }
     close(p[1]);
     size_t n = 0;
@@ -364,7 +364,17 @@ static int run_child(void (*fn)(void *), char *err, size_t cap, int *status) {
     err[n] = 0;
     close(p[0]);
     waitpid(pid, status, 0);
-    return 0;
+    return 1;
+}
+
+/* Run fn under weft_main in a child process; capture its stderr. */
+static int run_child(void (*fn)(void *), char *err, size_t cap, int *status) {
+    int fc = fork_capture(err, cap, status);
+    if (fc == 0) {
+        weft_main(fn, NULL, NULL);
+        _exit(0);
+    }
+    return fc < 0 ? -1 : 0;
 }
 
 TEST_PLAIN(stack_overflow_is_reported_and_aborts) {
@@ -400,12 +410,18 @@ static void small_overflow_main(void *arg) {
     weft_go_opts(small_overflow_task, NULL, &o);
 }
 
+/* small_overflow_main in a child process with WEFT_STACK_GUARD=guard. */
+static int run_small_overflow(const char *guard, char *err, size_t cap, int *status) {
+    setenv("WEFT_STACK_GUARD", guard, 1);
+    int rc = run_child(small_overflow_main, err, cap, status);
+    unsetenv("WEFT_STACK_GUARD");
+    return rc;
+}
+
 TEST_PLAIN(stack_overflow_fallback_mprotect) {
     char err[4096];
     int status = 0;
-    setenv("WEFT_STACK_GUARD", "mprotect", 1);
-    int rc = run_child(small_overflow_main, err, sizeof err, &status);
-    unsetenv("WEFT_STACK_GUARD");
+    int rc = run_small_overflow("mprotect", err, sizeof err, &status);
     ASSERT_EQ(rc, 0);
     ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     ASSERT(strstr(err, "weft: stack overflow in task \"small\"") != NULL);
@@ -414,9 +430,7 @@ TEST_PLAIN(stack_overflow_fallback_mprotect) {
 TEST_PLAIN(stack_overflow_fallback_canary) {
     char err[4096];
     int status = 0;
-    setenv("WEFT_STACK_GUARD", "canary", 1);
-    int rc = run_child(small_overflow_main, err, sizeof err, &status);
-    unsetenv("WEFT_STACK_GUARD");
+    int rc = run_small_overflow("canary", err, sizeof err, &status);
     ASSERT_EQ(rc, 0);
     ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     ASSERT(strstr(err, "stack overflow in task \"small\"") != NULL);
@@ -439,12 +453,8 @@ TEST_PLAIN(mprotect_budget_runs_out_into_canaries) {
     int status = 0;
     setenv("WEFT_STACK_GUARD", "mprotect", 1);
     setenv("WEFT_STACK_GUARD_BUDGET", "50", 1);
-    int p[2];
-    ASSERT_EQ(pipe(p), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
+    int fc = fork_capture(err, sizeof err, &status);
+    if (fc == 0) {
         int done = 0;
         for (int i = 0; i < 1000; i++) atomic_store(&g_flags[i], 0);
         int rc = weft_main(count_flags_main, &done, NULL);
@@ -452,15 +462,9 @@ TEST_PLAIN(mprotect_budget_runs_out_into_canaries) {
             if (atomic_load(&g_flags[i]) != 1) _exit(3);
         _exit(rc == 0 && done ? 0 : 2);
     }
-    close(p[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < sizeof err && (r = read(p[0], err + n, sizeof err - 1 - n)) > 0) n += (size_t)r;
-    err[n] = 0;
-    close(p[0]);
-    waitpid(pid, &status, 0);
     unsetenv("WEFT_STACK_GUARD");
     unsetenv("WEFT_STACK_GUARD_BUDGET");
+    ASSERT_EQ(fc, 1); /* the pipe */
     ASSERT(WIFEXITED(status));
     ASSERT_EQ(WEXITSTATUS(status), 0);
     ASSERT(strstr(err, "mapping budget used up") != NULL);
@@ -531,8 +535,7 @@ TEST(dump_shows_parked_tasks_and_where) {
 
 static void hog(void *arg) {
     int64_t until = weft_now() + 60;
-    while (weft_now() < until) {
-    }
+    while (weft_now() < until) {}
     *(int *)arg = 1;
 }
 
