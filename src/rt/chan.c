@@ -165,14 +165,15 @@ static int chan_wait(weft_chan *c, weft__waiter **q, void *val, int64_t deadline
     return wt.err;
 }
 
-int weft_chan_send(weft_chan *c, const void *v, int64_t deadline) {
+/* send and recv: the same shape, specialised by the constant `send`. */
+static inline int chan_op(weft_chan *c, void *v, int64_t deadline, bool send) {
     if (!c) return WEFT_EINVAL;
     weft__task *t = weft__task_self();
     if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
         return WEFT_ECANCELED;
     weft__spin_lock(&c->lock);
     weft__task *wake = NULL;
-    int rc = try_send(c, v, &wake);
+    int rc = send ? try_send(c, v, &wake) : try_recv(c, v, &wake);
     if (rc != 0) {
         weft__spin_unlock(&c->lock);
         weft__ready_chain(wake);
@@ -182,27 +183,16 @@ int weft_chan_send(weft_chan *c, const void *v, int64_t deadline) {
         weft__spin_unlock(&c->lock);
         return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
     }
-    return chan_wait(c, &c->sendq, (void *)v, deadline, "chan send");
+    return chan_wait(c, send ? &c->sendq : &c->recvq, v, deadline,
+                     send ? "chan send" : "chan recv");
+}
+
+int weft_chan_send(weft_chan *c, const void *v, int64_t deadline) {
+    return chan_op(c, (void *)v, deadline, true);
 }
 
 int weft_chan_recv(weft_chan *c, void *v, int64_t deadline) {
-    if (!c) return WEFT_EINVAL;
-    weft__task *t = weft__task_self();
-    if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
-        return WEFT_ECANCELED;
-    weft__spin_lock(&c->lock);
-    weft__task *wake = NULL;
-    int rc = try_recv(c, v, &wake);
-    if (rc != 0) {
-        weft__spin_unlock(&c->lock);
-        weft__ready_chain(wake);
-        return rc < 0 ? rc : 0;
-    }
-    if (!t) {
-        weft__spin_unlock(&c->lock);
-        return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
-    }
-    return chan_wait(c, &c->recvq, v, deadline, "chan recv");
+    return chan_op(c, v, deadline, false);
 }
 
 int weft_chan_close(weft_chan *c) {

@@ -262,19 +262,26 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss, s
     return WEFT_EINVAL;
 }
 
+/* A non-blocking TCP socket for host:port, known to the fd table. */
+static int tcp_socket(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {
+    int rc = parse_addr(host, port, ss, len);
+    if (rc) return rc;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (weft__fdtab && fd < weft__fdtab_n) atomic_store(&weft__fdtab[fd].nb, 1);
+    return fd;
+}
+
 int weft_tcp_listen(const char *host, int port, int backlog, int reuseport) {
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = parse_addr(host, port, &ss, &len);
-    if (rc) return rc;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
+    int rc, fd = tcp_socket(host, port, &ss, &len);
+    if (fd < 0) return fd;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
     if (bind(fd, (struct sockaddr *)&ss, len) < 0) goto fail;
     if (listen(fd, backlog > 0 ? backlog : 4096) < 0) goto fail;
-    if (weft__fdtab && fd < weft__fdtab_n) atomic_store(&weft__fdtab[fd].nb, 1);
     return fd;
 fail:
     rc = -errno;
@@ -285,14 +292,11 @@ fail:
 int weft_tcp_connect(const char *host, int port, int64_t deadline) {
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = parse_addr(host, port, &ss, &len);
-    if (rc) return rc;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
+    int fd = tcp_socket(host, port, &ss, &len);
+    if (fd < 0) return fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (weft__fdtab && fd < weft__fdtab_n) atomic_store(&weft__fdtab[fd].nb, 1);
-    rc = weft_connect(fd, &ss, len, deadline);
+    int rc = weft_connect(fd, &ss, len, deadline);
     if (rc < 0) {
         weft_close(fd);
         return rc;
