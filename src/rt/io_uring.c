@@ -209,7 +209,9 @@ static void drain_inbox(uring_state *s) {
  * contents fail the seq check), hence no TSan. */
 WEFT_NO_TSAN static bool still_waiting(uwait *uw, uint64_t ud) {
     int ks = *(volatile int *)&uw->kstate;
-    return wait_ud(uw) == ud && !(ks & K_DONE) && (ks & K_WAITING);
+    uint32_t seq = *(volatile uint32_t *)&uw->wt.seq;
+    uint64_t cur = (uint64_t)(uintptr_t)uw | ((uint64_t)(seq & 0x7fff) << 48);
+    return cur == ud && !(ks & K_DONE) && (ks & K_WAITING);
 }
 
 static int handle_cqe(weft__worker *w, uring_state *s, struct io_uring_cqe *cqe) {

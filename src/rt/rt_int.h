@@ -78,11 +78,13 @@
 void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
 /* For code that reads other threads' tasks on purpose, without locks: the
- * task dump and the monitor. The TCB memory never goes away (stack.c). */
+ * task dump, the monitor, io_uring's stale-remove check. The TCB and stack
+ * memory never goes away (stack.c), but its contents may be another task's
+ * by then, so neither TSan (race) nor ASan (stale redzones) may judge it. */
 #if defined(__clang__)
-#define WEFT_NO_TSAN __attribute__((no_sanitize("thread")))
-#elif defined(WEFT_TSAN)
-#define WEFT_NO_TSAN __attribute__((no_sanitize_thread))
+#define WEFT_NO_TSAN __attribute__((no_sanitize("thread", "address")))
+#elif defined(WEFT_TSAN) || defined(WEFT_ASAN)
+#define WEFT_NO_TSAN __attribute__((no_sanitize_thread, no_sanitize_address))
 #else
 #define WEFT_NO_TSAN
 #endif
