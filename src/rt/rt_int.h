@@ -13,7 +13,7 @@
  * Workers
  * -------
  * One OS thread per worker (the thread that called weft_main() is worker 0).
- * Each worker owns: a run queue (256-slot ring, stealable), a "run next" slot
+ * Each worker owns: a run queue (1024-slot ring, stealable), a "run next" slot
  * for the task it just woke, a timer heap, an I/O backend instance (its own
  * io_uring ring or epoll fd) and an eventfd that other threads write to wake
  * it when it sleeps. A worker's scheduler loop runs on the thread's own stack
@@ -220,7 +220,7 @@ struct weft__task {
 };
 
 /* ---- run queue (per worker) --------------------------------------------- */
-#define RUNQ_SIZE 256
+#define RUNQ_SIZE 1024
 typedef struct weft__runq {
     _Atomic uint32_t head; /* consumers CAS */
     _Atomic uint32_t tail; /* owner only */

@@ -87,16 +87,24 @@ static void runq_put(weft__worker *w, weft__task *t) {
             atomic_store_explicit(&q->tail, tl + 1, memory_order_release);
             return;
         }
+        /* full: move the older half and t to the global queue. Claim the
+         * slots first, then link the tasks through t->next (a task a thief
+         * took may be using its next field); only the owner overwrites slots,
+         * so [h, h+n) stays intact meanwhile. No array on the task's stack. */
         uint32_t n = (tl - h) / 2;
-        weft__task *batch[RUNQ_SIZE / 2];
-        for (uint32_t i = 0; i < n; i++)
-            batch[i] = atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
         if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue;
-        for (uint32_t i = 0; i + 1 < n; i++) batch[i]->next = batch[i + 1];
-        batch[n - 1]->next = t;
-        global_put_list(batch[0], t, (int)n + 1);
+        weft__task *first = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
+        weft__task *prev = first;
+        for (uint32_t i = 1; i < n; i++) {
+            weft__task *x =
+                atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+            prev->next = x;
+            prev = x;
+        }
+        prev->next = t;
+        global_put_list(first, t, (int)n + 1);
         return;
     }
 }

@@ -40,7 +40,7 @@
 #define MIN_STACK (16u << 10)
 #define SLAB_BYTES (64u << 20)
 #define MAX_SLABS 65536
-#define CACHE_MAX 64
+#define CACHE_MAX 1024
 #define GUARD 4096u
 #define CANARY 0x5745465453544b21ull /* "WEFTSTK!" */
 
