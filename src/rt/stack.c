@@ -71,8 +71,17 @@ static long mprotect_used;   /* ... and those guarded so far (slabs live forever
 
 static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
 
+/* Slots are large powers of two, so TCBs at the very top of each would all
+ * fall in the same cache sets and evict each other when many tasks are hot.
+ * Each slot's TCB sits 0..15 cache lines lower (its "colour"), which still
+ * leaves most of the top page for the first frames. */
+#define COLOURS 16
+static char *tcb_of(char *slot_base, size_t slot, size_t k) {
+    return slot_base + slot - tcb_bytes() - (k % COLOURS) * 64;
+}
+
 static int size_class(size_t size) {
-    size_t need = size + tcb_bytes() + GUARD;
+    size_t need = size + tcb_bytes() + (COLOURS - 1) * 64 + GUARD;
     for (int c = 0; c < NCLASS; c++)
         if ((size_t)MIN_STACK << c >= need) return c;
     return -1;
@@ -149,7 +158,7 @@ static weft__task *carve(int c) {
     }
     uint32_t i = atomic_load(&s->used);
     char *base = s->base + (size_t)i * s->slot;
-    weft__task *t = (weft__task *)(base + s->slot - tcb_bytes());
+    weft__task *t = (weft__task *)tcb_of(base, s->slot, i);
     memset(t, 0, sizeof *t);
     t->stack_lo = base + GUARD;
     t->stack_size = (size_t)((char *)t - t->stack_lo);
@@ -266,7 +275,7 @@ WEFT_NO_TSAN weft__task *weft__stack_owner(const void *addr, int *in_guard) {
         char *base = s->base + k * s->slot;
         if (in_guard) *in_guard = a < base + GUARD;
         if (k >= atomic_load(&s->used)) return NULL;
-        return (weft__task *)(base + s->slot - tcb_bytes());
+        return (weft__task *)tcb_of(base, s->slot, k);
     }
     return NULL;
 }
@@ -277,7 +286,7 @@ WEFT_NO_TSAN void weft__stack_foreach(void (*fn)(weft__task *t, void *arg), void
         slab *s = &slabs[i];
         uint32_t used = atomic_load_explicit(&s->used, memory_order_acquire);
         for (uint32_t k = 0; k < used; k++) {
-            weft__task *t = (weft__task *)(s->base + (size_t)(k + 1) * s->slot - tcb_bytes());
+            weft__task *t = (weft__task *)tcb_of(s->base + (size_t)k * s->slot, s->slot, k);
             if (t->state != TASK_FREE) fn(t, arg);
         }
     }
