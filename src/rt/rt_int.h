@@ -337,7 +337,22 @@ void weft__ready(weft__task *t);
 /* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
  * a passed deadline (ETIMEDOUT), then arms t. Returns 0 and the wait's seq in
  * *seq, or the code to return at once (t is then not armed). */
-int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel, uint32_t *seq);
+static inline int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel,
+                                   uint32_t *seqp) {
+    nocancel |= t->nocancel; /* cleanups run with cancellation masked */
+    if (!nocancel && atomic_load_explicit(&t->canceled, memory_order_relaxed))
+        return WEFT_ECANCELED;
+    if (deadline == 0) return WEFT_EAGAIN;
+    if (deadline > 0 && deadline <= weft_now()) return WEFT_ETIMEDOUT;
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    uint32_t seq = (WS_SEQ(ws) + 1) & 0x1fffffffu;
+    /* a plain store: a cancel that raced with the check above is caught by
+     * the park hook, whose CAS is the full barrier of the Dekker pair */
+    atomic_store_explicit(&t->wstate, WS_MAKE(0, seq, nocancel ? 1 : 0, WS_ARMED),
+                          memory_order_release);
+    *seqp = seq;
+    return 0;
+}
 /* Undo a wait_begin() that will not park after all. */
 void weft__wait_disarm(weft__task *t);
 /* Wake t's wait seq with result. Exactly one waker wins; false if the wait
@@ -382,7 +397,13 @@ void weft__timer_del(weft__timer *tm);
 int64_t weft__timers_run(weft__worker *w, int64_t now);
 void weft__timers_free(weft__worker *w);
 /* Arm the task's timer for the current wait if deadline > 0 (seq from arm). */
-void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline);
+static inline void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline) {
+    if (deadline <= 0) return;
+    t->timer.when = deadline;
+    t->timer.seq = seq;
+    t->timer.task = t;
+    weft__timer_add(weft__worker_self(), &t->timer);
+}
 static inline void weft__wait_timer_cancel(weft__task *t) {
     if (t->timer.owner) weft__timer_del(&t->timer);
 }
@@ -393,7 +414,10 @@ weft__task *weft__stack_get(weft__worker *w, size_t size);
 void weft__stack_put(weft__worker *w, weft__task *t);
 struct weft__stack_cache *weft__stack_cache_new(void);
 void weft__stack_cache_free(weft__worker *w);
-int weft__stack_smashed(weft__task *t);
+#define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
+static inline int weft__stack_smashed(weft__task *t) {
+    return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;
+}
 /* For the overflow handler and dumps: the task owning addr, and whether addr
  * lies in its guard page. NULL if addr is in no stack slab. */
 weft__task *weft__stack_owner(const void *addr, int *in_guard);

@@ -322,21 +322,6 @@ static weft__task *pick_from_task(weft__worker *w) {
 
 /* ---- parking ----------------------------------------------------------------- */
 
-int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel, uint32_t *seqp) {
-    nocancel |= t->nocancel; /* cleanups run with cancellation masked */
-    if (!nocancel && atomic_load(&t->canceled)) return WEFT_ECANCELED;
-    if (deadline == 0) return WEFT_EAGAIN;
-    if (deadline > 0 && deadline <= weft_now()) return WEFT_ETIMEDOUT;
-    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
-    uint32_t seq = (WS_SEQ(ws) + 1) & 0x1fffffffu;
-    /* a plain store: a cancel that raced with the check above is caught by
-     * park_hook, whose CAS is the full barrier of the Dekker pair */
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, seq, nocancel ? 1 : 0, WS_ARMED),
-                          memory_order_release);
-    *seqp = seq;
-    return 0;
-}
-
 void weft__wait_disarm(weft__task *t) {
     uint64_t ws = atomic_load(&t->wstate);
     atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));

@@ -42,7 +42,7 @@
 #define MAX_SLABS 65536
 #define CACHE_MAX 1024
 #define GUARD 4096u
-#define CANARY 0x5745465453544b21ull /* "WEFTSTK!" */
+#define CANARY WEFT__STACK_CANARY
 
 typedef struct slab {
     char *base;
@@ -262,8 +262,6 @@ void weft__stack_cache_free(weft__worker *w) {
     }
 }
 
-/* Non-zero when the canary of an unguarded stack was overwritten. */
-int weft__stack_smashed(weft__task *t) { return !t->guarded && *(uint64_t *)t->stack_lo != CANARY; }
 
 WEFT_NO_TSAN weft__task *weft__stack_owner(const void *addr, int *in_guard) {
     const char *a = addr;

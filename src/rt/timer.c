@@ -123,14 +123,6 @@ void weft__timers_free(weft__worker *w) {
     w->tlen = w->tcap = 0;
 }
 
-void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline) {
-    if (deadline <= 0) return;
-    t->timer.when = deadline;
-    t->timer.seq = seq;
-    t->timer.task = t;
-    weft__timer_add(weft__worker_self(), &t->timer);
-}
-
 int weft_sleep_until(int64_t deadline) {
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
