@@ -305,11 +305,8 @@ typedef struct weft__rt {
     weft__task *ghead, *gtail;
     _Atomic int64_t glen;
     /* idle workers */
-    uint32_t ilock;
-    weft__worker *idle;
     _Atomic int nidle;
     _Atomic int nspinning;
-    weft_group root;
     pthread_t sysmon;
     _Atomic int sysmon_stop;
     int blocking_max;

@@ -458,10 +458,8 @@ int weft_yield(void) {
     if (!t) return WEFT_ENOTASK;
     if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
         return WEFT_ECANCELED;
+    /* NULL: through the scheduler loop, which picks us again if alone */
     weft__task *next = pick_from_task(w);
-    if (!next) {
-        /* go through the scheduler loop (it will pick us again if alone) */
-    }
     w->hook = yield_hook;
     w->hook_a = t;
     switch_to(w, t, next, false);
