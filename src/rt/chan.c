@@ -58,12 +58,13 @@ void weft_chan_free(weft_chan *c) {
 }
 
 size_t weft_chan_len(weft_chan *c) {
+    if (!c) return 0;
     weft__spin_lock(&c->lock);
     size_t n = c->len;
     weft__spin_unlock(&c->lock);
     return n;
 }
-size_t weft_chan_cap(weft_chan *c) { return c->cap; }
+size_t weft_chan_cap(weft_chan *c) { return c ? c->cap : 0; }
 
 static inline void copy_elem(void *dst, const void *src, size_t n) {
     if (!dst || !src) return;

@@ -635,7 +635,9 @@ void weft__cancel_task(weft__task *t) {
     if (wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
 }
 
-void weft_group_init(weft_group *g) { memset(g, 0, sizeof *g); }
+void weft_group_init(weft_group *g) {
+    if (g) memset(g, 0, sizeof *g);
+}
 
 static void group_join(weft_group *g, weft__task *t) {
     weft__task *h = g->tasks;
@@ -666,11 +668,13 @@ static void group_leave(weft_group *g, weft__task *t) {
 }
 
 int weft_group_go(weft_group *g, weft_fn fn, void *arg, const char *name) {
+    if (!g) return WEFT_EINVAL;
     weft_task_opts o = {.name = name, .group = g};
     return weft_go_opts(fn, arg, &o);
 }
 
 void weft_group_cancel(weft_group *g) {
+    if (!g) return;
     weft__spin_lock(&g->lock);
     g->canceled = 1;
     for (weft__task *t = g->tasks; t; t = t->gnext) weft__cancel_task(t);
@@ -678,6 +682,7 @@ void weft_group_cancel(weft_group *g) {
 }
 
 int weft_group_wait(weft_group *g, int64_t deadline) {
+    if (!g) return WEFT_EINVAL;
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
     if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
@@ -699,6 +704,7 @@ int weft_group_wait(weft_group *g, int64_t deadline) {
 }
 
 int64_t weft_group_count(weft_group *g) {
+    if (!g) return 0;
     weft__spin_lock(&g->lock);
     int64_t n = g->count;
     weft__spin_unlock(&g->lock);

@@ -11,12 +11,14 @@
 /* ---- mutex: state 0 unlocked, 1 locked, 2 locked with waiters ----------- */
 
 void weft_mutex_init(weft_mutex *m) {
+    if (!m) return;
     m->state = 0;
     m->lock = 0;
     m->waiters = NULL;
 }
 
 int weft_mutex_lock(weft_mutex *m, int64_t deadline) {
+    if (!m) return WEFT_EINVAL;
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
     if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
@@ -56,6 +58,7 @@ int weft_mutex_lock(weft_mutex *m, int64_t deadline) {
 }
 
 int weft_mutex_unlock(weft_mutex *m) {
+    if (!m) return WEFT_EINVAL;
     uint32_t one = 1;
     if (__atomic_compare_exchange_n(&m->state, &one, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
         return 0;
@@ -78,12 +81,14 @@ int weft_mutex_unlock(weft_mutex *m) {
 /* ---- semaphore -------------------------------------------------------------- */
 
 void weft_sem_init(weft_sem *s, int64_t count) {
+    if (!s) return;
     s->count = count < 0 ? 0 : count;
     s->lock = 0;
     s->waiters = NULL;
 }
 
 int weft_sem_acquire(weft_sem *s, int64_t deadline) {
+    if (!s) return WEFT_EINVAL;
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
     if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
@@ -99,7 +104,7 @@ int weft_sem_acquire(weft_sem *s, int64_t deadline) {
 }
 
 int weft_sem_release(weft_sem *s, int64_t n) {
-    if (n < 1) return WEFT_EINVAL;
+    if (!s || n < 1) return WEFT_EINVAL;
     weft__spin_lock(&s->lock);
     weft__task *chain = NULL;
     weft__waiter *w;
@@ -116,12 +121,14 @@ int weft_sem_release(weft_sem *s, int64_t n) {
 /* ---- wait group -------------------------------------------------------------- */
 
 void weft_wg_init(weft_wg *wg) {
+    if (!wg) return;
     wg->count = 0;
     wg->lock = 0;
     wg->waiters = NULL;
 }
 
 int weft_wg_add(weft_wg *wg, int64_t delta) {
+    if (!wg) return WEFT_EINVAL;
     weft__spin_lock(&wg->lock);
     if (wg->count + delta < 0) {
         weft__spin_unlock(&wg->lock);
@@ -142,6 +149,7 @@ int weft_wg_add(weft_wg *wg, int64_t delta) {
 int weft_wg_done(weft_wg *wg) { return weft_wg_add(wg, -1); }
 
 int weft_wg_wait(weft_wg *wg, int64_t deadline) {
+    if (!wg) return WEFT_EINVAL;
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
     if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
@@ -158,6 +166,7 @@ int weft_wg_wait(weft_wg *wg, int64_t deadline) {
 /* ---- once ---------------------------------------------------------------------- */
 
 int weft_once_do(weft_once *o, void (*fn)(void *), void *arg) {
+    if (!o || !fn) return WEFT_EINVAL;
     if (__atomic_load_n(&o->state, __ATOMIC_ACQUIRE) == 2) return 0;
     int rc = weft_mutex_lock(&o->mu, -1);
     if (rc) return rc;

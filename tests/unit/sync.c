@@ -796,3 +796,30 @@ TEST(once_runs_exactly_once) {
     ASSERT_EQ(atomic_load(&st.runs), 2);
     ASSERT_GE(weft_now() - t0, 20);
 }
+
+/* Invalid arguments return an error, never crash. */
+static void noop_fn(void *a) { (void)a; }
+TEST(null_arguments_are_rejected) {
+    ASSERT_ERR(weft_mutex_lock(NULL, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_mutex_unlock(NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_sem_acquire(NULL, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_sem_release(NULL, 1), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_add(NULL, 1), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_done(NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_wg_wait(NULL, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_once_do(NULL, noop_fn, NULL), WEFT_EINVAL);
+    weft_once o = WEFT_ONCE_INIT;
+    ASSERT_ERR(weft_once_do(&o, NULL, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_group_go(NULL, noop_fn, NULL, "x"), WEFT_EINVAL);
+    ASSERT_ERR(weft_group_wait(NULL, -1), WEFT_EINVAL);
+    ASSERT_EQ(weft_group_count(NULL), 0);
+    weft_group_cancel(NULL); /* no-op */
+    weft_mutex_init(NULL);
+    weft_sem_init(NULL, 1);
+    weft_wg_init(NULL);
+    weft_group_init(NULL);
+    ASSERT_EQ(weft_chan_len(NULL), 0);
+    ASSERT_EQ(weft_chan_cap(NULL), 0);
+    ASSERT_ERR(weft_chan_close(NULL), WEFT_EINVAL);
+    weft_chan_free(NULL);
+}
