@@ -4,6 +4,7 @@
  *   base.h  errors, arena, buffers, string slices
  *   log.h   leveled logging
  *   rt.h    tasks, channels, select, sync, time, cancellation, I/O
+ *   http.h  HTTP/1.1 request parser and chunked decoder
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -11,6 +12,7 @@
 #include "base.h"
 #include "log.h"
 #include "rt.h"
+#include "http.h"
 
 #define WEFT_VERSION "0.1.0"
 
