@@ -36,7 +36,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-p
 LDFLAGS := -pthread -rdynamic $(SANFLAGS)
 LDLIBS  := -luring -ldl
 
-LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c src/http/*.c)
+LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c src/http/*.c src/json/*.c)
 LIB_ASM  := $(wildcard src/rt/*.S)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
 LIB      := $(B)/libweft.a
