@@ -12,6 +12,12 @@ cd "$(dirname "$0")/.."
 
 FLAVORS=${FLAVORS:-"plain asan tsan"}
 BACKENDS=${BACKENDS:-"uring epoll"}
+# A kernel with io_uring switched off (kernel.io_uring_disabled=2) runs the
+# suite on epoll only, and says so.
+if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 2 ]; then
+    echo "note: io_uring is disabled on this kernel; running on epoll only"
+    BACKENDS=${BACKENDS//uring/}
+fi
 JOBS=${JOBS:-$(nproc)}
 LOG=${LOG:-build/test-logs}
 mkdir -p "$LOG"
