@@ -64,7 +64,10 @@ typedef struct weft_json_error {
 /* Parse buf[0..len) as one JSON text. On success returns 0 and *out points to
  * the root, all of it in the arena (freed with it). Errors: WEFT_EPARSE
  * (malformed; *err filled, err may be NULL), WEFT_ENOMEM, WEFT_ELIMIT (depth
- * over max_depth; *err filled). max_depth 0 = 128. */
+ * over max_depth; *err filled). max_depth <= 0 means 128; recursion is one C
+ * frame per level, so keep it modest inside a task. A number whose magnitude
+ * overflows a double (1e400) is WEFT_EPARSE; underflow gives 0 or a
+ * subnormal. Numbers are read in the C locale (weft never calls setlocale). */
 int weft_json_parse(const char *buf, size_t len, weft_arena *a, int max_depth, weft_json **out,
                     weft_json_error *err);
 
@@ -98,6 +101,9 @@ void weft_json_enc_end(weft_json_enc *e);    /* } or ] */
 void weft_json_enc_key(weft_json_enc *e, weft_str key);
 void weft_json_enc_str(weft_json_enc *e, weft_str s);
 void weft_json_enc_int(weft_json_enc *e, int64_t v);
+/* Shortest of %.15g/%.16g/%.17g that reads back to the same bits; ".0" is
+ * appended when that would look like an integer (2.0 -> "2.0", -0.0 ->
+ * "-0.0"), so a round trip keeps it a double. NaN/Inf: WEFT_EINVAL. */
 void weft_json_enc_double(weft_json_enc *e, double v);
 void weft_json_enc_bool(weft_json_enc *e, int v);
 void weft_json_enc_null(weft_json_enc *e);

@@ -5,6 +5,7 @@
  *   log.h   leveled logging
  *   rt.h    tasks, channels, select, sync, time, cancellation, I/O
  *   http.h  HTTP/1.1 request parser and chunked decoder
+ *   json.h  JSON parser (arena DOM) and encoder
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "rt.h"
 #include "http.h"
+#include "json.h"
 
 #define WEFT_VERSION "0.1.0"
 

@@ -1,0 +1,276 @@
+/*
+ * src/json/encode.c — the JSON encoder: appends straight into a weft_buf.
+ *
+ * State, all private to weft_json_enc: depth is the number of open
+ * containers (at most 64); bit depth-1 of in_obj says whether the innermost
+ * one is an object, bit depth-1 of comma whether it already holds a value
+ * (so the next one needs a ','). want_value is 1 after a key (its value is
+ * due), 2 once the root value is complete (anything more is misuse), else 0.
+ * The first error sticks; every call after it does nothing.
+ *
+ * Doubles: the fewest significant digits (1..17, "%.*g") that strtod() back
+ * to the same bits, found by binary search: the shortest round-trip form
+ * (5e-324, 0.1, 0.30000000000000004). A dedicated algorithm (Ryu-style)
+ * would avoid the ~5 printf/strtod pairs per double. When the result would look like an integer (no
+ * '.', no exponent) ".0" is appended, so a parser keeps it a double: 2.0
+ * gives "2.0" and -0.0 gives "-0.0". Like the parser, this relies on the C
+ * locale for LC_NUMERIC (weft never calls setlocale()).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/json.h"
+
+enum { MAX_NEST = 64, WANT_KEYED = 1, ROOT_DONE = 2 };
+
+static void set_err(weft_json_enc *e, int code) {
+    if (!e->err) e->err = code;
+}
+
+static void put(weft_json_enc *e, const void *p, size_t n) {
+    if (e->err) return;
+    int rc = weft_buf_append(e->b, p, n);
+    if (rc) set_err(e, rc);
+}
+
+static void putc_(weft_json_enc *e, char c) { put(e, &c, 1); }
+
+static uint64_t bit(int depth) { return (uint64_t)1 << (depth - 1); }
+
+void weft_json_enc_init(weft_json_enc *e, weft_buf *b) {
+    e->b = b;
+    e->depth = 0;
+    e->err = b ? 0 : WEFT_EINVAL;
+    e->comma = 0;
+    e->in_obj = 0;
+    e->want_value = 0;
+}
+
+/* Checks that a value may be written here and writes its ',' if one is
+ * due. 0 when the caller may go on. */
+static int before_value(weft_json_enc *e) {
+    if (e->err) return -1;
+    if (e->depth == 0) {
+        if (e->want_value == ROOT_DONE) {
+            set_err(e, WEFT_EINVAL); /* a second root value */
+            return -1;
+        }
+        return 0;
+    }
+    if (e->in_obj & bit(e->depth)) {
+        if (e->want_value != WANT_KEYED) {
+            set_err(e, WEFT_EINVAL); /* value without key */
+            return -1;
+        }
+        e->want_value = 0;
+        return 0;
+    }
+    if (e->comma & bit(e->depth)) putc_(e, ',');
+    e->comma |= bit(e->depth);
+    return e->err ? -1 : 0;
+}
+
+static void after_scalar(weft_json_enc *e) {
+    if (e->depth == 0 && !e->err) e->want_value = ROOT_DONE;
+}
+
+static void open_(weft_json_enc *e, int obj) {
+    if (before_value(e)) return;
+    if (e->depth >= MAX_NEST) {
+        set_err(e, WEFT_ELIMIT);
+        return;
+    }
+    e->depth++;
+    if (obj)
+        e->in_obj |= bit(e->depth);
+    else
+        e->in_obj &= ~bit(e->depth);
+    e->comma &= ~bit(e->depth);
+    putc_(e, obj ? '{' : '[');
+}
+
+void weft_json_enc_object(weft_json_enc *e) { open_(e, 1); }
+void weft_json_enc_array(weft_json_enc *e) { open_(e, 0); }
+
+void weft_json_enc_end(weft_json_enc *e) {
+    if (e->err) return;
+    if (e->depth == 0 || e->want_value == WANT_KEYED) {
+        set_err(e, WEFT_EINVAL); /* unbalanced, or a key without its value */
+        return;
+    }
+    putc_(e, (e->in_obj & bit(e->depth)) ? '}' : ']');
+    e->in_obj &= ~bit(e->depth);
+    e->comma &= ~bit(e->depth);
+    e->depth--;
+    after_scalar(e);
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n) (lead byte >= 0x80), or 0
+ * when invalid: overlong, surrogate, above U+10FFFF or truncated. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t k;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else
+        return 0;
+    if (n < k) return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return k;
+}
+
+static void put_string(weft_json_enc *e, weft_str str) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str.p;
+    size_t n = str.p ? str.n : 0, run = 0, i = 0;
+    putc_(e, '"');
+    while (i < n && !e->err) {
+        unsigned char c = s[i];
+        size_t k = 1;
+        const char *esc = NULL;
+        char ubuf[6];
+        if (c >= 0x80) {
+            k = utf8_seq(s + i, n - i);
+            if (k == 0) {
+                set_err(e, WEFT_EINVAL);
+                return;
+            }
+            /* U+2028 / U+2029 are legal JSON but end a line in JavaScript */
+            if (k == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))
+                esc = s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029";
+        } else if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c < 0x20) {
+            switch (c) {
+            case '\b':
+                esc = "\\b";
+                break;
+            case '\f':
+                esc = "\\f";
+                break;
+            case '\n':
+                esc = "\\n";
+                break;
+            case '\r':
+                esc = "\\r";
+                break;
+            case '\t':
+                esc = "\\t";
+                break;
+            default:
+                memcpy(ubuf, "\\u00", 4);
+                ubuf[4] = hex[c >> 4];
+                ubuf[5] = hex[c & 15];
+                put(e, s + i - run, run);
+                run = 0;
+                put(e, ubuf, 6);
+                i++;
+                continue;
+            }
+        }
+        if (esc) {
+            put(e, s + i - run, run);
+            run = 0;
+            put(e, esc, strlen(esc));
+        } else {
+            run += k;
+        }
+        i += k;
+    }
+    put(e, s + n - run, run);
+    putc_(e, '"');
+}
+
+void weft_json_enc_key(weft_json_enc *e, weft_str key) {
+    if (e->err) return;
+    if (e->depth == 0 || !(e->in_obj & bit(e->depth)) || e->want_value == WANT_KEYED) {
+        set_err(e, WEFT_EINVAL); /* key outside an object, or two keys in a row */
+        return;
+    }
+    if (e->comma & bit(e->depth)) putc_(e, ',');
+    e->comma |= bit(e->depth);
+    put_string(e, key);
+    putc_(e, ':');
+    if (!e->err) e->want_value = WANT_KEYED;
+}
+
+void weft_json_enc_str(weft_json_enc *e, weft_str s) {
+    if (before_value(e)) return;
+    put_string(e, s);
+    after_scalar(e);
+}
+
+void weft_json_enc_int(weft_json_enc *e, int64_t v) {
+    if (before_value(e)) return;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%" PRId64, v);
+    put(e, buf, (size_t)n);
+    after_scalar(e);
+}
+
+void weft_json_enc_double(weft_json_enc *e, double v) {
+    if (e->err) return;
+    if (!isfinite(v)) {
+        set_err(e, WEFT_EINVAL);
+        return;
+    }
+    if (before_value(e)) return;
+    /* Fewest significant digits that read back to the same bits. Round-
+     * tripping is monotonic in the digit count (more digits are never
+     * farther from v), so binary search over 1..17: ~5 printf/strtod pairs. */
+    char buf[40];
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(buf, sizeof buf - 2, "%.*g", mid, v);
+        double back = strtod(buf, NULL);
+        if (memcmp(&back, &v, sizeof v) == 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    int n = snprintf(buf, sizeof buf - 2, "%.*g", lo, v);
+    if (!strpbrk(buf, ".eE")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    put(e, buf, (size_t)n);
+    after_scalar(e);
+}
+
+void weft_json_enc_bool(weft_json_enc *e, int v) {
+    if (before_value(e)) return;
+    if (v)
+        put(e, "true", 4);
+    else
+        put(e, "false", 5);
+    after_scalar(e);
+}
+
+void weft_json_enc_null(weft_json_enc *e) {
+    if (before_value(e)) return;
+    put(e, "null", 4);
+    after_scalar(e);
+}
+
+int weft_json_enc_finish(weft_json_enc *e) {
+    if (e->err) return e->err;
+    if (e->depth != 0 || e->want_value != ROOT_DONE) return WEFT_EINVAL;
+    return 0;
+}

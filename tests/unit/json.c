@@ -1,0 +1,839 @@
+/*
+ * tests/unit/json.c — src/json/parse.c and src/json/encode.c: RFC 8259
+ * acceptance and rejection (JSONTestSuite-style y_/n_ cases), exact int64s,
+ * correctly rounded doubles, error offsets, getters, the encoder's escaping,
+ * misuse detection and shortest doubles, and a parse→encode→parse round trip.
+ * All plain tests: no runtime needed.
+ */
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "weft/json.h"
+
+static weft_arena arena;
+
+/* Parses s[0..n) from a heap copy of exactly n bytes (so ASan sees any
+ * over-read). The DOM lives in the file's arena (strings are copied there, so
+ * freeing the input afterwards is fine). A failure must come with a message. */
+static int parse_n(const char *s, size_t n, weft_json **out, weft_json_error *err) {
+    char *copy = malloc(n ? n : 1);
+    memcpy(copy, s, n);
+    weft_json *root = NULL;
+    weft_json_error e = {0, 0};
+    int rc = weft_json_parse(copy, n, &arena, 0, &root, &e);
+    free(copy);
+    if (out) *out = root;
+    if (err) *err = e;
+    if (rc != 0 && e.msg == NULL && rc != WEFT_ENOMEM) return -999; /* msg must be set */
+    return rc;
+}
+static int parse_s(const char *s, weft_json **out, weft_json_error *err) {
+    return parse_n(s, strlen(s), out, err);
+}
+
+static void setup(void) { weft_arena_init(&arena, 0); }
+static void teardown(void) { weft_arena_free(&arena); }
+
+/* ---- acceptance / rejection -------------------------------------------------------- */
+
+static const char *const valid[] = {
+    "[]",
+    "{}",
+    "[[]]",
+    "[{}]",
+    "{\"a\":[]}",
+    " [ ] ",
+    "\t\n\r [\t\n\r1\t\n\r]\t\n\r",
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "123",
+    "[0]",
+    "[-0]",
+    "[-0.0]",
+    "[0e0]",
+    "[0E+1]",
+    "[0e-1]",
+    "[1.5]",
+    "[-1.5e10]",
+    "[1E22]",
+    "[1e-2]",
+    "[123.456e78]",
+    "[0.000001]",
+    "[20e1]",
+    "[1e+2]",
+    "[-123]",
+    "[1,2,3]",
+    "[1, 2 , 3 ]",
+    "true",
+    "false",
+    "null",
+    "[true,false,null]",
+    "\"\"",
+    "\"abc\"",
+    "[\"\\u0000\"]",
+    "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+    "[\"\\u00e9\"]",
+    "\"\\uD834\\uDD1E\"",
+    "\"\\ud834\\udd1e\"",
+    "[\"\xc3\xa9\"]",
+    "[\"\xe2\x82\xac\"]",
+    "[\"\xf0\x9f\x98\x80\"]",
+    "[\"\xf4\x8f\xbf\xbf\"]",
+    "[\"\xef\xbf\xbf\"]",
+    "[\"\x7f\"]",
+    "{\"a\":1,\"b\":2}",
+    "{\"a\":1,\"a\":2}",
+    "{\"\":0}",
+    "{ \"a\" : { \"b\" : [ 1 ] } }",
+    "[\"\\uFFFF\"]",
+    "[\"\\u2028\"]",
+    "[\"a/*b*/\"]",
+    "[[[[[[1]]]]]]",
+};
+
+static const char *const invalid[] = {
+    /* structure */
+    "[",
+    "]",
+    "[1,]",
+    "[,1]",
+    "[1,,2]",
+    "[1 2]",
+    "{",
+    "}",
+    "{\"a\"}",
+    "{\"a\":}",
+    "{\"a\" 1}",
+    "{\"a\":1,}",
+    "{,}",
+    "{1:1}",
+    "{a:1}",
+    "{'a':1}",
+    "[1]]",
+    "[1]x",
+    "{}}",
+    "[][]",
+    "[1] [2]",
+    "[\"a\",]",
+    "[}",
+    "{]",
+    "[1:2]",
+    "{\"a\":1 \"b\":2}",
+    "{\"a\"::1}",
+    /* literals */
+    "tru",
+    "True",
+    "nul",
+    "NULL",
+    "nan",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "[truex]",
+    "[nulll]",
+    "fals",
+    "[t]",
+    /* numbers */
+    "[01]",
+    "[-01]",
+    "[00]",
+    "[1.]",
+    "[.1]",
+    "[-]",
+    "[+1]",
+    "[1e]",
+    "[1e+]",
+    "[1E-]",
+    "[-.1]",
+    "[0x10]",
+    "[1.e5]",
+    "[1.2.3]",
+    "[1ee5]",
+    "[- 1]",
+    "[1e5.5]",
+    "[0.]",
+    "[.]",
+    "[-a]",
+    "[1e400]",
+    "[-1e400]",
+    "[\xef\xbc\x91]",
+    "[012.5]",
+    "[2.]",
+    "[--1]",
+    /* strings */
+    "\"",
+    "[\"abc]",
+    "['a']",
+    "[\"\\x41\"]",
+    "[\"\\u12\"]",
+    "[\"\\u12G4\"]",
+    "[\"\\\"]",
+    "[\"\\ud800\"]",
+    "[\"\\udc00\"]",
+    "[\"\\ud800\\u0041\"]",
+    "[\"\\ud800x\"]",
+    "[\"\\ud800\\ud800\"]",
+    "[\"\\uDD1E\\uD834\"]",
+    "[\"\\a\"]",
+    "[\"\\U0041\"]",
+    "[\"\\\"]",
+    "[\"a\tb\"]",
+    "[\"a\nb\"]",
+    "[\"\x1f\"]",
+    "[\"\xc0\x80\"]",
+    "[\"\xc1\xbf\"]",
+    "[\"\xed\xa0\x80\"]",
+    "[\"\xed\xbf\xbf\"]",
+    "[\"\xf5\x80\x80\x80\"]",
+    "[\"\xf4\x90\x80\x80\"]",
+    "[\"\xe0\x80\xaf\"]",
+    "[\"\xf0\x80\x80\xaf\"]",
+    "[\"\x80\"]",
+    "[\"\xbf\"]",
+    "[\"\xc3\"]",
+    "[\"\xe2\x82\"]",
+    "[\"\xf0\x9f\x98\"]",
+    "[\"\xff\"]",
+    "[\"\xfe\"]",
+    "[\"\xc3\x28\"]",
+    "\"\xe2\x82\"",
+    /* whitespace and emptiness */
+    "",
+    " ",
+    "\t\n\r ",
+    "[\f1]",
+    "[\v1]",
+    "\xef\xbb\xbf[]",
+    "[1]\x00",
+    "/* c */ []",
+    "[1] //",
+    "[\xa0"
+    "1]",
+};
+
+TEST_PLAIN(json_valid_inputs_parse) {
+    setup();
+    for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) {
+        weft_json_error e;
+        int rc = parse_s(valid[i], NULL, &e);
+        if (rc != 0) {
+            test__fail(__FILE__, __LINE__, "valid[%zu] %s: rc %d (%s at %zu)", i, valid[i], rc,
+                       e.msg ? e.msg : "", e.offset);
+            break;
+        }
+    }
+    teardown();
+}
+
+TEST_PLAIN(json_invalid_inputs_fail) {
+    setup();
+    for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+        weft_json_error e;
+        /* "[1]\x00": strlen would cut it, so give explicit lengths for NUL cases */
+        size_t n = strlen(invalid[i]);
+        if (strcmp(invalid[i], "[1]") == 0) n = 4;
+        int rc = parse_n(invalid[i], n, NULL, &e);
+        if (rc != WEFT_EPARSE) {
+            test__fail(__FILE__, __LINE__, "invalid[%zu] \"%s\": rc %d", i, invalid[i], rc);
+            break;
+        }
+        if (e.offset > n) {
+            test__fail(__FILE__, __LINE__, "invalid[%zu]: offset %zu > len", i, e.offset);
+            break;
+        }
+    }
+    /* embedded NUL bytes */
+    ASSERT_ERR(parse_n("[\"a\0b\"]", 7, NULL, NULL), WEFT_EPARSE);
+    ASSERT_ERR(parse_n("[1]\0", 4, NULL, NULL), WEFT_EPARSE);
+    ASSERT_ERR(parse_n("\0", 1, NULL, NULL), WEFT_EPARSE);
+    /* err may be NULL; NULL buffer with len 0 is just empty input */
+    ASSERT_ERR(weft_json_parse("[", 1, &arena, 0, NULL, NULL), WEFT_EPARSE);
+    ASSERT_ERR(weft_json_parse(NULL, 0, &arena, 0, NULL, NULL), WEFT_EPARSE);
+    teardown();
+}
+
+static char *nest(int depth, char open, char close) {
+    char *s = malloc((size_t)depth * 2 + 1);
+    for (int i = 0; i < depth; i++) s[i] = open, s[depth * 2 - 1 - i] = close;
+    s[depth * 2] = 0;
+    return s;
+}
+
+TEST_PLAIN(json_depth_limit) {
+    setup();
+    weft_json *r;
+    weft_json_error e;
+    char *ok = nest(128, '[', ']'), *deep = nest(129, '[', ']'), *huge = nest(100000, '[', ']');
+    int rc1 = parse_s(ok, &r, NULL), rc2 = parse_s(deep, NULL, &e);
+    size_t off2 = e.offset;
+    int rc3 = parse_s(huge, NULL, &e);
+    int rc4 = weft_json_parse("[[1]]", 5, &arena, 1, NULL, &e);
+    size_t off4 = e.offset;
+    int rc5 = weft_json_parse("[[1]]", 5, &arena, 2, NULL, NULL);
+    free(ok), free(deep), free(huge);
+    ASSERT_EQ(rc1, 0);
+    ASSERT_EQ(r->type, WEFT_JSON_ARRAY);
+    ASSERT_ERR(rc2, WEFT_ELIMIT);
+    ASSERT_EQ(off2, 128); /* the 129th '[' */
+    ASSERT_ERR(rc3, WEFT_ELIMIT);
+    ASSERT_ERR(rc4, WEFT_ELIMIT);
+    ASSERT_EQ(off4, 1);
+    ASSERT_EQ(rc5, 0);
+    char obj[2048];
+    size_t k = 0;
+    for (int i = 0; i < 129; i++) memcpy(obj + k, "{\"a\":", 5), k += 5;
+    obj[k++] = '1';
+    for (int i = 0; i < 129; i++) obj[k++] = '}';
+    ASSERT_ERR(parse_n(obj, k, NULL, NULL), WEFT_ELIMIT);
+    ASSERT_EQ(parse_n(obj + 5, k - 6, NULL, NULL), 0); /* 128 objects deep */
+    teardown();
+}
+
+/* ---- numbers ------------------------------------------------------------------------ */
+
+static int parse_num(const char *s, weft_json *out) {
+    weft_json *r;
+    int rc = parse_s(s, &r, NULL);
+    if (rc == 0) *out = *r;
+    return rc;
+}
+
+TEST_PLAIN(json_int64_exact) {
+    setup();
+    weft_json v;
+    ASSERT_EQ(parse_num("9223372036854775807", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_INT);
+    ASSERT(v.u.i == INT64_MAX);
+    ASSERT_EQ(parse_num("-9223372036854775808", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_INT);
+    ASSERT(v.u.i == INT64_MIN);
+    ASSERT_EQ(parse_num("9223372036854775808", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_DOUBLE);
+    ASSERT(v.u.d == 9223372036854775808.0);
+    ASSERT_EQ(parse_num("-9223372036854775809", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_DOUBLE);
+    ASSERT(v.u.d == -9223372036854775808.0);
+    ASSERT_EQ(parse_num("100000000000000000000000", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_DOUBLE);
+    ASSERT(v.u.d == 1e23);
+    ASSERT_EQ(parse_num("-0", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_INT);
+    ASSERT_EQ(v.u.i, 0);
+    ASSERT_EQ(parse_num("0", &v), 0);
+    ASSERT_EQ(v.u.i, 0);
+    ASSERT_EQ(parse_num("-12345", &v), 0);
+    ASSERT_EQ(v.u.i, -12345);
+    ASSERT_EQ(parse_num("1.0", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_DOUBLE); /* a fraction makes it a double */
+    ASSERT_EQ(parse_num("1e2", &v), 0);
+    ASSERT_EQ(v.type, WEFT_JSON_DOUBLE);
+    ASSERT(v.u.d == 100.0);
+    teardown();
+}
+
+TEST_PLAIN(json_double_rounding) {
+    setup();
+    weft_json v;
+    ASSERT_EQ(parse_num("0.1", &v), 0);
+    ASSERT(v.u.d == 0.1);
+    ASSERT_EQ(parse_num("-0.0", &v), 0);
+    ASSERT(v.u.d == 0 && signbit(v.u.d));
+    ASSERT_EQ(parse_num("1e-400", &v), 0);
+    ASSERT(v.u.d == 0);
+    ASSERT_EQ(parse_num("4.9406564584124654e-324", &v), 0);
+    ASSERT(v.u.d == 5e-324);
+    ASSERT_EQ(parse_num("2.2250738585072011e-308", &v), 0);
+    ASSERT(v.u.d == 2.2250738585072011e-308);
+    ASSERT_EQ(parse_num("2.2250738585072012e-308", &v), 0);
+    ASSERT(v.u.d == 2.2250738585072014e-308);
+    ASSERT_EQ(parse_num("1.7976931348623157e308", &v), 0);
+    ASSERT(v.u.d == 1.7976931348623157e308);
+    ASSERT_EQ(parse_num("9007199254740993", &v), 0); /* 2^53+1 stays exact as INT */
+    ASSERT(v.type == WEFT_JSON_INT && v.u.i == 9007199254740993LL);
+    ASSERT_EQ(parse_num("9007199254740993.0", &v), 0); /* halfway: rounds to even */
+    ASSERT(v.u.d == 9007199254740992.0);
+    ASSERT_EQ(parse_num("0.30000000000000004", &v), 0);
+    ASSERT(v.u.d == 0.1 + 0.2);
+    /* a long mantissa goes through the arena copy, not the small buffer */
+    char big[400] = "0.";
+    for (int i = 0; i < 300; i++) big[2 + i] = '1';
+    big[302] = 0;
+    ASSERT_EQ(parse_num(big, &v), 0);
+    ASSERT(v.u.d == 0.11111111111111111);
+    ASSERT_ERR(parse_num("1e309", &v), WEFT_EPARSE);
+    teardown();
+}
+
+/* ---- strings ------------------------------------------------------------------------ */
+
+TEST_PLAIN(json_string_decoding) {
+    setup();
+    weft_json *r;
+    ASSERT_EQ(parse_s("\"\\uD834\\uDD1E\"", &r, NULL), 0);
+    ASSERT_EQ(r->type, WEFT_JSON_STRING);
+    ASSERT_EQ(r->len, 4);
+    ASSERT_MEMEQ(r->u.s, "\xf0\x9d\x84\x9e", 5);
+    ASSERT_EQ(parse_s("[\"\\u0000\"]", &r, NULL), 0);
+    ASSERT_EQ(r->u.items[0].len, 1);
+    ASSERT_MEMEQ(r->u.items[0].u.s, "\0\0", 2);
+    ASSERT_EQ(parse_s("\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"", &r, NULL), 0);
+    ASSERT_STREQ(r->u.s, "a\"b\\c/d\be\ff\ng\rh\ti");
+    ASSERT_EQ(r->len, 17);
+    ASSERT_EQ(parse_s("\"\\u00e9\\u20AC\\u0041x\"", &r, NULL), 0);
+    ASSERT_STREQ(r->u.s, "\xc3\xa9\xe2\x82\xac"
+                         "Ax");
+    ASSERT_EQ(parse_s("\"plain \xc3\xa9 text\"", &r, NULL), 0);
+    ASSERT_STREQ(r->u.s, "plain \xc3\xa9 text");
+    ASSERT_EQ(parse_s("\"\"", &r, NULL), 0);
+    ASSERT_EQ(r->len, 0);
+    ASSERT_STREQ(r->u.s, "");
+    ASSERT_EQ(parse_s("{\"k\\u0065y\":\"v\"}", &r, NULL), 0);
+    ASSERT_EQ(r->u.members[0].key.n, 3);
+    ASSERT_MEMEQ(r->u.members[0].key.p, "key", 4);
+    teardown();
+}
+
+/* ---- error offsets ------------------------------------------------------------------ */
+
+static size_t err_at(const char *s, size_t n) {
+    weft_json_error e = {12345, NULL};
+    int rc = parse_n(s, n, NULL, &e);
+    return rc == WEFT_EPARSE ? e.offset : (size_t)-1;
+}
+#define ERR_AT(s) err_at((s), sizeof(s) - 1)
+
+TEST_PLAIN(json_error_offsets) {
+    setup();
+    ASSERT_EQ(ERR_AT("[1,]"), 3);
+    ASSERT_EQ(ERR_AT("[01]"), 1);
+    ASSERT_EQ(ERR_AT("[1.]"), 3);
+    ASSERT_EQ(ERR_AT("[.1]"), 1);
+    ASSERT_EQ(ERR_AT("[-]"), 2);
+    ASSERT_EQ(ERR_AT("[1e]"), 3);
+    ASSERT_EQ(ERR_AT(""), 0);
+    ASSERT_EQ(ERR_AT("   "), 3);
+    ASSERT_EQ(ERR_AT("[1] x"), 4);
+    ASSERT_EQ(ERR_AT("[1 2]"), 3);
+    ASSERT_EQ(ERR_AT("[tru]"), 4);
+    ASSERT_EQ(ERR_AT("[trUe]"), 3);
+    ASSERT_EQ(ERR_AT("{\"a\" 1}"), 5);
+    ASSERT_EQ(ERR_AT("{1:1}"), 1);
+    ASSERT_EQ(ERR_AT("[\"ab\x01\"]"), 4);
+    ASSERT_EQ(ERR_AT("[\"ab\xc0\x80\"]"), 4);
+    ASSERT_EQ(ERR_AT("[\"x\\ud800\"]"), 3);
+    ASSERT_EQ(ERR_AT("[\"x\\q\"]"), 3);
+    ASSERT_EQ(ERR_AT("[\"abc"), 5);
+    ASSERT_EQ(ERR_AT("{\"a\":1"), 6);
+    weft_json_error e;
+    ASSERT_ERR(parse_s("[01]", NULL, &e), WEFT_EPARSE);
+    ASSERT_STREQ(e.msg, "leading zero in number");
+    ASSERT_ERR(parse_s("[1,]", NULL, &e), WEFT_EPARSE);
+    ASSERT_STREQ(e.msg, "trailing comma");
+    teardown();
+}
+
+/* ---- getters ------------------------------------------------------------------------ */
+
+TEST_PLAIN(json_getters) {
+    setup();
+    weft_json *r;
+    const char *doc = "{\"i\":42,\"d\":2.5,\"big\":1e30,\"whole\":3.0,\"neg\":-7,\"t\":true,"
+                      "\"f\":false,\"n\":null,\"s\":\"hi\",\"a\":[1,\"x\"],\"i\":43,"
+                      "\"edge\":9223372036854775808,\"low\":-9223372036854775808.0}";
+    ASSERT_EQ(parse_s(doc, &r, NULL), 0);
+    ASSERT_EQ(r->type, WEFT_JSON_OBJECT);
+    int64_t i = 0;
+    double d = 0;
+    int b = -1;
+    ASSERT_EQ(weft_json_int(weft_json_get(r, "i"), &i), 0);
+    ASSERT_EQ(i, 42); /* first match */
+    ASSERT_EQ(weft_json_int(weft_json_get(r, "neg"), &i), 0);
+    ASSERT_EQ(i, -7);
+    ASSERT_EQ(weft_json_int(weft_json_get(r, "whole"), &i), 0);
+    ASSERT_EQ(i, 3);
+    ASSERT_ERR(weft_json_int(weft_json_get(r, "d"), &i), WEFT_EINVAL);
+    ASSERT_ERR(weft_json_int(weft_json_get(r, "big"), &i), WEFT_ERANGE);
+    ASSERT_ERR(weft_json_int(weft_json_get(r, "edge"), &i), WEFT_ERANGE);
+    ASSERT_EQ(weft_json_int(weft_json_get(r, "low"), &i), 0);
+    ASSERT(i == INT64_MIN);
+    ASSERT_ERR(weft_json_int(weft_json_get(r, "s"), &i), WEFT_EINVAL);
+    ASSERT_ERR(weft_json_int(NULL, &i), WEFT_EINVAL);
+    ASSERT_EQ(weft_json_double(weft_json_get(r, "d"), &d), 0);
+    ASSERT(d == 2.5);
+    ASSERT_EQ(weft_json_double(weft_json_get(r, "i"), &d), 0);
+    ASSERT(d == 42.0);
+    ASSERT_ERR(weft_json_double(weft_json_get(r, "t"), &d), WEFT_EINVAL);
+    ASSERT_ERR(weft_json_double(NULL, &d), WEFT_EINVAL);
+    ASSERT_EQ(weft_json_bool(weft_json_get(r, "t"), &b), 0);
+    ASSERT_EQ(b, 1);
+    ASSERT_EQ(weft_json_bool(weft_json_get(r, "f"), &b), 0);
+    ASSERT_EQ(b, 0);
+    ASSERT_ERR(weft_json_bool(weft_json_get(r, "n"), &b), WEFT_EINVAL);
+    ASSERT_ERR(weft_json_bool(NULL, &b), WEFT_EINVAL);
+    weft_str s = weft_json_str(weft_json_get(r, "s"));
+    ASSERT_EQ(s.n, 2);
+    ASSERT_MEMEQ(s.p, "hi", 2);
+    s = weft_json_str(weft_json_get(r, "i"));
+    ASSERT(s.p == NULL && s.n == 0);
+    s = weft_json_str(NULL);
+    ASSERT(s.p == NULL && s.n == 0);
+    ASSERT_EQ(weft_json_get(r, "n")->type, WEFT_JSON_NULL);
+    ASSERT(weft_json_get(r, "missing") == NULL);
+    ASSERT(weft_json_get(r, "") == NULL);
+    ASSERT(weft_json_get(NULL, "i") == NULL);
+    ASSERT(weft_json_get(r, NULL) == NULL);
+    const weft_json *a = weft_json_get(r, "a");
+    ASSERT(weft_json_get(a, "i") == NULL); /* not an object */
+    ASSERT_EQ(a->len, 2);
+    ASSERT_EQ(weft_json_at(a, 0)->u.i, 1);
+    ASSERT_STREQ(weft_json_at(a, 1)->u.s, "x");
+    ASSERT(weft_json_at(a, 2) == NULL);
+    ASSERT(weft_json_at(r, 0) == NULL); /* not an array */
+    ASSERT(weft_json_at(NULL, 0) == NULL);
+    teardown();
+}
+
+/* ---- encoder ------------------------------------------------------------------------ */
+
+/* Encodes one string as the root; returns the finish code, output in b. */
+static int enc_one_str(weft_buf *b, const char *s, size_t n) {
+    weft_json_enc e;
+    weft_buf_clear(b);
+    weft_json_enc_init(&e, b);
+    weft_json_enc_str(&e, (weft_str){s, n});
+    return weft_json_enc_finish(&e);
+}
+
+TEST_PLAIN(json_enc_escaping) {
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {"abc", 3, "\"abc\""},
+        {"", 0, "\"\""},
+        {"\"", 1, "\"\\\"\""},
+        {"\\", 1, "\"\\\\\""},
+        {"/", 1, "\"/\""},
+        {"\b\f\n\r\t", 5, "\"\\b\\f\\n\\r\\t\""},
+        {"\0", 1, "\"\\u0000\""},
+        {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+        {"a\x7f"
+         "b",
+         3,
+         "\"a\x7f"
+         "b\""},
+        {"\xe2\x80\xa8", 3, "\"\\u2028\""},
+        {"x\xe2\x80\xa9y", 5, "\"x\\u2029y\""},
+        {"\xe2\x80\xa7", 3, "\"\xe2\x80\xa7\""},
+        {"\xc3\xa9\xf0\x9f\x98\x80", 6, "\"\xc3\xa9\xf0\x9f\x98\x80\""},
+        {"ab\"cd\\ef\ngh", 11, "\"ab\\\"cd\\\\ef\\ngh\""},
+    };
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = enc_one_str(&b, cases[i].in, cases[i].n);
+        if (rc != 0 || b.len != strlen(cases[i].out) || memcmp(b.data, cases[i].out, b.len)) {
+            test__fail(__FILE__, __LINE__, "case %zu: rc %d, got %.*s want %s", i, rc, (int)b.len,
+                       b.data ? b.data : "", cases[i].out);
+            break;
+        }
+    }
+    static const char *const bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf5\x80\x80\x80", "\x80",
+                                      "a\xc3",    "\xe2\x82",     "\xf4\x90\x80\x80", "\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = enc_one_str(&b, bad[i], strlen(bad[i]));
+        if (rc != WEFT_EINVAL) {
+            test__fail(__FILE__, __LINE__, "bad[%zu]: rc %d", i, rc);
+            break;
+        }
+    }
+    /* invalid UTF-8 in a key too */
+    weft_json_enc e;
+    weft_buf_clear(&b);
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_object(&e);
+    weft_json_enc_key(&e, WEFT_STR("\xc0\xaf"));
+    weft_json_enc_int(&e, 1);
+    weft_json_enc_end(&e);
+    ASSERT_ERR(weft_json_enc_finish(&e), WEFT_EINVAL);
+    weft_buf_free(&b);
+}
+
+TEST_PLAIN(json_enc_structure) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_object(&e);
+    weft_json_enc_key(&e, WEFT_STR("a"));
+    weft_json_enc_array(&e);
+    weft_json_enc_int(&e, 1);
+    weft_json_enc_int(&e, INT64_MIN);
+    weft_json_enc_bool(&e, 1);
+    weft_json_enc_bool(&e, 0);
+    weft_json_enc_null(&e);
+    weft_json_enc_object(&e);
+    weft_json_enc_end(&e);
+    weft_json_enc_array(&e);
+    weft_json_enc_end(&e);
+    weft_json_enc_end(&e);
+    weft_json_enc_key(&e, WEFT_STR("b"));
+    weft_json_enc_str(&e, WEFT_STR("x"));
+    weft_json_enc_key(&e, WEFT_STR("c"));
+    weft_json_enc_int(&e, INT64_MAX);
+    weft_json_enc_end(&e);
+    ASSERT_EQ(weft_json_enc_finish(&e), 0);
+    ASSERT_STREQ(b.data, "{\"a\":[1,-9223372036854775808,true,false,null,{},[]],\"b\":\"x\","
+                         "\"c\":9223372036854775807}");
+    /* scalar roots */
+    weft_buf_clear(&b);
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_int(&e, 0);
+    ASSERT_EQ(weft_json_enc_finish(&e), 0);
+    ASSERT_STREQ(b.data, "0");
+    weft_buf_free(&b);
+}
+
+/* Runs a misuse script: each char is one call. Returns the finish code. */
+static int enc_script(const char *script) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    for (const char *c = script; *c; c++) {
+        switch (*c) {
+        case '{':
+            weft_json_enc_object(&e);
+            break;
+        case '[':
+            weft_json_enc_array(&e);
+            break;
+        case ')':
+            weft_json_enc_end(&e);
+            break;
+        case 'k':
+            weft_json_enc_key(&e, WEFT_STR("k"));
+            break;
+        case 'i':
+            weft_json_enc_int(&e, 1);
+            break;
+        case 'n':
+            weft_json_enc_null(&e);
+            break;
+        case 'N':
+            weft_json_enc_double(&e, NAN);
+            break;
+        case 'I':
+            weft_json_enc_double(&e, INFINITY);
+            break;
+        case 'J':
+            weft_json_enc_double(&e, -INFINITY);
+            break;
+        }
+    }
+    int rc = weft_json_enc_finish(&e);
+    weft_buf_free(&b);
+    return rc;
+}
+
+TEST_PLAIN(json_enc_misuse) {
+    ASSERT_EQ(enc_script("{ki)"), 0);
+    ASSERT_EQ(enc_script("[ii[)])"), 0);
+    ASSERT_ERR(enc_script(""), WEFT_EINVAL);      /* nothing written */
+    ASSERT_ERR(enc_script("{i)"), WEFT_EINVAL);   /* value without key */
+    ASSERT_ERR(enc_script("{kk"), WEFT_EINVAL);   /* two keys */
+    ASSERT_ERR(enc_script("{k)"), WEFT_EINVAL);   /* key without value */
+    ASSERT_ERR(enc_script("[k)"), WEFT_EINVAL);   /* key in an array */
+    ASSERT_ERR(enc_script("k"), WEFT_EINVAL);     /* key at the root */
+    ASSERT_ERR(enc_script(")"), WEFT_EINVAL);     /* unbalanced end */
+    ASSERT_ERR(enc_script("[))"), WEFT_EINVAL);   /* unbalanced end */
+    ASSERT_ERR(enc_script("[i"), WEFT_EINVAL);    /* unclosed */
+    ASSERT_ERR(enc_script("ii"), WEFT_EINVAL);    /* two roots */
+    ASSERT_ERR(enc_script("[)i"), WEFT_EINVAL);   /* two roots */
+    ASSERT_ERR(enc_script("[N)"), WEFT_EINVAL);   /* NaN */
+    ASSERT_ERR(enc_script("[I)"), WEFT_EINVAL);   /* Inf */
+    ASSERT_ERR(enc_script("J"), WEFT_EINVAL);     /* -Inf */
+    ASSERT_ERR(enc_script("{i)kn"), WEFT_EINVAL); /* sticky */
+    char deep[200];
+    memset(deep, '[', 64), memset(deep + 64, ')', 64), deep[128] = 0;
+    ASSERT_EQ(enc_script(deep), 0);
+    memset(deep, '[', 65), memset(deep + 65, ')', 65), deep[130] = 0;
+    ASSERT_ERR(enc_script(deep), WEFT_ELIMIT);
+    /* the buffer's limit sticks */
+    weft_buf b;
+    weft_buf_init(&b, 8);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_str(&e, WEFT_STR("much too long for eight bytes"));
+    ASSERT_ERR(weft_json_enc_finish(&e), WEFT_ELIMIT);
+    weft_buf_free(&b);
+}
+
+static const char *enc_double(weft_buf *b, double d) {
+    weft_json_enc e;
+    weft_buf_clear(b);
+    weft_json_enc_init(&e, b);
+    weft_json_enc_double(&e, d);
+    return weft_json_enc_finish(&e) == 0 ? b->data : "(error)";
+}
+
+TEST_PLAIN(json_enc_doubles) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT_STREQ(enc_double(&b, 0.1), "0.1");
+    ASSERT_STREQ(enc_double(&b, 1.5), "1.5");
+    ASSERT_STREQ(enc_double(&b, 2.0), "2.0");
+    ASSERT_STREQ(enc_double(&b, -0.0), "-0.0");
+    ASSERT_STREQ(enc_double(&b, 1e300), "1e+300");
+    ASSERT_STREQ(enc_double(&b, 1.0 / 3), "0.3333333333333333"); /* 16 digits suffice */
+    ASSERT_STREQ(enc_double(&b, 0.1 + 0.2), "0.30000000000000004");
+    ASSERT_STREQ(enc_double(&b, 1.7976931348623157e308), "1.7976931348623157e+308");
+    ASSERT_STREQ(enc_double(&b, 5e-324), "5e-324"); /* shortest, not 4.94065645841247e-324 */
+    ASSERT_STREQ(enc_double(&b, 3.14159), "3.14159");
+    ASSERT_STREQ(enc_double(&b, 1e23), "1e+23");
+    static const double vals[] = {0.1,
+                                  1.0 / 3,
+                                  5e-324,
+                                  1.7976931348623157e308,
+                                  2.2250738585072014e-308,
+                                  123456789.123,
+                                  -1e-7,
+                                  1e21,
+                                  9007199254740993.0,
+                                  0.0,
+                                  -0.0,
+                                  3.14159,
+                                  1e23,
+                                  2.5e-5};
+    weft_arena_init(&arena, 0);
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        const char *s = enc_double(&b, vals[i]);
+        weft_json *r = NULL;
+        int rc = parse_s(s, &r, NULL);
+        if (rc != 0 || r->type != WEFT_JSON_DOUBLE || memcmp(&r->u.d, &vals[i], sizeof(double))) {
+            test__fail(__FILE__, __LINE__, "vals[%zu] = %.17g encoded as %s does not round-trip", i,
+                       vals[i], s);
+            break;
+        }
+    }
+    weft_arena_free(&arena);
+    weft_buf_free(&b);
+}
+
+/* ---- round trip --------------------------------------------------------------------- */
+
+static void enc_dom(weft_json_enc *e, const weft_json *v) {
+    switch (v->type) {
+    case WEFT_JSON_NULL:
+        weft_json_enc_null(e);
+        break;
+    case WEFT_JSON_FALSE:
+        weft_json_enc_bool(e, 0);
+        break;
+    case WEFT_JSON_TRUE:
+        weft_json_enc_bool(e, 1);
+        break;
+    case WEFT_JSON_INT:
+        weft_json_enc_int(e, v->u.i);
+        break;
+    case WEFT_JSON_DOUBLE:
+        weft_json_enc_double(e, v->u.d);
+        break;
+    case WEFT_JSON_STRING:
+        weft_json_enc_str(e, (weft_str){v->u.s, v->len});
+        break;
+    case WEFT_JSON_ARRAY:
+        weft_json_enc_array(e);
+        for (uint32_t i = 0; i < v->len; i++) enc_dom(e, &v->u.items[i]);
+        weft_json_enc_end(e);
+        break;
+    case WEFT_JSON_OBJECT:
+        weft_json_enc_object(e);
+        for (uint32_t i = 0; i < v->len; i++) {
+            weft_json_enc_key(e, v->u.members[i].key);
+            enc_dom(e, &v->u.members[i].value);
+        }
+        weft_json_enc_end(e);
+        break;
+    }
+}
+
+static int dom_eq(const weft_json *a, const weft_json *b) {
+    if (a->type != b->type || a->len != b->len) return 0;
+    switch (a->type) {
+    case WEFT_JSON_INT:
+        return a->u.i == b->u.i;
+    case WEFT_JSON_DOUBLE:
+        return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
+    case WEFT_JSON_STRING:
+        return memcmp(a->u.s, b->u.s, a->len + 1) == 0;
+    case WEFT_JSON_ARRAY:
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!dom_eq(&a->u.items[i], &b->u.items[i])) return 0;
+        return 1;
+    case WEFT_JSON_OBJECT:
+        for (uint32_t i = 0; i < a->len; i++) {
+            const weft_json_member *x = &a->u.members[i], *y = &b->u.members[i];
+            if (x->key.n != y->key.n || memcmp(x->key.p, y->key.p, x->key.n + 1)) return 0;
+            if (!dom_eq(&x->value, &y->value)) return 0;
+        }
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+TEST_PLAIN(json_round_trip) {
+    setup();
+    const char *doc =
+        " { \"name\" : \"weft \\u00e9\\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\n\\t\\u0001\\u2028\","
+        "\"ints\":[0,-0,1,-1,9223372036854775807,-9223372036854775808],"
+        "\"doubles\":[0.1,-0.0,1e300,5e-324,2.5,1E2,-1.5e-10,9223372036854775808],"
+        "\"lits\":[true,false,null],\"empty\":{},\"none\":[],"
+        "\"nested\":{\"a\":{\"b\":{\"c\":[[[{\"d\":\"\\u0000x\"}]]]}}},"
+        "\"\":\"empty key\",\"dup\":1,\"dup\":2,\"utf8\":\"\xe6\x97\xa5\xe6\x9c\xac\" }";
+    weft_json *r1, *r2;
+    ASSERT_EQ(parse_s(doc, &r1, NULL), 0);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    enc_dom(&e, r1);
+    int rc = weft_json_enc_finish(&e);
+    int rc2 = rc == 0 ? parse_n(b.data, b.len, &r2, NULL) : -1;
+    int eq = rc2 == 0 && dom_eq(r1, r2);
+    int has2028 = b.data && strstr(b.data, "\\u2028") != NULL;
+    weft_buf_free(&b);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(rc2, 0);
+    ASSERT(eq);
+    ASSERT(has2028);
+    ASSERT_EQ(r1->len, 11);
+    teardown();
+}
+
+/* ---- a large flat document exercises the scratch stack's growth ---------------------- */
+
+TEST_PLAIN(json_large_array) {
+    setup();
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_buf_appendc(&b, '[');
+    for (int i = 0; i < 5000; i++) weft_buf_printf(&b, "%s[%d,{\"k\":%d}]", i ? "," : "", i, -i);
+    weft_buf_appendc(&b, ']');
+    weft_json *r;
+    int rc = parse_n(b.data, b.len, &r, NULL);
+    weft_buf_free(&b);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(r->len, 5000);
+    const weft_json *last = weft_json_at(r, 4999);
+    ASSERT_EQ(last->len, 2);
+    ASSERT_EQ(weft_json_at(last, 0)->u.i, 4999);
+    ASSERT_EQ(weft_json_get(weft_json_at(last, 1), "k")->u.i, -4999);
+    teardown();
+}
