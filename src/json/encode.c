@@ -238,9 +238,9 @@ void weft_json_enc_double(weft_json_enc *e, double v) {
     int lo = 1, hi = 17;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        snprintf(buf, sizeof buf - 2, "%.*g", mid, v);
-        double back = strtod(buf, NULL);
-        if (memcmp(&back, &v, sizeof v) == 0)
+        int k = snprintf(buf, sizeof buf - 2, "%.*g", mid, v); /* %g: at most 24 bytes */
+        double back = k > 0 ? strtod(buf, NULL) : 0;
+        if (k > 0 && memcmp(&back, &v, sizeof v) == 0)
             hi = mid;
         else
             lo = mid + 1;
