@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "weft/json.h"
+#include "base/utf8.h"
 
 enum { MAX_NEST = 64, WANT_KEYED = 1, ROOT_DONE = 2 };
 
@@ -108,30 +109,6 @@ void weft_json_enc_end(weft_json_enc *e) {
     after_scalar(e);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) (lead byte >= 0x80), or 0
- * when invalid: overlong, surrogate, above U+10FFFF or truncated. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t k;
-    if (c >= 0xC2 && c <= 0xDF)
-        k = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else
-        return 0;
-    if (n < k) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < k; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return k;
-}
 
 static void put_string(weft_json_enc *e, weft_str str) {
     static const char hex[] = "0123456789abcdef";
@@ -144,7 +121,7 @@ static void put_string(weft_json_enc *e, weft_str str) {
         const char *esc = NULL;
         char ubuf[6];
         if (c >= 0x80) {
-            k = utf8_seq(s + i, n - i);
+            k = weft__utf8_seq(s + i, n - i);
             if (k == 0) {
                 set_err(e, WEFT_EINVAL);
                 return;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "weft/json.h"
+#include "base/utf8.h"
 
 enum { DEF_MAX_DEPTH = 128, SCRATCH_MIN = 16 };
 
@@ -59,30 +60,6 @@ static void skip_ws(parser *p) {
     }
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) whose lead byte is >= 0x80,
- * or 0 when it is invalid (overlong, surrogate, > U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t k;
-    if (c >= 0xC2 && c <= 0xDF)
-        k = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else
-        return 0;
-    if (n < k) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < k; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return k;
-}
 
 static int hex4(const unsigned char *s, unsigned *out) {
     unsigned v = 0;
@@ -168,7 +145,7 @@ static int parse_string(parser *p, const char **out, size_t *n) {
             continue;
         }
         if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, p->len - i);
+            size_t k = weft__utf8_seq(s + i, p->len - i);
             if (k == 0) return EPARSE(p, i, "invalid UTF-8 in string");
             i += k, dlen += k;
             continue;
