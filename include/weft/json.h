@@ -81,6 +81,9 @@ int weft_json_double(const weft_json *v, double *out); /* INT or DOUBLE */
 int weft_json_bool(const weft_json *v, int *out);
 /* STRING as a slice; {NULL, 0} for anything else. */
 weft_str weft_json_str(const weft_json *v);
+/* Structural equality: same types, values (doubles bit for bit), strings
+ * and keys byte for byte, members in the same order. NULL equals only NULL. */
+int weft_json_equal(const weft_json *a, const weft_json *b);
 
 /* Encoder. Calls append to b; the first error sticks (later calls do
  * nothing) and is returned by weft_json_enc_finish(). Nesting and commas are
@@ -107,6 +110,8 @@ void weft_json_enc_int(weft_json_enc *e, int64_t v);
 void weft_json_enc_double(weft_json_enc *e, double v);
 void weft_json_enc_bool(weft_json_enc *e, int v);
 void weft_json_enc_null(weft_json_enc *e);
+/* Write a DOM value (e.g. one from weft_json_parse) with all it contains. */
+void weft_json_enc_value(weft_json_enc *e, const weft_json *v);
 /* 0 when the document is complete and valid; WEFT_EINVAL (misuse: value
  * without key, unbalanced end, NaN/Inf, invalid UTF-8), WEFT_ELIMIT (nesting
  * over 64), WEFT_ENOMEM or the buffer's WEFT_ELIMIT. */

@@ -109,7 +109,6 @@ void weft_json_enc_end(weft_json_enc *e) {
     after_scalar(e);
 }
 
-
 static void put_string(weft_json_enc *e, weft_str str) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str.p;
@@ -244,6 +243,48 @@ void weft_json_enc_null(weft_json_enc *e) {
     if (before_value(e)) return;
     put(e, "null", 4);
     after_scalar(e);
+}
+
+void weft_json_enc_value(weft_json_enc *e, const weft_json *v) {
+    if (!v) {
+        set_err(e, WEFT_EINVAL);
+        return;
+    }
+    switch (v->type) {
+    case WEFT_JSON_NULL:
+        weft_json_enc_null(e);
+        break;
+    case WEFT_JSON_FALSE:
+        weft_json_enc_bool(e, 0);
+        break;
+    case WEFT_JSON_TRUE:
+        weft_json_enc_bool(e, 1);
+        break;
+    case WEFT_JSON_INT:
+        weft_json_enc_int(e, v->u.i);
+        break;
+    case WEFT_JSON_DOUBLE:
+        weft_json_enc_double(e, v->u.d);
+        break;
+    case WEFT_JSON_STRING:
+        weft_json_enc_str(e, (weft_str){v->u.s, v->len});
+        break;
+    case WEFT_JSON_ARRAY:
+        weft_json_enc_array(e);
+        for (uint32_t i = 0; i < v->len; i++) weft_json_enc_value(e, &v->u.items[i]);
+        weft_json_enc_end(e);
+        break;
+    case WEFT_JSON_OBJECT:
+        weft_json_enc_object(e);
+        for (uint32_t i = 0; i < v->len; i++) {
+            weft_json_enc_key(e, v->u.members[i].key);
+            weft_json_enc_value(e, &v->u.members[i].value);
+        }
+        weft_json_enc_end(e);
+        break;
+    default:
+        set_err(e, WEFT_EINVAL);
+    }
 }
 
 int weft_json_enc_finish(weft_json_enc *e) {

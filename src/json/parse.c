@@ -60,7 +60,6 @@ static void skip_ws(parser *p) {
     }
 }
 
-
 static int hex4(const unsigned char *s, unsigned *out) {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
@@ -503,4 +502,30 @@ int weft_json_bool(const weft_json *v, int *out) {
 weft_str weft_json_str(const weft_json *v) {
     if (!v || v->type != WEFT_JSON_STRING) return (weft_str){NULL, 0};
     return (weft_str){v->u.s, v->len};
+}
+
+int weft_json_equal(const weft_json *a, const weft_json *b) {
+    if (!a || !b) return a == b;
+    if (a->type != b->type || a->len != b->len) return 0;
+    switch (a->type) {
+    case WEFT_JSON_INT:
+        return a->u.i == b->u.i;
+    case WEFT_JSON_DOUBLE:
+        return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
+    case WEFT_JSON_STRING:
+        return memcmp(a->u.s, b->u.s, (size_t)a->len + 1) == 0;
+    case WEFT_JSON_ARRAY:
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!weft_json_equal(&a->u.items[i], &b->u.items[i])) return 0;
+        return 1;
+    case WEFT_JSON_OBJECT:
+        for (uint32_t i = 0; i < a->len; i++) {
+            const weft_json_member *x = &a->u.members[i], *y = &b->u.members[i];
+            if (x->key.n != y->key.n || memcmp(x->key.p, y->key.p, x->key.n + 1) != 0) return 0;
+            if (!weft_json_equal(&x->value, &y->value)) return 0;
+        }
+        return 1;
+    default:
+        return 1;
+    }
 }

@@ -727,67 +727,6 @@ TEST_PLAIN(json_enc_doubles) {
 
 /* ---- round trip --------------------------------------------------------------------- */
 
-static void enc_dom(weft_json_enc *e, const weft_json *v) {
-    switch (v->type) {
-    case WEFT_JSON_NULL:
-        weft_json_enc_null(e);
-        break;
-    case WEFT_JSON_FALSE:
-        weft_json_enc_bool(e, 0);
-        break;
-    case WEFT_JSON_TRUE:
-        weft_json_enc_bool(e, 1);
-        break;
-    case WEFT_JSON_INT:
-        weft_json_enc_int(e, v->u.i);
-        break;
-    case WEFT_JSON_DOUBLE:
-        weft_json_enc_double(e, v->u.d);
-        break;
-    case WEFT_JSON_STRING:
-        weft_json_enc_str(e, (weft_str){v->u.s, v->len});
-        break;
-    case WEFT_JSON_ARRAY:
-        weft_json_enc_array(e);
-        for (uint32_t i = 0; i < v->len; i++) enc_dom(e, &v->u.items[i]);
-        weft_json_enc_end(e);
-        break;
-    case WEFT_JSON_OBJECT:
-        weft_json_enc_object(e);
-        for (uint32_t i = 0; i < v->len; i++) {
-            weft_json_enc_key(e, v->u.members[i].key);
-            enc_dom(e, &v->u.members[i].value);
-        }
-        weft_json_enc_end(e);
-        break;
-    }
-}
-
-static int dom_eq(const weft_json *a, const weft_json *b) {
-    if (a->type != b->type || a->len != b->len) return 0;
-    switch (a->type) {
-    case WEFT_JSON_INT:
-        return a->u.i == b->u.i;
-    case WEFT_JSON_DOUBLE:
-        return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
-    case WEFT_JSON_STRING:
-        return memcmp(a->u.s, b->u.s, a->len + 1) == 0;
-    case WEFT_JSON_ARRAY:
-        for (uint32_t i = 0; i < a->len; i++)
-            if (!dom_eq(&a->u.items[i], &b->u.items[i])) return 0;
-        return 1;
-    case WEFT_JSON_OBJECT:
-        for (uint32_t i = 0; i < a->len; i++) {
-            const weft_json_member *x = &a->u.members[i], *y = &b->u.members[i];
-            if (x->key.n != y->key.n || memcmp(x->key.p, y->key.p, x->key.n + 1)) return 0;
-            if (!dom_eq(&x->value, &y->value)) return 0;
-        }
-        return 1;
-    default:
-        return 1;
-    }
-}
-
 TEST_PLAIN(json_round_trip) {
     setup();
     const char *doc =
@@ -803,10 +742,10 @@ TEST_PLAIN(json_round_trip) {
     weft_buf_init(&b, 0);
     weft_json_enc e;
     weft_json_enc_init(&e, &b);
-    enc_dom(&e, r1);
+    weft_json_enc_value(&e, r1);
     int rc = weft_json_enc_finish(&e);
     int rc2 = rc == 0 ? parse_n(b.data, b.len, &r2, NULL) : -1;
-    int eq = rc2 == 0 && dom_eq(r1, r2);
+    int eq = rc2 == 0 && weft_json_equal(r1, r2);
     int has2028 = b.data && strstr(b.data, "\\u2028") != NULL;
     weft_buf_free(&b);
     ASSERT_EQ(rc, 0);
@@ -836,4 +775,30 @@ TEST_PLAIN(json_large_array) {
     ASSERT_EQ(weft_json_at(last, 0)->u.i, 4999);
     ASSERT_EQ(weft_json_get(weft_json_at(last, 1), "k")->u.i, -4999);
     teardown();
+}
+
+TEST_PLAIN(json_equal_and_enc_value_edges) {
+    weft_arena a;
+    weft_arena_init(&a, 0);
+    weft_json *x = NULL, *y = NULL, *z = NULL;
+    ASSERT_EQ(weft_json_parse("{\"a\":[1,2.5,\"s\"]}", 17, &a, 0, &x, NULL), 0);
+    ASSERT_EQ(weft_json_parse("{\"a\":[1,2.5,\"s\"]}", 17, &a, 0, &y, NULL), 0);
+    ASSERT_EQ(weft_json_parse("{\"a\":[1,2.5,\"t\"]}", 17, &a, 0, &z, NULL), 0);
+    ASSERT(weft_json_equal(x, y));
+    ASSERT(!weft_json_equal(x, z));
+    ASSERT(!weft_json_equal(x, NULL));
+    ASSERT(weft_json_equal(NULL, NULL));
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_value(&e, NULL);
+    ASSERT_ERR(weft_json_enc_finish(&e), WEFT_EINVAL);
+    weft_buf_clear(&b);
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_value(&e, x);
+    ASSERT_EQ(weft_json_enc_finish(&e), 0);
+    ASSERT_STREQ(b.data, "{\"a\":[1,2.5,\"s\"]}");
+    weft_buf_free(&b);
+    weft_arena_free(&a);
 }
