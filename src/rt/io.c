@@ -221,7 +221,6 @@ int weft_close(int fd) {
         while ((w = weft__wq_pop(&fe->rd))) weft__wake(w->task, w->seq, WEFT_EBADF);
         while ((w = weft__wq_pop(&fe->wr))) weft__wake(w->task, w->seq, WEFT_EBADF);
         weft__spin_unlock(&fe->lock);
-        if (weft__R.io && weft__R.io->forget_fd) weft__R.io->forget_fd(fd);
     }
     return close(fd) < 0 ? -errno : 0;
 }

@@ -136,5 +136,4 @@ const weft__io_ops weft__io_epoll_ops = {
     .fini = e_fini,
     .wait_fd = e_wait_fd,
     .poll = e_poll,
-    .forget_fd = NULL,
 };

@@ -274,5 +274,4 @@ const weft__io_ops weft__io_uring_ops = {
     .fini = u_fini,
     .wait_fd = u_wait_fd,
     .poll = u_poll,
-    .forget_fd = NULL,
 };

@@ -183,7 +183,6 @@ typedef struct weft__timer {
     uint32_t seq;                          /* wait seq to wake */
     weft__task *task;                      /* task to wake with WEFT_ETIMEDOUT */
     weft__worker *owner;                   /* heap it is in */
-    void (*on_fire)(struct weft__timer *); /* optional, runs on the owner before the wake */
 } weft__timer;
 
 struct weft__task {
@@ -198,7 +197,6 @@ struct weft__task {
     uint64_t id;
     const char *wait_reason; /* what it is parked on, for dumps */
     const void *wait_obj;
-    void *wait_pc; /* caller of the public API that parked */
     weft_group *group;
     weft__task *gnext, *gprev;
     weft__defer defers_inline[WEFT__DEFER_INLINE];
@@ -209,7 +207,6 @@ struct weft__task {
     size_t stack_size; /* usable bytes from stack_lo to the TCB */
     int size_class;
     int guarded;         /* guard page installed */
-    uint32_t canary_off; /* unguarded stacks: canary at stack_lo */
 #ifdef WEFT_TSAN
     void *tsan_fiber;
 #endif
@@ -238,8 +235,6 @@ typedef struct weft__io_ops {
     /* Reap completions and ready their tasks; block up to timeout_ms (-1 = no
      * limit, 0 = don't block) when nothing is pending. Returns tasks readied. */
     int (*poll)(weft__worker *w, int timeout_ms);
-    /* Forget any state about fd (called before close). */
-    void (*forget_fd)(int fd);
 } weft__io_ops;
 
 extern const weft__io_ops weft__io_uring_ops;
