@@ -45,11 +45,15 @@ EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 TEST_SRC := $(wildcard tests/unit/*.c tests/stress/*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+APP_SRC  := $(wildcard apps/*/main.c)
+APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples tests benches test run bench bench-rt format clean deps
-all: lib examples tests benches
+.PHONY: all lib examples apps tests benches test run bench bench-rt bench-http bench-json tfb \
+        format clean deps
+all: lib examples apps tests benches
+apps: $(APP_BIN)
 lib: $(LIB)
 examples: $(EX_BIN)
 tests: $(TEST_BIN)
@@ -67,6 +71,15 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/examples/%: $(B)/examples/%.o $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# apps/<name>/*.c -> $(B)/apps/<name> (objects under $(B)/appobj/<name>/)
+$(B)/appobj/%.o: apps/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+.SECONDEXPANSION:
+app_objs = $(patsubst apps/%.c,$(B)/appobj/%.o,$(wildcard apps/$(1)/*.c))
+$(B)/apps/%: $$(call app_objs,$$*) $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -88,9 +101,20 @@ run: deps
 	@$(MAKE) --no-print-directory examples
 	@bash scripts/run.sh
 
-bench bench-rt: deps
+bench: bench-rt bench-json bench-http
+bench-rt: deps
 	-@$(MAKE) --no-print-directory benches
 	@bash bench/run-rt.sh
+bench-http: deps
+	@bash bench/run-http.sh
+bench-json: deps
+	@bash bench/run-json.sh
+
+# TechEmpower app on 127.0.0.1:$(PORT) (PORT=8080 by default)
+PORT ?= 8080
+tfb: deps
+	@$(MAKE) --no-print-directory apps
+	$(B)/apps/tfb --port $(PORT)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

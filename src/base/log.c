@@ -10,6 +10,7 @@
  *   2026-11-22T06:20:01.123Z WARN [task-name] message
  */
 #include "weft/log.h"
+#include "base/civil.h"
 #include "weft/rt.h"
 
 #include <errno.h>
@@ -58,7 +59,7 @@ void weft_log_set_level(weft_log_level lvl) {
 
 /* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
  * civil_from_days). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+void weft__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     unsigned doe = (unsigned)(z - era * 146097);
@@ -78,7 +79,7 @@ static size_t format_time(char *out, size_t cap) {
     if (sod < 0) sod += 86400, days--;
     int64_t y;
     unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
+    weft__civil_from_days(days, &y, &mo, &d);
     int n = snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, mo, d,
                      (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
                      (unsigned)(ts.tv_nsec / 1000000));

@@ -245,7 +245,7 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
     size_t nh = 0;
     int64_t cl = -1;
     te_state te = {0, 0, 0};
-    int conn_close = 0, conn_keep = 0, expect = 0;
+    int conn_close = 0, conn_keep = 0, expect = 0, expect_other = 0, nhost = 0;
     const char *why = NULL;
     for (;;) {
         NEED(i);
@@ -313,9 +313,15 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
                 rc = parse_connection(value, &conn_close, &conn_keep, &why);
             break;
         case 6:
-            if (weft_str_eq_nocase(name, WEFT_STR("Expect")) &&
-                weft_str_eq_nocase(value, WEFT_STR("100-continue")))
-                expect = 1;
+            if (weft_str_eq_nocase(name, WEFT_STR("Expect"))) {
+                if (weft_str_eq_nocase(value, WEFT_STR("100-continue")))
+                    expect = 1;
+                else
+                    expect_other = 1;
+            }
+            break;
+        case 4:
+            if (weft_str_eq_nocase(name, WEFT_STR("Host"))) nhost++;
             break;
         default:
             break;
@@ -329,6 +335,11 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
         return fail(status, reason, 400, "Content-Length with Transfer-Encoding");
     if (te.seen && !te.last_chunked)
         return fail(status, reason, 501, "final transfer coding is not chunked");
+    /* RFC 9112 §3.2: a 1.1 request carries exactly one Host; 1.0 at most one */
+    if (nhost > 1) return fail(status, reason, 400, "more than one Host header");
+    if (nhost == 0 && minor == 1) return fail(status, reason, 400, "missing Host header");
+    /* RFC 9110 §10.1.1: an expectation we cannot meet */
+    if (expect_other) return fail(status, reason, 417, "unsupported expectation");
 
     req->method = method;
     req->target = target;

@@ -105,16 +105,16 @@ TEST_PLAIN(valid_post_chunked) {
 }
 
 TEST_PLAIN(valid_head_empty_value_and_obs_text) {
-    const char *s = "HEAD / HTTP/1.1\r\nX-Empty:\r\nX-Sp:   \r\nX-Utf8: caf\xc3\xa9\r\n\r\n";
+    const char *s = "HEAD / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Sp:   \r\nX-Utf8: caf\xc3\xa9\r\n\r\n";
     weft_http_request r;
     int st;
     const char *why;
     ASSERT_EQ(parse_s(s, &r, &st, &why), (int)strlen(s));
     ASSERT(str_is(r.method, "HEAD"));
-    ASSERT_EQ(r.nheaders, 3);
-    ASSERT_EQ(r.headers[0].value.n, 0);
+    ASSERT_EQ(r.nheaders, 4);
     ASSERT_EQ(r.headers[1].value.n, 0);
-    ASSERT(str_is(r.headers[2].value, "caf\xc3\xa9"));
+    ASSERT_EQ(r.headers[2].value.n, 0);
+    ASSERT(str_is(r.headers[3].value, "caf\xc3\xa9"));
 }
 
 TEST_PLAIN(duplicate_identical_content_length_ok) {
@@ -122,10 +122,10 @@ TEST_PLAIN(duplicate_identical_content_length_ok) {
     int st;
     const char *why;
     ASSERT_GT(
-        parse_s("PUT / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &r, &st, &why),
+        parse_s("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &r, &st, &why),
         0);
     ASSERT_EQ(r.content_length, 5);
-    ASSERT_GT(parse_s("PUT / HTTP/1.1\r\nContent-Length: 7 , 7\r\n\r\n", &r, &st, &why), 0);
+    ASSERT_GT(parse_s("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 7 , 7\r\n\r\n", &r, &st, &why), 0);
     ASSERT_EQ(r.content_length, 7);
 }
 
@@ -134,7 +134,7 @@ TEST_PLAIN(content_length_max_int64_ok) {
     int st;
     const char *why;
     ASSERT_GT(
-        parse_s("PUT / HTTP/1.1\r\nContent-Length: 9223372036854775807\r\n\r\n", &r, &st, &why), 0);
+        parse_s("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775807\r\n\r\n", &r, &st, &why), 0);
     ASSERT_EQ(r.content_length, INT64_MAX);
 }
 
@@ -142,9 +142,9 @@ TEST_PLAIN(http11_keep_alive_default_on_unless_close) {
     weft_http_request r;
     int st;
     const char *why;
-    ASSERT_GT(parse_s("GET / HTTP/1.1\r\n\r\n", &r, &st, &why), 0);
+    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r, &st, &why), 0);
     ASSERT_EQ(r.keep_alive, 1);
-    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nConnection: foo, CLOSE\r\n\r\n", &r, &st, &why), 0);
+    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, CLOSE\r\n\r\n", &r, &st, &why), 0);
     ASSERT_EQ(r.keep_alive, 0);
 }
 
@@ -161,17 +161,31 @@ TEST_PLAIN(http10_keep_alive_default_off) {
     ASSERT_EQ(r.keep_alive, 0);
 }
 
-TEST_PLAIN(expect_other_than_100_continue_ignored) {
+TEST_PLAIN(expect_other_than_100_continue_417) {
+    /* RFC 9110 §10.1.1: an expectation the server cannot meet -> 417 */
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n"), 417);
     weft_http_request r;
     int st;
     const char *why;
-    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", &r, &st, &why), 0);
-    ASSERT_EQ(r.expect_continue, 0);
+    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n\r\n", &r, &st, &why),
+              0);
+    ASSERT_EQ(r.expect_continue, 1);
+}
+
+TEST_PLAIN(host_missing_or_duplicate_400) {
+    /* RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0 */
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+    weft_http_request r;
+    int st;
+    const char *why;
+    ASSERT_GT(parse_s("GET / HTTP/1.0\r\n\r\n", &r, &st, &why), 0);
 }
 
 TEST_PLAIN(pipelined_requests_in_one_buffer) {
     const char *s = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
-                    "POST /two HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                    "POST /two HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
                     "GET /three?q HTTP/1.0\r\n\r\n";
     size_t len = strlen(s), off = 0;
     const char *paths[] = {"/one", "/two", "/three"};
@@ -189,10 +203,10 @@ TEST_PLAIN(pipelined_requests_in_one_buffer) {
 }
 
 static const char *valid_reqs[] = {
-    "GET / HTTP/1.1\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
     "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nUser-Agent:  weft \t\r\n\r\n",
-    "POST /p HTTP/1.1\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n",
-    "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n",
+    "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
     "HEAD /x HTTP/1.0\r\nConnection: keep-alive\r\nX-Empty:\r\n\r\n",
     "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
 };
@@ -220,21 +234,21 @@ TEST_PLAIN(every_split_position_gives_eagain_then_success) {
 /* ---- request line -------------------------------------------------------- */
 
 TEST_PLAIN(invalid_method_token_400) {
-    ASSERT_EQ(status_of("G(T / HTTP/1.1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of(" GET / HTTP/1.1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("\r\nGET / HTTP/1.1\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("G(T / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of(" GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(double_space_in_request_line_400) {
-    ASSERT_EQ(status_of("GET  / HTTP/1.1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET /  HTTP/1.1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET\t/ HTTP/1.1\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET  / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET /  HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(target_control_or_non_ascii_byte_400) {
-    ASSERT_EQ(status_of("GET /a\x01 HTTP/1.1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET /a\x7f HTTP/1.1\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(http09_request_line_400) { ASSERT_EQ(status_of("GET /\r\n\r\n"), 400); }
@@ -267,14 +281,14 @@ TEST_PLAIN(uri_over_limit_414) {
     memset(s + 5, 'a', 100);
     /* incomplete but already longer than max_line */
     ASSERT_EQ(status_of_lim(s, &lim), 414);
-    strcat(s, " HTTP/1.1\r\n\r\n");
+    strcat(s, " HTTP/1.1\r\nHost: h\r\n\r\n");
     ASSERT_EQ(status_of_lim(s, &lim), 414);
     /* exactly at the limit (line incl. CRLF == max_line) is fine */
     char t[128];
     memset(t, 0, sizeof t);
     strcpy(t, "GET /");
     memset(t + 5, 'b', 64 - 5 - 11);
-    strcat(t, " HTTP/1.1\r\n\r\n");
+    strcat(t, " HTTP/1.1\r\nHost: h\r\n\r\n");
     weft_http_request r;
     int st;
     const char *why;
@@ -298,34 +312,34 @@ TEST_PLAIN(default_max_line_8k_414) {
 /* ---- header fields -------------------------------------------------------- */
 
 TEST_PLAIN(rejects_obs_fold_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\n Host: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n\tb\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\n Host: h\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(whitespace_before_colon_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost : h\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost\t: h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nHost : h\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nHost\t: h\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(invalid_header_name_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\n: v\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX(y): v\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nNoColon\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX(y): v\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(bare_cr_in_header_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\r\n\rX"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\rX"), 400);
 }
 
 TEST_PLAIN(bare_lf_in_header_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\nY: b\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\r\n\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\nY: b\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\n"), 400);
 }
 
 TEST_PLAIN(nul_in_header_400) {
-    const char s[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+    const char s[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
     weft_http_request r;
     int st;
     const char *why;
@@ -335,88 +349,88 @@ TEST_PLAIN(nul_in_header_400) {
 }
 
 TEST_PLAIN(control_byte_in_header_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x1b[0m\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\x1b[0m\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(htab_in_header_value_ok) {
     weft_http_request r;
     int st;
     const char *why;
-    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nX:\ta\tb\t\r\n\r\n", &r, &st, &why), 0);
-    ASSERT(str_is(r.headers[0].value, "a\tb"));
+    ASSERT_GT(parse_s("GET / HTTP/1.1\r\nHost: h\r\nX:\ta\tb\t\r\n\r\n", &r, &st, &why), 0);
+    ASSERT(str_is(r.headers[1].value, "a\tb"));
 }
 
 TEST_PLAIN(too_many_headers_431) {
-    weft_http_limits lim = {0, 0, 3};
-    const char *s3 = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
-    const char *s4 = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
+    weft_http_limits lim = {0, 0, 4};
+    const char *s3 = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    const char *s4 = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
     weft_http_request r;
     int st;
     const char *why;
     ASSERT_GT(parse_n(s3, strlen(s3), &r, &lim, &st, &why), 0);
     ASSERT_EQ(status_of_lim(s4, &lim), 431);
     /* caller storage smaller than the limit also gives 431 */
-    weft_http_header two[2];
-    ASSERT_ERR(weft_http_parse_request(s3, strlen(s3), &r, two, 2, NULL, &st, &why), WEFT_EPARSE);
+    weft_http_header three[3];
+    ASSERT_ERR(weft_http_parse_request(s3, strlen(s3), &r, three, 3, NULL, &st, &why), WEFT_EPARSE);
     ASSERT_EQ(st, 431);
 }
 
 TEST_PLAIN(head_over_limit_431) {
-    weft_http_limits lim = {0, 64, 0};
+    weft_http_limits lim = {0, 73, 0};
     const char *s =
-        "GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        "GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     ASSERT_EQ(status_of_lim(s, &lim), 431);
     /* incomplete but already over the limit */
     ASSERT_EQ(
-        status_of_lim("GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        status_of_lim("GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                       &lim),
         431);
     /* exactly at the limit is fine */
     weft_http_request r;
     int st;
     const char *why;
-    const char *ok = "GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-    ASSERT_EQ(strlen(ok), 64);
-    ASSERT_EQ(parse_n(ok, strlen(ok), &r, &lim, &st, &why), 64);
+    const char *ok = "GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    ASSERT_EQ(strlen(ok), 73);
+    ASSERT_EQ(parse_n(ok, strlen(ok), &r, &lim, &st, &why), 73);
 }
 
 /* ---- framing semantics ---------------------------------------------------- */
 
 TEST_PLAIN(invalid_content_length_400) {
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: +1\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 1a\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length:\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 5,\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 1a\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(content_length_overflow_400) {
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(differing_duplicate_content_length_400) {
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(content_length_with_transfer_encoding_400) {
     ASSERT_EQ(
-        status_of("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
         400);
     ASSERT_EQ(
-        status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
+        status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
         400);
 }
 
 TEST_PLAIN(te_not_final_chunked_501) {
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 501);
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 501);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
                         "Transfer-Encoding: identity\r\n\r\n"),
               501);
 }
@@ -425,7 +439,7 @@ TEST_PLAIN(te_split_over_fields_final_chunked_ok) {
     weft_http_request r;
     int st;
     const char *why;
-    ASSERT_GT(parse_s("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+    ASSERT_GT(parse_s("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n"
                       "transfer-encoding: Chunked\r\n\r\n",
                       &r, &st, &why),
               0);
@@ -433,29 +447,29 @@ TEST_PLAIN(te_split_over_fields_final_chunked_ok) {
 }
 
 TEST_PLAIN(te_chunked_twice_400) {
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
                         "Transfer-Encoding: chunked\r\n\r\n"),
               400);
 }
 
 TEST_PLAIN(te_empty_400) {
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: , \r\n\r\n"), 400);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , \r\n\r\n"), 400);
 }
 
 TEST_PLAIN(te_invalid_coding_400) {
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chu nked\r\n\r\n"), 400);
-    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked;a=b\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chu nked\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;a=b\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(invalid_connection_option_400) {
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nConnection: clo se\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nConnection: clo se\r\n\r\n"), 400);
 }
 
 TEST_PLAIN(every_refusal_has_a_reason) {
     /* status_of() returns -1 when *reason was left unset */
-    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: \x01\r\n\r\n"), 400);
+    ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: \x01\r\n\r\n"), 400);
     ASSERT_EQ(status_of("GET / HTTP/3.0\r\n\r\n"), 505);
 }
 

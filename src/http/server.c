@@ -1,0 +1,697 @@
+/*
+ * src/http/server.c — the HTTP/1.1 server: listeners, one task per
+ * connection, the request loop (pipelining, bodies, limits, timeouts) and
+ * graceful shutdown.
+ *
+ * Connection loop. Read what the socket has; answer every complete request
+ * in it into `out` (weft__http_process); write `out` with one send; wait for
+ * more. While a connection waits for its next request it holds no buffers
+ * (they are freed and reallocated on the next read), so an idle keep-alive
+ * connection costs its task's one stack page plus the conn struct.
+ *
+ * Timeouts: a new connection or a started request head must complete within
+ * head_timeout (-> 408 when bytes came, silent close otherwise); an idle
+ * keep-alive connection is closed after idle_timeout; the whole body of a
+ * request within body_timeout (-> 408); every flush within write_timeout.
+ *
+ * Shutdown: stop accepting (acceptor tasks cancelled, listeners closed),
+ * close idle connections (a CAS on conn->idle decides between a connection
+ * picking up a request and the stopper closing it, so a request that has
+ * started is never cut), let busy ones finish their response with
+ * "Connection: close", and after shutdown_timeout cancel what is left.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+#include "rt/rt_int.h"
+#include "weft/log.h"
+#include "weft/rt.h"
+
+#define MAX_LISTENERS 64
+#define READ_CHUNK 4096
+#define FLUSH_AT (64 * 1024) /* flush mid-batch once this much output is pending */
+
+typedef struct listener {
+    weft_http_server *srv;
+    int fd;
+} listener;
+
+struct weft_http_server {
+    weft__http_cfg cfg;
+    weft_http_router *router;
+    listener ls[MAX_LISTENERS];
+    int nls;
+    int port;
+    char *unix_path;
+    int handle_signals;
+    weft_group accept_group, conn_group, aux_group;
+    weft_sem stop_sem;
+    _Atomic int stopping;
+    _Atomic int serving;
+    pthread_mutex_t mu; /* conns list */
+    weft__http_conn *conns;
+    _Atomic uint64_t nconns, accepted, requests;
+};
+
+/* ---- configuration --------------------------------------------------------- */
+
+void weft__http_cfg_resolve(weft__http_cfg *o, const weft_http_config *in) {
+    weft_http_config z;
+    if (!in) {
+        memset(&z, 0, sizeof z);
+        in = &z;
+    }
+    o->limits.max_line = in->limits.max_line ? in->limits.max_line : 8192;
+    o->limits.max_head = in->limits.max_head ? in->limits.max_head : 16384;
+    o->limits.max_headers = in->limits.max_headers ? in->limits.max_headers : 100;
+    o->max_body = in->max_body ? in->max_body : (size_t)1 << 20;
+    o->head_timeout_ms = in->head_timeout_ms > 0 ? in->head_timeout_ms : 10000;
+    o->body_timeout_ms = in->body_timeout_ms > 0 ? in->body_timeout_ms : 30000;
+    o->idle_timeout_ms = in->idle_timeout_ms > 0 ? in->idle_timeout_ms : 60000;
+    o->write_timeout_ms = in->write_timeout_ms > 0 ? in->write_timeout_ms : 30000;
+    o->shutdown_timeout_ms = in->shutdown_timeout_ms > 0 ? in->shutdown_timeout_ms : 10000;
+    o->max_connections = in->max_connections ? in->max_connections : 100000;
+    o->server_name = in->server_name ? (in->server_name[0] ? in->server_name : NULL) : "weft";
+    o->server_name_len = o->server_name ? strlen(o->server_name) : 0;
+    o->access_log = in->access_log;
+}
+
+/* ---- connection state ---------------------------------------------------------- */
+
+void weft__http_conn_init(weft__http_conn *c, const weft__http_cfg *cfg, weft_http_router *r) {
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->router = r;
+    c->fd = -1;
+    weft_buf_init(&c->in, 0);
+    weft_buf_init(&c->out, 0);
+    weft_arena_init(&c->arena, 4096);
+    weft_buf_init(&c->ctx.hdrs, 0);
+    weft_buf_init(&c->ctx.body_out, 0);
+    c->ctx.conn = c;
+    c->ctx.arena = &c->arena;
+}
+
+/* Drop every buffer (an idle connection keeps none). */
+static void conn_shrink(weft__http_conn *c) {
+    weft_buf_free(&c->in);
+    weft_buf_free(&c->out);
+    weft_buf_free(&c->ctx.hdrs);
+    weft_buf_free(&c->ctx.body_out);
+    weft_arena_free(&c->arena);
+    weft_arena_init(&c->arena, 4096);
+    free(c->hdrs);
+    c->hdrs = NULL;
+    c->in_off = 0;
+}
+
+void weft__http_conn_release(weft__http_conn *c) { conn_shrink(c); }
+
+int weft__http_flush(weft__http_conn *c) {
+    if (c->out.len == 0) return 0;
+    int rc = 0;
+    if (c->fd < 0) {
+        if (c->sink) rc = weft_buf_append(c->sink, c->out.data, c->out.len);
+    } else {
+        ssize_t n = weft_write_all(c->fd, c->out.data, c->out.len,
+                                   weft_deadline_in(c->cfg->write_timeout_ms));
+        if (n < 0) rc = (int)n;
+    }
+    weft_buf_clear(&c->out);
+    return rc;
+}
+
+void weft__http_error_response(weft__http_conn *c, int status, const char *reason, int minor) {
+    weft_http_ctx *x = &c->ctx;
+    weft__http_ctx_reset(x);
+    x->req.minor = minor;
+    x->status = status;
+    x->keep_alive = 0;
+    x->ctype = "text/plain; charset=utf-8";
+    weft_buf_appends(&x->body_out, reason);
+    weft_buf_appendc(&x->body_out, '\n');
+    weft__http_finish(x);
+    if (c->srv) atomic_fetch_add_explicit(&c->srv->requests, 1, memory_order_relaxed);
+    if (status >= 500 || status == 408)
+        weft_log_info("http: %d %s (%s)", status, weft_http_reason(status), reason);
+    else
+        weft_log_debug("http: %d %s (%s)", status, weft_http_reason(status), reason);
+}
+
+/* Read more bytes into c->in, first writing what is pending and moving the
+ * unconsumed bytes to the front (every pointer into `in` must be re-derived
+ * afterwards). >0 bytes read, 0 end of stream, or a negative code. */
+static ssize_t read_more(weft__http_conn *c, size_t want, int64_t deadline) {
+    int rc = weft__http_flush(c);
+    if (rc) return rc;
+    if (c->in_off) {
+        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    if (c->fd < 0) return 0; /* test client: the input is all there is */
+    if (want < READ_CHUNK) want = READ_CHUNK;
+    rc = weft_buf_reserve(&c->in, want);
+    if (rc) return rc;
+    ssize_t n = weft_read(c->fd, c->in.data + c->in.len, c->in.cap - 1 - c->in.len, deadline);
+    if (n > 0) c->in.len += (size_t)n;
+    return n;
+}
+
+/* Parse the head at in_off again after `in` moved (cannot fail: same bytes). */
+static void reparse(weft__http_conn *c) {
+    int st;
+    const char *why;
+    weft_http_parse_request(c->in.data + c->in_off, c->in.len - c->in_off, &c->ctx.req, c->hdrs,
+                            c->cfg->limits.max_headers, &c->cfg->limits, &st, &why);
+}
+
+static int need_continue(weft__http_conn *c, int *sent) {
+    if (*sent || !c->ctx.req.expect_continue || c->ctx.req.minor < 1) return 0;
+    *sent = 1;
+    return weft_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+/* Make the request's body available: returns its total length on the wire
+ * (head + body) > 0, or 0 after queueing an error response / on a closed
+ * connection (close), or a negative I/O code. */
+static ssize_t read_body(weft__http_conn *c, size_t head) {
+    weft_http_ctx *x = &c->ctx;
+    const weft__http_cfg *cfg = c->cfg;
+    int64_t deadline = weft_deadline_in(cfg->body_timeout_ms);
+    int sent100 = 0;
+    if (x->req.content_length > 0) {
+        if ((uint64_t)x->req.content_length > cfg->max_body) {
+            weft__http_error_response(c, 413, "request body too large", x->req.minor);
+            return 0;
+        }
+        size_t total = head + (size_t)x->req.content_length;
+        while (c->in.len - c->in_off < total) {
+            if (need_continue(c, &sent100)) return WEFT_ENOMEM;
+            ssize_t n = read_more(c, total - (c->in.len - c->in_off), deadline);
+            if (n == WEFT_ETIMEDOUT) {
+                reparse(c);
+                weft__http_error_response(c, 408, "request body not received in time",
+                                          x->req.minor);
+                return 0;
+            }
+            if (n <= 0) return n;
+        }
+        reparse(c);
+        x->body = (weft_str){c->in.data + c->in_off + head, (size_t)x->req.content_length};
+        return (ssize_t)total;
+    }
+    if (!x->req.chunked) {
+        x->body = (weft_str){c->in.data + c->in_off + head, 0};
+        return (ssize_t)head;
+    }
+    weft_http_chunked d;
+    weft_http_chunked_init(&d);
+    size_t dec = 0, raw = head; /* offsets from in_off */
+    for (;;) {
+        char *base = c->in.data + c->in_off;
+        size_t n = c->in.len - c->in_off - raw, consumed = 0;
+        const char *why = NULL;
+        int r = n ? weft_http_chunked_decode(&d, base + raw, &n, &consumed, &why) : 0;
+        if (r < 0) {
+            weft__http_error_response(c, 400, why ? why : "bad chunked body", x->req.minor);
+            return 0;
+        }
+        if (n) memmove(base + head + dec, base + raw, n);
+        dec += n;
+        raw += consumed;
+        if (dec > cfg->max_body) {
+            weft__http_error_response(c, 413, "request body too large", x->req.minor);
+            return 0;
+        }
+        if (r == 1) break;
+        if (need_continue(c, &sent100)) return WEFT_ENOMEM;
+        ssize_t got = read_more(c, READ_CHUNK, deadline);
+        reparse(c);
+        if (got == WEFT_ETIMEDOUT) {
+            weft__http_error_response(c, 408, "request body not received in time", x->req.minor);
+            return 0;
+        }
+        if (got <= 0) return got;
+    }
+    x->body = (weft_str){c->in.data + c->in_off + head, dec};
+    return (ssize_t)raw;
+}
+
+static void access_log(weft__http_conn *c) {
+    weft_http_ctx *x = &c->ctx;
+    double ms = (double)(weft_now_ns() - x->t0_ns) / 1e6;
+    weft_log_info("access method=%.*s path=\"%.*s\" status=%d bytes=%zu ms=%.3f peer=%s",
+                  (int)x->req.method.n, x->req.method.p, (int)x->req.target.n, x->req.target.p,
+                  x->status ? x->status : 200, x->body_out.len, ms, weft_http_peer(x));
+}
+
+int weft__http_process(weft__http_conn *c) {
+    const weft__http_cfg *cfg = c->cfg;
+    weft_http_ctx *x = &c->ctx;
+    if (!c->hdrs) {
+        c->hdrs = malloc(cfg->limits.max_headers * sizeof *c->hdrs);
+        if (!c->hdrs) return WEFT_ENOMEM;
+    }
+    while (c->in_off < c->in.len) {
+        int st = 0;
+        const char *why = NULL;
+        weft__http_ctx_reset(x);
+        int rc = weft_http_parse_request(c->in.data + c->in_off, c->in.len - c->in_off, &x->req,
+                                         c->hdrs, cfg->limits.max_headers, &cfg->limits, &st, &why);
+        if (rc == WEFT_EAGAIN) return 1;
+        if (rc < 0) {
+            weft__http_error_response(c, st, why, 1);
+            return 0;
+        }
+        ssize_t total = read_body(c, (size_t)rc);
+        if (total <= 0) return total == 0 ? 0 : (int)total;
+        if (cfg->access_log) x->t0_ns = weft_now_ns();
+        x->is_head = weft_str_eq(x->req.method, WEFT_STR("HEAD"));
+        x->keep_alive = x->req.keep_alive && !(c->srv && atomic_load(&c->srv->stopping));
+        weft__http_route_match(c->router, x);
+        rc = weft__http_run_chain(c->router, x);
+        if (rc < 0 && !x->head_sent && !x->failed) {
+            weft_log_warn("http: handler for %.*s %.*s failed: %s", (int)x->req.method.n,
+                          x->req.method.p, (int)x->req.path.n, x->req.path.p,
+                          weft_strerror(rc));
+            weft_buf_clear(&x->hdrs);
+            weft_http_text(x, 500, "internal server error\n");
+        }
+        if (rc < 0 && x->head_sent) x->failed = 1; /* half a response: only closing tells */
+        if (weft__http_finish(x)) x->failed = 1;
+        if (cfg->access_log) access_log(c);
+        if (c->srv) atomic_fetch_add_explicit(&c->srv->requests, 1, memory_order_relaxed);
+        c->served++;
+        c->in_off += (size_t)total;
+        weft_arena_reset(&c->arena);
+        if (x->failed) return WEFT_EPIPE;
+        if (!x->keep_alive) return 0;
+        if (c->out.len >= FLUSH_AT && (rc = weft__http_flush(c)) < 0) return rc;
+    }
+    return 1;
+}
+
+/* ---- per-connection task ------------------------------------------------------------ */
+
+typedef struct sconn {
+    weft__http_conn c; /* first: the ctx finds its conn */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+} sconn;
+
+const char *weft_http_peer(const weft_http_ctx *x) {
+    weft__http_conn *c = x->conn;
+    if (!c->srv) return "";
+    if (c->peer[0]) return c->peer;
+    sconn *s = (sconn *)c;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (s->peer.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&s->peer;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", host, ntohs(a->sin_port));
+    } else if (s->peer.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->peer;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else {
+        snprintf(c->peer, sizeof c->peer, "unix");
+    }
+    return c->peer;
+}
+
+static void conn_unlink(weft_http_server *s, weft__http_conn *c) {
+    pthread_mutex_lock(&s->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->mu);
+    atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+}
+
+static void conn_main(void *arg) {
+    sconn *sc = arg;
+    weft__http_conn *c = &sc->c;
+    weft_http_server *s = c->srv;
+    const weft__http_cfg *cfg = c->cfg;
+    pthread_mutex_lock(&s->mu);
+    c->task = weft__task_self();
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    pthread_mutex_unlock(&s->mu);
+
+    /* a new connection must deliver a request head within head_timeout */
+    int64_t head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+    int fresh = 1;
+    for (;;) {
+        int64_t deadline = head_deadline;
+        if (c->in.len == c->in_off && !fresh) {
+            /* between requests: hold no buffers while waiting */
+            conn_shrink(c);
+            atomic_store(&c->idle, 1);
+            if (atomic_load(&s->stopping)) break;
+            int w = weft_fd_wait(c->fd, WEFT_POLLIN, weft_deadline_in(cfg->idle_timeout_ms));
+            int expect = 1;
+            if (!atomic_compare_exchange_strong(&c->idle, &expect, 0)) break; /* told to close */
+            if (w < 0) break; /* idle timeout, cancelled, error */
+            head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+            deadline = head_deadline;
+        }
+        fresh = 0;
+        ssize_t n = read_more(c, READ_CHUNK, deadline);
+        if (n == WEFT_ETIMEDOUT) {
+            if (c->in.len > c->in_off) {
+                weft__http_error_response(c, 408, "request head not received in time", 1);
+                weft__http_flush(c);
+            }
+            break;
+        }
+        if (n <= 0) break;
+        uint64_t served = c->served;
+        int rc = weft__http_process(c);
+        if (c->served != served) head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+        if (rc == 0) {
+            weft__http_flush(c);
+            break;
+        }
+        if (rc < 0) break;
+        if (weft__http_flush(c)) break;
+        if (c->in.len == c->in_off) {
+            c->in.len = c->in_off = 0;
+        }
+    }
+    /* Orderly close: half-close our side, so a client that pipelined more
+     * requests than were answered gets the responses, not a reset. */
+    shutdown(c->fd, SHUT_WR);
+    weft_close(c->fd);
+    conn_shrink(c);
+    conn_unlink(s, c);
+    free(sc);
+}
+
+/* ---- listeners ------------------------------------------------------------------------ */
+
+static void accept_one(weft_http_server *s, int fd, sconn *sc) {
+    if (atomic_load_explicit(&s->nconns, memory_order_relaxed) >= s->cfg.max_connections) {
+        weft_log_warn("http: %zu connections open (max_connections): closing a new one",
+                      s->cfg.max_connections);
+        weft_close(fd);
+        free(sc);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    weft__http_conn_init(&sc->c, &s->cfg, s->router);
+    sc->c.srv = s;
+    sc->c.fd = fd;
+    atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
+    int rc = weft_group_go(&s->conn_group, conn_main, sc, "http-conn");
+    if (rc < 0) {
+        weft_log_warn("http: cannot start a connection task: %s", weft_strerror(rc));
+        atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+        weft_close(fd);
+        free(sc);
+    }
+}
+
+static void acceptor_main(void *arg) {
+    listener *l = arg;
+    weft_http_server *s = l->srv;
+    sconn *sc = NULL;
+    for (;;) {
+        if (!sc && !(sc = malloc(sizeof *sc))) {
+            weft_sleep(10);
+            continue;
+        }
+        sc->peerlen = sizeof sc->peer;
+        unsigned alen = sizeof sc->peer;
+        int fd = weft_accept(l->fd, &sc->peer, &alen, -1);
+        if (fd >= 0) {
+            sc->peerlen = alen;
+            accept_one(s, fd, sc);
+            sc = NULL;
+            /* batch: take what else is queued without waiting */
+            for (int k = 0; k < 64; k++) {
+                sconn *more = malloc(sizeof *more);
+                if (!more) break;
+                alen = sizeof more->peer;
+                fd = weft_accept(l->fd, &more->peer, &alen, 0);
+                if (fd < 0) {
+                    sc = more;
+                    break;
+                }
+                more->peerlen = alen;
+                accept_one(s, fd, more);
+            }
+            continue;
+        }
+        if (fd == WEFT_ECANCELED || fd == WEFT_ESHUTDOWN) break;
+        if (fd == WEFT_EMFILE || fd == -ENFILE || fd == WEFT_ENOMEM || fd == -ENOBUFS) {
+            weft_log_warn("http: accept: %s; pausing 50 ms", weft_strerror(fd));
+            if (weft_sleep(50) == WEFT_ECANCELED) break;
+        } else if (fd != WEFT_ECONNABORTED && fd != WEFT_EINTR && fd != WEFT_EAGAIN) {
+            weft_log_warn("http: accept: %s", weft_strerror(fd));
+            if (weft_sleep(10) == WEFT_ECANCELED) break;
+        }
+    }
+    free(sc);
+}
+
+static int unix_listen(const char *path, int backlog) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a.sun_path) return WEFT_EINVAL;
+    strcpy(a.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, backlog) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* SO_REUSEPORT lets another process join our port silently; bind once
+ * without it first so a port already taken fails with EADDRINUSE. */
+static int port_free(const char *host, int port) {
+    int fd = weft_tcp_listen(host, port, 1, 0);
+    if (fd < 0) return fd;
+    int p = weft_sock_port(fd);
+    close(fd);
+    return p;
+}
+
+weft_http_server *weft_http_server_new(const weft_http_config *cfg, weft_http_router *r,
+                                       int *err) {
+    int e = 0;
+    if (!r) e = WEFT_EINVAL;
+    weft_http_server *s = e ? NULL : calloc(1, sizeof *s);
+    if (!e && !s) e = WEFT_ENOMEM;
+    if (e) {
+        if (err) *err = e;
+        return NULL;
+    }
+    weft_http_config z;
+    memset(&z, 0, sizeof z);
+    if (!cfg) cfg = &z;
+    weft__http_cfg_resolve(&s->cfg, cfg);
+    s->router = r;
+    s->handle_signals = cfg->handle_signals;
+    pthread_mutex_init(&s->mu, NULL);
+    weft_group_init(&s->accept_group);
+    weft_group_init(&s->conn_group);
+    weft_group_init(&s->aux_group);
+    weft_sem_init(&s->stop_sem, 0);
+    int backlog = cfg->backlog > 0 ? cfg->backlog : 4096;
+    if (cfg->unix_path && cfg->unix_path[0]) {
+        int fd = unix_listen(cfg->unix_path, backlog);
+        if (fd < 0) {
+            e = fd;
+            goto fail;
+        }
+        s->ls[s->nls++] = (listener){s, fd};
+        s->unix_path = strdup(cfg->unix_path);
+        return s;
+    }
+    const char *host = cfg->host && cfg->host[0] ? cfg->host : "127.0.0.1";
+    int n = cfg->listeners > 0 ? cfg->listeners : weft_workers();
+    if (n < 1) n = 1;
+    if (n > MAX_LISTENERS) n = MAX_LISTENERS;
+    int port = cfg->port;
+    if (n > 1) {
+        port = port_free(host, cfg->port);
+        if (port < 0) {
+            e = port;
+            goto fail;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int fd = weft_tcp_listen(host, port, backlog, n > 1);
+        if (fd < 0) {
+            e = fd;
+            goto fail;
+        }
+        s->ls[s->nls++] = (listener){s, fd};
+        if (i == 0) port = weft_sock_port(fd);
+    }
+    s->port = port;
+    return s;
+fail:
+    for (int i = 0; i < s->nls; i++) close(s->ls[i].fd);
+    free(s);
+    if (err) *err = e;
+    return NULL;
+}
+
+int weft_http_server_port(const weft_http_server *s) { return s ? s->port : WEFT_EINVAL; }
+
+void weft_http_server_stats(const weft_http_server *s, weft_http_stats *o) {
+    o->connections = atomic_load_explicit(&s->nconns, memory_order_relaxed);
+    o->accepted = atomic_load_explicit(&s->accepted, memory_order_relaxed);
+    o->requests = atomic_load_explicit(&s->requests, memory_order_relaxed);
+}
+
+void weft_http_server_stop(weft_http_server *s) {
+    if (!s) return;
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&s->stopping, &expect, 1)) weft_sem_release(&s->stop_sem, 1);
+}
+
+/* ---- signals: a self-pipe read by a task ------------------------------------------------ */
+
+static int sig_pipe[2] = {-1, -1};
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+
+static void on_signal(int sig) {
+    int saved = errno;
+    char b = (char)sig;
+    ssize_t w = write(sig_pipe[1], &b, 1);
+    (void)w;
+    errno = saved;
+}
+
+static void sig_setup(void) {
+    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static void signal_main(void *arg) {
+    weft_http_server *s = arg;
+    char b;
+    ssize_t n = weft_read(sig_pipe[0], &b, 1, -1);
+    if (n == 1) {
+        weft_log_info("http: %s received, shutting down", b == SIGINT ? "SIGINT" : "SIGTERM");
+        weft_http_server_stop(s);
+    }
+}
+
+/* ---- serve and shut down ------------------------------------------------------------------ */
+
+/* Close every connection waiting for a request; busy ones see `stopping`
+ * and close after their response. */
+static void close_idle(weft_http_server *s) {
+    pthread_mutex_lock(&s->mu);
+    for (weft__http_conn *c = s->conns; c; c = c->next) {
+        int expect = 1;
+        if (atomic_compare_exchange_strong(&c->idle, &expect, 2)) weft__cancel_task(c->task);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int weft_http_serve(weft_http_server *s) {
+    if (!s) return WEFT_EINVAL;
+    if (!weft_in_task()) return WEFT_ENOTASK;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&s->serving, &expect, 1)) return WEFT_EBUSY;
+    for (int i = 0; i < s->nls; i++) {
+        int rc = weft_group_go(&s->accept_group, acceptor_main, &s->ls[i], "http-accept");
+        if (rc < 0) {
+            weft_log_error("http: cannot start an accept task: %s", weft_strerror(rc));
+            weft_http_server_stop(s);
+            break;
+        }
+    }
+    if (s->handle_signals) {
+        pthread_once(&sig_once, sig_setup);
+        if (sig_pipe[0] >= 0) weft_group_go(&s->aux_group, signal_main, s, "http-signals");
+    }
+    /* Park until stopped. Cancellation of this task also stops the server. */
+    while (!atomic_load(&s->stopping)) {
+        int rc = weft_sem_acquire(&s->stop_sem, -1);
+        if (rc == WEFT_ECANCELED || rc == WEFT_ESHUTDOWN) {
+            atomic_store(&s->stopping, 1);
+            break;
+        }
+    }
+    weft_group_cancel(&s->accept_group);
+    weft_group_cancel(&s->aux_group);
+    /* These waits must finish even if this task was cancelled. */
+    weft__task *me = weft__task_self();
+    me->nocancel++;
+    weft_group_wait(&s->accept_group, -1);
+    weft_group_wait(&s->aux_group, -1);
+    for (int i = 0; i < s->nls; i++) weft_close(s->ls[i].fd);
+    s->nls = 0;
+    if (s->unix_path) unlink(s->unix_path);
+    int64_t deadline = weft_deadline_in(s->cfg.shutdown_timeout_ms);
+    close_idle(s);
+    /* Connections that were busy go idle after their response, see
+     * `stopping` and close; sweep a few times for the ones in between. */
+    while (weft_group_count(&s->conn_group) > 0 && weft_now() < deadline) {
+        close_idle(s);
+        int64_t step = weft_deadline_in(20);
+        weft_group_wait(&s->conn_group, step < deadline ? step : deadline);
+    }
+    if (weft_group_count(&s->conn_group) > 0) {
+        weft_log_warn("http: %lld connection(s) still busy after %lld ms: cancelling them",
+                      (long long)weft_group_count(&s->conn_group),
+                      (long long)s->cfg.shutdown_timeout_ms);
+        weft_group_cancel(&s->conn_group);
+        weft_group_wait(&s->conn_group, -1);
+    }
+    me->nocancel--;
+    return 0;
+}
+
+void weft_http_server_free(weft_http_server *s) {
+    if (!s) return;
+    for (int i = 0; i < s->nls; i++) close(s->ls[i].fd);
+    pthread_mutex_destroy(&s->mu);
+    free(s->unix_path);
+    free(s);
+}
+
+int weft_http_listen_and_serve(const weft_http_config *cfg, weft_http_router *r) {
+    int err = 0;
+    weft_http_server *s = weft_http_server_new(cfg, r, &err);
+    if (!s) return err;
+    int rc = weft_http_serve(s);
+    weft_http_server_free(s);
+    return rc;
+}
