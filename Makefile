@@ -5,8 +5,10 @@
 #   make SAN=address      ASan+UBSan build, build-asan/
 #   make SAN=thread       TSan build, build-tsan/
 #   make test             deps, all builds, every test, "N passed, N failed"
-#   make run              deps, build, run the flagship (today: the examples)
-#   make bench            deps, build, micro-benchmarks vs Go and Rust peers
+#   make run              deps, build, run the flagship (today: the example HTTP server
+#                         on 127.0.0.1:8080)
+#   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
+#   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...)
 #   make format           clang-format every C file
 #   WERROR=1              add -Werror (CI sets it)
 

@@ -80,6 +80,39 @@ run_example() { # flavor backend binary regex [args...]
     fi
 }
 
+# Start a server on an ephemeral port, run curl checks against it, stop it
+# with SIGTERM and require exit status 0. Checks: "path|regex" on curl -si.
+run_server() { # flavor backend binary checks...
+    local fl=$1 be=$2 bin=$3; shift 3
+    local name="$fl/$be/server/$(basename "$bin")" out="$LOG/$fl-$be-srv-$(basename "$bin").log"
+    WEFT_IO=$be "$bin" --port 0 >"$out" 2>&1 &
+    local pid=$! port="" ok=1 why=""
+    for _ in $(seq 1 100); do
+        port=$(grep -aoE 'listening on http://127.0.0.1:[0-9]+' "$out" | head -1 | sed 's/.*://')
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then ok=0; why="did not start"; fi
+    for chk in "$@"; do
+        [ $ok -eq 1 ] || break
+        local path=${chk%%|*} re=${chk#*|} args=()
+        case $path in POST:*) path=${path#POST:}; args=(--data-binary '{"k":[1,2.5,"v"]}') ;; esac
+        local got
+        got=$(curl -si --max-time 10 "${args[@]}" "http://127.0.0.1:$port$path" | tr -d '\r')
+        if ! grep -Pzq -- "$re" <<<"$got"; then ok=0; why="$path: no match for $re"; fi
+    done
+    kill -TERM $pid 2>/dev/null
+    local rc=0
+    timeout 20 tail --pid=$pid -f /dev/null || { kill -KILL $pid 2>/dev/null; rc=124; }
+    wait $pid 2>/dev/null; [ $rc -eq 0 ] && rc=$?
+    if [ $rc -ne 0 ] && [ $ok -eq 1 ]; then ok=0; why="exit status $rc after SIGTERM"; fi
+    if [ $ok -eq 1 ]; then
+        record "$name" 0; printf '  %-44s ok\n' "$name"
+    else
+        record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; tail -5 "$out" | sed 's/^/      /'
+    fi
+}
+
 for fl in $FLAVORS; do
     if ! build "$fl"; then record "build/$fl" 1; continue; fi
     d=$(dir_of "$fl")
@@ -93,6 +126,16 @@ for fl in $FLAVORS; do
         run_example "$fl" "$be" "$d/examples/worker_pool" '^sum=420 jobs=20$'
         run_example "$fl" "$be" "$d/examples/fanout" "^processed=$fan unique=$fan " "$fan"
         run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
+        run_server "$fl" "$be" "$d/examples/http_server" \
+            '/health|^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\{"status":"ok"' \
+            '/hello/w%C3%B6rld|X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\x{f6}rld!\n?\z' \
+            '/add?a=2&b=40|\n\{"sum":42\}\n?\z' \
+            '/add?a=x|^HTTP/1.1 400 Bad Request\n' \
+            'POST:/echo|\n\{"received":\{"k":\[1,2.5,"v"\]\},"bytes":17\}\n?\z' \
+            '/nope|^HTTP/1.1 404 Not Found\n'
+        run_server "$fl" "$be" "$d/apps/tfb" \
+            '/plaintext|^HTTP/1.1 200 OK\nServer: weft\nDate: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} GMT\nContent-Type: text/plain\nContent-Length: 13\n\nHello, World!\n?\z' \
+            '/json|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: application/json\nContent-Length: 27\n\n\{"message":"Hello, World!"\}\n?\z'
     done
 done
 
