@@ -209,7 +209,7 @@ static void rebuild_allow(rnode *n) {
 }
 
 static int bad_pattern(const char *pattern, const char *why) {
-    weft_log_error("http: route pattern \"%s\": %s", pattern, why);
+    weft_log_warn("http: route pattern \"%s\": %s", pattern, why);
     return WEFT_EINVAL;
 }
 
@@ -241,7 +241,7 @@ int weft_http_route(weft_http_router *r, const char *method, const char *pattern
                     rc = var_child(&n->param, &n->pname, nm, nl, &next);
                 }
                 if (rc == WEFT_EEXIST)
-                    weft_log_error("http: route \"%s\": another parameter name already at this "
+                    weft_log_warn("http: route \"%s\": another parameter name already at this "
                                    "position",
                                    pattern);
                 if (rc) return rc;
@@ -257,7 +257,7 @@ int weft_http_route(weft_http_router *r, const char *method, const char *pattern
     }
     for (int i = 0; i < n->nmethods; i++)
         if (strcmp(n->methods[i].name, method) == 0) {
-            weft_log_error("http: route %s %s registered twice", method, pattern);
+            weft_log_warn("http: route %s %s registered twice", method, pattern);
             return WEFT_EEXIST;
         }
     rmethod *m = realloc(n->methods, (size_t)(n->nmethods + 1) * sizeof *m);
