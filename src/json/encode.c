@@ -9,13 +9,25 @@
  * The first error sticks; every call after it does nothing.
  *
  * Doubles: the fewest significant digits (1..17, "%.*g") that strtod() back
- * to the same bits, found by binary search: the shortest round-trip form
- * (5e-324, 0.1, 0.30000000000000004). A dedicated algorithm (Ryu-style)
- * would avoid the ~5 printf/strtod pairs per double. When the result would look like an integer (no
- * '.', no exponent) ".0" is appended, so a parser keeps it a double: 2.0
- * gives "2.0" and -0.0 gives "-0.0". Like the parser, this relies on the C
- * locale for LC_NUMERIC (weft never calls setlocale()).
+ * to the same bits: the shortest round-trip form (5e-324, 0.1,
+ * 0.30000000000000004). Fast path, for the common "short decimal" doubles
+ * that %g prints in fixed notation: for p = 0, 1, 2, ... decimals, N =
+ * round(|v| * 10^p) while N < 2^53; the first p with N / 10^p == |v| (N and
+ * 10^p, p <= 22, are exact doubles, so that one division is correctly
+ * rounded: the same test strtod would make) gives the shortest form,
+ * written as %g would write it. Whenever %g would choose an exponent, N
+ * reaches 2^53, or v has 16+ significant digits (where rounding |v| * 10^p
+ * could be off by one), the general path binary-searches 1..17 digits with
+ * snprintf/strtod pairs (~5 per double). When the result would look like an
+ * integer (no '.', no exponent) ".0" is appended, so a parser keeps it a
+ * double: 2.0 gives "2.0" and -0.0 gives "-0.0". Like the parser, this
+ * relies on the C locale for LC_NUMERIC (weft never calls setlocale()).
+ *
+ * Output goes through put(), which copies straight into the buffer when it
+ * has room and calls weft_buf_append() only to grow; strings are scanned 8
+ * bytes at a time for the bytes that need attention (as in the parser).
  */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,9 +43,17 @@ static void set_err(weft_json_enc *e, int code) {
     if (!e->err) e->err = code;
 }
 
-static void put(weft_json_enc *e, const void *p, size_t n) {
+static inline void put(weft_json_enc *e, const void *p, size_t n) {
     if (e->err) return;
-    int rc = weft_buf_append(e->b, p, n);
+    weft_buf *b = e->b;
+    /* room for n bytes and the NUL the buffer keeps after its content */
+    if (__builtin_expect(b->cap > b->len && n < b->cap - b->len, 1)) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    int rc = weft_buf_append(b, p, n);
     if (rc) set_err(e, rc);
 }
 
@@ -115,6 +135,17 @@ static void put_string(weft_json_enc *e, weft_str str) {
     size_t n = str.p ? str.n : 0, run = 0, i = 0;
     putc_(e, '"');
     while (i < n && !e->err) {
+        /* skip plain ASCII 8 bytes at a time */
+        while (n - i >= 8) {
+            uint64_t m = weft__json_special8(weft__load8(s + i));
+            if (m) {
+                size_t skip = (unsigned)__builtin_ctzll(m) >> 3;
+                i += skip, run += skip;
+                break;
+            }
+            i += 8, run += 8;
+        }
+        if (i >= n) break;
         unsigned char c = s[i];
         size_t k = 1;
         const char *esc = NULL;
@@ -194,10 +225,76 @@ void weft_json_enc_str(weft_json_enc *e, weft_str s) {
 
 void weft_json_enc_int(weft_json_enc *e, int64_t v) {
     if (before_value(e)) return;
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%" PRId64, v);
-    put(e, buf, (size_t)n);
+    char buf[24], *q = buf + sizeof buf;
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do {
+        *--q = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0) *--q = '-';
+    put(e, q, (size_t)(buf + sizeof buf - q));
     after_scalar(e);
+}
+
+/* 10^0 .. 10^22, exact doubles */
+static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The fast path described at the top: writes what "%.*g" with the fewest
+ * round-tripping digits would write (plus ".0" for an integral value) and
+ * returns its length, or 0 when the general path must decide. v is finite.
+ * Why N is right: while x = fl(|v| * 10^p) < 2^50, x is within 1/16 of the
+ * exact product, and a p-decimal that reads back to v lies within
+ * 10^p * ulp(v) / 2 < 1/8 of it (10^p * ulp(v) <= x * 2^-52); so r, x rounded
+ * to an integer, is that decimal whenever one exists (for this p and every
+ * smaller one), and the first p that passes is the shortest form. */
+static int short_double(double v, char *out) {
+#if FLT_EVAL_METHOD == 0
+    int neg = signbit(v) != 0;
+    double a = fabs(v);
+    if (!(a < 0x1p50) || (a != 0 && a < 1e-5)) return 0; /* %g: exponent below -4 */
+    for (int p = 0; p <= 22; p++) {
+        double x = a * exact_pow10[p];
+        if (!(x < 0x1p50)) return 0; /* 16+ digits: the general path decides */
+        double r = (x + 0x1p52) - 0x1p52; /* round half even, 0 <= x < 2^52 */
+        if (r / exact_pow10[p] != a) continue;
+        uint64_t n = (uint64_t)r;
+        /* digits of n, most significant first */
+        char dig[24];
+        int nd = 0;
+        do {
+            dig[nd++] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        char *o = out;
+        if (neg) *o++ = '-';
+        if (p == 0) {
+            /* %g: "1e+02" for 100 (exponent >= precision): leave it to snprintf */
+            if (nd > 1 && dig[0] == '0') return 0;
+            while (nd) *o++ = dig[--nd];
+            memcpy(o, ".0", 2);
+            return (int)(o + 2 - out);
+        }
+        /* value = digits * 10^-p; decimal exponent X = nd - 1 - p; %g uses an
+         * exponent when X < -4 (a trailing 0 digit cannot occur: p - 1 would
+         * have round-tripped already) */
+        if (nd - 1 - p < -4) return 0;
+        if (nd <= p) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int z = 0; z < p - nd; z++) *o++ = '0';
+            while (nd) *o++ = dig[--nd];
+        } else {
+            while (nd > p) *o++ = dig[--nd];
+            *o++ = '.';
+            while (nd) *o++ = dig[--nd];
+        }
+        return (int)(o - out);
+    }
+#endif
+    (void)v, (void)out;
+    return 0;
 }
 
 void weft_json_enc_double(weft_json_enc *e, double v) {
@@ -207,6 +304,13 @@ void weft_json_enc_double(weft_json_enc *e, double v) {
         return;
     }
     if (before_value(e)) return;
+    char fast[40];
+    int fn = short_double(v, fast);
+    if (fn > 0) {
+        put(e, fast, (size_t)fn);
+        after_scalar(e);
+        return;
+    }
     /* Fewest significant digits that read back to the same bits. Round-
      * tripping is monotonic in the digit count (more digits are never
      * farther from v), so binary search over 1..17: ~5 printf/strtod pairs. */

@@ -93,26 +93,9 @@ static inline cur_t skip_ws(cur_t c, cur_t end) {
 
 /* ---- strings ---------------------------------------------------------------- */
 
-#define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
-
-/* Bit 7 of byte k is set when byte k of w (little-endian) is '"', '\\', below
- * 0x20 or above 0x7F. Bits above the lowest set one may be spurious (borrows),
- * the lowest one never is; only the lowest is used. */
-static inline uint64_t special_bytes(uint64_t w) {
-    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
-    uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b, lt = (w - ONES * 0x20) & ~w;
-    return (zq | zb | lt | w) & HIGHS;
-}
-
-static inline uint64_t load64(const unsigned char *c) {
-    uint64_t w;
-    memcpy(&w, c, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w;
-}
+#define special_bytes weft__json_special8
+#define load64 weft__load8
 
 static int hex4(const unsigned char *s, unsigned *out) {
     unsigned v = 0;
@@ -713,7 +696,7 @@ static cur_t parse_number(parser *p, cur_t c, weft_json *v) {
     double d;
     if (m == 0) {
         d = neg ? -0.0 : 0.0;
-    } else if (m <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
+    } else if (FLT_EVAL_METHOD == 0 && m <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
         d = (double)m; /* exact */
         if (e10 < 0)
             d /= exact_pow10[-e10];

@@ -48,7 +48,7 @@ typedef struct uring_state {
     int wake_armed;
 } uring_state;
 
-#define RING_ENTRIES 4096
+#define RING_ENTRIES 1024
 
 static int ring_init(struct io_uring *r, unsigned entries) {
     unsigned flagsets[] = {

@@ -802,3 +802,252 @@ TEST_PLAIN(json_equal_and_enc_value_edges) {
     weft_buf_free(&b);
     weft_arena_free(&a);
 }
+
+/* ---- fast paths against the reference (strtod, %.*g) ---------------------------------- */
+
+static uint64_t xs_state = 88172645463325252ull;
+static uint64_t xs(void) { /* xorshift64: deterministic */
+    xs_state ^= xs_state << 13;
+    xs_state ^= xs_state >> 7;
+    xs_state ^= xs_state << 17;
+    return xs_state;
+}
+
+/* Parses s (which must be valid JSON) and checks the result against strtod:
+ * the same bits for a double (or the range error strtod's inf means), the
+ * exact value for an INT. Returns 1 when they agree. */
+static int num_agrees(const char *s) {
+    weft_json *r = NULL;
+    int rc = parse_s(s, &r, NULL);
+    double want = strtod(s, NULL);
+    if (isinf(want)) return rc == WEFT_EPARSE;
+    if (rc != 0) return 0;
+    if (r->type == WEFT_JSON_INT) return strtoll(s, NULL, 10) == r->u.i;
+    return r->type == WEFT_JSON_DOUBLE && memcmp(&r->u.d, &want, sizeof want) == 0;
+}
+
+/* Clinger / Eisel-Lemire / strtod must agree with strtod bit for bit:
+ * random digit strings with random exponents (every path, subnormals,
+ * overflow), random doubles printed with 15-17 digits, near-halfway decimals
+ * (the exact midpoint of two doubles cut to 16-20 digits, and +-1 in the last
+ * digit), canada.json-style %.17g coordinates, and integers of every size. */
+TEST_PLAIN(json_numbers_match_strtod) {
+    setup();
+    char buf[160];
+    int bad = 0, checked = 0;
+    for (int i = 0; i < 40000 && bad < 5; i++) {
+        int kind = (int)(xs() % 4);
+        if (kind == 0) {
+            int nd = 1 + (int)(xs() % 22), point = (int)(xs() % (size_t)(nd + 1));
+            char *p = buf;
+            if (xs() & 1) *p++ = '-';
+            for (int k = 0; k < nd; k++) {
+                if (k == point && k) *p++ = '.';
+                int d = (int)(xs() % 10);
+                if (k == 0 && d == 0 && nd > 1 && point != 1) d = 1; /* no leading zero */
+                *p++ = (char)('0' + d);
+            }
+            if (xs() & 1) p += sprintf(p, "e%d", (int)(xs() % 720) - 360);
+            *p = 0;
+        } else if (kind == 1) {
+            uint64_t bits = xs();
+            double d;
+            memcpy(&d, &bits, sizeof d);
+            if (!isfinite(d)) continue;
+            snprintf(buf, sizeof buf, "%.*e", 14 + (int)(xs() % 3), d);
+        } else if (kind == 2) {
+            uint64_t bits = xs() >> 1;
+            double d;
+            memcpy(&d, &bits, sizeof d);
+            uint64_t up_bits = bits + 1; /* the next double up (bits >> 1: positive) */
+            double up;
+            memcpy(&up, &up_bits, sizeof up);
+            if (!isfinite(d) || d == 0 || !isfinite(up)) continue;
+            long double mid = ((long double)d + (long double)up) / 2; /* exact: 64-bit mantissa */
+            snprintf(buf, sizeof buf, "%.*Le", 15 + (int)(xs() % 5), mid);
+            char *e = strchr(buf, 'e');
+            int bump = (int)(xs() % 3) - 1;
+            if (e && bump && e[-1] + bump >= '0' && e[-1] + bump <= '9') e[-1] = (char)(e[-1] + bump);
+        } else if (xs() & 1) {
+            double v = (double)((int64_t)(xs() % 400000000) - 200000000) / 1e6;
+            snprintf(buf, sizeof buf, "%.17g", v);
+        } else {
+            snprintf(buf, sizeof buf, "%lld", (long long)(xs() >> (xs() % 64)) * (xs() & 1 ? 1 : -1));
+        }
+        checked++;
+        if (!num_agrees(buf)) {
+            bad++;
+            test__fail(__FILE__, __LINE__, "number \"%s\" differs from strtod", buf);
+        }
+        if (i % 1000 == 999) {
+            weft_arena_reset(&arena);
+        }
+    }
+    ASSERT_GT(checked, 30000);
+    /* hand-picked: Clinger's limits, 19/20 digits, Eisel-Lemire's refusals */
+    static const char *const picks[] = {
+        "9007199254740992.0", "9007199254740993e0", "1e22", "1e23", "8.98846567431158e307",
+        "1.7976931348623157e308", "1.7976931348623158e308", "1.7976931348623159e308",
+        "2.2250738585072014e-308", "2.225073858507201e-308", "4.9406564584124654e-324",
+        "2.4703282292062327e-324", "2.4703282292062328e-324", "1e-324", "0.1e-400", "123456789012345678e-5",
+        "1234567890123456789", "12345678901234567890", "-12345678901234567890.5", "0.000000000000000000001234",
+        "0.00000000000000000000000000000000000001234567890123456789", "7.2057594037927933e16",
+        "3.14159265358979323846264338327950288", "-65.613616999999977", "43.420273000000009",
+        "1.00000000000000011102230246251565404236316680908203125", "89255.0e-22", "8.8e-45",
+        "12345678", "123456789", "1.2345678", "0.12345678", "1234567.1234567",
+    };
+    for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++)
+        if (!num_agrees(picks[i])) test__fail(__FILE__, __LINE__, "number \"%s\" differs", picks[i]);
+    teardown();
+}
+
+/* The reference the encoder's fast path must reproduce: the fewest %.*g
+ * digits that strtod back to the same bits, ".0" when it looks integral. */
+static void ref_double(double v, char out[48]) {
+    char buf[48];
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int k = snprintf(buf, sizeof buf - 2, "%.*g", mid, v); /* %g: at most 24 bytes */
+        double back = k > 0 ? strtod(buf, NULL) : 0;
+        if (k > 0 && memcmp(&back, &v, sizeof v) == 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    int n = snprintf(buf, sizeof buf - 2, "%.*g", lo, v);
+    if (n > 0 && !strpbrk(buf, ".eE")) memcpy(buf + n, ".0", 3);
+    memcpy(out, buf, sizeof buf);
+}
+
+TEST_PLAIN(json_enc_double_fast_path) {
+    static const double p10[12] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11};
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    static const double picks[] = {0.0, -0.0, 1.0, 2.0, 10.0, 100.0, 120.0, 123.0, 0.1, 0.0001,
+                                   0.00012, 1e-5, 9.9999e-5, 123.456, -47.3782121, 1e15,
+                                   1125899906842623.0, 1125899906842624.0, 0.30000000000000004,
+                                   4503599627370495.5, 5e-324, 1.7976931348623157e308};
+    int bad = 0;
+    for (int i = 0; i < 30000 + (int)(sizeof picks / sizeof picks[0]) && bad < 5; i++) {
+        double v;
+        if (i < (int)(sizeof picks / sizeof picks[0])) {
+            v = picks[i];
+        } else {
+            switch (xs() % 4) {
+            case 0: {
+                uint64_t bits = xs();
+                memcpy(&v, &bits, sizeof v);
+                if (!isfinite(v)) continue;
+                break;
+            }
+            case 1: /* a short decimal: what the fast path is for */
+                v = (double)((int64_t)(xs() % 2000000000) - 1000000000) / p10[xs() % 12];
+                break;
+            case 2:
+                v = (double)(int64_t)(xs() >> (xs() % 64));
+                break;
+            default:
+                v = ldexp((double)(xs() >> 11), -(int)(xs() % 80));
+                break;
+            }
+        }
+        char want[48];
+        ref_double(v, want);
+        weft_buf_clear(&b);
+        weft_json_enc e;
+        weft_json_enc_init(&e, &b);
+        weft_json_enc_double(&e, v);
+        if (weft_json_enc_finish(&e) != 0 || strcmp(b.data, want) != 0) {
+            bad++;
+            test__fail(__FILE__, __LINE__, "%a: encoded \"%s\", want \"%s\"", v, b.data ? b.data : "",
+                       want);
+        }
+    }
+    weft_buf_clear(&b);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_array(&e);
+    weft_json_enc_int(&e, INT64_MIN);
+    weft_json_enc_int(&e, INT64_MAX);
+    weft_json_enc_int(&e, 0);
+    weft_json_enc_int(&e, -7);
+    weft_json_enc_double(&e, 100.0);
+    weft_json_enc_double(&e, -0.0);
+    weft_json_enc_double(&e, 0.0001);
+    weft_json_enc_end(&e);
+    ASSERT_EQ(weft_json_enc_finish(&e), 0);
+    ASSERT_STREQ(b.data, "[-9223372036854775808,9223372036854775807,0,-7,1e+02,-0.0,0.0001]");
+    weft_buf_free(&b);
+}
+
+/* The 8-bytes-at-a-time string scanners: each special byte at every offset
+ * of the first 8-byte words and in the byte-by-byte tail, in strings that
+ * end exactly at the end of the input (parse_n copies into an exact-size
+ * heap block, so ASan would see an over-read). */
+TEST_PLAIN(json_string_swar_offsets) {
+    setup();
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n", "\\u00e9", "\xc3\xa9",
+                                           "\xe2\x80\xa8", "\xf0\x9f\x9a\x8c"};
+    static const char *const decoded[] = {"\"", "\\", "\n", "\xc3\xa9", "\xc3\xa9",
+                                          "\xe2\x80\xa8", "\xf0\x9f\x9a\x8c"};
+    char in[64], want[64];
+    for (size_t s = 0; s < sizeof specials / sizeof specials[0]; s++) {
+        for (int pre = 0; pre <= 17; pre++) {
+            for (int post = 0; post <= 9; post += 3) {
+                size_t k = 0, w = 0;
+                in[k++] = '"';
+                for (int j = 0; j < pre; j++) in[k++] = (char)('a' + j), want[w++] = (char)('a' + j);
+                memcpy(in + k, specials[s], strlen(specials[s]));
+                k += strlen(specials[s]);
+                memcpy(want + w, decoded[s], strlen(decoded[s]));
+                w += strlen(decoded[s]);
+                for (int j = 0; j < post; j++) in[k++] = 'z', want[w++] = 'z';
+                in[k++] = '"';
+                weft_json *r = NULL;
+                if (parse_n(in, k, &r, NULL) != 0 || r->len != w || memcmp(r->u.s, want, w) != 0 ||
+                    r->u.s[w] != 0) {
+                    test__fail(__FILE__, __LINE__, "special %zu at %d (+%d) mis-parsed", s, pre, post);
+                    continue;
+                }
+                /* and back: the encoder escapes the same way whatever the offset */
+                weft_buf b;
+                weft_buf_init(&b, 0);
+                weft_json_enc e;
+                weft_json_enc_init(&e, &b);
+                weft_json_enc_value(&e, r);
+                weft_json *r2 = NULL;
+                if (weft_json_enc_finish(&e) != 0 || parse_n(b.data, b.len, &r2, NULL) != 0 ||
+                    !weft_json_equal(r, r2))
+                    test__fail(__FILE__, __LINE__, "special %zu at %d: round trip", s, pre);
+                weft_buf_free(&b);
+            }
+        }
+    }
+    /* errors found by the word scan report the exact byte */
+    for (int pre = 0; pre <= 17; pre++) {
+        char bad[40];
+        size_t k = 0;
+        bad[k++] = '"';
+        for (int j = 0; j < pre; j++) bad[k++] = 'x';
+        bad[k++] = 0x01;
+        bad[k++] = '"';
+        ASSERT_EQ(err_at(bad, k), (size_t)pre + 1);
+        bad[pre + 1] = (char)0xff;
+        ASSERT_EQ(err_at(bad, k), (size_t)pre + 1);
+        ASSERT_EQ(err_at(bad, (size_t)pre + 1), (size_t)pre + 1); /* unterminated */
+    }
+    /* numbers ending exactly at the end of the input, digit runs of every length */
+    for (int nd = 1; nd <= 20; nd++) {
+        char num[48];
+        for (int j = 0; j < nd; j++) num[j] = (char)('1' + j % 9);
+        num[nd] = 0;
+        ASSERT(num_agrees(num));
+        char frac[128];
+        snprintf(frac, sizeof frac, "0.%s", num);
+        ASSERT(num_agrees(frac));
+        snprintf(frac, sizeof frac, "-%s.%se-3", num, num);
+        ASSERT(num_agrees(frac));
+    }
+    teardown();
+}

@@ -1,0 +1,3 @@
+module weft-bench-json-go
+
+go 1.22
