@@ -36,7 +36,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-p
            -fno-omit-frame-pointer -pthread -Iinclude -Isrc $(SANFLAGS) \
            $(if $(WERROR),-Werror,) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread -rdynamic $(SANFLAGS)
-LDLIBS  := -luring -ldl
+LDLIBS  := -luring -ldl -lm
 
 LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c src/http/*.c src/json/*.c)
 LIB_ASM  := $(wildcard src/rt/*.S)
@@ -79,10 +79,13 @@ $(B)/appobj/%.o: apps/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 .SECONDEXPANSION:
+# Apps link statically in the plain build (like Go binaries): ~0.8 MB less
+# idle RSS than a dynamic libc, at the cost of symbol names in task dumps.
 app_objs = $(patsubst apps/%.c,$(B)/appobj/%.o,$(wildcard apps/$(1)/*.c))
+APP_LDFLAGS := $(if $(SAN),,-static)
 $(B)/apps/%: $$(call app_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(APP_LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

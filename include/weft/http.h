@@ -168,7 +168,10 @@ typedef struct weft_http_config {
 
 /* Bind and start listening (so the port is known before serving). NULL and
  * *err on failure (WEFT_EADDRINUSE, WEFT_EACCES, WEFT_EINVAL, ...). Must be
- * called in a task. The router is borrowed and must outlive the server. */
+ * called in a task. The router is borrowed and must outlive the server.
+ * The first call sets SIGPIPE to SIG_IGN if it still has its default action
+ * (a client that disconnects mid-response would otherwise kill the process;
+ * the write fails with WEFT_EPIPE instead). */
 weft_http_server *weft_http_server_new(const weft_http_config *cfg, weft_http_router *r,
                                        int *err);
 int weft_http_server_port(const weft_http_server *s);

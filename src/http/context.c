@@ -145,8 +145,11 @@ weft_str weft__http_unescape(weft_arena *a, weft_str s, int plus, int *ok) {
         if (ch == '%') {
             int h1 = i + 1 < s.n ? hexdig((unsigned char)s.p[i + 1]) : -1;
             int h2 = i + 2 < s.n ? hexdig((unsigned char)s.p[i + 2]) : -1;
-            int h = (h1 < 0 || h2 < 0) ? -1 : h1 * 16 + h2;
-            o[w++] = (char)h;
+            if (h1 < 0 || h2 < 0) { /* "%" not followed by two hex digits */
+                *ok = 0;
+                return (weft_str){NULL, 0};
+            }
+            o[w++] = (char)(h1 * 16 + h2);
             i += 2;
         } else {
             o[w++] = (plus && ch == '+') ? ' ' : ch;

@@ -291,6 +291,9 @@ int weft__http_process(weft__http_conn *c) {
             weft_http_text(x, 500, "internal server error\n");
         }
         if (rc < 0 && x->head_sent) x->failed = 1; /* half a response: only closing tells */
+        /* a shutdown that began while the handler ran: this response is the
+         * connection's last, so it must say "Connection: close" */
+        if (c->srv && !x->head_sent && atomic_load(&c->srv->stopping)) x->keep_alive = 0;
         if (weft__http_finish(x)) x->failed = 1;
         if (cfg->access_log) access_log(c);
         if (c->srv) atomic_fetch_add_explicit(&c->srv->requests, 1, memory_order_relaxed);
@@ -355,25 +358,29 @@ static void conn_main(void *arg) {
     s->conns = c;
     pthread_mutex_unlock(&s->mu);
 
-    /* a new connection must deliver a request head within head_timeout */
+    /* a new connection must deliver a request head within head_timeout;
+     * the first request is often there already: take it without waiting */
     int64_t head_deadline = weft_deadline_in(cfg->head_timeout_ms);
-    int fresh = 1;
+    ssize_t n = read_more(c, READ_CHUNK, 0);
     for (;;) {
-        int64_t deadline = head_deadline;
-        if (c->in.len == c->in_off && !fresh) {
-            /* between requests: hold no buffers while waiting */
+        if (n == WEFT_EAGAIN) {
+            /* No request started (a new connection, or between requests):
+             * hold no buffers while waiting, and let a shutdown close the
+             * connection -- a silent new one too, or it would hold the
+             * shutdown for head_timeout. The CAS on `idle` decides between
+             * picking up a request and the stopper closing it. */
+            int first = c->served == 0;
             conn_shrink(c);
             atomic_store(&c->idle, 1);
             if (atomic_load(&s->stopping)) break;
-            int w = weft_fd_wait(c->fd, WEFT_POLLIN, weft_deadline_in(cfg->idle_timeout_ms));
+            int w = weft_fd_wait(c->fd, WEFT_POLLIN,
+                                 first ? head_deadline : weft_deadline_in(cfg->idle_timeout_ms));
             int expect = 1;
             if (!atomic_compare_exchange_strong(&c->idle, &expect, 0)) break; /* told to close */
-            if (w < 0) break; /* idle timeout, cancelled, error */
-            head_deadline = weft_deadline_in(cfg->head_timeout_ms);
-            deadline = head_deadline;
+            if (w < 0) break; /* head/idle timeout (nothing sent: silent), cancelled, error */
+            if (!first) head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+            n = read_more(c, READ_CHUNK, head_deadline);
         }
-        fresh = 0;
-        ssize_t n = read_more(c, READ_CHUNK, deadline);
         if (n == WEFT_ETIMEDOUT) {
             if (c->in.len > c->in_off) {
                 weft__http_error_response(c, 408, "request head not received in time", 1);
@@ -393,6 +400,9 @@ static void conn_main(void *arg) {
         if (weft__http_flush(c)) break;
         if (c->in.len == c->in_off) {
             c->in.len = c->in_off = 0;
+            n = WEFT_EAGAIN; /* wait for the next request */
+        } else {
+            n = read_more(c, READ_CHUNK, head_deadline); /* the rest of a started head */
         }
     }
     /* Orderly close: half-close our side, so a client that pipelined more
@@ -501,9 +511,21 @@ static int port_free(const char *host, int port) {
     return p;
 }
 
+/* A peer that goes away makes a write to its socket raise SIGPIPE, whose
+ * default action kills the process. The server handles EPIPE as an error
+ * code instead: ignore the signal, unless the program installed a handler. */
+static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+static void sigpipe_ignore(void) {
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO))
+        signal(SIGPIPE, SIG_IGN);
+}
+
 weft_http_server *weft_http_server_new(const weft_http_config *cfg, weft_http_router *r,
                                        int *err) {
     int e = 0;
+    pthread_once(&sigpipe_once, sigpipe_ignore);
     if (!r) e = WEFT_EINVAL;
     weft_http_server *s = e ? NULL : calloc(1, sizeof *s);
     if (!e && !s) e = WEFT_ENOMEM;

@@ -37,7 +37,7 @@ int weft_http_test_raw(weft_http_router *r, const weft_http_config *cfg, const c
 
 /* Parse one response from b[0..n): status, headers, body (Content-Length
  * or chunked). Returns bytes used or -1. */
-static long parse_response(const char *b, size_t n, weft_http_test_response *res) {
+static long parse_response(const char *b, size_t n, int head_req, weft_http_test_response *res) {
     const char *end = b + n;
     if (n < 12 || memcmp(b, "HTTP/1.", 7) != 0) return -1;
     res->status = atoi(b + 9);
@@ -65,7 +65,8 @@ static long parse_response(const char *b, size_t n, weft_http_test_response *res
         if (weft_str_eq_nocase(name, WEFT_STR("Transfer-Encoding"))) chunked = 1;
         p = eol + 1;
     }
-    int bodyless = res->status < 200 || res->status == 204 || res->status == 304;
+    /* a response to HEAD has no body, whatever its Content-Length says */
+    int bodyless = head_req || res->status < 200 || res->status == 204 || res->status == 304;
     if (bodyless) {
         res->body = (weft_str){p, 0};
         return p - b;
@@ -118,7 +119,7 @@ int weft_http_test(weft_http_router *r, const char *method, const char *target,
     size_t resp_len = res->raw.len;
     /* make room first so the pointers taken below stay valid */
     if (weft_buf_reserve(&res->raw, resp_len + 1)) return WEFT_ENOMEM;
-    long used = parse_response(res->raw.data, resp_len, res);
+    long used = parse_response(res->raw.data, resp_len, strcmp(method, "HEAD") == 0, res);
     if (used < 0) return WEFT_EPARSE;
     if (res->raw.len > resp_len) { /* chunked: body was appended after the response */
         size_t at = (size_t)(uintptr_t)res->body.p;
