@@ -11,6 +11,10 @@
  * read are answered into `out`, which is written once — the reason a
  * pipelined batch of 16 costs one send, not 16.
  *
+ * This state exists only while a connection works on requests: between
+ * requests it goes back to a per-server pool (server.c), so an idle
+ * keep-alive connection costs its task's stack page and nothing else.
+ *
  * The test client runs the same code with fd = -1: flushes append to a
  * caller's buffer instead of writing to a socket.
  */
@@ -84,12 +88,9 @@ struct weft__http_conn {
     weft_arena arena;
     weft_http_header *hdrs; /* limits.max_headers entries */
     weft_http_ctx ctx;
-    char peer[64];
-    uint64_t served; /* requests answered */
-    /* server bookkeeping */
-    void *task;               /* the connection's weft__task */
-    _Atomic int idle;         /* 1 while waiting for a request, 2 once told to close */
-    weft__http_conn *prev, *next;
+    char peer[64];   /* formatted on demand by weft_http_peer */
+    uint64_t served; /* requests answered since this state was taken */
+    void *owner;     /* server: the connection's long-lived record (server.c) */
 };
 
 /* Run every complete request in c->in[in_off..] (reading bodies as needed),

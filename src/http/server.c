@@ -42,6 +42,8 @@
 #define MAX_LISTENERS 64
 #define READ_CHUNK 4096
 #define FLUSH_AT (64 * 1024) /* flush mid-batch once this much output is pending */
+#define POOL_MAX 32 /* pooled request states per server (a constant ~0.4 MB at most) */
+#define KEEP_CAP (64 * 1024)  /* buffers grown past this are freed, not pooled */
 
 typedef struct listener {
     weft_http_server *srv;
@@ -60,8 +62,11 @@ struct weft_http_server {
     weft_sem stop_sem;
     _Atomic int stopping;
     _Atomic int serving;
-    pthread_mutex_t mu; /* conns list */
-    weft__http_conn *conns;
+    pthread_mutex_t mu; /* conns list and the pool */
+    struct sconn *conns;
+    weft__http_conn *pool[POOL_MAX]; /* request state of connections between requests */
+    int npool;
+    struct accepted *free_acc;
     _Atomic uint64_t nconns, accepted, requests;
 };
 
@@ -307,78 +312,164 @@ int weft__http_process(weft__http_conn *c) {
     return 1;
 }
 
-/* ---- per-connection task ------------------------------------------------------------ */
+/* ---- per-connection task ------------------------------------------------------------
+ * The long-lived part of a connection lives on its task's stack (an idle
+ * connection is just a parked task: one page); the request state
+ * (weft__http_conn, buffers, arena) is taken from the server's pool while
+ * the connection works and given back before it waits. */
+
+typedef union peer_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+} peer_addr;
 
 typedef struct sconn {
-    weft__http_conn c; /* first: the ctx finds its conn */
-    struct sockaddr_storage peer;
-    socklen_t peerlen;
+    weft_http_server *srv;
+    int fd;
+    _Atomic int idle; /* 1 while waiting for a request, 2 once told to close */
+    _Atomic int64_t idle_deadline; /* while idle: when the sweeper closes it (ms) */
+    void *task;       /* the connection's weft__task */
+    struct sconn *prev, *next;
+    peer_addr peer;
+    uint64_t served;
 } sconn;
+
+/* Handed from the acceptor to the new task, which copies and frees it. */
+typedef struct accepted {
+    weft_http_server *srv;
+    int fd;
+    peer_addr peer;
+    struct accepted *next; /* on the server's free list */
+} accepted;
+
+/* Hand-offs are recycled through a free list: freed by another thread's
+ * malloc they would sit in that thread's cache, ~60 B per connection. */
+static accepted *acc_get(weft_http_server *s) {
+    pthread_mutex_lock(&s->mu);
+    accepted *a = s->free_acc;
+    if (a) s->free_acc = a->next;
+    pthread_mutex_unlock(&s->mu);
+    return a ? a : malloc(sizeof *a);
+}
+
+static void acc_put(weft_http_server *s, accepted *a) {
+    pthread_mutex_lock(&s->mu);
+    a->next = s->free_acc;
+    s->free_acc = a;
+    pthread_mutex_unlock(&s->mu);
+}
 
 const char *weft_http_peer(const weft_http_ctx *x) {
     weft__http_conn *c = x->conn;
-    if (!c->srv) return "";
+    if (!c->owner) return "";
     if (c->peer[0]) return c->peer;
-    sconn *s = (sconn *)c;
+    const peer_addr *pa = &((const sconn *)c->owner)->peer;
     char host[INET6_ADDRSTRLEN] = "?";
-    if (s->peer.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&s->peer;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        snprintf(c->peer, sizeof c->peer, "%s:%u", host, ntohs(a->sin_port));
-    } else if (s->peer.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->peer;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        snprintf(c->peer, sizeof c->peer, "[%s]:%u", host, ntohs(a->sin6_port));
+    if (pa->sa.sa_family == AF_INET) {
+        inet_ntop(AF_INET, &pa->in4.sin_addr, host, sizeof host);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", host, ntohs(pa->in4.sin_port));
+    } else if (pa->sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &pa->in6.sin6_addr, host, sizeof host);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", host, ntohs(pa->in6.sin6_port));
     } else {
         snprintf(c->peer, sizeof c->peer, "unix");
     }
     return c->peer;
 }
 
-static void conn_unlink(weft_http_server *s, weft__http_conn *c) {
+static weft__http_conn *state_get(weft_http_server *s, sconn *sc) {
+    weft__http_conn *c = NULL;
     pthread_mutex_lock(&s->mu);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (s->npool) c = s->pool[--s->npool];
     pthread_mutex_unlock(&s->mu);
-    atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+    if (!c) {
+        c = malloc(sizeof *c);
+        if (!c) return NULL;
+        weft__http_conn_init(c, &s->cfg, s->router);
+    }
+    c->srv = s;
+    c->fd = sc->fd;
+    c->owner = sc;
+    c->peer[0] = 0;
+    c->served = 0;
+    return c;
+}
+
+static void state_put(weft_http_server *s, weft__http_conn *c) {
+    if (!c) return;
+    if (c->in.cap > KEEP_CAP || c->out.cap > KEEP_CAP || c->ctx.body_out.cap > KEEP_CAP ||
+        c->ctx.hdrs.cap > KEEP_CAP || c->arena.used > KEEP_CAP) {
+        conn_shrink(c);
+    } else {
+        c->in.len = c->in_off = 0;
+        weft_buf_clear(&c->out);
+        weft__http_ctx_reset(&c->ctx);
+        weft_arena_reset(&c->arena);
+    }
+    c->owner = NULL;
+    c->fd = -1;
+    pthread_mutex_lock(&s->mu);
+    if (s->npool < POOL_MAX) {
+        s->pool[s->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (c) {
+        conn_shrink(c);
+        free(c);
+    }
 }
 
 static void conn_main(void *arg) {
-    sconn *sc = arg;
-    weft__http_conn *c = &sc->c;
-    weft_http_server *s = c->srv;
-    const weft__http_cfg *cfg = c->cfg;
+    sconn sc;
+    memset(&sc, 0, sizeof sc);
+    {
+        accepted *a = arg;
+        sc.srv = a->srv;
+        sc.fd = a->fd;
+        sc.peer = a->peer;
+        acc_put(a->srv, a);
+    }
+    weft_http_server *s = sc.srv;
+    const weft__http_cfg *cfg = &s->cfg;
     pthread_mutex_lock(&s->mu);
-    c->task = weft__task_self();
-    c->next = s->conns;
-    if (s->conns) s->conns->prev = c;
-    s->conns = c;
+    sc.task = weft__task_self();
+    sc.next = s->conns;
+    if (s->conns) s->conns->prev = &sc;
+    s->conns = &sc;
     pthread_mutex_unlock(&s->mu);
 
     /* a new connection must deliver a request head within head_timeout;
      * the first request is often there already: take it without waiting */
     int64_t head_deadline = weft_deadline_in(cfg->head_timeout_ms);
-    ssize_t n = read_more(c, READ_CHUNK, 0);
+    weft__http_conn *c = state_get(s, &sc);
+    ssize_t n = c ? read_more(c, READ_CHUNK, 0) : WEFT_ENOMEM;
     for (;;) {
         if (n == WEFT_EAGAIN) {
             /* No request started (a new connection, or between requests):
-             * hold no buffers while waiting, and let a shutdown close the
-             * connection -- a silent new one too, or it would hold the
-             * shutdown for head_timeout. The CAS on `idle` decides between
-             * picking up a request and the stopper closing it. */
-            int first = c->served == 0;
-            conn_shrink(c);
-            atomic_store(&c->idle, 1);
+             * give the request state back while waiting, and let a
+             * shutdown close the connection -- a silent new one too, or it
+             * would hold the shutdown for head_timeout. The CAS on `idle`
+             * decides between picking up a request and the stopper closing
+             * it. */
+            int first = sc.served == 0;
+            state_put(s, c);
+            c = NULL;
+            /* No timer for this wait: the server's sweeper closes idle
+             * connections past their deadline (one scan per interval
+             * instead of a timer-heap entry per connection and request). */
+            atomic_store_explicit(&sc.idle_deadline,
+                                  first ? head_deadline : weft_deadline_in(cfg->idle_timeout_ms),
+                                  memory_order_relaxed);
+            atomic_store(&sc.idle, 1);
             if (atomic_load(&s->stopping)) break;
-            int w = weft_fd_wait(c->fd, WEFT_POLLIN,
-                                 first ? head_deadline : weft_deadline_in(cfg->idle_timeout_ms));
+            int w = weft_fd_wait(sc.fd, WEFT_POLLIN, -1);
             int expect = 1;
-            if (!atomic_compare_exchange_strong(&c->idle, &expect, 0)) break; /* told to close */
+            if (!atomic_compare_exchange_strong(&sc.idle, &expect, 0)) break; /* told to close */
             if (w < 0) break; /* head/idle timeout (nothing sent: silent), cancelled, error */
             if (!first) head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+            if (!(c = state_get(s, &sc))) break;
             n = read_more(c, READ_CHUNK, head_deadline);
         }
         if (n == WEFT_ETIMEDOUT) {
@@ -391,7 +482,10 @@ static void conn_main(void *arg) {
         if (n <= 0) break;
         uint64_t served = c->served;
         int rc = weft__http_process(c);
-        if (c->served != served) head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+        if (c->served != served) {
+            sc.served += c->served - served;
+            head_deadline = weft_deadline_in(cfg->head_timeout_ms);
+        }
         if (rc == 0) {
             weft__http_flush(c);
             break;
@@ -407,58 +501,61 @@ static void conn_main(void *arg) {
     }
     /* Orderly close: half-close our side, so a client that pipelined more
      * requests than were answered gets the responses, not a reset. */
-    shutdown(c->fd, SHUT_WR);
-    weft_close(c->fd);
-    conn_shrink(c);
-    conn_unlink(s, c);
-    free(sc);
+    shutdown(sc.fd, SHUT_WR);
+    weft_close(sc.fd);
+    state_put(s, c);
+    pthread_mutex_lock(&s->mu);
+    if (sc.prev)
+        sc.prev->next = sc.next;
+    else
+        s->conns = sc.next;
+    if (sc.next) sc.next->prev = sc.prev;
+    pthread_mutex_unlock(&s->mu);
+    atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 }
 
 /* ---- listeners ------------------------------------------------------------------------ */
 
-static void accept_one(weft_http_server *s, int fd, sconn *sc) {
+static void accept_one(weft_http_server *s, int fd, accepted *a) {
     if (atomic_load_explicit(&s->nconns, memory_order_relaxed) >= s->cfg.max_connections) {
         weft_log_warn("http: %zu connections open (max_connections): closing a new one",
                       s->cfg.max_connections);
         weft_close(fd);
-        free(sc);
+        acc_put(s, a);
         return;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    weft__http_conn_init(&sc->c, &s->cfg, s->router);
-    sc->c.srv = s;
-    sc->c.fd = fd;
+    a->srv = s;
+    a->fd = fd;
     atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
-    int rc = weft_group_go(&s->conn_group, conn_main, sc, "http-conn");
+    int rc = weft_group_go(&s->conn_group, conn_main, a, "http-conn");
     if (rc < 0) {
         weft_log_warn("http: cannot start a connection task: %s", weft_strerror(rc));
         atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
         weft_close(fd);
-        free(sc);
+        acc_put(s, a);
     }
 }
 
 static void acceptor_main(void *arg) {
     listener *l = arg;
     weft_http_server *s = l->srv;
-    sconn *sc = NULL;
+    accepted *sc = NULL;
     for (;;) {
-        if (!sc && !(sc = malloc(sizeof *sc))) {
+        if (!sc && !(sc = acc_get(s))) {
             weft_sleep(10);
             continue;
         }
-        sc->peerlen = sizeof sc->peer;
         unsigned alen = sizeof sc->peer;
         int fd = weft_accept(l->fd, &sc->peer, &alen, -1);
         if (fd >= 0) {
-            sc->peerlen = alen;
             accept_one(s, fd, sc);
             sc = NULL;
             /* batch: take what else is queued without waiting */
             for (int k = 0; k < 64; k++) {
-                sconn *more = malloc(sizeof *more);
+                accepted *more = acc_get(s);
                 if (!more) break;
                 alen = sizeof more->peer;
                 fd = weft_accept(l->fd, &more->peer, &alen, 0);
@@ -466,7 +563,6 @@ static void acceptor_main(void *arg) {
                     sc = more;
                     break;
                 }
-                more->peerlen = alen;
                 accept_one(s, fd, more);
             }
             continue;
@@ -480,7 +576,7 @@ static void acceptor_main(void *arg) {
             if (weft_sleep(10) == WEFT_ECANCELED) break;
         }
     }
-    free(sc);
+    if (sc) acc_put(s, sc);
 }
 
 static int unix_listen(const char *path, int backlog) {
@@ -635,15 +731,29 @@ static void signal_main(void *arg) {
 
 /* ---- serve and shut down ------------------------------------------------------------------ */
 
-/* Close every connection waiting for a request; busy ones see `stopping`
- * and close after their response. */
-static void close_idle(weft_http_server *s) {
+/* Close the connections waiting for a request whose deadline is before
+ * `before` (INT64_MAX: all of them); busy ones are left alone (during a
+ * shutdown they see `stopping` and close after their response). The CAS
+ * against the connection's own 1 -> 0 decides who wins. */
+static void close_idle(weft_http_server *s, int64_t before) {
     pthread_mutex_lock(&s->mu);
-    for (weft__http_conn *c = s->conns; c; c = c->next) {
+    for (sconn *c = s->conns; c; c = c->next) {
+        if (atomic_load_explicit(&c->idle, memory_order_relaxed) != 1) continue;
+        if (atomic_load_explicit(&c->idle_deadline, memory_order_relaxed) >= before) continue;
         int expect = 1;
         if (atomic_compare_exchange_strong(&c->idle, &expect, 2)) weft__cancel_task(c->task);
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Enforces the idle keep-alive timeout and the head timeout of connections
+ * that have sent nothing yet, a few times per the shortest of the two. */
+static void sweeper_main(void *arg) {
+    weft_http_server *s = arg;
+    int64_t t = s->cfg.idle_timeout_ms < s->cfg.head_timeout_ms ? s->cfg.idle_timeout_ms
+                                                                 : s->cfg.head_timeout_ms;
+    int64_t step = t / 8 < 5 ? 5 : t / 8 > 1000 ? 1000 : t / 8;
+    while (weft_sleep(step) == 0) close_idle(s, weft_now());
 }
 
 int weft_http_serve(weft_http_server *s) {
@@ -659,6 +769,8 @@ int weft_http_serve(weft_http_server *s) {
             break;
         }
     }
+    if (weft_group_go(&s->aux_group, sweeper_main, s, "http-sweeper") < 0)
+        weft_log_warn("http: cannot start the idle sweeper: idle connections will not time out");
     if (s->handle_signals) {
         pthread_once(&sig_once, sig_setup);
         if (sig_pipe[0] >= 0) weft_group_go(&s->aux_group, signal_main, s, "http-signals");
@@ -682,11 +794,11 @@ int weft_http_serve(weft_http_server *s) {
     s->nls = 0;
     if (s->unix_path) unlink(s->unix_path);
     int64_t deadline = weft_deadline_in(s->cfg.shutdown_timeout_ms);
-    close_idle(s);
+    close_idle(s, INT64_MAX);
     /* Connections that were busy go idle after their response, see
      * `stopping` and close; sweep a few times for the ones in between. */
     while (weft_group_count(&s->conn_group) > 0 && weft_now() < deadline) {
-        close_idle(s);
+        close_idle(s, INT64_MAX);
         int64_t step = weft_deadline_in(20);
         weft_group_wait(&s->conn_group, step < deadline ? step : deadline);
     }
@@ -704,6 +816,15 @@ int weft_http_serve(weft_http_server *s) {
 void weft_http_server_free(weft_http_server *s) {
     if (!s) return;
     for (int i = 0; i < s->nls; i++) close(s->ls[i].fd);
+    for (int i = 0; i < s->npool; i++) {
+        conn_shrink(s->pool[i]);
+        free(s->pool[i]);
+    }
+    while (s->free_acc) {
+        accepted *a = s->free_acc;
+        s->free_acc = a->next;
+        free(a);
+    }
     pthread_mutex_destroy(&s->mu);
     free(s->unix_path);
     free(s);
