@@ -49,7 +49,62 @@ struct weft_http_router {
     int nmw;
     weft_http_handler not_found;
     void *not_found_ud;
+    /* Fully literal patterns by whole path, so the common case is one hash
+     * and one compare instead of a walk (same answer: a literal match at
+     * every segment is what the walk would find first). */
+    struct lit {
+        uint64_t hash;
+        char *path;
+        size_t len;
+        rnode *node;
+    } *lits;
+    size_t nlits, litcap; /* open addressing, power-of-two capacity */
 };
+
+static uint64_t path_hash(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+static rnode *lit_find(const weft_http_router *r, const char *p, size_t n) {
+    if (!r->litcap) return NULL;
+    uint64_t h = path_hash(p, n);
+    for (size_t i = h & (r->litcap - 1);; i = (i + 1) & (r->litcap - 1)) {
+        const struct lit *e = &r->lits[i];
+        if (!e->path) return NULL;
+        if (e->hash == h && e->len == n && memcmp(e->path, p, n) == 0) return e->node;
+    }
+}
+
+static int lit_add(weft_http_router *r, const char *p, size_t n, rnode *node) {
+    if (lit_find(r, p, n)) return 0;
+    if ((r->nlits + 1) * 2 > r->litcap) {
+        size_t cap = r->litcap ? r->litcap * 2 : 16;
+        struct lit *t = calloc(cap, sizeof *t);
+        if (!t) return WEFT_ENOMEM;
+        for (size_t i = 0; i < r->litcap; i++) {
+            struct lit e = r->lits[i];
+            if (!e.path) continue;
+            size_t j = e.hash & (cap - 1);
+            while (t[j].path) j = (j + 1) & (cap - 1);
+            t[j] = e;
+        }
+        free(r->lits);
+        r->lits = t;
+        r->litcap = cap;
+    }
+    char *copy = malloc(n + 1);
+    if (!copy) return WEFT_ENOMEM;
+    memcpy(copy, p, n);
+    copy[n] = 0;
+    uint64_t h = path_hash(p, n);
+    size_t j = h & (r->litcap - 1);
+    while (r->lits[j].path) j = (j + 1) & (r->litcap - 1);
+    r->lits[j] = (struct lit){h, copy, n, node};
+    r->nlits++;
+    return 0;
+}
 
 static int default_not_found(weft_http_ctx *c, void *ud) {
     (void)ud;
@@ -87,6 +142,8 @@ static void node_free(rnode *n) {
 void weft_http_router_free(weft_http_router *r) {
     if (!r) return;
     node_free(&r->root);
+    for (size_t i = 0; i < r->litcap; i++) free(r->lits[i].path);
+    free(r->lits);
     free(r);
 }
 
@@ -269,6 +326,7 @@ int weft_http_route(weft_http_router *r, const char *method, const char *pattern
     m[n->nmethods].ud = ud;
     n->nmethods++;
     rebuild_allow(n);
+    if (!strchr(pattern, '{')) return lit_add(r, pattern, strlen(pattern), n);
     return 0;
 }
 
@@ -337,8 +395,8 @@ void weft__http_route_match(weft_http_router *r, weft_http_ctx *c) {
             path = sl ? (weft_str){sl, (size_t)(e - sl)} : WEFT_STR("/");
         }
     }
-    rnode *n = NULL;
-    if (path.n && path.p[0] == '/') {
+    rnode *n = lit_find(r, path.p, path.n);
+    if (!n && path.n && path.p[0] == '/') {
         const char *end = path.p + path.n;
         n = match(&r->root, path.n == 1 ? NULL : path.p + 1, end, c);
     }

@@ -354,6 +354,44 @@ TEST_PLAIN(control_byte_in_header_400) {
     ASSERT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\x1b[0m\r\n\r\n"), 400);
 }
 
+/* The request-target and field values are skipped 8 bytes at a time: every
+ * position of a special byte relative to the words must still count. */
+TEST_PLAIN(word_wise_scan_finds_every_special_byte) {
+    char buf[256];
+    weft_http_request r;
+    int st;
+    const char *why;
+    for (int pad = 0; pad < 20; pad++) {
+        char a[32], t[32];
+        memset(a, 'a', (size_t)pad);
+        a[pad] = 0;
+        /* trailing blanks after a long value are not part of it */
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\nX: %sz \t  \t     \r\n\r\n", a);
+        ASSERT_GT(parse_s(buf, &r, &st, &why), 0);
+        ASSERT_EQ(r.headers[1].value.n, (size_t)pad + 1);
+        /* a '?' at any offset splits path and query */
+        memset(t, 'p', (size_t)pad);
+        t[pad] = 0;
+        snprintf(buf, sizeof buf, "GET /%s?q=%s HTTP/1.1\r\nHost: h\r\n\r\n", t, a);
+        ASSERT_GT(parse_s(buf, &r, &st, &why), 0);
+        ASSERT_EQ(r.path.n, (size_t)pad + 1);
+        ASSERT_EQ(r.query.n, (size_t)pad + 2);
+        /* a non-ASCII, DEL or control byte at any offset is refused */
+        static const char bad[] = {'\x80', '\x7f', '\x01', '\xff'};
+        for (size_t k = 0; k < sizeof bad; k++) {
+            snprintf(buf, sizeof buf, "GET /%s%cxxxxxxxxx HTTP/1.1\r\nHost: h\r\n\r\n", t, bad[k]);
+            ASSERT_EQ(status_of(buf), 400);
+            if (bad[k] == '\x80' || bad[k] == '\xff') continue; /* obs-text is fine in values */
+            snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\nX: %s%cxxxxxxxxx\r\n\r\n", a,
+                     bad[k]);
+            ASSERT_EQ(status_of(buf), 400);
+        }
+        /* a bare LF inside a long value */
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\nX: %s\nxxxxxxxxxxx\r\n\r\n", a);
+        ASSERT_EQ(status_of(buf), 400);
+    }
+}
+
 TEST_PLAIN(htab_in_header_value_ok) {
     weft_http_request r;
     int st;
