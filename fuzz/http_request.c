@@ -40,8 +40,8 @@ static result run(const uint8_t *data, size_t n, const weft_http_limits *lim, si
     weft_http_request *r = &res.req;
     if (res.rc == WEFT_EPARSE) {
         if (!why || !*why) abort();
-        if (res.status != 400 && res.status != 414 && res.status != 431 && res.status != 501 &&
-            res.status != 505)
+        if (res.status != 400 && res.status != 414 && res.status != 417 && res.status != 431 &&
+            res.status != 501 && res.status != 505)
             abort();
     } else if (res.rc > 0) {
         size_t h = (size_t)res.rc;
