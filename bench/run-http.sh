@@ -1,0 +1,834 @@
+#!/usr/bin/env bash
+# bench/run-http.sh — the HTTP arena: weft's TechEmpower app (build/apps/tfb)
+# against five peers (Go net/http, Go Fiber v2, Rust actix-web, axum and
+# may_minihttp: bench/peers/http-go, bench/peers/http-rust), built and run in
+# the same session, one after another, by the same method:
+#
+#  - every server pinned to CPU 0 and single-threaded as far as it allows
+#    (GOMAXPROCS=1, workers(1), tokio current_thread, may 1 worker,
+#    weft --workers 1); every load generator pinned to CPU 1;
+#  - each server first answers a check (curl: body, Content-Type, Server,
+#    Date on /plaintext and /json); one that fails it is n/a, with the reason;
+#  - memory: VmRSS idle right after start (before any request), then with
+#    BENCH_IDLE_CONNS (10000) idle keep-alive connections that each completed
+#    one GET /plaintext (bench/tools/holdconns.c); KB per connection;
+#  - throughput, closed loop: wrk -t1 -c256 for BENCH_DURATION (10) s after a
+#    BENCH_WARMUP (3) s warm-up, on /plaintext, /json and /plaintext
+#    pipelined x16 (bench/tools/pipeline.lua, as TechEmpower does); errors
+#    and non-2xx counted; server CPU time (utime+stime, /proc/PID/stat) per
+#    request, in microseconds;
+#  - latency, open loop: oha at fixed rates with latency correction, at 50%
+#    and 90% of the best PEER's (not weft's) /plaintext wrk rate of this run,
+#    on /plaintext and /json: p50, p99, p99.9.
+# Each phase (memory, throughput, latency) runs on a freshly started server.
+#
+# Writes a Markdown table per metric (one row per program, and its ratio to
+# weft, program/weft) to bench/results/http-<date>.md, the raw numbers, the
+# machine and the versions to bench/results/http-<date>.json.
+#
+# Works from any directory. Knobs (environment):
+#   BENCH_DURATION=10      seconds of each measured wrk run
+#   BENCH_WARMUP=3         seconds of wrk warm-up before each measured run
+#   BENCH_CONNS=256        wrk connections
+#   BENCH_PIPELINE=16      pipeline depth of the pipelined run
+#   BENCH_IDLE_CONNS=10000 idle connections of the memory test (0: skip it)
+#   BENCH_OHA_DURATION=10  seconds of each oha run (0: skip the latency runs)
+#   BENCH_OHA_CONNS=256    oha connections
+#   BENCH_OHA_JSON=1       also the oha runs on /json (0: /plaintext only)
+#   BENCH_ONLY="a b"       run only these programs (weft nethttp fiber actix
+#                          axum may_minihttp; commas or spaces); saved as
+#                          http-<date>-<names>.{md,json}
+#   BENCH_PORT=18080       first port; program i listens on BENCH_PORT+i
+#   BENCH_SERVER_CPU=0     CPU of the servers; BENCH_CLIENT_CPU=1 the loaders'
+# Needs wrk, curl, taskset, python3, a C compiler, go and cargo; installs oha
+# (pinned, `cargo install --locked`) into ~/.cargo/bin when it is missing.
+# A program that does not build, start or answer correctly shows as n/a and
+# the script goes on; it exits 0 once the tables are written. Every server it
+# started is killed at the end, even on failure.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+COMMAND_LINE="$0${*:+ $*}"
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-3}
+CONNS=${BENCH_CONNS:-256}
+PIPELINE=${BENCH_PIPELINE:-16}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+OHA_DURATION=${BENCH_OHA_DURATION:-$DURATION}
+OHA_CONNS=${BENCH_OHA_CONNS:-256}
+OHA_JSON=${BENCH_OHA_JSON:-1}
+BASE_PORT=${BENCH_PORT:-18080}
+OHA_VERSION=1.16.0
+DATE=$(date +%Y-%m-%d)
+OUTDIR=bench/results
+
+ALL_PROGS=(weft nethttp fiber actix axum may_minihttp)
+declare -A LABEL=(
+    [weft]="weft (tfb app)" [nethttp]="Go net/http" [fiber]="Go Fiber v2"
+    [actix]="Rust actix-web" [axum]="Rust axum" [may_minihttp]="Rust may_minihttp"
+)
+PROGS=()
+if [ -n "${BENCH_ONLY:-}" ]; then
+    for p in ${BENCH_ONLY//,/ }; do
+        if [ -n "${LABEL[$p]+x}" ]; then PROGS+=("$p"); else echo "run-http: unknown program '$p' (one of: ${ALL_PROGS[*]})" >&2; exit 2; fi
+    done
+    ONLY_TAG=$(
+        IFS=-
+        echo "${PROGS[*]}"
+    )
+    STEM=$OUTDIR/http-$DATE-$ONLY_TAG # a partial run keeps off the full table
+else
+    PROGS=("${ALL_PROGS[@]}")
+    STEM=$OUTDIR/http-$DATE
+fi
+MD=$STEM.md
+JSON=$STEM.json
+
+log() { echo "run-http: $(date +%H:%M:%S) $*" >&2; }
+
+WORK=$(mktemp -d)
+: >"$WORK/results" # lines: prog metric value
+: >"$WORK/notes"   # lines: free text
+: >"$WORK/status"  # lines: prog phase status text
+: >"$WORK/cmds"    # lines: exact commands, one per kind
+declare -A BIN WHY PORT
+SPID=""    # the server now running
+DIED=""    # why it died (set by died)
+HOLDPID="" # the idle-connection holder now running
+
+stop_pid() { # pid: TERM, then KILL after 3 s
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 30; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    stop_pid "$HOLDPID"
+    HOLDPID=""
+    stop_pid "$SPID"
+    SPID=""
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+result() { echo "$1 $2 $3" >>"$WORK/results"; }
+note() { echo "$*" >>"$WORK/notes"; log "note: $*"; }
+status() { echo "$1 $2 $3" >>"$WORK/status"; }
+
+for t in wrk curl taskset python3; do
+    command -v "$t" >/dev/null 2>&1 || { log "$t is required"; exit 1; }
+done
+
+# ---- CPUs, file descriptors --------------------------------------------------
+
+if [ "$(nproc)" -ge 2 ]; then
+    SCPU=${BENCH_SERVER_CPU:-0}
+    LCPU=${BENCH_CLIENT_CPU:-1}
+    PINNING="server on CPU $SCPU, load generator on CPU $LCPU (taskset -c)"
+else
+    SCPU=${BENCH_SERVER_CPU:-0}
+    LCPU=${BENCH_CLIENT_CPU:-0}
+    PINNING="only $(nproc) CPU: server AND load generator both on CPU $SCPU (they compete; numbers are not comparable with 2-CPU runs)"
+    note "$PINNING"
+fi
+SPIN=(taskset -c "$SCPU")
+LPIN=(taskset -c "$LCPU")
+
+HARD=$(ulimit -Hn)
+[ "$HARD" = unlimited ] && HARD=1048576
+ulimit -Sn "$HARD" 2>/dev/null || log "warning: could not raise ulimit -n to $HARD"
+NOFILE=$(ulimit -Sn)
+if [ "$IDLE_CONNS" -gt 0 ] && [ "$NOFILE" -lt $((IDLE_CONNS + 64)) ]; then
+    IDLE_CONNS=$((NOFILE - 64))
+    note "ulimit -n is $NOFILE: the memory test holds only $IDLE_CONNS connections"
+fi
+
+# ---- build -------------------------------------------------------------------
+
+build() { # name logfile command...
+    local name=$1 logf=$2
+    shift 2
+    log "building $name: $*"
+    if "$@" >"$logf" 2>&1; then return 0; fi
+    log "building $name failed (last lines of the log):"
+    tail -n 15 "$logf" | sed 's/^/    /' >&2
+    return 1
+}
+want() { [[ " ${PROGS[*]} " == *" $1 "* ]]; }
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+BUILD_T0=$(date +%s)
+for p in "${ALL_PROGS[@]}"; do BIN[$p]=""; WHY[$p]="not selected"; done
+
+if want weft; then
+    if build weft "$WORK/build-weft.log" make -C "$ROOT" --no-print-directory apps &&
+        [ -x build/apps/tfb ] && mkdir -p "$WORK/bin" && cp build/apps/tfb "$WORK/bin/tfb"; then
+        # a copy: every phase runs the same build even if build/ is rebuilt meanwhile
+        BIN[weft]=$WORK/bin/tfb
+    else
+        WHY[weft]="build failed (make apps / build/apps/tfb missing)"
+    fi
+fi
+
+if want nethttp || want fiber; then
+    if ! command -v go >/dev/null 2>&1; then
+        WHY[nethttp]="go not installed"
+        WHY[fiber]="go not installed"
+    elif build go "$WORK/build-go.log" env -C bench/peers/http-go GOTOOLCHAIN=local \
+        go build -trimpath -o bin/ ./cmd/nethttp ./cmd/fiber; then
+        BIN[nethttp]=$ROOT/bench/peers/http-go/bin/nethttp
+        BIN[fiber]=$ROOT/bench/peers/http-go/bin/fiber
+    else
+        WHY[nethttp]="build failed"
+        WHY[fiber]="build failed"
+    fi
+fi
+
+if want actix || want axum || want may_minihttp; then
+    if ! command -v cargo >/dev/null 2>&1; then
+        for p in actix axum may_minihttp; do WHY[$p]="cargo not installed"; done
+    elif build rust "$WORK/build-rust.log" cargo build --release --locked \
+        --manifest-path bench/peers/http-rust/Cargo.toml; then
+        for p in actix axum may_minihttp; do
+            BIN[$p]=$ROOT/bench/peers/http-rust/target/release/$p
+        done
+    else
+        for p in actix axum may_minihttp; do WHY[$p]="build failed"; done
+    fi
+fi
+
+HOLDCONNS=""
+if [ "$IDLE_CONNS" -gt 0 ]; then
+    CC=${CC:-cc}
+    if build holdconns "$WORK/build-holdconns.log" "$CC" -O2 -std=c11 -Wall \
+        -o "$WORK/holdconns" bench/tools/holdconns.c; then
+        HOLDCONNS=$WORK/holdconns
+    else
+        note "bench/tools/holdconns.c did not build: no memory-per-connection numbers"
+    fi
+fi
+
+OHA=""
+if [ "$OHA_DURATION" -gt 0 ]; then
+    for c in "$HOME/.cargo/bin/oha" "$(command -v oha 2>/dev/null || true)"; do
+        if [ -n "$c" ] && [ -x "$c" ] && "$c" --version 2>/dev/null | grep -q " $OHA_VERSION\$"; then
+            OHA=$c
+            break
+        fi
+    done
+    if [ -z "$OHA" ]; then
+        if command -v cargo >/dev/null 2>&1 &&
+            build oha "$WORK/build-oha.log" cargo install oha --version "$OHA_VERSION" --locked; then
+            OHA=$HOME/.cargo/bin/oha
+        else
+            note "oha $OHA_VERSION could not be installed: no latency numbers"
+        fi
+    fi
+fi
+BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
+log "builds took ${BUILD_SECONDS}s"
+# the runs need the machine to themselves: say so when something else is busy
+busy_pct() { # % of all CPUs busy over 2 s (from /proc/stat), while this script idles
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 2
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; i = y[2] - x[2];
+        printf "%.0f", ((u + i) > 0 ? 100 * u / (u + i) : 0) }'
+}
+LOAD_RUNS=$(cut -d' ' -f1-3 /proc/loadavg)
+BUSY=$(busy_pct)
+if [ "$BUSY" -gt 10 ]; then
+    note "the machine was busy when the runs started ($BUSY% of the CPUs used by other processes; load average $LOAD_RUNS): they compete with the benchmark and the numbers are noisy"
+fi
+
+for p in "${PROGS[@]}"; do
+    if [ -z "${BIN[$p]}" ]; then status "$p" build "${WHY[$p]}"; fi
+done
+
+# ---- server control ------------------------------------------------------------
+
+i=0
+for p in "${ALL_PROGS[@]}"; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
+
+server_cmd() { # prog -> the command line, in the array SCMD
+    local p=$1
+    case $p in
+    weft) SCMD=("${BIN[$p]}" --port "${PORT[$p]}" --workers 1) ;;
+    nethttp | fiber) SCMD=(env GOMAXPROCS=1 "${BIN[$p]}" "${PORT[$p]}") ;;
+    *) SCMD=("${BIN[$p]}" "${PORT[$p]}") ;;
+    esac
+}
+
+listening() { # port: is something listening on 127.0.0.1:port (no connection made)?
+    if command -v ss >/dev/null 2>&1; then
+        ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+
+start_server() { # prog phase -> SPID set, 0 if it listens within 15 s
+    local p=$1 phase=$2 i
+    server_cmd "$p"
+    echo "server $p: ${SPIN[*]} ${SCMD[*]}" >>"$WORK/cmds"
+    if listening "${PORT[$p]}"; then
+        status "$p" "$phase" "port ${PORT[$p]} already in use by another process"
+        return 1
+    fi
+    "${SPIN[@]}" "${SCMD[@]}" >>"$WORK/server-$p.log" 2>&1 &
+    SPID=$!
+    for ((i = 0; i < 150; i++)); do
+        if ! kill -0 "$SPID" 2>/dev/null; then
+            wait "$SPID" 2>/dev/null || true
+            SPID=""
+            status "$p" "$phase" "exited at start: $(tail -n 1 "$WORK/server-$p.log" | cut -c1-160)"
+            return 1
+        fi
+        if listening "${PORT[$p]}"; then
+            sleep 0.5 # let it settle
+            return 0
+        fi
+        sleep 0.1
+    done
+    status "$p" "$phase" "not listening on 127.0.0.1:${PORT[$p]} after 15 s"
+    stop_pid "$SPID"
+    SPID=""
+    return 1
+}
+
+stop_server() {
+    stop_pid "$SPID"
+    SPID=""
+}
+
+alive() { [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; }
+
+died() { # prog -> DIED="server died (exit N|killed by SIGX): last lines of its log"; reaps it
+    local rc=0 how
+    wait "$SPID" 2>/dev/null || rc=$?
+    SPID=""
+    if [ "$rc" -gt 128 ]; then how="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"; else how="exit $rc"; fi
+    DIED="server died ($how): $(tail -n 3 "$WORK/server-$1.log" 2>/dev/null | tr '\n' ' ' | cut -c1-240)"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+cpu_ticks() { # utime+stime of a pid, in clock ticks (fields after the ')' of comm)
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# check PROG: curl each endpoint; prints the reason of the first failure
+check_endpoint() { # port path want_body want_ctype
+    local port=$1 path=$2 want_body=$3 want_ctype=$4 out head body ctype
+    out=$(curl -si --max-time 5 "http://127.0.0.1:$port$path" 2>&1) || { echo "$path: curl failed: $(echo "$out" | tail -n 1)"; return 1; }
+    out=${out//$'\r'/}
+    head=${out%%$'\n\n'*}
+    body=${out#*$'\n\n'}
+    if ! grep -q '^HTTP/1\.[01] 200' <<<"$head"; then echo "$path: status is not 200: $(head -n 1 <<<"$head")"; return 1; fi
+    if [ "$(tr -d ' \n\t' <<<"$body")" != "$(tr -d ' \n\t' <<<"$want_body")" ]; then echo "$path: body is '$(head -c 80 <<<"$body")', not '$want_body'"; return 1; fi
+    ctype=$(grep -i '^content-type:' <<<"$head" | head -n 1 | cut -d: -f2- | sed 's/^ *//') || true
+    if ! [[ "${ctype,,}" == "$want_ctype" || "${ctype,,}" == "$want_ctype;"* ]]; then echo "$path: Content-Type is '$ctype', not $want_ctype"; return 1; fi
+    grep -qi '^server: *[^ ]' <<<"$head" || { echo "$path: no Server header"; return 1; }
+    grep -qi '^date: *[^ ]' <<<"$head" || { echo "$path: no Date header"; return 1; }
+    grep -qiE '^(content-length|transfer-encoding):' <<<"$head" || { echo "$path: neither Content-Length nor Transfer-Encoding"; return 1; }
+    return 0
+}
+check_server() { # prog -> 0 or prints the reason
+    local port=${PORT[$1]} why
+    why=$(check_endpoint "$port" /plaintext "Hello, World!" text/plain) || { echo "$why"; return 1; }
+    why=$(check_endpoint "$port" /json '{"message":"Hello, World!"}' application/json) || { echo "$why"; return 1; }
+    return 0
+}
+
+# ---- phase 1: correctness check and memory -------------------------------------
+
+declare -A OK
+for p in "${PROGS[@]}"; do
+    OK[$p]=0
+    [ -n "${BIN[$p]}" ] || { log "skipping $p: ${WHY[$p]}"; continue; }
+    log "$p: start, idle memory, check"
+    start_server "$p" start || { log "$p: $(awk -v p="$p" '$1 == p { $1 = $2 = ""; s = $0 } END { print s }' "$WORK/status")"; continue; }
+    idle=$(rss_kb "$SPID")
+    result "$p" rss_idle_kb "$idle"
+    result "$p" threads_idle "$(awk '/^Threads:/ { print $2 }' "/proc/$SPID/status")"
+    if ! why=$(check_server "$p"); then
+        log "$p fails the check: $why"
+        status "$p" check "fails the check: $why"
+        stop_server
+        continue
+    fi
+    OK[$p]=1
+    if [ -n "$HOLDCONNS" ]; then
+        log "$p: $IDLE_CONNS idle keep-alive connections"
+        echo "holder: ${LPIN[*]} holdconns 127.0.0.1 PORT $IDLE_CONNS /plaintext 60 120" >>"$WORK/cmds"
+        : >"$WORK/hold.out"
+        t0=$(date +%s.%N)
+        "${LPIN[@]}" "$HOLDCONNS" 127.0.0.1 "${PORT[$p]}" "$IDLE_CONNS" /plaintext 60 120 >"$WORK/hold.out" 2>&1 &
+        HOLDPID=$!
+        for ((i = 0; i < 700; i++)); do
+            grep -q '^READY' "$WORK/hold.out" && break
+            kill -0 "$HOLDPID" 2>/dev/null || break
+            sleep 0.1
+        done
+        setup_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+        read -r _ held _ failed rest < <(grep '^held' "$WORK/hold.out" || echo "held 0 failed $IDLE_CONNS")
+        sleep 1 # let the server finish any lazy allocation
+        if alive && [ "${held:-0}" -gt 0 ]; then
+            with=$(rss_kb "$SPID")
+            fds=$(find "/proc/$SPID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+            result "$p" rss_conns_kb "$with"
+            result "$p" conns_held "$held"
+            result "$p" conns_failed "$failed"
+            result "$p" conns_setup_s "$setup_s"
+            result "$p" server_fds_with_conns "$fds"
+            result "$p" threads_with_conns "$(awk '/^Threads:/ { print $2 }' "/proc/$SPID/status")"
+            result "$p" kb_per_conn "$(awk -v a="$idle" -v b="$with" -v n="$held" 'BEGIN { printf "%.3f", (b - a) / n }')"
+            [ "$failed" -eq 0 ] || note "$p: $failed of $IDLE_CONNS idle connections failed (${rest:-no reason given}); KB/connection is over the $held held"
+        else
+            DIED=""
+            alive || { died "$p"; DIED="; $DIED"; }
+            status "$p" memory "idle-connection test failed: $(head -n 1 "$WORK/hold.out" | cut -c1-160)$DIED"
+        fi
+        stop_pid "$HOLDPID"
+        HOLDPID=""
+        pc=$(awk '/^closed/ { print $4 }' "$WORK/hold.out")
+        [ -z "$pc" ] || [ "$pc" -eq 0 ] || note "$p: the server had closed $pc of the idle connections by the end of the memory test"
+    fi
+    stop_server
+done
+
+# ---- phase 2: throughput (wrk, closed loop) -------------------------------------
+
+TFB_ACCEPT_TEXT='Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7'
+TFB_ACCEPT_JSON='Accept: application/json,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7'
+RUNS=(plaintext json pipelined)
+
+wrk_args() { # run port -> WRK array
+    local run=$1 port=$2
+    case $run in
+    plaintext) WRK=(-H "Host: localhost" -H "$TFB_ACCEPT_TEXT" -H "Connection: keep-alive" "http://127.0.0.1:$port/plaintext") ;;
+    json) WRK=(-H "Host: localhost" -H "$TFB_ACCEPT_JSON" -H "Connection: keep-alive" "http://127.0.0.1:$port/json") ;;
+    pipelined) WRK=(-H "Host: localhost" -H "$TFB_ACCEPT_TEXT" -H "Connection: keep-alive" -s "$ROOT/bench/tools/pipeline.lua" "http://127.0.0.1:$port/plaintext" -- "$PIPELINE") ;;
+    esac
+}
+run_wrk() { # seconds run port outfile
+    wrk_args "$2" "$3"
+    timeout $(($1 + 30)) "${LPIN[@]}" wrk -t1 -c"$CONNS" -d"$1"s --latency "${WRK[@]}" >"$4" 2>&1
+}
+
+for p in "${PROGS[@]}"; do
+    [ "${OK[$p]}" = 1 ] || continue
+    log "$p: throughput (wrk)"
+    start_server "$p" throughput || continue
+    for run in "${RUNS[@]}"; do
+        wrk_args "$run" PORT
+        printf 'wrk %s: %s wrk -t1 -c%s -d%ss --latency' "$run" "${LPIN[*]}" "$CONNS" "$DURATION" >>"$WORK/cmds"
+        printf ' %q' "${WRK[@]}" >>"$WORK/cmds"
+        echo " (after a ${WARMUP}s warm-up of the same)" >>"$WORK/cmds"
+        alive || { died "$p"; status "$p" "wrk_$run" "$DIED"; break; }
+        [ "$WARMUP" -gt 0 ] && { run_wrk "$WARMUP" "$run" "${PORT[$p]}" "$WORK/warm.out" || true; }
+        c0=$(cpu_ticks "$SPID")
+        rc=0
+        run_wrk "$DURATION" "$run" "${PORT[$p]}" "$WORK/wrk-$p-$run.out" || rc=$?
+        c1=$(cpu_ticks "$SPID")
+        if ! alive; then
+            died "$p"
+            status "$p" "wrk_$run" "$DIED (wrk exit $rc)"
+            break
+        fi
+        if [ "$rc" -ne 0 ]; then
+            status "$p" "wrk_$run" "wrk exit $rc: $(tail -n 1 "$WORK/wrk-$p-$run.out" | cut -c1-160)"
+            continue
+        fi
+        read -r reqs secs rps serr non2xx p50 p99 < <(awk '
+            / requests in / { r = $1; s = $4; sub(/,$/, "", s);
+                if (s ~ /ms$/) { sub(/ms$/, "", s); s /= 1000 } else if (s ~ /m$/) { sub(/m$/, "", s); s *= 60 } else sub(/s$/, "", s) }
+            /^Requests\/sec:/ { q = $2 }
+            /Socket errors:/ { gsub(/,/, ""); e = $4 + $6 + $8 + $10 }
+            /Non-2xx or 3xx responses:/ { n = $5 }
+            $1 == "50%" { l50 = $2 } $1 == "99%" { l99 = $2 }
+            END { printf "%s %s %s %d %d %s %s\n", r, s, q, e, n, l50, l99 }' "$WORK/wrk-$p-$run.out")
+        if [ -z "$reqs" ] || [ "$reqs" -eq 0 ]; then
+            status "$p" "wrk_$run" "no requests completed"
+            continue
+        fi
+        result "$p" "wrk_${run}_rps" "$rps"
+        result "$p" "wrk_${run}_requests" "$reqs"
+        result "$p" "wrk_${run}_seconds" "$secs"
+        result "$p" "wrk_${run}_socket_errors" "$serr"
+        result "$p" "wrk_${run}_non2xx" "$non2xx"
+        result "$p" "wrk_${run}_latency_p50" "$p50"
+        result "$p" "wrk_${run}_latency_p99" "$p99"
+        result "$p" "wrk_${run}_server_cpu_s" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')"
+        result "$p" "wrk_${run}_cpu_us_per_req" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.4f", (b - a) / t / n * 1e6 }')"
+        log "$p $run: $rps req/s, errors $serr, non-2xx $non2xx"
+    done
+    stop_server
+done
+
+# ---- phase 3: latency (oha, open loop at 50% and 90% of the best peer) --------
+
+BEST_PEER=""
+BEST_RPS=""
+read -r BEST_PEER BEST_RPS < <(awk '$2 == "wrk_plaintext_rps" && $1 != "weft" && $3 > best { best = $3; who = $1 }
+    END { if (who != "") print who, best }' "$WORK/results") || true
+OHA_RATES=()
+if [ -n "$OHA" ] && [ -n "$BEST_RPS" ]; then
+    OHA_RATES=("50:$(awk -v r="$BEST_RPS" 'BEGIN { printf "%d", r * 0.5 }')" "90:$(awk -v r="$BEST_RPS" 'BEGIN { printf "%d", r * 0.9 }')")
+elif [ -n "$OHA" ]; then
+    note "no peer's /plaintext wrk rate in this run (none ran): no latency runs"
+fi
+OHA_PATHS=(plaintext)
+[ "$OHA_JSON" = 1 ] && OHA_PATHS+=(json)
+OHA_FMT=()
+if [ -n "$OHA" ]; then
+    if "$OHA" --help 2>&1 | grep -q -- '--output-format'; then OHA_FMT=(--output-format json); else OHA_FMT=(-j); fi
+fi
+
+if [ "${#OHA_RATES[@]}" -gt 0 ]; then
+    for p in "${PROGS[@]}"; do
+        [ "${OK[$p]}" = 1 ] || continue
+        log "$p: latency (oha at ${OHA_RATES[*]} req/s)"
+        start_server "$p" latency || continue
+        # the same warm-up as before the wrk runs
+        [ "$WARMUP" -gt 0 ] && { run_wrk "$WARMUP" plaintext "${PORT[$p]}" "$WORK/warm.out" || true; }
+        for path in "${OHA_PATHS[@]}"; do
+            for pr in "${OHA_RATES[@]}"; do
+                pct=${pr%%:*}
+                rate=${pr#*:}
+                [ -n "$SPID" ] || { status "$p" "oha_${path}_$pct" "not run: the server had died"; continue; }
+                alive || { died "$p"; status "$p" "oha_${path}_$pct" "$DIED"; continue; }
+                OHA_CMD=("$OHA" --no-tui "${OHA_FMT[@]}" --latency-correction -q "$rate" -z "${OHA_DURATION}s"
+                    -c "$OHA_CONNS" "http://127.0.0.1:${PORT[$p]}/$path")
+                [ "$p" != "${PROGS[0]}" ] || [ "$path" != plaintext ] || [ "$pct" != 50 ] ||
+                    echo "oha: ${LPIN[*]} ${OHA_CMD[*]/${PORT[$p]}/PORT} (rate 50% and 90% of the best peer)" >>"$WORK/cmds"
+                rc=0
+                timeout $((OHA_DURATION + 60)) "${LPIN[@]}" "${OHA_CMD[@]}" >"$WORK/oha.json" 2>"$WORK/oha.err" || rc=$?
+                if [ "$rc" -ne 0 ]; then
+                    status "$p" "oha_${path}_$pct" "oha exit $rc: $(tail -n 1 "$WORK/oha.err" | cut -c1-160)"
+                    continue
+                fi
+                if ! python3 - "$WORK/oha.json" "$p" "oha_${path}_$pct" >>"$WORK/results" 2>"$WORK/oha.parse" <<'EOF'; then
+import json, sys
+f, prog, key = sys.argv[1:4]
+d = json.load(open(f))
+s = d.get("summary", {})
+lp = d.get("latencyPercentiles", {})
+def put(m, v):
+    if v is not None:
+        print(prog, key + "_" + m, v)
+ms = lambda v: None if v is None else round(v * 1000, 4)
+put("p50_ms", ms(lp.get("p50")))
+put("p99_ms", ms(lp.get("p99")))
+put("p99.9_ms", ms(lp.get("p99.9")))
+put("achieved_rps", round(s.get("requestsPerSec", 0), 1))
+codes = d.get("statusCodeDistribution", {}) or {}
+put("responses", sum(codes.values()))
+put("non2xx", sum(v for k, v in codes.items() if not str(k).startswith("2")))
+put("errors", sum((d.get("errorDistribution", {}) or {}).values()))
+put("success_rate", s.get("successRate"))
+errs = d.get("errorDistribution", {}) or {}
+if errs:
+    top = max(errs, key=errs.get)
+    put("top_error", f"{errs[top]}x " + " ".join(str(top).split())[:120])
+EOF
+                    status "$p" "oha_${path}_$pct" "could not read oha's JSON: $(tail -n 1 "$WORK/oha.parse")"
+                    continue
+                fi
+                result "$p" "oha_${path}_${pct}_target_rps" "$rate"
+                log "$p oha $path at $pct% ($rate req/s): $(awk -v p="$p" -v k="oha_${path}_${pct}_" '$1 == p && index($2, k) == 1 { sub(k, "", $2); printf "%s=%s ", $2, $3 }' "$WORK/results")"
+            done
+        done
+        stop_server
+    done
+fi
+RUN_SECONDS=$(($(date +%s) - BUILD_T0 - BUILD_SECONDS))
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- machine, versions ----------------------------------------------------------
+
+first_line() { "$@" 2>&1 | head -n 1 || true; }
+{
+    echo "date=$DATE"
+    echo "cpu_model=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2; exit }')"
+    echo "nproc=$(nproc)"
+    echo "kernel=$(uname -srm)"
+    echo "memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "pinning=$PINNING"
+    echo "ulimit_n=$NOFILE"
+    echo "go=$(first_line go version)"
+    echo "rustc=$(first_line rustc --version)"
+    echo "cargo=$(first_line cargo --version)"
+    echo "cc=$(first_line "${CC:-cc}" --version)"
+    echo "wrk=$(first_line wrk -v | sed 's/ Copyright.*//')"
+    echo "oha=$([ -n "$OHA" ] && first_line "$OHA" --version || echo "not installed")"
+    echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (dirty)')"
+    echo "command=$COMMAND_LINE"
+    echo "env=$(env | grep '^BENCH_' | sort | tr '\n' ' ')"
+    echo "duration=$DURATION"
+    echo "warmup=$WARMUP"
+    echo "conns=$CONNS"
+    echo "pipeline=$PIPELINE"
+    echo "idle_conns=$IDLE_CONNS"
+    echo "oha_duration=$OHA_DURATION"
+    echo "oha_conns=$OHA_CONNS"
+    echo "best_peer=$BEST_PEER"
+    echo "best_peer_rps=$BEST_RPS"
+    echo "build_seconds=$BUILD_SECONDS"
+    echo "run_seconds=$RUN_SECONDS"
+    echo "clk_tck=$CLK_TCK"
+    echo "loadavg=at start $LOAD_START; when the runs started $LOAD_RUNS (CPUs ${BUSY}% busy with other work); at the end $LOAD_END (CPUs $(busy_pct)% busy)"
+} >"$WORK/meta"
+# crates (from Cargo.lock) and Go modules (from go.mod/go.sum) actually used
+awk '/^\[\[package\]\]/ { n = "" } /^name = / { gsub(/"/, "", $3); n = $3 }
+    /^version = / && n != "" && n != "weft-bench-http-rust" { gsub(/"/, "", $3); print n, $3 }' \
+    bench/peers/http-rust/Cargo.lock >"$WORK/crates" 2>/dev/null || true
+(cd bench/peers/http-go && GOTOOLCHAIN=local go list -m all 2>/dev/null | tail -n +2) >"$WORK/gomods" || true
+[ -s "$WORK/gomods" ] || awk '$2 !~ /\/go.mod$/ { print $1, $2 }' bench/peers/http-go/go.sum 2>/dev/null | sort -u >"$WORK/gomods" || true
+
+# ---- tables ---------------------------------------------------------------------
+
+mkdir -p "$OUTDIR"
+python3 - "$WORK" "$MD" "$JSON" "${PROGS[*]}" <<'EOF'
+import json, sys
+work, md_path, json_path, progs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
+LABEL = {"weft": "weft (tfb app)", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
+         "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp"}
+meta = {}
+for line in open(f"{work}/meta"):
+    k, _, v = line.rstrip("\n").partition("=")
+    meta[k] = v
+res = {p: {} for p in progs}
+for line in open(f"{work}/results"):
+    p, m, v = line.split(maxsplit=2)
+    v = v.strip()
+    try:
+        v = float(v)
+    except ValueError:
+        pass
+    res.setdefault(p, {})[m] = v
+status = {p: {} for p in progs}
+for line in open(f"{work}/status"):
+    p, phase, why = (line.rstrip("\n").split(" ", 2) + ["", ""])[:3]
+    status.setdefault(p, {})[phase] = why
+notes = [l.rstrip("\n") for l in open(f"{work}/notes") if l.strip()]
+cmds = []
+for l in open(f"{work}/cmds"):
+    l = l.rstrip("\n")
+    if l not in cmds:
+        cmds.append(l)
+crates = dict(l.split()[:2] for l in open(f"{work}/crates") if l.strip())
+gomods = dict(l.split()[:2] for l in open(f"{work}/gomods") if len(l.split()) >= 2)
+
+def get(p, m):
+    v = res.get(p, {}).get(m)
+    return v if isinstance(v, float) else None
+
+def why_na(p, phase_prefix):
+    st = status.get(p, {})
+    for ph in ("build", "start", "check"):
+        if ph in st:
+            return st[ph]
+    for ph, w in st.items():
+        if ph.startswith(phase_prefix):
+            return w
+    return ""
+
+def fmt(v, kind):
+    if v is None:
+        return "n/a"
+    if kind == "rps":
+        return f"{v:,.0f}"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "mb":
+        return f"{v / 1024:.1f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
+
+def ratio(p, m):
+    a, w = get(p, m), get("weft", m)
+    if a is None or w is None or w == 0:
+        return None
+    return a / w
+
+def fr(r):
+    return "n/a" if r is None else f"{r:.2f}×"
+
+out = []
+w = out.append
+w(f"# weft HTTP arena, {meta['date']}")
+w("")
+w("weft's TechEmpower app against five peers, built and run in the same session by "
+  "`bench/run-http.sh`, one program after another, each single-threaded as far as it "
+  f"allows. {meta['pinning']}. Every phase (memory, throughput, latency) starts a fresh server.")
+w("")
+w("**Ratio to weft = program / weft** in every table. For throughput (req/s) a ratio "
+  "> 1 means the program is *faster* than weft; for CPU per request, latency and memory "
+  "a ratio > 1 means the program *uses more* (weft is better).")
+w("")
+na = [p for p in progs if any(ph in status.get(p, {}) for ph in ("build", "start", "check"))]
+if na:
+    w("Not measured (n/a everywhere):")
+    w("")
+    for p in na:
+        w(f"- {LABEL[p]}: {why_na(p, '')}")
+    w("")
+
+def table(title, cols, explain=None):
+    # cols: list of (header, metric, kind, with_ratio)
+    w(f"## {title}")
+    w("")
+    if explain:
+        w(explain)
+        w("")
+    hdr = ["program"]
+    for h, m, k, r in cols:
+        hdr.append(h)
+        if r:
+            hdr.append(f"{h}: ratio to weft")
+    w("| " + " | ".join(hdr) + " |")
+    w("|---" + "|---:" * (len(hdr) - 1) + "|")
+    for p in progs:
+        row = [LABEL[p]]
+        for h, m, k, r in cols:
+            row.append(fmt(get(p, m), k))
+            if r:
+                row.append(fr(ratio(p, m)))
+        w("| " + " | ".join(row) + " |")
+    w("")
+
+D, C, PL = meta["duration"], meta["conns"], meta["pipeline"]
+for run, name in (("plaintext", "/plaintext"), ("json", "/json"), ("pipelined", f"/plaintext pipelined ×{PL}")):
+    table(f"Throughput: {name} (wrk -t1 -c{C}, {D} s, closed loop)",
+          [("req/s", f"wrk_{run}_rps", "rps", True),
+           ("socket errors", f"wrk_{run}_socket_errors", "int", False),
+           ("non-2xx", f"wrk_{run}_non2xx", "int", False)],
+          "Higher req/s is better; ratio > 1: the program is faster than weft.")
+for run, name in (("plaintext", "/plaintext"), ("json", "/json"), ("pipelined", f"/plaintext pipelined ×{PL}")):
+    table(f"Server CPU per request: {name} (during the wrk run above)",
+          [("µs CPU/request", f"wrk_{run}_cpu_us_per_req", "f", True),
+           ("server CPU s", f"wrk_{run}_server_cpu_s", "f", False)],
+          f"utime+stime of the server process (/proc/PID/stat, CLK_TCK={meta['clk_tck']}) over the "
+          "run, divided by the requests wrk completed. Lower is better; ratio > 1: the program "
+          "spends more CPU per request than weft.")
+
+oha_keys = sorted({m.split("_")[1] + "_" + m.split("_")[2] for p in res for m in res[p] if m.startswith("oha_")},
+                  key=lambda k: (k.split("_")[0] != "plaintext", int(k.split("_")[1])))
+for k in oha_keys:
+    path, pct = k.split("_")
+    target = next((get(p, f"oha_{k}_target_rps") for p in progs if get(p, f"oha_{k}_target_rps")), None)
+    table(f"Latency: /{path} at {pct}% of the best peer ({fmt(target, 'rps')} req/s, oha open loop)",
+          [("p50 ms", f"oha_{k}_p50_ms", "f", True),
+           ("p99 ms", f"oha_{k}_p99_ms", "f", True),
+           ("p99.9 ms", f"oha_{k}_p99.9_ms", "f", True),
+           ("achieved req/s", f"oha_{k}_achieved_rps", "rps", False),
+           ("errors", f"oha_{k}_errors", "int", False),
+           ("non-2xx", f"oha_{k}_non2xx", "int", False)],
+          f"oha --latency-correction -q {fmt(target, 'int')} -z {meta['oha_duration']}s -c {meta['oha_conns']}: "
+          f"the rate is {pct}% of the best peer's (not weft's) /plaintext wrk rate in this run "
+          f"({LABEL.get(meta['best_peer'], meta['best_peer'])}, {fmt(float(meta['best_peer_rps'] or 0), 'rps')} req/s). "
+          "Lower is better; ratio > 1: the program's latency is higher than weft's. "
+          "An achieved rate well below the target means the server (or oha) could not keep up.")
+    behind = [f"{LABEL[p]} ({get(p, f'oha_{k}_achieved_rps') / target:.0%})" for p in progs
+              if target and get(p, f"oha_{k}_achieved_rps") is not None
+              and get(p, f"oha_{k}_achieved_rps") < 0.95 * target]
+    if behind:
+        w("**Below 95% of the target rate** (achieved/target; these percentiles include "
+          "queueing in the server or in oha and are not comparable): " + ", ".join(behind) + ".")
+        w("")
+if not oha_keys:
+    w("## Latency")
+    w("")
+    w("No latency runs (oha missing, BENCH_OHA_DURATION=0, or no peer rate to base them on).")
+    w("")
+
+table(f"Memory: idle, and with {meta['idle_conns']} idle keep-alive connections",
+      [("threads", "threads_idle", "int", False),
+       ("RSS idle MB", "rss_idle_kb", "mb", True),
+       ("RSS with conns MB", "rss_conns_kb", "mb", False),
+       ("KB/connection", "kb_per_conn", "f", True),
+       ("connections held", "conns_held", "int", False),
+       ("server fds", "server_fds_with_conns", "int", False)],
+      "VmRSS (/proc/PID/status) right after start, before any request; then with the "
+      "connections open, each having completed one GET /plaintext (bench/tools/holdconns.c). "
+      "KB/connection = (RSS with − RSS idle) / connections held. Lower is better; ratio > 1: "
+      "the program uses more memory than weft.")
+
+w("## Runs that did not succeed")
+w("")
+anyf = False
+for p in progs:
+    for ph, why in status.get(p, {}).items():
+        w(f"- {LABEL[p]} ({ph}): {why}")
+        anyf = True
+if not anyf:
+    w("- none")
+w("")
+if notes:
+    w("## Notes")
+    w("")
+    for n in dict.fromkeys(notes):
+        w(f"- {n}")
+    w("")
+w("## Machine and versions")
+w("")
+w(f"- CPU: {meta['cpu_model']}; nproc: {meta['nproc']}; memory: {meta['memory']}; kernel: {meta['kernel']}; ulimit -n: {meta['ulimit_n']}")
+w(f"- {meta['go']}; {meta['rustc']}; {meta['cc']}; {meta['wrk']}; {meta['oha']}")
+want_crates = ["actix-web", "actix-http", "actix-server", "actix-rt", "axum", "hyper", "hyper-util", "tokio",
+               "may", "may_minihttp", "yarte", "serde", "serde_json", "mimalloc"]
+w("- crates (Cargo.lock): " + ", ".join(f"{c} {crates[c]}" for c in want_crates if c in crates))
+want_mods = ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"]
+w("- Go modules (go.mod): " + ", ".join(f"{m} {gomods[m]}" for m in want_mods if m in gomods))
+w(f"- weft commit: {meta['weft_commit']}")
+w(f"- load average (1, 5, 15 min): {meta['loadavg']}")
+w(f"- builds took {meta['build_seconds']} s, the runs {meta['run_seconds']} s")
+w("")
+w("## Exact commands")
+w("")
+w("```")
+w(f"{meta['command']}   # environment: {meta['env'] or '(no BENCH_* knobs)'}")
+for c in cmds:
+    w(c)
+w("```")
+open(md_path, "w").write("\n".join(out) + "\n")
+
+doc = {
+    "date": meta["date"],
+    "machine": {k: meta[k] for k in ("cpu_model", "nproc", "kernel", "memory", "ulimit_n")},
+    "pinning": meta["pinning"],
+    "versions": {k: meta[k] for k in ("go", "rustc", "cargo", "cc", "wrk", "oha")} |
+                {"crates": crates, "go_modules": gomods},
+    "weft_commit": meta["weft_commit"],
+    "loadavg": meta["loadavg"],
+    "command": meta["command"],
+    "environment": meta["env"],
+    "commands": cmds,
+    "settings": {k: meta[k] for k in ("duration", "warmup", "conns", "pipeline", "idle_conns",
+                                      "oha_duration", "oha_conns", "clk_tck")},
+    "oha_rate_basis": {"best_peer": meta["best_peer"], "plaintext_rps": meta["best_peer_rps"]},
+    "ratio_convention": "program/weft for every metric: for req/s > 1 means the program is faster than weft; "
+                        "for CPU per request, latency and memory > 1 means the program uses more than weft",
+    "results": {p: {"label": LABEL[p], "metrics": res.get(p, {}), "failures": status.get(p, {})} for p in progs},
+    "ratios_to_weft": {p: {m: ratio(p, m) for m in res.get(p, {}) if ratio(p, m) is not None} for p in progs},
+    "notes": list(dict.fromkeys(notes)),
+    "build_seconds": int(meta["build_seconds"]),
+    "run_seconds": int(meta["run_seconds"]),
+}
+json.dump(doc, open(json_path, "w"), indent=2)
+EOF
+cat "$MD"
+echo
+log "saved $MD and $JSON (builds ${BUILD_SECONDS}s, runs ${RUN_SECONDS}s)"
