@@ -326,34 +326,66 @@ int weft_http_set_cookie(weft_http_ctx *c, const char *name, const char *value,
 
 static int bodyless_status(int s) { return s < 200 || s == 204 || s == 304; }
 
+/* "HTTP/1.1 200 OK" and friends, formatted once. */
+static const char *status_line(int st, size_t *len) {
+    static __thread struct {
+        int code;
+        size_t len;
+        char s[64];
+    } cache[4];
+    int k = st & 3;
+    if (cache[k].code != st) {
+        const char *reason = weft_http_reason(st);
+        int n = snprintf(cache[k].s, sizeof cache[k].s, "HTTP/1.1 %03d %s", st, reason);
+        cache[k].len = n > 0 && (size_t)n < sizeof cache[k].s ? (size_t)n : 0;
+        cache[k].code = st;
+    }
+    *len = cache[k].len;
+    return cache[k].s;
+}
+
+/* "\r\nServer: <name>\r\nDate: <IMF-fixdate>", rebuilt once per second per
+ * thread (and when another server name asks). No suspension between the
+ * check and the copy, so the thread-local cannot change under us. */
+static const char *server_date(const weft__http_cfg *cfg, size_t *len) {
+    static __thread struct {
+        int64_t sec;
+        const char *name;
+        size_t len;
+        char s[192];
+    } sd = {-1, NULL, 0, ""};
+    const char *date = weft__http_date(); /* refreshes date_cache.sec */
+    if (sd.sec != date_cache.sec || sd.name != cfg->server_name) {
+        size_t o = 0;
+        if (cfg->server_name && cfg->server_name_len <= 128) {
+            memcpy(sd.s, "\r\nServer: ", 10);
+            memcpy(sd.s + 10, cfg->server_name, cfg->server_name_len);
+            o = 10 + cfg->server_name_len;
+        }
+        memcpy(sd.s + o, "\r\nDate: ", 8);
+        memcpy(sd.s + o + 8, date, 29);
+        sd.len = o + 37;
+        sd.sec = date_cache.sec;
+        sd.name = cfg->server_name;
+    }
+    *len = sd.len;
+    return sd.s;
+}
+
 int weft__http_write_head(weft_http_ctx *c, weft_buf *b, int64_t content_length) {
     const weft__http_cfg *cfg = c->conn->cfg;
     int st = c->status ? c->status : 200;
-    const char *reason = weft_http_reason(st);
-    size_t rl = strlen(reason);
-    int rc = weft_buf_reserve(b, 160 + rl + cfg->server_name_len + c->hdrs.len +
-                                     (c->ctype ? strlen(c->ctype) : 0));
+    size_t sl, dl, tl = c->ctype ? strlen(c->ctype) : 0;
+    const char *line = status_line(st, &sl);
+    const char *sdate = server_date(cfg, &dl);
+    int rc = weft_buf_reserve(b, 128 + sl + dl + c->hdrs.len + tl);
     if (rc) return rc;
     char *p = b->data + b->len;
-    memcpy(p, "HTTP/1.1 ", 9);
-    p[9] = (char)('0' + st / 100 % 10);
-    p[10] = (char)('0' + st / 10 % 10);
-    p[11] = (char)('0' + st % 10);
-    p[12] = ' ';
-    p += 13;
-    memcpy(p, reason, rl);
-    p += rl;
-    if (cfg->server_name) {
-        memcpy(p, "\r\nServer: ", 10);
-        p += 10;
-        memcpy(p, cfg->server_name, cfg->server_name_len);
-        p += cfg->server_name_len;
-    }
-    memcpy(p, "\r\nDate: ", 8);
-    memcpy(p + 8, weft__http_date(), 29);
-    p += 37;
+    memcpy(p, line, sl);
+    p += sl;
+    memcpy(p, sdate, dl);
+    p += dl;
     if (c->ctype) {
-        size_t tl = strlen(c->ctype);
         memcpy(p, "\r\nContent-Type: ", 16);
         memcpy(p + 16, c->ctype, tl);
         p += 16 + tl;

@@ -248,7 +248,10 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
         if ((k) >= end) return out_of_bytes((k), 1, max_line, max_head, status, reason);           \
     } while (0)
 
-    while (i < end && (ctab[b[i]] & C_TCHAR)) i++;
+    if (end >= 4 && memcmp(b, "GET ", 4) == 0)
+        i = 3; /* the common case, same result */
+    else
+        while (i < end && (ctab[b[i]] & C_TCHAR)) i++;
     NEED_LINE(i);
     if (i == 0 || b[i] != ' ') return fail(status, reason, 400, "invalid method");
     weft_str method = {buf, i};
@@ -262,27 +265,33 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
     if (i == t0 || b[i] != ' ') return fail(status, reason, 400, "invalid request-target");
     weft_str target = {buf + t0, i - t0};
     i++;
-    static const char proto[] = "HTTP/";
-    for (size_t k = 0; k < 5; k++, i++) {
+    int major, minor;
+    if (i + 10 <= end && memcmp(b + i, "HTTP/1.1\r\n", 10) == 0) {
+        major = minor = 1; /* the common case, same result */
+        i += 10;
+    } else {
+        static const char proto[] = "HTTP/";
+        for (size_t k = 0; k < 5; k++, i++) {
+            NEED_LINE(i);
+            if (b[i] != (unsigned char)proto[k]) return fail(status, reason, 400, "invalid version");
+        }
         NEED_LINE(i);
-        if (b[i] != (unsigned char)proto[k]) return fail(status, reason, 400, "invalid version");
+        if (b[i] < '0' || b[i] > '9') return fail(status, reason, 400, "invalid version");
+        major = b[i++] - '0';
+        NEED_LINE(i);
+        if (b[i++] != '.') return fail(status, reason, 400, "invalid version");
+        NEED_LINE(i);
+        if (b[i] < '0' || b[i] > '9') return fail(status, reason, 400, "invalid version");
+        minor = b[i++] - '0';
+        NEED_LINE(i);
+        if (b[i] != '\r')
+            return fail(status, reason, 400,
+                        b[i] == '\n' ? "bare LF in request line" : "invalid version");
+        i++;
+        NEED_LINE(i);
+        if (b[i] != '\n') return fail(status, reason, 400, "bare CR in request line");
+        i++;
     }
-    NEED_LINE(i);
-    if (b[i] < '0' || b[i] > '9') return fail(status, reason, 400, "invalid version");
-    int major = b[i++] - '0';
-    NEED_LINE(i);
-    if (b[i++] != '.') return fail(status, reason, 400, "invalid version");
-    NEED_LINE(i);
-    if (b[i] < '0' || b[i] > '9') return fail(status, reason, 400, "invalid version");
-    int minor = b[i++] - '0';
-    NEED_LINE(i);
-    if (b[i] != '\r')
-        return fail(status, reason, 400,
-                    b[i] == '\n' ? "bare LF in request line" : "invalid version");
-    i++;
-    NEED_LINE(i);
-    if (b[i] != '\n') return fail(status, reason, 400, "bare CR in request line");
-    i++;
     if (major != 1 || minor > 1) return fail(status, reason, 505, "HTTP version not supported");
 #undef NEED_LINE
 

@@ -61,10 +61,18 @@ struct weft_http_router {
     size_t nlits, litcap; /* open addressing, power-of-two capacity */
 };
 
+/* Cheap: length, first and last 8 bytes (paths that share both collide and
+ * are told apart by the compare). */
 static uint64_t path_hash(const char *p, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else {
+        memcpy(&a, p, n);
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 29);
 }
 
 static rnode *lit_find(const weft_http_router *r, const char *p, size_t n) {

@@ -195,7 +195,7 @@ static int need_continue(weft__http_conn *c, int *sent) {
 static ssize_t read_body(weft__http_conn *c, size_t head) {
     weft_http_ctx *x = &c->ctx;
     const weft__http_cfg *cfg = c->cfg;
-    int64_t deadline = weft_deadline_in(cfg->body_timeout_ms);
+    int64_t deadline = -1; /* set when the body is not all there yet */
     int sent100 = 0;
     if (x->req.content_length > 0) {
         if ((uint64_t)x->req.content_length > cfg->max_body) {
@@ -204,6 +204,7 @@ static ssize_t read_body(weft__http_conn *c, size_t head) {
         }
         size_t total = head + (size_t)x->req.content_length;
         while (c->in.len - c->in_off < total) {
+            if (deadline < 0) deadline = weft_deadline_in(cfg->body_timeout_ms);
             if (need_continue(c, &sent100)) return WEFT_ENOMEM;
             ssize_t n = read_more(c, total - (c->in.len - c->in_off), deadline);
             if (n == WEFT_ETIMEDOUT) {
@@ -242,6 +243,7 @@ static ssize_t read_body(weft__http_conn *c, size_t head) {
             return 0;
         }
         if (r == 1) break;
+        if (deadline < 0) deadline = weft_deadline_in(cfg->body_timeout_ms);
         if (need_continue(c, &sent100)) return WEFT_ENOMEM;
         ssize_t got = read_more(c, READ_CHUNK, deadline);
         reparse(c);
@@ -464,13 +466,15 @@ static void conn_main(void *arg) {
                                   memory_order_relaxed);
             atomic_store(&sc.idle, 1);
             if (atomic_load(&s->stopping)) break;
-            int w = weft_fd_wait(sc.fd, WEFT_POLLIN, -1);
+            int w = weft__fd_wait_unconfirmed(sc.fd, WEFT_POLLIN, -1);
             int expect = 1;
             if (!atomic_compare_exchange_strong(&sc.idle, &expect, 0)) break; /* told to close */
             if (w < 0) break; /* head/idle timeout (nothing sent: silent), cancelled, error */
             if (!first) head_deadline = weft_deadline_in(cfg->head_timeout_ms);
             if (!(c = state_get(s, &sc))) break;
-            n = read_more(c, READ_CHUNK, head_deadline);
+            /* deadline 0: a readiness that was gone (see the wait) reads
+             * EAGAIN and the connection simply waits again */
+            n = read_more(c, READ_CHUNK, 0);
         }
         if (n == WEFT_ETIMEDOUT) {
             if (c->in.len > c->in_off) {

@@ -109,6 +109,14 @@ static int io_wait(int fd, int events, int64_t deadline) {
  * earlier wait on another worker reports readiness that was consumed since).
  * The syscall-retrying operations do not care; weft_fd_wait() hands the
  * events to its caller, so it confirms them with a zero-timeout poll(2). */
+int weft__fd_wait_unconfirmed(int fd, int events, int64_t deadline) {
+    int rc = io_enter(fd);
+    if (rc) return rc;
+    events &= WEFT_POLLIN | WEFT_POLLOUT;
+    if (!events) return WEFT_EINVAL;
+    return io_wait(fd, events, deadline);
+}
+
 int weft_fd_wait(int fd, int events, int64_t deadline) {
     int rc = io_enter(fd);
     if (rc) return rc;
