@@ -37,53 +37,19 @@ DOCS=(feed numbers)
 METRICS=(parse_ms parse_mbps encode_ms encode_mbps)
 PROGS=(weft go rust)
 
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/bench/lib.sh"
+bench_init run-json
 : >"$WORK/results" # lines: prog doc metric value
 : >"$WORK/notes"   # lines: prog: note
 : >"$WORK/status"  # lines: prog doc status...
 
-log() { echo "run-json: $*" >&2; }
-
-declare -A BIN WHY
 for p in "${PROGS[@]}"; do BIN[$p]=""; WHY[$p]=""; done
 
 # ---- build ------------------------------------------------------------------
 
-build() { # name logfile command...
-    local name=$1 logf=$2
-    shift 2
-    log "building $name: $*"
-    if "$@" >"$logf" 2>&1; then return 0; fi
-    log "building $name failed (last lines of the log):"
-    tail -n 15 "$logf" | sed 's/^/    /' >&2
-    return 1
-}
-
-if build weft "$WORK/build-weft.log" make --no-print-directory benches &&
-    [ -x build/bench/json ]; then
-    BIN[weft]=$ROOT/build/bench/json
-else
-    WHY[weft]="build failed"
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-    WHY[go]="go not installed"
-elif build go "$WORK/build-go.log" env -C bench/peers/json-go GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-    go build -o bin/jsonbench .; then
-    BIN[go]=$ROOT/bench/peers/json-go/bin/jsonbench
-else
-    WHY[go]="build failed"
-fi
-
-if ! command -v cargo >/dev/null 2>&1; then
-    WHY[rust]="cargo not installed"
-elif build rust "$WORK/build-rust.log" cargo build --release --locked \
-    --manifest-path bench/peers/json-rust/Cargo.toml; then
-    BIN[rust]=$ROOT/bench/peers/json-rust/target/release/jsonbench
-else
-    WHY[rust]="build failed"
-fi
+build_weft_bench weft json
+build_go_peer go bench/peers/json-go jsonbench
+build_rust_peer rust bench/peers/json-rust jsonbench
 
 # ---- documents --------------------------------------------------------------
 
@@ -103,14 +69,7 @@ done
 
 # ---- run --------------------------------------------------------------------
 
-PIN=()
-if command -v taskset >/dev/null 2>&1 && taskset -c "$CPU" true 2>/dev/null; then
-    PIN=(taskset -c "$CPU")
-    PINNED="taskset -c $CPU"
-else
-    PINNED="not pinned (taskset missing or CPU $CPU unusable)"
-    log "warning: $PINNED"
-fi
+pin_to "$CPU"
 
 for d in "${DOCS[@]}"; do
     if [ -z "${DOCFILE[$d]}" ]; then
@@ -185,21 +144,10 @@ target_eval() { # doc peer bound -> "value|met"
 
 # ---- machine ----------------------------------------------------------------
 
-first_line() { "$@" 2>/dev/null | head -n 1 || true; }
-KERNEL=$(uname -r)
-CPU_MODEL=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2; exit }' || true)
-[ -n "$CPU_MODEL" ] || CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-NPROC=$(nproc)
-GCC_V=$(first_line gcc --version)
-GO_V=$(first_line go version)
-RUSTC_V=$(first_line rustc --version)
+machine_facts
 SERDE_V=$(awk '/^\[\[package\]\]/ { n = "" } /^name = / { gsub(/"/, "", $3); n = $3 }
     /^version = / && n == "serde_json" { gsub(/"/, "", $3); print $3; exit }' \
     bench/peers/json-rust/Cargo.lock 2>/dev/null || true)
-COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-if [ "$COMMIT" != unknown ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then
-    COMMIT="$COMMIT (dirty)"
-fi
 
 # ---- Markdown ---------------------------------------------------------------
 

@@ -40,64 +40,23 @@ METRICS=(switch_ns spawn_ns pingpong_ns chan_msgs_per_s park1m_spawn_ms
          park1m_rss_per_task_bytes wake_ns)
 PROGS=(weft go rust)
 
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/bench/lib.sh"
+bench_init run-rt
 : >"$WORK/results" # lines: prog metric value unit
 : >"$WORK/notes"   # lines: prog: note
 : >"$WORK/status"  # lines: prog bench status...
 
-log() { echo "run-rt: $*" >&2; }
-
-declare -A BIN WHY
 for p in "${PROGS[@]}"; do BIN[$p]=""; WHY[$p]=""; done
 
 # ---- build ------------------------------------------------------------------
 
-build() { # name logfile command...
-    local name=$1 logf=$2
-    shift 2
-    log "building $name: $*"
-    if "$@" >"$logf" 2>&1; then return 0; fi
-    log "building $name failed (last lines of the log):"
-    tail -n 15 "$logf" | sed 's/^/    /' >&2
-    return 1
-}
-
-if build weft "$WORK/build-weft.log" make --no-print-directory benches &&
-    [ -x build/bench/rt ]; then
-    BIN[weft]=$ROOT/build/bench/rt
-else
-    WHY[weft]="build failed"
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-    WHY[go]="go not installed"
-elif build go "$WORK/build-go.log" env -C bench/peers/go GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-    go build -o bin/gobench .; then
-    BIN[go]=$ROOT/bench/peers/go/bin/gobench
-else
-    WHY[go]="build failed"
-fi
-
-if ! command -v cargo >/dev/null 2>&1; then
-    WHY[rust]="cargo not installed"
-elif build rust "$WORK/build-rust.log" cargo build --release --locked \
-    --manifest-path bench/peers/rust/Cargo.toml; then
-    BIN[rust]=$ROOT/bench/peers/rust/target/release/rustbench
-else
-    WHY[rust]="build failed"
-fi
+build_weft_bench weft rt
+build_go_peer go bench/peers/go gobench
+build_rust_peer rust bench/peers/rust rustbench
 
 # ---- run --------------------------------------------------------------------
 
-PIN=()
-if command -v taskset >/dev/null 2>&1 && taskset -c "$CPUS" true 2>/dev/null; then
-    PIN=(taskset -c "$CPUS")
-    PINNED="taskset -c $CPUS"
-else
-    PINNED="not pinned (taskset missing or CPUs $CPUS unusable)"
-    log "warning: $PINNED"
-fi
+pin_to "$CPUS"
 
 for p in "${PROGS[@]}"; do
     [ -n "${BIN[$p]}" ] || { log "skipping $p: ${WHY[$p]}"; continue; }
@@ -198,17 +157,7 @@ target_eval() { # metric op bound -> "value|met" (met: met, not met, n/a)
 
 # ---- machine ----------------------------------------------------------------
 
-first_line() { "$@" 2>/dev/null | head -n 1 || true; }
-KERNEL=$(uname -r)
-CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-NPROC=$(nproc)
-GCC_V=$(first_line gcc --version)
-GO_V=$(first_line go version)
-RUSTC_V=$(first_line rustc --version)
-COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-if [ "$COMMIT" != unknown ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then
-    COMMIT="$COMMIT (dirty)"
-fi
+machine_facts
 MAX_MAPS=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo unknown)
 # "name version" of every crate built into the Rust peer for this machine
 # (cargo tree); failing that, every package in Cargo.lock.
