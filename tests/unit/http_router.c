@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -38,105 +39,222 @@ static int hdr_is(const weft_http_test_response *r, const char *name, const char
     return h.p && weft_str_eq(h, weft_str_c(v));
 }
 
-/* Runs method target through r; returns the status (or the negative error)
- * and copies the body, NUL-terminated, into out. */
-static int req(weft_http_router *r, const char *method, const char *target, const char *headers,
-               const char *body, char *out, size_t outn) {
-    weft_http_test_response res;
-    int rc = weft_http_test(r, method, target, headers, body, &res);
-    if (rc) {
-        weft_http_test_response_free(&res);
-        return rc;
-    }
-    if (out) snprintf(out, outn, "%.*s", (int)res.body.n, res.body.p ? res.body.p : "");
-    int st = res.status;
-    weft_http_test_response_free(&res);
-    return st;
+static int count_header(const weft_http_test_response *r, const char *name) {
+    int n = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (weft_str_eq_nocase(r->headers[i].name, weft_str_c(name))) n++;
+    return n;
 }
 
-#define GET(r, target, out) req((r), "GET", (target), NULL, NULL, (out), sizeof(out))
+/* What the middleware below did, in order (reset by a case with .log). */
+static char mw_log[256];
+
+/* ---- checking helpers ---------------------------------------------------------
+ * They report a failure at the caller's line (HERE) and return -1; the
+ * ASSERT_* macros around them then end the test, as ASSERT does. */
+
+typedef struct loc {
+    const char *file;
+    int line;
+} loc;
+#define HERE ((loc){__FILE__, __LINE__})
+
+/* A router with these routes; method NULL: fn is a middleware (MW). */
+typedef struct route {
+    const char *method, *pattern;
+    weft_http_handler fn;
+    void *ud;
+} route;
+#define MW(fn, ud) {NULL, NULL, (fn), (ud)}
+
+/* The router, or NULL after reporting which registration failed. */
+static weft_http_router *router_of(loc at, const route *rt, size_t n) {
+    weft_http_router *r = weft_http_router_new();
+    if (!r) {
+        test__fail(at.file, at.line, "weft_http_router_new() == NULL");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = rt[i].method ? weft_http_route(r, rt[i].method, rt[i].pattern, rt[i].fn, rt[i].ud)
+                              : weft_http_use(r, rt[i].fn, rt[i].ud);
+        if (rc) {
+            test__fail(at.file, at.line, "registering %s %s: %s",
+                       rt[i].method ? rt[i].method : "middleware",
+                       rt[i].pattern ? rt[i].pattern : "", weft_strerror(rc));
+            weft_http_router_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+#define ROUTER(...)                                                                                \
+    router_of(HERE, (const route[]){__VA_ARGS__},                                                  \
+              sizeof((const route[]){__VA_ARGS__}) / sizeof(route))
+
+/* One request through weft_http_test and what its response must be; a field
+ * left 0 / NULL is not checked. */
+typedef struct rcase {
+    const char *method; /* NULL: GET */
+    const char *target, *headers, *body;
+    int status;
+    const char *want;      /* the whole body */
+    const char *hdr[4][2]; /* headers that must be there with exactly this value */
+    struct {
+        const char *name;
+        int n;
+    } count[6];    /* headers that must appear n times (0: absent) */
+    int bodyless;  /* no body: empty, and nothing after the head in what was written */
+    const char *log; /* mw_log afterwards (reset before) */
+} rcase;
+
+static int case_fail(loc at, const rcase *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int case_fail(loc at, const rcase *k, const char *fmt, ...) {
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%s %s: ", k->method ? k->method : "GET", k->target);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    test__fail(at.file, at.line, "%s", msg);
+    return -1;
+}
+
+/* Runs k; 0 when the response is as k wants, else -1 after reporting each
+ * difference. keep: the response is handed over (the caller frees it). */
+static int check_case(loc at, weft_http_router *r, const rcase *k, weft_http_test_response *keep) {
+    if (k->log) mw_log[0] = 0;
+    weft_http_test_response res;
+    int rc = weft_http_test(r, k->method ? k->method : "GET", k->target, k->headers, k->body, &res);
+    if (rc) {
+        weft_http_test_response_free(&res);
+        return case_fail(at, k, "weft_http_test: %s", weft_strerror(rc));
+    }
+    int bad = 0;
+    if (k->status && res.status != k->status)
+        bad = case_fail(at, k, "status %d, want %d", res.status, k->status);
+    if (k->want && !body_is(&res, k->want))
+        bad = case_fail(at, k, "body \"%.*s\", want \"%s\"", (int)res.body.n,
+                        res.body.p ? res.body.p : "", k->want);
+    for (int i = 0; i < 4 && k->hdr[i][0]; i++)
+        if (!hdr_is(&res, k->hdr[i][0], k->hdr[i][1])) {
+            weft_str v = weft_http_test_header(&res, k->hdr[i][0]);
+            bad = case_fail(at, k, "%s: \"%.*s\", want \"%s\"", k->hdr[i][0], (int)v.n,
+                            v.p ? v.p : "(absent)", k->hdr[i][1]);
+        }
+    for (int i = 0; i < 6 && k->count[i].name; i++)
+        if (count_header(&res, k->count[i].name) != k->count[i].n)
+            bad = case_fail(at, k, "%d %s headers, want %d", count_header(&res, k->count[i].name),
+                            k->count[i].name, k->count[i].n);
+    if (k->bodyless && (res.body.n != 0 || res.raw.len < 4 ||
+                        memcmp(res.raw.data + res.raw.len - 4, "\r\n\r\n", 4) != 0))
+        bad = case_fail(at, k, "a body of %zu bytes, want none", res.body.n);
+    if (k->log && strcmp(mw_log, k->log) != 0)
+        bad = case_fail(at, k, "log \"%s\", want \"%s\"", mw_log, k->log);
+    if (keep && !bad)
+        *keep = res;
+    else
+        weft_http_test_response_free(&res);
+    return bad;
+}
+
+static int check_cases(loc at, weft_http_router *r, const rcase *k, size_t n) {
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= check_case(at, r, &k[i], NULL);
+    return bad;
+}
+
+/* GET target -> status and (unless NULL) exactly this body. */
+typedef struct get_case {
+    const char *target;
+    int status;
+    const char *want;
+} get_case;
+
+static int check_gets(loc at, weft_http_router *r, const get_case *g, size_t n) {
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= check_case(at, r, &(rcase){.target = g[i].target, .status = g[i].status,
+                                          .want = g[i].want},
+                          NULL);
+    return bad;
+}
+
+/* ASSERT_CASE(r, .target = "/x", .status = 200, ...): one rcase;
+ * ASSERT_CASE_KEEP: the same, the response left in *res_;
+ * ASSERT_CASES(r, {...}, {...}): a table of them;
+ * ASSERT_GETS(r, {"/x", 200, "body"}, ...): a table of get_cases. */
+#define ASSERT_CASE(r, ...)                                                                        \
+    do {                                                                                           \
+        if (check_case(HERE, (r), &(const rcase){__VA_ARGS__}, NULL)) return;                      \
+    } while (0)
+#define ASSERT_CASE_KEEP(r, res_, ...)                                                             \
+    do {                                                                                           \
+        if (check_case(HERE, (r), &(const rcase){__VA_ARGS__}, (res_))) return;                    \
+    } while (0)
+#define ASSERT_CASES(r, ...)                                                                       \
+    do {                                                                                           \
+        const rcase k__[] = {__VA_ARGS__};                                                         \
+        if (check_cases(HERE, (r), k__, sizeof k__ / sizeof k__[0])) return;                       \
+    } while (0)
+#define ASSERT_GETS(r, ...)                                                                        \
+    do {                                                                                           \
+        const get_case g__[] = {__VA_ARGS__};                                                      \
+        if (check_gets(HERE, (r), g__, sizeof g__ / sizeof g__[0])) return;                        \
+    } while (0)
+
+/* weft_http_test_raw of the string raw into *out (initialized here). */
+static int raw_through(weft_http_router *r, const weft_http_config *cfg, const char *raw,
+                      weft_buf *out) {
+    weft_buf_init(out, 0);
+    return weft_http_test_raw(r, cfg, raw, strlen(raw), out);
+}
 
 /* ---- matching -------------------------------------------------------------- */
 
 TEST(route_literal_beats_param_beats_rest) {
     /* "Literal segments win over {param}, which wins over {rest...}" */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER({"GET", "/a/b", h_tag, "lit"}, {"GET", "/a/{x}", h_tag, "param"},
+               {"GET", "/a/{rest...}", h_tag, "rest"}, {"GET", "/", h_tag, "root"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/a/b", h_tag, "lit"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/a/{x}", h_tag, "param"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/a/{rest...}", h_tag, "rest"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/", h_tag, "root"), 0);
-    char b[256];
-    ASSERT_EQ(GET(r, "/a/b", b), 200);
-    ASSERT_STREQ(b, "lit");
-    ASSERT_EQ(GET(r, "/a/c", b), 200);
-    ASSERT_STREQ(b, "param x=c");
-    ASSERT_EQ(GET(r, "/a/b/c", b), 200); /* lit and param dead-end: rest */
-    ASSERT_STREQ(b, "rest rest=b/c");
-    ASSERT_EQ(GET(r, "/a/c/d/e", b), 200);
-    ASSERT_STREQ(b, "rest rest=c/d/e");
-    ASSERT_EQ(GET(r, "/a/", b), 200); /* an empty segment is no {param}; the rest is "" */
-    ASSERT_STREQ(b, "rest rest=");
-    ASSERT_EQ(GET(r, "/a", b), 200); /* {rest...} may be empty */
-    ASSERT_STREQ(b, "rest rest=");
-    ASSERT_EQ(GET(r, "/", b), 200);
-    ASSERT_STREQ(b, "root");
-    ASSERT_EQ(GET(r, "/b", b), 404);
-    ASSERT_EQ(GET(r, "/a/b?q=1", b), 200); /* the query is not part of the path */
-    ASSERT_STREQ(b, "lit");
+    ASSERT_GETS(r, {"/a/b", 200, "lit"}, {"/a/c", 200, "param x=c"},
+                {"/a/b/c", 200, "rest rest=b/c"}, /* lit and param dead-end: rest */
+                {"/a/c/d/e", 200, "rest rest=c/d/e"},
+                {"/a/", 200, "rest rest="}, /* an empty segment is no {param}; the rest is "" */
+                {"/a", 200, "rest rest="},  /* {rest...} may be empty */
+                {"/", 200, "root"}, {"/b", 404, NULL},
+                {"/a/b?q=1", 200, "lit"}); /* the query is not part of the path */
     weft_http_router_free(r);
 }
 
 TEST(route_backtracks_out_of_dead_ends) {
     /* a more specific branch that dead-ends gives way to the next one, with
      * the params of the abandoned branch dropped */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER(
+        {"GET", "/u/new/profile", h_tag, "new-profile"},
+        {"GET", "/u/{id}/settings", h_tag, "settings"}, {"GET", "/p/{a}/{b}/z", h_tag, "abz"},
+        {"GET", "/p/{a}/q/x/y", h_tag, "aqxy"}, {"GET", "/p/{rest...}", h_tag, "prest"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/u/new/profile", h_tag, "new-profile"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/u/{id}/settings", h_tag, "settings"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/p/{a}/{b}/z", h_tag, "abz"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/p/{a}/q/x/y", h_tag, "aqxy"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/p/{rest...}", h_tag, "prest"), 0);
-    char b[256];
-    ASSERT_EQ(GET(r, "/u/new/profile", b), 200);
-    ASSERT_STREQ(b, "new-profile");
-    ASSERT_EQ(GET(r, "/u/new/settings", b), 200); /* literal "new" dead-ends */
-    ASSERT_STREQ(b, "settings id=new");
-    ASSERT_EQ(GET(r, "/u/7/settings", b), 200);
-    ASSERT_STREQ(b, "settings id=7");
-    ASSERT_EQ(GET(r, "/u/7/profile", b), 404);
-    ASSERT_EQ(GET(r, "/p/1/2/z", b), 200);
-    ASSERT_STREQ(b, "abz a=1 b=2");
-    ASSERT_EQ(GET(r, "/p/1/q/x/y", b), 200);
-    ASSERT_STREQ(b, "aqxy a=1");
-    ASSERT_EQ(GET(r, "/p/1/q/z", b), 200); /* literal q dead-ends: {b} = q */
-    ASSERT_STREQ(b, "abz a=1 b=q");
-    ASSERT_EQ(GET(r, "/p/1/q/x", b), 200); /* q/x has no handler, {b}/x no z: rest */
-    ASSERT_STREQ(b, "prest rest=1/q/x");
-    ASSERT_EQ(GET(r, "/p/1/2/y", b), 200); /* both param levels dead-end: rest */
-    ASSERT_STREQ(b, "prest rest=1/2/y");
+    ASSERT_GETS(r, {"/u/new/profile", 200, "new-profile"},
+                {"/u/new/settings", 200, "settings id=new"}, /* literal "new" dead-ends */
+                {"/u/7/settings", 200, "settings id=7"}, {"/u/7/profile", 404, NULL},
+                {"/p/1/2/z", 200, "abz a=1 b=2"}, {"/p/1/q/x/y", 200, "aqxy a=1"},
+                {"/p/1/q/z", 200, "abz a=1 b=q"},      /* literal q dead-ends: {b} = q */
+                {"/p/1/q/x", 200, "prest rest=1/q/x"}, /* q/x has no handler, {b}/x no z: rest */
+                {"/p/1/2/y", 200, "prest rest=1/2/y"}); /* both param levels dead-end: rest */
     weft_http_router_free(r);
 }
 
 TEST(route_trailing_slash_is_distinct) {
     /* "/t" and "/t/" are different paths (RFC 3986 §6.2.4 does not make them
      * equal) */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/t", h_tag, "no-slash"}, {"GET", "/d/", h_tag, "slash"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/t", h_tag, "no-slash"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/d/", h_tag, "slash"), 0);
-    char b[64];
-    ASSERT_EQ(GET(r, "/t", b), 200);
-    ASSERT_STREQ(b, "no-slash");
-    ASSERT_EQ(GET(r, "/t/", b), 404);
-    ASSERT_EQ(GET(r, "/d/", b), 200);
-    ASSERT_STREQ(b, "slash");
-    ASSERT_EQ(GET(r, "/d", b), 404);
+    ASSERT_GETS(r, {"/t", 200, "no-slash"}, {"/t/", 404, NULL}, {"/d/", 200, "slash"},
+                {"/d", 404, NULL});
     ASSERT_EQ(weft_http_route(r, "GET", "/t/", h_tag, "t-slash"), 0);
-    ASSERT_EQ(GET(r, "/t/", b), 200);
-    ASSERT_STREQ(b, "t-slash");
-    ASSERT_EQ(GET(r, "/t", b), 200);
-    ASSERT_STREQ(b, "no-slash");
+    ASSERT_GETS(r, {"/t/", 200, "t-slash"}, {"/t", 200, "no-slash"});
     weft_http_router_free(r);
 }
 
@@ -144,23 +262,13 @@ TEST(route_params_are_percent_decoded) {
     /* "Route parameter by name, percent-decoded"; '+' is not a space in a
      * path; an encoded '/' stays inside its segment; a malformed escape
      * leaves the raw value */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER({"GET", "/users/{name}", h_tag, "u"}, {"GET", "/f/{path...}", h_tag, "f"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/users/{name}", h_tag, "u"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/f/{path...}", h_tag, "f"), 0);
-    char b[256];
-    ASSERT_EQ(GET(r, "/users/J%C3%B6rg%20K", b), 200);
-    ASSERT_STREQ(b, "u name=J\xc3\xb6rg K");
-    ASSERT_EQ(GET(r, "/users/a+b", b), 200);
-    ASSERT_STREQ(b, "u name=a+b");
-    ASSERT_EQ(GET(r, "/users/a%2Fb", b), 200);
-    ASSERT_STREQ(b, "u name=a/b");
-    ASSERT_EQ(GET(r, "/f/x%20y/z", b), 200);
-    ASSERT_STREQ(b, "f path=x y/z");
-    ASSERT_EQ(GET(r, "/users/%zz", b), 200);
-    ASSERT_STREQ(b, "u name=%zz");
-    ASSERT_EQ(GET(r, "/users/ab%4", b), 200);
-    ASSERT_STREQ(b, "u name=ab%4");
+    ASSERT_GETS(r, {"/users/J%C3%B6rg%20K", 200, "u name=J\xc3\xb6rg K"},
+                {"/users/a+b", 200, "u name=a+b"}, {"/users/a%2Fb", 200, "u name=a/b"},
+                {"/f/x%20y/z", 200, "f path=x y/z"}, {"/users/%zz", 200, "u name=%zz"},
+                {"/users/ab%4", 200, "u name=ab%4"});
     weft_http_router_free(r);
 }
 
@@ -173,28 +281,16 @@ static int h_method(weft_http_ctx *c, void *ud) {
 TEST(route_404_and_405_with_allow) {
     /* RFC 9110 §15.5.5 / §15.5.6: no such path -> 404; path known, method
      * not -> 405 with Allow listing the methods, HEAD included when GET is */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/r", h_method, "get"}, {"POST", "/r", h_method, "post"},
+                                 {"DELETE", "/only-delete", h_method, "del"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/r", h_method, "get"), 0);
-    ASSERT_EQ(weft_http_route(r, "POST", "/r", h_method, "post"), 0);
-    ASSERT_EQ(weft_http_route(r, "DELETE", "/only-delete", h_method, "del"), 0);
-    weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "PUT", "/r", NULL, "x", &res), 0);
-    ASSERT_EQ(res.status, 405);
-    weft_str allow = weft_http_test_header(&res, "Allow");
-    char a[128];
-    snprintf(a, sizeof a, "%.*s", (int)allow.n, allow.p ? allow.p : "");
-    weft_http_test_response_free(&res);
-    ASSERT_STREQ(a, "GET, POST, HEAD");
-    ASSERT_EQ(weft_http_test(r, "GET", "/only-delete", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 405);
-    ASSERT(hdr_is(&res, "Allow", "DELETE")); /* no GET, so no HEAD */
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/nothing", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 404);
-    ASSERT(body_is(&res, "not found\n"));
-    ASSERT_EQ(weft_http_test_header(&res, "Allow").p, NULL);
-    weft_http_test_response_free(&res);
+    ASSERT_CASES(r,
+                 {.method = "PUT", .target = "/r", .body = "x", .status = 405,
+                  .hdr = {{"Allow", "GET, POST, HEAD"}}},
+                 /* no GET, so no HEAD */
+                 {.target = "/only-delete", .status = 405, .hdr = {{"Allow", "DELETE"}}},
+                 {.target = "/nothing", .status = 404, .want = "not found\n",
+                  .count = {{"Allow", 0}}});
     weft_http_router_free(r);
 }
 
@@ -203,38 +299,30 @@ TEST(route_custom_not_found) {
     weft_http_router *r = weft_http_router_new();
     ASSERT(r);
     weft_http_router_not_found(r, h_method, "custom");
-    char b[64];
-    ASSERT_EQ(GET(r, "/x", b), 200);
-    ASSERT_STREQ(b, "custom GET");
+    ASSERT_GETS(r, {"/x", 200, "custom GET"});
     weft_http_router_not_found(r, NULL, NULL);
-    ASSERT_EQ(GET(r, "/x", b), 404);
+    ASSERT_GETS(r, {"/x", 404, NULL});
     weft_http_router_free(r);
 }
 
 TEST(route_head_falls_back_to_get) {
     /* "HEAD falls back to the GET route (the body is dropped)"; RFC 9110
      * §9.3.2: same Content-Length; an explicit HEAD route wins */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/g", h_method, "get"}, {"GET", "/h", h_method, "get"},
+                                 {"HEAD", "/h", h_method, "head"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/g", h_method, "get"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/h", h_method, "get"), 0);
-    ASSERT_EQ(weft_http_route(r, "HEAD", "/h", h_method, "head"), 0);
-    weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "HEAD", "/g", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(hdr_is(&res, "Content-Length", "8")); /* "get HEAD" */
-    ASSERT_EQ(res.body.n, 0);
-    /* nothing after the head in what was written */
-    ASSERT(res.raw.len >= 4 && memcmp(res.raw.data + res.raw.len - 4, "\r\n\r\n", 4) == 0);
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "HEAD", "/h", NULL, NULL, &res), 0);
-    ASSERT(hdr_is(&res, "Content-Length", "9")); /* "head HEAD" from its own route */
-    weft_http_test_response_free(&res);
+    ASSERT_CASES(r,
+                 /* "get HEAD"; nothing after the head in what was written */
+                 {.method = "HEAD", .target = "/g", .status = 200,
+                  .hdr = {{"Content-Length", "8"}}, .bodyless = 1},
+                 /* "head HEAD" from its own route */
+                 {.method = "HEAD", .target = "/h", .hdr = {{"Content-Length", "9"}}});
     /* and through test_raw: HEAD then GET pipelined, the GET's body intact */
     weft_buf out;
-    weft_buf_init(&out, 0);
-    const char raw[] = "HEAD /g HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n";
-    ASSERT_EQ(weft_http_test_raw(r, NULL, raw, sizeof raw - 1, &out), 0);
+    ASSERT_EQ(raw_through(r, NULL,
+                          "HEAD /g HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n",
+                          &out),
+              0);
     const char *second = strstr(out.data, "\r\n\r\nHTTP/1.1 200");
     int ok = second && strlen(second) >= 8 && strcmp(out.data + out.len - 7, "get GET") == 0;
     weft_buf_free(&out);
@@ -245,17 +333,12 @@ TEST(route_head_falls_back_to_get) {
 TEST(route_star_method_matches_any) {
     /* "method "*" matches any method"; a specific method still wins; "*" is
      * not listed in Allow and there is no 405 */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"*", "/any", h_method, "star"}, {"GET", "/any", h_method, "get"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "*", "/any", h_method, "star"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/any", h_method, "get"), 0);
-    char b[64];
-    ASSERT_EQ(req(r, "DELETE", "/any", NULL, NULL, b, sizeof b), 200);
-    ASSERT_STREQ(b, "star DELETE");
-    ASSERT_EQ(req(r, "PATCH", "/any", NULL, "x", b, sizeof b), 200);
-    ASSERT_STREQ(b, "star PATCH");
-    ASSERT_EQ(GET(r, "/any", b), 200);
-    ASSERT_STREQ(b, "get GET");
+    ASSERT_CASES(
+        r, {.method = "DELETE", .target = "/any", .status = 200, .want = "star DELETE"},
+        {.method = "PATCH", .target = "/any", .body = "x", .status = 200, .want = "star PATCH"},
+        {.target = "/any", .status = 200, .want = "get GET"});
     weft_http_router_free(r);
 }
 
@@ -264,37 +347,43 @@ TEST(route_registration_errors) {
      * one position; WEFT_EINVAL: malformed patterns and arguments */
     weft_http_router *r = weft_http_router_new();
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/a/{id}", h_tag, "x"), 0);
-    ASSERT_ERR(weft_http_route(r, "GET", "/a/{id}", h_tag, "x"), WEFT_EEXIST);
-    ASSERT_EQ(weft_http_route(r, "POST", "/a/{id}", h_tag, "x"), 0); /* other method: fine */
-    ASSERT_EQ(weft_http_route(r, "GET", "/a/{id}/more", h_tag, "x"), 0); /* same name: fine */
-    ASSERT_ERR(weft_http_route(r, "GET", "/a/{name}/x", h_tag, "x"), WEFT_EEXIST);
-    ASSERT_EQ(weft_http_route(r, "GET", "/r/{rest...}", h_tag, "x"), 0);
-    ASSERT_ERR(weft_http_route(r, "GET", "/r/{other...}", h_tag, "x"), WEFT_EEXIST);
-    ASSERT_EQ(weft_http_route(r, "*", "/s", h_tag, "x"), 0);
-    ASSERT_ERR(weft_http_route(r, "*", "/s", h_tag, "x"), WEFT_EEXIST);
-    static const char *bad[] = {
-        "", "a/b", "/a/{", "/a/}", "/{}", "/{a b}", "/{rest...}/x", "/a{b}", "/{...}",
-        "/x/{a/b}", "/{a.b}",
+    static const struct {
+        const char *method, *pattern;
+        int rc;
+    } regs[] = {
+        {"GET", "/a/{id}", 0},
+        {"GET", "/a/{id}", WEFT_EEXIST},
+        {"POST", "/a/{id}", 0},        /* other method: fine */
+        {"GET", "/a/{id}/more", 0},    /* same name: fine */
+        {"GET", "/a/{name}/x", WEFT_EEXIST},
+        {"GET", "/r/{rest...}", 0},
+        {"GET", "/r/{other...}", WEFT_EEXIST},
+        {"*", "/s", 0},
+        {"*", "/s", WEFT_EEXIST},
+        /* malformed patterns */
+        {"GET", "", WEFT_EINVAL},          {"GET", "a/b", WEFT_EINVAL},
+        {"GET", "/a/{", WEFT_EINVAL},      {"GET", "/a/}", WEFT_EINVAL},
+        {"GET", "/{}", WEFT_EINVAL},       {"GET", "/{a b}", WEFT_EINVAL},
+        {"GET", "/{rest...}/x", WEFT_EINVAL}, {"GET", "/a{b}", WEFT_EINVAL},
+        {"GET", "/{...}", WEFT_EINVAL},    {"GET", "/x/{a/b}", WEFT_EINVAL},
+        {"GET", "/{a.b}", WEFT_EINVAL},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = weft_http_route(r, "GET", bad[i], h_tag, "x");
-        if (rc != WEFT_EINVAL) fprintf(stderr, "    pattern \"%s\": %s\n", bad[i], weft_strerror(rc));
-        ASSERT_ERR(rc, WEFT_EINVAL);
+    for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
+        int rc = weft_http_route(r, regs[i].method, regs[i].pattern, h_tag, "x");
+        if (rc != regs[i].rc)
+            fprintf(stderr, "    %s \"%s\": %s\n", regs[i].method, regs[i].pattern,
+                    weft_strerror(rc));
+        ASSERT_ERR(rc, regs[i].rc);
     }
     ASSERT_ERR(weft_http_route(r, "GET", "/ok", NULL, NULL), WEFT_EINVAL);
     ASSERT_ERR(weft_http_route(r, "", "/ok", h_tag, "x"), WEFT_EINVAL);
     ASSERT_ERR(weft_http_route(NULL, "GET", "/ok", h_tag, "x"), WEFT_EINVAL);
     /* the failed registrations left the earlier routes working */
-    char b[64];
-    ASSERT_EQ(GET(r, "/a/5", b), 200);
-    ASSERT_STREQ(b, "x id=5");
+    ASSERT_GETS(r, {"/a/5", 200, "x id=5"});
     weft_http_router_free(r);
 }
 
 /* ---- middleware ------------------------------------------------------------ */
-
-static char mw_log[256];
 
 static void logs(const char *s) { strncat(mw_log, s, sizeof mw_log - strlen(mw_log) - 1); }
 
@@ -318,22 +407,13 @@ static int h_logged(weft_http_ctx *c, void *ud) {
 TEST(middleware_runs_in_registration_order_around_handler) {
     /* "code before the call runs before, code after runs after", in order of
      * registration, also for 404 and 405 answers */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER(MW(mw_named, "1"), MW(mw_named, "2"), MW(mw_named, "3"),
+                                 {"GET", "/x", h_logged, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_use(r, mw_named, "1"), 0);
-    ASSERT_EQ(weft_http_use(r, mw_named, "2"), 0);
-    ASSERT_EQ(weft_http_use(r, mw_named, "3"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/x", h_logged, NULL), 0);
-    char b[64];
-    mw_log[0] = 0;
-    ASSERT_EQ(GET(r, "/x", b), 200);
-    ASSERT_STREQ(mw_log, "1< 2< 3< H 3> 2> 1> ");
-    mw_log[0] = 0;
-    ASSERT_EQ(GET(r, "/missing", b), 404);
-    ASSERT_STREQ(mw_log, "1< 2< 3< 3> 2> 1> ");
-    mw_log[0] = 0;
-    ASSERT_EQ(req(r, "POST", "/x", NULL, "", b, sizeof b), 405);
-    ASSERT_STREQ(mw_log, "1< 2< 3< 3> 2> 1> ");
+    ASSERT_CASES(r, {.target = "/x", .status = 200, .log = "1< 2< 3< H 3> 2> 1> "},
+                 {.target = "/missing", .status = 404, .log = "1< 2< 3< 3> 2> 1> "},
+                 {.method = "POST", .target = "/x", .body = "", .status = 405,
+                  .log = "1< 2< 3< 3> 2> 1> "});
     weft_http_router_free(r);
 }
 
@@ -345,16 +425,10 @@ static int mw_twice(weft_http_ctx *c, void *ud) {
 }
 
 TEST(middleware_second_next_is_a_no_op) {
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER(MW(mw_twice, NULL), MW(mw_named, "in"), {"GET", "/x", h_logged, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_use(r, mw_twice, NULL), 0);
-    ASSERT_EQ(weft_http_use(r, mw_named, "in"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/x", h_logged, NULL), 0);
-    char b[64];
-    mw_log[0] = 0;
-    ASSERT_EQ(GET(r, "/x", b), 200);
-    ASSERT_STREQ(b, "ok");
-    ASSERT_STREQ(mw_log, "in< H in> ");
+    ASSERT_CASE(r, .target = "/x", .status = 200, .want = "ok", .log = "in< H in> ");
     weft_http_router_free(r);
 }
 
@@ -381,34 +455,24 @@ TEST(middleware_short_circuit_and_data_handoff) {
     /* not calling next() short-circuits (the handler never runs); data set
      * by middleware reaches the handler, and does not leak into the next
      * request */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER(MW(mw_auth, NULL), {"GET", "/me", h_whoami, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_use(r, mw_auth, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/me", h_whoami, NULL), 0);
-    weft_http_test_response res;
-    mw_log[0] = 0;
-    ASSERT_EQ(weft_http_test(r, "GET", "/me", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 401);
-    ASSERT(hdr_is(&res, "WWW-Authenticate", "Bearer"));
-    ASSERT(hdr_is(&res, "Content-Type", "application/json"));
-    ASSERT(body_is(&res, "{\"error\":\"unauthorized\"}\n"));
-    weft_http_test_response_free(&res);
-    ASSERT_STREQ(mw_log, "");
-    ASSERT_EQ(weft_http_test(r, "GET", "/me", "Authorization: Bearer s3cret\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(body_is(&res, "alice"));
-    weft_http_test_response_free(&res);
-    ASSERT_STREQ(mw_log, "H ");
+    ASSERT_CASES(r,
+                 {.target = "/me", .status = 401, .want = "{\"error\":\"unauthorized\"}\n",
+                  .hdr = {{"WWW-Authenticate", "Bearer"}, {"Content-Type", "application/json"}},
+                  .log = ""},
+                 {.target = "/me", .headers = "Authorization: Bearer s3cret\r\n", .status = 200,
+                  .want = "alice", .log = "H "});
     weft_http_router_free(r);
     /* per-request: a second pipelined request without the middleware setting
      * it sees NULL */
-    r = weft_http_router_new();
+    r = ROUTER({"GET", "/me", h_whoami, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/me", h_whoami, NULL), 0);
     weft_buf out;
-    weft_buf_init(&out, 0);
-    const char raw[] = "GET /me HTTP/1.1\r\nHost: x\r\n\r\nGET /me HTTP/1.1\r\nHost: x\r\n\r\n";
-    ASSERT_EQ(weft_http_test_raw(r, NULL, raw, sizeof raw - 1, &out), 0);
+    ASSERT_EQ(raw_through(r, NULL,
+                          "GET /me HTTP/1.1\r\nHost: x\r\n\r\nGET /me HTTP/1.1\r\nHost: x\r\n\r\n",
+                          &out),
+              0);
     const char *first = strstr(out.data, "(none)");
     int ok = first && strstr(first + 1, "(none)");
     weft_buf_free(&out);
@@ -429,8 +493,7 @@ TEST(middleware_limit) {
     ASSERT_ERR(weft_http_use(r, mw_noop, NULL), WEFT_ELIMIT);
     ASSERT_ERR(weft_http_use(r, NULL, NULL), WEFT_EINVAL);
     ASSERT_EQ(weft_http_route(r, "GET", "/", h_logged, NULL), 0);
-    char b[16];
-    ASSERT_EQ(GET(r, "/", b), 200);
+    ASSERT_GETS(r, {"/", 200, NULL});
     weft_http_router_free(r);
 }
 
@@ -456,16 +519,15 @@ TEST(request_query_parsing) {
     /* weft_http_query: first occurrence, %XX and '+' decoded; an empty value
      * is "" (present), a key without '=' too; a malformed escape makes the
      * value unusable (absent) */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/q", h_query, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/q", h_query, NULL), 0);
-    char b[512];
-    ASSERT_EQ(GET(r, "/q?a=1&b=hello+world&c=%41%42%2b&a=2&d=&e&f=%zz&g=50%25&sp+ace=%C3%A9", b),
-              200);
-    ASSERT_STREQ(b, "a=[1];b=[hello world];c=[AB+];d=[];e=[];f=NULL;g=[50%];sp ace=[\xc3\xa9];"
-                    "missing=NULL;raw=a=1&b=hello+world&c=%41%42%2b&a=2&d=&e&f=%zz&g=50%25&sp+ace=%C3%A9");
-    ASSERT_EQ(GET(r, "/q", b), 200);
-    ASSERT_STREQ(b, "a=NULL;b=NULL;c=NULL;d=NULL;e=NULL;f=NULL;g=NULL;sp ace=NULL;missing=NULL;raw=");
+    ASSERT_GETS(
+        r,
+        {"/q?a=1&b=hello+world&c=%41%42%2b&a=2&d=&e&f=%zz&g=50%25&sp+ace=%C3%A9", 200,
+         "a=[1];b=[hello world];c=[AB+];d=[];e=[];f=NULL;g=[50%];sp ace=[\xc3\xa9];"
+         "missing=NULL;raw=a=1&b=hello+world&c=%41%42%2b&a=2&d=&e&f=%zz&g=50%25&sp+ace=%C3%A9"},
+        {"/q", 200,
+         "a=NULL;b=NULL;c=NULL;d=NULL;e=NULL;f=NULL;g=NULL;sp ace=NULL;missing=NULL;raw="});
     weft_http_router_free(r);
 }
 
@@ -482,29 +544,24 @@ TEST(request_form_parsing) {
     /* weft_http_form: application/x-www-form-urlencoded bodies (with or
      * without parameters on the type), decoded like the query; other types
      * give nothing; the query is separate */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"POST", "/f", h_form, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "POST", "/f", h_form, NULL), 0);
-    char b[256];
-    ASSERT_EQ(req(r, "POST", "/f?a=fromquery",
-                  "Content-Type: application/x-www-form-urlencoded\r\n",
-                  "a=hello+w%C3%B6rld&b=%26x%3D", b, sizeof b),
-              200);
-    ASSERT_STREQ(b, "a=hello w\xc3\xb6rld b=&x= q=fromquery");
-    ASSERT_EQ(req(r, "POST", "/f", "Content-Type: Application/X-WWW-Form-Urlencoded; charset=utf-8\r\n",
-                  "b=2", b, sizeof b),
-              200);
-    ASSERT_STREQ(b, "a=NULL b=2 q=");
-    ASSERT_EQ(req(r, "POST", "/f", "Content-Type: text/plain\r\n", "a=1", b, sizeof b), 200);
-    ASSERT_STREQ(b, "a=NULL b=NULL q=");
-    ASSERT_EQ(req(r, "POST", "/f", NULL, "a=1", b, sizeof b), 200);
-    ASSERT_STREQ(b, "a=NULL b=NULL q=");
-    /* a chunked form body works the same */
-    ASSERT_EQ(req(r, "POST", "/f",
-                  "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n",
-                  "4\r\na=xy\r\n0\r\n\r\n", b, sizeof b),
-              200);
-    ASSERT_STREQ(b, "a=xy b=NULL q=");
+    static const struct {
+        const char *target, *headers, *body, *want;
+    } forms[] = {
+        {"/f?a=fromquery", "Content-Type: application/x-www-form-urlencoded\r\n",
+         "a=hello+w%C3%B6rld&b=%26x%3D", "a=hello w\xc3\xb6rld b=&x= q=fromquery"},
+        {"/f", "Content-Type: Application/X-WWW-Form-Urlencoded; charset=utf-8\r\n", "b=2",
+         "a=NULL b=2 q="},
+        {"/f", "Content-Type: text/plain\r\n", "a=1", "a=NULL b=NULL q="},
+        {"/f", NULL, "a=1", "a=NULL b=NULL q="},
+        /* a chunked form body works the same */
+        {"/f", "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n",
+         "4\r\na=xy\r\n0\r\n\r\n", "a=xy b=NULL q="},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        ASSERT_CASE(r, .method = "POST", .target = forms[i].target, .headers = forms[i].headers,
+                    .body = forms[i].body, .status = 200, .want = forms[i].want);
     weft_http_router_free(r);
 }
 
@@ -524,16 +581,16 @@ static int h_cookie(weft_http_ctx *c, void *ud) {
 TEST(request_cookies) {
     /* RFC 6265 §5.4: "name=value" pairs separated by "; ", quotes stripped,
      * the first '=' splits, several Cookie headers all count */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/c", h_cookie, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/c", h_cookie, NULL), 0);
-    char b[256];
-    ASSERT_EQ(req(r, "GET", "/c", "Cookie: a=1; b=\"quoted\";c=x=y; flag\r\nCookie: d=4\r\n", NULL,
-                  b, sizeof b),
-              200);
-    ASSERT_STREQ(b, "a=[1] b=[quoted] c=[x=y] d=[4] flag=NULL missing=NULL ");
-    ASSERT_EQ(GET(r, "/c", b), 200);
-    ASSERT_STREQ(b, "a=NULL b=NULL c=NULL d=NULL flag=NULL missing=NULL ");
+    ASSERT_CASES(r,
+                 {.target = "/c",
+                  .headers = "Cookie: a=1; b=\"quoted\";c=x=y; flag\r\nCookie: d=4\r\n",
+                  .status = 200,
+                  .want = "a=[1] b=[quoted] c=[x=y] d=[4] flag=NULL missing=NULL "},
+                 {.target = "/c",
+                  .status = 200,
+                  .want = "a=NULL b=NULL c=NULL d=NULL flag=NULL missing=NULL "});
     weft_http_router_free(r);
 }
 
@@ -580,59 +637,36 @@ static int h_headers(weft_http_ctx *c, void *ud) {
     return rc;
 }
 
-static int count_header(const weft_http_test_response *r, const char *name) {
-    int n = 0;
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (weft_str_eq_nocase(r->headers[i].name, weft_str_c(name))) n++;
-    return n;
-}
-
 TEST(response_error_redirect_cookie_headers) {
     /* weft_http_error: {"error":msg} as application/json (escaped); redirect:
      * the status + Location, empty body, only 3xx redirect codes;
      * set_cookie: "name=value; attrs", refusing unsafe bytes; add_header
      * refuses the headers the server owns and CR/LF */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER(
+        {"GET", "/error", h_error, NULL}, {"GET", "/error503", h_error_default, NULL},
+        {"GET", "/redirect", h_redirect, NULL}, {"GET", "/cookie", h_cookie_set, NULL},
+        {"GET", "/headers", h_headers, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/error", h_error, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/error503", h_error_default, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/redirect", h_redirect, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/cookie", h_cookie_set, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/headers", h_headers, NULL), 0);
     weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "GET", "/error", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 422);
-    ASSERT(hdr_is(&res, "Content-Type", "application/json"));
-    ASSERT(body_is(&res, "{\"error\":\"bad \\\"x\\\"\\n\"}\n"));
+    ASSERT_CASE_KEEP(r, &res, .target = "/error", .status = 422,
+                     .want = "{\"error\":\"bad \\\"x\\\"\\n\"}\n",
+                     .hdr = {{"Content-Type", "application/json"}});
     ASSERT(memcmp(res.raw.data, "HTTP/1.1 422 Unprocessable Content\r\n", 36) == 0);
     weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/error503", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 503);
-    ASSERT(body_is(&res, "{\"error\":\"Service Unavailable\"}\n"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/redirect", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 308);
-    ASSERT(hdr_is(&res, "Location", "/new?x=1"));
-    ASSERT_EQ(count_header(&res, "Location"), 1);
-    ASSERT(hdr_is(&res, "Content-Length", "0"));
-    ASSERT_EQ(res.body.n, 0);
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/cookie", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT_EQ(count_header(&res, "Set-Cookie"), 2);
-    ASSERT(hdr_is(&res, "Set-Cookie", "sid=abc123; Path=/; HttpOnly; Max-Age=3600"));
+    ASSERT_CASES(r,
+                 {.target = "/error503", .status = 503,
+                  .want = "{\"error\":\"Service Unavailable\"}\n"},
+                 {.target = "/redirect", .status = 308, .want = "",
+                  .hdr = {{"Location", "/new?x=1"}, {"Content-Length", "0"}},
+                  .count = {{"Location", 1}}});
+    ASSERT_CASE_KEEP(r, &res, .target = "/cookie", .status = 200, .count = {{"Set-Cookie", 2}},
+                     .hdr = {{"Set-Cookie", "sid=abc123; Path=/; HttpOnly; Max-Age=3600"}});
     ASSERT(strstr(res.raw.data, "\r\nSet-Cookie: plain=v\r\n"));
     weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/headers", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 203);
-    ASSERT_EQ(count_header(&res, "X-Custom"), 2);
-    ASSERT_EQ(count_header(&res, "Content-Type"), 1);
-    ASSERT(hdr_is(&res, "Content-Type", "image/png"));
-    ASSERT_EQ(count_header(&res, "Content-Length"), 1);
-    ASSERT_EQ(count_header(&res, "Date"), 1);
-    ASSERT_EQ(count_header(&res, "Injected"), 0);
-    ASSERT(body_is(&res, "abcd"));
-    weft_http_test_response_free(&res);
+    ASSERT_CASE(r, .target = "/headers", .status = 203, .want = "abcd",
+                .hdr = {{"Content-Type", "image/png"}},
+                .count = {{"X-Custom", 2}, {"Content-Type", 1}, {"Content-Length", 1}, {"Date", 1},
+                          {"Injected", 0}});
     weft_http_router_free(r);
 }
 
@@ -671,29 +705,21 @@ TEST(response_json_in_and_out) {
     /* weft_http_body_json parses the body into the request arena;
      * weft_http_json_begin/end writes application/json; an incomplete
      * document is an error (-> 500) */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER({"POST", "/j", h_json, NULL}, {"GET", "/bad", h_json_incomplete, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "POST", "/j", h_json, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/bad", h_json_incomplete, NULL), 0);
+    ASSERT_CASE(r, .method = "POST", .target = "/j",
+                .headers = "Content-Type: application/json\r\n",
+                .body = "{\"n\": 41, \"s\": \"h\\u00e9\", \"a\": [1, true, null]}", .status = 201,
+                .hdr = {{"Content-Type", "application/json"}},
+                .want = "{\"n\":42,\"s\":\"h\xc3\xa9\",\"echo\":{\"n\":41,\"s\":\"h\xc3\xa9\","
+                        "\"a\":[1,true,null]}}");
     weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "POST", "/j", "Content-Type: application/json\r\n",
-                             "{\"n\": 41, \"s\": \"h\\u00e9\", \"a\": [1, true, null]}", &res),
-              0);
-    ASSERT_EQ(res.status, 201);
-    ASSERT(hdr_is(&res, "Content-Type", "application/json"));
-    ASSERT(body_is(&res, "{\"n\":42,\"s\":\"h\xc3\xa9\",\"echo\":{\"n\":41,\"s\":\"h\xc3\xa9\","
-                         "\"a\":[1,true,null]}}"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "POST", "/j", NULL, "{\"n\": }", &res), 0);
-    ASSERT_EQ(res.status, 400);
+    ASSERT_CASE_KEEP(r, &res, .method = "POST", .target = "/j", .body = "{\"n\": }", .status = 400);
     ASSERT(res.body.n > 20 && memcmp(res.body.p, "{\"error\":\"bad json at 6: ", 24) == 0);
     weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "POST", "/j", NULL, NULL, &res), 0); /* empty body */
-    ASSERT_EQ(res.status, 400);
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/bad", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 500);
-    weft_http_test_response_free(&res);
+    ASSERT_CASES(r, {.method = "POST", .target = "/j", .status = 400}, /* empty body */
+                 {.target = "/bad", .status = 500});
     weft_http_router_free(r);
 }
 
@@ -716,57 +742,43 @@ static int h_stream(weft_http_ctx *c, void *ud) {
 TEST(response_handler_error_is_500) {
     /* "a negative code ... the server then answers 500 if nothing was sent
      * yet": the handler's status, headers and body are dropped */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER({"GET", "/fail", h_fail, NULL}, {"GET", "/stream", h_stream, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/fail", h_fail, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/stream", h_stream, NULL), 0);
-    weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "GET", "/fail", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 500);
-    ASSERT_EQ(count_header(&res, "X-Partial"), 0);
-    ASSERT_EQ(count_header(&res, "Set-Cookie"), 0);
-    ASSERT(body_is(&res, "internal server error\n"));
-    weft_http_test_response_free(&res);
-    /* streaming through the test client: chunked and decoded */
-    ASSERT_EQ(weft_http_test(r, "GET", "/stream", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(hdr_is(&res, "Transfer-Encoding", "chunked"));
-    ASSERT(body_is(&res, "pre-one,two"));
-    weft_http_test_response_free(&res);
+    ASSERT_CASES(r,
+                 {.target = "/fail", .status = 500, .want = "internal server error\n",
+                  .count = {{"X-Partial", 0}, {"Set-Cookie", 0}}},
+                 /* streaming through the test client: chunked and decoded */
+                 {.target = "/stream", .status = 200, .want = "pre-one,two",
+                  .hdr = {{"Transfer-Encoding", "chunked"}}});
     weft_http_router_free(r);
 }
 
 TEST(request_absolute_form_target_is_routed_by_path) {
     /* RFC 9112 §3.2.2: a server must accept absolute-form; routing uses its
      * path (and "/" when it has none) */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER({"GET", "/users/{id}", h_tag, "user"}, {"GET", "/", h_tag, "root"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/users/{id}", h_tag, "user"), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/", h_tag, "root"), 0);
-    char b[64];
-    ASSERT_EQ(GET(r, "http://example.com/users/7?x=1", b), 200);
-    ASSERT_STREQ(b, "user id=7");
-    ASSERT_EQ(GET(r, "http://example.com:8080/users/8", b), 200);
-    ASSERT_STREQ(b, "user id=8");
-    ASSERT_EQ(GET(r, "http://example.com", b), 200);
-    ASSERT_STREQ(b, "root");
-    ASSERT_EQ(GET(r, "http://example.com/nope", b), 404);
+    ASSERT_GETS(r, {"http://example.com/users/7?x=1", 200, "user id=7"},
+                {"http://example.com:8080/users/8", 200, "user id=8"},
+                {"http://example.com", 200, "root"}, {"http://example.com/nope", 404, NULL});
     weft_http_router_free(r);
 }
 
 TEST(request_pipelined_through_test_raw) {
     /* weft_http_test_raw: pipelined requests answered in order into one
      * buffer; a trailing partial request is not answered */
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/n/{x}", h_tag, "n"});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/n/{x}", h_tag, "n"), 0);
     weft_buf out;
-    weft_buf_init(&out, 0);
-    const char raw[] = "GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /n/3 HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /n/4 HTTP/1.1\r\nHo";
-    ASSERT_EQ(weft_http_test_raw(r, NULL, raw, sizeof raw - 1, &out), 0);
+    ASSERT_EQ(raw_through(r, NULL,
+                          "GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /n/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /n/4 HTTP/1.1\r\nHo",
+                          &out),
+              0);
     const char *p1 = strstr(out.data, "n x=1"), *p2 = strstr(out.data, "n x=2"),
                *p3 = strstr(out.data, "n x=3"), *p4 = strstr(out.data, "n x=4");
     int n200 = 0;
@@ -777,9 +789,7 @@ TEST(request_pipelined_through_test_raw) {
     ASSERT_EQ(n200, 3);
     /* limits from the config apply */
     weft_http_config cfg = {.limits = {.max_headers = 1}};
-    weft_buf_init(&out, 0);
-    const char two[] = "GET /n/1 HTTP/1.1\r\nHost: x\r\nA: b\r\n\r\n";
-    ASSERT_EQ(weft_http_test_raw(r, &cfg, two, sizeof two - 1, &out), 0);
+    ASSERT_EQ(raw_through(r, &cfg, "GET /n/1 HTTP/1.1\r\nHost: x\r\nA: b\r\n\r\n", &out), 0);
     int is431 = out.len > 12 && memcmp(out.data, "HTTP/1.1 431", 12) == 0;
     weft_buf_free(&out);
     ASSERT(is431);
@@ -849,17 +859,14 @@ TEST(files_send_file_etag_range_head) {
      * §14 a single Range -> 206 + Content-Range, unsatisfiable -> 416 with
      * "bytes * /size", several ranges ignored; HEAD -> headers only */
     ASSERT_EQ(make_files(), 0);
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r =
+        ROUTER({"GET", "/file", h_file, NULL}, {"GET", "/missing", h_missing_file, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/file", h_file, NULL), 0);
-    ASSERT_EQ(weft_http_route(r, "GET", "/missing", h_missing_file, NULL), 0);
     weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(body_is(&res, file_body));
-    ASSERT(hdr_is(&res, "Content-Type", "text/plain; charset=utf-8"));
-    ASSERT(hdr_is(&res, "Content-Length", "26"));
-    ASSERT(hdr_is(&res, "Accept-Ranges", "bytes"));
+    ASSERT_CASE_KEEP(r, &res, .target = "/file", .status = 200, .want = file_body,
+                     .hdr = {{"Content-Type", "text/plain; charset=utf-8"},
+                             {"Content-Length", "26"},
+                             {"Accept-Ranges", "bytes"}});
     ASSERT(weft_http_test_header(&res, "Last-Modified").n == 29);
     weft_str et = weft_http_test_header(&res, "ETag");
     ASSERT(et.p && et.n > 2 && et.n < 60 && et.p[0] == '"' && et.p[et.n - 1] == '"');
@@ -867,72 +874,60 @@ TEST(files_send_file_etag_range_head) {
     snprintf(etag, sizeof etag, "%.*s", (int)et.n, et.p);
     weft_http_test_response_free(&res);
 
-    char h[256];
-    snprintf(h, sizeof h, "If-None-Match: %s\r\n", etag);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", h, NULL, &res), 0);
-    ASSERT_EQ(res.status, 304);
-    ASSERT_EQ(res.body.n, 0);
-    ASSERT(hdr_is(&res, "ETag", etag));
-    ASSERT_EQ(count_header(&res, "Content-Length"), 0);
-    ASSERT(memcmp(res.raw.data + res.raw.len - 4, "\r\n\r\n", 4) == 0); /* no body bytes */
-    weft_http_test_response_free(&res);
-    snprintf(h, sizeof h, "If-None-Match: \"other\", W/%s\r\n", etag);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", h, NULL, &res), 0);
-    ASSERT_EQ(res.status, 304);
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "If-None-Match: \"other\"\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    weft_http_test_response_free(&res);
+    char inm[256], inm_weak[256];
+    snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
+    snprintf(inm_weak, sizeof inm_weak, "If-None-Match: \"other\", W/%s\r\n", etag);
+    ASSERT_CASES(
+        r,
+        /* no body bytes */
+        {.target = "/file",
+         .headers = inm,
+         .status = 304,
+         .bodyless = 1,
+         .hdr = {{"ETag", etag}},
+         .count = {{"Content-Length", 0}}},
+        {.target = "/file", .headers = inm_weak, .status = 304},
+        {.target = "/file", .headers = "If-None-Match: \"other\"\r\n", .status = 200},
 
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: bytes=2-5\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 206);
-    ASSERT(body_is(&res, "cdef"));
-    ASSERT(hdr_is(&res, "Content-Range", "bytes 2-5/26"));
-    ASSERT(hdr_is(&res, "Content-Length", "4"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: bytes=-3\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 206);
-    ASSERT(body_is(&res, "xyz"));
-    ASSERT(hdr_is(&res, "Content-Range", "bytes 23-25/26"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: bytes=20-\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 206);
-    ASSERT(body_is(&res, "uvwxyz"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: bytes=24-999\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 206);
-    ASSERT(body_is(&res, "yz"));
-    ASSERT(hdr_is(&res, "Content-Range", "bytes 24-25/26"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: bytes=26-\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 416);
-    ASSERT(hdr_is(&res, "Content-Range", "bytes */26"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: bytes=0-1,4-5\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(body_is(&res, file_body));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/file", "Range: items=0-1\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    weft_http_test_response_free(&res);
+        {.target = "/file",
+         .headers = "Range: bytes=2-5\r\n",
+         .status = 206,
+         .want = "cdef",
+         .hdr = {{"Content-Range", "bytes 2-5/26"}, {"Content-Length", "4"}}},
+        {.target = "/file",
+         .headers = "Range: bytes=-3\r\n",
+         .status = 206,
+         .want = "xyz",
+         .hdr = {{"Content-Range", "bytes 23-25/26"}}},
+        {.target = "/file", .headers = "Range: bytes=20-\r\n", .status = 206, .want = "uvwxyz"},
+        {.target = "/file",
+         .headers = "Range: bytes=24-999\r\n",
+         .status = 206,
+         .want = "yz",
+         .hdr = {{"Content-Range", "bytes 24-25/26"}}},
+        {.target = "/file",
+         .headers = "Range: bytes=26-\r\n",
+         .status = 416,
+         .hdr = {{"Content-Range", "bytes */26"}}},
+        {.target = "/file",
+         .headers = "Range: bytes=0-1,4-5\r\n",
+         .status = 200,
+         .want = file_body},
+        {.target = "/file", .headers = "Range: items=0-1\r\n", .status = 200},
 
-    ASSERT_EQ(weft_http_test(r, "HEAD", "/file", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(hdr_is(&res, "Content-Length", "26"));
-    ASSERT(hdr_is(&res, "ETag", etag));
-    ASSERT_EQ(res.body.n, 0);
-    ASSERT(memcmp(res.raw.data + res.raw.len - 4, "\r\n\r\n", 4) == 0);
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "HEAD", "/file", "Range: bytes=0-9\r\n", NULL, &res), 0);
-    ASSERT_EQ(res.status, 206);
-    ASSERT(hdr_is(&res, "Content-Length", "10"));
-    ASSERT_EQ(res.body.n, 0);
-    weft_http_test_response_free(&res);
+        {.method = "HEAD",
+         .target = "/file",
+         .status = 200,
+         .bodyless = 1,
+         .hdr = {{"Content-Length", "26"}, {"ETag", etag}}},
+        {.method = "HEAD",
+         .target = "/file",
+         .headers = "Range: bytes=0-9\r\n",
+         .status = 206,
+         .bodyless = 1,
+         .hdr = {{"Content-Length", "10"}}},
 
-    ASSERT_EQ(weft_http_test(r, "GET", "/missing", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 404);
-    ASSERT(body_is(&res, "no file\n"));
-    weft_http_test_response_free(&res);
+        {.target = "/missing", .status = 404, .want = "no file\n"});
     weft_http_router_free(r);
     remove_files();
 }
@@ -941,34 +936,19 @@ TEST(files_static_refuses_dot_dot_and_directories) {
     /* weft_http_static: root/<rel>, refusing ".." segments (also percent-
      * encoded, since params are decoded), NULs and directories -> 404 */
     ASSERT_EQ(make_files(), 0);
-    weft_http_router *r = weft_http_router_new();
+    weft_http_router *r = ROUTER({"GET", "/static/{path...}", h_static, NULL});
     ASSERT(r);
-    ASSERT_EQ(weft_http_route(r, "GET", "/static/{path...}", h_static, NULL), 0);
-    weft_http_test_response res;
-    ASSERT_EQ(weft_http_test(r, "GET", "/static/letters.txt", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(body_is(&res, file_body));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/static/sub/page.html", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200);
-    ASSERT(hdr_is(&res, "Content-Type", "text/html; charset=utf-8"));
-    ASSERT(body_is(&res, "<p>hi</p>"));
-    weft_http_test_response_free(&res);
-    ASSERT_EQ(weft_http_test(r, "GET", "/static//sub/page.html", NULL, NULL, &res), 0);
-    ASSERT_EQ(res.status, 200); /* a leading '/' stays under root */
-    weft_http_test_response_free(&res);
-    static const char *refused[] = {
-        "/static/../letters.txt",      "/static/sub/../letters.txt", "/static/sub/../../etc/passwd",
-        "/static/%2e%2e/letters.txt",  "/static/sub/%2E%2E",         "/static/letters.txt%00",
-        "/static/sub",                 "/static/",                   "/static/nope.txt",
-        "/static/sub/..",
-    };
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        ASSERT_EQ(weft_http_test(r, "GET", refused[i], NULL, NULL, &res), 0);
-        if (res.status != 404) fprintf(stderr, "    %s: %d\n", refused[i], res.status);
-        ASSERT_EQ(res.status, 404);
-        weft_http_test_response_free(&res);
-    }
+    ASSERT_CASES(r, {.target = "/static/letters.txt", .status = 200, .want = file_body},
+                 {.target = "/static/sub/page.html", .status = 200, .want = "<p>hi</p>",
+                  .hdr = {{"Content-Type", "text/html; charset=utf-8"}}},
+                 /* a leading '/' stays under root */
+                 {.target = "/static//sub/page.html", .status = 200});
+    ASSERT_GETS(r, {"/static/../letters.txt", 404, NULL}, {"/static/sub/../letters.txt", 404, NULL},
+                {"/static/sub/../../etc/passwd", 404, NULL},
+                {"/static/%2e%2e/letters.txt", 404, NULL}, {"/static/sub/%2E%2E", 404, NULL},
+                {"/static/letters.txt%00", 404, NULL}, {"/static/sub", 404, NULL},
+                {"/static/", 404, NULL}, {"/static/nope.txt", 404, NULL},
+                {"/static/sub/..", 404, NULL});
     weft_http_router_free(r);
     remove_files();
 }

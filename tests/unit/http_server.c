@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -335,7 +336,8 @@ static int hdr_is(const resp *r, const char *name, const char *value) {
 }
 
 static int body_is(const resp *r, const char *s) {
-    return r->body.len == strlen(s) && memcmp(r->body.data ? r->body.data : "", s, r->body.len) == 0;
+    return r->body.len == strlen(s) &&
+           memcmp(r->body.data ? r->body.data : "", s, r->body.len) == 0;
 }
 
 /* Is bytes [from, from+n) of c->in available? reads until it is. */
@@ -450,18 +452,213 @@ static int cli_resp(cli *c, resp *r) { return cli_resp_dl(c, r, 0, weft_deadline
 static int cli_resp_head(cli *c, resp *r) {
     return cli_resp_dl(c, r, 1, weft_deadline_in(IO_MS));
 }
+/* ======================================================================
+ * Checking helpers: they report a failure at the caller's line (HERE) and
+ * return -1; the ASSERT_* macros around them then end the test, as ASSERT
+ * does.
+ * ====================================================================== */
 
-/* Sends req on a fresh connection, reads one response into *r, then checks
- * the server closed the connection (*closed: 1 clean close, else 0 / code). */
-static int one_shot(int port, const char *req, resp *r, int *closed) {
+typedef struct loc {
+    const char *file;
+    int line;
+} loc;
+#define HERE ((loc){__FILE__, __LINE__})
+
+#define GET_HELLO "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+#define GET_N(n) "GET /n/" #n " HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* What the next response must be; a field left 0 / NULL is not checked. */
+typedef struct rwant {
+    int rc;          /* what reading it returns: 0, or e.g. WEFT_EPIPE (then nothing else) */
+    int head;        /* it answers a HEAD: no body to read */
+    int64_t read_ms; /* deadline of the read (0: IO_MS) */
+    int status;
+    const char *body;    /* exactly this body */
+    const char *prefix;  /* the body starts with this */
+    size_t len;          /* body length */
+    int some_body;       /* a body of at least one byte */
+    int64_t cl;          /* Content-Length */
+    int chunked;         /* 1: chunked, -1: not */
+    int nchunks;         /* chunks seen */
+    const char *hdr[3][2]; /* headers with these values (hdr_is) */
+    const char *absent[2]; /* headers that must not be there */
+    int eof;               /* then the server closes cleanly (within IO_MS) */
+    int quiet_ms;          /* then nothing comes and the connection stays open this long */
+    int64_t min_ms, max_ms; /* from sending to the whole response: at least / under */
+} rwant;
+
+static int fail_at(loc at, const char *req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(loc at, const char *req, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* names the request by its first line */
+    int n = req ? (int)strcspn(req, "\r\n") : 0;
+    test__fail(at.file, at.line, "%.*s%s%s", n > 60 ? 60 : n, req ? req : "", req ? ": " : "",
+               msg);
+    return -1;
+}
+
+/* Sends req (unless NULL) on c and reads the next response, checked against
+ * w. keep: the response is handed over (the caller frees it). */
+static int expect(loc at, cli *c, const char *req, const rwant *w, resp *keep) {
+    int64_t t0 = weft_now_ns();
+    int rc = req ? cli_send(c, req) : 0;
+    if (rc) return fail_at(at, req, "send: %s", weft_strerror(rc));
+    resp r;
+    rc = cli_resp_dl(c, &r, w->head, weft_deadline_in(w->read_ms ? w->read_ms : IO_MS));
+    int64_t ms = test_ms_since(t0);
+    if (rc != w->rc || rc) {
+        resp_free(&r);
+        return rc == w->rc ? 0
+                           : fail_at(at, req, "response: %s, want %s", weft_strerror(rc),
+                                     w->rc ? weft_strerror(w->rc) : "one");
+    }
+    int bad = 0;
+    if (w->status && r.status != w->status)
+        bad = fail_at(at, req, "status %d, want %d", r.status, w->status);
+    if (w->body && !body_is(&r, w->body))
+        bad = fail_at(at, req, "body \"%.80s\" (%zu bytes), want \"%s\"",
+                      r.body.data ? r.body.data : "", r.body.len, w->body);
+    if (w->prefix && (r.body.len < strlen(w->prefix) ||
+                      memcmp(r.body.data, w->prefix, strlen(w->prefix)) != 0))
+        bad = fail_at(at, req, "body \"%.80s\", want it to start with \"%s\"",
+                      r.body.data ? r.body.data : "", w->prefix);
+    if (w->len && r.body.len != w->len)
+        bad = fail_at(at, req, "body of %zu bytes, want %zu", r.body.len, w->len);
+    if (w->some_body && r.body.len == 0) bad = fail_at(at, req, "no body, want one");
+    if (w->cl && r.cl != w->cl)
+        bad = fail_at(at, req, "Content-Length %" PRId64 ", want %" PRId64, r.cl, w->cl);
+    if (w->chunked && r.chunked != (w->chunked > 0))
+        bad = fail_at(at, req, "chunked %d, want %d", r.chunked, w->chunked > 0);
+    if (w->nchunks && r.nchunks != w->nchunks)
+        bad = fail_at(at, req, "%d chunks, want %d", r.nchunks, w->nchunks);
+    for (int i = 0; i < 3 && w->hdr[i][0]; i++)
+        if (!hdr_is(&r, w->hdr[i][0], w->hdr[i][1])) {
+            weft_str v = resp_hdr(&r, w->hdr[i][0]);
+            bad = fail_at(at, req, "%s: \"%.*s\", want \"%s\"", w->hdr[i][0], (int)v.n,
+                          v.p ? v.p : "(absent)", w->hdr[i][1]);
+        }
+    for (int i = 0; i < 2 && w->absent[i]; i++)
+        if (resp_hdr_count(&r, w->absent[i]) != 0)
+            bad = fail_at(at, req, "has %s, want none", w->absent[i]);
+    if (w->min_ms && ms < w->min_ms)
+        bad = fail_at(at, req, "took %" PRId64 " ms, want at least %" PRId64, ms, w->min_ms);
+    if (w->max_ms && ms >= w->max_ms)
+        bad = fail_at(at, req, "took %" PRId64 " ms, want under %" PRId64, ms, w->max_ms);
+    if (keep && !bad)
+        *keep = r;
+    else
+        resp_free(&r);
+    if (w->eof && (rc = cli_eof(c, IO_MS)) != 1)
+        bad = fail_at(at, req, "not closed by the server: %d (%s)", rc, weft_strerror(rc));
+    if (w->quiet_ms && !cli_quiet(c, w->quiet_ms))
+        bad = fail_at(at, req, "not quiet for %d ms", w->quiet_ms);
+    return bad;
+}
+
+/* expect() on a fresh connection to port, closed afterwards. */
+static int expect_once(loc at, int port, const char *req, const rwant *w, resp *keep) {
     cli c;
     int rc = cli_open(&c, port);
-    if (rc) return rc;
-    rc = cli_send(&c, req);
-    if (!rc) rc = cli_resp(&c, r);
-    if (!rc && closed) *closed = cli_eof(&c, IO_MS);
+    if (rc) return fail_at(at, req, "connect: %s", weft_strerror(rc));
+    rc = expect(at, &c, req, w, keep);
     cli_close(&c);
     return rc;
+}
+
+/* The server closes c cleanly, at least min_ms and under max_ms from now. */
+static int expect_close(loc at, cli *c, int64_t min_ms, int64_t max_ms) {
+    int64_t t0 = weft_now_ns();
+    int e = cli_eof(c, IO_MS);
+    int64_t ms = test_ms_since(t0);
+    if (e != 1) return fail_at(at, NULL, "not closed by the server: %d (%s)", e, weft_strerror(e));
+    if (ms < min_ms || ms >= max_ms)
+        return fail_at(at, NULL, "closed after %" PRId64 " ms, want %" PRId64 " to under %" PRId64,
+                       ms, min_ms, max_ms);
+    return 0;
+}
+
+/* ASSERT_RESP(&c, req, .status = 200, ...): expect(); req NULL: only read.
+ * ASSERT_RESP_KEEP(&c, req, &r, ...): the same, the response left in r.
+ * ASSERT_ONCE(port, req, ...): on a connection of its own.
+ * ASSERT_REFUSED(port, req, status): an error response with a body and
+ * "Connection: close", then the close. */
+#define ASSERT_RESP(c, req, ...)                                                                   \
+    do {                                                                                           \
+        if (expect(HERE, (c), (req), &(const rwant){__VA_ARGS__}, NULL)) return;                   \
+    } while (0)
+#define ASSERT_RESP_KEEP(c, req, r, ...)                                                           \
+    do {                                                                                           \
+        if (expect(HERE, (c), (req), &(const rwant){__VA_ARGS__}, (r))) return;                    \
+    } while (0)
+#define ASSERT_ONCE(port, req, ...)                                                                \
+    do {                                                                                           \
+        if (expect_once(HERE, (port), (req), &(const rwant){__VA_ARGS__}, NULL)) return;           \
+    } while (0)
+#define ASSERT_REFUSED(port, req, st)                                                              \
+    ASSERT_ONCE((port), (req), .status = (st), .some_body = 1, .hdr = {{"Connection", "close"}},   \
+                .eof = 1)
+#define ASSERT_CLOSES(c, min_ms, max_ms)                                                           \
+    do {                                                                                           \
+        if (expect_close(HERE, (c), (min_ms), (max_ms))) return;                                   \
+    } while (0)
+
+/* ---- fixture shorthands ------------------------------------------------------ */
+
+/* The standard server with cfg (NULL: defaults) and a connection c to it. */
+static int serve_and_open(tsrv *t, const weft_http_config *cfg, cli *c) {
+    int rc = tsrv_std(t, cfg);
+    return rc ? rc : cli_open(c, t->port);
+}
+
+/* Closes c, then tsrv_stop(t)'s result. */
+static int close_and_stop(tsrv *t, cli *c) {
+    cli_close(c);
+    return tsrv_stop(t);
+}
+
+/* Sends p[0..n) cut in two at every k in turn (the server reading the first
+ * part alone), check(at, c) reading the answers each time; 0, or -1 after
+ * reporting the cut that failed. */
+static int send_split_everywhere(loc at, cli *c, const char *p, size_t n,
+                                 int (*check)(loc at, cli *c)) {
+    for (size_t k = 1; k < n; k++) {
+        int rc = cli_sendn(c, p, k);
+        weft_sleep(1);
+        if (!rc) rc = cli_sendn(c, p + k, n - k);
+        if (rc) return fail_at(at, p, "send split at %zu: %s", k, weft_strerror(rc));
+        if (check(at, c)) return fail_at(at, p, "split at %zu", k);
+    }
+    return 0;
+}
+
+/* Polls the server's open connection count until it is n (until_n) or is
+ * not n (!until_n), at most IO_MS; the last count seen. */
+static uint64_t wait_connections(tsrv *t, uint64_t n, int until_n) {
+    int64_t until = weft_deadline_in(IO_MS);
+    weft_http_stats st;
+    do {
+        weft_sleep(5);
+        weft_http_server_stats(t->s, &st);
+    } while ((st.connections == n) != until_n && weft_now() < until);
+    return st.connections;
+}
+
+/* Zeroes the /slow counters. */
+static void slow_reset(void) {
+    atomic_store(&slow_entered, 0);
+    atomic_store(&slow_done, 0);
+}
+
+/* Waits (at most IO_MS) for a /slow handler to start; how many have. */
+static int slow_wait_entered(void) {
+    int64_t until = weft_deadline_in(IO_MS);
+    while (!atomic_load(&slow_entered) && weft_now() < until) weft_sleep(1);
+    return atomic_load(&slow_entered);
 }
 
 /* ======================================================================
@@ -471,28 +668,21 @@ static int one_shot(int port, const char *req, resp *r, int *closed) {
 TEST(keepalive_persistent_by_default_in_http11) {
     /* RFC 9112 §9.3: HTTP/1.1 connections persist unless "close" is signalled */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     for (int i = 0; i < 5; i++) {
-        char req[128];
+        char req[128], body[16];
         snprintf(req, sizeof req, "GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
-        ASSERT_EQ(cli_send(&c, req), 0);
+        snprintf(body, sizeof body, "n=%d", i);
         resp r;
-        ASSERT_EQ(cli_resp(&c, &r), 0);
-        char want[16];
-        snprintf(want, sizeof want, "n=%d", i);
-        ASSERT_EQ(r.status, 200);
+        ASSERT_RESP_KEEP(&c, req, &r, .status = 200, .body = body, .cl = (int64_t)strlen(body),
+                         .absent = {"Connection"},
+                         .hdr = {{"Server", "weft"}, {"Content-Type", "text/plain"}});
         ASSERT_EQ(r.minor, 1);
-        ASSERT(body_is(&r, want));
-        ASSERT_EQ(r.cl, (int64_t)strlen(want));
-        ASSERT_EQ(resp_hdr_count(&r, "Connection"), 0);
         ASSERT_EQ(resp_hdr_count(&r, "Date"), 1);
         weft_str date = resp_hdr(&r, "Date"); /* IMF-fixdate, RFC 9110 §5.6.7 */
         ASSERT_EQ(date.n, 29);
         ASSERT(date.p[3] == ',' && memcmp(date.p + 25, " GMT", 4) == 0);
-        ASSERT(hdr_is(&r, "Server", "weft"));
-        ASSERT(hdr_is(&r, "Content-Type", "text/plain"));
         resp_free(&r);
     }
     weft_http_stats st;
@@ -501,8 +691,7 @@ TEST(keepalive_persistent_by_default_in_http11) {
     ASSERT_EQ(st.requests, 5);
     ASSERT_EQ(st.connections, 1);
     ASSERT(cli_quiet(&c, 50)); /* still open, nothing unsolicited */
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(keepalive_connection_close_is_honoured) {
@@ -510,26 +699,11 @@ TEST(keepalive_connection_close_is_honoured) {
      * with "Connection: close" and then the server closes */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "hello\n"));
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    cli_close(&c);
+    ASSERT_ONCE(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                .status = 200, .body = "hello\n", .hdr = {{"Connection", "close"}}, .eof = 1);
     /* a token list containing close counts too */
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n"),
-              0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    cli_close(&c);
+    ASSERT_ONCE(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n",
+                .hdr = {{"Connection", "close"}}, .eof = 1);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -537,14 +711,9 @@ TEST(keepalive_http10_closes_by_default) {
     /* RFC 9112 §9.3: HTTP/1.0 without keep-alive is not persistent */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    resp r;
-    int closed = -99;
-    ASSERT_EQ(one_shot(t.port, "GET /info HTTP/1.0\r\n\r\n", &r, &closed), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(r.body.len > 0 && strncmp(r.body.data, "GET minor=0 peer=127.0.0.1:", 27) == 0);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    ASSERT_EQ(closed, 1);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, "GET /info HTTP/1.0\r\n\r\n", .status = 200,
+                .prefix = "GET minor=0 peer=127.0.0.1:", .hdr = {{"Connection", "close"}},
+                .eof = 1);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -552,52 +721,29 @@ TEST(keepalive_http10_keep_alive_token_persists) {
     /* RFC 9112 §9.3 / RFC 2068 §19.7.1: a 1.0 request with "Connection:
      * keep-alive" stays open and the response says "Connection: keep-alive" */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    for (int i = 0; i < 3; i++) {
-        ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0);
-        resp r;
-        ASSERT_EQ(cli_resp(&c, &r), 0);
-        ASSERT_EQ(r.status, 200);
-        ASSERT(hdr_is(&r, "Connection", "keep-alive"));
-        ASSERT_EQ(r.cl, 6); /* a 1.0 client needs Content-Length to find the end */
-        ASSERT(body_is(&r, "hello\n"));
-        resp_free(&r);
-    }
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    for (int i = 0; i < 3; i++) /* a 1.0 client needs Content-Length to find the end */
+        ASSERT_RESP(&c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", .status = 200,
+                    .hdr = {{"Connection", "keep-alive"}}, .cl = 6, .body = "hello\n");
     ASSERT(cli_quiet(&c, 50));
     /* and a plain 1.0 request on it then closes */
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.0\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, "GET /hello HTTP/1.0\r\n\r\n", .hdr = {{"Connection", "close"}}, .eof = 1);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(connection_limit_closes_extra_connections) {
     /* weft_http_config.max_connections: over it, new connections are closed */
     tsrv t;
-    weft_http_config cfg = {.max_connections = 1};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli a, b;
-    ASSERT_EQ(cli_open(&a, t.port), 0);
-    ASSERT_EQ(cli_send(&a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&a, &r), 0); /* a is established and counted */
-    resp_free(&r);
+    ASSERT_EQ(serve_and_open(&t, &(weft_http_config){.max_connections = 1}, &a), 0);
+    ASSERT_RESP(&a, GET_HELLO, .status = 200); /* a is established and counted */
     ASSERT_EQ(cli_open(&b, t.port), 0);
     int e = cli_eof(&b, IO_MS);
     ASSERT(e == 1 || e == WEFT_ECONNRESET);
     cli_close(&b);
-    ASSERT_EQ(cli_send(&a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&a, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
-    cli_close(&a);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&a, GET_HELLO, .status = 200);
+    ASSERT_EQ(close_and_stop(&t, &a), 0);
 }
 
 /* ======================================================================
@@ -606,28 +752,22 @@ TEST(connection_limit_closes_extra_connections) {
 
 TEST(pipeline_16_requests_in_one_write_answered_in_order) {
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
+    cli c;
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     weft_buf req;
     weft_buf_init(&req, 0);
     for (int i = 0; i < 16; i++)
         weft_buf_printf(&req, "GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
-    cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
     int sent = cli_sendn(&c, req.data, req.len);
     weft_buf_free(&req);
     ASSERT_EQ(sent, 0);
     for (int i = 0; i < 16; i++) {
-        resp r;
-        ASSERT_EQ(cli_resp(&c, &r), 0);
-        char want[16];
-        snprintf(want, sizeof want, "n=%d", i);
-        ASSERT_EQ(r.status, 200);
-        ASSERT(body_is(&r, want));
-        resp_free(&r);
+        char body[16];
+        snprintf(body, sizeof body, "n=%d", i);
+        ASSERT_RESP(&c, NULL, .status = 200, .body = body);
     }
     ASSERT(cli_quiet(&c, 50)); /* exactly 16 */
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* A mixed batch: GET, POST with a Content-Length body, chunked PUT, HEAD,
@@ -640,61 +780,39 @@ static const char mixed_batch[] = "GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"
                                   "HEAD /n/2 HTTP/1.1\r\nHost: x\r\n\r\n"
                                   "GET /n/3 HTTP/1.1\r\nHost: x\r\n\r\n";
 
-static int check_mixed(cli *c) {
+static int check_mixed(loc at, cli *c) {
     static const char *want[] = {"n=1", "hello world", "abcde", "", "n=3"};
-    for (int i = 0; i < 5; i++) {
-        resp r;
-        int rc = i == 3 ? cli_resp_head(c, &r) : cli_resp(c, &r);
-        if (rc) {
-            fprintf(stderr, "    response %d: %s\n", i, weft_strerror(rc));
-            resp_free(&r);
-            return 0;
-        }
-        int ok = r.status == 200 && body_is(&r, want[i]);
-        if (i == 3) ok = ok && r.cl == 3; /* HEAD: the GET's length, no body */
-        resp_free(&r);
-        if (!ok) {
-            fprintf(stderr, "    response %d wrong\n", i);
-            return 0;
-        }
-    }
-    return 1;
+    for (int i = 0; i < 5; i++) /* HEAD: the GET's length, no body */
+        if (expect(at, c, NULL,
+                   &(const rwant){
+                       .status = 200, .body = want[i], .head = i == 3, .cl = i == 3 ? 3 : 0},
+                   NULL))
+            return -1;
+    return 0;
 }
 
 TEST(pipeline_mixed_get_post_chunked_head) {
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     ASSERT_EQ(cli_sendn(&c, mixed_batch, sizeof mixed_batch - 1), 0);
-    ASSERT(check_mixed(&c));
+    ASSERT_EQ(check_mixed(HERE, &c), 0);
     ASSERT(cli_quiet(&c, 50));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(pipeline_split_at_every_byte_boundary) {
     /* message framing must not depend on how the bytes are cut into reads */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    size_t n = sizeof mixed_batch - 1;
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    for (size_t k = 1; k < n; k++) {
-        ASSERT_EQ(cli_sendn(&c, mixed_batch, k), 0);
-        weft_sleep(1); /* the server reads the first part on its own */
-        ASSERT_EQ(cli_sendn(&c, mixed_batch + k, n - k), 0);
-        if (!check_mixed(&c)) {
-            fprintf(stderr, "    split at %zu\n", k);
-            ASSERT(0);
-        }
-    }
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    size_t n = sizeof mixed_batch - 1;
+    ASSERT_EQ(send_split_everywhere(HERE, &c, mixed_batch, n, check_mixed), 0);
     weft_http_stats st;
     weft_http_server_stats(t.s, &st);
     ASSERT_EQ(st.accepted, 1);
     ASSERT_EQ(st.requests, 5 * (n - 1));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* ======================================================================
@@ -704,43 +822,32 @@ TEST(pipeline_split_at_every_byte_boundary) {
 TEST(partial_request_dribbled_one_byte_at_a_time) {
     /* a head and body arriving one byte per segment are reassembled */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     const char req[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n12345"
                        "GET /n/9 HTTP/1.1\r\nHost: x\r\n\r\n";
     for (size_t i = 0; i < sizeof req - 1; i++) {
         ASSERT_EQ(cli_sendn(&c, req + i, 1), 0);
         if (i % 4 == 0) weft_sleep(1);
     }
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "12345"));
-    resp_free(&r);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "n=9"));
-    resp_free(&r);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, NULL, .status = 200, .body = "12345");
+    ASSERT_RESP(&c, NULL, .body = "n=9");
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(partial_big_response_to_a_slow_reader_arrives_intact) {
     /* a 4 MiB response written against a reader that takes 16 KiB at a time
      * with pauses: flow control, not loss or truncation */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     c.max_rd = 16384;
     ASSERT_EQ(cli_send(&c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     weft_sleep(100); /* the server fills the socket buffers and waits */
     c.slow_ms = 1;
     resp r;
-    ASSERT_EQ(cli_resp_dl(&c, &r, 0, weft_deadline_in(test_slack_ms(15000))), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT_EQ(r.cl, BIG_LEN);
-    ASSERT_EQ(r.body.len, BIG_LEN);
+    ASSERT_RESP_KEEP(&c, NULL, &r, .read_ms = test_slack_ms(15000), .status = 200, .cl = BIG_LEN,
+                     .len = BIG_LEN);
     unsigned char *want = malloc(BIG_LEN);
     ASSERT(want);
     test_fill_pattern(want, BIG_LEN, 7);
@@ -750,12 +857,8 @@ TEST(partial_big_response_to_a_slow_reader_arrives_intact) {
     ASSERT(same);
     /* the connection is still good afterwards */
     c.slow_ms = 0;
-    ASSERT_EQ(cli_send(&c, "GET /n/5 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "n=5"));
-    resp_free(&r);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, GET_N(5), .body = "n=5");
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* ======================================================================
@@ -766,9 +869,8 @@ TEST(body_content_length_echoed) {
     /* RFC 9112 §6.3: the body is exactly Content-Length bytes, also when it
      * spans many reads */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     static const size_t sizes[] = {0, 1, 4095, 4096, 100000, 1 << 20};
     unsigned char *data = malloc(1 << 20);
     ASSERT(data);
@@ -791,28 +893,22 @@ TEST(body_content_length_echoed) {
         }
     }
     free(data);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
-static const char chunked_req[] = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                  "5\r\nhello\r\n"
-                                  "1;name=\"quoted;value\"\r\n,\r\n"
-                                  "A\r\n0123456789\r\n"
-                                  "0\r\nX-Trailer: yes\r\n\r\n";
+static const char chunked_req[] =
+    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n"
+    "1;name=\"quoted;value\"\r\n,\r\n"
+    "A\r\n0123456789\r\n"
+    "0\r\nX-Trailer: yes\r\n\r\n";
 
 TEST(body_chunked_request_dechunked) {
     /* RFC 9112 §7.1: sizes in hex, extensions ignored, trailers skipped */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, chunked_req), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "hello,0123456789"));
-    resp_free(&r);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    ASSERT_RESP(&c, chunked_req, .status = 200, .body = "hello,0123456789");
     /* a big chunked body, 1000 chunks of 100 bytes, in one write */
     weft_buf b, want;
     weft_buf_init(&b, 0);
@@ -827,6 +923,7 @@ TEST(body_chunked_request_dechunked) {
         weft_buf_append(&want, chunk, sizeof chunk);
     }
     weft_buf_appends(&b, "0\r\n\r\n");
+    resp r;
     int rc = cli_sendn(&c, b.data, b.len);
     if (!rc) rc = cli_resp(&c, &r);
     int ok = !rc && r.status == 200 && r.body.len == want.len &&
@@ -836,76 +933,46 @@ TEST(body_chunked_request_dechunked) {
     weft_buf_free(&want);
     ASSERT_EQ(rc, 0);
     ASSERT(ok);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+static int check_hello(loc at, cli *c) {
+    return expect(at, c, NULL, &(const rwant){.status = 200, .body = "hello,0123456789"}, NULL);
 }
 
 TEST(body_chunked_request_split_at_every_byte) {
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    size_t n = sizeof chunked_req - 1;
-    for (size_t k = 1; k < n; k++) {
-        ASSERT_EQ(cli_sendn(&c, chunked_req, k), 0);
-        weft_sleep(1);
-        ASSERT_EQ(cli_sendn(&c, chunked_req + k, n - k), 0);
-        resp r;
-        int rc = cli_resp(&c, &r);
-        int ok = !rc && r.status == 200 && body_is(&r, "hello,0123456789");
-        if (!rc) resp_free(&r);
-        if (!ok) {
-            fprintf(stderr, "    split at %zu: %s\n", k, weft_strerror(rc));
-            ASSERT(0);
-        }
-    }
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    ASSERT_EQ(send_split_everywhere(HERE, &c, chunked_req, sizeof chunked_req - 1, check_hello),
+              0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(body_over_max_body_gets_413_and_close) {
     /* weft_http_config.max_body: a larger body is refused with 413 */
     tsrv t;
-    weft_http_config cfg = {.max_body = 100};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
+    ASSERT_EQ(tsrv_std(&t, &(weft_http_config){.max_body = 100}), 0);
     char body[128];
     memset(body, 'b', sizeof body);
     char req[512];
-    resp r;
-    int closed = -99;
     /* exactly the limit is fine */
     snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n%.100s",
              body);
-    ASSERT_EQ(one_shot(t.port, req, &r, NULL), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT_EQ(r.body.len, 100);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, req, .status = 200, .len = 100);
     /* one over, declared by Content-Length: refused before reading it */
     snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n%.101s",
              body);
-    ASSERT_EQ(one_shot(t.port, req, &r, &closed), 0);
-    ASSERT_EQ(r.status, 413);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    ASSERT_EQ(closed, 1);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, req, .status = 413, .hdr = {{"Connection", "close"}}, .eof = 1);
     /* a huge declared length, nothing sent */
-    ASSERT_EQ(one_shot(t.port,
-                       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
-                       &r, &closed),
-              0);
-    ASSERT_EQ(r.status, 413);
-    ASSERT_EQ(closed, 1);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+                .status = 413, .eof = 1);
     /* chunked: the limit applies to the decoded size */
     snprintf(req, sizeof req,
              "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
              "40\r\n%.64s\r\n40\r\n%.64s\r\n0\r\n\r\n",
              body, body);
-    ASSERT_EQ(one_shot(t.port, req, &r, &closed), 0);
-    ASSERT_EQ(r.status, 413);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    ASSERT_EQ(closed, 1);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, req, .status = 413, .hdr = {{"Connection", "close"}}, .eof = 1);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -914,60 +981,34 @@ TEST(body_expect_100_continue) {
      * the client sends the body; a body that is refused anyway gets the
      * final status (413) without a 100 */
     tsrv t;
-    weft_http_config cfg = {.max_body = 1000};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-                           "Expect: 100-continue\r\n\r\n"),
-              0);
+    ASSERT_EQ(serve_and_open(&t, &(weft_http_config){.max_body = 1000}, &c), 0);
     resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 100);
+    ASSERT_RESP_KEEP(
+        &c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        &r, .status = 100);
     ASSERT_EQ(strcmp(r.head, "HTTP/1.1 100 Continue\r\n\r\n"), 0);
     resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "data"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "data"));
-    resp_free(&r);
+    ASSERT_RESP(&c, "data", .status = 200, .body = "data");
     /* chunked with Expect on the same connection */
-    ASSERT_EQ(cli_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                           "Expect: 100-continue\r\n\r\n"),
-              0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 100);
-    resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "3\r\nxyz\r\n0\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "xyz"));
-    resp_free(&r);
+    ASSERT_RESP(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                    "Expect: 100-continue\r\n\r\n",
+                .status = 100);
+    ASSERT_RESP(&c, "3\r\nxyz\r\n0\r\n\r\n", .status = 200, .body = "xyz");
     cli_close(&c);
     /* too large: 413 straight away, no 100 */
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
-                           "Expect: 100-continue\r\n\r\n"),
-              0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 413);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    cli_close(&c);
+    ASSERT_ONCE(
+        t.port,
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n",
+        .status = 413, .hdr = {{"Connection", "close"}}, .eof = 1);
     /* a 1.0 request's Expect is ignored (no 100 to a 1.0 client) */
     ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "POST /echo HTTP/1.0\r\nContent-Length: 2\r\n"
-                           "Expect: 100-continue\r\n\r\n"),
-              0);
+    ASSERT_EQ(
+        cli_send(&c, "POST /echo HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"),
+        0);
     ASSERT(cli_quiet(&c, 100));
-    ASSERT_EQ(cli_send(&c, "ok"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "ok"));
-    resp_free(&r);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, "ok", .status = 200, .body = "ok");
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(body_streaming_response_is_chunked) {
@@ -975,44 +1016,21 @@ TEST(body_streaming_response_is_chunked) {
      * on 1.1 (no Content-Length), ending with the last-chunk; on 1.0 the body
      * is delimited by closing the connection (§6.3 rule 8) */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(r.chunked);
-    ASSERT_EQ(resp_hdr_count(&r, "Content-Length"), 0);
-    ASSERT(body_is(&r, "alpha,beta,gamma-0123456789"));
-    ASSERT_EQ(r.nchunks, 3); /* the empty write sent no (terminating) chunk */
-    resp_free(&r);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    /* the empty write sent no (terminating) chunk: 3 chunks */
+    ASSERT_RESP(&c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", .status = 200, .chunked = 1,
+                .absent = {"Content-Length"}, .body = "alpha,beta,gamma-0123456789", .nchunks = 3);
     /* the framing was exact: the connection carries on */
-    ASSERT_EQ(cli_send(&c, "GET /n/4 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "n=4"));
-    resp_free(&r);
+    ASSERT_RESP(&c, GET_N(4), .body = "n=4");
     /* HEAD of a streaming route: the head, no chunks */
-    ASSERT_EQ(cli_send(&c, "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n"
-                           "GET /n/6 HTTP/1.1\r\nHost: x\r\n\r\n"),
-              0);
-    ASSERT_EQ(cli_resp_head(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "n=6"));
-    resp_free(&r);
+    ASSERT_RESP(&c, "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n" GET_N(6), .head = 1, .status = 200);
+    ASSERT_RESP(&c, NULL, .body = "n=6");
     cli_close(&c);
     /* HTTP/1.0: raw bytes, then close */
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(!r.chunked);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    ASSERT(body_is(&r, "alpha,beta,gamma-0123456789"));
-    resp_free(&r);
-    cli_close(&c);
+    ASSERT_ONCE(t.port, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", .status = 200,
+                .chunked = -1, .hdr = {{"Connection", "close"}},
+                .body = "alpha,beta,gamma-0123456789");
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1022,13 +1040,8 @@ TEST(body_stream_failing_midway_closes_connection) {
      * (no last-chunk) */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /stream-fail HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), WEFT_EPIPE); /* ended inside the chunked body */
-    resp_free(&r);
-    cli_close(&c);
+    /* ended inside the chunked body */
+    ASSERT_ONCE(t.port, "GET /stream-fail HTTP/1.1\r\nHost: x\r\n\r\n", .rc = WEFT_EPIPE);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1037,16 +1050,8 @@ TEST(body_handler_error_gives_500) {
      * half-built response (status, headers, body) is discarded */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 500);
-    ASSERT_EQ(resp_hdr_count(&r, "X-Before-Failure"), 0);
-    ASSERT(body_is(&r, "internal server error\n"));
-    resp_free(&r);
-    cli_close(&c);
+    ASSERT_ONCE(t.port, "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", .status = 500,
+                .absent = {"X-Before-Failure"}, .body = "internal server error\n");
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1054,113 +1059,70 @@ TEST(body_head_request_gets_headers_without_body) {
     /* RFC 9110 §9.3.2: HEAD = the GET's headers (incl. Content-Length), no
      * content */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
     resp g, h;
-    ASSERT_EQ(cli_resp(&c, &g), 0);
-    ASSERT_EQ(cli_send(&c, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-                           "GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"),
-              0);
-    ASSERT_EQ(cli_resp_head(&c, &h), 0);
-    ASSERT_EQ(g.status, 200);
-    ASSERT_EQ(h.status, 200);
-    ASSERT(body_is(&g, "hello\n"));
-    ASSERT_EQ(h.cl, 6);
+    ASSERT_RESP_KEEP(&c, GET_HELLO, &g, .status = 200, .body = "hello\n");
+    ASSERT_RESP_KEEP(&c, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n" GET_N(1), &h, .head = 1,
+                     .status = 200, .cl = 6);
     ASSERT_EQ(g.cl, h.cl);
     weft_str gt = resp_hdr(&g, "Content-Type"), ht = resp_hdr(&h, "Content-Type");
     ASSERT(gt.p && ht.p && weft_str_eq(gt, ht));
     resp_free(&g);
     resp_free(&h);
     /* no body bytes came after the HEAD response: the next is the GET's */
-    ASSERT_EQ(cli_resp(&c, &g), 0);
-    ASSERT(body_is(&g, "n=1"));
-    resp_free(&g);
+    ASSERT_RESP(&c, NULL, .body = "n=1");
     /* HEAD of the 4 MiB route: length announced, nothing sent */
-    ASSERT_EQ(cli_send(&c, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp_head(&c, &h), 0);
-    ASSERT_EQ(h.cl, BIG_LEN);
-    resp_free(&h);
-    ASSERT(cli_quiet(&c, 100));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", .head = 1, .cl = BIG_LEN,
+                .quiet_ms = 100);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* ======================================================================
- * Limits and malformed requests: each gets its status, and the
- * connection is closed after the error response
+ * Limits and malformed requests: each gets its status (ASSERT_REFUSED),
+ * and the connection is closed after the error response
  * ====================================================================== */
-
-/* Sends req on a new connection: the status answered (negative on a client
- * error), after checking "Connection: close" and the close (else -1). */
-static int refused_with(int port, const char *req) {
-    resp r;
-    int closed = -99;
-    int rc = one_shot(port, req, &r, &closed);
-    if (rc) return rc;
-    int st = r.status;
-    int ok = hdr_is(&r, "Connection", "close") && closed == 1 && r.body.len > 0;
-    if (!ok) fprintf(stderr, "    %d: connection close %d, closed %d\n", st,
-                     hdr_is(&r, "Connection", "close"), closed);
-    resp_free(&r);
-    return ok ? st : -1;
-}
 
 TEST(limit_request_line_over_max_line_is_414) {
     /* RFC 9112 §3: a request-target longer than the server allows -> 414 */
     tsrv t;
-    weft_http_config cfg = {.limits = {.max_line = 64}};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
+    ASSERT_EQ(tsrv_std(&t, &(weft_http_config){.limits = {.max_line = 64}}), 0);
     char req[256];
     /* "GET /n/<k x's> HTTP/1.1\r\n": 64 bytes is fine, 65 is over */
     snprintf(req, sizeof req, "GET /n/%.*s HTTP/1.1\r\nHost: x\r\n\r\n", 64 - 18,
              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-    resp r;
-    ASSERT_EQ(one_shot(t.port, req, &r, NULL), 0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, req, .status = 200);
     snprintf(req, sizeof req, "GET /n/%.*s HTTP/1.1\r\nHost: x\r\n\r\n", 64 - 17,
              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-    ASSERT_EQ(refused_with(t.port, req), 414);
+    ASSERT_REFUSED(t.port, req, 414);
     /* a line that never ends is refused as soon as it passes the limit */
-    ASSERT_EQ(refused_with(t.port, "GET /xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-              414);
+    ASSERT_REFUSED(t.port, "GET /xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                   414);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
 TEST(limit_head_over_max_head_is_431) {
     /* RFC 6585 §5: header section too large -> 431 */
     tsrv t;
-    weft_http_config cfg = {.limits = {.max_head = 256}};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
+    ASSERT_EQ(tsrv_std(&t, &(weft_http_config){.limits = {.max_head = 256}}), 0);
     char req[1024];
     snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: %0300d\r\n\r\n", 0);
-    ASSERT_EQ(refused_with(t.port, req), 431);
+    ASSERT_REFUSED(t.port, req, 431);
     /* one that fits */
     snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: %0150d\r\n\r\n", 0);
-    resp r;
-    ASSERT_EQ(one_shot(t.port, req, &r, NULL), 0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
+    ASSERT_ONCE(t.port, req, .status = 200);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
 TEST(limit_too_many_headers_is_431) {
     /* limits.max_headers: more header fields than allowed -> 431 */
     tsrv t;
-    weft_http_config cfg = {.limits = {.max_headers = 4}};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
-    resp r;
-    ASSERT_EQ(one_shot(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &r,
-                       NULL),
-              0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
-    ASSERT_EQ(refused_with(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n"
-                                   "D: 4\r\n\r\n"),
-              431);
+    ASSERT_EQ(tsrv_std(&t, &(weft_http_config){.limits = {.max_headers = 4}}), 0);
+    ASSERT_ONCE(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+                .status = 200);
+    ASSERT_REFUSED(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+                   431);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1179,14 +1141,11 @@ TEST(malformed_requests_are_400) {
         "GET /hello HTTP/1.1\r\n\r\n",
         "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+        "chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
         "GET /hello HTTP/1.1\r\nHost : x\r\n\r\n",
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int st = refused_with(t.port, bad[i]);
-        if (st != 400) fprintf(stderr, "    case %zu: %d\n", i, st);
-        ASSERT_EQ(st, 400);
-    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ASSERT_REFUSED(t.port, bad[i], 400);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1196,14 +1155,12 @@ TEST(unsupported_requests_get_their_status) {
      * 100-continue -> 417 */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    ASSERT_EQ(refused_with(t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
-                                   "\r\n"),
-              501);
-    ASSERT_EQ(refused_with(t.port, "POST /echo HTTP/1.1\r\nHost: x\r\n"
-                                   "Transfer-Encoding: chunked, gzip\r\n\r\n"),
-              501);
-    ASSERT_EQ(refused_with(t.port, "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n"), 505);
-    ASSERT_EQ(refused_with(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n"), 417);
+    ASSERT_REFUSED(t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+                   501);
+    ASSERT_REFUSED(
+        t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501);
+    ASSERT_REFUSED(t.port, "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505);
+    ASSERT_REFUSED(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1211,27 +1168,12 @@ TEST(error_after_good_requests_answers_them_first) {
     /* a bad request behind good pipelined ones: the good ones are answered
      * in order, then the error, then the close */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                           "GET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n"
-                           "GET /hello HTTP/1.1\r\n\r\n"),
-              0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "n=1"));
-    resp_free(&r);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "n=2"));
-    resp_free(&r);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 400);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    ASSERT_RESP(&c, GET_N(1) GET_N(2) "GET /hello HTTP/1.1\r\n\r\n", .body = "n=1");
+    ASSERT_RESP(&c, NULL, .body = "n=2");
+    ASSERT_RESP(&c, NULL, .status = 400, .hdr = {{"Connection", "close"}}, .eof = 1);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* ======================================================================
@@ -1241,118 +1183,67 @@ TEST(error_after_good_requests_answers_them_first) {
 TEST(timeout_incomplete_head_gets_408_and_close) {
     /* head_timeout_ms: a head started but not finished in time -> 408 */
     tsrv t;
-    weft_http_config cfg = {.head_timeout_ms = 250};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    int64_t t0 = weft_now_ns();
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    int64_t ms = test_ms_since(t0);
-    ASSERT_EQ(r.status, 408);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    ASSERT_GE(ms, 200);
-    ASSERT_LT(ms, 250 + test_slack_ms(SLACK_MS));
+    ASSERT_EQ(serve_and_open(&t, &(weft_http_config){.head_timeout_ms = 250}, &c), 0);
+    ASSERT_RESP(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n", .status = 408,
+                .hdr = {{"Connection", "close"}}, .eof = 1, .min_ms = 200,
+                .max_ms = 250 + test_slack_ms(SLACK_MS));
     cli_close(&c);
     /* a dribbling client does not extend the deadline */
     ASSERT_EQ(cli_open(&c, t.port), 0);
-    t0 = weft_now_ns();
+    int64_t t0 = weft_now_ns();
     const char *slow = "GET /hello HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
     int status = 0;
     for (size_t i = 0; slow[i] && !status; i++) {
         if (cli_sendn(&c, slow + i, 1)) break;
         if (cli_fill(&c, weft_deadline_in(20)) > 0) status = 1;
     }
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ms = test_ms_since(t0);
-    ASSERT_EQ(r.status, 408);
-    resp_free(&r);
-    ASSERT_LT(ms, 250 + test_slack_ms(SLACK_MS));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, NULL, .status = 408);
+    ASSERT_LT(test_ms_since(t0), 250 + test_slack_ms(SLACK_MS));
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(timeout_silent_new_connection_closed_without_response) {
     /* head_timeout_ms also bounds a connection that never sends a byte; it
      * is closed without a response (nothing to answer) */
     tsrv t;
-    weft_http_config cfg = {.head_timeout_ms = 250};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    int64_t t0 = weft_now_ns();
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    int64_t ms = test_ms_since(t0);
-    ASSERT_GE(ms, 200);
-    ASSERT_LT(ms, 250 + test_slack_ms(SLACK_MS));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(serve_and_open(&t, &(weft_http_config){.head_timeout_ms = 250}, &c), 0);
+    ASSERT_CLOSES(&c, 200, 250 + test_slack_ms(SLACK_MS));
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(timeout_idle_keepalive_closed_after_idle_timeout) {
     /* idle_timeout_ms: a kept-alive connection with no next request is
      * closed silently; the head timeout does not apply to the idle wait */
     tsrv t;
-    weft_http_config cfg = {.idle_timeout_ms = 300, .head_timeout_ms = 100};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
-    int64_t t0 = weft_now_ns();
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    int64_t ms = test_ms_since(t0);
-    ASSERT_GE(ms, 250);
-    ASSERT_LT(ms, 300 + test_slack_ms(SLACK_MS));
+    ASSERT_EQ(
+        serve_and_open(&t, &(weft_http_config){.idle_timeout_ms = 300, .head_timeout_ms = 100}, &c),
+        0);
+    ASSERT_RESP(&c, GET_HELLO, .status = 200);
+    ASSERT_CLOSES(&c, 250, 300 + test_slack_ms(SLACK_MS));
     cli_close(&c);
     /* a request within the idle time keeps it going */
     ASSERT_EQ(cli_open(&c, t.port), 0);
     for (int i = 0; i < 3; i++) {
-        ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-        ASSERT_EQ(cli_resp(&c, &r), 0);
-        ASSERT_EQ(r.status, 200);
-        resp_free(&r);
+        ASSERT_RESP(&c, GET_HELLO, .status = 200);
         weft_sleep(150); /* longer than head_timeout, shorter than idle */
     }
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(timeout_slow_body_gets_408) {
     /* body_timeout_ms: a body not complete in time -> 408 and close */
     tsrv t;
-    weft_http_config cfg = {.body_timeout_ms = 250};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
-    cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    int64_t t0 = weft_now_ns();
-    ASSERT_EQ(cli_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    int64_t ms = test_ms_since(t0);
-    ASSERT_EQ(r.status, 408);
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    ASSERT_GE(ms, 200);
-    ASSERT_LT(ms, 250 + test_slack_ms(SLACK_MS));
-    cli_close(&c);
+    ASSERT_EQ(tsrv_std(&t, &(weft_http_config){.body_timeout_ms = 250}), 0);
+    ASSERT_ONCE(t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+                .status = 408, .hdr = {{"Connection", "close"}}, .eof = 1, .min_ms = 200,
+                .max_ms = 250 + test_slack_ms(SLACK_MS));
     /* same for a chunked body */
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "3\r\nabc\r\n"),
-              0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 408);
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
-    cli_close(&c);
+    ASSERT_ONCE(t.port,
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+                .status = 408, .eof = 1);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1363,43 +1254,26 @@ TEST(timeout_slow_body_gets_408) {
 TEST(router_over_sockets_404_405_params_wildcard) {
     /* RFC 9110 §15.5.5 404, §15.5.6 405 with Allow */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    ASSERT_RESP(&c, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", .status = 404);
     resp r;
-    ASSERT_EQ(cli_send(&c, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 404);
-    resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "DELETE /users/7 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 405);
+    ASSERT_RESP_KEEP(&c, "DELETE /users/7 HTTP/1.1\r\nHost: x\r\n\r\n", &r, .status = 405);
     weft_str allow = resp_hdr(&r, "Allow");
-    ASSERT(allow.p);
     char a[64];
-    snprintf(a, sizeof a, "%.*s", (int)allow.n, allow.p);
+    snprintf(a, sizeof a, "%.*s", (int)allow.n, allow.p ? allow.p : "");
+    resp_free(&r);
+    ASSERT(allow.p);
     ASSERT(strstr(a, "GET") && strstr(a, "HEAD") && !strstr(a, "DELETE"));
-    resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "GET /users/J%C3%B6rg%20K HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "user J\xc3\xb6rg K"));
-    resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "GET /files/a/b/c.txt?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "file [a/b/c.txt]"));
-    resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "GET /files/ HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "file []"));
-    resp_free(&r);
-    ASSERT_EQ(cli_send(&c, "POST /users HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), 0);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 201);
-    resp_free(&r);
-    ASSERT(cli_quiet(&c, 20)); /* 404/405 do not close the connection */
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, "GET /users/J%C3%B6rg%20K HTTP/1.1\r\nHost: x\r\n\r\n", .status = 200,
+                .body = "user J\xc3\xb6rg K");
+    ASSERT_RESP(&c, "GET /files/a/b/c.txt?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+                .body = "file [a/b/c.txt]");
+    ASSERT_RESP(&c, "GET /files/ HTTP/1.1\r\nHost: x\r\n\r\n", .body = "file []");
+    /* 404/405 do not close the connection */
+    ASSERT_RESP(&c, "POST /users HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", .status = 201,
+                .quiet_ms = 20);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* ======================================================================
@@ -1411,20 +1285,13 @@ TEST(shutdown_graceful_finishes_in_flight_and_closes_idle) {
      * Connection: close), idle keep-alive connections are closed, new
      * connections are refused, weft_http_serve returns 0 */
     tsrv t;
-    ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    atomic_store(&slow_entered, 0);
-    atomic_store(&slow_done, 0);
     cli busy, idle;
-    ASSERT_EQ(cli_open(&idle, t.port), 0);
-    ASSERT_EQ(cli_send(&idle, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&idle, &r), 0);
-    resp_free(&r);
+    ASSERT_EQ(serve_and_open(&t, NULL, &idle), 0);
+    slow_reset();
+    ASSERT_RESP(&idle, GET_HELLO, .status = 200);
     ASSERT_EQ(cli_open(&busy, t.port), 0);
     ASSERT_EQ(cli_send(&busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    int64_t until = weft_deadline_in(IO_MS);
-    while (!atomic_load(&slow_entered) && weft_now() < until) weft_sleep(1);
-    ASSERT_EQ(atomic_load(&slow_entered), 1);
+    ASSERT_EQ(slow_wait_entered(), 1);
     int64_t t0 = weft_now_ns();
     weft_http_server_stop(t.s);
     weft_http_server_stop(t.s); /* idempotent */
@@ -1433,7 +1300,7 @@ TEST(shutdown_graceful_finishes_in_flight_and_closes_idle) {
     cli_close(&idle);
     /* new connections are refused while the slow request is still running */
     int refused = 0;
-    until = weft_deadline_in(test_slack_ms(150));
+    int64_t until = weft_deadline_in(test_slack_ms(150));
     while (!refused && weft_now() < until) {
         int fd = weft_tcp_connect("127.0.0.1", t.port, weft_deadline_in(1000));
         if (fd == WEFT_ECONNREFUSED)
@@ -1447,12 +1314,8 @@ TEST(shutdown_graceful_finishes_in_flight_and_closes_idle) {
     ASSERT(refused);
     ASSERT(still_running);
     /* the in-flight request completes, told the connection closes */
-    ASSERT_EQ(cli_resp(&busy, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "slept"));
-    ASSERT(hdr_is(&r, "Connection", "close"));
-    resp_free(&r);
-    ASSERT_EQ(cli_eof(&busy, IO_MS), 1);
+    ASSERT_RESP(&busy, NULL, .status = 200, .body = "slept", .hdr = {{"Connection", "close"}},
+                .eof = 1);
     cli_close(&busy);
     int jr = test_join(&t.g, test_slack_ms(3000));
     ASSERT_EQ(jr, 0);
@@ -1470,16 +1333,11 @@ TEST(shutdown_timeout_cancels_a_handler_that_takes_too_long) {
     /* shutdown_timeout_ms: in-flight requests get that long, then they are
      * cancelled and serve returns */
     tsrv t;
-    weft_http_config cfg = {.shutdown_timeout_ms = 300};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
-    atomic_store(&slow_entered, 0);
-    atomic_store(&slow_done, 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, &(weft_http_config){.shutdown_timeout_ms = 300}, &c), 0);
+    slow_reset();
     ASSERT_EQ(cli_send(&c, "GET /slower HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    int64_t until = weft_deadline_in(IO_MS);
-    while (!atomic_load(&slow_entered) && weft_now() < until) weft_sleep(1);
-    ASSERT_EQ(atomic_load(&slow_entered), 1);
+    ASSERT_EQ(slow_wait_entered(), 1);
     int64_t t0 = weft_now_ns();
     weft_http_server_stop(t.s);
     int jr = test_join(&t.g, test_slack_ms(3000));
@@ -1496,8 +1354,7 @@ TEST(shutdown_timeout_cancels_a_handler_that_takes_too_long) {
         ASSERT(n == 0 || n == WEFT_ECONNRESET);
         break;
     }
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(shutdown_with_no_connections_returns_promptly) {
@@ -1508,7 +1365,6 @@ TEST(shutdown_with_no_connections_returns_promptly) {
     ASSERT_EQ(tsrv_stop(&t), 0);
     ASSERT_LT(test_ms_since(t0), test_slack_ms(200));
 }
-
 /* ======================================================================
  * Other listeners
  * ====================================================================== */
@@ -1538,19 +1394,11 @@ TEST(listener_unix_socket) {
     sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, path);
     ASSERT_EQ(weft_connect(c.fd, &sa, sizeof sa, weft_deadline_in(IO_MS)), 0);
-    ASSERT_EQ(cli_send(&c, "GET /info HTTP/1.1\r\nHost: x\r\n\r\n"
-                           "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"),
-              0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(body_is(&r, "GET minor=1 peer=unix"));
-    resp_free(&r);
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT(body_is(&r, "abc"));
-    resp_free(&r);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, "GET /info HTTP/1.1\r\nHost: x\r\n\r\n"
+                    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+                .status = 200, .body = "GET minor=1 peer=unix");
+    ASSERT_RESP(&c, NULL, .body = "abc");
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
     int gone = stat(path, &sb) != 0;
     unlink(path);
     rmdir(dir);
@@ -1573,14 +1421,9 @@ TEST(listener_ipv6_loopback) {
     ASSERT_EQ(rc, 0);
     cli c;
     ASSERT_EQ(cli_open_host(&c, "::1", t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /info HTTP/1.1\r\nHost: [::1]\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT(r.body.len > 0 && strncmp(r.body.data, "GET minor=1 peer=[::1]:", 23) == 0);
-    resp_free(&r);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_RESP(&c, "GET /info HTTP/1.1\r\nHost: [::1]\r\n\r\n", .status = 200,
+                .prefix = "GET minor=1 peer=[::1]:");
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(listener_port_in_use_is_eaddrinuse) {
@@ -1640,9 +1483,18 @@ static int have_curl(void) {
     return yes;
 }
 
-/* Does the output contain s? */
-static int out_has(const curl_job *j, const char *s) {
-    return j->out.data && strstr(j->out.data, s) != NULL;
+/* Runs the command line cmd (curl as the client): 1 when it exits 0 and its
+ * output is exactly `exact` (unless NULL) and contains each of has[]
+ * (NULL-ended); else 0, after showing the output. */
+static int curl_ok(const char *what, const char *cmd, const char *exact, const char *const *has) {
+    curl_job j;
+    snprintf(j.cmd, sizeof j.cmd, "%s", cmd);
+    int rc = curl_do(&j);
+    int ok = rc == 0 && (!exact || (j.out.len && strcmp(j.out.data, exact) == 0));
+    for (size_t i = 0; ok && has && has[i]; i++) ok = j.out.data && strstr(j.out.data, has[i]);
+    if (!ok) fprintf(stderr, "    curl %s (%d): %s\n", what, rc, j.out.data ? j.out.data : "");
+    weft_buf_free(&j.out);
+    return ok;
 }
 
 TEST(curl_interoperates) {
@@ -1662,48 +1514,36 @@ TEST(curl_interoperates) {
     ASSERT(f);
     for (int i = 0; i < 5000; i++) fprintf(f, "line %d\n", i);
     fclose(f);
-    curl_job j;
-    int rc;
+    char cmd[1024];
 #define CURL "curl -sS --max-time 5 "
     /* GET with -i */
-    snprintf(j.cmd, sizeof j.cmd, CURL "-i http://127.0.0.1:%d/users/17", t.port);
-    rc = curl_do(&j);
-    int ok1 = rc == 0 && out_has(&j, "HTTP/1.1 200 OK\r\n") && out_has(&j, "Content-Length: 7\r\n") &&
-              out_has(&j, "\r\n\r\nuser 17");
-    if (!ok1) fprintf(stderr, "    curl GET (%d): %s\n", rc, j.out.data ? j.out.data : "");
-    weft_buf_free(&j.out);
+    snprintf(cmd, sizeof cmd, CURL "-i http://127.0.0.1:%d/users/17", t.port);
+    int ok1 = curl_ok("GET", cmd, NULL,
+                      (const char *const[]){"HTTP/1.1 200 OK\r\n", "Content-Length: 7\r\n",
+                                            "\r\n\r\nuser 17", NULL});
     /* POST --data (urlencoded form) */
-    snprintf(j.cmd, sizeof j.cmd, CURL "--data 'a=hello+w%%C3%%B6rld&b=%%26x' http://127.0.0.1:%d/form",
+    snprintf(cmd, sizeof cmd, CURL "--data 'a=hello+w%%C3%%B6rld&b=%%26x' http://127.0.0.1:%d/form",
              t.port);
-    rc = curl_do(&j);
-    int ok2 = rc == 0 && j.out.len && strcmp(j.out.data, "a=[hello w\xc3\xb6rld] b=[&x]") == 0;
-    if (!ok2) fprintf(stderr, "    curl POST (%d): %s\n", rc, j.out.data ? j.out.data : "");
-    weft_buf_free(&j.out);
+    int ok2 = curl_ok("POST", cmd, "a=[hello w\xc3\xb6rld] b=[&x]", NULL);
     /* chunked upload, echoed back; compared with the file by cmp */
-    snprintf(j.cmd, sizeof j.cmd,
+    snprintf(cmd, sizeof cmd,
              CURL "-H 'Transfer-Encoding: chunked' --data-binary @%s -o %s/back.bin "
                   "http://127.0.0.1:%d/echo && cmp %s %s/back.bin && echo same",
              file, dir, t.port, file, dir);
-    rc = curl_do(&j);
-    int ok3 = rc == 0 && out_has(&j, "same");
-    if (!ok3) fprintf(stderr, "    curl chunked (%d): %s\n", rc, j.out.data ? j.out.data : "");
-    weft_buf_free(&j.out);
+    int ok3 = curl_ok("chunked", cmd, NULL, (const char *const[]){"same", NULL});
     /* --http1.0 */
-    snprintf(j.cmd, sizeof j.cmd, CURL "--http1.0 -i http://127.0.0.1:%d/info", t.port);
-    rc = curl_do(&j);
-    int ok4 = rc == 0 && out_has(&j, " 200 OK\r\n") && out_has(&j, "Connection: close\r\n") &&
-              out_has(&j, "\r\n\r\nGET minor=0 ");
-    if (!ok4) fprintf(stderr, "    curl 1.0 (%d): %s\n", rc, j.out.data ? j.out.data : "");
-    weft_buf_free(&j.out);
+    snprintf(cmd, sizeof cmd, CURL "--http1.0 -i http://127.0.0.1:%d/info", t.port);
+    int ok4 = curl_ok("1.0", cmd, NULL,
+                      (const char *const[]){" 200 OK\r\n", "Connection: close\r\n",
+                                            "\r\n\r\nGET minor=0 ", NULL});
     /* -I (HEAD) and a 404 with --fail */
-    snprintf(j.cmd, sizeof j.cmd, CURL "-I http://127.0.0.1:%d/hello; " CURL
+    snprintf(cmd, sizeof cmd, CURL "-I http://127.0.0.1:%d/hello; " CURL
              "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/missing",
              t.port, t.port);
-    rc = curl_do(&j);
-    int ok5 = rc == 0 && out_has(&j, "Content-Length: 6\r\n") && out_has(&j, "\r\n\r\n404");
-    if (!ok5) fprintf(stderr, "    curl HEAD/404 (%d): %s\n", rc, j.out.data ? j.out.data : "");
-    weft_buf_free(&j.out);
+    int ok5 = curl_ok("HEAD/404", cmd, NULL,
+                      (const char *const[]){"Content-Length: 6\r\n", "\r\n\r\n404", NULL});
 #undef CURL
+    curl_job j;
     snprintf(j.cmd, sizeof j.cmd, "rm -rf %s", dir);
     curl_do(&j);
     weft_buf_free(&j.out);
@@ -1740,21 +1580,8 @@ TEST(client_gone_mid_response_server_survives) {
         cli_close(&c);
         weft_sleep(50);
     }
-    int64_t until = weft_deadline_in(IO_MS);
-    weft_http_stats st;
-    do {
-        weft_sleep(5);
-        weft_http_server_stats(t.s, &st);
-    } while (st.connections && weft_now() < until);
-    ASSERT_EQ(st.connections, 0);
-    cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    ASSERT_EQ(cli_send(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
-    resp r;
-    ASSERT_EQ(cli_resp(&c, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    resp_free(&r);
-    cli_close(&c);
+    ASSERT_EQ(wait_connections(&t, 0, 1), 0);
+    ASSERT_ONCE(t.port, GET_HELLO, .status = 200);
     ASSERT_EQ(tsrv_stop(&t), 0);
 }
 
@@ -1762,28 +1589,22 @@ TEST(timeout_write_to_a_reader_that_never_reads) {
     /* write_timeout_ms: a response that cannot be flushed in time (the client
      * stopped reading) ends the connection instead of holding it forever */
     tsrv t;
-    weft_http_config cfg = {.write_timeout_ms = 300};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(serve_and_open(&t, &(weft_http_config){.write_timeout_ms = 300}, &c), 0);
     int small = 4096;
     setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     ASSERT_EQ(cli_send(&c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     weft_http_stats st;
-    int64_t t0 = weft_now_ns(), until = weft_deadline_in(IO_MS);
+    int64_t t0 = weft_now_ns();
     weft_sleep(100);
     weft_http_server_stats(t.s, &st);
     ASSERT_EQ(st.connections, 1); /* blocked in the write */
-    do {
-        weft_sleep(10);
-        weft_http_server_stats(t.s, &st);
-    } while (st.connections && weft_now() < until);
+    uint64_t left = wait_connections(&t, 0, 1);
     int64_t ms = test_ms_since(t0);
-    ASSERT_EQ(st.connections, 0);
+    ASSERT_EQ(left, 0);
     ASSERT_GE(ms, 250);
     ASSERT_LT(ms, 300 + test_slack_ms(SLACK_MS));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(shutdown_closes_new_connections_that_sent_nothing) {
@@ -1792,17 +1613,10 @@ TEST(shutdown_closes_new_connections_that_sent_nothing) {
      * browser's speculative preconnect would otherwise hold shutdown for the
      * whole shutdown_timeout) */
     tsrv t;
-    weft_http_config cfg = {.shutdown_timeout_ms = 3000, .head_timeout_ms = 3000};
-    ASSERT_EQ(tsrv_std(&t, &cfg), 0);
     cli c;
-    ASSERT_EQ(cli_open(&c, t.port), 0);
-    weft_http_stats st;
-    int64_t until = weft_deadline_in(IO_MS);
-    do {
-        weft_sleep(5);
-        weft_http_server_stats(t.s, &st);
-    } while (st.connections == 0 && weft_now() < until);
-    ASSERT_EQ(st.connections, 1);
+    weft_http_config cfg = {.shutdown_timeout_ms = 3000, .head_timeout_ms = 3000};
+    ASSERT_EQ(serve_and_open(&t, &cfg, &c), 0);
+    ASSERT_EQ(wait_connections(&t, 0, 0), 1);
     int64_t t0 = weft_now_ns();
     weft_http_server_stop(t.s);
     ASSERT_EQ(cli_eof(&c, IO_MS), 1);
@@ -1811,8 +1625,7 @@ TEST(shutdown_closes_new_connections_that_sent_nothing) {
     ASSERT_EQ(jr, 0);
     ASSERT_EQ(atomic_load(&t.serve_rc), 0);
     ASSERT_LT(ms, test_slack_ms(500));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(pipeline_big_body_then_request_in_one_write) {
@@ -1856,8 +1669,7 @@ TEST(pipeline_big_body_then_request_in_one_write) {
     ASSERT(ok1);
     ASSERT(ok2);
     ASSERT(ok3);
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 /* ======================================================================
@@ -1911,7 +1723,8 @@ TEST(files_sendfile_over_socket_with_pipelining) {
               0);
     resp r[6];
     int rc = 0, got = 0;
-    for (int i = 0; i < 6 && !rc; i++, got++) rc = i == 3 ? cli_resp_head(&c, &r[i]) : cli_resp(&c, &r[i]);
+    for (int i = 0; i < 6 && !rc; i++, got++)
+        rc = i == 3 ? cli_resp_head(&c, &r[i]) : cli_resp(&c, &r[i]);
     int ok0 = !rc && body_is(&r[0], "n=1");
     int ok1 = !rc && r[1].status == 200 && r[1].body.len == n &&
               memcmp(r[1].body.data, data, n) == 0 && hdr_is(&r[1], "Content-Type",
@@ -1936,6 +1749,5 @@ TEST(files_sendfile_over_socket_with_pipelining) {
     ASSERT(ok4);
     ASSERT(ok5);
     ASSERT(cli_quiet(&c, 50));
-    cli_close(&c);
-    ASSERT_EQ(tsrv_stop(&t), 0);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
