@@ -180,9 +180,21 @@ int main(int argc, char **argv) {
                 int status = 0;
                 long len = response_len(c->buf, c->have, &status);
                 if (len < 0 || (len == 0 && c->have == sizeof c->buf)) {
+                    /* unparsable or oversized: the stream is lost, so count
+                     * the request as failed and reconnect (keeping the
+                     * connection would leave it busy for good) */
                     errors++;
+                    c->busy = 0;
                     c->have = 0;
-                    continue;
+                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    close(c->fd);
+                    c->fd = dial();
+                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = evs[k].data.u32};
+                    if (c->fd >= 0) {
+                        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+                        idle[nidle++] = (int)evs[k].data.u32;
+                    }
+                    break;
                 }
                 if (len == 0) continue;
                 if (c->busy) {
