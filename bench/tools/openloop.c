@@ -38,6 +38,7 @@
 typedef struct conn {
     int fd;
     int busy;       /* a request is in flight */
+    int queued;     /* on the idle stack */
     int64_t sched;  /* its scheduled time, ns */
     size_t have;    /* bytes of the response read so far */
     char buf[4096];
@@ -62,6 +63,34 @@ static int dial(void) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
+}
+
+static int ep;
+static conn *cs;
+static int *idle, nidle;
+
+static void push_idle(int i) {
+    if (cs[i].queued) return; /* already there: never twice */
+    cs[i].queued = 1;
+    idle[nidle++] = i;
+}
+
+/* The stream of connection i is lost (closed, failed, unparsable): count
+ * its request as failed, dial again, and make it available. */
+static void redial(int i, uint64_t *errors) {
+    conn *c = &cs[i];
+    if (c->busy) (*errors)++;
+    c->busy = 0;
+    c->have = 0;
+    if (c->fd >= 0) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    c->fd = dial();
+    if (c->fd < 0) return; /* tried again when it is next picked */
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    push_idle(i);
 }
 
 /* Length of the first complete response in b[0..n), 0 if incomplete, -1 if
@@ -105,9 +134,9 @@ int main(int argc, char **argv) {
                           "Connection: keep-alive\r\n\r\n",
                           argv[3]);
 
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    conn *cs = calloc((size_t)nconn, sizeof *cs);
-    int *idle = malloc(sizeof(int) * (size_t)nconn), nidle = 0;
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    cs = calloc((size_t)nconn, sizeof *cs);
+    idle = malloc(sizeof(int) * (size_t)nconn);
     for (int i = 0; i < nconn; i++) {
         cs[i].fd = dial();
         if (cs[i].fd < 0) {
@@ -116,7 +145,7 @@ int main(int argc, char **argv) {
         }
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
-        idle[nidle++] = i;
+        push_idle(i);
     }
 
     double total_s = warm + secs;
@@ -134,20 +163,19 @@ int main(int argc, char **argv) {
         for (;;) {
             int64_t due = t0 + (int64_t)((double)sent * interval);
             if (due > now || due >= stop_sched || nidle == 0) break;
-            conn *c = &cs[idle[--nidle]];
+            int ci = idle[--nidle];
+            conn *c = &cs[ci];
+            c->queued = 0;
+            if (c->fd < 0) { /* its redial failed: try again, this request fails */
+                c->busy = 1;
+                redial(ci, &errors);
+                sent++;
+                continue;
+            }
             c->busy = 1;
             c->sched = due;
             c->have = 0;
-            ssize_t w = write(c->fd, req, (size_t)reqlen);
-            if (w != reqlen) { /* a short write of ~100 bytes: treat as an error */
-                errors++;
-                c->busy = 0;
-                close(c->fd);
-                c->fd = dial();
-                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(c - cs)};
-                if (c->fd >= 0) epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-                idle[nidle++] = (int)(c - cs);
-            }
+            if (write(c->fd, req, (size_t)reqlen) != reqlen) redial(ci, &errors); /* ~100 bytes */
             sent++;
         }
         int64_t next_due = t0 + (int64_t)((double)sent * interval);
@@ -163,37 +191,17 @@ int main(int argc, char **argv) {
             for (;;) {
                 ssize_t r = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
                 if (r < 0 && errno == EAGAIN) break;
-                if (r <= 0) { /* closed or failed: count, reconnect */
-                    if (c->busy) errors++;
-                    c->busy = 0;
-                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-                    close(c->fd);
-                    c->fd = dial();
-                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = evs[k].data.u32};
-                    if (c->fd >= 0) {
-                        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-                        idle[nidle++] = (int)evs[k].data.u32;
-                    }
+                if (r <= 0) { /* closed or failed */
+                    redial((int)evs[k].data.u32, &errors);
                     break;
                 }
                 c->have += (size_t)r;
                 int status = 0;
                 long len = response_len(c->buf, c->have, &status);
                 if (len < 0 || (len == 0 && c->have == sizeof c->buf)) {
-                    /* unparsable or oversized: the stream is lost, so count
-                     * the request as failed and reconnect (keeping the
-                     * connection would leave it busy for good) */
-                    errors++;
-                    c->busy = 0;
-                    c->have = 0;
-                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-                    close(c->fd);
-                    c->fd = dial();
-                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = evs[k].data.u32};
-                    if (c->fd >= 0) {
-                        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-                        idle[nidle++] = (int)evs[k].data.u32;
-                    }
+                    /* unparsable or oversized: the stream is lost */
+                    if (!c->busy) errors++; /* an answer nobody asked for */
+                    redial((int)evs[k].data.u32, &errors);
                     break;
                 }
                 if (len == 0) continue;
@@ -205,7 +213,7 @@ int main(int argc, char **argv) {
                         lat[nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
                     }
                     c->busy = 0;
-                    idle[nidle++] = (int)(c - cs);
+                    push_idle((int)(c - cs));
                 }
                 memmove(c->buf, c->buf + len, c->have - (size_t)len);
                 c->have -= (size_t)len;
@@ -225,5 +233,8 @@ int main(int argc, char **argv) {
            nlat ? lat[nlat - 1] / 1000.0 : -1.0);
     for (int i = 0; i < nconn; i++)
         if (cs[i].fd >= 0) close(cs[i].fd);
+    free(lat);
+    free(idle);
+    free(cs);
     return 0;
 }
