@@ -110,7 +110,8 @@ bench: bench-rt bench-json bench-http
 bench-rt: deps
 	-@$(MAKE) --no-print-directory benches
 	@bash bench/run-rt.sh
-bench-http: deps
+bench-http:
+	@bash scripts/deps.sh bench
 	@bash bench/run-http.sh
 bench-json: deps
 	@bash bench/run-json.sh

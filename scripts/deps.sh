@@ -4,6 +4,10 @@
 set -euo pipefail
 need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl
       valgrind)
+# `scripts/deps.sh bench`: also what the benchmarks drive the servers with
+# (the Go and Rust toolchains for the peers come with the machine; oha is
+# installed by bench/run-http.sh with cargo).
+[ "${1:-}" = bench ] && need+=(wrk util-linux python3)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
