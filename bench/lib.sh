@@ -87,3 +87,14 @@ machine_facts() {
         COMMIT="$COMMIT (dirty)"
     fi
 }
+
+jstr() { # JSON string literal
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\t'/\\t}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\r'/}
+    printf '"%s"' "$s"
+}
+jnum() { [ -n "$1" ] && echo "$1" || echo null; }

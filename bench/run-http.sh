@@ -120,6 +120,7 @@ fi
 MD=$STEM.md
 JSON=$STEM.json
 
+. "$ROOT/bench/lib.sh" # build(), jstr(); its log() is replaced below
 log() { echo "run-http: $(date +%H:%M:%S) $*" >&2; }
 
 WORK=$(mktemp -d)
@@ -188,15 +189,6 @@ fi
 
 # ---- build -------------------------------------------------------------------
 
-build() { # name logfile command...
-    local name=$1 logf=$2
-    shift 2
-    log "building $name: $*"
-    if "$@" >"$logf" 2>&1; then return 0; fi
-    log "building $name failed (last lines of the log):"
-    tail -n 15 "$logf" | sed 's/^/    /' >&2
-    return 1
-}
 want() { [[ " ${PROGS[*]} " == *" $1 "* ]]; }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -220,16 +220,6 @@ declare -A NAMES=([weft]="weft" [go]="Go encoding/json" [rust]="Rust serde_json 
 
 # ---- JSON -------------------------------------------------------------------
 
-jstr() { # JSON string literal
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\t'/\\t}
-    s=${s//$'\n'/\\n}
-    s=${s//$'\r'/}
-    printf '"%s"' "$s"
-}
-jnum() { [ -n "$1" ] && echo "$1" || echo null; }
 
 {
     echo "{"

@@ -233,16 +233,6 @@ bench_of() { case $1 in park1m_*) echo park1m ;; *) echo "$1" ;; esac; }
 
 # ---- JSON -------------------------------------------------------------------
 
-jstr() { # JSON string literal
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\t'/\\t}
-    s=${s//$'\n'/\\n}
-    s=${s//$'\r'/}
-    printf '"%s"' "$s"
-}
-jnum() { [ -n "$1" ] && echo "$1" || echo null; }
 
 {
     echo "{"
