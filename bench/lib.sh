@@ -98,3 +98,24 @@ jstr() { # JSON string literal
     printf '"%s"' "$s"
 }
 jnum() { [ -n "$1" ] && echo "$1" || echo null; }
+
+# The notes file (one line each, duplicates dropped) as a JSON array.
+jnotes() {
+    local sep="" line
+    echo -n "["
+    while IFS= read -r line; do
+        echo -n "$sep$(jstr "$line")"
+        sep=", "
+    done < <(awk '!seen[$0]++' "$1")
+    echo "]"
+}
+
+# $WORK/table.md and $WORK/results.json to $MD and $JSON (under $OUTDIR).
+save_results() {
+    mkdir -p "$OUTDIR"
+    cp "$WORK/table.md" "$MD"
+    cp "$WORK/results.json" "$JSON"
+    cat "$MD"
+    echo
+    log "saved $MD and $JSON"
+}

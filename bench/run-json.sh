@@ -272,19 +272,8 @@ declare -A NAMES=([weft]="weft" [go]="Go encoding/json" [rust]="Rust serde_json 
     done
     echo
     echo "  ],"
-    echo -n "  \"notes\": ["
-    nsep=""
-    while IFS= read -r line; do
-        echo -n "$nsep$(jstr "$line")"
-        nsep=", "
-    done < <(awk '!seen[$0]++' "$WORK/notes")
-    echo "]"
+    echo "  \"notes\": $(jnotes "$WORK/notes")"
     echo "}"
 } >"$WORK/results.json"
 
-mkdir -p "$OUTDIR"
-cp "$WORK/table.md" "$MD"
-cp "$WORK/results.json" "$JSON"
-cat "$MD"
-echo
-log "saved $MD and $JSON"
+save_results

@@ -292,19 +292,8 @@ bench_of() { case $1 in park1m_*) echo park1m ;; *) echo "$1" ;; esac; }
     done
     echo
     echo "  ],"
-    echo -n "  \"notes\": ["
-    nsep=""
-    while IFS= read -r line; do
-        echo -n "$nsep$(jstr "$line")"
-        nsep=", "
-    done < <(awk '!seen[$0]++' "$WORK/notes")
-    echo "]"
+    echo "  \"notes\": $(jnotes "$WORK/notes")"
     echo "}"
 } >"$WORK/results.json"
 
-mkdir -p "$OUTDIR"
-cp "$WORK/table.md" "$MD"
-cp "$WORK/results.json" "$JSON"
-cat "$MD"
-echo
-log "saved $MD and $JSON"
+save_results
