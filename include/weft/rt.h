@@ -119,8 +119,9 @@ struct weft_group {
 };
 void weft_group_init(weft_group *g);
 int weft_group_go(weft_group *g, weft_fn fn, void *arg, const char *name);
-/* Cancel every task of the group (and tasks spawned into it later). Any
- * thread; never suspends. */
+/* Cancel every task of the group. Until weft_group_wait() has seen the group
+ * empty, spawning into it fails with WEFT_ECANCELED. Any thread; never
+ * suspends. */
 void weft_group_cancel(weft_group *g);
 /* Suspend until every task in the group has ended. 0, WEFT_ETIMEDOUT,
  * WEFT_EAGAIN, WEFT_ECANCELED. The group may be reused afterwards. */
