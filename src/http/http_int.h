@@ -108,7 +108,7 @@ void weft__http_conn_release(weft__http_conn *c); /* drop buffers and arena */
 /* Match method + path: sets ctx->handler (the 404/405 handler when nothing
  * matches, with ctx->status preset) and the params. */
 void weft__http_route_match(weft_http_router *r, weft_http_ctx *ctx);
-int weft__http_run_chain(weft_http_router *r, weft_http_ctx *ctx);
+int weft__http_run_chain(weft_http_ctx *ctx);
 
 /* context.c */
 void weft__http_ctx_reset(weft_http_ctx *c);

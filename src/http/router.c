@@ -252,15 +252,13 @@ static int var_child(rnode **slot, char **name, const char *p, size_t n, rnode *
 
 static void rebuild_allow(rnode *n) {
     size_t o = 0;
-    int get = 0, head = 0, any = 0;
+    int get = 0, head = 0;
     n->allow[0] = 0;
     for (int i = 0; i < n->nmethods; i++) {
         const char *m = n->methods[i].name;
         if (strcmp(m, "GET") == 0) get = 1;
         if (strcmp(m, "HEAD") == 0) head = 1;
-        if (strcmp(m, "*") == 0) any = 1;
     }
-    (void)any;
     for (int i = 0; i < n->nmethods + (get && !head); i++) {
         const char *m = i < n->nmethods ? n->methods[i].name : "HEAD";
         if (strcmp(m, "*") == 0) continue;
@@ -436,8 +434,7 @@ int weft_http_next(weft_http_ctx *c) {
     return c->handler(c, c->handler_ud);
 }
 
-int weft__http_run_chain(weft_http_router *r, weft_http_ctx *c) {
-    (void)r;
+int weft__http_run_chain(weft_http_ctx *c) {
     c->mw_next = 0;
     return weft_http_next(c);
 }

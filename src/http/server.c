@@ -289,7 +289,7 @@ int weft__http_process(weft__http_conn *c) {
         x->is_head = weft_str_eq(x->req.method, WEFT_STR("HEAD"));
         x->keep_alive = x->req.keep_alive && !(c->srv && atomic_load(&c->srv->stopping));
         weft__http_route_match(c->router, x);
-        rc = weft__http_run_chain(c->router, x);
+        rc = weft__http_run_chain(x);
         if (rc < 0 && !x->head_sent && !x->failed) {
             weft_log_warn("http: handler for %.*s %.*s failed: %s", (int)x->req.method.n,
                           x->req.method.p, (int)x->req.path.n, x->req.path.p,
