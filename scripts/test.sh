@@ -48,8 +48,15 @@ dir_of() { case $1 in plain) echo build ;; asan) echo build-asan ;; tsan) echo b
 # Run a test binary; its own "N passed, N failed" line is added to the totals.
 run_bin() { # flavor backend binary
     local name="$1/$2/$(basename "$3")" out="$LOG/$1-$2-$(basename "$3").log" t0=$(date +%s)
-    WEFT_IO=$2 timeout 600 "$3" >"$out" 2>&1
+    # sanitizer reports go to their own file: a test that redirects stderr
+    # (to check a warning it prints) would otherwise swallow them
+    rm -f "$out".san.*
+    WEFT_IO=$2 TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$out.san" \
+        ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$out.san" UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$out.san" \
+        timeout 600 "$3" >"$out" 2>&1
     local rc=$?
+    local san
+    for san in "$out".san.*; do [ -e "$san" ] && { echo "--- $san"; cat "$san"; } >>"$out"; done
     local line p f
     line=$(grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
     if [ -n "$line" ]; then
@@ -62,7 +69,9 @@ run_bin() { # flavor backend binary
     printf '  %-44s %3d passed %3d failed %4d s\n' "$name" "$p" "$f" $(( $(date +%s) - t0 ))
     if [ "$f" -ne 0 ]; then
         failures+=("$name (log: $out)")
-        grep -E 'FAIL|ERROR|WARNING: ThreadSanitizer|runtime error|Sanitizer' "$out" | head -20 | sed 's/^/      /'
+        echo "      exit status $rc; the log ends:"
+        grep -E 'FAIL|ERROR|WARNING: ThreadSanitizer|runtime error|Sanitizer|SUMMARY' "$out" | head -10 | sed 's/^/      /'
+        tail -25 "$out" | sed 's/^/      | /'
     fi
 }
 

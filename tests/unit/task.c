@@ -536,7 +536,7 @@ TEST(dump_shows_parked_tasks_and_where) {
 static void hog(void *arg) {
     int64_t until = weft_now() + 60;
     while (weft_now() < until) {}
-    *(int *)arg = 1;
+    atomic_store((_Atomic int *)arg, 1);
 }
 
 TEST(a_task_holding_a_worker_is_reported_by_name) {
@@ -546,17 +546,17 @@ TEST(a_task_holding_a_worker_is_reported_by_name) {
     unlink(path);
     int saved = dup(2);
     dup2(fd, 2);
-    int done = 0;
+    _Atomic int done = 0; /* hog may run on the other worker */
     weft_task_opts o = {.name = "hog"};
-    weft_go_opts(hog, &done, &o);
-    for (int i = 0; i < 500 && !done; i++) weft_sleep(2);
+    weft_go_opts(hog, (void *)&done, &o);
+    for (int i = 0; i < 500 && !atomic_load(&done); i++) weft_sleep(2);
     weft_sleep(10);
     dup2(saved, 2);
     close(saved);
     static char buf[1 << 14];
     read_file(fd, buf, sizeof buf);
     close(fd);
-    ASSERT_EQ(done, 1);
+    ASSERT_EQ(atomic_load(&done), 1);
     ASSERT(strstr(buf, "task \"hog\"") != NULL);
     ASSERT(strstr(buf, "without yielding") != NULL);
 }
