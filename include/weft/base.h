@@ -55,6 +55,7 @@ enum {
     WEFT_ENOTASK = -10003,   /* a task-only call was made outside a weft task */
     WEFT_ELIMIT = -10004,    /* a configured limit was reached */
     WEFT_EPARSE = -10005,    /* malformed input */
+    WEFT_EDB = -10006,       /* the database refused the statement (see weft_db_err) */
 };
 
 /* Human-readable name for a WEFT_E* code (or any -errno). Never NULL; the

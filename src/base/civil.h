@@ -1,6 +1,7 @@
 /*
  * src/base/civil.h — calendar arithmetic shared by the log timestamps
- * (log.c) and the HTTP Date header (src/http/context.c), without gmtime_r()
+ * (log.c), the HTTP Date header (src/http/context.c) and database timestamps
+ * (src/db/rows.c), without gmtime_r()
  * and its tz lock.
  */
 #ifndef WEFT_BASE_CIVIL_H
@@ -10,5 +11,7 @@
 
 /* Days since 1970-01-01 to a proleptic Gregorian year, month (1-12), day. */
 void weft__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* The inverse: days since 1970-01-01 of year y, month m (1-12), day d. */
+int64_t weft__days_from_civil(int64_t y, unsigned m, unsigned d);
 
 #endif

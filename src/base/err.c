@@ -48,6 +48,7 @@ static const char *const custom_msgs[] = {
     [WEFT__ECUSTOM - WEFT_ENOTASK] = "not called from a weft task",
     [WEFT__ECUSTOM - WEFT_ELIMIT] = "limit reached",
     [WEFT__ECUSTOM - WEFT_EPARSE] = "malformed input",
+    [WEFT__ECUSTOM - WEFT_EDB] = "database error",
 };
 
 /* Linux errno values are all below this; it also keeps -code from

@@ -71,6 +71,15 @@ void weft__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+int64_t weft__days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
 static size_t format_time(char *out, size_t cap) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

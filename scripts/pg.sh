@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A throw-away PostgreSQL for tests, `make tfb` and the arena, from Debian's
+# postgresql package: initdb into DIR, listen on DIR (unix socket) and on
+# 127.0.0.1:PORT, database hello_world with the TechEmpower schema.
+#
+#   scripts/pg.sh start DIR [PORT]   prints the conninfo on its last line
+#   scripts/pg.sh stop DIR
+#   scripts/pg.sh restart DIR        fast stop + start (fault tests)
+#   scripts/pg.sh psql DIR [args]    psql on that cluster
+#
+# PostgreSQL refuses to run as root; as root the cluster belongs to the
+# `postgres` user the package creates (runuser), DIR is chowned to it.
+set -euo pipefail
+cmd=${1:?usage: pg.sh start|stop|restart|psql DIR [PORT]}
+dir=${2:?DIR missing}
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$bindir/initdb" ] || { echo "pg.sh: no PostgreSQL server (apt install postgresql)" >&2; exit 1; }
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+port_of() { cat "$dir/port"; }
+conninfo() { echo "host=$dir port=$(port_of) dbname=hello_world user=benchmarkdbuser"; }
+
+case $cmd in
+start)
+    port=${3:-0}
+    if [ "$port" = 0 ]; then # a free high port
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)))
+    fi
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    echo "$port" >"$dir/port"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+            >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+        # the same settings for every server the arena drives: no fsync
+        # (a throw-away cluster), room for the peers' pools
+        cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 300
+shared_buffers = 256MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+jit = off
+log_min_messages = warning
+log_min_duration_statement = -1
+CONF
+        fresh=1
+    fi
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null ||
+        { tail -20 "$dir/server.log" >&2; exit 1; }
+    if [ -n "${fresh:-}" ]; then
+        psql_() { PGOPTIONS="-c client_min_messages=warning" as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"; }
+        psql_ -d postgres -c "CREATE USER benchmarkdbuser PASSWORD 'benchmarkdbpass'" \
+            -c "CREATE DATABASE hello_world OWNER benchmarkdbuser" >/dev/null
+        psql_ -d hello_world -U benchmarkdbuser -f "$(dirname "$0")/../apps/tfb/schema.sql" >/dev/null
+    fi
+    conninfo
+    ;;
+stop)
+    [ -f "$dir/data/PG_VERSION" ] || exit 0
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    ;;
+restart)
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $(port_of)" -m fast -w -t 60 restart >/dev/null
+    ;;
+kill) # the postmaster dies without cleanup (fault tests); start again with start
+    pid=$(head -1 "$dir/data/postmaster.pid")
+    kill -9 "$pid"
+    ;;
+psql)
+    shift 2
+    as_pg psql -X -h "$dir" -p "$(port_of)" -U benchmarkdbuser -d hello_world "$@"
+    ;;
+*) echo "pg.sh: unknown command $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,63 @@
+/*
+ * db_int.h — what the database backends (pg.c, sqlite.c) share: the rows
+ * builder behind weft_db_rows and error filling.
+ *
+ * Rows are built once, in one backend-neutral shape: a cell array (type,
+ * offset, length, and the number for INT/DOUBLE cells) and one data buffer
+ * holding every text/blob byte, NUL-terminated. A PostgreSQL result is copied
+ * into it and cleared at once, so nothing libpq-owned outlives the call.
+ */
+#ifndef WEFT_DB_INT_H
+#define WEFT_DB_INT_H
+
+#include "weft/base.h"
+#include "weft/db.h"
+
+typedef struct weft__db_cell {
+    uint8_t type; /* weft_db_type; TEXT cells of numeric columns keep their text */
+    uint32_t len;
+    size_t off; /* into data */
+    union {
+        int64_t i;
+        double d;
+    } v;
+} weft__db_cell;
+
+struct weft_db_rows {
+    int nrows, ncols;
+    int64_t affected;
+    size_t *name_off; /* ncols offsets into data */
+    weft__db_cell *cells;
+    size_t ncells, cells_cap;
+    char *data;
+    size_t len, cap;
+    int64_t limit; /* max bytes (cells + data); 0 = none */
+};
+
+/* A result with ncols columns and no rows yet. NULL on ENOMEM. */
+weft_db_rows *weft__rows_new(int ncols, int64_t limit);
+int weft__rows_set_name(weft_db_rows *r, int col, const char *name, size_t n);
+/* Append one cell; cells fill rows left to right (ncols per row). TEXT and
+ * BLOB copy p/n; INT/BOOL/TIME take i; DOUBLE takes d; NULL takes nothing.
+ * 0, WEFT_ENOMEM, or WEFT_ELIMIT once the result passes its limit. */
+int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n, int64_t i,
+                    double d);
+
+/* Fill *e (if non-NULL): code, SQLSTATE (may be NULL) and a printf message. */
+void weft__db_err_set(weft_db_err *e, int code, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline void weft__db_err_clear(weft_db_err *e) {
+    if (e) {
+        e->code = 0;
+        e->sqlstate[0] = 0;
+        e->msg[0] = 0;
+    }
+}
+
+/* "2026-11-22 11:34:41.709+01" (also 'T', no fraction, no zone = UTC) to
+ * microseconds since the epoch. 0 ok, WEFT_EPARSE. */
+int weft__db_parse_time(const char *s, size_t n, int64_t *us);
+/* The same form, in UTC ("...+00"), into buf (>= 40 bytes). Length. */
+int weft__db_format_time(int64_t us, char *buf);
+
+#endif
