@@ -65,6 +65,10 @@ void weft_shutdown(void);
 const char *weft_io_backend_name(void);
 /* Number of worker threads (0 when the runtime is not running). */
 int weft_workers(void);
+/* Index (0 .. weft_workers()-1) of the worker running the caller, -1 outside
+ * a worker. A task may move between workers at any suspension point, so this
+ * picks per-worker state (pools, caches); it is not an identity. */
+int weft_worker_id(void);
 
 /* ---- tasks ------------------------------------------------------------- */
 
@@ -95,6 +99,10 @@ int weft_yield(void);
  * transaction) and a cancel does not interrupt them, so they should pass
  * deadlines to what they call. */
 int weft_defer(void (*fn)(void *), void *arg);
+/* Drop the most recent registration of fn(arg) without running it (a
+ * transaction that committed no longer needs its rollback). 0, WEFT_ENOENT,
+ * WEFT_ENOTASK. */
+int weft_undefer(void (*fn)(void *), void *arg);
 
 /* Name of the calling task ("" if unnamed), or NULL outside a task. */
 const char *weft_task_name(void);

@@ -612,6 +612,18 @@ int weft_defer(void (*fn)(void *), void *arg) {
     return 0;
 }
 
+int weft_undefer(void (*fn)(void *), void *arg) {
+    weft__task *t = weft__task_self();
+    if (!t) return WEFT_ENOTASK;
+    for (int i = t->ndefer - 1; i >= 0; i--) {
+        if (t->defers[i].fn != fn || t->defers[i].arg != arg) continue;
+        memmove(&t->defers[i], &t->defers[i + 1], sizeof *t->defers * (size_t)(t->ndefer - i - 1));
+        t->ndefer--;
+        return 0;
+    }
+    return WEFT_ENOENT;
+}
+
 const char *weft_task_name(void) {
     weft__task *t = weft__task_self();
     return t ? t->name : NULL;
@@ -1101,6 +1113,10 @@ void weft_shutdown(void) {
 }
 
 int weft_workers(void) { return atomic_load(&weft__R.running) ? weft__R.nworkers : 0; }
+int weft_worker_id(void) {
+    weft__worker *w = weft__worker_self();
+    return w ? w->id : -1;
+}
 const char *weft_io_backend_name(void) {
     return atomic_load(&weft__R.running) ? weft__R.io->name : NULL;
 }

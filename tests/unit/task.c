@@ -141,6 +141,37 @@ TEST(defers_run_lifo_after_the_task_returns) {
     ASSERT_ERR(weft_defer(NULL, NULL), WEFT_EINVAL);
 }
 
+static void with_undefer(void *arg) {
+    defer_log *d = arg;
+    weft_defer(defer_wg_done, d->wg);
+    for (intptr_t i = 1; i <= 5; i++) weft_defer(note, (void *)i);
+    weft_defer(note, (void *)3); /* a second registration of the same pair */
+    if (weft_undefer(note, (void *)3)) d->order[d->n++] = -1; /* drops the later one */
+    if (weft_undefer(note, (void *)4)) d->order[d->n++] = -1;
+    if (weft_undefer(note, (void *)99) != WEFT_ENOENT) d->order[d->n++] = -1;
+}
+
+TEST(undefer_drops_the_latest_matching_cleanup) {
+    weft_wg wg;
+    weft_wg_init(&wg);
+    defer_log d = {.wg = &wg};
+    g_dlog = &d;
+    ASSERT_EQ(test_go_wg(&wg, with_undefer, &d), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    ASSERT_EQ(d.n, 4); /* 5, 3, 2, 1: 4 was dropped, and only one of the 3s */
+    ASSERT_EQ(d.order[0], 5);
+    ASSERT_EQ(d.order[1], 3);
+    ASSERT_EQ(d.order[2], 2);
+    ASSERT_EQ(d.order[3], 1);
+}
+
+TEST(worker_id_is_in_range) {
+    int id = weft_worker_id();
+    ASSERT(id >= 0 && id < weft_workers());
+}
+
+TEST_PLAIN(worker_id_outside_is_minus_one) { ASSERT_EQ(weft_worker_id(), -1); }
+
 /* ---- scheduling: yield order and fairness ----------------------------------- */
 
 static int g_trace[64], g_ntrace;
