@@ -29,6 +29,10 @@ start)
     fi
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    if [ -f "$dir/port" ] && as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        conninfo # already running (on the port it was started with)
+        exit 0
+    fi
     echo "$port" >"$dir/port"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \

@@ -5,17 +5,103 @@
  * every response is composed per request (no pre-rendered bytes), with
  * Server, Date (changes every second), Content-Type and Content-Length;
  * /json serialises a fresh object on each request.
- * The database tests (/db, /queries, /fortunes, /updates, /cached-queries)
- * slot in as more routes on the same router once the data layer lands; the
- * routes table below is where they go.
+ * The database tests run on PostgreSQL (src/db/pg.c, pipelined), per the
+ * rules: /db one random World row; /queries?queries=N (clamped 1..500) one
+ * query per row; /fortunes all rows plus one added at request time, sorted
+ * here (no ORDER BY), HTML-escaped; /updates?queries=N reads N rows one by
+ * one, then writes the new numbers back in one batched UPDATE (ids sorted,
+ * so concurrent batches lock rows in the same order and cannot deadlock);
+ * /cached-queries?count=N from a cache of World filled at start (the only
+ * test allowed to cache). A database that fails answers 503 with a reason.
  *
  *   build/apps/tfb [--host 127.0.0.1] [--port 8080] [--workers N]
+ *                  [--db CONNINFO] [--db-conns N per worker]
+ * CONNINFO may also come from WEFT_TFB_DB. `make tfb` starts a local
+ * PostgreSQL with the TFB schema (scripts/tfb.sh) when none is given.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/db.h"
 #include "weft/weft.h"
+
+#define QUERY_TIMEOUT_MS 5000
+
+static weft_pg *g_db;
+static int32_t g_cache[10001]; /* /cached-queries: randomNumber by id */
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static _Thread_local uint64_t rng_state;
+static int random_id(void) {
+    if (!rng_state) rng_state = ((uint64_t)weft_now_ns() ^ ((uint64_t)(uintptr_t)&rng_state << 16)) | 1;
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (int)(rng_state % 10000) + 1;
+}
+
+/* ?queries=N: missing, invalid or < 1 -> 1; > 500 -> 500 */
+static int count_param(weft_http_ctx *c, const char *name) {
+    weft_str v = weft_http_query(c, name);
+    long n = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9') return 1;
+        n = n * 10 + (v.p[i] - '0');
+        if (n > 500) return 500;
+    }
+    return n < 1 ? 1 : (int)n;
+}
+
+static int db_fail(weft_http_ctx *c, int rc, const weft_db_err *e) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "database error: %s", e && e->msg[0] ? e->msg : weft_strerror(rc));
+    return weft_http_error(c, 503, msg);
+}
+
+static int no_db(weft_http_ctx *c) {
+    return weft_http_error(c, 503, "no database configured (--db CONNINFO or WEFT_TFB_DB)");
+}
+
+static const char SQL_WORLD[] = "SELECT id, randomnumber FROM world WHERE id = $1";
+
+typedef struct {
+    int32_t id, n;
+} world;
+
+static int fetch_world(int id, world *w, weft_db_err *e) {
+    weft_db_rows *r;
+    weft_db_arg a = WEFT_DB_INT(id);
+    int rc = weft_pg_query(g_db, SQL_WORLD, &a, 1, &r, e, weft_deadline_in(QUERY_TIMEOUT_MS));
+    if (rc) return rc;
+    if (weft_db_nrows(r) != 1) {
+        weft_db_rows_free(r);
+        snprintf(e->msg, sizeof e->msg, "world %d not found", id);
+        return WEFT_EDB;
+    }
+    w->id = (int32_t)weft_db_int(r, 0, 0);
+    w->n = (int32_t)weft_db_int(r, 0, 1);
+    weft_db_rows_free(r);
+    return 0;
+}
+
+static void enc_world(weft_json_enc *e, const world *w) {
+    weft_json_enc_object(e);
+    weft_json_enc_key(e, WEFT_STR("id"));
+    weft_json_enc_int(e, w->id);
+    weft_json_enc_key(e, WEFT_STR("randomNumber"));
+    weft_json_enc_int(e, w->n);
+    weft_json_enc_end(e);
+}
+
+static int send_worlds(weft_http_ctx *c, const world *ws, int n) {
+    weft_json_enc *e = weft_http_json_begin(c, 200);
+    weft_json_enc_array(e);
+    for (int i = 0; i < n; i++) enc_world(e, &ws[i]);
+    weft_json_enc_end(e);
+    return weft_http_json_end(c);
+}
 
 static int plaintext(weft_http_ctx *c, void *ud) {
     (void)ud;
@@ -33,22 +119,213 @@ static int json(weft_http_ctx *c, void *ud) {
     return weft_http_json_end(c);
 }
 
+/* ---- database tests ----------------------------------------------------------- */
+
+static int db(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    if (!g_db) return no_db(c);
+    world w;
+    weft_db_err e;
+    int rc = fetch_world(random_id(), &w, &e);
+    if (rc) return db_fail(c, rc, &e);
+    weft_json_enc *j = weft_http_json_begin(c, 200);
+    enc_world(j, &w);
+    return weft_http_json_end(c);
+}
+
+static int queries(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    if (!g_db) return no_db(c);
+    int n = count_param(c, "queries");
+    world ws[500];
+    weft_db_err e;
+    for (int i = 0; i < n; i++) {
+        int rc = fetch_world(random_id(), &ws[i], &e);
+        if (rc) return db_fail(c, rc, &e);
+    }
+    return send_worlds(c, ws, n);
+}
+
+static int by_id(const void *a, const void *b) {
+    return ((const world *)a)->id - ((const world *)b)->id;
+}
+
+static int updates(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    if (!g_db) return no_db(c);
+    int n = count_param(c, "queries");
+    world ws[500], sorted[500];
+    weft_db_err e;
+    for (int i = 0; i < n; i++) {
+        int rc = fetch_world(random_id(), &ws[i], &e);
+        if (rc) return db_fail(c, rc, &e);
+        ws[i].n = random_id();
+        sorted[i] = ws[i];
+    }
+    /* one UPDATE for the batch, rows in id order (no lock-order deadlocks);
+     * a repeated id keeps its last number */
+    qsort(sorted, (size_t)n, sizeof(world), by_id);
+    char ids[500 * 7 + 3], nums[500 * 7 + 3];
+    size_t il = 0, nl = 0;
+    ids[il++] = '{';
+    nums[nl++] = '{';
+    for (int i = 0; i < n; i++) {
+        if (i + 1 < n && sorted[i + 1].id == sorted[i].id) continue;
+        il += (size_t)snprintf(ids + il, sizeof ids - il, "%s%d", il > 1 ? "," : "", sorted[i].id);
+        nl += (size_t)snprintf(nums + nl, sizeof nums - nl, "%s%d", nl > 1 ? "," : "", sorted[i].n);
+    }
+    ids[il++] = '}';
+    nums[nl++] = '}';
+    weft_db_arg a[2] = {WEFT_DB_TEXTN(ids, il), WEFT_DB_TEXTN(nums, nl)};
+    int rc = weft_pg_exec(g_db,
+                          "UPDATE world SET randomnumber = v.r FROM "
+                          "(SELECT unnest($1::int[]) AS id, unnest($2::int[]) AS r) AS v "
+                          "WHERE world.id = v.id",
+                          a, 2, NULL, &e, weft_deadline_in(QUERY_TIMEOUT_MS));
+    if (rc) return db_fail(c, rc, &e);
+    return send_worlds(c, ws, n);
+}
+
+typedef struct {
+    int32_t id;
+    const char *msg;
+    size_t len;
+} fortune;
+
+static int by_message(const void *a, const void *b) {
+    const fortune *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int d = memcmp(x->msg, y->msg, n);
+    return d ? d : (x->len > y->len) - (x->len < y->len);
+}
+
+static void html_escaped(weft_http_ctx *c, const char *s, size_t n) {
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        weft_http_append(c, s + run, i - run);
+        weft_http_append(c, rep, strlen(rep));
+        run = i + 1;
+    }
+    weft_http_append(c, s + run, n - run);
+}
+
+#define APPEND_LIT(c, s) weft_http_append(c, s, sizeof(s) - 1)
+
+static int fortunes(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    if (!g_db) return no_db(c);
+    weft_db_rows *r;
+    weft_db_err e;
+    int rc = weft_pg_query(g_db, "SELECT id, message FROM fortune", NULL, 0, &r, &e,
+                           weft_deadline_in(QUERY_TIMEOUT_MS));
+    if (rc) return db_fail(c, rc, &e);
+    int n = weft_db_nrows(r);
+    fortune stack[64], *fs = n + 1 <= 64 ? stack : malloc(sizeof(fortune) * (size_t)(n + 1));
+    if (!fs) {
+        weft_db_rows_free(r);
+        return weft_http_error(c, 500, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        fs[i].id = (int32_t)weft_db_int(r, i, 0);
+        fs[i].msg = weft_db_text(r, i, 1, &fs[i].len);
+        if (!fs[i].msg) fs[i].msg = "";
+    }
+    static const char added[] = "Additional fortune added at request time.";
+    fs[n] = (fortune){0, added, sizeof added - 1};
+    qsort(fs, (size_t)n + 1, sizeof(fortune), by_message);
+    weft_http_set_status(c, 200);
+    weft_http_set_content_type(c, "text/html; charset=utf-8");
+    APPEND_LIT(c, "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+                  "<tr><th>id</th><th>message</th></tr>");
+    for (int i = 0; i <= n; i++) {
+        char num[16];
+        APPEND_LIT(c, "<tr><td>");
+        weft_http_append(c, num, (size_t)snprintf(num, sizeof num, "%d", fs[i].id));
+        APPEND_LIT(c, "</td><td>");
+        html_escaped(c, fs[i].msg, fs[i].len);
+        APPEND_LIT(c, "</td></tr>");
+    }
+    APPEND_LIT(c, "</table></body></html>");
+    if (fs != stack) free(fs);
+    weft_db_rows_free(r);
+    return 0;
+}
+
+static int cached_queries(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    if (!g_db) return no_db(c);
+    int n = count_param(c, "count");
+    world ws[500];
+    for (int i = 0; i < n; i++) {
+        ws[i].id = random_id();
+        ws[i].n = g_cache[ws[i].id];
+    }
+    return send_worlds(c, ws, n);
+}
+
+static int load_cache(void) {
+    weft_db_rows *r;
+    weft_db_err e;
+    int rc = weft_pg_query(g_db, "SELECT id, randomnumber FROM world", NULL, 0, &r, &e,
+                           weft_deadline_in(30000));
+    if (rc) {
+        fprintf(stderr, "tfb: loading the World cache: %s\n", e.msg);
+        return rc;
+    }
+    for (int i = 0; i < weft_db_nrows(r); i++) {
+        int64_t id = weft_db_int(r, i, 0);
+        if (id >= 1 && id <= 10000) g_cache[id] = (int32_t)weft_db_int(r, i, 1);
+    }
+    weft_db_rows_free(r);
+    return 0;
+}
+
 static const struct {
     const char *method, *path;
     weft_http_handler h;
 } routes[] = {
     {"GET", "/plaintext", plaintext},
     {"GET", "/json", json},
+    {"GET", "/db", db},
+    {"GET", "/queries", queries},
+    {"GET", "/fortunes", fortunes},
+    {"GET", "/updates", updates},
+    {"GET", "/cached-queries", cached_queries},
 };
 
 typedef struct app {
     const char *host;
     int port;
     int rc;
+    const char *dsn;
+    int db_conns;
 } app;
 
 static void serve(void *arg) {
     app *a = arg;
+    if (a->dsn && *a->dsn) {
+        weft_pg_config pc = {.conninfo = a->dsn, .conns_per_worker = a->db_conns};
+        weft_db_err e;
+        if (weft_pg_open(&g_db, &pc, &e)) {
+            fprintf(stderr, "tfb: database: %s\n", e.msg);
+            a->rc = 1;
+            return;
+        }
+        if (load_cache()) {
+            weft_pg_close(g_db);
+            a->rc = 1;
+            return;
+        }
+    }
     weft_http_router *r = weft_http_router_new();
     if (!r) {
         a->rc = 1;
@@ -74,15 +351,18 @@ static void serve(void *arg) {
         weft_http_server_free(s);
     }
     weft_http_router_free(r);
+    if (g_db) weft_pg_close(g_db);
+    g_db = NULL;
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: tfb [--host ADDR] [--port N] [--workers N]\n");
+    fprintf(stderr, "usage: tfb [--host ADDR] [--port N] [--workers N] [--db CONNINFO] "
+                    "[--db-conns N]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
-    app a = {"127.0.0.1", 8080, 0};
+    app a = {"127.0.0.1", 8080, 0, getenv("WEFT_TFB_DB"), 1};
     weft_config cfg = {0};
     const char *env = getenv("PORT");
     if (env) a.port = atoi(env);
@@ -94,6 +374,10 @@ int main(int argc, char **argv) {
             a.port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--workers") == 0)
             cfg.workers = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--db") == 0)
+            a.dsn = argv[++i];
+        else if (strcmp(argv[i], "--db-conns") == 0)
+            a.db_conns = atoi(argv[++i]);
         else
             return usage();
     }

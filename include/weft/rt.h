@@ -270,6 +270,9 @@ int weft_connect(int fd, const void *addr, unsigned addrlen, int64_t deadline);
 int weft_fd_wait(int fd, int events, int64_t deadline);
 /* Close fd and forget its poll state. 0 or -errno. Never suspends. */
 int weft_close(int fd);
+/* Forget fd's poll state (its waiters wake with WEFT_EBADF) without closing
+ * it: for an fd a library owns and will close itself (libpq's socket). */
+void weft_fd_forget(int fd);
 
 /* Listening TCP socket on host:port (numeric IPv4/IPv6 address; NULL or ""
  * = all IPv4). backlog 0 = 4096. reuseport adds SO_REUSEPORT. Returns fd or

@@ -221,7 +221,12 @@ int weft_connect(int fd, const void *addr, unsigned addrlen, int64_t deadline) {
 
 int weft_close(int fd) {
     if (fd < 0) return WEFT_EBADF;
-    if (weft__fdtab && fd < weft__fdtab_n) {
+    weft_fd_forget(fd);
+    return close(fd) < 0 ? -errno : 0;
+}
+
+void weft_fd_forget(int fd) {
+    if (fd >= 0 && weft__fdtab && fd < weft__fdtab_n) {
         weft__fdent *fe = &weft__fdtab[fd];
         weft__spin_lock(&fe->lock);
         atomic_store(&fe->nb, 0);
@@ -230,7 +235,6 @@ int weft_close(int fd) {
         while ((w = weft__wq_pop(&fe->wr))) weft__wake(w->task, w->seq, WEFT_EBADF);
         weft__spin_unlock(&fe->lock);
     }
-    return close(fd) < 0 ? -errno : 0;
 }
 
 /* ---- TCP helpers ------------------------------------------------------------------- */

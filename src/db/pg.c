@@ -1,0 +1,994 @@
+/*
+ * pg.c — PostgreSQL on the scheduler: libpq in non-blocking pipeline mode.
+ *
+ * Shape:
+ *  - A weft_pg holds, per worker thread, conns_per_worker shared connections,
+ *    plus a pool of transaction connections handed out one transaction at a
+ *    time. Every connection has one task (conn_main) that connects, reads,
+ *    and reconnects with back-off when the connection dies.
+ *  - A query is sent by the calling task itself, under the connection's
+ *    mutex: Prepare (first use of this SQL on this connection), Bind/Execute
+ *    (PQsendQueryPrepared) and a Sync, flushed at once. The request joins the
+ *    connection's in-flight FIFO and the task parks on its semaphore. Queries
+ *    from many tasks therefore go out back to back without waiting for each
+ *    other's answers: one connection carries many statements per round trip.
+ *  - conn_main waits for the socket to be readable, takes the mutex, consumes
+ *    what arrived and hands each result to the head of the FIFO. A Sync per
+ *    statement keeps statements independent: an error aborts only its own.
+ *  - Deadlines: a caller whose deadline passes leaves its request behind
+ *    (heap-allocated for that reason; the reader frees it when its results
+ *    come) and, when the statement is the one the server is running, asks
+ *    the server to cancel it (PQcancel on the blocking pool).
+ *  - When the connection dies, every request in flight fails with
+ *    WEFT_ECONNRESET, new calls on that connection get WEFT_ENOTCONN until
+ *    conn_main has reconnected (50 ms doubling to 2 s between attempts).
+ *
+ * Parameters go as text with the server inferring their types (so "$1" works
+ * against int4, int8, numeric... columns alike), blobs as binary bytea.
+ * Results come as text and are copied into weft_db_rows (rows.c), typed by
+ * column OID, and the PGresult is cleared at once.
+ */
+#include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+#include "weft/log.h"
+#include "weft/rt.h"
+
+/* type OIDs (server/catalog/pg_type.h; stable since forever) */
+enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
+       OID_OID = 26, OID_FLOAT4 = 700, OID_FLOAT8 = 701 };
+
+#define STMT_MAX 256 /* prepared statements per connection; later SQL runs unnamed */
+#define NARGS_MAX 1024
+
+typedef struct pg_req pg_req;
+typedef struct pg_conn pg_conn;
+
+struct pg_req {
+    pg_req *next;
+    weft_sem done;
+    int want_rows;
+    int abandoned; /* the caller gave up; the reader frees it */
+    int finished;
+    int prepares;       /* this request carries the statement's Prepare */
+    int prep_done;      /* ... and its result has come */
+    int failed_prepare; /* the Prepare failed: send it again next time */
+    int stmt;           /* index in conn->stmts, or -1 */
+    int rc;
+    int64_t affected;
+    weft_db_rows *rows;
+    weft_db_err err;
+    int64_t limit;
+};
+
+typedef struct {
+    char *sql;
+    uint64_t hash;
+    int sent; /* a Prepare went out (and has not failed) */
+} pg_stmt;
+
+enum { C_DOWN, C_UP, C_CLOSING };
+
+struct pg_conn {
+    weft_pg *db;
+    int idx;
+    int is_tx;
+    weft_mutex mu;
+    PGconn *pg;
+    PGcancel *cancel;
+    int fd;
+    _Atomic int state;
+    _Atomic int inflight;
+    pg_req *head, *tail;
+    pg_stmt stmts[STMT_MAX];
+    int nstmts;
+    uint64_t gen; /* bumped on each (re)connect */
+    char last_error[200]; /* why it is down; under mu */
+    char conn_error[200];  /* conn_main's scratch while connecting */
+    weft_sem up;             /* released after each connect attempt ... */
+    _Atomic int signal_up;   /* ... when someone waits for that */
+    pg_conn *next_free;
+};
+
+struct weft_pg {
+    weft_pg_config cfg;
+    char *conninfo;
+    int nworkers;
+    pg_conn *conns; /* nworkers * conns_per_worker shared connections */
+    int nconns;
+    pg_conn *txconns; /* tx_max transaction connections, opened lazily */
+    int tx_max;
+    weft_mutex txmu;
+    pg_conn *txfree;
+    int tx_opened;
+    weft_sem txsem; /* free transaction connections */
+    weft_group tasks;
+    _Atomic uint32_t rr;
+    _Atomic int closing;
+    struct {
+        _Atomic int64_t connections, connects, connect_fails, queries, conn_errors, timeouts,
+            max_batch;
+    } st;
+};
+
+struct weft_pg_tx {
+    weft_pg *db;
+    pg_conn *c;
+    int done;
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint64_t hash_sql(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void stat_max(_Atomic int64_t *m, int64_t v) {
+    int64_t cur = atomic_load_explicit(m, memory_order_relaxed);
+    while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {}
+}
+
+/* "what: libpq's message" into buf (200 bytes). */
+static void conn_err(pg_conn *c, char *buf, const char *what) {
+    const char *m = c->pg ? PQerrorMessage(c->pg) : "";
+    snprintf(buf, 200, "%s%s%s", what, *m ? ": " : "", m);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+}
+
+/* The error of a call that found c down. */
+static int down_err(pg_conn *c, weft_db_err *err, int code) {
+    weft_mutex_lock(&c->mu, -1);
+    weft__db_err_set(err, code, NULL, "database unavailable: %s",
+                     c->last_error[0] ? c->last_error : "not connected yet");
+    weft_mutex_unlock(&c->mu);
+    return code;
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
+    int nf = PQnfields(res), nt = PQntuples(res);
+    weft_db_rows *r = weft__rows_new(nf, limit);
+    if (!r) return WEFT_ENOMEM;
+    int rc = 0;
+    for (int c = 0; c < nf && !rc; c++) {
+        const char *n = PQfname(res, c);
+        rc = weft__rows_set_name(r, c, n, strlen(n));
+    }
+    for (int i = 0; i < nt && !rc; i++) {
+        for (int c = 0; c < nf && !rc; c++) {
+            if (PQgetisnull(res, i, c)) {
+                rc = weft__rows_cell(r, WEFT_DB_TNULL, NULL, 0, 0, 0);
+                continue;
+            }
+            const char *v = PQgetvalue(res, i, c);
+            size_t len = (size_t)PQgetlength(res, i, c);
+            switch (PQftype(res, c)) {
+            case OID_INT2:
+            case OID_INT4:
+            case OID_INT8:
+            case OID_OID: {
+                int neg = *v == '-';
+                uint64_t x = 0;
+                for (const char *p = v + neg; *p; p++) x = x * 10 + (uint64_t)(*p - '0');
+                rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, neg ? -(int64_t)x : (int64_t)x, 0);
+                break;
+            }
+            case OID_FLOAT4:
+            case OID_FLOAT8:
+                rc = weft__rows_cell(r, WEFT_DB_TDOUBLE, NULL, 0, 0, strtod(v, NULL));
+                break;
+            case OID_BOOL: rc = weft__rows_cell(r, WEFT_DB_TBOOL, NULL, 0, *v == 't', 0); break;
+            case OID_BYTEA: {
+                size_t bn = 0;
+                unsigned char *b = PQunescapeBytea((const unsigned char *)v, &bn);
+                if (!b) {
+                    rc = WEFT_ENOMEM;
+                    break;
+                }
+                rc = weft__rows_cell(r, WEFT_DB_TBLOB, b, bn, 0, 0);
+                PQfreemem(b);
+                break;
+            }
+            default: rc = weft__rows_cell(r, WEFT_DB_TTEXT, v, len, 0, 0); break;
+            }
+        }
+    }
+    if (rc) {
+        weft_db_rows_free(r);
+        return rc;
+    }
+    const char *aff = PQcmdTuples(res);
+    r->affected = aff && *aff ? strtoll(aff, NULL, 10) : 0;
+    *out = r;
+    return 0;
+}
+
+static void req_free(pg_req *q) {
+    weft_db_rows_free(q->rows);
+    free(q);
+}
+
+/* The request at the head of the FIFO got one result. */
+static void on_result(pg_req *q, PGresult *res) {
+    switch (PQresultStatus(res)) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK: {
+        if (q->rc) break; /* after an earlier failure in this request */
+        const char *aff = PQcmdTuples(res);
+        if (aff && *aff) q->affected = strtoll(aff, NULL, 10);
+        if (q->want_rows && !q->abandoned && PQresultStatus(res) == PGRES_TUPLES_OK) {
+            weft_db_rows_free(q->rows);
+            q->rows = NULL;
+            int rc = convert(res, q->limit, &q->rows);
+            if (rc) {
+                q->rc = rc;
+                weft__db_err_set(&q->err, rc, NULL, "%s",
+                                 rc == WEFT_ELIMIT ? "result larger than max_result_bytes"
+                                                   : "out of memory converting the result");
+            }
+        } else if (q->want_rows && !q->abandoned && !q->rows) {
+            /* a statement without rows: an empty result still carries the count */
+            q->rows = weft__rows_new(0, 0);
+            if (q->rows) q->rows->affected = q->affected;
+        }
+        break;
+    }
+    case PGRES_PIPELINE_ABORTED:
+        if (!q->rc) {
+            q->rc = WEFT_EDB;
+            weft__db_err_set(&q->err, WEFT_EDB, NULL, "statement not run: the pipeline was aborted");
+        }
+        break;
+    default: { /* FATAL_ERROR, BAD_RESPONSE, NONFATAL... */
+        if (q->rc) break;
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        if (!msg) msg = PQresultErrorMessage(res);
+        if (st && !strcmp(st, "57014")) { /* query_canceled: our deadline */
+            q->rc = WEFT_ETIMEDOUT;
+            weft__db_err_set(&q->err, WEFT_ETIMEDOUT, st, "deadline passed; cancelled on the server");
+        } else {
+            q->rc = WEFT_EDB;
+            weft__db_err_set(&q->err, WEFT_EDB, st, "%s", msg && *msg ? msg : "server error");
+        }
+        break;
+    }
+    }
+}
+
+static void fire_cancel(pg_conn *c);
+
+/* Pop the head request: its Sync arrived (or the connection died). */
+static void finish_head(pg_conn *c) {
+    pg_req *q = c->head;
+    c->head = q->next;
+    if (!c->head) c->tail = NULL;
+    atomic_fetch_sub_explicit(&c->inflight, 1, memory_order_relaxed);
+    if (q->failed_prepare && q->stmt >= 0 && q->stmt < c->nstmts) c->stmts[q->stmt].sent = 0;
+    if (q->abandoned) {
+        req_free(q);
+    } else {
+        q->finished = 1;
+        weft_sem_release(&q->done, 1);
+    }
+    /* the statement now running was given up on: ask the server to stop it */
+    if (c->head && c->head->abandoned) fire_cancel(c);
+}
+
+/* Fail everything in flight (the connection died). Caller holds mu. */
+static void fail_all(pg_conn *c, int code, const char *why) {
+    while (c->head) {
+        pg_req *q = c->head;
+        if (!q->rc) {
+            q->rc = code;
+            weft__db_err_set(&q->err, code, NULL, "%s", why);
+        }
+        q->failed_prepare = 0;
+        if (!q->abandoned) atomic_fetch_add(&c->db->st.conn_errors, 1);
+        finish_head(c);
+    }
+}
+
+/* Drain every complete result. Caller holds mu. 0 or a negative code when
+ * the connection is broken. */
+static int drain(pg_conn *c) {
+    if (!PQconsumeInput(c->pg)) return WEFT_ECONNRESET;
+    int nulls = 0;
+    while (c->head && !PQisBusy(c->pg)) {
+        PGresult *res = PQgetResult(c->pg);
+        if (!res) {
+            /* end of one statement's results; two in a row = nothing queued */
+            if (++nulls > 2) break;
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            finish_head(c);
+            continue;
+        }
+        pg_req *q = c->head;
+        if (q->prepares && !q->prep_done) { /* the Prepare's result comes first */
+            q->prep_done = 1;
+            if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+                PQclear(res);
+                continue;
+            }
+            q->failed_prepare = 1;
+        }
+        on_result(q, res);
+        PQclear(res);
+    }
+    if (PQstatus(c->pg) == CONNECTION_BAD) return WEFT_ECONNRESET;
+    return 0;
+}
+
+/* ---- cancel ------------------------------------------------------------------- */
+
+typedef struct {
+    PGcancel *cancel;
+} cancel_job;
+
+static void cancel_blocking(void *arg) {
+    cancel_job *j = arg;
+    char buf[256];
+    PQcancel(j->cancel, buf, sizeof buf);
+}
+
+static void cancel_task(void *arg) {
+    cancel_job *j = arg;
+    weft_blocking(cancel_blocking, j, weft_deadline_in(5000));
+    PQfreeCancel(j->cancel);
+    free(j);
+}
+
+/* Ask the server to cancel what it runs now. Caller holds mu. */
+static void fire_cancel(pg_conn *c) {
+    if (!c->pg || atomic_load(&c->state) != C_UP) return;
+    cancel_job *j = malloc(sizeof *j);
+    if (!j) return;
+    j->cancel = PQgetCancel(c->pg); /* a copy per cancel: the connection may be gone by then */
+    if (!j->cancel || weft_go(cancel_task, j)) {
+        if (j->cancel) PQfreeCancel(j->cancel);
+        free(j);
+    }
+}
+
+/* ---- connecting ----------------------------------------------------------------- */
+
+static int connect_once(pg_conn *c, int64_t deadline) {
+    weft_pg *db = c->db;
+    PGconn *pg = PQconnectStart(db->conninfo);
+    if (!pg) {
+        snprintf(c->conn_error, sizeof c->conn_error, "out of memory");
+        return WEFT_ENOMEM;
+    }
+    c->pg = pg;
+    if (PQstatus(pg) == CONNECTION_BAD) {
+        conn_err(c, c->conn_error, "connect");
+        goto fail;
+    }
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    int last_fd = -1;
+    for (;;) {
+        if (ps == PGRES_POLLING_OK) break;
+        if (ps == PGRES_POLLING_FAILED) {
+            conn_err(c, c->conn_error, "connect");
+            goto fail;
+        }
+        int fd = PQsocket(pg);
+        if (fd != last_fd && last_fd >= 0) weft_fd_forget(last_fd); /* libpq moved on */
+        last_fd = fd;
+        int rc = weft_fd_wait(fd, ps == PGRES_POLLING_READING ? WEFT_POLLIN : WEFT_POLLOUT,
+                              deadline);
+        if (rc < 0) {
+            snprintf(c->conn_error, sizeof c->conn_error, "connect: %s", weft_strerror(rc));
+            weft_fd_forget(fd);
+            PQfinish(pg);
+            c->pg = NULL;
+            return rc == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : rc;
+        }
+        ps = PQconnectPoll(pg);
+    }
+    if (PQsetnonblocking(pg, 1) || !PQenterPipelineMode(pg)) {
+        conn_err(c, c->conn_error, "pipeline mode");
+        goto fail;
+    }
+    c->fd = PQsocket(pg);
+    weft_fd_nonblock(c->fd);
+    c->cancel = NULL;
+    c->nstmts = 0; /* prepared statements live in the server session */
+    for (int i = 0; i < STMT_MAX; i++) {
+        free(c->stmts[i].sql);
+        c->stmts[i].sql = NULL;
+    }
+    c->gen++;
+    return 0;
+fail:
+    weft_fd_forget(PQsocket(pg));
+    PQfinish(pg);
+    c->pg = NULL;
+    return WEFT_ENOTCONN;
+}
+
+/* ---- the connection's task -------------------------------------------------------- */
+
+static void conn_main(void *arg) {
+    pg_conn *c = arg;
+    weft_pg *db = c->db;
+    int64_t backoff = db->cfg.retry_min_ms;
+    while (!atomic_load(&db->closing)) {
+        /* no lock while connecting: nobody touches c->pg while c is down */
+        int rc = connect_once(c, weft_deadline_in(db->cfg.connect_timeout_ms));
+        weft_mutex_lock(&c->mu, -1);
+        if (rc == 0) {
+            atomic_store(&c->state, C_UP);
+            c->last_error[0] = 0;
+        } else {
+            memcpy(c->last_error, c->conn_error, sizeof c->last_error);
+        }
+        weft_mutex_unlock(&c->mu);
+        if (rc == 0) {
+            atomic_fetch_add(&db->st.connects, 1);
+            atomic_fetch_add(&db->st.connections, 1);
+            backoff = db->cfg.retry_min_ms;
+        } else {
+            atomic_fetch_add(&db->st.connect_fails, 1);
+        }
+        if (atomic_load(&c->signal_up)) weft_sem_release(&c->up, 1); /* wake a waiter */
+        if (rc) {
+            if (weft_sleep(backoff) == WEFT_ECANCELED) break;
+            backoff = backoff * 2 > db->cfg.retry_max_ms ? db->cfg.retry_max_ms : backoff * 2;
+            continue;
+        }
+        /* read until the connection breaks or the pool closes */
+        const char *why = NULL;
+        for (;;) {
+            /* With statements in flight, look again every 100 ms even without
+             * a wake-up: a sender's flush may have pulled their results into
+             * libpq's buffer (it reads when the socket is full), where no
+             * readiness event will ever announce them. */
+            int64_t dl = atomic_load_explicit(&c->inflight, memory_order_relaxed)
+                             ? weft_deadline_in(100)
+                             : -1;
+            int w = weft_fd_wait(c->fd, WEFT_POLLIN, dl);
+            if (w == WEFT_ETIMEDOUT) w = 0;
+            if (w == WEFT_ECANCELED) {
+                why = "pool closed";
+                break;
+            }
+            weft_mutex_lock(&c->mu, -1);
+            int d = w < 0 ? w : drain(c);
+            if (d) {
+                conn_err(c, c->last_error, "connection lost");
+                atomic_store(&c->state, C_DOWN);
+                fail_all(c, WEFT_ECONNRESET, c->last_error);
+                weft_mutex_unlock(&c->mu);
+                why = "lost";
+                break;
+            }
+            weft_mutex_unlock(&c->mu);
+        }
+        weft_mutex_lock(&c->mu, -1);
+        atomic_store(&c->state, atomic_load(&db->closing) ? C_CLOSING : C_DOWN);
+        fail_all(c, WEFT_ECONNRESET, !strcmp(why, "lost") ? c->last_error : "pool closed");
+        memcpy(c->conn_error, c->last_error, sizeof c->conn_error);
+        weft_fd_forget(c->fd); /* libpq closes it */
+        PQfinish(c->pg);
+        c->pg = NULL;
+        atomic_fetch_sub(&db->st.connections, 1);
+        weft_mutex_unlock(&c->mu);
+        if (strcmp(why, "lost")) break;
+        weft_log_warn("postgres: %s; reconnecting", c->conn_error);
+    }
+    atomic_store(&c->state, C_CLOSING);
+}
+
+/* ---- sending a statement ------------------------------------------------------------- */
+
+static pg_conn *pick(weft_pg *db) {
+    int w = weft_worker_id();
+    if (w < 0 || w >= db->nworkers) w = 0;
+    int cpw = db->cfg.conns_per_worker;
+    pg_conn *best = NULL;
+    for (int i = 0; i < cpw; i++) {
+        pg_conn *c = &db->conns[w * cpw + i];
+        if (atomic_load_explicit(&c->state, memory_order_relaxed) == C_UP &&
+            (!best || atomic_load_explicit(&c->inflight, memory_order_relaxed) <
+                          atomic_load_explicit(&best->inflight, memory_order_relaxed)))
+            best = c;
+    }
+    if (best) return best;
+    for (int i = 0; i < db->nconns; i++) /* this worker's are down: any that is up */
+        if (atomic_load_explicit(&db->conns[i].state, memory_order_relaxed) == C_UP)
+            return &db->conns[i];
+    return &db->conns[w * cpw]; /* down: the caller reports why */
+}
+
+/* libpq's parameter arrays for one statement. */
+typedef struct {
+    const char **vals;
+    int *lens, *fmts;
+    Oid *types;
+    char (*num)[48]; /* numbers are written here */
+    char *txt;       /* text copies (NUL-terminated) are written here */
+} pg_params;
+
+/* Render args as libpq parameters: text format, types left to the server,
+ * except blobs (binary bytea). */
+static int render(const weft_db_arg *a, int n, pg_params *p, weft_db_err *err) {
+    char *t = p->txt;
+    for (int i = 0; i < n; i++) {
+        p->lens[i] = 0;
+        p->fmts[i] = 0;
+        p->types[i] = 0;
+        switch (a[i].type) {
+        case WEFT_DB_TNULL: p->vals[i] = NULL; break;
+        case WEFT_DB_TINT:
+            snprintf(p->num[i], 48, "%lld", (long long)a[i].v.i);
+            p->vals[i] = p->num[i];
+            break;
+        case WEFT_DB_TDOUBLE:
+            snprintf(p->num[i], 48, "%.17g", a[i].v.d);
+            p->vals[i] = p->num[i];
+            break;
+        case WEFT_DB_TBOOL: p->vals[i] = a[i].v.i ? "t" : "f"; break;
+        case WEFT_DB_TTIME:
+            weft__db_format_time(a[i].v.i, p->num[i]);
+            p->vals[i] = p->num[i];
+            break;
+        case WEFT_DB_TTEXT:
+            if (a[i].v.s.n && !a[i].v.s.p) goto bad;
+            if (a[i].v.s.n && memchr(a[i].v.s.p, 0, a[i].v.s.n)) {
+                weft__db_err_set(err, WEFT_EINVAL, NULL, "parameter $%d: text contains a NUL byte",
+                                 i + 1);
+                return WEFT_EINVAL;
+            }
+            if (a[i].v.s.n) memcpy(t, a[i].v.s.p, a[i].v.s.n);
+            t[a[i].v.s.n] = 0;
+            p->vals[i] = t;
+            t += a[i].v.s.n + 1;
+            break;
+        case WEFT_DB_TBLOB:
+            if ((a[i].v.s.n && !a[i].v.s.p) || a[i].v.s.n > INT32_MAX) goto bad;
+            p->vals[i] = a[i].v.s.n ? a[i].v.s.p : "";
+            p->lens[i] = (int)a[i].v.s.n;
+            p->fmts[i] = 1;
+            p->types[i] = OID_BYTEA;
+            break;
+        default: goto bad;
+        }
+        continue;
+    bad:
+        weft__db_err_set(err, WEFT_EINVAL, NULL, "parameter $%d: bad type or pointer", i + 1);
+        return WEFT_EINVAL;
+    }
+    return 0;
+}
+
+static int stmt_index(pg_conn *c, const char *sql) {
+    uint64_t h = hash_sql(sql);
+    for (int i = 0; i < c->nstmts; i++)
+        if (c->stmts[i].hash == h && !strcmp(c->stmts[i].sql, sql)) return i;
+    if (c->nstmts == STMT_MAX) return -1;
+    char *dup = strdup(sql);
+    if (!dup) return -1;
+    c->stmts[c->nstmts] = (pg_stmt){.sql = dup, .hash = h, .sent = 0};
+    return c->nstmts++;
+}
+
+static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *args, int nargs,
+               int want_rows, weft_db_rows **rows, int64_t *affected, weft_db_err *err,
+               int64_t deadline) {
+    weft__db_err_clear(err);
+    if (rows) *rows = NULL;
+    if (affected) *affected = 0;
+    if (!db || !sql || nargs < 0 || nargs > NARGS_MAX || (nargs && !args)) {
+        weft__db_err_set(err, WEFT_EINVAL, NULL, "bad arguments (sql, args, nargs 0..%d)",
+                         NARGS_MAX);
+        return WEFT_EINVAL;
+    }
+    if (!weft_in_task()) return WEFT_ENOTASK;
+    pg_conn *c = pin ? pin : pick(db);
+
+    /* parameters: on the stack for the usual few, else on the heap */
+    enum { SMALL = 16, SMALLTXT = 512 };
+    const char *s_vals[SMALL];
+    int s_lens[SMALL], s_fmts[SMALL];
+    Oid s_types[SMALL];
+    char s_num[SMALL][48], s_txt[SMALLTXT];
+    size_t txtlen = 0;
+    for (int i = 0; i < nargs; i++)
+        if (args[i].type == WEFT_DB_TTEXT) txtlen += args[i].v.s.n + 1;
+    pg_params p = {s_vals, s_lens, s_fmts, s_types, s_num, s_txt};
+    void *heap = NULL;
+    int rc = 0;
+    pg_req *q = NULL;
+    if (nargs > SMALL || txtlen > SMALLTXT) {
+        size_t n = (size_t)nargs;
+        heap = malloc(n * (sizeof(char *) + 2 * sizeof(int) + sizeof(Oid) + 48) + txtlen + 1);
+        if (!heap) return WEFT_ENOMEM;
+        char *h = heap;
+        p.vals = (const char **)(void *)h;
+        h += n * sizeof(char *);
+        p.num = (char(*)[48])h;
+        h += n * 48;
+        p.lens = (int *)(void *)h;
+        h += n * sizeof(int);
+        p.fmts = (int *)(void *)h;
+        h += n * sizeof(int);
+        p.types = (Oid *)(void *)h;
+        h += n * sizeof(Oid);
+        p.txt = h;
+    }
+    rc = render(args, nargs, &p, err);
+    if (rc) goto out;
+    const char **vals = p.vals;
+    int *lens = p.lens, *fmts = p.fmts;
+    Oid *types = p.types;
+
+    q = calloc(1, sizeof *q);
+    if (!q) {
+        rc = WEFT_ENOMEM;
+        goto out;
+    }
+    weft_sem_init(&q->done, 0);
+    q->want_rows = want_rows;
+    q->stmt = -1;
+    q->limit = db->cfg.max_result_bytes;
+
+    if (atomic_load(&c->state) != C_UP) /* down: fail now, not at the deadline */
+        rc = WEFT_ENOTCONN;
+    else
+        rc = weft_mutex_lock(&c->mu, deadline);
+    if (rc == WEFT_ENOTCONN) {
+        down_err(c, err, rc);
+        goto out;
+    }
+    if (rc) goto out;
+    if (atomic_load(&c->state) != C_UP || !c->pg) {
+        weft_mutex_unlock(&c->mu);
+        rc = down_err(c, err, WEFT_ENOTCONN);
+        goto out;
+    }
+    if (atomic_load(&c->inflight) >= db->cfg.max_inflight) {
+        weft_mutex_unlock(&c->mu);
+        weft__db_err_set(err, WEFT_ELIMIT, NULL, "%d statements already queued on the connection",
+                         db->cfg.max_inflight);
+        rc = WEFT_ELIMIT;
+        goto out;
+    }
+    int idx = stmt_index(c, sql);
+    char name[16];
+    int ok = 1;
+    if (idx >= 0) {
+        snprintf(name, sizeof name, "w%d", idx);
+        if (!c->stmts[idx].sent) {
+            if (!PQsendPrepare(c->pg, name, sql, nargs, types)) {
+                weft__db_err_set(err, WEFT_EDB, NULL, "%s", PQerrorMessage(c->pg));
+                weft_mutex_unlock(&c->mu);
+                rc = WEFT_EDB;
+                goto out;
+            }
+            c->stmts[idx].sent = 1;
+            q->prepares = 1;
+            q->stmt = idx;
+        }
+        ok = PQsendQueryPrepared(c->pg, name, nargs, vals, lens, fmts, 0);
+    } else {
+        ok = PQsendQueryParams(c->pg, sql, nargs, types, vals, lens, fmts, 0);
+    }
+    if (!ok) { /* nothing of the statement itself went out: its Sync still closes it */
+        q->rc = WEFT_EDB;
+        weft__db_err_set(&q->err, WEFT_EDB, NULL, "%s", PQerrorMessage(c->pg));
+        if (!q->prepares) { /* nothing queued at all */
+            weft_mutex_unlock(&c->mu);
+            if (err) *err = q->err;
+            rc = q->rc;
+            goto out;
+        }
+    }
+    if (!PQpipelineSync(c->pg)) {
+        /* the connection is broken; the reader fails what is in flight */
+        weft__db_err_set(err, WEFT_ECONNRESET, NULL, "%s", PQerrorMessage(c->pg));
+        weft_mutex_unlock(&c->mu);
+        rc = WEFT_ECONNRESET;
+        goto out;
+    }
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    int depth = atomic_fetch_add_explicit(&c->inflight, 1, memory_order_relaxed) + 1;
+    atomic_fetch_add_explicit(&db->st.queries, 1, memory_order_relaxed);
+    stat_max(&db->st.max_batch, depth);
+    int partial = 0;
+    while (PQflush(c->pg) == 1) {
+        /* the socket is full: let the reader in while we wait to write */
+        partial = 1;
+        weft_mutex_unlock(&c->mu);
+        int w = weft_fd_wait(c->fd, WEFT_POLLOUT, deadline);
+        weft_mutex_lock(&c->mu, -1);
+        if (w < 0 || atomic_load(&c->state) != C_UP) break;
+    }
+    /* a flush that could not send everything reads what the server sent
+     * meanwhile into libpq's buffer: hand those results out now */
+    if (partial && atomic_load(&c->state) == C_UP) drain(c);
+    weft_mutex_unlock(&c->mu);
+
+    rc = weft_sem_acquire(&q->done, deadline);
+    if (rc) {
+        weft_mutex_lock(&c->mu, -1);
+        if (!q->finished) {
+            q->abandoned = 1;
+            if (c->head == q) fire_cancel(c);
+            weft_mutex_unlock(&c->mu);
+            atomic_fetch_add(&db->st.timeouts, 1);
+            weft__db_err_set(err, rc, NULL, "%s",
+                             rc == WEFT_ETIMEDOUT ? "deadline passed; statement cancelled"
+                                                  : "task cancelled; statement cancelled");
+            q = NULL; /* the reader frees it */
+            goto out;
+        }
+        weft_mutex_unlock(&c->mu);
+    }
+    rc = q->rc;
+    if (rc && err) *err = q->err;
+    if (!rc) {
+        if (affected) *affected = q->affected;
+        if (rows) {
+            *rows = q->rows;
+            q->rows = NULL;
+        }
+    }
+out:
+    if (q) req_free(q);
+    free(heap);
+    if (rc && err && !err->code) weft__db_err_set(err, rc, NULL, "%s", weft_strerror(rc));
+    return rc;
+}
+
+/* ---- the pool ------------------------------------------------------------------- */
+
+static void conn_init(pg_conn *c, weft_pg *db, int idx, int is_tx) {
+    c->db = db;
+    c->idx = idx;
+    c->is_tx = is_tx;
+    c->fd = -1;
+    weft_mutex_init(&c->mu);
+    weft_sem_init(&c->up, 0);
+    atomic_store(&c->signal_up, is_tx);
+    atomic_store(&c->state, C_DOWN);
+}
+
+static int conn_start(pg_conn *c) {
+    char name[32];
+    snprintf(name, sizeof name, c->is_tx ? "pg-tx-%d" : "pg-conn-%d", c->idx);
+    return weft_group_go(&c->db->tasks, conn_main, c, name);
+}
+
+/* Wait for c's first connect attempt to end. */
+static int conn_wait_up(pg_conn *c, int64_t deadline) {
+    while (atomic_load(&c->state) != C_UP) {
+        int rc = weft_sem_acquire(&c->up, deadline);
+        if (rc) return rc;
+        if (atomic_load(&c->state) != C_UP) return WEFT_ENOTCONN;
+    }
+    return 0;
+}
+
+static void pool_free(weft_pg *db) {
+    for (int i = 0; i < db->nconns; i++)
+        for (int k = 0; k < STMT_MAX; k++) free(db->conns[i].stmts[k].sql);
+    for (int i = 0; i < db->tx_max; i++)
+        for (int k = 0; k < STMT_MAX; k++) free(db->txconns[i].stmts[k].sql);
+    free(db->conns);
+    free(db->txconns);
+    free(db->conninfo);
+    free(db);
+}
+
+int weft_pg_open(weft_pg **out, const weft_pg_config *cfg, weft_db_err *err) {
+    weft__db_err_clear(err);
+    if (!out || !cfg || !cfg->conninfo) {
+        weft__db_err_set(err, WEFT_EINVAL, NULL, "no config or conninfo");
+        return WEFT_EINVAL;
+    }
+    *out = NULL;
+    if (!weft_in_task()) return WEFT_ENOTASK;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &perr);
+    if (!opts) {
+        weft__db_err_set(err, WEFT_EINVAL, NULL, "conninfo: %s", perr ? perr : "out of memory");
+        PQfreemem(perr);
+        return WEFT_EINVAL;
+    }
+    PQconninfoFree(opts);
+    weft_pg *db = calloc(1, sizeof *db);
+    if (!db) return WEFT_ENOMEM;
+    db->cfg = *cfg;
+    weft_pg_config *c = &db->cfg;
+    if (c->conns_per_worker <= 0) c->conns_per_worker = 1;
+    if (c->conns_per_worker > 64) c->conns_per_worker = 64;
+    if (c->connect_timeout_ms <= 0) c->connect_timeout_ms = 5000;
+    if (c->max_result_bytes <= 0) c->max_result_bytes = (int64_t)64 << 20;
+    if (c->max_inflight <= 0) c->max_inflight = 1024;
+    if (c->retry_min_ms <= 0) c->retry_min_ms = 50;
+    if (c->retry_max_ms < c->retry_min_ms) c->retry_max_ms = c->retry_min_ms > 2000 ? c->retry_min_ms : 2000;
+    db->conninfo = strdup(cfg->conninfo);
+    c->conninfo = db->conninfo;
+    db->nworkers = weft_workers() > 0 ? weft_workers() : 1;
+    db->nconns = db->nworkers * c->conns_per_worker;
+    db->tx_max = db->nconns * 2 < 4 ? 4 : db->nconns * 2;
+    db->conns = calloc((size_t)db->nconns, sizeof *db->conns);
+    db->txconns = calloc((size_t)db->tx_max, sizeof *db->txconns);
+    if (!db->conninfo || !db->conns || !db->txconns) {
+        pool_free(db);
+        return WEFT_ENOMEM;
+    }
+    weft_group_init(&db->tasks);
+    weft_mutex_init(&db->txmu);
+    weft_sem_init(&db->txsem, db->tx_max);
+    for (int i = 0; i < db->nconns; i++) conn_init(&db->conns[i], db, i, 0);
+    for (int i = 0; i < db->tx_max; i++) conn_init(&db->txconns[i], db, i, 1);
+    /* the first connection decides whether the pool opens; the rest come
+     * up in the background */
+    atomic_store(&db->conns[0].signal_up, 1);
+    int rc = conn_start(&db->conns[0]);
+    if (!rc) rc = conn_wait_up(&db->conns[0], weft_deadline_in(c->connect_timeout_ms + 1000));
+    atomic_store(&db->conns[0].signal_up, 0);
+    if (rc) {
+        weft_mutex_lock(&db->conns[0].mu, -1);
+        weft__db_err_set(err, WEFT_ENOTCONN, NULL, "%s",
+                         db->conns[0].last_error[0] ? db->conns[0].last_error : weft_strerror(rc));
+        weft_mutex_unlock(&db->conns[0].mu);
+        weft_pg_close(db);
+        return WEFT_ENOTCONN;
+    }
+    for (int i = 1; i < db->nconns; i++) conn_start(&db->conns[i]);
+    *out = db;
+    return 0;
+}
+
+void weft_pg_close(weft_pg *db) {
+    if (!db) return;
+    atomic_store(&db->closing, 1);
+    weft_group_cancel(&db->tasks);
+    weft_group_wait(&db->tasks, -1);
+    pool_free(db);
+}
+
+int weft_pg_query(weft_pg *db, const char *sql, const weft_db_arg *args, int nargs,
+                  weft_db_rows **rows, weft_db_err *err, int64_t deadline) {
+    return run(db, NULL, sql, args, nargs, rows != NULL, rows, NULL, err, deadline);
+}
+
+int weft_pg_exec(weft_pg *db, const char *sql, const weft_db_arg *args, int nargs,
+                 int64_t *affected, weft_db_err *err, int64_t deadline) {
+    return run(db, NULL, sql, args, nargs, 0, NULL, affected, err, deadline);
+}
+
+void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st) {
+    memset(st, 0, sizeof *st);
+    if (!db) return;
+    st->connections = atomic_load(&db->st.connections);
+    st->connects = atomic_load(&db->st.connects);
+    st->connect_fails = atomic_load(&db->st.connect_fails);
+    st->queries = atomic_load(&db->st.queries);
+    st->conn_errors = atomic_load(&db->st.conn_errors);
+    st->timeouts = atomic_load(&db->st.timeouts);
+    st->max_batch = atomic_load(&db->st.max_batch);
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+static void tx_release(weft_pg_tx *tx) {
+    weft_pg *db = tx->db;
+    weft_mutex_lock(&db->txmu, -1);
+    tx->c->next_free = db->txfree;
+    db->txfree = tx->c;
+    weft_mutex_unlock(&db->txmu);
+    weft_sem_release(&db->txsem, 1);
+    free(tx);
+}
+
+/* The task ended inside the transaction. */
+static void tx_abandoned(void *arg) {
+    weft_pg_tx *tx = arg;
+    run(tx->db, tx->c, "ROLLBACK", NULL, 0, 0, NULL, NULL, NULL, weft_deadline_in(5000));
+    tx_release(tx);
+}
+
+int weft_pg_begin(weft_pg *db, weft_pg_tx **out, weft_db_err *err, int64_t deadline) {
+    weft__db_err_clear(err);
+    if (!db || !out) return WEFT_EINVAL;
+    *out = NULL;
+    if (!weft_in_task()) return WEFT_ENOTASK;
+    int rc = weft_sem_acquire(&db->txsem, deadline);
+    if (rc) {
+        weft__db_err_set(err, rc, NULL, "no transaction connection free before the deadline");
+        return rc;
+    }
+    weft_mutex_lock(&db->txmu, -1);
+    pg_conn *c = db->txfree;
+    if (c) {
+        db->txfree = c->next_free;
+    } else if (db->tx_opened < db->tx_max) {
+        c = &db->txconns[db->tx_opened++];
+        if ((rc = conn_start(c))) {
+            db->tx_opened--;
+            c = NULL;
+        }
+    }
+    weft_mutex_unlock(&db->txmu);
+    weft_pg_tx *tx = c ? calloc(1, sizeof *tx) : NULL;
+    if (!tx) {
+        if (c) {
+            weft_mutex_lock(&db->txmu, -1);
+            c->next_free = db->txfree;
+            db->txfree = c;
+            weft_mutex_unlock(&db->txmu);
+        }
+        weft_sem_release(&db->txsem, 1);
+        return rc ? rc : WEFT_ENOMEM;
+    }
+    tx->db = db;
+    tx->c = c;
+    rc = conn_wait_up(c, deadline);
+    if (rc) {
+        down_err(c, err, WEFT_ENOTCONN);
+        tx_release(tx);
+        return WEFT_ENOTCONN;
+    }
+    rc = run(db, c, "BEGIN", NULL, 0, 0, NULL, NULL, err, deadline);
+    if (rc) {
+        tx_release(tx);
+        return rc;
+    }
+    if ((rc = weft_defer(tx_abandoned, tx))) {
+        run(db, c, "ROLLBACK", NULL, 0, 0, NULL, NULL, NULL, weft_deadline_in(5000));
+        tx_release(tx);
+        return rc;
+    }
+    *out = tx;
+    return 0;
+}
+
+int weft_pg_tx_query(weft_pg_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
+                     weft_db_rows **rows, weft_db_err *err, int64_t deadline) {
+    if (!tx) return WEFT_EINVAL;
+    return run(tx->db, tx->c, sql, args, nargs, rows != NULL, rows, NULL, err, deadline);
+}
+
+int weft_pg_tx_exec(weft_pg_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
+                    int64_t *affected, weft_db_err *err, int64_t deadline) {
+    if (!tx) return WEFT_EINVAL;
+    return run(tx->db, tx->c, sql, args, nargs, 0, NULL, affected, err, deadline);
+}
+
+static int tx_end(weft_pg_tx *tx, const char *sql, weft_db_err *err, int64_t deadline) {
+    if (!tx) return WEFT_EINVAL;
+    weft_undefer(tx_abandoned, tx);
+    int rc = run(tx->db, tx->c, sql, NULL, 0, 0, NULL, NULL, err, deadline);
+    if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED) /* leave no transaction open behind */
+        run(tx->db, tx->c, "ROLLBACK", NULL, 0, 0, NULL, NULL, NULL, weft_deadline_in(5000));
+    tx_release(tx);
+    return rc;
+}
+
+int weft_pg_commit(weft_pg_tx *tx, weft_db_err *err, int64_t deadline) {
+    return tx_end(tx, "COMMIT", err, deadline);
+}
+
+int weft_pg_rollback(weft_pg_tx *tx, int64_t deadline) {
+    return tx_end(tx, "ROLLBACK", NULL, deadline);
+}
