@@ -122,6 +122,42 @@ run_server() { # flavor backend binary checks...
     fi
 }
 
+# A real PostgreSQL for the database tests (tests/unit/db_pg.c, apps/tfb):
+# initdb into a temp dir, unix socket there and a free 127.0.0.1 port.
+PGDIR=$(mktemp -d /tmp/weft-test-pg.XXXXXX)
+trap 'bash scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1; rm -rf "$PGDIR"' EXIT
+if WEFT_TEST_PG=$(bash scripts/pg.sh start "$PGDIR" 2>"$LOG/pg-start.log" | tail -1) && [ -n "$WEFT_TEST_PG" ]; then
+    echo "== PostgreSQL for the tests: $WEFT_TEST_PG"
+    export WEFT_TEST_PG WEFT_TEST_PG_DIR=$PGDIR WEFT_TFB_DB=$WEFT_TEST_PG
+else
+    echo "PostgreSQL did not start:"; tail -20 "$LOG/pg-start.log"; record "postgres/start" 1
+fi
+
+# /updates must really change rows: what the app answered is what the table holds.
+tfb_updates_persist() { # flavor backend binary
+    local name="$1/$2/server/tfb-updates-persist" out="$LOG/$1-$2-tfb-upd.log" ok=1 why=""
+    WEFT_IO=$2 "$3" --port 0 >"$out" 2>&1 &
+    local pid=$! port=""
+    for _ in $(seq 1 100); do
+        port=$(grep -aoE 'listening on http://127.0.0.1:[0-9]+' "$out" | head -1 | sed 's/.*://')
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { ok=0; why="did not start"; }
+    for _ in 1 2 3 4 5; do
+        [ $ok -eq 1 ] || break
+        local got id num db
+        got=$(curl -s --max-time 10 "http://127.0.0.1:$port/updates?queries=1")
+        id=$(grep -oE '"id":[0-9]+' <<<"$got" | cut -d: -f2)
+        num=$(grep -oE '"randomNumber":[0-9]+' <<<"$got" | cut -d: -f2)
+        db=$(bash scripts/pg.sh psql "$PGDIR" -tAc "SELECT randomnumber FROM world WHERE id = ${id:-0}" 2>&1)
+        if [ -z "$id" ] || [ "$db" != "$num" ]; then ok=0; why="answered $got, table holds '$db'"; fi
+    done
+    kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null
+    if [ $ok -eq 1 ]; then record "$name" 0; printf '  %-44s ok\n' "$name"
+    else record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; fi
+}
+
 for fl in $FLAVORS; do
     if ! build "$fl"; then record "build/$fl" 1; continue; fi
     d=$(dir_of "$fl")
@@ -144,7 +180,17 @@ for fl in $FLAVORS; do
             '/nope|^HTTP/1.1 404 Not Found\n'
         run_server "$fl" "$be" "$d/apps/tfb" \
             '/plaintext|^HTTP/1.1 200 OK\nServer: weft\nDate: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} GMT\nContent-Type: text/plain\nContent-Length: 13\n\nHello, World!\n?\z' \
-            '/json|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: application/json\nContent-Length: 27\n\n\{"message":"Hello, World!"\}\n?\z'
+            '/json|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: application/json\nContent-Length: 27\n\n\{"message":"Hello, World!"\}\n?\z' \
+            '/db|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: application/json\nContent-Length: [0-9]+\n\n\{"id":[0-9]+,"randomNumber":[0-9]+\}\n?\z' \
+            '/queries?queries=20|\n\[(\{"id":[0-9]+,"randomNumber":[0-9]+\},){19}\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/queries?queries=abc|\n\[\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/queries?queries=0|\n\[\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/queries|\n\[\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/queries?queries=1000|\n\[(\{"id":[0-9]+,"randomNumber":[0-9]+\},){499}\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/updates?queries=20|^HTTP/1.1 200 OK\n(.*\n)*\n\[(\{"id":[0-9]+,"randomNumber":[0-9]+\},){19}\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/cached-queries?count=3|\n\[(\{"id":[0-9]+,"randomNumber":[0-9]+\},){2}\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
+            '/fortunes|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: text/html; charset=utf-8\nContent-Length: [0-9]+\n\n<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr><tr><td>11</td><td>&lt;script&gt;alert\(&quot;This should not be displayed in a browser alert box.&quot;\);&lt;/script&gt;</td></tr><tr><td>4</td><td>A bad random number generator: 1, 1, 1, 1, 1, 4.33e\+67, 1, 1, 1</td></tr><tr><td>5</td>(.*)<tr><td>0</td><td>Additional fortune added at request time.</td></tr>(.*)<tr><td>12</td><td>\x{30d5}\x{30ec}\x{30fc}\x{30e0}\x{30ef}\x{30fc}\x{30af}\x{306e}\x{30d9}\x{30f3}\x{30c1}\x{30de}\x{30fc}\x{30af}</td></tr></table></body></html>\n?\z'
+        [ "$fl" = plain ] && tfb_updates_persist "$fl" "$be" "$d/apps/tfb"
     done
 done
 

@@ -140,6 +140,14 @@ static void conn_err(pg_conn *c, char *buf, const char *what) {
     snprintf(buf, 200, "%s%s%s", what, *m ? ": " : "", m);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    for (char *p = buf; *p; p++) /* libpq's messages span lines: keep logs one line */
+        if (*p == '\n' || *p == '\t') *p = ' ';
+}
+
+/* NOTICE/WARNING from the server: to the log at debug level, not stderr. */
+static void on_notice(void *arg, const char *msg) {
+    (void)arg;
+    weft_log_debug("postgres: %s", msg);
 }
 
 /* The error of a call that found c down. */
@@ -255,6 +263,11 @@ static void on_result(pg_req *q, PGresult *res) {
         if (st && !strcmp(st, "57014")) { /* query_canceled: our deadline */
             q->rc = WEFT_ETIMEDOUT;
             weft__db_err_set(&q->err, WEFT_ETIMEDOUT, st, "deadline passed; cancelled on the server");
+        } else if (st && (!strncmp(st, "08", 2) || !strncmp(st, "57P0", 4))) {
+            /* connection exception, or the server shutting down / restarting:
+             * a connection failure, not something wrong with the statement */
+            q->rc = WEFT_ECONNRESET;
+            weft__db_err_set(&q->err, WEFT_ECONNRESET, st, "%s", msg && *msg ? msg : "connection lost");
         } else {
             q->rc = WEFT_EDB;
             weft__db_err_set(&q->err, WEFT_EDB, st, "%s", msg && *msg ? msg : "server error");
@@ -402,6 +415,7 @@ static int connect_once(pg_conn *c, int64_t deadline) {
         conn_err(c, c->conn_error, "pipeline mode");
         goto fail;
     }
+    PQsetNoticeProcessor(pg, on_notice, NULL);
     c->fd = PQsocket(pg);
     weft_fd_nonblock(c->fd);
     c->cancel = NULL;

@@ -59,6 +59,8 @@ int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n,
         r->cells = c;
         r->cells_cap = cap;
     }
+    if (r->limit > 0 && (int64_t)(r->len + (r->ncells + 1) * sizeof(weft__db_cell)) > r->limit)
+        return WEFT_ELIMIT;
     weft__db_cell *c = &r->cells[r->ncells];
     c->type = (uint8_t)type;
     c->len = 0;
@@ -100,6 +102,14 @@ int weft_db_isnull(const weft_db_rows *r, int row, int col) {
     return !c || c->type == WEFT_DB_TNULL;
 }
 
+/* (int64_t)d is undefined for NaN and values out of range: clamp instead. */
+static int64_t dtoi(double d) {
+    if (d != d) return 0;
+    if (d >= 9223372036854775807.0) return INT64_MAX;
+    if (d <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)d;
+}
+
 int64_t weft_db_int(const weft_db_rows *r, int row, int col) {
     const weft__db_cell *c = cell(r, row, col);
     if (!c) return 0;
@@ -107,7 +117,7 @@ int64_t weft_db_int(const weft_db_rows *r, int row, int col) {
     case WEFT_DB_TINT:
     case WEFT_DB_TBOOL:
     case WEFT_DB_TTIME: return c->v.i;
-    case WEFT_DB_TDOUBLE: return (int64_t)c->v.d;
+    case WEFT_DB_TDOUBLE: return dtoi(c->v.d);
     case WEFT_DB_TTEXT: {
         /* the fast path for PostgreSQL's text integers */
         const char *s = r->data + c->off;
@@ -115,8 +125,9 @@ int64_t weft_db_int(const weft_db_rows *r, int row, int col) {
         s += neg;
         uint64_t v = 0;
         while (*s >= '0' && *s <= '9') v = v * 10 + (uint64_t)(*s++ - '0');
-        if (*s == '.' || *s == 'e' || *s == 'E') return (int64_t)strtod(r->data + c->off, NULL);
-        return neg ? -(int64_t)v : (int64_t)v;
+        if (*s == '.' || *s == 'e' || *s == 'E') return dtoi(strtod(r->data + c->off, NULL));
+        /* negate as unsigned: -9223372036854775808 has no positive twin */
+        return (int64_t)(neg ? 0 - v : v);
     }
     default: return 0;
     }
@@ -215,7 +226,9 @@ int weft__db_parse_time(const char *s, size_t n, int64_t *us) {
         p[7] != '-' || digits(p + 8, end, 2, &D))
         return WEFT_EPARSE;
     p += 10;
-    if (M < 1 || M > 12 || D < 1 || D > 31) return WEFT_EPARSE;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1]) return WEFT_EPARSE;
+    if (M == 2 && D == 29 && (Y % 4 != 0 || (Y % 100 == 0 && Y % 400 != 0))) return WEFT_EPARSE;
     int64_t frac = 0;
     if (p < end && (*p == ' ' || *p == 'T')) {
         if (digits(p + 1, end, 2, &h) || end - p < 9 || p[3] != ':' || digits(p + 4, end, 2, &m) ||

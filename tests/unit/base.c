@@ -46,7 +46,7 @@ TEST_PLAIN(err_every_named_code_has_a_message) {
         WEFT_EINVAL,    WEFT_EMFILE,    WEFT_ENOSPC,       WEFT_EPIPE,        WEFT_ERANGE,
         WEFT_ENOSYS,    WEFT_ENOTSUP,   WEFT_EADDRINUSE,   WEFT_ECONNABORTED, WEFT_ECONNRESET,
         WEFT_ENOTCONN,  WEFT_ETIMEDOUT, WEFT_ECONNREFUSED, WEFT_ECANCELED,    WEFT_ECLOSED,
-        WEFT_ESHUTDOWN, WEFT_ENOTASK,   WEFT_ELIMIT,       WEFT_EPARSE,
+        WEFT_ESHUTDOWN, WEFT_ENOTASK,   WEFT_ELIMIT,       WEFT_EPARSE,       WEFT_EDB,
     };
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         const char *s = weft_strerror(codes[i]);
@@ -61,7 +61,7 @@ TEST_PLAIN(err_every_named_code_has_a_message) {
 
 TEST_PLAIN(err_unknown_codes) {
     static const int codes[] = {1,     42,     INT_MAX, INT_MIN,      -4000,
-                                -9999, -10000, -10006,  -10000 - 100, WEFT__ECUSTOM};
+                                -9999, -10000, -10007,  -10000 - 100, WEFT__ECUSTOM};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
         ASSERT_STREQ(weft_strerror(codes[i]), "unknown error");
 }

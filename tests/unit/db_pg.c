@@ -1,0 +1,423 @@
+/*
+ * tests/unit/db_pg.c — the PostgreSQL client (src/db/pg.c) against a real
+ * server: scripts/test.sh starts one (scripts/pg.sh) and passes its
+ * conninfo in WEFT_TEST_PG and its directory in WEFT_TEST_PG_DIR (for the
+ * restart test). Without them every test fails: a database test that
+ * silently skips proves nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "weft/db.h"
+
+static const char *dsn(void) { return getenv("WEFT_TEST_PG"); }
+
+static weft_pg *open_db(weft_pg_config *cfg) {
+    weft_pg_config c = {.conninfo = dsn()};
+    if (cfg) {
+        *cfg = (weft_pg_config){.conninfo = dsn(), .conns_per_worker = cfg->conns_per_worker,
+                                .max_result_bytes = cfg->max_result_bytes};
+        c = *cfg;
+    }
+    if (!c.conninfo) {
+        fprintf(stderr, "WEFT_TEST_PG is not set (scripts/test.sh starts a PostgreSQL)\n");
+        return NULL;
+    }
+    weft_pg *db = NULL;
+    weft_db_err e;
+    int rc = weft_pg_open(&db, &c, &e);
+    if (rc) fprintf(stderr, "open: %s: %s\n", weft_strerror(rc), e.msg);
+    return db;
+}
+
+#define DL weft_deadline_in(10000)
+
+/* a table of our own per process, so concurrent runs do not meet */
+static char T[64];
+static const char *tbl(void) {
+    snprintf(T, sizeof T, "weft_t_%d", (int)getpid());
+    return T;
+}
+static int sqlf(weft_pg *db, const char *fmt) {
+    char sql[512];
+    snprintf(sql, sizeof sql, fmt, tbl(), tbl());
+    weft_db_err e;
+    int rc = weft_pg_exec(db, sql, NULL, 0, NULL, &e, DL);
+    if (rc) fprintf(stderr, "%s: %s\n", sql, e.msg);
+    return rc;
+}
+
+TEST(open_reports_bad_conninfo_and_unreachable_servers) {
+    weft_pg *db = (weft_pg *)1;
+    weft_db_err e;
+    weft_pg_config c = {.conninfo = "host=/tmp port=notanumber = ="};
+    ASSERT_ERR(weft_pg_open(&db, &c, &e), WEFT_EINVAL);
+    ASSERT(strstr(e.msg, "conninfo") != NULL);
+    /* nothing listens on port 1 */
+    c = (weft_pg_config){.conninfo = "host=127.0.0.1 port=1 dbname=x connect_timeout=2"};
+    ASSERT_ERR(weft_pg_open(&db, &c, &e), WEFT_ENOTCONN);
+    ASSERT(strstr(e.msg, "onnection refused") != NULL || strstr(e.msg, "connect") != NULL);
+    ASSERT(db == NULL);
+    ASSERT_ERR(weft_pg_open(NULL, &c, &e), WEFT_EINVAL);
+}
+
+TEST(query_reads_typed_rows) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    weft_db_rows *r;
+    weft_db_err e;
+    weft_db_arg a[] = {WEFT_DB_INT(42)};
+    ASSERT_EQ(weft_pg_query(db, "SELECT id, randomnumber FROM world WHERE id = $1", a, 1, &r, &e,
+                            DL),
+              0);
+    ASSERT_EQ(weft_db_nrows(r), 1);
+    ASSERT_EQ(weft_db_ncols(r), 2);
+    ASSERT_STREQ(weft_db_colname(r, 1), "randomnumber");
+    ASSERT_EQ(weft_db_int(r, 0, 0), 42);
+    int64_t n = weft_db_int(r, 0, 1);
+    ASSERT(n >= 1 && n <= 10000);
+    ASSERT_EQ(weft_db_int(r, 5, 5), 0); /* out of range: 0, no crash */
+    ASSERT(weft_db_isnull(r, 1, 0));
+    weft_db_rows_free(r);
+    /* a missing row is zero rows, not an error */
+    a[0] = WEFT_DB_INT(10001);
+    ASSERT_EQ(weft_pg_query(db, "SELECT id, randomnumber FROM world WHERE id = $1", a, 1, &r, &e,
+                            DL),
+              0);
+    ASSERT_EQ(weft_db_nrows(r), 0);
+    weft_db_rows_free(r);
+    ASSERT_EQ(weft_pg_query(db, "SELECT count(*) FROM fortune", NULL, 0, &r, &e, DL), 0);
+    ASSERT_EQ(weft_db_int(r, 0, 0), 12);
+    weft_db_rows_free(r);
+    weft_pg_close(db);
+}
+
+TEST(every_parameter_type_round_trips) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    static const unsigned char blob[] = {0, 1, 2, 0xff, '\\', 'x', 0};
+    const char text[] = "h\xc3\xa9llo 'quoted' \"x\" -- ; DROP TABLE world";
+    int64_t t = 1795000000123456; /* 2026-11-18, microseconds */
+    weft_db_arg a[] = {WEFT_DB_INT(INT64_MIN), WEFT_DB_INT(INT64_MAX), WEFT_DB_DOUBLE(0.1),
+                       WEFT_DB_TEXT(text),     WEFT_DB_BLOB(blob, sizeof blob),
+                       WEFT_DB_BOOL(1),        WEFT_DB_TIME(t),
+                       WEFT_DB_NULL,           WEFT_DB_TEXTN("abcdef", 3)};
+    weft_db_rows *r;
+    weft_db_err e;
+    int rc = weft_pg_query(db,
+                           "SELECT $1::int8, $2::int8, $3::float8, $4::text, $5::bytea, $6::bool, "
+                           "$7::timestamptz, $8::int4, $9::text",
+                           a, 9, &r, &e, DL);
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(weft_db_int(r, 0, 0), INT64_MIN);
+    ASSERT_EQ(weft_db_int(r, 0, 1), INT64_MAX);
+    ASSERT(weft_db_double(r, 0, 2) == 0.1);
+    size_t n;
+    ASSERT_STREQ(weft_db_text(r, 0, 3, &n), text);
+    ASSERT_EQ(n, strlen(text));
+    const void *b = weft_db_blob(r, 0, 4, &n);
+    ASSERT_EQ(n, sizeof blob);
+    ASSERT_MEMEQ(b, blob, sizeof blob);
+    ASSERT_EQ(weft_db_bool(r, 0, 5), 1);
+    ASSERT_EQ(weft_db_time(r, 0, 6), t);
+    ASSERT(weft_db_isnull(r, 0, 7));
+    ASSERT_STREQ(weft_db_text(r, 0, 8, NULL), "abc");
+    weft_db_rows_free(r);
+    /* text with a NUL cannot be sent as text */
+    weft_db_arg bad = WEFT_DB_TEXTN("a\0b", 3);
+    ASSERT_ERR(weft_pg_query(db, "SELECT $1::text", &bad, 1, &r, &e, DL), WEFT_EINVAL);
+    ASSERT_ERR(weft_pg_query(db, NULL, NULL, 0, &r, &e, DL), WEFT_EINVAL);
+    ASSERT_ERR(weft_pg_query(db, "SELECT 1", NULL, 3, &r, &e, DL), WEFT_EINVAL);
+    weft_pg_close(db);
+}
+
+TEST(errors_carry_sqlstate_and_do_not_poison_the_pipeline) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
+    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY, v text NOT NULL)"), 0);
+    char ins[128];
+    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1, $2)", tbl());
+    weft_db_arg a[] = {WEFT_DB_INT(1), WEFT_DB_TEXT("one")};
+    weft_db_err e;
+    int64_t aff = 0;
+    ASSERT_EQ(weft_pg_exec(db, ins, a, 2, &aff, &e, DL), 0);
+    ASSERT_EQ(aff, 1);
+    ASSERT_ERR(weft_pg_exec(db, ins, a, 2, &aff, &e, DL), WEFT_EDB);
+    ASSERT_STREQ(e.sqlstate, "23505");
+    ASSERT(weft_db_err_is_constraint(&e));
+    ASSERT(strstr(e.msg, "duplicate key") != NULL);
+    /* a syntax error: its own SQLSTATE, not a constraint, and the next
+     * statement on the same connection works */
+    ASSERT_ERR(weft_pg_exec(db, "SELEC 1", NULL, 0, NULL, &e, DL), WEFT_EDB);
+    ASSERT_STREQ(e.sqlstate, "42601");
+    ASSERT(!weft_db_err_is_constraint(&e));
+    /* the failed Prepare is retried, not remembered as prepared */
+    ASSERT_ERR(weft_pg_exec(db, "SELEC 1", NULL, 0, NULL, &e, DL), WEFT_EDB);
+    ASSERT_STREQ(e.sqlstate, "42601");
+    weft_db_arg b[] = {WEFT_DB_INT(2), WEFT_DB_NULL};
+    ASSERT_ERR(weft_pg_exec(db, ins, b, 2, NULL, &e, DL), WEFT_EDB);
+    ASSERT_STREQ(e.sqlstate, "23502");
+    weft_db_rows *r;
+    ASSERT_EQ(weft_pg_query(db, "SELECT 7", NULL, 0, &r, &e, DL), 0);
+    ASSERT_EQ(weft_db_int(r, 0, 0), 7);
+    ASSERT_EQ(e.code, 0);
+    weft_db_rows_free(r);
+    ASSERT_EQ(sqlf(db, "DROP TABLE %s"), 0);
+    weft_pg_close(db);
+}
+
+/* ---- many tasks, one connection: pipelining ------------------------------------ */
+
+typedef struct {
+    weft_pg *db;
+    weft_wg *wg;
+    _Atomic int ok, bad;
+} crowd;
+
+static void asker(void *arg) {
+    crowd *cr = arg;
+    for (int i = 0; i < 20; i++) {
+        int id = 1 + (int)((weft_task_id() * 31 + (uint64_t)i * 97) % 10000);
+        weft_db_arg a = WEFT_DB_INT(id);
+        weft_db_rows *r;
+        weft_db_err e;
+        int rc = weft_pg_query(cr->db, "SELECT id, randomnumber FROM world WHERE id = $1", &a, 1,
+                               &r, &e, weft_deadline_in(20000));
+        if (rc == 0 && weft_db_nrows(r) == 1 && weft_db_int(r, 0, 0) == id)
+            atomic_fetch_add(&cr->ok, 1);
+        else
+            atomic_fetch_add(&cr->bad, 1);
+        if (rc == 0) weft_db_rows_free(r);
+    }
+    weft_wg_done(cr->wg);
+}
+
+TEST(concurrent_tasks_share_a_pipelined_connection) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    crowd cr = {.db = db, .wg = &wg};
+    int n = (int)test_scale_min(200, 20);
+    for (int i = 0; i < n; i++) ASSERT_EQ(test_go_wg(&wg, asker, &cr), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    ASSERT_EQ(atomic_load(&cr.bad), 0);
+    ASSERT_EQ(atomic_load(&cr.ok), n * 20);
+    weft_pg_stats st;
+    weft_pg_stats_get(db, &st);
+    ASSERT_GE(st.queries, n * 20);
+    ASSERT_GT(st.max_batch, 1); /* statements of several tasks were in flight together */
+    ASSERT_EQ(st.conn_errors, 0);
+    weft_pg_close(db);
+}
+
+TEST(prepared_once_per_connection) {
+    weft_pg_config cfg = {.conns_per_worker = 1};
+    weft_pg *db = open_db(&cfg);
+    ASSERT(db);
+    weft_pg_tx *tx;
+    weft_db_err e;
+    /* a transaction pins one connection, so we can look at its session */
+    ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+    for (int i = 0; i < 300; i++) {
+        weft_db_arg a = WEFT_DB_INT(i % 100 + 1);
+        ASSERT_EQ(weft_pg_tx_exec(tx, "SELECT randomnumber FROM world WHERE id = $1", &a, 1, NULL,
+                                  &e, DL),
+                  0);
+    }
+    weft_db_rows *r;
+    ASSERT_EQ(weft_pg_tx_query(tx,
+                               "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE "
+                               "'SELECT randomnumber FROM world%'",
+                               NULL, 0, &r, &e, DL),
+              0);
+    ASSERT_EQ(weft_db_int(r, 0, 0), 1);
+    weft_db_rows_free(r);
+    ASSERT_EQ(weft_pg_commit(tx, &e, DL), 0);
+    weft_pg_close(db);
+}
+
+/* ---- transactions ---------------------------------------------------------------- */
+
+static weft_pg *g_txdb;
+static void leaves_tx_open(void *arg) {
+    weft_pg_tx *tx;
+    if (weft_pg_begin(g_txdb, &tx, NULL, DL)) return;
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (99, 'orphan')", tbl());
+    weft_pg_tx_exec(tx, sql, NULL, 0, NULL, NULL, DL);
+    weft_wg_done(arg); /* ... and returns without commit */
+}
+
+static int64_t count_rows(weft_pg *db) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tbl());
+    weft_db_rows *r;
+    if (weft_pg_query(db, sql, NULL, 0, &r, NULL, DL)) return -1;
+    int64_t n = weft_db_int(r, 0, 0);
+    weft_db_rows_free(r);
+    return n;
+}
+
+TEST(transactions_commit_roll_back_and_roll_back_when_the_task_ends) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
+    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY, v text)"), 0);
+    char ins[128];
+    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1, 'x')", tbl());
+    weft_pg_tx *tx;
+    weft_db_err e;
+    ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+    weft_db_arg a = WEFT_DB_INT(1);
+    ASSERT_EQ(weft_pg_tx_exec(tx, ins, &a, 1, NULL, &e, DL), 0);
+    ASSERT_EQ(count_rows(db), 0); /* not visible outside before commit */
+    ASSERT_EQ(weft_pg_commit(tx, &e, DL), 0);
+    ASSERT_EQ(count_rows(db), 1);
+
+    ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+    a = WEFT_DB_INT(2);
+    ASSERT_EQ(weft_pg_tx_exec(tx, ins, &a, 1, NULL, &e, DL), 0);
+    ASSERT_EQ(weft_pg_rollback(tx, DL), 0);
+    ASSERT_EQ(count_rows(db), 1);
+
+    /* an error inside a transaction: commit reports the rollback */
+    ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+    a = WEFT_DB_INT(1);
+    ASSERT_ERR(weft_pg_tx_exec(tx, ins, &a, 1, NULL, &e, DL), WEFT_EDB);
+    ASSERT(weft_db_err_is_constraint(&e));
+    int rc = weft_pg_commit(tx, &e, DL);
+    /* PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK */
+    ASSERT(rc == 0 || rc == WEFT_EDB);
+    ASSERT_EQ(count_rows(db), 1);
+
+    g_txdb = db;
+    weft_wg wg;
+    weft_wg_init(&wg);
+    ASSERT_EQ(test_go_wg(&wg, leaves_tx_open, &wg), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, DL), 0);
+    weft_sleep(200); /* its cleanup runs after it returned */
+    ASSERT_EQ(count_rows(db), 1);
+    /* and the connection went back to the pool: many more transactions work */
+    for (int i = 0; i < 20; i++) {
+        ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+        ASSERT_EQ(weft_pg_rollback(tx, DL), 0);
+    }
+    ASSERT_EQ(sqlf(db, "DROP TABLE %s"), 0);
+    weft_pg_close(db);
+}
+
+/* ---- deadlines, limits ------------------------------------------------------------ */
+
+TEST(deadline_cancels_the_statement_on_the_server) {
+    weft_pg_config cfg = {.conns_per_worker = 1};
+    weft_pg *db = open_db(&cfg);
+    ASSERT(db);
+    weft_db_err e;
+    int64_t t0 = weft_now_ns();
+    ASSERT_ERR(weft_pg_exec(db, "SELECT pg_sleep(20)", NULL, 0, NULL, &e, weft_deadline_in(300)),
+               WEFT_ETIMEDOUT);
+    ASSERT_LT(test_ms_since(t0), test_slack_ms(2000));
+    ASSERT_EQ(e.code, WEFT_ETIMEDOUT);
+    /* the connection is usable at once: the server stopped sleeping */
+    t0 = weft_now_ns();
+    for (int i = 0; i < weft_workers() * 2; i++) {
+        weft_db_rows *r;
+        ASSERT_EQ(weft_pg_query(db, "SELECT 1", NULL, 0, &r, &e, weft_deadline_in(10000)), 0);
+        weft_db_rows_free(r);
+    }
+    ASSERT_LT(test_ms_since(t0), test_slack_ms(5000));
+    weft_pg_stats st;
+    weft_pg_stats_get(db, &st);
+    ASSERT_EQ(st.timeouts, 1);
+    weft_pg_close(db);
+}
+
+TEST(results_larger_than_the_limit_are_refused) {
+    weft_pg_config cfg = {.max_result_bytes = 4096};
+    weft_pg *db = open_db(&cfg);
+    ASSERT(db);
+    weft_db_rows *r;
+    weft_db_err e;
+    ASSERT_ERR(weft_pg_query(db, "SELECT id, randomnumber FROM world", NULL, 0, &r, &e, DL),
+               WEFT_ELIMIT);
+    ASSERT(strstr(e.msg, "max_result_bytes") != NULL);
+    ASSERT_EQ(weft_pg_query(db, "SELECT 1", NULL, 0, &r, &e, DL), 0);
+    weft_db_rows_free(r);
+    weft_pg_close(db);
+}
+
+/* ---- faults: the server restarts under load ------------------------------------- */
+
+typedef struct {
+    weft_pg *db;
+    _Atomic int stop, ok, connfail, other;
+    weft_wg *wg;
+} loadgen;
+
+static void load_task(void *arg) {
+    loadgen *l = arg;
+    while (!atomic_load(&l->stop)) {
+        weft_db_rows *r;
+        weft_db_err e;
+        int rc = weft_pg_query(l->db, "SELECT randomnumber FROM world WHERE id = 7", NULL, 0, &r,
+                               &e, weft_deadline_in(5000));
+        if (rc == 0) {
+            weft_db_rows_free(r);
+            atomic_fetch_add(&l->ok, 1);
+        } else if (rc == WEFT_ECONNRESET || rc == WEFT_ENOTCONN) {
+            atomic_fetch_add(&l->connfail, 1);
+            weft_sleep(5);
+        } else {
+            fprintf(stderr, "load: %s (%s)\n", weft_strerror(rc), e.msg);
+            atomic_fetch_add(&l->other, 1);
+            weft_sleep(5);
+        }
+    }
+    weft_wg_done(l->wg);
+}
+
+typedef struct {
+    const char *cmd;
+    int rc;
+} shell_job;
+static void run_shell(void *arg) {
+    shell_job *j = arg;
+    j->rc = system(j->cmd);
+}
+
+TEST(server_restart_fails_in_flight_calls_then_recovers) {
+    const char *dir = getenv("WEFT_TEST_PG_DIR");
+    ASSERT(dir != NULL);
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    loadgen l = {.db = db, .wg = &wg};
+    for (int i = 0; i < 16; i++) ASSERT_EQ(test_go_wg(&wg, load_task, &l), 0);
+    weft_sleep(300);
+    ASSERT_GT(atomic_load(&l.ok), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "bash scripts/pg.sh restart '%s'", dir);
+    shell_job j = {cmd, -1};
+    ASSERT_EQ(weft_blocking(run_shell, &j, -1), 0);
+    ASSERT_EQ(j.rc, 0);
+    /* the pool comes back by itself */
+    int before = atomic_load(&l.ok);
+    int64_t t0 = weft_now_ns();
+    while (atomic_load(&l.ok) < before + 100 && test_ms_since(t0) < 20000) weft_sleep(50);
+    atomic_store(&l.stop, 1);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(30000)), 0);
+    ASSERT_GE(atomic_load(&l.ok), before + 100);
+    ASSERT_GT(atomic_load(&l.connfail), 0); /* the restart was seen, as errors, not hangs */
+    ASSERT_EQ(atomic_load(&l.other), 0);
+    weft_pg_stats st;
+    weft_pg_stats_get(db, &st);
+    ASSERT_GT(st.connects, (int64_t)weft_workers()); /* reconnected */
+    weft_pg_close(db);
+}
