@@ -8,7 +8,8 @@
 #   make run              deps, build, run the flagship (today: the example HTTP server
 #                         on 127.0.0.1:8080)
 #   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
-#   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...)
+#   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
+#   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
 #   make format           clang-format every C file
 #   WERROR=1              add -Werror (CI sets it)
 
@@ -119,11 +120,12 @@ bench-http:
 bench-json: deps
 	@bash bench/run-json.sh
 
-# TechEmpower app on 127.0.0.1:$(PORT) (PORT=8080 by default)
+# TechEmpower app on 127.0.0.1:$(PORT) (PORT=8080 by default), on the
+# PostgreSQL in WEFT_TFB_DB or a local one it starts (scripts/tfb.sh)
 PORT ?= 8080
 tfb: deps
 	@$(MAKE) --no-print-directory apps
-	$(B)/apps/tfb --port $(PORT)
+	@PORT=$(PORT) bash scripts/tfb.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
