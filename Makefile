@@ -56,7 +56,7 @@ APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test run bench bench-rt bench-http bench-json tfb \
+.PHONY: all lib examples apps tests benches test run bench bench-rt bench-http bench-json bench-db tfb \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -119,6 +119,9 @@ bench-http:
 	@bash bench/run-http.sh
 bench-json: deps
 	@bash bench/run-json.sh
+bench-db:
+	@bash scripts/deps.sh bench
+	@bash bench/run-db.sh
 
 # TechEmpower app on 127.0.0.1:$(PORT) (PORT=8080 by default), on the
 # PostgreSQL in WEFT_TFB_DB or a local one it starts (scripts/tfb.sh)

@@ -98,30 +98,14 @@ OHA_VERSION=1.16.0
 DATE=$(date +%Y-%m-%d)
 OUTDIR=bench/results
 
-ALL_PROGS=(weft nethttp fiber actix axum may_minihttp)
-declare -A LABEL=(
-    [weft]="weft (tfb app)" [nethttp]="Go net/http" [fiber]="Go Fiber v2"
-    [actix]="Rust actix-web" [axum]="Rust axum" [may_minihttp]="Rust may_minihttp"
-)
-PROGS=()
-if [ -n "${BENCH_ONLY:-}" ]; then
-    for p in ${BENCH_ONLY//,/ }; do
-        if [ -n "${LABEL[$p]+x}" ]; then PROGS+=("$p"); else echo "run-http: unknown program '$p' (one of: ${ALL_PROGS[*]})" >&2; exit 2; fi
-    done
-    ONLY_TAG=$(
-        IFS=-
-        echo "${PROGS[*]}"
-    )
-    STEM=$OUTDIR/http-$DATE-$ONLY_TAG # a partial run keeps off the full table
-else
-    PROGS=("${ALL_PROGS[@]}")
-    STEM=$OUTDIR/http-$DATE
-fi
+. "$ROOT/bench/lib.sh" # build(), the arena helpers; its log() is replaced below
+log() { echo "run-http: $(date +%H:%M:%S) $*" >&2; }
+
+ALL_PROGS=("${ARENA_PROGS[@]}")
+arena_select run-http # PROGS, ONLY_TAG from BENCH_ONLY
+STEM=$OUTDIR/http-$DATE${ONLY_TAG:+-$ONLY_TAG} # a partial run keeps off the full table
 MD=$STEM.md
 JSON=$STEM.json
-
-. "$ROOT/bench/lib.sh" # build(), jstr(); its log() is replaced below
-log() { echo "run-http: $(date +%H:%M:%S) $*" >&2; }
 
 WORK=$(mktemp -d)
 : >"$WORK/results" # lines: prog metric value
@@ -134,17 +118,6 @@ SPID=""    # the server now running
 DIED=""    # why it died (set by died)
 HOLDPID="" # the idle-connection holder now running
 
-stop_pid() { # pid: TERM, then KILL after 3 s
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 30; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     stop_pid "$HOLDPID"
     HOLDPID=""
@@ -165,23 +138,8 @@ done
 
 # ---- CPUs, file descriptors --------------------------------------------------
 
-if [ "$(nproc)" -ge 2 ]; then
-    SCPU=${BENCH_SERVER_CPU:-0}
-    LCPU=${BENCH_CLIENT_CPU:-1}
-    PINNING="server on CPU $SCPU, load generator on CPU $LCPU (taskset -c)"
-else
-    SCPU=${BENCH_SERVER_CPU:-0}
-    LCPU=${BENCH_CLIENT_CPU:-0}
-    PINNING="only $(nproc) CPU: server AND load generator both on CPU $SCPU (they compete; numbers are not comparable with 2-CPU runs)"
-    note "$PINNING"
-fi
-SPIN=(taskset -c "$SCPU")
-LPIN=(taskset -c "$LCPU")
-
-HARD=$(ulimit -Hn)
-[ "$HARD" = unlimited ] && HARD=1048576
-ulimit -Sn "$HARD" 2>/dev/null || log "warning: could not raise ulimit -n to $HARD"
-NOFILE=$(ulimit -Sn)
+arena_pinning # SCPU LCPU PINNING SPIN LPIN
+raise_nofile  # NOFILE
 if [ "$IDLE_CONNS" -gt 0 ] && [ "$NOFILE" -lt $((IDLE_CONNS + 64)) ]; then
     IDLE_CONNS=$((NOFILE - 64))
     note "ulimit -n is $NOFILE: the memory test holds only $IDLE_CONNS connections"
@@ -189,48 +147,9 @@ fi
 
 # ---- build -------------------------------------------------------------------
 
-want() { [[ " ${PROGS[*]} " == *" $1 "* ]]; }
-
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 BUILD_T0=$(date +%s)
-for p in "${ALL_PROGS[@]}"; do BIN[$p]=""; WHY[$p]="not selected"; done
-
-if want weft; then
-    if build weft "$WORK/build-weft.log" make -C "$ROOT" --no-print-directory apps &&
-        [ -x build/apps/tfb ] && mkdir -p "$WORK/bin" && cp build/apps/tfb "$WORK/bin/tfb"; then
-        # a copy: every phase runs the same build even if build/ is rebuilt meanwhile
-        BIN[weft]=$WORK/bin/tfb
-    else
-        WHY[weft]="build failed (make apps / build/apps/tfb missing)"
-    fi
-fi
-
-if want nethttp || want fiber; then
-    if ! command -v go >/dev/null 2>&1; then
-        WHY[nethttp]="go not installed"
-        WHY[fiber]="go not installed"
-    elif build go "$WORK/build-go.log" env -C bench/peers/http-go GOTOOLCHAIN=local \
-        go build -trimpath -o bin/ ./cmd/nethttp ./cmd/fiber; then
-        BIN[nethttp]=$ROOT/bench/peers/http-go/bin/nethttp
-        BIN[fiber]=$ROOT/bench/peers/http-go/bin/fiber
-    else
-        WHY[nethttp]="build failed"
-        WHY[fiber]="build failed"
-    fi
-fi
-
-if want actix || want axum || want may_minihttp; then
-    if ! command -v cargo >/dev/null 2>&1; then
-        for p in actix axum may_minihttp; do WHY[$p]="cargo not installed"; done
-    elif build rust "$WORK/build-rust.log" cargo build --release --locked \
-        --manifest-path bench/peers/http-rust/Cargo.toml; then
-        for p in actix axum may_minihttp; do
-            BIN[$p]=$ROOT/bench/peers/http-rust/target/release/$p
-        done
-    else
-        for p in actix axum may_minihttp; do WHY[$p]="build failed"; done
-    fi
-fi
+arena_build # BIN[p] or WHY[p]: weft's tfb, the Go peers, the Rust peers
 
 HOLDCONNS=""
 if [ "$IDLE_CONNS" -gt 0 ]; then
@@ -274,14 +193,6 @@ fi
 BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
 log "builds took ${BUILD_SECONDS}s"
 # the runs need the machine to themselves: say so when something else is busy
-busy_pct() { # % of all CPUs busy over 2 s (from /proc/stat), while this script idles
-    local a b
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    sleep 2
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; i = y[2] - x[2];
-        printf "%.0f", ((u + i) > 0 ? 100 * u / (u + i) : 0) }'
-}
 LOAD_RUNS=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY=$(busy_pct)
 if [ "$BUSY" -gt 10 ]; then
@@ -306,79 +217,12 @@ server_cmd() { # prog -> the command line, in the array SCMD
     esac
 }
 
-listening() { # port: is something listening on 127.0.0.1:port (no connection made)?
-    if command -v ss >/dev/null 2>&1; then
-        ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-    fi
-}
-
-start_server() { # prog phase -> SPID set, 0 if it listens within 15 s
-    local p=$1 phase=$2 i
-    server_cmd "$p"
-    echo "server $p: ${SPIN[*]} ${SCMD[*]}" >>"$WORK/cmds"
-    if listening "${PORT[$p]}"; then
-        status "$p" "$phase" "port ${PORT[$p]} already in use by another process"
-        return 1
-    fi
-    "${SPIN[@]}" "${SCMD[@]}" >>"$WORK/server-$p.log" 2>&1 &
-    SPID=$!
-    for ((i = 0; i < 150; i++)); do
-        if ! kill -0 "$SPID" 2>/dev/null; then
-            wait "$SPID" 2>/dev/null || true
-            SPID=""
-            status "$p" "$phase" "exited at start: $(tail -n 1 "$WORK/server-$p.log" | cut -c1-160)"
-            return 1
-        fi
-        if listening "${PORT[$p]}"; then
-            sleep 0.5 # let it settle
-            return 0
-        fi
-        sleep 0.1
-    done
-    status "$p" "$phase" "not listening on 127.0.0.1:${PORT[$p]} after 15 s"
-    stop_pid "$SPID"
-    SPID=""
-    return 1
-}
-
-stop_server() {
-    stop_pid "$SPID"
-    SPID=""
-}
-
-alive() { [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; }
-
-died() { # prog -> DIED="server died (exit N|killed by SIGX): last lines of its log"; reaps it
-    local rc=0 how
-    wait "$SPID" 2>/dev/null || rc=$?
-    SPID=""
-    if [ "$rc" -gt 128 ]; then how="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"; else how="exit $rc"; fi
-    DIED="server died ($how): $(tail -n 3 "$WORK/server-$1.log" 2>/dev/null | tr '\n' ' ' | cut -c1-240)"
-}
-
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-cpu_ticks() { # utime+stime of a pid, in clock ticks (fields after the ')' of comm)
-    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-}
-CLK_TCK=$(getconf CLK_TCK)
-
 # check PROG: curl each endpoint; prints the reason of the first failure
 check_endpoint() { # port path want_body want_ctype
-    local port=$1 path=$2 want_body=$3 want_ctype=$4 out head body ctype
-    out=$(curl -si --max-time 5 "http://127.0.0.1:$port$path" 2>&1) || { echo "$path: curl failed: $(echo "$out" | tail -n 1)"; return 1; }
-    out=${out//$'\r'/}
-    head=${out%%$'\n\n'*}
-    body=${out#*$'\n\n'}
-    if ! grep -q '^HTTP/1\.[01] 200' <<<"$head"; then echo "$path: status is not 200: $(head -n 1 <<<"$head")"; return 1; fi
-    if [ "$(tr -d ' \n\t' <<<"$body")" != "$(tr -d ' \n\t' <<<"$want_body")" ]; then echo "$path: body is '$(head -c 80 <<<"$body")', not '$want_body'"; return 1; fi
-    ctype=$(grep -i '^content-type:' <<<"$head" | head -n 1 | cut -d: -f2- | sed 's/^ *//') || true
-    if ! [[ "${ctype,,}" == "$want_ctype" || "${ctype,,}" == "$want_ctype;"* ]]; then echo "$path: Content-Type is '$ctype', not $want_ctype"; return 1; fi
-    grep -qi '^server: *[^ ]' <<<"$head" || { echo "$path: no Server header"; return 1; }
-    grep -qi '^date: *[^ ]' <<<"$head" || { echo "$path: no Date header"; return 1; }
-    grep -qiE '^(content-length|transfer-encoding):' <<<"$head" || { echo "$path: neither Content-Length nor Transfer-Encoding"; return 1; }
-    return 0
+    local port=$1 path=$2 want_body=$3 want_ctype=$4
+    http_get "$port" "$path" || return 1
+    if [ "$(tr -d ' \n\t' <<<"$RESP_BODY")" != "$(tr -d ' \n\t' <<<"$want_body")" ]; then echo "$path: body is '$(head -c 80 <<<"$RESP_BODY")', not '$want_body'"; return 1; fi
+    check_head "$path" "$want_ctype"
 }
 check_server() { # prog -> 0 or prints the reason
     local port=${PORT[$1]} why
@@ -446,8 +290,6 @@ done
 
 # ---- phase 2: throughput (wrk, closed loop) -------------------------------------
 
-TFB_ACCEPT_TEXT='Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7'
-TFB_ACCEPT_JSON='Accept: application/json,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7'
 RUNS=(plaintext json pipelined)
 
 wrk_args() { # run port -> WRK array
@@ -460,7 +302,7 @@ wrk_args() { # run port -> WRK array
 }
 run_wrk() { # seconds run port outfile
     wrk_args "$2" "$3"
-    timeout $(($1 + 30)) "${LPIN[@]}" wrk -t1 -c"$CONNS" -d"$1"s --latency "${WRK[@]}" >"$4" 2>&1
+    wrk_run "$1" "$4" "${WRK[@]}"
 }
 
 for p in "${PROGS[@]}"; do
@@ -487,28 +329,11 @@ for p in "${PROGS[@]}"; do
             status "$p" "wrk_$run" "wrk exit $rc: $(tail -n 1 "$WORK/wrk-$p-$run.out" | cut -c1-160)"
             continue
         fi
-        read -r reqs secs rps serr non2xx p50 p99 < <(awk '
-            / requests in / { r = $1; s = $4; sub(/,$/, "", s);
-                if (s ~ /ms$/) { sub(/ms$/, "", s); s /= 1000 } else if (s ~ /m$/) { sub(/m$/, "", s); s *= 60 } else sub(/s$/, "", s) }
-            /^Requests\/sec:/ { q = $2 }
-            /Socket errors:/ { gsub(/,/, ""); e = $4 + $6 + $8 + $10 }
-            /Non-2xx or 3xx responses:/ { n = $5 }
-            $1 == "50%" { l50 = $2 } $1 == "99%" { l99 = $2 }
-            END { printf "%s %s %s %d %d %s %s\n", r, s, q, e, n, l50, l99 }' "$WORK/wrk-$p-$run.out")
-        if [ -z "$reqs" ] || [ "$reqs" -eq 0 ]; then
+        if ! wrk_record "$p" "$run" "$WORK/wrk-$p-$run.out" $((c1 - c0)); then
             status "$p" "wrk_$run" "no requests completed"
             continue
         fi
-        result "$p" "wrk_${run}_rps" "$rps"
-        result "$p" "wrk_${run}_requests" "$reqs"
-        result "$p" "wrk_${run}_seconds" "$secs"
-        result "$p" "wrk_${run}_socket_errors" "$serr"
-        result "$p" "wrk_${run}_non2xx" "$non2xx"
-        result "$p" "wrk_${run}_latency_p50" "$p50"
-        result "$p" "wrk_${run}_latency_p99" "$p99"
-        result "$p" "wrk_${run}_server_cpu_s" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')"
-        result "$p" "wrk_${run}_cpu_us_per_req" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.4f", (b - a) / t / n * 1e6 }')"
-        log "$p $run: $rps req/s, errors $serr, non-2xx $non2xx"
+        log "$p $run: $WRK_RPS req/s, errors $WRK_SERR, non-2xx $WRK_NON2XX"
     done
     stop_server
 done
@@ -671,25 +496,10 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- machine, versions ----------------------------------------------------------
 
-first_line() { "$@" 2>&1 | head -n 1 || true; }
 {
-    echo "date=$DATE"
-    echo "cpu_model=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2; exit }')"
-    echo "nproc=$(nproc)"
-    echo "kernel=$(uname -srm)"
-    echo "memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-    echo "pinning=$PINNING"
-    echo "ulimit_n=$NOFILE"
-    echo "go=$(first_line go version)"
-    echo "rustc=$(first_line rustc --version)"
-    echo "cargo=$(first_line cargo --version)"
-    echo "cc=$(first_line "${CC:-cc}" --version)"
-    echo "wrk=$(first_line wrk -v | sed 's/ Copyright.*//')"
-    echo "oha=$([ -n "$OHA" ] && first_line "$OHA" --version || echo "not installed")"
+    arena_meta # date, machine, pinning, go/rustc/cargo/cc/wrk, commit, command, env, clk_tck
+    echo "oha=$([ -n "$OHA" ] && first_out "$OHA" --version || echo "not installed")"
     echo "openloop=$([ -n "$OPENLOOP" ] && echo "bench/tools/openloop.c (built here with ${CC:-cc} -O2 -std=c11 -Wall -Wextra)" || echo "not built")"
-    echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (dirty)')"
-    echo "command=$COMMAND_LINE"
-    echo "env=$(env | grep '^BENCH_' | sort | tr '\n' ' ')"
     echo "duration=$DURATION"
     echo "warmup=$WARMUP"
     echo "conns=$CONNS"
@@ -706,94 +516,25 @@ first_line() { "$@" 2>&1 | head -n 1 || true; }
     echo "best_peer_rps=$BEST_RPS"
     echo "build_seconds=$BUILD_SECONDS"
     echo "run_seconds=$RUN_SECONDS"
-    echo "clk_tck=$CLK_TCK"
     echo "loadavg=at start $LOAD_START; when the runs started $LOAD_RUNS (CPUs ${BUSY}% busy with other work); at the end $LOAD_END (CPUs $(busy_pct)% busy)"
 } >"$WORK/meta"
-# crates (from Cargo.lock) and Go modules (from go.mod/go.sum) actually used
-awk '/^\[\[package\]\]/ { n = "" } /^name = / { gsub(/"/, "", $3); n = $3 }
-    /^version = / && n != "" && n != "weft-bench-http-rust" { gsub(/"/, "", $3); print n, $3 }' \
-    bench/peers/http-rust/Cargo.lock >"$WORK/crates" 2>/dev/null || true
-(cd bench/peers/http-go && GOTOOLCHAIN=local go list -m all 2>/dev/null | tail -n +2) >"$WORK/gomods" || true
-[ -s "$WORK/gomods" ] || awk '$2 !~ /\/go.mod$/ { print $1, $2 }' bench/peers/http-go/go.sum 2>/dev/null | sort -u >"$WORK/gomods" || true
+arena_versions # crates (Cargo.lock) and Go modules actually used: $WORK/crates, $WORK/gomods
 
 # ---- tables ---------------------------------------------------------------------
 
 mkdir -p "$OUTDIR"
-python3 - "$WORK" "$MD" "$JSON" "${PROGS[*]}" <<'EOF'
+PYTHONPATH="$ROOT/bench/tools" python3 - "$WORK" "$MD" "$JSON" "${PROGS[*]}" <<'EOF'
 import json, sys
+from arena_report import Arena, LABEL
 work, md_path, json_path, progs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
-LABEL = {"weft": "weft (tfb app)", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
-         "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp"}
-meta = {}
-for line in open(f"{work}/meta"):
-    k, _, v = line.rstrip("\n").partition("=")
-    meta[k] = v
-res = {p: {} for p in progs}
-for line in open(f"{work}/results"):
-    p, m, v = line.split(maxsplit=2)
-    v = v.strip()
-    try:
-        v = float(v)
-    except ValueError:
-        pass
-    res.setdefault(p, {})[m] = v
-status = {p: {} for p in progs}
-for line in open(f"{work}/status"):
-    p, phase, why = (line.rstrip("\n").split(" ", 2) + ["", ""])[:3]
-    status.setdefault(p, {})[phase] = why
-notes = [l.rstrip("\n") for l in open(f"{work}/notes") if l.strip()]
-cmds = []
-for l in open(f"{work}/cmds"):
-    l = l.rstrip("\n")
-    if l not in cmds:
-        cmds.append(l)
-crates = dict(l.split()[:2] for l in open(f"{work}/crates") if l.strip())
+A = Arena(work, progs)
+meta, res, status, notes, cmds, crates, gomods = A.meta, A.res, A.status, A.notes, A.cmds, A.crates, A.gomods
+get, fmt, ratio, fr, table, w = A.get, A.fmt, A.ratio, A.fr, A.table, A.w
 olruns = {}
 for l in open(f"{work}/olruns"):
     p, k, j = l.split(" ", 2)
     olruns.setdefault(p, {}).setdefault(k[len("openloop_"):], []).append(json.loads(j))
-gomods = dict(l.split()[:2] for l in open(f"{work}/gomods") if len(l.split()) >= 2)
 
-def get(p, m):
-    v = res.get(p, {}).get(m)
-    return v if isinstance(v, float) else None
-
-def why_na(p, phase_prefix):
-    st = status.get(p, {})
-    for ph in ("build", "start", "check"):
-        if ph in st:
-            return st[ph]
-    for ph, w in st.items():
-        if ph.startswith(phase_prefix):
-            return w
-    return ""
-
-def fmt(v, kind):
-    if v is None:
-        return "n/a"
-    if kind == "rps":
-        return f"{v:,.0f}"
-    if kind == "int":
-        return f"{v:,.0f}"
-    if kind == "mb":
-        return f"{v / 1024:.1f}"
-    if v >= 100:
-        return f"{v:.0f}"
-    if v >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
-
-def ratio(p, m):
-    a, w = get(p, m), get("weft", m)
-    if a is None or w is None or w == 0:
-        return None
-    return a / w
-
-def fr(r):
-    return "n/a" if r is None else f"{r:.2f}×"
-
-out = []
-w = out.append
 w(f"# weft HTTP arena, {meta['date']}")
 w("")
 w("weft's TechEmpower app against five peers, built and run in the same session by "
@@ -804,35 +545,12 @@ w("**Ratio to weft = program / weft** in every table. For throughput (req/s) a r
   "> 1 means the program is *faster* than weft; for CPU per request, latency and memory "
   "a ratio > 1 means the program *uses more* (weft is better).")
 w("")
-na = [p for p in progs if any(ph in status.get(p, {}) for ph in ("build", "start", "check"))]
+na = A.not_measured()
 if na:
     w("Not measured (n/a everywhere):")
     w("")
     for p in na:
-        w(f"- {LABEL[p]}: {why_na(p, '')}")
-    w("")
-
-def table(title, cols, explain=None):
-    # cols: list of (header, metric, kind, with_ratio)
-    w(f"## {title}")
-    w("")
-    if explain:
-        w(explain)
-        w("")
-    hdr = ["program"]
-    for h, m, k, r in cols:
-        hdr.append(h)
-        if r:
-            hdr.append(f"{h}: ratio to weft")
-    w("| " + " | ".join(hdr) + " |")
-    w("|---" + "|---:" * (len(hdr) - 1) + "|")
-    for p in progs:
-        row = [LABEL[p]]
-        for h, m, k, r in cols:
-            row.append(fmt(get(p, m), k))
-            if r:
-                row.append(fr(ratio(p, m)))
-        w("| " + " | ".join(row) + " |")
+        w(f"- {LABEL[p]}: {A.why_na(p)}")
     w("")
 
 D, C, PL = meta["duration"], meta["conns"], meta["pipeline"]
@@ -951,43 +669,16 @@ table(f"Memory: idle, and with {meta['idle_conns']} idle keep-alive connections"
       "KB/connection = (RSS with − RSS idle) / connections held. Lower is better; ratio > 1: "
       "the program uses more memory than weft.")
 
-w("## Runs that did not succeed")
-w("")
-anyf = False
-for p in progs:
-    for ph, why in status.get(p, {}).items():
-        w(f"- {LABEL[p]} ({ph}): {why}")
-        anyf = True
-if not anyf:
-    w("- none")
-w("")
-if notes:
-    w("## Notes")
-    w("")
-    for n in dict.fromkeys(notes):
-        w(f"- {n}")
-    w("")
-w("## Machine and versions")
-w("")
-w(f"- CPU: {meta['cpu_model']}; nproc: {meta['nproc']}; memory: {meta['memory']}; kernel: {meta['kernel']}; ulimit -n: {meta['ulimit_n']}")
-w(f"- {meta['go']}; {meta['rustc']}; {meta['cc']}; {meta['wrk']}; {meta['oha']}")
-want_crates = ["actix-web", "actix-http", "actix-server", "actix-rt", "axum", "hyper", "hyper-util", "tokio",
-               "may", "may_minihttp", "yarte", "serde", "serde_json", "mimalloc"]
-w("- crates (Cargo.lock): " + ", ".join(f"{c} {crates[c]}" for c in want_crates if c in crates))
-want_mods = ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"]
-w("- Go modules (go.mod): " + ", ".join(f"{m} {gomods[m]}" for m in want_mods if m in gomods))
-w(f"- weft commit: {meta['weft_commit']}")
+A.failures()
+A.versions(["go", "rustc", "cc", "wrk", "oha"],
+           ["actix-web", "actix-http", "actix-server", "actix-rt", "axum", "hyper", "hyper-util", "tokio",
+            "may", "may_minihttp", "yarte", "serde", "serde_json", "mimalloc"],
+           ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"])
 w(f"- load average (1, 5, 15 min): {meta['loadavg']}")
 w(f"- builds took {meta['build_seconds']} s, the runs {meta['run_seconds']} s")
 w("")
-w("## Exact commands")
-w("")
-w("```")
-w(f"{meta['command']}   # environment: {meta['env'] or '(no BENCH_* knobs)'}")
-for c in cmds:
-    w(c)
-w("```")
-open(md_path, "w").write("\n".join(out) + "\n")
+A.commands()
+A.write_md(md_path)
 
 doc = {
     "date": meta["date"],

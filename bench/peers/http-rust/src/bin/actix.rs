@@ -3,15 +3,23 @@
 //! for plaintext, serde_json of a struct per request into a BytesMut for
 //! json, explicit Server and Content-Type; actix adds Date). One worker
 //! (workers(1)); listens on 127.0.0.1:PORT, PORT from argv[1] or $PORT.
+//!
+//! With WEFT_BENCH_PG set, also the database rows of bench/run-db.sh (/db,
+//! /queries, /fortunes, /updates; src/db.rs): as TFB's actix entry, the
+//! worker builds its tokio-postgres connections itself (data_factory) and
+//! the queries of a request are pipelined on one of them.
 #[path = "../common.rs"]
 mod common;
+#[path = "../db.rs"]
+mod db;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, SERVER};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::{BufMut, Bytes, BytesMut};
+
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -28,7 +36,9 @@ async fn plaintext() -> HttpResponse {
 }
 
 async fn json() -> HttpResponse {
-    let msg = Message { message: "Hello, World!" };
+    let msg = Message {
+        message: "Hello, World!",
+    };
     let mut body = BytesMut::with_capacity(32).writer();
     serde_json::to_writer(&mut body, &msg).unwrap();
     let mut res = HttpResponse::Ok().body(body.into_inner().freeze());
@@ -38,14 +48,83 @@ async fn json() -> HttpResponse {
     res
 }
 
+fn db_response(body: BytesMut, ctype: &'static str) -> HttpResponse {
+    let mut res = HttpResponse::Ok().body(body.freeze());
+    let h = res.headers_mut();
+    h.insert(SERVER, HeaderValue::from_static("Actix"));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    res
+}
+
+fn db_failed(e: db::Error) -> HttpResponse {
+    eprintln!("database error: {e}");
+    let mut res = HttpResponse::InternalServerError().finish();
+    res.headers_mut()
+        .insert(SERVER, HeaderValue::from_static("Actix"));
+    res
+}
+
+async fn world(db: web::Data<db::Db>) -> HttpResponse {
+    match db.world().await {
+        Ok(w) => db_response(db::worlds_json(&w), "application/json"),
+        Err(e) => db_failed(e),
+    }
+}
+
+async fn queries(req: HttpRequest, db: web::Data<db::Db>) -> HttpResponse {
+    let n = db::queries_count(Some(req.query_string()));
+    match db.worlds(n).await {
+        Ok(w) => db_response(db::worlds_json(&w), "application/json"),
+        Err(e) => db_failed(e),
+    }
+}
+
+async fn updates(req: HttpRequest, db: web::Data<db::Db>) -> HttpResponse {
+    let n = db::queries_count(Some(req.query_string()));
+    match db.update(n).await {
+        Ok(w) => db_response(db::worlds_json(&w), "application/json"),
+        Err(e) => db_failed(e),
+    }
+}
+
+async fn fortunes(db: web::Data<db::Db>) -> HttpResponse {
+    match db.fortunes().await {
+        Ok(rows) => db_response(db::fortunes_html(rows), "text/html; charset=utf-8"),
+        Err(e) => db_failed(e),
+    }
+}
+
 fn main() -> std::io::Result<()> {
     let addr = ("127.0.0.1", common::port());
-    eprintln!("actix listening on {}:{} (1 worker)", addr.0, addr.1);
+    let dsn = db::dsn();
+    let pool = db::pool_size();
+    match &dsn {
+        Some(_) => eprintln!(
+            "actix listening on {}:{} (1 worker; database rows on, {pool} pipelined connections)",
+            addr.0, addr.1
+        ),
+        None => eprintln!("actix listening on {}:{} (1 worker)", addr.0, addr.1),
+    }
     actix_rt::System::new().block_on(async move {
-        HttpServer::new(|| {
-            App::new()
+        HttpServer::new(move || {
+            let app = App::new()
                 .service(web::resource("/plaintext").to(plaintext))
-                .service(web::resource("/json").to(json))
+                .service(web::resource("/json").to(json));
+            let Some(dsn) = dsn.clone() else { return app };
+            // per worker: its own connections, made on its own runtime
+            app.data_factory(move || {
+                let dsn = dsn.clone();
+                async move {
+                    db::Db::connect(&dsn, pool).await.map_err(|e| {
+                        eprintln!("cannot connect to postgres: {e}");
+                        e
+                    })
+                }
+            })
+            .service(web::resource("/db").to(world))
+            .service(web::resource("/queries").to(queries))
+            .service(web::resource("/fortunes").to(fortunes))
+            .service(web::resource("/updates").to(updates))
         })
         .workers(1)
         .backlog(4096)

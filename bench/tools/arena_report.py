@@ -1,0 +1,171 @@
+"""What the arena scripts (bench/run-http.sh, bench/run-db.sh) share when they
+write their results: reading the work directory the bash part filled (meta,
+results, status, notes, cmds, crates, gomods) and Markdown tables with the
+ratio of every program to weft. Imported with PYTHONPATH=bench/tools.
+"""
+
+LABEL = {"weft": "weft (tfb app)", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
+         "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp"}
+
+
+class Arena:
+    def __init__(self, work, progs):
+        self.work = work
+        self.progs = progs
+        self.meta = {}
+        for line in open(f"{work}/meta"):
+            k, _, v = line.rstrip("\n").partition("=")
+            self.meta[k] = v
+        self.res = {p: {} for p in progs}
+        for line in open(f"{work}/results"):
+            p, m, v = line.split(maxsplit=2)
+            v = v.strip()
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+            self.res.setdefault(p, {})[m] = v
+        self.status = {p: {} for p in progs}
+        for line in open(f"{work}/status"):
+            p, phase, why = (line.rstrip("\n").split(" ", 2) + ["", ""])[:3]
+            self.status.setdefault(p, {})[phase] = why
+        self.notes = list(dict.fromkeys(l.rstrip("\n") for l in open(f"{work}/notes") if l.strip()))
+        self.cmds = list(dict.fromkeys(l.rstrip("\n") for l in open(f"{work}/cmds")))
+        self.crates = dict(l.split()[:2] for l in open(f"{work}/crates") if l.strip())
+        self.gomods = dict(l.split()[:2] for l in open(f"{work}/gomods") if len(l.split()) >= 2)
+        self.out = []
+
+    def w(self, line=""):
+        self.out.append(line)
+
+    def get(self, p, m):
+        v = self.res.get(p, {}).get(m)
+        return v if isinstance(v, float) else None
+
+    def why_na(self, p, phase_prefix=""):
+        st = self.status.get(p, {})
+        for ph in ("build", "start", "check"):
+            if ph in st:
+                return st[ph]
+        for ph, why in st.items():
+            if ph.startswith(phase_prefix):
+                return why
+        return ""
+
+    def not_measured(self):
+        """The programs that failed before any measurement (build, start, check)."""
+        return [p for p in self.progs if any(ph in self.status.get(p, {}) for ph in ("build", "start", "check"))]
+
+    @staticmethod
+    def fmt(v, kind):
+        if v is None:
+            return "n/a"
+        if kind in ("rps", "int"):
+            return f"{v:,.0f}"
+        if kind == "mb":
+            return f"{v / 1024:.1f}"
+        if v >= 100:
+            return f"{v:.0f}"
+        if v >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
+
+    def ratio(self, p, m):
+        a, b = self.get(p, m), self.get("weft", m)
+        if a is None or b is None or b == 0:
+            return None
+        return a / b
+
+    @staticmethod
+    def fr(r):
+        return "n/a" if r is None else f"{r:.2f}×"
+
+    def table(self, title, cols, explain=None):
+        """cols: (header, metric, kind, with_ratio) tuples; one row per program."""
+        w = self.w
+        w(f"## {title}")
+        w()
+        if explain:
+            w(explain)
+            w()
+        hdr = ["program"]
+        for h, m, k, r in cols:
+            hdr.append(h)
+            if r:
+                hdr.append(f"{h}: ratio to weft")
+        w("| " + " | ".join(hdr) + " |")
+        w("|---" + "|---:" * (len(hdr) - 1) + "|")
+        for p in self.progs:
+            row = [LABEL[p]]
+            for h, m, k, r in cols:
+                row.append(self.fmt(self.get(p, m), k))
+                if r:
+                    row.append(self.fr(self.ratio(p, m)))
+            w("| " + " | ".join(row) + " |")
+        w()
+
+    def matrix(self, title, runs, metric, kind, explain=None, ratio=True):
+        """One metric over several runs: a row per program, a column per run
+        (runs: (key, header) pairs; the metric is metric.format(run=key)),
+        each cell the value and, when ratio, its ratio to weft."""
+        w = self.w
+        w(f"## {title}")
+        w()
+        if explain:
+            w(explain)
+            w()
+        w("| program | " + " | ".join(h for _, h in runs) + " |")
+        w("|---" + "|---:" * len(runs) + "|")
+        for p in self.progs:
+            row = [LABEL[p]]
+            for key, _ in runs:
+                m = metric.format(run=key)
+                cell = self.fmt(self.get(p, m), kind)
+                if ratio and p != "weft" and self.get(p, m) is not None:
+                    cell += f" ({self.fr(self.ratio(p, m))})"
+                row.append(cell)
+            w("| " + " | ".join(row) + " |")
+        w()
+
+    def failures(self):
+        w = self.w
+        w("## Runs that did not succeed")
+        w()
+        anyf = False
+        for p in self.progs:
+            for ph, why in self.status.get(p, {}).items():
+                w(f"- {LABEL[p]} ({ph}): {why}")
+                anyf = True
+        if not anyf:
+            w("- none")
+        w()
+        if self.notes:
+            w("## Notes")
+            w()
+            for n in self.notes:
+                w(f"- {n}")
+            w()
+
+    def versions(self, tools, crates, mods):
+        """The machine and versions section: tools are meta keys (go, rustc, ...)."""
+        m, w = self.meta, self.w
+        w("## Machine and versions")
+        w()
+        w(f"- CPU: {m['cpu_model']}; nproc: {m['nproc']}; memory: {m['memory']}; kernel: {m['kernel']}; ulimit -n: {m['ulimit_n']}")
+        w("- " + "; ".join(m[t] for t in tools if t in m))
+        w("- crates (Cargo.lock): " + ", ".join(f"{c} {self.crates[c]}" for c in crates if c in self.crates))
+        w("- Go modules (go.mod): " + ", ".join(f"{x} {self.gomods[x]}" for x in mods if x in self.gomods))
+        w(f"- weft commit: {m['weft_commit']}")
+
+    def commands(self):
+        w = self.w
+        w("## Exact commands")
+        w()
+        w("```")
+        w(f"{self.meta['command']}   # environment: {self.meta['env'] or '(no BENCH_* knobs)'}")
+        for c in self.cmds:
+            w(c)
+        w("```")
+
+    def write_md(self, path):
+        open(path, "w").write("\n".join(self.out) + "\n")
