@@ -52,6 +52,10 @@ int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n,
                     double d) {
     if (r->ncols == 0) return WEFT_EINVAL;
     if (n > UINT32_MAX) return WEFT_ELIMIT;
+    /* numbers and NULLs count too: a result of integers is bounded as well */
+    if (r->limit > 0 &&
+        (int64_t)(r->len + (r->ncells + 1) * sizeof(weft__db_cell)) > r->limit)
+        return WEFT_ELIMIT;
     if (r->ncells == r->cells_cap) {
         size_t cap = r->cells_cap ? r->cells_cap * 2 : (size_t)r->ncols * 4;
         weft__db_cell *c = realloc(r->cells, cap * sizeof *c);
@@ -59,8 +63,6 @@ int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n,
         r->cells = c;
         r->cells_cap = cap;
     }
-    if (r->limit > 0 && (int64_t)(r->len + (r->ncells + 1) * sizeof(weft__db_cell)) > r->limit)
-        return WEFT_ELIMIT;
     weft__db_cell *c = &r->cells[r->ncells];
     c->type = (uint8_t)type;
     c->len = 0;
