@@ -186,7 +186,7 @@ static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
                 int neg = *v == '-';
                 uint64_t x = 0;
                 for (const char *p = v + neg; *p; p++) x = x * 10 + (uint64_t)(*p - '0');
-                rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, neg ? -(int64_t)x : (int64_t)x, 0);
+                rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, neg ? (int64_t)(0 - x) : (int64_t)x, 0);
                 break;
             }
             case OID_FLOAT4:

@@ -19,29 +19,38 @@
  *
  * Deadlines and cancellation
  * --------------------------
- * When the wait ends early (deadline, cancel) the task takes the queue lock:
+ * A deadline that has already passed fails the call before anything is
+ * queued; deadline 0 is WEFT_EAGAIN (a statement always has to wait). When
+ * the wait ends early (deadline, cancel) the task takes the queue lock:
  *  - job still queued: it is unlinked and the call returns at once (the
  *    statement never ran);
- *  - job running: sqlite3_interrupt() on that connection (and a flag the
- *    busy handler checks, so a lock wait gives up too), then the task waits,
- *    cancellation masked and without deadline, for the thread to finish with
- *    the job: the job and its arguments are in the task's frame, so the task
- *    may not return before the thread is done with them.
+ *  - job running: the task raises the connection's `interrupted` flag and
+ *    calls sqlite3_interrupt(), then waits, cancellation masked and without
+ *    deadline, for the thread to finish with the job: the job and its
+ *    arguments are in the task's frame, so the task may not return before the
+ *    thread is done with them. sqlite3_interrupt() alone can be lost (SQLite
+ *    clears it when a statement starts while none runs, e.g. between our
+ *    prepare and first step), so a progress handler and the busy handler
+ *    also check the flag, which only the start of the next job clears.
  * A statement that completed anyway is reported as completed (0 and its
  * rows): the caller learns the truth. One that failed after the interrupt
  * returns WEFT_ETIMEDOUT / WEFT_ECANCELED, and an interrupted autocommit
- * statement has had no effect (SQLite rolls it back).
- *
+ * statement has had no effect (SQLite rolls it back). COMMIT and ROLLBACK are
+ * never withdrawn from the queue (the transaction's writer must be released);
+ * they wait for nothing but the transaction itself.
+
  * Routing
  * -------
  * Whether a statement writes is known only once it is prepared
  * (sqlite3_stmt_readonly). Each weft_sqlite keeps a small direct-mapped table
- * SQL text -> read-only flag, filled by whichever thread prepares the SQL
- * first. Unknown SQL goes to the writer (which learns the flag), known
- * read-only SQL to a reader. The table is only a hint: a reader that prepares
- * a statement that writes does not run it but bounces the job, and the caller
- * sends it to the writer. The table is bounded (a collision replaces the old
- * entry), so applications that build SQL dynamically cannot grow it.
+ * SQL text -> read-only flag, filled by whichever thread prepares the SQL.
+ * Known writes go straight to the writer; everything else to the least busy
+ * reader, which prepares it and, if it turns out to write, does not run it
+ * but bounces the job (without caching the statement): the caller then sends
+ * it to the writer. So a read never waits behind the writer, not even the
+ * first time its SQL is seen, and a write pays one extra hand-off once. The
+ * table is bounded (a collision replaces the old entry), so applications that
+ * build SQL dynamically cannot grow it; a forgotten entry costs a bounce.
  *
  * Transactions
  * ------------
@@ -51,7 +60,12 @@
  * withdraw them) until the COMMIT or ROLLBACK job ends the ownership. Readers
  * go on reading the last committed state. A task that holds a transaction and
  * calls a writing statement outside it would wait for itself: that is refused
- * with WEFT_EINVAL instead of hanging. The tx object is heap-allocated and
+ * with WEFT_EINVAL instead of hanging. SQLite rolls a whole transaction back
+ * by itself when a write in it is interrupted (or hits SQLITE_FULL, IOERR...);
+ * the thread notices (autocommit again) and the tx is marked aborted: its
+ * next statements fail (WEFT_EDB, SQLSTATE 25P02, like PostgreSQL's "current
+ * transaction is aborted") instead of running in autocommit mode, commit
+ * fails (40000), rollback succeeds. The tx object is heap-allocated and
  * freed by a weft_defer() cleanup registered in begin, which also rolls back
  * a transaction its task left open; commit and rollback only mark it ended.
  * So each begin costs one cleanup slot (and a small allocation) held until
@@ -88,6 +102,7 @@
 #define DEFAULT_STMT_CACHE 64
 #define DEFAULT_MAX_RESULT ((int64_t)64 << 20)
 #define BUSY_STEP_MAX_MS 10 /* a lock wait notices an interrupt this fast */
+#define PROGRESS_OPS 1000    /* VM instructions between checks of the interrupt flag */
 
 typedef struct conn conn;
 typedef struct job job;
@@ -109,7 +124,8 @@ struct job {
     /* written by the thread before it releases `done` */
     int rc;
     int bounced; /* a reader found that the statement writes; it did not run */
-    int tx_lost; /* the connection left j->tx (SQLite rolled it back) */
+    int tx_lost; /* the connection left j->tx: 1 SQLite rolled it back, 2 the statement
+                  * itself ended it (a COMMIT through tx_exec) */
     weft_db_rows *rows;
     int64_t affected;
     weft_db_err err;
@@ -154,7 +170,6 @@ struct conn {
     pthread_cond_t cv;
     /* under mu */
     job *head, **tail;
-    job *running;
     weft_sqlite_tx *owner; /* writer: the transaction holding it */
     int stop;
     int opened, open_rc;
@@ -162,6 +177,7 @@ struct conn {
     _Atomic int depth;       /* queued + running, for picking a reader */
     _Atomic int interrupted; /* the running job was interrupted */
     /* the thread's own */
+    int must_finish; /* interrupts are ignored (a cleanup ROLLBACK) */
     int64_t busy_t0;
     scache cache;
 };
@@ -187,12 +203,12 @@ struct weft_sqlite {
     _Atomic int64_t prepares, cache_hits;
 };
 
-enum { TX_PENDING, TX_OPEN, TX_ABORTED, TX_DONE };
+enum { TX_PENDING, TX_OPEN, TX_ABORTED, TX_ENDED, TX_DONE };
 
 struct weft_sqlite_tx {
     weft_sqlite *db;
-    int state; /* TX_*; the owning task's only. ABORTED: rolled back by SQLite, still owns
-                * the writer until commit/rollback */
+    int state; /* TX_*; the owning task's only. ABORTED (rolled back by SQLite) and ENDED
+                * (by a statement in it) still own the writer until commit/rollback */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -498,12 +514,25 @@ static int add_row(sqlite3_stmt *st, int ncols, weft_db_rows *r) {
     return 0;
 }
 
+/* Leave any transaction, whatever the caller's interrupt says: a connection
+ * left inside one would run the next jobs in it. (An interrupt landing on the
+ * ROLLBACK statement itself is why it is tried more than once.) */
+static void force_rollback(conn *c) {
+    c->must_finish = 1;
+    for (int i = 0; i < 3 && !sqlite3_get_autocommit(c->h); i++)
+        sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
+    c->must_finish = 0;
+    if (!sqlite3_get_autocommit(c->h))
+        weft_log_warn("sqlite %s: cannot leave a transaction: %s", c->db->path,
+                      sqlite3_errmsg(c->h));
+}
+
 /* A statement outside a transaction that leaves one open (BEGIN through
  * query/exec, a script without its COMMIT) would pin this connection: roll
  * it back and refuse. */
 static int guard_autocommit(conn *c, job *j, int rc) {
     if (sqlite3_get_autocommit(c->h)) return rc;
-    sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
+    force_rollback(c);
     if (rc == 0)
         weft__db_err_set(&j->err, WEFT_EINVAL, NULL,
                          "sqlite: the statement left a transaction open (rolled back); use "
@@ -571,7 +600,7 @@ static void run_stmt(conn *c, job *j) {
     /* SQLite rolls a transaction back by itself on some errors (an
      * interrupted write, SQLITE_FULL, ...): the tx must not go on in
      * autocommit mode */
-    if (j->kind == J_STMT && j->tx && sqlite3_get_autocommit(c->h)) j->tx_lost = 1;
+    if (j->kind == J_STMT && j->tx && sqlite3_get_autocommit(c->h)) j->tx_lost = rc ? 1 : 2;
     if (rc) {
         weft_db_rows_free(r);
         j->rc = rc;
@@ -608,21 +637,26 @@ static void run_end(conn *c, job *j) {
         return;
     }
     run_stmt(c, j);
-    if (!sqlite3_get_autocommit(c->h)) {
-        int s = sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
-        if (s != SQLITE_OK)
-            weft_log_warn("sqlite %s: ROLLBACK after a failed %s failed too: %s", c->db->path,
-                          j->sql, sqlite3_errmsg(c->h));
-    }
+    force_rollback(c); /* after a failed COMMIT (or ROLLBACK) */
 }
 
 /* ---- connection threads ----------------------------------------------------------- */
+
+static int interrupted(conn *c) {
+    return !c->must_finish && atomic_load_explicit(&c->interrupted, memory_order_relaxed);
+}
+
+/* Every PROGRESS_OPS VM instructions. sqlite3_interrupt() alone can be lost:
+ * SQLite clears it when a statement starts while none is running, and the
+ * caller may interrupt between our prepare and first step. The flag is ours
+ * and cleared only when the next job starts. */
+static int progress_cb(void *arg) { return interrupted(arg); }
 
 /* SQLite's busy handler: busy_timeout_ms of short sleeps, cut short when the
  * caller has interrupted the job (sqlite3_interrupt does not reach a lock wait). */
 static int busy_cb(void *arg, int n) {
     conn *c = arg;
-    if (atomic_load_explicit(&c->interrupted, memory_order_relaxed)) return 0;
+    if (interrupted(c)) return 0;
     int64_t now = mono_ms();
     if (n == 0) c->busy_t0 = now;
     int64_t left = c->db->busy_ms - (now - c->busy_t0);
@@ -665,6 +699,7 @@ static int conn_open(conn *c, weft_db_err *err) {
     }
     sqlite3_extended_result_codes(c->h, 1);
     sqlite3_busy_handler(c->h, busy_cb, c);
+    sqlite3_progress_handler(c->h, PROGRESS_OPS, progress_cb, c);
     if (!c->readonly) {
         /* the first statement reads the header: "not a database" shows here */
         char mode[32] = "";
@@ -692,7 +727,7 @@ fail:
 }
 
 static void conn_close(conn *c) {
-    if (!sqlite3_get_autocommit(c->h)) sqlite3_exec(c->h, "ROLLBACK", NULL, NULL, NULL);
+    force_rollback(c);
     cache_free(&c->cache);
     if (sqlite3_close(c->h) != SQLITE_OK)
         weft_log_warn("sqlite %s: close: %s", c->db->path, sqlite3_errmsg(c->h));
@@ -719,6 +754,12 @@ static job *pick(conn *c) {
 
 static void *conn_main(void *arg) {
     conn *c = arg;
+    char name[16];
+    if (c->readonly)
+        snprintf(name, sizeof name, "sqlite-r%d", (int)(c - c->db->conns));
+    else
+        snprintf(name, sizeof name, "sqlite-w");
+    pthread_setname_np(pthread_self(), name); /* for top -H, gdb, perf */
     weft_db_err oe;
     weft__db_err_clear(&oe);
     int rc = conn_open(c, &oe);
@@ -737,7 +778,6 @@ static void *conn_main(void *arg) {
         if (c->stop) break;
         job_unlink(c, j);
         j->state = JS_RUNNING;
-        c->running = j;
         atomic_store_explicit(&c->interrupted, 0, memory_order_relaxed);
         pthread_mutex_unlock(&c->mu);
 
@@ -750,7 +790,6 @@ static void *conn_main(void *arg) {
         pthread_mutex_lock(&c->mu);
         if (j->kind == J_BEGIN && j->rc == 0) c->owner = j->tx;
         if (j->kind == J_END) c->owner = NULL;
-        c->running = NULL;
         j->state = JS_DONE;
         atomic_fetch_sub_explicit(&c->depth, 1, memory_order_relaxed);
         pthread_mutex_unlock(&c->mu);
@@ -956,21 +995,16 @@ static int run_call(weft_sqlite *db, weft_sqlite_tx *tx, const char *sql, const 
     int rc;
     if (tx) {
         rc = submit(w, &j, deadline, 0);
-        if (j.tx_lost) tx->state = TX_ABORTED;
+        if (j.tx_lost) tx->state = j.tx_lost == 1 ? TX_ABORTED : TX_ENDED;
         return finish(&j, rc, rows, affected, err);
     }
-    int mine = holds_tx(db);
-    int ro = route_lookup(db, sql, j.hash);
-    if (ro == 1 || (ro < 0 && mine)) {
-        /* unknown SQL from a transaction holder: let a reader find out */
+    if (route_lookup(db, sql, j.hash) != 0) { /* reads, or not known yet */
         rc = submit(pick_reader(db), &j, deadline, 0);
         if (rc || !j.bounced) return finish(&j, rc, rows, affected, err);
-        if (mine) return finish(&j, self_deadlock(&j.err), rows, affected, err);
-        job_init(&j, J_STMT, sql, args, nargs);
+        job_init(&j, J_STMT, sql, args, nargs); /* it writes: to the writer */
         j.want_rows = want_rows;
-    } else if (mine) {
-        return finish(&j, self_deadlock(&j.err), rows, affected, err);
     }
+    if (holds_tx(db)) return finish(&j, self_deadlock(&j.err), rows, affected, err);
     rc = submit(w, &j, deadline, 0);
     return finish(&j, rc, rows, affected, err);
 }
@@ -1004,7 +1038,7 @@ int weft_sqlite_exec_script(weft_sqlite *db, const char *sql, weft_db_err *err, 
 /* ---- transactions --------------------------------------------------------------------- */
 
 static int tx_end(weft_sqlite_tx *tx, const char *sql, weft_db_err *err, int64_t deadline) {
-    if (!tx || (tx->state != TX_OPEN && tx->state != TX_ABORTED)) {
+    if (!tx || tx->state < TX_OPEN || tx->state > TX_ENDED) {
         weft__db_err_set(err, WEFT_EINVAL, NULL, "sqlite: the transaction has ended");
         return WEFT_EINVAL;
     }
@@ -1017,6 +1051,11 @@ static int tx_end(weft_sqlite_tx *tx, const char *sql, weft_db_err *err, int64_t
     job_init(&j, J_END, sql, NULL, 0);
     j.tx = tx;
     int rc = submit(&db->conns[0], &j, deadline, 1);
+    if (tx->state == TX_ENDED && strcmp(sql, "COMMIT") == 0) {
+        rc = WEFT_EINVAL;
+        weft__db_err_set(&j.err, rc, NULL,
+                         "sqlite: a statement in the transaction had ended it already");
+    }
     tx->state = TX_DONE; /* the writer has let go of it, whatever rc says */
     uint64_t me = weft_task_id();
     atomic_compare_exchange_strong(&db->tx_task, &me, 0);
@@ -1026,7 +1065,7 @@ static int tx_end(weft_sqlite_tx *tx, const char *sql, weft_db_err *err, int64_t
 /* weft_defer()ed by begin: rolls back what the task left open, frees tx. */
 static void tx_cleanup(void *arg) {
     weft_sqlite_tx *tx = arg;
-    if (tx->state == TX_OPEN || tx->state == TX_ABORTED) {
+    if (tx->state >= TX_OPEN && tx->state <= TX_ENDED) {
         weft_db_err e;
         int rc = tx_end(tx, "ROLLBACK", &e, -1);
         if (rc) weft_log_warn("sqlite %s: rollback at task end: %s", tx->db->path, e.msg);
@@ -1075,6 +1114,12 @@ static int tx_check(weft_sqlite_tx *tx, weft_db_err *err) {
                          "sqlite: the transaction was rolled back after an earlier failure; "
                          "end it with weft_sqlite_rollback");
         return WEFT_EDB;
+    }
+    if (tx->state == TX_ENDED) {
+        weft__db_err_set(err, WEFT_EINVAL, NULL,
+                         "sqlite: a statement in the transaction ended it; use "
+                         "weft_sqlite_commit/rollback");
+        return WEFT_EINVAL;
     }
     if (tx->state != TX_OPEN) {
         weft__db_err_set(err, WEFT_EINVAL, NULL, "sqlite: the transaction has ended");

@@ -609,6 +609,17 @@ TEST(sqlite_tx_commit_and_rollback) {
     /* and after the commit, writes outside are fine again */
     ASSERT_ERR(weft_sqlite_exec(t->db, ins, &a, 1, NULL, &e, weft_deadline_in(1000)), 0);
     ASSERT_EQ(scalar(t->db, count), 5);
+    /* COMMIT through tx_exec ends it (it did commit); the tx refuses more,
+     * weft_sqlite_commit says so, and the writer is released */
+    ASSERT_ERR(weft_sqlite_begin(t->db, &tx, &e, -1), 0);
+    ASSERT_ERR(weft_sqlite_tx_exec(tx, ins, &a, 1, NULL, &e, -1), 0);
+    ASSERT_ERR(weft_sqlite_tx_exec(tx, "COMMIT", NULL, 0, NULL, &e, -1), 0);
+    ASSERT_EQ(scalar(t->db, count), 6);
+    ASSERT_ERR(weft_sqlite_tx_exec(tx, ins, &a, 1, NULL, &e, -1), WEFT_EINVAL);
+    ASSERT(strstr(e.msg, "ended") != NULL);
+    ASSERT_ERR(weft_sqlite_commit(tx, &e, -1), WEFT_EINVAL);
+    ASSERT_ERR(weft_sqlite_exec(t->db, ins, &a, 1, NULL, &e, weft_deadline_in(1000)), 0);
+    ASSERT_EQ(scalar(t->db, count), 7);
     ASSERT_ERR(weft_sqlite_begin(NULL, &tx, &e, -1), WEFT_EINVAL);
     ASSERT_ERR(weft_sqlite_begin(t->db, NULL, &e, -1), WEFT_EINVAL);
     ASSERT_ERR(weft_sqlite_commit(NULL, &e, -1), WEFT_EINVAL);
@@ -713,7 +724,6 @@ TEST(sqlite_tx_holds_other_writers) {
     tdb *t = NULL;
     ASSERT_ERR(tdb_open(&t, NULL), 0);
     ASSERT_ERR(script(t->db, "CREATE TABLE t(v INTEGER); INSERT INTO t VALUES (0);"), 0);
-    ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM t"), 1); /* learn: a read */
     weft_sqlite_tx *tx;
     weft_db_err e;
     ASSERT_ERR(weft_sqlite_begin(t->db, &tx, &e, -1), 0);
@@ -894,7 +904,7 @@ TEST(sqlite_slow_query_deadline) {
     ASSERT_ERR(tdb_open(&t, NULL), 0);
     weft_db_err e;
     weft_db_rows *r = (weft_db_rows *)1;
-    /* first on the writer (SQL not seen yet), then on a reader */
+    /* on a reader, twice */
     for (int round = 0; round < 2; round++) {
         int64_t t0 = weft_now_ns();
         int rc = weft_sqlite_query(t->db, SLOW_SELECT, NULL, 0, &r, &e, weft_deadline_in(150));
@@ -934,7 +944,6 @@ TEST(sqlite_queued_and_running_writes_time_out) {
     tdb *t = NULL;
     ASSERT_ERR(tdb_open(&t, NULL), 0);
     ASSERT_ERR(script(t->db, "CREATE TABLE slow(n INTEGER); CREATE TABLE t(v INTEGER);"), 0);
-    ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM t"), 0); /* learn: a read */
     weft_group g;
     weft_group_init(&g);
     /* a long write occupies the writer ... */
@@ -1007,14 +1016,22 @@ TEST(sqlite_result_limit) {
                       "WHERE x < 100000) SELECT x, 'some text ' || x FROM c";
     weft_db_rows *r = (weft_db_rows *)1;
     weft_db_err e;
-    /* on the writer (first time) and on a reader */
-    for (int round = 0; round < 2; round++) {
-        ASSERT_ERR(weft_sqlite_query(t->db, big, NULL, 0, &r, &e, weft_deadline_in(10000)),
-                   WEFT_ELIMIT);
-        ASSERT(r == NULL);
-        ASSERT_EQ(e.code, WEFT_ELIMIT);
-        ASSERT(strstr(e.msg, "65536") != NULL);
-    }
+    /* on a reader, and on the writer in a transaction */
+    ASSERT_ERR(weft_sqlite_query(t->db, big, NULL, 0, &r, &e, weft_deadline_in(10000)),
+               WEFT_ELIMIT);
+    ASSERT(r == NULL);
+    ASSERT_EQ(e.code, WEFT_ELIMIT);
+    ASSERT(strstr(e.msg, "65536") != NULL);
+    weft_sqlite_tx *tx;
+    ASSERT_ERR(weft_sqlite_begin(t->db, &tx, &e, -1), 0);
+    r = (weft_db_rows *)1;
+    ASSERT_ERR(weft_sqlite_tx_query(tx, big, NULL, 0, &r, &e, weft_deadline_in(10000)),
+               WEFT_ELIMIT);
+    ASSERT(r == NULL);
+    ASSERT_ERR(weft_sqlite_tx_query(tx, "SELECT 5", NULL, 0, &r, &e, -1), 0); /* goes on */
+    ASSERT_EQ(weft_db_int(r, 0, 0), 5);
+    weft_db_rows_free(r);
+    ASSERT_ERR(weft_sqlite_rollback(tx, -1), 0);
     /* integers alone reach it too */
     ASSERT_ERR(weft_sqlite_query(t->db,
                                  "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
@@ -1057,7 +1074,7 @@ TEST(sqlite_statement_cache) {
         weft_db_rows_free(r);
     }
     weft__sqlite_counters(t->db, &p1, &h1);
-    ASSERT_LE(p1 - p0, 3); /* writer once (learning), each reader once */
+    ASSERT_LE(p1 - p0, 2); /* once per reader; the writer never saw it */
     ASSERT_GE(h1 - h0, 997);
     /* more distinct statements than the cache holds: evictions, still right */
     for (int round = 0; round < 5; round++) {
@@ -1073,12 +1090,18 @@ TEST(sqlite_statement_cache) {
     int64_t p2, h2;
     weft__sqlite_counters(t->db, &p2, &h2);
     ASSERT_GT(p2 - p1, 10); /* some were evicted and prepared again */
-    /* writes through the cache, the schema changing underneath */
+    /* writes through the cache, the schema changing underneath; the first
+     * is prepared by a reader (which finds it writes, and bounces it), then
+     * once by the writer, which keeps it */
+    weft__sqlite_counters(t->db, &p1, &h1);
     for (int i = 0; i < 200; i++) {
         weft_db_arg a = WEFT_DB_INT(i);
         ASSERT_ERR(weft_sqlite_exec(t->db, "INSERT INTO t(v) VALUES ($1)", &a, 1, NULL, &e, -1), 0);
         if (i == 100) ASSERT_ERR(script(t->db, "ALTER TABLE t ADD COLUMN w INTEGER DEFAULT 7;"), 0);
     }
+    weft__sqlite_counters(t->db, &p2, &h2);
+    ASSERT_EQ(p2 - p1, 2);
+    ASSERT_GE(h2 - h1, 198);
     ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM t"), 201);
     ASSERT_EQ(scalar(t->db, "SELECT sum(w) FROM t"), 201 * 7);
     tdb_close(t);
