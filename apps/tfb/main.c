@@ -7,15 +7,17 @@
  * /json serialises a fresh object on each request.
  * The database tests run on PostgreSQL (src/db/pg.c, pipelined), per the
  * rules: /db one random World row; /queries?queries=N (clamped 1..500) one
- * query per row; /fortunes all rows plus one added at request time, sorted
- * here (no ORDER BY), HTML-escaped; /updates?queries=N reads N rows one by
- * one, then writes the new numbers back in one batched UPDATE (ids sorted,
- * so concurrent batches lock rows in the same order and cannot deadlock);
+ * query per row, the N queries sent together (weft_pg_batch: one round
+ * trip, as the fastest TFB entries pipeline them); /fortunes all rows plus
+ * one added at request time, sorted here (no ORDER BY), HTML-escaped;
+ * /updates?queries=N reads N rows the same way, then writes the new numbers
+ * back in one batched UPDATE (ids sorted, so concurrent batches lock rows
+ * in the same order and cannot deadlock);
  * /cached-queries?count=N from a cache of World filled at start (the only
  * test allowed to cache). A database that fails answers 503 with a reason.
  *
  *   build/apps/tfb [--host 127.0.0.1] [--port 8080] [--workers N]
- *                  [--db CONNINFO] [--db-conns N per worker]
+ *                  [--db CONNINFO] [--db-conns N per worker, default 4]
  * CONNINFO may also come from WEFT_TFB_DB. `make tfb` starts a local
  * PostgreSQL with the TFB schema (scripts/tfb.sh) when none is given.
  */
@@ -133,16 +135,37 @@ static int db(weft_http_ctx *c, void *ud) {
     return weft_http_json_end(c);
 }
 
+/* n random rows, one query each, all sent in one batch (one round trip) */
+static int fetch_worlds(world *ws, int n, weft_db_err *e) {
+    weft_db_arg args[500];
+    weft_pg_stmt st[500];
+    for (int i = 0; i < n; i++) {
+        args[i] = WEFT_DB_INT(random_id());
+        st[i] = (weft_pg_stmt){.sql = SQL_WORLD, .args = &args[i], .nargs = 1, .want_rows = 1};
+    }
+    int rc = weft_pg_batch(g_db, st, n, e, weft_deadline_in(QUERY_TIMEOUT_MS));
+    for (int i = 0; i < n; i++) {
+        if (!rc && weft_db_nrows(st[i].rows) != 1) {
+            snprintf(e->msg, sizeof e->msg, "world %lld not found", (long long)args[i].v.i);
+            rc = WEFT_EDB;
+        }
+        if (!rc) {
+            ws[i].id = (int32_t)weft_db_int(st[i].rows, 0, 0);
+            ws[i].n = (int32_t)weft_db_int(st[i].rows, 0, 1);
+        }
+        weft_db_rows_free(st[i].rows);
+    }
+    return rc;
+}
+
 static int queries(weft_http_ctx *c, void *ud) {
     (void)ud;
     if (!g_db) return no_db(c);
     int n = count_param(c, "queries");
     world ws[500];
     weft_db_err e;
-    for (int i = 0; i < n; i++) {
-        int rc = fetch_world(random_id(), &ws[i], &e);
-        if (rc) return db_fail(c, rc, &e);
-    }
+    int rc = fetch_worlds(ws, n, &e);
+    if (rc) return db_fail(c, rc, &e);
     return send_worlds(c, ws, n);
 }
 
@@ -156,9 +179,9 @@ static int updates(weft_http_ctx *c, void *ud) {
     int n = count_param(c, "queries");
     world ws[500], sorted[500];
     weft_db_err e;
+    int rc = fetch_worlds(ws, n, &e);
+    if (rc) return db_fail(c, rc, &e);
     for (int i = 0; i < n; i++) {
-        int rc = fetch_world(random_id(), &ws[i], &e);
-        if (rc) return db_fail(c, rc, &e);
         ws[i].n = random_id();
         sorted[i] = ws[i];
     }
@@ -177,7 +200,7 @@ static int updates(weft_http_ctx *c, void *ud) {
     ids[il++] = '}';
     nums[nl++] = '}';
     weft_db_arg a[2] = {WEFT_DB_TEXTN(ids, il), WEFT_DB_TEXTN(nums, nl)};
-    int rc = weft_pg_exec(g_db,
+    rc = weft_pg_exec(g_db,
                           "UPDATE world SET randomnumber = v.r FROM "
                           "(SELECT unnest($1::int[]) AS id, unnest($2::int[]) AS r) AS v "
                           "WHERE world.id = v.id",
@@ -362,7 +385,8 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    app a = {"127.0.0.1", 8080, 0, getenv("WEFT_TFB_DB"), 1};
+    /* 4 connections per worker, as the actix and axum peers use */
+    app a = {"127.0.0.1", 8080, 0, getenv("WEFT_TFB_DB"), 4};
     weft_config cfg = {0};
     const char *env = getenv("PORT");
     if (env) a.port = atoi(env);

@@ -121,7 +121,8 @@ typedef struct weft_pg_config {
     int conns_per_worker;      /* default 1 */
     int64_t connect_timeout_ms; /* default 5000 */
     int64_t max_result_bytes;   /* default 64 MB: a larger result -> WEFT_ELIMIT */
-    int max_inflight;           /* statements queued per connection; default 1024 */
+    int max_inflight;           /* statements queued per connection; default 16384;
+                                 * beyond it calls fail with WEFT_ELIMIT (overload) */
     int64_t retry_min_ms;       /* reconnect back-off: 50 ms doubling to ... */
     int64_t retry_max_ms;       /* ... 2000 ms */
 } weft_pg_config;
@@ -140,6 +141,22 @@ int weft_pg_query(weft_pg *db, const char *sql, const weft_db_arg *args, int nar
 int weft_pg_exec(weft_pg *db, const char *sql, const weft_db_arg *args, int nargs,
                  int64_t *affected, weft_db_err *err, int64_t deadline);
 
+/* Several statements in one round trip: all sent together, results in
+ * order. They run as one implicit transaction: when one fails, the ones
+ * after it do not run (their rc is WEFT_EDB, "pipeline aborted"). Each
+ * statement's rc, affected count and rows (when want_rows; free them) are
+ * filled in; the call returns the first failure (and fills err) or 0. */
+typedef struct weft_pg_stmt {
+    const char *sql;
+    const weft_db_arg *args;
+    int nargs;
+    int want_rows;      /* keep the rows */
+    weft_db_rows *rows; /* out */
+    int64_t affected;   /* out */
+    int rc;             /* out */
+} weft_pg_stmt;
+int weft_pg_batch(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err, int64_t deadline);
+
 /* BEGIN on a connection reserved for this transaction. If the task ends
  * with the transaction open, it is rolled back. */
 int weft_pg_begin(weft_pg *db, weft_pg_tx **tx, weft_db_err *err, int64_t deadline);
@@ -147,6 +164,8 @@ int weft_pg_tx_query(weft_pg_tx *tx, const char *sql, const weft_db_arg *args, i
                      weft_db_rows **rows, weft_db_err *err, int64_t deadline);
 int weft_pg_tx_exec(weft_pg_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
                     int64_t *affected, weft_db_err *err, int64_t deadline);
+int weft_pg_tx_batch(weft_pg_tx *tx, weft_pg_stmt *stmts, int n, weft_db_err *err,
+                     int64_t deadline);
 /* COMMIT / ROLLBACK and release tx (also when they fail). */
 int weft_pg_commit(weft_pg_tx *tx, weft_db_err *err, int64_t deadline);
 int weft_pg_rollback(weft_pg_tx *tx, int64_t deadline);

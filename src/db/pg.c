@@ -54,6 +54,8 @@ struct pg_req {
     int want_rows;
     int abandoned; /* the caller gave up; the reader frees it */
     int finished;
+    int has_sync;       /* a Sync follows it (the last of a batch, or alone) */
+    int cmds_left;      /* without a Sync: commands whose results are still due */
     int prepares;       /* this request carries the statement's Prepare */
     int prep_done;      /* ... and its result has come */
     int failed_prepare; /* the Prepare failed: send it again next time */
@@ -318,7 +320,15 @@ static int drain(pg_conn *c) {
     while (c->head && !PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
         if (!res) {
-            /* end of one statement's results; two in a row = nothing queued */
+            /* end of one command's results. A statement inside a batch has no
+             * Sync of its own: it is done when its commands are. Two NULLs
+             * in a row = nothing more queued. */
+            pg_req *h = c->head;
+            if (!h->has_sync && --h->cmds_left <= 0) {
+                finish_head(c);
+                nulls = 0;
+                continue;
+            }
             if (++nulls > 2) break;
             continue;
         }
@@ -588,6 +598,12 @@ static int render(const weft_db_arg *a, int n, pg_params *p, weft_db_err *err) {
     return 0;
 }
 
+/* A send that libpq refused: the connection broke under us (the reader has
+ * not noticed yet), or the statement itself was refused. */
+static int send_fail_code(pg_conn *c) {
+    return PQstatus(c->pg) == CONNECTION_BAD ? WEFT_ECONNRESET : WEFT_EDB;
+}
+
 static int stmt_index(pg_conn *c, const char *sql) {
     uint64_t h = hash_sql(sql);
     for (int i = 0; i < c->nstmts; i++)
@@ -599,33 +615,24 @@ static int stmt_index(pg_conn *c, const char *sql) {
     return c->nstmts++;
 }
 
-static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *args, int nargs,
-               int want_rows, weft_db_rows **rows, int64_t *affected, weft_db_err *err,
-               int64_t deadline) {
-    weft__db_err_clear(err);
-    if (rows) *rows = NULL;
-    if (affected) *affected = 0;
-    if (!db || !sql || nargs < 0 || nargs > NARGS_MAX || (nargs && !args)) {
-        weft__db_err_set(err, WEFT_EINVAL, NULL, "bad arguments (sql, args, nargs 0..%d)",
-                         NARGS_MAX);
-        return WEFT_EINVAL;
-    }
-    if (!weft_in_task()) return WEFT_ENOTASK;
-    pg_conn *c = pin ? pin : pick(db);
-
-    /* parameters: on the stack for the usual few, else on the heap */
+/* Queue one statement on c (mu held, c up): Prepare if this SQL is new on
+ * this connection, Bind/Execute, and a Sync when `sync`. On 0, q is in the
+ * FIFO. On failure nothing of it was queued (q is not in the FIFO) unless
+ * q->rc is set (then it is, and its results close it). */
+static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, weft_db_err *err) {
+    /* parameters: on the stack for the usual few, else on the heap; libpq
+     * copies them into its output buffer */
     enum { SMALL = 16, SMALLTXT = 512 };
     const char *s_vals[SMALL];
     int s_lens[SMALL], s_fmts[SMALL];
     Oid s_types[SMALL];
     char s_num[SMALL][48], s_txt[SMALLTXT];
+    int nargs = st->nargs;
     size_t txtlen = 0;
     for (int i = 0; i < nargs; i++)
-        if (args[i].type == WEFT_DB_TTEXT) txtlen += args[i].v.s.n + 1;
+        if (st->args[i].type == WEFT_DB_TTEXT) txtlen += st->args[i].v.s.n + 1;
     pg_params p = {s_vals, s_lens, s_fmts, s_types, s_num, s_txt};
     void *heap = NULL;
-    int rc = 0;
-    pg_req *q = NULL;
     if (nargs > SMALL || txtlen > SMALLTXT) {
         size_t n = (size_t)nargs;
         heap = malloc(n * (sizeof(char *) + 2 * sizeof(int) + sizeof(Oid) + 48) + txtlen + 1);
@@ -643,88 +650,58 @@ static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *ar
         h += n * sizeof(Oid);
         p.txt = h;
     }
-    rc = render(args, nargs, &p, err);
+    int rc = render(st->args, nargs, &p, err);
     if (rc) goto out;
-    const char **vals = p.vals;
-    int *lens = p.lens, *fmts = p.fmts;
-    Oid *types = p.types;
-
-    q = calloc(1, sizeof *q);
-    if (!q) {
-        rc = WEFT_ENOMEM;
-        goto out;
-    }
-    weft_sem_init(&q->done, 0);
-    q->want_rows = want_rows;
-    q->stmt = -1;
-    q->limit = db->cfg.max_result_bytes;
-
-    if (atomic_load(&c->state) != C_UP) /* down: fail now, not at the deadline */
-        rc = WEFT_ENOTCONN;
-    else
-        rc = weft_mutex_lock(&c->mu, deadline);
-    if (rc == WEFT_ENOTCONN) {
-        down_err(c, err, rc);
-        goto out;
-    }
-    if (rc) goto out;
-    if (atomic_load(&c->state) != C_UP || !c->pg) {
-        weft_mutex_unlock(&c->mu);
-        rc = down_err(c, err, WEFT_ENOTCONN);
-        goto out;
-    }
-    if (atomic_load(&c->inflight) >= db->cfg.max_inflight) {
-        weft_mutex_unlock(&c->mu);
-        weft__db_err_set(err, WEFT_ELIMIT, NULL, "%d statements already queued on the connection",
-                         db->cfg.max_inflight);
-        rc = WEFT_ELIMIT;
-        goto out;
-    }
-    int idx = stmt_index(c, sql);
+    int idx = stmt_index(c, st->sql);
     char name[16];
-    int ok = 1;
+    int ok;
     if (idx >= 0) {
         snprintf(name, sizeof name, "w%d", idx);
         if (!c->stmts[idx].sent) {
-            if (!PQsendPrepare(c->pg, name, sql, nargs, types)) {
-                weft__db_err_set(err, WEFT_EDB, NULL, "%s", PQerrorMessage(c->pg));
-                weft_mutex_unlock(&c->mu);
-                rc = WEFT_EDB;
+            if (!PQsendPrepare(c->pg, name, st->sql, nargs, p.types)) {
+                rc = send_fail_code(c);
+                weft__db_err_set(err, rc, NULL, "%s", PQerrorMessage(c->pg));
                 goto out;
             }
             c->stmts[idx].sent = 1;
             q->prepares = 1;
             q->stmt = idx;
         }
-        ok = PQsendQueryPrepared(c->pg, name, nargs, vals, lens, fmts, 0);
+        ok = PQsendQueryPrepared(c->pg, name, nargs, p.vals, p.lens, p.fmts, 0);
     } else {
-        ok = PQsendQueryParams(c->pg, sql, nargs, types, vals, lens, fmts, 0);
+        ok = PQsendQueryParams(c->pg, st->sql, nargs, p.types, p.vals, p.lens, p.fmts, 0);
     }
-    if (!ok) { /* nothing of the statement itself went out: its Sync still closes it */
-        q->rc = WEFT_EDB;
-        weft__db_err_set(&q->err, WEFT_EDB, NULL, "%s", PQerrorMessage(c->pg));
-        if (!q->prepares) { /* nothing queued at all */
-            weft_mutex_unlock(&c->mu);
-            if (err) *err = q->err;
-            rc = q->rc;
+    if (!ok) { /* the statement did not go out */
+        if (!q->prepares) {
+            rc = send_fail_code(c);
+            weft__db_err_set(err, rc, NULL, "%s", PQerrorMessage(c->pg));
             goto out;
         }
+        /* its Prepare did: the request stays, closed by the Prepare's result */
+        q->rc = send_fail_code(c);
+        weft__db_err_set(&q->err, q->rc, NULL, "%s", PQerrorMessage(c->pg));
     }
-    if (!PQpipelineSync(c->pg)) {
-        /* the connection is broken; the reader fails what is in flight */
-        weft__db_err_set(err, WEFT_ECONNRESET, NULL, "%s", PQerrorMessage(c->pg));
-        weft_mutex_unlock(&c->mu);
-        rc = WEFT_ECONNRESET;
-        goto out;
+    q->has_sync = sync;
+    q->cmds_left = q->prepares + ok;
+    if (sync && !PQpipelineSync(c->pg)) {
+        q->rc = WEFT_ECONNRESET;
+        weft__db_err_set(&q->err, q->rc, NULL, "%s", PQerrorMessage(c->pg));
+        q->has_sync = 0; /* the reader's fail_all closes it */
     }
     if (c->tail)
         c->tail->next = q;
     else
         c->head = q;
     c->tail = q;
-    int depth = atomic_fetch_add_explicit(&c->inflight, 1, memory_order_relaxed) + 1;
-    atomic_fetch_add_explicit(&db->st.queries, 1, memory_order_relaxed);
-    stat_max(&db->st.max_batch, depth);
+    atomic_fetch_add_explicit(&c->inflight, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->db->st.queries, 1, memory_order_relaxed);
+out:
+    free(heap);
+    return rc;
+}
+
+/* Push what libpq holds to the socket (mu held; dropped while waiting). */
+static void flush_locked(pg_conn *c, int64_t deadline) {
     int partial = 0;
     while (PQflush(c->pg) == 1) {
         /* the socket is full: let the reader in while we wait to write */
@@ -732,43 +709,150 @@ static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *ar
         weft_mutex_unlock(&c->mu);
         int w = weft_fd_wait(c->fd, WEFT_POLLOUT, deadline);
         weft_mutex_lock(&c->mu, -1);
-        if (w < 0 || atomic_load(&c->state) != C_UP) break;
+        if (w < 0 || atomic_load(&c->state) != C_UP || !c->pg) return;
     }
     /* a flush that could not send everything reads what the server sent
      * meanwhile into libpq's buffer: hand those results out now */
-    if (partial && atomic_load(&c->state) == C_UP) drain(c);
-    weft_mutex_unlock(&c->mu);
+    if (partial) drain(c);
+}
 
-    rc = weft_sem_acquire(&q->done, deadline);
-    if (rc) {
-        weft_mutex_lock(&c->mu, -1);
-        if (!q->finished) {
-            q->abandoned = 1;
-            if (c->head == q) fire_cancel(c);
-            weft_mutex_unlock(&c->mu);
-            atomic_fetch_add(&db->st.timeouts, 1);
-            weft__db_err_set(err, rc, NULL, "%s",
-                             rc == WEFT_ETIMEDOUT ? "deadline passed; statement cancelled"
-                                                  : "task cancelled; statement cancelled");
-            q = NULL; /* the reader frees it */
+/* Run n statements on one connection: all queued under one lock, one
+ * flush, then one wait per statement. batch=1: one Sync after the last
+ * (the statements form one implicit transaction: after a failure the rest
+ * do not run); batch=0 (n == 1): a Sync of its own. Fills st[i].rc/rows/
+ * affected; returns the first failure's code and fills err with it. */
+static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int batch,
+                     weft_db_err *err, int64_t deadline) {
+    weft__db_err_clear(err);
+    if (!db || n < 0 || (n && !st)) return WEFT_EINVAL;
+    for (int i = 0; i < n; i++) {
+        st[i].rows = NULL;
+        st[i].affected = 0;
+        st[i].rc = 0;
+        if (!st[i].sql || st[i].nargs < 0 || st[i].nargs > NARGS_MAX ||
+            (st[i].nargs && !st[i].args)) {
+            weft__db_err_set(err, WEFT_EINVAL, NULL,
+                             "statement %d: bad arguments (sql, args, nargs 0..%d)", i, NARGS_MAX);
+            return st[i].rc = WEFT_EINVAL;
+        }
+    }
+    if (n == 0) return 0;
+    if (!weft_in_task()) return WEFT_ENOTASK;
+    pg_conn *c = pin ? pin : pick(db);
+    enum { SMALLQ = 32 };
+    pg_req *qs_small[SMALLQ], **qs = n <= SMALLQ ? qs_small : calloc((size_t)n, sizeof *qs);
+    if (!qs) return WEFT_ENOMEM;
+    int rc = 0, nq = 0;
+    for (; nq < n; nq++) {
+        if (!(qs[nq] = calloc(1, sizeof(pg_req)))) {
+            rc = WEFT_ENOMEM;
             goto out;
         }
-        weft_mutex_unlock(&c->mu);
+        weft_sem_init(&qs[nq]->done, 0);
+        qs[nq]->want_rows = st[nq].want_rows;
+        qs[nq]->stmt = -1;
+        qs[nq]->limit = db->cfg.max_result_bytes;
     }
-    rc = q->rc;
-    if (rc && err) *err = q->err;
-    if (!rc) {
-        if (affected) *affected = q->affected;
-        if (rows) {
-            *rows = q->rows;
+    rc = atomic_load(&c->state) != C_UP ? WEFT_ENOTCONN : weft_mutex_lock(&c->mu, deadline);
+    if (rc == 0 && (atomic_load(&c->state) != C_UP || !c->pg)) {
+        weft_mutex_unlock(&c->mu);
+        rc = WEFT_ENOTCONN;
+    }
+    if (rc == WEFT_ENOTCONN) down_err(c, err, rc);
+    if (rc) goto out;
+    if (atomic_load(&c->inflight) + n > db->cfg.max_inflight) {
+        weft_mutex_unlock(&c->mu);
+        weft__db_err_set(err, WEFT_ELIMIT, NULL, "%d statements already queued on the connection",
+                         db->cfg.max_inflight);
+        rc = WEFT_ELIMIT;
+        goto out;
+    }
+    int sent = 0;
+    for (; sent < n; sent++) {
+        int r = send_one(c, &st[sent], qs[sent], !batch || sent == n - 1, err);
+        if (r) {
+            rc = r;
+            break;
+        }
+    }
+    for (int i = sent; i < n; i++) st[i].rc = rc; /* not sent */
+    if (rc && sent > 0 && batch) {
+        /* a batch cut short: close what went out with a Sync of its own */
+        qs[sent - 1]->has_sync = 1;
+        if (!PQpipelineSync(c->pg)) qs[sent - 1]->has_sync = 0;
+    }
+    if (sent) {
+        int depth = atomic_load_explicit(&c->inflight, memory_order_relaxed);
+        stat_max(&db->st.max_batch, depth);
+        flush_locked(c, deadline);
+    }
+    weft_mutex_unlock(&c->mu);
+
+    /* wait for each; after a deadline the rest are left to the reader */
+    int wrc = 0, first = rc;
+    for (int i = 0; i < sent; i++) {
+        pg_req *q = qs[i];
+        int r = wrc ? wrc : weft_sem_acquire(&q->done, deadline);
+        if (r) {
+            weft_mutex_lock(&c->mu, -1);
+            if (!q->finished) {
+                q->abandoned = 1;
+                if (c->head == q) fire_cancel(c);
+                weft_mutex_unlock(&c->mu);
+                if (!wrc) atomic_fetch_add(&db->st.timeouts, 1);
+                wrc = r;
+                st[i].rc = r;
+                if (!first) {
+                    first = r;
+                    weft__db_err_set(err, r, NULL, "%s",
+                                     r == WEFT_ETIMEDOUT ? "deadline passed; statement cancelled"
+                                                         : "task cancelled; statement cancelled");
+                }
+                qs[i] = NULL; /* the reader frees it */
+                continue;
+            }
+            weft_mutex_unlock(&c->mu);
+        }
+        st[i].rc = q->rc;
+        if (q->rc) {
+            if (!first) {
+                first = q->rc;
+                if (err) *err = q->err;
+            }
+        } else {
+            st[i].affected = q->affected;
+            st[i].rows = q->rows;
             q->rows = NULL;
         }
     }
+    rc = first;
 out:
-    if (q) req_free(q);
-    free(heap);
+    for (int i = 0; i < nq; i++)
+        if (qs[i]) req_free(qs[i]);
+    if (qs != qs_small) free(qs);
     if (rc && err && !err->code) weft__db_err_set(err, rc, NULL, "%s", weft_strerror(rc));
     return rc;
+}
+
+static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *args, int nargs,
+               int want_rows, weft_db_rows **rows, int64_t *affected, weft_db_err *err,
+               int64_t deadline) {
+    weft_pg_stmt st = {.sql = sql, .args = args, .nargs = nargs, .want_rows = want_rows};
+    if (rows) *rows = NULL;
+    if (affected) *affected = 0;
+    int rc = run_stmts(db, pin, &st, 1, 0, err, deadline);
+    if (rc == 0) {
+        if (affected) *affected = st.affected;
+        if (rows)
+            *rows = st.rows;
+        else
+            weft_db_rows_free(st.rows);
+    }
+    return rc;
+}
+
+int weft_pg_batch(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err, int64_t deadline) {
+    return run_stmts(db, NULL, stmts, n, 1, err, deadline);
 }
 
 /* ---- the pool ------------------------------------------------------------------- */
@@ -835,7 +919,7 @@ int weft_pg_open(weft_pg **out, const weft_pg_config *cfg, weft_db_err *err) {
     if (c->conns_per_worker > 64) c->conns_per_worker = 64;
     if (c->connect_timeout_ms <= 0) c->connect_timeout_ms = 5000;
     if (c->max_result_bytes <= 0) c->max_result_bytes = (int64_t)64 << 20;
-    if (c->max_inflight <= 0) c->max_inflight = 1024;
+    if (c->max_inflight <= 0) c->max_inflight = 16384;
     if (c->retry_min_ms <= 0) c->retry_min_ms = 50;
     if (c->retry_max_ms < c->retry_min_ms) c->retry_max_ms = c->retry_min_ms > 2000 ? c->retry_min_ms : 2000;
     db->conninfo = strdup(cfg->conninfo);
@@ -987,6 +1071,12 @@ int weft_pg_tx_exec(weft_pg_tx *tx, const char *sql, const weft_db_arg *args, in
                     int64_t *affected, weft_db_err *err, int64_t deadline) {
     if (!tx) return WEFT_EINVAL;
     return run(tx->db, tx->c, sql, args, nargs, 0, NULL, affected, err, deadline);
+}
+
+int weft_pg_tx_batch(weft_pg_tx *tx, weft_pg_stmt *stmts, int n, weft_db_err *err,
+                     int64_t deadline) {
+    if (!tx) return WEFT_EINVAL;
+    return run_stmts(tx->db, tx->c, stmts, n, 1, err, deadline);
 }
 
 static int tx_end(weft_pg_tx *tx, const char *sql, weft_db_err *err, int64_t deadline) {

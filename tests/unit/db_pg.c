@@ -421,3 +421,62 @@ TEST(server_restart_fails_in_flight_calls_then_recovers) {
     ASSERT_GT(st.connects, (int64_t)weft_workers()); /* reconnected */
     weft_pg_close(db);
 }
+
+/* ---- batches ----------------------------------------------------------------------- */
+
+TEST(batch_runs_many_statements_in_one_round_trip) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    weft_db_arg args[50];
+    weft_pg_stmt st[50];
+    for (int i = 0; i < 50; i++) {
+        args[i] = WEFT_DB_INT(i * 100 + 1);
+        st[i] = (weft_pg_stmt){.sql = "SELECT id, randomnumber FROM world WHERE id = $1",
+                               .args = &args[i], .nargs = 1, .want_rows = 1};
+    }
+    weft_db_err e;
+    ASSERT_EQ(weft_pg_batch(db, st, 50, &e, DL), 0);
+    for (int i = 0; i < 50; i++) {
+        ASSERT_EQ(st[i].rc, 0);
+        ASSERT_EQ(weft_db_nrows(st[i].rows), 1);
+        ASSERT_EQ(weft_db_int(st[i].rows, 0, 0), i * 100 + 1);
+        weft_db_rows_free(st[i].rows);
+    }
+    weft_pg_stats s;
+    weft_pg_stats_get(db, &s);
+    ASSERT_GE(s.max_batch, 50); /* all fifty were in flight at once */
+    ASSERT_EQ(weft_pg_batch(db, st, 0, &e, DL), 0);
+    weft_pg_stmt bad = {.sql = NULL};
+    ASSERT_ERR(weft_pg_batch(db, &bad, 1, &e, DL), WEFT_EINVAL);
+    weft_pg_close(db);
+}
+
+TEST(a_failing_batch_statement_stops_the_rest_and_undoes_the_batch) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
+    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"), 0);
+    char ins[128];
+    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)", tbl());
+    weft_db_arg a[4] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(1), WEFT_DB_INT(3)};
+    weft_pg_stmt st[4];
+    for (int i = 0; i < 4; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
+    weft_db_err e;
+    ASSERT_ERR(weft_pg_batch(db, st, 4, &e, DL), WEFT_EDB);
+    ASSERT(weft_db_err_is_constraint(&e)); /* the first failure is reported */
+    ASSERT_EQ(st[0].rc, 0);
+    ASSERT_EQ(st[1].rc, 0);
+    ASSERT_ERR(st[2].rc, WEFT_EDB);
+    ASSERT_ERR(st[3].rc, WEFT_EDB); /* not run */
+    /* one implicit transaction: the two inserts before the failure are gone */
+    ASSERT_EQ(count_rows(db), 0);
+    /* and the connection goes on: a good batch, then single statements */
+    weft_db_arg b[2] = {WEFT_DB_INT(5), WEFT_DB_INT(6)};
+    weft_pg_stmt ok[2] = {{.sql = ins, .args = &b[0], .nargs = 1},
+                          {.sql = ins, .args = &b[1], .nargs = 1}};
+    ASSERT_EQ(weft_pg_batch(db, ok, 2, &e, DL), 0);
+    ASSERT_EQ(ok[0].affected, 1);
+    ASSERT_EQ(count_rows(db), 2);
+    ASSERT_EQ(sqlf(db, "DROP TABLE %s"), 0);
+    weft_pg_close(db);
+}
