@@ -483,14 +483,16 @@ static void conn_main(void *arg) {
             int64_t dl = atomic_load_explicit(&c->inflight, memory_order_relaxed)
                              ? weft_deadline_in(100)
                              : -1;
-            int w = weft_fd_wait(c->fd, WEFT_POLLIN, dl);
+            /* a sender may have found it broken (mark_broken) */
+            int w = atomic_load(&c->state) != C_UP ? WEFT_ECONNRESET
+                                                   : weft_fd_wait(c->fd, WEFT_POLLIN, dl);
             if (w == WEFT_ETIMEDOUT) w = 0;
             if (w == WEFT_ECANCELED) {
                 why = "pool closed";
                 break;
             }
             weft_mutex_lock(&c->mu, -1);
-            int d = w < 0 ? w : drain(c);
+            int d = w < 0 ? w : atomic_load(&c->state) != C_UP ? WEFT_ECONNRESET : drain(c);
             if (d) {
                 conn_err(c, c->last_error, "connection lost");
                 atomic_store(&c->state, C_DOWN);
@@ -700,6 +702,17 @@ out:
     return rc;
 }
 
+/* libpq found the connection dead while we sent (it may already have
+ * closed the socket, where the reader's wait would never end): new calls
+ * fail at once, and the reader is woken to fail what is in flight and
+ * reconnect. mu held. */
+static void mark_broken(pg_conn *c) {
+    if (atomic_load(&c->state) != C_UP) return;
+    atomic_store(&c->state, C_DOWN);
+    conn_err(c, c->last_error, "connection lost");
+    weft_fd_forget(c->fd); /* its waiters (the reader) wake with WEFT_EBADF */
+}
+
 /* Push what libpq holds to the socket (mu held; dropped while waiting). */
 static void flush_locked(pg_conn *c, int64_t deadline) {
     int partial = 0;
@@ -786,6 +799,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         stat_max(&db->st.max_batch, depth);
         flush_locked(c, deadline);
     }
+    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
     weft_mutex_unlock(&c->mu);
 
     /* wait for each; after a deadline the rest are left to the reader */
