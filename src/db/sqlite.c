@@ -66,10 +66,9 @@
  * next statements fail (WEFT_EDB, SQLSTATE 25P02, like PostgreSQL's "current
  * transaction is aborted") instead of running in autocommit mode, commit
  * fails (40000), rollback succeeds. The tx object is heap-allocated and
- * freed by a weft_defer() cleanup registered in begin, which also rolls back
- * a transaction its task left open; commit and rollback only mark it ended.
- * So each begin costs one cleanup slot (and a small allocation) held until
- * the task ends.
+ * guarded by a weft_defer() cleanup registered in begin, which rolls back a
+ * transaction its task left open and frees it; commit and rollback from the
+ * same task drop that cleanup (weft_undefer) and free it at once.
  *
  * Statements
  * ----------
@@ -1099,7 +1098,8 @@ int weft_sqlite_begin(weft_sqlite *db, weft_sqlite_tx **tx, weft_db_err *err, in
     j.tx = t;
     rc = submit(&db->conns[0], &j, deadline, 0);
     if (rc) {
-        t->state = TX_DONE; /* freed by tx_cleanup when the task ends */
+        t->state = TX_DONE;
+        if (weft_undefer(tx_cleanup, t) == 0) free(t);
         return finish(&j, rc, NULL, NULL, err);
     }
     t->state = TX_OPEN;
@@ -1144,12 +1144,22 @@ int weft_sqlite_tx_exec(weft_sqlite_tx *tx, const char *sql, const weft_db_arg *
     return run_call(tx->db, tx, sql, args, nargs, 0, NULL, affected, err, deadline);
 }
 
+/* The transaction is over: when its own task ends it, drop the cleanup and
+ * free it now (a long-lived task, e.g. a connection's, runs many). */
+static void tx_release(weft_sqlite_tx *tx) {
+    if (tx->state == TX_DONE && weft_undefer(tx_cleanup, tx) == 0) free(tx);
+}
+
 int weft_sqlite_commit(weft_sqlite_tx *tx, weft_db_err *err, int64_t deadline) {
-    return tx_end(tx, "COMMIT", err, deadline);
+    int rc = tx_end(tx, "COMMIT", err, deadline);
+    if (tx && rc != WEFT_ENOTASK) tx_release(tx);
+    return rc;
 }
 
 int weft_sqlite_rollback(weft_sqlite_tx *tx, int64_t deadline) {
-    return tx_end(tx, "ROLLBACK", NULL, deadline);
+    int rc = tx_end(tx, "ROLLBACK", NULL, deadline);
+    if (tx && rc != WEFT_ENOTASK) tx_release(tx);
+    return rc;
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */
