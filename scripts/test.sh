@@ -126,9 +126,12 @@ run_server() { # flavor backend binary checks...
 # initdb into a temp dir, unix socket there and a free 127.0.0.1 port.
 PGDIR=$(mktemp -d /tmp/weft-test-pg.XXXXXX)
 trap 'bash scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1; rm -rf "$PGDIR"' EXIT
-if WEFT_TEST_PG=$(bash scripts/pg.sh start "$PGDIR" 2>"$LOG/pg-start.log" | tail -1) && [ -n "$WEFT_TEST_PG" ]; then
-    echo "== PostgreSQL for the tests: $WEFT_TEST_PG"
-    export WEFT_TEST_PG WEFT_TEST_PG_DIR=$PGDIR WEFT_TFB_DB=$WEFT_TEST_PG
+if WEFT_TEST_PG_UNIX=$(bash scripts/pg.sh start "$PGDIR" 2>"$LOG/pg-start.log" | tail -1) && [ -n "$WEFT_TEST_PG_UNIX" ]; then
+    # TCP as in production and the arena (write coalescing is TCP-only);
+    # the unix socket has a test of its own
+    WEFT_TEST_PG=${WEFT_TEST_PG_UNIX/host=$PGDIR/host=127.0.0.1}
+    echo "== PostgreSQL for the tests: $WEFT_TEST_PG (and $WEFT_TEST_PG_UNIX)"
+    export WEFT_TEST_PG WEFT_TEST_PG_UNIX WEFT_TEST_PG_DIR=$PGDIR WEFT_TFB_DB=$WEFT_TEST_PG
 else
     echo "PostgreSQL did not start:"; tail -20 "$LOG/pg-start.log"; record "postgres/start" 1
 fi

@@ -29,10 +29,13 @@
  * column OID, and the PGresult is cleared at once.
  */
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "db_int.h"
 #include "weft/log.h"
@@ -91,6 +94,9 @@ struct pg_conn {
     uint64_t gen; /* bumped on each (re)connect */
     char last_error[200]; /* why it is down; under mu */
     char conn_error[200];  /* conn_main's scratch while connecting */
+    int tcp;                 /* TCP (not a unix socket): corking works */
+    _Atomic int corked;      /* TCP_CORK set; the flusher task will lift it */
+    weft_sem flush;          /* wakes the flusher */
     weft_sem up;             /* released after each connect attempt ... */
     _Atomic int signal_up;   /* ... when someone waits for that */
     pg_conn *next_free;
@@ -113,7 +119,7 @@ struct weft_pg {
     _Atomic int closing;
     struct {
         _Atomic int64_t connections, connects, connect_fails, queries, conn_errors, timeouts,
-            max_batch;
+            max_batch, coalesced;
     } st;
 };
 
@@ -428,6 +434,9 @@ static int connect_once(pg_conn *c, int64_t deadline) {
     PQsetNoticeProcessor(pg, on_notice, NULL);
     c->fd = PQsocket(pg);
     weft_fd_nonblock(c->fd);
+    int off = 0;
+    c->tcp = setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off) == 0;
+    atomic_store(&c->corked, 0);
     c->cancel = NULL;
     c->nstmts = 0; /* prepared statements live in the server session */
     for (int i = 0; i < STMT_MAX; i++) {
@@ -713,6 +722,42 @@ static void mark_broken(pg_conn *c) {
     weft_fd_forget(c->fd); /* its waiters (the reader) wake with WEFT_EBADF */
 }
 
+/* ---- coalescing writes ----------------------------------------------------------
+ * libpq 15 flushes at every Sync, so each statement would leave in a TCP
+ * segment of its own and wake the server's backend once per statement. When
+ * statements are already in flight on a TCP connection (there is load), the
+ * sender corks the socket (TCP_CORK) before writing and wakes the
+ * connection's flusher task; the flusher first yields, so the tasks that are
+ * runnable on this worker get to add their statements, then lifts the cork:
+ * one segment, one wake-up of the backend, for all of them. Without load
+ * (nothing in flight) statements go out at once, uncorked. */
+#define CORK_DEPTH 2
+
+static void cork_locked(pg_conn *c) {
+    if (!c->tcp || atomic_load_explicit(&c->corked, memory_order_relaxed) ||
+        atomic_load_explicit(&c->inflight, memory_order_relaxed) < CORK_DEPTH)
+        return;
+    int on = 1;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) {
+        atomic_store(&c->corked, 1);
+        weft_sem_release(&c->flush, 1);
+    }
+}
+
+static void flusher_main(void *arg) {
+    pg_conn *c = arg;
+    while (weft_sem_acquire(&c->flush, -1) == 0) {
+        weft_yield(); /* after the tasks runnable now: their statements join */
+        if (weft_mutex_lock(&c->mu, -1)) break;
+        if (atomic_exchange(&c->corked, 0) && c->pg && atomic_load(&c->state) == C_UP) {
+            int off = 0;
+            setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+            atomic_fetch_add_explicit(&c->db->st.coalesced, 1, memory_order_relaxed);
+        }
+        weft_mutex_unlock(&c->mu);
+    }
+}
+
 /* Push what libpq holds to the socket (mu held; dropped while waiting). */
 static void flush_locked(pg_conn *c, int64_t deadline) {
     int partial = 0;
@@ -780,6 +825,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         rc = WEFT_ELIMIT;
         goto out;
     }
+    cork_locked(c);
     int sent = 0;
     for (; sent < n; sent++) {
         int r = send_one(c, &st[sent], qs[sent], !batch || sent == n - 1, err);
@@ -878,6 +924,7 @@ static void conn_init(pg_conn *c, weft_pg *db, int idx, int is_tx) {
     c->fd = -1;
     weft_mutex_init(&c->mu);
     weft_sem_init(&c->up, 0);
+    weft_sem_init(&c->flush, 0);
     atomic_store(&c->signal_up, is_tx);
     atomic_store(&c->state, C_DOWN);
 }
@@ -885,7 +932,10 @@ static void conn_init(pg_conn *c, weft_pg *db, int idx, int is_tx) {
 static int conn_start(pg_conn *c) {
     char name[32];
     snprintf(name, sizeof name, c->is_tx ? "pg-tx-%d" : "pg-conn-%d", c->idx);
-    return weft_group_go(&c->db->tasks, conn_main, c, name);
+    int rc = weft_group_go(&c->db->tasks, conn_main, c, name);
+    if (rc || c->is_tx) return rc; /* a transaction is one task's: nothing to coalesce */
+    snprintf(name, sizeof name, "pg-flush-%d", c->idx);
+    return weft_group_go(&c->db->tasks, flusher_main, c, name);
 }
 
 /* Wait for c's first connect attempt to end. */
@@ -999,6 +1049,7 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st) {
     st->conn_errors = atomic_load(&db->st.conn_errors);
     st->timeouts = atomic_load(&db->st.timeouts);
     st->max_batch = atomic_load(&db->st.max_batch);
+    st->coalesced = atomic_load(&db->st.coalesced);
 }
 
 /* ---- transactions ------------------------------------------------------------------ */

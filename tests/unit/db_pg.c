@@ -213,6 +213,26 @@ TEST(concurrent_tasks_share_a_pipelined_connection) {
     ASSERT_GE(st.queries, n * 20);
     ASSERT_GT(st.max_batch, 1); /* statements of several tasks were in flight together */
     ASSERT_EQ(st.conn_errors, 0);
+    if (strstr(dsn(), "host=127.0.0.1")) ASSERT_GT(st.coalesced, 0); /* TCP: corked writes */
+    weft_pg_close(db);
+}
+
+TEST(unix_socket_connections_work_too) {
+    const char *u = getenv("WEFT_TEST_PG_UNIX");
+    ASSERT(u != NULL);
+    weft_pg_config c = {.conninfo = u};
+    weft_pg *db = NULL;
+    weft_db_err e;
+    ASSERT_EQ(weft_pg_open(&db, &c, &e), 0);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    crowd cr = {.db = db, .wg = &wg};
+    for (int i = 0; i < 20; i++) ASSERT_EQ(test_go_wg(&wg, asker, &cr), 0);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    ASSERT_EQ(atomic_load(&cr.ok), 20 * 20);
+    weft_pg_stats st;
+    weft_pg_stats_get(db, &st);
+    ASSERT_EQ(st.coalesced, 0); /* no TCP_CORK on a unix socket */
     weft_pg_close(db);
 }
 
