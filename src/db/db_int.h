@@ -32,10 +32,17 @@ struct weft_db_rows {
     char *data;
     size_t len, cap;
     int64_t limit; /* max bytes (cells + data); 0 = none */
+    /* set when cells / data / name_off still live inside the block of
+     * weft__rows_new_sized() (not separately allocated) */
+    uint8_t own_cells, own_data, own_names;
 };
 
 /* A result with ncols columns and no rows yet. NULL on ENOMEM. */
 weft_db_rows *weft__rows_new(int ncols, int64_t limit);
+/* The same, with room for `cells` cells and `data` bytes of text (names
+ * included, one NUL each) in a single allocation: a result whose size is
+ * known up front (PostgreSQL's) costs one malloc. It still grows if needed. */
+weft_db_rows *weft__rows_new_sized(int ncols, size_t cells, size_t data, int64_t limit);
 int weft__rows_set_name(weft_db_rows *r, int col, const char *name, size_t n);
 /* Append one cell; cells fill rows left to right (ncols per row). TEXT and
  * BLOB copy p/n; INT/BOOL/TIME take i; DOUBLE takes d; NULL takes nothing.

@@ -72,8 +72,10 @@ struct pg_req {
 
 typedef struct {
     char *sql;
+    const char *last_ptr; /* the caller's pointer it was last looked up by */
     uint64_t hash;
     int sent; /* a Prepare went out (and has not failed) */
+    char name[12];
 } pg_stmt;
 
 enum { C_DOWN, C_UP, C_CLOSING };
@@ -171,7 +173,16 @@ static int down_err(pg_conn *c, weft_db_err *err, int code) {
 
 static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
     int nf = PQnfields(res), nt = PQntuples(res);
-    weft_db_rows *r = weft__rows_new(nf, limit);
+    /* the size is known: one allocation (unless over the limit, where the
+     * builder stops at the right place) */
+    size_t data = 0, cells = (size_t)nf * (size_t)nt;
+    for (int c = 0; c < nf; c++) data += strlen(PQfname(res, c)) + 1;
+    for (int i = 0; i < nt; i++)
+        for (int c = 0; c < nf; c++) data += (size_t)PQgetlength(res, i, c) + 1;
+    weft_db_rows *r =
+        (int64_t)(data + cells * sizeof(weft__db_cell)) <= limit
+            ? weft__rows_new_sized(nf, cells, data, limit)
+            : weft__rows_new(nf, limit);
     if (!r) return WEFT_ENOMEM;
     int rc = 0;
     for (int c = 0; c < nf && !rc; c++) {
@@ -557,6 +568,22 @@ typedef struct {
     char *txt;       /* text copies (NUL-terminated) are written here */
 } pg_params;
 
+/* Decimal text of v, NUL-terminated, in buf (>= 21 bytes); returns buf. */
+static const char *fmt_i64(int64_t v, char *buf) {
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    char *p = buf;
+    if (v < 0) *p++ = '-';
+    while (n) *p++ = tmp[--n];
+    *p = 0;
+    return buf;
+}
+
 /* Render args as libpq parameters: text format, types left to the server,
  * except blobs (binary bytea). */
 static int render(const weft_db_arg *a, int n, pg_params *p, weft_db_err *err) {
@@ -567,10 +594,7 @@ static int render(const weft_db_arg *a, int n, pg_params *p, weft_db_err *err) {
         p->types[i] = 0;
         switch (a[i].type) {
         case WEFT_DB_TNULL: p->vals[i] = NULL; break;
-        case WEFT_DB_TINT:
-            snprintf(p->num[i], 48, "%lld", (long long)a[i].v.i);
-            p->vals[i] = p->num[i];
-            break;
+        case WEFT_DB_TINT: p->vals[i] = fmt_i64(a[i].v.i, p->num[i]); break;
         case WEFT_DB_TDOUBLE:
             snprintf(p->num[i], 48, "%.17g", a[i].v.d);
             p->vals[i] = p->num[i];
@@ -616,13 +640,21 @@ static int send_fail_code(pg_conn *c) {
 }
 
 static int stmt_index(pg_conn *c, const char *sql) {
+    /* SQL is usually a string literal: the same pointer, checked by content */
+    for (int i = 0; i < c->nstmts; i++)
+        if (c->stmts[i].last_ptr == sql && !strcmp(c->stmts[i].sql, sql)) return i;
     uint64_t h = hash_sql(sql);
     for (int i = 0; i < c->nstmts; i++)
-        if (c->stmts[i].hash == h && !strcmp(c->stmts[i].sql, sql)) return i;
+        if (c->stmts[i].hash == h && !strcmp(c->stmts[i].sql, sql)) {
+            c->stmts[i].last_ptr = sql;
+            return i;
+        }
     if (c->nstmts == STMT_MAX) return -1;
     char *dup = strdup(sql);
     if (!dup) return -1;
-    c->stmts[c->nstmts] = (pg_stmt){.sql = dup, .hash = h, .sent = 0};
+    pg_stmt *st = &c->stmts[c->nstmts];
+    *st = (pg_stmt){.sql = dup, .last_ptr = sql, .hash = h, .sent = 0};
+    snprintf(st->name, sizeof st->name, "w%d", c->nstmts);
     return c->nstmts++;
 }
 
@@ -664,10 +696,9 @@ static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, wef
     int rc = render(st->args, nargs, &p, err);
     if (rc) goto out;
     int idx = stmt_index(c, st->sql);
-    char name[16];
     int ok;
     if (idx >= 0) {
-        snprintf(name, sizeof name, "w%d", idx);
+        const char *name = c->stmts[idx].name;
         if (!c->stmts[idx].sent) {
             if (!PQsendPrepare(c->pg, name, st->sql, nargs, p.types)) {
                 rc = send_fail_code(c);

@@ -17,10 +17,30 @@ weft_db_rows *weft__rows_new(int ncols, int64_t limit) {
     if (!r) return NULL;
     r->ncols = ncols;
     r->limit = limit;
+    r->own_cells = r->own_data = r->own_names = 1;
     if (ncols > 0 && !(r->name_off = calloc((size_t)ncols, sizeof *r->name_off))) {
         free(r);
         return NULL;
     }
+    return r;
+}
+
+weft_db_rows *weft__rows_new_sized(int ncols, size_t cells, size_t data, int64_t limit) {
+    if (ncols < 0) return NULL;
+    size_t names = (size_t)ncols * sizeof(size_t);
+    size_t cellb = cells * sizeof(weft__db_cell);
+    weft_db_rows *r = malloc(sizeof *r + names + cellb + data);
+    if (!r) return NULL;
+    memset(r, 0, sizeof *r);
+    char *p = (char *)(r + 1);
+    r->ncols = ncols;
+    r->limit = limit;
+    r->name_off = (size_t *)(void *)p;
+    memset(r->name_off, 0, names);
+    r->cells = (weft__db_cell *)(void *)(p + names);
+    r->cells_cap = cells;
+    r->data = p + names + cellb;
+    r->cap = data;
     return r;
 }
 
@@ -31,8 +51,10 @@ static int data_add(weft_db_rows *r, const void *p, size_t n, size_t *off) {
     if (r->len + n + 1 > r->cap) {
         size_t cap = r->cap ? r->cap : 256;
         while (cap < r->len + n + 1) cap *= 2;
-        char *d = realloc(r->data, cap);
+        char *d = r->own_data ? realloc(r->data, cap) : malloc(cap);
         if (!d) return WEFT_ENOMEM;
+        if (!r->own_data && r->len) memcpy(d, r->data, r->len);
+        r->own_data = 1;
         r->data = d;
         r->cap = cap;
     }
@@ -58,8 +80,10 @@ int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n,
         return WEFT_ELIMIT;
     if (r->ncells == r->cells_cap) {
         size_t cap = r->cells_cap ? r->cells_cap * 2 : (size_t)r->ncols * 4;
-        weft__db_cell *c = realloc(r->cells, cap * sizeof *c);
+        weft__db_cell *c = r->own_cells ? realloc(r->cells, cap * sizeof *c) : malloc(cap * sizeof *c);
         if (!c) return WEFT_ENOMEM;
+        if (!r->own_cells && r->ncells) memcpy(c, r->cells, r->ncells * sizeof *c);
+        r->own_cells = 1;
         r->cells = c;
         r->cells_cap = cap;
     }
@@ -182,9 +206,9 @@ int64_t weft_db_time(const weft_db_rows *r, int row, int col) {
 
 void weft_db_rows_free(weft_db_rows *r) {
     if (!r) return;
-    free(r->name_off);
-    free(r->cells);
-    free(r->data);
+    if (r->own_names) free(r->name_off);
+    if (r->own_cells) free(r->cells);
+    if (r->own_data) free(r->data);
     free(r);
 }
 
