@@ -28,7 +28,9 @@
  * Results come as text and are copied into weft_db_rows (rows.c), typed by
  * column OID, and the PGresult is cleared at once.
  */
+#include <dlfcn.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
@@ -40,6 +42,112 @@
 #include "db_int.h"
 #include "weft/log.h"
 #include "weft/rt.h"
+
+/* ---- libpq, loaded on first use -------------------------------------------------
+ * libpq is opened with dlopen() when the first pool opens, not linked: its
+ * dependency chain (libssl, libcrypto, Kerberos, LDAP) would otherwise be
+ * mapped and relocated in every program that links libweft, ~6 MB of
+ * resident pages at start, database or not. The calls below keep their
+ * libpq names; each resolves to the loaded symbol. */
+#define PQ_FUNCS(X) \
+    X(PQerrorMessage) \
+    X(PQstatus) \
+    X(PQresultStatus) \
+    X(PQsocket) \
+    X(PQfinish) \
+    X(PQclear) \
+    X(PQsendQueryPrepared) \
+    X(PQresultErrorField) \
+    X(PQpipelineSync) \
+    X(PQgetlength) \
+    X(PQfreemem) \
+    X(PQfreeCancel) \
+    X(PQfname) \
+    X(PQcmdTuples) \
+    X(PQcancel) \
+    X(PQunescapeBytea) \
+    X(PQsetnonblocking) \
+    X(PQsetNoticeProcessor) \
+    X(PQsendQueryParams) \
+    X(PQsendPrepare) \
+    X(PQresultErrorMessage) \
+    X(PQntuples) \
+    X(PQnfields) \
+    X(PQisBusy) \
+    X(PQgetvalue) \
+    X(PQgetisnull) \
+    X(PQgetResult) \
+    X(PQgetCancel) \
+    X(PQftype) \
+    X(PQflush) \
+    X(PQenterPipelineMode) \
+    X(PQconsumeInput) \
+    X(PQconninfoParse) \
+    X(PQconninfoFree) \
+    X(PQconnectStart) \
+    X(PQconnectPoll)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+    PQ_FUNCS(X)
+#undef X
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static int pq_loaded;
+static char pq_why[256];
+
+static void pq_load(void) {
+    void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(pq_why, sizeof pq_why, "cannot load libpq (apt install libpq5): %s", dlerror());
+        return;
+    }
+#define X(f)                                                                                       \
+    if (!(pq.f = (__typeof__(f) *)dlsym(h, #f))) {                                                 \
+        snprintf(pq_why, sizeof pq_why, "libpq.so.5 has no %s (libpq >= 14 needed)", #f);        \
+        return;                                                                                    \
+    }
+    PQ_FUNCS(X)
+#undef X
+    pq_loaded = 1;
+}
+
+#define PQerrorMessage pq.PQerrorMessage
+#define PQstatus pq.PQstatus
+#define PQresultStatus pq.PQresultStatus
+#define PQsocket pq.PQsocket
+#define PQfinish pq.PQfinish
+#define PQclear pq.PQclear
+#define PQsendQueryPrepared pq.PQsendQueryPrepared
+#define PQresultErrorField pq.PQresultErrorField
+#define PQpipelineSync pq.PQpipelineSync
+#define PQgetlength pq.PQgetlength
+#define PQfreemem pq.PQfreemem
+#define PQfreeCancel pq.PQfreeCancel
+#define PQfname pq.PQfname
+#define PQcmdTuples pq.PQcmdTuples
+#define PQcancel pq.PQcancel
+#define PQunescapeBytea pq.PQunescapeBytea
+#define PQsetnonblocking pq.PQsetnonblocking
+#define PQsetNoticeProcessor pq.PQsetNoticeProcessor
+#define PQsendQueryParams pq.PQsendQueryParams
+#define PQsendPrepare pq.PQsendPrepare
+#define PQresultErrorMessage pq.PQresultErrorMessage
+#define PQntuples pq.PQntuples
+#define PQnfields pq.PQnfields
+#define PQisBusy pq.PQisBusy
+#define PQgetvalue pq.PQgetvalue
+#define PQgetisnull pq.PQgetisnull
+#define PQgetResult pq.PQgetResult
+#define PQgetCancel pq.PQgetCancel
+#define PQftype pq.PQftype
+#define PQflush pq.PQflush
+#define PQenterPipelineMode pq.PQenterPipelineMode
+#define PQconsumeInput pq.PQconsumeInput
+#define PQconninfoParse pq.PQconninfoParse
+#define PQconninfoFree pq.PQconninfoFree
+#define PQconnectStart pq.PQconnectStart
+#define PQconnectPoll pq.PQconnectPoll
 
 /* type OIDs (server/catalog/pg_type.h; stable since forever) */
 enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
@@ -998,6 +1106,11 @@ int weft_pg_open(weft_pg **out, const weft_pg_config *cfg, weft_db_err *err) {
     }
     *out = NULL;
     if (!weft_in_task()) return WEFT_ENOTASK;
+    pthread_once(&pq_once, pq_load);
+    if (!pq_loaded) {
+        weft__db_err_set(err, WEFT_ENOTSUP, NULL, "%s", pq_why);
+        return WEFT_ENOTSUP;
+    }
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &perr);
     if (!opts) {
