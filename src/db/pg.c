@@ -97,7 +97,9 @@ static int pq_loaded;
 static char pq_why[256];
 
 static void pq_load(void) {
-    void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    const char *name = getenv("WEFT_LIBPQ"); /* another libpq build, if set */
+    if (!name || !*name) name = "libpq.so.5";
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(pq_why, sizeof pq_why, "cannot load libpq (apt install libpq5): %s", dlerror());
         return;

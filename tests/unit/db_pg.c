@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -48,6 +49,33 @@ static int sqlf(weft_pg *db, const char *fmt) {
     int rc = weft_pg_exec(db, sql, NULL, 0, NULL, &e, DL);
     if (rc) fprintf(stderr, "%s: %s\n", sql, e.msg);
     return rc;
+}
+
+/* ---- no libpq ------------------------------------------------------------------------- */
+
+static void open_without_libpq(void *arg) {
+    weft_pg *db = NULL;
+    weft_db_err e;
+    weft_pg_config c = {.conninfo = "host=127.0.0.1"};
+    int rc = weft_pg_open(&db, &c, &e);
+    *(int *)arg = rc == WEFT_ENOTSUP && strstr(e.msg, "libpq") && !db ? 0 : 1;
+}
+
+TEST_PLAIN(a_missing_libpq_is_a_clear_error) {
+    /* libpq is loaded once per process: look from a child forked before any
+     * other test here loaded it (this test is registered first) */
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        setenv("WEFT_LIBPQ", "libweft-no-such-libpq.so", 1);
+        int bad = 2;
+        weft_main(open_without_libpq, &bad, NULL);
+        _exit(bad);
+    }
+    int st = 0;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
 TEST(open_reports_bad_conninfo_and_unreachable_servers) {
