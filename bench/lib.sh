@@ -147,6 +147,19 @@ TFB_ACCEPT_HTML='Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*
 
 # PROGS from BENCH_ONLY (commas or spaces; all when unset), ONLY_TAG the
 # names joined by "-" ("" for all): a partial run saves under its own name.
+# The arena scripts' records in $WORK: results ("prog metric value"),
+# notes, and each program's status per phase.
+result() { echo "$1 $2 $3" >>"$WORK/results"; }
+note() { echo "$*" >>"$WORK/notes"; log "note: $*"; }
+status() { echo "$1 $2 $3" >>"$WORK/status"; }
+
+need_tools() { # tool... : exit when one is missing
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || { log "$t is required"; exit 1; }
+    done
+}
+
 arena_select() { # script-name
     PROGS=()
     ONLY_TAG=""

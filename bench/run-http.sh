@@ -128,13 +128,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-result() { echo "$1 $2 $3" >>"$WORK/results"; }
-note() { echo "$*" >>"$WORK/notes"; log "note: $*"; }
-status() { echo "$1 $2 $3" >>"$WORK/status"; }
-
-for t in wrk curl taskset python3; do
-    command -v "$t" >/dev/null 2>&1 || { log "$t is required"; exit 1; }
-done
+need_tools wrk curl taskset python3
 
 # ---- CPUs, file descriptors --------------------------------------------------
 

@@ -203,7 +203,6 @@ struct pg_conn {
     pg_req *head, *tail;
     pg_stmt stmts[STMT_MAX];
     int nstmts;
-    uint64_t gen; /* bumped on each (re)connect */
     char last_error[200]; /* why it is down; under mu */
     char conn_error[200];  /* conn_main's scratch while connecting */
     int tcp;                 /* TCP (not a unix socket): corking works */
@@ -238,7 +237,6 @@ struct weft_pg {
 struct weft_pg_tx {
     weft_pg *db;
     pg_conn *c;
-    int done;
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -564,7 +562,6 @@ static int connect_once(pg_conn *c, int64_t deadline) {
         free(c->stmts[i].sql);
         c->stmts[i].sql = NULL;
     }
-    c->gen++;
     return 0;
 fail:
     weft_fd_forget(PQsocket(pg));

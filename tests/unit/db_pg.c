@@ -16,13 +16,11 @@
 
 static const char *dsn(void) { return getenv("WEFT_TEST_PG"); }
 
-static weft_pg *open_db(weft_pg_config *cfg) {
-    weft_pg_config c = {.conninfo = dsn()};
-    if (cfg) {
-        *cfg = (weft_pg_config){.conninfo = dsn(), .conns_per_worker = cfg->conns_per_worker,
-                                .max_result_bytes = cfg->max_result_bytes};
-        c = *cfg;
-    }
+/* A pool on conninfo (WEFT_TEST_PG when NULL), with the other fields of
+ * `over` (may be NULL). */
+static weft_pg *open_on(const char *conninfo, const weft_pg_config *over) {
+    weft_pg_config c = over ? *over : (weft_pg_config){0};
+    c.conninfo = conninfo ? conninfo : dsn();
     if (!c.conninfo) {
         fprintf(stderr, "WEFT_TEST_PG is not set (scripts/test.sh starts a PostgreSQL)\n");
         return NULL;
@@ -33,6 +31,7 @@ static weft_pg *open_db(weft_pg_config *cfg) {
     if (rc) fprintf(stderr, "open: %s: %s\n", weft_strerror(rc), e.msg);
     return db;
 }
+static weft_pg *open_db(const weft_pg_config *over) { return open_on(NULL, over); }
 
 #define DL weft_deadline_in(10000)
 
@@ -203,7 +202,7 @@ TEST(errors_carry_sqlstate_and_do_not_poison_the_pipeline) {
 
 typedef struct {
     weft_pg *db;
-    weft_wg *wg;
+    weft_wg wg;
     _Atomic int ok, bad;
 } crowd;
 
@@ -222,18 +221,24 @@ static void asker(void *arg) {
             atomic_fetch_add(&cr->bad, 1);
         if (rc == 0) weft_db_rows_free(r);
     }
-    weft_wg_done(cr->wg);
+    weft_wg_done(&cr->wg);
+}
+
+/* n askers at once on db, each 20 queries; 0 when all of them ran */
+static int run_askers(crowd *cr, weft_pg *db, int n) {
+    *cr = (crowd){.db = db};
+    weft_wg_init(&cr->wg);
+    for (int i = 0; i < n; i++)
+        if (test_go_wg(&cr->wg, asker, cr)) return -1;
+    return weft_wg_wait(&cr->wg, weft_deadline_in(60000));
 }
 
 TEST(concurrent_tasks_share_a_pipelined_connection) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
-    weft_wg wg;
-    weft_wg_init(&wg);
-    crowd cr = {.db = db, .wg = &wg};
+    crowd cr;
     int n = (int)test_scale_min(200, 20);
-    for (int i = 0; i < n; i++) ASSERT_EQ(test_go_wg(&wg, asker, &cr), 0);
-    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    ASSERT_EQ(run_askers(&cr, db, n), 0);
     ASSERT_EQ(atomic_load(&cr.bad), 0);
     ASSERT_EQ(atomic_load(&cr.ok), n * 20);
     weft_pg_stats st;
@@ -248,15 +253,10 @@ TEST(concurrent_tasks_share_a_pipelined_connection) {
 TEST(unix_socket_connections_work_too) {
     const char *u = getenv("WEFT_TEST_PG_UNIX");
     ASSERT(u != NULL);
-    weft_pg_config c = {.conninfo = u};
-    weft_pg *db = NULL;
-    weft_db_err e;
-    ASSERT_EQ(weft_pg_open(&db, &c, &e), 0);
-    weft_wg wg;
-    weft_wg_init(&wg);
-    crowd cr = {.db = db, .wg = &wg};
-    for (int i = 0; i < 20; i++) ASSERT_EQ(test_go_wg(&wg, asker, &cr), 0);
-    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(60000)), 0);
+    weft_pg *db = open_on(u, NULL);
+    ASSERT(db);
+    crowd cr;
+    ASSERT_EQ(run_askers(&cr, db, 20), 0);
     ASSERT_EQ(atomic_load(&cr.ok), 20 * 20);
     weft_pg_stats st;
     weft_pg_stats_get(db, &st);
