@@ -141,11 +141,20 @@ int weft_pg_query(weft_pg *db, const char *sql, const weft_db_arg *args, int nar
 int weft_pg_exec(weft_pg *db, const char *sql, const weft_db_arg *args, int nargs,
                  int64_t *affected, weft_db_err *err, int64_t deadline);
 
-/* Several statements in one round trip: all sent together, results in
- * order. They run as one implicit transaction: when one fails, the ones
- * after it do not run (their rc is WEFT_EDB, "pipeline aborted"). Each
- * statement's rc, affected count and rows (when want_rows; free them) are
- * filled in; the call returns the first failure (and fills err) or 0. */
+/* Several statements in one round trip, two shapes. Both send everything
+ * together (one write) and fill, per statement, rc, the affected count and
+ * the rows (when want_rows; free them); the call returns the first failure
+ * (and fills err) or 0.
+ *
+ * weft_pg_pipeline: the statements are independent. Each is its own
+ * implicit transaction (a Sync after each, as if sent one by one with
+ * autocommit): one failing does not stop or undo the others. This is what
+ * "N queries, pipelined" means, e.g. TechEmpower's /queries.
+ *
+ * weft_pg_batch: the statements are one implicit transaction (one Sync
+ * after the last): when one fails, the ones after it do not run (their rc
+ * is WEFT_EDB, "pipeline aborted") and the writes before it are rolled
+ * back. */
 typedef struct weft_pg_stmt {
     const char *sql;
     const weft_db_arg *args;
@@ -156,6 +165,8 @@ typedef struct weft_pg_stmt {
     int rc;             /* out */
 } weft_pg_stmt;
 int weft_pg_batch(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err, int64_t deadline);
+int weft_pg_pipeline(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err,
+                     int64_t deadline);
 
 /* BEGIN on a connection reserved for this transaction. If the task ends
  * with the transaction open, it is rolled back. */

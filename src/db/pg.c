@@ -87,10 +87,15 @@
     X(PQconnectStart) \
     X(PQconnectPoll)
 
+/* libpq >= 17: a Sync that does not flush (NULL when the library is older;
+ * then every Sync flushes, one write each, and corking merges them) */
+typedef int pq_send_sync_fn(PGconn *);
+
 static struct {
 #define X(f) __typeof__(f) *f;
     PQ_FUNCS(X)
 #undef X
+    pq_send_sync_fn *send_sync;
 } pq;
 static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
 static int pq_loaded;
@@ -111,6 +116,7 @@ static void pq_load(void) {
     }
     PQ_FUNCS(X)
 #undef X
+    pq.send_sync = (pq_send_sync_fn *)dlsym(h, "PQsendPipelineSync");
     pq_loaded = 1;
 }
 
@@ -746,6 +752,12 @@ static int send_fail_code(pg_conn *c) {
     return PQstatus(c->pg) == CONNECTION_BAD ? WEFT_ECONNRESET : WEFT_EDB;
 }
 
+/* Queue a Sync; it goes out with the caller's flush when libpq can do
+ * that (>= 17), else libpq writes it (and what precedes it) at once. */
+static int put_sync(pg_conn *c) {
+    return pq.send_sync ? pq.send_sync(c->pg) : PQpipelineSync(c->pg);
+}
+
 static int stmt_index(pg_conn *c, const char *sql) {
     /* SQL is usually a string literal: the same pointer, checked by content */
     for (int i = 0; i < c->nstmts; i++)
@@ -832,7 +844,7 @@ static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, wef
     }
     q->has_sync = sync;
     q->cmds_left = q->prepares + ok;
-    if (sync && !PQpipelineSync(c->pg)) {
+    if (sync && !put_sync(c)) {
         q->rc = WEFT_ECONNRESET;
         weft__db_err_set(&q->err, q->rc, NULL, "%s", PQerrorMessage(c->pg));
         q->has_sync = 0; /* the reader's fail_all closes it */
@@ -867,13 +879,19 @@ static void mark_broken(pg_conn *c) {
  * sender corks the socket (TCP_CORK) before writing and wakes the
  * connection's flusher task; the flusher first yields, so the tasks that are
  * runnable on this worker get to add their statements, then lifts the cork:
- * one segment, one wake-up of the backend, for all of them. Without load
- * (nothing in flight) statements go out at once, uncorked. */
+ * one segment, one wake-up of the backend, for all of them. A pipeline of
+ * several statements is corked too (each Sync is a write of its own before
+ * libpq 17). Without load (nothing in flight) a lone statement goes out at
+ * once, uncorked. */
 #define CORK_DEPTH 2
 
-static void cork_locked(pg_conn *c) {
-    if (!c->tcp || atomic_load_explicit(&c->corked, memory_order_relaxed) ||
-        atomic_load_explicit(&c->inflight, memory_order_relaxed) < CORK_DEPTH)
+static void cork_locked(pg_conn *c, int n) {
+    if (!c->tcp || atomic_load_explicit(&c->corked, memory_order_relaxed)) return;
+    /* under load, other tasks' statements are about to go out too; and n
+     * statements each with a Sync of its own would leave in n writes when
+     * libpq flushes at every Sync (< 17) */
+    if (atomic_load_explicit(&c->inflight, memory_order_relaxed) < CORK_DEPTH &&
+        (n < 2 || pq.send_sync))
         return;
     int on = 1;
     if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) {
@@ -915,7 +933,8 @@ static void flush_locked(pg_conn *c, int64_t deadline) {
 /* Run n statements on one connection: all queued under one lock, one
  * flush, then one wait per statement. batch=1: one Sync after the last
  * (the statements form one implicit transaction: after a failure the rest
- * do not run); batch=0 (n == 1): a Sync of its own. Fills st[i].rc/rows/
+ * do not run); batch=0: a Sync after each (independent statements, see
+ * weft_pg_pipeline). Fills st[i].rc/rows/
  * affected; returns the first failure's code and fills err with it. */
 static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int batch,
                      weft_db_err *err, int64_t deadline) {
@@ -963,7 +982,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         rc = WEFT_ELIMIT;
         goto out;
     }
-    cork_locked(c);
+    cork_locked(c, n);
     int sent = 0;
     for (; sent < n; sent++) {
         int r = send_one(c, &st[sent], qs[sent], !batch || sent == n - 1, err);
@@ -976,7 +995,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
     if (rc && sent > 0 && batch) {
         /* a batch cut short: close what went out with a Sync of its own */
         qs[sent - 1]->has_sync = 1;
-        if (!PQpipelineSync(c->pg)) qs[sent - 1]->has_sync = 0;
+        if (!put_sync(c)) qs[sent - 1]->has_sync = 0;
     }
     if (sent) {
         int depth = atomic_load_explicit(&c->inflight, memory_order_relaxed);
@@ -1051,6 +1070,11 @@ static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *ar
 
 int weft_pg_batch(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err, int64_t deadline) {
     return run_stmts(db, NULL, stmts, n, 1, err, deadline);
+}
+
+int weft_pg_pipeline(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err,
+                     int64_t deadline) {
+    return run_stmts(db, NULL, stmts, n, 0, err, deadline);
 }
 
 /* ---- the pool ------------------------------------------------------------------- */

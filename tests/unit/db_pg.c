@@ -499,6 +499,72 @@ TEST(batch_runs_many_statements_in_one_round_trip) {
     weft_pg_close(db);
 }
 
+/* txid_current() of each statement: equal within one implicit transaction */
+static void xids(weft_pg *db, int pipeline, int64_t *out, int n) {
+    weft_pg_stmt st[8];
+    for (int i = 0; i < n; i++)
+        st[i] = (weft_pg_stmt){.sql = "SELECT txid_current()", .want_rows = 1};
+    weft_db_err e;
+    int rc = pipeline ? weft_pg_pipeline(db, st, n, &e, DL) : weft_pg_batch(db, st, n, &e, DL);
+    for (int i = 0; i < n; i++) {
+        out[i] = rc || st[i].rc ? -1 : weft_db_int(st[i].rows, 0, 0);
+        weft_db_rows_free(st[i].rows);
+    }
+}
+
+TEST(pipeline_statements_are_independent_transactions_batch_ones_share_one) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    int64_t p[5], b[5];
+    xids(db, 1, p, 5);
+    xids(db, 0, b, 5);
+    for (int i = 0; i < 5; i++) {
+        ASSERT_GT(p[i], 0);
+        ASSERT_GT(b[i], 0);
+        for (int j = 0; j < i; j++) ASSERT_NE(p[i], p[j]); /* a Sync after each */
+        ASSERT_EQ(b[i], b[0]);                               /* one Sync for all */
+    }
+    weft_pg_close(db);
+}
+
+TEST(a_failing_pipeline_statement_leaves_the_others_done) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
+    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"), 0);
+    char ins[128];
+    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)", tbl());
+    weft_db_arg a[4] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(1), WEFT_DB_INT(3)};
+    weft_pg_stmt st[4];
+    for (int i = 0; i < 4; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
+    weft_db_err e;
+    ASSERT_ERR(weft_pg_pipeline(db, st, 4, &e, DL), WEFT_EDB);
+    ASSERT(weft_db_err_is_constraint(&e)); /* the failure is reported */
+    ASSERT_EQ(st[0].rc, 0);
+    ASSERT_EQ(st[1].rc, 0);
+    ASSERT_ERR(st[2].rc, WEFT_EDB);
+    ASSERT_EQ(st[3].rc, 0); /* ran: its own transaction */
+    ASSERT_EQ(st[3].affected, 1);
+    ASSERT_EQ(count_rows(db), 3); /* 1, 2 and 3 stay */
+    /* many rows in one pipeline, results in order */
+    weft_db_arg args[40];
+    weft_pg_stmt sel[40];
+    for (int i = 0; i < 40; i++) {
+        args[i] = WEFT_DB_INT(i * 250 + 3);
+        sel[i] = (weft_pg_stmt){.sql = "SELECT id, randomnumber FROM world WHERE id = $1",
+                                .args = &args[i], .nargs = 1, .want_rows = 1};
+    }
+    ASSERT_EQ(weft_pg_pipeline(db, sel, 40, &e, DL), 0);
+    for (int i = 0; i < 40; i++) {
+        ASSERT_EQ(sel[i].rc, 0);
+        ASSERT_EQ(weft_db_nrows(sel[i].rows), 1);
+        ASSERT_EQ(weft_db_int(sel[i].rows, 0, 0), i * 250 + 3);
+        weft_db_rows_free(sel[i].rows);
+    }
+    ASSERT_EQ(sqlf(db, "DROP TABLE %s"), 0);
+    weft_pg_close(db);
+}
+
 TEST(a_failing_batch_statement_stops_the_rest_and_undoes_the_batch) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
