@@ -136,7 +136,7 @@ save_results() {
 
 ARENA_PROGS=(weft nethttp fiber actix axum may_minihttp)
 declare -gA ARENA_LABEL=(
-    [weft]="weft (tfb app)" [nethttp]="Go net/http" [fiber]="Go Fiber v2"
+    [weft]="weft (tfb app)" [weft_pq18]="weft, libpq 18" [nethttp]="Go net/http" [fiber]="Go Fiber v2"
     [actix]="Rust actix-web" [axum]="Rust axum" [may_minihttp]="Rust may_minihttp"
 )
 CLK_TCK=$(getconf CLK_TCK)

@@ -49,9 +49,10 @@
 #   BENCH_DURATION=10      seconds of each measured wrk run
 #   BENCH_WARMUP=3         seconds of wrk warm-up before each measured run
 #   BENCH_CONNS=256        wrk connections
-#   BENCH_ONLY="a b"       run only these programs (weft nethttp fiber actix
-#                          axum may_minihttp; commas or spaces); saved as
-#                          db-<date>-<names>.{md,json}
+#   BENCH_ONLY="a b"       run only these programs (weft weft_pq18 nethttp
+#                          fiber actix axum may_minihttp; commas or spaces);
+#                          saved as db-<date>-<names>.{md,json}. A full run
+#                          has weft_pq18 (weft on libpq 18) right after weft.
 #   BENCH_TESTS="db ..."   run only these tests (db queries1 queries20
 #                          fortunes updates1 updates20)
 #   BENCH_PORT=18180       first port; program i listens on BENCH_PORT+i
@@ -88,6 +89,14 @@ OUTDIR=bench/results
 log() { echo "run-db: $(date +%H:%M:%S) $*" >&2; }
 
 arena_select run-db # PROGS, ONLY_TAG from BENCH_ONLY
+# weft once more on libpq 18 (the psycopg-binary wheel's, scripts/libpq-pypi.sh):
+# Debian bookworm's libpq 15 flushes at every Sync, libpq >= 17 lets weft
+# send the statements of many tasks in one write. Right after weft.
+if want weft && ! want weft_pq18 && [ -z "${BENCH_ONLY:-}" ]; then
+    P2=()
+    for p in "${PROGS[@]}"; do P2+=("$p"); [ "$p" = weft ] && P2+=(weft_pq18); done
+    PROGS=("${P2[@]}")
+fi
 STEM=$OUTDIR/db-$DATE${ONLY_TAG:+-$ONLY_TAG}
 MD=$STEM.md
 JSON=$STEM.json
@@ -140,6 +149,17 @@ arena_build # BIN[p] or WHY[p]
 if want may_minihttp; then
     BIN[may_minihttp]=""
     WHY[may_minihttp]="n/a: no database rows (TFB's may-minihttp entry uses may_postgres, which is only on GitHub, not on crates.io; no other client fits may's coroutines)"
+fi
+if want weft_pq18; then
+    WHY[weft_pq18]="n/a: weft did not build"
+    BIN[weft_pq18]=""
+    if [ -n "${BIN[weft]:-}" ]; then
+        if PQ18=$(bash "$ROOT/scripts/libpq-pypi.sh" 2>"$WORK/libpq-pypi.log"); then
+            BIN[weft_pq18]=${BIN[weft]}
+        else
+            WHY[weft_pq18]="n/a: no libpq 18 ($(tail -1 "$WORK/libpq-pypi.log"))"
+        fi
+    fi
 fi
 BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
 log "builds took ${BUILD_SECONDS}s"
@@ -200,13 +220,14 @@ fi
 # ---- server control ---------------------------------------------------------------
 
 i=0
-for p in "${ARENA_PROGS[@]}"; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
+for p in "${ARENA_PROGS[@]}" weft_pq18; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
 
 server_cmd() { # prog -> the command line, in the array SCMD
     local p=$1 envs=(WEFT_BENCH_PG="$CONNINFO" WEFT_BENCH_PG_URL="$PGURL")
     [ -z "$DB_POOL" ] || envs+=(WEFT_BENCH_PG_POOL="$DB_POOL")
     case $p in
     weft) SCMD=("${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO") ;;
+    weft_pq18) SCMD=(env WEFT_LIBPQ="$PQ18" "${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO") ;;
     nethttp | fiber) SCMD=(env GOMAXPROCS=1 "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
     *) SCMD=(env "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
     esac
@@ -457,7 +478,8 @@ if na:
 w("How each program talks to PostgreSQL (connections: held at the end of its check, from pg_stat_activity):")
 w()
 HOW = {
-    "weft": "weft's own database layer (tfb --db CONNINFO)",
+    "weft": "weft's own database layer (tfb --db CONNINFO) on Debian's libpq 15: each Sync is a write of its own, TCP_CORK merges them",
+    "weft_pq18": "the same binary with WEFT_LIBPQ naming libpq 18 (scripts/libpq-pypi.sh, from the psycopg-binary wheel): a Sync without a flush, the statements of many tasks leave in one write",
     "nethttp": "pgx v5 pgxpool, statements prepared per connection (AfterConnect), one query per row in turn, one UPDATE ... unnest per /updates",
     "fiber": "the same pgx v5 code as net/http (bench/peers/http-go/internal/tfbdb)",
     "actix": "tokio-postgres, prepared statements, the queries of a request pipelined on one connection (round-robin), one UPDATE ... unnest per /updates",

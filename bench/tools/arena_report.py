@@ -4,7 +4,7 @@ results, status, notes, cmds, crates, gomods) and Markdown tables with the
 ratio of every program to weft. Imported with PYTHONPATH=bench/tools.
 """
 
-LABEL = {"weft": "weft (tfb app)", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
+LABEL = {"weft": "weft (tfb app)", "weft_pq18": "weft, libpq 18", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
          "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp"}
 
 

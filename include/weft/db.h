@@ -189,7 +189,9 @@ typedef struct weft_pg_stats {
     int64_t conn_errors;  /* calls failed because a connection died */
     int64_t timeouts;     /* calls that hit their deadline */
     int64_t max_batch;    /* most statements one connection had in flight */
-    int64_t coalesced;    /* corked writes released as one (TCP, under load) */
+    int64_t coalesced;    /* writes of several tasks' statements sent as one (under load;
+                             with libpq < 17 only on TCP, by corking) */
+    int libpq_version;    /* of the libpq loaded, as PQlibVersion(): 150018 = 15.18 */
 } weft_pg_stats;
 void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st);
 

@@ -85,7 +85,8 @@
     X(PQconninfoParse) \
     X(PQconninfoFree) \
     X(PQconnectStart) \
-    X(PQconnectPoll)
+    X(PQconnectPoll) \
+    X(PQlibVersion)
 
 /* libpq >= 17: a Sync that does not flush (NULL when the library is older;
  * then every Sync flushes, one write each, and corking merges them) */
@@ -156,6 +157,7 @@ static void pq_load(void) {
 #define PQconninfoFree pq.PQconninfoFree
 #define PQconnectStart pq.PQconnectStart
 #define PQconnectPoll pq.PQconnectPoll
+#define PQlibVersion pq.PQlibVersion
 
 /* type OIDs (server/catalog/pg_type.h; stable since forever) */
 enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
@@ -213,6 +215,7 @@ struct pg_conn {
     char conn_error[200];  /* conn_main's scratch while connecting */
     int tcp;                 /* TCP (not a unix socket): corking works */
     _Atomic int corked;      /* TCP_CORK set; the flusher task will lift it */
+    int flush_pending;       /* statements left in libpq's buffer for the flusher; under mu */
     weft_sem flush;          /* wakes the flusher */
     weft_sem up;             /* released after each connect attempt ... */
     _Atomic int signal_up;   /* ... when someone waits for that */
@@ -873,31 +876,46 @@ static void mark_broken(pg_conn *c) {
 }
 
 /* ---- coalescing writes ----------------------------------------------------------
- * libpq 15 flushes at every Sync, so each statement would leave in a TCP
- * segment of its own and wake the server's backend once per statement. When
- * statements are already in flight on a TCP connection (there is load), the
- * sender corks the socket (TCP_CORK) before writing and wakes the
- * connection's flusher task; the flusher first yields, so the tasks that are
- * runnable on this worker get to add their statements, then lifts the cork:
- * one segment, one wake-up of the backend, for all of them. A pipeline of
- * several statements is corked too (each Sync is a write of its own before
- * libpq 17). Without load (nothing in flight) a lone statement goes out at
- * once, uncorked. */
+ * Under load many tasks send statements on one connection within the same
+ * scheduler round; each going out in a write of its own would cost a
+ * syscall per statement here and wake the server's backend once per
+ * statement there. When statements are already in flight (there is load)
+ * they are coalesced until the tasks runnable now have added theirs: the
+ * connection's flusher task is woken, yields once, and sends for everyone.
+ *   - libpq >= 17 (a Sync without a flush): the callers leave their
+ *     statements in libpq's buffer and the flusher writes them all with one
+ *     send.
+ *   - older libpq writes at every Sync: on TCP the socket is corked
+ *     (TCP_CORK) and the flusher lifts the cork, one segment for all; a
+ *     pipeline of several statements is corked too.
+ * Without load a lone statement goes out at once. */
 #define CORK_DEPTH 2
 
-static void cork_locked(pg_conn *c, int n) {
-    if (!c->tcp || atomic_load_explicit(&c->corked, memory_order_relaxed)) return;
-    /* under load, other tasks' statements are about to go out too; and n
-     * statements each with a Sync of its own would leave in n writes when
-     * libpq flushes at every Sync (< 17) */
-    if (atomic_load_explicit(&c->inflight, memory_order_relaxed) < CORK_DEPTH &&
-        (n < 2 || pq.send_sync))
-        return;
+/* Before queueing n statements: 1 when they should wait for the flusher. */
+static int coalesce_begin(pg_conn *c, int n) {
+    int load = atomic_load_explicit(&c->inflight, memory_order_relaxed) >= CORK_DEPTH;
+    if (pq.send_sync) return load;
+    if (!c->tcp || (!load && n < 2)) return 0;
+    if (atomic_load_explicit(&c->corked, memory_order_relaxed)) return 1;
     int on = 1;
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) {
-        atomic_store(&c->corked, 1);
-        weft_sem_release(&c->flush, 1);
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on)) return 0;
+    atomic_store(&c->corked, 1);
+    weft_sem_release(&c->flush, 1);
+    return 1;
+}
+
+static void flush_locked(pg_conn *c, int64_t deadline);
+
+/* After queueing: hand the write to the flusher, or write now. */
+static void coalesce_end(pg_conn *c, int deferred, int64_t deadline) {
+    if (deferred && pq.send_sync) {
+        if (!c->flush_pending) {
+            c->flush_pending = 1;
+            weft_sem_release(&c->flush, 1);
+        }
+        return;
     }
+    flush_locked(c, deadline); /* corked: into the socket, sent when uncorked */
 }
 
 static void flusher_main(void *arg) {
@@ -905,11 +923,19 @@ static void flusher_main(void *arg) {
     while (weft_sem_acquire(&c->flush, -1) == 0) {
         weft_yield(); /* after the tasks runnable now: their statements join */
         if (weft_mutex_lock(&c->mu, -1)) break;
-        if (atomic_exchange(&c->corked, 0) && c->pg && atomic_load(&c->state) == C_UP) {
+        int up = c->pg && atomic_load(&c->state) == C_UP, did = 0;
+        if (c->flush_pending) {
+            c->flush_pending = 0;
+            if (up) flush_locked(c, -1);
+            did = 1;
+        }
+        if (atomic_exchange(&c->corked, 0) && up) {
             int off = 0;
             setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-            atomic_fetch_add_explicit(&c->db->st.coalesced, 1, memory_order_relaxed);
+            did = 1;
         }
+        if (did) atomic_fetch_add_explicit(&c->db->st.coalesced, 1, memory_order_relaxed);
+        if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
         weft_mutex_unlock(&c->mu);
     }
 }
@@ -982,7 +1008,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         rc = WEFT_ELIMIT;
         goto out;
     }
-    cork_locked(c, n);
+    int deferred = coalesce_begin(c, n);
     int sent = 0;
     for (; sent < n; sent++) {
         int r = send_one(c, &st[sent], qs[sent], !batch || sent == n - 1, err);
@@ -1000,7 +1026,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
     if (sent) {
         int depth = atomic_load_explicit(&c->inflight, memory_order_relaxed);
         stat_max(&db->st.max_batch, depth);
-        flush_locked(c, deadline);
+        coalesce_end(c, deferred, deadline);
     }
     if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
     weft_mutex_unlock(&c->mu);
@@ -1217,6 +1243,7 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st) {
     st->timeouts = atomic_load(&db->st.timeouts);
     st->max_batch = atomic_load(&db->st.max_batch);
     st->coalesced = atomic_load(&db->st.coalesced);
+    st->libpq_version = PQlibVersion();
 }
 
 /* ---- transactions ------------------------------------------------------------------ */

@@ -260,7 +260,11 @@ TEST(unix_socket_connections_work_too) {
     ASSERT_EQ(atomic_load(&cr.ok), 20 * 20);
     weft_pg_stats st;
     weft_pg_stats_get(db, &st);
-    ASSERT_EQ(st.coalesced, 0); /* no TCP_CORK on a unix socket */
+    ASSERT_GE(st.libpq_version, 140000);
+    if (st.libpq_version >= 170000)
+        ASSERT_GT(st.coalesced, 0); /* a Sync without a flush: one write for many */
+    else
+        ASSERT_EQ(st.coalesced, 0); /* each Sync is a write; no TCP_CORK on a unix socket */
     weft_pg_close(db);
 }
 
