@@ -42,13 +42,16 @@
 # Writes a Markdown table per metric (one row per program, a column per test,
 # each with its ratio to weft, program/weft) to bench/results/db-<date>.md,
 # the raw numbers, the machine and the versions to bench/results/db-<date>.json.
-# A default run takes about 7 minutes (five programs, six tests of 3 + 10 s
-# each) plus the builds (the first Rust build about 10 minutes).
+# A default run takes about 18 minutes (two rounds of six programs, six
+# tests of 3 + 10 s each) plus the builds (the first Rust build about 10
+# minutes).
 #
 # Works from any directory. Knobs (environment):
 #   BENCH_DURATION=10      seconds of each measured wrk run
 #   BENCH_WARMUP=3         seconds of wrk warm-up before each measured run
 #   BENCH_CONNS=256        wrk connections
+#   BENCH_ROUNDS=2         rounds (every program, every test; even rounds in
+#                          the reverse program order); tables: the mean
 #   BENCH_ONLY="a b"       run only these programs (weft weft_pq18 nethttp
 #                          fiber actix axum may_minihttp; commas or spaces);
 #                          saved as db-<date>-<names>.{md,json}. A full run
@@ -77,11 +80,14 @@ CONNS=${BENCH_CONNS:-256}
 BASE_PORT=${BENCH_PORT:-18180}
 PG_PORT=${BENCH_PG_PORT:-0}
 DB_POOL=${BENCH_DB_POOL:-}
-for v in DURATION WARMUP CONNS BASE_PORT PG_PORT; do
+ROUNDS=${BENCH_ROUNDS:-2}
+ROUND=1
+for v in DURATION WARMUP CONNS BASE_PORT PG_PORT ROUNDS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "run-db: $v must be a whole number, not '${!v}'" >&2; exit 2; }
 done
 [ -z "$DB_POOL" ] || [[ "$DB_POOL" =~ ^[1-9][0-9]*$ ]] || { echo "run-db: BENCH_DB_POOL must be a positive number" >&2; exit 2; }
 [ "$DURATION" -ge 1 ] || DURATION=1
+[ "$ROUNDS" -ge 1 ] || ROUNDS=1
 DATE=$(date +%Y-%m-%d)
 OUTDIR=bench/results
 
@@ -370,8 +376,20 @@ wrk_args() { # test port -> WRK array
 
 # ---- per program: start, check, the six runs, VACUUM --------------------------------
 
+# Rounds: every program runs every test once per round, round 2 in the
+# reverse order (4 like 1, ...), so a drift of the machine or the database
+# over the run does not favour whoever comes first. The tables give the mean
+# of the rounds; the JSON keeps each round's value.
+result() { echo "$ROUND $1 $2 $3" >>"$WORK/results.rounds"; }
 RUN_T0=$(date +%s)
-for p in "${PROGS[@]}"; do
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+ORDER=("${PROGS[@]}")
+if [ $((ROUND % 2)) -eq 0 ]; then
+    ORDER=()
+    for ((k = ${#PROGS[@]} - 1; k >= 0; k--)); do ORDER+=("${PROGS[$k]}"); done
+fi
+log "round $ROUND of $ROUNDS: ${ORDER[*]}"
+for p in "${ORDER[@]}"; do
     [ -n "${BIN[$p]}" ] || { log "skipping $p: ${WHY[$p]}"; continue; }
     log "$p: start, check"
     start_server "$p" start || { log "$p: $(awk -v p="$p" '$1 == p { $1 = $2 = ""; s = $0 } END { print s }' "$WORK/status")"; continue; }
@@ -422,7 +440,32 @@ for p in "${PROGS[@]}"; do
     stop_server
     vacuum "$p"
 done
+done
 RUN_SECONDS=$(($(date +%s) - RUN_T0))
+# the mean of the rounds into $WORK/results (what the report reads); each
+# round's values into $WORK/rounds.json
+touch "$WORK/results.rounds"
+python3 - "$WORK" <<'EOF2'
+import json, sys
+from collections import defaultdict
+work = sys.argv[1]
+vals = defaultdict(list)
+for line in open(f"{work}/results.rounds"):
+    r, p, m, v = line.split(maxsplit=3)
+    try:
+        vals[(p, m)].append(float(v))
+    except ValueError:
+        vals[(p, m)].append(v.strip())
+with open(f"{work}/results", "a") as out:
+    for (p, m), vs in vals.items():
+        nums = [v for v in vs if isinstance(v, float)]
+        v = sum(nums) / len(nums) if len(nums) == len(vs) else vs[-1]
+        out.write(f"{p} {m} {v}\n")
+rounds = defaultdict(dict)
+for (p, m), vs in vals.items():
+    rounds[p][m] = vs
+json.dump(rounds, open(f"{work}/rounds.json", "w"))
+EOF2
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- machine, versions, tables -------------------------------------------------------
@@ -437,6 +480,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "tests=${TESTS[*]}"
     echo "build_seconds=$BUILD_SECONDS"
     echo "run_seconds=$RUN_SECONDS"
+    echo "rounds=$ROUNDS"
     echo "loadavg=at start $LOAD_START; when the runs started $LOAD_RUNS (CPUs ${BUSY}% busy with other work); at the end $LOAD_END (CPUs $(busy_pct)% busy)"
 } >"$WORK/meta"
 arena_versions # $WORK/crates, $WORK/gomods
@@ -465,6 +509,21 @@ w(f"Every test: wrk -t1 -c{C} --latency, {D} s (closed loop) after a {W} s warm-
   "before the first program and after each program's runs, so the dead rows that one program's "
   "updates leave do not slow the next one.")
 w()
+R = int(meta.get("rounds", "1"))
+if R > 1:
+    rounds = json.load(open(f"{work}/rounds.json"))
+    spread = []
+    for p in progs:
+        for t, _ in RUNS:
+            vs = rounds.get(p, {}).get(f"wrk_{t}_rps", [])
+            if len(vs) > 1 and min(vs) > 0:
+                spread.append((max(vs) / min(vs) - 1) * 100)
+    w(f"**{R} rounds**: every program ran every test once per round, the even rounds in the reverse "
+      "program order (so a drift over the run does not favour whoever comes first). Each cell is "
+      "the mean of the rounds; each round's value is in the JSON (`rounds`)."
+      + (f" Between rounds the same program's req/s differed by {sorted(spread)[len(spread) // 2]:.0f}% "
+         f"(median over cells), at most {max(spread):.0f}%." if spread else ""))
+    w()
 w("**Cells: value (ratio to weft = program / weft).** For req/s a ratio > 1 means the program "
   "is *faster* than weft; for latency and CPU per request a ratio > 1 means it *takes more*.")
 w()
@@ -543,6 +602,7 @@ doc = {
     "ratio_convention": "program/weft for every metric: for req/s > 1 means the program is faster than weft; "
                         "for latency and CPU per request > 1 means the program takes more than weft",
     "results": {p: {"label": LABEL[p], "metrics": A.res.get(p, {}), "failures": A.status.get(p, {})} for p in progs},
+    "rounds": json.load(open(f"{work}/rounds.json")),
     "ratios_to_weft": {p: {m: A.ratio(p, m) for m in A.res.get(p, {}) if A.ratio(p, m) is not None} for p in progs},
     "notes": A.notes,
     "build_seconds": int(meta["build_seconds"]),
