@@ -531,18 +531,25 @@ TEST(pipeline_statements_are_independent_transactions_batch_ones_share_one) {
     weft_pg_close(db);
 }
 
+/* A fresh table with a primary key, then INSERT 1, 2, 1 (a duplicate) and 3
+ * as one pipeline or one batch; ins gets the INSERT, st each result. */
+static int insert_with_duplicate(weft_pg *db, int pipeline, char ins[128], weft_pg_stmt st[4],
+                                 weft_db_err *e) {
+    if (sqlf(db, "DROP TABLE IF EXISTS %s") || sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"))
+        return -1;
+    snprintf(ins, 128, "INSERT INTO %s VALUES ($1)", tbl());
+    weft_db_arg a[4] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(1), WEFT_DB_INT(3)};
+    for (int i = 0; i < 4; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
+    return pipeline ? weft_pg_pipeline(db, st, 4, e, DL) : weft_pg_batch(db, st, 4, e, DL);
+}
+
 TEST(a_failing_pipeline_statement_leaves_the_others_done) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
-    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
-    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"), 0);
     char ins[128];
-    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)", tbl());
-    weft_db_arg a[4] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(1), WEFT_DB_INT(3)};
     weft_pg_stmt st[4];
-    for (int i = 0; i < 4; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
     weft_db_err e;
-    ASSERT_ERR(weft_pg_pipeline(db, st, 4, &e, DL), WEFT_EDB);
+    ASSERT_ERR(insert_with_duplicate(db, 1, ins, st, &e), WEFT_EDB);
     ASSERT(weft_db_err_is_constraint(&e)); /* the failure is reported */
     ASSERT_EQ(st[0].rc, 0);
     ASSERT_EQ(st[1].rc, 0);
@@ -572,15 +579,10 @@ TEST(a_failing_pipeline_statement_leaves_the_others_done) {
 TEST(a_failing_batch_statement_stops_the_rest_and_undoes_the_batch) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
-    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
-    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"), 0);
     char ins[128];
-    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)", tbl());
-    weft_db_arg a[4] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(1), WEFT_DB_INT(3)};
     weft_pg_stmt st[4];
-    for (int i = 0; i < 4; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
     weft_db_err e;
-    ASSERT_ERR(weft_pg_batch(db, st, 4, &e, DL), WEFT_EDB);
+    ASSERT_ERR(insert_with_duplicate(db, 0, ins, st, &e), WEFT_EDB);
     ASSERT(weft_db_err_is_constraint(&e)); /* the first failure is reported */
     ASSERT_EQ(st[0].rc, 0);
     ASSERT_EQ(st[1].rc, 0);
