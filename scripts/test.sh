@@ -89,37 +89,166 @@ run_example() { # flavor backend binary regex [args...]
     fi
 }
 
-# Start a server on an ephemeral port, run curl checks against it, stop it
-# with SIGTERM and require exit status 0. Checks: "path|regex" on curl -si.
-run_server() { # flavor backend binary checks...
-    local fl=$1 be=$2 bin=$3; shift 3
-    local name="$fl/$be/server/$(basename "$bin")" out="$LOG/$fl-$be-srv-$(basename "$bin").log"
-    WEFT_IO=$be "$bin" --port 0 >"$out" 2>&1 &
-    local pid=$! port="" ok=1 why=""
+# Start a server on an ephemeral port and wait for its "listening on" line.
+# Sets srv_pid, and srv_port (empty when it did not start within 10 s).
+start_server() { # log backend binary [server args...]
+    local out=$1 be=$2 bin=$3; shift 3
+    WEFT_IO=$be "$bin" --port 0 "$@" >"$out" 2>&1 &
+    srv_pid=$! srv_port=""
     for _ in $(seq 1 100); do
-        port=$(grep -aoE 'listening on http://127.0.0.1:[0-9]+' "$out" | head -1 | sed 's/.*://')
-        [ -n "$port" ] && break
+        srv_port=$(grep -aoE 'listening on http://127.0.0.1:[0-9]+' "$out" | head -1 | sed 's/.*://')
+        [ -n "$srv_port" ] && break
         sleep 0.1
     done
+}
+
+# SIGTERM a server started by start_server; returns its exit status (124 when
+# it was still running 20 s later and had to be killed).
+stop_server() { # pid
+    kill -TERM "$1" 2>/dev/null
+    timeout 20 tail --pid="$1" -f /dev/null || { kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 124; }
+    wait "$1" 2>/dev/null
+}
+
+# One request with curl -si (CRs removed) into $got. req is METHOD:TARGET or
+# METHOD:TARGET:BODY (the body is sent as application/json), or just TARGET
+# for a GET. In TARGET and BODY, @loc and @id stand for the Location header
+# of the latest response that had one and its last segment (set here).
+http_req() { # port req
+    local req=$2 method=GET target body="" args=()
+    if [[ $req =~ ^[A-Z]+: ]]; then
+        method=${req%%:*}; req=${req#*:}
+        target=${req%%:*}
+        [ "$target" != "$req" ] && body=${req#*:}
+    else
+        target=$req
+    fi
+    target=${target//@loc/$last_loc}; target=${target//@id/$last_id}
+    body=${body//@loc/$last_loc}; body=${body//@id/$last_id}
+    [ -n "$body" ] && args=(-H 'Content-Type: application/json' --data-binary "$body")
+    got=$(curl -si --max-time 10 -X "$method" "${args[@]}" "http://127.0.0.1:$1$target" | tr -d '\r')
+    local loc
+    loc=$(grep -aim1 '^Location: ' <<<"$got" | sed 's/^[^:]*: *//')
+    if [ -n "$loc" ]; then last_loc=$loc; last_id=${loc##*/}; fi
+    req_name="$method $target"
+}
+
+# Start a server on an ephemeral port, run curl checks against it, stop it
+# with SIGTERM and require exit status 0. A check is "REQUEST|REGEX": REQUEST
+# as http_req takes it, REGEX (PCRE, @loc/@id substituted after the request)
+# must match the whole response of curl -si, CRs removed. Server arguments,
+# if any, come before a "--"; the first one names the run (http_server-sqlite).
+run_server() { # flavor backend binary [server args... --] checks...
+    local fl=$1 be=$2 bin=$3; shift 3
+    local sargs=() tag="" a
+    for a in "$@"; do [ "$a" = -- ] && { tag=1; break; }; done
+    if [ -n "$tag" ]; then
+        while [ "$1" != -- ]; do sargs+=("$1"); shift; done
+        shift; tag=-${sargs[0]#--}
+    fi
+    local base name out
+    base=$(basename "$bin")$tag
+    name="$fl/$be/server/$base" out="$LOG/$fl-$be-srv-$base.log"
+    start_server "$out" "$be" "$bin" "${sargs[@]}"
+    local pid=$srv_pid port=$srv_port ok=1 why=""
     if [ -z "$port" ]; then ok=0; why="did not start"; fi
+    last_loc="" last_id=""
     for chk in "$@"; do
         [ $ok -eq 1 ] || break
-        local path=${chk%%|*} re=${chk#*|} args=()
-        case $path in POST:*) path=${path#POST:}; args=(--data-binary '{"k":[1,2.5,"v"]}') ;; esac
-        local got
-        got=$(curl -si --max-time 10 "${args[@]}" "http://127.0.0.1:$port$path" | tr -d '\r')
-        if ! grep -Pzq -- "$re" <<<"$got"; then ok=0; why="$path: no match for $re"; fi
+        local re=${chk#*|}
+        http_req "$port" "${chk%%|*}"
+        re=${re//@loc/$last_loc}; re=${re//@id/$last_id}
+        if ! grep -Pzq -- "$re" <<<"$got"; then
+            ok=0; why="$req_name: no match for $re"
+            printf '%s\n' "--- $req_name answered:" "$got" >>"$out"
+        fi
     done
-    kill -TERM $pid 2>/dev/null
     local rc=0
-    timeout 20 tail --pid=$pid -f /dev/null || { kill -KILL $pid 2>/dev/null; rc=124; }
-    wait $pid 2>/dev/null; [ $rc -eq 0 ] && rc=$?
+    stop_server $pid || rc=$?
     if [ $rc -ne 0 ] && [ $ok -eq 1 ]; then ok=0; why="exit status $rc after SIGTERM"; fi
     if [ $ok -eq 1 ]; then
         record "$name" 0; printf '  %-44s ok\n' "$name"
     else
         record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; tail -5 "$out" | sed 's/^/      /'
     fi
+}
+
+# A fresh SQLite file for one run of the example server (removed if left over).
+fresh_sqlite() { # name
+    local f="$LOG/$1.sqlite"
+    rm -f "$f" "$f-wal" "$f-shm" "$f-journal"
+    echo "$f"
+}
+
+# examples/http_server's notes, the same on SQLite and PostgreSQL. No id is
+# assumed (the PostgreSQL table outlives a run); @id is the one just created.
+TS='"created":"20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z"'
+JSON_HEAD='(?=(.*\n)*Content-Type: application/json\n)(.*\n)*\n' # any order, up to the body
+LONG_TEXT=$(printf '%*s' 1001 '' | tr ' ' x)
+NOTES_CHECKS=(
+    'POST:/notes:{"text":"first"}|^HTTP/1.1 201 Created\n(?=(.*\n)*Location: /notes/@id\n)'"$JSON_HEAD"'\{"id":@id,"text":"first",'"$TS"'\}\n?\z'
+    'POST:/notes:{"text":"second \"q\"\u00fc","extra":1}|^HTTP/1.1 201 Created\n(?=(.*\n)*Location: /notes/@id\n)'"$JSON_HEAD"'\{"id":@id,"text":"second \\"q\\"\x{fc}",'"$TS"'\}\n?\z'
+    'GET:@loc|^HTTP/1.1 200 OK\n'"$JSON_HEAD"'\{"id":@id,"text":"second \\"q\\"\x{fc}",'"$TS"'\}\n?\z'
+    '/notes?limit=2|^HTTP/1.1 200 OK\n'"$JSON_HEAD"'\[\{"id":@id,"text":"second \\"q\\"\x{fc}",'"$TS"'\},\{"id":[1-9][0-9]*,"text":"first",'"$TS"'\}\]\n?\z'
+    '/notes?before=@id&limit=1|^HTTP/1.1 200 OK\n'"$JSON_HEAD"'\[\{"id":[1-9][0-9]*,"text":"first",'"$TS"'\}\]\n?\z'
+    '/notes?limit=0|^HTTP/1.1 200 OK\n'"$JSON_HEAD"'\[\{"id":@id,"text":"second \\"q\\"\x{fc}",'"$TS"'\}\]\n?\z'
+    '/notes?limit=abc|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"limit must be an integer"\}\n?\z'
+    '/notes?before=-1|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"before must be a positive integer \(a note id\)"\}\n?\z'
+    '/notes/abc|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"the note id must be a positive integer"\}\n?\z'
+    '/notes/9223372036854775807|^HTTP/1.1 404 Not Found\n'"$JSON_HEAD"'\{"error":"no such note"\}\n?\z'
+    'POST:/notes:{"text":|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"invalid JSON at byte 8: [^"]+"\}\n?\z'
+    'POST:/notes:["text"]|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"the body must be a JSON object"\}\n?\z'
+    'POST:/notes:{"txt":"hi"}|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"\\"text\\" is required"\}\n?\z'
+    'POST:/notes:{"text":42}|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"\\"text\\" must be a string"\}\n?\z'
+    'POST:/notes:{"text":" "}|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"\\"text\\" must not be empty"\}\n?\z'
+    'POST:/notes:{"text":"'"$LONG_TEXT"'"}|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"\\"text\\" is longer than 1000 bytes"\}\n?\z'
+    'DELETE:@loc|^HTTP/1.1 204 No Content\n([^\n]+\n)*\z'
+    'GET:@loc|^HTTP/1.1 404 Not Found\n'"$JSON_HEAD"'\{"error":"no such note"\}\n?\z'
+    'DELETE:@loc|^HTTP/1.1 404 Not Found\n'"$JSON_HEAD"'\{"error":"no such note"\}\n?\z'
+    'DELETE:/notes/abc|^HTTP/1.1 400 Bad Request\n'"$JSON_HEAD"'\{"error":"the note id must be a positive integer"\}\n?\z'
+    '/notes?limit=1|^HTTP/1.1 200 OK\n'"$JSON_HEAD"'\[\{"id":[1-9][0-9]*,"text":"first",'"$TS"'\}\]\n?\z'
+)
+
+# The example server's SQLite file survives a restart: a note created before
+# SIGTERM reads back the same after; and ids are not reused (AUTOINCREMENT):
+# after deleting the newest note, the next one gets a higher id.
+notes_persist() { # flavor backend binary
+    local name="$1/$2/server/notes-persist" out="$LOG/$1-$2-notes-persist.log" ok=1 why="" db
+    db=$(fresh_sqlite "$1-$2-notes-persist")
+    local before="" after="" rc=0 first_id=""
+    last_loc="" last_id=""
+    start_server "$out.1" "$2" "$3" --sqlite "$db"
+    if [ -z "$srv_port" ]; then ok=0; why="did not start"
+    else
+        http_req "$srv_port" 'POST:/notes:{"text":"kept across restarts"}'
+        before=${got##*$'\n'}; first_id=$last_id
+        grep -q '^HTTP/1.1 201 ' <<<"$got" && [ -n "$first_id" ] || { ok=0; why="create answered: $got"; }
+    fi
+    stop_server $srv_pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    if [ $ok -eq 1 ]; then
+        start_server "$out.2" "$2" "$3" --sqlite "$db"
+        if [ -z "$srv_port" ]; then ok=0; why="did not start again"
+        else
+            http_req "$srv_port" "GET:@loc"
+            after=${got##*$'\n'}
+            if ! grep -q '^HTTP/1.1 200 ' <<<"$got" || [ "$after" != "$before" ]; then
+                ok=0; why="created $before, after the restart $after"
+            else
+                http_req "$srv_port" "DELETE:@loc"
+                if ! grep -q '^HTTP/1.1 204 ' <<<"$got"; then ok=0; why="delete answered: $got"
+                else
+                    http_req "$srv_port" 'POST:/notes:{"text":"next"}'
+                    [ "$last_id" -gt "$first_id" ] 2>/dev/null || { ok=0; why="id $first_id deleted, the next note got id $last_id"; }
+                fi
+            fi
+        fi
+        stop_server $srv_pid || rc=$?
+        [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after the second SIGTERM"; }
+    fi
+    cat "$out.1" "$out.2" >"$out" 2>/dev/null; rm -f "$out.1" "$out.2"
+    if [ $ok -eq 1 ]; then record "$name" 0; printf '  %-44s ok\n' "$name"
+    else record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; tail -5 "$out" | sed 's/^/      /'; fi
 }
 
 # A real PostgreSQL for the database tests (tests/unit/db_pg.c, apps/tfb):
@@ -174,13 +303,21 @@ for fl in $FLAVORS; do
         run_example "$fl" "$be" "$d/examples/worker_pool" '^sum=420 jobs=20$'
         run_example "$fl" "$be" "$d/examples/fanout" "^processed=$fan unique=$fan " "$fan"
         run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
-        run_server "$fl" "$be" "$d/examples/http_server" \
+        run_server "$fl" "$be" "$d/examples/http_server" --sqlite "$(fresh_sqlite "$fl-$be-notes")" -- \
             '/health|^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\{"status":"ok"' \
             '/hello/w%C3%B6rld|X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\x{f6}rld!\n?\z' \
             '/add?a=2&b=40|\n\{"sum":42\}\n?\z' \
             '/add?a=x|^HTTP/1.1 400 Bad Request\n' \
-            'POST:/echo|\n\{"received":\{"k":\[1,2.5,"v"\]\},"bytes":17\}\n?\z' \
-            '/nope|^HTTP/1.1 404 Not Found\n'
+            'POST:/echo:{"k":[1,2.5,"v"]}|\n\{"received":\{"k":\[1,2.5,"v"\]\},"bytes":17\}\n?\z' \
+            '/nope|^HTTP/1.1 404 Not Found\n' \
+            '/health|\n\{"status":"ok",[^\n]*"store":"sqlite"\}\n?\z' \
+            "${NOTES_CHECKS[@]}"
+        if [ "$fl" = plain ]; then
+            notes_persist "$fl" "$be" "$d/examples/http_server"
+            [ -n "${WEFT_TEST_PG:-}" ] &&
+                run_server "$fl" "$be" "$d/examples/http_server" --pg "$WEFT_TEST_PG" -- \
+                    '/health|\n\{"status":"ok",[^\n]*"store":"postgresql"\}\n?\z' "${NOTES_CHECKS[@]}"
+        fi
         run_server "$fl" "$be" "$d/apps/tfb" \
             '/plaintext|^HTTP/1.1 200 OK\nServer: weft\nDate: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} GMT\nContent-Type: text/plain\nContent-Length: 13\n\nHello, World!\n?\z' \
             '/json|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: application/json\nContent-Length: 27\n\n\{"message":"Hello, World!"\}\n?\z' \
