@@ -46,8 +46,8 @@ build() { # flavor
 dir_of() { case $1 in plain) echo build ;; asan) echo build-asan ;; tsan) echo build-tsan ;; esac; }
 
 # Run a test binary; its own "N passed, N failed" line is added to the totals.
-run_bin() { # flavor backend binary
-    local name="$1/$2/$(basename "$3")" out="$LOG/$1-$2-$(basename "$3").log" t0=$(date +%s)
+run_bin() { # flavor backend binary [tag: a second run of the same binary]
+    local name="$1/$2/$(basename "$3")${4:-}" out="$LOG/$1-$2-$(basename "$3")${4:-}.log" t0=$(date +%s)
     # sanitizer reports go to their own file: a test that redirects stderr
     # (to check a warning it prints) would otherwise swallow them
     rm -f "$out".san.*
@@ -290,6 +290,11 @@ tfb_updates_persist() { # flavor backend binary
     else record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; fi
 }
 
+# libpq >= 17 takes another path in src/db/pg.c (a Sync without a flush);
+# Debian bookworm has 15, so db_pg runs once more (plain) on libpq 18 from
+# the psycopg-binary wheel on PyPI (scripts/libpq-pypi.sh)
+PQ18=$(bash scripts/libpq-pypi.sh 2>"$LOG/libpq-pypi.log") || PQ18=""
+
 for fl in $FLAVORS; do
     if ! build "$fl"; then record "build/$fl" 1; continue; fi
     d=$(dir_of "$fl")
@@ -313,6 +318,12 @@ for fl in $FLAVORS; do
             '/health|\n\{"status":"ok",[^\n]*"store":"sqlite"\}\n?\z' \
             "${NOTES_CHECKS[@]}"
         if [ "$fl" = plain ]; then
+            if [ -n "$PQ18" ]; then
+                WEFT_LIBPQ=$PQ18 WEFT_TEST_LIBPQ_MIN=170000 run_bin "$fl" "$be" "$d/tests/unit/db_pg" -libpq18
+            else
+                record "$fl/$be/db_pg-libpq18" 1
+                printf '  %-44s FAILED (no libpq 18: %s)\n' "$fl/$be/db_pg-libpq18" "$(tail -1 "$LOG/libpq-pypi.log")"
+            fi
             notes_persist "$fl" "$be" "$d/examples/http_server"
             [ -n "${WEFT_TEST_PG:-}" ] &&
                 run_server "$fl" "$be" "$d/examples/http_server" --pg "$WEFT_TEST_PG" -- \
