@@ -893,6 +893,7 @@ static void mark_broken(pg_conn *c) {
 
 /* Before queueing n statements: 1 when they should wait for the flusher. */
 static int coalesce_begin(pg_conn *c, int n) {
+    if (c->is_tx) return 0; /* one task's connection, and no flusher task */
     int load = atomic_load_explicit(&c->inflight, memory_order_relaxed) >= CORK_DEPTH;
     if (pq.send_sync) return load;
     if (!c->tcp || (!load && n < 2)) return 0;

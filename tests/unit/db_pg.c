@@ -578,6 +578,39 @@ TEST(a_failing_pipeline_statement_leaves_the_others_done) {
     weft_pg_close(db);
 }
 
+TEST(a_batch_inside_a_transaction_commits_or_rolls_back_with_it) {
+    weft_pg *db = open_db(NULL);
+    ASSERT(db);
+    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
+    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"), 0);
+    char ins[128];
+    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)", tbl());
+    for (int commit = 0; commit < 2; commit++) {
+        weft_pg_tx *tx;
+        weft_db_err e;
+        ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+        weft_db_arg a[3] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(3)};
+        weft_pg_stmt st[3];
+        for (int i = 0; i < 3; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
+        ASSERT_EQ(weft_pg_tx_batch(tx, st, 3, &e, DL), 0);
+        for (int i = 0; i < 3; i++) ASSERT_EQ(st[i].affected, 1);
+        weft_db_rows *r;
+        char cnt[128];
+        snprintf(cnt, sizeof cnt, "SELECT count(*) FROM %s", tbl());
+        ASSERT_EQ(weft_pg_tx_query(tx, cnt, NULL, 0, &r, &e, DL), 0);
+        ASSERT_EQ(weft_db_int(r, 0, 0), 3); /* its own rows, inside */
+        weft_db_rows_free(r);
+        ASSERT_EQ(count_rows(db), 0); /* not outside, yet */
+        if (commit)
+            ASSERT_EQ(weft_pg_commit(tx, &e, DL), 0);
+        else
+            ASSERT_EQ(weft_pg_rollback(tx, DL), 0);
+        ASSERT_EQ(count_rows(db), commit ? 3 : 0);
+    }
+    ASSERT_EQ(sqlf(db, "DROP TABLE %s"), 0);
+    weft_pg_close(db);
+}
+
 TEST(a_failing_batch_statement_stops_the_rest_and_undoes_the_batch) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
