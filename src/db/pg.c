@@ -413,6 +413,12 @@ static void on_result(pg_req *q, PGresult *res) {
     }
 }
 
+/* c is up and c->pg may be used (mu held). The state is read first: while
+ * c is down its reader task reconnects and writes c->pg without the lock. */
+static int is_up(pg_conn *c) {
+    return atomic_load(&c->state) == C_UP && c->pg;
+}
+
 static void fire_cancel(pg_conn *c);
 
 /* Pop the head request: its Sync arrived (or the connection died). */
@@ -509,7 +515,7 @@ static void cancel_task(void *arg) {
 
 /* Ask the server to cancel what it runs now. Caller holds mu. */
 static void fire_cancel(pg_conn *c) {
-    if (!c->pg || atomic_load(&c->state) != C_UP) return;
+    if (!is_up(c)) return;
     cancel_job *j = malloc(sizeof *j);
     if (!j) return;
     j->cancel = PQgetCancel(c->pg); /* a copy per cancel: the connection may be gone by then */
@@ -924,19 +930,19 @@ static void flusher_main(void *arg) {
     while (weft_sem_acquire(&c->flush, -1) == 0) {
         weft_yield(); /* after the tasks runnable now: their statements join */
         if (weft_mutex_lock(&c->mu, -1)) break;
-        int up = c->pg && atomic_load(&c->state) == C_UP, did = 0;
+        int did = 0; /* is_up() each time: flush_locked may drop the lock */
         if (c->flush_pending) {
             c->flush_pending = 0;
-            if (up) flush_locked(c, -1);
+            if (is_up(c)) flush_locked(c, -1);
             did = 1;
         }
-        if (atomic_exchange(&c->corked, 0) && up) {
+        if (atomic_exchange(&c->corked, 0) && is_up(c)) {
             int off = 0;
             setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
             did = 1;
         }
         if (did) atomic_fetch_add_explicit(&c->db->st.coalesced, 1, memory_order_relaxed);
-        if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
+        if (is_up(c) && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
         weft_mutex_unlock(&c->mu);
     }
 }
@@ -950,7 +956,7 @@ static void flush_locked(pg_conn *c, int64_t deadline) {
         weft_mutex_unlock(&c->mu);
         int w = weft_fd_wait(c->fd, WEFT_POLLOUT, deadline);
         weft_mutex_lock(&c->mu, -1);
-        if (w < 0 || atomic_load(&c->state) != C_UP || !c->pg) return;
+        if (w < 0 || !is_up(c)) return;
     }
     /* a flush that could not send everything reads what the server sent
      * meanwhile into libpq's buffer: hand those results out now */
@@ -996,7 +1002,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         qs[nq]->limit = db->cfg.max_result_bytes;
     }
     rc = atomic_load(&c->state) != C_UP ? WEFT_ENOTCONN : weft_mutex_lock(&c->mu, deadline);
-    if (rc == 0 && (atomic_load(&c->state) != C_UP || !c->pg)) {
+    if (rc == 0 && !is_up(c)) {
         weft_mutex_unlock(&c->mu);
         rc = WEFT_ENOTCONN;
     }
@@ -1029,7 +1035,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         stat_max(&db->st.max_batch, depth);
         coalesce_end(c, deferred, deadline);
     }
-    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
+    if (is_up(c) && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
     weft_mutex_unlock(&c->mu);
 
     /* wait for each; after a deadline the rest are left to the reader */
