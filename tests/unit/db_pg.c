@@ -392,6 +392,41 @@ TEST(deadline_cancels_the_statement_on_the_server) {
     weft_pg_close(db);
 }
 
+TEST(a_pipeline_past_its_deadline_leaves_its_statements_and_the_connection_goes_on) {
+    weft_pg_config cfg = {.conns_per_worker = 1};
+    weft_pg *db = open_db(&cfg);
+    ASSERT(db);
+    /* a fast one, a slow one, then two that queue behind it */
+    weft_pg_stmt st[4] = {
+        {.sql = "SELECT 1", .want_rows = 1},
+        {.sql = "SELECT pg_sleep(20)"},
+        {.sql = "SELECT 2", .want_rows = 1},
+        {.sql = "SELECT 3", .want_rows = 1},
+    };
+    weft_db_err e;
+    int64_t t0 = weft_now_ns();
+    ASSERT_ERR(weft_pg_pipeline(db, st, 4, &e, weft_deadline_in(300)), WEFT_ETIMEDOUT);
+    ASSERT_LT(test_ms_since(t0), test_slack_ms(2000));
+    ASSERT_EQ(st[0].rc, 0); /* answered before the deadline */
+    ASSERT_EQ(weft_db_int(st[0].rows, 0, 0), 1);
+    weft_db_rows_free(st[0].rows);
+    for (int i = 1; i < 4; i++) {
+        ASSERT_ERR(st[i].rc, WEFT_ETIMEDOUT);
+        ASSERT(st[i].rows == NULL);
+    }
+    /* the abandoned statements are dropped by the reader, the sleeping one
+     * cancelled on the server: the connection answers at once */
+    t0 = weft_now_ns();
+    for (int i = 0; i < 4; i++) {
+        weft_db_rows *r;
+        ASSERT_EQ(weft_pg_query(db, "SELECT 1", NULL, 0, &r, &e, weft_deadline_in(10000)), 0);
+        ASSERT_EQ(weft_db_int(r, 0, 0), 1);
+        weft_db_rows_free(r);
+    }
+    ASSERT_LT(test_ms_since(t0), test_slack_ms(5000));
+    weft_pg_close(db);
+}
+
 TEST(results_larger_than_the_limit_are_refused) {
     weft_pg_config cfg = {.max_result_bytes = 4096};
     weft_pg *db = open_db(&cfg);
