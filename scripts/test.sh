@@ -291,7 +291,7 @@ tfb_updates_persist() { # flavor backend binary
 }
 
 # libpq >= 17 takes another path in src/db/pg.c (a Sync without a flush);
-# Debian bookworm has 15, so db_pg runs once more (plain) on libpq 18 from
+# Debian bookworm has 15, so db_pg runs once more (every flavor) on libpq 18 from
 # the psycopg-binary wheel on PyPI (scripts/libpq-pypi.sh)
 PQ18=$(bash scripts/libpq-pypi.sh 2>"$LOG/libpq-pypi.log") || PQ18=""
 
@@ -317,13 +317,13 @@ for fl in $FLAVORS; do
             '/nope|^HTTP/1.1 404 Not Found\n' \
             '/health|\n\{"status":"ok",[^\n]*"store":"sqlite"\}\n?\z' \
             "${NOTES_CHECKS[@]}"
+        if [ -n "$PQ18" ]; then
+            WEFT_LIBPQ=$PQ18 WEFT_TEST_LIBPQ_MIN=170000 run_bin "$fl" "$be" "$d/tests/unit/db_pg" -libpq18
+        else
+            record "$fl/$be/db_pg-libpq18" 1
+            printf '  %-44s FAILED (no libpq 18: %s)\n' "$fl/$be/db_pg-libpq18" "$(tail -1 "$LOG/libpq-pypi.log")"
+        fi
         if [ "$fl" = plain ]; then
-            if [ -n "$PQ18" ]; then
-                WEFT_LIBPQ=$PQ18 WEFT_TEST_LIBPQ_MIN=170000 run_bin "$fl" "$be" "$d/tests/unit/db_pg" -libpq18
-            else
-                record "$fl/$be/db_pg-libpq18" 1
-                printf '  %-44s FAILED (no libpq 18: %s)\n' "$fl/$be/db_pg-libpq18" "$(tail -1 "$LOG/libpq-pypi.log")"
-            fi
             notes_persist "$fl" "$be" "$d/examples/http_server"
             [ -n "${WEFT_TEST_PG:-}" ] &&
                 run_server "$fl" "$be" "$d/examples/http_server" --pg "$WEFT_TEST_PG" -- \
