@@ -3,7 +3,8 @@
 # postgresql package: initdb into DIR, listen on DIR (unix socket) and on
 # 127.0.0.1:PORT, database hello_world with the TechEmpower schema.
 #
-#   scripts/pg.sh start DIR [PORT]   prints the conninfo on its last line
+#   scripts/pg.sh start DIR [PORT]   prints the conninfo on its last line (PORT:
+#                                    the one it had before, else a free one)
 #   scripts/pg.sh stop DIR
 #   scripts/pg.sh restart DIR        fast stop + start (fault tests)
 #   scripts/pg.sh psql DIR [args]    psql on that cluster
@@ -24,6 +25,8 @@ conninfo() { echo "host=$dir port=$(port_of) dbname=hello_world user=benchmarkdb
 case $cmd in
 start)
     port=${3:-0}
+    # a cluster started before keeps its port (clients hold its conninfo)
+    [ "$port" = 0 ] && [ -f "$dir/port" ] && port=$(cat "$dir/port")
     if [ "$port" = 0 ]; then # a free high port
         port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)))
     fi

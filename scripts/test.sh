@@ -102,6 +102,13 @@ start_server() { # log backend binary [server args...]
     done
 }
 
+# The outcome of a server check: ok, or FAILED with why (and the end of its log).
+server_result() { # name ok why [log]
+    if [ "$2" -eq 1 ]; then record "$1" 0; printf '  %-44s ok\n' "$1"; return; fi
+    record "$1" 1; printf '  %-44s FAILED (%s)\n' "$1" "$3"
+    [ -z "${4:-}" ] || tail -5 "$4" | sed 's/^/      /'
+}
+
 # SIGTERM a server started by start_server; returns its exit status (124 when
 # it was still running 20 s later and had to be killed).
 stop_server() { # pid
@@ -166,11 +173,7 @@ run_server() { # flavor backend binary [server args... --] checks...
     local rc=0
     stop_server $pid || rc=$?
     if [ $rc -ne 0 ] && [ $ok -eq 1 ]; then ok=0; why="exit status $rc after SIGTERM"; fi
-    if [ $ok -eq 1 ]; then
-        record "$name" 0; printf '  %-44s ok\n' "$name"
-    else
-        record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; tail -5 "$out" | sed 's/^/      /'
-    fi
+    server_result "$name" $ok "$why" "$out"
 }
 
 # A fresh SQLite file for one run of the example server (removed if left over).
@@ -247,8 +250,7 @@ notes_persist() { # flavor backend binary
         [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after the second SIGTERM"; }
     fi
     cat "$out.1" "$out.2" >"$out" 2>/dev/null; rm -f "$out.1" "$out.2"
-    if [ $ok -eq 1 ]; then record "$name" 0; printf '  %-44s ok\n' "$name"
-    else record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; tail -5 "$out" | sed 's/^/      /'; fi
+    server_result "$name" $ok "$why" "$out"
 }
 
 # A real PostgreSQL for the database tests (tests/unit/db_pg.c, apps/tfb):
@@ -267,14 +269,9 @@ fi
 
 # /updates must really change rows: what the app answered is what the table holds.
 tfb_updates_persist() { # flavor backend binary
-    local name="$1/$2/server/tfb-updates-persist" out="$LOG/$1-$2-tfb-upd.log" ok=1 why=""
-    WEFT_IO=$2 "$3" --port 0 >"$out" 2>&1 &
-    local pid=$! port=""
-    for _ in $(seq 1 100); do
-        port=$(grep -aoE 'listening on http://127.0.0.1:[0-9]+' "$out" | head -1 | sed 's/.*://')
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
+    local name="$1/$2/server/tfb-updates-persist" out="$LOG/$1-$2-tfb-upd.log" ok=1 why="" rc=0
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
     [ -n "$port" ] || { ok=0; why="did not start"; }
     for _ in 1 2 3 4 5; do
         [ $ok -eq 1 ] || break
@@ -285,9 +282,43 @@ tfb_updates_persist() { # flavor backend binary
         db=$(bash scripts/pg.sh psql "$PGDIR" -tAc "SELECT randomnumber FROM world WHERE id = ${id:-0}" 2>&1)
         if [ -z "$id" ] || [ "$db" != "$num" ]; then ok=0; why="answered $got, table holds '$db'"; fi
     done
-    kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null
-    if [ $ok -eq 1 ]; then record "$name" 0; printf '  %-44s ok\n' "$name"
-    else record "$name" 1; printf '  %-44s FAILED (%s)\n' "$name" "$why"; fi
+    stop_server $pid || rc=$?
+    if [ $rc -ne 0 ] && [ $ok -eq 1 ]; then ok=0; why="exit status $rc after SIGTERM"; fi
+    server_result "$name" $ok "$why" "$out"
+}
+
+# PostgreSQL goes away under the TFB app: every database route answers 503
+# with a reason (no hang, no crash) while /plaintext goes on; once it is back
+# the app reconnects by itself and /db answers 200 again.
+tfb_db_outage() { # flavor backend binary
+    local name="$1/$2/server/tfb-db-outage" out="$LOG/$1-$2-tfb-outage.log" ok=1 why="" rc=0
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port got code path
+    [ -n "$port" ] || { ok=0; why="did not start"; }
+    if [ $ok -eq 1 ]; then
+        bash scripts/pg.sh stop "$PGDIR"
+        for path in /db "/queries?queries=5" /fortunes "/updates?queries=5" /plaintext; do
+            got=$(curl -s --max-time 20 -w '\n%{http_code}' "http://127.0.0.1:$port$path")
+            code=${got##*$'\n'}
+            if [ "$path" = /plaintext ]; then
+                [ "$code" = 200 ] || { ok=0; why="$path with the database down: $code"; }
+            elif [ "$code" != 503 ] || ! grep -q 'database error: ' <<<"$got"; then
+                ok=0; why="$path with the database down: $code ${got%$'\n'*}"
+            fi
+            [ $ok -eq 1 ] || break
+        done
+        bash scripts/pg.sh start "$PGDIR" >/dev/null || { ok=0; why="PostgreSQL did not start again"; }
+        code=""
+        for _ in $(seq 1 100); do # the pool retries with back-off up to 2 s
+            code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/db")
+            [ "$code" = 200 ] && break
+            sleep 0.1
+        done
+        if [ "$code" != 200 ] && [ $ok -eq 1 ]; then ok=0; why="/db answered $code 10 s after PostgreSQL came back"; fi
+    fi
+    stop_server $pid || rc=$?
+    if [ $rc -ne 0 ] && [ $ok -eq 1 ]; then ok=0; why="exit status $rc after SIGTERM"; fi
+    server_result "$name" $ok "$why" "$out"
 }
 
 # libpq >= 17 takes another path in src/db/pg.c (a Sync without a flush);
@@ -341,7 +372,10 @@ for fl in $FLAVORS; do
             '/updates?queries=20|^HTTP/1.1 200 OK\n(.*\n)*\n\[(\{"id":[0-9]+,"randomNumber":[0-9]+\},){19}\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
             '/cached-queries?count=3|\n\[(\{"id":[0-9]+,"randomNumber":[0-9]+\},){2}\{"id":[0-9]+,"randomNumber":[0-9]+\}\]\n?\z' \
             '/fortunes|^HTTP/1.1 200 OK\nServer: weft\nDate: [^\n]+GMT\nContent-Type: text/html; charset=utf-8\nContent-Length: [0-9]+\n\n<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr><tr><td>11</td><td>&lt;script&gt;alert\(&quot;This should not be displayed in a browser alert box.&quot;\);&lt;/script&gt;</td></tr><tr><td>4</td><td>A bad random number generator: 1, 1, 1, 1, 1, 4.33e\+67, 1, 1, 1</td></tr><tr><td>5</td>(.*)<tr><td>0</td><td>Additional fortune added at request time.</td></tr>(.*)<tr><td>12</td><td>\x{30d5}\x{30ec}\x{30fc}\x{30e0}\x{30ef}\x{30fc}\x{30af}\x{306e}\x{30d9}\x{30f3}\x{30c1}\x{30de}\x{30fc}\x{30af}</td></tr></table></body></html>\n?\z'
-        [ "$fl" = plain ] && tfb_updates_persist "$fl" "$be" "$d/apps/tfb"
+        if [ "$fl" = plain ] && [ -n "${WEFT_TEST_PG:-}" ]; then
+            tfb_updates_persist "$fl" "$be" "$d/apps/tfb"
+            tfb_db_outage "$fl" "$be" "$d/apps/tfb"
+        fi
     done
 done
 
