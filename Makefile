@@ -6,7 +6,7 @@
 #   make SAN=thread       TSan build, build-tsan/
 #   make test             deps, all builds, every test, "N passed, N failed"
 #   make run              deps, build, run the flagship (today: the example HTTP server
-#                         on 127.0.0.1:8080)
+#                         on 127.0.0.1:8080, notes in SQLite unless WEFT_PG is set)
 #   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
