@@ -393,6 +393,40 @@ wrk_record() {
     WRK_REQS=$reqs WRK_RPS=$rps WRK_SERR=$serr WRK_NON2XX=$non2xx WRK_P50=$p50 WRK_P99=$p99
 }
 
+# One measured wrk run of KEY against PROG's server (SPID), the arenas'
+# shared step: the command into $WORK/cmds (the script's wrk_args KEY PORT
+# fills WRK), a warm-up, the run with the server's CPU ticks around it, the
+# checks, wrk_record. A script may define measure_hook before|after to
+# sample more right around the run. Returns 0 when recorded, 1 when this
+# run failed (status written: go on), 2 when the server died (status
+# written: stop this program).
+arena_wrk() { # prog key port
+    local p=$1 k=$2 rc=0 c0 c1
+    wrk_args "$k" PORT
+    printf 'wrk %s: %s wrk -t1 -c%s -d%ss --latency' "$k" "${LPIN[*]}" "$CONNS" "$DURATION" >>"$WORK/cmds"
+    printf ' %q' "${WRK[@]}" >>"$WORK/cmds"
+    echo " (after a ${WARMUP}s warm-up of the same)" >>"$WORK/cmds"
+    wrk_args "$k" "$3"
+    alive || { died "$p"; status "$p" "wrk_$k" "$DIED"; return 2; }
+    if [ "$WARMUP" -gt 0 ]; then wrk_run "$WARMUP" "$WORK/warm.out" "${WRK[@]}" || true; fi
+    c0=$(cpu_ticks "$SPID")
+    if declare -F measure_hook >/dev/null; then measure_hook before; fi
+    wrk_run "$DURATION" "$WORK/wrk-$p-$k.out" "${WRK[@]}" || rc=$?
+    c1=$(cpu_ticks "$SPID")
+    if declare -F measure_hook >/dev/null; then measure_hook after; fi
+    if ! alive; then
+        died "$p"
+        status "$p" "wrk_$k" "$DIED (wrk exit $rc)"
+        return 2
+    fi
+    if [ "$rc" -ne 0 ]; then
+        status "$p" "wrk_$k" "wrk exit $rc: $(tail -n 1 "$WORK/wrk-$p-$k.out" | cut -c1-160)"
+        return 1
+    fi
+    wrk_record "$p" "$k" "$WORK/wrk-$p-$k.out" $((c1 - c0)) ||
+        { status "$p" "wrk_$k" "no requests completed"; return 1; }
+}
+
 first_out() { "$@" 2>&1 | head -n 1 || true; }
 
 # key=value lines of the machine and versions every arena records

@@ -376,6 +376,10 @@ wrk_args() { # test port -> WRK array
 
 # ---- per program: start, check, the six runs, VACUUM --------------------------------
 
+measure_hook() { # arena_wrk: PostgreSQL's CPU around each run, into d0 / d1
+    case $1 in before) d0=$(pg_ticks) ;; after) d1=$(pg_ticks) ;; esac
+}
+
 # Rounds: every program runs every test once per round, round 2 in the
 # reverse order (4 like 1, ...), so a drift of the machine or the database
 # over the run does not favour whoever comes first. The tables give the mean
@@ -404,32 +408,7 @@ for p in "${ORDER[@]}"; do
     [ -z "$n" ] || result "$p" pg_conns "$n"
     log "$p: passes the check; holds ${n:-?} PostgreSQL connections"
     for t in "${TESTS[@]}"; do
-        wrk_args "$t" PORT
-        printf 'wrk %s: %s wrk -t1 -c%s -d%ss --latency' "$t" "${LPIN[*]}" "$CONNS" "$DURATION" >>"$WORK/cmds"
-        printf ' %q' "${WRK[@]}" >>"$WORK/cmds"
-        echo " (after a ${WARMUP}s warm-up of the same)" >>"$WORK/cmds"
-        wrk_args "$t" "${PORT[$p]}"
-        alive || { died "$p"; status "$p" "wrk_$t" "$DIED"; break; }
-        [ "$WARMUP" -gt 0 ] && { wrk_run "$WARMUP" "$WORK/warm.out" "${WRK[@]}" || true; }
-        c0=$(cpu_ticks "$SPID")
-        d0=$(pg_ticks)
-        rc=0
-        wrk_run "$DURATION" "$WORK/wrk-$p-$t.out" "${WRK[@]}" || rc=$?
-        c1=$(cpu_ticks "$SPID")
-        d1=$(pg_ticks)
-        if ! alive; then
-            died "$p"
-            status "$p" "wrk_$t" "$DIED (wrk exit $rc)"
-            break
-        fi
-        if [ "$rc" -ne 0 ]; then
-            status "$p" "wrk_$t" "wrk exit $rc: $(tail -n 1 "$WORK/wrk-$p-$t.out" | cut -c1-160)"
-            continue
-        fi
-        if ! wrk_record "$p" "$t" "$WORK/wrk-$p-$t.out" $((c1 - c0)); then
-            status "$p" "wrk_$t" "no requests completed"
-            continue
-        fi
+        arena_wrk "$p" "$t" "${PORT[$p]}" || { [ $? -eq 2 ] && break; continue; }
         result "$p" "wrk_${t}_p50_ms" "$(wrk_ms "$WRK_P50")"
         result "$p" "wrk_${t}_p99_ms" "$(wrk_ms "$WRK_P99")"
         result "$p" "wrk_${t}_db_cpu_s" "$(awk -v a=$((d1 - d0)) -v t="$CLK_TCK" 'BEGIN { printf "%.2f", a / t }')"

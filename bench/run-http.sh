@@ -304,29 +304,7 @@ for p in "${PROGS[@]}"; do
     log "$p: throughput (wrk)"
     start_server "$p" throughput || continue
     for run in "${RUNS[@]}"; do
-        wrk_args "$run" PORT
-        printf 'wrk %s: %s wrk -t1 -c%s -d%ss --latency' "$run" "${LPIN[*]}" "$CONNS" "$DURATION" >>"$WORK/cmds"
-        printf ' %q' "${WRK[@]}" >>"$WORK/cmds"
-        echo " (after a ${WARMUP}s warm-up of the same)" >>"$WORK/cmds"
-        alive || { died "$p"; status "$p" "wrk_$run" "$DIED"; break; }
-        [ "$WARMUP" -gt 0 ] && { run_wrk "$WARMUP" "$run" "${PORT[$p]}" "$WORK/warm.out" || true; }
-        c0=$(cpu_ticks "$SPID")
-        rc=0
-        run_wrk "$DURATION" "$run" "${PORT[$p]}" "$WORK/wrk-$p-$run.out" || rc=$?
-        c1=$(cpu_ticks "$SPID")
-        if ! alive; then
-            died "$p"
-            status "$p" "wrk_$run" "$DIED (wrk exit $rc)"
-            break
-        fi
-        if [ "$rc" -ne 0 ]; then
-            status "$p" "wrk_$run" "wrk exit $rc: $(tail -n 1 "$WORK/wrk-$p-$run.out" | cut -c1-160)"
-            continue
-        fi
-        if ! wrk_record "$p" "$run" "$WORK/wrk-$p-$run.out" $((c1 - c0)); then
-            status "$p" "wrk_$run" "no requests completed"
-            continue
-        fi
+        arena_wrk "$p" "$run" "${PORT[$p]}" || { [ $? -eq 2 ] && break; continue; }
         log "$p $run: $WRK_RPS req/s, errors $WRK_SERR, non-2xx $WRK_NON2XX"
     done
     stop_server

@@ -80,14 +80,17 @@ class Arena:
     def fr(r):
         return "n/a" if r is None else f"{r:.2f}×"
 
+    def heading(self, title, explain=None):
+        self.w(f"## {title}")
+        self.w()
+        if explain:
+            self.w(explain)
+            self.w()
+
     def table(self, title, cols, explain=None):
         """cols: (header, metric, kind, with_ratio) tuples; one row per program."""
         w = self.w
-        w(f"## {title}")
-        w()
-        if explain:
-            w(explain)
-            w()
+        self.heading(title, explain)
         hdr = ["program"]
         for h, m, k, r in cols:
             hdr.append(h)
@@ -109,11 +112,7 @@ class Arena:
         (runs: (key, header) pairs; the metric is metric.format(run=key)),
         each cell the value and, when ratio, its ratio to weft."""
         w = self.w
-        w(f"## {title}")
-        w()
-        if explain:
-            w(explain)
-            w()
+        self.heading(title, explain)
         w("| program | " + " | ".join(h for _, h in runs) + " |")
         w("|---" + "|---:" * len(runs) + "|")
         for p in self.progs:

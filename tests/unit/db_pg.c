@@ -50,6 +50,16 @@ static int sqlf(weft_pg *db, const char *fmt) {
     return rc;
 }
 
+/* The test table, created anew with these columns; ins (128 bytes) gets
+ * "INSERT INTO <the table> VALUES (<values>)". */
+static int fresh_table(weft_pg *db, const char *cols, const char *values, char ins[128]) {
+    char create[256];
+    snprintf(create, sizeof create, "CREATE TABLE %%s (%s)", cols);
+    if (sqlf(db, "DROP TABLE IF EXISTS %s") || sqlf(db, create)) return -1;
+    snprintf(ins, 128, "INSERT INTO %s VALUES (%s)", tbl(), values);
+    return 0;
+}
+
 /* ---- no libpq ------------------------------------------------------------------------- */
 
 static void open_without_libpq(void *arg) {
@@ -165,10 +175,8 @@ TEST(every_parameter_type_round_trips) {
 TEST(errors_carry_sqlstate_and_do_not_poison_the_pipeline) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
-    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
-    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY, v text NOT NULL)"), 0);
     char ins[128];
-    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1, $2)", tbl());
+    ASSERT_EQ(fresh_table(db, "id int PRIMARY KEY, v text NOT NULL", "$1, $2", ins), 0);
     weft_db_arg a[] = {WEFT_DB_INT(1), WEFT_DB_TEXT("one")};
     weft_db_err e;
     int64_t aff = 0;
@@ -321,10 +329,8 @@ static int64_t count_rows(weft_pg *db) {
 TEST(transactions_commit_roll_back_and_roll_back_when_the_task_ends) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
-    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
-    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY, v text)"), 0);
     char ins[128];
-    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1, 'x')", tbl());
+    ASSERT_EQ(fresh_table(db, "id int PRIMARY KEY, v text", "$1, 'x'", ins), 0);
     weft_pg_tx *tx;
     weft_db_err e;
     ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
@@ -572,9 +578,7 @@ TEST(pipeline_statements_are_independent_transactions_batch_ones_share_one) {
  * as one pipeline or one batch; ins gets the INSERT, st each result. */
 static int insert_with_duplicate(weft_pg *db, int pipeline, char ins[128], weft_pg_stmt st[4],
                                  weft_db_err *e) {
-    if (sqlf(db, "DROP TABLE IF EXISTS %s") || sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"))
-        return -1;
-    snprintf(ins, 128, "INSERT INTO %s VALUES ($1)", tbl());
+    if (fresh_table(db, "id int PRIMARY KEY", "$1", ins)) return -1;
     weft_db_arg a[4] = {WEFT_DB_INT(1), WEFT_DB_INT(2), WEFT_DB_INT(1), WEFT_DB_INT(3)};
     for (int i = 0; i < 4; i++) st[i] = (weft_pg_stmt){.sql = ins, .args = &a[i], .nargs = 1};
     return pipeline ? weft_pg_pipeline(db, st, 4, e, DL) : weft_pg_batch(db, st, 4, e, DL);
@@ -616,10 +620,8 @@ TEST(a_failing_pipeline_statement_leaves_the_others_done) {
 TEST(a_batch_inside_a_transaction_commits_or_rolls_back_with_it) {
     weft_pg *db = open_db(NULL);
     ASSERT(db);
-    ASSERT_EQ(sqlf(db, "DROP TABLE IF EXISTS %s"), 0);
-    ASSERT_EQ(sqlf(db, "CREATE TABLE %s (id int PRIMARY KEY)"), 0);
     char ins[128];
-    snprintf(ins, sizeof ins, "INSERT INTO %s VALUES ($1)", tbl());
+    ASSERT_EQ(fresh_table(db, "id int PRIMARY KEY", "$1", ins), 0);
     for (int commit = 0; commit < 2; commit++) {
         weft_pg_tx *tx;
         weft_db_err e;
