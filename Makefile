@@ -42,6 +42,17 @@ LDFLAGS := -pthread -rdynamic $(SANFLAGS)
 PGINC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CFLAGS  += -I$(PGINC)
 LDLIBS  := -Wl,--as-needed -lsqlite3 -luring -ldl -lm
+# The apps (the deployables: TFB, later the fleet platform) allocate through
+# mimalloc (Debian libmimalloc2.0) instead of glibc malloc, as the Rust peers
+# of the arena do: libpq's 2 KB PGresult blocks are above glibc's tcache limit
+# and went through _int_malloc/_int_free (docs/db.md). It must precede libc,
+# hence --no-as-needed. Sanitizer builds keep the sanitizer's allocator;
+# MALLOC=system opts out.
+MALLOC  ?= mimalloc
+APP_LDLIBS :=
+ifeq ($(MALLOC)$(SANFLAGS),mimalloc)
+  APP_LDLIBS := -Wl,--no-as-needed -lmimalloc
+endif
 
 LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c src/http/*.c src/json/*.c src/db/*.c)
 LIB_ASM  := $(wildcard src/rt/*.S)
@@ -89,7 +100,7 @@ $(B)/appobj/%.o: apps/%.c
 app_objs = $(patsubst apps/%.c,$(B)/appobj/%.o,$(wildcard apps/$(1)/*.c))
 $(B)/apps/%: $$(call app_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(APP_LDLIBS) $(LDLIBS)
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

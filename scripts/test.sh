@@ -330,6 +330,11 @@ for fl in $FLAVORS; do
     if ! build "$fl"; then record "build/$fl" 1; continue; fi
     d=$(dir_of "$fl")
     fan=100000; [ "$fl" = tsan ] && fan=5000
+    if [ "$fl" = plain ]; then # the apps allocate through mimalloc (Makefile MALLOC)
+        out=$(MIMALLOC_VERBOSE=1 "$d/apps/tfb" --help 2>&1)
+        grep -q '^mimalloc: ' <<<"$out"
+        server_result "plain/tfb-uses-mimalloc" $((! $?)) "no mimalloc banner with MIMALLOC_VERBOSE=1: $(head -c 120 <<<"$out")"
+    fi
     for be in $BACKENDS; do
         for t in "$d"/tests/unit/* "$d"/tests/stress/*; do
             [ -x "$t" ] && [ -f "$t" ] || continue
