@@ -350,10 +350,10 @@ check_head() {
 }
 
 # wrk_run seconds outfile wrk-args...: wrk -t1 -cCONNS --latency on the load CPU
-wrk_run() {
-    local secs=$1 out=$2
+wrk_run() { # wrk's own CPU (user, system seconds) goes to OUT.cpu
+    local secs=$1 out=$2 TIMEFORMAT='%3U %3S'
     shift 2
-    timeout $((secs + 30)) "${LPIN[@]}" wrk -t1 -c"$CONNS" -d"$secs"s --latency "$@" >"$out" 2>&1
+    { time timeout $((secs + 30)) "${LPIN[@]}" wrk -t1 -c"$CONNS" -d"$secs"s --latency "$@" >"$out" 2>&1; } 2>"$out.cpu"
 }
 
 # wrk_summary outfile -> "requests seconds req/s socket-errors non-2xx p50 p99"
@@ -389,7 +389,10 @@ wrk_record() {
     result "$p" "wrk_${key}_latency_p50" "$p50"
     result "$p" "wrk_${key}_latency_p99" "$p99"
     result "$p" "wrk_${key}_server_cpu_s" "$(awk -v a="$4" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", a / t }')"
-    result "$p" "wrk_${key}_cpu_us_per_req" "$(awk -v a="$4" -v t="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.4f", a / t / n * 1e6 }')"
+    WRK_CPU_US=$(awk -v a="$4" -v t="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.4f", a / t / n * 1e6 }')
+    result "$p" "wrk_${key}_cpu_us_per_req" "$WRK_CPU_US"
+    WRK_LOADGEN_US=$(awk -v n="$reqs" 'NF == 2 { printf "%.4f", ($1 + $2) / n * 1e6 }' "$3.cpu" 2>/dev/null)
+    [ -z "$WRK_LOADGEN_US" ] || result "$p" "wrk_${key}_loadgen_cpu_us_per_req" "$WRK_LOADGEN_US"
     WRK_REQS=$reqs WRK_RPS=$rps WRK_SERR=$serr WRK_NON2XX=$non2xx WRK_P50=$p50 WRK_P99=$p99
 }
 

@@ -412,7 +412,10 @@ for p in "${ORDER[@]}"; do
         result "$p" "wrk_${t}_p50_ms" "$(wrk_ms "$WRK_P50")"
         result "$p" "wrk_${t}_p99_ms" "$(wrk_ms "$WRK_P99")"
         result "$p" "wrk_${t}_db_cpu_s" "$(awk -v a=$((d1 - d0)) -v t="$CLK_TCK" 'BEGIN { printf "%.2f", a / t }')"
-        result "$p" "wrk_${t}_db_cpu_us_per_req" "$(awk -v a=$((d1 - d0)) -v t="$CLK_TCK" -v n="$WRK_REQS" 'BEGIN { printf "%.4f", a / t / n * 1e6 }')"
+        db_us=$(awk -v a=$((d1 - d0)) -v t="$CLK_TCK" -v n="$WRK_REQS" 'BEGIN { printf "%.4f", a / t / n * 1e6 }')
+        result "$p" "wrk_${t}_db_cpu_us_per_req" "$db_us"
+        [ -z "$WRK_LOADGEN_US" ] ||
+            result "$p" "wrk_${t}_all_cpu_us_per_req" "$(awk -v a="$WRK_CPU_US" -v b="$db_us" -v c="$WRK_LOADGEN_US" 'BEGIN { printf "%.4f", a + b + c }')"
         [ "$WRK_NON2XX" -eq 0 ] || note "$p ${TPATH[$t]}: $WRK_NON2XX non-2xx answers (server log: $(grep -v listening "$WORK/server-$p.log" | tail -n 1 | cut -c1-160))"
         log "$p $t: $WRK_RPS req/s, p50 $WRK_P50, p99 $WRK_P99, errors $WRK_SERR, non-2xx $WRK_NON2XX"
     done
@@ -541,6 +544,14 @@ A.matrix("PostgreSQL CPU per request, µs (db CPU µs/req)", RUNS, "wrk_{run}_db
          "utime+stime of the postmaster and all its processes (backends, autovacuum, ...; those that "
          "ended during the run included) over the same run, divided by the requests wrk completed: "
          "what the program's way of querying costs the database. Lower is better.")
+A.matrix("wrk's own CPU per request, µs", RUNS, "wrk_{run}_loadgen_cpu_us_per_req", "f",
+         "user+system time of the wrk process (bash's time) over the run, divided by the requests it "
+         "completed: the load generator shares the machine with the server and PostgreSQL. Lower is better.")
+A.matrix("Server + PostgreSQL + wrk CPU per request, µs", RUNS, "wrk_{run}_all_cpu_us_per_req", "f",
+         f"The server, PostgreSQL and wrk rows added up. All three share the {meta['nproc']} CPUs, so "
+         f"req/s can not exceed {meta['nproc']} CPU-seconds per second divided by this sum, and while the "
+         "CPUs are saturated the req/s ratios follow the inverse ratios of these sums: the server's own "
+         "share moves only its part. Lower is better.")
 A.matrix("Server CPU, s (during each run)", RUNS, "wrk_{run}_server_cpu_s", "f", ratio=False)
 A.matrix("PostgreSQL CPU, s (during each run; it has both CPUs)", RUNS, "wrk_{run}_db_cpu_s", "f", ratio=False)
 A.matrix("Socket errors (connect, read, write, timeout)", RUNS, "wrk_{run}_socket_errors", "int", ratio=False)
