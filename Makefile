@@ -12,6 +12,7 @@
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
 #   make format           clang-format every C file
 #   WERROR=1              add -Werror (CI sets it)
+#   MALLOC=system         apps on glibc malloc instead of mimalloc (docs/db.md, Allocator)
 
 CC      ?= gcc
 SAN     ?=
