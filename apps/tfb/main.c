@@ -265,16 +265,6 @@ static char *put_escaped(char *p, const char *s, size_t n) {
     return p;
 }
 
-static char *put_int(char *p, int32_t v) {
-    char tmp[12];
-    int n = 0;
-    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
-    do tmp[n++] = (char)('0' + u % 10); while (u /= 10);
-    if (v < 0) *p++ = '-';
-    while (n) *p++ = tmp[--n];
-    return p;
-}
-
 static const char FORTUNES_HEAD[] = "<!DOCTYPE html><html><head><title>Fortunes</title></head>"
                                     "<body><table><tr><th>id</th><th>message</th></tr>";
 static const char FORTUNES_TAIL[] = "</table></body></html>";
@@ -312,7 +302,7 @@ static int fortunes(weft_http_ctx *c, void *ud) {
         char *p = PUT_LIT(b->data + b->len, FORTUNES_HEAD);
         for (int i = 0; i <= n; i++) {
             p = PUT_LIT(p, "<tr><td>");
-            p = put_int(p, fs[i].id);
+            p += weft_i64_to_text(p, fs[i].id);
             p = PUT_LIT(p, "</td><td>");
             p = put_escaped(p, fs[i].msg, fs[i].len);
             p = PUT_LIT(p, "</td></tr>");

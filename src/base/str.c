@@ -76,3 +76,14 @@ int weft_str_to_i64(weft_str s, int64_t *out) {
     *out = !neg ? (int64_t)v : v == 0 ? 0 : -(int64_t)(v - 1) - 1;
     return 0;
 }
+
+size_t weft_i64_to_text(char *out, int64_t v) {
+    char tmp[WEFT_I64_TEXT_MAX], *q = tmp + sizeof tmp;
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do *--q = (char)('0' + m % 10);
+    while (m /= 10);
+    if (v < 0) *--q = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - q);
+    memcpy(out, q, n);
+    return n;
+}

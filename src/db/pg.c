@@ -692,17 +692,7 @@ typedef struct {
 
 /* Decimal text of v, NUL-terminated, in buf (>= 21 bytes); returns buf. */
 static const char *fmt_i64(int64_t v, char *buf) {
-    char tmp[24];
-    int n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    char *p = buf;
-    if (v < 0) *p++ = '-';
-    while (n) *p++ = tmp[--n];
-    *p = 0;
+    buf[weft_i64_to_text(buf, v)] = 0;
     return buf;
 }
 

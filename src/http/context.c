@@ -393,12 +393,7 @@ int weft__http_write_head(weft_http_ctx *c, weft_buf *b, int64_t content_length)
     if (content_length >= 0 && !bodyless_status(st)) {
         memcpy(p, "\r\nContent-Length: ", 18);
         p += 18;
-        char num[24];
-        int k = 0;
-        uint64_t v = (uint64_t)content_length;
-        do num[k++] = (char)('0' + v % 10);
-        while ((v /= 10) != 0);
-        while (k) *p++ = num[--k];
+        p += weft_i64_to_text(p, content_length);
     } else if (content_length < 0 && c->chunked) {
         memcpy(p, "\r\nTransfer-Encoding: chunked", 28);
         p += 28;

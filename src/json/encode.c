@@ -225,14 +225,8 @@ void weft_json_enc_str(weft_json_enc *e, weft_str s) {
 
 void weft_json_enc_int(weft_json_enc *e, int64_t v) {
     if (before_value(e)) return;
-    char buf[24], *q = buf + sizeof buf;
-    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-    do {
-        *--q = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    if (v < 0) *--q = '-';
-    put(e, q, (size_t)(buf + sizeof buf - q));
+    char buf[WEFT_I64_TEXT_MAX];
+    put(e, buf, weft_i64_to_text(buf, v));
     after_scalar(e);
 }
 

@@ -548,6 +548,31 @@ TEST_PLAIN(str_to_i64) {
     ASSERT_ERR(weft_str_to_i64((weft_str){NULL, 0}, &v), WEFT_EPARSE);
 }
 
+/* weft_i64_to_text against snprintf, and back through weft_str_to_i64. */
+TEST_PLAIN(i64_to_text) {
+    int64_t vals[] = {0, 1, -1, 9, 10, -10, 99, 100, 12345, -2147483648LL, 4294967296LL,
+                      INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 1000 + (int)(sizeof vals / sizeof vals[0]); i++) {
+        int64_t v;
+        if (i < (int)(sizeof vals / sizeof vals[0])) {
+            v = vals[i];
+        } else { /* every magnitude: a random value shifted right 0..63 bits */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = (int64_t)(x >> (x % 64));
+            if (x & 1) v = -v;
+        }
+        char got[WEFT_I64_TEXT_MAX + 1] = {0}, want[32];
+        size_t n = weft_i64_to_text(got, v);
+        snprintf(want, sizeof want, "%" PRId64, v);
+        ASSERT_EQ(n, strlen(want));
+        ASSERT_STREQ(got, want);
+        int64_t back = 0;
+        ASSERT_EQ(weft_str_to_i64((weft_str){got, n}, &back), 0);
+        ASSERT_EQ(back, v);
+    }
+}
+
 /* ---- log --------------------------------------------------------------- */
 
 /* Run weft_log calls with fd 2 pointed at a pipe; returns the bytes written
