@@ -48,8 +48,7 @@ static const char *mime_of(const char *path) {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     if (dot && (!slash || dot > slash))
         for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-            if (weft_str_eq_nocase(weft_str_c(dot + 1), weft_str_c(tab[i].ext)))
-                return tab[i].type;
+            if (weft_str_eq_nocase(weft_str_c(dot + 1), weft_str_c(tab[i].ext))) return tab[i].type;
     return "application/octet-stream";
 }
 
@@ -102,8 +101,8 @@ static int parse_range(weft_str h, int64_t size, int64_t *from, int64_t *to) {
 int weft_http_send_file(weft_http_ctx *c, const char *path) {
     if (c->head_sent) return WEFT_EINVAL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? WEFT_ENOENT
-                                                                               : -errno;
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? WEFT_ENOENT : -errno;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -194,4 +193,3 @@ int weft_http_static(weft_http_ctx *c, const char *root, weft_str rel) {
     path[rl + 1 + rel.n] = 0;
     return weft_http_send_file(c, path);
 }
-

@@ -60,4 +60,3 @@ int weft_http_write(weft_http_ctx *c, const void *p, size_t n) {
     if (rc) c->failed = 1;
     return rc;
 }
-
