@@ -206,10 +206,13 @@ static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
             case OID_INT4:
             case OID_INT8:
             case OID_OID: {
-                int neg = *v == '-';
-                uint64_t x = 0;
-                for (const char *p = v + neg; *p; p++) x = x * 10 + (uint64_t)(*p - '0');
-                rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, neg ? (int64_t)(0 - x) : (int64_t)x, 0);
+                int64_t x;
+                /* the server's text of an integer type always parses; if it
+                 * ever did not, the cell keeps the text rather than a guess */
+                if (weft_str_to_i64((weft_str){v, len}, &x) == 0)
+                    rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, x, 0);
+                else
+                    rc = weft__rows_cell(r, WEFT_DB_TTEXT, v, len, 0, 0);
                 break;
             }
             case OID_FLOAT4:
