@@ -62,7 +62,16 @@ LIB      := $(B)/libweft.a
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
-TEST_SRC := $(wildcard tests/unit/*.c tests/stress/*.c)
+# tests/: unit/ (one file per module), protocol/ (real server processes over
+# real sockets; proto.c and notes_checks.c are their shared helpers),
+# stress/ (tests/README.md)
+PROTO_HELP_SRC := tests/protocol/proto.c tests/protocol/notes_checks.c
+PROTO_HELP_OBJ := $(PROTO_HELP_SRC:%.c=$(B)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
+PROTO_SRC := $(filter-out $(PROTO_HELP_SRC),$(wildcard tests/protocol/*.c))
+PROTO_BIN := $(PROTO_SRC:tests/%.c=$(B)/tests/%)
+TEST_SRC := $(UNIT_SRC) $(wildcard tests/stress/*.c) $(PROTO_SRC)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 APP_SRC  := $(wildcard apps/*/main.c)
 APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
@@ -105,7 +114,13 @@ $(B)/apps/%: $$(call app_objs,$$*) $(LIB)
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# a protocol test runs the server binaries of its own build tree
+$(B)/tests/protocol/%: $(B)/tests/protocol/%.o $(PROTO_HELP_OBJ) $(B)/tests/test_main.o \
+                       $(B)/tests/test_util.o $(LIB) | $(EX_BIN) $(APP_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/%.o: CFLAGS += -Itests
+$(B)/tests/protocol/%.o: CFLAGS += -DTEST_APP_MALLOC=\"$(MALLOC)\"
 $(B)/tests/test_main.o: CFLAGS += -Itests
 $(B)/tests/test_util.o: CFLAGS += -Itests
 $(B)/bench/%: $(B)/bench/micro/%.o $(LIB)
