@@ -55,6 +55,41 @@ ifeq ($(MALLOC)$(SANFLAGS),mimalloc)
   APP_LDLIBS := -Wl,--no-as-needed -lmimalloc
 endif
 
+# ---- what the build needs from Debian: a cheap check, not apt ---------------
+# Before building, one preprocessor run per header (tens of ms; skipped for
+# clean/format/deps/help and in sub-makes). When one is missing, plain `make`
+# does what `make run`/`make test` do: scripts/deps.sh installs what is
+# missing (apt, sudo when not root); if the header is still missing after
+# that, make stops and says exactly what to run. DEPS_AUTO=0: only say it.
+# `make check-deps` runs the check alone (DEP_HEADERS="x.h" simulates a
+# missing header: tests/scripts/make_deps.sh).
+DEP_HEADERS ?= liburing.h sqlite3.h libpq-fe.h
+DEPS_AUTO   ?= 1
+dep_pkg = $(or $(DEP_PKG_$(1)),$(if $(filter liburing.h,$(1)),liburing-dev,$(if $(filter sqlite3.h,$(1)),libsqlite3-dev,$(if $(filter libpq-fe.h,$(1)),libpq-dev,<the package with $(1)>))))
+dep_missing = $(shell for h in $(DEP_HEADERS); do printf '\043include <%s>\n' "$$h" | \
+                $(CC) -I$(PGINC) -E -x c - >/dev/null 2>&1 || echo "$$h"; done)
+DEP_GOALS := $(filter-out clean format deps help,$(or $(MAKECMDGOALS),all))
+ifneq ($(DEP_GOALS),)
+ifeq ($(MAKELEVEL),0)
+  DEP_MISSING := $(dep_missing)
+  ifneq ($(DEP_MISSING),)
+    ifeq ($(DEPS_AUTO),1)
+      $(info make: missing $(DEP_MISSING); installing what is missing with scripts/deps.sh)
+      DEP_RC := $(shell bash scripts/deps.sh >&2; echo $$?)
+      DEP_MISSING := $(dep_missing)
+    endif
+  endif
+  ifneq ($(DEP_MISSING),)
+    $(error $(DEP_MISSING) not found (Debian: $(foreach h,$(DEP_MISSING),$(call dep_pkg,$(h)))). \
+      Run: sudo bash scripts/deps.sh (installs every missing package), or: sudo apt-get install \
+      $(foreach h,$(DEP_MISSING),$(call dep_pkg,$(h))))
+  endif
+endif
+endif
+.PHONY: check-deps
+check-deps:
+	@echo "make: build dependencies present ($(DEP_HEADERS))"
+
 LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c src/http/*.c src/json/*.c src/db/*.c)
 LIB_ASM  := $(wildcard src/rt/*.S)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
