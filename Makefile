@@ -5,6 +5,9 @@
 #   make SAN=address      ASan+UBSan build, build-asan/
 #   make SAN=thread       TSan build, build-tsan/
 #   make test             deps, all builds, every test, "N passed, N failed"
+#   make check            the one-minute loop: plain build, unit tests on both
+#                         I/O backends, no PostgreSQL/downloads/sanitizers
+#   make test T=chan      one test file (T=chan:NAME: one test); also make check T=...
 #   make run              deps, build, run the flagship (today: the example HTTP server
 #                         on 127.0.0.1:8080, notes in SQLite unless WEFT_PG is set)
 #   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
@@ -113,7 +116,7 @@ APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test run bench bench-rt bench-http bench-json bench-db tfb \
+.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db tfb \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -165,8 +168,11 @@ $(B)/bench/%: $(B)/bench/micro/%.o $(LIB)
 deps:
 	@bash scripts/deps.sh
 
+# T=file or T=file:test runs one test file or one test (tests/README.md)
 test: deps
-	@bash scripts/test.sh
+	@T='$(T)' bash scripts/test.sh
+check:
+	@T='$(T)' bash scripts/check.sh
 
 run: deps
 	@$(MAKE) --no-print-directory examples

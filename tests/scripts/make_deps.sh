@@ -7,6 +7,9 @@
 # Ends with "make_deps: N passed, N failed" (the form scripts/test.sh counts).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+# run from `make test`, make's variables would reach these makes: the check
+# runs in a top-level make only
+unset MAKELEVEL MAKEFLAGS MFLAGS
 passed=0 failed=0
 check() { # name status [detail]
     if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "  ok   $1"
