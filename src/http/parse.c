@@ -400,9 +400,11 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
     if (te.seen) {
         /* §6.1: Transfer-Encoding in a 1.0 message is faulty framing, even
          * with Content-Length (a 1.0 recipient may not know it) */
-        if (minor == 0) return fail(status, reason, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (minor == 0)
+            return fail(status, reason, 400, "Transfer-Encoding in an HTTP/1.0 request");
         /* §6.3 rule 4: without chunked last, the length is unknowable */
-        if (!te.last_chunked) return fail(status, reason, 400, "final transfer coding is not chunked");
+        if (!te.last_chunked)
+            return fail(status, reason, 400, "final transfer coding is not chunked");
         /* §6.1: a coding weft does not implement (it decodes only chunked) */
         if (te.other) return fail(status, reason, 501, "unsupported transfer coding");
     }

@@ -32,10 +32,12 @@ TEST_PLAIN(example_routes_health_hello_add_echo_404) {
     char db[400];
     fresh_db(db, sizeof db, "routes");
     proto_server s;
-    if (proto_start(&s, "examples/http_server", (const char *const[]){"--sqlite", db, NULL})) return;
+    if (proto_start(&s, "examples/http_server", (const char *const[]){"--sqlite", db, NULL}))
+        return;
     int p = s.port;
     EXPECT(p, "GET", "/health", NULL, 200,
-           "^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\\{\"status\":\"ok\".*$");
+           "^HTTP/1.1 200 OK\n(.*\n)*Content-Type: "
+           "application/json\n(.*\n)*\n\\{\"status\":\"ok\".*$");
     /* a percent-encoded UTF-8 path parameter, and the timing middleware */
     EXPECT(p, "GET", "/hello/w%C3%B6rld", NULL, 200,
            "^.*X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\xc3\xb6rld!\n?$");
@@ -44,7 +46,8 @@ TEST_PLAIN(example_routes_health_hello_add_echo_404) {
     EXPECT(p, "POST", "/echo", "{\"k\":[1,2.5,\"v\"]}", 200,
            "^.*\n\\{\"received\":\\{\"k\":\\[1,2.5,\"v\"\\]\\},\"bytes\":17\\}\n?$");
     EXPECT(p, "GET", "/nope", NULL, 404, "^HTTP/1.1 404 Not Found\n.*$");
-    EXPECT(p, "GET", "/health", NULL, 200, "^.*\n\\{\"status\":\"ok\",[^\n]*\"store\":\"sqlite\"\\}\n?$");
+    EXPECT(p, "GET", "/health", NULL, 200,
+           "^.*\n\\{\"status\":\"ok\",[^\n]*\"store\":\"sqlite\"\\}\n?$");
     ASSERT_STOPS_CLEANLY(&s);
     remove_db(db);
 }
@@ -53,7 +56,8 @@ TEST_PLAIN(example_notes_on_sqlite) {
     char db[400];
     fresh_db(db, sizeof db, "notes");
     proto_server s;
-    if (proto_start(&s, "examples/http_server", (const char *const[]){"--sqlite", db, NULL})) return;
+    if (proto_start(&s, "examples/http_server", (const char *const[]){"--sqlite", db, NULL}))
+        return;
     proto_notes_checks(s.port);
     ASSERT_STOPS_CLEANLY(&s);
     remove_db(db);

@@ -11,7 +11,8 @@
 static const char *pg(void) {
     const char *c = getenv("WEFT_TEST_PG");
     if (!c || !*c)
-        test__fail(__FILE__, __LINE__, "WEFT_TEST_PG is not set (scripts/test.sh starts a PostgreSQL)");
+        test__fail(__FILE__, __LINE__,
+                   "WEFT_TEST_PG is not set (scripts/test.sh starts a PostgreSQL)");
     return c && *c ? c : NULL;
 }
 

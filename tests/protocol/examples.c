@@ -17,8 +17,9 @@ static void run_and_match(const char *name, const char *const *args, const char 
     char *out = NULL;
     int rc = proto_run(bin, args, NULL, 300, &out);
     if (rc != 0 || !proto_match(out, re))
-        test__fail(__FILE__, __LINE__, "%s: exit status %d, want 0 and a line /%s/; output ends: %s",
-                   name, rc, line_re, out && strlen(out) > 400 ? out + strlen(out) - 400 : out);
+        test__fail(__FILE__, __LINE__,
+                   "%s: exit status %d, want 0 and a line /%s/; output ends: %s", name, rc, line_re,
+                   out && strlen(out) > 400 ? out + strlen(out) - 400 : out);
     free(out);
 }
 

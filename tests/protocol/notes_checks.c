@@ -111,9 +111,9 @@ void proto_notes_checks(int port) {
     EXPECT_JSON(port, "GET", "/notes?before=-1", NULL, 400,
                 JSON_RESP("400 Bad Request",
                           "\\{\"error\":\"before must be a positive integer \\(a note id\\)\"\\}"));
-    EXPECT_JSON(port, "GET", "/notes/abc", NULL, 400,
-                JSON_RESP("400 Bad Request",
-                          "\\{\"error\":\"the note id must be a positive integer\"\\}"));
+    EXPECT_JSON(
+        port, "GET", "/notes/abc", NULL, 400,
+        JSON_RESP("400 Bad Request", "\\{\"error\":\"the note id must be a positive integer\"\\}"));
     EXPECT_JSON(port, "GET", "/notes/9223372036854775807", NULL, 404,
                 JSON_RESP("404 Not Found", "\\{\"error\":\"no such note\"\\}"));
 
@@ -124,8 +124,9 @@ void proto_notes_checks(int port) {
                 JSON_RESP("400 Bad Request", "\\{\"error\":\"the body must be a JSON object\"\\}"));
     EXPECT_JSON(port, "POST", "/notes", "{\"txt\":\"hi\"}", 400,
                 JSON_RESP("400 Bad Request", "\\{\"error\":\"\\\\\"text\\\\\" is required\"\\}"));
-    EXPECT_JSON(port, "POST", "/notes", "{\"text\":42}", 400,
-                JSON_RESP("400 Bad Request", "\\{\"error\":\"\\\\\"text\\\\\" must be a string\"\\}"));
+    EXPECT_JSON(
+        port, "POST", "/notes", "{\"text\":42}", 400,
+        JSON_RESP("400 Bad Request", "\\{\"error\":\"\\\\\"text\\\\\" must be a string\"\\}"));
     EXPECT_JSON(
         port, "POST", "/notes", "{\"text\":\" \"}", 400,
         JSON_RESP("400 Bad Request", "\\{\"error\":\"\\\\\"text\\\\\" must not be empty\"\\}"));
@@ -143,9 +144,9 @@ void proto_notes_checks(int port) {
                 JSON_RESP("404 Not Found", "\\{\"error\":\"no such note\"\\}"));
     EXPECT_JSON(port, "DELETE", loc, NULL, 404,
                 JSON_RESP("404 Not Found", "\\{\"error\":\"no such note\"\\}"));
-    EXPECT_JSON(port, "DELETE", "/notes/abc", NULL, 400,
-                JSON_RESP("400 Bad Request",
-                          "\\{\"error\":\"the note id must be a positive integer\"\\}"));
+    EXPECT_JSON(
+        port, "DELETE", "/notes/abc", NULL, 400,
+        JSON_RESP("400 Bad Request", "\\{\"error\":\"the note id must be a positive integer\"\\}"));
 
     /* 21. the list no longer has it */
     EXPECT_JSON(port, "GET", "/notes?limit=1", NULL, 200,

@@ -327,8 +327,8 @@ int proto_req(int port, const char *method, const char *target, const char *body
                      method, target, port);
     rb_add(&req, line, (size_t)n);
     if (body) {
-        n = snprintf(line, sizeof line,
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(body));
+        n = snprintf(line, sizeof line, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+                     strlen(body));
         rb_add(&req, line, (size_t)n);
     }
     rb_add(&req, "\r\n", 2);
@@ -394,8 +394,8 @@ int proto_req(int port, const char *method, const char *target, const char *body
     /* the body */
     rbuf b = {0};
     rb_add(&b, "", 0);
-    int bodyless = r->status == 204 || r->status == 304 || r->status / 100 == 1 ||
-                   strcmp(method, "HEAD") == 0;
+    int bodyless =
+        r->status == 204 || r->status == 304 || r->status / 100 == 1 || strcmp(method, "HEAD") == 0;
     if (!why && !bodyless) {
         if (chunked) {
             size_t pos = head_end;
@@ -413,9 +413,12 @@ int proto_req(int port, const char *method, const char *target, const char *body
                     while (!why) {
                         while ((le = line_end(&in, pos)) < 0)
                             if (fill(fd, &in) <= 0) break;
-                        if (le < 0) why = "chunked trailer cut short";
-                        else if ((size_t)le <= pos + 1) break;
-                        else pos = (size_t)le + 1;
+                        if (le < 0)
+                            why = "chunked trailer cut short";
+                        else if ((size_t)le <= pos + 1)
+                            break;
+                        else
+                            pos = (size_t)le + 1;
                     }
                     break;
                 }
@@ -427,12 +430,13 @@ int proto_req(int port, const char *method, const char *target, const char *body
                 pos += sz + 2;
             }
         } else if (cl >= 0) {
-            if (need(fd, &in, head_end + (size_t)cl)) why = "body shorter than Content-Length";
-            else rb_add(&b, in.p + head_end, (size_t)cl);
+            if (need(fd, &in, head_end + (size_t)cl))
+                why = "body shorter than Content-Length";
+            else
+                rb_add(&b, in.p + head_end, (size_t)cl);
         } else { /* to the close */
             ssize_t got;
-            while ((got = fill(fd, &in)) > 0) {
-            }
+            while ((got = fill(fd, &in)) > 0) {}
             if (got < 0) why = "body not closed within 10 s";
             rb_add(&b, in.p + head_end, in.len - head_end);
         }
@@ -488,8 +492,10 @@ int proto_match(const char *s, const char *re) {
 int proto_check_at(const char *file, int line, const char *what, const proto_resp *r, int status,
                    const char *re) {
     const char *bad = NULL;
-    if (status && r->status != status) bad = "status";
-    else if (re && !proto_match(r->text, re)) bad = "no match for";
+    if (status && r->status != status)
+        bad = "status";
+    else if (re && !proto_match(r->text, re))
+        bad = "no match for";
     if (!bad) return 0;
     test__fail(file, line, "%s: %s %s; the response:\n%.*s", what, bad,
                bad[0] == 's' ? "differs" : re, 2000, r->text);

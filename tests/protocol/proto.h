@@ -53,16 +53,16 @@ int proto_run(const char *bin, const char *const *args, const char *const *env, 
 
 /* One response, as read from the wire. */
 typedef struct proto_resp {
-    int status;    /* from the status line */
-    char *text;    /* the whole response, CRs removed, NUL-terminated (the form the
-                      regexes below are written against) */
+    int status; /* from the status line */
+    char *text; /* the whole response, CRs removed, NUL-terminated (the form the
+                   regexes below are written against) */
     size_t nhdr;
     struct {
         char *name, *value;
-    } hdr[64];     /* into a private copy of the head */
-    char *body;    /* NUL-terminated, de-chunked */
+    } hdr[64];  /* into a private copy of the head */
+    char *body; /* NUL-terminated, de-chunked */
     size_t body_len;
-    char *head_;   /* private */
+    char *head_; /* private */
 } proto_resp;
 
 /* One request on a fresh connection to 127.0.0.1:port, read back in full
@@ -92,7 +92,7 @@ int proto_check_at(const char *file, int line, const char *what, const proto_res
  * leaves the response in the proto_resp named by EXPECT_KEEP's last argument. */
 #define EXPECT_KEEP(port, method, target, body, status, re, r)                                     \
     do {                                                                                           \
-        if (proto_req((port), (method), (target), (body), (r))) return;                           \
+        if (proto_req((port), (method), (target), (body), (r))) return;                            \
         if (proto_check_at(__FILE__, __LINE__, (target), (r), (status), (re))) {                   \
             proto_resp_free(r);                                                                    \
             return;                                                                                \

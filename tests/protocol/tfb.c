@@ -96,10 +96,11 @@ TEST_PLAIN(tfb_updates_persist) {
         const char *b = strstr(r.body, "\"id\":");
         if (b) sscanf(b, "\"id\":%ld,\"randomNumber\":%ld", &id, &num);
         char cmd[1024], got[64] = "";
-        snprintf(cmd, sizeof cmd,
-                 "bash '%s/scripts/pg.sh' psql '%s' -tAc 'SELECT randomnumber FROM world WHERE id = "
-                 "%ld' 2>&1",
-                 proto_repo_dir(), getenv("WEFT_TEST_PG_DIR"), id);
+        snprintf(
+            cmd, sizeof cmd,
+            "bash '%s/scripts/pg.sh' psql '%s' -tAc 'SELECT randomnumber FROM world WHERE id = "
+            "%ld' 2>&1",
+            proto_repo_dir(), getenv("WEFT_TEST_PG_DIR"), id);
         FILE *f = popen(cmd, "r");
         if (f) {
             if (!fgets(got, sizeof got, f)) got[0] = 0;
@@ -132,7 +133,8 @@ TEST_PLAIN(tfb_db_outage_503_then_heals) {
             ok = 0;
             break;
         }
-        if (proto_check_at(__FILE__, __LINE__, db_paths[i], &r, 503, "^.*database error: .*$")) ok = 0;
+        if (proto_check_at(__FILE__, __LINE__, db_paths[i], &r, 503, "^.*database error: .*$"))
+            ok = 0;
         proto_resp_free(&r);
     }
     if (ok) {
@@ -159,7 +161,8 @@ TEST_PLAIN(tfb_db_outage_503_then_heals) {
             if (status != 200) nanosleep(&(struct timespec){0, 100000000}, NULL);
         }
         if (status != 200)
-            test__fail(__FILE__, __LINE__, "/db answered %d 10 s after PostgreSQL came back", status);
+            test__fail(__FILE__, __LINE__, "/db answered %d 10 s after PostgreSQL came back",
+                       status);
     }
     ASSERT_STOPS_CLEANLY(&s);
 }
@@ -178,7 +181,7 @@ TEST_PLAIN(tfb_allocator_is_the_one_the_build_chose) {
 #endif
     if (banner != want)
         test__fail(__FILE__, __LINE__,
-                   "MIMALLOC_VERBOSE=1 tfb --help (exit %d): mimalloc banner %s, want %s: %.120s", rc,
-                   banner ? "present" : "absent", want ? "present" : "absent", out ? out : "");
+                   "MIMALLOC_VERBOSE=1 tfb --help (exit %d): mimalloc banner %s, want %s: %.120s",
+                   rc, banner ? "present" : "absent", want ? "present" : "absent", out ? out : "");
     free(out);
 }
