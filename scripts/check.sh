@@ -22,6 +22,13 @@ if ! make -s -j"${JOBS:-2}" $WERR all >build/test-logs/check-build.log 2>&1; the
     exit 1
 fi
 echo "== built plain in $(( $(date +%s) - t0 )) s"
+T=${T:-}
+if [ -n "$T" ] && { [ "${T%%:*}" = db_pg ] || [ ! -x "build/tests/unit/${T%%:*}" ]; }; then
+    echo "T=$T: no unit test file named '${T%%:*}' that runs without PostgreSQL (make check runs"
+    echo "tests/unit but db_pg; make test T=${T%%:*} runs any tier, with PostgreSQL when needed)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 pids=()
 for be in $BACKENDS; do
     CHECK=1 BACKENDS=$be LOG=build/test-logs/check-$be bash scripts/test.sh >build/test-logs/check-$be.out 2>&1 &
