@@ -154,6 +154,35 @@ static const char **make_argv(const char *bin, const char *const *pre, size_t np
     return v;
 }
 
+/* Servers started and not stopped: a failed EXPECT ends its test early and
+ * leaves one running; at exit each is killed and its output shown. */
+static struct {
+    pid_t pid;
+    char log[256];
+} live[32];
+
+static void kill_leftovers(void) {
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+        if (live[i].pid <= 0) continue;
+        kill(live[i].pid, SIGKILL);
+        wait_for(live[i].pid, 5000);
+        print_tail("a server left running by a failed test", live[i].log);
+        unlink(live[i].log);
+        live[i].pid = 0;
+    }
+}
+
+static void track(pid_t pid, const char *log) {
+    static int registered;
+    if (!registered) registered = atexit(kill_leftovers) == 0;
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+        if (pid > 0 ? live[i].pid > 0 : live[i].pid != -pid) continue;
+        live[i].pid = pid > 0 ? pid : 0; /* pid < 0: forget -pid */
+        snprintf(live[i].log, sizeof live[i].log, "%s", log);
+        return;
+    }
+}
+
 int proto_start(proto_server *s, const char *bin, const char *const *args) {
     s->pid = -1;
     s->port = 0;
@@ -186,7 +215,10 @@ int proto_start(proto_server *s, const char *bin, const char *const *args) {
             s->port = atoi(colon + 1);
         }
         free(t);
-        if (s->port > 0) return 0;
+        if (s->port > 0) {
+            track(s->pid, s->log);
+            return 0;
+        }
         int code = wait_for(s->pid, 0);
         if (code >= 0) {
             s->pid = -1;
@@ -212,6 +244,7 @@ int proto_start(proto_server *s, const char *bin, const char *const *args) {
 int proto_stop(proto_server *s) {
     int code = 0;
     if (s->pid > 0) {
+        track(-s->pid, "");
         kill(s->pid, SIGTERM);
         code = wait_for(s->pid, 20000);
         if (code < 0) {
