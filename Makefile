@@ -5,6 +5,9 @@
 #   make SAN=address      ASan+UBSan build, build-asan/
 #   make SAN=thread       TSan build, build-tsan/
 #   make test             deps, all builds, every test, "N passed, N failed"
+#   make check            the one-minute loop: plain build, unit tests on both
+#                         I/O backends, no PostgreSQL/downloads/sanitizers
+#   make test T=chan      one test file (T=chan:NAME: one test); also make check T=...
 #   make run              deps, build, run the flagship (today: the example HTTP server
 #                         on 127.0.0.1:8080, notes in SQLite unless WEFT_PG is set)
 #   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
@@ -55,6 +58,41 @@ ifeq ($(MALLOC)$(SANFLAGS),mimalloc)
   APP_LDLIBS := -Wl,--no-as-needed -lmimalloc
 endif
 
+# ---- what the build needs from Debian: a cheap check, not apt ---------------
+# Before building, one preprocessor run per header (tens of ms; skipped for
+# clean/format/deps/help and in sub-makes). When one is missing, plain `make`
+# does what `make run`/`make test` do: scripts/deps.sh installs what is
+# missing (apt, sudo when not root); if the header is still missing after
+# that, make stops and says exactly what to run. DEPS_AUTO=0: only say it.
+# `make check-deps` runs the check alone (DEP_HEADERS="x.h" simulates a
+# missing header: tests/scripts/make_deps.sh).
+DEP_HEADERS ?= liburing.h sqlite3.h libpq-fe.h
+DEPS_AUTO   ?= 1
+dep_pkg = $(or $(DEP_PKG_$(1)),$(if $(filter liburing.h,$(1)),liburing-dev,$(if $(filter sqlite3.h,$(1)),libsqlite3-dev,$(if $(filter libpq-fe.h,$(1)),libpq-dev,<the package with $(1)>))))
+dep_missing = $(shell for h in $(DEP_HEADERS); do printf '\043include <%s>\n' "$$h" | \
+                $(CC) -I$(PGINC) -E -x c - >/dev/null 2>&1 || echo "$$h"; done)
+DEP_GOALS := $(filter-out clean format deps help,$(or $(MAKECMDGOALS),all))
+ifneq ($(DEP_GOALS),)
+ifeq ($(MAKELEVEL),0)
+  DEP_MISSING := $(dep_missing)
+  ifneq ($(DEP_MISSING),)
+    ifeq ($(DEPS_AUTO),1)
+      $(info make: missing $(DEP_MISSING); installing what is missing with scripts/deps.sh)
+      DEP_RC := $(shell bash scripts/deps.sh >&2; echo $$?)
+      DEP_MISSING := $(dep_missing)
+    endif
+  endif
+  ifneq ($(DEP_MISSING),)
+    $(error $(DEP_MISSING) not found (Debian: $(foreach h,$(DEP_MISSING),$(call dep_pkg,$(h)))). \
+      Run: sudo bash scripts/deps.sh (installs every missing package), or: sudo apt-get install \
+      $(foreach h,$(DEP_MISSING),$(call dep_pkg,$(h))))
+  endif
+endif
+endif
+.PHONY: check-deps
+check-deps:
+	@echo "make: build dependencies present ($(DEP_HEADERS))"
+
 LIB_SRC  := $(wildcard src/base/*.c src/rt/*.c src/http/*.c src/json/*.c src/db/*.c)
 LIB_ASM  := $(wildcard src/rt/*.S)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
@@ -62,14 +100,23 @@ LIB      := $(B)/libweft.a
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
-TEST_SRC := $(wildcard tests/unit/*.c tests/stress/*.c)
+# tests/: unit/ (one file per module), protocol/ (real server processes over
+# real sockets; proto.c and notes_checks.c are their shared helpers),
+# stress/ (tests/README.md)
+PROTO_HELP_SRC := tests/protocol/proto.c tests/protocol/notes_checks.c
+PROTO_HELP_OBJ := $(PROTO_HELP_SRC:%.c=$(B)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
+PROTO_SRC := $(filter-out $(PROTO_HELP_SRC),$(wildcard tests/protocol/*.c))
+PROTO_BIN := $(PROTO_SRC:tests/%.c=$(B)/tests/%)
+TEST_SRC := $(UNIT_SRC) $(wildcard tests/stress/*.c) $(PROTO_SRC)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 APP_SRC  := $(wildcard apps/*/main.c)
 APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test run bench bench-rt bench-http bench-json bench-db tfb \
+.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db tfb \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -105,7 +152,13 @@ $(B)/apps/%: $$(call app_objs,$$*) $(LIB)
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# a protocol test runs the server binaries of its own build tree
+$(B)/tests/protocol/%: $(B)/tests/protocol/%.o $(PROTO_HELP_OBJ) $(B)/tests/test_main.o \
+                       $(B)/tests/test_util.o $(LIB) | $(EX_BIN) $(APP_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/%.o: CFLAGS += -Itests
+$(B)/tests/protocol/%.o: CFLAGS += -DTEST_APP_MALLOC=\"$(MALLOC)\"
 $(B)/tests/test_main.o: CFLAGS += -Itests
 $(B)/tests/test_util.o: CFLAGS += -Itests
 $(B)/bench/%: $(B)/bench/micro/%.o $(LIB)
@@ -115,8 +168,11 @@ $(B)/bench/%: $(B)/bench/micro/%.o $(LIB)
 deps:
 	@bash scripts/deps.sh
 
+# T=file or T=file:test runs one test file or one test (tests/README.md)
 test: deps
-	@bash scripts/test.sh
+	@T='$(T)' bash scripts/test.sh
+check:
+	@T='$(T)' bash scripts/check.sh
 
 run: deps
 	@$(MAKE) --no-print-directory examples

@@ -64,6 +64,7 @@ static result run(const uint8_t *data, size_t n, const weft_http_limits *lim, si
         }
         if (r->content_length < -1) abort();
         if (r->chunked && r->content_length != -1) abort();
+        if (r->chunked && r->minor == 0) abort(); /* RFC 9112 §6.1: TE in 1.0 is refused */
         if (r->keep_alive != 0 && r->keep_alive != 1) abort();
     } else if (res.rc != WEFT_EAGAIN) {
         abort();

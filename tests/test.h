@@ -9,6 +9,10 @@
  * with TEST_PLAIN. A failed ASSERT prints file:line and both sides, and ends
  * that test. The last line of output is "<binary>: N passed, N failed".
  *
+ *   build/tests/unit/chan                 every test of the file
+ *   build/tests/unit/chan NAME [NAME...]  only those (exit 2 if a name is unknown)
+ *   build/tests/unit/chan --list          the names, one a line
+ *
  * Helpers the test files share (time slack, joins, pipes, watchdogs, the
  * spread gate, ...) are declared at the end and live in tests/test_util.c.
  */

@@ -40,6 +40,20 @@ static void run_in_task(void *arg) {
     if (cur_failed) weft_shutdown();
 }
 
+static void usage(const char *prog) {
+    printf("usage: %s [--list] [TEST...]\n"
+           "  no TEST: run every test of this binary in order; TEST: run those named\n"
+           "  --list: print the test names, one a line, and run nothing\n",
+           prog);
+}
+
+/* The test named name, or NULL. */
+static test_case *find(const char *name) {
+    for (test_case *tc = head; tc; tc = tc->next)
+        if (strcmp(tc->name, name) == 0) return tc;
+    return NULL;
+}
+
 static int selected(test_case *tc, int argc, char **argv) {
     if (argc < 2) return 1;
     for (int i = 1; i < argc; i++)
@@ -51,6 +65,27 @@ int main(int argc, char **argv) {
     int passed = 0, failed = 0;
     const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 2 && (strcmp(argv[1], "--list") == 0 || strcmp(argv[1], "-l") == 0)) {
+        for (test_case *tc = head; tc; tc = tc->next) printf("%s\n", tc->name);
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(prog);
+        return 0;
+    }
+    /* every name must exist: a typo must not pass as "0 passed, 0 failed" */
+    int unknown = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!find(argv[i])) {
+            fprintf(stderr, "%s: no test named '%s' (%s --list names them)\n", prog, argv[i],
+                    argv[0]);
+            unknown++;
+        }
+    }
+    if (unknown) {
+        printf("%s: 0 passed, %d failed\n", prog, unknown);
+        return 2;
+    }
     for (test_case *tc = head; tc; tc = tc->next) {
         if (!selected(tc, argc, argv)) continue;
         cur_failed = 0;

@@ -64,13 +64,19 @@ typedef struct weft_http_request {
  * exceeded); WEFT_EPARSE when the request must be refused, with *status set
  * to the status to answer and *reason to a short static explanation:
  *   400 malformed (bare CR, NUL/control bytes, obs-fold, space before ':',
- *       invalid token, bad version syntax, Content-Length with
- *       Transfer-Encoding, differing or invalid Content-Length, a 1.1
- *       request without exactly one Host, more than one Host, ...),
+ *       invalid token, bad version syntax, differing or invalid
+ *       Content-Length, Transfer-Encoding in an HTTP/1.0 request, a
+ *       Transfer-Encoding whose final coding is not "chunked" or that applies
+ *       it twice, a 1.1 request without exactly one Host, more than one
+ *       Host, ...),
  *   417 an Expect other than 100-continue,
  *   414 request line over max_line, 431 head over max_head or too many
- *   headers, 501 a Transfer-Encoding other than a final "chunked",
- *   505 an HTTP version other than 1.0/1.1.
+ *   headers, 501 a transfer coding other than chunked before the final
+ *   "chunked" (weft decodes none), 505 an HTTP version other than 1.0/1.1.
+ * Framing follows RFC 9112 §6.3: with Transfer-Encoding (1.1 only), chunked
+ * is set and content_length is -1, even when a Content-Length came too; then
+ * keep_alive is 0, as the server must close after answering such a request.
+ * Without either field a request has no body.
  * hdrs/max_hdrs: caller storage for the headers (max_hdrs >= lim->max_headers
  * avoids 431 from storage). lim may be NULL for the defaults. */
 int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,

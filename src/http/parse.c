@@ -166,6 +166,7 @@ typedef struct te_state {
     int seen;         /* a Transfer-Encoding field was present */
     int chunked_seen; /* "chunked" appeared in some coding list */
     int last_chunked; /* the last coding so far is "chunked" */
+    int other;        /* a coding other than chunked (weft decodes none) */
 } te_state;
 
 static int parse_transfer_encoding(weft_str v, te_state *te, const char **why) {
@@ -196,6 +197,7 @@ static int parse_transfer_encoding(weft_str v, te_state *te, const char **why) {
             te->last_chunked = 1;
         } else {
             te->last_chunked = 0;
+            te->other = 1;
         }
     }
     if (!any) {
@@ -302,7 +304,7 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
     } while (0)
     size_t nh = 0;
     int64_t cl = -1;
-    te_state te = {0, 0, 0};
+    te_state te = {0, 0, 0, 0};
     int conn_close = 0, conn_keep = 0, expect = 0, expect_other = 0, nhost = 0;
     const char *why = NULL;
     for (;;) {
@@ -391,11 +393,20 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
     }
 #undef NEED
 
-    /* ---- message framing (RFC 9112 §6) ---- */
-    if (te.seen && cl >= 0)
-        return fail(status, reason, 400, "Content-Length with Transfer-Encoding");
-    if (te.seen && !te.last_chunked)
-        return fail(status, reason, 501, "final transfer coding is not chunked");
+    /* ---- message framing (RFC 9112 §6) ----
+     * Content-Length syntax and agreement (§6.2, §6.3 rule 5) and the
+     * Transfer-Encoding list syntax (§6.1) were checked field by field. */
+    if (te.seen) {
+        /* §6.1: Transfer-Encoding in a 1.0 message is faulty framing, even
+         * with Content-Length (a 1.0 recipient may not know it) */
+        if (minor == 0)
+            return fail(status, reason, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        /* §6.3 rule 4: without chunked last, the length is unknowable */
+        if (!te.last_chunked)
+            return fail(status, reason, 400, "final transfer coding is not chunked");
+        /* §6.1: a coding weft does not implement (it decodes only chunked) */
+        if (te.other) return fail(status, reason, 501, "unsupported transfer coding");
+    }
     /* RFC 9112 §3.2: a 1.1 request carries exactly one Host; 1.0 at most one */
     if (nhost > 1) return fail(status, reason, 400, "more than one Host header");
     if (nhost == 0 && minor == 1) return fail(status, reason, 400, "missing Host header");
@@ -417,6 +428,10 @@ int weft_http_parse_request(const char *buf, size_t len, weft_http_request *req,
     req->content_length = te.seen ? -1 : cl;
     req->chunked = te.seen;
     req->keep_alive = minor == 1 ? !conn_close : (conn_keep && !conn_close);
+    /* §6.1 / §6.3 rule 3: with both, Transfer-Encoding frames the body, and
+     * the connection closes after the response (a smuggling attempt, or a
+     * peer that got framing wrong, must not get a second request in) */
+    if (te.seen && cl >= 0) req->keep_alive = 0;
     req->expect_continue = expect;
     req->head_len = i;
     return (int)i;

@@ -1127,8 +1127,8 @@ TEST(limit_too_many_headers_is_431) {
 }
 
 TEST(malformed_requests_are_400) {
-    /* RFC 9112 §2.2 bare LF (refused here), §5.2 obs-fold, §6.1 CL with TE
-     * (smuggling), RFC 9112 §3.2 a 1.1 request without Host; plus a
+    /* RFC 9112 §2.2 bare LF (refused here), §5.2 obs-fold, RFC 9112 §3.2
+     * a 1.1 request without Host (TE with CL: rfc9112_6_1_* below); plus a
      * conflicting Content-Length pair (§6.3) and a bad chunk size */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
@@ -1136,8 +1136,6 @@ TEST(malformed_requests_are_400) {
         "GET /hello HTTP/1.1\nHost: x\n\n",
         "GET /hello HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
         "GET /hello HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n  b\r\n\r\n",
-        ("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-         "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
         "GET /hello HTTP/1.1\r\n\r\n",
         "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
@@ -1155,13 +1153,96 @@ TEST(unsupported_requests_get_their_status) {
      * 100-continue -> 417 */
     tsrv t;
     ASSERT_EQ(tsrv_std(&t, NULL), 0);
-    ASSERT_REFUSED(t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
-                   501);
     ASSERT_REFUSED(
-        t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501);
+        t.port, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
     ASSERT_REFUSED(t.port, "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505);
     ASSERT_REFUSED(t.port, "GET /hello HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417);
     ASSERT_EQ(tsrv_stop(&t), 0);
+}
+
+/* ---- message framing over a socket: RFC 9112 §6 --------------------------------
+ * Each request below is followed, in the same write, by a good pipelined
+ * GET: a server that misjudged the framing would answer it (or the bytes
+ * it mistook for it); the rules say the connection closes first. */
+
+TEST(rfc9112_6_1_te_with_cl_processed_as_chunked_then_closed) {
+    /* §6.1: a request with both Transfer-Encoding and Content-Length is
+     * processed by Transfer-Encoding alone, and "the server MUST close the
+     * connection after responding to such a request" */
+    tsrv t;
+    cli c;
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    ASSERT_RESP(&c,
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                .status = 200, .body = "hello", .hdr = {{"Connection", "close"}}, .eof = 1);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+TEST(rfc9112_6_1_te_in_http10_request_gets_400_and_close) {
+    /* §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing, even
+     * with Content-Length (or a keep-alive), and the connection closes */
+    tsrv t;
+    ASSERT_EQ(tsrv_std(&t, NULL), 0);
+    static const char *bad[] = {
+        "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        "GET /hello HTTP/1.0\r\n\r\n",
+        "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n",
+        "POST /echo HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "hello",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ASSERT_REFUSED(t.port, bad[i], 400);
+    ASSERT_EQ(tsrv_stop(&t), 0);
+}
+
+TEST(rfc9112_6_3_chunked_not_final_gets_400_and_close) {
+    /* §6.3 rule 4: chunked not the final coding of a request: 400, then close */
+    tsrv t;
+    ASSERT_EQ(tsrv_std(&t, NULL), 0);
+    ASSERT_REFUSED(t.port,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+                   "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                   400);
+    ASSERT_REFUSED(t.port,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+                   "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                   400);
+    ASSERT_EQ(tsrv_stop(&t), 0);
+}
+
+TEST(rfc9112_6_3_invalid_content_length_gets_400_and_close) {
+    /* §6.3 rule 5: an invalid Content-Length (here two differing values, a
+     * sign, an overflow) without Transfer-Encoding: 400, then close */
+    tsrv t;
+    ASSERT_EQ(tsrv_std(&t, NULL), 0);
+    ASSERT_REFUSED(t.port,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\nabcd"
+                   "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                   400);
+    ASSERT_REFUSED(t.port,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc"
+                   "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                   400);
+    ASSERT_REFUSED(t.port,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                   400);
+    ASSERT_EQ(tsrv_stop(&t), 0);
+}
+
+TEST(rfc9112_6_3_equal_content_lengths_frame_the_body_and_keep_alive) {
+    /* §6.3: a list of identical Content-Length values is that value; the
+     * connection stays usable for the next request */
+    tsrv t;
+    cli c;
+    ASSERT_EQ(serve_and_open(&t, NULL, &c), 0);
+    ASSERT_RESP(&c,
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\n"
+                "abc",
+                .status = 200, .body = "abc", .absent = {"Connection"});
+    ASSERT_RESP(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", .status = 200, .body = "hello\n");
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
 
 TEST(error_after_good_requests_answers_them_first) {

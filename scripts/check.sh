@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make check`: the one-minute loop. Builds the plain tree (make -j2 all) and
+# runs every unit test (tests/unit) on io_uring and on epoll, the two backends
+# side by side (one process each: this machine has 2 cores). No PostgreSQL
+# (db_pg needs one: `make test T=db_pg`), no downloads, no sanitizers, no fuzz
+# replay; `make test` stays the full suite. Ends with "N passed, N failed".
+#
+#   make check            everything above
+#   make check T=chan     one file;  make check T=chan:NAME  one test
+set -uo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+BACKENDS=${BACKENDS:-"uring epoll"}
+if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 2 ]; then
+    BACKENDS=${BACKENDS//uring/}
+fi
+mkdir -p build/test-logs
+WERR=""; [ -n "${CI:-}" ] && WERR="WERROR=1"
+if ! make -s -j"${JOBS:-2}" $WERR all >build/test-logs/check-build.log 2>&1; then
+    echo "BUILD FAILED (plain):"; tail -30 build/test-logs/check-build.log
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+echo "== built plain in $(( $(date +%s) - t0 )) s"
+T=${T:-}
+if [ -n "$T" ] && { [ "${T%%:*}" = db_pg ] || [ ! -x "build/tests/unit/${T%%:*}" ]; }; then
+    echo "T=$T: no unit test file named '${T%%:*}' that runs without PostgreSQL (make check runs"
+    echo "tests/unit but db_pg; make test T=${T%%:*} runs any tier, with PostgreSQL when needed)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+pids=()
+for be in $BACKENDS; do
+    CHECK=1 BACKENDS=$be LOG=build/test-logs/check-$be bash scripts/test.sh >build/test-logs/check-$be.out 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+passed=0 failed=0
+for be in $BACKENDS; do
+    out=build/test-logs/check-$be.out
+    grep -v -E '^[0-9]+ passed, [0-9]+ failed$|^== suite took' "$out"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+    if [ -n "$line" ]; then
+        passed=$((passed + ${line%% *})); f=${line#*, }; failed=$((failed + ${f%% *}))
+    else
+        echo "  check on $be ended without a summary (log: $out)"; failed=$((failed + 1))
+    fi
+done
+echo "== make check took $(( $(date +%s) - t0 )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

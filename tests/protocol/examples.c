@@ -1,0 +1,43 @@
+/*
+ * tests/protocol/examples.c — the small example programs (examples/, one .c each) run
+ * as a user runs them: each must exit 0 and print the line its comment
+ * promises. (examples/http_server has tests/protocol/example_server.c.)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+/* Runs <build>/examples/<name> args..., requires exit 0 and a line matching
+ * line_re (a POSIX ERE for one whole line, without anchors). */
+static void run_and_match(const char *name, const char *const *args, const char *line_re) {
+    char bin[128], re[512];
+    snprintf(bin, sizeof bin, "examples/%s", name);
+    snprintf(re, sizeof re, "(^|\n)%s(\n|$)", line_re);
+    char *out = NULL;
+    int rc = proto_run(bin, args, NULL, 300, &out);
+    if (rc != 0 || !proto_match(out, re))
+        test__fail(__FILE__, __LINE__,
+                   "%s: exit status %d, want 0 and a line /%s/; output ends: %s", name, rc, line_re,
+                   out && strlen(out) > 400 ? out + strlen(out) - 400 : out);
+    free(out);
+}
+
+TEST_PLAIN(example_worker_pool_sums_all_jobs) {
+    run_and_match("worker_pool", NULL, "sum=420 jobs=20");
+}
+
+TEST_PLAIN(example_fanout_processes_each_item_once) {
+#if defined(__SANITIZE_THREAD__)
+    const char *n = "5000"; /* TSan tracks each task as a thread */
+#else
+    const char *n = "100000";
+#endif
+    char re[128];
+    snprintf(re, sizeof re, "processed=%s unique=%s .*", n, n);
+    run_and_match("fanout", (const char *const[]){n, NULL}, re);
+}
+
+TEST_PLAIN(example_fetch_timeout_cancels_the_slow_fetch) {
+    run_and_match("fetch_timeout", NULL, ".*slow: timed out after ~100 ms; fetcher cancelled.*");
+}
