@@ -124,6 +124,9 @@ func main() {
 		mux.HandleFunc("/fortunes", fortunesHandler)
 		mux.HandleFunc("/updates", updatesHandler)
 		rows = "; database rows on, pgxpool of " + strconv.Itoa(db.PoolSize())
+		if db.Batched() {
+			rows += ", reads of a request in one pgx.Batch"
+		}
 	}
 	addr := "127.0.0.1:" + port()
 	log.Printf("nethttp listening on %s (GOMAXPROCS=%d%s)", addr, runtime.GOMAXPROCS(0), rows)
