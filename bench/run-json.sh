@@ -275,6 +275,43 @@ declare -A MEMORY=([weft]="one arena, reset before each parse"
     echo "canada.json (see the script's header for what each keeps of its model); feed"
     echo "and numbers by \`build/bench/json gen\` (the documents of earlier runs)."
     echo
+    echo "What the documents hold, counted in this run (values by kind; non-ASCII and"
+    echo "whitespace as shares of the bytes), beside the model each imitates. The models'"
+    echo "sizes are those of the files in the field's benchmark suites (simdjson's"
+    echo "jsonexamples/, nativejson-benchmark's data/); twitter.json's shape was read from"
+    echo "simdjson's copy (pretty-printed with a 2-space indent, statuses nesting a user,"
+    echo "entities and retweets, mostly Japanese text); the other two are described from"
+    echo "their published descriptions, not re-read here."
+    echo
+    echo "| document | bytes | model | objects | arrays | strings | integers | floats | true/false/null | non-ASCII | whitespace |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for d in "${DOCS[@]}"; do
+        [ -n "${DOCFILE[$d]}" ] || continue
+        python3 - "${DOCFILE[$d]}" "$d" <<'EOF'
+import json, sys
+path, name = sys.argv[1], sys.argv[2]
+b = open(path, "rb").read()
+c = dict(o=0, a=0, s=0, i=0, f=0, k=0)
+def walk(v):
+    if isinstance(v, dict):
+        c["o"] += 1
+        for x in v.values(): walk(x)
+    elif isinstance(v, list):
+        c["a"] += 1
+        for x in v: walk(x)
+    elif isinstance(v, str): c["s"] += 1
+    elif isinstance(v, bool) or v is None: c["k"] += 1
+    elif isinstance(v, int): c["i"] += 1
+    else: c["f"] += 1
+walk(json.loads(b))
+model = {"twitter": "twitter.json, 631,515 B", "citm": "citm_catalog.json, ~1.7 MB",
+         "canada": "canada.json, ~2.25 MB", "feed": "(weft's own)", "numbers": "canada-like (weft's own)"}.get(name, "")
+na = sum(1 for x in b if x >= 0x80) / len(b) * 100
+ws = sum(1 for x in b if x in b" \n\r\t") / len(b) * 100
+print(f"| {name} | {len(b):,} | {model} | {c['o']:,} | {c['a']:,} | {c['s']:,} | {c['i']:,} | {c['f']:,} | {c['k']:,} | {na:.1f}% | {ws:.1f}% |")
+EOF
+    done
+    echo
     for d in "${DOCS[@]}"; do
         echo "## $d (${DOCSIZE[$d]:-?} bytes, sha256 ${DOCSHA[$d]:-?}…)"
         echo
