@@ -697,8 +697,8 @@ table(f"Memory: idle, and with {meta['idle_conns']} idle keep-alive connections"
 A.failures()
 A.versions(["go", "rustc", "cc", "wrk", "oha"],
            ["actix-web", "actix-http", "actix-server", "actix-rt", "axum", "hyper", "hyper-util", "tokio",
-            "may", "may_minihttp", "yarte", "serde", "serde_json", "mimalloc"],
-           ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"])
+            "may", "may_minihttp", "yarte", "serde", "serde_json", "simd-json-derive", "mimalloc", "snmalloc-rs"],
+           ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp", "github.com/goccy/go-json"])
 w(f"- load average (1, 5, 15 min): {meta['loadavg']}")
 w(f"- builds took {meta['build_seconds']} s, the runs {meta['run_seconds']} s")
 w("")
