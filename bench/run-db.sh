@@ -460,49 +460,7 @@ RUN_SECONDS=$(($(date +%s) - RUN_T0))
 # $WORK/rounds.json (the min-max and parity of the tables), and the whole
 # sweep into $WORK/sweep.json.
 touch "$WORK/results.rounds"
-python3 - "$WORK" "${TESTS[*]}" <<'EOF2'
-import json, statistics, sys
-from collections import Counter
-work, tests = sys.argv[1], sys.argv[2].split()
-vals = {}  # prog -> pool -> metric -> [per-round values]
-for line in open(f"{work}/results.rounds"):
-    r, pp, m, v = line.split(maxsplit=3)
-    p, _, pool = pp.rpartition("@")
-    v = v.strip()
-    try:
-        v = float(v)
-    except ValueError:
-        pass
-    vals.setdefault(p, {}).setdefault(int(pool), {}).setdefault(m, []).append(v)
-def med(vs):
-    nums = [v for v in vs if isinstance(v, float)]
-    return statistics.median(nums) if nums and len(nums) == len(vs) else vs[-1]
-sweep = {p: {pool: {m: med(vs) for m, vs in ms.items()} for pool, ms in pools.items()} for p, pools in vals.items()}
-rounds = {}
-with open(f"{work}/results", "a") as out:
-    for p, pools in vals.items():
-        best = {}
-        for t in tests:
-            cands = [(sweep[p][pool].get(f"wrk_{t}_rps"), pool) for pool in pools
-                     if isinstance(sweep[p][pool].get(f"wrk_{t}_rps"), float)]
-            if not cands:
-                continue
-            best[t] = max(cands)[1]
-            out.write(f"{p} best_pool_{t} {best[t]}\n")
-            for m, vs in pools[best[t]].items():
-                if m.startswith(f"wrk_{t}_"):
-                    out.write(f"{p} {m} {med(vs)}\n")
-                    rounds.setdefault(p, {})[m] = vs
-        # the other metrics (connections held, VACUUM) at the pool most tests chose
-        common = Counter(best.values()).most_common(1)
-        pool = common[0][0] if common else min(pools)
-        for m, vs in pools[pool].items():
-            if not m.startswith("wrk_"):
-                out.write(f"{p} {m} {med(vs)}\n")
-                rounds.setdefault(p, {})[m] = vs
-json.dump(rounds, open(f"{work}/rounds.json", "w"))
-json.dump(sweep, open(f"{work}/sweep.json", "w"))
-EOF2
+PYTHONPATH="$ROOT/bench/tools" python3 -c 'import sys, arena_report; arena_report.best_pool(sys.argv[1], sys.argv[2].split())' "$WORK" "${TESTS[*]}"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- machine, versions, tables -------------------------------------------------------

@@ -13,6 +13,7 @@ PYTHONPATH=bench/tools.
 import json
 import os
 import statistics
+from collections import Counter
 
 
 def aggregate_rounds(work, stat="median"):
@@ -45,6 +46,59 @@ def aggregate_rounds(work, stat="median"):
 LABEL = {"weft": "weft (tfb app)", "weft_pq18": "weft, libpq 18", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
          "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp",
          "nethttp_batch": "Go net/http, pgx Batch"}
+
+
+def best_pool(work, tests):
+    """The pool-size sweep of bench/run-db.sh: WORK/results.rounds holds
+    "round prog@pool metric value" lines. For each program and test, the pool
+    with the highest median req/s (wrk_<test>_rps) is its best: that pool's
+    medians of the test's metrics go to WORK/results with best_pool_<test>,
+    its per-round values to WORK/rounds.json; the metrics that are not a
+    test's (pg_conns, vacuum_s, ...) come from the pool most tests chose.
+    The medians of every (program, pool) go to WORK/sweep.json."""
+    vals = {}  # prog -> pool -> metric -> [per-round values]
+    path = f"{work}/results.rounds"
+    if os.path.exists(path):
+        for line in open(path):
+            _, pp, m, v = line.split(maxsplit=3)
+            p, _, pool = pp.rpartition("@")
+            v = v.strip()
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+            vals.setdefault(p, {}).setdefault(int(pool), {}).setdefault(m, []).append(v)
+
+    def med(vs):
+        nums = [v for v in vs if isinstance(v, float)]
+        return statistics.median(nums) if nums and len(nums) == len(vs) else vs[-1]
+
+    sweep = {p: {pool: {m: med(vs) for m, vs in ms.items()} for pool, ms in pools.items()}
+             for p, pools in vals.items()}
+    rounds = {}
+    with open(f"{work}/results", "a") as out:
+        for p, pools in vals.items():
+            best = {}
+            for t in tests:
+                cands = [(sweep[p][pool][f"wrk_{t}_rps"], pool) for pool in pools
+                         if isinstance(sweep[p][pool].get(f"wrk_{t}_rps"), float)]
+                if not cands:
+                    continue
+                best[t] = max(cands)[1]
+                out.write(f"{p} best_pool_{t} {best[t]}\n")
+                for m, vs in pools[best[t]].items():
+                    if m.startswith(f"wrk_{t}_"):
+                        out.write(f"{p} {m} {med(vs)}\n")
+                        rounds.setdefault(p, {})[m] = vs
+            chosen = Counter(best.values()).most_common(1)
+            pool = chosen[0][0] if chosen else min(pools)
+            for m, vs in pools[pool].items():
+                if not m.startswith("wrk_"):
+                    out.write(f"{p} {m} {med(vs)}\n")
+                    rounds.setdefault(p, {})[m] = vs
+    json.dump(rounds, open(f"{work}/rounds.json", "w"))
+    json.dump(sweep, open(f"{work}/sweep.json", "w"))
+    return sweep
 
 
 class Arena:
