@@ -636,7 +636,8 @@ doc = {
     "pool_sweep": json.load(open(f"{work}/sweep.json")),
     "smoke": meta.get("smoke") == "1",
     "parity": {p: {m: A.verdict(p, m, m.endswith("_rps")) for m in A.rounds.get(p, {})
-                   if m.startswith("wrk_") and A.verdict(p, m, m.endswith("_rps"))} for p in progs if p != "weft"},
+                   if m.startswith("wrk_") and m.endswith(("_rps", "_us_per_req", "_ms", "_pct"))
+                   and A.verdict(p, m, m.endswith("_rps"))} for p in progs if p != "weft"},
     "ratios_to_weft": {p: {m: A.ratio(p, m) for m in A.res.get(p, {}) if A.ratio(p, m) is not None} for p in progs},
     "notes": A.notes,
     "build_seconds": int(meta["build_seconds"]),

@@ -719,8 +719,9 @@ doc = {
     "smoke": meta.get("smoke") == "1",
     "rounds": A.rounds,
     "round_order": meta.get("round_order", ""),
-    "parity": {p: {m: A.verdict(p, m, not ("cpu" in m or "latency" in m)) for m in A.rounds.get(p, {})
-                   if A.verdict(p, m, not ("cpu" in m or "latency" in m))} for p in progs if p != "weft"},
+    "parity": {p: {m: A.verdict(p, m, m.endswith("_rps")) for m in A.rounds.get(p, {})
+                   if m.endswith(("_rps", "_us_per_req", "_pct")) and A.verdict(p, m, m.endswith("_rps"))}
+               for p in progs if p != "weft"},
     "settings": {k: meta[k] for k in ("rounds", "duration", "warmup", "conns", "pipeline", "idle_conns",
                                       "oha_duration", "oha_conns", "oha_rates", "lat_duration", "lat_warmup",
                                       "lat_repeat", "lat_conns", "clk_tck")},
