@@ -186,6 +186,7 @@ bench-http:
 	@bash scripts/deps.sh bench
 	@bash bench/run-http.sh
 bench-json: deps
+	@bash scripts/deps.sh bench
 	@bash bench/run-json.sh
 bench-db:
 	@bash scripts/deps.sh bench

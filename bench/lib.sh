@@ -138,6 +138,7 @@ ARENA_PROGS=(weft nethttp fiber actix axum may_minihttp)
 declare -gA ARENA_LABEL=(
     [weft]="weft (tfb app)" [weft_pq18]="weft, libpq 18" [nethttp]="Go net/http" [fiber]="Go Fiber v2"
     [actix]="Rust actix-web" [axum]="Rust axum" [may_minihttp]="Rust may_minihttp"
+    [nethttp_batch]="Go net/http, pgx Batch"
 )
 CLK_TCK=$(getconf CLK_TCK)
 # the Accept headers TechEmpower's load generator sends
@@ -199,6 +200,17 @@ arena_pinning() {
     LPIN=(taskset -c "$LCPU")
 }
 
+# A server port inside the kernel's ephemeral range can be taken, between
+# two runs, by one of the load generator's own client sockets (bind then
+# fails with "address already in use"): say so before it happens.
+check_port_range() { # first last
+    local lo hi
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+    if [ "$2" -ge "$lo" ] && [ "$1" -le "$hi" ]; then
+        note "ports $1-$2 overlap the ephemeral range $lo-$hi (net.ipv4.ip_local_port_range): a client socket of the load generator can hold one of them and a server then fails to start; choose BENCH_PORT below $lo"
+    fi
+}
+
 raise_nofile() { # -> NOFILE, the soft limit after raising it to the hard one
     local hard
     hard=$(ulimit -Hn)
@@ -221,7 +233,7 @@ arena_build() {
             WHY[weft]="build failed (make apps / build/apps/tfb missing)"
         fi
     fi
-    if want nethttp || want fiber; then
+    if want nethttp || want fiber || want nethttp_batch; then
         if ! command -v go >/dev/null 2>&1; then
             WHY[nethttp]="go not installed"
             WHY[fiber]="go not installed"
@@ -393,6 +405,10 @@ wrk_record() {
     result "$p" "wrk_${key}_cpu_us_per_req" "$WRK_CPU_US"
     WRK_LOADGEN_US=$(awk -v n="$reqs" 'NF == 2 { printf "%.4f", ($1 + $2) / n * 1e6 }' "$3.cpu" 2>/dev/null)
     [ -z "$WRK_LOADGEN_US" ] || result "$p" "wrk_${key}_loadgen_cpu_us_per_req" "$WRK_LOADGEN_US"
+    # wrk's CPU as a share of its one core over the run: near 100% the load
+    # generator, not the server, sets the pace
+    WRK_LOADGEN_PCT=$(awk -v s="$secs" 'NF == 2 && s > 0 { printf "%.1f", ($1 + $2) / s * 100 }' "$3.cpu" 2>/dev/null)
+    [ -z "$WRK_LOADGEN_PCT" ] || result "$p" "wrk_${key}_loadgen_cpu_pct" "$WRK_LOADGEN_PCT"
     WRK_REQS=$reqs WRK_RPS=$rps WRK_SERR=$serr WRK_NON2XX=$non2xx WRK_P50=$p50 WRK_P99=$p99
 }
 

@@ -14,10 +14,15 @@
 #    pinned to CPU 1; PostgreSQL NOT pinned (both CPUs), as a database server
 #    of its own would be;
 #  - the peers get the conninfo in WEFT_BENCH_PG (key=value, TCP to
-#    127.0.0.1), weft gets it as --db; each opens its own pool (the peers'
-#    pool sizes are in their sources: bench/peers/http-go/internal/tfbdb,
-#    bench/peers/http-rust/src/db.rs) and the number of connections it holds
-#    is recorded;
+#    127.0.0.1), weft gets it as --db; each opens its own pool and the number
+#    of connections it holds is recorded;
+#  - pool sizes are swept (issue 13, item 6): every program runs at every
+#    size of BENCH_DB_POOLS (2 4 8 16; weft --db-conns N, the peers
+#    WEFT_BENCH_PG_POOL=N), and each program is reported at its best size per
+#    test (the highest median req/s), with the whole sweep in its own table;
+#  - "nethttp_batch" is Go net/http with pgx's pipeline mode: the reads of
+#    a /queries or /updates request go out as one pgx.Batch on one
+#    connection (WEFT_BENCH_PG_BATCH=1, bench/peers/http-go/internal/tfbdb);
 #  - each server first answers a check (curl): /db is one {"id","randomNumber"}
 #    object, /queries?queries=20 twenty of them, ?queries=abc, none and 0 one,
 #    ?queries=1000 five hundred, /fortunes the 13 rows (the 12 of the table,
@@ -42,26 +47,30 @@
 # Writes a Markdown table per metric (one row per program, a column per test,
 # each with its ratio to weft, program/weft) to bench/results/db-<date>.md,
 # the raw numbers, the machine and the versions to bench/results/db-<date>.json.
-# A default run takes about 18 minutes (two rounds of six programs, six
-# tests of 3 + 10 s each) plus the builds (the first Rust build about 10
-# minutes).
+# A default run takes about 80 minutes (two rounds x four pool sizes x seven
+# programs x six tests of 3 + 10 s each) plus the builds (the first Rust
+# build about 10 minutes); BENCH_DB_POOLS, BENCH_ONLY and BENCH_TESTS narrow it.
 #
 # Works from any directory. Knobs (environment):
 #   BENCH_DURATION=10      seconds of each measured wrk run
 #   BENCH_WARMUP=3         seconds of wrk warm-up before each measured run
 #   BENCH_CONNS=256        wrk connections
-#   BENCH_ROUNDS=2         rounds (every program, every test; even rounds in
-#                          the reverse program order); tables: the mean
+#   BENCH_ROUNDS=2         rounds (every program, every pool size, every test;
+#                          even rounds in the reverse program order); tables:
+#                          the median, min-max, "parity" where ranges overlap
+#   BENCH_DB_POOLS="2 4 8 16"  the pool sizes swept
+#   BENCH_SMOKE=1          label the results a smoke run (busy machine, short
+#                          runs: not for publishing); saved as db-<date>[-names]-smoke
 #   BENCH_ONLY="a b"       run only these programs (weft weft_pq18 nethttp
 #                          fiber actix axum may_minihttp; commas or spaces);
 #                          saved as db-<date>-<names>.{md,json}. A full run
-#                          has weft_pq18 (weft on libpq 18) right after weft.
+#                          has weft_pq18 (weft on libpq 18) right after weft
+#                          and nethttp_batch right after nethttp.
 #   BENCH_TESTS="db ..."   run only these tests (db queries1 queries20
 #                          fortunes updates1 updates20)
 #   BENCH_PORT=18180       first port; program i listens on BENCH_PORT+i
 #   BENCH_PG_PORT=0        PostgreSQL's TCP port (0: a free one)
-#   BENCH_DB_POOL=         when set, the peers' pool size (WEFT_BENCH_PG_POOL;
-#                          default: each peer's own, see above)
+#   BENCH_DB_POOL=N        one pool size only (as BENCH_DB_POOLS=N)
 #   BENCH_SERVER_CPU=0     CPU of the servers; BENCH_CLIENT_CPU=1 wrk's
 # Needs wrk, curl, taskset, python3, PostgreSQL (Debian's postgresql: `make
 # deps` / scripts/deps.sh), a C compiler, go and cargo. A program that does
@@ -81,6 +90,13 @@ BASE_PORT=${BENCH_PORT:-18180}
 PG_PORT=${BENCH_PG_PORT:-0}
 DB_POOL=${BENCH_DB_POOL:-}
 ROUNDS=${BENCH_ROUNDS:-2}
+SMOKE=${BENCH_SMOKE:-0}
+read -r -a POOLS <<<"${BENCH_DB_POOLS:-2 4 8 16}"
+[ -z "$DB_POOL" ] || POOLS=("$DB_POOL")
+for n in "${POOLS[@]}"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run-db: BENCH_DB_POOLS: '$n' is not a positive number" >&2; exit 2; }
+done
+POOL=${POOLS[0]}
 ROUND=1
 for v in DURATION WARMUP CONNS BASE_PORT PG_PORT ROUNDS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "run-db: $v must be a whole number, not '${!v}'" >&2; exit 2; }
@@ -103,7 +119,13 @@ if want weft && ! want weft_pq18 && [ -z "${BENCH_ONLY:-}" ]; then
     for p in "${PROGS[@]}"; do P2+=("$p"); [ "$p" = weft ] && P2+=(weft_pq18); done
     PROGS=("${P2[@]}")
 fi
-STEM=$OUTDIR/db-$DATE${ONLY_TAG:+-$ONLY_TAG}
+# and Go net/http once more with pgx's pipeline mode, right after nethttp
+if want nethttp && ! want nethttp_batch && [ -z "${BENCH_ONLY:-}" ]; then
+    P2=()
+    for p in "${PROGS[@]}"; do P2+=("$p"); [ "$p" = nethttp ] && P2+=(nethttp_batch); done
+    PROGS=("${P2[@]}")
+fi
+STEM=$OUTDIR/db-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke)
 MD=$STEM.md
 JSON=$STEM.json
 
@@ -167,6 +189,10 @@ if want weft_pq18; then
         fi
     fi
 fi
+if want nethttp_batch; then
+    BIN[nethttp_batch]=${BIN[nethttp]:-}
+    WHY[nethttp_batch]=${WHY[nethttp]:-"n/a: Go net/http did not build"}
+fi
 BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
 log "builds took ${BUILD_SECONDS}s"
 for p in "${PROGS[@]}"; do
@@ -226,15 +252,16 @@ fi
 # ---- server control ---------------------------------------------------------------
 
 i=0
-for p in "${ARENA_PROGS[@]}" weft_pq18; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
+for p in "${ARENA_PROGS[@]}" weft_pq18 nethttp_batch; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
+check_port_range "$BASE_PORT" $((BASE_PORT + i - 1))
 
-server_cmd() { # prog -> the command line, in the array SCMD
-    local p=$1 envs=(WEFT_BENCH_PG="$CONNINFO" WEFT_BENCH_PG_URL="$PGURL")
-    [ -z "$DB_POOL" ] || envs+=(WEFT_BENCH_PG_POOL="$DB_POOL")
+server_cmd() { # prog -> the command line, in the array SCMD (pool size $POOL)
+    local p=$1 envs=(WEFT_BENCH_PG="$CONNINFO" WEFT_BENCH_PG_URL="$PGURL" WEFT_BENCH_PG_POOL="$POOL")
     case $p in
-    weft) SCMD=("${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO") ;;
-    weft_pq18) SCMD=(env WEFT_LIBPQ="$PQ18" "${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO") ;;
+    weft) SCMD=("${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO" --db-conns "$POOL") ;;
+    weft_pq18) SCMD=(env WEFT_LIBPQ="$PQ18" "${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO" --db-conns "$POOL") ;;
     nethttp | fiber) SCMD=(env GOMAXPROCS=1 "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
+    nethttp_batch) SCMD=(env GOMAXPROCS=1 WEFT_BENCH_PG_BATCH=1 "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
     *) SCMD=(env "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
     esac
 }
@@ -384,7 +411,7 @@ measure_hook() { # arena_wrk: PostgreSQL's CPU around each run, into d0 / d1
 # reverse order (4 like 1, ...), so a drift of the machine or the database
 # over the run does not favour whoever comes first. The tables give the mean
 # of the rounds; the JSON keeps each round's value.
-result() { echo "$ROUND $1 $2 $3" >>"$WORK/results.rounds"; }
+result() { echo "$ROUND $1@$POOL $2 $3" >>"$WORK/results.rounds"; }
 RUN_T0=$(date +%s)
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 ORDER=("${PROGS[@]}")
@@ -392,7 +419,8 @@ if [ $((ROUND % 2)) -eq 0 ]; then
     ORDER=()
     for ((k = ${#PROGS[@]} - 1; k >= 0; k--)); do ORDER+=("${PROGS[$k]}"); done
 fi
-log "round $ROUND of $ROUNDS: ${ORDER[*]}"
+for POOL in "${POOLS[@]}"; do
+log "round $ROUND of $ROUNDS, pool size $POOL: ${ORDER[*]}"
 for p in "${ORDER[@]}"; do
     [ -n "${BIN[$p]}" ] || { log "skipping $p: ${WHY[$p]}"; continue; }
     log "$p: start, check"
@@ -423,31 +451,16 @@ for p in "${ORDER[@]}"; do
     vacuum "$p"
 done
 done
+done
 RUN_SECONDS=$(($(date +%s) - RUN_T0))
-# the mean of the rounds into $WORK/results (what the report reads); each
-# round's values into $WORK/rounds.json
+# Each program at its best pool size, per test: for every (program, pool)
+# the median of each metric over the rounds; per test the pool with the
+# highest median req/s; that pool's medians into $WORK/results (what the
+# report reads, with best_pool_<test>), that pool's per-round values into
+# $WORK/rounds.json (the min-max and parity of the tables), and the whole
+# sweep into $WORK/sweep.json.
 touch "$WORK/results.rounds"
-python3 - "$WORK" <<'EOF2'
-import json, sys
-from collections import defaultdict
-work = sys.argv[1]
-vals = defaultdict(list)
-for line in open(f"{work}/results.rounds"):
-    r, p, m, v = line.split(maxsplit=3)
-    try:
-        vals[(p, m)].append(float(v))
-    except ValueError:
-        vals[(p, m)].append(v.strip())
-with open(f"{work}/results", "a") as out:
-    for (p, m), vs in vals.items():
-        nums = [v for v in vs if isinstance(v, float)]
-        v = sum(nums) / len(nums) if len(nums) == len(vs) else vs[-1]
-        out.write(f"{p} {m} {v}\n")
-rounds = defaultdict(dict)
-for (p, m), vs in vals.items():
-    rounds[p][m] = vs
-json.dump(rounds, open(f"{work}/rounds.json", "w"))
-EOF2
+PYTHONPATH="$ROOT/bench/tools" python3 -c 'import sys, arena_report; arena_report.best_pool(sys.argv[1], sys.argv[2].split())' "$WORK" "${TESTS[*]}"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- machine, versions, tables -------------------------------------------------------
@@ -458,7 +471,8 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "duration=$DURATION"
     echo "warmup=$WARMUP"
     echo "conns=$CONNS"
-    echo "db_pool=${DB_POOL:-default}"
+    echo "db_pool=${POOLS[*]}"
+    echo "smoke=$SMOKE"
     echo "tests=${TESTS[*]}"
     echo "build_seconds=$BUILD_SECONDS"
     echo "run_seconds=$RUN_SECONDS"
@@ -479,8 +493,13 @@ NAMES = {"db": "/db", "queries1": "/queries?queries=1", "queries20": "/queries?q
 RUNS = [(t, NAMES[t]) for t in meta["tests"].split()]
 D, C, W = meta["duration"], meta["conns"], meta["warmup"]
 
-w(f"# weft database arena, {meta['date']}")
+w(f"# weft database arena, {meta['date']}" + (" — SMOKE RUN, not for publishing" if meta.get("smoke") == "1" else ""))
 w()
+if meta.get("smoke") == "1":
+    w("**Smoke run (BENCH_SMOKE=1)**: it shows that every program builds, passes the check and runs "
+      "every test at every pool size; the machine was shared with other work and the runs were short, "
+      "so the figures below are not measurements to quote.")
+    w()
 w("TechEmpower's db, queries, fortunes and updates tests: weft's TechEmpower app against the "
   "peers of the HTTP arena (the same binaries, database routes on), built and run in the same "
   "session by `bench/run-db.sh`, one program after another, each single-threaded as far as it "
@@ -500,9 +519,11 @@ if R > 1:
             vs = rounds.get(p, {}).get(f"wrk_{t}_rps", [])
             if len(vs) > 1 and min(vs) > 0:
                 spread.append((max(vs) / min(vs) - 1) * 100)
-    w(f"**{R} rounds**: every program ran every test once per round, the even rounds in the reverse "
+    w(f"**{R} rounds**: every program ran every test once per round and pool size, the even rounds in the reverse "
       "program order (so a drift over the run does not favour whoever comes first). Each cell is "
-      "the mean of the rounds; each round's value is in the JSON (`rounds`)."
+      "the median of the rounds at the program's best pool size for that test, with the min–max over the "
+      "rounds; **parity** marks a program whose min–max overlaps weft's (the difference is inside the "
+      "noise band). Each round's value is in the JSON (`rounds`)."
       + (f" Between rounds the same program's req/s differed by {sorted(spread)[len(spread) // 2]:.0f}% "
          f"(median over cells), at most {max(spread):.0f}%." if spread else ""))
     w()
@@ -516,7 +537,12 @@ if na:
     for p in na:
         w(f"- {LABEL[p]}: {A.why_na(p)}")
     w()
-w("How each program talks to PostgreSQL (connections: held at the end of its check, from pg_stat_activity):")
+POOLS = meta["db_pool"].split()
+w(f"**Pool sizes swept: {', '.join(POOLS)}** (weft --db-conns N, the peers WEFT_BENCH_PG_POOL=N). Every "
+  "program ran every test at every size; the tables below show each program at its best size for each "
+  "test (the highest median req/s), and the last tables the size chosen and the whole sweep.")
+w()
+w("How each program talks to PostgreSQL (connections: held at the end of its check, from pg_stat_activity, at the pool size most of its tests chose):")
 w()
 HOW = {
     "weft": "weft's own database layer (tfb --db CONNINFO) on Debian's libpq 15: each Sync is a write of its own, TCP_CORK merges them",
@@ -526,20 +552,21 @@ HOW = {
     "actix": "tokio-postgres, prepared statements, the queries of a request pipelined on one connection (round-robin), one UPDATE ... unnest per /updates",
     "axum": "the same tokio-postgres code as actix (bench/peers/http-rust/src/db.rs)",
     "may_minihttp": "none (may_postgres is not on crates.io)",
+    "nethttp_batch": "the net/http binary with WEFT_BENCH_PG_BATCH=1: pgx's pipeline mode, the reads of a /queries or /updates request sent as one pgx.Batch on one connection",
 }
 for p in progs:
     n = A.get(p, "pg_conns")
     w(f"- {LABEL[p]}: {HOW[p]}" + (f"; connections: {n:.0f}" if n is not None else ""))
 w()
-A.matrix(f"Throughput, req/s (wrk -t1 -c{C}, {D} s)", RUNS, "wrk_{run}_rps", "rps",
-         "Higher is better; ratio > 1: the program is faster than weft.")
+A.rounds_matrix(f"Throughput, req/s (wrk -t1 -c{C}, {D} s), each program at its best pool size", RUNS,
+                "wrk_{run}_rps", "rps", True, "Higher is better; ratio > 1: the program is faster than weft.")
 A.matrix("Latency p50, ms (wrk --latency, closed loop)", RUNS, "wrk_{run}_p50_ms", "f",
          "Closed loop: latency here is mostly queueing behind the 256 connections; lower is better.")
 A.matrix("Latency p99, ms (wrk --latency, closed loop)", RUNS, "wrk_{run}_p99_ms", "f",
          "Lower is better.")
-A.matrix("Server CPU per request, µs", RUNS, "wrk_{run}_cpu_us_per_req", "f",
-         f"utime+stime of the server process only (/proc/PID/stat, CLK_TCK={meta['clk_tck']}) over the run, "
-         "divided by the requests wrk completed. Lower is better.")
+A.rounds_matrix("Server CPU per request, µs", RUNS, "wrk_{run}_cpu_us_per_req", "f", False,
+                f"utime+stime of the server process only (/proc/PID/stat, CLK_TCK={meta['clk_tck']}) over the run, "
+                "divided by the requests wrk completed, at the pool size of the throughput table. Lower is better.")
 A.matrix("PostgreSQL CPU per request, µs (db CPU µs/req)", RUNS, "wrk_{run}_db_cpu_us_per_req", "f",
          "utime+stime of the postmaster and all its processes (backends, autovacuum, ...; those that "
          "ended during the run included) over the same run, divided by the requests wrk completed: "
@@ -556,6 +583,19 @@ A.matrix("Server CPU, s (during each run)", RUNS, "wrk_{run}_server_cpu_s", "f",
 A.matrix("PostgreSQL CPU, s (during each run; it has both CPUs)", RUNS, "wrk_{run}_db_cpu_s", "f", ratio=False)
 A.matrix("Socket errors (connect, read, write, timeout)", RUNS, "wrk_{run}_socket_errors", "int", ratio=False)
 A.matrix("Non-2xx answers", RUNS, "wrk_{run}_non2xx", "int", ratio=False)
+A.matrix("Pool size at each program's best", RUNS, "best_pool_{run}", "int",
+         "The pool size (of the sweep) at which the program had its highest median req/s in that test.", ratio=False)
+sweep = json.load(open(f"{work}/sweep.json"))
+A.heading("The whole sweep: median req/s by pool size",
+          "One row per program and pool size; the best of each program per test is the one in the tables above.")
+w("| program | pool | " + " | ".join(h for _, h in RUNS) + " |")
+w("|---|---:" + "|---:" * len(RUNS) + "|")
+for p in progs:
+    for pool in sorted(sweep.get(p, {}), key=int):
+        cells = [A.fmt(sweep[p][pool].get(f"wrk_{t}_rps") if isinstance(sweep[p][pool].get(f"wrk_{t}_rps"), float) else None, "rps")
+                 for t, _ in RUNS]
+        w(f"| {LABEL[p]} | {pool} | " + " | ".join(cells) + " |")
+w()
 A.table("VACUUM ANALYZE world after each program",
         [("dead rows before", "world_dead_tuples", "int", False), ("VACUUM s", "vacuum_s", "f", False)],
         "Dead rows as pg_stat_user_tables counted them (autovacuum may have removed some already).")
@@ -593,6 +633,11 @@ doc = {
                         "for latency and CPU per request > 1 means the program takes more than weft",
     "results": {p: {"label": LABEL[p], "metrics": A.res.get(p, {}), "failures": A.status.get(p, {})} for p in progs},
     "rounds": json.load(open(f"{work}/rounds.json")),
+    "pool_sweep": json.load(open(f"{work}/sweep.json")),
+    "smoke": meta.get("smoke") == "1",
+    "parity": {p: {m: A.verdict(p, m, m.endswith("_rps")) for m in A.rounds.get(p, {})
+                   if m.startswith("wrk_") and m.endswith(("_rps", "_us_per_req", "_ms", "_pct"))
+                   and A.verdict(p, m, m.endswith("_rps"))} for p in progs if p != "weft"},
     "ratios_to_weft": {p: {m: A.ratio(p, m) for m in A.res.get(p, {}) if A.ratio(p, m) is not None} for p in progs},
     "notes": A.notes,
     "build_seconds": int(meta["build_seconds"]),

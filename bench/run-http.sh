@@ -16,7 +16,14 @@
 #    BENCH_WARMUP (3) s warm-up, on /plaintext, /json and /plaintext
 #    pipelined x16 (bench/tools/pipeline.lua, as TechEmpower does); errors
 #    and non-2xx counted; server CPU time (utime+stime, /proc/PID/stat) per
-#    request, in microseconds;
+#    request, in microseconds; wrk's own CPU (per request, and as a share of
+#    its one core: near 100% the load generator sets the pace, not the
+#    server). BENCH_ROUNDS (5) rounds, each program on a fresh server once
+#    per round; the order rotates by one program every round and every even
+#    round runs it backwards, so no program always follows the same one or
+#    always comes first. Tables: the median of the rounds, their min-max,
+#    and "parity" wherever a program's min-max overlaps weft's (the
+#    difference is inside the noise band; bench/tools/arena_report.py);
 #  - latency, open loop, the primary result: bench/tools/openloop.c (one
 #    thread, epoll, coordinated-omission corrected: latency counts from each
 #    request's scheduled send time) at 50% and 90% of the best PEER's (not
@@ -37,6 +44,9 @@
 # machine and the versions to bench/results/http-<date>.json.
 #
 # Works from any directory. Knobs (environment):
+#   BENCH_ROUNDS=5         rounds of the throughput phase (>= 1)
+#   BENCH_SMOKE=1          label the results a smoke run (busy machine, short
+#                          runs: not for publishing); saved as http-<date>[-names]-smoke
 #   BENCH_DURATION=10      seconds of each measured wrk run
 #   BENCH_WARMUP=3         seconds of wrk warm-up before each measured run
 #   BENCH_CONNS=256        wrk connections
@@ -82,10 +92,13 @@ LAT_WARMUP=${BENCH_LAT_WARMUP:-2}
 LAT_REPEAT=${BENCH_LAT_REPEAT:-3}
 LAT_CONNS=${BENCH_LAT_CONNS:-256}
 LAT_JSON=${BENCH_LAT_JSON:-1}
-for v in LAT_DURATION LAT_WARMUP LAT_REPEAT LAT_CONNS OHA_DURATION; do
+ROUNDS=${BENCH_ROUNDS:-5}
+SMOKE=${BENCH_SMOKE:-0}
+for v in LAT_DURATION LAT_WARMUP LAT_REPEAT LAT_CONNS OHA_DURATION ROUNDS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "run-http: BENCH_$v must be a whole number, not '${!v}'" >&2; exit 2; }
 done
 [ "$LAT_REPEAT" -ge 1 ] || LAT_REPEAT=1
+[ "$ROUNDS" -ge 1 ] || ROUNDS=1
 read -r -a OHA_PCT_LIST <<<"${OHA_PCTS//,/ }"
 for pct in "${OHA_PCT_LIST[@]}"; do
     if ! [[ "$pct" =~ ^[0-9]+$ ]] || [ "$pct" -lt 1 ] || [ "$pct" -gt 200 ]; then
@@ -103,7 +116,7 @@ log() { echo "run-http: $(date +%H:%M:%S) $*" >&2; }
 
 ALL_PROGS=("${ARENA_PROGS[@]}")
 arena_select run-http # PROGS, ONLY_TAG from BENCH_ONLY
-STEM=$OUTDIR/http-$DATE${ONLY_TAG:+-$ONLY_TAG} # a partial run keeps off the full table
+STEM=$OUTDIR/http-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke) # a partial run keeps off the full table
 MD=$STEM.md
 JSON=$STEM.json
 
@@ -201,6 +214,7 @@ done
 
 i=0
 for p in "${ALL_PROGS[@]}"; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
+check_port_range "$BASE_PORT" $((BASE_PORT + i - 1))
 
 server_cmd() { # prog -> the command line, in the array SCMD
     local p=$1
@@ -299,16 +313,37 @@ run_wrk() { # seconds run port outfile
     wrk_run "$1" "$4" "${WRK[@]}"
 }
 
-for p in "${PROGS[@]}"; do
-    [ "${OK[$p]}" = 1 ] || continue
-    log "$p: throughput (wrk)"
-    start_server "$p" throughput || continue
-    for run in "${RUNS[@]}"; do
-        arena_wrk "$p" "$run" "${PORT[$p]}" || { [ $? -eq 2 ] && break; continue; }
-        log "$p $run: $WRK_RPS req/s, errors $WRK_SERR, non-2xx $WRK_NON2XX"
+# Rounds: each round every program once, on a fresh server; round r starts
+# (r-1) programs further down the list and even rounds run the list
+# backwards. result() records the round; the medians go to $WORK/results
+# after the last round (bench/tools/arena_report.py: aggregate_rounds).
+result_plain() { echo "$1 $2 $3" >>"$WORK/results"; }
+result() { echo "$ROUND $1 $2 $3" >>"$WORK/results.rounds"; }
+: >"$WORK/results.rounds"
+NP=${#PROGS[@]}
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    ORDER=()
+    for ((k = 0; k < NP; k++)); do ORDER+=("${PROGS[$(((k + ROUND - 1) % NP))]}"); done
+    if [ $((ROUND % 2)) -eq 0 ]; then
+        REV=()
+        for ((k = NP - 1; k >= 0; k--)); do REV+=("${ORDER[$k]}"); done
+        ORDER=("${REV[@]}")
+    fi
+    echo "round $ROUND: ${ORDER[*]}" >>"$WORK/order"
+    log "throughput round $ROUND of $ROUNDS: ${ORDER[*]}"
+    for p in "${ORDER[@]}"; do
+        [ "${OK[$p]}" = 1 ] || continue
+        log "$p: throughput (wrk), round $ROUND"
+        start_server "$p" throughput || continue
+        for run in "${RUNS[@]}"; do
+            arena_wrk "$p" "$run" "${PORT[$p]}" || { [ $? -eq 2 ] && break; continue; }
+            log "$p $run: $WRK_RPS req/s, errors $WRK_SERR, non-2xx $WRK_NON2XX, wrk CPU ${WRK_LOADGEN_PCT:-?}% of its core"
+        done
+        stop_server
     done
-    stop_server
 done
+PYTHONPATH="$ROOT/bench/tools" python3 -c 'import sys, arena_report; arena_report.aggregate_rounds(sys.argv[1])' "$WORK"
+result() { result_plain "$@"; }
 
 # ---- phase 3: latency (openloop, open loop at 50% and 90% of the best peer) ---
 
@@ -484,6 +519,9 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "lat_warmup=$LAT_WARMUP"
     echo "lat_repeat=$LAT_REPEAT"
     echo "lat_conns=$LAT_CONNS"
+    echo "rounds=$ROUNDS"
+    echo "smoke=$SMOKE"
+    echo "round_order=$(tr '\n' ';' <"$WORK/order" 2>/dev/null | sed 's/;$//')"
     echo "best_peer=$BEST_PEER"
     echo "best_peer_rps=$BEST_RPS"
     echo "build_seconds=$BUILD_SECONDS"
@@ -507,8 +545,13 @@ for l in open(f"{work}/olruns"):
     p, k, j = l.split(" ", 2)
     olruns.setdefault(p, {}).setdefault(k[len("openloop_"):], []).append(json.loads(j))
 
-w(f"# weft HTTP arena, {meta['date']}")
+w(f"# weft HTTP arena, {meta['date']}" + (" — SMOKE RUN, not for publishing" if meta.get("smoke") == "1" else ""))
 w("")
+if meta.get("smoke") == "1":
+    w("**Smoke run (BENCH_SMOKE=1)**: it shows that every program builds, passes the check and "
+      "runs every phase; the machine was shared with other work and the runs were short, so the "
+      "figures below are not measurements to quote.")
+    w("")
 w("weft's TechEmpower app against five peers, built and run in the same session by "
   "`bench/run-http.sh`, one program after another, each single-threaded as far as it "
   f"allows. {meta['pinning']}. Every phase (memory, throughput, latency) starts a fresh server.")
@@ -526,19 +569,29 @@ if na:
     w("")
 
 D, C, PL = meta["duration"], meta["conns"], meta["pipeline"]
-for run, name in (("plaintext", "/plaintext"), ("json", "/json"), ("pipelined", f"/plaintext pipelined ×{PL}")):
-    table(f"Throughput: {name} (wrk -t1 -c{C}, {D} s, closed loop)",
-          [("req/s", f"wrk_{run}_rps", "rps", True),
-           ("socket errors", f"wrk_{run}_socket_errors", "int", False),
-           ("non-2xx", f"wrk_{run}_non2xx", "int", False)],
-          "Higher req/s is better; ratio > 1: the program is faster than weft.")
-for run, name in (("plaintext", "/plaintext"), ("json", "/json"), ("pipelined", f"/plaintext pipelined ×{PL}")):
-    table(f"Server CPU per request: {name} (during the wrk run above)",
-          [("µs CPU/request", f"wrk_{run}_cpu_us_per_req", "f", True),
-           ("server CPU s", f"wrk_{run}_server_cpu_s", "f", False)],
-          f"utime+stime of the server process (/proc/PID/stat, CLK_TCK={meta['clk_tck']}) over the "
-          "run, divided by the requests wrk completed. Lower is better; ratio > 1: the program "
-          "spends more CPU per request than weft.")
+R = int(meta["rounds"])
+THR = [("plaintext", "/plaintext"), ("json", "/json"), ("pipelined", f"/plaintext pipelined ×{PL}")]
+w(f"**Throughput: {R} round(s)** (BENCH_ROUNDS). Each round runs every program once on a fresh server; "
+  "the order rotates by one program per round and even rounds run it backwards "
+  f"({meta.get('round_order', '')}). Each cell: the median of the rounds, (min–max) over the rounds, "
+  "and against weft the ratio of the medians. **parity**: the program's min–max overlaps weft's, so "
+  "the difference is inside the noise band of this run and no ratio should be quoted for it; "
+  "faster/slower (less/more for CPU): the ranges do not overlap."
+  + ("" if R >= 2 else " With one round there is no noise band: no verdicts."))
+w("")
+A.rounds_matrix(f"Throughput, req/s (wrk -t1 -c{C}, {D} s, closed loop)", THR, "wrk_{run}_rps", "rps", True,
+                "Higher is better; ratio > 1: the program is faster than weft.")
+A.rounds_matrix("Server CPU per request, µs (during the wrk runs above)", THR, "wrk_{run}_cpu_us_per_req", "f", False,
+                f"utime+stime of the server process (/proc/PID/stat, CLK_TCK={meta['clk_tck']}) over the "
+                "run, divided by the requests wrk completed. Lower is better; ratio > 1: the program "
+                "spends more CPU per request than weft.")
+A.rounds_matrix("Load generator: wrk's own CPU, % of its one core", THR, "wrk_{run}_loadgen_cpu_pct", "f", False,
+                "user+system time of the wrk process over the run (bash's time) / the run's length. wrk -t1 "
+                "has one core: near 100% it, not the server, sets the pace, and the req/s of the fastest "
+                "servers then say more about wrk than about them.")
+A.rounds_matrix("Load generator: wrk's own CPU per request, µs", THR, "wrk_{run}_loadgen_cpu_us_per_req", "f", False)
+A.matrix("Socket errors (median over the rounds)", THR, "wrk_{run}_socket_errors", "int", ratio=False)
+A.matrix("Non-2xx answers (median over the rounds)", THR, "wrk_{run}_non2xx", "int", ratio=False)
 
 def lat_key_order(k):
     path, pct = k.split("_")
@@ -644,8 +697,8 @@ table(f"Memory: idle, and with {meta['idle_conns']} idle keep-alive connections"
 A.failures()
 A.versions(["go", "rustc", "cc", "wrk", "oha"],
            ["actix-web", "actix-http", "actix-server", "actix-rt", "axum", "hyper", "hyper-util", "tokio",
-            "may", "may_minihttp", "yarte", "serde", "serde_json", "mimalloc"],
-           ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"])
+            "may", "may_minihttp", "yarte", "serde", "serde_json", "simd-json-derive", "mimalloc", "snmalloc-rs"],
+           ["github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp", "github.com/goccy/go-json"])
 w(f"- load average (1, 5, 15 min): {meta['loadavg']}")
 w(f"- builds took {meta['build_seconds']} s, the runs {meta['run_seconds']} s")
 w("")
@@ -663,7 +716,13 @@ doc = {
     "command": meta["command"],
     "environment": meta["env"],
     "commands": cmds,
-    "settings": {k: meta[k] for k in ("duration", "warmup", "conns", "pipeline", "idle_conns",
+    "smoke": meta.get("smoke") == "1",
+    "rounds": A.rounds,
+    "round_order": meta.get("round_order", ""),
+    "parity": {p: {m: A.verdict(p, m, m.endswith("_rps")) for m in A.rounds.get(p, {})
+                   if m.endswith(("_rps", "_us_per_req", "_pct")) and A.verdict(p, m, m.endswith("_rps"))}
+               for p in progs if p != "weft"},
+    "settings": {k: meta[k] for k in ("rounds", "duration", "warmup", "conns", "pipeline", "idle_conns",
                                       "oha_duration", "oha_conns", "oha_rates", "lat_duration", "lat_warmup",
                                       "lat_repeat", "lat_conns", "clk_tck")},
     "oha_rate_basis": {"best_peer": meta["best_peer"], "plaintext_rps": meta["best_peer_rps"]},

@@ -6,8 +6,9 @@ need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl
       valgrind libpq-dev libsqlite3-dev libmimalloc-dev postgresql sqlite3 python3 python3-pip)
 # `scripts/deps.sh bench`: also what the benchmarks drive the servers with
 # (the Go and Rust toolchains for the peers come with the machine; oha is
-# installed by bench/run-http.sh with cargo).
-[ "${1:-}" = bench ] && need+=(wrk util-linux python3)
+# installed by bench/run-http.sh with cargo; simdjson is the C++ JSON peer;
+# cmake builds snmalloc for the actix peer).
+[ "${1:-}" = bench ] && need+=(wrk util-linux python3 g++ libsimdjson-dev cmake)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -202,6 +202,13 @@ else
     record "names" 1; printf '  %-44s FAILED\n' "names"; grep -v '^pending' "$LOG/names.log" | sed 's/^/      /'
 fi
 
+# the benchmarks' report logic and document generator (bench/tools/test_*.py)
+if python3 -m unittest discover -s bench/tools -p 'test_*.py' >"$LOG/bench-tools.log" 2>&1; then
+    record "bench/tools" 0; printf '  %-44s ok (%s)\n' "bench/tools" "$(grep -o 'Ran [0-9]* tests' "$LOG/bench-tools.log")"
+else
+    record "bench/tools" 1; printf '  %-44s FAILED\n' "bench/tools"; tail -20 "$LOG/bench-tools.log" | sed 's/^/      /'
+fi
+
 # fuzz corpora, replayed under ASan+UBSan (libFuzzer build with clang)
 if [ -z "$CHECK" ] && { [ -z "$T" ] || [ -f "fuzz/$T_FILE.c" ]; } && ls fuzz/*.c >/dev/null 2>&1; then
     if make -s -j"$JOBS" fuzz-build >"$LOG/build-fuzz.log" 2>&1; then

@@ -1,10 +1,11 @@
 /*
  * bench/micro/rt.c — runtime micro-benchmarks, one program. The Go and Rust
- * peers (bench/peers/) run the same six benchmarks with the same sizes and
+ * peers (bench/peers/) run the same seven benchmarks with the same sizes and
  * print the same lines; bench/run-rt.sh runs all three and makes the table.
  *
  * Usage: build/bench/rt [name]   name one of switch_ns, spawn_ns,
- * pingpong_ns, chan_msgs_per_s, park1m, wake_ns (default: all, in order).
+ * pingpong_ns, chan_msgs_per_s, park1m, wake_ns, wake_block (default: all,
+ * in order).
  * Each benchmark prints `RESULT <name> <value> <unit>` on stdout (park1m
  * prints two); lines starting with '#' are notes. Errors go to stderr and
  * make the exit status 1; a failed benchmark prints no RESULT line.
@@ -358,19 +359,25 @@ static void bench_park(void *arg) {
            (double)rel / 1e6);
 }
 
-/* ---- 6. wake_ns -------------------------------------------------------------
+/* ---- 6. wake_ns and 7. wake_block -------------------------------------------
  * Cross-worker wake-up latency, 2 workers. The receiver R parks in a recv on
  * an unbuffered channel. The sender S waits until R has announced its recv,
- * spins WAKE_PARK_NS so that R is surely parked, stamps t0 = weft_now_ns(),
- * sends t0, and then keeps its own worker busy (spinning, no yield) until R
- * reports that it ran. So R can only be resumed promptly by the other, idle,
- * worker: a sample (R's weft_now_ns() on resume - t0) is the time to hand a
- * woken task to an idle worker and switch to it there. If R has not run after
- * WAKE_CAP_NS (the runtime left it queued behind the busy sender), S starts
- * yielding so the benchmark ends; such samples are kept as they are and
- * counted in the '#' line. Result: median of WAKE_N samples. */
+ * spins WAKE_PARK_NS so that R is surely parked, stamps t0 = weft_now_ns() and
+ * sends t0. A sample is R's weft_now_ns() on resume - t0. Then:
+ *  - wake_ns: S keeps its own worker busy (spinning, no yield) until R
+ *    reports that it ran. So R can only be resumed promptly by the other,
+ *    idle, worker: the time to hand a woken task to an idle worker and switch
+ *    to it there. If R has not run after WAKE_CAP_NS (the runtime left it
+ *    queued behind the busy sender), S starts yielding so the benchmark ends;
+ *    such samples are kept as they are.
+ *  - wake_block: S blocks in a recv of R's acknowledgement (a second
+ *    unbuffered channel), freeing its worker: the request/response pattern,
+ *    where R may run on either worker.
+ * Results: the median of WAKE_N samples and the share of samples under
+ * 10 us, 100 us and 1 ms (<name>_lt10us_pct ...): a distribution, never a
+ * figure divided by the cap. */
 typedef struct {
-    weft_chan *ch;
+    weft_chan *ch, *ack; /* ack: only for wake_block */
     weft_wg wg;
     atomic_long ready, got;
     int64_t *samples;
@@ -388,6 +395,10 @@ static void wake_receiver(void *arg) {
         }
         c->samples[i] = weft_now_ns() - t0;
         atomic_store(&c->got, i + 1);
+        if (c->ack && (rc = weft_chan_send(c->ack, &t0, -1)) < 0) {
+            fail("receiver: weft_chan_send", rc);
+            break;
+        }
     }
     wg_done(&c->wg);
 }
@@ -408,6 +419,14 @@ static void wake_sender(void *arg) {
             fail("sender: weft_chan_send", rc);
             break;
         }
+        if (c->ack) {
+            int64_t echo;
+            if ((rc = weft_chan_recv(c->ack, &echo, -1)) < 0) {
+                fail("sender: weft_chan_recv", rc);
+                break;
+            }
+            continue;
+        }
         while (atomic_load(&c->got) != i + 1 && rc == 0) {
             if (weft_now_ns() - t0 > WAKE_CAP_NS) rc = weft_yield();
         }
@@ -424,7 +443,33 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static void bench_wake(void *arg) {
+/* RESULT <prefix>_ns (median) and <prefix>_lt{10us,100us,1ms}_pct of the
+ * sorted samples, and a '#' line with the tail. */
+static void report_wake(const char *prefix, const int64_t *v, int n, int spin) {
+    static const struct {
+        int64_t lim;
+        const char *tag;
+    } lims[] = {{10000, "10us"}, {100000, "100us"}, {1000000, "1ms"}};
+    char name[64];
+    snprintf(name, sizeof name, "%s_ns", prefix);
+    result(name, (double)v[n / 2], "ns");
+    for (size_t k = 0; k < sizeof lims / sizeof lims[0]; k++) {
+        int under = 0;
+        for (int i = 0; i < n; i++) under += v[i] < lims[k].lim;
+        snprintf(name, sizeof name, "%s_lt%s_pct", prefix, lims[k].tag);
+        result(name, 100.0 * under / n, "%");
+    }
+    int capped = 0;
+    for (int i = 0; i < n; i++) capped += v[i] >= WAKE_CAP_NS;
+    printf("# %s: p10 %lld p90 %lld p99 %lld max %lld ns", prefix, (long long)v[n / 10],
+           (long long)v[n * 9 / 10], (long long)v[n * 99 / 100], (long long)v[n - 1]);
+    if (spin)
+        printf("; %d of %d samples at or past the %ld ns point where the sender starts yielding",
+               capped, n, WAKE_CAP_NS);
+    printf("\n");
+}
+
+static void run_wake(int block) {
     static wake_ctx c;
     int err = 0;
     memset(&c, 0, sizeof c);
@@ -440,6 +485,12 @@ static void bench_wake(void *arg) {
         free(c.samples);
         return;
     }
+    if (block && !(c.ack = weft_chan_new(sizeof(int64_t), 0, &err))) {
+        fail("weft_chan_new", err);
+        weft_chan_free(c.ch);
+        free(c.samples);
+        return;
+    }
     weft_fn fns[2] = {wake_receiver, wake_sender};
     weft_wg_add(&c.wg, 2);
     for (int i = 0; i < 2; i++) {
@@ -447,24 +498,31 @@ static void bench_wake(void *arg) {
         if (rc < 0) {
             weft_wg_add(&c.wg, -(2 - i));
             weft_chan_close(c.ch);
+            if (c.ack) weft_chan_close(c.ack);
             fail("weft_go", rc);
             break;
         }
     }
     int rc = wg_wait(&c.wg);
     if (rc == 0 && !atomic_load(&g_failed)) {
-        int capped = 0;
         qsort(c.samples, WAKE_N, sizeof *c.samples, cmp_i64);
-        for (int i = 0; i < WAKE_N; i++) capped += c.samples[i] >= WAKE_CAP_NS;
-        result("wake_ns", (double)c.samples[WAKE_N / 2], "ns");
-        printf("# wake_ns: p10 %lld p90 %lld p99 %lld max %lld ns; %d of %d samples "
-               "hit the %ld ns cap\n",
-               (long long)c.samples[WAKE_N / 10], (long long)c.samples[WAKE_N * 9 / 10],
-               (long long)c.samples[WAKE_N * 99 / 100], (long long)c.samples[WAKE_N - 1], capped,
-               WAKE_N, WAKE_CAP_NS);
+        report_wake(block ? "wake_block" : "wake", c.samples, WAKE_N, !block);
     }
-    if (rc == 0) weft_chan_free(c.ch);
-    if (rc == 0) free(c.samples);
+    if (rc == 0) { /* only when nobody can be parked on them */
+        weft_chan_free(c.ch);
+        if (c.ack) weft_chan_free(c.ack);
+        free(c.samples);
+    }
+}
+
+static void bench_wake(void *arg) {
+    (void)arg;
+    run_wake(0);
+}
+
+static void bench_wake_block(void *arg) {
+    (void)arg;
+    run_wake(1);
 }
 
 /* ---- driver ------------------------------------------------------------------ */
@@ -477,6 +535,7 @@ static const struct {
     {"switch_ns", 1, bench_switch},     {"spawn_ns", 1, bench_spawn},
     {"pingpong_ns", 1, bench_pingpong}, {"chan_msgs_per_s", MULTI, bench_chan},
     {"park1m", MULTI, bench_park},      {"wake_ns", MULTI, bench_wake},
+    {"wake_block", MULTI, bench_wake_block},
 };
 
 static size_t g_cur; /* index in benches[] of the running benchmark */

@@ -1,11 +1,104 @@
 """What the arena scripts (bench/run-http.sh, bench/run-db.sh) share when they
 write their results: reading the work directory the bash part filled (meta,
-results, status, notes, cmds, crates, gomods) and Markdown tables with the
-ratio of every program to weft. Imported with PYTHONPATH=bench/tools.
+results, status, notes, cmds, crates, gomods, and rounds.json when the runs
+were repeated in rounds) and Markdown tables with the ratio of every program
+to weft.
+
+Rounds and parity: a measurement repeated in R rounds is shown as its median
+and its min-max over the rounds. Two programs whose min-max ranges overlap
+are within each other's noise: the report calls that difference "parity"
+instead of a ratio that the data cannot tell from chance. Imported with
+PYTHONPATH=bench/tools.
 """
+import json
+import os
+import statistics
+from collections import Counter
+
+
+def aggregate_rounds(work, stat="median"):
+    """Read WORK/results.rounds ("round prog metric value" lines), append each
+    (prog, metric)'s median (or mean) over the rounds to WORK/results, and
+    write every round's values to WORK/rounds.json ({prog: {metric: [..]}})."""
+    vals = {}
+    path = f"{work}/results.rounds"
+    if os.path.exists(path):
+        for line in open(path):
+            _, p, m, v = line.split(maxsplit=3)
+            v = v.strip()
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+            vals.setdefault(p, {}).setdefault(m, []).append(v)
+    with open(f"{work}/results", "a") as out:
+        for p, ms in vals.items():
+            for m, vs in ms.items():
+                nums = [v for v in vs if isinstance(v, float)]
+                if len(nums) == len(vs):
+                    v = statistics.median(nums) if stat == "median" else sum(nums) / len(nums)
+                else:
+                    v = vs[-1]
+                out.write(f"{p} {m} {v}\n")
+    json.dump(vals, open(f"{work}/rounds.json", "w"))
+    return vals
 
 LABEL = {"weft": "weft (tfb app)", "weft_pq18": "weft, libpq 18", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
-         "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp"}
+         "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp",
+         "nethttp_batch": "Go net/http, pgx Batch"}
+
+
+def best_pool(work, tests):
+    """The pool-size sweep of bench/run-db.sh: WORK/results.rounds holds
+    "round prog@pool metric value" lines. For each program and test, the pool
+    with the highest median req/s (wrk_<test>_rps) is its best: that pool's
+    medians of the test's metrics go to WORK/results with best_pool_<test>,
+    its per-round values to WORK/rounds.json; the metrics that are not a
+    test's (pg_conns, vacuum_s, ...) come from the pool most tests chose.
+    The medians of every (program, pool) go to WORK/sweep.json."""
+    vals = {}  # prog -> pool -> metric -> [per-round values]
+    path = f"{work}/results.rounds"
+    if os.path.exists(path):
+        for line in open(path):
+            _, pp, m, v = line.split(maxsplit=3)
+            p, _, pool = pp.rpartition("@")
+            v = v.strip()
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+            vals.setdefault(p, {}).setdefault(int(pool), {}).setdefault(m, []).append(v)
+
+    def med(vs):
+        nums = [v for v in vs if isinstance(v, float)]
+        return statistics.median(nums) if nums and len(nums) == len(vs) else vs[-1]
+
+    sweep = {p: {pool: {m: med(vs) for m, vs in ms.items()} for pool, ms in pools.items()}
+             for p, pools in vals.items()}
+    rounds = {}
+    with open(f"{work}/results", "a") as out:
+        for p, pools in vals.items():
+            best = {}
+            for t in tests:
+                cands = [(sweep[p][pool][f"wrk_{t}_rps"], pool) for pool in pools
+                         if isinstance(sweep[p][pool].get(f"wrk_{t}_rps"), float)]
+                if not cands:
+                    continue
+                best[t] = max(cands)[1]
+                out.write(f"{p} best_pool_{t} {best[t]}\n")
+                for m, vs in pools[best[t]].items():
+                    if m.startswith(f"wrk_{t}_"):
+                        out.write(f"{p} {m} {med(vs)}\n")
+                        rounds.setdefault(p, {})[m] = vs
+            chosen = Counter(best.values()).most_common(1)
+            pool = chosen[0][0] if chosen else min(pools)
+            for m, vs in pools[pool].items():
+                if not m.startswith("wrk_"):
+                    out.write(f"{p} {m} {med(vs)}\n")
+                    rounds.setdefault(p, {})[m] = vs
+    json.dump(rounds, open(f"{work}/rounds.json", "w"))
+    json.dump(sweep, open(f"{work}/sweep.json", "w"))
+    return sweep
 
 
 class Arena:
@@ -33,6 +126,7 @@ class Arena:
         self.cmds = list(dict.fromkeys(l.rstrip("\n") for l in open(f"{work}/cmds")))
         self.crates = dict(l.split()[:2] for l in open(f"{work}/crates") if l.strip())
         self.gomods = dict(l.split()[:2] for l in open(f"{work}/gomods") if len(l.split()) >= 2)
+        self.rounds = json.load(open(f"{work}/rounds.json")) if os.path.exists(f"{work}/rounds.json") else {}
         self.out = []
 
     def w(self, line=""):
@@ -122,6 +216,50 @@ class Arena:
                 cell = self.fmt(self.get(p, m), kind)
                 if ratio and p != "weft" and self.get(p, m) is not None:
                     cell += f" ({self.fr(self.ratio(p, m))})"
+                row.append(cell)
+            w("| " + " | ".join(row) + " |")
+        w()
+
+    def runs_of(self, p, m):
+        """The per-round values of p's metric m (floats), [] when not in rounds."""
+        return [v for v in self.rounds.get(p, {}).get(m, []) if isinstance(v, float)]
+
+    def verdict(self, p, m, higher_better=True):
+        """p against weft on metric m over the rounds: "parity" when the two
+        min-max ranges overlap (the difference is inside the noise band),
+        else "faster"/"slower" (higher_better: req/s) or "less"/"more"
+        (lower is better: CPU, latency); None without two rounds each."""
+        a, b = self.runs_of(p, m), self.runs_of("weft", m)
+        if len(a) < 2 or len(b) < 2:
+            return None
+        if min(a) <= max(b) and min(b) <= max(a):
+            return "parity"
+        above = min(a) > max(b)
+        if higher_better:
+            return "faster" if above else "slower"
+        return "more" if above else "less"
+
+    def rounds_matrix(self, title, runs, metric, kind, higher_better=True, explain=None):
+        """Like matrix(), over rounds: each cell is the median, its min-max over
+        the rounds, and against weft the ratio of medians with the verdict
+        (parity when the ranges overlap)."""
+        w = self.w
+        self.heading(title, explain)
+        w("| program | " + " | ".join(h for _, h in runs) + " |")
+        w("|---" + "|---:" * len(runs) + "|")
+        for p in self.progs:
+            row = [LABEL[p]]
+            for key, _ in runs:
+                m = metric.format(run=key)
+                v = self.get(p, m)
+                cell = self.fmt(v, kind)
+                rs = self.runs_of(p, m)
+                if len(rs) > 1:
+                    cell += f" ({self.fmt(min(rs), kind)}–{self.fmt(max(rs), kind)})"
+                if p != "weft" and v is not None:
+                    vd = self.verdict(p, m, higher_better)
+                    r = self.ratio(p, m)
+                    cell += f"; {self.fr(r)}" + (f" **{vd}**" if vd == "parity" else (f" {vd}" if vd else ""))
                 row.append(cell)
             w("| " + " | ".join(row) + " |")
         w()

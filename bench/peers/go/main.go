@@ -1,8 +1,8 @@
-// weft-bench-go: the Go peer of bench/micro/rt.c. Same six benchmarks, same
+// weft-bench-go: the Go peer of bench/micro/rt.c. Same seven benchmarks, same
 // sizes, same RESULT lines (see bench/run-rt.sh). Standard library only.
 //
 // Usage: gobench [name], name one of switch_ns, spawn_ns, pingpong_ns,
-// chan_msgs_per_s, park1m, wake_ns (default: all, in that order).
+// chan_msgs_per_s, park1m, wake_ns, wake_block (default: all, in that order).
 //
 // Worker counts mirror the weft program: GOMAXPROCS(1) where weft runs 1
 // worker, GOMAXPROCS(2) (the default on the 2-core bench machine, set
@@ -179,16 +179,19 @@ func benchPark() {
 		rss0, rss1, float64(rel.Nanoseconds())/1e6)
 }
 
-// 6. Cross-worker wake-up latency, 2 Ps. The receiver R is parked in a recv
-// on an unbuffered channel; the sender S, running on the other P, stamps
-// t0, sends it, and keeps its P busy (spinning) until R reports it ran, so R
-// has to be resumed by the other (idle) P. Sample = R's clock on resume - t0.
-// If R has not run after 2 ms (the runtime left it queued behind the busy
+// 6, 7. Cross-worker wake-up latency, 2 Ps. The receiver R is parked in a
+// recv on an unbuffered channel; the sender S stamps t0 and sends it. Sample
+// = R's clock on resume - t0. wake_ns: S then keeps its P busy (spinning)
+// until R reports it ran, so R has to be resumed by the other (idle) P; if R
+// has not run after 2 ms (the runtime left it queued behind the busy
 // sender), S yields so the benchmark ends; such samples count as they are.
-func benchWake() {
+// wake_block: S then blocks in a recv of R's acknowledgement (a second
+// unbuffered channel), freeing its P.
+func runWake(block bool) {
 	base := time.Now()
 	now := func() int64 { return int64(time.Since(base)) }
 	ch := make(chan int64)
+	ack := make(chan struct{})
 	var ready, got atomic.Int64
 	samples := make([]int64, wakeN)
 	done := make(chan struct{})
@@ -198,6 +201,9 @@ func benchWake() {
 			t0 := <-ch
 			samples[i] = now() - t0
 			got.Store(int64(i + 1))
+			if block {
+				ack <- struct{}{}
+			}
 		}
 		close(done)
 	}()
@@ -210,6 +216,10 @@ func benchWake() {
 			for s := now(); now()-s < wakePark; {
 			}
 			ch <- now()
+			if block {
+				<-ack
+				continue
+			}
 			s := now()
 			for got.Load() != int64(i+1) {
 				if now()-s > wakeCap {
@@ -220,17 +230,46 @@ func benchWake() {
 	}()
 	<-done
 	sort.Slice(samples, func(a, b int) bool { return samples[a] < samples[b] })
-	capped := 0
-	for _, v := range samples {
-		if v >= wakeCap {
-			capped++
-		}
+	prefix := "wake"
+	if block {
+		prefix = "wake_block"
 	}
-	result("wake_ns", float64(samples[wakeN/2]), "ns")
-	fmt.Printf("# wake_ns: p10 %d p90 %d p99 %d max %d ns; %d of %d samples hit the %d ns cap\n",
-		samples[wakeN/10], samples[wakeN*9/10], samples[wakeN*99/100], samples[wakeN-1],
-		capped, wakeN, wakeCap)
+	reportWake(prefix, samples, !block)
 }
+
+// reportWake: RESULT <prefix>_ns (the median of the sorted samples) and the
+// share of samples under 10 us, 100 us and 1 ms (<prefix>_lt10us_pct ...): a
+// distribution, never a figure divided by the cap.
+func reportWake(prefix string, v []int64, spin bool) {
+	n := len(v)
+	result(prefix+"_ns", float64(v[n/2]), "ns")
+	for _, l := range []struct {
+		lim int64
+		tag string
+	}{{10_000, "10us"}, {100_000, "100us"}, {1_000_000, "1ms"}} {
+		under := 0
+		for _, x := range v {
+			if x < l.lim {
+				under++
+			}
+		}
+		result(prefix+"_lt"+l.tag+"_pct", 100*float64(under)/float64(n), "%")
+	}
+	fmt.Printf("# %s: p10 %d p90 %d p99 %d max %d ns", prefix, v[n/10], v[n*9/10], v[n*99/100], v[n-1])
+	if spin {
+		capped := 0
+		for _, x := range v {
+			if x >= wakeCap {
+				capped++
+			}
+		}
+		fmt.Printf("; %d of %d samples at or past the %d ns point where the sender starts yielding", capped, n, wakeCap)
+	}
+	fmt.Println()
+}
+
+func benchWake()      { runWake(false) }
+func benchWakeBlock() { runWake(true) }
 
 var benches = []struct {
 	name  string
@@ -243,6 +282,7 @@ var benches = []struct {
 	{"chan_msgs_per_s", multiProc, benchChan},
 	{"park1m", multiProc, benchPark},
 	{"wake_ns", multiProc, benchWake},
+	{"wake_block", multiProc, benchWakeBlock},
 }
 
 func main() {

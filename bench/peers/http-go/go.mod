@@ -3,6 +3,7 @@ module weft-bench-http-go
 go 1.25.0
 
 require (
+	github.com/goccy/go-json v0.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/jackc/pgx/v5 v5.12.0
 )

@@ -1,9 +1,9 @@
 //! weft-bench-rust: the Rust peer of bench/micro/rt.c, on the `may` crate
-//! (stackful coroutines, M:N work-stealing scheduler). Same six benchmarks,
+//! (stackful coroutines, M:N work-stealing scheduler). Same seven benchmarks,
 //! same sizes, same `RESULT <name> <value> <unit>` lines (bench/run-rt.sh).
 //!
 //! Usage: rustbench [name], name one of switch_ns, spawn_ns, pingpong_ns,
-//! chan_msgs_per_s, park1m, wake_ns. may fixes its worker count when the
+//! chan_msgs_per_s, park1m, wake_ns, wake_block. may fixes its worker count when the
 //! scheduler first starts, so without a name the program runs itself once
 //! per benchmark (a fresh process each) instead of reconfiguring.
 //!
@@ -43,6 +43,7 @@ const BENCHES: &[(&str, usize, fn())] = &[
     ("chan_msgs_per_s", MULTI, bench_chan),
     ("park1m", MULTI, bench_park),
     ("wake_ns", MULTI, bench_wake),
+    ("wake_block", MULTI, bench_wake_block),
 ];
 
 fn result(name: &str, v: f64, unit: &str) {
@@ -211,16 +212,19 @@ fn bench_park() {
     );
 }
 
-/// Benchmark 6: Cross-worker wake-up latency, 2 workers. The receiver R is parked in a
-/// recv; the sender S, running on the other worker, stamps t0, sends it, and
-/// keeps its worker busy (spinning) until R reports it ran, so R has to be
-/// resumed by the other (idle) worker. Sample = R's clock on resume - t0. If
-/// R has not run after 2 ms (the scheduler left it queued behind the busy
+/// Benchmarks 6, 7: Cross-worker wake-up latency, 2 workers. The receiver R
+/// is parked in a recv; the sender S stamps t0 and sends it. Sample = R's
+/// clock on resume - t0. wake_ns: S then keeps its worker busy (spinning)
+/// until R reports it ran, so R has to be resumed by the other (idle) worker;
+/// if R has not run after 2 ms (the scheduler left it queued behind the busy
 /// sender), S yields so the benchmark ends; such samples count as they are.
-fn bench_wake() {
+/// wake_block: S then blocks in a recv of R's acknowledgement, freeing its
+/// worker.
+fn run_wake(block: bool) {
     let base = Instant::now();
     let now = move || base.elapsed().as_nanos() as i64;
     let (tx, rx) = mpsc::channel::<i64>();
+    let (ack_tx, ack_rx) = mpsc::channel::<()>();
     let ready = Arc::new(AtomicI64::new(0));
     let got = Arc::new(AtomicI64::new(0));
     let (ready2, got2) = (ready.clone(), got.clone());
@@ -231,6 +235,9 @@ fn bench_wake() {
             let t0 = rx.recv().expect("recv");
             samples.push(now() - t0);
             got2.store(i + 1, Ordering::SeqCst);
+            if block {
+                ack_tx.send(()).expect("ack send");
+            }
         }
         samples
     });
@@ -243,6 +250,10 @@ fn bench_wake() {
             let s0 = now();
             while now() - s0 < WAKE_PARK_NS {}
             tx.send(now()).expect("send");
+            if block {
+                ack_rx.recv().expect("ack recv");
+                continue;
+            }
             let s1 = now();
             while got.load(Ordering::SeqCst) != i + 1 {
                 if now() - s1 > WAKE_CAP_NS {
@@ -254,16 +265,40 @@ fn bench_wake() {
     s.join().expect("sender");
     let mut v = r.join().expect("receiver");
     v.sort_unstable();
+    report_wake(if block { "wake_block" } else { "wake" }, &v, !block);
+}
+
+/// RESULT <prefix>_ns (the median of the sorted samples) and the share of
+/// samples under 10 us, 100 us and 1 ms (<prefix>_lt10us_pct ...): a
+/// distribution, never a figure divided by the cap.
+fn report_wake(prefix: &str, v: &[i64], spin: bool) {
     let n = v.len();
+    result(&format!("{prefix}_ns"), v[n / 2] as f64, "ns");
+    for (lim, tag) in [(10_000i64, "10us"), (100_000, "100us"), (1_000_000, "1ms")] {
+        let under = v.iter().filter(|&&x| x < lim).count();
+        result(&format!("{prefix}_lt{tag}_pct"), 100.0 * under as f64 / n as f64, "%");
+    }
     let capped = v.iter().filter(|&&x| x >= WAKE_CAP_NS).count();
-    result("wake_ns", v[n / 2] as f64, "ns");
+    let tail = if spin {
+        format!("; {capped} of {n} samples at or past the {WAKE_CAP_NS} ns point where the sender starts yielding")
+    } else {
+        String::new()
+    };
     println!(
-        "# wake_ns: p10 {} p90 {} p99 {} max {} ns; {capped} of {n} samples hit the {WAKE_CAP_NS} ns cap",
+        "# {prefix}: p10 {} p90 {} p99 {} max {} ns{tail}",
         v[n / 10],
         v[n * 9 / 10],
         v[n * 99 / 100],
         v[n - 1]
     );
+}
+
+fn bench_wake() {
+    run_wake(false)
+}
+
+fn bench_wake_block() {
+    run_wake(true)
 }
 
 fn main() {

@@ -1,6 +1,10 @@
 // Go Fiber v2 peer of weft's HTTP arena (bench/run-http.sh): TechEmpower
-// /plaintext and /json, written the way TFB's fiber entry does it (one
-// middleware switching on the path, c.JSON on a pooled struct, prefork off).
+// /plaintext and /json, written the way TFB's fiber entry does it
+// (FrameworkBenchmarks, frameworks/Go/fiber/fiber-v2/server.go: one
+// middleware switching on the path, c.JSON on a pooled struct, the config
+// CaseSensitive, StrictRouting, DisableHeaderNormalizing, and its JSON
+// encoder and decoder goccy/go-json's Marshal/Unmarshal instead of
+// encoding/json; prefork off, as in its non-prefork fiber-v2 test).
 // Listens on 127.0.0.1:PORT, PORT from argv[1] or $PORT (8080).
 // Single-threaded: GOMAXPROCS=1 unless the environment says otherwise.
 //
@@ -17,6 +21,7 @@ import (
 	"strconv"
 	"sync"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
 
 	"weft-bench-http-go/internal/tfbdb"
@@ -90,6 +95,8 @@ func main() {
 		DisableStartupMessage:    true,
 		Prefork:                  false,
 		ServerHeader:             "Fiber",
+		JSONEncoder:              gojson.Marshal, // as TFB's fiber-v2 entry
+		JSONDecoder:              gojson.Unmarshal,
 	})
 	app.Use(func(c *fiber.Ctx) error {
 		switch c.Path() {
@@ -99,7 +106,7 @@ func main() {
 		case "/json":
 			m := msgPool.Get().(*message)
 			m.Message = "Hello, World!"
-			err := c.JSON(m) // serializes the struct (encoding/json), sets application/json
+			err := c.JSON(m) // serializes the struct (goccy/go-json), sets application/json
 			m.Message = ""
 			msgPool.Put(m)
 			return err
@@ -118,6 +125,9 @@ func main() {
 			log.Fatalf("fiber: cannot connect to postgres: %v", err)
 		}
 		rows = "; database rows on, pgxpool of " + strconv.Itoa(db.PoolSize())
+		if db.Batched() {
+			rows += ", reads of a request in one pgx.Batch"
+		}
 	}
 	addr := "127.0.0.1:" + port()
 	log.Printf("fiber listening on %s (GOMAXPROCS=%d%s)", addr, runtime.GOMAXPROCS(0), rows)

@@ -1,7 +1,9 @@
 // Go net/http peer of weft's HTTP arena (bench/run-http.sh): TechEmpower
 // /plaintext and /json, written the way TFB's Go standard-library entry does
 // it (plain ServeMux handlers, explicit headers, encoding/json on a struct per
-// request). Listens on 127.0.0.1:PORT, PORT from argv[1] or $PORT (8080).
+// request; FrameworkBenchmarks, frameworks/Go/go-std). Go's net/http sets
+// TCP_NODELAY on every accepted connection by default, as TFB runs it.
+// Listens on 127.0.0.1:PORT, PORT from argv[1] or $PORT (8080).
 // Single-threaded: GOMAXPROCS=1 unless the environment says otherwise.
 //
 // With WEFT_BENCH_PG set, also the database rows of bench/run-db.sh (/db,
@@ -124,6 +126,9 @@ func main() {
 		mux.HandleFunc("/fortunes", fortunesHandler)
 		mux.HandleFunc("/updates", updatesHandler)
 		rows = "; database rows on, pgxpool of " + strconv.Itoa(db.PoolSize())
+		if db.Batched() {
+			rows += ", reads of a request in one pgx.Batch"
+		}
 	}
 	addr := "127.0.0.1:" + port()
 	log.Printf("nethttp listening on %s (GOMAXPROCS=%d%s)", addr, runtime.GOMAXPROCS(0), rows)

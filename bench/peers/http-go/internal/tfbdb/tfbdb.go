@@ -19,6 +19,14 @@
 // formula over the machine: DefaultPool = 8 connections, opened up front
 // (MinConns = MaxConns). WEFT_BENCH_PG_POOL overrides it.
 //
+// Pipeline mode (WEFT_BENCH_PG_BATCH=1; the arena's "nethttp_batch"
+// variant): /queries and the reads of /updates go out as ONE pgx.Batch
+// (SendBatch: the N SELECTs are written together and their results read
+// back in order, one round trip on one connection: pgx's pipeline mode), as
+// the Rust peers pipeline a request's queries on one connection and TFB's
+// fiber entry batches its updates. /db and /fortunes are one query each and
+// do not change.
+//
 // The DSN is WEFT_BENCH_PG (libpq key=value conninfo, which pgx parses) or
 // WEFT_BENCH_PG_URL when that one is unset; with neither, the peers do not
 // register the routes and serve /plaintext and /json only, as before.
@@ -75,8 +83,12 @@ func PoolSize() int {
 	return DefaultPool
 }
 
+// Batch is true when WEFT_BENCH_PG_BATCH is 1 (see the package comment).
+func Batch() bool { return os.Getenv("WEFT_BENCH_PG_BATCH") == "1" }
+
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	batch bool
 }
 
 // Open connects the whole pool and prepares the statements on every
@@ -119,10 +131,13 @@ func Open(dsn string) (*DB, error) {
 	for _, c := range conns {
 		c.Release()
 	}
-	return &DB{pool: pool}, nil
+	return &DB{pool: pool, batch: Batch()}, nil
 }
 
 func (db *DB) PoolSize() int { return int(db.pool.Config().MaxConns) }
+
+// Batched says whether the reads of a request go out as one pgx.Batch.
+func (db *DB) Batched() bool { return db.batch }
 
 func randomID() int32 { return int32(rand.IntN(worldCount) + 1) }
 
@@ -132,9 +147,24 @@ func (db *DB) World(ctx context.Context) (World, error) {
 	return w, err
 }
 
-// Worlds reads n rows, one query each.
+// Worlds reads n rows, one query each: one after another, or (batch mode)
+// all n in one pgx.Batch on one connection.
 func (db *DB) Worlds(ctx context.Context, n int) ([]World, error) {
 	ws := make([]World, n)
+	if db.batch {
+		b := &pgx.Batch{}
+		for range ws {
+			b.Queue(stmtWorld, randomID())
+		}
+		br := db.pool.SendBatch(ctx, b)
+		for i := range ws {
+			if err := br.QueryRow().Scan(&ws[i].ID, &ws[i].RandomNumber); err != nil {
+				br.Close()
+				return nil, err
+			}
+		}
+		return ws, br.Close()
+	}
 	for i := range ws {
 		if err := db.pool.QueryRow(ctx, stmtWorld, randomID()).Scan(&ws[i].ID, &ws[i].RandomNumber); err != nil {
 			return nil, err

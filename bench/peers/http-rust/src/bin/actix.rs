@@ -1,8 +1,13 @@
 //! actix-web 4 peer of weft's HTTP arena (bench/run-http.sh): TechEmpower
-//! /plaintext and /json the way TFB's actix entry writes them (static body
-//! for plaintext, serde_json of a struct per request into a BytesMut for
-//! json, explicit Server and Content-Type; actix adds Date). One worker
-//! (workers(1)); listens on 127.0.0.1:PORT, PORT from argv[1] or $PORT.
+//! /plaintext and /json the way TFB's actix-web entry writes them
+//! (FrameworkBenchmarks, frameworks/Rust/actix/src/main_web.rs: static body
+//! for plaintext, the struct serialised per request into a BytesMut with
+//! simd_json_derive for json, explicit Server and Content-Type; actix adds
+//! Date) and configures its server: keep-alive left to the OS
+//! (KeepAlive::Os), no client request timeout (Duration::ZERO), backlog
+//! 1024. One worker (workers(1)); listens on 127.0.0.1:PORT, PORT from
+//! argv[1] or $PORT. Its global allocator is snmalloc, as in TFB's entry
+//! (snmalloc-rs builds snmalloc with cmake: scripts/deps.sh bench).
 //!
 //! With WEFT_BENCH_PG set, also the database rows of bench/run-db.sh (/db,
 //! /queries, /fortunes, /updates; src/db.rs): as TFB's actix entry, the
@@ -14,15 +19,13 @@ mod common;
 mod db;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: snmalloc_rs::SnMalloc = snmalloc_rs::SnMalloc; // as TFB's actix-web entry
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, SERVER};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use serde::Serialize;
-
-#[derive(Serialize)]
+#[derive(simd_json_derive::Serialize)]
 struct Message {
     message: &'static str,
 }
@@ -40,7 +43,7 @@ async fn json() -> HttpResponse {
         message: "Hello, World!",
     };
     let mut body = BytesMut::with_capacity(32).writer();
-    serde_json::to_writer(&mut body, &msg).unwrap();
+    simd_json_derive::Serialize::json_write(&msg, &mut body).unwrap();
     let mut res = HttpResponse::Ok().body(body.into_inner().freeze());
     let h = res.headers_mut();
     h.insert(SERVER, HeaderValue::from_static("Actix"));
@@ -127,8 +130,9 @@ fn main() -> std::io::Result<()> {
             .service(web::resource("/updates").to(updates))
         })
         .workers(1)
-        .backlog(4096)
-        .max_connections(100_000)
+        .keep_alive(actix_web::http::KeepAlive::Os) // as TFB's actix-web entry
+        .client_request_timeout(std::time::Duration::ZERO)
+        .backlog(1024)
         .bind(addr)?
         .run()
         .await

@@ -5,6 +5,23 @@
 //! current_thread runtime: one thread. Listens on 127.0.0.1:PORT, PORT from
 //! argv[1] or $PORT.
 //!
+//! Served as TFB's axum entry serves (FrameworkBenchmarks,
+//! frameworks/Rust/axum/src/server.rs, `serve_hyper` and `start_tokio`, the
+//! axum 0.8 version): not through `axum::serve` but through hyper's
+//! connection API, HTTP/1 only, with
+//!  - TCP_NODELAY set on every accepted socket;
+//!  - `pipeline_flush(true)`: the responses to pipelined requests are
+//!    gathered and flushed together instead of one write per response (the
+//!    missing flag made the pipelined run stall: 74k req/s on 5.8 of 10
+//!    CPU-seconds in bench/results/http-2026-11-22.md);
+//!  - a listener with SO_REUSEADDR, SO_REUSEPORT and a backlog of 4096;
+//!  - one current_thread runtime per CPU (start_tokio); the arena gives each
+//!    server one CPU, so one runtime.
+//! TFB sets the Server header with tower-http's SetResponseHeaderLayer; the
+//! handlers here set the same header themselves (same bytes on the wire,
+//! one dependency less). TFB's entry can be built with a `simd-json` feature
+//! for /json; its default, kept here, is axum::Json (serde_json).
+//!
 //! With WEFT_BENCH_PG set, also the database rows of bench/run-db.sh (/db,
 //! /queries, /fortunes, /updates; src/db.rs): as TFB's axum [postgresql]
 //! entry, tokio-postgres connections opened on the runtime that serves, the
@@ -136,10 +153,53 @@ fn main() {
             );
             what = format!("; database rows on, {pool} pipelined connections");
         }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        eprintln!("axum listening on 127.0.0.1:{port} (tokio current_thread{what})");
-        axum::serve(listener, app).await.unwrap();
+        let listener = tfb_listener(port).unwrap_or_else(|e| {
+            eprintln!("axum: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        });
+        eprintln!(
+            "axum listening on 127.0.0.1:{port} (tokio current_thread, hyper http1 with \
+             pipeline_flush and TCP_NODELAY as TFB's axum entry{what})"
+        );
+        serve_hyper(listener, app).await;
     });
+}
+
+/// The listener of TFB's axum entry: SO_REUSEADDR, SO_REUSEPORT, backlog 4096.
+fn tfb_listener(port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))?;
+    socket.listen(4096)
+}
+
+/// TFB's `serve_hyper`: accept, TCP_NODELAY, one task per connection served
+/// by hyper's HTTP/1 connection with pipeline_flush(true).
+async fn serve_hyper(listener: tokio::net::TcpListener, app: Router) {
+    loop {
+        let (socket, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // e.g. EMFILE: say so and go on accepting
+                eprintln!("axum: accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if let Err(e) = socket.set_nodelay(true) {
+            eprintln!("axum: TCP_NODELAY: {e}");
+        }
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(socket);
+            // a connection that ends in an error (a reset by the load
+            // generator at the end of a run) needs no report
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .pipeline_flush(true)
+                .serve_connection(io, service)
+                .await;
+        });
+    }
 }

@@ -3,7 +3,10 @@
 //! bare path match, yarte serialization of a struct per request straight
 //! into the response body; may_minihttp writes Server and Date). may
 //! configured with one worker. Listens on 127.0.0.1:PORT, PORT from argv[1]
-//! or $PORT.
+//! or $PORT. Configuration from TFB's entry (FrameworkBenchmarks,
+//! frameworks/Rust/may-minihttp/src/main.rs): may's coroutine pool capacity
+//! 1000 and 4 KB coroutine stacks (set_pool_capacity(1000),
+//! set_stack_size(0x1000)); the worker count is the arena's (one CPU).
 #[path = "../common.rs"]
 mod common;
 

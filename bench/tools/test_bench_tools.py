@@ -1,0 +1,134 @@
+"""Tests of the arena's report logic (arena_report.py) and of the JSON
+document generator (gen_json.py): the parts whose mistakes would silently
+publish a wrong verdict or a wrong document. Run by scripts/test.sh:
+
+    python3 -m unittest discover -s bench/tools -p 'test_*.py'
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import arena_report  # noqa: E402
+
+
+DIRS = []
+
+
+def tearDownModule():
+    for d in DIRS:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def work_dir(lines, meta=""):
+    d = tempfile.mkdtemp(prefix="arena-test-")
+    DIRS.append(d)
+    with open(f"{d}/results.rounds", "w") as f:
+        f.write("".join(l + "\n" for l in lines))
+    for name in ("results", "status", "notes", "cmds", "crates", "gomods"):
+        open(f"{d}/{name}", "w").close()
+    with open(f"{d}/meta", "w") as f:
+        f.write(meta)
+    return d
+
+
+def results(d):
+    out = {}
+    for line in open(f"{d}/results"):
+        p, m, v = line.split()
+        out[(p, m)] = float(v)
+    return out
+
+
+class Rounds(unittest.TestCase):
+    def test_median_not_mean(self):
+        d = work_dir(["1 weft wrk_json_rps 100", "2 weft wrk_json_rps 110", "3 weft wrk_json_rps 400"])
+        arena_report.aggregate_rounds(d)
+        self.assertEqual(results(d)[("weft", "wrk_json_rps")], 110.0)
+        self.assertEqual(json.load(open(f"{d}/rounds.json"))["weft"]["wrk_json_rps"], [100.0, 110.0, 400.0])
+
+    def verdict(self, weft, peer, higher_better=True):
+        lines = [f"{i} weft m {v}" for i, v in enumerate(weft)] + [f"{i} peer m {v}" for i, v in enumerate(peer)]
+        d = work_dir(lines)
+        arena_report.aggregate_rounds(d)
+        return arena_report.Arena(d, ["weft", "peer"]).verdict("peer", "m", higher_better)
+
+    def test_overlapping_ranges_are_parity(self):
+        self.assertEqual(self.verdict([100, 120, 110], [115, 130, 125]), "parity")
+
+    def test_touching_ranges_are_parity(self):
+        self.assertEqual(self.verdict([100, 120], [120, 140]), "parity")
+
+    def test_separate_ranges(self):
+        self.assertEqual(self.verdict([100, 110], [120, 130]), "faster")
+        self.assertEqual(self.verdict([100, 110], [50, 60]), "slower")
+        self.assertEqual(self.verdict([100, 110], [120, 130], higher_better=False), "more")
+        self.assertEqual(self.verdict([100, 110], [50, 60], higher_better=False), "less")
+
+    def test_one_round_has_no_verdict(self):
+        self.assertIsNone(self.verdict([100], [200]))
+
+
+class PoolSweep(unittest.TestCase):
+    def test_each_test_at_its_best_pool(self):
+        lines = []
+        for r in (1, 2, 3):
+            # db is best at pool 2, queries20 at pool 8
+            lines += [f"{r} fiber@2 wrk_db_rps {100 + r}", f"{r} fiber@8 wrk_db_rps {90 + r}",
+                      f"{r} fiber@2 wrk_queries20_rps {10 + r}", f"{r} fiber@8 wrk_queries20_rps {20 + r}",
+                      f"{r} fiber@2 wrk_db_cpu_us_per_req 30", f"{r} fiber@8 wrk_db_cpu_us_per_req 40",
+                      f"{r} fiber@2 pg_conns 2", f"{r} fiber@8 pg_conns 8"]
+        d = work_dir(lines)
+        sweep = arena_report.best_pool(d, ["db", "queries20"])
+        res = results(d)
+        self.assertEqual(res[("fiber", "best_pool_db")], 2)
+        self.assertEqual(res[("fiber", "best_pool_queries20")], 8)
+        self.assertEqual(res[("fiber", "wrk_db_rps")], 102)  # median of 101 102 103
+        self.assertEqual(res[("fiber", "wrk_db_cpu_us_per_req")], 30)  # the best pool's, not pool 8's
+        self.assertEqual(res[("fiber", "wrk_queries20_rps")], 22)
+        self.assertIn(res[("fiber", "pg_conns")], (2, 8))
+        self.assertEqual(sweep["fiber"][8]["wrk_db_rps"], 92)
+        rounds = json.load(open(f"{d}/rounds.json"))
+        self.assertEqual(rounds["fiber"]["wrk_queries20_rps"], [21.0, 22.0, 23.0])
+
+
+class GenJson(unittest.TestCase):
+    TARGETS = {"twitter": 631_515, "citm": 1_727_000, "canada": 2_251_000}
+
+    def gen(self, kind, path):
+        subprocess.run([sys.executable, f"{HERE}/gen_json.py", kind, path], check=True)
+        return open(path, "rb").read()
+
+    def test_deterministic_valid_and_sized(self):
+        with tempfile.TemporaryDirectory() as d:
+            for kind, target in self.TARGETS.items():
+                a = self.gen(kind, f"{d}/{kind}-a.json")
+                b = self.gen(kind, f"{d}/{kind}-b.json")
+                self.assertEqual(hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest(), kind)
+                json.loads(a)
+                self.assertLess(abs(len(a) - target) / target, 0.02, f"{kind}: {len(a)} bytes")
+
+    def test_shapes(self):
+        with tempfile.TemporaryDirectory() as d:
+            tw = json.loads(self.gen("twitter", f"{d}/t.json"))
+            self.assertGreater(len(tw["statuses"]), 50)
+            self.assertTrue(any(s["id"] > 2**53 for s in tw["statuses"]))
+            raw = open(f"{d}/t.json", "rb").read()
+            self.assertGreater(sum(1 for x in raw if x >= 0x80) / len(raw), 0.03)
+            ca = json.loads(self.gen("canada", f"{d}/c.json"))
+            ring = ca["features"][0]["geometry"]["coordinates"][0]
+            self.assertTrue(all(isinstance(x, float) for pt in ring for x in pt))
+            ci = json.loads(self.gen("citm", f"{d}/ci.json"))
+            perf = ci["performances"]
+            self.assertGreater(len(perf), 300)
+            self.assertEqual({tuple(sorted(p)) for p in perf}.__len__(), 1)  # the same keys every time
+
+
+if __name__ == "__main__":
+    unittest.main()
