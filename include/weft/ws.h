@@ -1,0 +1,280 @@
+/*
+ * weft/ws.h — WebSocket (RFC 6455, permessage-deflate RFC 7692).
+ *
+ * This first part is the wire layer, pure functions over bytes like the HTTP
+ * parser (src/http/ws_frame.c, ws_utf8.c, ws_handshake.c, ws_deflate.c): no
+ * sockets, so every rule is unit-tested and fuzzed on its own.
+ *
+ *   - frame heads: encode (weft_ws_frame_head) and decode (weft_ws_frame_parse);
+ *   - masking (weft_ws_mask);
+ *   - an incremental UTF-8 validator that stops at the first invalid byte even
+ *     when a sequence is split across frames (weft_utf8);
+ *   - the receiver (weft_ws_rx): bytes in, events out (a whole message, a
+ *     ping, a pong, the peer's close, or a protocol failure with the close code
+ *     to send). It enforces every receive rule of RFC 6455 §5 and §7 and the
+ *     message size limit, and inflates permessage-deflate messages;
+ *   - the opening handshake, both sides (validate a request, build the 101;
+ *     build a client request, validate the 101), and the negotiation of
+ *     permessage-deflate parameters.
+ *
+ * Close codes (RFC 6455 §7.4.1) are plain ints; the ones weft sends or
+ * reports are named below.
+ */
+#ifndef WEFT_WS_H
+#define WEFT_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "http.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- opcodes and close codes -------------------------------------------- */
+enum {
+    WEFT_WS_CONT = 0x0,
+    WEFT_WS_TEXT = 0x1,
+    WEFT_WS_BINARY = 0x2,
+    WEFT_WS_CLOSE = 0x8,
+    WEFT_WS_PING = 0x9,
+    WEFT_WS_PONG = 0xA,
+};
+
+enum {
+    WEFT_WS_NORMAL = 1000,        /* normal closure */
+    WEFT_WS_GOING_AWAY = 1001,    /* server shutdown, page left */
+    WEFT_WS_PROTOCOL_ERROR = 1002,
+    WEFT_WS_UNSUPPORTED = 1003,   /* a data type the endpoint cannot accept */
+    WEFT_WS_NO_STATUS = 1005,     /* reported only: a close frame without a code */
+    WEFT_WS_ABNORMAL = 1006,      /* reported only: the connection dropped without a close */
+    WEFT_WS_INVALID_DATA = 1007,  /* text that is not UTF-8 */
+    WEFT_WS_POLICY = 1008,        /* policy violation (e.g. a full outgoing queue) */
+    WEFT_WS_TOO_BIG = 1009,       /* message over the size limit */
+    WEFT_WS_EXTENSION = 1010,     /* client: the server did not negotiate an extension */
+    WEFT_WS_INTERNAL = 1011,      /* unexpected condition (out of memory, ...) */
+};
+
+/* 1 if code may appear in a close frame on the wire (1000-1003, 1007-1011,
+ * 3000-4999), else 0. 1005 and 1006 are never sent. */
+int weft_ws_close_code_valid(int code);
+
+/* ---- frames ---------------------------------------------------------------
+ * A frame head is 2 to 14 bytes: FIN, RSV1-3, opcode, MASK, the payload
+ * length in 7, 7+16 or 7+64 bits, and the 4-byte masking key if masked. */
+#define WEFT_WS_HEAD_MAX 14
+/* Payload limit of a control frame (RFC 6455 §5.5). */
+#define WEFT_WS_CONTROL_MAX 125
+
+typedef struct weft_ws_frame {
+    int fin;          /* 1 on the last frame of a message */
+    int rsv;          /* the three RSV bits: 4 = RSV1, 2 = RSV2, 1 = RSV3 */
+    int opcode;       /* 0..15 as sent, reserved ones included */
+    int masked;       /* 1 when a masking key follows */
+    uint8_t mask[4];  /* the key when masked */
+    uint64_t len;     /* payload length; < 2^63 (see weft_ws_frame_parse) */
+    size_t head_len;  /* bytes of the head */
+} weft_ws_frame;
+
+/* Decode one frame head from buf[0..n). Returns head_len (> 0) when the head
+ * is complete, WEFT_EAGAIN when more bytes are needed, WEFT_EPARSE when a
+ * 64-bit length has its top bit set (RFC 6455 §5.2; *f is still filled).
+ * Checks nothing else: which opcodes, bits and lengths are allowed depends on
+ * the connection's state, and weft_ws_rx applies those rules. */
+int weft_ws_frame_parse(const void *buf, size_t n, weft_ws_frame *f);
+
+/* Encode a frame head into out (WEFT_WS_HEAD_MAX bytes of room) and return its
+ * length. flags: WEFT_WS_FIN and/or WEFT_WS_RSV1. mask: the 4-byte key for a
+ * client frame (the payload must then be masked with weft_ws_mask), NULL for a
+ * server frame. The length is encoded in the fewest bytes (§5.2). */
+enum { WEFT_WS_FIN = 0x80, WEFT_WS_RSV1 = 0x40 };
+size_t weft_ws_frame_head(uint8_t *out, int flags, int opcode, uint64_t len,
+                          const uint8_t *mask);
+
+/* XOR p[0..n) with the key, starting at key byte offset % 4 (so a payload can
+ * be masked or unmasked in pieces: pass the count of payload bytes before p).
+ * Masking twice restores the bytes. */
+void weft_ws_mask(void *p, size_t n, const uint8_t mask[4], uint64_t offset);
+
+/* Append one whole frame (head, then payload masked when mask != NULL) to out.
+ * 0, WEFT_ENOMEM, WEFT_ELIMIT (out->max), or WEFT_EINVAL (a control opcode with
+ * a payload over 125 bytes or without WEFT_WS_FIN, or an opcode that is not
+ * one of the six above). */
+int weft_ws_frame_append(weft_buf *out, int flags, int opcode, const void *p, size_t n,
+                         const uint8_t *mask);
+
+/* The payload of a close frame: code (big-endian) then reason, cut to the 123
+ * bytes that fit, at a UTF-8 character boundary. code 0 (or WEFT_WS_NO_STATUS)
+ * gives an empty payload. out needs WEFT_WS_CONTROL_MAX bytes; returns the
+ * length. */
+size_t weft_ws_close_payload(uint8_t *out, int code, const char *reason, size_t reason_len);
+
+/* ---- UTF-8 ----------------------------------------------------------------
+ * Incremental validation (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF). Feed bytes in any pieces; the verdict is the same as for the
+ * whole, and an invalid byte is reported at its own position, not at the end
+ * of the sequence or the message. */
+typedef struct weft_utf8 {
+    uint8_t need;      /* continuation bytes still expected */
+    uint8_t lo, hi;    /* range of the next continuation byte */
+} weft_utf8;
+
+static inline void weft_utf8_init(weft_utf8 *v) { v->need = 0, v->lo = 0x80, v->hi = 0xBF; }
+/* Validate p[0..n) after everything fed before. Returns n when all of it is
+ * valid so far (possibly ending inside a character), or the offset (< n) of
+ * the first invalid byte; the validator is then stuck (feed again and it
+ * answers 0). */
+size_t weft_utf8_feed(weft_utf8 *v, const void *p, size_t n);
+/* 1 when the bytes fed so far end on a character boundary. */
+static inline int weft_utf8_done(const weft_utf8 *v) { return v->need == 0; }
+/* Whole-buffer check: 1 valid, 0 not. */
+int weft_utf8_valid(const void *p, size_t n);
+
+/* ---- permessage-deflate parameters (RFC 7692 §7.1) ------------------------ */
+typedef struct weft_ws_deflate_params {
+    int server_no_context_takeover; /* the server resets its compressor per message */
+    int client_no_context_takeover; /* the client resets its compressor per message */
+    int server_max_window_bits;     /* 8..15; 15 when not negotiated */
+    int client_max_window_bits;     /* 8..15; 15 when not negotiated */
+} weft_ws_deflate_params;
+
+/* ---- the receiver ----------------------------------------------------------
+ * Bytes from the peer in, one event at a time out. Fragments are assembled
+ * into one message in a buffer the receiver owns (bounded by max_message);
+ * control frames may arrive between fragments and come out at once. Every
+ * rule that ends the connection gives WEFT_WS_EV_FAIL with the close code to
+ * send (1002, 1007, 1009, or 1011 when out of memory) and a static reason;
+ * nothing crashes, nothing grows past the limit. */
+enum {
+    WEFT_WS_EV_NONE = 0, /* all input consumed, nothing complete yet */
+    WEFT_WS_EV_MESSAGE,  /* a whole text or binary message */
+    WEFT_WS_EV_PING,     /* the caller answers with a pong of the same payload */
+    WEFT_WS_EV_PONG,     /* solicited or not: callers may use it as a sign of life */
+    WEFT_WS_EV_CLOSE,    /* the peer's close frame (valid): code and reason */
+    WEFT_WS_EV_FAIL,     /* the peer broke a rule: close with ev->code */
+};
+
+typedef struct weft_ws_event {
+    int type;           /* WEFT_WS_EV_* */
+    int opcode;         /* MESSAGE: WEFT_WS_TEXT or WEFT_WS_BINARY */
+    weft_str data;      /* MESSAGE: the message; PING/PONG: the payload; CLOSE: the reason
+                           (UTF-8, validated); valid until the next feed */
+    int code;           /* CLOSE: the peer's code (1005 when the frame had none);
+                           FAIL: the code to close with */
+    const char *reason; /* FAIL: why, static text */
+} weft_ws_event;
+
+enum { WEFT_WS_SERVER = 0, WEFT_WS_CLIENT = 1 };
+
+struct weft_ws_inflater;
+
+typedef struct weft_ws_rx {
+    /* config: set by weft_ws_rx_init, may be changed before the first feed */
+    int role;           /* WEFT_WS_SERVER: frames must be masked; CLIENT: must not be */
+    size_t max_message; /* bytes of a message (inflated); default 1 MiB -> 1009 */
+    /* private */
+    int state, failed;
+    uint8_t head[WEFT_WS_HEAD_MAX];
+    size_t head_have;
+    weft_ws_frame f;
+    uint64_t got;       /* payload bytes of the current frame so far */
+    int msg_op;         /* opcode of the message being assembled, 0 = none */
+    int msg_deflated;   /* the message has RSV1 (permessage-deflate) */
+    weft_utf8 utf8;
+    weft_buf msg;
+    uint8_t ctl[WEFT_WS_CONTROL_MAX];
+    struct weft_ws_inflater *inflater; /* NULL unless permessage-deflate was negotiated */
+} weft_ws_rx;
+
+/* Set rx up for role with max_message (0 = 1 MiB). No allocation yet. */
+void weft_ws_rx_init(weft_ws_rx *rx, int role, size_t max_message);
+/* Accept RSV1 (compressed) messages from the peer and inflate them with the
+ * negotiated parameters. 0, WEFT_ENOMEM. The zlib state is allocated at the
+ * first compressed message and, when the peer resets its context per message,
+ * freed after each one (an idle connection holds none). */
+int weft_ws_rx_enable_deflate(weft_ws_rx *rx, const weft_ws_deflate_params *p);
+/* Consume bytes from buf[0..n): stops after the first event. *consumed gets
+ * the bytes used (all of them when the result is WEFT_WS_EV_NONE); call again
+ * with the rest. Returns the event type, also in ev->type. After CLOSE or
+ * FAIL the receiver is finished: later calls consume everything and return
+ * WEFT_WS_EV_NONE (the RFC ignores bytes after a close). */
+int weft_ws_rx_feed(weft_ws_rx *rx, const void *buf, size_t n, size_t *consumed,
+                    weft_ws_event *ev);
+/* Move the last MESSAGE's bytes into *out (which the caller then owns and
+ * frees with weft_buf_free), so the receiver need not copy them again. */
+void weft_ws_rx_take(weft_ws_rx *rx, weft_buf *out);
+/* Free the receiver's buffers (it may be initialised again). */
+void weft_ws_rx_free(weft_ws_rx *rx);
+
+/* ---- the compressor side of permessage-deflate ----------------------------- */
+struct weft_ws_deflater;
+typedef struct weft_ws_deflater weft_ws_deflater;
+/* A compressor for our direction: no_context_takeover and max_window_bits are
+ * ours in the negotiated params (server_* for a server, client_* for a
+ * client). NULL when out of memory. */
+weft_ws_deflater *weft_ws_deflater_new(const weft_ws_deflate_params *p, int role);
+/* Compress one whole message p[0..n) and append the compressed payload (the
+ * final 00 00 FF FF removed, RFC 7692 §7.2.1) to out. 0, WEFT_ENOMEM,
+ * WEFT_ELIMIT (out->max). */
+int weft_ws_deflate(weft_ws_deflater *d, const void *p, size_t n, weft_buf *out);
+void weft_ws_deflater_free(weft_ws_deflater *d);
+
+/* ---- the opening handshake, server side (RFC 6455 §4.2) ----------------- */
+typedef struct weft_ws_server_opts {
+    /* subprotocols the server speaks, most preferred first; NULL = none. The
+     * first of ours the client offers is chosen; if the client offers some
+     * and none is ours the handshake still succeeds without one (§4.2.2). */
+    const char *const *subprotocols;
+    size_t nsubprotocols;
+    /* Origin check: return 1 to accept. NULL = accept any (non-browser
+     * clients send none). A refusal answers 403. */
+    int (*check_origin)(weft_str origin, void *ud);
+    void *origin_ud;
+    int no_deflate;     /* 1: ignore permessage-deflate offers */
+} weft_ws_server_opts;
+
+typedef struct weft_ws_handshake {
+    int status;             /* 101, or 400 / 403 / 426 / 500 */
+    const char *reason;     /* when not 101: why, static text */
+    char accept[29];        /* Sec-WebSocket-Accept (NUL-terminated) */
+    weft_str subprotocol;   /* the chosen one ({NULL,0} if none); static from opts */
+    int deflate;            /* 1 when permessage-deflate was agreed */
+    weft_ws_deflate_params params; /* valid when deflate */
+} weft_ws_handshake;
+
+/* Validate an upgrade request head: GET, HTTP/1.1, Upgrade: websocket (a
+ * token of the list), Connection with the "upgrade" token, a
+ * Sec-WebSocket-Key of 16 bytes in base64, Sec-WebSocket-Version 13, Origin
+ * (if a hook is set); then negotiate the subprotocol and permessage-deflate.
+ * Fills *hs and returns hs->status: 101, 400 (with the reason), 403 (the
+ * origin hook refused), or 426 (another version: answer with
+ * "Sec-WebSocket-Version: 13"), or 500 (libcrypto out of memory). opts may
+ * be NULL. */
+int weft_ws_server_handshake(const weft_http_request *req, const weft_ws_server_opts *opts,
+                             weft_ws_handshake *hs);
+/* Append the 101 response head for hs (status 101) to out: Upgrade,
+ * Connection, Sec-WebSocket-Accept, and Sec-WebSocket-Protocol /
+ * Sec-WebSocket-Extensions when negotiated. 0, WEFT_ENOMEM, WEFT_EINVAL
+ * (hs->status is not 101). */
+int weft_ws_handshake_response(const weft_ws_handshake *hs, weft_buf *out);
+/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), 28 chars + NUL. */
+void weft_ws_accept_key(weft_str key, char out[29]);
+
+/* Parse a Sec-WebSocket-Extensions value (all the header's values joined with
+ * ", ") as a server: pick the first permessage-deflate offer whose parameters
+ * are valid and acceptable (RFC 7692 §7.1: each parameter at most once,
+ * server_max_window_bits 8..15, client_max_window_bits empty or 8..15).
+ * Returns 1 and fills *out with the agreed parameters, 0 when there is no
+ * acceptable offer (the handshake goes on without compression), WEFT_EPARSE
+ * when the header is not valid syntax (RFC 6455 §9.1). */
+int weft_ws_deflate_negotiate(weft_str offers, weft_ws_deflate_params *out);
+/* The response value for agreed parameters ("permessage-deflate; ...") into
+ * out (appended). 0, WEFT_ENOMEM. */
+int weft_ws_deflate_format(const weft_ws_deflate_params *p, weft_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

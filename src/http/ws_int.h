@@ -1,0 +1,26 @@
+/*
+ * src/http/ws_int.h — what the WebSocket files share: the inflater the
+ * receiver (ws_frame.c) drives and the compressor side keep in ws_deflate.c,
+ * so zlib stays in one file.
+ */
+#ifndef WEFT_WS_INT_H
+#define WEFT_WS_INT_H
+
+#include "weft/ws.h"
+
+typedef struct weft_ws_inflater weft_ws_inflater;
+
+/* An inflater for messages from the peer (role is ours: a server inflates
+ * what the client compressed, with client_no_context_takeover telling whether
+ * the client keeps its window between messages). NULL when out of memory. */
+weft_ws_inflater *weft__ws_inflater_new(const weft_ws_deflate_params *p, int role);
+/* Inflate in[0..n), a piece of one message's compressed payload, appending to
+ * out while out->len stays <= max. fin: this is the last piece (the
+ * 00 00 FF FF tail is added and the message ends). 0; WEFT_ELIMIT when the
+ * inflated message would pass max (nothing past max is written);
+ * WEFT_EPARSE when the data is not valid DEFLATE; WEFT_ENOMEM. */
+int weft__ws_inflate(weft_ws_inflater *z, const void *in, size_t n, int fin, weft_buf *out,
+                     size_t max);
+void weft__ws_inflater_free(weft_ws_inflater *z);
+
+#endif
