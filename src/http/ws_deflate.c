@@ -140,8 +140,9 @@ int weft_ws_deflate(weft_ws_deflater *d, const void *p, size_t n, weft_buf *out)
     d->z.avail_in = (uInt)n;
     int rc = 0;
     for (;;) {
+        /* room for the worst case of what is left, in steps of at most 256 KiB */
         size_t room = deflateBound(&d->z, d->z.avail_in) + 8;
-        if (room > STEP && d->z.avail_in < STEP) room = STEP;
+        if (room > 16 * STEP) room = 16 * STEP;
         rc = weft_buf_reserve(out, room);
         if (rc) break;
         d->z.next_out = (Bytef *)out->data + out->len;

@@ -208,6 +208,8 @@ static int check_head(weft_ws_rx *rx, weft_ws_event *ev) {
         /* a big message's buffer is not kept for the next one */
         if (rx->msg.cap > 65536) weft_buf_free(&rx->msg);
         rx->msg.len = 0;
+        /* capacity never passes the limit (plus the inflater's one byte of proof) */
+        rx->msg.max = rx->max_message + 1;
         weft_utf8_init(&rx->utf8);
     }
     /* compressed: the limit applies to what comes out of the inflater */
@@ -234,10 +236,12 @@ static int inflate_piece(weft_ws_rx *rx, const uint8_t *p, size_t n, int fin, we
         p += k, n -= k, rx->got += k;
         size_t from = rx->msg.len;
         int rc = weft__ws_inflate(rx->inflater, tmp, k, fin && n == 0, &rx->msg, rx->max_message);
+        /* what came out is checked before the inflater's verdict, so the first
+         * problem in byte order wins however the payload was cut */
+        if (check_text(rx, from, ev)) return WEFT_WS_EV_FAIL;
         if (rc == WEFT_ELIMIT) return fail(rx, ev, WEFT_WS_TOO_BIG, "inflated message over the size limit");
         if (rc == WEFT_EPARSE) return fail(rx, ev, WEFT_WS_INVALID_DATA, "invalid DEFLATE data");
         if (rc) return fail(rx, ev, WEFT_WS_INTERNAL, "out of memory");
-        if (check_text(rx, from, ev)) return WEFT_WS_EV_FAIL;
     } while (n);
     return WEFT_WS_EV_NONE;
 }
