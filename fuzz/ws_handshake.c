@@ -8,7 +8,9 @@
  * refusal must carry a reason, a 101 must produce a response head that ends
  * its header section exactly once), and as an extension header value (the
  * result must be 1, 0 or WEFT_EPARSE; agreed parameters must be in range and
- * survive a round trip through weft_ws_deflate_format).
+ * survive a round trip through weft_ws_deflate_format), and as a server's
+ * answer to the client (weft_ws_client_response: a head length within the
+ * input, WEFT_EAGAIN, or WEFT_EPARSE with a reason).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,6 +76,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             q.server_max_window_bits != p.server_max_window_bits)
             abort();
         weft_buf_free(&f);
+    }
+
+    /* the input as a server's answer to our request with the RFC's example key */
+    static const char *const offered[] = {"chat", "v2"};
+    weft_ws_client_opts co = {.subprotocols = offered, .nsubprotocols = 2, .deflate = size % 2};
+    weft_ws_handshake ch;
+    const char *reason = NULL;
+    rc = weft_ws_client_response(buf, size, "dGhlIHNhbXBsZSBub25jZQ==", &co, &ch, &reason);
+    if (rc > 0) {
+        if ((size_t)rc > size || ch.status != 101) abort();
+        if (ch.deflate) check_params(&ch.params);
+        if (ch.deflate && !co.deflate) abort();
+    } else if (rc == WEFT_EPARSE) {
+        if (!reason || !*reason) abort();
+    } else if (rc != WEFT_EAGAIN) {
+        abort();
     }
     free(buf);
     return 0;

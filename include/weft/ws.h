@@ -274,6 +274,34 @@ int weft_ws_deflate_negotiate(weft_str offers, weft_ws_deflate_params *out);
  * out (appended). 0, WEFT_ENOMEM. */
 int weft_ws_deflate_format(const weft_ws_deflate_params *p, weft_buf *out);
 
+
+/* ---- the opening handshake, client side (RFC 6455 §4.1) ------------------ */
+typedef struct weft_ws_client_opts {
+    const char *const *subprotocols; /* offered, in order of preference; NULL = none */
+    size_t nsubprotocols;
+    int deflate;         /* 1: offer permessage-deflate */
+    const char *origin;  /* Origin header, NULL = none */
+    const char *headers; /* extra header lines, each ending in CRLF ("A: b\r\n"), or NULL */
+} weft_ws_client_opts;
+
+/* A fresh Sec-WebSocket-Key: 16 bytes from getrandom(2) in base64 (24 chars + NUL). */
+void weft_ws_client_key(char key[25]);
+/* Append the upgrade request for target ("/path?query") on host (the Host
+ * header value) with key to out. 0, WEFT_ENOMEM. opts may be NULL. */
+int weft_ws_client_request(weft_buf *out, const char *host, const char *target, const char *key,
+                           const weft_ws_client_opts *opts);
+/* Check the server's answer in buf[0..n) to a request made with key and opts.
+ * Returns the length of the response head (> 0; bytes after it are the first
+ * WebSocket frames) with *hs filled (status 101, subprotocol pointing into
+ * opts, deflate and its params); WEFT_EAGAIN when the head is not complete
+ * yet; WEFT_EPARSE with *reason when the upgrade failed: a status other than
+ * 101 (then hs->status is that status), a malformed head or one over 16 KiB,
+ * a missing Upgrade/Connection, a wrong Sec-WebSocket-Accept, a subprotocol
+ * or an extension (parameter) that was not offered. */
+int weft_ws_client_response(const char *buf, size_t n, const char *key,
+                            const weft_ws_client_opts *opts, weft_ws_handshake *hs,
+                            const char **reason);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/evp.h>
 
@@ -293,4 +294,178 @@ int weft_ws_handshake_response(const weft_ws_handshake *hs, weft_buf *out) {
         if (out->data) out->data[start] = '\0';
     }
     return rc;
+}
+
+/* ---- the client side (RFC 6455 §4.1) ------------------------------------------ */
+
+void weft_ws_client_key(char key[25]) {
+    uint8_t raw[16];
+    size_t got = 0;
+    while (got < sizeof raw) {
+        ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
+        if (r > 0) got += (size_t)r;
+        /* EINTR only: getrandom on <= 256 bytes does not fail otherwise */
+    }
+    EVP_EncodeBlock((unsigned char *)key, raw, 16); /* 24 chars and a NUL */
+}
+
+int weft_ws_client_request(weft_buf *out, const char *host, const char *target, const char *key,
+                           const weft_ws_client_opts *o) {
+    static const weft_ws_client_opts none = {0};
+    if (!o) o = &none;
+    size_t start = out->len;
+    int rc = weft_buf_printf(out,
+                             "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                             "Sec-WebSocket-Version: 13\r\n",
+                             target, host, key);
+    for (size_t i = 0; !rc && i < o->nsubprotocols; i++)
+        rc = weft_buf_printf(out, "%s%s", i ? ", " : "Sec-WebSocket-Protocol: ",
+                             o->subprotocols[i]);
+    if (!rc && o->nsubprotocols) rc = weft_buf_appends(out, "\r\n");
+    if (!rc && o->deflate)
+        rc = weft_buf_appends(out, "Sec-WebSocket-Extensions: permessage-deflate; "
+                                   "client_max_window_bits\r\n");
+    if (!rc && o->origin) rc = weft_buf_printf(out, "Origin: %s\r\n", o->origin);
+    if (!rc && o->headers) rc = weft_buf_appends(out, o->headers);
+    if (!rc) rc = weft_buf_appends(out, "\r\n");
+    if (rc) {
+        out->len = start;
+        if (out->data) out->data[start] = '\0';
+    }
+    return rc;
+}
+
+/* The server's Sec-WebSocket-Extensions answer to our one offer: exactly one
+ * permessage-deflate with valid parameters (RFC 7692 §7.1.1.1-§7.1.2.2). */
+static int response_ext(weft_str v, weft_ws_deflate_params *p, int *seen) {
+    cursor c = {v.p, v.p + v.n};
+    for (;;) {
+        skip_ws(&c);
+        if (c.p < c.end && *c.p == ',') {
+            c.p++;
+            continue;
+        }
+        if (c.p == c.end) return 0;
+        weft_str name;
+        if (!take_token(&c, &name)) return -1;
+        if (!weft_str_eq_nocase(name, WEFT_STR("permessage-deflate")) || *seen) return -1;
+        *seen = 1;
+        offer o = {1, -1, -1, -1, -1};
+        for (;;) {
+            skip_ws(&c);
+            if (c.p == c.end || *c.p == ',') break;
+            if (*c.p != ';') return -1;
+            c.p++;
+            skip_ws(&c);
+            weft_str pn, pv = {NULL, 0};
+            if (!take_token(&c, &pn)) return -1;
+            skip_ws(&c);
+            int has_value = 0;
+            if (c.p < c.end && *c.p == '=') {
+                c.p++;
+                skip_ws(&c);
+                if (!take_value(&c, &pv)) return -1;
+                has_value = 1;
+            }
+            /* in a response client_max_window_bits needs a value too */
+            if (weft_str_eq_nocase(pn, WEFT_STR("client_max_window_bits")) && !has_value) return -1;
+            offer_param(&o, pn, has_value, pv);
+        }
+        if (!o.ok) return -1;
+        p->server_no_context_takeover = o.snct == 0;
+        p->client_no_context_takeover = o.cnct == 0;
+        p->server_max_window_bits = o.smwb > 0 ? o.smwb : 15;
+        p->client_max_window_bits = o.cmwb > 0 ? o.cmwb : 15;
+    }
+}
+
+static int bad_response(const char **reason, const char *why) {
+    *reason = why;
+    return WEFT_EPARSE;
+}
+
+enum { MAX_RESPONSE_HEAD = 16384, MAX_RESPONSE_HEADERS = 64 };
+
+int weft_ws_client_response(const char *buf, size_t n, const char *key,
+                            const weft_ws_client_opts *o, weft_ws_handshake *hs,
+                            const char **reason) {
+    static const weft_ws_client_opts none = {0};
+    if (!o) o = &none;
+    memset(hs, 0, sizeof *hs);
+    *reason = NULL;
+    /* the head ends at the first empty line; bare LF line ends are refused */
+    const char *end = NULL;
+    size_t lim = n < MAX_RESPONSE_HEAD ? n : MAX_RESPONSE_HEAD;
+    for (size_t i = 0; i + 3 < lim; i++)
+        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+            end = buf + i + 4;
+            break;
+        }
+    if (!end) {
+        if (n >= MAX_RESPONSE_HEAD) return bad_response(reason, "response head over 16 KiB");
+        return WEFT_EAGAIN;
+    }
+    size_t head_len = (size_t)(end - buf);
+    /* status line: HTTP/1.1 SP 3DIGIT SP reason */
+    const char *p = buf, *eol = memchr(p, '\r', head_len);
+    if (eol - p < 12 || memcmp(p, "HTTP/1.1 ", 9) != 0 || eol[1] != '\n')
+        return bad_response(reason, "malformed status line");
+    int status = 0;
+    for (int i = 9; i < 12; i++) {
+        if (p[i] < '0' || p[i] > '9') return bad_response(reason, "malformed status line");
+        status = status * 10 + (p[i] - '0');
+    }
+    hs->status = status;
+    if (status != 101) return bad_response(reason, "the server did not switch protocols (not 101)");
+    if (eol - p > 12 && p[12] != ' ') return bad_response(reason, "malformed status line");
+    /* header fields */
+    weft_http_header hdrs[MAX_RESPONSE_HEADERS];
+    weft_http_request req = {.headers = hdrs, .minor = 1};
+    p = eol + 2;
+    while (p < end - 2) {
+        eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol || eol[1] != '\n') return bad_response(reason, "malformed header line");
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon || colon == p) return bad_response(reason, "malformed header line");
+        for (const char *q = p; q < colon; q++)
+            if (!is_tchar((unsigned char)*q)) return bad_response(reason, "malformed header line");
+        for (const char *q = colon + 1; q < eol; q++)
+            if ((unsigned char)*q < 0x20 && *q != '\t')
+                return bad_response(reason, "control character in a header");
+        if (req.nheaders == MAX_RESPONSE_HEADERS) return bad_response(reason, "too many headers");
+        hdrs[req.nheaders].name = (weft_str){p, (size_t)(colon - p)};
+        hdrs[req.nheaders].value = weft_str_trim((weft_str){colon + 1, (size_t)(eol - colon - 1)});
+        req.nheaders++;
+        p = eol + 2;
+    }
+    if (!header_has_token(&req, "Upgrade", "websocket"))
+        return bad_response(reason, "missing Upgrade: websocket in the response");
+    if (!header_has_token(&req, "Connection", "upgrade"))
+        return bad_response(reason, "missing Connection: upgrade in the response");
+    weft_str acc;
+    if (header_one(&req, "Sec-WebSocket-Accept", &acc) != 1)
+        return bad_response(reason, "missing or repeated Sec-WebSocket-Accept");
+    weft_ws_accept_key(weft_str_c(key), hs->accept);
+    if (!weft_str_eq(acc, weft_str_c(hs->accept)))
+        return bad_response(reason, "Sec-WebSocket-Accept does not match the key");
+    weft_str proto;
+    int np = header_one(&req, "Sec-WebSocket-Protocol", &proto);
+    if (np < 0) return bad_response(reason, "repeated Sec-WebSocket-Protocol");
+    if (np == 1) {
+        for (size_t i = 0; i < o->nsubprotocols && !hs->subprotocol.p; i++)
+            if (weft_str_eq(proto, weft_str_c(o->subprotocols[i])))
+                hs->subprotocol = weft_str_c(o->subprotocols[i]);
+        if (!hs->subprotocol.p)
+            return bad_response(reason, "the server chose a subprotocol we did not offer");
+    }
+    int seen = 0;
+    weft_str nm = WEFT_STR("Sec-WebSocket-Extensions");
+    for (size_t i = 0; i < req.nheaders; i++) {
+        if (!weft_str_eq_nocase(hdrs[i].name, nm)) continue;
+        if (!o->deflate || response_ext(hdrs[i].value, &hs->params, &seen) < 0)
+            return bad_response(reason, "the server answered with an extension we cannot use");
+    }
+    hs->deflate = seen;
+    return (int)head_len;
 }

@@ -480,3 +480,116 @@ TEST_PLAIN(rfc7692_8_1_compressed_text_utf8_checked) {
     weft_ws_rx_free(&rx);
     weft_buf_free(&w);
 }
+
+/* ---- §4.1 the client's side ---------------------------------------------------- */
+
+TEST_PLAIN(rfc6455_4_1_client_key_is_random_16_bytes_base64) {
+    char a[25], b[25];
+    weft_ws_client_key(a);
+    weft_ws_client_key(b);
+    ASSERT_EQ(strlen(a), 24);
+    ASSERT(strcmp(a, b) != 0);
+    ASSERT(a[22] == '=' && a[23] == '=');
+}
+
+/* Our client's request passes our server's checks, and our client accepts
+ * our server's answer: subprotocol and deflate agreed on both sides. */
+TEST_PLAIN(rfc6455_4_1_client_request_and_server_answer_roundtrip) {
+    static const char *const offered[] = {"v1.chat", "v2.chat"};
+    static const char *const ours[] = {"v2.chat"};
+    weft_ws_client_opts co = {.subprotocols = offered, .nsubprotocols = 2, .deflate = 1,
+                              .origin = "http://localhost", .headers = "X-Trace: 1\r\n"};
+    char key[25];
+    weft_ws_client_key(key);
+    weft_buf req;
+    weft_buf_init(&req, 0);
+    ASSERT_EQ(weft_ws_client_request(&req, "127.0.0.1:9001", "/chat?room=a", key, &co), 0);
+    ASSERT(strstr(req.data, "GET /chat?room=a HTTP/1.1\r\nHost: 127.0.0.1:9001\r\n") == req.data);
+    ASSERT(strstr(req.data, "\r\nSec-WebSocket-Protocol: v1.chat, v2.chat\r\n") != NULL);
+    ASSERT(strstr(req.data, "\r\nX-Trace: 1\r\n\r\n") != NULL);
+    weft_http_request r;
+    int st;
+    const char *why;
+    ASSERT_EQ(weft_http_parse_request(req.data, req.len, &r, hdrs, 64, NULL, &st, &why), (int)req.len);
+    weft_ws_server_opts so = {.subprotocols = ours, .nsubprotocols = 1};
+    weft_ws_handshake hs;
+    ASSERT_EQ(weft_ws_server_handshake(&r, &so, &hs), 101);
+    ASSERT_EQ(hs.deflate, 1);
+    weft_buf resp;
+    weft_buf_init(&resp, 0);
+    ASSERT_EQ(weft_ws_handshake_response(&hs, &resp), 0);
+    size_t head = resp.len;
+    weft_buf_append(&resp, "\x81\x02hi", 4); /* a first frame right behind the head */
+    weft_ws_handshake ch;
+    const char *reason;
+    for (size_t cut = 0; cut < head; cut++)
+        ASSERT_ERR(weft_ws_client_response(resp.data, cut, key, &co, &ch, &reason), WEFT_EAGAIN);
+    ASSERT_EQ(weft_ws_client_response(resp.data, resp.len, key, &co, &ch, &reason), (int)head);
+    ASSERT(weft_str_eq(ch.subprotocol, WEFT_STR("v2.chat")));
+    ASSERT_EQ(ch.deflate, 1);
+    ASSERT_EQ(ch.params.server_max_window_bits, 15);
+    weft_buf_free(&req);
+    weft_buf_free(&resp);
+}
+
+TEST_PLAIN(rfc6455_4_1_client_refuses_bad_answers) {
+    static const char *const offered[] = {"v1"};
+    weft_ws_client_opts co = {.subprotocols = offered, .nsubprotocols = 1, .deflate = 1};
+    const char *key = "dGhlIHNhbXBsZSBub25jZQ==";
+#define OK_HEAD "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+#define OK_ACCEPT "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    static const struct {
+        const char *resp;
+        const char *reason; /* NULL: accepted */
+    } cases[] = {
+        {OK_HEAD OK_ACCEPT "\r\n", NULL},
+        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Protocol: v1\r\n"
+                           "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10; "
+                           "server_no_context_takeover\r\n\r\n",
+         NULL},
+        {"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+         "the server did not switch protocols (not 101)"},
+        {"HTTP/1.0 101 Switching Protocols\r\n\r\n", "malformed status line"},
+        {OK_HEAD "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+         "Sec-WebSocket-Accept does not match the key"},
+        {OK_HEAD "\r\n", "missing or repeated Sec-WebSocket-Accept"},
+        {"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n" OK_ACCEPT "\r\n",
+         "missing Upgrade: websocket in the response"},
+        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Protocol: v2\r\n\r\n",
+         "the server chose a subprotocol we did not offer"},
+        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: x-other\r\n\r\n",
+         "the server answered with an extension we cannot use"},
+        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+         "the server answered with an extension we cannot use"},
+        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n",
+         "the server answered with an extension we cannot use"},
+        {OK_HEAD OK_ACCEPT "Bad Header\r\n\r\n", "malformed header line"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        weft_ws_handshake hs;
+        const char *reason;
+        int rc = weft_ws_client_response(cases[i].resp, strlen(cases[i].resp), key, &co, &hs, &reason);
+        if (cases[i].reason == NULL) {
+            if (rc != (int)strlen(cases[i].resp)) {
+                test__fail(__FILE__, __LINE__, "case %zu refused: %s", i, reason ? reason : "?");
+                return;
+            }
+        } else if (rc != WEFT_EPARSE || !reason || strcmp(reason, cases[i].reason) != 0) {
+            test__fail(__FILE__, __LINE__, "case %zu: %d \"%s\", wanted \"%s\"", i, rc,
+                       reason ? reason : "(null)", cases[i].reason);
+            return;
+        }
+    }
+    /* an extension the client did not offer */
+    weft_ws_client_opts plain = {0};
+    weft_ws_handshake hs;
+    const char *reason;
+    const char *r = OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    ASSERT_ERR(weft_ws_client_response(r, strlen(r), key, &plain, &hs, &reason), WEFT_EPARSE);
+    /* a head that never ends */
+    static char big[20000];
+    memset(big, 'a', sizeof big);
+    ASSERT_ERR(weft_ws_client_response(big, sizeof big, key, &co, &hs, &reason), WEFT_EPARSE);
+    ASSERT_STREQ(reason, "response head over 16 KiB");
+    ASSERT_ERR(weft_ws_client_response(big, 100, key, &co, &hs, &reason), WEFT_EAGAIN);
+}
