@@ -28,6 +28,7 @@
 
 #include "base.h"
 #include "http.h"
+#include "rt.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -301,6 +302,138 @@ int weft_ws_client_request(weft_buf *out, const char *host, const char *target, 
 int weft_ws_client_response(const char *buf, size_t n, const char *key,
                             const weft_ws_client_opts *opts, weft_ws_handshake *hs,
                             const char **reason);
+
+
+
+/* A ws:// URL taken apart (RFC 6455 §3), pure. */
+typedef struct weft_ws_url {
+    weft_str host;      /* name or address; an IPv6 address without its brackets */
+    int port;           /* 80 when the URL has none */
+    weft_str authority; /* host[:port] as written: the Host header */
+    weft_str target;    /* "/path?query"; "/" when the URL has neither, "?query" when it
+                           has no path (a request line needs a '/' put before it) */
+} weft_ws_url;
+/* Split url[0..n) into *out (slices into url). 0; WEFT_ENOTSUP for wss://
+ * (no TLS here); WEFT_EINVAL for anything else that is not
+ * ws://host[:port][/path][?query]: another scheme, an empty host, user
+ * info, a port outside 1..65535, a fragment, spaces or control bytes. */
+int weft_ws_url_parse(const char *url, size_t n, weft_ws_url *out);
+
+/* ======================================================================
+ * Connections (src/http/ws_conn.c): a WebSocket over a connected socket, for
+ * either role, on the runtime.
+ *
+ *   weft_buf msg;
+ *   weft_buf_init(&msg, 0);
+ *   int op;
+ *   while ((op = weft_ws_recv(ws, &msg, -1)) > 0)      // a task reads
+ *       weft_ws_send(ws, op, msg.data, msg.len);       // any task or thread sends
+ *   weft_buf_free(&msg);
+ *   weft_ws_free(ws);
+ *
+ * Receiving: one task at a time reads (others calling weft_ws_recv wait their
+ * turn); it answers pings, echoes the peer's close, sends keepalive pings and
+ * enforces the idle timeout, so a connection must have a task in
+ * weft_ws_recv for those to happen (one that only publishes can loop on it
+ * and drop what comes).
+ *
+ * Sending never suspends and never waits for the peer: the message is framed
+ * into the connection's outgoing queue and a writer task (started when the
+ * queue becomes non-empty, gone when it is empty again) writes it. Messages
+ * are never interleaved: each is one frame, written whole and in queue order.
+ * The queue is bounded in bytes (max_queue); when a message does not fit,
+ * queue_policy decides:
+ *   WEFT_WS_QUEUE_CLOSE        the connection is closed with 1008 (the default);
+ *   WEFT_WS_QUEUE_DROP_OLDEST  the oldest waiting messages are dropped;
+ *   WEFT_WS_QUEUE_COALESCE     a waiting message with the same key is replaced
+ *                              in place (sends with key 0 never coalesce), then
+ *                              the oldest are dropped if it still does not fit.
+ * A message that is being written is never dropped or cut.
+ * ====================================================================== */
+typedef struct weft_ws weft_ws;
+
+enum { WEFT_WS_QUEUE_CLOSE = 0, WEFT_WS_QUEUE_DROP_OLDEST = 1, WEFT_WS_QUEUE_COALESCE = 2 };
+
+typedef struct weft_ws_config {
+    size_t max_message;       /* bytes of a received message; 0 = 1 MiB -> 1009 */
+    size_t max_queue;         /* outgoing bytes waiting; 0 = 1 MiB */
+    int queue_policy;         /* WEFT_WS_QUEUE_*: what a full queue does */
+    int64_t ping_interval_ms; /* keepalive ping while receiving; 0 = 30 s, < 0 = none */
+    int64_t idle_timeout_ms;  /* nothing from the peer this long -> closed with 1001;
+                                 0 = 60 s, < 0 = never */
+    int64_t close_timeout_ms; /* bound of the closing handshake; 0 = 5 s */
+    int64_t write_timeout_ms; /* each write of the queue; 0 = 30 s, then the connection drops */
+} weft_ws_config;
+
+/* Make a connection of socket fd after a completed handshake (the server's
+ * 101 sent, or the client's checked). pending[0..n): bytes already read past
+ * the handshake (the first frames). deflate: the agreed permessage-deflate
+ * parameters, NULL for none. cfg may be NULL. The connection owns fd from
+ * now on, also on failure. NULL with *err (WEFT_ENOMEM) on failure. Never
+ * suspends. */
+weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
+                       const weft_ws_deflate_params *deflate, const weft_ws_config *cfg,
+                       int *err);
+
+/* Open a client connection to url ("ws://host[:port][/path][?query]"; host a
+ * numeric IPv4 address, [IPv6] or a name resolved with getaddrinfo on the
+ * blocking pool; port 80 by default). Suspends until connected and upgraded
+ * or the deadline. NULL with *err: WEFT_EINVAL (bad or non-ws URL),
+ * WEFT_ENOENT (name not found), connect's -errno, WEFT_EPARSE (the server
+ * refused the upgrade or answered badly; *reason says why when reason is not
+ * NULL), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_ENOMEM. opts and cfg may be NULL. */
+weft_ws *weft_ws_dial(const char *url, const weft_ws_client_opts *opts, const weft_ws_config *cfg,
+                      int64_t deadline, int *err, const char **reason);
+
+/* Receive the next whole message into out (its old content replaced; the
+ * caller owns out and frees it with weft_buf_free). Returns the opcode,
+ * WEFT_WS_TEXT (valid UTF-8) or WEFT_WS_BINARY, or: WEFT_ECLOSED once the
+ * connection is closed (by either side, by a protocol error, by the idle
+ * timeout or because the peer went away: weft_ws_close_status says how),
+ * WEFT_ETIMEDOUT at the deadline (the connection stays open), WEFT_ECANCELED,
+ * WEFT_ENOTASK, WEFT_ENOMEM. Suspends; one task reads at a time. */
+int weft_ws_recv(weft_ws *ws, weft_buf *out, int64_t deadline);
+
+/* Queue one message (WEFT_WS_TEXT or WEFT_WS_BINARY) of p[0..n), copied.
+ * Any task or thread; never suspends. 0 when queued; WEFT_ECLOSED when the
+ * connection is closing or closed; WEFT_ELIMIT when it did not fit the queue
+ * (with WEFT_WS_QUEUE_CLOSE the connection is then closing with 1008) or is
+ * alone larger than max_queue; WEFT_EINVAL (another opcode, or text that is
+ * not UTF-8); WEFT_ENOMEM; WEFT_ESHUTDOWN (no runtime to write it). */
+int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n);
+/* The same with a coalescing key (see WEFT_WS_QUEUE_COALESCE). */
+int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, size_t n);
+
+/* Start the closing handshake with code (1000-1003, 1007-1011, 3000-4999;
+ * 0 sends a close frame without one) and reason (cut to 123 bytes), after
+ * what is already queued; then wait, within close_timeout_ms, for the peer's
+ * close (a server then closes the socket; a client waits for the server to
+ * close it). Later sends fail with WEFT_ECLOSED. Returns 0 when the handshake
+ * completed, WEFT_ETIMEDOUT when the peer did not answer in time (the socket
+ * is shut down anyway), WEFT_EINVAL (bad code), WEFT_ECLOSED if the
+ * connection was already closed. Suspends; call from a task. */
+int weft_ws_close(weft_ws *ws, int code, const char *reason);
+
+/* How the connection ended: the peer's close code (1005 when its close frame
+ * had none), the code we closed with, or 1006 when the socket dropped without
+ * a close; 0 while open. *reason (may be NULL) gets the reason text, valid
+ * until weft_ws_free. */
+int weft_ws_close_status(weft_ws *ws, const char **reason);
+
+typedef struct weft_ws_stats {
+    size_t queued;         /* bytes waiting to be written */
+    uint64_t sent;         /* messages written */
+    uint64_t dropped;      /* messages dropped or replaced by the queue policy */
+} weft_ws_stats;
+void weft_ws_get_stats(weft_ws *ws, weft_ws_stats *out);
+
+/* The negotiated subprotocol ("" when none). */
+const char *weft_ws_subprotocol(const weft_ws *ws);
+
+/* Release the caller's hold: a connection that is still open is dropped
+ * without a handshake (use weft_ws_close first for a clean end). The memory
+ * goes when the writer task is done with it too. Never suspends. */
+void weft_ws_free(weft_ws *ws);
 
 #ifdef __cplusplus
 }

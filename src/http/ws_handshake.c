@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <openssl/evp.h>
@@ -468,4 +469,51 @@ int weft_ws_client_response(const char *buf, size_t n, const char *key,
     }
     hs->deflate = seen;
     return (int)head_len;
+}
+
+/* ---- ws:// URLs --------------------------------------------------------------- */
+
+int weft_ws_url_parse(const char *url, size_t n, weft_ws_url *out) {
+    memset(out, 0, sizeof *out);
+    if (n >= 6 && strncasecmp(url, "wss://", 6) == 0) return WEFT_ENOTSUP;
+    if (n < 5 || strncasecmp(url, "ws://", 5) != 0) return WEFT_EINVAL;
+    const char *p = url + 5, *end = url + n;
+    for (const char *q = p; q < end; q++)
+        if ((unsigned char)*q <= 0x20 || *q == 0x7F || *q == '#') return WEFT_EINVAL;
+    const char *auth_end = p;
+    while (auth_end < end && *auth_end != '/' && *auth_end != '?') auth_end++;
+    out->authority = (weft_str){p, (size_t)(auth_end - p)};
+    if (memchr(p, '@', (size_t)(auth_end - p))) return WEFT_EINVAL;
+    const char *host_end;
+    if (p < auth_end && *p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(auth_end - p));
+        if (!rb) return WEFT_EINVAL;
+        out->host = (weft_str){p + 1, (size_t)(rb - p - 1)};
+        for (const char *q = p + 1; q < rb; q++)
+            if (!strchr("0123456789abcdefABCDEF:.", *q)) return WEFT_EINVAL;
+        host_end = rb + 1;
+        if (host_end < auth_end && *host_end != ':') return WEFT_EINVAL;
+    } else {
+        host_end = p;
+        while (host_end < auth_end && *host_end != ':') host_end++;
+        out->host = (weft_str){p, (size_t)(host_end - p)};
+        for (const char *q = p; q < host_end; q++)
+            if (*q == '[' || *q == ']') return WEFT_EINVAL;
+    }
+    if (out->host.n == 0) return WEFT_EINVAL;
+    out->port = 80;
+    if (host_end < auth_end) { /* ':' port */
+        const char *d = host_end + 1;
+        if (d == auth_end || auth_end - d > 5) return WEFT_EINVAL;
+        int port = 0;
+        for (; d < auth_end; d++) {
+            if (*d < '0' || *d > '9') return WEFT_EINVAL;
+            port = port * 10 + (*d - '0');
+        }
+        if (port < 1 || port > 65535) return WEFT_EINVAL;
+        out->port = port;
+    }
+    if (auth_end == end) out->target = WEFT_STR("/");
+    else out->target = (weft_str){auth_end, (size_t)(end - auth_end)};
+    return 0;
 }
