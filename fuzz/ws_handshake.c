@@ -10,7 +10,7 @@
  * result must be 1, 0 or WEFT_EPARSE; agreed parameters must be in range and
  * survive a round trip through weft_ws_deflate_format), and as a server's
  * answer to the client (weft_ws_client_response: a head length within the
- * input, WEFT_EAGAIN, or WEFT_EPARSE with a reason).
+ * input, WEFT_EAGAIN, or WEFT_EPARSE with a reason), and as a ws:// URL.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +91,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else if (rc == WEFT_EPARSE) {
         if (!reason || !*reason) abort();
     } else if (rc != WEFT_EAGAIN) {
+        abort();
+    }
+
+    /* the input as a ws:// URL */
+    weft_ws_url u;
+    rc = weft_ws_url_parse(buf, size, &u);
+    if (rc == 0) {
+        if (!u.host.n || u.port < 1 || u.port > 65535 || !u.target.n) abort();
+        if (u.target.p[0] != '/' && u.target.p[0] != '?') abort();
+        if (u.host.p < buf || u.host.p + u.host.n > buf + size) abort();
+        if (memchr(u.host.p, '/', u.host.n) || memchr(u.target.p, '#', u.target.n)) abort();
+    } else if (rc != WEFT_EINVAL && rc != WEFT_ENOTSUP) {
         abort();
     }
     free(buf);

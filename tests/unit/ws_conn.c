@@ -570,7 +570,7 @@ TEST(ws_queue_full_policy_drop_oldest) {
         n++;
     }
     raw_reader_free(rd);
-
+    ASSERT_EQ(last, 1999);
     ASSERT_LT(n, 2000);
     free(p);
     weft_close(fd);

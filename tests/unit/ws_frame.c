@@ -349,7 +349,7 @@ TEST_PLAIN(rfc6455_5_5_3_unsolicited_pong_is_harmless) {
 /* 2.10/2.11: ten pings in a row, every one reported, in order, fed in any pieces. */
 TEST_PLAIN(rfc6455_5_5_2_ten_pings_in_order) {
     wire w = {.n = 0};
-    char p[16];
+    char p[32];
     for (int i = 0; i < 10; i++) {
         snprintf(p, sizeof p, "ping-%d", i);
         put_text(&w, 1, WEFT_WS_PING, p);
