@@ -376,6 +376,29 @@ static inline void weft__chain(weft__task **chain, weft__task *t) {
 void weft__ready_chain(weft__task *chain);
 /* Pop waiters until one can be claimed (lock held); returns it or NULL. */
 weft__waiter *weft__claim_waiter(weft__waiter **list, int result);
+/* Wake t's current wait with WEFT_ECANCELED unless it is a nocancel wait;
+ * the caller has stored t->canceled first (weft__cancel_task). */
+void weft__wake_canceled(weft__task *t);
+/* Queue a task just made by weft_go_opts(): behind the spawner's local
+ * queue when called from a task on worker w, else on the global queue. */
+void weft__ready_new(weft__worker *w, weft__task *t);
+/* The scheduler loop of worker w; returns once the runtime has stopped. */
+void weft__sched_loop(weft__worker *w);
+/* Stop every scheduler loop (the last task ended, or weft_main() failed). */
+void weft__sched_stop(void);
+/* Monitor: w has been held by one task for over 1 ms; move its queued work
+ * within reach of the other workers. Returns whether it had any. */
+bool weft__sched_unstick(weft__worker *w);
+/* Per-thread worker setup and teardown; weft__worker_main is the body of
+ * the threads of workers 1..n-1 (worker 0 is the weft_main() caller). */
+int weft__worker_init(weft__worker *w);
+void weft__worker_fini(weft__worker *w);
+void *weft__worker_main(void *arg);
+
+/* task.c */
+/* The body of t, its defers and leaving its group (from weft__task_main). */
+void weft__task_run(weft__task *t);
+/* Mark t canceled and wake its current wait unless that wait is nocancel. */
 void weft__cancel_task(weft__task *t);
 /* weft_fd_wait() without the poll(2) that confirms the events: for callers
  * whose next step is a non-blocking syscall that copes with EAGAIN (the
