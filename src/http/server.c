@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "http/http_int.h"
-#include "rt/rt_int.h"
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/rt.h"
 
@@ -331,7 +331,7 @@ typedef struct sconn {
     int fd;
     _Atomic int idle; /* 1 while waiting for a request, 2 once told to close */
     _Atomic int64_t idle_deadline; /* while idle: when the sweeper closes it (ms) */
-    void *task;       /* the connection's weft__task */
+    weft_task_ref *task; /* the connection's task, for close_idle */
     struct sconn *prev, *next;
     peer_addr peer;
     uint64_t served;
@@ -435,8 +435,12 @@ static void conn_main(void *arg) {
     }
     weft_http_server *s = sc.srv;
     const weft__http_cfg *cfg = &s->cfg;
+    if (!(sc.task = weft_task_ref_self(NULL))) { /* out of memory: drop it */
+        weft_close(sc.fd);
+        atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
-    sc.task = weft__task_self();
     sc.next = s->conns;
     if (s->conns) s->conns->prev = &sc;
     s->conns = &sc;
@@ -466,7 +470,7 @@ static void conn_main(void *arg) {
                                   memory_order_relaxed);
             atomic_store(&sc.idle, 1);
             if (atomic_load(&s->stopping)) break;
-            int w = weft__fd_wait_unconfirmed(sc.fd, WEFT_POLLIN, -1);
+            int w = weft_fd_wait_hint(sc.fd, WEFT_POLLIN, -1);
             int expect = 1;
             if (!atomic_compare_exchange_strong(&sc.idle, &expect, 0)) break; /* told to close */
             if (w < 0) break; /* head/idle timeout (nothing sent: silent), cancelled, error */
@@ -515,6 +519,7 @@ static void conn_main(void *arg) {
         s->conns = sc.next;
     if (sc.next) sc.next->prev = sc.prev;
     pthread_mutex_unlock(&s->mu);
+    weft_task_ref_release(sc.task);
     atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 }
 
@@ -745,7 +750,7 @@ static void close_idle(weft_http_server *s, int64_t before) {
         if (atomic_load_explicit(&c->idle, memory_order_relaxed) != 1) continue;
         if (atomic_load_explicit(&c->idle_deadline, memory_order_relaxed) >= before) continue;
         int expect = 1;
-        if (atomic_compare_exchange_strong(&c->idle, &expect, 2)) weft__cancel_task(c->task);
+        if (atomic_compare_exchange_strong(&c->idle, &expect, 2)) weft_task_ref_cancel(c->task);
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -790,8 +795,7 @@ int weft_http_serve(weft_http_server *s) {
     weft_group_cancel(&s->accept_group);
     weft_group_cancel(&s->aux_group);
     /* These waits must finish even if this task was cancelled. */
-    weft__task *me = weft__task_self();
-    me->nocancel++;
+    int masked = weft_nocancel_begin();
     weft_group_wait(&s->accept_group, -1);
     weft_group_wait(&s->aux_group, -1);
     for (int i = 0; i < s->nls; i++) weft_close(s->ls[i].fd);
@@ -813,7 +817,7 @@ int weft_http_serve(weft_http_server *s) {
         weft_group_cancel(&s->conn_group);
         weft_group_wait(&s->conn_group, -1);
     }
-    me->nocancel--;
+    weft_nocancel_end(masked);
     return 0;
 }
 

@@ -400,11 +400,6 @@ void *weft__worker_main(void *arg);
 void weft__task_run(weft__task *t);
 /* Mark t canceled and wake its current wait unless that wait is nocancel. */
 void weft__cancel_task(weft__task *t);
-/* weft_fd_wait() without the poll(2) that confirms the events: for callers
- * whose next step is a non-blocking syscall that copes with EAGAIN (the
- * HTTP connection loop), saving a syscall per wait. May report readiness
- * that is gone by the time the caller looks. */
-int weft__fd_wait_unconfirmed(int fd, int events, int64_t deadline);
 uint32_t weft__rand(weft__worker *w);
 void weft__worker_wake(weft__worker *w);
 /* Yield that ignores cancellation; goes through the scheduler loop. */

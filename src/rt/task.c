@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rt_int.h"
+#include "weft/impl.h"
 
 #ifdef WEFT_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -234,4 +235,103 @@ int64_t weft_group_count(weft_group *g) {
     int64_t n = g->count;
     weft__spin_unlock(&g->lock);
     return n;
+}
+
+/* ---- the module authors' tier (weft/impl.h) ------------------------------- */
+
+int weft_nocancel_begin(void) {
+    weft__task *t = weft__task_self();
+    if (!t) return WEFT_ENOTASK;
+    int prev = t->nocancel;
+    t->nocancel = prev + 1;
+    return prev;
+}
+
+int weft_nocancel_end(int prev) {
+    weft__task *t = weft__task_self();
+    if (!t) return WEFT_ENOTASK;
+    if (prev < 0) return WEFT_EINVAL;
+    t->nocancel = prev;
+    return 0;
+}
+
+/* A reference is shared by the task (until its last cleanup) and by its
+ * holder. `task` is cleared under `lock` by the task's own cleanup, which
+ * runs before the task ends and its slot can be reused; a cancel takes the
+ * same lock, so it either sees the task still running or sees NULL. */
+struct weft_task_ref {
+    uint32_t lock;
+    _Atomic int refs;
+    weft__task *task; /* NULL once the task has run its cleanups */
+    uint64_t id;
+};
+
+static void task_ref_put(weft_task_ref *r) {
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) free(r);
+}
+
+/* The task's cleanup for a reference: it runs last of all (see below). */
+static void task_ref_end(void *arg) {
+    weft_task_ref *r = arg;
+    weft__spin_lock(&r->lock);
+    r->task = NULL;
+    weft__spin_unlock(&r->lock);
+    task_ref_put(r);
+}
+
+weft_task_ref *weft_task_ref_self(int *err) {
+    weft__task *t = weft__task_self();
+    int rc = 0;
+    weft_task_ref *r = NULL;
+    if (!t) {
+        rc = WEFT_ENOTASK;
+        goto out;
+    }
+    r = malloc(sizeof *r);
+    if (!r) {
+        rc = WEFT_ENOMEM;
+        goto out;
+    }
+    r->lock = 0;
+    atomic_init(&r->refs, 2);
+    r->task = t;
+    r->id = t->id;
+    /* At the bottom of the cleanup stack, so it runs after every cleanup
+     * registered before or after it: "ended" means nothing of the task
+     * runs any more. */
+    if ((rc = weft_defer(task_ref_end, r))) {
+        free(r);
+        r = NULL;
+        goto out;
+    }
+    weft__defer last = t->defers[t->ndefer - 1];
+    memmove(&t->defers[1], &t->defers[0], sizeof *t->defers * (size_t)(t->ndefer - 1));
+    t->defers[0] = last;
+out:
+    if (err) *err = rc;
+    return r;
+}
+
+int weft_task_ref_cancel(weft_task_ref *r) {
+    if (!r) return WEFT_EINVAL;
+    weft__spin_lock(&r->lock);
+    weft__task *t = r->task;
+    if (t) weft__cancel_task(t);
+    weft__spin_unlock(&r->lock);
+    return t ? 0 : WEFT_ENOENT;
+}
+
+int weft_task_ref_ended(const weft_task_ref *r) {
+    if (!r) return 1;
+    weft_task_ref *m = (weft_task_ref *)r;
+    weft__spin_lock(&m->lock);
+    int ended = m->task == NULL;
+    weft__spin_unlock(&m->lock);
+    return ended;
+}
+
+uint64_t weft_task_ref_id(const weft_task_ref *r) { return r ? r->id : 0; }
+
+void weft_task_ref_release(weft_task_ref *r) {
+    if (r) task_ref_put(r);
 }
