@@ -682,3 +682,81 @@ TEST_PLAIN(log_truncates_long_lines) {
     ASSERT_STREQ(out + n - 5, "m...\n");
     ASSERT(memchr(out, '\n', (size_t)n - 1) == NULL);
 }
+
+/* The logger's context callback (weft_log_set_context): base/ prints what the
+ * callback returns and knows nothing else about where a line comes from. */
+static const char *ctx_fixed(void) { return "ctx-1"; }
+static const char *ctx_none(void) { return NULL; }
+static const char *ctx_long(void) {
+    return "0123456789012345678901234567890123456789012345678901234567890123-cut";
+}
+
+TEST_PLAIN(log_context_callback) {
+    weft_log_level old = weft_log_get_level();
+    weft_log_context_fn old_ctx = weft_log_get_context();
+    weft_log_set_level(WEFT_LOG_INFO);
+    int saved, p[2];
+    ASSERT_EQ(capture_begin(&saved, p), 0);
+    weft_log_set_context(ctx_fixed);
+    weft_log_warn("one");
+    weft_log_set_context(ctx_none);
+    weft_log_warn("two");
+    weft_log_set_context(ctx_long);
+    weft_log_warn("three");
+    weft_log_set_context(NULL);
+    weft_log_warn("four");
+    char out[8192];
+    capture_end(saved, p, out, sizeof(out));
+    weft_log_set_context(old_ctx);
+    weft_log_set_level(old);
+
+    ASSERT(strstr(out, " WARN [ctx-1] one\n") != NULL);
+    ASSERT(strstr(out, " WARN two\n") != NULL);
+    ASSERT(strstr(out,
+                  " WARN [0123456789012345678901234567890123456789012345678901234567890123] "
+                  "three\n") != NULL);
+    ASSERT(strstr(out, " WARN four\n") != NULL);
+}
+
+/* weft_main() installs the runtime's context: lines logged in a task carry
+ * its name ("task" when it has none); lines from a plain thread carry none. */
+static void log_in_named(void *arg) {
+    (void)arg;
+    weft_log_warn("from-named");
+}
+static void log_in_unnamed(void *arg) {
+    (void)arg;
+    weft_log_warn("from-unnamed");
+}
+static void *log_in_thread(void *arg) {
+    (void)arg;
+    weft_log_warn("from-thread");
+    return NULL;
+}
+
+TEST(log_line_names_the_task) {
+    weft_log_level old = weft_log_get_level();
+    weft_log_set_level(WEFT_LOG_INFO);
+    ASSERT(weft_log_get_context() != NULL);
+    int saved, p[2];
+    ASSERT_EQ(capture_begin(&saved, p), 0);
+    weft_group g;
+    weft_group_init(&g);
+    int rc1 = weft_group_go(&g, log_in_named, NULL, "log-namer");
+    int rc2 = weft_go_opts(log_in_unnamed, NULL, &(weft_task_opts){.group = &g});
+    int rc3 = weft_group_wait(&g, weft_deadline_in(5000));
+    pthread_t th;
+    int rc4 = pthread_create(&th, NULL, log_in_thread, NULL);
+    if (!rc4) pthread_join(th, NULL);
+    char out[8192];
+    capture_end(saved, p, out, sizeof(out));
+    weft_log_set_level(old);
+
+    ASSERT_EQ(rc1, 0);
+    ASSERT_EQ(rc2, 0);
+    ASSERT_EQ(rc3, 0);
+    ASSERT_EQ(rc4, 0);
+    ASSERT(strstr(out, " WARN [log-namer] from-named\n") != NULL);
+    ASSERT(strstr(out, " WARN [task] from-unnamed\n") != NULL);
+    ASSERT(strstr(out, " WARN from-thread\n") != NULL);
+}
