@@ -375,6 +375,26 @@ weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
                        const weft_ws_deflate_params *deflate, const weft_ws_config *cfg,
                        int *err);
 
+/* Upgrade the request a handler is answering to a WebSocket (call it from the
+ * handler, or a middleware around it, in the request's task; routing,
+ * middleware and authentication have run before). The request is checked
+ * with weft_ws_server_handshake(opts); a refusal is answered through c
+ * (400, 403 or 426 with Sec-WebSocket-Version: 13, the reason as a text/plain
+ * body) and gives NULL with *err = WEFT_EPARSE: the handler just returns 0.
+ * Otherwise the 101 goes out through the server's connection hand-over
+ * (weft_http_hand_over) and the connection is the caller's: receive on it
+ * until WEFT_ECLOSED, weft_ws_free it, and return from the handler.
+ *
+ * Graceful server shutdown: every upgraded connection is sent a 1001 close
+ * (queued behind what it already had to send); the handler's weft_ws_recv
+ * returns WEFT_ECLOSED when the peer answers, and the server waits for the
+ * handlers within its shutdown_timeout_ms, then cancels the rest (recv then
+ * returns WEFT_ECANCELED). Other NULL results, *err: WEFT_ENOMEM, or the
+ * hand-over's error (WEFT_ENOTSUP in the in-process test client, a write
+ * error); the server then closes the connection. Suspends (to write the 101). */
+weft_ws *weft_ws_upgrade(weft_http_ctx *c, const weft_ws_server_opts *opts,
+                         const weft_ws_config *cfg, int *err);
+
 /* Open a client connection to url ("ws://host[:port][/path][?query]"; host a
  * numeric IPv4 address, [IPv6] or a name resolved with getaddrinfo on the
  * blocking pool; port 80 by default). Suspends until connected and upgraded

@@ -75,6 +75,7 @@ struct weft_ws {
     int close_received; /* the peer's close frame came */
     int close_written;  /* our close frame went out */
     int fail_after_close; /* shut the socket down once our close is written */
+    int going_away;     /* the server is shutting down: close with 1001 */
     int close_code;
     char close_reason[WEFT_WS_CONTROL_MAX];
     uint64_t sent, dropped;
@@ -86,6 +87,9 @@ struct weft_ws {
     uint8_t rnd[256];
     size_t rnd_used;
 };
+
+static void unref(weft_ws *ws);
+static int queue_close_locked(weft_ws *ws, int code, const char *reason);
 
 static void resolve_cfg(weft_ws_config *c, const weft_ws_config *in) {
     static const weft_ws_config none = {0};
@@ -101,9 +105,25 @@ static void resolve_cfg(weft_ws_config *c, const weft_ws_config *in) {
 weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
                        const weft_ws_deflate_params *deflate, const weft_ws_config *cfg,
                        int *err) {
+    weft_ws *ws = weft__ws_new(role, deflate, cfg);
+    if (!ws) {
+        weft_close(fd);
+        if (err) *err = WEFT_ENOMEM;
+        return NULL;
+    }
+    int rc = weft__ws_attach(ws, fd, pending, n);
+    if (rc) {
+        unref(ws);
+        if (err) *err = rc;
+        return NULL;
+    }
+    return ws;
+}
+
+weft_ws *weft__ws_new(int role, const weft_ws_deflate_params *deflate, const weft_ws_config *cfg) {
     weft_ws *ws = calloc(1, sizeof *ws);
-    if (!ws) goto nomem;
-    ws->fd = fd;
+    if (!ws) return NULL;
+    ws->fd = -1;
     ws->role = role;
     resolve_cfg(&ws->cfg, cfg);
     atomic_init(&ws->refs, 1);
@@ -118,22 +138,42 @@ weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
     weft_sem_init(&ws->done, 0);
     ws->rnd_used = sizeof ws->rnd;
     if (deflate) {
-        if (weft_ws_rx_enable_deflate(&ws->rx, deflate)) goto nomem_ws;
         ws->deflater = weft_ws_deflater_new(deflate, role);
-        if (!ws->deflater) goto nomem_ws;
+        if (weft_ws_rx_enable_deflate(&ws->rx, deflate) || !ws->deflater) {
+            weft_ws_rx_free(&ws->rx);
+            weft_ws_deflater_free(ws->deflater);
+            pthread_mutex_destroy(&ws->qlock);
+            free(ws);
+            return NULL;
+        }
     }
-    if (n && weft_buf_append(&ws->ahead, pending, n)) goto nomem_ws;
     return ws;
-nomem_ws:
-    weft_ws_rx_free(&ws->rx);
-    weft_ws_deflater_free(ws->deflater);
-    weft_buf_free(&ws->ahead);
-    pthread_mutex_destroy(&ws->qlock);
-    free(ws);
-nomem:
-    weft_close(fd);
-    if (err) *err = WEFT_ENOMEM;
-    return NULL;
+}
+
+int weft__ws_attach(weft_ws *ws, int fd, const void *pending, size_t n) {
+    pthread_mutex_lock(&ws->qlock);
+    ws->fd = fd;
+    int rc = n ? weft_buf_append(&ws->ahead, pending, n) : 0;
+    atomic_store_explicit(&ws->last_rx, weft_now(), memory_order_relaxed);
+    /* a shutdown that came before the socket did: say goodbye now */
+    if (!rc && ws->going_away) queue_close_locked(ws, WEFT_WS_GOING_AWAY, "server shutting down");
+    pthread_mutex_unlock(&ws->qlock);
+    return rc;
+}
+
+void weft__ws_going_away(weft_ws *ws) {
+    pthread_mutex_lock(&ws->qlock);
+    ws->going_away = 1;
+    if (ws->fd >= 0 && ws->state == ST_OPEN)
+        queue_close_locked(ws, WEFT_WS_GOING_AWAY, "server shutting down");
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+void weft__ws_ref(weft_ws *ws) { atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed); }
+void weft__ws_unref(void *ws) { unref(ws); }
+
+void weft__ws_set_subprotocol(weft_ws *ws, weft_str p) {
+    snprintf(ws->subprotocol, sizeof ws->subprotocol, "%.*s", (int)p.n, p.p ? p.p : "");
 }
 
 static void free_items(item *it) {
@@ -146,7 +186,7 @@ static void free_items(item *it) {
 
 static void unref(weft_ws *ws) {
     if (atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_acq_rel) != 1) return;
-    weft_close(ws->fd);
+    if (ws->fd >= 0) weft_close(ws->fd);
     weft_ws_rx_free(&ws->rx);
     weft_buf_free(&ws->ahead);
     weft_buf_free(&ws->wbuf);
@@ -165,7 +205,7 @@ static void shut_locked(weft_ws *ws, int code, const char *why) {
         ws->close_code = code;
         snprintf(ws->close_reason, sizeof ws->close_reason, "%s", why ? why : "");
     }
-    shutdown(ws->fd, SHUT_RDWR);
+    if (ws->fd >= 0) shutdown(ws->fd, SHUT_RDWR);
     weft_sem_release(&ws->done, 1 << 20); /* every waiter, now and later */
 }
 

@@ -23,4 +23,17 @@ int weft__ws_inflate(weft_ws_inflater *z, const void *in, size_t n, int fin, wef
                      size_t max);
 void weft__ws_inflater_free(weft_ws_inflater *z);
 
+/* Connections in two steps, for the server's upgrade (ws_upgrade.c): the
+ * object exists before the socket is handed over, so a shutdown notification
+ * that comes during the hand-over has somewhere to land. */
+weft_ws *weft__ws_new(int role, const weft_ws_deflate_params *deflate, const weft_ws_config *cfg);
+/* Give ws its socket and the bytes read past the handshake. 0, WEFT_ENOMEM. */
+int weft__ws_attach(weft_ws *ws, int fd, const void *pending, size_t n);
+/* The server is shutting down: queue a 1001 close (now, or at attach). Never
+ * suspends; callable with other locks held (takes only ws's queue lock). */
+void weft__ws_going_away(weft_ws *ws);
+void weft__ws_ref(weft_ws *ws);
+void weft__ws_unref(void *ws); /* a weft_defer() cleanup */
+void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);
+
 #endif
