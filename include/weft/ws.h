@@ -281,6 +281,7 @@ typedef struct weft_ws_client_opts {
     const char *const *subprotocols; /* offered, in order of preference; NULL = none */
     size_t nsubprotocols;
     int deflate;         /* 1: offer permessage-deflate */
+    int deflate_server_no_context_takeover; /* ... asking the server to reset per message */
     const char *origin;  /* Origin header, NULL = none */
     const char *headers; /* extra header lines, each ending in CRLF ("A: b\r\n"), or NULL */
 } weft_ws_client_opts;
@@ -454,6 +455,79 @@ const char *weft_ws_subprotocol(const weft_ws *ws);
  * without a handshake (use weft_ws_close first for a clean end). The memory
  * goes when the writer task is done with it too. Never suspends. */
 void weft_ws_free(weft_ws *ws);
+
+
+/* ======================================================================
+ * The hub (src/http/ws_hub.c): topics, and one message fanned out to many
+ * subscribers.
+ *
+ * A published message is made once: its payload copied once, its WebSocket
+ * frame built once (and compressed once, for connections whose
+ * permessage-deflate resets per message with a full window), and every
+ * subscriber's queue holds a reference to it, never a copy. Subscribers are
+ * server WebSocket connections (each under its own queue policy: a slow one
+ * drops or closes, the publisher never waits), channels of weft_hub_msg*
+ * (a full channel misses the message, counted as dropped) and, through a
+ * channel, SSE streams (weft_hub_serve_sse). A closed connection or channel
+ * is unsubscribed automatically (found at the next publish to its topic).
+ * Any task or thread may publish and subscribe.
+ *
+ * A broker (weft_hub_set_broker) sees every local publish, to carry it to
+ * other processes (Redis, NATS: not built here); what it receives from them
+ * it hands to weft_hub_deliver, which reaches local subscribers only, so a
+ * message never loops back.
+ * ====================================================================== */
+typedef struct weft_hub weft_hub;
+typedef struct weft_hub_msg weft_hub_msg;
+
+/* A message's payload (valid while a reference is held) and opcode. */
+weft_str weft_hub_msg_data(const weft_hub_msg *m);
+int weft_hub_msg_opcode(const weft_hub_msg *m);
+/* Drop a reference (a channel subscriber owns one per message it received). */
+void weft_hub_msg_release(weft_hub_msg *m);
+
+typedef struct weft_hub_broker {
+    /* called after the local fan-out of every weft_hub_publish, on the
+     * publisher's thread; must not suspend for long (queue the message). */
+    int (*publish)(void *ud, const char *topic, int opcode, const void *p, size_t n);
+    void *ud;
+} weft_hub_broker;
+
+/* NULL when out of memory. */
+weft_hub *weft_hub_new(void);
+/* Drops every subscription (connections and channels are not closed). */
+void weft_hub_free(weft_hub *h);
+void weft_hub_set_broker(weft_hub *h, const weft_hub_broker *b);
+
+/* Subscribe a connection to topic (it keeps a reference to ws until it is
+ * unsubscribed or found closed). 0, WEFT_EEXIST (already subscribed),
+ * WEFT_ECLOSED, WEFT_ENOMEM. Never suspends. */
+int weft_hub_subscribe_ws(weft_hub *h, const char *topic, weft_ws *ws);
+int weft_hub_unsubscribe_ws(weft_hub *h, const char *topic, weft_ws *ws); /* 0, WEFT_ENOENT */
+/* Subscribe a channel whose elements are weft_hub_msg pointers
+ * (weft_chan_new(sizeof(weft_hub_msg *), cap)); the receiver releases each.
+ * 0, WEFT_EEXIST, WEFT_EINVAL (ch NULL), WEFT_ENOMEM. */
+int weft_hub_subscribe_chan(weft_hub *h, const char *topic, weft_chan *ch);
+int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic, weft_chan *ch);
+
+/* Publish p[0..n) (WEFT_WS_TEXT, valid UTF-8, or WEFT_WS_BINARY) to topic's
+ * subscribers, and to the broker. key: the coalescing key for connections
+ * with WEFT_WS_QUEUE_COALESCE (0 = none). Returns the number of subscribers
+ * it was queued to (>= 0), or WEFT_EINVAL, WEFT_ENOMEM. Never suspends. */
+int weft_hub_publish(weft_hub *h, const char *topic, int opcode, uint64_t key, const void *p,
+                     size_t n);
+/* The same for local subscribers only, without the broker (for what a broker
+ * brings from elsewhere). */
+int weft_hub_deliver(weft_hub *h, const char *topic, int opcode, uint64_t key, const void *p,
+                     size_t n);
+
+typedef struct weft_hub_stats {
+    uint64_t published;  /* messages */
+    uint64_t delivered;  /* queued to a subscriber */
+    uint64_t dropped;    /* a subscriber's queue or channel was full */
+    size_t subscribers;  /* now */
+} weft_hub_stats;
+void weft_hub_get_stats(weft_hub *h, weft_hub_stats *out);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,7 @@ typedef struct item {
     int opcode;
     uint64_t key;
     size_t n;
+    weft_hub_msg *shared; /* a hub message framed once for every subscriber; else data[] */
     uint8_t data[];
 } item;
 
@@ -86,6 +87,7 @@ struct weft_ws {
     weft_buf wbuf;
     uint8_t rnd[256];
     size_t rnd_used;
+    int shared_z_ok; /* a hub message's shared compressed frame suits this connection */
 };
 
 static void unref(weft_ws *ws);
@@ -138,6 +140,10 @@ weft_ws *weft__ws_new(int role, const weft_ws_deflate_params *deflate, const wef
     weft_sem_init(&ws->done, 0);
     ws->rnd_used = sizeof ws->rnd;
     if (deflate) {
+        /* compressed once for all: only where each message starts afresh
+         * with a full window, which is how the hub compresses */
+        ws->shared_z_ok = role == WEFT_WS_SERVER && deflate->server_no_context_takeover &&
+                          deflate->server_max_window_bits == 15;
         ws->deflater = weft_ws_deflater_new(deflate, role);
         if (weft_ws_rx_enable_deflate(&ws->rx, deflate) || !ws->deflater) {
             weft_ws_rx_free(&ws->rx);
@@ -179,6 +185,7 @@ void weft__ws_set_subprotocol(weft_ws *ws, weft_str p) {
 static void free_items(item *it) {
     while (it) {
         item *next = it->next;
+        if (it->shared) weft_hub_msg_release(it->shared);
         free(it);
         it = next;
     }
@@ -233,6 +240,12 @@ static void mask_key(weft_ws *ws, uint8_t key[4]) {
 /* Frame one item into wbuf: compressed when deflate was agreed (data only),
  * masked by a client. */
 static int frame_item(weft_ws *ws, const item *it) {
+    if (it->shared) {
+        weft_str f = ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared)
+                                     : weft__hub_msg_frame(it->shared);
+        if (!f.p) f = weft__hub_msg_frame(it->shared); /* no memory to compress: plain */
+        return weft_buf_append(&ws->wbuf, f.p, f.n);
+    }
     uint8_t key[4], *mask = NULL;
     if (ws->role == WEFT_WS_CLIENT) {
         mask_key(ws, key);
@@ -330,6 +343,7 @@ static item *new_item(int opcode, uint64_t key, const void *p, size_t n) {
     it->opcode = opcode;
     it->key = key;
     it->n = n;
+    it->shared = NULL;
     if (n) memcpy(it->data, p, n);
     return it;
 }
@@ -362,12 +376,10 @@ static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
     return kick_locked(ws);
 }
 
-int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, size_t n) {
-    if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
-    if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
-    if (n > ws->cfg.max_queue) return WEFT_ELIMIT;
-    item *it = new_item(opcode, key, p, n);
-    if (!it) return WEFT_ENOMEM;
+/* Queue a data item under the queue policy; takes it (freed on failure). */
+static int enqueue(weft_ws *ws, item *it) {
+    uint64_t key = it->key;
+    size_t n = it->n;
     item *drop = NULL, **drop_tail = &drop;
     int rc = 0;
     pthread_mutex_lock(&ws->qlock);
@@ -424,9 +436,38 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     rc = kick_locked(ws);
 out:
     pthread_mutex_unlock(&ws->qlock);
-    free(it);
+    free_items(it);
     free_items(drop);
     return rc;
+}
+
+int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, size_t n) {
+    if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
+    if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
+    if (n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    item *it = new_item(opcode, key, p, n);
+    if (!it) return WEFT_ENOMEM;
+    return enqueue(ws, it);
+}
+
+int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) {
+    weft_str pl = weft_hub_msg_data(m);
+    int op = weft_hub_msg_opcode(m);
+    if (ws->role == WEFT_WS_CLIENT) /* a client masks every frame itself */
+        return weft_ws_send_keyed(ws, op, key, pl.p, pl.n);
+    if (pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    item *it = new_item(op, key, NULL, 0);
+    if (!it) return WEFT_ENOMEM;
+    it->n = pl.n;
+    it->shared = weft__hub_msg_ref(m);
+    return enqueue(ws, it);
+}
+
+int weft__ws_is_closed(weft_ws *ws) {
+    pthread_mutex_lock(&ws->qlock);
+    int closed = ws->state != ST_OPEN;
+    pthread_mutex_unlock(&ws->qlock);
+    return closed;
 }
 
 int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n) {

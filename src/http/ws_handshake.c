@@ -325,8 +325,12 @@ int weft_ws_client_request(weft_buf *out, const char *host, const char *target, 
                              o->subprotocols[i]);
     if (!rc && o->nsubprotocols) rc = weft_buf_appends(out, "\r\n");
     if (!rc && o->deflate)
-        rc = weft_buf_appends(out, "Sec-WebSocket-Extensions: permessage-deflate; "
-                                   "client_max_window_bits\r\n");
+        rc = weft_buf_printf(out,
+                             "Sec-WebSocket-Extensions: permessage-deflate; "
+                             "client_max_window_bits%s\r\n",
+                             o->deflate_server_no_context_takeover
+                                 ? "; server_no_context_takeover"
+                                 : "");
     if (!rc && o->origin) rc = weft_buf_printf(out, "Origin: %s\r\n", o->origin);
     if (!rc && o->headers) rc = weft_buf_appends(out, o->headers);
     if (!rc) rc = weft_buf_appends(out, "\r\n");

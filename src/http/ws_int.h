@@ -36,4 +36,17 @@ void weft__ws_ref(weft_ws *ws);
 void weft__ws_unref(void *ws); /* a weft_defer() cleanup */
 void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);
 
+/* Queue a hub message (its shared frame, no copy) on a server connection; a
+ * client connection frames a copy (it must mask). weft_ws_send's results. */
+int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key);
+/* 1 once the connection is closing or closed (no more sends). */
+int weft__ws_is_closed(weft_ws *ws);
+
+/* The hub message's frame bytes (head + payload, unmasked, uncompressed), and
+ * the same compressed once (RSV1, no context takeover, 15-bit window), made
+ * at the first call; {NULL,0} when out of memory. */
+weft_str weft__hub_msg_frame(const weft_hub_msg *m);
+weft_str weft__hub_msg_frame_z(weft_hub_msg *m);
+weft_hub_msg *weft__hub_msg_ref(weft_hub_msg *m);
+
 #endif
