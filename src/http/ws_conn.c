@@ -274,6 +274,9 @@ static void writer(void *arg) {
         pthread_mutex_lock(&ws->qlock);
         item *batch = ws->ctl, *data = ws->data;
         if (!batch && !data) {
+            /* the buffer goes while we still are the writer: the next one
+             * (spawned as soon as writer_running is 0) starts afresh */
+            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
             ws->writer_running = 0;
             pthread_mutex_unlock(&ws->qlock);
             break;
@@ -318,7 +321,6 @@ static void writer(void *arg) {
         }
         pthread_mutex_unlock(&ws->qlock);
     }
-    if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
     unref(ws);
 }
 

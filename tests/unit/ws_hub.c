@@ -242,7 +242,7 @@ TEST(hub_channel_subscribers) {
     ASSERT_EQ(weft_hub_subscribe_chan(h, "t", ch), 0);
     ASSERT_ERR(weft_hub_subscribe_chan(h, "t", ch), WEFT_EEXIST);
     for (int i = 0; i < 6; i++) {
-        char b[8];
+        char b[16];
         int n = snprintf(b, sizeof b, "m%d", i);
         ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_BINARY, 0, b, (size_t)n), i < 4 ? 1 : 0);
     }
@@ -252,7 +252,7 @@ TEST(hub_channel_subscribers) {
     for (int i = 0; i < 4; i++) {
         weft_hub_msg *m;
         ASSERT_EQ(weft_chan_recv(ch, &m, 0), 0);
-        char b[8];
+        char b[16];
         snprintf(b, sizeof b, "m%d", i);
         ASSERT(weft_str_eq(weft_hub_msg_data(m), weft_str_c(b)));
         ASSERT_EQ(weft_hub_msg_opcode(m), WEFT_WS_BINARY);
