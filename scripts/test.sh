@@ -176,6 +176,23 @@ run_server() { # flavor backend binary [server args... --] checks...
     server_result "$name" $ok "$why" "$out"
 }
 
+# examples/ws_echo: started on a free port, checked by its own client mode
+# (--check: /echo text and binary with permessage-deflate, /chat between two
+# clients through the hub, /events as SSE), stopped with SIGTERM (exit 0).
+ws_echo_check() { # flavor backend binary
+    local name="$1/$2/server/ws_echo" out="$LOG/$1-$2-ws_echo.log" ok=1 why="" rc=0 got
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(WEFT_IO=$2 timeout 60 "$3" --check "$port" 2>&1)
+        grep -q '^ws_echo check: echo ok, chat ok, events ok$' <<<"$got" || { ok=0; why="check said: $(tr '\n' ' ' <<<"$got")"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+
 # A fresh SQLite file for one run of the example server (removed if left over).
 fresh_sqlite() { # name
     local f="$LOG/$1.sqlite"
@@ -344,6 +361,7 @@ for fl in $FLAVORS; do
         run_example "$fl" "$be" "$d/examples/worker_pool" '^sum=420 jobs=20$'
         run_example "$fl" "$be" "$d/examples/fanout" "^processed=$fan unique=$fan " "$fan"
         run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
+        ws_echo_check "$fl" "$be" "$d/examples/ws_echo"
         run_server "$fl" "$be" "$d/examples/http_server" --sqlite "$(fresh_sqlite "$fl-$be-notes")" -- \
             '/health|^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\{"status":"ok"' \
             '/hello/w%C3%B6rld|X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\x{f6}rld!\n?\z' \

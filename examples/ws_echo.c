@@ -1,0 +1,247 @@
+/*
+ * examples/ws_echo.c — WebSocket and Server-Sent Events on weft.
+ *
+ *   build/examples/ws_echo [--host 127.0.0.1] [--port 9001]
+ *
+ *   /echo    every text and binary message comes back unchanged (the usual
+ *            conformance target; permessage-deflate when the client offers it)
+ *   /chat    a room: whatever one client sends, every client of the room gets,
+ *            through the hub (framed once, shared by all)
+ *   /events  an SSE stream of the time, once a second (a ticker publishes to
+ *            the hub's "time" topic; the stream is a hub subscriber too)
+ *
+ * SIGTERM/SIGINT: a graceful shutdown (every WebSocket gets a 1001 close,
+ * SSE streams end), then "stopped".
+ *
+ *   build/examples/ws_echo --check PORT
+ *
+ * is a client of a running ws_echo on 127.0.0.1:PORT that tries all three
+ * routes and prints "ws_echo check: echo ok, chat ok, events ok" (what make
+ * test runs).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "weft/sse.h"
+#include "weft/weft.h"
+#include "weft/ws.h"
+
+typedef struct app {
+    const char *host;
+    int port;
+    int check_port;
+    weft_hub *hub;
+    int rc;
+} app;
+
+/* ---- the server ------------------------------------------------------------------ */
+
+static int echo(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    int err;
+    weft_ws *ws = weft_ws_upgrade(c, NULL, NULL, &err);
+    if (!ws) return err == WEFT_EPARSE ? 0 : err; /* refused: the answer is sent */
+    weft_buf msg;
+    weft_buf_init(&msg, 0);
+    int op;
+    while ((op = weft_ws_recv(ws, &msg, -1)) > 0)
+        if (weft_ws_send(ws, op, msg.data, msg.len)) break;
+    weft_buf_free(&msg);
+    weft_ws_free(ws);
+    return 0;
+}
+
+static int chat(weft_http_ctx *c, void *ud) {
+    app *a = ud;
+    int err;
+    /* a reader that falls behind loses old messages rather than hold the room up */
+    weft_ws_config cfg = {.queue_policy = WEFT_WS_QUEUE_DROP_OLDEST, .max_queue = 256 * 1024};
+    weft_ws *ws = weft_ws_upgrade(c, NULL, &cfg, &err);
+    if (!ws) return err == WEFT_EPARSE ? 0 : err;
+    weft_hub_subscribe_ws(a->hub, "chat", ws);
+    weft_buf msg;
+    weft_buf_init(&msg, 0);
+    int op;
+    while ((op = weft_ws_recv(ws, &msg, -1)) > 0)
+        weft_hub_publish(a->hub, "chat", op, 0, msg.data, msg.len);
+    weft_buf_free(&msg);
+    weft_ws_free(ws); /* the hub drops it at the next message to the room */
+    return 0;
+}
+
+static int events(weft_http_ctx *c, void *ud) {
+    app *a = ud;
+    return weft_hub_serve_sse(c, a->hub, "time", 15000);
+}
+
+static void ticker(void *arg) {
+    app *a = arg;
+    while (weft_sleep(1000) == 0) {
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        size_t n = strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        weft_hub_publish(a->hub, "time", WEFT_WS_TEXT, 0, now, n);
+    }
+}
+
+static void serve(void *arg) {
+    app *a = arg;
+    a->hub = weft_hub_new();
+    weft_http_router *r = weft_http_router_new();
+    if (!a->hub || !r) {
+        fprintf(stderr, "ws_echo: out of memory\n");
+        a->rc = 1;
+        return;
+    }
+    weft_http_route(r, "GET", "/echo", echo, a);
+    weft_http_route(r, "GET", "/chat", chat, a);
+    weft_http_route(r, "GET", "/events", events, a);
+    weft_http_config cfg = {.host = a->host, .port = a->port, .handle_signals = 1};
+    int err = 0;
+    weft_http_server *srv = weft_http_server_new(&cfg, r, &err);
+    if (!srv) {
+        fprintf(stderr, "ws_echo: cannot listen on %s:%d: %s\n", a->host, a->port,
+                weft_strerror(err));
+        a->rc = 1;
+    } else {
+        weft_group tick;
+        weft_group_init(&tick);
+        weft_group_go(&tick, ticker, a, "ticker");
+        printf("listening on http://%s:%d\n", a->host, weft_http_server_port(srv));
+        fflush(stdout);
+        weft_http_serve(srv);
+        weft_group_cancel(&tick);
+        weft_group_wait(&tick, -1);
+        weft_http_server_free(srv);
+        printf("stopped\n");
+    }
+    weft_http_router_free(r);
+    weft_hub_free(a->hub);
+}
+
+/* ---- --check: a client of a running ws_echo ------------------------------------------- */
+
+static weft_ws *dial(app *a, const char *path, const weft_ws_client_opts *o) {
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d%s", a->check_port, path);
+    int err = 0;
+    const char *why = NULL;
+    weft_ws *ws = weft_ws_dial(url, o, NULL, weft_deadline_in(5000), &err, &why);
+    if (!ws) fprintf(stderr, "check: %s: %s %s\n", url, weft_strerror(err), why ? why : "");
+    return ws;
+}
+
+static int expect(weft_ws *ws, int op, const void *p, size_t n, const char *what) {
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int got = weft_ws_recv(ws, &m, weft_deadline_in(5000));
+    int ok = got == op && m.len == n && memcmp(m.data, p, n) == 0;
+    if (!ok) fprintf(stderr, "check: %s: got %d (%zu bytes)\n", what, got, m.len);
+    weft_buf_free(&m);
+    return ok;
+}
+
+static int check_echo(app *a) {
+    weft_ws_client_opts o = {.deflate = 1};
+    weft_ws *ws = dial(a, "/echo", &o);
+    if (!ws) return 0;
+    static unsigned char big[100000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 31 + i / 7);
+    int ok = weft_ws_send(ws, WEFT_WS_TEXT, "hello, weft", 11) == 0 &&
+             expect(ws, WEFT_WS_TEXT, "hello, weft", 11, "echo text") &&
+             weft_ws_send(ws, WEFT_WS_BINARY, big, sizeof big) == 0 &&
+             expect(ws, WEFT_WS_BINARY, big, sizeof big, "echo binary") &&
+             weft_ws_close(ws, WEFT_WS_NORMAL, "bye") == 0;
+    weft_ws_free(ws);
+    return ok;
+}
+
+static int check_chat(app *a) {
+    weft_ws *x = dial(a, "/chat", NULL), *y = dial(a, "/chat", NULL);
+    int ok = x && y;
+    if (ok) {
+        weft_sleep(200); /* both subscribed (the server subscribes after the 101) */
+        ok = weft_ws_send(x, WEFT_WS_TEXT, "hi from x", 9) == 0 &&
+             expect(x, WEFT_WS_TEXT, "hi from x", 9, "chat to x") &&
+             expect(y, WEFT_WS_TEXT, "hi from x", 9, "chat to y");
+    }
+    if (x) weft_ws_close(x, WEFT_WS_NORMAL, NULL);
+    if (y) weft_ws_close(y, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(x);
+    weft_ws_free(y);
+    return ok;
+}
+
+static int check_events(app *a) {
+    int fd = weft_tcp_connect("127.0.0.1", a->check_port, weft_deadline_in(5000));
+    if (fd < 0) return 0;
+    const char *req = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+    weft_write_all(fd, req, strlen(req), weft_deadline_in(5000));
+    char buf[4096];
+    size_t n = 0;
+    int64_t dl = weft_deadline_in(5000);
+    int ok = 0;
+    while (n < sizeof buf - 1) {
+        ssize_t r = weft_read(fd, buf + n, sizeof buf - 1 - n, dl);
+        if (r <= 0) break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        /* a time event: "id: N\ndata: 2026-..." */
+        if (strstr(buf, "text/event-stream") && strstr(buf, "\ndata: 20")) {
+            ok = 1;
+            break;
+        }
+    }
+    if (!ok) fprintf(stderr, "check: /events sent: %.*s\n", (int)n, buf);
+    weft_close(fd);
+    return ok;
+}
+
+static void check(void *arg) {
+    app *a = arg;
+    int e = check_echo(a), c = check_chat(a), v = check_events(a);
+    printf("ws_echo check: echo %s, chat %s, events %s\n", e ? "ok" : "FAILED",
+           c ? "ok" : "FAILED", v ? "ok" : "FAILED");
+    a->rc = e && c && v ? 0 : 1;
+}
+
+static int usage(FILE *f, int rc) {
+    fprintf(f, "usage: ws_echo [--host ADDR] [--port N] | ws_echo --check PORT\n"
+               "  --host ADDR    listen address (default 127.0.0.1)\n"
+               "  --port N       TCP port, 0 for any free one (default 9001)\n"
+               "  --check PORT   try /echo, /chat and /events of a ws_echo on that port\n");
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    app a = {.host = "127.0.0.1", .port = 9001};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return usage(stdout, 0);
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[++i] : NULL;
+        if (!val || !*val) {
+            fprintf(stderr, "ws_echo: %s needs a value\n", opt);
+            return usage(stderr, 2);
+        }
+        int64_t p = 0;
+        if (strcmp(opt, "--host") == 0) {
+            a.host = val;
+            continue;
+        }
+        if (strcmp(opt, "--port") != 0 && strcmp(opt, "--check") != 0) {
+            fprintf(stderr, "ws_echo: unknown option %s\n", opt);
+            return usage(stderr, 2);
+        }
+        if (weft_str_to_i64(weft_str_c(val), &p) || p < 0 || p > 65535) {
+            fprintf(stderr, "ws_echo: %s %s: not a port number (0..65535)\n", opt, val);
+            return 2;
+        }
+        if (strcmp(opt, "--port") == 0) a.port = (int)p;
+        else a.check_port = (int)p;
+    }
+    int rc = weft_main(a.check_port ? check : serve, &a, NULL);
+    return rc ? 1 : a.rc;
+}
