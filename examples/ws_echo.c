@@ -18,6 +18,13 @@
  * is a client of a running ws_echo on 127.0.0.1:PORT that tries all three
  * routes and prints "ws_echo check: echo ok, chat ok, events ok" (what make
  * test runs).
+ *
+ *   build/examples/ws_echo --echo-client ws://127.0.0.1:PORT/
+ *
+ * is our client against any echo server (text, empty, UTF-8, 70 KB binary,
+ * 100 KB compressible text with permessage-deflate offered, a clean close):
+ * "ws_echo echo-client: ok". The interop tests point it at other
+ * implementations.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,11 +216,49 @@ static void check(void *arg) {
     a->rc = e && c && v ? 0 : 1;
 }
 
+/* --echo-client URL: our client against any echo server (the interop tests
+ * point it at other implementations). */
+static const char *echo_url;
+
+static void echo_client(void *arg) {
+    app *a = arg;
+    a->rc = 1;
+    weft_ws_client_opts o = {.deflate = 1};
+    int err = 0;
+    const char *why = NULL;
+    weft_ws *ws = weft_ws_dial(echo_url, &o, NULL, weft_deadline_in(5000), &err, &why);
+    if (!ws) {
+        printf("ws_echo echo-client: dial %s: %s %s\n", echo_url, weft_strerror(err), why ? why : "");
+        return;
+    }
+    static unsigned char big[70000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 131 + i / 251);
+    static char text[100000];
+    for (size_t i = 0; i < sizeof text; i++) text[i] = "compress me "[i % 12];
+    const char *utf8 = "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5 \xF0\x9F\x98\x80";
+    int ok = weft_ws_send(ws, WEFT_WS_TEXT, "hello", 5) == 0 &&
+             expect(ws, WEFT_WS_TEXT, "hello", 5, "text") &&
+             weft_ws_send(ws, WEFT_WS_TEXT, "", 0) == 0 && expect(ws, WEFT_WS_TEXT, "", 0, "empty") &&
+             weft_ws_send(ws, WEFT_WS_TEXT, utf8, strlen(utf8)) == 0 &&
+             expect(ws, WEFT_WS_TEXT, utf8, strlen(utf8), "utf-8") &&
+             weft_ws_send(ws, WEFT_WS_BINARY, big, sizeof big) == 0 &&
+             expect(ws, WEFT_WS_BINARY, big, sizeof big, "binary") &&
+             weft_ws_send(ws, WEFT_WS_TEXT, text, sizeof text) == 0 &&
+             expect(ws, WEFT_WS_TEXT, text, sizeof text, "compressible text");
+    int closed = weft_ws_close(ws, WEFT_WS_NORMAL, "bye");
+    if (closed) printf("ws_echo echo-client: close: %s\n", weft_strerror(closed));
+    weft_ws_free(ws);
+    ok = ok && closed == 0;
+    printf("ws_echo echo-client: %s\n", ok ? "ok" : "FAILED");
+    a->rc = ok ? 0 : 1;
+}
+
 static int usage(FILE *f, int rc) {
-    fprintf(f, "usage: ws_echo [--host ADDR] [--port N] | ws_echo --check PORT\n"
-               "  --host ADDR    listen address (default 127.0.0.1)\n"
-               "  --port N       TCP port, 0 for any free one (default 9001)\n"
-               "  --check PORT   try /echo, /chat and /events of a ws_echo on that port\n");
+    fprintf(f, "usage: ws_echo [--host ADDR] [--port N] | --check PORT | --echo-client URL\n"
+               "  --host ADDR          listen address (default 127.0.0.1)\n"
+               "  --port N             TCP port, 0 for any free one (default 9001)\n"
+               "  --check PORT         try /echo, /chat and /events of a ws_echo on that port\n"
+               "  --echo-client URL    our client against any echo server at a ws:// URL\n");
     return rc;
 }
 
@@ -231,6 +276,10 @@ int main(int argc, char **argv) {
             a.host = val;
             continue;
         }
+        if (strcmp(opt, "--echo-client") == 0) {
+            echo_url = val;
+            continue;
+        }
         if (strcmp(opt, "--port") != 0 && strcmp(opt, "--check") != 0) {
             fprintf(stderr, "ws_echo: unknown option %s\n", opt);
             return usage(stderr, 2);
@@ -242,6 +291,6 @@ int main(int argc, char **argv) {
         if (strcmp(opt, "--port") == 0) a.port = (int)p;
         else a.check_port = (int)p;
     }
-    int rc = weft_main(a.check_port ? check : serve, &a, NULL);
+    int rc = weft_main(echo_url ? echo_client : a.check_port ? check : serve, &a, NULL);
     return rc ? 1 : a.rc;
 }

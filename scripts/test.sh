@@ -193,6 +193,25 @@ ws_echo_check() { # flavor backend binary
     server_result "$name" $ok "$why" "$out"
 }
 
+# Interop with an implementation we did not write: the Python websockets
+# library (Debian python3-websockets, hence /usr/bin/python3) as a client of
+# ws_echo and as the echo server for our client (tests/interop/ws_python.py).
+ws_python_interop() { # flavor backend binary
+    local name="$1/$2/interop/ws_python" out="$LOG/$1-$2-ws_python.log" ok=1 why="" rc=0 got
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(WEFT_IO=$2 timeout 120 /usr/bin/python3 tests/interop/ws_python.py "$port" "$3" 2>&1)
+        printf '%s\n' "$got" >>"$out"
+        grep -Eq '^ws_python: [0-9]+ passed, 0 failed$' <<<"$got" ||
+            { ok=0; why="$(grep -E 'FAIL|ws_python:|Error' <<<"$got" | head -3 | tr '\n' ' ')"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+
 # A fresh SQLite file for one run of the example server (removed if left over).
 fresh_sqlite() { # name
     local f="$LOG/$1.sqlite"
@@ -362,6 +381,7 @@ for fl in $FLAVORS; do
         run_example "$fl" "$be" "$d/examples/fanout" "^processed=$fan unique=$fan " "$fan"
         run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
         ws_echo_check "$fl" "$be" "$d/examples/ws_echo"
+        ws_python_interop "$fl" "$be" "$d/examples/ws_echo"
         run_server "$fl" "$be" "$d/examples/http_server" --sqlite "$(fresh_sqlite "$fl-$be-notes")" -- \
             '/health|^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\{"status":"ok"' \
             '/hello/w%C3%B6rld|X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\x{f6}rld!\n?\z' \

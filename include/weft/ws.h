@@ -183,6 +183,7 @@ typedef struct weft_ws_rx {
     uint64_t got;       /* payload bytes of the current frame so far */
     int msg_op;         /* opcode of the message being assembled, 0 = none */
     int msg_deflated;   /* the message has RSV1 (permessage-deflate) */
+    uint64_t zin;       /* compressed payload bytes of the message so far */
     weft_utf8 utf8;
     weft_buf msg;
     uint8_t ctl[WEFT_WS_CONTROL_MAX];

@@ -165,6 +165,11 @@ int weft_ws_deflate(weft_ws_deflater *d, const void *p, size_t n, weft_buf *out)
     }
     /* drop the sync flush's empty stored block marker 00 00 FF FF */
     if (out->len - start >= 4) out->len -= 4;
+    /* zlib writes nothing for a flush with no new input right after a flush
+     * (an empty message); the receiver appends 00 00 FF FF to whatever comes,
+     * which alone is no valid block: send the start of an empty stored block
+     * instead (RFC 7692 §7.2.3.6) */
+    if (out->len == start) out->data[out->len++] = 0x00;
     out->data[out->len] = '\0';
     if (d->reset_each) deflateReset(&d->z);
     return 0;

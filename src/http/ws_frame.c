@@ -205,6 +205,7 @@ static int check_head(weft_ws_rx *rx, weft_ws_event *ev) {
             return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "new data frame inside a fragmented message");
         rx->msg_op = f->opcode;
         rx->msg_deflated = (f->rsv & 4) != 0;
+        rx->zin = 0;
         /* a big message's buffer is not kept for the next one */
         if (rx->msg.cap > 65536) weft_buf_free(&rx->msg);
         rx->msg.len = 0;
@@ -251,6 +252,12 @@ static int data_piece(weft_ws_rx *rx, const uint8_t *p, size_t n, weft_ws_event 
     if (rx->msg_deflated) {
         int last = rx->f.fin && rx->got + n == rx->f.len;
         if (n == 0 && !last) return WEFT_WS_EV_NONE;
+        rx->zin += n;
+        /* a compressed message with no payload at all (some senders make one
+         * for an empty message instead of RFC 7692's 0x00): it is empty, and
+         * the 00 00 FF FF tail alone must not reach the inflater, where it
+         * would begin a stored block that swallows the next message */
+        if (last && rx->zin == 0) return WEFT_WS_EV_NONE;
         return inflate_piece(rx, p, n, last, ev);
     }
     if (n == 0) return WEFT_WS_EV_NONE;

@@ -339,7 +339,8 @@ TEST_PLAIN(rfc7692_7_2_compressed_messages_roundtrip_all_parameters) {
             ASSERT(d != NULL);
             weft_buf w;
             weft_buf_init(&w, 0);
-            static const size_t sizes[] = {0, 1, 100, 20000, 20000, 5};
+            /* an empty message after others: zlib then writes nothing at all */
+            static const size_t sizes[] = {0, 1, 100, 20000, 0, 5};
             for (int m = 0; m < 6; m++)
                 ASSERT_EQ(put_compressed(&w, d, m == 3 ? WEFT_WS_BINARY : WEFT_WS_TEXT, text,
                                          sizes[m], 1 + m % 3),
@@ -592,4 +593,42 @@ TEST_PLAIN(rfc6455_4_1_client_refuses_bad_answers) {
     ASSERT_ERR(weft_ws_client_response(big, sizeof big, key, &co, &hs, &reason), WEFT_EPARSE);
     ASSERT_STREQ(reason, "response head over 16 KiB");
     ASSERT_ERR(weft_ws_client_response(big, 100, key, &co, &hs, &reason), WEFT_EAGAIN);
+}
+
+/* RFC 7692 §7.2.3.6: an empty message is sent as 0x00, never as nothing; a
+ * peer that sends nothing (no payload, RSV1) still gets an empty message and
+ * the next compressed message reads right. */
+TEST_PLAIN(rfc7692_7_2_3_6_empty_compressed_messages) {
+    weft_ws_deflate_params p = {0, 0, 15, 15};
+    weft_ws_deflater *d = weft_ws_deflater_new(&p, WEFT_WS_CLIENT);
+    weft_buf z;
+    weft_buf_init(&z, 0);
+    ASSERT_EQ(weft_ws_deflate(d, "abc", 3, &z), 0);
+    z.len = 0;
+    ASSERT_EQ(weft_ws_deflate(d, "", 0, &z), 0); /* right after a flush */
+    ASSERT_EQ(z.len, 1);
+    ASSERT_EQ((uint8_t)z.data[0], 0x00);
+    weft_buf_free(&z);
+    weft_ws_deflater_free(d);
+    /* a sender's empty payload, then a real compressed message */
+    d = weft_ws_deflater_new(&p, WEFT_WS_CLIENT);
+    weft_buf w;
+    weft_buf_init(&w, 0);
+    ASSERT_EQ(put_compressed(&w, d, WEFT_WS_TEXT, "first", 5, 1), 0);
+    ASSERT_EQ(weft_ws_frame_append(&w, WEFT_WS_FIN | WEFT_WS_RSV1, WEFT_WS_TEXT, "", 0, KEY), 0);
+    ASSERT_EQ(put_compressed(&w, d, WEFT_WS_TEXT, "third", 5, 1), 0);
+    weft_ws_deflater_free(d);
+    weft_ws_rx rx;
+    weft_ws_rx_init(&rx, WEFT_WS_SERVER, 0);
+    ASSERT_EQ(weft_ws_rx_enable_deflate(&rx, &p), 0);
+    weft_buf out[3];
+    weft_ws_event ev;
+    ASSERT_EQ(rx_all(&rx, &w, 1, out, 3, &ev), 3);
+    ASSERT_EQ(out[0].len, 5);
+    ASSERT_EQ(out[1].len, 0);
+    ASSERT_EQ(out[2].len, 5);
+    ASSERT_MEMEQ(out[2].data, "third", 5);
+    for (int i = 0; i < 3; i++) weft_buf_free(&out[i]);
+    weft_ws_rx_free(&rx);
+    weft_buf_free(&w);
 }
