@@ -212,6 +212,30 @@ ws_python_interop() { # flavor backend binary
     server_result "$name" $ok "$why" "$out"
 }
 
+# ... and a Go client (github.com/coder/websocket, tests/interop/go), built once
+# into build/interop/ws_go before the flavors run.
+ws_go_interop() { # flavor backend binary
+    local name="$1/$2/interop/ws_go" out="$LOG/$1-$2-ws_go.log" ok=1 why="" rc=0 got
+    if [ ! -x build/interop/ws_go ]; then
+        server_result "$name" 0 "the Go client did not build (log: $LOG/build-ws_go.log)"; return
+    fi
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(timeout 60 build/interop/ws_go "$port" 2>&1)
+        printf '%s\n' "$got" >>"$out"
+        grep -Eq '^ws_go: [0-9]+ passed, 0 failed$' <<<"$got" ||
+            { ok=0; why="$(grep -E 'FAIL|ws_go:' <<<"$got" | head -3 | tr '\n' ' ')"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+mkdir -p build/interop
+rm -f build/interop/ws_go
+(cd tests/interop/go && go build -o ../../../build/interop/ws_go .) >"$LOG/build-ws_go.log" 2>&1
+
 # A fresh SQLite file for one run of the example server (removed if left over).
 fresh_sqlite() { # name
     local f="$LOG/$1.sqlite"
@@ -382,6 +406,7 @@ for fl in $FLAVORS; do
         run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
         ws_echo_check "$fl" "$be" "$d/examples/ws_echo"
         ws_python_interop "$fl" "$be" "$d/examples/ws_echo"
+        ws_go_interop "$fl" "$be" "$d/examples/ws_echo"
         run_server "$fl" "$be" "$d/examples/http_server" --sqlite "$(fresh_sqlite "$fl-$be-notes")" -- \
             '/health|^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\{"status":"ok"' \
             '/hello/w%C3%B6rld|X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\x{f6}rld!\n?\z' \
