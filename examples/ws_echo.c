@@ -9,6 +9,7 @@
  *            through the hub (framed once, shared by all)
  *   /events  an SSE stream of the time, once a second (a ticker publishes to
  *            the hub's "time" topic; the stream is a hub subscriber too)
+ *   /        a page that uses /chat and /events from a browser
  *
  * SIGTERM/SIGINT: a graceful shutdown (every WebSocket gets a 1001 close,
  * SSE streams end), then "stopped".
@@ -83,6 +84,24 @@ static int events(weft_http_ctx *c, void *ud) {
     return weft_hub_serve_sse(c, a->hub, "time", 15000);
 }
 
+/* A page to try the three routes from a browser (and the origin the
+ * browser interop test runs its script in). */
+static const char PAGE[] =
+    "<!DOCTYPE html><html><head><meta charset=utf-8><title>weft ws_echo</title></head><body>\n"
+    "<h1>weft ws_echo</h1><p><input id=m value='hello'> <button id=s>send to /chat</button></p>\n"
+    "<pre id=log></pre><script>\n"
+    "const log = t => document.getElementById('log').textContent += t + '\\n';\n"
+    "const chat = new WebSocket(`ws://${location.host}/chat`);\n"
+    "chat.onmessage = e => log('chat: ' + e.data);\n"
+    "document.getElementById('s').onclick = () => chat.send(document.getElementById('m').value);\n"
+    "new EventSource('/events').onmessage = e => log('time: ' + e.data);\n"
+    "</script></body></html>\n";
+
+static int page(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    return weft_http_send(c, 200, "text/html; charset=utf-8", PAGE, sizeof PAGE - 1);
+}
+
 static void ticker(void *arg) {
     app *a = arg;
     while (weft_sleep(1000) == 0) {
@@ -104,6 +123,7 @@ static void serve(void *arg) {
         a->rc = 1;
         return;
     }
+    weft_http_route(r, "GET", "/", page, a);
     weft_http_route(r, "GET", "/echo", echo, a);
     weft_http_route(r, "GET", "/chat", chat, a);
     weft_http_route(r, "GET", "/events", events, a);

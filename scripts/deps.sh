@@ -4,7 +4,7 @@
 set -euo pipefail
 need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl
       valgrind libpq-dev libsqlite3-dev libmimalloc-dev postgresql sqlite3 python3 python3-pip
-      zlib1g-dev libssl-dev python3-websockets)
+      zlib1g-dev libssl-dev python3-websockets chromium nodejs)
 # `scripts/deps.sh bench`: also what the benchmarks drive the servers with
 # (the Go and Rust toolchains for the peers come with the machine; oha is
 # installed by bench/run-http.sh with cargo).

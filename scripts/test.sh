@@ -236,6 +236,29 @@ mkdir -p build/interop
 rm -f build/interop/ws_go
 (cd tests/interop/go && go build -o ../../../build/interop/ws_go .) >"$LOG/build-ws_go.log" 2>&1
 
+# ... and Debian's Chromium (playwright-core from npm drives /usr/bin/chromium;
+# tests/interop/browser, installed once with npm ci).
+ws_chromium_interop() { # flavor backend binary
+    local name="$1/$2/interop/ws_chromium" out="$LOG/$1-$2-ws_chromium.log" ok=1 why="" rc=0 got
+    if [ ! -d tests/interop/browser/node_modules/playwright-core ] || [ ! -x /usr/bin/chromium ]; then
+        server_result "$name" 0 "no playwright-core or no /usr/bin/chromium (log: $LOG/npm-browser.log)"; return
+    fi
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(timeout 120 node tests/interop/browser/ws_chromium.mjs "$port" 2>&1)
+        printf '%s\n' "$got" >>"$out"
+        grep -Eq '^ws_chromium: [0-9]+ passed, 0 failed$' <<<"$got" ||
+            { ok=0; why="$(grep -E 'FAIL|ws_chromium:|Error' <<<"$got" | head -3 | tr '\n' ' ')"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+[ -d tests/interop/browser/node_modules/playwright-core ] ||
+    (cd tests/interop/browser && npm ci --no-audit --no-fund) >"$LOG/npm-browser.log" 2>&1
+
 # A fresh SQLite file for one run of the example server (removed if left over).
 fresh_sqlite() { # name
     local f="$LOG/$1.sqlite"
@@ -407,6 +430,7 @@ for fl in $FLAVORS; do
         ws_echo_check "$fl" "$be" "$d/examples/ws_echo"
         ws_python_interop "$fl" "$be" "$d/examples/ws_echo"
         ws_go_interop "$fl" "$be" "$d/examples/ws_echo"
+        ws_chromium_interop "$fl" "$be" "$d/examples/ws_echo"
         run_server "$fl" "$be" "$d/examples/http_server" --sqlite "$(fresh_sqlite "$fl-$be-notes")" -- \
             '/health|^HTTP/1.1 200 OK\n(.*\n)*Content-Type: application/json\n(.*\n)*\n\{"status":"ok"' \
             '/hello/w%C3%B6rld|X-Response-Time: [0-9.]+ms\n(.*\n)*\nHello, w\x{f6}rld!\n?\z' \
