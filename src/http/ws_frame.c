@@ -156,6 +156,7 @@ int weft_ws_rx_enable_deflate(weft_ws_rx *rx, const weft_ws_deflate_params *p) {
 
 void weft_ws_rx_take(weft_ws_rx *rx, weft_buf *out) {
     *out = rx->msg;
+    out->max = 0; /* the receiver's cap is not the caller's */
     weft_buf_init(&rx->msg, 0);
 }
 

@@ -839,11 +839,13 @@ TEST_PLAIN(ws_rx_take_moves_the_message) {
     weft_ws_rx_take(&rx, &b);
     ASSERT_EQ(b.len, 7);
     ASSERT_MEMEQ(b.data, "take me", 7);
+    ASSERT_EQ(b.max, 0); /* the caller may grow it as it likes */
+    ASSERT_EQ(weft_buf_append(&b, "!", 1), 0);
     size_t used2;
     ASSERT_EQ(weft_ws_rx_feed(&rx, w.b + used, w.n - used, &used2, &ev), WEFT_WS_EV_MESSAGE);
     ASSERT_EQ(ev.data.n, 6);
     ASSERT_MEMEQ(ev.data.p, "second", 6);
-    ASSERT_MEMEQ(b.data, "take me", 7); /* untouched by the next message */
+    ASSERT_MEMEQ(b.data, "take me!", 8); /* untouched by the next message */
     weft_buf_free(&b);
     weft_ws_rx_free(&rx);
 }
