@@ -277,13 +277,17 @@ int weft_ws_server_handshake(const weft_http_request *req, const weft_ws_server_
 int weft_ws_handshake_response(const weft_ws_handshake *hs, weft_buf *out) {
     if (hs->status != 101) return WEFT_EINVAL;
     size_t start = out->len;
-    int rc = weft_buf_printf(out,
-                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                             "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
-                             hs->accept);
-    if (!rc && hs->subprotocol.n)
-        rc = weft_buf_printf(out, "Sec-WebSocket-Protocol: %.*s\r\n", (int)hs->subprotocol.n,
-                             hs->subprotocol.p);
+    /* appends, not printf: this runs on the connection's task, whose stack
+     * pages stay committed for the life of the WebSocket */
+    int rc = weft_buf_appends(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+    if (!rc) rc = weft_buf_appends(out, hs->accept);
+    if (!rc) rc = weft_buf_appends(out, "\r\n");
+    if (!rc && hs->subprotocol.n) {
+        rc = weft_buf_appends(out, "Sec-WebSocket-Protocol: ");
+        if (!rc) rc = weft_buf_append(out, hs->subprotocol.p, hs->subprotocol.n);
+        if (!rc) rc = weft_buf_appends(out, "\r\n");
+    }
     if (!rc && hs->deflate) {
         rc = weft_buf_appends(out, "Sec-WebSocket-Extensions: ");
         if (!rc) rc = weft_ws_deflate_format(&hs->params, out);
