@@ -231,8 +231,8 @@ static int check_events(app *a) {
 static void check(void *arg) {
     app *a = arg;
     int e = check_echo(a), c = check_chat(a), v = check_events(a);
-    printf("ws_echo check: echo %s, chat %s, events %s\n", e ? "ok" : "FAILED",
-           c ? "ok" : "FAILED", v ? "ok" : "FAILED");
+    printf("ws_echo check: echo %s, chat %s, events %s\n", e ? "ok" : "FAILED", c ? "ok" : "FAILED",
+           v ? "ok" : "FAILED");
     a->rc = e && c && v ? 0 : 1;
 }
 
@@ -248,7 +248,8 @@ static void echo_client(void *arg) {
     const char *why = NULL;
     weft_ws *ws = weft_ws_dial(echo_url, &o, NULL, weft_deadline_in(5000), &err, &why);
     if (!ws) {
-        printf("ws_echo echo-client: dial %s: %s %s\n", echo_url, weft_strerror(err), why ? why : "");
+        printf("ws_echo echo-client: dial %s: %s %s\n", echo_url, weft_strerror(err),
+               why ? why : "");
         return;
     }
     static unsigned char big[70000];
@@ -258,7 +259,8 @@ static void echo_client(void *arg) {
     const char *utf8 = "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5 \xF0\x9F\x98\x80";
     int ok = weft_ws_send(ws, WEFT_WS_TEXT, "hello", 5) == 0 &&
              expect(ws, WEFT_WS_TEXT, "hello", 5, "text") &&
-             weft_ws_send(ws, WEFT_WS_TEXT, "", 0) == 0 && expect(ws, WEFT_WS_TEXT, "", 0, "empty") &&
+             weft_ws_send(ws, WEFT_WS_TEXT, "", 0) == 0 &&
+             expect(ws, WEFT_WS_TEXT, "", 0, "empty") &&
              weft_ws_send(ws, WEFT_WS_TEXT, utf8, strlen(utf8)) == 0 &&
              expect(ws, WEFT_WS_TEXT, utf8, strlen(utf8), "utf-8") &&
              weft_ws_send(ws, WEFT_WS_BINARY, big, sizeof big) == 0 &&
@@ -308,8 +310,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "ws_echo: %s %s: not a port number (0..65535)\n", opt, val);
             return 2;
         }
-        if (strcmp(opt, "--port") == 0) a.port = (int)p;
-        else a.check_port = (int)p;
+        if (strcmp(opt, "--port") == 0)
+            a.port = (int)p;
+        else
+            a.check_port = (int)p;
     }
     int rc = weft_main(echo_url ? echo_client : a.check_port ? check : serve, &a, NULL);
     return rc ? 1 : a.rc;

@@ -55,8 +55,7 @@ static void check_event(const weft_ws_event *ev, size_t max) {
         if (!weft_utf8_valid(ev->data.p, ev->data.n)) abort();
         break;
     case WEFT_WS_EV_FAIL:
-        if (ev->code != 1002 && ev->code != 1007 && ev->code != 1009 && ev->code != 1011)
-            abort();
+        if (ev->code != 1002 && ev->code != 1007 && ev->code != 1009 && ev->code != 1011) abort();
         if (!ev->reason || !*ev->reason) abort();
         break;
     default:
@@ -75,8 +74,8 @@ static void setup(weft_ws_rx *rx, int role, uint8_t cfg, size_t *max) {
     }
 }
 
-static void feed(int role, uint8_t cfg, const uint8_t *data, size_t size, size_t first,
-                 size_t step, outcome *o) {
+static void feed(int role, uint8_t cfg, const uint8_t *data, size_t size, size_t first, size_t step,
+                 outcome *o) {
     weft_ws_rx rx;
     size_t max;
     setup(&rx, role, cfg, &max);

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *why;
     if (weft_http_parse_request(buf, size, &req, hdrs, 100, NULL, &st, &why) > 0) {
         static const char *const subs[] = {"chat", "v2"};
-        weft_ws_server_opts o = {.subprotocols = subs, .nsubprotocols = 2,
+        weft_ws_server_opts o = {.subprotocols = subs,
+                                 .nsubprotocols = 2,
                                  .check_origin = size % 3 ? odd_origin : NULL,
                                  .no_deflate = size % 5 == 0};
         weft_ws_handshake hs;

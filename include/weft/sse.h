@@ -31,7 +31,7 @@ typedef struct weft_sse_event {
     const char *event; /* NULL = the default "message"; no CR, LF or NUL */
     const void *data;  /* split into data: lines at every CR, LF and CRLF */
     size_t n;
-    int64_t retry_ms;  /* > 0: a retry field (the client's reconnection delay) */
+    int64_t retry_ms; /* > 0: a retry field (the client's reconnection delay) */
 } weft_sse_event;
 
 /* Append ev in event-stream format to out, ending with the blank line that

@@ -45,17 +45,17 @@ enum {
 };
 
 enum {
-    WEFT_WS_NORMAL = 1000,        /* normal closure */
-    WEFT_WS_GOING_AWAY = 1001,    /* server shutdown, page left */
+    WEFT_WS_NORMAL = 1000,     /* normal closure */
+    WEFT_WS_GOING_AWAY = 1001, /* server shutdown, page left */
     WEFT_WS_PROTOCOL_ERROR = 1002,
-    WEFT_WS_UNSUPPORTED = 1003,   /* a data type the endpoint cannot accept */
-    WEFT_WS_NO_STATUS = 1005,     /* reported only: a close frame without a code */
-    WEFT_WS_ABNORMAL = 1006,      /* reported only: the connection dropped without a close */
-    WEFT_WS_INVALID_DATA = 1007,  /* text that is not UTF-8 */
-    WEFT_WS_POLICY = 1008,        /* policy violation (e.g. a full outgoing queue) */
-    WEFT_WS_TOO_BIG = 1009,       /* message over the size limit */
-    WEFT_WS_EXTENSION = 1010,     /* client: the server did not negotiate an extension */
-    WEFT_WS_INTERNAL = 1011,      /* unexpected condition (out of memory, ...) */
+    WEFT_WS_UNSUPPORTED = 1003,  /* a data type the endpoint cannot accept */
+    WEFT_WS_NO_STATUS = 1005,    /* reported only: a close frame without a code */
+    WEFT_WS_ABNORMAL = 1006,     /* reported only: the connection dropped without a close */
+    WEFT_WS_INVALID_DATA = 1007, /* text that is not UTF-8 */
+    WEFT_WS_POLICY = 1008,       /* policy violation (e.g. a full outgoing queue) */
+    WEFT_WS_TOO_BIG = 1009,      /* message over the size limit */
+    WEFT_WS_EXTENSION = 1010,    /* client: the server did not negotiate an extension */
+    WEFT_WS_INTERNAL = 1011,     /* unexpected condition (out of memory, ...) */
 };
 
 /* 1 if code may appear in a close frame on the wire (1000-1003, 1007-1011,
@@ -70,13 +70,13 @@ int weft_ws_close_code_valid(int code);
 #define WEFT_WS_CONTROL_MAX 125
 
 typedef struct weft_ws_frame {
-    int fin;          /* 1 on the last frame of a message */
-    int rsv;          /* the three RSV bits: 4 = RSV1, 2 = RSV2, 1 = RSV3 */
-    int opcode;       /* 0..15 as sent, reserved ones included */
-    int masked;       /* 1 when a masking key follows */
-    uint8_t mask[4];  /* the key when masked */
-    uint64_t len;     /* payload length; < 2^63 (see weft_ws_frame_parse) */
-    size_t head_len;  /* bytes of the head */
+    int fin;         /* 1 on the last frame of a message */
+    int rsv;         /* the three RSV bits: 4 = RSV1, 2 = RSV2, 1 = RSV3 */
+    int opcode;      /* 0..15 as sent, reserved ones included */
+    int masked;      /* 1 when a masking key follows */
+    uint8_t mask[4]; /* the key when masked */
+    uint64_t len;    /* payload length; < 2^63 (see weft_ws_frame_parse) */
+    size_t head_len; /* bytes of the head */
 } weft_ws_frame;
 
 /* Decode one frame head from buf[0..n). Returns head_len (> 0) when the head
@@ -91,8 +91,7 @@ int weft_ws_frame_parse(const void *buf, size_t n, weft_ws_frame *f);
  * client frame (the payload must then be masked with weft_ws_mask), NULL for a
  * server frame. The length is encoded in the fewest bytes (§5.2). */
 enum { WEFT_WS_FIN = 0x80, WEFT_WS_RSV1 = 0x40 };
-size_t weft_ws_frame_head(uint8_t *out, int flags, int opcode, uint64_t len,
-                          const uint8_t *mask);
+size_t weft_ws_frame_head(uint8_t *out, int flags, int opcode, uint64_t len, const uint8_t *mask);
 
 /* XOR p[0..n) with the key, starting at key byte offset % 4 (so a payload can
  * be masked or unmasked in pieces: pass the count of payload bytes before p).
@@ -118,8 +117,8 @@ size_t weft_ws_close_payload(uint8_t *out, int code, const char *reason, size_t 
  * whole, and an invalid byte is reported at its own position, not at the end
  * of the sequence or the message. */
 typedef struct weft_utf8 {
-    uint8_t need;      /* continuation bytes still expected */
-    uint8_t lo, hi;    /* range of the next continuation byte */
+    uint8_t need;   /* continuation bytes still expected */
+    uint8_t lo, hi; /* range of the next continuation byte */
 } weft_utf8;
 
 static inline void weft_utf8_init(weft_utf8 *v) { v->need = 0, v->lo = 0x80, v->hi = 0xBF; }
@@ -180,10 +179,10 @@ typedef struct weft_ws_rx {
     uint8_t head[WEFT_WS_HEAD_MAX];
     size_t head_have;
     weft_ws_frame f;
-    uint64_t got;       /* payload bytes of the current frame so far */
-    int msg_op;         /* opcode of the message being assembled, 0 = none */
-    int msg_deflated;   /* the message has RSV1 (permessage-deflate) */
-    uint64_t zin;       /* compressed payload bytes of the message so far */
+    uint64_t got;     /* payload bytes of the current frame so far */
+    int msg_op;       /* opcode of the message being assembled, 0 = none */
+    int msg_deflated; /* the message has RSV1 (permessage-deflate) */
+    uint64_t zin;     /* compressed payload bytes of the message so far */
     weft_utf8 utf8;
     weft_buf msg;
     uint8_t ctl[WEFT_WS_CONTROL_MAX];
@@ -202,8 +201,7 @@ int weft_ws_rx_enable_deflate(weft_ws_rx *rx, const weft_ws_deflate_params *p);
  * with the rest. Returns the event type, also in ev->type. After CLOSE or
  * FAIL the receiver is finished: later calls consume everything and return
  * WEFT_WS_EV_NONE (the RFC ignores bytes after a close). */
-int weft_ws_rx_feed(weft_ws_rx *rx, const void *buf, size_t n, size_t *consumed,
-                    weft_ws_event *ev);
+int weft_ws_rx_feed(weft_ws_rx *rx, const void *buf, size_t n, size_t *consumed, weft_ws_event *ev);
 /* Move the last MESSAGE's bytes into *out (which the caller then owns and
  * frees with weft_buf_free), so the receiver need not copy them again. */
 void weft_ws_rx_take(weft_ws_rx *rx, weft_buf *out);
@@ -234,15 +232,15 @@ typedef struct weft_ws_server_opts {
      * clients send none). A refusal answers 403. */
     int (*check_origin)(weft_str origin, void *ud);
     void *origin_ud;
-    int no_deflate;     /* 1: ignore permessage-deflate offers */
+    int no_deflate; /* 1: ignore permessage-deflate offers */
 } weft_ws_server_opts;
 
 typedef struct weft_ws_handshake {
-    int status;             /* 101, or 400 / 403 / 426 / 500 */
-    const char *reason;     /* when not 101: why, static text */
-    char accept[29];        /* Sec-WebSocket-Accept (NUL-terminated) */
-    weft_str subprotocol;   /* the chosen one ({NULL,0} if none); static from opts */
-    int deflate;            /* 1 when permessage-deflate was agreed */
+    int status;                    /* 101, or 400 / 403 / 426 / 500 */
+    const char *reason;            /* when not 101: why, static text */
+    char accept[29];               /* Sec-WebSocket-Accept (NUL-terminated) */
+    weft_str subprotocol;          /* the chosen one ({NULL,0} if none); static from opts */
+    int deflate;                   /* 1 when permessage-deflate was agreed */
     weft_ws_deflate_params params; /* valid when deflate */
 } weft_ws_handshake;
 
@@ -276,14 +274,13 @@ int weft_ws_deflate_negotiate(weft_str offers, weft_ws_deflate_params *out);
  * out (appended). 0, WEFT_ENOMEM. */
 int weft_ws_deflate_format(const weft_ws_deflate_params *p, weft_buf *out);
 
-
 /* ---- the opening handshake, client side (RFC 6455 §4.1) ------------------ */
 typedef struct weft_ws_client_opts {
     const char *const *subprotocols; /* offered, in order of preference; NULL = none */
     size_t nsubprotocols;
-    int deflate;         /* 1: offer permessage-deflate */
+    int deflate;                            /* 1: offer permessage-deflate */
     int deflate_server_no_context_takeover; /* ... asking the server to reset per message */
-    const char *origin;  /* Origin header, NULL = none */
+    const char *origin;                     /* Origin header, NULL = none */
     const char *headers; /* extra header lines, each ending in CRLF ("A: b\r\n"), or NULL */
 } weft_ws_client_opts;
 
@@ -304,8 +301,6 @@ int weft_ws_client_request(weft_buf *out, const char *host, const char *target, 
 int weft_ws_client_response(const char *buf, size_t n, const char *key,
                             const weft_ws_client_opts *opts, weft_ws_handshake *hs,
                             const char **reason);
-
-
 
 /* A ws:// URL taken apart (RFC 6455 §3), pure. */
 typedef struct weft_ws_url {
@@ -374,8 +369,7 @@ typedef struct weft_ws_config {
  * now on, also on failure. NULL with *err (WEFT_ENOMEM) on failure. Never
  * suspends. */
 weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
-                       const weft_ws_deflate_params *deflate, const weft_ws_config *cfg,
-                       int *err);
+                       const weft_ws_deflate_params *deflate, const weft_ws_config *cfg, int *err);
 
 /* Upgrade the request a handler is answering to a WebSocket (call it from the
  * handler, or a middleware around it, in the request's task; routing,
@@ -443,9 +437,9 @@ int weft_ws_close(weft_ws *ws, int code, const char *reason);
 int weft_ws_close_status(weft_ws *ws, const char **reason);
 
 typedef struct weft_ws_stats {
-    size_t queued;         /* bytes waiting to be written */
-    uint64_t sent;         /* messages written */
-    uint64_t dropped;      /* messages dropped or replaced by the queue policy */
+    size_t queued;    /* bytes waiting to be written */
+    uint64_t sent;    /* messages written */
+    uint64_t dropped; /* messages dropped or replaced by the queue policy */
 } weft_ws_stats;
 void weft_ws_get_stats(weft_ws *ws, weft_ws_stats *out);
 
@@ -456,7 +450,6 @@ const char *weft_ws_subprotocol(const weft_ws *ws);
  * without a handshake (use weft_ws_close first for a clean end). The memory
  * goes when the writer task is done with it too. Never suspends. */
 void weft_ws_free(weft_ws *ws);
-
 
 /* ======================================================================
  * The hub (src/http/ws_hub.c): topics, and one message fanned out to many
@@ -523,10 +516,10 @@ int weft_hub_deliver(weft_hub *h, const char *topic, int opcode, uint64_t key, c
                      size_t n);
 
 typedef struct weft_hub_stats {
-    uint64_t published;  /* messages */
-    uint64_t delivered;  /* queued to a subscriber */
-    uint64_t dropped;    /* a subscriber's queue or channel was full */
-    size_t subscribers;  /* now */
+    uint64_t published; /* messages */
+    uint64_t delivered; /* queued to a subscriber */
+    uint64_t dropped;   /* a subscriber's queue or channel was full */
+    size_t subscribers; /* now */
 } weft_hub_stats;
 void weft_hub_get_stats(weft_hub *h, weft_hub_stats *out);
 

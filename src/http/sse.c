@@ -20,7 +20,8 @@ int weft_sse_format(weft_buf *out, const weft_sse_event *ev) {
     int rc = 0;
     if (ev->event) rc = weft_buf_printf(out, "event: %s\n", ev->event);
     if (!rc && ev->id) rc = weft_buf_printf(out, "id: %s\n", ev->id);
-    if (!rc && ev->retry_ms > 0) rc = weft_buf_printf(out, "retry: %lld\n", (long long)ev->retry_ms);
+    if (!rc && ev->retry_ms > 0)
+        rc = weft_buf_printf(out, "retry: %lld\n", (long long)ev->retry_ms);
     const char *p = ev->data ? ev->data : "", *end = p + ev->n;
     if (!rc && (ev->data || !ev->event)) {
         for (;;) {

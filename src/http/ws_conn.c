@@ -71,12 +71,12 @@ struct weft_ws {
     item *data, **data_tail;
     size_t queued;
     int writer_running;
-    int state;          /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
-    int close_queued;   /* our close frame is in the queue or out */
-    int close_received; /* the peer's close frame came */
-    int close_written;  /* our close frame went out */
+    int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
+    int close_queued;     /* our close frame is in the queue or out */
+    int close_received;   /* the peer's close frame came */
+    int close_written;    /* our close frame went out */
     int fail_after_close; /* shut the socket down once our close is written */
-    int going_away;     /* the server is shutting down: close with 1001 */
+    int going_away;       /* the server is shutting down: close with 1001 */
     int close_code;
     char close_reason[WEFT_WS_CONTROL_MAX];
     uint64_t sent, dropped;
@@ -105,8 +105,7 @@ static void resolve_cfg(weft_ws_config *c, const weft_ws_config *in) {
 }
 
 weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
-                       const weft_ws_deflate_params *deflate, const weft_ws_config *cfg,
-                       int *err) {
+                       const weft_ws_deflate_params *deflate, const weft_ws_config *cfg, int *err) {
     weft_ws *ws = weft__ws_new(role, deflate, cfg);
     if (!ws) {
         weft_close(fd);
@@ -241,8 +240,8 @@ static void mask_key(weft_ws *ws, uint8_t key[4]) {
  * masked by a client. */
 static int frame_item(weft_ws *ws, const item *it) {
     if (it->shared) {
-        weft_str f = ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared)
-                                     : weft__hub_msg_frame(it->shared);
+        weft_str f =
+            ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared) : weft__hub_msg_frame(it->shared);
         if (!f.p) f = weft__hub_msg_frame(it->shared); /* no memory to compress: plain */
         return weft_buf_append(&ws->wbuf, f.p, f.n);
     }
@@ -282,8 +281,10 @@ static void writer(void *arg) {
             break;
         }
         /* controls first, then the data, as one list */
-        if (batch) *ws->ctl_tail = data;
-        else batch = data;
+        if (batch)
+            *ws->ctl_tail = data;
+        else
+            batch = data;
         ws->ctl = ws->data = NULL;
         ws->ctl_tail = &ws->ctl;
         ws->data_tail = &ws->data;
@@ -315,8 +316,8 @@ static void writer(void *arg) {
             if (has_close) ws->close_written = 1;
             /* a server closes the socket once both close frames have passed;
              * so does either side that failed the connection */
-            if (has_close && (ws->fail_after_close ||
-                              (ws->close_received && ws->role == WEFT_WS_SERVER)))
+            if (has_close &&
+                (ws->fail_after_close || (ws->close_received && ws->role == WEFT_WS_SERVER)))
                 shut_locked(ws, 0, NULL);
         }
         pthread_mutex_unlock(&ws->qlock);
@@ -566,10 +567,10 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
             result = WEFT_ECLOSED;
             break;
         }
-        int64_t idle_at = ws->cfg.idle_timeout_ms > 0
-                              ? atomic_load_explicit(&ws->last_rx, memory_order_relaxed) +
-                                    ws->cfg.idle_timeout_ms
-                              : -1;
+        int64_t idle_at =
+            ws->cfg.idle_timeout_ms > 0
+                ? atomic_load_explicit(&ws->last_rx, memory_order_relaxed) + ws->cfg.idle_timeout_ms
+                : -1;
         int64_t ping_at = ws->cfg.ping_interval_ms > 0 ? ws->next_ping : -1;
         int64_t wait_until = min3(deadline, idle_at, ping_at);
         int w = weft_fd_wait(ws->fd, WEFT_POLLIN, wait_until);
@@ -657,8 +658,7 @@ int weft_ws_close(weft_ws *ws, int code, const char *reason) {
     if (ok && ws->role == WEFT_WS_CLIENT) {
         /* the server closes the TCP connection first (RFC 6455 §7.1.1) */
         char b[256];
-        while (weft_read(ws->fd, b, sizeof b, deadline) > 0) {
-        }
+        while (weft_read(ws->fd, b, sizeof b, deadline) > 0) {}
     }
     if (ok && ws->role == WEFT_WS_SERVER) /* our close may still be in the writer */
         weft_sem_acquire(&ws->done, deadline);
@@ -758,7 +758,8 @@ weft_ws *weft_ws_dial(const char *url, const weft_ws_client_opts *opts, const we
     snprintf(target, sizeof target, "%s%.*s", u.target.p[0] == '?' ? "/" : "", (int)u.target.n,
              u.target.p);
     weft_ws_client_key(key);
-    if (weft_ws_client_request(&b, host, target, key, opts)) return dial_fail(fd, &b, err, WEFT_ENOMEM);
+    if (weft_ws_client_request(&b, host, target, key, opts))
+        return dial_fail(fd, &b, err, WEFT_ENOMEM);
     ssize_t w = weft_write_all(fd, b.data, b.len, deadline);
     if (w < 0) return dial_fail(fd, &b, err, (int)w);
     b.len = 0;

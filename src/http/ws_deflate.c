@@ -32,8 +32,8 @@ struct weft_ws_inflater {
 weft_ws_inflater *weft__ws_inflater_new(const weft_ws_deflate_params *p, int role) {
     weft_ws_inflater *z = calloc(1, sizeof *z);
     if (!z) return NULL;
-    z->reset_each = role == WEFT_WS_SERVER ? p->client_no_context_takeover
-                                           : p->server_no_context_takeover;
+    z->reset_each =
+        role == WEFT_WS_SERVER ? p->client_no_context_takeover : p->server_no_context_takeover;
     return z;
 }
 

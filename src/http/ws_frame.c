@@ -53,15 +53,16 @@ int weft_ws_frame_parse(const void *buf, size_t n, weft_ws_frame *f) {
         f->len = 0;
         for (i = 2; i < 10; i++) f->len = f->len << 8 | b[i];
     }
-    if (f->masked) memcpy(f->mask, b + i, 4);
-    else memset(f->mask, 0, 4);
+    if (f->masked)
+        memcpy(f->mask, b + i, 4);
+    else
+        memset(f->mask, 0, 4);
     f->head_len = need;
     if (f->len >> 63) return WEFT_EPARSE;
     return (int)need;
 }
 
-size_t weft_ws_frame_head(uint8_t *out, int flags, int opcode, uint64_t len,
-                          const uint8_t *mask) {
+size_t weft_ws_frame_head(uint8_t *out, int flags, int opcode, uint64_t len, const uint8_t *mask) {
     size_t i = 2;
     out[0] = (uint8_t)((flags & (WEFT_WS_FIN | WEFT_WS_RSV1)) | (opcode & 0x0F));
     uint8_t m = mask ? 0x80 : 0;
@@ -180,15 +181,18 @@ static int fail(weft_ws_rx *rx, weft_ws_event *ev, int code, const char *why) {
  * Returns WEFT_WS_EV_NONE, or FAIL with ev filled. */
 static int check_head(weft_ws_rx *rx, weft_ws_event *ev) {
     const weft_ws_frame *f = &rx->f;
-    if (f->rsv & 3) return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV2/RSV3 set: no extension uses them");
+    if (f->rsv & 3)
+        return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV2/RSV3 set: no extension uses them");
     if (!is_known(f->opcode)) return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "reserved opcode");
     if (rx->role == WEFT_WS_SERVER && !f->masked)
         return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "client frame not masked");
     if (rx->role == WEFT_WS_CLIENT && f->masked)
         return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "server frame masked");
     if (f->rsv & 4) {
-        if (!rx->inflater) return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV1 set without permessage-deflate");
-        if (is_control(f->opcode)) return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV1 set on a control frame");
+        if (!rx->inflater)
+            return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV1 set without permessage-deflate");
+        if (is_control(f->opcode))
+            return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV1 set on a control frame");
         if (f->opcode == WEFT_WS_CONT)
             return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "RSV1 set on a continuation frame");
     }
@@ -200,10 +204,12 @@ static int check_head(weft_ws_rx *rx, weft_ws_event *ev) {
     }
     if (f->opcode == WEFT_WS_CONT) {
         if (!rx->msg_op)
-            return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "continuation frame without a message to continue");
+            return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR,
+                        "continuation frame without a message to continue");
     } else {
         if (rx->msg_op)
-            return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "new data frame inside a fragmented message");
+            return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR,
+                        "new data frame inside a fragmented message");
         rx->msg_op = f->opcode;
         rx->msg_deflated = (f->rsv & 4) != 0;
         rx->zin = 0;
@@ -241,7 +247,8 @@ static int inflate_piece(weft_ws_rx *rx, const uint8_t *p, size_t n, int fin, we
         /* what came out is checked before the inflater's verdict, so the first
          * problem in byte order wins however the payload was cut */
         if (check_text(rx, from, ev)) return WEFT_WS_EV_FAIL;
-        if (rc == WEFT_ELIMIT) return fail(rx, ev, WEFT_WS_TOO_BIG, "inflated message over the size limit");
+        if (rc == WEFT_ELIMIT)
+            return fail(rx, ev, WEFT_WS_TOO_BIG, "inflated message over the size limit");
         if (rc == WEFT_EPARSE) return fail(rx, ev, WEFT_WS_INVALID_DATA, "invalid DEFLATE data");
         if (rc) return fail(rx, ev, WEFT_WS_INTERNAL, "out of memory");
     } while (n);
@@ -294,7 +301,8 @@ static int finish_frame(weft_ws_rx *rx, weft_ws_event *ev) {
         return ev->type;
     }
     /* close (§5.5.1, §7.4) */
-    if (f->len == 1) return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "close frame with a 1-byte payload");
+    if (f->len == 1)
+        return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "close frame with a 1-byte payload");
     int code = WEFT_WS_NO_STATUS;
     weft_str why = {(const char *)rx->ctl, 0};
     if (f->len >= 2) {
@@ -344,7 +352,8 @@ int weft_ws_rx_feed(weft_ws_rx *rx, const void *buf, size_t n, size_t *consumed,
             int rc = weft_ws_frame_parse(rx->head, rx->head_have, &rx->f);
             *consumed = pos;
             if (rc == WEFT_EPARSE)
-                return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR, "64-bit payload length with the top bit set");
+                return fail(rx, ev, WEFT_WS_PROTOCOL_ERROR,
+                            "64-bit payload length with the top bit set");
             if (check_head(rx, ev)) return WEFT_WS_EV_FAIL;
             rx->got = 0;
             rx->state = ST_PAYLOAD;

@@ -27,8 +27,8 @@ void weft_ws_accept_key(weft_str key, char out[29]) {
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) &&
-             EVP_DigestUpdate(ctx, key.p, key.n) &&
-             EVP_DigestUpdate(ctx, GUID, sizeof GUID - 1) && EVP_DigestFinal_ex(ctx, md, &mdlen);
+             EVP_DigestUpdate(ctx, key.p, key.n) && EVP_DigestUpdate(ctx, GUID, sizeof GUID - 1) &&
+             EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     if (!ok || mdlen != 20) { /* only when libcrypto is out of memory */
         out[0] = '\0';
@@ -130,16 +130,20 @@ static int window_bits(weft_str v) {
 }
 
 typedef struct offer {
-    int ok; /* every parameter known, valid and not repeated */
+    int ok;                     /* every parameter known, valid and not repeated */
     int snct, cnct, smwb, cmwb; /* seen: -1 no; 0 without value; bits */
 } offer;
 
 static void offer_param(offer *o, weft_str name, int has_value, weft_str value) {
     int *slot;
-    if (weft_str_eq_nocase(name, WEFT_STR("server_no_context_takeover"))) slot = &o->snct;
-    else if (weft_str_eq_nocase(name, WEFT_STR("client_no_context_takeover"))) slot = &o->cnct;
-    else if (weft_str_eq_nocase(name, WEFT_STR("server_max_window_bits"))) slot = &o->smwb;
-    else if (weft_str_eq_nocase(name, WEFT_STR("client_max_window_bits"))) slot = &o->cmwb;
+    if (weft_str_eq_nocase(name, WEFT_STR("server_no_context_takeover")))
+        slot = &o->snct;
+    else if (weft_str_eq_nocase(name, WEFT_STR("client_no_context_takeover")))
+        slot = &o->cnct;
+    else if (weft_str_eq_nocase(name, WEFT_STR("server_max_window_bits")))
+        slot = &o->smwb;
+    else if (weft_str_eq_nocase(name, WEFT_STR("client_max_window_bits")))
+        slot = &o->cmwb;
     else {
         o->ok = 0; /* §7.1: an unknown parameter makes the offer unacceptable */
         return;
@@ -225,7 +229,8 @@ static int refuse(weft_ws_handshake *hs, int status, const char *why) {
 /* The first of the server's subprotocols that the client offered. */
 static weft_str pick_subprotocol(const weft_http_request *req, const weft_ws_server_opts *o) {
     for (size_t i = 0; i < o->nsubprotocols; i++)
-        if (o->subprotocols[i] && header_has_token(req, "Sec-WebSocket-Protocol", o->subprotocols[i]))
+        if (o->subprotocols[i] &&
+            header_has_token(req, "Sec-WebSocket-Protocol", o->subprotocols[i]))
             return weft_str_c(o->subprotocols[i]);
     return (weft_str){NULL, 0};
 }
@@ -254,8 +259,7 @@ int weft_ws_server_handshake(const weft_http_request *req, const weft_ws_server_
     if (!key_ok(key)) return refuse(hs, 400, "Sec-WebSocket-Key is not 16 bytes in base64");
     if (o->check_origin) {
         weft_str origin = {NULL, 0};
-        if (header_one(req, "Origin", &origin) < 0)
-            return refuse(hs, 400, "more than one Origin");
+        if (header_one(req, "Origin", &origin) < 0) return refuse(hs, 400, "more than one Origin");
         if (!o->check_origin(origin, o->origin_ud)) return refuse(hs, 403, "origin not allowed");
     }
     hs->subprotocol = pick_subprotocol(req, o);
@@ -325,16 +329,15 @@ int weft_ws_client_request(weft_buf *out, const char *host, const char *target, 
                              "Sec-WebSocket-Version: 13\r\n",
                              target, host, key);
     for (size_t i = 0; !rc && i < o->nsubprotocols; i++)
-        rc = weft_buf_printf(out, "%s%s", i ? ", " : "Sec-WebSocket-Protocol: ",
-                             o->subprotocols[i]);
+        rc =
+            weft_buf_printf(out, "%s%s", i ? ", " : "Sec-WebSocket-Protocol: ", o->subprotocols[i]);
     if (!rc && o->nsubprotocols) rc = weft_buf_appends(out, "\r\n");
     if (!rc && o->deflate)
         rc = weft_buf_printf(out,
                              "Sec-WebSocket-Extensions: permessage-deflate; "
                              "client_max_window_bits%s\r\n",
-                             o->deflate_server_no_context_takeover
-                                 ? "; server_no_context_takeover"
-                                 : "");
+                             o->deflate_server_no_context_takeover ? "; server_no_context_takeover"
+                                                                   : "");
     if (!rc && o->origin) rc = weft_buf_printf(out, "Origin: %s\r\n", o->origin);
     if (!rc && o->headers) rc = weft_buf_appends(out, o->headers);
     if (!rc) rc = weft_buf_appends(out, "\r\n");
@@ -521,7 +524,9 @@ int weft_ws_url_parse(const char *url, size_t n, weft_ws_url *out) {
         if (port < 1 || port > 65535) return WEFT_EINVAL;
         out->port = port;
     }
-    if (auth_end == end) out->target = WEFT_STR("/");
-    else out->target = (weft_str){auth_end, (size_t)(end - auth_end)};
+    if (auth_end == end)
+        out->target = WEFT_STR("/");
+    else
+        out->target = (weft_str){auth_end, (size_t)(end - auth_end)};
     return 0;
 }

@@ -25,8 +25,8 @@
 struct weft_hub_msg {
     atomic_int refs;
     int opcode;
-    size_t head; /* frame head bytes */
-    size_t n;    /* payload bytes */
+    size_t head;           /* frame head bytes */
+    size_t n;              /* payload bytes */
     _Atomic(weft_buf *) z; /* the compressed frame, once made */
     uint8_t frame[];
 };
@@ -152,8 +152,10 @@ void weft_hub_free(weft_hub *h) {
 
 void weft_hub_set_broker(weft_hub *h, const weft_hub_broker *b) {
     pthread_mutex_lock(&h->mu);
-    if (b) h->broker = *b;
-    else memset(&h->broker, 0, sizeof h->broker);
+    if (b)
+        h->broker = *b;
+    else
+        memset(&h->broker, 0, sizeof h->broker);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -236,8 +238,8 @@ int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch
     return del_sub(h, topic_name, (sub){SUB_CHAN, NULL, ch});
 }
 
-static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, const void *p,
-                   size_t n, int to_broker) {
+static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, const void *p, size_t n,
+                   int to_broker) {
     if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
     if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
     weft_hub_msg *m = msg_new(opcode, p, n);

@@ -51,8 +51,8 @@ weft_ws *weft_ws_upgrade(weft_http_ctx *c, const weft_ws_server_opts *opts,
         *err = WEFT_ENOMEM;
         return NULL;
     }
-    weft_http_handover h = {.head = head.data, .head_len = head.len, .on_shutdown = going_away,
-                            .ud = ws};
+    weft_http_handover h = {
+        .head = head.data, .head_len = head.len, .on_shutdown = going_away, .ud = ws};
     int rc = weft_http_hand_over(c, &h);
     weft_buf_free(&head);
     if (rc < 0) {

@@ -52,12 +52,16 @@ size_t weft_utf8_feed(weft_utf8 *v, const void *p, size_t n) {
             v->need = 1;
         } else if (c < 0xF0) {
             v->need = 2;
-            if (c == 0xE0) v->lo = 0xA0;      /* overlong below U+0800 */
-            else if (c == 0xED) v->hi = 0x9F; /* U+D800..DFFF surrogates */
+            if (c == 0xE0)
+                v->lo = 0xA0; /* overlong below U+0800 */
+            else if (c == 0xED)
+                v->hi = 0x9F; /* U+D800..DFFF surrogates */
         } else if (c < 0xF5) {
             v->need = 3;
-            if (c == 0xF0) v->lo = 0x90;      /* overlong below U+10000 */
-            else if (c == 0xF4) v->hi = 0x8F; /* past U+10FFFF */
+            if (c == 0xF0)
+                v->lo = 0x90; /* overlong below U+10000 */
+            else if (c == 0xF4)
+                v->hi = 0x8F; /* past U+10FFFF */
         } else {
             goto bad;
         }

@@ -23,7 +23,7 @@ struct server {
     conn_fn fn;
     weft_ws_config cfg;
     weft_ws_server_opts opts;
-    weft_wg done;        /* the connection tasks */
+    weft_wg done;           /* the connection tasks */
     atomic_int closed_code; /* the status the last connection ended with */
     char closed_reason[128];
     atomic_int conns;
@@ -187,7 +187,8 @@ TEST(rfc7692_echo_compressed_over_a_socket) {
     ASSERT(c != NULL);
     static char text[200000];
     for (size_t i = 0; i < sizeof text; i++) text[i] = "compress me, please "[i % 20];
-    for (int i = 0; i < 5; i++) ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, text, sizeof text - i * 7777), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, text, sizeof text - i * 7777), 0);
     ASSERT_EQ(roundtrip(c, WEFT_WS_BINARY, "", 0), 0);
     ASSERT_EQ(weft_ws_close(c, WEFT_WS_NORMAL, NULL), 0);
     weft_ws_free(c);
@@ -326,7 +327,9 @@ static int raw_read_frame_r(raw_reader *rd, int want, uint8_t *p, size_t cap, in
             p[0] = (uint8_t)(ev.code >> 8), p[1] = (uint8_t)ev.code;
             return want == WEFT_WS_CLOSE ? 2 : WEFT_ECLOSED;
         }
-        int op = t == WEFT_WS_EV_PING ? WEFT_WS_PING : t == WEFT_WS_EV_PONG ? WEFT_WS_PONG : ev.opcode;
+        int op = t == WEFT_WS_EV_PING   ? WEFT_WS_PING
+                 : t == WEFT_WS_EV_PONG ? WEFT_WS_PONG
+                                        : ev.opcode;
         if (op == want) {
             memcpy(p, ev.data.p, ev.data.n < cap ? ev.data.n : cap);
             return (int)ev.data.n;
@@ -365,11 +368,13 @@ TEST(rfc6455_5_5_2_ping_answered_with_pong_mid_message) {
     raw_send(fd, 0, WEFT_WS_TEXT, "frag", 4, KEY);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_PING, "are you there", 13, KEY);
     uint8_t p[256];
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_PONG, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 13);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_PONG, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              13);
     ASSERT_MEMEQ(p, "are you there", 13);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_PONG, "unsolicited", 11, KEY);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_CONT, "ment", 4, KEY);
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_TEXT, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 8);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_TEXT, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              8);
     ASSERT_MEMEQ(p, "fragment", 8);
     weft_close(fd);
     ASSERT_EQ(server_stop(&s), 0);
@@ -385,7 +390,8 @@ TEST(rfc6455_5_1_unmasked_client_frame_closes_1002) {
     ASSERT_GE(fd, 0);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_TEXT, "naked", 5, NULL);
     uint8_t p[256];
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
     ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_PROTOCOL_ERROR);
     char b;
     ASSERT_EQ(weft_read(fd, &b, 1, weft_deadline_in(test_slack_ms(5000))), 0); /* then EOF */
@@ -402,7 +408,8 @@ TEST(rfc6455_8_1_invalid_utf8_over_a_socket_closes_1007) {
     ASSERT_GE(fd, 0);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_TEXT, "\xED\xA0\x80", 3, KEY);
     uint8_t p[256];
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
     ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_INVALID_DATA);
     weft_close(fd);
     ASSERT_EQ(server_stop(&s), 0);
@@ -417,9 +424,12 @@ TEST(rfc6455_10_4_message_over_the_limit_over_a_socket_closes_1009) {
     memset(big, 'x', sizeof big);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_BINARY, big, 1000, KEY);
     uint8_t p[1100];
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_BINARY, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 1000);
+    ASSERT_EQ(
+        raw_read_frame(fd, WEFT_WS_BINARY, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+        1000);
     raw_send(fd, WEFT_WS_FIN, WEFT_WS_BINARY, big, 1001, KEY);
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
     ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_TOO_BIG);
     weft_close(fd);
     ASSERT_EQ(server_stop(&s), 0);
@@ -435,7 +445,9 @@ TEST(ws_keepalive_pings_while_receiving) {
     uint8_t p[16];
     int64_t t0 = weft_now_ns();
     for (int i = 0; i < 3; i++)
-        ASSERT_EQ(raw_read_frame(fd, WEFT_WS_PING, p, sizeof p, weft_deadline_in(test_slack_ms(2000))), 0);
+        ASSERT_EQ(
+            raw_read_frame(fd, WEFT_WS_PING, p, sizeof p, weft_deadline_in(test_slack_ms(2000))),
+            0);
     ASSERT_GE(test_ms_since(t0), 100);
     weft_close(fd);
     ASSERT_EQ(server_stop(&s), 0);
@@ -448,7 +460,8 @@ TEST(ws_idle_timeout_closes_1001) {
     ASSERT_GE(fd, 0);
     uint8_t p[16];
     int64_t t0 = weft_now_ns();
-    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
     ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_GOING_AWAY);
     ASSERT_GE(test_ms_since(t0), 180);
     weft_close(fd);
@@ -497,9 +510,12 @@ static void flooder(server *s, weft_ws *ws) {
         int rc = weft_ws_send_keyed(ws, WEFT_WS_BINARY, (uint64_t)(i % 10) + 1, msg, sizeof msg);
         int64_t us = (weft_now_ns() - t0) / 1000;
         if (us > f->max_send_us) f->max_send_us = us;
-        if (rc == 0) f->sent_ok++;
-        else if (rc == WEFT_ELIMIT) f->limited++;
-        else if (rc == WEFT_ECLOSED) f->closed++;
+        if (rc == 0)
+            f->sent_ok++;
+        else if (rc == WEFT_ELIMIT)
+            f->limited++;
+        else if (rc == WEFT_ECLOSED)
+            f->closed++;
         weft_ws_stats st;
         weft_ws_get_stats(ws, &st);
         if (st.queued > f->max_queued) f->max_queued = st.queued;
@@ -509,8 +525,7 @@ static void flooder(server *s, weft_ws *ws) {
     weft_sem_release(&f->go, 1);
     weft_buf m;
     weft_buf_init(&m, 0);
-    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {
-    }
+    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {}
     weft_buf_free(&m);
 }
 
@@ -521,15 +536,17 @@ static int slow_client(server *s) { return raw_client(s, 0); }
 TEST(ws_queue_full_policy_close_1008_never_stalls) {
     flood f = {.count = 2000};
     weft_sem_init(&f.go, 0);
-    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_CLOSE}, .ud = &f, .sndbuf = 8192};
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_CLOSE},
+                .ud = &f,
+                .sndbuf = 8192};
     ASSERT_EQ(server_start(&s, flooder), 0);
     int fd = slow_client(&s);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(weft_sem_acquire(&f.go, weft_deadline_in(test_slack_ms(10000))), 0);
     ASSERT_GT(f.sent_ok, 0);
-    ASSERT_EQ(f.limited, 1);                  /* the one that did not fit */
+    ASSERT_EQ(f.limited, 1); /* the one that did not fit */
     ASSERT_EQ(f.sent_ok + f.limited + f.closed, 2000);
-    ASSERT_GT(f.closed, 0);                   /* everything after it: closing */
+    ASSERT_GT(f.closed, 0); /* everything after it: closing */
     ASSERT_LE(f.max_queued, 64 * 1024);
     ASSERT_LT(f.max_send_us, test_slack_ms(50) * 1000); /* no send waited for the peer */
     /* the client, reading at last, finds the messages that made it, then a 1008 */
@@ -550,7 +567,8 @@ TEST(ws_queue_full_policy_drop_oldest) {
     flood f = {.count = 2000};
     weft_sem_init(&f.go, 0);
     server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
-                .ud = &f, .sndbuf = 8192};
+                .ud = &f,
+                .sndbuf = 8192};
     ASSERT_EQ(server_start(&s, flooder), 0);
     int fd = slow_client(&s);
     ASSERT_GE(fd, 0);
@@ -581,7 +599,8 @@ TEST(ws_queue_policy_coalesce_keeps_newest_per_key) {
     flood f = {.count = 2000};
     weft_sem_init(&f.go, 0);
     server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_COALESCE},
-                .ud = &f, .sndbuf = 8192};
+                .ud = &f,
+                .sndbuf = 8192};
     ASSERT_EQ(server_start(&s, flooder), 0);
     int fd = slow_client(&s);
     ASSERT_GE(fd, 0);
@@ -610,7 +629,8 @@ TEST(ws_queue_policy_coalesce_keeps_newest_per_key) {
     ASSERT_EQ(server_stop(&s), 0);
 }
 
-/* ---- senders from everywhere ------------------------------------------------------------------- */
+/* ---- senders from everywhere -------------------------------------------------------------------
+ */
 
 typedef struct sender_arg {
     weft_ws *ws;
@@ -677,7 +697,8 @@ TEST(ws_send_from_tasks_and_threads_never_interleaves) {
     ASSERT_EQ(server_stop(&s), 0);
 }
 
-/* ---- recv deadlines, dial errors -------------------------------------------------------------- */
+/* ---- recv deadlines, dial errors --------------------------------------------------------------
+ */
 
 TEST(ws_recv_deadline_leaves_the_connection_open) {
     server s = {0};
@@ -705,9 +726,11 @@ static int no_origin_allowed(weft_str o, void *ud) {
 TEST(ws_dial_errors) {
     int err = 0;
     const char *why = NULL;
-    ASSERT(weft_ws_dial("http://127.0.0.1/", NULL, NULL, weft_deadline_in(1000), &err, &why) == NULL);
+    ASSERT(weft_ws_dial("http://127.0.0.1/", NULL, NULL, weft_deadline_in(1000), &err, &why) ==
+           NULL);
     ASSERT_ERR(err, WEFT_EINVAL);
-    ASSERT(weft_ws_dial("wss://127.0.0.1/", NULL, NULL, weft_deadline_in(1000), &err, &why) == NULL);
+    ASSERT(weft_ws_dial("wss://127.0.0.1/", NULL, NULL, weft_deadline_in(1000), &err, &why) ==
+           NULL);
     ASSERT_ERR(err, WEFT_ENOTSUP);
     server s = {.opts = {.check_origin = no_origin_allowed}};
     ASSERT_EQ(server_start(&s, echo), 0);
@@ -722,7 +745,8 @@ TEST(ws_dial_errors) {
     ASSERT_ERR(err, WEFT_ECONNREFUSED);
 }
 
-/* ---- URLs (pure) ------------------------------------------------------------------------------ */
+/* ---- URLs (pure) ------------------------------------------------------------------------------
+ */
 
 TEST_PLAIN(rfc6455_3_ws_urls) {
     weft_ws_url u;
@@ -739,10 +763,9 @@ TEST_PLAIN(rfc6455_3_ws_urls) {
     s = "ws://h?x=1";
     ASSERT_EQ(weft_ws_url_parse(s, strlen(s), &u), 0);
     ASSERT(weft_str_eq(u.target, WEFT_STR("?x=1")));
-    static const char *const bad[] = {"ws://",         "ws://:80/",      "ws://h:0/",
-                                      "ws://h:65536/", "ws://h:/",       "ws://u@h/",
-                                      "ws://h/#frag",  "ws://h/a b",     "http://h/",
-                                      "ws://[::1/",    "ws://[zz]/",     "ws://h:8x/"};
+    static const char *const bad[] = {"ws://",     "ws://:80/",  "ws://h:0/",    "ws://h:65536/",
+                                      "ws://h:/",  "ws://u@h/",  "ws://h/#frag", "ws://h/a b",
+                                      "http://h/", "ws://[::1/", "ws://[zz]/",   "ws://h:8x/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (weft_ws_url_parse(bad[i], strlen(bad[i]), &u) != WEFT_EINVAL) {
             test__fail(__FILE__, __LINE__, "accepted %s", bad[i]);

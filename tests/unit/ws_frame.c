@@ -53,7 +53,7 @@ typedef struct evrec {
 typedef struct run {
     evrec ev[64];
     int nev;
-    size_t fail_at; /* input offset just after the byte that failed the connection */
+    size_t fail_at;       /* input offset just after the byte that failed the connection */
     size_t total_len[64]; /* full length of each event's data */
     uint8_t *big;         /* a copy of the last MESSAGE (malloc'd) */
     size_t big_n;
@@ -130,9 +130,9 @@ TEST_PLAIN(rfc6455_5_2_head_roundtrip_and_minimal_length) {
     static const struct {
         uint64_t len;
         size_t head; /* unmasked head bytes */
-    } cases[] = {{0, 2},     {1, 2},          {125, 2},         {126, 4},
-                 {127, 4},   {65535, 4},      {65536, 10},      {1ull << 32, 10},
-                 {(1ull << 63) - 1, 10}};
+    } cases[] = {{0, 2},      {1, 2},           {125, 2},
+                 {126, 4},    {127, 4},         {65535, 4},
+                 {65536, 10}, {1ull << 32, 10}, {(1ull << 63) - 1, 10}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (int masked = 0; masked < 2; masked++) {
             uint8_t h[WEFT_WS_HEAD_MAX];
@@ -433,11 +433,18 @@ static int ref_utf8(const uint8_t *s, size_t n) {
     while (i < n) {
         uint32_t c = s[i], cp;
         size_t len;
-        if (c < 0x80) { i++; continue; }
-        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-        else return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            len = 2, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, cp = c & 0x07;
+        else
+            return 0;
         if (i + len > n) return 0;
         for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xC0) != 0x80) return 0;
@@ -490,13 +497,15 @@ TEST_PLAIN(rfc3629_utf8_first_invalid_byte_position) {
         const char *s;
         size_t bad; /* offset of the first invalid byte */
     } cases[] = {
-        {"abc\x80xyz", 3},            /* stray continuation */
-        {"ab\xC0\x80", 2},            /* overlong NUL: C0 is never valid */
-        {"\xE0\x80\x80", 1},          /* overlong 3-byte: the second byte is wrong */
-        {"\xED\xA0\x80", 1},          /* surrogate U+D800 */
-        {"\xF4\x90\x80\x80", 1},      /* U+110000 */
-        {"\xF5\x80\x80\x80", 0},      /* lead past F4 */
-        {"\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80" "edited", 12},
+        {"abc\x80xyz", 3},       /* stray continuation */
+        {"ab\xC0\x80", 2},       /* overlong NUL: C0 is never valid */
+        {"\xE0\x80\x80", 1},     /* overlong 3-byte: the second byte is wrong */
+        {"\xED\xA0\x80", 1},     /* surrogate U+D800 */
+        {"\xF4\x90\x80\x80", 1}, /* U+110000 */
+        {"\xF5\x80\x80\x80", 0}, /* lead past F4 */
+        {"\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80"
+         "edited",
+         12},
         {"\xE2\x82\xACx", 3 + 99},    /* valid: 99 = none */
         {"\xE2\x82x", 2},             /* truncated then ASCII */
         {"0123456789abcdef\xFF", 16}, /* after the word-at-a-time path */
@@ -507,7 +516,8 @@ TEST_PLAIN(rfc3629_utf8_first_invalid_byte_position) {
             weft_utf8 v;
             weft_utf8_init(&v);
             size_t a = weft_utf8_feed(&v, cases[i].s, cut), at;
-            if (a < cut) at = a;
+            if (a < cut)
+                at = a;
             else {
                 size_t b = weft_utf8_feed(&v, cases[i].s + cut, n - cut);
                 at = cut + b;
@@ -538,27 +548,27 @@ static const char *const VALID_TEXTS[] = {
 /* Invalid ones from 6.3, 6.8-6.21. */
 static const char *const INVALID_TEXTS[] = {
     "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80\x65\x64\x69\x74\x65\x64",
-    "\xF8\x88\x80\x80\x80",          /* 5-byte */
-    "\xFC\x84\x80\x80\x80\x80",      /* 6-byte */
-    "\xF7\xBF\xBF\xBF",              /* past U+10FFFF */
+    "\xF8\x88\x80\x80\x80",     /* 5-byte */
+    "\xFC\x84\x80\x80\x80\x80", /* 6-byte */
+    "\xF7\xBF\xBF\xBF",         /* past U+10FFFF */
     "\xF4\x90\x80\x80",
-    "\x80",                          /* lone continuation */
+    "\x80", /* lone continuation */
     "\xBF",
-    "\xC0 ",                         /* lonely start */
-    "\xE0\x80",                      /* last byte missing, and overlong */
-    "\xC0\xAF",                      /* overlong '/' */
+    "\xC0 ",    /* lonely start */
+    "\xE0\x80", /* last byte missing, and overlong */
+    "\xC0\xAF", /* overlong '/' */
     "\xE0\x80\xAF",
     "\xF0\x80\x80\xAF",
-    "\xC1\xBF",                      /* maximum overlongs */
+    "\xC1\xBF", /* maximum overlongs */
     "\xE0\x9F\xBF",
     "\xF0\x8F\xBF\xBF",
-    "\xED\xA0\x80",                  /* single surrogates */
+    "\xED\xA0\x80", /* single surrogates */
     "\xED\xAD\xBF",
     "\xED\xBF\xBF",
-    "\xED\xA0\x80\xED\xB0\x80",      /* paired surrogates */
+    "\xED\xA0\x80\xED\xB0\x80", /* paired surrogates */
     "\xFE",
     "\xFF",
-    "\xCE\xBA\xE1",                  /* ends inside a character */
+    "\xCE\xBA\xE1", /* ends inside a character */
 };
 
 TEST_PLAIN(rfc6455_8_1_valid_utf8_split_at_every_position) {
@@ -628,7 +638,7 @@ TEST_PLAIN(rfc6455_8_1_invalid_utf8_fails_fast) {
     memcpy(payload, s, strlen(s));
     put_frame(&w, 1, 0, WEFT_WS_TEXT, payload, sizeof payload);
     size_t head = 2 + 2 + 4, bad = 12; /* F4 90: the 90 is the first bad byte */
-    w.n = head + bad + 1;           /* only this much of the frame is sent */
+    w.n = head + bad + 1;              /* only this much of the frame is sent */
     run r;
     run_server(&w, 1, 0, &r);
     ASSERT_EQ(r.nev, 1);
@@ -682,8 +692,8 @@ TEST_PLAIN(rfc6455_7_4_valid_close_codes) {
 }
 
 TEST_PLAIN(rfc6455_7_4_invalid_close_codes_are_1002) {
-    static const int bad[] = {0,    999,  1004, 1005, 1006, 1012, 1013, 1014, 1015,
-                              1016, 1100, 2000, 2999, 5000, 65535};
+    static const int bad[] = {0,    999,  1004, 1005, 1006, 1012, 1013, 1014,
+                              1015, 1016, 1100, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int code;
         ASSERT_EQ(close_with_code(bad[i], &code), WEFT_WS_EV_FAIL);
@@ -728,7 +738,10 @@ TEST_PLAIN(rfc6455_5_5_1_close_payloads) {
 TEST_PLAIN(rfc6455_5_5_1_nothing_after_close) {
     wire w = {.n = 0};
     put_text(&w, 1, WEFT_WS_TEXT, "before");
-    put_frame(&w, 1, 0, WEFT_WS_CLOSE, "\x03\xE8" "bye", 5);
+    put_frame(&w, 1, 0, WEFT_WS_CLOSE,
+              "\x03\xE8"
+              "bye",
+              5);
     put_text(&w, 1, WEFT_WS_TEXT, "after close");
     put_text(&w, 1, WEFT_WS_PING, "after close");
     for (size_t step = 1; step <= w.n; step++) {

@@ -12,7 +12,7 @@
 
 #define GOOD_HEAD                                                                                  \
     "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"                     \
-    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                     \
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                       \
     "Sec-WebSocket-Version: 13\r\n"
 
 static weft_http_header hdrs[64];
@@ -56,11 +56,12 @@ TEST_PLAIN(rfc6455_4_2_2_valid_upgrade_answers_101) {
 
 TEST_PLAIN(rfc6455_4_2_1_token_lists_and_case) {
     weft_ws_handshake hs;
-    ASSERT_EQ(shake("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\n"
-                    "Connection: keep-alive, UPGRADE\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                    "Sec-WebSocket-Version: 13\r\n",
-                    NULL, &hs),
-              101);
+    ASSERT_EQ(
+        shake("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\n"
+              "Connection: keep-alive, UPGRADE\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\n",
+              NULL, &hs),
+        101);
     /* Connection on two lines */
     ASSERT_EQ(shake("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
                     "Connection: keep-alive\r\nConnection: upgrade\r\n"
@@ -77,7 +78,8 @@ TEST_PLAIN(rfc6455_4_2_1_refusals_with_reasons) {
         const char *reason;
     } cases[] = {
         {"POST /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n",
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
+         "13\r\nContent-Length: 0\r\n",
          400, "a WebSocket upgrade must be a GET request"},
         {"GET /chat HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
@@ -110,7 +112,8 @@ TEST_PLAIN(rfc6455_4_2_1_refusals_with_reasons) {
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j!Q==\r\nSec-WebSocket-Version: 13\r\n",
          400, "Sec-WebSocket-Key is not 16 bytes in base64"},
         {"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: "
+         "dGhlIHNhbXBsZSBub25jZQ==\r\n"
          "Sec-WebSocket-Version: 13\r\n",
          400, "more than one Sec-WebSocket-Key"},
         {GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; =x\r\n", 400,
@@ -156,7 +159,8 @@ TEST_PLAIN(rfc6455_4_2_2_subprotocol_server_preference) {
     ASSERT_EQ(weft_ws_handshake_response(&hs, &b), 0);
     ASSERT(strstr(b.data, "\r\nSec-WebSocket-Protocol: v2.chat\r\n") != NULL);
     weft_buf_free(&b);
-    ASSERT_EQ(shake(GOOD_HEAD "Sec-WebSocket-Protocol: other\r\nSec-WebSocket-Protocol: v1.chat\r\n",
+    ASSERT_EQ(shake(GOOD_HEAD
+                    "Sec-WebSocket-Protocol: other\r\nSec-WebSocket-Protocol: v1.chat\r\n",
                     &o, &hs),
               101);
     ASSERT(weft_str_eq(hs.subprotocol, WEFT_STR("v1.chat")));
@@ -201,18 +205,19 @@ TEST_PLAIN(rfc7692_7_1_negotiation_parameters) {
                    &p),
               1);
     ASSERT_EQ(p.server_max_window_bits, 12);
-    ASSERT_EQ(nego("x-webkit-deflate-frame, permessage-deflate; client_no_context_takeover", &p), 1);
+    ASSERT_EQ(nego("x-webkit-deflate-frame, permessage-deflate; client_no_context_takeover", &p),
+              1);
     ASSERT_EQ(p.client_no_context_takeover, 1);
 }
 
 TEST_PLAIN(rfc7692_7_1_unacceptable_offers_are_declined) {
     static const char *const declined[] = {
-        "permessage-deflate; server_max_window_bits",         /* needs a value */
-        "permessage-deflate; server_max_window_bits=16",      /* out of range */
+        "permessage-deflate; server_max_window_bits",    /* needs a value */
+        "permessage-deflate; server_max_window_bits=16", /* out of range */
         "permessage-deflate; server_max_window_bits=7",
-        "permessage-deflate; server_max_window_bits=010",     /* leading zero */
+        "permessage-deflate; server_max_window_bits=010", /* leading zero */
         "permessage-deflate; client_max_window_bits=0",
-        "permessage-deflate; server_no_context_takeover=1",   /* no value allowed */
+        "permessage-deflate; server_no_context_takeover=1", /* no value allowed */
         "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
         "permessage-deflate; client_max_window_bits=9; client_max_window_bits=10",
         "permessage-deflate; unknown_param",
@@ -230,10 +235,10 @@ TEST_PLAIN(rfc7692_7_1_unacceptable_offers_are_declined) {
 
 TEST_PLAIN(rfc6455_9_1_extension_header_syntax_errors) {
     static const char *const bad[] = {
-        "permessage-deflate; server_max_window_bits=\"10",  /* unterminated quote */
+        "permessage-deflate; server_max_window_bits=\"10",    /* unterminated quote */
         "permessage-deflate; server_max_window_bits=\"1 0\"", /* not a token inside */
-        "permessage-deflate;",                               /* parameter missing */
-        "permessage-deflate server_no_context_takeover",     /* no ';' */
+        "permessage-deflate;",                                /* parameter missing */
+        "permessage-deflate server_no_context_takeover",      /* no ';' */
         "; permessage-deflate",
         "permessage-deflate; a=",
     };
@@ -260,7 +265,8 @@ TEST_PLAIN(rfc7692_5_handshake_response_and_switch_off) {
                           "server_no_context_takeover\r\n\r\n") != NULL);
     weft_buf_free(&b);
     /* window bits asked of the server are echoed */
-    ASSERT_EQ(shake(GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=11\r\n",
+    ASSERT_EQ(shake(GOOD_HEAD
+                    "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=11\r\n",
                     NULL, &hs),
               101);
     weft_buf_init(&b, 0);
@@ -331,7 +337,8 @@ static int rx_all(weft_ws_rx *rx, const weft_buf *w, size_t step, weft_buf *out,
 
 TEST_PLAIN(rfc7692_7_2_compressed_messages_roundtrip_all_parameters) {
     static char text[20000];
-    for (size_t i = 0; i < sizeof text; i++) text[i] = "the quick brown fox "[i % 20] ^ (char)(i / 997 % 2);
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "the quick brown fox "[i % 20] ^ (char)(i / 997 % 2);
     for (int takeover = 0; takeover < 2; takeover++) {
         for (int bits = 8; bits <= 15; bits++) {
             weft_ws_deflate_params p = {takeover, takeover, bits, bits};
@@ -442,7 +449,9 @@ TEST_PLAIN(rfc7692_6_rsv1_rules) {
     weft_ws_rx_free(&rx);
     /* garbage that is not DEFLATE */
     w.len = 0;
-    ASSERT_EQ(weft_ws_frame_append(&w, WEFT_WS_FIN | WEFT_WS_RSV1, WEFT_WS_TEXT, "\xff\xff\xff", 3, KEY), 0);
+    ASSERT_EQ(
+        weft_ws_frame_append(&w, WEFT_WS_FIN | WEFT_WS_RSV1, WEFT_WS_TEXT, "\xff\xff\xff", 3, KEY),
+        0);
     weft_ws_rx_init(&rx, WEFT_WS_SERVER, 0);
     ASSERT_EQ(weft_ws_rx_enable_deflate(&rx, &p), 0);
     ASSERT_EQ(rx_all(&rx, &w, w.len, NULL, 0, &ev), 1);
@@ -498,8 +507,11 @@ TEST_PLAIN(rfc6455_4_1_client_key_is_random_16_bytes_base64) {
 TEST_PLAIN(rfc6455_4_1_client_request_and_server_answer_roundtrip) {
     static const char *const offered[] = {"v1.chat", "v2.chat"};
     static const char *const ours[] = {"v2.chat"};
-    weft_ws_client_opts co = {.subprotocols = offered, .nsubprotocols = 2, .deflate = 1,
-                              .origin = "http://localhost", .headers = "X-Trace: 1\r\n"};
+    weft_ws_client_opts co = {.subprotocols = offered,
+                              .nsubprotocols = 2,
+                              .deflate = 1,
+                              .origin = "http://localhost",
+                              .headers = "X-Trace: 1\r\n"};
     char key[25];
     weft_ws_client_key(key);
     weft_buf req;
@@ -511,7 +523,8 @@ TEST_PLAIN(rfc6455_4_1_client_request_and_server_answer_roundtrip) {
     weft_http_request r;
     int st;
     const char *why;
-    ASSERT_EQ(weft_http_parse_request(req.data, req.len, &r, hdrs, 64, NULL, &st, &why), (int)req.len);
+    ASSERT_EQ(weft_http_parse_request(req.data, req.len, &r, hdrs, 64, NULL, &st, &why),
+              (int)req.len);
     weft_ws_server_opts so = {.subprotocols = ours, .nsubprotocols = 1};
     weft_ws_handshake hs;
     ASSERT_EQ(weft_ws_server_handshake(&r, &so, &hs), 101);
@@ -544,9 +557,10 @@ TEST_PLAIN(rfc6455_4_1_client_refuses_bad_answers) {
         const char *reason; /* NULL: accepted */
     } cases[] = {
         {OK_HEAD OK_ACCEPT "\r\n", NULL},
-        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Protocol: v1\r\n"
-                           "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10; "
-                           "server_no_context_takeover\r\n\r\n",
+        {OK_HEAD OK_ACCEPT
+         "Sec-WebSocket-Protocol: v1\r\n"
+         "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10; "
+         "server_no_context_takeover\r\n\r\n",
          NULL},
         {"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
          "the server did not switch protocols (not 101)"},
@@ -560,16 +574,19 @@ TEST_PLAIN(rfc6455_4_1_client_refuses_bad_answers) {
          "the server chose a subprotocol we did not offer"},
         {OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: x-other\r\n\r\n",
          "the server answered with an extension we cannot use"},
-        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+        {OK_HEAD OK_ACCEPT
+         "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
          "the server answered with an extension we cannot use"},
-        {OK_HEAD OK_ACCEPT "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n",
+        {OK_HEAD OK_ACCEPT
+         "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n",
          "the server answered with an extension we cannot use"},
         {OK_HEAD OK_ACCEPT "Bad Header\r\n\r\n", "malformed header line"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         weft_ws_handshake hs;
         const char *reason;
-        int rc = weft_ws_client_response(cases[i].resp, strlen(cases[i].resp), key, &co, &hs, &reason);
+        int rc =
+            weft_ws_client_response(cases[i].resp, strlen(cases[i].resp), key, &co, &hs, &reason);
         if (cases[i].reason == NULL) {
             if (rc != (int)strlen(cases[i].resp)) {
                 test__fail(__FILE__, __LINE__, "case %zu refused: %s", i, reason ? reason : "?");

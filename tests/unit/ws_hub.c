@@ -43,8 +43,7 @@ static int h_sub(weft_http_ctx *c, void *ud) {
     weft_hub_subscribe_ws(g_srv->hub, topic, ws);
     weft_buf m;
     weft_buf_init(&m, 0);
-    while (weft_ws_recv(ws, &m, -1) > 0) {
-    }
+    while (weft_ws_recv(ws, &m, -1) > 0) {}
     weft_buf_free(&m);
     weft_ws_free(ws);
     return 0;
@@ -320,12 +319,15 @@ TEST_PLAIN(sse_format_fields_and_line_breaks) {
     weft_buf b;
     weft_buf_init(&b, 0);
     ASSERT_STREQ(fmt(&(weft_sse_event){.data = "hello", .n = 5}, &b), "data: hello\n\n");
-    ASSERT_STREQ(fmt(&(weft_sse_event){.id = "7", .event = "pos", .data = "a", .n = 1, .retry_ms = 3000}, &b),
-                 "event: pos\nid: 7\nretry: 3000\ndata: a\n\n");
+    ASSERT_STREQ(
+        fmt(&(weft_sse_event){.id = "7", .event = "pos", .data = "a", .n = 1, .retry_ms = 3000},
+            &b),
+        "event: pos\nid: 7\nretry: 3000\ndata: a\n\n");
     /* CR, LF and CRLF each end a line; a trailing break gives a last empty line */
     ASSERT_STREQ(fmt(&(weft_sse_event){.data = "a\rb\nc\r\nd\n", .n = 9}, &b),
                  "data: a\ndata: b\ndata: c\ndata: d\ndata: \n\n");
-    ASSERT_STREQ(fmt(&(weft_sse_event){.data = "\r\n\r\n", .n = 4}, &b), "data: \ndata: \ndata: \n\n");
+    ASSERT_STREQ(fmt(&(weft_sse_event){.data = "\r\n\r\n", .n = 4}, &b),
+                 "data: \ndata: \ndata: \n\n");
     ASSERT_STREQ(fmt(&(weft_sse_event){.data = "", .n = 0}, &b), "data: \n\n");
     /* no field injection through id or event */
     ASSERT(fmt(&(weft_sse_event){.id = "1\ndata: x", .data = "a", .n = 1}, &b) == NULL);

@@ -204,7 +204,10 @@ TEST(rfc6455_4_2_frames_right_behind_the_request) {
         ASSERT_GT(r, 0);
         b.len += (size_t)r;
     }
-    ASSERT_MEMEQ(b.data + head, "\x81\x05" "early", 7);
+    ASSERT_MEMEQ(b.data + head,
+                 "\x81\x05"
+                 "early",
+                 7);
     weft_buf_free(&b);
     weft_close(fd);
     ASSERT_EQ(tsrv_stop(&t), 0);
@@ -226,7 +229,8 @@ TEST(rfc6455_7_4_1_server_shutdown_sends_1001) {
     }
     weft_buf m;
     weft_buf_init(&m, 0);
-    for (int i = 0; i < 3; i++) ASSERT_EQ(weft_ws_recv(cs[i], &m, weft_deadline_in(5000)), WEFT_WS_TEXT);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(weft_ws_recv(cs[i], &m, weft_deadline_in(5000)), WEFT_WS_TEXT);
     int64_t t0 = weft_now_ns();
     weft_http_server_stop(t.s);
     for (int i = 0; i < 3; i++) {
