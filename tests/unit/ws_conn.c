@@ -774,3 +774,40 @@ TEST_PLAIN(rfc6455_3_ws_urls) {
     }
     ASSERT_ERR(weft_ws_url_parse("wss://h/", 8, &u), WEFT_ENOTSUP);
 }
+
+/* ---- the server's two-step connection (ws_upgrade.c's path) ---------------------------- */
+
+#include "http/ws_int.h"
+
+/* A shutdown notification that comes during the hand-over, before the socket
+ * is there, is kept: the 1001 close goes out as soon as the socket arrives. */
+TEST(rfc6455_7_4_1_going_away_before_the_socket_arrives) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    weft_ws *ws = weft__ws_new(WEFT_WS_SERVER, NULL, NULL);
+    ASSERT(ws != NULL);
+    weft__ws_going_away(ws); /* no socket yet: remembered */
+    ASSERT_EQ(weft__ws_attach(ws, sv[0], NULL, 0), 0);
+    uint8_t p[16];
+    ASSERT_EQ(raw_read_frame(sv[1], WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_GOING_AWAY);
+    ASSERT_ERR(weft_ws_send(ws, WEFT_WS_TEXT, "late", 4), WEFT_ECLOSED);
+    weft_ws_free(ws);
+    weft_close(sv[1]);
+}
+
+TEST(ws_close_refuses_codes_that_may_not_be_sent) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int err = 0;
+    weft_ws *ws = weft_ws_adopt(sv[0], WEFT_WS_SERVER, NULL, 0, NULL, NULL, &err);
+    ASSERT(ws != NULL);
+    ASSERT_ERR(weft_ws_close(ws, WEFT_WS_NO_STATUS, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_ws_close(ws, WEFT_WS_ABNORMAL, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_ws_close(ws, 999, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_ws_send(ws, WEFT_WS_TEXT, "\xC0\xAF", 2), WEFT_EINVAL); /* not UTF-8 */
+    ASSERT_ERR(weft_ws_send(ws, WEFT_WS_PING, "x", 1), WEFT_EINVAL);
+    ASSERT_EQ(weft_ws_close_status(ws, NULL), 0); /* still open */
+    weft_ws_free(ws);
+    weft_close(sv[1]);
+}
