@@ -573,6 +573,9 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
                 : -1;
         int64_t ping_at = ws->cfg.ping_interval_ms > 0 ? ws->next_ping : -1;
         int64_t wait_until = min3(deadline, idle_at, ping_at);
+        /* no read buffer while waiting: an idle connection that just read
+         * a pong (or half a frame, now inside the receiver) holds none */
+        if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
         int w = weft_fd_wait(ws->fd, WEFT_POLLIN, wait_until);
         if (w == WEFT_ETIMEDOUT || w == WEFT_EAGAIN) {
             int64_t now = weft_now();
