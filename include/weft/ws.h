@@ -391,6 +391,38 @@ weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
 weft_ws *weft_ws_upgrade(weft_http_ctx *c, const weft_ws_server_opts *opts,
                          const weft_ws_config *cfg, int *err);
 
+/* Upgrade like weft_ws_upgrade, then run fn(ws, arg) on a task of its own
+ * and return at once: the handler's task ends, and with it the stack pages
+ * and the request buffers the HTTP server keeps for a running handler, so an
+ * idle connection costs about half as much (docs/ws.md). fn owns ws and
+ * weft_ws_free()s it before returning. Since the server forgets a connection
+ * once its handler has returned, its graceful shutdown no longer reaches
+ * these: put them in a set and close the set after weft_http_serve()
+ * returns (weft_ws_set_close). set may be NULL. Returns 0, or what
+ * weft_ws_upgrade gives in *err (WEFT_EPARSE after a refusal was answered:
+ * return 0 from the handler), or weft_go's error (the connection is then
+ * closed). */
+typedef struct weft_ws_set weft_ws_set;
+int weft_ws_upgrade_go(weft_http_ctx *c, const weft_ws_server_opts *opts,
+                       const weft_ws_config *cfg, void (*fn)(weft_ws *ws, void *arg), void *arg,
+                       weft_ws_set *set);
+
+/* A set of connections started by weft_ws_upgrade_go, for closing them all.
+ * A connection leaves its set when its fn returns. NULL when out of memory. */
+weft_ws_set *weft_ws_set_new(void);
+/* Free a set whose connections have all ended (weft_ws_set_close returned 0). */
+void weft_ws_set_free(weft_ws_set *s);
+/* Connections in the set now. */
+size_t weft_ws_set_count(weft_ws_set *s);
+/* Send every connection of the set a close with code and reason (queued
+ * behind what it already has to send) and wait until their fn have all
+ * returned. At the deadline the sockets of the connections still open are
+ * shut down (their weft_ws_recv returns WEFT_ECLOSED, status 1006) and their
+ * fn get one more second to return. Returns 0 when they all ended,
+ * WEFT_ETIMEDOUT when some fn still run after that, WEFT_ECANCELED.
+ * Suspends. */
+int weft_ws_set_close(weft_ws_set *s, int code, const char *reason, int64_t deadline);
+
 /* Open a client connection to url ("ws://host[:port][/path][?query]"; host a
  * numeric IPv4 address, [IPv6] or a name resolved with getaddrinfo on the
  * blocking pool; port 80 by default). Suspends until connected and upgraded

@@ -92,6 +92,7 @@ struct weft_ws {
 
 static void unref(weft_ws *ws);
 static int queue_close_locked(weft_ws *ws, int code, const char *reason);
+static void shut_locked(weft_ws *ws, int code, const char *why);
 
 static void resolve_cfg(weft_ws_config *c, const weft_ws_config *in) {
     static const weft_ws_config none = {0};
@@ -171,6 +172,18 @@ void weft__ws_going_away(weft_ws *ws) {
     ws->going_away = 1;
     if (ws->fd >= 0 && ws->state == ST_OPEN)
         queue_close_locked(ws, WEFT_WS_GOING_AWAY, "server shutting down");
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+void weft__ws_close_async(weft_ws *ws, int code, const char *reason) {
+    pthread_mutex_lock(&ws->qlock);
+    if (ws->fd >= 0 && ws->state == ST_OPEN) queue_close_locked(ws, code, reason);
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+void weft__ws_abort(weft_ws *ws, const char *why) {
+    pthread_mutex_lock(&ws->qlock);
+    shut_locked(ws, WEFT_WS_ABNORMAL, why);
     pthread_mutex_unlock(&ws->qlock);
 }
 

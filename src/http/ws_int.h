@@ -32,6 +32,12 @@ int weft__ws_attach(weft_ws *ws, int fd, const void *pending, size_t n);
 /* The server is shutting down: queue a 1001 close (now, or at attach). Never
  * suspends; callable with other locks held (takes only ws's queue lock). */
 void weft__ws_going_away(weft_ws *ws);
+/* Queue a close with code and reason if the connection is open and has its
+ * socket (else nothing). Never suspends. */
+void weft__ws_close_async(weft_ws *ws, int code, const char *reason);
+/* Shut the socket down now (readers wake, the status becomes 1006 with why
+ * unless a close code was already known). Never suspends. */
+void weft__ws_abort(weft_ws *ws, const char *why);
 void weft__ws_ref(weft_ws *ws);
 void weft__ws_unref(void *ws); /* a weft_defer() cleanup */
 void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);

@@ -279,3 +279,121 @@ TEST(rfc6455_7_4_1_server_shutdown_is_bounded_by_its_deadline) {
     weft_http_server_free(t.s);
     weft_http_router_free(t.r);
 }
+
+/* ---- detached connections (weft_ws_upgrade_go) and their set ------------------------- */
+
+static weft_ws_set *g_set;
+static _Atomic int detached_done;
+
+static void detached_echo(weft_ws *ws, void *arg) {
+    (void)arg;
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int op;
+    while ((op = weft_ws_recv(ws, &m, -1)) > 0)
+        if (weft_ws_send(ws, op, m.data, m.len)) break;
+    weft_buf_free(&m);
+    weft_ws_free(ws);
+    atomic_fetch_add(&detached_done, 1);
+}
+
+static void client_reads(void *arg) {
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(arg, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {
+    }
+    weft_buf_free(&m);
+}
+
+static int h_detached(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    int rc = weft_ws_upgrade_go(c, NULL, NULL, detached_echo, NULL, g_set);
+    return rc == WEFT_EPARSE ? 0 : rc;
+}
+
+/* The handler returns at once; the connection goes on in its own task, out of
+ * the server's count; after serve returns, closing the set sends 1001 and
+ * waits for the loops. */
+TEST(ws_upgrade_go_detached_connections_closed_by_their_set) {
+    tsrv t;
+    memset(&t, 0, sizeof t);
+    atomic_store(&detached_done, 0);
+    g_set = weft_ws_set_new();
+    ASSERT(g_set != NULL);
+    t.r = weft_http_router_new();
+    weft_http_route(t.r, "GET", "/d", h_detached, NULL);
+    weft_http_config cfg = {.port = 0};
+    ASSERT_EQ(tsrv_start(&t, &cfg), 0);
+    weft_ws *cs[3];
+    int err;
+    const char *why;
+    for (int i = 0; i < 3; i++) {
+        cs[i] = dial(&t, "/d", NULL, &err, &why);
+        ASSERT(cs[i] != NULL);
+    }
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(weft_ws_send(cs[i], WEFT_WS_TEXT, "detached", 8), 0);
+        ASSERT_EQ(weft_ws_recv(cs[i], &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+        ASSERT_EQ(m.len, 8);
+    }
+    ASSERT_EQ(weft_ws_set_count(g_set), 3);
+    weft_http_stats st;
+    for (int i = 0; i < 100; i++) { /* the handlers have returned: the server let them go */
+        weft_http_server_stats(t.s, &st);
+        if (st.connections == 0) break;
+        weft_sleep(10);
+    }
+    ASSERT_EQ(st.connections, 0);
+    weft_http_server_stop(t.s);
+    ASSERT_EQ(test_join(&t.g, test_slack_ms(5000)), 0); /* serve returns: nothing of its own left */
+    /* the clients answer the close only while they sit in recv: read in tasks */
+    weft_group g;
+    weft_group_init(&g);
+    for (int i = 0; i < 3; i++) ASSERT_EQ(weft_group_go(&g, client_reads, cs[i], "client"), 0);
+    ASSERT_EQ(weft_ws_set_close(g_set, WEFT_WS_GOING_AWAY, "bye all",
+                                weft_deadline_in(test_slack_ms(5000))),
+              0);
+    ASSERT_EQ(test_join(&g, test_slack_ms(5000)), 0);
+    for (int i = 0; i < 3; i++) {
+        const char *reason;
+        ASSERT_EQ(weft_ws_close_status(cs[i], &reason), WEFT_WS_GOING_AWAY);
+        ASSERT_STREQ(reason, "bye all");
+    }
+    ASSERT_EQ(atomic_load(&detached_done), 3);
+    ASSERT_EQ(weft_ws_set_count(g_set), 0);
+    weft_buf_free(&m);
+    for (int i = 0; i < 3; i++) weft_ws_free(cs[i]);
+    weft_ws_set_free(g_set);
+    weft_http_server_free(t.s);
+    weft_http_router_free(t.r);
+}
+
+/* A peer that never answers the set's close: at the deadline its socket is
+ * shut down and the loop ends anyway. */
+TEST(ws_set_close_shuts_silent_peers_down_at_the_deadline) {
+    tsrv t;
+    memset(&t, 0, sizeof t);
+    atomic_store(&detached_done, 0);
+    g_set = weft_ws_set_new();
+    t.r = weft_http_router_new();
+    weft_http_route(t.r, "GET", "/d", h_detached, NULL);
+    weft_http_config cfg = {.port = 0};
+    ASSERT_EQ(tsrv_start(&t, &cfg), 0);
+    int err;
+    const char *why;
+    weft_ws *c = dial(&t, "/d", NULL, &err, &why); /* never reads: never echoes the close */
+    ASSERT(c != NULL);
+    for (int i = 0; i < 100 && weft_ws_set_count(g_set) == 0; i++) weft_sleep(10);
+    ASSERT_EQ(weft_ws_set_count(g_set), 1);
+    int64_t t0 = weft_now_ns();
+    ASSERT_EQ(weft_ws_set_close(g_set, WEFT_WS_GOING_AWAY, NULL, weft_deadline_in(200)), 0);
+    int64_t ms = test_ms_since(t0);
+    ASSERT_GE(ms, 190);
+    ASSERT_LT(ms, test_slack_ms(1500));
+    ASSERT_EQ(atomic_load(&detached_done), 1);
+    weft_ws_free(c);
+    ASSERT_EQ(tsrv_stop(&t), 0);
+    weft_ws_set_free(g_set);
+}
