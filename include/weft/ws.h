@@ -403,9 +403,8 @@ weft_ws *weft_ws_upgrade(weft_http_ctx *c, const weft_ws_server_opts *opts,
  * return 0 from the handler), or weft_go's error (the connection is then
  * closed). */
 typedef struct weft_ws_set weft_ws_set;
-int weft_ws_upgrade_go(weft_http_ctx *c, const weft_ws_server_opts *opts,
-                       const weft_ws_config *cfg, void (*fn)(weft_ws *ws, void *arg), void *arg,
-                       weft_ws_set *set);
+int weft_ws_upgrade_go(weft_http_ctx *c, const weft_ws_server_opts *opts, const weft_ws_config *cfg,
+                       void (*fn)(weft_ws *ws, void *arg), void *arg, weft_ws_set *set);
 
 /* A set of connections started by weft_ws_upgrade_go, for closing them all.
  * A connection leaves its set when its fn returns. NULL when out of memory. */

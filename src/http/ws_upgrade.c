@@ -111,8 +111,10 @@ static int set_add(weft_ws_set *s, weft_ws *ws) {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         weft_ws **v = realloc(s->v, cap * sizeof *v);
-        if (!v) rc = WEFT_ENOMEM;
-        else s->v = v, s->cap = cap;
+        if (!v)
+            rc = WEFT_ENOMEM;
+        else
+            s->v = v, s->cap = cap;
     }
     if (!rc) {
         weft__ws_ref(ws);
@@ -165,9 +167,8 @@ static void run_detached(void *p) {
     weft__ws_unref(d.ws);
 }
 
-int weft_ws_upgrade_go(weft_http_ctx *c, const weft_ws_server_opts *opts,
-                       const weft_ws_config *cfg, void (*fn)(weft_ws *ws, void *arg), void *arg,
-                       weft_ws_set *set) {
+int weft_ws_upgrade_go(weft_http_ctx *c, const weft_ws_server_opts *opts, const weft_ws_config *cfg,
+                       void (*fn)(weft_ws *ws, void *arg), void *arg, weft_ws_set *set) {
     int err = 0;
     weft_ws *ws = weft_ws_upgrade(c, opts, cfg, &err);
     if (!ws) return err;

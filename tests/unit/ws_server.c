@@ -300,8 +300,7 @@ static void detached_echo(weft_ws *ws, void *arg) {
 static void client_reads(void *arg) {
     weft_buf m;
     weft_buf_init(&m, 0);
-    while (weft_ws_recv(arg, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {
-    }
+    while (weft_ws_recv(arg, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {}
     weft_buf_free(&m);
 }
 
