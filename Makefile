@@ -45,7 +45,7 @@ LDFLAGS := -pthread -rdynamic $(SANFLAGS)
 # sqlite3 is linked only into programs that use it (--as-needed)
 PGINC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CFLAGS  += -I$(PGINC)
-LDLIBS  := -Wl,--as-needed -lsqlite3 -luring -ldl -lm
+LDLIBS  := -Wl,--as-needed -lsqlite3 -luring -lz -lcrypto -ldl -lm
 # The apps (the deployables: TFB, later the fleet platform) allocate through
 # mimalloc (Debian libmimalloc2.0) instead of glibc malloc, as the Rust peers
 # of the arena do: libpq's 2 KB PGresult blocks are above glibc's tcache limit

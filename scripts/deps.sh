@@ -3,7 +3,8 @@
 # dpkg-query calls) when everything is present. Called by make test/run/bench.
 set -euo pipefail
 need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl
-      valgrind libpq-dev libsqlite3-dev libmimalloc-dev postgresql sqlite3 python3 python3-pip)
+      valgrind libpq-dev libsqlite3-dev libmimalloc-dev postgresql sqlite3 python3 python3-pip
+      zlib1g-dev libssl-dev python3-websockets chromium nodejs)
 # `scripts/deps.sh bench`: also what the benchmarks drive the servers with
 # (the Go and Rust toolchains for the peers come with the machine; oha is
 # installed by bench/run-http.sh with cargo; simdjson is the C++ JSON peer;

@@ -144,6 +144,122 @@ if [ -z "$CHECK" ]; then
     done
 fi
 
+if [ -z "$CHECK" ]; then
+# Interop and example checks still driven from here (examples/ws_echo and the
+# WebSocket interop clients): a server process, a client we did not write.
+# Start a server on an ephemeral port and wait for its "listening on" line.
+# Sets srv_pid, and srv_port (empty when it did not start within 10 s).
+start_server() { # log backend binary [server args...]
+    local out=$1 be=$2 bin=$3; shift 3
+    WEFT_IO=$be "$bin" --port 0 "$@" >"$out" 2>&1 &
+    srv_pid=$! srv_port=""
+    for _ in $(seq 1 100); do
+        srv_port=$(grep -aoE 'listening on http://127.0.0.1:[0-9]+' "$out" | head -1 | sed 's/.*://')
+        [ -n "$srv_port" ] && break
+        sleep 0.1
+    done
+}
+
+# The outcome of a server check: ok, or FAILED with why (and the end of its log).
+server_result() { # name ok why [log]
+    if [ "$2" -eq 1 ]; then record "$1" 0; printf '  %-44s ok\n' "$1"; return; fi
+    record "$1" 1; printf '  %-44s FAILED (%s)\n' "$1" "$3"
+    [ -z "${4:-}" ] || tail -5 "$4" | sed 's/^/      /'
+}
+
+# SIGTERM a server started by start_server; returns its exit status (124 when
+# it was still running 20 s later and had to be killed).
+stop_server() { # pid
+    kill -TERM "$1" 2>/dev/null
+    timeout 20 tail --pid="$1" -f /dev/null || { kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 124; }
+    wait "$1" 2>/dev/null
+}
+
+# examples/ws_echo: started on a free port, checked by its own client mode
+# (--check: /echo text and binary with permessage-deflate, /chat between two
+# clients through the hub, /events as SSE), stopped with SIGTERM (exit 0).
+ws_echo_check() { # flavor backend binary
+    local name="$1/$2/server/ws_echo" out="$LOG/$1-$2-ws_echo.log" ok=1 why="" rc=0 got
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(WEFT_IO=$2 timeout 60 "$3" --check "$port" 2>&1)
+        grep -q '^ws_echo check: echo ok, chat ok, events ok$' <<<"$got" || { ok=0; why="check said: $(tr '\n' ' ' <<<"$got")"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+
+# Interop with an implementation we did not write: the Python websockets
+# library (Debian python3-websockets, hence /usr/bin/python3) as a client of
+# ws_echo and as the echo server for our client (tests/interop/ws_python.py).
+ws_python_interop() { # flavor backend binary
+    local name="$1/$2/interop/ws_python" out="$LOG/$1-$2-ws_python.log" ok=1 why="" rc=0 got
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(WEFT_IO=$2 timeout 120 /usr/bin/python3 tests/interop/ws_python.py "$port" "$3" 2>&1)
+        printf '%s\n' "$got" >>"$out"
+        grep -Eq '^ws_python: [0-9]+ passed, 0 failed$' <<<"$got" ||
+            { ok=0; why="$(grep -E 'FAIL|ws_python:|Error' <<<"$got" | head -3 | tr '\n' ' ')"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+
+# ... and a Go client (github.com/coder/websocket, tests/interop/go), built once
+# into build/interop/ws_go before the flavors run.
+ws_go_interop() { # flavor backend binary
+    local name="$1/$2/interop/ws_go" out="$LOG/$1-$2-ws_go.log" ok=1 why="" rc=0 got
+    if [ ! -x build/interop/ws_go ]; then
+        server_result "$name" 0 "the Go client did not build (log: $LOG/build-ws_go.log)"; return
+    fi
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(timeout 60 build/interop/ws_go "$port" 2>&1)
+        printf '%s\n' "$got" >>"$out"
+        grep -Eq '^ws_go: [0-9]+ passed, 0 failed$' <<<"$got" ||
+            { ok=0; why="$(grep -E 'FAIL|ws_go:' <<<"$got" | head -3 | tr '\n' ' ')"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+mkdir -p build/interop
+rm -f build/interop/ws_go
+(cd tests/interop/go && go build -o ../../../build/interop/ws_go .) >"$LOG/build-ws_go.log" 2>&1
+
+# ... and Debian's Chromium (playwright-core from npm drives /usr/bin/chromium;
+# tests/interop/browser, installed once with npm ci).
+ws_chromium_interop() { # flavor backend binary
+    local name="$1/$2/interop/ws_chromium" out="$LOG/$1-$2-ws_chromium.log" ok=1 why="" rc=0 got
+    if [ ! -d tests/interop/browser/node_modules/playwright-core ] || [ ! -x /usr/bin/chromium ]; then
+        server_result "$name" 0 "no playwright-core or no /usr/bin/chromium (log: $LOG/npm-browser.log)"; return
+    fi
+    start_server "$out" "$2" "$3"
+    local pid=$srv_pid port=$srv_port
+    if [ -z "$port" ]; then ok=0; why="did not start"
+    else
+        got=$(timeout 120 node tests/interop/browser/ws_chromium.mjs "$port" 2>&1)
+        printf '%s\n' "$got" >>"$out"
+        grep -Eq '^ws_chromium: [0-9]+ passed, 0 failed$' <<<"$got" ||
+            { ok=0; why="$(grep -E 'FAIL|ws_chromium:|Error' <<<"$got" | head -3 | tr '\n' ' ')"; }
+    fi
+    stop_server $pid || rc=$?
+    [ $ok -eq 1 ] && [ $rc -ne 0 ] && { ok=0; why="exit status $rc after SIGTERM"; }
+    server_result "$name" $ok "$why" "$out"
+}
+[ -d tests/interop/browser/node_modules/playwright-core ] ||
+    (cd tests/interop/browser && npm ci --no-audit --no-fund) >"$LOG/npm-browser.log" 2>&1
+
+fi
+
 for fl in $FLAVORS; do
     if [ -n "$CHECK" ]; then
         [ -d build/tests/unit ] || { echo "no plain build (scripts/check.sh builds it)"; record "build/plain" 1; continue; }
@@ -182,6 +298,12 @@ for fl in $FLAVORS; do
         fi
         if [ "$fl" = plain ] && [ -n "${WEFT_TEST_PG:-}" ] && want example_server_pg; then
             run_bin "$fl" "$be" "$d/tests/protocol/example_server_pg" "" $(names)
+        fi
+        if want ws_echo; then
+            ws_echo_check "$fl" "$be" "$d/examples/ws_echo"
+            ws_python_interop "$fl" "$be" "$d/examples/ws_echo"
+            ws_go_interop "$fl" "$be" "$d/examples/ws_echo"
+            ws_chromium_interop "$fl" "$be" "$d/examples/ws_echo"
         fi
         if want tfb; then
             if [ "$fl" = plain ]; then

@@ -91,7 +91,7 @@
 #include <time.h>
 
 #include "db_int.h"
-#include "rt/rt_int.h" /* weft__task_self()->nocancel, as src/http/server.c */
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/rt.h"
 
@@ -859,11 +859,10 @@ static void job_init(job *j, int kind, const char *sql, const weft_db_arg *args,
 
 /* Suspend until the thread has released s, whatever happens meanwhile. */
 static void wait_done(weft_sem *s) {
-    weft__task *t = weft__task_self();
-    t->nocancel++;
+    int prev = weft_nocancel_begin();
     while (weft_sem_acquire(s, -1) != 0) {
     }
-    t->nocancel--;
+    weft_nocancel_end(prev);
 }
 
 /* Queue j on c and suspend until the thread has run it or the wait ends
@@ -1213,14 +1212,13 @@ static void start_all(void *arg) {
 /* Run fn(arg) on the blocking pool when called from a task (thread starts
  * and joins, file I/O), else right here. */
 static int off_worker(void (*fn)(void *), void *arg, int masked) {
-    weft__task *t = weft__task_self();
-    if (!t) {
+    if (!weft_in_task()) {
         fn(arg);
         return 0;
     }
-    if (masked) t->nocancel++;
+    int prev = masked ? weft_nocancel_begin() : 0;
     int rc = weft_blocking(fn, arg, -1);
-    if (masked) t->nocancel--;
+    if (masked) weft_nocancel_end(prev);
     return rc;
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "io_int.h"
+#include "weft/impl.h"
 
 weft__fdent *weft__fdtab;
 int weft__fdtab_n;
@@ -109,7 +110,7 @@ static int io_wait(int fd, int events, int64_t deadline) {
  * earlier wait on another worker reports readiness that was consumed since).
  * The syscall-retrying operations do not care; weft_fd_wait() hands the
  * events to its caller, so it confirms them with a zero-timeout poll(2). */
-int weft__fd_wait_unconfirmed(int fd, int events, int64_t deadline) {
+int weft_fd_wait_hint(int fd, int events, int64_t deadline) {
     int rc = io_enter(fd);
     if (rc) return rc;
     events &= WEFT_POLLIN | WEFT_POLLOUT;

@@ -50,6 +50,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "weft/log.h"
@@ -70,12 +71,14 @@
 #endif
 #endif
 
-#ifdef NDEBUG
-#define WEFT_ASSERT(c) ((void)0)
-#else
-#define WEFT_ASSERT(c) ((c) ? (void)0 : weft__assert_fail(#c, __FILE__, __LINE__))
+/* WEFT_ASSERT comes from weft/base.h. Checks that would cost the fast path
+ * more than a branch (recording which thread holds a spinlock) are compiled
+ * only where WEFT__LOCK_OWNER is set: the ASan and TSan builds every test
+ * runs under, or -DWEFT_DEBUG. The plain -O2 build, the one benchmarked,
+ * goes without them. */
+#if (defined(WEFT_ASAN) || defined(WEFT_TSAN) || defined(WEFT_DEBUG)) && !defined(NDEBUG)
+#define WEFT__LOCK_OWNER 1
 #endif
-void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
 /* For code that reads other threads' tasks on purpose, without locks: the
  * task dump, the monitor, io_uring's stale-remove check. The TCB and stack
@@ -96,10 +99,49 @@ void weft__assert_fail(const char *cond, const char *file, int line) __attribute
 typedef struct weft__task weft__task;
 typedef struct weft__worker weft__worker;
 
-/* ---- spinlock: held only for a few instructions, never across a switch --- */
+/* ---- spinlock: held only for a few instructions, never across a switch ---
+ * (weft__park releases the caller's lock after the switch, but on the same
+ * thread, in the next context's after-switch hook). The lock word is 0 when
+ * free; when held it is 1, or with WEFT__LOCK_OWNER the holding thread's tag,
+ * so that WEFT_ASSERT_HELD(l) can check "the caller holds l" where code
+ * relies on it, and unlocking a lock another thread holds is caught. */
+#ifdef WEFT__LOCK_OWNER
+extern __thread uint32_t weft__tls_lock_tag __attribute__((tls_model("initial-exec")));
+uint32_t weft__lock_tag_new(void);
+/* This thread's tag (never 0). A volatile asm read, like weft__worker_self():
+ * a task that locks, parks and locks again on another thread must not reuse
+ * a cached thread-local address. */
+static inline uint32_t weft__lock_tag(void) {
+    uint32_t v;
+    __asm__ volatile("movq weft__tls_lock_tag@gottpoff(%%rip), %%rax\n\tmovl %%fs:(%%rax), %0"
+                     : "=r"(v)
+                     :
+                     : "rax");
+    return v ? v : weft__lock_tag_new();
+}
+#define WEFT_ASSERT_HELD(l)                                                                        \
+    (__atomic_load_n((l), __ATOMIC_RELAXED) == weft__lock_tag()                                    \
+         ? (void)0                                                                                 \
+         : weft__assert_fail("the caller holds " #l, __FILE__, __LINE__))
+#else
+#define WEFT_ASSERT_HELD(l) ((void)sizeof(l))
+#endif
+
+/* Acquire: the plain build swaps in 1 (a failed swap writes 1 over 1); with
+ * owners a failed attempt must not overwrite the holder's tag, so it takes
+ * the lock with a compare-and-swap from 0 instead. */
+static inline bool weft__spin_try(uint32_t *l) {
+#ifdef WEFT__LOCK_OWNER
+    uint32_t free_ = 0;
+    return __atomic_compare_exchange_n(l, &free_, weft__lock_tag(), false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+#else
+    return !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
+#endif
+}
 static inline void weft__spin_lock(uint32_t *l) {
     for (;;) {
-        if (!__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) return;
+        if (weft__spin_try(l)) return;
         int n = 0;
         while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
             if (++n < 64)
@@ -112,7 +154,10 @@ static inline void weft__spin_lock(uint32_t *l) {
         }
     }
 }
-static inline void weft__spin_unlock(uint32_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+static inline void weft__spin_unlock(uint32_t *l) {
+    WEFT_ASSERT_HELD(l);
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
 
 /* ---- wait state: result:32 | seq:29 | nocancel:1 | state:2 ---------------- */
 enum { WS_IDLE = 0, WS_ARMED = 1, WS_PARKED = 2, WS_WOKEN = 3 };
@@ -284,6 +329,31 @@ struct weft__worker {
     void *altstack;
 };
 
+/* ---- what the fast paths rely on, checked by the compiler ----------------- */
+
+/* Every switch, park, wake and wait_begin touches these task fields: they
+ * share the TCB's first cache line (the slot's TCB is 64-aligned, stack.c). */
+_Static_assert(offsetof(weft__task, nocancel) + sizeof(int) <= WEFT_CACHELINE,
+               "sp, next, wstate, canceled, state and nocancel must fit the TCB's first line");
+/* A waiter lives in the waiting task's frame, next to what it waits for. */
+_Static_assert(sizeof(weft__waiter) <= WEFT_CACHELINE, "a waiter must fit one cache line");
+/* The wait state word: one 64-bit CAS decides every wake. */
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(uint64_t) == 8, "wstate is one word");
+_Static_assert(WS_STATE(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == WS_WOKEN &&
+                   WS_NC(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == 1 &&
+                   WS_SEQ(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == 0x1fffffffu &&
+                   WS_RESULT(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == -1 &&
+                   WS_RESULT(WS_MAKE(WEFT_ECANCELED, 0, 0, WS_ARMED)) == WEFT_ECANCELED,
+               "the wstate fields must not overlap");
+/* Run queue positions are free-running uint32_t: slot = pos % RUNQ_SIZE
+ * stays right across the wrap at 2^32 only for a power of two. */
+_Static_assert(RUNQ_SIZE > 0 && (RUNQ_SIZE & (RUNQ_SIZE - 1)) == 0,
+               "RUNQ_SIZE must be a power of two");
+/* Thieves write the head, the owner the tail and the slots: the worker's own
+ * fields start on a fresh line. */
+_Static_assert(offsetof(weft__worker, id) % WEFT_CACHELINE == 0,
+               "the worker's private fields must not share the run queue's last line");
+
 /* ---- runtime-wide state -------------------------------------------------- */
 typedef struct weft__rt {
     weft__worker *workers;
@@ -376,12 +446,30 @@ static inline void weft__chain(weft__task **chain, weft__task *t) {
 void weft__ready_chain(weft__task *chain);
 /* Pop waiters until one can be claimed (lock held); returns it or NULL. */
 weft__waiter *weft__claim_waiter(weft__waiter **list, int result);
+/* Wake t's current wait with WEFT_ECANCELED unless it is a nocancel wait;
+ * the caller has stored t->canceled first (weft__cancel_task). */
+void weft__wake_canceled(weft__task *t);
+/* Queue a task just made by weft_go_opts(): behind the spawner's local
+ * queue when called from a task on worker w, else on the global queue. */
+void weft__ready_new(weft__worker *w, weft__task *t);
+/* The scheduler loop of worker w; returns once the runtime has stopped. */
+void weft__sched_loop(weft__worker *w);
+/* Stop every scheduler loop (the last task ended, or weft_main() failed). */
+void weft__sched_stop(void);
+/* Monitor: w has been held by one task for over 1 ms; move its queued work
+ * within reach of the other workers. Returns whether it had any. */
+bool weft__sched_unstick(weft__worker *w);
+/* Per-thread worker setup and teardown; weft__worker_main is the body of
+ * the threads of workers 1..n-1 (worker 0 is the weft_main() caller). */
+int weft__worker_init(weft__worker *w);
+void weft__worker_fini(weft__worker *w);
+void *weft__worker_main(void *arg);
+
+/* task.c */
+/* The body of t, its defers and leaving its group (from weft__task_main). */
+void weft__task_run(weft__task *t);
+/* Mark t canceled and wake its current wait unless that wait is nocancel. */
 void weft__cancel_task(weft__task *t);
-/* weft_fd_wait() without the poll(2) that confirms the events: for callers
- * whose next step is a non-blocking syscall that copes with EAGAIN (the
- * HTTP connection loop), saving a syscall per wait. May report readiness
- * that is gone by the time the caller looks. */
-int weft__fd_wait_unconfirmed(int fd, int events, int64_t deadline);
 uint32_t weft__rand(weft__worker *w);
 void weft__worker_wake(weft__worker *w);
 /* Yield that ignores cancellation; goes through the scheduler loop. */

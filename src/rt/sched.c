@@ -1,6 +1,9 @@
 /*
- * sched.c — workers, run queues, work stealing, parking and waking, task
- * spawn and exit, groups, cancellation, defer, weft_main and shutdown.
+ * sched.c — the scheduler core: workers, run queues, work stealing, context
+ * switching, parking and waking, and the scheduler loop.
+ *
+ * Tasks (spawn, defer, groups, cancellation) are in task.c; the starvation
+ * monitor, weft_main() and shutdown in main.c.
  *
  * See rt_int.h for the parking protocol. The run queue is the classic
  * bounded ring with a stealable head (owner pushes at the tail, anyone takes
@@ -18,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,13 +34,20 @@
 #endif
 
 weft__rt weft__R;
-static _Atomic int rt_busy; /* a weft_main() is active */
-__thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
-
-void weft__assert_fail(const char *cond, const char *file, int line) {
-    weft_log_error("assertion failed: %s (%s:%d)", cond, file, line);
-    abort();
+#ifdef WEFT__LOCK_OWNER
+__thread uint32_t weft__tls_lock_tag __attribute__((tls_model("initial-exec")));
+static _Atomic uint32_t lock_tags;
+/* A thread's first lock: give it the next tag (0 is "free"; wrapping after
+ * 4 billion threads would only blunt the check, never break the lock). */
+uint32_t weft__lock_tag_new(void) {
+    uint32_t v;
+    do v = atomic_fetch_add_explicit(&lock_tags, 1, memory_order_relaxed) + 1;
+    while (v == 0);
+    weft__tls_lock_tag = v;
+    return v;
 }
+#endif
+__thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
 uint32_t weft__rand(weft__worker *w) {
     /* xorshift64* */
@@ -351,6 +360,8 @@ bool weft__wake(weft__task *t, uint32_t seq, int result) {
 bool weft__claim(weft__task *t, uint32_t seq, int result) {
     bool parked;
     if (!wake_cas(t, seq, result, false, &parked)) return false;
+    /* kept in the plain build: one predictable branch on a value already in
+     * a register, against a waker that broke the lock protocol (rt_int.h) */
     WEFT_ASSERT(parked);
     return true;
 }
@@ -417,6 +428,9 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
     t->wait_reason = NULL;
     t->wait_obj = NULL;
     uint64_t ws = atomic_load(&t->wstate);
+    /* kept in the plain build: one compare on a word this path loads anyway;
+     * a task resumed without a winning wake would otherwise run on with a
+     * result nobody gave it */
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
     atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
     return WS_RESULT(ws);
@@ -424,6 +438,7 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
 
 int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
                   const char *reason, const void *obj) {
+    WEFT_ASSERT_HELD(lock);
     weft__task *t = weft__task_self();
     uint32_t seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
@@ -474,81 +489,12 @@ void weft__yield_sched(void) {
     switch_to(w, t, NULL, false);
 }
 
-/* ---- spawn, run, exit ------------------------------------------------------- */
+/* ---- task start and exit (the switching half; task.c has the rest) ---------- */
 
-static void group_join(weft_group *g, weft__task *t);
-static void group_leave(weft_group *g, weft__task *t);
-
-/* Ids come from the global counter in blocks of 1024 per worker: unique,
- * never reused, one atomic per 1024 spawns. */
-static uint64_t next_task_id(weft__worker *w) {
-    if (!w) return atomic_fetch_add_explicit(&weft__R.next_id, 1, memory_order_relaxed);
-    if (w->id_next == w->id_end) {
-        w->id_next = atomic_fetch_add_explicit(&weft__R.next_id, 1024, memory_order_relaxed);
-        w->id_end = w->id_next + 1024;
-    }
-    return w->id_next++;
-}
-
-int weft_go(weft_fn fn, void *arg) { return weft_go_opts(fn, arg, NULL); }
-
-int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
-    if (!fn) return WEFT_EINVAL;
-    if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
-        atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
-        return WEFT_ESHUTDOWN;
-    size_t ss = opts && opts->stack_size ? opts->stack_size : weft__R.stack_size;
-    if (ss < (16u << 10)) ss = 16u << 10;
-    weft__worker *w = weft__worker_self();
-    weft__task *t = weft__stack_get(w, ss);
-    if (!t) return WEFT_ENOMEM;
-    t->fn = fn;
-    t->arg = arg;
-    t->id = next_task_id(w);
-    atomic_store_explicit(&t->canceled, 0, memory_order_relaxed);
-    t->nocancel = 0;
-    t->wait_reason = NULL;
-    t->defers = t->defers_inline;
-    t->ndefer = 0;
-    t->defer_cap = WEFT__DEFER_INLINE;
-    t->timer.idx = -1;
-    t->group = NULL;
-    if (opts && opts->name) {
-        strncpy(t->name, opts->name, sizeof t->name - 1);
-        t->name[sizeof t->name - 1] = 0;
-    } else {
-        t->name[0] = 0;
-    }
-    /* initial frame for weft__ctx_switch: 6 registers, trampoline, zeros */
-    uintptr_t top = ((uintptr_t)t) & ~(uintptr_t)15;
-    void **sp = (void **)(top - 72);
-    for (int i = 0; i < 6; i++) sp[i] = NULL;
-    sp[6] = (void *)weft__task_trampoline;
-    sp[7] = NULL;
-    sp[8] = NULL;
-    t->sp = sp;
-#ifdef WEFT_TSAN
-    /* one fiber per stack slot, kept across tasks: creating one per task
-     * costs TSan a thread state each time */
-    if (!t->tsan_fiber) t->tsan_fiber = __tsan_create_fiber(0);
-#endif
-#ifdef WEFT_ASAN
-    t->asan_fake = NULL;
-#endif
-    if (opts && opts->group) {
-        weft_group *g = opts->group;
-        weft__spin_lock(&g->lock);
-        if (g->canceled) {
-            weft__spin_unlock(&g->lock);
-            weft__stack_put(w, t);
-            return WEFT_ECANCELED;
-        }
-        group_join(g, t);
-        weft__spin_unlock(&g->lock);
-    }
-    atomic_fetch_add(&weft__R.ntasks, 1);
-    /* new tasks go to the back of the queue, like a yield: a spawning loop
-     * keeps running and the spawned tasks are stealable */
+/* A new task: to the back of the spawner's queue, like a yield, so a
+ * spawning loop keeps running and the spawned tasks are stealable; from
+ * outside a task, to the global queue. */
+void weft__ready_new(weft__worker *w, weft__task *t) {
     if (w && w->current) {
         t->state = TASK_RUNNABLE;
         runq_put(w, t);
@@ -556,23 +502,9 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     } else {
         ready_on(w, t, false);
     }
-    return 0;
 }
 
 static void exit_hook(weft__worker *w, void *a, void *b) { weft__stack_put(w, (weft__task *)a); }
-
-static void run_defers(weft__task *t) {
-    t->nocancel++;
-    while (t->ndefer > 0) {
-        weft__defer d = t->defers[--t->ndefer];
-        d.fn(d.arg);
-    }
-    if (t->defers != t->defers_inline) free(t->defers);
-    t->defers = t->defers_inline;
-    t->nocancel--;
-}
-
-static void all_done(void);
 
 /* Entered from weft__task_trampoline on the task's own stack. */
 __attribute__((noreturn)) void weft__task_main(void) {
@@ -582,12 +514,10 @@ __attribute__((noreturn)) void weft__task_main(void) {
 #endif
     after_switch(w);
     weft__task *t = w->current;
-    t->fn(t->arg);
-    run_defers(t);
-    if (t->group) group_leave(t->group, t);
+    weft__task_run(t);
     t->state = TASK_DONE;
     w = weft__worker_self();
-    if (atomic_fetch_sub(&weft__R.ntasks, 1) == 1) all_done();
+    if (atomic_fetch_sub(&weft__R.ntasks, 1) == 1) weft__sched_stop();
     weft__task *next = next_local(w);
     w->hook = exit_hook;
     w->hook_a = t;
@@ -595,132 +525,12 @@ __attribute__((noreturn)) void weft__task_main(void) {
     __builtin_unreachable();
 }
 
-int weft_defer(void (*fn)(void *), void *arg) {
-    weft__task *t = weft__task_self();
-    if (!t) return WEFT_ENOTASK;
-    if (!fn) return WEFT_EINVAL;
-    if (t->ndefer == t->defer_cap) {
-        int cap = t->defer_cap * 2;
-        weft__defer *d = malloc(sizeof *d * (size_t)cap);
-        if (!d) return WEFT_ENOMEM;
-        memcpy(d, t->defers, sizeof *d * (size_t)t->ndefer);
-        if (t->defers != t->defers_inline) free(t->defers);
-        t->defers = d;
-        t->defer_cap = cap;
-    }
-    t->defers[t->ndefer++] = (weft__defer){fn, arg};
-    return 0;
-}
-
-int weft_undefer(void (*fn)(void *), void *arg) {
-    weft__task *t = weft__task_self();
-    if (!t) return WEFT_ENOTASK;
-    for (int i = t->ndefer - 1; i >= 0; i--) {
-        if (t->defers[i].fn != fn || t->defers[i].arg != arg) continue;
-        memmove(&t->defers[i], &t->defers[i + 1], sizeof *t->defers * (size_t)(t->ndefer - i - 1));
-        t->ndefer--;
-        return 0;
-    }
-    return WEFT_ENOENT;
-}
-
-const char *weft_task_name(void) {
-    weft__task *t = weft__task_self();
-    return t ? t->name : NULL;
-}
-uint64_t weft_task_id(void) {
-    weft__task *t = weft__task_self();
-    return t ? t->id : 0;
-}
-int weft_canceled(void) {
-    weft__task *t = weft__task_self();
-    return t ? atomic_load(&t->canceled) : 0;
-}
-int weft_in_task(void) { return weft__task_self() != NULL; }
-
-/* ---- cancellation and groups ----------------------------------------------- */
-
-void weft__cancel_task(weft__task *t) {
-    atomic_store(&t->canceled, 1);
+/* Wake t's current wait with WEFT_ECANCELED, unless it is a nocancel wait
+ * (the caller has set t->canceled first: see park_hook for the other half). */
+void weft__wake_canceled(weft__task *t) {
     uint64_t ws = atomic_load(&t->wstate);
     bool parked;
     if (wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
-}
-
-void weft_group_init(weft_group *g) {
-    if (g) memset(g, 0, sizeof *g);
-}
-
-static void group_join(weft_group *g, weft__task *t) {
-    weft__task *h = g->tasks;
-    t->group = g;
-    t->gprev = NULL;
-    t->gnext = h;
-    if (h) h->gprev = t;
-    g->tasks = t;
-    g->count++;
-}
-
-static void group_leave(weft_group *g, weft__task *t) {
-    weft__spin_lock(&g->lock);
-    if (t->gprev)
-        t->gprev->gnext = t->gnext;
-    else
-        g->tasks = t->gnext;
-    if (t->gnext) t->gnext->gprev = t->gprev;
-    t->group = NULL;
-    weft__task *chain = NULL;
-    if (--g->count == 0) {
-        weft__waiter *wt;
-        while ((wt = weft__claim_waiter((weft__waiter **)&g->waiters, 0)))
-            weft__chain(&chain, wt->task);
-    }
-    weft__spin_unlock(&g->lock);
-    weft__ready_chain(chain); /* the group may be gone once they run */
-}
-
-int weft_group_go(weft_group *g, weft_fn fn, void *arg, const char *name) {
-    if (!g) return WEFT_EINVAL;
-    weft_task_opts o = {.name = name, .group = g};
-    return weft_go_opts(fn, arg, &o);
-}
-
-void weft_group_cancel(weft_group *g) {
-    if (!g) return;
-    weft__spin_lock(&g->lock);
-    g->canceled = 1;
-    for (weft__task *t = g->tasks; t; t = t->gnext) weft__cancel_task(t);
-    weft__spin_unlock(&g->lock);
-}
-
-int weft_group_wait(weft_group *g, int64_t deadline) {
-    if (!g) return WEFT_EINVAL;
-    weft__task *t = weft__task_self();
-    if (!t) return WEFT_ENOTASK;
-    if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
-        return WEFT_ECANCELED;
-    weft__spin_lock(&g->lock);
-    if (g->count == 0) {
-        g->canceled = 0; /* reusable */
-        weft__spin_unlock(&g->lock);
-        return 0;
-    }
-    weft__waiter wt = {0};
-    int rc = weft__wait_on(&g->lock, (weft__waiter **)&g->waiters, &wt, deadline, "group wait", g);
-    if (rc == 0) {
-        weft__spin_lock(&g->lock);
-        if (g->count == 0) g->canceled = 0;
-        weft__spin_unlock(&g->lock);
-    }
-    return rc;
-}
-
-int64_t weft_group_count(weft_group *g) {
-    if (!g) return 0;
-    weft__spin_lock(&g->lock);
-    int64_t n = g->count;
-    weft__spin_unlock(&g->lock);
-    return n;
 }
 
 /* ---- the scheduler loop ----------------------------------------------------- */
@@ -773,7 +583,7 @@ static bool finished(void) {
     return atomic_load_explicit(&weft__R.running, memory_order_acquire) == 0;
 }
 
-static void all_done(void) {
+void weft__sched_stop(void) {
     atomic_store(&weft__R.running, 0);
     for (int i = 0; i < weft__R.nworkers; i++) weft__worker_wake(&weft__R.workers[i]);
 }
@@ -812,7 +622,7 @@ static bool stalled_handoff(weft__worker *w) {
  * a busy worker's run-next slot can be taken. */
 #define SPIN_NS 50000
 
-static void sched_loop(weft__worker *w) {
+void weft__sched_loop(weft__worker *w) {
     int64_t spin_until = 0;
     for (;;) {
         if (finished()) break;
@@ -855,78 +665,25 @@ static void sched_loop(weft__worker *w) {
     stop_spinning(w);
 }
 
-/* ---- starvation monitor ------------------------------------------------------ */
-
-/* The monitor samples each worker's switch counter. A worker whose counter
- * has not moved across samples spanning starve_ms has been held by one task
- * that long: report it once. A worker stuck for a sample with a task in its
- * run-next slot or queue gets that work moved within reach of the others. */
-/* The monitor reads a task it does not own: a racy snapshot, good enough for
- * a report (the TCB memory itself always stays mapped). */
-WEFT_NO_TSAN static uint64_t snapshot_task(weft__task *t, char name[32]) {
-    volatile const char *src = t->name;
-    for (int i = 0; i < 31; i++) name[i] = src[i];
-    name[31] = 0;
-    return *(volatile uint64_t *)&t->id;
-}
-
-static void *sysmon_main(void *arg) {
-    (void)arg;
-    enum { MAXW = 256 };
-    uint64_t last_sw[MAXW] = {0};
-    int64_t since[MAXW] = {0};
-    uint8_t reported[MAXW] = {0};
-    /* Busy, it samples every 2 ms so that a stuck worker's queued tasks move
-     * within ~3 ms. With one worker there is nobody to move them to, only
-     * the starvation report is left: half of starve_ms is enough, and the
-     * wake-ups (each preempts the worker: measured ~2% of a single-worker
-     * server's CPU at 2 ms) drop by more than half. */
-    int busy_ms = 2;
-    if (weft__R.nworkers == 1)
-        busy_ms = weft__R.starve_ms > 4 ? weft__R.starve_ms / 2 : weft__R.starve_ms > 0 ? 2 : 50;
-    while (!atomic_load(&weft__R.sysmon_stop)) {
-        int idle = atomic_load(&weft__R.nidle) == weft__R.nworkers;
-        struct timespec ts = {0, (idle ? 50 : busy_ms) * 1000000L};
-        nanosleep(&ts, NULL);
-        int64_t now = weft_now_ns();
-        for (int i = 0; i < weft__R.nworkers && i < MAXW; i++) {
-            weft__worker *w = &weft__R.workers[i];
-            uint64_t sw = atomic_load_explicit(&w->switches, memory_order_relaxed);
-            weft__task *cur = __atomic_load_n(&w->current, __ATOMIC_RELAXED);
-            if (sw != last_sw[i] || !cur || atomic_load(&w->sleeping)) {
-                last_sw[i] = sw;
-                since[i] = now;
-                reported[i] = 0;
-                atomic_store_explicit(&w->stuck, 0, memory_order_relaxed);
-                continue;
-            }
-            if (now - since[i] >= 1000000 && !runq_empty(w)) {
-                atomic_store_explicit(&w->stuck, 1, memory_order_relaxed);
-                weft__task *t = atomic_load(&w->runnext);
-                if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
-                    t->next = NULL;
-                    global_put_list(t, t, 1);
-                }
-                wakep();
-            }
-            if (weft__R.starve_ms > 0 && !reported[i] &&
-                now - since[i] >= (int64_t)weft__R.starve_ms * 1000000) {
-                reported[i] = 1;
-                char name[32];
-                uint64_t id = snapshot_task(cur, name);
-                weft_log_warn("task \"%s\" (id %llu) has held worker %d for %lld ms without "
-                              "yielding",
-                              name[0] ? name : "?", (unsigned long long)id, i,
-                              (long long)((now - since[i]) / 1000000));
-            }
-        }
+/* For the monitor (main.c), about a worker one task has held for over a
+ * millisecond: if it has queued work, flag it stuck (so thieves may take its
+ * run-next task), move its run-next task to the global queue and wake a
+ * worker to take it. Returns whether it had queued work. */
+bool weft__sched_unstick(weft__worker *w) {
+    if (runq_empty(w)) return false;
+    atomic_store_explicit(&w->stuck, 1, memory_order_relaxed);
+    weft__task *t = atomic_load(&w->runnext);
+    if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+        t->next = NULL;
+        global_put_list(t, t, 1);
     }
-    return NULL;
+    wakep();
+    return true;
 }
 
-/* ---- workers and weft_main ---------------------------------------------------- */
+/* ---- workers ------------------------------------------------------------------ */
 
-static int worker_init(weft__worker *w) {
+int weft__worker_init(weft__worker *w) {
     weft__tls_worker = w;
     w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1) ^ (uint64_t)weft_now_ns();
     if (!w->rng) w->rng = 1;
@@ -948,7 +705,7 @@ static int worker_init(weft__worker *w) {
     return weft__R.io->init(w);
 }
 
-static void worker_fini(weft__worker *w) {
+void weft__worker_fini(weft__worker *w) {
     weft__R.io->fini(w);
     weft__timers_free(w);
     weft__stack_cache_free(w);
@@ -956,175 +713,14 @@ static void worker_fini(weft__worker *w) {
     weft__tls_worker = NULL;
 }
 
-typedef struct {
-    weft__worker *w;
-    _Atomic int *ready;
-    _Atomic int *err;
-} worker_start;
-
-static void *worker_main(void *arg) {
+void *weft__worker_main(void *arg) {
     weft__worker *w = arg;
-    int rc = worker_init(w);
+    int rc = weft__worker_init(w);
     if (rc) {
         weft_log_error("worker %d: I/O backend init failed: %s", w->id, weft_strerror(rc));
         abort();
     }
-    sched_loop(w);
-    worker_fini(w);
+    weft__sched_loop(w);
+    weft__worker_fini(w);
     return NULL;
-}
-
-static int env_int(const char *name, int def) {
-    const char *s = getenv(name);
-    if (!s || !*s) return def;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < 0 || v > 4096) return def;
-    return (int)v;
-}
-
-static void raise_nofile(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
-    if (!main_fn) return WEFT_EINVAL;
-    weft_config c = cfg ? *cfg : (weft_config){0};
-    if (c.workers < 0 || c.workers > 1024 || c.blocking_threads < 0 || c.blocking_threads > 4096)
-        return WEFT_EINVAL;
-    int busy = 0;
-    if (!atomic_compare_exchange_strong(&rt_busy, &busy, 1)) return WEFT_EBUSY;
-    int rc;
-    if (!c.workers) c.workers = env_int("WEFT_WORKERS", 0);
-    if (!c.workers) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c.workers = n < 1 ? 1 : n > 256 ? 256 : (int)n;
-    }
-    if (!c.stack_size) c.stack_size = 256u << 10;
-    if (c.stack_size < (16u << 10) || c.stack_size > (64u << 20) - 8192) {
-        rc = WEFT_EINVAL;
-        goto fail0;
-    }
-    memset(&weft__R, 0, sizeof weft__R);
-    weft__R.nworkers = c.workers;
-    weft__R.stack_size = c.stack_size;
-    weft__R.starve_ms = c.starve_ms == 0 ? 10 : c.starve_ms;
-    weft__R.blocking_max = c.blocking_threads ? c.blocking_threads : 16;
-    atomic_store(&weft__R.next_id, 1);
-    if ((rc = weft__stack_init(c.stack_size))) goto fail0;
-    if ((rc = weft__io_select(c.io, &weft__R.io))) goto fail0;
-    raise_nofile();
-    if ((rc = weft__io_fdtab_init())) goto fail0;
-    weft__R.workers = calloc((size_t)c.workers, sizeof(weft__worker));
-    if (!weft__R.workers) {
-        rc = WEFT_ENOMEM;
-        goto fail1;
-    }
-    for (int i = 0; i < c.workers; i++) {
-        weft__worker *w = &weft__R.workers[i];
-        w->id = i;
-        w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        w->scache = weft__stack_cache_new();
-        w->seen_sw = calloc((size_t)c.workers, sizeof *w->seen_sw);
-        w->seen_t = calloc((size_t)c.workers, sizeof *w->seen_t);
-        atomic_store(&w->tnext, INT64_MAX);
-        if (w->wakefd < 0 || !w->scache || !w->seen_sw || !w->seen_t) {
-            rc = w->wakefd < 0 ? -errno : WEFT_ENOMEM;
-            goto fail2;
-        }
-    }
-    if ((rc = weft__debug_install())) goto fail2;
-    if ((rc = weft__blocking_start(weft__R.blocking_max))) goto fail3;
-    weft__worker *w0 = &weft__R.workers[0];
-    if ((rc = worker_init(w0))) goto fail4;
-    /* start the other workers first: they find nothing to do and sleep */
-    atomic_store(&weft__R.running, 1);
-    int started = 1;
-    for (; started < c.workers; started++) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256u << 10);
-        int e = pthread_create(&weft__R.workers[started].thread, &attr, worker_main,
-                               &weft__R.workers[started]);
-        pthread_attr_destroy(&attr);
-        if (e) {
-            rc = -e;
-            weft_log_error("cannot start worker thread %d: %s", started, strerror(e));
-            goto fail6;
-        }
-    }
-    weft_task_opts mo = {.name = "main"};
-    if ((rc = weft_go_opts(main_fn, arg, &mo))) goto fail6;
-    if (pthread_create(&weft__R.sysmon, NULL, sysmon_main, NULL)) weft__R.sysmon = 0;
-    sched_loop(w0);
-    for (int i = 1; i < started; i++) pthread_join(weft__R.workers[i].thread, NULL);
-    atomic_store(&weft__R.sysmon_stop, 1);
-    if (weft__R.sysmon) pthread_join(weft__R.sysmon, NULL);
-    worker_fini(w0);
-    weft__blocking_stop();
-    weft__debug_uninstall();
-    for (int i = 0; i < c.workers; i++) {
-        close(weft__R.workers[i].wakefd);
-        free(weft__R.workers[i].scache);
-        free(weft__R.workers[i].seen_sw);
-        free(weft__R.workers[i].seen_t);
-    }
-    free(weft__R.workers);
-    weft__R.workers = NULL;
-    weft__io_fdtab_free();
-    atomic_store(&rt_busy, 0);
-    return 0;
-
-fail6:
-    all_done();
-    for (int i = 1; i < started; i++) pthread_join(weft__R.workers[i].thread, NULL);
-    worker_fini(w0);
-fail4:
-    weft__blocking_stop();
-fail3:
-    weft__debug_uninstall();
-fail2:
-    for (int i = 0; i < c.workers; i++) {
-        if (weft__R.workers[i].wakefd > 0) close(weft__R.workers[i].wakefd);
-        free(weft__R.workers[i].scache);
-        free(weft__R.workers[i].seen_sw);
-        free(weft__R.workers[i].seen_t);
-    }
-    free(weft__R.workers);
-    weft__R.workers = NULL;
-fail1:
-    weft__io_fdtab_free();
-fail0:
-    atomic_store(&rt_busy, 0);
-    return rc;
-}
-
-WEFT_NO_TSAN static void cancel_one(weft__task *t, void *arg) {
-    (void)arg;
-    if (t->state != TASK_FREE && t->state != TASK_DONE) weft__cancel_task(t);
-}
-
-void weft_shutdown(void) {
-    if (!atomic_load(&weft__R.running)) return;
-    atomic_store(&weft__R.shutting_down, 1);
-    weft__stack_foreach(cancel_one, NULL);
-    if (weft__task_self()) return; /* a task cannot wait for itself to end */
-    /* another thread: wait until weft_main() has finished */
-    while (atomic_load(&rt_busy)) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-int weft_workers(void) { return atomic_load(&weft__R.running) ? weft__R.nworkers : 0; }
-int weft_worker_id(void) {
-    weft__worker *w = weft__worker_self();
-    return w ? w->id : -1;
-}
-const char *weft_io_backend_name(void) {
-    return atomic_load(&weft__R.running) ? weft__R.io->name : NULL;
 }

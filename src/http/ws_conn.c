@@ -1,0 +1,804 @@
+/*
+ * src/http/ws_conn.c — a WebSocket connection on the runtime: receiving
+ * (with pings, pongs, the closing handshake, keepalive and the idle timeout),
+ * the bounded outgoing queue and its writer, and the client's dial.
+ *
+ * Who touches what:
+ *   - the receiving task holds `rlock` (a weft_mutex) while it reads: the
+ *     receiver state (rx), the bytes read ahead (`ahead`) and last_rx are its;
+ *   - senders (any task, any thread) and the writer meet in the queue under
+ *     `qlock`, a pthread mutex held only for list operations, never across a
+ *     suspension, so a plain thread can take it too;
+ *   - the writer task exists only while the queue has something: the sender
+ *     that finds it empty and no writer running spawns one; the writer takes
+ *     the whole queue, writes it with one writev, and ends when it finds the
+ *     queue empty. An idle connection therefore holds no writer, no buffer
+ *     and no read buffer (reads wait for readiness before taking one).
+ *
+ * Control frames (pong, ping) go to a queue of their own that the writer
+ * empties first, so a pong is not stuck behind a backlog of data. The close
+ * frame is queued behind the data (what was sent before close goes out first),
+ * and nothing is queued after it.
+ *
+ * Lifetime: a reference count. The owner holds one (weft_ws_free drops it),
+ * a running writer holds one. The last one closes the socket.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "ws_int.h"
+
+enum { ST_OPEN, ST_CLOSING, ST_CLOSED };
+enum { READ_CHUNK = 16384, MAX_IOV = 64 };
+
+/* One queued message or control frame, unframed: the writer frames it (and
+ * compresses and masks it) as it goes out, in queue order, so the compressor
+ * sees messages in the order the peer will. */
+typedef struct item {
+    struct item *next;
+    int opcode;
+    uint64_t key;
+    size_t n;
+    weft_hub_msg *shared; /* a hub message framed once for every subscriber; else data[] */
+    uint8_t data[];
+} item;
+
+struct weft_ws {
+    int fd;
+    int role;
+    weft_ws_config cfg;
+    atomic_int refs;
+    char subprotocol[64];
+
+    /* receiving (under rlock) */
+    weft_mutex rlock;
+    weft_ws_rx rx;
+    weft_buf ahead; /* bytes read but not yet fed to rx */
+    atomic_llong last_rx;
+    int64_t next_ping;
+
+    /* sending (under qlock) */
+    pthread_mutex_t qlock;
+    item *ctl, **ctl_tail;
+    item *data, **data_tail;
+    size_t queued;
+    int writer_running;
+    int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
+    int close_queued;     /* our close frame is in the queue or out */
+    int close_received;   /* the peer's close frame came */
+    int close_written;    /* our close frame went out */
+    int fail_after_close; /* shut the socket down once our close is written */
+    int going_away;       /* the server is shutting down: close with 1001 */
+    int close_code;
+    char close_reason[WEFT_WS_CONTROL_MAX];
+    uint64_t sent, dropped;
+    weft_sem done; /* released (generously) when the socket is shut down */
+
+    /* the writer's own (one writer at a time) */
+    weft_ws_deflater *deflater;
+    weft_buf wbuf;
+    uint8_t rnd[256];
+    size_t rnd_used;
+    int shared_z_ok; /* a hub message's shared compressed frame suits this connection */
+};
+
+static void unref(weft_ws *ws);
+static int queue_close_locked(weft_ws *ws, int code, const char *reason);
+static void shut_locked(weft_ws *ws, int code, const char *why);
+
+static void resolve_cfg(weft_ws_config *c, const weft_ws_config *in) {
+    static const weft_ws_config none = {0};
+    *c = in ? *in : none;
+    if (!c->max_message) c->max_message = 1 << 20;
+    if (!c->max_queue) c->max_queue = 1 << 20;
+    if (!c->ping_interval_ms) c->ping_interval_ms = 30000;
+    if (!c->idle_timeout_ms) c->idle_timeout_ms = 60000;
+    if (c->close_timeout_ms <= 0) c->close_timeout_ms = 5000;
+    if (c->write_timeout_ms <= 0) c->write_timeout_ms = 30000;
+}
+
+weft_ws *weft_ws_adopt(int fd, int role, const void *pending, size_t n,
+                       const weft_ws_deflate_params *deflate, const weft_ws_config *cfg, int *err) {
+    weft_ws *ws = weft__ws_new(role, deflate, cfg);
+    if (!ws) {
+        weft_close(fd);
+        if (err) *err = WEFT_ENOMEM;
+        return NULL;
+    }
+    int rc = weft__ws_attach(ws, fd, pending, n);
+    if (rc) {
+        unref(ws);
+        if (err) *err = rc;
+        return NULL;
+    }
+    return ws;
+}
+
+weft_ws *weft__ws_new(int role, const weft_ws_deflate_params *deflate, const weft_ws_config *cfg) {
+    weft_ws *ws = calloc(1, sizeof *ws);
+    if (!ws) return NULL;
+    ws->fd = -1;
+    ws->role = role;
+    resolve_cfg(&ws->cfg, cfg);
+    atomic_init(&ws->refs, 1);
+    weft_mutex_init(&ws->rlock);
+    weft_ws_rx_init(&ws->rx, role, ws->cfg.max_message);
+    weft_buf_init(&ws->ahead, 0);
+    weft_buf_init(&ws->wbuf, 0);
+    atomic_init(&ws->last_rx, weft_now());
+    pthread_mutex_init(&ws->qlock, NULL);
+    ws->ctl_tail = &ws->ctl;
+    ws->data_tail = &ws->data;
+    weft_sem_init(&ws->done, 0);
+    ws->rnd_used = sizeof ws->rnd;
+    if (deflate) {
+        /* compressed once for all: only where each message starts afresh
+         * with a full window, which is how the hub compresses */
+        ws->shared_z_ok = role == WEFT_WS_SERVER && deflate->server_no_context_takeover &&
+                          deflate->server_max_window_bits == 15;
+        ws->deflater = weft_ws_deflater_new(deflate, role);
+        if (weft_ws_rx_enable_deflate(&ws->rx, deflate) || !ws->deflater) {
+            weft_ws_rx_free(&ws->rx);
+            weft_ws_deflater_free(ws->deflater);
+            pthread_mutex_destroy(&ws->qlock);
+            free(ws);
+            return NULL;
+        }
+    }
+    return ws;
+}
+
+int weft__ws_attach(weft_ws *ws, int fd, const void *pending, size_t n) {
+    pthread_mutex_lock(&ws->qlock);
+    ws->fd = fd;
+    int rc = n ? weft_buf_append(&ws->ahead, pending, n) : 0;
+    atomic_store_explicit(&ws->last_rx, weft_now(), memory_order_relaxed);
+    /* a shutdown that came before the socket did: say goodbye now */
+    if (!rc && ws->going_away) queue_close_locked(ws, WEFT_WS_GOING_AWAY, "server shutting down");
+    pthread_mutex_unlock(&ws->qlock);
+    return rc;
+}
+
+void weft__ws_going_away(weft_ws *ws) {
+    pthread_mutex_lock(&ws->qlock);
+    ws->going_away = 1;
+    if (ws->fd >= 0 && ws->state == ST_OPEN)
+        queue_close_locked(ws, WEFT_WS_GOING_AWAY, "server shutting down");
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+void weft__ws_close_async(weft_ws *ws, int code, const char *reason) {
+    pthread_mutex_lock(&ws->qlock);
+    if (ws->fd >= 0 && ws->state == ST_OPEN) queue_close_locked(ws, code, reason);
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+void weft__ws_abort(weft_ws *ws, const char *why) {
+    pthread_mutex_lock(&ws->qlock);
+    shut_locked(ws, WEFT_WS_ABNORMAL, why);
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+void weft__ws_ref(weft_ws *ws) { atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed); }
+void weft__ws_unref(void *ws) { unref(ws); }
+
+void weft__ws_set_subprotocol(weft_ws *ws, weft_str p) {
+    snprintf(ws->subprotocol, sizeof ws->subprotocol, "%.*s", (int)p.n, p.p ? p.p : "");
+}
+
+static void free_items(item *it) {
+    while (it) {
+        item *next = it->next;
+        if (it->shared) weft_hub_msg_release(it->shared);
+        free(it);
+        it = next;
+    }
+}
+
+static void unref(weft_ws *ws) {
+    if (atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_acq_rel) != 1) return;
+    if (ws->fd >= 0) weft_close(ws->fd);
+    weft_ws_rx_free(&ws->rx);
+    weft_buf_free(&ws->ahead);
+    weft_buf_free(&ws->wbuf);
+    weft_ws_deflater_free(ws->deflater);
+    free_items(ws->ctl);
+    free_items(ws->data);
+    pthread_mutex_destroy(&ws->qlock);
+    free(ws);
+}
+
+/* The socket is done: wake every reader and waiter (under qlock). */
+static void shut_locked(weft_ws *ws, int code, const char *why) {
+    if (ws->state == ST_CLOSED) return;
+    ws->state = ST_CLOSED;
+    if (!ws->close_code) {
+        ws->close_code = code;
+        snprintf(ws->close_reason, sizeof ws->close_reason, "%s", why ? why : "");
+    }
+    if (ws->fd >= 0) shutdown(ws->fd, SHUT_RDWR);
+    weft_sem_release(&ws->done, 1 << 20); /* every waiter, now and later */
+}
+
+static void shut(weft_ws *ws, int code, const char *why) {
+    pthread_mutex_lock(&ws->qlock);
+    shut_locked(ws, code, why);
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+/* ---- the writer -------------------------------------------------------------- */
+
+static void mask_key(weft_ws *ws, uint8_t key[4]) {
+    if (ws->rnd_used + 4 > sizeof ws->rnd) {
+        size_t got = 0;
+        while (got < sizeof ws->rnd) {
+            ssize_t r = getrandom(ws->rnd + got, sizeof ws->rnd - got, 0);
+            if (r > 0) got += (size_t)r;
+        }
+        ws->rnd_used = 0;
+    }
+    memcpy(key, ws->rnd + ws->rnd_used, 4);
+    ws->rnd_used += 4;
+}
+
+/* Frame one item into wbuf: compressed when deflate was agreed (data only),
+ * masked by a client. */
+static int frame_item(weft_ws *ws, const item *it) {
+    if (it->shared) {
+        weft_str f =
+            ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared) : weft__hub_msg_frame(it->shared);
+        if (!f.p) f = weft__hub_msg_frame(it->shared); /* no memory to compress: plain */
+        return weft_buf_append(&ws->wbuf, f.p, f.n);
+    }
+    uint8_t key[4], *mask = NULL;
+    if (ws->role == WEFT_WS_CLIENT) {
+        mask_key(ws, key);
+        mask = key;
+    }
+    int flags = WEFT_WS_FIN;
+    const void *p = it->data;
+    size_t n = it->n;
+    weft_buf z;
+    weft_buf_init(&z, 0);
+    if (ws->deflater && it->opcode < 8) {
+        int rc = weft_ws_deflate(ws->deflater, it->data, it->n, &z);
+        if (rc) return rc;
+        flags |= WEFT_WS_RSV1;
+        p = z.data ? z.data : "";
+        n = z.len;
+    }
+    int rc = weft_ws_frame_append(&ws->wbuf, flags, it->opcode, p, n, mask);
+    weft_buf_free(&z);
+    return rc;
+}
+
+static void writer(void *arg) {
+    weft_ws *ws = arg;
+    for (;;) {
+        pthread_mutex_lock(&ws->qlock);
+        item *batch = ws->ctl, *data = ws->data;
+        if (!batch && !data) {
+            /* the buffer goes while we still are the writer: the next one
+             * (spawned as soon as writer_running is 0) starts afresh */
+            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+            ws->writer_running = 0;
+            pthread_mutex_unlock(&ws->qlock);
+            break;
+        }
+        /* controls first, then the data, as one list */
+        if (batch)
+            *ws->ctl_tail = data;
+        else
+            batch = data;
+        ws->ctl = ws->data = NULL;
+        ws->ctl_tail = &ws->ctl;
+        ws->data_tail = &ws->data;
+        ws->queued = 0;
+        int closed = ws->state == ST_CLOSED;
+        pthread_mutex_unlock(&ws->qlock);
+
+        int rc = 0, has_close = 0;
+        uint64_t msgs = 0;
+        ws->wbuf.len = 0;
+        for (item *it = batch; it && !rc && !closed; it = it->next) {
+            rc = frame_item(ws, it);
+            if (it->opcode == WEFT_WS_CLOSE) has_close = 1;
+            if (it->opcode < 8) msgs++;
+        }
+        free_items(batch);
+        if (!rc && !closed && ws->wbuf.len) {
+            ssize_t w = weft_write_all(ws->fd, ws->wbuf.data, ws->wbuf.len,
+                                       weft_deadline_in(ws->cfg.write_timeout_ms));
+            if (w < 0) rc = (int)w;
+        }
+        /* a big batch's buffer is not kept while idle */
+        if (ws->wbuf.cap > 65536) weft_buf_free(&ws->wbuf);
+        pthread_mutex_lock(&ws->qlock);
+        if (rc) {
+            shut_locked(ws, WEFT_WS_ABNORMAL, "write failed");
+        } else {
+            ws->sent += msgs;
+            if (has_close) ws->close_written = 1;
+            /* a server closes the socket once both close frames have passed;
+             * so does either side that failed the connection */
+            if (has_close &&
+                (ws->fail_after_close || (ws->close_received && ws->role == WEFT_WS_SERVER)))
+                shut_locked(ws, 0, NULL);
+        }
+        pthread_mutex_unlock(&ws->qlock);
+    }
+    unref(ws);
+}
+
+/* Under qlock: make sure a writer runs. */
+static int kick_locked(weft_ws *ws) {
+    if (ws->writer_running) return 0;
+    ws->writer_running = 1;
+    atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
+    weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
+    int rc = weft_go_opts(writer, ws, &o);
+    if (rc) {
+        ws->writer_running = 0;
+        atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
+    }
+    return rc;
+}
+
+static item *new_item(int opcode, uint64_t key, const void *p, size_t n) {
+    item *it = malloc(sizeof *it + n);
+    if (!it) return NULL;
+    it->next = NULL;
+    it->opcode = opcode;
+    it->key = key;
+    it->n = n;
+    it->shared = NULL;
+    if (n) memcpy(it->data, p, n);
+    return it;
+}
+
+/* Under qlock: queue a control frame (ahead of data) and kick the writer. */
+static int queue_ctl_locked(weft_ws *ws, int opcode, const void *p, size_t n) {
+    if (ws->state == ST_CLOSED) return WEFT_ECLOSED;
+    item *it = new_item(opcode, 0, p, n);
+    if (!it) return WEFT_ENOMEM;
+    *ws->ctl_tail = it;
+    ws->ctl_tail = &it->next;
+    return kick_locked(ws);
+}
+
+/* Under qlock: queue our close frame behind the data; nothing follows it. */
+static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
+    if (ws->close_queued || ws->state == ST_CLOSED) return WEFT_ECLOSED;
+    uint8_t pl[WEFT_WS_CONTROL_MAX];
+    size_t n = weft_ws_close_payload(pl, code, reason, reason ? strlen(reason) : 0);
+    item *it = new_item(WEFT_WS_CLOSE, 0, pl, n);
+    if (!it) return WEFT_ENOMEM;
+    ws->close_queued = 1;
+    if (ws->state == ST_OPEN) ws->state = ST_CLOSING;
+    if (!ws->close_code && code) {
+        ws->close_code = code;
+        snprintf(ws->close_reason, sizeof ws->close_reason, "%s", reason ? reason : "");
+    }
+    *ws->data_tail = it;
+    ws->data_tail = &it->next;
+    return kick_locked(ws);
+}
+
+/* Queue a data item under the queue policy; takes it (freed on failure). */
+static int enqueue(weft_ws *ws, item *it) {
+    uint64_t key = it->key;
+    size_t n = it->n;
+    item *drop = NULL, **drop_tail = &drop;
+    int rc = 0;
+    pthread_mutex_lock(&ws->qlock);
+    if (ws->state != ST_OPEN) {
+        rc = WEFT_ECLOSED;
+        goto out;
+    }
+    if (ws->cfg.queue_policy == WEFT_WS_QUEUE_COALESCE && key) {
+        for (item **pp = &ws->data; *pp; pp = &(*pp)->next) {
+            if ((*pp)->key != key || (*pp)->opcode >= 8) continue;
+            item *old = *pp; /* replace in place: the newest value, the old position */
+            it->next = old->next;
+            *pp = it;
+            if (ws->data_tail == &old->next) ws->data_tail = &it->next;
+            ws->queued = ws->queued - old->n + n;
+            old->next = NULL;
+            *drop_tail = old;
+            drop_tail = &old->next;
+            ws->dropped++;
+            it = NULL;
+            break;
+        }
+    }
+    if (it && ws->queued + n > ws->cfg.max_queue) {
+        if (ws->cfg.queue_policy == WEFT_WS_QUEUE_CLOSE) {
+            rc = WEFT_ELIMIT;
+            ws->dropped++;
+            /* the backlog goes, the close goes out as soon as the socket takes it */
+            *drop_tail = ws->data;
+            ws->data = NULL;
+            ws->data_tail = &ws->data;
+            ws->queued = 0;
+            ws->fail_after_close = 1;
+            queue_close_locked(ws, WEFT_WS_POLICY, "send queue full");
+            goto out;
+        }
+        while (ws->data && ws->queued + n > ws->cfg.max_queue) {
+            item *old = ws->data;
+            ws->data = old->next;
+            if (!ws->data) ws->data_tail = &ws->data;
+            ws->queued -= old->n;
+            old->next = NULL;
+            *drop_tail = old;
+            drop_tail = &old->next;
+            ws->dropped++;
+        }
+    }
+    if (it) {
+        *ws->data_tail = it;
+        ws->data_tail = &it->next;
+        ws->queued += n;
+        it = NULL;
+    }
+    rc = kick_locked(ws);
+out:
+    pthread_mutex_unlock(&ws->qlock);
+    free_items(it);
+    free_items(drop);
+    return rc;
+}
+
+int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, size_t n) {
+    if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
+    if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
+    if (n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    item *it = new_item(opcode, key, p, n);
+    if (!it) return WEFT_ENOMEM;
+    return enqueue(ws, it);
+}
+
+int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) {
+    weft_str pl = weft_hub_msg_data(m);
+    int op = weft_hub_msg_opcode(m);
+    if (ws->role == WEFT_WS_CLIENT) /* a client masks every frame itself */
+        return weft_ws_send_keyed(ws, op, key, pl.p, pl.n);
+    if (pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    item *it = new_item(op, key, NULL, 0);
+    if (!it) return WEFT_ENOMEM;
+    it->n = pl.n;
+    it->shared = weft__hub_msg_ref(m);
+    return enqueue(ws, it);
+}
+
+int weft__ws_is_closed(weft_ws *ws) {
+    pthread_mutex_lock(&ws->qlock);
+    int closed = ws->state != ST_OPEN;
+    pthread_mutex_unlock(&ws->qlock);
+    return closed;
+}
+
+int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n) {
+    return weft_ws_send_keyed(ws, opcode, 0, p, n);
+}
+
+/* ---- receiving ----------------------------------------------------------------- */
+
+/* Reacts to one receiver event; returns 1 when recv should return (a message
+ * or the end), 0 to go on reading. */
+static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *result) {
+    switch (ev->type) {
+    case WEFT_WS_EV_MESSAGE:
+        weft_buf_free(out);
+        weft_ws_rx_take(&ws->rx, out);
+        if (!out->data) { /* an empty message: a valid empty buffer */
+            if (weft_buf_reserve(out, 1)) {
+                *result = WEFT_ENOMEM;
+                return 1;
+            }
+            out->data[0] = '\0';
+        }
+        *result = ev->opcode;
+        return 1;
+    case WEFT_WS_EV_PING:
+        pthread_mutex_lock(&ws->qlock);
+        if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PONG, ev->data.p, ev->data.n);
+        pthread_mutex_unlock(&ws->qlock);
+        return 0;
+    case WEFT_WS_EV_PONG:
+        return 0;
+    case WEFT_WS_EV_CLOSE:
+        pthread_mutex_lock(&ws->qlock);
+        ws->close_received = 1;
+        if (!ws->close_queued) {
+            /* the peer started it: its code and reason are the status; echo the code */
+            ws->close_code = ev->code;
+            snprintf(ws->close_reason, sizeof ws->close_reason, "%.*s", (int)ev->data.n,
+                     ev->data.p);
+            int echo = ev->code == WEFT_WS_NO_STATUS ? 0 : ev->code;
+            if (queue_close_locked(ws, echo, NULL)) shut_locked(ws, ev->code, NULL);
+        } else if (ws->role == WEFT_WS_SERVER && ws->close_written) {
+            shut_locked(ws, 0, NULL); /* ours is out already: the server closes the socket */
+        }
+        pthread_mutex_unlock(&ws->qlock);
+        *result = WEFT_ECLOSED;
+        return 1;
+    case WEFT_WS_EV_FAIL:
+        pthread_mutex_lock(&ws->qlock);
+        ws->fail_after_close = 1;
+        ws->close_code = 0; /* our code is the status */
+        if (queue_close_locked(ws, ev->code, ev->reason)) shut_locked(ws, ev->code, ev->reason);
+        pthread_mutex_unlock(&ws->qlock);
+        *result = WEFT_ECLOSED;
+        return 1;
+    }
+    return 0;
+}
+
+/* Feeds the bytes read ahead to the receiver until an event makes recv return. */
+static int drain_ahead(weft_ws *ws, weft_buf *out, int *result) {
+    size_t pos = 0;
+    int done = 0;
+    while (pos < ws->ahead.len && !done) {
+        weft_ws_event ev;
+        size_t used;
+        int t = weft_ws_rx_feed(&ws->rx, ws->ahead.data + pos, ws->ahead.len - pos, &used, &ev);
+        pos += used;
+        if (t != WEFT_WS_EV_NONE) done = on_event(ws, &ev, out, result);
+    }
+    weft_buf_consume(&ws->ahead, pos);
+    if (ws->ahead.len == 0 && ws->ahead.cap > READ_CHUNK * 2) weft_buf_free(&ws->ahead);
+    return done;
+}
+
+static int64_t min3(int64_t a, int64_t b, int64_t c) {
+    int64_t m = a;
+    if (b >= 0 && (m < 0 || b < m)) m = b;
+    if (c >= 0 && (m < 0 || c < m)) m = c;
+    return m;
+}
+
+/* weft_ws_recv with rlock held. */
+static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
+    int result = 0;
+    if (ws->next_ping == 0 && ws->cfg.ping_interval_ms > 0)
+        ws->next_ping = weft_now() + ws->cfg.ping_interval_ms;
+    for (;;) {
+        if (drain_ahead(ws, out, &result)) break;
+        pthread_mutex_lock(&ws->qlock);
+        int closed = ws->state == ST_CLOSED || ws->close_received || ws->rx.failed;
+        pthread_mutex_unlock(&ws->qlock);
+        if (closed) {
+            result = WEFT_ECLOSED;
+            break;
+        }
+        int64_t idle_at =
+            ws->cfg.idle_timeout_ms > 0
+                ? atomic_load_explicit(&ws->last_rx, memory_order_relaxed) + ws->cfg.idle_timeout_ms
+                : -1;
+        int64_t ping_at = ws->cfg.ping_interval_ms > 0 ? ws->next_ping : -1;
+        int64_t wait_until = min3(deadline, idle_at, ping_at);
+        /* no read buffer while waiting: an idle connection that just read
+         * a pong (or half a frame, now inside the receiver) holds none */
+        if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
+        int w = weft_fd_wait(ws->fd, WEFT_POLLIN, wait_until);
+        if (w == WEFT_ETIMEDOUT || w == WEFT_EAGAIN) {
+            int64_t now = weft_now();
+            if (deadline >= 0 && now >= deadline) {
+                result = w;
+                break;
+            }
+            if (idle_at >= 0 && now >= idle_at) {
+                pthread_mutex_lock(&ws->qlock);
+                ws->fail_after_close = 1;
+                if (queue_close_locked(ws, WEFT_WS_GOING_AWAY, "idle timeout"))
+                    shut_locked(ws, WEFT_WS_GOING_AWAY, "idle timeout");
+                pthread_mutex_unlock(&ws->qlock);
+                result = WEFT_ECLOSED;
+                break;
+            }
+            if (ping_at >= 0 && now >= ping_at) {
+                pthread_mutex_lock(&ws->qlock);
+                if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PING, "", 0);
+                pthread_mutex_unlock(&ws->qlock);
+                ws->next_ping = now + ws->cfg.ping_interval_ms;
+            }
+            continue;
+        }
+        if (w < 0 && w != WEFT_EBADF) {
+            result = w; /* cancelled, ... */
+            break;
+        }
+        if (weft_buf_reserve(&ws->ahead, READ_CHUNK)) {
+            result = WEFT_ENOMEM;
+            break;
+        }
+        ssize_t r = weft_read(ws->fd, ws->ahead.data + ws->ahead.len, READ_CHUNK, 0);
+        if (r == WEFT_EAGAIN) continue;
+        if (r <= 0) {
+            shut(ws, WEFT_WS_ABNORMAL, "connection lost");
+            result = WEFT_ECLOSED;
+            break;
+        }
+        ws->ahead.len += (size_t)r;
+        atomic_store_explicit(&ws->last_rx, weft_now(), memory_order_relaxed);
+    }
+    if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
+    return result;
+}
+
+int weft_ws_recv(weft_ws *ws, weft_buf *out, int64_t deadline) {
+    int rc = weft_mutex_lock(&ws->rlock, deadline);
+    if (rc) return rc;
+    rc = recv_locked(ws, out, deadline);
+    weft_mutex_unlock(&ws->rlock);
+    return rc;
+}
+
+/* ---- closing -------------------------------------------------------------------- */
+
+int weft_ws_close(weft_ws *ws, int code, const char *reason) {
+    if (code && !weft_ws_close_code_valid(code)) return WEFT_EINVAL;
+    int64_t deadline = weft_deadline_in(ws->cfg.close_timeout_ms);
+    pthread_mutex_lock(&ws->qlock);
+    int rc = queue_close_locked(ws, code, reason);
+    int already = ws->state == ST_CLOSED;
+    pthread_mutex_unlock(&ws->qlock);
+    if (already) return WEFT_ECLOSED;
+    if (rc && rc != WEFT_ECLOSED) {
+        shut(ws, WEFT_WS_ABNORMAL, "could not queue the close frame");
+        return rc;
+    }
+    /* read until the peer's close (or let the task that reads do it) */
+    if (weft_mutex_lock(&ws->rlock, deadline) == 0) {
+        weft_buf junk;
+        weft_buf_init(&junk, 0);
+        int r;
+        do r = recv_locked(ws, &junk, deadline);
+        while (r > 0);
+        weft_buf_free(&junk);
+        weft_mutex_unlock(&ws->rlock);
+    }
+    int ok = 0;
+    pthread_mutex_lock(&ws->qlock);
+    ok = ws->close_received;
+    pthread_mutex_unlock(&ws->qlock);
+    if (ok && ws->role == WEFT_WS_CLIENT) {
+        /* the server closes the TCP connection first (RFC 6455 §7.1.1) */
+        char b[256];
+        while (weft_read(ws->fd, b, sizeof b, deadline) > 0) {}
+    }
+    if (ok && ws->role == WEFT_WS_SERVER) /* our close may still be in the writer */
+        weft_sem_acquire(&ws->done, deadline);
+    shut(ws, WEFT_WS_ABNORMAL, NULL);
+    return ok ? 0 : WEFT_ETIMEDOUT;
+}
+
+int weft_ws_close_status(weft_ws *ws, const char **reason) {
+    pthread_mutex_lock(&ws->qlock);
+    int code = ws->state == ST_OPEN ? 0 : ws->close_code ? ws->close_code : WEFT_WS_ABNORMAL;
+    if (reason) *reason = ws->close_reason;
+    pthread_mutex_unlock(&ws->qlock);
+    return code;
+}
+
+void weft_ws_get_stats(weft_ws *ws, weft_ws_stats *out) {
+    pthread_mutex_lock(&ws->qlock);
+    out->queued = ws->queued;
+    out->sent = ws->sent;
+    out->dropped = ws->dropped;
+    pthread_mutex_unlock(&ws->qlock);
+}
+
+const char *weft_ws_subprotocol(const weft_ws *ws) { return ws->subprotocol; }
+
+void weft_ws_free(weft_ws *ws) {
+    if (!ws) return;
+    pthread_mutex_lock(&ws->qlock);
+    if (ws->state != ST_CLOSED) {
+        if (ws->close_queued && !ws->close_written && ws->writer_running) {
+            /* a close frame (an echo, a failure's code) is on its way: the
+             * writer shuts the socket after it, within write_timeout_ms */
+            ws->fail_after_close = 1;
+        } else {
+            shut_locked(ws, WEFT_WS_ABNORMAL, "dropped");
+        }
+    }
+    pthread_mutex_unlock(&ws->qlock);
+    unref(ws);
+}
+
+/* ---- the client's dial ------------------------------------------------------------ */
+
+typedef struct resolve_job {
+    char host[256];
+    char addr[64]; /* numeric result */
+    int rc;
+} resolve_job;
+
+static void resolve(void *arg) {
+    resolve_job *j = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(j->host, NULL, &hints, &res) != 0 || !res) {
+        j->rc = WEFT_ENOENT;
+        return;
+    }
+    j->rc = getnameinfo(res->ai_addr, res->ai_addrlen, j->addr, sizeof j->addr, NULL, 0,
+                        NI_NUMERICHOST) == 0
+                ? 0
+                : WEFT_ENOENT;
+    freeaddrinfo(res);
+}
+
+static weft_ws *dial_fail(int fd, weft_buf *b, int *err, int rc) {
+    if (fd >= 0) weft_close(fd);
+    weft_buf_free(b);
+    if (err) *err = rc;
+    return NULL;
+}
+
+weft_ws *weft_ws_dial(const char *url, const weft_ws_client_opts *opts, const weft_ws_config *cfg,
+                      int64_t deadline, int *err, const char **reason) {
+    const char *why_unused;
+    if (!reason) reason = &why_unused;
+    *reason = NULL;
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_ws_url u;
+    int rc = weft_ws_url_parse(url, strlen(url), &u);
+    if (rc) return dial_fail(-1, &b, err, rc);
+    resolve_job j = {.rc = 0};
+    if (u.host.n >= sizeof j.host) return dial_fail(-1, &b, err, WEFT_EINVAL);
+    memcpy(j.host, u.host.p, u.host.n);
+    struct in6_addr probe;
+    if (inet_pton(AF_INET, j.host, &probe) == 1 || inet_pton(AF_INET6, j.host, &probe) == 1) {
+        memcpy(j.addr, j.host, u.host.n + 1);
+    } else {
+        rc = weft_blocking(resolve, &j, deadline);
+        if (rc == 0) rc = j.rc;
+        if (rc) return dial_fail(-1, &b, err, rc);
+    }
+    int fd = weft_tcp_connect(j.addr, u.port, deadline);
+    if (fd < 0) return dial_fail(-1, &b, err, fd);
+    char key[25], host[300], target[4096];
+    if (u.target.n + 1 >= sizeof target) return dial_fail(fd, &b, err, WEFT_EINVAL);
+    snprintf(host, sizeof host, "%.*s", (int)u.authority.n, u.authority.p);
+    snprintf(target, sizeof target, "%s%.*s", u.target.p[0] == '?' ? "/" : "", (int)u.target.n,
+             u.target.p);
+    weft_ws_client_key(key);
+    if (weft_ws_client_request(&b, host, target, key, opts))
+        return dial_fail(fd, &b, err, WEFT_ENOMEM);
+    ssize_t w = weft_write_all(fd, b.data, b.len, deadline);
+    if (w < 0) return dial_fail(fd, &b, err, (int)w);
+    b.len = 0;
+    weft_ws_handshake hs;
+    for (;;) {
+        if (weft_buf_reserve(&b, 4096)) return dial_fail(fd, &b, err, WEFT_ENOMEM);
+        ssize_t r = weft_read(fd, b.data + b.len, 4096, deadline);
+        if (r < 0) return dial_fail(fd, &b, err, (int)r);
+        if (r == 0) {
+            *reason = "the server closed the connection during the handshake";
+            return dial_fail(fd, &b, err, WEFT_EPARSE);
+        }
+        b.len += (size_t)r;
+        rc = weft_ws_client_response(b.data, b.len, key, opts, &hs, reason);
+        if (rc == WEFT_EAGAIN) continue;
+        if (rc < 0) return dial_fail(fd, &b, err, rc);
+        break;
+    }
+    weft_ws *ws = weft_ws_adopt(fd, WEFT_WS_CLIENT, b.data + rc, b.len - (size_t)rc,
+                                hs.deflate ? &hs.params : NULL, cfg, err);
+    weft_buf_free(&b);
+    if (ws && hs.subprotocol.n)
+        snprintf(ws->subprotocol, sizeof ws->subprotocol, "%.*s", (int)hs.subprotocol.n,
+                 hs.subprotocol.p);
+    return ws;
+}

@@ -1,0 +1,296 @@
+/*
+ * src/http/ws_hub.c — topics and fan-out: one message, framed once, shared by
+ * reference with every subscriber.
+ *
+ * A weft_hub_msg is one allocation: the reference count, the opcode and the
+ * whole uncompressed server frame (head + payload), so a connection's writer
+ * copies the frame bytes straight into its write buffer. The compressed frame
+ * is made lazily by the first connection that can use it (permessage-deflate
+ * with server_no_context_takeover and a 15-bit window) and published with a
+ * compare-and-swap; a racing second compressor frees its own copy.
+ *
+ * The hub is a list of topics under one pthread mutex (publishers may be
+ * plain threads); each topic an array of subscribers. Publishing holds the
+ * mutex for the fan-out, which only queues (weft_ws queues and channel sends
+ * with deadline 0 never wait), and drops subscribers it finds closed: that is
+ * the automatic unsubscribe.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws_int.h"
+
+struct weft_hub_msg {
+    atomic_int refs;
+    int opcode;
+    size_t head;           /* frame head bytes */
+    size_t n;              /* payload bytes */
+    _Atomic(weft_buf *) z; /* the compressed frame, once made */
+    uint8_t frame[];
+};
+
+weft_str weft_hub_msg_data(const weft_hub_msg *m) {
+    return (weft_str){(const char *)m->frame + m->head, m->n};
+}
+int weft_hub_msg_opcode(const weft_hub_msg *m) { return m->opcode; }
+weft_str weft__hub_msg_frame(const weft_hub_msg *m) {
+    return (weft_str){(const char *)m->frame, m->head + m->n};
+}
+
+weft_hub_msg *weft__hub_msg_ref(weft_hub_msg *m) {
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void weft_hub_msg_release(weft_hub_msg *m) {
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
+    weft_buf *z = atomic_load_explicit(&m->z, memory_order_acquire);
+    if (z) {
+        weft_buf_free(z);
+        free(z);
+    }
+    free(m);
+}
+
+weft_str weft__hub_msg_frame_z(weft_hub_msg *m) {
+    weft_buf *z = atomic_load_explicit(&m->z, memory_order_acquire);
+    if (z) return (weft_str){z->data, z->len};
+    static const weft_ws_deflate_params fresh = {1, 1, 15, 15};
+    weft_ws_deflater *d = weft_ws_deflater_new(&fresh, WEFT_WS_SERVER);
+    weft_buf payload, *f = calloc(1, sizeof *f);
+    weft_buf_init(&payload, 0);
+    int rc = !d || !f ? WEFT_ENOMEM : weft_ws_deflate(d, m->frame + m->head, m->n, &payload);
+    if (!rc) {
+        weft_buf_init(f, 0);
+        rc = weft_ws_frame_append(f, WEFT_WS_FIN | WEFT_WS_RSV1, m->opcode,
+                                  payload.data ? payload.data : "", payload.len, NULL);
+    }
+    weft_ws_deflater_free(d);
+    weft_buf_free(&payload);
+    if (rc) {
+        if (f) weft_buf_free(f);
+        free(f);
+        return (weft_str){NULL, 0};
+    }
+    weft_buf *expect = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&m->z, &expect, f, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        weft_buf_free(f); /* another writer was first: use its frame */
+        free(f);
+        f = expect;
+    }
+    return (weft_str){f->data, f->len};
+}
+
+static weft_hub_msg *msg_new(int opcode, const void *p, size_t n) {
+    uint8_t head[WEFT_WS_HEAD_MAX];
+    size_t h = weft_ws_frame_head(head, WEFT_WS_FIN, opcode, n, NULL);
+    weft_hub_msg *m = malloc(sizeof *m + h + n);
+    if (!m) return NULL;
+    atomic_init(&m->refs, 1);
+    atomic_init(&m->z, NULL);
+    m->opcode = opcode;
+    m->head = h;
+    m->n = n;
+    memcpy(m->frame, head, h);
+    if (n) memcpy(m->frame + h, p, n);
+    return m;
+}
+
+/* ---- topics and subscribers ------------------------------------------------------- */
+
+enum { SUB_WS, SUB_CHAN };
+
+typedef struct sub {
+    int kind;
+    weft_ws *ws;
+    weft_chan *ch;
+} sub;
+
+typedef struct topic {
+    struct topic *next;
+    sub *subs;
+    size_t n, cap;
+    char name[];
+} topic;
+
+struct weft_hub {
+    pthread_mutex_t mu;
+    topic *topics;
+    weft_hub_broker broker;
+    uint64_t published, delivered, dropped;
+    size_t nsubs;
+};
+
+weft_hub *weft_hub_new(void) {
+    weft_hub *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    pthread_mutex_init(&h->mu, NULL);
+    return h;
+}
+
+static void drop_sub(weft_hub *h, sub *s) {
+    if (s->kind == SUB_WS) weft__ws_unref(s->ws);
+    h->nsubs--;
+}
+
+void weft_hub_free(weft_hub *h) {
+    if (!h) return;
+    topic *t = h->topics;
+    while (t) {
+        topic *next = t->next;
+        for (size_t i = 0; i < t->n; i++) drop_sub(h, &t->subs[i]);
+        free(t->subs);
+        free(t);
+        t = next;
+    }
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+void weft_hub_set_broker(weft_hub *h, const weft_hub_broker *b) {
+    pthread_mutex_lock(&h->mu);
+    if (b)
+        h->broker = *b;
+    else
+        memset(&h->broker, 0, sizeof h->broker);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static topic *find_topic(weft_hub *h, const char *name, int create) {
+    for (topic *t = h->topics; t; t = t->next)
+        if (!strcmp(t->name, name)) return t;
+    if (!create) return NULL;
+    size_t len = strlen(name);
+    topic *t = calloc(1, sizeof *t + len + 1);
+    if (!t) return NULL;
+    memcpy(t->name, name, len + 1);
+    t->next = h->topics;
+    h->topics = t;
+    return t;
+}
+
+/* Removes subs[i] (the last one takes its place). */
+static void remove_at(weft_hub *h, topic *t, size_t i) {
+    drop_sub(h, &t->subs[i]);
+    t->subs[i] = t->subs[--t->n];
+}
+
+static int add_sub(weft_hub *h, const char *name, sub s) {
+    pthread_mutex_lock(&h->mu);
+    int rc = 0;
+    topic *t = find_topic(h, name, 1);
+    if (!t) {
+        rc = WEFT_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->subs[i].kind == s.kind && t->subs[i].ws == s.ws && t->subs[i].ch == s.ch) {
+            rc = WEFT_EEXIST;
+            goto out;
+        }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        sub *ns = realloc(t->subs, cap * sizeof *ns);
+        if (!ns) {
+            rc = WEFT_ENOMEM;
+            goto out;
+        }
+        t->subs = ns;
+        t->cap = cap;
+    }
+    if (s.kind == SUB_WS) weft__ws_ref(s.ws);
+    t->subs[t->n++] = s;
+    h->nsubs++;
+out:
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int del_sub(weft_hub *h, const char *name, sub s) {
+    pthread_mutex_lock(&h->mu);
+    int rc = WEFT_ENOENT;
+    topic *t = find_topic(h, name, 0);
+    for (size_t i = 0; t && i < t->n; i++)
+        if (t->subs[i].kind == s.kind && t->subs[i].ws == s.ws && t->subs[i].ch == s.ch) {
+            remove_at(h, t, i);
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+int weft_hub_subscribe_ws(weft_hub *h, const char *topic_name, weft_ws *ws) {
+    if (weft__ws_is_closed(ws)) return WEFT_ECLOSED;
+    return add_sub(h, topic_name, (sub){SUB_WS, ws, NULL});
+}
+int weft_hub_unsubscribe_ws(weft_hub *h, const char *topic_name, weft_ws *ws) {
+    return del_sub(h, topic_name, (sub){SUB_WS, ws, NULL});
+}
+int weft_hub_subscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch) {
+    if (!ch) return WEFT_EINVAL;
+    return add_sub(h, topic_name, (sub){SUB_CHAN, NULL, ch});
+}
+int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch) {
+    return del_sub(h, topic_name, (sub){SUB_CHAN, NULL, ch});
+}
+
+static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, const void *p, size_t n,
+                   int to_broker) {
+    if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
+    if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
+    weft_hub_msg *m = msg_new(opcode, p, n);
+    if (!m) return WEFT_ENOMEM;
+    int count = 0;
+    pthread_mutex_lock(&h->mu);
+    h->published++;
+    topic *t = find_topic(h, name, 0);
+    for (size_t i = 0; t && i < t->n;) {
+        sub *s = &t->subs[i];
+        int rc;
+        if (s->kind == SUB_WS) {
+            rc = weft__ws_send_shared(s->ws, m, key);
+        } else {
+            weft_hub_msg *ref = weft__hub_msg_ref(m);
+            rc = weft_chan_send(s->ch, &ref, 0);
+            if (rc) weft_hub_msg_release(ref);
+        }
+        if (rc == 0) {
+            count++;
+            h->delivered++;
+        } else if (rc == WEFT_ECLOSED) {
+            remove_at(h, t, i); /* unsubscribed on close; subs[i] is another one now */
+            continue;
+        } else {
+            h->dropped++;
+        }
+        i++;
+    }
+    weft_hub_broker b = h->broker;
+    pthread_mutex_unlock(&h->mu);
+    weft_hub_msg_release(m);
+    if (to_broker && b.publish) b.publish(b.ud, name, opcode, p, n);
+    return count;
+}
+
+int weft_hub_publish(weft_hub *h, const char *topic_name, int opcode, uint64_t key, const void *p,
+                     size_t n) {
+    return fan_out(h, topic_name, opcode, key, p, n, 1);
+}
+
+int weft_hub_deliver(weft_hub *h, const char *topic_name, int opcode, uint64_t key, const void *p,
+                     size_t n) {
+    return fan_out(h, topic_name, opcode, key, p, n, 0);
+}
+
+void weft_hub_get_stats(weft_hub *h, weft_hub_stats *out) {
+    pthread_mutex_lock(&h->mu);
+    out->published = h->published;
+    out->delivered = h->delivered;
+    out->dropped = h->dropped;
+    out->subscribers = h->nsubs;
+    pthread_mutex_unlock(&h->mu);
+}

@@ -1,0 +1,813 @@
+/*
+ * tests/unit/ws_conn.c — src/http/ws_conn.c over real sockets: our client
+ * against a test server built from the pure handshake and weft_ws_adopt (the
+ * HTTP server's hand-over comes later), and raw sockets where a test needs to
+ * send what our client never would. Named after the RFC 6455 section of the
+ * behaviour; the queue policies after the issue's backpressure rules.
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "weft/ws.h"
+
+/* ---- a test server ------------------------------------------------------------------ */
+
+typedef struct server server;
+typedef void (*conn_fn)(server *s, weft_ws *ws);
+
+struct server {
+    int lfd, port;
+    conn_fn fn;
+    weft_ws_config cfg;
+    weft_ws_server_opts opts;
+    weft_wg done;           /* the connection tasks */
+    atomic_int closed_code; /* the status the last connection ended with */
+    char closed_reason[128];
+    atomic_int conns;
+    int sndbuf; /* SO_SNDBUF of accepted sockets, 0 = the default */
+    void *ud;
+};
+
+typedef struct conn_arg {
+    server *s;
+    int fd;
+} conn_arg;
+
+/* Reads a request head, answers the handshake, adopts the socket. */
+static void conn_task(void *arg) {
+    conn_arg *ca = arg;
+    server *s = ca->s;
+    int fd = ca->fd;
+    free(ca);
+    if (s->sndbuf) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->sndbuf, sizeof s->sndbuf);
+    char buf[8192];
+    size_t n = 0;
+    weft_http_header hdrs[64];
+    weft_http_request req;
+    int rc = WEFT_EAGAIN, st;
+    const char *why;
+    while (rc == WEFT_EAGAIN && n < sizeof buf) {
+        ssize_t r = weft_read(fd, buf + n, sizeof buf - n, weft_deadline_in(5000));
+        if (r <= 0) break;
+        n += (size_t)r;
+        rc = weft_http_parse_request(buf, n, &req, hdrs, 64, NULL, &st, &why);
+    }
+    if (rc <= 0) {
+        weft_close(fd);
+        weft_wg_done(&s->done);
+        return;
+    }
+    weft_ws_handshake hs;
+    weft_buf out;
+    weft_buf_init(&out, 0);
+    if (weft_ws_server_handshake(&req, &s->opts, &hs) != 101) {
+        weft_buf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n%s", hs.status,
+                        weft_http_reason(hs.status), strlen(hs.reason),
+                        hs.status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", hs.reason);
+        weft_write_all(fd, out.data, out.len, weft_deadline_in(5000));
+        weft_buf_free(&out);
+        weft_close(fd);
+        weft_wg_done(&s->done);
+        return;
+    }
+    weft_ws_handshake_response(&hs, &out);
+    weft_write_all(fd, out.data, out.len, weft_deadline_in(5000));
+    weft_buf_free(&out);
+    int err = 0;
+    weft_ws *ws = weft_ws_adopt(fd, WEFT_WS_SERVER, buf + rc, n - (size_t)rc,
+                                hs.deflate ? &hs.params : NULL, &s->cfg, &err);
+    if (ws) {
+        atomic_fetch_add(&s->conns, 1);
+        s->fn(s, ws);
+        const char *r;
+        int code = weft_ws_close_status(ws, &r);
+        snprintf(s->closed_reason, sizeof s->closed_reason, "%s", r);
+        atomic_store(&s->closed_code, code);
+        weft_ws_free(ws);
+    }
+    weft_wg_done(&s->done);
+}
+
+static void accept_task(void *arg) {
+    server *s = arg;
+    for (;;) {
+        int fd = weft_accept(s->lfd, NULL, NULL, -1);
+        if (fd < 0) break;
+        conn_arg *ca = malloc(sizeof *ca);
+        ca->s = s, ca->fd = fd;
+        weft_wg_add(&s->done, 1);
+        if (weft_go(conn_task, ca)) {
+            weft_wg_done(&s->done);
+            weft_close(fd);
+            free(ca);
+        }
+    }
+    weft_wg_done(&s->done);
+}
+
+static int server_start(server *s, conn_fn fn) {
+    s->fn = fn;
+    weft_wg_init(&s->done);
+    s->lfd = weft_tcp_listen("127.0.0.1", 0, 64, 0);
+    if (s->lfd < 0) return s->lfd;
+    s->port = weft_sock_port(s->lfd);
+    weft_wg_add(&s->done, 1);
+    return weft_go(accept_task, s);
+}
+
+/* Stops accepting and waits for the connection tasks. */
+static int server_stop(server *s) {
+    weft_close(s->lfd); /* wakes the accept task with EBADF */
+    return weft_wg_wait(&s->done, weft_deadline_in(test_slack_ms(10000)));
+}
+
+static weft_ws *dial(server *s, const char *path, const weft_ws_client_opts *o,
+                     const weft_ws_config *cfg) {
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d%s", s->port, path);
+    int err = 0;
+    const char *why = NULL;
+    weft_ws *ws = weft_ws_dial(url, o, cfg, weft_deadline_in(5000), &err, &why);
+    if (!ws) printf("dial %s: %s (%s)\n", url, weft_strerror(err), why ? why : "");
+    return ws;
+}
+
+/* The connection handlers. */
+static void echo(server *s, weft_ws *ws) {
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int op;
+    while ((op = weft_ws_recv(ws, &m, -1)) > 0)
+        if (weft_ws_send(ws, op, m.data, m.len)) break;
+    weft_buf_free(&m);
+}
+
+/* ---- echo, both directions, both opcodes --------------------------------------------- */
+
+static int roundtrip(weft_ws *c, int op, const void *p, size_t n) {
+    if (weft_ws_send(c, op, p, n)) return -1;
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int got = weft_ws_recv(c, &m, weft_deadline_in(test_slack_ms(5000)));
+    int ok = got == op && m.len == n && memcmp(m.data, p, n) == 0;
+    weft_buf_free(&m);
+    return ok ? 0 : -1;
+}
+
+TEST(rfc6455_5_6_echo_text_and_binary_over_a_socket) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    weft_ws *c = dial(&s, "/echo", NULL, NULL);
+    ASSERT(c != NULL);
+    static uint8_t big[300000];
+    test_fill_pattern(big, sizeof big, 3);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, "hello", 5), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, "", 0), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_BINARY, big, 125), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_BINARY, big, 126), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_BINARY, big, 65536), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_BINARY, big, sizeof big), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5", 11), 0);
+    ASSERT_EQ(weft_ws_close(c, WEFT_WS_NORMAL, "bye"), 0);
+    ASSERT_EQ(weft_ws_close_status(c, NULL), WEFT_WS_NORMAL);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_NORMAL);
+    ASSERT_STREQ(s.closed_reason, "bye");
+}
+
+TEST(rfc7692_echo_compressed_over_a_socket) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    weft_ws_client_opts o = {.deflate = 1};
+    weft_ws *c = dial(&s, "/echo", &o, NULL);
+    ASSERT(c != NULL);
+    static char text[200000];
+    for (size_t i = 0; i < sizeof text; i++) text[i] = "compress me, please "[i % 20];
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, text, sizeof text - i * 7777), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_BINARY, "", 0), 0);
+    ASSERT_EQ(weft_ws_close(c, WEFT_WS_NORMAL, NULL), 0);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* Compression switched off on the server: the offer is declined, messages flow plain. */
+TEST(rfc7692_switched_off_per_server) {
+    server s = {.opts = {.no_deflate = 1}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    weft_ws_client_opts o = {.deflate = 1};
+    weft_ws *c = dial(&s, "/echo", &o, NULL);
+    ASSERT(c != NULL);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, "plain", 5), 0);
+    weft_ws_close(c, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- closing (§7.1.2, §7.1.5) --------------------------------------------------------- */
+
+static void close_first(server *s, weft_ws *ws) {
+    weft_ws_close(ws, WEFT_WS_GOING_AWAY, "server leaving");
+}
+
+TEST(rfc6455_7_1_2_server_initiated_close) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, close_first), 0);
+    weft_ws *c = dial(&s, "/", NULL, NULL);
+    ASSERT(c != NULL);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    ASSERT_ERR(weft_ws_recv(c, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_ECLOSED);
+    const char *why;
+    ASSERT_EQ(weft_ws_close_status(c, &why), WEFT_WS_GOING_AWAY);
+    ASSERT_STREQ(why, "server leaving");
+    ASSERT_ERR(weft_ws_send(c, WEFT_WS_TEXT, "late", 4), WEFT_ECLOSED);
+    weft_buf_free(&m);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_GOING_AWAY);
+}
+
+/* A peer that never answers our close: close returns at close_timeout. */
+static void silent(server *s, weft_ws *ws) {
+    (void)s;
+    weft_sleep(test_slack_ms(1500));
+    (void)ws;
+}
+
+TEST(rfc6455_7_1_1_close_handshake_is_bounded) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, silent), 0);
+    weft_ws_config cfg = {.close_timeout_ms = 200};
+    weft_ws *c = dial(&s, "/", NULL, &cfg);
+    ASSERT(c != NULL);
+    int64_t t0 = weft_now_ns();
+    ASSERT_ERR(weft_ws_close(c, WEFT_WS_NORMAL, NULL), WEFT_ETIMEDOUT);
+    int64_t ms = test_ms_since(t0);
+    ASSERT_GE(ms, 190);
+    ASSERT_LT(ms, test_slack_ms(1000));
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- raw peers --------------------------------------------------------------------------- */
+
+/* A raw client socket that has done the handshake; returns the fd. */
+static int raw_client(server *s, int deflate) {
+    int fd = weft_tcp_connect("127.0.0.1", s->port, weft_deadline_in(5000));
+    if (fd < 0) return fd;
+    char key[25];
+    weft_ws_client_key(key);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_ws_client_opts o = {.deflate = deflate};
+    weft_ws_client_request(&b, "127.0.0.1", "/", key, &o);
+    weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
+    b.len = 0;
+    int rc = WEFT_EAGAIN;
+    while (rc == WEFT_EAGAIN) {
+        weft_buf_reserve(&b, 1); /* read one byte at a time: nothing past the head */
+        ssize_t r = weft_read(fd, b.data + b.len, 1, weft_deadline_in(5000));
+        if (r <= 0) break;
+        b.len++;
+        weft_ws_handshake hs;
+        const char *why;
+        rc = weft_ws_client_response(b.data, b.len, key, &o, &hs, &why);
+    }
+    weft_buf_free(&b);
+    if (rc <= 0) {
+        weft_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static const uint8_t KEY[4] = {9, 8, 7, 6};
+
+/* What a raw client reads: its own receiver and read-ahead buffer. */
+typedef struct raw_reader {
+    int fd;
+    weft_ws_rx rx;
+    uint8_t buf[65536];
+    size_t off, len;
+} raw_reader;
+
+static raw_reader *raw_reader_new(int fd) {
+    raw_reader *r = calloc(1, sizeof *r);
+    r->fd = fd;
+    weft_ws_rx_init(&r->rx, WEFT_WS_CLIENT, 0);
+    return r;
+}
+static void raw_reader_free(raw_reader *r) {
+    weft_ws_rx_free(&r->rx);
+    free(r);
+}
+
+/* Reads frames until one of opcode `want` comes; returns its payload length
+ * (copied into p; for a close, the code as two bytes) or a negative code:
+ * WEFT_ECLOSED when a close came that was not wanted, or at EOF. */
+static int raw_read_frame_r(raw_reader *rd, int want, uint8_t *p, size_t cap, int64_t deadline) {
+    for (;;) {
+        if (rd->off == rd->len) {
+            ssize_t r = weft_read(rd->fd, rd->buf, sizeof rd->buf, deadline);
+            if (r <= 0) return r == 0 ? WEFT_ECLOSED : (int)r;
+            rd->off = 0, rd->len = (size_t)r;
+        }
+        weft_ws_event ev;
+        size_t used;
+        int t = weft_ws_rx_feed(&rd->rx, rd->buf + rd->off, rd->len - rd->off, &used, &ev);
+        rd->off += used;
+        if (t == WEFT_WS_EV_NONE) continue;
+        if (t == WEFT_WS_EV_FAIL) return WEFT_EPARSE;
+        if (t == WEFT_WS_EV_CLOSE) {
+            p[0] = (uint8_t)(ev.code >> 8), p[1] = (uint8_t)ev.code;
+            return want == WEFT_WS_CLOSE ? 2 : WEFT_ECLOSED;
+        }
+        int op = t == WEFT_WS_EV_PING   ? WEFT_WS_PING
+                 : t == WEFT_WS_EV_PONG ? WEFT_WS_PONG
+                                        : ev.opcode;
+        if (op == want) {
+            memcpy(p, ev.data.p, ev.data.n < cap ? ev.data.n : cap);
+            return (int)ev.data.n;
+        }
+    }
+}
+
+/* One-shot: a fresh reader for one frame (the tests that use it read one
+ * frame per call and nothing follows in the same read). */
+static int raw_read_frame(int fd, int want, uint8_t *p, size_t cap, int64_t deadline) {
+    raw_reader *rd = raw_reader_new(fd);
+    int r = raw_read_frame_r(rd, want, p, cap, deadline);
+    raw_reader_free(rd);
+    return r;
+}
+
+static void raw_send(int fd, int flags, int opcode, const void *p, size_t n, const uint8_t *mask) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    uint8_t h[WEFT_WS_HEAD_MAX];
+    size_t hn = weft_ws_frame_head(h, flags, opcode, n, mask);
+    weft_buf_append(&b, h, hn);
+    weft_buf_append(&b, p, n);
+    if (mask) weft_ws_mask(b.data + hn, n, mask, 0);
+    weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
+    weft_buf_free(&b);
+}
+
+/* §5.5.2/§5.5.3: a ping in the middle of a fragmented message is answered at
+ * once with a pong of the same payload; the message still arrives whole. */
+TEST(rfc6455_5_5_2_ping_answered_with_pong_mid_message) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    int fd = raw_client(&s, 0);
+    ASSERT_GE(fd, 0);
+    raw_send(fd, 0, WEFT_WS_TEXT, "frag", 4, KEY);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_PING, "are you there", 13, KEY);
+    uint8_t p[256];
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_PONG, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              13);
+    ASSERT_MEMEQ(p, "are you there", 13);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_PONG, "unsolicited", 11, KEY);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_CONT, "ment", 4, KEY);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_TEXT, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              8);
+    ASSERT_MEMEQ(p, "fragment", 8);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_ABNORMAL); /* dropped without a close */
+}
+
+/* §5.1, §7.1.7: an unmasked client frame fails the connection: close 1002,
+ * then the server closes the socket. */
+TEST(rfc6455_5_1_unmasked_client_frame_closes_1002) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    int fd = raw_client(&s, 0);
+    ASSERT_GE(fd, 0);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_TEXT, "naked", 5, NULL);
+    uint8_t p[256];
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_PROTOCOL_ERROR);
+    char b;
+    ASSERT_EQ(weft_read(fd, &b, 1, weft_deadline_in(test_slack_ms(5000))), 0); /* then EOF */
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_PROTOCOL_ERROR);
+    ASSERT_STREQ(s.closed_reason, "client frame not masked");
+}
+
+TEST(rfc6455_8_1_invalid_utf8_over_a_socket_closes_1007) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    int fd = raw_client(&s, 0);
+    ASSERT_GE(fd, 0);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_TEXT, "\xED\xA0\x80", 3, KEY);
+    uint8_t p[256];
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_INVALID_DATA);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+TEST(rfc6455_10_4_message_over_the_limit_over_a_socket_closes_1009) {
+    server s = {.cfg = {.max_message = 1000}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    int fd = raw_client(&s, 0);
+    ASSERT_GE(fd, 0);
+    static uint8_t big[1001];
+    memset(big, 'x', sizeof big);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_BINARY, big, 1000, KEY);
+    uint8_t p[1100];
+    ASSERT_EQ(
+        raw_read_frame(fd, WEFT_WS_BINARY, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+        1000);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_BINARY, big, 1001, KEY);
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_TOO_BIG);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- keepalive and idle timeout ---------------------------------------------------------- */
+
+TEST(ws_keepalive_pings_while_receiving) {
+    server s = {.cfg = {.ping_interval_ms = 50, .idle_timeout_ms = -1}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    int fd = raw_client(&s, 0);
+    ASSERT_GE(fd, 0);
+    uint8_t p[16];
+    int64_t t0 = weft_now_ns();
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(
+            raw_read_frame(fd, WEFT_WS_PING, p, sizeof p, weft_deadline_in(test_slack_ms(2000))),
+            0);
+    ASSERT_GE(test_ms_since(t0), 100);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+TEST(ws_idle_timeout_closes_1001) {
+    server s = {.cfg = {.ping_interval_ms = -1, .idle_timeout_ms = 200}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    int fd = raw_client(&s, 0);
+    ASSERT_GE(fd, 0);
+    uint8_t p[16];
+    int64_t t0 = weft_now_ns();
+    ASSERT_EQ(raw_read_frame(fd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))),
+              2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_GOING_AWAY);
+    ASSERT_GE(test_ms_since(t0), 180);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_STREQ(s.closed_reason, "idle timeout");
+}
+
+/* A client answering pings stays connected past the idle timeout. */
+TEST(ws_pongs_keep_an_idle_connection_alive) {
+    server s = {.cfg = {.ping_interval_ms = 40, .idle_timeout_ms = 150}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    weft_ws *c = dial(&s, "/", NULL, NULL);
+    ASSERT(c != NULL);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    /* our client answers pings while it sits in recv */
+    ASSERT_ERR(weft_ws_recv(c, &m, weft_deadline_in(500)), WEFT_ETIMEDOUT);
+    ASSERT_EQ(weft_ws_close_status(c, NULL), 0);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, "still here", 10), 0);
+    weft_buf_free(&m);
+    ASSERT_EQ(weft_ws_close(c, WEFT_WS_NORMAL, NULL), 0);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- the outgoing queue -------------------------------------------------------------------- */
+
+/* A server connection that publishes `count` messages of 4 KiB as fast as it
+ * can to a client that does not read; records the send results. */
+typedef struct flood {
+    int sent_ok, limited, closed;
+    int64_t max_send_us;
+    size_t max_queued;
+    uint64_t dropped;
+    int count;
+    weft_sem go;
+} flood;
+
+static void flooder(server *s, weft_ws *ws) {
+    flood *f = s->ud;
+    static char msg[4096];
+    memset(msg, 'f', sizeof msg);
+    for (int i = 0; i < f->count; i++) {
+        snprintf(msg, 16, "%08d", i);
+        int64_t t0 = weft_now_ns();
+        int rc = weft_ws_send_keyed(ws, WEFT_WS_BINARY, (uint64_t)(i % 10) + 1, msg, sizeof msg);
+        int64_t us = (weft_now_ns() - t0) / 1000;
+        if (us > f->max_send_us) f->max_send_us = us;
+        if (rc == 0)
+            f->sent_ok++;
+        else if (rc == WEFT_ELIMIT)
+            f->limited++;
+        else if (rc == WEFT_ECLOSED)
+            f->closed++;
+        weft_ws_stats st;
+        weft_ws_get_stats(ws, &st);
+        if (st.queued > f->max_queued) f->max_queued = st.queued;
+        f->dropped = st.dropped;
+        if (i % 64 == 0) weft_yield();
+    }
+    weft_sem_release(&f->go, 1);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {}
+    weft_buf_free(&m);
+}
+
+/* A client that reads nothing until told (the server's send buffer is made
+ * small, so the kernel soaks up little of the flood). */
+static int slow_client(server *s) { return raw_client(s, 0); }
+
+TEST(ws_queue_full_policy_close_1008_never_stalls) {
+    flood f = {.count = 2000};
+    weft_sem_init(&f.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_CLOSE},
+                .ud = &f,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&f.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_GT(f.sent_ok, 0);
+    ASSERT_EQ(f.limited, 1); /* the one that did not fit */
+    ASSERT_EQ(f.sent_ok + f.limited + f.closed, 2000);
+    ASSERT_GT(f.closed, 0); /* everything after it: closing */
+    ASSERT_LE(f.max_queued, 64 * 1024);
+    ASSERT_LT(f.max_send_us, test_slack_ms(50) * 1000); /* no send waited for the peer */
+    /* the client, reading at last, finds the messages that made it, then a 1008 */
+    uint8_t *p = malloc(8192);
+    int r;
+    raw_reader *rd = raw_reader_new(fd);
+    r = raw_read_frame_r(rd, WEFT_WS_CLOSE, p, 8192, weft_deadline_in(test_slack_ms(5000)));
+    raw_reader_free(rd);
+    ASSERT_EQ(r, 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_POLICY);
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_POLICY);
+}
+
+TEST(ws_queue_full_policy_drop_oldest) {
+    flood f = {.count = 2000};
+    weft_sem_init(&f.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
+                .ud = &f,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&f.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(f.sent_ok, 2000); /* every send accepted ... */
+    ASSERT_GT(f.dropped, 0);    /* ... some older ones dropped for them */
+    ASSERT_LE(f.max_queued, 64 * 1024);
+    ASSERT_LT(f.max_send_us, test_slack_ms(50) * 1000);
+    /* the last message sent is the last one the client gets */
+    uint8_t *p = malloc(8192);
+    int last = -1, r, n = 0;
+    raw_reader *rd = raw_reader_new(fd);
+    for (;;) {
+        r = raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(300));
+        if (r != 4096) break;
+        last = atoi((char *)p);
+        n++;
+    }
+    raw_reader_free(rd);
+    ASSERT_EQ(last, 1999);
+    ASSERT_LT(n, 2000);
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+TEST(ws_queue_policy_coalesce_keeps_newest_per_key) {
+    flood f = {.count = 2000};
+    weft_sem_init(&f.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_COALESCE},
+                .ud = &f,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&f.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(f.sent_ok, 2000);
+    ASSERT_GT(f.dropped, 0);
+    ASSERT_LE(f.max_queued, 10 * 4096); /* at most one waiting message per key */
+    /* per key, the newest value arrives last: 1990..1999 for keys 1..10 */
+    uint8_t *p = malloc(8192);
+    int newest[10];
+    for (int k = 0; k < 10; k++) newest[k] = -1;
+    raw_reader *rd = raw_reader_new(fd);
+    int in_order = 1;
+    for (;;) {
+        int r = raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(300));
+        if (r != 4096) break;
+        int v = atoi((char *)p);
+        if (v <= newest[v % 10]) in_order = 0; /* per key, in order */
+        newest[v % 10] = v;
+    }
+    raw_reader_free(rd);
+    ASSERT(in_order);
+    for (int k = 0; k < 10; k++) ASSERT_EQ(newest[k], 1990 + k);
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- senders from everywhere -------------------------------------------------------------------
+ */
+
+typedef struct sender_arg {
+    weft_ws *ws;
+    int id, count;
+    weft_wg *wg;
+} sender_arg;
+
+static void send_many(sender_arg *a) {
+    char msg[2000];
+    for (int i = 0; i < a->count; i++) {
+        int n = snprintf(msg, sizeof msg, "%d:%d:", a->id, i);
+        int len = 100 + (i * 37 + a->id * 11) % 1800; /* sizes vary: frames of every head size */
+        memset(msg + n, 'a' + a->id, (size_t)(len - n));
+        while (weft_ws_send(a->ws, WEFT_WS_TEXT, msg, (size_t)len) == WEFT_ELIMIT) sched_yield();
+    }
+}
+static void sender_task(void *arg) {
+    sender_arg *a = arg;
+    send_many(a);
+    weft_wg_done(a->wg);
+}
+static void *sender_thread(void *arg) {
+    send_many(arg);
+    return NULL;
+}
+
+/* Four tasks and a plain thread send at once; the client gets every message
+ * whole (the filler byte matches the sender all the way) and each sender's in
+ * its order. */
+TEST(ws_send_from_tasks_and_threads_never_interleaves) {
+    server s = {.cfg = {.max_queue = 1 << 22, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    weft_ws *c = dial(&s, "/", NULL, &(weft_ws_config){.max_queue = 1 << 22});
+    ASSERT(c != NULL);
+    int per = (int)test_scale_min(500, 50);
+    weft_wg wg;
+    weft_wg_init(&wg);
+    sender_arg args[5];
+    for (int i = 0; i < 5; i++) args[i] = (sender_arg){c, i, per, &wg};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, sender_thread, &args[4]), 0);
+    for (int i = 0; i < 4; i++) ASSERT_EQ(test_go_wg(&wg, sender_task, &args[i]), 0);
+    int next[5] = {0};
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int total = 0;
+    while (total < 5 * per) {
+        int op = weft_ws_recv(c, &m, weft_deadline_in(test_slack_ms(10000)));
+        ASSERT_EQ(op, WEFT_WS_TEXT);
+        int id, i, off;
+        ASSERT_EQ(sscanf(m.data, "%d:%d:%n", &id, &i, &off), 2);
+        ASSERT(id >= 0 && id < 5);
+        ASSERT_EQ(i, next[id]);
+        next[id]++;
+        ASSERT_EQ((int)m.len, 100 + (i * 37 + id * 11) % 1800);
+        for (size_t k = (size_t)off; k < m.len; k++) ASSERT_EQ(m.data[k], 'a' + id);
+        total++;
+    }
+    pthread_join(th, NULL);
+    ASSERT_EQ(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+    weft_buf_free(&m);
+    ASSERT_EQ(weft_ws_close(c, WEFT_WS_NORMAL, NULL), 0);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- recv deadlines, dial errors --------------------------------------------------------------
+ */
+
+TEST(ws_recv_deadline_leaves_the_connection_open) {
+    server s = {0};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    weft_ws *c = dial(&s, "/", NULL, NULL);
+    ASSERT(c != NULL);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int64_t t0 = weft_now_ns();
+    ASSERT_ERR(weft_ws_recv(c, &m, weft_deadline_in(100)), WEFT_ETIMEDOUT);
+    ASSERT_GE(test_ms_since(t0), 95);
+    ASSERT_ERR(weft_ws_recv(c, &m, 0), WEFT_EAGAIN);
+    ASSERT_EQ(roundtrip(c, WEFT_WS_TEXT, "after", 5), 0);
+    weft_buf_free(&m);
+    weft_ws_close(c, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+static int no_origin_allowed(weft_str o, void *ud) {
+    (void)o, (void)ud;
+    return 0;
+}
+
+TEST(ws_dial_errors) {
+    int err = 0;
+    const char *why = NULL;
+    ASSERT(weft_ws_dial("http://127.0.0.1/", NULL, NULL, weft_deadline_in(1000), &err, &why) ==
+           NULL);
+    ASSERT_ERR(err, WEFT_EINVAL);
+    ASSERT(weft_ws_dial("wss://127.0.0.1/", NULL, NULL, weft_deadline_in(1000), &err, &why) ==
+           NULL);
+    ASSERT_ERR(err, WEFT_ENOTSUP);
+    server s = {.opts = {.check_origin = no_origin_allowed}};
+    ASSERT_EQ(server_start(&s, echo), 0);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", s.port);
+    ASSERT(weft_ws_dial(url, NULL, NULL, weft_deadline_in(5000), &err, &why) == NULL);
+    ASSERT_ERR(err, WEFT_EPARSE);
+    ASSERT_STREQ(why, "the server did not switch protocols (not 101)");
+    ASSERT_EQ(server_stop(&s), 0);
+    /* nobody listens there any more */
+    ASSERT(weft_ws_dial(url, NULL, NULL, weft_deadline_in(5000), &err, &why) == NULL);
+    ASSERT_ERR(err, WEFT_ECONNREFUSED);
+}
+
+/* ---- URLs (pure) ------------------------------------------------------------------------------
+ */
+
+TEST_PLAIN(rfc6455_3_ws_urls) {
+    weft_ws_url u;
+    ASSERT_EQ(weft_ws_url_parse("ws://example.com", 16, &u), 0);
+    ASSERT(weft_str_eq(u.host, WEFT_STR("example.com")));
+    ASSERT_EQ(u.port, 80);
+    ASSERT(weft_str_eq(u.target, WEFT_STR("/")));
+    const char *s = "WS://[::1]:9001/chat?room=1";
+    ASSERT_EQ(weft_ws_url_parse(s, strlen(s), &u), 0);
+    ASSERT(weft_str_eq(u.host, WEFT_STR("::1")));
+    ASSERT_EQ(u.port, 9001);
+    ASSERT(weft_str_eq(u.authority, WEFT_STR("[::1]:9001")));
+    ASSERT(weft_str_eq(u.target, WEFT_STR("/chat?room=1")));
+    s = "ws://h?x=1";
+    ASSERT_EQ(weft_ws_url_parse(s, strlen(s), &u), 0);
+    ASSERT(weft_str_eq(u.target, WEFT_STR("?x=1")));
+    static const char *const bad[] = {"ws://",     "ws://:80/",  "ws://h:0/",    "ws://h:65536/",
+                                      "ws://h:/",  "ws://u@h/",  "ws://h/#frag", "ws://h/a b",
+                                      "http://h/", "ws://[::1/", "ws://[zz]/",   "ws://h:8x/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (weft_ws_url_parse(bad[i], strlen(bad[i]), &u) != WEFT_EINVAL) {
+            test__fail(__FILE__, __LINE__, "accepted %s", bad[i]);
+            return;
+        }
+    }
+    ASSERT_ERR(weft_ws_url_parse("wss://h/", 8, &u), WEFT_ENOTSUP);
+}
+
+/* ---- the server's two-step connection (ws_upgrade.c's path) ---------------------------- */
+
+#include "http/ws_int.h"
+
+/* A shutdown notification that comes during the hand-over, before the socket
+ * is there, is kept: the 1001 close goes out as soon as the socket arrives. */
+TEST(rfc6455_7_4_1_going_away_before_the_socket_arrives) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    weft_ws *ws = weft__ws_new(WEFT_WS_SERVER, NULL, NULL);
+    ASSERT(ws != NULL);
+    weft__ws_going_away(ws); /* no socket yet: remembered */
+    ASSERT_EQ(weft__ws_attach(ws, sv[0], NULL, 0), 0);
+    uint8_t p[16];
+    ASSERT_EQ(raw_read_frame(sv[1], WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_GOING_AWAY);
+    ASSERT_ERR(weft_ws_send(ws, WEFT_WS_TEXT, "late", 4), WEFT_ECLOSED);
+    weft_ws_free(ws);
+    weft_close(sv[1]);
+}
+
+TEST(ws_close_refuses_codes_that_may_not_be_sent) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int err = 0;
+    weft_ws *ws = weft_ws_adopt(sv[0], WEFT_WS_SERVER, NULL, 0, NULL, NULL, &err);
+    ASSERT(ws != NULL);
+    ASSERT_ERR(weft_ws_close(ws, WEFT_WS_NO_STATUS, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_ws_close(ws, WEFT_WS_ABNORMAL, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_ws_close(ws, 999, NULL), WEFT_EINVAL);
+    ASSERT_ERR(weft_ws_send(ws, WEFT_WS_TEXT, "\xC0\xAF", 2), WEFT_EINVAL); /* not UTF-8 */
+    ASSERT_ERR(weft_ws_send(ws, WEFT_WS_PING, "x", 1), WEFT_EINVAL);
+    ASSERT_EQ(weft_ws_close_status(ws, NULL), 0); /* still open */
+    weft_ws_free(ws);
+    weft_close(sv[1]);
+}

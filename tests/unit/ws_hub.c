@@ -1,0 +1,402 @@
+/*
+ * tests/unit/ws_hub.c — src/http/ws_hub.c and src/http/sse.c: topics, one
+ * message framed once and shared by every subscriber (WebSocket connections
+ * of the real HTTP server, channels, SSE streams), automatic unsubscribe on
+ * close, slow subscribers that never stall the publisher, the broker seam,
+ * and the event-stream format.
+ */
+#include "test.h"
+
+#include <stdlib.h>
+
+#include "weft/sse.h"
+#include "weft/ws.h"
+
+typedef struct tsrv {
+    weft_http_router *r;
+    weft_http_server *s;
+    weft_group g;
+    int port;
+    _Atomic int serve_rc;
+    weft_hub *hub;
+    weft_ws_config cfg;
+    _Atomic int sse_done;
+    char last_event_id[64];
+} tsrv;
+
+static tsrv *g_srv;
+
+static void serve_task(void *a) {
+    tsrv *t = a;
+    atomic_store(&t->serve_rc, weft_http_serve(t->s));
+}
+
+/* /sub/{topic}: a WebSocket subscribed to topic that reads until closed. */
+static int h_sub(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    int err;
+    weft_ws *ws = weft_ws_upgrade(c, NULL, &g_srv->cfg, &err);
+    if (!ws) return err == WEFT_EPARSE ? 0 : err;
+    char topic[64];
+    weft_str tp = weft_http_param(c, "topic");
+    snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
+    weft_hub_subscribe_ws(g_srv->hub, topic, ws);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(ws, &m, -1) > 0) {}
+    weft_buf_free(&m);
+    weft_ws_free(ws);
+    return 0;
+}
+
+/* /events/{topic}: an SSE stream of topic. */
+static int h_events(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    weft_str last = weft_sse_last_event_id(c);
+    snprintf(g_srv->last_event_id, sizeof g_srv->last_event_id, "%.*s", (int)last.n,
+             last.p ? last.p : "");
+    char topic[64];
+    weft_str tp = weft_http_param(c, "topic");
+    snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
+    int rc = weft_hub_serve_sse(c, g_srv->hub, topic, 100);
+    atomic_fetch_add(&g_srv->sse_done, 1);
+    return rc;
+}
+
+static int start(tsrv *t, const weft_ws_config *cfg) {
+    memset(t, 0, sizeof *t);
+    if (cfg) t->cfg = *cfg;
+    t->hub = weft_hub_new();
+    t->r = weft_http_router_new();
+    weft_http_route(t->r, "GET", "/sub/{topic}", h_sub, NULL);
+    weft_http_route(t->r, "GET", "/events/{topic}", h_events, NULL);
+    atomic_init(&t->serve_rc, 12345);
+    weft_group_init(&t->g);
+    weft_http_config hc = {.port = 0, .shutdown_timeout_ms = 3000};
+    int err = 0;
+    t->s = weft_http_server_new(&hc, t->r, &err);
+    if (!t->s) return err;
+    t->port = weft_http_server_port(t->s);
+    g_srv = t;
+    return weft_group_go(&t->g, serve_task, t, "serve");
+}
+
+static int stop(tsrv *t) {
+    weft_http_server_stop(t->s);
+    int jr = test_join(&t->g, test_slack_ms(10000));
+    int rc = jr ? jr : atomic_load(&t->serve_rc);
+    weft_http_server_free(t->s);
+    weft_http_router_free(t->r);
+    weft_hub_free(t->hub);
+    return rc;
+}
+
+static weft_ws *sub(tsrv *t, const char *topic, const weft_ws_client_opts *o) {
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/sub/%s", t->port, topic);
+    int err;
+    return weft_ws_dial(url, o, NULL, weft_deadline_in(5000), &err, NULL);
+}
+
+/* Waits until the hub counts n subscribers. */
+static int wait_subs(weft_hub *h, size_t n) {
+    for (int i = 0; i < 500; i++) {
+        weft_hub_stats st;
+        weft_hub_get_stats(h, &st);
+        if (st.subscribers == n) return 0;
+        weft_sleep(10);
+    }
+    return -1;
+}
+
+typedef struct pub_arg {
+    weft_hub *hub;
+    int from, count;
+} pub_arg;
+
+static void publish_range(pub_arg *a) {
+    char msg[64];
+    for (int i = a->from; i < a->from + a->count; i++) {
+        int n = snprintf(msg, sizeof msg, "update %d", i);
+        weft_hub_publish(a->hub, "fleet", WEFT_WS_TEXT, 0, msg, (size_t)n);
+    }
+}
+static void *pub_thread(void *a) {
+    publish_range(a);
+    return NULL;
+}
+
+/* Five subscribers (plain, and compressed once for those that let the server
+ * reset per message), messages from a plain thread then a task: every
+ * subscriber gets all of them, in order. */
+TEST(hub_fan_out_to_websockets_in_order) {
+    tsrv t;
+    ASSERT_EQ(start(&t, NULL), 0);
+    weft_ws *c[5];
+    weft_ws_client_opts z = {.deflate = 1, .deflate_server_no_context_takeover = 1};
+    weft_ws_client_opts zc = {.deflate = 1};
+    for (int i = 0; i < 5; i++) {
+        c[i] = sub(&t, "fleet", i == 3 ? &z : i == 4 ? &zc : NULL);
+        ASSERT(c[i] != NULL);
+    }
+    ASSERT_EQ(wait_subs(t.hub, 5), 0);
+    pub_arg a = {t.hub, 0, 100}, b = {t.hub, 100, 100};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, pub_thread, &a), 0);
+    pthread_join(th, NULL);
+    publish_range(&b);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    for (int i = 0; i < 5; i++) {
+        for (int k = 0; k < 200; k++) {
+            ASSERT_EQ(weft_ws_recv(c[i], &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+            char want[64];
+            int n = snprintf(want, sizeof want, "update %d", k);
+            ASSERT_EQ(m.len, (size_t)n);
+            ASSERT_MEMEQ(m.data, want, (size_t)n);
+        }
+    }
+    weft_hub_stats st;
+    weft_hub_get_stats(t.hub, &st);
+    ASSERT_EQ(st.published, 200);
+    ASSERT_EQ(st.delivered, 1000);
+    ASSERT_EQ(st.dropped, 0);
+    weft_buf_free(&m);
+    for (int i = 0; i < 5; i++) {
+        weft_ws_close(c[i], WEFT_WS_NORMAL, NULL);
+        weft_ws_free(c[i]);
+    }
+    ASSERT_EQ(stop(&t), 0);
+}
+
+/* A subscriber that closed is gone from its topic at the next publish. */
+TEST(hub_unsubscribes_closed_connections) {
+    tsrv t;
+    ASSERT_EQ(start(&t, NULL), 0);
+    weft_ws *a = sub(&t, "room", NULL), *b = sub(&t, "room", NULL);
+    ASSERT(a && b);
+    ASSERT_EQ(wait_subs(t.hub, 2), 0);
+    ASSERT_EQ(weft_ws_close(a, WEFT_WS_NORMAL, NULL), 0);
+    weft_ws_free(a);
+    weft_sleep(50);
+    ASSERT_EQ(weft_hub_publish(t.hub, "room", WEFT_WS_TEXT, 0, "x", 1), 1);
+    weft_hub_stats st;
+    weft_hub_get_stats(t.hub, &st);
+    ASSERT_EQ(st.subscribers, 1);
+    ASSERT_EQ(weft_hub_publish(t.hub, "nobody-here", WEFT_WS_TEXT, 0, "x", 1), 0);
+    ASSERT_ERR(weft_hub_publish(t.hub, "room", WEFT_WS_TEXT, 0, "\xFF", 1), WEFT_EINVAL);
+    weft_ws_close(b, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(b);
+    ASSERT_EQ(stop(&t), 0);
+}
+
+/* One subscriber never reads: its queue drops the oldest, the publisher
+ * never waits, the others get everything. */
+TEST(hub_slow_subscriber_never_stalls_the_publisher) {
+    weft_ws_config cfg = {.max_queue = 32 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST};
+    tsrv t;
+    ASSERT_EQ(start(&t, &cfg), 0);
+    /* the slow one: a raw socket that upgrades and then reads nothing */
+    int fd = weft_tcp_connect("127.0.0.1", t.port, weft_deadline_in(5000));
+    ASSERT_GE(fd, 0);
+    char key[25];
+    weft_ws_client_key(key);
+    weft_buf req;
+    weft_buf_init(&req, 0);
+    weft_ws_client_request(&req, "x", "/sub/feed", key, NULL);
+    weft_write_all(fd, req.data, req.len, weft_deadline_in(5000));
+    weft_buf_free(&req);
+    weft_ws *fast = sub(&t, "feed", NULL);
+    ASSERT(fast != NULL);
+    ASSERT_EQ(wait_subs(t.hub, 2), 0);
+    static char msg[4096];
+    memset(msg, 'm', sizeof msg);
+    int n = (int)test_scale_min(3000, 300);
+    int64_t worst = 0;
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    for (int i = 0; i < n; i++) {
+        int64_t t0 = weft_now_ns();
+        weft_hub_publish(t.hub, "feed", WEFT_WS_BINARY, 0, msg, sizeof msg);
+        int64_t us = (weft_now_ns() - t0) / 1000;
+        if (us > worst) worst = us;
+        /* the fast one keeps up */
+        ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_BINARY);
+    }
+    ASSERT_LT(worst, test_slack_ms(50) * 1000);
+    weft_hub_stats st;
+    weft_hub_get_stats(t.hub, &st);
+    ASSERT_EQ(st.delivered, 2 * (uint64_t)n); /* queued to both: the slow one drops old ones */
+    weft_buf_free(&m);
+    weft_close(fd);
+    weft_ws_close(fast, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(fast);
+    ASSERT_EQ(stop(&t), 0);
+}
+
+/* Channels subscribe too; a full one misses messages (counted), never blocks. */
+TEST(hub_channel_subscribers) {
+    weft_hub *h = weft_hub_new();
+    weft_chan *ch = weft_chan_new(sizeof(weft_hub_msg *), 4, NULL);
+    ASSERT_EQ(weft_hub_subscribe_chan(h, "t", ch), 0);
+    ASSERT_ERR(weft_hub_subscribe_chan(h, "t", ch), WEFT_EEXIST);
+    for (int i = 0; i < 6; i++) {
+        char b[16];
+        int n = snprintf(b, sizeof b, "m%d", i);
+        ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_BINARY, 0, b, (size_t)n), i < 4 ? 1 : 0);
+    }
+    weft_hub_stats st;
+    weft_hub_get_stats(h, &st);
+    ASSERT_EQ(st.dropped, 2);
+    for (int i = 0; i < 4; i++) {
+        weft_hub_msg *m;
+        ASSERT_EQ(weft_chan_recv(ch, &m, 0), 0);
+        char b[16];
+        snprintf(b, sizeof b, "m%d", i);
+        ASSERT(weft_str_eq(weft_hub_msg_data(m), weft_str_c(b)));
+        ASSERT_EQ(weft_hub_msg_opcode(m), WEFT_WS_BINARY);
+        weft_hub_msg_release(m);
+    }
+    ASSERT_EQ(weft_hub_unsubscribe_chan(h, "t", ch), 0);
+    ASSERT_ERR(weft_hub_unsubscribe_chan(h, "t", ch), WEFT_ENOENT);
+    ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_BINARY, 0, "x", 1), 0);
+    /* a closed channel is dropped from its topic */
+    ASSERT_EQ(weft_hub_subscribe_chan(h, "t", ch), 0);
+    weft_chan_close(ch);
+    ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_BINARY, 0, "x", 1), 0);
+    weft_hub_get_stats(h, &st);
+    ASSERT_EQ(st.subscribers, 0);
+    weft_chan_free(ch);
+    weft_hub_free(h);
+}
+
+/* The broker seam: hub A's publishes reach hub B's subscribers through a
+ * broker that calls weft_hub_deliver, and nothing comes back around. */
+typedef struct fake_broker {
+    weft_hub *to;
+    int calls;
+} fake_broker;
+static int broker_publish(void *ud, const char *topic, int opcode, const void *p, size_t n) {
+    fake_broker *b = ud;
+    b->calls++;
+    return weft_hub_deliver(b->to, topic, opcode, 0, p, n);
+}
+
+TEST(hub_broker_bridges_two_hubs_without_loops) {
+    weft_hub *a = weft_hub_new(), *b = weft_hub_new();
+    fake_broker ab = {b, 0}, ba = {a, 0};
+    weft_hub_set_broker(a, &(weft_hub_broker){broker_publish, &ab});
+    weft_hub_set_broker(b, &(weft_hub_broker){broker_publish, &ba});
+    weft_chan *ca = weft_chan_new(sizeof(weft_hub_msg *), 8, NULL);
+    weft_chan *cb = weft_chan_new(sizeof(weft_hub_msg *), 8, NULL);
+    ASSERT_EQ(weft_hub_subscribe_chan(a, "t", ca), 0);
+    ASSERT_EQ(weft_hub_subscribe_chan(b, "t", cb), 0);
+    ASSERT_EQ(weft_hub_publish(a, "t", WEFT_WS_TEXT, 0, "from a", 6), 1);
+    ASSERT_EQ(ab.calls, 1);
+    ASSERT_EQ(ba.calls, 0); /* deliver does not go to b's broker */
+    weft_hub_msg *m;
+    ASSERT_EQ(weft_chan_recv(ca, &m, 0), 0);
+    weft_hub_msg_release(m);
+    ASSERT_EQ(weft_chan_recv(cb, &m, 0), 0);
+    ASSERT(weft_str_eq(weft_hub_msg_data(m), WEFT_STR("from a")));
+    weft_hub_msg_release(m);
+    ASSERT_ERR(weft_chan_recv(ca, &m, 0), WEFT_EAGAIN);
+    weft_hub_free(a);
+    weft_hub_free(b);
+    weft_chan_free(ca);
+    weft_chan_free(cb);
+}
+
+/* ---- SSE ---------------------------------------------------------------------------- */
+
+static const char *fmt(const weft_sse_event *ev, weft_buf *b) {
+    b->len = 0;
+    if (weft_sse_format(b, ev)) return NULL;
+    return b->data;
+}
+
+TEST_PLAIN(sse_format_fields_and_line_breaks) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT_STREQ(fmt(&(weft_sse_event){.data = "hello", .n = 5}, &b), "data: hello\n\n");
+    ASSERT_STREQ(
+        fmt(&(weft_sse_event){.id = "7", .event = "pos", .data = "a", .n = 1, .retry_ms = 3000},
+            &b),
+        "event: pos\nid: 7\nretry: 3000\ndata: a\n\n");
+    /* CR, LF and CRLF each end a line; a trailing break gives a last empty line */
+    ASSERT_STREQ(fmt(&(weft_sse_event){.data = "a\rb\nc\r\nd\n", .n = 9}, &b),
+                 "data: a\ndata: b\ndata: c\ndata: d\ndata: \n\n");
+    ASSERT_STREQ(fmt(&(weft_sse_event){.data = "\r\n\r\n", .n = 4}, &b),
+                 "data: \ndata: \ndata: \n\n");
+    ASSERT_STREQ(fmt(&(weft_sse_event){.data = "", .n = 0}, &b), "data: \n\n");
+    /* no field injection through id or event */
+    ASSERT(fmt(&(weft_sse_event){.id = "1\ndata: x", .data = "a", .n = 1}, &b) == NULL);
+    ASSERT(fmt(&(weft_sse_event){.event = "e\r", .data = "a", .n = 1}, &b) == NULL);
+    weft_buf_free(&b);
+}
+
+/* Reads from fd until `needle` has arrived (or the deadline); 1 if it did. */
+static int read_until(int fd, weft_buf *got, const char *needle, int64_t deadline) {
+    while (!strstr(got->data ? got->data : "", needle)) {
+        if (weft_buf_reserve(got, 4096)) return 0;
+        ssize_t r = weft_read(fd, got->data + got->len, 4096, deadline);
+        if (r <= 0) return 0;
+        got->len += (size_t)r;
+        got->data[got->len] = '\0';
+    }
+    return 1;
+}
+
+TEST(sse_stream_of_a_topic_with_heartbeats_and_shutdown) {
+    tsrv t;
+    ASSERT_EQ(start(&t, NULL), 0);
+    int fd = weft_tcp_connect("127.0.0.1", t.port, weft_deadline_in(5000));
+    ASSERT_GE(fd, 0);
+    const char *req = "GET /events/fleet HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 41\r\n\r\n";
+    ASSERT_EQ(weft_write_all(fd, req, strlen(req), weft_deadline_in(5000)), (ssize_t)strlen(req));
+    weft_buf got;
+    weft_buf_init(&got, 0);
+    int64_t dl = weft_deadline_in(test_slack_ms(5000));
+    ASSERT(read_until(fd, &got, ": ok\n\n", dl));
+    ASSERT(strstr(got.data, "HTTP/1.1 200 OK\r\n") == got.data);
+    ASSERT(strstr(got.data, "\r\nContent-Type: text/event-stream\r\n") != NULL);
+    ASSERT(strstr(got.data, "\r\nTransfer-Encoding: chunked\r\n") != NULL);
+    ASSERT(strstr(got.data, "\r\nCache-Control: no-cache\r\n") != NULL);
+    ASSERT_STREQ(t.last_event_id, "41");
+    ASSERT_EQ(wait_subs(t.hub, 1), 0);
+    ASSERT_EQ(weft_hub_publish(t.hub, "fleet", WEFT_WS_TEXT, 0, "line1\nline2", 11), 1);
+    ASSERT(read_until(fd, &got, "id: 1\ndata: line1\ndata: line2\n\n", dl));
+    ASSERT(read_until(fd, &got, ": heartbeat\n\n", dl)); /* 100 ms without events */
+    int64_t t0 = weft_now_ns();
+    weft_http_server_stop(t.s);
+    ASSERT(read_until(fd, &got, "0\r\n\r\n", dl)); /* the stream ends: the last chunk */
+    ASSERT_LT(test_ms_since(t0), test_slack_ms(1000));
+    ASSERT_EQ(test_join(&t.g, test_slack_ms(5000)), 0);
+    ASSERT_EQ(atomic_load(&t.sse_done), 1);
+    weft_buf_free(&got);
+    weft_close(fd);
+    weft_hub_stats st;
+    weft_hub_get_stats(t.hub, &st);
+    ASSERT_EQ(st.subscribers, 0);
+    weft_http_server_free(t.s);
+    weft_http_router_free(t.r);
+    weft_hub_free(t.hub);
+}
+
+/* A client that leaves ends its stream (found by the next write). */
+TEST(sse_stream_ends_when_the_client_leaves) {
+    tsrv t;
+    ASSERT_EQ(start(&t, NULL), 0);
+    int fd = weft_tcp_connect("127.0.0.1", t.port, weft_deadline_in(5000));
+    ASSERT_GE(fd, 0);
+    const char *req = "GET /events/x HTTP/1.1\r\nHost: x\r\n\r\n";
+    weft_write_all(fd, req, strlen(req), weft_deadline_in(5000));
+    weft_buf got;
+    weft_buf_init(&got, 0);
+    ASSERT(read_until(fd, &got, ": ok\n\n", weft_deadline_in(test_slack_ms(5000))));
+    weft_buf_free(&got);
+    weft_close(fd);
+    for (int i = 0; i < 300 && atomic_load(&t.sse_done) == 0; i++) weft_sleep(10);
+    ASSERT_EQ(atomic_load(&t.sse_done), 1);
+    ASSERT_EQ(stop(&t), 0);
+}
