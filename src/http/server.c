@@ -554,8 +554,10 @@ int weft_http_hand_over(weft_http_ctx *x, weft_http_handover *h) {
     }
     h->fd = c->fd;
     /* From here on the server's code for this request writes nowhere: a
-     * flush with no fd and no sink drops its bytes. */
+     * flush with no fd and no sink drops its bytes. The output buffer is
+     * not needed any more; the input stays, the request points into it. */
     c->fd = -1;
+    weft_buf_free(&c->out);
     c->handed_over = 1;
     pthread_mutex_lock(&s->mu);
     sc->handed_over = 1;

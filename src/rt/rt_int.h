@@ -22,10 +22,11 @@
  *
  * Parking and waking (the one protocol every wait uses)
  * -----------------------------------------------------
- * t->wstate packs (result:32 | seq:30 | state:2). A task that is about to
- * wait calls weft__wait_arm(), which bumps seq and sets ARMED; it then puts
- * itself on whatever lists it waits on (a channel's queue, a timer, an fd),
- * remembering seq, and calls weft__park(). Wakers call weft__wake(t, seq,
+ * t->wstate packs (result:32 | seq:29 | nocancel:1 | state:2). A task that
+ * is about to wait calls weft__wait_begin(), which checks cancellation and
+ * the deadline, bumps seq and sets ARMED; it then puts itself on whatever
+ * lists it waits on (a channel's queue, a timer, an fd), remembering seq,
+ * and calls weft__park(). Wakers call weft__wake(t, seq,
  * result): one CAS decides the single winner, so a timer, a channel and a
  * cancel racing for the same task never wake it twice, and a waker from an
  * older wait (seq mismatch) does nothing. The switch away completes before the
@@ -34,7 +35,20 @@
  * moves ARMED -> PARKED. A waker that found ARMED marks the wait WOKEN and the
  * hook then readies the task itself; a waker that found PARKED readies it.
  * Lock-holding wakers (channels, sync) always see PARKED or WOKEN, because the
- * lock is released only after the state moved to PARKED.
+ * lock is released only after the state moved to PARKED. A wait armed with
+ * nocancel (the task has cancellation masked: t->nocancel > 0, from
+ * weft_nocancel_begin() or while its cleanups run) is woken by anything but
+ * weft__cancel_task().
+ *
+ * Files
+ * -----
+ * sched.c: the scheduler core (run queues, stealing, switching, parking and
+ * waking, the scheduler loop, workers); task.c: spawn, the task's body and
+ * cleanups, task queries, cancellation, groups, and the task half of
+ * weft/impl.h; main.c: weft_main(), weft_shutdown(), the starvation monitor.
+ * timer.c, stack.c, chan.c, sync.c, io*.c, blocking.c, debug.c as named.
+ * Modules outside src/rt/ never include this header: what they need of the
+ * runtime is in weft/impl.h.
  *
  * Thread-locals
  * -------------
@@ -231,12 +245,12 @@ typedef struct weft__timer {
 } weft__timer;
 
 struct weft__task {
-    void *sp;         /* saved stack pointer; offset 0, used by the switch */
+    void *sp;         /* saved stack pointer (weft__ctx_switch stores/loads it) */
     weft__task *next; /* global queue / free list link */
     _Atomic uint64_t wstate;
     _Atomic int canceled;
     int state;    /* TASK_*, for dumps (racy reads are fine) */
-    int nocancel; /* >0: suspending calls ignore cancellation (cleanup, I/O release) */
+    int nocancel; /* >0: suspending calls ignore cancellation (cleanups, weft_nocancel_begin) */
     weft_fn fn;
     void *arg;
     uint64_t id;

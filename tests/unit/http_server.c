@@ -1931,6 +1931,10 @@ static int h_upgrade(weft_http_ctx *c, void *ud) {
     }
     atomic_fetch_add(&ho_running, 1);
     atomic_fetch_add(&ho_entered, 1);
+    /* response calls after the hand-over reach nobody: the client checks it
+     * gets exactly the 101 head and then the protocol's bytes */
+    weft_http_text(c, 500, "must not be sent\n");
+    weft_http_write(c, "nor this", 8);
     /* a second hand-over of the same connection is refused */
     weft_http_handover again = {0};
     int how = weft_http_hand_over(c, &again) == WEFT_EINVAL ? 0 : HO_ERROR;
