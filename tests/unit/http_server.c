@@ -1845,6 +1845,8 @@ TEST(content_length_overflow_is_400) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ASSERT_REFUSED(t.port, bad[i], 400);
     ASSERT_EQ(tsrv_stop(&t), 0);
+}
+
 /* ======================================================================
  * Connection hand-over (weft_http_hand_over, Go's http.Hijacker)
  *
