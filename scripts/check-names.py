@@ -31,10 +31,7 @@ ALLOW = {
 
 # Stale names known to be fixed on another branch: reported, not failed.
 # Remove each entry once its branch is merged (the check then says so).
-PENDING = {
-    "weft__stack_check": "src/rt/stack.c header comment; src/rt is the runtime branch's (issue 14)",
-    "weft__wait_arm": "src/rt/rt_int.h wait-protocol comment; the runtime branch's (issue 14)",
-}
+PENDING = {}
 
 NAME = re.compile(r"\bweft__?[A-Za-z0-9_]*")
 
