@@ -2,6 +2,13 @@
 #include "isotime.h"
 
 #include <stdio.h>
+#include <time.h>
+
+int64_t fleet_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Howard Hinnant's days_from_civil / civil_from_days algorithms. */
 int64_t fleet_days_from_civil(int64_t y, unsigned m, unsigned d) {
