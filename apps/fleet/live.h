@@ -71,6 +71,7 @@ typedef struct live_device {
     char *attrs;      /* latest attributes (JSON object), NULL when none or too long */
     uint32_t attrs_len, attrs_cap;
     uint64_t version; /* bumped on every change, for the live socket */
+    int feed_pending; /* queued for the next live update (feed.c, under its lock) */
 } live_device;
 
 /* A state with nothing known yet. */
