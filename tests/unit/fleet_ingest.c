@@ -369,3 +369,42 @@ TEST(many_connections_group_commit) {
     env_stop(e);
     free(e);
 }
+
+/* Retention deletes old rows in small batches and keeps the rest; the
+ * offline sweep turns a silent device offline once, with an event. */
+TEST(retention_and_offline_sweep) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e, 0), 0);
+    e->f.cfg.positions_retention_days = 30;
+    e->f.cfg.events_retention_days = 30;
+    live_device *d;
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "old-timer", "Old", 0, &d, &err), 0);
+    int64_t now = fleet_now_ms();
+    for (int i = 0; i < 2500; i++) { /* 2000 rows 40 days old, 500 from yesterday */
+        int64_t t = i < 2000 ? now - 40LL * 86400000 + i : now - 86400000 + i;
+        weft_db_arg a[] = {WEFT_DB_INT(d->id), WEFT_DB_INT(t)};
+        ASSERT_EQ(store_exec(e->f.db,
+                             "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, longitude, "
+                             "speed, course, altitude, accuracy, valid, attributes) "
+                             "VALUES ($1, 'osmand', $2, $2, 1, 1, 0, 0, 0, 0, 1, '{}')",
+                             a, 2, NULL, &err), 0);
+    }
+    ASSERT_EQ(fleet_prune(&e->f, now, 300), 2000); /* 7 batches of at most 300 */
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 500);
+    ASSERT_EQ(fleet_prune(&e->f, now, 300), 0);
+
+    /* a fix makes it online; silence past the timeout makes it offline */
+    fleet_fix x = mkfix(now - 1000, 1, 1, 0);
+    ingest_result res;
+    ASSERT_EQ(pipeline_ingest(&e->f, d, PROTO_OSMAND, &x, 1, NULL, &res), 0);
+    ASSERT_EQ(res.accepted, 1);
+    ASSERT_EQ(fleet_sweep_offline(&e->f, now + 60000), 0);
+    ASSERT_EQ(fleet_sweep_offline(&e->f, now + e->f.cfg.offline_timeout_s * 1000 + 5000), 1);
+    ASSERT_EQ(fleet_sweep_offline(&e->f, now + e->f.cfg.offline_timeout_s * 1000 + 9000), 0);
+    ASSERT_EQ(d->st.status, LIVE_OFFLINE);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'deviceOffline'"), 1);
+    env_stop(e);
+    free(e);
+}
