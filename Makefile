@@ -149,6 +149,13 @@ app_objs = $(patsubst apps/%.c,$(B)/appobj/%.o,$(wildcard apps/$(1)/*.c))
 $(B)/apps/%: $$(call app_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(APP_LDLIBS) $(LDLIBS)
+# tests/unit/fleet_*.c test the fleet app's pure parts (decoders, geometry,
+# config): they link the app's objects except its main()
+FLEET_OBJ = $(patsubst apps/%.c,$(B)/appobj/%.o,$(filter-out apps/fleet/main.c,$(wildcard apps/fleet/*.c)))
+$(B)/tests/unit/fleet_%: $(B)/tests/unit/fleet_%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $$(FLEET_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/unit/fleet_%.o: CFLAGS += -Iapps/fleet
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

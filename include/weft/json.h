@@ -110,6 +110,11 @@ void weft_json_enc_int(weft_json_enc *e, int64_t v);
 void weft_json_enc_double(weft_json_enc *e, double v);
 void weft_json_enc_bool(weft_json_enc *e, int v);
 void weft_json_enc_null(weft_json_enc *e);
+/* Write json, already-encoded JSON text, as one value, byte for byte (like
+ * Go's json.RawMessage): for values encoded once and sent many times, e.g.
+ * attributes kept as JSON text. The caller vouches that it is one complete,
+ * valid JSON value; only emptiness is checked (WEFT_EINVAL). */
+void weft_json_enc_raw(weft_json_enc *e, weft_str json);
 /* Write a DOM value (e.g. one from weft_json_parse) with all it contains. */
 void weft_json_enc_value(weft_json_enc *e, const weft_json *v);
 /* 0 when the document is complete and valid; WEFT_EINVAL (misuse: value

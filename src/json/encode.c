@@ -344,6 +344,16 @@ void weft_json_enc_null(weft_json_enc *e) {
     after_scalar(e);
 }
 
+void weft_json_enc_raw(weft_json_enc *e, weft_str json) {
+    if (before_value(e)) return;
+    if (json.n == 0) {
+        set_err(e, WEFT_EINVAL);
+        return;
+    }
+    put(e, json.p, json.n);
+    after_scalar(e);
+}
+
 void weft_json_enc_value(weft_json_enc *e, const weft_json *v) {
     if (!v) {
         set_err(e, WEFT_EINVAL);

@@ -1051,3 +1051,28 @@ TEST_PLAIN(json_string_swar_offsets) {
     }
     teardown();
 }
+
+/* weft_json_enc_raw: pre-encoded text is written as one value, with the
+ * commas and keys around it tracked as for any other value. */
+TEST_PLAIN(json_enc_raw_value) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_array(&e);
+    weft_json_enc_raw(&e, WEFT_STR("{\"a\":[1,2]}"));
+    weft_json_enc_object(&e);
+    weft_json_enc_key(&e, WEFT_STR("k"));
+    weft_json_enc_raw(&e, WEFT_STR("true"));
+    weft_json_enc_key(&e, WEFT_STR("n"));
+    weft_json_enc_int(&e, 3);
+    weft_json_enc_end(&e);
+    weft_json_enc_end(&e);
+    ASSERT_EQ(weft_json_enc_finish(&e), 0);
+    ASSERT(strcmp(b.data, "[{\"a\":[1,2]},{\"k\":true,\"n\":3}]") == 0);
+    weft_buf_clear(&b);
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_raw(&e, WEFT_STR(""));
+    ASSERT_ERR(weft_json_enc_finish(&e), WEFT_EINVAL);
+    weft_buf_free(&b);
+}

@@ -1,0 +1,57 @@
+/*
+ * apps/fleet/feed.h — what live viewers (the WebSocket /api/socket and the
+ * SSE /api/stream) receive: {"devices": [...], "positions": [...],
+ * "events": [...]} messages, Traccar's shape.
+ *
+ * Coalescing happens before anything is encoded: a device that reports ten
+ * times between two ticks is one entry at the next tick, with its latest
+ * state. Ticks come live.max_flushes_per_s times a second. A message is built
+ * once per *audience* — the set of groups a viewer may see; every admin shares
+ * one, every viewer of the same groups another — and the same bytes
+ * (reference-counted) go to every viewer of that audience, so 500 viewers
+ * cost one encoding per audience per tick, not 500.
+ */
+#ifndef FLEET_FEED_H
+#define FLEET_FEED_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet.h"
+
+typedef struct feed_msg {
+    atomic_int refs;
+    size_t len;
+    char data[]; /* the JSON text */
+} feed_msg;
+
+void feed_msg_ref(feed_msg *m);
+void feed_msg_release(feed_msg *m);
+
+typedef struct feed_viewer feed_viewer;
+/* Called at each tick with a message for this viewer (from the feed's task;
+ * must not suspend). The callee takes its own reference if it keeps m. */
+typedef void (*feed_deliver_fn)(void *ud, feed_msg *m);
+
+fleet_feed *feed_new(fleet *f);
+/* Start the ticking task; stop it (from a task) and free. */
+int feed_start(fleet_feed *fd);
+void feed_free(fleet_feed *fd);
+
+/* A viewer that sees every device (all) or the devices of groups[0..n). */
+feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroups, feed_deliver_fn fn,
+                            void *ud);
+void feed_unsubscribe(fleet *f, feed_viewer *v);
+/* Everything the viewer may see, now (the first message after connecting). */
+feed_msg *feed_snapshot(fleet *f, int all, const int64_t *groups, int ngroups);
+/* Can a viewer of (all, groups) see a device of group gid? */
+int feed_visible(int all, const int64_t *groups, int ngroups, int64_t gid);
+
+/* Counters for /metrics. */
+typedef struct feed_stats {
+    _Atomic int64_t ticks, messages, bytes, viewers;
+} feed_stats;
+feed_stats *feed_get_stats(fleet_feed *fd);
+
+#endif

@@ -1,0 +1,115 @@
+/* apps/fleet/isotime.c — see isotime.h. */
+#include "isotime.h"
+
+#include <stdio.h>
+#include <time.h>
+
+int64_t fleet_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Howard Hinnant's days_from_civil / civil_from_days algorithms. */
+int64_t fleet_days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void fleet_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int digits(const char **p, const char *end, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (*p >= end || **p < '0' || **p > '9') return 0;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int month_days(int64_t y, unsigned m) {
+    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return md[m - 1] + (m == 2 && leap);
+}
+
+int fleet_time_parse(weft_str s, int64_t *ms) {
+    s = weft_str_trim(s);
+    if (s.n == 0) return WEFT_EPARSE;
+    size_t nd = 0;
+    while (nd < s.n && s.p[nd] >= '0' && s.p[nd] <= '9') nd++;
+    if (nd == s.n) { /* Unix time */
+        int64_t v;
+        if (nd > 15 || weft_str_to_i64(s, &v) != 0) return WEFT_EPARSE;
+        *ms = nd >= 12 ? v : v * 1000;
+        return 0;
+    }
+    const char *p = s.p, *end = s.p + s.n;
+    int y, mo, d, h, mi, sec;
+    if (!digits(&p, end, 4, &y) || p >= end || *p++ != '-' || !digits(&p, end, 2, &mo) ||
+        p >= end || *p++ != '-' || !digits(&p, end, 2, &d))
+        return WEFT_EPARSE;
+    if (p >= end || (*p != 'T' && *p != 't' && *p != ' ')) return WEFT_EPARSE;
+    p++;
+    if (!digits(&p, end, 2, &h) || p >= end || *p++ != ':' || !digits(&p, end, 2, &mi) ||
+        p >= end || *p++ != ':' || !digits(&p, end, 2, &sec))
+        return WEFT_EPARSE;
+    int frac_ms = 0;
+    if (p < end && (*p == '.' || *p == ',')) {
+        p++;
+        int nf = 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (nf < 3) frac_ms = frac_ms * 10 + (*p - '0');
+            nf++, p++;
+        }
+        if (nf == 0) return WEFT_EPARSE;
+        for (; nf < 3; nf++) frac_ms *= 10;
+    }
+    int off_min = 0;
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+        p++;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+        if (!digits(&p, end, 2, &oh)) return WEFT_EPARSE;
+        if (p < end && *p == ':') p++;
+        if (p < end && !digits(&p, end, 2, &om)) return WEFT_EPARSE;
+        if (oh > 23 || om > 59) return WEFT_EPARSE;
+        off_min = sign * (oh * 60 + om);
+    }
+    if (p != end) return WEFT_EPARSE;
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, (unsigned)mo) || h > 23 || mi > 59 ||
+        sec > 60)
+        return WEFT_EPARSE;
+    if (sec == 60) sec = 59; /* a leap second: the moment before it */
+    int64_t days = fleet_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off_min * 60) * 1000 + frac_ms;
+    return 0;
+}
+
+size_t fleet_time_format(char out[32], int64_t ms) {
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int frac = (int)(ms - secs * 1000);
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t sod = secs - days * 86400;
+    int64_t y;
+    unsigned m, d;
+    fleet_civil_from_days(days, &y, &m, &d);
+    int n = snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, m, d, (int)(sod / 3600),
+                     (int)(sod / 60 % 60), (int)(sod % 60), frac);
+    return n < 0 ? 0 : (size_t)n;
+}

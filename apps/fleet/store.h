@@ -1,0 +1,54 @@
+/*
+ * apps/fleet/store.h — the database behind weft fleet, SQLite (embedded, the
+ * default) or PostgreSQL (when the settings name one), behind one small
+ * interface: statements are written once, in the SQL both accept ($1
+ * parameters, ON CONFLICT, RETURNING, LIMIT/OFFSET), and run on whichever
+ * backend is open. Times are stored as Unix milliseconds (BIGINT), booleans
+ * as 0/1, attributes as JSON text, so rows read the same from both.
+ *
+ * The schema is a list of numbered migrations (store.c); store_open applies
+ * the ones a database has not seen, each in its own transaction, and records
+ * them in schema_migrations. A database newer than this program is refused.
+ *
+ * Every call suspends only the calling task. Deadlines: STORE_DEADLINE_MS
+ * from the call unless said otherwise.
+ */
+#ifndef FLEET_STORE_H
+#define FLEET_STORE_H
+
+#include "weft/db.h"
+
+#include "config.h"
+
+#define STORE_DEADLINE_MS 10000
+
+typedef struct store store;
+typedef struct store_tx store_tx;
+
+/* Open the database the settings name (creating data_dir and the SQLite file
+ * if needed) and migrate it. 0, or a negative code with err saying what
+ * failed ("storage.data_dir /x: Permission denied", "migration 2: ...",
+ * "database schema version 9 is newer than this program (3)"). */
+int store_open(store **out, const fleet_config *cfg, char *err, size_t errlen);
+void store_close(store *s);
+
+int store_is_pg(const store *s);
+int store_schema_version(store *s); /* after store_open: the latest */
+
+int store_query(store *s, const char *sql, const weft_db_arg *args, int nargs, weft_db_rows **rows,
+                weft_db_err *err);
+int store_exec(store *s, const char *sql, const weft_db_arg *args, int nargs, int64_t *affected,
+               weft_db_err *err);
+
+/* A transaction; with SQLite it holds the one writer (BEGIN IMMEDIATE), with
+ * PostgreSQL a connection of its own. If the task ends with it open, it is
+ * rolled back. */
+int store_begin(store *s, store_tx **tx, weft_db_err *err, int64_t deadline);
+int store_tx_query(store_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
+                   weft_db_rows **rows, weft_db_err *err, int64_t deadline);
+int store_tx_exec(store_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
+                  int64_t *affected, weft_db_err *err, int64_t deadline);
+int store_commit(store_tx *tx, weft_db_err *err, int64_t deadline);
+void store_rollback(store_tx *tx);
+
+#endif

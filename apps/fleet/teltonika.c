@@ -1,0 +1,324 @@
+/*
+ * apps/fleet/teltonika.c — Teltonika Codec 8 / 8 Extended decoder (see
+ * teltonika.h for the wire format). A cursor walks the packet; every read
+ * goes through need(), so a length field can never take the cursor past the
+ * packet, whatever the device (or a fuzzer) sends.
+ */
+#include "teltonika.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "weft/json.h"
+
+typedef struct cur {
+    const uint8_t *p, *end;
+    int bad; /* a read ran past the end: every later read yields 0 */
+} cur;
+
+static int need(cur *c, size_t n) {
+    if (c->bad || (size_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        return 0;
+    }
+    return 1;
+}
+static uint64_t rd(cur *c, size_t n) { /* big-endian, n <= 8 */
+    if (!need(c, n)) return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v = v << 8 | c->p[i];
+    c->p += n;
+    return v;
+}
+
+uint16_t tlt_crc16(const uint8_t *p, size_t n) {
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++) crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
+    }
+    return crc;
+}
+
+void tlt_ack(uint8_t out[4], uint32_t n) {
+    out[0] = (uint8_t)(n >> 24), out[1] = (uint8_t)(n >> 16), out[2] = (uint8_t)(n >> 8),
+    out[3] = (uint8_t)n;
+}
+
+int tlt_login(const uint8_t *p, size_t n, char imei[TLT_IMEI_MAX + 1], const char **why) {
+    if (n < 2) return 0;
+    size_t len = (size_t)p[0] << 8 | p[1];
+    if (len == 0 || len > TLT_IMEI_MAX) {
+        *why = "IMEI length out of range";
+        return WEFT_EPARSE;
+    }
+    if (n < 2 + len) return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[2 + i] < '0' || p[2 + i] > '9') {
+            *why = "IMEI is not all digits";
+            return WEFT_EPARSE;
+        }
+        imei[i] = (char)p[2 + i];
+    }
+    imei[len] = 0;
+    return (int)(2 + len);
+}
+
+long tlt_frame(const uint8_t *p, size_t n, size_t max, const char **why) {
+    if (n < 8) return 0;
+    if (p[0] | p[1] | p[2] | p[3]) {
+        *why = "AVL packet without its zero preamble";
+        return WEFT_EPARSE;
+    }
+    uint64_t len = (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
+    /* codec, two counts and at least one record's timestamp */
+    if (len < 3 || len + 12 > max) {
+        *why = len < 3 ? "AVL data length too small" : "AVL data length over the limit";
+        return WEFT_ELIMIT;
+    }
+    return (long)(len + 12);
+}
+
+/* ---- IO elements -------------------------------------------------------
+ * The ones the pipeline reasons about, and the names Traccar gives them (so
+ * apps written against Traccar read our attributes). Anything else is kept
+ * as "io<id>". Values scaled as the device documentation specifies. */
+typedef struct io_name {
+    uint16_t id;
+    const char *name;
+    double scale; /* 0: integer as sent; 1: boolean */
+} io_name;
+
+static const io_name io_names[] = {
+    {1, "in1", 1},          {2, "in2", 1},          {3, "in3", 1},
+    {9, "adc1", 0.001},     {16, "odometer", 0},    {21, "rssi", 0},
+    {24, "obdSpeed", 0},    {66, "power", 0.001},   {67, "battery", 0.001},
+    {68, "batteryCurrent", 0.001},                  {69, "gnssStatus", 0},
+    {78, "driverUniqueId", 0},                      {113, "batteryLevel", 0},
+    {179, "out1", 1},       {180, "out2", 1},       {181, "pdop", 0.1},
+    {182, "hdop", 0.1},     {199, "tripOdometer", 0}, {200, "sleepMode", 0},
+    {239, "ignition", 1},   {240, "motion", 1},     {241, "operator", 0},
+};
+
+static const io_name *io_lookup(unsigned id) {
+    for (size_t i = 0; i < sizeof io_names / sizeof io_names[0]; i++)
+        if (io_names[i].id == id) return &io_names[i];
+    return NULL;
+}
+
+/* One IO value of `size` bytes (1, 2, 4, 8) into the fix and the attributes. */
+static void io_value(weft_json_enc *e, fleet_fix *f, unsigned id, uint64_t raw, size_t size) {
+    (void)size;
+    int64_t v = (int64_t)raw; /* 1..4-byte values are unsigned; 8-byte ones as sent */
+    const io_name *nm = io_lookup(id);
+    char key[16];
+    if (nm) {
+        weft_json_enc_key(e, weft_str_c(nm->name));
+    } else {
+        int k = snprintf(key, sizeof key, "io%u", id);
+        weft_json_enc_key(e, (weft_str){key, (size_t)k});
+    }
+    if (nm && nm->scale == 1) {
+        weft_json_enc_bool(e, v != 0);
+    } else if (nm && nm->id == 78) { /* iButton: the driver's key, as hex */
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)raw);
+        weft_json_enc_str(e, weft_str_c(hex));
+    } else if (nm && nm->scale != 0) {
+        weft_json_enc_double(e, (double)v * nm->scale);
+    } else {
+        weft_json_enc_int(e, v);
+    }
+    switch (id) {
+    case 239: f->ignition = v != 0; break;
+    case 240: f->motion = v != 0; break;
+    case 66: f->power_v = (double)v * 0.001; break;
+    case 16: f->odometer_m = (double)v; break;
+    case 113: f->battery_pct = (double)v; break;
+    case 252: if (v) f->alarms |= FLEET_ALARM_POWER_CUT; break; /* unplug */
+    case 247: if (v) f->alarms |= FLEET_ALARM_ACCIDENT; break;  /* crash detection */
+    case 246: if (v) f->alarms |= FLEET_ALARM_TOW; break;       /* towing */
+    case 236: if (v) f->alarms |= FLEET_ALARM_GENERAL; break;   /* alarm button */
+    default: break;
+    }
+}
+
+/* The IO element of one record: counts and ids are 1 byte in Codec 8 and
+ * 2 bytes in 8E, which also has a group of variable-length values. */
+static void io_element(cur *c, int ext, weft_json_enc *e, fleet_fix *f) {
+    size_t w = ext ? 2 : 1;
+    unsigned event = (unsigned)rd(c, w);
+    rd(c, w); /* total count: the groups below carry their own */
+    weft_json_enc_key(e, WEFT_STR("event"));
+    weft_json_enc_int(e, event);
+    static const size_t sizes[] = {1, 2, 4, 8};
+    for (int g = 0; g < 4 && !c->bad; g++) {
+        size_t cnt = (size_t)rd(c, w);
+        /* each entry is at least w + size bytes: reject counts that cannot fit */
+        if (!need(c, cnt * (w + sizes[g]))) return;
+        for (size_t i = 0; i < cnt; i++) {
+            unsigned id = (unsigned)rd(c, w);
+            io_value(e, f, id, rd(c, sizes[g]), sizes[g]);
+        }
+    }
+    if (!ext || c->bad) return;
+    size_t cnt = (size_t)rd(c, 2);
+    for (size_t i = 0; i < cnt && !c->bad; i++) {
+        unsigned id = (unsigned)rd(c, 2);
+        size_t len = (size_t)rd(c, 2);
+        if (!need(c, len)) return;
+        char key[16];
+        int k = snprintf(key, sizeof key, "io%u", id);
+        weft_json_enc_key(e, (weft_str){key, (size_t)k});
+        /* variable-length values (ICCID, VIN, BLE data...): hex text */
+        static const char hx[] = "0123456789abcdef";
+        weft_buf t;
+        weft_buf_init(&t, 0);
+        if (weft_buf_reserve(&t, 2 * len + 1) == 0) {
+            for (size_t j = 0; j < len; j++) {
+                t.data[2 * j] = hx[c->p[j] >> 4];
+                t.data[2 * j + 1] = hx[c->p[j] & 15];
+            }
+            t.len = 2 * len;
+            weft_json_enc_str(e, (weft_str){t.data, t.len});
+        } else {
+            weft_json_enc_null(e);
+        }
+        weft_buf_free(&t);
+        c->p += len;
+    }
+}
+
+int tlt_decode(const uint8_t *p, size_t n, tlt_packet *out, fleet_fix *fixes, size_t cap,
+               weft_buf *attrs, const char **why) {
+    const char *w = NULL;
+    long size = tlt_frame(p, n, n, &w);
+    if (size <= 0 || (size_t)size != n) {
+        *why = w ? w : "AVL packet length does not match its header";
+        return size < 0 ? (int)size : WEFT_EPARSE;
+    }
+    const uint8_t *data = p + 8, *crc_at = p + n - 4;
+    uint32_t crc = (uint32_t)crc_at[0] << 24 | (uint32_t)crc_at[1] << 16 | (uint32_t)crc_at[2] << 8 |
+                   crc_at[3];
+    if (crc > 0xFFFF || crc != tlt_crc16(data, (size_t)(crc_at - data))) {
+        *why = "CRC mismatch";
+        return WEFT_EPARSE;
+    }
+    cur c = {data, crc_at, 0};
+    int codec = (int)rd(&c, 1);
+    if (codec != TLT_CODEC8 && codec != TLT_CODEC8E) {
+        *why = "codec not supported (only 8 and 8 Extended carry positions)";
+        return WEFT_ENOTSUP;
+    }
+    int ext = codec == TLT_CODEC8E;
+    size_t count = (size_t)rd(&c, 1);
+    if (count == 0 || crc_at[-1] != count) {
+        *why = count == 0 ? "AVL packet with no records" : "record counts disagree";
+        return WEFT_EPARSE;
+    }
+    if (count > cap) {
+        *why = "more records than the caller has room for";
+        return WEFT_ELIMIT;
+    }
+    c.end = crc_at - 1; /* the second count closes the records */
+    size_t attrs_start = attrs->len;
+    for (size_t i = 0; i < count; i++) {
+        fleet_fix *f = &fixes[i];
+        fleet_fix_init(f);
+        f->fix_ms = (int64_t)rd(&c, 8);
+        unsigned priority = (unsigned)rd(&c, 1);
+        int32_t lon = (int32_t)(uint32_t)rd(&c, 4), lat = (int32_t)(uint32_t)rd(&c, 4);
+        f->lon = lon / 1e7, f->lat = lat / 1e7;
+        f->altitude = (int16_t)(uint16_t)rd(&c, 2);
+        f->course = (double)rd(&c, 2);
+        f->sats = (int)rd(&c, 1);
+        f->speed_kn = FLEET_KMH_TO_KN((double)rd(&c, 2));
+        f->valid = f->sats > 0;
+        f->attr_off = attrs->len;
+        weft_json_enc e;
+        weft_json_enc_init(&e, attrs);
+        weft_json_enc_object(&e);
+        weft_json_enc_key(&e, WEFT_STR("priority"));
+        weft_json_enc_int(&e, priority);
+        weft_json_enc_key(&e, WEFT_STR("sat"));
+        weft_json_enc_int(&e, f->sats);
+        io_element(&c, ext, &e, f);
+        weft_json_enc_end(&e);
+        int rc = weft_json_enc_finish(&e);
+        if (c.bad) {
+            attrs->len = attrs_start;
+            *why = "record runs past the end of the packet";
+            return WEFT_EPARSE;
+        }
+        if (rc < 0) {
+            attrs->len = attrs_start;
+            *why = "out of memory for attributes";
+            return rc;
+        }
+        f->attr_len = attrs->len - f->attr_off;
+    }
+    if (c.p != c.end) {
+        attrs->len = attrs_start;
+        *why = "bytes left over after the records";
+        return WEFT_EPARSE;
+    }
+    out->codec = codec;
+    out->count = (int)count;
+    return (int)count;
+}
+
+/* ---- encoder (what a device sends) --------------------------------------------------- */
+
+static void put_be(uint8_t *p, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+int tlt_encode(const fleet_fix *fixes, int n, weft_buf *out) {
+    if (n < 1 || n > TLT_RECORDS_MAX) return WEFT_EINVAL;
+    size_t start = out->len;
+    /* worst case per record: 24 header + 2+2 counts + 5 groups: 3*(2+1) + 2*(2+4) + 4*... */
+    int rc = weft_buf_reserve(out, 12 + 3 + (size_t)n * 96);
+    if (rc < 0) return rc;
+    uint8_t *p = (uint8_t *)out->data + start, *q = p + 8;
+    *q++ = TLT_CODEC8E;
+    *q++ = (uint8_t)n;
+    for (int i = 0; i < n; i++) {
+        const fleet_fix *f = &fixes[i];
+        put_be(q, (uint64_t)f->fix_ms, 8), q += 8;
+        *q++ = 0; /* priority */
+        put_be(q, (uint32_t)(int32_t)lround(f->lon * 1e7), 4), q += 4;
+        put_be(q, (uint32_t)(int32_t)lround(f->lat * 1e7), 4), q += 4;
+        put_be(q, (uint16_t)(int16_t)lround(f->altitude), 2), q += 2;
+        put_be(q, (uint16_t)lround(fmod(f->course, 360)), 2), q += 2;
+        *q++ = (uint8_t)(f->valid ? (f->sats > 0 ? f->sats : 9) : 0);
+        put_be(q, (uint16_t)lround(f->speed_kn * 1.852), 2), q += 2;
+        uint16_t n1 = 0, n2 = 0, n4 = 0;
+        uint8_t *g1 = q + 4; /* event id, total, then the 1-byte group */
+        put_be(q, 0, 2); /* event id */
+        uint8_t *total = q + 2;
+        q = g1 + 2;
+        if (f->ignition != FLEET_UNKNOWN) put_be(q, 239, 2), q[2] = (uint8_t)f->ignition, q += 3, n1++;
+        if (f->motion != FLEET_UNKNOWN) put_be(q, 240, 2), q[2] = (uint8_t)f->motion, q += 3, n1++;
+        if (!isnan(f->battery_pct)) put_be(q, 113, 2), q[2] = (uint8_t)f->battery_pct, q += 3, n1++;
+        put_be(g1, n1, 2);
+        uint8_t *g2 = q;
+        q += 2;
+        if (!isnan(f->power_v)) put_be(q, 66, 2), put_be(q + 2, (uint64_t)lround(f->power_v * 1000), 2), q += 4, n2++;
+        put_be(g2, n2, 2);
+        uint8_t *g4 = q;
+        q += 2;
+        if (!isnan(f->odometer_m)) put_be(q, 16, 2), put_be(q + 2, (uint64_t)llround(f->odometer_m), 4), q += 6, n4++;
+        put_be(g4, n4, 2);
+        put_be(q, 0, 2), q += 2; /* 8-byte group */
+        put_be(q, 0, 2), q += 2; /* variable-length group */
+        put_be(total, (uint64_t)(n1 + n2 + n4), 2);
+    }
+    *q++ = (uint8_t)n;
+    size_t len = (size_t)(q - (p + 8));
+    put_be(p, 0, 4);
+    put_be(p + 4, len, 4);
+    put_be(q, tlt_crc16(p + 8, len), 4), q += 4;
+    out->len = start + (size_t)(q - p);
+    return (int)(q - p);
+}

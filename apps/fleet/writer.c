@@ -1,0 +1,234 @@
+/* apps/fleet/writer.c — group commit (see writer.h). */
+#include "writer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/json.h"
+
+const double writer_bucket_ms[7] = {1, 2, 5, 10, 25, 50, 100};
+
+typedef struct req {
+    const pos_row *pos;
+    int npos;
+    ev_row *ev;
+    int nev;
+    int rc;
+    weft_db_err err;
+    weft_sem done;
+    atomic_int refs;
+} req;
+
+struct writer {
+    store *s;
+    weft_chan *q; /* req* */
+    int linger_ms, max_rows;
+    weft_wg stopped;
+    writer_stats st;
+    char *pos_sql[4], *ev_sql; /* multi-row INSERTs of POS_CHUNK[i] rows */
+};
+
+static const int POS_CHUNK[4] = {64, 16, 4, 1};
+#define POS_COLS 12
+
+static void unref(req *r) {
+    if (atomic_fetch_sub(&r->refs, 1) == 1) free(r);
+}
+
+static char *insert_sql(int rows) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_buf_appends(&b, "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, "
+                         "longitude, speed, course, altitude, accuracy, valid, attributes) VALUES ");
+    for (int r = 0, p = 1; r < rows; r++) {
+        weft_buf_appends(&b, r ? ",(" : "(");
+        for (int c = 0; c < POS_COLS; c++, p++) weft_buf_printf(&b, c ? ",$%d" : "$%d", p);
+        weft_buf_appendc(&b, ')');
+    }
+    weft_buf_appends(&b, " ON CONFLICT (device_id, fix_time) DO NOTHING");
+    return b.data;
+}
+
+writer_stats *writer_get_stats(writer *w) { return &w->st; }
+
+static void bind_pos(weft_db_arg *a, const pos_row *p) {
+    const fleet_fix *f = &p->fix;
+    a[0] = WEFT_DB_INT(p->device_id);
+    a[1] = WEFT_DB_TEXT(p->protocol);
+    a[2] = WEFT_DB_INT(f->fix_ms);
+    a[3] = WEFT_DB_INT(p->server_ms);
+    a[4] = WEFT_DB_DOUBLE(f->lat);
+    a[5] = WEFT_DB_DOUBLE(f->lon);
+    a[6] = WEFT_DB_DOUBLE(f->speed_kn);
+    a[7] = WEFT_DB_DOUBLE(f->course);
+    a[8] = WEFT_DB_DOUBLE(f->altitude);
+    a[9] = WEFT_DB_DOUBLE(f->accuracy);
+    a[10] = WEFT_DB_INT(f->valid);
+    a[11] = p->attrs_len ? WEFT_DB_TEXTN(p->attrs, p->attrs_len) : WEFT_DB_TEXT("{}");
+}
+
+/* The attributes of an event: what its type carries beyond the columns. */
+static void event_attrs(const fleet_event *e, weft_buf *b) {
+    weft_json_enc j;
+    weft_json_enc_init(&j, b);
+    weft_json_enc_object(&j);
+    if (e->type == EV_OVERSPEED) {
+        weft_json_enc_key(&j, WEFT_STR("speed"));
+        weft_json_enc_double(&j, e->speed_kn);
+        weft_json_enc_key(&j, WEFT_STR("speedLimit"));
+        weft_json_enc_double(&j, e->limit_kn);
+    } else if (e->type == EV_ALARM) {
+        weft_json_enc_key(&j, WEFT_STR("alarm"));
+        weft_json_enc_str(&j, weft_str_c(fleet_alarm_name(e->alarm)));
+    }
+    weft_json_enc_end(&j);
+    weft_json_enc_finish(&j);
+}
+
+static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
+    int64_t dl = weft_deadline_in(30000);
+    store_tx *tx;
+    int rc = store_begin(w->s, &tx, err, dl);
+    if (rc < 0) return rc;
+    weft_db_arg args[64 * POS_COLS];
+    /* positions of all requests, in chunks that cross request boundaries */
+    int ri = 0, pi = 0;
+    while (rc == 0) {
+        int left = 0;
+        for (int k = ri; k < n; k++) left += batch[k]->npos - (k == ri ? pi : 0);
+        if (left == 0) break;
+        int c = 0;
+        while (POS_CHUNK[c] > left) c++;
+        int rows = POS_CHUNK[c];
+        for (int r = 0; r < rows; r++) {
+            while (pi >= batch[ri]->npos) ri++, pi = 0;
+            bind_pos(&args[r * POS_COLS], &batch[ri]->pos[pi++]);
+        }
+        rc = store_tx_exec(tx, w->pos_sql[c], args, rows * POS_COLS, NULL, err, dl);
+    }
+    /* events one by one: few, and each needs its id back */
+    weft_buf eb;
+    weft_buf_init(&eb, 0);
+    for (int k = 0; k < n && rc == 0; k++) {
+        for (int i = 0; i < batch[k]->nev && rc == 0; i++) {
+            ev_row *e = &batch[k]->ev[i];
+            weft_buf_clear(&eb);
+            event_attrs(&e->ev, &eb);
+            weft_db_arg a[8] = {WEFT_DB_INT(e->device_id),
+                                WEFT_DB_TEXT(fleet_event_name(e->ev.type)),
+                                WEFT_DB_INT(e->ev.time_ms),
+                                WEFT_DB_INT(e->server_ms),
+                                isnan(e->ev.lat) ? WEFT_DB_NULL : WEFT_DB_DOUBLE(e->ev.lat),
+                                isnan(e->ev.lon) ? WEFT_DB_NULL : WEFT_DB_DOUBLE(e->ev.lon),
+                                e->ev.geofence_id ? WEFT_DB_INT(e->ev.geofence_id) : WEFT_DB_NULL,
+                                WEFT_DB_TEXTN(eb.data ? eb.data : "{}", eb.data ? eb.len : 2)};
+            weft_db_rows *rows = NULL;
+            rc = store_tx_query(tx, w->ev_sql, a, 8, &rows, err, dl);
+            if (rc == 0) e->id = weft_db_int(rows, 0, 0);
+            weft_db_rows_free(rows);
+        }
+    }
+    weft_buf_free(&eb);
+    if (rc < 0) {
+        store_rollback(tx);
+        return rc;
+    }
+    return store_commit(tx, err, dl);
+}
+
+static void writer_task(void *arg) {
+    writer *w = arg;
+    req *batch[4096];
+    for (;;) {
+        req *r;
+        if (weft_chan_recv(w->q, &r, -1) < 0) break; /* closed and drained */
+        int n = 0, rows = 0;
+        batch[n++] = r, rows += r->npos + r->nev;
+        int64_t dl = weft_deadline_in(w->linger_ms);
+        while (rows < w->max_rows && n < 4096 && weft_chan_recv(w->q, &r, dl) == 0)
+            batch[n++] = r, rows += r->npos + r->nev;
+        atomic_fetch_sub(&w->st.queued, n);
+        int64_t t0 = weft_now_ns();
+        weft_db_err err;
+        memset(&err, 0, sizeof err);
+        int rc = write_batch(w, batch, n, &err);
+        int64_t us = (weft_now_ns() - t0) / 1000;
+        atomic_fetch_add(&w->st.commits, 1);
+        atomic_fetch_add(&w->st.commit_us_sum, us);
+        int b = 0;
+        while (b < 7 && us > writer_bucket_ms[b] * 1000) b++;
+        atomic_fetch_add(&w->st.commit_us_bucket[b], 1);
+        if (rc == 0) atomic_fetch_add(&w->st.rows, rows);
+        else atomic_fetch_add(&w->st.failures, 1);
+        int64_t mb = atomic_load(&w->st.max_batch);
+        while (rows > mb && !atomic_compare_exchange_weak(&w->st.max_batch, &mb, rows)) {}
+        for (int i = 0; i < n; i++) {
+            batch[i]->rc = rc;
+            batch[i]->err = err;
+            weft_sem_release(&batch[i]->done, 1);
+            unref(batch[i]);
+        }
+    }
+    weft_wg_done(&w->stopped);
+}
+
+writer *writer_start(store *s, int linger_ms, int max_rows) {
+    writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->s = s;
+    w->linger_ms = linger_ms;
+    w->max_rows = max_rows;
+    w->q = weft_chan_new(sizeof(req *), 8192, NULL);
+    for (int i = 0; i < 4; i++) w->pos_sql[i] = insert_sql(POS_CHUNK[i]);
+    w->ev_sql = strdup("INSERT INTO events (device_id, type, event_time, server_time, latitude, longitude, "
+                       "geofence_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
+    if (!w->q || !w->pos_sql[0] || !w->pos_sql[1] || !w->pos_sql[2] || !w->pos_sql[3] || !w->ev_sql) {
+        writer_stop(w);
+        return NULL;
+    }
+    weft_wg_init(&w->stopped);
+    weft_wg_add(&w->stopped, 1);
+    weft_task_opts o = {.name = "fleet-writer", .stack_size = 256 * 1024}; /* batch and argument arrays */
+    if (weft_go_opts(writer_task, w, &o) < 0) {
+        weft_wg_done(&w->stopped);
+        writer_stop(w);
+        return NULL;
+    }
+    return w;
+}
+
+void writer_stop(writer *w) {
+    if (!w) return;
+    if (w->q) {
+        weft_chan_close(w->q);
+        weft_wg_wait(&w->stopped, -1);
+        weft_chan_free(w->q);
+    }
+    for (int i = 0; i < 4; i++) free(w->pos_sql[i]);
+    free(w->ev_sql);
+    free(w);
+}
+
+int writer_submit(writer *w, const pos_row *pos, int npos, ev_row *ev, int nev, weft_db_err *err) {
+    if (npos == 0 && nev == 0) return 0;
+    req *r = calloc(1, sizeof *r);
+    if (!r) return WEFT_ENOMEM;
+    r->pos = pos, r->npos = npos, r->ev = ev, r->nev = nev;
+    weft_sem_init(&r->done, 0);
+    atomic_init(&r->refs, 2);
+    atomic_fetch_add(&w->st.queued, 1);
+    int rc = weft_chan_send(w->q, &r, -1);
+    if (rc < 0) {
+        atomic_fetch_sub(&w->st.queued, 1);
+        free(r);
+        return rc == WEFT_ECLOSED ? WEFT_ESHUTDOWN : rc;
+    }
+    rc = weft_sem_acquire(&r->done, -1);
+    if (rc == 0) {
+        rc = r->rc;
+        if (err) *err = r->err;
+    }
+    unref(r);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * apps/fleet/writer.h — group commit. Every position and event is written by
+ * one writer task, in batches: the task takes what is queued, waits up to
+ * storage.commit_interval_ms for more (or until storage.commit_max_rows),
+ * writes it all in one transaction with multi-row INSERTs, commits, and only
+ * then completes each request. A device is acknowledged after its request
+ * completed, so an acknowledged fix is on disk (SQLite: WAL synced at
+ * commit) and a kill -9 loses none of them.
+ *
+ * A request lives on the heap with two references (the submitter's and the
+ * writer's): a submitter whose task is cancelled mid-wait leaves, and the
+ * writer frees the request after completing it.
+ */
+#ifndef FLEET_WRITER_H
+#define FLEET_WRITER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "weft/rt.h"
+
+#include "events.h"
+#include "fix.h"
+#include "store.h"
+
+typedef struct pos_row {
+    int64_t device_id;
+    const char *protocol;
+    int64_t server_ms;
+    fleet_fix fix;
+    const char *attrs; /* JSON object text, attrs_len bytes */
+    size_t attrs_len;
+} pos_row;
+
+typedef struct ev_row {
+    int64_t device_id;
+    int64_t server_ms;
+    fleet_event ev;
+    int64_t id; /* out: the event's row id once committed */
+} ev_row;
+
+typedef struct writer writer;
+
+typedef struct writer_stats {
+    _Atomic int64_t commits, rows, failures, max_batch;
+    _Atomic int64_t commit_us_sum;
+    _Atomic int64_t commit_us_bucket[8]; /* <= 1, 2, 5, 10, 25, 50, 100 ms, more */
+    _Atomic int64_t queued;              /* requests waiting now */
+} writer_stats;
+
+extern const double writer_bucket_ms[7];
+
+/* Start the writer task on s. NULL when out of memory. */
+writer *writer_start(store *s, int linger_ms, int max_rows);
+/* Complete what is queued, then stop (from a task). */
+void writer_stop(writer *w);
+writer_stats *writer_get_stats(writer *w);
+
+/* Write pos[0..npos) and ev[0..nev) durably; the arrays (and the text they
+ * point to) must stay valid until the call returns. Suspends until the
+ * batch holding them is committed. Returns 0; WEFT_EDB etc. when the
+ * transaction failed (nothing of it is stored; err has the database's
+ * message); WEFT_ESHUTDOWN after writer_stop; WEFT_ECANCELED when the
+ * calling task was cancelled while waiting (the rows may still be written:
+ * the caller must not acknowledge them). Duplicate positions (same device
+ * and fix time) are skipped silently. */
+int writer_submit(writer *w, const pos_row *pos, int npos, ev_row *ev, int nev, weft_db_err *err);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * tests/unit/fleet_osmand.c — the OsmAnd / Traccar Client parser
+ * (apps/fleet/osmand.c) and the timestamp reader under it (isotime.c), on
+ * requests as the apps send them (the query strings and JSON bodies of
+ * Traccar's public decoder tests) and on the ways they go wrong.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "isotime.h"
+#include "osmand.h"
+#include "test.h"
+
+typedef struct parsed {
+    int rc;
+    const char *why;
+    osmand_msg msg;
+    fleet_fix fix[8];
+    weft_buf attrs;
+    weft_arena arena;
+} parsed;
+
+static parsed *q(const char *query, const char *form) {
+    parsed *p = calloc(1, sizeof *p);
+    weft_buf_init(&p->attrs, 0);
+    weft_arena_init(&p->arena, 0);
+    p->why = "";
+    p->rc = osmand_parse_form(weft_str_c(query), weft_str_c(form), 1700000000000LL, &p->msg,
+                              &p->fix[0], &p->attrs, &p->arena, &p->why);
+    return p;
+}
+static parsed *j(const char *body) {
+    parsed *p = calloc(1, sizeof *p);
+    weft_buf_init(&p->attrs, 0);
+    weft_arena_init(&p->arena, 0);
+    p->why = "";
+    p->rc = osmand_parse_json(weft_str_c(body), 1700000000000LL, &p->msg, p->fix, 8, &p->attrs,
+                              &p->arena, &p->why);
+    return p;
+}
+static void pfree(parsed *p) {
+    weft_buf_free(&p->attrs);
+    weft_arena_free(&p->arena);
+    free(p);
+}
+static int has(const parsed *p, int i, const char *needle) {
+    weft_str a = {p->attrs.data + p->fix[i].attr_off, p->fix[i].attr_len};
+    size_t k = strlen(needle);
+    for (size_t x = 0; x + k <= a.n; x++)
+        if (memcmp(a.p + x, needle, k) == 0) return 1;
+    return 0;
+}
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
+
+TEST_PLAIN(query_iso_time_hdop_altitude) {
+    parsed *p = q("id=902064&lat=42.06288&lon=-88.23412&timestamp=2016-01-27T18%3A55%3A47Z&hdop=6.0"
+                  "&altitude=224.0&speed=0.0", "");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(strcmp(p->msg.device_id, "902064") == 0);
+    ASSERT(NEAR(p->fix[0].lat, 42.06288) && NEAR(p->fix[0].lon, -88.23412));
+    ASSERT_EQ(p->fix[0].fix_ms, 1453920947000LL);
+    ASSERT(NEAR(p->fix[0].altitude, 224));
+    ASSERT(has(p, 0, "\"hdop\":6.0"));
+    ASSERT_EQ(p->fix[0].valid, 1);
+    pfree(p);
+}
+
+TEST_PLAIN(query_millisecond_timestamp) {
+    parsed *p = q("id=902064&lat=42.06288&lon=-88.23412&timestamp=1442068686579&hdop=6.0", "");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT_EQ(p->fix[0].fix_ms, 1442068686579LL);
+    pfree(p);
+}
+
+TEST_PLAIN(query_space_separated_time_and_id_last) {
+    parsed *p = q("lat=49.60688&lon=6.15788&timestamp=2014-06-04+09%3A10%3A11&altitude=384.7&speed=0.0"
+                  "&id=353861053849681", "");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(strcmp(p->msg.device_id, "353861053849681") == 0);
+    ASSERT_EQ(p->fix[0].fix_ms, 1401873011000LL);
+    pfree(p);
+}
+
+TEST_PLAIN(query_deviceid_heading_no_timestamp) {
+    parsed *p = q("lat=60.0&lon=30.0&speed=0.0&heading=90.0&vacc=0&hacc=0&altitude=0&deviceid=123456", "");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(strcmp(p->msg.device_id, "123456") == 0);
+    ASSERT_EQ(p->fix[0].fix_ms, 1700000000000LL); /* the server's clock */
+    ASSERT(NEAR(p->fix[0].course, 90));
+    ASSERT(has(p, 0, "\"vacc\":0"));
+    pfree(p);
+}
+
+TEST_PLAIN(query_location_pair) {
+    parsed *p = q("id=123456&timestamp=1377177267&location=60.0,30.0", "");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(NEAR(p->fix[0].lat, 60) && NEAR(p->fix[0].lon, 30));
+    ASSERT_EQ(p->fix[0].fix_ms, 1377177267000LL);
+    pfree(p);
+}
+
+TEST_PLAIN(query_battery_ignition_and_other_attributes) {
+    parsed *p = q("id=123456789012345&timestamp=1504763810&lat=40.7232948571&lon=-74.0061408571"
+                  "&bearing=7.19889788244&speed=40&ignition=true&rpm=933&fuel=24&batt=87&charge=false"
+                  "&driverUniqueId=D42&alarm=sos&note=hello+world%21", "");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(NEAR(p->fix[0].speed_kn, 40)); /* knots, as sent */
+    ASSERT_EQ(p->fix[0].ignition, 1);
+    ASSERT_EQ(p->fix[0].charging, 0);
+    ASSERT(NEAR(p->fix[0].battery_pct, 87));
+    ASSERT(p->fix[0].alarms & FLEET_ALARM_SOS);
+    ASSERT(strcmp(p->msg.driver, "D42") == 0);
+    ASSERT(has(p, 0, "\"rpm\":933"));
+    ASSERT(has(p, 0, "\"batteryLevel\":87"));
+    ASSERT(has(p, 0, "\"ignition\":true"));
+    ASSERT(has(p, 0, "\"note\":\"hello world!\""));
+    ASSERT(!has(p, 0, "\"lat\""));
+    pfree(p);
+}
+
+TEST_PLAIN(form_body_and_query_together) {
+    parsed *p = q("id=7", "lat=1.5&lon=2.5&valid=false&id=8");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(strcmp(p->msg.device_id, "7") == 0); /* the query's wins */
+    ASSERT_EQ(p->fix[0].valid, 0);
+    pfree(p);
+}
+
+TEST_PLAIN(query_errors_name_the_field) {
+    static const struct {
+        const char *query, *why;
+    } bad[] = {
+        {"timestamp=1377177267&lat=60.0&lon=30.0", "id is required"},
+        {"id=1&lon=30.0", "lat and lon"},
+        {"id=1&lat=north&lon=30", "lat is not a number"},
+        {"id=1&lat=1&lon=1e999", "lon is not a number"},
+        {"id=1&lat=1&lon=nan", "lon is not a number"},
+        {"id=1&lat=1&lon=2&timestamp=yesterday", "timestamp"},
+        {"id=1&lat=1&lon=2&timestamp=2020-02-30T00:00:00Z", "timestamp"},
+        {"id=1&lat=1&lon=2&speed=-3", "speed"},
+        {"id=1&location=60.0", "location must be lat,lon"},
+        {"id=&lat=1&lon=2", "id must be"},
+        {"id=1&lat=1&lon=2&ignition=maybe", "ignition"},
+        {"id=1&lat=1&lon=2&x=%FF%FE", "UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        parsed *p = q(bad[i].query, "");
+        if (p->rc != WEFT_EPARSE || !strstr(p->why, bad[i].why)) {
+            test__fail(__FILE__, __LINE__, "%s: rc %d why '%s', want '%s'", bad[i].query, p->rc,
+                       p->why, bad[i].why);
+            pfree(p);
+            return;
+        }
+        pfree(p);
+    }
+}
+
+TEST_PLAIN(too_many_parameters_refused) {
+    char big[2048] = "id=1&lat=1&lon=2";
+    for (int i = 0; i < 70; i++) snprintf(big + strlen(big), sizeof big - strlen(big), "&a%d=1", i);
+    parsed *p = q(big, "");
+    ASSERT_ERR(p->rc, WEFT_EPARSE);
+    ASSERT(strstr(p->why, "too many"));
+    pfree(p);
+}
+
+/* The Traccar Client 9 JSON body (Traccar's test vector). */
+TEST_PLAIN(json_traccar_client) {
+    parsed *p = j("{\"location\":{\"timestamp\":\"2025-06-15T13:45:12.862Z\",\"coords\":{\"latitude\":37.4219983,"
+                  "\"longitude\":-122.084,\"accuracy\":5,\"speed\":10,\"heading\":-1,\"altitude\":5},"
+                  "\"is_moving\":false,\"odometer\":0,\"event\":\"motionchange\",\"battery\":{\"level\":0.79,"
+                  "\"is_charging\":false},\"activity\":{\"type\":\"still\"},\"extras\":{\"trip\":\"A7\","
+                  "\"load_kg\":1.345},\"_\":\"&id=48241179&lat=37.4219983&lon=-122.084&\"},"
+                  "\"device_id\":\"48241179\"}");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT_EQ(p->msg.nfix, 1);
+    ASSERT(strcmp(p->msg.device_id, "48241179") == 0);
+    fleet_fix *f = &p->fix[0];
+    ASSERT(NEAR(f->lat, 37.4219983) && NEAR(f->lon, -122.084));
+    ASSERT_EQ(f->fix_ms, 1749995112862LL);
+    ASSERT(NEAR(f->speed_kn, 10 * 3600.0 / 1852)); /* m/s in the JSON form */
+    ASSERT(NEAR(f->course, 0));                    /* -1: unknown */
+    ASSERT(NEAR(f->accuracy, 5));
+    ASSERT_EQ(f->motion, 0);
+    ASSERT_EQ(f->charging, 0);
+    ASSERT(NEAR(f->battery_pct, 79));
+    ASSERT(has(p, 0, "\"trip\":\"A7\""));
+    ASSERT(has(p, 0, "\"event\":\"motionchange\""));
+    ASSERT(has(p, 0, "\"activity\":\"still\""));
+    pfree(p);
+}
+
+TEST_PLAIN(json_batch_of_locations) {
+    parsed *p = j("{\"device_id\":\"5\",\"location\":[{\"timestamp\":\"2021-07-21T08:06:34.444Z\",\"coords\":"
+                  "{\"latitude\":-6.1148096,\"longitude\":106.6837015,\"speed\":18.67,\"heading\":63}},"
+                  "{\"timestamp\":\"2021-07-21T08:06:44Z\",\"coords\":{\"latitude\":-6.1,\"longitude\":106.7}}]}");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT_EQ(p->msg.nfix, 2);
+    ASSERT(NEAR(p->fix[0].course, 63));
+    ASSERT_EQ(p->fix[1].fix_ms - p->fix[0].fix_ms, 9556);
+    pfree(p);
+}
+
+TEST_PLAIN(json_errors) {
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"{\"device_id\":\"5\",\"location\":{\"coords\":{\"latitude\":1}}}", "latitude and longitude"},
+        {"{\"location\":{\"coords\":{\"latitude\":1,\"longitude\":2}}}", "device_id"},
+        {"{\"device_id\":\"5\"}", "location is required"},
+        {"{\"device_id\":\"5\",\"location\":{\"timestamp\":\"soon\",\"coords\":{\"latitude\":1,\"longitude\":2}}}",
+         "timestamp"},
+        {"[1,2]", "JSON object"},
+        {"{\"device_id\":", "not valid JSON"},
+        {"{\"device_id\":\"5\",\"location\":[]}", "empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        parsed *p = j(bad[i].body);
+        if (p->rc != WEFT_EPARSE || !strstr(p->why, bad[i].why)) {
+            test__fail(__FILE__, __LINE__, "%s: rc %d why '%s', want '%s'", bad[i].body, p->rc, p->why,
+                       bad[i].why);
+            pfree(p);
+            return;
+        }
+        pfree(p);
+    }
+}
+
+TEST_PLAIN(isotime_formats) {
+    int64_t ms;
+    ASSERT_EQ(fleet_time_parse(WEFT_STR("1970-01-01T00:00:00Z"), &ms), 0);
+    ASSERT_EQ(ms, 0);
+    ASSERT_EQ(fleet_time_parse(WEFT_STR("2024-02-29T12:00:00.5+02:00"), &ms), 0);
+    ASSERT_EQ(ms, 1709200800500LL);
+    ASSERT_EQ(fleet_time_parse(WEFT_STR("2024-02-29T12:00:00-0130"), &ms), 0);
+    ASSERT_EQ(ms, 1709213400000LL);
+    ASSERT_EQ(fleet_time_parse(WEFT_STR("1377177267"), &ms), 0);
+    ASSERT_EQ(ms, 1377177267000LL);
+    ASSERT_ERR(fleet_time_parse(WEFT_STR("2023-02-29 00:00:00"), &ms), WEFT_EPARSE);
+    ASSERT_ERR(fleet_time_parse(WEFT_STR("2023-01-01T24:00:00Z"), &ms), WEFT_EPARSE);
+    ASSERT_ERR(fleet_time_parse(WEFT_STR("2023-01-01T00:00:00Q"), &ms), WEFT_EPARSE);
+    ASSERT_ERR(fleet_time_parse(WEFT_STR(""), &ms), WEFT_EPARSE);
+    ASSERT_ERR(fleet_time_parse(WEFT_STR("99999999999999999999"), &ms), WEFT_EPARSE);
+    char out[32];
+    fleet_time_format(out, 1749995112862LL);
+    ASSERT(strcmp(out, "2025-06-15T13:45:12.862Z") == 0);
+    fleet_time_format(out, -1);
+    ASSERT(strcmp(out, "1969-12-31T23:59:59.999Z") == 0);
+    /* round trip over four centuries of days */
+    for (int64_t d = -146097; d <= 146097; d += 97) {
+        int64_t t = d * 86400000 + 12345;
+        fleet_time_format(out, t);
+        ASSERT_EQ(fleet_time_parse(weft_str_c(out), &ms), 0);
+        ASSERT_EQ(ms, t);
+    }
+}
