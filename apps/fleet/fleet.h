@@ -74,6 +74,7 @@ typedef struct fleet {
     } *groups;
     fleet_metrics m;
     int64_t started_ms;
+    struct api_state *api; /* api_*.c: the login rate limiter (api_router sets it up) */
 } fleet;
 
 /* Load devices, groups and geofences from the store into memory. */

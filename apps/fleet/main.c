@@ -80,6 +80,10 @@ static void serve(void *arg) {
         fprintf(stderr, "fleet: %s\n", f->devices ? err : "out of memory");
         goto out;
     }
+    if (api_bootstrap(f, err, sizeof err) < 0) { /* first admin, demo data */
+        fprintf(stderr, "fleet: %s\n", err);
+        goto out;
+    }
     if (!(f->w = writer_start(f->db, f->cfg.commit_interval_ms, f->cfg.commit_max_rows)) ||
         !(f->feed = feed_new(f)) || feed_start(f->feed) < 0 || !(web = api_router(f)) ||
         !(osm = ingest_http_router(f))) {
@@ -127,6 +131,7 @@ out:
     writer_stop(f->w); /* commits what is queued */
     weft_http_router_free(web);
     weft_http_router_free(osm);
+    api_free(f);
     store_close(f->db);
     live_free(f->devices);
 }
