@@ -214,6 +214,14 @@ static int login(weft_http_ctx *c, void *ud) {
     char hash[160];
     snprintf(hash, sizeof hash, "%s", found ? weft_db_text(r, 0, 1, NULL) : "");
     weft_db_rows_free(r);
+    /* an unknown email costs the same hash as a wrong password: the time of
+     * the answer does not tell which emails have accounts */
+    static char dummy[128];
+    static atomic_int dummy_state; /* 0 none, 1 being made (by one task), 2 ready */
+    int expect = 0;
+    if (!found && atomic_compare_exchange_strong(&dummy_state, &expect, 1))
+        atomic_store(&dummy_state, api_pwhash("not a password of anyone", dummy) == 0 ? 2 : 0);
+    if (!found && atomic_load(&dummy_state) == 2) api_pwverify(dummy, password);
     int ok = found && api_pwverify(hash, password);
     if (!ok || disabled) return api_fail(c, 401, "wrong email or password"), 0;
 
@@ -231,9 +239,8 @@ static int login(weft_http_ctx *c, void *ud) {
     snprintf(attrs, sizeof attrs, "Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", f->cfg.session_days * 86400,
              f->cfg.web_secure_cookies ? "; Secure" : "");
     weft_http_set_cookie(c, API_SESSION_COOKIE, tok, attrs);
-    api_user u;
     /* the user as the next request will see it (groups included) */
-    weft_http_ctx *cc = c;
+    api_user u;
     memset(&u, 0, sizeof u);
     weft_db_arg q[] = {WEFT_DB_INT(uid)};
     if ((rc = store_query(f->db, "SELECT id, email, name, role FROM users WHERE id = $1", q, 1, &r, &e)) < 0)
@@ -250,7 +257,7 @@ static int login(weft_http_ctx *c, void *ud) {
     u.ngroups = weft_db_nrows(r);
     for (int i = 0; i < u.ngroups; i++) u.groups[i] = weft_db_int(r, i, 0);
     weft_db_rows_free(r);
-    user_out(cc, 200, &u);
+    user_out(c, 200, &u);
     return 0;
 }
 
