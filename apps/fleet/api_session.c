@@ -225,6 +225,9 @@ static int login(weft_http_ctx *c, void *ud) {
     int ok = found && api_pwverify(hash, password);
     if (!ok || disabled) return api_fail(c, 401, "wrong email or password"), 0;
 
+    /* sessions past their expiry go here (a sign-in is rare enough) */
+    weft_db_arg x[] = {WEFT_DB_INT(now)};
+    store_exec(f->db, "DELETE FROM sessions WHERE expires_ms <= $1", x, 1, NULL, &e);
     char tok[80], th[65];
     token_new("", tok);
     token_hash(weft_str_c(tok), th);
