@@ -283,11 +283,15 @@ static int motion(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_
             weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
             weft_db_rows *r;
             weft_db_err e;
+            /* trips need no ignition: they skip the scan of the attributes */
             rc = store_query(f->db,
-                             "SELECT fix_time, latitude, longitude, speed, CASE WHEN attributes LIKE "
-                             "'%\"ignition\":true%' THEN 1 WHEN attributes LIKE '%\"ignition\":false%' THEN 0 "
-                             "ELSE -1 END FROM positions WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 "
-                             "ORDER BY fix_time LIMIT $4",
+                             kind == R_TRIPS
+                                 ? "SELECT fix_time, latitude, longitude, speed, -1 FROM positions WHERE device_id = $1 "
+                                   "AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4"
+                                 : "SELECT fix_time, latitude, longitude, speed, CASE WHEN attributes LIKE "
+                                   "'%\"ignition\":true%' THEN 1 WHEN attributes LIKE '%\"ignition\":false%' THEN 0 "
+                                   "ELSE -1 END FROM positions WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 "
+                                   "ORDER BY fix_time LIMIT $4",
                              a, 4, &r, &e);
             if (rc < 0) {
                 weft_buf_free(&tmp);
