@@ -159,16 +159,9 @@ static int db_fail(weft_http_ctx *c, const char *what, int rc, const weft_db_err
 
 /* A note id as it appears in a URL or a query: decimal digits, 1..INT64_MAX. */
 static int parse_id(weft_str s, int64_t *out) {
-    if (s.n == 0) return -1;
-    int64_t v = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        if (s.p[i] < '0' || s.p[i] > '9') return -1;
-        int d = s.p[i] - '0';
-        if (v > (INT64_MAX - d) / 10) return -1;
-        v = v * 10 + d;
-    }
-    if (v < 1) return -1;
-    *out = v;
+    uint64_t v;
+    if (weft_str_to_u64(s, &v) || v < 1 || v > INT64_MAX) return -1;
+    *out = (int64_t)v;
     return 0;
 }
 

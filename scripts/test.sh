@@ -384,6 +384,13 @@ for fl in $FLAVORS; do
     done
 done
 
+# every weft_/weft__ name in docs/*.md, README.md and code comments exists
+if python3 scripts/check-names.py >"$LOG/names.log" 2>&1; then
+    record "names" 0; printf '  %-44s ok\n' "names"
+else
+    record "names" 1; printf '  %-44s FAILED\n' "names"; grep -v '^pending' "$LOG/names.log" | sed 's/^/      /'
+fi
+
 # fuzz corpora, replayed under ASan+UBSan (libFuzzer build with clang)
 if [ -d fuzz ] && ls fuzz/*.c >/dev/null 2>&1; then
     if make -s -j"$JOBS" fuzz-build >"$LOG/build-fuzz.log" 2>&1; then

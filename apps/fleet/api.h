@@ -47,7 +47,7 @@ typedef struct api_user {
     char token_hash[65];                     /* the credential's sessions.token_hash */
 } api_user;
 
-/* Who sent the request: the session cookie ("weft_session") or an
+/* Who sent the request: the session cookie ("fleet_session") or an
  * "Authorization: Bearer <token>" header (an API token or a session token).
  * Returns 0 with *u filled; WEFT_EACCES when there are no credentials or
  * they are unknown, expired, or the user is disabled (answer 401);

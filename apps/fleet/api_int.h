@@ -27,7 +27,7 @@
 #define API_ROWS_DEFAULT 10000
 #define API_ROWS_MAX 100000
 
-#define API_SESSION_COOKIE "weft_session"
+#define API_SESSION_COOKIE "fleet_session"
 
 /* The API's own state, in fleet.api. */
 #define API_RL_SLOTS 1024

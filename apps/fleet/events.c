@@ -135,7 +135,7 @@ int events_on_fix(live_state *st, const fleet_fix *f, const char *protocol, int6
     /* geofences: both lists ascend, walk them together */
     int64_t now_in[LIVE_GEOFENCES_MAX];
     uint32_t k = ninside < LIVE_GEOFENCES_MAX ? ninside : LIVE_GEOFENCES_MAX;
-    memcpy(now_in, inside, k * sizeof *now_in);
+    if (k) memcpy(now_in, inside, k * sizeof *now_in);
     uint32_t a = 0, b = 0;
     while (a < st->ngeo || b < k) {
         if (b >= k || (a < st->ngeo && st->geofences[a] < now_in[b])) {

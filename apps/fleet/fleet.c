@@ -13,6 +13,7 @@
 #include "weft/log.h"
 
 #include "feed.h"
+#include "ingest.h"
 #include "isotime.h"
 
 /* ---- geofences -------------------------------------------------------------------- */
@@ -257,4 +258,76 @@ int fleet_device_create(fleet *f, const char *unique_id, const char *name, int64
     if (!d) return WEFT_ENOMEM;
     if (out) *out = d;
     return 0;
+}
+
+/* ---- start and stop -------------------------------------------------------------------- */
+
+static void background(void *arg) {
+    fleet *f = arg;
+    int64_t next_prune = 0;
+    for (;;) {
+        if (weft_sleep(2000) < 0) return;
+        int64_t now = fleet_now_ms();
+        fleet_sweep_offline(f, now);
+        if (now >= next_prune) {
+            fleet_prune(f, now, 2000);
+            next_prune = now + 60000;
+        }
+    }
+}
+
+static void serve_osmand(void *srv) { weft_http_serve(srv); }
+
+int fleet_start(fleet *f, char *err, size_t errlen) {
+    f->started_ms = fleet_now_ms();
+    f->teltonika_fd = -1;
+    pthread_mutex_init(&f->geo_mu, NULL);
+    pthread_rwlock_init(&f->groups_mu, NULL);
+    weft_group_init(&f->tasks);
+    int rc = store_open(&f->db, &f->cfg, err, errlen);
+    if (rc < 0) return rc;
+    if (!(f->devices = live_new())) return snprintf(err, errlen, "out of memory"), WEFT_ENOMEM;
+    if ((rc = fleet_load(f, err, errlen)) < 0) return rc;
+    if (!(f->w = writer_start(f->db, f->cfg.commit_interval_ms, f->cfg.commit_max_rows)) ||
+        !(f->feed = feed_new(f)) || feed_start(f->feed) < 0 || !(f->osmand_router = ingest_http_router(f)))
+        return snprintf(err, errlen, "out of memory starting up"), WEFT_ENOMEM;
+    int e = 0;
+    weft_http_config oc = {.host = f->cfg.ingest_host, .port = f->cfg.osmand_port, .idle_timeout_ms = 120000,
+                           .max_body = 1 << 20, .server_name = ""};
+    if (!(f->osmand_srv = weft_http_server_new(&oc, f->osmand_router, &e)))
+        return snprintf(err, errlen, "osmand port %s:%d: %s", oc.host, oc.port, weft_strerror(e)), e;
+    f->osmand_port = weft_http_server_port(f->osmand_srv);
+    if ((rc = ingest_tcp_start(f, f->cfg.ingest_host, f->cfg.teltonika_port, &f->tasks, &f->teltonika_port)) < 0)
+        return snprintf(err, errlen, "teltonika port %s:%d: %s", f->cfg.ingest_host, f->cfg.teltonika_port,
+                        weft_strerror(rc)), rc;
+    f->teltonika_fd = rc;
+    if ((rc = weft_group_go(&f->tasks, background, f, "fleet-background")) < 0 ||
+        (rc = weft_group_go(&f->tasks, serve_osmand, f->osmand_srv, "osmand-http")) < 0)
+        return snprintf(err, errlen, "starting tasks: %s", weft_strerror(rc)), rc;
+    return 0;
+}
+
+void fleet_stop(fleet *f) {
+    if (f->osmand_srv) weft_http_server_stop(f->osmand_srv);
+    if (f->teltonika_fd >= 0) weft_close(f->teltonika_fd);
+    f->teltonika_fd = -1;
+    /* the OsmAnd server drains its requests (each waits for its commit) ... */
+    weft_group_cancel(&f->tasks);
+    weft_group_wait(&f->tasks, weft_deadline_in(15000));
+    if (f->osmand_srv) weft_http_server_free(f->osmand_srv);
+    f->osmand_srv = NULL;
+    feed_free(f->feed);
+    f->feed = NULL;
+    writer_stop(f->w); /* ... and the writer commits whatever is still queued */
+    f->w = NULL;
+    weft_http_router_free(f->osmand_router);
+    f->osmand_router = NULL;
+    store_close(f->db);
+    f->db = NULL;
+    live_free(f->devices);
+    f->devices = NULL;
+    fleet_geo_release(f->geo);
+    f->geo = NULL;
+    free(f->groups);
+    f->groups = NULL;
 }

@@ -74,8 +74,22 @@ typedef struct fleet {
     } *groups;
     fleet_metrics m;
     int64_t started_ms;
+    /* the device ports (fleet_start) */
+    struct weft_http_router *osmand_router;
+    struct weft_http_server *osmand_srv;
+    int osmand_port, teltonika_port, teltonika_fd;
+    weft_group tasks; /* Teltonika connections, background work */
     struct api_state *api; /* api_*.c: the login rate limiter (api_router sets it up) */
 } fleet;
+
+/* Open the store, load the state, start the writer, the feed, the device
+ * ports (on cfg's ports; 0 = a free one, the bound ones in osmand_port and
+ * teltonika_port) and the background work. 0, or a negative code with err
+ * saying what failed. f->cfg must be set; the rest of *f zeroed. */
+int fleet_start(fleet *f, char *err, size_t errlen);
+/* Stop accepting, finish what is in flight, commit what is queued, close
+ * the store and free the state (from a task). Safe after a failed start. */
+void fleet_stop(fleet *f);
 
 /* Load devices, groups and geofences from the store into memory. */
 int fleet_load(fleet *f, char *err, size_t errlen);

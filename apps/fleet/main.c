@@ -18,9 +18,6 @@
 #include "weft/weft.h"
 
 #include "api.h"
-#include "feed.h"
-#include "ingest.h"
-#include "isotime.h"
 
 typedef struct opts {
     const char *config;
@@ -28,22 +25,6 @@ typedef struct opts {
     int port, osmand_port, teltonika_port;
     int rc;
 } opts;
-
-static void background(void *arg) {
-    fleet *f = arg;
-    int64_t next_prune = 0;
-    for (;;) {
-        if (weft_sleep(2000) < 0) return;
-        int64_t now = fleet_now_ms();
-        fleet_sweep_offline(f, now);
-        if (now >= next_prune) {
-            fleet_prune(f, now, 2000);
-            next_prune = now + 60000;
-        }
-    }
-}
-
-static void serve_osmand(void *srv) { weft_http_serve(srv); }
 
 static void serve(void *arg) {
     opts *o = arg;
@@ -62,31 +43,18 @@ static void serve(void *arg) {
     if (o->port >= 0) f->cfg.web_port = o->port;
     if (o->osmand_port >= 0) f->cfg.osmand_port = o->osmand_port;
     if (o->teltonika_port >= 0) f->cfg.teltonika_port = o->teltonika_port;
-    f->started_ms = fleet_now_ms();
-    pthread_mutex_init(&f->geo_mu, NULL);
-    pthread_rwlock_init(&f->groups_mu, NULL);
-
     o->rc = 1;
-    if (store_open(&f->db, &f->cfg, err, sizeof err) < 0) {
+    weft_http_router *web = NULL;
+    weft_http_server *wsrv = NULL;
+    if (fleet_start(f, err, sizeof err) < 0) {
         fprintf(stderr, "fleet: %s\n", err);
-        return;
-    }
-    weft_http_router *web = NULL, *osm = NULL;
-    weft_http_server *wsrv = NULL, *osrv = NULL;
-    weft_group devs;
-    weft_group_init(&devs);
-    int tlt_fd = -1;
-    if (!(f->devices = live_new()) || fleet_load(f, err, sizeof err) < 0) {
-        fprintf(stderr, "fleet: %s\n", f->devices ? err : "out of memory");
         goto out;
     }
     if (api_bootstrap(f, err, sizeof err) < 0) { /* first admin, demo data */
         fprintf(stderr, "fleet: %s\n", err);
         goto out;
     }
-    if (!(f->w = writer_start(f->db, f->cfg.commit_interval_ms, f->cfg.commit_max_rows)) ||
-        !(f->feed = feed_new(f)) || feed_start(f->feed) < 0 || !(web = api_router(f)) ||
-        !(osm = ingest_http_router(f))) {
+    if (!(web = api_router(f))) {
         fprintf(stderr, "fleet: out of memory starting up\n");
         goto out;
     }
@@ -97,43 +65,20 @@ static void serve(void *arg) {
         fprintf(stderr, "fleet: web port %s:%d: %s\n", wc.host, wc.port, weft_strerror(e));
         goto out;
     }
-    weft_http_config oc = {.host = f->cfg.ingest_host, .port = f->cfg.osmand_port, .idle_timeout_ms = 120000,
-                           .max_body = 1 << 20};
-    if (!(osrv = weft_http_server_new(&oc, osm, &e))) {
-        fprintf(stderr, "fleet: osmand port %s:%d: %s\n", oc.host, oc.port, weft_strerror(e));
-        goto out;
-    }
-    int tport = 0;
-    if ((tlt_fd = ingest_tcp_start(f, f->cfg.ingest_host, f->cfg.teltonika_port, &devs, &tport)) < 0) {
-        fprintf(stderr, "fleet: teltonika port %s:%d: %s\n", f->cfg.ingest_host, f->cfg.teltonika_port,
-                weft_strerror(tlt_fd));
-        goto out;
-    }
-    weft_group_go(&devs, background, f, "fleet-background");
-    weft_group_go(&devs, serve_osmand, osrv, "osmand-http");
-    printf("weft fleet %s: %zu devices, %s\n", "0.1", live_count(f->devices),
+    printf("weft fleet: %zu devices, %s\n", live_count(f->devices),
            store_is_pg(f->db) ? "PostgreSQL" : f->cfg.data_dir);
-    printf("osmand on http://%s:%d\n", oc.host, weft_http_server_port(osrv));
-    printf("teltonika on tcp://%s:%d\n", f->cfg.ingest_host, tport);
+    printf("osmand on http://%s:%d\n", f->cfg.ingest_host, f->osmand_port);
+    printf("teltonika on tcp://%s:%d\n", f->cfg.ingest_host, f->teltonika_port);
     printf("listening on http://%s:%d\n", wc.host, weft_http_server_port(wsrv));
     fflush(stdout);
     weft_http_serve(wsrv); /* returns after SIGTERM / SIGINT, drained */
     weft_log_info("fleet: shutting down");
     o->rc = 0;
 out:
-    if (osrv) weft_http_server_stop(osrv);
-    if (tlt_fd >= 0) weft_close(tlt_fd);
-    weft_group_cancel(&devs);
-    weft_group_wait(&devs, weft_deadline_in(10000));
-    if (osrv) weft_http_server_free(osrv);
     if (wsrv) weft_http_server_free(wsrv);
-    feed_free(f->feed);
-    writer_stop(f->w); /* commits what is queued */
+    fleet_stop(f);
     weft_http_router_free(web);
-    weft_http_router_free(osm);
     api_free(f);
-    store_close(f->db);
-    live_free(f->devices);
 }
 
 static int usage(FILE *to, int rc) {

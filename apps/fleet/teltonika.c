@@ -267,3 +267,58 @@ int tlt_decode(const uint8_t *p, size_t n, tlt_packet *out, fleet_fix *fixes, si
     out->count = (int)count;
     return (int)count;
 }
+
+/* ---- encoder (what a device sends) --------------------------------------------------- */
+
+static void put_be(uint8_t *p, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+int tlt_encode(const fleet_fix *fixes, int n, weft_buf *out) {
+    if (n < 1 || n > TLT_RECORDS_MAX) return WEFT_EINVAL;
+    size_t start = out->len;
+    /* worst case per record: 24 header + 2+2 counts + 5 groups: 3*(2+1) + 2*(2+4) + 4*... */
+    int rc = weft_buf_reserve(out, 12 + 3 + (size_t)n * 96);
+    if (rc < 0) return rc;
+    uint8_t *p = (uint8_t *)out->data + start, *q = p + 8;
+    *q++ = TLT_CODEC8E;
+    *q++ = (uint8_t)n;
+    for (int i = 0; i < n; i++) {
+        const fleet_fix *f = &fixes[i];
+        put_be(q, (uint64_t)f->fix_ms, 8), q += 8;
+        *q++ = 0; /* priority */
+        put_be(q, (uint32_t)(int32_t)lround(f->lon * 1e7), 4), q += 4;
+        put_be(q, (uint32_t)(int32_t)lround(f->lat * 1e7), 4), q += 4;
+        put_be(q, (uint16_t)(int16_t)lround(f->altitude), 2), q += 2;
+        put_be(q, (uint16_t)lround(fmod(f->course, 360)), 2), q += 2;
+        *q++ = (uint8_t)(f->valid ? (f->sats > 0 ? f->sats : 9) : 0);
+        put_be(q, (uint16_t)lround(f->speed_kn * 1.852), 2), q += 2;
+        uint16_t n1 = 0, n2 = 0, n4 = 0;
+        uint8_t *g1 = q + 4; /* event id, total, then the 1-byte group */
+        put_be(q, 0, 2); /* event id */
+        uint8_t *total = q + 2;
+        q = g1 + 2;
+        if (f->ignition != FLEET_UNKNOWN) put_be(q, 239, 2), q[2] = (uint8_t)f->ignition, q += 3, n1++;
+        if (f->motion != FLEET_UNKNOWN) put_be(q, 240, 2), q[2] = (uint8_t)f->motion, q += 3, n1++;
+        if (!isnan(f->battery_pct)) put_be(q, 113, 2), q[2] = (uint8_t)f->battery_pct, q += 3, n1++;
+        put_be(g1, n1, 2);
+        uint8_t *g2 = q;
+        q += 2;
+        if (!isnan(f->power_v)) put_be(q, 66, 2), put_be(q + 2, (uint64_t)lround(f->power_v * 1000), 2), q += 4, n2++;
+        put_be(g2, n2, 2);
+        uint8_t *g4 = q;
+        q += 2;
+        if (!isnan(f->odometer_m)) put_be(q, 16, 2), put_be(q + 2, (uint64_t)llround(f->odometer_m), 4), q += 6, n4++;
+        put_be(g4, n4, 2);
+        put_be(q, 0, 2), q += 2; /* 8-byte group */
+        put_be(q, 0, 2), q += 2; /* variable-length group */
+        put_be(total, (uint64_t)(n1 + n2 + n4), 2);
+    }
+    *q++ = (uint8_t)n;
+    size_t len = (size_t)(q - (p + 8));
+    put_be(p, 0, 4);
+    put_be(p + 4, len, 4);
+    put_be(q, tlt_crc16(p + 8, len), 4), q += 4;
+    out->len = start + (size_t)(q - p);
+    return (int)(q - p);
+}

@@ -61,6 +61,14 @@ typedef struct tlt_packet {
 int tlt_decode(const uint8_t *p, size_t n, tlt_packet *out, fleet_fix *fixes, size_t cap,
                weft_buf *attrs, const char **why);
 
+/* Encode fixes[0..n) (1..TLT_RECORDS_MAX) as one Codec 8 Extended AVL packet,
+ * as a device would send it (for the simulator, tests and benchmarks): GPS
+ * element from the fix, IO elements 239 ignition, 240 movement, 66 external
+ * voltage (mV), 16 odometer (m) and 113 battery level when the fix has them.
+ * Appends to out; returns the packet's length, or WEFT_EINVAL / a buffer
+ * error. */
+int tlt_encode(const fleet_fix *fixes, int n, weft_buf *out);
+
 /* CRC-16/ARC of p[0..n) (reflected polynomial 0xA001, initial value 0). */
 uint16_t tlt_crc16(const uint8_t *p, size_t n);
 

@@ -46,16 +46,13 @@ static int random_id(void) {
     return (int)(rng_state % 10000) + 1;
 }
 
-/* ?queries=N: missing, invalid or < 1 -> 1; > 500 -> 500 */
+/* ?queries=N (digits only): missing, invalid or < 1 -> 1; > 500 (however
+ * many digits) -> 500 */
 static int count_param(weft_http_ctx *c, const char *name) {
-    weft_str v = weft_http_query(c, name);
-    long n = 0;
-    for (size_t i = 0; i < v.n; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9') return 1;
-        n = n * 10 + (v.p[i] - '0');
-        if (n > 500) return 500;
-    }
-    return n < 1 ? 1 : (int)n;
+    uint64_t n;
+    int rc = weft_str_to_u64(weft_http_query(c, name), &n);
+    if (rc == WEFT_ERANGE || (rc == 0 && n > 500)) return 500;
+    return rc || n < 1 ? 1 : (int)n;
 }
 
 static int db_fail(weft_http_ctx *c, int rc, const weft_db_err *e) {

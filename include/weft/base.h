@@ -132,6 +132,11 @@ weft_str weft_str_cut(weft_str s, char c, weft_str *head);
 /* Parse a whole slice as a decimal int64. 0, WEFT_EPARSE (empty, sign only,
  * non-digit) or WEFT_ERANGE (overflow). Leading '+'/'-' accepted. */
 int weft_str_to_i64(weft_str s, int64_t *out);
+/* The unsigned sibling, for fields whose grammar is 1*DIGIT (Content-Length,
+ * ids in a URL, fixed-width date fields): digits only, no sign, no space.
+ * 0, WEFT_EPARSE (empty or a non-digit; it wins over overflow) or
+ * WEFT_ERANGE (above UINT64_MAX). *out is untouched on error. */
+int weft_str_to_u64(weft_str s, uint64_t *out);
 /* The reverse: v's decimal text into out, no NUL, at most WEFT_I64_TEXT_MAX
  * bytes ("-9223372036854775808"); returns its length. */
 #define WEFT_I64_TEXT_MAX 20

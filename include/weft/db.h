@@ -93,6 +93,9 @@ int weft_db_nrows(const weft_db_rows *r);
 int weft_db_ncols(const weft_db_rows *r);
 const char *weft_db_colname(const weft_db_rows *r, int col);
 int weft_db_isnull(const weft_db_rows *r, int row, int col);
+/* A TEXT cell (a NUMERIC column, say) gives the integer its text starts
+ * with ("42 apples" -> 42), a number with a fraction or exponent truncated
+ * toward zero, saturating at INT64_MIN / INT64_MAX, 0 when it has no digits. */
 int64_t weft_db_int(const weft_db_rows *r, int row, int col);
 double weft_db_double(const weft_db_rows *r, int row, int col);
 int weft_db_bool(const weft_db_rows *r, int row, int col);

@@ -1,9 +1,18 @@
 /*
- * weft/http.h — HTTP/1.1. This first part is the wire layer: the request-head
- * parser and the chunked-body decoder. Both are pure functions over bytes
- * (src/http/parse.c, src/http/chunked.c): no sockets, no allocation, so they
- * are unit-tested and fuzzed on their own. The server (connection tasks,
- * router, middleware) comes on top of them.
+ * weft/http.h — HTTP/1.1, in four parts, each built on the one before:
+ *  - the wire layer: the request-head parser and the chunked-body decoder,
+ *    pure functions over bytes (src/http/parse.c, chunked.c) with no
+ *    sockets and no allocation, unit-tested and fuzzed on their own;
+ *  - the router and middleware (router.c): method + path to a handler,
+ *    {param} and {rest...} segments, 404/405, a middleware chain;
+ *  - the server (server.c): listeners, one task per connection,
+ *    pipelining, bodies, limits, timeouts, graceful shutdown on SIGTERM;
+ *  - what a handler sees (context.c, stream.c, file.c): the request
+ *    (headers, params, query, form, cookies, body, JSON), a buffered
+ *    response (text, JSON, redirects, cookies), streamed bodies and files
+ *    (sendfile, Range, ETag);
+ * plus an in-process test client (testclient.c) that runs requests through a
+ * router without sockets. docs/http.md has the design and the figures.
  */
 #ifndef WEFT_HTTP_H
 #define WEFT_HTTP_H
@@ -92,9 +101,9 @@ int weft_http_chunked_decode(weft_http_chunked *d, char *buf, size_t *len, size_
 
 /* ======================================================================
  * Server, router, middleware, handlers (src/http/server.c, router.c,
- * context.c). One task per connection on the runtime; handlers run in that
- * task and may suspend (channels, I/O, database calls) without blocking a
- * worker.
+ * context.c, stream.c, file.c). One task per connection on the runtime;
+ * handlers run in that task and may suspend (channels, I/O, database calls)
+ * without blocking a worker.
  *
  *   static int hello(weft_http_ctx *c, void *ud) {
  *       return weft_http_text(c, 200, "Hello, World!");

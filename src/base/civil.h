@@ -1,8 +1,7 @@
 /*
- * src/base/civil.h — calendar arithmetic shared by the log timestamps
- * (log.c), the HTTP Date header (src/http/context.c) and database timestamps
- * (src/db/rows.c), without gmtime_r()
- * and its tz lock.
+ * src/base/civil.h — calendar arithmetic (civil.c) shared by the log
+ * timestamps (log.c), the HTTP Date header (src/http/context.c) and database
+ * timestamps (src/db/rows.c), without gmtime_r() and its tz lock.
  */
 #ifndef WEFT_BASE_CIVIL_H
 #define WEFT_BASE_CIVIL_H

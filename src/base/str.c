@@ -50,6 +50,35 @@ weft_str weft_str_cut(weft_str s, char c, weft_str *head) {
     return (weft_str){hit + 1, s.n - i - 1};
 }
 
+/* The decimal digits s[i..n) as a magnitude no larger than limit (>= 10^18):
+ * 0, WEFT_EPARSE (none, or a non-digit) or WEFT_ERANGE (above limit). A
+ * non-digit anywhere wins over out of range. */
+static int digits_to_u64(weft_str s, size_t i, uint64_t limit, uint64_t *out) {
+    if (i == s.n) return WEFT_EPARSE; /* empty, or a sign only */
+    uint64_t v = 0;
+    if (s.n - i <= 18) { /* < 10^18 <= limit: no overflow possible */
+        for (; i < s.n; i++) {
+            unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
+            if (d > 9) return WEFT_EPARSE;
+            v = v * 10 + d;
+        }
+        *out = v;
+        return 0;
+    }
+    int overflow = 0;
+    for (; i < s.n; i++) {
+        unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
+        if (d > 9) return WEFT_EPARSE;
+        if (v > (limit - d) / 10)
+            overflow = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (overflow) return WEFT_ERANGE;
+    *out = v;
+    return 0;
+}
+
 int weft_str_to_i64(weft_str s, int64_t *out) {
     size_t i = 0;
     int neg = 0;
@@ -57,25 +86,16 @@ int weft_str_to_i64(weft_str s, int64_t *out) {
         neg = s.p[0] == '-';
         i = 1;
     }
-    if (i == s.n) return WEFT_EPARSE; /* empty or sign only */
-
     /* Accumulate the magnitude unsigned: |INT64_MIN| = INT64_MAX + 1 fits. */
-    const uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    uint64_t v = 0;
-    int overflow = 0;
-    for (; i < s.n; i++) {
-        unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
-        if (d > 9) return WEFT_EPARSE; /* malformed wins over out of range */
-        if (v > (limit - d) / 10)
-            overflow = 1;
-        else
-            v = v * 10 + d;
-    }
-    if (overflow) return WEFT_ERANGE;
+    uint64_t v;
+    int rc = digits_to_u64(s, i, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &v);
+    if (rc) return rc;
     /* Negate via v - 1 so that v = INT64_MAX + 1 never overflows int64_t. */
     *out = !neg ? (int64_t)v : v == 0 ? 0 : -(int64_t)(v - 1) - 1;
     return 0;
 }
+
+int weft_str_to_u64(weft_str s, uint64_t *out) { return digits_to_u64(s, 0, UINT64_MAX, out); }
 
 size_t weft_i64_to_text(char *out, int64_t v) {
     char tmp[WEFT_I64_TEXT_MAX], *q = tmp + sizeof tmp;

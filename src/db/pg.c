@@ -28,8 +28,6 @@
  * Results come as text and are copied into weft_db_rows (rows.c), typed by
  * column OID, and the PGresult is cleared at once.
  */
-#include <dlfcn.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,124 +38,13 @@
 #include <sys/socket.h>
 
 #include "db_int.h"
+#include "libpq.h"
 #include "weft/log.h"
 #include "weft/rt.h"
 
-/* ---- libpq, loaded on first use -------------------------------------------------
- * libpq is opened with dlopen() when the first pool opens, not linked: its
- * dependency chain (libssl, libcrypto, Kerberos, LDAP) would otherwise be
- * mapped and relocated in every program that links libweft, ~6 MB of
- * resident pages at start, database or not. The calls below keep their
- * libpq names; each resolves to the loaded symbol. */
-#define PQ_FUNCS(X) \
-    X(PQerrorMessage) \
-    X(PQstatus) \
-    X(PQresultStatus) \
-    X(PQsocket) \
-    X(PQfinish) \
-    X(PQclear) \
-    X(PQsendQueryPrepared) \
-    X(PQresultErrorField) \
-    X(PQpipelineSync) \
-    X(PQgetlength) \
-    X(PQfreemem) \
-    X(PQfreeCancel) \
-    X(PQfname) \
-    X(PQcmdTuples) \
-    X(PQcancel) \
-    X(PQunescapeBytea) \
-    X(PQsetnonblocking) \
-    X(PQsetNoticeProcessor) \
-    X(PQsendQueryParams) \
-    X(PQsendPrepare) \
-    X(PQresultErrorMessage) \
-    X(PQntuples) \
-    X(PQnfields) \
-    X(PQisBusy) \
-    X(PQgetvalue) \
-    X(PQgetisnull) \
-    X(PQgetResult) \
-    X(PQgetCancel) \
-    X(PQftype) \
-    X(PQflush) \
-    X(PQenterPipelineMode) \
-    X(PQconsumeInput) \
-    X(PQconninfoParse) \
-    X(PQconninfoFree) \
-    X(PQconnectStart) \
-    X(PQconnectPoll) \
-    X(PQlibVersion)
-
-/* libpq >= 17: a Sync that does not flush (NULL when the library is older;
- * then every Sync flushes, one write each, and corking merges them) */
-typedef int pq_send_sync_fn(PGconn *);
-
-static struct {
-#define X(f) __typeof__(f) *f;
-    PQ_FUNCS(X)
-#undef X
-    pq_send_sync_fn *send_sync;
-} pq;
-static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
-static int pq_loaded;
-static char pq_why[256];
-
-static void pq_load(void) {
-    const char *name = getenv("WEFT_LIBPQ"); /* another libpq build, if set */
-    if (!name || !*name) name = "libpq.so.5";
-    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(pq_why, sizeof pq_why, "cannot load libpq (apt install libpq5): %s", dlerror());
-        return;
-    }
-#define X(f)                                                                                       \
-    if (!(pq.f = (__typeof__(f) *)dlsym(h, #f))) {                                                 \
-        snprintf(pq_why, sizeof pq_why, "libpq.so.5 has no %s (libpq >= 14 needed)", #f);        \
-        return;                                                                                    \
-    }
-    PQ_FUNCS(X)
-#undef X
-    pq.send_sync = (pq_send_sync_fn *)dlsym(h, "PQsendPipelineSync");
-    pq_loaded = 1;
-}
-
-#define PQerrorMessage pq.PQerrorMessage
-#define PQstatus pq.PQstatus
-#define PQresultStatus pq.PQresultStatus
-#define PQsocket pq.PQsocket
-#define PQfinish pq.PQfinish
-#define PQclear pq.PQclear
-#define PQsendQueryPrepared pq.PQsendQueryPrepared
-#define PQresultErrorField pq.PQresultErrorField
-#define PQpipelineSync pq.PQpipelineSync
-#define PQgetlength pq.PQgetlength
-#define PQfreemem pq.PQfreemem
-#define PQfreeCancel pq.PQfreeCancel
-#define PQfname pq.PQfname
-#define PQcmdTuples pq.PQcmdTuples
-#define PQcancel pq.PQcancel
-#define PQunescapeBytea pq.PQunescapeBytea
-#define PQsetnonblocking pq.PQsetnonblocking
-#define PQsetNoticeProcessor pq.PQsetNoticeProcessor
-#define PQsendQueryParams pq.PQsendQueryParams
-#define PQsendPrepare pq.PQsendPrepare
-#define PQresultErrorMessage pq.PQresultErrorMessage
-#define PQntuples pq.PQntuples
-#define PQnfields pq.PQnfields
-#define PQisBusy pq.PQisBusy
-#define PQgetvalue pq.PQgetvalue
-#define PQgetisnull pq.PQgetisnull
-#define PQgetResult pq.PQgetResult
-#define PQgetCancel pq.PQgetCancel
-#define PQftype pq.PQftype
-#define PQflush pq.PQflush
-#define PQenterPipelineMode pq.PQenterPipelineMode
-#define PQconsumeInput pq.PQconsumeInput
-#define PQconninfoParse pq.PQconninfoParse
-#define PQconninfoFree pq.PQconninfoFree
-#define PQconnectStart pq.PQconnectStart
-#define PQconnectPoll pq.PQconnectPoll
-#define PQlibVersion pq.PQlibVersion
+/* libpq, through the shim that loads it on first use (libpq.h): every call is
+ * pq->PQxxx(...) */
+static const weft__libpq *const pq = &weft__pq;
 
 /* type OIDs (server/catalog/pg_type.h; stable since forever) */
 enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
@@ -263,7 +150,7 @@ static void stat_max(_Atomic int64_t *m, int64_t v) {
 
 /* "what: libpq's message" into buf (200 bytes). */
 static void conn_err(pg_conn *c, char *buf, const char *what) {
-    const char *m = c->pg ? PQerrorMessage(c->pg) : "";
+    const char *m = c->pg ? pq->PQerrorMessage(c->pg) : "";
     snprintf(buf, 200, "%s%s%s", what, *m ? ": " : "", m);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
@@ -289,13 +176,13 @@ static int down_err(pg_conn *c, weft_db_err *err, int code) {
 /* ---- results ------------------------------------------------------------------ */
 
 static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
-    int nf = PQnfields(res), nt = PQntuples(res);
+    int nf = pq->PQnfields(res), nt = pq->PQntuples(res);
     /* the size is known: one allocation (unless over the limit, where the
      * builder stops at the right place) */
     size_t data = 0, cells = (size_t)nf * (size_t)nt;
-    for (int c = 0; c < nf; c++) data += strlen(PQfname(res, c)) + 1;
+    for (int c = 0; c < nf; c++) data += strlen(pq->PQfname(res, c)) + 1;
     for (int i = 0; i < nt; i++)
-        for (int c = 0; c < nf; c++) data += (size_t)PQgetlength(res, i, c) + 1;
+        for (int c = 0; c < nf; c++) data += (size_t)pq->PQgetlength(res, i, c) + 1;
     weft_db_rows *r =
         (int64_t)(data + cells * sizeof(weft__db_cell)) <= limit
             ? weft__rows_new_sized(nf, cells, data, limit)
@@ -303,26 +190,29 @@ static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
     if (!r) return WEFT_ENOMEM;
     int rc = 0;
     for (int c = 0; c < nf && !rc; c++) {
-        const char *n = PQfname(res, c);
+        const char *n = pq->PQfname(res, c);
         rc = weft__rows_set_name(r, c, n, strlen(n));
     }
     for (int i = 0; i < nt && !rc; i++) {
         for (int c = 0; c < nf && !rc; c++) {
-            if (PQgetisnull(res, i, c)) {
+            if (pq->PQgetisnull(res, i, c)) {
                 rc = weft__rows_cell(r, WEFT_DB_TNULL, NULL, 0, 0, 0);
                 continue;
             }
-            const char *v = PQgetvalue(res, i, c);
-            size_t len = (size_t)PQgetlength(res, i, c);
-            switch (PQftype(res, c)) {
+            const char *v = pq->PQgetvalue(res, i, c);
+            size_t len = (size_t)pq->PQgetlength(res, i, c);
+            switch (pq->PQftype(res, c)) {
             case OID_INT2:
             case OID_INT4:
             case OID_INT8:
             case OID_OID: {
-                int neg = *v == '-';
-                uint64_t x = 0;
-                for (const char *p = v + neg; *p; p++) x = x * 10 + (uint64_t)(*p - '0');
-                rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, neg ? (int64_t)(0 - x) : (int64_t)x, 0);
+                int64_t x;
+                /* the server's text of an integer type always parses; if it
+                 * ever did not, the cell keeps the text rather than a guess */
+                if (weft_str_to_i64((weft_str){v, len}, &x) == 0)
+                    rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, x, 0);
+                else
+                    rc = weft__rows_cell(r, WEFT_DB_TTEXT, v, len, 0, 0);
                 break;
             }
             case OID_FLOAT4:
@@ -332,13 +222,13 @@ static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
             case OID_BOOL: rc = weft__rows_cell(r, WEFT_DB_TBOOL, NULL, 0, *v == 't', 0); break;
             case OID_BYTEA: {
                 size_t bn = 0;
-                unsigned char *b = PQunescapeBytea((const unsigned char *)v, &bn);
+                unsigned char *b = pq->PQunescapeBytea((const unsigned char *)v, &bn);
                 if (!b) {
                     rc = WEFT_ENOMEM;
                     break;
                 }
                 rc = weft__rows_cell(r, WEFT_DB_TBLOB, b, bn, 0, 0);
-                PQfreemem(b);
+                pq->PQfreemem(b);
                 break;
             }
             default: rc = weft__rows_cell(r, WEFT_DB_TTEXT, v, len, 0, 0); break;
@@ -349,7 +239,7 @@ static int convert(PGresult *res, int64_t limit, weft_db_rows **out) {
         weft_db_rows_free(r);
         return rc;
     }
-    const char *aff = PQcmdTuples(res);
+    const char *aff = pq->PQcmdTuples(res);
     r->affected = aff && *aff ? strtoll(aff, NULL, 10) : 0;
     *out = r;
     return 0;
@@ -362,13 +252,13 @@ static void req_free(pg_req *q) {
 
 /* The request at the head of the FIFO got one result. */
 static void on_result(pg_req *q, PGresult *res) {
-    switch (PQresultStatus(res)) {
+    switch (pq->PQresultStatus(res)) {
     case PGRES_TUPLES_OK:
     case PGRES_COMMAND_OK: {
         if (q->rc) break; /* after an earlier failure in this request */
-        const char *aff = PQcmdTuples(res);
+        const char *aff = pq->PQcmdTuples(res);
         if (aff && *aff) q->affected = strtoll(aff, NULL, 10);
-        if (q->want_rows && !q->abandoned && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        if (q->want_rows && !q->abandoned && pq->PQresultStatus(res) == PGRES_TUPLES_OK) {
             weft_db_rows_free(q->rows);
             q->rows = NULL;
             int rc = convert(res, q->limit, &q->rows);
@@ -393,9 +283,9 @@ static void on_result(pg_req *q, PGresult *res) {
         break;
     default: { /* FATAL_ERROR, BAD_RESPONSE, NONFATAL... */
         if (q->rc) break;
-        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        if (!msg) msg = PQresultErrorMessage(res);
+        const char *st = pq->PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = pq->PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        if (!msg) msg = pq->PQresultErrorMessage(res);
         if (st && !strcmp(st, "57014")) { /* query_canceled: our deadline */
             q->rc = WEFT_ETIMEDOUT;
             weft__db_err_set(&q->err, WEFT_ETIMEDOUT, st, "deadline passed; cancelled on the server");
@@ -455,10 +345,10 @@ static void fail_all(pg_conn *c, int code, const char *why) {
 /* Drain every complete result. Caller holds mu. 0 or a negative code when
  * the connection is broken. */
 static int drain(pg_conn *c) {
-    if (!PQconsumeInput(c->pg)) return WEFT_ECONNRESET;
+    if (!pq->PQconsumeInput(c->pg)) return WEFT_ECONNRESET;
     int nulls = 0;
-    while (c->head && !PQisBusy(c->pg)) {
-        PGresult *res = PQgetResult(c->pg);
+    while (c->head && !pq->PQisBusy(c->pg)) {
+        PGresult *res = pq->PQgetResult(c->pg);
         if (!res) {
             /* end of one command's results. A statement inside a batch has no
              * Sync of its own: it is done when its commands are. Two NULLs
@@ -473,24 +363,24 @@ static int drain(pg_conn *c) {
             continue;
         }
         nulls = 0;
-        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
-            PQclear(res);
+        if (pq->PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            pq->PQclear(res);
             finish_head(c);
             continue;
         }
         pg_req *q = c->head;
         if (q->prepares && !q->prep_done) { /* the Prepare's result comes first */
             q->prep_done = 1;
-            if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-                PQclear(res);
+            if (pq->PQresultStatus(res) == PGRES_COMMAND_OK) {
+                pq->PQclear(res);
                 continue;
             }
             q->failed_prepare = 1;
         }
         on_result(q, res);
-        PQclear(res);
+        pq->PQclear(res);
     }
-    if (PQstatus(c->pg) == CONNECTION_BAD) return WEFT_ECONNRESET;
+    if (pq->PQstatus(c->pg) == CONNECTION_BAD) return WEFT_ECONNRESET;
     return 0;
 }
 
@@ -503,13 +393,13 @@ typedef struct {
 static void cancel_blocking(void *arg) {
     cancel_job *j = arg;
     char buf[256];
-    PQcancel(j->cancel, buf, sizeof buf);
+    pq->PQcancel(j->cancel, buf, sizeof buf);
 }
 
 static void cancel_task(void *arg) {
     cancel_job *j = arg;
     weft_blocking(cancel_blocking, j, weft_deadline_in(5000));
-    PQfreeCancel(j->cancel);
+    pq->PQfreeCancel(j->cancel);
     free(j);
 }
 
@@ -518,9 +408,9 @@ static void fire_cancel(pg_conn *c) {
     if (!is_up(c)) return;
     cancel_job *j = malloc(sizeof *j);
     if (!j) return;
-    j->cancel = PQgetCancel(c->pg); /* a copy per cancel: the connection may be gone by then */
+    j->cancel = pq->PQgetCancel(c->pg); /* a copy per cancel: the connection may be gone by then */
     if (!j->cancel || weft_go(cancel_task, j)) {
-        if (j->cancel) PQfreeCancel(j->cancel);
+        if (j->cancel) pq->PQfreeCancel(j->cancel);
         free(j);
     }
 }
@@ -529,13 +419,13 @@ static void fire_cancel(pg_conn *c) {
 
 static int connect_once(pg_conn *c, int64_t deadline) {
     weft_pg *db = c->db;
-    PGconn *pg = PQconnectStart(db->conninfo);
+    PGconn *pg = pq->PQconnectStart(db->conninfo);
     if (!pg) {
         snprintf(c->conn_error, sizeof c->conn_error, "out of memory");
         return WEFT_ENOMEM;
     }
     c->pg = pg;
-    if (PQstatus(pg) == CONNECTION_BAD) {
+    if (pq->PQstatus(pg) == CONNECTION_BAD) {
         conn_err(c, c->conn_error, "connect");
         goto fail;
     }
@@ -547,7 +437,7 @@ static int connect_once(pg_conn *c, int64_t deadline) {
             conn_err(c, c->conn_error, "connect");
             goto fail;
         }
-        int fd = PQsocket(pg);
+        int fd = pq->PQsocket(pg);
         if (fd != last_fd && last_fd >= 0) weft_fd_forget(last_fd); /* libpq moved on */
         last_fd = fd;
         int rc = weft_fd_wait(fd, ps == PGRES_POLLING_READING ? WEFT_POLLIN : WEFT_POLLOUT,
@@ -555,18 +445,18 @@ static int connect_once(pg_conn *c, int64_t deadline) {
         if (rc < 0) {
             snprintf(c->conn_error, sizeof c->conn_error, "connect: %s", weft_strerror(rc));
             weft_fd_forget(fd);
-            PQfinish(pg);
+            pq->PQfinish(pg);
             c->pg = NULL;
             return rc == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : rc;
         }
-        ps = PQconnectPoll(pg);
+        ps = pq->PQconnectPoll(pg);
     }
-    if (PQsetnonblocking(pg, 1) || !PQenterPipelineMode(pg)) {
+    if (pq->PQsetnonblocking(pg, 1) || !pq->PQenterPipelineMode(pg)) {
         conn_err(c, c->conn_error, "pipeline mode");
         goto fail;
     }
-    PQsetNoticeProcessor(pg, on_notice, NULL);
-    c->fd = PQsocket(pg);
+    pq->PQsetNoticeProcessor(pg, on_notice, NULL);
+    c->fd = pq->PQsocket(pg);
     weft_fd_nonblock(c->fd);
     int off = 0;
     c->tcp = setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off) == 0;
@@ -579,8 +469,8 @@ static int connect_once(pg_conn *c, int64_t deadline) {
     }
     return 0;
 fail:
-    weft_fd_forget(PQsocket(pg));
-    PQfinish(pg);
+    weft_fd_forget(pq->PQsocket(pg));
+    pq->PQfinish(pg);
     c->pg = NULL;
     return WEFT_ENOTCONN;
 }
@@ -650,7 +540,7 @@ static void conn_main(void *arg) {
         fail_all(c, WEFT_ECONNRESET, !strcmp(why, "lost") ? c->last_error : "pool closed");
         memcpy(c->conn_error, c->last_error, sizeof c->conn_error);
         weft_fd_forget(c->fd); /* libpq closes it */
-        PQfinish(c->pg);
+        pq->PQfinish(c->pg);
         c->pg = NULL;
         atomic_fetch_sub(&db->st.connections, 1);
         weft_mutex_unlock(&c->mu);
@@ -748,13 +638,13 @@ static int render(const weft_db_arg *a, int n, pg_params *p, weft_db_err *err) {
 /* A send that libpq refused: the connection broke under us (the reader has
  * not noticed yet), or the statement itself was refused. */
 static int send_fail_code(pg_conn *c) {
-    return PQstatus(c->pg) == CONNECTION_BAD ? WEFT_ECONNRESET : WEFT_EDB;
+    return pq->PQstatus(c->pg) == CONNECTION_BAD ? WEFT_ECONNRESET : WEFT_EDB;
 }
 
 /* Queue a Sync; it goes out with the caller's flush when libpq can do
  * that (>= 17), else libpq writes it (and what precedes it) at once. */
 static int put_sync(pg_conn *c) {
-    return pq.send_sync ? pq.send_sync(c->pg) : PQpipelineSync(c->pg);
+    return pq->PQsendPipelineSync ? pq->PQsendPipelineSync(c->pg) : pq->PQpipelineSync(c->pg);
 }
 
 static int stmt_index(pg_conn *c, const char *sql) {
@@ -818,34 +708,34 @@ static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, wef
     if (idx >= 0) {
         const char *name = c->stmts[idx].name;
         if (!c->stmts[idx].sent) {
-            if (!PQsendPrepare(c->pg, name, st->sql, nargs, p.types)) {
+            if (!pq->PQsendPrepare(c->pg, name, st->sql, nargs, p.types)) {
                 rc = send_fail_code(c);
-                weft__db_err_set(err, rc, NULL, "%s", PQerrorMessage(c->pg));
+                weft__db_err_set(err, rc, NULL, "%s", pq->PQerrorMessage(c->pg));
                 goto out;
             }
             c->stmts[idx].sent = 1;
             q->prepares = 1;
             q->stmt = idx;
         }
-        ok = PQsendQueryPrepared(c->pg, name, nargs, p.vals, p.lens, p.fmts, 0);
+        ok = pq->PQsendQueryPrepared(c->pg, name, nargs, p.vals, p.lens, p.fmts, 0);
     } else {
-        ok = PQsendQueryParams(c->pg, st->sql, nargs, p.types, p.vals, p.lens, p.fmts, 0);
+        ok = pq->PQsendQueryParams(c->pg, st->sql, nargs, p.types, p.vals, p.lens, p.fmts, 0);
     }
     if (!ok) { /* the statement did not go out */
         if (!q->prepares) {
             rc = send_fail_code(c);
-            weft__db_err_set(err, rc, NULL, "%s", PQerrorMessage(c->pg));
+            weft__db_err_set(err, rc, NULL, "%s", pq->PQerrorMessage(c->pg));
             goto out;
         }
         /* its Prepare did: the request stays, closed by the Prepare's result */
         q->rc = send_fail_code(c);
-        weft__db_err_set(&q->err, q->rc, NULL, "%s", PQerrorMessage(c->pg));
+        weft__db_err_set(&q->err, q->rc, NULL, "%s", pq->PQerrorMessage(c->pg));
     }
     q->has_sync = sync;
     q->cmds_left = q->prepares + ok;
     if (sync && !put_sync(c)) {
         q->rc = WEFT_ECONNRESET;
-        weft__db_err_set(&q->err, q->rc, NULL, "%s", PQerrorMessage(c->pg));
+        weft__db_err_set(&q->err, q->rc, NULL, "%s", pq->PQerrorMessage(c->pg));
         q->has_sync = 0; /* the reader's fail_all closes it */
     }
     if (c->tail)
@@ -891,7 +781,7 @@ static void mark_broken(pg_conn *c) {
 static int coalesce_begin(pg_conn *c, int n) {
     if (c->is_tx) return 0; /* one task's connection, and no flusher task */
     int load = atomic_load_explicit(&c->inflight, memory_order_relaxed) >= CORK_DEPTH;
-    if (pq.send_sync) return load;
+    if (pq->PQsendPipelineSync) return load;
     if (!c->tcp || (!load && n < 2)) return 0;
     if (atomic_load_explicit(&c->corked, memory_order_relaxed)) return 1;
     int on = 1;
@@ -905,7 +795,7 @@ static void flush_locked(pg_conn *c, int64_t deadline);
 
 /* After queueing: hand the write to the flusher, or write now. */
 static void coalesce_end(pg_conn *c, int deferred, int64_t deadline) {
-    if (deferred && pq.send_sync) {
+    if (deferred && pq->PQsendPipelineSync) {
         if (!c->flush_pending) {
             c->flush_pending = 1;
             weft_sem_release(&c->flush, 1);
@@ -932,7 +822,7 @@ static void flusher_main(void *arg) {
             did = 1;
         }
         if (did) atomic_fetch_add_explicit(&c->db->st.coalesced, 1, memory_order_relaxed);
-        if (is_up(c) && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
+        if (is_up(c) && pq->PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
         weft_mutex_unlock(&c->mu);
     }
 }
@@ -940,7 +830,7 @@ static void flusher_main(void *arg) {
 /* Push what libpq holds to the socket (mu held; dropped while waiting). */
 static void flush_locked(pg_conn *c, int64_t deadline) {
     int partial = 0;
-    while (PQflush(c->pg) == 1) {
+    while (pq->PQflush(c->pg) == 1) {
         /* the socket is full: let the reader in while we wait to write */
         partial = 1;
         weft_mutex_unlock(&c->mu);
@@ -1025,7 +915,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         stat_max(&db->st.max_batch, depth);
         coalesce_end(c, deferred, deadline);
     }
-    if (is_up(c) && PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
+    if (is_up(c) && pq->PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
     weft_mutex_unlock(&c->mu);
 
     /* wait for each; after a deadline the rest are left to the reader */
@@ -1152,19 +1042,19 @@ int weft_pg_open(weft_pg **out, const weft_pg_config *cfg, weft_db_err *err) {
     }
     *out = NULL;
     if (!weft_in_task()) return WEFT_ENOTASK;
-    pthread_once(&pq_once, pq_load);
-    if (!pq_loaded) {
-        weft__db_err_set(err, WEFT_ENOTSUP, NULL, "%s", pq_why);
+    const char *why;
+    if (weft__libpq_load(&why)) {
+        weft__db_err_set(err, WEFT_ENOTSUP, NULL, "%s", why);
         return WEFT_ENOTSUP;
     }
     char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(cfg->conninfo, &perr);
+    PQconninfoOption *opts = pq->PQconninfoParse(cfg->conninfo, &perr);
     if (!opts) {
         weft__db_err_set(err, WEFT_EINVAL, NULL, "conninfo: %s", perr ? perr : "out of memory");
-        PQfreemem(perr);
+        pq->PQfreemem(perr);
         return WEFT_EINVAL;
     }
-    PQconninfoFree(opts);
+    pq->PQconninfoFree(opts);
     weft_pg *db = calloc(1, sizeof *db);
     if (!db) return WEFT_ENOMEM;
     db->cfg = *cfg;
@@ -1240,7 +1130,7 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st) {
     st->timeouts = atomic_load(&db->st.timeouts);
     st->max_batch = atomic_load(&db->st.max_batch);
     st->coalesced = atomic_load(&db->st.coalesced);
-    st->libpq_version = PQlibVersion();
+    st->libpq_version = pq->PQlibVersion();
 }
 
 /* ---- transactions ------------------------------------------------------------------ */

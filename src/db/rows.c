@@ -145,15 +145,16 @@ int64_t weft_db_int(const weft_db_rows *r, int row, int col) {
     case WEFT_DB_TTIME: return c->v.i;
     case WEFT_DB_TDOUBLE: return dtoi(c->v.d);
     case WEFT_DB_TTEXT: {
-        /* the fast path for PostgreSQL's text integers */
+        /* the integer at the start of the text ("42", "-7", "42 apples");
+         * a number with a fraction or an exponent goes through strtod */
         const char *s = r->data + c->off;
-        int neg = *s == '-';
-        s += neg;
-        uint64_t v = 0;
-        while (*s >= '0' && *s <= '9') v = v * 10 + (uint64_t)(*s++ - '0');
-        if (*s == '.' || *s == 'e' || *s == 'E') return dtoi(strtod(r->data + c->off, NULL));
-        /* negate as unsigned: -9223372036854775808 has no positive twin */
-        return (int64_t)(neg ? 0 - v : v);
+        size_t k = *s == '-' || *s == '+';
+        while (k < c->len && s[k] >= '0' && s[k] <= '9') k++;
+        if (s[k] == '.' || s[k] == 'e' || s[k] == 'E') return dtoi(strtod(s, NULL));
+        int64_t v;
+        int rc = weft_str_to_i64((weft_str){s, k}, &v);
+        if (rc == WEFT_ERANGE) return *s == '-' ? INT64_MIN : INT64_MAX; /* as dtoi saturates */
+        return rc ? 0 : v;
     }
     default: return 0;
     }
@@ -234,14 +235,11 @@ void weft__db_err_set(weft_db_err *e, int code, const char *sqlstate, const char
 
 /* ---- timestamps ----------------------------------------------------------- */
 
+/* Exactly n (<= 4) digits at s, no sign. */
 static int digits(const char *s, const char *end, int n, int *out) {
-    if (end - s < n) return -1;
-    int v = 0;
-    for (int k = 0; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9') return -1;
-        v = v * 10 + (s[k] - '0');
-    }
-    *out = v;
+    uint64_t v;
+    if (end - s < n || weft_str_to_u64((weft_str){s, (size_t)n}, &v)) return -1;
+    *out = (int)v;
     return 0;
 }
 
@@ -263,14 +261,12 @@ int weft__db_parse_time(const char *s, size_t n, int64_t *us) {
         p += 9;
         if (h > 24 || m > 59 || sec > 60) return WEFT_EPARSE;
         if (p < end && *p == '.') {
-            p++;
-            int nd = 0;
-            while (p < end && *p >= '0' && *p <= '9') {
-                if (nd < 6) frac = frac * 10 + (*p - '0');
-                nd++;
-                p++;
-            }
-            if (nd == 0) return WEFT_EPARSE;
+            const char *f = ++p;
+            while (p < end && *p >= '0' && *p <= '9') p++;
+            size_t nd = (size_t)(p - f); /* microseconds: digits past 6 are cut */
+            uint64_t fr;
+            if (nd == 0 || weft_str_to_u64((weft_str){f, nd < 6 ? nd : 6}, &fr)) return WEFT_EPARSE;
+            frac = (int64_t)fr;
             for (; nd < 6; nd++) frac *= 10;
         }
     }

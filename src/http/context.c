@@ -1,21 +1,18 @@
 /*
  * src/http/context.c — what a handler sees: request accessors (headers,
  * params, query, form, cookies, body), the buffered response (status,
- * headers, body, JSON), streaming, files (sendfile, Range, ETag), and the
- * serialisation of a response head.
+ * headers, body, JSON), and the serialisation of a response head.
  *
  * A response is built in the ctx (header lines in `hdrs`, body in
  * `body_out`) and copied into the connection's `out` buffer by
  * weft__http_finish() once the handler returns; the server writes `out`
- * once per read. Streaming and files cannot wait for that: they put the head
- * into `out`, flush, and go on writing to the socket directly.
+ * once per read. Streaming (stream.c) and files (file.c) cannot wait for
+ * that: they put the head into `out` (weft__http_send_head), flush, and go on
+ * writing to the socket directly. This file does no I/O.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "base/civil.h"
 #include "http/http_int.h"
@@ -25,7 +22,7 @@
  * The cache is thread-local and read and written without any suspension in
  * between, so a task that moves to another worker cannot see a torn value. */
 
-static void format_imf(char out[30], int64_t secs) {
+void weft__http_imf_date(char out[30], int64_t secs) {
     static const char wd[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
     static const char mn[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -48,7 +45,7 @@ const char *weft__http_date(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != date_cache.sec) {
-        format_imf(date_cache.s, ts.tv_sec);
+        weft__http_imf_date(date_cache.s, ts.tv_sec);
         date_cache.sec = ts.tv_sec;
     }
     return date_cache.s;
@@ -324,8 +321,6 @@ int weft_http_set_cookie(weft_http_ctx *c, const char *name, const char *value,
 
 /* ---- serialisation --------------------------------------------------------------- */
 
-static int bodyless_status(int s) { return s < 200 || s == 204 || s == 304; }
-
 /* "HTTP/1.1 200 OK" and friends, formatted once. */
 static const char *status_line(int st, size_t *len) {
     static __thread struct {
@@ -390,7 +385,7 @@ int weft__http_write_head(weft_http_ctx *c, weft_buf *b, int64_t content_length)
         memcpy(p + 16, c->ctype, tl);
         p += 16 + tl;
     }
-    if (content_length >= 0 && !bodyless_status(st)) {
+    if (content_length >= 0 && !weft__http_bodyless(st)) {
         memcpy(p, "\r\nContent-Length: ", 18);
         p += 18;
         p += weft_i64_to_text(p, content_length);
@@ -415,6 +410,13 @@ int weft__http_write_head(weft_http_ctx *c, weft_buf *b, int64_t content_length)
     return 0;
 }
 
+int weft__http_send_head(weft_http_ctx *c, int64_t content_length) {
+    int rc = weft__http_write_head(c, &c->conn->out, content_length);
+    if (rc) return rc;
+    c->head_sent = 1;
+    return 0;
+}
+
 int weft__http_finish(weft_http_ctx *c) {
     weft__http_conn *cn = c->conn;
     if (c->failed) return 0;
@@ -425,227 +427,9 @@ int weft__http_finish(weft_http_ctx *c) {
     int st = c->status ? c->status : 200;
     int rc = weft__http_write_head(c, &cn->out, (int64_t)c->body_out.len);
     if (rc) return rc;
-    if (!c->is_head && !bodyless_status(st) && c->body_out.len)
+    if (!c->is_head && !weft__http_bodyless(st) && c->body_out.len)
         rc = weft_buf_append(&cn->out, c->body_out.data, c->body_out.len);
     return rc;
-}
-
-/* ---- streaming --------------------------------------------------------------------- */
-
-static int send_head_now(weft_http_ctx *c, int64_t content_length) {
-    int rc = weft__http_write_head(c, &c->conn->out, content_length);
-    if (rc) return rc;
-    c->head_sent = 1;
-    return 0;
-}
-
-static int put_chunk(weft_http_ctx *c, const void *p, size_t n) {
-    weft_buf *o = &c->conn->out;
-    if (n == 0 || c->is_head) return 0;
-    int rc = 0;
-    if (c->chunked) rc = weft_buf_printf(o, "%zx\r\n", n);
-    rc = rc ? rc : weft_buf_append(o, p, n);
-    if (c->chunked && !rc) rc = weft_buf_append(o, "\r\n", 2);
-    return rc;
-}
-
-int weft_http_write(weft_http_ctx *c, const void *p, size_t n) {
-    if (c->failed) return WEFT_EPIPE;
-    if (c->done) return WEFT_EINVAL;
-    int rc;
-    if (!c->head_sent) {
-        if (!c->status) c->status = 200;
-        if (bodyless_status(c->status)) return WEFT_EINVAL;
-        c->chunked = c->req.minor >= 1;
-        if (!c->chunked) c->keep_alive = 0; /* 1.0: the body ends at close */
-        rc = send_head_now(c, -1);
-        if (!rc && c->body_out.len) rc = put_chunk(c, c->body_out.data, c->body_out.len);
-        weft_buf_clear(&c->body_out);
-        if (rc) return rc;
-    }
-    rc = put_chunk(c, p, n);
-    if (!rc) rc = weft__http_flush(c->conn);
-    if (rc) c->failed = 1;
-    return rc;
-}
-
-/* ---- files -------------------------------------------------------------------------- */
-
-static const char *mime_of(const char *path) {
-    static const struct {
-        const char *ext, *type;
-    } tab[] = {
-        {"html", "text/html; charset=utf-8"},
-        {"htm", "text/html; charset=utf-8"},
-        {"css", "text/css; charset=utf-8"},
-        {"js", "text/javascript; charset=utf-8"},
-        {"mjs", "text/javascript; charset=utf-8"},
-        {"json", "application/json"},
-        {"txt", "text/plain; charset=utf-8"},
-        {"md", "text/markdown; charset=utf-8"},
-        {"csv", "text/csv; charset=utf-8"},
-        {"xml", "application/xml"},
-        {"svg", "image/svg+xml"},
-        {"png", "image/png"},
-        {"jpg", "image/jpeg"},
-        {"jpeg", "image/jpeg"},
-        {"gif", "image/gif"},
-        {"webp", "image/webp"},
-        {"ico", "image/x-icon"},
-        {"wasm", "application/wasm"},
-        {"pdf", "application/pdf"},
-        {"woff", "font/woff"},
-        {"woff2", "font/woff2"},
-        {"map", "application/json"},
-    };
-    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-    if (dot && (!slash || dot > slash))
-        for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-            if (weft_str_eq_nocase(weft_str_c(dot + 1), weft_str_c(tab[i].ext)))
-                return tab[i].type;
-    return "application/octet-stream";
-}
-
-/* Does the If-None-Match list contain etag (weak comparison)? */
-static int etag_matches(weft_str inm, const char *etag) {
-    weft_str want = weft_str_c(etag);
-    while (inm.n) {
-        weft_str one;
-        inm = weft_str_cut(inm, ',', &one);
-        if (!one.p) one = inm, inm = (weft_str){NULL, 0};
-        one = weft_str_trim(one);
-        if (one.n == 1 && one.p[0] == '*') return 1;
-        if (one.n > 2 && one.p[0] == 'W' && one.p[1] == '/') one.p += 2, one.n -= 2;
-        if (weft_str_eq(one, want)) return 1;
-    }
-    return 0;
-}
-
-/* Parse a single "bytes=a-b" range against size. 1: range set, 0: ignore the
- * header (absent, multiple ranges, other unit, malformed), -1: unsatisfiable. */
-static int parse_range(weft_str h, int64_t size, int64_t *from, int64_t *to) {
-    if (!h.p || !weft_str_has_prefix(h, WEFT_STR("bytes="))) return 0;
-    weft_str spec = weft_str_trim((weft_str){h.p + 6, h.n - 6});
-    if (memchr(spec.p, ',', spec.n)) return 0;
-    weft_str a;
-    weft_str b = weft_str_cut(spec, '-', &a);
-    if (!a.p) return 0;
-    a = weft_str_trim(a);
-    b = weft_str_trim(b);
-    int64_t x, y;
-    if (a.n == 0) { /* suffix: last b bytes */
-        if (weft_str_to_i64(b, &y) || y < 0) return 0;
-        if (y == 0 || size == 0) return -1;
-        *from = y >= size ? 0 : size - y;
-        *to = size - 1;
-        return 1;
-    }
-    if (weft_str_to_i64(a, &x) || x < 0) return 0;
-    if (b.n == 0)
-        y = size - 1;
-    else if (weft_str_to_i64(b, &y) || y < x)
-        return 0;
-    if (x >= size) return -1;
-    if (y >= size) y = size - 1;
-    *from = x;
-    *to = y;
-    return 1;
-}
-
-int weft_http_send_file(weft_http_ctx *c, const char *path) {
-    if (c->head_sent) return WEFT_EINVAL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT || errno == ENOTDIR || errno == EACCES ? WEFT_ENOENT
-                                                                               : -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return WEFT_ENOENT;
-    }
-    char etag[64], lm[30];
-    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
-             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
-                 (unsigned long long)st.st_mtim.tv_nsec);
-    format_imf(lm, st.st_mtim.tv_sec);
-    weft_buf_clear(&c->body_out);
-    weft_http_add_header(c, "ETag", etag);
-    weft_http_add_header(c, "Last-Modified", lm);
-    weft_http_add_header(c, "Accept-Ranges", "bytes");
-    weft_str inm = weft_http_get_header(c, "If-None-Match");
-    if (inm.p && etag_matches(inm, etag)) {
-        close(fd);
-        c->status = 304;
-        return 0; /* finished by weft__http_finish, no body */
-    }
-    int64_t size = st.st_size, from = 0, to = size - 1;
-    int r = parse_range(weft_http_get_header(c, "Range"), size, &from, &to);
-    if (r < 0) {
-        close(fd);
-        char cr[48];
-        snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
-        weft_http_add_header(c, "Content-Range", cr);
-        return weft_http_text(c, 416, "range not satisfiable\n");
-    }
-    c->status = 200;
-    if (r > 0) {
-        char cr[80];
-        snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)from, (long long)to,
-                 (long long)size);
-        weft_http_add_header(c, "Content-Range", cr);
-        c->status = 206;
-    }
-    c->ctype = mime_of(path);
-    int64_t len = size ? to - from + 1 : 0;
-    int rc = send_head_now(c, len);
-    c->done = 1;
-    if (!rc && c->is_head) {
-        close(fd);
-        return 0;
-    }
-    weft__http_conn *cn = c->conn;
-    if (!rc && cn->fd < 0) { /* test client: append the bytes */
-        rc = weft_buf_reserve(&cn->out, (size_t)len);
-        if (!rc && len > 0) {
-            ssize_t n = pread(fd, cn->out.data + cn->out.len, (size_t)len, from);
-            if (n != len)
-                rc = WEFT_EIO;
-            else
-                cn->out.len += (size_t)len;
-        }
-        close(fd);
-        return rc;
-    }
-    if (!rc) rc = weft__http_flush(cn);
-    off_t off = from;
-    while (!rc && off <= to && len > 0) {
-        ssize_t n = weft_sendfile(cn->fd, fd, &off, (size_t)(to + 1 - off),
-                                  weft_deadline_in(cn->cfg->write_timeout_ms));
-        if (n <= 0) rc = n < 0 ? (int)n : WEFT_EIO;
-    }
-    close(fd);
-    if (rc) c->failed = 1;
-    return rc;
-}
-
-int weft_http_static(weft_http_ctx *c, const char *root, weft_str rel) {
-    if (!root || memchr(rel.p ? rel.p : "", 0, rel.n)) return WEFT_ENOENT;
-    /* refuse any ".." segment, whatever the separators around it */
-    weft_str s = rel;
-    while (s.n) {
-        weft_str seg;
-        s = weft_str_cut(s, '/', &seg);
-        if (!seg.p) seg = s, s = (weft_str){NULL, 0};
-        if (weft_str_eq(seg, WEFT_STR(".."))) return WEFT_ENOENT;
-    }
-    while (rel.n && rel.p[0] == '/') rel.p++, rel.n--;
-    size_t rl = strlen(root), n = rl + rel.n + 2;
-    char *path = weft_arena_alloc(c->arena, n);
-    if (!path) return WEFT_ENOMEM;
-    memcpy(path, root, rl);
-    path[rl] = '/';
-    memcpy(path + rl + 1, rel.p, rel.n);
-    path[rl + 1 + rel.n] = 0;
-    return weft_http_send_file(c, path);
 }
 
 /* ---- reset ----------------------------------------------------------------------------- */

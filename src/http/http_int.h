@@ -1,7 +1,13 @@
 /*
  * src/http/http_int.h — what the server (server.c), the router (router.c),
- * the request/response helpers (context.c) and the test client
- * (testclient.c) share.
+ * the request/response helpers (context.c), streaming (stream.c), file
+ * serving (file.c) and the test client (testclient.c) share.
+ *
+ * Dependencies run one way: server.c and testclient.c drive a connection and
+ * call down into the router, stream.c, file.c and context.c; file.c calls
+ * stream.c and context.c; stream.c calls context.c; context.c (accessors,
+ * the buffered response, the serialisation of a head) calls none of them.
+ * Nothing below server.c calls into it.
  *
  * The unit of work is the *exchange*: one parsed request and the response
  * being built for it, in a weft_http_ctx that lives inside its connection
@@ -97,8 +103,6 @@ struct weft__http_conn {
  * answering into c->out. Returns 1 to keep the connection, 0 to close it
  * (after flushing), or a negative I/O code. Leaves a partial head in `in`. */
 int weft__http_process(weft__http_conn *c);
-/* Write c->out (to the socket, or the sink). 0 or a negative code. */
-int weft__http_flush(weft__http_conn *c);
 /* Queue a complete error response (text body) that closes the connection. */
 void weft__http_error_response(weft__http_conn *c, int status, const char *reason, int minor);
 void weft__http_conn_init(weft__http_conn *c, const weft__http_cfg *cfg, weft_http_router *r);
@@ -112,8 +116,15 @@ int weft__http_run_chain(weft_http_ctx *ctx);
 
 /* context.c */
 void weft__http_ctx_reset(weft_http_ctx *c);
+/* Statuses whose responses carry no body (1xx, 204, 304). */
+static inline int weft__http_bodyless(int status) {
+    return status < 200 || status == 204 || status == 304;
+}
 /* Serialise the response status line + headers into b. */
 int weft__http_write_head(weft_http_ctx *c, weft_buf *b, int64_t content_length);
+/* The head into conn->out now (streaming, files), marking it sent; 0 or
+ * WEFT_ENOMEM. content_length < 0: none (chunked when c->chunked). */
+int weft__http_send_head(weft_http_ctx *c, int64_t content_length);
 /* Append the whole buffered response to conn->out. */
 int weft__http_finish(weft_http_ctx *c);
 /* Percent-decode s into the arena ('+' as space when plus); NULL on a bad
@@ -124,5 +135,13 @@ weft_str weft__http_form_lookup(weft_arena *a, weft_str list, const char *name);
 
 /* IMF-fixdate of the current second, 29 bytes, cached per thread. */
 const char *weft__http_date(void);
+/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") of secs since the epoch. */
+void weft__http_imf_date(char out[30], int64_t secs);
+
+/* stream.c */
+/* Write c->out (to the socket within write_timeout, or to the test client's
+ * sink) and empty it; suspends while the socket is full. 0 or a negative
+ * I/O code (WEFT_ETIMEDOUT, WEFT_EPIPE, WEFT_ECANCELED...). */
+int weft__http_flush(weft__http_conn *c);
 
 #endif

@@ -136,24 +136,23 @@ static int parse_content_length(weft_str v, int64_t *cl, const char **why) {
     size_t i = 0;
     for (;;) {
         while (i < v.n && is_ows(v.p[i])) i++;
-        if (i >= v.n || v.p[i] < '0' || v.p[i] > '9') {
+        size_t s = i;
+        while (i < v.n && v.p[i] >= '0' && v.p[i] <= '9') i++;
+        uint64_t x;
+        int rc = weft_str_to_u64((weft_str){v.p + s, i - s}, &x);
+        if (rc == WEFT_EPARSE) {
             *why = "invalid Content-Length";
             return 400;
         }
-        int64_t x = 0;
-        while (i < v.n && v.p[i] >= '0' && v.p[i] <= '9') {
-            int d = v.p[i++] - '0';
-            if (x > (INT64_MAX - d) / 10) {
-                *why = "Content-Length overflow";
-                return 400;
-            }
-            x = x * 10 + d;
+        if (rc || x > INT64_MAX) {
+            *why = "Content-Length overflow";
+            return 400;
         }
-        if (*cl >= 0 && *cl != x) {
+        if (*cl >= 0 && *cl != (int64_t)x) {
             *why = "differing Content-Length";
             return 400;
         }
-        *cl = x;
+        *cl = (int64_t)x;
         while (i < v.n && is_ows(v.p[i])) i++;
         if (i == v.n) return 0;
         if (v.p[i++] != ',') {

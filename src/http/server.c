@@ -124,20 +124,6 @@ static void conn_shrink(weft__http_conn *c) {
 
 void weft__http_conn_release(weft__http_conn *c) { conn_shrink(c); }
 
-int weft__http_flush(weft__http_conn *c) {
-    if (c->out.len == 0) return 0;
-    int rc = 0;
-    if (c->fd < 0) {
-        if (c->sink) rc = weft_buf_append(c->sink, c->out.data, c->out.len);
-    } else {
-        ssize_t n = weft_write_all(c->fd, c->out.data, c->out.len,
-                                   weft_deadline_in(c->cfg->write_timeout_ms));
-        if (n < 0) rc = (int)n;
-    }
-    weft_buf_clear(&c->out);
-    return rc;
-}
-
 void weft__http_error_response(weft__http_conn *c, int status, const char *reason, int minor) {
     weft_http_ctx *x = &c->ctx;
     weft__http_ctx_reset(x);

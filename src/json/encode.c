@@ -36,6 +36,7 @@
 
 #include "weft/json.h"
 #include "base/utf8.h"
+#include "json/json_int.h"
 
 enum { MAX_NEST = 64, WANT_KEYED = 1, ROOT_DONE = 2 };
 

@@ -548,6 +548,62 @@ TEST_PLAIN(str_to_i64) {
     ASSERT_ERR(weft_str_to_i64((weft_str){NULL, 0}, &v), WEFT_EPARSE);
 }
 
+/* weft_str_to_u64: 1*DIGIT only, the whole uint64 range, the same error
+ * order as weft_str_to_i64 (malformed before out of range). */
+TEST_PLAIN(str_to_u64) {
+    static const struct {
+        const char *in;
+        int rc;
+        uint64_t want;
+    } cases[] = {
+        {"0", 0, 0},
+        {"7", 0, 7},
+        {"000123", 0, 123},
+        {"999999999999999999", 0, 999999999999999999ull}, /* 18 digits: the fast path */
+        {"1000000000000000000", 0, 1000000000000000000ull}, /* 19: the checked one */
+        {"9223372036854775807", 0, INT64_MAX},
+        {"9223372036854775808", 0, (uint64_t)INT64_MAX + 1},
+        {"18446744073709551615", 0, UINT64_MAX},
+        {"0018446744073709551615", 0, UINT64_MAX},
+        {"18446744073709551616", WEFT_ERANGE, 0},
+        {"18446744073709551620", WEFT_ERANGE, 0},
+        {"99999999999999999999", WEFT_ERANGE, 0},
+        {"99999999999999999999999999", WEFT_ERANGE, 0},
+        {"", WEFT_EPARSE, 0},
+        {"+1", WEFT_EPARSE, 0},
+        {"-1", WEFT_EPARSE, 0},
+        {"-0", WEFT_EPARSE, 0},
+        {"+", WEFT_EPARSE, 0},
+        {" 1", WEFT_EPARSE, 0},
+        {"1 ", WEFT_EPARSE, 0},
+        {"12a", WEFT_EPARSE, 0},
+        {"1,2", WEFT_EPARSE, 0},
+        {"0x10", WEFT_EPARSE, 0},
+        {"99999999999999999999x", WEFT_EPARSE, 0}, /* malformed wins over range */
+        {"/", WEFT_EPARSE, 0},                     /* '0' - 1 */
+        {":", WEFT_EPARSE, 0},                     /* '9' + 1 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 12345;
+        int rc = weft_str_to_u64(weft_str_c(cases[i].in), &v);
+        if (rc != cases[i].rc) {
+            test__fail(__FILE__, __LINE__, "to_u64(\"%s\") = %d (%s), want %d (%s)", cases[i].in,
+                       rc, weft_strerror(rc), cases[i].rc, weft_strerror(cases[i].rc));
+            return;
+        }
+        uint64_t want = rc == 0 ? cases[i].want : 12345; /* untouched on error */
+        if (v != want) {
+            test__fail(__FILE__, __LINE__, "to_u64(\"%s\") -> %" PRIu64 ", want %" PRIu64,
+                       cases[i].in, v, want);
+            return;
+        }
+    }
+    uint64_t v = 0;
+    ASSERT_EQ(weft_str_to_u64((weft_str){"1234", 2}, &v), 0); /* only the slice */
+    ASSERT_EQ(v, 12);
+    ASSERT_ERR(weft_str_to_u64((weft_str){NULL, 0}, &v), WEFT_EPARSE);
+}
+
 /* weft_i64_to_text against snprintf, and back through weft_str_to_i64. */
 TEST_PLAIN(i64_to_text) {
     int64_t vals[] = {0, 1, -1, 9, 10, -10, 99, 100, 12345, -2147483648LL, 4294967296LL,

@@ -200,6 +200,15 @@ TEST_PLAIN(rows_text_cells_convert) {
         {"f", 0, 0, 0},
         {"false", 0, 0, 0},
         {"", 0, 0, 0},
+        /* past the int64 range the integer saturates, as a double does */
+        {"12345678901234567890", INT64_MAX, 12345678901234567890.0, 1},
+        {"-12345678901234567890", INT64_MIN, -12345678901234567890.0, 0},
+        {"9223372036854775808", INT64_MAX, 9223372036854775808.0, 1},
+        /* the integer at the start of the text; a sign alone is no number */
+        {"42 apples", 42, 42, 1},
+        {"+5", 5, 5, 0},
+        {"-", 0, 0, 0},
+        {"x1", 0, 0, 0},
     };
     size_t nc = sizeof cases / sizeof cases[0];
     weft_db_rows *r = weft__rows_new(1, 0);
@@ -419,6 +428,15 @@ TEST_PLAIN(time_parse_rejects_malformed) {
         "2026-11-22 11:34:41Zjunk",
         "2026-11-22 11:34:41+01 BC",
         "abcd-11-22",
+        /* a sign where a fixed-width field's digits belong */
+        "+026-11-22",
+        "-026-11-22",
+        "2026-+1-22",
+        "2026-11--2",
+        "2026-11-22 +1:34:41",
+        "2026-11-22 11:34:-1",
+        "2026-11-22 11:34:41+-1",
+        "2026-11-22 11:34:41.-5",
         "2026-ab-22",
         "2026-00-10",
         "2026-13-10",

@@ -36,7 +36,7 @@ typedef struct env {
     char dir[64];
     char schema[64];
     int pg;
-    char admin[128]; /* "Cookie: weft_session=...\r\nX-Requested-With: t\r\n" */
+    char admin[128]; /* "Cookie: fleet_session=...\r\nX-Requested-With: t\r\n" */
     weft_arena arena; /* response JSON */
 } env;
 
@@ -330,7 +330,7 @@ BOTH(session) {
     ASSERT_EQ(req(v, "POST", "/api/session", NULL, "{\"email\":\"ADMIN@test.local\",\"password\":\"" ADMIN_PW "\"}", &res),
               200);
     weft_str ck = weft_http_test_header(&res, "Set-Cookie");
-    ASSERT(ck.p && memmem(ck.p, ck.n, "weft_session=", 13) == ck.p);
+    ASSERT(ck.p && memmem(ck.p, ck.n, "fleet_session=", 13) == ck.p);
     ASSERT(memmem(ck.p, ck.n, "HttpOnly", 8) && memmem(ck.p, ck.n, "SameSite=Lax", 12));
     ASSERT(!memmem(ck.p, ck.n, "Secure", 6)); /* web.secure_cookies is off */
     weft_json *u = js(v, &res);
@@ -355,7 +355,7 @@ BOTH(session) {
     ASSERT(ck.p && memmem(ck.p, ck.n, "Max-Age=0", 9));
     weft_http_test_response_free(&res);
     ASSERT_EQ(req(v, "GET", "/api/session", h, NULL, NULL), 401);
-    ASSERT_EQ(req(v, "GET", "/api/session", "Cookie: weft_session=forgedforgedforgedforged\r\n", NULL, NULL), 401);
+    ASSERT_EQ(req(v, "GET", "/api/session", "Cookie: fleet_session=forgedforgedforgedforged\r\n", NULL, NULL), 401);
     /* an expired session no longer signs in, and the next sign-in removes it */
     const char *old_tok = "expiredexpiredexpiredexpired";
     unsigned char hb[32];
@@ -366,7 +366,7 @@ BOTH(session) {
     weft_db_err e;
     ASSERT_EQ(store_exec(v->f.db, "INSERT INTO sessions (token_hash, user_id, kind, created_ms, expires_ms, last_used_ms) "
                                   "VALUES ($1, 1, 'session', $2, $2, $2)", a, 2, NULL, &e), 0);
-    ASSERT_EQ(req(v, "GET", "/api/session", "Cookie: weft_session=expiredexpiredexpiredexpired\r\n", NULL, NULL), 401);
+    ASSERT_EQ(req(v, "GET", "/api/session", "Cookie: fleet_session=expiredexpiredexpiredexpired\r\n", NULL, NULL), 401);
     ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, h), 200);
     weft_db_rows *r;
     ASSERT_EQ(store_query(v->f.db, "SELECT COUNT(*) FROM sessions WHERE token_hash = $1", a, 1, &r, &e), 0);

@@ -262,3 +262,44 @@ TEST_PLAIN(frame_lengths_bounded_before_use) {
 
 /* CRC-16/ARC's check value: "123456789" -> 0xBB3D. */
 TEST_PLAIN(crc16_arc_check_value) { ASSERT_EQ(tlt_crc16((const uint8_t *)"123456789", 9), 0xBB3D); }
+
+/* What tlt_encode writes, tlt_decode reads back to the same values. */
+TEST_PLAIN(encode_decode_round_trip) {
+    fleet_fix in[40];
+    for (int i = 0; i < 40; i++) {
+        fleet_fix_init(&in[i]);
+        in[i].fix_ms = 1700000000000LL + i * 1000;
+        in[i].lat = 52.5 + i * 1e-4, in[i].lon = -13.4 - i * 1e-4;
+        in[i].speed_kn = 27, in[i].course = i * 9, in[i].altitude = -20 + i;
+        in[i].valid = 1, in[i].sats = 11;
+        in[i].ignition = i % 2, in[i].motion = 1;
+        in[i].power_v = 12.5, in[i].odometer_m = 1000000 + i * 15;
+        in[i].battery_pct = 80;
+    }
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int n = tlt_encode(in, 40, &b);
+    ASSERT(n > 0);
+    const char *why = NULL;
+    ASSERT_EQ(tlt_frame((const uint8_t *)b.data, b.len, TLT_PACKET_MAX, &why), (long)b.len);
+    tlt_packet pk;
+    fleet_fix out[40];
+    weft_buf a;
+    weft_buf_init(&a, 0);
+    ASSERT_EQ(tlt_decode((const uint8_t *)b.data, b.len, &pk, out, 40, &a, &why), 40);
+    ASSERT_EQ(pk.codec, TLT_CODEC8E);
+    for (int i = 0; i < 40; i++) {
+        ASSERT_EQ(out[i].fix_ms, in[i].fix_ms);
+        ASSERT(fabs(out[i].lat - in[i].lat) < 1e-7 && fabs(out[i].lon - in[i].lon) < 1e-7);
+        ASSERT(fabs(out[i].speed_kn - 50 / 1.852) < 1e-9); /* 27 kn -> 50 km/h on the wire */
+        ASSERT_EQ((int)out[i].course, i * 9);
+        ASSERT_EQ((int)out[i].altitude, -20 + i);
+        ASSERT_EQ(out[i].ignition, i % 2);
+        ASSERT(fabs(out[i].power_v - 12.5) < 1e-9);
+        ASSERT_EQ((long long)out[i].odometer_m, 1000000 + i * 15);
+        ASSERT_EQ((int)out[i].battery_pct, 80);
+    }
+    ASSERT_ERR(tlt_encode(in, 0, &b), WEFT_EINVAL);
+    weft_buf_free(&a);
+    weft_buf_free(&b);
+}

@@ -697,3 +697,50 @@ TEST_PLAIN(chunked_decoder_stays_done_and_failed) {
     len = 1;
     ASSERT_EQ(weft_http_chunked_decode(&d, b2, &len, &cons, &why), WEFT_EPARSE);
 }
+
+/* Content-Length goes through weft_str_to_u64: 1*DIGIT, int64 range, and
+ * each refusal names its reason (overflow is not "invalid"). */
+TEST_PLAIN(content_length_edges_and_reasons) {
+    static const struct {
+        const char *cl;
+        int64_t want; /* -1: refused */
+        const char *why;
+    } cases[] = {
+        {"0", 0, NULL},
+        {"000", 0, NULL},
+        {"0009223372036854775807", INT64_MAX, NULL},
+        {"9223372036854775807 ,9223372036854775807", INT64_MAX, NULL},
+        {"9223372036854775808", -1, "Content-Length overflow"},
+        {"18446744073709551615", -1, "Content-Length overflow"},
+        {"18446744073709551616", -1, "Content-Length overflow"},
+        {"99999999999999999999999", -1, "Content-Length overflow"},
+        {"5, 99999999999999999999999", -1, "Content-Length overflow"},
+        {"+1", -1, "invalid Content-Length"},
+        {"-0", -1, "invalid Content-Length"},
+        {"1-2", -1, "invalid Content-Length"},
+        {",5", -1, "invalid Content-Length"},
+        {"5,,5", -1, "invalid Content-Length"},
+        {"99999999999999999999999x", -1, "Content-Length overflow"}, /* digits first */
+        {"5, 6", -1, "differing Content-Length"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[256];
+        snprintf(req, sizeof req, "PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: %s\r\n\r\n",
+                 cases[i].cl);
+        weft_http_request r;
+        int st = 0;
+        const char *why = NULL;
+        int rc = parse_s(req, &r, &st, &why);
+        if (cases[i].want >= 0) {
+            if (rc <= 0 || r.content_length != cases[i].want) {
+                test__fail(__FILE__, __LINE__, "Content-Length: %s -> rc %d, length %lld",
+                           cases[i].cl, rc, (long long)r.content_length);
+                return;
+            }
+        } else if (rc != WEFT_EPARSE || st != 400 || !why || strcmp(why, cases[i].why) != 0) {
+            test__fail(__FILE__, __LINE__, "Content-Length: %s -> rc %d, %d \"%s\", want 400 \"%s\"",
+                       cases[i].cl, rc, st, why ? why : "(null)", cases[i].why);
+            return;
+        }
+    }
+}

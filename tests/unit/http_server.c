@@ -1751,3 +1751,17 @@ TEST(files_sendfile_over_socket_with_pipelining) {
     ASSERT(cli_quiet(&c, 50));
     ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
+
+/* A Content-Length past int64 (or past uint64) is refused with 400 on the
+ * wire, not taken modulo 2^64 or as a huge body to wait for. */
+TEST(content_length_overflow_is_400) {
+    tsrv t;
+    ASSERT_EQ(tsrv_std(&t, NULL), 0);
+    static const char *bad[] = {
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775808\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551619\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\nabc",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ASSERT_REFUSED(t.port, bad[i], 400);
+    ASSERT_EQ(tsrv_stop(&t), 0);
+}

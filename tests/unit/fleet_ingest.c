@@ -1,0 +1,410 @@
+/*
+ * tests/unit/fleet_ingest.c — weft fleet's device ports end to end, in
+ * process, over real sockets: Teltonika login and acknowledgements (only
+ * after the records are stored; none for a bad CRC; a stream that cannot be
+ * framed is closed), OsmAnd answers (200 once stored, 400 with the reason),
+ * deduplication, out-of-order fixes, geofence events, and the live feed.
+ * On SQLite in a fresh directory; again on PostgreSQL (a schema of its own)
+ * when WEFT_TEST_PG names one.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "feed.h"
+#include "fleet.h"
+#include "isotime.h"
+#include "teltonika.h"
+#include "test.h"
+
+typedef struct env {
+    fleet f;
+    char dir[64];
+    char pg_schema[40];
+} env;
+
+static int env_start(env *e, int pg) {
+    memset(e, 0, sizeof *e);
+    fleet_config_defaults(&e->f.cfg);
+    snprintf(e->dir, sizeof e->dir, "/tmp/weft-fleet-test-XXXXXX");
+    if (!mkdtemp(e->dir)) return -1;
+    snprintf(e->f.cfg.data_dir, sizeof e->f.cfg.data_dir, "%s", e->dir);
+    snprintf(e->f.cfg.ingest_host, sizeof e->f.cfg.ingest_host, "127.0.0.1");
+    e->f.cfg.osmand_port = e->f.cfg.teltonika_port = 0;
+    e->f.cfg.commit_interval_ms = 1;
+    e->f.cfg.live_max_flushes_per_s = 20;
+    if (pg) { /* a schema of its own, so runs and flavors do not meet */
+        weft_pg *db;
+        weft_db_err err;
+        weft_pg_config pc = {.conninfo = getenv("WEFT_TEST_PG")};
+        if (weft_pg_open(&db, &pc, &err) < 0) return -1;
+        snprintf(e->pg_schema, sizeof e->pg_schema, "fleet_t%d_%lld", (int)getpid(), (long long)(weft_now_ns() % 1000000));
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", e->pg_schema);
+        int rc = weft_pg_exec(db, sql, NULL, 0, NULL, &err, weft_deadline_in(10000));
+        weft_pg_close(db);
+        if (rc < 0) return -1;
+        snprintf(e->f.cfg.postgres, sizeof e->f.cfg.postgres, "%s options=-csearch_path=%s", getenv("WEFT_TEST_PG"),
+                 e->pg_schema);
+    }
+    char err[256];
+    int rc = fleet_start(&e->f, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "fleet_start: %s\n", err);
+    return rc;
+}
+
+static void env_stop(env *e) {
+    fleet_stop(&e->f);
+    if (e->pg_schema[0]) {
+        weft_pg *db;
+        weft_db_err err;
+        weft_pg_config pc = {.conninfo = getenv("WEFT_TEST_PG")};
+        if (weft_pg_open(&db, &pc, &err) == 0) {
+            char sql[128];
+            snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", e->pg_schema);
+            weft_pg_exec(db, sql, NULL, 0, NULL, &err, weft_deadline_in(10000));
+            weft_pg_close(db);
+        }
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
+}
+
+static int64_t count(env *e, const char *sql) {
+    weft_db_rows *r = NULL;
+    weft_db_err err;
+    if (store_query(e->f.db, sql, NULL, 0, &r, &err) < 0) return -1;
+    int64_t n = weft_db_int(r, 0, 0);
+    weft_db_rows_free(r);
+    return n;
+}
+
+static fleet_fix mkfix(int64_t ms, double lat, double lon, double kn) {
+    fleet_fix f;
+    fleet_fix_init(&f);
+    f.fix_ms = ms, f.lat = lat, f.lon = lon, f.speed_kn = kn, f.valid = 1, f.sats = 9;
+    return f;
+}
+
+static int tlt_connect(env *e, const char *imei, uint8_t *answer) {
+    int fd = weft_tcp_connect("127.0.0.1", e->f.teltonika_port, weft_deadline_in(5000));
+    if (fd < 0) return fd;
+    uint8_t login[2 + TLT_IMEI_MAX];
+    size_t n = strlen(imei);
+    login[0] = 0, login[1] = (uint8_t)n;
+    memcpy(login + 2, imei, n);
+    if (weft_write_all(fd, login, 2 + n, weft_deadline_in(5000)) < 0 ||
+        weft_read_full(fd, answer, 1, weft_deadline_in(5000)) != 1) {
+        weft_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends a packet of fixes; returns the acknowledged count, or < 0 (no ack within ms). */
+static int64_t tlt_send(int fd, const fleet_fix *fx, int n, int64_t ms) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    tlt_encode(fx, n, &b);
+    ssize_t w = weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
+    weft_buf_free(&b);
+    if (w < 0) return w;
+    uint8_t ack[4];
+    ssize_t r = weft_read_full(fd, ack, 4, weft_deadline_in(ms));
+    if (r != 4) return r < 0 ? r : WEFT_ECONNRESET;
+    return (int64_t)ack[0] << 24 | ack[1] << 16 | ack[2] << 8 | ack[3];
+}
+
+static void run_teltonika(int pg) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    if (env_start(e, pg) < 0) {
+        test__fail(__FILE__, __LINE__, "fleet did not start");
+        free(e);
+        return;
+    }
+    live_device *d;
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "356307042441013", "Truck 1", 0, &d, &err), 0);
+    uint8_t yes = 9;
+    /* an unknown device is refused with 0x00 and the connection closed */
+    int fd = tlt_connect(e, "350000000000001", &yes);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(yes, 0);
+    char c;
+    ASSERT_EQ(weft_read(fd, &c, 1, weft_deadline_in(5000)), 0);
+    weft_close(fd);
+
+    fd = tlt_connect(e, "356307042441013", &yes);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(yes, 1);
+    int64_t t0 = fleet_now_ms() - 3600000;
+    fleet_fix fx[20];
+    for (int i = 0; i < 20; i++) fx[i] = mkfix(t0 + i * 1000, 52.5 + i * 1e-4, 13.4, 20);
+    ASSERT_EQ(tlt_send(fd, fx, 20, 5000), 20);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 20); /* stored before the ack */
+    /* the same packet again (a device that missed our ack): acked, not stored twice */
+    ASSERT_EQ(tlt_send(fd, fx, 20, 5000), 20);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 20);
+    /* a corrupted packet gets no ack, and the connection goes on */
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    fleet_fix more[2] = {mkfix(t0 + 30000, 52.6, 13.4, 5), mkfix(t0 + 31000, 52.6, 13.4, 5)};
+    tlt_encode(more, 2, &b);
+    b.data[30] ^= 0x40;
+    ASSERT(weft_write_all(fd, b.data, b.len, weft_deadline_in(5000)) > 0);
+    uint8_t ack[4];
+    ASSERT_ERR(weft_read_full(fd, ack, 4, weft_deadline_in(300)), WEFT_ETIMEDOUT);
+    /* the same packet intact, one byte at a time */
+    b.data[30] ^= 0x40;
+    for (size_t i = 0; i < b.len; i++) ASSERT_EQ(weft_write_all(fd, b.data + i, 1, weft_deadline_in(5000)), 1);
+    ASSERT_EQ(weft_read_full(fd, ack, 4, weft_deadline_in(5000)), 4);
+    ASSERT_EQ(ack[3], 2);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 22);
+    /* an out-of-order fix is stored but does not become the latest */
+    fleet_fix old = mkfix(t0 - 60000, 10, 10, 0);
+    ASSERT_EQ(tlt_send(fd, &old, 1, 5000), 1);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 23);
+    live_lock(d);
+    int64_t latest = d->st.fix_ms;
+    double lat = d->st.lat;
+    live_unlock(d);
+    ASSERT_EQ(latest, t0 + 31000);
+    ASSERT(fabs(lat - 52.6) < 1e-9);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'deviceOnline'"), 1);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'deviceMoving'"), 1);
+    /* a stream that cannot be framed (no zero preamble) is closed */
+    ASSERT_EQ(weft_write_all(fd, "\x01\x02\x03\x04\x05\x06\x07\x08", 8, weft_deadline_in(5000)), 8);
+    ASSERT_EQ(weft_read(fd, &c, 1, weft_deadline_in(5000)), 0);
+    weft_close(fd);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
+TEST(teltonika_sqlite) { run_teltonika(0); }
+TEST(teltonika_postgres) {
+    if (!getenv("WEFT_TEST_PG")) {
+        printf("  (WEFT_TEST_PG not set: skipped)\n");
+        return;
+    }
+    run_teltonika(1);
+}
+
+/* One HTTP request on a fresh connection; the status, and the body in out. */
+static int http(int port, const char *req, char *out, size_t cap) {
+    int fd = weft_tcp_connect("127.0.0.1", port, weft_deadline_in(5000));
+    if (fd < 0) return fd;
+    weft_write_all(fd, req, strlen(req), weft_deadline_in(5000));
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = weft_read(fd, out + n, cap - 1 - n, weft_deadline_in(5000))) > 0) n += (size_t)k;
+    out[n] = 0;
+    weft_close(fd);
+    int status = 0;
+    if (sscanf(out, "HTTP/1.1 %d", &status) != 1) return -1;
+    char *body = strstr(out, "\r\n\r\n");
+    if (body) memmove(out, body + 4, strlen(body + 4) + 1);
+    return status;
+}
+
+typedef struct collected {
+    pthread_mutex_t mu;
+    char text[65536];
+    size_t len;
+} collected;
+
+static void collect(void *ud, feed_msg *m) {
+    collected *c = ud;
+    pthread_mutex_lock(&c->mu);
+    if (c->len + m->len + 1 < sizeof c->text) {
+        memcpy(c->text + c->len, m->data, m->len);
+        c->len += m->len;
+        c->text[c->len++] = '\n';
+        c->text[c->len] = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void run_osmand(int pg) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    if (env_start(e, pg) < 0) {
+        test__fail(__FILE__, __LINE__, "fleet did not start");
+        free(e);
+        return;
+    }
+    live_device *d;
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "phone-1", "Courier", 0, &d, &err), 0);
+    /* a geofence around the second fix */
+    weft_db_arg ga[] = {WEFT_DB_TEXT("{\"type\":\"Point\",\"coordinates\":[13.41,52.51],\"radius\":300}"),
+                        WEFT_DB_INT(fleet_now_ms())};
+    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO geofences (name, area, created_ms) VALUES ('Depot', $1, $2)", ga, 2,
+                         NULL, &err), 0);
+    ASSERT_EQ(fleet_reload_geofences(&e->f), 0);
+    collected *col = calloc(1, sizeof *col);
+    pthread_mutex_init(&col->mu, NULL);
+    feed_viewer *v = feed_subscribe(&e->f, 1, NULL, 0, collect, col);
+    ASSERT(v);
+    char out[4096], req[512];
+    int64_t t = fleet_now_ms() / 1000 - 120;
+    snprintf(req, sizeof req, "GET /?id=phone-1&lat=52.5&lon=13.4&timestamp=%lld&speed=12 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", (long long)t);
+    ASSERT_EQ(http(e->f.osmand_port, req, out, sizeof out), 200);
+    snprintf(req, sizeof req, "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\nid=phone-1&lat=52.51&lon=13.41&timestamp=%lld&speed=3&batt=77",
+             (int)strlen("id=phone-1&lat=52.51&lon=13.41&timestamp=") + 10 + (int)strlen("&speed=3&batt=77"), (long long)(t + 60));
+    ASSERT_EQ(http(e->f.osmand_port, req, out, sizeof out), 200);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'geofenceEnter'"), 1);
+    const char *json = "{\"device_id\":\"phone-1\",\"location\":{\"timestamp\":\"2030-01-01T00:00:00Z\",\"coords\":{\"latitude\":1,\"longitude\":2}}}";
+    snprintf(req, sizeof req, "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(json), json);
+    ASSERT_EQ(http(e->f.osmand_port, req, out, sizeof out), 400); /* years in the future */
+    ASSERT(strstr(out, "future"));
+    ASSERT_EQ(http(e->f.osmand_port, "GET /?id=stranger&lat=1&lon=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out), 400);
+    ASSERT(strstr(out, "unknown"));
+    ASSERT_EQ(http(e->f.osmand_port, "GET /?lat=1&lon=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out), 400);
+    ASSERT(strstr(out, "id is required"));
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 2);
+    /* the live feed saw the device and its events within a few ticks */
+    int seen = 0;
+    for (int i = 0; i < 100 && !seen; i++) {
+        weft_sleep(20);
+        pthread_mutex_lock(&col->mu);
+        seen = strstr(col->text, "\"uniqueId\":\"phone-1\"") && strstr(col->text, "\"geofenceEnter\"") &&
+               strstr(col->text, "\"latitude\":52.51");
+        pthread_mutex_unlock(&col->mu);
+    }
+    ASSERT(seen);
+    /* the snapshot a new viewer gets has it too */
+    feed_msg *m = feed_snapshot(&e->f, 1, NULL, 0);
+    ASSERT(m && strstr(m->data, "\"batteryLevel\":77"));
+    feed_msg_release(m);
+    /* a viewer of another group sees nothing of it */
+    int64_t other = 999;
+    m = feed_snapshot(&e->f, 0, &other, 1);
+    ASSERT(m && !strstr(m->data, "phone-1"));
+    feed_msg_release(m);
+    feed_unsubscribe(&e->f, v);
+    pthread_mutex_destroy(&col->mu);
+    free(col);
+    env_stop(e);
+    free(e);
+}
+
+TEST(osmand_sqlite) { run_osmand(0); }
+TEST(osmand_postgres) {
+    if (!getenv("WEFT_TEST_PG")) {
+        printf("  (WEFT_TEST_PG not set: skipped)\n");
+        return;
+    }
+    run_osmand(1);
+}
+
+/* Many connections at once: every acknowledged fix is stored exactly once,
+ * and group commit really batched them. */
+typedef struct sender {
+    env *e;
+    int idx, packets, per_packet;
+    int64_t acked;
+    int failed;
+} sender;
+
+static void send_many(void *arg) {
+    sender *s = arg;
+    char imei[32];
+    snprintf(imei, sizeof imei, "35000000000%04d", s->idx);
+    uint8_t yes;
+    int fd = tlt_connect(s->e, imei, &yes);
+    if (fd < 0 || yes != 1) {
+        s->failed = 1;
+        if (fd >= 0) weft_close(fd);
+        return;
+    }
+    fleet_fix fx[50];
+    int64_t t0 = fleet_now_ms() - 86400000;
+    for (int p = 0; p < s->packets; p++) {
+        for (int i = 0; i < s->per_packet; i++)
+            fx[i] = mkfix(t0 + (int64_t)(p * s->per_packet + i) * 1000, 40 + s->idx * 0.01, 10 + i * 1e-4, 30);
+        int64_t k = tlt_send(fd, fx, s->per_packet, 10000);
+        if (k != s->per_packet) {
+            s->failed = 1;
+            break;
+        }
+        s->acked += k;
+    }
+    weft_close(fd);
+}
+
+TEST(many_connections_group_commit) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e, 0), 0);
+    enum { CONNS = 16 };
+    weft_db_err err;
+    for (int i = 0; i < CONNS; i++) {
+        char imei[32];
+        snprintf(imei, sizeof imei, "35000000000%04d", i);
+        ASSERT_EQ(fleet_device_create(&e->f, imei, imei, 0, NULL, &err), 0);
+    }
+    sender s[CONNS];
+    weft_group g;
+    weft_group_init(&g);
+    int packets = (int)test_scale_min(40, 4);
+    for (int i = 0; i < CONNS; i++) {
+        s[i] = (sender){.e = e, .idx = i, .packets = packets, .per_packet = 25};
+        ASSERT_EQ(weft_group_go(&g, send_many, &s[i], "sender"), 0);
+    }
+    ASSERT_EQ(weft_group_wait(&g, weft_deadline_in(60000)), 0);
+    int64_t acked = 0;
+    for (int i = 0; i < CONNS; i++) {
+        ASSERT_EQ(s[i].failed, 0);
+        acked += s[i].acked;
+    }
+    ASSERT_EQ(acked, (int64_t)CONNS * packets * 25);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), acked);
+    writer_stats *ws = writer_get_stats(e->f.w);
+    ASSERT(atomic_load(&ws->max_batch) > 25); /* requests of several connections shared a commit */
+    ASSERT(atomic_load(&ws->commits) < CONNS * packets);
+    env_stop(e);
+    free(e);
+}
+
+/* Retention deletes old rows in small batches and keeps the rest; the
+ * offline sweep turns a silent device offline once, with an event. */
+TEST(retention_and_offline_sweep) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e, 0), 0);
+    e->f.cfg.positions_retention_days = 30;
+    e->f.cfg.events_retention_days = 30;
+    live_device *d;
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "old-timer", "Old", 0, &d, &err), 0);
+    int64_t now = fleet_now_ms();
+    for (int i = 0; i < 2500; i++) { /* 2000 rows 40 days old, 500 from yesterday */
+        int64_t t = i < 2000 ? now - 40LL * 86400000 + i : now - 86400000 + i;
+        weft_db_arg a[] = {WEFT_DB_INT(d->id), WEFT_DB_INT(t)};
+        ASSERT_EQ(store_exec(e->f.db,
+                             "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, longitude, "
+                             "speed, course, altitude, accuracy, valid, attributes) "
+                             "VALUES ($1, 'osmand', $2, $2, 1, 1, 0, 0, 0, 0, 1, '{}')",
+                             a, 2, NULL, &err), 0);
+    }
+    ASSERT_EQ(fleet_prune(&e->f, now, 300), 2000); /* 7 batches of at most 300 */
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 500);
+    ASSERT_EQ(fleet_prune(&e->f, now, 300), 0);
+
+    /* a fix makes it online; silence past the timeout makes it offline */
+    fleet_fix x = mkfix(now - 1000, 1, 1, 0);
+    ingest_result res;
+    ASSERT_EQ(pipeline_ingest(&e->f, d, PROTO_OSMAND, &x, 1, NULL, &res), 0);
+    ASSERT_EQ(res.accepted, 1);
+    ASSERT_EQ(fleet_sweep_offline(&e->f, now + 60000), 0);
+    ASSERT_EQ(fleet_sweep_offline(&e->f, now + e->f.cfg.offline_timeout_s * 1000 + 5000), 1);
+    ASSERT_EQ(fleet_sweep_offline(&e->f, now + e->f.cfg.offline_timeout_s * 1000 + 9000), 0);
+    ASSERT_EQ(d->st.status, LIVE_OFFLINE);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'deviceOffline'"), 1);
+    env_stop(e);
+    free(e);
+}
