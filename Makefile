@@ -156,6 +156,9 @@ $(B)/tests/unit/fleet_%: $(B)/tests/unit/fleet_%.o $(B)/tests/test_main.o $(B)/t
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/unit/fleet_%.o: CFLAGS += -Iapps/fleet
+# weft fleet hashes passwords (argon2id) and API tokens with libsodium
+# (Debian libsodium-dev, in scripts/deps.sh): the app and its tests link it
+$(B)/apps/fleet $(B)/tests/unit/fleet_%: LDLIBS += -lsodium
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -2,7 +2,7 @@
 # Install the Debian packages weft needs, only those missing. A no-op (a few
 # dpkg-query calls) when everything is present. Called by make test/run/bench.
 set -euo pipefail
-need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl
+need=(make gcc libc6-dev liburing-dev clang libclang-rt-14-dev clang-format curl libsodium-dev
       valgrind libpq-dev libsqlite3-dev libmimalloc-dev postgresql sqlite3 python3 python3-pip
       zlib1g-dev libssl-dev python3-websockets chromium nodejs)
 # `scripts/deps.sh bench`: also what the benchmarks drive the servers with

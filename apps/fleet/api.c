@@ -4,7 +4,11 @@
  */
 #include "api.h"
 
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "api_int.h"
 
 static int landing(weft_http_ctx *c, void *ud) {
     fleet *f = ud;
@@ -26,16 +30,44 @@ static int landing(weft_http_ctx *c, void *ud) {
     return 0;
 }
 
+/* Unknown paths under /api answer JSON like the rest of the API. */
+static int not_found(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    return weft_http_error(c, 404, "no such path");
+}
+
 weft_http_router *api_router(fleet *f) {
+    if (sodium_init() < 0) return NULL;
+    if (!f->api) {
+        if (!(f->api = calloc(1, sizeof *f->api))) return NULL;
+        pthread_mutex_init(&f->api->mu, NULL);
+    }
     weft_http_router *r = weft_http_router_new();
     if (!r) return NULL;
     int rc = 0;
     rc |= weft_http_route(r, "GET", "/", landing, f);
     rc |= weft_http_route(r, "GET", "/api/health", api_health, f);
     rc |= weft_http_route(r, "GET", "/metrics", api_metrics, f);
+    rc |= weft_http_route(r, "GET", "/api/openapi.json", api_openapi, f);
+    rc |= api_routes_session(r, f);
+    rc |= api_routes_devices(r, f);
+    rc |= api_routes_groups(r, f);
+    rc |= api_routes_users(r, f);
+    rc |= api_routes_geofences(r, f);
+    rc |= api_routes_positions(r, f);
+    rc |= api_routes_events(r, f);
+    rc |= api_routes_reports(r, f);
+    weft_http_router_not_found(r, not_found, NULL);
     if (rc < 0) {
         weft_http_router_free(r);
         return NULL;
     }
     return r;
+}
+
+void api_free(fleet *f) {
+    if (!f->api) return;
+    pthread_mutex_destroy(&f->api->mu);
+    free(f->api);
+    f->api = NULL;
 }

@@ -79,6 +79,7 @@ typedef struct fleet {
     struct weft_http_server *osmand_srv;
     int osmand_port, teltonika_port, teltonika_fd;
     weft_group tasks; /* Teltonika connections, background work */
+    struct api_state *api; /* api_*.c: the login rate limiter (api_router sets it up) */
 } fleet;
 
 /* Open the store, load the state, start the writer, the feed, the device

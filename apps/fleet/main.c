@@ -50,6 +50,10 @@ static void serve(void *arg) {
         fprintf(stderr, "fleet: %s\n", err);
         goto out;
     }
+    if (api_bootstrap(f, err, sizeof err) < 0) { /* first admin, demo data */
+        fprintf(stderr, "fleet: %s\n", err);
+        goto out;
+    }
     if (!(web = api_router(f))) {
         fprintf(stderr, "fleet: out of memory starting up\n");
         goto out;
@@ -74,6 +78,7 @@ out:
     if (wsrv) weft_http_server_free(wsrv);
     fleet_stop(f);
     weft_http_router_free(web);
+    api_free(f);
 }
 
 static int usage(FILE *to, int rc) {

@@ -13,6 +13,7 @@ void model_view(live_device *d, device_view *v) {
     memcpy(v->name, d->name, sizeof v->name);
     memcpy(v->category, d->category, sizeof v->category);
     v->disabled = d->disabled;
+    v->speed_limit_kn = d->speed_limit_kn;
     v->st = d->st;
     v->attrs_len = d->attrs_len <= sizeof v->attrs ? d->attrs_len : 0;
     if (v->attrs_len) memcpy(v->attrs, d->attrs, v->attrs_len);
@@ -57,6 +58,7 @@ void model_device(weft_json_enc *e, const device_view *v) {
     if (v->group_id) weft_json_enc_int(e, v->group_id);
     else weft_json_enc_null(e);
     key(e, "category"), weft_json_enc_str(e, weft_str_c(v->category));
+    key(e, "speedLimit"), weft_json_enc_double(e, v->speed_limit_kn);
     key(e, "motion"), weft_json_enc_str(e, v->st.has_fix ? (v->st.moving ? WEFT_STR("moving") : WEFT_STR("stopped")) : WEFT_STR("unknown"));
     key(e, "motionSince");
     if (v->st.motion_since_ms) model_time(e, v->st.motion_since_ms);

@@ -18,6 +18,7 @@ typedef struct device_view {
     int64_t id, group_id;
     char unique_id[65], name[129], category[33];
     int disabled;
+    double speed_limit_kn; /* the device's own; 0 = its group's or the default */
     live_state st;
     char attrs[LIVE_ATTRS_MAX];
     uint32_t attrs_len;

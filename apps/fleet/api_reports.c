@@ -1,0 +1,353 @@
+/*
+ * apps/fleet/api_reports.c — /api/reports/{route,trips,stops,summary},
+ * Traccar's report paths and field names (distances in metres, speeds in
+ * knots, durations and engine hours in milliseconds).
+ *
+ *   ?deviceId=N (repeatable) or ?groupId=N, from, to (required), format=json|csv
+ *   (route also geojson and gpx), limit/offset for route
+ *
+ * Trips and stops come from motion over the positions, by fix time: a fix
+ * is moving when its speed is at least status.moving_speed_kn. A run of
+ * non-moving fixes is a stop when its first and last fix are at least
+ * status.stop_min_s apart; a trip is the stretch between two stops (or the
+ * start/end of the range) that contains a moving fix: it starts at the last
+ * fix of the stop before it (or the range's first fix) and ends at the first
+ * fix of the stop after it (or the range's last fix). Shorter pauses (a
+ * traffic light) are inside the trip. Distance is the sum of great-circle
+ * distances between consecutive fixes; a trip's averageSpeed is its distance
+ * over its duration. Summary: distance over the whole range, maxSpeed,
+ * averageSpeed (mean speed of the moving fixes), engineHours (time from each
+ * fix with ignition on to the next fix).
+ *
+ * The positions are read in pages of PAGE rows by keyset (fix_time after
+ * the last one seen) through the (device_id, fix_time) index, so a month at
+ * 1 Hz is streamed, never held in memory at once.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+
+#define MAX_DEVICES 256
+#define PAGE 10000
+#define KN_PER_MPS 1.9438444924406048
+
+typedef struct sel {
+    int n;
+    int64_t ids[MAX_DEVICES];
+    char names[MAX_DEVICES][129];
+} sel;
+
+enum { R_ROUTE, R_TRIPS, R_STOPS, R_SUMMARY };
+
+/* The devices and range of a report; 0 or -1 (answered). */
+static int select_devices(fleet *f, weft_http_ctx *c, const api_user *u, sel *s, int64_t *from, int64_t *to) {
+    int64_t group = 0;
+    int hf, ht;
+    s->n = api_q_ids(c, "deviceId", s->ids, MAX_DEVICES);
+    if (s->n < 0 || api_q_i64(c, "groupId", &group) < 0 || (hf = api_q_time(c, "from", from)) < 0 ||
+        (ht = api_q_time(c, "to", to)) < 0)
+        return -1;
+    if (!hf) return api_fail(c, 400, "from is required");
+    if (!ht) return api_fail(c, 400, "to is required");
+    if (*from > *to) return api_fail(c, 400, "from must not be after to");
+    if (!s->n && !group) return api_fail(c, 400, "deviceId or groupId is required");
+    for (int i = 0; i < s->n; i++) {
+        live_device *d = api_device_visible(f, u, s->ids[i]);
+        if (!d) return api_fail(c, 404, "no such device %lld", (long long)s->ids[i]);
+        live_lock(d);
+        snprintf(s->names[i], sizeof s->names[i], "%s", d->name);
+        live_unlock(d);
+    }
+    if (group) {
+        if (!api_user_sees_group(u, group)) return api_fail(c, 404, "no such group");
+        size_t n;
+        live_device **all = live_list(f->devices, &n);
+        if (!all) return api_fail(c, 500, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            live_device *d = all[i];
+            if (d->deleted) continue;
+            live_lock(d);
+            int in = d->group_id == group;
+            if (in && s->n < MAX_DEVICES) {
+                s->ids[s->n] = d->id;
+                snprintf(s->names[s->n], sizeof s->names[0], "%s", d->name);
+            }
+            live_unlock(d);
+            if (in && s->n++ == MAX_DEVICES) {
+                free(all);
+                return api_fail(c, 400, "groupId: more than %d devices; name them with deviceId", MAX_DEVICES);
+            }
+        }
+        free(all);
+    }
+    return 0;
+}
+
+/* ---- route ------------------------------------------------------------------------------ */
+
+static int route(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to) {
+    int fmt = api_format_of(c, 0xf);
+    if (fmt < 0) return 0;
+    int64_t limit, offset;
+    if (api_page(c, API_ROWS_DEFAULT, API_ROWS_MAX, &limit, &offset) < 0) return 0;
+    if (offset && s->n > 1) return api_fail(c, 400, "offset: only with a single deviceId"), 0;
+    api_pos_out o;
+    weft_db_rows *rs[MAX_DEVICES] = {0};
+    int64_t left = limit;
+    int more = 0, rc = 0;
+    for (int i = 0; i < s->n && left > 0 && !more; i++) {
+        weft_db_err e;
+        if ((rc = api_pos_history(f, s->ids[i], from, to, left, offset, &rs[i], &e)) < 0) {
+            for (int k = 0; k < i; k++) weft_db_rows_free(rs[k]);
+            return api_fail_db(c, rc, &e), 0;
+        }
+        int got = weft_db_nrows(rs[i]);
+        if (got > left) more = 1;
+        left -= got > left ? left : got;
+    }
+    if (more) api_page_done(c, (int)limit + 1, limit, offset);
+    api_pos_begin(&o, c, fmt);
+    int64_t shown = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (!rs[i]) continue;
+        for (int k = 0; k < weft_db_nrows(rs[i]) && shown < limit; k++, shown++) api_pos_row(&o, NULL, rs[i], k, NULL);
+        weft_db_rows_free(rs[i]);
+    }
+    return api_pos_end(&o);
+}
+
+/* ---- motion: trips, stops, summary --------------------------------------------------------------- */
+
+typedef struct fixp {
+    int64_t t;
+    double lat, lon, speed;
+    int ign; /* 1 on, 0 off, -1 unknown */
+} fixp;
+
+typedef struct out {
+    weft_http_ctx *c;
+    int kind, csv;
+    weft_json_enc *e;
+    weft_buf *b;
+    int64_t device_id;
+    const char *name;
+} out;
+
+typedef struct det {
+    double thr;
+    int64_t stop_min_ms;
+    int has_prev, in_run, moved;
+    fixp prev, anchor, run_first, run_last;
+    double trip_dist, dist_at_run, trip_max, run_engine_ms;
+    /* summary */
+    int64_t first_t, last_t, engine_ms, nmoving;
+    double dist, max, speed_sum;
+} det;
+
+static void t_out(out *o, const char *k, int64_t ms, int last) {
+    char t[32];
+    fleet_time_format(t, ms);
+    if (o->csv) weft_buf_printf(o->b, "%s%s", t, last ? "\n" : ",");
+    else weft_json_enc_key(o->e, weft_str_c(k)), weft_json_enc_str(o->e, weft_str_c(t));
+}
+static void d_out(out *o, const char *k, double v, int last) {
+    if (o->csv) weft_buf_printf(o->b, "%.6g%s", v, last ? "\n" : ",");
+    else weft_json_enc_key(o->e, weft_str_c(k)), weft_json_enc_double(o->e, v);
+}
+static void i_out(out *o, const char *k, int64_t v, int last) {
+    if (o->csv) weft_buf_printf(o->b, "%" PRId64 "%s", v, last ? "\n" : ",");
+    else weft_json_enc_key(o->e, weft_str_c(k)), weft_json_enc_int(o->e, v);
+}
+static void head(out *o) {
+    if (o->csv) {
+        char name[160];
+        size_t k = 0;
+        for (const char *p = o->name; *p && k < sizeof name - 1; p++) /* no separators inside a field */
+            name[k++] = (*p == ',' || *p == '"' || *p == '\n' || *p == '\r') ? ' ' : *p;
+        name[k] = 0;
+        weft_buf_printf(o->b, "%" PRId64 ",%s,", o->device_id, name);
+        return;
+    }
+    weft_json_enc_object(o->e);
+    weft_json_enc_key(o->e, WEFT_STR("deviceId")), weft_json_enc_int(o->e, o->device_id);
+    weft_json_enc_key(o->e, WEFT_STR("deviceName")), weft_json_enc_str(o->e, weft_str_c(o->name));
+}
+static void tail(out *o) {
+    if (!o->csv) weft_json_enc_end(o->e);
+}
+
+static void emit_trip(det *d, out *o, const fixp *a, const fixp *b, double dist) {
+    if (o->kind != R_TRIPS) return;
+    double dur_s = (double)(b->t - a->t) / 1000;
+    head(o);
+    t_out(o, "startTime", a->t, 0), t_out(o, "endTime", b->t, 0);
+    i_out(o, "duration", b->t - a->t, 0);
+    d_out(o, "distance", dist, 0);
+    d_out(o, "averageSpeed", dur_s > 0 ? dist / dur_s * KN_PER_MPS : 0, 0);
+    d_out(o, "maxSpeed", d->trip_max, 0);
+    d_out(o, "startLat", a->lat, 0), d_out(o, "startLon", a->lon, 0);
+    d_out(o, "endLat", b->lat, 0), d_out(o, "endLon", b->lon, 1);
+    tail(o);
+}
+
+static void emit_stop(det *d, out *o) {
+    if (o->kind != R_STOPS) return;
+    head(o);
+    t_out(o, "startTime", d->run_first.t, 0), t_out(o, "endTime", d->run_last.t, 0);
+    i_out(o, "duration", d->run_last.t - d->run_first.t, 0);
+    d_out(o, "latitude", d->run_first.lat, 0), d_out(o, "longitude", d->run_first.lon, 0);
+    i_out(o, "engineHours", (int64_t)d->run_engine_ms, 1);
+    tail(o);
+}
+
+/* The stationary run ends (a moving fix came, or the data ended). */
+static void close_run(det *d, out *o) {
+    d->in_run = 0;
+    if (d->run_last.t - d->run_first.t < d->stop_min_ms) return; /* a pause inside a trip */
+    if (d->moved) emit_trip(d, o, &d->anchor, &d->run_first, d->dist_at_run);
+    emit_stop(d, o);
+    d->anchor = d->run_last;
+    d->trip_dist = 0, d->trip_max = 0, d->moved = 0;
+}
+
+static void step(det *d, out *o, const fixp *p) {
+    int moving = p->speed >= d->thr;
+    double m = 0;
+    if (!d->has_prev) {
+        d->anchor = *p, d->first_t = p->t;
+    } else {
+        m = geo_distance_m(d->prev.lat, d->prev.lon, p->lat, p->lon);
+        d->dist += m;
+        if (d->prev.ign == 1) {
+            d->engine_ms += p->t - d->prev.t;
+            if (d->in_run) d->run_engine_ms += (double)(p->t - d->prev.t);
+        }
+    }
+    if (moving && d->in_run) close_run(d, o); /* before the way out of the stop counts */
+    d->trip_dist += m;
+    if (moving) {
+        d->moved = 1;
+        d->nmoving++, d->speed_sum += p->speed;
+        d->trip_max = fmax(d->trip_max, p->speed);
+    } else {
+        if (!d->in_run) d->in_run = 1, d->run_first = *p, d->dist_at_run = d->trip_dist, d->run_engine_ms = 0;
+        d->run_last = *p;
+    }
+    d->max = fmax(d->max, p->speed);
+    d->prev = *p, d->has_prev = 1, d->last_t = p->t;
+}
+
+static void finish(det *d, out *o) {
+    if (!d->has_prev) return;
+    if (d->in_run) {
+        fixp last = d->prev;
+        int64_t anchor_t = d->anchor.t;
+        close_run(d, o);
+        if (d->anchor.t != anchor_t) return; /* it was a stop: the trip before it is out */
+        if (d->moved) emit_trip(d, o, &d->anchor, &last, d->trip_dist);
+        return;
+    }
+    if (d->moved) emit_trip(d, o, &d->anchor, &d->prev, d->trip_dist);
+}
+
+static int motion(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to, int kind) {
+    int fmt = api_format_of(c, 1u << FMT_JSON | 1u << FMT_CSV);
+    if (fmt < 0) return 0;
+    out o = {.c = c, .kind = kind, .csv = fmt == FMT_CSV};
+    weft_buf *body = weft_http_body_buf(c);
+    weft_buf tmp;
+    weft_buf_init(&tmp, 0);
+    if (o.csv) {
+        /* rows go to a buffer of our own until every query succeeded */
+        o.b = &tmp;
+        weft_buf_appends(o.b, kind == R_TRIPS     ? "deviceId,deviceName,startTime,endTime,duration,distance,"
+                                                    "averageSpeed,maxSpeed,startLat,startLon,endLat,endLon\n"
+                              : kind == R_STOPS   ? "deviceId,deviceName,startTime,endTime,duration,latitude,longitude,"
+                                                    "engineHours\n"
+                                                  : "deviceId,deviceName,startTime,endTime,distance,averageSpeed,"
+                                                    "maxSpeed,engineHours\n");
+    } else {
+        o.e = weft_http_json_begin(c, 200);
+        weft_json_enc_array(o.e);
+    }
+    int rc = 0;
+    for (int i = 0; i < s->n && rc == 0; i++) {
+        det d = {.thr = f->cfg.moving_speed_kn, .stop_min_ms = f->cfg.stop_min_s * 1000};
+        o.device_id = s->ids[i], o.name = s->names[i];
+        int64_t cursor = from - 1;
+        for (;;) {
+            weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
+            weft_db_rows *r;
+            weft_db_err e;
+            /* trips need no ignition: they skip the scan of the attributes */
+            rc = store_query(f->db,
+                             kind == R_TRIPS
+                                 ? "SELECT fix_time, latitude, longitude, speed, -1 FROM positions WHERE device_id = $1 "
+                                   "AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4"
+                                 : "SELECT fix_time, latitude, longitude, speed, CASE WHEN attributes LIKE "
+                                   "'%\"ignition\":true%' THEN 1 WHEN attributes LIKE '%\"ignition\":false%' THEN 0 "
+                                   "ELSE -1 END FROM positions WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 "
+                                   "ORDER BY fix_time LIMIT $4",
+                             a, 4, &r, &e);
+            if (rc < 0) {
+                weft_buf_free(&tmp);
+                weft_buf_clear(body);
+                return api_fail_db(c, rc, &e), 0;
+            }
+            int n = weft_db_nrows(r);
+            for (int k = 0; k < n; k++) {
+                fixp p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2),
+                          weft_db_double(r, k, 3), (int)weft_db_int(r, k, 4)};
+                step(&d, &o, &p);
+            }
+            if (n) cursor = weft_db_int(r, n - 1, 0);
+            weft_db_rows_free(r);
+            if (n < PAGE) break;
+        }
+        finish(&d, &o);
+        if (kind == R_SUMMARY && d.has_prev) {
+            head(&o);
+            t_out(&o, "startTime", d.first_t, 0), t_out(&o, "endTime", d.last_t, 0);
+            d_out(&o, "distance", d.dist, 0);
+            d_out(&o, "averageSpeed", d.nmoving ? d.speed_sum / (double)d.nmoving : 0, 0);
+            d_out(&o, "maxSpeed", d.max, 0);
+            i_out(&o, "engineHours", d.engine_ms, 1);
+            tail(&o);
+        }
+    }
+    if (o.csv) {
+        weft_http_send(c, 200, "text/csv; charset=utf-8", tmp.data, tmp.len);
+        weft_buf_free(&tmp);
+        return 0;
+    }
+    weft_json_enc_end(o.e);
+    return weft_http_json_end(c);
+}
+
+static int report(weft_http_ctx *c, fleet *f, int kind) {
+    api_user u;
+    if (api_auth(f, c, &u, API_READ) < 0) return 0;
+    sel *s = weft_arena_alloc(weft_http_arena(c), sizeof *s);
+    if (!s) return WEFT_ENOMEM;
+    int64_t from, to;
+    if (select_devices(f, c, &u, s, &from, &to) < 0) return 0;
+    return kind == R_ROUTE ? route(f, c, s, from, to) : motion(f, c, s, from, to, kind);
+}
+
+static int r_route(weft_http_ctx *c, void *ud) { return report(c, ud, R_ROUTE); }
+static int r_trips(weft_http_ctx *c, void *ud) { return report(c, ud, R_TRIPS); }
+static int r_stops(weft_http_ctx *c, void *ud) { return report(c, ud, R_STOPS); }
+static int r_summary(weft_http_ctx *c, void *ud) { return report(c, ud, R_SUMMARY); }
+
+int api_routes_reports(weft_http_router *r, fleet *f) {
+    int rc = 0;
+    rc |= weft_http_route(r, "GET", "/api/reports/route", r_route, f);
+    rc |= weft_http_route(r, "GET", "/api/reports/trips", r_trips, f);
+    rc |= weft_http_route(r, "GET", "/api/reports/stops", r_stops, f);
+    rc |= weft_http_route(r, "GET", "/api/reports/summary", r_summary, f);
+    return rc;
+}
