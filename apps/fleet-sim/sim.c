@@ -332,6 +332,8 @@ static void tlt_task(void *arg) {
         memmove(pend, pend + n, (size_t)(np - n) * sizeof *pend);
         np -= n, nsent -= n;
         backoff = BACKOFF_MIN_MS;
+        /* backfill never sleeps and a quick ack may not suspend: let the others run */
+        if (!realtime(s) && weft_yield() < 0) break;
     }
     if (fd >= 0) {
         weft_close(fd);
@@ -411,6 +413,7 @@ static void osm_task(void *arg) {
             d->have_fix = 0;
             backoff = BACKOFF_MIN_MS;
             i = (i + 1) % w->ndevs;
+            if (!realtime(s) && weft_yield() < 0) break;
             continue;
         }
         atomic_fetch_add(&s->failed, 1);
