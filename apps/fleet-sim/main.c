@@ -279,5 +279,6 @@ int main(int argc, char **argv) {
            r->elapsed_s, (long long)r->sent, (long long)r->acked, (long long)r->failed, (long long)r->rejected,
            (long long)r->resent, (long long)r->dropped, (long long)r->conn_errors, r->p50_ms, r->p99_ms,
            r->ack_rate);
-    return r->failed == 0 && r->acked == r->sent ? 0 : 1;
+    /* success: something was acknowledged, and everything that was sent */
+    return r->acked > 0 && r->failed == 0 && r->acked == r->sent ? 0 : 1;
 }
