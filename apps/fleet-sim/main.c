@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "weft/weft.h"
 
@@ -250,6 +251,19 @@ int main(int argc, char **argv) {
         road_net_free(&net);
         return fail;
     }
+
+    /* a Teltonika device is a connection: take every descriptor we may */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long need = c->connections + 64;
+    for (int i = 1; i <= c->vehicles; i++) need += sim_is_teltonika(c, i);
+    if ((long)rl.rlim_cur < need)
+        fprintf(stderr, "fleet-sim: warning: %ld connections wanted but only %ld file descriptors allowed "
+                        "(ulimit -n); the rest will fail to connect and retry\n", need, (long)rl.rlim_cur);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -59,6 +59,7 @@ struct sim {
     atomic_llong end_mono, hard_end_mono;
     atomic_llong sent, acked, failed, resent, dropped, conn_errors, rejected;
     atomic_int connected;
+    atomic_int said; /* per-vehicle messages printed */
     atomic_llong hist[LAT_BUCKETS];
     pthread_mutex_t log_mu; /* held only to append or swap, never across a suspension */
     weft_buf log;
@@ -202,9 +203,21 @@ static int backoff_sleep(sim *s, sim_dev *d, int64_t *backoff) {
     return weft_sleep_until(until < hard ? until : hard);
 }
 
+/* Per-vehicle messages: once per vehicle, and no more than SAY_MAX in all, so
+ * ten thousand vehicles facing a stopped server do not flood the terminal
+ * (the counters tell the rest). */
+#define SAY_MAX 20
+static int say_ok(sim *s) {
+    if (s->cfg->quiet) return 0;
+    int n = atomic_fetch_add(&s->said, 1);
+    if (n == SAY_MAX) fprintf(stderr, "fleet-sim: more vehicles have something to say; not shown\n");
+    return n < SAY_MAX;
+}
+
 static void say_conn(sim_dev *d, const char *what, int port, int rc) {
-    if (d->said_conn || d->s->cfg->quiet) return;
+    if (d->said_conn) return;
     d->said_conn = 1;
+    if (!say_ok(d->s)) return;
     fprintf(stderr, "fleet-sim: %s (%s): %s %s:%d: %s; retrying with back-off\n", d->id,
             d->tlt ? "teltonika" : "osmand", what, d->s->cfg->host, port, weft_strerror(rc));
 }
@@ -284,7 +297,7 @@ static void tlt_task(void *arg) {
                 atomic_fetch_add(&s->conn_errors, 1);
                 if (fd == LOGIN_REFUSED) {
                     atomic_fetch_add(&s->rejected, 1);
-                    if (!d->said_reject && !c->quiet)
+                    if (!d->said_reject && say_ok(s))
                         fprintf(stderr, "fleet-sim: %s (teltonika): login refused (0x00: device unknown "
                                         "to the server?); retrying with back-off\n", d->id);
                     d->said_reject = 1;
@@ -316,7 +329,7 @@ static void tlt_task(void *arg) {
             if (r == WEFT_ECANCELED) break;
             if (r == 4) {
                 atomic_fetch_add(&s->rejected, n);
-                if (!d->said_reject && !c->quiet)
+                if (!d->said_reject && say_ok(s))
                     fprintf(stderr, "fleet-sim: %s (teltonika): server acknowledged %u of %d records; "
                                     "reconnecting to send them again\n", d->id, got, n);
                 d->said_reject = 1;
@@ -399,7 +412,9 @@ static void osm_task(void *arg) {
             atomic_fetch_add(&s->failed, 1);
             if (rc == WEFT_ECANCELED) break;
             if (why) {
-                if (!c->quiet) fprintf(stderr, "fleet-sim: %s (osmand): unreadable answer: %s\n", d->id, why);
+                if (!d->said_reject && say_ok(s))
+                    fprintf(stderr, "fleet-sim: %s (osmand): unreadable answer: %s\n", d->id, why);
+                d->said_reject = 1;
             } else {
                 say_conn(d, "request to", c->osmand_port, rc);
             }
@@ -417,7 +432,7 @@ static void osm_task(void *arg) {
             continue;
         }
         atomic_fetch_add(&s->failed, 1);
-        if (!d->said_reject && !c->quiet) {
+        if (!d->said_reject && say_ok(s)) {
             int n = (int)(body.len > 200 ? 200 : body.len);
             while (n > 0 && (body.data[n - 1] == '\n' || body.data[n - 1] == '\r')) n--;
             fprintf(stderr, "fleet-sim: %s (osmand): HTTP %d: %.*s%s\n", d->id, resp.status, n,

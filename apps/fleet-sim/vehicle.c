@@ -57,7 +57,15 @@ static void start_trip(vehicle *v) {
         while (dest == v->node);
     }
     size_t len = 0;
-    if (road_route(n, v->node, dest, v->route, n->nnodes, &len) != 0 || len == 0) {
+    int rc = road_route(n, v->node, dest, v->route, v->route_cap, &len);
+    if (rc == WEFT_ELIMIT) { /* a detour longer than we made room for: room for any route */
+        uint32_t *r = realloc(v->route, n->nnodes * sizeof *r);
+        if (r) {
+            v->route = r, v->route_cap = n->nnodes;
+            rc = road_route(n, v->node, dest, v->route, v->route_cap, &len);
+        }
+    }
+    if (rc != 0 || len == 0) {
         park(v, 30); /* cannot happen on a built network; try again later */
         return;
     }
@@ -72,7 +80,10 @@ static void start_trip(vehicle *v) {
 int vehicle_init(vehicle *v, const road_net *n, uint32_t start, uint32_t home, uint64_t seed,
                  int overspeeder, int alarms) {
     memset(v, 0, sizeof *v);
-    v->route = malloc(n->nnodes * sizeof *v->route);
+    /* a shortest route on the grid rarely takes more than two sides' worth of
+     * edges; 100,000 vehicles should not each carry room for every junction */
+    v->route_cap = (uint32_t)(4 * n->p.size) < n->nnodes ? (uint32_t)(4 * n->p.size) : n->nnodes;
+    v->route = malloc(v->route_cap * sizeof *v->route);
     if (!v->route) return WEFT_ENOMEM;
     v->net = n;
     v->rng = seed;

@@ -49,8 +49,8 @@ typedef struct vehicle {
     uint64_t rng;
     uint32_t home;       /* depot junction */
     uint32_t node;       /* junction the current edge starts from */
-    uint32_t *route;     /* edge ids; net->nnodes of room */
-    uint32_t route_len, route_pos;
+    uint32_t *route;     /* edge ids, route_cap of room (grown for a rare long route) */
+    uint32_t route_len, route_pos, route_cap;
     double s;            /* metres along route[route_pos] */
     double v;            /* m/s */
     int state;           /* VEH_* */

@@ -25,6 +25,8 @@ typedef struct fake {
     atomic_long tlt_bad;      /* packets that did not decode */
     atomic_long http_ok, http_rejected, http_bad;
     atomic_long drops_left;   /* connections to drop after reading a packet, unacknowledged */
+    atomic_long busy_left;    /* OsmAnd requests to answer 503 */
+    atomic_long http_busy;
     const char *reject_id;    /* answer 400 for this OsmAnd device */
     const char *refuse_imei;  /* answer 0x00 to this IMEI's login */
 } fake;
@@ -127,6 +129,10 @@ static void http_conn(void *arg) {
         if (rc < 0) {
             atomic_fetch_add(&f->http_bad, 1);
             resp = "HTTP/1.1 400 Bad Request\r\nContent-Length: 9\r\n\r\nmalformed";
+        } else if (atomic_fetch_sub(&f->busy_left, 1) > 0) {
+            atomic_fetch_add(&f->http_busy, 1);
+            rc = 1; /* not stored */
+            resp = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n";
         } else if (f->reject_id && !strcmp(m.device_id, f->reject_id)) {
             atomic_fetch_add(&f->http_rejected, 1);
             resp = "HTTP/1.1 400 Bad Request\r\nContent-Length: 15\r\n\r\nunknown device\n";
@@ -282,6 +288,31 @@ TEST(a_rejected_device_counts_as_failures_the_rest_goes_on) {
     ASSERT_EQ(r.acked, r.sent - rej);
     ASSERT_EQ(r.acked, atomic_load(&f.tlt_acked) + atomic_load(&f.http_ok));
     ASSERT_EQ(r.resent, 0); /* a 4xx fix is dropped, not retried */
+    fake_stop(&f);
+}
+
+TEST(a_busy_server_gets_the_same_fix_again) {
+    test_guard();
+    static fake f;
+    memset(&f, 0, sizeof f);
+    atomic_store(&f.busy_left, 4);
+    ASSERT_EQ(fake_start(&f), 0);
+    sim_config c;
+    base_config(&c, &f);
+    c.mix = SIM_MIX_OSMAND;
+    c.vehicles = 3;
+    c.duration_s = 1.5;
+    sim_report r;
+    ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
+    printf("    sent %lld acked %lld failed %lld resent %lld (fake: %ld busy, %ld stored)\n", (long long)r.sent,
+           (long long)r.acked, (long long)r.failed, (long long)r.resent, atomic_load(&f.http_busy),
+           atomic_load(&f.http_ok));
+    ASSERT_EQ(atomic_load(&f.http_busy), 4);
+    ASSERT_EQ(r.failed, 4);
+    ASSERT_EQ(r.resent, 4); /* a 5xx is retried, not dropped */
+    ASSERT_EQ(r.rejected, 0);
+    ASSERT_EQ(r.acked, r.sent);
+    ASSERT_EQ(r.acked, atomic_load(&f.http_ok));
     fake_stop(&f);
 }
 

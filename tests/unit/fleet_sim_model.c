@@ -289,3 +289,21 @@ TEST_PLAIN(vehicles_are_deterministic_for_a_seed) {
     vehicle_free(&a), vehicle_free(&b);
     road_net_free(&n);
 }
+
+/* A route longer than the room a vehicle starts with (4 grid sides' worth)
+ * grows it instead of leaving the vehicle parked. */
+TEST_PLAIN(a_long_route_grows_the_vehicles_room) {
+    road_params p = {.seed = 4};
+    road_net n;
+    ASSERT_EQ(road_net_build(&p, &n), 0);
+    vehicle v;
+    ASSERT_EQ(vehicle_init(&v, &n, 0, 0, 9, 0, 0), 0);
+    ASSERT_EQ(v.route_cap, 4u * 21);
+    v.route_cap = 1; /* as if every route were too long */
+    vehicle_step(&v, 25); /* sets off within 20 s */
+    ASSERT_EQ(v.state, VEH_DRIVING);
+    ASSERT_GT(v.route_len, 1);
+    ASSERT_EQ(v.route_cap, n.nnodes);
+    vehicle_free(&v);
+    road_net_free(&n);
+}
