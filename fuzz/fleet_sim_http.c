@@ -31,10 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if ((size_t)rc > size || rc < 4 || memcmp(p + rc - 4, "\r\n\r\n", 4) != 0) abort();
     if (r.status < 100 || r.status > 999 || (r.chunked && r.content_length >= 0)) abort();
-    if (r.content_length < -1 || (r.minor != 0 && r.minor != 1) || (r.keep_alive != 0 && r.keep_alive != 1))
+    if (r.content_length < -1 || (r.minor != 0 && r.minor != 1) ||
+        (r.keep_alive != 0 && r.keep_alive != 1))
         abort();
     httpc_resp again;
-    if (httpc_parse_head(p, (size_t)rc, MAX_HEAD, &again, &why) != rc || memcmp(&again, &r, sizeof r) != 0)
+    if (httpc_parse_head(p, (size_t)rc, MAX_HEAD, &again, &why) != rc ||
+        memcmp(&again, &r, sizeof r) != 0)
         abort();
     if (httpc_parse_head(p, (size_t)rc - 1, MAX_HEAD, &again, &why) != 0) abort();
     return 0;

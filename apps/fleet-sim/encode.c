@@ -48,13 +48,14 @@ static uint8_t *record(uint8_t *p, int ext, const sim_fix *f) {
     put(&p, TLT_IO_EXT_VOLT, idw), put(&p, (uint16_t)lround(f->power_v * 1000), 2);
     put(&p, 1, idw); /* 4-byte values */
     put(&p, TLT_IO_ODOMETER, idw), put(&p, (uint32_t)llround(f->odometer_m), 4);
-    put(&p, 0, idw); /* 8-byte values */
+    put(&p, 0, idw);        /* 8-byte values */
     if (ext) put(&p, 0, 2); /* variable-length values (Codec 8 Extended only) */
     return p;
 }
 
 int tltenc_packet(weft_buf *out, int codec, const sim_fix *fixes, int n) {
-    if (n < 1 || n > TLT_RECORDS_MAX || (codec != TLT_CODEC8 && codec != TLT_CODEC8E)) return WEFT_EINVAL;
+    if (n < 1 || n > TLT_RECORDS_MAX || (codec != TLT_CODEC8 && codec != TLT_CODEC8E))
+        return WEFT_EINVAL;
     size_t max = 8 + 2 + (size_t)n * REC_MAX + 1 + 4;
     int rc = weft_buf_reserve(out, max);
     if (rc < 0) return rc;
@@ -75,11 +76,12 @@ int tltenc_packet(weft_buf *out, int codec, const sim_fix *fixes, int n) {
 
 int osmenc_form(weft_buf *out, const char *id, const sim_fix *f) {
     /* ids are ours ("sim-0001"): unreserved characters, nothing to escape */
-    int rc = weft_buf_printf(out,
-                             "id=%s&timestamp=%lld&lat=%.7f&lon=%.7f&speed=%.2f&bearing=%.1f&altitude=%.1f"
-                             "&accuracy=%d&batt=%.1f&ignition=%s",
-                             id, (long long)f->t_ms, f->lat, f->lon, f->speed_kmh / 1.852, f->course,
-                             f->altitude, f->sats >= 9 ? 5 : 8, f->battery_pct, f->ignition ? "true" : "false");
+    int rc = weft_buf_printf(
+        out,
+        "id=%s&timestamp=%lld&lat=%.7f&lon=%.7f&speed=%.2f&bearing=%.1f&altitude=%.1f"
+        "&accuracy=%d&batt=%.1f&ignition=%s",
+        id, (long long)f->t_ms, f->lat, f->lon, f->speed_kmh / 1.852, f->course, f->altitude,
+        f->sats >= 9 ? 5 : 8, f->battery_pct, f->ignition ? "true" : "false");
     if (rc >= 0 && f->unplug) rc = weft_buf_appends(out, "&alarm=powerCut");
     return rc < 0 ? rc : 0;
 }
@@ -93,8 +95,8 @@ int osmenc_json(weft_buf *out, const char *id, const sim_fix *f) {
                              "\"altitude\":%.1f},\"is_moving\":%s,\"odometer\":%.0f,"
                              "\"battery\":{\"level\":%.3f,\"is_charging\":%s},"
                              "\"activity\":{\"type\":\"%s\"}},\"device_id\":\"%s\"}",
-                             ts, f->lat, f->lon, f->sats >= 9 ? 5 : 8, f->speed_kmh / 3.6, f->course,
-                             f->altitude, f->moving ? "true" : "false", f->odometer_m,
+                             ts, f->lat, f->lon, f->sats >= 9 ? 5 : 8, f->speed_kmh / 3.6,
+                             f->course, f->altitude, f->moving ? "true" : "false", f->odometer_m,
                              f->battery_pct / 100, f->ignition ? "true" : "false",
                              f->moving ? "in_vehicle" : "still", id);
     return rc < 0 ? rc : 0;
@@ -106,7 +108,9 @@ int osmenc_request(weft_buf *out, osm_mode m, const char *host, int port, const 
     if (m == OSM_GET) {
         rc = weft_buf_appends(out, "GET /?");
         if (rc >= 0) rc = osmenc_form(out, id, f);
-        if (rc >= 0) rc = weft_buf_printf(out, " HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: fleet-sim\r\n\r\n", host, port);
+        if (rc >= 0)
+            rc = weft_buf_printf(out, " HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: fleet-sim\r\n\r\n",
+                                 host, port);
         return rc < 0 ? rc : 0;
     }
     weft_buf body;
@@ -117,7 +121,8 @@ int osmenc_request(weft_buf *out, osm_mode m, const char *host, int port, const 
                              "POST / HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: fleet-sim\r\n"
                              "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
                              host, port,
-                             m == OSM_POST_JSON ? "application/json" : "application/x-www-form-urlencoded",
+                             m == OSM_POST_JSON ? "application/json"
+                                                : "application/x-www-form-urlencoded",
                              body.len);
     if (rc >= 0) rc = weft_buf_append(out, body.data, body.len);
     weft_buf_free(&body);

@@ -22,7 +22,8 @@ void sim_fences_make(const road_net *n, sim_fences *out) {
     snprintf(out->zone_name, sizeof out->zone_name, "%s", "Centre low-emission zone");
     const road_node *c = &n->nodes[road_grid_node(n, half, half)];
     double r = n->p.spacing_m * (k > 1 ? k - 0.5 : 1.5);
-    double m_per_deg_lat = 6371008.8 * M_PI / 180, m_per_deg_lon = m_per_deg_lat * cos(c->lat * M_PI / 180);
+    double m_per_deg_lat = 6371008.8 * M_PI / 180,
+           m_per_deg_lon = m_per_deg_lat * cos(c->lat * M_PI / 180);
     for (int i = 0; i < SIM_ZONE_POINTS; i++) {
         double a = (i + 0.5) * 2 * M_PI / SIM_ZONE_POINTS;
         out->zone_lat[i] = c->lat + r * sin(a) / m_per_deg_lat;
@@ -33,15 +34,17 @@ void sim_fences_make(const road_net *n, sim_fences *out) {
 int sim_fences_geojson(const sim_fences *f, weft_buf *out) {
     int rc = weft_buf_appends(out, "{\"type\":\"FeatureCollection\",\"features\":[");
     for (int i = 0; i < SIM_DEPOTS && rc >= 0; i++)
-        rc = weft_buf_printf(out,
-                             "{\"type\":\"Feature\",\"properties\":{\"name\":\"%s\",\"kind\":\"depot\","
-                             "\"radius\":%.0f},\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.6f,%.6f]}},",
-                             f->depot[i].name, f->depot[i].radius_m, f->depot[i].lon, f->depot[i].lat);
+        rc = weft_buf_printf(
+            out,
+            "{\"type\":\"Feature\",\"properties\":{\"name\":\"%s\",\"kind\":\"depot\","
+            "\"radius\":%.0f},\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.6f,%.6f]}},",
+            f->depot[i].name, f->depot[i].radius_m, f->depot[i].lon, f->depot[i].lat);
     if (rc >= 0)
-        rc = weft_buf_printf(out,
-                             "{\"type\":\"Feature\",\"properties\":{\"name\":\"%s\",\"kind\":\"zone\"},"
-                             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[",
-                             f->zone_name);
+        rc = weft_buf_printf(
+            out,
+            "{\"type\":\"Feature\",\"properties\":{\"name\":\"%s\",\"kind\":\"zone\"},"
+            "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[",
+            f->zone_name);
     for (int i = 0; i <= SIM_ZONE_POINTS && rc >= 0; i++) {
         int j = i % SIM_ZONE_POINTS; /* the ring closes on its first point */
         rc = weft_buf_printf(out, "%s[%.6f,%.6f]", i ? "," : "", f->zone_lon[j], f->zone_lat[j]);

@@ -50,34 +50,39 @@ int httpc_parse_head(const char *p, size_t n, size_t max, httpc_resp *out, const
         size_t next = i + 2;
         if (line == 0) {
             /* HTTP/1.x SSS[ reason] */
-            if (l.n < 12 || memcmp(l.p, "HTTP/1.", 7) != 0 || (l.p[7] != '0' && l.p[7] != '1') || l.p[8] != ' ')
+            if (l.n < 12 || memcmp(l.p, "HTTP/1.", 7) != 0 || (l.p[7] != '0' && l.p[7] != '1') ||
+                l.p[8] != ' ')
                 return *why = "status line is not HTTP/1.x", WEFT_EPARSE;
             out->minor = l.p[7] - '0';
             int st = 0;
             for (int k = 9; k < 12; k++) {
-                if (l.p[k] < '0' || l.p[k] > '9') return *why = "status code is not 3 digits", WEFT_EPARSE;
+                if (l.p[k] < '0' || l.p[k] > '9')
+                    return *why = "status code is not 3 digits", WEFT_EPARSE;
                 st = st * 10 + (l.p[k] - '0');
             }
-            if (st < 100 || (l.n > 12 && l.p[12] != ' ')) return *why = "status code is not 3 digits", WEFT_EPARSE;
+            if (st < 100 || (l.n > 12 && l.p[12] != ' '))
+                return *why = "status code is not 3 digits", WEFT_EPARSE;
             out->status = st;
         } else if (l.n == 0) {
             if (out->chunked && out->content_length >= 0)
                 return *why = "both Content-Length and chunked", WEFT_EPARSE;
             out->keep_alive = out->minor == 1 ? !conn_close : conn_keep && !conn_close;
-            if (out->content_length < 0 && !out->chunked && out->status >= 200 && out->status != 204 &&
-                out->status != 304)
+            if (out->content_length < 0 && !out->chunked && out->status >= 200 &&
+                out->status != 204 && out->status != 304)
                 out->keep_alive = 0; /* the body runs until the server closes */
             return (int)next;
         } else {
             size_t k = 0;
             while (k < l.n && tchar((unsigned char)l.p[k])) k++;
-            if (k == 0 || k >= l.n || l.p[k] != ':') return *why = "header line without a name and ':'", WEFT_EPARSE;
+            if (k == 0 || k >= l.n || l.p[k] != ':')
+                return *why = "header line without a name and ':'", WEFT_EPARSE;
             weft_str name = {l.p, k}, value = weft_str_trim((weft_str){l.p + k + 1, l.n - k - 1});
             if (weft_str_eq_nocase(name, WEFT_STR("Content-Length"))) {
                 int64_t v = 0;
                 if (value.n == 0 || value.n > 15) return *why = "bad Content-Length", WEFT_EPARSE;
                 for (size_t j = 0; j < value.n; j++) {
-                    if (value.p[j] < '0' || value.p[j] > '9') return *why = "bad Content-Length", WEFT_EPARSE;
+                    if (value.p[j] < '0' || value.p[j] > '9')
+                        return *why = "bad Content-Length", WEFT_EPARSE;
                     v = v * 10 + (value.p[j] - '0');
                 }
                 if (out->content_length >= 0 && out->content_length != v)
@@ -150,7 +155,8 @@ static int body_add(weft_buf *body, const char *p, size_t n) {
     return weft_buf_append(body, p, n);
 }
 
-static int read_response(httpc_conn *c, httpc_resp *resp, weft_buf *body, int64_t deadline, const char **why) {
+static int read_response(httpc_conn *c, httpc_resp *resp, weft_buf *body, int64_t deadline,
+                         const char **why) {
     int rc;
     for (;;) { /* skip 1xx interim answers */
         int h;
@@ -169,14 +175,16 @@ static int read_response(httpc_conn *c, httpc_resp *resp, weft_buf *body, int64_
             const char *reason = NULL;
             int done = weft_http_chunked_decode(&d, c->in.data, &len, &used, &reason);
             if (done < 0) return *why = reason ? reason : "bad chunked body", WEFT_EPARSE;
-            if ((rc = body_add(body, c->in.data, len)) < 0) return *why = "response body too large", rc;
+            if ((rc = body_add(body, c->in.data, len)) < 0)
+                return *why = "response body too large", rc;
             weft_buf_consume(&c->in, used);
             if (done == 1) return 0;
             if ((rc = fill(c, deadline)) < 0) return rc;
         }
     }
     if (resp->content_length >= 0) {
-        if (resp->content_length > HTTPC_BODY_MAX) return *why = "response body too large", WEFT_ELIMIT;
+        if (resp->content_length > HTTPC_BODY_MAX)
+            return *why = "response body too large", WEFT_ELIMIT;
         size_t want = (size_t)resp->content_length;
         while (c->in.len < want)
             if ((rc = fill(c, deadline)) < 0) return rc;
@@ -185,7 +193,8 @@ static int read_response(httpc_conn *c, httpc_resp *resp, weft_buf *body, int64_
         return 0;
     }
     for (;;) { /* until the server closes */
-        if ((rc = body_add(body, c->in.data, c->in.len)) < 0) return *why = "response body too large", rc;
+        if ((rc = body_add(body, c->in.data, c->in.len)) < 0)
+            return *why = "response body too large", rc;
         weft_buf_clear(&c->in);
         if ((rc = fill(c, deadline)) == WEFT_ECLOSED) return 0;
         if (rc < 0) return rc;

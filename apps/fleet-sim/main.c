@@ -96,10 +96,11 @@ typedef struct run_args {
 
 static void on_tick(const sim_report *r, void *ud) {
     (void)ud;
-    printf("[%5.0fs] sent %lld acked %lld failed %lld | %.0f acks/s | ack p50 %.2f ms p99 %.2f ms | "
-           "connections %d\n",
-           r->elapsed_s, (long long)r->sent, (long long)r->acked, (long long)r->failed, r->ack_rate, r->p50_ms,
-           r->p99_ms, r->connected);
+    printf(
+        "[%5.0fs] sent %lld acked %lld failed %lld | %.0f acks/s | ack p50 %.2f ms p99 %.2f ms | "
+        "connections %d\n",
+        r->elapsed_s, (long long)r->sent, (long long)r->acked, (long long)r->failed, r->ack_rate,
+        r->p50_ms, r->p99_ms, r->connected);
     fflush(stdout);
 }
 
@@ -178,21 +179,32 @@ int main(int argc, char **argv) {
             c->backfill_days = (int)n;
         } else if (!strcmp(o, "--osmand-mode")) {
             TAKE();
-            if (!strcmp(v, "get")) c->osmand_mode = OSM_GET;
-            else if (!strcmp(v, "post")) c->osmand_mode = OSM_POST_FORM;
-            else if (!strcmp(v, "json")) c->osmand_mode = OSM_POST_JSON;
-            else return bad(o, "get, post or json", v);
+            if (!strcmp(v, "get"))
+                c->osmand_mode = OSM_GET;
+            else if (!strcmp(v, "post"))
+                c->osmand_mode = OSM_POST_FORM;
+            else if (!strcmp(v, "json"))
+                c->osmand_mode = OSM_POST_JSON;
+            else
+                return bad(o, "get, post or json", v);
         } else if (!strcmp(o, "--protocol")) {
             TAKE();
-            if (!strcmp(v, "both")) c->mix = SIM_MIX_BOTH;
-            else if (!strcmp(v, "osmand")) c->mix = SIM_MIX_OSMAND;
-            else if (!strcmp(v, "teltonika")) c->mix = SIM_MIX_TELTONIKA;
-            else return bad(o, "both, osmand or teltonika", v);
+            if (!strcmp(v, "both"))
+                c->mix = SIM_MIX_BOTH;
+            else if (!strcmp(v, "osmand"))
+                c->mix = SIM_MIX_OSMAND;
+            else if (!strcmp(v, "teltonika"))
+                c->mix = SIM_MIX_TELTONIKA;
+            else
+                return bad(o, "both, osmand or teltonika", v);
         } else if (!strcmp(o, "--codec")) {
             TAKE();
-            if (!strcmp(v, "8")) c->codec = TLT_CODEC8;
-            else if (!strcasecmp(v, "8e")) c->codec = TLT_CODEC8E;
-            else return bad(o, "8 or 8e", v);
+            if (!strcmp(v, "8"))
+                c->codec = TLT_CODEC8;
+            else if (!strcasecmp(v, "8e"))
+                c->codec = TLT_CODEC8E;
+            else
+                return bad(o, "8 or 8e", v);
         } else if (!strcmp(o, "--overspeed-share") || !strcmp(o, "--alarm-share")) {
             TAKE();
             if (to_double(v, 0, 1, &d)) return bad(o, "a share 0..1", v);
@@ -201,7 +213,8 @@ int main(int argc, char **argv) {
             TAKE();
             char lat[64], *comma;
             snprintf(lat, sizeof lat, "%s", v);
-            if (!(comma = strchr(lat, ',')) || (*comma = 0, to_double(lat, -80, 80, &c->roads.lat)) ||
+            if (!(comma = strchr(lat, ',')) ||
+                (*comma = 0, to_double(lat, -80, 80, &c->roads.lat)) ||
                 to_double(comma + 1, -179, 179, &c->roads.lon))
                 return bad(o, "LAT,LON within -80..80, -179..179", v);
         } else if (!strcmp(o, "--grid")) {
@@ -238,14 +251,17 @@ int main(int argc, char **argv) {
         int fail = 0;
         if (roads_out) {
             fail |= road_net_geojson(&net, &b) < 0 || write_file(roads_out, &b);
-            if (!fail) printf("fleet-sim: %u roads (%u junctions) written to %s\n", net.nedges, net.nnodes, roads_out);
+            if (!fail)
+                printf("fleet-sim: %u roads (%u junctions) written to %s\n", net.nedges, net.nnodes,
+                       roads_out);
         }
         if (fences_out && !fail) {
             sim_fences f;
             sim_fences_make(&net, &f);
             weft_buf_clear(&b);
             fail |= sim_fences_geojson(&f, &b) < 0 || write_file(fences_out, &b);
-            if (!fail) printf("fleet-sim: %d geofences written to %s\n", SIM_DEPOTS + 1, fences_out);
+            if (!fail)
+                printf("fleet-sim: %d geofences written to %s\n", SIM_DEPOTS + 1, fences_out);
         }
         weft_buf_free(&b);
         road_net_free(&net);
@@ -262,8 +278,10 @@ int main(int argc, char **argv) {
     long need = c->connections + 64;
     for (int i = 1; i <= c->vehicles; i++) need += sim_is_teltonika(c, i);
     if ((long)rl.rlim_cur < need)
-        fprintf(stderr, "fleet-sim: warning: %ld connections wanted but only %ld file descriptors allowed "
-                        "(ulimit -n); the rest will fail to connect and retry\n", need, (long)rl.rlim_cur);
+        fprintf(stderr,
+                "fleet-sim: warning: %ld connections wanted but only %ld file descriptors allowed "
+                "(ulimit -n); the rest will fail to connect and retry\n",
+                need, (long)rl.rlim_cur);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -271,11 +289,15 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    printf("fleet-sim: %d vehicles every %d ms, %s, to %s (OsmAnd :%d %s, Teltonika :%d codec %s, %d "
-           "records/packet)\n",
-           c->vehicles, c->interval_ms, c->backfill_days > 0 ? "backfill" : "realtime", c->host, c->osmand_port,
-           c->osmand_mode == OSM_GET ? "GET" : c->osmand_mode == OSM_POST_FORM ? "POST form" : "POST JSON",
-           c->teltonika_port, c->codec == TLT_CODEC8 ? "8" : "8E", c->records_per_packet);
+    printf(
+        "fleet-sim: %d vehicles every %d ms, %s, to %s (OsmAnd :%d %s, Teltonika :%d codec %s, %d "
+        "records/packet)\n",
+        c->vehicles, c->interval_ms, c->backfill_days > 0 ? "backfill" : "realtime", c->host,
+        c->osmand_port,
+        c->osmand_mode == OSM_GET         ? "GET"
+        : c->osmand_mode == OSM_POST_FORM ? "POST form"
+                                          : "POST JSON",
+        c->teltonika_port, c->codec == TLT_CODEC8 ? "8" : "8E", c->records_per_packet);
     fflush(stdout);
     int rc = weft_main(run, &a, NULL);
     if (rc < 0) {
@@ -284,15 +306,18 @@ int main(int argc, char **argv) {
     }
     if (a.rc < 0) {
         fprintf(stderr, "fleet-sim: %s%s\n", weft_strerror(a.rc),
-                a.rc == WEFT_EINVAL ? " (a setting is out of range)" : c->ack_log ? " (ack log?)" : "");
+                a.rc == WEFT_EINVAL ? " (a setting is out of range)"
+                : c->ack_log        ? " (ack log?)"
+                                    : "");
         return 1;
     }
     const sim_report *r = &a.final;
-    printf("fleet-sim: done in %.1f s: sent %lld, acknowledged %lld, failed %lld (refused %lld), resent %lld, "
+    printf("fleet-sim: done in %.1f s: sent %lld, acknowledged %lld, failed %lld (refused %lld), "
+           "resent %lld, "
            "dropped %lld, connect errors %lld; ack latency p50 %.2f ms, p99 %.2f ms; %.0f acks/s\n",
-           r->elapsed_s, (long long)r->sent, (long long)r->acked, (long long)r->failed, (long long)r->rejected,
-           (long long)r->resent, (long long)r->dropped, (long long)r->conn_errors, r->p50_ms, r->p99_ms,
-           r->ack_rate);
+           r->elapsed_s, (long long)r->sent, (long long)r->acked, (long long)r->failed,
+           (long long)r->rejected, (long long)r->resent, (long long)r->dropped,
+           (long long)r->conn_errors, r->p50_ms, r->p99_ms, r->ack_rate);
     /* success: something was acknowledged, and everything that was sent */
     return r->acked > 0 && r->failed == 0 && r->acked == r->sent ? 0 : 1;
 }

@@ -163,7 +163,8 @@ static heap_item heap_pop(heap_item *h, size_t *n) {
     return top;
 }
 
-int road_route(const road_net *n, uint32_t from, uint32_t to, uint32_t *path, size_t cap, size_t *len) {
+int road_route(const road_net *n, uint32_t from, uint32_t to, uint32_t *path, size_t cap,
+               size_t *len) {
     *len = 0;
     if (from >= n->nnodes || to >= n->nnodes || from == to) return WEFT_EINVAL;
     double *dist = malloc(n->nnodes * sizeof *dist);
@@ -239,11 +240,12 @@ int road_net_geojson(const road_net *n, weft_buf *out) {
     for (uint32_t i = 0; i < n->nedges && rc == 0; i++) {
         const road_edge *e = &n->edges[i];
         const road_node *a = &n->nodes[e->a], *b = &n->nodes[e->b];
-        rc = weft_buf_printf(out,
-                             "%s{\"type\":\"Feature\",\"properties\":{\"class\":\"%s\",\"maxspeed\":%.0f},"
-                             "\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[%.6f,%.6f],[%.6f,%.6f]]}}",
-                             i ? "," : "", e->cls == ROAD_ARTERIAL ? "arterial" : "local", e->limit_kmh,
-                             a->lon, a->lat, b->lon, b->lat);
+        rc = weft_buf_printf(
+            out,
+            "%s{\"type\":\"Feature\",\"properties\":{\"class\":\"%s\",\"maxspeed\":%.0f},"
+            "\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[%.6f,%.6f],[%.6f,%.6f]]}}",
+            i ? "," : "", e->cls == ROAD_ARTERIAL ? "arterial" : "local", e->limit_kmh, a->lon,
+            a->lat, b->lon, b->lat);
     }
     if (rc == 0) rc = weft_buf_appends(out, "]}\n");
     return rc < 0 ? rc : 0;

@@ -68,7 +68,9 @@ int road_net_build(const road_params *p, road_net *out);
 void road_net_free(road_net *n);
 
 /* The node at the other end of edge e from node n. */
-static inline uint32_t road_other(const road_edge *e, uint32_t n) { return e->a == n ? e->b : e->a; }
+static inline uint32_t road_other(const road_edge *e, uint32_t n) {
+    return e->a == n ? e->b : e->a;
+}
 
 /* Node id of grid intersection (col, row), clamped into the grid. */
 uint32_t road_grid_node(const road_net *n, int col, int row);
@@ -78,7 +80,8 @@ uint32_t road_grid_node(const road_net *n, int col, int row);
  * count to *len. Returns 0, WEFT_ENOENT (no way, which a built network never
  * gives), WEFT_ELIMIT (longer than cap edges), WEFT_ENOMEM, WEFT_EINVAL (a
  * node out of range, from == to). */
-int road_route(const road_net *n, uint32_t from, uint32_t to, uint32_t *path, size_t cap, size_t *len);
+int road_route(const road_net *n, uint32_t from, uint32_t to, uint32_t *path, size_t cap,
+               size_t *len);
 
 /* The point s metres along edge e travelling away from node `from`, and the
  * bearing of that travel (degrees clockwise from north). */

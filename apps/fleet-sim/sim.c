@@ -114,7 +114,8 @@ static double lat_value_ms(int b) {
 }
 static void lat_add(sim *s, int64_t t0_ns) {
     int64_t us = (weft_now_ns() - t0_ns) / 1000;
-    atomic_fetch_add_explicit(&s->hist[lat_bucket(us < 0 ? 0 : (uint64_t)us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->hist[lat_bucket(us < 0 ? 0 : (uint64_t)us)], 1,
+                              memory_order_relaxed);
 }
 static double lat_pct(const int64_t *h, double q) {
     int64_t total = 0;
@@ -175,7 +176,9 @@ static void log_flush(sim *s) {
 static int realtime(const sim *s) { return s->cfg->backfill_days <= 0; }
 
 /* Monotonic ms at which d's next fix is due (realtime). */
-static int64_t due_mono(const sim *s, const sim_dev *d) { return s->mono0_ms + (d->next_ms - s->wall0_ms); }
+static int64_t due_mono(const sim *s, const sim_dev *d) {
+    return s->mono0_ms + (d->next_ms - s->wall0_ms);
+}
 
 /* Is d done generating fixes? */
 static int gen_over(sim *s, const sim_dev *d) {
@@ -193,7 +196,8 @@ static void make_fix(sim *s, sim_dev *d, sim_fix *f) {
 static int64_t backoff_next(sim_dev *d, int64_t *backoff) {
     int64_t ms = *backoff;
     *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
-    return ms / 2 + (int64_t)sim_below(&d->rng, (uint32_t)(ms / 2 + 1)); /* jitter: no thundering herd */
+    return ms / 2 +
+           (int64_t)sim_below(&d->rng, (uint32_t)(ms / 2 + 1)); /* jitter: no thundering herd */
 }
 
 /* Sleep for a back-off, but not past the drain deadline once generation is over. */
@@ -210,7 +214,8 @@ static int backoff_sleep(sim *s, sim_dev *d, int64_t *backoff) {
 static int say_ok(sim *s) {
     if (s->cfg->quiet) return 0;
     int n = atomic_fetch_add(&s->said, 1);
-    if (n == SAY_MAX) fprintf(stderr, "fleet-sim: more vehicles have something to say; not shown\n");
+    if (n == SAY_MAX)
+        fprintf(stderr, "fleet-sim: more vehicles have something to say; not shown\n");
     return n < SAY_MAX;
 }
 
@@ -298,8 +303,10 @@ static void tlt_task(void *arg) {
                 if (fd == LOGIN_REFUSED) {
                     atomic_fetch_add(&s->rejected, 1);
                     if (!d->said_reject && say_ok(s))
-                        fprintf(stderr, "fleet-sim: %s (teltonika): login refused (0x00: device unknown "
-                                        "to the server?); retrying with back-off\n", d->id);
+                        fprintf(stderr,
+                                "fleet-sim: %s (teltonika): login refused (0x00: device unknown "
+                                "to the server?); retrying with back-off\n",
+                                d->id);
                     d->said_reject = 1;
                 } else {
                     say_conn(d, "connect", c->teltonika_port, fd);
@@ -320,7 +327,9 @@ static void tlt_task(void *arg) {
         uint8_t ack[4];
         ssize_t r = weft_write_all(fd, pkt.data, pkt.len, answer_deadline(s));
         if (r >= 0) r = weft_read_full(fd, ack, 4, answer_deadline(s));
-        uint32_t got = r == 4 ? (uint32_t)ack[0] << 24 | (uint32_t)ack[1] << 16 | (uint32_t)ack[2] << 8 | ack[3] : 0;
+        uint32_t got = r == 4 ? (uint32_t)ack[0] << 24 | (uint32_t)ack[1] << 16 |
+                                    (uint32_t)ack[2] << 8 | ack[3]
+                              : 0;
         if (r != 4 || got != (uint32_t)n) {
             atomic_fetch_add(&s->failed, n);
             weft_close(fd);
@@ -330,8 +339,10 @@ static void tlt_task(void *arg) {
             if (r == 4) {
                 atomic_fetch_add(&s->rejected, n);
                 if (!d->said_reject && say_ok(s))
-                    fprintf(stderr, "fleet-sim: %s (teltonika): server acknowledged %u of %d records; "
-                                    "reconnecting to send them again\n", d->id, got, n);
+                    fprintf(stderr,
+                            "fleet-sim: %s (teltonika): server acknowledged %u of %d records; "
+                            "reconnecting to send them again\n",
+                            d->id, got, n);
                 d->said_reject = 1;
             } else {
                 say_conn(d, "connection to", c->teltonika_port, r < 0 ? (int)r : WEFT_ECLOSED);
@@ -400,7 +411,8 @@ static void osm_task(void *arg) {
             atomic_fetch_add(&s->connected, 1);
         }
         weft_buf_clear(&req);
-        if (osmenc_request(&req, c->osmand_mode, c->host, c->osmand_port, d->id, &d->fix) < 0) break;
+        if (osmenc_request(&req, c->osmand_mode, c->host, c->osmand_port, d->id, &d->fix) < 0)
+            break;
         atomic_fetch_add(d->fix_sent ? &s->resent : &s->sent, 1);
         d->fix_sent = 1;
         int64_t t0 = weft_now_ns();
@@ -456,7 +468,8 @@ static void osm_task(void *arg) {
 /* ---- the run ------------------------------------------------------------------- */
 
 static void snapshot(sim *s, int64_t *h) {
-    for (int i = 0; i < LAT_BUCKETS; i++) h[i] = atomic_load_explicit(&s->hist[i], memory_order_relaxed);
+    for (int i = 0; i < LAT_BUCKETS; i++)
+        h[i] = atomic_load_explicit(&s->hist[i], memory_order_relaxed);
 }
 
 static void fill_report(sim *s, sim_report *r) {
@@ -470,11 +483,13 @@ static void fill_report(sim *s, sim_report *r) {
 
 static int check(const sim_config *c) {
     if (!c->host || !*c->host || c->vehicles < 1 || c->vehicles > 1000000 || c->interval_ms < 1 ||
-        c->records_per_packet < 1 || c->records_per_packet > TLT_RECORDS_MAX || c->connections < 1 ||
-        c->osmand_port < 1 || c->osmand_port > 65535 || c->teltonika_port < 1 || c->teltonika_port > 65535 ||
-        c->backfill_days < 0 || c->backfill_days > 3660 || (c->codec != TLT_CODEC8 && c->codec != TLT_CODEC8E) ||
-        !(c->overspeed_share >= 0 && c->overspeed_share <= 1) || !(c->alarm_share >= 0 && c->alarm_share <= 1) ||
-        c->mix < SIM_MIX_BOTH || c->mix > SIM_MIX_TELTONIKA)
+        c->records_per_packet < 1 || c->records_per_packet > TLT_RECORDS_MAX ||
+        c->connections < 1 || c->osmand_port < 1 || c->osmand_port > 65535 ||
+        c->teltonika_port < 1 || c->teltonika_port > 65535 || c->backfill_days < 0 ||
+        c->backfill_days > 3660 || (c->codec != TLT_CODEC8 && c->codec != TLT_CODEC8E) ||
+        !(c->overspeed_share >= 0 && c->overspeed_share <= 1) ||
+        !(c->alarm_share >= 0 && c->alarm_share <= 1) || c->mix < SIM_MIX_BOTH ||
+        c->mix > SIM_MIX_TELTONIKA)
         return WEFT_EINVAL;
     return 0;
 }
@@ -504,7 +519,8 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
     s->devs = calloc((size_t)c.vehicles, sizeof *s->devs);
     if (!s->devs) goto nomem;
     s->mono0_ms = weft_now(), s->wall0_ms = wall_ms();
-    int64_t start_ms = realtime(s) ? s->wall0_ms : s->wall0_ms - (int64_t)c.backfill_days * 86400000;
+    int64_t start_ms =
+        realtime(s) ? s->wall0_ms : s->wall0_ms - (int64_t)c.backfill_days * 86400000;
     s->backfill_end_ms = s->wall0_ms;
     for (int i = 0; i < c.vehicles; i++) {
         sim_dev *d = &s->devs[i];
@@ -517,7 +533,8 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
         uint32_t start = sim_below(&d->rng, s->net.nnodes);
         int over = sim_rand01(&d->rng) < c.overspeed_share;
         int alarm = d->tlt && sim_rand01(&d->rng) < c.alarm_share;
-        if (vehicle_init(&d->veh, &s->net, start, s->fences.depot[i % SIM_DEPOTS].node, vr, over, alarm) < 0) {
+        if (vehicle_init(&d->veh, &s->net, start, s->fences.depot[i % SIM_DEPOTS].node, vr, over,
+                         alarm) < 0) {
             s->ndevs = i;
             goto nomem;
         }
@@ -602,7 +619,8 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
                 r.p50_ms = lat_pct(prev, 0.50), r.p99_ms = lat_pct(prev, 0.99);
                 memcpy(prev, cur, LAT_BUCKETS * sizeof *prev);
             }
-            r.ack_rate = (double)(r.acked - prev_acked) * 1000.0 / (double)(now - last_tick > 0 ? now - last_tick : 1);
+            r.ack_rate = (double)(r.acked - prev_acked) * 1000.0 /
+                         (double)(now - last_tick > 0 ? now - last_tick : 1);
             prev_acked = r.acked, last_tick = now;
             if (tick) tick(&r, ud);
             log_flush(s);
@@ -618,7 +636,7 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
             final->p50_ms = lat_pct(cur, 0.50), final->p99_ms = lat_pct(cur, 0.99);
         }
         double secs = final->elapsed_s > 0 ? final->elapsed_s : 1;
-        final->ack_rate = (double)final->acked / secs;
+        final->ack_rate = (double) final->acked / secs;
     }
     free(prev), free(cur);
     rc = 0;

@@ -44,7 +44,7 @@ typedef struct sim_config {
     int records_per_packet; /* Teltonika, 1..255 */
     int connections;        /* OsmAnd keep-alive connections, >= 1 */
     uint64_t seed;
-    int backfill_days;      /* > 0: history mode */
+    int backfill_days; /* > 0: history mode */
     osm_mode osmand_mode;
     int mix;                /* SIM_MIX_* */
     int codec;              /* 0x8E (default) or 0x08 */
@@ -55,7 +55,7 @@ typedef struct sim_config {
     int64_t ack_timeout_ms; /* wait for an answer this long; 0 = 10 s */
     int64_t drain_ms;       /* after the end, this long to get outstanding acks; 0 = 5 s */
     int quiet;              /* no per-vehicle messages on stderr */
-    atomic_int *stop;       /* set (from anywhere, e.g. a signal handler) to end early; may be NULL */
+    atomic_int *stop; /* set (from anywhere, e.g. a signal handler) to end early; may be NULL */
 } sim_config;
 
 /* The defaults: 127.0.0.1, 5055 / 5027, 10 vehicles every 1000 ms for 60 s,
@@ -69,15 +69,15 @@ void sim_device_id(const sim_config *c, int i, char out[24]);
 
 typedef struct sim_report {
     double elapsed_s;
-    int64_t sent;        /* fixes sent (first transmission) */
-    int64_t acked;       /* fixes acknowledged */
-    int64_t failed;      /* fixes whose transmission failed or was refused */
-    int64_t resent;      /* transmissions of a fix sent before */
-    int64_t dropped;     /* fixes dropped from a full device buffer */
-    int64_t conn_errors; /* connects and logins that failed */
-    int64_t rejected;    /* of failed: refused by the server (4xx, login 0x00, short ack) */
-    int connected;       /* connections open now */
-    double ack_rate;     /* acks per second over the window */
+    int64_t sent;          /* fixes sent (first transmission) */
+    int64_t acked;         /* fixes acknowledged */
+    int64_t failed;        /* fixes whose transmission failed or was refused */
+    int64_t resent;        /* transmissions of a fix sent before */
+    int64_t dropped;       /* fixes dropped from a full device buffer */
+    int64_t conn_errors;   /* connects and logins that failed */
+    int64_t rejected;      /* of failed: refused by the server (4xx, login 0x00, short ack) */
+    int connected;         /* connections open now */
+    double ack_rate;       /* acks per second over the window */
     double p50_ms, p99_ms; /* ack latency over the window (ticks) or the run (final) */
 } sim_report;
 

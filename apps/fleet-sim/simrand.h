@@ -18,7 +18,9 @@ static inline uint64_t sim_rand(uint64_t *s) {
 /* Uniform in [0, 1). */
 static inline double sim_rand01(uint64_t *s) { return (double)(sim_rand(s) >> 11) * 0x1.0p-53; }
 /* Uniform in [lo, hi). */
-static inline double sim_uniform(uint64_t *s, double lo, double hi) { return lo + (hi - lo) * sim_rand01(s); }
+static inline double sim_uniform(uint64_t *s, double lo, double hi) {
+    return lo + (hi - lo) * sim_rand01(s);
+}
 /* Uniform integer in [0, n), n >= 1. */
 static inline uint32_t sim_below(uint64_t *s, uint32_t n) { return (uint32_t)(sim_rand(s) % n); }
 

@@ -17,7 +17,9 @@ static double cruise_mps(const vehicle *v, uint32_t e) {
     return ed->limit_kmh / 3.6 * f;
 }
 
-static uint32_t edge_end(const vehicle *v) { return road_other(&v->net->edges[v->route[v->route_pos]], v->node); }
+static uint32_t edge_end(const vehicle *v) {
+    return road_other(&v->net->edges[v->route[v->route_pos]], v->node);
+}
 
 static void decide_stop(vehicle *v) {
     if (v->route_pos + 1 >= v->route_len) {
@@ -184,7 +186,8 @@ void vehicle_sample(vehicle *v, int64_t t_ms, sim_fix *out) {
     out->sats = 7 + (int)sim_below(&v->rng, 7);
     out->gsm = 3 + (int)sim_below(&v->rng, 3);
     out->odometer_m = v->odometer_m;
-    out->power_v = v->ignition ? sim_uniform(&v->rng, 13.8, 14.3) : sim_uniform(&v->rng, 12.3, 12.7);
+    out->power_v =
+        v->ignition ? sim_uniform(&v->rng, 13.8, 14.3) : sim_uniform(&v->rng, 12.3, 12.7);
     out->battery_pct = v->battery_pct;
     out->unplug = v->alarm_due;
     v->alarm_due = 0;

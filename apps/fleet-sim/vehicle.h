@@ -47,27 +47,27 @@ enum { VEH_DRIVING = 0, VEH_WAITING = 1, VEH_PARKED = 2 };
 typedef struct vehicle {
     const road_net *net;
     uint64_t rng;
-    uint32_t home;       /* depot junction */
-    uint32_t node;       /* junction the current edge starts from */
-    uint32_t *route;     /* edge ids, route_cap of room (grown for a rare long route) */
+    uint32_t home;   /* depot junction */
+    uint32_t node;   /* junction the current edge starts from */
+    uint32_t *route; /* edge ids, route_cap of room (grown for a rare long route) */
     uint32_t route_len, route_pos, route_cap;
-    double s;            /* metres along route[route_pos] */
-    double v;            /* m/s */
-    int state;           /* VEH_* */
-    double wait_s;       /* left of a stop */
-    int stop_at_end;     /* stops at the junction ending the current edge */
+    double s;        /* metres along route[route_pos] */
+    double v;        /* m/s */
+    int state;       /* VEH_* */
+    double wait_s;   /* left of a stop */
+    int stop_at_end; /* stops at the junction ending the current edge */
     int ignition;
     int overspeeder;
-    double pace;         /* the driver's share of the limit, 0.88..1.0 */
-    double over;         /* an overspeeder's factor on arterials */
+    double pace; /* the driver's share of the limit, 0.88..1.0 */
+    double over; /* an overspeeder's factor on arterials */
     double odometer_m;
     double course;
     double battery_pct;
-    int alarms;          /* carries the unplug alarm */
+    int alarms; /* carries the unplug alarm */
     double alarm_in_s;
     int alarm_due;
     int trips;
-    double sim_s;        /* simulated seconds so far */
+    double sim_s; /* simulated seconds so far */
 } vehicle;
 
 /* Set v up on network n (which must outlive it) at junction `start`,

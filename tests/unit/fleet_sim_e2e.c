@@ -24,11 +24,11 @@ typedef struct fake {
     atomic_long tlt_received; /* records received, duplicates included */
     atomic_long tlt_bad;      /* packets that did not decode */
     atomic_long http_ok, http_rejected, http_bad;
-    atomic_long drops_left;   /* connections to drop after reading a packet, unacknowledged */
-    atomic_long busy_left;    /* OsmAnd requests to answer 503 */
+    atomic_long drops_left; /* connections to drop after reading a packet, unacknowledged */
+    atomic_long busy_left;  /* OsmAnd requests to answer 503 */
     atomic_long http_busy;
-    const char *reject_id;    /* answer 400 for this OsmAnd device */
-    const char *refuse_imei;  /* answer 0x00 to this IMEI's login */
+    const char *reject_id;   /* answer 400 for this OsmAnd device */
+    const char *refuse_imei; /* answer 0x00 to this IMEI's login */
 } fake;
 
 typedef struct conn_arg {
@@ -67,14 +67,16 @@ static void tlt_conn(void *arg) {
             if (size == 0 || (size_t)size > in.len) break;
             tlt_packet p;
             weft_buf_clear(&attrs);
-            int n = tlt_decode((const uint8_t *)in.data, (size_t)size, &p, fixes, TLT_RECORDS_MAX, &attrs, &why);
+            int n = tlt_decode((const uint8_t *)in.data, (size_t)size, &p, fixes, TLT_RECORDS_MAX,
+                               &attrs, &why);
             weft_buf_consume(&in, (size_t)size);
             if (n < 0) {
                 atomic_fetch_add(&f->tlt_bad, 1);
                 continue;
             }
             atomic_fetch_add(&f->tlt_received, n);
-            if (atomic_fetch_sub(&f->drops_left, 1) > 0) goto out; /* the server "crashes" before the ack */
+            if (atomic_fetch_sub(&f->drops_left, 1) > 0)
+                goto out; /* the server "crashes" before the ack */
             uint8_t ack[4];
             tlt_ack(ack, (uint32_t)n);
             atomic_fetch_add(&f->tlt_acked, n); /* counted before the client can see the ack */
@@ -100,8 +102,8 @@ static void http_conn(void *arg) {
         weft_http_header hdrs[64];
         int status = 0, h;
         const char *reason = NULL;
-        while ((h = weft_http_parse_request(in.data ? in.data : "", in.len, &req, hdrs, 64, NULL, &status,
-                                            &reason)) == WEFT_EAGAIN) {
+        while ((h = weft_http_parse_request(in.data ? in.data : "", in.len, &req, hdrs, 64, NULL,
+                                            &status, &reason)) == WEFT_EAGAIN) {
             if (weft_buf_reserve(&in, 4096) < 0) goto out;
             ssize_t r = weft_read(fd, in.data + in.len, in.cap - in.len - 1, -1);
             if (r <= 0) goto out;
@@ -141,7 +143,8 @@ static void http_conn(void *arg) {
         }
         weft_buf_consume(&in, (size_t)h + clen);
         /* counted before the client can see the answer */
-        if (rc == 0 && !(f->reject_id && !strcmp(m.device_id, f->reject_id))) atomic_fetch_add(&f->http_ok, 1);
+        if (rc == 0 && !(f->reject_id && !strcmp(m.device_id, f->reject_id)))
+            atomic_fetch_add(&f->http_ok, 1);
         if (weft_write_all(fd, resp, strlen(resp), -1) < 0) goto out;
     }
 out:
@@ -247,8 +250,10 @@ TEST(every_fix_sent_is_acknowledged_and_logged) {
         long tlt0 = atomic_load(&f.tlt_acked), http0 = atomic_load(&f.http_ok);
         ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
         long tlt = atomic_load(&f.tlt_acked) - tlt0, http = atomic_load(&f.http_ok) - http0;
-        printf("    mode %d: sent %lld acked %lld failed %lld (teltonika %ld, osmand %ld), p50 %.2f ms p99 %.2f ms\n",
-               m, (long long)r.sent, (long long)r.acked, (long long)r.failed, tlt, http, r.p50_ms, r.p99_ms);
+        printf("    mode %d: sent %lld acked %lld failed %lld (teltonika %ld, osmand %ld), p50 "
+               "%.2f ms p99 %.2f ms\n",
+               m, (long long)r.sent, (long long)r.acked, (long long)r.failed, tlt, http, r.p50_ms,
+               r.p99_ms);
         /* 6 vehicles, a fix every 40 ms for 1 s: ~150; allow for slow sanitizer builds */
         ASSERT_GT(r.sent, 60);
         ASSERT_EQ(r.acked, r.sent);
@@ -280,8 +285,8 @@ TEST(a_rejected_device_counts_as_failures_the_rest_goes_on) {
     sim_report r;
     ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
     long rej = atomic_load(&f.http_rejected);
-    printf("    sent %lld acked %lld failed %lld refused %lld (fake: %ld rejected)\n", (long long)r.sent,
-           (long long)r.acked, (long long)r.failed, (long long)r.rejected, rej);
+    printf("    sent %lld acked %lld failed %lld refused %lld (fake: %ld rejected)\n",
+           (long long)r.sent, (long long)r.acked, (long long)r.failed, (long long)r.rejected, rej);
     ASSERT_GT(rej, 5);
     ASSERT_EQ(r.failed, rej);
     ASSERT_EQ(r.rejected, rej);
@@ -304,9 +309,9 @@ TEST(a_busy_server_gets_the_same_fix_again) {
     c.duration_s = 1.5;
     sim_report r;
     ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
-    printf("    sent %lld acked %lld failed %lld resent %lld (fake: %ld busy, %ld stored)\n", (long long)r.sent,
-           (long long)r.acked, (long long)r.failed, (long long)r.resent, atomic_load(&f.http_busy),
-           atomic_load(&f.http_ok));
+    printf("    sent %lld acked %lld failed %lld resent %lld (fake: %ld busy, %ld stored)\n",
+           (long long)r.sent, (long long)r.acked, (long long)r.failed, (long long)r.resent,
+           atomic_load(&f.http_busy), atomic_load(&f.http_ok));
     ASSERT_EQ(atomic_load(&f.http_busy), 4);
     ASSERT_EQ(r.failed, 4);
     ASSERT_EQ(r.resent, 4); /* a 5xx is retried, not dropped */
@@ -330,8 +335,9 @@ TEST(unacknowledged_records_are_sent_again_after_reconnecting) {
     sim_report r;
     ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
     long acked = atomic_load(&f.tlt_acked), received = atomic_load(&f.tlt_received);
-    printf("    sent %lld acked %lld failed %lld resent %lld (fake: received %ld, acked %ld)\n", (long long)r.sent,
-           (long long)r.acked, (long long)r.failed, (long long)r.resent, received, acked);
+    printf("    sent %lld acked %lld failed %lld resent %lld (fake: received %ld, acked %ld)\n",
+           (long long)r.sent, (long long)r.acked, (long long)r.failed, (long long)r.resent,
+           received, acked);
     ASSERT_GT(r.resent, 0);
     ASSERT_EQ(r.resent, r.failed); /* each unacknowledged record went out once more */
     ASSERT_EQ(r.acked, r.sent);
@@ -352,11 +358,11 @@ TEST(a_refused_login_and_a_missing_server_are_retried_not_fatal) {
     c.drain_ms = 500;
     sim_report r;
     ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
-    printf("    refused login: sent %lld acked %lld conn errors %lld refused %lld\n", (long long)r.sent,
-           (long long)r.acked, (long long)r.conn_errors, (long long)r.rejected);
+    printf("    refused login: sent %lld acked %lld conn errors %lld refused %lld\n",
+           (long long)r.sent, (long long)r.acked, (long long)r.conn_errors, (long long)r.rejected);
     ASSERT_GT(r.conn_errors, 1); /* tried again */
     ASSERT_EQ(r.rejected, r.conn_errors);
-    ASSERT_GT(r.acked, 0);       /* the other three went on */
+    ASSERT_GT(r.acked, 0); /* the other three went on */
     ASSERT_EQ(r.acked, atomic_load(&f.tlt_acked) + atomic_load(&f.http_ok));
     fake_stop(&f);
 
@@ -374,8 +380,8 @@ TEST(a_refused_login_and_a_missing_server_are_retried_not_fatal) {
     int64_t t0 = weft_now_ns();
     ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
     int64_t ms = test_ms_since(t0);
-    printf("    no server: %lld connect errors, %lld acked, over in %lld ms\n", (long long)r.conn_errors,
-           (long long)r.acked, (long long)ms);
+    printf("    no server: %lld connect errors, %lld acked, over in %lld ms\n",
+           (long long)r.conn_errors, (long long)r.acked, (long long)ms);
     ASSERT_EQ(r.acked, 0);
     ASSERT_GT(r.conn_errors, 2);
     ASSERT_LT(ms, test_slack_ms(3000));
@@ -394,16 +400,16 @@ TEST(backfill_sends_history_as_fast_as_acknowledged) {
     ASSERT_EQ(fake_start(&f), 0);
     sim_config c;
     base_config(&c, &f);
-    c.vehicles = 2;               /* one of each */
+    c.vehicles = 2; /* one of each */
     c.backfill_days = 1;
-    c.interval_ms = 60 * 1000;    /* a fix a minute: 1440 each */
-    c.records_per_packet = 20;    /* 20 minutes of driving per packet: small slices under TSan */
+    c.interval_ms = 60 * 1000; /* a fix a minute: 1440 each */
+    c.records_per_packet = 20; /* 20 minutes of driving per packet: small slices under TSan */
     c.duration_s = 0;
     sim_report r;
     atomic_store(&ticks, 0);
     ASSERT_EQ(sim_run(&c, count_tick, NULL, &r), 0);
-    printf("    backfill: sent %lld acked %lld in %.2f s (%d ticks)\n", (long long)r.sent, (long long)r.acked,
-           r.elapsed_s, atomic_load(&ticks));
+    printf("    backfill: sent %lld acked %lld in %.2f s (%d ticks)\n", (long long)r.sent,
+           (long long)r.acked, r.elapsed_s, atomic_load(&ticks));
     ASSERT_EQ(r.sent, 2 * 1440);
     ASSERT_EQ(r.acked, r.sent);
     ASSERT_EQ(atomic_load(&f.tlt_acked), 1440);

@@ -73,7 +73,9 @@ static void decode_roundtrip(int codec, int n) {
     }
     /* the CRC is real: one flipped bit and the decoder refuses the packet */
     pkt.data[20] ^= 0x10;
-    ASSERT_ERR(tlt_decode((const uint8_t *)pkt.data, pkt.len, &p, out, TLT_RECORDS_MAX, &attrs, &why), WEFT_EPARSE);
+    ASSERT_ERR(
+        tlt_decode((const uint8_t *)pkt.data, pkt.len, &p, out, TLT_RECORDS_MAX, &attrs, &why),
+        WEFT_EPARSE);
     weft_buf_free(&pkt), weft_buf_free(&attrs);
 }
 
@@ -228,13 +230,16 @@ TEST_PLAIN(http_response_heads) {
     ASSERT_EQ(r.keep_alive, 1);
     ASSERT_EQ(r.chunked, 0);
     /* every prefix of an incomplete head asks for more */
-    for (size_t n = 0; n < strlen(ok) - 2; n++) ASSERT_EQ(httpc_parse_head(ok, n, HTTPC_HEAD_MAX, &r, &why), 0);
+    for (size_t n = 0; n < strlen(ok) - 2; n++)
+        ASSERT_EQ(httpc_parse_head(ok, n, HTTPC_HEAD_MAX, &r, &why), 0);
     ASSERT(head("HTTP/1.0 400 Bad Request\r\nContent-Length: 14\r\n\r\n", &r, &why) > 0);
     ASSERT_EQ(r.status, 400);
     ASSERT_EQ(r.keep_alive, 0); /* 1.0 without keep-alive */
-    ASSERT(head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", &r, &why) > 0);
+    ASSERT(head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", &r,
+                &why) > 0);
     ASSERT_EQ(r.keep_alive, 1);
-    ASSERT(head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &r, &why) > 0);
+    ASSERT(head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &r,
+                &why) > 0);
     ASSERT_EQ(r.chunked, 1);
     ASSERT_EQ(r.keep_alive, 0);
     ASSERT(head("HTTP/1.1 200 OK\r\n\r\n", &r, &why) > 0);

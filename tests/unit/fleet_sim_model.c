@@ -40,12 +40,14 @@ TEST_PLAIN(road_network_is_connected_for_every_seed_and_size) {
     int sizes[] = {3, 7, 21, 41};
     for (int si = 0; si < 4; si++)
         for (uint64_t seed = 0; seed < 20; seed++) {
-            road_params p = {.size = sizes[si], .seed = seed, .drop_share = 0.5}; /* the most left out */
+            road_params p = {
+                .size = sizes[si], .seed = seed, .drop_share = 0.5}; /* the most left out */
             road_net n;
             ASSERT_EQ(road_net_build(&p, &n), 0);
             ASSERT_EQ(n.nnodes, (uint32_t)(sizes[si] * sizes[si]));
             ASSERT_EQ(reachable(&n), n.nnodes);
-            ASSERT_LT(n.nedges, (uint32_t)(2 * sizes[si] * (sizes[si] - 1)) + (sizes[si] == 3)); /* some were left out */
+            ASSERT_LT(n.nedges, (uint32_t)(2 * sizes[si] * (sizes[si] - 1)) +
+                                    (sizes[si] == 3)); /* some were left out */
             road_net_free(&n);
         }
     road_params bad = {.size = 2};
@@ -99,10 +101,12 @@ TEST_PLAIN(road_network_geojson_parses) {
         double lon, lat;
         ASSERT_EQ(weft_json_double(weft_json_at(weft_json_at(co, 0), 0), &lon), 0);
         ASSERT_EQ(weft_json_double(weft_json_at(weft_json_at(co, 0), 1), &lat), 0);
-        ASSERT(fabs(lat - n.nodes[n.edges[i].a].lat) < 1e-6 && fabs(lon - n.nodes[n.edges[i].a].lon) < 1e-6);
+        ASSERT(fabs(lat - n.nodes[n.edges[i].a].lat) < 1e-6 &&
+               fabs(lon - n.nodes[n.edges[i].a].lon) < 1e-6);
         weft_str cls = weft_json_str(weft_json_get(weft_json_get(f, "properties"), "class"));
         int64_t maxspeed;
-        ASSERT_EQ(weft_json_int(weft_json_get(weft_json_get(f, "properties"), "maxspeed"), &maxspeed), 0);
+        ASSERT_EQ(
+            weft_json_int(weft_json_get(weft_json_get(f, "properties"), "maxspeed"), &maxspeed), 0);
         if (weft_str_eq(cls, WEFT_STR("arterial"))) {
             arterial++;
             ASSERT_EQ(maxspeed, 60);
@@ -164,7 +168,8 @@ static void load_fences(const road_net *n, geo_shape *shapes, int *count, weft_a
     }
     for (int i = 0; i < SIM_DEPOTS; i++) {
         ASSERT_EQ(shapes[i].kind, GEO_CIRCLE);
-        ASSERT(geo_contains(&shapes[i], n->nodes[f.depot[i].node].lat, n->nodes[f.depot[i].node].lon));
+        ASSERT(
+            geo_contains(&shapes[i], n->nodes[f.depot[i].node].lat, n->nodes[f.depot[i].node].lon));
     }
     ASSERT_EQ(shapes[SIM_DEPOTS].kind, GEO_POLYGON);
     *count = (int)fs->len;
@@ -205,8 +210,10 @@ TEST_PLAIN(vehicles_drive_on_roads_within_limits_stop_and_cross_geofences) {
     CHECK(load_fences(&n, shapes, &nshapes, &a));
     static vehicle v[NVEH];
     for (int i = 0; i < NVEH; i++)
-        ASSERT_EQ(vehicle_init(&v[i], &n, (uint32_t)(i * 29) % n.nnodes, f.depot[i % SIM_DEPOTS].node,
-                               1000 + (uint64_t)i, i % 4 == 0, i % 2 == 0), 0);
+        ASSERT_EQ(vehicle_init(&v[i], &n, (uint32_t)(i * 29) % n.nnodes,
+                               f.depot[i % SIM_DEPOTS].node, 1000 + (uint64_t)i, i % 4 == 0,
+                               i % 2 == 0),
+                  0);
     long samples = test_scale_min(3 * 3600, 3600);
     int ign_off[NVEH] = {0}, ign_on[NVEH] = {0}, stops[NVEH] = {0}, alarms = 0;
     int zone_changes = 0, depot_visits = 0, over_arterial = 0;
@@ -227,8 +234,10 @@ TEST_PLAIN(vehicles_drive_on_roads_within_limits_stop_and_cross_geofences) {
                 int art = n.edges[e].cls == ROAD_ARTERIAL;
                 double allowed = v[i].overspeeder && art ? lim * 1.35 : lim;
                 ASSERT(s.speed_kmh <= allowed + 1e-6);
-                if (art) max_arterial = fmax(max_arterial, s.speed_kmh);
-                else max_local = fmax(max_local, s.speed_kmh);
+                if (art)
+                    max_arterial = fmax(max_arterial, s.speed_kmh);
+                else
+                    max_local = fmax(max_local, s.speed_kmh);
                 if (art && s.speed_kmh > lim * 1.1) {
                     over_arterial++;
                     ASSERT(v[i].overspeeder);
@@ -259,9 +268,11 @@ TEST_PLAIN(vehicles_drive_on_roads_within_limits_stop_and_cross_geofences) {
         max_km = fmax(max_km, v[i].odometer_m / 1000);
         ASSERT_GT(v[i].odometer_m, 1000.0 * samples / 3600); /* at least a km an hour */
     }
-    printf("    %ld s x %d vehicles: max %.1f km/h local, %.1f arterial; %d overspeed fixes; %d zone "
-           "crossings; %d depot visits; %d alarms; longest %.1f km\n",
-           samples, NVEH, max_local, max_arterial, over_arterial, zone_changes, depot_visits, alarms, max_km);
+    printf(
+        "    %ld s x %d vehicles: max %.1f km/h local, %.1f arterial; %d overspeed fixes; %d zone "
+        "crossings; %d depot visits; %d alarms; longest %.1f km\n",
+        samples, NVEH, max_local, max_arterial, over_arterial, zone_changes, depot_visits, alarms,
+        max_km);
     ASSERT(max_local <= 30 + 1e-6 && max_local > 25);
     ASSERT_GT(max_arterial, 60); /* the overspeeders */
     ASSERT_GT(over_arterial, 0);
@@ -299,7 +310,7 @@ TEST_PLAIN(a_long_route_grows_the_vehicles_room) {
     vehicle v;
     ASSERT_EQ(vehicle_init(&v, &n, 0, 0, 9, 0, 0), 0);
     ASSERT_EQ(v.route_cap, 4u * 21);
-    v.route_cap = 1; /* as if every route were too long */
+    v.route_cap = 1;      /* as if every route were too long */
     vehicle_step(&v, 25); /* sets off within 20 s */
     ASSERT_EQ(v.state, VEH_DRIVING);
     ASSERT_GT(v.route_len, 1);
