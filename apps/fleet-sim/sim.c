@@ -587,6 +587,7 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
     int64_t *prev = calloc(LAT_BUCKETS, sizeof *prev), *cur = calloc(LAT_BUCKETS, sizeof *cur);
     int64_t prev_acked = 0, next_tick = s->mono0_ms + 1000, last_tick = s->mono0_ms;
     int stopping = 0, canceled = 0;
+    rc = 0;
     for (;;) {
         int wrc = weft_group_wait(&g, next_tick);
         if (wrc == 0) break;
@@ -603,11 +604,22 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
             canceled = 1;
         }
         if (wrc == WEFT_ECANCELED) {
-            /* this task was cancelled: it can no longer wait, so poll the group empty */
-            while (weft_group_count(&g) > 0) {
+            /* This task was cancelled (the runtime is shutting down): it can no
+             * longer suspend, so it polls the group, cancelled above, for a
+             * while. Device tasks that are still running then (one worker,
+             * which this loop holds) keep using s: it is left to them, never
+             * freed, rather than freed under them. */
+            for (int k = 0; k < 200 && weft_group_count(&g) > 0; k++) {
                 struct timespec ts = {0, 10 * 1000 * 1000};
                 nanosleep(&ts, NULL);
             }
+            if (weft_group_count(&g) > 0) {
+                log_flush(s);
+                if (final) fill_report(s, final);
+                free(prev), free(cur);
+                return WEFT_ECANCELED;
+            }
+            rc = WEFT_ECANCELED;
             break;
         }
         if (now >= next_tick) {
@@ -639,7 +651,6 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
         final->ack_rate = (double) final->acked / secs;
     }
     free(prev), free(cur);
-    rc = 0;
     goto out;
 nomem:
     rc = WEFT_ENOMEM;

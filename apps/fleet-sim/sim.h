@@ -87,7 +87,9 @@ typedef void (*sim_tick_fn)(const sim_report *r, void *ud);
  * the last second) when tick is not NULL; fill *final with the totals. Must
  * run in a weft task; suspends until the duration and the drain are over or
  * *stop is set and the drain is over. Returns 0, WEFT_EINVAL (a setting out
- * of range), WEFT_ENOMEM, or the -errno of opening the ack log. */
+ * of range), WEFT_ENOMEM, the -errno of opening the ack log, or WEFT_ECANCELED
+ * when the calling task was cancelled (the device tasks are cancelled too;
+ * *final still holds the counts). */
 int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final);
 
 #endif
