@@ -7,6 +7,7 @@
  * it does not know). What the simulator counts as acknowledged must be what
  * the fakes acknowledged, fix for fix, also across dropped connections.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -179,9 +180,10 @@ static void accept_loop(void *arg) {
 
 static acceptor acc_tlt, acc_http;
 
+/* Listen on f->tlt_port / f->http_port (0: ephemeral ports, filled in). */
 static int fake_start(fake *f) {
-    f->tlt_fd = weft_tcp_listen("127.0.0.1", 0, 0, 0);
-    f->http_fd = weft_tcp_listen("127.0.0.1", 0, 0, 0);
+    f->tlt_fd = weft_tcp_listen("127.0.0.1", f->tlt_port, 0, 0);
+    f->http_fd = weft_tcp_listen("127.0.0.1", f->http_port, 0, 0);
     if (f->tlt_fd < 0 || f->http_fd < 0) return -1;
     f->tlt_port = weft_sock_port(f->tlt_fd), f->http_port = weft_sock_port(f->http_fd);
     weft_group_init(&f->g);
@@ -417,4 +419,73 @@ TEST(backfill_sends_history_as_fast_as_acknowledged) {
     ASSERT_LE(atomic_load(&ticks), (int)r.elapsed_s); /* once a second while it runs */
     ASSERT_GE(atomic_load(&ticks), (int)r.elapsed_s - 1);
     fake_stop(&f);
+}
+
+typedef struct late_start {
+    fake *f;
+    int64_t after_ms;
+    int rc;
+} late_start;
+static void start_later(void *arg) {
+    late_start *l = arg;
+    weft_sleep(l->after_ms);
+    l->rc = fake_start(l->f);
+}
+
+/* The server is away when the run starts and comes up 600 ms later (as after
+ * a restart): the devices retry, and everything they recorded meanwhile is
+ * delivered and acknowledged. */
+TEST(fixes_recorded_while_the_server_is_away_arrive_once_it_is_back) {
+    test_guard();
+    static fake f;
+    memset(&f, 0, sizeof f);
+    for (int i = 0; i < 2; i++) { /* two free ports, closed again */
+        int fd = weft_tcp_listen("127.0.0.1", 0, 0, 0);
+        ASSERT(fd >= 0);
+        *(i ? &f.http_port : &f.tlt_port) = weft_sock_port(fd);
+        weft_close(fd);
+    }
+    sim_config c;
+    base_config(&c, &f);
+    c.vehicles = 4;
+    c.duration_s = 1.5;
+    c.drain_ms = 4000;
+    static late_start l;
+    l = (late_start){&f, 600, -1};
+    ASSERT_EQ(weft_go(start_later, &l), 0);
+    sim_report r;
+    ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
+    ASSERT_EQ(l.rc, 0);
+    long want = (long)(c.vehicles * c.duration_s * 1000 / c.interval_ms); /* 150 */
+    printf("    sent %lld acked %lld (of ~%ld recorded), %lld connect errors, %lld dropped\n",
+           (long long)r.sent, (long long)r.acked, want, (long long)r.conn_errors,
+           (long long)r.dropped);
+    ASSERT_GT(r.conn_errors, 0);
+    ASSERT_EQ(r.acked, r.sent);
+    ASSERT_EQ(r.failed, 0);
+    ASSERT_EQ(r.dropped, 0);
+    ASSERT_GE(r.acked, want - c.vehicles); /* every vehicle's whole run, within a fix each */
+    ASSERT_EQ(r.acked, atomic_load(&f.tlt_acked) + atomic_load(&f.http_ok));
+    fake_stop(&f);
+}
+
+TEST(settings_out_of_range_are_refused_before_anything_starts) {
+    sim_config c;
+    sim_report r;
+    sim_config_defaults(&c);
+    c.vehicles = 0;
+    ASSERT_ERR(sim_run(&c, NULL, NULL, &r), WEFT_EINVAL);
+    sim_config_defaults(&c);
+    c.records_per_packet = 256;
+    ASSERT_ERR(sim_run(&c, NULL, NULL, &r), WEFT_EINVAL);
+    sim_config_defaults(&c);
+    c.codec = 0x0C;
+    ASSERT_ERR(sim_run(&c, NULL, NULL, &r), WEFT_EINVAL);
+    sim_config_defaults(&c);
+    c.overspeed_share = 1.5;
+    ASSERT_ERR(sim_run(&c, NULL, NULL, &r), WEFT_EINVAL);
+    sim_config_defaults(&c);
+    c.ack_log = "/nonexistent-dir/acks.log";
+    c.duration_s = 0.1;
+    ASSERT_ERR(sim_run(&c, NULL, NULL, &r), -ENOENT);
 }
