@@ -87,8 +87,10 @@ int sim_is_teltonika(const sim_config *c, int i) {
 }
 
 void sim_device_id(const sim_config *c, int i, char out[24]) {
-    if (sim_is_teltonika(c, i))
-        snprintf(out, 24, "3560000000%05d", i % 100000);
+    if (sim_is_teltonika(c, i) && i < 100000)
+        snprintf(out, 24, "3560000000%05d", i);
+    else if (sim_is_teltonika(c, i)) /* 15 digits still, and none of the above */
+        snprintf(out, 24, "356000000%06d", i);
     else
         snprintf(out, 24, "sim-%04d", i);
 }
@@ -257,7 +259,9 @@ static void tlt_task(void *arg) {
     sim *s = d->s;
     const sim_config *c = s->cfg;
     int K = c->records_per_packet;
-    int cap = K * 64 < 1024 ? 1024 : K * 64;
+    /* The device's memory: two packets' worth while the server keeps up,
+     * grown up to 64 packets (at least 1024 fixes) while it is away. */
+    int cap = 2 * K, cap_max = K * 64 < 1024 ? 1024 : K * 64;
     sim_fix *pend = malloc((size_t)cap * sizeof *pend);
     int np = 0, nsent = 0; /* pending fixes; how many of the first ones went out already */
     int fd = -1;
@@ -274,10 +278,16 @@ static void tlt_task(void *arg) {
         if (realtime(s)) {
             int64_t now = weft_now();
             while (!over && due_mono(s, d) <= now) {
-                if (np == cap) { /* the device's memory is full: the oldest goes */
-                    memmove(pend, pend + 1, (size_t)(np - 1) * sizeof *pend);
-                    np--, nsent = nsent > 0 ? nsent - 1 : 0;
-                    atomic_fetch_add(&s->dropped, 1);
+                if (np == cap && cap < cap_max) {
+                    int ncap = cap * 2 < cap_max ? cap * 2 : cap_max;
+                    sim_fix *p = realloc(pend, (size_t)ncap * sizeof *p);
+                    if (p) pend = p, cap = ncap;
+                }
+                if (np == cap) { /* the device's memory is full: the oldest packet's worth goes */
+                    int drop = K < np ? K : np;
+                    memmove(pend, pend + drop, (size_t)(np - drop) * sizeof *pend);
+                    np -= drop, nsent = nsent > drop ? nsent - drop : 0;
+                    atomic_fetch_add(&s->dropped, drop);
                 }
                 make_fix(s, d, &pend[np++]);
                 over = gen_over(s, d);

@@ -4,13 +4,15 @@
  * acknowledged.
  *
  * Vehicle i (1-based) is a Teltonika device when i is even (IMEI
- * "3560000000" followed by i in 5 digits) and an OsmAnd device when i is odd
+ * "3560000000" followed by i in 5 digits, or "356000000" and 6 digits from
+ * 100,000) and an OsmAnd device when i is odd
  * ("sim-0001"), unless the mix says otherwise.
  *  - Teltonika: one task and one TCP connection per device, as real
  *    trackers: IMEI login (expects 0x01), then AVL packets of up to
  *    records_per_packet records; the next packet goes only after the 4-byte
  *    acknowledgement of the last one. Fixes are recorded on schedule even
- *    while the server is away (up to a buffer, oldest dropped beyond it) and
+ *    while the server is away (up to 64 packets, at least 1024 fixes; the
+ *    oldest packet's worth dropped beyond that) and
  *    whatever was not acknowledged is sent again after reconnecting.
  *  - OsmAnd: `connections` tasks, each with one keep-alive HTTP connection
  *    shared by the OsmAnd vehicles i with i % connections == its number;

@@ -489,3 +489,39 @@ TEST(settings_out_of_range_are_refused_before_anything_starts) {
     c.duration_s = 0.1;
     ASSERT_ERR(sim_run(&c, NULL, NULL, &r), -ENOENT);
 }
+
+/* A tracker's memory is bounded: away long enough, the oldest packets' worth
+ * of fixes go (counted), the rest arrive once the server is back. */
+TEST(a_device_away_too_long_drops_its_oldest_fixes_and_says_how_many) {
+    test_guard();
+    static fake f;
+    memset(&f, 0, sizeof f);
+    for (int i = 0; i < 2; i++) { /* two free ports, closed again */
+        int fd = weft_tcp_listen("127.0.0.1", 0, 0, 0);
+        ASSERT(fd >= 0);
+        *(i ? &f.http_port : &f.tlt_port) = weft_sock_port(fd);
+        weft_close(fd);
+    }
+    sim_config c;
+    base_config(&c, &f);
+    c.mix = SIM_MIX_TELTONIKA;
+    c.vehicles = 2;
+    c.interval_ms = 1; /* 1000 fixes a second each: past the 1024 kept within 1.2 s */
+    c.records_per_packet = 5;
+    c.duration_s = 1.5;
+    c.drain_ms = 5000;
+    static late_start l;
+    l = (late_start){&f, 1200, -1};
+    ASSERT_EQ(weft_go(start_later, &l), 0);
+    sim_report r;
+    ASSERT_EQ(sim_run(&c, NULL, NULL, &r), 0);
+    ASSERT_EQ(l.rc, 0);
+    printf("    sent %lld acked %lld dropped %lld, %lld connect errors\n", (long long)r.sent,
+           (long long)r.acked, (long long)r.dropped, (long long)r.conn_errors);
+    ASSERT_GT(r.dropped, 0);
+    ASSERT_EQ(r.dropped % c.records_per_packet, 0);
+    ASSERT_EQ(r.acked, r.sent);
+    ASSERT_EQ(r.acked, atomic_load(&f.tlt_acked));
+    ASSERT_GE(r.sent + r.dropped, 2 * 1400); /* ~1500 recorded each */
+    fake_stop(&f);
+}
