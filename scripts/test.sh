@@ -344,7 +344,7 @@ for fl in $FLAVORS; do
         run_example "$fl" "$be" "$d/examples/worker_pool" '^sum=420 jobs=20$'
         run_example "$fl" "$be" "$d/examples/fanout" "^processed=$fan unique=$fan " "$fan"
         run_example "$fl" "$be" "$d/examples/fetch_timeout" 'slow: timed out after ~100 ms; fetcher cancelled'
-        # the simulator's command line (its client code is tests/unit/fleet_sim_e2e)
+        # the simulator's command line (its client code is tests/unit/fleet_sim_client)
         run_example "$fl" "$be" "$d/apps/fleet-sim" '^fleet-sim: 4 geofences written' \
             --export-roads "$LOG/$fl-$be-roads.geojson" --export-geofences "$LOG/$fl-$be-geofences.geojson"
         run_server "$fl" "$be" "$d/examples/http_server" --sqlite "$(fresh_sqlite "$fl-$be-notes")" -- \

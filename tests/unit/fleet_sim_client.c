@@ -1,5 +1,5 @@
 /*
- * tests/unit/fleet_sim_e2e.c — the simulator's client code (apps/fleet-sim/
+ * tests/unit/fleet_sim_client.c — the simulator's client code (apps/fleet-sim/
  * sim.c, httpc.c) against tiny fake servers started here on ephemeral ports:
  * a Teltonika acceptor that decodes every packet with the server's decoder
  * and acknowledges it, and an HTTP responder that parses each OsmAnd
