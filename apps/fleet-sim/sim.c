@@ -59,7 +59,8 @@ struct sim {
     atomic_llong end_mono, hard_end_mono;
     atomic_llong sent, acked, failed, resent, dropped, conn_errors, rejected;
     atomic_int connected;
-    atomic_int said; /* per-vehicle messages printed */
+    atomic_int said;        /* per-vehicle messages printed */
+    atomic_int said_behind; /* the OsmAnd pool was told it falls behind */
     atomic_llong hist[LAT_BUCKETS];
     pthread_mutex_t log_mu; /* held only to append or swap, never across a suspension */
     weft_buf log;
@@ -226,7 +227,8 @@ static void say_conn(sim_dev *d, const char *what, int port, int rc) {
     d->said_conn = 1;
     if (!say_ok(d->s)) return;
     fprintf(stderr, "fleet-sim: %s (%s): %s %s:%d: %s; retrying with back-off\n", d->id,
-            d->tlt ? "teltonika" : "osmand", what, d->s->cfg->host, port, weft_strerror(rc));
+            d->tlt ? "teltonika" : "osmand", what, d->s->cfg->host, port,
+            rc == WEFT_ECLOSED ? "closed by the server" : weft_strerror(rc));
 }
 
 static int64_t answer_deadline(sim *s) {
@@ -403,7 +405,16 @@ static void osm_task(void *arg) {
                 idle++, i = (i + 1) % w->ndevs;
                 continue;
             }
-            if (realtime(s) && weft_sleep_until(due_mono(s, d)) < 0) break;
+            if (realtime(s)) {
+                int64_t late = weft_now() - due_mono(s, d);
+                if (late > 2000 && !atomic_exchange(&s->said_behind, 1) && !c->quiet)
+                    fprintf(stderr,
+                            "fleet-sim: the OsmAnd connections fall behind (fixes go out %lld ms "
+                            "late): the server answers too slowly for %d connections; try more "
+                            "--connections\n",
+                            (long long)late, c->connections);
+                if (weft_sleep_until(due_mono(s, d)) < 0) break;
+            }
             make_fix(s, d, &d->fix);
             d->have_fix = 1, d->fix_sent = 0;
         }
