@@ -4,9 +4,11 @@
  * Who owns what: sim_run() owns the road network, the devices (each with its
  * vehicle model) and the counters; it spawns the device tasks into one group
  * and does not return before that group is empty, so every task may use
- * them freely. A device's vehicle and pending fixes belong to the one task
+ * them freely (cancelled itself, it leaves them to tasks still running
+ * rather than free them). A device's vehicle and pending fixes belong to the one task
  * that drives it. Counters are atomics; the ack log's buffer is behind a
- * weft_mutex and written out once a second by sim_run's own task.
+ * pthread mutex (held only to append or swap) and written out once a second by
+ * sim_run's own task.
  */
 #include "sim.h"
 
