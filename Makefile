@@ -159,6 +159,19 @@ $(B)/tests/unit/fleet_%.o: CFLAGS += -Iapps/fleet
 # weft fleet hashes passwords (argon2id) and API tokens with libsodium
 # (Debian libsodium-dev, in scripts/deps.sh): the app and its tests link it
 $(B)/apps/fleet $(B)/tests/unit/fleet_%: LDLIBS += -lsodium
+# fleet-sim (apps/fleet-sim/, the simulator) uses three of the fleet app's
+# pure files (teltonika.c's CRC, isotime.c, fix.c), named here so the rule
+# holds with or without apps/fleet/main.c; tests/unit/fleet_sim_*.c link both
+# apps' objects except the two main()s (this rule beats fleet_% above: shorter stem)
+FLEET_SIM_OBJ = $(patsubst apps/%.c,$(B)/appobj/%.o,$(filter-out apps/fleet-sim/main.c,$(wildcard apps/fleet-sim/*.c)))
+$(B)/apps/fleet-sim: $$(call app_objs,fleet-sim) $(patsubst %,$(B)/appobj/fleet/%.o,teltonika isotime fix) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(APP_LDLIBS) $(LDLIBS)
+$(B)/appobj/fleet-sim/%.o: CFLAGS += -Iapps/fleet
+$(B)/tests/unit/fleet_sim_%: $(B)/tests/unit/fleet_sim_%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $$(FLEET_SIM_OBJ) $$(FLEET_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/unit/fleet_sim_%.o: CFLAGS += -Iapps/fleet-sim
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -299,6 +299,14 @@ for fl in $FLAVORS; do
         if [ "$fl" = plain ] && [ -n "${WEFT_TEST_PG:-}" ] && want example_server_pg; then
             run_bin "$fl" "$be" "$d/tests/protocol/example_server_pg" "" $(names)
         fi
+        if want fleet-sim; then # the simulator's command line (its client code: tests/unit/fleet_sim_client)
+            out="$LOG/$fl-$be-fleet-sim.log"
+            WEFT_IO=$be timeout 120 "$d/apps/fleet-sim" --export-roads "$LOG/$fl-$be-roads.geojson" \
+                --export-geofences "$LOG/$fl-$be-geofences.geojson" >"$out" 2>&1
+            rc=$?
+            grep -q '^fleet-sim: 4 geofences written' "$out" && [ $rc -eq 0 ]
+            server_result "$fl/$be/fleet-sim/export" $((! $?)) "exit status $rc" "$out"
+        fi
         if want ws_echo; then
             ws_echo_check "$fl" "$be" "$d/examples/ws_echo"
             ws_python_interop "$fl" "$be" "$d/examples/ws_echo"
