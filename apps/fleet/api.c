@@ -57,6 +57,7 @@ weft_http_router *api_router(fleet *f) {
     rc |= api_routes_positions(r, f);
     rc |= api_routes_events(r, f);
     rc |= api_routes_reports(r, f);
+    rc |= api_routes_live(r, f);
     weft_http_router_not_found(r, not_found, NULL);
     if (rc < 0) {
         weft_http_router_free(r);

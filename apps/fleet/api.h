@@ -82,4 +82,8 @@ int api_pwverify(const char *hash, const char *password);
 /* Tests: 1 selects libsodium's minimum cost for new hashes (fast, weak). */
 void api_pwhash_set_light(int light);
 
+/* Close every live socket with 1001 and wait for them (api_live.c), after
+ * the web server stopped and before fleet_stop. */
+void api_live_close(fleet *f, int64_t deadline);
+
 #endif

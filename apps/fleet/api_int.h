@@ -108,6 +108,7 @@ int api_routes_geofences(weft_http_router *r, fleet *f);
 int api_routes_positions(weft_http_router *r, fleet *f);
 int api_routes_events(weft_http_router *r, fleet *f);
 int api_routes_reports(weft_http_router *r, fleet *f);
+int api_routes_live(weft_http_router *r, fleet *f);
 int api_openapi(weft_http_ctx *c, void *ud);
 
 /* Positions in the non-JSON formats (api_positions.c, shared with reports). */

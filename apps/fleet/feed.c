@@ -2,10 +2,12 @@
 #include "feed.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "weft/log.h"
+#include "weft/ws.h"
 
 #include "model.h"
 
@@ -165,6 +167,23 @@ feed_msg *feed_snapshot(fleet *f, int all, const int64_t *groups, int ngroups) {
     return m;
 }
 
+void feed_topic(int all, const int64_t *groups, int ngroups, char *out, size_t cap) {
+    if (all) {
+        snprintf(out, cap, "live:all");
+        return;
+    }
+    int64_t g[64];
+    int n = ngroups < 64 ? ngroups : 64;
+    memcpy(g, groups, (size_t)n * sizeof *g);
+    for (int i = 1; i < n; i++) /* the same set, the same topic */
+        for (int j = i; j > 0 && g[j - 1] > g[j]; j--) {
+            int64_t t = g[j];
+            g[j] = g[j - 1], g[j - 1] = t;
+        }
+    size_t k = (size_t)snprintf(out, cap, "live:g:");
+    for (int i = 0; i < n && k < cap; i++) k += (size_t)snprintf(out + k, cap - k, i ? ",%lld" : "%lld", (long long)g[i]);
+}
+
 static int same_audience(const feed_viewer *a, const feed_viewer *b) {
     if (a->all || b->all) return a->all == b->all;
     return a->ngroups == b->ngroups && !memcmp(a->groups, b->groups, (size_t)a->ngroups * sizeof *a->groups);
@@ -195,8 +214,17 @@ static void tick(fleet_feed *fd, weft_buf *b) {
             if (!m) continue;
             atomic_fetch_add(&fd->st.messages, 1);
             atomic_fetch_add(&fd->st.bytes, (int64_t)m->len);
-            for (feed_viewer *u = v; u; u = u->next)
-                if (same_audience(u, v)) u->fn(u->ud, m);
+            int hub_viewers = 0;
+            for (feed_viewer *u = v; u; u = u->next) {
+                if (!same_audience(u, v)) continue;
+                if (u->fn) u->fn(u->ud, m);
+                else hub_viewers = 1;
+            }
+            if (hub_viewers && fd->f->hub) { /* once per audience, shared by every subscriber */
+                char topic[256];
+                feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
+                weft_hub_publish(fd->f->hub, topic, WEFT_WS_TEXT, 0, m->data, m->len);
+            }
             feed_msg_release(m);
         }
         pthread_mutex_unlock(&fd->vmu);

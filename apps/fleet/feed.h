@@ -39,10 +39,17 @@ fleet_feed *feed_new(fleet *f);
 int feed_start(fleet_feed *fd);
 void feed_free(fleet_feed *fd);
 
-/* A viewer that sees every device (all) or the devices of groups[0..n). */
+/* A viewer that sees every device (all) or the devices of groups[0..n).
+ * With fn set, fn gets each message; with fn NULL the viewer only makes its
+ * audience known, and the audience's messages are published once on f->hub
+ * under the topic feed_topic() names (the live socket and the SSE stream
+ * subscribe to it: one frame shared by all of them). */
 feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroups, feed_deliver_fn fn,
                             void *ud);
 void feed_unsubscribe(fleet *f, feed_viewer *v);
+/* The hub topic of an audience ("live:all", "live:g:3,7") into out. */
+void feed_topic(int all, const int64_t *groups, int ngroups, char *out, size_t cap);
+
 /* Everything the viewer may see, now (the first message after connecting). */
 feed_msg *feed_snapshot(fleet *f, int all, const int64_t *groups, int ngroups);
 /* Can a viewer of (all, groups) see a device of group gid? */

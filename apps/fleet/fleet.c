@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "weft/log.h"
+#include "weft/ws.h"
 
 #include "feed.h"
 #include "ingest.h"
@@ -288,6 +289,8 @@ int fleet_start(fleet *f, char *err, size_t errlen) {
     if (rc < 0) return rc;
     if (!(f->devices = live_new())) return snprintf(err, errlen, "out of memory"), WEFT_ENOMEM;
     if ((rc = fleet_load(f, err, errlen)) < 0) return rc;
+    if (!(f->hub = weft_hub_new()) || !(f->live_set = weft_ws_set_new()))
+        return snprintf(err, errlen, "out of memory"), WEFT_ENOMEM;
     if (!(f->w = writer_start(f->db, f->cfg.commit_interval_ms, f->cfg.commit_max_rows)) ||
         !(f->feed = feed_new(f)) || feed_start(f->feed) < 0 || !(f->osmand_router = ingest_http_router(f)))
         return snprintf(err, errlen, "out of memory starting up"), WEFT_ENOMEM;
@@ -318,6 +321,13 @@ void fleet_stop(fleet *f) {
     f->osmand_srv = NULL;
     feed_free(f->feed);
     f->feed = NULL;
+    if (f->live_set) { /* the web port closed its sockets (api_live_close); wait out stragglers */
+        weft_ws_set_close(f->live_set, 1001, "server shutting down", weft_deadline_in(2000));
+        weft_ws_set_free(f->live_set);
+        f->live_set = NULL;
+    }
+    if (f->hub) weft_hub_free(f->hub);
+    f->hub = NULL;
     writer_stop(f->w); /* ... and the writer commits whatever is still queued */
     f->w = NULL;
     weft_http_router_free(f->osmand_router);

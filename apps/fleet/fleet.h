@@ -79,6 +79,8 @@ typedef struct fleet {
     struct weft_http_server *osmand_srv;
     int osmand_port, teltonika_port, teltonika_fd;
     weft_group tasks; /* Teltonika connections, background work */
+    struct weft_hub *hub;       /* live updates by audience topic (feed.c publishes, api_live.c subscribes) */
+    struct weft_ws_set *live_set; /* the live sockets, closed at shutdown */
     struct api_state *api; /* api_*.c: the login rate limiter (api_router sets it up) */
 } fleet;
 

@@ -72,6 +72,7 @@ static void serve(void *arg) {
     printf("listening on http://%s:%d\n", wc.host, weft_http_server_port(wsrv));
     fflush(stdout);
     weft_http_serve(wsrv); /* returns after SIGTERM / SIGINT, drained */
+    api_live_close(f, weft_deadline_in(5000));
     weft_log_info("fleet: shutting down");
     o->rc = 0;
 out:

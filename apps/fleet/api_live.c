@@ -1,0 +1,148 @@
+/*
+ * apps/fleet/api_live.c — the live socket and stream: WebSocket /api/socket
+ * and Server-Sent Events /api/stream. Both send Traccar's messages,
+ * {"devices":[...],"positions":[...],"events":[...]}: first everything the
+ * user may see, then what changed, coalesced by feed.c (at most
+ * live.max_flushes_per_s messages a second, a device once per message with
+ * its latest state).
+ *
+ * Each connection subscribes to its audience's hub topic (feed_topic): the
+ * message is encoded once per audience and its frame shared by every socket
+ * of that audience. A socket whose outgoing queue (live.queue_kb) fills up
+ * because its client does not keep up is closed with 1008: the dashboard
+ * reconnects and starts again from a fresh snapshot, which is both cheaper
+ * and more correct than replaying stale deltas.
+ *
+ * Authentication as for the REST API (session cookie or bearer token). The
+ * socket counts as a state-changing request for the CSRF rule: a browser page
+ * of another site cannot open it with the user's cookie.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/log.h"
+#include "weft/sse.h"
+#include "weft/ws.h"
+
+#include "api_int.h"
+#include "feed.h"
+
+typedef struct viewer_ctx {
+    fleet *f;
+    int all, ngroups;
+    int64_t groups[API_USER_GROUPS_MAX];
+} viewer_ctx;
+
+static void viewer_of(fleet *f, const api_user *u, viewer_ctx *v) {
+    v->f = f;
+    v->all = api_user_sees_all(u);
+    v->ngroups = u->ngroups;
+    memcpy(v->groups, u->groups, (size_t)u->ngroups * sizeof *u->groups);
+}
+
+static void socket_run(weft_ws *ws, void *arg) {
+    viewer_ctx *v = arg;
+    fleet *f = v->f;
+    char topic[256];
+    feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
+    /* the audience first, then the topic, then the snapshot: a tick that
+     * lands in between is older than the snapshot that follows it */
+    feed_viewer *fv = feed_subscribe(f, v->all, v->groups, v->ngroups, NULL, NULL);
+    int rc = fv ? weft_hub_subscribe_ws(f->hub, topic, ws) : WEFT_ENOMEM;
+    feed_msg *snap = rc == 0 ? feed_snapshot(f, v->all, v->groups, v->ngroups) : NULL;
+    if (!snap || weft_ws_send(ws, WEFT_WS_TEXT, snap->data, snap->len) < 0) {
+        weft_ws_close(ws, WEFT_WS_INTERNAL, "could not send the current state");
+    } else {
+        weft_buf in;
+        weft_buf_init(&in, 0);
+        /* clients send nothing we act on; reading keeps pings, pongs and the
+         * idle timeout going and tells us when the client left */
+        while (weft_ws_recv(ws, &in, -1) > 0) {}
+        weft_buf_free(&in);
+    }
+    feed_msg_release(snap);
+    weft_hub_unsubscribe_ws(f->hub, topic, ws);
+    feed_unsubscribe(f, fv);
+    weft_ws_free(ws);
+    free(v);
+}
+
+static int socket_open(weft_http_ctx *c, void *ud) {
+    fleet *f = ud;
+    api_user u;
+    if (api_auth(f, c, &u, API_WRITE)) return 0; /* 401 / 403 answered */
+    viewer_ctx *v = malloc(sizeof *v);
+    if (!v) return weft_http_error(c, 503, "out of memory");
+    viewer_of(f, &u, v);
+    weft_ws_config cfg = {.max_message = 64 * 1024,
+                          .max_queue = (size_t)f->cfg.live_queue_kb * 1024,
+                          .queue_policy = WEFT_WS_QUEUE_CLOSE};
+    int err = 0;
+    int rc = weft_ws_upgrade_go(c, NULL, &cfg, socket_run, v, f->live_set);
+    if (rc < 0) {
+        free(v);
+        err = rc;
+        if (err != WEFT_EPARSE) weft_log_info("live socket: upgrade failed: %s", weft_strerror(err));
+    }
+    return 0;
+}
+
+static int stream_open(weft_http_ctx *c, void *ud) {
+    fleet *f = ud;
+    api_user u;
+    if (api_auth(f, c, &u, API_READ)) return 0;
+    viewer_ctx v;
+    viewer_of(f, &u, &v);
+    char topic[256];
+    feed_topic(v.all, v.groups, v.ngroups, topic, sizeof topic);
+    weft_chan *ch = weft_chan_new(sizeof(weft_hub_msg *), 64, NULL);
+    feed_viewer *fv = ch ? feed_subscribe(f, v.all, v.groups, v.ngroups, NULL, NULL) : NULL;
+    if (!fv || weft_hub_subscribe_chan(f->hub, topic, ch) < 0) {
+        if (fv) feed_unsubscribe(f, fv);
+        if (ch) weft_chan_free(ch);
+        return weft_http_error(c, 503, "out of memory");
+    }
+    feed_msg *snap = feed_snapshot(f, v.all, v.groups, v.ngroups);
+    int64_t seq = 0;
+    char id[24];
+    int rc = weft_sse_start(c);
+    if (rc == 0 && snap) {
+        snprintf(id, sizeof id, "%lld", (long long)++seq);
+        weft_sse_event ev = {.id = id, .data = snap->data, .n = snap->len, .retry_ms = 2000};
+        rc = weft_sse_send(c, &ev);
+    }
+    feed_msg_release(snap);
+    while (rc == 0 && !weft_http_stopping(c)) {
+        weft_hub_msg *m;
+        int r = weft_chan_recv(ch, &m, weft_deadline_in(15000));
+        if (r == WEFT_ETIMEDOUT) {
+            rc = weft_sse_comment(c, "heartbeat");
+            continue;
+        }
+        if (r < 0) break;
+        weft_str data = weft_hub_msg_data(m);
+        snprintf(id, sizeof id, "%lld", (long long)++seq);
+        weft_sse_event ev = {.id = id, .data = data.p, .n = data.n};
+        rc = weft_sse_send(c, &ev);
+        weft_hub_msg_release(m);
+    }
+    weft_hub_unsubscribe_chan(f->hub, topic, ch);
+    feed_unsubscribe(f, fv);
+    weft_hub_msg *m;
+    while (weft_chan_recv(ch, &m, 0) == 0) weft_hub_msg_release(m);
+    weft_chan_free(ch);
+    return 0;
+}
+
+int api_routes_live(weft_http_router *r, fleet *f) {
+    if (!f->hub || !f->live_set) return WEFT_EINVAL; /* made by fleet_start */
+    int rc = 0;
+    rc |= weft_http_route(r, "GET", "/api/socket", socket_open, f);
+    rc |= weft_http_route(r, "GET", "/api/stream", stream_open, f);
+    return rc;
+}
+
+void api_live_close(fleet *f, int64_t deadline) {
+    if (f->live_set) weft_ws_set_close(f->live_set, WEFT_WS_GOING_AWAY, "server shutting down", deadline);
+}
