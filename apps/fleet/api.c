@@ -67,6 +67,7 @@ weft_http_router *api_router(fleet *f) {
 }
 
 void api_free(fleet *f) {
+    api_live_free(f);
     if (!f->api) return;
     pthread_mutex_destroy(&f->api->mu);
     free(f->api);

@@ -109,6 +109,8 @@ int api_routes_positions(weft_http_router *r, fleet *f);
 int api_routes_events(weft_http_router *r, fleet *f);
 int api_routes_reports(weft_http_router *r, fleet *f);
 int api_routes_live(weft_http_router *r, fleet *f);
+/* What api_routes_live made, when fleet_stop has not freed it (api_free). */
+void api_live_free(fleet *f);
 int api_openapi(weft_http_ctx *c, void *ud);
 
 /* Positions in the non-JSON formats (api_positions.c, shared with reports). */

@@ -113,11 +113,17 @@ static int stream_open(weft_http_ctx *c, void *ud) {
         rc = weft_sse_send(c, &ev);
     }
     feed_msg_release(snap);
+    /* wake every second to notice a server shutdown; a heartbeat comment
+     * after 15 s without an event keeps proxies from closing the stream */
+    int64_t quiet_since = weft_now();
     while (rc == 0 && !weft_http_stopping(c)) {
         weft_hub_msg *m;
-        int r = weft_chan_recv(ch, &m, weft_deadline_in(15000));
+        int r = weft_chan_recv(ch, &m, weft_deadline_in(1000));
         if (r == WEFT_ETIMEDOUT) {
-            rc = weft_sse_comment(c, "heartbeat");
+            if (weft_now() - quiet_since >= 15000) {
+                rc = weft_sse_comment(c, "heartbeat");
+                quiet_since = weft_now();
+            }
             continue;
         }
         if (r < 0) break;
@@ -126,6 +132,7 @@ static int stream_open(weft_http_ctx *c, void *ud) {
         weft_sse_event ev = {.id = id, .data = data.p, .n = data.n};
         rc = weft_sse_send(c, &ev);
         weft_hub_msg_release(m);
+        quiet_since = weft_now();
     }
     weft_hub_unsubscribe_chan(f->hub, topic, ch);
     feed_unsubscribe(f, fv);
@@ -136,7 +143,10 @@ static int stream_open(weft_http_ctx *c, void *ud) {
 }
 
 int api_routes_live(weft_http_router *r, fleet *f) {
-    if (!f->hub || !f->live_set) return WEFT_EINVAL; /* made by fleet_start */
+    /* fleet_start made them (before the feed started); an API used without
+     * the ingest side (its tests) gets its own */
+    if (!f->hub && !(f->hub = weft_hub_new())) return WEFT_ENOMEM;
+    if (!f->live_set && !(f->live_set = weft_ws_set_new())) return WEFT_ENOMEM;
     int rc = 0;
     rc |= weft_http_route(r, "GET", "/api/socket", socket_open, f);
     rc |= weft_http_route(r, "GET", "/api/stream", stream_open, f);
@@ -145,4 +155,14 @@ int api_routes_live(weft_http_router *r, fleet *f) {
 
 void api_live_close(fleet *f, int64_t deadline) {
     if (f->live_set) weft_ws_set_close(f->live_set, WEFT_WS_GOING_AWAY, "server shutting down", deadline);
+}
+
+void api_live_free(fleet *f) {
+    if (f->live_set) {
+        weft_ws_set_close(f->live_set, WEFT_WS_GOING_AWAY, "server shutting down", weft_deadline_in(2000));
+        weft_ws_set_free(f->live_set);
+        f->live_set = NULL;
+    }
+    if (f->hub) weft_hub_free(f->hub);
+    f->hub = NULL;
 }

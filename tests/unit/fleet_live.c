@@ -1,0 +1,212 @@
+/*
+ * tests/unit/fleet_live.c — the live socket (/api/socket) and stream
+ * (/api/stream) of weft fleet over real sockets, with weft's own WebSocket
+ * client: a signed-in admin gets the snapshot and then the updates of a fix
+ * sent to the OsmAnd port; a viewer of another group never receives that
+ * device; an anonymous or cross-site socket is refused; a shutdown closes
+ * the socket with 1001.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "weft/ws.h"
+
+#include "api.h"
+#include "feed.h"
+#include "isotime.h"
+#include "test.h"
+
+typedef struct env {
+    fleet f;
+    weft_http_router *r;
+    weft_http_server *srv;
+    int port;
+    char dir[64];
+    weft_wg served;
+} env;
+
+static void serve(void *arg) {
+    env *e = arg;
+    weft_http_serve(e->srv);
+    weft_wg_done(&e->served);
+}
+
+static int env_start(env *e) {
+    memset(e, 0, sizeof *e);
+    fleet_config_defaults(&e->f.cfg);
+    snprintf(e->dir, sizeof e->dir, "/tmp/weft-fleet-live-XXXXXX");
+    if (!mkdtemp(e->dir)) return -1;
+    fleet_config *c = &e->f.cfg;
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", e->dir);
+    snprintf(c->ingest_host, sizeof c->ingest_host, "127.0.0.1");
+    c->osmand_port = c->teltonika_port = 0;
+    c->commit_interval_ms = 1;
+    c->live_max_flushes_per_s = 20;
+    snprintf(c->admin_email, sizeof c->admin_email, "admin@t.local");
+    snprintf(c->admin_password, sizeof c->admin_password, "admin-password-1");
+    api_pwhash_set_light(1);
+    char err[256];
+    if (fleet_start(&e->f, err, sizeof err) < 0) return fprintf(stderr, "%s\n", err), -1;
+    if (!(e->r = api_router(&e->f)) || api_bootstrap(&e->f, err, sizeof err) < 0) return -1;
+    weft_http_config wc = {.port = 0, .shutdown_timeout_ms = 3000};
+    int rc = 0;
+    if (!(e->srv = weft_http_server_new(&wc, e->r, &rc))) return -1;
+    e->port = weft_http_server_port(e->srv);
+    weft_wg_init(&e->served);
+    return test_go_wg(&e->served, serve, e);
+}
+
+static void env_stop(env *e) {
+    weft_http_server_stop(e->srv);
+    weft_wg_wait(&e->served, -1); /* the server drained its handlers (an SSE stream notices within 1 s) */
+    api_live_close(&e->f, weft_deadline_in(3000));
+    fleet_stop(&e->f);
+    weft_http_server_free(e->srv);
+    api_free(&e->f);
+    weft_http_router_free(e->r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
+}
+
+/* Sign in through the router; "Cookie: fleet_session=...\r\n" into out. */
+static int login(env *e, const char *email, const char *pw, char *out, size_t cap) {
+    char body[256];
+    snprintf(body, sizeof body, "email=%s&password=%s", email, pw);
+    weft_http_test_response res;
+    if (weft_http_test(e->r, "POST", "/api/session", "Content-Type: application/x-www-form-urlencoded\r\n", body,
+                       &res) < 0)
+        return -1;
+    int st = res.status;
+    weft_str ck = weft_http_test_header(&res, "Set-Cookie");
+    size_t n = 0;
+    while (n < ck.n && ck.p[n] != ';') n++;
+    snprintf(out, cap, "Cookie: %.*s\r\n", (int)n, ck.p);
+    weft_http_test_response_free(&res);
+    return st;
+}
+
+/* Next text message within ms into b; 1, or 0 on timeout / close. */
+static int next(weft_ws *ws, weft_buf *b, int64_t ms) {
+    return weft_ws_recv(ws, b, weft_deadline_in(ms)) == WEFT_WS_TEXT;
+}
+
+static int osmand(env *e, const char *id, double lat) {
+    int fd = weft_tcp_connect("127.0.0.1", e->f.osmand_port, weft_deadline_in(5000));
+    if (fd < 0) return fd;
+    char req[256], out[512];
+    int n = snprintf(req, sizeof req, "GET /?id=%s&lat=%.5f&lon=16.37&speed=20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     id, lat);
+    weft_write_all(fd, req, (size_t)n, weft_deadline_in(5000));
+    ssize_t k = weft_read(fd, out, sizeof out - 1, weft_deadline_in(5000));
+    weft_close(fd);
+    return k > 12 && !strncmp(out, "HTTP/1.1 200", 12) ? 0 : -1;
+}
+
+TEST(live_socket_snapshot_updates_and_visibility) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    /* two groups, a device in each, a viewer of the first */
+    weft_db_err err;
+    int64_t now = fleet_now_ms();
+    weft_db_arg ga[] = {WEFT_DB_INT(now)};
+    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err), 0);
+    ASSERT_EQ(fleet_reload_groups(&e->f), 0);
+    ASSERT_EQ(fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err), 0);
+    ASSERT_EQ(fleet_device_create(&e->f, "dev-b", "Van B", 2, NULL, &err), 0);
+    char admin[256], viewer[256], url[64];
+    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
+    weft_http_test_response res;
+    char body[] = "{\"name\":\"Vic\",\"email\":\"vic@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[1]}";
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/users", hdr, body, &res), 0);
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    ASSERT(st == 200 || st == 201);
+    ASSERT_EQ(login(e, "vic@t.local", "viewer-pass-1", viewer, sizeof viewer), 200);
+
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
+    char origin[64];
+    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
+    weft_ws_client_opts ao = {.origin = origin, .headers = admin}, vo = {.origin = origin, .headers = viewer};
+    int rc = 0;
+    const char *why = NULL;
+    weft_ws *wa = weft_ws_dial(url, &ao, NULL, weft_deadline_in(5000), &rc, &why);
+    ASSERT(wa);
+    weft_ws *wv = weft_ws_dial(url, &vo, NULL, weft_deadline_in(5000), &rc, &why);
+    ASSERT(wv);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    /* snapshots: the admin sees both devices, the viewer only group A's */
+    ASSERT(next(wa, &b, 5000));
+    ASSERT(strstr(b.data, "\"uniqueId\":\"dev-a\"") && strstr(b.data, "\"uniqueId\":\"dev-b\""));
+    ASSERT(next(wv, &b, 5000));
+    ASSERT(strstr(b.data, "\"uniqueId\":\"dev-a\"") && !strstr(b.data, "dev-b"));
+    /* a fix of each device: the admin is told of both, the viewer never of B */
+    ASSERT_EQ(osmand(e, "dev-b", 48.1), 0);
+    ASSERT_EQ(osmand(e, "dev-a", 48.2), 0);
+    int saw_a = 0, saw_b = 0;
+    for (int i = 0; i < 20 && !(saw_a && saw_b); i++) {
+        if (!next(wa, &b, 2000)) break;
+        saw_a |= strstr(b.data, "\"latitude\":48.2") != NULL;
+        saw_b |= strstr(b.data, "\"latitude\":48.1") != NULL;
+    }
+    ASSERT(saw_a && saw_b);
+    int viewer_a = 0;
+    for (int i = 0; i < 20 && !viewer_a; i++) {
+        if (!next(wv, &b, 2000)) break;
+        ASSERT(!strstr(b.data, "dev-b") && !strstr(b.data, "\"latitude\":48.1"));
+        viewer_a |= strstr(b.data, "\"latitude\":48.2") != NULL;
+    }
+    ASSERT(viewer_a);
+    /* no cookie: 401; another site's page with the cookie: 403 */
+    weft_ws *bad = weft_ws_dial(url, NULL, NULL, weft_deadline_in(5000), &rc, &why);
+    ASSERT(!bad);
+    ASSERT_ERR(rc, WEFT_EPARSE);
+    weft_ws_client_opts evil = {.origin = "http://evil.example", .headers = admin};
+    bad = weft_ws_dial(url, &evil, NULL, weft_deadline_in(5000), &rc, &why);
+    ASSERT(!bad);
+    /* shutdown: the socket is closed with 1001 */
+    weft_http_server_stop(e->srv);
+    api_live_close(&e->f, weft_deadline_in(3000));
+    while (weft_ws_recv(wa, &b, weft_deadline_in(3000)) > 0) {}
+    ASSERT_EQ(weft_ws_close_status(wa, NULL), 1001);
+    weft_ws_free(wa);
+    weft_ws_free(wv);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
+TEST(live_stream_sse) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "dev-s", "Van S", 0, NULL, &err), 0);
+    char admin[256];
+    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
+    int fd = weft_tcp_connect("127.0.0.1", e->port, weft_deadline_in(5000));
+    ASSERT(fd >= 0);
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET /api/stream HTTP/1.1\r\nHost: x\r\n%s\r\n", admin);
+    ASSERT(weft_write_all(fd, req, (size_t)n, weft_deadline_in(5000)) > 0);
+    ASSERT_EQ(osmand(e, "dev-s", 47.5), 0);
+    char buf[16384];
+    size_t have = 0;
+    int got = 0;
+    for (int i = 0; i < 50 && !got; i++) {
+        ssize_t k = weft_read(fd, buf + have, sizeof buf - 1 - have, weft_deadline_in(2000));
+        if (k <= 0) break;
+        have += (size_t)k;
+        buf[have] = 0;
+        got = strstr(buf, "text/event-stream") && strstr(buf, "\"uniqueId\":\"dev-s\"") && strstr(buf, "\"latitude\":47.5");
+    }
+    ASSERT(got);
+    weft_close(fd);
+    env_stop(e);
+    free(e);
+}
