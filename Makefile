@@ -8,8 +8,8 @@
 #   make check            the one-minute loop: plain build, unit tests on both
 #                         I/O backends, no PostgreSQL/downloads/sanitizers
 #   make test T=chan      one test file (T=chan:NAME: one test); also make check T=...
-#   make run              deps, build, run the flagship (today: the example HTTP server
-#                         on 127.0.0.1:8080, notes in SQLite unless WEFT_PG is set)
+#   make run              deps, build, run the flagship: weft fleet on 127.0.0.1:8080
+#                         (SQLite in build/run/fleet) with 200 simulated vehicles
 #   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
@@ -198,7 +198,7 @@ check:
 	@T='$(T)' bash scripts/check.sh
 
 run: deps
-	@$(MAKE) --no-print-directory examples
+	@$(MAKE) --no-print-directory $(B)/apps/fleet $(B)/apps/fleet-sim
 	@bash scripts/run.sh
 
 bench: bench-rt bench-json bench-http

@@ -1,26 +1,65 @@
 #!/usr/bin/env bash
-# `make run`: the flagship. Today the example JSON API on the weft HTTP
-# server (examples/http_server.c) at http://127.0.0.1:${PORT:-8080}; later the
-# fleet platform. Its notes live in SQLite (build/run/example.sqlite, kept
-# between runs) unless WEFT_PG names a PostgreSQL (a libpq conninfo or URI).
-# Ctrl-C (or SIGTERM) drains in-flight requests and exits 0.
+# `make run`: the flagship, weft fleet, with a live demo.
+#
+# Starts the fleet server (apps/fleet) on embedded SQLite (build/run/fleet/,
+# kept between runs) with demo data (groups, 200 devices, geofences, a
+# manager and a viewer), and the simulator (apps/fleet-sim) driving 200
+# vehicles through a generated city: half report over the OsmAnd protocol
+# (HTTP, port 5055), half as Teltonika trackers (TCP, port 5027), exactly as
+# real devices do. The web port is http://127.0.0.1:${PORT:-8080}.
+#
+# The first admin: WEFT_FLEET_ADMIN_EMAIL / WEFT_FLEET_ADMIN_PASSWORD when set,
+# otherwise a generated password printed once below. WEFT_FLEET_PG (a libpq
+# conninfo) puts the data in PostgreSQL instead. VEHICLES=n changes the fleet
+# size. Ctrl-C stops the simulator, then the server (which commits what is
+# queued and exits 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
-store=()
-if [ -z "${WEFT_PG:-}" ]; then
-    mkdir -p build/run
-    store=(--sqlite build/run/example.sqlite)
-fi
+VEHICLES=${VEHICLES:-200}
+mkdir -p build/run/fleet
+export WEFT_FLEET_DEMO=1 WEFT_FLEET_HTTP_PORT=$PORT
+log=build/run/fleet/server.log
+: >"$log"
+build/apps/fleet --data-dir build/run/fleet >"$log" 2>&1 &
+srv=$!
+sim=""
+stop() { # the simulator first (it collects its last acks), then the server
+    if [ -n "$sim" ] && kill -TERM "$sim" 2>/dev/null; then
+        for _ in $(seq 1 30); do kill -0 "$sim" 2>/dev/null || break; sleep 0.2; done
+        kill -TERM "$sim" 2>/dev/null # a second signal ends it at once
+        wait "$sim" 2>/dev/null
+    fi
+    kill -TERM "$srv" 2>/dev/null
+    wait "$srv" 2>/dev/null
+    exit 0
+}
+trap stop INT TERM
+for _ in $(seq 1 100); do
+    grep -q '^listening on ' "$log" && break
+    kill -0 "$srv" 2>/dev/null || { cat "$log"; echo "weft fleet did not start"; exit 1; }
+    sleep 0.1
+done
+grep -q '^listening on ' "$log" || { cat "$log"; echo "weft fleet did not start within 10 s"; kill "$srv"; exit 1; }
+osm=$(grep -o 'osmand on http://[^ ]*' "$log" | sed 's/.*://')
+tlt=$(grep -o 'teltonika on tcp://[^ ]*' "$log" | sed 's/.*://')
+cat "$log"
 cat <<MSG
-weft example server — try:
-  curl -s http://127.0.0.1:$PORT/health
-  curl -s http://127.0.0.1:$PORT/hello/world
-  curl -s 'http://127.0.0.1:$PORT/add?a=2&b=40'
-  curl -s -d '{"vehicle":"bus-12","lat":52.52,"lon":13.405}' http://127.0.0.1:$PORT/echo
-  curl -si -H 'Content-Type: application/json' -d '{"text":"buy milk"}' http://127.0.0.1:$PORT/notes
-  curl -s 'http://127.0.0.1:$PORT/notes?limit=5'
-  curl -s http://127.0.0.1:$PORT/notes/1
-  curl -si -X DELETE http://127.0.0.1:$PORT/notes/1
+
+weft fleet is running on http://127.0.0.1:$PORT with $VEHICLES simulated vehicles.
+Sign in with the admin above (or the demo manager/viewer), then for example:
+  curl -s -c /tmp/fleet.cookies -d 'email=ADMIN_EMAIL&password=PASSWORD' http://127.0.0.1:$PORT/api/session
+  curl -s -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/devices
+  curl -s -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/positions
+  curl -sN -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/stream     # live updates (SSE)
+The API: http://127.0.0.1:$PORT/api/openapi.json and docs/fleet-api.md. Metrics: /metrics.
+A phone with the Traccar Client app: server URL http://<this machine>:$osm, and a
+device identifier of a device you created (see the README).
+Server log: $log. Ctrl-C stops everything.
+
 MSG
-exec build/examples/http_server --host 127.0.0.1 --port "$PORT" "${store[@]}"
+build/apps/fleet-sim --vehicles "$VEHICLES" --osmand-port "$osm" --teltonika-port "$tlt" --duration 0 --quiet \
+    >build/run/fleet/sim.log 2>&1 &
+sim=$!
+wait "$srv"
+stop
