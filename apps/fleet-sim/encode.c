@@ -4,8 +4,10 @@
 #include "encode.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fix.h"
 #include "isotime.h"
 #include "teltonika.h"
 
@@ -17,61 +19,25 @@ size_t tltenc_login(uint8_t *out, size_t cap, const char *imei) {
     return n + 2;
 }
 
-static void put(uint8_t **p, uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; i--) *(*p)++ = (uint8_t)(v >> (8 * i));
-}
-
-/* Bytes of one record at most: 8 + 1 + 15 GPS + IO header and 8 elements. */
-#define REC_MAX 96
-
-static uint8_t *record(uint8_t *p, int ext, const sim_fix *f) {
-    int idw = ext ? 2 : 1; /* ids and counts: 2 bytes in Codec 8 Extended */
-    put(&p, (uint64_t)f->t_ms, 8);
-    put(&p, f->unplug ? 2 : 0, 1); /* priority: panic for an alarm */
-    put(&p, (uint32_t)(int32_t)lround(f->lon * 1e7), 4);
-    put(&p, (uint32_t)(int32_t)lround(f->lat * 1e7), 4);
-    put(&p, (uint16_t)(int16_t)lround(f->altitude), 2);
-    put(&p, (uint16_t)(lround(f->course) % 360), 2);
-    put(&p, (uint8_t)f->sats, 1);
-    put(&p, (uint16_t)lround(f->speed_kmh), 2);
-    /* IO: event id, total, then groups by value size */
-    int n1 = 4 + (f->unplug != 0);
-    put(&p, f->unplug ? TLT_IO_UNPLUG : 0, idw);
-    put(&p, (uint64_t)(n1 + 2), idw);
-    put(&p, (uint64_t)n1, idw);
-    put(&p, TLT_IO_IGNITION, idw), put(&p, f->ignition ? 1 : 0, 1);
-    put(&p, TLT_IO_MOVEMENT, idw), put(&p, f->moving ? 1 : 0, 1);
-    put(&p, TLT_IO_GSM, idw), put(&p, (uint8_t)f->gsm, 1);
-    put(&p, TLT_IO_BATTERY, idw), put(&p, (uint8_t)lround(f->battery_pct), 1);
-    if (f->unplug) put(&p, TLT_IO_UNPLUG, idw), put(&p, 1, 1);
-    put(&p, 1, idw); /* 2-byte values */
-    put(&p, TLT_IO_EXT_VOLT, idw), put(&p, (uint16_t)lround(f->power_v * 1000), 2);
-    put(&p, 1, idw); /* 4-byte values */
-    put(&p, TLT_IO_ODOMETER, idw), put(&p, (uint32_t)llround(f->odometer_m), 4);
-    put(&p, 0, idw);        /* 8-byte values */
-    if (ext) put(&p, 0, 2); /* variable-length values (Codec 8 Extended only) */
-    return p;
-}
-
 int tltenc_packet(weft_buf *out, int codec, const sim_fix *fixes, int n) {
-    if (n < 1 || n > TLT_RECORDS_MAX || (codec != TLT_CODEC8 && codec != TLT_CODEC8E))
-        return WEFT_EINVAL;
-    size_t max = 8 + 2 + (size_t)n * REC_MAX + 1 + 4;
-    int rc = weft_buf_reserve(out, max);
-    if (rc < 0) return rc;
-    uint8_t *start = (uint8_t *)out->data + out->len, *p = start + 8, *data = p;
-    put(&p, (uint64_t)codec, 1);
-    put(&p, (uint64_t)n, 1);
-    for (int i = 0; i < n; i++) p = record(p, codec == TLT_CODEC8E, &fixes[i]);
-    put(&p, (uint64_t)n, 1);
-    size_t dlen = (size_t)(p - data);
-    uint8_t *h = start;
-    put(&h, 0, 4);
-    put(&h, dlen, 4);
-    put(&p, tlt_crc16(data, dlen), 4);
-    out->len += (size_t)(p - start);
-    out->data[out->len] = 0;
-    return 0;
+    if (n < 1 || n > TLT_RECORDS_MAX) return WEFT_EINVAL;
+    fleet_fix *fx = malloc((size_t)n * sizeof *fx); /* 255 of them would not fit a small task stack */
+    if (!fx) return WEFT_ENOMEM;
+    for (int i = 0; i < n; i++) { /* the server's encoder (teltonika.c) writes the bytes */
+        const sim_fix *f = &fixes[i];
+        fleet_fix_init(&fx[i]);
+        fx[i].fix_ms = f->t_ms;
+        fx[i].lat = f->lat, fx[i].lon = f->lon;
+        fx[i].speed_kn = f->speed_kmh / 1.852;
+        fx[i].course = f->course, fx[i].altitude = f->altitude;
+        fx[i].sats = f->sats, fx[i].valid = f->sats > 0;
+        fx[i].ignition = f->ignition != 0, fx[i].motion = f->moving != 0, fx[i].rssi = f->gsm;
+        fx[i].battery_pct = f->battery_pct, fx[i].power_v = f->power_v, fx[i].odometer_m = f->odometer_m;
+        if (f->unplug) fx[i].alarms |= FLEET_ALARM_POWER_CUT;
+    }
+    int rc = tlt_encode(fx, n, codec, out);
+    free(fx);
+    return rc < 0 ? rc : 0;
 }
 
 int osmenc_form(weft_buf *out, const char *id, const sim_fix *f) {

@@ -1,8 +1,7 @@
 /*
  * apps/fleet-sim/encode.h — what a tracker puts on the wire, from sim_fix
- * values: Teltonika Codec 8 / 8 Extended frames (the encoder that belongs
- * beside apps/fleet/teltonika.c's decoder; it lives here until the lead
- * moves it) and OsmAnd requests (query/form and the Traccar Client 9 JSON
+ * values: Teltonika Codec 8 / 8 Extended frames (through the encoder beside
+ * the server's decoder, tlt_encode in apps/fleet/teltonika.c) and OsmAnd requests (query/form and the Traccar Client 9 JSON
  * body). Pure: bytes into buffers, no I/O.
  */
 #ifndef FLEET_SIM_ENCODE_H
@@ -14,17 +13,6 @@
 #include "weft/base.h"
 
 #include "vehicle.h"
-
-/* Teltonika IO element ids the simulator sends. */
-enum {
-    TLT_IO_ODOMETER = 16,  /* 4 bytes, metres */
-    TLT_IO_GSM = 21,       /* 1 byte, 0..5 */
-    TLT_IO_EXT_VOLT = 66,  /* 2 bytes, mV */
-    TLT_IO_BATTERY = 113,  /* 1 byte, % */
-    TLT_IO_IGNITION = 239, /* 1 byte */
-    TLT_IO_MOVEMENT = 240, /* 1 byte */
-    TLT_IO_UNPLUG = 252,   /* 1 byte */
-};
 
 /* The IMEI login frame ([len:u16][digits]) into out[0..cap): its size, or 0
  * when the IMEI is empty, longer than 17 or cap is too small. */

@@ -7,6 +7,6 @@
 void fleet_fix_init(fleet_fix *f) {
     memset(f, 0, sizeof *f);
     f->sats = FLEET_UNKNOWN;
-    f->ignition = f->motion = f->charging = FLEET_UNKNOWN;
+    f->ignition = f->motion = f->charging = f->rssi = FLEET_UNKNOWN;
     f->battery_pct = f->power_v = f->odometer_m = NAN;
 }

@@ -40,6 +40,7 @@ typedef struct fleet_fix {
     int valid;         /* the device's own view of the fix */
     int sats;          /* satellites in use; FLEET_UNKNOWN when not reported */
     int ignition, motion, charging; /* tri-state */
+    int rssi;            /* GSM signal 0..5 (Teltonika IO 21); FLEET_UNKNOWN when not reported */
     double battery_pct;  /* NaN when not reported */
     double power_v;      /* external supply voltage; NaN when not reported */
     double odometer_m;   /* device odometer; NaN when not reported */

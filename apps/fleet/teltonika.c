@@ -136,6 +136,7 @@ static void io_value(weft_json_enc *e, fleet_fix *f, unsigned id, uint64_t raw, 
     case 66: f->power_v = (double)v * 0.001; break;
     case 16: f->odometer_m = (double)v; break;
     case 113: f->battery_pct = (double)v; break;
+    case 21: f->rssi = (int)v; break;
     case 252: if (v) f->alarms |= FLEET_ALARM_POWER_CUT; break; /* unplug */
     case 247: if (v) f->alarms |= FLEET_ALARM_ACCIDENT; break;  /* crash detection */
     case 246: if (v) f->alarms |= FLEET_ALARM_TOW; break;       /* towing */
@@ -270,55 +271,60 @@ int tlt_decode(const uint8_t *p, size_t n, tlt_packet *out, fleet_fix *fixes, si
 
 /* ---- encoder (what a device sends) --------------------------------------------------- */
 
-static void put_be(uint8_t *p, uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+static void put(uint8_t **p, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; i--) *(*p)++ = (uint8_t)(v >> (8 * i));
 }
 
-int tlt_encode(const fleet_fix *fixes, int n, weft_buf *out) {
-    if (n < 1 || n > TLT_RECORDS_MAX) return WEFT_EINVAL;
-    size_t start = out->len;
-    /* worst case per record: 24 header + 2+2 counts + 5 groups: 3*(2+1) + 2*(2+4) + 4*... */
-    int rc = weft_buf_reserve(out, 12 + 3 + (size_t)n * 96);
+/* Bytes of one record at most: 8 + 1 + 15 GPS, IO header and 7 elements. */
+#define REC_MAX 96
+
+static uint8_t *record(uint8_t *p, int ext, const fleet_fix *f) {
+    int idw = ext ? 2 : 1; /* ids and counts: 2 bytes in Codec 8 Extended */
+    int unplug = (f->alarms & FLEET_ALARM_POWER_CUT) != 0;
+    put(&p, (uint64_t)f->fix_ms, 8);
+    put(&p, unplug ? 2 : 0, 1); /* priority: panic for an alarm */
+    put(&p, (uint32_t)(int32_t)lround(f->lon * 1e7), 4);
+    put(&p, (uint32_t)(int32_t)lround(f->lat * 1e7), 4);
+    put(&p, (uint16_t)(int16_t)lround(f->altitude), 2);
+    put(&p, (uint16_t)(lround(f->course) % 360), 2);
+    put(&p, (uint8_t)(f->valid ? (f->sats > 0 ? f->sats : 9) : 0), 1);
+    put(&p, (uint16_t)lround(f->speed_kn * 1.852), 2); /* whole km/h, as devices send it */
+    /* IO: event id, total, then the groups by value size (1, 2, 4, 8 bytes) */
+    int n1 = (f->ignition != FLEET_UNKNOWN) + (f->motion != FLEET_UNKNOWN) + (f->rssi != FLEET_UNKNOWN) +
+             !isnan(f->battery_pct) + unplug;
+    int n2 = !isnan(f->power_v), n4 = !isnan(f->odometer_m);
+    put(&p, unplug ? 252 : 0, idw);
+    put(&p, (uint64_t)(n1 + n2 + n4), idw);
+    put(&p, (uint64_t)n1, idw);
+    if (f->ignition != FLEET_UNKNOWN) put(&p, 239, idw), put(&p, f->ignition ? 1 : 0, 1);
+    if (f->motion != FLEET_UNKNOWN) put(&p, 240, idw), put(&p, f->motion ? 1 : 0, 1);
+    if (f->rssi != FLEET_UNKNOWN) put(&p, 21, idw), put(&p, (uint8_t)f->rssi, 1);
+    if (!isnan(f->battery_pct)) put(&p, 113, idw), put(&p, (uint8_t)lround(f->battery_pct), 1);
+    if (unplug) put(&p, 252, idw), put(&p, 1, 1);
+    put(&p, (uint64_t)n2, idw);
+    if (n2) put(&p, 66, idw), put(&p, (uint16_t)lround(f->power_v * 1000), 2);
+    put(&p, (uint64_t)n4, idw);
+    if (n4) put(&p, 16, idw), put(&p, (uint32_t)llround(f->odometer_m), 4);
+    put(&p, 0, idw);        /* 8-byte values */
+    if (ext) put(&p, 0, 2); /* variable-length values (Codec 8 Extended only) */
+    return p;
+}
+
+int tlt_encode(const fleet_fix *fixes, int n, int codec, weft_buf *out) {
+    if (n < 1 || n > TLT_RECORDS_MAX || (codec != TLT_CODEC8 && codec != TLT_CODEC8E)) return WEFT_EINVAL;
+    int rc = weft_buf_reserve(out, 8 + 2 + (size_t)n * REC_MAX + 1 + 4);
     if (rc < 0) return rc;
-    uint8_t *p = (uint8_t *)out->data + start, *q = p + 8;
-    *q++ = TLT_CODEC8E;
-    *q++ = (uint8_t)n;
-    for (int i = 0; i < n; i++) {
-        const fleet_fix *f = &fixes[i];
-        put_be(q, (uint64_t)f->fix_ms, 8), q += 8;
-        *q++ = 0; /* priority */
-        put_be(q, (uint32_t)(int32_t)lround(f->lon * 1e7), 4), q += 4;
-        put_be(q, (uint32_t)(int32_t)lround(f->lat * 1e7), 4), q += 4;
-        put_be(q, (uint16_t)(int16_t)lround(f->altitude), 2), q += 2;
-        put_be(q, (uint16_t)lround(fmod(f->course, 360)), 2), q += 2;
-        *q++ = (uint8_t)(f->valid ? (f->sats > 0 ? f->sats : 9) : 0);
-        put_be(q, (uint16_t)lround(f->speed_kn * 1.852), 2), q += 2;
-        uint16_t n1 = 0, n2 = 0, n4 = 0;
-        uint8_t *g1 = q + 4; /* event id, total, then the 1-byte group */
-        put_be(q, 0, 2); /* event id */
-        uint8_t *total = q + 2;
-        q = g1 + 2;
-        if (f->ignition != FLEET_UNKNOWN) put_be(q, 239, 2), q[2] = (uint8_t)f->ignition, q += 3, n1++;
-        if (f->motion != FLEET_UNKNOWN) put_be(q, 240, 2), q[2] = (uint8_t)f->motion, q += 3, n1++;
-        if (!isnan(f->battery_pct)) put_be(q, 113, 2), q[2] = (uint8_t)f->battery_pct, q += 3, n1++;
-        put_be(g1, n1, 2);
-        uint8_t *g2 = q;
-        q += 2;
-        if (!isnan(f->power_v)) put_be(q, 66, 2), put_be(q + 2, (uint64_t)lround(f->power_v * 1000), 2), q += 4, n2++;
-        put_be(g2, n2, 2);
-        uint8_t *g4 = q;
-        q += 2;
-        if (!isnan(f->odometer_m)) put_be(q, 16, 2), put_be(q + 2, (uint64_t)llround(f->odometer_m), 4), q += 6, n4++;
-        put_be(g4, n4, 2);
-        put_be(q, 0, 2), q += 2; /* 8-byte group */
-        put_be(q, 0, 2), q += 2; /* variable-length group */
-        put_be(total, (uint64_t)(n1 + n2 + n4), 2);
-    }
-    *q++ = (uint8_t)n;
-    size_t len = (size_t)(q - (p + 8));
-    put_be(p, 0, 4);
-    put_be(p + 4, len, 4);
-    put_be(q, tlt_crc16(p + 8, len), 4), q += 4;
-    out->len = start + (size_t)(q - p);
-    return (int)(q - p);
+    uint8_t *start = (uint8_t *)out->data + out->len, *p = start + 8, *data = p;
+    put(&p, (uint64_t)codec, 1);
+    put(&p, (uint64_t)n, 1);
+    for (int i = 0; i < n; i++) p = record(p, codec == TLT_CODEC8E, &fixes[i]);
+    put(&p, (uint64_t)n, 1);
+    size_t dlen = (size_t)(p - data);
+    uint8_t *h = start;
+    put(&h, 0, 4);
+    put(&h, dlen, 4);
+    put(&p, tlt_crc16(data, dlen), 4);
+    out->len += (size_t)(p - start);
+    out->data[out->len] = 0;
+    return (int)(p - start);
 }

@@ -61,13 +61,16 @@ typedef struct tlt_packet {
 int tlt_decode(const uint8_t *p, size_t n, tlt_packet *out, fleet_fix *fixes, size_t cap,
                weft_buf *attrs, const char **why);
 
-/* Encode fixes[0..n) (1..TLT_RECORDS_MAX) as one Codec 8 Extended AVL packet,
- * as a device would send it (for the simulator, tests and benchmarks): GPS
- * element from the fix, IO elements 239 ignition, 240 movement, 66 external
- * voltage (mV), 16 odometer (m) and 113 battery level when the fix has them.
- * Appends to out; returns the packet's length, or WEFT_EINVAL / a buffer
- * error. */
-int tlt_encode(const fleet_fix *fixes, int n, weft_buf *out);
+/* Encode fixes[0..n) (1..TLT_RECORDS_MAX) as one AVL packet of codec
+ * TLT_CODEC8 or TLT_CODEC8E, as a device sends it (for the simulator, tests
+ * and benchmarks): the GPS element from the fix (speed in whole km/h, 0
+ * satellites for an invalid fix), IO 239 ignition, 240 movement, 21 GSM
+ * signal, 113 battery level, 66 external voltage (mV) and 16 odometer (m)
+ * when the fix has them, and 252 unplug (also as the record's event, at
+ * panic priority) when it raises FLEET_ALARM_POWER_CUT. Appends to out;
+ * returns the packet's length, or WEFT_EINVAL (n or codec out of range) or
+ * the buffer's error. */
+int tlt_encode(const fleet_fix *fixes, int n, int codec, weft_buf *out);
 
 /* CRC-16/ARC of p[0..n) (reflected polynomial 0xA001, initial value 0). */
 uint16_t tlt_crc16(const uint8_t *p, size_t n);

@@ -98,7 +98,7 @@ static void tlt_sender(void *arg) {
             fx[i].lat = 50 + s->idx * 0.01, fx[i].lon = 8 + (k + i) * 1e-5, fx[i].valid = 1, fx[i].speed_kn = 20;
         }
         weft_buf_clear(&b);
-        tlt_encode(fx, 20, &b);
+        tlt_encode(fx, 20, TLT_CODEC8E, &b);
         uint8_t ack[4];
         if (weft_write_all(fd, b.data, b.len, weft_deadline_in(5000)) < 0 ||
             weft_read_full(fd, ack, 4, weft_deadline_in(5000)) != 4)

@@ -107,7 +107,7 @@ static int tlt_connect(env *e, const char *imei, uint8_t *answer) {
 static int64_t tlt_send(int fd, const fleet_fix *fx, int n, int64_t ms) {
     weft_buf b;
     weft_buf_init(&b, 0);
-    tlt_encode(fx, n, &b);
+    tlt_encode(fx, n, TLT_CODEC8E, &b);
     ssize_t w = weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
     weft_buf_free(&b);
     if (w < 0) return w;
@@ -152,7 +152,7 @@ static void run_teltonika(int pg) {
     weft_buf b;
     weft_buf_init(&b, 0);
     fleet_fix more[2] = {mkfix(t0 + 30000, 52.6, 13.4, 5), mkfix(t0 + 31000, 52.6, 13.4, 5)};
-    tlt_encode(more, 2, &b);
+    tlt_encode(more, 2, TLT_CODEC8E, &b);
     b.data[30] ^= 0x40;
     ASSERT(weft_write_all(fd, b.data, b.len, weft_deadline_in(5000)) > 0);
     uint8_t ack[4];

@@ -278,7 +278,7 @@ TEST_PLAIN(encode_decode_round_trip) {
     }
     weft_buf b;
     weft_buf_init(&b, 0);
-    int n = tlt_encode(in, 40, &b);
+    int n = tlt_encode(in, 40, TLT_CODEC8E, &b);
     ASSERT(n > 0);
     const char *why = NULL;
     ASSERT_EQ(tlt_frame((const uint8_t *)b.data, b.len, TLT_PACKET_MAX, &why), (long)b.len);
@@ -299,7 +299,7 @@ TEST_PLAIN(encode_decode_round_trip) {
         ASSERT_EQ((long long)out[i].odometer_m, 1000000 + i * 15);
         ASSERT_EQ((int)out[i].battery_pct, 80);
     }
-    ASSERT_ERR(tlt_encode(in, 0, &b), WEFT_EINVAL);
+    ASSERT_ERR(tlt_encode(in, 0, TLT_CODEC8E, &b), WEFT_EINVAL);
     weft_buf_free(&a);
     weft_buf_free(&b);
 }
