@@ -13,6 +13,7 @@
 #   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
+#   make bench-fleet      weft fleet ingest: Teltonika and OsmAnd fixes/s, server CPU per fix
 #   make format           clang-format every C file
 #   WERROR=1              add -Werror (CI sets it)
 #   MALLOC=system         apps on glibc malloc instead of mimalloc (docs/db.md, Allocator)
@@ -116,7 +117,7 @@ APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db tfb \
+.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet tfb \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -211,6 +212,8 @@ bench-http:
 bench-json: deps
 	@bash scripts/deps.sh bench
 	@bash bench/run-json.sh
+bench-fleet: deps
+	@bash bench/run-fleet.sh
 bench-db:
 	@bash scripts/deps.sh bench
 	@bash bench/run-db.sh

@@ -1,0 +1,60 @@
+"""bench/tools/fleet_report.py — bench-fleet's rows (JSON lines on stdin) into
+<out>.json and <out>.md: per workload the median and min-max of every round,
+with the command, commit, machine and versions beside them."""
+import json, os, platform, statistics, subprocess, sys
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def main():
+    out, command = sys.argv[1], sys.argv[2]
+    rows = [json.loads(l) for l in sys.stdin if l.strip()]
+    meta = {
+        "command": command,
+        "commit": sh("git rev-parse --short HEAD") + (" (dirty tree)" if sh("git status --porcelain -uno") else ""),
+        "machine": "%s, %s cores, %s" % (sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
+                                        os.cpu_count(), platform.release()),
+        "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
+        "sqlite": sh("sqlite3 --version | cut -d' ' -f1"),
+        "gcc": sh("gcc -dumpfullversion"),
+    }
+    summary = {}
+    for w in sorted({r["workload"] for r in rows}):
+        rs = [r for r in rows if r["workload"] == w]
+        s = {}
+        for k in ("fixes_per_s", "cpu_us_per_fix", "server_cpu_share", "server_peak_rss_kb"):
+            v = [r[k] for r in rs if r[k] is not None]
+            if v:
+                s[k] = {"median": statistics.median(v), "min": min(v), "max": max(v)}
+        summary[w] = s
+    with open(out + ".json", "w") as f:
+        json.dump({"meta": meta, "rows": rows, "summary": summary}, f, indent=1)
+    with open(out + ".md", "w") as f:
+        f.write("# bench-fleet: weft fleet ingest, acknowledged and durable (SQLite)\n\n")
+        for k, v in meta.items():
+            f.write("- %s: %s\n" % (k, v))
+        f.write("\nServer: one worker pinned to CPU 0 (its SQLite writer thread shares that CPU); "
+                "simulator pinned to CPU 1. CPU = the server's utime+stime over the run.\n\n")
+        f.write("| workload | fixes/s median (min-max) | server CPU us/fix | server CPU share | peak RSS MB |\n")
+        f.write("|---|---:|---:|---:|---:|\n")
+        for w, s in summary.items():
+            def cell(k, fmt):
+                if k not in s:
+                    return "-"
+                m = s[k]
+                return (fmt % m["median"]) + " (" + (fmt % m["min"]) + "-" + (fmt % m["max"]) + ")"
+            rss = s.get("server_peak_rss_kb", {}).get("median", 0) / 1024
+            f.write("| %s | %s | %s | %s | %.0f |\n" % (w, cell("fixes_per_s", "%.0f"), cell("cpu_us_per_fix", "%.2f"),
+                                                       cell("server_cpu_share", "%.2f"), rss))
+        f.write("\nEvery round:\n\n")
+        for r in rows:
+            f.write("- %s\n" % json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
