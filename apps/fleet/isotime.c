@@ -10,28 +10,6 @@ int64_t fleet_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days algorithms. */
-int64_t fleet_days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void fleet_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static int digits(const char **p, const char *end, int n, int *out) {
     int v = 0;
     for (int i = 0; i < n; i++, (*p)++) {
@@ -96,7 +74,7 @@ int fleet_time_parse(weft_str s, int64_t *ms) {
         sec > 60)
         return WEFT_EPARSE;
     if (sec == 60) sec = 59; /* a leap second: the moment before it */
-    int64_t days = fleet_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = weft_days_from_civil(y, (unsigned)mo, (unsigned)d);
     *ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off_min * 60) * 1000 + frac_ms;
     return 0;
 }
@@ -108,7 +86,7 @@ size_t fleet_time_format(char out[32], int64_t ms) {
     int64_t sod = secs - days * 86400;
     int64_t y;
     unsigned m, d;
-    fleet_civil_from_days(days, &y, &m, &d);
+    weft_civil_from_days(days, &y, &m, &d);
     int n = snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, m, d, (int)(sod / 3600),
                      (int)(sod / 60 % 60), (int)(sod % 60), frac);
     return n < 0 ? 0 : (size_t)n;

@@ -25,8 +25,5 @@ size_t fleet_time_format(char out[32], int64_t ms);
 /* The wall clock, Unix milliseconds (CLOCK_REALTIME). */
 int64_t fleet_now_ms(void);
 
-/* Days since 1970-01-01 of y-m-d, and the reverse (proleptic Gregorian). */
-int64_t fleet_days_from_civil(int64_t y, unsigned m, unsigned d);
-void fleet_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 #endif

@@ -161,6 +161,16 @@ int weft_str_to_u64(weft_str s, uint64_t *out);
 #define WEFT_I64_TEXT_MAX 20
 size_t weft_i64_to_text(char *out, int64_t v);
 
+/* ---- calendar (src/base/civil.c) --------------------------------------------
+ * Proleptic Gregorian dates and days since 1970-01-01, for formatting and
+ * parsing timestamps without gmtime_r()/timegm() and the time-zone lock they
+ * take (the log, the HTTP Date header, database timestamps and apps use them).
+ * Pure; any year that fits int64 arithmetic. */
+/* Year, month (1-12) and day (1-31) of day z since 1970-01-01. */
+void weft_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* The inverse: days since 1970-01-01 of year y, month m (1-12), day d. */
+int64_t weft_days_from_civil(int64_t y, unsigned m, unsigned d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,12 +1,12 @@
 /*
- * src/base/civil.c — days since the epoch to and from a calendar date (see
- * civil.h). Pure integer arithmetic, no locale, no time zone.
+ * src/base/civil.c — days since the epoch to and from a calendar date
+ * (declared in weft/base.h). Pure integer arithmetic, no locale, no time zone.
  */
-#include "base/civil.h"
+#include "weft/base.h"
 
 /* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
  * civil_from_days). */
-void weft__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+void weft_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     unsigned doe = (unsigned)(z - era * 146097);
@@ -18,7 +18,7 @@ void weft__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-int64_t weft__days_from_civil(int64_t y, unsigned m, unsigned d) {
+int64_t weft_days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);

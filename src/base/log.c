@@ -13,7 +13,7 @@
  * context callback the runtime installs (weft_log_set_context).
  */
 #include "weft/log.h"
-#include "base/civil.h"
+#include "weft/base.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -77,7 +77,7 @@ static size_t format_time(char *out, size_t cap) {
     if (sod < 0) sod += 86400, days--;
     int64_t y;
     unsigned mo, d;
-    weft__civil_from_days(days, &y, &mo, &d);
+    weft_civil_from_days(days, &y, &mo, &d);
     int n = snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, mo, d,
                      (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
                      (unsigned)(ts.tv_nsec / 1000000));

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/civil.h"
+#include "weft/base.h"
 #include "db_int.h"
 
 weft_db_rows *weft__rows_new(int ncols, int64_t limit) {
@@ -289,7 +289,7 @@ int weft__db_parse_time(const char *s, size_t n, int64_t *us) {
         p++;
     }
     if (p != end) return WEFT_EPARSE;
-    int64_t days = weft__days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t days = weft_days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t secs = days * 86400 + (int64_t)h * 3600 + m * 60 + sec - off;
     *us = secs * 1000000 + frac;
     return 0;
@@ -308,7 +308,7 @@ int weft__db_format_time(int64_t us, char *buf) {
     }
     int64_t y;
     unsigned mo, d;
-    weft__civil_from_days(days, &y, &mo, &d);
+    weft_civil_from_days(days, &y, &mo, &d);
     return snprintf(buf, 40, "%04lld-%02u-%02u %02d:%02d:%02d.%06d+00", (long long)y, mo, d, (int)(rem / 3600),
                     (int)(rem / 60 % 60), (int)(rem % 60), (int)frac);
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/civil.h"
+#include "weft/base.h"
 #include "http/http_int.h"
 #include "weft/rt.h"
 
@@ -30,7 +30,7 @@ void weft__http_imf_date(char out[30], int64_t secs) {
     if (sod < 0) sod += 86400, days--;
     int64_t y;
     unsigned m, d;
-    weft__civil_from_days(days, &y, &m, &d);
+    weft_civil_from_days(days, &y, &m, &d);
     int w = (int)(((days % 7) + 7) % 7);
     snprintf(out, 30, "%s, %02u %s %04d %02d:%02d:%02d GMT", wd[w], d, mn[m - 1], (int)y,
              (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
