@@ -157,6 +157,8 @@ $(B)/tests/unit/fleet_%: $(B)/tests/unit/fleet_%.o $(B)/tests/test_main.o $(B)/t
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/tests/unit/fleet_%.o: CFLAGS += -Iapps/fleet
+# the OpenAPI document is built into the app (.incbin in api_openapi.c)
+$(B)/appobj/fleet/api_openapi.o: apps/fleet/openapi.json
 # weft fleet hashes passwords (argon2id) and API tokens with libsodium
 # (Debian libsodium-dev, in scripts/deps.sh): the app and its tests link it
 $(B)/apps/fleet $(B)/tests/unit/fleet_%: LDLIBS += -lsodium
