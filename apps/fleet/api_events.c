@@ -63,14 +63,9 @@ static int events(weft_http_ctx *c, void *ud) {
         weft_buf_printf(&sql, " AND type = $%d", na + 1);
         a[na++] = WEFT_DB_TEXT(type_c);
     }
-    weft_buf_printf(&sql, " ORDER BY event_time, id LIMIT $%d OFFSET $%d", na + 1, na + 2);
-    a[na++] = WEFT_DB_INT(limit + 1), a[na++] = WEFT_DB_INT(offset);
     weft_db_rows *r;
-    weft_db_err e;
-    int rc = store_query(f->db, sql.data, a, na, &r, &e);
-    weft_buf_free(&sql);
-    if (rc < 0) return api_fail_db(c, rc, &e), 0;
-    int n = api_page_done(c, weft_db_nrows(r), limit, offset);
+    int n;
+    if (api_page_query(f, c, &sql, "event_time, id", a, na, limit, offset, &r, &n) < 0) return 0;
     if (fmt == FMT_CSV) {
         weft_buf *b = weft_http_body_buf(c);
         weft_buf_appends(b, "id,deviceId,type,eventTime,latitude,longitude,geofenceId\n");

@@ -43,14 +43,9 @@ static int list(weft_http_ctx *c, void *ud) {
         api_sql_groups(&sql, &u, a, &na);
         weft_buf_appends(&sql, ")");
     }
-    weft_buf_printf(&sql, " ORDER BY id LIMIT $%d OFFSET $%d", na + 1, na + 2);
-    a[na++] = WEFT_DB_INT(limit + 1), a[na++] = WEFT_DB_INT(offset);
     weft_db_rows *r;
-    weft_db_err e;
-    int rc = store_query(f->db, sql.data, a, na, &r, &e);
-    weft_buf_free(&sql);
-    if (rc < 0) return api_fail_db(c, rc, &e), 0;
-    int n = api_page_done(c, weft_db_nrows(r), limit, offset);
+    int n;
+    if (api_page_query(f, c, &sql, "id", a, na, limit, offset, &r, &n) < 0) return 0;
     weft_json_enc *j = weft_http_json_begin(c, 200);
     weft_json_enc_array(j);
     for (int i = 0; i < n; i++) group_out(j, r, i);

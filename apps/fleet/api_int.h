@@ -75,6 +75,13 @@ int api_q_ids(weft_http_ctx *c, const char *name, int64_t *out, int cap);
 int api_page(weft_http_ctx *c, int64_t def, int64_t max, int64_t *limit, int64_t *offset);
 /* After a list of `got` rows fetched with LIMIT limit+1: sets X-Next-Offset
  * when there was one more row; returns the rows to show. */
+/* One page of a list: append " ORDER BY <order> LIMIT $k OFFSET $k+1" to sql
+ * (args a[0..na) so far; a has room for two more), run it, free sql. On
+ * success *rows holds up to limit + 1 rows and *n the page's count (with
+ * X-Next-Offset set when there is more, as api_page_done); on failure the
+ * error is answered and -1 returned. */
+int api_page_query(fleet *f, weft_http_ctx *c, weft_buf *sql, const char *order, weft_db_arg *a, int na,
+                   int64_t limit, int64_t offset, weft_db_rows **rows, int *n);
 int api_page_done(weft_http_ctx *c, int got, int64_t limit, int64_t offset);
 
 /* A request body, JSON (application/json, or a body that starts with '{')

@@ -72,15 +72,10 @@ static int list(weft_http_ctx *c, void *ud) {
     int na = 0;
     weft_buf_appends(&sql, "SELECT " COLS " FROM users u WHERE ");
     visible_cond(&sql, &u, a, &na);
-    weft_buf_printf(&sql, " ORDER BY u.id LIMIT $%d OFFSET $%d", na + 1, na + 2);
-    a[na++] = WEFT_DB_INT(limit + 1), a[na++] = WEFT_DB_INT(offset);
     weft_db_rows *r;
-    weft_db_err e;
-    int rc = store_query(f->db, sql.data, a, na, &r, &e);
-    weft_buf_free(&sql);
-    if (rc < 0) return api_fail_db(c, rc, &e), 0;
-    int n = api_page_done(c, weft_db_nrows(r), limit, offset);
-    rc = out_rows(c, f, r, n, 0, 200);
+    int n;
+    if (api_page_query(f, c, &sql, "u.id", a, na, limit, offset, &r, &n) < 0) return 0;
+    int rc = out_rows(c, f, r, n, 0, 200);
     weft_db_rows_free(r);
     return rc;
 }

@@ -304,3 +304,15 @@ int api_format_of(weft_http_ctx *c, unsigned allowed) {
     }
     return fmt;
 }
+
+int api_page_query(fleet *f, weft_http_ctx *c, weft_buf *sql, const char *order, weft_db_arg *a, int na,
+                   int64_t limit, int64_t offset, weft_db_rows **rows, int *n) {
+    weft_buf_printf(sql, " ORDER BY %s LIMIT $%d OFFSET $%d", order, na + 1, na + 2);
+    a[na++] = WEFT_DB_INT(limit + 1), a[na++] = WEFT_DB_INT(offset);
+    weft_db_err e;
+    int rc = store_query(f->db, sql->data, a, na, rows, &e);
+    weft_buf_free(sql);
+    if (rc < 0) return api_fail_db(c, rc, &e), -1;
+    *n = api_page_done(c, weft_db_nrows(*rows), limit, offset);
+    return 0;
+}
