@@ -295,8 +295,10 @@ typedef struct weft__rt {
     _Atomic int shutting_down;
     _Atomic int64_t ntasks; /* live tasks */
     _Atomic uint64_t next_id;
-    /* global run queue */
+    /* global run queue (sched.c): a ring of gring tasks from gfirst, then
+     * an overflow list ghead..gtail; glen counts both */
     uint32_t glock;
+    size_t gfirst, gring;
     weft__task *ghead, *gtail;
     _Atomic int64_t glen;
     /* idle workers */
