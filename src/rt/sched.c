@@ -152,8 +152,21 @@ static void runq_put(weft__worker *w, weft__task *t) {
     }
 }
 
+/* Solo: with a single worker no thread but the owner takes from its run
+ * queue or run-next slot (steal_any needs a second worker, the monitor leaves
+ * a solo worker's run-next alone, other threads queue globally), so the owner
+ * takes and puts with plain loads and stores. A CAS or exchange is a locked
+ * instruction, ~20 cycles and a store-buffer drain, on every switch: the
+ * yield benchmark spends one, a channel ping-pong round trip four. */
 static weft__task *runq_get(weft__worker *w) {
     weft__runq *q = &w->runq;
+    if (w->solo) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h) return NULL;
+        weft__task *t = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
+        atomic_store_explicit(&q->head, h + 1, memory_order_release);
+        return t;
+    }
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
         uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
@@ -274,7 +287,13 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
         return;
     }
     if (next) {
-        weft__task *old = atomic_exchange(&w->runnext, t);
+        weft__task *old;
+        if (w->solo) {
+            old = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+            atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
+        } else {
+            old = atomic_exchange(&w->runnext, t);
+        }
         if (!old) {
             /* usually the waker parks next and t runs here at once; if the
              * waker keeps running instead, a spinning worker takes t after a
@@ -342,19 +361,28 @@ static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool ex
 /* Next task from the local queues, or NULL. Fairness: runnext is taken at
  * most 32 times in a row, and every 61st pick looks at the global queue
  * first, so a hot ping-pong pair cannot starve the queue. */
+/* Take the run-next task, if any (owner only). */
+static inline weft__task *take_next(weft__worker *w) {
+    weft__task *t = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+    if (!t) return NULL;
+    if (w->solo) {
+        atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
+        return t;
+    }
+    return atomic_compare_exchange_strong(&w->runnext, &t, NULL) ? t : NULL;
+}
+
 static weft__task *next_local(weft__worker *w) {
     weft__task *t;
     w->tick++;
     if (w->tick % 61 == 0 && (t = global_get(w))) return t;
-    if (w->nexts < 32 && (t = atomic_load_explicit(&w->runnext, memory_order_relaxed)) &&
-        atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+    if (w->nexts < 32 && (t = take_next(w))) {
         w->nexts++;
         return t;
     }
     w->nexts = 0;
     if ((t = runq_get(w))) return t;
-    if ((t = atomic_load(&w->runnext)) && atomic_compare_exchange_strong(&w->runnext, &t, NULL))
-        return t;
+    if ((t = take_next(w))) return t;
     return global_get(w);
 }
 
@@ -465,9 +493,11 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
     switch_to(w, t, next, false);
     t->wait_reason = NULL;
     t->wait_obj = NULL;
-    uint64_t ws = atomic_load(&t->wstate);
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_acquire);
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
-    atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
+    /* no waker can act on a WOKEN wait (wake_cas needs ARMED or PARKED), so
+     * a plain store will do: a seq_cst one is a locked instruction */
+    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE), memory_order_relaxed);
     return WS_RESULT(ws);
 }
 
@@ -551,7 +581,8 @@ __attribute__((noreturn)) void weft__task_main(void) {
     weft__task_run(t);
     t->state = TASK_DONE;
     w = weft__worker_self();
-    if (atomic_fetch_sub(&weft__R.ntasks, 1) == 1) weft__sched_stop();
+    /* the scheduler loop notices when this was the last one (live_tasks) */
+    weft__count_bump(&w->ended);
     weft__task *next = next_local(w);
     w->hook = exit_hook;
     w->hook_a = t;
@@ -611,6 +642,29 @@ static bool any_work(void) {
             return true;
     }
     return false;
+}
+
+/* Sums of monotonic counters: two equal collects in a row mean none moved
+ * between them, so the difference is the number of live tasks at that point.
+ * The worker that ends the last task always reads a quiet pair (nothing can
+ * move after it), so the runtime's end is never missed. */
+static void collect(uint64_t *sp, uint64_t *en) {
+    uint64_t a = atomic_load_explicit(&weft__R.spawned_ext, memory_order_acquire), b = 0;
+    for (int i = 0; i < weft__R.nworkers; i++) {
+        weft__worker *v = &weft__R.workers[i];
+        b += atomic_load_explicit(&v->ended, memory_order_acquire);
+        a += atomic_load_explicit(&v->spawned, memory_order_acquire);
+    }
+    *sp = a;
+    *en = b;
+}
+
+int64_t weft__live_tasks(void) {
+    uint64_t s1, e1, s2, e2;
+    collect(&s1, &e1);
+    collect(&s2, &e2);
+    if (s1 != s2 || e1 != e2) return -1;
+    return (int64_t)(s1 - e1);
 }
 
 static bool finished(void) {
@@ -673,6 +727,11 @@ void weft__sched_loop(weft__worker *w) {
             switch_to(w, NULL, t, false);
             continue;
         }
+        if (atomic_load_explicit(&weft__R.main_spawned, memory_order_acquire) &&
+            weft__live_tasks() == 0) {
+            weft__sched_stop();
+            break;
+        }
         int64_t now = weft_now_ns();
         if (!spin_until) spin_until = now + SPIN_NS;
         if (now < spin_until || stalled_handoff(w)) {
@@ -706,7 +765,8 @@ void weft__sched_loop(weft__worker *w) {
 bool weft__sched_unstick(weft__worker *w) {
     if (runq_empty(w)) return false;
     atomic_store_explicit(&w->stuck, 1, memory_order_relaxed);
-    weft__task *t = atomic_load(&w->runnext);
+    /* a solo worker's run-next is its own (no other worker could run it) */
+    weft__task *t = w->solo ? NULL : atomic_load(&w->runnext);
     if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
         global_put(NULL, 0, 0, t);
     }
@@ -718,6 +778,7 @@ bool weft__sched_unstick(weft__worker *w) {
 
 int weft__worker_init(weft__worker *w) {
     weft__tls_worker = w;
+    w->solo = weft__R.nworkers == 1;
     w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1) ^ (uint64_t)weft_now_ns();
     if (!w->rng) w->rng = 1;
 #ifdef WEFT_TSAN

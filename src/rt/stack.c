@@ -62,10 +62,28 @@ typedef struct slab {
     _Atomic uint32_t used; /* slots carved so far */
 } slab;
 
+/* A worker's cache: a LIFO array of free stacks per size class (allocated on
+ * first use), not a list through the TCBs, so that taking one does not wait
+ * for a cache miss on the TCB to learn the next, and the next can be
+ * prefetched while the caller fills this one in. */
 typedef struct weft__stack_cache {
-    weft__task *head[NCLASS];
+    weft__task **slot[NCLASS];
     int n[NCLASS];
 } weft__stack_cache;
+
+static bool cache_ready(weft__stack_cache *sc, int c) {
+    if (!sc) return false;
+    if (!sc->slot[c]) sc->slot[c] = malloc(CACHE_MAX * sizeof *sc->slot[c]);
+    return sc->slot[c] != NULL;
+}
+
+/* The lines a spawn writes: the initial frame just below the TCB and the
+ * TCB's first two lines (rt_int.h). */
+static inline void prefetch_tcb(const weft__task *t) {
+    __builtin_prefetch((const char *)t - 64, 1, 3);
+    __builtin_prefetch(t, 1, 3);
+    __builtin_prefetch((const char *)t + 64, 1, 3);
+}
 
 static slab slabs[MAX_SLABS];
 static _Atomic uint32_t nslabs;
@@ -92,11 +110,13 @@ static char *tcb_of(char *slot_base, size_t slot, size_t k) {
     return slot_base + slot - tcb_bytes() - (k % COLOURS) * 64;
 }
 
+/* The smallest class whose slot holds size bytes of stack plus the TCB, its
+ * colour and the guard: ceil(log2(need)) - 14, by counting leading zeros. */
 static int size_class(size_t size) {
     size_t need = size + tcb_bytes() + (COLOURS - 1) * 64 + GUARD;
-    for (int c = 0; c < NCLASS; c++)
-        if ((size_t)MIN_STACK << c >= need) return c;
-    return -1;
+    if (need <= MIN_STACK) return 0;
+    int c = 64 - __builtin_clzll((unsigned long long)(need - 1)) - 14;
+    return c < NCLASS ? c : -1;
 }
 
 /* WEFT_STACK_GUARD=mprotect|canary forces a fallback (to test them on a
@@ -221,6 +241,9 @@ static int carve(int c, int want, weft__task **out) {
         char *base = s->base + (size_t)i * s->slot;
         weft__task *t = (weft__task *)tcb_of(base, s->slot, i);
         memset(t, 0, sizeof *t);
+        t->defers = t->defers_inline; /* the idle values (rt_int.h) */
+        t->defer_cap = WEFT__DEFER_INLINE;
+        t->timer.idx = -1;
         t->stack_lo = base + GUARD;
         t->stack_size = (size_t)((char *)t - t->stack_lo);
         t->size_class = c;
@@ -245,14 +268,15 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
     if (c < 0) return NULL;
     weft__stack_cache *sc = w ? w->scache : NULL;
     weft__task *t = NULL;
-    if (sc && sc->head[c]) {
-        t = sc->head[c];
-        sc->head[c] = t->next;
-        sc->n[c]--;
+    if (sc && sc->n[c]) {
+        int n = --sc->n[c];
+        t = sc->slot[c][n];
+        if (n) prefetch_tcb(sc->slot[c][n - 1]);
     } else {
+        bool cache = cache_ready(sc, c);
         weft__spin_lock(&classes[c].lock);
         /* refill the worker's cache in one go: one lock per BATCH spawns */
-        int want = sc ? BATCH : 1, got = 0;
+        int want = cache ? BATCH : 1, got = 0;
         weft__task *list = NULL;
         for (; got < want && classes[c].free; got++) {
             weft__task *x = classes[c].free;
@@ -265,11 +289,8 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
         t = list;
         if (t) list = t->next;
         while (list) {
-            weft__task *x = list;
-            list = x->next;
-            x->next = sc->head[c];
-            sc->head[c] = x;
-            sc->n[c]++;
+            sc->slot[c][sc->n[c]++] = list;
+            list = list->next;
         }
         if (!t) return NULL;
     }
@@ -288,25 +309,28 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
 void weft__stack_put(weft__worker *w, weft__task *t) {
     int c = t->size_class;
     t->state = TASK_FREE;
+    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline && t->timer.idx == -1 &&
+                !t->wait_reason); /* the idle values (rt_int.h) */
     weft__stack_cache *sc = w ? w->scache : NULL;
-    if (sc && sc->n[c] < CACHE_MAX) {
-        t->next = sc->head[c];
-        sc->head[c] = t;
-        sc->n[c]++;
+    if (sc && sc->n[c] < CACHE_MAX && cache_ready(sc, c)) {
+        sc->slot[c][sc->n[c]++] = t;
         return;
     }
     weft__spin_lock(&classes[c].lock);
     t->next = classes[c].free;
     classes[c].free = t;
-    /* spill half of the cache too, so a worker that only frees (the other
-     * spawns) does not take the lock for every task */
-    if (sc) {
-        while (sc->n[c] > CACHE_MAX / 2) {
-            weft__task *x = sc->head[c];
-            sc->head[c] = x->next;
-            sc->n[c]--;
-            x->next = classes[c].free;
-            classes[c].free = x;
+    /* spill the older half of the cache too, so a worker that only frees
+     * (the other spawns) does not take the lock for every task */
+    if (sc && sc->slot[c]) {
+        int keep = CACHE_MAX / 2, n = sc->n[c];
+        if (n > keep) {
+            for (int i = 0; i < n - keep; i++) {
+                weft__task *x = sc->slot[c][i];
+                x->next = classes[c].free;
+                classes[c].free = x;
+            }
+            memmove(sc->slot[c], sc->slot[c] + (n - keep), (size_t)keep * sizeof *sc->slot[c]);
+            sc->n[c] = keep;
         }
     }
     weft__spin_unlock(&classes[c].lock);
@@ -317,18 +341,18 @@ weft__stack_cache *weft__stack_cache_new(void) { return calloc(1, sizeof(weft__s
 void weft__stack_cache_free(weft__worker *w) {
     if (!w->scache) return;
     for (int c = 0; c < NCLASS; c++) {
-        while (w->scache->head[c]) {
-            weft__task *x = w->scache->head[c];
-            w->scache->head[c] = x->next;
-            weft__spin_lock(&classes[c].lock);
+        weft__spin_lock(&classes[c].lock);
+        for (int i = 0; i < w->scache->n[c]; i++) {
+            weft__task *x = w->scache->slot[c][i];
             x->next = classes[c].free;
             classes[c].free = x;
-            weft__spin_unlock(&classes[c].lock);
         }
+        weft__spin_unlock(&classes[c].lock);
         w->scache->n[c] = 0;
+        free(w->scache->slot[c]);
+        w->scache->slot[c] = NULL;
     }
 }
-
 
 WEFT_NO_TSAN weft__task *weft__stack_owner(const void *addr, int *in_guard) {
     const char *a = addr;
