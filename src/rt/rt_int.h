@@ -463,6 +463,9 @@ weft__task *weft__stack_get(weft__worker *w, size_t size);
 void weft__stack_put(weft__worker *w, weft__task *t);
 struct weft__stack_cache *weft__stack_cache_new(void);
 void weft__stack_cache_free(weft__worker *w);
+/* Idle worker: carve a batch of fresh stacks ahead for a class spawns are
+ * carving from (see stack.c); returns whether it did. */
+bool weft__stack_prepare(int64_t now_ns);
 #define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
 static inline int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;

@@ -733,6 +733,10 @@ void weft__sched_loop(weft__worker *w) {
             break;
         }
         int64_t now = weft_now_ns();
+        if (weft__stack_prepare(now)) {
+            spin_until = 0; /* that was work: a fresh spin budget */
+            continue;
+        }
         if (!spin_until) spin_until = now + SPIN_NS;
         if (now < spin_until || stalled_handoff(w)) {
             for (int i = 0; i < 64; i++) __builtin_ia32_pause();

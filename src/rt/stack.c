@@ -18,7 +18,8 @@
  *
  * Fresh slots are carved BATCH at a time; one process_madvise(2) installs
  * the batch's guards and another commits the pages holding their TCBs, so a
- * spawn on a fresh slot makes no syscall of its own (carve()).
+ * spawn on a fresh slot makes no syscall of its own (init_slots()). Idle
+ * workers carve ahead while spawns are carving (weft__stack_prepare()).
  *
  * Slabs are never unmapped (see rt_int.h: stale TCB pointers stay readable).
  * Freed stacks go to a per-worker cache (no lock), overflow to a per-class
@@ -91,13 +92,18 @@ static _Atomic uint32_t nslabs;
 static struct {
     uint32_t lock;
     weft__task *free;
-    slab *cur; /* slab being carved */
+    slab *cur;               /* slab being carved */
+    _Atomic uint32_t nfree;  /* stacks on the free list (changed under the lock) */
+    _Atomic int64_t demand;  /* weft_now_ns() of the last refill that left nfree < AHEAD */
 } classes[NCLASS];
+
+#define AHEAD 1024            /* idle workers carve until this many are free ... */
+#define AHEAD_WINDOW 2000000  /* ... while a refill wanted more in the last 2 ms */
 
 int weft__stack_guard_mode = -1;
 static long mprotect_budget; /* fallback: slots we may still guard with mprotect */
 static long mprotect_used;   /* ... and those guarded so far (slabs live forever) */
-static int pm_fd = -1, pm_pid, pm_off; /* process_madvise on ourselves, see carve() */
+static int pm_fd = -1, pm_pid, pm_off; /* process_madvise on ourselves, see init_slots() */
 
 static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
 
@@ -156,6 +162,11 @@ int weft__stack_init(size_t default_size) {
         close(pm_fd);
         pm_fd = -1;
     }
+    if (pm_fd < 0 && !pm_off) {
+        pm_pid = getpid();
+        pm_fd = (int)syscall(SYS_pidfd_open, pm_pid, 0);
+        if (pm_fd < 0) pm_off = 1;
+    }
     probe_guard(); /* each run: the mode applies to slots carved from now on */
     if (size_class(default_size) < 0) return WEFT_EINVAL;
     static int logged;
@@ -186,44 +197,49 @@ static slab *slab_new(int c) {
 
 /* process_madvise(2) on our own pid: one syscall installs the guards (or
  * commits the top pages) of a whole batch of slots, where madvise(2) takes a
- * syscall per slot. The pidfd is opened on first use and kept; after a fork
- * the child opens its own (checked by weft__stack_init). Where the kernel refuses (before 6.13, or a
- * seccomp filter), we go back to a madvise per slot for the guards and let
- * the top pages fault in when touched. */
+ * syscall per slot. The pidfd is opened by weft__stack_init (before any
+ * worker runs) and kept; after a fork the child opens its own. Where the
+ * kernel refuses (before 6.13, or a seccomp filter), we go back to a madvise
+ * per slot for the guards and let the top pages fault in when touched. */
 
 static long pm_advise(struct iovec *iov, int n, int advice) {
-    if (pm_off) return -1;
-    if (pm_fd < 0) {
-        pm_pid = getpid();
-        pm_fd = (int)syscall(SYS_pidfd_open, pm_pid, 0);
-        if (pm_fd < 0) {
-            pm_off = 1;
-            return -1;
-        }
-    }
+    if (__atomic_load_n(&pm_off, __ATOMIC_RELAXED) || pm_fd < 0) return -1;
     long r = syscall(SYS_process_madvise, pm_fd, iov, (size_t)n, advice, 0u);
     if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM || errno == EBADF))
-        pm_off = 1;
+        __atomic_store_n(&pm_off, 1, __ATOMIC_RELAXED);
     return r;
 }
 
-/* Carve up to `want` fresh slots from the class's current slab (a new one if
- * it is used up) and chain them through ->next on *out; returns how many
- * (0: out of address space). Class lock held. The slots' guard pages are
+/* Reserve up to `want` fresh slots of class c from its current slab (a new
+ * one if it is used up): slots [*first, *first + n) of the slab returned,
+ * NULL if out of address space. Class lock held. The slots count as carved
+ * at once (walkers read their TCBs as zeros, TASK_FREE, until init_slots). */
+static slab *reserve(int c, int want, uint32_t *first, int *n) {
+    slab *s = classes[c].cur;
+    if (!s || atomic_load(&s->used) == s->n) {
+        s = slab_new(c);
+        if (!s) return NULL;
+        classes[c].cur = s;
+    }
+    uint32_t f = atomic_load(&s->used);
+    int k = want;
+    if ((uint32_t)k > s->n - f) k = (int)(s->n - f);
+    atomic_store_explicit(&s->used, f + (uint32_t)k, memory_order_release);
+    *first = f;
+    *n = k;
+    return s;
+}
+
+static uint32_t mprotect_lock; /* the mprotect fallback's budget */
+
+/* Make reserved slots usable and chain them through ->next on *out; no lock
+ * held, so a worker preparing slots ahead (weft__stack_prepare) and one
+ * spawning can each do their own at once. The slots' guard pages are
  * installed, and the pages holding their TCBs committed, in one syscall each
  * for the whole batch: measured on this project's VM (1M slots, 256 KiB
  * apart) 0.35 s against 0.61 s for the guards one by one, and 1.2 s of
  * system time against 1.5 s for faulting the TCB pages in one by one. */
-static int carve(int c, int want, weft__task **out) {
-    slab *s = classes[c].cur;
-    if (!s || atomic_load(&s->used) == s->n) {
-        s = slab_new(c);
-        if (!s) return 0;
-        classes[c].cur = s;
-    }
-    uint32_t first = atomic_load(&s->used);
-    int n = want;
-    if ((uint32_t)n > s->n - first) n = (int)(s->n - first);
+static void init_slots(slab *s, int c, uint32_t first, int n, weft__task **out) {
     struct iovec guard[BATCH], top[BATCH];
     for (int k = 0; k < n; k++) {
         char *base = s->base + (size_t)(first + (uint32_t)k) * s->slot;
@@ -249,18 +265,63 @@ static int carve(int c, int want, weft__task **out) {
         t->size_class = c;
         if (weft__stack_guard_mode == 2) {
             t->guarded = k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
-        } else if (weft__stack_guard_mode == 1 && mprotect_budget > 0) {
-            t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
-            if (t->guarded) mprotect_used++;
-            if (t->guarded && --mprotect_budget == 0)
-                weft_log_warn("stacks: mapping budget used up; new stacks get a canary, not a "
-                              "guard page (kernel lacks MADV_GUARD_INSTALL)");
+        } else if (weft__stack_guard_mode == 1) {
+            weft__spin_lock(&mprotect_lock);
+            if (mprotect_budget > 0) {
+                t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
+                if (t->guarded) mprotect_used++;
+                if (t->guarded && --mprotect_budget == 0)
+                    weft_log_warn("stacks: mapping budget used up; new stacks get a canary, "
+                                  "not a guard page (kernel lacks MADV_GUARD_INSTALL)");
+            }
+            weft__spin_unlock(&mprotect_lock);
         }
         t->next = *out;
         *out = t;
     }
-    atomic_store_explicit(&s->used, first + (uint32_t)n, memory_order_release);
-    return n;
+}
+
+/* For an idle worker (the scheduler loop, before it spins): while spawns of
+ * some class have been carving fresh slots in the last AHEAD_WINDOW, carve
+ * one batch of that class ahead onto its free list, up to AHEAD free. A
+ * burst of spawns on one worker (1M parked tasks) then shares the kernel's
+ * page work with the idle workers instead of doing all of it alone; the
+ * price is at most AHEAD committed top pages per class left over after a
+ * burst, as with stacks freed and pooled. Returns whether it did any. */
+bool weft__stack_prepare(int64_t now) {
+    for (int c = 0; c < NCLASS; c++) {
+        int64_t d = atomic_load_explicit(&classes[c].demand, memory_order_relaxed);
+        if (!d || now - d > AHEAD_WINDOW ||
+            atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) >= AHEAD)
+            continue;
+        uint32_t first = 0;
+        int n = 0;
+        weft__spin_lock(&classes[c].lock);
+        slab *s = reserve(c, BATCH, &first, &n);
+        weft__spin_unlock(&classes[c].lock);
+        if (!s || !n) continue;
+        weft__task *list = NULL, *last = NULL;
+        init_slots(s, c, first, n, &list);
+        for (last = list; last->next; last = last->next)
+            ;
+        weft__spin_lock(&classes[c].lock);
+        last->next = classes[c].free;
+        classes[c].free = list;
+        atomic_store_explicit(&classes[c].nfree,
+                              atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) +
+                                  (uint32_t)n,
+                              memory_order_relaxed);
+        weft__spin_unlock(&classes[c].lock);
+        return true;
+    }
+    return false;
+}
+
+static void nfree_add(int c, int d) {
+    atomic_store_explicit(&classes[c].nfree,
+                          atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) +
+                              (uint32_t)d,
+                          memory_order_relaxed);
 }
 
 weft__task *weft__stack_get(weft__worker *w, size_t size) {
@@ -284,8 +345,14 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
             x->next = list;
             list = x;
         }
-        if (got < want) carve(c, want - got, &list);
+        nfree_add(c, -got);
+        uint32_t first = 0;
+        int n = 0;
+        slab *s = got < want ? reserve(c, want - got, &first, &n) : NULL;
+        bool low = atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) < AHEAD;
         weft__spin_unlock(&classes[c].lock);
+        if (low && sc) atomic_store_explicit(&classes[c].demand, weft_now_ns(), memory_order_relaxed);
+        if (s && n) init_slots(s, c, first, n, &list);
         t = list;
         if (t) list = t->next;
         while (list) {
@@ -319,6 +386,7 @@ void weft__stack_put(weft__worker *w, weft__task *t) {
     weft__spin_lock(&classes[c].lock);
     t->next = classes[c].free;
     classes[c].free = t;
+    nfree_add(c, 1);
     /* spill the older half of the cache too, so a worker that only frees
      * (the other spawns) does not take the lock for every task */
     if (sc && sc->slot[c]) {
@@ -329,6 +397,7 @@ void weft__stack_put(weft__worker *w, weft__task *t) {
                 x->next = classes[c].free;
                 classes[c].free = x;
             }
+            nfree_add(c, n - keep);
             memmove(sc->slot[c], sc->slot[c] + (n - keep), (size_t)keep * sizeof *sc->slot[c]);
             sc->n[c] = keep;
         }
@@ -347,6 +416,7 @@ void weft__stack_cache_free(weft__worker *w) {
             x->next = classes[c].free;
             classes[c].free = x;
         }
+        nfree_add(c, w->scache->n[c]);
         weft__spin_unlock(&classes[c].lock);
         w->scache->n[c] = 0;
         free(w->scache->slot[c]);
