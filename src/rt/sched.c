@@ -358,9 +358,6 @@ static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool ex
     after_switch(w);
 }
 
-/* Next task from the local queues, or NULL. Fairness: runnext is taken at
- * most 32 times in a row, and every 61st pick looks at the global queue
- * first, so a hot ping-pong pair cannot starve the queue. */
 /* Take the run-next task, if any (owner only). */
 static inline weft__task *take_next(weft__worker *w) {
     weft__task *t = atomic_load_explicit(&w->runnext, memory_order_relaxed);
@@ -372,6 +369,9 @@ static inline weft__task *take_next(weft__worker *w) {
     return atomic_compare_exchange_strong(&w->runnext, &t, NULL) ? t : NULL;
 }
 
+/* Next task from the local queues, or NULL. Fairness: runnext is taken at
+ * most 32 times in a row, and every 61st pick looks at the global queue
+ * first, so a hot ping-pong pair cannot starve the queue. */
 static weft__task *next_local(weft__worker *w) {
     weft__task *t;
     w->tick++;

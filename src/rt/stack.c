@@ -97,7 +97,7 @@ static struct {
     _Atomic int64_t demand;  /* weft_now_ns() of the last refill that left nfree < AHEAD */
 } classes[NCLASS];
 
-#define AHEAD 1024            /* idle workers carve until this many are free ... */
+#define AHEAD 256             /* idle workers carve until this many are free ... */
 #define AHEAD_WINDOW 2000000  /* ... while a refill wanted more in the last 2 ms */
 
 int weft__stack_guard_mode = -1;
