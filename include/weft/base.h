@@ -62,6 +62,25 @@ enum {
  * string is static. Unknown codes give "unknown error". */
 const char *weft_strerror(int code);
 
+/* ---- invariants -------------------------------------------------------------
+ * WEFT_ASSERT(cond): a checked precondition or invariant, SQLite's assert().
+ * Unless NDEBUG is defined, a false cond logs "assertion failed: <cond>
+ * (<file>:<line>)" at ERROR level and aborts the process; with NDEBUG it
+ * compiles to nothing (cond is not evaluated, but still type-checked, so a
+ * variable used only by an assert does not become "unused"). weft's own
+ * builds (plain, ASan, TSan, fuzz) leave NDEBUG undefined: an assert on a
+ * hot path must cost no more than the branch it is, or be written under a
+ * debug-only macro instead (rt_int.h, WEFT__LOCK_OWNER). Not for input
+ * checks: bad input gets an error code, never an abort. */
+#ifdef NDEBUG
+#define WEFT_ASSERT(cond) ((void)sizeof(!(cond)))
+#else
+#define WEFT_ASSERT(cond)                                                                          \
+    (__builtin_expect(!!(cond), 1) ? (void)0 : weft__assert_fail(#cond, __FILE__, __LINE__))
+#endif
+/* What a failed WEFT_ASSERT calls: logs and aborts; never returns. */
+void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
+
 /* ---- arena: bump allocator freed in one step ------------------------------
  * Memory comes from chunks; weft_arena_reset() keeps the first chunk for reuse
  * (a request's arena costs no malloc in steady state) and frees the rest.

@@ -270,6 +270,95 @@ int weft_http_status(const weft_http_ctx *c); /* status set so far (0 if none) *
 /* Reason phrase for a status code ("Not Found"); "Unknown" otherwise. */
 const char *weft_http_reason(int status);
 
+/* ---- connection hand-over (Go's http.Hijacker) ------------------------------
+ * A handler can take its connection away from the server to speak another
+ * protocol on it: the WebSocket upgrade, a CONNECT tunnel, a raw stream.
+ *
+ *   static void on_stop(void *ud) { ... wake the loop below, e.g. close a
+ *                                   channel or weft_task_ref_cancel() ... }
+ *   static int upgrade(weft_http_ctx *c, void *ud) {
+ *       weft_http_handover h = {.head = "HTTP/1.1 101 Switching Protocols\r\n..."
+ *                                       "\r\n",
+ *                               .on_shutdown = on_stop, .ud = state};
+ *       h.head_len = strlen(h.head);
+ *       int rc = weft_http_hand_over(c, &h);
+ *       if (rc < 0) return rc;            // still the server's: it closes it
+ *       ... h.leftover first, then weft_read/weft_write on h.fd ...
+ *       weft_buf_free(&h.leftover);
+ *       weft_close(h.fd);
+ *       return 0;                         // the server forgets the connection
+ *   }
+ *
+ * Ordering. Everything the server had queued for the connection (responses
+ * to earlier pipelined requests, not yet written) is written first, then
+ * h->head (if any), in order, before the call returns; the response the
+ * handler may have buffered for this request through the functions above is
+ * not sent (write the upgrade response as h->head). Bytes the client sent
+ * behind this request (and its body), which the server had already read,
+ * are moved to h->leftover: they come before anything read from h->fd.
+ *
+ * Ownership. On success h->fd belongs to the caller, and h->leftover too
+ * (release it with weft_buf_free). From then on the server never reads,
+ * writes, shuts down or closes that fd, and never uses its request buffers
+ * for it again; response functions called on c afterwards write nowhere.
+ * The caller closes the fd with weft_close() (or hands it to another task)
+ * before or after the handler returns; a handler that returns without
+ * doing either leaks it.
+ *
+ * Task rules. Call it from the handler (or a middleware around it), in the
+ * connection's task, at most once per connection. The handler may then keep
+ * running on this task for as long as it likes (a WebSocket read loop lives
+ * here naturally); c and the request (headers, params, body) stay valid
+ * until the handler returns. Until then the server still counts the
+ * connection (max_connections, weft_http_server_stats) and knows it at
+ * shutdown; when the handler returns, the server drops it without touching
+ * the fd, and the handler's return value and any response are ignored.
+ *
+ * Shutdown. When weft_http_server_stop() (or a signal) starts a graceful
+ * shutdown, the server calls every handed-over connection's on_shutdown(ud)
+ * once, then waits for their handlers to return within shutdown_timeout_ms
+ * like any in-flight request, and then cancels the tasks still running
+ * (their suspending calls fail with WEFT_ECANCELED). on_shutdown runs on
+ * the task that runs weft_http_serve(), with the server's lock held: it
+ * must not suspend and must not call this server's functions; it should
+ * only signal the connection's task (close or send on a channel with
+ * deadline 0, weft_task_ref_cancel(), set an atomic flag). If the shutdown
+ * had already started when the hand-over happens, on_shutdown(ud) is called
+ * at once, in the calling task, before weft_http_hand_over() returns. A
+ * loop that polls instead can ask weft_http_stopping(c). */
+typedef struct weft_http_handover {
+    /* in */
+    const void *head; /* bytes to write after the queued responses (e.g. the 101
+                         response); NULL for none */
+    size_t head_len;
+    void (*on_shutdown)(void *ud); /* NULL: no notification (the task is still
+                                      cancelled at the shutdown deadline) */
+    void *ud;
+    /* out, on success */
+    int fd;            /* the connection's socket, now the caller's */
+    weft_buf leftover; /* bytes read past this request; the caller's to free */
+} weft_http_handover;
+
+/* Hand the connection of c over to the caller, as described above. Returns
+ * 0 with h->fd and h->leftover filled in, or:
+ *   WEFT_EINVAL   c or h NULL, the connection was already handed over, a
+ *                 streamed response has begun (weft_http_write,
+ *                 weft_http_send_file), or not called in the connection's
+ *                 task;
+ *   WEFT_ENOTSUP  c comes from the in-process test client (no socket);
+ *   WEFT_ENOMEM   no memory for h->leftover or h->head;
+ *   the write's error (WEFT_EPIPE, WEFT_ECONNRESET, WEFT_ETIMEDOUT after
+ *                 write_timeout_ms, WEFT_ECANCELED, ...) when the queued
+ *                 bytes or h->head could not be written.
+ * On any error nothing is handed over: h->leftover is left empty (freeing
+ * it is harmless), the connection stays the server's, and after a write
+ * error the server closes it when the handler returns. Suspends while
+ * writing (deadline: the server's write_timeout_ms). */
+int weft_http_hand_over(weft_http_ctx *c, weft_http_handover *h);
+/* 1 once the server serving c has started shutting down (a handler can stop
+ * a long poll early), else 0; 0 in the test client. Never suspends. */
+int weft_http_stopping(const weft_http_ctx *c);
+
 /* ---- in-process test client (like Go's httptest) ----------------------------
  * Runs a raw request through the same parser, router, middleware and
  * response writer as the server, without sockets. Must be called in a task.

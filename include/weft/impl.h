@@ -108,10 +108,11 @@ void weft_task_ref_release(weft_task_ref *r);
  * still see EAGAIN and should then simply wait again. Errors:
  * WEFT_ETIMEDOUT (deadline passed), WEFT_EAGAIN (deadline 0: returned at
  * once, without looking at the fd; try the syscall instead), WEFT_ECANCELED
- * (cancelled before or while waiting, unless masked), WEFT_EBADF (fd negative or beyond the fd table, or weft_close()d
- * / weft_fd_forget()ed while waiting), WEFT_EINVAL (no event asked for),
- * WEFT_ENOTASK. Suspends. Only one task should wait on one fd for the same
- * event at a time. */
+ * (cancelled before or while waiting, unless masked), WEFT_EBADF (fd
+ * negative or beyond the fd table, or weft_close()d / weft_fd_forget()ed
+ * while waiting), WEFT_EINVAL (no event asked for), WEFT_ENOTASK.
+ * Suspends. Only one task should wait on one fd for the same event at a
+ * time. */
 int weft_fd_wait_hint(int fd, int events, int64_t deadline);
 
 #ifdef __cplusplus

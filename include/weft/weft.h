@@ -1,11 +1,21 @@
 /*
- * weft.h — umbrella header: include this and you have all of weft.
+ * weft.h — umbrella header: include this and you have all of weft that an
+ * application uses.
  *
- *   base.h  errors, arena, buffers, string slices
- *   log.h   leveled logging
- *   rt.h    tasks, channels, select, sync, time, cancellation, I/O
- *   http.h  HTTP/1.1 request parser and chunked decoder
+ *   base.h  error codes, WEFT_ASSERT, arena, buffers, string slices
+ *   log.h   leveled logging (and its context callback)
+ *   rt.h    the runtime: tasks, groups, channels, select, sync, time,
+ *           cancellation, non-blocking I/O, blocking work
+ *   http.h  HTTP/1.1: the request parser and chunked decoder, and on them
+ *           the server, router, middleware, responses (buffered, streamed,
+ *           files), connection hand-over and an in-process test client
  *   json.h  JSON parser (arena DOM) and encoder
+ *   db.h    databases on the scheduler: PostgreSQL (libpq, pipelined) and
+ *           SQLite, one interface
+ *
+ * Not included: impl.h, the tier for people extending weft (modules and
+ * protocol libraries: cancellation masking, task references, fd waits);
+ * include it yourself when you need it.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -15,6 +25,7 @@
 #include "rt.h"
 #include "http.h"
 #include "json.h"
+#include "db.h"
 
 #define WEFT_VERSION "0.1.0"
 

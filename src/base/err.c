@@ -1,5 +1,5 @@
 /*
- * src/base/err.c — weft_strerror().
+ * src/base/err.c — weft_strerror() and what a failed WEFT_ASSERT calls.
  *
  * Codes with an errno twin are -errno, so the common ones are looked up in a
  * table indexed by errno (our wording, lower case, stable across libcs); any
@@ -9,8 +9,12 @@
  * Everything returned is a string literal, so the function is thread-safe.
  */
 #include "weft/base.h"
+#include "weft/log.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -69,4 +73,22 @@ const char *weft_strerror(int code) {
         if (i < (long long)COUNTOF(custom_msgs) && custom_msgs[i]) return custom_msgs[i];
     }
     return "unknown error";
+}
+
+/* A failed assertion. Logged like any error (time, task); an assertion that
+ * fails inside the logger (or its context callback) would recurse, so the
+ * second one on a thread writes a bare line instead. */
+void weft__assert_fail(const char *cond, const char *file, int line) {
+    static __thread int failing;
+    if (!failing++) {
+        weft_log_error("assertion failed: %s (%s:%d)", cond, file, line);
+    } else {
+        char b[512];
+        int n = snprintf(b, sizeof b, "assertion failed: %s (%s:%d)\n", cond, file, line);
+        if (n > 0) {
+            ssize_t w = write(STDERR_FILENO, b, (size_t)n < sizeof b ? (size_t)n : sizeof b - 1);
+            (void)w;
+        }
+    }
+    abort();
 }

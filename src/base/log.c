@@ -8,10 +8,12 @@
  * glibc's tz lock.
  *
  *   2026-11-22T06:20:01.123Z WARN [task-name] message
+ *
+ * base/ does not call up into the runtime: the "[task-name]" comes from the
+ * context callback the runtime installs (weft_log_set_context).
  */
 #include "weft/log.h"
 #include "base/civil.h"
-#include "weft/rt.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,6 +30,16 @@
 static atomic_int cur_level = -1;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+static _Atomic(weft_log_context_fn) context_fn;
+
+void weft_log_set_context(weft_log_context_fn fn) {
+    atomic_store_explicit(&context_fn, fn, memory_order_release);
+}
+
+weft_log_context_fn weft_log_get_context(void) {
+    return atomic_load_explicit(&context_fn, memory_order_acquire);
+}
 
 static int level_from_env(void) {
     const char *s = getenv("WEFT_LOG");
@@ -116,10 +128,11 @@ void weft_log(weft_log_level lvl, const char *fmt, ...) {
 
     unsigned li = (unsigned)lvl;
     const char *tag = li < sizeof(level_names) / sizeof(level_names[0]) ? level_names[li] : "LOG";
-    const char *task = weft_task_name();
+    weft_log_context_fn ctx = weft_log_get_context();
+    const char *where = ctx ? ctx() : NULL;
     int n;
-    if (task)
-        n = snprintf(line + off, sizeof(line) - off, " %s [%s] ", tag, *task ? task : "task");
+    if (where)
+        n = snprintf(line + off, sizeof(line) - off, " %s [%.64s] ", tag, where);
     else
         n = snprintf(line + off, sizeof(line) - off, " %s ", tag);
     if (n > 0) off += (size_t)n < sizeof(line) - off ? (size_t)n : sizeof(line) - off - 1;

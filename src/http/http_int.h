@@ -91,11 +91,15 @@ struct weft__http_conn {
     char peer[64];   /* formatted on demand by weft_http_peer */
     uint64_t served; /* requests answered since this state was taken */
     void *owner;     /* server: the connection's long-lived record (server.c) */
+    size_t cur_len;  /* wire bytes (head + body) of the request being handled */
+    int handed_over; /* weft_http_hand_over() took the connection */
 };
 
 /* Run every complete request in c->in[in_off..] (reading bodies as needed),
  * answering into c->out. Returns 1 to keep the connection, 0 to close it
- * (after flushing), or a negative I/O code. Leaves a partial head in `in`. */
+ * (after flushing), 2 when a handler took the connection over
+ * (weft_http_hand_over: the server must not touch the fd again), or a
+ * negative I/O code. Leaves a partial head in `in`. */
 int weft__http_process(weft__http_conn *c);
 /* Write c->out (to the socket, or the sink). 0 or a negative code. */
 int weft__http_flush(weft__http_conn *c);

@@ -62,7 +62,8 @@ struct weft_http_server {
     weft_sem stop_sem;
     _Atomic int stopping;
     _Atomic int serving;
-    pthread_mutex_t mu; /* conns list and the pool */
+    pthread_mutex_t mu; /* conns list, the pool, hand-over notifications */
+    int notified;       /* under mu: the shutdown has notified handed-over connections */
     struct sconn *conns;
     weft__http_conn *pool[POOL_MAX]; /* request state of connections between requests */
     int npool;
@@ -285,11 +286,19 @@ int weft__http_process(weft__http_conn *c) {
         }
         ssize_t total = read_body(c, (size_t)rc);
         if (total <= 0) return total == 0 ? 0 : (int)total;
+        c->cur_len = (size_t)total;
         if (cfg->access_log) x->t0_ns = weft_now_ns();
         x->is_head = weft_str_eq(x->req.method, WEFT_STR("HEAD"));
         x->keep_alive = x->req.keep_alive && !(c->srv && atomic_load(&c->srv->stopping));
         weft__http_route_match(c->router, x);
         rc = weft__http_run_chain(x);
+        if (c->handed_over) {
+            /* the connection is the handler's now: no response, no reads */
+            if (cfg->access_log) access_log(c);
+            if (c->srv) atomic_fetch_add_explicit(&c->srv->requests, 1, memory_order_relaxed);
+            c->served++;
+            return 2;
+        }
         if (rc < 0 && !x->head_sent && !x->failed) {
             weft_log_warn("http: handler for %.*s %.*s failed: %s", (int)x->req.method.n,
                           x->req.method.p, (int)x->req.path.n, x->req.path.p,
@@ -332,6 +341,10 @@ typedef struct sconn {
     _Atomic int idle; /* 1 while waiting for a request, 2 once told to close */
     _Atomic int64_t idle_deadline; /* while idle: when the sweeper closes it (ms) */
     weft_task_ref *task; /* the connection's task, for close_idle */
+    /* weft_http_hand_over(): set under srv->mu, read by the shutdown */
+    int handed_over;
+    void (*on_shutdown)(void *ud);
+    void *ud;
     struct sconn *prev, *next;
     peer_addr peer;
     uint64_t served;
@@ -395,6 +408,8 @@ static weft__http_conn *state_get(weft_http_server *s, sconn *sc) {
     c->owner = sc;
     c->peer[0] = 0;
     c->served = 0;
+    c->cur_len = 0;
+    c->handed_over = 0;
     return c;
 }
 
@@ -494,6 +509,7 @@ static void conn_main(void *arg) {
             sc.served += c->served - served;
             head_deadline = weft_deadline_in(cfg->head_timeout_ms);
         }
+        if (rc == 2) break; /* handed over and its handler has returned */
         if (rc == 0) {
             weft__http_flush(c);
             break;
@@ -508,9 +524,12 @@ static void conn_main(void *arg) {
         }
     }
     /* Orderly close: half-close our side, so a client that pipelined more
-     * requests than were answered gets the responses, not a reset. */
-    shutdown(sc.fd, SHUT_WR);
-    weft_close(sc.fd);
+     * requests than were answered gets the responses, not a reset. A
+     * handed-over fd is not ours any more. */
+    if (!sc.handed_over) {
+        shutdown(sc.fd, SHUT_WR);
+        weft_close(sc.fd);
+    }
     state_put(s, c);
     pthread_mutex_lock(&s->mu);
     if (sc.prev)
@@ -521,6 +540,62 @@ static void conn_main(void *arg) {
     pthread_mutex_unlock(&s->mu);
     weft_task_ref_release(sc.task);
     atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+}
+
+/* ---- connection hand-over ---------------------------------------------------------------- */
+
+int weft_http_hand_over(weft_http_ctx *x, weft_http_handover *h) {
+    if (!x || !h) return WEFT_EINVAL;
+    weft__http_conn *c = x->conn;
+    weft_buf_init(&h->leftover, 0);
+    if (!c->srv || !c->owner || c->fd < 0) return c->handed_over ? WEFT_EINVAL : WEFT_ENOTSUP;
+    sconn *sc = c->owner;
+    if (c->handed_over || x->head_sent || weft_task_id() != weft_task_ref_id(sc->task))
+        return WEFT_EINVAL;
+    weft_http_server *s = c->srv;
+    size_t start = c->in_off + c->cur_len;
+    if (c->in.len > start && weft_buf_append(&h->leftover, c->in.data + start, c->in.len - start))
+        return WEFT_ENOMEM;
+    if (h->head_len && (!h->head || weft_buf_append(&c->out, h->head, h->head_len))) {
+        weft_buf_free(&h->leftover);
+        return h->head ? WEFT_ENOMEM : WEFT_EINVAL;
+    }
+    int rc = weft__http_flush(c);
+    if (rc < 0) {
+        weft_buf_free(&h->leftover);
+        x->failed = 1; /* part of it may be on the wire: only closing tells */
+        return rc;
+    }
+    h->fd = c->fd;
+    /* From here on the server's code for this request writes nowhere: a
+     * flush with no fd and no sink drops its bytes. The output buffer is
+     * not needed any more; the input stays, the request points into it. */
+    c->fd = -1;
+    weft_buf_free(&c->out);
+    c->handed_over = 1;
+    pthread_mutex_lock(&s->mu);
+    sc->handed_over = 1;
+    sc->on_shutdown = h->on_shutdown;
+    sc->ud = h->ud;
+    int late = s->notified;
+    pthread_mutex_unlock(&s->mu);
+    if (late && h->on_shutdown) h->on_shutdown(h->ud);
+    return 0;
+}
+
+int weft_http_stopping(const weft_http_ctx *x) {
+    const weft__http_conn *c = x ? x->conn : NULL;
+    return c && c->srv ? atomic_load(&c->srv->stopping) : 0;
+}
+
+/* Shutdown has begun: tell every handed-over connection, once. Connections
+ * handed over later see `notified` and call their own notification. */
+static void notify_handed_over(weft_http_server *s) {
+    pthread_mutex_lock(&s->mu);
+    s->notified = 1;
+    for (sconn *c = s->conns; c; c = c->next)
+        if (c->handed_over && c->on_shutdown) c->on_shutdown(c->ud);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- listeners ------------------------------------------------------------------------ */
@@ -792,6 +867,7 @@ int weft_http_serve(weft_http_server *s) {
             break;
         }
     }
+    notify_handed_over(s);
     weft_group_cancel(&s->accept_group);
     weft_group_cancel(&s->aux_group);
     /* These waits must finish even if this task was cancelled. */

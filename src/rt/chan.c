@@ -103,6 +103,7 @@ static weft__waiter *take_waiter(weft__waiter **q, int err) {
 /* Try to send without waiting (lock held). 1 sent, 0 would block, <0 error.
  * A woken receiver is chained on *wake. */
 static int try_send(weft_chan *c, const void *v, weft__task **wake) {
+    WEFT_ASSERT_HELD(&c->lock);
     if (c->closed) return WEFT_ECLOSED;
     weft__waiter *r = take_waiter(&c->recvq, 0);
     if (r) {
@@ -121,6 +122,7 @@ static int try_send(weft_chan *c, const void *v, weft__task **wake) {
 /* Try to receive without waiting (lock held). 1 received, 0 would block,
  * WEFT_ECLOSED when closed and drained. A woken sender is chained on *wake. */
 static int try_recv(weft_chan *c, void *v, weft__task **wake) {
+    WEFT_ASSERT_HELD(&c->lock);
     if (c->len > 0) {
         copy_elem(v, slot(c, 0), c->esz);
         c->head = (c->head + 1) % c->cap;

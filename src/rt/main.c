@@ -15,6 +15,13 @@
 
 static _Atomic int rt_busy; /* a weft_main() is active */
 
+/* The logger's context (weft/log.h): the running task's name. */
+static const char *log_context(void) {
+    weft__task *t = weft__task_self();
+    if (!t) return NULL;
+    return t->name[0] ? t->name : "task";
+}
+
 /* ---- starvation monitor ------------------------------------------------------ */
 
 /* The monitor samples each worker's switch counter. A worker whose counter
@@ -102,6 +109,7 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
         return WEFT_EINVAL;
     int busy = 0;
     if (!atomic_compare_exchange_strong(&rt_busy, &busy, 1)) return WEFT_EBUSY;
+    weft_log_set_context(log_context);
     int rc;
     if (!c.workers) c.workers = env_int("WEFT_WORKERS", 0);
     if (!c.workers) {

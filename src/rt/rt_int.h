@@ -22,10 +22,11 @@
  *
  * Parking and waking (the one protocol every wait uses)
  * -----------------------------------------------------
- * t->wstate packs (result:32 | seq:30 | state:2). A task that is about to
- * wait calls weft__wait_arm(), which bumps seq and sets ARMED; it then puts
- * itself on whatever lists it waits on (a channel's queue, a timer, an fd),
- * remembering seq, and calls weft__park(). Wakers call weft__wake(t, seq,
+ * t->wstate packs (result:32 | seq:29 | nocancel:1 | state:2). A task that
+ * is about to wait calls weft__wait_begin(), which checks cancellation and
+ * the deadline, bumps seq and sets ARMED; it then puts itself on whatever
+ * lists it waits on (a channel's queue, a timer, an fd), remembering seq,
+ * and calls weft__park(). Wakers call weft__wake(t, seq,
  * result): one CAS decides the single winner, so a timer, a channel and a
  * cancel racing for the same task never wake it twice, and a waker from an
  * older wait (seq mismatch) does nothing. The switch away completes before the
@@ -34,7 +35,20 @@
  * moves ARMED -> PARKED. A waker that found ARMED marks the wait WOKEN and the
  * hook then readies the task itself; a waker that found PARKED readies it.
  * Lock-holding wakers (channels, sync) always see PARKED or WOKEN, because the
- * lock is released only after the state moved to PARKED.
+ * lock is released only after the state moved to PARKED. A wait armed with
+ * nocancel (the task has cancellation masked: t->nocancel > 0, from
+ * weft_nocancel_begin() or while its cleanups run) is woken by anything but
+ * weft__cancel_task().
+ *
+ * Files
+ * -----
+ * sched.c: the scheduler core (run queues, stealing, switching, parking and
+ * waking, the scheduler loop, workers); task.c: spawn, the task's body and
+ * cleanups, task queries, cancellation, groups, and the task half of
+ * weft/impl.h; main.c: weft_main(), weft_shutdown(), the starvation monitor.
+ * timer.c, stack.c, chan.c, sync.c, io*.c, blocking.c, debug.c as named.
+ * Modules outside src/rt/ never include this header: what they need of the
+ * runtime is in weft/impl.h.
  *
  * Thread-locals
  * -------------
@@ -71,12 +85,14 @@
 #endif
 #endif
 
-#ifdef NDEBUG
-#define WEFT_ASSERT(c) ((void)0)
-#else
-#define WEFT_ASSERT(c) ((c) ? (void)0 : weft__assert_fail(#c, __FILE__, __LINE__))
+/* WEFT_ASSERT comes from weft/base.h. Checks that would cost the fast path
+ * more than a branch (recording which thread holds a spinlock) are compiled
+ * only where WEFT__LOCK_OWNER is set: the ASan and TSan builds every test
+ * runs under, or -DWEFT_DEBUG. The plain -O2 build, the one benchmarked,
+ * goes without them. */
+#if (defined(WEFT_ASAN) || defined(WEFT_TSAN) || defined(WEFT_DEBUG)) && !defined(NDEBUG)
+#define WEFT__LOCK_OWNER 1
 #endif
-void weft__assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
 /* For code that reads other threads' tasks on purpose, without locks: the
  * task dump, the monitor, io_uring's stale-remove check. The TCB and stack
@@ -97,10 +113,49 @@ void weft__assert_fail(const char *cond, const char *file, int line) __attribute
 typedef struct weft__task weft__task;
 typedef struct weft__worker weft__worker;
 
-/* ---- spinlock: held only for a few instructions, never across a switch --- */
+/* ---- spinlock: held only for a few instructions, never across a switch ---
+ * (weft__park releases the caller's lock after the switch, but on the same
+ * thread, in the next context's after-switch hook). The lock word is 0 when
+ * free; when held it is 1, or with WEFT__LOCK_OWNER the holding thread's tag,
+ * so that WEFT_ASSERT_HELD(l) can check "the caller holds l" where code
+ * relies on it, and unlocking a lock another thread holds is caught. */
+#ifdef WEFT__LOCK_OWNER
+extern __thread uint32_t weft__tls_lock_tag __attribute__((tls_model("initial-exec")));
+uint32_t weft__lock_tag_new(void);
+/* This thread's tag (never 0). A volatile asm read, like weft__worker_self():
+ * a task that locks, parks and locks again on another thread must not reuse
+ * a cached thread-local address. */
+static inline uint32_t weft__lock_tag(void) {
+    uint32_t v;
+    __asm__ volatile("movq weft__tls_lock_tag@gottpoff(%%rip), %%rax\n\tmovl %%fs:(%%rax), %0"
+                     : "=r"(v)
+                     :
+                     : "rax");
+    return v ? v : weft__lock_tag_new();
+}
+#define WEFT_ASSERT_HELD(l)                                                                        \
+    (__atomic_load_n((l), __ATOMIC_RELAXED) == weft__lock_tag()                                    \
+         ? (void)0                                                                                 \
+         : weft__assert_fail("the caller holds " #l, __FILE__, __LINE__))
+#else
+#define WEFT_ASSERT_HELD(l) ((void)sizeof(l))
+#endif
+
+/* Acquire: the plain build swaps in 1 (a failed swap writes 1 over 1); with
+ * owners a failed attempt must not overwrite the holder's tag, so it takes
+ * the lock with a compare-and-swap from 0 instead. */
+static inline bool weft__spin_try(uint32_t *l) {
+#ifdef WEFT__LOCK_OWNER
+    uint32_t free_ = 0;
+    return __atomic_compare_exchange_n(l, &free_, weft__lock_tag(), false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+#else
+    return !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
+#endif
+}
 static inline void weft__spin_lock(uint32_t *l) {
     for (;;) {
-        if (!__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) return;
+        if (weft__spin_try(l)) return;
         int n = 0;
         while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
             if (++n < 64)
@@ -113,7 +168,10 @@ static inline void weft__spin_lock(uint32_t *l) {
         }
     }
 }
-static inline void weft__spin_unlock(uint32_t *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+static inline void weft__spin_unlock(uint32_t *l) {
+    WEFT_ASSERT_HELD(l);
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
 
 /* ---- wait state: result:32 | seq:29 | nocancel:1 | state:2 ---------------- */
 enum { WS_IDLE = 0, WS_ARMED = 1, WS_PARKED = 2, WS_WOKEN = 3 };
@@ -191,12 +249,12 @@ struct weft__task {
      * switch reads. A spawn on a recycled stack writes no other line of the
      * TCB: the fields below keep their idle values between tasks (set when
      * the slot is carved, restored by the task's exit). */
-    void *sp;         /* saved stack pointer; offset 0, used by the switch */
+    void *sp;         /* saved stack pointer (weft__ctx_switch stores/loads it) */
     weft__task *next; /* global queue / free list link */
     _Atomic uint64_t wstate;
     _Atomic int canceled;
     int state;    /* TASK_*, for dumps (racy reads are fine) */
-    int nocancel; /* >0: suspending calls ignore cancellation (cleanup, I/O release) */
+    int nocancel; /* >0: suspending calls ignore cancellation (cleanups, weft_nocancel_begin) */
     int ndefer;   /* idle: 0 */
     weft_fn fn;
     void *arg;
@@ -299,6 +357,31 @@ struct weft__worker {
     int64_t *seen_t;   /* ... and when (steal_any) */
     void *altstack;
 };
+
+/* ---- what the fast paths rely on, checked by the compiler ----------------- */
+
+/* Every switch, park, wake and wait_begin touches these task fields: they
+ * share the TCB's first cache line (the slot's TCB is 64-aligned, stack.c). */
+_Static_assert(offsetof(weft__task, nocancel) + sizeof(int) <= WEFT_CACHELINE,
+               "sp, next, wstate, canceled, state and nocancel must fit the TCB's first line");
+/* A waiter lives in the waiting task's frame, next to what it waits for. */
+_Static_assert(sizeof(weft__waiter) <= WEFT_CACHELINE, "a waiter must fit one cache line");
+/* The wait state word: one 64-bit CAS decides every wake. */
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(uint64_t) == 8, "wstate is one word");
+_Static_assert(WS_STATE(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == WS_WOKEN &&
+                   WS_NC(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == 1 &&
+                   WS_SEQ(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == 0x1fffffffu &&
+                   WS_RESULT(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == -1 &&
+                   WS_RESULT(WS_MAKE(WEFT_ECANCELED, 0, 0, WS_ARMED)) == WEFT_ECANCELED,
+               "the wstate fields must not overlap");
+/* Run queue positions are free-running uint32_t: slot = pos % RUNQ_SIZE
+ * stays right across the wrap at 2^32 only for a power of two. */
+_Static_assert(RUNQ_SIZE > 0 && (RUNQ_SIZE & (RUNQ_SIZE - 1)) == 0,
+               "RUNQ_SIZE must be a power of two");
+/* Thieves write the head, the owner the tail and the slots: the worker's own
+ * fields start on a fresh line. */
+_Static_assert(offsetof(weft__worker, id) % WEFT_CACHELINE == 0,
+               "the worker's private fields must not share the run queue's last line");
 
 /* ---- runtime-wide state -------------------------------------------------- */
 typedef struct weft__rt {

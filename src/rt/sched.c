@@ -34,12 +34,20 @@
 #endif
 
 weft__rt weft__R;
-__thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
-
-void weft__assert_fail(const char *cond, const char *file, int line) {
-    weft_log_error("assertion failed: %s (%s:%d)", cond, file, line);
-    abort();
+#ifdef WEFT__LOCK_OWNER
+__thread uint32_t weft__tls_lock_tag __attribute__((tls_model("initial-exec")));
+static _Atomic uint32_t lock_tags;
+/* A thread's first lock: give it the next tag (0 is "free"; wrapping after
+ * 4 billion threads would only blunt the check, never break the lock). */
+uint32_t weft__lock_tag_new(void) {
+    uint32_t v;
+    do v = atomic_fetch_add_explicit(&lock_tags, 1, memory_order_relaxed) + 1;
+    while (v == 0);
+    weft__tls_lock_tag = v;
+    return v;
 }
+#endif
+__thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
 uint32_t weft__rand(weft__worker *w) {
     /* xorshift64* */
@@ -428,6 +436,8 @@ bool weft__wake(weft__task *t, uint32_t seq, int result) {
 bool weft__claim(weft__task *t, uint32_t seq, int result) {
     bool parked;
     if (!wake_cas(t, seq, result, false, &parked)) return false;
+    /* kept in the plain build: one predictable branch on a value already in
+     * a register, against a waker that broke the lock protocol (rt_int.h) */
     WEFT_ASSERT(parked);
     return true;
 }
@@ -494,6 +504,9 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
     t->wait_reason = NULL;
     t->wait_obj = NULL;
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_acquire);
+    /* kept in the plain build: one compare on a word this path loads anyway;
+     * a task resumed without a winning wake would otherwise run on with a
+     * result nobody gave it */
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
     /* no waker can act on a WOKEN wait (wake_cas needs ARMED or PARKED), so
      * a plain store will do: a seq_cst one is a locked instruction */
@@ -503,6 +516,7 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
 
 int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
                   const char *reason, const void *obj) {
+    WEFT_ASSERT_HELD(lock);
     weft__task *t = weft__task_self();
     uint32_t seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);

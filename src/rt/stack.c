@@ -12,9 +12,9 @@
  * cost a few thousand mappings (vm.max_map_count is typically 65530).
  * Fallback on older kernels: mprotect(PROT_NONE) per slot, which splits the
  * mapping in two per slot; we stop guarding once that would come near the
- * map limit and put a canary at the bottom of the stack instead, checked at
- * every switch away from the task (weft__stack_check()). The mode in force
- * is logged at debug level and shown by weft_dump_tasks().
+ * map limit and put a canary at the bottom of the stack instead, checked
+ * each time the task parks (weft__stack_smashed() in weft__park()). The mode
+ * in force is logged at debug level and shown by weft_dump_tasks().
  *
  * Fresh slots are carved BATCH at a time; one process_madvise(2) installs
  * the batch's guards and another commits the pages holding their TCBs, so a

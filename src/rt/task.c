@@ -168,7 +168,9 @@ void weft_group_init(weft_group *g) {
     if (g) memset(g, 0, sizeof *g);
 }
 
+/* The caller holds g->lock. */
 static void group_join(weft_group *g, weft__task *t) {
+    WEFT_ASSERT_HELD(&g->lock);
     weft__task *h = g->tasks;
     t->group = g;
     t->gprev = NULL;

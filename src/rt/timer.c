@@ -46,11 +46,14 @@ static void sift_down(weft__worker *w, int i) {
     heap_set(w, i, t);
 }
 
+/* Heap operations: the caller holds w->tlock. */
 static void publish_next(weft__worker *w) {
+    WEFT_ASSERT_HELD(&w->tlock);
     atomic_store_explicit(&w->tnext, w->tlen ? w->theap[0]->when : INT64_MAX, memory_order_release);
 }
 
 static void heap_remove(weft__worker *w, weft__timer *t) {
+    WEFT_ASSERT_HELD(&w->tlock);
     int i = t->idx;
     t->idx = -1;
     weft__timer *last = w->theap[--w->tlen];

@@ -682,3 +682,145 @@ TEST_PLAIN(log_truncates_long_lines) {
     ASSERT_STREQ(out + n - 5, "m...\n");
     ASSERT(memchr(out, '\n', (size_t)n - 1) == NULL);
 }
+
+/* The logger's context callback (weft_log_set_context): base/ prints what the
+ * callback returns and knows nothing else about where a line comes from. */
+static const char *ctx_fixed(void) { return "ctx-1"; }
+static const char *ctx_none(void) { return NULL; }
+static const char *ctx_long(void) {
+    return "0123456789012345678901234567890123456789012345678901234567890123-cut";
+}
+
+TEST_PLAIN(log_context_callback) {
+    weft_log_level old = weft_log_get_level();
+    weft_log_context_fn old_ctx = weft_log_get_context();
+    weft_log_set_level(WEFT_LOG_INFO);
+    int saved, p[2];
+    ASSERT_EQ(capture_begin(&saved, p), 0);
+    weft_log_set_context(ctx_fixed);
+    weft_log_warn("one");
+    weft_log_set_context(ctx_none);
+    weft_log_warn("two");
+    weft_log_set_context(ctx_long);
+    weft_log_warn("three");
+    weft_log_set_context(NULL);
+    weft_log_warn("four");
+    char out[8192];
+    capture_end(saved, p, out, sizeof(out));
+    weft_log_set_context(old_ctx);
+    weft_log_set_level(old);
+
+    ASSERT(strstr(out, " WARN [ctx-1] one\n") != NULL);
+    ASSERT(strstr(out, " WARN two\n") != NULL);
+    ASSERT(strstr(out,
+                  " WARN [0123456789012345678901234567890123456789012345678901234567890123] "
+                  "three\n") != NULL);
+    ASSERT(strstr(out, " WARN four\n") != NULL);
+}
+
+/* weft_main() installs the runtime's context: lines logged in a task carry
+ * its name ("task" when it has none); lines from a plain thread carry none. */
+static void log_in_named(void *arg) {
+    (void)arg;
+    weft_log_warn("from-named");
+}
+static void log_in_unnamed(void *arg) {
+    (void)arg;
+    weft_log_warn("from-unnamed");
+}
+static void *log_in_thread(void *arg) {
+    (void)arg;
+    weft_log_warn("from-thread");
+    return NULL;
+}
+
+TEST(log_line_names_the_task) {
+    weft_log_level old = weft_log_get_level();
+    weft_log_set_level(WEFT_LOG_INFO);
+    ASSERT(weft_log_get_context() != NULL);
+    int saved, p[2];
+    ASSERT_EQ(capture_begin(&saved, p), 0);
+    weft_group g;
+    weft_group_init(&g);
+    int rc1 = weft_group_go(&g, log_in_named, NULL, "log-namer");
+    int rc2 = weft_go_opts(log_in_unnamed, NULL, &(weft_task_opts){.group = &g});
+    int rc3 = weft_group_wait(&g, weft_deadline_in(5000));
+    pthread_t th;
+    int rc4 = pthread_create(&th, NULL, log_in_thread, NULL);
+    if (!rc4) pthread_join(th, NULL);
+    char out[8192];
+    capture_end(saved, p, out, sizeof(out));
+    weft_log_set_level(old);
+
+    ASSERT_EQ(rc1, 0);
+    ASSERT_EQ(rc2, 0);
+    ASSERT_EQ(rc3, 0);
+    ASSERT_EQ(rc4, 0);
+    ASSERT(strstr(out, " WARN [log-namer] from-named\n") != NULL);
+    ASSERT(strstr(out, " WARN [task] from-unnamed\n") != NULL);
+    ASSERT(strstr(out, " WARN from-thread\n") != NULL);
+}
+
+/* ---- WEFT_ASSERT ------------------------------------------------------------ */
+
+#include <signal.h>
+#include <sys/wait.h>
+
+/* Runs fn in a child process with fd 2 on a pipe; returns its wait status
+ * and what it wrote to stderr (NUL-terminated in out). */
+static int run_child(void (*fn)(void), char *out, size_t cap, int *status) {
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        signal(SIGABRT, SIG_DFL);
+        fn();
+        _exit(0);
+    }
+    close(p[1]);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(p[0], out + n, cap - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+        if (n == cap - 1) break;
+    }
+    close(p[0]);
+    out[n] = 0;
+    return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
+
+static void assert_false(void) {
+    int two = 2;
+    WEFT_ASSERT(two + 2 == 5);
+}
+enum { ASSERT_FALSE_LINE = __LINE__ - 2 }; /* the WEFT_ASSERT above */
+static void assert_true(void) {
+    int two = 2;
+    WEFT_ASSERT(two + 2 == 4);
+}
+
+TEST_PLAIN(weft_assert_logs_and_aborts) {
+#ifdef NDEBUG
+    return; /* compiled out by design */
+#endif
+    char out[4096], want[128];
+    int st = 0;
+    ASSERT_EQ(run_child(assert_false, out, sizeof out, &st), 0);
+    ASSERT(WIFSIGNALED(st));
+    ASSERT_EQ(WTERMSIG(st), SIGABRT);
+    snprintf(want, sizeof want, " ERROR assertion failed: two + 2 == 5 (tests/unit/base.c:%d)\n",
+             (int)ASSERT_FALSE_LINE);
+    ASSERT(strstr(out, want) != NULL);
+    /* a true assertion does nothing */
+    ASSERT_EQ(run_child(assert_true, out, sizeof out, &st), 0);
+    ASSERT(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+    ASSERT_STREQ(out, "");
+}

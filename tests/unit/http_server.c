@@ -1751,3 +1751,356 @@ TEST(files_sendfile_over_socket_with_pipelining) {
     ASSERT(cli_quiet(&c, 50));
     ASSERT_EQ(close_and_stop(&t, &c), 0);
 }
+
+/* ======================================================================
+ * Connection hand-over (weft_http_hand_over, Go's http.Hijacker)
+ *
+ * The /upgrade route hands its connection over after a 101 head and speaks
+ * a line protocol on it: "x\n" -> "echo: x\n", "quit\n" -> "bye\n" and
+ * close. Its shutdown notification cancels the loop's read through a task
+ * reference (weft/impl.h); the loop then says "bye (shutdown)\n" with
+ * cancellation masked and closes. With ho_ignore set, the notification is
+ * only counted and the loop goes on until the server cancels it.
+ * ====================================================================== */
+
+#include "weft/impl.h"
+
+#define UPGRADE_HEAD                                                                               \
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+#define GET_UPGRADE                                                                                \
+    "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+
+enum { HO_EOF = 1, HO_QUIT, HO_SHUTDOWN, HO_CANCELED, HO_ERROR };
+static _Atomic int ho_ignore, ho_linger_ms; /* per test */
+static _Atomic int ho_running, ho_entered, ho_notified, ho_ended, ho_end_how;
+static _Atomic int64_t ho_end_ns;
+
+static void ho_reset(int ignore, int linger_ms) {
+    atomic_store(&ho_ignore, ignore);
+    atomic_store(&ho_linger_ms, linger_ms);
+    atomic_store(&ho_running, 0);
+    atomic_store(&ho_entered, 0);
+    atomic_store(&ho_notified, 0);
+    atomic_store(&ho_ended, 0);
+    atomic_store(&ho_end_how, 0);
+    atomic_store(&ho_end_ns, 0);
+}
+
+typedef struct ho_conn {
+    weft_task_ref *self;
+    _Atomic int notified;
+} ho_conn;
+
+/* on the serve task, server lock held: only signal */
+static void ho_on_shutdown(void *ud) {
+    ho_conn *hc = ud;
+    atomic_store(&hc->notified, 1);
+    atomic_fetch_add(&ho_notified, 1);
+    if (!atomic_load(&ho_ignore)) weft_task_ref_cancel(hc->self);
+}
+
+/* Answers every complete line in b (consuming it); 1 after "quit". */
+static int ho_lines(int fd, weft_buf *b, int *err) {
+    char *nl;
+    while (b->len && (nl = memchr(b->data, '\n', b->len))) {
+        size_t n = (size_t)(nl - b->data);
+        char out[600];
+        int k;
+        int quit = n == 4 && memcmp(b->data, "quit", 4) == 0;
+        if (quit)
+            k = snprintf(out, sizeof out, "bye\n");
+        else
+            k = snprintf(out, sizeof out, "echo: %.*s\n", (int)(n < 500 ? n : 500), b->data);
+        weft_buf_consume(b, n + 1);
+        ssize_t w = weft_write_all(fd, out, (size_t)k, weft_deadline_in(IO_MS));
+        if (w < 0) {
+            *err = (int)w;
+            return 1;
+        }
+        if (quit) return 1;
+    }
+    return 0;
+}
+
+static int h_upgrade(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    ho_conn hc = {0};
+    hc.self = weft_task_ref_self(NULL);
+    if (!hc.self) return WEFT_ENOMEM;
+    weft_http_handover h = {.head = UPGRADE_HEAD,
+                            .head_len = strlen(UPGRADE_HEAD),
+                            .on_shutdown = ho_on_shutdown,
+                            .ud = &hc};
+    int rc = weft_http_hand_over(c, &h);
+    if (rc < 0) {
+        weft_task_ref_release(hc.self);
+        return rc;
+    }
+    atomic_fetch_add(&ho_running, 1);
+    atomic_fetch_add(&ho_entered, 1);
+    /* response calls after the hand-over reach nobody: the client checks it
+     * gets exactly the 101 head and then the protocol's bytes */
+    weft_http_text(c, 500, "must not be sent\n");
+    weft_http_write(c, "nor this", 8);
+    /* a second hand-over of the same connection is refused */
+    weft_http_handover again = {0};
+    int how = weft_http_hand_over(c, &again) == WEFT_EINVAL ? 0 : HO_ERROR;
+    weft_buf_free(&again.leftover);
+    weft_buf b = h.leftover; /* the bytes that came behind the request first */
+    int err = 0;
+    while (!how) {
+        if (ho_lines(h.fd, &b, &err)) {
+            how = err ? HO_ERROR : HO_QUIT;
+            break;
+        }
+        if (weft_buf_reserve(&b, 512)) {
+            how = HO_ERROR;
+            break;
+        }
+        ssize_t n = weft_read(h.fd, b.data + b.len, 512, -1);
+        if (n > 0) {
+            b.len += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            how = HO_EOF;
+        } else if (n == WEFT_ECANCELED && atomic_load(&hc.notified)) {
+            /* a goodbye after the notification: masked, with a deadline */
+            int prev = weft_nocancel_begin();
+            weft_sleep(atomic_load(&ho_linger_ms));
+            int ignored = atomic_load(&ho_ignore);
+            const char *bye = ignored ? "canceled\n" : "bye (shutdown)\n";
+            weft_write_all(h.fd, bye, strlen(bye), weft_deadline_in(IO_MS));
+            weft_nocancel_end(prev);
+            how = ignored ? HO_CANCELED : HO_SHUTDOWN;
+        } else {
+            how = HO_ERROR;
+        }
+    }
+    weft_buf_free(&b);
+    weft_close(h.fd);
+    weft_task_ref_release(hc.self);
+    atomic_store(&ho_end_how, how);
+    atomic_store(&ho_end_ns, weft_now_ns());
+    atomic_fetch_sub(&ho_running, 1);
+    atomic_fetch_add(&ho_ended, 1);
+    return 0;
+}
+
+/* The standard router plus /upgrade. */
+static int tsrv_ho(tsrv *t, const weft_http_config *cfg) {
+    memset(t, 0, sizeof *t);
+    t->r = std_router();
+    if (!t->r) return WEFT_ENOMEM;
+    int rc = weft_http_route(t->r, "GET", "/upgrade", h_upgrade, NULL);
+    if (rc) return rc;
+    return tsrv_start(t, cfg);
+}
+
+/* Reads until c->in starts with s (then consumes it): 0, or -1 reporting. */
+static int expect_bytes(loc at, cli *c, const char *s) {
+    size_t n = strlen(s);
+    int rc = cli_need(c, n, weft_deadline_in(IO_MS));
+    if (rc || memcmp(c->in.data, s, n) != 0)
+        return fail_at(at, s, "expected these bytes, got %s \"%.*s\"", rc ? weft_strerror(rc) : "",
+                       (int)(c->in.len < 200 ? c->in.len : 200), c->in.data ? c->in.data : "");
+    weft_buf_consume(&c->in, n);
+    return 0;
+}
+#define ASSERT_BYTES(c, s)                                                                         \
+    do {                                                                                           \
+        if (expect_bytes(HERE, (c), (s))) return;                                                  \
+    } while (0)
+
+/* Waits (at most IO_MS) until ho_ended reaches n. */
+static int ho_wait_ended(int n) {
+    int64_t until = weft_deadline_in(IO_MS);
+    while (atomic_load(&ho_ended) < n && weft_now() < until) weft_sleep(1);
+    return atomic_load(&ho_ended);
+}
+
+TEST(handover_line_echo_protocol) {
+    tsrv t;
+    cli c;
+    ho_reset(0, 0);
+    ASSERT_EQ(tsrv_ho(&t, NULL), 0);
+    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(cli_send(&c, GET_UPGRADE), 0);
+    ASSERT_BYTES(&c, UPGRADE_HEAD); /* the 101 head as given, nothing added */
+    ASSERT_EQ(cli_send(&c, "hello\n"), 0);
+    ASSERT_BYTES(&c, "echo: hello\n");
+    ASSERT_EQ(cli_send(&c, "one\ntw"), 0);
+    ASSERT_BYTES(&c, "echo: one\n");
+    weft_sleep(5);
+    /* "GET ..." after the hand-over is data, not a request: the server reads nothing */
+    ASSERT_EQ(cli_send(&c, "o\nGET /hello HTTP/1.1\n"), 0);
+    ASSERT_BYTES(&c, "echo: two\necho: GET /hello HTTP/1.1\n");
+    weft_http_stats st;
+    weft_http_server_stats(t.s, &st);
+    ASSERT_EQ(st.connections, 1);
+    ASSERT_EQ(cli_send(&c, "quit\n"), 0);
+    ASSERT_BYTES(&c, "bye\n");
+    ASSERT_EQ(cli_eof(&c, IO_MS), 1); /* the owner closed it */
+    ASSERT_EQ(ho_wait_ended(1), 1);
+    ASSERT_EQ(atomic_load(&ho_end_how), HO_QUIT);
+    ASSERT_EQ(wait_connections(&t, 0, 1), 0); /* and the server let go of it */
+    weft_http_server_stats(t.s, &st);
+    ASSERT_EQ(st.requests, 1);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+    ASSERT_EQ(atomic_load(&ho_notified), 0); /* it had ended before the shutdown */
+}
+
+TEST(handover_leftover_bytes_in_the_same_packet_are_delivered) {
+    tsrv t;
+    cli c;
+    ho_reset(0, 0);
+    ASSERT_EQ(tsrv_ho(&t, NULL), 0);
+    ASSERT_EQ(cli_open(&c, t.port), 0);
+    /* one write: the request and the first lines of the new protocol */
+    ASSERT_EQ(cli_send(&c, GET_UPGRADE "first\nsecond\nthi"), 0);
+    ASSERT_BYTES(&c, UPGRADE_HEAD "echo: first\necho: second\n");
+    ASSERT_EQ(cli_send(&c, "rd\nquit\n"), 0);
+    ASSERT_BYTES(&c, "echo: third\nbye\n");
+    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
+    ASSERT_EQ(ho_wait_ended(1), 1);
+    ASSERT_EQ(atomic_load(&ho_end_how), HO_QUIT);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+TEST(handover_after_a_request_with_a_body_leftover_starts_after_the_body) {
+    tsrv t;
+    cli c;
+    ho_reset(0, 0);
+    ASSERT_EQ(tsrv_ho(&t, NULL), 0);
+    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(cli_send(&c, "GET /upgrade HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+                           "body\nafter\nquit\n"),
+              0);
+    ASSERT_BYTES(&c, UPGRADE_HEAD "echo: after\nbye\n");
+    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+TEST(handover_pipelined_responses_before_it_arrive_first) {
+    tsrv t;
+    cli c;
+    ho_reset(0, 0);
+    ASSERT_EQ(tsrv_ho(&t, NULL), 0);
+    ASSERT_EQ(cli_open(&c, t.port), 0);
+    /* two ordinary requests, the upgrade and protocol data, in one write:
+     * the two responses are still queued when the handler hands over */
+    ASSERT_EQ(cli_send(&c, GET_HELLO "GET /n/7 HTTP/1.1\r\nHost: x\r\n\r\n" GET_UPGRADE
+                           "ping\n"),
+              0);
+    resp r;
+    ASSERT_RESP_KEEP(&c, NULL, &r, .status = 200, .body = "hello\n");
+    resp_free(&r);
+    ASSERT_RESP_KEEP(&c, NULL, &r, .status = 200, .body = "n=7");
+    resp_free(&r);
+    ASSERT_BYTES(&c, UPGRADE_HEAD "echo: ping\n");
+    ASSERT_EQ(cli_send(&c, "quit\n"), 0);
+    ASSERT_BYTES(&c, "bye\n");
+    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+TEST(handover_shutdown_notifies_and_waits_for_it) {
+    /* the notification comes when shutdown starts; the owner takes 150 ms
+     * to say goodbye, and serve waits for it (well within the timeout) */
+    tsrv t;
+    cli c;
+    ho_reset(0, 150);
+    ASSERT_EQ(tsrv_ho(&t, &(weft_http_config){.shutdown_timeout_ms = 5000}), 0);
+    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(cli_send(&c, GET_UPGRADE "x\n"), 0);
+    ASSERT_BYTES(&c, UPGRADE_HEAD "echo: x\n");
+    int64_t t0 = weft_now_ns();
+    weft_http_server_stop(t.s);
+    ASSERT_BYTES(&c, "bye (shutdown)\n");
+    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
+    ASSERT_EQ(test_join(&t.g, test_slack_ms(3000)), 0);
+    ASSERT_EQ(atomic_load(&t.serve_rc), 0);
+    ASSERT_EQ(atomic_load(&ho_notified), 1);
+    ASSERT_EQ(atomic_load(&ho_ended), 1);
+    ASSERT_EQ(atomic_load(&ho_end_how), HO_SHUTDOWN);
+    int64_t serve_ms = (atomic_load(&t.serve_end_ns) - t0) / 1000000;
+    ASSERT_GE(serve_ms, 140);                                  /* it waited for the owner */
+    ASSERT_LE(atomic_load(&ho_end_ns), atomic_load(&t.serve_end_ns)); /* ... to the end */
+    ASSERT_LT(serve_ms, 150 + test_slack_ms(SLACK_MS));        /* not for the timeout */
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+TEST(handover_ignoring_the_notification_is_cancelled_at_the_deadline) {
+    tsrv t;
+    cli c;
+    ho_reset(1, 0);
+    ASSERT_EQ(tsrv_ho(&t, &(weft_http_config){.shutdown_timeout_ms = 300}), 0);
+    ASSERT_EQ(cli_open(&c, t.port), 0);
+    ASSERT_EQ(cli_send(&c, GET_UPGRADE), 0);
+    ASSERT_BYTES(&c, UPGRADE_HEAD);
+    int64_t t0 = weft_now_ns();
+    weft_http_server_stop(t.s);
+    ASSERT_BYTES(&c, "canceled\n");
+    int64_t got_ms = test_ms_since(t0);
+    ASSERT_EQ(cli_eof(&c, IO_MS), 1);
+    ASSERT_EQ(test_join(&t.g, test_slack_ms(3000)), 0);
+    ASSERT_EQ(atomic_load(&t.serve_rc), 0);
+    ASSERT_EQ(atomic_load(&ho_notified), 1);
+    ASSERT_EQ(atomic_load(&ho_end_how), HO_CANCELED);
+    ASSERT_GE(got_ms, 280); /* the loop ran on until the shutdown deadline */
+    ASSERT_LT(got_ms, 300 + test_slack_ms(SLACK_MS));
+    ASSERT_EQ(close_and_stop(&t, &c), 0);
+}
+
+TEST(handover_counts_against_max_connections) {
+    tsrv t;
+    cli a, b;
+    ho_reset(0, 0);
+    ASSERT_EQ(tsrv_ho(&t, &(weft_http_config){.max_connections = 1}), 0);
+    ASSERT_EQ(cli_open(&a, t.port), 0);
+    ASSERT_EQ(cli_send(&a, GET_UPGRADE), 0);
+    ASSERT_BYTES(&a, UPGRADE_HEAD);
+    weft_http_stats st;
+    weft_http_server_stats(t.s, &st);
+    ASSERT_EQ(st.connections, 1);
+    /* the handed-over connection fills the only place: a new one is closed */
+    ASSERT_EQ(cli_open(&b, t.port), 0);
+    int e = cli_eof(&b, IO_MS);
+    ASSERT(e == 1 || e == WEFT_ECONNRESET);
+    cli_close(&b);
+    /* once its owner ends it, the place is free again */
+    ASSERT_EQ(cli_send(&a, "quit\n"), 0);
+    ASSERT_BYTES(&a, "bye\n");
+    ASSERT_EQ(ho_wait_ended(1), 1);
+    ASSERT_EQ(wait_connections(&t, 0, 1), 0);
+    ASSERT_EQ(cli_open(&b, t.port), 0);
+    ASSERT_RESP(&b, GET_HELLO, .status = 200);
+    cli_close(&b);
+    ASSERT_EQ(close_and_stop(&t, &a), 0);
+}
+
+static int h_handover_test_client(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    weft_http_handover h = {0};
+    int rc = weft_http_hand_over(c, &h);
+    weft_buf_free(&h.leftover);
+    int rc2 = weft_http_hand_over(NULL, &h);
+    int rc3 = weft_http_hand_over(c, NULL);
+    weft_buf *b = weft_http_body_buf(c);
+    return weft_buf_printf(b, "%d %d %d %d", rc, rc2, rc3, weft_http_stopping(c));
+}
+
+TEST(handover_refused_in_the_test_client_and_for_bad_arguments) {
+    weft_http_router *r = weft_http_router_new();
+    ASSERT(r);
+    ASSERT_EQ(weft_http_route(r, "GET", "/h", h_handover_test_client, NULL), 0);
+    weft_http_test_response res;
+    ASSERT_EQ(weft_http_test(r, "GET", "/h", NULL, NULL, &res), 0);
+    char want[64];
+    snprintf(want, sizeof want, "%d %d %d 0", WEFT_ENOTSUP, WEFT_EINVAL, WEFT_EINVAL);
+    int ok = res.status == 200 && res.body.n == strlen(want) &&
+             memcmp(res.body.p, want, res.body.n) == 0;
+    weft_http_test_response_free(&res);
+    weft_http_router_free(r);
+    ASSERT(ok);
+}
