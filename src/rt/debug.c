@@ -102,7 +102,7 @@ WEFT_NO_TSAN void weft_dump_tasks(int fd) {
     int gm = weft__stack_guard_mode < 0 ? 0 : weft__stack_guard_mode;
     int n = snprintf(head, sizeof head,
                      "weft: task dump (%lld live, %d workers, %s, stack guards: %s)\n",
-                     (long long)atomic_load(&weft__R.ntasks), weft__R.nworkers,
+                     (long long)weft__live_tasks(), weft__R.nworkers,
                      weft__R.io ? weft__R.io->name : "-", guards[gm]);
     put(fd, head, (size_t)n);
     dump_ctx d = {fd, 0};

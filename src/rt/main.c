@@ -171,6 +171,7 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
     }
     weft_task_opts mo = {.name = "main"};
     if ((rc = weft_go_opts(main_fn, arg, &mo))) goto fail6;
+    atomic_store_explicit(&weft__R.main_spawned, 1, memory_order_release);
     if (pthread_create(&weft__R.sysmon, NULL, sysmon_main, NULL)) weft__R.sysmon = 0;
     weft__sched_loop(w0);
     for (int i = 1; i < started; i++) pthread_join(weft__R.workers[i].thread, NULL);

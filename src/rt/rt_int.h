@@ -245,35 +245,44 @@ typedef struct weft__timer {
 } weft__timer;
 
 struct weft__task {
+    /* Line 0 and 1 (the TCB is 64-byte aligned): what a spawn writes and a
+     * switch reads. A spawn on a recycled stack writes no other line of the
+     * TCB: the fields below keep their idle values between tasks (set when
+     * the slot is carved, restored by the task's exit). */
     void *sp;         /* saved stack pointer (weft__ctx_switch stores/loads it) */
     weft__task *next; /* global queue / free list link */
     _Atomic uint64_t wstate;
     _Atomic int canceled;
     int state;    /* TASK_*, for dumps (racy reads are fine) */
     int nocancel; /* >0: suspending calls ignore cancellation (cleanups, weft_nocancel_begin) */
+    int ndefer;   /* idle: 0 */
     weft_fn fn;
     void *arg;
     uint64_t id;
-    const char *wait_reason; /* what it is parked on, for dumps */
-    const void *wait_obj;
+    char name[32];
     weft_group *group;
-    weft__task *gnext, *gprev;
-    weft__defer defers_inline[WEFT__DEFER_INLINE];
-    weft__defer *defers; /* defers_inline or a malloc'd array */
-    int ndefer, defer_cap;
-    weft__timer timer; /* the task's deadline timer (one wait at a time) */
-    char *stack_lo;    /* lowest usable byte (above the guard) */
-    size_t stack_size; /* usable bytes from stack_lo to the TCB */
+    weft__defer *defers; /* defers_inline or a malloc'd array; idle: defers_inline */
+    int defer_cap;       /* idle: WEFT__DEFER_INLINE */
     int size_class;
-    int guarded;         /* guard page installed */
+    char *stack_lo;    /* lowest usable byte (above the guard) */
+    /* Line 2 on */
+    size_t stack_size; /* usable bytes from stack_lo to the TCB */
+    int guarded;       /* guard page installed */
+    const char *wait_reason; /* what it is parked on, for dumps; idle: NULL */
+    const void *wait_obj;
+    weft__task *gnext, *gprev;
+    weft__timer timer; /* the task's deadline timer (one wait at a time); idle: idx -1 */
+    weft__defer defers_inline[WEFT__DEFER_INLINE];
 #ifdef WEFT_TSAN
     void *tsan_fiber;
 #endif
 #ifdef WEFT_ASAN
     void *asan_fake;
 #endif
-    char name[32];
 };
+_Static_assert(offsetof(struct weft__task, name) + 32 <= 128 &&
+                   offsetof(struct weft__task, stack_lo) + 8 <= 128,
+               "the fields a spawn writes fit the TCB's first two cache lines");
 
 /* ---- run queue (per worker) --------------------------------------------- */
 #define RUNQ_SIZE 1024
@@ -314,7 +323,13 @@ struct weft__worker {
     uint32_t tick;             /* switches since start; picks the global queue now and then */
     uint64_t id_next, id_end;  /* block of task ids reserved by this worker */
     uint32_t nexts;            /* consecutive runnext picks (fairness) */
+    /* the only worker: nobody steals, so the owner's run queue and run-next
+     * operations need no locked instruction (sched.c, "Solo") */
+    int solo;
     _Atomic uint64_t switches; /* for the starvation monitor */
+    /* tasks spawned on / ended on this worker: written by the owner only
+     * (no locked instruction on spawn and exit), summed by weft__all_ended() */
+    _Atomic uint64_t spawned, ended;
     _Atomic int stuck;         /* monitor: one task has held this worker > 1 ms */
     int spinning;
     _Atomic int sleeping;
@@ -377,10 +392,13 @@ typedef struct weft__rt {
     const weft__io_ops *io;
     _Atomic int running;
     _Atomic int shutting_down;
-    _Atomic int64_t ntasks; /* live tasks */
+    _Atomic uint64_t spawned_ext; /* tasks spawned from threads that are not workers */
+    _Atomic int main_spawned;     /* the live count means something only from then on */
     _Atomic uint64_t next_id;
-    /* global run queue */
+    /* global run queue (sched.c): a ring of gring tasks from gfirst, then
+     * an overflow list ghead..gtail; glen counts both */
     uint32_t glock;
+    size_t gfirst, gring;
     weft__task *ghead, *gtail;
     _Atomic int64_t glen;
     /* idle workers */
@@ -408,6 +426,21 @@ static inline weft__task *weft__task_self(void) {
     weft__worker *w = weft__worker_self();
     return w ? w->current : NULL;
 }
+/* Count a spawn on w (NULL: a thread that is not a worker) or an end on w.
+ * Owner-only counters: a plain load and store, no locked instruction. */
+static inline void weft__count_bump(_Atomic uint64_t *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+static inline void weft__count_spawn(weft__worker *w) {
+    if (w)
+        weft__count_bump(&w->spawned);
+    else
+        atomic_fetch_add(&weft__R.spawned_ext, 1);
+}
+/* Live tasks, from a consistent snapshot of the counters: -1 if they moved
+ * while being read (so the caller cannot tell). */
+int64_t weft__live_tasks(void);
 /* Make t runnable (on this worker if called from one, else globally). */
 void weft__ready(weft__task *t);
 /* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
@@ -513,6 +546,9 @@ weft__task *weft__stack_get(weft__worker *w, size_t size);
 void weft__stack_put(weft__worker *w, weft__task *t);
 struct weft__stack_cache *weft__stack_cache_new(void);
 void weft__stack_cache_free(weft__worker *w);
+/* Idle worker: carve a batch of fresh stacks ahead for a class spawns are
+ * carving from (see stack.c); returns whether it did. */
+bool weft__stack_prepare(int64_t now_ns);
 #define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
 static inline int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;

@@ -71,16 +71,68 @@ int64_t weft_deadline_in(int64_t ms) { return ms < 0 ? -1 : weft_now() + ms; }
 
 /* ---- run queue ----------------------------------------------------------- */
 
-static void global_put_list(weft__task *head, weft__task *tail, int n) {
+/* ---- global run queue -----------------------------------------------------
+ * A ring of task pointers under one spinlock, grown by doubling; the buffer
+ * is kept for the process and reused by the next weft_main(). It is not a
+ * list through the TCBs: each TCB sits on a page of its own, so moving a batch
+ * of tasks along such a list cost a TLB and cache miss per task under the
+ * lock (park1m, 1M tasks, 1 worker: 46% of all samples in that walk, ~2.6 us
+ * per task). Only when the ring cannot grow (malloc failed) do tasks go on a
+ * list through t->next behind it (ghead/gtail), so none is ever dropped. */
+static weft__task **gbuf;
+static size_t gcap; /* power of two, or 0 */
+
+/* Append the runq slots [h, h+n) of q (q may be NULL when n is 0), then t
+ * (if not NULL), to the global queue. */
+static void global_put(weft__runq *q, uint32_t h, uint32_t n, weft__task *t) {
+    size_t k = n + (t != NULL);
+    void *old = NULL;
     weft__spin_lock(&weft__R.glock);
-    tail->next = NULL;
-    if (weft__R.gtail)
-        weft__R.gtail->next = head;
-    else
-        weft__R.ghead = head;
-    weft__R.gtail = tail;
-    atomic_fetch_add(&weft__R.glen, n);
+    while (!weft__R.ghead && weft__R.gring + k > gcap) {
+        /* grow: allocate outside the lock, then check nobody beat us */
+        size_t want = gcap ? gcap * 2 : 1024;
+        while (want < weft__R.gring + k) want *= 2;
+        weft__spin_unlock(&weft__R.glock);
+        free(old);
+        old = NULL;
+        weft__task **nb = malloc(want * sizeof *nb);
+        weft__spin_lock(&weft__R.glock);
+        if (!nb) break;
+        if (want <= gcap) {
+            old = nb;
+            continue;
+        }
+        for (size_t i = 0; i < weft__R.gring; i++)
+            nb[i] = gbuf[(weft__R.gfirst + i) & (gcap - 1)];
+        old = gbuf;
+        gbuf = nb;
+        gcap = want;
+        weft__R.gfirst = 0;
+    }
+    if (!weft__R.ghead && weft__R.gring + k <= gcap) {
+        size_t at = weft__R.gfirst + weft__R.gring;
+        for (uint32_t i = 0; i < n; i++)
+            gbuf[(at + i) & (gcap - 1)] =
+                atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+        if (t) gbuf[(at + n) & (gcap - 1)] = t;
+        weft__R.gring += k;
+    } else {
+        for (uint32_t i = 0; i <= n; i++) {
+            weft__task *x = i < n ? atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE],
+                                                          memory_order_relaxed)
+                                  : t;
+            if (!x) break;
+            x->next = NULL;
+            if (weft__R.gtail)
+                weft__R.gtail->next = x;
+            else
+                weft__R.ghead = x;
+            weft__R.gtail = x;
+        }
+    }
+    atomic_fetch_add(&weft__R.glen, (int64_t)k);
     weft__spin_unlock(&weft__R.glock);
+    free(old);
 }
 
 static void wakep(void);
@@ -97,29 +149,32 @@ static void runq_put(weft__worker *w, weft__task *t) {
             return;
         }
         /* full: move the older half and t to the global queue. Claim the
-         * slots first, then link the tasks through t->next (a task a thief
-         * took may be using its next field); only the owner overwrites slots,
-         * so [h, h+n) stays intact meanwhile. No array on the task's stack. */
+         * slots first; only the owner overwrites slots, so [h, h+n) stays
+         * intact while global_put copies them. */
         uint32_t n = (tl - h) / 2;
         if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n, memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue;
-        weft__task *first = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
-        weft__task *prev = first;
-        for (uint32_t i = 1; i < n; i++) {
-            weft__task *x =
-                atomic_load_explicit(&q->buf[(h + i) % RUNQ_SIZE], memory_order_relaxed);
-            prev->next = x;
-            prev = x;
-        }
-        prev->next = t;
-        global_put_list(first, t, (int)n + 1);
+        global_put(q, h, n, t);
         return;
     }
 }
 
+/* Solo: with a single worker no thread but the owner takes from its run
+ * queue or run-next slot (steal_any needs a second worker, the monitor leaves
+ * a solo worker's run-next alone, other threads queue globally), so the owner
+ * takes and puts with plain loads and stores. A CAS or exchange is a locked
+ * instruction, ~20 cycles and a store-buffer drain, on every switch: the
+ * yield benchmark spends one, a channel ping-pong round trip four. */
 static weft__task *runq_get(weft__worker *w) {
     weft__runq *q = &w->runq;
+    if (w->solo) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h) return NULL;
+        weft__task *t = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
+        atomic_store_explicit(&q->head, h + 1, memory_order_release);
+        return t;
+    }
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
         uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
@@ -170,34 +225,41 @@ static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) 
 static weft__task *global_get(weft__worker *w) {
     if (atomic_load_explicit(&weft__R.glen, memory_order_relaxed) == 0) return NULL;
     weft__spin_lock(&weft__R.glock);
-    weft__task *t = weft__R.ghead;
-    if (!t) {
+    int64_t len = atomic_load_explicit(&weft__R.glen, memory_order_relaxed);
+    if (len == 0) {
         weft__spin_unlock(&weft__R.glock);
         return NULL;
     }
     /* take our share: one to run now, some more for the local queue */
-    int64_t len = atomic_load(&weft__R.glen);
     int64_t n = len / weft__R.nworkers + 1;
     if (n > RUNQ_SIZE / 2) n = RUNQ_SIZE / 2;
-    weft__task *last = t;
+    weft__task *t;
     int64_t took = 1;
-    while (took < n && last->next) {
-        last = last->next;
-        took++;
+    if (weft__R.gring) {
+        t = gbuf[weft__R.gfirst];
+        /* the rest straight into our ring: only we push there, so the room
+         * we see can only grow while we copy */
+        weft__runq *q = &w->runq;
+        uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        uint32_t room = RUNQ_SIZE - (tl - atomic_load_explicit(&q->head, memory_order_acquire));
+        if (n > (int64_t)weft__R.gring) n = (int64_t)weft__R.gring;
+        if (n - 1 > (int64_t)room) n = (int64_t)room + 1;
+        for (; took < n; took++)
+            atomic_store_explicit(&q->buf[(tl + took - 1) % RUNQ_SIZE],
+                                  gbuf[(weft__R.gfirst + (size_t)took) & (gcap - 1)],
+                                  memory_order_relaxed);
+        atomic_store_explicit(&q->tail, tl + (uint32_t)(took - 1), memory_order_release);
+        weft__R.gfirst = (weft__R.gfirst + (size_t)took) & (gcap - 1);
+        weft__R.gring -= (size_t)took;
+    } else {
+        /* the overflow list (the ring could not grow): one at a time */
+        t = weft__R.ghead;
+        weft__R.ghead = t->next;
+        if (!weft__R.ghead) weft__R.gtail = NULL;
+        t->next = NULL;
     }
-    weft__R.ghead = last->next;
-    if (!weft__R.ghead) weft__R.gtail = NULL;
-    last->next = NULL;
     atomic_fetch_sub(&weft__R.glen, took);
     weft__spin_unlock(&weft__R.glock);
-    /* outside the lock: runq_put may spill back to the global queue */
-    for (weft__task *x = t->next; x;) {
-        weft__task *nx = x->next;
-        x->next = NULL;
-        runq_put(w, x);
-        x = nx;
-    }
-    t->next = NULL;
     return t;
 }
 
@@ -228,13 +290,18 @@ static void wakep(void) {
 static void ready_on(weft__worker *w, weft__task *t, bool next) {
     t->state = TASK_RUNNABLE;
     if (!w) {
-        t->next = NULL;
-        global_put_list(t, t, 1);
+        global_put(NULL, 0, 0, t);
         wakep();
         return;
     }
     if (next) {
-        weft__task *old = atomic_exchange(&w->runnext, t);
+        weft__task *old;
+        if (w->solo) {
+            old = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+            atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
+        } else {
+            old = atomic_exchange(&w->runnext, t);
+        }
         if (!old) {
             /* usually the waker parks next and t runs here at once; if the
              * waker keeps running instead, a spinning worker takes t after a
@@ -299,6 +366,17 @@ static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool ex
     after_switch(w);
 }
 
+/* Take the run-next task, if any (owner only). */
+static inline weft__task *take_next(weft__worker *w) {
+    weft__task *t = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+    if (!t) return NULL;
+    if (w->solo) {
+        atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
+        return t;
+    }
+    return atomic_compare_exchange_strong(&w->runnext, &t, NULL) ? t : NULL;
+}
+
 /* Next task from the local queues, or NULL. Fairness: runnext is taken at
  * most 32 times in a row, and every 61st pick looks at the global queue
  * first, so a hot ping-pong pair cannot starve the queue. */
@@ -306,15 +384,13 @@ static weft__task *next_local(weft__worker *w) {
     weft__task *t;
     w->tick++;
     if (w->tick % 61 == 0 && (t = global_get(w))) return t;
-    if (w->nexts < 32 && (t = atomic_load_explicit(&w->runnext, memory_order_relaxed)) &&
-        atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+    if (w->nexts < 32 && (t = take_next(w))) {
         w->nexts++;
         return t;
     }
     w->nexts = 0;
     if ((t = runq_get(w))) return t;
-    if ((t = atomic_load(&w->runnext)) && atomic_compare_exchange_strong(&w->runnext, &t, NULL))
-        return t;
+    if ((t = take_next(w))) return t;
     return global_get(w);
 }
 
@@ -427,12 +503,14 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
     switch_to(w, t, next, false);
     t->wait_reason = NULL;
     t->wait_obj = NULL;
-    uint64_t ws = atomic_load(&t->wstate);
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_acquire);
     /* kept in the plain build: one compare on a word this path loads anyway;
      * a task resumed without a winning wake would otherwise run on with a
      * result nobody gave it */
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
-    atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
+    /* no waker can act on a WOKEN wait (wake_cas needs ARMED or PARKED), so
+     * a plain store will do: a seq_cst one is a locked instruction */
+    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE), memory_order_relaxed);
     return WS_RESULT(ws);
 }
 
@@ -517,7 +595,8 @@ __attribute__((noreturn)) void weft__task_main(void) {
     weft__task_run(t);
     t->state = TASK_DONE;
     w = weft__worker_self();
-    if (atomic_fetch_sub(&weft__R.ntasks, 1) == 1) weft__sched_stop();
+    /* the scheduler loop notices when this was the last one (live_tasks) */
+    weft__count_bump(&w->ended);
     weft__task *next = next_local(w);
     w->hook = exit_hook;
     w->hook_a = t;
@@ -577,6 +656,29 @@ static bool any_work(void) {
             return true;
     }
     return false;
+}
+
+/* Sums of monotonic counters: two equal collects in a row mean none moved
+ * between them, so the difference is the number of live tasks at that point.
+ * The worker that ends the last task always reads a quiet pair (nothing can
+ * move after it), so the runtime's end is never missed. */
+static void collect(uint64_t *sp, uint64_t *en) {
+    uint64_t a = atomic_load_explicit(&weft__R.spawned_ext, memory_order_acquire), b = 0;
+    for (int i = 0; i < weft__R.nworkers; i++) {
+        weft__worker *v = &weft__R.workers[i];
+        b += atomic_load_explicit(&v->ended, memory_order_acquire);
+        a += atomic_load_explicit(&v->spawned, memory_order_acquire);
+    }
+    *sp = a;
+    *en = b;
+}
+
+int64_t weft__live_tasks(void) {
+    uint64_t s1, e1, s2, e2;
+    collect(&s1, &e1);
+    collect(&s2, &e2);
+    if (s1 != s2 || e1 != e2) return -1;
+    return (int64_t)(s1 - e1);
 }
 
 static bool finished(void) {
@@ -639,7 +741,16 @@ void weft__sched_loop(weft__worker *w) {
             switch_to(w, NULL, t, false);
             continue;
         }
+        if (atomic_load_explicit(&weft__R.main_spawned, memory_order_acquire) &&
+            weft__live_tasks() == 0) {
+            weft__sched_stop();
+            break;
+        }
         int64_t now = weft_now_ns();
+        if (weft__stack_prepare(now)) {
+            spin_until = 0; /* that was work: a fresh spin budget */
+            continue;
+        }
         if (!spin_until) spin_until = now + SPIN_NS;
         if (now < spin_until || stalled_handoff(w)) {
             for (int i = 0; i < 64; i++) __builtin_ia32_pause();
@@ -672,10 +783,10 @@ void weft__sched_loop(weft__worker *w) {
 bool weft__sched_unstick(weft__worker *w) {
     if (runq_empty(w)) return false;
     atomic_store_explicit(&w->stuck, 1, memory_order_relaxed);
-    weft__task *t = atomic_load(&w->runnext);
+    /* a solo worker's run-next is its own (no other worker could run it) */
+    weft__task *t = w->solo ? NULL : atomic_load(&w->runnext);
     if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
-        t->next = NULL;
-        global_put_list(t, t, 1);
+        global_put(NULL, 0, 0, t);
     }
     wakep();
     return true;
@@ -685,6 +796,7 @@ bool weft__sched_unstick(weft__worker *w) {
 
 int weft__worker_init(weft__worker *w) {
     weft__tls_worker = w;
+    w->solo = weft__R.nworkers == 1;
     w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1) ^ (uint64_t)weft_now_ns();
     if (!w->rng) w->rng = 1;
 #ifdef WEFT_TSAN

@@ -16,6 +16,11 @@
  * each time the task parks (weft__stack_smashed() in weft__park()). The mode
  * in force is logged at debug level and shown by weft_dump_tasks().
  *
+ * Fresh slots are carved BATCH at a time; one process_madvise(2) installs
+ * the batch's guards and another commits the pages holding their TCBs, so a
+ * spawn on a fresh slot makes no syscall of its own (init_slots()). Idle
+ * workers carve ahead while spawns are carving (weft__stack_prepare()).
+ *
  * Slabs are never unmapped (see rt_int.h: stale TCB pointers stay readable).
  * Freed stacks go to a per-worker cache (no lock), overflow to a per-class
  * global list (spinlock). Their pages stay committed while pooled.
@@ -23,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "rt_int.h"
@@ -35,12 +43,16 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define NCLASS 13 /* 16 KiB .. 64 MiB */
 #define MIN_STACK (16u << 10)
 #define SLAB_BYTES (64u << 20)
 #define MAX_SLABS 65536
 #define CACHE_MAX 1024
+#define BATCH 16 /* slots a refill takes at once, and carves at once */
 #define GUARD 4096u
 #define CANARY WEFT__STACK_CANARY
 
@@ -51,10 +63,28 @@ typedef struct slab {
     _Atomic uint32_t used; /* slots carved so far */
 } slab;
 
+/* A worker's cache: a LIFO array of free stacks per size class (allocated on
+ * first use), not a list through the TCBs, so that taking one does not wait
+ * for a cache miss on the TCB to learn the next, and the next can be
+ * prefetched while the caller fills this one in. */
 typedef struct weft__stack_cache {
-    weft__task *head[NCLASS];
+    weft__task **slot[NCLASS];
     int n[NCLASS];
 } weft__stack_cache;
+
+static bool cache_ready(weft__stack_cache *sc, int c) {
+    if (!sc) return false;
+    if (!sc->slot[c]) sc->slot[c] = malloc(CACHE_MAX * sizeof *sc->slot[c]);
+    return sc->slot[c] != NULL;
+}
+
+/* The lines a spawn writes: the initial frame just below the TCB and the
+ * TCB's first two lines (rt_int.h). */
+static inline void prefetch_tcb(const weft__task *t) {
+    __builtin_prefetch((const char *)t - 64, 1, 3);
+    __builtin_prefetch(t, 1, 3);
+    __builtin_prefetch((const char *)t + 64, 1, 3);
+}
 
 static slab slabs[MAX_SLABS];
 static _Atomic uint32_t nslabs;
@@ -62,12 +92,18 @@ static _Atomic uint32_t nslabs;
 static struct {
     uint32_t lock;
     weft__task *free;
-    slab *cur; /* slab being carved */
+    slab *cur;               /* slab being carved */
+    _Atomic uint32_t nfree;  /* stacks on the free list (changed under the lock) */
+    _Atomic int64_t demand;  /* weft_now_ns() of the last refill that left nfree < AHEAD */
 } classes[NCLASS];
+
+#define AHEAD 256             /* idle workers carve until this many are free ... */
+#define AHEAD_WINDOW 2000000  /* ... while a refill wanted more in the last 2 ms */
 
 int weft__stack_guard_mode = -1;
 static long mprotect_budget; /* fallback: slots we may still guard with mprotect */
 static long mprotect_used;   /* ... and those guarded so far (slabs live forever) */
+static int pm_fd = -1, pm_pid, pm_off; /* process_madvise on ourselves, see init_slots() */
 
 static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
 
@@ -80,11 +116,13 @@ static char *tcb_of(char *slot_base, size_t slot, size_t k) {
     return slot_base + slot - tcb_bytes() - (k % COLOURS) * 64;
 }
 
+/* The smallest class whose slot holds size bytes of stack plus the TCB, its
+ * colour and the guard: ceil(log2(need)) - 14, by counting leading zeros. */
 static int size_class(size_t size) {
     size_t need = size + tcb_bytes() + (COLOURS - 1) * 64 + GUARD;
-    for (int c = 0; c < NCLASS; c++)
-        if ((size_t)MIN_STACK << c >= need) return c;
-    return -1;
+    if (need <= MIN_STACK) return 0;
+    int c = 64 - __builtin_clzll((unsigned long long)(need - 1)) - 14;
+    return c < NCLASS ? c : -1;
 }
 
 /* WEFT_STACK_GUARD=mprotect|canary forces a fallback (to test them on a
@@ -120,6 +158,15 @@ static void probe_guard(void) {
 }
 
 int weft__stack_init(size_t default_size) {
+    if (pm_fd >= 0 && pm_pid != getpid()) { /* forked: the pidfd is the parent's */
+        close(pm_fd);
+        pm_fd = -1;
+    }
+    if (pm_fd < 0 && !pm_off) {
+        pm_pid = getpid();
+        pm_fd = (int)syscall(SYS_pidfd_open, pm_pid, 0);
+        if (pm_fd < 0) pm_off = 1;
+    }
     probe_guard(); /* each run: the mode applies to slots carved from now on */
     if (size_class(default_size) < 0) return WEFT_EINVAL;
     static int logged;
@@ -148,32 +195,133 @@ static slab *slab_new(int c) {
     return s;
 }
 
-/* Carve a fresh slot (class lock held). */
-static weft__task *carve(int c) {
+/* process_madvise(2) on our own pid: one syscall installs the guards (or
+ * commits the top pages) of a whole batch of slots, where madvise(2) takes a
+ * syscall per slot. The pidfd is opened by weft__stack_init (before any
+ * worker runs) and kept; after a fork the child opens its own. Where the
+ * kernel refuses (before 6.13, or a seccomp filter), we go back to a madvise
+ * per slot for the guards and let the top pages fault in when touched. */
+
+static long pm_advise(struct iovec *iov, int n, int advice) {
+    if (__atomic_load_n(&pm_off, __ATOMIC_RELAXED) || pm_fd < 0) return -1;
+    long r = syscall(SYS_process_madvise, pm_fd, iov, (size_t)n, advice, 0u);
+    if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM || errno == EBADF))
+        __atomic_store_n(&pm_off, 1, __ATOMIC_RELAXED);
+    return r;
+}
+
+/* Reserve up to `want` fresh slots of class c from its current slab (a new
+ * one if it is used up): slots [*first, *first + n) of the slab returned,
+ * NULL if out of address space. Class lock held. The slots count as carved
+ * at once (walkers read their TCBs as zeros, TASK_FREE, until init_slots). */
+static slab *reserve(int c, int want, uint32_t *first, int *n) {
     slab *s = classes[c].cur;
     if (!s || atomic_load(&s->used) == s->n) {
         s = slab_new(c);
         if (!s) return NULL;
         classes[c].cur = s;
     }
-    uint32_t i = atomic_load(&s->used);
-    char *base = s->base + (size_t)i * s->slot;
-    weft__task *t = (weft__task *)tcb_of(base, s->slot, i);
-    memset(t, 0, sizeof *t);
-    t->stack_lo = base + GUARD;
-    t->stack_size = (size_t)((char *)t - t->stack_lo);
-    t->size_class = c;
-    if (weft__stack_guard_mode == 2) {
-        t->guarded = madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
-    } else if (weft__stack_guard_mode == 1 && mprotect_budget > 0) {
-        t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
-        if (t->guarded) mprotect_used++;
-        if (t->guarded && --mprotect_budget == 0)
-            weft_log_warn("stacks: mapping budget used up; new stacks get a canary, not a "
-                          "guard page (kernel lacks MADV_GUARD_INSTALL)");
+    uint32_t f = atomic_load(&s->used);
+    int k = want;
+    if ((uint32_t)k > s->n - f) k = (int)(s->n - f);
+    atomic_store_explicit(&s->used, f + (uint32_t)k, memory_order_release);
+    *first = f;
+    *n = k;
+    return s;
+}
+
+static uint32_t mprotect_lock; /* the mprotect fallback's budget */
+
+/* Make reserved slots usable and chain them through ->next on *out; no lock
+ * held, so a worker preparing slots ahead (weft__stack_prepare) and one
+ * spawning can each do their own at once. The slots' guard pages are
+ * installed, and the pages holding their TCBs committed, in one syscall each
+ * for the whole batch: measured on this project's VM (1M slots, 256 KiB
+ * apart) 0.35 s against 0.61 s for the guards one by one, and 1.2 s of
+ * system time against 1.5 s for faulting the TCB pages in one by one. */
+static void init_slots(slab *s, int c, uint32_t first, int n, weft__task **out) {
+    struct iovec guard[BATCH], top[BATCH];
+    for (int k = 0; k < n; k++) {
+        char *base = s->base + (size_t)(first + (uint32_t)k) * s->slot;
+        guard[k] = (struct iovec){base, GUARD};
+        top[k] = (struct iovec){base + s->slot - 4096, 4096};
     }
-    atomic_store_explicit(&s->used, i + 1, memory_order_release);
-    return t;
+    int guarded = 0; /* slots [0, guarded) of the batch have their guard */
+    if (weft__stack_guard_mode == 2) {
+        long r = pm_advise(guard, n, MADV_GUARD_INSTALL);
+        if (r > 0) guarded = (int)(r / GUARD);
+    }
+    pm_advise(top, n, MADV_POPULATE_WRITE); /* failure: they fault in later */
+    for (int k = n - 1; k >= 0; k--) {
+        uint32_t i = first + (uint32_t)k;
+        char *base = s->base + (size_t)i * s->slot;
+        weft__task *t = (weft__task *)tcb_of(base, s->slot, i);
+        memset(t, 0, sizeof *t);
+        t->defers = t->defers_inline; /* the idle values (rt_int.h) */
+        t->defer_cap = WEFT__DEFER_INLINE;
+        t->timer.idx = -1;
+        t->stack_lo = base + GUARD;
+        t->stack_size = (size_t)((char *)t - t->stack_lo);
+        t->size_class = c;
+        if (weft__stack_guard_mode == 2) {
+            t->guarded = k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
+        } else if (weft__stack_guard_mode == 1) {
+            weft__spin_lock(&mprotect_lock);
+            if (mprotect_budget > 0) {
+                t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
+                if (t->guarded) mprotect_used++;
+                if (t->guarded && --mprotect_budget == 0)
+                    weft_log_warn("stacks: mapping budget used up; new stacks get a canary, "
+                                  "not a guard page (kernel lacks MADV_GUARD_INSTALL)");
+            }
+            weft__spin_unlock(&mprotect_lock);
+        }
+        t->next = *out;
+        *out = t;
+    }
+}
+
+/* For an idle worker (the scheduler loop, before it spins): while spawns of
+ * some class have been carving fresh slots in the last AHEAD_WINDOW, carve
+ * one batch of that class ahead onto its free list, up to AHEAD free. A
+ * burst of spawns on one worker (1M parked tasks) then shares the kernel's
+ * page work with the idle workers instead of doing all of it alone; the
+ * price is at most AHEAD committed top pages per class left over after a
+ * burst, as with stacks freed and pooled. Returns whether it did any. */
+bool weft__stack_prepare(int64_t now) {
+    for (int c = 0; c < NCLASS; c++) {
+        int64_t d = atomic_load_explicit(&classes[c].demand, memory_order_relaxed);
+        if (!d || now - d > AHEAD_WINDOW ||
+            atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) >= AHEAD)
+            continue;
+        uint32_t first = 0;
+        int n = 0;
+        weft__spin_lock(&classes[c].lock);
+        slab *s = reserve(c, BATCH, &first, &n);
+        weft__spin_unlock(&classes[c].lock);
+        if (!s || !n) continue;
+        weft__task *list = NULL, *last = NULL;
+        init_slots(s, c, first, n, &list);
+        for (last = list; last->next; last = last->next)
+            ;
+        weft__spin_lock(&classes[c].lock);
+        last->next = classes[c].free;
+        classes[c].free = list;
+        atomic_store_explicit(&classes[c].nfree,
+                              atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) +
+                                  (uint32_t)n,
+                              memory_order_relaxed);
+        weft__spin_unlock(&classes[c].lock);
+        return true;
+    }
+    return false;
+}
+
+static void nfree_add(int c, int d) {
+    atomic_store_explicit(&classes[c].nfree,
+                          atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) +
+                              (uint32_t)d,
+                          memory_order_relaxed);
 }
 
 weft__task *weft__stack_get(weft__worker *w, size_t size) {
@@ -181,29 +329,36 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
     if (c < 0) return NULL;
     weft__stack_cache *sc = w ? w->scache : NULL;
     weft__task *t = NULL;
-    if (sc && sc->head[c]) {
-        t = sc->head[c];
-        sc->head[c] = t->next;
-        sc->n[c]--;
+    if (sc && sc->n[c]) {
+        int n = --sc->n[c];
+        t = sc->slot[c][n];
+        if (n) prefetch_tcb(sc->slot[c][n - 1]);
     } else {
+        bool cache = cache_ready(sc, c);
         weft__spin_lock(&classes[c].lock);
-        /* refill the worker's cache in one go: one lock per 16 spawns */
-        int want = sc ? 16 : 1;
-        for (int k = 0; k < want; k++) {
+        /* refill the worker's cache in one go: one lock per BATCH spawns */
+        int want = cache ? BATCH : 1, got = 0;
+        weft__task *list = NULL;
+        for (; got < want && classes[c].free; got++) {
             weft__task *x = classes[c].free;
-            if (x)
-                classes[c].free = x->next;
-            else if (!(x = carve(c)))
-                break;
-            if (!t) {
-                t = x;
-            } else {
-                x->next = sc->head[c];
-                sc->head[c] = x;
-                sc->n[c]++;
-            }
+            classes[c].free = x->next;
+            x->next = list;
+            list = x;
         }
+        nfree_add(c, -got);
+        uint32_t first = 0;
+        int n = 0;
+        slab *s = got < want ? reserve(c, want - got, &first, &n) : NULL;
+        bool low = atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) < AHEAD;
         weft__spin_unlock(&classes[c].lock);
+        if (low && sc) atomic_store_explicit(&classes[c].demand, weft_now_ns(), memory_order_relaxed);
+        if (s && n) init_slots(s, c, first, n, &list);
+        t = list;
+        if (t) list = t->next;
+        while (list) {
+            sc->slot[c][sc->n[c]++] = list;
+            list = list->next;
+        }
         if (!t) return NULL;
     }
     t->next = NULL;
@@ -221,25 +376,30 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
 void weft__stack_put(weft__worker *w, weft__task *t) {
     int c = t->size_class;
     t->state = TASK_FREE;
+    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline && t->timer.idx == -1 &&
+                !t->wait_reason); /* the idle values (rt_int.h) */
     weft__stack_cache *sc = w ? w->scache : NULL;
-    if (sc && sc->n[c] < CACHE_MAX) {
-        t->next = sc->head[c];
-        sc->head[c] = t;
-        sc->n[c]++;
+    if (sc && sc->n[c] < CACHE_MAX && cache_ready(sc, c)) {
+        sc->slot[c][sc->n[c]++] = t;
         return;
     }
     weft__spin_lock(&classes[c].lock);
     t->next = classes[c].free;
     classes[c].free = t;
-    /* spill half of the cache too, so a worker that only frees (the other
-     * spawns) does not take the lock for every task */
-    if (sc) {
-        while (sc->n[c] > CACHE_MAX / 2) {
-            weft__task *x = sc->head[c];
-            sc->head[c] = x->next;
-            sc->n[c]--;
-            x->next = classes[c].free;
-            classes[c].free = x;
+    nfree_add(c, 1);
+    /* spill the older half of the cache too, so a worker that only frees
+     * (the other spawns) does not take the lock for every task */
+    if (sc && sc->slot[c]) {
+        int keep = CACHE_MAX / 2, n = sc->n[c];
+        if (n > keep) {
+            for (int i = 0; i < n - keep; i++) {
+                weft__task *x = sc->slot[c][i];
+                x->next = classes[c].free;
+                classes[c].free = x;
+            }
+            nfree_add(c, n - keep);
+            memmove(sc->slot[c], sc->slot[c] + (n - keep), (size_t)keep * sizeof *sc->slot[c]);
+            sc->n[c] = keep;
         }
     }
     weft__spin_unlock(&classes[c].lock);
@@ -250,18 +410,19 @@ weft__stack_cache *weft__stack_cache_new(void) { return calloc(1, sizeof(weft__s
 void weft__stack_cache_free(weft__worker *w) {
     if (!w->scache) return;
     for (int c = 0; c < NCLASS; c++) {
-        while (w->scache->head[c]) {
-            weft__task *x = w->scache->head[c];
-            w->scache->head[c] = x->next;
-            weft__spin_lock(&classes[c].lock);
+        weft__spin_lock(&classes[c].lock);
+        for (int i = 0; i < w->scache->n[c]; i++) {
+            weft__task *x = w->scache->slot[c][i];
             x->next = classes[c].free;
             classes[c].free = x;
-            weft__spin_unlock(&classes[c].lock);
         }
+        nfree_add(c, w->scache->n[c]);
+        weft__spin_unlock(&classes[c].lock);
         w->scache->n[c] = 0;
+        free(w->scache->slot[c]);
+        w->scache->slot[c] = NULL;
     }
 }
-
 
 WEFT_NO_TSAN weft__task *weft__stack_owner(const void *addr, int *in_guard) {
     const char *a = addr;

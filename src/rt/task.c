@@ -43,16 +43,13 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     weft__worker *w = weft__worker_self();
     weft__task *t = weft__stack_get(w, ss);
     if (!t) return WEFT_ENOMEM;
+    /* ndefer, defers, defer_cap, wait_reason and timer.idx hold their idle
+     * values (rt_int.h): only the first two lines of the TCB are written */
     t->fn = fn;
     t->arg = arg;
     t->id = next_task_id(w);
     atomic_store_explicit(&t->canceled, 0, memory_order_relaxed);
     t->nocancel = 0;
-    t->wait_reason = NULL;
-    t->defers = t->defers_inline;
-    t->ndefer = 0;
-    t->defer_cap = WEFT__DEFER_INLINE;
-    t->timer.idx = -1;
     t->group = NULL;
     if (opts && opts->name) {
         strncpy(t->name, opts->name, sizeof t->name - 1);
@@ -60,10 +57,13 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     } else {
         t->name[0] = 0;
     }
-    /* initial frame for weft__ctx_switch: 6 registers, trampoline, zeros */
+    /* initial frame for weft__ctx_switch: 6 registers, trampoline, zeros.
+     * The registers are left as they are: the trampoline clears rbp and
+     * weft__task_main, a C function that never returns, reads no other
+     * callee-saved register before writing it. So the frame's stores fall in
+     * the one cache line below the (64-byte aligned) TCB. */
     uintptr_t top = ((uintptr_t)t) & ~(uintptr_t)15;
     void **sp = (void **)(top - 72);
-    for (int i = 0; i < 6; i++) sp[i] = NULL;
     sp[6] = (void *)weft__task_trampoline;
     sp[7] = NULL;
     sp[8] = NULL;
@@ -87,7 +87,7 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
         group_join(g, t);
         weft__spin_unlock(&g->lock);
     }
-    atomic_fetch_add(&weft__R.ntasks, 1);
+    weft__count_spawn(w);
     weft__ready_new(w, t);
     return 0;
 }
@@ -98,8 +98,11 @@ static void run_defers(weft__task *t) {
         weft__defer d = t->defers[--t->ndefer];
         d.fn(d.arg);
     }
-    if (t->defers != t->defers_inline) free(t->defers);
-    t->defers = t->defers_inline;
+    if (t->defers != t->defers_inline) {
+        free(t->defers);
+        t->defers = t->defers_inline; /* the idle values (rt_int.h) */
+        t->defer_cap = WEFT__DEFER_INLINE;
+    }
     t->nocancel--;
 }
 

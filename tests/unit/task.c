@@ -417,6 +417,30 @@ TEST_PLAIN(stack_overflow_is_reported_and_aborts) {
     ASSERT(strstr(err, "stack overflow in task \"deep-diver\"") != NULL);
 }
 
+/* Fresh slots are carved in batches whose guard pages are installed by one
+ * process_madvise() (stack.c): a task far into the second batch of a size
+ * class no other test uses (2 MiB slots) still overflows into its guard. */
+static void long_sleeper(void *arg) {
+    (void)arg;
+    weft_sleep(10000);
+}
+static void later_overflow_main(void *arg) {
+    (void)arg;
+    weft_task_opts o = {.stack_size = 1536u << 10};
+    for (int i = 0; i < 20; i++) weft_go_opts(long_sleeper, NULL, &o);
+    o.name = "twenty-first";
+    weft_go_opts(overflow_task, NULL, &o);
+}
+
+TEST_PLAIN(stack_overflow_is_reported_in_every_carved_batch) {
+    char err[4096];
+    int status = 0;
+    ASSERT_EQ(run_child(later_overflow_main, err, sizeof err, &status), 0);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT_EQ(WTERMSIG(status), SIGABRT);
+    ASSERT(strstr(err, "stack overflow in task \"twenty-first\"") != NULL);
+}
+
 /* The fallbacks for kernels without MADV_GUARD_INSTALL, forced by env. A
  * 16 KiB request gets a 32 KiB slot: 4 KiB guard, ~27.5 KiB of stack, the
  * TCB. 28 frames of ~1 KiB overflow by ~1.5 KiB, within the slot's own
