@@ -328,7 +328,7 @@ struct weft__worker {
     int solo;
     _Atomic uint64_t switches; /* for the starvation monitor */
     /* tasks spawned on / ended on this worker: written by the owner only
-     * (no locked instruction on spawn and exit), summed by weft__all_ended() */
+     * (no locked instruction on spawn and exit), summed by weft__live_tasks() */
     _Atomic uint64_t spawned, ended;
     _Atomic int stuck;         /* monitor: one task has held this worker > 1 ms */
     int spinning;
