@@ -688,6 +688,8 @@ static void sigpipe_ignore(void) {
         signal(SIGPIPE, SIG_IGN);
 }
 
+static void sig_install(void); /* signals section below */
+
 weft_http_server *weft_http_server_new(const weft_http_config *cfg, weft_http_router *r,
                                        int *err) {
     int e = 0;
@@ -705,6 +707,9 @@ weft_http_server *weft_http_server_new(const weft_http_config *cfg, weft_http_ro
     weft__http_cfg_resolve(&s->cfg, cfg);
     s->router = r;
     s->handle_signals = cfg->handle_signals;
+    /* the handlers go in now, not when serving starts: a SIGTERM that comes
+     * right after the program said it listens must drain, not kill */
+    if (s->handle_signals) sig_install();
     pthread_mutex_init(&s->mu, NULL);
     weft_group_init(&s->accept_group);
     weft_group_init(&s->conn_group);
@@ -789,6 +794,8 @@ static void sig_setup(void) {
     sigaction(SIGINT, &sa, NULL);
 }
 
+static void sig_install(void) { pthread_once(&sig_once, sig_setup); }
+
 static void signal_main(void *arg) {
     weft_http_server *s = arg;
     char b;
@@ -842,7 +849,7 @@ int weft_http_serve(weft_http_server *s) {
     if (weft_group_go(&s->aux_group, sweeper_main, s, "http-sweeper") < 0)
         weft_log_warn("http: cannot start the idle sweeper: idle connections will not time out");
     if (s->handle_signals) {
-        pthread_once(&sig_once, sig_setup);
+        sig_install();
         if (sig_pipe[0] >= 0) weft_group_go(&s->aux_group, signal_main, s, "http-signals");
     }
     /* Park until stopped. Cancellation of this task also stops the server. */
