@@ -19,15 +19,15 @@ static int handle(weft_http_ctx *c, void *ud) {
     weft_buf attrs;
     weft_buf_init(&attrs, 1 << 20);
     osmand_msg m;
-    fleet_fix *fixes = weft_arena_alloc(weft_http_arena(c), OSMAND_BATCH_MAX * sizeof *fixes);
-    if (!fixes) return weft_http_error(c, 503, "out of memory");
+    fleet_fix one, *fixes = &one; /* a JSON body may carry a batch: room for it then */
     const char *why = NULL;
     int rc;
     weft_str ctype = weft_http_get_header(c, "Content-Type");
     weft_str body = weft_http_body(c);
     int64_t now = fleet_now_ms();
     if (ctype.p && ctype.n >= 16 && strncasecmp(ctype.p, "application/json", 16) == 0) {
-        rc = osmand_parse_json(body, now, &m, fixes, OSMAND_BATCH_MAX, &attrs, a, &why);
+        fixes = weft_arena_alloc(a, OSMAND_BATCH_MAX * sizeof *fixes);
+        rc = fixes ? osmand_parse_json(body, now, &m, fixes, OSMAND_BATCH_MAX, &attrs, a, &why) : WEFT_ENOMEM;
     } else {
         weft_str form = {NULL, 0};
         if (ctype.p && ctype.n >= 33 && strncasecmp(ctype.p, "application/x-www-form-urlencoded", 33) == 0)

@@ -54,12 +54,13 @@ int pipeline_ingest(fleet *f, live_device *d, int proto, fleet_fix *fixes, int n
         while (j > 0 && fixes[j - 1].fix_ms > t.fix_ms) fixes[j] = fixes[j - 1], j--;
         fixes[j] = t;
     }
-    pos_row *rows = calloc((size_t)n, sizeof *rows);
-    int evcap = n * EVENTS_PER_FIX_MAX;
-    ev_row *evs = calloc((size_t)evcap, sizeof *evs);
-    fleet_event *tmp = calloc(EVENTS_PER_FIX_MAX, sizeof *tmp);
-    if (!rows || !evs || !tmp) {
-        free(rows), free(evs), free(tmp);
+    /* not calloc: every slot used is written whole below, and zeroing the
+     * worst case of events per fix was 6 % of an OsmAnd request (callgrind) */
+    pos_row *rows = malloc((size_t)n * sizeof *rows);
+    ev_row *evs = malloc((size_t)n * EVENTS_PER_FIX_MAX * sizeof *evs);
+    fleet_event tmp[EVENTS_PER_FIX_MAX];
+    if (!rows || !evs) {
+        free(rows), free(evs);
         return WEFT_ENOMEM;
     }
     weft_mutex_lock(&d->gate, -1);
@@ -132,6 +133,6 @@ int pipeline_ingest(fleet *f, live_device *d, int proto, fleet_fix *fixes, int n
     }
     atomic_fetch_add(&f->m.rejected[proto], res->rejected);
     weft_mutex_unlock(&d->gate);
-    free(rows), free(evs), free(tmp);
+    free(rows), free(evs);
     return rc;
 }
