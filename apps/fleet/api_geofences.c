@@ -75,14 +75,10 @@ static int list(weft_http_ctx *c, void *ud) {
 static weft_db_rows *target(fleet *f, weft_http_ctx *c, const api_user *u, int64_t *id) {
     if (weft_str_to_i64(weft_http_param(c, "id"), id) != 0) return api_fail(c, 404, "no such geofence"), NULL;
     weft_db_arg a[] = {WEFT_DB_INT(*id)};
-    weft_db_rows *r;
-    weft_db_err e;
-    int rc = store_query(f->db, "SELECT " COLS " FROM geofences WHERE id = $1", a, 1, &r, &e);
-    if (rc < 0) return api_fail_db(c, rc, &e), NULL;
-    if (weft_db_nrows(r) == 1) {
-        int64_t g = weft_db_int(r, 0, 4);
-        if (g == 0 || api_user_sees_group(u, g)) return r;
-    }
+    weft_db_rows *r = api_one_row(f, c, "SELECT " COLS " FROM geofences WHERE id = $1", a, 1, "geofence");
+    if (!r) return NULL;
+    int64_t g = weft_db_int(r, 0, 4);
+    if (g == 0 || api_user_sees_group(u, g)) return r;
     weft_db_rows_free(r);
     api_fail(c, 404, "no such geofence");
     return NULL;

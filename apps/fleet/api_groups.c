@@ -59,14 +59,7 @@ static weft_db_rows *target(fleet *f, weft_http_ctx *c, const api_user *u, int64
     if (weft_str_to_i64(weft_http_param(c, "id"), id) != 0 || !api_user_sees_group(u, *id))
         return api_fail(c, 404, "no such group"), NULL;
     weft_db_arg a[] = {WEFT_DB_INT(*id)};
-    weft_db_rows *r;
-    weft_db_err e;
-    int rc = store_query(f->db, "SELECT " COLS " FROM groups WHERE id = $1", a, 1, &r, &e);
-    if (rc < 0) return api_fail_db(c, rc, &e), NULL;
-    if (weft_db_nrows(r) == 1) return r;
-    weft_db_rows_free(r);
-    api_fail(c, 404, "no such group");
-    return NULL;
+    return api_one_row(f, c, "SELECT " COLS " FROM groups WHERE id = $1", a, 1, "group");
 }
 
 static int get(weft_http_ctx *c, void *ud) {

@@ -82,6 +82,10 @@ int api_page(weft_http_ctx *c, int64_t def, int64_t max, int64_t *limit, int64_t
  * error is answered and -1 returned. */
 int api_page_query(fleet *f, weft_http_ctx *c, weft_buf *sql, const char *order, weft_db_arg *a, int na,
                    int64_t limit, int64_t offset, weft_db_rows **rows, int *n);
+/* The one row sql (args a[0..na)) selects, or NULL after answering: the
+ * database's error, or 404 "no such <what>" when there is no such row. */
+weft_db_rows *api_one_row(fleet *f, weft_http_ctx *c, const char *sql, const weft_db_arg *a, int na,
+                          const char *what);
 int api_page_done(weft_http_ctx *c, int got, int64_t limit, int64_t offset);
 
 /* A request body, JSON (application/json, or a body that starts with '{')

@@ -90,15 +90,9 @@ static weft_db_rows *target(fleet *f, weft_http_ctx *c, const api_user *u, int64
     a[0] = WEFT_DB_INT(*id);
     weft_buf_appends(&sql, "SELECT " COLS " FROM users u WHERE u.id = $1 AND ");
     visible_cond(&sql, u, a, &na);
-    weft_db_rows *r;
-    weft_db_err e;
-    int rc = store_query(f->db, sql.data, a, na, &r, &e);
+    weft_db_rows *r = api_one_row(f, c, sql.data, a, na, "user");
     weft_buf_free(&sql);
-    if (rc < 0) return api_fail_db(c, rc, &e), NULL;
-    if (weft_db_nrows(r) == 1) return r;
-    weft_db_rows_free(r);
-    api_fail(c, 404, "no such user");
-    return NULL;
+    return r;
 }
 
 static int get(weft_http_ctx *c, void *ud) {

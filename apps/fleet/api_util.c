@@ -316,3 +316,15 @@ int api_page_query(fleet *f, weft_http_ctx *c, weft_buf *sql, const char *order,
     *n = api_page_done(c, weft_db_nrows(*rows), limit, offset);
     return 0;
 }
+
+weft_db_rows *api_one_row(fleet *f, weft_http_ctx *c, const char *sql, const weft_db_arg *a, int na,
+                          const char *what) {
+    weft_db_rows *r;
+    weft_db_err e;
+    int rc = store_query(f->db, sql, a, na, &r, &e);
+    if (rc < 0) return api_fail_db(c, rc, &e), NULL;
+    if (weft_db_nrows(r) == 1) return r;
+    weft_db_rows_free(r);
+    api_fail(c, 404, "no such %s", what);
+    return NULL;
+}
