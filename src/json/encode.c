@@ -265,8 +265,8 @@ static int short_double(double v, char *out) {
         char *o = out;
         if (neg) *o++ = '-';
         if (p == 0) {
-            /* %g: "1e+02" for 100 (exponent >= precision): leave it to snprintf */
-            if (nd > 1 && dig[0] == '0') return 0;
+            /* an integral value below 2^50: its digits and ".0" ("20.0", not
+             * %g's "2e+01"; both read back to the same bits) */
             while (nd) *o++ = dig[--nd];
             memcpy(o, ".0", 2);
             return (int)(o + 2 - out);
