@@ -46,12 +46,7 @@ static int list(weft_http_ctx *c, void *ud) {
     weft_db_rows *r;
     int n;
     if (api_page_query(f, c, &sql, "id", a, na, limit, offset, &r, &n) < 0) return 0;
-    weft_json_enc *j = weft_http_json_begin(c, 200);
-    weft_json_enc_array(j);
-    for (int i = 0; i < n; i++) group_out(j, r, i);
-    weft_json_enc_end(j);
-    weft_db_rows_free(r);
-    return weft_http_json_end(c);
+    return api_answer_rows(c, r, n, group_out);
 }
 
 /* The group {id} if u may see it; NULL after answering 404. */

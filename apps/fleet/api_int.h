@@ -86,6 +86,9 @@ int api_page_query(fleet *f, weft_http_ctx *c, weft_buf *sql, const char *order,
  * database's error, or 404 "no such <what>" when there is no such row. */
 weft_db_rows *api_one_row(fleet *f, weft_http_ctx *c, const char *sql, const weft_db_arg *a, int na,
                           const char *what);
+/* Answer 200 with a JSON array of out(row) for rows 0..n-1 of r, and free r. */
+int api_answer_rows(weft_http_ctx *c, weft_db_rows *r, int n,
+                    void (*out)(weft_json_enc *e, const weft_db_rows *r, int i));
 int api_page_done(weft_http_ctx *c, int got, int64_t limit, int64_t offset);
 
 /* A request body, JSON (application/json, or a body that starts with '{')

@@ -328,3 +328,13 @@ weft_db_rows *api_one_row(fleet *f, weft_http_ctx *c, const char *sql, const wef
     api_fail(c, 404, "no such %s", what);
     return NULL;
 }
+
+int api_answer_rows(weft_http_ctx *c, weft_db_rows *r, int n,
+                    void (*out)(weft_json_enc *e, const weft_db_rows *r, int i)) {
+    weft_json_enc *j = weft_http_json_begin(c, 200);
+    weft_json_enc_array(j);
+    for (int i = 0; i < n; i++) out(j, r, i);
+    weft_json_enc_end(j);
+    weft_db_rows_free(r);
+    return weft_http_json_end(c);
+}
