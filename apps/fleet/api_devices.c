@@ -107,11 +107,11 @@ static int read_fields(fleet *f, weft_http_ctx *c, const api_user *u, dev_fields
     int rc;
     if (api_body_open(c, &b) < 0) return -1;
     if ((rc = api_body_str(&b, "name", 1, 128, &x->name)) < 0) return -1;
-    if (creating && rc != 1) return api_fail(c, 400, "name is required");
+    if (creating && rc != 1) return api_fail_field(c, 400, "name", "name is required");
     if ((rc = api_body_str(&b, "uniqueId", 1, 64, &x->unique_id)) < 0) return -1;
-    if (creating && rc != 1) return api_fail(c, 400, "uniqueId is required");
+    if (creating && rc != 1) return api_fail_field(c, 400, "uniqueId", "uniqueId is required");
     for (const char *p = x->unique_id; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) return api_fail(c, 422, "uniqueId must not contain spaces or control characters");
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) return api_fail_field(c, 422, "uniqueId", "uniqueId must not contain spaces or control characters");
     if ((rc = api_body_str(&b, "category", 1, 32, &x->category)) < 0) return -1;
     if ((rc = api_body_num(&b, "speedLimit", 0, 1000, &x->speed_limit)) < 0) return -1;
     if (rc == 2) x->speed_limit = 0;
@@ -121,7 +121,7 @@ static int read_fields(fleet *f, weft_http_ctx *c, const api_user *u, dev_fields
     if (rc == 2 || (rc == 1 && g == 0)) g = 0;
     if (g != x->group_id || creating) {
         if (!api_user_sees_all(u) && !api_user_sees_group(u, g))
-            return api_fail(c, 422, g ? "groupId %lld is not one of your groups" : "groupId is required (one of your groups)",
+            return api_fail_field(c, 422, "groupId", g ? "groupId %lld is not one of your groups" : "groupId is required (one of your groups)",
                             (long long)g);
         if (g) {
             weft_db_arg a[] = {WEFT_DB_INT(g)};
@@ -131,7 +131,7 @@ static int read_fields(fleet *f, weft_http_ctx *c, const api_user *u, dev_fields
                 return api_fail_db(c, rc, &e);
             int n = weft_db_nrows(r);
             weft_db_rows_free(r);
-            if (!n) return api_fail(c, 422, "groupId %lld does not exist", (long long)g);
+            if (!n) return api_fail_field(c, 422, "groupId", "groupId %lld does not exist", (long long)g);
         }
     }
     x->group_id = g;
@@ -148,7 +148,7 @@ static int save(fleet *f, weft_http_ctx *c, int64_t id, const dev_fields *x, int
                         "speed_limit_kn = $5, disabled = $6 WHERE id = $7",
                         a, 7, NULL, &e);
     if (rc < 0) {
-        if (weft_db_err_is_constraint(&e)) return api_fail(c, 409, "uniqueId %s is taken by another device", x->unique_id);
+        if (weft_db_err_is_constraint(&e)) return api_fail_field(c, 409, "uniqueId", "uniqueId %s is taken by another device", x->unique_id);
         return api_fail_db(c, rc, &e);
     }
     live_device *d = live_put(f->devices, id, x->unique_id, x->name, x->category, x->group_id, x->speed_limit,
@@ -170,7 +170,7 @@ static int create(weft_http_ctx *c, void *ud) {
     weft_db_err e;
     int rc = fleet_device_create(f, x.unique_id, x.name, x.group_id, &d, &e);
     if (rc == WEFT_EDB && weft_db_err_is_constraint(&e))
-        return api_fail(c, 409, "uniqueId %s is taken by another device", x.unique_id), 0;
+        return api_fail_field(c, 409, "uniqueId", "uniqueId %s is taken by another device", x.unique_id), 0;
     if (rc < 0) return api_fail_db(c, rc, &e), 0;
     save(f, c, d->id, &x, 201);
     return 0;

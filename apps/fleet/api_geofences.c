@@ -108,14 +108,14 @@ static int save(fleet *f, weft_http_ctx *c, const api_user *u, int64_t id, weft_
     int64_t group = cur ? weft_db_int(cur, 0, 4) : 0;
     int rc;
     if ((rc = api_body_str(&b, "name", 1, 128, &name)) < 0) return 0;
-    if (!cur && rc != 1) return api_fail(c, 400, "name is required"), 0;
+    if (!cur && rc != 1) return api_fail_field(c, 400, "name", "name is required"), 0;
     if (api_body_str(&b, "description", 0, 1024, &desc) < 0) return 0;
     int64_t g = group;
     if ((rc = api_body_i64(&b, "groupId", &g)) < 0) return 0;
     if (rc == 2) g = 0;
     if (!cur || g != group) {
         if (!api_user_sees_all(u) && !api_user_sees_group(u, g))
-            return api_fail(c, 422, g ? "groupId %lld is not one of your groups" : "groupId is required (one of your groups)",
+            return api_fail_field(c, 422, "groupId", g ? "groupId %lld is not one of your groups" : "groupId is required (one of your groups)",
                             (long long)g), 0;
         if (g) {
             weft_db_arg a[] = {WEFT_DB_INT(g)};
@@ -125,7 +125,7 @@ static int save(fleet *f, weft_http_ctx *c, const api_user *u, int64_t id, weft_
                 return api_fail_db(c, rc, &e), 0;
             int n = weft_db_nrows(r);
             weft_db_rows_free(r);
-            if (!n) return api_fail(c, 422, "groupId %lld does not exist", (long long)g), 0;
+            if (!n) return api_fail_field(c, 422, "groupId", "groupId %lld does not exist", (long long)g), 0;
         }
     }
     /* the area: a GeoJSON object, or (in a form) its text */
@@ -136,7 +136,7 @@ static int save(fleet *f, weft_http_ctx *c, const api_user *u, int64_t id, weft_
         if (av && av->type == WEFT_JSON_STRING) {
             weft_json_error je;
             if (weft_json_parse(av->u.s, av->len, weft_http_arena(c), 32, &parsed, &je) != 0)
-                return api_fail(c, 422, "area: not valid GeoJSON (%s)", je.msg), 0;
+                return api_fail_field(c, 422, "area", "area: not valid GeoJSON (%s)", je.msg), 0;
             av = parsed;
         }
     } else {
@@ -144,11 +144,11 @@ static int save(fleet *f, weft_http_ctx *c, const api_user *u, int64_t id, weft_
         if (t.p) {
             weft_json_error je;
             if (weft_json_parse(t.p, t.n, weft_http_arena(c), 32, &parsed, &je) != 0)
-                return api_fail(c, 422, "area: not valid GeoJSON (%s)", je.msg), 0;
+                return api_fail_field(c, 422, "area", "area: not valid GeoJSON (%s)", je.msg), 0;
             av = parsed;
         }
     }
-    if (!cur && !av) return api_fail(c, 400, "area is required (GeoJSON)"), 0;
+    if (!cur && !av) return api_fail_field(c, 400, "area", "area is required (GeoJSON)"), 0;
     weft_buf canon;
     weft_buf_init(&canon, 0);
     if (av) {
@@ -158,7 +158,7 @@ static int save(fleet *f, weft_http_ctx *c, const api_user *u, int64_t id, weft_
         const char *why = "not a shape";
         if (geo_shape_from_json(av, &ar, &s, &why) != 0) {
             weft_arena_free(&ar);
-            return api_fail(c, 422, "area: %s", why), 0;
+            return api_fail_field(c, 422, "area", "area: %s", why), 0;
         }
         rc = geo_shape_to_geojson(&s, &canon);
         weft_arena_free(&ar);

@@ -43,6 +43,11 @@ typedef struct api_state {
 /* ---- answers ---------------------------------------------------------------------- */
 /* {"error": "<formatted>"} with status; returns -1. */
 int api_fail(weft_http_ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* {"error": "<formatted>", "field": "<field>"}: the same, for a request body
+ * field that is missing or wrong, so a form can show the message next to
+ * the field it names (the dashboard's devices and geofences pages). */
+int api_fail_field(weft_http_ctx *c, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The store failed: 503 on a timeout, else 500; logs e. Returns -1. */
 int api_fail_db(weft_http_ctx *c, int rc, const weft_db_err *e);
 

@@ -24,6 +24,21 @@ int api_fail(weft_http_ctx *c, int status, const char *fmt, ...) {
     return -1;
 }
 
+int api_fail_field(weft_http_ctx *c, int status, const char *field, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    weft_json_enc *e = weft_http_json_begin(c, status);
+    weft_json_enc_object(e);
+    weft_json_enc_key(e, WEFT_STR("error")), weft_json_enc_str(e, weft_str_c(msg));
+    weft_json_enc_key(e, WEFT_STR("field")), weft_json_enc_str(e, weft_str_c(field));
+    weft_json_enc_end(e);
+    weft_http_json_end(c);
+    return -1;
+}
+
 int api_fail_db(weft_http_ctx *c, int rc, const weft_db_err *e) {
     weft_log_warn("api %.*s %.*s: store: %s (%s)", (int)weft_http_method(c).n, weft_http_method(c).p,
                   (int)weft_http_path(c).n, weft_http_path(c).p, e ? e->msg : "", weft_strerror(rc));
@@ -219,12 +234,12 @@ int api_body_str(api_body *b, const char *k, size_t min, size_t max, const char 
     int rc = field(b, k, &jv, &v);
     if (rc != 1) return rc;
     if (jv) {
-        if (jv->type != WEFT_JSON_STRING) return api_fail(b->c, 400, "%s must be a string", k);
+        if (jv->type != WEFT_JSON_STRING) return api_fail_field(b->c, 400, k, "%s must be a string", k);
         v = weft_json_str(jv);
     }
-    if (memchr(v.p, 0, v.n)) return api_fail(b->c, 422, "%s must not contain NUL", k);
-    if (v.n < min) return api_fail(b->c, 422, min == 1 ? "%s must not be empty" : "%s is too short", k);
-    if (v.n > max) return api_fail(b->c, 422, "%s is longer than %zu bytes", k, max);
+    if (memchr(v.p, 0, v.n)) return api_fail_field(b->c, 422, k, "%s must not contain NUL", k);
+    if (v.n < min) return api_fail_field(b->c, 422, k, min == 1 ? "%s must not be empty" : "%s is too short", k);
+    if (v.n > max) return api_fail_field(b->c, 422, k, "%s is longer than %zu bytes", k, max);
     *out = weft_arena_strndup(weft_http_arena(b->c), v.p ? v.p : "", v.n);
     if (!*out) return api_fail(b->c, 500, "out of memory");
     return 1;
@@ -236,15 +251,15 @@ int api_body_num(api_body *b, const char *k, double min, double max, double *out
     int rc = field(b, k, &jv, &v);
     if (rc != 1) return rc;
     if (jv) {
-        if (weft_json_double(jv, out) != 0) return api_fail(b->c, 400, "%s must be a number", k);
+        if (weft_json_double(jv, out) != 0) return api_fail_field(b->c, 400, k, "%s must be a number", k);
     } else {
         char tmp[64], *end;
-        if (v.n == 0 || v.n >= sizeof tmp) return api_fail(b->c, 400, "%s must be a number", k);
+        if (v.n == 0 || v.n >= sizeof tmp) return api_fail_field(b->c, 400, k, "%s must be a number", k);
         memcpy(tmp, v.p, v.n), tmp[v.n] = 0;
         *out = strtod(tmp, &end);
-        if (*end) return api_fail(b->c, 400, "%s must be a number", k);
+        if (*end) return api_fail_field(b->c, 400, k, "%s must be a number", k);
     }
-    if (!isfinite(*out) || *out < min || *out > max) return api_fail(b->c, 422, "%s must be from %g to %g", k, min, max);
+    if (!isfinite(*out) || *out < min || *out > max) return api_fail_field(b->c, 422, k, "%s must be from %g to %g", k, min, max);
     return 1;
 }
 
@@ -254,7 +269,7 @@ int api_body_i64(api_body *b, const char *k, int64_t *out) {
     int rc = field(b, k, &jv, &v);
     if (rc != 1) return rc;
     if (jv ? weft_json_int(jv, out) != 0 : weft_str_to_i64(v, out) != 0)
-        return api_fail(b->c, 400, "%s must be an integer", k);
+        return api_fail_field(b->c, 400, k, "%s must be an integer", k);
     return 1;
 }
 
@@ -264,12 +279,12 @@ int api_body_bool(api_body *b, const char *k, int *out) {
     int rc = field(b, k, &jv, &v);
     if (rc != 1) return rc;
     if (jv) {
-        if (weft_json_bool(jv, out) != 0) return api_fail(b->c, 400, "%s must be true or false", k);
+        if (weft_json_bool(jv, out) != 0) return api_fail_field(b->c, 400, k, "%s must be true or false", k);
         return 1;
     }
     if (weft_str_eq(v, WEFT_STR("true")) || weft_str_eq(v, WEFT_STR("1"))) *out = 1;
     else if (weft_str_eq(v, WEFT_STR("false")) || weft_str_eq(v, WEFT_STR("0"))) *out = 0;
-    else return api_fail(b->c, 400, "%s must be true or false", k);
+    else return api_fail_field(b->c, 400, k, "%s must be true or false", k);
     return 1;
 }
 

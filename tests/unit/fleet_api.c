@@ -525,17 +525,20 @@ BOTH(devices) {
         const char *body;
         int status;
         const char *msg;
+        const char *field; /* the machine-readable "field" (the dashboard's forms), NULL: none */
     } bad[] = {
-        {"{\"uniqueId\":\"x1\"}", 400, "name is required"},
-        {"{\"name\":\"x\"}", 400, "uniqueId is required"},
-        {"{\"name\":5,\"uniqueId\":\"x1\"}", 400, "name must be a string"},
-        {"{\"name\":\"\",\"uniqueId\":\"x1\"}", 422, "name must not be empty"},
-        {"{\"name\":\"x\",\"uniqueId\":\"a b\"}", 422, "uniqueId must not contain"},
-        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"speedLimit\":-1}", 422, "speedLimit must be from"},
-        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"disabled\":\"yes\"}", 400, "disabled must be true or false"},
-        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"groupId\":999}", 422, "groupId 999 does not exist"},
-        {"{\"name\":\"x\",\"uniqueId\":\"dev-a\"}", 409, "uniqueId dev-a is taken"},
-        {"[1]", 400, "body must be a JSON object"},
+        {"{\"uniqueId\":\"x1\"}", 400, "name is required", "name"},
+        {"{\"name\":\"x\"}", 400, "uniqueId is required", "uniqueId"},
+        {"{\"name\":5,\"uniqueId\":\"x1\"}", 400, "name must be a string", "name"},
+        {"{\"name\":\"\",\"uniqueId\":\"x1\"}", 422, "name must not be empty", "name"},
+        {"{\"name\":\"x\",\"uniqueId\":\"a b\"}", 422, "uniqueId must not contain", "uniqueId"},
+        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"speedLimit\":-1}", 422, "speedLimit must be from", "speedLimit"},
+        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"speedLimit\":\"fast\"}", 400, "speedLimit must be a number", "speedLimit"},
+        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"disabled\":\"yes\"}", 400, "disabled must be true or false", "disabled"},
+        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"groupId\":999}", 422, "groupId 999 does not exist", "groupId"},
+        {"{\"name\":\"x\",\"uniqueId\":\"x1\",\"groupId\":1.5}", 400, "groupId must be an integer", "groupId"},
+        {"{\"name\":\"x\",\"uniqueId\":\"dev-a\"}", 409, "uniqueId dev-a is taken", "uniqueId"},
+        {"[1]", 400, "body must be a JSON object", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int st = req(v, "POST", "/api/devices", v->admin, bad[i].body, &res);
@@ -543,6 +546,11 @@ BOTH(devices) {
             fprintf(stderr, "%s: %d %.*s\n", bad[i].body, st, (int)res.body.n, res.body.p);
         ASSERT_EQ(st, bad[i].status);
         ASSERT(body_has(&res, bad[i].msg));
+        weft_json *ej = js(v, &res);
+        ASSERT(ej);
+        const weft_json *fj = weft_json_get(ej, "field");
+        if (bad[i].field) ASSERT(fj && weft_str_eq(weft_json_str(fj), weft_str_c(bad[i].field)));
+        else ASSERT(fj == NULL);
         weft_http_test_response_free(&res);
     }
     /* a long name */
@@ -853,7 +861,7 @@ BOTH(geofences) {
                   "{\"name\":\"x\",\"area\":{\"type\":\"Polygon\",\"coordinates\":[[[15,47],[15.01,47],[15.01,47.01],[15.02,47.02]]]}}",
                   &res),
               422);
-    ASSERT(body_has(&res, "area: ") && body_has(&res, "closed"));
+    ASSERT(body_has(&res, "area: ") && body_has(&res, "closed") && body_has(&res, "\"field\":\"area\""));
     weft_http_test_response_free(&res);
     ASSERT_EQ(req(v, "POST", "/api/geofences", v->admin,
                   "{\"name\":\"x\",\"area\":{\"type\":\"Point\",\"coordinates\":[16,48],\"radius\":-5}}", &res),
@@ -863,7 +871,11 @@ BOTH(geofences) {
     ASSERT_EQ(req(v, "POST", "/api/geofences", v->admin, "{\"name\":\"x\",\"area\":\"{not json\"}", &res), 422);
     weft_http_test_response_free(&res);
     ASSERT_EQ(req(v, "POST", "/api/geofences", v->admin, "{\"name\":\"x\"}", &res), 400);
-    ASSERT(body_has(&res, "area is required"));
+    ASSERT(body_has(&res, "area is required") && body_has(&res, "\"field\":\"area\""));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "POST", "/api/geofences", v->admin,
+                  "{\"area\":{\"type\":\"Point\",\"coordinates\":[16,48],\"radius\":50}}", &res), 400);
+    ASSERT(body_has(&res, "name is required") && body_has(&res, "\"field\":\"name\""));
     weft_http_test_response_free(&res);
     ASSERT_EQ(fences_loaded(v), 3);
     /* who sees which */
