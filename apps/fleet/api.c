@@ -45,7 +45,9 @@ weft_http_router *api_router(fleet *f) {
     weft_http_router *r = weft_http_router_new();
     if (!r) return NULL;
     int rc = 0;
-    rc |= weft_http_route(r, "GET", "/", landing, f);
+    int web = api_routes_web(r, f); /* 1: no dashboard files: / is the landing page */
+    if (web < 0) rc = web;
+    if (web == 1) rc |= weft_http_route(r, "GET", "/", landing, f);
     rc |= weft_http_route(r, "GET", "/api/health", api_health, f);
     rc |= weft_http_route(r, "GET", "/metrics", api_metrics, f);
     rc |= weft_http_route(r, "GET", "/api/openapi.json", api_openapi, f);

@@ -128,6 +128,8 @@ int api_routes_positions(weft_http_router *r, fleet *f);
 int api_routes_events(weft_http_router *r, fleet *f);
 int api_routes_reports(weft_http_router *r, fleet *f);
 int api_routes_live(weft_http_router *r, fleet *f);
+/* The dashboard's files (api_web.c): /, /src/, /vendor/, /overlays/, GET /api/server. */
+int api_routes_web(weft_http_router *r, fleet *f);
 /* What api_routes_live made, when fleet_stop has not freed it (api_free). */
 void api_live_free(fleet *f);
 int api_openapi(weft_http_ctx *c, void *ud);

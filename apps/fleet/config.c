@@ -35,6 +35,8 @@ static const setting settings[] = {
     {"web", "port", "WEFT_FLEET_HTTP_PORT", T_INT, F(web_port), 0, 65535},
     {"web", "tile_url", "WEFT_FLEET_TILE_URL", T_STR, F(web_tile_url), 0, 0},
     {"web", "secure_cookies", NULL, T_BOOL, F(web_secure_cookies), 0, 1},
+    {"web", "root", "WEFT_FLEET_WEB_ROOT", T_STR, F(web_root), 0, 0},
+    {"web", "overlays", "WEFT_FLEET_OVERLAYS", T_STR, F(web_overlays), 0, 0},
     {"ingest", "host", NULL, T_STR, F(ingest_host), 0, 0},
     {"ingest", "osmand_port", "WEFT_FLEET_OSMAND_PORT", T_INT, F(osmand_port), 0, 65535},
     {"ingest", "teltonika_port", "WEFT_FLEET_TELTONIKA_PORT", T_INT, F(teltonika_port), 0, 65535},

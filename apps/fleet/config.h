@@ -24,6 +24,8 @@ typedef struct fleet_config {
     char web_host[64];
     int web_port;            /* 8080 */
     char web_tile_url[512];  /* "" = the offline base map */
+    char web_root[512];      /* the dashboard's files; "" = apps/fleet/web found from the binary */
+    char web_overlays[512];  /* GeoJSON map overlays (roads.geojson); "" = <data_dir>/overlays */
     int web_secure_cookies;  /* Secure flag on the session cookie (behind TLS) */
     /* ingest */
     char ingest_host[64];

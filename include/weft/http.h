@@ -281,6 +281,11 @@ int weft_http_send_file(weft_http_ctx *c, const char *path);
 /* Serve root/<rel> where rel comes from the request (e.g. a {path...}
  * param): refuses ".." segments, NULs and directories -> 404. */
 int weft_http_static(weft_http_ctx *c, const char *root, weft_str rel);
+/* weft_http_static with precompressed variants: when the request accepts
+ * gzip and root/<rel>.gz exists beside root/<rel>, that file is sent with
+ * Content-Encoding: gzip (its own ETag, the original's Content-Type).
+ * Always adds Vary: Accept-Encoding. */
+int weft_http_static_gz(weft_http_ctx *c, const char *root, weft_str rel);
 int weft_http_status(const weft_http_ctx *c); /* status set so far (0 if none) */
 /* Reason phrase for a status code ("Not Found"); "Unknown" otherwise. */
 const char *weft_http_reason(int status);

@@ -28,6 +28,7 @@ static const char *mime_of(const char *path) {
         {"js", "text/javascript; charset=utf-8"},
         {"mjs", "text/javascript; charset=utf-8"},
         {"json", "application/json"},
+        {"geojson", "application/geo+json"},
         {"txt", "text/plain; charset=utf-8"},
         {"md", "text/markdown; charset=utf-8"},
         {"csv", "text/csv; charset=utf-8"},
@@ -98,7 +99,8 @@ static int parse_range(weft_str h, int64_t size, int64_t *from, int64_t *to) {
     return 1;
 }
 
-int weft_http_send_file(weft_http_ctx *c, const char *path) {
+/* path's bytes, typed as type_of's extension says */
+static int send_path(weft_http_ctx *c, const char *path, const char *type_of) {
     if (c->head_sent) return WEFT_EINVAL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -140,7 +142,7 @@ int weft_http_send_file(weft_http_ctx *c, const char *path) {
         weft_http_add_header(c, "Content-Range", cr);
         c->status = 206;
     }
-    c->ctype = mime_of(path);
+    c->ctype = mime_of(type_of);
     int64_t len = size ? to - from + 1 : 0;
     int rc = weft__http_send_head(c, len);
     c->done = 1;
@@ -173,23 +175,79 @@ int weft_http_send_file(weft_http_ctx *c, const char *path) {
     return rc;
 }
 
-int weft_http_static(weft_http_ctx *c, const char *root, weft_str rel) {
-    if (!root || memchr(rel.p ? rel.p : "", 0, rel.n)) return WEFT_ENOENT;
+int weft_http_send_file(weft_http_ctx *c, const char *path) { return send_path(c, path, path); }
+
+/* root/rel as a NUL-terminated path in the request's arena; NULL when rel
+ * has a ".." segment or a NUL (*rc = WEFT_ENOENT) or memory ran out. */
+static char *static_path(weft_http_ctx *c, const char *root, weft_str rel, size_t extra, int *rc) {
+    *rc = WEFT_ENOENT;
+    if (!root || memchr(rel.p ? rel.p : "", 0, rel.n)) return NULL;
     /* refuse any ".." segment, whatever the separators around it */
     weft_str s = rel;
     while (s.n) {
         weft_str seg;
         s = weft_str_cut(s, '/', &seg);
         if (!seg.p) seg = s, s = (weft_str){NULL, 0};
-        if (weft_str_eq(seg, WEFT_STR(".."))) return WEFT_ENOENT;
+        if (weft_str_eq(seg, WEFT_STR(".."))) return NULL;
     }
     while (rel.n && rel.p[0] == '/') rel.p++, rel.n--;
-    size_t rl = strlen(root), n = rl + rel.n + 2;
+    size_t rl = strlen(root), n = rl + rel.n + 2 + extra;
     char *path = weft_arena_alloc(c->arena, n);
-    if (!path) return WEFT_ENOMEM;
+    if (!path) {
+        *rc = WEFT_ENOMEM;
+        return NULL;
+    }
     memcpy(path, root, rl);
     path[rl] = '/';
     memcpy(path + rl + 1, rel.p, rel.n);
     path[rl + 1 + rel.n] = 0;
+    return path;
+}
+
+int weft_http_static(weft_http_ctx *c, const char *root, weft_str rel) {
+    int rc;
+    char *path = static_path(c, root, rel, 0, &rc);
+    return path ? weft_http_send_file(c, path) : rc;
+}
+
+/* Does Accept-Encoding accept gzip? A "gzip" (or "*") token whose q is not 0. */
+static int accepts_gzip(weft_str ae) {
+    while (ae.n) {
+        weft_str one;
+        ae = weft_str_cut(ae, ',', &one);
+        if (!one.p) one = ae, ae = (weft_str){NULL, 0};
+        weft_str params = weft_str_cut(one, ';', &one);
+        if (!one.p) one = params, params = (weft_str){NULL, 0};
+        one = weft_str_trim(one);
+        if (!weft_str_eq_nocase(one, WEFT_STR("gzip")) && !weft_str_eq(one, WEFT_STR("*"))) continue;
+        params = weft_str_trim(params);
+        if (params.n >= 3 && (params.p[0] == 'q' || params.p[0] == 'Q') && params.p[1] == '=') {
+            weft_str q = weft_str_trim((weft_str){params.p + 2, params.n - 2});
+            int zero = q.n > 0;
+            for (size_t i = 0; i < q.n; i++) zero &= q.p[i] == '0' || q.p[i] == '.';
+            if (zero) continue;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int weft_http_static_gz(weft_http_ctx *c, const char *root, weft_str rel) {
+    int rc;
+    char *path = static_path(c, root, rel, 3, &rc);
+    if (!path) return rc;
+    weft_http_add_header(c, "Vary", "Accept-Encoding");
+    if (accepts_gzip(weft_http_get_header(c, "Accept-Encoding"))) {
+        size_t n = strlen(path);
+        char *gz = weft_arena_alloc(c->arena, n + 4);
+        struct stat st;
+        if (!gz) return WEFT_ENOMEM;
+        memcpy(gz, path, n);
+        memcpy(gz + n, ".gz", 4);
+        if (stat(gz, &st) == 0 && S_ISREG(st.st_mode) && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            weft_http_add_header(c, "Content-Encoding", "gzip");
+            return send_path(c, gz, path);
+        }
+    }
     return weft_http_send_file(c, path);
 }

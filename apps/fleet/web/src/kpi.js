@@ -1,0 +1,39 @@
+// kpi.js — the tiles in the top bar: vehicles moving / idle / stopped /
+// offline, distance driven today, alerts today, and whether the view is live.
+
+import { h } from './dom.js';
+import { vehicleStatus, STATUSES } from './status.js';
+
+const ALERTS = new Set(['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm']);
+
+export function mountKpi(box, ctx) {
+  const { store, server } = ctx;
+  const tiles = {};
+  for (const [k, label] of [...STATUSES.map((s) => [s, s]), ['km', 'km today'], ['alerts', 'alerts today']]) {
+    tiles[k] = h('b', {}, '–');
+    box.append(h('div', { class: `kpi kpi-${k}` }, tiles[k], h('span', {}, label)));
+  }
+  let alertsToday = 0, frame = 0;
+  const day = () => new Date().toISOString().slice(0, 10);
+  ctx.api.get('/api/events', { from: `${day()}T00:00:00Z`, to: new Date().toISOString(), limit: 10000 })
+    .then((evs) => { alertsToday = evs.filter((e) => ALERTS.has(e.type)).length; draw(); })
+    .catch(() => {});
+  const draw = () => {
+    frame = 0;
+    const n = { moving: 0, idle: 0, stopped: 0, offline: 0 };
+    let m = 0;
+    const t = Date.now();
+    for (const d of store.devices.values()) {
+      n[vehicleStatus(d, store.positions.get(d.id), t, server)]++;
+      m += d.distanceToday ?? 0;
+    }
+    for (const s of STATUSES) tiles[s].textContent = n[s];
+    tiles.km.textContent = (m / 1000).toLocaleString(undefined, { maximumFractionDigits: 0 });
+    tiles.alerts.textContent = alertsToday;
+  };
+  const later = () => { if (!frame) frame = requestAnimationFrame(draw); };
+  store.on('devices', later);
+  store.on('positions', later);
+  store.on('events', (evs) => { alertsToday += evs.filter((e) => ALERTS.has(e.type)).length; later(); });
+  setInterval(later, 5000);
+}

@@ -1,0 +1,98 @@
+// live.js — the live socket and the store the views read.
+//
+// The socket (/api/socket) sends Traccar's {"devices","positions","events"}:
+// a snapshot first, then deltas. Messages are merged by a Coalescer and
+// applied to the store once per animation frame, so a burst of messages
+// costs one redraw. On close the socket reconnects with backoff(); the new
+// snapshot replaces the state ('reset' then the usual events).
+
+import { backoff } from './status.js';
+
+// Merges messages between two frames: a device or position once (its
+// latest), events in order.
+export class Coalescer {
+  constructor() { this.clear(); }
+  clear() { this.devices = new Map(); this.positions = new Map(); this.events = []; this.count = 0; }
+  push(msg) {
+    for (const d of msg.devices ?? []) this.devices.set(d.id, d);
+    for (const p of msg.positions ?? []) {
+      const old = this.positions.get(p.deviceId);
+      if (!old || Date.parse(old.fixTime) <= Date.parse(p.fixTime)) this.positions.set(p.deviceId, p);
+    }
+    for (const e of msg.events ?? []) this.events.push(e);
+    this.count++;
+  }
+  get empty() { return this.count === 0; }
+  take() {
+    const out = { devices: this.devices, positions: this.positions, events: this.events };
+    this.clear();
+    return out;
+  }
+}
+
+export function createStore() {
+  const handlers = new Map();
+  const store = {
+    devices: new Map(), positions: new Map(), groups: new Map(), events: [],
+    on(type, fn) { (handlers.get(type) ?? handlers.set(type, new Set()).get(type)).add(fn); },
+    off(type, fn) { handlers.get(type)?.delete(fn); },
+    emit(type, arg) { for (const fn of handlers.get(type) ?? []) fn(arg); },
+    // apply one coalesced batch; reset: the batch is a snapshot
+    apply(batch, reset) {
+      if (reset) {
+        this.devices.clear();
+        this.positions.clear();
+        this.emit('reset');
+      }
+      for (const [id, d] of batch.devices) this.devices.set(id, d);
+      for (const [id, p] of batch.positions) this.positions.set(id, p);
+      if (batch.devices.size || reset) this.emit('devices', batch.devices);
+      if (batch.positions.size || reset) this.emit('positions', batch.positions);
+      if (batch.events.length) {
+        this.events.push(...batch.events);
+        if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
+        this.emit('events', batch.events);
+      }
+    },
+  };
+  return store;
+}
+
+// Connects the store to /api/socket. onState('connecting'|'open'|'lost').
+// Each applied batch is measured as performance.measure('live-update').
+export function connectLive(store, onState, opts = {}) {
+  const co = new Coalescer();
+  let ws = null, attempt = 0, timer = 0, frame = 0, stopped = false, fresh = false;
+  const flush = () => {
+    frame = 0;
+    if (co.empty) return;
+    performance.mark('live-start');
+    const reset = fresh;
+    fresh = false;
+    store.apply(co.take(), reset);
+    performance.measure('live-update', 'live-start');
+  };
+  const open = () => {
+    onState(attempt ? 'reconnecting' : 'connecting');
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(`${proto}//${location.host}/api/socket`);
+    ws.onopen = () => { attempt = 0; fresh = true; co.clear(); onState('open'); };
+    ws.onmessage = (e) => {
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { return; }
+      co.push(msg);
+      if (!frame) frame = requestAnimationFrame(flush);
+    };
+    ws.onclose = (e) => {
+      ws = null;
+      if (stopped) return;
+      onState('lost', e.code);
+      if (e.code === 1008 && opts.onUnauthorized && e.reason?.includes('sign')) opts.onUnauthorized();
+      timer = setTimeout(open, backoff(attempt++));
+    };
+  };
+  open();
+  return {
+    close() { stopped = true; clearTimeout(timer); if (frame) cancelAnimationFrame(frame); ws?.close(1000); },
+  };
+}

@@ -1,0 +1,215 @@
+// liveview.js — the #/map page: the vehicle list (search, status and group
+// filters, sort, keyboard), the selected vehicle's details and live trail
+// (Escape closes), and the alert feed.
+
+import { h } from './dom.js';
+import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
+
+const TRAIL_MIN = 10;
+const EVENT_LABEL = {
+  deviceOverspeed: 'Overspeed', geofenceEnter: 'Entered', geofenceExit: 'Left', deviceOffline: 'Offline',
+  deviceOnline: 'Online', alarm: 'Alarm', ignitionOn: 'Ignition on', ignitionOff: 'Ignition off',
+  deviceMoving: 'Moving', deviceStopped: 'Stopped',
+};
+const ALERT_TYPES = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm', 'ignitionOn', 'ignitionOff'];
+
+export function mountLive(root, ctx) {
+  const { store, fleetMap, server, L, map } = ctx;
+  const now = () => Date.now();
+  const statusOf = (id) => vehicleStatus(store.devices.get(id), store.positions.get(id), now(), server);
+
+  // ---- list
+  const search = h('input', { type: 'search', placeholder: 'Search vehicles', 'aria-label': 'Search vehicles' });
+  const fStatus = h('select', { 'aria-label': 'Status' }, h('option', { value: '' }, 'All statuses'),
+    STATUSES.map((s) => h('option', { value: s }, s)));
+  const fGroup = h('select', { 'aria-label': 'Group' }, h('option', { value: '' }, 'All groups'));
+  const sort = h('select', { 'aria-label': 'Sort' }, h('option', { value: 'name' }, 'Name'),
+    h('option', { value: 'status' }, 'Status'), h('option', { value: 'speed' }, 'Speed'), h('option', { value: 'seen' }, 'Last seen'));
+  const count = h('span', { class: 'count' });
+  const list = h('ul', { class: 'vehicles', role: 'listbox', tabindex: '0', 'aria-label': 'Vehicles' });
+  const details = h('div', { class: 'details', hidden: true });
+  const feed = h('ul', { class: 'feed', 'aria-label': 'Alerts' });
+  const fType = h('select', { 'aria-label': 'Alert type' }, h('option', { value: '' }, 'All alerts'),
+    ALERT_TYPES.map((t) => h('option', { value: t }, EVENT_LABEL[t])));
+  const unread = h('span', { class: 'unread', hidden: true });
+  const sound = h('input', { type: 'checkbox', 'aria-label': 'Sound on alerts' });
+  root.append(
+    h('div', { class: 'pane list-pane' },
+      h('div', { class: 'filters' }, search, fStatus, fGroup, sort, count), list),
+    details,
+    h('div', { class: 'pane alerts-pane' },
+      h('h2', {}, 'Alerts ', unread, h('span', { class: 'grow' }), fType, h('label', { class: 'sound' }, sound, ' sound')),
+      feed));
+
+  let rows = [], cursor = -1, dirty = true, frame = 0;
+  const refreshGroups = () => {
+    const v = fGroup.value;
+    fGroup.replaceChildren(h('option', { value: '' }, 'All groups'),
+      [...store.groups.values()].map((g) => h('option', { value: g.id }, g.name)));
+    fGroup.value = v;
+  };
+  const render = () => {
+    frame = 0;
+    if (fGroup.options.length - 1 !== store.groups.size) refreshGroups();
+    const q = search.value.trim().toLowerCase(), st = fStatus.value, gid = fGroup.value;
+    const t = now();
+    rows = [];
+    for (const d of store.devices.values()) {
+      if (q && !d.name.toLowerCase().includes(q) && !d.uniqueId.toLowerCase().includes(q)) continue;
+      if (gid && String(d.groupId) !== gid) continue;
+      const s = statusOf(d.id);
+      if (st && s !== st) continue;
+      rows.push({ d, s, p: store.positions.get(d.id) });
+    }
+    const by = sort.value;
+    const order = { moving: 0, idle: 1, stopped: 2, offline: 3 };
+    rows.sort((a, b) => by === 'speed' ? (b.p?.speed ?? -1) - (a.p?.speed ?? -1)
+      : by === 'status' ? order[a.s] - order[b.s] || a.d.name.localeCompare(b.d.name)
+      : by === 'seen' ? Date.parse(b.p?.fixTime ?? 0) - Date.parse(a.p?.fixTime ?? 0)
+      : a.d.name.localeCompare(b.d.name, undefined, { numeric: true }));
+    count.textContent = `${rows.length} of ${store.devices.size}`;
+    const sel = fleetMap.selected;
+    // the list shows the first 300 matches; search narrows it
+    list.replaceChildren(...rows.slice(0, 300).map((r, i) => {
+      const driver = r.p?.attributes?.driverUniqueId;
+      return h('li', { role: 'option', 'data-id': r.d.id, 'aria-selected': r.d.id === sel ? 'true' : 'false',
+        class: i === cursor ? 'cursor' : null, onclick: () => choose(r.d.id) },
+      h('span', { class: `dot s-${r.s}`, title: r.s }),
+      h('span', { class: 'name' }, r.d.name, driver ? h('small', {}, ` · ${driver}`) : null),
+      h('span', { class: 'speed' }, r.p ? `${Math.round(knotsToKmh(r.p.speed))} km/h` : '—'),
+      h('span', { class: 'seen' }, ago(r.p?.fixTime ?? r.d.lastUpdate, t)));
+    }));
+    dirty = false;
+    if (sel) renderDetails(sel);
+  };
+  const schedule = () => { dirty = true; if (!frame) frame = requestAnimationFrame(render); };
+  for (const el of [search, fStatus, fGroup, sort]) el.addEventListener('input', () => { cursor = -1; schedule(); });
+
+  list.addEventListener('keydown', (e) => {
+    const n = Math.min(rows.length, 300);
+    if (!n) return;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      cursor = Math.max(0, Math.min(n - 1, cursor + (e.key === 'ArrowDown' ? 1 : -1)));
+      render();
+      list.children[cursor]?.scrollIntoView({ block: 'nearest' });
+      e.preventDefault();
+    } else if (e.key === 'Enter' && cursor >= 0) {
+      choose(rows[cursor].d.id);
+    }
+  });
+
+  // ---- selection: details, follow, trail
+  let trail = null, trailPts = [];
+  const keydown = (e) => { if (e.key === 'Escape' && fleetMap.selected) choose(null); };
+  document.addEventListener('keydown', keydown);
+  function choose(id) {
+    fleetMap.select(id);
+  }
+  const offSelect = fleetMap.onSelect(async (id) => {
+    trail?.remove();
+    trail = null;
+    trailPts = [];
+    if (!id) { details.hidden = true; schedule(); return; }
+    details.hidden = false;
+    trail = L.polyline([], { color: '#1f6feb', weight: 4, opacity: 0.8 }).addTo(map);
+    const p = store.positions.get(id);
+    if (p) map.setView([p.latitude, p.longitude], Math.max(map.getZoom(), 16));
+    renderDetails(id);
+    schedule();
+    try {
+      const to = new Date(), from = new Date(to - TRAIL_MIN * 60000);
+      const hist = await ctx.api.get('/api/positions', { deviceId: id, from: from.toISOString(), to: to.toISOString() });
+      if (fleetMap.selected !== id) return;
+      trailPts = [...hist.map((x) => [x.latitude, x.longitude, Date.parse(x.fixTime)]), ...trailPts];
+      drawTrail();
+    } catch { /* the live part of the trail still grows */ }
+  });
+  const drawTrail = () => {
+    const cut = now() - TRAIL_MIN * 60000;
+    while (trailPts.length && trailPts[0][2] < cut) trailPts.shift();
+    trail?.setLatLngs(trailPts.map(([a, b]) => [a, b]));
+  };
+  function renderDetails(id) {
+    const d = store.devices.get(id), p = store.positions.get(id);
+    if (!d) { details.hidden = true; return; }
+    const a = p?.attributes ?? {};
+    const row = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '—')];
+    const extra = Object.entries(a).filter(([k]) => !['ignition', 'batteryLevel', 'odometer', 'totalDistance'].includes(k));
+    details.replaceChildren(
+      h('div', { class: 'details-head' }, h('span', { class: `dot s-${statusOf(id)}` }), h('h2', {}, d.name),
+        h('button', { class: 'close', 'aria-label': 'Close details (Escape)', onclick: () => choose(null) }, '×')),
+      h('dl', {},
+        row('Status', statusOf(id)),
+        row('Position', p ? `${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)}` : null),
+        row('Speed', p ? `${knotsToKmh(p.speed).toFixed(0)} km/h` : null),
+        row('Course', p ? `${Math.round(p.course)}°` : null),
+        row('Ignition', (d.ignition ?? a.ignition) == null ? null : (d.ignition ?? a.ignition) ? 'on' : 'off'),
+        row('Battery', a.batteryLevel != null ? `${a.batteryLevel} %` : a.battery != null ? `${a.battery} V` : null),
+        row('Odometer', a.odometer ?? a.totalDistance ? `${((a.odometer ?? a.totalDistance) / 1000).toFixed(1)} km` : null),
+        row('Today', d.distanceToday != null ? `${(d.distanceToday / 1000).toFixed(1)} km` : null),
+        row('Last fix', p ? ago(p.fixTime, now()) : null),
+        row('Device id', d.uniqueId),
+        extra.map(([k, v]) => row(k, typeof v === 'object' ? JSON.stringify(v) : String(v)))));
+  }
+  const onPositions = (changed) => {
+    const sel = fleetMap.selected;
+    if (sel && changed.has(sel)) {
+      const p = changed.get(sel);
+      trailPts.push([p.latitude, p.longitude, Date.parse(p.fixTime)]);
+      drawTrail();
+      if (!map.getBounds().pad(-0.2).contains([p.latitude, p.longitude])) map.panTo([p.latitude, p.longitude]);
+    }
+    if (!dirty) schedule();
+  };
+
+  // ---- alerts
+  const acked = new Set();
+  let unseen = 0;
+  const renderFeed = () => {
+    const t = fType.value;
+    const evs = store.events.filter((e) => ALERT_TYPES.includes(e.type) && (!t || e.type === t)).slice(-200).reverse();
+    feed.replaceChildren(...evs.map((e) => {
+      const d = store.devices.get(e.deviceId);
+      return h('li', { class: `ev ev-${e.type}${acked.has(e.id) ? ' acked' : ''}` },
+        h('b', {}, EVENT_LABEL[e.type] ?? e.type), ' ',
+        h('a', { href: '#/map', onclick: (x) => { x.preventDefault(); choose(e.deviceId); } }, d?.name ?? `device ${e.deviceId}`),
+        e.attributes?.geofenceName ? ` · ${e.attributes.geofenceName}` : '',
+        h('time', {}, new Date(e.eventTime).toLocaleTimeString()),
+        acked.has(e.id) ? null : h('button', { class: 'link', onclick: () => { acked.add(e.id); renderFeed(); } }, 'Acknowledge'));
+    }));
+    unread.hidden = unseen === 0;
+    unread.textContent = String(unseen);
+  };
+  feed.addEventListener('mouseenter', () => { unseen = 0; renderFeed(); });
+  fType.addEventListener('input', renderFeed);
+  let audio = null;
+  const onEvents = (evs) => {
+    const alerts = evs.filter((e) => ALERT_TYPES.includes(e.type));
+    if (!alerts.length) return;
+    unseen += alerts.length;
+    if (sound.checked) {
+      audio ??= new AudioContext();
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = 880; g.gain.value = 0.05;
+      o.connect(g).connect(audio.destination); o.start(); o.stop(audio.currentTime + 0.12);
+    }
+    renderFeed();
+  };
+
+  store.on('positions', onPositions);
+  store.on('devices', schedule);
+  store.on('reset', schedule);
+  store.on('events', onEvents);
+  const tick = setInterval(schedule, 5000);
+  render();
+  renderFeed();
+  return {
+    unmount() {
+      store.off('positions', onPositions); store.off('devices', schedule); store.off('reset', schedule);
+      store.off('events', onEvents);
+      document.removeEventListener('keydown', keydown);
+      offSelect(); clearInterval(tick); if (frame) cancelAnimationFrame(frame);
+      fleetMap.select(null);
+    },
+  };
+}
