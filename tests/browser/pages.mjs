@@ -1,4 +1,4 @@
-// tests/browser/pages.test.mjs — the dashboard's four pages end to end, in
+// tests/browser/pages.mjs — the dashboard's four pages end to end, in
 // Debian's Chromium (playwright-core), against a real weft fleet server with
 // a day of simulated history (fleet-sim --backfill):
 //
@@ -11,7 +11,7 @@
 //   devices admin   create with one validation error shown at its field,
 //                   edit, disable; a viewer has no devices admin
 //
-//   node tests/browser/pages.test.mjs      (build/apps/fleet and fleet-sim built)
+//   node tests/browser/pages.mjs      (build/apps/fleet and fleet-sim built)
 //
 // Screenshots of each page go to the harness's output directory
 // (build/test-out/browser): replay.png, geofences.png, reports.png,
