@@ -13,12 +13,13 @@ const FIELDS = ['name', 'uniqueId', 'groupId', 'category', 'speedLimit', 'disabl
 
 export function mount(root, ctx) {
   ensureCss();
+  ctx.setPanelWide?.(true); // a table page (the shell may not offer it: then the table scrolls)
   const page = h('section.wp-page.wp-devices', {'aria-label': 'Devices'});
   root.append(page);
   if (ctx.user.role === 'viewer') {
     page.append(h('h2', null, 'Devices'),
       h('p.wp-empty', null, 'Managing devices needs the manager or admin role; your account is a viewer.'));
-    return {unmount() { page.remove(); }};
+    return {unmount() { ctx.setPanelWide?.(false); page.remove(); }};
   }
 
   let devices = [], groups = new Map(), alive = true;
@@ -81,7 +82,8 @@ export function mount(root, ctx) {
     const group = h('select');
     const list = [...groups.values()].map((g) => [g.id, g.name]);
     if (ctx.user.role === 'admin') list.unshift(['', '— no group —']);
-    options(group, list, v.groupId || (list[0] ? list[0][0] : ''));
+    // a new device goes into the first group by default (one in no group is seen by admins only)
+    options(group, list, d ? v.groupId : (groups.size ? [...groups.keys()][0] : ''));
     const f = {
       name: field('Name', 'name', h('input', {type: 'text', value: v.name, required: true, autocomplete: 'off'})),
       uniqueId: field('Unique id (IMEI or OsmAnd id)', 'uniqueId', h('input', {type: 'text', value: v.uniqueId, required: true, autocomplete: 'off'})),
@@ -126,6 +128,7 @@ export function mount(root, ctx) {
   return {
     unmount() {
       alive = false;
+      ctx.setPanelWide?.(false);
       page.remove();
     },
   };

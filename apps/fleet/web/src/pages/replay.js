@@ -45,8 +45,8 @@ export function mount(root, ctx) {
     h('label', null, 'Vehicle ', vehicle), h('label', null, 'From ', from), h('label', null, 'To ', to),
     h('button', {type: 'submit'}, 'Load'));
   const page = h('section.wp-page.wp-side.wp-replay', {'aria-label': 'History replay'},
-    h('h2', null, 'History replay'), form,
-    h('div.wp-controls', null, play, speed, clock), slider, readout, status,
+    h('div.wp-sticky', null, h('h2', null, 'History replay'), form,
+      h('div.wp-controls', null, play, speed, clock, readout), slider, status),
     h('h3', null, 'Trips'), trips);
   root.append(page);
 
@@ -60,7 +60,11 @@ export function mount(root, ctx) {
   ctx.store.on('reset', fillVehicles);
 
   const marker = L.marker([0, 0], {
-    icon: L.divIcon({className: 'wp-replay-marker', html: '<span class="wp-arrow"></span>', iconSize: [26, 26], iconAnchor: [13, 13]}),
+    // a disc with an arrow pointing along the course (the svg is rotated in draw())
+    icon: L.divIcon({className: 'wp-replay-marker', iconSize: [30, 30], iconAnchor: [15, 15],
+      html: '<svg viewBox="0 0 30 30" width="30" height="30" aria-hidden="true"><circle cx="15" cy="15" r="10" '
+        + 'fill="#1d4ed8" stroke="#fff" stroke-width="2.5"/><path d="M15 1 L20 9 L10 9 Z" fill="#1d4ed8" stroke="#fff" '
+        + 'stroke-width="1"/></svg>'}),
     keyboard: false, interactive: false,
   });
 

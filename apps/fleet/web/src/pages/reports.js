@@ -14,6 +14,7 @@ const LABEL = {trips: 'Trips', stops: 'Stops', summary: 'Summary'};
 
 export function mount(root, ctx) {
   ensureCss();
+  ctx.setPanelWide?.(true); // a table page (the shell may not offer it: then the table scrolls)
   let alive = true;
   const today = todayRange();
   const kind = h('select', {name: 'kind', 'aria-label': 'Report'});
@@ -98,6 +99,7 @@ export function mount(root, ctx) {
       alive = false;
       ctx.store.off('devices', onDevices);
       ctx.store.off('reset', onDevices);
+      ctx.setPanelWide?.(false);
       page.remove();
     },
   };
