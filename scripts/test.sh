@@ -339,6 +339,17 @@ else
     record "bench/tools" 1; printf '  %-44s FAILED\n' "bench/tools"; tail -20 "$LOG/bench-tools.log" | sed 's/^/      /'
 fi
 
+# ---- dashboard pages (dash-pages): the replay/geofences/reports/devices pages'
+# DOM-free logic, node's test runner (apps/fleet/web/test/pages; T=pages) ----
+if want apps/fleet/web/test/pages; then
+    if node --test apps/fleet/web/test/pages/ >"$LOG/web-pages.log" 2>&1; then
+        record "web/pages" 0; printf '  %-44s ok (%s)\n' "web/pages" "$(grep -Eo '^# pass [0-9]+' "$LOG/web-pages.log" | cut -c3-)"
+    else
+        record "web/pages" 1; printf '  %-44s FAILED\n' "web/pages"; grep -E '^not ok|# (pass|fail)' "$LOG/web-pages.log" | head -20 | sed 's/^/      /'
+    fi
+fi
+# ---- end dashboard pages ----
+
 # fuzz corpora, replayed under ASan+UBSan (libFuzzer build with clang)
 if [ -z "$CHECK" ] && { [ -z "$T" ] || [ -f "fuzz/$T_FILE.c" ]; } && ls fuzz/*.c >/dev/null 2>&1; then
     if make -s -j"$JOBS" fuzz-build >"$LOG/build-fuzz.log" 2>&1; then
