@@ -64,7 +64,7 @@ try {
   await fleet.stop();
 }
 const med = (k) => pct(rounds.map((r) => r[k]), 0.5), lo = (k) => Math.min(...rounds.map((r) => r[k])), hi = (k) => Math.max(...rounds.map((r) => r[k]));
-const chromium = execSync('dpkg-query -W -f="chromium ${Version}" chromium').toString().trim();
+const chromium = 'chromium ' + execSync("dpkg-query -W -f='${Version}' chromium").toString().trim();
 const date = new Date().toISOString();
 const out = process.env.OUT ?? join(ROOT, `bench/results/dashboard-${date.slice(0, 10)}.md`);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
