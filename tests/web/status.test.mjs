@@ -84,6 +84,7 @@ test('store: a batch updates state and tells listeners; a reset replaces the sta
   s.on('positions', (m) => seen.push(['positions', [...m.keys()]]));
   s.on('events', (e) => seen.push(['events', e.length]));
   s.on('reset', () => seen.push(['reset']));
+  s.on('applied', () => seen.push(['applied']));
   const c = new Coalescer();
   c.push({ devices: [{ id: 1 }, { id: 2 }], positions: [{ deviceId: 1, fixTime: at(1) }] });
   s.apply(c.take(), true);
@@ -94,8 +95,8 @@ test('store: a batch updates state and tells listeners; a reset replaces the sta
   s.apply(c.take(), true);
   assert.deepEqual([...s.devices.keys()], [3]);
   assert.equal(s.positions.size, 0);
-  assert.deepEqual(seen, [['reset'], ['devices', [1, 2]], ['positions', [1]], ['events', 1],
-    ['reset'], ['devices', [3]], ['positions', []]]);
+  assert.deepEqual(seen, [['reset'], ['devices', [1, 2]], ['positions', [1]], ['applied'], ['events', 1], ['applied'],
+    ['reset'], ['devices', [3]], ['positions', []], ['applied']]);
   const fn = () => { throw new Error('removed listener called'); };
   s.on('events', fn); s.off('events', fn);
   c.push({ events: [{ id: 2 }] });

@@ -18,7 +18,7 @@
 //   L:     the Leaflet namespace (with the draw plugin loaded: Leaflet-Geoman, map.pm)
 //   store: live state: store.devices (Map id -> device), store.positions (Map deviceId ->
 //          position), store.groups (Map), store.on(type, fn) / store.off(type, fn) with
-//          types 'devices' | 'positions' | 'events' | 'reset'
+//          types 'devices' | 'positions' | 'events' | 'reset' (and 'applied': after each batch)
 //   navigate(hash), toast(text, kind), setMapMode('live' | 'page') (hide live markers while
 //   a page such as replay draws its own)
 //   setPanelWide(bool): a wide page area for tables (reset to narrow on every route change)
