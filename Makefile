@@ -117,7 +117,7 @@ APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet tfb \
+.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet bench-dashboard tfb \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -219,6 +219,12 @@ bench-fleet: deps
 bench-db:
 	@bash scripts/deps.sh bench
 	@bash bench/run-db.sh
+# the dashboard's quality bar in Chromium (issue 12; bench/dashboard/run.mjs;
+# QUICK=1, VEHICLES=, ROUNDS=, SECONDS= knobs)
+bench-dashboard: deps
+	@$(MAKE) --no-print-directory $(B)/apps/fleet $(B)/apps/fleet-sim
+	@cd apps/fleet/web && { [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; } || npm ci --no-audit --no-fund
+	@node bench/dashboard/run.mjs
 
 # TechEmpower app on 127.0.0.1:$(PORT) (PORT=8080 by default), on the
 # PostgreSQL in WEFT_TFB_DB or a local one it starts (scripts/tfb.sh)

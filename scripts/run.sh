@@ -18,6 +18,14 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
 VEHICLES=${VEHICLES:-200}
 mkdir -p build/run/fleet
+# ---- the dashboard (issue 12): its browser libraries and the simulator's roads
+if [ ! -f apps/fleet/web/node_modules/.package-lock.json ] ||
+    [ apps/fleet/web/package-lock.json -nt apps/fleet/web/node_modules/.package-lock.json ]; then
+    (cd apps/fleet/web && npm ci --no-audit --no-fund --loglevel=error) || echo "npm ci failed: the dashboard will lack its map libraries"
+fi
+mkdir -p build/run/fleet/overlays
+build/apps/fleet-sim --export-roads build/run/fleet/overlays/roads.geojson >/dev/null
+# ---- end of the dashboard block
 export WEFT_FLEET_DEMO=1 WEFT_FLEET_HTTP_PORT=$PORT
 log=build/run/fleet/server.log
 : >"$log"
@@ -47,7 +55,8 @@ cat "$log"
 cat <<MSG
 
 weft fleet is running on http://127.0.0.1:$PORT with $VEHICLES simulated vehicles.
-Sign in with the admin above (or the demo manager/viewer), then for example:
+Open http://127.0.0.1:$PORT/ for the dashboard and sign in with the admin above
+(or the demo manager/viewer). From the command line, for example:
   curl -s -c /tmp/fleet.cookies -d 'email=ADMIN_EMAIL&password=PASSWORD' http://127.0.0.1:$PORT/api/session
   curl -s -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/devices
   curl -s -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/positions

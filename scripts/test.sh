@@ -339,16 +339,41 @@ else
     record "bench/tools" 1; printf '  %-44s FAILED\n' "bench/tools"; tail -20 "$LOG/bench-tools.log" | sed 's/^/      /'
 fi
 
-# ---- dashboard pages (dash-pages): the replay/geofences/reports/devices pages'
-# DOM-free logic, node's test runner (apps/fleet/web/test/pages; T=pages) ----
-if want apps/fleet/web/test/pages; then
-    if node --test apps/fleet/web/test/pages/ >"$LOG/web-pages.log" 2>&1; then
-        record "web/pages" 0; printf '  %-44s ok (%s)\n' "web/pages" "$(grep -Eo '^# pass [0-9]+' "$LOG/web-pages.log" | cut -c3-)"
-    else
-        record "web/pages" 1; printf '  %-44s FAILED\n' "web/pages"; grep -E '^not ok|# (pass|fail)' "$LOG/web-pages.log" | head -20 | sed 's/^/      /'
+# ---- the fleet dashboard (issue 12; apps/fleet/web) ----------------------------
+# Front-end logic with node's test runner (tests/web), then the end-to-end
+# tests in Debian's Chromium (tests/browser/*.mjs, not the harness) against
+# the plain build's fleet server and simulator. npm ci in apps/fleet/web
+# installs the served libraries, esbuild (size check) and playwright-core.
+if [ -z "$CHECK" ] && { [ -z "$T" ] || [ "$T_FILE" = web ] || [ -f "tests/browser/$T_FILE.mjs" ]; }; then
+    if [ ! -f apps/fleet/web/node_modules/.package-lock.json ] ||
+        [ apps/fleet/web/package-lock.json -nt apps/fleet/web/node_modules/.package-lock.json ]; then
+        (cd apps/fleet/web && npm ci --no-audit --no-fund) >"$LOG/npm-web.log" 2>&1
     fi
+    if want tests/web/web; then
+        if node --test tests/web/ $(ls -d apps/fleet/web/test 2>/dev/null) >"$LOG/web.log" 2>&1; then
+            record "web" 0; printf '  %-44s ok (%s tests)\n' "web" "$(grep -oP '^# pass \K[0-9]+' "$LOG/web.log")"
+        else
+            record "web" 1; printf '  %-44s FAILED\n' "web"; grep -E '^not ok|Error|expected|actual' "$LOG/web.log" | head -20 | sed 's/^/      /'
+        fi
+    fi
+    for f in tests/browser/*.mjs; do
+        n=$(basename "$f" .mjs)
+        [ "$n" = fleet_harness ] && continue
+        want "tests/browser/$n" || continue
+        out="$LOG/browser-$n.log"
+        if [ ! -d apps/fleet/web/node_modules/playwright-core ] || [ ! -x /usr/bin/chromium ]; then
+            record "browser/$n" 1; printf '  %-44s FAILED (no playwright-core or no /usr/bin/chromium; %s)\n' "browser/$n" "$LOG/npm-web.log"
+            continue
+        fi
+        WEFT_TEST_OUT="$LOG/browser" timeout 300 node "$f" >"$out" 2>&1
+        if grep -Eq "^$n: [0-9]+ passed, 0 failed$" "$out"; then
+            record "browser/$n" 0; printf '  %-44s ok (%s; screenshots in %s)\n' "browser/$n" "$(tail -1 "$out")" "$LOG/browser"
+        else
+            record "browser/$n" 1; printf '  %-44s FAILED\n' "browser/$n"; grep -E 'FAIL|passed' "$out" | head -10 | sed 's/^/      /'
+        fi
+    done
 fi
-# ---- end dashboard pages ----
+# ---- end of the fleet dashboard block ----------------------------------------
 
 # fuzz corpora, replayed under ASan+UBSan (libFuzzer build with clang)
 if [ -z "$CHECK" ] && { [ -z "$T" ] || [ -f "fuzz/$T_FILE.c" ]; } && ls fuzz/*.c >/dev/null 2>&1; then

@@ -824,6 +824,13 @@ static int h_static(weft_http_ctx *c, void *ud) {
     return rc;
 }
 
+static int h_static_gz(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    int rc = weft_http_static_gz(c, file_dir, weft_http_param(c, "path"));
+    if (rc == WEFT_ENOENT) return weft_http_text(c, 404, "refused\n");
+    return rc;
+}
+
 static int make_files(void) {
     snprintf(file_dir, sizeof file_dir, "/tmp/weft-files-XXXXXX");
     if (!mkdtemp(file_dir)) return -1;
@@ -949,6 +956,41 @@ TEST(files_static_refuses_dot_dot_and_directories) {
                 {"/static/letters.txt%00", 404, NULL}, {"/static/sub", 404, NULL},
                 {"/static/", 404, NULL}, {"/static/nope.txt", 404, NULL},
                 {"/static/sub/..", 404, NULL});
+    weft_http_router_free(r);
+    remove_files();
+}
+
+TEST(files_static_gz_sends_the_precompressed_variant) {
+    /* weft_http_static_gz: root/<rel>.gz (when it and root/<rel> exist) for
+     * a request that accepts gzip, typed as the original; Vary always */
+    ASSERT_EQ(make_files(), 0);
+    char gz[200];
+    snprintf(gz, sizeof gz, "%s/sub/page.html.gz", file_dir);
+    FILE *f = fopen(gz, "w");
+    ASSERT(f);
+    fputs("GZBYTES", f); /* the bytes are the client's business, not ours */
+    fclose(f);
+    weft_http_router *r = ROUTER({"GET", "/s/{path...}", h_static_gz, NULL});
+    ASSERT(r);
+    ASSERT_CASES(r,
+                 {.target = "/s/sub/page.html", .headers = "Accept-Encoding: br, gzip\r\n", .status = 200,
+                  .want = "GZBYTES",
+                  .hdr = {{"Content-Type", "text/html; charset=utf-8"}, {"Content-Encoding", "gzip"},
+                          {"Vary", "Accept-Encoding"}}},
+                 {.target = "/s/sub/page.html", .headers = "Accept-Encoding: *;q=0.5\r\n", .status = 200,
+                  .want = "GZBYTES"},
+                 {.target = "/s/sub/page.html", .status = 200, .want = "<p>hi</p>",
+                  .hdr = {{"Vary", "Accept-Encoding"}}},
+                 {.target = "/s/sub/page.html", .headers = "Accept-Encoding: gzip;q=0, br\r\n", .status = 200,
+                  .want = "<p>hi</p>"},
+                 {.target = "/s/sub/page.html", .headers = "Accept-Encoding: deflate\r\n", .status = 200,
+                  .want = "<p>hi</p>"},
+                 /* no .gz beside it: the file itself */
+                 {.target = "/s/letters.txt", .headers = "Accept-Encoding: gzip\r\n", .status = 200,
+                  .want = file_body});
+    ASSERT_GETS(r, {"/s/../letters.txt", 404, NULL}, {"/s/sub/%2e%2e/letters.txt", 404, NULL},
+                {"/s/sub", 404, NULL}, {"/s/nope.html", 404, NULL});
+    unlink(gz);
     weft_http_router_free(r);
     remove_files();
 }

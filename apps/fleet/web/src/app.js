@@ -18,9 +18,10 @@
 //   L:     the Leaflet namespace (with the draw plugin loaded: Leaflet-Geoman, map.pm)
 //   store: live state: store.devices (Map id -> device), store.positions (Map deviceId ->
 //          position), store.groups (Map), store.on(type, fn) / store.off(type, fn) with
-//          types 'devices' | 'positions' | 'events' | 'reset'
+//          types 'devices' | 'positions' | 'events' | 'reset' (and 'applied': after each batch)
 //   navigate(hash), toast(text, kind), setMapMode('live' | 'page') (hide live markers while
 //   a page such as replay draws its own)
+//   setPanelWide(bool): a wide page area for tables (reset to narrow on every route change)
 // }
 // Routes: #/map (default, the live view: list, details, alerts), #/replay,
 // #/geofences, #/reports, #/devices (pages/<name>.js). The page area is a
@@ -108,6 +109,7 @@ function start(user, server) {
     api, user, map: fleetMap.map, L, store, toast,
     navigate: (hash) => { location.hash = hash.startsWith('#') ? hash : '#' + hash; },
     setMapMode: (mode) => fleetMap.setMode(mode),
+    setPanelWide: (wide) => { side.classList.toggle('wide', !!wide); fleetMap.map.invalidateSize(); },
     fleetMap, server,
   };
   mountKpi(kpiBox, ctx);
@@ -130,6 +132,7 @@ function start(user, server) {
     current?.unmount?.();
     current = null;
     fleetMap.setMode('live');
+    ctx.setPanelWide(false);
     side.replaceChildren();
     for (const a of nav.querySelectorAll('a')) a.toggleAttribute('aria-current', a.dataset.route === id);
     if (id === 'map') { current = mountLive(side, ctx); return; }

@@ -53,6 +53,7 @@ export function createStore() {
         if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
         this.emit('events', batch.events);
       }
+      this.emit('applied'); // the batch is complete (listeners that gathered it act now)
     },
   };
   return store;

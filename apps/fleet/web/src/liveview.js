@@ -41,7 +41,7 @@ export function mountLive(root, ctx) {
       h('h2', {}, 'Alerts ', unread, h('span', { class: 'grow' }), fType, h('label', { class: 'sound' }, sound, ' sound')),
       feed));
 
-  let rows = [], cursor = -1, dirty = true, frame = 0;
+  let rows = [], cursor = -1, frame = 0;
   const refreshGroups = () => {
     const v = fGroup.value;
     fGroup.replaceChildren(h('option', { value: '' }, 'All groups'),
@@ -79,10 +79,13 @@ export function mountLive(root, ctx) {
       h('span', { class: 'speed' }, r.p ? `${Math.round(knotsToKmh(r.p.speed))} km/h` : '—'),
       h('span', { class: 'seen' }, ago(r.p?.fixTime ?? r.d.lastUpdate, t)));
     }));
-    dirty = false;
     if (sel) renderDetails(sel);
   };
-  const schedule = () => { dirty = true; if (!frame) frame = requestAnimationFrame(render); };
+  const schedule = () => { if (!frame) frame = requestAnimationFrame(render); };
+  // live changes redraw the list at most once a second (sorting thousands of
+  // rows on every frame would cost more than the map); user input at once
+  let slow = 0;
+  const scheduleSlow = () => { if (!slow) slow = setTimeout(() => { slow = 0; schedule(); }, 1000); };
   for (const el of [search, fStatus, fGroup, sort]) el.addEventListener('input', () => { cursor = -1; schedule(); });
 
   list.addEventListener('keydown', (e) => {
@@ -159,7 +162,7 @@ export function mountLive(root, ctx) {
       drawTrail();
       if (!map.getBounds().pad(-0.2).contains([p.latitude, p.longitude])) map.panTo([p.latitude, p.longitude]);
     }
-    if (!dirty) schedule();
+    scheduleSlow();
   };
 
   // ---- alerts
@@ -197,7 +200,7 @@ export function mountLive(root, ctx) {
   };
 
   store.on('positions', onPositions);
-  store.on('devices', schedule);
+  store.on('devices', scheduleSlow);
   store.on('reset', schedule);
   store.on('events', onEvents);
   const tick = setInterval(schedule, 5000);
@@ -205,7 +208,7 @@ export function mountLive(root, ctx) {
   renderFeed();
   return {
     unmount() {
-      store.off('positions', onPositions); store.off('devices', schedule); store.off('reset', schedule);
+      store.off('positions', onPositions); store.off('devices', scheduleSlow); clearTimeout(slow); store.off('reset', schedule);
       store.off('events', onEvents);
       document.removeEventListener('keydown', keydown);
       offSelect(); clearInterval(tick); if (frame) cancelAnimationFrame(frame);

@@ -125,8 +125,14 @@ export function createMap(el, store, server) {
   }
 
   store.on('reset', () => { cluster.clearLayers(); markers.clear(); gliding.clear(); });
-  store.on('positions', (changed) => update(changed.size ? changed.keys() : store.positions.keys()));
-  store.on('devices', (changed) => update(changed.keys()));
+  // one pass per batch over the union of changed devices and positions
+  // (a fix usually changes both)
+  // ('applied' ends every batch, inside the live-update measure)
+  let pending = new Set();
+  const later = (ids) => { for (const id of ids) pending.add(id); };
+  store.on('applied', () => { if (pending.size) { const p = pending; pending = new Set(); update(p); } });
+  store.on('positions', (changed) => later(changed.size ? changed.keys() : store.positions.keys()));
+  store.on('devices', (changed) => later(changed.keys()));
 
   return {
     map, cluster,

@@ -1,0 +1,156 @@
+// tests/browser/dashboard.mjs — the live dashboard end to end in Debian's
+// Chromium against a real weft fleet server and fleet-sim (fleet_harness.mjs):
+// sign-in, vehicles appearing and moving, selection with trail and details,
+// a geofence enter event in the alert feed, a viewer's narrower fleet, the
+// reconnect banner across a server restart, sign-out. Screenshots of each
+// view go to the harness OUT dir.
+//
+//   node tests/browser/dashboard.mjs      (after npm ci in apps/fleet/web and make)
+import { startFleet, startSim, launch, login, shot, waitFor, suite } from './fleet_harness.mjs';
+
+const VEHICLES = 30;
+const s = suite('dashboard');
+const fleet = await startFleet();
+const sim = await startSim(fleet, { vehicles: VEHICLES });
+const browser = await launch();
+const errors = [];
+const cookieApi = async (page, method, path, body) => page.evaluate(async ([m, p, b]) => {
+  const r = await fetch(p, { method: m, headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'test' },
+    body: b ? JSON.stringify(b) : undefined });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}, [method, path, body]);
+const markerPositions = (page) => page.evaluate(() =>
+  [...document.querySelectorAll('.leaflet-marker-icon.veh')].map((m) => m.style.transform).join('|'));
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await s.test('a wrong password is refused with a message', async () => {
+    await page.goto(fleet.base + '/');
+    await page.fill('#email', fleet.admin.email);
+    await page.fill('#password', 'not-the-password');
+    await page.click('form.login button[type=submit]');
+    await waitFor(async () => (await page.textContent('.login-error')).includes('Wrong email or password'), { what: 'the error' });
+    await shot(page, 'login');
+  });
+
+  await s.test('sign in: name, role, navigation, KPI tiles', async () => {
+    await login(page, fleet, fleet.admin);
+    if ((await page.textContent('.user-name')) !== 'Administrator') throw new Error('user name');
+    if ((await page.textContent('.role')) !== 'admin') throw new Error('role');
+    const nav = await page.$$eval('nav a', (a) => a.map((x) => x.textContent));
+    if (nav.join() !== 'Live,Replay,Geofences,Reports,Devices') throw new Error(`nav: ${nav}`);
+  });
+
+  await s.test('the simulated vehicles appear and move', async () => {
+    await waitFor(async () => Number(await page.textContent('.kpi-moving b')) > 0, { timeout: 20000, what: 'a moving vehicle' });
+    await waitFor(async () => (await page.$$('.vehicles li .seen')).length === 200, { what: '200 rows' });
+    const before = await markerPositions(page);
+    await waitFor(async () => (await markerPositions(page)) !== before, { timeout: 10000, what: 'markers to move' });
+    const kpis = await page.$$eval('.kpi b', (b) => b.slice(0, 4).map((x) => Number(x.textContent)));
+    if (kpis.reduce((a, b) => a + b, 0) !== 200) throw new Error(`status tiles do not add up to 200: ${kpis}`);
+    await shot(page, 'map');
+  });
+
+  await s.test('select a vehicle: details, trail, Escape closes', async () => {
+    await page.selectOption('.filters select[aria-label=Status]', 'moving');
+    await page.click('.vehicles li:first-child');
+    await page.waitForSelector('.details:not([hidden]) dl');
+    const dl = await page.textContent('.details dl');
+    for (const k of ['Position', 'Speed', 'Course', 'Ignition', 'Battery', 'Odometer']) if (!dl.includes(k)) throw new Error(`no ${k}`);
+    await waitFor(() => page.$$eval('path.leaflet-interactive', (p) => p.some((x) => x.getAttribute('stroke') === '#1f6feb' && x.getAttribute('d')?.length > 10)),
+      { timeout: 15000, what: 'the trail' });
+    await shot(page, 'selected');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.details[hidden]', { state: 'attached' });
+    await page.selectOption('.filters select[aria-label=Status]', '');
+  });
+
+  await s.test('keyboard: arrows move through the list, Enter selects', async () => {
+    await page.focus('.vehicles');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.details:not([hidden])');
+    const name = await page.textContent('.details h2');
+    if (name !== 'Vehicle 002') throw new Error(`selected ${name}`);
+    await page.keyboard.press('Escape');
+  });
+
+  await s.test('a geofence enter event arrives in the alert feed', async () => {
+    // small circles a little ahead of each moving vehicle
+    const moving = await page.evaluate(async () => {
+      const ps = await (await fetch('/api/positions')).json();
+      return ps.filter((p) => p.speed > 5).map((p) => ({ id: p.deviceId, lat: p.latitude, lon: p.longitude, course: p.course }));
+    });
+    if (!moving.length) throw new Error('no moving vehicle');
+    for (const [i, v] of moving.slice(0, 15).entries()) {
+      const r = (v.course * Math.PI) / 180, d = 150 / 111320;
+      const lat = v.lat + d * Math.cos(r), lon = v.lon + (d * Math.sin(r)) / Math.cos((v.lat * Math.PI) / 180);
+      const res = await cookieApi(page, 'POST', '/api/geofences',
+        { name: `ahead ${i}`, area: { type: 'Point', coordinates: [lon, lat], radius: 70 } });
+      if (res.status !== 201 && res.status !== 200) throw new Error(`geofence: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    await waitFor(async () => (await page.$$('.feed li.ev-geofenceEnter')).length > 0, { timeout: 40000, what: 'an Entered alert' });
+    if (await page.isHidden('.unread')) throw new Error('no unread marker');
+    await page.selectOption('.alerts-pane select', 'geofenceEnter');
+    await page.click('.feed li.ev-geofenceEnter button');
+    await page.waitForSelector('.feed li.ev-geofenceEnter.acked');
+    await shot(page, 'alerts');
+  });
+
+  await s.test('pages without a module say so; the map view comes back', async () => {
+    await page.goto(fleet.base + '/#/nosuchpage');
+    await page.waitForSelector('.side .empty');
+    await page.goto(fleet.base + '/#/map');
+    await page.waitForSelector('.vehicles li');
+  });
+
+  await s.test('the live socket: banner while the server restarts, then live again', async () => {
+    await fleet.restart(1500);
+    await waitFor(() => page.evaluate(() => document.body.dataset.live === 'open'), { timeout: 30000, what: 'the socket to reopen' });
+    await page.waitForSelector('.banner[hidden]', { state: 'attached' });
+  });
+
+  await s.test('banner shows while the server is down', async () => {
+    const p = fleet.restart(4000);
+    await page.waitForSelector('.banner:not([hidden])', { timeout: 5000 });
+    await shot(page, 'connection-lost');
+    await p;
+    await waitFor(() => page.evaluate(() => document.body.dataset.live === 'open'), { timeout: 30000, what: 'the socket to reopen' });
+  });
+
+  await s.test('sign out returns to the sign-in form', async () => {
+    await page.click('header .user button');
+    await page.waitForSelector('form.login');
+    const r = await page.evaluate(async () => (await fetch('/api/session')).status);
+    if (r !== 401) throw new Error(`session after sign-out: ${r}`);
+  });
+
+  await s.test("a viewer sees only their group's vehicles", async () => {
+    if (!fleet.viewer) throw new Error('no demo viewer in the server log');
+    const v = await browser.newPage({ viewport: { width: 1024, height: 768 } }); // tablet-sized
+    await login(v, fleet, fleet.viewer);
+    const devs = await v.evaluate(async () => (await fetch('/api/devices')).json());
+    const groups = new Set(devs.map((d) => d.groupId));
+    if (devs.length === 0 || devs.length >= 200 || groups.size !== 1) throw new Error(`viewer devices ${devs.length}, groups ${[...groups]}`);
+    await waitFor(async () => (await v.textContent('.count')) === `${devs.length} of ${devs.length}`, { what: 'the list count' });
+    const names = new Set(devs.map((d) => d.name));
+    const shown = await v.$$eval('.vehicles li .name', (a) => a.map((x) => x.firstChild.textContent));
+    if (shown.some((n) => !names.has(n))) throw new Error('a vehicle of another group is listed');
+    if ((await v.textContent('.role')) !== 'viewer') throw new Error('role');
+    if ((await v.$$('nav a[data-route=devices]')).length) throw new Error('viewer sees the devices admin link');
+    await shot(v, 'viewer-tablet');
+    await v.close();
+  });
+
+  await s.test('no uncaught errors in the page', async () => {
+    if (errors.length) throw new Error(errors.join('; '));
+  });
+} finally {
+  await browser.close();
+  await sim.stop();
+  await fleet.stop();
+}
+s.done();

@@ -1,0 +1,34 @@
+// tests/web/build.test.mjs — the dashboard as shipped: the app's own
+// JavaScript stays small (issue 12: <= 150 KB minified, measured with
+// esbuild from apps/fleet/web's devDependencies), and index.html loads the
+// library versions the lockfile installs (the server refuses any other).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const WEB = fileURLToPath(new URL('../../apps/fleet/web/', import.meta.url));
+const req = createRequire(WEB + 'package.json');
+
+test('the app JavaScript, bundled and minified, is at most 150 KB', async (t) => {
+  let esbuild;
+  try { esbuild = req('esbuild'); } catch { return t.skip('esbuild not installed (npm ci in apps/fleet/web)'); }
+  const r = await esbuild.build({ entryPoints: [WEB + 'src/app.js'], bundle: true, minify: true, write: false,
+    format: 'esm', logLevel: 'silent' });
+  const bytes = r.outputFiles.reduce((n, f) => n + f.contents.length, 0);
+  t.diagnostic(`app.js bundle: ${bytes} bytes minified`);
+  assert.ok(bytes > 5000, `suspiciously small bundle: ${bytes}`);
+  assert.ok(bytes <= 150 * 1024, `${bytes} bytes > 150 KB`);
+});
+
+test('index.html names the installed versions of its libraries', () => {
+  const html = readFileSync(WEB + 'index.html', 'utf8');
+  const lock = JSON.parse(readFileSync(WEB + 'package-lock.json', 'utf8'));
+  const refs = [...html.matchAll(/\/vendor\/((?:@[^/]+\/)?[^/@]+)@([^/]+)\//g)];
+  assert.ok(refs.length >= 5);
+  for (const [, name, ver] of refs) assert.equal(lock.packages[`node_modules/${name}`]?.version, ver, name);
+  const src = readFileSync(WEB + 'src/map.js', 'utf8');
+  for (const [, name, ver] of src.matchAll(/\/vendor\/((?:@[^/]+\/)?[^/@]+)@([^/]+)\//g))
+    assert.equal(lock.packages[`node_modules/${name}`]?.version, ver, name);
+});
