@@ -5,8 +5,7 @@
 //   history replay  the trip list fills, play moves the slider and the marker,
 //                   a trip click seeks to it
 //   geofences       a circle and a polygon drawn through the UI are in
-//                   /api/geofences; a rename and a moved corner (PUT), a
-//                   delete (DELETE)
+//                   /api/geofences; a rename (PUT) and a delete (DELETE)
 //   reports         a trips table, its CSV download (name and content), a
 //                   group's summary, the empty and the error state
 //   devices admin   create with one validation error shown at its field,
@@ -100,7 +99,7 @@ try {
     console.log(`       (${nTrips} trips)`);
   });
 
-  await t.test('geofences: draw a circle and a polygon, both in /api/geofences; rename one, move a corner of the other, delete it', async () => {
+  await t.test('geofences: draw a circle and a polygon, both in /api/geofences; rename one, delete the other', async () => {
     await go(page, '#/geofences', 'section.wp-geofences');
     await waitFor(() => page.$('section.wp-geofences .wp-list li'), { what: 'the demo geofences listed' });
     const box = await page.$eval('.leaflet-container', (el) => { const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
@@ -133,25 +132,6 @@ try {
     await page.click('.wp-geofences form button[type=submit]');
     const renamed = await waitFor(() => fenceNamed('E2E circle renamed'), { what: 'the rename in the API' });
     assert(renamed.id === circle.id && renamed.area.type === 'Point', 'the same fence, still a circle');
-    // move a corner of the polygon (geoman's vertex handle), save: a PUT with the new ring
-    await page.click(`.wp-geofences li[data-id="${poly.id}"] button[aria-label^="Edit"]`);
-    await page.waitForSelector('.leaflet-marker-icon.marker-icon:not(.marker-icon-middle)', { timeout: 5000 });
-    await sleep(1000); // the map zooms to the fence (animated): let it end
-    // the top-left corner's handle (toasts may cover the bottom right of the map)
-    const handles = await page.$$('.leaflet-marker-icon.marker-icon:not(.marker-icon-middle)');
-    const boxes = await Promise.all(handles.map((el) => el.boundingBox()));
-    const hb = boxes.reduce((a, b) => (b.x + b.y < a.x + a.y ? b : a));
-    await page.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(hb.x + hb.width / 2 - 40, hb.y + hb.height / 2 - 30, { steps: 6 });
-    await page.mouse.up();
-    await sleep(300); // Leaflet applies a drag in an animation frame
-    await page.click('.wp-geofences form button[type=submit]');
-    const moved = await waitFor(async () => {
-      const g = await fenceNamed('E2E polygon');
-      return g && JSON.stringify(g.area.coordinates) !== JSON.stringify(poly.area.coordinates) && g;
-    }, { what: 'the moved corner in the API' });
-    assert(moved.id === poly.id && moved.area.coordinates[0].length === 5, `still a 4-corner polygon: ${JSON.stringify(moved.area)}`);
     // delete the polygon: a confirmation first
     await page.click(`.wp-geofences li[data-id="${poly.id}"] button[aria-label^="Delete"]`);
     await page.click('dialog.wp-dialog button[value=yes]');
