@@ -146,19 +146,21 @@ static int watch_done(const run_args *a) {
     const watch_report *r = &a->wfinal;
     printf("fleet-sim: viewers: %d connected (%d failed, %d closed early, last close %d), %.1f s "
            "window: %lld messages (%.2f/s per viewer), %lld positions (%.0f/s), %lld bad, %lld "
-           "early; fix-to-viewer latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+           "early; fix-to-viewer latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; push "
+           "delay (freshest position of a message) p50 %.2f ms, p99 %.2f ms\n",
            r->connected, r->dial_failed, r->closed_early, r->last_close_code, r->elapsed_s,
            (long long)r->messages, r->msgs_per_viewer_s, (long long)r->positions, r->positions_per_s,
-           (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms);
+           (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
+           r->push_p50_ms, r->push_p99_ms);
     printf("viewers-json: {\"viewers\": %d, \"connected\": %d, \"dial_failed\": %d, "
            "\"closed_early\": %d, \"last_close_code\": %d, \"window_s\": %.3f, \"messages\": %lld, "
            "\"bytes\": %lld, \"positions\": %lld, \"bad\": %lld, \"early\": %lld, \"p50_ms\": %.3f, "
-           "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"msgs_per_viewer_s\": %.3f, "
-           "\"positions_per_s\": %.1f}\n",
+           "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"push_p50_ms\": %.3f, "
+           "\"push_p99_ms\": %.3f, \"msgs_per_viewer_s\": %.3f, \"positions_per_s\": %.1f}\n",
            a->wcfg.viewers, r->connected, r->dial_failed, r->closed_early, r->last_close_code,
            r->elapsed_s, (long long)r->messages, (long long)r->bytes, (long long)r->positions,
            (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
-           r->msgs_per_viewer_s, r->positions_per_s);
+           r->push_p50_ms, r->push_p99_ms, r->msgs_per_viewer_s, r->positions_per_s);
     /* success: every viewer connected, stayed, and got positions it could read */
     return r->connected == a->wcfg.viewers && r->closed_early == 0 && r->bad == 0 && r->positions > 0
                ? 0

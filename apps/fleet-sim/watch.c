@@ -226,6 +226,7 @@ typedef struct watch {
     atomic_llong messages, bytes, positions, bad, early;
     atomic_llong max_us;
     atomic_llong hist[HIST_BUCKETS];
+    atomic_llong push[HIST_BUCKETS]; /* per message: its freshest position's latency */
 } watch;
 
 typedef struct viewer {
@@ -234,6 +235,7 @@ typedef struct viewer {
     int64_t arrival_us;
     int counting;
     int early;
+    int64_t min_us; /* the freshest position of this message, -1 = none yet */
 } viewer;
 
 static int64_t wall_us(void) {
@@ -247,6 +249,7 @@ static void on_fix(void *ud, int64_t fix_ms) {
     if (!v->counting) return;
     watch *w = v->w;
     int64_t us = watch_latency_us(v->arrival_us, fix_ms, &v->early);
+    if (v->min_us < 0 || us < v->min_us) v->min_us = us;
     atomic_fetch_add_explicit(&w->hist[hist_bucket((uint64_t)us)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->positions, 1, memory_order_relaxed);
     long long m = atomic_load_explicit(&w->max_us, memory_order_relaxed);
@@ -303,8 +306,11 @@ static void viewer_task(void *arg) {
         v->arrival_us = wall_us();
         v->counting = !first && weft_now() >= w->warm_ms;
         first = 0;
+        v->min_us = -1;
         const char *why = NULL;
         int n = watch_scan(msg.data, msg.len, on_fix, v, &why);
+        if (n > 0 && v->counting && v->min_us >= 0)
+            atomic_fetch_add_explicit(&w->push[hist_bucket((uint64_t)v->min_us)], 1, memory_order_relaxed);
         if (n < 0) {
             atomic_fetch_add(&w->bad, 1);
             say(w, v->index, "a message that is not a live update", why);
@@ -336,6 +342,12 @@ static void fill(watch *w, watch_report *r, const int64_t *h, int64_t now) {
     r->early = atomic_load(&w->early);
     r->p50_ms = hist_pct(h, 0.50), r->p99_ms = hist_pct(h, 0.99), r->p999_ms = hist_pct(h, 0.999);
     r->max_ms = (double)atomic_load(&w->max_us) / 1000.0;
+    int64_t *push = malloc(HIST_BUCKETS * sizeof *push);
+    if (push) {
+        for (int i = 0; i < HIST_BUCKETS; i++) push[i] = atomic_load_explicit(&w->push[i], memory_order_relaxed);
+        r->push_p50_ms = hist_pct(push, 0.50), r->push_p99_ms = hist_pct(push, 0.99);
+        free(push);
+    }
     if (r->elapsed_s > 0) {
         r->positions_per_s = (double)r->positions / r->elapsed_s;
         if (r->connected) r->msgs_per_viewer_s = (double)r->messages / r->connected / r->elapsed_s;

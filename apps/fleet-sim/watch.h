@@ -12,6 +12,11 @@
  * so both read the same clock; the fix time's 1 ms resolution makes the
  * figures up to 1 ms high, never low.
  *
+ * With coalescing, a fix waits for the next tick of the server's feed: up
+ * to one tick (p50 about half a tick, p99 about a whole one) is by design.
+ * What the server adds beyond that shows as the push delay: per message,
+ * the latency of its freshest position.
+ *
  * The first message of a connection is the snapshot of the latest state (its
  * fixes can be minutes old): it is read and checked, not counted. Positions
  * that arrive in the warm-up are not counted either.
@@ -77,6 +82,10 @@ typedef struct watch_report {
     int64_t bad;               /* messages watch_scan refused */
     int64_t early;             /* positions stamped after their arrival (counted as 0) */
     double p50_ms, p99_ms, p999_ms, max_ms; /* fix-to-viewer latency */
+    /* the push delay: per message, the latency of its freshest position
+     * (with many devices, one reported just before the tick): the time from
+     * the tick to the viewer, without the wait for the tick; whole run */
+    double push_p50_ms, push_p99_ms;
     double msgs_per_viewer_s;  /* messages a second per connected viewer */
     double positions_per_s;    /* positions a second, all viewers */
 } watch_report;

@@ -168,6 +168,11 @@ fn main() {
         println!("listening on 127.0.0.1:{}", listener.local_addr().unwrap().port());
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        axum::serve(listener, router).tcp_nodelay(true).await.expect("serve");
+        // axum 0.8: TCP_NODELAY through the listener's tap_io (ListenerExt)
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, router).await.expect("serve");
     });
 }
