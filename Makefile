@@ -216,6 +216,16 @@ bench-json: deps
 	@bash bench/run-json.sh
 bench-fleet: deps
 	@bash bench/run-fleet.sh
+# ---- bench-tracking / bench-fleet-live (bench/run-tracking.sh) ----
+# the arena's live-tracking hot path: weft, Go, Rust and weft fleet (issue 13
+# part D; QUICK=1 for a run of <= 3 min); bench-fleet-live: weft fleet alone,
+# 10,000 devices a fix a second to 500 viewers (issue 11 part J)
+.PHONY: bench-tracking bench-fleet-live
+bench-tracking: deps
+	@bash bench/run-tracking.sh
+bench-fleet-live: deps
+	@PROGRAMS=fleet RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} DURATION=$${DURATION:-20} \
+	  WARMUP=$${WARMUP:-8} TITLE=fleet-live OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-tracking.sh
 bench-db:
 	@bash scripts/deps.sh bench
 	@bash bench/run-db.sh

@@ -66,7 +66,27 @@ trap cleanup EXIT
 flushes=$((1000 / TICK_MS))
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# start program $1; sets srv (pid), port (the OsmAnd port), url (viewers), hdr
+# fleet registers an unknown device with a commit of its own (a few hundred
+# a second): a run that registered its devices would measure that, not the
+# live path. So every fleet run starts from a copy of a data dir in which the
+# fleet made its schema and first admin, and sqlite3 added sim-0001..sim-RATE
+# (fleet-sim's ids) in one transaction.
+fleet_template() { # rate
+    local t="$work/template-$1"
+    [ -d "$t" ] && return 0
+    printf '{"ingest": {"host": "127.0.0.1"}}\n' >"$work/tpl.json"
+    WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
+        "${BIN[fleet]}" --config "$work/tpl.json" --data-dir "$t" --port 0 --osmand-port 0 \
+        --teltonika-port 0 >"$work/tpl.log" 2>&1 &
+    srv=$!
+    for _ in $(seq 1 100); do grep -q 'listening on' "$work/tpl.log" && break; sleep 0.1; done
+    kill -TERM "$srv"; wait "$srv" 2>/dev/null || true; srv=""
+    sqlite3 "$t/fleet.sqlite" "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
+        INSERT INTO devices (unique_id, name, created_ms) SELECT printf('sim-%04d', i), printf('sim-%04d', i),
+        CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM n; COMMIT;"
+}
+
+# start program $1 (fleet: $2 = the rate); sets srv (pid), port (the OsmAnd port), url (viewers), hdr
 start() {
     local p=$1 log="$work/srv.log"
     : >"$log"
@@ -77,6 +97,8 @@ start() {
     rust) TICK_MS=$TICK_MS taskset -c 0 "${BIN[rust]}" 0 >"$log" 2>&1 & ;;
     fleet)
         rm -rf "$work/data"
+        fleet_template "$2"
+        cp -r "$work/template-$2" "$work/data"
         printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {"max_flushes_per_s": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
             "$flushes" >"$work/fleet.json"
         WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
@@ -106,7 +128,7 @@ start() {
 rows=()
 run() { # program rate viewers round
     local p=$1 rate=$2 v=$3 r=$4
-    start "$p"
+    start "$p" "$rate"
     local s0 s1 t0 t1 rss
     s0=$(cpu_of "$srv"); t0=$(date +%s.%N)
     taskset -c 1 build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
@@ -124,7 +146,7 @@ run() { # program rate viewers round
     local line
     line=$(python3 bench/tools/tracking_report.py row "$p" "$rate" "$v" "$r" "$t0" "$t1" "$s0" "$s1" \
         "$g0" "$g1" "$tick" "$rss" <"$work/sim.log") || {
-        echo "run-tracking: $p rate $rate viewers $v: no result" >&2; tail -5 "$work/sim.log" "$work/sim.err" >&2; return 0; }
+        echo "run-tracking: $p rate $rate viewers $v: no result" >&2; tail -n 5 "$work/sim.log" "$work/sim.err" "$work/srv.log" >&2; return 0; }
     echo "  $line"
     rows+=("$line")
 }
