@@ -43,6 +43,9 @@ WARMUP=${WARMUP:-4}
 ROUNDS=${ROUNDS:-3}
 TICK_MS=${TICK_MS:-250}
 CONNS=${CONNS:-16}
+# fleet's live.queue_kb (its default, 1024, is smaller than the snapshot of
+# 10,000 devices: every viewer is then closed with 1011 on connecting)
+LIVE_QUEUE_KB=${LIVE_QUEUE_KB:-1024}
 OUT=${OUT:-bench/results/tracking-$(date +%F)}
 TITLE=${TITLE:-tracking}
 
@@ -99,8 +102,8 @@ start() {
         rm -rf "$work/data"
         fleet_template "$2"
         cp -r "$work/template-$2" "$work/data"
-        printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {"max_flushes_per_s": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
-            "$flushes" >"$work/fleet.json"
+        printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {"max_flushes_per_s": %d, "queue_kb": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
+            "$flushes" "$LIVE_QUEUE_KB" >"$work/fleet.json"
         WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
             taskset -c 0 "${BIN[fleet]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
             --osmand-port 0 --teltonika-port 0 >"$log" 2>&1 &
@@ -162,5 +165,5 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 printf '%s\n' "${rows[@]}" | python3 bench/tools/tracking_report.py report "$OUT" "$TITLE" \
-    "PROGRAMS='$PROGRAMS' RATES='$RATES' VIEWERS='$VIEWERS' DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS TICK_MS=$TICK_MS CONNS=$CONNS bash bench/run-tracking.sh"
+    "PROGRAMS='$PROGRAMS' RATES='$RATES' VIEWERS='$VIEWERS' DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS TICK_MS=$TICK_MS CONNS=$CONNS LIVE_QUEUE_KB=$LIVE_QUEUE_KB bash bench/run-tracking.sh"
 echo "== wrote $OUT.md and $OUT.json"
