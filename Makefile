@@ -216,6 +216,16 @@ bench-json: deps
 	@bash bench/run-json.sh
 bench-fleet: deps
 	@bash bench/run-fleet.sh
+# ---- bench-tracking / bench-fleet-live (bench/run-tracking.sh) ----
+# the arena's live-tracking hot path: weft, Go, Rust and weft fleet (issue 13
+# part D; QUICK=1 for a run of <= 3 min); bench-fleet-live: weft fleet alone,
+# 10,000 devices a fix a second to 500 viewers (issue 11 part J)
+.PHONY: bench-tracking bench-fleet-live
+bench-tracking: deps
+	@bash bench/run-tracking.sh
+bench-fleet-live: deps
+	@PROGRAMS=fleet RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} LIVE_QUEUE_KB=$${LIVE_QUEUE_KB:-16384} DURATION=$${DURATION:-20} \
+	  WARMUP=$${WARMUP:-8} TITLE=fleet-live OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-tracking.sh
 bench-db:
 	@bash scripts/deps.sh bench
 	@bash bench/run-db.sh
@@ -261,6 +271,9 @@ $(FZ)/%.o: %.S
 $(FZ)/libweft.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+# fuzz/fleet_sim_watch.c compiles apps/fleet-sim/watch.c, which includes the
+# fleet app's isotime.h
+$(FZ)/fleet_sim_watch: FUZZ_FLAGS += -Iapps/fleet
 $(FZ)/%: fuzz/%.c $(FZ)/libweft.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FZ)/libweft.a -o $@ $(LDLIBS)
 fuzz-build: $(FUZZ_BIN)

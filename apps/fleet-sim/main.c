@@ -19,13 +19,15 @@
 #include "roads.h"
 #include "sim.h"
 #include "teltonika.h"
+#include "watch.h"
 
 static const char usage[] =
     "usage: fleet-sim [options]\n"
     "  --host ADDR               server address, numeric (127.0.0.1)\n"
     "  --osmand-port P           OsmAnd HTTP port (5055)\n"
     "  --teltonika-port P        Teltonika TCP port (5027)\n"
-    "  --vehicles N              simulated vehicles (10); even ones Teltonika, odd ones OsmAnd\n"
+    "  --vehicles N              simulated vehicles (10); even ones Teltonika, odd ones OsmAnd;\n"
+    "                            0 with --viewers: viewers only\n"
     "  --protocol both|osmand|teltonika\n"
     "  --interval-ms M           between one vehicle's fixes (1000)\n"
     "  --duration S              seconds to run, 0 = until Ctrl-C (60; backfill: until done)\n"
@@ -46,7 +48,12 @@ static const char usage[] =
     "  --drain-ms T              after the end, time to collect outstanding acks (5000)\n"
     "  --quiet                   no per-vehicle messages\n"
     "  --export-roads FILE       write the road network as GeoJSON and exit\n"
-    "  --export-geofences FILE   write the demo geofences as GeoJSON and exit\n";
+    "  --export-geofences FILE   write the demo geofences as GeoJSON and exit\n"
+    "live viewers (watch.c): fix-to-viewer latency of every position they receive\n"
+    "  --viewers N               WebSocket viewers on --socket-url (0)\n"
+    "  --socket-url URL          ws://HOST:PORT/api/socket\n"
+    "  --socket-header \"K: V\"    a request header for the viewers (a bearer token), repeatable\n"
+    "  --warmup S                viewers count positions from S seconds on (2)\n";
 
 static atomic_int stop_flag;
 
@@ -92,6 +99,9 @@ typedef struct run_args {
     sim_config cfg;
     sim_report final;
     int rc;
+    watch_config wcfg;
+    watch_report wfinal;
+    int wrc;
 } run_args;
 
 static void on_tick(const sim_report *r, void *ud) {
@@ -104,9 +114,57 @@ static void on_tick(const sim_report *r, void *ud) {
     fflush(stdout);
 }
 
+static void on_watch_tick(const watch_report *r, void *ud) {
+    (void)ud;
+    printf("[viewers] %d connected, %d failed, %d closed | %.0f positions/s, %.2f msgs/s per viewer "
+           "| latency p50 %.1f ms p99 %.1f ms\n",
+           r->connected, r->dial_failed, r->closed_early, r->positions_per_s, r->msgs_per_viewer_s,
+           r->p50_ms, r->p99_ms);
+    fflush(stdout);
+}
+
+static void watch_task(void *arg) {
+    run_args *a = arg;
+    a->wrc = watch_run(&a->wcfg, on_watch_tick, NULL, &a->wfinal);
+}
+
 static void run(void *arg) {
     run_args *a = arg;
-    a->rc = sim_run(&a->cfg, on_tick, NULL, &a->final);
+    weft_group g;
+    weft_group_init(&g);
+    if (a->wcfg.viewers > 0 && weft_group_go(&g, watch_task, a, "viewers") < 0) a->wrc = WEFT_ENOMEM;
+    if (a->cfg.vehicles > 0) a->rc = sim_run(&a->cfg, on_tick, NULL, &a->final);
+    weft_group_wait(&g, -1);
+}
+
+/* The viewers' totals, in words and as one JSON line for scripts. */
+static int watch_done(const run_args *a) {
+    if (a->wrc < 0) {
+        fprintf(stderr, "fleet-sim: viewers: %s\n", weft_strerror(a->wrc));
+        return 1;
+    }
+    const watch_report *r = &a->wfinal;
+    printf("fleet-sim: viewers: %d connected (%d failed, %d closed early, last close %d), %.1f s "
+           "window: %lld messages (%.2f/s per viewer), %lld positions (%.0f/s), %lld bad, %lld "
+           "early; fix-to-viewer latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; push "
+           "delay (freshest position of a message) p50 %.2f ms, p99 %.2f ms\n",
+           r->connected, r->dial_failed, r->closed_early, r->last_close_code, r->elapsed_s,
+           (long long)r->messages, r->msgs_per_viewer_s, (long long)r->positions, r->positions_per_s,
+           (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
+           r->push_p50_ms, r->push_p99_ms);
+    printf("viewers-json: {\"viewers\": %d, \"connected\": %d, \"dial_failed\": %d, "
+           "\"closed_early\": %d, \"last_close_code\": %d, \"window_s\": %.3f, \"messages\": %lld, "
+           "\"bytes\": %lld, \"positions\": %lld, \"bad\": %lld, \"early\": %lld, \"p50_ms\": %.3f, "
+           "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"push_p50_ms\": %.3f, "
+           "\"push_p99_ms\": %.3f, \"msgs_per_viewer_s\": %.3f, \"positions_per_s\": %.1f}\n",
+           a->wcfg.viewers, r->connected, r->dial_failed, r->closed_early, r->last_close_code,
+           r->elapsed_s, (long long)r->messages, (long long)r->bytes, (long long)r->positions,
+           (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
+           r->push_p50_ms, r->push_p99_ms, r->msgs_per_viewer_s, r->positions_per_s);
+    /* success: every viewer connected, stayed, and got positions it could read */
+    return r->connected == a->wcfg.viewers && r->closed_early == 0 && r->bad == 0 && r->positions > 0
+               ? 0
+               : 1;
 }
 
 int main(int argc, char **argv) {
@@ -117,6 +175,10 @@ int main(int argc, char **argv) {
     c->stop = &stop_flag;
     const char *roads_out = NULL, *fences_out = NULL;
     int duration_set = 0;
+    weft_buf headers;
+    weft_buf_init(&headers, 0);
+    a.wcfg.warmup_s = 2;
+    a.wcfg.stop = &stop_flag;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -151,8 +213,24 @@ int main(int argc, char **argv) {
             *(o[2] == 'o' ? &c->osmand_port : &c->teltonika_port) = (int)n;
         } else if (!strcmp(o, "--vehicles")) {
             TAKE();
-            if (to_long(v, 1, 1000000, &n)) return bad(o, "an integer 1..1000000", v);
+            if (to_long(v, 0, 1000000, &n)) return bad(o, "an integer 0..1000000", v);
             c->vehicles = (int)n;
+        } else if (!strcmp(o, "--viewers")) {
+            TAKE();
+            if (to_long(v, 0, 100000, &n)) return bad(o, "an integer 0..100000", v);
+            a.wcfg.viewers = (int)n;
+        } else if (!strcmp(o, "--socket-url")) {
+            TAKE();
+            if (strncmp(v, "ws://", 5)) return bad(o, "a ws:// URL", v);
+            a.wcfg.url = v;
+        } else if (!strcmp(o, "--socket-header")) {
+            TAKE();
+            if (!strchr(v, ':') || strpbrk(v, "\r\n")) return bad(o, "\"Name: value\"", v);
+            weft_buf_printf(&headers, "%s\r\n", v);
+        } else if (!strcmp(o, "--warmup")) {
+            TAKE();
+            if (to_double(v, 0, 3600, &d)) return bad(o, "seconds 0..3600", v);
+            a.wcfg.warmup_s = d;
         } else if (!strcmp(o, "--interval-ms")) {
             TAKE();
             if (to_long(v, 1, 86400000, &n)) return bad(o, "milliseconds 1..86400000", v);
@@ -236,6 +314,11 @@ int main(int argc, char **argv) {
 #undef TAKE
     }
     if (c->backfill_days > 0 && !duration_set) c->duration_s = 0; /* until the history is sent */
+    if (a.wcfg.viewers > 0 && !a.wcfg.url) return bad("--viewers", "a --socket-url too", "");
+    if (c->vehicles == 0 && a.wcfg.viewers == 0) return bad("--vehicles", "1..1000000 (0 only with --viewers)", "0");
+    a.wcfg.headers = headers.len ? headers.data : NULL;
+    a.wcfg.duration_s = c->duration_s;
+    a.wcfg.quiet = c->quiet;
 
     if (roads_out || fences_out) {
         road_params rp = c->roads;
@@ -311,6 +394,9 @@ int main(int argc, char **argv) {
                                     : "");
         return 1;
     }
+    int wfail = a.wcfg.viewers > 0 ? watch_done(&a) : 0;
+    weft_buf_free(&headers);
+    if (c->vehicles == 0) return wfail;
     const sim_report *r = &a.final;
     printf("fleet-sim: done in %.1f s: sent %lld, acknowledged %lld, failed %lld (refused %lld), "
            "resent %lld, "
@@ -321,5 +407,5 @@ int main(int argc, char **argv) {
     /* success: something was acknowledged, and everything that was sent, in
      * the end (a transmission that failed and went again is not a failure of
      * the run; a refusal is) */
-    return r->acked > 0 && r->acked == r->sent && r->rejected == 0 ? 0 : 1;
+    return r->acked > 0 && r->acked == r->sent && r->rejected == 0 && !wfail ? 0 : 1;
 }

@@ -25,12 +25,12 @@
 #include "weft/rt.h"
 
 #include "fences.h"
+#include "hist.h"
 #include "httpc.h"
 #include "simrand.h"
 #include "teltonika.h"
 #include "vehicle.h"
 
-#define LAT_BUCKETS 640
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
 
@@ -63,7 +63,7 @@ struct sim {
     atomic_int connected;
     atomic_int said;        /* per-vehicle messages printed */
     atomic_int said_behind; /* the OsmAnd pool was told it falls behind */
-    atomic_llong hist[LAT_BUCKETS];
+    atomic_llong hist[HIST_BUCKETS];
     pthread_mutex_t log_mu; /* held only to append or swap, never across a suspension */
     weft_buf log;
     int log_fd;
@@ -104,32 +104,12 @@ static int64_t wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- latency histogram: 16 sub-buckets per power of two of microseconds ---- */
+/* ---- latency histogram (hist.c) ---- */
 
-static int lat_bucket(uint64_t us) {
-    if (us < 32) return (int)us;
-    int e = 63 - __builtin_clzll(us);
-    int b = 32 + (e - 5) * 16 + (int)((us >> (e - 4)) & 15);
-    return b < LAT_BUCKETS ? b : LAT_BUCKETS - 1;
-}
-static double lat_value_ms(int b) {
-    if (b < 32) return b / 1000.0;
-    int e = (b - 32) / 16 + 5, sub = (b - 32) % 16;
-    return ((double)((uint64_t)(16 + sub) << (e - 4)) + (double)(1ull << (e - 4)) / 2) / 1000.0;
-}
 static void lat_add(sim *s, int64_t t0_ns) {
     int64_t us = (weft_now_ns() - t0_ns) / 1000;
-    atomic_fetch_add_explicit(&s->hist[lat_bucket(us < 0 ? 0 : (uint64_t)us)], 1,
+    atomic_fetch_add_explicit(&s->hist[hist_bucket(us < 0 ? 0 : (uint64_t)us)], 1,
                               memory_order_relaxed);
-}
-static double lat_pct(const int64_t *h, double q) {
-    int64_t total = 0;
-    for (int i = 0; i < LAT_BUCKETS; i++) total += h[i];
-    if (total == 0) return 0;
-    int64_t want = (int64_t)ceil(q * (double)total), seen = 0;
-    for (int i = 0; i < LAT_BUCKETS; i++)
-        if ((seen += h[i]) >= want) return lat_value_ms(i);
-    return lat_value_ms(LAT_BUCKETS - 1);
 }
 
 /* ---- the ack log ------------------------------------------------------------- */
@@ -491,7 +471,7 @@ static void osm_task(void *arg) {
 /* ---- the run ------------------------------------------------------------------- */
 
 static void snapshot(sim *s, int64_t *h) {
-    for (int i = 0; i < LAT_BUCKETS; i++)
+    for (int i = 0; i < HIST_BUCKETS; i++)
         h[i] = atomic_load_explicit(&s->hist[i], memory_order_relaxed);
 }
 
@@ -607,7 +587,7 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
             fprintf(stderr, "fleet-sim: cannot start OsmAnd connection task %d\n", w);
             break;
         }
-    int64_t *prev = calloc(LAT_BUCKETS, sizeof *prev), *cur = calloc(LAT_BUCKETS, sizeof *cur);
+    int64_t *prev = calloc(HIST_BUCKETS, sizeof *prev), *cur = calloc(HIST_BUCKETS, sizeof *cur);
     int64_t prev_acked = 0, next_tick = s->mono0_ms + 1000, last_tick = s->mono0_ms;
     int stopping = 0, canceled = 0;
     rc = 0;
@@ -650,9 +630,9 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
             fill_report(s, &r);
             if (prev && cur) {
                 snapshot(s, cur);
-                for (int i = 0; i < LAT_BUCKETS; i++) prev[i] = cur[i] - prev[i];
-                r.p50_ms = lat_pct(prev, 0.50), r.p99_ms = lat_pct(prev, 0.99);
-                memcpy(prev, cur, LAT_BUCKETS * sizeof *prev);
+                for (int i = 0; i < HIST_BUCKETS; i++) prev[i] = cur[i] - prev[i];
+                r.p50_ms = hist_pct(prev, 0.50), r.p99_ms = hist_pct(prev, 0.99);
+                memcpy(prev, cur, HIST_BUCKETS * sizeof *prev);
             }
             r.ack_rate = (double)(r.acked - prev_acked) * 1000.0 /
                          (double)(now - last_tick > 0 ? now - last_tick : 1);
@@ -668,7 +648,7 @@ int sim_run(const sim_config *cfg, sim_tick_fn tick, void *ud, sim_report *final
         fill_report(s, final);
         if (cur) {
             snapshot(s, cur);
-            final->p50_ms = lat_pct(cur, 0.50), final->p99_ms = lat_pct(cur, 0.99);
+            final->p50_ms = hist_pct(cur, 0.50), final->p99_ms = hist_pct(cur, 0.99);
         }
         double secs = final->elapsed_s > 0 ? final->elapsed_s : 1;
         final->ack_rate = (double) final->acked / secs;

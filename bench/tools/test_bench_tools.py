@@ -132,3 +132,44 @@ class GenJson(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TrackingReport(unittest.TestCase):
+    """tracking_report.py (bench-tracking): a run's row from fleet-sim's
+    output and the median/min/max per program and cell."""
+
+    SIM = ("[viewers] 2 connected\n"
+           "viewers-json: {\"viewers\": 2, \"connected\": 2, \"closed_early\": 0, \"bad\": 0, "
+           "\"positions\": 100, \"p50_ms\": 120.0, \"p99_ms\": 250.0, \"max_ms\": 260.0, "
+           "\"push_p50_ms\": 2.0, \"push_p99_ms\": 4.0, \"msgs_per_viewer_s\": 4.0, \"positions_per_s\": 50.0}\n"
+           "fleet-sim: done in 5.0 s: sent 5000, acknowledged 4000, failed 0\n")
+
+    def test_row(self):
+        import tracking_report as tr
+        # 2.0 s of server CPU (200 ticks at 100/s) over 4000 fixes: 500 us a fix, over 5 s of wall: 0.4
+        r = tr.make_row("weft", 1000, 2, 1, 10.0, 15.0, 100, 300, 0, 50, 100, 8000, self.SIM)
+        self.assertEqual(r["fixes"], 4000)
+        self.assertEqual(r["cpu_us_per_fix"], 500.0)
+        self.assertEqual(r["server_cpu_share"], 0.4)
+        self.assertEqual(r["gen_cpu_share"], 0.1)
+        self.assertEqual(r["p99_ms"], 250.0)
+        self.assertEqual(r["rss_kb"], 8000)
+
+    def test_row_refuses_empty_runs(self):
+        import tracking_report as tr
+        with self.assertRaises(ValueError):
+            tr.make_row("weft", 1, 1, 1, 0, 1, 0, 1, 0, 1, 100, 1, "fleet-sim: no totals\n")
+        with self.assertRaises(ValueError):
+            tr.make_row("weft", 1, 1, 1, 0, 1, 0, 1, 0, 1, 100, 1, self.SIM.replace("\"positions\": 100", "\"positions\": 0"))
+
+    def test_summary(self):
+        import tracking_report as tr
+        base = {"program": "go", "rate": 1000, "viewers": 10, "connected": 10, "closed_early": 0}
+        rows = [dict(base, cpu_us_per_fix=c, p99_ms=p, rss_kb=m) for c, p, m in ((3, 250, 10), (1, 270, 30), (2, 260, 20))]
+        rows.append(dict(base, viewers=500, connected=499, closed_early=1, cpu_us_per_fix=9, p99_ms=1, rss_kb=1))
+        s = tr.summarize(rows)
+        self.assertEqual(list(s["go"]), ["1000x10", "1000x500"])
+        self.assertEqual(s["go"]["1000x10"]["cpu_us_per_fix"], {"median": 2, "min": 1, "max": 3})
+        self.assertEqual(s["go"]["1000x10"]["p99_ms"], {"median": 260, "min": 250, "max": 270})
+        self.assertEqual(s["go"]["1000x10"]["rounds"], 3)
+        self.assertEqual(s["go"]["1000x500"]["viewer_failures"], 2)
