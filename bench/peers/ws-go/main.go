@@ -92,6 +92,12 @@ func idle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
+	discardReads(conn)
+}
+
+// discardReads reads (and so answers pings and notices the close) until the
+// connection fails.
+func discardReads(conn *websocket.Conn) {
 	for {
 		if _, _, err := conn.NextReader(); err != nil {
 			return
@@ -117,11 +123,7 @@ func (h *hub) sub(w http.ResponseWriter, r *http.Request) {
 	}()
 	go func() { // readPump
 		defer func() { h.unregister <- c; conn.Close() }()
-		for {
-			if _, _, err := conn.NextReader(); err != nil {
-				return
-			}
-		}
+		discardReads(conn)
 	}()
 }
 
