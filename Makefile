@@ -14,6 +14,7 @@
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
 #   make bench-fleet      weft fleet ingest: Teltonika and OsmAnd fixes/s, server CPU per fix
+#   make bench-ws         WebSocket echo, fan-out and idle memory vs Go and Rust peers
 #   make format           clang-format every C file
 #   WERROR=1              add -Werror (CI sets it)
 #   MALLOC=system         apps on glibc malloc instead of mimalloc (docs/db.md, Allocator)
@@ -117,7 +118,7 @@ APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet bench-dashboard tfb \
+.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet bench-dashboard bench-ws tfb \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -235,6 +236,16 @@ bench-dashboard: deps
 	@$(MAKE) --no-print-directory $(B)/apps/fleet $(B)/apps/fleet-sim
 	@cd apps/fleet/web && { [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; } || npm ci --no-audit --no-fund
 	@node bench/dashboard/run.mjs
+# ---- bench-ws: the WebSocket benchmark's weft server and load generator
+# (bench/ws/*.c -> $(B)/bench/ws/*), built by `make benches` too
+WSB_BIN := $(patsubst bench/ws/%.c,$(B)/bench/ws/%,$(wildcard bench/ws/*.c))
+benches: $(WSB_BIN)
+$(B)/bench/ws/%: $(B)/bench/ws/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+bench-ws: deps
+	@$(MAKE) --no-print-directory $(WSB_BIN)
+	@bash bench/run-ws.sh
 
 # TechEmpower app on 127.0.0.1:$(PORT) (PORT=8080 by default), on the
 # PostgreSQL in WEFT_TFB_DB or a local one it starts (scripts/tfb.sh)

@@ -1,4 +1,5 @@
-"""Tests of the arena's report logic (arena_report.py) and of the JSON
+"""Tests of the arena's report logic (arena_report.py), bench-ws's
+(ws_report.py) and of the JSON
 document generator (gen_json.py): the parts whose mistakes would silently
 publish a wrong verdict or a wrong document. Run by scripts/test.sh:
 
@@ -16,6 +17,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import arena_report  # noqa: E402
+import ws_report  # noqa: E402
 
 
 DIRS = []
@@ -130,8 +132,6 @@ class GenJson(unittest.TestCase):
             self.assertEqual({tuple(sorted(p)) for p in perf}.__len__(), 1)  # the same keys every time
 
 
-if __name__ == "__main__":
-    unittest.main()
 
 
 class TrackingReport(unittest.TestCase):
@@ -173,3 +173,73 @@ class TrackingReport(unittest.TestCase):
         self.assertEqual(s["go"]["1000x10"]["p99_ms"], {"median": 260, "min": 250, "max": 270})
         self.assertEqual(s["go"]["1000x10"]["rounds"], 3)
         self.assertEqual(s["go"]["1000x500"]["viewer_failures"], 2)
+class WsReport(unittest.TestCase):
+    """bench-ws: medians over clean rounds only, ratios against the best peer
+    in the metric's direction, goals met / not met / parity."""
+
+    def row(self, prog, rnd, mode, **kw):
+        base = {"prog": prog, "round": rnd, "mode": mode, "connected": 10, "dial_failed": 0,
+                "errors": 0, "first_error": ""}
+        base.update(kw)
+        return base
+
+    def rows(self, weft_cpu, go_cpu, rust_cpu, weft_del, go_del, rust_del, weft_idle=4000):
+        out = []
+        for i in range(3):
+            for p, cpu, dl in (("weft", weft_cpu, weft_del), ("go", go_cpu, go_del), ("rust", rust_cpu, rust_del)):
+                out.append(self.row(p, i + 1, "echo", msgs_per_s=1000 + i, server_cpu_us_per_msg=cpu[i]))
+                out.append(self.row(p, i + 1, "fanout", expected=100, delivered=100, delivered_per_cpu_s=dl[i],
+                                    latency_ms={"p50": 1.0, "p99": 2.0 + i}))
+                out.append(self.row(p, i + 1, "idle", bytes_per_conn=weft_idle if p == "weft" else 9000))
+        return out
+
+    def test_unclean_rounds_are_left_out(self):
+        rows = self.rows([5, 5, 5], [6, 6, 6], [7, 7, 7], [10, 10, 10], [5, 5, 5], [4, 4, 4])
+        rows.append(self.row("weft", 4, "echo", msgs_per_s=1, server_cpu_us_per_msg=1, errors=3, first_error="wrong echo"))
+        rows.append(self.row("weft", 4, "fanout", expected=100, delivered=90, delivered_per_cpu_s=1000))
+        rows.append({"prog": "weft", "round": 5, "mode": "idle", "failed": "server died"})
+        s = ws_report.summarize(rows)
+        self.assertEqual(s["weft"]["server_cpu_us_per_msg"], {"median": 5, "min": 5, "max": 5, "n": 3})
+        self.assertEqual(s["weft"]["delivered_per_cpu_s"]["max"], 10)
+        self.assertEqual(s["weft"]["bytes_per_conn"]["n"], 3)
+        self.assertIn("deliveries missing", ws_report.unclean(rows[-2]))
+        self.assertEqual(s["weft"]["p99_ms"]["median"], 3.0)
+
+    def test_best_peer_follows_direction(self):
+        rows = self.rows([4, 4, 4], [6, 6, 6], [5, 5, 5], [30, 31, 32], [10, 10, 10], [20, 20, 20])
+        s = ws_report.summarize(rows)
+        r = ws_report.ratios(s)
+        self.assertEqual(r["server_cpu_us_per_msg"]["best_peer"], "rust")  # lower CPU is better
+        self.assertAlmostEqual(r["server_cpu_us_per_msg"]["ratio"], 0.8)
+        self.assertEqual(r["delivered_per_cpu_s"]["best_peer"], "rust")  # higher delivered is better
+        self.assertAlmostEqual(r["delivered_per_cpu_s"]["ratio"], 31 / 20)
+        g = {x["metric"]: x["verdict"] for x in ws_report.goals(s, r)}
+        self.assertEqual(g, {"delivered_per_cpu_s": "met", "bytes_per_conn": "met", "server_cpu_us_per_msg": "met"})
+
+    def test_goals_not_met_and_parity(self):
+        rows = self.rows([5, 6, 7], [6, 6.5, 8], [9, 9, 9], [10, 11, 12], [11, 12, 13], [1, 1, 1], weft_idle=9000)
+        s = ws_report.summarize(rows)
+        r = ws_report.ratios(s)
+        g = {x["metric"]: x["verdict"] for x in ws_report.goals(s, r)}
+        self.assertTrue(g["delivered_per_cpu_s"].startswith("not met (parity with go"))
+        self.assertTrue(g["server_cpu_us_per_msg"].startswith("not met (parity"))  # 6/6.5 > 0.8, overlapping
+        self.assertEqual(g["bytes_per_conn"], "not met")
+
+    def test_missing_peer_and_files(self):
+        rows = [r for r in self.rows([5] * 3, [6] * 3, [7] * 3, [1] * 3, [1] * 3, [1] * 3) if r["prog"] == "weft"]
+        s = ws_report.summarize(rows)
+        self.assertEqual(ws_report.ratios(s), {})
+        self.assertEqual({x["verdict"] for x in ws_report.goals(s, {})}, {"no peer measured", "met"})
+        with tempfile.TemporaryDirectory() as d:
+            ws_report.write(f"{d}/ws", rows, {"command": "make bench-ws", "label": "test"})
+            with open(f"{d}/ws.json") as f:
+                doc = json.load(f)
+            self.assertEqual(len(doc["rows"]), len(rows))
+            with open(f"{d}/ws.md") as f:
+                md = f.read()
+            self.assertIn("make bench-ws", md)
+            self.assertIn("no peer measured", md)
+
+
+if __name__ == "__main__":
+    unittest.main()
