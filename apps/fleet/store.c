@@ -83,12 +83,6 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL CHECK (kind IN ('session', 'api')), name TEXT NOT NULL DEFAULT '',\n"
     "  created_ms @INT@ NOT NULL, expires_ms @INT@ NOT NULL, last_used_ms @INT@ NOT NULL);\n"
     "CREATE INDEX sessions_user ON sessions (user_id)",
-    /* 2: the motion reports (trips, and the way fixes are read for them)
-     * read only fix time, position and speed: an index holding just those
-     * answers a month of one device from ~45 bytes a fix instead of the
-     * table's ~230 (attributes included), with no lookup into the table per
-     * fix. Measured in docs/fleet.md (history). */
-    "CREATE INDEX positions_motion ON positions (device_id, fix_time, latitude, longitude, speed)",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

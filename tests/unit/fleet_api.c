@@ -994,55 +994,6 @@ static int jtime_is(const weft_json *o, const char *k, int64_t ms) {
     return weft_str_eq(weft_json_str(weft_json_get(o, k)), weft_str_c(t));
 }
 
-/* A database of schema version 1 (before the motion index) upgrades when the
- * server opens it: the migration runs once, the positions stay, and the
- * trips report reads them (through the new index). The v1 state is made by
- * undoing migration 2 on a fresh database, then reopening the store. */
-static int motion_index_exists(env *v) {
-    weft_db_rows *r;
-    weft_db_err e;
-    const char *sql = v->pg ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'positions_motion' AND schemaname = "
-                              "current_schema()"
-                            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'positions_motion'";
-    if (store_query(v->f.db, sql, NULL, 0, &r, &e) < 0) return fprintf(stderr, "%s\n", e.msg), -1;
-    int n = (int)weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
-    return n;
-}
-
-NOCFG(schema_upgrade)
-BOTH(schema_upgrade) {
-    WORLD(w);
-    ASSERT_EQ(store_schema_version(v->f.db), 2);
-    ASSERT_EQ(motion_index_exists(v), 1);
-    weft_db_err e;
-    ASSERT_EQ(store_exec(v->f.db, "DROP INDEX positions_motion", NULL, 0, NULL, &e), 0);
-    ASSERT_EQ(store_exec(v->f.db, "DELETE FROM schema_migrations WHERE version = 2", NULL, 0, NULL, &e), 0);
-    ASSERT_EQ(motion_index_exists(v), 0);
-    store_close(v->f.db);
-    v->f.db = NULL;
-    char err[512] = "";
-    int rc = store_open(&v->f.db, &v->f.cfg, err, sizeof err);
-    if (rc < 0) fprintf(stderr, "reopen: %s\n", err);
-    ASSERT_EQ(rc, 0);
-    ASSERT_EQ(store_schema_version(v->f.db), 2);
-    ASSERT_EQ(motion_index_exists(v), 1);
-    weft_db_rows *r;
-    ASSERT_EQ(store_query(v->f.db, "SELECT COUNT(*) FROM schema_migrations WHERE version = 2", NULL, 0, &r, &e), 0);
-    ASSERT_EQ(weft_db_int(r, 0, 0), 1);
-    weft_db_rows_free(r);
-    /* the fixture's ten positions of device a are still there and reported */
-    char path[200];
-    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&from=%lld&to=%lld", (long long)w.dev_a,
-             (long long)T0, (long long)(T0 + 3600000));
-    weft_http_test_response res;
-    ASSERT_EQ(req(v, "GET", path, v->admin, NULL, &res), 200);
-    weft_json *a = js(v, &res);
-    ASSERT(a && a->type == WEFT_JSON_ARRAY);
-    ASSERT_EQ(a->len, 10);
-    weft_http_test_response_free(&res);
-}
-
 NOCFG(reports)
 BOTH(reports) {
     WORLD(w);
