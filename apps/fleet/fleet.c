@@ -129,14 +129,12 @@ int fleet_load(fleet *f, char *err, size_t errlen) {
     }
     weft_db_rows_free(r);
     /* each device's latest stored position seeds its live state: the map is
-     * right from the first second after a restart. One index seek per device
-     * (MAX over (device_id, fix_time) with the device fixed), not a scan of
-     * every stored position: a month of history must not slow the start. */
+     * right from the first second after a restart */
     rc = store_query(f->db,
                      "SELECT p.device_id, p.fix_time, p.server_time, p.latitude, p.longitude, p.speed, p.course, "
-                     "p.altitude, p.accuracy, p.valid, p.protocol, p.attributes FROM devices d "
-                     "JOIN positions p ON p.device_id = d.id AND p.fix_time = (SELECT MAX(fix_time) "
-                     "FROM positions WHERE device_id = d.id)",
+                     "p.altitude, p.accuracy, p.valid, p.protocol, p.attributes FROM positions p JOIN "
+                     "(SELECT device_id, MAX(fix_time) AS t FROM positions GROUP BY device_id) l "
+                     "ON p.device_id = l.device_id AND p.fix_time = l.t",
                      NULL, 0, &r, &e);
     if (rc < 0) return snprintf(err, errlen, "loading latest positions: %s", e.msg), rc;
     for (int i = 0; i < weft_db_nrows(r); i++) {
