@@ -262,13 +262,13 @@ static void init_slots(slab *s, int c, uint32_t first, int n, weft__task **out) 
         t->timer.idx = -1;
         t->stack_lo = base + GUARD;
         t->stack_size = (size_t)((char *)t - t->stack_lo);
-        t->size_class = c;
+        t->size_class = (int16_t)c;
         if (weft__stack_guard_mode == 2) {
-            t->guarded = k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
+            t->guarded = (int16_t)(k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0);
         } else if (weft__stack_guard_mode == 1) {
             weft__spin_lock(&mprotect_lock);
             if (mprotect_budget > 0) {
-                t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
+                t->guarded = (int16_t)(mprotect(base, GUARD, PROT_NONE) == 0);
                 if (t->guarded) mprotect_used++;
                 if (t->guarded && --mprotect_budget == 0)
                     weft_log_warn("stacks: mapping budget used up; new stacks get a canary, "
