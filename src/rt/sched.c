@@ -166,27 +166,13 @@ static void runq_put(weft__worker *w, weft__task *t) {
  * takes and puts with plain loads and stores. A CAS or exchange is a locked
  * instruction, ~20 cycles and a store-buffer drain, on every switch: the
  * yield benchmark spends one, a channel ping-pong round trip four. */
-/* The task queued after the one just taken will likely run next: start
- * loading its TCB's first line (the switch reads sp there) while the current
- * one runs. Each TCB is on a page of its own, so with many queued tasks
- * (a burst of spawns) this line is usually a miss. A racing thief may take
- * that task meanwhile: a prefetch never faults and the TCB memory is never
- * unmapped, so the hint is at worst wasted. */
-static inline void prefetch_queued(weft__runq *q, uint32_t pos, uint32_t tail) {
-    if (pos != tail)
-        __builtin_prefetch(atomic_load_explicit(&q->buf[pos % RUNQ_SIZE], memory_order_relaxed),
-                           1, 3);
-}
-
 static weft__task *runq_get(weft__worker *w) {
     weft__runq *q = &w->runq;
     if (w->solo) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-        uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        if (tl == h) return NULL;
+        if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h) return NULL;
         weft__task *t = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
         atomic_store_explicit(&q->head, h + 1, memory_order_release);
-        prefetch_queued(q, h + 1, tl);
         return t;
     }
     for (;;) {
@@ -195,10 +181,8 @@ static weft__task *runq_get(weft__worker *w) {
         if (tl == h) return NULL;
         weft__task *t = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
         if (atomic_compare_exchange_strong_explicit(&q->head, &h, h + 1, memory_order_acq_rel,
-                                                    memory_order_relaxed)) {
-            prefetch_queued(q, h + 1, tl);
+                                                    memory_order_relaxed))
             return t;
-        }
     }
 }
 
