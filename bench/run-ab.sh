@@ -10,6 +10,9 @@
 #
 # "old" is BASE (a git ref) exported with `git archive` into a temporary
 # directory and built there; "new" is this checkout's build/ (made here).
+# The runtime benchmarks also run the Go peer (bench/peers/go, the same
+# benchmarks and sizes) in the same rounds, for the issue's "x times Go"
+# targets, when go is installed (GO=0 leaves it out).
 # Each cell of the table: median (min–max) of the rounds; "parity" where the
 # two ranges overlap (the difference is inside the noise band).
 #
@@ -18,6 +21,7 @@
 #   ROUNDS=5           alternating rounds (QUICK=1: 3 rounds, 3 s wrk runs)
 #   PARTS="rt http"    which halves to run
 #   RT_BENCHES="switch_ns spawn_ns pingpong_ns park1m"
+#   GO=1               also run the Go peer in the runtime rounds
 #   WRK_DURATION=8     seconds of each measured wrk run (after a 2 s warm-up)
 #   WRK_CONNS=256      wrk connections (wrk -t1)
 #   PORT=18500         the TFB app's port (the old and new server take turns)
@@ -68,20 +72,35 @@ log "building new"
 make --no-print-directory -j2 "${TARGETS[@]}" >"$WORK/build-new.log" 2>&1 ||
     { tail -n 20 "$WORK/build-new.log" >&2; exit 1; }
 declare -A DIR=([old]="$WORK/old" [new]="$ROOT")
+declare -A RTBIN=([old]="$WORK/old/build/bench/rt" [new]="$ROOT/build/bench/rt")
+SIDES_RT="old new"
+GO_V=""
+if [ "${GO:-1}" = 1 ] && command -v go >/dev/null 2>&1; then
+    log "building the Go peer"
+    if env -C bench/peers/go GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -o "$WORK/gobench" . \
+        >"$WORK/build-go.log" 2>&1; then
+        RTBIN[go]=$WORK/gobench
+        SIDES_RT="old new go"
+        GO_V=$(go version)
+    else
+        log "the Go peer did not build: $(tail -n 1 "$WORK/build-go.log")"
+    fi
+fi
 
 : >"$WORK/results" # lines: side metric value
 
-order() { # round -> "old new" or "new old"
-    if (($1 % 2)); then echo "old new"; else echo "new old"; fi
+order() { # round [sides] -> the sides, reversed in even rounds
+    local s=${2:-old new}
+    if (($1 % 2)); then echo "$s"; else echo "$s" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }'; fi
 }
 
 # ---- runtime micro-benchmarks ----------------------------------------------------
 if [[ " $PARTS " == *" rt "* ]]; then
     for ((r = 1; r <= ROUNDS; r++)); do
         for b in $RT_BENCHES; do
-            for side in $(order "$r"); do
+            for side in $(order "$r" "$SIDES_RT"); do
                 log "round $r/$ROUNDS: rt $b ($side)"
-                taskset -c "$CPUS" "${DIR[$side]}/build/bench/rt" "$b" >"$WORK/out" 2>"$WORK/err" ||
+                taskset -c "$CPUS" "${RTBIN[$side]}" "$b" >"$WORK/out" 2>"$WORK/err" ||
                     { log "rt $b ($side) failed: $(tail -n 1 "$WORK/err")"; continue; }
                 awk -v s="$side" '$1 == "RESULT" { print s, $2, $3 }' "$WORK/out" >>"$WORK/results"
             done
@@ -132,6 +151,8 @@ fi
     echo "better). \"parity\": the two ranges overlap. Both sides run this checkout's"
     echo "bench/micro/rt.c; only the library under it differs. *_cpu_ns: the process's CPU"
     echo "time per operation (a shared machine disturbs it less than the wall clock)."
+    echo "Speed-ups: old/new (Go/new) for lower-is-better metrics, new/old (new/Go) for rates:"
+    echo "> 1 means new is faster. The Go peer (bench/peers/go) has no *_cpu_ns lines."
     echo "Command: \`BASE=$BASE ROUNDS=$ROUNDS bash bench/run-ab.sh\`."
     echo
     python3 - "$WORK/results" <<'EOF'
@@ -143,22 +164,26 @@ for line in open(sys.argv[1]):
 def cell(v):
     f = lambda x: f"{x:,.0f}" if x >= 1000 else (f"{x:.0f}" if x >= 100 else f"{x:.1f}")
     return f"{f(statistics.median(v))} ({f(min(v))}–{f(max(v))})" if v else "n/a"
-print("| metric | old | new | old/new (lower-is-better) or new/old | verdict |")
-print("|---|---:|---:|---:|---|")
-for m, s in rows.items():
-    o, n = s.get("old", []), s.get("new", [])
-    if not o or not n:
-        print(f"| {m} | {cell(o)} | {cell(n)} | n/a | n/a |")
-        continue
+def speedup(m, base, new):  # > 1: new is faster
+    if not base or not new:
+        return None
+    mb, mn = statistics.median(base), statistics.median(new)
     higher = m.endswith("_rps") or m.endswith("_per_s")
-    mo, mn = statistics.median(o), statistics.median(n)
-    ratio = (mn / mo) if higher else (mo / mn if mn else float("nan"))
-    overlap = max(min(o), min(n)) <= min(max(o), max(n))
-    if overlap:
+    return (mn / mb) if higher else (mb / mn if mn else None)
+print("| metric | old | new | Go | old→new speed-up | verdict | Go/new speed-up |")
+print("|---|---:|---:|---:|---:|---|---:|")
+for m, s in rows.items():
+    o, n, g = s.get("old", []), s.get("new", []), s.get("go", [])
+    r = speedup(m, o, n)
+    gr = speedup(m, g, n)
+    if r is None:
+        verdict = "n/a"
+    elif max(min(o), min(n)) <= min(max(o), max(n)):
         verdict = "parity"
     else:
-        verdict = "new better" if ratio > 1 else "new worse"
-    print(f"| {m} | {cell(o)} | {cell(n)} | {ratio:.2f}× | {verdict} |")
+        verdict = "new better" if r > 1 else "new worse"
+    f = lambda x: "n/a" if x is None else f"{x:.2f}×"
+    print(f"| {m} | {cell(o)} | {cell(n)} | {cell(g)} | {f(r)} | {verdict} | {f(gr)} |")
 print()
 print(f"Runs per cell: {min(len(v) for s in rows.values() for v in s.values()) if rows else 0}.")
 EOF
@@ -167,7 +192,7 @@ EOF
     echo
     echo "- $(uname -r); $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); nproc $(nproc)"
     echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- $(cc --version | head -n 1); $(wrk -v 2>&1 | head -n 1 || true)"
+    echo "- $(cc --version | head -n 1); $(wrk -v 2>&1 | head -n 1 || true)${GO_V:+; $GO_V}"
 } >"$WORK/table.md"
 mkdir -p "$(dirname "$OUT")"
 cp "$WORK/table.md" "$OUT.md"
