@@ -263,11 +263,14 @@ struct weft__task {
     weft_group *group;
     weft__defer *defers; /* defers_inline or a malloc'd array; idle: defers_inline */
     int defer_cap;       /* idle: WEFT__DEFER_INLINE */
-    int size_class;
-    char *stack_lo;    /* lowest usable byte (above the guard) */
+    /* Set when the slot is carved. Both in line 1: a spawn reads guarded
+     * (the canary of an unguarded stack) and an exit reads size_class, and
+     * neither should cost a miss on a third line of the TCB. */
+    int16_t size_class;
+    int16_t guarded; /* guard page installed */
+    char *stack_lo;  /* lowest usable byte (above the guard) */
     /* Line 2 on */
     size_t stack_size; /* usable bytes from stack_lo to the TCB */
-    int guarded;       /* guard page installed */
     const char *wait_reason; /* what it is parked on, for dumps; idle: NULL */
     const void *wait_obj;
     weft__task *gnext, *gprev;
@@ -281,8 +284,10 @@ struct weft__task {
 #endif
 };
 _Static_assert(offsetof(struct weft__task, name) + 32 <= 128 &&
-                   offsetof(struct weft__task, stack_lo) + 8 <= 128,
-               "the fields a spawn writes fit the TCB's first two cache lines");
+                   offsetof(struct weft__task, stack_lo) + 8 <= 128 &&
+                   offsetof(struct weft__task, guarded) + 2 <= 128 &&
+                   offsetof(struct weft__task, size_class) + 2 <= 128,
+               "the fields a spawn and an exit touch fit the TCB's first two cache lines");
 
 /* ---- run queue (per worker) --------------------------------------------- */
 #define RUNQ_SIZE 1024
@@ -468,10 +473,35 @@ void weft__wait_disarm(weft__task *t);
  * was already woken or is not the one named. nocancel waits are woken too
  * (only weft__cancel_task respects nocancel). */
 bool weft__wake(weft__task *t, uint32_t seq, int result);
+/* The one CAS that decides a wake: ARMED or PARKED wait `seq` -> WOKEN with
+ * `result`. cancel: leave a nocancel wait alone. *was_parked tells the winner
+ * whether it must ready t (PARKED) or the park hook will (ARMED). Inline:
+ * every channel hand-off and lock release goes through it. */
+static inline bool weft__wake_cas(weft__task *t, uint32_t seq, int result, bool cancel,
+                                  bool *was_parked) {
+    uint64_t ws = atomic_load(&t->wstate);
+    for (;;) {
+        uint32_t st = WS_STATE(ws);
+        if (WS_SEQ(ws) != (seq & 0x1fffffffu) || (st != WS_ARMED && st != WS_PARKED)) return false;
+        if (cancel && WS_NC(ws)) return false;
+        uint64_t nw = WS_MAKE(result, WS_SEQ(ws), WS_NC(ws), WS_WOKEN);
+        if (atomic_compare_exchange_weak(&t->wstate, &ws, nw)) {
+            *was_parked = st == WS_PARKED;
+            return true;
+        }
+    }
+}
 /* For wakers holding the lock the waiter is listed under (so the task is
  * PARKED, never ARMED): claim the wake without readying, so data can be
  * copied into the waiter first; then call weft__ready(). */
-bool weft__claim(weft__task *t, uint32_t seq, int result);
+static inline bool weft__claim(weft__task *t, uint32_t seq, int result) {
+    bool parked;
+    if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
+    /* kept in the plain build: one predictable branch on a value already in
+     * a register, against a waker that broke the lock protocol (above) */
+    WEFT_ASSERT(parked);
+    return true;
+}
 /* Park the current task (armed by wait_begin). unlock(arg), if given, runs
  * after the task has switched out. Returns the wake result. */
 int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj);

@@ -412,33 +412,10 @@ void weft__wait_disarm(weft__task *t) {
     atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
 }
 
-static bool wake_cas(weft__task *t, uint32_t seq, int result, bool cancel, bool *was_parked) {
-    uint64_t ws = atomic_load(&t->wstate);
-    for (;;) {
-        uint32_t st = WS_STATE(ws);
-        if (WS_SEQ(ws) != (seq & 0x1fffffffu) || (st != WS_ARMED && st != WS_PARKED)) return false;
-        if (cancel && WS_NC(ws)) return false;
-        uint64_t nw = WS_MAKE(result, WS_SEQ(ws), WS_NC(ws), WS_WOKEN);
-        if (atomic_compare_exchange_weak(&t->wstate, &ws, nw)) {
-            *was_parked = st == WS_PARKED;
-            return true;
-        }
-    }
-}
-
 bool weft__wake(weft__task *t, uint32_t seq, int result) {
     bool parked;
-    if (!wake_cas(t, seq, result, false, &parked)) return false;
+    if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
     if (parked) weft__ready(t); /* else the park hook readies it */
-    return true;
-}
-
-bool weft__claim(weft__task *t, uint32_t seq, int result) {
-    bool parked;
-    if (!wake_cas(t, seq, result, false, &parked)) return false;
-    /* kept in the plain build: one predictable branch on a value already in
-     * a register, against a waker that broke the lock protocol (rt_int.h) */
-    WEFT_ASSERT(parked);
     return true;
 }
 
@@ -476,7 +453,7 @@ static void park_hook(weft__worker *w, void *a, void *b) {
      * the flag: one of the two sees the other */
     bool parked;
     if (!woken && !WS_NC(ws) && atomic_load(&t->canceled) &&
-        wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked))
+        weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked))
         woken = true;
     if (unlock) unlock(arg);
     if (woken) ready_on(w, t, false);
@@ -508,7 +485,7 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
      * a task resumed without a winning wake would otherwise run on with a
      * result nobody gave it */
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
-    /* no waker can act on a WOKEN wait (wake_cas needs ARMED or PARKED), so
+    /* no waker can act on a WOKEN wait (weft__wake_cas needs ARMED or PARKED), so
      * a plain store will do: a seq_cst one is a locked instruction */
     atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE), memory_order_relaxed);
     return WS_RESULT(ws);
@@ -609,7 +586,7 @@ __attribute__((noreturn)) void weft__task_main(void) {
 void weft__wake_canceled(weft__task *t) {
     uint64_t ws = atomic_load(&t->wstate);
     bool parked;
-    if (wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
+    if (weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
 }
 
 /* ---- the scheduler loop ----------------------------------------------------- */

@@ -105,6 +105,11 @@ static long mprotect_budget; /* fallback: slots we may still guard with mprotect
 static long mprotect_used;   /* ... and those guarded so far (slabs live forever) */
 static int pm_fd = -1, pm_pid, pm_off; /* process_madvise on ourselves, see init_slots() */
 
+/* The default stack size (weft__stack_init) and its class; set before any
+ * worker runs. */
+static size_t default_bytes;
+static int default_class;
+
 static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
 
 /* Slots are large powers of two, so TCBs at the very top of each would all
@@ -169,6 +174,8 @@ int weft__stack_init(size_t default_size) {
     }
     probe_guard(); /* each run: the mode applies to slots carved from now on */
     if (size_class(default_size) < 0) return WEFT_EINVAL;
+    default_class = size_class(default_size);
+    default_bytes = default_size;
     static int logged;
     if (!logged) {
         logged = 1;
@@ -262,13 +269,13 @@ static void init_slots(slab *s, int c, uint32_t first, int n, weft__task **out) 
         t->timer.idx = -1;
         t->stack_lo = base + GUARD;
         t->stack_size = (size_t)((char *)t - t->stack_lo);
-        t->size_class = c;
+        t->size_class = (int16_t)c;
         if (weft__stack_guard_mode == 2) {
-            t->guarded = k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0;
+            t->guarded = (int16_t)(k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0);
         } else if (weft__stack_guard_mode == 1) {
             weft__spin_lock(&mprotect_lock);
             if (mprotect_budget > 0) {
-                t->guarded = mprotect(base, GUARD, PROT_NONE) == 0;
+                t->guarded = (int16_t)(mprotect(base, GUARD, PROT_NONE) == 0);
                 if (t->guarded) mprotect_used++;
                 if (t->guarded && --mprotect_budget == 0)
                     weft_log_warn("stacks: mapping budget used up; new stacks get a canary, "
@@ -325,7 +332,8 @@ static void nfree_add(int c, int d) {
 }
 
 weft__task *weft__stack_get(weft__worker *w, size_t size) {
-    int c = size_class(size);
+    /* nearly every spawn asks for the default size: its class is computed once */
+    int c = size == default_bytes ? default_class : size_class(size);
     if (c < 0) return NULL;
     weft__stack_cache *sc = w ? w->scache : NULL;
     weft__task *t = NULL;
@@ -376,8 +384,14 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
 void weft__stack_put(weft__worker *w, weft__task *t) {
     int c = t->size_class;
     t->state = TASK_FREE;
-    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline && t->timer.idx == -1 &&
-                !t->wait_reason); /* the idle values (rt_int.h) */
+    /* the idle values (rt_int.h). Those in the TCB's first two lines are
+     * checked in every build; the ones on its third line only in the
+     * sanitizer and debug builds (which every test runs under): reading
+     * that line cost the plain build a cache miss per exit. */
+    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
+#ifdef WEFT__LOCK_OWNER
+    WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
+#endif
     weft__stack_cache *sc = w ? w->scache : NULL;
     if (sc && sc->n[c] < CACHE_MAX && cache_ready(sc, c)) {
         sc->slot[c][sc->n[c]++] = t;

@@ -1339,3 +1339,72 @@ TEST_PLAIN(shutdown_with_io_and_blocking_waiters) {
         ASSERT_LT(el, 2000 + test_slack_ms(1000));
     }
 }
+
+/* A canceled task's slot is taken back by the next spawn of its class
+ * (stack.c: the worker's cache is LIFO). The new task must start clean: not
+ * canceled, the old wait's deadline timer gone, its own cleanups run, a wait
+ * of its own timing out as it should. One worker and a size class nothing
+ * else here uses (3 MiB requests: 4 MiB slots), so the slot comes back
+ * every round, and the test checks that it did (same frame address). */
+#define RECYCLE_ROUNDS 20
+static struct {
+    uintptr_t victim_frame;
+    int victim_canceled, reused, clean, timed_out, defers, rounds;
+} RC;
+static void recycle_victim(void *arg) {
+    RC.victim_frame = (uintptr_t)__builtin_frame_address(0);
+    int v;
+    /* parked with a deadline: its timer is armed when the cancel comes */
+    if (weft_chan_recv(arg, &v, weft_deadline_in(60000)) == WEFT_ECANCELED) RC.victim_canceled++;
+}
+static void recycle_defer(void *arg) {
+    (void)arg;
+    RC.defers++;
+}
+static void recycle_fresh(void *arg) {
+    weft_wg *wg = arg;
+    if ((uintptr_t)__builtin_frame_address(0) == RC.victim_frame) RC.reused++;
+    if (!weft_canceled()) RC.clean++;
+    weft_defer(recycle_defer, NULL);
+    int err = 0, v;
+    weft_chan *c = weft_chan_new(sizeof v, 0, &err);
+    if (c && weft_chan_recv(c, &v, weft_deadline_in(2)) == WEFT_ETIMEDOUT) RC.timed_out++;
+    weft_chan_free(c);
+    weft_wg_done(wg);
+}
+static void recycle_main(void *arg) {
+    (void)arg;
+    for (int i = 0; i < RECYCLE_ROUNDS; i++) {
+        int err = 0;
+        weft_chan *c = weft_chan_new(sizeof(int), 0, &err);
+        if (!c) return;
+        weft_group g;
+        weft_group_init(&g);
+        weft_task_opts o = {.stack_size = 3u << 20, .group = &g, .name = "victim"};
+        if (weft_go_opts(recycle_victim, c, &o)) return;
+        weft_sleep(1); /* the victim parks in its recv */
+        weft_group_cancel(&g);
+        if (weft_group_wait(&g, weft_deadline_in(5000))) return;
+        weft_yield(); /* it has exited: its slot is in the cache */
+        weft_chan_free(c);
+        weft_wg wg;
+        weft_wg_init(&wg);
+        weft_wg_add(&wg, 1);
+        weft_task_opts f = {.stack_size = 3u << 20, .name = "fresh"};
+        if (weft_go_opts(recycle_fresh, &wg, &f)) return;
+        if (weft_wg_wait(&wg, weft_deadline_in(5000))) return;
+        RC.rounds++;
+    }
+}
+
+TEST_PLAIN(canceled_task_slot_is_reused_clean) {
+    memset(&RC, 0, sizeof RC);
+    weft_config cfg = {.workers = 1};
+    ASSERT_EQ(weft_main(recycle_main, NULL, &cfg), 0);
+    ASSERT_EQ(RC.rounds, RECYCLE_ROUNDS);
+    ASSERT_EQ(RC.victim_canceled, RECYCLE_ROUNDS);
+    ASSERT_EQ(RC.reused, RECYCLE_ROUNDS);
+    ASSERT_EQ(RC.clean, RECYCLE_ROUNDS);
+    ASSERT_EQ(RC.defers, RECYCLE_ROUNDS);
+    ASSERT_EQ(RC.timed_out, RECYCLE_ROUNDS);
+}

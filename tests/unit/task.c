@@ -441,6 +441,53 @@ TEST_PLAIN(stack_overflow_is_reported_in_every_carved_batch) {
     ASSERT(strstr(err, "stack overflow in task \"twenty-first\"") != NULL);
 }
 
+/* A finished task's slot goes to its worker's cache with its guard page
+ * still installed, and the next spawn of that class takes it back (stack.c):
+ * a task on a recycled slot must still overflow into the guard. One worker
+ * and a size class nothing else in the child uses (3 MiB requests: 4 MiB
+ * slots), so the second task gets the first one's slot; the child says
+ * whether it did, so the test knows it exercised reuse. */
+static uintptr_t reuse_first_frame;
+static void reuse_first(void *arg) {
+    reuse_first_frame = (uintptr_t)__builtin_frame_address(0);
+    weft_wg_done(arg);
+}
+static void reuse_overflow_task(void *arg) {
+    (void)arg;
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t d = here > reuse_first_frame ? here - reuse_first_frame : reuse_first_frame - here;
+    fprintf(stderr, "slot reused: %s\n", d < (1u << 20) ? "yes" : "no");
+    burn_stack(1 << 20);
+}
+static void reuse_overflow_main(void *arg) {
+    (void)arg;
+    weft_wg wg;
+    weft_wg_init(&wg);
+    weft_wg_add(&wg, 1);
+    weft_task_opts o = {.stack_size = 3u << 20, .name = "first"};
+    weft_go_opts(reuse_first, &wg, &o);
+    weft_wg_wait(&wg, -1);
+    weft_yield(); /* the first task has exited: its slot is in the cache */
+    o.name = "recycled";
+    weft_go_opts(reuse_overflow_task, NULL, &o);
+}
+
+TEST_PLAIN(stack_overflow_on_a_recycled_slot_hits_its_guard) {
+    char err[4096];
+    int status = 0;
+    int fc = fork_capture(err, sizeof err, &status);
+    if (fc == 0) {
+        weft_config cfg = {.workers = 1};
+        weft_main(reuse_overflow_main, NULL, &cfg);
+        _exit(0);
+    }
+    ASSERT_EQ(fc, 1);
+    ASSERT(strstr(err, "slot reused: yes") != NULL);
+    ASSERT(WIFSIGNALED(status));
+    ASSERT_EQ(WTERMSIG(status), SIGABRT);
+    ASSERT(strstr(err, "stack overflow in task \"recycled\"") != NULL);
+}
+
 /* The fallbacks for kernels without MADV_GUARD_INSTALL, forced by env. A
  * 16 KiB request gets a 32 KiB slot: 4 KiB guard, ~27.5 KiB of stack, the
  * TCB. 28 frames of ~1 KiB overflow by ~1.5 KiB, within the slot's own
