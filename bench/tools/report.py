@@ -519,12 +519,18 @@ def machine_line(meta):
     return ", ".join(parts) or "machine not recorded"
 
 
+KEY_DEPS = {"axum", "actix-web", "tokio", "hyper", "may_minihttp", "serde_json", "simd-json", "sonic-rs",
+            "tokio-postgres", "mimalloc", "fiber", "fasthttp", "pgx", "go-json", "goccy/go-json", "serde",
+            "libsimdjson-dev"}
+
+
 def versions_line(meta):
     v = meta.get("versions") or {}
     flat = []
     for k, x in v.items():
-        if isinstance(x, dict):
-            flat.append(", ".join(f"{a} {b}" for a, b in list(x.items())[:12]))
+        if isinstance(x, dict):  # crates / Go modules: the ones the rows are about
+            flat.append(", ".join(f"{a} {b}" for a, b in x.items() if a in KEY_DEPS
+                                  or any(seg in KEY_DEPS for seg in a.split("/"))))
         elif x:
             flat.append(f"{x}" if k in ("go", "rustc", "gcc", "cc", "cargo", "g++") else f"{k} {x}")
     return "; ".join(flat) or "versions not recorded"
