@@ -93,7 +93,7 @@ run_bin() { # flavor backend binary [tag: a second run of the same binary] [test
     local san
     for san in "$out".san.*; do [ -e "$san" ] && { echo "--- $san"; cat "$san"; } >>"$out"; done
     local line p f
-    line=$(grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+    line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
     if [ -n "$line" ]; then
         p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"$line")
     else
