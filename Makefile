@@ -11,7 +11,7 @@
 #   make run              deps, build, run the flagship: weft fleet on 127.0.0.1:8080
 #                         (SQLite in build/run/fleet) with 200 simulated vehicles
 #   make bench            the articles' Go-vs-Rust table on this machine: bench/results/report.{md,html}
-#                         (QUICK=1 or make bench-quick: ~10 min); make bench-rt: the runtime rows
+#                         (QUICK=1 or make bench-quick: ~16 min busy); make bench-rt: the runtime rows
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
 #   make bench-fleet      weft fleet ingest: Teltonika and OsmAnd fixes/s, server CPU per fix
@@ -206,7 +206,7 @@ run: deps
 	@bash scripts/run.sh
 
 # ---- make bench: the articles' Go-vs-Rust table (bench/run-report.sh) -----
-# bench/results/report.md and report.html; QUICK=1 or bench-quick: ~10 min
+# bench/results/report.md and report.html; QUICK=1 or bench-quick: ~16 min on a busy 2-core VM
 bench: deps
 	@bash scripts/deps.sh bench
 	-@$(MAKE) --no-print-directory benches

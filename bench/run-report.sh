@@ -17,9 +17,10 @@
 #   says the row was not measured.
 #
 # QUICK=1 (make bench-quick): short runs, fewer rounds and programs — about
-# 10 minutes once the peers are built (the first run also builds the Rust
-# peers, several minutes more). Full: about 60 minutes. One progress line
-# per step with the elapsed time and an estimate of what is left; each
+# 16 minutes on a busy 2-core VM, 8 of them the three clean builds (less on a
+# quiet machine; BENCH_STEPS without build skips them), once the peers are
+# built (the first run also builds the Rust peers, several minutes more).
+# Full: about 60 minutes. One progress line per step with the elapsed time and an estimate of what is left; each
 # step's own output goes to build/bench-logs/<step>.log.
 # Knobs: QUICK=1, BENCH_LABEL="busy machine" (said at the top of the report;
 # set automatically when other work keeps the CPUs > 10 % busy at the start),
@@ -50,7 +51,9 @@ if [ "$QUICK" = 1 ]; then
     ENVS[db]="BENCH_ROUNDS=2 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_DB_POOLS=4 BENCH_TESTS=db,fortunes BENCH_ONLY=weft,nethttp,fiber,actix,axum"
     ENVS[gc]="QUICK=1"
     ENVS[tracking]="QUICK=1"
-    EST=([build]=120 [binsearch]=40 [json]=60 [http]=240 [db]=150 [gc]=180 [tracking]=180)
+    # measured 2026-12-06 on the busy 2-core VM: build 469 s (the Rust clean build alone
+    # 290 s), binsearch 43, json 87, http 217, db 123: 15m39s in all
+    EST=([build]=470 [binsearch]=45 [json]=90 [http]=220 [db]=125 [gc]=180 [tracking]=180)
 else
     MODE="full"
     SMOKE=0
