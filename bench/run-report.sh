@@ -20,7 +20,8 @@
 # 16 minutes on a busy 2-core VM, 8 of them the three clean builds (less on a
 # quiet machine; BENCH_STEPS without build skips them), once the peers are
 # built (the first run also builds the Rust peers, several minutes more).
-# Full: about 60 minutes. One progress line per step with the elapsed time and an estimate of what is left; each
+# Full: about 60 minutes. One progress line per step with the elapsed time
+# and an estimate of what is left; each
 # step's own output goes to build/bench-logs/<step>.log.
 # Knobs: QUICK=1, BENCH_LABEL="busy machine" (said at the top of the report;
 # set automatically when other work keeps the CPUs > 10 % busy at the start),
