@@ -8,7 +8,9 @@ A figure is a number with a unit of time, rate, size or ratio (21.7 ns,
 a table is one paragraph) passes when it names a bench/results/ file, and
 that file exists. Limits and sizes that are settings, not measurements, are
 told apart by the words around them (limit, max, default, timeout, ...):
-those are skipped. Prints file:line: figure for each one left; exit 1 when
+those are skipped, and so is a table whose header row says limit or
+default. Fenced and indented code is skipped. Prints file:line: figure for
+each one left; exit 1 when
 there is any.
 
     python3 scripts/check-doc-figures.py [docs/x.md ...]
@@ -48,14 +50,24 @@ def check(path, root):
     bad = []
     for start, block in paragraphs(lines):
         text = "\n".join(block)
-        links = LINK.findall(text)
+        # a path pattern (bench/results/db-<date>.md) is not a link to a file
+        links = [l for l in LINK.findall(text) if not l.endswith(("-", "_", "."))]
         if links and all(os.path.exists(os.path.join(root, l.rstrip(".)"))) for l in links):
             continue
+        if block[0].startswith("|") and SETTING.search(block[0]):
+            continue  # a table of limits or defaults (its header says so)
+        fence = False
+        offset = 0  # where this line starts in text
         for j, line in enumerate(block):
-            if line.startswith("```") or line.startswith("    "):
+            at, offset = offset, offset + len(line) + 1
+            if line.startswith("```"):
+                fence = not fence
+                continue
+            if fence or line.startswith("    "):
                 continue
             for m in FIGURE.finditer(line):
-                before = line[max(0, m.start() - 40):m.start()]
+                # the words before a figure may sit at the end of the previous line
+                before = text[max(0, at + m.start() - 40):at + m.start()]
                 if SETTING.search(before) or SETTING.search(line[m.end():m.end() + 12]):
                     continue
                 missing = [l for l in links if not os.path.exists(os.path.join(root, l.rstrip(".)")))]
