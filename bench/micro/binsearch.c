@@ -20,7 +20,6 @@
  * move; built as every weft program is (-O2). Output: `RESULT name value
  * unit` lines on stdout.
  */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
