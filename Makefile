@@ -10,7 +10,8 @@
 #   make test T=chan      one test file (T=chan:NAME: one test); also make check T=...
 #   make run              deps, build, run the flagship: weft fleet on 127.0.0.1:8080
 #                         (SQLite in build/run/fleet) with 200 simulated vehicles
-#   make bench            deps, build, runtime/JSON/HTTP benchmarks vs Go and Rust peers
+#   make bench            the articles' Go-vs-Rust table on this machine: bench/results/report.{md,html}
+#                         (QUICK=1 or make bench-quick: ~16 min busy); make bench-rt: the runtime rows
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
 #   make bench-fleet      weft fleet ingest: Teltonika and OsmAnd fixes/s, server CPU per fix
@@ -118,7 +119,7 @@ APP_BIN  := $(APP_SRC:apps/%/main.c=$(B)/apps/%)
 BENCH_SRC:= $(wildcard bench/micro/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/micro/%.c=$(B)/bench/%)
 
-.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet bench-dashboard bench-ws tfb \
+.PHONY: all lib examples apps tests benches test check run bench bench-rt bench-http bench-json bench-db bench-fleet bench-dashboard bench-ws tfb bench-quick bench-binsearch bench-build \
         format clean deps
 all: lib examples apps tests benches
 apps: $(APP_BIN)
@@ -205,7 +206,20 @@ run: deps
 	@$(MAKE) --no-print-directory $(B)/apps/fleet $(B)/apps/fleet-sim
 	@bash scripts/run.sh
 
-bench: bench-rt bench-json bench-http
+# ---- make bench: the articles' Go-vs-Rust table (bench/run-report.sh) -----
+# bench/results/report.md and report.html; QUICK=1 or bench-quick: ~16 min on a busy 2-core VM
+bench: deps
+	@bash scripts/deps.sh bench
+	-@$(MAKE) --no-print-directory benches
+	@QUICK=$(QUICK) bash bench/run-report.sh
+bench-quick:
+	@$(MAKE) --no-print-directory bench QUICK=1
+bench-binsearch: deps
+	-@$(MAKE) --no-print-directory benches
+	@bash bench/run-binsearch.sh
+bench-build:
+	@bash bench/run-build.sh
+# ---- end of make bench ------------------------------------------------------
 bench-rt: deps
 	-@$(MAKE) --no-print-directory benches
 	@bash bench/run-rt.sh

@@ -87,7 +87,7 @@ machine_facts() {
     GO_V=$(first_line go version)
     RUSTC_V=$(first_line rustc --version)
     COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-    if [ "$COMMIT" != unknown ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then
+    if [ "$COMMIT" != unknown ] && [ -n "$(git status --porcelain -- . ':!bench/results' 2>/dev/null)" ]; then
         COMMIT="$COMMIT (dirty)"
     fi
 }
@@ -462,7 +462,7 @@ arena_meta() {
     echo "cargo=$(first_out cargo --version)"
     echo "cc=$(first_out "${CC:-cc}" --version)"
     echo "wrk=$(first_out wrk -v | sed 's/ Copyright.*//')"
-    echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (dirty)')"
+    echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain -- . ':!bench/results' 2>/dev/null)" ] && echo ' (dirty)')"
     echo "command=$COMMAND_LINE"
     echo "env=$(env | grep '^BENCH_' | sort | tr '\n' ' ')"
     echo "clk_tck=$CLK_TCK"

@@ -91,7 +91,8 @@ PG_PORT=${BENCH_PG_PORT:-0}
 DB_POOL=${BENCH_DB_POOL:-}
 ROUNDS=${BENCH_ROUNDS:-2}
 SMOKE=${BENCH_SMOKE:-0}
-read -r -a POOLS <<<"${BENCH_DB_POOLS:-2 4 8 16}"
+POOLS_IN=${BENCH_DB_POOLS:-2 4 8 16}
+read -r -a POOLS <<<"${POOLS_IN//,/ }" # commas or spaces
 [ -z "$DB_POOL" ] || POOLS=("$DB_POOL")
 for n in "${POOLS[@]}"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run-db: BENCH_DB_POOLS: '$n' is not a positive number" >&2; exit 2; }

@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import arena_report  # noqa: E402
 import ws_report  # noqa: E402
+import report  # noqa: E402
 
 
 DIRS = []
@@ -239,6 +240,127 @@ class WsReport(unittest.TestCase):
                 md = f.read()
             self.assertIn("make bench-ws", md)
             self.assertIn("no peer measured", md)
+# ---- bench/tools/report.py: the make bench report ------------------------------
+
+def http_doc(rounds):
+    """An http-/db- result file: {prog: {metric: [per-round values]}}."""
+    return {"date": "2026-12-06", "weft_commit": "abc", "command": "bench/run-http.sh",
+            "machine": {"cpu_model": "Test CPU", "nproc": 2, "kernel": "6.1"},
+            "versions": {"go": "go1.26", "rustc": "rustc 1.95"},
+            "rounds": rounds,
+            "results": {p: {"metrics": {m: sorted(v)[len(v) // 2] for m, v in ms.items()}} for p, ms in rounds.items()}}
+
+
+class Report(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="report-test-")
+        DIRS.append(self.dir)
+
+    def write(self, name, doc):
+        path = os.path.join(self.dir, name)
+        json.dump(doc, open(path, "w"))
+        return path
+
+    def rows(self, **paths):
+        full = {k: paths.get(k) for k in report.KINDS}
+        rows, windows = report.load(full)
+        return {r.key: r for r in rows}, windows
+
+    def test_best_per_language_ratio_and_parity(self):
+        path = self.write("http-x.json", http_doc({
+            "weft": {"wrk_plaintext_rps": [100, 110, 120], "wrk_plaintext_cpu_us_per_req": [10, 11, 12]},
+            "nethttp": {"wrk_plaintext_rps": [40, 45, 50], "wrk_plaintext_cpu_us_per_req": [30, 31, 32]},
+            "fiber": {"wrk_plaintext_rps": [60, 65, 70], "wrk_plaintext_cpu_us_per_req": [20, 21, 22]},
+            "actix": {"wrk_plaintext_rps": [115, 130, 140], "wrk_plaintext_cpu_us_per_req": [5, 6, 7]},
+        }))
+        rows, _ = self.rows(http=path)
+        r = rows["plaintext_rps"]
+        self.assertEqual(r.cells["go"]["prog"], "fiber")  # Go's best program, not the first
+        self.assertEqual(r.cells["go"]["value"], 65)
+        self.assertEqual((r.cells["go"]["lo"], r.cells["go"]["hi"]), (60, 70))
+        self.assertAlmostEqual(r.ratios()["go"], 65 / 110)
+        self.assertAlmostEqual(r.ratios()["rust"], 130 / 110)
+        self.assertEqual(r.verdicts(), {"go": "ahead", "rust": "parity"})  # 115-140 overlaps 100-120
+        c = rows["plaintext_cpu"]
+        self.assertEqual(c.cells["go"]["prog"], "fiber")  # lowest CPU is best
+        self.assertEqual(c.verdicts(), {"go": "ahead", "rust": "behind"})
+        self.assertEqual(c.loses(), ["rust"])
+        md = report.render_md(list(rows.values()), "busy machine", "quick", "host", [])
+        self.assertIn("busy machine", md.split("\n")[0])
+        lost = md.split("## Where weft loses")[1].split("##")[0]
+        self.assertIn("HTTP plaintext: server CPU per request: Rust (actix-web)", lost)
+        self.assertNotIn("requests/s", lost)
+
+    def test_verdict_rules(self):
+        c = report.cell
+        self.assertEqual(report.verdict(c(10, 9, 11), c(12, 11, 13), True), "parity")  # touching
+        self.assertEqual(report.verdict(c(10, 9, 11), c(12, 11.5, 13), True), "behind")
+        self.assertEqual(report.verdict(c(10, 9, 11), c(12, 11.5, 13), False), "ahead")
+        self.assertEqual(report.verdict(c(10), c(12), True), "behind (one run)")
+        self.assertIsNone(report.verdict(c(10), None, True))
+
+    def test_missing_files_are_not_measured_rows(self):
+        rows, _ = self.rows()
+        self.assertTrue(rows)
+        for r in rows.values():
+            self.assertIn("not measured in this run", r.missing)
+            self.assertFalse(any(r.cells.values()))
+        self.assertIn("run `make bench-gc`", rows["gc_p999_us"].missing)
+        self.assertIn("run `make bench-tracking`", rows["tracking_cpu_us_per_fix"].missing)
+        md = report.render_md(list(rows.values()), "", "quick", "host", [])
+        gc_line = next(l for l in md.split("\n") if l.startswith("| GC read-states"))
+        self.assertNotRegex(gc_line.split("not measured")[1], r"\d")  # no number after it
+
+    def test_gc_and_tracking_files_are_read(self):
+        gc = self.write("gc-2026-12-06.json", {"date": "2026-12-06", "rate": 20000, "duration": 300, "results": {
+            "weft": {"overall": {"p50_us": 80, "p99_us": 300, "p999_us": 900, "max_us": 2000},
+                     "windows": [{"t": 10, "p999_us": 800, "max_us": 1500}, {"t": 20, "p999_us": 1000, "max_us": 2000}],
+                     "rss_kb": {"after_load": 600000, "max": 614400}},
+            "go": {"overall": {"p50_us": 90, "p99_us": 900, "p999_us": 9000, "max_us": 30000},
+                   "windows": [{"t": 10, "p999_us": 3000}, {"t": 20, "p999_us": 15000}],
+                   "rss_kb": {"after_load": 900000, "max": 1228800}}}})
+        tr = self.write("tracking-2026-12-06.json", {"date": "2026-12-06", "results": {
+            "weft": {"1000x10": {"cpu_us_per_fix": {"median": 5, "min": 4, "max": 6}, "p99_ms": 2, "rss_kb": 10240},
+                     "5000x100": {"cpu_us_per_fix": {"median": 7, "min": 6, "max": 8}, "p99_ms": 4, "rss_kb": 20480}},
+            "rust": {"1000x10": {"cpu_us_per_fix": {"median": 6, "min": 5, "max": 7}, "p99_ms": 3, "rss_kb": 10240},
+                     "5000x100": {"cpu_us_per_fix": {"median": 9, "min": 8.5, "max": 10}, "p99_ms": 5, "rss_kb": 30720}}}})
+        rows, windows = self.rows(gc=gc, tracking=tr)
+        g = rows["gc_p999_us"]
+        self.assertEqual(g.cells["weft"]["value"], 0.9)  # µs -> ms
+        self.assertEqual((g.cells["go"]["lo"], g.cells["go"]["hi"]), (3.0, 15.0))  # over the windows
+        self.assertIsNone(g.cells["rust"])
+        self.assertEqual(rows["gc_rss"].cells["go"]["value"], 1200)  # MB
+        self.assertEqual(len(windows["go"]), 2)
+        t = next(r for k, r in rows.items() if k == "tracking_cpu_us_per_fix")
+        self.assertIn("5000x100", t.title)  # the heaviest cell every program ran
+        self.assertEqual(t.cells["rust"]["value"], 9)
+        self.assertEqual(t.verdicts()["rust"], "ahead")
+        self.assertIsNone(t.cells["go"])
+
+    def test_html_is_well_formed_with_one_svg_per_chart(self):
+        path = self.write("binsearch-x.json", {"date": "2026-12-06", "unit_of_work": "a < b & c", "results": {
+            "c": {"status": "ok", "lookup_ns": {"median": 700, "min": 650, "max": 800}},
+            "go": {"status": "ok", "lookup_ns": {"median": 600, "min": 550, "max": 700}},
+            "rust": {"status": "checksum differs", "lookup_ns": {"median": 1, "min": 1, "max": 1}}}})
+        rows, windows = report.load({k: (path if k == "binsearch" else None) for k in report.KINDS})
+        charts = report.charts_for(rows, {"weft": [{"t": 10, "p999_us": 500}], "go": [{"t": 10, "p999_us": 900}]})
+        self.assertEqual(len(charts), 2)  # the binary-search bars and the GC line chart
+        b = next(r for r in rows if r.key == "binsearch")
+        self.assertIsNone(b.cells["rust"])  # a failed checksum is not a figure
+        self.assertTrue(any("checksum differs" in n for n in b.notes))
+        md = report.render_md(rows, "busy machine", "quick", "host", charts)
+        page = report.render_html(md, charts, "busy machine")
+        self.assertTrue(page.startswith("<!DOCTYPE html>\n"))
+        import xml.etree.ElementTree as ET
+        root = ET.fromstring(page.split("\n", 1)[1])  # raises on a tag left open or a bare & or <
+        svgs = root.findall(".//{http://www.w3.org/2000/svg}svg")
+        self.assertEqual(len(svgs), len(charts))
+        figs = root.findall(".//figure")
+        self.assertEqual(len(figs), len(charts))
+        for f in figs:
+            self.assertEqual(len(f.findall("{http://www.w3.org/2000/svg}svg")), 1)
+        self.assertNotIn("<script", page)
+        self.assertNotRegex(page, r"(src|href)=\"(https?:)?//")  # nothing loaded from elsewhere
 
 
 if __name__ == "__main__":

@@ -41,3 +41,16 @@ TEST_PLAIN(example_fanout_processes_each_item_once) {
 TEST_PLAIN(example_fetch_timeout_cancels_the_slow_fetch) {
     run_and_match("fetch_timeout", NULL, ".*slow: timed out after ~100 ms; fetcher cancelled.*");
 }
+
+/* examples/health.c: the articles' /health service (make bench builds it
+ * beside its Go and Rust versions): the exact JSON body, 404 elsewhere,
+ * exit 0 after SIGTERM. */
+TEST_PLAIN(example_health_answers_the_articles_json) {
+    proto_server s;
+    if (proto_start(&s, "examples/health", NULL)) return;
+    EXPECT(s.port, "GET", "/health", NULL, 200,
+           "^HTTP/1.1 200 OK\n.*Content-Type: application/json\n.*\n\n"
+           "\\{\"message\":\"OK\",\"status\":200\\}$");
+    EXPECT(s.port, "GET", "/nothing", NULL, 404, NULL);
+    ASSERT_STOPS_CLEANLY(&s);
+}

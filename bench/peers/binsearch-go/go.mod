@@ -1,0 +1,3 @@
+module weft-bench-binsearch-go
+
+go 1.23

@@ -1,0 +1,3 @@
+module weft-bench-health-go
+
+go 1.23

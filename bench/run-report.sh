@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# bench/run-report.sh — `make bench`: the articles' Go-vs-Rust table measured
+# on this machine, as bench/results/report.md and report.html
+# (bench/tools/report.py). It runs the per-area scripts, each writing its own
+# result file, and then the report over exactly the files this run wrote:
+#
+#   1 build      bench/run-build.sh      the article's /health server in C on
+#                                        weft, Go, Rust: clean build, binary
+#                                        size, idle RSS and after a burst
+#   2 binsearch  bench/run-binsearch.sh  10M sorted u64, 1M lookups
+#   3 json       bench/run-json.sh       1 MB parse (and the other documents)
+#   4 http       bench/run-http.sh       plaintext, json: req/s, CPU/request
+#   5 db         bench/run-db.sh         db, fortunes on PostgreSQL
+#   then the GC case (bench/run-gc.sh) and the tracking hot path
+#   (bench/run-tracking.sh) when those scripts exist and BENCH_WITH names
+#   them; otherwise the report reads their newest committed result files, or
+#   says the row was not measured.
+#
+# QUICK=1 (make bench-quick): short runs, fewer rounds and programs — about
+# 16 minutes on a busy 2-core VM, 8 of them the three clean builds (less on a
+# quiet machine; BENCH_STEPS without build skips them), once the peers are
+# built (the first run also builds the Rust peers, several minutes more).
+# Full: about 60 minutes. One progress line per step with the elapsed time
+# and an estimate of what is left; each
+# step's own output goes to build/bench-logs/<step>.log.
+# Knobs: QUICK=1, BENCH_LABEL="busy machine" (said at the top of the report;
+# set automatically when other work keeps the CPUs > 10 % busy at the start),
+# BENCH_WITH="gc tracking", BENCH_STEPS="build binsearch json http db"
+# (a subset; the report then takes the other rows from the newest files).
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+QUICK=${QUICK:-0}
+LOGDIR=$ROOT/build/bench-logs
+mkdir -p "$LOGDIR"
+. "$ROOT/bench/lib.sh"
+STEPS=(${BENCH_STEPS:-build binsearch json http db})
+for w in ${BENCH_WITH:-}; do [ -f "bench/run-$w.sh" ] && STEPS+=("$w"); done
+LABEL=${BENCH_LABEL:-}
+BUSY=$(busy_pct)
+if [ -z "$LABEL" ] && [ "$BUSY" -gt 10 ]; then LABEL="busy machine"; fi
+T0=$(date +%s)
+declare -A ENVS EST FILE
+if [ "$QUICK" = 1 ]; then
+    MODE="quick (QUICK=1: short runs, few rounds; not for publishing)"
+    SMOKE=1
+    ENVS[build]="BENCH_BUILD_ROUNDS=1 BENCH_BURST_SECONDS=3"
+    ENVS[binsearch]="BENCH_REPEAT=2"
+    ENVS[json]="BENCH_REPEAT=3 BENCH_DOCS=feed"
+    ENVS[http]="BENCH_ROUNDS=3 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_IDLE_CONNS=0 BENCH_LAT_DURATION=0 BENCH_OHA_DURATION=0 BENCH_ONLY=weft,nethttp,fiber,actix,axum"
+    ENVS[db]="BENCH_ROUNDS=2 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_DB_POOLS=4 BENCH_TESTS=db,fortunes BENCH_ONLY=weft,nethttp,fiber,actix,axum"
+    ENVS[gc]="QUICK=1"
+    ENVS[tracking]="QUICK=1"
+    # measured 2026-12-06 on the busy 2-core VM: build 469 s (the Rust clean build alone
+    # 290 s), binsearch 43, json 87, http 217, db 123: 15m39s in all
+    EST=([build]=470 [binsearch]=45 [json]=90 [http]=220 [db]=125 [gc]=180 [tracking]=180)
+else
+    MODE="full"
+    SMOKE=0
+    ENVS[build]="BENCH_BUILD_ROUNDS=3"
+    ENVS[binsearch]="BENCH_REPEAT=5"
+    ENVS[json]="BENCH_REPEAT=5"
+    ENVS[http]="BENCH_ROUNDS=5 BENCH_LAT_DURATION=0 BENCH_OHA_DURATION=0"
+    ENVS[db]="BENCH_ROUNDS=3 BENCH_DB_POOLS=4,8 BENCH_TESTS=db,fortunes"
+    EST=([build]=300 [binsearch]=120 [json]=400 [http]=1500 [db]=1200 [gc]=1000 [tracking]=600)
+fi
+for s in "${STEPS[@]}"; do
+    [ -f "bench/run-$s.sh" ] || { echo "run-report: no step '$s' (bench/run-$s.sh)" >&2; exit 2; }
+    [ -n "${EST[$s]:-}" ] || EST[$s]=300
+done
+left() { local s t=0; for s in "$@"; do t=$((t + EST[$s])); done; echo "$t"; }
+mmss() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+echo "make bench: $MODE; steps: ${STEPS[*]}; ${LABEL:+label: $LABEL; }CPUs ${BUSY}% busy at the start; estimate $(mmss "$(left "${STEPS[@]}")")"
+
+n=${#STEPS[@]}
+for ((i = 0; i < n; i++)); do
+    s=${STEPS[$i]}
+    el=$(($(date +%s) - T0))
+    echo "[$((i + 1))/$n] $s: bench/run-$s.sh ${ENVS[$s]:-} (elapsed $(mmss $el), ETA $(mmss "$(left "${STEPS[@]:$i}")") left)"
+    ts=$(date +%s)
+    touch "$LOGDIR/.mark-$s"
+    # shellcheck disable=SC2086 # ENVS holds VAR=value words
+    env BENCH_SMOKE=$SMOKE BENCH_PORT=$((18610 + 12 * i)) ${ENVS[$s]:-} bash "bench/run-$s.sh" >"$LOGDIR/$s.log" 2>&1
+    rc=$?
+    # the result file this step wrote: the newest <step>-*.json after the mark
+    FILE[$s]=$(find bench/results -maxdepth 1 -name "$s-*.json" -newer "$LOGDIR/.mark-$s" -printf '%T@ %p\n' |
+        sort -n | tail -n 1 | cut -d' ' -f2-)
+    took=$(($(date +%s) - ts))
+    if [ -n "${FILE[$s]}" ]; then
+        echo "      $s done in $(mmss $took) (exit $rc): ${FILE[$s]}"
+    else
+        echo "      $s wrote no result file (exit $rc, $(mmss $took)); last lines of $LOGDIR/$s.log:"
+        tail -n 5 "$LOGDIR/$s.log" | sed 's/^/        /'
+    fi
+done
+
+ARGS=()
+for s in "${STEPS[@]}"; do [ -n "${FILE[$s]:-}" ] && ARGS+=("--$s" "${FILE[$s]}"); done
+python3 bench/tools/report.py --mode "$MODE" --label "$LABEL" "${ARGS[@]}"
+echo "make bench: done in $(mmss $(($(date +%s) - T0))): bench/results/report.md, bench/results/report.html"
