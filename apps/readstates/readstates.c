@@ -92,35 +92,43 @@ int rs_store_put(rs_store *s, const rs_state *st) {
     return rc;
 }
 
-int rs_store_get(rs_store *s, uint64_t user, rs_state *out) {
-    if (user == 0) return WEFT_ENOENT;
+/* Lock user's shard and find its entry: the entry (shard locked, *out_sh
+ * set; the caller unlocks) or NULL (nothing locked). */
+static rs_state *find_locked(rs_store *s, uint64_t user, shard **out_sh) {
+    if (user == 0) return NULL;
     uint64_t h = mix(user);
     shard *sh = shard_of(s, h);
     pthread_mutex_lock(&sh->mu);
     rs_state *e = probe(sh, h, user);
-    int found = e && e->user == user;
-    if (found) *out = *e;
+    if (!e || e->user != user) {
+        pthread_mutex_unlock(&sh->mu);
+        return NULL;
+    }
+    *out_sh = sh;
+    return e;
+}
+
+int rs_store_get(rs_store *s, uint64_t user, rs_state *out) {
+    shard *sh;
+    rs_state *e = find_locked(s, user, &sh);
+    if (!e) return WEFT_ENOENT;
+    *out = *e;
     pthread_mutex_unlock(&sh->mu);
-    return found ? 0 : WEFT_ENOENT;
+    return 0;
 }
 
 int rs_store_ack(rs_store *s, uint64_t user, uint64_t channel, uint64_t message, int64_t now_ms,
                  rs_state *out) {
-    if (user == 0) return WEFT_ENOENT;
-    uint64_t h = mix(user);
-    shard *sh = shard_of(s, h);
-    pthread_mutex_lock(&sh->mu);
-    rs_state *e = probe(sh, h, user);
-    int found = e && e->user == user;
-    if (found) {
-        e->channel = channel;
-        e->last_message = message;
-        e->mentions = 0;
-        e->updated_ms = now_ms;
-        *out = *e;
-    }
+    shard *sh;
+    rs_state *e = find_locked(s, user, &sh);
+    if (!e) return WEFT_ENOENT;
+    e->channel = channel;
+    e->last_message = message;
+    e->mentions = 0;
+    e->updated_ms = now_ms;
+    *out = *e;
     pthread_mutex_unlock(&sh->mu);
-    return found ? 0 : WEFT_ENOENT;
+    return 0;
 }
 
 size_t rs_store_len(const rs_store *s) {
