@@ -125,7 +125,7 @@ done
 {
     echo "date=$DATE"
     echo "machine=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2; exit }'), $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -srm)"
-    echo "busy=${BUSY:-busy machine: other engineers build and test on the same 2 cores during the run}"
+    echo "busy=${BUSY:-other engineers build and test on the same 2 cores during the run}"
     echo "server_pin=$SERVER_PINNED"
     echo "generator_pin=$GEN_PINNED"
     echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (dirty)')"
