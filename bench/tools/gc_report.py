@@ -125,9 +125,9 @@ def markdown(doc):
     L.append("")
     L.append("**%s.** %s" % ("Busy machine" if m["busy"] else "Quiet machine", m["busy"] or ""))
     L.append("")
-    L.append("%d users in memory; %d req/s open loop (coordinated omission corrected), %d %% "
-             "acks (POST), the rest reads (GET); %d connections; %d s measured after %d s "
-             "warm-up, %d round(s), windows of %d s. Server on one core (%s), generator on "
+    L.append("%s users in memory; %s req/s open loop (coordinated omission corrected), %s %% "
+             "acks (POST), the rest reads (GET); %s connections; %s s measured after %s s "
+             "warm-up, %s round(s), windows of %s s. Server on one core (%s), generator on "
              "the other (%s)." % (m["users"], m["rate"], m["update_pct"], m["conns"],
                                   m["duration_s"], m["warmup_s"], m["rounds"], m["window_s"],
                                   m["server_pin"], m["generator_pin"]))
@@ -200,7 +200,7 @@ def svg(doc):
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
            'font-size="12">' % (W, H),
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="%d" y="20" font-size="14">GC case: latency per %d s window (%d req/s, %s)</text>'
+           '<text x="%d" y="20" font-size="14">GC case: latency per %s s window (%s req/s, %s)</text>'
            % (PAD_L, doc["window_s"], doc["rate"], "busy machine" if doc["busy"] else "quiet machine")]
     for pi, (key, title) in enumerate((("p999_us", "p99.9"), ("max_us", "max"))):
         top = PAD_T + pi * (PANEL + GAP)
