@@ -306,3 +306,16 @@ fuzz: deps fuzz-build
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n; \
 	  echo "== fuzzing $$n for $(FUZZ_TIME) s"; \
 	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 fuzz/corpus/$$n || exit 1; done
+
+# ---- the GC case (issue 13 C; docs/gc-case.md) --------------------------------
+# tests/unit/readstates.c tests apps/readstates' store, parsers and routes
+# (all of the app but its main())
+$(B)/tests/unit/readstates: $(B)/tests/unit/readstates.o $(B)/tests/test_main.o $(B)/tests/test_util.o \
+                            $(B)/appobj/readstates/readstates.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/unit/readstates.o: CFLAGS += -Iapps/readstates
+.PHONY: bench-gc
+bench-gc: deps
+	@$(MAKE) --no-print-directory $(B)/apps/readstates
+	@bash bench/run-gc.sh

@@ -1,0 +1,3 @@
+module weft-bench-gc-go
+
+go 1.22

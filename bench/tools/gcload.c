@@ -1,0 +1,322 @@
+/*
+ * bench/tools/gcload.c — the open-loop load generator of the GC case
+ * (issue 13 C; docs/gc-case.md, bench/run-gc.sh).
+ *
+ * Sends the Read States mix at a fixed rate over HTTP/1.1 keep-alive
+ * connections (one request in flight on each) and reports latency per
+ * window of the run, corrected for coordinated omission (latwin.h: each
+ * request is charged from the time it was due, however late a busy
+ * connection let it go out). Request k reads GET /state/{u} or, with
+ * probability UPDATE_PCT %, acks POST /state/{u} {"channel_id":..,
+ * "message_id":..}; u is uniform over 1..USERS (xorshift, fixed seed, so
+ * every program gets the same sequence). With -p PID it samples that
+ * process's VmRSS once a second and its CPU time (utime + stime) at the
+ * start and end of the measured part.
+ *
+ *   gcload [-h HOST] [-P PORT] [-r RATE] [-d SECONDS] [-w WARMUP_S]
+ *          [-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID]
+ * prints one JSON object (stdout): rate, duration, counts, overall and
+ * per-window {t, count, p50_us, p99_us, p999_us, max_us, rss_kb}, rss_kb
+ * {start, max}, server_cpu_s.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "latwin.h"
+
+typedef struct conn {
+    int fd;
+    int busy;      /* a request is in flight */
+    int queued;    /* on the idle stack */
+    int64_t due;   /* its due time, ns */
+    size_t have;   /* response bytes read so far */
+    char buf[4096];
+} conn;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct sockaddr_in addr;
+static int ep;
+static conn *cs;
+static int *idle, nidle;
+static uint64_t errors;
+
+static int dial(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static void push_idle(int i) {
+    if (cs[i].queued) return;
+    cs[i].queued = 1;
+    idle[nidle++] = i;
+}
+
+/* The stream of connection i is lost: its request (if any) failed; dial
+ * again and make it available. */
+static void redial(int i) {
+    conn *c = &cs[i];
+    if (c->busy) errors++;
+    c->busy = 0;
+    c->have = 0;
+    if (c->fd >= 0) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    c->fd = dial();
+    if (c->fd < 0) return;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    push_idle(i);
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_rand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* VmRSS of pid in kB, -1 if unreadable */
+static long rss_kb(int pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+    fclose(f);
+    return kb;
+}
+
+/* utime + stime of pid in seconds, -1 if unreadable */
+static double cpu_s(int pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p) return -1;
+    unsigned long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void print_hist(const lat_hist *h) {
+    printf("\"count\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu",
+           (unsigned long long)h->count, (unsigned long long)lh_quantile(h, 0.50),
+           (unsigned long long)lh_quantile(h, 0.99), (unsigned long long)lh_quantile(h, 0.999),
+           (unsigned long long)h->max);
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: gcload [-h HOST] [-P PORT] [-r RATE] [-d SECONDS] [-w WARMUP_S] "
+                    "[-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID]\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    const char *host = "127.0.0.1";
+    int port = 18700, nconn = 64, pid = 0, upd_pct = 10;
+    double rate = 10000, secs = 30, warm = 5, win_s = 10;
+    uint64_t users = 10000000;
+    int opt;
+    while ((opt = getopt(argc, argv, "h:P:r:d:w:W:c:u:U:p:")) != -1) {
+        switch (opt) {
+        case 'h': host = optarg; break;
+        case 'P': port = atoi(optarg); break;
+        case 'r': rate = atof(optarg); break;
+        case 'd': secs = atof(optarg); break;
+        case 'w': warm = atof(optarg); break;
+        case 'W': win_s = atof(optarg); break;
+        case 'c': nconn = atoi(optarg); break;
+        case 'u': users = strtoull(optarg, NULL, 10); break;
+        case 'U': upd_pct = atoi(optarg); break;
+        case 'p': pid = atoi(optarg); break;
+        default: return usage();
+        }
+    }
+    if (rate <= 0 || secs <= 0 || warm < 0 || win_s <= 0 || nconn <= 0 || nconn > 10000 ||
+        users == 0 || upd_pct < 0 || upd_pct > 100 || port <= 0 || port > 65535)
+        return usage();
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return usage();
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    cs = calloc((size_t)nconn, sizeof *cs);
+    idle = malloc(sizeof(int) * (size_t)nconn);
+    for (int i = 0; i < nconn; i++) {
+        cs[i].fd = dial();
+        if (cs[i].fd < 0) {
+            fprintf(stderr, "gcload: connect to %s:%d: %s\n", host, port, strerror(errno));
+            return 1;
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+        push_idle(i);
+    }
+    long nwin = (long)(secs / win_s + 0.999999);
+    lat_hist *wins = calloc((size_t)nwin, sizeof *wins), *all = calloc(1, sizeof *all);
+    long *wrss = calloc((size_t)nwin, sizeof *wrss);
+    if (!wins || !all || !wrss) return 1;
+    long rss_start = pid ? rss_kb(pid) : -1, rss_max = rss_start;
+    double cpu0 = -1, cpu1 = -1;
+
+    uint64_t sent = 0, done = 0, non2xx = 0, updates = 0;
+    int64_t t0 = now_ns(), from = t0 + (int64_t)(warm * 1e9), win_ns = (int64_t)(win_s * 1e9);
+    int64_t stop = t0 + (int64_t)((warm + secs) * 1e9), hard_stop = stop + 10000000000LL;
+    int64_t next_sample = t0;
+    int measuring = 0;
+    struct epoll_event evs[256];
+    char req[256];
+    for (;;) {
+        int64_t now = now_ns();
+        if (!measuring && now >= from) {
+            measuring = 1;
+            if (pid) cpu0 = cpu_s(pid);
+        }
+        if (pid && now >= next_sample) { /* once a second */
+            long kb = rss_kb(pid);
+            long w = window_of(now, from, win_ns);
+            if (kb > rss_max) rss_max = kb;
+            if (w >= 0 && w < nwin && kb > wrss[w]) wrss[w] = kb;
+            next_sample += 1000000000;
+        }
+        for (;;) { /* send what is due while connections are free */
+            int64_t due = sched_due(t0, sent, rate);
+            if (due > now || due >= stop || nidle == 0) break;
+            int ci = idle[--nidle];
+            conn *c = &cs[ci];
+            c->queued = 0;
+            c->busy = 1;
+            sent++;
+            if (c->fd < 0) { /* its redial failed: this request fails, try again */
+                redial(ci);
+                continue;
+            }
+            uint64_t u = next_rand() % users + 1;
+            int len;
+            if ((int)(next_rand() % 100) < upd_pct) {
+                char body[96];
+                int bl = snprintf(body, sizeof body, "{\"channel_id\":%llu,\"message_id\":%llu}",
+                                  (unsigned long long)(1000 + next_rand() % 100000),
+                                  (unsigned long long)(next_rand() >> 8));
+                len = snprintf(req, sizeof req,
+                               "POST /state/%llu HTTP/1.1\r\nHost: localhost\r\n"
+                               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                               (unsigned long long)u, bl, body);
+                updates++;
+            } else {
+                len = snprintf(req, sizeof req, "GET /state/%llu HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                               (unsigned long long)u);
+            }
+            c->due = due;
+            c->have = 0;
+            if (write(c->fd, req, (size_t)len) != len) redial(ci); /* < 256 bytes: all or lost */
+        }
+        if (now >= stop && done + errors >= sent) break;
+        if (now >= hard_stop) break;
+        int64_t next_due = sched_due(t0, sent, rate);
+        /* spin when the next send is close (this core is the generator's),
+         * sleep in epoll otherwise */
+        int timeout = (nidle && next_due < stop && next_due - now < 2000000) ? 0 : 1;
+        int n = epoll_wait(ep, evs, 256, timeout);
+        now = now_ns();
+        for (int k = 0; k < n; k++) {
+            int ci = (int)evs[k].data.u32;
+            conn *c = &cs[ci];
+            for (;;) {
+                ssize_t r = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
+                if (r < 0 && errno == EAGAIN) break;
+                if (r <= 0) {
+                    redial(ci);
+                    break;
+                }
+                c->have += (size_t)r;
+                int status = 0;
+                long len;
+                while ((len = http_response_len(c->buf, c->have, &status)) > 0) {
+                    if (!c->busy) { /* an answer nobody asked for */
+                        len = -1;
+                        break;
+                    }
+                    done++;
+                    if (status < 200 || status > 299) non2xx++;
+                    long w = window_of(c->due, from, win_ns);
+                    uint64_t us = co_latency_us(c->due, now);
+                    if (w >= 0 && w < nwin) {
+                        lh_add(&wins[w], us);
+                        lh_add(all, us);
+                    }
+                    c->busy = 0;
+                    push_idle(ci);
+                    memmove(c->buf, c->buf + len, c->have - (size_t)len);
+                    c->have -= (size_t)len;
+                }
+                if (len < 0 || (len == 0 && c->have == sizeof c->buf)) {
+                    if (!c->busy) errors++;
+                    redial(ci);
+                    break;
+                }
+            }
+        }
+    }
+    if (pid) cpu1 = cpu_s(pid);
+    uint64_t late = sent > done + errors ? sent - done - errors : 0; /* unanswered at the end */
+    printf("{\"rate\":%.0f,\"duration_s\":%.0f,\"warmup_s\":%.0f,\"window_s\":%.0f,\"conns\":%d,"
+           "\"users\":%llu,\"update_pct\":%d,\"sent\":%llu,\"completed\":%llu,\"updates\":%llu,"
+           "\"non2xx\":%llu,\"errors\":%llu,\"unanswered\":%llu,\"achieved_rps\":%.1f,",
+           rate, secs, warm, win_s, nconn, (unsigned long long)users, upd_pct,
+           (unsigned long long)sent, (unsigned long long)done, (unsigned long long)updates,
+           (unsigned long long)non2xx, (unsigned long long)errors, (unsigned long long)late,
+           (double)all->count / secs);
+    printf("\"overall\":{");
+    print_hist(all);
+    printf("},\"rss_kb\":{\"start\":%ld,\"max\":%ld},\"server_cpu_s\":%.2f,\"windows\":[",
+           rss_start, rss_max, cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0);
+    for (long w = 0; w < nwin; w++) {
+        printf("%s{\"t\":%.0f,", w ? "," : "", (double)w * win_s);
+        print_hist(&wins[w]);
+        printf(",\"rss_kb\":%ld}", pid ? wrss[w] : -1L);
+    }
+    printf("]}\n");
+    for (int i = 0; i < nconn; i++)
+        if (cs[i].fd >= 0) close(cs[i].fd);
+    free(wins);
+    free(all);
+    free(wrss);
+    free(idle);
+    free(cs);
+    return errors || late ? 3 : 0;
+}

@@ -1,0 +1,91 @@
+"""Tests of the GC case's report (gc_report.py): the field names other
+reports read, the median round, and the verdict on weft's goal (p99.9 <= 1 ms
+in every window). Run by scripts/test.sh with the other bench/tools tests."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gc_report  # noqa: E402
+
+
+def gcload_json(p999s, errors=0):
+    wins = [{"t": i * 10, "count": 1000, "p50_us": 100, "p99_us": 300, "p999_us": v,
+             "max_us": v + 50, "rss_kb": 5000} for i, v in enumerate(p999s)]
+    return {"rate": 2000, "duration_s": 10 * len(p999s), "warmup_s": 5, "window_s": 10,
+            "conns": 64, "users": 100, "update_pct": 10, "sent": 1000 * len(p999s),
+            "completed": 1000 * len(p999s), "non2xx": 0, "errors": errors, "unanswered": 0,
+            "achieved_rps": 2000.0, "rss_kb": {"start": 4000, "max": 5100},
+            "server_cpu_s": 0.5,
+            "overall": {"count": 1000 * len(p999s), "p50_us": 100, "p99_us": 300,
+                        "p999_us": max(p999s), "max_us": max(p999s) + 50},
+            "windows": wins}
+
+
+class GcReport(unittest.TestCase):
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="gc-test-")
+        self.out = os.path.join(self.work, "out", "gc-test")
+        with open(os.path.join(self.work, "meta"), "w") as f:
+            f.write("date=2026-12-06\nbusy=\nmachine=m\ncommand=c\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def put(self, prog, rnd, doc, rss=4000):
+        base = os.path.join(self.work, "%s.r%d" % (prog, rnd))
+        with open(base + ".json", "w") as f:
+            json.dump(doc, f)
+        with open(base + ".rss_after_load", "w") as f:
+            f.write(str(rss))
+        with open(base + ".cmd", "w") as f:
+            f.write("srv")
+
+    def test_fields_and_goal_met(self):
+        self.put("weft", 1, gcload_json([400, 500, 900]))
+        doc = gc_report.build(self.work, self.out, ["weft"])
+        w = doc["programs"]["weft"]
+        self.assertEqual(set(w["overall"]) >= {"p50_us", "p99_us", "p999_us", "max_us"}, True)
+        self.assertEqual(w["rss_kb"], {"after_load": 4000, "max": 5100})
+        self.assertEqual([x["t"] for x in w["windows"]], [0, 10, 20])
+        self.assertAlmostEqual(w["server_cpu_us_per_req"], 0.5e6 / 3000, places=2)
+        self.assertTrue(doc["goal"]["met"])
+        with open(self.out + ".json") as f:
+            self.assertEqual(json.load(f)["programs"]["weft"]["overall"]["p999_us"], 900)
+        for ext in (".md", ".svg"):
+            self.assertTrue(os.path.getsize(self.out + ext) > 100)
+
+    def test_one_spike_window_fails_the_goal(self):
+        # overall p99.9 could hide one bad window: the verdict looks at each
+        self.put("weft", 1, gcload_json([400, 1500, 400]))
+        doc = gc_report.build(self.work, self.out, ["weft"])
+        self.assertFalse(doc["goal"]["met"])
+        self.assertIn("t = 10 s", doc["goal"]["why"])
+
+    def test_errors_fail_the_goal(self):
+        self.put("weft", 1, gcload_json([400, 400], errors=3))
+        self.assertFalse(gc_report.build(self.work, self.out, ["weft"])["goal"]["met"])
+
+    def test_median_round_and_range(self):
+        self.put("go", 1, gcload_json([5000]))
+        self.put("go", 2, gcload_json([700]))
+        self.put("go", 3, gcload_json([900]))
+        g = gc_report.build(self.work, self.out, ["go"])["programs"]["go"]
+        self.assertEqual(g["overall"]["p999_us"], 900)
+        self.assertEqual(g["median_round"], 3)
+        self.assertEqual(g["overall_range"]["p999_us"], [700, 5000])
+
+    def test_failed_program_is_reported(self):
+        with open(os.path.join(self.work, "rust.r1.fail"), "w") as f:
+            f.write("did not start")
+        doc = gc_report.build(self.work, self.out, ["rust"])
+        self.assertEqual(doc["programs"]["rust"]["failures"], ["round 1: did not start"])
+        self.assertIsNone(doc["goal"]["met"])
+
+
+if __name__ == "__main__":
+    unittest.main()
