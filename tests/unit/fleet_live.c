@@ -181,6 +181,86 @@ TEST(live_socket_snapshot_updates_and_visibility) {
     free(e);
 }
 
+/* An acknowledgement (POST /api/events/{id}/ack) is pushed at once to
+ * every socket whose user sees the device, the one that acknowledged
+ * included, as {"acks":[...]}; a viewer of another group is not told. */
+TEST(live_socket_pushes_acknowledgements) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    weft_db_err err;
+    int64_t now = fleet_now_ms();
+    weft_db_arg ga[] = {WEFT_DB_INT(now)};
+    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err), 0);
+    ASSERT_EQ(fleet_reload_groups(&e->f), 0);
+    ASSERT_EQ(fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err), 0);
+    ASSERT_EQ(store_exec(e->f.db,
+                         "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)", ga,
+                         1, NULL, &err),
+              0);
+    char admin[256], va[256], vb[256], url[64], hdr[512];
+    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
+    const char *users[] = {
+        "{\"name\":\"Ann\",\"email\":\"ann@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[1]}",
+        "{\"name\":\"Bob\",\"email\":\"bob@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[2]}",
+    };
+    weft_http_test_response res;
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(weft_http_test(e->r, "POST", "/api/users", hdr, users[i], &res), 0);
+        int st = res.status;
+        weft_http_test_response_free(&res);
+        ASSERT(st == 200 || st == 201);
+    }
+    ASSERT_EQ(login(e, "ann@t.local", "viewer-pass-1", va, sizeof va), 200);
+    ASSERT_EQ(login(e, "bob@t.local", "viewer-pass-1", vb, sizeof vb), 200);
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
+    char origin[64];
+    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
+    weft_ws_client_opts oa = {.origin = origin, .headers = admin}, o1 = {.origin = origin, .headers = va},
+                        o2 = {.origin = origin, .headers = vb};
+    int rc = 0;
+    const char *why = NULL;
+    weft_ws *wadm = weft_ws_dial(url, &oa, NULL, weft_deadline_in(5000), &rc, &why);
+    weft_ws *wa1 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why);
+    weft_ws *wa2 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why); /* Ann's second tab */
+    weft_ws *wb = weft_ws_dial(url, &o2, NULL, weft_deadline_in(5000), &rc, &why);
+    ASSERT(wadm && wa1 && wa2 && wb);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT(next(wadm, &b, 5000) && next(wa1, &b, 5000) && next(wa2, &b, 5000) && next(wb, &b, 5000)); /* snapshots */
+    /* Ann acknowledges the alarm in one tab */
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\n", va);
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/events/1/ack", hdr, NULL, &res), 0);
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(st, 200);
+    weft_ws *told[] = {wadm, wa1, wa2};
+    for (int i = 0; i < 3; i++) {
+        int got = 0;
+        for (int k = 0; k < 10 && !got; k++) {
+            if (!next(told[i], &b, 2000)) break;
+            got = strstr(b.data, "{\"acks\":[{\"id\":1,\"deviceId\":1,\"ackTime\":\"") &&
+                  strstr(b.data, "\"ackUserName\":\"Ann\"}]}");
+        }
+        ASSERT(got);
+    }
+    /* again: nothing new to tell; Bob (group B) hears of none of it */
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/events/1/ack", hdr, NULL, &res), 0);
+    weft_http_test_response_free(&res);
+    int quiet = 1;
+    while (next(wa1, &b, 500)) quiet &= !strstr(b.data, "\"acks\"");
+    ASSERT(quiet);
+    while (next(wb, &b, 200)) ASSERT(!strstr(b.data, "\"acks\"") && !strstr(b.data, "dev-a"));
+    weft_ws_free(wadm);
+    weft_ws_free(wa1);
+    weft_ws_free(wa2);
+    weft_ws_free(wb);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
 TEST(live_stream_sse) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
