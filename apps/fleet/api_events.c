@@ -5,10 +5,12 @@
  *
  * deviceId may repeat (each must be visible: another group's device is
  * 404); without deviceId and groupId, the events of every visible device.
- * type is one of Traccar's event names (deviceOnline, geofenceEnter, ...).
+ * type is one of Traccar's event names (deviceOnline, geofenceEnter, ...)
+ * and may repeat, like Traccar's reports/events (any of them).
  * from/to default to the last 24 hours; from <= eventTime <= to, oldest
- * first. JSON (Traccar's event objects) or CSV. acknowledged=true|false
- * keeps only the acknowledged or the open ones.
+ * first (order=desc: newest first, what a feed of recent alerts wants).
+ * JSON (Traccar's event objects) or CSV. acknowledged=true|false keeps only
+ * the acknowledged or the open ones.
  *
  *   POST /api/events/{id}/ack
  *
@@ -24,11 +26,35 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "api_int.h"
 #include "feed.h"
 
 #define MAX_DEVICES 256
+
+/* Every ?type= (repeatable) as a bit set of 1 << fleet_event_type; 0 when
+ * none is given, -1 answered 400. */
+static int types_of(weft_http_ctx *c, unsigned *set) {
+    weft_str q = weft_http_raw_query(c);
+    *set = 0;
+    while (q.n) {
+        weft_str pair, key;
+        q = weft_str_cut(q, '&', &pair);
+        weft_str val = weft_str_cut(pair, '=', &key);
+        if (!key.p || !weft_str_eq(key, WEFT_STR("type"))) continue;
+        char name[32];
+        fleet_event_type t = 0;
+        if (val.n < sizeof name) {
+            memcpy(name, val.p, val.n);
+            name[val.n] = 0;
+            t = fleet_event_parse(name);
+        }
+        if (!t) return api_fail(c, 400, "type: unknown event type %.*s", (int)(val.n < 64 ? val.n : 64), val.p);
+        *set |= 1u << t;
+    }
+    return 0;
+}
 
 static int events(weft_http_ctx *c, void *ud) {
     fleet *f = ud;
@@ -49,11 +75,13 @@ static int events(weft_http_ctx *c, void *ud) {
         else if (weft_str_eq(ackq, WEFT_STR("false")) || weft_str_eq(ackq, WEFT_STR("0"))) ack_filter = 0;
         else return api_fail(c, 400, "acknowledged must be true or false"), 0;
     }
-    weft_str type = weft_http_query(c, "type");
-    const char *type_c = NULL;
-    if (type.p) {
-        type_c = weft_arena_strndup(weft_http_arena(c), type.p, type.n);
-        if (!fleet_event_parse(type_c)) return api_fail(c, 400, "type: unknown event type %s", type_c), 0;
+    unsigned types;
+    if (types_of(c, &types) < 0) return 0;
+    weft_str order = weft_http_query(c, "order");
+    int desc = 0;
+    if (order.p) {
+        if (weft_str_eq(order, WEFT_STR("desc"))) desc = 1;
+        else if (!weft_str_eq(order, WEFT_STR("asc"))) return api_fail(c, 400, "order must be asc or desc"), 0;
     }
     for (int i = 0; i < nids; i++)
         if (!api_device_visible(f, &u, ids[i])) return api_fail(c, 404, "no such device %lld", (long long)ids[i]), 0;
@@ -61,7 +89,7 @@ static int events(weft_http_ctx *c, void *ud) {
 
     weft_buf sql;
     weft_buf_init(&sql, 0);
-    weft_db_arg a[MAX_DEVICES + API_USER_GROUPS_MAX + 8];
+    weft_db_arg a[MAX_DEVICES + API_USER_GROUPS_MAX + EV__COUNT + 8];
     int na = 2;
     a[0] = WEFT_DB_INT(from), a[1] = WEFT_DB_INT(to);
     weft_buf_appends(&sql, "SELECT " MODEL_EVENT_COLS " FROM events WHERE event_time >= $1 AND event_time <= $2");
@@ -80,14 +108,21 @@ static int events(weft_http_ctx *c, void *ud) {
         api_sql_groups(&sql, &u, a, &na);
         weft_buf_appends(&sql, "))");
     }
-    if (type_c) {
-        weft_buf_printf(&sql, " AND type = $%d", na + 1);
-        a[na++] = WEFT_DB_TEXT(type_c);
+    if (types) {
+        weft_buf_appends(&sql, " AND type IN (");
+        const char *sep = "";
+        for (int t = 1; t < EV__COUNT; t++) {
+            if (!(types & 1u << t)) continue;
+            weft_buf_printf(&sql, "%s$%d", sep, na + 1);
+            a[na++] = WEFT_DB_TEXT(fleet_event_name((fleet_event_type)t));
+            sep = ", ";
+        }
+        weft_buf_appends(&sql, ")");
     }
     if (ack_filter >= 0) weft_buf_appends(&sql, ack_filter ? " AND ack_time IS NOT NULL" : " AND ack_time IS NULL");
     weft_db_rows *r;
     int n;
-    if (api_page_query(f, c, &sql, "event_time, id", a, na, limit, offset, &r, &n) < 0) return 0;
+    if (api_page_query(f, c, &sql, desc ? "event_time DESC, id DESC" : "event_time, id", a, na, limit, offset, &r, &n) < 0) return 0;
     if (fmt == FMT_CSV) {
         weft_buf *b = weft_http_body_buf(c);
         weft_buf_appends(b, "id,deviceId,type,eventTime,latitude,longitude,geofenceId,ackTime,ackUserId\n");

@@ -820,6 +820,29 @@ BOTH(events) {
     ASSERT(weft_str_has_prefix(res.body, WEFT_STR("id,deviceId,type,eventTime")));
     ASSERT(body_has(&res, "deviceOverspeed"));
     weft_http_test_response_free(&res);
+    /* type repeats (any of them), order=desc gives the newest first */
+    ASSERT_EQ(req(v, "GET", "/api/events?type=deviceOverspeed&type=deviceMoving&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z",
+                  v->admin, NULL, &res),
+              200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 2);
+    ASSERT(body_has(&res, "deviceOverspeed") && body_has(&res, "deviceMoving") && !body_has(&res, "deviceOnline"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?type=deviceMoving&type=bogus", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "type: unknown event type bogus"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?order=desc&limit=1&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", v->admin,
+                  NULL, &res),
+              200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 1);
+    int64_t newest = 0;
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(weft_json_at(l, 0), "eventTime")), &newest), 0);
+    ASSERT_EQ(newest, T0 + 60000);
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?order=sideways", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "order must be asc or desc"));
+    weft_http_test_response_free(&res);
     /* the default range is the last day: these are older */
     ASSERT_EQ(req(v, "GET", "/api/events", v->admin, NULL, &res), 200);
     ASSERT(weft_str_eq(res.body, WEFT_STR("[]")));
@@ -1333,7 +1356,7 @@ BOTH(openapi) {
                           "/api/devices", "/api/devices/{id}", "/api/groups", "/api/groups/{id}", "/api/users",
                           "/api/users/{id}", "/api/geofences", "/api/geofences/{id}", "/api/positions", "/api/events",
                           "/api/reports/route", "/api/reports/trips", "/api/reports/stops", "/api/reports/summary",
-                          "/api/reports/events", "/api/health", "/metrics"};
+                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!weft_json_get(paths, want[i])) fprintf(stderr, "openapi lacks %s\n", want[i]);
         ASSERT(weft_json_get(paths, want[i]) != NULL);
