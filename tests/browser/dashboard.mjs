@@ -6,7 +6,7 @@
 // view go to the harness OUT dir.
 //
 //   node tests/browser/dashboard.mjs      (after npm ci in apps/fleet/web and make)
-import { startFleet, startSim, launch, login, shot, waitFor, suite } from './fleet_harness.mjs';
+import { startFleet, startSim, launch, login, shot, waitFor, suite, contrastProblems } from './fleet_harness.mjs';
 
 const VEHICLES = 30;
 const s = suite('dashboard');
@@ -132,6 +132,18 @@ try {
     await shot(page, 'alerts');
     await shot(other, 'alerts-second-page');
     await other.close();
+  });
+
+  await s.test('text contrast: header, panel, alerts (some acknowledged), toasts at least 4.5:1', async () => {
+    await page.selectOption('.alerts-pane select', '');
+    await page.click('.vehicles li:first-child'); // the details panel too
+    await page.waitForSelector('.details:not([hidden]) dl');
+    await page.evaluate(() => document.querySelector('.feed li button')?.focus());
+    const bad = await contrastProblems(page, ['header', '.side', '.banner', '.toasts']);
+    const checked = await page.$$eval('header *, .side *', (l) => l.length);
+    if (checked < 100) throw new Error(`only ${checked} elements: the view is not there`);
+    if (bad.length) throw new Error(`low contrast: ${JSON.stringify(bad.slice(0, 5))}`);
+    await page.keyboard.press('Escape');
   });
 
   await s.test('pages without a module say so; the map view comes back', async () => {
