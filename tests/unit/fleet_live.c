@@ -4,7 +4,8 @@
  * client: a signed-in admin gets the snapshot and then the updates of a fix
  * sent to the OsmAnd port; a viewer of another group never receives that
  * device; an anonymous or cross-site socket is refused; a shutdown closes
- * the socket with 1001.
+ * the socket with 1001; an acknowledged event reaches the sockets and the
+ * stream of the users who see its device, and no other.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,24 @@ TEST(live_stream_sse) {
         have += (size_t)k;
         buf[have] = 0;
         got = strstr(buf, "text/event-stream") && strstr(buf, "\"uniqueId\":\"dev-s\"") && strstr(buf, "\"latitude\":47.5");
+    }
+    ASSERT(got);
+    /* an acknowledgement reaches the stream too (the fix made dev-s online: event 1) */
+    char hdr[400];
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\n", admin);
+    weft_http_test_response res;
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/events/1/ack", hdr, NULL, &res), 0);
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(st, 200);
+    got = 0;
+    for (int i = 0; i < 50 && !got; i++) {
+        got = strstr(buf, "data: {\"acks\":[{\"id\":1,") != NULL;
+        if (got || have == sizeof buf - 1) break;
+        ssize_t k = weft_read(fd, buf + have, sizeof buf - 1 - have, weft_deadline_in(2000));
+        if (k <= 0) break;
+        have += (size_t)k;
+        buf[have] = 0;
     }
     ASSERT(got);
     weft_close(fd);
