@@ -105,29 +105,46 @@ static int osmand(env *e, const char *id, double lat) {
     return k > 12 && !strncmp(out, "HTTP/1.1 200", 12) ? 0 : -1;
 }
 
+/* Groups A (id 1) and B (id 2) with a device in each: dev-a (id 1) and
+ * dev-b (id 2). 0 or -1. */
+static int two_groups(env *e) {
+    weft_db_err err;
+    weft_db_arg ga[] = {WEFT_DB_INT(fleet_now_ms())};
+    if (store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err) < 0 ||
+        fleet_reload_groups(&e->f) < 0 || fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err) < 0 ||
+        fleet_device_create(&e->f, "dev-b", "Van B", 2, NULL, &err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Through the admin (cookie headers `admin`): a viewer named `name` of
+ * `group`, email <name>@t.local, signed in; its cookie into out. The sign-in
+ * status, or -1. */
+static int add_viewer(env *e, const char *admin, const char *name, int group, char *out, size_t cap) {
+    char body[256], hdr[512];
+    snprintf(body, sizeof body,
+             "{\"name\":\"%s\",\"email\":\"%s@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[%d]}",
+             name, name, group);
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
+    weft_http_test_response res;
+    if (weft_http_test(e->r, "POST", "/api/users", hdr, body, &res) < 0) return -1;
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    if (st != 200 && st != 201) return -1;
+    char email[64];
+    snprintf(email, sizeof email, "%s@t.local", name);
+    return login(e, email, "viewer-pass-1", out, cap);
+}
+
 TEST(live_socket_snapshot_updates_and_visibility) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
     ASSERT_EQ(env_start(e), 0);
     /* two groups, a device in each, a viewer of the first */
-    weft_db_err err;
-    int64_t now = fleet_now_ms();
-    weft_db_arg ga[] = {WEFT_DB_INT(now)};
-    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err), 0);
-    ASSERT_EQ(fleet_reload_groups(&e->f), 0);
-    ASSERT_EQ(fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err), 0);
-    ASSERT_EQ(fleet_device_create(&e->f, "dev-b", "Van B", 2, NULL, &err), 0);
+    ASSERT_EQ(two_groups(e), 0);
     char admin[256], viewer[256], url[64];
     ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
-    weft_http_test_response res;
-    char body[] = "{\"name\":\"Vic\",\"email\":\"vic@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[1]}";
-    char hdr[512];
-    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
-    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/users", hdr, body, &res), 0);
-    int st = res.status;
-    weft_http_test_response_free(&res);
-    ASSERT(st == 200 || st == 201);
-    ASSERT_EQ(login(e, "vic@t.local", "viewer-pass-1", viewer, sizeof viewer), 200);
+    ASSERT_EQ(add_viewer(e, admin, "vic", 1, viewer, sizeof viewer), 200);
 
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
     char origin[64];
@@ -189,32 +206,18 @@ TEST(live_socket_pushes_acknowledgements) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
     ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(two_groups(e), 0);
     weft_db_err err;
-    int64_t now = fleet_now_ms();
-    weft_db_arg ga[] = {WEFT_DB_INT(now)};
-    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err), 0);
-    ASSERT_EQ(fleet_reload_groups(&e->f), 0);
-    ASSERT_EQ(fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err), 0);
+    weft_db_arg ga[] = {WEFT_DB_INT(fleet_now_ms())};
     ASSERT_EQ(store_exec(e->f.db,
                          "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)", ga,
                          1, NULL, &err),
               0);
     char admin[256], va[256], vb[256], url[64], hdr[512];
     ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
-    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
-    const char *users[] = {
-        "{\"name\":\"Ann\",\"email\":\"ann@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[1]}",
-        "{\"name\":\"Bob\",\"email\":\"bob@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[2]}",
-    };
+    ASSERT_EQ(add_viewer(e, admin, "Ann", 1, va, sizeof va), 200);
+    ASSERT_EQ(add_viewer(e, admin, "Bob", 2, vb, sizeof vb), 200);
     weft_http_test_response res;
-    for (int i = 0; i < 2; i++) {
-        ASSERT_EQ(weft_http_test(e->r, "POST", "/api/users", hdr, users[i], &res), 0);
-        int st = res.status;
-        weft_http_test_response_free(&res);
-        ASSERT(st == 200 || st == 201);
-    }
-    ASSERT_EQ(login(e, "ann@t.local", "viewer-pass-1", va, sizeof va), 200);
-    ASSERT_EQ(login(e, "bob@t.local", "viewer-pass-1", vb, sizeof vb), 200);
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
     char origin[64];
     snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
