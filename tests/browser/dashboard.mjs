@@ -6,7 +6,7 @@
 // view go to the harness OUT dir.
 //
 //   node tests/browser/dashboard.mjs      (after npm ci in apps/fleet/web and make)
-import { startFleet, startSim, launch, login, shot, waitFor, suite } from './fleet_harness.mjs';
+import { startFleet, startSim, launch, login, shot, waitFor, suite, contrastProblems } from './fleet_harness.mjs';
 
 const VEHICLES = 30;
 const s = suite('dashboard');
@@ -94,10 +94,56 @@ try {
     }
     await waitFor(async () => (await page.$$('.feed li.ev-geofenceEnter')).length > 0, { timeout: 40000, what: 'an Entered alert' });
     if (await page.isHidden('.unread')) throw new Error('no unread marker');
+  });
+
+  await s.test('an acknowledgement is shared: acknowledged in one page, marked in another', async () => {
+    // a second dashboard, signed in as the demo manager (both depots), open
+    // before the acknowledgement: it must learn of it over its live socket
+    if (!fleet.manager) throw new Error('no demo manager in the server log');
+    const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    other.on('pageerror', (e) => errors.push(`second page: ${e.message}`));
+    await login(other, fleet, fleet.manager);
+    await waitFor(() => other.evaluate(() => document.body.dataset.live === 'open'), { what: 'the second socket' });
     await page.selectOption('.alerts-pane select', 'geofenceEnter');
-    await page.click('.feed li.ev-geofenceEnter button');
-    await page.waitForSelector('.feed li.ev-geofenceEnter.acked');
+    const id = await page.getAttribute('.feed li.ev-geofenceEnter:not(.acked)', 'data-id');
+    const sel = `.feed li[data-id="${id}"]`;
+    await other.waitForSelector(`${sel}:not(.acked) button`, { timeout: 15000 });
+    await page.click(`${sel} button`);
+    await page.waitForSelector(`${sel}.acked`);
+    await other.waitForSelector(`${sel}.acked`, { timeout: 5000 });
+    const label = await other.textContent(`${sel} .ack-by`);
+    if (!label.startsWith('Acknowledged by Administrator')) throw new Error(`second page says: ${label}`);
+    // the unread marker counts the open alerts, no more (read in one go: new ones keep arriving)
+    const [marker, openShown, shown] = await other.evaluate(() => [Number(document.querySelector('.unread').textContent),
+      document.querySelectorAll('.feed li:not(.acked)').length, document.querySelectorAll('.feed li').length]);
+    if (shown < 200 && marker !== openShown) throw new Error(`unread ${marker}, open alerts shown ${openShown}`);
+    if (await other.$(`${sel} button`)) throw new Error('the second page still offers Acknowledge');
+    // the server has it, with who; the list of open alerts no longer has it
+    const [acked, open] = await other.evaluate(async () => [await (await fetch('/api/events?acknowledged=true')).json(),
+      await (await fetch('/api/events?acknowledged=false')).json()]);
+    const e = acked.find((x) => String(x.id) === id);
+    if (!e || e.ackUserName !== 'Administrator' || !e.ackTime) throw new Error(`server: ${JSON.stringify(e)}`);
+    if (open.some((x) => String(x.id) === id)) throw new Error('still listed as open');
+    // a reload of the second page starts acknowledged too (REST, not the socket)
+    await other.reload();
+    await other.waitForSelector('.vehicles li');
+    await other.selectOption('.alerts-pane select', 'geofenceEnter');
+    await other.waitForSelector(`${sel}.acked`, { timeout: 10000 });
     await shot(page, 'alerts');
+    await shot(other, 'alerts-second-page');
+    await other.close();
+  });
+
+  await s.test('text contrast: header, panel, alerts (some acknowledged), toasts at least 4.5:1', async () => {
+    await page.selectOption('.alerts-pane select', '');
+    await page.click('.vehicles li:first-child'); // the details panel too
+    await page.waitForSelector('.details:not([hidden]) dl');
+    await page.evaluate(() => document.querySelector('.feed li button')?.focus());
+    const bad = await contrastProblems(page, ['header', '.side', '.banner', '.toasts']);
+    const checked = await page.$$eval('header *, .side *', (l) => l.length);
+    if (checked < 100) throw new Error(`only ${checked} elements: the view is not there`);
+    if (bad.length) throw new Error(`low contrast: ${JSON.stringify(bad.slice(0, 5))}`);
+    await page.keyboard.press('Escape');
   });
 
   await s.test('pages without a module say so; the map view comes back', async () => {

@@ -820,10 +820,204 @@ BOTH(events) {
     ASSERT(weft_str_has_prefix(res.body, WEFT_STR("id,deviceId,type,eventTime")));
     ASSERT(body_has(&res, "deviceOverspeed"));
     weft_http_test_response_free(&res);
+    /* type repeats (any of them), order=desc gives the newest first */
+    ASSERT_EQ(req(v, "GET", "/api/events?type=deviceOverspeed&type=deviceMoving&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z",
+                  v->admin, NULL, &res),
+              200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 2);
+    ASSERT(body_has(&res, "deviceOverspeed") && body_has(&res, "deviceMoving") && !body_has(&res, "deviceOnline"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?type=deviceMoving&type=bogus", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "type: unknown event type bogus"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?order=desc&limit=1&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", v->admin,
+                  NULL, &res),
+              200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 1);
+    int64_t newest = 0;
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(weft_json_at(l, 0), "eventTime")), &newest), 0);
+    ASSERT_EQ(newest, T0 + 60000);
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?order=sideways", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "order must be asc or desc"));
+    weft_http_test_response_free(&res);
     /* the default range is the last day: these are older */
     ASSERT_EQ(req(v, "GET", "/api/events", v->admin, NULL, &res), 200);
     ASSERT(weft_str_eq(res.body, WEFT_STR("[]")));
     weft_http_test_response_free(&res);
+}
+
+/* ---- acknowledging events ------------------------------------------------------------------------ */
+
+/* The id of the event of dev with this type (from the admin's list), or -1. */
+static int64_t event_id(env *v, int64_t dev, const char *type) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/events?deviceId=%lld&type=%s&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z",
+             (long long)dev, type);
+    weft_http_test_response res;
+    int64_t id = -1;
+    if (req(v, "GET", path, v->admin, NULL, &res) == 200) {
+        weft_json *l = js(v, &res);
+        if (l && l->len == 1) id = jint(weft_json_at(l, 0), "id");
+    }
+    weft_http_test_response_free(&res);
+    return id;
+}
+
+/* How many events of the day the admin's list has with ?acknowledged=q. */
+static int64_t count_acked(env *v, const char *q) {
+    char path[160];
+    snprintf(path, sizeof path, "/api/events?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&acknowledged=%s", q);
+    weft_http_test_response res;
+    int64_t n = -1;
+    if (req(v, "GET", path, v->admin, NULL, &res) == 200) {
+        weft_json *l = js(v, &res);
+        if (l) n = (int64_t)l->len;
+    }
+    weft_http_test_response_free(&res);
+    return n;
+}
+
+static int is_null(const weft_json *o, const char *k) {
+    const weft_json *x = weft_json_get(o, k);
+    return x && x->type == WEFT_JSON_NULL;
+}
+
+NOCFG(events_ack)
+BOTH(events_ack) {
+    WORLD(w);
+    weft_http_test_response res;
+    char path[96];
+    int64_t ea = event_id(v, w.dev_a, "deviceMoving"), eb = event_id(v, w.dev_b, "deviceOverspeed");
+    ASSERT_GT(ea, 0);
+    ASSERT_GT(eb, 0);
+    /* open at first: every event of the day, the ack fields null */
+    ASSERT_EQ(count_acked(v, "false"), 4);
+    ASSERT_EQ(count_acked(v, "true"), 0);
+    ASSERT_EQ(req(v, "GET", "/api/events?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&limit=1", v->admin, NULL,
+                  &res),
+              200);
+    weft_json *l = js(v, &res);
+    ASSERT(l && l->len == 1);
+    ASSERT(is_null(weft_json_at(l, 0), "ackTime") && is_null(weft_json_at(l, 0), "ackUserId") &&
+           is_null(weft_json_at(l, 0), "ackUserName"));
+    weft_http_test_response_free(&res);
+    /* the viewer of group A acknowledges A's event: who and when come back */
+    int64_t before = fleet_now_ms();
+    snprintf(path, sizeof path, "/api/events/%lld/ack", (long long)ea);
+    ASSERT_EQ(req(v, "POST", path, w.viewer, NULL, &res), 200);
+    weft_json *o = js(v, &res);
+    ASSERT(o);
+    ASSERT_EQ(jint(o, "id"), ea);
+    ASSERT(weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Viewer A")));
+    int64_t viewer_id = jint(o, "ackUserId"), ack_ms = 0;
+    ASSERT_GT(viewer_id, 0);
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(o, "ackTime")), &ack_ms), 0);
+    ASSERT(ack_ms >= before - 1000 && ack_ms <= fleet_now_ms() + 1000);
+    weft_http_test_response_free(&res);
+    /* idempotent: the manager acknowledging it again changes nothing */
+    ASSERT_EQ(req(v, "POST", path, w.manager, NULL, &res), 200);
+    o = js(v, &res);
+    ASSERT(o && jint(o, "ackUserId") == viewer_id);
+    ASSERT(weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Viewer A")));
+    int64_t again = 0;
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(o, "ackTime")), &again), 0);
+    ASSERT_EQ(again, ack_ms);
+    weft_http_test_response_free(&res);
+    /* the lists: one acknowledged, three open; CSV carries the ack */
+    ASSERT_EQ(count_acked(v, "true"), 1);
+    ASSERT_EQ(count_acked(v, "false"), 3);
+    ASSERT_EQ(count_acked(v, "1"), 1);
+    snprintf(path, sizeof path, "/api/events?deviceId=%lld&acknowledged=true&from=2024-06-01T00:00:00Z",
+             (long long)w.dev_a);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 1 && jint(weft_json_at(l, 0), "id") == ea);
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&format=csv&acknowledged=true",
+                  v->admin, NULL, &res),
+              200);
+    ASSERT(weft_str_has_prefix(res.body, WEFT_STR("id,deviceId,type,eventTime,latitude,longitude,geofenceId,ackTime,ackUserId\n")));
+    char line[64];
+    snprintf(line, sizeof line, "Z,%lld\n", (long long)viewer_id);
+    ASSERT(body_has(&res, "deviceMoving") && body_has(&res, line));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?acknowledged=maybe", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "acknowledged must be true or false"));
+    weft_http_test_response_free(&res);
+    /* another group's event is 404 like an unknown one, and stays open */
+    snprintf(path, sizeof path, "/api/events/%lld/ack", (long long)eb);
+    ASSERT_EQ(req(v, "POST", path, w.viewer, NULL, &res), 404);
+    ASSERT(body_has(&res, "no such event"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "POST", path, w.manager, NULL, NULL), 404);
+    ASSERT_EQ(req(v, "POST", "/api/events/999999/ack", v->admin, NULL, &res), 404);
+    ASSERT(body_has(&res, "no such event"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "POST", "/api/events/x1/ack", v->admin, NULL, NULL), 404);
+    /* signed out: 401; a cookie without the CSRF proof: 403 */
+    ASSERT_EQ(req(v, "POST", path, NULL, NULL, NULL), 401);
+    char no_xrw[128];
+    snprintf(no_xrw, sizeof no_xrw, "%.*s", (int)(strstr(v->admin, XRW) - v->admin), v->admin);
+    ASSERT_EQ(req(v, "POST", path, no_xrw, NULL, NULL), 403);
+    ASSERT_EQ(count_acked(v, "true"), 1);
+    /* the admin acknowledges B's */
+    ASSERT_EQ(req(v, "POST", path, v->admin, NULL, &res), 200);
+    o = js(v, &res);
+    ASSERT(o && weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Administrator")));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(count_acked(v, "true"), 2);
+}
+
+/* A database made by the previous schema (version 1, before acknowledgements)
+ * is upgraded on open: its events are kept, open, and can be acknowledged. */
+static void legacy_v1(fleet_config *c) {
+    store *s;
+    char err[256];
+    if (store_open_version(&s, c, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "v1 store: %s\n", err);
+        return;
+    }
+    weft_db_err e;
+    weft_db_arg a[] = {WEFT_DB_INT(T0), WEFT_DB_INT(T0 + 1000)};
+    const char *sql[] = {
+        "INSERT INTO groups (name, created_ms) VALUES ('Old depot', $1)",
+        "INSERT INTO devices (unique_id, name, group_id, created_ms) VALUES ('old-1', 'Old van', 1, $1)",
+        "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)",
+        "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'deviceOverspeed', $2, $1)",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
+        if (store_exec(s, sql[i], a, i == 3 ? 2 : 1, NULL, &e) < 0) fprintf(stderr, "v1 store: %s: %s\n", sql[i], e.msg);
+    store_close(s);
+}
+static void (*const schema_upgrade_cfg)(fleet_config *) = legacy_v1;
+
+BOTH(schema_upgrade) {
+    ASSERT_EQ(store_schema_version(v->f.db), 2);
+    weft_db_rows *r;
+    weft_db_err e;
+    ASSERT_EQ(store_query(v->f.db, "SELECT version FROM schema_migrations ORDER BY version", NULL, 0, &r, &e), 0);
+    ASSERT_EQ(weft_db_nrows(r), 2);
+    ASSERT_EQ(weft_db_int(r, 1, 0), 2);
+    weft_db_rows_free(r);
+    ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, v->admin), 200);
+    ASSERT_EQ(count_acked(v, "false"), 2);
+    ASSERT_EQ(count_acked(v, "true"), 0);
+    ASSERT_EQ(req(v, "POST", "/api/events/1/ack", v->admin, NULL, NULL), 200);
+    ASSERT_EQ(count_acked(v, "true"), 1);
+    ASSERT_EQ(count_acked(v, "false"), 1);
+    /* opened again: nothing left to migrate, the acknowledgement kept */
+    store *s;
+    char err[256];
+    ASSERT_EQ(store_open(&s, &v->f.cfg, err, sizeof err), 0);
+    ASSERT_EQ(store_schema_version(s), 2);
+    ASSERT_EQ(store_query(s, "SELECT ack_user_name FROM events WHERE ack_time IS NOT NULL", NULL, 0, &r, &e), 0);
+    ASSERT_EQ(weft_db_nrows(r), 1);
+    ASSERT(!strcmp(weft_db_text(r, 0, 0, NULL), "Administrator"));
+    weft_db_rows_free(r);
+    store_close(s);
 }
 
 /* ---- geofences ------------------------------------------------------------------------------------ */
@@ -1162,7 +1356,7 @@ BOTH(openapi) {
                           "/api/devices", "/api/devices/{id}", "/api/groups", "/api/groups/{id}", "/api/users",
                           "/api/users/{id}", "/api/geofences", "/api/geofences/{id}", "/api/positions", "/api/events",
                           "/api/reports/route", "/api/reports/trips", "/api/reports/stops", "/api/reports/summary",
-                          "/api/reports/events", "/api/health", "/metrics"};
+                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!weft_json_get(paths, want[i])) fprintf(stderr, "openapi lacks %s\n", want[i]);
         ASSERT(weft_json_get(paths, want[i]) != NULL);
