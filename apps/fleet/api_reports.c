@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "motion.h"
 
 #define MAX_DEVICES 256
 #define PAGE 10000
@@ -122,11 +123,7 @@ static int route(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t
 
 /* ---- motion: trips, stops, summary --------------------------------------------------------------- */
 
-typedef struct fixp {
-    int64_t t;
-    double lat, lon, speed;
-    int ign; /* 1 on, 0 off, -1 unknown */
-} fixp;
+typedef motion_fix fixp;
 
 typedef struct out {
     weft_http_ctx *c;
@@ -254,6 +251,90 @@ static void finish(det *d, out *o) {
     if (d->moved) emit_trip(d, o, &d->anchor, &d->prev, d->trip_dist);
 }
 
+/* A chunk of fixes (motion.h) through the state machine: step() on its
+ * first fix, then what step() would have added for the rest at once. */
+static void step_chunk(det *d, out *o, const motion_chunk *c) {
+    step(d, o, &c->first);
+    if (c->n < 2) return;
+    d->dist += c->dist_m, d->trip_dist += c->dist_m;
+    d->engine_ms += c->engine_ms;
+    if (c->moving) {
+        d->moved = 1;
+        d->nmoving += c->n - 1, d->speed_sum += c->speed_sum;
+        d->trip_max = fmax(d->trip_max, c->max_speed);
+    } else { /* step() on the first opened the run */
+        d->run_engine_ms += (double)c->engine_ms;
+        d->run_last = c->last;
+    }
+    d->max = fmax(d->max, c->max_speed);
+    d->prev = c->last, d->last_t = c->last.t;
+}
+
+/* The fixes with lo < fix_time <= hi through the state machine, in pages. */
+static int raw_fixes(fleet *f, det *d, out *o, int64_t id, int64_t lo, int64_t hi, weft_db_err *e) {
+    int64_t cursor = lo;
+    while (cursor < hi) {
+        weft_db_arg a[] = {WEFT_DB_INT(id), WEFT_DB_INT(cursor), WEFT_DB_INT(hi), WEFT_DB_INT(PAGE)};
+        weft_db_rows *r;
+        /* trips need no ignition: they skip the scan of the attributes */
+        int rc = store_query(f->db,
+                             o->kind == R_TRIPS
+                                 ? "SELECT fix_time, latitude, longitude, speed, -1 FROM positions WHERE device_id = $1 "
+                                   "AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4"
+                                 : "SELECT fix_time, latitude, longitude, speed, " MOTION_IGN_SQL " FROM positions "
+                                   "WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4",
+                             a, 4, &r, e);
+        if (rc < 0) return rc;
+        int n = weft_db_nrows(r);
+        atomic_fetch_add(&f->m.report_fixes, n);
+        for (int k = 0; k < n; k++) {
+            fixp p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2), weft_db_double(r, k, 3),
+                      (int)weft_db_int(r, k, 4)};
+            step(d, o, &p);
+        }
+        if (n) cursor = weft_db_int(r, n - 1, 0);
+        weft_db_rows_free(r);
+        if (n < PAGE) break;
+    }
+    return 0;
+}
+
+/* One device's fixes in [from, to]: the motion chunks that lie wholly inside,
+ * the raw fixes around them (and wherever a chunk does not follow on from
+ * the fix before it: not summarised yet, or being rewritten). */
+static int device_motion(fleet *f, det *d, out *o, int64_t id, int64_t from, int64_t to, weft_db_err *e) {
+    int64_t cursor = from - 1; /* the fixes up to here went through d */
+    int64_t key = from - 1;
+    for (int ok = 1; ok;) {
+        weft_db_arg a[] = {WEFT_DB_INT(id), WEFT_DB_INT(key), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
+        weft_db_rows *r;
+        int rc = store_query(f->db,
+                             "SELECT " MOTION_CHUNK_COLS " FROM motion_chunks WHERE device_id = $1 AND t0 > $2 AND "
+                             "t1 <= $3 ORDER BY t0 LIMIT $4",
+                             a, 4, &r, e);
+        if (rc < 0) return rc;
+        int n = weft_db_nrows(r);
+        for (int k = 0; k < n && ok; k++) {
+            motion_chunk c;
+            motion_chunk_from_row(&c, r, k);
+            if (!d->has_prev || c.prev_t != d->prev.t) { /* the fixes before it first */
+                if ((rc = raw_fixes(f, d, o, id, cursor, c.first.t - 1, e)) < 0) break;
+                cursor = c.first.t - 1;
+                ok = d->has_prev ? c.prev_t == d->prev.t : c.prev_t < from;
+                if (!ok) break;
+            }
+            step_chunk(d, o, &c);
+            atomic_fetch_add(&f->m.report_chunks, 1);
+            cursor = c.last.t;
+        }
+        if (n) key = weft_db_int(r, n - 1, 3);
+        weft_db_rows_free(r);
+        if (rc < 0) return rc;
+        if (n < PAGE) break;
+    }
+    return raw_fixes(f, d, o, id, cursor, to, e);
+}
+
 static int motion(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to, int kind) {
     int fmt = api_format_of(c, 1u << FMT_JSON | 1u << FMT_CSV);
     if (fmt < 0) return 0;
@@ -278,35 +359,11 @@ static int motion(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_
     for (int i = 0; i < s->n && rc == 0; i++) {
         det d = {.thr = f->cfg.moving_speed_kn, .stop_min_ms = f->cfg.stop_min_s * 1000};
         o.device_id = s->ids[i], o.name = s->names[i];
-        int64_t cursor = from - 1;
-        for (;;) {
-            weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
-            weft_db_rows *r;
-            weft_db_err e;
-            /* trips need no ignition: they skip the scan of the attributes */
-            rc = store_query(f->db,
-                             kind == R_TRIPS
-                                 ? "SELECT fix_time, latitude, longitude, speed, -1 FROM positions WHERE device_id = $1 "
-                                   "AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4"
-                                 : "SELECT fix_time, latitude, longitude, speed, CASE WHEN attributes LIKE "
-                                   "'%\"ignition\":true%' THEN 1 WHEN attributes LIKE '%\"ignition\":false%' THEN 0 "
-                                   "ELSE -1 END FROM positions WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 "
-                                   "ORDER BY fix_time LIMIT $4",
-                             a, 4, &r, &e);
-            if (rc < 0) {
-                weft_buf_free(&tmp);
-                weft_buf_clear(body);
-                return api_fail_db(c, rc, &e), 0;
-            }
-            int n = weft_db_nrows(r);
-            for (int k = 0; k < n; k++) {
-                fixp p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2),
-                          weft_db_double(r, k, 3), (int)weft_db_int(r, k, 4)};
-                step(&d, &o, &p);
-            }
-            if (n) cursor = weft_db_int(r, n - 1, 0);
-            weft_db_rows_free(r);
-            if (n < PAGE) break;
+        weft_db_err e;
+        if ((rc = device_motion(f, &d, &o, s->ids[i], from, to, &e)) < 0) {
+            weft_buf_free(&tmp);
+            weft_buf_clear(body);
+            return api_fail_db(c, rc, &e), 0;
         }
         finish(&d, &o);
         if (kind == R_SUMMARY && d.has_prev) {
