@@ -90,12 +90,119 @@ static int select_devices(fleet *f, weft_http_ctx *c, const api_user *u, sel *s,
 
 /* ---- route ------------------------------------------------------------------------------ */
 
+/* ?name=true|false|1|0: 0 absent or false, 1 true, -1 answered 400. */
+static int q_bool(weft_http_ctx *c, const char *name) {
+    weft_str v = weft_http_query(c, name);
+    if (!v.p || weft_str_eq(v, WEFT_STR("false")) || weft_str_eq(v, WEFT_STR("0"))) return 0;
+    if (weft_str_eq(v, WEFT_STR("true")) || weft_str_eq(v, WEFT_STR("1")) || !v.n) return 1;
+    return api_fail(c, 400, "%s must be true or false", name);
+}
+
+/* ?compact=true: what a map draws, one object per device
+ *   {"deviceId":1,"deviceName":"..","fields":["fixTime","latitude","longitude","speed","course"],
+ *    "points":[[1717200000000,48.2,16.37,12.5,90],...]}
+ * fixTime in Unix ms; with &attributes=true each point ends with the
+ * position's attributes object. Rows are read in pages by keyset through the
+ * (device_id, fix_time) index and each page is sent as it is encoded
+ * (chunked), so memory stays at a page however long the range. The limit
+ * and X-Next-Offset work as for the full route; counting first (the index
+ * alone) decides X-Next-Offset before the head goes out. */
+static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to, int64_t limit,
+                         int64_t offset, int attrs) {
+    int64_t take[MAX_DEVICES] = {0}, left = limit;
+    weft_db_err e;
+    int rc;
+    for (int i = 0; i < s->n && left > 0; i++) {
+        weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(from), WEFT_DB_INT(to), WEFT_DB_INT(left + 1),
+                           WEFT_DB_INT(offset)};
+        weft_db_rows *r;
+        if ((rc = store_query(f->db,
+                              "SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE device_id = $1 AND fix_time >= $2 AND "
+                              "fix_time <= $3 ORDER BY fix_time LIMIT $4 OFFSET $5) x",
+                              a, 5, &r, &e)) < 0)
+            return api_fail_db(c, rc, &e), 0;
+        int64_t n = weft_db_int(r, 0, 0);
+        weft_db_rows_free(r);
+        if (n > left) api_page_done(c, (int)limit + 1, limit, offset);
+        take[i] = n > left ? left : n;
+        left -= take[i];
+    }
+    weft_buf b;
+    int sent = 0; /* the head and a first chunk went out */
+    weft_buf_init(&b, 0);
+    weft_json_enc j;
+    weft_json_enc_init(&j, &b);
+    weft_json_enc_array(&j);
+    rc = 0;
+    for (int i = 0; i < s->n && rc == 0; i++) {
+        weft_json_enc_object(&j);
+        weft_json_enc_key(&j, WEFT_STR("deviceId")), weft_json_enc_int(&j, s->ids[i]);
+        weft_json_enc_key(&j, WEFT_STR("deviceName")), weft_json_enc_str(&j, weft_str_c(s->names[i]));
+        weft_json_enc_key(&j, WEFT_STR("fields"));
+        weft_json_enc_raw(&j, attrs ? WEFT_STR("[\"fixTime\",\"latitude\",\"longitude\",\"speed\",\"course\",\"attributes\"]")
+                                    : WEFT_STR("[\"fixTime\",\"latitude\",\"longitude\",\"speed\",\"course\"]"));
+        weft_json_enc_key(&j, WEFT_STR("points")), weft_json_enc_array(&j);
+        int64_t cursor = from - 1, skip = offset;
+        for (int64_t got = 0; got < take[i] && rc == 0;) {
+            int64_t want = take[i] - got < PAGE ? take[i] - got : PAGE;
+            weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(want),
+                               WEFT_DB_INT(skip)};
+            weft_db_rows *r;
+            rc = store_query(f->db,
+                             attrs ? "SELECT fix_time, latitude, longitude, speed, course, attributes FROM positions "
+                                     "WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time "
+                                     "LIMIT $4 OFFSET $5"
+                                   : "SELECT fix_time, latitude, longitude, speed, course FROM positions "
+                                     "WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time "
+                                     "LIMIT $4 OFFSET $5",
+                             a, 5, &r, &e);
+            if (rc < 0) break;
+            int n = weft_db_nrows(r);
+            for (int k = 0; k < n; k++) {
+                weft_json_enc_array(&j);
+                weft_json_enc_int(&j, weft_db_int(r, k, 0));
+                for (int col = 1; col <= 4; col++) weft_json_enc_double(&j, weft_db_double(r, k, col));
+                if (attrs) {
+                    size_t al;
+                    const char *at = weft_db_text(r, k, 5, &al);
+                    model_raw_object(&j, at, al);
+                }
+                weft_json_enc_end(&j);
+            }
+            if (n) cursor = weft_db_int(r, n - 1, 0);
+            weft_db_rows_free(r);
+            skip = 0, got += n;
+            if (n < want) break; /* fewer than counted: deleted meanwhile */
+            if (b.len >= 256 * 1024) { /* out with it: memory stays flat */
+                if (!sent) weft_http_set_status(c, 200), weft_http_set_content_type(c, "application/json");
+                if ((rc = weft_http_write(c, b.data, b.len)) < 0) break;
+                weft_buf_clear(&b);
+                sent = 1;
+            }
+        }
+        weft_json_enc_end(&j), weft_json_enc_end(&j);
+    }
+    if (rc < 0 && !sent) { /* an error answer is still possible */
+        weft_buf_free(&b);
+        return api_fail_db(c, rc, &e), 0;
+    }
+    weft_json_enc_end(&j);
+    if (rc == 0) rc = weft_json_enc_finish(&j);
+    if (rc == 0 && sent) rc = weft_http_write(c, b.data, b.len);
+    else if (rc == 0) rc = weft_http_send(c, 200, "application/json", b.data, b.len); /* small: one body */
+    weft_buf_free(&b);
+    return rc < 0 ? rc : 0;
+}
+
 static int route(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to) {
-    int fmt = api_format_of(c, 0xf);
+    int compact = q_bool(c, "compact"), attrs = q_bool(c, "attributes");
+    if (compact < 0 || attrs < 0) return 0;
+    int fmt = compact ? FMT_JSON : api_format_of(c, 0xf);
     if (fmt < 0) return 0;
     int64_t limit, offset;
     if (api_page(c, API_ROWS_DEFAULT, API_ROWS_MAX, &limit, &offset) < 0) return 0;
     if (offset && s->n > 1) return api_fail(c, 400, "offset: only with a single deviceId"), 0;
+    if (compact) return route_compact(f, c, s, from, to, limit, offset, attrs);
     api_pos_out o;
     weft_db_rows *rs[MAX_DEVICES] = {0};
     int64_t left = limit;

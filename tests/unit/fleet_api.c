@@ -1095,6 +1095,39 @@ BOTH(reports) {
     for (const char *p = res.body.p; (p = memmem(p, res.body.n - (size_t)(p - res.body.p), "<trkpt", 6)); p++) pts++;
     ASSERT_EQ(pts, 40);
     weft_http_test_response_free(&res);
+    /* compact route: one object per device, points [fixTime ms, lat, lon, speed, course(, attributes)] */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=100&offset=200", (long long)dev,
+             range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    ASSERT(l && l->type == WEFT_JSON_ARRAY && l->len == 1);
+    const weft_json *cpts = weft_json_get(weft_json_at(l, 0), "points");
+    ASSERT(cpts && cpts->len == 40);
+    const weft_json *p0 = weft_json_at(cpts, 0);
+    ASSERT(p0 && p0->len == 5 && weft_json_at(p0, 0)->u.i == T0 + 200 * 60000LL);
+    ASSERT(fabs(weft_json_at(p0, 1)->u.d - synth_lat(200)) < 1e-12 && weft_json_at(p0, 3)->u.d == synth_speed(200));
+    ASSERT_EQ(jint(weft_json_at(l, 0), "deviceId"), dev);
+    ASSERT(!weft_http_test_header(&res, "X-Next-Offset").p);
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=1&attributes=true&limit=100", (long long)dev,
+             range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    cpts = weft_json_get(weft_json_at(l, 0), "points");
+    ASSERT(cpts && cpts->len == 100 && weft_json_at(cpts, 99)->len == 6);
+    ASSERT(weft_json_get(weft_json_at(weft_json_at(cpts, 99), 5), "ignition"));
+    ASSERT(weft_str_eq(weft_http_test_header(&res, "X-Next-Offset"), WEFT_STR("100")));
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/reports/route?groupId=%lld&%s&compact=true", (long long)w.ga, range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 2); /* Truck A's 10 and Synth's 240 */
+    ASSERT_EQ(weft_json_get(weft_json_at(l, 0), "points")->len + weft_json_get(weft_json_at(l, 1), "points")->len, 250);
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=maybe", (long long)dev, range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 400);
+    ASSERT(body_has(&res, "compact must be true or false"));
+    weft_http_test_response_free(&res);
     /* errors */
     ASSERT_EQ(req(v, "GET", "/api/reports/trips?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", w.viewer, NULL, &res), 400);
     ASSERT(body_has(&res, "deviceId or groupId is required"));
@@ -1265,6 +1298,20 @@ BOTH(motion_chunks_match_raw) {
             weft_http_test_response_free(&without);
         }
     ASSERT_GT(trips, 20); /* the data has trips to compare */
+    /* the compact route of it all streams (over 256 KB) and holds every stored fix, in order */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=100000", (long long)dev,
+             ranges[0]);
+    weft_http_test_response rr;
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &rr), 200);
+    ASSERT_GT(rr.body.n, 256 * 1024);
+    weft_json *l = js(v, &rr);
+    ASSERT(l && l->len == 1);
+    const weft_json *pts = weft_json_get(weft_json_at(l, 0), "points");
+    char q[96];
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM positions WHERE device_id = %lld", (long long)dev);
+    ASSERT(pts && (int64_t)pts->len == count(v, q));
+    for (uint32_t i = 1; i < pts->len; i++) ASSERT_LT(weft_json_at(weft_json_at(pts, i - 1), 0)->u.i, weft_json_at(weft_json_at(pts, i), 0)->u.i);
+    weft_http_test_response_free(&rr);
     ASSERT_EQ(atomic_load(&v->f.m.report_chunks) - c0, used); /* none left to read */
 }
 
