@@ -98,10 +98,41 @@ static int q_bool(weft_http_ctx *c, const char *name) {
     return api_fail(c, 400, "%s must be true or false", name);
 }
 
+/* v rounded to dec (<= 9) decimals, trailing zeros dropped, as a JSON number
+ * into out (32 bytes); its length. A fraction of the cost of the shortest
+ * round-trip form weft_json_enc_double writes, which for a coordinate with
+ * all its digits takes a binary search over printf and strtod. */
+static int fixed(char *out, double v, int dec) {
+    static const int64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    if (!isfinite(v) || fabs(v) >= 1e9) return snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
+    int64_t q = llround(fabs(v) * (double)pow10[dec]), ip = q / pow10[dec], fp = q % pow10[dec];
+    char tmp[24];
+    int n = 0, t = 0;
+    if (v < 0 && q) out[n++] = '-';
+    do tmp[t++] = (char)('0' + ip % 10), ip /= 10;
+    while (ip);
+    while (t) out[n++] = tmp[--t];
+    if (fp) {
+        int d = dec;
+        while (fp % 10 == 0) fp /= 10, d--;
+        out[n++] = '.';
+        for (int k = d - 1; k >= 0; k--) out[n + k] = (char)('0' + fp % 10), fp /= 10;
+        n += d;
+    }
+    return n;
+}
+
+static void enc_fixed(weft_json_enc *j, double v, int dec) {
+    char b[32];
+    int n = fixed(b, v, dec);
+    weft_json_enc_raw(j, (weft_str){b, (size_t)n});
+}
+
 /* ?compact=true: what a map draws, one object per device
  *   {"deviceId":1,"deviceName":"..","fields":["fixTime","latitude","longitude","speed","course"],
  *    "points":[[1717200000000,48.2,16.37,12.5,90],...]}
- * fixTime in Unix ms; with &attributes=true each point ends with the
+ * fixTime in Unix ms, latitude and longitude to 7 decimals (1 cm), speed
+ * (knots) to 2 and course to 1; with &attributes=true each point ends with the
  * position's attributes object. Rows are read in pages by keyset through the
  * (device_id, fix_time) index and each page is sent as it is encoded
  * (chunked), so memory stays at a page however long the range. The limit
@@ -161,7 +192,8 @@ static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from,
             for (int k = 0; k < n; k++) {
                 weft_json_enc_array(&j);
                 weft_json_enc_int(&j, weft_db_int(r, k, 0));
-                for (int col = 1; col <= 4; col++) weft_json_enc_double(&j, weft_db_double(r, k, col));
+                enc_fixed(&j, weft_db_double(r, k, 1), 7), enc_fixed(&j, weft_db_double(r, k, 2), 7);
+                enc_fixed(&j, weft_db_double(r, k, 3), 2), enc_fixed(&j, weft_db_double(r, k, 4), 1);
                 if (attrs) {
                     size_t al;
                     const char *at = weft_db_text(r, k, 5, &al);

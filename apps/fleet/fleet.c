@@ -129,12 +129,15 @@ int fleet_load(fleet *f, char *err, size_t errlen) {
     }
     weft_db_rows_free(r);
     /* each device's latest stored position seeds its live state: the map is
-     * right from the first second after a restart */
+     * right from the first second after a restart. Per device, one seek to
+     * the last entry of the (device_id, fix_time) index and one row by id,
+     * not a GROUP BY over every position, which scanned the whole index
+     * (2.2 s at 2.6M rows; "fix_time = (SELECT MAX ...)" in the join
+     * condition is worse: SQLite evaluates it for every row of the device). */
     rc = store_query(f->db,
                      "SELECT p.device_id, p.fix_time, p.server_time, p.latitude, p.longitude, p.speed, p.course, "
-                     "p.altitude, p.accuracy, p.valid, p.protocol, p.attributes FROM positions p JOIN "
-                     "(SELECT device_id, MAX(fix_time) AS t FROM positions GROUP BY device_id) l "
-                     "ON p.device_id = l.device_id AND p.fix_time = l.t",
+                     "p.altitude, p.accuracy, p.valid, p.protocol, p.attributes FROM devices d JOIN positions p "
+                     "ON p.id = (SELECT id FROM positions WHERE device_id = d.id ORDER BY fix_time DESC LIMIT 1)",
                      NULL, 0, &r, &e);
     if (rc < 0) return snprintf(err, errlen, "loading latest positions: %s", e.msg), rc;
     for (int i = 0; i < weft_db_nrows(r); i++) {
