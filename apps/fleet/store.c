@@ -262,7 +262,8 @@ int store_open(store **out, const fleet_config *cfg, char *err, size_t errlen) {
         }
         char path[1100];
         snprintf(path, sizeof path, "%s/fleet.sqlite", cfg->data_dir);
-        weft_sqlite_config sc = {.path = path, .readers = 2};
+        weft_sqlite_config sc = {.path = path, .readers = 2,
+                                 .mmap_bytes = cfg->sqlite_mmap_mb ? (int64_t)cfg->sqlite_mmap_mb << 20 : -1};
         if ((rc = weft_sqlite_open(&s->lite, &sc, &e)) < 0) {
             snprintf(err, errlen, "%s: %s", path, e.msg);
             free(s);
