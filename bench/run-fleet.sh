@@ -16,6 +16,9 @@
 #
 #   VEHICLES=100 DAYS=1 RECORDS=50 CONNS=256 ROUNDS=3 bash bench/run-fleet.sh
 #
+# BASELINE_BIN=/path/to/fleet adds a Teltonika run of that binary to every
+# round (an A/B of a change's ingest cost; e.g. main's build).
+#
 # Then the history phase (PHASES=ingest,history; either alone): one Teltonika
 # device sends HISTORY_DAYS (30; QUICK=1: 3) days at 1 Hz in 255-record
 # packets (the backfill, timed: fixes/s), and two servers on copies of that
@@ -56,9 +59,9 @@ stop_all() {
 trap stop_all EXIT
 printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' >"$work/fleet.json"
 rows=()
-run() { # workload round
-    local w=$1 r=$2 data="$work/data-$1-$2"
-    WEFT_WORKERS=1 taskset -c 0 build/apps/fleet --config "$work/fleet.json" --data-dir "$data" --port 0 \
+run() { # workload round [server binary]
+    local w=$1 r=$2 data="$work/data-$1-$2-${3:+b}" bin=${3:-build/apps/fleet}
+    WEFT_WORKERS=1 taskset -c 0 "$bin" --config "$work/fleet.json" --data-dir "$data" --port 0 \
         --osmand-port 0 --teltonika-port 0 >"$work/srv.log" 2>&1 &
     local pid=$!
     pids+=("$pid")
@@ -67,7 +70,7 @@ run() { # workload round
     tp=$(grep -o 'teltonika on tcp://[^ ]*' "$work/srv.log" | sed 's/.*://')
     op=$(grep -o 'osmand on http://[^ ]*' "$work/srv.log" | sed 's/.*://')
     local s0 s1 t0 t1 args
-    if [ "$w" = teltonika ]; then
+    if [ "$w" = teltonika ] || [ "$w" = teltonika-baseline ]; then
         args=(--protocol teltonika --vehicles "$VEHICLES" --backfill "$DAYS" --interval-ms "$TLT_INTERVAL"
               --records-per-packet "$RECORDS" --teltonika-port "$tp")
     else
@@ -99,6 +102,8 @@ if [[ ",$PHASES," == *",ingest,"* ]]; then
     echo "== bench-fleet: $ROUNDS rounds, Teltonika $VEHICLES devices x $DAYS day(s), a fix every $TLT_INTERVAL ms, $RECORDS-record packets; OsmAnd $OSM_VEHICLES devices x $OSM_DAYS day(s), a fix every $OSM_INTERVAL ms, $CONNS connections"
     for r in $(seq 1 "$ROUNDS"); do
         if [ $((r % 2)) -eq 1 ]; then run teltonika "$r"; run osmand "$r"; else run osmand "$r"; run teltonika "$r"; fi
+        # BASELINE_BIN=path/to/another/fleet: its Teltonika figure beside ours, same rounds
+        if [ -n "${BASELINE_BIN:-}" ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
     done
     printf '%s\n' "${rows[@]}" | python3 bench/tools/fleet_report.py "$OUT" \
         "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS bash bench/run-fleet.sh"
