@@ -1,10 +1,10 @@
 /* apps/fleet/motion.c — motion chunks (see motion.h). */
 #include "motion.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "geo.h"
 
@@ -22,17 +22,14 @@ void motion_chunk_from_row(motion_chunk *c, const weft_db_rows *r, int i) {
     c->engine_ms = weft_db_int(r, i, 16);
 }
 
-/* Does s[0..n) contain the NUL-terminated pat (ASCII case folded unless exact)? */
+/* Does s[0..n) contain the NUL-terminated pat (ASCII case folded unless
+ * exact)? pat starts with a character that has no case ('"'): the scan
+ * jumps between its occurrences with memchr. */
 static int contains(const char *s, size_t n, const char *pat, int exact) {
     size_t m = strlen(pat);
-    for (size_t i = 0; i + m <= n; i++) {
-        size_t k = 0;
-        if (exact) {
-            if (memcmp(s + i, pat, m) == 0) return 1;
-            continue;
-        }
-        while (k < m && tolower((unsigned char)s[i + k]) == tolower((unsigned char)pat[k])) k++;
-        if (k == m) return 1;
+    for (const char *p = s, *end = s + n; (size_t)(end - p) >= m; p++) {
+        if (!(p = memchr(p, pat[0], (size_t)(end - p) - m + 1))) return 0;
+        if (exact ? memcmp(p + 1, pat + 1, m - 1) == 0 : strncasecmp(p + 1, pat + 1, m - 1) == 0) return 1;
     }
     return 0;
 }

@@ -27,6 +27,7 @@
 #include "api.h"
 #include "geo.h"
 #include "isotime.h"
+#include "motion.h"
 
 /* ---- the fixture ------------------------------------------------------------------------ */
 
@@ -1197,6 +1198,26 @@ static int gen_submit(env *v, int64_t dev, fleet_fix *fx, int n, char (*attrs)[4
     int rc = writer_submit(v->f.w, rows, n, NULL, 0, &e);
     if (rc < 0) fprintf(stderr, "writer_submit: %s\n", e.msg);
     return rc;
+}
+
+/* ignition as the reports' SQL reads it: LIKE '%"ignition":true%' first, then false;
+ * SQLite's LIKE folds ASCII case, PostgreSQL's does not */
+TEST_PLAIN(motion_ign_of_reads_like_the_sql) {
+    struct { const char *a; int lite, pg; } t[] = {
+        {"{\"ignition\":true}", 1, 1},
+        {"{\"a\":1,\"Ignition\":TRUE}", 1, -1},
+        {"{\"ignition\":false,\"ignition\":true}", 1, 1}, /* true is looked for first */
+        {"{\"ignition\":false}", 0, 0},
+        {"{\"x\":\"\\\"ignition\\\":true\"}", -1, -1}, /* inside a string: \" is no match */
+        {"{}", -1, -1},
+        {"\"ignition\":fals", -1, -1},
+        {"", -1, -1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        ASSERT_EQ(motion_ign_of(t[i].a, strlen(t[i].a), 0), t[i].lite);
+        ASSERT_EQ(motion_ign_of(t[i].a, strlen(t[i].a), 1), t[i].pg);
+    }
+    ASSERT_EQ(motion_ign_of("{\"ignition\":true}", 15, 0), -1); /* only the first len bytes */
 }
 
 NOCFG(motion_chunks_match_raw)
