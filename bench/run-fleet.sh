@@ -101,9 +101,10 @@ PY
 if [[ ",$PHASES," == *",ingest,"* ]]; then
     echo "== bench-fleet: $ROUNDS rounds, Teltonika $VEHICLES devices x $DAYS day(s), a fix every $TLT_INTERVAL ms, $RECORDS-record packets; OsmAnd $OSM_VEHICLES devices x $OSM_DAYS day(s), a fix every $OSM_INTERVAL ms, $CONNS connections"
     for r in $(seq 1 "$ROUNDS"); do
+        # BASELINE_BIN=path/to/another/fleet: its Teltonika run first in odd rounds, last in even ones
+        if [ -n "${BASELINE_BIN:-}" ] && [ $((r % 2)) -eq 1 ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
         if [ $((r % 2)) -eq 1 ]; then run teltonika "$r"; run osmand "$r"; else run osmand "$r"; run teltonika "$r"; fi
-        # BASELINE_BIN=path/to/another/fleet: its Teltonika figure beside ours, same rounds
-        if [ -n "${BASELINE_BIN:-}" ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
+        if [ -n "${BASELINE_BIN:-}" ] && [ $((r % 2)) -eq 0 ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
     done
     printf '%s\n' "${rows[@]}" | python3 bench/tools/fleet_report.py "$OUT" \
         "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS bash bench/run-fleet.sh"
