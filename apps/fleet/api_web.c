@@ -102,7 +102,7 @@ static void installed_version(const char *root, weft_str pkg, char *out, size_t 
  * Only the browser libraries the page loads; the version in the URL must be
  * the one installed, so the answer can be cached for good. */
 static int vendor_file(weft_http_ctx *c, void *ud) {
-    static const char *const allowed[] = {"leaflet", "leaflet.markercluster", "@geoman-io/leaflet-geoman-free",
+    static const char *const allowed[] = {"leaflet", "leaflet.markercluster", "supercluster", "@geoman-io/leaflet-geoman-free",
                                           "topojson-client", "world-atlas"};
     fleet *f = ud;
     weft_str path = weft_http_param(c, "path"), pkg = path;

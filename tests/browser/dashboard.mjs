@@ -6,7 +6,7 @@
 // view go to the harness OUT dir.
 //
 //   node tests/browser/dashboard.mjs      (after npm ci in apps/fleet/web and make)
-import { startFleet, startSim, launch, login, shot, waitFor, suite } from './fleet_harness.mjs';
+import { startFleet, startSim, launch, login, shot, waitFor, suite, sleep } from './fleet_harness.mjs';
 
 const VEHICLES = 30;
 const s = suite('dashboard');
@@ -19,8 +19,8 @@ const cookieApi = async (page, method, path, body) => page.evaluate(async ([m, p
     body: b ? JSON.stringify(b) : undefined });
   return { status: r.status, body: await r.json().catch(() => null) };
 }, [method, path, body]);
-const markerPositions = (page) => page.evaluate(() =>
-  [...document.querySelectorAll('.leaflet-marker-icon.veh')].map((m) => m.style.transform).join('|'));
+// the vehicles are drawn on one canvas (vehlayer.js): its pixels change when they move
+const markerPositions = (page) => page.evaluate(() => document.querySelector('canvas.vehicles').toDataURL());
 
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -65,6 +65,29 @@ try {
     await page.keyboard.press('Escape');
     await page.waitForSelector('.details[hidden]', { state: 'attached' });
     await page.selectOption('.filters select[aria-label=Status]', '');
+  });
+
+  await s.test('the map: a click on a vehicle selects it (ringed), on a cluster zooms in', async () => {
+    // the vehicles are drawn on a canvas; canvas.hits lists what was drawn where (container pixels)
+    const hits = () => page.evaluate(() => document.querySelector('canvas.vehicles').hits ?? []);
+    const box = await (await page.$('#map')).boundingBox();
+    const zoomOut = await page.$('.leaflet-control-zoom-out');
+    for (let i = 0; i < 6 && !(await hits()).some((x) => x.cluster !== undefined); i++) { await zoomOut.click(); await sleep(400); }
+    const cluster = (await hits()).find((x) => x.cluster !== undefined);
+    if (!cluster) throw new Error('no cluster drawn when zoomed out');
+    const before = JSON.stringify((await hits()).map((x) => [x.n, x.id]));
+    await page.mouse.click(box.x + cluster.x, box.y + cluster.y);
+    await waitFor(async () => JSON.stringify((await hits()).map((x) => [x.n, x.id])) !== before, { what: 'the cluster to open' });
+    await waitFor(async () => (await hits()).some((x) => x.id !== undefined), { what: 'a single vehicle drawn' });
+    const v = (await hits()).find((x) => x.id !== undefined);
+    await page.mouse.click(box.x + v.x, box.y + v.y);
+    await page.waitForSelector('.details:not([hidden]) dl');
+    const devs = (await cookieApi(page, 'GET', '/api/devices')).body;
+    const name = devs.find((d) => d.id === v.id)?.name;
+    if ((await page.textContent('.details h2')) !== name) throw new Error(`clicked ${name}, details show ${await page.textContent('.details h2')}`);
+    await waitFor(async () => (await hits()).at(-1)?.id === v.id, { what: 'the selected vehicle drawn on top' });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.details[hidden]', { state: 'attached' });
   });
 
   await s.test('keyboard: arrows move through the list, Enter selects', async () => {

@@ -1,13 +1,13 @@
 // map.js — the shared Leaflet map: the offline base layer (world-atlas
 // land and countries, the simulator's roads from /overlays/roads.geojson)
-// or web.tile_url's tiles, and the live layer: one marker per vehicle with a
-// heading arrow in its status colour, clustered when zoomed out, gliding
-// between fixes while on screen.
+// or web.tile_url's tiles, and the live vehicles (vehlayer.js: one canvas,
+// a dot with a heading arrow in its status colour per vehicle, clustered
+// when zoomed out, gliding between fixes).
 
 import { vehicleStatus } from './status.js';
+import { createVehicleLayer } from './vehlayer.js';
 
 const L = window.L;
-const GLIDE_MS = 900;
 const UNCLUSTER_ZOOM = 16;
 
 async function baseLayers(map, server) {
@@ -40,91 +40,40 @@ async function baseLayers(map, server) {
   } catch { /* no roads exported */ }
 }
 
-function icon(status, course, selected) {
-  return L.divIcon({
-    className: `veh s-${status}${selected ? ' selected' : ''}`,
-    html: `<i style="transform:rotate(${Math.round(course ?? 0)}deg)"></i>`,
-    iconSize: [22, 22], iconAnchor: [11, 11],
-  });
-}
-
 export function createMap(el, store, server) {
   const map = L.map(el, { zoomControl: true, maxZoom: 19, minZoom: 2, preferCanvas: false, worldCopyJump: true, attributionControl: !!server.tileUrl })
     .setView([48.2082, 16.3738], 13);
   baseLayers(map, server);
-  const cluster = L.markerClusterGroup({
-    chunkedLoading: true, disableClusteringAtZoom: UNCLUSTER_ZOOM, showCoverageOnHover: false,
-    maxClusterRadius: 50, spiderfyOnMaxZoom: false,
-  });
-  cluster.addTo(map);
-  const markers = new Map(); // deviceId -> {marker, status, course}
-  const gliding = new Map(); // deviceId -> {from, to, t0}
-  let selected = null, mode = 'live', fitted = false, glideFrame = 0;
+  let selected = null, mode = 'live', fitted = false;
   const listeners = new Set();
-  const now = () => Date.now();
-
-  const glide = (t) => {
-    glideFrame = 0;
-    for (const [id, g] of gliding) {
-      const k = Math.min(1, (t - g.t0) / GLIDE_MS);
-      const lat = g.from.lat + (g.to.lat - g.from.lat) * k, lng = g.from.lng + (g.to.lng - g.from.lng) * k;
-      markers.get(id)?.marker.setLatLng([lat, lng]);
-      if (k >= 1) gliding.delete(id);
-    }
-    if (gliding.size) glideFrame = requestAnimationFrame(glide);
-  };
+  const layer = createVehicleLayer({
+    unclusterZoom: UNCLUSTER_ZOOM,
+    onClick: (id) => select(id),
+    nameOf: (id) => store.devices.get(id)?.name,
+  }).addTo(map);
 
   function update(ids) {
-    const add = [], bounds = map.getBounds().pad(0.1), unclustered = map.getZoom() >= UNCLUSTER_ZOOM;
-    const t0 = performance.now();
+    const t = performance.now(), now = Date.now();
     for (const id of ids) {
       const p = store.positions.get(id), d = store.devices.get(id);
       if (!p || !d) continue;
-      const status = vehicleStatus(d, p, now(), server);
-      const to = L.latLng(p.latitude, p.longitude);
-      let m = markers.get(id);
-      if (!m) {
-        const marker = L.marker(to, { icon: icon(status, p.course, id === selected), keyboard: false, title: d.name });
-        marker.on('click', () => select(id));
-        m = { marker, status, course: p.course };
-        markers.set(id, m);
-        add.push(marker);
-        continue;
-      }
-      if (m.status !== status || Math.abs((m.course ?? 0) - (p.course ?? 0)) >= 5) {
-        m.status = status;
-        m.course = p.course;
-        m.marker.setIcon(icon(status, p.course, id === selected));
-      }
-      const from = m.marker.getLatLng();
-      if (from.equals(to)) continue;
-      if (unclustered && bounds.contains(to) && mode === 'live') {
-        gliding.set(id, { from, to, t0 });
-      } else {
-        gliding.delete(id);
-        m.marker.setLatLng(to);
-      }
+      layer.put(id, p.latitude, p.longitude, vehicleStatus(d, p, now, server), p.course, t);
     }
-    if (add.length) cluster.addLayers(add);
-    if (gliding.size && !glideFrame) glideFrame = requestAnimationFrame(glide);
-    if (!fitted && markers.size) {
+    layer.changed();
+    if (!fitted && layer.size()) {
       fitted = true;
-      const b = L.latLngBounds([...markers.values()].map((x) => x.marker.getLatLng()));
+      const b = layer.bounds();
       if (b.isValid()) map.fitBounds(b.pad(0.05), { maxZoom: 15 });
     }
   }
 
   function select(id) {
-    const old = selected;
     selected = id;
-    for (const x of [old, id]) {
-      const m = markers.get(x);
-      if (m) m.marker.setIcon(icon(m.status, m.course, x === selected));
-    }
+    layer.select(id);
     for (const fn of listeners) fn(id);
   }
 
-  store.on('reset', () => { cluster.clearLayers(); markers.clear(); gliding.clear(); });
+  store.on('reset', () => layer.clear());
   // one pass per batch over the union of changed devices and positions
   // (a fix usually changes both)
   // ('applied' ends every batch, inside the live-update measure)
@@ -135,14 +84,14 @@ export function createMap(el, store, server) {
   store.on('devices', (changed) => later(changed.keys()));
 
   return {
-    map, cluster,
+    map, vehicles: layer,
     select, get selected() { return selected; },
     onSelect(fn) { listeners.add(fn); return () => listeners.delete(fn); },
-    markerOf: (id) => markers.get(id)?.marker,
+    positionOf: (id) => layer.positionOf(id),
     setMode(m) {
       mode = m;
-      if (m === 'page' && map.hasLayer(cluster)) map.removeLayer(cluster);
-      if (m === 'live' && !map.hasLayer(cluster)) map.addLayer(cluster);
+      if (mode === 'page' && map.hasLayer(layer)) map.removeLayer(layer);
+      if (mode === 'live' && !map.hasLayer(layer)) map.addLayer(layer);
     },
   };
 }
