@@ -9,7 +9,7 @@
 // per status change); here a live update only writes numbers, and a frame
 // draws the few hundred things in view (bench/results/dashboard-*.md).
 
-import { glideAt, moveTo, clusterStyle, hitTest, inBox, RateLimit, FrameCoalescer } from './vehmath.js';
+import { glideAt, moveTo, clusterOptions, clusterStyle, hitTest, inBox, RateLimit, FrameCoalescer } from './vehmath.js';
 
 const L = window.L;
 const COLOUR = { moving: '#1a7f37', idle: '#bf8700', stopped: '#0969da', offline: '#6e7781' };
@@ -33,7 +33,7 @@ export function createVehicleLayer(opts) {
       v.f.geometry.coordinates[1] = v.lat;
       feats.push(v.f);
     }
-    index = new window.Supercluster({ radius: 50, extent: 256, maxZoom: opts.unclusterZoom - 1, minPoints: 2 }).load(feats);
+    index = new window.Supercluster(clusterOptions(opts.unclusterZoom)).load(feats);
     indexDirty = false;
     performance.measure('cluster-index', 'cluster-index-start');
     frame.request();

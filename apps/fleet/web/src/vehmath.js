@@ -35,6 +35,10 @@ export function moveTo(v, lat, lng, t) {
   return true;
 }
 
+// supercluster's options: a 50 px radius on Leaflet's 256 px tiles (as
+// markercluster's maxClusterRadius), no clusters from unclusterZoom on.
+export const clusterOptions = (unclusterZoom) => ({ radius: 50, extent: 256, maxZoom: unclusterZoom - 1, minPoints: 2 });
+
 // The look of a cluster of n vehicles (leaflet.markercluster's default
 // colours: green below 10, yellow below 100, orange above): radii in CSS
 // pixels and fills.
