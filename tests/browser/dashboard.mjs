@@ -6,9 +6,12 @@
 // view go to the harness OUT dir.
 //
 //   node tests/browser/dashboard.mjs      (after npm ci in apps/fleet/web and make)
-import { startFleet, startSim, launch, login, shot, waitFor, suite, sleep } from './fleet_harness.mjs';
+import { readFileSync } from 'node:fs';
+import { startFleet, startSim, launch, login, shot, waitFor, suite, sleep, ROOT } from './fleet_harness.mjs';
+import { servedFiles, precompress } from '../../apps/fleet/web/tools/precompress.mjs';
 
 const VEHICLES = 30;
+const WEB = ROOT + '/apps/fleet/web/';
 const s = suite('dashboard');
 const fleet = await startFleet();
 const sim = await startSim(fleet, { vehicles: VEHICLES });
@@ -41,6 +44,26 @@ try {
     if ((await page.textContent('.role')) !== 'admin') throw new Error('role');
     const nav = await page.$$eval('nav a', (a) => a.map((x) => x.textContent));
     if (nav.join() !== 'Live,Replay,Geofences,Reports,Devices') throw new Error(`nav: ${nav}`);
+  });
+
+  await s.test('assets: precompressed gzip, ETag and 304, cache headers', async () => {
+    precompress(servedFiles(WEB)); // as make run / make test do
+    const get = (path, h = {}) => fetch(fleet.base + path, { headers: { 'Accept-Encoding': 'gzip', ...h } });
+    for (const [path, cache] of [['/', 'no-cache'], ['/src/app.js', 'no-cache'], ['/src/vehlayer.js', 'no-cache'],
+      ['/vendor/leaflet@1.9.4/dist/leaflet.js', 'immutable'], ['/vendor/supercluster@9.1.0/dist/supercluster.min.js', 'immutable'],
+      ['/vendor/world-atlas@2.0.2/land-50m.json', 'immutable'], ['/overlays/roads.geojson', 'no-cache']]) {
+      const r = await get(path);
+      const h = (k) => r.headers.get(k) ?? '';
+      if (r.status !== 200 || h('content-encoding') !== 'gzip' || h('vary') !== 'Accept-Encoding' || !h('cache-control').includes(cache) || !h('etag'))
+        throw new Error(`${path}: ${r.status} ${JSON.stringify(Object.fromEntries(r.headers))}`);
+      await r.arrayBuffer();
+      const again = await get(path, { 'If-None-Match': h('etag') });
+      if (again.status !== 304) throw new Error(`${path}: If-None-Match gave ${again.status}`);
+    }
+    const gz = await (await get('/src/app.js')).text();
+    const plain = await fetch(fleet.base + '/src/app.js', { headers: { 'Accept-Encoding': 'identity' } });
+    if (plain.headers.get('content-encoding')) throw new Error('identity got an encoding');
+    if ((await plain.text()) !== gz || gz !== readFileSync(WEB + 'src/app.js', 'utf8')) throw new Error('gzip and plain bodies differ');
   });
 
   await s.test('the simulated vehicles appear and move', async () => {

@@ -3,6 +3,7 @@
 
 import { h } from './dom.js';
 import { vehicleStatus, STATUSES } from './status.js';
+import { RateLimit } from './vehmath.js';
 
 const ALERTS = new Set(['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm']);
 
@@ -31,7 +32,10 @@ export function mountKpi(box, ctx) {
     tiles.km.textContent = (m / 1000).toLocaleString(undefined, { maximumFractionDigits: 0 });
     tiles.alerts.textContent = alertsToday;
   };
-  const later = () => { if (!frame) frame = requestAnimationFrame(draw); };
+  // at most twice a second: counting 10,000 statuses on every frame of live
+  // updates would cost more than the tiles are worth
+  const limit = new RateLimit(() => { if (!frame) frame = requestAnimationFrame(draw); }, 500);
+  const later = () => limit.request();
   store.on('devices', later);
   store.on('positions', later);
   store.on('events', (evs) => { alertsToday += evs.filter((e) => ALERTS.has(e.type)).length; later(); });

@@ -109,8 +109,9 @@ export function createVehicleLayer(opts) {
     const nw = map.unproject(pb.min.subtract([pad, pad]), zoom), se = map.unproject(pb.max.add([pad, pad]), zoom);
     const box = [nw.lng, se.lat, se.lng, nw.lat];
     let moving = false, sel = null;
-    const one = (id, v) => {
-      const [lat, lng, gliding] = glideAt(v, t);
+    const clustered = zoom < opts.unclusterZoom && index;
+    const one = (id, v) => { // vehicles glide only when unclustered (few are in view)
+      const [lat, lng, gliding] = clustered ? [v.lat, v.lng, false] : glideAt(v, t);
       if (!inBox(lat, lng, box)) return;
       moving ||= gliding;
       const p = map.latLngToContainerPoint([lat, lng]);
@@ -118,7 +119,7 @@ export function createVehicleLayer(opts) {
       drawVehicle(v, p.x, p.y, false);
       items.push({ x: p.x, y: p.y, r: R, id });
     };
-    if (zoom >= opts.unclusterZoom || !index) {
+    if (!clustered) {
       for (const [id, v] of vehicles) one(id, v);
       if (zoom < opts.unclusterZoom) reindex.request(); // no index yet: one by one until there is
     } else {
@@ -190,6 +191,7 @@ export function createVehicleLayer(opts) {
   const layer = new Layer();
 
   // a vehicle's new state: position (glides there), status, course
+  let selChanged = false;
   layer.put = (id, lat, lng, status, course, t = performance.now()) => {
     let v = vehicles.get(id);
     if (!v) {
@@ -200,11 +202,15 @@ export function createVehicleLayer(opts) {
     v.status = status;
     v.course = course;
     if (moveTo(v, lat, lng, t)) indexDirty = true;
+    if (id === selected) selChanged = true;
   };
-  // after a batch of put(): draw in the next frame, re-index when allowed
+  // after a batch of put(): unclustered, draw in the next frame (vehicles
+  // glide); clustered, the index says what is drawn, so redraw when it is
+  // rebuilt (at most once a second) or the selected vehicle changed
   layer.changed = () => {
     if (!map) return;
-    frame.request();
+    if (map.getZoom() >= opts.unclusterZoom || !index || selChanged) frame.request();
+    selChanged = false;
     if (indexDirty && map.getZoom() < opts.unclusterZoom) reindex.request();
   };
   layer.clear = () => { vehicles.clear(); index = null; indexDirty = true; layer.changed(); };
