@@ -73,10 +73,13 @@ try {
           return m ? m.startTime + m.duration : 0;
         }), { timeout: 60000, what: 'the first live update' });
       };
-      await cdp.send('Network.clearBrowserCache'); // a cold load first (the session cookie stays)
+      await page.reload(); // settle: the previous page's teardown and socket are not this variant's cost
+      await firstUpdate();
+      await sleep(2000);
+      await cdp.send('Network.clearBrowserCache'); // a cold load (the session cookie stays)
       await page.reload();
       const cold = await firstUpdate();
-      await sleep(1000);
+      await sleep(2000);
       await page.reload(); // then a warm one, which the window below measures
       const load = await firstUpdate();
       await sleep(2000); // the snapshot's own frames are not steady state
