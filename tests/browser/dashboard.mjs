@@ -146,6 +146,16 @@ try {
     await shot(page, 'alerts');
   });
 
+  await s.test('after a reload the alerts-today tile counts the alerts of the day from the API', async () => {
+    const types = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm'];
+    const day = new Date().toISOString().slice(0, 10);
+    let want = 0; // counted before the reload: the page's own count can only be higher
+    for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${day}T00:00:00Z&limit=10000`)).body.length;
+    if (!want) throw new Error('no alert today (the geofence test makes some)');
+    await page.reload();
+    await waitFor(async () => Number(await page.textContent('.kpi-alerts b')) >= want, { what: `the alerts-today tile to show ${want}` });
+  });
+
   await s.test('pages without a module say so; the map view comes back', async () => {
     await page.goto(fleet.base + '/#/nosuchpage');
     await page.waitForSelector('.side .empty');
