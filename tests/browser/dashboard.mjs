@@ -102,9 +102,18 @@ try {
     await page.mouse.click(box.x + cluster.x, box.y + cluster.y);
     await waitFor(async () => JSON.stringify((await hits()).map((x) => [x.n, x.id])) !== before, { what: 'the cluster to open' });
     await waitFor(async () => (await hits()).some((x) => x.id !== undefined), { what: 'a single vehicle drawn' });
-    const v = (await hits()).find((x) => x.id !== undefined);
-    await page.mouse.click(box.x + v.x, box.y + v.y);
-    await page.waitForSelector('.details:not([hidden]) dl');
+    // a vehicle that stands still (a moving one can leave the spot between reading and clicking on a busy machine)
+    let v, opened = false;
+    for (let i = 0; i < 5 && !opened; i++) {
+      const a = await hits();
+      await sleep(500);
+      const b = await hits(), still = (x) => a.some((y) => y.id === x.id && Math.abs(y.x - x.x) < 1 && Math.abs(y.y - x.y) < 1);
+      v = b.find((x) => x.id !== undefined && still(x)) ?? b.find((x) => x.id !== undefined);
+      if (!v) continue;
+      await page.mouse.click(box.x + v.x, box.y + v.y);
+      opened = await page.waitForSelector('.details:not([hidden]) dl', { timeout: 3000 }).then(() => true, () => false);
+    }
+    if (!opened) throw new Error('five clicks on drawn vehicles selected none');
     const devs = (await cookieApi(page, 'GET', '/api/devices')).body;
     const name = devs.find((d) => d.id === v.id)?.name;
     if ((await page.textContent('.details h2')) !== name) throw new Error(`clicked ${name}, details show ${await page.textContent('.details h2')}`);
