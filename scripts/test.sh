@@ -351,6 +351,7 @@ if [ -z "$CHECK" ] && { [ -z "$T" ] || [ "$T_FILE" = web ] || [ -f "tests/browse
         [ apps/fleet/web/package-lock.json -nt apps/fleet/web/node_modules/.package-lock.json ]; then
         (cd apps/fleet/web && npm ci --no-audit --no-fund) >"$LOG/npm-web.log" 2>&1
     fi
+    node apps/fleet/web/tools/precompress.mjs >>"$LOG/npm-web.log" 2>&1 # .gz beside the served files
     if want tests/web/web; then
         if node --test tests/web/ $(ls -d apps/fleet/web/test 2>/dev/null) >"$LOG/web.log" 2>&1; then
             record "web" 0; printf '  %-44s ok (%s tests)\n' "web" "$(grep -oP '^# pass \K[0-9]+' "$LOG/web.log")"

@@ -16,11 +16,12 @@
 // build/apps/fleet and build/apps/fleet-sim ($WEFT_BUILD overrides build/).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = resolve(ROOT, process.env.WEFT_BUILD ?? 'build');
@@ -83,7 +84,9 @@ export async function startFleet(opts = {}) {
   writeFileSync(join(dataDir, 'fleet.json'), JSON.stringify(settings));
   if (opts.overlays !== false) {
     mkdirSync(join(dataDir, 'overlays'), { recursive: true });
-    await run(join(BUILD, 'apps/fleet-sim'), ['--export-roads', join(dataDir, 'overlays/roads.geojson')]);
+    const roads = join(dataDir, 'overlays/roads.geojson');
+    await run(join(BUILD, 'apps/fleet-sim'), ['--export-roads', roads]);
+    writeFileSync(roads + '.gz', gzipSync(readFileSync(roads))); // as make run does (tools/precompress.mjs)
   }
   const env = {
     WEFT_FLEET_DEMO: opts.demo === false ? '0' : '1',
