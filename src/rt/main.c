@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -51,6 +52,15 @@ static void *sysmon_main(void *arg) {
     int busy_ms = 2;
     if (weft__R.nworkers == 1)
         busy_ms = weft__R.starve_ms > 4 ? weft__R.starve_ms / 2 : weft__R.starve_ms > 0 ? 2 : 50;
+    /* Reports are rate-limited: at most one line per REPORT_GAP_NS for the
+     * whole runtime. On a loaded machine (the OS descheduling the workers
+     * themselves) every worker looks held in turn, and one line per stall
+     * flooded stderr (park1m, 2 workers: screens of them). Stalls inside
+     * the gap are counted and the count rides on the next line, or on a
+     * last line when the monitor stops. */
+    enum { REPORT_GAP_NS = 1000000000 };
+    int64_t last_report = 0;
+    uint64_t suppressed = 0;
     while (!atomic_load(&weft__R.sysmon_stop)) {
         int idle = atomic_load(&weft__R.nidle) == weft__R.nworkers;
         struct timespec ts = {0, (idle ? 50 : busy_ms) * 1000000L};
@@ -71,15 +81,29 @@ static void *sysmon_main(void *arg) {
             if (weft__R.starve_ms > 0 && !reported[i] &&
                 now - since[i] >= (int64_t)weft__R.starve_ms * 1000000) {
                 reported[i] = 1;
+                if (last_report && now - last_report < REPORT_GAP_NS) {
+                    suppressed++;
+                    continue;
+                }
+                last_report = now;
                 char name[32];
                 uint64_t id = snapshot_task(cur, name);
+                char more[64] = "";
+                if (suppressed)
+                    snprintf(more, sizeof more, " (%llu more such reports suppressed)",
+                             (unsigned long long)suppressed);
                 weft_log_warn("task \"%s\" (id %llu) has held worker %d for %lld ms without "
-                              "yielding",
+                              "yielding%s",
                               name[0] ? name : "?", (unsigned long long)id, i,
-                              (long long)((now - since[i]) / 1000000));
+                              (long long)((now - since[i]) / 1000000), more);
+                suppressed = 0;
             }
         }
     }
+    if (suppressed)
+        weft_log_warn("%llu more reports of a task holding a worker without yielding were "
+                      "suppressed (at most one per %d s)",
+                      (unsigned long long)suppressed, REPORT_GAP_NS / 1000000000);
     return NULL;
 }
 

@@ -662,3 +662,42 @@ TEST(a_task_holding_a_worker_is_reported_by_name) {
     ASSERT(strstr(buf, "task \"hog\"") != NULL);
     ASSERT(strstr(buf, "without yielding") != NULL);
 }
+
+static int count_of(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* The monitor writes at most one "held worker" line a second: three hogs in
+ * a row give one line at once, and the stalls inside the second are counted
+ * on the next line (run-rt.sh's park1m on a loaded machine flooded stderr). */
+TEST(starvation_reports_are_rate_limited) {
+    char path[] = "/tmp/weft-starve-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    unlink(path);
+    int saved = dup(2);
+    dup2(fd, 2);
+    int done_ok = 1;
+    for (int k = 0; k < 3; k++) {
+        if (k == 2) weft_sleep(1100); /* past the one-second gap */
+        _Atomic int done = 0;
+        weft_task_opts o = {.name = k == 2 ? "hog-late" : "hog-early"};
+        weft_go_opts(hog, (void *)&done, &o);
+        for (int i = 0; i < 500 && !atomic_load(&done); i++) weft_sleep(2);
+        weft_sleep(10);
+        if (!atomic_load(&done)) done_ok = 0;
+    }
+    dup2(saved, 2);
+    close(saved);
+    static char buf[1 << 14];
+    read_file(fd, buf, sizeof buf);
+    close(fd);
+    ASSERT(done_ok);
+    /* one line for the first two hogs, one for the late one */
+    ASSERT_EQ(count_of(buf, "task \"hog-early\""), 1);
+    ASSERT_EQ(count_of(buf, "task \"hog-late\""), 1);
+    /* the second hog, counted (at least 1: a loaded machine may add stalls) */
+    ASSERT(strstr(buf, " more such reports suppressed)") != NULL);
+}
