@@ -52,14 +52,16 @@ static void *sysmon_main(void *arg) {
     int busy_ms = 2;
     if (weft__R.nworkers == 1)
         busy_ms = weft__R.starve_ms > 4 ? weft__R.starve_ms / 2 : weft__R.starve_ms > 0 ? 2 : 50;
-    /* Reports are rate-limited: at most one line per REPORT_GAP_NS for the
-     * whole runtime. On a loaded machine (the OS descheduling the workers
-     * themselves) every worker looks held in turn, and one line per stall
-     * flooded stderr (park1m, 2 workers: screens of them). Stalls inside
-     * the gap are counted and the count rides on the next line, or on a
-     * last line when the monitor stops. */
-    enum { REPORT_GAP_NS = 1000000000 };
-    int64_t last_report = 0;
+    /* Reports are rate-limited for the whole runtime: a burst of
+     * REPORT_BURST lines, then one per REPORT_GAP_NS (a generic cell rate
+     * limiter: `tat` is when the budget is whole again). On a loaded machine
+     * (the OS descheduling the workers themselves) every worker looks held
+     * in turn, and one line per stall flooded stderr (park1m, 2 workers:
+     * screens of them). Stalls over the budget are counted and the count
+     * rides on the next line, or on a last line when the monitor stops. */
+    enum { REPORT_BURST = 5 };
+    const int64_t REPORT_GAP_NS = 1000000000;
+    int64_t tat = 0;
     uint64_t suppressed = 0;
     while (!atomic_load(&weft__R.sysmon_stop)) {
         int idle = atomic_load(&weft__R.nidle) == weft__R.nworkers;
@@ -81,11 +83,11 @@ static void *sysmon_main(void *arg) {
             if (weft__R.starve_ms > 0 && !reported[i] &&
                 now - since[i] >= (int64_t)weft__R.starve_ms * 1000000) {
                 reported[i] = 1;
-                if (last_report && now - last_report < REPORT_GAP_NS) {
+                if (tat > now + (REPORT_BURST - 1) * REPORT_GAP_NS) {
                     suppressed++;
                     continue;
                 }
-                last_report = now;
+                tat = (tat > now ? tat : now) + REPORT_GAP_NS;
                 char name[32];
                 uint64_t id = snapshot_task(cur, name);
                 char more[64] = "";
@@ -102,8 +104,8 @@ static void *sysmon_main(void *arg) {
     }
     if (suppressed)
         weft_log_warn("%llu more reports of a task holding a worker without yielding were "
-                      "suppressed (at most one per %d s)",
-                      (unsigned long long)suppressed, REPORT_GAP_NS / 1000000000);
+                      "suppressed (at most %d at once, then one a second)",
+                      (unsigned long long)suppressed, (int)REPORT_BURST);
     return NULL;
 }
 
