@@ -34,6 +34,9 @@
  * runs the "after switch" hook, which releases the caller's lock (if any) and
  * moves ARMED -> PARKED. A waker that found ARMED marks the wait WOKEN and the
  * hook then readies the task itself; a waker that found PARKED readies it.
+ * The exception is cancellation: weft__wake_canceled() waits for an ARMED
+ * wait to be parked or dropped, and wakes it only then (see "The hand-off
+ * park" below for why).
  * Lock-holding wakers (channels, sync) always see PARKED or WOKEN, because the
  * lock is released only after the state moved to PARKED. A wait armed with
  * nocancel (the task has cancellation masked: t->nocancel > 0, from
