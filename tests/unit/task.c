@@ -642,13 +642,21 @@ static void hog(void *arg) {
     atomic_store((_Atomic int *)arg, 1);
 }
 
-TEST(a_task_holding_a_worker_is_reported_by_name) {
+/* Points stderr at a fresh, unlinked temporary file; returns its fd, or -1
+ * (then stderr is untouched). *saved: the old stderr, for dup2() back. */
+static int stderr_to_temp(int *saved) {
     char path[] = "/tmp/weft-starve-XXXXXX";
     int fd = mkstemp(path);
-    ASSERT(fd >= 0);
+    if (fd < 0) return -1;
     unlink(path);
-    int saved = dup(2);
+    *saved = dup(2);
     dup2(fd, 2);
+    return fd;
+}
+
+TEST(a_task_holding_a_worker_is_reported_by_name) {
+    int saved = -1, fd = stderr_to_temp(&saved);
+    ASSERT(fd >= 0);
     _Atomic int done = 0; /* hog may run on the other worker */
     weft_task_opts o = {.name = "hog"};
     weft_go_opts(hog, (void *)&done, &o);
@@ -693,12 +701,8 @@ static void repeat_hog(void *arg) {
  * out are counted on the next line written after a pause. run-rt.sh's park1m
  * on a loaded machine flooded stderr with lines about the same two tasks. */
 TEST(starvation_reports_are_rate_limited) {
-    char path[] = "/tmp/weft-starve-XXXXXX";
-    int fd = mkstemp(path);
+    int saved = -1, fd = stderr_to_temp(&saved);
     ASSERT(fd >= 0);
-    unlink(path);
-    int saved = dup(2);
-    dup2(fd, 2);
     _Atomic int phase = 0;
     weft_task_opts o = {.name = "hog-repeat"};
     int64_t t0 = weft_now();
