@@ -89,7 +89,7 @@ static inline char *slot(weft_chan *c, size_t i) {
 /* Pop the first waiter that can still be claimed (lock held). The claimed
  * task cannot run until readied, which the caller does after unlocking
  * (rt_int.h, weft__chain): the woken task may free the channel at once. */
-static weft__waiter *take_waiter(weft__waiter **q, int err) {
+static inline __attribute__((always_inline)) weft__waiter *take_waiter(weft__waiter **q, int err) {
     weft__waiter *w;
     while ((w = weft__wq_pop(q))) {
         if (weft__claim(w->task, w->seq, w->idx)) {
@@ -102,7 +102,8 @@ static weft__waiter *take_waiter(weft__waiter **q, int err) {
 
 /* Try to send without waiting (lock held). 1 sent, 0 would block, <0 error.
  * A woken receiver is chained on *wake. */
-static int try_send(weft_chan *c, const void *v, weft__task **wake) {
+static inline __attribute__((always_inline)) int try_send(weft_chan *c, const void *v,
+                                                          weft__task **wake) {
     WEFT_ASSERT_HELD(&c->lock);
     if (c->closed) return WEFT_ECLOSED;
     weft__waiter *r = take_waiter(&c->recvq, 0);
@@ -121,7 +122,8 @@ static int try_send(weft_chan *c, const void *v, weft__task **wake) {
 
 /* Try to receive without waiting (lock held). 1 received, 0 would block,
  * WEFT_ECLOSED when closed and drained. A woken sender is chained on *wake. */
-static int try_recv(weft_chan *c, void *v, weft__task **wake) {
+static inline __attribute__((always_inline)) int try_recv(weft_chan *c, void *v,
+                                                          weft__task **wake) {
     WEFT_ASSERT_HELD(&c->lock);
     if (c->len > 0) {
         copy_elem(v, slot(c, 0), c->esz);
@@ -145,20 +147,105 @@ static int try_recv(weft_chan *c, void *v, weft__task **wake) {
     return c->closed ? WEFT_ECLOSED : 0;
 }
 
-static int chan_wait(weft_chan *c, weft__waiter **q, void *val, int64_t deadline,
-                     const char *reason) {
-    weft__task *t = weft__task_self();
-    uint32_t seq;
-    int rc = weft__wait_begin(t, deadline, 0, &seq);
+/* The hand-off protocol's arming (rt_int.h, "The hand-off park"): the op
+ * arms its wait before it takes the channel's lock, so that the lock's XCHG
+ * is the full barrier between this store and the canceled load after it.
+ * Returns the wait's seq. */
+_Static_assert(WS_MAKE(0, 1, 0, 0) == 8u && WS_MAKE(0, 0x1fffffffu, 1, 3) == 0xffffffffu,
+              "prearm: seq is bits 3-31 of the low word, the result the high word");
+static inline uint32_t prearm(weft__task *t, int nc) {
+    /* seq sits above the low three bits: adding 8 to the low word bumps it
+     * modulo 2^29, as WS_SEQ(ws) + 1 masked would, in fewer instructions */
+    uint32_t lo = (uint32_t)atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    uint32_t nlo = ((lo & ~7u) + 8u) | ((uint32_t)nc << 2) | WS_ARMED;
+    atomic_store_explicit(&t->wstate, (uint64_t)nlo, memory_order_relaxed);
+    return WS_SEQ(nlo);
+}
+/* The op finished without parking: back to IDLE. Only the owner changes an
+ * ARMED wait, so a plain store will do. */
+static inline void disarm(weft__task *t, uint32_t seq) {
+    atomic_store_explicit(&t->wstate, WS_MAKE(0, seq, 0, WS_IDLE), memory_order_relaxed);
+}
+
+/* send and recv: the same shape, specialised by the constant `send`.
+ *
+ * Unbuffered hand-off, the case a ping-pong exercises on both sides: the
+ * task that finds a partner parked on the other queue claims it (the CAS of
+ * weft__claim, which a timer or canceler may win first), copies the element
+ * straight between its own memory and the partner's, and makes the partner
+ * this worker's run-next task; the task that finds nobody arms, queues a
+ * waiter in its frame and parks through weft__park_handoff (no CAS: see
+ * rt_int.h) straight into the worker's next task, usually the partner it
+ * just woke. Memory ordering, in order of a hand-off:
+ *  - the parker's waiter and element are published by its hook's unlock
+ *    (release) after the PARKED store (release); the waker's lock (acquire)
+ *    sees both.
+ *  - the waker copies the element and sets wt.err, then readies the parker
+ *    after unlocking; the parker resumes through a context switch on this
+ *    worker, or on another worker through the run queue's release/acquire
+ *    (or the run-next slot's exchange), and its acquire load of wstate in
+ *    the park pairs with the claim CAS.
+ *  - canceled: see prearm() and rt_int.h rule 2. */
+static inline __attribute__((always_inline)) int chan_op(weft_chan *c, void *v, int64_t deadline,
+                                                          bool send) {
+    if (!c) return WEFT_EINVAL;
+    weft__worker *w = weft__worker_self();
+    weft__task *t = w ? w->current : NULL;
+    uint32_t seq = 0;
+    int nc = 0;
+    if (t) {
+        nc = t->nocancel > 0;
+        seq = prearm(t, nc);
+    }
+    weft__spin_lock(&c->lock);
+#if !defined(__x86_64__)
+    atomic_thread_fence(memory_order_seq_cst); /* rule 2: the XCHG's job elsewhere */
+#endif
+    if (t && !nc && atomic_load_explicit(&t->canceled, memory_order_seq_cst)) {
+        disarm(t, seq);
+        weft__spin_unlock(&c->lock);
+        return WEFT_ECANCELED;
+    }
+    weft__task *wake = NULL;
+    int rc = send ? try_send(c, v, &wake) : try_recv(c, v, &wake);
+    if (rc != 0) {
+        if (t) disarm(t, seq);
+        weft__spin_unlock(&c->lock);
+        /* at most one partner: try_send/try_recv chain one task */
+        if (wake) {
+            wake->next = NULL;
+            weft__ready_here(w, wake);
+        }
+        return rc < 0 ? rc : 0;
+    }
+    if (!t) {
+        weft__spin_unlock(&c->lock);
+        return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
+    }
+    rc = deadline == 0 ? WEFT_EAGAIN : deadline > 0 && deadline <= weft_now() ? WEFT_ETIMEDOUT : 0;
     if (rc) {
+        disarm(t, seq);
         weft__spin_unlock(&c->lock);
         return rc;
     }
-    weft__waiter wt = {.task = t, .seq = seq, .idx = 0, .val = val};
+    weft__waiter **q = send ? &c->sendq : &c->recvq;
+    const char *reason = send ? "chan send" : "chan recv";
+    weft__waiter wt; /* the fields a channel waker reads (next/prev: the push) */
+    wt.task = t;
+    wt.seq = seq;
+    wt.idx = 0;
+    wt.err = 0;
+    wt.val = v;
     weft__wq_push(q, &wt);
-    weft__wait_timer(t, seq, deadline);
-    rc = weft__park(weft__spin_unlock_cb, &c->lock, reason, c);
-    weft__wait_timer_cancel(t);
+    if (deadline < 0) {
+        /* no timer: the hand-off park. Only a canceler can end it early */
+        rc = weft__park_handoff(w, &c->lock, reason, c);
+    } else {
+        /* a timer is a waker that takes no lock: the CAS park (rt_int.h) */
+        weft__wait_timer(t, seq, deadline);
+        rc = weft__park(weft__spin_unlock_cb, &c->lock, reason, c);
+        weft__wait_timer_cancel(t);
+    }
     if (rc < 0) { /* timeout or cancel: we may still be queued */
         weft__spin_lock(&c->lock);
         weft__wq_remove(q, &wt);
@@ -166,28 +253,6 @@ static int chan_wait(weft_chan *c, weft__waiter **q, void *val, int64_t deadline
         return rc;
     }
     return wt.err;
-}
-
-/* send and recv: the same shape, specialised by the constant `send`. */
-static inline int chan_op(weft_chan *c, void *v, int64_t deadline, bool send) {
-    if (!c) return WEFT_EINVAL;
-    weft__task *t = weft__task_self();
-    if (t && atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
-        return WEFT_ECANCELED;
-    weft__spin_lock(&c->lock);
-    weft__task *wake = NULL;
-    int rc = send ? try_send(c, v, &wake) : try_recv(c, v, &wake);
-    if (rc != 0) {
-        weft__spin_unlock(&c->lock);
-        weft__ready_chain(wake);
-        return rc < 0 ? rc : 0;
-    }
-    if (!t) {
-        weft__spin_unlock(&c->lock);
-        return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
-    }
-    return chan_wait(c, send ? &c->sendq : &c->recvq, v, deadline,
-                     send ? "chan send" : "chan recv");
 }
 
 int weft_chan_send(weft_chan *c, const void *v, int64_t deadline) {

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -51,6 +52,23 @@ static void *sysmon_main(void *arg) {
     int busy_ms = 2;
     if (weft__R.nworkers == 1)
         busy_ms = weft__R.starve_ms > 4 ? weft__R.starve_ms / 2 : weft__R.starve_ms > 0 ? 2 : 50;
+    /* Reports are rate-limited. On a loaded machine (the OS descheduling the
+     * workers themselves) the same tasks look like they hold their worker
+     * again and again, and one line per stall flooded stderr (park1m, 2
+     * workers: screens of lines about tasks 1 and 2). So a task reported in
+     * the last REPORT_GAP_NS is not reported again (the last REPORT_SEEN
+     * tasks reported are remembered), and all reports together get a burst
+     * of REPORT_BURST lines, then one per REPORT_GAP_NS (a generic cell rate
+     * limiter: `tat` is when the budget is whole again). Stalls left out are
+     * counted and the count rides on the next line, or on a last line when
+     * the monitor stops. */
+    enum { REPORT_BURST = 10, REPORT_SEEN = 8 };
+    const int64_t REPORT_GAP_NS = 1000000000;
+    int64_t tat = 0;
+    uint64_t suppressed = 0;
+    uint64_t seen_id[REPORT_SEEN] = {0};
+    int64_t seen_at[REPORT_SEEN] = {0};
+    int seen_next = 0;
     while (!atomic_load(&weft__R.sysmon_stop)) {
         int idle = atomic_load(&weft__R.nidle) == weft__R.nworkers;
         struct timespec ts = {0, (idle ? 50 : busy_ms) * 1000000L};
@@ -73,13 +91,34 @@ static void *sysmon_main(void *arg) {
                 reported[i] = 1;
                 char name[32];
                 uint64_t id = snapshot_task(cur, name);
+                bool again = false;
+                for (int k = 0; k < REPORT_SEEN; k++)
+                    again |= seen_id[k] == id && seen_at[k] && now - seen_at[k] < REPORT_GAP_NS;
+                if (again || tat > now + (REPORT_BURST - 1) * REPORT_GAP_NS) {
+                    suppressed++;
+                    continue;
+                }
+                tat = (tat > now ? tat : now) + REPORT_GAP_NS;
+                seen_id[seen_next] = id;
+                seen_at[seen_next] = now;
+                seen_next = (seen_next + 1) % REPORT_SEEN;
+                char more[64] = "";
+                if (suppressed)
+                    snprintf(more, sizeof more, " (%llu more such reports suppressed)",
+                             (unsigned long long)suppressed);
                 weft_log_warn("task \"%s\" (id %llu) has held worker %d for %lld ms without "
-                              "yielding",
+                              "yielding%s",
                               name[0] ? name : "?", (unsigned long long)id, i,
-                              (long long)((now - since[i]) / 1000000));
+                              (long long)((now - since[i]) / 1000000), more);
+                suppressed = 0;
             }
         }
     }
+    if (suppressed)
+        weft_log_warn("%llu more reports of a task holding a worker without yielding were "
+                      "suppressed (one a second per task; at most %d at once, then one a "
+                      "second)",
+                      (unsigned long long)suppressed, (int)REPORT_BURST);
     return NULL;
 }
 

@@ -34,11 +34,40 @@
  * runs the "after switch" hook, which releases the caller's lock (if any) and
  * moves ARMED -> PARKED. A waker that found ARMED marks the wait WOKEN and the
  * hook then readies the task itself; a waker that found PARKED readies it.
+ * The exception is cancellation: weft__wake_canceled() waits for an ARMED
+ * wait to be parked or dropped, and wakes it only then (see "The hand-off
+ * park" below for why).
  * Lock-holding wakers (channels, sync) always see PARKED or WOKEN, because the
  * lock is released only after the state moved to PARKED. A wait armed with
  * nocancel (the task has cancellation masked: t->nocancel > 0, from
  * weft_nocancel_begin() or while its cleanups run) is woken by anything but
  * weft__cancel_task().
+ *
+ * The hand-off park (channels: weft__park_handoff)
+ * ------------------------------------------------
+ * The park hook's CAS (ARMED -> PARKED) is a locked instruction on every
+ * park; a channel ping-pong parks twice per round trip. A channel wait
+ * without a deadline goes without it, on three rules:
+ *  1. Nobody but its owner changes an ARMED wait of this kind. Its possible
+ *     wakers are channel wakers, which hold the channel's lock (and the hook
+ *     releases it only after PARKED), and cancellation; there is no timer.
+ *     weft__wake_canceled() never CASes an ARMED wait: it waits until the
+ *     owner parks (or drops the wait) and then wakes a PARKED one. So the
+ *     hook may publish PARKED with a plain release store.
+ *  2. The hook no longer re-reads t->canceled, so the Dekker pair with a
+ *     canceler (which stores canceled, a locked instruction, then loads
+ *     wstate) needs another full barrier between the owner's ARMED store
+ *     and its canceled load. The channel op arms *before* taking the
+ *     channel's lock and reads canceled after: on x86-64 the lock's XCHG
+ *     orders the earlier store before the later load (a port to a weaker
+ *     CPU puts atomic_thread_fence(seq_cst) there: chan.c, prearm). Either
+ *     the canceler's load sees ARMED (and wakes the wait once PARKED), or the
+ *     owner's load sees canceled (and returns WEFT_ECANCELED unparked).
+ *  3. An op that completes without parking drops its arming with a plain
+ *     store back to IDLE, which rule 1 makes safe too; the seq it used is
+ *     never listed anywhere, so no waker can name it.
+ * What the exchange buys: one locked instruction fewer per blocking channel
+ * op; a waker that is not a canceler never sees the difference.
  *
  * Files
  * -----
@@ -448,6 +477,20 @@ static inline void weft__count_spawn(weft__worker *w) {
 int64_t weft__live_tasks(void);
 /* Make t runnable (on this worker if called from one, else globally). */
 void weft__ready(weft__task *t);
+/* weft__ready() for a caller that knows its worker w (NULL: not a worker):
+ * from a task, t becomes w's run-next task. */
+void weft__ready_from(weft__worker *w, weft__task *t);
+/* The same, with the channel hand-off's common case inline: a task on the
+ * only worker readies its partner into an empty run-next slot (no other
+ * thread reads the slot, and no worker is left to wake: sched.c, "Solo"). */
+static inline void weft__ready_here(weft__worker *w, weft__task *t) {
+    if (w && w->solo && w->current && !atomic_load_explicit(&w->runnext, memory_order_relaxed)) {
+        t->state = TASK_RUNNABLE;
+        atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
+        return;
+    }
+    weft__ready_from(w, t);
+}
 /* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
  * a passed deadline (ETIMEDOUT), then arms t. Returns 0 and the wait's seq in
  * *seq, or the code to return at once (t is then not armed). */
@@ -505,6 +548,11 @@ static inline bool weft__claim(weft__task *t, uint32_t seq, int result) {
 /* Park the current task (armed by wait_begin). unlock(arg), if given, runs
  * after the task has switched out. Returns the wake result. */
 int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj);
+/* Park a channel wait armed by its owner before it took *lock (see "The
+ * hand-off park" above): the hook stores PARKED without a CAS and releases
+ * *lock. Only for waits without a timer whose canceled flag was read after
+ * the lock was taken. w is the caller's worker. */
+int weft__park_handoff(weft__worker *w, uint32_t *lock, const char *reason, const void *obj);
 /* Park on a list guarded by a spinlock the caller holds: the common wait of
  * sync.c and groups. Appends wt, arms the deadline, parks, and on a
  * timeout/cancel unlinks wt. The lock is released on return. */

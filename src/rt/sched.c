@@ -316,12 +316,13 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
     wakep();
 }
 
-void weft__ready(weft__task *t) {
-    weft__worker *w = weft__worker_self();
+void weft__ready_from(weft__worker *w, weft__task *t) {
     /* from a task: the woken task runs next (hand-off); from the scheduler
      * loop (timers, I/O completions): queue order */
     ready_on(w, t, w && w->current != NULL);
 }
+
+void weft__ready(weft__task *t) { weft__ready_from(weft__worker_self(), t); }
 
 /* ---- context switching ----------------------------------------------------- */
 
@@ -461,22 +462,39 @@ static void park_hook(weft__worker *w, void *a, void *b) {
 
 void weft__spin_unlock_cb(void *lock) { weft__spin_unlock(lock); }
 
-int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj) {
-    weft__worker *w = weft__worker_self();
+/* The after-switch hook of weft__park_handoff(): no CAS. The wait is ARMED
+ * and nobody but its owner changes an ARMED wait of this kind (rt_int.h,
+ * "The hand-off park"), so a release store publishes PARKED (after the
+ * switch saved t->sp), then the channel's lock is released: a waker that
+ * takes the lock next sees PARKED and may ready t at once. */
+static void handoff_hook(weft__worker *w, void *a, void *b) {
+    (void)w;
+    weft__task *t = a;
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    WEFT_ASSERT(WS_STATE(ws) == WS_ARMED);
+    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), WS_NC(ws), WS_PARKED),
+                          memory_order_release);
+    weft__spin_unlock(b);
+}
+
+static __attribute__((noinline, noreturn)) void smashed(weft__task *t) {
+    weft_log_error("stack overflow in task \"%s\" (id %llu): canary overwritten", t->name,
+                   (unsigned long long)t->id);
+    abort();
+}
+
+/* The two parks differ only in the hook the next context runs. */
+static inline int park_with(weft__worker *w, void (*hook)(weft__worker *, void *, void *),
+                            void *hook_b, const char *reason, const void *obj) {
     weft__task *t = w->current;
-    void *ub[2] = {(void *)unlock, arg};
     t->wait_reason = reason;
     t->wait_obj = obj;
     t->state = TASK_PARKED;
-    if (WEFT_UNLIKELY(weft__stack_smashed(t))) {
-        weft_log_error("stack overflow in task \"%s\" (id %llu): canary overwritten", t->name,
-                       (unsigned long long)t->id);
-        abort();
-    }
+    if (WEFT_UNLIKELY(weft__stack_smashed(t))) smashed(t);
     weft__task *next = pick_from_task(w);
-    w->hook = park_hook;
+    w->hook = hook;
     w->hook_a = t;
-    w->hook_b = ub;
+    w->hook_b = hook_b;
     switch_to(w, t, next, false);
     t->wait_reason = NULL;
     t->wait_obj = NULL;
@@ -489,6 +507,15 @@ int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void
      * a plain store will do: a seq_cst one is a locked instruction */
     atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE), memory_order_relaxed);
     return WS_RESULT(ws);
+}
+
+int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj) {
+    void *ub[2] = {(void *)unlock, arg};
+    return park_with(weft__worker_self(), park_hook, ub, reason, obj);
+}
+
+int weft__park_handoff(weft__worker *w, uint32_t *lock, const char *reason, const void *obj) {
+    return park_with(w, handoff_hook, lock, reason, obj);
 }
 
 int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
@@ -585,6 +612,19 @@ __attribute__((noreturn)) void weft__task_main(void) {
  * (the caller has set t->canceled first: see park_hook for the other half). */
 void weft__wake_canceled(weft__task *t) {
     uint64_t ws = atomic_load(&t->wstate);
+    /* An ARMED wait is left to its owner (rt_int.h, "The hand-off park"):
+     * wait until it parks or drops the wait. Its owner is running on a
+     * worker and leaves ARMED within a few hundred instructions, taking no
+     * lock a canceler holds (group, task-ref), so this ends; the yield is for
+     * an owner whose thread the OS took off its CPU. */
+    for (int n = 0; WS_STATE(ws) == WS_ARMED; ws = atomic_load(&t->wstate)) {
+        if (++n < 64) {
+            __builtin_ia32_pause();
+        } else {
+            sched_yield();
+            n = 0;
+        }
+    }
     bool parked;
     if (weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
 }

@@ -331,42 +331,52 @@ static void nfree_add(int c, int d) {
                           memory_order_relaxed);
 }
 
+/* The spawn and exit fast paths (a pop from / push onto the worker's cache)
+ * are kept apart from the refills and spills below, which take a lock and
+ * loop: compiled together, every spawn and every exit paid the slow path's
+ * five callee-saved register saves and restores (callgrind, spawn_ns). */
+static __attribute__((noinline)) weft__task *stack_get_slow(weft__stack_cache *sc, int c) {
+    weft__task *t = NULL;
+    bool cache = cache_ready(sc, c);
+    weft__spin_lock(&classes[c].lock);
+    /* refill the worker's cache in one go: one lock per BATCH spawns */
+    int want = cache ? BATCH : 1, got = 0;
+    weft__task *list = NULL;
+    for (; got < want && classes[c].free; got++) {
+        weft__task *x = classes[c].free;
+        classes[c].free = x->next;
+        x->next = list;
+        list = x;
+    }
+    nfree_add(c, -got);
+    uint32_t first = 0;
+    int n = 0;
+    slab *s = got < want ? reserve(c, want - got, &first, &n) : NULL;
+    bool low = atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) < AHEAD;
+    weft__spin_unlock(&classes[c].lock);
+    if (low && sc) atomic_store_explicit(&classes[c].demand, weft_now_ns(), memory_order_relaxed);
+    if (s && n) init_slots(s, c, first, n, &list);
+    t = list;
+    if (t) list = t->next;
+    while (list) {
+        sc->slot[c][sc->n[c]++] = list;
+        list = list->next;
+    }
+    return t;
+}
+
 weft__task *weft__stack_get(weft__worker *w, size_t size) {
     /* nearly every spawn asks for the default size: its class is computed once */
     int c = size == default_bytes ? default_class : size_class(size);
     if (c < 0) return NULL;
     weft__stack_cache *sc = w ? w->scache : NULL;
-    weft__task *t = NULL;
-    if (sc && sc->n[c]) {
+    weft__task *t;
+    if (WEFT_LIKELY(sc && sc->n[c])) {
         int n = --sc->n[c];
         t = sc->slot[c][n];
         if (n) prefetch_tcb(sc->slot[c][n - 1]);
     } else {
-        bool cache = cache_ready(sc, c);
-        weft__spin_lock(&classes[c].lock);
-        /* refill the worker's cache in one go: one lock per BATCH spawns */
-        int want = cache ? BATCH : 1, got = 0;
-        weft__task *list = NULL;
-        for (; got < want && classes[c].free; got++) {
-            weft__task *x = classes[c].free;
-            classes[c].free = x->next;
-            x->next = list;
-            list = x;
-        }
-        nfree_add(c, -got);
-        uint32_t first = 0;
-        int n = 0;
-        slab *s = got < want ? reserve(c, want - got, &first, &n) : NULL;
-        bool low = atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) < AHEAD;
-        weft__spin_unlock(&classes[c].lock);
-        if (low && sc) atomic_store_explicit(&classes[c].demand, weft_now_ns(), memory_order_relaxed);
-        if (s && n) init_slots(s, c, first, n, &list);
-        t = list;
-        if (t) list = t->next;
-        while (list) {
-            sc->slot[c][sc->n[c]++] = list;
-            list = list->next;
-        }
+        t = stack_get_slow(sc, c);
         if (!t) return NULL;
     }
     t->next = NULL;
@@ -381,19 +391,8 @@ weft__task *weft__stack_get(weft__worker *w, size_t size) {
     return t;
 }
 
-void weft__stack_put(weft__worker *w, weft__task *t) {
-    int c = t->size_class;
-    t->state = TASK_FREE;
-    /* the idle values (rt_int.h). Those in the TCB's first two lines are
-     * checked in every build; the ones on its third line only in the
-     * sanitizer and debug builds (which every test runs under): reading
-     * that line cost the plain build a cache miss per exit. */
-    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
-#ifdef WEFT__LOCK_OWNER
-    WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
-#endif
-    weft__stack_cache *sc = w ? w->scache : NULL;
-    if (sc && sc->n[c] < CACHE_MAX && cache_ready(sc, c)) {
+static __attribute__((noinline)) void stack_put_slow(weft__stack_cache *sc, weft__task *t, int c) {
+    if (sc && sc->n[c] < CACHE_MAX && cache_ready(sc, c)) { /* the cache's first use */
         sc->slot[c][sc->n[c]++] = t;
         return;
     }
@@ -417,6 +416,26 @@ void weft__stack_put(weft__worker *w, weft__task *t) {
         }
     }
     weft__spin_unlock(&classes[c].lock);
+}
+
+void weft__stack_put(weft__worker *w, weft__task *t) {
+    int c = t->size_class;
+    t->state = TASK_FREE;
+    /* the idle values (rt_int.h). Those in the TCB's first two lines are
+     * checked in every build; the ones on its third line only in the
+     * sanitizer and debug builds (which every test runs under): reading
+     * that line cost the plain build a cache miss per exit. */
+    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
+#ifdef WEFT__LOCK_OWNER
+    WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
+#endif
+    weft__stack_cache *sc = w ? w->scache : NULL;
+    /* slot[c] is set once the cache has a slot array (cache_ready) */
+    if (WEFT_LIKELY(sc && sc->n[c] < CACHE_MAX && sc->slot[c])) {
+        sc->slot[c][sc->n[c]++] = t;
+        return;
+    }
+    stack_put_slow(sc, t, c);
 }
 
 weft__stack_cache *weft__stack_cache_new(void) { return calloc(1, sizeof(weft__stack_cache)); }

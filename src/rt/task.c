@@ -31,9 +31,10 @@ static uint64_t next_task_id(weft__worker *w) {
     return w->id_next++;
 }
 
-int weft_go(weft_fn fn, void *arg) { return weft_go_opts(fn, arg, NULL); }
-
-int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
+/* weft_go() and weft_go_opts() share this body; inlined into each, so the
+ * common weft_go() (opts NULL) drops the option tests and the extra call. */
+static inline __attribute__((always_inline)) int go(weft_fn fn, void *arg,
+                                                    const weft_task_opts *opts) {
     if (!fn) return WEFT_EINVAL;
     if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
         atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
@@ -92,6 +93,10 @@ int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
     return 0;
 }
 
+int weft_go(weft_fn fn, void *arg) { return go(fn, arg, NULL); }
+
+int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) { return go(fn, arg, opts); }
+
 static void run_defers(weft__task *t) {
     t->nocancel++;
     while (t->ndefer > 0) {
@@ -110,7 +115,8 @@ static void run_defers(weft__task *t) {
  * defers (with cancellation masked) and leaving its group. */
 void weft__task_run(weft__task *t) {
     t->fn(t->arg);
-    run_defers(t);
+    /* most tasks never defer: skip the masking and the loop */
+    if (t->ndefer || t->defers != t->defers_inline) run_defers(t);
     if (t->group) group_leave(t->group, t);
 }
 

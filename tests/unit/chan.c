@@ -8,6 +8,7 @@
  * record what they saw and the main task checks it after joining them.
  */
 #include "test.h"
+#include "weft/impl.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1327,4 +1328,305 @@ TEST(chan_free_right_after_recv) {
         ASSERT_EQ(v, 42);
         ASSERT_ERR(a.rc, 0);
     }
+}
+
+/* ---- the hand-off park (rt_int.h): cancel, close and wakers across workers -- */
+
+/* A receiver that keeps arming and disarming: each non-blocking op on `buf`
+ * arms and drops a wait (rt_int.h, rule 3), each recv on `u` parks through
+ * the hand-off park. A canceler on another thread hits it anywhere in that
+ * cycle; it must end with WEFT_ECANCELED, and every value a sender was told
+ * went through must have arrived. */
+typedef struct {
+    weft_chan *u, *buf;
+    long got, last_rc;
+    int64_t sum;
+} churn_recv;
+
+static void churn_receiver(void *arg) {
+    churn_recv *r = arg;
+    for (;;) {
+        int64_t v;
+        for (int k = 0; k < 4; k++) weft_chan_recv(r->buf, &v, 0); /* arm, drop */
+        int rc = weft_chan_recv(r->u, &v, -1);
+        if (rc != 0) {
+            r->last_rc = rc;
+            break;
+        }
+        r->got++;
+        r->sum += v;
+    }
+}
+
+typedef struct {
+    weft_chan *u;
+    atomic_int *stop;
+    long sent;
+    int64_t sum;
+} churn_send;
+
+static void churn_sender(void *arg) {
+    churn_send *s = arg;
+    for (int64_t v = 1; !atomic_load(s->stop); v++) {
+        int rc = weft_chan_send(s->u, &v, weft_deadline_in(1));
+        if (rc == 0) {
+            s->sent++;
+            s->sum += v;
+        } else if (rc != WEFT_ETIMEDOUT) {
+            break;
+        } else {
+            weft_yield();
+        }
+    }
+}
+
+static void *cancel_from_thread(void *arg) {
+    weft_task_ref *ref = arg;
+    for (volatile int i = 0; i < 2000; i++) {}
+    weft_task_ref_cancel(ref);
+    return NULL;
+}
+
+static void churn_receiver_ref(void *arg);
+typedef struct {
+    churn_recv *r;
+    weft_task_ref **ref;
+    weft_chan *ready;
+} churn_boot;
+static void churn_receiver_ref(void *arg) {
+    churn_boot *b = arg;
+    int err = 0;
+    *b->ref = weft_task_ref_self(&err);
+    int one = 1;
+    weft_chan_send(b->ready, &one, -1);
+    churn_receiver(b->r);
+}
+
+TEST(chan_handoff_cancel_while_arming_loses_nothing) {
+    test_guard();
+    long rounds = test_scale_min(300, 40);
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    weft_chan *buf = weft_chan_new(sizeof(int64_t), 4, NULL);
+    weft_chan *ready = weft_chan_new(sizeof(int), 1, NULL);
+    ASSERT(u && buf && ready);
+    long total = 0;
+    for (long i = 0; i < rounds; i++) {
+        weft_group rg, sg;
+        weft_group_init(&rg);
+        weft_group_init(&sg);
+        atomic_int stop = 0;
+        churn_recv r = {u, buf, 0, 0, 0};
+        churn_send s = {u, &stop, 0, 0};
+        weft_task_ref *ref = NULL;
+        churn_boot b = {&r, &ref, ready};
+        ASSERT_EQ(weft_group_go(&rg, churn_receiver_ref, &b, "churn-recv"), 0);
+        ASSERT_EQ(weft_group_go(&sg, churn_sender, &s, "churn-send"), 0);
+        int one;
+        ASSERT_ERR(weft_chan_recv(ready, &one, weft_deadline_in(5000)), 0);
+        ASSERT(ref != NULL);
+        for (long k = 0; k < i % 7; k++) weft_yield();
+        if (i % 2) {
+            /* from a plain thread: no worker, global queue */
+            pthread_t th;
+            ASSERT_EQ(pthread_create(&th, NULL, cancel_from_thread, ref), 0);
+            pthread_join(th, NULL);
+        } else {
+            weft_task_ref_cancel(ref); /* from a task, maybe on the other worker */
+        }
+        /* a lost cancel leaves the receiver parked: the wait times out */
+        ASSERT_ERR(weft_group_wait(&rg, weft_deadline_in(5000)), 0);
+        atomic_store(&stop, 1);
+        ASSERT_ERR(weft_group_wait(&sg, weft_deadline_in(5000)), 0);
+        weft_task_ref_release(ref);
+        ASSERT_ERR((int)r.last_rc, WEFT_ECANCELED);
+        ASSERT_EQ(r.got, s.sent);
+        ASSERT_EQ(r.sum, s.sum);
+        total += r.got;
+        int64_t v;
+        ASSERT_ERR(weft_chan_recv(u, &v, 0), WEFT_EAGAIN); /* nobody left parked */
+    }
+    ASSERT_GT(total, 0);
+    weft_chan_free(u);
+    weft_chan_free(buf);
+    weft_chan_free(ready);
+}
+
+/* A sender parked through the hand-off park, a receiver arriving on another
+ * worker and a close, all at once: either the value went through (both sides
+ * 0) or neither side got it (both WEFT_ECLOSED). Never one without the other. */
+typedef struct {
+    weft_chan *c;
+    weft_wg *wg;
+    int64_t val;
+    int rc;
+} hop;
+
+static void hop_send(void *arg) {
+    hop *h = arg;
+    h->rc = weft_chan_send(h->c, &h->val, -1);
+    weft_wg_done(h->wg);
+}
+static void hop_recv(void *arg) {
+    hop *h = arg;
+    for (int k = 0; k < 3; k++) weft_yield(); /* let the sender park first, mostly */
+    h->rc = weft_chan_recv(h->c, &h->val, -1);
+    weft_wg_done(h->wg);
+}
+
+TEST(chan_close_while_sender_hands_off) {
+    test_guard();
+    long rounds = test_scale_min(2000, 200);
+    long through = 0, closed = 0;
+    for (long i = 0; i < rounds; i++) {
+        weft_chan *c = weft_chan_new(sizeof(int64_t), 0, NULL);
+        ASSERT(c != NULL);
+        weft_wg wg;
+        weft_wg_init(&wg);
+        hop s = {c, &wg, 1000 + i, 12345}, r = {c, &wg, -1, 12345};
+        ASSERT_EQ(test_go_wg(&wg, hop_send, &s), 0);
+        ASSERT_EQ(test_go_wg(&wg, hop_recv, &r), 0);
+        for (long k = 0; k < i % 6; k++) weft_yield();
+        ASSERT_ERR(weft_chan_close(c), 0);
+        ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+        if (s.rc == 0) {
+            ASSERT_ERR(r.rc, 0);
+            ASSERT_EQ(r.val, 1000 + i);
+            through++;
+        } else {
+            ASSERT_ERR(s.rc, WEFT_ECLOSED);
+            ASSERT_ERR(r.rc, WEFT_ECLOSED);
+            ASSERT_EQ(r.val, -1);
+            closed++;
+        }
+        weft_chan_free(c); /* nobody may still be queued on it */
+    }
+    ASSERT_EQ(through + closed, rounds);
+    ASSERT_GT(closed, 0);
+}
+
+/* Ping-pong pairs on every worker at once: with stealing, partners end up
+ * on different workers, so the hand-off's waker readies a task parked on
+ * another worker (run-next of the waker's worker, then stolen or not).
+ * Values must come back in order, incremented. */
+typedef struct {
+    weft_chan *ping, *pong;
+    long rounds;
+    test_spread_gate *gate;
+    atomic_long *bad;
+} xpair;
+
+static void xpair_echo(void *arg) {
+    xpair *p = arg;
+    test_gate_pass(p->gate);
+    for (long i = 0; i < p->rounds; i++) {
+        int64_t v;
+        if (weft_chan_recv(p->ping, &v, -1) != 0) break;
+        v++;
+        if (weft_chan_send(p->pong, &v, -1) != 0) break;
+    }
+}
+static void xpair_lead(void *arg) {
+    xpair *p = arg;
+    test_gate_pass(p->gate);
+    for (long i = 0; i < p->rounds; i++) {
+        int64_t v = i * 2, back = -1;
+        if (weft_chan_send(p->ping, &v, -1) != 0 || weft_chan_recv(p->pong, &back, -1) != 0 ||
+            back != v + 1) {
+            atomic_fetch_add(p->bad, 1);
+            break;
+        }
+        if (i % 64 == 0) weft_yield(); /* a chance for the other worker to steal */
+    }
+}
+
+TEST(chan_handoff_pairs_cross_workers) {
+    test_guard();
+    enum { NPAIR = 8 };
+    long rounds = test_scale_min(20000, 2000);
+    test_spread_gate gate;
+    test_gate_init(&gate, 2000);
+    atomic_long bad = 0;
+    xpair p[NPAIR];
+    weft_group g;
+    weft_group_init(&g);
+    for (int i = 0; i < NPAIR; i++) {
+        p[i] = (xpair){weft_chan_new(sizeof(int64_t), 0, NULL),
+                       weft_chan_new(sizeof(int64_t), 0, NULL), rounds, &gate, &bad};
+        ASSERT(p[i].ping && p[i].pong);
+        ASSERT_EQ(weft_group_go(&g, xpair_echo, &p[i], "echo"), 0);
+        ASSERT_EQ(weft_group_go(&g, xpair_lead, &p[i], "lead"), 0);
+    }
+    ASSERT_ERR(test_join(&g, 60000), 0);
+    ASSERT_EQ(atomic_load(&bad), 0);
+    ASSERT(atomic_load(&gate.spread));
+    for (int i = 0; i < NPAIR; i++) {
+        weft_chan_free(p[i].ping);
+        weft_chan_free(p[i].pong);
+    }
+}
+
+/* A cancel from another thread landing while the receiver is on its way
+ * into the hand-off park (armed, not yet parked): a canceler that took the
+ * ARMED wait for itself would have its wake overwritten by the park, and the
+ * receiver would sleep forever. The canceler sweeps its delay across that
+ * window, round by round. */
+typedef struct {
+    _Atomic(weft_task_ref *) ref;
+    atomic_int delay, quit;
+} sweeper;
+
+static void *sweep_thread(void *arg) {
+    sweeper *s = arg;
+    for (;;) {
+        weft_task_ref *r;
+        while (!(r = atomic_exchange(&s->ref, NULL))) {
+            if (atomic_load(&s->quit)) return NULL;
+            __builtin_ia32_pause();
+        }
+        for (volatile int i = atomic_load(&s->delay); i > 0; i--) {}
+        weft_task_ref_cancel(r);
+        weft_task_ref_release(r);
+    }
+}
+
+typedef struct {
+    sweeper *s;
+    weft_chan *u;
+    int delay, rc;
+} sweep_victim;
+
+static void sweep_recv(void *arg) {
+    sweep_victim *v = arg;
+    weft_task_ref *r = weft_task_ref_self(NULL);
+    if (!r) return;
+    atomic_store(&v->s->delay, v->delay);
+    atomic_store(&v->s->ref, r);
+    int64_t x;
+    v->rc = weft_chan_recv(v->u, &x, -1); /* nobody sends: only the cancel ends it */
+}
+
+TEST(chan_cancel_lands_while_parking) {
+    test_guard();
+    long rounds = test_scale_min(1500, 300);
+    weft_chan *u = weft_chan_new(sizeof(int64_t), 0, NULL);
+    ASSERT(u != NULL);
+    sweeper s = {NULL, 0, 0};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, sweep_thread, &s), 0);
+    int failed = 0;
+    for (long i = 0; i < rounds && !failed; i++) {
+        weft_group g;
+        weft_group_init(&g);
+        sweep_victim v = {&s, u, (int)(i % 300), 12345};
+        if (weft_group_go(&g, sweep_recv, &v, "victim") != 0) failed = 1;
+        /* a lost cancel leaves the victim parked for good */
+        else if (weft_group_wait(&g, weft_deadline_in(5000)) != 0 || v.rc != WEFT_ECANCELED)
+            failed = 2;
+    }
+    atomic_store(&s.quit, 1);
+    pthread_join(th, NULL);
+    ASSERT_EQ(failed, 0);
+    int64_t x = 1;
+    ASSERT_ERR(weft_chan_send(u, &x, 0), WEFT_EAGAIN); /* no victim left queued */
+    weft_chan_free(u);
 }

@@ -939,3 +939,51 @@ TEST(select_cross_worker_stress) {
     test_tally_free(&t);
     for (int k = 0; k < NCH; k++) weft_chan_free(ch[k]);
 }
+
+/* ---- select beside the channel hand-off park (rt_int.h) --------------------- */
+
+/* Two senders and a plain receiver, all without a deadline (so they park
+ * through the hand-off park), race a select receiving on the same channel,
+ * spawned in a different order each round and spread over the workers: the
+ * select and the receiver get one value each, both senders return 0, and
+ * nobody is left on the channel. */
+TEST(select_races_direct_handoff) {
+    test_guard();
+    weft_chan *u = chan64(0), *never = chan64(0);
+    ASSERT(u && never);
+    long rounds = test_scale_min(1000, 100);
+    for (long r = 0; r < rounds; r++) {
+        weft_wg wg, swg;
+        weft_wg_init(&wg);
+        weft_wg_init(&swg);
+        sel_task s;
+        sel_init(&s, &swg, -1);
+        sel_add(&s, never, WEFT_RECV, -1);
+        sel_add(&s, u, WEFT_RECV, -1);
+        op_task s1 = {u, 2 * r, -1, 12345, &wg}, s2 = {u, 2 * r + 1, -1, 12345, &wg};
+        op_task rv = {u, -1, -1, 12345, &wg};
+        for (int k = 0; k < 4; k++) {
+            switch ((k + r) % 4) {
+            case 0: ASSERT_EQ(spawn_select(&s), 0); break;
+            case 1: ASSERT_EQ(spawn_op(send_task, &s1), 0); break;
+            case 2: ASSERT_EQ(spawn_op(send_task, &s2), 0); break;
+            default: ASSERT_EQ(spawn_op(recv_task, &rv), 0); break;
+            }
+            if ((r >> 2) % 2) weft_yield();
+        }
+        ASSERT_ERR(weft_wg_wait(&swg, weft_deadline_in(5000)), 0);
+        ASSERT_ERR(weft_wg_wait(&wg, weft_deadline_in(5000)), 0);
+        ASSERT_EQ(s.rc, 1);
+        ASSERT_ERR(s.errs[1], 0);
+        ASSERT_ERR(s1.rc, 0);
+        ASSERT_ERR(s2.rc, 0);
+        ASSERT_ERR(rv.rc, 0);
+        int64_t a = s.vals[1], b = rv.val;
+        ASSERT((a == 2 * r && b == 2 * r + 1) || (a == 2 * r + 1 && b == 2 * r));
+        ASSERT_EQ(s.vals[0], -1);
+        ASSERT(no_waiters_left(u));
+        ASSERT(no_waiters_left(never));
+    }
+    weft_chan_free(u);
+    weft_chan_free(never);
+}
