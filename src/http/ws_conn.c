@@ -85,6 +85,7 @@ struct weft_ws {
     /* the writer's own (one writer at a time) */
     weft_ws_deflater *deflater;
     weft_buf wbuf;
+    uint64_t carried; /* messages an inline send left (partly) in wbuf */
     uint8_t rnd[256];
     size_t rnd_used;
     int shared_z_ok; /* a hub message's shared compressed frame suits this connection */
@@ -249,13 +250,13 @@ static void mask_key(weft_ws *ws, uint8_t key[4]) {
     ws->rnd_used += 4;
 }
 
-/* Frame one item into wbuf: compressed when deflate was agreed (data only),
- * masked by a client. */
-static int frame_item(weft_ws *ws, const item *it) {
-    if (it->shared) {
-        weft_str f =
-            ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared) : weft__hub_msg_frame(it->shared);
-        if (!f.p) f = weft__hub_msg_frame(it->shared); /* no memory to compress: plain */
+/* Frame one message into wbuf (after what is there): compressed when deflate
+ * was agreed (data only), masked by a client; a hub message's frame is
+ * copied as it is. */
+static int frame_msg(weft_ws *ws, int opcode, const void *data, size_t len, weft_hub_msg *shared) {
+    if (shared) {
+        weft_str f = ws->shared_z_ok ? weft__hub_msg_frame_z(shared) : weft__hub_msg_frame(shared);
+        if (!f.p) f = weft__hub_msg_frame(shared); /* no memory to compress: plain */
         return weft_buf_append(&ws->wbuf, f.p, f.n);
     }
     uint8_t key[4], *mask = NULL;
@@ -264,18 +265,18 @@ static int frame_item(weft_ws *ws, const item *it) {
         mask = key;
     }
     int flags = WEFT_WS_FIN;
-    const void *p = it->data;
-    size_t n = it->n;
+    const void *p = data;
+    size_t n = len;
     weft_buf z;
     weft_buf_init(&z, 0);
-    if (ws->deflater && it->opcode < 8) {
-        int rc = weft_ws_deflate(ws->deflater, it->data, it->n, &z);
+    if (ws->deflater && opcode < 8) {
+        int rc = weft_ws_deflate(ws->deflater, data, len, &z);
         if (rc) return rc;
         flags |= WEFT_WS_RSV1;
         p = z.data ? z.data : "";
         n = z.len;
     }
-    int rc = weft_ws_frame_append(&ws->wbuf, flags, it->opcode, p, n, mask);
+    int rc = weft_ws_frame_append(&ws->wbuf, flags, opcode, p, n, mask);
     weft_buf_free(&z);
     return rc;
 }
@@ -285,7 +286,7 @@ static void writer(void *arg) {
     for (;;) {
         pthread_mutex_lock(&ws->qlock);
         item *batch = ws->ctl, *data = ws->data;
-        if (!batch && !data) {
+        if (!batch && !data && !ws->wbuf.len) {
             /* the buffer goes while we still are the writer: the next one
              * (spawned as soon as writer_running is 0) starts afresh */
             if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
@@ -305,11 +306,13 @@ static void writer(void *arg) {
         int closed = ws->state == ST_CLOSED;
         pthread_mutex_unlock(&ws->qlock);
 
+        /* wbuf may start with the rest of a message an inline send could not
+         * finish (send_inline): it goes first, the batch after it */
         int rc = 0, has_close = 0;
-        uint64_t msgs = 0;
-        ws->wbuf.len = 0;
+        uint64_t msgs = ws->carried;
+        ws->carried = 0;
         for (item *it = batch; it && !rc && !closed; it = it->next) {
-            rc = frame_item(ws, it);
+            rc = frame_msg(ws, it->opcode, it->data, it->n, it->shared);
             if (it->opcode == WEFT_WS_CLOSE) has_close = 1;
             if (it->opcode < 8) msgs++;
         }
@@ -319,12 +322,13 @@ static void writer(void *arg) {
                                        weft_deadline_in(ws->cfg.write_timeout_ms));
             if (w < 0) rc = (int)w;
         }
+        ws->wbuf.len = 0;
         /* a big batch's buffer is not kept while idle */
         if (ws->wbuf.cap > 65536) weft_buf_free(&ws->wbuf);
         pthread_mutex_lock(&ws->qlock);
         if (rc) {
             shut_locked(ws, WEFT_WS_ABNORMAL, "write failed");
-        } else {
+        } else if (!closed) {
             ws->sent += msgs;
             if (has_close) ws->close_written = 1;
             /* a server closes the socket once both close frames have passed;
@@ -338,18 +342,99 @@ static void writer(void *arg) {
     unref(ws);
 }
 
-/* Under qlock: make sure a writer runs. */
-static int kick_locked(weft_ws *ws) {
-    if (ws->writer_running) return 0;
-    ws->writer_running = 1;
+/* Under qlock, as the writer (writer_running set): hand the writing over to
+ * a new writer task. */
+static int spawn_writer_locked(weft_ws *ws) {
     atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
     weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
     int rc = weft_go_opts(writer, ws, &o);
     if (rc) {
         ws->writer_running = 0;
+        ws->wbuf.len = 0;
+        ws->carried = 0;
         atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
     }
     return rc;
+}
+
+/* Under qlock: make sure a writer runs. */
+static int kick_locked(weft_ws *ws) {
+    if (ws->writer_running) return 0;
+    ws->writer_running = 1;
+    return spawn_writer_locked(ws);
+}
+
+/* Sending inline: a sender that finds nothing queued and no writer becomes
+ * the writer for one message. It writes the frame itself with deadline 0
+ * (a server's plain frame straight from the caller's bytes, head and payload
+ * in one writev; a hub frame from the shared message), so a connection that
+ * keeps up costs no writer task, no queued item and no write buffer. When the
+ * socket takes only part of it (or would block), the rest goes to wbuf and a
+ * writer task finishes it, followed by whatever was queued meanwhile; senders
+ * that came while the inline write ran found writer_running set and queued
+ * behind it, so the order holds. Returns 1 (and *rc) when it took the
+ * message, 0 when the caller must queue it. */
+static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, weft_hub_msg *shared,
+                       int *rc) {
+    pthread_mutex_lock(&ws->qlock);
+    if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data) {
+        pthread_mutex_unlock(&ws->qlock);
+        return 0;
+    }
+    ws->writer_running = 1;
+    pthread_mutex_unlock(&ws->qlock);
+
+    uint8_t head[WEFT_WS_HEAD_MAX];
+    struct iovec iov[2];
+    int cnt = 0;
+    *rc = 0;
+    if (shared && !ws->shared_z_ok) {
+        weft_str f = weft__hub_msg_frame(shared);
+        iov[cnt++] = (struct iovec){(void *)f.p, f.n};
+    } else if (!shared && ws->role == WEFT_WS_SERVER && !ws->deflater) {
+        iov[cnt++] = (struct iovec){head, weft_ws_frame_head(head, WEFT_WS_FIN, opcode, n, NULL)};
+        if (n) iov[cnt++] = (struct iovec){(void *)p, n};
+    } else { /* masked, compressed: framed into wbuf */
+        *rc = frame_msg(ws, opcode, p, n, shared);
+        iov[cnt++] = (struct iovec){ws->wbuf.data, ws->wbuf.len};
+    }
+    size_t total = iov[0].iov_len + (cnt > 1 ? iov[1].iov_len : 0);
+    ssize_t w = *rc ? 0 : weft_writev(ws->fd, iov, cnt, 0);
+    if (w == WEFT_EAGAIN || w == WEFT_ECANCELED || w == WEFT_ENOTASK) w = 0; /* the writer's turn */
+    if (w >= 0 && !*rc) {
+        /* what the socket did not take stays (or goes) in wbuf for the writer */
+        if (ws->wbuf.len) {
+            weft_buf_consume(&ws->wbuf, (size_t)w);
+        } else if ((size_t)w < total) {
+            for (int i = 0; i < cnt && !*rc; i++) {
+                size_t skip = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+                w -= (ssize_t)skip;
+                *rc = weft_buf_append(&ws->wbuf, (char *)iov[i].iov_base + skip,
+                                      iov[i].iov_len - skip);
+            }
+        }
+    }
+    pthread_mutex_lock(&ws->qlock);
+    if (w < 0 || *rc) {
+        if (!*rc) *rc = WEFT_ECLOSED;
+        ws->wbuf.len = 0;
+        shut_locked(ws, WEFT_WS_ABNORMAL, w < 0 ? "write failed" : "no memory to frame");
+        ws->writer_running = 0; /* nothing more will be written */
+    } else if (ws->wbuf.len) {
+        ws->carried = 1;
+        *rc = spawn_writer_locked(ws);
+        if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+    } else {
+        ws->sent++;
+        if (ws->ctl || ws->data) { /* queued while we wrote */
+            *rc = spawn_writer_locked(ws);
+        } else {
+            ws->writer_running = 0;
+            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+        }
+    }
+    pthread_mutex_unlock(&ws->qlock);
+    return 1;
 }
 
 static item *new_item(int opcode, uint64_t key, const void *p, size_t n) {
@@ -461,6 +546,8 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
     if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
     if (n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    int rc;
+    if (send_inline(ws, opcode, p, n, NULL, &rc)) return rc;
     item *it = new_item(opcode, key, p, n);
     if (!it) return WEFT_ENOMEM;
     return enqueue(ws, it);
@@ -472,6 +559,8 @@ int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) {
     if (ws->role == WEFT_WS_CLIENT) /* a client masks every frame itself */
         return weft_ws_send_keyed(ws, op, key, pl.p, pl.n);
     if (pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    int rc;
+    if (send_inline(ws, op, pl.p, pl.n, m, &rc)) return rc;
     item *it = new_item(op, key, NULL, 0);
     if (!it) return WEFT_ENOMEM;
     it->n = pl.n;
