@@ -34,10 +34,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "weft/impl.h"
 #include "ws_int.h"
 
 enum { ST_OPEN, ST_CLOSING, ST_CLOSED };
-enum { READ_CHUNK = 16384, MAX_IOV = 64 };
+enum { READ_CHUNK = 16384, MAX_IOV = 64, RECYCLE_MAX = 1024 };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -367,15 +368,15 @@ static int kick_locked(weft_ws *ws) {
 /* Sending inline: a sender that finds nothing queued and no writer becomes
  * the writer for one message. It writes the frame itself with deadline 0
  * (a server's plain frame straight from the caller's bytes, head and payload
- * in one writev; a hub frame from the shared message), so a connection that
- * keeps up costs no writer task, no queued item and no write buffer. When the
- * socket takes only part of it (or would block), the rest goes to wbuf and a
+ * in one writev), so a connection that keeps up costs no writer task, no
+ * queued item and no write buffer (hub messages are always queued: see
+ * weft__ws_send_shared). When the socket takes only part of it (or would
+ * block), the rest goes to wbuf and a
  * writer task finishes it, followed by whatever was queued meanwhile; senders
  * that came while the inline write ran found writer_running set and queued
  * behind it, so the order holds. Returns 1 (and *rc) when it took the
  * message, 0 when the caller must queue it. */
-static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, weft_hub_msg *shared,
-                       int *rc) {
+static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc) {
     pthread_mutex_lock(&ws->qlock);
     if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data) {
         pthread_mutex_unlock(&ws->qlock);
@@ -388,14 +389,11 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, weft_hu
     struct iovec iov[2];
     int cnt = 0;
     *rc = 0;
-    if (shared && !ws->shared_z_ok) {
-        weft_str f = weft__hub_msg_frame(shared);
-        iov[cnt++] = (struct iovec){(void *)f.p, f.n};
-    } else if (!shared && ws->role == WEFT_WS_SERVER && !ws->deflater) {
+    if (ws->role == WEFT_WS_SERVER && !ws->deflater) {
         iov[cnt++] = (struct iovec){head, weft_ws_frame_head(head, WEFT_WS_FIN, opcode, n, NULL)};
         if (n) iov[cnt++] = (struct iovec){(void *)p, n};
     } else { /* masked, compressed: framed into wbuf */
-        *rc = frame_msg(ws, opcode, p, n, shared);
+        *rc = frame_msg(ws, opcode, p, n, NULL);
         iov[cnt++] = (struct iovec){ws->wbuf.data, ws->wbuf.len};
     }
     size_t total = iov[0].iov_len + (cnt > 1 ? iov[1].iov_len : 0);
@@ -426,8 +424,8 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, weft_hu
         if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
     } else {
         ws->sent++;
-        if (ws->ctl || ws->data) { /* queued while we wrote */
-            *rc = spawn_writer_locked(ws);
+        if (ws->ctl || ws->data) { /* queued while we wrote: ours is out */
+            if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
         } else {
             ws->writer_running = 0;
             if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
@@ -547,7 +545,7 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
     if (n > ws->cfg.max_queue) return WEFT_ELIMIT;
     int rc;
-    if (send_inline(ws, opcode, p, n, NULL, &rc)) return rc;
+    if (send_inline(ws, opcode, p, n, &rc)) return rc;
     item *it = new_item(opcode, key, p, n);
     if (!it) return WEFT_ENOMEM;
     return enqueue(ws, it);
@@ -559,8 +557,10 @@ int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) {
     if (ws->role == WEFT_WS_CLIENT) /* a client masks every frame itself */
         return weft_ws_send_keyed(ws, op, key, pl.p, pl.n);
     if (pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
-    int rc;
-    if (send_inline(ws, op, pl.p, pl.n, m, &rc)) return rc;
+    /* always queued, never inline: a publisher that runs ahead of the
+     * writers lets each subscriber's writer take several messages in one
+     * write (measured: inline, the fan-out cost several times the CPU per
+     * delivery once the server fell behind) */
     item *it = new_item(op, key, NULL, 0);
     if (!it) return WEFT_ENOMEM;
     it->n = pl.n;
@@ -585,9 +585,18 @@ int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n) {
  * or the end), 0 to go on reading. */
 static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *result) {
     switch (ev->type) {
-    case WEFT_WS_EV_MESSAGE:
-        weft_buf_free(out);
+    case WEFT_WS_EV_MESSAGE: {
+        /* the caller's previous message buffer, when small, becomes the
+         * receiver's for the next message: no malloc, free and regrowth per
+         * message, and at most RECYCLE_MAX bytes kept while idle */
+        weft_buf old = *out;
         weft_ws_rx_take(&ws->rx, out);
+        if (old.data && old.cap <= RECYCLE_MAX && !ws->rx.msg.data) {
+            old.len = 0;
+            ws->rx.msg = old;
+        } else {
+            weft_buf_free(&old);
+        }
         if (!out->data) { /* an empty message: a valid empty buffer */
             if (weft_buf_reserve(out, 1)) {
                 *result = WEFT_ENOMEM;
@@ -597,6 +606,7 @@ static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *re
         }
         *result = ev->opcode;
         return 1;
+    }
     case WEFT_WS_EV_PING:
         pthread_mutex_lock(&ws->qlock);
         if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PONG, ev->data.p, ev->data.n);
@@ -632,20 +642,49 @@ static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *re
     return 0;
 }
 
-/* Feeds the bytes read ahead to the receiver until an event makes recv return. */
-static int drain_ahead(weft_ws *ws, weft_buf *out, int *result) {
+/* Feeds buf[0..n) to the receiver until an event makes recv return (1) or
+ * the bytes run out (0); *used = the bytes fed. */
+static int feed(weft_ws *ws, const char *buf, size_t n, size_t *used, weft_buf *out, int *result) {
     size_t pos = 0;
     int done = 0;
-    while (pos < ws->ahead.len && !done) {
+    while (pos < n && !done) {
         weft_ws_event ev;
-        size_t used;
-        int t = weft_ws_rx_feed(&ws->rx, ws->ahead.data + pos, ws->ahead.len - pos, &used, &ev);
-        pos += used;
+        size_t k;
+        int t = weft_ws_rx_feed(&ws->rx, buf + pos, n - pos, &k, &ev);
+        pos += k;
         if (t != WEFT_WS_EV_NONE) done = on_event(ws, &ev, out, result);
     }
+    *used = pos;
+    return done;
+}
+
+/* Feeds the bytes read ahead to the receiver until an event makes recv return. */
+static int drain_ahead(weft_ws *ws, weft_buf *out, int *result) {
+    size_t pos;
+    int done = feed(ws, ws->ahead.data, ws->ahead.len, &pos, out, result);
     weft_buf_consume(&ws->ahead, pos);
     if (ws->ahead.len == 0 && ws->ahead.cap > READ_CHUNK * 2) weft_buf_free(&ws->ahead);
     return done;
+}
+
+/* Reads from the socket straight into a per-thread buffer and feeds the
+ * receiver from it; only bytes left over after the event that ends this recv
+ * (the next message already read) are copied into `ahead`. So a connection
+ * needs no read buffer of its own, neither while waiting nor per message.
+ * Nothing between the read and the copy suspends, so no other task on this
+ * thread touches the buffer meanwhile. Returns the read's result (> 0 bytes,
+ * 0 end of file, < 0 an error) and sets *done as drain_ahead does. */
+static ssize_t read_and_feed(weft_ws *ws, weft_buf *out, int *result, int *done) {
+    static _Thread_local char scratch[READ_CHUNK];
+    ssize_t r = weft_read(ws->fd, scratch, sizeof scratch, 0);
+    if (r <= 0) return r;
+    size_t used;
+    *done = feed(ws, scratch, (size_t)r, &used, out, result);
+    if (used < (size_t)r && weft_buf_append(&ws->ahead, scratch + used, (size_t)r - used)) {
+        *result = WEFT_ENOMEM;
+        *done = 1;
+    }
+    return r;
 }
 
 static int64_t min3(int64_t a, int64_t b, int64_t c) {
@@ -678,7 +717,8 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
         /* no read buffer while waiting: an idle connection that just read
          * a pong (or half a frame, now inside the receiver) holds none */
         if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
-        int w = weft_fd_wait(ws->fd, WEFT_POLLIN, wait_until);
+        /* a false wake-up only costs a read that finds nothing */
+        int w = weft_fd_wait_hint(ws->fd, WEFT_POLLIN, wait_until);
         if (w == WEFT_ETIMEDOUT || w == WEFT_EAGAIN) {
             int64_t now = weft_now();
             if (deadline >= 0 && now >= deadline) {
@@ -706,19 +746,16 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
             result = w; /* cancelled, ... */
             break;
         }
-        if (weft_buf_reserve(&ws->ahead, READ_CHUNK)) {
-            result = WEFT_ENOMEM;
-            break;
-        }
-        ssize_t r = weft_read(ws->fd, ws->ahead.data + ws->ahead.len, READ_CHUNK, 0);
-        if (r == WEFT_EAGAIN) continue;
+        int done = 0;
+        ssize_t r = read_and_feed(ws, out, &result, &done);
+        if (r == WEFT_EAGAIN) continue; /* a wake-up with nothing to read: wait again */
         if (r <= 0) {
             shut(ws, WEFT_WS_ABNORMAL, "connection lost");
             result = WEFT_ECLOSED;
             break;
         }
-        ws->ahead.len += (size_t)r;
         atomic_store_explicit(&ws->last_rx, weft_now(), memory_order_relaxed);
+        if (done) break;
     }
     if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
     return result;
