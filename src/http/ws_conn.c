@@ -24,6 +24,7 @@
  * a running writer holds one. The last one closes the socket.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -365,6 +366,23 @@ static int kick_locked(weft_ws *ws) {
     return spawn_writer_locked(ws);
 }
 
+/* Writes what the socket takes now, never waiting: the byte count (0 when
+ * it would block) or a negative code. MSG_NOSIGNAL: a peer that has gone
+ * away is an error code here, not a SIGPIPE, whatever the program's
+ * disposition for it (a plain thread sending as the socket shuts). */
+static ssize_t write_now(int fd, struct iovec *iov, int cnt) {
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+    for (;;) {
+        ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno != ENOTSOCK) return -errno;
+        r = weft_writev(fd, iov, cnt, 0); /* adopted from a pipe, say */
+        return r == WEFT_EAGAIN || r == WEFT_ECANCELED || r == WEFT_ENOTASK ? 0 : r;
+    }
+}
+
 /* Sending inline: a sender that finds nothing queued and no writer becomes
  * the writer for one message. It writes the frame itself with deadline 0
  * (a server's plain frame straight from the caller's bytes, head and payload
@@ -397,8 +415,7 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         iov[cnt++] = (struct iovec){ws->wbuf.data, ws->wbuf.len};
     }
     size_t total = iov[0].iov_len + (cnt > 1 ? iov[1].iov_len : 0);
-    ssize_t w = *rc ? 0 : weft_writev(ws->fd, iov, cnt, 0);
-    if (w == WEFT_EAGAIN || w == WEFT_ECANCELED || w == WEFT_ENOTASK) w = 0; /* the writer's turn */
+    ssize_t w = *rc ? 0 : write_now(ws->fd, iov, cnt);
     if (w >= 0 && !*rc) {
         /* what the socket did not take stays (or goes) in wbuf for the writer */
         if (ws->wbuf.len) {
