@@ -24,6 +24,7 @@
  * a running writer holds one. The last one closes the socket.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,10 +35,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "weft/impl.h"
 #include "ws_int.h"
 
 enum { ST_OPEN, ST_CLOSING, ST_CLOSED };
-enum { READ_CHUNK = 16384, MAX_IOV = 64 };
+enum { READ_CHUNK = 16384, MAX_IOV = 64, RECYCLE_MAX = 1024 };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -85,6 +87,7 @@ struct weft_ws {
     /* the writer's own (one writer at a time) */
     weft_ws_deflater *deflater;
     weft_buf wbuf;
+    uint64_t carried; /* messages an inline send left (partly) in wbuf */
     uint8_t rnd[256];
     size_t rnd_used;
     int shared_z_ok; /* a hub message's shared compressed frame suits this connection */
@@ -249,13 +252,13 @@ static void mask_key(weft_ws *ws, uint8_t key[4]) {
     ws->rnd_used += 4;
 }
 
-/* Frame one item into wbuf: compressed when deflate was agreed (data only),
- * masked by a client. */
-static int frame_item(weft_ws *ws, const item *it) {
-    if (it->shared) {
-        weft_str f =
-            ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared) : weft__hub_msg_frame(it->shared);
-        if (!f.p) f = weft__hub_msg_frame(it->shared); /* no memory to compress: plain */
+/* Frame one message into wbuf (after what is there): compressed when deflate
+ * was agreed (data only), masked by a client; a hub message's frame is
+ * copied as it is. */
+static int frame_msg(weft_ws *ws, int opcode, const void *data, size_t len, weft_hub_msg *shared) {
+    if (shared) {
+        weft_str f = ws->shared_z_ok ? weft__hub_msg_frame_z(shared) : weft__hub_msg_frame(shared);
+        if (!f.p) f = weft__hub_msg_frame(shared); /* no memory to compress: plain */
         return weft_buf_append(&ws->wbuf, f.p, f.n);
     }
     uint8_t key[4], *mask = NULL;
@@ -264,18 +267,18 @@ static int frame_item(weft_ws *ws, const item *it) {
         mask = key;
     }
     int flags = WEFT_WS_FIN;
-    const void *p = it->data;
-    size_t n = it->n;
+    const void *p = data;
+    size_t n = len;
     weft_buf z;
     weft_buf_init(&z, 0);
-    if (ws->deflater && it->opcode < 8) {
-        int rc = weft_ws_deflate(ws->deflater, it->data, it->n, &z);
+    if (ws->deflater && opcode < 8) {
+        int rc = weft_ws_deflate(ws->deflater, data, len, &z);
         if (rc) return rc;
         flags |= WEFT_WS_RSV1;
         p = z.data ? z.data : "";
         n = z.len;
     }
-    int rc = weft_ws_frame_append(&ws->wbuf, flags, it->opcode, p, n, mask);
+    int rc = weft_ws_frame_append(&ws->wbuf, flags, opcode, p, n, mask);
     weft_buf_free(&z);
     return rc;
 }
@@ -285,7 +288,7 @@ static void writer(void *arg) {
     for (;;) {
         pthread_mutex_lock(&ws->qlock);
         item *batch = ws->ctl, *data = ws->data;
-        if (!batch && !data) {
+        if (!batch && !data && !ws->wbuf.len) {
             /* the buffer goes while we still are the writer: the next one
              * (spawned as soon as writer_running is 0) starts afresh */
             if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
@@ -305,11 +308,13 @@ static void writer(void *arg) {
         int closed = ws->state == ST_CLOSED;
         pthread_mutex_unlock(&ws->qlock);
 
+        /* wbuf may start with the rest of a message an inline send could not
+         * finish (send_inline): it goes first, the batch after it */
         int rc = 0, has_close = 0;
-        uint64_t msgs = 0;
-        ws->wbuf.len = 0;
+        uint64_t msgs = ws->carried;
+        ws->carried = 0;
         for (item *it = batch; it && !rc && !closed; it = it->next) {
-            rc = frame_item(ws, it);
+            rc = frame_msg(ws, it->opcode, it->data, it->n, it->shared);
             if (it->opcode == WEFT_WS_CLOSE) has_close = 1;
             if (it->opcode < 8) msgs++;
         }
@@ -319,12 +324,13 @@ static void writer(void *arg) {
                                        weft_deadline_in(ws->cfg.write_timeout_ms));
             if (w < 0) rc = (int)w;
         }
+        ws->wbuf.len = 0;
         /* a big batch's buffer is not kept while idle */
         if (ws->wbuf.cap > 65536) weft_buf_free(&ws->wbuf);
         pthread_mutex_lock(&ws->qlock);
         if (rc) {
             shut_locked(ws, WEFT_WS_ABNORMAL, "write failed");
-        } else {
+        } else if (!closed) {
             ws->sent += msgs;
             if (has_close) ws->close_written = 1;
             /* a server closes the socket once both close frames have passed;
@@ -338,18 +344,112 @@ static void writer(void *arg) {
     unref(ws);
 }
 
-/* Under qlock: make sure a writer runs. */
-static int kick_locked(weft_ws *ws) {
-    if (ws->writer_running) return 0;
-    ws->writer_running = 1;
+/* Under qlock, as the writer (writer_running set): hand the writing over to
+ * a new writer task. */
+static int spawn_writer_locked(weft_ws *ws) {
     atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
     weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
     int rc = weft_go_opts(writer, ws, &o);
     if (rc) {
         ws->writer_running = 0;
+        ws->wbuf.len = 0;
+        ws->carried = 0;
         atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
     }
     return rc;
+}
+
+/* Under qlock: make sure a writer runs. */
+static int kick_locked(weft_ws *ws) {
+    if (ws->writer_running) return 0;
+    ws->writer_running = 1;
+    return spawn_writer_locked(ws);
+}
+
+/* Writes what the socket takes now, never waiting: the byte count (0 when
+ * it would block) or a negative code. MSG_NOSIGNAL: a peer that has gone
+ * away is an error code here, not a SIGPIPE, whatever the program's
+ * disposition for it (a plain thread sending as the socket shuts). */
+static ssize_t write_now(int fd, struct iovec *iov, int cnt) {
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+    for (;;) {
+        ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno != ENOTSOCK) return -errno;
+        r = weft_writev(fd, iov, cnt, 0); /* adopted from a pipe, say */
+        return r == WEFT_EAGAIN || r == WEFT_ECANCELED || r == WEFT_ENOTASK ? 0 : r;
+    }
+}
+
+/* Sending inline: a sender that finds nothing queued and no writer becomes
+ * the writer for one message. It writes the frame itself with deadline 0
+ * (a server's plain frame straight from the caller's bytes, head and payload
+ * in one writev), so a connection that keeps up costs no writer task, no
+ * queued item and no write buffer (hub messages are always queued: see
+ * weft__ws_send_shared). When the socket takes only part of it (or would
+ * block), the rest goes to wbuf and a
+ * writer task finishes it, followed by whatever was queued meanwhile; senders
+ * that came while the inline write ran found writer_running set and queued
+ * behind it, so the order holds. Returns 1 (and *rc) when it took the
+ * message, 0 when the caller must queue it. */
+static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc) {
+    pthread_mutex_lock(&ws->qlock);
+    if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data) {
+        pthread_mutex_unlock(&ws->qlock);
+        return 0;
+    }
+    ws->writer_running = 1;
+    pthread_mutex_unlock(&ws->qlock);
+
+    uint8_t head[WEFT_WS_HEAD_MAX];
+    struct iovec iov[2];
+    int cnt = 0;
+    *rc = 0;
+    if (ws->role == WEFT_WS_SERVER && !ws->deflater) {
+        iov[cnt++] = (struct iovec){head, weft_ws_frame_head(head, WEFT_WS_FIN, opcode, n, NULL)};
+        if (n) iov[cnt++] = (struct iovec){(void *)p, n};
+    } else { /* masked, compressed: framed into wbuf */
+        *rc = frame_msg(ws, opcode, p, n, NULL);
+        iov[cnt++] = (struct iovec){ws->wbuf.data, ws->wbuf.len};
+    }
+    size_t total = iov[0].iov_len + (cnt > 1 ? iov[1].iov_len : 0);
+    ssize_t w = *rc ? 0 : write_now(ws->fd, iov, cnt);
+    if (w >= 0 && !*rc) {
+        /* what the socket did not take stays (or goes) in wbuf for the writer */
+        if (ws->wbuf.len) {
+            weft_buf_consume(&ws->wbuf, (size_t)w);
+        } else if ((size_t)w < total) {
+            for (int i = 0; i < cnt && !*rc; i++) {
+                size_t skip = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+                w -= (ssize_t)skip;
+                *rc = weft_buf_append(&ws->wbuf, (char *)iov[i].iov_base + skip,
+                                      iov[i].iov_len - skip);
+            }
+        }
+    }
+    pthread_mutex_lock(&ws->qlock);
+    if (w < 0 || *rc) {
+        if (!*rc) *rc = WEFT_ECLOSED;
+        ws->wbuf.len = 0;
+        shut_locked(ws, WEFT_WS_ABNORMAL, w < 0 ? "write failed" : "no memory to frame");
+        ws->writer_running = 0; /* nothing more will be written */
+    } else if (ws->wbuf.len) {
+        ws->carried = 1;
+        *rc = spawn_writer_locked(ws);
+        if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+    } else {
+        ws->sent++;
+        if (ws->ctl || ws->data) { /* queued while we wrote: ours is out */
+            if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+        } else {
+            ws->writer_running = 0;
+            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+        }
+    }
+    pthread_mutex_unlock(&ws->qlock);
+    return 1;
 }
 
 static item *new_item(int opcode, uint64_t key, const void *p, size_t n) {
@@ -461,6 +561,8 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
     if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
     if (n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    int rc;
+    if (send_inline(ws, opcode, p, n, &rc)) return rc;
     item *it = new_item(opcode, key, p, n);
     if (!it) return WEFT_ENOMEM;
     return enqueue(ws, it);
@@ -472,6 +574,10 @@ int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) {
     if (ws->role == WEFT_WS_CLIENT) /* a client masks every frame itself */
         return weft_ws_send_keyed(ws, op, key, pl.p, pl.n);
     if (pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    /* always queued, never inline: a publisher that runs ahead of the
+     * writers lets each subscriber's writer take several messages in one
+     * write (measured: inline, the fan-out cost several times the CPU per
+     * delivery once the server fell behind) */
     item *it = new_item(op, key, NULL, 0);
     if (!it) return WEFT_ENOMEM;
     it->n = pl.n;
@@ -496,9 +602,18 @@ int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n) {
  * or the end), 0 to go on reading. */
 static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *result) {
     switch (ev->type) {
-    case WEFT_WS_EV_MESSAGE:
-        weft_buf_free(out);
+    case WEFT_WS_EV_MESSAGE: {
+        /* the caller's previous message buffer, when small, becomes the
+         * receiver's for the next message: no malloc, free and regrowth per
+         * message, and at most RECYCLE_MAX bytes kept while idle */
+        weft_buf old = *out;
         weft_ws_rx_take(&ws->rx, out);
+        if (old.data && old.cap <= RECYCLE_MAX && !ws->rx.msg.data) {
+            old.len = 0;
+            ws->rx.msg = old;
+        } else {
+            weft_buf_free(&old);
+        }
         if (!out->data) { /* an empty message: a valid empty buffer */
             if (weft_buf_reserve(out, 1)) {
                 *result = WEFT_ENOMEM;
@@ -508,6 +623,7 @@ static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *re
         }
         *result = ev->opcode;
         return 1;
+    }
     case WEFT_WS_EV_PING:
         pthread_mutex_lock(&ws->qlock);
         if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PONG, ev->data.p, ev->data.n);
@@ -543,20 +659,49 @@ static int on_event(weft_ws *ws, const weft_ws_event *ev, weft_buf *out, int *re
     return 0;
 }
 
-/* Feeds the bytes read ahead to the receiver until an event makes recv return. */
-static int drain_ahead(weft_ws *ws, weft_buf *out, int *result) {
+/* Feeds buf[0..n) to the receiver until an event makes recv return (1) or
+ * the bytes run out (0); *used = the bytes fed. */
+static int feed(weft_ws *ws, const char *buf, size_t n, size_t *used, weft_buf *out, int *result) {
     size_t pos = 0;
     int done = 0;
-    while (pos < ws->ahead.len && !done) {
+    while (pos < n && !done) {
         weft_ws_event ev;
-        size_t used;
-        int t = weft_ws_rx_feed(&ws->rx, ws->ahead.data + pos, ws->ahead.len - pos, &used, &ev);
-        pos += used;
+        size_t k;
+        int t = weft_ws_rx_feed(&ws->rx, buf + pos, n - pos, &k, &ev);
+        pos += k;
         if (t != WEFT_WS_EV_NONE) done = on_event(ws, &ev, out, result);
     }
+    *used = pos;
+    return done;
+}
+
+/* Feeds the bytes read ahead to the receiver until an event makes recv return. */
+static int drain_ahead(weft_ws *ws, weft_buf *out, int *result) {
+    size_t pos;
+    int done = feed(ws, ws->ahead.data, ws->ahead.len, &pos, out, result);
     weft_buf_consume(&ws->ahead, pos);
     if (ws->ahead.len == 0 && ws->ahead.cap > READ_CHUNK * 2) weft_buf_free(&ws->ahead);
     return done;
+}
+
+/* Reads from the socket straight into a per-thread buffer and feeds the
+ * receiver from it; only bytes left over after the event that ends this recv
+ * (the next message already read) are copied into `ahead`. So a connection
+ * needs no read buffer of its own, neither while waiting nor per message.
+ * Nothing between the read and the copy suspends, so no other task on this
+ * thread touches the buffer meanwhile. Returns the read's result (> 0 bytes,
+ * 0 end of file, < 0 an error) and sets *done as drain_ahead does. */
+static ssize_t read_and_feed(weft_ws *ws, weft_buf *out, int *result, int *done) {
+    static _Thread_local char scratch[READ_CHUNK];
+    ssize_t r = weft_read(ws->fd, scratch, sizeof scratch, 0);
+    if (r <= 0) return r;
+    size_t used;
+    *done = feed(ws, scratch, (size_t)r, &used, out, result);
+    if (used < (size_t)r && weft_buf_append(&ws->ahead, scratch + used, (size_t)r - used)) {
+        *result = WEFT_ENOMEM;
+        *done = 1;
+    }
+    return r;
 }
 
 static int64_t min3(int64_t a, int64_t b, int64_t c) {
@@ -589,7 +734,8 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
         /* no read buffer while waiting: an idle connection that just read
          * a pong (or half a frame, now inside the receiver) holds none */
         if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
-        int w = weft_fd_wait(ws->fd, WEFT_POLLIN, wait_until);
+        /* a false wake-up only costs a read that finds nothing */
+        int w = weft_fd_wait_hint(ws->fd, WEFT_POLLIN, wait_until);
         if (w == WEFT_ETIMEDOUT || w == WEFT_EAGAIN) {
             int64_t now = weft_now();
             if (deadline >= 0 && now >= deadline) {
@@ -617,19 +763,16 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
             result = w; /* cancelled, ... */
             break;
         }
-        if (weft_buf_reserve(&ws->ahead, READ_CHUNK)) {
-            result = WEFT_ENOMEM;
-            break;
-        }
-        ssize_t r = weft_read(ws->fd, ws->ahead.data + ws->ahead.len, READ_CHUNK, 0);
-        if (r == WEFT_EAGAIN) continue;
+        int done = 0;
+        ssize_t r = read_and_feed(ws, out, &result, &done);
+        if (r == WEFT_EAGAIN) continue; /* a wake-up with nothing to read: wait again */
         if (r <= 0) {
             shut(ws, WEFT_WS_ABNORMAL, "connection lost");
             result = WEFT_ECLOSED;
             break;
         }
-        ws->ahead.len += (size_t)r;
         atomic_store_explicit(&ws->last_rx, weft_now(), memory_order_relaxed);
+        if (done) break;
     }
     if (ws->ahead.len == 0 && ws->ahead.cap) weft_buf_free(&ws->ahead);
     return result;

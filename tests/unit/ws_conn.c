@@ -697,6 +697,266 @@ TEST(ws_send_from_tasks_and_threads_never_interleaves) {
     ASSERT_EQ(server_stop(&s), 0);
 }
 
+/* ---- sending inline (the sender writes when nothing is queued) -----------------------------------
+ */
+
+/* A message's payload: its index in the first 8 bytes, then a byte that
+ * depends on the index and the position, so a torn or reordered frame shows. */
+static void fill_msg(uint8_t *p, size_t n, int i) {
+    snprintf((char *)p, 9, "%08u", (unsigned)i % 100000000u);
+    for (size_t k = 8; k < n; k++) p[k] = (uint8_t)(i * 31 + k);
+}
+static int tag_of(const void *p) {
+    char d[9] = {0};
+    memcpy(d, p, 8);
+    return atoi(d);
+}
+static int check_msg(const uint8_t *p, size_t n, int i) {
+    if (n < 8 || tag_of(p) != i) return 0;
+    for (size_t k = 8; k < n; k++)
+        if (p[k] != (uint8_t)(i * 31 + k)) return 0;
+    return 1;
+}
+
+typedef struct blocked_send {
+    int64_t big_us, small_us; /* how long each send took */
+    int big_rc, small_rc;
+    size_t queued_after; /* the stats' queued bytes after both sends */
+    weft_sem sent;
+} blocked_send;
+
+enum { BIG = 1 << 20 };
+
+/* Sends one message far bigger than the socket takes at once, then a small
+ * one, and waits for the client's close. */
+static void big_then_small(server *s, weft_ws *ws) {
+    blocked_send *b = s->ud;
+    uint8_t *big = malloc(BIG), small[100];
+    fill_msg(big, BIG, 0);
+    fill_msg(small, sizeof small, 1);
+    int64_t t0 = weft_now_ns();
+    b->big_rc = weft_ws_send(ws, WEFT_WS_BINARY, big, BIG);
+    b->big_us = (weft_now_ns() - t0) / 1000;
+    free(big); /* the unsent rest was copied: the caller's bytes are free at once */
+    t0 = weft_now_ns();
+    b->small_rc = weft_ws_send(ws, WEFT_WS_BINARY, small, sizeof small);
+    b->small_us = (weft_now_ns() - t0) / 1000;
+    weft_ws_stats st;
+    weft_ws_get_stats(ws, &st);
+    b->queued_after = st.queued;
+    weft_sem_release(&b->sent, 1);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(10000))) > 0) {}
+    weft_buf_free(&m);
+}
+
+/* An inline send the socket cannot take whole returns at once (deadline 0,
+ * the rest handed to the writer task); the next send queues behind it; the
+ * client, reading late, gets the big message whole and then the small one. */
+TEST(ws_inline_send_would_block_falls_back_to_the_writer) {
+    blocked_send b = {0};
+    weft_sem_init(&b.sent, 0);
+    server s = {.cfg = {.max_queue = 2 * BIG}, .ud = &b, .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, big_then_small), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&b.sent, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(b.big_rc, 0);
+    ASSERT_EQ(b.small_rc, 0);
+    /* neither waited for the reader (which reads only after this: a send
+     * that waited would have hung until write_timeout_ms, 30 s) */
+    ASSERT_LT(b.big_us, test_slack_ms(2000) * 1000);
+    ASSERT_LT(b.small_us, test_slack_ms(2000) * 1000);
+    ASSERT_EQ(b.queued_after, 100); /* the small one waits in the queue */
+    uint8_t *p = malloc(BIG);
+    raw_reader *rd = raw_reader_new(fd);
+    ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_BINARY, p, BIG, weft_deadline_in(test_slack_ms(5000))),
+              BIG);
+    ASSERT(check_msg(p, BIG, 0));
+    ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_BINARY, p, BIG, weft_deadline_in(test_slack_ms(5000))),
+              100);
+    ASSERT(check_msg(p, 100, 1));
+    raw_reader_free(rd);
+    free(p);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_CLOSE, "\x03\xe8", 2, KEY);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+typedef struct race {
+    int per;
+    int rc[3];
+    weft_wg wg;
+} race;
+
+typedef struct racer {
+    weft_ws *ws;
+    int id, per, *rc;
+    weft_wg *wg;
+} racer;
+
+/* Sends `per` messages of varied size (up to 24 KB: some fit the socket,
+ * some do not), each tagged with the sender and its index. */
+enum { RACE_MAX = 24000 };
+static size_t race_size(int id, int i) { return 16 + (size_t)(i * 7919 + id * 104729) % (RACE_MAX - 16); }
+static void race_send(racer *r, int yield) {
+    uint8_t *msg = malloc(RACE_MAX);
+    for (int i = 0; i < r->per && !*r->rc; i++) {
+        size_t n = race_size(r->id, i);
+        fill_msg(msg, n, r->id * 100000 + i);
+        *r->rc = weft_ws_send(r->ws, WEFT_WS_BINARY, msg, n);
+        if (yield && i % 3 == 0) weft_yield(); /* the tasks take turns too */
+    }
+    free(msg);
+}
+static void racer_task(void *arg) {
+    racer *r = arg;
+    race_send(r, 1);
+    weft_wg_done(r->wg);
+}
+static void *racer_thread(void *arg) {
+    race_send(arg, 0);
+    return NULL;
+}
+
+/* Two tasks and a plain thread send on one server connection at once (the
+ * server's plain frames, written inline from the callers' bytes whenever the
+ * queue is empty), through a small send buffer so inline writes keep falling
+ * back to the writer: every message arrives whole and each sender's in order. */
+static void three_senders(server *s, weft_ws *ws) {
+    race *rc = s->ud;
+    racer r[3];
+    for (int i = 0; i < 3; i++) r[i] = (racer){ws, i, rc->per, &rc->rc[i], &rc->wg};
+    pthread_t th;
+    if (pthread_create(&th, NULL, racer_thread, &r[2])) {
+        rc->rc[2] = -1;
+        return;
+    }
+    for (int i = 0; i < 2; i++)
+        if (test_go_wg(&rc->wg, racer_task, &r[i])) rc->rc[i] = -1;
+    pthread_join(th, NULL);
+    weft_wg_wait(&rc->wg, weft_deadline_in(test_slack_ms(60000)));
+    /* until the client has read everything and closes (through an 8 KiB
+     * send buffer on a busy machine that takes a while) */
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(60000))) > 0) {}
+    weft_buf_free(&m);
+}
+
+TEST(ws_inline_send_racing_queued_sends_keeps_order) {
+    race rc = {.per = (int)test_scale_min(200, 40)};
+    weft_wg_init(&rc.wg);
+    server s = {.cfg = {.max_queue = 64 << 20}, .ud = &rc, .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, three_senders), 0);
+    weft_ws *c = dial(&s, "/", NULL, NULL);
+    ASSERT(c != NULL);
+    int next[3] = {0}, total = 0;
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (total < 3 * rc.per) {
+        int op = weft_ws_recv(c, &m, weft_deadline_in(test_slack_ms(10000)));
+        if (op != WEFT_WS_BINARY)
+            printf("after %d messages (%d %d %d): %s; server: %d %s; senders %d %d %d\n", total,
+                   next[0], next[1], next[2], weft_strerror(op), atomic_load(&s.closed_code),
+                   s.closed_reason, rc.rc[0], rc.rc[1], rc.rc[2]);
+        if (op != WEFT_WS_BINARY) {
+            const char *why;
+            int code = weft_ws_close_status(c, &why);
+            printf("client: %d %s\n", code, why);
+        }
+        ASSERT_EQ(op, WEFT_WS_BINARY);
+        int tag = tag_of(m.data), id = tag / 100000, i = tag % 100000;
+        ASSERT(id >= 0 && id < 3);
+        ASSERT_EQ(i, next[id]);
+        ASSERT(check_msg((uint8_t *)m.data, m.len, tag));
+        ASSERT_EQ(m.len, race_size(id, i));
+        next[id]++;
+        total++;
+    }
+    weft_buf_free(&m);
+    ASSERT_EQ(weft_ws_close(c, WEFT_WS_NORMAL, NULL), 0);
+    weft_ws_free(c);
+    ASSERT_EQ(server_stop(&s), 0);
+    for (int i = 0; i < 3; i++) ASSERT_EQ(rc.rc[i], 0);
+}
+
+typedef struct closing {
+    atomic_int ok, after; /* sends that succeeded; the first failure's code */
+    atomic_int started;
+    int close_rc;
+} closing;
+
+typedef struct close_racer {
+    weft_ws *ws;
+    closing *c;
+} close_racer;
+
+/* Sends 20 KiB messages until a send fails (the close came). */
+static void *send_until_closed(void *arg) {
+    close_racer *r = arg;
+    static uint8_t msg[20000];
+    for (int i = 0;; i++) {
+        fill_msg(msg, sizeof msg, i);
+        int rc = weft_ws_send(r->ws, WEFT_WS_BINARY, msg, sizeof msg);
+        if (rc) {
+            atomic_store(&r->c->after, rc);
+            break;
+        }
+        atomic_fetch_add(&r->c->ok, 1);
+        atomic_store(&r->c->started, 1);
+    }
+    return NULL;
+}
+
+/* A plain thread sends (inline, whenever the queue is empty) while the
+ * connection's task closes it: the close frame goes out after whole
+ * messages, the sender's next send fails with WEFT_ECLOSED, nothing hangs. */
+static void close_while_sending(server *s, weft_ws *ws) {
+    closing *c = s->ud;
+    close_racer r = {ws, c};
+    pthread_t th;
+    if (pthread_create(&th, NULL, send_until_closed, &r)) return;
+    while (!atomic_load(&c->started)) weft_sleep(1);
+    weft_sleep(20);
+    c->close_rc = weft_ws_close(ws, WEFT_WS_NORMAL, "bye");
+    pthread_join(th, NULL);
+}
+
+TEST(ws_close_during_inline_send) {
+    closing c = {0};
+    server s = {.cfg = {.max_queue = 1 << 20, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
+                .ud = &c,
+                .sndbuf = 16384};
+    ASSERT_EQ(server_start(&s, close_while_sending), 0);
+    weft_ws *cl = dial(&s, "/", NULL, NULL);
+    ASSERT(cl != NULL);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int op, n = 0, last = -1;
+    while ((op = weft_ws_recv(cl, &m, weft_deadline_in(test_slack_ms(10000)))) > 0) {
+        ASSERT_EQ(op, WEFT_WS_BINARY);
+        ASSERT_EQ(m.len, 20000);
+        int i = tag_of(m.data);
+        ASSERT(i > last); /* in order (drop-oldest may skip some) */
+        ASSERT(check_msg((uint8_t *)m.data, m.len, i));
+        last = i;
+        n++;
+    }
+    ASSERT_ERR(op, WEFT_ECLOSED);
+    const char *why;
+    ASSERT_EQ(weft_ws_close_status(cl, &why), WEFT_WS_NORMAL);
+    ASSERT_STREQ(why, "bye");
+    weft_buf_free(&m);
+    weft_ws_free(cl);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(c.close_rc, 0);
+    ASSERT_ERR(atomic_load(&c.after), WEFT_ECLOSED);
+    ASSERT_GT(n, 0);
+    ASSERT_LE(n, atomic_load(&c.ok));
+}
+
 /* ---- recv deadlines, dial errors --------------------------------------------------------------
  */
 
