@@ -400,6 +400,8 @@ def gc_rows(doc):
         if r.unit == "ms" and is_busy(doc):
             # open-loop latencies on a busy machine are waits for a CPU, not the services' own time
             r.no_verdict = "busy-machine run"
+        elif r.unit == "ms" and min((int(d.get("rounds_ok") or 1) for d in progs.values()), default=0) < 3:
+            r.no_verdict = "fewer than 3 rounds"  # gc_report.py's rule (MIN_ROUNDS)
     return rows, {p: d.get("windows") or [] for p, d in progs.items()}
 
 

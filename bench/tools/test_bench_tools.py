@@ -347,12 +347,16 @@ class Report(unittest.TestCase):
         fast = json.loads(json.dumps(go))
         fast["overall"]["p999_us"], fast["overall_range"]["p999_us"] = 1000, [900, 1100]
         doc["programs"]["go-gogc"] = fast  # tuned: faster, but not the Go column
+        doc["programs"]["rust"]["rounds_ok"] = 3
         rows, _ = self.rows(gc=self.write("gc-2026-12-07.json", doc))
         g = rows["gc_p999_us"]
         self.assertEqual((g.cells["weft"]["lo"], g.cells["weft"]["hi"]), (400, 500))
         self.assertEqual(g.cells["go"]["prog"], "go")
-        self.assertEqual(g.verdicts()["go"], "behind")  # 300-320 below 400-500, quiet file
+        self.assertEqual(g.verdicts()["go"], "behind")  # 300-320 below 400-500, quiet file, 3 rounds
         self.assertIn("Go, GOGC=400", [name for name, _, _ in g.detail])
+        doc["programs"]["rust"]["rounds_ok"] = 2  # one program short of rounds: no verdict for the row
+        rows, _ = self.rows(gc=self.write("gc-2026-12-08.json", doc))
+        self.assertEqual(rows["gc_p999_us"].verdicts()["go"], "no verdict: fewer than 3 rounds")
 
     def test_tracking_file_as_tracking_report_writes_it(self):
         """fixtures/tracking-2026-12-06-trimmed.json: the committed run's summary (three
