@@ -22,7 +22,7 @@
 #    later. Each program runs as the article's code runs it: its default
 #    thread count, not pinned.
 #
-# Writes bench/results/build-<date>[-smoke].{md,json}. Knobs:
+# Writes bench/results/build-<date>[-sizes][-smoke].{md,json}. Knobs:
 #   BENCH_BUILD_ROUNDS=3  BENCH_BURST_SECONDS=5  BENCH_PORT=18610
 #   BENCH_SMOKE=1 (busy machine, short runs: label it)
 #   BENCH_BUILD_ROUNDS=0: no clean build is timed (make bench-quick: the
@@ -40,7 +40,9 @@ BURST=${BENCH_BURST_SECONDS:-5}
 BASE_PORT=${BENCH_PORT:-18610}
 SMOKE=${BENCH_SMOKE:-0}
 DATE=$(date +%Y-%m-%d)
-STEM=bench/results/build-$DATE$([ "$SMOKE" = 1 ] && echo -smoke)
+# an untimed run (ROUNDS=0) gets its own name, so it never replaces the file
+# of a run that timed the clean builds, which the report still reads
+STEM=bench/results/build-$DATE$([ "$ROUNDS" = 0 ] && echo -sizes)$([ "$SMOKE" = 1 ] && echo -smoke)
 NPROC=$(nproc)
 PROGS=(weft go rust)
 

@@ -43,6 +43,7 @@ BUSY=$(busy_pct)
 if [ -z "$LABEL" ] && [ "$BUSY" -gt 10 ]; then LABEL="busy machine"; fi
 T0=$(date +%s)
 declare -A ENVS EST FILE
+TOOK="" # "step MmSSs, ..." for the report
 if [ "$QUICK" = 1 ]; then
     MODE="quick (QUICK=1: short runs, few rounds; not for publishing)"
     SMOKE=1
@@ -91,6 +92,7 @@ for ((i = 0; i < n; i++)); do
     FILE[$s]=$(find bench/results -maxdepth 1 -name "$s-*.json" -newer "$LOGDIR/.mark-$s" -printf '%T@ %p\n' |
         sort -n | tail -n 1 | cut -d' ' -f2-)
     took=$(($(date +%s) - ts))
+    TOOK+="${TOOK:+, }$s $(mmss $took)"
     if [ -n "${FILE[$s]}" ]; then
         echo "      $s done in $(mmss $took) (exit $rc): ${FILE[$s]}"
     else
@@ -101,5 +103,6 @@ done
 
 ARGS=()
 for s in "${STEPS[@]}"; do [ -n "${FILE[$s]:-}" ] && ARGS+=("--$s" "${FILE[$s]}"); done
-python3 bench/tools/report.py --mode "$MODE" --label "$LABEL" "${ARGS[@]}"
+python3 bench/tools/report.py --mode "$MODE" --label "$LABEL" \
+    --took "$(mmss $(($(date +%s) - T0))) on $(date -u +%F) ($TOOK; CPUs $BUSY % busy at the start)" "${ARGS[@]}"
 echo "make bench: done in $(mmss $(($(date +%s) - T0))): bench/results/report.md, bench/results/report.html"

@@ -67,6 +67,17 @@ def paragraphs(lines):
             block.append(line)
 
 
+def code_free(block):
+    """The lines of a paragraph outside fenced and indented code."""
+    fence, out = False, []
+    for line in block:
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and not line.startswith("    "):
+            out.append(line)
+    return out
+
+
 def markers(text):
     """{normalised figure: as written} a paragraph's markers declare, and
     the problems with them (an item without a why)."""
@@ -101,7 +112,8 @@ def check(path, root):
         text = "\n".join(block)
         links, ok = linked(text, root)
         caption_ok, prev_ok = prev_ok, ok
-        named, problems = markers(text)
+        # markers in code (an example of one) do not count
+        named, problems = markers("\n".join(code_free(block)))
         bad += [f"{rel}:{start + 1}: {p}" for p in problems]
         seen = set()
         if ok or (block[0].startswith("|") and caption_ok):
@@ -133,7 +145,7 @@ def check(path, root):
                 bad.append(f"{rel}:{start + j + 1}: {fig} ({why})")
         # a figure a marker names is exempt wherever it appears in the paragraph,
         # also next to a setting word; one it names that is not there went stale
-        plain = COMMENT.sub(" ", text)
+        plain = COMMENT.sub(" ", "\n".join(code_free(block)))
         present = {norm(m.group(0)) for m in FIGURE.finditer(plain)}
         for n, fig in named.items():
             if n not in present and n not in seen:

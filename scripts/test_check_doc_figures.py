@@ -69,6 +69,10 @@ class CheckDocFigures(unittest.TestCase):
         out = self.flags("A 64 KiB flush.\n<!-- not measured: 64 KiB -->\n")
         self.assertIn("docs/t.md:1: marker item '64 KiB' needs 'figure = why'", out)
 
+    def test_a_marker_shown_as_code_is_not_a_marker(self):
+        self.assertEqual(self.flags("Write it so:\n\n    <!-- not measured: 64 KiB = why -->\n"), [])
+        self.assertEqual(len(self.flags("A 64 KiB flush.\n```\n<!-- not measured: 64 KiB = why -->\n```\n")), 1)
+
     def test_settings_words_and_code_are_not_figures(self):
         self.assertEqual(self.flags("A timeout of 5 s and at most 8 KB per connection.\n"), [])
         self.assertEqual(self.flags("```\nran in 3.2 s\n```\n"), [])

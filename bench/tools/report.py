@@ -666,7 +666,7 @@ def sources_line(rows):
     return "; ".join(out) + "." if out else "no result file."
 
 
-def render_md(rows, label, mode, host, charts):
+def render_md(rows, label, mode, host, charts, took=""):
     L = [f"# weft, Go and Rust: the articles' table measured on this machine"
          + (f" — {label}" if label else ""), ""]
     if label:
@@ -681,8 +681,10 @@ def render_md(rows, label, mode, host, charts):
           "peer ÷ weft with the verdict from weft's side: *ahead* / *behind* when the ranges are apart, "
           "*parity* when they overlap (the difference is inside the noise); \"(one run)\" when there is no "
           "range to judge by.", "",
-          "Sources: " + sources_line(rows), "",
-          "| row | unit | article: Go | article: Rust | weft (C) | Go | Rust | Go vs weft | Rust vs weft |",
+          "Sources: " + sources_line(rows), ""]
+    if took:
+        L += [f"Wall time of this `make bench` run: {took}.", ""]
+    L += ["| row | unit | article: Go | article: Rust | weft (C) | Go | Rust | Go vs weft | Rust vs weft |",
           "|---|---|---|---|---:|---:|---:|---|---|"]
     for r in rows:
         if r.missing:
@@ -893,6 +895,7 @@ def main(argv=None):
     ap.add_argument("--mode", default="")
     for k in KINDS:
         ap.add_argument(f"--{k}", default=None, help=f"the {k} result file (default: the newest {k}-*.json)")
+    ap.add_argument("--took", default="", help="the run's wall time and per step (bench/run-report.sh)")
     ap.add_argument("--from-results", action="store_true",
                     help="a view of the committed result files: no file is taken as this run's; the label says "
                          "busy machine when any file used was a smoke or busy-machine run")
@@ -905,7 +908,7 @@ def main(argv=None):
         if not a.label and any(r.meta.get("smoke") for r in rows if not r.missing):
             a.label = "busy machine"
     charts = charts_for(rows, gc_windows)
-    md = render_md(rows, a.label, a.mode, host_line(), charts)
+    md = render_md(rows, a.label, a.mode, host_line(), charts, a.took)
     out = a.out or a.results
     os.makedirs(out, exist_ok=True)
     open(os.path.join(out, "report.md"), "w").write(md)
