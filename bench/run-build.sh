@@ -218,7 +218,7 @@ for p, d in out.items():
     L.append(f"| {d['label']} | {bs} | {mb(d.get('size_bytes'))} | {mb(d.get('stripped_bytes'))} | "
              f"{len(d.get('shared_libs', []))} | {kb(d.get('rss_idle_kb'))} | {kb(d.get('rss_after_burst_kb'))} | "
              f"{kb(d.get('rss_after_burst_2s_kb'))} | {d.get('burst_rps', 'n/a')} |")
-L += ["", "What is timed:", ""] + [f"- {label[p]}: {what[p]}" for p in out] + [""]
+L += ["", "What is timed:", ""] + [f"- {label[p]}: {out[p]['build_what']}" for p in out] + [""]
 L += [f"- {cpu}; nproc {nproc}; kernel {kernel}", f"- {gcc}; {go}; {rustc}; {cargo}",
       "- crates: " + ", ".join(f"{k} {v}" for k, v in doc["versions"]["crates"].items()), f"- weft commit {commit}"]
 L += [f"- note: {n}" for n in notes] + [""]
