@@ -11,7 +11,7 @@
 #   make run              deps, build, run the flagship: weft fleet on 127.0.0.1:8080
 #                         (SQLite in build/run/fleet) with 200 simulated vehicles
 #   make bench            the articles' Go-vs-Rust table on this machine: bench/results/report.{md,html}
-#                         (QUICK=1 or make bench-quick: ~16 min busy); make bench-rt: the runtime rows
+#                         (QUICK=1 or make bench-quick: <= 10 min; make bench-report: from the committed files); make bench-rt: the runtime rows
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
 #   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
 #   make bench-fleet      weft fleet ingest: Teltonika and OsmAnd fixes/s, server CPU per fix
@@ -207,7 +207,7 @@ run: deps
 	@bash scripts/run.sh
 
 # ---- make bench: the articles' Go-vs-Rust table (bench/run-report.sh) -----
-# bench/results/report.md and report.html; QUICK=1 or bench-quick: ~16 min on a busy 2-core VM
+# bench/results/report.md and report.html; QUICK=1 or bench-quick: <= 10 min budget (docs/arena.md)
 bench: deps
 	@bash scripts/deps.sh bench
 	-@$(MAKE) --no-print-directory benches
@@ -219,6 +219,10 @@ bench-binsearch: deps
 	@bash bench/run-binsearch.sh
 bench-build:
 	@bash bench/run-build.sh
+# the report again from the committed result files, no benchmark run (docs/arena.md)
+.PHONY: bench-report
+bench-report:
+	@python3 bench/tools/report.py --from-results
 # ---- end of make bench ------------------------------------------------------
 bench-rt: deps
 	-@$(MAKE) --no-print-directory benches

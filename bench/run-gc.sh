@@ -11,9 +11,15 @@
 # 2: go rust weft, ...), each on a freshly started server.
 #
 #   make bench-gc                 5 minutes per program, 1 round
-#   QUICK=1 make bench-gc         30 s per program
+#   QUICK=1 make bench-gc         30 s per program, 3 rounds in rotated order
+#                                 (about 7 minutes): the min-max over the
+#                                 rounds is the noise band the verdicts use
+# Verdicts (weft against each peer, gc_report.py): only with >= 3 clean
+# rounds and a quiet machine. The run is labelled busy when the CPUs are
+# more than 10 % busy at the start (BUSY="why" forces the label, BUSY=""
+# forces quiet); a busy run shows its figures without verdicts.
 # Knobs (environment):
-#   ROUNDS=1          rounds (alternating order)
+#   ROUNDS=1          rounds (alternating order; QUICK: 3)
 #   DURATION=300      measured seconds per run (QUICK: 30); WARMUP=10 (QUICK: 5)
 #   RATE=8000         requests/s (see docs/gc-case.md for how it was chosen)
 #   USERS=10000000    entries loaded; UPDATE_PCT=10 (share of POST acks)
@@ -28,10 +34,16 @@ cd "$ROOT"
 bench_init run-gc
 
 QUICK=${QUICK:-0}
-if [ "$QUICK" = 1 ]; then DEF_D=30 DEF_W=5; else DEF_D=300 DEF_W=10; fi
+if [ "$QUICK" = 1 ]; then DEF_D=30 DEF_W=5 DEF_R=3; else DEF_D=300 DEF_W=10 DEF_R=1; fi
 DURATION=${DURATION:-$DEF_D}
 WARMUP=${WARMUP:-$DEF_W}
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-$DEF_R}
+if [ -z "${BUSY+set}" ]; then # measured before anything of ours runs
+    pct=$(busy_pct)
+    BUSY=""
+    [ "$pct" -gt 10 ] && BUSY="CPUs ${pct}% busy at the start: other work ran on the machine"
+    log "CPUs ${pct}% busy at the start${BUSY:+: labelled busy machine, no verdicts}"
+fi
 RATE=${RATE:-8000}
 USERS=${USERS:-10000000}
 UPDATE_PCT=${UPDATE_PCT:-10}
@@ -125,7 +137,7 @@ done
 {
     echo "date=$DATE"
     echo "machine=$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^ +/, "", $2); print $2; exit }'), $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -srm)"
-    echo "busy=${BUSY:-other engineers build and test on the same 2 cores during the run}"
+    echo "busy=$BUSY"
     echo "server_pin=$SERVER_PINNED"
     echo "generator_pin=$GEN_PINNED"
     echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (dirty)')"

@@ -16,10 +16,11 @@
 #   them; otherwise the report reads their newest committed result files, or
 #   says the row was not measured.
 #
-# QUICK=1 (make bench-quick): short runs, fewer rounds and programs — about
-# 16 minutes on a busy 2-core VM, 8 of them the three clean builds (less on a
-# quiet machine; BENCH_STEPS without build skips them), once the peers are
-# built (the first run also builds the Rust peers, several minutes more).
+# QUICK=1 (make bench-quick): short runs, fewer rounds and programs, and no
+# clean build (binary size and memory are measured; the clean-build row comes
+# from the newest build file that timed one, with its date, and the report
+# says so) — budget 10 minutes once the peers are built (the first run also
+# builds the Rust peers, several minutes more; measured time in docs/arena.md).
 # Full: about 60 minutes. One progress line per step with the elapsed time
 # and an estimate of what is left; each
 # step's own output goes to build/bench-logs/<step>.log.
@@ -42,10 +43,14 @@ BUSY=$(busy_pct)
 if [ -z "$LABEL" ] && [ "$BUSY" -gt 10 ]; then LABEL="busy machine"; fi
 T0=$(date +%s)
 declare -A ENVS EST FILE
+TOOK="" # "step MmSSs, ..." for the report
 if [ "$QUICK" = 1 ]; then
     MODE="quick (QUICK=1: short runs, few rounds; not for publishing)"
     SMOKE=1
-    ENVS[build]="BENCH_BUILD_ROUNDS=1 BENCH_BURST_SECONDS=3"
+    # no clean build in quick mode (the three took 469 s of the 15m39s busy run):
+    # size and memory only; the report takes the clean-build row from the
+    # newest build file that timed one and names it with its date
+    ENVS[build]="BENCH_BUILD_ROUNDS=0 BENCH_BURST_SECONDS=3"
     ENVS[binsearch]="BENCH_REPEAT=2"
     ENVS[json]="BENCH_REPEAT=3 BENCH_DOCS=feed"
     ENVS[http]="BENCH_ROUNDS=3 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_IDLE_CONNS=0 BENCH_LAT_DURATION=0 BENCH_OHA_DURATION=0 BENCH_ONLY=weft,nethttp,fiber,actix,axum"
@@ -54,7 +59,7 @@ if [ "$QUICK" = 1 ]; then
     ENVS[tracking]="QUICK=1"
     # measured 2026-12-06 on the busy 2-core VM: build 469 s (the Rust clean build alone
     # 290 s), binsearch 43, json 87, http 217, db 123: 15m39s in all
-    EST=([build]=470 [binsearch]=45 [json]=90 [http]=220 [db]=125 [gc]=180 [tracking]=180)
+    EST=([build]=40 [binsearch]=45 [json]=90 [http]=220 [db]=125 [gc]=180 [tracking]=180)
 else
     MODE="full"
     SMOKE=0
@@ -87,6 +92,7 @@ for ((i = 0; i < n; i++)); do
     FILE[$s]=$(find bench/results -maxdepth 1 -name "$s-*.json" -newer "$LOGDIR/.mark-$s" -printf '%T@ %p\n' |
         sort -n | tail -n 1 | cut -d' ' -f2-)
     took=$(($(date +%s) - ts))
+    TOOK+="${TOOK:+, }$s $(mmss $took)"
     if [ -n "${FILE[$s]}" ]; then
         echo "      $s done in $(mmss $took) (exit $rc): ${FILE[$s]}"
     else
@@ -97,5 +103,6 @@ done
 
 ARGS=()
 for s in "${STEPS[@]}"; do [ -n "${FILE[$s]:-}" ] && ARGS+=("--$s" "${FILE[$s]}"); done
-python3 bench/tools/report.py --mode "$MODE" --label "$LABEL" "${ARGS[@]}"
+python3 bench/tools/report.py --mode "$MODE" --label "$LABEL" \
+    --took "$(mmss $(($(date +%s) - T0))) on $(date -u +%F) ($TOOK; CPUs $BUSY % busy at the start)" "${ARGS[@]}"
 echo "make bench: done in $(mmss $(($(date +%s) - T0))): bench/results/report.md, bench/results/report.html"

@@ -341,6 +341,18 @@ else
     record "bench/tools" 1; printf '  %-44s FAILED\n' "bench/tools"; tail -20 "$LOG/bench-tools.log" | sed 's/^/      /'
 fi
 
+# ---- doc figures (issue 13 A.7; arena-fill) ------------------------------------
+# every measured figure in docs/*.md links a committed bench/results/ file;
+# a setting or design constant carries <!-- not measured: FIG = why --> in
+# its paragraph (scripts/check-doc-figures.py's head); then the checker's tests
+if python3 scripts/check-doc-figures.py >"$LOG/doc-figures.log" 2>&1 &&
+    python3 -m unittest discover -s scripts -p 'test_*.py' >>"$LOG/doc-figures.log" 2>&1; then
+    record "doc-figures" 0; printf '  %-44s ok\n' "doc-figures"
+else
+    record "doc-figures" 1; printf '  %-44s FAILED\n' "doc-figures"; grep -v '^\.*$' "$LOG/doc-figures.log" | tail -20 | sed 's/^/      /'
+fi
+# ---- end doc figures -----------------------------------------------------------
+
 # ---- the fleet dashboard (issue 12; apps/fleet/web) ----------------------------
 # Front-end logic with node's test runner (tests/web), then the end-to-end
 # tests in Debian's Chromium (tests/browser/*.mjs, not the harness) against

@@ -11,6 +11,13 @@ count, rss_kb}], overall {p50_us, p99_us, p999_us, max_us}, rss_kb
 {after_load, max}; with several rounds, windows and overall are those of
 the round whose overall p99.9 is the median, and overall_range holds each
 figure's min and max over the rounds. Other reports read these names.
+
+"comparison" holds weft against each peer on p99.9, p99 and max: the ratio
+of the medians (peer / weft) and a verdict from the min-max over the
+rounds (the noise band): "parity" when the ranges overlap, "ahead" or
+"behind" when they are apart; and no verdict at all (the reason instead)
+when the run was on a busy machine or had fewer than MIN_ROUNDS clean
+rounds, because then the figures are waits for a CPU or a single sample.
 """
 import json
 import os
@@ -28,6 +35,7 @@ COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "go-ptr": "#98df8a", "go-gogc": "#
           "rust": "#d62728"}
 FIELDS = ("p50_us", "p99_us", "p999_us", "max_us")
 GOAL_US = 1000
+MIN_ROUNDS = 3  # fewer clean rounds give no noise band to judge by
 
 
 def read(path, default=None):
@@ -115,6 +123,33 @@ def goal(progs):
     return {"target": "weft p99.9 <= 1 ms, no periodic spikes", "met": met, "why": why}
 
 
+def comparison(programs, busy):
+    """weft against each peer (lower latency is better); see the module doc."""
+    w = programs.get("weft")
+    out = {}
+    if not w or "overall" not in w:
+        return out
+    for name, p in programs.items():
+        if name == "weft" or "overall" not in p:
+            continue
+        c = {}
+        for k in ("p999_us", "p99_us", "max_us"):
+            r = {"ratio": p["overall"][k] / w["overall"][k] if w["overall"][k] else None}
+            n = min(w["rounds_ok"], p["rounds_ok"])
+            if busy:
+                r["verdict"] = None
+                r["why"] = "busy machine: the latencies are waits for a CPU"
+            elif n < MIN_ROUNDS:
+                r["verdict"] = None
+                r["why"] = "%d clean round(s); a verdict needs %d" % (n, MIN_ROUNDS)
+            else:
+                (wl, wh), (pl, ph) = w["overall_range"][k], p["overall_range"][k]
+                r["verdict"] = "parity" if wl <= ph and pl <= wh else ("ahead" if wh < pl else "behind")
+            c[k] = r
+        out[name] = c
+    return out
+
+
 def ms(us):
     return "%.3f" % (us / 1000.0)
 
@@ -156,6 +191,20 @@ def markdown(doc):
     L.append("**Goal for weft (%s): %s** — %s." % (
         g["target"], {True: "met", False: "not met", None: "not measured"}[g["met"]], g["why"]))
     L.append("")
+    if m.get("comparison"):
+        L.append("weft against each peer (peer / weft, median of the rounds; the verdict from the min–max "
+                 "over the rounds: ranges that overlap are parity):")
+        L.append("")
+        L.append("| peer | p99.9 | p99 | max |")
+        L.append("|---|---|---|---|")
+        for name, c in m["comparison"].items():
+            cells = []
+            for k in ("p999_us", "p99_us", "max_us"):
+                r = c[k]
+                ratio = "%.2f×" % r["ratio"] if r["ratio"] is not None else "n/a"
+                cells.append("%s %s" % (ratio, r["verdict"] or "(no verdict: %s)" % r["why"]))
+            L.append("| %s | %s |" % (m["programs"][name]["label"], " | ".join(cells)))
+        L.append("")
     L.append("Latency over time: %s (p99.9 and max per window)." % os.path.basename(m["chart"]))
     L.append("")
     L.append("## p99.9 per window (ms)")
@@ -258,6 +307,7 @@ def build(work, out, progs):
         "chart": out + ".svg", "programs": programs,
     }
     doc["goal"] = goal(programs)
+    doc["comparison"] = comparison(programs, doc["busy"])
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     with open(out + ".json", "w") as f:
         json.dump(doc, f, indent=1)

@@ -19,7 +19,12 @@ says "parity" instead of a ratio's verdict. Ratio = peer / weft always.
 
     python3 bench/tools/report.py [--results DIR] [--out DIR] [--label TEXT]
         [--mode quick|full] [--http F] [--db F] [--json F] [--binsearch F]
-        [--build F] [--gc F] [--tracking F]
+        [--build F] [--gc F] [--tracking F] [--from-results]
+
+--from-results (make bench-report) rewrites the report from the newest
+committed file of each kind without running anything; `make bench` names
+the files its steps wrote, and the report says which rows were measured in
+that run and which come from committed files (with their dates).
 """
 import argparse
 import glob
@@ -47,6 +52,8 @@ PROGRAMS = {
     "encoding_json": ("go", "encoding/json"), "go_json": ("go", "goccy/go-json"),
     "serde_json": ("rust", "serde_json"), "simd_json": ("rust", "simd-json"), "sonic_rs": ("rust", "sonic-rs"),
     "go": ("go", "Go"), "rust": ("rust", "Rust"),
+    "fleet": ("weft", "weft fleet platform"), "go-gogc": ("go", "Go, GOGC=400"),
+    "go-ptr": ("go", "Go, map of pointers"),
 }
 
 
@@ -150,9 +157,14 @@ class Row:
         self.source = None  # path of the result file
         self.meta = {}  # date, commit, command, machine, versions, smoke
         self.missing = None  # why there is no measurement
+        self.no_verdict = None  # why the figures are shown without a verdict
+        self.fresh = False  # the file was written by this run (else: the newest committed one)
         self.notes = []
 
     def verdicts(self):
+        if self.no_verdict:
+            return {l: (f"no verdict: {self.no_verdict}" if self.cells.get("weft") and self.cells.get(l) else None)
+                    for l in ("go", "rust")}
         return {l: verdict(self.cells.get("weft"), self.cells.get(l), self.higher_better) for l in ("go", "rust")}
 
     def ratios(self):
@@ -165,27 +177,53 @@ class Row:
 
 # ---- reading the result files --------------------------------------------------
 
-def newest(results_dir, kind):
-    """The newest bench/results/<kind>-*.json: the latest date in the file
-    (or its name), then the latest modification time."""
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def repo_path(path):
+    """A result file's path as the repository names it (bench/results/...)."""
+    return os.path.relpath(os.path.abspath(path), ROOT)
+
+
+def newest(results_dir, kind, want=None):
+    """The newest bench/results/<kind>-*.json (for which want(doc) holds, when
+    given): the latest date in the file (or its name), a full run before a
+    smoke or busy one, then the latest modification time."""
     best_key, best_path = None, None
     for path in glob.glob(os.path.join(results_dir, f"{kind}-*.json")):
         try:
-            doc = json.load(open(path))
+            with open(path) as f:
+                doc = json.load(f)
         except (OSError, ValueError):
             continue
-        date = doc.get("date") or (doc.get("meta") or {}).get("date") or ""
-        if not date:
-            m = re.search(r"(\d{4}-\d{2}-\d{2})", os.path.basename(path))
-            date = m.group(1) if m else ""
-        # a full run beats a smoke run of the same day
-        key = (str(date), not doc.get("smoke"), os.path.getmtime(path), path)
+        if want and not want(doc):
+            continue
+        # a full run beats a smoke or busy-machine run of the same day
+        key = (file_date(doc, path), not is_busy(doc, path), os.path.getmtime(path), path)
         if best_key is None or key > best_key:
             best_key, best_path = key, path
     return best_path
 
 
-def doc_meta(doc):
+def file_date(doc, path):
+    """The date a result file records, else the one in its name."""
+    date = doc.get("date") or (doc.get("meta") or {}).get("date") or ""
+    if not date and path:
+        m = re.search(r"(\d{4}-\d{2}-\d{2})", os.path.basename(path))
+        date = m.group(1) if m else ""
+    return str(date)
+
+
+def is_busy(doc, path=None):
+    """A smoke run or one its file says ran on a busy machine: its figures
+    compare programs within the run, they are not numbers to quote."""
+    m = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    said = " ".join(str(x) for x in (doc.get("busy"), doc.get("label"), m.get("note"), m.get("label"),
+                                     os.path.basename(path or "")) if x)
+    return bool(doc.get("smoke") or doc.get("busy") or m.get("smoke") or re.search(r"busy|smoke", said, re.I))
+
+
+def doc_meta(doc, path=None):
     m = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
     g = lambda k: doc.get(k, m.get(k))
     machine = g("machine") or {}
@@ -194,9 +232,12 @@ def doc_meta(doc):
     for k in ("cpu_model", "nproc", "uname_r", "kernel"):
         if g(k) is not None and k not in machine:
             machine[k] = g(k)
-    return {"date": g("date"), "commit": g("weft_commit") or g("commit"), "command": g("command"),
-            "machine": machine, "versions": g("versions") or {}, "smoke": bool(g("smoke")),
-            "pinning": g("pinning")}
+    versions = g("versions") or {k: (f"gcc {g(k)}" if k == "gcc" and "gcc" not in str(g(k)) else g(k))
+                                  for k in ("gcc", "cc", "go", "rustc", "crates") if g(k)}
+    return {"date": file_date(doc, path) or None, "commit": g("weft_commit") or g("commit"), "command": g("command"),
+            "machine": machine, "versions": versions, "smoke": is_busy(doc, path),
+            "pinning": g("pinning") or (f"server {g('server_pin')}, generator {g('generator_pin')}"
+                                        if g("server_pin") else None)}
 
 
 def metric_cell(doc, prog, metric, scale=1.0):
@@ -209,14 +250,19 @@ def metric_cell(doc, prog, metric, scale=1.0):
     return cell(float(v), prog=prog, unit_scale=scale) if isinstance(v, (int, float)) else None
 
 
-def fill(row, per_prog):
-    """per_prog: {prog: cell}; the detail list and each language's best."""
+def fill(row, per_prog, columns=None):
+    """per_prog: {prog: cell}; the detail list and each language's best, or
+    for a language in `columns` ({lang: prog}) that program when present."""
     for p, c in per_prog.items():
         lang = lang_of(p)
         if c is not None and lang:
             row.detail.append((label_of(p), lang, c))
     for lang in LANGS:
-        row.cells[lang] = best([c for p, c in per_prog.items() if lang_of(p) == lang], row.higher_better)
+        fixed = (columns or {}).get(lang)
+        if fixed in per_prog:
+            row.cells[lang] = per_prog[fixed]
+        else:
+            row.cells[lang] = best([c for p, c in per_prog.items() if lang_of(p) == lang], row.higher_better)
 
 
 def http_rows(doc, tests, kind):
@@ -290,74 +336,85 @@ def build_rows(doc):
     return rows
 
 
-def find_programs(doc, marker, depth=3):
-    """{program: dict} for every dict (up to depth levels down) that holds the
-    key `marker`: how other engineers' files are read without fixing their
-    nesting (results/programs/...)."""
-    out = {}
+def gc_programs(doc):
+    """{program: its dict} of a gc-*.json (bench/tools/gc_report.py writes
+    "programs"; "results" is read too)."""
+    progs = doc.get("programs") or doc.get("results") or {}
+    return {p: d for p, d in progs.items() if isinstance(d, dict) and lang_of(p) and d.get("overall")}
 
-    def walk(d, lvl):
-        if not isinstance(d, dict) or lvl > depth:
-            return
-        for k, v in d.items():
-            if isinstance(v, dict):
-                if marker in v and lang_of(k):
-                    out.setdefault(k, v)
-                else:
-                    walk(v, lvl + 1)
-    walk(doc, 0)
-    return out
+
+# the GC case's Go column is Go with its collector at default settings (the
+# issue's wording); tuned variants (go-gogc, go-ptr) are in the details only
+GC_COLUMNS = {"go": "go"}
+
+
+def gc_cell(d, key, prog, scale):
+    """The whole-run figure of one program; its min-max over the rounds
+    (gc_report.py's "overall_range") is the noise band when there were two
+    or more clean rounds, none for a single round."""
+    v = (d.get("overall") or {}).get(key)
+    if not isinstance(v, (int, float)):
+        return None
+    rng = (d.get("overall_range") or {}).get(key)
+    n = int(d.get("rounds_ok") or len(d.get("rounds") or []) or 1)
+    if n > 1 and isinstance(rng, list) and len(rng) == 2:
+        return cell(v, rng[0], rng[1], n, prog, scale)
+    return cell(v, prog=prog, unit_scale=scale)
 
 
 def gc_rows(doc):
-    progs = find_programs(doc, "overall")
+    progs = gc_programs(doc)
     rows = []
-    for key, title, unit in (("p999_us", "GC read-states service: p99.9 latency (whole run)", "ms"),
-                             ("max_us", "GC read-states service: max latency (whole run)", "ms")):
-        r = Row(f"gc_{key}", title, unit, False, CLAIMS["gc"], "gc")
-        per = {}
+    for key, title in (("p999_us", "GC read-states service: p99.9 latency (whole run)"),
+                       ("p99_us", "GC read-states service: p99 latency (whole run)"),
+                       ("max_us", "GC read-states service: max latency (whole run)")):
+        r = Row(f"gc_{key}", title, "ms", False, CLAIMS["gc"], "gc")
+        fill(r, {p: gc_cell(d, key, p, 1 / 1000) for p, d in progs.items()}, GC_COLUMNS)
+        spread = []
         for p, d in progs.items():
-            v = (d.get("overall") or {}).get(key)
-            ws = [w.get(key) for w in d.get("windows") or [] if isinstance(w.get(key), (int, float))]
-            if isinstance(v, (int, float)):
-                per[p] = cell(v / 1000, min(ws) / 1000 if len(ws) > 1 else None,
-                              max(ws) / 1000 if len(ws) > 1 else None, len(ws) or 1, p)
-        fill(r, per)
-        r.notes.append("min-max here is over the 10-second windows (how steady the run was), not over rounds.")
+            ws = [w[key] / 1000 for w in d.get("windows") or [] if isinstance(w.get(key), (int, float))]
+            if len(ws) > 1:
+                spread.append(f"{label_of(p)} {fmt(min(ws), 'ms')}–{fmt(max(ws), 'ms')}")
+        if spread:
+            r.notes.append(f"per 10-second window (how steady the run was, not a noise band): " + "; ".join(spread) + " ms")
         rows.append(r)
     r = Row("gc_rss", "GC read-states service: RSS, max during the run", "MB", False, CLAIMS["gc_rss"], "gc")
-    fill(r, {p: from_stat((d.get("rss_kb") or {}).get("max"), p, 1 / 1024) for p, d in progs.items()})
+    fill(r, {p: from_stat((d.get("rss_kb") or {}).get("max"), p, 1 / 1024) for p, d in progs.items()}, GC_COLUMNS)
     rows.append(r)
+    r = Row("gc_cpu", "GC read-states service: server CPU per request", "µs", False, CLAIMS["cpu"], "gc")
+    fill(r, {p: from_stat(d.get("server_cpu_us_per_req"), p) for p, d in progs.items()}, GC_COLUMNS)
+    rows.append(r)
+    dur = doc.get("duration_s", doc.get("duration"))
+    goal = doc.get("goal") if isinstance(doc.get("goal"), dict) else None
     for r in rows:
-        if doc.get("rate"):
-            r.notes.append(f"open-loop rate {doc['rate']} req/s, {doc.get('duration', '?')} s per program.")
+        r.notes.append(f"open-loop rate {doc.get('rate', '?')} req/s to {doc.get('users', '?')} users, "
+                       f"{dur if dur is not None else '?'} s measured per program, {doc.get('rounds', '?')} round(s); "
+                       "latency from each request's due time (coordinated omission corrected)")
+        for p, d in progs.items():
+            if lang_of(p) == "go" and p != "go":
+                r.notes.append(f"{label_of(p)} ({d.get('label', p)}) is a tuned variant: in the details, not the Go column")
+        if goal and r.key == "gc_p999_us":
+            r.notes.append(f"goal ({goal.get('target')}): {'met' if goal.get('met') else 'not met'} — {goal.get('why', '')}")
+        if doc.get("busy"):
+            r.notes.append(f"busy machine: {doc['busy']}")
+        if r.unit == "ms" and is_busy(doc):
+            # open-loop latencies on a busy machine are waits for a CPU, not the services' own time
+            r.no_verdict = "busy-machine run"
+        elif r.unit == "ms" and min((int(d.get("rounds_ok") or 1) for d in progs.values()), default=0) < 3:
+            r.no_verdict = "fewer than 3 rounds"  # gc_report.py's rule (MIN_ROUNDS)
     return rows, {p: d.get("windows") or [] for p, d in progs.items()}
 
 
 def tracking_cells(doc):
-    """{program: {cell: {metric: stat}}} from the tracking file: every dict
-    holding cpu_us_per_fix is a matrix cell; the key above it names the cell,
-    the program key is the nearest key above that is a program name."""
-    out = {}
-
-    def walk(d, prog, cellname, lvl):
-        if not isinstance(d, dict) or lvl > 5:
-            return
-        if "cpu_us_per_fix" in d and prog:
-            out.setdefault(prog, {})[cellname or "all"] = d
-            return
-        for k, v in d.items():
-            if isinstance(v, dict):
-                p = k if (prog is None and lang_of(k)) else prog
-                walk(v, p, k if p == prog else cellname, lvl + 1)
-            elif isinstance(v, list):
-                for i, x in enumerate(v):
-                    if isinstance(x, dict):
-                        name = x.get("cell") or "/".join(f"{a}={x[a]}" for a in ("rate", "viewers") if a in x) or str(i)
-                        p = prog or (x.get("program") if isinstance(x.get("program"), str) and lang_of(x["program"]) else None)
-                        walk(x, p, name, lvl + 1)
-    walk(doc, None, None, 0)
-    return out
+    """{program: {"RATExVIEWERS": {metric: {median, min, max}}}} of a
+    tracking-*.json (bench/tools/tracking_report.py): its "summary", or the
+    same summary computed from its per-round "rows"."""
+    s = doc.get("summary")
+    if not isinstance(s, dict) or not s:
+        import tracking_report
+        rows = [r for r in doc.get("rows") or [] if isinstance(r, dict) and "program" in r and "rate" in r]
+        s = tracking_report.summarize(rows) if rows else {}
+    return {p: c for p, c in s.items() if lang_of(p) and isinstance(c, dict)}
 
 
 def cell_weight(name):
@@ -376,13 +433,29 @@ def tracking_rows(doc):
     rows = []
     for metric, title, unit, scale in (("cpu_us_per_fix", "Tracking hot path: server CPU per fix", "µs", 1.0),
                                        ("p99_ms", "Tracking hot path: p99 fix-to-viewer latency", "ms", 1.0),
+                                       ("push_p99_ms", "Tracking hot path: p99 push delay (beyond the tick)", "ms", 1.0),
                                        ("rss_kb", "Tracking hot path: server RSS", "MB", 1 / 1024)):
-        r = Row(f"tracking_{metric}", title + (f" (cell {heavy})" if heavy else ""), unit, False,
+        r = Row(f"tracking_{metric}", title + (f" (cell {heavy} fixes/s × viewers)" if heavy else ""), unit, False,
                 CLAIMS["tracking"], "tracking")
         fill(r, {p: from_stat(c[heavy].get(metric), p, scale) for p, c in cells.items() if heavy in c})
-        r.matrix = {p: {k: from_stat(v.get(metric), p, scale) for k, v in c.items()} for p, c in cells.items()}
+        r.matrix = {p: {k: from_stat(v.get(metric), p, scale) for k, v in sorted(c.items(), key=lambda kv: cell_weight(kv[0]))}
+                    for p, c in cells.items()}
         if heavy is None and cells:
             r.notes.append("no matrix cell that every program ran")
+        else:
+            r.notes.append(f"the headline cell is the heaviest one every program in the file ran ({heavy}); "
+                           "the table below has every cell, median (min–max) over the rounds")
+            gen = {p: (c[heavy].get("gen_cpu_share") or {}).get("median") for p, c in cells.items() if heavy in c}
+            gen = {p: g for p, g in gen.items() if isinstance(g, (int, float))}
+            if gen:
+                r.notes.append("load generator's share of its core in that cell: "
+                               + ", ".join(f"{label_of(p)} {g:.2f}" for p, g in gen.items()))
+        if metric == "p99_ms":
+            r.notes.append("every service pushes on a timer tick, so a fix waits up to one tick before any server "
+                           "work: p99 ≈ the tick by design; the push-delay row is what the server adds")
+        note = (doc.get("meta") or {}).get("note")
+        if note:
+            r.notes.append(note)
         rows.append(r)
     return rows
 
@@ -448,19 +521,43 @@ def fmt_verdict(row, lang):
     r = row.ratios()[lang]
     if v is None:
         return "—"
-    return f"{r:.2f}× {v}" if r is not None else v
+    return f"{r:.2f}× {v}" if r is not None and not row.no_verdict else v
 
 
 # ---- building the rows ---------------------------------------------------------
 
-def load(paths):
+def has_build_time(doc):
+    return any(isinstance(d, dict) and d.get("build_s") for d in (doc.get("results") or {}).values())
+
+
+def timed_build_row(row, results_dir, current):
+    """The clean-build row of a run that timed no build (make bench-quick):
+    taken from the newest build file that timed one, named with its date."""
+    path = newest(results_dir, "build", has_build_time) if results_dir else None
+    if not path or os.path.abspath(path) == os.path.abspath(current or ""):
+        row.missing = (f"no clean build timed in {os.path.basename(current)} and no earlier build file with one "
+                       "— run `make bench-build`")
+        return
+    with open(path) as f:
+        doc = json.load(f)
+    taken = build_rows(doc)[0]
+    row.cells, row.detail, row.notes = taken.cells, taken.detail, taken.notes
+    row.source, row.meta, row.missing, row.fresh = path, doc_meta(doc, path), None, False
+    row.notes.insert(0, f"not timed in this run ({os.path.basename(current)} has no clean build: quick mode); "
+                        f"taken from {repo_path(path)} of {row.meta.get('date') or 'an unknown date'}")
+
+
+def load(paths, results_dir=None, fresh=()):
     """paths: {kind: path or None}; the rows, in the article's order, and the
-    GC windows for the chart."""
+    GC windows for the chart. fresh: the kinds whose file this run wrote (the
+    others are the newest committed files, said so in the report);
+    results_dir: where a quick run's clean-build row is looked up."""
     docs = {}
     for k, p in paths.items():
         if p:
             try:
-                docs[k] = json.load(open(p))
+                with open(p) as f:
+                    docs[k] = json.load(f)
             except (OSError, ValueError) as e:
                 print(f"report: cannot read {p}: {e}", file=sys.stderr)
     rows, gc_windows = [], {}
@@ -469,7 +566,8 @@ def load(paths):
         if kind in docs:
             for r in made:
                 r.source = paths[kind]
-                r.meta = doc_meta(docs[kind])
+                r.meta = doc_meta(docs[kind], paths[kind])
+                r.fresh = kind in fresh
                 if not any(r.cells.values()):
                     r.missing = f"the file {os.path.basename(paths[kind])} has no figure for this row"
             rows.extend(made)
@@ -497,6 +595,8 @@ def load(paths):
          ("stripped_bytes", "Binary size of the /health server, stripped", "MB", False, "size"),
          ("rss_idle_kb", "Idle server memory (RSS after start)", "MB", False, "memory"),
          ("rss_after_burst_kb", "Server memory after a load burst (RSS)", "MB", False, "memory")])
+    if "build" in docs and not has_build_time(docs["build"]):
+        timed_build_row(next(r for r in rows if r.key == "build_s"), results_dir, paths["build"])
     if "gc" in docs:
         made, gc_windows = gc_rows(docs["gc"])
     add("gc", made if "gc" in docs else [],
@@ -547,7 +647,26 @@ def losses(rows):
     return out
 
 
-def render_md(rows, label, mode, host, charts):
+def sources_line(rows):
+    """Which files the rows come from: written by this run, or committed
+    earlier (with their dates)."""
+    now, old = [], []
+    for r in rows:
+        if r.missing or not r.source:
+            continue
+        name = f"`{repo_path(r.source)}`" + ("" if r.fresh else f" ({r.meta.get('date') or 'undated'})")
+        lst = now if r.fresh else old
+        if name not in lst:
+            lst.append(name)
+    out = []
+    if now:
+        out.append("measured in this run: " + ", ".join(now))
+    if old:
+        out.append("committed files, not re-measured in this run: " + ", ".join(old))
+    return "; ".join(out) + "." if out else "no result file."
+
+
+def render_md(rows, label, mode, host, charts, took=""):
     L = [f"# weft, Go and Rust: the articles' table measured on this machine"
          + (f" — {label}" if label else ""), ""]
     if label:
@@ -562,7 +681,10 @@ def render_md(rows, label, mode, host, charts):
           "peer ÷ weft with the verdict from weft's side: *ahead* / *behind* when the ranges are apart, "
           "*parity* when they overlap (the difference is inside the noise); \"(one run)\" when there is no "
           "range to judge by.", "",
-          "| row | unit | article: Go | article: Rust | weft (C) | Go | Rust | Go vs weft | Rust vs weft |",
+          "Sources: " + sources_line(rows), ""]
+    if took:
+        L += [f"Wall time of this `make bench` run: {took}.", ""]
+    L += ["| row | unit | article: Go | article: Rust | weft (C) | Go | Rust | Go vs weft | Rust vs weft |",
           "|---|---|---|---|---:|---:|---:|---|---|"]
     for r in rows:
         if r.missing:
@@ -587,8 +709,9 @@ def render_md(rows, label, mode, host, charts):
             L += [f"- {r.missing}", ""]
             continue
         m = r.meta
-        L.append(f"- result file: `{os.path.relpath(r.source)}` ({m.get('date') or 'undated'}"
-                 + (", smoke/busy run" if m.get("smoke") else "") + f"), weft commit {m.get('commit') or 'not recorded'}")
+        L.append(f"- result file: `{repo_path(r.source)}` ({m.get('date') or 'undated'}"
+                 + (", smoke/busy run" if m.get("smoke") else "") + f"), weft commit {m.get('commit') or 'not recorded'}; "
+                 + ("measured in this run" if r.fresh else "a committed file, not re-measured in this run"))
         if r.source not in seen:
             L.append(f"- command: `{m.get('command') or 'not recorded'}`")
             L.append(f"- machine: {machine_line(m)}" + (f"; {m['pinning']}" if m.get("pinning") else ""))
@@ -772,11 +895,20 @@ def main(argv=None):
     ap.add_argument("--mode", default="")
     for k in KINDS:
         ap.add_argument(f"--{k}", default=None, help=f"the {k} result file (default: the newest {k}-*.json)")
+    ap.add_argument("--took", default="", help="the run's wall time and per step (bench/run-report.sh)")
+    ap.add_argument("--from-results", action="store_true",
+                    help="a view of the committed result files: no file is taken as this run's; the label says "
+                         "busy machine when any file used was a smoke or busy-machine run")
     a = ap.parse_args(argv)
     paths = {k: getattr(a, k) or newest(a.results, k) for k in KINDS}
-    rows, gc_windows = load(paths)
+    fresh = set() if a.from_results else {k for k in KINDS if getattr(a, k)}
+    rows, gc_windows = load(paths, a.results, fresh)
+    if a.from_results:
+        a.mode = a.mode or "from committed result files (`make bench-report`: no benchmark was run)"
+        if not a.label and any(r.meta.get("smoke") for r in rows if not r.missing):
+            a.label = "busy machine"
     charts = charts_for(rows, gc_windows)
-    md = render_md(rows, a.label, a.mode, host_line(), charts)
+    md = render_md(rows, a.label, a.mode, host_line(), charts, a.took)
     out = a.out or a.results
     os.makedirs(out, exist_ok=True)
     open(os.path.join(out, "report.md"), "w").write(md)

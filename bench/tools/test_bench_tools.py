@@ -311,31 +311,127 @@ class Report(unittest.TestCase):
         gc_line = next(l for l in md.split("\n") if l.startswith("| GC read-states"))
         self.assertNotRegex(gc_line.split("not measured")[1], r"\d")  # no number after it
 
-    def test_gc_and_tracking_files_are_read(self):
-        gc = self.write("gc-2026-12-06.json", {"date": "2026-12-06", "rate": 20000, "duration": 300, "results": {
-            "weft": {"overall": {"p50_us": 80, "p99_us": 300, "p999_us": 900, "max_us": 2000},
-                     "windows": [{"t": 10, "p999_us": 800, "max_us": 1500}, {"t": 20, "p999_us": 1000, "max_us": 2000}],
-                     "rss_kb": {"after_load": 600000, "max": 614400}},
-            "go": {"overall": {"p50_us": 90, "p99_us": 900, "p999_us": 9000, "max_us": 30000},
-                   "windows": [{"t": 10, "p999_us": 3000}, {"t": 20, "p999_us": 15000}],
-                   "rss_kb": {"after_load": 900000, "max": 1228800}}}})
-        tr = self.write("tracking-2026-12-06.json", {"date": "2026-12-06", "results": {
-            "weft": {"1000x10": {"cpu_us_per_fix": {"median": 5, "min": 4, "max": 6}, "p99_ms": 2, "rss_kb": 10240},
-                     "5000x100": {"cpu_us_per_fix": {"median": 7, "min": 6, "max": 8}, "p99_ms": 4, "rss_kb": 20480}},
-            "rust": {"1000x10": {"cpu_us_per_fix": {"median": 6, "min": 5, "max": 7}, "p99_ms": 3, "rss_kb": 10240},
-                     "5000x100": {"cpu_us_per_fix": {"median": 9, "min": 8.5, "max": 10}, "p99_ms": 5, "rss_kb": 30720}}}})
-        rows, windows = self.rows(gc=gc, tracking=tr)
+    def fixture(self, name):
+        return os.path.join(HERE, "fixtures", name)
+
+    def test_gc_file_as_gc_report_writes_it(self):
+        """fixtures/gc-2026-12-06-quick-busy-trimmed.json: the committed quick run, two windows
+        a program (bench/tools/gc_report.py's "programs" layout)."""
+        rows, windows = self.rows(gc=self.fixture("gc-2026-12-06-quick-busy-trimmed.json"))
         g = rows["gc_p999_us"]
-        self.assertEqual(g.cells["weft"]["value"], 0.9)  # µs -> ms
-        self.assertEqual((g.cells["go"]["lo"], g.cells["go"]["hi"]), (3.0, 15.0))  # over the windows
-        self.assertIsNone(g.cells["rust"])
-        self.assertEqual(rows["gc_rss"].cells["go"]["value"], 1200)  # MB
-        self.assertEqual(len(windows["go"]), 2)
-        t = next(r for k, r in rows.items() if k == "tracking_cpu_us_per_fix")
-        self.assertIn("5000x100", t.title)  # the heaviest cell every program ran
-        self.assertEqual(t.cells["rust"]["value"], 9)
-        self.assertEqual(t.verdicts()["rust"], "ahead")
-        self.assertIsNone(t.cells["go"])
+        self.assertEqual(g.cells["weft"]["value"], 450.559)  # overall p99.9, µs -> ms
+        self.assertEqual(g.cells["go"]["value"], 311.295)
+        self.assertEqual(g.cells["rust"]["value"], 868.351)
+        self.assertIsNone(g.cells["weft"]["lo"])  # one round: no noise band (windows are not rounds)
+        self.assertEqual(g.verdicts(), {"go": "no verdict: busy-machine run", "rust": "no verdict: busy-machine run"})
+        self.assertEqual(g.loses(), [])
+        self.assertTrue(any(n.startswith("goal (weft p99.9 <= 1 ms") and "not met" in n for n in g.notes))
+        self.assertTrue(any("per 10-second window" in n and "weft 446–471" in n for n in g.notes))
+        self.assertEqual(g.meta["date"], "2026-12-06")
+        self.assertTrue(g.meta["smoke"])  # its "busy" key
+        self.assertEqual(round(rows["gc_rss"].cells["go"]["value"]), 1089)  # rss_kb.max, MB
+        self.assertEqual(rows["gc_rss"].verdicts()["go"], "ahead (one run)")  # memory keeps its verdict
+        self.assertEqual(rows["gc_cpu"].cells["rust"]["value"], 15.17)
+        self.assertEqual([w["t"] for w in windows["go"]], [0, 10])
+        self.assertIn("30 s measured", " ".join(g.notes))
+
+    def test_gc_rounds_give_the_noise_band_and_go_defaults_is_the_column(self):
+        doc = json.load(open(self.fixture("gc-2026-12-06-quick-busy-trimmed.json")))
+        del doc["busy"]
+        w = doc["programs"]["weft"]
+        w["rounds_ok"] = 3
+        w["overall_range"]["p999_us"] = [400000, 500000]
+        go = doc["programs"]["go"]
+        go["rounds_ok"] = 3
+        go["overall_range"]["p999_us"] = [300000, 320000]
+        fast = json.loads(json.dumps(go))
+        fast["overall"]["p999_us"], fast["overall_range"]["p999_us"] = 1000, [900, 1100]
+        doc["programs"]["go-gogc"] = fast  # tuned: faster, but not the Go column
+        doc["programs"]["rust"]["rounds_ok"] = 3
+        rows, _ = self.rows(gc=self.write("gc-2026-12-07.json", doc))
+        g = rows["gc_p999_us"]
+        self.assertEqual((g.cells["weft"]["lo"], g.cells["weft"]["hi"]), (400, 500))
+        self.assertEqual(g.cells["go"]["prog"], "go")
+        self.assertEqual(g.verdicts()["go"], "behind")  # 300-320 below 400-500, quiet file, 3 rounds
+        self.assertIn("Go, GOGC=400", [name for name, _, _ in g.detail])
+        doc["programs"]["rust"]["rounds_ok"] = 2  # one program short of rounds: no verdict for the row
+        rows, _ = self.rows(gc=self.write("gc-2026-12-08.json", doc))
+        self.assertEqual(rows["gc_p999_us"].verdicts()["go"], "no verdict: fewer than 3 rounds")
+
+    def test_tracking_file_as_tracking_report_writes_it(self):
+        """fixtures/tracking-2026-12-06-trimmed.json: the committed run's summary (three
+        cells) and its 1000x500 rows (bench/tools/tracking_report.py's layout)."""
+        path = self.fixture("tracking-2026-12-06-trimmed.json")
+        rows, _ = self.rows(tracking=path)
+        t = rows["tracking_cpu_us_per_fix"]
+        self.assertIn("1000x500", t.title)  # the heaviest cell fleet ran too
+        self.assertEqual(t.cells["weft"]["prog"], "weft")  # apps/tracking beats the fleet platform
+        self.assertEqual((t.cells["weft"]["value"], t.cells["weft"]["lo"], t.cells["weft"]["hi"]), (89.18, 85.01, 93.35))
+        self.assertEqual(t.verdicts(), {"go": "ahead", "rust": "parity"})
+        self.assertEqual(list(t.matrix["weft"]), ["1000x10", "1000x500", "10000x500"])  # one entry per cell
+        self.assertEqual(set(t.matrix["fleet"]), {"1000x10", "1000x500"})
+        self.assertIn("weft fleet platform", [name for name, _, _ in t.detail])
+        self.assertAlmostEqual(rows["tracking_rss_kb"].cells["rust"]["value"], 97544 / 1024)
+        self.assertEqual(rows["tracking_push_p99_ms"].cells["go"]["value"], 132.096)
+        self.assertEqual(t.meta["commit"], "4da8a80")
+        self.assertEqual(t.meta["date"], "2026-12-06")  # from the file name: the file has none
+        self.assertTrue(t.meta["smoke"])  # meta.note says busy machine
+        # without its summary the same figures come from the per-round rows
+        doc = json.load(open(path))
+        del doc["summary"]
+        rows2, _ = self.rows(tracking=self.write("tracking-2026-12-07.json", doc))
+        t2 = rows2["tracking_cpu_us_per_fix"]
+        self.assertEqual(t2.cells["weft"], t.cells["weft"])
+        self.assertEqual(t2.cells["rust"], t.cells["rust"])
+
+    def build_doc(self, date, build_s=None, smoke=False):
+        res = {p: {"size_bytes": 1048576 * (i + 1), "rss_idle_kb": 2048} for i, p in enumerate(("weft", "go", "rust"))}
+        for p, v in (build_s or {}).items():
+            res[p]["build_s"] = {"median": v, "min": v, "max": v, "runs": [v]}
+        return {"date": date, "smoke": smoke, "rounds": 1 if build_s else 0, "results": res}
+
+    def test_quick_build_row_comes_from_the_newest_timed_file(self):
+        self.write("build-2026-12-01.json", self.build_doc("2026-12-01", {"weft": 40, "go": 100, "rust": 300}))
+        self.write("build-2026-12-05.json", self.build_doc("2026-12-05", {"weft": 30, "go": 120, "rust": 290}))
+        quick = self.write("build-2026-12-06-smoke.json", self.build_doc("2026-12-06", smoke=True))
+        rows, _ = report.load({k: (quick if k == "build" else None) for k in report.KINDS}, self.dir, {"build"})
+        rows = {r.key: r for r in rows}
+        b = rows["build_s"]
+        self.assertIsNone(b.missing)
+        self.assertEqual(b.cells["rust"]["value"], 290)  # the newest timed file, not the older one
+        self.assertTrue(b.source.endswith("build-2026-12-05.json"))
+        self.assertFalse(b.fresh)
+        self.assertIn("taken from", b.notes[0])
+        self.assertIn("2026-12-05", b.notes[0])
+        self.assertTrue(rows["size_bytes"].fresh)  # measured by the quick run itself
+        self.assertEqual(rows["size_bytes"].cells["go"]["value"], 2)
+        md = report.render_md(list(rows.values()), "", "quick", "host", [])
+        self.assertIn("measured in this run: `", md)
+        self.assertIn("build-2026-12-05.json` (2026-12-05)", md.split("Sources: ")[1].split("\n")[0])
+        # no timed build anywhere: the row says so instead of a figure
+        os.remove(os.path.join(self.dir, "build-2026-12-01.json"))
+        os.remove(os.path.join(self.dir, "build-2026-12-05.json"))
+        rows, _ = report.load({k: (quick if k == "build" else None) for k in report.KINDS}, self.dir, {"build"})
+        b = next(r for r in rows if r.key == "build_s")
+        self.assertIn("no clean build timed", b.missing)
+        self.assertFalse(any(b.cells.values()))
+
+    def test_from_results_is_a_view_of_the_committed_files(self):
+        self.write("build-2026-12-05.json", self.build_doc("2026-12-05", {"weft": 30, "go": 120, "rust": 290}))
+        shutil.copy(self.fixture("gc-2026-12-06-quick-busy-trimmed.json"), os.path.join(self.dir, "gc-2026-12-06.json"))
+        out = os.path.join(self.dir, "out")
+        self.assertEqual(report.main(["--results", self.dir, "--out", out, "--from-results"]), 0)
+        with open(os.path.join(out, "report.md")) as f:
+            md = f.read()
+        self.assertIn("— busy machine", md.split("\n")[0])  # the GC file was a busy run
+        self.assertIn("no benchmark was run", md)
+        self.assertIn("Sources: committed files, not re-measured in this run: `", md)
+        self.assertNotIn("; measured in this run", md)
+        self.assertIn("gc-2026-12-06.json` (2026-12-06)", md)
+        self.assertIn("| Clean build of the article's /health server | s |", md)
+        self.assertRegex(md, r"\| GC read-states service: p99\.9 latency \(whole run\) \|.*\| 451 \| 311 \| 868 \| "
+                             r"no verdict: busy-machine run \|")
+        self.assertTrue(os.path.exists(os.path.join(out, "report.html")))
 
     def test_html_is_well_formed_with_one_svg_per_chart(self):
         path = self.write("binsearch-x.json", {"date": "2026-12-06", "unit_of_work": "a < b & c", "results": {

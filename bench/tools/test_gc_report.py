@@ -79,6 +79,31 @@ class GcReport(unittest.TestCase):
         self.assertEqual(g["median_round"], 3)
         self.assertEqual(g["overall_range"]["p999_us"], [700, 5000])
 
+    def test_comparison_needs_rounds_and_a_quiet_machine(self):
+        for r, (w, g, rs) in enumerate([(500, 3000, 580), (600, 3500, 650), (550, 4000, 900)], 1):
+            self.put("weft", r, gcload_json([w]))
+            self.put("go", r, gcload_json([g]))
+            self.put("rust", r, gcload_json([rs]))
+        c = gc_report.build(self.work, self.out, ["weft", "go", "rust"])["comparison"]
+        self.assertEqual(c["go"]["p999_us"]["verdict"], "ahead")  # 3000-4000 vs weft's 500-600
+        self.assertAlmostEqual(c["go"]["p999_us"]["ratio"], 3500 / 550)
+        self.assertEqual(c["rust"]["p999_us"]["verdict"], "parity")  # 580-900 overlaps weft's 500-600
+        with open(self.out + ".md") as f:
+            self.assertIn("| Go net/http, map by value, GC defaults | 6.36× ahead |", f.read())
+        # a busy machine: no verdict, the reason instead
+        with open(os.path.join(self.work, "meta"), "w") as f:
+            f.write("date=2026-12-06\nbusy=CPUs 80% busy at the start\nmachine=m\ncommand=c\n")
+        c = gc_report.build(self.work, self.out, ["weft", "go"])["comparison"]
+        self.assertIsNone(c["go"]["p999_us"]["verdict"])
+        self.assertIn("busy machine", c["go"]["p999_us"]["why"])
+
+    def test_comparison_with_too_few_rounds(self):
+        self.put("weft", 1, gcload_json([500]))
+        self.put("go", 1, gcload_json([3000]))
+        c = gc_report.build(self.work, self.out, ["weft", "go"])["comparison"]
+        self.assertIsNone(c["go"]["max_us"]["verdict"])
+        self.assertEqual(c["go"]["max_us"]["why"], "1 clean round(s); a verdict needs 3")
+
     def test_failed_program_is_reported(self):
         with open(os.path.join(self.work, "rust.r1.fail"), "w") as f:
             f.write("did not start")
