@@ -97,8 +97,10 @@ def markers(text):
 
 def linked(text, root):
     """The paragraph names a bench/results/ file and every one it names exists."""
-    # a path pattern (bench/results/db-<date>.md) is not a link to a file
-    links = [l for l in LINK.findall(text) if not l.endswith(("-", "_", "."))]
+    # a path pattern (bench/results/db-<date>.md) or an output prefix without an
+    # extension (OUT=bench/results/ws-<date>-label) is not a link to a file
+    links = [l for l in LINK.findall(text)
+             if not l.endswith(("-", "_", ".")) and re.search(r"\.[a-z]+$", l.rstrip(".)"))]
     return links, bool(links) and all(os.path.exists(os.path.join(root, l.rstrip(".)"))) for l in links)
 
 
@@ -116,9 +118,9 @@ def check(path, root):
         named, problems = markers("\n".join(code_free(block)))
         bad += [f"{rel}:{start + 1}: {p}" for p in problems]
         seen = set()
-        if ok or (block[0].startswith("|") and caption_ok):
+        if ok or (block[0].lstrip().startswith("|") and caption_ok):
             continue
-        if block[0].startswith("|") and SETTING.search(block[0]):
+        if block[0].lstrip().startswith("|") and SETTING.search(block[0]):
             continue  # a table of limits or defaults (its header says so)
         fence = False
         offset = 0  # where this line starts in text

@@ -49,6 +49,15 @@ class CheckDocFigures(unittest.TestCase):
         # a paragraph after the table does not inherit the caption
         self.assertEqual(len(self.flags("Run 1, bench/results/x-2026-12-06.md:\n\n" + table + "\nIt took 3 s.\n")), 1)
 
+    def test_indented_table_in_a_list_item_and_an_output_prefix(self):
+        # a table inside a list item (indented) takes its caption's link too
+        table = "  | a | b |\n  | --- | --- |\n  | weft | 12.5 ms |\n"
+        self.assertEqual(self.flags("- Run 1 (bench/results/x-2026-12-06.md):\n\n" + table), [])
+        self.assertEqual(len(self.flags("- Run 1, no file:\n\n" + table)), 1)
+        # OUT=bench/results/x-label (a prefix, no extension) is not a missing file
+        self.assertEqual(self.flags("It took 3 s, bench/results/x-2026-12-06.md\n"
+                                    "(OUT=bench/results/x-2026-12-06-label make bench).\n"), [])
+
     def test_marker_covers_only_the_figures_it_names(self):
         text = ("Responses are flushed past 64 KiB, scanned 8 bytes at a time.\n"
                 "<!-- not measured: 64 KiB = the flush threshold; 8 bytes = the scan width -->\n")
