@@ -1148,6 +1148,8 @@ TEST_PLAIN(sqlite_does_not_block_the_worker) {
     ASSERT_EQ(ONE.workers, 1);
     ASSERT_ERR(ONE.rc, WEFT_ETIMEDOUT);
     ASSERT_GE(ONE.took_ms, 299);
-    /* ~60 expected: the only worker ran the ticker while SQLite counted */
-    ASSERT_GE(ONE.ticks_during, 15);
+    /* ~60 on an idle machine: the only worker ran the ticker while SQLite
+     * counted. A blocked worker gives 0 or 1; under TSan on a loaded 2-core
+     * machine 13 were seen, so the bar is set well below that */
+    ASSERT_GE(ONE.ticks_during, 5);
 }
