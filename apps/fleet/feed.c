@@ -27,6 +27,12 @@ struct feed_viewer {
  * snapshots alive at once (held by sockets that have not read theirs yet,
  * dropped after the socket's write timeout) stay few. */
 #define SNAPSHOT_MIN_INTERVAL_MS 500
+/* A device's entry ({"devices": [...]}) is in a tick's update when what it
+ * shows changed (status, motion, ignition, name, group...), or at least this
+ * often for the fields that change with every fix (lastUpdate,
+ * distanceToday); its position is in every update after a fix. Traccar's
+ * socket, too, sends devices on changes and positions on fixes. */
+#define DEVICE_REFRESH_MS 10000
 
 typedef struct pending_ev {
     int64_t id, device_id, group_id;
@@ -226,9 +232,12 @@ static void ck_maybe_flush(chunker *c) {
     if (c->devs.len + c->pos.len + c->evs.len >= c->limit) ck_flush(c, 0);
 }
 
-static void ck_device(chunker *c, const device_view *v) {
-    model_device(ck_begin(c), v);
-    ck_end(c, &c->devs);
+/* A device's position, and its entry when with_device. */
+static void ck_device(chunker *c, const device_view *v, int with_device) {
+    if (with_device) {
+        model_device(ck_begin(c), v);
+        ck_end(c, &c->devs);
+    }
     if (model_live_position(ck_begin(c), v)) ck_end(c, &c->pos);
     ck_maybe_flush(c);
 }
@@ -277,7 +286,7 @@ static int snapshot_msgs(live_device **devs, size_t n, int all, const int64_t *g
     for (size_t i = 0; i < n && !c.err; i++) {
         if (devs[i]->deleted || !feed_visible(all, groups, ngroups, devs[i]->group_id)) continue;
         model_view(devs[i], view);
-        ck_device(&c, view);
+        ck_device(&c, view, 1);
     }
     ck_flush(&c, c.nmsgs == 0);
     int rc = c.err;
@@ -371,6 +380,22 @@ static void send_snapshots(fleet_feed *fd) {
     free(devs);
 }
 
+/* What a device entry shows apart from lastUpdate and distanceToday, which
+ * change with every fix (FNV-1a over the fields). */
+static uint64_t device_sig(const device_view *v) {
+    uint64_t h = 1469598103934665603ull;
+#define MIX(p, n)                                                                                  \
+    for (size_t k_ = 0; k_ < (n); k_++) h = (h ^ ((const unsigned char *)(p))[k_]) * 1099511628211ull
+    MIX(v->name, strlen(v->name));
+    MIX(v->unique_id, strlen(v->unique_id));
+    MIX(v->category, strlen(v->category));
+    int64_t f[] = {v->group_id, v->disabled, (int64_t)(v->speed_limit_kn * 1000), v->st.status, v->st.has_fix,
+                   v->st.moving, v->st.motion_since_ms, v->st.ignition};
+    MIX(f, sizeof f);
+#undef MIX
+    return h | 1; /* never 0, a device not sent yet */
+}
+
 /* A tick's update for one audience: each message to the audience's fn
  * viewers and, once, to its hub topic. */
 typedef struct delta_out {
@@ -410,9 +435,21 @@ static void tick(fleet_feed *fd) {
     pthread_mutex_unlock(&fd->mu);
     if (nch || nev) {
         device_view *views = malloc((nch ? nch : 1) * sizeof *views);
+        unsigned char *with_dev = malloc(nch ? nch : 1);
         size_t nv = 0;
-        for (size_t i = 0; views && i < nch; i++)
-            if (!ch[i]->deleted) model_view(ch[i], &views[nv++]);
+        int64_t now = weft_now();
+        for (size_t i = 0; views && with_dev && i < nch; i++) {
+            if (ch[i]->deleted) continue;
+            model_view(ch[i], &views[nv]);
+            /* a device's entry goes out when what it shows changed, and
+             * every DEVICE_REFRESH_MS for lastUpdate and distanceToday;
+             * its position at every change */
+            uint64_t sig = device_sig(&views[nv]);
+            with_dev[nv] = sig != ch[i]->feed_sig || now - ch[i]->feed_sent_ms >= DEVICE_REFRESH_MS;
+            if (with_dev[nv]) ch[i]->feed_sig = sig, ch[i]->feed_sent_ms = now;
+            nv++;
+        }
+        if (!with_dev) free(views), views = NULL;
         size_t limit = feed_chunk_bytes(&fd->f->cfg);
         pthread_mutex_lock(&fd->vmu);
         /* one update per audience: the first viewer of each builds it */
@@ -426,7 +463,7 @@ static void tick(fleet_feed *fd) {
             chunker c;
             ck_init(&c, limit, delta_emit, &d);
             for (size_t i = 0; i < nv && !c.err; i++)
-                if (feed_visible(v->all, v->groups, v->ngroups, views[i].group_id)) ck_device(&c, &views[i]);
+                if (feed_visible(v->all, v->groups, v->ngroups, views[i].group_id)) ck_device(&c, &views[i], with_dev[i]);
             for (size_t i = 0; i < nev && !c.err; i++)
                 if (feed_visible(v->all, v->groups, v->ngroups, ev[i].group_id)) ck_event(&c, &ev[i]);
             ck_flush(&c, 0);
@@ -435,6 +472,7 @@ static void tick(fleet_feed *fd) {
         }
         pthread_mutex_unlock(&fd->vmu);
         free(views);
+        free(with_dev);
     }
     if (fd->f->hub) {
         pthread_mutex_lock(&fd->vmu);

@@ -327,7 +327,12 @@ TEST(live_socket_reader_that_falls_behind_gets_1008) {
      * a queue full */
     weft_hub_stats st = {0};
     for (int t = 0; t < 600 && !st.dropped; t++) {
-        for (int i = 0; i < BULK; i++) feed_publish(&e->f, devs[i], NULL, 0);
+        for (int i = 0; i < BULK; i++) { /* a change the device entry shows: it is sent */
+            live_lock(devs[i]);
+            devs[i]->st.ignition = t & 1;
+            live_unlock(devs[i]);
+            feed_publish(&e->f, devs[i], NULL, 0);
+        }
         weft_sleep(50);
         weft_hub_get_stats(e->f.hub, &st);
     }
