@@ -274,6 +274,16 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
         saw = strstr(b.data, "\"latitude\":48.3") != NULL;
     }
     ASSERT(saw);
+    /* a second fix with the same status and motion: its position without
+     * the device's entry (sent again only when it changes, or after 10 s) */
+    ASSERT_EQ(osmand(e, "bulk-007", 48.4), 0);
+    saw = 0;
+    for (int i = 0; i < 20 && !saw; i++) {
+        if (!next(ws, &b, 2000)) break;
+        saw = strstr(b.data, "\"latitude\":48.4") != NULL;
+    }
+    ASSERT(saw);
+    ASSERT(!strstr(b.data, "\"uniqueId\":\"bulk-007\""));
     weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
     weft_ws_free(ws);
     weft_buf_free(&b);
