@@ -124,7 +124,8 @@ start() {
         ;;
     esac
     srv=$!
-    for _ in $(seq 1 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+    # START_WAIT_S: how long a server may take to listen (10 s; more for a profiler wrapper)
+    for _ in $(seq 1 $((${START_WAIT_S:-10} * 10))); do grep -q 'listening on' "$log" && break; sleep 0.1; done
     if [[ $p == fleet* ]]; then
         local web; web=$(grep -o 'listening on http://[^ ]*' "$log" | sed 's/.*://')
         port=$(grep -o 'osmand on http://[^ ]*' "$log" | sed 's/.*://')
