@@ -249,6 +249,7 @@ bench-db:
 bench-dashboard: deps
 	@$(MAKE) --no-print-directory $(B)/apps/fleet $(B)/apps/fleet-sim
 	@cd apps/fleet/web && { [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; } || npm ci --no-audit --no-fund
+	@node apps/fleet/web/tools/precompress.mjs
 	@node bench/dashboard/run.mjs
 # ---- bench-ws: the WebSocket benchmark's weft server and load generator
 # (bench/ws/*.c -> $(B)/bench/ws/*), built by `make benches` too

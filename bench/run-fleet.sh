@@ -15,6 +15,20 @@
 # the two workloads. Results: bench/results/fleet-<date>.md and .json.
 #
 #   VEHICLES=100 DAYS=1 RECORDS=50 CONNS=256 ROUNDS=3 bash bench/run-fleet.sh
+#
+# BASELINE_BIN=/path/to/fleet adds a Teltonika run of that binary to every
+# round (an A/B of a change's ingest cost; e.g. main's build).
+#
+# Then the history phase (PHASES=ingest,history; either alone): one Teltonika
+# device sends HISTORY_DAYS (30; QUICK=1: 3) days at 1 Hz in 255-record
+# packets (the backfill, timed: fixes/s), and two servers on copies of that
+# database answer the history reports side by side: "chunks" as stored
+# (motion chunks kept by the writer) and "raw" with the motion_chunks table
+# emptied (trips/stops/summary then scan every fix, as before the chunks).
+# bench/tools/fleet_history.py takes HISTORY_ROUNDS (5) alternating rounds
+# of route (one day, full JSON and compact=true) and trips/stops/summary (31
+# days), server CPU per request from /proc. Results:
+# bench/results/fleet-history-<date>.md and .json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VEHICLES=${VEHICLES:-100}
@@ -27,23 +41,36 @@ OSM_DAYS=${OSM_DAYS:-1}
 OSM_INTERVAL=${OSM_INTERVAL:-120000}
 ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-bench/results/fleet-$(date +%F)}
+PHASES=${PHASES:-ingest,history}
+if [ "${QUICK:-0}" = 1 ]; then HISTORY_DAYS=${HISTORY_DAYS:-3}; HISTORY_ROUNDS=${HISTORY_ROUNDS:-3}; fi
+HISTORY_DAYS=${HISTORY_DAYS:-30}
+HISTORY_ROUNDS=${HISTORY_ROUNDS:-5}
+HISTORY_OUT=${HISTORY_OUT:-bench/results/fleet-history-$(date +%F)}
 make -s -j"$(nproc)" build/apps/fleet build/apps/fleet-sim
 tick=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/weft-bench-fleet.XXXXXX)
-trap 'pkill -TERM -f "apps/fleet --config $work" 2>/dev/null; rm -rf "$work"' EXIT
+pids=() # the servers this script started, stopped on the way out (never by name)
+stop_all() {
+    local p
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap stop_all EXIT
 printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' >"$work/fleet.json"
 rows=()
-run() { # workload round
-    local w=$1 r=$2 data="$work/data-$1-$2"
-    WEFT_WORKERS=1 taskset -c 0 build/apps/fleet --config "$work/fleet.json" --data-dir "$data" --port 0 \
+run() { # workload round [server binary]
+    local w=$1 r=$2 data="$work/data-$1-$2-${3:+b}" bin=${3:-build/apps/fleet}
+    WEFT_WORKERS=1 taskset -c 0 "$bin" --config "$work/fleet.json" --data-dir "$data" --port 0 \
         --osmand-port 0 --teltonika-port 0 >"$work/srv.log" 2>&1 &
     local pid=$!
+    pids+=("$pid")
     for _ in $(seq 1 100); do grep -q '^listening on' "$work/srv.log" && break; sleep 0.1; done
     local tp op
     tp=$(grep -o 'teltonika on tcp://[^ ]*' "$work/srv.log" | sed 's/.*://')
     op=$(grep -o 'osmand on http://[^ ]*' "$work/srv.log" | sed 's/.*://')
     local s0 s1 t0 t1 args
-    if [ "$w" = teltonika ]; then
+    if [ "$w" = teltonika ] || [ "$w" = teltonika-baseline ]; then
         args=(--protocol teltonika --vehicles "$VEHICLES" --backfill "$DAYS" --interval-ms "$TLT_INTERVAL"
               --records-per-packet "$RECORDS" --teltonika-port "$tp")
     else
@@ -71,10 +98,72 @@ PY
     echo "  $line"
     rows+=("$line")
 }
-echo "== bench-fleet: $ROUNDS rounds, Teltonika $VEHICLES devices x $DAYS day(s), a fix every $TLT_INTERVAL ms, $RECORDS-record packets; OsmAnd $OSM_VEHICLES devices x $OSM_DAYS day(s), a fix every $OSM_INTERVAL ms, $CONNS connections"
-for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) -eq 1 ]; then run teltonika "$r"; run osmand "$r"; else run osmand "$r"; run teltonika "$r"; fi
-done
-printf '%s\n' "${rows[@]}" | python3 bench/tools/fleet_report.py "$OUT" \
-    "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS bash bench/run-fleet.sh"
-echo "== wrote $OUT.md and $OUT.json"
+if [[ ",$PHASES," == *",ingest,"* ]]; then
+    echo "== bench-fleet: $ROUNDS rounds, Teltonika $VEHICLES devices x $DAYS day(s), a fix every $TLT_INTERVAL ms, $RECORDS-record packets; OsmAnd $OSM_VEHICLES devices x $OSM_DAYS day(s), a fix every $OSM_INTERVAL ms, $CONNS connections"
+    for r in $(seq 1 "$ROUNDS"); do
+        # BASELINE_BIN=path/to/another/fleet: its Teltonika run first in odd rounds, last in even ones
+        if [ -n "${BASELINE_BIN:-}" ] && [ $((r % 2)) -eq 1 ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
+        if [ $((r % 2)) -eq 1 ]; then run teltonika "$r"; run osmand "$r"; else run osmand "$r"; run teltonika "$r"; fi
+        if [ -n "${BASELINE_BIN:-}" ] && [ $((r % 2)) -eq 0 ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
+    done
+    printf '%s\n' "${rows[@]}" | python3 bench/tools/fleet_report.py "$OUT" \
+        "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS bash bench/run-fleet.sh"
+    echo "== wrote $OUT.md and $OUT.json"
+fi
+
+# ---- history ------------------------------------------------------------------------------------
+start_server() { # data-dir log -> sets srv_pid, srv_url, srv_tlt
+    WEFT_FLEET_ADMIN_EMAIL=bench@fleet.local WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 WEFT_WORKERS=1 \
+        taskset -c 0 build/apps/fleet --config "$work/fleet.json" --data-dir "$1" --port 0 --osmand-port 0 \
+        --teltonika-port 0 >"$2" 2>&1 &
+    srv_pid=$!
+    pids+=("$srv_pid")
+    for _ in $(seq 1 600); do grep -q '^listening on' "$2" && break; sleep 0.1; done
+    grep -q '^listening on' "$2" || { echo "server did not start:"; cat "$2"; exit 1; }
+    srv_url=$(grep -o '^listening on http://[^ ]*' "$2" | sed 's/^listening on //')
+    srv_tlt=$(grep -o 'teltonika on tcp://[^ ]*' "$2" | sed 's/.*://')
+}
+if [[ ",$PHASES," == *",history,"* ]]; then
+    echo "== history: one device, $HISTORY_DAYS days at 1 Hz, then $HISTORY_ROUNDS rounds of reports, chunks vs raw"
+    start_server "$work/hist" "$work/hist.log"
+    b0=$(date +%s.%N)
+    taskset -c 1 build/apps/fleet-sim --protocol teltonika --vehicles 1 --backfill "$HISTORY_DAYS" --interval-ms 1000 \
+        --records-per-packet 255 --teltonika-port "$srv_tlt" --quiet >"$work/hist-sim.log" 2>&1 || true
+    b1=$(date +%s.%N)
+    acked=$(grep -o 'acknowledged [0-9]*' "$work/hist-sim.log" | tail -1 | awk '{print $2}')
+    kill -TERM "$srv_pid"; wait "$srv_pid" || true
+    backfill="backfill: ${acked:-0} fixes acknowledged in $(python3 -c "print(round($b1 - $b0, 1))") s ($(python3 -c "print(round(${acked:-0} / ($b1 - $b0)))") fixes/s), one device, 255-record packets"
+    echo "  $backfill"
+    cp -r "$work/hist" "$work/hist-raw"
+    python3 - "$work/hist-raw/fleet.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print("  motion chunks in the copy, deleted:", db.execute("SELECT COUNT(*) FROM motion_chunks").fetchone()[0])
+db.execute("DELETE FROM motion_chunks")
+db.commit()
+PY
+    start_server "$work/hist" "$work/hist-a.log"; a_pid=$srv_pid a_url=$srv_url
+    start_server "$work/hist-raw" "$work/hist-b.log"; b_pid=$srv_pid b_url=$srv_url
+    python3 bench/tools/fleet_history.py --rounds "$HISTORY_ROUNDS" --repeat 3 --email bench@fleet.local \
+        --password bench-password-1 --device 1 --json "$HISTORY_OUT.json" \
+        "chunks=$a_url,$a_pid" "raw=$b_url,$b_pid" | tee "$work/hist-table.txt"
+    {
+        echo "# weft fleet history reports: motion chunks vs raw fixes ($(date +%F))"
+        echo
+        echo "Written by \`make bench-fleet\` (bench/run-fleet.sh, history phase). Load average at the end:"
+        echo "$(cut -d' ' -f1-3 /proc/loadavg). Wall times on a busy machine are mostly waiting for a core;"
+        echo "the server CPU per request (utime + stime of all its threads, /proc) is the fairer figure."
+        echo
+        echo "- Command: \`PHASES=$PHASES HISTORY_DAYS=$HISTORY_DAYS HISTORY_ROUNDS=$HISTORY_ROUNDS bash bench/run-fleet.sh\`"
+        echo "- Commit: $(git rev-parse --short HEAD)$([ -n "$(git status --porcelain -uno)" ] && echo ' (dirty tree)')"
+        echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r);" \
+             "SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)') (Python's; the server links Debian's libsqlite3), gcc $(gcc -dumpfullversion)"
+        echo "- Servers: build/apps/fleet, WEFT_WORKERS=1, pinned to CPU 0, side by side on copies of one database."
+        echo "- $backfill"
+        echo "- route: one day (86,400 fixes at 1 Hz), full JSON and compact=true; trips/stops/summary: 31 days."
+        echo "  Each figure: 3 requests back to back, divided by 3; $HISTORY_ROUNDS rounds, order alternating."
+        echo
+        grep '^|' "$work/hist-table.txt"
+    } >"$HISTORY_OUT.md"
+    echo "== wrote $HISTORY_OUT.md and $HISTORY_OUT.json"
+fi

@@ -25,6 +25,9 @@ if [ ! -f apps/fleet/web/node_modules/.package-lock.json ] ||
 fi
 mkdir -p build/run/fleet/overlays
 build/apps/fleet-sim --export-roads build/run/fleet/overlays/roads.geojson >/dev/null
+# precompressed .gz beside the served files (fleet sends them to gzip-accepting browsers)
+node apps/fleet/web/tools/precompress.mjs apps/fleet/web build/run/fleet/overlays/roads.geojson ||
+    echo "precompress failed: the dashboard is served uncompressed"
 # ---- end of the dashboard block
 export WEFT_FLEET_DEMO=1 WEFT_FLEET_HTTP_PORT=$PORT
 log=build/run/fleet/server.log

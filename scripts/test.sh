@@ -59,6 +59,8 @@ needs_pg() {
     [ -n "$CHECK" ] && return 1
     [ -z "$T" ] && return 0
     case $T_FILE in db_pg | example_server_pg | tfb) return 0 ;; esac
+    # a unit test file with PostgreSQL halves (fleet_api, fleet_ingest, ...)
+    [ -f "tests/unit/$T_FILE.c" ] && grep -q WEFT_TEST_PG "tests/unit/$T_FILE.c" && return 0
     return 1
 }
 
@@ -349,6 +351,7 @@ if [ -z "$CHECK" ] && { [ -z "$T" ] || [ "$T_FILE" = web ] || [ -f "tests/browse
         [ apps/fleet/web/package-lock.json -nt apps/fleet/web/node_modules/.package-lock.json ]; then
         (cd apps/fleet/web && npm ci --no-audit --no-fund) >"$LOG/npm-web.log" 2>&1
     fi
+    node apps/fleet/web/tools/precompress.mjs >>"$LOG/npm-web.log" 2>&1 # .gz beside the served files
     if want tests/web/web; then
         if node --test tests/web/ $(ls -d apps/fleet/web/test 2>/dev/null) >"$LOG/web.log" 2>&1; then
             record "web" 0; printf '  %-44s ok (%s tests)\n' "web" "$(grep -oP '^# pass \K[0-9]+' "$LOG/web.log")"
@@ -365,7 +368,7 @@ if [ -z "$CHECK" ] && { [ -z "$T" ] || [ "$T_FILE" = web ] || [ -f "tests/browse
             record "browser/$n" 1; printf '  %-44s FAILED (no playwright-core or no /usr/bin/chromium; %s)\n' "browser/$n" "$LOG/npm-web.log"
             continue
         fi
-        WEFT_TEST_OUT="$LOG/browser" timeout 300 node "$f" >"$out" 2>&1
+        WEFT_TEST_OUT="$LOG/browser" timeout 600 node "$f" >"$out" 2>&1
         if grep -Eq "^$n: [0-9]+ passed, 0 failed$" "$out"; then
             record "browser/$n" 0; printf '  %-44s ok (%s; screenshots in %s)\n' "browser/$n" "$(tail -1 "$out")" "$LOG/browser"
         else

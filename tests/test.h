@@ -176,7 +176,9 @@ typedef struct test_spread_gate {
     atomic_int spread;  /* 1 once tasks came on two threads (or there is one worker) */
     int64_t give_up_ns;
 } test_spread_gate;
-/* Sets g up, from a task of the running runtime, to give up after give_up_ms. */
+/* Sets g up, from a task of the running runtime, to give up after give_up_ms
+ * (the tests give 15 s: on a loaded machine a second worker thread may not
+ * get a core for seconds, and a gate that gives up fails the spread check). */
 void test_gate_init(test_spread_gate *g, int64_t give_up_ms);
 /* Yields until g is spread or has given up. */
 void test_gate_pass(test_spread_gate *g);

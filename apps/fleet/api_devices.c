@@ -207,11 +207,13 @@ static int delete(weft_http_ctx *c, void *ud) {
     weft_db_arg a[] = {WEFT_DB_INT(d->id)};
     if ((rc = store_tx_exec(tx, "DELETE FROM positions WHERE device_id = $1", a, 1, NULL, &e, dl)) < 0 ||
         (rc = store_tx_exec(tx, "DELETE FROM events WHERE device_id = $1", a, 1, NULL, &e, dl)) < 0 ||
+        (rc = store_tx_exec(tx, "DELETE FROM motion_chunks WHERE device_id = $1", a, 1, NULL, &e, dl)) < 0 ||
         (rc = store_tx_exec(tx, "DELETE FROM devices WHERE id = $1", a, 1, NULL, &e, dl)) < 0) {
         store_rollback(tx);
         return api_fail_db(c, rc, &e), 0;
     }
     if ((rc = store_commit(tx, &e, dl)) < 0) return api_fail_db(c, rc, &e), 0;
+    if (f->w) writer_motion_reset(f->w); /* its open chunk, if any, is of deleted fixes */
     live_remove(f->devices, d->id);
     weft_http_set_status(c, 204);
     return 0;

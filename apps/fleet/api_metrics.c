@@ -66,6 +66,7 @@ int api_metrics(weft_http_ctx *c, void *ud) {
     weft_buf_printf(b, "# HELP fleet_devices Devices known.\n# TYPE fleet_devices gauge\nfleet_devices %zu\n", live_count(f->devices));
     weft_buf_printf(b, "# HELP fleet_live_state_bytes Memory of the live device table.\n# TYPE fleet_live_state_bytes gauge\nfleet_live_state_bytes %zu\n", live_memory(f->devices));
     weft_buf_printf(b, "# HELP fleet_pruned_total Rows deleted by retention.\n# TYPE fleet_pruned_total counter\nfleet_pruned_total{table=\"positions\"} %" PRId64 "\nfleet_pruned_total{table=\"events\"} %" PRId64 "\n", L(m->pruned_positions), L(m->pruned_events));
+    weft_buf_printf(b, "# HELP fleet_report_rows_total Rows the trips, stops and summary reports read: motion chunks and raw fixes.\n# TYPE fleet_report_rows_total counter\nfleet_report_rows_total{table=\"motion_chunks\"} %" PRId64 "\nfleet_report_rows_total{table=\"positions\"} %" PRId64 "\n", L(m->report_chunks), L(m->report_fixes));
     weft_http_set_content_type(c, "text/plain; version=0.0.4");
     weft_http_set_status(c, 200);
     return 0;

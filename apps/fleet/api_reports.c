@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "motion.h"
 
 #define MAX_DEVICES 256
 #define PAGE 10000
@@ -89,12 +90,151 @@ static int select_devices(fleet *f, weft_http_ctx *c, const api_user *u, sel *s,
 
 /* ---- route ------------------------------------------------------------------------------ */
 
+/* ?name=true|false|1|0: 0 absent or false, 1 true, -1 answered 400. */
+static int q_bool(weft_http_ctx *c, const char *name) {
+    weft_str v = weft_http_query(c, name);
+    if (!v.p || weft_str_eq(v, WEFT_STR("false")) || weft_str_eq(v, WEFT_STR("0"))) return 0;
+    if (weft_str_eq(v, WEFT_STR("true")) || weft_str_eq(v, WEFT_STR("1")) || !v.n) return 1;
+    return api_fail(c, 400, "%s must be true or false", name);
+}
+
+/* v rounded to dec (<= 9) decimals, trailing zeros dropped, as a JSON number
+ * into out (32 bytes); its length. A fraction of the cost of the shortest
+ * round-trip form weft_json_enc_double writes, which for a coordinate with
+ * all its digits takes a binary search over printf and strtod. */
+static int fixed(char *out, double v, int dec) {
+    static const int64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    if (!isfinite(v) || fabs(v) >= 1e9) return snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
+    int64_t q = llround(fabs(v) * (double)pow10[dec]), ip = q / pow10[dec], fp = q % pow10[dec];
+    char tmp[24];
+    int n = 0, t = 0;
+    if (v < 0 && q) out[n++] = '-';
+    do tmp[t++] = (char)('0' + ip % 10), ip /= 10;
+    while (ip);
+    while (t) out[n++] = tmp[--t];
+    if (fp) {
+        int d = dec;
+        while (fp % 10 == 0) fp /= 10, d--;
+        out[n++] = '.';
+        for (int k = d - 1; k >= 0; k--) out[n + k] = (char)('0' + fp % 10), fp /= 10;
+        n += d;
+    }
+    return n;
+}
+
+static void enc_fixed(weft_json_enc *j, double v, int dec) {
+    char b[32];
+    int n = fixed(b, v, dec);
+    weft_json_enc_raw(j, (weft_str){b, (size_t)n});
+}
+
+/* ?compact=true: what a map draws, one object per device
+ *   {"deviceId":1,"deviceName":"..","fields":["fixTime","latitude","longitude","speed","course"],
+ *    "points":[[1717200000000,48.2,16.37,12.5,90],...]}
+ * fixTime in Unix ms, latitude and longitude to 7 decimals (1 cm), speed
+ * (knots) to 2 and course to 1; with &attributes=true each point ends with the
+ * position's attributes object. Rows are read in pages by keyset through the
+ * (device_id, fix_time) index and each page is sent as it is encoded
+ * (chunked), so memory stays at a page however long the range. The limit
+ * and X-Next-Offset work as for the full route; counting first (the index
+ * alone) decides X-Next-Offset before the head goes out. */
+static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to, int64_t limit,
+                         int64_t offset, int attrs) {
+    int64_t take[MAX_DEVICES] = {0}, left = limit;
+    weft_db_err e;
+    int rc;
+    for (int i = 0; i < s->n && left > 0; i++) {
+        weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(from), WEFT_DB_INT(to), WEFT_DB_INT(left + 1),
+                           WEFT_DB_INT(offset)};
+        weft_db_rows *r;
+        if ((rc = store_query(f->db,
+                              "SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE device_id = $1 AND fix_time >= $2 AND "
+                              "fix_time <= $3 ORDER BY fix_time LIMIT $4 OFFSET $5) x",
+                              a, 5, &r, &e)) < 0)
+            return api_fail_db(c, rc, &e), 0;
+        int64_t n = weft_db_int(r, 0, 0);
+        weft_db_rows_free(r);
+        if (n > left) api_page_done(c, (int)limit + 1, limit, offset);
+        take[i] = n > left ? left : n;
+        left -= take[i];
+    }
+    weft_buf b;
+    int sent = 0; /* the head and a first chunk went out */
+    weft_buf_init(&b, 0);
+    weft_json_enc j;
+    weft_json_enc_init(&j, &b);
+    weft_json_enc_array(&j);
+    rc = 0;
+    for (int i = 0; i < s->n && rc == 0; i++) {
+        weft_json_enc_object(&j);
+        weft_json_enc_key(&j, WEFT_STR("deviceId")), weft_json_enc_int(&j, s->ids[i]);
+        weft_json_enc_key(&j, WEFT_STR("deviceName")), weft_json_enc_str(&j, weft_str_c(s->names[i]));
+        weft_json_enc_key(&j, WEFT_STR("fields"));
+        weft_json_enc_raw(&j, attrs ? WEFT_STR("[\"fixTime\",\"latitude\",\"longitude\",\"speed\",\"course\",\"attributes\"]")
+                                    : WEFT_STR("[\"fixTime\",\"latitude\",\"longitude\",\"speed\",\"course\"]"));
+        weft_json_enc_key(&j, WEFT_STR("points")), weft_json_enc_array(&j);
+        int64_t cursor = from - 1, skip = offset;
+        for (int64_t got = 0; got < take[i] && rc == 0;) {
+            int64_t want = take[i] - got < PAGE ? take[i] - got : PAGE;
+            weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(want),
+                               WEFT_DB_INT(skip)};
+            weft_db_rows *r;
+            rc = store_query(f->db,
+                             attrs ? "SELECT fix_time, latitude, longitude, speed, course, attributes FROM positions "
+                                     "WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time "
+                                     "LIMIT $4 OFFSET $5"
+                                   : "SELECT fix_time, latitude, longitude, speed, course FROM positions "
+                                     "WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time "
+                                     "LIMIT $4 OFFSET $5",
+                             a, 5, &r, &e);
+            if (rc < 0) break;
+            int n = weft_db_nrows(r);
+            for (int k = 0; k < n; k++) {
+                weft_json_enc_array(&j);
+                weft_json_enc_int(&j, weft_db_int(r, k, 0));
+                enc_fixed(&j, weft_db_double(r, k, 1), 7), enc_fixed(&j, weft_db_double(r, k, 2), 7);
+                enc_fixed(&j, weft_db_double(r, k, 3), 2), enc_fixed(&j, weft_db_double(r, k, 4), 1);
+                if (attrs) {
+                    size_t al;
+                    const char *at = weft_db_text(r, k, 5, &al);
+                    model_raw_object(&j, at, al);
+                }
+                weft_json_enc_end(&j);
+            }
+            if (n) cursor = weft_db_int(r, n - 1, 0);
+            weft_db_rows_free(r);
+            skip = 0, got += n;
+            if (n < want) break; /* fewer than counted: deleted meanwhile */
+            if (b.len >= 256 * 1024) { /* out with it: memory stays flat */
+                if (!sent) weft_http_set_status(c, 200), weft_http_set_content_type(c, "application/json");
+                if ((rc = weft_http_write(c, b.data, b.len)) < 0) break;
+                weft_buf_clear(&b);
+                sent = 1;
+            }
+        }
+        weft_json_enc_end(&j), weft_json_enc_end(&j);
+    }
+    if (rc < 0 && !sent) { /* an error answer is still possible */
+        weft_buf_free(&b);
+        return api_fail_db(c, rc, &e), 0;
+    }
+    weft_json_enc_end(&j);
+    if (rc == 0) rc = weft_json_enc_finish(&j);
+    if (rc == 0 && sent) rc = weft_http_write(c, b.data, b.len);
+    else if (rc == 0) rc = weft_http_send(c, 200, "application/json", b.data, b.len); /* small: one body */
+    weft_buf_free(&b);
+    return rc < 0 ? rc : 0;
+}
+
 static int route(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to) {
-    int fmt = api_format_of(c, 0xf);
+    int compact = q_bool(c, "compact"), attrs = q_bool(c, "attributes");
+    if (compact < 0 || attrs < 0) return 0;
+    int fmt = compact ? FMT_JSON : api_format_of(c, 0xf);
     if (fmt < 0) return 0;
     int64_t limit, offset;
     if (api_page(c, API_ROWS_DEFAULT, API_ROWS_MAX, &limit, &offset) < 0) return 0;
     if (offset && s->n > 1) return api_fail(c, 400, "offset: only with a single deviceId"), 0;
+    if (compact) return route_compact(f, c, s, from, to, limit, offset, attrs);
     api_pos_out o;
     weft_db_rows *rs[MAX_DEVICES] = {0};
     int64_t left = limit;
@@ -122,11 +262,7 @@ static int route(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t
 
 /* ---- motion: trips, stops, summary --------------------------------------------------------------- */
 
-typedef struct fixp {
-    int64_t t;
-    double lat, lon, speed;
-    int ign; /* 1 on, 0 off, -1 unknown */
-} fixp;
+typedef motion_fix fixp;
 
 typedef struct out {
     weft_http_ctx *c;
@@ -254,6 +390,90 @@ static void finish(det *d, out *o) {
     if (d->moved) emit_trip(d, o, &d->anchor, &d->prev, d->trip_dist);
 }
 
+/* A chunk of fixes (motion.h) through the state machine: step() on its
+ * first fix, then what step() would have added for the rest at once. */
+static void step_chunk(det *d, out *o, const motion_chunk *c) {
+    step(d, o, &c->first);
+    if (c->n < 2) return;
+    d->dist += c->dist_m, d->trip_dist += c->dist_m;
+    d->engine_ms += c->engine_ms;
+    if (c->moving) {
+        d->moved = 1;
+        d->nmoving += c->n - 1, d->speed_sum += c->speed_sum;
+        d->trip_max = fmax(d->trip_max, c->max_speed);
+    } else { /* step() on the first opened the run */
+        d->run_engine_ms += (double)c->engine_ms;
+        d->run_last = c->last;
+    }
+    d->max = fmax(d->max, c->max_speed);
+    d->prev = c->last, d->last_t = c->last.t;
+}
+
+/* The fixes with lo < fix_time <= hi through the state machine, in pages. */
+static int raw_fixes(fleet *f, det *d, out *o, int64_t id, int64_t lo, int64_t hi, weft_db_err *e) {
+    int64_t cursor = lo;
+    while (cursor < hi) {
+        weft_db_arg a[] = {WEFT_DB_INT(id), WEFT_DB_INT(cursor), WEFT_DB_INT(hi), WEFT_DB_INT(PAGE)};
+        weft_db_rows *r;
+        /* trips need no ignition: they skip the scan of the attributes */
+        int rc = store_query(f->db,
+                             o->kind == R_TRIPS
+                                 ? "SELECT fix_time, latitude, longitude, speed, -1 FROM positions WHERE device_id = $1 "
+                                   "AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4"
+                                 : "SELECT fix_time, latitude, longitude, speed, " MOTION_IGN_SQL " FROM positions "
+                                   "WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4",
+                             a, 4, &r, e);
+        if (rc < 0) return rc;
+        int n = weft_db_nrows(r);
+        atomic_fetch_add(&f->m.report_fixes, n);
+        for (int k = 0; k < n; k++) {
+            fixp p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2), weft_db_double(r, k, 3),
+                      (int)weft_db_int(r, k, 4)};
+            step(d, o, &p);
+        }
+        if (n) cursor = weft_db_int(r, n - 1, 0);
+        weft_db_rows_free(r);
+        if (n < PAGE) break;
+    }
+    return 0;
+}
+
+/* One device's fixes in [from, to]: the motion chunks that lie wholly inside,
+ * the raw fixes around them (and wherever a chunk does not follow on from
+ * the fix before it: not summarised yet, or being rewritten). */
+static int device_motion(fleet *f, det *d, out *o, int64_t id, int64_t from, int64_t to, weft_db_err *e) {
+    int64_t cursor = from - 1; /* the fixes up to here went through d */
+    int64_t key = from - 1;
+    for (int ok = 1; ok;) {
+        weft_db_arg a[] = {WEFT_DB_INT(id), WEFT_DB_INT(key), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
+        weft_db_rows *r;
+        int rc = store_query(f->db,
+                             "SELECT " MOTION_CHUNK_COLS " FROM motion_chunks WHERE device_id = $1 AND t0 > $2 AND "
+                             "t1 <= $3 ORDER BY t0 LIMIT $4",
+                             a, 4, &r, e);
+        if (rc < 0) return rc;
+        int n = weft_db_nrows(r);
+        for (int k = 0; k < n && ok; k++) {
+            motion_chunk c;
+            motion_chunk_from_row(&c, r, k);
+            if (!d->has_prev || c.prev_t != d->prev.t) { /* the fixes before it first */
+                if ((rc = raw_fixes(f, d, o, id, cursor, c.first.t - 1, e)) < 0) break;
+                cursor = c.first.t - 1;
+                ok = d->has_prev ? c.prev_t == d->prev.t : c.prev_t < from;
+                if (!ok) break;
+            }
+            step_chunk(d, o, &c);
+            atomic_fetch_add(&f->m.report_chunks, 1);
+            cursor = c.last.t;
+        }
+        if (n) key = weft_db_int(r, n - 1, 3);
+        weft_db_rows_free(r);
+        if (rc < 0) return rc;
+        if (n < PAGE) break;
+    }
+    return raw_fixes(f, d, o, id, cursor, to, e);
+}
+
 static int motion(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to, int kind) {
     int fmt = api_format_of(c, 1u << FMT_JSON | 1u << FMT_CSV);
     if (fmt < 0) return 0;
@@ -278,35 +498,11 @@ static int motion(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_
     for (int i = 0; i < s->n && rc == 0; i++) {
         det d = {.thr = f->cfg.moving_speed_kn, .stop_min_ms = f->cfg.stop_min_s * 1000};
         o.device_id = s->ids[i], o.name = s->names[i];
-        int64_t cursor = from - 1;
-        for (;;) {
-            weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
-            weft_db_rows *r;
-            weft_db_err e;
-            /* trips need no ignition: they skip the scan of the attributes */
-            rc = store_query(f->db,
-                             kind == R_TRIPS
-                                 ? "SELECT fix_time, latitude, longitude, speed, -1 FROM positions WHERE device_id = $1 "
-                                   "AND fix_time > $2 AND fix_time <= $3 ORDER BY fix_time LIMIT $4"
-                                 : "SELECT fix_time, latitude, longitude, speed, CASE WHEN attributes LIKE "
-                                   "'%\"ignition\":true%' THEN 1 WHEN attributes LIKE '%\"ignition\":false%' THEN 0 "
-                                   "ELSE -1 END FROM positions WHERE device_id = $1 AND fix_time > $2 AND fix_time <= $3 "
-                                   "ORDER BY fix_time LIMIT $4",
-                             a, 4, &r, &e);
-            if (rc < 0) {
-                weft_buf_free(&tmp);
-                weft_buf_clear(body);
-                return api_fail_db(c, rc, &e), 0;
-            }
-            int n = weft_db_nrows(r);
-            for (int k = 0; k < n; k++) {
-                fixp p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2),
-                          weft_db_double(r, k, 3), (int)weft_db_int(r, k, 4)};
-                step(&d, &o, &p);
-            }
-            if (n) cursor = weft_db_int(r, n - 1, 0);
-            weft_db_rows_free(r);
-            if (n < PAGE) break;
+        weft_db_err e;
+        if ((rc = device_motion(f, &d, &o, s->ids[i], from, to, &e)) < 0) {
+            weft_buf_free(&tmp);
+            weft_buf_clear(body);
+            return api_fail_db(c, rc, &e), 0;
         }
         finish(&d, &o);
         if (kind == R_SUMMARY && d.has_prev) {

@@ -102,8 +102,12 @@ static void installed_version(const char *root, weft_str pkg, char *out, size_t 
  * Only the browser libraries the page loads; the version in the URL must be
  * the one installed, so the answer can be cached for good. */
 static int vendor_file(weft_http_ctx *c, void *ud) {
-    static const char *const allowed[] = {"leaflet", "leaflet.markercluster", "@geoman-io/leaflet-geoman-free",
-                                          "topojson-client", "world-atlas"};
+    /* leaflet.markercluster: not installed any more (vehlayer.js replaced
+     * it); listed so that bench-dashboard's BASE_ROOT can serve a web root
+     * from before */
+    static const char *const allowed[] = {
+        "leaflet",         "supercluster", "@geoman-io/leaflet-geoman-free",
+        "topojson-client", "world-atlas",  "leaflet.markercluster"};
     fleet *f = ud;
     weft_str path = weft_http_param(c, "path"), pkg = path;
     if (path.n && path.p[0] == '@') { /* a scoped name has one more segment */

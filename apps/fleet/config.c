@@ -46,6 +46,7 @@ static const setting settings[] = {
     {"storage", "postgres", "WEFT_FLEET_PG", T_STR, F(postgres), 0, 0},
     {"storage", "commit_interval_ms", NULL, T_INT, F(commit_interval_ms), 1, 10000},
     {"storage", "commit_max_rows", NULL, T_INT, F(commit_max_rows), 1, 100000},
+    {"storage", "sqlite_mmap_mb", NULL, T_INT, F(sqlite_mmap_mb), 0, 1 << 20},
     {"positions", "retention_days", NULL, T_INT, F(positions_retention_days), 0, 36500},
     {"events", "retention_days", NULL, T_INT, F(events_retention_days), 0, 36500},
     {"status", "offline_timeout_s", NULL, T_I64, F(offline_timeout_s), 10, 30 * 86400.0},
@@ -75,6 +76,7 @@ void fleet_config_defaults(fleet_config *c) {
     strcpy(c->data_dir, "data");
     c->commit_interval_ms = 5;
     c->commit_max_rows = 2000;
+    c->sqlite_mmap_mb = 1024;
     c->positions_retention_days = 90;
     c->events_retention_days = 365;
     c->offline_timeout_s = 600;

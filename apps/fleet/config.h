@@ -38,6 +38,7 @@ typedef struct fleet_config {
     char postgres[1024];     /* libpq conninfo; "" = embedded SQLite */
     int commit_interval_ms;  /* group commit: at most this long ... */
     int commit_max_rows;     /* ... or this many rows per transaction */
+    int sqlite_mmap_mb;      /* SQLite reads through a memory map of this much of the file (0: off) */
     int positions_retention_days; /* 0 = keep forever */
     int events_retention_days;
     /* status and motion */

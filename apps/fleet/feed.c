@@ -576,3 +576,47 @@ void feed_unsubscribe(fleet *f, feed_viewer *v) {
     free(v->groups);
     free(v);
 }
+
+/* ---- acknowledgements ----------------------------------------------------------------- */
+
+/* Not coalesced with the ticks: an acknowledgement is rare and people wait
+ * for it (the other dashboards of the team mark the alert read), so it goes
+ * out at once, one message for every audience that sees the device. */
+void feed_publish_ack(fleet *f, int64_t event_id, int64_t device_id, int64_t group_id, int64_t ack_ms,
+                      int64_t user_id, const char *user_name) {
+    fleet_feed *fd = f->feed;
+    if (!fd) return;
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_json_enc e;
+    weft_json_enc_init(&e, &b);
+    weft_json_enc_object(&e);
+    weft_json_enc_key(&e, WEFT_STR("acks"));
+    weft_json_enc_array(&e);
+    weft_json_enc_object(&e);
+    weft_json_enc_key(&e, WEFT_STR("id")), weft_json_enc_int(&e, event_id);
+    weft_json_enc_key(&e, WEFT_STR("deviceId")), weft_json_enc_int(&e, device_id);
+    model_ack_fields(&e, ack_ms, user_id, user_name);
+    weft_json_enc_end(&e);
+    weft_json_enc_end(&e);
+    weft_json_enc_end(&e);
+    feed_msg *m = weft_json_enc_finish(&e) < 0 ? NULL : msg_from(&b);
+    weft_buf_free(&b);
+    if (!m) return;
+    pthread_mutex_lock(&fd->vmu);
+    for (feed_viewer *v = fd->viewers; v; v = v->next) {
+        if (!feed_visible(v->all, v->groups, v->ngroups, group_id)) continue;
+        if (v->fn) {
+            v->fn(v->ud, m);
+            continue;
+        }
+        int seen = 0; /* one publish per audience's topic */
+        for (feed_viewer *u = fd->viewers; u != v && !seen; u = u->next) seen = !u->fn && same_audience(u, v);
+        if (seen || !f->hub) continue;
+        char topic[256];
+        feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
+        weft_hub_publish(f->hub, topic, WEFT_WS_TEXT, 0, m->data, m->len);
+    }
+    pthread_mutex_unlock(&fd->vmu);
+    feed_msg_release(m);
+}

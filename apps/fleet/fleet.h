@@ -42,6 +42,7 @@ typedef struct fleet_metrics {
     _Atomic int64_t events;
     _Atomic int64_t viewers; /* live socket and SSE clients now */
     _Atomic int64_t pruned_positions, pruned_events;
+    _Atomic int64_t report_chunks, report_fixes; /* what trips/stops/summary read: motion chunks, raw fixes */
 } fleet_metrics;
 
 /* The geofences in force: an immutable snapshot, replaced as a whole when

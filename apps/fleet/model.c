@@ -136,7 +136,22 @@ void model_event_row(weft_json_enc *e, const weft_db_rows *r, int i) {
     size_t n;
     const char *a = weft_db_text(r, i, 7, &n);
     key(e, "attributes"), model_raw_object(e, a, n);
+    int acked = !weft_db_isnull(r, i, 8);
+    model_ack_fields(e, acked ? weft_db_int(r, i, 8) : 0, acked ? weft_db_int(r, i, 9) : 0,
+                     acked ? weft_db_text(r, i, 10, NULL) : NULL);
     weft_json_enc_end(e);
+}
+
+void model_ack_fields(weft_json_enc *e, int64_t ack_ms, int64_t user_id, const char *user_name) {
+    key(e, "ackTime");
+    if (ack_ms) model_time(e, ack_ms);
+    else weft_json_enc_null(e);
+    key(e, "ackUserId");
+    if (ack_ms && user_id) weft_json_enc_int(e, user_id);
+    else weft_json_enc_null(e);
+    key(e, "ackUserName");
+    if (ack_ms && user_name) weft_json_enc_str(e, weft_str_c(user_name));
+    else weft_json_enc_null(e);
 }
 
 void model_event(weft_json_enc *e, int64_t id, int64_t device_id, const fleet_event *ev) {
@@ -151,5 +166,6 @@ void model_event(weft_json_enc *e, int64_t id, int64_t device_id, const fleet_ev
         key(e, "alarm"), weft_json_enc_str(e, weft_str_c(fleet_alarm_name(ev->alarm)));
     }
     weft_json_enc_end(e);
+    model_ack_fields(e, 0, 0, NULL); /* new: not acknowledged */
     weft_json_enc_end(e);
 }

@@ -39,9 +39,15 @@ int model_live_position(weft_json_enc *e, const device_view *v);
     "accuracy, valid, attributes, id"
 void model_position_row(weft_json_enc *e, const weft_db_rows *r, int i);
 /* An event row of "SELECT id, device_id, type, event_time, latitude,
- * longitude, geofence_id, attributes ..." (MODEL_EVENT_COLS). */
-#define MODEL_EVENT_COLS "id, device_id, type, event_time, latitude, longitude, geofence_id, attributes"
+ * longitude, geofence_id, attributes, ack_time, ack_user_id, ack_user_name
+ * ..." (MODEL_EVENT_COLS). */
+#define MODEL_EVENT_COLS                                                                             \
+    "id, device_id, type, event_time, latitude, longitude, geofence_id, attributes, ack_time, "     \
+    "ack_user_id, ack_user_name"
 void model_event_row(weft_json_enc *e, const weft_db_rows *r, int i);
+/* The acknowledgement of an event: "ackTime", "ackUserId", "ackUserName"
+ * keys (each null when the event is not acknowledged, ack_ms == 0). */
+void model_ack_fields(weft_json_enc *e, int64_t ack_ms, int64_t user_id, const char *user_name);
 /* A just-committed event (the live socket's). */
 void model_event(weft_json_enc *e, int64_t id, int64_t device_id, const fleet_event *ev);
 

@@ -30,6 +30,9 @@ typedef struct store_tx store_tx;
  * failed ("storage.data_dir /x: Permission denied", "migration 2: ...",
  * "database schema version 9 is newer than this program (3)"). */
 int store_open(store **out, const fleet_config *cfg, char *err, size_t errlen);
+/* The same, migrating only up to schema version `version` (the upgrade
+ * tests make a database of an older version with it). */
+int store_open_version(store **out, const fleet_config *cfg, int version, char *err, size_t errlen);
 void store_close(store *s);
 
 int store_is_pg(const store *s);

@@ -7,6 +7,8 @@
 
 #include "weft/json.h"
 
+#include "motion.h"
+
 const double writer_bucket_ms[7] = {1, 2, 5, 10, 25, 50, 100};
 
 typedef struct req {
@@ -27,6 +29,9 @@ struct writer {
     weft_wg stopped;
     writer_stats st;
     char *pos_sql[4], *ev_sql; /* multi-row INSERTs of POS_CHUNK[i] rows */
+    motion_map *motion;        /* the devices' open motion chunks (motion.h); writer task only */
+    atomic_int motion_reset;   /* set by writer_motion_reset, taken by the task */
+    int pg;
 };
 
 static const int POS_CHUNK[4] = {64, 16, 4, 1};
@@ -107,6 +112,17 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
         }
         rc = store_tx_exec(tx, w->pos_sql[c], args, rows * POS_COLS, NULL, err, dl);
     }
+    /* motion chunks, in the same transaction as the fixes they summarise */
+    if (atomic_exchange(&w->motion_reset, 0)) motion_map_reset(w->motion);
+    for (int k = 0; k < n && rc == 0; k++) {
+        for (int i = 0; i < batch[k]->npos && rc == 0; i++) {
+            const pos_row *p = &batch[k]->pos[i];
+            motion_fix mf = {p->fix.fix_ms, p->fix.lat, p->fix.lon, p->fix.speed_kn,
+                             p->attrs_len ? motion_ign_of(p->attrs, p->attrs_len, w->pg) : -1};
+            rc = motion_add(w->motion, tx, p->device_id, &mf, err, dl);
+        }
+    }
+    if (rc == 0) rc = motion_catch_up(w->motion, tx, err, dl);
     /* events one by one: few, and each needs its id back */
     weft_buf eb;
     weft_buf_init(&eb, 0);
@@ -132,9 +148,11 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
     weft_buf_free(&eb);
     if (rc < 0) {
         store_rollback(tx);
+        motion_map_reset(w->motion); /* it counted rows that are not there */
         return rc;
     }
-    return store_commit(tx, err, dl);
+    if ((rc = store_commit(tx, err, dl)) < 0) motion_map_reset(w->motion);
+    return rc;
 }
 
 static void writer_task(void *arg) {
@@ -173,17 +191,19 @@ static void writer_task(void *arg) {
     weft_wg_done(&w->stopped);
 }
 
-writer *writer_start(store *s, int linger_ms, int max_rows) {
+writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
     writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->s = s;
+    w->pg = store_is_pg(s);
+    w->motion = motion_map_new(w->pg, moving_kn);
     w->linger_ms = linger_ms;
     w->max_rows = max_rows;
     w->q = weft_chan_new(sizeof(req *), 8192, NULL);
     for (int i = 0; i < 4; i++) w->pos_sql[i] = insert_sql(POS_CHUNK[i]);
     w->ev_sql = strdup("INSERT INTO events (device_id, type, event_time, server_time, latitude, longitude, "
                        "geofence_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
-    if (!w->q || !w->pos_sql[0] || !w->pos_sql[1] || !w->pos_sql[2] || !w->pos_sql[3] || !w->ev_sql) {
+    if (!w->q || !w->motion || !w->pos_sql[0] || !w->pos_sql[1] || !w->pos_sql[2] || !w->pos_sql[3] || !w->ev_sql) {
         writer_stop(w);
         return NULL;
     }
@@ -207,8 +227,11 @@ void writer_stop(writer *w) {
     }
     for (int i = 0; i < 4; i++) free(w->pos_sql[i]);
     free(w->ev_sql);
+    motion_map_free(w->motion);
     free(w);
 }
+
+void writer_motion_reset(writer *w) { atomic_store(&w->motion_reset, 1); }
 
 int writer_submit(writer *w, const pos_row *pos, int npos, ev_row *ev, int nev, weft_db_err *err) {
     if (npos == 0 && nev == 0) return 0;

@@ -212,6 +212,10 @@ typedef struct weft_sqlite_config {
     int64_t busy_timeout_ms; /* default 5000 */
     int stmt_cache;          /* prepared statements per connection; default 64 */
     int64_t max_result_bytes; /* default 64 MB */
+    /* PRAGMA mmap_size of every connection: reads of the first this many
+     * bytes of the file are memory-mapped (no pread and copy per page).
+     * 0: SQLite's default (off in Debian's build); -1: off. */
+    int64_t mmap_bytes;
 } weft_sqlite_config;
 
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err);

@@ -193,6 +193,7 @@ struct weft_sqlite {
     int64_t busy_ms;
     int stmt_cache;
     int64_t max_result;
+    int64_t mmap_bytes; /* > 0: PRAGMA mmap_size on every connection */
     conn *conns; /* [0] writer, [1..nreaders] readers */
     _Atomic unsigned rr;
     _Atomic uint64_t tx_task; /* id of the task holding the writer's transaction */
@@ -714,6 +715,11 @@ static int conn_open(conn *c, weft_db_err *err) {
         goto fail;
     }
     if ((rc = pragma(c, "PRAGMA foreign_keys=ON", NULL, 0, err))) goto fail;
+    if (db->mmap_bytes > 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA mmap_size=%lld", (long long)db->mmap_bytes);
+        if ((rc = pragma(c, sql, NULL, 0, err))) goto fail;
+    }
     if ((rc = cache_init(&c->cache, db->stmt_cache))) {
         weft__db_err_set(err, rc, NULL, "sqlite: out of memory");
         goto fail;
@@ -1248,6 +1254,7 @@ int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_e
     db->nreaders = cfg->readers ? cfg->readers : DEFAULT_READERS;
     db->busy_ms = cfg->busy_timeout_ms ? cfg->busy_timeout_ms : DEFAULT_BUSY_MS;
     db->stmt_cache = cfg->stmt_cache ? cfg->stmt_cache : DEFAULT_STMT_CACHE;
+    db->mmap_bytes = cfg->mmap_bytes;
     db->max_result = cfg->max_result_bytes ? cfg->max_result_bytes : DEFAULT_MAX_RESULT;
     size_t nroutes = pow2_at_least((size_t)db->stmt_cache * 4);
     if (nroutes < 64) nroutes = 64;

@@ -240,11 +240,16 @@ int weft_http_static_gz(weft_http_ctx *c, const char *root, weft_str rel) {
     if (accepts_gzip(weft_http_get_header(c, "Accept-Encoding"))) {
         size_t n = strlen(path);
         char *gz = weft_arena_alloc(c->arena, n + 4);
-        struct stat st;
+        struct stat zst, st;
         if (!gz) return WEFT_ENOMEM;
         memcpy(gz, path, n);
         memcpy(gz + n, ".gz", 4);
-        if (stat(gz, &st) == 0 && S_ISREG(st.st_mode) && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* a .gz older than its file is stale (the file was edited after
+         * compressing): send the file itself */
+        if (stat(gz, &zst) == 0 && S_ISREG(zst.st_mode) && stat(path, &st) == 0 &&
+            S_ISREG(st.st_mode) &&
+            (zst.st_mtim.tv_sec > st.st_mtim.tv_sec ||
+             (zst.st_mtim.tv_sec == st.st_mtim.tv_sec && zst.st_mtim.tv_nsec >= st.st_mtim.tv_nsec))) {
             weft_http_add_header(c, "Content-Encoding", "gzip");
             return send_path(c, gz, path);
         }

@@ -6,9 +6,12 @@
 // view go to the harness OUT dir.
 //
 //   node tests/browser/dashboard.mjs      (after npm ci in apps/fleet/web and make)
-import { startFleet, startSim, launch, login, shot, waitFor, suite } from './fleet_harness.mjs';
+import { readFileSync } from 'node:fs';
+import { startFleet, startSim, launch, login, shot, waitFor, suite, sleep, ROOT, contrastProblems } from './fleet_harness.mjs';
+import { servedFiles, precompress } from '../../apps/fleet/web/tools/precompress.mjs';
 
 const VEHICLES = 30;
+const WEB = ROOT + '/apps/fleet/web/';
 const s = suite('dashboard');
 const fleet = await startFleet();
 const sim = await startSim(fleet, { vehicles: VEHICLES });
@@ -19,8 +22,8 @@ const cookieApi = async (page, method, path, body) => page.evaluate(async ([m, p
     body: b ? JSON.stringify(b) : undefined });
   return { status: r.status, body: await r.json().catch(() => null) };
 }, [method, path, body]);
-const markerPositions = (page) => page.evaluate(() =>
-  [...document.querySelectorAll('.leaflet-marker-icon.veh')].map((m) => m.style.transform).join('|'));
+// the vehicles are drawn on one canvas (vehlayer.js): its pixels change when they move
+const markerPositions = (page) => page.evaluate(() => document.querySelector('canvas.vehicles').toDataURL());
 
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -41,6 +44,26 @@ try {
     if ((await page.textContent('.role')) !== 'admin') throw new Error('role');
     const nav = await page.$$eval('nav a', (a) => a.map((x) => x.textContent));
     if (nav.join() !== 'Live,Replay,Geofences,Reports,Devices') throw new Error(`nav: ${nav}`);
+  });
+
+  await s.test('assets: precompressed gzip, ETag and 304, cache headers', async () => {
+    precompress(servedFiles(WEB)); // as make run / make test do
+    const get = (path, h = {}) => fetch(fleet.base + path, { headers: { 'Accept-Encoding': 'gzip', ...h } });
+    for (const [path, cache] of [['/', 'no-cache'], ['/src/app.js', 'no-cache'], ['/src/vehlayer.js', 'no-cache'],
+      ['/vendor/leaflet@1.9.4/dist/leaflet.js', 'immutable'], ['/vendor/supercluster@9.1.0/dist/supercluster.min.js', 'immutable'],
+      ['/vendor/world-atlas@2.0.2/land-50m.json', 'immutable'], ['/overlays/roads.geojson', 'no-cache']]) {
+      const r = await get(path);
+      const h = (k) => r.headers.get(k) ?? '';
+      if (r.status !== 200 || h('content-encoding') !== 'gzip' || h('vary') !== 'Accept-Encoding' || !h('cache-control').includes(cache) || !h('etag'))
+        throw new Error(`${path}: ${r.status} ${JSON.stringify(Object.fromEntries(r.headers))}`);
+      await r.arrayBuffer();
+      const again = await get(path, { 'If-None-Match': h('etag') });
+      if (again.status !== 304) throw new Error(`${path}: If-None-Match gave ${again.status}`);
+    }
+    const gz = await (await get('/src/app.js')).text();
+    const plain = await fetch(fleet.base + '/src/app.js', { headers: { 'Accept-Encoding': 'identity' } });
+    if (plain.headers.get('content-encoding')) throw new Error('identity got an encoding');
+    if ((await plain.text()) !== gz || gz !== readFileSync(WEB + 'src/app.js', 'utf8')) throw new Error('gzip and plain bodies differ');
   });
 
   await s.test('the simulated vehicles appear and move', async () => {
@@ -65,6 +88,38 @@ try {
     await page.keyboard.press('Escape');
     await page.waitForSelector('.details[hidden]', { state: 'attached' });
     await page.selectOption('.filters select[aria-label=Status]', '');
+  });
+
+  await s.test('the map: a click on a vehicle selects it (ringed), on a cluster zooms in', async () => {
+    // the vehicles are drawn on a canvas; canvas.hits lists what was drawn where (container pixels)
+    const hits = () => page.evaluate(() => document.querySelector('canvas.vehicles').hits ?? []);
+    const box = await (await page.$('#map')).boundingBox();
+    const zoomOut = await page.$('.leaflet-control-zoom-out');
+    for (let i = 0; i < 6 && !(await hits()).some((x) => x.cluster !== undefined); i++) { await zoomOut.click(); await sleep(400); }
+    const cluster = (await hits()).find((x) => x.cluster !== undefined);
+    if (!cluster) throw new Error('no cluster drawn when zoomed out');
+    const before = JSON.stringify((await hits()).map((x) => [x.n, x.id]));
+    await page.mouse.click(box.x + cluster.x, box.y + cluster.y);
+    await waitFor(async () => JSON.stringify((await hits()).map((x) => [x.n, x.id])) !== before, { what: 'the cluster to open' });
+    await waitFor(async () => (await hits()).some((x) => x.id !== undefined), { what: 'a single vehicle drawn' });
+    // a vehicle that stands still (a moving one can leave the spot between reading and clicking on a busy machine)
+    let v, opened = false;
+    for (let i = 0; i < 5 && !opened; i++) {
+      const a = await hits();
+      await sleep(500);
+      const b = await hits(), still = (x) => a.some((y) => y.id === x.id && Math.abs(y.x - x.x) < 1 && Math.abs(y.y - x.y) < 1);
+      v = b.find((x) => x.id !== undefined && still(x)) ?? b.find((x) => x.id !== undefined);
+      if (!v) continue;
+      await page.mouse.click(box.x + v.x, box.y + v.y);
+      opened = await page.waitForSelector('.details:not([hidden]) dl', { timeout: 3000 }).then(() => true, () => false);
+    }
+    if (!opened) throw new Error('five clicks on drawn vehicles selected none');
+    const devs = (await cookieApi(page, 'GET', '/api/devices')).body;
+    const name = devs.find((d) => d.id === v.id)?.name;
+    if ((await page.textContent('.details h2')) !== name) throw new Error(`clicked ${name}, details show ${await page.textContent('.details h2')}`);
+    await waitFor(async () => (await hits()).at(-1)?.id === v.id, { what: 'the selected vehicle drawn on top' });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.details[hidden]', { state: 'attached' });
   });
 
   await s.test('keyboard: arrows move through the list, Enter selects', async () => {
@@ -94,10 +149,66 @@ try {
     }
     await waitFor(async () => (await page.$$('.feed li.ev-geofenceEnter')).length > 0, { timeout: 40000, what: 'an Entered alert' });
     if (await page.isHidden('.unread')) throw new Error('no unread marker');
+  });
+
+  await s.test('an acknowledgement is shared: acknowledged in one page, marked in another', async () => {
+    // a second dashboard, signed in as the demo manager (both depots), open
+    // before the acknowledgement: it must learn of it over its live socket
+    if (!fleet.manager) throw new Error('no demo manager in the server log');
+    const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    other.on('pageerror', (e) => errors.push(`second page: ${e.message}`));
+    await login(other, fleet, fleet.manager);
+    await waitFor(() => other.evaluate(() => document.body.dataset.live === 'open'), { what: 'the second socket' });
     await page.selectOption('.alerts-pane select', 'geofenceEnter');
-    await page.click('.feed li.ev-geofenceEnter button');
-    await page.waitForSelector('.feed li.ev-geofenceEnter.acked');
+    const id = await page.getAttribute('.feed li.ev-geofenceEnter:not(.acked)', 'data-id');
+    const sel = `.feed li[data-id="${id}"]`;
+    await other.waitForSelector(`${sel}:not(.acked) button`, { timeout: 15000 });
+    await page.click(`${sel} button`);
+    await page.waitForSelector(`${sel}.acked`);
+    await other.waitForSelector(`${sel}.acked`, { timeout: 5000 });
+    const label = await other.textContent(`${sel} .ack-by`);
+    if (!label.startsWith('Acknowledged by Administrator')) throw new Error(`second page says: ${label}`);
+    // the unread marker counts the open alerts, no more (read in one go: new ones keep arriving)
+    const [marker, openShown, shown] = await other.evaluate(() => [Number(document.querySelector('.unread').textContent),
+      document.querySelectorAll('.feed li:not(.acked)').length, document.querySelectorAll('.feed li').length]);
+    if (shown < 200 && marker !== openShown) throw new Error(`unread ${marker}, open alerts shown ${openShown}`);
+    if (await other.$(`${sel} button`)) throw new Error('the second page still offers Acknowledge');
+    // the server has it, with who; the list of open alerts no longer has it
+    const [acked, open] = await other.evaluate(async () => [await (await fetch('/api/events?acknowledged=true')).json(),
+      await (await fetch('/api/events?acknowledged=false')).json()]);
+    const e = acked.find((x) => String(x.id) === id);
+    if (!e || e.ackUserName !== 'Administrator' || !e.ackTime) throw new Error(`server: ${JSON.stringify(e)}`);
+    if (open.some((x) => String(x.id) === id)) throw new Error('still listed as open');
+    // a reload of the second page starts acknowledged too (REST, not the socket)
+    await other.reload();
+    await other.waitForSelector('.vehicles li');
+    await other.selectOption('.alerts-pane select', 'geofenceEnter');
+    await other.waitForSelector(`${sel}.acked`, { timeout: 10000 });
     await shot(page, 'alerts');
+    await shot(other, 'alerts-second-page');
+    await other.close();
+  });
+
+  await s.test('text contrast: header, panel, alerts (some acknowledged), toasts at least 4.5:1', async () => {
+    await page.selectOption('.alerts-pane select', '');
+    await page.click('.vehicles li:first-child'); // the details panel too
+    await page.waitForSelector('.details:not([hidden]) dl');
+    await page.evaluate(() => document.querySelector('.feed li button')?.focus());
+    const bad = await contrastProblems(page, ['header', '.side', '.banner', '.toasts']);
+    const checked = await page.$$eval('header *, .side *', (l) => l.length);
+    if (checked < 100) throw new Error(`only ${checked} elements: the view is not there`);
+    if (bad.length) throw new Error(`low contrast: ${JSON.stringify(bad.slice(0, 5))}`);
+    await page.keyboard.press('Escape');
+  });
+
+  await s.test('after a reload the alerts-today tile counts the alerts of the day from the API', async () => {
+    const types = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm'];
+    const day = new Date().toISOString().slice(0, 10);
+    let want = 0; // counted before the reload: the page's own count can only be higher
+    for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${day}T00:00:00Z&limit=10000`)).body.length;
+    if (!want) throw new Error('no alert today (the geofence test makes some)');
+    await page.reload();
+    await waitFor(async () => Number(await page.textContent('.kpi-alerts b')) >= want, { what: `the alerts-today tile to show ${want}` });
   });
 
   await s.test('pages without a module say so; the map view comes back', async () => {

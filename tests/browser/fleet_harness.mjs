@@ -16,11 +16,12 @@
 // build/apps/fleet and build/apps/fleet-sim ($WEFT_BUILD overrides build/).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = resolve(ROOT, process.env.WEFT_BUILD ?? 'build');
@@ -83,7 +84,9 @@ export async function startFleet(opts = {}) {
   writeFileSync(join(dataDir, 'fleet.json'), JSON.stringify(settings));
   if (opts.overlays !== false) {
     mkdirSync(join(dataDir, 'overlays'), { recursive: true });
-    await run(join(BUILD, 'apps/fleet-sim'), ['--export-roads', join(dataDir, 'overlays/roads.geojson')]);
+    const roads = join(dataDir, 'overlays/roads.geojson');
+    await run(join(BUILD, 'apps/fleet-sim'), ['--export-roads', roads]);
+    writeFileSync(roads + '.gz', gzipSync(readFileSync(roads))); // as make run does (tools/precompress.mjs)
   }
   const env = {
     WEFT_FLEET_DEMO: opts.demo === false ? '0' : '1',
@@ -165,3 +168,50 @@ export function suite(name) {
   };
 }
 
+
+// Text whose contrast with its background is below WCAG 2's minimum (4.5:1,
+// 3:1 for large text: 24 px, or 18.66 px bold), among the visible elements
+// under the selectors' roots that hold text themselves. The background is
+// every ancestor's background colour composited from the root down (white
+// under all); opacity along the way fades the text into it. Background
+// images and the map are not looked at. Returns [{text, ratio, need, fg, bg}].
+export function contrastProblems(page, selectors) {
+  return page.evaluate((sel) => {
+    const rgba = (c) => {
+      const m = /rgba?\(([^)]+)\)/.exec(c);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return [r, g, b, a];
+    };
+    const over = (top, under, a = top[3]) => [0, 1, 2].map((i) => top[i] * a + under[i] * (1 - a)).concat(1);
+    const lum = (c) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+    };
+    const out = [];
+    for (const root of document.querySelectorAll(sel.join(','))) {
+      for (const el of [root, ...root.querySelectorAll('*')]) {
+        if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+        if (el.tagName === 'OPTION' || el.closest('[disabled],[hidden]')) continue;
+        const box = el.getBoundingClientRect();
+        const cs = getComputedStyle(el);
+        if (!box.width || !box.height || cs.visibility !== 'visible') continue;
+        const chain = [];
+        for (let e = el; e; e = e.parentElement) chain.unshift(e);
+        let bg = [255, 255, 255, 1], opacity = 1;
+        for (const e of chain) {
+          const s = getComputedStyle(e), c = rgba(s.backgroundColor);
+          opacity *= Number(s.opacity);
+          if (c && c[3] > 0) bg = over(c, bg);
+        }
+        const fg = over(rgba(cs.color), bg, rgba(cs.color)[3] * opacity);
+        const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        const px = parseFloat(cs.fontSize), bold = Number(cs.fontWeight) >= 700;
+        const need = px >= 24 || (bold && px >= 18.66) ? 3 : 4.5;
+        if (ratio < need) out.push({ text: el.textContent.trim().slice(0, 40), ratio: Math.round(ratio * 100) / 100, need, fg: fg.slice(0, 3).map(Math.round).join(','), bg: bg.slice(0, 3).map(Math.round).join(',') });
+      }
+    }
+    return out;
+  }, selectors);
+}

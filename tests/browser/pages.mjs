@@ -5,7 +5,8 @@
 //   history replay  the trip list fills, play moves the slider and the marker,
 //                   a trip click seeks to it
 //   geofences       a circle and a polygon drawn through the UI are in
-//                   /api/geofences; a rename (PUT) and a delete (DELETE)
+//                   /api/geofences; a rename (PUT), a corner dragged to a
+//                   new place (PUT), a delete (DELETE)
 //   reports         a trips table, its CSV download (name and content), a
 //                   group's summary, the empty and the error state
 //   devices admin   create with one validation error shown at its field,
@@ -99,7 +100,7 @@ try {
     console.log(`       (${nTrips} trips)`);
   });
 
-  await t.test('geofences: draw a circle and a polygon, both in /api/geofences; rename one, delete the other', async () => {
+  await t.test('geofences: draw a circle and a polygon, both in /api/geofences; rename one, drag a corner of the other, delete it', async () => {
     await go(page, '#/geofences', 'section.wp-geofences');
     await waitFor(() => page.$('section.wp-geofences .wp-list li'), { what: 'the demo geofences listed' });
     const box = await page.$eval('.leaflet-container', (el) => { const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
@@ -132,6 +133,46 @@ try {
     await page.click('.wp-geofences form button[type=submit]');
     const renamed = await waitFor(() => fenceNamed('E2E circle renamed'), { what: 'the rename in the API' });
     assert(renamed.id === circle.id && renamed.area.type === 'Point', 'the same fence, still a circle');
+    // move a corner of the polygon by dragging its handle (Edit, drag, Save: PUT)
+    await page.click(`.wp-geofences li[data-id="${poly.id}"] button[aria-label^="Edit"]`);
+    const handles = () => page.$$eval('.leaflet-marker-pane .marker-icon:not(.marker-icon-middle)', (l) => l.map((m) => {
+      const r = m.getBoundingClientRect();
+      return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)];
+    }));
+    // the edit zooms to the fence: wait until the handles stop moving, and
+    // for the toasts (bottom right, 4 s) to be gone so none covers a handle
+    let last = '';
+    const still = await waitFor(async () => {
+      const hs = await handles(), key = JSON.stringify(hs);
+      const same = hs.length === 4 && key === last;
+      last = key;
+      return same && !(await page.$('.toast')) && hs;
+    }, { every: 400, timeout: 15000, what: "the polygon's four corner handles, at rest" });
+    const [hx, hy] = still.reduce((a, b) => (b[0] + b[1] < a[0] + a[1] ? b : a)); // the top-left corner
+    const onHandle = await page.evaluate(([x, y]) => document.elementFromPoint(x, y)?.classList.contains('marker-icon'), [hx, hy]);
+    assert(onHandle, 'the top-left handle is uncovered');
+    const [tx, ty] = [hx - 60, hy - 40];
+    await page.mouse.move(hx, hy);
+    await page.mouse.down();
+    await page.mouse.move(hx - 10, hy - 5, { steps: 3 });
+    await page.mouse.move(tx, ty, { steps: 12 });
+    await page.mouse.up();
+    await waitFor(async () => (await handles()).some(([x, y]) => Math.abs(x - tx) <= 3 && Math.abs(y - ty) <= 3),
+      { timeout: 3000, what: 'the handle where it was dropped' });
+    await page.click('.wp-geofences form button[type=submit]');
+    const ring0 = poly.area.coordinates[0];
+    const moved = await waitFor(async () => {
+      const g = (await apiGet(page, '/api/geofences')).body.find((x) => x.id === poly.id);
+      return g && JSON.stringify(g.area.coordinates[0]) !== JSON.stringify(ring0) && g;
+    }, { what: 'the moved corner in the API' });
+    const ring = moved.area.coordinates[0];
+    assert(ring.length === 5 && ring[0][0] === ring[4][0] && ring[0][1] === ring[4][1], `still a closed 4-corner ring: ${JSON.stringify(ring)}`);
+    const same = (a, b) => Math.abs(a[0] - b[0]) < 1e-9 && Math.abs(a[1] - b[1]) < 1e-9;
+    const changed = ring.slice(0, 4).filter((c) => !ring0.slice(0, 4).some((o) => same(o, c)));
+    assert(changed.length === 1, `exactly one corner moved: ${JSON.stringify(ring0)} -> ${JSON.stringify(ring)}`);
+    const minLon = Math.min(...ring0.map((c) => c[0])), maxLat = Math.max(...ring0.map((c) => c[1]));
+    assert(changed[0][0] < minLon && changed[0][1] > maxLat, `the corner went up and left: ${JSON.stringify(changed[0])}`);
+    await shot(page, 'geofences-edited');
     // delete the polygon: a confirmation first
     await page.click(`.wp-geofences li[data-id="${poly.id}"] button[aria-label^="Delete"]`);
     await page.click('dialog.wp-dialog button[value=yes]');

@@ -1176,7 +1176,7 @@ static void mpmc(long n, size_t cap, int nprod, int ncons) {
     weft_wg_init(&pwg);
     weft_wg_init(&cwg);
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     for (int i = 0; i < nprod + ncons; i++) {
         mpmc_arg *a = &args[i];
         a->c = c;

@@ -843,7 +843,7 @@ TEST(sqlite_many_tasks) {
     atomic_int errs = 0, reads = 0, txs = 0;
     _Atomic int stop = 0;
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     crowd *args = calloc(NW + NR + NT, sizeof *args);
     ASSERT(args != NULL);
     weft_group writers, readers;

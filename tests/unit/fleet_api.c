@@ -27,6 +27,7 @@
 #include "api.h"
 #include "geo.h"
 #include "isotime.h"
+#include "motion.h"
 
 /* ---- the fixture ------------------------------------------------------------------------ */
 
@@ -93,6 +94,7 @@ static int env_open(env *v, int pg, void (*cfg_fn)(fleet_config *)) {
 
 static void env_close(env *v) {
     fleet *f = &v->f;
+    if (f->w) writer_stop(f->w); /* a test that started one and failed */
     weft_http_router_free(v->r);
     api_free(f);
     store_close(f->db);
@@ -146,6 +148,8 @@ static double jd(const weft_json *o, const char *k) {
     weft_json_double(weft_json_get(o, k), &d);
     return d;
 }
+
+static double jnum(const weft_json *x) { return !x ? NAN : x->type == WEFT_JSON_INT ? (double)x->u.i : x->u.d; }
 
 static int body_has(const weft_http_test_response *res, const char *s) {
     return memmem(res->body.p, res->body.n, s, strlen(s)) != NULL;
@@ -820,10 +824,204 @@ BOTH(events) {
     ASSERT(weft_str_has_prefix(res.body, WEFT_STR("id,deviceId,type,eventTime")));
     ASSERT(body_has(&res, "deviceOverspeed"));
     weft_http_test_response_free(&res);
+    /* type repeats (any of them), order=desc gives the newest first */
+    ASSERT_EQ(req(v, "GET", "/api/events?type=deviceOverspeed&type=deviceMoving&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z",
+                  v->admin, NULL, &res),
+              200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 2);
+    ASSERT(body_has(&res, "deviceOverspeed") && body_has(&res, "deviceMoving") && !body_has(&res, "deviceOnline"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?type=deviceMoving&type=bogus", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "type: unknown event type bogus"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?order=desc&limit=1&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", v->admin,
+                  NULL, &res),
+              200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 1);
+    int64_t newest = 0;
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(weft_json_at(l, 0), "eventTime")), &newest), 0);
+    ASSERT_EQ(newest, T0 + 60000);
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?order=sideways", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "order must be asc or desc"));
+    weft_http_test_response_free(&res);
     /* the default range is the last day: these are older */
     ASSERT_EQ(req(v, "GET", "/api/events", v->admin, NULL, &res), 200);
     ASSERT(weft_str_eq(res.body, WEFT_STR("[]")));
     weft_http_test_response_free(&res);
+}
+
+/* ---- acknowledging events ------------------------------------------------------------------------ */
+
+/* The id of the event of dev with this type (from the admin's list), or -1. */
+static int64_t event_id(env *v, int64_t dev, const char *type) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/events?deviceId=%lld&type=%s&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z",
+             (long long)dev, type);
+    weft_http_test_response res;
+    int64_t id = -1;
+    if (req(v, "GET", path, v->admin, NULL, &res) == 200) {
+        weft_json *l = js(v, &res);
+        if (l && l->len == 1) id = jint(weft_json_at(l, 0), "id");
+    }
+    weft_http_test_response_free(&res);
+    return id;
+}
+
+/* How many events of the day the admin's list has with ?acknowledged=q. */
+static int64_t count_acked(env *v, const char *q) {
+    char path[160];
+    snprintf(path, sizeof path, "/api/events?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&acknowledged=%s", q);
+    weft_http_test_response res;
+    int64_t n = -1;
+    if (req(v, "GET", path, v->admin, NULL, &res) == 200) {
+        weft_json *l = js(v, &res);
+        if (l) n = (int64_t)l->len;
+    }
+    weft_http_test_response_free(&res);
+    return n;
+}
+
+static int is_null(const weft_json *o, const char *k) {
+    const weft_json *x = weft_json_get(o, k);
+    return x && x->type == WEFT_JSON_NULL;
+}
+
+NOCFG(events_ack)
+BOTH(events_ack) {
+    WORLD(w);
+    weft_http_test_response res;
+    char path[96];
+    int64_t ea = event_id(v, w.dev_a, "deviceMoving"), eb = event_id(v, w.dev_b, "deviceOverspeed");
+    ASSERT_GT(ea, 0);
+    ASSERT_GT(eb, 0);
+    /* open at first: every event of the day, the ack fields null */
+    ASSERT_EQ(count_acked(v, "false"), 4);
+    ASSERT_EQ(count_acked(v, "true"), 0);
+    ASSERT_EQ(req(v, "GET", "/api/events?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&limit=1", v->admin, NULL,
+                  &res),
+              200);
+    weft_json *l = js(v, &res);
+    ASSERT(l && l->len == 1);
+    ASSERT(is_null(weft_json_at(l, 0), "ackTime") && is_null(weft_json_at(l, 0), "ackUserId") &&
+           is_null(weft_json_at(l, 0), "ackUserName"));
+    weft_http_test_response_free(&res);
+    /* the viewer of group A acknowledges A's event: who and when come back */
+    int64_t before = fleet_now_ms();
+    snprintf(path, sizeof path, "/api/events/%lld/ack", (long long)ea);
+    ASSERT_EQ(req(v, "POST", path, w.viewer, NULL, &res), 200);
+    weft_json *o = js(v, &res);
+    ASSERT(o);
+    ASSERT_EQ(jint(o, "id"), ea);
+    ASSERT(weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Viewer A")));
+    int64_t viewer_id = jint(o, "ackUserId"), ack_ms = 0;
+    ASSERT_GT(viewer_id, 0);
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(o, "ackTime")), &ack_ms), 0);
+    ASSERT(ack_ms >= before - 1000 && ack_ms <= fleet_now_ms() + 1000);
+    weft_http_test_response_free(&res);
+    /* idempotent: the manager acknowledging it again changes nothing */
+    ASSERT_EQ(req(v, "POST", path, w.manager, NULL, &res), 200);
+    o = js(v, &res);
+    ASSERT(o && jint(o, "ackUserId") == viewer_id);
+    ASSERT(weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Viewer A")));
+    int64_t again = 0;
+    ASSERT_EQ(fleet_time_parse(weft_json_str(weft_json_get(o, "ackTime")), &again), 0);
+    ASSERT_EQ(again, ack_ms);
+    weft_http_test_response_free(&res);
+    /* the lists: one acknowledged, three open; CSV carries the ack */
+    ASSERT_EQ(count_acked(v, "true"), 1);
+    ASSERT_EQ(count_acked(v, "false"), 3);
+    ASSERT_EQ(count_acked(v, "1"), 1);
+    snprintf(path, sizeof path, "/api/events?deviceId=%lld&acknowledged=true&from=2024-06-01T00:00:00Z",
+             (long long)w.dev_a);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 1 && jint(weft_json_at(l, 0), "id") == ea);
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&format=csv&acknowledged=true",
+                  v->admin, NULL, &res),
+              200);
+    ASSERT(weft_str_has_prefix(res.body, WEFT_STR("id,deviceId,type,eventTime,latitude,longitude,geofenceId,ackTime,ackUserId\n")));
+    char line[64];
+    snprintf(line, sizeof line, "Z,%lld\n", (long long)viewer_id);
+    ASSERT(body_has(&res, "deviceMoving") && body_has(&res, line));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events?acknowledged=maybe", v->admin, NULL, &res), 400);
+    ASSERT(body_has(&res, "acknowledged must be true or false"));
+    weft_http_test_response_free(&res);
+    /* another group's event is 404 like an unknown one, and stays open */
+    snprintf(path, sizeof path, "/api/events/%lld/ack", (long long)eb);
+    ASSERT_EQ(req(v, "POST", path, w.viewer, NULL, &res), 404);
+    ASSERT(body_has(&res, "no such event"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "POST", path, w.manager, NULL, NULL), 404);
+    ASSERT_EQ(req(v, "POST", "/api/events/999999/ack", v->admin, NULL, &res), 404);
+    ASSERT(body_has(&res, "no such event"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "POST", "/api/events/x1/ack", v->admin, NULL, NULL), 404);
+    /* signed out: 401; a cookie without the CSRF proof: 403 */
+    ASSERT_EQ(req(v, "POST", path, NULL, NULL, NULL), 401);
+    char no_xrw[128];
+    snprintf(no_xrw, sizeof no_xrw, "%.*s", (int)(strstr(v->admin, XRW) - v->admin), v->admin);
+    ASSERT_EQ(req(v, "POST", path, no_xrw, NULL, NULL), 403);
+    ASSERT_EQ(count_acked(v, "true"), 1);
+    /* the admin acknowledges B's */
+    ASSERT_EQ(req(v, "POST", path, v->admin, NULL, &res), 200);
+    o = js(v, &res);
+    ASSERT(o && weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Administrator")));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(count_acked(v, "true"), 2);
+}
+
+/* A database made by the previous schema (version 1, before acknowledgements)
+ * is upgraded on open: its events are kept, open, and can be acknowledged. */
+static void legacy_v1(fleet_config *c) {
+    store *s;
+    char err[256];
+    if (store_open_version(&s, c, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "v1 store: %s\n", err);
+        return;
+    }
+    weft_db_err e;
+    weft_db_arg a[] = {WEFT_DB_INT(T0), WEFT_DB_INT(T0 + 1000)};
+    const char *sql[] = {
+        "INSERT INTO groups (name, created_ms) VALUES ('Old depot', $1)",
+        "INSERT INTO devices (unique_id, name, group_id, created_ms) VALUES ('old-1', 'Old van', 1, $1)",
+        "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)",
+        "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'deviceOverspeed', $2, $1)",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
+        if (store_exec(s, sql[i], a, i == 3 ? 2 : 1, NULL, &e) < 0) fprintf(stderr, "v1 store: %s: %s\n", sql[i], e.msg);
+    store_close(s);
+}
+static void (*const schema_upgrade_cfg)(fleet_config *) = legacy_v1;
+
+BOTH(schema_upgrade) {
+    ASSERT_EQ(store_schema_version(v->f.db), 3);
+    weft_db_rows *r;
+    weft_db_err e;
+    ASSERT_EQ(store_query(v->f.db, "SELECT version FROM schema_migrations ORDER BY version", NULL, 0, &r, &e), 0);
+    ASSERT_EQ(weft_db_nrows(r), 3);
+    ASSERT_EQ(weft_db_int(r, 2, 0), 3);
+    weft_db_rows_free(r);
+    ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, v->admin), 200);
+    ASSERT_EQ(count_acked(v, "false"), 2);
+    ASSERT_EQ(count_acked(v, "true"), 0);
+    ASSERT_EQ(req(v, "POST", "/api/events/1/ack", v->admin, NULL, NULL), 200);
+    ASSERT_EQ(count_acked(v, "true"), 1);
+    ASSERT_EQ(count_acked(v, "false"), 1);
+    /* opened again: nothing left to migrate, the acknowledgement kept */
+    store *s;
+    char err[256];
+    ASSERT_EQ(store_open(&s, &v->f.cfg, err, sizeof err), 0);
+    ASSERT_EQ(store_schema_version(s), 3);
+    ASSERT_EQ(store_query(s, "SELECT ack_user_name FROM events WHERE ack_time IS NOT NULL", NULL, 0, &r, &e), 0);
+    ASSERT_EQ(weft_db_nrows(r), 1);
+    ASSERT(!strcmp(weft_db_text(r, 0, 0, NULL), "Administrator"));
+    weft_db_rows_free(r);
+    store_close(s);
 }
 
 /* ---- geofences ------------------------------------------------------------------------------------ */
@@ -1094,6 +1292,40 @@ BOTH(reports) {
     for (const char *p = res.body.p; (p = memmem(p, res.body.n - (size_t)(p - res.body.p), "<trkpt", 6)); p++) pts++;
     ASSERT_EQ(pts, 40);
     weft_http_test_response_free(&res);
+    /* compact route: one object per device, points [fixTime ms, lat, lon, speed, course(, attributes)] */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=100&offset=200", (long long)dev,
+             range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    ASSERT(l && l->type == WEFT_JSON_ARRAY && l->len == 1);
+    const weft_json *cpts = weft_json_get(weft_json_at(l, 0), "points");
+    ASSERT(cpts && cpts->len == 40);
+    const weft_json *p0 = weft_json_at(cpts, 0);
+    ASSERT(p0 && p0->len == 5 && weft_json_at(p0, 0)->u.i == T0 + 200 * 60000LL);
+    ASSERT(fabs(weft_json_at(p0, 1)->u.d - synth_lat(200)) <= 5e-8); /* 7 decimals */
+    ASSERT(jnum(weft_json_at(p0, 3)) == synth_speed(200));
+    ASSERT_EQ(jint(weft_json_at(l, 0), "deviceId"), dev);
+    ASSERT(!weft_http_test_header(&res, "X-Next-Offset").p);
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=1&attributes=true&limit=100", (long long)dev,
+             range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    cpts = weft_json_get(weft_json_at(l, 0), "points");
+    ASSERT(cpts && cpts->len == 100 && weft_json_at(cpts, 99)->len == 6);
+    ASSERT(weft_json_get(weft_json_at(weft_json_at(cpts, 99), 5), "ignition"));
+    ASSERT(weft_str_eq(weft_http_test_header(&res, "X-Next-Offset"), WEFT_STR("100")));
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/reports/route?groupId=%lld&%s&compact=true", (long long)w.ga, range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 200);
+    l = js(v, &res);
+    ASSERT(l && l->len == 2); /* Truck A's 10 and Synth's 240 */
+    ASSERT_EQ(weft_json_get(weft_json_at(l, 0), "points")->len + weft_json_get(weft_json_at(l, 1), "points")->len, 250);
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=maybe", (long long)dev, range);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 400);
+    ASSERT(body_has(&res, "compact must be true or false"));
+    weft_http_test_response_free(&res);
     /* errors */
     ASSERT_EQ(req(v, "GET", "/api/reports/trips?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", w.viewer, NULL, &res), 400);
     ASSERT(body_has(&res, "deviceId or groupId is required"));
@@ -1107,6 +1339,212 @@ BOTH(reports) {
     ASSERT_EQ(req(v, "GET", "/api/reports/trips?deviceId=0&from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", w.viewer,
                   NULL, NULL),
               400);
+}
+
+static int64_t count(env *v, const char *sql);
+
+/* ---- motion chunks against the raw fixes ---------------------------------------------------------- */
+
+/* Two JSON values equal, doubles to 1e-9 relative (sums of distances and
+ * speeds are added in another order when they come from chunks). */
+static int json_close(const weft_json *a, const weft_json *b) {
+    if (a->type == WEFT_JSON_DOUBLE || a->type == WEFT_JSON_INT) {
+        if (b->type != WEFT_JSON_DOUBLE && b->type != WEFT_JSON_INT) return 0;
+        double x = a->type == WEFT_JSON_INT ? (double)a->u.i : a->u.d, y = b->type == WEFT_JSON_INT ? (double)b->u.i : b->u.d;
+        return fabs(x - y) <= 1e-9 * fmax(1, fmax(fabs(x), fabs(y)));
+    }
+    if (a->type != b->type || a->len != b->len) return 0;
+    switch (a->type) {
+    case WEFT_JSON_STRING:
+        return memcmp(a->u.s, b->u.s, a->len) == 0;
+    case WEFT_JSON_ARRAY:
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!json_close(&a->u.items[i], &b->u.items[i])) return 0;
+        return 1;
+    case WEFT_JSON_OBJECT:
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!weft_str_eq(a->u.members[i].key, b->u.members[i].key) ||
+                !json_close(&a->u.members[i].value, &b->u.members[i].value))
+                return 0;
+        return 1;
+    default:
+        return 1; /* null, true, false: the type said it */
+    }
+}
+
+/* A generated week-end of one vehicle, every 15 s: stretches of driving
+ * (with short pauses and slow crawls), stops long and short, ignition on
+ * while driving and sometimes while standing; written through the writer
+ * (which keeps the chunks), with duplicates, late fixes and a forgotten
+ * writer state (a restart) on the way. */
+static uint64_t rnd_state = 42;
+static uint32_t rnd(void) {
+    rnd_state = rnd_state * 6364136223846793005u + 1442695040888963407u;
+    return (uint32_t)(rnd_state >> 33);
+}
+
+static int gen_submit(env *v, int64_t dev, fleet_fix *fx, int n, char (*attrs)[40]) {
+    pos_row rows[64];
+    for (int i = 0; i < n; i++)
+        rows[i] = (pos_row){.device_id = dev, .protocol = "osmand", .server_ms = fx[i].fix_ms, .fix = fx[i],
+                            .attrs = attrs[i], .attrs_len = strlen(attrs[i])};
+    weft_db_err e;
+    int rc = writer_submit(v->f.w, rows, n, NULL, 0, &e);
+    if (rc < 0) fprintf(stderr, "writer_submit: %s\n", e.msg);
+    return rc;
+}
+
+/* ignition as the reports' SQL reads it: LIKE '%"ignition":true%' first, then false;
+ * SQLite's LIKE folds ASCII case, PostgreSQL's does not */
+TEST_PLAIN(motion_ign_of_reads_like_the_sql) {
+    struct { const char *a; int lite, pg; } t[] = {
+        {"{\"ignition\":true}", 1, 1},
+        {"{\"a\":1,\"Ignition\":TRUE}", 1, -1},
+        {"{\"ignition\":false,\"ignition\":true}", 1, 1}, /* true is looked for first */
+        {"{\"ignition\":false}", 0, 0},
+        {"{\"x\":\"\\\"ignition\\\":true\"}", -1, -1}, /* inside a string: \" is no match */
+        {"{}", -1, -1},
+        {"\"ignition\":fals", -1, -1},
+        {"", -1, -1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        ASSERT_EQ(motion_ign_of(t[i].a, strlen(t[i].a), 0), t[i].lite);
+        ASSERT_EQ(motion_ign_of(t[i].a, strlen(t[i].a), 1), t[i].pg);
+    }
+    ASSERT_EQ(motion_ign_of("{\"ignition\":true}", 15, 0), -1); /* only the first len bytes */
+}
+
+NOCFG(motion_chunks_match_raw)
+BOTH(motion_chunks_match_raw) {
+    WORLD(w);
+    char body[128];
+    snprintf(body, sizeof body, "{\"name\":\"Gen\",\"uniqueId\":\"gen\",\"groupId\":%lld}", (long long)w.ga);
+    int64_t dev = make(v, v->admin, "POST", "/api/devices", body);
+    ASSERT_GT(dev, 0);
+    v->f.w = writer_start(v->f.db, 1, 1000, v->f.cfg.moving_speed_kn); /* env_open starts none */
+    ASSERT(v->f.w);
+    rnd_state = 42;
+    const int N = 2 * 86400 / 15; /* two days */
+    fleet_fix fx[64];
+    char attrs[64][40];
+    int nb = 0, moving = 0, left = 0, ign = 0, late = 0, dups = 0;
+    double lat = 48.0, lon = 16.0;
+    for (int k = 0; k < N; k++) {
+        if (left-- <= 0) { /* next stretch: 1 to 90 minutes */
+            moving = !moving;
+            left = 4 + (int)(rnd() % 360);
+            ign = moving || rnd() % 3 == 0;
+        }
+        double speed = 0;
+        if (moving) {
+            uint32_t r = rnd() % 20;
+            speed = r == 0 ? 0 : r == 1 ? 1.0 : 10 + rnd() % 50; /* a traffic light, a crawl, driving */
+            lat += speed * 0.514444 * 15 / GEO_EARTH_R * 180 / M_PI;
+            lon += (double)(rnd() % 100) * 1e-6;
+        } else if (rnd() % 10 == 0) {
+            speed = 0.5; /* GPS drift, below the moving speed */
+        }
+        fleet_fix_init(&fx[nb]);
+        fx[nb].fix_ms = T0 + (int64_t)k * 15000, fx[nb].lat = lat, fx[nb].lon = lon, fx[nb].speed_kn = speed;
+        snprintf(attrs[nb], sizeof attrs[nb], ign ? "{\"ignition\":true,\"sat\":9}" : "{\"ignition\":false}");
+        nb++;
+        if (k % 997 == 500 && nb < 63) { /* a resent fix */
+            fx[nb] = fx[nb - 1], memcpy(attrs[nb], attrs[nb - 1], sizeof attrs[0]), nb++, dups++;
+        }
+        if (nb >= 40 || k == N - 1) {
+            ASSERT_EQ(gen_submit(v, dev, fx, nb, attrs), 0);
+            nb = 0;
+        }
+        if (k % 3001 == 2000) writer_motion_reset(v->f.w); /* as after a restart */
+        if (k % 4001 == 3000) { /* a fix from the past, between two stored ones */
+            fleet_fix_init(&fx[0]);
+            fx[0].fix_ms = T0 + (int64_t)(k - 200) * 15000 + 7000, fx[0].lat = lat - 0.01, fx[0].lon = lon;
+            fx[0].speed_kn = 30;
+            snprintf(attrs[0], sizeof attrs[0], "{\"ignition\":true}");
+            ASSERT_EQ(gen_submit(v, dev, fx, 1, attrs), 0);
+            late++;
+        }
+    }
+    writer_stop(v->f.w);
+    v->f.w = NULL;
+    ASSERT_GT(late, 0);
+    ASSERT_GT(dups, 0);
+    int64_t chunks = count(v, "SELECT COUNT(*) FROM motion_chunks");
+    ASSERT_GT(chunks, 50);
+    ASSERT(count(v, "SELECT SUM(n) FROM motion_chunks") <= count(v, "SELECT COUNT(*) FROM positions"));
+
+    /* ranges: the whole time, and windows that cut chunks */
+    const char *kinds[] = {"trips", "stops", "summary"};
+    char ranges[6][80];
+    int nr = 0;
+    snprintf(ranges[nr++], sizeof ranges[0], "from=2024-06-01T00:00:00Z&to=2024-06-03T00:00:00Z");
+    for (int i = 0; i < 5; i++) {
+        char a[32], b[32];
+        int64_t s0 = T0 + (int64_t)(rnd() % (N * 15)) * 1000 + 3000, len = (int64_t)(rnd() % (N * 15)) * 1000;
+        fleet_time_format(a, s0);
+        fleet_time_format(b, s0 + len);
+        snprintf(ranges[nr++], sizeof ranges[0], "from=%s&to=%s", a, b);
+    }
+    weft_http_test_response with[3][6];
+    char path[640];
+    int64_t c0 = atomic_load(&v->f.m.report_chunks), f0 = atomic_load(&v->f.m.report_fixes);
+    for (int k = 0; k < 3; k++)
+        for (int r = 0; r < nr; r++) {
+            snprintf(path, sizeof path, "/api/reports/%s?deviceId=%lld&%s", kinds[k], (long long)dev, ranges[r]);
+            ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &with[k][r]), 200);
+        }
+    /* the whole-range reports read chunks, and few raw fixes */
+    int64_t used = atomic_load(&v->f.m.report_chunks) - c0, raw = atomic_load(&v->f.m.report_fixes) - f0;
+    ASSERT_GT(used, 3 * chunks / 2);
+    ASSERT_LT(raw, (int64_t)3 * N * 6 / 4);
+    weft_db_err e;
+    ASSERT_EQ(store_exec(v->f.db, "DELETE FROM motion_chunks", NULL, 0, NULL, &e), 0);
+    int64_t trips = 0;
+    for (int k = 0; k < 3; k++)
+        for (int r = 0; r < nr; r++) {
+            weft_http_test_response without;
+            snprintf(path, sizeof path, "/api/reports/%s?deviceId=%lld&%s", kinds[k], (long long)dev, ranges[r]);
+            ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &without), 200);
+            weft_json *a = js(v, &with[k][r]), *b = js(v, &without);
+            ASSERT(a && b && a->type == WEFT_JSON_ARRAY);
+            if (!json_close(a, b))
+                fprintf(stderr, "%s %s\nchunks: %.*s\nraw:    %.*s\n", kinds[k], ranges[r], (int)with[k][r].body.n,
+                        with[k][r].body.p, (int)without.body.n, without.body.p);
+            ASSERT(json_close(a, b));
+            if (k == 0) trips += a->len;
+            weft_http_test_response_free(&with[k][r]);
+            weft_http_test_response_free(&without);
+        }
+    ASSERT_GT(trips, 20); /* the data has trips to compare */
+    /* the compact route of it all streams (over 256 KB) and holds every stored fix, in order */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=100000", (long long)dev,
+             ranges[0]);
+    weft_http_test_response rr;
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &rr), 200);
+    ASSERT_GT(rr.body.n, 256 * 1024);
+    weft_json *l = js(v, &rr);
+    ASSERT(l && l->len == 1);
+    const weft_json *pts = weft_json_get(weft_json_at(l, 0), "points");
+    char q[96];
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM positions WHERE device_id = %lld", (long long)dev);
+    ASSERT(pts && (int64_t)pts->len == count(v, q));
+    /* ... the same fixes as the full route, rounded to 7, 7, 2 and 1 decimals */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&limit=100000", (long long)dev, ranges[0]);
+    weft_http_test_response full;
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &full), 200);
+    weft_json *fl = js(v, &full);
+    ASSERT(fl && fl->len == pts->len);
+    for (uint32_t i = 0; i < pts->len; i++) {
+        const weft_json *p = weft_json_at(pts, i), *fq = weft_json_at(fl, i);
+        ASSERT(jtime_is(fq, "fixTime", weft_json_at(p, 0)->u.i));
+        ASSERT(fabs(jnum(weft_json_at(p, 1)) - jd(fq, "latitude")) <= 5.1e-8);
+        ASSERT(fabs(jnum(weft_json_at(p, 2)) - jd(fq, "longitude")) <= 5.1e-8);
+        ASSERT(fabs(jnum(weft_json_at(p, 3)) - jd(fq, "speed")) <= 0.0051);
+        ASSERT(fabs(jnum(weft_json_at(p, 4)) - jd(fq, "course")) <= 0.051);
+    }
+    weft_http_test_response_free(&full);
+    weft_http_test_response_free(&rr);
+    ASSERT_EQ(atomic_load(&v->f.m.report_chunks) - c0, used); /* none left to read */
 }
 
 /* ---- start-up ---------------------------------------------------------------------------------- */
@@ -1162,7 +1600,7 @@ BOTH(openapi) {
                           "/api/devices", "/api/devices/{id}", "/api/groups", "/api/groups/{id}", "/api/users",
                           "/api/users/{id}", "/api/geofences", "/api/geofences/{id}", "/api/positions", "/api/events",
                           "/api/reports/route", "/api/reports/trips", "/api/reports/stops", "/api/reports/summary",
-                          "/api/reports/events", "/api/health", "/metrics"};
+                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!weft_json_get(paths, want[i])) fprintf(stderr, "openapi lacks %s\n", want[i]);
         ASSERT(weft_json_get(paths, want[i]) != NULL);

@@ -4,8 +4,10 @@
  * client: a signed-in admin gets the snapshot and then the updates of a fix
  * sent to the OsmAnd port; a viewer of another group never receives that
  * device; an anonymous or cross-site socket is refused; a shutdown closes
- * the socket with 1001; a snapshot far above live.queue_kb arrives whole, in
- * pieces; a reader that falls behind on the updates is closed with 1008.
+ * the socket with 1001; an acknowledged event reaches the sockets and the
+ * stream of the users who see its device, and no other; a snapshot far
+ * above live.queue_kb arrives whole, in pieces; a reader that falls behind
+ * on the updates is closed with 1008.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,29 +107,46 @@ static int osmand(env *e, const char *id, double lat) {
     return k > 12 && !strncmp(out, "HTTP/1.1 200", 12) ? 0 : -1;
 }
 
+/* Groups A (id 1) and B (id 2) with a device in each: dev-a (id 1) and
+ * dev-b (id 2). 0 or -1. */
+static int two_groups(env *e) {
+    weft_db_err err;
+    weft_db_arg ga[] = {WEFT_DB_INT(fleet_now_ms())};
+    if (store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err) < 0 ||
+        fleet_reload_groups(&e->f) < 0 || fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err) < 0 ||
+        fleet_device_create(&e->f, "dev-b", "Van B", 2, NULL, &err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Through the admin (cookie headers `admin`): a viewer named `name` of
+ * `group`, email <name>@t.local, signed in; its cookie into out. The sign-in
+ * status, or -1. */
+static int add_viewer(env *e, const char *admin, const char *name, int group, char *out, size_t cap) {
+    char body[256], hdr[512];
+    snprintf(body, sizeof body,
+             "{\"name\":\"%s\",\"email\":\"%s@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[%d]}",
+             name, name, group);
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
+    weft_http_test_response res;
+    if (weft_http_test(e->r, "POST", "/api/users", hdr, body, &res) < 0) return -1;
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    if (st != 200 && st != 201) return -1;
+    char email[64];
+    snprintf(email, sizeof email, "%s@t.local", name);
+    return login(e, email, "viewer-pass-1", out, cap);
+}
+
 TEST(live_socket_snapshot_updates_and_visibility) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
     ASSERT_EQ(env_start(e), 0);
     /* two groups, a device in each, a viewer of the first */
-    weft_db_err err;
-    int64_t now = fleet_now_ms();
-    weft_db_arg ga[] = {WEFT_DB_INT(now)};
-    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO groups (name, created_ms) VALUES ('A', $1), ('B', $1)", ga, 1, NULL, &err), 0);
-    ASSERT_EQ(fleet_reload_groups(&e->f), 0);
-    ASSERT_EQ(fleet_device_create(&e->f, "dev-a", "Van A", 1, NULL, &err), 0);
-    ASSERT_EQ(fleet_device_create(&e->f, "dev-b", "Van B", 2, NULL, &err), 0);
+    ASSERT_EQ(two_groups(e), 0);
     char admin[256], viewer[256], url[64];
     ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
-    weft_http_test_response res;
-    char body[] = "{\"name\":\"Vic\",\"email\":\"vic@t.local\",\"password\":\"viewer-pass-1\",\"role\":\"viewer\",\"groupIds\":[1]}";
-    char hdr[512];
-    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\nContent-Type: application/json\r\n", admin);
-    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/users", hdr, body, &res), 0);
-    int st = res.status;
-    weft_http_test_response_free(&res);
-    ASSERT(st == 200 || st == 201);
-    ASSERT_EQ(login(e, "vic@t.local", "viewer-pass-1", viewer, sizeof viewer), 200);
+    ASSERT_EQ(add_viewer(e, admin, "vic", 1, viewer, sizeof viewer), 200);
 
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
     char origin[64];
@@ -182,6 +201,72 @@ TEST(live_socket_snapshot_updates_and_visibility) {
     free(e);
 }
 
+/* An acknowledgement (POST /api/events/{id}/ack) is pushed at once to
+ * every socket whose user sees the device, the one that acknowledged
+ * included, as {"acks":[...]}; a viewer of another group is not told. */
+TEST(live_socket_pushes_acknowledgements) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(two_groups(e), 0);
+    weft_db_err err;
+    weft_db_arg ga[] = {WEFT_DB_INT(fleet_now_ms())};
+    ASSERT_EQ(store_exec(e->f.db,
+                         "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)", ga,
+                         1, NULL, &err),
+              0);
+    char admin[256], va[256], vb[256], url[64], hdr[512];
+    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
+    ASSERT_EQ(add_viewer(e, admin, "Ann", 1, va, sizeof va), 200);
+    ASSERT_EQ(add_viewer(e, admin, "Bob", 2, vb, sizeof vb), 200);
+    weft_http_test_response res;
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
+    char origin[64];
+    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
+    weft_ws_client_opts oa = {.origin = origin, .headers = admin}, o1 = {.origin = origin, .headers = va},
+                        o2 = {.origin = origin, .headers = vb};
+    int rc = 0;
+    const char *why = NULL;
+    weft_ws *wadm = weft_ws_dial(url, &oa, NULL, weft_deadline_in(5000), &rc, &why);
+    weft_ws *wa1 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why);
+    weft_ws *wa2 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why); /* Ann's second tab */
+    weft_ws *wb = weft_ws_dial(url, &o2, NULL, weft_deadline_in(5000), &rc, &why);
+    ASSERT(wadm && wa1 && wa2 && wb);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT(next(wadm, &b, 5000) && next(wa1, &b, 5000) && next(wa2, &b, 5000) && next(wb, &b, 5000)); /* snapshots */
+    /* Ann acknowledges the alarm in one tab */
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\n", va);
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/events/1/ack", hdr, NULL, &res), 0);
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(st, 200);
+    weft_ws *told[] = {wadm, wa1, wa2};
+    for (int i = 0; i < 3; i++) {
+        int got = 0;
+        for (int k = 0; k < 10 && !got; k++) {
+            if (!next(told[i], &b, 2000)) break;
+            got = strstr(b.data, "{\"acks\":[{\"id\":1,\"deviceId\":1,\"ackTime\":\"") &&
+                  strstr(b.data, "\"ackUserName\":\"Ann\"}]}");
+        }
+        ASSERT(got);
+    }
+    /* again: nothing new to tell; Bob (group B) hears of none of it */
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/events/1/ack", hdr, NULL, &res), 0);
+    weft_http_test_response_free(&res);
+    int quiet = 1;
+    while (next(wa1, &b, 500)) quiet &= !strstr(b.data, "\"acks\"");
+    ASSERT(quiet);
+    while (next(wb, &b, 200)) ASSERT(!strstr(b.data, "\"acks\"") && !strstr(b.data, "dev-a"));
+    weft_ws_free(wadm);
+    weft_ws_free(wa1);
+    weft_ws_free(wa2);
+    weft_ws_free(wb);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
 TEST(live_stream_sse) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
@@ -205,6 +290,24 @@ TEST(live_stream_sse) {
         have += (size_t)k;
         buf[have] = 0;
         got = strstr(buf, "text/event-stream") && strstr(buf, "\"uniqueId\":\"dev-s\"") && strstr(buf, "\"latitude\":47.5");
+    }
+    ASSERT(got);
+    /* an acknowledgement reaches the stream too (the fix made dev-s online: event 1) */
+    char hdr[400];
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\n", admin);
+    weft_http_test_response res;
+    ASSERT_EQ(weft_http_test(e->r, "POST", "/api/events/1/ack", hdr, NULL, &res), 0);
+    int st = res.status;
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(st, 200);
+    got = 0;
+    for (int i = 0; i < 50 && !got; i++) {
+        got = strstr(buf, "data: {\"acks\":[{\"id\":1,") != NULL;
+        if (got || have == sizeof buf - 1) break;
+        ssize_t k = weft_read(fd, buf + have, sizeof buf - 1 - have, weft_deadline_in(2000));
+        if (k <= 0) break;
+        have += (size_t)k;
+        buf[have] = 0;
     }
     ASSERT(got);
     weft_close(fd);

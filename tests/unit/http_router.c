@@ -990,6 +990,11 @@ TEST(files_static_gz_sends_the_precompressed_variant) {
                   .want = file_body});
     ASSERT_GETS(r, {"/s/../letters.txt", 404, NULL}, {"/s/sub/%2e%2e/letters.txt", 404, NULL},
                 {"/s/sub", 404, NULL}, {"/s/nope.html", 404, NULL});
+    /* the file edited after it was compressed: the stale .gz is not sent */
+    struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    ASSERT_EQ(utimensat(AT_FDCWD, gz, old, 0), 0);
+    ASSERT_CASES(r, {.target = "/s/sub/page.html", .headers = "Accept-Encoding: gzip\r\n", .status = 200,
+                     .want = "<p>hi</p>", .hdr = {{"Vary", "Accept-Encoding"}}});
     unlink(gz);
     weft_http_router_free(r);
     remove_files();

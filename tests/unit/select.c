@@ -910,7 +910,7 @@ TEST(select_cross_worker_stress) {
     weft_wg_init(&cwg);
     stress_arg args[NP + NC];
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     for (int i = 0; i < NP + NC; i++) {
         args[i] = (stress_arg){.ch = ch,
                                .wg = i < NP ? &pwg : &cwg,

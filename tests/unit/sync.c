@@ -57,7 +57,7 @@ TEST(mutex_mutual_exclusion) {
     ASSERT(args != NULL);
     long iters = test_scale_min(1000, 10);
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
         args[i] = (mutex_arg){&mu, &wg, iters, &gate, &counter, &inside, &overlap, &errs};
@@ -228,7 +228,7 @@ TEST(mutex_timeouts_leave_it_consistent) {
     timeout_arg args[NT];
     long iters = test_scale_min(200, 20);
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
         args[i] = (timeout_arg){&mu, &wg, &gate, iters, &inside, &overlap, &errs, &got};
@@ -357,7 +357,7 @@ TEST(sem_limits_concurrency) {
     sem_arg args[NT];
     int iters = (int)test_scale_min(20, 4);
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     weft_wg_add(&wg, NT);
     for (int i = 0; i < NT; i++) {
         args[i] = (sem_arg){&sem, &wg, &gate, iters, &inside, &max_inside, &errs};
@@ -774,7 +774,7 @@ TEST(once_runs_exactly_once) {
     weft_wg_init(&wg);
     once_arg args[N];
     test_spread_gate gate;
-    test_gate_init(&gate, 2000);
+    test_gate_init(&gate, 15000);
     weft_wg_add(&wg, N);
     for (int i = 0; i < N; i++) {
         args[i] = (once_arg){&once, &st, &wg, &gate, 12345, -1};

@@ -32,3 +32,23 @@ test('index.html names the installed versions of its libraries', () => {
   for (const [, name, ver] of src.matchAll(/\/vendor\/((?:@[^/]+\/)?[^/@]+)@([^/]+)\//g))
     assert.equal(lock.packages[`node_modules/${name}`]?.version, ver, name);
 });
+
+test('index.html preloads every module app.js imports (no module waterfall on first load)', async (t) => {
+  let esbuild;
+  try { esbuild = req('esbuild'); } catch { return t.skip('esbuild not installed (npm ci in apps/fleet/web)'); }
+  const r = await esbuild.build({ entryPoints: [WEB + 'src/app.js'], bundle: true, write: false, metafile: true,
+    format: 'esm', logLevel: 'silent' });
+  // the static imports reachable from app.js (pages/*.js load on their route, by import())
+  const seen = new Set(), todo = Object.keys(r.metafile.inputs).filter((p) => p.endsWith('src/app.js'));
+  while (todo.length) {
+    const p = todo.pop();
+    if (seen.has(p)) continue;
+    seen.add(p);
+    for (const i of r.metafile.inputs[p].imports) if (i.kind === 'import-statement' && !i.external) todo.push(i.path);
+  }
+  const imported = [...seen].map((p) => '/' + p.slice(p.indexOf('src/'))).sort();
+  const html = readFileSync(WEB + 'index.html', 'utf8');
+  const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]).sort();
+  assert.ok(imported.length >= 8, `imports: ${imported}`);
+  assert.deepEqual(preloaded, imported);
+});

@@ -156,11 +156,12 @@ function start(user, server) {
 }
 
 async function boot() {
-  const server = await api.get('/api/server').catch(() => ({}));
-  try {
-    start(await api.get('/api/session'), server);
-  } catch (e) {
-    loginView(server, e instanceof ApiError && e.status !== 401 ? e.message : '');
-  }
+  // both at once (one round trip less on the first load)
+  const [server, session] = await Promise.all([
+    api.get('/api/server').catch(() => ({})),
+    api.get('/api/session').then((user) => ({ user }), (error) => ({ error })),
+  ]);
+  if (session.user) start(session.user, server);
+  else loginView(server, session.error instanceof ApiError && session.error.status !== 401 ? session.error.message : '');
 }
 boot();

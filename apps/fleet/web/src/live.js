@@ -4,15 +4,18 @@
 // a snapshot first, then deltas. Messages are merged by a Coalescer and
 // applied to the store once per animation frame, so a burst of messages
 // costs one redraw. On close the socket reconnects with backoff(); the new
-// snapshot replaces the state ('reset' then the usual events).
+// snapshot replaces the state ('reset' then the usual events). An alert
+// acknowledged anywhere, {"acks":[...]}, marks store.events and emits 'acks'
+// (alerts.js).
 
 import { backoff } from './status.js';
+import { applyAcks } from './alerts.js';
 
 // Merges messages between two frames: a device or position once (its
 // latest), events in order.
 export class Coalescer {
   constructor() { this.clear(); }
-  clear() { this.devices = new Map(); this.positions = new Map(); this.events = []; this.count = 0; }
+  clear() { this.devices = new Map(); this.positions = new Map(); this.events = []; this.acks = []; this.count = 0; }
   push(msg) {
     for (const d of msg.devices ?? []) this.devices.set(d.id, d);
     for (const p of msg.positions ?? []) {
@@ -20,11 +23,12 @@ export class Coalescer {
       if (!old || Date.parse(old.fixTime) <= Date.parse(p.fixTime)) this.positions.set(p.deviceId, p);
     }
     for (const e of msg.events ?? []) this.events.push(e);
+    for (const a of msg.acks ?? []) this.acks.push(a);
     this.count++;
   }
   get empty() { return this.count === 0; }
   take() {
-    const out = { devices: this.devices, positions: this.positions, events: this.events };
+    const out = { devices: this.devices, positions: this.positions, events: this.events, acks: this.acks };
     this.clear();
     return out;
   }
@@ -33,7 +37,7 @@ export class Coalescer {
 export function createStore() {
   const handlers = new Map();
   const store = {
-    devices: new Map(), positions: new Map(), groups: new Map(), events: [],
+    devices: new Map(), positions: new Map(), groups: new Map(), events: [], acks: new Map(),
     on(type, fn) { (handlers.get(type) ?? handlers.set(type, new Set()).get(type)).add(fn); },
     off(type, fn) { handlers.get(type)?.delete(fn); },
     emit(type, arg) { for (const fn of handlers.get(type) ?? []) fn(arg); },
@@ -51,8 +55,10 @@ export function createStore() {
       if (batch.events.length) {
         this.events.push(...batch.events);
         if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
+        for (const e of batch.events) if (!e.ackTime && this.acks.has(e.id)) Object.assign(e, this.acks.get(e.id));
         this.emit('events', batch.events);
       }
+      if (batch.acks?.length) { applyAcks(this.events, batch.acks, this.acks); this.emit('acks', batch.acks); }
       this.emit('applied'); // the batch is complete (listeners that gathered it act now)
     },
   };
@@ -77,8 +83,9 @@ export function connectLive(store, onState, opts = {}) {
     onState(attempt ? 'reconnecting' : 'connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     ws = new WebSocket(`${proto}//${location.host}/api/socket`);
-    ws.onopen = () => { attempt = 0; fresh = true; co.clear(); onState('open'); };
+    ws.onopen = () => { attempt = 0; fresh = true; co.clear(); onState('open'); performance.mark('live-open'); };
     ws.onmessage = (e) => {
+      if (fresh && co.empty) performance.mark('live-snapshot'); // (first load timing: the bench reads these marks)
       let msg;
       try { msg = JSON.parse(e.data); } catch { return; }
       co.push(msg);

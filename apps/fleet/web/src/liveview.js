@@ -4,6 +4,7 @@
 
 import { h } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel } from './alerts.js';
 
 const TRAIL_MIN = 10;
 const EVENT_LABEL = {
@@ -11,6 +12,9 @@ const EVENT_LABEL = {
   deviceOnline: 'Online', alarm: 'Alarm', ignitionOn: 'Ignition on', ignitionOff: 'Ignition off',
   deviceMoving: 'Moving', deviceStopped: 'Stopped',
 };
+// one collator for every comparison: localeCompare with options builds a
+// new one per call, which cost seconds per sort of 10,000 names
+const byName = new Intl.Collator(undefined, { numeric: true }).compare;
 const ALERT_TYPES = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm', 'ignitionOn', 'ignitionOff'];
 
 export function mountLive(root, ctx) {
@@ -42,6 +46,20 @@ export function mountLive(root, ctx) {
       feed));
 
   let rows = [], cursor = -1, frame = 0;
+  // every device's place in name order, sorted again only when a device
+  // comes, goes or is renamed (the list redraws every second; comparing
+  // 10,000 names with a collator each time was the page's largest cost)
+  let ranks = new Map(), rankNames = new Map();
+  const nameRanks = () => {
+    let same = rankNames.size === store.devices.size;
+    if (same) for (const d of store.devices.values()) if (rankNames.get(d.id) !== d.name) { same = false; break; }
+    if (!same) {
+      const ds = [...store.devices.values()].sort((a, b) => byName(a.name, b.name));
+      ranks = new Map(ds.map((d, i) => [d.id, i]));
+      rankNames = new Map(ds.map((d) => [d.id, d.name]));
+    }
+    return ranks;
+  };
   const refreshGroups = () => {
     const v = fGroup.value;
     fGroup.replaceChildren(h('option', { value: '' }, 'All groups'),
@@ -63,10 +81,12 @@ export function mountLive(root, ctx) {
     }
     const by = sort.value;
     const order = { moving: 0, idle: 1, stopped: 2, offline: 3 };
+    const rank = nameRanks();
+    const name = (a, b) => rank.get(a.d.id) - rank.get(b.d.id);
     rows.sort((a, b) => by === 'speed' ? (b.p?.speed ?? -1) - (a.p?.speed ?? -1)
-      : by === 'status' ? order[a.s] - order[b.s] || a.d.name.localeCompare(b.d.name)
+      : by === 'status' ? order[a.s] - order[b.s] || name(a, b)
       : by === 'seen' ? Date.parse(b.p?.fixTime ?? 0) - Date.parse(a.p?.fixTime ?? 0)
-      : a.d.name.localeCompare(b.d.name, undefined, { numeric: true }));
+      : name(a, b));
     count.textContent = `${rows.length} of ${store.devices.size}`;
     const sel = fleetMap.selected;
     // the list shows the first 300 matches; search narrows it
@@ -165,31 +185,51 @@ export function mountLive(root, ctx) {
     scheduleSlow();
   };
 
-  // ---- alerts
-  const acked = new Set();
-  let unseen = 0;
+  // ---- alerts: the unread marker counts the open (unacknowledged) ones;
+  // an acknowledgement is shared by the team (alerts.js)
+  const acknowledge = async (e, button) => {
+    button.disabled = true;
+    try {
+      applyAcks(store.events, [await ctx.api.post(`/api/events/${e.id}/ack`)], store.acks);
+    } catch (x) {
+      ctx.toast(`Could not acknowledge: ${x.message}`, 'error');
+      button.disabled = false;
+    }
+    renderFeed();
+  };
+  // on mount and after a reconnect: the newest open alerts of the last day
+  // and the newest acknowledged ones (which also marks acks missed offline)
+  const syncAlerts = async () => {
+    try {
+      const q = (acknowledged, limit) => ctx.api.get('/api/events', { type: ALERT_TYPES, acknowledged, order: 'desc', limit });
+      const [open, done] = await Promise.all([q(false, 500), q(true, 200)]);
+      mergeEvents(store.events, [...open, ...done], store.acks);
+      renderFeed();
+    } catch { /* the live feed still works; the next reconnect tries again */ }
+  };
   const renderFeed = () => {
     const t = fType.value;
     const evs = store.events.filter((e) => ALERT_TYPES.includes(e.type) && (!t || e.type === t)).slice(-200).reverse();
     feed.replaceChildren(...evs.map((e) => {
       const d = store.devices.get(e.deviceId);
-      return h('li', { class: `ev ev-${e.type}${acked.has(e.id) ? ' acked' : ''}` },
+      return h('li', { class: `ev ev-${e.type}${e.ackTime ? ' acked' : ''}`, 'data-id': e.id },
         h('b', {}, EVENT_LABEL[e.type] ?? e.type), ' ',
         h('a', { href: '#/map', onclick: (x) => { x.preventDefault(); choose(e.deviceId); } }, d?.name ?? `device ${e.deviceId}`),
         e.attributes?.geofenceName ? ` · ${e.attributes.geofenceName}` : '',
         h('time', {}, new Date(e.eventTime).toLocaleTimeString()),
-        acked.has(e.id) ? null : h('button', { class: 'link', onclick: () => { acked.add(e.id); renderFeed(); } }, 'Acknowledge'));
+        e.ackTime ? h('span', { class: 'ack-by' }, ackLabel(e))
+          : h('button', { class: 'link', onclick: (x) => acknowledge(e, x.currentTarget) }, 'Acknowledge'));
     }));
-    unread.hidden = unseen === 0;
-    unread.textContent = String(unseen);
+    const open = openAlerts(store.events, ALERT_TYPES).length;
+    unread.hidden = open === 0;
+    unread.textContent = String(open);
+    unread.title = `${open} unacknowledged`;
   };
-  feed.addEventListener('mouseenter', () => { unseen = 0; renderFeed(); });
   fType.addEventListener('input', renderFeed);
   let audio = null;
   const onEvents = (evs) => {
     const alerts = evs.filter((e) => ALERT_TYPES.includes(e.type));
     if (!alerts.length) return;
-    unseen += alerts.length;
     if (sound.checked) {
       audio ??= new AudioContext();
       const o = audio.createOscillator(), g = audio.createGain();
@@ -203,13 +243,16 @@ export function mountLive(root, ctx) {
   store.on('devices', scheduleSlow);
   store.on('reset', schedule);
   store.on('events', onEvents);
+  store.on('acks', renderFeed);
+  store.on('reset', syncAlerts);
   const tick = setInterval(schedule, 5000);
   render();
   renderFeed();
+  syncAlerts();
   return {
     unmount() {
       store.off('positions', onPositions); store.off('devices', scheduleSlow); clearTimeout(slow); store.off('reset', schedule);
-      store.off('events', onEvents);
+      store.off('events', onEvents); store.off('acks', renderFeed); store.off('reset', syncAlerts);
       document.removeEventListener('keydown', keydown);
       offSelect(); clearInterval(tick); if (frame) cancelAnimationFrame(frame);
       fleetMap.select(null);

@@ -1,0 +1,252 @@
+/* apps/fleet/motion.c — motion chunks (see motion.h). */
+#include "motion.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "geo.h"
+
+void motion_chunk_from_row(motion_chunk *c, const weft_db_rows *r, int i) {
+    c->prev_t = weft_db_int(r, i, 0);
+    c->n = weft_db_int(r, i, 1);
+    c->moving = (int)weft_db_int(r, i, 2);
+    c->first = (motion_fix){weft_db_int(r, i, 3), weft_db_double(r, i, 4), weft_db_double(r, i, 5),
+                            weft_db_double(r, i, 6), (int)weft_db_int(r, i, 7)};
+    c->last = (motion_fix){weft_db_int(r, i, 8), weft_db_double(r, i, 9), weft_db_double(r, i, 10),
+                           weft_db_double(r, i, 11), (int)weft_db_int(r, i, 12)};
+    c->dist_m = weft_db_double(r, i, 13);
+    c->speed_sum = weft_db_double(r, i, 14);
+    c->max_speed = weft_db_double(r, i, 15);
+    c->engine_ms = weft_db_int(r, i, 16);
+}
+
+/* Does s[0..n) contain the NUL-terminated pat (ASCII case folded unless
+ * exact)? pat starts with a character that has no case ('"'): the scan
+ * jumps between its occurrences with memchr. */
+static int contains(const char *s, size_t n, const char *pat, int exact) {
+    size_t m = strlen(pat);
+    for (const char *p = s, *end = s + n; (size_t)(end - p) >= m; p++) {
+        if (!(p = memchr(p, pat[0], (size_t)(end - p) - m + 1))) return 0;
+        if (exact ? memcmp(p + 1, pat + 1, m - 1) == 0 : strncasecmp(p + 1, pat + 1, m - 1) == 0) return 1;
+    }
+    return 0;
+}
+
+int motion_ign_of(const char *attrs, size_t len, int pg) {
+    if (!attrs) return -1;
+    if (contains(attrs, len, "\"ignition\":true", pg)) return 1;
+    if (contains(attrs, len, "\"ignition\":false", pg)) return 0;
+    return -1;
+}
+
+int motion_breaks(const motion_chunk *c, const motion_fix *p, double thr) {
+    return (p->speed >= thr) != c->moving || c->n >= MOTION_CHUNK_MAX_N || p->t - c->first.t >= MOTION_CHUNK_MAX_MS;
+}
+
+void motion_start(motion_chunk *c, const motion_fix *p, int64_t prev_t, double thr) {
+    *c = (motion_chunk){.prev_t = prev_t, .n = 1, .moving = p->speed >= thr, .first = *p, .last = *p};
+}
+
+void motion_extend(motion_chunk *c, const motion_fix *p) {
+    c->dist_m += geo_distance_m(c->last.lat, c->last.lon, p->lat, p->lon);
+    if (c->last.ign == 1) c->engine_ms += p->t - c->last.t;
+    c->speed_sum += p->speed;
+    c->max_speed = fmax(c->max_speed, p->speed);
+    c->last = *p;
+    c->n++;
+}
+
+int motion_insert(store_tx *tx, int64_t device_id, const motion_chunk *c, double thr, weft_db_err *e,
+                  int64_t deadline) {
+    weft_db_arg a[] = {WEFT_DB_INT(device_id),     WEFT_DB_INT(c->first.t),      WEFT_DB_INT(c->last.t),
+                       WEFT_DB_INT(c->prev_t),     WEFT_DB_INT(c->n),            WEFT_DB_INT(c->moving),
+                       WEFT_DB_DOUBLE(thr),        WEFT_DB_DOUBLE(c->first.lat), WEFT_DB_DOUBLE(c->first.lon),
+                       WEFT_DB_DOUBLE(c->first.speed), WEFT_DB_INT(c->first.ign), WEFT_DB_DOUBLE(c->last.lat),
+                       WEFT_DB_DOUBLE(c->last.lon), WEFT_DB_DOUBLE(c->last.speed), WEFT_DB_INT(c->last.ign),
+                       WEFT_DB_DOUBLE(c->dist_m),  WEFT_DB_DOUBLE(c->speed_sum), WEFT_DB_DOUBLE(c->max_speed),
+                       WEFT_DB_INT(c->engine_ms)};
+    return store_tx_exec(tx,
+                         "INSERT INTO motion_chunks (device_id, t0, t1, prev_t, n, moving, thr, lat0, lon0, speed0, "
+                         "ign0, lat1, lon1, speed1, ign1, dist_m, speed_sum, max_speed, engine_ms) VALUES ($1, $2, $3, "
+                         "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                         a, 19, NULL, e, deadline);
+}
+
+/* ---- the writer's map ------------------------------------------------------------------ */
+
+enum { ST_BEHIND = 0, ST_PENDING, ST_SYNCED };
+
+typedef struct slot {
+    int64_t id; /* 0: empty */
+    int state;  /* ST_*: behind the database, queued for catch-up, or following it */
+    int has;    /* open chunk holds a fix */
+    int64_t hi; /* synced without an open chunk: the newest summarised fix time */
+    motion_chunk open;
+} slot;
+
+struct motion_map {
+    int pg;
+    double thr;
+    slot *s;
+    size_t cap, n; /* cap a power of two; n used */
+    int64_t *pending;
+    size_t npending, cappending;
+};
+
+motion_map *motion_map_new(int pg, double thr) {
+    motion_map *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->pg = pg, m->thr = thr;
+    return m;
+}
+
+void motion_map_reset(motion_map *m) {
+    free(m->s);
+    m->s = NULL;
+    m->cap = m->n = 0;
+    m->npending = 0;
+}
+
+void motion_map_free(motion_map *m) {
+    if (!m) return;
+    motion_map_reset(m);
+    free(m->pending);
+    free(m);
+}
+
+static slot *find(motion_map *m, int64_t id) {
+    if (!m->cap) return NULL;
+    for (size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (m->s[i].id == id) return &m->s[i];
+        if (!m->s[i].id) return NULL;
+    }
+}
+
+static slot *get(motion_map *m, int64_t id) {
+    slot *s = find(m, id);
+    if (s) return s;
+    if ((m->n + 1) * 4 > m->cap * 3) { /* grow at 3/4 full */
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        slot *ns = calloc(cap, sizeof *ns);
+        if (!ns) return NULL;
+        slot *old = m->s;
+        size_t ocap = m->cap;
+        m->s = ns, m->cap = cap, m->n = 0;
+        for (size_t i = 0; i < ocap; i++) {
+            if (!old[i].id) continue;
+            *get(m, old[i].id) = old[i];
+        }
+        free(old);
+    }
+    size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u) & (m->cap - 1);
+    while (m->s[i].id) i = (i + 1) & (m->cap - 1);
+    m->s[i] = (slot){.id = id};
+    m->n++;
+    return &m->s[i];
+}
+
+static int queue(motion_map *m, slot *s) {
+    if (s->state == ST_PENDING) return 0;
+    if (m->npending == m->cappending) {
+        size_t cap = m->cappending ? m->cappending * 2 : 64;
+        int64_t *p = realloc(m->pending, cap * sizeof *p);
+        if (!p) return WEFT_ENOMEM;
+        m->pending = p, m->cappending = cap;
+    }
+    m->pending[m->npending++] = s->id;
+    s->state = ST_PENDING, s->has = 0;
+    return 0;
+}
+
+int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix *p, weft_db_err *e,
+               int64_t deadline) {
+    slot *s = get(m, device_id);
+    if (!s) return WEFT_ENOMEM;
+    if (s->state != ST_SYNCED) return queue(m, s); /* the catch-up reads it from the database */
+    int64_t last = s->has ? s->open.last.t : s->hi;
+    if (p->t == last) return 0; /* a duplicate: the stored fix stays */
+    if (p->t < last) {
+        /* late: the chunks it falls into or before are out of date */
+        weft_db_arg a[] = {WEFT_DB_INT(device_id), WEFT_DB_INT(p->t)};
+        int rc = store_tx_exec(tx, "DELETE FROM motion_chunks WHERE device_id = $1 AND t1 >= $2", a, 2, NULL, e,
+                               deadline);
+        return rc < 0 ? rc : queue(m, s);
+    }
+    if (!s->has) {
+        motion_start(&s->open, p, s->hi, m->thr);
+        s->has = 1;
+        return 0;
+    }
+    if (!motion_breaks(&s->open, p, m->thr)) {
+        motion_extend(&s->open, p);
+        return 0;
+    }
+    int rc = motion_insert(tx, device_id, &s->open, m->thr, e, deadline);
+    if (rc < 0) return rc;
+    motion_start(&s->open, p, s->open.last.t, m->thr);
+    return 0;
+}
+
+/* Read device s's fixes after its last chunk, up to *budget of them. */
+static int catch_up_one(motion_map *m, slot *s, store_tx *tx, int64_t *budget, weft_db_err *e, int64_t deadline) {
+    weft_db_arg a[] = {WEFT_DB_INT(s->id)};
+    weft_db_rows *r = NULL;
+    int rc = store_tx_query(tx, "SELECT t1 FROM motion_chunks WHERE device_id = $1 ORDER BY t0 DESC LIMIT 1", a, 1,
+                            &r, e, deadline);
+    if (rc < 0) return rc;
+    int64_t hi = weft_db_nrows(r) ? weft_db_int(r, 0, 0) : MOTION_NONE;
+    weft_db_rows_free(r);
+    int64_t lim = *budget;
+    weft_db_arg b[] = {WEFT_DB_INT(s->id), WEFT_DB_INT(hi == MOTION_NONE ? INT64_MIN + 1 : hi), WEFT_DB_INT(lim)};
+    rc = store_tx_query(tx,
+                        "SELECT fix_time, latitude, longitude, speed, " MOTION_IGN_SQL " FROM positions "
+                        "WHERE device_id = $1 AND fix_time > $2 ORDER BY fix_time LIMIT $3",
+                        b, 3, &r, e, deadline);
+    if (rc < 0) return rc;
+    int n = weft_db_nrows(r);
+    s->has = 0, s->hi = hi;
+    for (int k = 0; k < n && rc == 0; k++) {
+        motion_fix p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2),
+                        weft_db_double(r, k, 3), (int)weft_db_int(r, k, 4)};
+        if (!s->has) {
+            motion_start(&s->open, &p, hi, m->thr), s->has = 1;
+        } else if (!motion_breaks(&s->open, &p, m->thr)) {
+            motion_extend(&s->open, &p);
+        } else if ((rc = motion_insert(tx, s->id, &s->open, m->thr, e, deadline)) == 0) {
+            motion_start(&s->open, &p, s->open.last.t, m->thr);
+        }
+    }
+    weft_db_rows_free(r);
+    *budget -= n;
+    if (rc < 0) return rc;
+    /* all read: the open chunk follows the database from here; else the
+     * rest next time, from the last chunk written */
+    s->state = n < lim ? ST_SYNCED : ST_BEHIND;
+    if (s->state == ST_BEHIND) s->has = 0;
+    return 0;
+}
+
+int motion_catch_up(motion_map *m, store_tx *tx, weft_db_err *e, int64_t deadline) {
+    int64_t budget = MOTION_CATCHUP_MAX;
+    size_t k = 0;
+    int rc = 0;
+    for (; k < m->npending && budget > 0 && rc == 0; k++) {
+        slot *s = find(m, m->pending[k]);
+        if (s && s->state == ST_PENDING) rc = catch_up_one(m, s, tx, &budget, e, deadline);
+    }
+    if (rc < 0) return rc;
+    /* the ones left over (budget spent) wait for the next batch, in order */
+    for (size_t i = k; i < m->npending; i++) {
+        slot *s = find(m, m->pending[i]);
+        if (s) s->state = ST_BEHIND;
+    }
+    size_t left = 0;
+    for (size_t i = 0; i < m->npending; i++) {
+        slot *s = find(m, m->pending[i]);
+        if (s && s->state == ST_BEHIND) m->pending[left++] = m->pending[i], s->state = ST_PENDING;
+    }
+    m->npending = left;
+    return 0;
+}

@@ -1,0 +1,61 @@
+// alerts.js — the shared acknowledgement of alerts, as pure functions over
+// the store's event list (unit tests: tests/web/alerts.test.mjs).
+//
+// An event carries ackTime / ackUserId / ackUserName (null while open). The
+// server records the acknowledgement (POST /api/events/{id}/ack) and tells
+// every open dashboard of the device's audience with a live message
+// {"acks":[{id, deviceId, ackTime, ackUserId, ackUserName}]}. The page keeps
+// the acks it has heard of in a Map, so an ack that arrives before its event
+// (or an event fetched later over REST) still ends up marked.
+
+const KEEP = 2000; // acks remembered for events not in the list yet
+
+// Record acks (from the socket or a POST's answer) and mark the events they
+// name. Returns how many events changed.
+export function applyAcks(events, acks, known) {
+  let changed = 0;
+  for (const a of acks) {
+    if (!a?.ackTime) continue;
+    known.set(a.id, a);
+    if (known.size > KEEP) known.delete(known.keys().next().value);
+    const e = events.find((x) => x.id === a.id);
+    if (e && !e.ackTime) {
+      e.ackTime = a.ackTime;
+      e.ackUserId = a.ackUserId ?? null;
+      e.ackUserName = a.ackUserName ?? null;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+// Add the events of `more` (a REST answer) that the list lacks, in event
+// time order, each marked when an ack for it is known; an acknowledged one
+// of `more` also marks the list's copy (an ack missed while disconnected).
+// Keeps the newest `cap`. Returns how many were added.
+export function mergeEvents(events, more, known, cap = 1000) {
+  applyAcks(events, more, known);
+  const have = new Set(events.map((e) => e.id));
+  let added = 0;
+  for (const e of more) {
+    if (have.has(e.id)) continue;
+    have.add(e.id);
+    events.push({ ...e });
+    added++;
+  }
+  if (added) {
+    events.sort((a, b) => Date.parse(a.eventTime) - Date.parse(b.eventTime) || a.id - b.id);
+    if (events.length > cap) events.splice(0, events.length - cap);
+    applyAcks(events, [...known.values()], new Map());
+  }
+  return added;
+}
+
+// The open (unacknowledged) events of the given types.
+export const openAlerts = (events, types) => events.filter((e) => types.includes(e.type) && !e.ackTime);
+
+// "Acknowledged by Ann at 14:03" (time in the page's locale).
+export function ackLabel(e, fmt = (d) => d.toLocaleTimeString()) {
+  if (!e.ackTime) return '';
+  return `Acknowledged${e.ackUserName ? ` by ${e.ackUserName}` : ''} at ${fmt(new Date(e.ackTime))}`;
+}

@@ -1,0 +1,78 @@
+// tests/web/alerts.test.mjs — shared acknowledgement of alerts in the page
+// (apps/fleet/web/src/alerts.js and the store's handling of {"acks"}).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { applyAcks, mergeEvents, openAlerts, ackLabel } from '../../apps/fleet/web/src/alerts.js';
+import { Coalescer, createStore } from '../../apps/fleet/web/src/live.js';
+
+const TYPES = ['alarm', 'deviceOverspeed'];
+const ev = (id, type = 'alarm', min = id) => ({ id, type, deviceId: 1, eventTime: `2026-12-06T12:${String(min).padStart(2, '0')}:00.000Z`,
+  ackTime: null, ackUserId: null, ackUserName: null });
+const ack = (id, name = 'Ann') => ({ id, deviceId: 1, ackTime: '2026-12-06T13:00:00.000Z', ackUserId: 7, ackUserName: name });
+
+test('applyAcks marks the named events once; the first ack stays', () => {
+  const evs = [ev(1), ev(2)], known = new Map();
+  assert.equal(applyAcks(evs, [ack(2)], known), 1);
+  assert.equal(evs[1].ackUserName, 'Ann');
+  assert.equal(evs[0].ackTime, null);
+  assert.equal(applyAcks(evs, [ack(2, 'Bob')], known), 0);
+  assert.equal(evs[1].ackUserName, 'Ann');
+  assert.equal(applyAcks(evs, [{ id: 1, ackTime: null }], known), 0, 'an ack without a time is ignored');
+  assert.equal(known.size, 1);
+});
+
+test('an ack heard before its event marks the event when it is merged', () => {
+  const evs = [ev(1)], known = new Map();
+  applyAcks(evs, [ack(3)], known);
+  assert.equal(mergeEvents(evs, [ev(3), ev(1), ev(2)], known), 2);
+  assert.deepEqual(evs.map((e) => e.id), [1, 2, 3], 'in event time order, no duplicate');
+  assert.equal(evs[2].ackUserName, 'Ann');
+  assert.equal(evs[1].ackTime, null);
+});
+
+test('mergeEvents keeps the newest cap events', () => {
+  const evs = [ev(5)], known = new Map();
+  mergeEvents(evs, [ev(1), ev(2), ev(3), ev(4)], known, 3);
+  assert.deepEqual(evs.map((e) => e.id), [3, 4, 5]);
+});
+
+test('open alerts: only unacknowledged ones of the alert types', () => {
+  const evs = [ev(1, 'deviceMoving'), ev(2), ev(3, 'deviceOverspeed'), ev(4)];
+  applyAcks(evs, [ack(2)], new Map());
+  assert.deepEqual(openAlerts(evs, TYPES).map((e) => e.id), [3, 4]);
+  applyAcks(evs, [ack(3), ack(4)], new Map());
+  assert.deepEqual(openAlerts(evs, TYPES), []);
+});
+
+test('a REST answer with an acknowledged copy marks the open one already listed', () => {
+  const evs = [ev(1), ev(2)], known = new Map();
+  assert.equal(mergeEvents(evs, [{ ...ev(2), ...ack(2, 'Cy') }, ev(3)], known), 1);
+  assert.equal(evs[1].ackUserName, 'Cy');
+  assert.equal(known.get(2).ackUserName, 'Cy');
+});
+
+test('ackLabel says who and when', () => {
+  const e = ev(1);
+  assert.equal(ackLabel(e), '');
+  applyAcks([e], [ack(1)], new Map());
+  assert.equal(ackLabel(e, (d) => d.toISOString().slice(11, 16)), 'Acknowledged by Ann at 13:00');
+});
+
+test('the store applies {"acks"} from the socket and emits acks', () => {
+  const store = createStore(), co = new Coalescer();
+  co.push({ events: [ev(1), ev(2)] });
+  store.apply(co.take(), false);
+  let heard = null;
+  store.on('acks', (a) => { heard = a; });
+  co.push({ acks: [ack(2)] });
+  store.apply(co.take(), false);
+  assert.equal(heard.length, 1);
+  assert.equal(store.events[1].ackUserName, 'Ann');
+  assert.equal(store.events[0].ackTime, null);
+  // an event that arrives after its ack (another tab was faster) is marked
+  co.push({ acks: [ack(9)] });
+  store.apply(co.take(), false);
+  co.push({ events: [ev(9)] });
+  store.apply(co.take(), false);
+  assert.equal(store.events.find((e) => e.id === 9).ackUserName, 'Ann');
+});
