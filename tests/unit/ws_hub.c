@@ -34,16 +34,19 @@ static void serve_task(void *a) {
     atomic_store(&t->serve_rc, weft_http_serve(t->s));
 }
 
-/* /sub/{topic}: a WebSocket subscribed to topic that reads until closed. */
-static int h_sub(weft_http_ctx *c, void *ud) {
-    (void)ud;
+/* A WebSocket that is queued sync[0..nsync) as its initial state (by
+ * reference, outside max_queue), then subscribed to the route's {topic},
+ * and reads until closed. */
+static int serve_sub(weft_http_ctx *c, weft_hub_msg **sync, int nsync) {
     int err;
     weft_ws *ws = weft_ws_upgrade(c, NULL, &g_srv->cfg, &err);
     if (!ws) return err == WEFT_EPARSE ? 0 : err;
     char topic[64];
     weft_str tp = weft_http_param(c, "topic");
     snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
-    weft_hub_subscribe_ws(g_srv->hub, topic, ws);
+    int rc = 0;
+    for (int i = 0; i < nsync && !rc; i++) rc = weft_ws_send_msg(ws, sync[i], WEFT_WS_SEND_SYNC);
+    if (!rc) weft_hub_subscribe_ws(g_srv->hub, topic, ws);
     weft_buf m;
     weft_buf_init(&m, 0);
     while (weft_ws_recv(ws, &m, -1) > 0) {}
@@ -52,25 +55,16 @@ static int h_sub(weft_http_ctx *c, void *ud) {
     return 0;
 }
 
-/* /sync/{topic}: a WebSocket that gets g_srv->sync[] as its initial state
- * (by reference, outside max_queue), then topic's messages. */
+/* /sub/{topic}: a WebSocket subscribed to topic that reads until closed. */
+static int h_sub(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    return serve_sub(c, NULL, 0);
+}
+
+/* /sync/{topic}: the same, with g_srv->sync[] as its initial state. */
 static int h_sync(weft_http_ctx *c, void *ud) {
     (void)ud;
-    int err;
-    weft_ws *ws = weft_ws_upgrade(c, NULL, &g_srv->cfg, &err);
-    if (!ws) return err == WEFT_EPARSE ? 0 : err;
-    char topic[64];
-    weft_str tp = weft_http_param(c, "topic");
-    snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
-    int rc = 0;
-    for (int i = 0; i < g_srv->nsync && !rc; i++) rc = weft_ws_send_msg(ws, g_srv->sync[i], WEFT_WS_SEND_SYNC);
-    if (!rc) weft_hub_subscribe_ws(g_srv->hub, topic, ws);
-    weft_buf m;
-    weft_buf_init(&m, 0);
-    while (weft_ws_recv(ws, &m, -1) > 0) {}
-    weft_buf_free(&m);
-    weft_ws_free(ws);
-    return 0;
+    return serve_sub(c, g_srv->sync, g_srv->nsync);
 }
 
 /* /events/{topic}: an SSE stream of topic. */
