@@ -243,7 +243,7 @@ bench-fleet: deps
 bench-tracking: deps
 	@bash bench/run-tracking.sh
 bench-fleet-live: deps
-	@PROGRAMS=fleet RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} LIVE_QUEUE_KB=$${LIVE_QUEUE_KB:-16384} DURATION=$${DURATION:-20} \
+	@PROGRAMS=$${PROGRAMS:-fleet} TICK_MS=$${TICK_MS:-50} RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} LIVE_QUEUE_KB=$${LIVE_QUEUE_KB:-1024} DURATION=$${DURATION:-20} \
 	  WARMUP=$${WARMUP:-8} TITLE=fleet-live OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-tracking.sh
 bench-db:
 	@bash scripts/deps.sh bench

@@ -12,7 +12,11 @@
 #   fleet  the real weft fleet server (apps/fleet, one worker, SQLite in a
 #          temp dir: every fix is stored and committed, auto-registration,
 #          the Traccar-shaped feed, viewers signed in with an API token)
-# All push every TICK_MS (250 ms; fleet: live.max_flushes_per_s = 1000/TICK_MS).
+# All push every TICK_MS (250 ms; fleet: live.tick_ms = TICK_MS).
+# fleet-<N>ms: fleet with live.tick_ms = N instead (e.g. PROGRAMS="fleet fleet-50ms").
+# fleet-old: another fleet binary, FLEET_OLD_BIN (a build of an older commit
+#          copied aside, for before/after in one run; configured with the
+#          older live.max_flushes_per_s = 1000/TICK_MS).
 #
 # One cell = RATE fixes/s (RATE OsmAnd devices, a fix a second each, over
 # CONNS keep-alive connections) x VIEWERS viewers. The server is pinned to
@@ -43,8 +47,9 @@ WARMUP=${WARMUP:-4}
 ROUNDS=${ROUNDS:-3}
 TICK_MS=${TICK_MS:-250}
 CONNS=${CONNS:-16}
-# fleet's live.queue_kb (its default, 1024, is smaller than the snapshot of
-# 10,000 devices: every viewer is then closed with 1011 on connecting)
+# fleet's live.queue_kb (its default: 1024; the snapshot of 10,000 devices,
+# larger than that, goes out in pieces outside the limit since fleet-live's
+# change; an older binary closed every viewer with 1011 on connecting)
 LIVE_QUEUE_KB=${LIVE_QUEUE_KB:-1024}
 OUT=${OUT:-bench/results/tracking-$(date +%F)}
 TITLE=${TITLE:-tracking}
@@ -57,12 +62,15 @@ for p in $PROGRAMS; do
     rust) (cd bench/peers/tracking-rust && cargo build --release -q) &&
         BIN[rust]=bench/peers/tracking-rust/target/release/weft-bench-tracking-rust ;;
     weft) BIN[weft]=build/apps/tracking ;;
-    fleet) BIN[fleet]=build/apps/fleet ;;
-    *) echo "run-tracking: unknown program $p (weft go rust fleet)" >&2; exit 2 ;;
+    fleet | fleet-*ms) BIN[$p]=build/apps/fleet ;;
+    fleet-old) BIN[$p]=${FLEET_OLD_BIN:?fleet-old needs FLEET_OLD_BIN=path of an older build/apps/fleet} ;;
+    *) echo "run-tracking: unknown program $p (weft go rust fleet fleet-<N>ms fleet-old)" >&2; exit 2 ;;
     esac
 done
 tick=$(getconf CLK_TCK)
-work=$(mktemp -d /tmp/weft-bench-tracking.XXXXXX)
+# BENCH_TMP: where the servers' data dirs go (default /tmp; /dev/shm keeps a
+# busy machine's disk out of fleet's commit latency)
+work=$(mktemp -d "${BENCH_TMP:-/tmp}/weft-bench-tracking.XXXXXX")
 srv=""
 cleanup() { if [ -n "$srv" ]; then kill -TERM "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
@@ -79,7 +87,7 @@ fleet_template() { # rate
     [ -d "$t" ] && return 0
     printf '{"ingest": {"host": "127.0.0.1"}}\n' >"$work/tpl.json"
     WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
-        "${BIN[fleet]}" --config "$work/tpl.json" --data-dir "$t" --port 0 --osmand-port 0 \
+        build/apps/fleet --config "$work/tpl.json" --data-dir "$t" --port 0 --osmand-port 0 \
         --teltonika-port 0 >"$work/tpl.log" 2>&1 &
     srv=$!
     for _ in $(seq 1 100); do grep -q 'listening on' "$work/tpl.log" && break; sleep 0.1; done
@@ -98,20 +106,27 @@ start() {
     weft) WEFT_WORKERS=1 taskset -c 0 "${BIN[weft]}" --port 0 --tick-ms "$TICK_MS" >"$log" 2>&1 & ;;
     go) GOMAXPROCS=1 TICK_MS=$TICK_MS taskset -c 0 "${BIN[go]}" 0 >"$log" 2>&1 & ;;
     rust) TICK_MS=$TICK_MS taskset -c 0 "${BIN[rust]}" 0 >"$log" 2>&1 & ;;
-    fleet)
+    fleet*)
         rm -rf "$work/data"
         fleet_template "$2"
         cp -r "$work/template-$2" "$work/data"
-        printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {"max_flushes_per_s": %d, "queue_kb": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
-            "$flushes" "$LIVE_QUEUE_KB" >"$work/fleet.json"
+        local live
+        case $p in
+        fleet-old) live=$(printf '"max_flushes_per_s": %d' "$flushes") ;;
+        fleet-*ms) live=$(printf '"tick_ms": %d' "${p//[!0-9]/}") ;;
+        *) live=$(printf '"tick_ms": %d' "$TICK_MS") ;;
+        esac
+        printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {%s, "queue_kb": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
+            "$live" "$LIVE_QUEUE_KB" >"$work/fleet.json"
         WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
-            taskset -c 0 "${BIN[fleet]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
+            taskset -c 0 "${BIN[$p]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
             --osmand-port 0 --teltonika-port 0 >"$log" 2>&1 &
         ;;
     esac
     srv=$!
-    for _ in $(seq 1 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
-    if [ "$p" = fleet ]; then
+    # START_WAIT_S: how long a server may take to listen (10 s; more for a profiler wrapper)
+    for _ in $(seq 1 $((${START_WAIT_S:-10} * 10))); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+    if [[ $p == fleet* ]]; then
         local web; web=$(grep -o 'listening on http://[^ ]*' "$log" | sed 's/.*://')
         port=$(grep -o 'osmand on http://[^ ]*' "$log" | sed 's/.*://')
         url="ws://127.0.0.1:$web/api/socket"

@@ -2,16 +2,19 @@
  * apps/fleet/api_live.c — the live socket and stream: WebSocket /api/socket
  * and Server-Sent Events /api/stream. Both send Traccar's messages,
  * {"devices":[...],"positions":[...],"events":[...]}: first everything the
- * user may see, then what changed, coalesced by feed.c (at most
- * live.max_flushes_per_s messages a second, a device once per message with
- * its latest state).
+ * user may see, then what changed, coalesced by feed.c (a message every
+ * live.tick_ms at most, a device once per message with its latest state).
  *
  * Each connection subscribes to its audience's hub topic (feed_topic): the
  * message is encoded once per audience and its frame shared by every socket
- * of that audience. A socket whose outgoing queue (live.queue_kb) fills up
- * because its client does not keep up is closed with 1008: the dashboard
- * reconnects and starts again from a fresh snapshot, which is both cheaper
- * and more correct than replaying stale deltas.
+ * of that audience. The snapshot too is built once per audience (at a tick,
+ * for every socket that joined since the last) and shared; it goes out in
+ * messages of SNAPSHOT_CHUNK devices and does not count against the queue
+ * limit, so 10,000 devices reach a viewer with the default live.queue_kb. A
+ * socket whose outgoing queue (live.queue_kb) then fills up with updates
+ * because its client does not keep up is closed with 1008 "send queue full":
+ * the dashboard reconnects and starts again from a fresh snapshot, which is
+ * both cheaper and more correct than replaying stale deltas.
  *
  * Authentication as for the REST API (session cookie or bearer token). The
  * socket counts as a state-changing request for the CSRF rule: a browser page
@@ -46,13 +49,12 @@ static void socket_run(weft_ws *ws, void *arg) {
     fleet *f = v->f;
     char topic[256];
     feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
-    /* the audience first, then the topic, then the snapshot: a tick that
-     * lands in between is older than the snapshot that follows it */
-    feed_viewer *fv = feed_subscribe(f, v->all, v->groups, v->ngroups, NULL, NULL);
-    int rc = fv ? weft_hub_subscribe_ws(f->hub, topic, ws) : WEFT_ENOMEM;
-    feed_msg *snap = rc == 0 ? feed_snapshot(f, v->all, v->groups, v->ngroups) : NULL;
-    if (!snap || weft_ws_send(ws, WEFT_WS_TEXT, snap->data, snap->len) < 0) {
-        weft_ws_close(ws, WEFT_WS_INTERNAL, "could not send the current state");
+    /* the feed queues the snapshot at its next tick (built once for every
+     * socket of this audience that joined since the last, sent in pieces
+     * outside live.queue_kb) and then subscribes the socket to the topic */
+    feed_viewer *fv = feed_subscribe_ws(f, v->all, v->groups, v->ngroups, ws);
+    if (!fv) {
+        weft_ws_close(ws, WEFT_WS_INTERNAL, "out of memory");
     } else {
         weft_buf in;
         weft_buf_init(&in, 0);
@@ -61,9 +63,8 @@ static void socket_run(weft_ws *ws, void *arg) {
         while (weft_ws_recv(ws, &in, -1) > 0) {}
         weft_buf_free(&in);
     }
-    feed_msg_release(snap);
+    feed_unsubscribe(f, fv); /* first: a tick can no longer subscribe it */
     weft_hub_unsubscribe_ws(f->hub, topic, ws);
-    feed_unsubscribe(f, fv);
     weft_ws_free(ws);
     free(v);
 }

@@ -53,7 +53,8 @@ static const setting settings[] = {
     {"status", "moving_speed_kn", NULL, T_DBL, F(moving_speed_kn), 0, 100},
     {"status", "stop_min_s", NULL, T_I64, F(stop_min_s), 0, 86400},
     {"status", "default_speed_limit_kn", NULL, T_DBL, F(default_speed_limit_kn), 0, 1000},
-    {"live", "max_flushes_per_s", NULL, T_INT, F(live_max_flushes_per_s), 1, 100},
+    {"live", "tick_ms", NULL, T_INT, F(live_tick_ms), 10, 1000},
+    {"live", "max_flushes_per_s", NULL, T_INT, F(live_max_flushes_per_s), 0, 100},
     {"live", "queue_kb", NULL, T_INT, F(live_queue_kb), 16, 1 << 20},
     {"auth", "session_days", NULL, T_INT, F(session_days), 1, 3650},
     {"auth", "login_attempts_per_min", NULL, T_INT, F(login_attempts_per_min), 1, 10000},
@@ -81,7 +82,8 @@ void fleet_config_defaults(fleet_config *c) {
     c->offline_timeout_s = 600;
     c->moving_speed_kn = 1.5; /* ~2.8 km/h: GPS drift of a parked vehicle stays under it */
     c->stop_min_s = 300;
-    c->live_max_flushes_per_s = 4;
+    c->live_tick_ms = 50; /* docs/fleet.md "Live": p99 fix-to-viewer latency vs CPU */
+    c->live_max_flushes_per_s = 0;
     c->live_queue_kb = 1024;
     c->session_days = 30;
     c->login_attempts_per_min = 10;

@@ -47,7 +47,8 @@ typedef struct fleet_config {
     int64_t stop_min_s;      /* below this speed this long: a stop */
     double default_speed_limit_kn; /* 0 = no overspeed events unless a device/group sets one */
     /* live socket */
-    int live_max_flushes_per_s;
+    int live_tick_ms;           /* updates are coalesced and sent every tick_ms */
+    int live_max_flushes_per_s; /* 0 = no cap; else the tick is at least 1000 / this */
     int live_queue_kb;       /* per viewer, before its oldest updates are merged away */
     /* auth */
     int session_days;

@@ -17,8 +17,22 @@ struct feed_viewer {
     int ngroups;
     feed_deliver_fn fn;
     void *ud;
+    weft_ws *ws;     /* a live socket (feed_subscribe_ws), else NULL */
+    int needs_state; /* ws: its snapshot is still to be queued (at a tick) */
     struct feed_viewer *next;
 };
+
+/* Snapshots are built at most this often (all audiences with a new socket
+ * in one go): a burst of reconnecting dashboards shares one build, and the
+ * snapshots alive at once (held by sockets that have not read theirs yet,
+ * dropped after the socket's write timeout) stay few. */
+#define SNAPSHOT_MIN_INTERVAL_MS 500
+/* A device's entry ({"devices": [...]}) is in a tick's update when what it
+ * shows changed (status, motion, ignition, name, group...), or at least this
+ * often for the fields that change with every fix (lastUpdate,
+ * distanceToday); its position is in every update after a fix. Traccar's
+ * socket, too, sends devices on changes and positions on fixes. */
+#define DEVICE_REFRESH_MS 10000
 
 typedef struct pending_ev {
     int64_t id, device_id, group_id;
@@ -34,6 +48,7 @@ struct fleet_feed {
     size_t nev, capev;
     pthread_mutex_t vmu; /* viewers */
     feed_viewer *viewers;
+    int64_t last_snapshot_ms; /* the feed task's own */
     atomic_int stop;
     weft_wg done;
     int running;
@@ -102,10 +117,11 @@ static feed_msg *msg_from(weft_buf *b) {
     return m;
 }
 
-/* Encode devs/events visible to (all, groups) into a message; NULL when
- * nothing is visible. views[i] is devs[i]'s state. */
-static feed_msg *build(const device_view *views, size_t nviews, const pending_ev *evs, size_t nev, int all,
-                       const int64_t *groups, int ngroups, weft_buf *b) {
+/* Encode the devices (views) and events visible to (all, groups) into b as
+ * one message (the SSE stream's snapshot); 0 when nothing is visible (or out
+ * of memory). */
+static int encode(const device_view *views, size_t nviews, const pending_ev *evs, size_t nev, int all,
+                  const int64_t *groups, int ngroups, weft_buf *b) {
     weft_buf_clear(b);
     weft_json_enc e;
     weft_json_enc_init(&e, b);
@@ -140,8 +156,146 @@ static feed_msg *build(const device_view *views, size_t nviews, const pending_ev
     }
     if (opened) weft_json_enc_end(&e);
     weft_json_enc_end(&e);
-    if (!any || weft_json_enc_finish(&e) < 0) return NULL;
-    return msg_from(b);
+    return any && weft_json_enc_finish(&e) == 0;
+}
+
+/* ---- messages of bounded size -------------------------------------------------
+ * The live socket's snapshot and each tick's update go out as messages of
+ * about `limit` bytes (feed_chunk_bytes), each a complete
+ * {"devices","positions","events"} update: a device's entry and its position
+ * are in the same message, events come after the devices. So no message is
+ * larger than a quarter of a viewer's queue, and a large state reaches the
+ * queue and the socket piece by piece. */
+typedef int (*emit_fn)(void *ud, const char *p, size_t n);
+
+typedef struct chunker {
+    weft_buf devs, pos, evs; /* comma-separated JSON values */
+    weft_buf tmp, out;
+    weft_json_enc enc;
+    size_t limit;
+    emit_fn emit;
+    void *ud;
+    int nmsgs, err;
+} chunker;
+
+static void ck_init(chunker *c, size_t limit, emit_fn emit, void *ud) {
+    memset(c, 0, sizeof *c);
+    weft_buf_init(&c->devs, 0), weft_buf_init(&c->pos, 0), weft_buf_init(&c->evs, 0);
+    weft_buf_init(&c->tmp, 0), weft_buf_init(&c->out, 0);
+    c->limit = limit, c->emit = emit, c->ud = ud;
+}
+
+static void ck_free(chunker *c) {
+    weft_buf_free(&c->devs), weft_buf_free(&c->pos), weft_buf_free(&c->evs);
+    weft_buf_free(&c->tmp), weft_buf_free(&c->out);
+}
+
+static weft_json_enc *ck_begin(chunker *c) {
+    weft_buf_clear(&c->tmp);
+    weft_json_enc_init(&c->enc, &c->tmp);
+    return &c->enc;
+}
+
+static void ck_end(chunker *c, weft_buf *list) {
+    if (weft_json_enc_finish(&c->enc) < 0 || (list->len && weft_buf_append(list, ",", 1) < 0) ||
+        weft_buf_append(list, c->tmp.data, c->tmp.len) < 0)
+        c->err = WEFT_ENOMEM;
+}
+
+static void ck_list(chunker *c, const char *key, const weft_buf *list) {
+    if (c->out.len > 1) weft_buf_appends(&c->out, ",");
+    weft_buf_appends(&c->out, key);
+    if (list->len) weft_buf_append(&c->out, list->data, list->len);
+    weft_buf_appends(&c->out, "]");
+}
+
+/* Emit what is gathered as one message; empty: also when nothing is (the
+ * snapshot of an audience that sees no device). */
+static void ck_flush(chunker *c, int empty) {
+    if (c->err || (!c->devs.len && !c->pos.len && !c->evs.len && !empty)) return;
+    weft_buf_clear(&c->out);
+    weft_buf_appends(&c->out, "{");
+    if (c->devs.len || empty) ck_list(c, "\"devices\":[", &c->devs);
+    if (c->pos.len || empty) ck_list(c, "\"positions\":[", &c->pos);
+    if (c->evs.len) ck_list(c, "\"events\":[", &c->evs);
+    if (weft_buf_appends(&c->out, "}") < 0) {
+        c->err = WEFT_ENOMEM;
+        return;
+    }
+    int rc = c->emit(c->ud, c->out.data, c->out.len);
+    if (rc < 0) c->err = rc;
+    else c->nmsgs++;
+    weft_buf_clear(&c->devs), weft_buf_clear(&c->pos), weft_buf_clear(&c->evs);
+}
+
+static void ck_maybe_flush(chunker *c) {
+    if (c->devs.len + c->pos.len + c->evs.len >= c->limit) ck_flush(c, 0);
+}
+
+/* A device's position, and its entry when with_device. */
+static void ck_device(chunker *c, const device_view *v, int with_device) {
+    if (with_device) {
+        model_device(ck_begin(c), v);
+        ck_end(c, &c->devs);
+    }
+    if (model_live_position(ck_begin(c), v)) ck_end(c, &c->pos);
+    ck_maybe_flush(c);
+}
+
+static void ck_event(chunker *c, const pending_ev *e) {
+    model_event(ck_begin(c), e->id, e->device_id, &e->ev);
+    ck_end(c, &c->evs);
+    ck_maybe_flush(c);
+}
+
+size_t feed_chunk_bytes(const fleet_config *c) {
+    size_t q = (size_t)c->live_queue_kb * 1024 / 4;
+    return q < 4096 ? 4096 : q > 65536 ? 65536 : q;
+}
+
+/* The snapshot's messages, shared: gathered by snap_emit. */
+typedef struct snap_msgs {
+    weft_hub_msg **m;
+    int n, cap;
+} snap_msgs;
+
+static int snap_emit(void *ud, const char *p, size_t n) {
+    snap_msgs *s = ud;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        weft_hub_msg **m = realloc(s->m, (size_t)cap * sizeof *m);
+        if (!m) return WEFT_ENOMEM;
+        s->m = m, s->cap = cap;
+    }
+    if (!(s->m[s->n] = weft_hub_msg_new(WEFT_WS_TEXT, p, n))) return WEFT_ENOMEM;
+    s->n++;
+    return 0;
+}
+
+static void snap_release(snap_msgs *s) {
+    for (int i = 0; i < s->n; i++) weft_hub_msg_release(s->m[i]);
+    free(s->m);
+}
+
+/* The snapshot of (all, groups) from devs (live_list's array) into *out (one
+ * empty update when nothing is visible). 0 or WEFT_ENOMEM. */
+static int snapshot_msgs(live_device **devs, size_t n, int all, const int64_t *groups, int ngroups,
+                         size_t limit, device_view *view, snap_msgs *out) {
+    chunker c;
+    ck_init(&c, limit, snap_emit, out);
+    for (size_t i = 0; i < n && !c.err; i++) {
+        if (devs[i]->deleted || !feed_visible(all, groups, ngroups, devs[i]->group_id)) continue;
+        model_view(devs[i], view);
+        ck_device(&c, view, 1);
+    }
+    ck_flush(&c, c.nmsgs == 0);
+    int rc = c.err;
+    ck_free(&c);
+    if (rc) {
+        snap_release(out);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
 }
 
 feed_msg *feed_snapshot(fleet *f, int all, const int64_t *groups, int ngroups) {
@@ -155,7 +309,7 @@ feed_msg *feed_snapshot(fleet *f, int all, const int64_t *groups, int ngroups) {
     }
     weft_buf b;
     weft_buf_init(&b, 0);
-    feed_msg *m = views ? build(views, k, NULL, 0, all, groups, ngroups, &b) : NULL;
+    feed_msg *m = views && encode(views, k, NULL, 0, all, groups, ngroups, &b) ? msg_from(&b) : NULL;
     if (!m && views) { /* nothing visible: still a valid, empty update */
         weft_buf_clear(&b);
         weft_buf_appends(&b, "{\"devices\":[],\"positions\":[]}");
@@ -189,7 +343,87 @@ static int same_audience(const feed_viewer *a, const feed_viewer *b) {
     return a->ngroups == b->ngroups && !memcmp(a->groups, b->groups, (size_t)a->ngroups * sizeof *a->groups);
 }
 
-static void tick(fleet_feed *fd, weft_buf *b) {
+/* Under vmu: queue every new live socket its audience's current state, a
+ * snapshot built once per audience and shared by reference (outside the
+ * socket's queue limit: weft_ws_send_msg SYNC), then subscribe it to the
+ * audience's topic. Runs after the tick's update was published, so what
+ * follows a socket's snapshot is newer than it. */
+static void send_snapshots(fleet_feed *fd) {
+    int any = 0;
+    for (feed_viewer *v = fd->viewers; v && !any; v = v->next) any = v->needs_state;
+    int64_t now = weft_now();
+    if (!any || (fd->last_snapshot_ms && now - fd->last_snapshot_ms < SNAPSHOT_MIN_INTERVAL_MS)) return;
+    fd->last_snapshot_ms = now;
+    size_t n;
+    live_device **devs = live_list(fd->f->devices, &n);
+    device_view *view = malloc(sizeof *view);
+    size_t limit = feed_chunk_bytes(&fd->f->cfg);
+    for (feed_viewer *v = fd->viewers; v && view && devs; v = v->next) {
+        if (!v->needs_state) continue;
+        snap_msgs sm = {0};
+        if (snapshot_msgs(devs, n, v->all, v->groups, v->ngroups, limit, view, &sm) < 0)
+            break; /* out of memory: these sockets wait for the next round */
+        atomic_fetch_add(&fd->st.snapshots, 1);
+        char topic[256];
+        feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
+        for (feed_viewer *u = v; u; u = u->next) { /* every new socket of this audience */
+            if (!u->needs_state || !same_audience(u, v)) continue;
+            int rc = 0;
+            for (int i = 0; i < sm.n && !rc; i++) rc = weft_ws_send_msg(u->ws, sm.m[i], WEFT_WS_SEND_SYNC);
+            if (rc == WEFT_ENOMEM) continue; /* try again next round */
+            u->needs_state = 0;
+            if (!rc) weft_hub_subscribe_ws(fd->f->hub, topic, u->ws); /* else it is closing */
+        }
+        snap_release(&sm);
+    }
+    free(view);
+    free(devs);
+}
+
+/* What a device entry shows apart from lastUpdate and distanceToday, which
+ * change with every fix (FNV-1a over the fields). */
+static uint64_t device_sig(const device_view *v) {
+    uint64_t h = 1469598103934665603ull;
+#define MIX(p, n)                                                                                  \
+    for (size_t k_ = 0; k_ < (n); k_++) h = (h ^ ((const unsigned char *)(p))[k_]) * 1099511628211ull
+    MIX(v->name, strlen(v->name));
+    MIX(v->unique_id, strlen(v->unique_id));
+    MIX(v->category, strlen(v->category));
+    int64_t f[] = {v->group_id, v->disabled, (int64_t)(v->speed_limit_kn * 1000), v->st.status, v->st.has_fix,
+                   v->st.moving, v->st.motion_since_ms, v->st.ignition};
+    MIX(f, sizeof f);
+#undef MIX
+    return h | 1; /* never 0, a device not sent yet */
+}
+
+/* A tick's update for one audience: each message to the audience's fn
+ * viewers and, once, to its hub topic. */
+typedef struct delta_out {
+    fleet_feed *fd;
+    feed_viewer *v; /* the audience's first viewer */
+    int hub;        /* the audience has hub subscribers (live sockets, streams) */
+    char topic[256];
+} delta_out;
+
+static int delta_emit(void *ud, const char *p, size_t n) {
+    delta_out *d = ud;
+    atomic_fetch_add(&d->fd->st.messages, 1);
+    atomic_fetch_add(&d->fd->st.bytes, (int64_t)n);
+    feed_msg *m = NULL;
+    for (feed_viewer *u = d->v; u; u = u->next) {
+        if (!u->fn || !same_audience(u, d->v)) continue;
+        if (!m) {
+            weft_buf b = {.data = (char *)p, .len = n};
+            if (!(m = msg_from(&b))) return WEFT_ENOMEM;
+        }
+        u->fn(u->ud, m);
+    }
+    feed_msg_release(m);
+    if (d->hub && d->fd->f->hub) weft_hub_publish(d->fd->f->hub, d->topic, WEFT_WS_TEXT, 0, p, n);
+    return 0;
+}
+
+static void tick(fleet_feed *fd) {
     pthread_mutex_lock(&fd->mu);
     live_device **ch = fd->changed;
     size_t nch = fd->nchanged;
@@ -201,34 +435,49 @@ static void tick(fleet_feed *fd, weft_buf *b) {
     pthread_mutex_unlock(&fd->mu);
     if (nch || nev) {
         device_view *views = malloc((nch ? nch : 1) * sizeof *views);
+        unsigned char *with_dev = malloc(nch ? nch : 1);
         size_t nv = 0;
-        for (size_t i = 0; views && i < nch; i++)
-            if (!ch[i]->deleted) model_view(ch[i], &views[nv++]);
+        int64_t now = weft_now();
+        for (size_t i = 0; views && with_dev && i < nch; i++) {
+            if (ch[i]->deleted) continue;
+            model_view(ch[i], &views[nv]);
+            /* a device's entry goes out when what it shows changed, and
+             * every DEVICE_REFRESH_MS for lastUpdate and distanceToday;
+             * its position at every change */
+            uint64_t sig = device_sig(&views[nv]);
+            with_dev[nv] = sig != ch[i]->feed_sig || now - ch[i]->feed_sent_ms >= DEVICE_REFRESH_MS;
+            if (with_dev[nv]) ch[i]->feed_sig = sig, ch[i]->feed_sent_ms = now;
+            nv++;
+        }
+        if (!with_dev) free(views), views = NULL;
+        size_t limit = feed_chunk_bytes(&fd->f->cfg);
         pthread_mutex_lock(&fd->vmu);
-        /* one message per audience: the first viewer of each builds it */
+        /* one update per audience: the first viewer of each builds it */
         for (feed_viewer *v = fd->viewers; v && views; v = v->next) {
             int seen = 0;
             for (feed_viewer *u = fd->viewers; u != v && !seen; u = u->next) seen = same_audience(u, v);
             if (seen) continue;
-            feed_msg *m = build(views, nv, ev, nev, v->all, v->groups, v->ngroups, b);
-            if (!m) continue;
-            atomic_fetch_add(&fd->st.messages, 1);
-            atomic_fetch_add(&fd->st.bytes, (int64_t)m->len);
-            int hub_viewers = 0;
-            for (feed_viewer *u = v; u; u = u->next) {
-                if (!same_audience(u, v)) continue;
-                if (u->fn) u->fn(u->ud, m);
-                else hub_viewers = 1;
-            }
-            if (hub_viewers && fd->f->hub) { /* once per audience, shared by every subscriber */
-                char topic[256];
-                feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
-                weft_hub_publish(fd->f->hub, topic, WEFT_WS_TEXT, 0, m->data, m->len);
-            }
-            feed_msg_release(m);
+            delta_out d = {.fd = fd, .v = v};
+            for (feed_viewer *u = v; u && !d.hub; u = u->next) d.hub = !u->fn && same_audience(u, v);
+            feed_topic(v->all, v->groups, v->ngroups, d.topic, sizeof d.topic);
+            chunker c;
+            ck_init(&c, limit, delta_emit, &d);
+            for (size_t i = 0; i < nv && !c.err; i++)
+                if (feed_visible(v->all, v->groups, v->ngroups, views[i].group_id)) ck_device(&c, &views[i], with_dev[i]);
+            for (size_t i = 0; i < nev && !c.err; i++)
+                if (feed_visible(v->all, v->groups, v->ngroups, ev[i].group_id)) ck_event(&c, &ev[i]);
+            ck_flush(&c, 0);
+            if (c.err) weft_log_warn("live: an update was not sent: %s", weft_strerror(c.err));
+            ck_free(&c);
         }
         pthread_mutex_unlock(&fd->vmu);
         free(views);
+        free(with_dev);
+    }
+    if (fd->f->hub) {
+        pthread_mutex_lock(&fd->vmu);
+        send_snapshots(fd);
+        pthread_mutex_unlock(&fd->vmu);
     }
     free(ch);
     free(ev);
@@ -237,14 +486,11 @@ static void tick(fleet_feed *fd, weft_buf *b) {
 
 static void feed_task(void *arg) {
     fleet_feed *fd = arg;
-    weft_buf b;
-    weft_buf_init(&b, 0);
-    int64_t period = 1000 / (fd->f->cfg.live_max_flushes_per_s > 0 ? fd->f->cfg.live_max_flushes_per_s : 4);
+    int64_t period = feed_tick_ms(&fd->f->cfg);
     while (!atomic_load(&fd->stop)) {
         if (weft_sleep(period) < 0) break;
-        tick(fd, &b);
+        tick(fd);
     }
-    weft_buf_free(&b);
     weft_wg_done(&fd->done);
 }
 
@@ -276,6 +522,23 @@ void feed_free(fleet_feed *fd) {
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+int64_t feed_tick_ms(const fleet_config *c) {
+    int64_t t = c->live_tick_ms > 0 ? c->live_tick_ms : 50;
+    if (c->live_max_flushes_per_s > 0 && 1000 / c->live_max_flushes_per_s > t) t = 1000 / c->live_max_flushes_per_s;
+    return t;
+}
+
+feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws) {
+    feed_viewer *v = feed_subscribe(f, all, groups, ngroups, NULL, NULL);
+    if (!v) return NULL;
+    fleet_feed *fd = f->feed;
+    pthread_mutex_lock(&fd->vmu);
+    v->ws = ws;
+    v->needs_state = 1;
+    pthread_mutex_unlock(&fd->vmu);
+    return v;
 }
 
 feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroups, feed_deliver_fn fn, void *ud) {

@@ -5,11 +5,19 @@
  *
  * Coalescing happens before anything is encoded: a device that reports ten
  * times between two ticks is one entry at the next tick, with its latest
- * state. Ticks come live.max_flushes_per_s times a second. A message is built
+ * state. Ticks come every live.tick_ms (feed_tick_ms). A message is built
  * once per *audience* — the set of groups a viewer may see; every admin shares
  * one, every viewer of the same groups another — and the same bytes
  * (reference-counted) go to every viewer of that audience, so 500 viewers
  * cost one encoding per audience per tick, not 500.
+ *
+ * A live socket's first state (the snapshot) is made the same way: at a tick
+ * (at most every SNAPSHOT_MIN_INTERVAL_MS, feed.c) the feed encodes the
+ * snapshot once per audience that has new sockets, in messages of
+ * feed_chunk_bytes, and queues those shared messages to each of them
+ * outside live.queue_kb (weft_ws_send_msg with WEFT_WS_SEND_SYNC): a state of
+ * any size arrives whole, and the queue limit still catches a socket that
+ * falls behind on the updates after it.
  */
 #ifndef FLEET_FEED_H
 #define FLEET_FEED_H
@@ -17,6 +25,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "weft/ws.h"
 
 #include "fleet.h"
 
@@ -46,7 +56,17 @@ void feed_free(fleet_feed *fd);
  * subscribe to it: one frame shared by all of them). */
 feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroups, feed_deliver_fn fn,
                             void *ud);
+/* A live socket: at the next tick the feed queues ws its audience's
+ * snapshot, then subscribes it to the audience's hub topic (feed_topic).
+ * ws must stay valid until feed_unsubscribe; then unsubscribe it from the
+ * topic (weft_hub_unsubscribe_ws). NULL when out of memory. */
+feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws);
 void feed_unsubscribe(fleet *f, feed_viewer *v);
+/* The tick: live.tick_ms, or longer when live.max_flushes_per_s asks. */
+int64_t feed_tick_ms(const fleet_config *c);
+/* The size at which the snapshot and the updates are cut into messages: a
+ * quarter of live.queue_kb, within 4..64 KiB. */
+size_t feed_chunk_bytes(const fleet_config *c);
 /* The hub topic of an audience ("live:all", "live:g:3,7") into out. */
 void feed_topic(int all, const int64_t *groups, int ngroups, char *out, size_t cap);
 
@@ -63,7 +83,7 @@ void feed_publish_ack(fleet *f, int64_t event_id, int64_t device_id, int64_t gro
 
 /* Counters for /metrics. */
 typedef struct feed_stats {
-    _Atomic int64_t ticks, messages, bytes, viewers;
+    _Atomic int64_t ticks, messages, bytes, viewers, snapshots;
 } feed_stats;
 feed_stats *feed_get_stats(fleet_feed *fd);
 

@@ -72,6 +72,8 @@ typedef struct live_device {
     uint32_t attrs_len, attrs_cap;
     uint64_t version; /* bumped on every change, for the live socket */
     int feed_pending; /* queued for the next live update (feed.c, under its lock) */
+    uint64_t feed_sig;   /* feed.c's task only: what its last device entry showed ... */
+    int64_t feed_sent_ms; /* ... and when it was sent */
 } live_device;
 
 /* A state with nothing known yet. */

@@ -451,6 +451,24 @@ int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n);
 /* The same with a coalescing key (see WEFT_WS_QUEUE_COALESCE). */
 int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, size_t n);
 
+/* Queue a shared message (weft_hub_msg_new) by reference: its frame is not
+ * copied into the queue (a client connection copies and masks it). flags:
+ *   0                   as weft_ws_send, under max_queue and the queue policy;
+ *   WEFT_WS_SEND_SYNC   part of the initial state a server sends on
+ *                       connecting (a snapshot, possibly in many messages):
+ *                       not counted against max_queue and never dropped or
+ *                       replaced by the policy, so a state larger than the
+ *                       queue still arrives whole. What is queued behind it
+ *                       is limited as usual, so a peer that does not read
+ *                       still ends under the policy. The bytes are the
+ *                       caller's to bound: share one message between the
+ *                       connections that need the same state.
+ * The writer takes at most about 256 KiB of the queue per write, so a long
+ * queue of shared messages is never copied whole. Returns as weft_ws_send. */
+typedef struct weft_hub_msg weft_hub_msg; /* (the hub's, below) */
+enum { WEFT_WS_SEND_SYNC = 1 };
+int weft_ws_send_msg(weft_ws *ws, weft_hub_msg *m, int flags);
+
 /* Start the closing handshake with code (1000-1003, 1007-1011, 3000-4999;
  * 0 sends a close frame without one) and reason (cut to 123 bytes), after
  * what is already queued; then wait, within close_timeout_ms, for the peer's
@@ -510,6 +528,12 @@ weft_str weft_hub_msg_data(const weft_hub_msg *m);
 int weft_hub_msg_opcode(const weft_hub_msg *m);
 /* Drop a reference (a channel subscriber owns one per message it received). */
 void weft_hub_msg_release(weft_hub_msg *m);
+/* Make a message the way weft_hub_publish does (payload copied once, the
+ * server frame built once), for an application that queues the same bytes
+ * to connections of its choosing with weft_ws_send_msg. opcode WEFT_WS_TEXT
+ * (valid UTF-8) or WEFT_WS_BINARY. The caller owns the one reference. NULL
+ * when the opcode or the text is invalid or out of memory. */
+weft_hub_msg *weft_hub_msg_new(int opcode, const void *p, size_t n);
 
 typedef struct weft_hub_broker {
     /* called after the local fan-out of every weft_hub_publish, on the

@@ -40,6 +40,10 @@
 
 enum { ST_OPEN, ST_CLOSING, ST_CLOSED };
 enum { READ_CHUNK = 16384, MAX_IOV = 64, RECYCLE_MAX = 1024 };
+/* The writer takes queued data items up to this many bytes per write (at
+ * least one item), so a long queue of shared frames is not copied whole into
+ * one connection's write buffer. */
+enum { WRITE_BATCH = 256 * 1024 };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -49,6 +53,7 @@ typedef struct item {
     int opcode;
     uint64_t key;
     size_t n;
+    size_t counted;       /* bytes counted against max_queue: n, or 0 for a WEFT_WS_SEND_SYNC item */
     weft_hub_msg *shared; /* a hub message framed once for every subscriber; else data[] */
     uint8_t data[];
 } item;
@@ -296,15 +301,25 @@ static void writer(void *arg) {
             pthread_mutex_unlock(&ws->qlock);
             break;
         }
-        /* controls first, then the data, as one list */
+        /* controls first, then the data up to WRITE_BATCH bytes, as one list */
+        size_t take = 0;
+        item *last = NULL;
+        for (item *it = data; it && (!last || take + it->n <= WRITE_BATCH); it = it->next) {
+            take += it->n;
+            ws->queued -= it->counted;
+            last = it;
+        }
+        if (last) {
+            ws->data = last->next;
+            if (!ws->data) ws->data_tail = &ws->data;
+            last->next = NULL;
+        }
         if (batch)
-            *ws->ctl_tail = data;
+            *ws->ctl_tail = last ? data : NULL;
         else
             batch = data;
-        ws->ctl = ws->data = NULL;
+        ws->ctl = NULL;
         ws->ctl_tail = &ws->ctl;
-        ws->data_tail = &ws->data;
-        ws->queued = 0;
         int closed = ws->state == ST_CLOSED;
         pthread_mutex_unlock(&ws->qlock);
 
@@ -458,7 +473,7 @@ static item *new_item(int opcode, uint64_t key, const void *p, size_t n) {
     it->next = NULL;
     it->opcode = opcode;
     it->key = key;
-    it->n = n;
+    it->n = it->counted = n;
     it->shared = NULL;
     if (n) memcpy(it->data, p, n);
     return it;
@@ -481,6 +496,7 @@ static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
     size_t n = weft_ws_close_payload(pl, code, reason, reason ? strlen(reason) : 0);
     item *it = new_item(WEFT_WS_CLOSE, 0, pl, n);
     if (!it) return WEFT_ENOMEM;
+    it->counted = 0; /* not data: never counted in queued */
     ws->close_queued = 1;
     if (ws->state == ST_OPEN) ws->state = ST_CLOSING;
     if (!ws->close_code && code) {
@@ -495,7 +511,7 @@ static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
 /* Queue a data item under the queue policy; takes it (freed on failure). */
 static int enqueue(weft_ws *ws, item *it) {
     uint64_t key = it->key;
-    size_t n = it->n;
+    size_t n = it->counted;
     item *drop = NULL, **drop_tail = &drop;
     int rc = 0;
     pthread_mutex_lock(&ws->qlock);
@@ -510,7 +526,7 @@ static int enqueue(weft_ws *ws, item *it) {
             it->next = old->next;
             *pp = it;
             if (ws->data_tail == &old->next) ws->data_tail = &it->next;
-            ws->queued = ws->queued - old->n + n;
+            ws->queued = ws->queued - old->counted + n;
             old->next = NULL;
             *drop_tail = old;
             drop_tail = &old->next;
@@ -532,11 +548,16 @@ static int enqueue(weft_ws *ws, item *it) {
             queue_close_locked(ws, WEFT_WS_POLICY, "send queue full");
             goto out;
         }
-        while (ws->data && ws->queued + n > ws->cfg.max_queue) {
-            item *old = ws->data;
-            ws->data = old->next;
-            if (!ws->data) ws->data_tail = &ws->data;
-            ws->queued -= old->n;
+        /* the oldest counted items go; an initial state (WEFT_WS_SEND_SYNC) stays */
+        for (item **pp = &ws->data; *pp && ws->queued + n > ws->cfg.max_queue;) {
+            item *old = *pp;
+            if (!old->counted || old->opcode >= 8) {
+                pp = &old->next;
+                continue;
+            }
+            *pp = old->next;
+            if (ws->data_tail == &old->next) ws->data_tail = pp;
+            ws->queued -= old->counted;
             old->next = NULL;
             *drop_tail = old;
             drop_tail = &old->next;
@@ -568,21 +589,32 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     return enqueue(ws, it);
 }
 
-int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) {
+static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     weft_str pl = weft_hub_msg_data(m);
     int op = weft_hub_msg_opcode(m);
-    if (ws->role == WEFT_WS_CLIENT) /* a client masks every frame itself */
-        return weft_ws_send_keyed(ws, op, key, pl.p, pl.n);
-    if (pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
-    /* always queued, never inline: a publisher that runs ahead of the
-     * writers lets each subscriber's writer take several messages in one
-     * write (measured: inline, the fan-out cost several times the CPU per
-     * delivery once the server fell behind) */
-    item *it = new_item(op, key, NULL, 0);
-    if (!it) return WEFT_ENOMEM;
-    it->n = pl.n;
-    it->shared = weft__hub_msg_ref(m);
+    int sync = flags & WEFT_WS_SEND_SYNC;
+    if (!sync && pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    item *it;
+    if (ws->role == WEFT_WS_CLIENT) { /* a client masks every frame itself: a copy */
+        if (!(it = new_item(op, key, pl.p, pl.n))) return WEFT_ENOMEM;
+    } else {
+        /* always queued, never inline: a publisher that runs ahead of the
+         * writers lets each subscriber's writer take several messages in one
+         * write (measured: inline, the fan-out cost several times the CPU per
+         * delivery once the server fell behind) */
+        if (!(it = new_item(op, key, NULL, 0))) return WEFT_ENOMEM;
+        it->n = it->counted = pl.n;
+        it->shared = weft__hub_msg_ref(m);
+    }
+    if (sync) it->key = 0, it->counted = 0;
     return enqueue(ws, it);
+}
+
+int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) { return send_shared(ws, m, key, 0); }
+
+int weft_ws_send_msg(weft_ws *ws, weft_hub_msg *m, int flags) {
+    if (!m || (flags & ~WEFT_WS_SEND_SYNC)) return WEFT_EINVAL;
+    return send_shared(ws, m, 0, flags);
 }
 
 int weft__ws_is_closed(weft_ws *ws) {

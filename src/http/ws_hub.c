@@ -99,6 +99,12 @@ static weft_hub_msg *msg_new(int opcode, const void *p, size_t n) {
     return m;
 }
 
+weft_hub_msg *weft_hub_msg_new(int opcode, const void *p, size_t n) {
+    if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return NULL;
+    if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return NULL;
+    return msg_new(opcode, p, n);
+}
+
 /* ---- topics and subscribers ------------------------------------------------------- */
 
 enum { SUB_WS, SUB_CHAN };

@@ -33,7 +33,7 @@ static int env_start(env *e, int pg) {
     snprintf(e->f.cfg.ingest_host, sizeof e->f.cfg.ingest_host, "127.0.0.1");
     e->f.cfg.osmand_port = e->f.cfg.teltonika_port = 0;
     e->f.cfg.commit_interval_ms = 1;
-    e->f.cfg.live_max_flushes_per_s = 20;
+    e->f.cfg.live_tick_ms = 50;
     if (pg) { /* a schema of its own, so runs and flavors do not meet */
         weft_pg *db;
         weft_db_err err;

@@ -5,7 +5,9 @@
  * sent to the OsmAnd port; a viewer of another group never receives that
  * device; an anonymous or cross-site socket is refused; a shutdown closes
  * the socket with 1001; an acknowledged event reaches the sockets and the
- * stream of the users who see its device, and no other.
+ * stream of the users who see its device, and no other; a snapshot far
+ * above live.queue_kb arrives whole, in pieces; a reader that falls behind
+ * on the updates is closed with 1008.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +45,7 @@ static int env_start(env *e) {
     snprintf(c->ingest_host, sizeof c->ingest_host, "127.0.0.1");
     c->osmand_port = c->teltonika_port = 0;
     c->commit_interval_ms = 1;
-    c->live_max_flushes_per_s = 20;
+    c->live_tick_ms = 50;
     snprintf(c->admin_email, sizeof c->admin_email, "admin@t.local");
     snprintf(c->admin_password, sizeof c->admin_password, "admin-password-1");
     api_pwhash_set_light(1);
@@ -309,6 +311,162 @@ TEST(live_stream_sse) {
     }
     ASSERT(got);
     weft_close(fd);
+    env_stop(e);
+    free(e);
+}
+
+/* 300 devices with long names: a snapshot of ~140 KB against the smallest
+ * live.queue_kb (16). The socket is not refused: the snapshot comes in
+ * several messages, every device exactly once, then the updates. */
+enum { BULK = 300 };
+static int bulk_devices(env *e) {
+    weft_db_err err;
+    for (int i = 0; i < BULK; i++) {
+        char uid[32], name[128];
+        snprintf(uid, sizeof uid, "bulk-%03d", i);
+        snprintf(name, sizeof name, "Delivery van %03d of the northern depot, route %03d, second shift %*s", i, i, 40, "");
+        if (fleet_device_create(&e->f, uid, name, 0, NULL, &err) != 0) return -1;
+    }
+    return 0;
+}
+
+static weft_ws *admin_socket(env *e) {
+    char admin[256], url[64], origin[64];
+    if (login(e, "admin@t.local", "admin-password-1", admin, sizeof admin) != 200) return NULL;
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
+    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
+    weft_ws_client_opts o = {.origin = origin, .headers = admin};
+    int rc = 0;
+    return weft_ws_dial(url, &o, NULL, weft_deadline_in(5000), &rc, NULL);
+}
+
+TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    e->f.cfg.live_queue_kb = 16; /* read at each upgrade */
+    ASSERT_EQ(bulk_devices(e), 0);
+    weft_ws *ws = admin_socket(e);
+    ASSERT(ws);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    static int seen[BULK];
+    memset(seen, 0, sizeof seen);
+    int msgs = 0, distinct = 0, twice = 0;
+    size_t bytes = 0;
+    while (distinct < BULK && next(ws, &b, 5000)) {
+        msgs++;
+        bytes += b.len;
+        for (int i = 0; i < BULK; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
+            if (!strstr(b.data, want)) continue;
+            if (seen[i]++) twice++;
+            else distinct++;
+        }
+    }
+    ASSERT_EQ(distinct, BULK);
+    ASSERT_EQ(twice, 0);
+    ASSERT_GT(bytes, 16 * 1024 * 4); /* far above the queue limit */
+    ASSERT_GT(msgs, 1);              /* in pieces */
+    /* and the updates follow */
+    ASSERT_EQ(osmand(e, "bulk-007", 48.3), 0);
+    int saw = 0;
+    for (int i = 0; i < 20 && !saw; i++) {
+        if (!next(ws, &b, 2000)) break;
+        saw = strstr(b.data, "\"latitude\":48.3") != NULL;
+    }
+    ASSERT(saw);
+    /* a second fix with the same status and motion: its position without
+     * the device's entry (sent again only when it changes, or after 10 s) */
+    ASSERT_EQ(osmand(e, "bulk-007", 48.4), 0);
+    saw = 0;
+    for (int i = 0; i < 20 && !saw; i++) {
+        if (!next(ws, &b, 2000)) break;
+        saw = strstr(b.data, "\"latitude\":48.4") != NULL;
+    }
+    ASSERT(saw);
+    ASSERT(!strstr(b.data, "\"uniqueId\":\"bulk-007\""));
+    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(ws);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
+/* A viewer that reads nothing while every device changes at every tick:
+ * once its updates pass live.queue_kb (and the kernel's socket buffers are
+ * full) it is closed with 1008 "send queue full"; a viewer that reads keeps
+ * its socket, and the server goes on. */
+typedef struct reader {
+    weft_ws *ws;
+    _Atomic int stop, msgs;
+    weft_wg wg;
+} reader;
+
+static void read_task(void *arg) {
+    reader *r = arg;
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    while (!atomic_load(&r->stop)) {
+        int rc = weft_ws_recv(r->ws, &b, weft_deadline_in(100));
+        if (rc == WEFT_WS_TEXT) atomic_fetch_add(&r->msgs, 1);
+        else if (rc != WEFT_ETIMEDOUT) break;
+    }
+    weft_buf_free(&b);
+    weft_wg_done(&r->wg);
+}
+
+TEST(live_socket_reader_that_falls_behind_gets_1008) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0); /* live.queue_kb: the default, 1 MiB */
+    ASSERT_EQ(bulk_devices(e), 0);
+    weft_ws *slow = admin_socket(e);
+    ASSERT(slow);
+    reader *r = calloc(1, sizeof *r);
+    ASSERT(r);
+    ASSERT((r->ws = admin_socket(e)) != NULL);
+    weft_wg_init(&r->wg);
+    ASSERT_EQ(test_go_wg(&r->wg, read_task, r), 0);
+    live_device *devs[BULK];
+    for (int i = 0; i < BULK; i++) {
+        char uid[32];
+        snprintf(uid, sizeof uid, "bulk-%03d", i);
+        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
+    }
+    /* ~150 KB an update, a tick every 50 ms: 3 MB/s, past the loopback
+     * buffers and the queue in a few seconds; stop as soon as the hub found
+     * a queue full */
+    weft_hub_stats st = {0};
+    for (int t = 0; t < 600 && !st.dropped; t++) {
+        for (int i = 0; i < BULK; i++) { /* a change the device entry shows: it is sent */
+            live_lock(devs[i]);
+            devs[i]->st.ignition = t & 1;
+            live_unlock(devs[i]);
+            feed_publish(&e->f, devs[i], NULL, 0);
+        }
+        weft_sleep(50);
+        weft_hub_get_stats(e->f.hub, &st);
+    }
+    ASSERT_GT(st.dropped, 0);
+    atomic_store(&r->stop, 1);
+    weft_wg_wait(&r->wg, -1);
+    ASSERT_EQ(weft_ws_close_status(r->ws, NULL), 0); /* the reader is still open */
+    ASSERT_GT(atomic_load(&r->msgs), 10);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int rc;
+    while ((rc = weft_ws_recv(slow, &b, weft_deadline_in(test_slack_ms(10000)))) == WEFT_WS_TEXT) {}
+    ASSERT_ERR(rc, WEFT_ECLOSED);
+    const char *why = NULL;
+    ASSERT_EQ(weft_ws_close_status(slow, &why), 1008);
+    ASSERT(why && strstr(why, "send queue full"));
+    weft_ws_free(slow);
+    weft_ws_close(r->ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(r->ws);
+    free(r);
+    weft_buf_free(&b);
     env_stop(e);
     free(e);
 }

@@ -22,6 +22,9 @@ typedef struct tsrv {
     weft_ws_config cfg;
     _Atomic int sse_done;
     char last_event_id[64];
+    /* /sync/{topic}: the messages queued as the initial state (WEFT_WS_SEND_SYNC) */
+    weft_hub_msg **sync;
+    int nsync;
 } tsrv;
 
 static tsrv *g_srv;
@@ -31,22 +34,37 @@ static void serve_task(void *a) {
     atomic_store(&t->serve_rc, weft_http_serve(t->s));
 }
 
-/* /sub/{topic}: a WebSocket subscribed to topic that reads until closed. */
-static int h_sub(weft_http_ctx *c, void *ud) {
-    (void)ud;
+/* A WebSocket that is queued sync[0..nsync) as its initial state (by
+ * reference, outside max_queue), then subscribed to the route's {topic},
+ * and reads until closed. */
+static int serve_sub(weft_http_ctx *c, weft_hub_msg **sync, int nsync) {
     int err;
     weft_ws *ws = weft_ws_upgrade(c, NULL, &g_srv->cfg, &err);
     if (!ws) return err == WEFT_EPARSE ? 0 : err;
     char topic[64];
     weft_str tp = weft_http_param(c, "topic");
     snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
-    weft_hub_subscribe_ws(g_srv->hub, topic, ws);
+    int rc = 0;
+    for (int i = 0; i < nsync && !rc; i++) rc = weft_ws_send_msg(ws, sync[i], WEFT_WS_SEND_SYNC);
+    if (!rc) weft_hub_subscribe_ws(g_srv->hub, topic, ws);
     weft_buf m;
     weft_buf_init(&m, 0);
     while (weft_ws_recv(ws, &m, -1) > 0) {}
     weft_buf_free(&m);
     weft_ws_free(ws);
     return 0;
+}
+
+/* /sub/{topic}: a WebSocket subscribed to topic that reads until closed. */
+static int h_sub(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    return serve_sub(c, NULL, 0);
+}
+
+/* /sync/{topic}: the same, with g_srv->sync[] as its initial state. */
+static int h_sync(weft_http_ctx *c, void *ud) {
+    (void)ud;
+    return serve_sub(c, g_srv->sync, g_srv->nsync);
 }
 
 /* /events/{topic}: an SSE stream of topic. */
@@ -70,6 +88,7 @@ static int start(tsrv *t, const weft_ws_config *cfg) {
     t->r = weft_http_router_new();
     weft_http_route(t->r, "GET", "/sub/{topic}", h_sub, NULL);
     weft_http_route(t->r, "GET", "/events/{topic}", h_events, NULL);
+    weft_http_route(t->r, "GET", "/sync/{topic}", h_sync, NULL);
     atomic_init(&t->serve_rc, 12345);
     weft_group_init(&t->g);
     weft_http_config hc = {.port = 0, .shutdown_timeout_ms = 3000};
@@ -231,6 +250,104 @@ TEST(hub_slow_subscriber_never_stalls_the_publisher) {
     weft_close(fd);
     weft_ws_close(fast, WEFT_WS_NORMAL, NULL);
     weft_ws_free(fast);
+    ASSERT_EQ(stop(&t), 0);
+}
+
+static weft_ws *dial_sync(tsrv *t, const char *topic) {
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync/%s", t->port, topic);
+    int err;
+    weft_ws_config cc = {.max_message = 1 << 20};
+    return weft_ws_dial(url, NULL, &cc, weft_deadline_in(5000), &err, NULL);
+}
+
+/* An initial state 32 times the queue limit (64 shared messages of 4 KiB,
+ * max_queue 8 KiB, policy close) reaches two connections whole and in
+ * order, and the topic's next message comes after it. */
+TEST(ws_sync_state_larger_than_the_queue_arrives_whole) {
+    weft_ws_config cfg = {.max_queue = 8 * 1024, .queue_policy = WEFT_WS_QUEUE_CLOSE};
+    tsrv t;
+    ASSERT_EQ(start(&t, &cfg), 0);
+    enum { N = 64, SZ = 4096 };
+    weft_hub_msg *sync[N];
+    static char body[SZ];
+    for (int i = 0; i < N; i++) {
+        memset(body, 'a' + i % 26, sizeof body);
+        snprintf(body, 16, "part %02d", i);
+        ASSERT((sync[i] = weft_hub_msg_new(WEFT_WS_TEXT, body, sizeof body)) != NULL);
+    }
+    ASSERT(weft_hub_msg_new(WEFT_WS_TEXT, "\xFF", 1) == NULL);
+    ASSERT(weft_hub_msg_new(WEFT_WS_PING, "x", 1) == NULL);
+    t.sync = sync, t.nsync = N;
+    weft_ws *c[2] = {dial_sync(&t, "after"), dial_sync(&t, "after")};
+    ASSERT(c[0] && c[1]);
+    ASSERT_EQ(wait_subs(t.hub, 2), 0);
+    ASSERT_EQ(weft_hub_publish(t.hub, "after", WEFT_WS_TEXT, 0, "delta", 5), 2);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < N; i++) {
+            ASSERT_EQ(weft_ws_recv(c[k], &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+            ASSERT_EQ(m.len, (size_t)SZ);
+            char want[16];
+            snprintf(want, sizeof want, "part %02d", i);
+            ASSERT_MEMEQ(m.data, want, strlen(want) + 1);
+            ASSERT_EQ(m.data[SZ - 1], 'a' + i % 26);
+        }
+        ASSERT_EQ(weft_ws_recv(c[k], &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+        ASSERT(m.len == 5 && !memcmp(m.data, "delta", 5));
+    }
+    weft_buf_free(&m);
+    for (int i = 0; i < N; i++) weft_hub_msg_release(sync[i]);
+    for (int k = 0; k < 2; k++) {
+        weft_ws_close(c[k], WEFT_WS_NORMAL, NULL);
+        weft_ws_free(c[k]);
+    }
+    ASSERT_EQ(stop(&t), 0);
+}
+
+/* The initial state is exempt, what follows it is not: a client that reads
+ * nothing while 16 MiB of state is pending (more than the kernel buffers
+ * take) and then 64 KiB of updates arrive is closed with 1008 "send queue
+ * full" once the updates pass max_queue (the backlog, the rest of the state
+ * with it, is dropped: the client starts again from a fresh state). */
+TEST(ws_sync_state_then_a_reader_that_falls_behind_gets_1008) {
+    weft_ws_config cfg = {.max_queue = 8 * 1024, .queue_policy = WEFT_WS_QUEUE_CLOSE};
+    tsrv t;
+    ASSERT_EQ(start(&t, &cfg), 0);
+    enum { N = 64 };
+    size_t sz = 256 * 1024;
+    char *big = malloc(sz);
+    ASSERT(big);
+    memset(big, 's', sz);
+    weft_hub_msg *m0 = weft_hub_msg_new(WEFT_WS_BINARY, big, sz);
+    free(big);
+    ASSERT(m0);
+    weft_hub_msg *sync[N];
+    for (int i = 0; i < N; i++) sync[i] = m0; /* one message, 64 references */
+    t.sync = sync, t.nsync = N;
+    weft_ws *c = dial_sync(&t, "deltas");
+    ASSERT(c);
+    ASSERT_EQ(wait_subs(t.hub, 1), 0);
+    static char upd[1024];
+    memset(upd, 'u', sizeof upd);
+    int queued = 0;
+    for (int i = 0; i < 64; i++) queued += weft_hub_publish(t.hub, "deltas", WEFT_WS_BINARY, 0, upd, sizeof upd);
+    ASSERT_LT(queued, 64); /* refused once the queue was full */
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int got = 0, rc;
+    while ((rc = weft_ws_recv(c, &m, weft_deadline_in(test_slack_ms(10000)))) == WEFT_WS_BINARY) {
+        if (m.len == sz) got++;
+    }
+    ASSERT_ERR(rc, WEFT_ECLOSED);
+    const char *why = NULL;
+    ASSERT_EQ(weft_ws_close_status(c, &why), WEFT_WS_POLICY);
+    ASSERT(why && strstr(why, "queue full"));
+    ASSERT_LE(got, N);
+    weft_buf_free(&m);
+    weft_hub_msg_release(m0);
+    weft_ws_free(c);
     ASSERT_EQ(stop(&t), 0);
 }
 
