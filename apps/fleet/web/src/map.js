@@ -66,6 +66,10 @@ function mergeByClass(fc) {
 export function createMap(el, store, server) {
   const map = L.map(el, { zoomControl: true, maxZoom: 19, minZoom: 2, preferCanvas: false, worldCopyJump: true, attributionControl: !!server.tileUrl })
     .setView([48.2082, 16.3738], 13);
+  // Leaflet measures its container on window resizes only, but the page's
+  // layout changes it too (the side panel's width and what a page puts in
+  // it): a size left stale puts fitBounds and the edit handles off screen
+  new ResizeObserver(() => map.invalidateSize()).observe(el);
   let selected = null, mode = 'live', fitted = false, firstDrawn;
   // the world outlines after the first vehicles are drawn, or after 2 s without any
   const drawn = new Promise((res) => { firstDrawn = res; setTimeout(res, 2000); });

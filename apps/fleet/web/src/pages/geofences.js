@@ -17,6 +17,10 @@ import {fieldError, circleArea, polygonArea, areaShape, areaSummary, geofenceBod
 const FIELDS = ['name', 'description', 'groupId', 'area'];
 const STYLE = {color: '#2563eb', weight: 2, fillOpacity: 0.12};
 const EDIT_STYLE = {color: '#d97706', weight: 3, fillOpacity: 0.2};
+// Going to a fence is not animated: a second fit while a zoom animation of the
+// first still runs ends where the first was going (Leaflet 1.9: seen with a quick
+// Edit after Edit on a loaded machine, the new fence's handles off the map)
+const FIT = {maxZoom: 17, padding: [30, 30], animate: false};
 
 export function mount(root, ctx) {
   ensureCss();
@@ -80,7 +84,7 @@ export function mount(root, ctx) {
 
   function focusFence(f) {
     const l = byId.get(f.id);
-    if (l) map.fitBounds(l.getBounds(), {maxZoom: 17, padding: [30, 30]});
+    if (l) map.fitBounds(l.getBounds(), FIT);
   }
 
   async function load() {
@@ -121,7 +125,7 @@ export function mount(root, ctx) {
     layer.pm.enable();
     openForm(f, layer);
     render();
-    map.fitBounds(layer.getBounds(), {maxZoom: 17, padding: [30, 30]});
+    map.fitBounds(layer.getBounds(), FIT);
   }
 
   function cancelEdit() {
