@@ -273,7 +273,7 @@ TEST(ws_sync_state_larger_than_the_queue_arrives_whole) {
     static char body[SZ];
     for (int i = 0; i < N; i++) {
         memset(body, 'a' + i % 26, sizeof body);
-        snprintf(body, 16, "part %02d", i);
+        snprintf(body, 24, "part %02d", i);
         ASSERT((sync[i] = weft_hub_msg_new(WEFT_WS_TEXT, body, sizeof body)) != NULL);
     }
     ASSERT(weft_hub_msg_new(WEFT_WS_TEXT, "\xFF", 1) == NULL);
@@ -289,7 +289,7 @@ TEST(ws_sync_state_larger_than_the_queue_arrives_whole) {
         for (int i = 0; i < N; i++) {
             ASSERT_EQ(weft_ws_recv(c[k], &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
             ASSERT_EQ(m.len, (size_t)SZ);
-            char want[16];
+            char want[24];
             snprintf(want, sizeof want, "part %02d", i);
             ASSERT_MEMEQ(m.data, want, strlen(want) + 1);
             ASSERT_EQ(m.data[SZ - 1], 'a' + i % 26);
