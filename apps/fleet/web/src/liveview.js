@@ -2,7 +2,7 @@
 // filters, sort, keyboard), the selected vehicle's details and live trail
 // (Escape closes), and the alert feed.
 
-import { h } from './dom.js';
+import { h, patchList } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
 import { applyAcks, mergeEvents, openAlerts, ackLabel } from './alerts.js';
 
@@ -207,19 +207,34 @@ export function mountLive(root, ctx) {
       renderFeed();
     } catch { /* the live feed still works; the next reconnect tries again */ }
   };
+  // the feed is patched, not redrawn: a batch of new alerts inserts their
+  // rows at the top, an acknowledgement (or a vehicle's new name) changes its
+  // row in place, rows that fall off the newest 200 or out of the filter go
+  // (patchList in dom.js; tests/web/feed.test.mjs)
+  const feedRows = new Map(); // event id -> {node, sig}
+  const vehicleName = (e) => store.devices.get(e.deviceId)?.name ?? `device ${e.deviceId}`;
+  const ackPart = (e) => e.ackTime ? h('span', { class: 'ack-by' }, ackLabel(e))
+    : h('button', { class: 'link', onclick: (x) => acknowledge(e, x.currentTarget) }, 'Acknowledge');
+  const feedSpec = {
+    key: (e) => e.id,
+    sig: (e) => `${e.ackTime ?? ''}|${vehicleName(e)}`,
+    create: (e) => h('li', { class: `ev ev-${e.type}${e.ackTime ? ' acked' : ''}`, 'data-id': e.id },
+      h('b', {}, EVENT_LABEL[e.type] ?? e.type), ' ',
+      h('a', { href: '#/map', onclick: (x) => { x.preventDefault(); choose(e.deviceId); } }, vehicleName(e)),
+      e.attributes?.geofenceName ? ` · ${e.attributes.geofenceName}` : '',
+      h('time', {}, new Date(e.eventTime).toLocaleTimeString()),
+      ackPart(e)),
+    update: (li, e) => {
+      li.classList.toggle('acked', !!e.ackTime);
+      li.querySelector('a').textContent = vehicleName(e);
+      const last = li.lastElementChild; // the Acknowledge button or who acknowledged
+      if (last.classList.contains('ack-by') !== !!e.ackTime) last.replaceWith(ackPart(e));
+    },
+  };
   const renderFeed = () => {
     const t = fType.value;
     const evs = store.events.filter((e) => ALERT_TYPES.includes(e.type) && (!t || e.type === t)).slice(-200).reverse();
-    feed.replaceChildren(...evs.map((e) => {
-      const d = store.devices.get(e.deviceId);
-      return h('li', { class: `ev ev-${e.type}${e.ackTime ? ' acked' : ''}`, 'data-id': e.id },
-        h('b', {}, EVENT_LABEL[e.type] ?? e.type), ' ',
-        h('a', { href: '#/map', onclick: (x) => { x.preventDefault(); choose(e.deviceId); } }, d?.name ?? `device ${e.deviceId}`),
-        e.attributes?.geofenceName ? ` · ${e.attributes.geofenceName}` : '',
-        h('time', {}, new Date(e.eventTime).toLocaleTimeString()),
-        e.ackTime ? h('span', { class: 'ack-by' }, ackLabel(e))
-          : h('button', { class: 'link', onclick: (x) => acknowledge(e, x.currentTarget) }, 'Acknowledge'));
-    }));
+    patchList(feed, evs, feedSpec, feedRows);
     const open = openAlerts(store.events, ALERT_TYPES).length;
     unread.hidden = open === 0;
     unread.textContent = String(open);
