@@ -51,7 +51,8 @@ try {
     const get = (path, h = {}) => fetch(fleet.base + path, { headers: { 'Accept-Encoding': 'gzip', ...h } });
     for (const [path, cache] of [['/', 'no-cache'], ['/src/app.js', 'no-cache'], ['/src/vehlayer.js', 'no-cache'],
       ['/vendor/leaflet@1.9.4/dist/leaflet.js', 'immutable'], ['/vendor/supercluster@9.1.0/dist/supercluster.min.js', 'immutable'],
-      ['/vendor/world-atlas@2.0.2/land-50m.json', 'immutable'], ['/overlays/roads.geojson', 'no-cache']]) {
+      ['/vendor/world-atlas@2.0.2/land-50m.json', 'immutable'], ['/overlays/roads.geojson', 'no-cache'],
+      ['/vendor/@geoman-io/leaflet-geoman-free@2.17.0/dist/leaflet-geoman.min.js', 'immutable']]) { // loaded on demand
       const r = await get(path);
       const h = (k) => r.headers.get(k) ?? '';
       if (r.status !== 200 || h('content-encoding') !== 'gzip' || h('vary') !== 'Accept-Encoding' || !h('cache-control').includes(cache) || !h('etag'))
