@@ -150,6 +150,13 @@ try {
     }
     await waitFor(async () => (await page.$$('.feed li.ev-geofenceEnter')).length > 0, { timeout: 40000, what: 'an Entered alert' });
     if (await page.isHidden('.unread')) throw new Error('no unread marker');
+    // each row names the fence (made after the page loaded: it asks the API again for their names)
+    const fences = new Set((await cookieApi(page, 'GET', '/api/geofences')).body.map((f) => f.name));
+    const named = await waitFor(async () => {
+      const rows = await page.$$eval('.feed li.ev-geofenceEnter .what', (l) => l.map((x) => x.textContent));
+      return rows.every((r) => fences.has(r)) && rows.some((r) => /^ahead \d+$/.test(r)) && rows;
+    }, { timeout: 40000, what: 'the Entered alerts naming their geofences, one of this test\'s' });
+    console.log(`       (entered: ${[...new Set(named)].slice(0, 4).join(', ')})`);
   });
 
   await s.test('an acknowledgement is shared: acknowledged in one page, marked in another', async () => {
@@ -254,6 +261,11 @@ try {
     if ((await v.textContent('.role')) !== 'viewer') throw new Error('role');
     if ((await v.$$('nav a[data-route=devices]')).length) throw new Error('viewer sees the devices admin link');
     await shot(v, 'viewer-tablet');
+    // the tablet held upright: every listed name is shown whole (not cut to "Vehicle …")
+    await v.setViewportSize({ width: 768, height: 1024 });
+    const [rows, cut] = await v.$$eval('.vehicles li .name', (a) => [a.length, a.filter((x) => x.scrollWidth > x.clientWidth).map((x) => x.textContent)]);
+    if (!rows || cut.length) throw new Error(`${cut.length} of ${rows} names cut at 768 px wide: ${cut.slice(0, 3)}`);
+    await shot(v, 'viewer-tablet-portrait');
     await v.close();
   });
 

@@ -72,9 +72,14 @@ try {
   page.on('request', (r) => requested.push(r.url()));
   await login(page, fleet, fleet.admin);
 
-  await t.test('replay: load a day of vehicle 2, the trip list fills, play moves slider and marker, a trip click seeks', async () => {
-    await go(page, '#/replay', 'section.wp-replay');
-    await waitFor(() => page.$('section.wp-replay select[name=device] option[value="2"]'), { what: 'vehicle 2 in the list' });
+  await t.test('replay: from vehicle 2\'s details; a day of it, the trip list fills, play moves slider and marker, a trip click seeks', async () => {
+    // the live view's details link opens the replay of that vehicle, loaded at once
+    await page.click('.vehicles li[data-id="2"]');
+    const first = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/reports/route', { timeout: 20000 });
+    await page.click('.details a[href="#/replay?device=2"]');
+    await page.waitForSelector('section.wp-replay');
+    assert(new URL((await first).url()).searchParams.get('deviceId') === '2', 'the details link replays vehicle 2');
+    assert(await page.$eval('section.wp-replay select[name=device]', (s) => s.value) === '2', 'vehicle 2 chosen');
     await page.selectOption('section.wp-replay select[name=device]', '2');
     await page.fill('section.wp-replay input[name=from]', dayAgo());
     await page.fill('section.wp-replay input[name=to]', inAMinute());

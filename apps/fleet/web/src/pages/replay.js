@@ -54,7 +54,7 @@ export function mount(root, ctx) {
   function fillVehicles() {
     const keep = vehicle.value || new URLSearchParams(location.hash.split('?')[1] || '').get('device') || '';
     const devs = [...ctx.store.devices.values()].sort((a, b) => a.name.localeCompare(b.name));
-    options(vehicle, devs.map((d) => [d.id, d.name]), keep);
+    options(vehicle, [['', 'Choose a vehicle…'], ...devs.map((d) => [d.id, d.name])], keep);
   }
   fillVehicles();
   ctx.store.on('devices', fillVehicles);
