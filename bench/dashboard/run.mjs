@@ -75,7 +75,11 @@ const fleet = await startFleet({ demo: false, overlays: true,
 const sim = await startSim(fleet, { vehicles: VEHICLES, args: ['--connections', '16'] });
 const browser = await launch();
 const rounds = variants.map(() => []);
-let frames = 0, closes = 0; // socket frames and closes the page saw, the whole run
+// socket frames the page received, and the closes of its live socket it saw
+// with their codes (1008 "send queue full": the server dropped a slow page);
+// a reload's own close is not seen by the page it unloads, so not counted
+let frames = 0;
+const closes = [];
 // CPU seconds used so far by the browser's processes (this process's
 // descendants named chrom*; fleet and fleet-sim are not): on a busy machine
 // frames/s says how much the page got, this how much it asked for
@@ -98,7 +102,17 @@ function browserCpu() {
 const stats = (d) => ({ n: d.length, median: pct(d, 0.5), p95: pct(d, 0.95), max: d.length ? Math.max(...d) : NaN });
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  page.on('websocket', (ws) => { ws.on('framereceived', () => frames++); ws.on('close', () => closes++); });
+  page.on('websocket', (ws) => ws.on('framereceived', () => frames++));
+  await page.exposeFunction('__benchSocketClosed', (code, reason) => closes.push(`${code}${reason ? ` ${reason}` : ''}`));
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('close', (e) => window.__benchSocketClosed(e.code, e.reason));
+      }
+    };
+  });
   const cdp = await page.context().newCDPSession(page);
   for (let i = 0; ; i++) { // on a very busy machine the first sign-in can take longer than login()'s 15 s
     try { await login(page, fleet, fleet.admin); break; } catch (e) { if (i === 2) throw e; console.log(`sign-in retry: ${e.message.split('\n')[0]}`); }
@@ -152,7 +166,7 @@ try {
       console.log(`round ${r + 1} ${variants[vi].name}: first live update cold ${f1(cold)} warm ${f1(load)} ms, vehicles drawn ${f1(nav.drawn)} ms, load event ${f1(nav.loadEvent)} ms, ` +
         `${nav.files} files ${nav.bytes} bytes; ${one.live.n} updates, median ${f1(one.live.median)} ms, p95 ${f1(one.live.p95)} ms; ` +
         `${f1(one.fps)} frames/s; browser CPU ${one.cpu.toFixed(2)} s/s; draw median ${f1(one.draw.median)} p95 ${f1(one.draw.p95)} ms (${one.draw.n}); index median ${f1(one.index.median)} ms (${one.index.n}); ` +
-        `socket frames so far ${frames}, closes ${closes}`);
+        `socket frames so far ${frames}, closes ${closes.length ? closes.join(', ') : 'none'}`);
     }
   }
 } finally {
@@ -177,8 +191,8 @@ const rows = [
   ['load event, warm (ms)', 'loadEvent'], ['bytes transferred, warm reload', 'bytes'], ['files, warm reload', 'files'],
 ];
 const loadEnd = loadavg(), busyEnd = await busyPct();
-// every page reload closes its socket once (3 reloads per window); more than that were closed by the server
-const reloads = 3 * ROUNDS * variants.length;
+const closeCounts = Object.entries(closes.reduce((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {}))
+  .map(([c, n]) => `${n} × ${c}`).join(', ');
 const chromium = 'chromium ' + execSync("dpkg-query -W -f='${Version}' chromium").toString().trim();
 const date = new Date().toISOString();
 const out = process.env.OUT ?? join(ROOT, `bench/results/dashboard-${date.slice(0, 10)}.md`);
@@ -191,7 +205,7 @@ Load average (1, 5, 15 min) ${loadStart} at the start, ${loadEnd} at the end; th
 before the run started (the run's own processes not yet there), ${busyEnd} % after it stopped (its processes gone).
 ${chromium}, headless, 1440×900; node ${process.version};
 weft fleet (plain build, its default settings: live.queue_kb not set, 1024) on SQLite and fleet-sim on the same machine; clustering on (unclustered from zoom 16).
-The page's live socket: ${frames} frames received, ${closes} closes in the whole run (${reloads} of them the page's own reloads${closes > reloads ? `; ${closes - reloads} more: the server closed it` : ''}).
+The page's live socket: ${frames} frames received; closed under the page (not by its own reloads) ${closes.length ? `${closes.length} times in the whole run (close code and reason: ${closeCounts})` : 'never in the whole run'}.
 ${variants.length > 1 ? `Side by side: one server and simulator, the web root switched before each window, alternating order per round.\n` : ''}
 Each cell: median over ${ROUNDS} round(s) (min–max).
 
