@@ -211,12 +211,24 @@ try {
 
   await s.test('after a reload the alerts-today tile counts the alerts of the day from the API', async () => {
     const types = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm'];
-    const day = new Date().toISOString().slice(0, 10);
+    // the page's day: from midnight in its time zone
+    const midnight = await page.evaluate(() => { const d = new Date(); d.setHours(0, 0, 0, 0); return d.toISOString(); });
     let want = 0; // counted before the reload: the page's own count can only be higher
-    for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${day}T00:00:00Z&limit=10000`)).body.length;
+    for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${midnight}&limit=10000`)).body.length;
     if (!want) throw new Error('no alert today (the geofence test makes some)');
     await page.reload();
     await waitFor(async () => Number(await page.textContent('.kpi-alerts b')) >= want, { what: `the alerts-today tile to show ${want}` });
+    // "today" is the user's day: a browser at UTC+14 (Kiritimati, no daylight
+    // saving) counts from its own midnight, not from midnight UTC
+    const ctx14 = await browser.newContext({ timezoneId: 'Pacific/Kiritimati', viewport: { width: 1280, height: 800 } });
+    const p14 = await ctx14.newPage();
+    const asked = p14.waitForRequest((r) => r.url().includes('/api/events?type=deviceOverspeed&from='), { timeout: 15000 });
+    const t0 = Date.now();
+    await login(p14, fleet, fleet.admin);
+    const from = Date.parse(new URL((await asked).url()).searchParams.get('from'));
+    const DAY = 86400e3, off = 14 * 3600e3, localMidnight = (t) => Math.floor((t + off) / DAY) * DAY - off;
+    if (from !== localMidnight(t0) && from !== localMidnight(Date.now())) throw new Error(`from ${new Date(from).toISOString()}, not midnight at UTC+14`);
+    await ctx14.close();
   });
 
   await s.test('pages without a module say so; the map view comes back', async () => {
