@@ -200,7 +200,10 @@ export function mountLive(root, ctx) {
   };
   // on mount and after a reconnect: the newest open alerts of the last day
   // and the newest acknowledged ones (which also marks acks missed offline)
+  let synced = 0;
   const syncAlerts = async () => {
+    if (Date.now() - synced < 1000) return; // mount and the first snapshot's reset: once
+    synced = Date.now();
     try {
       const q = (acknowledged, limit) => ctx.api.get('/api/events', { type: ALERT_TYPES, acknowledged, order: 'desc', limit });
       const [open, done] = await Promise.all([q(false, 500), q(true, 200)]);
