@@ -142,7 +142,7 @@ function start(user, server) {
   }).catch(() => {});
 
   const live = connectLive(store, (state) => {
-    banner.hidden = state === 'open' || state === 'connecting';
+    banner.hidden = state === 'open' || state === 'connecting' || state === 'resync'; // resync: catching up, not lost
     banner.textContent = 'Connection lost — reconnecting…';
     document.body.dataset.live = state;
   });
