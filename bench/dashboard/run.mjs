@@ -18,6 +18,12 @@
 // between it and this checkout's apps/fleet/web before each window, in
 // alternating order (A B, B A, ...), one server and one simulator for both.
 // Writes bench/results/dashboard-<UTC date>.md (OUT=path overrides).
+// The server runs with fleet's default settings (live.queue_kb too); the
+// socket closes the page saw are counted in the file. The file says "busy
+// machine" only when measured so (as bench/lib.sh's busy_pct): the CPUs were
+// more than 10 % busy over 2 s before anything of ours started; the load
+// average at the start and the end and the CPUs' busy share at the end are
+// written beside it. BUSY="why" forces the label, BUSY="" forces quiet.
 //   make bench-dashboard                  QUICK=1: 2000 vehicles, 1 round of 8 s
 import { writeFileSync, readFileSync, readdirSync, mkdirSync, mkdtempSync, symlinkSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -33,6 +39,24 @@ const SECONDS = Number(process.env.SECONDS ?? (QUICK ? 8 : 15));
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN; };
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 
+// the share of the CPUs' time over `ms` spent on work (user, nice, system,
+// irq, softirq, steal; idle and iowait are not), from /proc/stat
+async function busyPct(ms = 2000) {
+  const sample = () => {
+    const v = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { work: v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] || 0), idle: v[3] + v[4] };
+  };
+  const a = sample();
+  await sleep(ms);
+  const b = sample(), w = b.work - a.work, i = b.idle - a.idle;
+  return w + i > 0 ? Math.round((100 * w) / (w + i)) : 0;
+}
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadStart = loadavg(), busyStart = await busyPct(); // before anything of ours runs
+const busy = process.env.BUSY !== undefined ? process.env.BUSY
+  : busyStart > 10 ? `the CPUs were ${busyStart} % busy with other work at the start` : '';
+console.log(`load average ${loadStart}; CPUs ${busyStart} % busy at the start${busy ? ': labelled busy machine' : ''}`);
+
 const req = createRequire(join(ROOT, 'apps/fleet/web/package.json'));
 const esbuild = req('esbuild');
 const bundle = await esbuild.build({ entryPoints: [join(ROOT, 'apps/fleet/web/src/app.js')], bundle: true, minify: true,
@@ -47,10 +71,15 @@ const useRoot = (dir) => { symlinkSync(dir, link + '.new'); renameSync(link + '.
 useRoot(variants.at(-1).root); // this checkout's page while the simulator registers its vehicles
 
 const fleet = await startFleet({ demo: false, overlays: true,
-  settings: { ingest: { auto_register: true }, live: { queue_kb: 65536 }, web: { root: link } } });
+  settings: { ingest: { auto_register: true }, web: { root: link } } });
 const sim = await startSim(fleet, { vehicles: VEHICLES, args: ['--connections', '16'] });
 const browser = await launch();
 const rounds = variants.map(() => []);
+// socket frames the page received, and the closes of its live socket it saw
+// with their codes (1008 "send queue full": the server dropped a slow page);
+// a reload's own close is not seen by the page it unloads, so not counted
+let frames = 0;
+const closes = [];
 // CPU seconds used so far by the browser's processes (this process's
 // descendants named chrom*; fleet and fleet-sim are not): on a busy machine
 // frames/s says how much the page got, this how much it asked for
@@ -73,8 +102,17 @@ function browserCpu() {
 const stats = (d) => ({ n: d.length, median: pct(d, 0.5), p95: pct(d, 0.95), max: d.length ? Math.max(...d) : NaN });
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  let frames = 0, closes = 0;
-  page.on('websocket', (ws) => { ws.on('framereceived', () => frames++); ws.on('close', () => closes++); });
+  page.on('websocket', (ws) => ws.on('framereceived', () => frames++));
+  await page.exposeFunction('__benchSocketClosed', (code, reason) => closes.push(`${code}${reason ? ` ${reason}` : ''}`));
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('close', (e) => window.__benchSocketClosed(e.code, e.reason));
+      }
+    };
+  });
   const cdp = await page.context().newCDPSession(page);
   for (let i = 0; ; i++) { // on a very busy machine the first sign-in can take longer than login()'s 15 s
     try { await login(page, fleet, fleet.admin); break; } catch (e) { if (i === 2) throw e; console.log(`sign-in retry: ${e.message.split('\n')[0]}`); }
@@ -128,7 +166,7 @@ try {
       console.log(`round ${r + 1} ${variants[vi].name}: first live update cold ${f1(cold)} warm ${f1(load)} ms, vehicles drawn ${f1(nav.drawn)} ms, load event ${f1(nav.loadEvent)} ms, ` +
         `${nav.files} files ${nav.bytes} bytes; ${one.live.n} updates, median ${f1(one.live.median)} ms, p95 ${f1(one.live.p95)} ms; ` +
         `${f1(one.fps)} frames/s; browser CPU ${one.cpu.toFixed(2)} s/s; draw median ${f1(one.draw.median)} p95 ${f1(one.draw.p95)} ms (${one.draw.n}); index median ${f1(one.index.median)} ms (${one.index.n}); ` +
-        `socket frames so far ${frames}, closes ${closes}`);
+        `socket frames so far ${frames}, closes ${closes.length ? closes.join(', ') : 'none'}`);
     }
   }
 } finally {
@@ -152,16 +190,22 @@ const rows = [
   ['first load, warm cache: navigation start to first live update (ms)', 'load'], ['first load, warm: to the vehicles drawn (ms) (canvas layer only)', 'drawn'],
   ['load event, warm (ms)', 'loadEvent'], ['bytes transferred, warm reload', 'bytes'], ['files, warm reload', 'files'],
 ];
+const loadEnd = loadavg(), busyEnd = await busyPct();
+const closeCounts = Object.entries(closes.reduce((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {}))
+  .map(([c, n]) => `${n} × ${c}`).join(', ');
 const chromium = 'chromium ' + execSync("dpkg-query -W -f='${Version}' chromium").toString().trim();
 const date = new Date().toISOString();
 const out = process.env.OUT ?? join(ROOT, `bench/results/dashboard-${date.slice(0, 10)}.md`);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(out, `# Dashboard quality bar (issue 12) — busy machine
+writeFileSync(out, `# Dashboard quality bar (issue 12) — ${busy ? 'busy machine' : 'quiet machine'}
 
-${date}. Command: \`make bench-dashboard\` (VEHICLES=${VEHICLES} ROUNDS=${ROUNDS} SECONDS=${SECONDS}${QUICK ? ' QUICK=1' : ''}${process.env.BASE_ROOT ? ` BASE_ROOT=${process.env.BASE_ROOT}` : ''}).
-Machine: ${cpus().length} × ${cpus()[0]?.model}, shared with other engineers' builds and tests at the
-time (busy machine: figures are an upper bound). ${chromium}, headless, 1440×900; node ${process.version};
-weft fleet (plain build) on SQLite and fleet-sim on the same machine; clustering on (unclustered from zoom 16).
+${date}. Command: \`make bench-dashboard\` (VEHICLES=${VEHICLES} ROUNDS=${ROUNDS} SECONDS=${SECONDS}${QUICK ? ' QUICK=1' : ''}${process.env.BASE_ROOT ? ` BASE_ROOT=${process.env.BASE_ROOT}` : ''}${process.env.BUSY !== undefined ? ` BUSY="${process.env.BUSY}"` : ''}).
+Machine: ${cpus().length} × ${cpus()[0]?.model}. ${busy ? `Busy machine: ${busy} (figures are an upper bound).` : 'Quiet machine by the measurement below.'}
+Load average (1, 5, 15 min) ${loadStart} at the start, ${loadEnd} at the end; the CPUs ${busyStart} % busy over 2 s
+before the run started (the run's own processes not yet there), ${busyEnd} % after it stopped (its processes gone).
+${chromium}, headless, 1440×900; node ${process.version};
+weft fleet (plain build, its default settings: live.queue_kb not set, 1024) on SQLite and fleet-sim on the same machine; clustering on (unclustered from zoom 16).
+The page's live socket: ${frames} frames received; closed under the page (not by its own reloads) ${closes.length ? `${closes.length} times in the whole run (close code and reason: ${closeCounts})` : 'never in the whole run'}.
 ${variants.length > 1 ? `Side by side: one server and simulator, the web root switched before each window, alternating order per round.\n` : ''}
 Each cell: median over ${ROUNDS} round(s) (min–max).
 

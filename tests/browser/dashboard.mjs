@@ -51,7 +51,8 @@ try {
     const get = (path, h = {}) => fetch(fleet.base + path, { headers: { 'Accept-Encoding': 'gzip', ...h } });
     for (const [path, cache] of [['/', 'no-cache'], ['/src/app.js', 'no-cache'], ['/src/vehlayer.js', 'no-cache'],
       ['/vendor/leaflet@1.9.4/dist/leaflet.js', 'immutable'], ['/vendor/supercluster@9.1.0/dist/supercluster.min.js', 'immutable'],
-      ['/vendor/world-atlas@2.0.2/land-50m.json', 'immutable'], ['/overlays/roads.geojson', 'no-cache']]) {
+      ['/vendor/world-atlas@2.0.2/land-50m.json', 'immutable'], ['/overlays/roads.geojson', 'no-cache'],
+      ['/vendor/@geoman-io/leaflet-geoman-free@2.17.0/dist/leaflet-geoman.min.js', 'immutable']]) { // loaded on demand
       const r = await get(path);
       const h = (k) => r.headers.get(k) ?? '';
       if (r.status !== 200 || h('content-encoding') !== 'gzip' || h('vary') !== 'Accept-Encoding' || !h('cache-control').includes(cache) || !h('etag'))
@@ -149,6 +150,13 @@ try {
     }
     await waitFor(async () => (await page.$$('.feed li.ev-geofenceEnter')).length > 0, { timeout: 40000, what: 'an Entered alert' });
     if (await page.isHidden('.unread')) throw new Error('no unread marker');
+    // each row names the fence (made after the page loaded: it asks the API again for their names)
+    const fences = new Set((await cookieApi(page, 'GET', '/api/geofences')).body.map((f) => f.name));
+    const named = await waitFor(async () => {
+      const rows = await page.$$eval('.feed li.ev-geofenceEnter .what', (l) => l.map((x) => x.textContent));
+      return rows.every((r) => fences.has(r)) && rows.some((r) => /^ahead \d+$/.test(r)) && rows;
+    }, { timeout: 40000, what: 'the Entered alerts naming their geofences, one of this test\'s' });
+    console.log(`       (entered: ${[...new Set(named)].slice(0, 4).join(', ')})`);
   });
 
   await s.test('an acknowledgement is shared: acknowledged in one page, marked in another', async () => {
@@ -203,12 +211,24 @@ try {
 
   await s.test('after a reload the alerts-today tile counts the alerts of the day from the API', async () => {
     const types = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm'];
-    const day = new Date().toISOString().slice(0, 10);
+    // the page's day: from midnight in its time zone
+    const midnight = await page.evaluate(() => { const d = new Date(); d.setHours(0, 0, 0, 0); return d.toISOString(); });
     let want = 0; // counted before the reload: the page's own count can only be higher
-    for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${day}T00:00:00Z&limit=10000`)).body.length;
+    for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${midnight}&limit=10000`)).body.length;
     if (!want) throw new Error('no alert today (the geofence test makes some)');
     await page.reload();
     await waitFor(async () => Number(await page.textContent('.kpi-alerts b')) >= want, { what: `the alerts-today tile to show ${want}` });
+    // "today" is the user's day: a browser at UTC+14 (Kiritimati, no daylight
+    // saving) counts from its own midnight, not from midnight UTC
+    const ctx14 = await browser.newContext({ timezoneId: 'Pacific/Kiritimati', viewport: { width: 1280, height: 800 } });
+    const p14 = await ctx14.newPage();
+    const asked = p14.waitForRequest((r) => r.url().includes('/api/events?type=deviceOverspeed&from='), { timeout: 15000 });
+    const t0 = Date.now();
+    await login(p14, fleet, fleet.admin);
+    const from = Date.parse(new URL((await asked).url()).searchParams.get('from'));
+    const DAY = 86400e3, off = 14 * 3600e3, localMidnight = (t) => Math.floor((t + off) / DAY) * DAY - off;
+    if (from !== localMidnight(t0) && from !== localMidnight(Date.now())) throw new Error(`from ${new Date(from).toISOString()}, not midnight at UTC+14`);
+    await ctx14.close();
   });
 
   await s.test('pages without a module say so; the map view comes back', async () => {
@@ -253,6 +273,11 @@ try {
     if ((await v.textContent('.role')) !== 'viewer') throw new Error('role');
     if ((await v.$$('nav a[data-route=devices]')).length) throw new Error('viewer sees the devices admin link');
     await shot(v, 'viewer-tablet');
+    // the tablet held upright: every listed name is shown whole (not cut to "Vehicle …")
+    await v.setViewportSize({ width: 768, height: 1024 });
+    const [rows, cut] = await v.$$eval('.vehicles li .name', (a) => [a.length, a.filter((x) => x.scrollWidth > x.clientWidth).map((x) => x.textContent)]);
+    if (!rows || cut.length) throw new Error(`${cut.length} of ${rows} names cut at 768 px wide: ${cut.slice(0, 3)}`);
+    await shot(v, 'viewer-tablet-portrait');
     await v.close();
   });
 

@@ -68,16 +68,32 @@ try {
   await t.test('a day of history for vehicles 1 and 2 (fleet-sim --backfill 1)', () => backfill(fleet));
   browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const requested = []; // every URL the page asks for, in order
+  page.on('request', (r) => requested.push(r.url()));
   await login(page, fleet, fleet.admin);
 
-  await t.test('replay: load a day of vehicle 2, the trip list fills, play moves slider and marker, a trip click seeks', async () => {
-    await go(page, '#/replay', 'section.wp-replay');
-    await waitFor(() => page.$('section.wp-replay select[name=device] option[value="2"]'), { what: 'vehicle 2 in the list' });
+  await t.test('replay: from vehicle 2\'s details; a day of it, the trip list fills, play moves slider and marker, a trip click seeks', async () => {
+    // the live view's details link opens the replay of that vehicle, loaded at once
+    await page.click('.vehicles li[data-id="2"]');
+    const first = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/reports/route', { timeout: 20000 });
+    await page.click('.details a[href="#/replay?device=2"]');
+    await page.waitForSelector('section.wp-replay');
+    assert(new URL((await first).url()).searchParams.get('deviceId') === '2', 'the details link replays vehicle 2');
+    assert(await page.$eval('section.wp-replay select[name=device]', (s) => s.value) === '2', 'vehicle 2 chosen');
     await page.selectOption('section.wp-replay select[name=device]', '2');
     await page.fill('section.wp-replay input[name=from]', dayAgo());
     await page.fill('section.wp-replay input[name=to]', inAMinute());
+    const routeAnswer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/reports/route', { timeout: 20000 });
     await page.click('section.wp-replay form button[type=submit]');
+    // the compact route (time, position, speed, course): what the page draws, a tenth of the bytes
+    const route = await routeAnswer;
+    assert(new URL(route.url()).searchParams.get('compact') === 'true', `the route asked compact: ${route.url()}`);
+    const [dev] = await route.json();
+    assert(dev?.deviceId === 2 && dev.fields.join() === 'fixTime,latitude,longitude,speed,course' && dev.points.length > 1000,
+      `a compact route of vehicle 2: ${JSON.stringify(dev).slice(0, 200)}`);
     await waitFor(async () => (await page.$$('.wp-trips li[data-index]')).length > 1, { timeout: 20000, what: 'two trips or more' });
+    const said = await page.textContent('section.wp-replay .wp-status');
+    assert(said.startsWith(`${dev.points.length} positions,`), `every point drawn: "${said}" for ${dev.points.length} points`);
     const nTrips = (await page.$$('.wp-trips li[data-index]')).length;
     const markerAt = () => page.$eval('.wp-replay-marker', (el) => el.style.transform);
     const slider = () => page.$eval('.wp-slider', (el) => Number(el.value));
@@ -101,8 +117,13 @@ try {
   });
 
   await t.test('geofences: draw a circle and a polygon, both in /api/geofences; rename one, drag a corner of the other, delete it', async () => {
+    // the drawing plugin is not part of the first load: it comes with this page
+    const geoman = (u) => u.includes('/vendor/@geoman-io/');
+    assert(!requested.some(geoman) && await page.evaluate(() => !window.L.PM), 'Leaflet-Geoman loaded before the geofence editor');
     await go(page, '#/geofences', 'section.wp-geofences');
     await waitFor(() => page.$('section.wp-geofences .wp-list li'), { what: 'the demo geofences listed' });
+    await waitFor(() => page.evaluate(() => !!window.L.PM), { what: 'Leaflet-Geoman loaded by the geofence page' });
+    assert(requested.filter(geoman).length === 2, `the plugin's script and stylesheet: ${requested.filter(geoman)}`);
     const box = await page.$eval('.leaflet-container', (el) => { const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
     const at = (fx, fy) => [box.x + box.w * fx, box.y + box.h * fy];
     // circle: centre, then a click for the radius

@@ -2,7 +2,7 @@
 // (apps/fleet/web/src/alerts.js and the store's handling of {"acks"}).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { applyAcks, mergeEvents, openAlerts, ackLabel } from '../../apps/fleet/web/src/alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail } from '../../apps/fleet/web/src/alerts.js';
 import { Coalescer, createStore } from '../../apps/fleet/web/src/live.js';
 
 const TYPES = ['alarm', 'deviceOverspeed'];
@@ -75,4 +75,20 @@ test('the store applies {"acks"} from the socket and emits acks', () => {
   co.push({ events: [ev(9)] });
   store.apply(co.take(), false);
   assert.equal(store.events.find((e) => e.id === 9).ackUserName, 'Ann');
+});
+
+test('alertDetail: the fence entered or left, the speed against the limit, the alarm', () => {
+  const names = new Map([[3, 'City centre zone']]);
+  const name = (id) => names.get(id);
+  const g = (type, geofenceId, attributes = {}) => ({ id: 1, type, deviceId: 1, geofenceId, attributes });
+  assert.equal(alertDetail(g('geofenceEnter', 3), name), 'City centre zone');
+  assert.equal(alertDetail(g('geofenceExit', 3), name), 'City centre zone');
+  assert.equal(alertDetail(g('geofenceEnter', 9), name), 'geofence 9', 'a fence the page does not know yet');
+  assert.equal(alertDetail(g('geofenceEnter', 3, { geofenceName: 'Depot' }), name), 'Depot', 'a name the event carries wins');
+  // the API's knots in km/h: 36.54 kn = 67.7 km/h, 35 kn = 64.8 km/h
+  assert.equal(alertDetail({ type: 'deviceOverspeed', attributes: { speed: 36.54, speedLimit: 35 } }), '68 km/h, limit 65 km/h');
+  assert.equal(alertDetail({ type: 'deviceOverspeed', attributes: { speed: 36.54 } }), '68 km/h');
+  assert.equal(alertDetail({ type: 'deviceOverspeed', attributes: {} }), '');
+  assert.equal(alertDetail({ type: 'alarm', attributes: { alarm: 'sos' } }), 'sos');
+  assert.equal(alertDetail({ type: 'deviceOffline' }), '');
 });

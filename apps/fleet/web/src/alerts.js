@@ -8,6 +8,8 @@
 // the acks it has heard of in a Map, so an ack that arrives before its event
 // (or an event fetched later over REST) still ends up marked.
 
+import { knotsToKmh } from './status.js';
+
 const KEEP = 2000; // acks remembered for events not in the list yet
 
 // Record acks (from the socket or a POST's answer) and mark the events they
@@ -58,4 +60,21 @@ export const openAlerts = (events, types) => events.filter((e) => types.includes
 export function ackLabel(e, fmt = (d) => d.toLocaleTimeString()) {
   if (!e.ackTime) return '';
   return `Acknowledged${e.ackUserName ? ` by ${e.ackUserName}` : ''} at ${fmt(new Date(e.ackTime))}`;
+}
+
+// What an alert is about, for its row in the feed: the geofence entered or
+// left (its name by fenceName(id), which may not know it yet), the speed
+// against the limit in km/h (the API sends knots), the alarm's kind.
+export function alertDetail(e, fenceName = () => undefined) {
+  const a = e.attributes ?? {};
+  if (e.type === 'geofenceEnter' || e.type === 'geofenceExit') {
+    if (a.geofenceName) return a.geofenceName;
+    return e.geofenceId ? fenceName(e.geofenceId) ?? `geofence ${e.geofenceId}` : '';
+  }
+  if (e.type === 'deviceOverspeed' && Number.isFinite(a.speed)) {
+    const kmh = (kn) => `${Math.round(knotsToKmh(kn))} km/h`;
+    return Number.isFinite(a.speedLimit) ? `${kmh(a.speed)}, limit ${kmh(a.speedLimit)}` : kmh(a.speed);
+  }
+  if (e.type === 'alarm' && a.alarm) return String(a.alarm);
+  return '';
 }

@@ -15,7 +15,9 @@
 //          path: '/api/devices' or 'devices' (same thing)
 //   user:  the signed-in user object from GET /api/session
 //   map:   the shared Leaflet L.Map (pages may add their own layers; remove them on unmount)
-//   L:     the Leaflet namespace (with the draw plugin loaded: Leaflet-Geoman, map.pm)
+//   L:     the Leaflet namespace
+//   loadDraw(): a promise of the drawing plugin (Leaflet-Geoman: map.pm, layer.pm on
+//          layers made after it resolves); fetched on the first call, not on first load
 //   store: live state: store.devices (Map id -> device), store.positions (Map deviceId ->
 //          position), store.groups (Map), store.on(type, fn) / store.off(type, fn) with
 //          types 'devices' | 'positions' | 'events' | 'reset' (and 'applied': after each batch)
@@ -44,6 +46,27 @@ const ROUTES = [
   ['devices', 'Devices', (u) => u.role === 'admin' || u.role === 'manager'],
 ];
 
+
+// Leaflet-Geoman (drawing and editing geofences; at 285 KB minified the
+// largest script of the page) comes when a page first asks for it
+// (ctx.loadDraw), as a script and a stylesheet added then (precompress.mjs
+// finds these URLs here). The map made before it gets its map.pm by hand, as
+// the plugin's own init hook would have given it.
+const GEOMAN = ['/vendor/@geoman-io/leaflet-geoman-free@2.17.0/dist/leaflet-geoman.css',
+  '/vendor/@geoman-io/leaflet-geoman-free@2.17.0/dist/leaflet-geoman.min.js'];
+let geoman = null;
+function loadDraw(map) {
+  geoman ??= Promise.all(GEOMAN.map((url) => new Promise((resolve, reject) => {
+    const el = url.endsWith('.css') ? h('link', { rel: 'stylesheet', href: url }) : h('script', { src: url });
+    el.onload = resolve;
+    el.onerror = () => reject(new Error('the drawing tools did not load'));
+    document.head.append(el);
+  }))).catch((e) => { geoman = null; throw e; });
+  return geoman.then(() => {
+    if (!map.pm) { L.PM.reInitLayer(map); map.pm.setGlobalOptions({}); }
+    return map.pm;
+  });
+}
 
 const app = document.getElementById('app');
 let toastBox;
@@ -106,7 +129,7 @@ function start(user, server) {
 
   const fleetMap = createMap(mapEl, store, server);
   const ctx = {
-    api, user, map: fleetMap.map, L, store, toast,
+    api, user, map: fleetMap.map, L, store, toast, loadDraw: () => loadDraw(fleetMap.map),
     navigate: (hash) => { location.hash = hash.startsWith('#') ? hash : '#' + hash; },
     setMapMode: (mode) => fleetMap.setMode(mode),
     setPanelWide: (wide) => { side.classList.toggle('wide', !!wide); fleetMap.map.invalidateSize(); },
@@ -119,7 +142,7 @@ function start(user, server) {
   }).catch(() => {});
 
   const live = connectLive(store, (state) => {
-    banner.hidden = state === 'open' || state === 'connecting';
+    banner.hidden = state === 'open' || state === 'connecting' || state === 'resync'; // resync: catching up, not lost
     banner.textContent = 'Connection lost — reconnecting…';
     document.body.dataset.live = state;
   });

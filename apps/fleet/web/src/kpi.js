@@ -15,11 +15,14 @@ export function mountKpi(box, ctx) {
     box.append(h('div', { class: `kpi kpi-${k}` }, tiles[k], h('span', {}, label)));
   }
   let alertsToday = 0, frame = 0;
-  const day = () => new Date().toISOString().slice(0, 10);
+  // today is the user's day: from local midnight (the browser's time zone),
+  // not from midnight UTC
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
   // one request per alert type: all of today's events at 10,000 vehicles
   // (ignition, moving, stopped...) were megabytes of JSON on the first load
   const to = new Date().toISOString();
-  Promise.all([...ALERTS].map((type) => ctx.api.get('/api/events', { type, from: `${day()}T00:00:00Z`, to, limit: 10000 })))
+  Promise.all([...ALERTS].map((type) => ctx.api.get('/api/events', { type, from: midnight.toISOString(), to, limit: 10000 })))
     .then((lists) => { alertsToday = lists.reduce((n, evs) => n + evs.length, 0); draw(); })
     .catch(() => {});
   const draw = () => {

@@ -65,11 +65,15 @@ export function createStore() {
   return store;
 }
 
-// Connects the store to /api/socket. onState('connecting'|'open'|'lost').
+// Connects the store to /api/socket. onState('connecting'|'open'|'lost'|
+// 'reconnecting'|'resync'). 'resync': the server closed the socket because
+// the page fell behind (1008 "send queue full", docs/fleet.md): not an
+// outage, the page reconnects to a fresh snapshot, so it is not reported as
+// lost unless that reconnect fails too.
 // Each applied batch is measured as performance.measure('live-update').
 export function connectLive(store, onState, opts = {}) {
   const co = new Coalescer();
-  let ws = null, attempt = 0, timer = 0, frame = 0, stopped = false, fresh = false;
+  let ws = null, attempt = 0, timer = 0, frame = 0, stopped = false, fresh = false, behind = false;
   const flush = () => {
     frame = 0;
     if (co.empty) return;
@@ -80,10 +84,10 @@ export function connectLive(store, onState, opts = {}) {
     performance.measure('live-update', 'live-start');
   };
   const open = () => {
-    onState(attempt ? 'reconnecting' : 'connecting');
+    onState(behind ? 'resync' : attempt ? 'reconnecting' : 'connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     ws = new WebSocket(`${proto}//${location.host}/api/socket`);
-    ws.onopen = () => { attempt = 0; fresh = true; co.clear(); onState('open'); performance.mark('live-open'); };
+    ws.onopen = () => { attempt = 0; behind = false; fresh = true; co.clear(); onState('open'); performance.mark('live-open'); };
     ws.onmessage = (e) => {
       if (fresh && co.empty) performance.mark('live-snapshot'); // (first load timing: the bench reads these marks)
       let msg;
@@ -94,7 +98,8 @@ export function connectLive(store, onState, opts = {}) {
     ws.onclose = (e) => {
       ws = null;
       if (stopped) return;
-      onState('lost', e.code);
+      behind = !behind && e.code === 1008 && /queue/.test(e.reason ?? ''); // once: a failed reconnect is lost
+      onState(behind ? 'resync' : 'lost', e.code);
       if (e.code === 1008 && opts.onUnauthorized && e.reason?.includes('sign')) opts.onUnauthorized();
       timer = setTimeout(open, backoff(attempt++));
     };

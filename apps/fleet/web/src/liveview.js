@@ -2,9 +2,9 @@
 // filters, sort, keyboard), the selected vehicle's details and live trail
 // (Escape closes), and the alert feed.
 
-import { h } from './dom.js';
+import { h, patchList } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
-import { applyAcks, mergeEvents, openAlerts, ackLabel } from './alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail } from './alerts.js';
 
 const TRAIL_MIN = 10;
 const EVENT_LABEL = {
@@ -172,7 +172,8 @@ export function mountLive(root, ctx) {
         row('Today', d.distanceToday != null ? `${(d.distanceToday / 1000).toFixed(1)} km` : null),
         row('Last fix', p ? ago(p.fixTime, now()) : null),
         row('Device id', d.uniqueId),
-        extra.map(([k, v]) => row(k, typeof v === 'object' ? JSON.stringify(v) : String(v)))));
+        extra.map(([k, v]) => row(k, typeof v === 'object' ? JSON.stringify(v) : String(v)))),
+      h('p', { class: 'details-links' }, h('a', { href: `#/replay?device=${d.id}` }, 'Replay its history')));
   }
   const onPositions = (changed) => {
     const sel = fleetMap.selected;
@@ -199,7 +200,10 @@ export function mountLive(root, ctx) {
   };
   // on mount and after a reconnect: the newest open alerts of the last day
   // and the newest acknowledged ones (which also marks acks missed offline)
+  let synced = 0;
   const syncAlerts = async () => {
+    if (Date.now() - synced < 1000) return; // mount and the first snapshot's reset: once
+    synced = Date.now();
     try {
       const q = (acknowledged, limit) => ctx.api.get('/api/events', { type: ALERT_TYPES, acknowledged, order: 'desc', limit });
       const [open, done] = await Promise.all([q(false, 500), q(true, 200)]);
@@ -207,19 +211,55 @@ export function mountLive(root, ctx) {
       renderFeed();
     } catch { /* the live feed still works; the next reconnect tries again */ }
   };
+  // the feed is patched, not redrawn: a batch of new alerts inserts their
+  // rows at the top, an acknowledgement (or a vehicle's new name) changes its
+  // row in place, rows that fall off the newest 200 or out of the filter go
+  // (patchList in dom.js; tests/web/feed.test.mjs)
+  const feedRows = new Map(); // event id -> {node, sig}
+  const vehicleName = (e) => store.devices.get(e.deviceId)?.name ?? `device ${e.deviceId}`;
+  // geofence names for "Entered City centre zone": fetched on mount and
+  // after a reconnect, and again (at most every 5 s) when an alert names a
+  // fence the page does not know yet (made since by someone else)
+  const fences = new Map();
+  let fencesAsked = 0;
+  const loadFences = async () => {
+    if (Date.now() - fencesAsked < 1000) return; // mount and the first snapshot's reset
+    fencesAsked = Date.now();
+    try {
+      const fs = await ctx.api.get('/api/geofences');
+      fences.clear();
+      for (const f of fs) fences.set(f.id, f.name);
+      renderFeed();
+    } catch { /* the rows say "geofence <id>" meanwhile */ }
+  };
+  const fenceName = (id) => {
+    if (!fences.has(id) && Date.now() - fencesAsked > 5000) loadFences();
+    return fences.get(id);
+  };
+  const detail = (e) => alertDetail(e, fenceName);
+  const ackPart = (e) => e.ackTime ? h('span', { class: 'ack-by' }, ackLabel(e))
+    : h('button', { class: 'link', onclick: (x) => acknowledge(e, x.currentTarget) }, 'Acknowledge');
+  const feedSpec = {
+    key: (e) => e.id,
+    sig: (e) => `${e.ackTime ?? ''}|${vehicleName(e)}|${detail(e)}`,
+    create: (e) => h('li', { class: `ev ev-${e.type}${e.ackTime ? ' acked' : ''}`, 'data-id': e.id },
+      h('b', {}, EVENT_LABEL[e.type] ?? e.type), ' ',
+      h('a', { href: '#/map', onclick: (x) => { x.preventDefault(); choose(e.deviceId); } }, vehicleName(e)),
+      h('span', { class: 'what' }, detail(e)),
+      h('time', {}, new Date(e.eventTime).toLocaleTimeString()),
+      ackPart(e)),
+    update: (li, e) => {
+      li.classList.toggle('acked', !!e.ackTime);
+      li.querySelector('a').textContent = vehicleName(e);
+      li.querySelector('.what').textContent = detail(e);
+      const last = li.lastElementChild; // the Acknowledge button or who acknowledged
+      if (last.classList.contains('ack-by') !== !!e.ackTime) last.replaceWith(ackPart(e));
+    },
+  };
   const renderFeed = () => {
     const t = fType.value;
     const evs = store.events.filter((e) => ALERT_TYPES.includes(e.type) && (!t || e.type === t)).slice(-200).reverse();
-    feed.replaceChildren(...evs.map((e) => {
-      const d = store.devices.get(e.deviceId);
-      return h('li', { class: `ev ev-${e.type}${e.ackTime ? ' acked' : ''}`, 'data-id': e.id },
-        h('b', {}, EVENT_LABEL[e.type] ?? e.type), ' ',
-        h('a', { href: '#/map', onclick: (x) => { x.preventDefault(); choose(e.deviceId); } }, d?.name ?? `device ${e.deviceId}`),
-        e.attributes?.geofenceName ? ` · ${e.attributes.geofenceName}` : '',
-        h('time', {}, new Date(e.eventTime).toLocaleTimeString()),
-        e.ackTime ? h('span', { class: 'ack-by' }, ackLabel(e))
-          : h('button', { class: 'link', onclick: (x) => acknowledge(e, x.currentTarget) }, 'Acknowledge'));
-    }));
+    patchList(feed, evs, feedSpec, feedRows);
     const open = openAlerts(store.events, ALERT_TYPES).length;
     unread.hidden = open === 0;
     unread.textContent = String(open);
@@ -245,14 +285,16 @@ export function mountLive(root, ctx) {
   store.on('events', onEvents);
   store.on('acks', renderFeed);
   store.on('reset', syncAlerts);
+  store.on('reset', loadFences);
   const tick = setInterval(schedule, 5000);
   render();
+  loadFences();
   renderFeed();
   syncAlerts();
   return {
     unmount() {
       store.off('positions', onPositions); store.off('devices', scheduleSlow); clearTimeout(slow); store.off('reset', schedule);
-      store.off('events', onEvents); store.off('acks', renderFeed); store.off('reset', syncAlerts);
+      store.off('events', onEvents); store.off('acks', renderFeed); store.off('reset', syncAlerts); store.off('reset', loadFences);
       document.removeEventListener('keydown', keydown);
       offSelect(); clearInterval(tick); if (frame) cancelAnimationFrame(frame);
       fleetMap.select(null);

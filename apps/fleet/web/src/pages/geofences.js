@@ -1,7 +1,8 @@
 // pages/geofences.js — geofences (#/geofences): the list, each drawn on the
-// map; draw a circle or a polygon (the geoman plugin the shell loads,
-// map.pm), name it and save (POST); edit name, group and shape (PUT);
-// delete after a confirmation (DELETE).
+// map; draw a circle or a polygon (the geoman plugin, map.pm, which the
+// shell loads when an editor first opens this page: ctx.loadDraw), name it
+// and save (POST); edit name, group and shape (PUT); delete after a
+// confirmation (DELETE).
 //
 // Enter/exit events need nothing here: the server tests every fix against
 // the fences (fleet_reload_geofences on each change) and the shell's alert
@@ -34,8 +35,12 @@ export function mount(root, ctx) {
   const status = h('p.wp-status', {role: 'status'});
   const list = h('ul.wp-list', {'aria-label': 'Geofences'});
   const formBox = h('div.wp-formbox');
-  const drawCircle = h('button', {type: 'button', onclick: () => startDraw('Circle')}, 'Draw circle');
-  const drawPolygon = h('button', {type: 'button', onclick: () => startDraw('Polygon')}, 'Draw polygon');
+  // the drawing plugin, for those who may draw; the buttons wait for it
+  const drawReady = canEdit ? ctx.loadDraw() : null;
+  const drawCircle = h('button', {type: 'button', disabled: true, onclick: () => startDraw('Circle')}, 'Draw circle');
+  const drawPolygon = h('button', {type: 'button', disabled: true, onclick: () => startDraw('Polygon')}, 'Draw polygon');
+  drawReady?.then(() => { drawCircle.disabled = drawPolygon.disabled = false; },
+    (e) => { if (alive) status.textContent = `${e.message}: reload the page to draw or edit.`; });
   const page = h('section.wp-page.wp-side.wp-geofences', {'aria-label': 'Geofences'},
     h('header.wp-head', null, h('h2', null, 'Geofences'),
       canEdit && h('div.wp-actions', null, drawCircle, drawPolygon)),
@@ -117,7 +122,9 @@ export function mount(root, ctx) {
     openForm(null, layer);
   }
 
-  function startEdit(f) {
+  async function startEdit(f) {
+    try { await drawReady; } catch { return; } // said in the status line
+    if (!alive) return;
     cancelEdit();
     const layer = layerOf(f.area, EDIT_STYLE);
     if (!layer) return;
@@ -129,7 +136,7 @@ export function mount(root, ctx) {
   }
 
   function cancelEdit() {
-    if (map.pm.globalDrawModeEnabled && map.pm.globalDrawModeEnabled()) map.pm.disableDraw();
+    if (map.pm && map.pm.globalDrawModeEnabled()) map.pm.disableDraw();
     if (!editing) return;
     const {layer} = editing;
     editing = null;
@@ -193,7 +200,7 @@ export function mount(root, ctx) {
 
   // Escape also leaves draw mode (the plugin's own key handling aside)
   const onKey = (ev) => {
-    if (ev.key === 'Escape' && map.pm.globalDrawModeEnabled && map.pm.globalDrawModeEnabled()) {
+    if (ev.key === 'Escape' && map.pm && map.pm.globalDrawModeEnabled()) {
       map.pm.disableDraw();
       status.textContent = '';
     }

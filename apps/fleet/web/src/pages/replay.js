@@ -1,5 +1,6 @@
 // pages/replay.js — history replay (#/replay): a vehicle and a time range
-// (default: today) -> the route (/api/reports/route), its trips and stops;
+// (default: today) -> the route (/api/reports/route?compact=true: time,
+// position, speed and course, all the page draws), its trips and stops;
 // the route drawn with the stops marked, a marker that moves along it,
 // play/pause, 1–300x, a time slider, and the trip list (a click seeks to the
 // trip and zooms to it). The live markers are hidden meanwhile
@@ -53,7 +54,7 @@ export function mount(root, ctx) {
   function fillVehicles() {
     const keep = vehicle.value || new URLSearchParams(location.hash.split('?')[1] || '').get('device') || '';
     const devs = [...ctx.store.devices.values()].sort((a, b) => a.name.localeCompare(b.name));
-    options(vehicle, devs.map((d) => [d.id, d.name]), keep);
+    options(vehicle, [['', 'Choose a vehicle…'], ...devs.map((d) => [d.id, d.name])], keep);
   }
   fillVehicles();
   ctx.store.on('devices', fillVehicles);
@@ -77,7 +78,7 @@ export function mount(root, ctx) {
     say('Loading…');
     try {
       const [route, ts, stops] = await Promise.all([
-        ctx.api.get('/api/reports/route', {...q, limit: ROUTE_LIMIT}),
+        ctx.api.get('/api/reports/route', {...q, compact: true, limit: ROUTE_LIMIT}),
         ctx.api.get('/api/reports/trips', q),
         ctx.api.get('/api/reports/stops', q),
       ]);

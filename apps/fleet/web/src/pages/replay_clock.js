@@ -34,16 +34,28 @@ export function clampSpeed(x) {
 }
 
 /**
- * The route report's positions as a track: [{t, lat, lon, course, speed}]
- * sorted by fix time, positions without a valid time or coordinates left out.
+ * The route report as a track: [{t, lat, lon, course, speed}] sorted by fix
+ * time, positions without a valid time or coordinates left out. Takes either
+ * the full report (Traccar's position objects) or the compact one
+ * (`?compact=true`: one {deviceId, fields, points} per device, each point an
+ * array in the order `fields` names; fixTime in ms).
  */
-export function toTrack(positions) {
+export function toTrack(route) {
   const out = [];
-  for (const p of positions || []) {
-    const t = toMs(p.fixTime);
-    const lat = Number(p.latitude), lon = Number(p.longitude);
-    if (!Number.isFinite(t) || !Number.isFinite(lat) || !Number.isFinite(lon)) continue;
-    out.push({t, lat, lon, course: Number(p.course) || 0, speed: Number(p.speed) || 0});
+  const add = (t, la, lo, course, speed) => {
+    const lat = Number(la), lon = Number(lo);
+    if (!Number.isFinite(t) || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
+    out.push({t, lat, lon, course: Number(course) || 0, speed: Number(speed) || 0});
+  };
+  for (const p of route || []) {
+    if (Array.isArray(p && p.points)) {
+      const at = (name) => (p.fields || []).indexOf(name);
+      const [ti, la, lo, co, sp] = ['fixTime', 'latitude', 'longitude', 'course', 'speed'].map(at);
+      if (ti < 0 || la < 0 || lo < 0) continue; // not a route this page can draw
+      for (const q of p.points) add(toMs(q[ti]), q[la], q[lo], co < 0 ? 0 : q[co], sp < 0 ? 0 : q[sp]);
+    } else if (p) {
+      add(toMs(p.fixTime), p.latitude, p.longitude, p.course, p.speed);
+    }
   }
   out.sort((a, b) => a.t - b.t);
   return out;

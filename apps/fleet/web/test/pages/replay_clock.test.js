@@ -33,6 +33,21 @@ test('the track is sorted by fix time and drops fixes without a time or coordina
   assert.equal(tr[0].lat, 3);
 });
 
+test('the compact route (?compact=true) gives the same track as the full one', () => {
+  const full = [{fixTime: iso(20), latitude: 48.1, longitude: 16.2, speed: 12.5, course: 90},
+    {fixTime: iso(10), latitude: 48, longitude: 16.1, speed: 0, course: 350}];
+  const compact = [{deviceId: 2, deviceName: 'Vehicle 002', fields: ['fixTime', 'latitude', 'longitude', 'speed', 'course'],
+    points: [[T0 + 10000, 48, 16.1, 0, 350], [T0 + 20000, 48.1, 16.2, 12.5, 90], [T0 + 30000, null, 'x', 1, 1]]}];
+  assert.deepEqual(toTrack(compact), toTrack(full));
+  assert.deepEqual(toTrack(compact)[1], {t: T0 + 20000, lat: 48.1, lon: 16.2, course: 90, speed: 12.5});
+  // the fields are read by name (with &attributes=true a sixth one follows)
+  const reordered = [{fields: ['latitude', 'longitude', 'fixTime', 'course', 'speed', 'attributes'],
+    points: [[48.1, 16.2, T0 + 20000, 90, 12.5, {ignition: true}]]}];
+  assert.deepEqual(toTrack(reordered), [{t: T0 + 20000, lat: 48.1, lon: 16.2, course: 90, speed: 12.5}]);
+  // an answer without the fields a map needs draws nothing, rather than garbage
+  assert.deepEqual(toTrack([{fields: ['fixTime', 'speed'], points: [[T0, 3]]}]), []);
+});
+
 test('fixBefore finds the fix at or before t', () => {
   const tr = toTrack(fixes());
   assert.equal(fixBefore(tr, T0 - 1), -1);
