@@ -29,32 +29,17 @@ struct writer {
     int linger_ms, max_rows;
     weft_wg stopped;
     writer_stats st;
-    char *pos_sql[4], *ev_sql[4]; /* multi-row INSERTs of POS_CHUNK[i] rows */
+    char *pos_sql[4], *ev_sql[4]; /* multi-row INSERTs of STORE_CHUNK[i] rows */
     motion_map *motion;        /* the devices' open motion chunks (motion.h); writer task only */
     atomic_int motion_reset;   /* set by writer_motion_reset, taken by the task */
     int pg;
 };
 
-static const int POS_CHUNK[4] = {64, 16, 4, 1};
 #define POS_COLS 12
 #define EV_COLS 8
 
 static void unref(req *r) {
     if (atomic_fetch_sub(&r->refs, 1) == 1) free(r);
-}
-
-/* INSERT INTO <head> VALUES (<rows> groups of <cols> parameters) <tail> */
-static char *insert_sql(const char *head, int cols, int rows, const char *tail) {
-    weft_buf b;
-    weft_buf_init(&b, 0);
-    weft_buf_appends(&b, head);
-    for (int r = 0, p = 1; r < rows; r++) {
-        weft_buf_appends(&b, r ? ",(" : "(");
-        for (int c = 0; c < cols; c++, p++) weft_buf_printf(&b, c ? ",$%d" : "$%d", p);
-        weft_buf_appendc(&b, ')');
-    }
-    weft_buf_appends(&b, tail);
-    return b.data;
 }
 
 writer_stats *writer_get_stats(writer *w) { return &w->st; }
@@ -106,9 +91,8 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
         int left = 0;
         for (int k = ri; k < n; k++) left += batch[k]->npos - (k == ri ? pi : 0);
         if (left == 0) break;
-        int c = 0;
-        while (POS_CHUNK[c] > left) c++;
-        int rows = POS_CHUNK[c];
+        int c = store_chunk(left);
+        int rows = STORE_CHUNK[c];
         for (int r = 0; r < rows; r++) {
             while (pi >= batch[ri]->npos) ri++, pi = 0;
             bind_pos(&args[r * POS_COLS], &batch[ri]->pos[pi++]);
@@ -141,9 +125,8 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
         int left = 0;
         for (int k = ri; k < n; k++) left += batch[k]->nev - (k == ri ? pi : 0);
         if (left == 0) break;
-        int c = 0;
-        while (POS_CHUNK[c] > left) c++;
-        int rows = POS_CHUNK[c];
+        int c = store_chunk(left);
+        int rows = STORE_CHUNK[c];
         ev_row *evs[64];
         size_t aoff[64], alen[64];
         weft_buf_clear(&eb);
@@ -246,12 +229,12 @@ writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
     w->q = weft_chan_new(sizeof(req *), 8192, NULL);
     int ok = w->q && w->motion;
     for (int i = 0; i < 4; i++) {
-        w->pos_sql[i] = insert_sql("INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, "
+        w->pos_sql[i] = store_insert_sql("INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, "
                                    "longitude, speed, course, altitude, accuracy, valid, attributes) VALUES ",
-                                   POS_COLS, POS_CHUNK[i], " ON CONFLICT (device_id, fix_time) DO NOTHING");
-        w->ev_sql[i] = insert_sql("INSERT INTO events (device_id, type, event_time, server_time, latitude, "
+                                   POS_COLS, STORE_CHUNK[i], " ON CONFLICT (device_id, fix_time) DO NOTHING");
+        w->ev_sql[i] = store_insert_sql("INSERT INTO events (device_id, type, event_time, server_time, latitude, "
                                   "longitude, geofence_id, attributes) VALUES ",
-                                  EV_COLS, POS_CHUNK[i], " RETURNING id");
+                                  EV_COLS, STORE_CHUNK[i], " RETURNING id");
         ok = ok && w->pos_sql[i] && w->ev_sql[i];
     }
     if (!ok) {
