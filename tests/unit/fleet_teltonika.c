@@ -263,6 +263,26 @@ TEST_PLAIN(frame_lengths_bounded_before_use) {
 /* CRC-16/ARC's check value: "123456789" -> 0xBB3D. */
 TEST_PLAIN(crc16_arc_check_value) { ASSERT_EQ(tlt_crc16((const uint8_t *)"123456789", 9), 0xBB3D); }
 
+/* The table-driven CRC against the bit-at-a-time definition it replaced. */
+static uint16_t crc16_bitwise(const uint8_t *p, size_t n) {
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++) crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
+    }
+    return crc;
+}
+TEST_PLAIN(crc16_table_matches_bitwise) {
+    uint8_t b[600];
+    uint64_t x = 88172645463325252u;
+    for (size_t i = 0; i < sizeof b; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, b[i] = (uint8_t)x;
+    for (unsigned v = 0; v < 256; v++) { /* every table entry */
+        uint8_t one = (uint8_t)v;
+        ASSERT_EQ(tlt_crc16(&one, 1), crc16_bitwise(&one, 1));
+    }
+    for (size_t n = 0; n <= sizeof b; n += 7) ASSERT_EQ(tlt_crc16(b, n), crc16_bitwise(b, n));
+}
+
 /* What tlt_encode writes, tlt_decode reads back to the same values. */
 TEST_PLAIN(encode_decode_round_trip) {
     fleet_fix in[40];
