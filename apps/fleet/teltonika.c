@@ -113,17 +113,17 @@ long tlt_frame(const uint8_t *p, size_t n, size_t max, const char **why) {
 typedef struct io_name {
     uint16_t id;
     const char *name;
-    double scale; /* 0: integer as sent; 1: boolean */
+    double div; /* 0: integer as sent; 1: boolean; else sent in 1/div units (mV: 1000) */
 } io_name;
 
 static const io_name io_names[] = {
     {1, "in1", 1},          {2, "in2", 1},          {3, "in3", 1},
-    {9, "adc1", 0.001},     {16, "odometer", 0},    {21, "rssi", 0},
-    {24, "obdSpeed", 0},    {66, "power", 0.001},   {67, "battery", 0.001},
-    {68, "batteryCurrent", 0.001},                  {69, "gnssStatus", 0},
+    {9, "adc1", 1000},      {16, "odometer", 0},    {21, "rssi", 0},
+    {24, "obdSpeed", 0},    {66, "power", 1000},    {67, "battery", 1000},
+    {68, "batteryCurrent", 1000},                   {69, "gnssStatus", 0},
     {78, "driverUniqueId", 0},                      {113, "batteryLevel", 0},
-    {179, "out1", 1},       {180, "out2", 1},       {181, "pdop", 0.1},
-    {182, "hdop", 0.1},     {199, "tripOdometer", 0}, {200, "sleepMode", 0},
+    {179, "out1", 1},       {180, "out2", 1},       {181, "pdop", 10},
+    {182, "hdop", 10},      {199, "tripOdometer", 0}, {200, "sleepMode", 0},
     {239, "ignition", 1},   {240, "motion", 1},     {241, "operator", 0},
 };
 
@@ -138,28 +138,32 @@ static void io_value(weft_json_enc *e, fleet_fix *f, unsigned id, uint64_t raw, 
     (void)size;
     int64_t v = (int64_t)raw; /* 1..4-byte values are unsigned; 8-byte ones as sent */
     const io_name *nm = io_lookup(id);
-    char key[16];
+    char key[2 + WEFT_I64_TEXT_MAX];
     if (nm) {
         weft_json_enc_key(e, weft_str_c(nm->name));
-    } else {
-        int k = snprintf(key, sizeof key, "io%u", id);
-        weft_json_enc_key(e, (weft_str){key, (size_t)k});
+    } else { /* "io<id>" */
+        key[0] = 'i', key[1] = 'o';
+        weft_json_enc_key(e, (weft_str){key, 2 + weft_i64_to_text(key + 2, id)});
     }
-    if (nm && nm->scale == 1) {
+    if (nm && nm->div == 1) {
         weft_json_enc_bool(e, v != 0);
     } else if (nm && nm->id == 78) { /* iButton: the driver's key, as hex */
         char hex[17];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)raw);
         weft_json_enc_str(e, weft_str_c(hex));
-    } else if (nm && nm->scale != 0) {
-        weft_json_enc_double(e, (double)v * nm->scale);
+    } else if (nm && nm->div != 0) {
+        /* divided, not multiplied by 0.001: the quotient is the double
+         * nearest the decimal the device meant (12345 mV -> 12.345, 3 ->
+         * 0.3), which prints short; 3 * 0.1 was 0.30000000000000004, and
+         * such values took the encoder's slow printf/strtod path */
+        weft_json_enc_double(e, (double)v / nm->div);
     } else {
         weft_json_enc_int(e, v);
     }
     switch (id) {
     case 239: f->ignition = v != 0; break;
     case 240: f->motion = v != 0; break;
-    case 66: f->power_v = (double)v * 0.001; break;
+    case 66: f->power_v = (double)v / 1000; break;
     case 16: f->odometer_m = (double)v; break;
     case 113: f->battery_pct = (double)v; break;
     case 21: f->rssi = (int)v; break;

@@ -323,3 +323,30 @@ TEST_PLAIN(encode_decode_round_trip) {
     weft_buf_free(&a);
     weft_buf_free(&b);
 }
+
+/* A value sent in thousandths is divided, not multiplied by 0.001: the
+ * attribute and the fix hold the double nearest the decimal meant (9 mV is
+ * 0.009 V; 9 * 0.001 was 0.009000000000000001). */
+TEST_PLAIN(scaled_io_values_are_the_decimal_sent) {
+    static const double volts[] = {0.009, 0.013, 12.345, 24.079, 14.233, 0.3};
+    static const char *text[] = {"\"power\":0.009}", "\"power\":0.013}", "\"power\":12.345}",
+                                 "\"power\":24.079}", "\"power\":14.233}", "\"power\":0.3}"};
+    for (size_t i = 0; i < sizeof volts / sizeof volts[0]; i++) {
+        fleet_fix in;
+        fleet_fix_init(&in);
+        in.fix_ms = 1700000000000LL, in.lat = 48.2, in.lon = 16.37, in.valid = 1, in.power_v = volts[i];
+        weft_buf b;
+        weft_buf_init(&b, 0);
+        ASSERT(tlt_encode(&in, 1, TLT_CODEC8, &b) > 0);
+        tlt_packet pk;
+        fleet_fix out[1];
+        weft_buf attrs;
+        weft_buf_init(&attrs, 0);
+        const char *why = NULL;
+        ASSERT_EQ(tlt_decode((const uint8_t *)b.data, b.len, &pk, out, 1, &attrs, &why), 1);
+        ASSERT(out[0].power_v == volts[i]);
+        ASSERT(attrs.data && strstr(attrs.data, text[i]));
+        weft_buf_free(&attrs);
+        weft_buf_free(&b);
+    }
+}
