@@ -79,6 +79,13 @@ static int event_attrs(const fleet_event *e, weft_buf *b) {
     return weft_json_enc_finish(&j);
 }
 
+/* Positions (or events) of batch[ri..n) not written yet, batch[ri]'s from pi. */
+static int rows_left(req **batch, int n, int ri, int pi, int events) {
+    int left = 0;
+    for (int k = ri; k < n; k++) left += (events ? batch[k]->nev : batch[k]->npos) - (k == ri ? pi : 0);
+    return left;
+}
+
 static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
     int64_t dl = weft_deadline_in(30000);
     store_tx *tx;
@@ -88,8 +95,7 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
     /* positions of all requests, in chunks that cross request boundaries */
     int ri = 0, pi = 0;
     while (rc == 0) {
-        int left = 0;
-        for (int k = ri; k < n; k++) left += batch[k]->npos - (k == ri ? pi : 0);
+        int left = rows_left(batch, n, ri, pi, 0);
         if (left == 0) break;
         int c = store_chunk(left);
         int rows = STORE_CHUNK[c];
@@ -122,8 +128,7 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
     weft_buf_init(&eb, 0);
     ri = 0, pi = 0;
     while (rc == 0) {
-        int left = 0;
-        for (int k = ri; k < n; k++) left += batch[k]->nev - (k == ri ? pi : 0);
+        int left = rows_left(batch, n, ri, pi, 1);
         if (left == 0) break;
         int c = store_chunk(left);
         int rows = STORE_CHUNK[c];
