@@ -16,8 +16,10 @@
 #
 #   VEHICLES=100 DAYS=1 RECORDS=50 CONNS=256 ROUNDS=3 bash bench/run-fleet.sh
 #
-# BASELINE_BIN=/path/to/fleet adds a Teltonika run of that binary to every
-# round (an A/B of a change's ingest cost; e.g. main's build).
+# BASELINE_BIN=/path/to/fleet adds runs of that binary to every round (an
+# A/B of a change's ingest cost; e.g. main's build): BASELINE_WORKLOADS
+# (teltonika; or osmand, or teltonika,osmand), first in odd rounds and last
+# in even ones.
 #
 # Then the history phase (PHASES=ingest,history; either alone): one Teltonika
 # device sends HISTORY_DAYS (30; QUICK=1: 3) days at 1 Hz in 255-record
@@ -100,14 +102,20 @@ PY
 }
 if [[ ",$PHASES," == *",ingest,"* ]]; then
     echo "== bench-fleet: $ROUNDS rounds, Teltonika $VEHICLES devices x $DAYS day(s), a fix every $TLT_INTERVAL ms, $RECORDS-record packets; OsmAnd $OSM_VEHICLES devices x $OSM_DAYS day(s), a fix every $OSM_INTERVAL ms, $CONNS connections"
+    # BASELINE_BIN=path/to/another/fleet: its runs first in odd rounds, last in even ones
+    baseline() { # round
+        local bw
+        [ -n "${BASELINE_BIN:-}" ] || return 0
+        for bw in ${BASELINE_WORKLOADS//,/ }; do run "$bw-baseline" "$1" "$BASELINE_BIN"; done
+    }
+    BASELINE_WORKLOADS=${BASELINE_WORKLOADS:-teltonika}
     for r in $(seq 1 "$ROUNDS"); do
-        # BASELINE_BIN=path/to/another/fleet: its Teltonika run first in odd rounds, last in even ones
-        if [ -n "${BASELINE_BIN:-}" ] && [ $((r % 2)) -eq 1 ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
+        if [ $((r % 2)) -eq 1 ]; then baseline "$r"; fi
         if [ $((r % 2)) -eq 1 ]; then run teltonika "$r"; run osmand "$r"; else run osmand "$r"; run teltonika "$r"; fi
-        if [ -n "${BASELINE_BIN:-}" ] && [ $((r % 2)) -eq 0 ]; then run teltonika-baseline "$r" "$BASELINE_BIN"; fi
+        if [ $((r % 2)) -eq 0 ]; then baseline "$r"; fi
     done
     printf '%s\n' "${rows[@]}" | python3 bench/tools/fleet_report.py "$OUT" \
-        "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS bash bench/run-fleet.sh"
+        "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN BASELINE_WORKLOADS=$BASELINE_WORKLOADS} bash bench/run-fleet.sh"
     echo "== wrote $OUT.md and $OUT.json"
 fi
 

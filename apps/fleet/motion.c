@@ -58,22 +58,6 @@ void motion_extend(motion_chunk *c, const motion_fix *p) {
     c->n++;
 }
 
-int motion_insert(store_tx *tx, int64_t device_id, const motion_chunk *c, double thr, weft_db_err *e,
-                  int64_t deadline) {
-    weft_db_arg a[] = {WEFT_DB_INT(device_id),     WEFT_DB_INT(c->first.t),      WEFT_DB_INT(c->last.t),
-                       WEFT_DB_INT(c->prev_t),     WEFT_DB_INT(c->n),            WEFT_DB_INT(c->moving),
-                       WEFT_DB_DOUBLE(thr),        WEFT_DB_DOUBLE(c->first.lat), WEFT_DB_DOUBLE(c->first.lon),
-                       WEFT_DB_DOUBLE(c->first.speed), WEFT_DB_INT(c->first.ign), WEFT_DB_DOUBLE(c->last.lat),
-                       WEFT_DB_DOUBLE(c->last.lon), WEFT_DB_DOUBLE(c->last.speed), WEFT_DB_INT(c->last.ign),
-                       WEFT_DB_DOUBLE(c->dist_m),  WEFT_DB_DOUBLE(c->speed_sum), WEFT_DB_DOUBLE(c->max_speed),
-                       WEFT_DB_INT(c->engine_ms)};
-    return store_tx_exec(tx,
-                         "INSERT INTO motion_chunks (device_id, t0, t1, prev_t, n, moving, thr, lat0, lon0, speed0, "
-                         "ign0, lat1, lon1, speed1, ign1, dist_m, speed_sum, max_speed, engine_ms) VALUES ($1, $2, $3, "
-                         "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                         a, 19, NULL, e, deadline);
-}
-
 /* ---- the writer's map ------------------------------------------------------------------ */
 
 enum { ST_BEHIND = 0, ST_PENDING, ST_SYNCED };
@@ -86,6 +70,13 @@ typedef struct slot {
     motion_chunk open;
 } slot;
 
+#define CHUNK_COLS 19
+
+typedef struct chunk_row {
+    int64_t device_id;
+    motion_chunk c;
+} chunk_row;
+
 struct motion_map {
     int pg;
     double thr;
@@ -93,12 +84,68 @@ struct motion_map {
     size_t cap, n; /* cap a power of two; n used */
     int64_t *pending;
     size_t npending, cappending;
+    /* finished chunks not inserted yet: written in multi-row INSERTs by
+     * flush(), before any other statement on motion_chunks and at the end
+     * of the catch-up (one statement per chunk was a third of the SQLite
+     * thread's statements at the bench's OsmAnd rate) */
+    chunk_row *out;
+    size_t nout, capout;
+    char *ins_sql[4];         /* STORE_CHUNK[i] rows */
+    weft_db_arg *args;        /* 64 * CHUNK_COLS */
 };
+
+static void bind_chunk(weft_db_arg *a, const chunk_row *r, double thr) {
+    const motion_chunk *c = &r->c;
+    a[0] = WEFT_DB_INT(r->device_id), a[1] = WEFT_DB_INT(c->first.t), a[2] = WEFT_DB_INT(c->last.t);
+    a[3] = WEFT_DB_INT(c->prev_t), a[4] = WEFT_DB_INT(c->n), a[5] = WEFT_DB_INT(c->moving);
+    a[6] = WEFT_DB_DOUBLE(thr), a[7] = WEFT_DB_DOUBLE(c->first.lat), a[8] = WEFT_DB_DOUBLE(c->first.lon);
+    a[9] = WEFT_DB_DOUBLE(c->first.speed), a[10] = WEFT_DB_INT(c->first.ign), a[11] = WEFT_DB_DOUBLE(c->last.lat);
+    a[12] = WEFT_DB_DOUBLE(c->last.lon), a[13] = WEFT_DB_DOUBLE(c->last.speed), a[14] = WEFT_DB_INT(c->last.ign);
+    a[15] = WEFT_DB_DOUBLE(c->dist_m), a[16] = WEFT_DB_DOUBLE(c->speed_sum), a[17] = WEFT_DB_DOUBLE(c->max_speed);
+    a[18] = WEFT_DB_INT(c->engine_ms);
+}
+
+/* c is a finished chunk of device_id: queued for the next flush. */
+static int put_chunk(motion_map *m, int64_t device_id, const motion_chunk *c) {
+    if (m->nout == m->capout) {
+        size_t cap = m->capout ? m->capout * 2 : 64;
+        chunk_row *p = realloc(m->out, cap * sizeof *p);
+        if (!p) return WEFT_ENOMEM;
+        m->out = p, m->capout = cap;
+    }
+    m->out[m->nout++] = (chunk_row){device_id, *c};
+    return 0;
+}
+
+/* Insert the queued chunks. */
+static int flush(motion_map *m, store_tx *tx, weft_db_err *e, int64_t deadline) {
+    int rc = 0;
+    size_t i = 0;
+    while (rc == 0 && i < m->nout) {
+        size_t left = m->nout - i;
+        int c = store_chunk(left > 64 ? 64 : (int)left), rows = STORE_CHUNK[c];
+        for (int r = 0; r < rows; r++) bind_chunk(&m->args[r * CHUNK_COLS], &m->out[i + (size_t)r], m->thr);
+        rc = store_tx_exec(tx, m->ins_sql[c], m->args, rows * CHUNK_COLS, NULL, e, deadline);
+        i += (size_t)rows;
+    }
+    m->nout = 0; /* on failure the writer rolls back and resets the map */
+    return rc;
+}
 
 motion_map *motion_map_new(int pg, double thr) {
     motion_map *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->pg = pg, m->thr = thr;
+    int ok = (m->args = malloc(64 * CHUNK_COLS * sizeof *m->args)) != NULL;
+    for (int i = 0; i < 4; i++)
+        ok = ok && (m->ins_sql[i] = store_insert_sql("INSERT INTO motion_chunks (device_id, t0, t1, prev_t, n, moving, "
+                                                     "thr, lat0, lon0, speed0, ign0, lat1, lon1, speed1, ign1, dist_m, "
+                                                     "speed_sum, max_speed, engine_ms) VALUES ",
+                                                     CHUNK_COLS, STORE_CHUNK[i], "")) != NULL;
+    if (!ok) {
+        motion_map_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -107,12 +154,16 @@ void motion_map_reset(motion_map *m) {
     m->s = NULL;
     m->cap = m->n = 0;
     m->npending = 0;
+    m->nout = 0;
 }
 
 void motion_map_free(motion_map *m) {
     if (!m) return;
     motion_map_reset(m);
     free(m->pending);
+    free(m->out);
+    free(m->args);
+    for (int i = 0; i < 4; i++) free(m->ins_sql[i]);
     free(m);
 }
 
@@ -170,7 +221,9 @@ int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix 
     if (p->t < last) {
         /* late: the chunks it falls into or before are out of date */
         weft_db_arg a[] = {WEFT_DB_INT(device_id), WEFT_DB_INT(p->t)};
-        int rc = store_tx_exec(tx, "DELETE FROM motion_chunks WHERE device_id = $1 AND t1 >= $2", a, 2, NULL, e,
+        int rc = flush(m, tx, e, deadline); /* the DELETE sees the chunks queued before */
+        if (rc == 0)
+            rc = store_tx_exec(tx, "DELETE FROM motion_chunks WHERE device_id = $1 AND t1 >= $2", a, 2, NULL, e,
                                deadline);
         return rc < 0 ? rc : queue(m, s);
     }
@@ -183,7 +236,7 @@ int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix 
         motion_extend(&s->open, p);
         return 0;
     }
-    int rc = motion_insert(tx, device_id, &s->open, m->thr, e, deadline);
+    int rc = put_chunk(m, device_id, &s->open);
     if (rc < 0) return rc;
     motion_start(&s->open, p, s->open.last.t, m->thr);
     return 0;
@@ -193,7 +246,9 @@ int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix 
 static int catch_up_one(motion_map *m, slot *s, store_tx *tx, int64_t *budget, weft_db_err *e, int64_t deadline) {
     weft_db_arg a[] = {WEFT_DB_INT(s->id)};
     weft_db_rows *r = NULL;
-    int rc = store_tx_query(tx, "SELECT t1 FROM motion_chunks WHERE device_id = $1 ORDER BY t0 DESC LIMIT 1", a, 1,
+    int rc = flush(m, tx, e, deadline); /* the device's last chunk may be queued */
+    if (rc < 0) return rc;
+    rc = store_tx_query(tx, "SELECT t1 FROM motion_chunks WHERE device_id = $1 ORDER BY t0 DESC LIMIT 1", a, 1,
                             &r, e, deadline);
     if (rc < 0) return rc;
     int64_t hi = weft_db_nrows(r) ? weft_db_int(r, 0, 0) : MOTION_NONE;
@@ -214,7 +269,7 @@ static int catch_up_one(motion_map *m, slot *s, store_tx *tx, int64_t *budget, w
             motion_start(&s->open, &p, hi, m->thr), s->has = 1;
         } else if (!motion_breaks(&s->open, &p, m->thr)) {
             motion_extend(&s->open, &p);
-        } else if ((rc = motion_insert(tx, s->id, &s->open, m->thr, e, deadline)) == 0) {
+        } else if ((rc = put_chunk(m, s->id, &s->open)) == 0) {
             motion_start(&s->open, &p, s->open.last.t, m->thr);
         }
     }
@@ -248,5 +303,5 @@ int motion_catch_up(motion_map *m, store_tx *tx, weft_db_err *e, int64_t deadlin
         if (s && s->state == ST_BEHIND) m->pending[left++] = m->pending[i], s->state = ST_PENDING;
     }
     m->npending = left;
-    return 0;
+    return flush(m, tx, e, deadline);
 }

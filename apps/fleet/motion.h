@@ -78,10 +78,6 @@ void motion_start(motion_chunk *c, const motion_fix *p, int64_t prev_t, double t
 /* Append p to c (p after c->last, motion_breaks false). */
 void motion_extend(motion_chunk *c, const motion_fix *p);
 
-/* Insert c as a finished chunk of device_id. */
-int motion_insert(store_tx *tx, int64_t device_id, const motion_chunk *c, double thr, weft_db_err *e,
-                  int64_t deadline);
-
 /* The writer's per-device state: a map from device id to its open chunk. */
 typedef struct motion_map motion_map;
 motion_map *motion_map_new(int pg, double thr);
@@ -94,7 +90,9 @@ void motion_map_reset(motion_map *m);
 int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix *p, weft_db_err *e,
                int64_t deadline);
 /* Summarise from the database the devices motion_add found behind (after
- * a restart, a late fix): at most MOTION_CATCHUP_MAX fixes in all. */
+ * a restart, a late fix): at most MOTION_CATCHUP_MAX fixes in all. Then
+ * insert the finished chunks motion_add queued: call it last in every
+ * transaction that called motion_add. */
 int motion_catch_up(motion_map *m, store_tx *tx, weft_db_err *e, int64_t deadline);
 
 #endif

@@ -19,7 +19,7 @@
 #define MAX_PARAMS 64
 
 typedef struct param {
-    weft_str key, val; /* decoded, NUL-terminated in the scratch arena */
+    weft_str key, val; /* decoded: the input itself, or a copy in the scratch arena */
 } param;
 
 static int hexv(char c) {
@@ -29,8 +29,13 @@ static int hexv(char c) {
     return -1;
 }
 
-/* Percent- and '+'-decode s into the arena; a malformed escape stays as is. */
+/* Percent- and '+'-decode s into the arena; a malformed escape stays as is.
+ * Without '%' or '+' there is nothing to decode: s itself, no copy (most
+ * parameters of a phone's request; the copy was a fifth of the parse). */
 static weft_str url_decode(weft_arena *a, weft_str s) {
+    size_t k = 0;
+    while (k < s.n && s.p[k] != '%' && s.p[k] != '+') k++;
+    if (k == s.n) return s.p ? s : (weft_str){"", 0};
     char *o = weft_arena_alloc(a, s.n + 1);
     if (!o) return (weft_str){NULL, 0};
     size_t n = 0;
@@ -70,8 +75,8 @@ static int collect(weft_str src, param *ps, int *np, weft_arena *a, const char *
     return 0;
 }
 
-/* A whole string as a finite double. */
-static int to_double(weft_str s, double *out) {
+/* The reference reading: strtod over the whole string. */
+static int number_strtod(weft_str s, double *out) {
     if (s.n == 0 || s.n > 64) return 0;
     char buf[65];
     memcpy(buf, s.p, s.n);
@@ -82,6 +87,41 @@ static int to_double(weft_str s, double *out) {
     *out = v;
     return 1;
 }
+
+int osmand_number(weft_str s, double *out) {
+    /* Fast path for what apps send, -?digits(.digits)?: with at most 19
+     * digits whose integer m is <= 2^53 and at most 22 after the point, m
+     * and 10^f are exact doubles and one IEEE division rounds correctly, so
+     * m / 10^f is the double strtod returns (Clinger's fast path). The rest
+     * (exponents, hex, "inf", long or odd forms) goes to strtod. */
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0, n = s.n;
+    int neg = n && s.p[0] == '-';
+    i += (size_t)neg;
+    uint64_t m = 0;
+    int digits = 0, frac = -1; /* frac: digits after the point, -1 without one */
+    for (; i < n; i++) {
+        char c = s.p[i];
+        if (c >= '0' && c <= '9') {
+            if (++digits > 19) break;
+            m = m * 10 + (uint64_t)(c - '0');
+            if (frac >= 0) frac++;
+        } else if (c == '.' && frac < 0 && digits > 0) {
+            frac = 0;
+        } else {
+            break;
+        }
+    }
+    if (i == n && digits > 0 && frac != 0 && frac <= 22 && m <= (1ull << 53)) {
+        double v = frac > 0 ? (double)m / p10[frac] : (double)m;
+        *out = neg ? -v : v;
+        return 1;
+    }
+    return number_strtod(s, out);
+}
+
+#define to_double osmand_number
 
 static int to_bool(weft_str s, int *out) {
     if (weft_str_eq_nocase(s, WEFT_STR("true")) || weft_str_eq(s, WEFT_STR("1"))) return *out = 1, 1;
@@ -99,7 +139,8 @@ static int copy_id(char dst[OSMAND_ID_MAX + 1], weft_str s) {
     return 1;
 }
 
-static int is_key(weft_str k, const char *name) { return weft_str_eq(k, weft_str_c(name)); }
+/* k is the literal name (its length known at compile time: no strlen) */
+#define is_key(k, name) ((k).n == sizeof(name) - 1 && memcmp((k).p, name, sizeof(name) - 1) == 0)
 
 /* An attribute value as the most specific JSON type it reads as. */
 static void enc_guess(weft_json_enc *e, weft_str v) {

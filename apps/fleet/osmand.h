@@ -46,6 +46,11 @@ typedef struct osmand_msg {
 int osmand_parse_form(weft_str query, weft_str form, int64_t now_ms, osmand_msg *out,
                       fleet_fix *fix, weft_buf *attrs, weft_arena *scratch, const char **why);
 
+/* A whole parameter value as a finite double, exactly as strtod reads it
+ * (leading space, trailing text, inf and nan refused): 1, or 0 when it is
+ * not one. Common decimals take an exact fast path. */
+int osmand_number(weft_str s, double *out);
+
 /* Parse a JSON body: fills fixes[0..cap) (out->nfix of them, a batch when
  * "location" is an array). Returns 0, WEFT_EPARSE (*why says what is wrong:
  * malformed JSON, a missing device_id or coordinate, a mistyped field) or

@@ -181,6 +181,28 @@ int store_commit(store_tx *tx, weft_db_err *err, int64_t deadline) {
     return rc;
 }
 
+const int STORE_CHUNK[4] = {64, 16, 4, 1};
+
+int store_chunk(int left) {
+    int c = 0;
+    while (c < 3 && STORE_CHUNK[c] > left) c++;
+    return c;
+}
+
+char *store_insert_sql(const char *head, int cols, int rows, const char *tail) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int bad = weft_buf_appends(&b, head) < 0;
+    for (int r = 0, p = 1; r < rows; r++) {
+        bad |= weft_buf_appends(&b, r ? ",(" : "(") < 0;
+        for (int c = 0; c < cols; c++, p++) bad |= weft_buf_printf(&b, c ? ",$%d" : "$%d", p) < 0;
+        bad |= weft_buf_appendc(&b, ')') < 0;
+    }
+    bad |= weft_buf_appends(&b, tail) < 0;
+    if (bad) weft_buf_free(&b);
+    return bad ? NULL : b.data;
+}
+
 void store_rollback(store_tx *tx) {
     int64_t dl = weft_deadline_in(STORE_DEADLINE_MS);
     if (tx->pg) weft_pg_rollback(tx->pg, dl);

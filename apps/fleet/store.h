@@ -52,6 +52,14 @@ int store_tx_query(store_tx *tx, const char *sql, const weft_db_arg *args, int n
 int store_tx_exec(store_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
                   int64_t *affected, weft_db_err *err, int64_t deadline);
 int store_commit(store_tx *tx, weft_db_err *err, int64_t deadline);
+/* "<head>($1,...,$cols),(...)...<tail>": a multi-row INSERT of rows rows
+ * (head ends with "VALUES "). Heap text for the caller to free; NULL when
+ * out of memory. */
+char *store_insert_sql(const char *head, int cols, int rows, const char *tail);
+/* Multi-row statements bind chunks of STORE_CHUNK[i] rows (64, 16, 4, 1);
+ * store_chunk(left) is the index of the largest that fits in left > 0. */
+extern const int STORE_CHUNK[4];
+int store_chunk(int left);
 void store_rollback(store_tx *tx);
 
 #endif

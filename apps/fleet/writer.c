@@ -2,6 +2,7 @@
 #include "writer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,31 +29,17 @@ struct writer {
     int linger_ms, max_rows;
     weft_wg stopped;
     writer_stats st;
-    char *pos_sql[4], *ev_sql; /* multi-row INSERTs of POS_CHUNK[i] rows */
+    char *pos_sql[4], *ev_sql[4]; /* multi-row INSERTs of STORE_CHUNK[i] rows */
     motion_map *motion;        /* the devices' open motion chunks (motion.h); writer task only */
     atomic_int motion_reset;   /* set by writer_motion_reset, taken by the task */
     int pg;
 };
 
-static const int POS_CHUNK[4] = {64, 16, 4, 1};
 #define POS_COLS 12
+#define EV_COLS 8
 
 static void unref(req *r) {
     if (atomic_fetch_sub(&r->refs, 1) == 1) free(r);
-}
-
-static char *insert_sql(int rows) {
-    weft_buf b;
-    weft_buf_init(&b, 0);
-    weft_buf_appends(&b, "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, "
-                         "longitude, speed, course, altitude, accuracy, valid, attributes) VALUES ");
-    for (int r = 0, p = 1; r < rows; r++) {
-        weft_buf_appends(&b, r ? ",(" : "(");
-        for (int c = 0; c < POS_COLS; c++, p++) weft_buf_printf(&b, c ? ",$%d" : "$%d", p);
-        weft_buf_appendc(&b, ')');
-    }
-    weft_buf_appends(&b, " ON CONFLICT (device_id, fix_time) DO NOTHING");
-    return b.data;
 }
 
 writer_stats *writer_get_stats(writer *w) { return &w->st; }
@@ -73,8 +60,9 @@ static void bind_pos(weft_db_arg *a, const pos_row *p) {
     a[11] = p->attrs_len ? WEFT_DB_TEXTN(p->attrs, p->attrs_len) : WEFT_DB_TEXT("{}");
 }
 
-/* The attributes of an event: what its type carries beyond the columns. */
-static void event_attrs(const fleet_event *e, weft_buf *b) {
+/* The attributes of an event: what its type carries beyond the columns,
+ * appended to b. 0 or the encoder's error (out of memory). */
+static int event_attrs(const fleet_event *e, weft_buf *b) {
     weft_json_enc j;
     weft_json_enc_init(&j, b);
     weft_json_enc_object(&j);
@@ -88,7 +76,14 @@ static void event_attrs(const fleet_event *e, weft_buf *b) {
         weft_json_enc_str(&j, weft_str_c(fleet_alarm_name(e->alarm)));
     }
     weft_json_enc_end(&j);
-    weft_json_enc_finish(&j);
+    return weft_json_enc_finish(&j);
+}
+
+/* Positions (or events) of batch[ri..n) not written yet, batch[ri]'s from pi. */
+static int rows_left(req **batch, int n, int ri, int pi, int events) {
+    int left = 0;
+    for (int k = ri; k < n; k++) left += (events ? batch[k]->nev : batch[k]->npos) - (k == ri ? pi : 0);
+    return left;
 }
 
 static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
@@ -100,12 +95,10 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
     /* positions of all requests, in chunks that cross request boundaries */
     int ri = 0, pi = 0;
     while (rc == 0) {
-        int left = 0;
-        for (int k = ri; k < n; k++) left += batch[k]->npos - (k == ri ? pi : 0);
+        int left = rows_left(batch, n, ri, pi, 0);
         if (left == 0) break;
-        int c = 0;
-        while (POS_CHUNK[c] > left) c++;
-        int rows = POS_CHUNK[c];
+        int c = store_chunk(left);
+        int rows = STORE_CHUNK[c];
         for (int r = 0; r < rows; r++) {
             while (pi >= batch[ri]->npos) ri++, pi = 0;
             bind_pos(&args[r * POS_COLS], &batch[ri]->pos[pi++]);
@@ -123,27 +116,66 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
         }
     }
     if (rc == 0) rc = motion_catch_up(w->motion, tx, err, dl);
-    /* events one by one: few, and each needs its id back */
+    /* events of all requests, in multi-row INSERTs like the positions; each
+     * needs its id back (the live feed pushes it). RETURNING gives no row
+     * order, but both databases number one statement's rows ascending in
+     * VALUES order (SQLite: rowid = max + 1 per row; PostgreSQL: the identity
+     * sequence, called per row in order), so the k-th smallest id returned
+     * is the k-th row's. One statement per chunk instead of per event was
+     * most of SQLite's cost with an event on every other fix (callgrind:
+     * each RETURNING statement builds a temporary b-tree). */
     weft_buf eb;
     weft_buf_init(&eb, 0);
-    for (int k = 0; k < n && rc == 0; k++) {
-        for (int i = 0; i < batch[k]->nev && rc == 0; i++) {
-            ev_row *e = &batch[k]->ev[i];
-            weft_buf_clear(&eb);
-            event_attrs(&e->ev, &eb);
-            weft_db_arg a[8] = {WEFT_DB_INT(e->device_id),
-                                WEFT_DB_TEXT(fleet_event_name(e->ev.type)),
-                                WEFT_DB_INT(e->ev.time_ms),
-                                WEFT_DB_INT(e->server_ms),
-                                isnan(e->ev.lat) ? WEFT_DB_NULL : WEFT_DB_DOUBLE(e->ev.lat),
-                                isnan(e->ev.lon) ? WEFT_DB_NULL : WEFT_DB_DOUBLE(e->ev.lon),
-                                e->ev.geofence_id ? WEFT_DB_INT(e->ev.geofence_id) : WEFT_DB_NULL,
-                                WEFT_DB_TEXTN(eb.data ? eb.data : "{}", eb.data ? eb.len : 2)};
-            weft_db_rows *rows = NULL;
-            rc = store_tx_query(tx, w->ev_sql, a, 8, &rows, err, dl);
-            if (rc == 0) e->id = weft_db_int(rows, 0, 0);
-            weft_db_rows_free(rows);
+    ri = 0, pi = 0;
+    while (rc == 0) {
+        int left = rows_left(batch, n, ri, pi, 1);
+        if (left == 0) break;
+        int c = store_chunk(left);
+        int rows = STORE_CHUNK[c];
+        ev_row *evs[64];
+        size_t aoff[64], alen[64];
+        weft_buf_clear(&eb);
+        for (int r = 0; r < rows && rc == 0; r++) {
+            while (pi >= batch[ri]->nev) ri++, pi = 0;
+            evs[r] = &batch[ri]->ev[pi++];
+            aoff[r] = eb.len;
+            rc = event_attrs(&evs[r]->ev, &eb);
+            alen[r] = eb.len - aoff[r];
         }
+        if (rc < 0) {
+            snprintf(err->msg, sizeof err->msg, "event attributes: %s", weft_strerror(rc));
+            err->code = rc;
+            break;
+        }
+        for (int r = 0; r < rows; r++) {
+            const ev_row *e = evs[r];
+            weft_db_arg *a = &args[r * EV_COLS];
+            a[0] = WEFT_DB_INT(e->device_id);
+            a[1] = WEFT_DB_TEXT(fleet_event_name(e->ev.type));
+            a[2] = WEFT_DB_INT(e->ev.time_ms);
+            a[3] = WEFT_DB_INT(e->server_ms);
+            a[4] = isnan(e->ev.lat) ? WEFT_DB_NULL : WEFT_DB_DOUBLE(e->ev.lat);
+            a[5] = isnan(e->ev.lon) ? WEFT_DB_NULL : WEFT_DB_DOUBLE(e->ev.lon);
+            a[6] = e->ev.geofence_id ? WEFT_DB_INT(e->ev.geofence_id) : WEFT_DB_NULL;
+            a[7] = WEFT_DB_TEXTN(eb.data + aoff[r], alen[r]);
+        }
+        weft_db_rows *res = NULL;
+        rc = store_tx_query(tx, w->ev_sql[c], args, rows * EV_COLS, &res, err, dl);
+        if (rc == 0 && weft_db_nrows(res) != rows) {
+            snprintf(err->msg, sizeof err->msg, "events insert returned %d ids for %d rows", weft_db_nrows(res), rows);
+            rc = err->code = WEFT_EDB;
+        }
+        if (rc == 0) {
+            int64_t ids[64];
+            for (int r = 0; r < rows; r++) { /* ascending (insertion sort: at most 64) */
+                int64_t v = weft_db_int(res, r, 0);
+                int j = r;
+                while (j > 0 && ids[j - 1] > v) ids[j] = ids[j - 1], j--;
+                ids[j] = v;
+            }
+            for (int r = 0; r < rows; r++) evs[r]->id = ids[r];
+        }
+        weft_db_rows_free(res);
     }
     weft_buf_free(&eb);
     if (rc < 0) {
@@ -200,10 +232,17 @@ writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
     w->linger_ms = linger_ms;
     w->max_rows = max_rows;
     w->q = weft_chan_new(sizeof(req *), 8192, NULL);
-    for (int i = 0; i < 4; i++) w->pos_sql[i] = insert_sql(POS_CHUNK[i]);
-    w->ev_sql = strdup("INSERT INTO events (device_id, type, event_time, server_time, latitude, longitude, "
-                       "geofence_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
-    if (!w->q || !w->motion || !w->pos_sql[0] || !w->pos_sql[1] || !w->pos_sql[2] || !w->pos_sql[3] || !w->ev_sql) {
+    int ok = w->q && w->motion;
+    for (int i = 0; i < 4; i++) {
+        w->pos_sql[i] = store_insert_sql("INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, "
+                                   "longitude, speed, course, altitude, accuracy, valid, attributes) VALUES ",
+                                   POS_COLS, STORE_CHUNK[i], " ON CONFLICT (device_id, fix_time) DO NOTHING");
+        w->ev_sql[i] = store_insert_sql("INSERT INTO events (device_id, type, event_time, server_time, latitude, "
+                                  "longitude, geofence_id, attributes) VALUES ",
+                                  EV_COLS, STORE_CHUNK[i], " RETURNING id");
+        ok = ok && w->pos_sql[i] && w->ev_sql[i];
+    }
+    if (!ok) {
         writer_stop(w);
         return NULL;
     }
@@ -225,8 +264,7 @@ void writer_stop(writer *w) {
         weft_wg_wait(&w->stopped, -1);
         weft_chan_free(w->q);
     }
-    for (int i = 0; i < 4; i++) free(w->pos_sql[i]);
-    free(w->ev_sql);
+    for (int i = 0; i < 4; i++) free(w->pos_sql[i]), free(w->ev_sql[i]);
     motion_map_free(w->motion);
     free(w);
 }

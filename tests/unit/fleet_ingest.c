@@ -24,6 +24,8 @@ typedef struct env {
     char pg_schema[40];
 } env;
 
+static int env_commit_ms = 1; /* storage.commit_interval_ms of the next env_start */
+
 static int env_start(env *e, int pg) {
     memset(e, 0, sizeof *e);
     fleet_config_defaults(&e->f.cfg);
@@ -32,7 +34,7 @@ static int env_start(env *e, int pg) {
     snprintf(e->f.cfg.data_dir, sizeof e->f.cfg.data_dir, "%s", e->dir);
     snprintf(e->f.cfg.ingest_host, sizeof e->f.cfg.ingest_host, "127.0.0.1");
     e->f.cfg.osmand_port = e->f.cfg.teltonika_port = 0;
-    e->f.cfg.commit_interval_ms = 1;
+    e->f.cfg.commit_interval_ms = env_commit_ms;
     e->f.cfg.live_tick_ms = 50;
     if (pg) { /* a schema of its own, so runs and flavors do not meet */
         weft_pg *db;
@@ -334,6 +336,93 @@ static void send_many(void *arg) {
         s->acked += k;
     }
     weft_close(fd);
+}
+
+/* The writer inserts a batch's events in multi-row INSERTs and hands each
+ * event its row id (the live feed pushes it): several requests sharing one
+ * commit, more events than one chunk, every id the one of its own row. */
+typedef struct ev_sender {
+    env *e;
+    int idx, nev, rc;
+    ev_row ev[40];
+} ev_sender;
+
+static void send_events(void *arg) {
+    ev_sender *s = arg;
+    int64_t t0 = fleet_now_ms() - 3600000;
+    for (int i = 0; i < s->nev; i++) {
+        fleet_event ev = {.type = (fleet_event_type)(i % 3 == 0 ? EV_OVERSPEED : i % 3 == 1 ? EV_MOVING : EV_ALARM),
+                          .time_ms = t0 + s->idx * 1000 + i,
+                          .lat = 40 + s->idx, .lon = i % 2 ? NAN : 10.5,
+                          .geofence_id = i % 4 == 0 ? 7 : 0,
+                          .speed_kn = 50 + i, .limit_kn = 40, .alarm = FLEET_ALARM_SOS};
+        s->ev[i] = (ev_row){.device_id = 100 + s->idx, .server_ms = t0, .ev = ev};
+    }
+    weft_db_err err;
+    s->rc = writer_submit(s->e->f.w, NULL, 0, s->ev, s->nev, &err);
+}
+
+static void run_event_ids(int pg) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    env_commit_ms = 50; /* time for all senders to join one batch */
+    int rc = env_start(e, pg);
+    env_commit_ms = 1;
+    ASSERT_EQ(rc, 0);
+    enum { SENDERS = 5 };
+    static const int counts[SENDERS] = {1, 40, 17, 3, 30}; /* 91: chunks of 64, 16, 4, 4, 1, 1, 1 */
+    ev_sender *s = calloc(SENDERS, sizeof *s);
+    ASSERT(s);
+    for (int round = 0; round < 2; round++) { /* the second round on top of the first's ids */
+        weft_group g;
+        weft_group_init(&g);
+        for (int i = 0; i < SENDERS; i++) {
+            s[i] = (ev_sender){.e = e, .idx = i + round * SENDERS, .nev = counts[i], .rc = -1};
+            ASSERT_EQ(weft_group_go(&g, send_events, &s[i], "events"), 0);
+        }
+        ASSERT_EQ(weft_group_wait(&g, weft_deadline_in(30000)), 0);
+        for (int i = 0; i < SENDERS; i++) {
+            ASSERT_EQ(s[i].rc, 0);
+            for (int k = 0; k < s[i].nev; k++) {
+                const ev_row *r = &s[i].ev[k];
+                ASSERT(r->id > 0);
+                weft_db_arg a[] = {WEFT_DB_INT(r->id)};
+                weft_db_rows *rows = NULL;
+                weft_db_err err;
+                ASSERT_EQ(store_query(e->f.db,
+                                      "SELECT device_id, type, event_time, geofence_id, latitude, longitude, "
+                                      "attributes FROM events WHERE id = $1",
+                                      a, 1, &rows, &err),
+                          0);
+                ASSERT_EQ(weft_db_nrows(rows), 1);
+                ASSERT_EQ(weft_db_int(rows, 0, 0), r->device_id);
+                ASSERT_STREQ(weft_db_text(rows, 0, 1, NULL), fleet_event_name(r->ev.type));
+                ASSERT_EQ(weft_db_int(rows, 0, 2), r->ev.time_ms);
+                ASSERT_EQ(weft_db_isnull(rows, 0, 3), r->ev.geofence_id == 0);
+                ASSERT_EQ(weft_db_isnull(rows, 0, 5), isnan(r->ev.lon));
+                const char *attrs = weft_db_text(rows, 0, 6, NULL);
+                if (r->ev.type == EV_OVERSPEED) ASSERT(strstr(attrs, "\"speedLimit\":40"));
+                else if (r->ev.type == EV_ALARM) ASSERT(strstr(attrs, "\"alarm\":\"sos\""));
+                else ASSERT_STREQ(attrs, "{}");
+                weft_db_rows_free(rows);
+            }
+        }
+    }
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events"), 2 * 91);
+    writer_stats *ws = writer_get_stats(e->f.w);
+    ASSERT(atomic_load(&ws->max_batch) > 40); /* requests shared a commit */
+    free(s);
+    env_stop(e);
+    free(e);
+}
+
+TEST(event_ids_sqlite) { run_event_ids(0); }
+TEST(event_ids_postgres) {
+    if (!getenv("WEFT_TEST_PG")) {
+        printf("  (WEFT_TEST_PG not set: skipped)\n");
+        return;
+    }
+    run_event_ids(1);
 }
 
 TEST(many_connections_group_commit) {

@@ -4,7 +4,9 @@
  * requests as the apps send them (the query strings and JSON bodies of
  * Traccar's public decoder tests) and on the ways they go wrong.
  */
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "isotime.h"
@@ -253,4 +255,76 @@ TEST_PLAIN(isotime_formats) {
         ASSERT_EQ(fleet_time_parse(weft_str_c(out), &ms), 0);
         ASSERT_EQ(ms, t);
     }
+}
+
+/* osmand_number's fast path must read every string exactly as the strtod
+ * reading it replaced: the same accept/refuse and the same bits. */
+static int number_ref(weft_str s, double *out) { /* the parser's reading before the fast path */
+    if (s.n == 0 || s.n > 64) return 0;
+    char buf[65];
+    memcpy(buf, s.p, s.n);
+    buf[s.n] = 0;
+    char *end;
+    double v = strtod(buf, &end);
+    if (end != buf + s.n || !isfinite(v) || buf[0] == ' ') return 0;
+    *out = v;
+    return 1;
+}
+static int same_number(weft_str s) {
+    double a = 0, b = 0;
+    int ra = osmand_number(s, &a), rb = number_ref(s, &b);
+    if (ra != rb || (ra && memcmp(&a, &b, sizeof a) != 0)) {
+        fprintf(stderr, "    osmand_number(\"%.*s\") = %d %.17g, strtod %d %.17g\n", (int)s.n, s.p, ra, a, rb, b);
+        return 0;
+    }
+    return 1;
+}
+
+TEST_PLAIN(number_fast_path_matches_strtod) {
+    static const char *edge[] = {"0", "-0", "0.0", "-0.0", "1.", ".5", "-.5", "01.10", "007", "1e5", "1E-3", " 1",
+                                 "\t1", "+1", "-", "", "1.2.3", "0x10", "inf", "-nan", "1 ", "1,5", "--1",
+                                 "9007199254740992", "9007199254740993", "-9007199254740993", "900719925474099.3",
+                                 "1234567890123456789", "12345678901234567890", "0.1234567890123456789",
+                                 "1.0000000000000000000001", "0.0000000000000000000001", "0.00000000000000000000001",
+                                 "52.5163", "13.3777", "-33.8688", "151.2093", "48.20849", "16.37308", "0.1", "0.2",
+                                 "0.3", "2.2250738585072014e-308", "1.7976931348623157e308", "1e400", "4.9e-324"};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) ASSERT(same_number(weft_str_c(edge[i])));
+    /* decimals as phones and trackers print them, and longer */
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    char b[64];
+    for (int64_t i = 0, iters = test_scale_min(200000, 20000); i < iters; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int ip = (int)(x % 20), fp = (int)(x >> 8) % 25, n = 0;
+        if (x >> 20 & 1) b[n++] = '-';
+        uint64_t y = x;
+        for (int k = 0; k <= ip; k++, y = y * 6364136223846793005u + 1442695040888963407u) b[n++] = (char)('0' + (y >> 33) % 10);
+        if (fp) {
+            b[n++] = '.';
+            for (int k = 0; k < fp; k++, y = y * 6364136223846793005u + 1442695040888963407u) b[n++] = (char)('0' + (y >> 33) % 10);
+        }
+        ASSERT(same_number((weft_str){b, (size_t)n}));
+    }
+    /* every token of the fuzz corpus (tests run from the repository's root) */
+    DIR *d = opendir("fuzz/corpus/fleet_osmand");
+    ASSERT(d);
+    struct dirent *de;
+    int files = 0;
+    static char buf[1 << 16];
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "fuzz/corpus/fleet_osmand/%s", de->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        files++;
+        for (size_t i = 0, start = 0; i <= n; i++) {
+            if (i < n && !strchr("&=,\n:{}[]\"", buf[i])) continue;
+            ASSERT(same_number((weft_str){buf + start, i - start}));
+            start = i + 1;
+        }
+    }
+    closedir(d);
+    ASSERT(files > 1000);
 }

@@ -263,6 +263,26 @@ TEST_PLAIN(frame_lengths_bounded_before_use) {
 /* CRC-16/ARC's check value: "123456789" -> 0xBB3D. */
 TEST_PLAIN(crc16_arc_check_value) { ASSERT_EQ(tlt_crc16((const uint8_t *)"123456789", 9), 0xBB3D); }
 
+/* The table-driven CRC against the bit-at-a-time definition it replaced. */
+static uint16_t crc16_bitwise(const uint8_t *p, size_t n) {
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++) crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
+    }
+    return crc;
+}
+TEST_PLAIN(crc16_table_matches_bitwise) {
+    uint8_t b[600];
+    uint64_t x = 88172645463325252u;
+    for (size_t i = 0; i < sizeof b; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, b[i] = (uint8_t)x;
+    for (unsigned v = 0; v < 256; v++) { /* every table entry */
+        uint8_t one = (uint8_t)v;
+        ASSERT_EQ(tlt_crc16(&one, 1), crc16_bitwise(&one, 1));
+    }
+    for (size_t n = 0; n <= sizeof b; n += 7) ASSERT_EQ(tlt_crc16(b, n), crc16_bitwise(b, n));
+}
+
 /* What tlt_encode writes, tlt_decode reads back to the same values. */
 TEST_PLAIN(encode_decode_round_trip) {
     fleet_fix in[40];
@@ -302,4 +322,31 @@ TEST_PLAIN(encode_decode_round_trip) {
     ASSERT_ERR(tlt_encode(in, 0, TLT_CODEC8E, &b), WEFT_EINVAL);
     weft_buf_free(&a);
     weft_buf_free(&b);
+}
+
+/* A value sent in thousandths is divided, not multiplied by 0.001: the
+ * attribute and the fix hold the double nearest the decimal meant (9 mV is
+ * 0.009 V; 9 * 0.001 was 0.009000000000000001). */
+TEST_PLAIN(scaled_io_values_are_the_decimal_sent) {
+    static const double volts[] = {0.009, 0.013, 12.345, 24.079, 14.233, 0.3};
+    static const char *text[] = {"\"power\":0.009}", "\"power\":0.013}", "\"power\":12.345}",
+                                 "\"power\":24.079}", "\"power\":14.233}", "\"power\":0.3}"};
+    for (size_t i = 0; i < sizeof volts / sizeof volts[0]; i++) {
+        fleet_fix in;
+        fleet_fix_init(&in);
+        in.fix_ms = 1700000000000LL, in.lat = 48.2, in.lon = 16.37, in.valid = 1, in.power_v = volts[i];
+        weft_buf b;
+        weft_buf_init(&b, 0);
+        ASSERT(tlt_encode(&in, 1, TLT_CODEC8, &b) > 0);
+        tlt_packet pk;
+        fleet_fix out[1];
+        weft_buf attrs;
+        weft_buf_init(&attrs, 0);
+        const char *why = NULL;
+        ASSERT_EQ(tlt_decode((const uint8_t *)b.data, b.len, &pk, out, 1, &attrs, &why), 1);
+        ASSERT(out[0].power_v == volts[i]);
+        ASSERT(attrs.data && strstr(attrs.data, text[i]));
+        weft_buf_free(&attrs);
+        weft_buf_free(&b);
+    }
 }
