@@ -149,7 +149,8 @@ run() { # program rate viewers round
     start "$p" "$rate"
     local s0 s1 t0 t1 rss
     s0=$(cpu_of "$srv"); t0=$(date +%s.%N)
-    taskset -c 1 build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
+    # SIM_WRAP: a command put before fleet-sim (a profiler: SIM_WRAP="valgrind --tool=callgrind")
+    taskset -c 1 ${SIM_WRAP:-} build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
         --connections "$CONNS" --osmand-port "$port" --duration "$DURATION" --drain-ms 2000 \
         --viewers "$v" --socket-url "$url" "${hdr[@]}" --warmup "$WARMUP" --quiet \
         >"$work/sim.log" 2>"$work/sim.err" &
