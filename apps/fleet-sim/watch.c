@@ -295,7 +295,8 @@ size_t watch_frames_feed(watch_frames *fr, const void *buf, size_t n, watch_fram
                 fr->head_have += k, i += k;
                 continue;
             }
-            if (h < 0) return frames_fail(fr, ev, "a 64-bit length with its top bit set", i);
+            if (h < 0) /* (f is filled: the whole head is taken, as for other refusals) */
+                return frames_fail(fr, ev, "a 64-bit length with its top bit set", i + f.head_len - fr->head_have);
             i += (size_t)h - fr->head_have; /* only the head's own bytes */
             const char *why = frames_check_head(fr, &f);
             if (why) return frames_fail(fr, ev, why, i);
