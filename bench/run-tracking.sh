@@ -144,7 +144,7 @@ start() {
         printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {%s, "queue_kb": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
             "$live" "$LIVE_QUEUE_KB" >"$work/fleet.json"
         WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
-            taskset -c 0 "${BIN[$p]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
+            taskset -c 0 ${SRV_WRAP:-} "${BIN[$p]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
             --osmand-port 0 --teltonika-port 0 >"$log" 2>&1 &
         ;;
     esac
@@ -176,7 +176,8 @@ run() { # program rate viewers round latency-viewers
     start "$p" "$rate"
     local s0 s1 t0 t1 rss th0 th1 m0 m1
     s0=$(cpu_of "$srv"); th0=$(threads_of "$srv"); m0=$(machine_ticks); t0=$(date +%s.%N)
-    # SIM_WRAP: a command put before fleet-sim (a profiler: SIM_WRAP="valgrind --tool=callgrind")
+    # SIM_WRAP (SRV_WRAP for fleet): a command put before fleet-sim (the fleet
+    # server), e.g. a profiler: "env WEFT_IO=epoll valgrind --tool=callgrind"
     taskset -c 1 ${SIM_WRAP:-} build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
         --connections "$CONNS" --osmand-port "$port" --duration "$DURATION" --drain-ms 2000 \
         --viewers "$v" --latency-viewers "$lv" --socket-url "$url" "${hdr[@]}" \
