@@ -91,6 +91,7 @@ cleanup() { if [ -n "$srv" ]; then kill -TERM "$srv" 2>/dev/null || true; wait "
 trap cleanup EXIT
 flushes=$((1000 / TICK_MS))
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_of() { awk '{print $15}' "/proc/$1/stat"; } # the kernel's part (stime)
 # every thread of pid $1 as "tid:name:ticks," (name "main" for the main thread)
 threads_of() {
     local t
@@ -174,8 +175,8 @@ run() { # program rate viewers round latency-viewers
     # several LATENCY_VIEWERS settings: each is a row of its own, named so
     [ "${#lvs[@]}" -gt 1 ] && name="$p/lv=$lv"
     start "$p" "$rate"
-    local s0 s1 t0 t1 rss th0 th1 m0 m1
-    s0=$(cpu_of "$srv"); th0=$(threads_of "$srv"); m0=$(machine_ticks); t0=$(date +%s.%N)
+    local s0 s1 t0 t1 rss th0 th1 m0 m1 k0 k1
+    s0=$(cpu_of "$srv"); k0=$(sys_of "$srv"); th0=$(threads_of "$srv"); m0=$(machine_ticks); t0=$(date +%s.%N)
     # SIM_WRAP (SRV_WRAP for fleet): a command put before fleet-sim (the fleet
     # server), e.g. a profiler: "env WEFT_IO=epoll valgrind --tool=callgrind"
     taskset -c 1 ${SIM_WRAP:-} build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
@@ -188,12 +189,12 @@ run() { # program rate viewers round latency-viewers
     local g1=$g0
     while kill -0 "$sim" 2>/dev/null; do g1=$(cpu_of "$sim" 2>/dev/null || echo "$g1"); sleep 0.5; done
     wait "$sim" || true
-    t1=$(date +%s.%N); s1=$(cpu_of "$srv"); th1=$(threads_of "$srv"); m1=$(machine_ticks)
+    t1=$(date +%s.%N); s1=$(cpu_of "$srv"); k1=$(sys_of "$srv"); th1=$(threads_of "$srv"); m1=$(machine_ticks)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$srv/status")
     kill -TERM "$srv"; wait "$srv" 2>/dev/null || true; srv=""
     local line
     line=$(python3 bench/tools/tracking_report.py row "$name" "$rate" "$v" "$r" "$t0" "$t1" "$s0" "$s1" \
-        "$g0" "$g1" "$tick" "$rss" "$th0" "$th1" "$m0" "$m1" <"$work/sim.log") || {
+        "$g0" "$g1" "$tick" "$rss" "$th0" "$th1" "$m0" "$m1" "$k0" "$k1" <"$work/sim.log") || {
         echo "run-tracking: $p rate $rate viewers $v: no result" >&2; tail -n 5 "$work/sim.log" "$work/sim.err" "$work/srv.log" >&2; return 0; }
     echo "  $line"
     rows+=("$line")

@@ -561,26 +561,25 @@ int64_t feed_tick_ms(const fleet_config *c) {
     return t;
 }
 
-feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws) {
+/* A viewer that waits for its snapshot at the next tick: a socket or a stream. */
+static feed_viewer *subscribe_for_state(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws,
+                                        weft_chan *ch) {
     feed_viewer *v = feed_subscribe(f, all, groups, ngroups, NULL, NULL);
     if (!v) return NULL;
     fleet_feed *fd = f->feed;
     pthread_mutex_lock(&fd->vmu);
-    v->ws = ws;
+    v->ws = ws, v->chan = ch;
     v->needs_state = 1;
     pthread_mutex_unlock(&fd->vmu);
     return v;
 }
 
+feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws) {
+    return subscribe_for_state(f, all, groups, ngroups, ws, NULL);
+}
+
 feed_viewer *feed_subscribe_chan(fleet *f, int all, const int64_t *groups, int ngroups, weft_chan *ch) {
-    feed_viewer *v = feed_subscribe(f, all, groups, ngroups, NULL, NULL);
-    if (!v) return NULL;
-    fleet_feed *fd = f->feed;
-    pthread_mutex_lock(&fd->vmu);
-    v->chan = ch;
-    v->needs_state = 1;
-    pthread_mutex_unlock(&fd->vmu);
-    return v;
+    return subscribe_for_state(f, all, groups, ngroups, NULL, ch);
 }
 
 int feed_take_state(fleet *f, feed_viewer *v, feed_state **out, int64_t deadline) {

@@ -186,9 +186,11 @@ class TrackingReport(unittest.TestCase):
         # server's 200 and the generator's 50: 350 ticks of others, 0.7 cores
         th0 = "7:main:100,8:sqlite-w:10,"
         th1 = "7:main:250,8:sqlite-w:60,9:fleet:25,"
-        r = tr.make_row("fleet", 1000, 2, 1, 10.0, 15.0, 100, 300, 0, 50, 100, 8000, self.SIM, th0, th1, 1000, 1600)
+        r = tr.make_row("fleet", 1000, 2, 1, 10.0, 15.0, 100, 300, 0, 50, 100, 8000, self.SIM, th0, th1, 1000, 1600,
+                        20, 120)
         self.assertEqual(r["server_threads"], {"main": 0.3, "sqlite-w": 0.1, "fleet": 0.05})
         self.assertEqual(r["other_cpu_cores"], 0.7)
+        self.assertEqual(r["server_sys_share"], 0.2)  # 100 of the server's 200 ticks in the kernel
         s = tr.summarize([r])
         self.assertEqual(s["fleet"]["1000x2"]["server_threads"], {"main": 0.3, "sqlite-w": 0.1, "fleet": 0.05})
 

@@ -1,12 +1,13 @@
 """bench/tools/tracking_report.py — bench-tracking / bench-fleet-live
 (bench/run-tracking.sh).
 
-  tracking_report.py row PROGRAM RATE VIEWERS ROUND T0 T1 S0 S1 G0 G1 TICK RSS_KB [TH0 TH1 M0 M1] < sim.log
+  tracking_report.py row PROGRAM RATE VIEWERS ROUND T0 T1 S0 S1 G0 G1 TICK RSS_KB [TH0 TH1 M0 M1 [K0 K1]] < sim.log
       one run's JSON line, from fleet-sim's output (its "viewers-json:" line
       and its "acknowledged N") and the CPU ticks the script read in /proc
       (S: the server, G: the generator, over the run; TH: the server's
       threads as "tid:name:ticks," lists; M: all CPUs' busy ticks, for the
-      other processes' share); exits 1 when the run has no usable result (no
+      other processes' share; K: the server's system time, the kernel's part
+      of S); exits 1 when the run has no usable result (no
       acknowledged fix, no position seen).
   tracking_report.py report OUT TITLE COMMAND < rows
       OUT.json and OUT.md: per program and cell (rate x viewers) the median
@@ -32,7 +33,7 @@ import subprocess
 import sys
 
 METRICS = ("cpu_us_per_fix", "p99_ms", "rss_kb", "p50_ms", "max_ms", "push_p99_ms",
-           "server_cpu_share", "gen_cpu_share", "msgs_per_viewer_s", "other_cpu_cores")
+           "server_cpu_share", "server_sys_share", "gen_cpu_share", "msgs_per_viewer_s", "other_cpu_cores")
 
 # the machine counts as busy above these (CPUs % busy without us; cores used
 # by other processes while a run went on)
@@ -74,7 +75,7 @@ def parse_sim(text):
 
 
 def make_row(program, rate, viewers, rnd, t0, t1, s0, s1, g0, g1, tick, rss_kb, sim_text,
-             th0="", th1="", m0=None, m1=None):
+             th0="", th1="", m0=None, m1=None, k0=None, k1=None):
     acked, v = parse_sim(sim_text)
     seen = v.get("positions", 0) > 0 or (v.get("latency_viewers") == 0 and v.get("messages", 0) > 0)
     if acked <= 0 or not seen:
@@ -85,6 +86,8 @@ def make_row(program, rate, viewers, rnd, t0, t1, s0, s1, g0, g1, tick, rss_kb, 
     extra = {}
     if th1:
         extra["server_threads"] = thread_shares(th0, th1, tick, wall)
+    if k0 is not None and k1 is not None:
+        extra["server_sys_share"] = round((k1 - k0) / tick / wall, 3)
     if m0 is not None and m1 is not None:
         extra["other_cpu_cores"] = round(max(0.0, (m1 - m0) / tick - cpu - gen) / wall, 3)
     return dict({
@@ -199,7 +202,8 @@ def report(out, title, command, rows):
                 "generator limits; it is the whole run's average, and falls when viewers are closed). "
                 "Latency viewers: of the viewers, how many decoded every position and measured latency "
                 "(the others counted messages and bytes, checking the frames). Server threads: each "
-                "thread's share of its core (main: the worker; sqlite-w: fleet's SQLite writer). "
+                "thread's share of its core (main: the worker; sqlite-w: fleet's SQLite writer); "
+                "of the server's share, sys: the kernel's part (socket reads and writes). "
                 "Backlog: when viewers were closed early or the push delay's p99 passed 1 s, the latency "
                 "columns measure a backlog, not the live path. Median (min–max) over the rounds.\n\n")
         f.write("| program | fixes/s x viewers | CPU us/fix | server CPU share | p50 ms | p99 ms | max ms | "
@@ -211,7 +215,7 @@ def report(out, title, command, rows):
                 rss = s.get("rss_kb", {}).get("median", 0) / 1024
                 ths = ", ".join("%s %.2f" % kv for kv in s["server_threads"].items()) or "-"
                 f.write("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %d | %d | %s | %s |\n" % (
-                    p, c.replace("x", " x "), fmt(s, "cpu_us_per_fix", "%.2f"), fmt(s, "server_cpu_share", "%.2f"),
+                    p, c.replace("x", " x "), fmt(s, "cpu_us_per_fix", "%.2f"), fmt(s, "server_cpu_share", "%.2f") + (" (sys " + fmt(s, "server_sys_share", "%.2f") + ")" if "server_sys_share" in s else ""),
                     fmt(s, "p50_ms", "%.1f"), fmt(s, "p99_ms", "%.1f"), fmt(s, "max_ms", "%.1f"),
                     fmt(s, "push_p99_ms", "%.1f"), fmt(s, "msgs_per_viewer_s", "%.2f"), rss,
                     fmt(s, "gen_cpu_share", "%.2f"), s["latency_viewers"], s["viewer_failures"], ths,
@@ -222,11 +226,13 @@ def report(out, title, command, rows):
 
 
 def main():
-    if len(sys.argv) >= 2 and sys.argv[1] == "row" and len(sys.argv) in (14, 18):
+    if len(sys.argv) >= 2 and sys.argv[1] == "row" and len(sys.argv) in (14, 18, 20):
         a = sys.argv[2:]
         more = {}
-        if len(a) == 16:
+        if len(a) >= 16:
             more = {"th0": a[12], "th1": a[13], "m0": float(a[14]), "m1": float(a[15])}
+        if len(a) == 18:
+            more.update(k0=float(a[16]), k1=float(a[17]))
         try:
             row = make_row(a[0], int(a[1]), int(a[2]), int(a[3]), float(a[4]), float(a[5]), float(a[6]),
                            float(a[7]), float(a[8]), float(a[9]), int(a[10]), int(a[11] or 0), sys.stdin.read(),
