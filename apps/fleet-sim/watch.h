@@ -70,7 +70,7 @@ int watch_scan(const char *p, size_t n, watch_fix_fn fn, void *ud, const char **
  * gives 0 and sets *early. */
 int64_t watch_latency_us(int64_t arrival_us, int64_t fix_ms, int *early);
 
-/* ---- the light viewers' frame reader: pure, no I/O (fuzz/fleet_sim_watch_frames.c) ----
+/* ---- the light viewers' frame reader: pure, no I/O (fuzz/fleet_sim_frames.c) ----
  * Server-to-client frames of a connection without extensions (RFC 6455 §5):
  * a head (weft_ws_frame_parse), the payload skipped but for its first and
  * last byte. Refused (WATCH_FR_FAIL, with why): RSV bits, a masked frame, a
