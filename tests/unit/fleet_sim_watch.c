@@ -303,6 +303,8 @@ static int64_t unix_ms(void) {
 }
 
 #define LIVE_UPDATES 10
+/* an update: two positions of fix time now */
+#define LIVE_UPDATE_FMT "{\"devices\":[],\"positions\":[{\"fixTime\":%lld},{\"fixTime\":%lld}],\"events\":[]}"
 
 /* A live feed as fleet's: the snapshot (an old fix), then LIVE_UPDATES
  * updates of two fresh positions each, 20 ms apart. */
@@ -317,8 +319,7 @@ static int h_live(weft_http_ctx *c, void *ud) {
     for (int i = 0; i < LIVE_UPDATES; i++) {
         weft_sleep(20);
         long long now = (long long)unix_ms();
-        n = snprintf(m, sizeof m, "{\"devices\":[],\"positions\":[{\"fixTime\":%lld},{\"fixTime\":%lld}],\"events\":[]}",
-                     now, now);
+        n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, now, now);
         weft_ws_send(ws, WEFT_WS_TEXT, m, (size_t)n);
     }
     if (t->close_code) {
@@ -385,8 +386,7 @@ TEST(watch_light_and_decoding_viewers_count_alike) {
     /* the snapshot is not counted: the updates are, at every viewer */
     ASSERT_EQ(r.messages, 5 * LIVE_UPDATES);
     char m[160];
-    int n = snprintf(m, sizeof m, "{\"devices\":[],\"positions\":[{\"fixTime\":%lld},{\"fixTime\":%lld}],\"events\":[]}",
-                     (long long)unix_ms(), (long long)unix_ms());
+    int n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, (long long)unix_ms(), (long long)unix_ms());
     ASSERT_EQ(r.bytes, (int64_t)5 * LIVE_UPDATES * n); /* (13-digit times then and now) */
     ASSERT_EQ(r.positions, 2 * LIVE_UPDATES * 2);
     ASSERT(r.max_ms < 5000.0); /* fresh fixes, not the snapshot's minute-old one */
