@@ -301,9 +301,9 @@ $(FZ)/%.o: %.S
 $(FZ)/libweft.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
-# fuzz/fleet_sim_watch.c compiles apps/fleet-sim/watch.c, which includes the
+# fuzz/fleet_sim_watch.c and fleet_sim_frames.c compile apps/fleet-sim/watch.c, which includes the
 # fleet app's isotime.h
-$(FZ)/fleet_sim_watch: FUZZ_FLAGS += -Iapps/fleet
+$(FZ)/fleet_sim_watch $(FZ)/fleet_sim_frames: FUZZ_FLAGS += -Iapps/fleet
 $(FZ)/%: fuzz/%.c $(FZ)/libweft.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FZ)/libweft.a -o $@ $(LDLIBS)
 fuzz-build: $(FUZZ_BIN)

@@ -28,6 +28,17 @@
 # share (when it is near 1.0, the generator, not the server, limits).
 # ROUNDS rounds; in each, the programs run in a rotated order.
 #
+# Viewers: LATENCY_VIEWERS (20) of them, spread over the connection order,
+# (or "all"; a list such as "20 all" runs each setting as a row of its own,
+# program/lv=N, for a before/after in one run) decode every position and
+# measure latency; the others are light (they walk
+# the frames and count messages and bytes: apps/fleet-sim/watch.h), so that
+# 500 viewers of 10,000 devices fit the generator's one core. The server's CPU
+# is also given per thread (the worker, fleet's SQLite writer, ...), and per
+# run the other processes' share of the machine; the results file is labelled
+# busy or quiet from what was measured (CPUs busy before the first run and
+# after the last, other processes during the runs), not assumed.
+#
 #   bash bench/run-tracking.sh                          (full matrix, ~25 min)
 #   QUICK=1 bash bench/run-tracking.sh                  (<= 3 min)
 #   PROGRAMS=fleet RATES=10000 VIEWERS=500 OUT=... bash bench/run-tracking.sh
@@ -47,6 +58,7 @@ WARMUP=${WARMUP:-4}
 ROUNDS=${ROUNDS:-3}
 TICK_MS=${TICK_MS:-250}
 CONNS=${CONNS:-16}
+LATENCY_VIEWERS=${LATENCY_VIEWERS:-20}
 # fleet's live.queue_kb (its default: 1024; the snapshot of 10,000 devices,
 # larger than that, goes out in pieces outside the limit since fleet-live's
 # change; an older binary closed every viewer with 1011 on connecting)
@@ -54,6 +66,9 @@ LIVE_QUEUE_KB=${LIVE_QUEUE_KB:-1024}
 OUT=${OUT:-bench/results/tracking-$(date +%F)}
 TITLE=${TITLE:-tracking}
 
+. bench/lib.sh # busy_pct
+# measured before anything of ours runs (2 s of /proc/stat)
+BUSY_START=$(busy_pct) LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 make -s -j2 build/apps/tracking build/apps/fleet build/apps/fleet-sim
 declare -A BIN
 for p in $PROGRAMS; do
@@ -76,6 +91,17 @@ cleanup() { if [ -n "$srv" ]; then kill -TERM "$srv" 2>/dev/null || true; wait "
 trap cleanup EXIT
 flushes=$((1000 / TICK_MS))
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_of() { awk '{print $15}' "/proc/$1/stat"; } # the kernel's part (stime)
+# every thread of pid $1 as "tid:name:ticks," (name "main" for the main thread)
+threads_of() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        awk -v tid="${t##*/}" -v pid="$1" '{ n = $2; gsub(/[()]/, "", n); if (tid == pid) n = "main";
+            printf "%s:%s:%d,", tid, n, $14 + $15 }' "$t/stat" 2>/dev/null || true
+    done
+}
+# all CPUs' busy ticks (user nice system irq softirq steal), from /proc/stat
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
 # fleet registers an unknown device with a commit of its own (a few hundred
 # a second): a run that registered its devices would measure that, not the
@@ -119,7 +145,7 @@ start() {
         printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {%s, "queue_kb": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
             "$live" "$LIVE_QUEUE_KB" >"$work/fleet.json"
         WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
-            taskset -c 0 "${BIN[$p]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
+            taskset -c 0 ${SRV_WRAP:-} "${BIN[$p]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
             --osmand-port 0 --teltonika-port 0 >"$log" 2>&1 &
         ;;
     esac
@@ -144,41 +170,54 @@ start() {
 }
 
 rows=()
-run() { # program rate viewers round
-    local p=$1 rate=$2 v=$3 r=$4
+run() { # program rate viewers round latency-viewers
+    local p=$1 rate=$2 v=$3 r=$4 lv=$5 name=$1
+    # several LATENCY_VIEWERS settings: each is a row of its own, named so
+    [ "${#lvs[@]}" -gt 1 ] && name="$p/lv=$lv"
     start "$p" "$rate"
-    local s0 s1 t0 t1 rss
-    s0=$(cpu_of "$srv"); t0=$(date +%s.%N)
-    taskset -c 1 build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
+    local s0 s1 t0 t1 rss th0 th1 m0 m1 k0 k1
+    s0=$(cpu_of "$srv"); k0=$(sys_of "$srv"); th0=$(threads_of "$srv"); m0=$(machine_ticks); t0=$(date +%s.%N)
+    # SIM_WRAP (SRV_WRAP for fleet): a command put before fleet-sim (the fleet
+    # server), e.g. a profiler: "env WEFT_IO=epoll valgrind --tool=callgrind"
+    taskset -c 1 ${SIM_WRAP:-} build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
         --connections "$CONNS" --osmand-port "$port" --duration "$DURATION" --drain-ms 2000 \
-        --viewers "$v" --socket-url "$url" "${hdr[@]}" --warmup "$WARMUP" --quiet \
+        --viewers "$v" --latency-viewers "$lv" --socket-url "$url" "${hdr[@]}" \
+        --warmup "$WARMUP" --quiet \
         >"$work/sim.log" 2>"$work/sim.err" &
     local sim=$!
     local g0; g0=$(cpu_of "$sim" 2>/dev/null || echo 0)
     local g1=$g0
     while kill -0 "$sim" 2>/dev/null; do g1=$(cpu_of "$sim" 2>/dev/null || echo "$g1"); sleep 0.5; done
     wait "$sim" || true
-    t1=$(date +%s.%N); s1=$(cpu_of "$srv")
+    t1=$(date +%s.%N); s1=$(cpu_of "$srv"); k1=$(sys_of "$srv"); th1=$(threads_of "$srv"); m1=$(machine_ticks)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$srv/status")
     kill -TERM "$srv"; wait "$srv" 2>/dev/null || true; srv=""
     local line
-    line=$(python3 bench/tools/tracking_report.py row "$p" "$rate" "$v" "$r" "$t0" "$t1" "$s0" "$s1" \
-        "$g0" "$g1" "$tick" "$rss" <"$work/sim.log") || {
+    line=$(python3 bench/tools/tracking_report.py row "$name" "$rate" "$v" "$r" "$t0" "$t1" "$s0" "$s1" \
+        "$g0" "$g1" "$tick" "$rss" "$th0" "$th1" "$m0" "$m1" "$k0" "$k1" <"$work/sim.log") || {
         echo "run-tracking: $p rate $rate viewers $v: no result" >&2; tail -n 5 "$work/sim.log" "$work/sim.err" "$work/srv.log" >&2; return 0; }
     echo "  $line"
     rows+=("$line")
 }
 
 read -r -a progs <<<"$PROGRAMS"
+read -r -a lvs <<<"$LATENCY_VIEWERS"
 echo "== bench-$TITLE: programs ${progs[*]}; rates $RATES fixes/s x viewers $VIEWERS; $DURATION s runs ($WARMUP s warm-up); tick $TICK_MS ms; $ROUNDS round(s)"
 for r in $(seq 1 "$ROUNDS"); do
     for rate in $RATES; do
         for v in $VIEWERS; do
             n=${#progs[@]}
-            for i in $(seq 0 $((n - 1))); do run "${progs[$(((i + r - 1) % n))]}" "$rate" "$v" "$r"; done
+            for i in $(seq 0 $((n - 1))); do
+                m=${#lvs[@]} # their order rotates with the rounds too
+                for j in $(seq 0 $((m - 1))); do
+                    run "${progs[$(((i + r - 1) % n))]}" "$rate" "$v" "$r" "${lvs[$(((j + r - 1) % m))]}"
+                done
+            done
         done
     done
 done
+export BUSY_START LOAD_START BUSY_END LOAD_END
+BUSY_END=$(busy_pct) LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%s\n' "${rows[@]}" | python3 bench/tools/tracking_report.py report "$OUT" "$TITLE" \
-    "PROGRAMS='$PROGRAMS' RATES='$RATES' VIEWERS='$VIEWERS' DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS TICK_MS=$TICK_MS CONNS=$CONNS LIVE_QUEUE_KB=$LIVE_QUEUE_KB bash bench/run-tracking.sh"
+    "PROGRAMS='$PROGRAMS' RATES='$RATES' VIEWERS='$VIEWERS' LATENCY_VIEWERS='$LATENCY_VIEWERS' DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS TICK_MS=$TICK_MS CONNS=$CONNS LIVE_QUEUE_KB=$LIVE_QUEUE_KB bash bench/run-tracking.sh"
 echo "== wrote $OUT.md and $OUT.json"

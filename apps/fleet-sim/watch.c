@@ -1,6 +1,7 @@
 /* apps/fleet-sim/watch.c — live viewers and their latency (see watch.h). */
 #include "watch.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,12 +218,114 @@ int64_t watch_latency_us(int64_t arrival_us, int64_t fix_ms, int *early) {
     return d;
 }
 
+/* ---- the light viewers' frame reader -------------------------------------------- */
+
+void watch_frames_init(watch_frames *fr) { memset(fr, 0, sizeof *fr); }
+
+static size_t frames_fail(watch_frames *fr, watch_frame_ev *ev, const char *why, size_t took) {
+    fr->done = 1;
+    ev->type = WATCH_FR_FAIL;
+    ev->why = why;
+    return took;
+}
+
+/* The rules a head is judged by; NULL when it is acceptable. */
+static const char *frames_check_head(watch_frames *fr, const weft_ws_frame *f) {
+    if (f->rsv) return "RSV bits set (no extension was negotiated)";
+    if (f->masked) return "a masked frame from the server";
+    switch (f->opcode) {
+    case WEFT_WS_PING:
+    case WEFT_WS_PONG:
+    case WEFT_WS_CLOSE:
+        if (!f->fin) return "a fragmented control frame";
+        if (f->len > WEFT_WS_CONTROL_MAX) return "a control frame over 125 bytes";
+        return NULL;
+    case WEFT_WS_BINARY: return "a binary message (live updates are text)";
+    case WEFT_WS_TEXT:
+        if (fr->msg_open) return "a new message inside a fragmented one";
+        break;
+    case WEFT_WS_CONT:
+        if (!fr->msg_open) return "a continuation frame without a message";
+        break;
+    default: return "a reserved opcode";
+    }
+    if (f->len > WATCH_FRAMES_MAX - fr->msg_len) return "a message over the size limit";
+    return NULL;
+}
+
+/* The current frame's payload is all in: a control frame's event, or a
+ * message's end. Returns 1 when there is an event. */
+static int frames_end(watch_frames *fr, watch_frame_ev *ev) {
+    fr->in_payload = 0;
+    fr->head_have = 0;
+    if (fr->opcode == WEFT_WS_PING) {
+        ev->type = WATCH_FR_PING, ev->data = fr->ctl, ev->n = (size_t)fr->flen;
+        return 1;
+    }
+    if (fr->opcode == WEFT_WS_PONG) return 0;
+    if (fr->opcode == WEFT_WS_CLOSE) {
+        fr->done = 1;
+        if (fr->flen == 1) return frames_fail(fr, ev, "a close frame with a 1-byte payload", 0), 1;
+        int code = fr->flen ? fr->ctl[0] << 8 | fr->ctl[1] : WEFT_WS_NO_STATUS;
+        if (fr->flen && !weft_ws_close_code_valid(code))
+            return frames_fail(fr, ev, "a close frame with an invalid code", 0), 1;
+        ev->type = WATCH_FR_CLOSE, ev->code = code;
+        ev->data = fr->ctl + 2 * (fr->flen >= 2), ev->n = fr->flen >= 2 ? (size_t)fr->flen - 2 : 0;
+        return 1;
+    }
+    if (!fr->fin) return 0;
+    fr->msg_open = 0;
+    if (fr->msg_len == 0 || fr->last != '}') return frames_fail(fr, ev, "a message that does not end in '}'", 0), 1;
+    ev->type = WATCH_FR_MESSAGE, ev->len = fr->msg_len;
+    return 1;
+}
+
+size_t watch_frames_feed(watch_frames *fr, const void *buf, size_t n, watch_frame_ev *ev) {
+    const uint8_t *p = buf;
+    size_t i = 0;
+    memset(ev, 0, sizeof *ev);
+    if (fr->done) return 0;
+    while (i < n) {
+        if (!fr->in_payload) { /* gather a head: at most 14 bytes, kept across calls */
+            size_t k = n - i < sizeof fr->head - fr->head_have ? n - i : sizeof fr->head - fr->head_have;
+            memcpy(fr->head + fr->head_have, p + i, k);
+            weft_ws_frame f;
+            int h = weft_ws_frame_parse(fr->head, fr->head_have + k, &f);
+            if (h == WEFT_EAGAIN) {
+                fr->head_have += k, i += k;
+                continue;
+            }
+            if (h < 0) /* (f is filled: the whole head is taken, as for other refusals) */
+                return frames_fail(fr, ev, "a 64-bit length with its top bit set", i + f.head_len - fr->head_have);
+            i += (size_t)h - fr->head_have; /* only the head's own bytes */
+            const char *why = frames_check_head(fr, &f);
+            if (why) return frames_fail(fr, ev, why, i);
+            fr->in_payload = 1, fr->fin = f.fin, fr->opcode = f.opcode;
+            fr->left = fr->flen = f.len;
+            if (f.opcode == WEFT_WS_TEXT) fr->msg_open = 1, fr->msg_len = 0;
+            if (fr->left == 0 && frames_end(fr, ev)) return i;
+            continue;
+        }
+        size_t k = (uint64_t)(n - i) < fr->left ? n - i : (size_t)fr->left;
+        if (fr->opcode >= WEFT_WS_CLOSE) {
+            memcpy(fr->ctl + (fr->flen - fr->left), p + i, k);
+        } else if (k) {
+            if (fr->msg_len == 0 && p[i] != '{') return frames_fail(fr, ev, "a message that does not begin with '{'", i);
+            fr->msg_len += k;
+            fr->last = p[i + k - 1];
+        }
+        i += k, fr->left -= k;
+        if (fr->left == 0 && frames_end(fr, ev)) return i;
+    }
+    return i;
+}
+
 /* ---- the viewers ---------------------------------------------------------------- */
 
 typedef struct watch {
     const watch_config *cfg;
     int64_t start_ms, warm_ms, end_ms; /* monotonic */
-    atomic_int connected, dial_failed, closed_early, last_close, said;
+    atomic_int connected, latency_connected, dial_failed, closed_early, last_close, said;
     atomic_llong messages, bytes, positions, bad, early;
     atomic_llong max_us;
     atomic_llong hist[HIST_BUCKETS];
@@ -236,6 +339,7 @@ typedef struct viewer {
     int counting;
     int early;
     int64_t min_us; /* the freshest position of this message, -1 = none yet */
+    int decode;     /* 1: decodes every message (the latency sample), 0: light */
 } viewer;
 
 static int64_t wall_us(void) {
@@ -261,8 +365,216 @@ static void say(watch *w, int index, const char *what, const char *detail) {
     fprintf(stderr, "fleet-sim: viewer %d: %s%s%s\n", index, what, detail ? ": " : "", detail ? detail : "");
 }
 
+/* A whole message of len bytes arrived: counted in the window (not the
+ * connection's first message, the snapshot; not in the warm-up). Returns
+ * whether it counts. */
+static int count_message(watch *w, int *first, size_t len) {
+    int counting = !*first && weft_now() >= w->warm_ms;
+    *first = 0;
+    if (counting) {
+        atomic_fetch_add_explicit(&w->messages, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->bytes, (long long)len, memory_order_relaxed);
+    }
+    return counting;
+}
+
+/* The connection ended before the end of the run: the server's close code
+ * (1006: none, the connection was lost) and reason. */
+static void count_closed(watch *w, int index, int code, const char *why) {
+    atomic_fetch_add(&w->closed_early, 1);
+    atomic_store(&w->last_close, code);
+    char d[160];
+    snprintf(d, sizeof d, "%d %s", code, why ? why : "");
+    say(w, index, "the server closed the connection", d);
+}
+
+static void count_bad(watch *w, int index, const char *why) {
+    atomic_fetch_add(&w->bad, 1);
+    say(w, index, "a message that is not a live update", why);
+}
+
+/* ---- a light viewer: frames walked in a per-thread buffer, nothing decoded ---- */
+
+enum { LIGHT_READ = 256 * 1024 };
+
+typedef struct light {
+    watch *w;
+    viewer *v;
+    int fd;
+    watch_frames fr;
+    int first;
+    uint8_t pong[WEFT_WS_CONTROL_MAX]; /* a ping's payload, answered after the read is walked */
+    size_t pong_n;
+    int pong_due;
+    int close_code; /* the server's close (0 = none yet) */
+    int over;       /* the server closed, or its frames were wrong */
+} light;
+
+/* One client frame (masked, RFC 6455 §5.3), written whole. 0 or < 0. */
+static int light_send(int fd, int opcode, const void *p, size_t n) {
+    char key[25];
+    weft_ws_client_key(key); /* 16 random bytes in base64: 4 of them are the mask */
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int rc = weft_ws_frame_append(&b, WEFT_WS_FIN, opcode, p, n, (const uint8_t *)key);
+    if (rc == 0) {
+        ssize_t wr = weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
+        rc = wr < 0 ? (int)wr : 0;
+    }
+    weft_buf_free(&b);
+    return rc;
+}
+
+/* Walks p[0..n) through the frame reader. Returns 0 to go on reading, 1 when
+ * the connection is over (the server's close, or frames that are wrong: then
+ * counted as bad and the connection given up with 1002). */
+static int light_take(light *l, const uint8_t *p, size_t n) {
+    while (n) {
+        watch_frame_ev ev;
+        size_t k = watch_frames_feed(&l->fr, p, n, &ev);
+        p += k, n -= k;
+        switch (ev.type) {
+        case WATCH_FR_NONE: break;
+        case WATCH_FR_MESSAGE: count_message(l->w, &l->first, (size_t)ev.len); break;
+        case WATCH_FR_PING:
+            memcpy(l->pong, ev.data, ev.n);
+            l->pong_n = ev.n, l->pong_due = 1;
+            break;
+        case WATCH_FR_CLOSE: {
+            char why[WEFT_WS_CONTROL_MAX + 1];
+            snprintf(why, sizeof why, "%.*s", (int)ev.n, (const char *)ev.data);
+            l->close_code = ev.code;
+            count_closed(l->w, l->v->index, ev.code, why);
+            return 1;
+        }
+        default: /* WATCH_FR_FAIL */
+            count_bad(l->w, l->v->index, ev.why);
+            l->close_code = WEFT_WS_PROTOCOL_ERROR;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Connect and upgrade (numeric hosts only, as fleet-sim's devices); the bytes
+ * after the server's 101 go to the frame reader. fd or < 0 with *reason. */
+static int light_dial(light *l, const char **reason) {
+    const watch_config *c = l->w->cfg;
+    int64_t deadline = weft_deadline_in(10000);
+    weft_ws_url u;
+    int rc = weft_ws_url_parse(c->url, strlen(c->url), &u);
+    if (rc) return rc;
+    char host[64], hosthdr[300], target[4096], key[25];
+    if (u.host.n >= sizeof host || u.target.n + 2 >= sizeof target) return WEFT_EINVAL;
+    snprintf(host, sizeof host, "%.*s", (int)u.host.n, u.host.p);
+    snprintf(hosthdr, sizeof hosthdr, "%.*s", (int)u.authority.n, u.authority.p);
+    snprintf(target, sizeof target, "%s%.*s", u.target.p[0] == '?' ? "/" : "", (int)u.target.n, u.target.p);
+    int fd = weft_tcp_connect(host, u.port, deadline);
+    if (fd < 0) return fd;
+    weft_ws_client_opts o = {.headers = c->headers};
+    weft_ws_handshake hs;
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_ws_client_key(key);
+    rc = weft_ws_client_request(&b, hosthdr, target, key, &o);
+    if (rc == 0) {
+        ssize_t wr = weft_write_all(fd, b.data, b.len, deadline);
+        rc = wr < 0 ? (int)wr : 0;
+    }
+    b.len = 0;
+    while (rc == 0) {
+        if ((rc = weft_buf_reserve(&b, 4096))) break;
+        ssize_t r = weft_read(fd, b.data + b.len, 4096, deadline);
+        if (r <= 0) {
+            rc = r < 0 ? (int)r : WEFT_EPARSE;
+            if (r == 0) *reason = "the server closed the connection during the handshake";
+            break;
+        }
+        b.len += (size_t)r;
+        int h = weft_ws_client_response(b.data, b.len, key, &o, &hs, reason);
+        if (h == WEFT_EAGAIN) continue;
+        if (h < 0) {
+            rc = h;
+            break;
+        }
+        l->fd = fd;
+        l->over = light_take(l, (const uint8_t *)b.data + h, b.len - (size_t)h);
+        break;
+    }
+    weft_buf_free(&b);
+    if (rc) {
+        weft_close(fd);
+        return rc;
+    }
+    return 0;
+}
+
+/* The thread's read buffer (a static array of this size in TLS would not fit
+ * a worker thread's stack): made on first use, freed when the thread ends. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static void scratch_make_key(void) { pthread_key_create(&scratch_key, free); }
+static uint8_t *thread_scratch(void) {
+    pthread_once(&scratch_once, scratch_make_key);
+    uint8_t *b = pthread_getspecific(scratch_key);
+    if (!b && (b = malloc(LIGHT_READ)) && pthread_setspecific(scratch_key, b)) free(b), b = NULL;
+    return b;
+}
+
+static void light_task(viewer *v) {
+    watch *w = v->w;
+    const watch_config *c = w->cfg;
+    light l = {.w = w, .v = v, .fd = -1, .first = 1};
+    watch_frames_init(&l.fr);
+    const char *reason = NULL;
+    int rc = light_dial(&l, &reason);
+    if (rc < 0) {
+        atomic_fetch_add(&w->dial_failed, 1);
+        say(w, v->index, weft_strerror(rc), reason);
+        return;
+    }
+    atomic_fetch_add(&w->connected, 1);
+    int fd = l.fd;
+    while (!l.over) { /* (the server's close may have come with its 101) */
+        if (c->stop && atomic_load(c->stop)) break;
+        int64_t now = weft_now(), dl = now + 1000; /* wake at least once a second to notice *stop */
+        if (w->end_ms > 0 && w->end_ms < dl) dl = w->end_ms;
+        if (w->end_ms > 0 && now >= w->end_ms) break;
+        int r = weft_fd_wait(fd, WEFT_POLLIN, dl);
+        if (r == WEFT_ETIMEDOUT) continue;
+        if (r == WEFT_ECANCELED) break;
+        /* the read does not suspend (deadline 0), so no other task on this
+         * thread touches the buffer until it is walked */
+        uint8_t *scratch = thread_scratch(); /* this thread's: the task may have moved */
+        ssize_t got = r < 0 ? r : !scratch ? WEFT_ENOMEM : weft_read(fd, scratch, LIGHT_READ, 0);
+        if (got == WEFT_EAGAIN) continue;
+        if (got <= 0) {
+            count_closed(w, v->index, WEFT_WS_ABNORMAL, got < 0 ? weft_strerror((int)got) : "connection lost");
+            break;
+        }
+        if ((l.over = light_take(&l, scratch, (size_t)got))) break;
+        if (l.pong_due && light_send(fd, WEFT_WS_PONG, l.pong, l.pong_n) < 0) {
+            count_closed(w, v->index, WEFT_WS_ABNORMAL, "cannot answer a ping");
+            break;
+        }
+        l.pong_due = 0;
+    }
+    /* our close: the end of the run (1000), or the answer to the server's */
+    uint8_t pl[WEFT_WS_CONTROL_MAX];
+    int code = l.close_code ? l.close_code : WEFT_WS_NORMAL;
+    size_t pn = weft_ws_close_payload(pl, code == WEFT_WS_NO_STATUS ? 0 : code, "done", 4);
+    light_send(fd, WEFT_WS_CLOSE, pl, pn); /* best effort: the socket goes next */
+    weft_close(fd);
+}
+
+/* ---- a decoding viewer: every message through weft_ws_recv and watch_scan ---- */
+
 static void viewer_task(void *arg) {
     viewer *v = arg;
+    if (!v->decode) {
+        light_task(v);
+        return;
+    }
     watch *w = v->w;
     const watch_config *c = w->cfg;
     weft_ws_client_opts o = {.headers = c->headers};
@@ -278,6 +590,7 @@ static void viewer_task(void *arg) {
         return;
     }
     atomic_fetch_add(&w->connected, 1);
+    atomic_fetch_add(&w->latency_connected, 1);
     weft_buf msg;
     weft_buf_init(&msg, 0);
     int first = 1;
@@ -295,33 +608,21 @@ static void viewer_task(void *arg) {
             if (op != WEFT_ECANCELED) {
                 const char *why = NULL;
                 int code = weft_ws_close_status(ws, &why);
-                atomic_fetch_add(&w->closed_early, 1);
-                atomic_store(&w->last_close, code);
-                char d[160];
-                snprintf(d, sizeof d, "%d %s", code, why ? why : "");
-                say(w, v->index, "the server closed the connection", d);
+                count_closed(w, v->index, code, why);
             }
             break;
         }
         v->arrival_us = wall_us();
-        v->counting = !first && weft_now() >= w->warm_ms;
-        first = 0;
+        v->counting = count_message(w, &first, msg.len);
         v->min_us = -1;
         const char *why = NULL;
         int n = watch_scan(msg.data, msg.len, on_fix, v, &why);
         if (n > 0 && v->counting && v->min_us >= 0)
             atomic_fetch_add_explicit(&w->push[hist_bucket((uint64_t)v->min_us)], 1, memory_order_relaxed);
-        if (n < 0) {
-            atomic_fetch_add(&w->bad, 1);
-            say(w, v->index, "a message that is not a live update", why);
-        }
+        if (n < 0) count_bad(w, v->index, why);
         if (v->early) {
             atomic_fetch_add(&w->early, 1);
             v->early = 0;
-        }
-        if (v->counting) {
-            atomic_fetch_add_explicit(&w->messages, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&w->bytes, (long long)msg.len, memory_order_relaxed);
         }
     }
     weft_buf_free(&msg);
@@ -334,6 +635,7 @@ static void fill(watch *w, watch_report *r, const int64_t *h, int64_t now) {
     int64_t from = w->warm_ms;
     r->elapsed_s = now > from ? (double)(now - from) / 1000.0 : 0;
     r->connected = atomic_load(&w->connected);
+    r->latency_connected = atomic_load(&w->latency_connected);
     r->dial_failed = atomic_load(&w->dial_failed);
     r->closed_early = atomic_load(&w->closed_early);
     r->last_close_code = atomic_load(&w->last_close);
@@ -355,7 +657,9 @@ static void fill(watch *w, watch_report *r, const int64_t *h, int64_t now) {
 }
 
 int watch_run(const watch_config *cfg, watch_tick_fn tick, void *ud, watch_report *final) {
-    if (!cfg->url || cfg->viewers < 1 || cfg->viewers > 100000 || cfg->warmup_s < 0) return WEFT_EINVAL;
+    if (!cfg->url || cfg->viewers < 1 || cfg->viewers > 100000 || cfg->warmup_s < 0 ||
+        cfg->latency_viewers > cfg->viewers)
+        return WEFT_EINVAL;
     watch *w = calloc(1, sizeof *w);
     viewer *vs = calloc((size_t)cfg->viewers, sizeof *vs);
     int64_t *prev = calloc(HIST_BUCKETS, sizeof *prev), *cur = calloc(HIST_BUCKETS, sizeof *cur);
@@ -370,7 +674,11 @@ int watch_run(const watch_config *cfg, watch_tick_fn tick, void *ud, watch_repor
     weft_group g;
     weft_group_init(&g);
     for (int i = 0; i < cfg->viewers; i++) {
-        vs[i] = (viewer){.w = w, .index = i + 1};
+        /* the decoding sample, spread evenly over the connection order:
+         * viewer i decodes when floor((i + 1) L / V) steps past floor(i L / V) */
+        long long l = cfg->latency_viewers < 0 ? cfg->viewers : cfg->latency_viewers;
+        int decode = (i + 1) * l / cfg->viewers > i * l / cfg->viewers;
+        vs[i] = (viewer){.w = w, .index = i + 1, .decode = decode};
         if (weft_group_go(&g, viewer_task, &vs[i], "viewer") < 0) {
             atomic_fetch_add(&w->dial_failed, 1);
             say(w, i + 1, "cannot start its task", NULL);

@@ -21,6 +21,17 @@
  * fixes can be minutes old): it is read and checked, not counted. Positions
  * that arrive in the warm-up are not counted either.
  *
+ * Two kinds of viewer (watch_config.latency_viewers): at 10,000 devices x 500
+ * viewers the server sends about 1.5 GB/s in total, and decoding every
+ * position at every viewer costs the generator more than its core. So a
+ * sample of the viewers (spread evenly over the connection order) decodes
+ * every message with watch_scan and measures latency as described above;
+ * the others are light: they read the socket themselves into a per-thread
+ * buffer and walk the frames with watch_frames_feed (frame structure, every
+ * message's first and last byte, counts of messages and bytes), without
+ * copying, UTF-8 checking or decoding the payload. Both kinds count
+ * messages, bytes and failures the same way.
+ *
  * Both message shapes the benchmarks meet are read: weft fleet's
  * {"devices":[...],"positions":[{"fixTime":"2026-12-06T14:10:30.123Z",...}],
  * "events":[...]} and the arena's tracking services'
@@ -59,12 +70,57 @@ int watch_scan(const char *p, size_t n, watch_fix_fn fn, void *ud, const char **
  * gives 0 and sets *early. */
 int64_t watch_latency_us(int64_t arrival_us, int64_t fix_ms, int *early);
 
+/* ---- the light viewers' frame reader: pure, no I/O (fuzz/fleet_sim_frames.c) ----
+ * Server-to-client frames of a connection without extensions (RFC 6455 §5):
+ * a head (weft_ws_frame_parse), the payload skipped but for its first and
+ * last byte. Refused (WATCH_FR_FAIL, with why): RSV bits, a masked frame, a
+ * reserved opcode, a binary message (live updates are text), a continuation
+ * without a message or a data frame inside one, a fragmented or > 125-byte
+ * control frame, a close with a 1-byte payload or an invalid code, a message
+ * over WATCH_FRAMES_MAX, a message that is not "{...}" (first byte '{', last
+ * byte '}'). After FAIL or CLOSE the reader takes nothing more. */
+
+#define WATCH_FRAMES_MAX (256ull << 20) /* a message's bytes, as for the decoding viewers */
+
+enum { WATCH_FR_NONE, WATCH_FR_MESSAGE, WATCH_FR_PING, WATCH_FR_CLOSE, WATCH_FR_FAIL };
+
+typedef struct watch_frames {
+    uint8_t head[14];
+    size_t head_have;  /* bytes of the next head gathered (0 = between frames) */
+    int in_payload;    /* the head of the current frame is read */
+    int fin, opcode;   /* of the current frame */
+    uint64_t left;     /* its payload bytes still to come */
+    uint64_t flen;     /* its payload length */
+    int msg_open;      /* a text message has begun and not ended */
+    uint64_t msg_len;  /* its payload bytes so far */
+    uint8_t last;      /* its last payload byte so far */
+    uint8_t ctl[125];  /* a control frame's payload */
+    int done;          /* after CLOSE or FAIL */
+} watch_frames;
+
+typedef struct watch_frame_ev {
+    int type;          /* WATCH_FR_* */
+    uint64_t len;      /* MESSAGE: its payload bytes */
+    int code;          /* CLOSE: the status (1005: none given) */
+    const uint8_t *data; /* PING: its payload (inside the reader), n bytes */
+    size_t n;
+    const char *why;   /* FAIL: what is wrong (a static string) */
+} watch_frame_ev;
+
+void watch_frames_init(watch_frames *fr);
+/* Read p[0..n) until an event: returns the bytes taken (<= n); ev->type is
+ * WATCH_FR_NONE when all n were taken without one. Feed the rest again after
+ * handling the event. Never reads past p[n - 1]. */
+size_t watch_frames_feed(watch_frames *fr, const void *p, size_t n, watch_frame_ev *ev);
+
 /* ---- the viewers ---- */
 
 typedef struct watch_config {
     const char *url;     /* ws://127.0.0.1:PORT/api/socket */
     const char *headers; /* extra request header lines, each ending in CRLF (a token), or NULL */
     int viewers;         /* 1..100,000 */
+    int latency_viewers; /* of them, how many decode every position and measure latency
+                            (0..viewers; the rest are light); < 0: all of them */
     double duration_s;   /* from the start, warm-up included; <= 0 = until *stop */
     double warmup_s;     /* positions arriving before this are not counted */
     int quiet;           /* no per-viewer messages on stderr */
@@ -74,12 +130,13 @@ typedef struct watch_config {
 typedef struct watch_report {
     double elapsed_s;          /* of the window (after the warm-up) */
     int connected;             /* viewers that completed the handshake */
+    int latency_connected;     /* of them, the decoding ones (the latency sample) */
     int dial_failed;           /* viewers whose dial or handshake failed */
     int closed_early;          /* connections the server closed before the end */
     int last_close_code;       /* the last such close's code (1008: too slow), 0 = none */
     int64_t messages, bytes;   /* received in the window, all viewers */
-    int64_t positions;         /* positions received in the window, all viewers */
-    int64_t bad;               /* messages watch_scan refused */
+    int64_t positions;         /* positions received in the window, decoding viewers */
+    int64_t bad;               /* messages watch_scan or watch_frames_feed refused */
     int64_t early;             /* positions stamped after their arrival (counted as 0) */
     double p50_ms, p99_ms, p999_ms, max_ms; /* fix-to-viewer latency */
     /* the push delay: per message, the latency of its freshest position
@@ -87,7 +144,7 @@ typedef struct watch_report {
      * the tick to the viewer, without the wait for the tick; whole run */
     double push_p50_ms, push_p99_ms;
     double msgs_per_viewer_s;  /* messages a second per connected viewer */
-    double positions_per_s;    /* positions a second, all viewers */
+    double positions_per_s;    /* positions a second, the decoding viewers together */
 } watch_report;
 
 typedef void (*watch_tick_fn)(const watch_report *r, void *ud);

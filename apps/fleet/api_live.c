@@ -8,7 +8,7 @@
  * Each connection subscribes to its audience's hub topic (feed_topic): the
  * message is encoded once per audience and its frame shared by every socket
  * of that audience. The snapshot too is built once per audience (at a tick,
- * for every socket that joined since the last) and shared; it goes out in
+ * for every socket and SSE stream that joined since the last) and shared; it goes out in
  * messages of SNAPSHOT_CHUNK devices and does not count against the queue
  * limit, so 10,000 devices reach a viewer with the default live.queue_kb. A
  * socket whose outgoing queue (live.queue_kb) then fills up with updates
@@ -98,22 +98,29 @@ static int stream_open(weft_http_ctx *c, void *ud) {
     char topic[256];
     feed_topic(v.all, v.groups, v.ngroups, topic, sizeof topic);
     weft_chan *ch = weft_chan_new(sizeof(weft_hub_msg *), 64, NULL);
-    feed_viewer *fv = ch ? feed_subscribe(f, v.all, v.groups, v.ngroups, NULL, NULL) : NULL;
-    if (!fv || weft_hub_subscribe_chan(f->hub, topic, ch) < 0) {
-        if (fv) feed_unsubscribe(f, fv);
+    /* the feed hands the stream its audience's snapshot at its next tick
+     * (built once for every stream and socket of the audience that joined
+     * since the last) and then subscribes ch to the topic */
+    feed_viewer *fv = ch ? feed_subscribe_chan(f, v.all, v.groups, v.ngroups, ch) : NULL;
+    if (!fv) {
         if (ch) weft_chan_free(ch);
         return weft_http_error(c, 503, "out of memory");
     }
-    feed_msg *snap = feed_snapshot(f, v.all, v.groups, v.ngroups);
     int64_t seq = 0;
     char id[24];
     int rc = weft_sse_start(c);
-    if (rc == 0 && snap) {
+    feed_state *snap = NULL;
+    while (rc == 0 && !snap && !weft_http_stopping(c)) {
+        int r = feed_take_state(f, fv, &snap, weft_deadline_in(1000));
+        if (r < 0 && r != WEFT_ETIMEDOUT) rc = r;
+    }
+    for (int i = 0; rc == 0 && i < feed_state_count(snap); i++) { /* in pieces, as on the socket */
+        weft_str d = feed_state_piece(snap, i);
         snprintf(id, sizeof id, "%lld", (long long)++seq);
-        weft_sse_event ev = {.id = id, .data = snap->data, .n = snap->len, .retry_ms = 2000};
+        weft_sse_event ev = {.id = id, .data = d.p, .n = d.n, .retry_ms = i == 0 ? 2000 : 0};
         rc = weft_sse_send(c, &ev);
     }
-    feed_msg_release(snap);
+    feed_state_release(snap);
     /* wake every second to notice a server shutdown; a heartbeat comment
      * after 15 s without an event keeps proxies from closing the stream */
     int64_t quiet_since = weft_now();
@@ -135,8 +142,8 @@ static int stream_open(weft_http_ctx *c, void *ud) {
         weft_hub_msg_release(m);
         quiet_since = weft_now();
     }
+    feed_unsubscribe(f, fv); /* first: a tick can no longer subscribe ch */
     weft_hub_unsubscribe_chan(f->hub, topic, ch);
-    feed_unsubscribe(f, fv);
     weft_hub_msg *m;
     while (weft_chan_recv(ch, &m, 0) == 0) weft_hub_msg_release(m);
     weft_chan_free(ch);

@@ -18,7 +18,10 @@ struct feed_viewer {
     feed_deliver_fn fn;
     void *ud;
     weft_ws *ws;     /* a live socket (feed_subscribe_ws), else NULL */
-    int needs_state; /* ws: its snapshot is still to be queued (at a tick) */
+    weft_chan *chan; /* an SSE stream's channel (feed_subscribe_chan), else NULL */
+    int needs_state; /* ws, chan: its snapshot is still to be queued (at a tick) */
+    feed_state *state; /* chan: the snapshot handed over, until feed_take_state */
+    weft_sem ready;    /* chan: released when state is set */
     struct feed_viewer *next;
 };
 
@@ -277,6 +280,22 @@ static void snap_release(snap_msgs *s) {
     free(s->m);
 }
 
+/* A built snapshot as the SSE streams take it: the same pieces the sockets
+ * are queued, counted so that every stream of the audience shares them. */
+struct feed_state {
+    atomic_int refs;
+    snap_msgs sm;
+};
+
+int feed_state_count(const feed_state *s) { return s ? s->sm.n : 0; }
+weft_str feed_state_piece(const feed_state *s, int i) { return weft_hub_msg_data(s->sm.m[i]); }
+void feed_state_release(feed_state *s) {
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
+        snap_release(&s->sm);
+        free(s);
+    }
+}
+
 /* The snapshot of (all, groups) from devs (live_list's array) into *out (one
  * empty update when nothing is visible). 0 or WEFT_ENOMEM. */
 static int snapshot_msgs(live_device **devs, size_t n, int all, const int64_t *groups, int ngroups,
@@ -346,8 +365,9 @@ static int same_audience(const feed_viewer *a, const feed_viewer *b) {
 /* Under vmu: queue every new live socket its audience's current state, a
  * snapshot built once per audience and shared by reference (outside the
  * socket's queue limit: weft_ws_send_msg SYNC), then subscribe it to the
- * audience's topic. Runs after the tick's update was published, so what
- * follows a socket's snapshot is newer than it. */
+ * audience's topic; hand every new SSE stream of the audience the same
+ * pieces (feed_take_state) and subscribe its channel. Runs after the tick's
+ * update was published, so what follows a snapshot is newer than it. */
 static void send_snapshots(fleet_feed *fd) {
     int any = 0;
     for (feed_viewer *v = fd->viewers; v && !any; v = v->next) any = v->needs_state;
@@ -360,21 +380,32 @@ static void send_snapshots(fleet_feed *fd) {
     size_t limit = feed_chunk_bytes(&fd->f->cfg);
     for (feed_viewer *v = fd->viewers; v && view && devs; v = v->next) {
         if (!v->needs_state) continue;
-        snap_msgs sm = {0};
-        if (snapshot_msgs(devs, n, v->all, v->groups, v->ngroups, limit, view, &sm) < 0)
+        feed_state *st = calloc(1, sizeof *st);
+        if (!st || snapshot_msgs(devs, n, v->all, v->groups, v->ngroups, limit, view, &st->sm) < 0) {
+            free(st);
             break; /* out of memory: these sockets wait for the next round */
+        }
+        atomic_init(&st->refs, 1);
+        snap_msgs sm = st->sm;
         atomic_fetch_add(&fd->st.snapshots, 1);
         char topic[256];
         feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
-        for (feed_viewer *u = v; u; u = u->next) { /* every new socket of this audience */
+        for (feed_viewer *u = v; u; u = u->next) { /* every new socket and stream of this audience */
             if (!u->needs_state || !same_audience(u, v)) continue;
+            if (u->chan) {
+                if (weft_hub_subscribe_chan(fd->f->hub, topic, u->chan) == WEFT_ENOMEM) continue;
+                atomic_fetch_add(&st->refs, 1);
+                u->state = st, u->needs_state = 0;
+                weft_sem_release(&u->ready, 1);
+                continue;
+            }
             int rc = 0;
             for (int i = 0; i < sm.n && !rc; i++) rc = weft_ws_send_msg(u->ws, sm.m[i], WEFT_WS_SEND_SYNC);
             if (rc == WEFT_ENOMEM) continue; /* try again next round */
             u->needs_state = 0;
             if (!rc) weft_hub_subscribe_ws(fd->f->hub, topic, u->ws); /* else it is closing */
         }
-        snap_release(&sm);
+        feed_state_release(st);
     }
     free(view);
     free(devs);
@@ -530,15 +561,37 @@ int64_t feed_tick_ms(const fleet_config *c) {
     return t;
 }
 
-feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws) {
+/* A viewer that waits for its snapshot at the next tick: a socket or a stream. */
+static feed_viewer *subscribe_for_state(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws,
+                                        weft_chan *ch) {
     feed_viewer *v = feed_subscribe(f, all, groups, ngroups, NULL, NULL);
     if (!v) return NULL;
     fleet_feed *fd = f->feed;
     pthread_mutex_lock(&fd->vmu);
-    v->ws = ws;
+    v->ws = ws, v->chan = ch;
     v->needs_state = 1;
     pthread_mutex_unlock(&fd->vmu);
     return v;
+}
+
+feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws) {
+    return subscribe_for_state(f, all, groups, ngroups, ws, NULL);
+}
+
+feed_viewer *feed_subscribe_chan(fleet *f, int all, const int64_t *groups, int ngroups, weft_chan *ch) {
+    return subscribe_for_state(f, all, groups, ngroups, NULL, ch);
+}
+
+int feed_take_state(fleet *f, feed_viewer *v, feed_state **out, int64_t deadline) {
+    *out = NULL;
+    int rc = weft_sem_acquire(&v->ready, deadline);
+    if (rc) return rc;
+    fleet_feed *fd = f->feed;
+    pthread_mutex_lock(&fd->vmu);
+    *out = v->state;
+    v->state = NULL;
+    pthread_mutex_unlock(&fd->vmu);
+    return 0;
 }
 
 feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroups, feed_deliver_fn fn, void *ud) {
@@ -553,6 +606,7 @@ feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroup
         v->ngroups = ngroups;
     }
     v->fn = fn, v->ud = ud;
+    weft_sem_init(&v->ready, 0);
     fleet_feed *fd = f->feed;
     pthread_mutex_lock(&fd->vmu);
     v->next = fd->viewers;
@@ -573,6 +627,7 @@ void feed_unsubscribe(fleet *f, feed_viewer *v) {
         }
     pthread_mutex_unlock(&fd->vmu);
     atomic_fetch_sub(&fd->st.viewers, 1);
+    feed_state_release(v->state); /* a stream that left before taking its snapshot */
     free(v->groups);
     free(v);
 }

@@ -17,7 +17,9 @@
  * feed_chunk_bytes, and queues those shared messages to each of them
  * outside live.queue_kb (weft_ws_send_msg with WEFT_WS_SEND_SYNC): a state of
  * any size arrives whole, and the queue limit still catches a socket that
- * falls behind on the updates after it.
+ * falls behind on the updates after it. An SSE stream gets the same pieces
+ * of the same build (feed_subscribe_chan): a stream costs no snapshot of its
+ * own either.
  */
 #ifndef FLEET_FEED_H
 #define FLEET_FEED_H
@@ -61,6 +63,22 @@ feed_viewer *feed_subscribe(fleet *f, int all, const int64_t *groups, int ngroup
  * ws must stay valid until feed_unsubscribe; then unsubscribe it from the
  * topic (weft_hub_unsubscribe_ws). NULL when out of memory. */
 feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngroups, weft_ws *ws);
+/* An SSE stream, ch its channel of weft_hub_msg pointers: at the next tick
+ * the feed builds its audience's snapshot (once for every socket and stream
+ * of the audience that joined since the last build: the same pieces), hands
+ * it to the stream (feed_take_state) and subscribes ch to the audience's hub
+ * topic, so what arrives in ch is newer than the snapshot. After
+ * feed_unsubscribe, unsubscribe ch from the topic (weft_hub_unsubscribe_chan).
+ * NULL when out of memory. */
+typedef struct feed_state feed_state;
+feed_viewer *feed_subscribe_chan(fleet *f, int all, const int64_t *groups, int ngroups, weft_chan *ch);
+/* Wait until deadline for a stream's snapshot: 0 with *out (release it with
+ * feed_state_release), or WEFT_ETIMEDOUT (not built yet), WEFT_ECANCELED. */
+int feed_take_state(fleet *f, feed_viewer *v, feed_state **out, int64_t deadline);
+/* The snapshot's pieces: complete messages of at most feed_chunk_bytes. */
+int feed_state_count(const feed_state *s);
+weft_str feed_state_piece(const feed_state *s, int i);
+void feed_state_release(feed_state *s);
 void feed_unsubscribe(fleet *f, feed_viewer *v);
 /* The tick: live.tick_ms, or longer when live.max_flushes_per_s asks. */
 int64_t feed_tick_ms(const fleet_config *c);

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import unittest.mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -174,6 +175,43 @@ class TrackingReport(unittest.TestCase):
         self.assertEqual(s["go"]["1000x10"]["p99_ms"], {"median": 260, "min": 250, "max": 270})
         self.assertEqual(s["go"]["1000x10"]["rounds"], 3)
         self.assertEqual(s["go"]["1000x500"]["viewer_failures"], 2)
+        # no backlog in the quiet cell; the one with a viewer closed early says so
+        self.assertEqual(s["go"]["1000x10"]["backlog"], "")
+        self.assertIn("closed early", s["go"]["1000x500"]["backlog"])
+
+    def test_row_threads_and_other_processes(self):
+        import tracking_report as tr
+        # over 5 s at 100 ticks/s: main 150 ticks (0.3), sqlite-w 50 (0.1), a thread
+        # started during the run 25 from 0 (0.05); the machine's 600 busy ticks less the
+        # server's 200 and the generator's 50: 350 ticks of others, 0.7 cores
+        th0 = "7:main:100,8:sqlite-w:10,"
+        th1 = "7:main:250,8:sqlite-w:60,9:fleet:25,"
+        r = tr.make_row("fleet", 1000, 2, 1, 10.0, 15.0, 100, 300, 0, 50, 100, 8000, self.SIM, th0, th1, 1000, 1600,
+                        20, 120)
+        self.assertEqual(r["server_threads"], {"main": 0.3, "sqlite-w": 0.1, "fleet": 0.05})
+        self.assertEqual(r["other_cpu_cores"], 0.7)
+        self.assertEqual(r["server_sys_share"], 0.2)  # 100 of the server's 200 ticks in the kernel
+        s = tr.summarize([r])
+        self.assertEqual(s["fleet"]["1000x2"]["server_threads"], {"main": 0.3, "sqlite-w": 0.1, "fleet": 0.05})
+
+    def test_row_light_viewers_only(self):
+        import tracking_report as tr
+        sim = self.SIM.replace("\"positions\": 100", "\"positions\": 0, \"latency_viewers\": 0, \"messages\": 40")
+        self.assertEqual(tr.make_row("fleet", 1000, 2, 1, 0, 5, 0, 1, 0, 1, 100, 1, sim)["latency_viewers"], 0)
+        with self.assertRaises(ValueError):  # nothing at all arrived
+            tr.make_row("fleet", 1000, 2, 1, 0, 5, 0, 1, 0, 1, 100, 1, sim.replace("\"messages\": 40", "\"messages\": 0"))
+
+    def test_machine_note_is_measured(self):
+        import tracking_report as tr
+        rows = [{"other_cpu_cores": 0.05}, {"other_cpu_cores": 0.1}]
+        env = {"BUSY_START": "3", "BUSY_END": "4", "LOAD_START": "0.1 0.2 0.3", "LOAD_END": "1.0 0.5 0.4"}
+        with unittest.mock.patch.dict(os.environ, env):
+            self.assertTrue(tr.machine_note(rows).startswith("quiet machine (measured: CPUs 3% busy"))
+            self.assertTrue(tr.machine_note(rows + [{"other_cpu_cores": 0.9}]).startswith("busy machine"))
+        with unittest.mock.patch.dict(os.environ, dict(env, BUSY_END="40")):
+            self.assertTrue(tr.machine_note(rows).startswith("busy machine"))
+
+
 class WsReport(unittest.TestCase):
     """bench-ws: medians over clean rounds only, ratios against the best peer
     in the metric's direction, goals met / not met / parity."""

@@ -470,3 +470,78 @@ TEST(live_socket_reader_that_falls_behind_gets_1008) {
     env_stop(e);
     free(e);
 }
+
+/* SSE streams share the snapshot as sockets do: streams of one audience that
+ * join between two builds get the same pieces of one build (no snapshot per
+ * stream), every device in them, and their channel is subscribed to the
+ * audience's topic with it. Builds are at most SNAPSHOT_MIN_INTERVAL_MS
+ * (500 ms) apart: the three streams below join right after the first build,
+ * so all three wait for the second. */
+TEST(live_streams_share_one_snapshot_per_build) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(bulk_devices(e), 0);
+    feed_stats *st = feed_get_stats(e->f.feed);
+    int64_t before = atomic_load(&st->snapshots);
+    enum { N = 4 };
+    weft_chan *ch[N];
+    feed_viewer *fv[N];
+    feed_state *got[N];
+    for (int i = 0; i < N; i++) ASSERT((ch[i] = weft_chan_new(sizeof(weft_hub_msg *), 64, NULL)) != NULL);
+    /* the first stream: a build of its own */
+    ASSERT((fv[0] = feed_subscribe_chan(&e->f, 1, NULL, 0, ch[0])) != NULL);
+    ASSERT_EQ(feed_take_state(&e->f, fv[0], &got[0], weft_deadline_in(test_slack_ms(5000))), 0);
+    for (int i = 1; i < N; i++) ASSERT((fv[i] = feed_subscribe_chan(&e->f, 1, NULL, 0, ch[i])) != NULL);
+    for (int i = 1; i < N; i++) ASSERT_EQ(feed_take_state(&e->f, fv[i], &got[i], weft_deadline_in(test_slack_ms(5000))), 0);
+    ASSERT(got[1] != got[0]);
+    ASSERT(got[2] == got[1] && got[3] == got[1]); /* one build, shared */
+    ASSERT_EQ(atomic_load(&st->snapshots) - before, 2);
+    /* every device once, in pieces (complete messages cut at about
+     * feed_chunk_bytes: 64 KiB here, for ~140 KB of devices) */
+    int seen = 0;
+    ASSERT(feed_state_count(got[1]) > 1);
+    for (int i = 0; i < feed_state_count(got[1]); i++) {
+        weft_str d = feed_state_piece(got[1], i);
+        ASSERT(d.n > 0 && d.p[0] == '{' && d.p[d.n - 1] == '}');
+        for (const char *p = d.p; (p = memmem(p, d.n - (size_t)(p - d.p), "\"uniqueId\":\"bulk-", 17)); p++) seen++;
+    }
+    ASSERT_EQ(seen, BULK);
+    /* the channels are subscribed: a fix's update reaches every stream */
+    ASSERT_EQ(osmand(e, "bulk-007", 47.25), 0);
+    for (int i = 0; i < N; i++) {
+        int found = 0;
+        for (int k = 0; k < 50 && !found; k++) {
+            weft_hub_msg *m;
+            if (weft_chan_recv(ch[i], &m, weft_deadline_in(test_slack_ms(5000))) != 0) break;
+            weft_str d = weft_hub_msg_data(m);
+            found = memmem(d.p, d.n, "\"latitude\":47.25", 16) != NULL;
+            weft_hub_msg_release(m);
+        }
+        ASSERT(found);
+    }
+    char topic[64];
+    feed_topic(1, NULL, 0, topic, sizeof topic);
+    for (int i = 0; i < N; i++) {
+        feed_state_release(got[i]);
+        feed_unsubscribe(&e->f, fv[i]);
+        weft_hub_unsubscribe_chan(e->f.hub, topic, ch[i]);
+        weft_hub_msg *m;
+        while (weft_chan_recv(ch[i], &m, 0) == 0) weft_hub_msg_release(m);
+        weft_chan_free(ch[i]);
+    }
+    /* a stream that leaves before taking its snapshot does not leak it */
+    weft_chan *late = weft_chan_new(sizeof(weft_hub_msg *), 64, NULL);
+    feed_viewer *lv = feed_subscribe_chan(&e->f, 1, NULL, 0, late);
+    ASSERT(lv != NULL);
+    int64_t until = weft_deadline_in(test_slack_ms(5000));
+    while (atomic_load(&st->snapshots) - before < 3 && weft_now() < until) weft_sleep(10);
+    ASSERT_EQ(atomic_load(&st->snapshots) - before, 3);
+    feed_unsubscribe(&e->f, lv);
+    weft_hub_unsubscribe_chan(e->f.hub, topic, late);
+    weft_hub_msg *m;
+    while (weft_chan_recv(late, &m, 0) == 0) weft_hub_msg_release(m);
+    weft_chan_free(late);
+    env_stop(e);
+    free(e);
+}

@@ -4,13 +4,19 @@
  * message shapes (weft fleet's ISO strings, the arena's Unix milliseconds)
  * in order and refuses broken messages with a reason; watch_latency_us
  * subtracts in the right units and flags a fix from the future; the
- * histogram's percentiles land within its 1/16 resolution of the truth.
+ * histogram's percentiles land within its 1/16 resolution of the truth;
+ * watch_frames_feed (the light viewers' frame reader) gives the same events
+ * however a stream is cut and refuses what a live feed never sends; and the
+ * viewers themselves, light and decoding, against a real WebSocket server.
  */
 #include <math.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "test.h"
 #include "hist.h"
 #include "watch.h"
+#include "weft/ws.h"
 
 typedef struct got {
     int n;
@@ -125,4 +131,296 @@ TEST_PLAIN(hist_percentiles) {
     ASSERT_EQ(hist_bucket(UINT64_MAX), HIST_BUCKETS - 1);
     /* every bucket's middle maps back to the same bucket */
     for (int b = 0; b < HIST_BUCKETS - 1; b++) ASSERT_EQ(hist_bucket((uint64_t)(hist_value_ms(b) * 1000)), b);
+}
+
+/* ---- the light viewers' frame reader ------------------------------------------------ */
+
+typedef struct frame_log {
+    int n;
+    int type[16];
+    uint64_t len[16];
+    int code[16];
+    char text[16][64];
+} frame_log;
+
+/* Feeds s[0..n) in pieces of `piece` bytes (0: all at once), logging events. */
+static size_t frames_run(watch_frames *fr, const uint8_t *s, size_t n, size_t piece, frame_log *log) {
+    size_t i = 0;
+    memset(log, 0, sizeof *log);
+    while (i < n) {
+        size_t m = piece && n - i > piece ? piece : n - i, off = 0;
+        while (off < m) {
+            watch_frame_ev ev;
+            size_t k = watch_frames_feed(fr, s + i + off, m - off, &ev);
+            off += k;
+            if (ev.type == WATCH_FR_NONE) {
+                if (k == 0) return i + off; /* the reader takes nothing more */
+                continue;
+            }
+            if (log->n < 16) {
+                log->type[log->n] = ev.type, log->len[log->n] = ev.len, log->code[log->n] = ev.code;
+                if (ev.type == WATCH_FR_FAIL) snprintf(log->text[log->n], 64, "%s", ev.why);
+                else snprintf(log->text[log->n], 64, "%.*s", (int)ev.n, (const char *)ev.data);
+            }
+            log->n++;
+            if (ev.type == WATCH_FR_FAIL || ev.type == WATCH_FR_CLOSE) return i + off;
+        }
+        i += m;
+    }
+    return i;
+}
+
+/* A server's stream: a message in one frame, one in three fragments with a
+ * ping and a pong between them, one of 70,000 bytes (a 64-bit length), an
+ * empty-payload ping, then a close 1008: the same events however the bytes
+ * are cut, and nothing taken after the close. */
+TEST_PLAIN(watch_frames_walks_a_stream_in_any_pieces) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    const char *m1 = "{\"positions\":[]}";
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_TEXT, m1, strlen(m1), NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, 0, WEFT_WS_TEXT, "{\"a\":", 5, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_PING, "hi", 2, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, 0, WEFT_WS_CONT, "", 0, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_PONG, "x", 1, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_CONT, "1}", 2, NULL), 0);
+    char *big = malloc(70000);
+    ASSERT(big != NULL);
+    memset(big, ' ', 70000);
+    big[0] = '{', big[69999] = '}';
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_TEXT, big, 70000, NULL), 0);
+    free(big);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_PING, "", 0, NULL), 0);
+    uint8_t pl[WEFT_WS_CONTROL_MAX];
+    size_t pn = weft_ws_close_payload(pl, 1008, "send queue full", 15);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_CLOSE, pl, pn, NULL), 0);
+    size_t total = b.len;
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_TEXT, m1, strlen(m1), NULL), 0);
+    static const size_t pieces[] = {0, 1, 2, 3, 7, 13, 4096};
+    for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+        watch_frames fr;
+        watch_frames_init(&fr);
+        frame_log log;
+        size_t took = frames_run(&fr, (const uint8_t *)b.data, b.len, pieces[p], &log);
+        ASSERT_EQ(took, total); /* the message after the close is not taken */
+        ASSERT_EQ(log.n, 6);
+        ASSERT_EQ(log.type[0], WATCH_FR_MESSAGE);
+        ASSERT_EQ(log.len[0], strlen(m1));
+        ASSERT_EQ(log.type[1], WATCH_FR_PING);
+        ASSERT_STREQ(log.text[1], "hi");
+        ASSERT_EQ(log.type[2], WATCH_FR_MESSAGE);
+        ASSERT_EQ(log.len[2], 7);
+        ASSERT_EQ(log.type[3], WATCH_FR_MESSAGE);
+        ASSERT_EQ(log.len[3], 70000);
+        ASSERT_EQ(log.type[4], WATCH_FR_PING);
+        ASSERT_STREQ(log.text[4], "");
+        ASSERT_EQ(log.type[5], WATCH_FR_CLOSE);
+        ASSERT_EQ(log.code[5], 1008);
+        ASSERT_STREQ(log.text[5], "send queue full");
+        watch_frame_ev ev;
+        ASSERT_EQ(watch_frames_feed(&fr, b.data, b.len, &ev), 0);
+        ASSERT_EQ(ev.type, WATCH_FR_NONE);
+    }
+    weft_buf_free(&b);
+}
+
+TEST_PLAIN(watch_frames_refuses) {
+    static const uint8_t key[4] = {1, 2, 3, 4};
+    static const struct {
+        int flags, opcode;
+        const char *payload;
+        int masked;
+        const char *why;
+    } bad[] = {
+        {WEFT_WS_FIN | WEFT_WS_RSV1, WEFT_WS_TEXT, "{}", 0, "RSV bits set (no extension was negotiated)"},
+        {WEFT_WS_FIN, WEFT_WS_TEXT, "{}", 1, "a masked frame from the server"},
+        {WEFT_WS_FIN, WEFT_WS_BINARY, "{}", 0, "a binary message (live updates are text)"},
+        {WEFT_WS_FIN, WEFT_WS_CONT, "{}", 0, "a continuation frame without a message"},
+        {WEFT_WS_FIN, WEFT_WS_TEXT, "[1]", 0, "a message that does not begin with '{'"},
+        {WEFT_WS_FIN, WEFT_WS_TEXT, "{\"a\":1", 0, "a message that does not end in '}'"},
+        {WEFT_WS_FIN, WEFT_WS_TEXT, "", 0, "a message that does not end in '}'"},
+        {WEFT_WS_FIN, WEFT_WS_CLOSE, "\x03", 0, "a close frame with a 1-byte payload"},
+        {WEFT_WS_FIN, WEFT_WS_CLOSE, "\x03\xed", 0, "a close frame with an invalid code"}, /* 1005 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        weft_buf b;
+        weft_buf_init(&b, 0);
+        ASSERT_EQ(weft_ws_frame_append(&b, bad[i].flags, bad[i].opcode, bad[i].payload,
+                                       strlen(bad[i].payload), bad[i].masked ? key : NULL),
+                  0);
+        watch_frames fr;
+        watch_frames_init(&fr);
+        frame_log log;
+        frames_run(&fr, (const uint8_t *)b.data, b.len, 0, &log);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
+        ASSERT_STREQ(log.text[0], bad[i].why);
+        watch_frame_ev ev;
+        ASSERT_EQ(watch_frames_feed(&fr, b.data, b.len, &ev), 0); /* nothing after a failure */
+        weft_buf_free(&b);
+    }
+    /* heads written by hand: a reserved opcode, a fragmented ping, a 126-byte
+     * ping, a length with its top bit set, a new message inside a fragmented one */
+    static const struct {
+        const char *bytes;
+        size_t n;
+        const char *why;
+    } heads[] = {
+        {"\x83\x00", 2, "a reserved opcode"},
+        {"\x09\x00", 2, "a fragmented control frame"},
+        {"\x89\x7e\x00\x7e", 4, "a control frame over 125 bytes"},
+        {"\x81\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10, "a 64-bit length with its top bit set"},
+        {"\x01\x01{\x81\x01}", 6, "a new message inside a fragmented one"},
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        watch_frames fr;
+        watch_frames_init(&fr);
+        frame_log log;
+        frames_run(&fr, (const uint8_t *)heads[i].bytes, heads[i].n, 1, &log);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
+        ASSERT_STREQ(log.text[0], heads[i].why);
+    }
+}
+
+/* ---- the viewers against a real server ---------------------------------------------- */
+
+typedef struct live_srv {
+    weft_http_router *r;
+    weft_http_server *s;
+    weft_group g;
+    int port;
+    int close_code; /* the handler's close after its updates; 0: wait for the viewer's */
+    atomic_int served;
+} live_srv;
+
+static live_srv *g_live;
+
+static int64_t unix_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define LIVE_UPDATES 10
+/* an update: two positions of fix time now */
+#define LIVE_UPDATE_FMT "{\"devices\":[],\"positions\":[{\"fixTime\":%lld},{\"fixTime\":%lld}],\"events\":[]}"
+
+/* A live feed as fleet's: the snapshot (an old fix), then LIVE_UPDATES
+ * updates of two fresh positions each, 20 ms apart. */
+static int h_live(weft_http_ctx *c, void *ud) {
+    live_srv *t = ud;
+    int err;
+    weft_ws *ws = weft_ws_upgrade(c, NULL, NULL, &err);
+    if (!ws) return err == WEFT_EPARSE ? 0 : err;
+    char m[160];
+    int n = snprintf(m, sizeof m, "{\"positions\":[{\"fixTime\":%lld}]}", (long long)unix_ms() - 60000);
+    weft_ws_send(ws, WEFT_WS_TEXT, m, (size_t)n);
+    for (int i = 0; i < LIVE_UPDATES; i++) {
+        weft_sleep(20);
+        long long now = (long long)unix_ms();
+        n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, now, now);
+        weft_ws_send(ws, WEFT_WS_TEXT, m, (size_t)n);
+    }
+    if (t->close_code) {
+        weft_ws_close(ws, t->close_code, "send queue full");
+    } else {
+        weft_buf b;
+        weft_buf_init(&b, 0);
+        while (weft_ws_recv(ws, &b, weft_deadline_in(test_slack_ms(10000))) > 0) {}
+        weft_buf_free(&b);
+    }
+    weft_ws_free(ws);
+    atomic_fetch_add(&t->served, 1);
+    return 0;
+}
+
+static void live_serve(void *a) {
+    live_srv *t = a;
+    weft_http_serve(t->s);
+}
+
+static void live_start(live_srv *t, int close_code) {
+    memset(t, 0, sizeof *t);
+    t->close_code = close_code;
+    t->r = weft_http_router_new();
+    weft_http_route(t->r, "GET", "/api/socket", h_live, t);
+    weft_http_config cfg = {.port = 0};
+    int err = 0;
+    t->s = weft_http_server_new(&cfg, t->r, &err);
+    t->port = t->s ? weft_http_server_port(t->s) : -1;
+    weft_group_init(&t->g);
+    if (t->s) weft_group_go(&t->g, live_serve, t, "serve");
+    g_live = t;
+}
+
+static int live_stop(live_srv *t) {
+    weft_http_server_stop(t->s);
+    int rc = test_join(&t->g, test_slack_ms(10000));
+    weft_http_server_free(t->s);
+    weft_http_router_free(t->r);
+    return rc;
+}
+
+static int live_watch(live_srv *t, int viewers, int latency_viewers, watch_report *r) {
+    char url[96];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", t->port);
+    watch_config c = {.url = url, .viewers = viewers, .latency_viewers = latency_viewers,
+                      .duration_s = 1.0 + (double)test_slack_ms(1000) / 1000.0, .quiet = 1};
+    return watch_run(&c, NULL, NULL, r);
+}
+
+/* Light and decoding viewers count the same messages and bytes; only the
+ * decoding sample (spread over the viewers) counts positions and latency. */
+TEST(watch_light_and_decoding_viewers_count_alike) {
+    live_srv t;
+    live_start(&t, 0);
+    ASSERT(t.s != NULL);
+    watch_report r;
+    ASSERT_EQ(live_watch(&t, 5, 2, &r), 0);
+    ASSERT_EQ(r.connected, 5);
+    ASSERT_EQ(r.latency_connected, 2);
+    ASSERT_EQ(r.dial_failed, 0);
+    ASSERT_EQ(r.closed_early, 0);
+    ASSERT_EQ(r.bad, 0);
+    /* the snapshot is not counted: the updates are, at every viewer */
+    ASSERT_EQ(r.messages, 5 * LIVE_UPDATES);
+    char m[160];
+    int n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, (long long)unix_ms(), (long long)unix_ms());
+    ASSERT_EQ(r.bytes, (int64_t)5 * LIVE_UPDATES * n); /* (13-digit times then and now) */
+    ASSERT_EQ(r.positions, 2 * LIVE_UPDATES * 2);
+    ASSERT(r.max_ms < 5000.0); /* fresh fixes, not the snapshot's minute-old one */
+    ASSERT_EQ(live_stop(&t), 0);
+    ASSERT_EQ(atomic_load(&t.served), 5); /* every viewer closed its connection */
+    /* no latency sample at all, and all of them */
+    live_start(&t, 0);
+    ASSERT_EQ(live_watch(&t, 3, 0, &r), 0);
+    ASSERT_EQ(r.latency_connected, 0);
+    ASSERT_EQ(r.messages, 3 * LIVE_UPDATES);
+    ASSERT_EQ(r.positions, 0);
+    ASSERT_EQ(live_watch(&t, 3, -1, &r), 0);
+    ASSERT_EQ(r.latency_connected, 3);
+    ASSERT_EQ(r.positions, 3 * LIVE_UPDATES * 2);
+    ASSERT_EQ(live_stop(&t), 0);
+    /* more latency viewers than viewers is a setting out of range */
+    watch_config bad = {.url = "ws://127.0.0.1:1/", .viewers = 2, .latency_viewers = 3};
+    ASSERT_EQ(watch_run(&bad, NULL, NULL, &r), WEFT_EINVAL);
+}
+
+/* A server that closes (1008, as fleet does to a viewer that fell behind):
+ * counted as closed early at both kinds, with the code; the light viewers
+ * answer the close as the decoding ones do (the server's close completes). */
+TEST(watch_viewers_count_the_servers_close) {
+    live_srv t;
+    live_start(&t, 1008);
+    ASSERT(t.s != NULL);
+    watch_report r;
+    ASSERT_EQ(live_watch(&t, 4, 1, &r), 0);
+    ASSERT_EQ(r.connected, 4);
+    ASSERT_EQ(r.closed_early, 4);
+    ASSERT_EQ(r.last_close_code, 1008);
+    ASSERT_EQ(r.messages, 4 * LIVE_UPDATES);
+    ASSERT_EQ(r.bad, 0);
+    ASSERT_EQ(live_stop(&t), 0);
+    ASSERT_EQ(atomic_load(&t.served), 4);
 }
