@@ -1544,6 +1544,35 @@ BOTH(motion_chunks_match_raw) {
     }
     weft_http_test_response_free(&full);
     weft_http_test_response_free(&rr);
+    /* an answer past what the route holds (lowered here to 64 KB) is streamed
+     * after counting the rest: X-Next-Offset exactly when more fixes remain */
+    int64_t total = count(v, q); /* q: still the COUNT of the device's fixes */
+    size_t hold = api_route_hold_max;
+    api_route_hold_max = 64 * 1024;
+    for (int64_t lim = total - 1; lim <= total; lim++) {
+        snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=%lld", (long long)dev,
+                 ranges[0], (long long)lim);
+        ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &rr), 200);
+        ASSERT(weft_str_eq(weft_http_test_header(&rr, "Transfer-Encoding"), WEFT_STR("chunked")));
+        weft_json *sl = js(v, &rr);
+        ASSERT(sl && sl->len == 1 && (int64_t)weft_json_get(weft_json_at(sl, 0), "points")->len == lim);
+        char next[32];
+        snprintf(next, sizeof next, "%lld", (long long)lim);
+        if (lim < total)
+            ASSERT(weft_str_eq(weft_http_test_header(&rr, "X-Next-Offset"), weft_str_c(next)));
+        else
+            ASSERT(!weft_http_test_header(&rr, "X-Next-Offset").p);
+        weft_http_test_response_free(&rr);
+    }
+    api_route_hold_max = hold;
+    /* held (the default): one body, and the row past the limit still sets X-Next-Offset */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=%lld", (long long)dev,
+             ranges[0], (long long)(total - 1));
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &rr), 200);
+    ASSERT(!weft_http_test_header(&rr, "Transfer-Encoding").p);
+    snprintf(q, sizeof q, "%lld", (long long)(total - 1));
+    ASSERT(weft_str_eq(weft_http_test_header(&rr, "X-Next-Offset"), weft_str_c(q)));
+    weft_http_test_response_free(&rr);
     ASSERT_EQ(atomic_load(&v->f.m.report_chunks) - c0, used); /* none left to read */
 }
 
