@@ -1640,6 +1640,41 @@ BOTH(start_loads_in_pages) {
     ASSERT(seeded >= N / 2 - 1 && seeded <= N / 2 + 1);
 }
 
+/* The writer's motion map with many devices (its index and slot array grow
+ * several times): each is found again after the growth, and a stopped fix
+ * followed by a moving one writes each device's own chunk. */
+NOCFG(motion_map_many_devices)
+BOTH(motion_map_many_devices) {
+    enum { N = 1000, K = 7919 };
+    motion_map *m = motion_map_new(v->pg, 1.5);
+    ASSERT(m != NULL);
+    store_tx *tx;
+    weft_db_err e;
+    ASSERT(store_begin(v->f.db, &tx, &e, weft_deadline_in(10000)) >= 0);
+    int ok = 1;
+    for (int64_t k = 1; k <= N && ok; k++) { /* new to the map: behind, queued for the catch-up */
+        motion_fix p = {1000, 48.0, 16.0, 0, -1};
+        ok = motion_add(m, tx, k * K, &p, &e, weft_deadline_in(10000)) >= 0;
+    }
+    ok = ok && motion_catch_up(m, tx, &e, weft_deadline_in(10000)) >= 0; /* nothing stored: synced */
+    for (int pass = 0; pass < 2 && ok; pass++)
+        for (int64_t k = 1; k <= N && ok; k++) {
+            motion_fix p = {2000 + k + pass * 100000, 48.0 + pass * 0.001, 16.0, pass ? 20 : 0, -1};
+            ok = motion_add(m, tx, k * K, &p, &e, weft_deadline_in(10000)) >= 0;
+        }
+    if (!ok) fprintf(stderr, "motion: %s\n", e.msg);
+    ASSERT(ok);
+    ASSERT(store_commit(tx, &e, weft_deadline_in(10000)) >= 0);
+    motion_map_free(m);
+    ASSERT_EQ(count(v, "SELECT COUNT(*) FROM motion_chunks"), N);
+    char q[200];
+    snprintf(q, sizeof q,
+             "SELECT COUNT(*) FROM motion_chunks WHERE device_id %% %d = 0 AND t0 = 2000 + device_id / %d AND "
+             "t1 = t0 AND n = 1 AND moving = 0",
+             K, K);
+    ASSERT_EQ(count(v, q), N);
+}
+
 /* live_put keeps a device's strings in one block of their size: a rename
  * replaces it (the unique id map follows), over-long strings are cut at the
  * API's limits, and live_memory counts the block. */
