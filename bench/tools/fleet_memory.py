@@ -189,11 +189,18 @@ def main():
                     f.write(json.dumps(x) + "\n")
             load = open("/proc/loadavg").read().split()[:3]
             cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+            try:
+                commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+                dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], capture_output=True, text=True).stdout.strip()
+            except OSError:
+                commit, dirty = "?", ""
             with open(a.out + ".md", "w") as f:
                 f.write(f"# weft fleet: memory at {a.devices:,} devices ({time.strftime('%Y-%m-%d')}, busy machine)\n\n"
                         f"Written by `{a.command or 'bench/tools/fleet_memory.py'}` (bench/tools/fleet_memory.py). "
                         f"Load average at the end: {' '.join(load)}; memory figures do not depend on CPU load the "
                         f"way times do.\n\n"
+                        f"- Commit: {commit}{' (dirty tree)' if dirty else ''}; servers: "
+                        f"{', '.join(f'{l} = {b}' for l, b in bins)}.\n"
                         f"- Machine: {cpu}, {os.cpu_count()} cores, {os.uname().release}; SQLite, WEFT_WORKERS=1.\n"
                         f"- {a.devices:,} devices, each with one stored position carrying a real Teltonika fix's "
                         f"123-byte attributes; the server starts on that database and loads and seeds them all "
