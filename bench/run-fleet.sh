@@ -31,6 +31,17 @@
 # of route (one day, full JSON and compact=true) and trips/stops/summary (31
 # days), server CPU per request from /proc. Results:
 # bench/results/fleet-history-<date>.md and .json.
+# HISTORY_DB=path/fleet.sqlite skips the backfill and uses a copy of that
+# database (HISTORY_KEEP=path keeps a copy of a backfilled one for that);
+# HISTORY_REPORTS picks reports (fleet_history.py --reports); with
+# BASELINE_BIN a third server, "baseline", runs that binary on a copy of the
+# same database (an A/B of a change's report cost).
+#
+# PHASES=memory (not in the default): bench/tools/fleet_memory.py, the
+# memory per device at MEM_DEVICES (100,000; QUICK=1: 10,000) devices seeded
+# with a position each, then after each has sent a fix (the writer's motion
+# map); with BASELINE_BIN side by side, MEM_ROUNDS (1) alternating rounds.
+# Results: bench/results/fleet-memory-<date>.md and .json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VEHICLES=${VEHICLES:-100}
@@ -48,6 +59,10 @@ if [ "${QUICK:-0}" = 1 ]; then HISTORY_DAYS=${HISTORY_DAYS:-3}; HISTORY_ROUNDS=$
 HISTORY_DAYS=${HISTORY_DAYS:-30}
 HISTORY_ROUNDS=${HISTORY_ROUNDS:-5}
 HISTORY_OUT=${HISTORY_OUT:-bench/results/fleet-history-$(date +%F)}
+if [ "${QUICK:-0}" = 1 ]; then MEM_DEVICES=${MEM_DEVICES:-10000}; fi
+MEM_DEVICES=${MEM_DEVICES:-100000}
+MEM_ROUNDS=${MEM_ROUNDS:-1}
+MEM_OUT=${MEM_OUT:-bench/results/fleet-memory-$(date +%F)}
 make -s -j"$(nproc)" build/apps/fleet build/apps/fleet-sim
 tick=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/weft-bench-fleet.XXXXXX)
@@ -122,7 +137,7 @@ fi
 # ---- history ------------------------------------------------------------------------------------
 start_server() { # data-dir log -> sets srv_pid, srv_url, srv_tlt
     WEFT_FLEET_ADMIN_EMAIL=bench@fleet.local WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 WEFT_WORKERS=1 \
-        taskset -c 0 build/apps/fleet --config "$work/fleet.json" --data-dir "$1" --port 0 --osmand-port 0 \
+        taskset -c 0 "${srv_bin:-build/apps/fleet}" --config "$work/fleet.json" --data-dir "$1" --port 0 --osmand-port 0 \
         --teltonika-port 0 >"$2" 2>&1 &
     srv_pid=$!
     pids+=("$srv_pid")
@@ -133,14 +148,20 @@ start_server() { # data-dir log -> sets srv_pid, srv_url, srv_tlt
 }
 if [[ ",$PHASES," == *",history,"* ]]; then
     echo "== history: one device, $HISTORY_DAYS days at 1 Hz, then $HISTORY_ROUNDS rounds of reports, chunks vs raw"
-    start_server "$work/hist" "$work/hist.log"
-    b0=$(date +%s.%N)
-    taskset -c 1 build/apps/fleet-sim --protocol teltonika --vehicles 1 --backfill "$HISTORY_DAYS" --interval-ms 1000 \
-        --records-per-packet 255 --teltonika-port "$srv_tlt" --quiet >"$work/hist-sim.log" 2>&1 || true
-    b1=$(date +%s.%N)
-    acked=$(grep -o 'acknowledged [0-9]*' "$work/hist-sim.log" | tail -1 | awk '{print $2}')
-    kill -TERM "$srv_pid"; wait "$srv_pid" || true
-    backfill="backfill: ${acked:-0} fixes acknowledged in $(python3 -c "print(round($b1 - $b0, 1))") s ($(python3 -c "print(round(${acked:-0} / ($b1 - $b0)))") fixes/s), one device, 255-record packets"
+    if [ -n "${HISTORY_DB:-}" ]; then
+        mkdir -p "$work/hist" && cp "$HISTORY_DB" "$work/hist/fleet.sqlite"
+        backfill="backfill: none, a copy of $HISTORY_DB (HISTORY_DB)"
+    else
+        start_server "$work/hist" "$work/hist.log"
+        b0=$(date +%s.%N)
+        taskset -c 1 build/apps/fleet-sim --protocol teltonika --vehicles 1 --backfill "$HISTORY_DAYS" --interval-ms 1000 \
+            --records-per-packet 255 --teltonika-port "$srv_tlt" --quiet >"$work/hist-sim.log" 2>&1 || true
+        b1=$(date +%s.%N)
+        acked=$(grep -o 'acknowledged [0-9]*' "$work/hist-sim.log" | tail -1 | awk '{print $2}')
+        kill -TERM "$srv_pid"; wait "$srv_pid" || true
+        backfill="backfill: ${acked:-0} fixes acknowledged in $(python3 -c "print(round($b1 - $b0, 1))") s ($(python3 -c "print(round(${acked:-0} / ($b1 - $b0)))") fixes/s), one device, 255-record packets"
+        if [ -n "${HISTORY_KEEP:-}" ]; then cp "$work/hist/fleet.sqlite" "$HISTORY_KEEP"; fi
+    fi
     echo "  $backfill"
     cp -r "$work/hist" "$work/hist-raw"
     python3 - "$work/hist-raw/fleet.sqlite" <<'PY'
@@ -150,11 +171,18 @@ print("  motion chunks in the copy, deleted:", db.execute("SELECT COUNT(*) FROM 
 db.execute("DELETE FROM motion_chunks")
 db.commit()
 PY
+    hist_servers=()
+    if [ -n "${BASELINE_BIN:-}" ]; then # the same chunks database, served by another build
+        cp -r "$work/hist" "$work/hist-base"
+        srv_bin=$BASELINE_BIN start_server "$work/hist-base" "$work/hist-c.log"
+        hist_servers+=("baseline=$srv_url,$srv_pid")
+    fi
     start_server "$work/hist" "$work/hist-a.log"; a_pid=$srv_pid a_url=$srv_url
     start_server "$work/hist-raw" "$work/hist-b.log"; b_pid=$srv_pid b_url=$srv_url
     python3 bench/tools/fleet_history.py --rounds "$HISTORY_ROUNDS" --repeat 3 --email bench@fleet.local \
         --password bench-password-1 --device 1 --json "$HISTORY_OUT.json" \
-        "chunks=$a_url,$a_pid" "raw=$b_url,$b_pid" | tee "$work/hist-table.txt"
+        ${HISTORY_REPORTS:+--reports "$HISTORY_REPORTS"} \
+        "chunks=$a_url,$a_pid" "raw=$b_url,$b_pid" ${hist_servers[@]+"${hist_servers[@]}"} | tee "$work/hist-table.txt"
     {
         echo "# weft fleet history reports: motion chunks vs raw fixes ($(date +%F))"
         echo
@@ -162,7 +190,7 @@ PY
         echo "$(cut -d' ' -f1-3 /proc/loadavg). Wall times on a busy machine are mostly waiting for a core;"
         echo "the server CPU per request (utime + stime of all its threads, /proc) is the fairer figure."
         echo
-        echo "- Command: \`PHASES=$PHASES HISTORY_DAYS=$HISTORY_DAYS HISTORY_ROUNDS=$HISTORY_ROUNDS bash bench/run-fleet.sh\`"
+        echo "- Command: \`PHASES=$PHASES HISTORY_DAYS=$HISTORY_DAYS HISTORY_ROUNDS=$HISTORY_ROUNDS${HISTORY_DB:+ HISTORY_DB=$HISTORY_DB}${HISTORY_REPORTS:+ HISTORY_REPORTS=$HISTORY_REPORTS}${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN} bash bench/run-fleet.sh\`"
         echo "- Commit: $(git rev-parse --short HEAD)$([ -n "$(git status --porcelain -uno)" ] && echo ' (dirty tree)')"
         echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r);" \
              "SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)') (Python's; the server links Debian's libsqlite3), gcc $(gcc -dumpfullversion)"
@@ -174,4 +202,12 @@ PY
         grep '^|' "$work/hist-table.txt"
     } >"$HISTORY_OUT.md"
     echo "== wrote $HISTORY_OUT.md and $HISTORY_OUT.json"
+fi
+
+# ---- memory -------------------------------------------------------------------------------------
+if [[ ",$PHASES," == *",memory,"* ]]; then
+    echo "== memory: $MEM_DEVICES devices, seeded and then reporting, $MEM_ROUNDS round(s)"
+    python3 bench/tools/fleet_memory.py --devices "$MEM_DEVICES" --rounds "$MEM_ROUNDS" --out "$MEM_OUT" \
+        --command "PHASES=memory MEM_DEVICES=$MEM_DEVICES MEM_ROUNDS=$MEM_ROUNDS${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN} bash bench/run-fleet.sh" \
+        "weft=build/apps/fleet" ${BASELINE_BIN:+"baseline=$BASELINE_BIN"}
 fi

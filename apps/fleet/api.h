@@ -25,6 +25,10 @@
  * after the server is gone. */
 weft_http_router *api_router(fleet *f);
 void api_free(fleet *f);
+/* The compact route holds its answer up to this many bytes (default 4 MB)
+ * and sends it as one body; past it, it counts the rest and streams. Tests
+ * lower it to reach the streamed path with little data. */
+extern size_t api_route_hold_max;
 
 /* /metrics (Prometheus text format) and /api/health (api_metrics.c). */
 int api_metrics(weft_http_ctx *c, void *ud);

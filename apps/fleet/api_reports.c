@@ -99,10 +99,12 @@ static int q_bool(weft_http_ctx *c, const char *name) {
 }
 
 /* v rounded to dec (<= 9) decimals, trailing zeros dropped, as a JSON number
- * into out (32 bytes); its length. A fraction of the cost of the shortest
- * round-trip form weft_json_enc_double writes, which for a coordinate with
- * all its digits takes a binary search over printf and strtod. */
-static int fixed(char *out, double v, int dec) {
+ * at out (32 bytes of room); its length. A fraction of the cost of the
+ * shortest round-trip form weft_json_enc_double writes, which for a
+ * coordinate with all its digits takes a binary search over printf and
+ * strtod. Inline, so each call site's constant dec turns the divisions by
+ * 10^dec into multiplications. */
+static inline int fixed(char *out, double v, int dec) {
     static const int64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
     if (!isfinite(v) || fabs(v) >= 1e9) return snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
     int64_t q = llround(fabs(v) * (double)pow10[dec]), ip = q / pow10[dec], fp = q % pow10[dec];
@@ -122,10 +124,40 @@ static int fixed(char *out, double v, int dec) {
     return n;
 }
 
-static void enc_fixed(weft_json_enc *j, double v, int dec) {
-    char b[32];
-    int n = fixed(b, v, dec);
-    weft_json_enc_raw(j, (weft_str){b, (size_t)n});
+/* v in decimal at out (24 bytes of room); its length. */
+static int put_i64(char *out, int64_t v) {
+    char tmp[24];
+    int n = 0, t = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0) out[n++] = '-';
+    do tmp[t++] = (char)('0' + u % 10), u /= 10;
+    while (u);
+    while (t) out[n++] = tmp[--t];
+    return n;
+}
+
+size_t api_route_hold_max = 4u << 20;
+
+/* Whether the devices from i on hold more than `left` fixes in (after, to]
+ * (after: the keyset cursor of device i; the range's start for the others),
+ * in the order route_compact reads them: 1, 0, or a negative error. Counting
+ * reads the index alone, with LIMIT left+1 so it stops early. */
+static int more_than(fleet *f, const sel *s, int i, int64_t after, int64_t from, int64_t to, int64_t left,
+                     weft_db_err *e) {
+    for (; i < s->n && left > 0; i++, after = from - 1) {
+        weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(after), WEFT_DB_INT(to), WEFT_DB_INT(left + 1)};
+        weft_db_rows *r;
+        int rc = store_query(f->db,
+                             "SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE device_id = $1 AND fix_time > $2 AND "
+                             "fix_time <= $3 ORDER BY fix_time LIMIT $4) x",
+                             a, 4, &r, e);
+        if (rc < 0) return rc;
+        int64_t n = weft_db_int(r, 0, 0);
+        weft_db_rows_free(r);
+        if (n > left) return 1;
+        left -= n;
+    }
+    return 0;
 }
 
 /* ?compact=true: what a map draws, one object per device
@@ -134,37 +166,22 @@ static void enc_fixed(weft_json_enc *j, double v, int dec) {
  * fixTime in Unix ms, latitude and longitude to 7 decimals (1 cm), speed
  * (knots) to 2 and course to 1; with &attributes=true each point ends with the
  * position's attributes object. Rows are read in pages by keyset through the
- * (device_id, fix_time) index and each page is sent as it is encoded
- * (chunked), so memory stays at a page however long the range. The limit
- * and X-Next-Offset work as for the full route; counting first (the index
- * alone) decides X-Next-Offset before the head goes out. */
+ * (device_id, fix_time) index, one row past the limit to learn whether there
+ * are more (X-Next-Offset). The answer is held until it is complete or
+ * passes api_route_hold_max (4 MB: a day at 1 Hz is 3.8 MB), so the usual
+ * answer costs no count; past it the rest is counted once (the index alone)
+ * to decide X-Next-Offset, the head goes out and the rest is sent in 256 KB
+ * chunks as it is encoded, so memory stays bounded however long the range. */
 static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from, int64_t to, int64_t limit,
                          int64_t offset, int attrs) {
-    int64_t take[MAX_DEVICES] = {0}, left = limit;
     weft_db_err e;
-    int rc;
-    for (int i = 0; i < s->n && left > 0; i++) {
-        weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(from), WEFT_DB_INT(to), WEFT_DB_INT(left + 1),
-                           WEFT_DB_INT(offset)};
-        weft_db_rows *r;
-        if ((rc = store_query(f->db,
-                              "SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE device_id = $1 AND fix_time >= $2 AND "
-                              "fix_time <= $3 ORDER BY fix_time LIMIT $4 OFFSET $5) x",
-                              a, 5, &r, &e)) < 0)
-            return api_fail_db(c, rc, &e), 0;
-        int64_t n = weft_db_int(r, 0, 0);
-        weft_db_rows_free(r);
-        if (n > left) api_page_done(c, (int)limit + 1, limit, offset);
-        take[i] = n > left ? left : n;
-        left -= take[i];
-    }
+    int rc = 0, more = 0, sent = 0; /* sent: the head and a first chunk went out */
+    int64_t left = limit;
     weft_buf b;
-    int sent = 0; /* the head and a first chunk went out */
     weft_buf_init(&b, 0);
     weft_json_enc j;
     weft_json_enc_init(&j, &b);
     weft_json_enc_array(&j);
-    rc = 0;
     for (int i = 0; i < s->n && rc == 0; i++) {
         weft_json_enc_object(&j);
         weft_json_enc_key(&j, WEFT_STR("deviceId")), weft_json_enc_int(&j, s->ids[i]);
@@ -174,8 +191,10 @@ static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from,
                                     : WEFT_STR("[\"fixTime\",\"latitude\",\"longitude\",\"speed\",\"course\"]"));
         weft_json_enc_key(&j, WEFT_STR("points")), weft_json_enc_array(&j);
         int64_t cursor = from - 1, skip = offset;
-        for (int64_t got = 0; got < take[i] && rc == 0;) {
-            int64_t want = take[i] - got < PAGE ? take[i] - got : PAGE;
+        /* a device reached with the limit used up is not read (nor counted); the one
+         * that uses it up is read one row further (want = left + 1) */
+        for (int reading = left > 0; reading && !more && rc == 0;) {
+            int64_t want = left + 1 < PAGE ? left + 1 : PAGE;
             weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(cursor), WEFT_DB_INT(to), WEFT_DB_INT(want),
                                WEFT_DB_INT(skip)};
             weft_db_rows *r;
@@ -190,26 +209,44 @@ static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from,
             if (rc < 0) break;
             int n = weft_db_nrows(r);
             for (int k = 0; k < n; k++) {
+                if (left == 0) { /* the row past the limit */
+                    more = 1;
+                    break;
+                }
+                /* the five numbers as one raw value: one encoder call, not five */
+                char pt[5 * 32];
+                int m = put_i64(pt, weft_db_int(r, k, 0));
+                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 1), 7);
+                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 2), 7);
+                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 3), 2);
+                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 4), 1);
                 weft_json_enc_array(&j);
-                weft_json_enc_int(&j, weft_db_int(r, k, 0));
-                enc_fixed(&j, weft_db_double(r, k, 1), 7), enc_fixed(&j, weft_db_double(r, k, 2), 7);
-                enc_fixed(&j, weft_db_double(r, k, 3), 2), enc_fixed(&j, weft_db_double(r, k, 4), 1);
+                weft_json_enc_raw(&j, (weft_str){pt, (size_t)m});
                 if (attrs) {
                     size_t al;
                     const char *at = weft_db_text(r, k, 5, &al);
                     model_raw_object(&j, at, al);
                 }
                 weft_json_enc_end(&j);
+                left--;
+                cursor = weft_db_int(r, k, 0);
             }
-            if (n) cursor = weft_db_int(r, n - 1, 0);
             weft_db_rows_free(r);
-            skip = 0, got += n;
-            if (n < want) break; /* fewer than counted: deleted meanwhile */
-            if (b.len >= 256 * 1024) { /* out with it: memory stays flat */
-                if (!sent) weft_http_set_status(c, 200), weft_http_set_content_type(c, "application/json");
+            skip = 0;
+            if (n < want) break; /* the device's range is done */
+            if (!sent && b.len >= api_route_hold_max) { /* too long to hold: decide the head now */
+                int m = more ? 1 : more_than(f, s, i, cursor, from, to, left, &e);
+                if (m < 0) {
+                    rc = m;
+                    break;
+                }
+                if (m) api_page_done(c, (int)limit + 1, limit, offset);
+                weft_http_set_status(c, 200), weft_http_set_content_type(c, "application/json");
+                sent = 1;
+            }
+            if (sent && b.len >= 256 * 1024) { /* out with it: memory stays flat */
                 if ((rc = weft_http_write(c, b.data, b.len)) < 0) break;
                 weft_buf_clear(&b);
-                sent = 1;
             }
         }
         weft_json_enc_end(&j), weft_json_enc_end(&j);
@@ -221,7 +258,10 @@ static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from,
     weft_json_enc_end(&j);
     if (rc == 0) rc = weft_json_enc_finish(&j);
     if (rc == 0 && sent) rc = weft_http_write(c, b.data, b.len);
-    else if (rc == 0) rc = weft_http_send(c, 200, "application/json", b.data, b.len); /* small: one body */
+    else if (rc == 0) {
+        if (more) api_page_done(c, (int)limit + 1, limit, offset);
+        rc = weft_http_send(c, 200, "application/json", b.data, b.len); /* held: one body */
+    }
     weft_buf_free(&b);
     return rc < 0 ? rc : 0;
 }

@@ -111,21 +111,58 @@ double fleet_speed_limit(fleet *f, const live_device *d) {
 
 /* ---- devices ------------------------------------------------------------------------ */
 
+/* The devices and their latest positions are read in pages of LOAD_PAGE by
+ * device id (keyset), so the start's peak memory is a page of rows, not all
+ * of them at once (100,000 devices with their attributes held at once took
+ * the start's peak to 200.9 MB, bench/results/fleet-memory-2026-12-06.md). */
+#define LOAD_PAGE 2000
+
+static void seed(fleet *f, weft_db_rows *r, int i) {
+    live_device *d = live_by_id(f->devices, weft_db_int(r, i, 0));
+    if (!d) return;
+    live_lock(d);
+    live_state *st = &d->st;
+    st->has_fix = 1;
+    st->fix_ms = weft_db_int(r, i, 1);
+    st->server_ms = st->last_seen_ms = weft_db_int(r, i, 2);
+    st->lat = weft_db_double(r, i, 3), st->lon = weft_db_double(r, i, 4);
+    st->speed_kn = weft_db_double(r, i, 5), st->course = weft_db_double(r, i, 6);
+    st->altitude = weft_db_double(r, i, 7), st->accuracy = weft_db_double(r, i, 8);
+    st->valid = (int)weft_db_int(r, i, 9);
+    snprintf(st->protocol, sizeof st->protocol, "%s", weft_db_text(r, i, 10, NULL));
+    st->status = LIVE_OFFLINE; /* until it reports again */
+    st->moving = st->speed_kn >= f->cfg.moving_speed_kn;
+    st->motion_since_ms = st->fix_ms;
+    size_t alen;
+    const char *a = weft_db_text(r, i, 11, &alen);
+    if (a && alen <= LIVE_ATTRS_MAX && !d->attrs && (d->attrs = malloc(alen ? alen : 1))) {
+        memcpy(d->attrs, a, alen);
+        d->attrs_len = d->attrs_cap = (uint32_t)alen;
+    }
+    live_unlock(d);
+}
+
 int fleet_load(fleet *f, char *err, size_t errlen) {
     weft_db_rows *r;
     weft_db_err e;
-    int rc = store_query(f->db,
+    int rc, n;
+    for (int64_t after = 0;; after = weft_db_int(r, n - 1, 0), weft_db_rows_free(r)) {
+        weft_db_arg a[] = {WEFT_DB_INT(after), WEFT_DB_INT(LOAD_PAGE)};
+        rc = store_query(f->db,
                          "SELECT id, unique_id, name, category, COALESCE(group_id, 0), speed_limit_kn, disabled "
-                         "FROM devices ORDER BY id",
-                         NULL, 0, &r, &e);
-    if (rc < 0) return snprintf(err, errlen, "loading devices: %s", e.msg), rc;
-    for (int i = 0; i < weft_db_nrows(r); i++) {
-        if (!live_put(f->devices, weft_db_int(r, i, 0), weft_db_text(r, i, 1, NULL), weft_db_text(r, i, 2, NULL),
-                      weft_db_text(r, i, 3, NULL), weft_db_int(r, i, 4), weft_db_double(r, i, 5),
-                      (int)weft_db_int(r, i, 6))) {
-            weft_db_rows_free(r);
-            return snprintf(err, errlen, "loading devices: out of memory"), WEFT_ENOMEM;
+                         "FROM devices WHERE id > $1 ORDER BY id LIMIT $2",
+                         a, 2, &r, &e);
+        if (rc < 0) return snprintf(err, errlen, "loading devices: %s", e.msg), rc;
+        n = weft_db_nrows(r);
+        for (int i = 0; i < n; i++) {
+            if (!live_put(f->devices, weft_db_int(r, i, 0), weft_db_text(r, i, 1, NULL), weft_db_text(r, i, 2, NULL),
+                          weft_db_text(r, i, 3, NULL), weft_db_int(r, i, 4), weft_db_double(r, i, 5),
+                          (int)weft_db_int(r, i, 6))) {
+                weft_db_rows_free(r);
+                return snprintf(err, errlen, "loading devices: out of memory"), WEFT_ENOMEM;
+            }
         }
+        if (n < LOAD_PAGE) break;
     }
     weft_db_rows_free(r);
     /* each device's latest stored position seeds its live state: the map is
@@ -134,35 +171,18 @@ int fleet_load(fleet *f, char *err, size_t errlen) {
      * not a GROUP BY over every position, which scanned the whole index
      * (2.2 s at 2.6M rows; "fix_time = (SELECT MAX ...)" in the join
      * condition is worse: SQLite evaluates it for every row of the device). */
-    rc = store_query(f->db,
-                     "SELECT p.device_id, p.fix_time, p.server_time, p.latitude, p.longitude, p.speed, p.course, "
-                     "p.altitude, p.accuracy, p.valid, p.protocol, p.attributes FROM devices d JOIN positions p "
-                     "ON p.id = (SELECT id FROM positions WHERE device_id = d.id ORDER BY fix_time DESC LIMIT 1)",
-                     NULL, 0, &r, &e);
-    if (rc < 0) return snprintf(err, errlen, "loading latest positions: %s", e.msg), rc;
-    for (int i = 0; i < weft_db_nrows(r); i++) {
-        live_device *d = live_by_id(f->devices, weft_db_int(r, i, 0));
-        if (!d) continue;
-        live_lock(d);
-        live_state *st = &d->st;
-        st->has_fix = 1;
-        st->fix_ms = weft_db_int(r, i, 1);
-        st->server_ms = st->last_seen_ms = weft_db_int(r, i, 2);
-        st->lat = weft_db_double(r, i, 3), st->lon = weft_db_double(r, i, 4);
-        st->speed_kn = weft_db_double(r, i, 5), st->course = weft_db_double(r, i, 6);
-        st->altitude = weft_db_double(r, i, 7), st->accuracy = weft_db_double(r, i, 8);
-        st->valid = (int)weft_db_int(r, i, 9);
-        snprintf(st->protocol, sizeof st->protocol, "%s", weft_db_text(r, i, 10, NULL));
-        st->status = LIVE_OFFLINE; /* until it reports again */
-        st->moving = st->speed_kn >= f->cfg.moving_speed_kn;
-        st->motion_since_ms = st->fix_ms;
-        size_t alen;
-        const char *a = weft_db_text(r, i, 11, &alen);
-        if (a && alen <= LIVE_ATTRS_MAX && (d->attrs = malloc(alen ? alen : 1))) {
-            memcpy(d->attrs, a, alen);
-            d->attrs_len = d->attrs_cap = (uint32_t)alen;
-        }
-        live_unlock(d);
+    for (int64_t after = 0;; after = weft_db_int(r, n - 1, 0), weft_db_rows_free(r)) {
+        weft_db_arg a[] = {WEFT_DB_INT(after), WEFT_DB_INT(LOAD_PAGE)};
+        rc = store_query(f->db,
+                         "SELECT d.id, p.fix_time, p.server_time, p.latitude, p.longitude, p.speed, p.course, "
+                         "p.altitude, p.accuracy, p.valid, p.protocol, p.attributes FROM devices d JOIN positions p "
+                         "ON p.id = (SELECT id FROM positions WHERE device_id = d.id ORDER BY fix_time DESC LIMIT 1) "
+                         "WHERE d.id > $1 ORDER BY d.id LIMIT $2",
+                         a, 2, &r, &e);
+        if (rc < 0) return snprintf(err, errlen, "loading latest positions: %s", e.msg), rc;
+        n = weft_db_nrows(r);
+        for (int i = 0; i < n; i++) seed(f, r, i);
+        if (n < LOAD_PAGE) break;
     }
     weft_db_rows_free(r);
     if ((rc = fleet_reload_groups(f)) < 0) return snprintf(err, errlen, "loading groups: %s", weft_strerror(rc)), rc;

@@ -45,6 +45,7 @@ void live_free(live *l) {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++) {
         free(l->all[i]->attrs);
+        free((char *)l->all[i]->unique_id);
         pthread_mutex_destroy(&l->all[i]->mu);
         free(l->all[i]);
     }
@@ -102,23 +103,45 @@ static void unmap(live *l, live_device *d) {
         if (!l->all[k]->deleted && l->all[k] != d) map_insert(l, l->all[k]);
 }
 
-static void copy(char *dst, size_t cap, const char *src) {
-    size_t n = src ? strlen(src) : 0;
-    if (n >= cap) n = cap - 1;
-    memcpy(dst, src ? src : "", n);
+/* src (NULL: "") cut to max bytes at dst, NUL-terminated; the next byte. */
+static char *put(char *dst, const char *src, size_t max) {
+    size_t n = src ? strnlen(src, max) : 0;
+    if (n) memcpy(dst, src, n);
     dst[n] = 0;
+    return dst + n + 1;
+}
+
+/* The three strings in one block of their exact size; NULL on ENOMEM. */
+static char *pack(const char *uid, const char *name, const char *category, const char **name_at,
+                  const char **category_at) {
+    size_t n = (uid ? strnlen(uid, LIVE_UNIQUE_ID_MAX) : 0) + (name ? strnlen(name, LIVE_NAME_MAX) : 0) +
+               strnlen(category, LIVE_CATEGORY_MAX) + 3;
+    char *b = malloc(n);
+    if (!b) return NULL;
+    char *p = put(b, uid, LIVE_UNIQUE_ID_MAX);
+    *name_at = p;
+    p = put(p, name, LIVE_NAME_MAX);
+    *category_at = p;
+    put(p, category, LIVE_CATEGORY_MAX);
+    return b;
 }
 
 live_device *live_put(live *l, int64_t id, const char *unique_id, const char *name,
                       const char *category, int64_t group_id, double speed_limit_kn, int disabled) {
+    const char *nm, *cat;
+    char *strs = pack(unique_id, name, category ? category : "default", &nm, &cat);
+    if (!strs) return NULL;
+    char *old = NULL;
     pthread_rwlock_wrlock(&l->mu);
     live_device *d = find_id(l, id);
     if (d) {
-        if (strcmp(d->unique_id, unique_id) != 0) { /* re-key the unique id map */
-            unmap(l, d);
-            copy(d->unique_id, sizeof d->unique_id, unique_id);
-            map_insert(l, d);
-        }
+        int rekey = strcmp(d->unique_id, strs) != 0;
+        if (rekey) unmap(l, d); /* re-key the unique id map */
+        live_lock(d);
+        old = (char *)d->unique_id;
+        d->unique_id = strs, d->name = nm, d->category = cat;
+        live_unlock(d);
+        if (rekey) map_insert(l, d);
     } else {
         if ((l->n + 1) * 2 > l->slots && grow(l) < 0) goto oom;
         if (l->n == l->cap) {
@@ -130,7 +153,7 @@ live_device *live_put(live *l, int64_t id, const char *unique_id, const char *na
         d = calloc(1, sizeof *d);
         if (!d) goto oom;
         d->id = id;
-        copy(d->unique_id, sizeof d->unique_id, unique_id);
+        d->unique_id = strs, d->name = nm, d->category = cat;
         weft_mutex_init(&d->gate);
         pthread_mutex_init(&d->mu, NULL);
         live_state_init(&d->st);
@@ -138,17 +161,17 @@ live_device *live_put(live *l, int64_t id, const char *unique_id, const char *na
         map_insert(l, d);
     }
     live_lock(d);
-    copy(d->name, sizeof d->name, name);
-    copy(d->category, sizeof d->category, category ? category : "default");
     d->group_id = group_id;
     d->speed_limit_kn = speed_limit_kn;
     d->disabled = disabled;
     d->version++;
     live_unlock(d);
     pthread_rwlock_unlock(&l->mu);
+    free(old);
     return d;
 oom:
     pthread_rwlock_unlock(&l->mu);
+    free(strs);
     return NULL;
 }
 
@@ -199,7 +222,13 @@ void live_unlock(live_device *d) { pthread_mutex_unlock(&d->mu); }
 size_t live_memory(live *l) {
     pthread_rwlock_rdlock(&l->mu);
     size_t b = sizeof *l + l->cap * sizeof *l->all + 2 * l->slots * sizeof *l->by_uid;
-    for (size_t i = 0; i < l->n; i++) b += sizeof(live_device) + l->all[i]->attrs_cap;
+    for (size_t i = 0; i < l->n; i++) {
+        const live_device *d = l->all[i];
+        /* the strings' block: the three strings and their NULs (its pointers are
+         * replaced only under this lock held exclusively) */
+        size_t nstr = (size_t)(d->category - d->unique_id) + strlen(d->category) + 1;
+        b += sizeof(live_device) + d->attrs_cap + nstr;
+    }
     pthread_rwlock_unlock(&l->mu);
     return b;
 }

@@ -51,13 +51,21 @@ typedef struct live_state {
     int64_t slow_since_ms; /* moving, but below the threshold since then; 0 = not */
 } live_state;
 
+/* The longest unique id, name and category kept (the API's limits). */
+#define LIVE_UNIQUE_ID_MAX 64
+#define LIVE_NAME_MAX 128
+#define LIVE_CATEGORY_MAX 32
+
 /* What the server knows of a device: its registration (copied from the
  * devices table) and its latest state. */
 typedef struct live_device {
     int64_t id;
-    char unique_id[65];
-    char name[129];
-    char category[33];
+    /* unique_id, name and category: three strings in one allocation of their
+     * exact size (the block starts at unique_id). live_put replaces the block
+     * and frees the old one, so read them under live_lock (unique_id also
+     * under the table's lock, which lookups hold) and copy what must outlive
+     * it (model_view). */
+    const char *unique_id, *name, *category;
     int64_t group_id; /* 0 = none */
     double speed_limit_kn;
     int disabled;

@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "isotime.h"
@@ -9,9 +10,9 @@
 void model_view(live_device *d, device_view *v) {
     live_lock(d);
     v->id = d->id, v->group_id = d->group_id;
-    memcpy(v->unique_id, d->unique_id, sizeof v->unique_id);
-    memcpy(v->name, d->name, sizeof v->name);
-    memcpy(v->category, d->category, sizeof v->category);
+    snprintf(v->unique_id, sizeof v->unique_id, "%s", d->unique_id);
+    snprintf(v->name, sizeof v->name, "%s", d->name);
+    snprintf(v->category, sizeof v->category, "%s", d->category);
     v->disabled = d->disabled;
     v->speed_limit_kn = d->speed_limit_kn;
     v->st = d->st;

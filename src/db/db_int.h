@@ -50,6 +50,24 @@ int weft__rows_set_name(weft_db_rows *r, int col, const char *name, size_t n);
 int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n, int64_t i,
                     double d);
 
+/* Room for one more row of ncols cells (a backend that appends a row's
+ * numbers itself, without a call per cell: sqlite.c). 0, WEFT_ENOMEM, or
+ * WEFT_ELIMIT when the row's cells would take the result past its limit.
+ * After it, weft__rows_num() may append up to ncols cells; nrows is the
+ * caller's to bump (weft__rows_end_row) once the row is whole. */
+int weft__rows_reserve_row(weft_db_rows *r);
+static inline void weft__rows_num(weft_db_rows *r, weft_db_type type, int64_t i, double d) {
+    weft__db_cell *c = &r->cells[r->ncells++];
+    c->type = (uint8_t)type;
+    c->len = 0;
+    c->off = 0;
+    if (type == WEFT_DB_TDOUBLE)
+        c->v.d = d;
+    else
+        c->v.i = i;
+}
+static inline void weft__rows_end_row(weft_db_rows *r) { r->nrows = (int)(r->ncells / (size_t)r->ncols); }
+
 /* Fill *e (if non-NULL): code, SQLSTATE (may be NULL) and a printf message. */
 void weft__db_err_set(weft_db_err *e, int code, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

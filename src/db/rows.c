@@ -70,16 +70,15 @@ int weft__rows_set_name(weft_db_rows *r, int col, const char *name, size_t n) {
     return data_add(r, name, n, &r->name_off[col]);
 }
 
-int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n, int64_t i,
-                    double d) {
-    if (r->ncols == 0) return WEFT_EINVAL;
-    if (n > UINT32_MAX) return WEFT_ELIMIT;
+/* Room for k more cells, within the limit. */
+static int cells_room(weft_db_rows *r, size_t k) {
     /* numbers and NULLs count too: a result of integers is bounded as well */
     if (r->limit > 0 &&
-        (int64_t)(r->len + (r->ncells + 1) * sizeof(weft__db_cell)) > r->limit)
+        (int64_t)(r->len + (r->ncells + k) * sizeof(weft__db_cell)) > r->limit)
         return WEFT_ELIMIT;
-    if (r->ncells == r->cells_cap) {
+    if (r->ncells + k > r->cells_cap) {
         size_t cap = r->cells_cap ? r->cells_cap * 2 : (size_t)r->ncols * 4;
+        while (cap < r->ncells + k) cap *= 2;
         weft__db_cell *c = r->own_cells ? realloc(r->cells, cap * sizeof *c) : malloc(cap * sizeof *c);
         if (!c) return WEFT_ENOMEM;
         if (!r->own_cells && r->ncells) memcpy(c, r->cells, r->ncells * sizeof *c);
@@ -87,6 +86,20 @@ int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n,
         r->cells = c;
         r->cells_cap = cap;
     }
+    return 0;
+}
+
+int weft__rows_reserve_row(weft_db_rows *r) {
+    if (r->ncols == 0) return WEFT_EINVAL;
+    return cells_room(r, (size_t)r->ncols);
+}
+
+int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n, int64_t i,
+                    double d) {
+    if (r->ncols == 0) return WEFT_EINVAL;
+    if (n > UINT32_MAX) return WEFT_ELIMIT;
+    int rc = cells_room(r, 1);
+    if (rc) return rc;
     weft__db_cell *c = &r->cells[r->ncells];
     c->type = (uint8_t)type;
     c->len = 0;
@@ -94,12 +107,10 @@ int weft__rows_cell(weft_db_rows *r, weft_db_type type, const void *p, size_t n,
     c->v.i = 0;
     switch (type) {
     case WEFT_DB_TTEXT:
-    case WEFT_DB_TBLOB: {
-        int rc = data_add(r, p, n, &c->off);
-        if (rc) return rc;
+    case WEFT_DB_TBLOB:
+        if ((rc = data_add(r, p, n, &c->off))) return rc;
         c->len = (uint32_t)n;
         break;
-    }
     case WEFT_DB_TDOUBLE: c->v.d = d; break;
     case WEFT_DB_TNULL: break;
     default: c->v.i = i; break;

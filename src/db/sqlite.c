@@ -102,6 +102,8 @@
 #define DEFAULT_MAX_RESULT ((int64_t)64 << 20)
 #define BUSY_STEP_MAX_MS 10 /* a lock wait notices an interrupt this fast */
 #define PROGRESS_OPS 1000    /* VM instructions between checks of the interrupt flag */
+#define HINT_MAX_CELLS ((size_t)1 << 17) /* 4 MB of cells: a result's first allocation at most */
+#define HINT_MAX_DATA ((size_t)4 << 20)
 
 typedef struct conn conn;
 typedef struct job job;
@@ -147,6 +149,10 @@ struct centry {
     int nparams; /* sqlite3_bind_parameter_count */
     int need;    /* arguments the statement takes */
     int *pos;    /* parameter i+1 binds args[pos[i]] */
+    /* the size of its last result (capped): the next one is allocated at
+     * that size at once instead of growing by doubling (a page of a keyset
+     * scan is the same size every time) */
+    size_t hint_cells, hint_data;
     char sql[];
 };
 
@@ -482,17 +488,15 @@ static int bind_args(conn *c, centry *e, job *j) {
     return 0;
 }
 
-/* Copy the current row of st into r. */
+/* Copy the current row of st into r: room for the row's cells is made once,
+ * numbers are written in place, text and blobs go through the data buffer. */
 static int add_row(sqlite3_stmt *st, int ncols, weft_db_rows *r) {
+    int rc = weft__rows_reserve_row(r);
+    if (rc) return rc;
     for (int k = 0; k < ncols; k++) {
-        int rc;
         switch (sqlite3_column_type(st, k)) {
-        case SQLITE_INTEGER:
-            rc = weft__rows_cell(r, WEFT_DB_TINT, NULL, 0, sqlite3_column_int64(st, k), 0);
-            break;
-        case SQLITE_FLOAT:
-            rc = weft__rows_cell(r, WEFT_DB_TDOUBLE, NULL, 0, 0, sqlite3_column_double(st, k));
-            break;
+        case SQLITE_INTEGER: weft__rows_num(r, WEFT_DB_TINT, sqlite3_column_int64(st, k), 0); break;
+        case SQLITE_FLOAT: weft__rows_num(r, WEFT_DB_TDOUBLE, 0, sqlite3_column_double(st, k)); break;
         case SQLITE_TEXT: {
             const unsigned char *p = sqlite3_column_text(st, k);
             size_t n = (size_t)sqlite3_column_bytes(st, k);
@@ -507,10 +511,11 @@ static int add_row(sqlite3_stmt *st, int ncols, weft_db_rows *r) {
             rc = weft__rows_cell(r, WEFT_DB_TBLOB, p, n, 0, 0);
             break;
         }
-        default: rc = weft__rows_cell(r, WEFT_DB_TNULL, NULL, 0, 0, 0); break;
+        default: weft__rows_num(r, WEFT_DB_TNULL, 0, 0); break;
         }
         if (rc) return rc;
     }
+    weft__rows_end_row(r);
     return 0;
 }
 
@@ -560,7 +565,8 @@ static void run_stmt(conn *c, job *j) {
     rc = bind_args(c, e, j);
     int ncols = sqlite3_column_count(st);
     if (!rc && j->want_rows) {
-        r = weft__rows_new(ncols, db->max_result);
+        r = e->hint_cells ? weft__rows_new_sized(ncols, e->hint_cells, e->hint_data, db->max_result)
+                          : weft__rows_new(ncols, db->max_result);
         for (int k = 0; r && k < ncols; k++) {
             const char *name = sqlite3_column_name(st, k);
             if (!name) name = "";
@@ -606,7 +612,11 @@ static void run_stmt(conn *c, job *j) {
         j->rc = rc;
         return;
     }
-    if (r) r->affected = affected;
+    if (r) {
+        r->affected = affected;
+        e->hint_cells = r->ncells < HINT_MAX_CELLS ? r->ncells : HINT_MAX_CELLS;
+        e->hint_data = r->len < HINT_MAX_DATA ? r->len : HINT_MAX_DATA;
+    }
     j->rows = r;
     j->affected = affected;
     j->rc = 0;

@@ -1049,6 +1049,55 @@ TEST(sqlite_result_limit) {
     tdb_close(t);
 }
 
+/* Each cached statement allocates its next result at the size of its last
+ * one (a keyset page is the same size every time) and rows are appended a
+ * row at a time: results of every size, one after another on the same
+ * connection (one reader), read back whole, and the limit still holds. */
+static int check_mixed(weft_sqlite *db, int64_t n) {
+    const char *sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?1) "
+                      "SELECT x, x * 0.5, 'row ' || x, CASE WHEN x % 3 = 0 THEN NULL ELSE x END, "
+                      "CAST(printf('%0*d', x % 40, 7) AS BLOB) FROM c WHERE ?1 > 0";
+    weft_db_arg a[] = {WEFT_DB_INT(n)};
+    weft_db_rows *r = NULL;
+    weft_db_err e;
+    int rc = weft_sqlite_query(db, sql, a, 1, &r, &e, weft_deadline_in(10000));
+    if (rc) {
+        printf("    %lld rows: %s (%s)\n", (long long)n, weft_strerror(rc), e.msg);
+        return rc;
+    }
+    int bad = weft_db_nrows(r) != n || weft_db_ncols(r) != 5 || strcmp(weft_db_colname(r, 2), "'row ' || x") != 0;
+    for (int i = 0; i < n && !bad; i++) {
+        int64_t x = i + 1;
+        char want[32];
+        snprintf(want, sizeof want, "row %lld", (long long)x);
+        size_t len, blen;
+        const char *t = weft_db_text(r, i, 2, &len);
+        const void *b = weft_db_blob(r, i, 4, &blen);
+        bad = weft_db_int(r, i, 0) != x || weft_db_double(r, i, 1) != (double)x * 0.5 || !t ||
+              strcmp(t, want) != 0 || len != strlen(want) || weft_db_isnull(r, i, 3) != (x % 3 == 0) ||
+              (x % 3 && weft_db_int(r, i, 3) != x) || !b || blen != (size_t)(x % 40 ? x % 40 : 1);
+        if (bad) printf("    %lld rows: row %d differs\n", (long long)n, i);
+    }
+    weft_db_rows_free(r);
+    return bad ? WEFT_EINVAL : 0;
+}
+
+TEST(sqlite_results_of_every_size_in_turn) {
+    test_guard();
+    tdb *t = NULL;
+    weft_sqlite_config cfg = {.readers = 1, .max_result_bytes = 4 << 20};
+    ASSERT_ERR(tdb_open(&t, &cfg), 0);
+    static const int64_t sizes[] = {5000, 3, 0, 5000, 1, 12000, 7, 12000, 0, 2};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) ASSERT_ERR(check_mixed(t->db, sizes[k]), 0);
+    /* a result sized by a small last one still stops at the limit, and one
+     * sized by a large one still fits what fits */
+    ASSERT_ERR(check_mixed(t->db, 2), 0);
+    ASSERT_ERR(check_mixed(t->db, 30000), WEFT_ELIMIT);
+    ASSERT_ERR(check_mixed(t->db, 12000), 0);
+    ASSERT_ERR(check_mixed(t->db, 1), 0);
+    tdb_close(t);
+}
+
 TEST(sqlite_statement_cache) {
     test_guard();
     tdb *t = NULL;

@@ -27,6 +27,7 @@
 #include "api.h"
 #include "geo.h"
 #include "isotime.h"
+#include "model.h"
 #include "motion.h"
 
 /* ---- the fixture ------------------------------------------------------------------------ */
@@ -1544,6 +1545,35 @@ BOTH(motion_chunks_match_raw) {
     }
     weft_http_test_response_free(&full);
     weft_http_test_response_free(&rr);
+    /* an answer past what the route holds (lowered here to 64 KB) is streamed
+     * after counting the rest: X-Next-Offset exactly when more fixes remain */
+    int64_t total = count(v, q); /* q: still the COUNT of the device's fixes */
+    size_t hold = api_route_hold_max;
+    api_route_hold_max = 64 * 1024;
+    for (int64_t lim = total - 1; lim <= total; lim++) {
+        snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=%lld", (long long)dev,
+                 ranges[0], (long long)lim);
+        ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &rr), 200);
+        ASSERT(weft_str_eq(weft_http_test_header(&rr, "Transfer-Encoding"), WEFT_STR("chunked")));
+        weft_json *sl = js(v, &rr);
+        ASSERT(sl && sl->len == 1 && (int64_t)weft_json_get(weft_json_at(sl, 0), "points")->len == lim);
+        char next[32];
+        snprintf(next, sizeof next, "%lld", (long long)lim);
+        if (lim < total)
+            ASSERT(weft_str_eq(weft_http_test_header(&rr, "X-Next-Offset"), weft_str_c(next)));
+        else
+            ASSERT(!weft_http_test_header(&rr, "X-Next-Offset").p);
+        weft_http_test_response_free(&rr);
+    }
+    api_route_hold_max = hold;
+    /* held (the default): one body, and the row past the limit still sets X-Next-Offset */
+    snprintf(path, sizeof path, "/api/reports/route?deviceId=%lld&%s&compact=true&limit=%lld", (long long)dev,
+             ranges[0], (long long)(total - 1));
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &rr), 200);
+    ASSERT(!weft_http_test_header(&rr, "Transfer-Encoding").p);
+    snprintf(q, sizeof q, "%lld", (long long)(total - 1));
+    ASSERT(weft_str_eq(weft_http_test_header(&rr, "X-Next-Offset"), weft_str_c(q)));
+    weft_http_test_response_free(&rr);
     ASSERT_EQ(atomic_load(&v->f.m.report_chunks) - c0, used); /* none left to read */
 }
 
@@ -1556,6 +1586,119 @@ static int64_t count(env *v, const char *sql) {
     int64_t n = weft_db_int(r, 0, 0);
     weft_db_rows_free(r);
     return n;
+}
+
+/* The start reads the devices and their latest positions in pages (keyset by
+ * device id): more devices than fit in two pages, every one loaded with its
+ * registration, half of them seeded with their newest position (not an
+ * older one) and its attributes. */
+NOCFG(start_loads_in_pages)
+BOTH(start_loads_in_pages) {
+    enum { N = 4500 };
+    weft_db_err e;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO devices (unique_id, name, category, created_ms) "
+             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d) "
+             "SELECT 'paged-' || x, 'Paged ' || x, CASE WHEN x %% 2 = 0 THEN 'truck' ELSE 'car' END, 0 FROM c",
+             N);
+    ASSERT(store_exec(v->f.db, sql, NULL, 0, NULL, &e) >= 0);
+    for (int old = 1; old >= 0; old--) { /* an older fix first, then the newest */
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, longitude, speed, "
+                 "course, altitude, accuracy, valid, attributes) SELECT id, 'osmand', %d + id, 2000000 + id, 10.5, "
+                 "20.25, 3, 90, 0, 0, 1, '{\"n\":' || id || '}' FROM devices WHERE unique_id LIKE 'paged-%%' AND "
+                 "id %% 2 = 0",
+                 old ? 1000 : 1000000);
+        ASSERT(store_exec(v->f.db, sql, NULL, 0, NULL, &e) >= 0);
+    }
+    live_free(v->f.devices);
+    char err[256];
+    ASSERT((v->f.devices = live_new()) != NULL);
+    ASSERT_EQ(fleet_load(&v->f, err, sizeof err), 0);
+    ASSERT_EQ((int64_t)live_count(v->f.devices), count(v, "SELECT COUNT(*) FROM devices"));
+    int seeded = 0;
+    for (int x = 1; x <= N; x++) {
+        char uid[32], name[32], attrs[32];
+        snprintf(uid, sizeof uid, "paged-%d", x);
+        snprintf(name, sizeof name, "Paged %d", x);
+        live_device *d = live_by_unique(v->f.devices, uid);
+        ASSERT(d != NULL);
+        live_lock(d);
+        int ok = strcmp(d->name, name) == 0 && strcmp(d->category, x % 2 ? "car" : "truck") == 0 &&
+                 d->st.has_fix == (d->id % 2 == 0);
+        if (d->st.has_fix) {
+            snprintf(attrs, sizeof attrs, "{\"n\":%lld}", (long long)d->id);
+            ok = ok && d->st.fix_ms == 1000000 + d->id && d->st.lat == 10.5 && d->attrs_len == strlen(attrs) &&
+                 memcmp(d->attrs, attrs, d->attrs_len) == 0;
+            seeded++;
+        }
+        live_unlock(d);
+        if (!ok) fprintf(stderr, "device %s loaded wrong\n", uid);
+        ASSERT(ok);
+    }
+    ASSERT(seeded >= N / 2 - 1 && seeded <= N / 2 + 1);
+}
+
+/* The writer's motion map with many devices (its index and slot array grow
+ * several times): each is found again after the growth, and a stopped fix
+ * followed by a moving one writes each device's own chunk. */
+NOCFG(motion_map_many_devices)
+BOTH(motion_map_many_devices) {
+    enum { N = 1000, K = 7919 };
+    motion_map *m = motion_map_new(v->pg, 1.5);
+    ASSERT(m != NULL);
+    store_tx *tx;
+    weft_db_err e;
+    ASSERT(store_begin(v->f.db, &tx, &e, weft_deadline_in(10000)) >= 0);
+    int ok = 1;
+    for (int64_t k = 1; k <= N && ok; k++) { /* new to the map: behind, queued for the catch-up */
+        motion_fix p = {1000, 48.0, 16.0, 0, -1};
+        ok = motion_add(m, tx, k * K, &p, &e, weft_deadline_in(10000)) >= 0;
+    }
+    ok = ok && motion_catch_up(m, tx, &e, weft_deadline_in(10000)) >= 0; /* nothing stored: synced */
+    for (int pass = 0; pass < 2 && ok; pass++)
+        for (int64_t k = 1; k <= N && ok; k++) {
+            motion_fix p = {2000 + k + pass * 100000, 48.0 + pass * 0.001, 16.0, pass ? 20 : 0, -1};
+            ok = motion_add(m, tx, k * K, &p, &e, weft_deadline_in(10000)) >= 0;
+        }
+    if (!ok) fprintf(stderr, "motion: %s\n", e.msg);
+    ASSERT(ok);
+    ASSERT(store_commit(tx, &e, weft_deadline_in(10000)) >= 0);
+    motion_map_free(m);
+    ASSERT_EQ(count(v, "SELECT COUNT(*) FROM motion_chunks"), N);
+    char q[200];
+    snprintf(q, sizeof q,
+             "SELECT COUNT(*) FROM motion_chunks WHERE device_id %% %d = 0 AND t0 = 2000 + device_id / %d AND "
+             "t1 = t0 AND n = 1 AND moving = 0",
+             K, K);
+    ASSERT_EQ(count(v, q), N);
+}
+
+/* live_put keeps a device's strings in one block of their size: a rename
+ * replaces it (the unique id map follows), over-long strings are cut at the
+ * API's limits, and live_memory counts the block. */
+TEST(live_put_strings) {
+    live *l = live_new();
+    ASSERT(l != NULL && live_put(l, 1, "first", "First", "car", 0, 0, 0)); /* the table's arrays exist */
+    size_t m0 = live_memory(l);
+    live_device *d = live_put(l, 7, "uid-7", "Seven", NULL, 0, 0, 0);
+    ASSERT(d && strcmp(d->unique_id, "uid-7") == 0 && strcmp(d->name, "Seven") == 0 &&
+           strcmp(d->category, "default") == 0);
+    ASSERT_EQ(live_memory(l) - m0, sizeof(live_device) + sizeof "uid-7" + sizeof "Seven" + sizeof "default");
+    char lng[300];
+    memset(lng, 'x', sizeof lng - 1);
+    lng[sizeof lng - 1] = 0;
+    ASSERT(live_put(l, 7, "uid-7b", lng, lng, 3, 50, 1) == d);
+    ASSERT(live_by_unique(l, "uid-7") == NULL && live_by_unique(l, "uid-7b") == d && live_by_id(l, 7) == d);
+    ASSERT(strlen(d->name) == LIVE_NAME_MAX && strlen(d->category) == LIVE_CATEGORY_MAX);
+    ASSERT(d->group_id == 3 && d->disabled == 1);
+    ASSERT(live_put(l, 8, lng, "Eight", "car", 0, 0, 0) != NULL);
+    ASSERT(live_by_id(l, 8) && strlen(live_by_id(l, 8)->unique_id) == LIVE_UNIQUE_ID_MAX);
+    device_view view;
+    model_view(d, &view);
+    ASSERT(strcmp(view.unique_id, "uid-7b") == 0 && strlen(view.name) == LIVE_NAME_MAX);
+    live_free(l);
 }
 
 static void demo_on(fleet_config *c) { c->demo = 1; }
