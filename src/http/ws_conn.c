@@ -448,7 +448,7 @@ static item *take_batch_locked(weft_ws *ws) {
 
 static void writer(void *arg) {
     weft_ws *ws = arg;
-    out_batch *b = malloc(sizeof *b);
+    out_batch bb, *b = &bb; /* about 4 KiB of the writer's 64 KiB stack */
     for (;;) {
         pthread_mutex_lock(&ws->qlock);
         if (!ws->ctl && !ws->data && !ws->wbuf.len) {
@@ -465,13 +465,11 @@ static void writer(void *arg) {
 
         /* wbuf may start with the rest of a message an inline send could not
          * finish (send_inline): it goes first, the batch after it */
-        int rc = b ? 0 : WEFT_ENOMEM, has_close = 0;
+        int rc = 0, has_close = 0;
         uint64_t msgs = ws->carried;
         ws->carried = 0;
-        if (b) {
-            b->n = b->nheads = 0;
-            add_piece(b, NULL, 0, ws->wbuf.len);
-        }
+        b->n = b->nheads = 0;
+        add_piece(b, NULL, 0, ws->wbuf.len);
         for (item *it = batch; it && !rc && !closed; it = it->next) {
             rc = add_item(ws, b, it);
             if (it->opcode == WEFT_WS_CLOSE) has_close = 1;
@@ -496,7 +494,6 @@ static void writer(void *arg) {
         }
         pthread_mutex_unlock(&ws->qlock);
     }
-    free(b);
     unref(ws);
 }
 
