@@ -258,30 +258,36 @@ TEST(rfc6455_7_1_1_close_handshake_is_bounded) {
 
 /* ---- raw peers --------------------------------------------------------------------------- */
 
-/* A raw client socket that has done the handshake; returns the fd. */
-static int raw_client(server *s, int deflate) {
-    int fd = weft_tcp_connect("127.0.0.1", s->port, weft_deadline_in(5000));
-    if (fd < 0) return fd;
+/* The client's handshake on a connected raw socket, reading one byte at a
+ * time (nothing past the head); the response parser's result (> 0 done). */
+static int raw_handshake(int fd, const weft_ws_client_opts *o, weft_ws_handshake *hs) {
     char key[25];
     weft_ws_client_key(key);
     weft_buf b;
     weft_buf_init(&b, 0);
-    weft_ws_client_opts o = {.deflate = deflate};
-    weft_ws_client_request(&b, "127.0.0.1", "/", key, &o);
+    weft_ws_client_request(&b, "127.0.0.1", "/", key, o);
     weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
     b.len = 0;
     int rc = WEFT_EAGAIN;
     while (rc == WEFT_EAGAIN) {
-        weft_buf_reserve(&b, 1); /* read one byte at a time: nothing past the head */
+        weft_buf_reserve(&b, 1);
         ssize_t r = weft_read(fd, b.data + b.len, 1, weft_deadline_in(5000));
         if (r <= 0) break;
         b.len++;
-        weft_ws_handshake hs;
         const char *why;
-        rc = weft_ws_client_response(b.data, b.len, key, &o, &hs, &why);
+        rc = weft_ws_client_response(b.data, b.len, key, o, hs, &why);
     }
     weft_buf_free(&b);
-    if (rc <= 0) {
+    return rc;
+}
+
+/* A raw client socket that has done the handshake; returns the fd. */
+static int raw_client(server *s, int deflate) {
+    int fd = weft_tcp_connect("127.0.0.1", s->port, weft_deadline_in(5000));
+    if (fd < 0) return fd;
+    weft_ws_client_opts o = {.deflate = deflate};
+    weft_ws_handshake hs;
+    if (raw_handshake(fd, &o, &hs) <= 0) {
         weft_close(fd);
         return -1;
     }
@@ -978,25 +984,9 @@ static int raw_client_small(server *s, int deflate, raw_reader **rd) {
         weft_close(fd);
         return -1;
     }
-    char key[25];
-    weft_ws_client_key(key);
-    weft_buf b;
-    weft_buf_init(&b, 0);
     weft_ws_client_opts o = {.deflate = deflate, .deflate_server_no_context_takeover = deflate};
-    weft_ws_client_request(&b, "127.0.0.1", "/", key, &o);
-    weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
-    b.len = 0;
-    int rc = WEFT_EAGAIN;
     weft_ws_handshake hs;
-    while (rc == WEFT_EAGAIN) {
-        weft_buf_reserve(&b, 1);
-        ssize_t r = weft_read(fd, b.data + b.len, 1, weft_deadline_in(5000));
-        if (r <= 0) break;
-        b.len++;
-        const char *why;
-        rc = weft_ws_client_response(b.data, b.len, key, &o, &hs, &why);
-    }
-    weft_buf_free(&b);
+    int rc = raw_handshake(fd, &o, &hs);
     if (rc <= 0 || hs.deflate != deflate || (deflate && !hs.params.server_no_context_takeover)) {
         weft_close(fd);
         return -1;
