@@ -315,21 +315,30 @@ static void raw_reader_free(raw_reader *r) {
     free(r);
 }
 
-/* Reads frames until one of opcode `want` comes; returns its payload length
- * (copied into p; for a close, the code as two bytes) or a negative code:
- * WEFT_ECLOSED when a close came that was not wanted, or at EOF. */
-static int raw_read_frame_r(raw_reader *rd, int want, uint8_t *p, size_t cap, int64_t deadline) {
+/* The receiver's next event (reading as needed): its type, or a negative
+ * code (WEFT_ECLOSED at EOF). */
+static int raw_next_event(raw_reader *rd, weft_ws_event *ev, int64_t deadline) {
     for (;;) {
         if (rd->off == rd->len) {
             ssize_t r = weft_read(rd->fd, rd->buf, sizeof rd->buf, deadline);
             if (r <= 0) return r == 0 ? WEFT_ECLOSED : (int)r;
             rd->off = 0, rd->len = (size_t)r;
         }
-        weft_ws_event ev;
         size_t used;
-        int t = weft_ws_rx_feed(&rd->rx, rd->buf + rd->off, rd->len - rd->off, &used, &ev);
+        int t = weft_ws_rx_feed(&rd->rx, rd->buf + rd->off, rd->len - rd->off, &used, ev);
         rd->off += used;
-        if (t == WEFT_WS_EV_NONE) continue;
+        if (t != WEFT_WS_EV_NONE) return t;
+    }
+}
+
+/* Reads frames until one of opcode `want` comes; returns its payload length
+ * (copied into p; for a close, the code as two bytes) or a negative code:
+ * WEFT_ECLOSED when a close came that was not wanted, or at EOF. */
+static int raw_read_frame_r(raw_reader *rd, int want, uint8_t *p, size_t cap, int64_t deadline) {
+    for (;;) {
+        weft_ws_event ev;
+        int t = raw_next_event(rd, &ev, deadline);
+        if (t < 0) return t;
         if (t == WEFT_WS_EV_FAIL) return WEFT_EPARSE;
         if (t == WEFT_WS_EV_CLOSE) {
             p[0] = (uint8_t)(ev.code >> 8), p[1] = (uint8_t)ev.code;
@@ -1000,6 +1009,13 @@ static int raw_client_small(server *s, int deflate, raw_reader **rd) {
     return fd;
 }
 
+/* Reads up to the server's close frame: its code, or a negative code. */
+static int close_code_of(raw_reader *rd, int64_t deadline) {
+    uint8_t c[2];
+    int r = raw_read_frame_r(rd, WEFT_WS_CLOSE, c, sizeof c, deadline);
+    return r == 2 ? c[0] << 8 | c[1] : r;
+}
+
 enum { MIX_N = 240, MIX_MAX = 30000 };
 static size_t mix_size(int i) { return 16 + (size_t)(i * 7919) % (MIX_MAX - 16); }
 
@@ -1057,16 +1073,9 @@ static void mixed_through_short_writes(int deflate) {
     int next = 0, pongs = 0, pong_at = -1;
     int64_t deadline = weft_deadline_in(test_slack_ms(20000));
     while (next < MIX_N) {
-        if (rd->off == rd->len) {
-            ssize_t r = weft_read(fd, rd->buf, sizeof rd->buf, deadline);
-            ASSERT_GT(r, 0);
-            rd->off = 0, rd->len = (size_t)r;
-        }
         weft_ws_event ev;
-        size_t used;
-        int t = weft_ws_rx_feed(&rd->rx, rd->buf + rd->off, rd->len - rd->off, &used, &ev);
-        rd->off += used;
-        if (t == WEFT_WS_EV_NONE) continue;
+        int t = raw_next_event(rd, &ev, deadline);
+        ASSERT_GT(t, 0);
         if (t == WEFT_WS_EV_PONG) {
             char want[16];
             snprintf(want, sizeof want, "ping%d", pongs);
@@ -1084,12 +1093,11 @@ static void mixed_through_short_writes(int deflate) {
     }
     ASSERT_EQ(pongs, 3);
     ASSERT_LT(pong_at, MIX_N); /* ahead of the data still queued, not after it */
-    raw_send(fd, WEFT_WS_FIN, WEFT_WS_CLOSE, "\x03\xe8", 2, KEY);
-    uint8_t code[2];
-    ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_CLOSE, code, sizeof code, deadline), 2);
-    ASSERT_EQ(code[0] << 8 | code[1], WEFT_WS_NORMAL);
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_CLOSE, "\x03\xe8", 2, KEY); /* 1000, echoed */
+    int code = close_code_of(rd, deadline);
     raw_reader_free(rd);
     weft_close(fd);
+    ASSERT_EQ(code, WEFT_WS_NORMAL);
     ASSERT_EQ(server_stop(&s), 0);
     ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_NORMAL);
 }
