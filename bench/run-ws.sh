@@ -86,6 +86,10 @@ build_rust_peer rust bench/peers/ws-rust ws-rust
 declare -A PPORT=([weft]=$PORT [go]=$((PORT + 1)) [rust]=$((PORT + 2)))
 server_start() { # prog -> SPID, or fails
     local p=$1 i
+    # emptied here, not by the child's redirection: a child that had not
+    # opened it yet left the previous round's "listening on" for the loop
+    # below to find, and the load dialled a server not yet listening
+    : >"$WORK/server-$p.log"
     case $p in
     weft) WEFT_WORKERS=1 taskset -c "$SERVER_CPU" "${BIN[weft]}" --port "${PPORT[weft]}" >"$WORK/server-$p.log" 2>&1 & ;;
     go) GOMAXPROCS=1 taskset -c "$SERVER_CPU" "${BIN[go]}" --port "${PPORT[go]}" >"$WORK/server-$p.log" 2>&1 & ;;

@@ -15,6 +15,7 @@ for r in $(seq 1 "$R"); do
   order="A B"; [ $((r % 2)) = 0 ] && order="B A"
   for v in $order; do
     bin=$A; [ "$v" = B ] && bin=$B
+    : > "$log" # emptied before the start, so the wait below never sees the last run's line
     WEFT_WORKERS=1 taskset -c 0 "$bin" --port "$PORT" > "$log" 2>&1 &
     sp=$!
     for i in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done

@@ -5,7 +5,7 @@
 # calls_short), the calls counted from callgrind's call graph, so start-up and
 # handshakes cancel out. System-call time is not in the counts.
 # usage: bench/tools/ws_cg.sh SERVER [echo|fanout]   (PORT, SHORT=3, LONG=10,
-#        CONNS=64 for echo, SUBS=1000 RATE=20 for fanout, LOAD=ws_load binary)
+#        CONNS=64 for echo, SUBS=1000 RATE=20 FAN_SIZE=64 for fanout, LOAD=ws_load binary)
 BIN=$1 MODE=${2:-echo}
 LOAD=${LOAD:-$(dirname "$0")/../../build/bench/ws/ws_load}
 PORT=${PORT:-18241} SHORT=${SHORT:-3} LONG=${LONG:-10}
@@ -18,7 +18,7 @@ run() { # secs -> "Ir calls"
     local sp=$! i
     for i in $(seq 300); do grep -q listening "$tmp/log" && break; sleep 0.1; done
     if [ "$MODE" = fanout ]; then
-        WEFT_WORKERS=1 timeout 300 "$LOAD" fanout "ws://127.0.0.1:$PORT" "${SUBS:-1000}" "${RATE:-20}" "$1" 1 $sp 64 >/dev/null
+        WEFT_WORKERS=1 timeout 300 "$LOAD" fanout "ws://127.0.0.1:$PORT" "${SUBS:-1000}" "${RATE:-20}" "$1" 1 $sp "${FAN_SIZE:-64}" >/dev/null
     else
         WEFT_WORKERS=1 timeout 300 "$LOAD" echo "ws://127.0.0.1:$PORT/echo" "${CONNS:-64}" 128 "$1" 1 $sp >/dev/null
     fi

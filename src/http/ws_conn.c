@@ -11,9 +11,12 @@
  *     suspension, so a plain thread can take it too;
  *   - the writer task exists only while the queue has something: the sender
  *     that finds it empty and no writer running spawns one; the writer takes
- *     the whole queue, writes it with one writev, and ends when it finds the
- *     queue empty. An idle connection therefore holds no writer, no buffer
- *     and no read buffer (reads wait for readiness before taking one).
+ *     a batch of the queue, writes it with sendmsg straight from where the
+ *     bytes are (a hub message's shared frame, a queued item's payload behind
+ *     a head framed on the writer's stack; only masked or compressed frames
+ *     are built in a buffer), and ends when it finds the queue empty. An idle
+ *     connection therefore holds no writer, no buffer and no read buffer
+ *     (reads wait for readiness before taking one).
  *
  * Control frames (pong, ping) go to a queue of their own that the writer
  * empties first, so a pong is not stuck behind a backlog of data. The close
@@ -39,11 +42,14 @@
 #include "ws_int.h"
 
 enum { ST_OPEN, ST_CLOSING, ST_CLOSED };
-enum { READ_CHUNK = 16384, MAX_IOV = 64, RECYCLE_MAX = 1024 };
-/* The writer takes queued data items up to this many bytes per write (at
- * least one item), so a long queue of shared frames is not copied whole into
- * one connection's write buffer. */
-enum { WRITE_BATCH = 256 * 1024 };
+enum { READ_CHUNK = 16384, RECYCLE_MAX = 1024 };
+/* The writer takes at most BATCH_ITEMS queued items, and data items up to
+ * WRITE_BATCH bytes (at least one), per write: each item is at most two
+ * iovecs (a head and its payload), plus one for the rest of an inline write.
+ * A write buffer of up to WBUF_KEEP bytes is kept between inline sends (a
+ * client's masked frames, compressed ones) and freed when the connection is
+ * idle (the writer's end, the keepalive tick). */
+enum { BATCH_ITEMS = 64, MAX_IOV = 2 * BATCH_ITEMS + 1, WRITE_BATCH = 256 * 1024, WBUF_KEEP = 4096 };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -83,6 +89,7 @@ struct weft_ws {
     int close_received;   /* the peer's close frame came */
     int close_written;    /* our close frame went out */
     int fail_after_close; /* shut the socket down once our close is written */
+    int closer_running;   /* a task shuts the socket if the close is not out in time */
     int going_away;       /* the server is shutting down: close with 1001 */
     int close_code;
     char close_reason[WEFT_WS_CONTROL_MAX];
@@ -242,6 +249,33 @@ static void shut(weft_ws *ws, int code, const char *why) {
     pthread_mutex_unlock(&ws->qlock);
 }
 
+/* A close frame that fails the connection waits behind a write the peer
+ * does not take (a reader that stopped reading: that is why the queue
+ * overflowed): the socket is shut at close_timeout_ms if it is not out by
+ * then, rather than at write_timeout_ms. The shutdown wakes the writer's
+ * wait, its sendmsg fails at once (EPIPE) and every waiter wakes. */
+static void closer(void *arg) {
+    weft_ws *ws = arg;
+    if (weft_sem_acquire(&ws->done, weft_deadline_in(ws->cfg.close_timeout_ms)) != 0)
+        shut(ws, WEFT_WS_ABNORMAL, "close frame not taken in time");
+    unref(ws);
+}
+
+/* Under qlock: our (queued) close frame fails the connection: the socket is
+ * shut once it is written, or at close_timeout_ms. */
+static void fail_after_close_locked(weft_ws *ws) {
+    ws->fail_after_close = 1;
+    if (ws->closer_running || ws->state == ST_CLOSED) return;
+    atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
+    weft_task_opts o = {.name = "ws-closer", .stack_size = 32 * 1024};
+    if (weft_go_opts(closer, ws, &o) == 0) {
+        ws->closer_running = 1;
+    } else {
+        atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
+        shut_locked(ws, WEFT_WS_ABNORMAL, "no task to bound the close");
+    }
+}
+
 /* ---- the writer -------------------------------------------------------------- */
 
 static void mask_key(weft_ws *ws, uint8_t key[4]) {
@@ -258,14 +292,8 @@ static void mask_key(weft_ws *ws, uint8_t key[4]) {
 }
 
 /* Frame one message into wbuf (after what is there): compressed when deflate
- * was agreed (data only), masked by a client; a hub message's frame is
- * copied as it is. */
-static int frame_msg(weft_ws *ws, int opcode, const void *data, size_t len, weft_hub_msg *shared) {
-    if (shared) {
-        weft_str f = ws->shared_z_ok ? weft__hub_msg_frame_z(shared) : weft__hub_msg_frame(shared);
-        if (!f.p) f = weft__hub_msg_frame(shared); /* no memory to compress: plain */
-        return weft_buf_append(&ws->wbuf, f.p, f.n);
-    }
+ * was agreed (data only), masked by a client. */
+static int frame_msg(weft_ws *ws, int opcode, const void *data, size_t len) {
     uint8_t key[4], *mask = NULL;
     if (ws->role == WEFT_WS_CLIENT) {
         mask_key(ws, key);
@@ -288,12 +316,142 @@ static int frame_msg(weft_ws *ws, int opcode, const void *data, size_t len, weft
     return rc;
 }
 
+/* Writes what the socket takes now, never waiting: the byte count (0 when
+ * it would block) or a negative code. MSG_NOSIGNAL: a peer that has gone
+ * away is an error code here, not a SIGPIPE, whatever the program's
+ * disposition for it (a plain thread sending as the socket shuts). */
+static ssize_t write_now(int fd, struct iovec *iov, int cnt) {
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+    for (;;) {
+        ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno != ENOTSOCK) return -errno;
+        r = weft_writev(fd, iov, cnt, 0); /* adopted from a pipe, say */
+        return r == WEFT_EAGAIN || r == WEFT_ECANCELED || r == WEFT_ENOTASK ? 0 : r;
+    }
+}
+
+/* One write's pieces, in order: each points at the bytes where they live (a
+ * hub message's shared frame, a queued item's payload, a head in heads[]) or,
+ * with p NULL, at wbuf + off (what had to be built: a masked or compressed
+ * frame, the rest of an inline write), by offset because wbuf may move while
+ * the batch is framed. The items keep what the pieces point at (a hub
+ * message's reference included) until the write is done. */
+typedef struct piece {
+    const uint8_t *p;
+    size_t off, n;
+} piece;
+
+typedef struct out_batch {
+    piece pc[MAX_IOV];
+    int n;
+    uint8_t heads[BATCH_ITEMS][WEFT_WS_HEAD_MAX];
+    int nheads;
+} out_batch;
+
+static void add_piece(out_batch *b, const uint8_t *p, size_t off, size_t n) {
+    piece *last = b->n ? &b->pc[b->n - 1] : NULL;
+    if (!n) return;
+    if (last && !p && !last->p && last->off + last->n == off) { /* wbuf runs join */
+        last->n += n;
+        return;
+    }
+    b->pc[b->n++] = (piece){p, off, n};
+}
+
+/* Adds one queued item to the batch: a server's unmasked, uncompressed frame
+ * as a head plus the item's payload, a hub message's shared frame as it is,
+ * anything else framed into wbuf. */
+static int add_item(weft_ws *ws, out_batch *b, item *it) {
+    if (it->shared) {
+        weft_str f =
+            ws->shared_z_ok ? weft__hub_msg_frame_z(it->shared) : weft__hub_msg_frame(it->shared);
+        if (!f.p) f = weft__hub_msg_frame(it->shared); /* no memory to compress: plain */
+        add_piece(b, (const uint8_t *)f.p, 0, f.n);
+        return 0;
+    }
+    if (ws->role == WEFT_WS_SERVER && (!ws->deflater || it->opcode >= 8)) {
+        uint8_t *h = b->heads[b->nheads++];
+        add_piece(b, h, 0, weft_ws_frame_head(h, WEFT_WS_FIN, it->opcode, it->n, NULL));
+        add_piece(b, it->data, 0, it->n);
+        return 0;
+    }
+    size_t off = ws->wbuf.len;
+    int rc = frame_msg(ws, it->opcode, it->data, it->n);
+    if (!rc) add_piece(b, NULL, off, ws->wbuf.len - off);
+    return rc;
+}
+
+/* Writes iov[0..cnt) whole, waiting for the socket up to deadline; short
+ * writes advance through the array. 0 or a negative code. */
+static int write_iov_all(int fd, struct iovec *iov, int cnt, int64_t deadline) {
+    int i = 0;
+    while (i < cnt) {
+        ssize_t w = write_now(fd, iov + i, cnt - i);
+        if (w < 0) return (int)w;
+        if (w == 0) { /* the socket is full */
+            int r = weft_fd_wait_hint(fd, WEFT_POLLOUT, deadline);
+            if (r < 0) return r;
+            continue;
+        }
+        for (size_t left = (size_t)w; left;) {
+            if (left >= iov[i].iov_len) {
+                left -= iov[i].iov_len;
+                i++;
+            } else {
+                iov[i].iov_base = (char *)iov[i].iov_base + left;
+                iov[i].iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int write_batch(weft_ws *ws, out_batch *b) {
+    struct iovec iov[MAX_IOV];
+    for (int i = 0; i < b->n; i++) {
+        const piece *pc = &b->pc[i];
+        iov[i].iov_base = pc->p ? (void *)pc->p : (void *)(ws->wbuf.data + pc->off);
+        iov[i].iov_len = pc->n;
+    }
+    return write_iov_all(ws->fd, iov, b->n, weft_deadline_in(ws->cfg.write_timeout_ms));
+}
+
+/* Under qlock: takes the next batch off the queues, controls first, then data
+ * items up to WRITE_BATCH bytes (at least one), at most BATCH_ITEMS in all. */
+static item *take_batch_locked(weft_ws *ws) {
+    item *batch = NULL, **tail = &batch;
+    int k = 0;
+    for (; ws->ctl && k < BATCH_ITEMS; k++) {
+        *tail = ws->ctl;
+        tail = &ws->ctl->next;
+        ws->ctl = ws->ctl->next;
+    }
+    if (!ws->ctl) ws->ctl_tail = &ws->ctl;
+    size_t take = 0;
+    for (int first = 1; ws->data && k < BATCH_ITEMS && (first || take + ws->data->n <= WRITE_BATCH);
+         k++, first = 0) {
+        item *it = ws->data;
+        take += it->n;
+        ws->queued -= it->counted;
+        *tail = it;
+        tail = &it->next;
+        ws->data = it->next;
+    }
+    if (!ws->data) ws->data_tail = &ws->data;
+    *tail = NULL;
+    return batch;
+}
+
 static void writer(void *arg) {
     weft_ws *ws = arg;
+    out_batch bb, *b = &bb; /* about 4 KiB of the writer's 64 KiB stack */
     for (;;) {
         pthread_mutex_lock(&ws->qlock);
-        item *batch = ws->ctl, *data = ws->data;
-        if (!batch && !data && !ws->wbuf.len) {
+        if (!ws->ctl && !ws->data && !ws->wbuf.len) {
             /* the buffer goes while we still are the writer: the next one
              * (spawned as soon as writer_running is 0) starts afresh */
             if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
@@ -301,25 +459,7 @@ static void writer(void *arg) {
             pthread_mutex_unlock(&ws->qlock);
             break;
         }
-        /* controls first, then the data up to WRITE_BATCH bytes, as one list */
-        size_t take = 0;
-        item *last = NULL;
-        for (item *it = data; it && (!last || take + it->n <= WRITE_BATCH); it = it->next) {
-            take += it->n;
-            ws->queued -= it->counted;
-            last = it;
-        }
-        if (last) {
-            ws->data = last->next;
-            if (!ws->data) ws->data_tail = &ws->data;
-            last->next = NULL;
-        }
-        if (batch)
-            *ws->ctl_tail = last ? data : NULL;
-        else
-            batch = data;
-        ws->ctl = NULL;
-        ws->ctl_tail = &ws->ctl;
+        item *batch = take_batch_locked(ws);
         int closed = ws->state == ST_CLOSED;
         pthread_mutex_unlock(&ws->qlock);
 
@@ -328,17 +468,15 @@ static void writer(void *arg) {
         int rc = 0, has_close = 0;
         uint64_t msgs = ws->carried;
         ws->carried = 0;
+        b->n = b->nheads = 0;
+        add_piece(b, NULL, 0, ws->wbuf.len);
         for (item *it = batch; it && !rc && !closed; it = it->next) {
-            rc = frame_msg(ws, it->opcode, it->data, it->n, it->shared);
+            rc = add_item(ws, b, it);
             if (it->opcode == WEFT_WS_CLOSE) has_close = 1;
             if (it->opcode < 8) msgs++;
         }
-        free_items(batch);
-        if (!rc && !closed && ws->wbuf.len) {
-            ssize_t w = weft_write_all(ws->fd, ws->wbuf.data, ws->wbuf.len,
-                                       weft_deadline_in(ws->cfg.write_timeout_ms));
-            if (w < 0) rc = (int)w;
-        }
+        if (!rc && !closed && b->n) rc = write_batch(ws, b);
+        free_items(batch); /* a hub message's reference goes once its bytes are out */
         ws->wbuf.len = 0;
         /* a big batch's buffer is not kept while idle */
         if (ws->wbuf.cap > 65536) weft_buf_free(&ws->wbuf);
@@ -381,23 +519,6 @@ static int kick_locked(weft_ws *ws) {
     return spawn_writer_locked(ws);
 }
 
-/* Writes what the socket takes now, never waiting: the byte count (0 when
- * it would block) or a negative code. MSG_NOSIGNAL: a peer that has gone
- * away is an error code here, not a SIGPIPE, whatever the program's
- * disposition for it (a plain thread sending as the socket shuts). */
-static ssize_t write_now(int fd, struct iovec *iov, int cnt) {
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
-    for (;;) {
-        ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (r >= 0) return r;
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        if (errno != ENOTSOCK) return -errno;
-        r = weft_writev(fd, iov, cnt, 0); /* adopted from a pipe, say */
-        return r == WEFT_EAGAIN || r == WEFT_ECANCELED || r == WEFT_ENOTASK ? 0 : r;
-    }
-}
-
 /* Sending inline: a sender that finds nothing queued and no writer becomes
  * the writer for one message. It writes the frame itself with deadline 0
  * (a server's plain frame straight from the caller's bytes, head and payload
@@ -426,7 +547,7 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         iov[cnt++] = (struct iovec){head, weft_ws_frame_head(head, WEFT_WS_FIN, opcode, n, NULL)};
         if (n) iov[cnt++] = (struct iovec){(void *)p, n};
     } else { /* masked, compressed: framed into wbuf */
-        *rc = frame_msg(ws, opcode, p, n, NULL);
+        *rc = frame_msg(ws, opcode, p, n);
         iov[cnt++] = (struct iovec){ws->wbuf.data, ws->wbuf.len};
     }
     size_t total = iov[0].iov_len + (cnt > 1 ? iov[1].iov_len : 0);
@@ -459,8 +580,10 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         if (ws->ctl || ws->data) { /* queued while we wrote: ours is out */
             if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
         } else {
+            /* a small buffer stays for the next message (freed when idle:
+             * by the writer's end or the keepalive tick) */
             ws->writer_running = 0;
-            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+            if (ws->wbuf.cap > WBUF_KEEP) weft_buf_free(&ws->wbuf);
         }
     }
     pthread_mutex_unlock(&ws->qlock);
@@ -544,8 +667,8 @@ static int enqueue(weft_ws *ws, item *it) {
             ws->data = NULL;
             ws->data_tail = &ws->data;
             ws->queued = 0;
-            ws->fail_after_close = 1;
             queue_close_locked(ws, WEFT_WS_POLICY, "send queue full");
+            fail_after_close_locked(ws);
             goto out;
         }
         /* the oldest counted items go; an initial state (WEFT_WS_SEND_SYNC) stays */
@@ -786,6 +909,8 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
             if (ping_at >= 0 && now >= ping_at) {
                 pthread_mutex_lock(&ws->qlock);
                 if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PING, "", 0);
+                /* idle for a while: an inline send's kept buffer goes */
+                if (!ws->writer_running && ws->wbuf.cap) weft_buf_free(&ws->wbuf);
                 pthread_mutex_unlock(&ws->qlock);
                 ws->next_ping = now + ws->cfg.ping_interval_ms;
             }
@@ -881,8 +1006,8 @@ void weft_ws_free(weft_ws *ws) {
     if (ws->state != ST_CLOSED) {
         if (ws->close_queued && !ws->close_written && ws->writer_running) {
             /* a close frame (an echo, a failure's code) is on its way: the
-             * writer shuts the socket after it, within write_timeout_ms */
-            ws->fail_after_close = 1;
+             * writer shuts the socket after it, within close_timeout_ms */
+            fail_after_close_locked(ws);
         } else {
             shut_locked(ws, WEFT_WS_ABNORMAL, "dropped");
         }
@@ -951,8 +1076,9 @@ weft_ws *weft_ws_dial(const char *url, const weft_ws_client_opts *opts, const we
     weft_ws_client_key(key);
     if (weft_ws_client_request(&b, host, target, key, opts))
         return dial_fail(fd, &b, err, WEFT_ENOMEM);
-    ssize_t w = weft_write_all(fd, b.data, b.len, deadline);
-    if (w < 0) return dial_fail(fd, &b, err, (int)w);
+    struct iovec req = {b.data, b.len};
+    int w = write_iov_all(fd, &req, 1, deadline); /* MSG_NOSIGNAL: no SIGPIPE in a client */
+    if (w < 0) return dial_fail(fd, &b, err, w);
     b.len = 0;
     weft_ws_handshake hs;
     for (;;) {

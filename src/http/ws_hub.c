@@ -4,7 +4,8 @@
  *
  * A weft_hub_msg is one allocation: the reference count, the opcode and the
  * whole uncompressed server frame (head + payload), so a connection's writer
- * copies the frame bytes straight into its write buffer. The compressed frame
+ * writes the frame bytes from here (an iovec; its queued item keeps a
+ * reference until they are written), never copying them. The compressed frame
  * is made lazily by the first connection that can use it (permessage-deflate
  * with server_no_context_takeover and a 15-bit window) and published with a
  * compare-and-swap; a racing second compressor frees its own copy.

@@ -8,6 +8,8 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -256,30 +258,36 @@ TEST(rfc6455_7_1_1_close_handshake_is_bounded) {
 
 /* ---- raw peers --------------------------------------------------------------------------- */
 
-/* A raw client socket that has done the handshake; returns the fd. */
-static int raw_client(server *s, int deflate) {
-    int fd = weft_tcp_connect("127.0.0.1", s->port, weft_deadline_in(5000));
-    if (fd < 0) return fd;
+/* The client's handshake on a connected raw socket, reading one byte at a
+ * time (nothing past the head); the response parser's result (> 0 done). */
+static int raw_handshake(int fd, const weft_ws_client_opts *o, weft_ws_handshake *hs) {
     char key[25];
     weft_ws_client_key(key);
     weft_buf b;
     weft_buf_init(&b, 0);
-    weft_ws_client_opts o = {.deflate = deflate};
-    weft_ws_client_request(&b, "127.0.0.1", "/", key, &o);
+    weft_ws_client_request(&b, "127.0.0.1", "/", key, o);
     weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
     b.len = 0;
     int rc = WEFT_EAGAIN;
     while (rc == WEFT_EAGAIN) {
-        weft_buf_reserve(&b, 1); /* read one byte at a time: nothing past the head */
+        weft_buf_reserve(&b, 1);
         ssize_t r = weft_read(fd, b.data + b.len, 1, weft_deadline_in(5000));
         if (r <= 0) break;
         b.len++;
-        weft_ws_handshake hs;
         const char *why;
-        rc = weft_ws_client_response(b.data, b.len, key, &o, &hs, &why);
+        rc = weft_ws_client_response(b.data, b.len, key, o, hs, &why);
     }
     weft_buf_free(&b);
-    if (rc <= 0) {
+    return rc;
+}
+
+/* A raw client socket that has done the handshake; returns the fd. */
+static int raw_client(server *s, int deflate) {
+    int fd = weft_tcp_connect("127.0.0.1", s->port, weft_deadline_in(5000));
+    if (fd < 0) return fd;
+    weft_ws_client_opts o = {.deflate = deflate};
+    weft_ws_handshake hs;
+    if (raw_handshake(fd, &o, &hs) <= 0) {
         weft_close(fd);
         return -1;
     }
@@ -307,21 +315,30 @@ static void raw_reader_free(raw_reader *r) {
     free(r);
 }
 
-/* Reads frames until one of opcode `want` comes; returns its payload length
- * (copied into p; for a close, the code as two bytes) or a negative code:
- * WEFT_ECLOSED when a close came that was not wanted, or at EOF. */
-static int raw_read_frame_r(raw_reader *rd, int want, uint8_t *p, size_t cap, int64_t deadline) {
+/* The receiver's next event (reading as needed): its type, or a negative
+ * code (WEFT_ECLOSED at EOF). */
+static int raw_next_event(raw_reader *rd, weft_ws_event *ev, int64_t deadline) {
     for (;;) {
         if (rd->off == rd->len) {
             ssize_t r = weft_read(rd->fd, rd->buf, sizeof rd->buf, deadline);
             if (r <= 0) return r == 0 ? WEFT_ECLOSED : (int)r;
             rd->off = 0, rd->len = (size_t)r;
         }
-        weft_ws_event ev;
         size_t used;
-        int t = weft_ws_rx_feed(&rd->rx, rd->buf + rd->off, rd->len - rd->off, &used, &ev);
+        int t = weft_ws_rx_feed(&rd->rx, rd->buf + rd->off, rd->len - rd->off, &used, ev);
         rd->off += used;
-        if (t == WEFT_WS_EV_NONE) continue;
+        if (t != WEFT_WS_EV_NONE) return t;
+    }
+}
+
+/* Reads frames until one of opcode `want` comes; returns its payload length
+ * (copied into p; for a close, the code as two bytes) or a negative code:
+ * WEFT_ECLOSED when a close came that was not wanted, or at EOF. */
+static int raw_read_frame_r(raw_reader *rd, int want, uint8_t *p, size_t cap, int64_t deadline) {
+    for (;;) {
+        weft_ws_event ev;
+        int t = raw_next_event(rd, &ev, deadline);
+        if (t < 0) return t;
         if (t == WEFT_WS_EV_FAIL) return WEFT_EPARSE;
         if (t == WEFT_WS_EV_CLOSE) {
             p[0] = (uint8_t)(ev.code >> 8), p[1] = (uint8_t)ev.code;
@@ -955,6 +972,230 @@ TEST(ws_close_during_inline_send) {
     ASSERT_ERR(atomic_load(&c.after), WEFT_ECLOSED);
     ASSERT_GT(n, 0);
     ASSERT_LE(n, atomic_load(&c.ok));
+}
+
+/* ---- the writer: straight from the data (shared frames, own payloads) ---------------------------
+ */
+
+/* A raw client with a small receive buffer (set before it connects), so the
+ * server's writes keep coming up short while it does not read, and its
+ * reader. With deflate, it offered permessage-deflate with
+ * server_no_context_takeover (so the server may send a hub message's shared
+ * compressed frame) and its reader inflates. */
+static int raw_client_small(server *s, int deflate, raw_reader **rd) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rb = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (weft_connect(fd, &a, sizeof a, weft_deadline_in(5000))) {
+        weft_close(fd);
+        return -1;
+    }
+    weft_ws_client_opts o = {.deflate = deflate, .deflate_server_no_context_takeover = deflate};
+    weft_ws_handshake hs;
+    int rc = raw_handshake(fd, &o, &hs);
+    if (rc <= 0 || hs.deflate != deflate || (deflate && !hs.params.server_no_context_takeover)) {
+        weft_close(fd);
+        return -1;
+    }
+    *rd = raw_reader_new(fd);
+    if (deflate && weft_ws_rx_enable_deflate(&(*rd)->rx, &hs.params)) {
+        raw_reader_free(*rd);
+        weft_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads up to the server's close frame: its code, or a negative code. */
+static int close_code_of(raw_reader *rd, int64_t deadline) {
+    uint8_t c[2];
+    int r = raw_read_frame_r(rd, WEFT_WS_CLOSE, c, sizeof c, deadline);
+    return r == 2 ? c[0] << 8 | c[1] : r;
+}
+
+enum { MIX_N = 240, MIX_MAX = 30000 };
+static size_t mix_size(int i) { return 16 + (size_t)(i * 7919) % (MIX_MAX - 16); }
+
+typedef struct mixed {
+    int rc[MIX_N];
+    weft_sem sent;
+} mixed;
+
+/* Sends MIX_N messages far past what the socket takes: every third one the
+ * connection's own (copied into an item, or inline), the others hub
+ * messages whose only reference after the send is the queued item's (an
+ * early free shows under ASan); then reads, answering the client's pings. */
+static void mixed_sender(server *s, weft_ws *ws) {
+    mixed *mx = s->ud;
+    uint8_t *p = malloc(MIX_MAX);
+    for (int i = 0; i < MIX_N; i++) {
+        size_t n = mix_size(i);
+        fill_msg(p, n, i);
+        if (i % 3 == 0) {
+            mx->rc[i] = weft_ws_send(ws, WEFT_WS_BINARY, p, n);
+        } else {
+            weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_BINARY, p, n);
+            mx->rc[i] = m ? weft_ws_send_msg(ws, m, 0) : WEFT_ENOMEM;
+            weft_hub_msg_release(m);
+        }
+        if (i % 16 == 0) weft_yield();
+    }
+    free(p);
+    weft_sem_release(&mx->sent, 1);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(20000))) > 0) {}
+    weft_buf_free(&m);
+}
+
+/* The client, reading late through a small receive buffer: every message
+ * whole and in order, and the pongs to the pings it sent once the server's
+ * writer was stuck come back ahead of the data still queued. */
+static void mixed_through_short_writes(int deflate) {
+    mixed mx = {0};
+    weft_sem_init(&mx.sent, 0);
+    server s = {.cfg = {.max_queue = 16 << 20}, .ud = &mx, .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, mixed_sender), 0);
+    raw_reader *rd = NULL;
+    int fd = raw_client_small(&s, deflate, &rd);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&mx.sent, weft_deadline_in(test_slack_ms(10000))), 0);
+    for (int i = 0; i < MIX_N; i++) ASSERT_EQ(mx.rc[i], 0);
+    for (int k = 0; k < 3; k++) {
+        char ping[16];
+        snprintf(ping, sizeof ping, "ping%d", k);
+        raw_send(fd, WEFT_WS_FIN, WEFT_WS_PING, ping, strlen(ping), KEY);
+    }
+    weft_sleep(50); /* the server reads them and queues the pongs */
+    int next = 0, pongs = 0, pong_at = -1;
+    int64_t deadline = weft_deadline_in(test_slack_ms(20000));
+    while (next < MIX_N) {
+        weft_ws_event ev;
+        int t = raw_next_event(rd, &ev, deadline);
+        ASSERT_GT(t, 0);
+        if (t == WEFT_WS_EV_PONG) {
+            char want[16];
+            snprintf(want, sizeof want, "ping%d", pongs);
+            ASSERT_EQ(ev.data.n, strlen(want));
+            ASSERT(memcmp(ev.data.p, want, ev.data.n) == 0);
+            pongs++;
+            pong_at = next;
+            continue;
+        }
+        ASSERT_EQ(t, WEFT_WS_EV_MESSAGE);
+        ASSERT_EQ(ev.opcode, WEFT_WS_BINARY);
+        ASSERT_EQ(ev.data.n, mix_size(next));
+        ASSERT(check_msg((const uint8_t *)ev.data.p, ev.data.n, next));
+        next++;
+    }
+    ASSERT_EQ(pongs, 3);
+    ASSERT_LT(pong_at, MIX_N); /* ahead of the data still queued, not after it */
+    raw_send(fd, WEFT_WS_FIN, WEFT_WS_CLOSE, "\x03\xe8", 2, KEY); /* 1000, echoed */
+    int code = close_code_of(rd, deadline);
+    raw_reader_free(rd);
+    weft_close(fd);
+    ASSERT_EQ(code, WEFT_WS_NORMAL);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_NORMAL);
+}
+
+TEST(ws_writer_own_shared_and_control_frames_through_short_writes) {
+    mixed_through_short_writes(0);
+}
+
+/* The same compressed: the hub messages' shared compressed frame by
+ * reference, the connection's own frames compressed into its buffer. */
+TEST(rfc7692_writer_own_and_shared_compressed_frames_through_short_writes) {
+    mixed_through_short_writes(1);
+}
+
+/* A server that takes a connection and reads nothing (a peer that has
+ * stopped reading); the client's side times out its close. */
+static void never_reads(server *s, weft_ws *ws) {
+    (void)ws;
+    weft_sem_acquire((weft_sem *)s->ud, weft_deadline_in(test_slack_ms(10000)));
+}
+
+/* A client program (the default SIGPIPE disposition: the HTTP server, which
+ * ignores SIGPIPE, is not in it) whose writer is stuck behind a peer that
+ * reads nothing when the socket is shut under it (its close timed out): the
+ * writer's next write fails with an error code, no signal kills the
+ * program, and the sends after it return WEFT_ECLOSED. */
+TEST(ws_client_writer_gets_an_error_not_sigpipe) {
+    struct sigaction sa;
+    ASSERT_EQ(sigaction(SIGPIPE, NULL, &sa), 0);
+    ASSERT(sa.sa_handler == SIG_DFL);
+    weft_sem release;
+    weft_sem_init(&release, 0);
+    server s = {.ud = &release, .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, never_reads), 0);
+    weft_ws_config cfg = {.close_timeout_ms = 200, .max_queue = 8 << 20};
+    weft_ws *c = dial(&s, "/", NULL, &cfg);
+    ASSERT(c != NULL);
+    static uint8_t big[4 << 20];
+    fill_msg(big, sizeof big, 7);
+    ASSERT_EQ(weft_ws_send(c, WEFT_WS_BINARY, big, sizeof big), 0); /* the writer takes the rest */
+    ASSERT_EQ(weft_ws_send(c, WEFT_WS_BINARY, big, 1000), 0);       /* queued behind it */
+    weft_sleep(50);
+    ASSERT_ERR(weft_ws_close(c, WEFT_WS_NORMAL, NULL), WEFT_ETIMEDOUT);
+    weft_sleep(50); /* the writer wakes to the shutdown and fails */
+    ASSERT_ERR(weft_ws_send(c, WEFT_WS_BINARY, "x", 1), WEFT_ECLOSED);
+    ASSERT_EQ(weft_ws_close_status(c, NULL), WEFT_WS_NORMAL); /* our close's code */
+    sigset_t pend;
+    ASSERT_EQ(sigpending(&pend), 0);
+    ASSERT(!sigismember(&pend, SIGPIPE));
+    weft_ws_free(c);
+    weft_sem_release(&release, 1);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+typedef struct prompt {
+    int64_t limit_ns, ended_ms;
+    int limit_rc, recv_rc;
+} prompt;
+
+/* Floods a client that reads nothing until the queue policy closes it with
+ * 1008, then waits in recv as a handler does: recv ends when the socket is
+ * shut. */
+static void flood_until_1008(server *s, weft_ws *ws) {
+    prompt *pr = s->ud;
+    static uint8_t msg[4096];
+    int rc = 0;
+    for (int i = 0; i < 100000 && rc == 0; i++) {
+        rc = weft_ws_send(ws, WEFT_WS_BINARY, msg, sizeof msg);
+        if (i % 8 == 0) weft_sleep(1); /* let the writer fill the socket */
+    }
+    pr->limit_rc = rc;
+    pr->limit_ns = weft_now_ns();
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    pr->recv_rc = weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(60000)));
+    pr->ended_ms = test_ms_since(pr->limit_ns);
+    weft_buf_free(&m);
+}
+
+/* A reader that stopped reading is closed with 1008 while the writer is
+ * stuck in a write it does not take: the socket is shut at close_timeout_ms
+ * (here 200 ms), not after write_timeout_ms (30 s by default), so the
+ * connection's task and its writer end promptly. */
+TEST(ws_queue_full_close_1008_ends_promptly_behind_a_stuck_write) {
+    prompt pr = {0};
+    server s = {.cfg = {.max_queue = 512 * 1024, .close_timeout_ms = 200}, .ud = &pr, .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, flood_until_1008), 0);
+    raw_reader *rd = NULL;
+    int fd = raw_client_small(&s, 0, &rd);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(server_stop(&s), 0); /* the connection's task ended */
+    ASSERT_ERR(pr.limit_rc, WEFT_ELIMIT);
+    ASSERT_ERR(pr.recv_rc, WEFT_ECLOSED);
+    ASSERT_GE(pr.ended_ms, 150);
+    ASSERT_LT(pr.ended_ms, test_slack_ms(5000));
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_POLICY);
+    raw_reader_free(rd);
+    weft_close(fd);
 }
 
 /* ---- recv deadlines, dial errors --------------------------------------------------------------
