@@ -152,7 +152,7 @@ fi
     echo "bench/micro/rt.c; only the library under it differs. *_cpu_ns: the process's CPU"
     echo "time per operation (a shared machine disturbs it less than the wall clock)."
     echo "Speed-ups: old/new (Go/new) for lower-is-better metrics, new/old (new/Go) for rates:"
-    echo "> 1 means new is faster. The Go peer (bench/peers/go) has no *_cpu_ns lines."
+    echo "> 1 means new is faster. The Go peer (bench/peers/go) prints *_cpu_ns too (getrusage)."
     echo "Command: \`BASE=$BASE ROUNDS=$ROUNDS bash bench/run-ab.sh\`."
     echo
     python3 - "$WORK/results" <<'EOF'
