@@ -360,6 +360,10 @@ struct weft__worker {
     /* the only worker: nobody steals, so the owner's run queue and run-next
      * operations need no locked instruction (sched.c, "Solo") */
     int solo;
+    /* run-next hand-offs this worker took itself, in a row (saturating;
+     * sched.c, handoff_wakep): written by the owner, zeroed by a thief or
+     * the monitor that had to take one */
+    _Atomic uint32_t handoff_local;
     _Atomic uint64_t switches; /* for the starvation monitor */
     /* tasks spawned on / ended on this worker: written by the owner only
      * (no locked instruction on spawn and exit), summed by weft__live_tasks() */
@@ -416,6 +420,24 @@ _Static_assert(RUNQ_SIZE > 0 && (RUNQ_SIZE & (RUNQ_SIZE - 1)) == 0,
  * fields start on a fresh line. */
 _Static_assert(offsetof(weft__worker, id) % WEFT_CACHELINE == 0,
                "the worker's private fields must not share the run queue's last line");
+
+/* ---- scheduler counters (-DWEFT_SCHED_STATS only) --------------------------
+ * Where a second worker's cost comes from: how often workers are woken
+ * through their eventfd, steal, take a run-next task from another worker,
+ * go to sleep, and how often a run-next hand-off skipped its wake-up
+ * (sched.c, handoff_wakep). Relaxed adds on shared counters: a debugging
+ * build only, printed to stderr when weft_main() returns. The plain build
+ * compiles them to nothing. */
+#ifdef WEFT_SCHED_STATS
+enum { WEFT__ST_WAKE, WEFT__ST_STEAL, WEFT__ST_STEAL_NEXT, WEFT__ST_SLEEP,
+       WEFT__ST_HANDOFF_SKIP, WEFT__ST_N };
+extern _Atomic uint64_t weft__sched_stats[WEFT__ST_N];
+#define WEFT__STAT(k) atomic_fetch_add_explicit(&weft__sched_stats[k], 1, memory_order_relaxed)
+void weft__sched_stats_print(void);
+#else
+#define WEFT__STAT(k) ((void)0)
+#define weft__sched_stats_print() ((void)0)
+#endif
 
 /* ---- runtime-wide state -------------------------------------------------- */
 typedef struct weft__rt {

@@ -49,6 +49,20 @@ uint32_t weft__lock_tag_new(void) {
 #endif
 __thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
+#ifdef WEFT_SCHED_STATS
+_Atomic uint64_t weft__sched_stats[WEFT__ST_N];
+void weft__sched_stats_print(void) {
+    static const char *names[WEFT__ST_N] = {"eventfd wakes", "steals", "run-next steals",
+                                            "sleeps", "hand-off wakes skipped"};
+    fprintf(stderr, "# weft sched stats:");
+    for (int i = 0; i < WEFT__ST_N; i++) {
+        fprintf(stderr, " %s %llu;", names[i],
+                (unsigned long long)atomic_exchange(&weft__sched_stats[i], 0));
+    }
+    fprintf(stderr, "\n");
+}
+#endif
+
 uint32_t weft__rand(weft__worker *w) {
     /* xorshift64* */
     uint64_t x = w->rng;
@@ -202,7 +216,12 @@ static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) 
         if (n == 0) {
             if (!take_next) return NULL;
             weft__task *t = atomic_load(&v->runnext);
-            if (t && atomic_compare_exchange_strong(&v->runnext, &t, NULL)) return t;
+            if (t && atomic_compare_exchange_strong(&v->runnext, &t, NULL)) {
+                WEFT__STAT(WEFT__ST_STEAL_NEXT);
+                /* its owner did not get to it: wake for hand-offs again */
+                atomic_store_explicit(&v->handoff_local, 0, memory_order_relaxed);
+                return t;
+            }
             return NULL;
         }
         if (n > RUNQ_SIZE / 2) continue; /* inconsistent snapshot */
@@ -218,6 +237,7 @@ static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) 
         weft__task *t =
             atomic_load_explicit(&w->runq.buf[(mt + n - 1) % RUNQ_SIZE], memory_order_relaxed);
         if (n > 1) atomic_store_explicit(&w->runq.tail, mt + n - 1, memory_order_release);
+        WEFT__STAT(WEFT__ST_STEAL);
         return t;
     }
 }
@@ -266,6 +286,7 @@ static weft__task *global_get(weft__worker *w) {
 /* ---- waking idle workers -------------------------------------------------- */
 
 void weft__worker_wake(weft__worker *w) {
+    WEFT__STAT(WEFT__ST_WAKE);
     uint64_t one = 1;
     ssize_t r = write(w->wakefd, &one, sizeof one);
     (void)r; /* EAGAIN: counter saturated, the worker will wake anyway */
@@ -287,6 +308,35 @@ static void wakep(void) {
     atomic_fetch_sub(&weft__R.nspinning, 1);
 }
 
+/* The idle path's part in a run-next hand-off (kept in this one function:
+ * the wake-up policy for hand-offs is here and nowhere else).
+ *
+ * Usually the waker parks soon after and t runs here at once (a channel
+ * ping-pong, a request and its reply). Waking a sleeping worker for t then
+ * buys nothing and costs a lot: the waker writes the sleeper's eventfd (a
+ * syscall on the hot path), and the woken worker spins SPIN_NS reading this
+ * worker's run queue and switch count (the lines the owner writes on every
+ * switch) before it sleeps again, only to be woken by the next hand-off.
+ * Measured with RT_WORKERS=2 on the ping-pong benchmark: one such cycle per
+ * ~300 round trips, 2.5x the CPU per round trip of one worker.
+ *
+ * So once this worker has taken HANDOFF_QUIET hand-offs in a row itself,
+ * filling its run-next slot wakes nobody. The waker that keeps running
+ * instead is still covered: a worker that is awake anyway takes t after
+ * STEAL_NEXT_NS (steal_any), and the monitor moves it within reach of the
+ * others once this worker has not switched for ~1 ms (weft__sched_unstick).
+ * Either taking t from us zeroes the count, so the next hand-off wakes a
+ * worker again. Work that is queued (spawns, yields, I/O readiness, a task
+ * pushed out of the slot) still wakes a worker as before. */
+#define HANDOFF_QUIET 8
+static inline void handoff_wakep(weft__worker *w) {
+    if (atomic_load_explicit(&w->handoff_local, memory_order_relaxed) >= HANDOFF_QUIET) {
+        WEFT__STAT(WEFT__ST_HANDOFF_SKIP);
+        return;
+    }
+    wakep();
+}
+
 static void ready_on(weft__worker *w, weft__task *t, bool next) {
     t->state = TASK_RUNNABLE;
     if (!w) {
@@ -303,11 +353,7 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
             old = atomic_exchange(&w->runnext, t);
         }
         if (!old) {
-            /* usually the waker parks next and t runs here at once; if the
-             * waker keeps running instead, a spinning worker takes t after a
-             * few microseconds (steal_any). Costs nothing when no worker is
-             * asleep or one is already spinning. */
-            wakep();
+            handoff_wakep(w);
             return;
         }
         t = old;
@@ -375,7 +421,12 @@ static inline weft__task *take_next(weft__worker *w) {
         atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
         return t;
     }
-    return atomic_compare_exchange_strong(&w->runnext, &t, NULL) ? t : NULL;
+    if (!atomic_compare_exchange_strong(&w->runnext, &t, NULL)) return NULL;
+    /* one more hand-off taken here (handoff_wakep); saturating, owner-only
+     * but for a thief's zeroing, so a plain load and store */
+    uint32_t h = atomic_load_explicit(&w->handoff_local, memory_order_relaxed);
+    if (h < HANDOFF_QUIET) atomic_store_explicit(&w->handoff_local, h + 1, memory_order_relaxed);
+    return t;
 }
 
 /* Next task from the local queues, or NULL. Fairness: runnext is taken at
@@ -785,6 +836,7 @@ void weft__sched_loop(weft__worker *w) {
             spin_until = weft_now_ns();  /* no new spin budget: stalled_handoff decides */
             continue;
         }
+        WEFT__STAT(WEFT__ST_SLEEP);
         weft__R.io->poll(w, timeout_ms(w));
         int s = atomic_exchange(&w->sleeping, 0);
         atomic_fetch_sub(&weft__R.nidle, 1);
@@ -803,6 +855,7 @@ bool weft__sched_unstick(weft__worker *w) {
     /* a solo worker's run-next is its own (no other worker could run it) */
     weft__task *t = w->solo ? NULL : atomic_load(&w->runnext);
     if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+        atomic_store_explicit(&w->handoff_local, 0, memory_order_relaxed); /* handoff_wakep */
         global_put(NULL, 0, 0, t);
     }
     wakep();
