@@ -461,10 +461,10 @@ static weft__task *pick_from_task(weft__worker *w) {
 
 void weft__wait_disarm(weft__task *t) {
     uint64_t ws = atomic_load(&t->wstate);
-    atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
+    atomic_store(&t->wstate, WS_MAKE(WS_SEQ(ws), 0, WS_IDLE));
 }
 
-bool weft__wake(weft__task *t, uint32_t seq, int result) {
+bool weft__wake(weft__task *t, weft__seq seq, int result) {
     bool parked;
     if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
     if (parked) weft__ready(t); /* else the park hook readies it */
@@ -496,7 +496,7 @@ static void park_hook(weft__worker *w, void *a, void *b) {
     bool woken = true;
     while (WS_STATE(ws) == WS_ARMED) {
         if (atomic_compare_exchange_weak(&t->wstate, &ws,
-                                         WS_MAKE(0, WS_SEQ(ws), WS_NC(ws), WS_PARKED))) {
+                                         WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED))) {
             woken = false;
             break;
         }
@@ -523,7 +523,7 @@ static void handoff_hook(weft__worker *w, void *a, void *b) {
     weft__task *t = a;
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
     WEFT_ASSERT(WS_STATE(ws) == WS_ARMED);
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), WS_NC(ws), WS_PARKED),
+    atomic_store_explicit(&t->wstate, WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED),
                           memory_order_release);
     weft__spin_unlock(b);
 }
@@ -535,8 +535,9 @@ static __attribute__((noinline, noreturn)) void smashed(weft__task *t) {
 }
 
 /* The two parks differ only in the hook the next context runs. */
-static inline int park_with(weft__worker *w, void (*hook)(weft__worker *, void *, void *),
-                            void *hook_b, const char *reason, const void *obj) {
+static inline int park_with(weft__worker *w, weft__seq seq,
+                            void (*hook)(weft__worker *, void *, void *), void *hook_b,
+                            const char *reason, const void *obj) {
     weft__task *t = w->current;
     t->wait_reason = reason;
     t->wait_obj = obj;
@@ -555,25 +556,30 @@ static inline int park_with(weft__worker *w, void (*hook)(weft__worker *, void *
      * result nobody gave it */
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
     /* no waker can act on a WOKEN wait (weft__wake_cas needs ARMED or PARKED), so
-     * a plain store will do: a seq_cst one is a locked instruction */
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE), memory_order_relaxed);
+     * a plain store will do: a seq_cst one is a locked instruction. The WOKEN
+     * word kept only the seq's low bits: the whole seq goes back (the next
+     * wait_begin counts on from it). */
+    WEFT_ASSERT((WS_SEQ(ws) & WS_SEQ_LO) == (seq & WS_SEQ_LO));
+    atomic_store_explicit(&t->wstate, WS_MAKE(seq, 0, WS_IDLE), memory_order_relaxed);
     return WS_RESULT(ws);
 }
 
-int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj) {
+int weft__park(weft__seq seq, void (*unlock)(void *), void *arg, const char *reason,
+               const void *obj) {
     void *ub[2] = {(void *)unlock, arg};
-    return park_with(weft__worker_self(), park_hook, ub, reason, obj);
+    return park_with(weft__worker_self(), seq, park_hook, ub, reason, obj);
 }
 
-int weft__park_handoff(weft__worker *w, uint32_t *lock, const char *reason, const void *obj) {
-    return park_with(w, handoff_hook, lock, reason, obj);
+int weft__park_handoff(weft__worker *w, weft__seq seq, uint32_t *lock, const char *reason,
+                       const void *obj) {
+    return park_with(w, seq, handoff_hook, lock, reason, obj);
 }
 
 int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
                   const char *reason, const void *obj) {
     WEFT_ASSERT_HELD(lock);
     weft__task *t = weft__task_self();
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) {
         weft__spin_unlock(lock);
@@ -584,7 +590,7 @@ int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t
     wt->err = 0;
     weft__wq_push(list, wt);
     weft__wait_timer(t, seq, deadline);
-    rc = weft__park(weft__spin_unlock_cb, lock, reason, obj);
+    rc = weft__park(seq, weft__spin_unlock_cb, lock, reason, obj);
     weft__wait_timer_cancel(t);
     if (rc < 0) {
         weft__spin_lock(lock);
@@ -677,7 +683,11 @@ void weft__wake_canceled(weft__task *t) {
         }
     }
     bool parked;
-    if (weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
+    /* only a PARKED word holds the wait's whole seq; an IDLE one has no wait
+     * to wake, a WOKEN one is taken (and the next wait sees canceled) */
+    if (WS_STATE(ws) == WS_PARKED &&
+        weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked)
+        weft__ready(t);
 }
 
 /* ---- the scheduler loop ----------------------------------------------------- */
@@ -905,4 +915,25 @@ void *weft__worker_main(void *arg) {
     weft__sched_loop(w);
     weft__worker_fini(w);
     return NULL;
+}
+
+/* ---- test hooks ------------------------------------------------------------------
+ * For tests/unit/chan.c (wait_seq_*), which declares them itself: the tests
+ * may not include this module's private header. They read and set the wait
+ * sequence number of a task, and wake a task by seq as a stale waker would. */
+void *weft__test_task_self(void) { return weft__task_self(); }
+uint64_t weft__test_wait_seq(void *task) {
+    return WS_SEQ(atomic_load(&((weft__task *)task)->wstate));
+}
+int weft__test_wait_state(void *task) {
+    return (int)WS_STATE(atomic_load(&((weft__task *)task)->wstate));
+}
+/* The calling task's next wait gets seq + 1 (its word is IDLE: it runs). */
+void weft__test_wait_seq_set(uint64_t seq) {
+    weft__task *t = weft__task_self();
+    WEFT_ASSERT(t && WS_STATE(atomic_load(&t->wstate)) == WS_IDLE);
+    atomic_store(&t->wstate, WS_MAKE(seq, 0, WS_IDLE));
+}
+bool weft__test_wake(void *task, uint64_t seq, int result) {
+    return weft__wake(task, seq, result);
 }
