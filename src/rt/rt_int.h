@@ -520,7 +520,10 @@ void weft__ready(weft__task *t);
 /* weft__ready() for a caller that knows its worker w (NULL: not a worker):
  * from a task, t becomes w's run-next task. */
 void weft__ready_from(weft__worker *w, weft__task *t);
-/* The same, with the channel hand-off's common case inline: a task on the
+/* weft__ready_from() for a channel's hand-off to its partner: the wake-up
+ * of an idle worker may be left out (sched.c, handoff_wakep). */
+void weft__ready_chan(weft__worker *w, weft__task *t);
+/* weft__ready_chan(), with the channel hand-off's common case inline: a task on the
  * only worker readies its partner into an empty run-next slot (no other
  * thread reads the slot, and no worker is left to wake: sched.c, "Solo"). */
 static inline void weft__ready_here(weft__worker *w, weft__task *t) {
@@ -529,7 +532,7 @@ static inline void weft__ready_here(weft__worker *w, weft__task *t) {
         atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
         return;
     }
-    weft__ready_from(w, t);
+    weft__ready_chan(w, t);
 }
 /* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
  * a passed deadline (ETIMEDOUT), then arms t. Returns 0 and the wait's seq in

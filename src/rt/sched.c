@@ -311,8 +311,9 @@ static void wakep(void) {
 /* The idle path's part in a run-next hand-off (kept in this one function:
  * the wake-up policy for hand-offs is here and nowhere else).
  *
- * Usually the waker parks soon after and t runs here at once (a channel
- * ping-pong, a request and its reply). Waking a sleeping worker for t then
+ * For a channel's hand-off (weft__ready_chan) the waker usually parks soon
+ * after and t runs here at once (a channel ping-pong, a request and its
+ * reply). Waking a sleeping worker for t then
  * buys nothing and costs a lot: the waker writes the sleeper's eventfd (a
  * syscall on the hot path), and the woken worker spins SPIN_NS reading this
  * worker's run queue and switch count (the lines the owner writes on every
@@ -321,7 +322,11 @@ static void wakep(void) {
  * ~300 round trips, 2.5x the CPU per round trip of one worker.
  *
  * So once this worker has taken HANDOFF_QUIET hand-offs in a row itself,
- * filling its run-next slot wakes nobody. The waker that keeps running
+ * a channel filling its run-next slot wakes nobody. Other wakers (a wait
+ * group's last done, a mutex, an I/O completion) still wake a worker: for
+ * the spawn benchmark on two workers, skipping the wake of its waiting
+ * main task at each batch's end doubled the CPU per spawn (the other worker
+ * was asleep, not spinning, when the next batch was queued). The waker that keeps running
  * instead is still covered: a worker that is awake anyway takes t after
  * STEAL_NEXT_NS (steal_any), and the monitor moves it within reach of the
  * others once this worker has not switched for ~1 ms (weft__sched_unstick).
@@ -337,7 +342,9 @@ static inline void handoff_wakep(weft__worker *w) {
     wakep();
 }
 
-static void ready_on(weft__worker *w, weft__task *t, bool next) {
+/* next: into w's run-next slot (else queue order); chan: a channel's
+ * hand-off, whose waker usually parks at once (handoff_wakep) */
+static void ready_on(weft__worker *w, weft__task *t, bool next, bool chan) {
     t->state = TASK_RUNNABLE;
     if (!w) {
         global_put(NULL, 0, 0, t);
@@ -353,7 +360,10 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
             old = atomic_exchange(&w->runnext, t);
         }
         if (!old) {
-            handoff_wakep(w);
+            if (chan)
+                handoff_wakep(w);
+            else
+                wakep();
             return;
         }
         t = old;
@@ -365,7 +375,11 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
 void weft__ready_from(weft__worker *w, weft__task *t) {
     /* from a task: the woken task runs next (hand-off); from the scheduler
      * loop (timers, I/O completions): queue order */
-    ready_on(w, t, w && w->current != NULL);
+    ready_on(w, t, w && w->current != NULL, false);
+}
+
+void weft__ready_chan(weft__worker *w, weft__task *t) {
+    ready_on(w, t, w && w->current != NULL, true);
 }
 
 void weft__ready(weft__task *t) { weft__ready_from(weft__worker_self(), t); }
@@ -508,7 +522,7 @@ static void park_hook(weft__worker *w, void *a, void *b) {
         weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked))
         woken = true;
     if (unlock) unlock(arg);
-    if (woken) ready_on(w, t, false);
+    if (woken) ready_on(w, t, false, false);
 }
 
 void weft__spin_unlock_cb(void *lock) { weft__spin_unlock(lock); }
@@ -641,7 +655,7 @@ void weft__ready_new(weft__worker *w, weft__task *t) {
         runq_put(w, t);
         wakep();
     } else {
-        ready_on(w, t, false);
+        ready_on(w, t, false, false);
     }
 }
 
