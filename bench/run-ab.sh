@@ -27,6 +27,8 @@
 #   PORT=18500         the TFB app's port (the old and new server take turns)
 #   BENCH_CPUS=0-1     runtime benchmarks: taskset CPUs; HTTP: server on the
 #                      first, wrk on the second
+#   SERVER_WORKERS=1   the TFB app's --workers; with 2 the server runs on all of
+#                      BENCH_CPUS (wrk shares its last CPU): two workers with real work
 #   LABEL="busy machine"  written into the title (say when the machine was shared)
 #   OUT=bench/results/rt-ab-<date>   stem of the .md written (and printed)
 set -euo pipefail
@@ -43,6 +45,7 @@ RT_BENCHES=${RT_BENCHES:-switch_ns spawn_ns pingpong_ns park1m}
 PORT=${PORT:-18500}
 CPUS=${BENCH_CPUS:-0-1}
 LABEL=${LABEL:-}
+SERVER_WORKERS=${SERVER_WORKERS:-1}
 DATE=$(date +%Y-%m-%d)
 OUT=${OUT:-bench/results/rt-ab-$DATE}
 
@@ -111,13 +114,14 @@ fi
 # ---- HTTP: the TFB app, one worker, under wrk --------------------------------------
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 SCPU=${CPUS%%[-,]*}
+[ "$SERVER_WORKERS" = 1 ] || SCPU=$CPUS
 LCPU=${CPUS##*[-,]}
 if [[ " $PARTS " == *" http "* ]]; then
     command -v wrk >/dev/null || { log "wrk is not installed (scripts/deps.sh bench)"; exit 1; }
     if listening; then log "port $PORT is in use: set PORT"; exit 1; fi
     for ((r = 1; r <= ROUNDS; r++)); do
         for side in $(order "$r"); do
-            taskset -c "$SCPU" "${DIR[$side]}/build/apps/tfb" --port "$PORT" --workers 1 \
+            taskset -c "$SCPU" "${DIR[$side]}/build/apps/tfb" --port "$PORT" --workers "$SERVER_WORKERS" \
                 >"$WORK/server.log" 2>&1 &
             SPID=$!
             for _ in $(seq 150); do listening && break; sleep 0.1; done
@@ -146,14 +150,14 @@ fi
     echo "old = \`$BASE\` ($OLD_SHA), new = $NEW_SHA. $ROUNDS alternating rounds (odd rounds old"
     echo "first, even rounds new first), each benchmark in a fresh process. Cells: median"
     echo "(min–max). Runtime benchmarks: \`taskset -c $CPUS build/bench/rt NAME\` (bench/micro/rt.c;"
-    echo "lower is better except chan_msgs_per_s). HTTP: \`build/apps/tfb --workers 1\` on CPU $SCPU,"
+    echo "lower is better except chan_msgs_per_s). HTTP: \`build/apps/tfb --workers $SERVER_WORKERS\` on CPU $SCPU,"
     echo "\`wrk -t1 -c$WRK_CONNS -d${WRK_DURATION}s\` on CPU $LCPU after a 2 s warm-up, requests/s (higher is"
     echo "better). \"parity\": the two ranges overlap. Both sides run this checkout's"
     echo "bench/micro/rt.c; only the library under it differs. *_cpu_ns: the process's CPU"
     echo "time per operation (a shared machine disturbs it less than the wall clock)."
     echo "Speed-ups: old/new (Go/new) for lower-is-better metrics, new/old (new/Go) for rates:"
-    echo "> 1 means new is faster. The Go peer (bench/peers/go) has no *_cpu_ns lines."
-    echo "Command: \`BASE=$BASE ROUNDS=$ROUNDS bash bench/run-ab.sh\`."
+    echo "> 1 means new is faster. The Go peer (bench/peers/go) prints *_cpu_ns too (getrusage)."
+    echo "Command: \`BASE=$BASE ROUNDS=$ROUNDS${SERVER_WORKERS/#/ SERVER_WORKERS=} bash bench/run-ab.sh\`."
     echo
     python3 - "$WORK/results" <<'EOF'
 import sys, statistics

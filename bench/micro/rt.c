@@ -17,13 +17,17 @@
  * 1 worker where the point is the cost of the operation itself (no
  * cross-core traffic), 2 (the default on the 2-core bench machine, set
  * explicitly so a bigger machine pinned with taskset matches the peers)
- * where the point is cross-worker behaviour.
+ * where the point is cross-worker behaviour. RT_WORKERS=N runs every
+ * benchmark on N workers instead (what a second worker costs a one-worker
+ * benchmark). park1m also prints its minor page faults per task and its user
+ * and system CPU time as a note.
  */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +87,18 @@ static int64_t cpu_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Minor page faults, user and system CPU time of the whole process, for the
+ * park1m notes: where its time goes (the kernel's page work or ours). */
+static void proc_usage(long long *minflt, double *user_ms, double *sys_ms) {
+    struct rusage ru;
+    *minflt = -1;
+    *user_ms = *sys_ms = -1;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+    *minflt = ru.ru_minflt;
+    *user_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3;
+    *sys_ms = (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
 }
 
 /* Resident set size from /proc/self/statm: resident pages * page size. */
@@ -342,7 +358,9 @@ static void bench_park(void *arg) {
     weft_wg_init(&c.exited);
     weft_wg_add(&c.release, 1);
     weft_wg_add(&c.exited, PARK_N);
-    long long rss0 = rss_bytes();
+    long long rss0 = rss_bytes(), flt0, flt1;
+    double u0, s0, u1, s1;
+    proc_usage(&flt0, &u0, &s0);
     int64_t t0 = weft_now_ns(), c0 = cpu_now_ns();
     long spawned = 0;
     for (; spawned < PARK_N; spawned++) {
@@ -365,6 +383,7 @@ static void bench_park(void *arg) {
         }
     }
     int64_t el = weft_now_ns() - t0, cel = cpu_now_ns() - c0;
+    proc_usage(&flt1, &u1, &s1);
     weft_sleep(20); /* let the last ones actually park */
     long long rss1 = rss_bytes();
     int64_t t1 = weft_now_ns();
@@ -379,6 +398,8 @@ static void bench_park(void *arg) {
         fail("reading /proc/self/statm", WEFT_EIO);
     printf("# park1m: rss before %lld B, after %lld B; release+exit of all %.1f ms\n", rss0, rss1,
            (double)rel / 1e6);
+    printf("# park1m spawn phase: %.3f minor faults per task, user %.0f ms, system %.0f ms\n",
+           (double)(flt1 - flt0) / PARK_N, u1 - u0, s1 - s0);
 }
 
 /* ---- 6. wake_ns and 7. wake_block -------------------------------------------
@@ -588,6 +609,11 @@ int main(int argc, char **argv) {
         weft_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.workers = benches[i].workers;
+        /* RT_WORKERS=N runs every benchmark on N workers instead of its
+         * own count (to see what a second worker costs a one-worker
+         * benchmark, or gains it) */
+        const char *wk = getenv("RT_WORKERS");
+        if (wk && atoi(wk) > 0) cfg.workers = atoi(wk);
         int rc = weft_main(run_bench, NULL, &cfg);
         if (rc < 0) {
             fprintf(stderr, "rt: %s: weft_main: %s (%d)\n", g_bench, weft_strerror(rc), rc);

@@ -18,7 +18,7 @@ typedef struct job {
     void (*fn)(void *);
     void *arg;
     weft__task *task;
-    uint32_t seq, rel_seq;
+    weft__seq seq, rel_seq;
     int state, want_release;
     struct job *next, **pprev;
 } job;
@@ -86,7 +86,7 @@ int weft_blocking(void (*fn)(void *), void *arg, int64_t deadline) {
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
     if (!fn) return WEFT_EINVAL;
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) return rc;
     job j = {.fn = fn, .arg = arg, .task = t, .seq = seq, .state = JOB_QUEUED};
@@ -108,7 +108,7 @@ int weft_blocking(void (*fn)(void *), void *arg, int64_t deadline) {
     pthread_cond_signal(&P.cv);
     pthread_mutex_unlock(&P.mu);
     weft__wait_timer(t, seq, deadline);
-    rc = weft__park(NULL, NULL, "blocking call", (const void *)fn);
+    rc = weft__park(seq, NULL, NULL, "blocking call", (const void *)fn);
     weft__wait_timer_cancel(t);
     if (rc == 0) return 0;
     pthread_mutex_lock(&P.mu);
@@ -125,11 +125,11 @@ int weft_blocking(void (*fn)(void *), void *arg, int64_t deadline) {
         pthread_mutex_unlock(&P.mu);
         return 0;
     }
-    uint32_t seq2;
+    weft__seq seq2;
     weft__wait_begin(t, -1, 1, &seq2);
     j.rel_seq = seq2;
     j.want_release = 1;
     pthread_mutex_unlock(&P.mu);
-    weft__park(NULL, NULL, "blocking call (running)", (const void *)fn);
+    weft__park(seq2, NULL, NULL, "blocking call (running)", (const void *)fn);
     return 0;
 }

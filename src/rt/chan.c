@@ -151,20 +151,21 @@ static inline __attribute__((always_inline)) int try_recv(weft_chan *c, void *v,
  * arms its wait before it takes the channel's lock, so that the lock's XCHG
  * is the full barrier between this store and the canceled load after it.
  * Returns the wait's seq. */
-_Static_assert(WS_MAKE(0, 1, 0, 0) == 8u && WS_MAKE(0, 0x1fffffffu, 1, 3) == 0xffffffffu,
-              "prearm: seq is bits 3-31 of the low word, the result the high word");
-static inline uint32_t prearm(weft__task *t, int nc) {
-    /* seq sits above the low three bits: adding 8 to the low word bumps it
-     * modulo 2^29, as WS_SEQ(ws) + 1 masked would, in fewer instructions */
-    uint32_t lo = (uint32_t)atomic_load_explicit(&t->wstate, memory_order_relaxed);
-    uint32_t nlo = ((lo & ~7u) + 8u) | ((uint32_t)nc << 2) | WS_ARMED;
-    atomic_store_explicit(&t->wstate, (uint64_t)nlo, memory_order_relaxed);
-    return WS_SEQ(nlo);
+_Static_assert(WS_MAKE(1, 0, 0) == 8u && WS_MAKE(WS_SEQ_MASK, 1, 3) == ~0ull,
+              "prearm: seq is bits 3-63 of an IDLE word");
+static inline weft__seq prearm(weft__task *t, int nc) {
+    /* the word is IDLE (its owner is running), so seq fills bits 3-63:
+     * adding 8 bumps it modulo 2^61, as WS_SEQ(ws) + 1 masked would, in
+     * fewer instructions */
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    uint64_t nw = ((ws & ~7ull) + 8u) | ((uint64_t)nc << 2) | WS_ARMED;
+    atomic_store_explicit(&t->wstate, nw, memory_order_relaxed);
+    return WS_SEQ(nw);
 }
 /* The op finished without parking: back to IDLE. Only the owner changes an
  * ARMED wait, so a plain store will do. */
-static inline void disarm(weft__task *t, uint32_t seq) {
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, seq, 0, WS_IDLE), memory_order_relaxed);
+static inline void disarm(weft__task *t, weft__seq seq) {
+    atomic_store_explicit(&t->wstate, WS_MAKE(seq, 0, WS_IDLE), memory_order_relaxed);
 }
 
 /* send and recv: the same shape, specialised by the constant `send`.
@@ -191,7 +192,7 @@ static inline __attribute__((always_inline)) int chan_op(weft_chan *c, void *v, 
     if (!c) return WEFT_EINVAL;
     weft__worker *w = weft__worker_self();
     weft__task *t = w ? w->current : NULL;
-    uint32_t seq = 0;
+    weft__seq seq = 0;
     int nc = 0;
     if (t) {
         nc = t->nocancel > 0;
@@ -239,11 +240,11 @@ static inline __attribute__((always_inline)) int chan_op(weft_chan *c, void *v, 
     weft__wq_push(q, &wt);
     if (deadline < 0) {
         /* no timer: the hand-off park. Only a canceler can end it early */
-        rc = weft__park_handoff(w, &c->lock, reason, c);
+        rc = weft__park_handoff(w, seq, &c->lock, reason, c);
     } else {
         /* a timer is a waker that takes no lock: the CAS park (rt_int.h) */
         weft__wait_timer(t, seq, deadline);
-        rc = weft__park(weft__spin_unlock_cb, &c->lock, reason, c);
+        rc = weft__park(seq, weft__spin_unlock_cb, &c->lock, reason, c);
         weft__wait_timer_cancel(t);
     }
     if (rc < 0) { /* timeout or cancel: we may still be queued */
@@ -354,7 +355,7 @@ int weft_select(weft_case *cases, int n, int64_t deadline) {
         unlock_all(&ls);
         return deadline == 0 ? WEFT_EAGAIN : WEFT_ENOTASK;
     }
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) {
         unlock_all(&ls);
@@ -368,7 +369,7 @@ int weft_select(weft_case *cases, int n, int64_t deadline) {
         weft__wq_push(cs->op == WEFT_SEND ? &cs->chan->sendq : &cs->chan->recvq, &wts[i]);
     }
     weft__wait_timer(t, seq, deadline);
-    rc = weft__park(unlock_all, &ls, "select", cases);
+    rc = weft__park(seq, unlock_all, &ls, "select", cases);
     weft__wait_timer_cancel(t);
     /* take our other waiters off their queues */
     lock_all(&ls);

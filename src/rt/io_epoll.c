@@ -66,7 +66,7 @@ static int arm(int epfd, int fd, weft__fdent *fe) {
 
 static int e_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     weft__task *t = w->current;
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) return rc;
     epoll_state *s = w->io;
@@ -84,7 +84,7 @@ static int e_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     }
     weft__spin_unlock(&fe->lock);
     weft__wait_timer(t, seq, deadline);
-    int r = weft__park(NULL, NULL, events & WEFT_POLLIN ? "io read" : "io write",
+    int r = weft__park(seq, NULL, NULL, events & WEFT_POLLIN ? "io read" : "io write",
                        (const void *)(intptr_t)fd);
     weft__wait_timer_cancel(t);
     if (r < 0) {

@@ -147,7 +147,7 @@ static void remove_poll(uring_state *s, uwait *uw) {
 
 static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     weft__task *t = w->current;
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) return rc;
     uring_state *s = w->io;
@@ -166,7 +166,7 @@ static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     io_uring_prep_poll_add(sqe, fd, (unsigned)events);
     io_uring_sqe_set_data64(sqe, wait_ud(&uw));
     weft__wait_timer(t, seq, deadline);
-    int r = weft__park(NULL, NULL, events & WEFT_POLLIN ? "io read" : "io write",
+    int r = weft__park(seq, NULL, NULL, events & WEFT_POLLIN ? "io read" : "io write",
                        (const void *)(intptr_t)fd);
     weft__wait_timer_cancel(t);
     weft__spin_lock(&fe->lock);
@@ -180,7 +180,7 @@ static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     }
 
     /* timed out / cancelled / fd closed: take the request back first */
-    uint32_t seq2;
+    weft__seq seq2;
     weft__wait_begin(t, -1, 1, &seq2);
     uw.rel_seq = seq2;
     weft__worker *cur = weft__worker_self();
@@ -198,7 +198,7 @@ static int u_wait_fd(weft__worker *w, int fd, int events, int64_t deadline) {
     if ((old & K_DONE) && !(old & K_INBOX))
         weft__wait_disarm(t);
     else
-        weft__park(NULL, NULL, "io release", (const void *)(intptr_t)fd);
+        weft__park(seq2, NULL, NULL, "io release", (const void *)(intptr_t)fd);
     return r;
 }
 
@@ -218,7 +218,7 @@ static void drain_inbox(uring_state *s) {
  * contents fail the seq check), hence no TSan. */
 WEFT_NO_TSAN static bool still_waiting(uwait *uw, uint64_t ud) {
     int ks = *(volatile int *)&uw->kstate;
-    uint32_t seq = *(volatile uint32_t *)&uw->wt.seq;
+    weft__seq seq = *(volatile weft__seq *)&uw->wt.seq;
     uint64_t cur = (uint64_t)(uintptr_t)uw | ((uint64_t)(seq & 0x7fff) << 48);
     return cur == ud && !(ks & K_DONE) && (ks & K_WAITING);
 }
@@ -243,7 +243,7 @@ static int handle_cqe(weft__worker *w, uring_state *s, struct io_uring_cqe *cqe)
     }
     uwait *uw = (uwait *)(uintptr_t)(ud & UD_ADDR_MASK);
     weft__task *t = uw->wt.task;
-    uint32_t seq = uw->wt.seq;
+    weft__seq seq = uw->wt.seq;
     int res = cqe->res;
     int old = atomic_fetch_or(&uw->kstate, K_DONE);
     /* from here uw may be gone unless the task waits for us (K_WAITING) */

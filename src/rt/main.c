@@ -228,6 +228,7 @@ int weft_main(weft_fn main_fn, void *arg, const weft_config *cfg) {
     free(weft__R.workers);
     weft__R.workers = NULL;
     weft__io_fdtab_free();
+    weft__sched_stats_print();
     atomic_store(&rt_busy, 0);
     return 0;
 

@@ -22,7 +22,13 @@
  *
  * Parking and waking (the one protocol every wait uses)
  * -----------------------------------------------------
- * t->wstate packs (result:32 | seq:29 | nocancel:1 | state:2). A task that
+ * t->wstate packs (seq:61 | nocancel:1 | state:2) while a wait is IDLE,
+ * ARMED or PARKED, and (result:32 | seq's low 29 bits | nocancel | state)
+ * once WOKEN: the result needs the high word only when no waker can match
+ * any more, so a waker compares all 61 bits of the seq (it would take 2^61
+ * waits of one task, decades at a wait per nanosecond, for an old seq to
+ * come round again), and the owner writes its whole seq back when it moves
+ * a WOKEN wait to IDLE (weft__park is given the seq for that). A task that
  * is about to wait calls weft__wait_begin(), which checks cancellation and
  * the deadline, bumps seq and sets ARMED; it then puts itself on whatever
  * lists it waits on (a channel's queue, a timer, an fd), remembering seq,
@@ -202,15 +208,23 @@ static inline void weft__spin_unlock(uint32_t *l) {
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
-/* ---- wait state: result:32 | seq:29 | nocancel:1 | state:2 ---------------- */
+/* ---- wait state: seq:61 | nocancel:1 | state:2 (IDLE, ARMED, PARKED);
+ * result:32 | seq & WS_SEQ_LO:29 | nocancel:1 | state:2 (WOKEN) ----------- */
 enum { WS_IDLE = 0, WS_ARMED = 1, WS_PARKED = 2, WS_WOKEN = 3 };
+typedef uint64_t weft__seq; /* a wait's sequence number, 61 bits used */
+#define WS_SEQ_MASK ((1ull << 61) - 1)
+#define WS_SEQ_LO 0x1fffffffull
 #define WS_STATE(w) ((uint32_t)(w)&3u)
 #define WS_NC(w) (((uint32_t)(w) >> 2) & 1u)
-#define WS_SEQ(w) (((uint32_t)(w)) >> 3)
+/* the whole seq of an IDLE, ARMED or PARKED word (of a WOKEN one: garbage) */
+#define WS_SEQ(w) ((uint64_t)(w) >> 3)
+/* the result of a WOKEN word */
 #define WS_RESULT(w) ((int32_t)((uint64_t)(w) >> 32))
-#define WS_MAKE(res, seq, nc, st)                                                                  \
-    (((uint64_t)(uint32_t)(res) << 32) | ((uint64_t)((seq)&0x1fffffffu) << 3) |                    \
-     ((uint64_t)(nc) << 2) | (st))
+#define WS_MAKE(seq, nc, st)                                                                       \
+    ((((uint64_t)(seq)&WS_SEQ_MASK) << 3) | ((uint64_t)(nc) << 2) | (uint64_t)(st))
+#define WS_MAKE_WOKEN(res, seq, nc)                                                                \
+    (((uint64_t)(uint32_t)(res) << 32) | (((uint64_t)(seq)&WS_SEQ_LO) << 3) |                      \
+     ((uint64_t)(nc) << 2) | (uint64_t)WS_WOKEN)
 
 /* A task waiting on a list (channel queues, sync primitives, groups, fds).
  * Lives in the waiting task's frame. Lists are circular and doubly linked
@@ -218,7 +232,7 @@ enum { WS_IDLE = 0, WS_ARMED = 1, WS_PARKED = 2, WS_WOKEN = 3 };
 typedef struct weft__waiter {
     struct weft__waiter *next, *prev;
     weft__task *task;
-    uint32_t seq;
+    weft__seq seq;
     int idx; /* select: case index (the wake result); 0 for plain ops */
     int err; /* OUT: 0 or WEFT_ECLOSED, written by the waker after claiming */
     int events;
@@ -268,7 +282,7 @@ typedef struct weft__defer {
 typedef struct weft__timer {
     int64_t when;                          /* absolute ms */
     int32_t idx;                           /* heap index, -1 when not in a heap */
-    uint32_t seq;                          /* wait seq to wake */
+    weft__seq seq;                         /* wait seq to wake */
     weft__task *task;                      /* task to wake with WEFT_ETIMEDOUT */
     weft__worker *owner;                   /* heap it is in */
 } weft__timer;
@@ -360,6 +374,10 @@ struct weft__worker {
     /* the only worker: nobody steals, so the owner's run queue and run-next
      * operations need no locked instruction (sched.c, "Solo") */
     int solo;
+    /* run-next hand-offs this worker took itself, in a row (saturating;
+     * sched.c, handoff_wakep): written by the owner, zeroed by a thief or
+     * the monitor that had to take one */
+    _Atomic uint32_t handoff_local;
     _Atomic uint64_t switches; /* for the starvation monitor */
     /* tasks spawned on / ended on this worker: written by the owner only
      * (no locked instruction on spawn and exit), summed by weft__live_tasks() */
@@ -402,11 +420,15 @@ _Static_assert(offsetof(weft__task, nocancel) + sizeof(int) <= WEFT_CACHELINE,
 _Static_assert(sizeof(weft__waiter) <= WEFT_CACHELINE, "a waiter must fit one cache line");
 /* The wait state word: one 64-bit CAS decides every wake. */
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(uint64_t) == 8, "wstate is one word");
-_Static_assert(WS_STATE(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == WS_WOKEN &&
-                   WS_NC(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == 1 &&
-                   WS_SEQ(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == 0x1fffffffu &&
-                   WS_RESULT(WS_MAKE(-1, 0x1fffffffu, 1, WS_WOKEN)) == -1 &&
-                   WS_RESULT(WS_MAKE(WEFT_ECANCELED, 0, 0, WS_ARMED)) == WEFT_ECANCELED,
+_Static_assert(WS_STATE(WS_MAKE(WS_SEQ_MASK, 1, WS_PARKED)) == WS_PARKED &&
+                   WS_NC(WS_MAKE(WS_SEQ_MASK, 1, WS_PARKED)) == 1 &&
+                   WS_SEQ(WS_MAKE(WS_SEQ_MASK, 1, WS_PARKED)) == WS_SEQ_MASK &&
+                   WS_SEQ(WS_MAKE(WS_SEQ_MASK + 1, 0, WS_ARMED)) == 0 &&
+                   WS_STATE(WS_MAKE_WOKEN(-1, WS_SEQ_MASK, 1)) == WS_WOKEN &&
+                   WS_NC(WS_MAKE_WOKEN(-1, WS_SEQ_MASK, 1)) == 1 &&
+                   (WS_SEQ(WS_MAKE_WOKEN(-1, WS_SEQ_MASK, 1)) & WS_SEQ_LO) == WS_SEQ_LO &&
+                   WS_RESULT(WS_MAKE_WOKEN(-1, WS_SEQ_MASK, 1)) == -1 &&
+                   WS_RESULT(WS_MAKE_WOKEN(WEFT_ECANCELED, 0, 0)) == WEFT_ECANCELED,
                "the wstate fields must not overlap");
 /* Run queue positions are free-running uint32_t: slot = pos % RUNQ_SIZE
  * stays right across the wrap at 2^32 only for a power of two. */
@@ -416,6 +438,24 @@ _Static_assert(RUNQ_SIZE > 0 && (RUNQ_SIZE & (RUNQ_SIZE - 1)) == 0,
  * fields start on a fresh line. */
 _Static_assert(offsetof(weft__worker, id) % WEFT_CACHELINE == 0,
                "the worker's private fields must not share the run queue's last line");
+
+/* ---- scheduler counters (-DWEFT_SCHED_STATS only) --------------------------
+ * Where a second worker's cost comes from: how often workers are woken
+ * through their eventfd, steal, take a run-next task from another worker,
+ * go to sleep, and how often a run-next hand-off skipped its wake-up
+ * (sched.c, handoff_wakep). Relaxed adds on shared counters: a debugging
+ * build only, printed to stderr when weft_main() returns. The plain build
+ * compiles them to nothing. */
+#ifdef WEFT_SCHED_STATS
+enum { WEFT__ST_WAKE, WEFT__ST_STEAL, WEFT__ST_STEAL_NEXT, WEFT__ST_SLEEP,
+       WEFT__ST_HANDOFF_SKIP, WEFT__ST_N };
+extern _Atomic uint64_t weft__sched_stats[WEFT__ST_N];
+#define WEFT__STAT(k) atomic_fetch_add_explicit(&weft__sched_stats[k], 1, memory_order_relaxed)
+void weft__sched_stats_print(void);
+#else
+#define WEFT__STAT(k) ((void)0)
+#define weft__sched_stats_print() ((void)0)
+#endif
 
 /* ---- runtime-wide state -------------------------------------------------- */
 typedef struct weft__rt {
@@ -480,7 +520,10 @@ void weft__ready(weft__task *t);
 /* weft__ready() for a caller that knows its worker w (NULL: not a worker):
  * from a task, t becomes w's run-next task. */
 void weft__ready_from(weft__worker *w, weft__task *t);
-/* The same, with the channel hand-off's common case inline: a task on the
+/* weft__ready_from() for a channel's hand-off to its partner: the wake-up
+ * of an idle worker may be left out (sched.c, handoff_wakep). */
+void weft__ready_chan(weft__worker *w, weft__task *t);
+/* weft__ready_chan(), with the channel hand-off's common case inline: a task on the
  * only worker readies its partner into an empty run-next slot (no other
  * thread reads the slot, and no worker is left to wake: sched.c, "Solo"). */
 static inline void weft__ready_here(weft__worker *w, weft__task *t) {
@@ -489,23 +532,23 @@ static inline void weft__ready_here(weft__worker *w, weft__task *t) {
         atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
         return;
     }
-    weft__ready_from(w, t);
+    weft__ready_chan(w, t);
 }
 /* Start a wait: checks cancellation (unless nocancel), deadline 0 (EAGAIN) and
  * a passed deadline (ETIMEDOUT), then arms t. Returns 0 and the wait's seq in
  * *seq, or the code to return at once (t is then not armed). */
 static inline int weft__wait_begin(weft__task *t, int64_t deadline, int nocancel,
-                                   uint32_t *seqp) {
+                                   weft__seq *seqp) {
     nocancel |= t->nocancel; /* cleanups run with cancellation masked */
     if (!nocancel && atomic_load_explicit(&t->canceled, memory_order_relaxed))
         return WEFT_ECANCELED;
     if (deadline == 0) return WEFT_EAGAIN;
     if (deadline > 0 && deadline <= weft_now()) return WEFT_ETIMEDOUT;
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
-    uint32_t seq = (WS_SEQ(ws) + 1) & 0x1fffffffu;
+    weft__seq seq = (WS_SEQ(ws) + 1) & WS_SEQ_MASK;
     /* a plain store: a cancel that raced with the check above is caught by
      * the park hook, whose CAS is the full barrier of the Dekker pair */
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, seq, nocancel ? 1 : 0, WS_ARMED),
+    atomic_store_explicit(&t->wstate, WS_MAKE(seq, nocancel ? 1 : 0, WS_ARMED),
                           memory_order_release);
     *seqp = seq;
     return 0;
@@ -515,19 +558,20 @@ void weft__wait_disarm(weft__task *t);
 /* Wake t's wait seq with result. Exactly one waker wins; false if the wait
  * was already woken or is not the one named. nocancel waits are woken too
  * (only weft__cancel_task respects nocancel). */
-bool weft__wake(weft__task *t, uint32_t seq, int result);
+bool weft__wake(weft__task *t, weft__seq seq, int result);
 /* The one CAS that decides a wake: ARMED or PARKED wait `seq` -> WOKEN with
  * `result`. cancel: leave a nocancel wait alone. *was_parked tells the winner
  * whether it must ready t (PARKED) or the park hook will (ARMED). Inline:
  * every channel hand-off and lock release goes through it. */
-static inline bool weft__wake_cas(weft__task *t, uint32_t seq, int result, bool cancel,
+static inline bool weft__wake_cas(weft__task *t, weft__seq seq, int result, bool cancel,
                                   bool *was_parked) {
     uint64_t ws = atomic_load(&t->wstate);
     for (;;) {
         uint32_t st = WS_STATE(ws);
-        if (WS_SEQ(ws) != (seq & 0x1fffffffu) || (st != WS_ARMED && st != WS_PARKED)) return false;
+        /* the state first: a WOKEN word holds no whole seq */
+        if ((st != WS_ARMED && st != WS_PARKED) || WS_SEQ(ws) != (seq & WS_SEQ_MASK)) return false;
         if (cancel && WS_NC(ws)) return false;
-        uint64_t nw = WS_MAKE(result, WS_SEQ(ws), WS_NC(ws), WS_WOKEN);
+        uint64_t nw = WS_MAKE_WOKEN(result, seq, WS_NC(ws));
         if (atomic_compare_exchange_weak(&t->wstate, &ws, nw)) {
             *was_parked = st == WS_PARKED;
             return true;
@@ -537,7 +581,7 @@ static inline bool weft__wake_cas(weft__task *t, uint32_t seq, int result, bool 
 /* For wakers holding the lock the waiter is listed under (so the task is
  * PARKED, never ARMED): claim the wake without readying, so data can be
  * copied into the waiter first; then call weft__ready(). */
-static inline bool weft__claim(weft__task *t, uint32_t seq, int result) {
+static inline bool weft__claim(weft__task *t, weft__seq seq, int result) {
     bool parked;
     if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
     /* kept in the plain build: one predictable branch on a value already in
@@ -545,14 +589,16 @@ static inline bool weft__claim(weft__task *t, uint32_t seq, int result) {
     WEFT_ASSERT(parked);
     return true;
 }
-/* Park the current task (armed by wait_begin). unlock(arg), if given, runs
- * after the task has switched out. Returns the wake result. */
-int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj);
+/* Park the current task (armed by wait_begin, which gave it seq). unlock(arg),
+ * if given, runs after the task has switched out. Returns the wake result. */
+int weft__park(weft__seq seq, void (*unlock)(void *), void *arg, const char *reason,
+               const void *obj);
 /* Park a channel wait armed by its owner before it took *lock (see "The
  * hand-off park" above): the hook stores PARKED without a CAS and releases
  * *lock. Only for waits without a timer whose canceled flag was read after
  * the lock was taken. w is the caller's worker. */
-int weft__park_handoff(weft__worker *w, uint32_t *lock, const char *reason, const void *obj);
+int weft__park_handoff(weft__worker *w, weft__seq seq, uint32_t *lock, const char *reason,
+                       const void *obj);
 /* Park on a list guarded by a spinlock the caller holds: the common wait of
  * sync.c and groups. Appends wt, arms the deadline, parks, and on a
  * timeout/cancel unlinks wt. The lock is released on return. */
@@ -607,7 +653,7 @@ void weft__timer_del(weft__timer *tm);
 int64_t weft__timers_run(weft__worker *w, int64_t now);
 void weft__timers_free(weft__worker *w);
 /* Arm the task's timer for the current wait if deadline > 0 (seq from arm). */
-static inline void weft__wait_timer(weft__task *t, uint32_t seq, int64_t deadline) {
+static inline void weft__wait_timer(weft__task *t, weft__seq seq, int64_t deadline) {
     if (deadline <= 0) return;
     t->timer.when = deadline;
     t->timer.seq = seq;

@@ -49,6 +49,20 @@ uint32_t weft__lock_tag_new(void) {
 #endif
 __thread weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
+#ifdef WEFT_SCHED_STATS
+_Atomic uint64_t weft__sched_stats[WEFT__ST_N];
+void weft__sched_stats_print(void) {
+    static const char *names[WEFT__ST_N] = {"eventfd wakes", "steals", "run-next steals",
+                                            "sleeps", "hand-off wakes skipped"};
+    fprintf(stderr, "# weft sched stats:");
+    for (int i = 0; i < WEFT__ST_N; i++) {
+        fprintf(stderr, " %s %llu;", names[i],
+                (unsigned long long)atomic_exchange(&weft__sched_stats[i], 0));
+    }
+    fprintf(stderr, "\n");
+}
+#endif
+
 uint32_t weft__rand(weft__worker *w) {
     /* xorshift64* */
     uint64_t x = w->rng;
@@ -202,7 +216,12 @@ static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) 
         if (n == 0) {
             if (!take_next) return NULL;
             weft__task *t = atomic_load(&v->runnext);
-            if (t && atomic_compare_exchange_strong(&v->runnext, &t, NULL)) return t;
+            if (t && atomic_compare_exchange_strong(&v->runnext, &t, NULL)) {
+                WEFT__STAT(WEFT__ST_STEAL_NEXT);
+                /* its owner did not get to it: wake for hand-offs again */
+                atomic_store_explicit(&v->handoff_local, 0, memory_order_relaxed);
+                return t;
+            }
             return NULL;
         }
         if (n > RUNQ_SIZE / 2) continue; /* inconsistent snapshot */
@@ -218,6 +237,7 @@ static weft__task *runq_steal(weft__worker *w, weft__worker *v, bool take_next) 
         weft__task *t =
             atomic_load_explicit(&w->runq.buf[(mt + n - 1) % RUNQ_SIZE], memory_order_relaxed);
         if (n > 1) atomic_store_explicit(&w->runq.tail, mt + n - 1, memory_order_release);
+        WEFT__STAT(WEFT__ST_STEAL);
         return t;
     }
 }
@@ -266,6 +286,7 @@ static weft__task *global_get(weft__worker *w) {
 /* ---- waking idle workers -------------------------------------------------- */
 
 void weft__worker_wake(weft__worker *w) {
+    WEFT__STAT(WEFT__ST_WAKE);
     uint64_t one = 1;
     ssize_t r = write(w->wakefd, &one, sizeof one);
     (void)r; /* EAGAIN: counter saturated, the worker will wake anyway */
@@ -287,7 +308,43 @@ static void wakep(void) {
     atomic_fetch_sub(&weft__R.nspinning, 1);
 }
 
-static void ready_on(weft__worker *w, weft__task *t, bool next) {
+/* The idle path's part in a run-next hand-off (kept in this one function:
+ * the wake-up policy for hand-offs is here and nowhere else).
+ *
+ * For a channel's hand-off (weft__ready_chan) the waker usually parks soon
+ * after and t runs here at once (a channel ping-pong, a request and its
+ * reply). Waking a sleeping worker for t then
+ * buys nothing and costs a lot: the waker writes the sleeper's eventfd (a
+ * syscall on the hot path), and the woken worker spins SPIN_NS reading this
+ * worker's run queue and switch count (the lines the owner writes on every
+ * switch) before it sleeps again, only to be woken by the next hand-off.
+ * Measured with RT_WORKERS=2 on the ping-pong benchmark: one such cycle per
+ * ~300 round trips, 2.5x the CPU per round trip of one worker.
+ *
+ * So once this worker has taken HANDOFF_QUIET hand-offs in a row itself,
+ * a channel filling its run-next slot wakes nobody. Other wakers (a wait
+ * group's last done, a mutex, an I/O completion) still wake a worker: for
+ * the spawn benchmark on two workers, skipping the wake of its waiting
+ * main task at each batch's end doubled the CPU per spawn (the other worker
+ * was asleep, not spinning, when the next batch was queued). The waker that keeps running
+ * instead is still covered: a worker that is awake anyway takes t after
+ * STEAL_NEXT_NS (steal_any), and the monitor moves it within reach of the
+ * others once this worker has not switched for ~1 ms (weft__sched_unstick).
+ * Either taking t from us zeroes the count, so the next hand-off wakes a
+ * worker again. Work that is queued (spawns, yields, I/O readiness, a task
+ * pushed out of the slot) still wakes a worker as before. */
+#define HANDOFF_QUIET 8
+static inline void handoff_wakep(weft__worker *w) {
+    if (atomic_load_explicit(&w->handoff_local, memory_order_relaxed) >= HANDOFF_QUIET) {
+        WEFT__STAT(WEFT__ST_HANDOFF_SKIP);
+        return;
+    }
+    wakep();
+}
+
+/* next: into w's run-next slot (else queue order); chan: a channel's
+ * hand-off, whose waker usually parks at once (handoff_wakep) */
+static void ready_on(weft__worker *w, weft__task *t, bool next, bool chan) {
     t->state = TASK_RUNNABLE;
     if (!w) {
         global_put(NULL, 0, 0, t);
@@ -303,11 +360,10 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
             old = atomic_exchange(&w->runnext, t);
         }
         if (!old) {
-            /* usually the waker parks next and t runs here at once; if the
-             * waker keeps running instead, a spinning worker takes t after a
-             * few microseconds (steal_any). Costs nothing when no worker is
-             * asleep or one is already spinning. */
-            wakep();
+            if (chan)
+                handoff_wakep(w);
+            else
+                wakep();
             return;
         }
         t = old;
@@ -319,7 +375,11 @@ static void ready_on(weft__worker *w, weft__task *t, bool next) {
 void weft__ready_from(weft__worker *w, weft__task *t) {
     /* from a task: the woken task runs next (hand-off); from the scheduler
      * loop (timers, I/O completions): queue order */
-    ready_on(w, t, w && w->current != NULL);
+    ready_on(w, t, w && w->current != NULL, false);
+}
+
+void weft__ready_chan(weft__worker *w, weft__task *t) {
+    ready_on(w, t, w && w->current != NULL, true);
 }
 
 void weft__ready(weft__task *t) { weft__ready_from(weft__worker_self(), t); }
@@ -375,7 +435,12 @@ static inline weft__task *take_next(weft__worker *w) {
         atomic_store_explicit(&w->runnext, NULL, memory_order_relaxed);
         return t;
     }
-    return atomic_compare_exchange_strong(&w->runnext, &t, NULL) ? t : NULL;
+    if (!atomic_compare_exchange_strong(&w->runnext, &t, NULL)) return NULL;
+    /* one more hand-off taken here (handoff_wakep); saturating, owner-only
+     * but for a thief's zeroing, so a plain load and store */
+    uint32_t h = atomic_load_explicit(&w->handoff_local, memory_order_relaxed);
+    if (h < HANDOFF_QUIET) atomic_store_explicit(&w->handoff_local, h + 1, memory_order_relaxed);
+    return t;
 }
 
 /* Next task from the local queues, or NULL. Fairness: runnext is taken at
@@ -410,10 +475,10 @@ static weft__task *pick_from_task(weft__worker *w) {
 
 void weft__wait_disarm(weft__task *t) {
     uint64_t ws = atomic_load(&t->wstate);
-    atomic_store(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE));
+    atomic_store(&t->wstate, WS_MAKE(WS_SEQ(ws), 0, WS_IDLE));
 }
 
-bool weft__wake(weft__task *t, uint32_t seq, int result) {
+bool weft__wake(weft__task *t, weft__seq seq, int result) {
     bool parked;
     if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
     if (parked) weft__ready(t); /* else the park hook readies it */
@@ -445,7 +510,7 @@ static void park_hook(weft__worker *w, void *a, void *b) {
     bool woken = true;
     while (WS_STATE(ws) == WS_ARMED) {
         if (atomic_compare_exchange_weak(&t->wstate, &ws,
-                                         WS_MAKE(0, WS_SEQ(ws), WS_NC(ws), WS_PARKED))) {
+                                         WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED))) {
             woken = false;
             break;
         }
@@ -457,7 +522,7 @@ static void park_hook(weft__worker *w, void *a, void *b) {
         weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked))
         woken = true;
     if (unlock) unlock(arg);
-    if (woken) ready_on(w, t, false);
+    if (woken) ready_on(w, t, false, false);
 }
 
 void weft__spin_unlock_cb(void *lock) { weft__spin_unlock(lock); }
@@ -472,7 +537,7 @@ static void handoff_hook(weft__worker *w, void *a, void *b) {
     weft__task *t = a;
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
     WEFT_ASSERT(WS_STATE(ws) == WS_ARMED);
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), WS_NC(ws), WS_PARKED),
+    atomic_store_explicit(&t->wstate, WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED),
                           memory_order_release);
     weft__spin_unlock(b);
 }
@@ -484,8 +549,9 @@ static __attribute__((noinline, noreturn)) void smashed(weft__task *t) {
 }
 
 /* The two parks differ only in the hook the next context runs. */
-static inline int park_with(weft__worker *w, void (*hook)(weft__worker *, void *, void *),
-                            void *hook_b, const char *reason, const void *obj) {
+static inline int park_with(weft__worker *w, weft__seq seq,
+                            void (*hook)(weft__worker *, void *, void *), void *hook_b,
+                            const char *reason, const void *obj) {
     weft__task *t = w->current;
     t->wait_reason = reason;
     t->wait_obj = obj;
@@ -504,25 +570,32 @@ static inline int park_with(weft__worker *w, void (*hook)(weft__worker *, void *
      * result nobody gave it */
     WEFT_ASSERT(WS_STATE(ws) == WS_WOKEN);
     /* no waker can act on a WOKEN wait (weft__wake_cas needs ARMED or PARKED), so
-     * a plain store will do: a seq_cst one is a locked instruction */
-    atomic_store_explicit(&t->wstate, WS_MAKE(0, WS_SEQ(ws), 0, WS_IDLE), memory_order_relaxed);
+     * a plain store will do: a seq_cst one is a locked instruction. The WOKEN
+     * word kept only the seq's low bits: the whole seq goes back (the next
+     * wait_begin counts on from it). */
+#ifdef WEFT__LOCK_OWNER /* sanitizer and debug builds: the plain one saves the compare */
+    WEFT_ASSERT((WS_SEQ(ws) & WS_SEQ_LO) == (seq & WS_SEQ_LO));
+#endif
+    atomic_store_explicit(&t->wstate, WS_MAKE(seq, 0, WS_IDLE), memory_order_relaxed);
     return WS_RESULT(ws);
 }
 
-int weft__park(void (*unlock)(void *), void *arg, const char *reason, const void *obj) {
+int weft__park(weft__seq seq, void (*unlock)(void *), void *arg, const char *reason,
+               const void *obj) {
     void *ub[2] = {(void *)unlock, arg};
-    return park_with(weft__worker_self(), park_hook, ub, reason, obj);
+    return park_with(weft__worker_self(), seq, park_hook, ub, reason, obj);
 }
 
-int weft__park_handoff(weft__worker *w, uint32_t *lock, const char *reason, const void *obj) {
-    return park_with(w, handoff_hook, lock, reason, obj);
+int weft__park_handoff(weft__worker *w, weft__seq seq, uint32_t *lock, const char *reason,
+                       const void *obj) {
+    return park_with(w, seq, handoff_hook, lock, reason, obj);
 }
 
 int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t deadline,
                   const char *reason, const void *obj) {
     WEFT_ASSERT_HELD(lock);
     weft__task *t = weft__task_self();
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) {
         weft__spin_unlock(lock);
@@ -533,7 +606,7 @@ int weft__wait_on(uint32_t *lock, weft__waiter **list, weft__waiter *wt, int64_t
     wt->err = 0;
     weft__wq_push(list, wt);
     weft__wait_timer(t, seq, deadline);
-    rc = weft__park(weft__spin_unlock_cb, lock, reason, obj);
+    rc = weft__park(seq, weft__spin_unlock_cb, lock, reason, obj);
     weft__wait_timer_cancel(t);
     if (rc < 0) {
         weft__spin_lock(lock);
@@ -582,7 +655,7 @@ void weft__ready_new(weft__worker *w, weft__task *t) {
         runq_put(w, t);
         wakep();
     } else {
-        ready_on(w, t, false);
+        ready_on(w, t, false, false);
     }
 }
 
@@ -626,7 +699,11 @@ void weft__wake_canceled(weft__task *t) {
         }
     }
     bool parked;
-    if (weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked) weft__ready(t);
+    /* only a PARKED word holds the wait's whole seq; an IDLE one has no wait
+     * to wake, a WOKEN one is taken (and the next wait sees canceled) */
+    if (WS_STATE(ws) == WS_PARKED &&
+        weft__wake_cas(t, WS_SEQ(ws), WEFT_ECANCELED, true, &parked) && parked)
+        weft__ready(t);
 }
 
 /* ---- the scheduler loop ----------------------------------------------------- */
@@ -785,6 +862,7 @@ void weft__sched_loop(weft__worker *w) {
             spin_until = weft_now_ns();  /* no new spin budget: stalled_handoff decides */
             continue;
         }
+        WEFT__STAT(WEFT__ST_SLEEP);
         weft__R.io->poll(w, timeout_ms(w));
         int s = atomic_exchange(&w->sleeping, 0);
         atomic_fetch_sub(&weft__R.nidle, 1);
@@ -803,6 +881,7 @@ bool weft__sched_unstick(weft__worker *w) {
     /* a solo worker's run-next is its own (no other worker could run it) */
     weft__task *t = w->solo ? NULL : atomic_load(&w->runnext);
     if (t && atomic_compare_exchange_strong(&w->runnext, &t, NULL)) {
+        atomic_store_explicit(&w->handoff_local, 0, memory_order_relaxed); /* handoff_wakep */
         global_put(NULL, 0, 0, t);
     }
     wakep();
@@ -852,4 +931,25 @@ void *weft__worker_main(void *arg) {
     weft__sched_loop(w);
     weft__worker_fini(w);
     return NULL;
+}
+
+/* ---- test hooks ------------------------------------------------------------------
+ * For tests/unit/chan.c (wait_seq_*), which declares them itself: the tests
+ * may not include this module's private header. They read and set the wait
+ * sequence number of a task, and wake a task by seq as a stale waker would. */
+void *weft__test_task_self(void) { return weft__task_self(); }
+uint64_t weft__test_wait_seq(void *task) {
+    return WS_SEQ(atomic_load(&((weft__task *)task)->wstate));
+}
+int weft__test_wait_state(void *task) {
+    return (int)WS_STATE(atomic_load(&((weft__task *)task)->wstate));
+}
+/* The calling task's next wait gets seq + 1 (its word is IDLE: it runs). */
+void weft__test_wait_seq_set(uint64_t seq) {
+    weft__task *t = weft__task_self();
+    WEFT_ASSERT(t && WS_STATE(atomic_load(&t->wstate)) == WS_IDLE);
+    atomic_store(&t->wstate, WS_MAKE(seq, 0, WS_IDLE));
+}
+bool weft__test_wake(void *task, uint64_t seq, int result) {
+    return weft__wake(task, seq, result);
 }

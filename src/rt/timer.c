@@ -102,7 +102,7 @@ int64_t weft__timers_run(weft__worker *w, int64_t now) {
         return atomic_load_explicit(&w->tnext, memory_order_relaxed);
     for (;;) {
         weft__task *due[64];
-        uint32_t seq[64];
+        weft__seq seq[64];
         int n = 0;
         weft__spin_lock(&w->tlock);
         while (w->tlen && w->theap[0]->when <= now && n < 64) {
@@ -129,11 +129,11 @@ void weft__timers_free(weft__worker *w) {
 int weft_sleep_until(int64_t deadline) {
     weft__task *t = weft__task_self();
     if (!t) return WEFT_ENOTASK;
-    uint32_t seq;
+    weft__seq seq;
     int rc = weft__wait_begin(t, deadline, 0, &seq);
     if (rc) return rc == WEFT_ETIMEDOUT || rc == WEFT_EAGAIN ? 0 : rc;
     weft__wait_timer(t, seq, deadline);
-    rc = weft__park(NULL, NULL, "sleep", NULL);
+    rc = weft__park(seq, NULL, NULL, "sleep", NULL);
     weft__wait_timer_cancel(t);
     return rc == WEFT_ETIMEDOUT ? 0 : rc;
 }

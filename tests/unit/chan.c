@@ -1630,3 +1630,128 @@ TEST(chan_cancel_lands_while_parking) {
     ASSERT_ERR(weft_chan_send(u, &x, 0), WEFT_EAGAIN); /* no victim left queued */
     weft_chan_free(u);
 }
+
+/* ---- the wait sequence number: 61 bits, and the wrap -------------------------
+ * Test hooks of src/rt/sched.c (not in a header: tests do not include the
+ * runtime's private one). */
+void *weft__test_task_self(void);
+uint64_t weft__test_wait_seq(void *task);
+int weft__test_wait_state(void *task); /* 2: parked */
+void weft__test_wait_seq_set(uint64_t seq);
+_Bool weft__test_wake(void *task, uint64_t seq, int result);
+
+#define SEQ_MAX ((1ull << 61) - 1)
+
+typedef struct {
+    weft_chan *c;
+    weft_wg wg;
+    uint64_t start; /* the parked task's seq before its recv */
+    void *task;
+    _Atomic int armed;
+    int rc;
+    int64_t val;
+    int woke; /* the stale (or right) wake woke it */
+} seq_ctx;
+
+static void wseq_receiver(void *arg) {
+    seq_ctx *x = arg;
+    x->task = weft__test_task_self();
+    weft__test_wait_seq_set(x->start);
+    atomic_store(&x->armed, 1);
+    x->rc = weft_chan_recv(x->c, &x->val, -1); /* parks with seq start + 1 */
+    weft_wg_done(&x->wg);
+}
+
+/* Park a receiver whose wait seq is start + 1; try a stale wake with seq
+ * `stale`; then send it a value. x->woke: whether the stale wake woke it. */
+static void park_and_wake_stale(seq_ctx *x, uint64_t start, uint64_t stale) {
+    int err = 0;
+    x->c = weft_chan_new(sizeof(int64_t), 0, &err);
+    ASSERT(x->c != NULL);
+    weft_wg_init(&x->wg);
+    weft_wg_add(&x->wg, 1);
+    x->start = start;
+    atomic_store(&x->armed, 0);
+    x->rc = 12345;
+    x->val = 0;
+    ASSERT_EQ(weft_go(wseq_receiver, x), 0);
+    while (!atomic_load(&x->armed)) ASSERT_EQ(weft_yield(), 0);
+    /* parked (a wake may not touch a hand-off wait while it is armed) */
+    for (int i = 0; i < 5000 && weft__test_wait_state(x->task) != 2; i++) weft_sleep(1);
+    ASSERT_EQ(weft__test_wait_state(x->task), 2);
+    ASSERT_EQ(weft__test_wait_seq(x->task), (start + 1) & SEQ_MAX);
+    x->woke = weft__test_wake(x->task, stale, WEFT_ETIMEDOUT);
+    int64_t v = 42;
+    if (!x->woke) ASSERT_EQ(weft_chan_send(x->c, &v, -1), 0);
+    ASSERT_EQ(weft_wg_wait(&x->wg, -1), 0);
+    weft_chan_free(x->c);
+}
+
+/* A waker holding the seq of a wait 2^29 waits ago (the old 29-bit seq's
+ * wrap: a timer or an I/O completion that arrives that late) must not match
+ * the current wait; nor one 2^32 waits ago. The right seq does wake it. */
+TEST(wait_seq_old_waker_a_wrap_late_does_not_match) {
+    static seq_ctx x;
+    uint64_t start = (1ull << 29) + 9; /* the recv parks with seq 2^29 + 10 */
+    park_and_wake_stale(&x, start, 10);
+    ASSERT(!x.woke);
+    ASSERT_EQ(x.rc, 0);
+    ASSERT_EQ(x.val, 42);
+    start = (1ull << 32) + 9;
+    park_and_wake_stale(&x, start, 10);
+    ASSERT(!x.woke);
+    ASSERT_EQ(x.rc, 0);
+    ASSERT_EQ(x.val, 42);
+    /* the check can fail: the wait's own seq wakes it with that result */
+    park_and_wake_stale(&x, start, start + 1);
+    ASSERT(x.woke);
+    ASSERT_EQ(x.rc, WEFT_ETIMEDOUT);
+}
+
+/* The seq wraps from 2^61 - 1 to 0: channel hand-offs (prearm's add), timed
+ * waits (the CAS park) and a parked hand-off across the wrap all work. */
+static void seq_echo(void *arg) {
+    seq_ctx *x = arg;
+    int64_t v;
+    while (weft_chan_recv(x->c, &v, -1) == 0) {
+        v++;
+        if (weft_chan_send(x->c, &v, -1) != 0) break;
+    }
+    weft_wg_done(&x->wg);
+}
+
+TEST(wait_seq_wraps_through_zero) {
+    static seq_ctx x;
+    void *self = weft__test_task_self();
+    /* timed waits across the wrap */
+    weft__test_wait_seq_set(SEQ_MAX - 2);
+    for (int i = 0; i < 5; i++) {
+        int64_t t0 = weft_now();
+        ASSERT_EQ(weft_sleep(2), 0);
+        ASSERT_GE(weft_now() - t0, 2);
+    }
+    ASSERT_EQ(weft__test_wait_seq(self), 2); /* SEQ_MAX - 2 + 5, mod 2^61 */
+    /* channel ops, parked and not, across the wrap */
+    int err = 0;
+    x.c = weft_chan_new(sizeof(int64_t), 0, &err);
+    ASSERT(x.c != NULL);
+    weft_wg_init(&x.wg);
+    weft_wg_add(&x.wg, 1);
+    ASSERT_EQ(weft_go(seq_echo, &x), 0);
+    weft__test_wait_seq_set(SEQ_MAX - 3);
+    for (int64_t i = 0; i < 8; i++) {
+        int64_t v = i * 10, r = -1;
+        ASSERT_EQ(weft_chan_send(x.c, &v, -1), 0);
+        ASSERT_EQ(weft_chan_recv(x.c, &r, -1), 0);
+        ASSERT_EQ(r, i * 10 + 1);
+    }
+    ASSERT_EQ(weft__test_wait_seq(self), 12); /* 16 ops from SEQ_MAX - 3 */
+    weft_chan_close(x.c);
+    ASSERT_EQ(weft_wg_wait(&x.wg, -1), 0);
+    weft_chan_free(x.c);
+    /* a parked receiver whose recv armed seq 0 (the wrap itself) */
+    park_and_wake_stale(&x, SEQ_MAX, 1ull << 29);
+    ASSERT(!x.woke);
+    ASSERT_EQ(x.rc, 0);
+    ASSERT_EQ(x.val, 42);
+}

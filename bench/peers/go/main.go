@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -39,12 +40,25 @@ func result(name string, v float64, unit string) {
 	fmt.Printf("RESULT %s %.6g %s\n", name, v, unit)
 }
 
+// cpuNow: the process's CPU time (user + system, every thread) in ns, from
+// getrusage(RUSAGE_SELF) like bench/micro/rt.c's cpu_now_ns. The *_cpu_ns
+// results divide it by the operations, so "x Go" can use CPU time, which a
+// machine shared with other work disturbs less than the wall clock.
+func cpuNow() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fmt.Fprintln(os.Stderr, "getrusage:", err)
+		os.Exit(1)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
 // 1. Two goroutines calling runtime.Gosched() in a loop on one P.
 func benchSwitch() {
 	var wg sync.WaitGroup
 	per := switchN / 2
 	wg.Add(2)
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuNow()
 	for i := 0; i < 2; i++ {
 		go func() {
 			for j := 0; j < per; j++ {
@@ -54,14 +68,15 @@ func benchSwitch() {
 		}()
 	}
 	wg.Wait()
-	el := time.Since(t0)
+	el, cel := time.Since(t0), cpuNow()-c0
 	result("switch_ns", float64(el.Nanoseconds())/float64(switchN), "ns")
+	result("switch_cpu_ns", float64(cel)/float64(switchN), "ns")
 }
 
 // 2. Spawn+exit of trivial goroutines in batches of 1000, one P.
 func benchSpawn() {
 	var wg sync.WaitGroup
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuNow()
 	for b := 0; b < spawnN/spawnB; b++ {
 		wg.Add(spawnB)
 		for i := 0; i < spawnB; i++ {
@@ -69,8 +84,9 @@ func benchSpawn() {
 		}
 		wg.Wait()
 	}
-	el := time.Since(t0)
+	el, cel := time.Since(t0), cpuNow()-c0
 	result("spawn_ns", float64(el.Nanoseconds())/float64(spawnN), "ns")
+	result("spawn_cpu_ns", float64(cel)/float64(spawnN), "ns")
 }
 
 // 3. Unbuffered channel round trip, one P.
@@ -84,7 +100,7 @@ func benchPingPong() {
 		}
 		close(done)
 	}()
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuNow()
 	for i := 0; i < pingN; i++ {
 		ping <- i
 		if r := <-pong; r != i+1 {
@@ -92,10 +108,11 @@ func benchPingPong() {
 			os.Exit(1)
 		}
 	}
-	el := time.Since(t0)
+	el, cel := time.Since(t0), cpuNow()-c0
 	close(ping)
 	<-done
 	result("pingpong_ns", float64(el.Nanoseconds())/float64(pingN), "ns")
+	result("pingpong_cpu_ns", float64(cel)/float64(pingN), "ns")
 }
 
 // 4. Buffered (cap 1024) channel of int64, one producer, one consumer, 2 Ps.
@@ -155,7 +172,7 @@ func benchPark() {
 	release.Add(1)
 	exited.Add(parkN)
 	rss0 := rssBytes()
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuNow()
 	for i := 0; i < parkN; i++ {
 		go func() {
 			started.Add(1)
@@ -166,7 +183,7 @@ func benchPark() {
 	for started.Load() < parkN {
 		runtime.Gosched()
 	}
-	el := time.Since(t0)
+	el, cel := time.Since(t0), cpuNow()-c0
 	time.Sleep(20 * time.Millisecond) // let the last ones actually park
 	rss1 := rssBytes()
 	t1 := time.Now()
@@ -174,6 +191,7 @@ func benchPark() {
 	exited.Wait()
 	rel := time.Since(t1)
 	result("park1m_spawn_ms", float64(el.Nanoseconds())/1e6, "ms")
+	result("park1m_spawn_cpu_ms", float64(cel)/1e6, "ms")
 	result("park1m_rss_per_task_bytes", float64(rss1-rss0)/float64(parkN), "B")
 	fmt.Printf("# park1m: rss before %d B, after %d B; release+exit of all %.1f ms\n",
 		rss0, rss1, float64(rel.Nanoseconds())/1e6)
