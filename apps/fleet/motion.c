@@ -71,6 +71,8 @@ typedef struct slot {
 } slot;
 
 #define CHUNK_COLS 19
+#define CHUNK_MAX_ROWS 16 /* a STORE_CHUNK size: 16 x 19 = 304 arguments */
+_Static_assert(CHUNK_MAX_ROWS * CHUNK_COLS <= 1024, "a chunk INSERT's arguments fit weft_db's limit");
 
 typedef struct chunk_row {
     int64_t device_id;
@@ -131,7 +133,9 @@ static int flush(motion_map *m, store_tx *tx, weft_db_err *e, int64_t deadline) 
     size_t i = 0;
     while (rc == 0 && i < m->nout) {
         size_t left = m->nout - i;
-        int c = store_chunk(left > 64 ? 64 : (int)left), rows = STORE_CHUNK[c];
+        /* at most CHUNK_MAX_ROWS a statement: 64 rows x 19 columns is over
+         * the PostgreSQL driver's 1,024 arguments a statement */
+        int c = store_chunk(left > CHUNK_MAX_ROWS ? CHUNK_MAX_ROWS : (int)left), rows = STORE_CHUNK[c];
         for (int r = 0; r < rows; r++) bind_chunk(&m->args[r * CHUNK_COLS], &m->out[i + (size_t)r], m->thr);
         rc = store_tx_exec(tx, m->ins_sql[c], m->args, rows * CHUNK_COLS, NULL, e, deadline);
         i += (size_t)rows;
