@@ -30,9 +30,10 @@ LABELS = {
     "go-ptr": "Go net/http, map of pointers, GC defaults",
     "go-gogc": "Go net/http, map by value, GOGC tuned",
     "rust": "Rust axum + tokio current_thread, sharded HashMap",
+    "weft-base": "weft at BASE (the old side of an A/B, 1 worker)",
 }
 COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "go-ptr": "#98df8a", "go-gogc": "#bcbd22",
-          "rust": "#d62728"}
+          "rust": "#d62728", "weft-base": "#9467bd"}
 FIELDS = ("p50_us", "p99_us", "p999_us", "max_us")
 GOAL_US = 1000
 MIN_ROUNDS = 3  # fewer clean rounds give no noise band to judge by
@@ -224,8 +225,9 @@ def markdown(doc):
     L.append("")
     L.append("## Setup")
     L.append("")
-    for k in ("machine", "weft_commit", "cc", "go", "rustc", "crates", "command"):
-        L.append("- %s: `%s`" % (k, m[k]))
+    for k in ("machine", "weft_commit", "base", "cc", "go", "rustc", "crates", "command"):
+        if k != "base" or m.get(k):
+            L.append("- %s: `%s`" % (k, m.get(k)))
     for name, p in m["programs"].items():
         if p.get("server_cmd"):
             L.append("- %s server: `%s`" % (name, p["server_cmd"]))
@@ -300,7 +302,7 @@ def build(work, out, progs):
         "generator_pin": m.get("generator_pin"), "weft_commit": m.get("weft_commit"),
         "versions": {k: m.get(k) for k in ("cc", "go", "rustc", "crates")},
         "cc": m.get("cc"), "go": m.get("go"), "rustc": m.get("rustc"), "crates": m.get("crates"),
-        "command": m.get("command"),
+        "command": m.get("command"), "base": m.get("base", ""),
         "rate": g.get("rate"), "duration_s": g.get("duration_s"), "warmup_s": g.get("warmup_s"),
         "window_s": g.get("window_s", 10), "users": g.get("users"), "update_pct": g.get("update_pct"),
         "conns": g.get("conns"), "rounds": max([len(p.get("rounds", [])) for p in programs.values()] + [0]),
