@@ -31,6 +31,11 @@
 #                     same rotated rounds as the others: an old/new A/B of a
 #                     weft change, e.g. BASE=main PROGS="weft weft-base"
 #   PORT0=18700       first port; the programs use PORT0..PORT0+5
+#   SERVER_FIFO=N     run the servers at SCHED_FIFO priority N (chrt -f N): on
+#                     a busy machine the server then runs whenever it has work
+#                     and idles between requests as on a quiet one, so its CPU
+#                     per request includes what it spends idling (a spinning
+#                     idle loop shows); the result file says so
 # Ports 18700..18705 by default.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,6 +92,16 @@ else WHY[rust]="not selected"; fi
 pin_to 0
 SERVER_PIN=("${PIN[@]}")
 SERVER_PINNED=$PINNED
+SERVER_FIFO=${SERVER_FIFO:-}
+if [ -n "$SERVER_FIFO" ]; then
+    if chrt -f "$SERVER_FIFO" true 2>/dev/null; then
+        SERVER_PIN=(chrt -f "$SERVER_FIFO" "${SERVER_PIN[@]}")
+        SERVER_PINNED="$SERVER_PINNED, at SCHED_FIFO priority $SERVER_FIFO (chrt -f $SERVER_FIFO)"
+    else
+        log "SERVER_FIFO=$SERVER_FIFO: chrt -f failed (no permission?); servers at normal priority"
+        SERVER_FIFO=""
+    fi
+fi
 pin_to 1
 GEN_PIN=("${PIN[@]}")
 GEN_PINNED=$PINNED
@@ -165,7 +180,7 @@ done
     echo "go=$(first_out go version)"
     echo "rustc=$(first_out rustc --version)"
     echo "crates=$(awk '/^name = / { gsub(/"/, "", $3); n = $3 } /^version = / && (n == "axum" || n == "tokio" || n == "hyper" || n == "serde_json") { gsub(/"/, "", $3); printf "%s %s, ", n, $3 }' bench/peers/gc-rust/Cargo.lock | sed 's/, $//')"
-    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\" GO_GOGC=$GO_GOGC${BASE:+ BASE=$BASE} make bench-gc"
+    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\" GO_GOGC=$GO_GOGC${BASE:+ BASE=$BASE}${SERVER_FIFO:+ SERVER_FIFO=$SERVER_FIFO} make bench-gc"
     if [ -n "$BASE" ]; then echo "base=$BASE ($BASE_SHA)"; fi
 } >"$WORK/meta"
 python3 bench/tools/gc_report.py "$WORK" "$OUT" "${PROGS[@]}"

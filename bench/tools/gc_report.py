@@ -80,6 +80,19 @@ def rounds_of(work, prog):
     return out, fails
 
 
+def cpu_cell(p, rounds):
+    c, rg = p.get("server_cpu_us_per_req"), p.get("server_cpu_us_per_req_range")
+    if c is None:
+        return "n/a"
+    return "%s (%s–%s)" % (c, rg[0], rg[1]) if rounds > 1 and rg else str(c)
+
+
+def cpu_per_req(o):
+    """Server CPU µs per request of one gcload run (its measured part)."""
+    cpu, n = o.get("server_cpu_s", -1), o["overall"]["count"]
+    return round(cpu * 1e6 / n, 2) if cpu is not None and cpu >= 0 and n else None
+
+
 def summarise(prog, runs, fails):
     p = {"label": LABELS.get(prog, prog), "rounds_ok": len(runs), "failures": fails}
     if not runs:
@@ -93,8 +106,10 @@ def summarise(prog, runs, fails):
     p["overall_range"] = {k: [min(o["overall"][k] for o in runs), max(o["overall"][k] for o in runs)]
                           for k in FIELDS}
     p["rss_kb"] = {"after_load": med["_rss_after_load"], "max": med["rss_kb"]["max"]}
-    cpu, n = med.get("server_cpu_s", -1), med["overall"]["count"]
-    p["server_cpu_us_per_req"] = round(cpu * 1e6 / n, 2) if cpu >= 0 and n else None
+    p["server_cpu_us_per_req"] = cpu_per_req(med)
+    cpus = [c for c in (cpu_per_req(o) for o in runs) if c is not None]
+    # CPU time is less load-sensitive than latency: its own range over the rounds
+    p["server_cpu_us_per_req_range"] = [min(cpus), max(cpus)] if cpus else None
     p["achieved_rps"] = med["achieved_rps"]
     p["errors"] = med["errors"]
     p["non2xx"] = med["non2xx"]
@@ -102,7 +117,8 @@ def summarise(prog, runs, fails):
     p["median_round"] = med["_round"]
     p["rounds"] = [{"round": o["_round"], "overall": {k: o["overall"][k] for k in FIELDS},
                     "rss_kb": {"after_load": o["_rss_after_load"], "max": o["rss_kb"]["max"]},
-                    "errors": o["errors"], "non2xx": o["non2xx"], "note": o["_note"]}
+                    "errors": o["errors"], "non2xx": o["non2xx"], "note": o["_note"],
+                    "server_cpu_us_per_req": cpu_per_req(o)}
                    for o in runs]
     return p
 
@@ -186,7 +202,7 @@ def markdown(doc):
         L.append("| %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %d |" % (
             p["label"], cell("p50_us"), cell("p99_us"), cell("p999_us"), cell("max_us"),
             ms(worst), p["rss_kb"]["after_load"] / 1024, p["rss_kb"]["max"] / 1024,
-            p["server_cpu_us_per_req"], p["errors"] + p["unanswered"]))
+            cpu_cell(p, m["rounds"]), p["errors"] + p["unanswered"]))
     L.append("")
     g = m["goal"]
     L.append("**Goal for weft (%s): %s** — %s." % (
