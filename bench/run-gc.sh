@@ -26,7 +26,17 @@
 #   CONNS=64          generator connections (one request in flight on each)
 #   PROGS="weft go rust"   also: go-ptr (entries by pointer), go-gogc (GOGC=$GO_GOGC, default 400)
 #   OUT=bench/results/gc-DATE   (.md, .json, .svg)
-# Ports 18700..18704.
+#   BASE=<git ref>    with "weft-base" in PROGS: apps/readstates built from that ref
+#                     (git archive into a temporary directory), run in the
+#                     same rotated rounds as the others: an old/new A/B of a
+#                     weft change, e.g. BASE=main PROGS="weft weft-base"
+#   PORT0=18700       first port; the programs use PORT0..PORT0+5
+#   SERVER_FIFO=N     run the servers at SCHED_FIFO priority N (chrt -f N): on
+#                     a busy machine the server then runs whenever it has work
+#                     and idles between requests as on a quiet one, so its CPU
+#                     per request includes what it spends idling (a spinning
+#                     idle loop shows); the result file says so
+# Ports 18700..18705 by default.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -52,22 +62,46 @@ GO_GOGC=${GO_GOGC:-400}
 read -r -a PROGS <<<"${PROGS:-weft go rust}"
 DATE=$(date -u +%Y-%m-%d)
 OUT=${OUT:-bench/results/gc-$DATE}
-declare -A PORT=([weft]=18700 [go]=18701 [rust]=18702 [go-ptr]=18703 [go-gogc]=18704)
+PORT0=${PORT0:-18700}
+declare -A PORT=([weft]=$PORT0 [go]=$((PORT0 + 1)) [rust]=$((PORT0 + 2)) [go-ptr]=$((PORT0 + 3))
+    [go-gogc]=$((PORT0 + 4)) [weft-base]=$((PORT0 + 5)))
 
 # ---- build ------------------------------------------------------------------
 if build weft "$WORK/build-weft.log" make --no-print-directory build/apps/readstates; then
     BIN[weft]=$ROOT/build/apps/readstates
 else WHY[weft]="build failed"; fi
+wants() { [[ " ${PROGS[*]} " == *" $1 "* ]]; }
+BASE=${BASE:-}
+BASE_SHA=$([ -n "$BASE" ] && git rev-parse --short "$BASE" 2>/dev/null || echo "?")
+if [ -n "$BASE" ] && wants weft-base; then # the old side of an A/B: the same app from BASE
+    mkdir -p "$WORK/base"
+    if git archive "$BASE" 2>"$WORK/build-base.log" | tar -x -C "$WORK/base" &&
+        build weft-base "$WORK/build-base.log" make -C "$WORK/base" --no-print-directory -j2 build/apps/readstates; then
+        BIN[weft-base]=$WORK/base/build/apps/readstates
+    else WHY[weft-base]="build of $BASE failed"; fi
+else WHY[weft-base]="BASE not set"; fi
 build gcload "$WORK/build-gcload.log" "${CC:-cc}" -O2 -std=c11 -Wall -Wextra -o "$WORK/gcload" \
     bench/tools/gcload.c || { log "cannot build the load generator"; exit 1; }
-build_go_peer go bench/peers/gc-go gc-go
-build_rust_peer rust bench/peers/gc-rust weft-bench-gc-rust
+if wants go || wants go-ptr || wants go-gogc; then build_go_peer go bench/peers/gc-go gc-go
+else WHY[go]="not selected"; fi
+if wants rust; then build_rust_peer rust bench/peers/gc-rust weft-bench-gc-rust
+else WHY[rust]="not selected"; fi
 [ -n "${BIN[go]:-}" ] && BIN[go-ptr]=${BIN[go]} && BIN[go-gogc]=${BIN[go]}
 [ -n "${WHY[go]:-}" ] && WHY[go-ptr]=${WHY[go]} && WHY[go-gogc]=${WHY[go]}
 
 pin_to 0
 SERVER_PIN=("${PIN[@]}")
 SERVER_PINNED=$PINNED
+SERVER_FIFO=${SERVER_FIFO:-}
+if [ -n "$SERVER_FIFO" ]; then
+    if chrt -f "$SERVER_FIFO" true 2>/dev/null; then
+        SERVER_PIN=(chrt -f "$SERVER_FIFO" "${SERVER_PIN[@]}")
+        SERVER_PINNED="$SERVER_PINNED, at SCHED_FIFO priority $SERVER_FIFO (chrt -f $SERVER_FIFO)"
+    else
+        log "SERVER_FIFO=$SERVER_FIFO: chrt -f failed (no permission?); servers at normal priority"
+        SERVER_FIFO=""
+    fi
+fi
 pin_to 1
 GEN_PIN=("${PIN[@]}")
 GEN_PINNED=$PINNED
@@ -76,6 +110,7 @@ server_cmd() { # prog -> SCMD
     local p=$1
     case $p in
     weft) SCMD=("${BIN[weft]}" --port "${PORT[weft]}" --workers 1 --users "$USERS") ;;
+    weft-base) SCMD=("${BIN[weft-base]}" --port "${PORT[weft-base]}" --workers 1 --users "$USERS") ;;
     go) SCMD=(env -u GOGC -u GOMEMLIMIT "${BIN[go]}" -port "${PORT[go]}" -users "$USERS") ;;
     go-ptr) SCMD=(env -u GOGC -u GOMEMLIMIT "${BIN[go]}" -port "${PORT[go-ptr]}" -users "$USERS" -ptr) ;;
     go-gogc) SCMD=(env GOGC="$GO_GOGC" -u GOMEMLIMIT "${BIN[go]}" -port "${PORT[go-gogc]}" -users "$USERS") ;;
@@ -145,7 +180,8 @@ done
     echo "go=$(first_out go version)"
     echo "rustc=$(first_out rustc --version)"
     echo "crates=$(awk '/^name = / { gsub(/"/, "", $3); n = $3 } /^version = / && (n == "axum" || n == "tokio" || n == "hyper" || n == "serde_json") { gsub(/"/, "", $3); printf "%s %s, ", n, $3 }' bench/peers/gc-rust/Cargo.lock | sed 's/, $//')"
-    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\" GO_GOGC=$GO_GOGC make bench-gc"
+    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\" GO_GOGC=$GO_GOGC${BASE:+ BASE=$BASE}${SERVER_FIFO:+ SERVER_FIFO=$SERVER_FIFO} make bench-gc"
+    if [ -n "$BASE" ]; then echo "base=$BASE ($BASE_SHA)"; fi
 } >"$WORK/meta"
 python3 bench/tools/gc_report.py "$WORK" "$OUT" "${PROGS[@]}"
 log "wrote $OUT.md, $OUT.json, $OUT.svg"

@@ -51,6 +51,8 @@
 #   BENCH_WARMUP=3         seconds of wrk warm-up before each measured run
 #   BENCH_CONNS=256        wrk connections
 #   BENCH_PIPELINE=16      pipeline depth of the pipelined run
+#   BENCH_RUNS="plaintext json pipelined"  the throughput runs (commas or spaces; make bench-quick
+#                          leaves out pipelined: the report's table has no row for it)
 #   BENCH_IDLE_CONNS=10000 idle connections of the memory test (0: skip it)
 #   BENCH_LAT_DURATION=10  seconds of each measured openloop run (0: skip them)
 #   BENCH_LAT_WARMUP=2     seconds of openloop warm-up inside each run (not counted)
@@ -298,7 +300,11 @@ done
 
 # ---- phase 2: throughput (wrk, closed loop) -------------------------------------
 
-RUNS=(plaintext json pipelined)
+BENCH_RUNS=${BENCH_RUNS:-plaintext json pipelined}
+read -r -a RUNS <<<"${BENCH_RUNS//,/ }"
+for run in "${RUNS[@]}"; do
+    case $run in plaintext | json | pipelined) ;; *) echo "run-http: BENCH_RUNS: no run '$run' (plaintext json pipelined)" >&2; exit 2 ;; esac
+done
 
 wrk_args() { # run port -> WRK array
     local run=$1 port=$2
@@ -511,6 +517,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "warmup=$WARMUP"
     echo "conns=$CONNS"
     echo "pipeline=$PIPELINE"
+    echo "runs=${RUNS[*]}"
     echo "idle_conns=$IDLE_CONNS"
     echo "oha_duration=$OHA_DURATION"
     echo "oha_conns=$OHA_CONNS"
@@ -571,6 +578,7 @@ if na:
 D, C, PL = meta["duration"], meta["conns"], meta["pipeline"]
 R = int(meta["rounds"])
 THR = [("plaintext", "/plaintext"), ("json", "/json"), ("pipelined", f"/plaintext pipelined ×{PL}")]
+THR = [t for t in THR if t[0] in meta.get("runs", "plaintext json pipelined").split()]  # BENCH_RUNS
 w(f"**Throughput: {R} round(s)** (BENCH_ROUNDS). Each round runs every program once on a fresh server; "
   "the order rotates by one program per round and even rounds run it backwards "
   f"({meta.get('round_order', '')}). Each cell: the median of the rounds, (min–max) over the rounds, "

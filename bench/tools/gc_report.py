@@ -30,9 +30,10 @@ LABELS = {
     "go-ptr": "Go net/http, map of pointers, GC defaults",
     "go-gogc": "Go net/http, map by value, GOGC tuned",
     "rust": "Rust axum + tokio current_thread, sharded HashMap",
+    "weft-base": "weft at BASE (the old side of an A/B, 1 worker)",
 }
 COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "go-ptr": "#98df8a", "go-gogc": "#bcbd22",
-          "rust": "#d62728"}
+          "rust": "#d62728", "weft-base": "#9467bd"}
 FIELDS = ("p50_us", "p99_us", "p999_us", "max_us")
 GOAL_US = 1000
 MIN_ROUNDS = 3  # fewer clean rounds give no noise band to judge by
@@ -79,6 +80,19 @@ def rounds_of(work, prog):
     return out, fails
 
 
+def cpu_cell(p, rounds):
+    c, rg = p.get("server_cpu_us_per_req"), p.get("server_cpu_us_per_req_range")
+    if c is None:
+        return "n/a"
+    return "%s (%s–%s)" % (c, rg[0], rg[1]) if rounds > 1 and rg else str(c)
+
+
+def cpu_per_req(o):
+    """Server CPU µs per request of one gcload run (its measured part)."""
+    cpu, n = o.get("server_cpu_s", -1), o["overall"]["count"]
+    return round(cpu * 1e6 / n, 2) if cpu is not None and cpu >= 0 and n else None
+
+
 def summarise(prog, runs, fails):
     p = {"label": LABELS.get(prog, prog), "rounds_ok": len(runs), "failures": fails}
     if not runs:
@@ -92,8 +106,10 @@ def summarise(prog, runs, fails):
     p["overall_range"] = {k: [min(o["overall"][k] for o in runs), max(o["overall"][k] for o in runs)]
                           for k in FIELDS}
     p["rss_kb"] = {"after_load": med["_rss_after_load"], "max": med["rss_kb"]["max"]}
-    cpu, n = med.get("server_cpu_s", -1), med["overall"]["count"]
-    p["server_cpu_us_per_req"] = round(cpu * 1e6 / n, 2) if cpu >= 0 and n else None
+    p["server_cpu_us_per_req"] = cpu_per_req(med)
+    cpus = [c for c in (cpu_per_req(o) for o in runs) if c is not None]
+    # CPU time is less load-sensitive than latency: its own range over the rounds
+    p["server_cpu_us_per_req_range"] = [min(cpus), max(cpus)] if cpus else None
     p["achieved_rps"] = med["achieved_rps"]
     p["errors"] = med["errors"]
     p["non2xx"] = med["non2xx"]
@@ -101,7 +117,8 @@ def summarise(prog, runs, fails):
     p["median_round"] = med["_round"]
     p["rounds"] = [{"round": o["_round"], "overall": {k: o["overall"][k] for k in FIELDS},
                     "rss_kb": {"after_load": o["_rss_after_load"], "max": o["rss_kb"]["max"]},
-                    "errors": o["errors"], "non2xx": o["non2xx"], "note": o["_note"]}
+                    "errors": o["errors"], "non2xx": o["non2xx"], "note": o["_note"],
+                    "server_cpu_us_per_req": cpu_per_req(o)}
                    for o in runs]
     return p
 
@@ -185,7 +202,7 @@ def markdown(doc):
         L.append("| %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %d |" % (
             p["label"], cell("p50_us"), cell("p99_us"), cell("p999_us"), cell("max_us"),
             ms(worst), p["rss_kb"]["after_load"] / 1024, p["rss_kb"]["max"] / 1024,
-            p["server_cpu_us_per_req"], p["errors"] + p["unanswered"]))
+            cpu_cell(p, m["rounds"]), p["errors"] + p["unanswered"]))
     L.append("")
     g = m["goal"]
     L.append("**Goal for weft (%s): %s** — %s." % (
@@ -224,8 +241,9 @@ def markdown(doc):
     L.append("")
     L.append("## Setup")
     L.append("")
-    for k in ("machine", "weft_commit", "cc", "go", "rustc", "crates", "command"):
-        L.append("- %s: `%s`" % (k, m[k]))
+    for k in ("machine", "weft_commit", "base", "cc", "go", "rustc", "crates", "command"):
+        if k != "base" or m.get(k):
+            L.append("- %s: `%s`" % (k, m.get(k)))
     for name, p in m["programs"].items():
         if p.get("server_cmd"):
             L.append("- %s server: `%s`" % (name, p["server_cmd"]))
@@ -300,7 +318,7 @@ def build(work, out, progs):
         "generator_pin": m.get("generator_pin"), "weft_commit": m.get("weft_commit"),
         "versions": {k: m.get(k) for k in ("cc", "go", "rustc", "crates")},
         "cc": m.get("cc"), "go": m.get("go"), "rustc": m.get("rustc"), "crates": m.get("crates"),
-        "command": m.get("command"),
+        "command": m.get("command"), "base": m.get("base", ""),
         "rate": g.get("rate"), "duration_s": g.get("duration_s"), "warmup_s": g.get("warmup_s"),
         "window_s": g.get("window_s", 10), "users": g.get("users"), "update_pct": g.get("update_pct"),
         "conns": g.get("conns"), "rounds": max([len(p.get("rounds", [])) for p in programs.values()] + [0]),

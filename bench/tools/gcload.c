@@ -20,79 +20,16 @@
  * {start, max}, server_cpu_s.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "latwin.h"
-
-typedef struct conn {
-    int fd;
-    int busy;      /* a request is in flight */
-    int queued;    /* on the idle stack */
-    int64_t due;   /* its due time, ns */
-    size_t have;   /* response bytes read so far */
-    char buf[4096];
-} conn;
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static struct sockaddr_in addr;
-static int ep;
-static conn *cs;
-static int *idle, nidle;
-static uint64_t errors;
-
-static int dial(void) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
-}
-
-static void push_idle(int i) {
-    if (cs[i].queued) return;
-    cs[i].queued = 1;
-    idle[nidle++] = i;
-}
-
-/* The stream of connection i is lost: its request (if any) failed; dial
- * again and make it available. */
-static void redial(int i) {
-    conn *c = &cs[i];
-    if (c->busy) errors++;
-    c->busy = 0;
-    c->have = 0;
-    if (c->fd >= 0) {
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-    }
-    c->fd = dial();
-    if (c->fd < 0) return;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-    push_idle(i);
-}
+#include "loadconn.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t next_rand(void) {
@@ -169,23 +106,13 @@ int main(int argc, char **argv) {
     if (rate <= 0 || secs <= 0 || warm < 0 || win_s <= 0 || nconn <= 0 || nconn > 10000 ||
         users == 0 || upd_pct < 0 || upd_pct > 100 || port <= 0 || port > 65535)
         return usage();
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return usage();
-
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    cs = calloc((size_t)nconn, sizeof *cs);
-    idle = malloc(sizeof(int) * (size_t)nconn);
-    for (int i = 0; i < nconn; i++) {
-        cs[i].fd = dial();
-        if (cs[i].fd < 0) {
-            fprintf(stderr, "gcload: connect to %s:%d: %s\n", host, port, strerror(errno));
-            return 1;
-        }
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
-        push_idle(i);
+    lc_pool pool;
+    if (lc_open(&pool, host, port, nconn) < 0) {
+        if (errno == EINVAL) return usage();
+        fprintf(stderr, "gcload: connect to %s:%d: %s\n", host, port, strerror(errno));
+        return 1;
     }
+    lc_conn *cs = pool.cs;
     long nwin = (long)(secs / win_s + 0.999999);
     lat_hist *wins = calloc((size_t)nwin, sizeof *wins), *all = calloc(1, sizeof *all);
     long *wrss = calloc((size_t)nwin, sizeof *wrss);
@@ -194,14 +121,14 @@ int main(int argc, char **argv) {
     double cpu0 = -1, cpu1 = -1;
 
     uint64_t sent = 0, done = 0, non2xx = 0, updates = 0;
-    int64_t t0 = now_ns(), from = t0 + (int64_t)(warm * 1e9), win_ns = (int64_t)(win_s * 1e9);
+    int64_t t0 = lc_now_ns(), from = t0 + (int64_t)(warm * 1e9), win_ns = (int64_t)(win_s * 1e9);
     int64_t stop = t0 + (int64_t)((warm + secs) * 1e9), hard_stop = stop + 10000000000LL;
     int64_t next_sample = t0;
     int measuring = 0;
     struct epoll_event evs[256];
     char req[256];
     for (;;) {
-        int64_t now = now_ns();
+        int64_t now = lc_now_ns();
         if (!measuring && now >= from) {
             measuring = 1;
             if (pid) cpu0 = cpu_s(pid);
@@ -215,14 +142,13 @@ int main(int argc, char **argv) {
         }
         for (;;) { /* send what is due while connections are free */
             int64_t due = sched_due(t0, sent, rate);
-            if (due > now || due >= stop || nidle == 0) break;
-            int ci = idle[--nidle];
-            conn *c = &cs[ci];
-            c->queued = 0;
+            if (due > now || due >= stop || pool.nidle == 0) break;
+            int ci = lc_pop_idle(&pool);
+            lc_conn *c = &cs[ci];
             c->busy = 1;
             sent++;
             if (c->fd < 0) { /* its redial failed: this request fails, try again */
-                redial(ci);
+                lc_redial(&pool, ci);
                 continue;
             }
             uint64_t u = next_rand() % users + 1;
@@ -243,24 +169,24 @@ int main(int argc, char **argv) {
             }
             c->due = due;
             c->have = 0;
-            if (write(c->fd, req, (size_t)len) != len) redial(ci); /* < 256 bytes: all or lost */
+            if (write(c->fd, req, (size_t)len) != len) lc_redial(&pool, ci); /* < 256 bytes: all or lost */
         }
-        if (now >= stop && done + errors >= sent) break;
+        if (now >= stop && done + pool.errors >= sent) break;
         if (now >= hard_stop) break;
         int64_t next_due = sched_due(t0, sent, rate);
         /* spin when the next send is close (this core is the generator's),
          * sleep in epoll otherwise */
-        int timeout = (nidle && next_due < stop && next_due - now < 2000000) ? 0 : 1;
-        int n = epoll_wait(ep, evs, 256, timeout);
-        now = now_ns();
+        int timeout = (pool.nidle && next_due < stop && next_due - now < 2000000) ? 0 : 1;
+        int n = epoll_wait(pool.ep, evs, 256, timeout);
+        now = lc_now_ns();
         for (int k = 0; k < n; k++) {
             int ci = (int)evs[k].data.u32;
-            conn *c = &cs[ci];
+            lc_conn *c = &cs[ci];
             for (;;) {
                 ssize_t r = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
                 if (r < 0 && errno == EAGAIN) break;
                 if (r <= 0) {
-                    redial(ci);
+                    lc_redial(&pool, ci);
                     break;
                 }
                 c->have += (size_t)r;
@@ -280,20 +206,20 @@ int main(int argc, char **argv) {
                         lh_add(all, us);
                     }
                     c->busy = 0;
-                    push_idle(ci);
+                    lc_push_idle(&pool, ci);
                     memmove(c->buf, c->buf + len, c->have - (size_t)len);
                     c->have -= (size_t)len;
                 }
                 if (len < 0 || (len == 0 && c->have == sizeof c->buf)) {
-                    if (!c->busy) errors++;
-                    redial(ci);
+                    if (!c->busy) pool.errors++;
+                    lc_redial(&pool, ci);
                     break;
                 }
             }
         }
     }
     if (pid) cpu1 = cpu_s(pid);
-    uint64_t late = sent > done + errors ? sent - done - errors : 0; /* unanswered at the end */
+    uint64_t errors = pool.errors, late = sent > done + errors ? sent - done - errors : 0; /* unanswered at the end */
     printf("{\"rate\":%.0f,\"duration_s\":%.0f,\"warmup_s\":%.0f,\"window_s\":%.0f,\"conns\":%d,"
            "\"users\":%llu,\"update_pct\":%d,\"sent\":%llu,\"completed\":%llu,\"updates\":%llu,"
            "\"non2xx\":%llu,\"errors\":%llu,\"unanswered\":%llu,\"achieved_rps\":%.1f,",
@@ -311,12 +237,9 @@ int main(int argc, char **argv) {
         printf(",\"rss_kb\":%ld}", pid ? wrss[w] : -1L);
     }
     printf("]}\n");
-    for (int i = 0; i < nconn; i++)
-        if (cs[i].fd >= 0) close(cs[i].fd);
+    lc_close(&pool);
     free(wins);
     free(all);
     free(wrss);
-    free(idle);
-    free(cs);
     return errors || late ? 3 : 0;
 }

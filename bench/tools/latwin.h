@@ -1,6 +1,7 @@
 /*
- * bench/tools/latwin.h — the arithmetic of the GC case's load generator
- * (bench/tools/gcload.c), kept apart from its sockets so
+ * bench/tools/latwin.h — the arithmetic of the arena's open-loop load
+ * generators (bench/tools/gcload.c, openloop.c; their sockets are in
+ * loadconn.h), kept apart from the sockets so
  * tests/unit/latwin.c can check it: a log-linear latency histogram, its
  * percentiles, the open-loop schedule and its coordinated-omission
  * correction, and HTTP/1.1 response framing.

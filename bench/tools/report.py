@@ -33,6 +33,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 
 LANGS = ("weft", "go", "rust")
@@ -188,9 +189,12 @@ def repo_path(path):
 def newest(results_dir, kind, want=None):
     """The newest bench/results/<kind>-*.json (for which want(doc) holds, when
     given): the latest date in the file (or its name), a full run before a
-    smoke or busy one, then the latest modification time."""
+    smoke or busy one, then the later commit the file records it ran at (its
+    commit time in the repository), then the name. No modification times: a
+    fresh clone gives every file the checkout's time, so that order was
+    arbitrary (between two same-date files, possibly the older one)."""
     best_key, best_path = None, None
-    for path in glob.glob(os.path.join(results_dir, f"{kind}-*.json")):
+    for path in sorted(glob.glob(os.path.join(results_dir, f"{kind}-*.json"))):
         try:
             with open(path) as f:
                 doc = json.load(f)
@@ -199,10 +203,35 @@ def newest(results_dir, kind, want=None):
         if want and not want(doc):
             continue
         # a full run beats a smoke or busy-machine run of the same day
-        key = (file_date(doc, path), not is_busy(doc, path), os.path.getmtime(path), path)
+        key = (file_date(doc, path), not is_busy(doc, path), commit_time(doc, results_dir),
+               os.path.basename(path))
         if best_key is None or key > best_key:
             best_key, best_path = key, path
     return best_path
+
+
+_COMMIT_TIMES = {}
+
+
+def commit_time(doc, repo_dir):
+    """Commit time (Unix seconds) of the commit a result file says it ran at
+    (weft_commit or commit, "(dirty tree)" and the like ignored), looked up
+    in the git repository holding repo_dir; 0 when the file names none or
+    git does not know it."""
+    m = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    sha = str(doc.get("weft_commit") or doc.get("commit") or m.get("weft_commit") or m.get("commit") or "")
+    sha = sha.split()[0] if sha.split() else ""
+    if not re.fullmatch(r"[0-9a-fA-F]{4,40}", sha):
+        return 0
+    k = (os.path.abspath(repo_dir), sha)
+    if k not in _COMMIT_TIMES:
+        try:
+            out = subprocess.run(["git", "-C", repo_dir, "log", "-1", "--format=%ct", sha + "^{commit}", "--"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        _COMMIT_TIMES[k] = int(out) if out.isdigit() else 0
+    return _COMMIT_TIMES[k]
 
 
 def file_date(doc, path):

@@ -454,6 +454,35 @@ class Report(unittest.TestCase):
         self.assertIn("no clean build timed", b.missing)
         self.assertFalse(any(b.cells.values()))
 
+    def test_same_date_files_are_ordered_by_their_commit_not_mtime(self):
+        # a repository with two commits a day apart; the result files name them
+        def git(*args, date=None):
+            env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+                       GIT_COMMITTER_EMAIL="t@t")
+            if date:
+                env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
+            return subprocess.run(["git", "-C", self.dir, *args], env=env, check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        git("init", "-q")
+        git("commit", "-q", "--allow-empty", "-m", "old", date="2026-12-05T10:00:00Z")
+        old = git("rev-parse", "HEAD")
+        git("commit", "-q", "--allow-empty", "-m", "new", date="2026-12-06T10:00:00Z")
+        new = git("rev-parse", "HEAD")
+        doc = lambda sha, rust: dict(self.build_doc("2026-12-06", {"weft": 30, "go": 120, "rust": rust}),
+                                     weft_commit=sha + " (dirty)")
+        # "z" sorts after "a": the name alone would pick the older run
+        newer = self.write("build-2026-12-06-a.json", doc(new, 200))
+        older = self.write("build-2026-12-06-z.json", doc(old, 300))
+        for mtimes in ((1000, 2000), (2000, 1000)):  # whatever the checkout left as mtimes
+            os.utime(newer, (mtimes[0], mtimes[0]))
+            os.utime(older, (mtimes[1], mtimes[1]))
+            self.assertEqual(report.newest(self.dir, "build"), newer)
+        # a commit git does not know counts as oldest; then the name decides
+        json.dump(doc("0123abcd", 100), open(newer, "w"))
+        self.assertEqual(report.newest(self.dir, "build"), older)
+        json.dump(doc("0123abcd", 100), open(older, "w"))
+        self.assertEqual(report.newest(self.dir, "build"), older)  # -z after -a
+
     def test_from_results_is_a_view_of_the_committed_files(self):
         self.write("build-2026-12-05.json", self.build_doc("2026-12-05", {"weft": 30, "go": 120, "rust": 290}))
         shutil.copy(self.fixture("gc-2026-12-06-quick-busy-trimmed.json"), os.path.join(self.dir, "gc-2026-12-06.json"))

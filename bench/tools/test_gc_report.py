@@ -13,14 +13,14 @@ sys.path.insert(0, HERE)
 import gc_report  # noqa: E402
 
 
-def gcload_json(p999s, errors=0):
+def gcload_json(p999s, errors=0, cpu_s=0.5):
     wins = [{"t": i * 10, "count": 1000, "p50_us": 100, "p99_us": 300, "p999_us": v,
              "max_us": v + 50, "rss_kb": 5000} for i, v in enumerate(p999s)]
     return {"rate": 2000, "duration_s": 10 * len(p999s), "warmup_s": 5, "window_s": 10,
             "conns": 64, "users": 100, "update_pct": 10, "sent": 1000 * len(p999s),
             "completed": 1000 * len(p999s), "non2xx": 0, "errors": errors, "unanswered": 0,
             "achieved_rps": 2000.0, "rss_kb": {"start": 4000, "max": 5100},
-            "server_cpu_s": 0.5,
+            "server_cpu_s": cpu_s,
             "overall": {"count": 1000 * len(p999s), "p50_us": 100, "p99_us": 300,
                         "p999_us": max(p999s), "max_us": max(p999s) + 50},
             "windows": wins}
@@ -53,6 +53,7 @@ class GcReport(unittest.TestCase):
         self.assertEqual(w["rss_kb"], {"after_load": 4000, "max": 5100})
         self.assertEqual([x["t"] for x in w["windows"]], [0, 10, 20])
         self.assertAlmostEqual(w["server_cpu_us_per_req"], 0.5e6 / 3000, places=2)
+        self.assertEqual(w["rounds"][0]["server_cpu_us_per_req"], w["server_cpu_us_per_req"])
         self.assertTrue(doc["goal"]["met"])
         with open(self.out + ".json") as f:
             self.assertEqual(json.load(f)["programs"]["weft"]["overall"]["p999_us"], 900)
@@ -69,6 +70,16 @@ class GcReport(unittest.TestCase):
     def test_errors_fail_the_goal(self):
         self.put("weft", 1, gcload_json([400, 400], errors=3))
         self.assertFalse(gc_report.build(self.work, self.out, ["weft"])["goal"]["met"])
+
+    def test_cpu_per_request_per_round_and_its_range(self):
+        for r, (p999, cpu) in enumerate(((400, 0.3), (500, 0.9), (600, 0.6)), 1):
+            self.put("weft", r, gcload_json([p999], cpu_s=cpu))
+        w = gc_report.build(self.work, self.out, ["weft"])["programs"]["weft"]
+        self.assertEqual(w["server_cpu_us_per_req"], 900.0)  # the median round (by p99.9): round 2
+        self.assertEqual(w["server_cpu_us_per_req_range"], [300.0, 900.0])
+        self.assertEqual([x["server_cpu_us_per_req"] for x in w["rounds"]], [300.0, 900.0, 600.0])
+        with open(self.out + ".md") as f:
+            self.assertIn("| 900.0 (300.0–900.0) |", f.read())
 
     def test_median_round_and_range(self):
         self.put("go", 1, gcload_json([5000]))

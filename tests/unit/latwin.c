@@ -2,11 +2,14 @@
  * tests/unit/latwin.c — the arithmetic of the GC case's load generator
  * (bench/tools/latwin.h): histogram buckets and percentiles against exact
  * order statistics, the open-loop schedule and its coordinated-omission
- * correction, the windows, and the HTTP response framing.
+ * correction, the windows, and the HTTP response framing; and the
+ * generators' connection pool (bench/tools/loadconn.h) against a listening
+ * socket.
  */
 #include <stdlib.h>
 
 #include "../bench/tools/latwin.h"
+#include "../bench/tools/loadconn.h"
 #include "test.h"
 
 /* Every value lands in a bucket whose top is >= it and within 1/64 of it,
@@ -136,4 +139,82 @@ TEST_PLAIN(latwin_response_framing) {
     const char e400[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
     ASSERT_EQ(http_response_len(e400, sizeof e400 - 1, &st), (long)(sizeof e400 - 1));
     ASSERT_EQ(st, 400);
+}
+
+/* A listening socket on 127.0.0.1, port 0; its port in *port. */
+static int listener(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* The pool dials every connection idle and watched; the idle stack never
+ * holds one twice; a lost stream with a request in flight counts one error,
+ * is dialled again and comes back idle; bad arguments and a refused
+ * connection fail with errno and leave nothing open. */
+TEST_PLAIN(loadconn_pool) {
+    int port = 0, lfd = listener(&port);
+    ASSERT_GE(lfd, 0);
+    lc_pool p;
+    ASSERT_EQ(lc_open(&p, "127.0.0.1", port, 3), 0);
+    ASSERT_EQ(p.n, 3);
+    ASSERT_EQ(p.nidle, 3);
+    int srv[4];
+    for (int i = 0; i < 3; i++) ASSERT_GE(srv[i] = accept(lfd, NULL, NULL), 0);
+    for (int i = 0; i < 3; i++) ASSERT_GE(p.cs[i].fd, 0);
+    lc_push_idle(&p, 1); /* already idle: not pushed again */
+    ASSERT_EQ(p.nidle, 3);
+    int ci = lc_pop_idle(&p);
+    ASSERT_EQ(p.nidle, 2);
+    ASSERT_EQ(p.cs[ci].queued, 0);
+    /* a request goes out and the server answers: readable through epoll */
+    p.cs[ci].busy = 1;
+    ASSERT_EQ(write(p.cs[ci].fd, "x", 1), 1);
+    int s = -1;
+    for (int i = 0; i < 3; i++) {
+        char c;
+        if (recv(srv[i], &c, 1, MSG_DONTWAIT) == 1) s = i;
+    }
+    ASSERT_GE(s, 0);
+    ASSERT_EQ(write(srv[s], "y", 1), 1);
+    struct epoll_event ev;
+    ASSERT_EQ(epoll_wait(p.ep, &ev, 1, 2000), 1);
+    ASSERT_EQ((int)ev.data.u32, ci);
+    /* the server closes that stream: the request in flight is an error, the
+     * connection is dialled again (a new accept) and is idle again */
+    close(srv[s]);
+    char b[8];
+    for (int t = 0; t < 200 && read(p.cs[ci].fd, b, sizeof b) != 0; t++) usleep(10000);
+    int old_fd = p.cs[ci].fd;
+    lc_redial(&p, ci);
+    ASSERT_EQ(p.errors, 1u);
+    ASSERT_EQ(p.cs[ci].busy, 0);
+    ASSERT_GE(p.cs[ci].fd, 0);
+    ASSERT_EQ(p.nidle, 3);
+    ASSERT_GE(srv[3] = accept(lfd, NULL, NULL), 0);
+    (void)old_fd;
+    /* an idle stream lost: no error */
+    lc_redial(&p, lc_pop_idle(&p));
+    ASSERT_EQ(p.errors, 1u);
+    ASSERT_EQ(p.nidle, 3);
+    ASSERT(lc_now_ns() > 0);
+    lc_close(&p);
+    ASSERT_EQ(p.cs, NULL);
+    for (int i = 0; i < 4; i++)
+        if (i != s) close(srv[i]);
+    /* bad arguments, and nobody listening */
+    ASSERT_EQ(lc_open(&p, "not-an-ip", port, 2), -1);
+    ASSERT_EQ(errno, EINVAL);
+    ASSERT_EQ(lc_open(&p, "127.0.0.1", port, 0), -1);
+    ASSERT_EQ(errno, EINVAL);
+    close(lfd);
+    ASSERT_EQ(lc_open(&p, "127.0.0.1", port, 2), -1);
+    ASSERT_EQ(errno, ECONNREFUSED);
+    ASSERT_EQ(p.cs, NULL);
+    ASSERT_EQ(p.ep, -1);
 }
