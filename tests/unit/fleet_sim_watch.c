@@ -226,6 +226,27 @@ TEST_PLAIN(watch_frames_walks_a_stream_in_any_pieces) {
     weft_buf_free(&b);
 }
 
+/* Heads written by hand, each refused on its own with its reason, fed byte
+ * by byte to a reader with or without permessage-deflate agreed. */
+typedef struct head_case {
+    const char *bytes;
+    size_t n;
+    const char *why;
+} head_case;
+
+static void heads_refused(const head_case *c, size_t n, int deflate) {
+    for (size_t i = 0; i < n; i++) {
+        watch_frames fr;
+        watch_frames_init(&fr);
+        fr.deflate = deflate;
+        frame_log log;
+        frames_run(&fr, (const uint8_t *)c[i].bytes, c[i].n, 1, &log);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
+        ASSERT_STREQ(log.text[0], c[i].why);
+    }
+}
+
 /* With permessage-deflate agreed: RSV1 on a message's first frame marks it
  * compressed; its bytes (here not JSON at all) are counted, not checked for
  * "{...}"; a fragmented compressed message and a plain one after it read as
@@ -259,12 +280,7 @@ TEST_PLAIN(watch_frames_compressed_messages) {
         ASSERT_EQ(log.deflated[3], 0);
     }
     weft_buf_free(&b);
-    /* heads written by hand */
-    static const struct {
-        const char *bytes;
-        size_t n;
-        const char *why;
-    } heads[] = {
+    static const head_case heads[] = {
         {"\x01\x01{\xc0\x01y", 6, "RSV1 on a frame other than a message's first (RFC 7692 §6)"},
         {"\xc9\x00", 2, "RSV1 on a frame other than a message's first (RFC 7692 §6)"},
         {"\xa1\x01x", 3, "RSV2 or RSV3 set (no extension defines them)"},
@@ -272,16 +288,7 @@ TEST_PLAIN(watch_frames_compressed_messages) {
         {"\xc2\x01x", 3, "a binary message (live updates are text)"},
         {"\x81\x02[]", 4, "a message that does not begin with '{'"},
     };
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
-        watch_frames fr;
-        watch_frames_init(&fr);
-        fr.deflate = 1;
-        frame_log log;
-        frames_run(&fr, (const uint8_t *)heads[i].bytes, heads[i].n, 1, &log);
-        ASSERT_EQ(log.n, 1);
-        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
-        ASSERT_STREQ(log.text[0], heads[i].why);
-    }
+    heads_refused(heads, sizeof heads / sizeof heads[0], 1);
 }
 
 TEST_PLAIN(watch_frames_refuses) {
@@ -321,26 +328,14 @@ TEST_PLAIN(watch_frames_refuses) {
     }
     /* heads written by hand: a reserved opcode, a fragmented ping, a 126-byte
      * ping, a length with its top bit set, a new message inside a fragmented one */
-    static const struct {
-        const char *bytes;
-        size_t n;
-        const char *why;
-    } heads[] = {
+    static const head_case heads[] = {
         {"\x83\x00", 2, "a reserved opcode"},
         {"\x09\x00", 2, "a fragmented control frame"},
         {"\x89\x7e\x00\x7e", 4, "a control frame over 125 bytes"},
         {"\x81\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10, "a 64-bit length with its top bit set"},
         {"\x01\x01{\x81\x01}", 6, "a new message inside a fragmented one"},
     };
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
-        watch_frames fr;
-        watch_frames_init(&fr);
-        frame_log log;
-        frames_run(&fr, (const uint8_t *)heads[i].bytes, heads[i].n, 1, &log);
-        ASSERT_EQ(log.n, 1);
-        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
-        ASSERT_STREQ(log.text[0], heads[i].why);
-    }
+    heads_refused(heads, sizeof heads / sizeof heads[0], 0);
 }
 
 /* ---- the viewers against a real server ---------------------------------------------- */
