@@ -240,8 +240,10 @@ bench-fleet: deps
 # part D; QUICK=1 for a run of <= 3 min); bench-fleet-live: weft fleet alone,
 # 10,000 devices a fix a second to 500 viewers (issue 11 part J)
 .PHONY: bench-tracking bench-fleet-live
+# (live-deflate) bench-tracking's viewers offer no permessage-deflate unless DEFLATE=on
+# (Chromium's offer: weft's tracking app would agree it, coder/websocket and axum decline it)
 bench-tracking: deps
-	@bash bench/run-tracking.sh
+	@DEFLATE=$${DEFLATE:-off} bash bench/run-tracking.sh
 bench-fleet-live: deps
 	@PROGRAMS=$${PROGRAMS:-fleet} TICK_MS=$${TICK_MS:-50} RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} LIVE_QUEUE_KB=$${LIVE_QUEUE_KB:-1024} DURATION=$${DURATION:-20} \
 	  WARMUP=$${WARMUP:-8} TITLE=fleet-live OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-tracking.sh

@@ -39,6 +39,12 @@
 # busy or quiet from what was measured (CPUs busy before the first run and
 # after the last, other processes during the runs), not assumed.
 #
+# DEFLATE (on): the viewers offer permessage-deflate as Chromium does (off:
+# fleet-sim --no-deflate); "on off" runs both, each a row of its own
+# (program/deflate=on|off), alternating in rotated order like
+# LATENCY_VIEWERS, for a with/without in one run. A server that does not
+# agree it sends plain frames either way.
+#
 #   bash bench/run-tracking.sh                          (full matrix, ~25 min)
 #   QUICK=1 bash bench/run-tracking.sh                  (<= 3 min)
 #   PROGRAMS=fleet RATES=10000 VIEWERS=500 OUT=... bash bench/run-tracking.sh
@@ -59,6 +65,7 @@ ROUNDS=${ROUNDS:-3}
 TICK_MS=${TICK_MS:-250}
 CONNS=${CONNS:-16}
 LATENCY_VIEWERS=${LATENCY_VIEWERS:-20}
+DEFLATE=${DEFLATE:-on}
 # fleet's live.queue_kb (its default: 1024; the snapshot of 10,000 devices,
 # larger than that, goes out in pieces outside the limit since fleet-live's
 # change; an older binary closed every viewer with 1011 on connecting)
@@ -170,10 +177,12 @@ start() {
 }
 
 rows=()
-run() { # program rate viewers round latency-viewers
-    local p=$1 rate=$2 v=$3 r=$4 lv=$5 name=$1
-    # several LATENCY_VIEWERS settings: each is a row of its own, named so
-    [ "${#lvs[@]}" -gt 1 ] && name="$p/lv=$lv"
+run() { # program rate viewers round latency-viewers deflate
+    local p=$1 rate=$2 v=$3 r=$4 lv=$5 z=$6 name=$1 zopt=()
+    # several LATENCY_VIEWERS (DEFLATE) settings: each is a row of its own, named so
+    [ "${#lvs[@]}" -gt 1 ] && name="$name/lv=$lv"
+    [ "${#zs[@]}" -gt 1 ] && name="$name/deflate=$z"
+    case $z in on) ;; off) zopt=(--no-deflate) ;; *) echo "run-tracking: DEFLATE: on or off, not '$z'" >&2; exit 2 ;; esac
     start "$p" "$rate"
     local s0 s1 t0 t1 rss th0 th1 m0 m1 k0 k1
     s0=$(cpu_of "$srv"); k0=$(sys_of "$srv"); th0=$(threads_of "$srv"); m0=$(machine_ticks); t0=$(date +%s.%N)
@@ -181,7 +190,7 @@ run() { # program rate viewers round latency-viewers
     # server), e.g. a profiler: "env WEFT_IO=epoll valgrind --tool=callgrind"
     taskset -c 1 ${SIM_WRAP:-} build/apps/fleet-sim --protocol osmand --vehicles "$rate" --interval-ms 1000 \
         --connections "$CONNS" --osmand-port "$port" --duration "$DURATION" --drain-ms 2000 \
-        --viewers "$v" --latency-viewers "$lv" --socket-url "$url" "${hdr[@]}" \
+        --viewers "$v" --latency-viewers "$lv" --socket-url "$url" "${hdr[@]}" "${zopt[@]}" \
         --warmup "$WARMUP" --quiet \
         >"$work/sim.log" 2>"$work/sim.err" &
     local sim=$!
@@ -202,6 +211,7 @@ run() { # program rate viewers round latency-viewers
 
 read -r -a progs <<<"$PROGRAMS"
 read -r -a lvs <<<"$LATENCY_VIEWERS"
+read -r -a zs <<<"$DEFLATE"
 echo "== bench-$TITLE: programs ${progs[*]}; rates $RATES fixes/s x viewers $VIEWERS; $DURATION s runs ($WARMUP s warm-up); tick $TICK_MS ms; $ROUNDS round(s)"
 for r in $(seq 1 "$ROUNDS"); do
     for rate in $RATES; do
@@ -210,7 +220,11 @@ for r in $(seq 1 "$ROUNDS"); do
             for i in $(seq 0 $((n - 1))); do
                 m=${#lvs[@]} # their order rotates with the rounds too
                 for j in $(seq 0 $((m - 1))); do
-                    run "${progs[$(((i + r - 1) % n))]}" "$rate" "$v" "$r" "${lvs[$(((j + r - 1) % m))]}"
+                    nz=${#zs[@]}
+                    for k in $(seq 0 $((nz - 1))); do
+                        run "${progs[$(((i + r - 1) % n))]}" "$rate" "$v" "$r" "${lvs[$(((j + r - 1) % m))]}" \
+                            "${zs[$(((k + r - 1) % nz))]}"
+                    done
                 done
             done
         done
@@ -219,5 +233,5 @@ done
 export BUSY_START LOAD_START BUSY_END LOAD_END
 BUSY_END=$(busy_pct) LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%s\n' "${rows[@]}" | python3 bench/tools/tracking_report.py report "$OUT" "$TITLE" \
-    "PROGRAMS='$PROGRAMS' RATES='$RATES' VIEWERS='$VIEWERS' LATENCY_VIEWERS='$LATENCY_VIEWERS' DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS TICK_MS=$TICK_MS CONNS=$CONNS LIVE_QUEUE_KB=$LIVE_QUEUE_KB bash bench/run-tracking.sh"
+    "PROGRAMS='$PROGRAMS' RATES='$RATES' VIEWERS='$VIEWERS' LATENCY_VIEWERS='$LATENCY_VIEWERS' DEFLATE='$DEFLATE' DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS TICK_MS=$TICK_MS CONNS=$CONNS LIVE_QUEUE_KB=$LIVE_QUEUE_KB bash bench/run-tracking.sh"
 echo "== wrote $OUT.md and $OUT.json"

@@ -7,7 +7,10 @@
  * given; it gives the same events (type, length, close code, ping payload,
  * reason) whether the bytes come at once, one at a time or in pieces of a
  * size the input picks; after a close or a failure it takes nothing more;
- * a message's length is never more than the bytes read.
+ * a message's length is never more than the bytes read. Every input is read
+ * twice: as a connection without extensions, and as one with
+ * permessage-deflate agreed (RSV1 marks a compressed message, counted not
+ * inflated); a compressed message only ever comes from the second.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +26,17 @@ enum { MAX_EV = 64 };
 typedef struct trace {
     int n, ended;
     size_t taken;
-    int type[MAX_EV], code[MAX_EV];
+    int type[MAX_EV], code[MAX_EV], deflated[MAX_EV];
     uint64_t len[MAX_EV];
     size_t dn[MAX_EV];
     uint8_t data[MAX_EV][WEFT_WS_CONTROL_MAX];
     const char *why[MAX_EV];
 } trace;
 
-static void run(const uint8_t *p, size_t size, size_t piece, trace *t) {
+static void run(const uint8_t *p, size_t size, size_t piece, int deflate, trace *t) {
     watch_frames fr;
     watch_frames_init(&fr);
+    fr.deflate = deflate;
     memset(t, 0, sizeof *t);
     size_t i = 0;
     while (i < size && !t->ended) {
@@ -48,8 +52,10 @@ static void run(const uint8_t *p, size_t size, size_t piece, trace *t) {
             }
             if (ev.type == WATCH_FR_MESSAGE && ev.len > i + off) abort();
             if (ev.type == WATCH_FR_FAIL && !ev.why) abort();
+            if (ev.deflated && (!deflate || ev.type != WATCH_FR_MESSAGE)) abort();
             if (t->n < MAX_EV) {
                 t->type[t->n] = ev.type, t->code[t->n] = ev.code, t->len[t->n] = ev.len;
+                t->deflated[t->n] = ev.deflated;
                 t->why[t->n] = ev.type == WATCH_FR_FAIL ? ev.why : NULL;
                 if (ev.type == WATCH_FR_PING || ev.type == WATCH_FR_CLOSE) {
                     if (ev.n > WEFT_WS_CONTROL_MAX) abort();
@@ -72,19 +78,21 @@ static void run(const uint8_t *p, size_t size, size_t piece, trace *t) {
 static void same(const trace *a, const trace *b) {
     if (a->n != b->n || a->ended != b->ended || a->taken != b->taken) abort();
     for (int i = 0; i < a->n && i < MAX_EV; i++)
-        if (a->type[i] != b->type[i] || a->code[i] != b->code[i] || a->len[i] != b->len[i] ||
+        if (a->type[i] != b->type[i] || a->code[i] != b->code[i] || a->len[i] != b->len[i] || a->deflated[i] != b->deflated[i] ||
             a->why[i] != b->why[i] || a->dn[i] != b->dn[i] || memcmp(a->data[i], b->data[i], a->dn[i]))
             abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static trace whole, bytes, pieces;
-    run(data, size, 0, &whole);
-    if (size < 1 << 14) { /* byte by byte is slow for big inputs */
-        run(data, size, 1, &bytes);
-        same(&whole, &bytes);
+    for (int deflate = 0; deflate < 2; deflate++) {
+        run(data, size, 0, deflate, &whole);
+        if (size < 1 << 14) { /* byte by byte is slow for big inputs */
+            run(data, size, 1, deflate, &bytes);
+            same(&whole, &bytes);
+        }
+        run(data, size, size ? 1 + data[0] % 17 : 1, deflate, &pieces);
+        same(&whole, &pieces);
     }
-    run(data, size, size ? 1 + data[0] % 17 : 1, &pieces);
-    same(&whole, &pieces);
     return 0;
 }

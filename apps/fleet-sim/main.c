@@ -55,6 +55,8 @@ static const char usage[] =
     "                            spread over the connection order (20, at most N); the others\n"
     "                            walk the frames and count messages and bytes (watch.h)\n"
     "  --socket-url URL          ws://HOST:PORT/api/socket\n"
+    "  --no-deflate              viewers do not offer permessage-deflate (by default they offer\n"
+    "                            it as Chromium does; light viewers count compressed messages)\n"
     "  --socket-header \"K: V\"    a request header for the viewers (a bearer token), repeatable\n"
     "  --warmup S                viewers count positions from S seconds on (2)\n";
 
@@ -148,24 +150,26 @@ static int watch_done(const run_args *a) {
     }
     const watch_report *r = &a->wfinal;
     printf("fleet-sim: viewers: %d connected, %d of them measuring latency (%d failed, %d closed "
-           "early, last close %d), %.1f s window: %lld messages (%.2f/s per viewer), %lld positions "
+           "early, last close %d), %.1f s window: %lld messages (%.2f/s per viewer, %lld of them "
+           "compressed at the light viewers), %lld positions "
            "at the measuring viewers (%.0f/s), %lld bad, %lld "
            "early; fix-to-viewer latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; push "
            "delay (freshest position of a message) p50 %.2f ms, p99 %.2f ms\n",
            r->connected, r->latency_connected, r->dial_failed, r->closed_early, r->last_close_code,
-           r->elapsed_s, (long long)r->messages, r->msgs_per_viewer_s, (long long)r->positions,
+           r->elapsed_s, (long long)r->messages, r->msgs_per_viewer_s, (long long)r->deflated,
+           (long long)r->positions,
            r->positions_per_s, (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms,
            r->p999_ms, r->max_ms, r->push_p50_ms, r->push_p99_ms);
     printf("viewers-json: {\"viewers\": %d, \"connected\": %d, \"latency_viewers\": %d, "
            "\"dial_failed\": %d, "
            "\"closed_early\": %d, \"last_close_code\": %d, \"window_s\": %.3f, \"messages\": %lld, "
-           "\"bytes\": %lld, \"positions\": %lld, \"bad\": %lld, \"early\": %lld, \"p50_ms\": %.3f, "
+           "\"bytes\": %lld, \"deflated\": %lld, \"light_bytes\": %lld, \"deflate_offered\": %d, \"positions\": %lld, \"bad\": %lld, \"early\": %lld, \"p50_ms\": %.3f, "
            "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"push_p50_ms\": %.3f, "
            "\"push_p99_ms\": %.3f, \"msgs_per_viewer_s\": %.3f, \"positions_per_s\": %.1f}\n",
            a->wcfg.viewers, r->connected, r->latency_connected, r->dial_failed, r->closed_early,
            r->last_close_code,
-           r->elapsed_s, (long long)r->messages, (long long)r->bytes, (long long)r->positions,
-           (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
+           r->elapsed_s, (long long)r->messages, (long long)r->bytes, (long long)r->deflated,
+           (long long)r->light_bytes, a->wcfg.deflate, (long long)r->positions, (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
            r->push_p50_ms, r->push_p99_ms, r->msgs_per_viewer_s, r->positions_per_s);
     /* success: every viewer connected, stayed, and got messages it could read
      * (the decoding ones: positions) */
@@ -185,6 +189,7 @@ int main(int argc, char **argv) {
     weft_buf_init(&headers, 0);
     a.wcfg.warmup_s = 2;
     a.wcfg.latency_viewers = 20;
+    a.wcfg.deflate = 1;
     a.wcfg.stop = &stop_flag;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -200,6 +205,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(o, "--realtime")) {
             c->backfill_days = 0;
+        } else if (!strcmp(o, "--no-deflate")) {
+            a.wcfg.deflate = 0;
         } else if (!strcmp(o, "--quiet")) {
             c->quiet = 1;
         } else if (!strcmp(o, "--host")) {

@@ -231,7 +231,10 @@ static size_t frames_fail(watch_frames *fr, watch_frame_ev *ev, const char *why,
 
 /* The rules a head is judged by; NULL when it is acceptable. */
 static const char *frames_check_head(watch_frames *fr, const weft_ws_frame *f) {
-    if (f->rsv) return "RSV bits set (no extension was negotiated)";
+    if (f->rsv & 3) return "RSV2 or RSV3 set (no extension defines them)";
+    if (f->rsv && !fr->deflate) return "RSV bits set (no extension was negotiated)";
+    if (f->rsv && (f->opcode == WEFT_WS_CONT || f->opcode >= WEFT_WS_CLOSE))
+        return "RSV1 on a frame other than a message's first (RFC 7692 §6)";
     if (f->masked) return "a masked frame from the server";
     switch (f->opcode) {
     case WEFT_WS_PING:
@@ -275,8 +278,9 @@ static int frames_end(watch_frames *fr, watch_frame_ev *ev) {
     }
     if (!fr->fin) return 0;
     fr->msg_open = 0;
-    if (fr->msg_len == 0 || fr->last != '}') return frames_fail(fr, ev, "a message that does not end in '}'", 0), 1;
-    ev->type = WATCH_FR_MESSAGE, ev->len = fr->msg_len;
+    if (!fr->msg_z && (fr->msg_len == 0 || fr->last != '}'))
+        return frames_fail(fr, ev, "a message that does not end in '}'", 0), 1;
+    ev->type = WATCH_FR_MESSAGE, ev->len = fr->msg_len, ev->deflated = fr->msg_z;
     return 1;
 }
 
@@ -302,7 +306,7 @@ size_t watch_frames_feed(watch_frames *fr, const void *buf, size_t n, watch_fram
             if (why) return frames_fail(fr, ev, why, i);
             fr->in_payload = 1, fr->fin = f.fin, fr->opcode = f.opcode;
             fr->left = fr->flen = f.len;
-            if (f.opcode == WEFT_WS_TEXT) fr->msg_open = 1, fr->msg_len = 0;
+            if (f.opcode == WEFT_WS_TEXT) fr->msg_open = 1, fr->msg_len = 0, fr->msg_z = f.rsv != 0;
             if (fr->left == 0 && frames_end(fr, ev)) return i;
             continue;
         }
@@ -310,7 +314,7 @@ size_t watch_frames_feed(watch_frames *fr, const void *buf, size_t n, watch_fram
         if (fr->opcode >= WEFT_WS_CLOSE) {
             memcpy(fr->ctl + (fr->flen - fr->left), p + i, k);
         } else if (k) {
-            if (fr->msg_len == 0 && p[i] != '{') return frames_fail(fr, ev, "a message that does not begin with '{'", i);
+            if (fr->msg_len == 0 && !fr->msg_z && p[i] != '{') return frames_fail(fr, ev, "a message that does not begin with '{'", i);
             fr->msg_len += k;
             fr->last = p[i + k - 1];
         }
@@ -326,7 +330,7 @@ typedef struct watch {
     const watch_config *cfg;
     int64_t start_ms, warm_ms, end_ms; /* monotonic */
     atomic_int connected, latency_connected, dial_failed, closed_early, last_close, said;
-    atomic_llong messages, bytes, positions, bad, early;
+    atomic_llong messages, bytes, positions, bad, early, deflated, light_bytes;
     atomic_llong max_us;
     atomic_llong hist[HIST_BUCKETS];
     atomic_llong push[HIST_BUCKETS]; /* per message: its freshest position's latency */
@@ -435,7 +439,12 @@ static int light_take(light *l, const uint8_t *p, size_t n) {
         p += k, n -= k;
         switch (ev.type) {
         case WATCH_FR_NONE: break;
-        case WATCH_FR_MESSAGE: count_message(l->w, &l->first, (size_t)ev.len); break;
+        case WATCH_FR_MESSAGE:
+            if (count_message(l->w, &l->first, (size_t)ev.len)) {
+                atomic_fetch_add_explicit(&l->w->light_bytes, (long long)ev.len, memory_order_relaxed);
+                if (ev.deflated) atomic_fetch_add_explicit(&l->w->deflated, 1, memory_order_relaxed);
+            }
+            break;
         case WATCH_FR_PING:
             memcpy(l->pong, ev.data, ev.n);
             l->pong_n = ev.n, l->pong_due = 1;
@@ -471,7 +480,7 @@ static int light_dial(light *l, const char **reason) {
     snprintf(target, sizeof target, "%s%.*s", u.target.p[0] == '?' ? "/" : "", (int)u.target.n, u.target.p);
     int fd = weft_tcp_connect(host, u.port, deadline);
     if (fd < 0) return fd;
-    weft_ws_client_opts o = {.headers = c->headers};
+    weft_ws_client_opts o = {.headers = c->headers, .deflate = c->deflate};
     weft_ws_handshake hs;
     weft_buf b;
     weft_buf_init(&b, 0);
@@ -498,6 +507,7 @@ static int light_dial(light *l, const char **reason) {
             break;
         }
         l->fd = fd;
+        l->fr.deflate = hs.deflate;
         l->over = light_take(l, (const uint8_t *)b.data + h, b.len - (size_t)h);
         break;
     }
@@ -577,7 +587,7 @@ static void viewer_task(void *arg) {
     }
     watch *w = v->w;
     const watch_config *c = w->cfg;
-    weft_ws_client_opts o = {.headers = c->headers};
+    weft_ws_client_opts o = {.headers = c->headers, .deflate = c->deflate};
     /* a live message carries every device that moved in a tick: megabytes
      * with thousands of devices */
     weft_ws_config wc = {.max_message = 256u << 20, .idle_timeout_ms = -1, .ping_interval_ms = -1};
@@ -641,7 +651,8 @@ static void fill(watch *w, watch_report *r, const int64_t *h, int64_t now) {
     r->last_close_code = atomic_load(&w->last_close);
     r->messages = atomic_load(&w->messages), r->bytes = atomic_load(&w->bytes);
     r->positions = atomic_load(&w->positions), r->bad = atomic_load(&w->bad);
-    r->early = atomic_load(&w->early);
+    r->early = atomic_load(&w->early), r->deflated = atomic_load(&w->deflated);
+    r->light_bytes = atomic_load(&w->light_bytes);
     r->p50_ms = hist_pct(h, 0.50), r->p99_ms = hist_pct(h, 0.99), r->p999_ms = hist_pct(h, 0.999);
     r->max_ms = (double)atomic_load(&w->max_us) / 1000.0;
     int64_t *push = malloc(HIST_BUCKETS * sizeof *push);

@@ -71,9 +71,13 @@ int watch_scan(const char *p, size_t n, watch_fix_fn fn, void *ud, const char **
 int64_t watch_latency_us(int64_t arrival_us, int64_t fix_ms, int *early);
 
 /* ---- the light viewers' frame reader: pure, no I/O (fuzz/fleet_sim_frames.c) ----
- * Server-to-client frames of a connection without extensions (RFC 6455 §5):
+ * Server-to-client frames of a connection without extensions, or with
+ * permessage-deflate when fr->deflate is set (RFC 6455 §5, RFC 7692 §6):
  * a head (weft_ws_frame_parse), the payload skipped but for its first and
- * last byte. Refused (WATCH_FR_FAIL, with why): RSV bits, a masked frame, a
+ * last byte. With deflate, RSV1 on a message's first frame marks it
+ * compressed: it is counted, not inflated, and its bytes are not checked for
+ * "{...}". Refused (WATCH_FR_FAIL, with why): RSV bits (RSV1 only allowed on
+ * the first frame of a message, with deflate), a masked frame, a
  * reserved opcode, a binary message (live updates are text), a continuation
  * without a message or a data frame inside one, a fragmented or > 125-byte
  * control frame, a close with a 1-byte payload or an invalid code, a message
@@ -96,11 +100,14 @@ typedef struct watch_frames {
     uint8_t last;      /* its last payload byte so far */
     uint8_t ctl[125];  /* a control frame's payload */
     int done;          /* after CLOSE or FAIL */
+    int deflate;       /* set by the caller: permessage-deflate was agreed */
+    int msg_z;         /* the open message is compressed (RSV1 on its first frame) */
 } watch_frames;
 
 typedef struct watch_frame_ev {
     int type;          /* WATCH_FR_* */
-    uint64_t len;      /* MESSAGE: its payload bytes */
+    uint64_t len;      /* MESSAGE: its payload bytes (compressed when deflated) */
+    int deflated;      /* MESSAGE: it came compressed (RSV1) */
     int code;          /* CLOSE: the status (1005: none given) */
     const uint8_t *data; /* PING: its payload (inside the reader), n bytes */
     size_t n;
@@ -118,6 +125,9 @@ size_t watch_frames_feed(watch_frames *fr, const void *p, size_t n, watch_frame_
 typedef struct watch_config {
     const char *url;     /* ws://127.0.0.1:PORT/api/socket */
     const char *headers; /* extra request header lines, each ending in CRLF (a token), or NULL */
+    int deflate;         /* offer permessage-deflate as Chromium does ("permessage-deflate;
+                            client_max_window_bits"): light viewers count compressed
+                            messages without inflating, decoding viewers inflate */
     int viewers;         /* 1..100,000 */
     int latency_viewers; /* of them, how many decode every position and measure latency
                             (0..viewers; the rest are light); < 0: all of them */
@@ -134,7 +144,11 @@ typedef struct watch_report {
     int dial_failed;           /* viewers whose dial or handshake failed */
     int closed_early;          /* connections the server closed before the end */
     int last_close_code;       /* the last such close's code (1008: too slow), 0 = none */
-    int64_t messages, bytes;   /* received in the window, all viewers */
+    int64_t messages, bytes;   /* received in the window, all viewers; bytes are the payload
+                                  as it arrived: compressed at a light viewer, inflated at a
+                                  decoding one (weft_ws_recv inflates) */
+    int64_t deflated;          /* of the messages, those a light viewer got compressed */
+    int64_t light_bytes;       /* of the bytes, the light viewers' (as on the wire) */
     int64_t positions;         /* positions received in the window, decoding viewers */
     int64_t bad;               /* messages watch_scan or watch_frames_feed refused */
     int64_t early;             /* positions stamped after their arrival (counted as 0) */

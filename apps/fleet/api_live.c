@@ -79,8 +79,11 @@ static int socket_open(weft_http_ctx *c, void *ud) {
     weft_ws_config cfg = {.max_message = 64 * 1024,
                           .max_queue = (size_t)f->cfg.live_queue_kb * 1024,
                           .queue_policy = WEFT_WS_QUEUE_CLOSE};
+    /* browsers never ask for server_no_context_takeover; agreeing it anyway
+     * lets every viewer share each update's compressed frame (docs/ws.md) */
+    static const weft_ws_server_opts opts = {.deflate_server_no_context_takeover = 1};
     int err = 0;
-    int rc = weft_ws_upgrade_go(c, NULL, &cfg, socket_run, v, f->live_set);
+    int rc = weft_ws_upgrade_go(c, &opts, &cfg, socket_run, v, f->live_set);
     if (rc < 0) {
         free(v);
         err = rc;

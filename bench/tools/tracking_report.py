@@ -102,7 +102,8 @@ def make_row(program, rate, viewers, rnd, t0, t1, s0, s1, g0, g1, tick, rss_kb, 
         "push_p50_ms": v.get("push_p50_ms"), "push_p99_ms": v.get("push_p99_ms"),
         "msgs_per_viewer_s": v["msgs_per_viewer_s"], "positions_per_s": v["positions_per_s"],
         "latency_viewers": v.get("latency_viewers", v["connected"]),
-        "messages": v.get("messages"), "bytes": v.get("bytes"), "last_close_code": v.get("last_close_code"),
+        "messages": v.get("messages"), "bytes": v.get("bytes"),
+        "light_bytes": v.get("light_bytes"), "deflated": v.get("deflated"), "last_close_code": v.get("last_close_code"),
     }, **extra)
 
 

@@ -233,6 +233,12 @@ typedef struct weft_ws_server_opts {
     int (*check_origin)(weft_str origin, void *ud);
     void *origin_ud;
     int no_deflate; /* 1: ignore permessage-deflate offers */
+    /* 1: agree server_no_context_takeover even when the offer lacks it (RFC
+     * 7692 §7.1.1.1 allows it; browsers never ask). Each message is then
+     * compressed on its own, so a weft_hub message's compressed frame is made
+     * once and shared by every such connection, at some ratio lost on small
+     * messages that repeat what the last one said. */
+    int deflate_server_no_context_takeover;
 } weft_ws_server_opts;
 
 typedef struct weft_ws_handshake {

@@ -271,6 +271,8 @@ int weft_ws_server_handshake(const weft_http_request *req, const weft_ws_server_
             if (rc < 0) return refuse(hs, 400, "malformed Sec-WebSocket-Extensions");
             hs->deflate = rc;
         }
+        if (hs->deflate && o->deflate_server_no_context_takeover)
+            hs->params.server_no_context_takeover = 1;
     }
     weft_ws_accept_key(key, hs->accept);
     if (!hs->accept[0]) return refuse(hs, 500, "out of memory computing Sec-WebSocket-Accept");

@@ -28,6 +28,15 @@ const markerPositions = (page) => page.evaluate(() => document.querySelector('ca
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => errors.push(e.message));
+  // the live socket's handshake as Chromium saw it (the offer it made, the answer it took)
+  const wsHandshakes = [];
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => wsHandshakes.push({ id: e.requestId, offer: e.request.headers }));
+  cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+    const h = wsHandshakes.find((x) => x.id === e.requestId);
+    if (h) { h.status = e.response.status; h.answer = e.response.headers; }
+  });
 
   await s.test('a wrong password is refused with a message', async () => {
     await page.goto(fleet.base + '/');
@@ -75,6 +84,18 @@ try {
     const kpis = await page.$$eval('.kpi b', (b) => b.slice(0, 4).map((x) => Number(x.textContent)));
     if (kpis.reduce((a, b) => a + b, 0) !== 200) throw new Error(`status tiles do not add up to 200: ${kpis}`);
     await shot(page, 'map');
+  });
+
+  await s.test('the live socket is compressed: Chromium offers deflate, the server adds server_no_context_takeover', async () => {
+    const header = (h, k) => Object.entries(h ?? {}).find(([n]) => n.toLowerCase() === k)?.[1] ?? '';
+    const live = wsHandshakes.filter((x) => x.status === 101);
+    if (!live.length) throw new Error(`no WebSocket handshake seen: ${JSON.stringify(wsHandshakes)}`);
+    for (const x of live) {
+      const offer = header(x.offer, 'sec-websocket-extensions'), answer = header(x.answer, 'sec-websocket-extensions');
+      if (!offer.startsWith('permessage-deflate') || offer.includes('server_no_context_takeover'))
+        throw new Error(`Chromium's offer is not the one this test assumes: "${offer}"`);
+      if (answer !== 'permessage-deflate; server_no_context_takeover') throw new Error(`the answer: "${answer}"`);
+    }
   });
 
   await s.test('select a vehicle: details, trail, Escape closes', async () => {

@@ -140,6 +140,7 @@ typedef struct frame_log {
     int type[16];
     uint64_t len[16];
     int code[16];
+    int deflated[16];
     char text[16][64];
 } frame_log;
 
@@ -159,6 +160,7 @@ static size_t frames_run(watch_frames *fr, const uint8_t *s, size_t n, size_t pi
             }
             if (log->n < 16) {
                 log->type[log->n] = ev.type, log->len[log->n] = ev.len, log->code[log->n] = ev.code;
+                log->deflated[log->n] = ev.deflated;
                 if (ev.type == WATCH_FR_FAIL) snprintf(log->text[log->n], 64, "%s", ev.why);
                 else snprintf(log->text[log->n], 64, "%.*s", (int)ev.n, (const char *)ev.data);
             }
@@ -224,6 +226,71 @@ TEST_PLAIN(watch_frames_walks_a_stream_in_any_pieces) {
     weft_buf_free(&b);
 }
 
+/* Heads written by hand, each refused on its own with its reason, fed byte
+ * by byte to a reader with or without permessage-deflate agreed. */
+typedef struct head_case {
+    const char *bytes;
+    size_t n;
+    const char *why;
+} head_case;
+
+static void heads_refused(const head_case *c, size_t n, int deflate) {
+    for (size_t i = 0; i < n; i++) {
+        watch_frames fr;
+        watch_frames_init(&fr);
+        fr.deflate = deflate;
+        frame_log log;
+        frames_run(&fr, (const uint8_t *)c[i].bytes, c[i].n, 1, &log);
+        ASSERT_EQ(log.n, 1);
+        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
+        ASSERT_STREQ(log.text[0], c[i].why);
+    }
+}
+
+/* With permessage-deflate agreed: RSV1 on a message's first frame marks it
+ * compressed; its bytes (here not JSON at all) are counted, not checked for
+ * "{...}"; a fragmented compressed message and a plain one after it read as
+ * before, in any pieces. RSV1 anywhere else, or RSV2/RSV3, is refused. */
+TEST_PLAIN(watch_frames_compressed_messages) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    const char *m1 = "{\"positions\":[]}";
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN | WEFT_WS_RSV1, WEFT_WS_TEXT, "\x02\x00", 2, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_RSV1, WEFT_WS_TEXT, "\xaa\xbb", 2, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_PING, "p", 1, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_CONT, "\x00\x01\x02", 3, NULL), 0);
+    ASSERT_EQ(weft_ws_frame_append(&b, WEFT_WS_FIN, WEFT_WS_TEXT, m1, strlen(m1), NULL), 0);
+    static const size_t pieces[] = {0, 1, 2, 5, 4096};
+    for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+        watch_frames fr;
+        watch_frames_init(&fr);
+        fr.deflate = 1;
+        frame_log log;
+        ASSERT_EQ(frames_run(&fr, (const uint8_t *)b.data, b.len, pieces[p], &log), b.len);
+        ASSERT_EQ(log.n, 4);
+        ASSERT_EQ(log.type[0], WATCH_FR_MESSAGE);
+        ASSERT_EQ(log.len[0], 2);
+        ASSERT_EQ(log.deflated[0], 1);
+        ASSERT_EQ(log.type[1], WATCH_FR_PING);
+        ASSERT_EQ(log.type[2], WATCH_FR_MESSAGE);
+        ASSERT_EQ(log.len[2], 5);
+        ASSERT_EQ(log.deflated[2], 1);
+        ASSERT_EQ(log.type[3], WATCH_FR_MESSAGE);
+        ASSERT_EQ(log.len[3], strlen(m1));
+        ASSERT_EQ(log.deflated[3], 0);
+    }
+    weft_buf_free(&b);
+    static const head_case heads[] = {
+        {"\x01\x01{\xc0\x01y", 6, "RSV1 on a frame other than a message's first (RFC 7692 §6)"},
+        {"\xc9\x00", 2, "RSV1 on a frame other than a message's first (RFC 7692 §6)"},
+        {"\xa1\x01x", 3, "RSV2 or RSV3 set (no extension defines them)"},
+        {"\x91\x01x", 3, "RSV2 or RSV3 set (no extension defines them)"},
+        {"\xc2\x01x", 3, "a binary message (live updates are text)"},
+        {"\x81\x02[]", 4, "a message that does not begin with '{'"},
+    };
+    heads_refused(heads, sizeof heads / sizeof heads[0], 1);
+}
+
 TEST_PLAIN(watch_frames_refuses) {
     static const uint8_t key[4] = {1, 2, 3, 4};
     static const struct {
@@ -261,26 +328,14 @@ TEST_PLAIN(watch_frames_refuses) {
     }
     /* heads written by hand: a reserved opcode, a fragmented ping, a 126-byte
      * ping, a length with its top bit set, a new message inside a fragmented one */
-    static const struct {
-        const char *bytes;
-        size_t n;
-        const char *why;
-    } heads[] = {
+    static const head_case heads[] = {
         {"\x83\x00", 2, "a reserved opcode"},
         {"\x09\x00", 2, "a fragmented control frame"},
         {"\x89\x7e\x00\x7e", 4, "a control frame over 125 bytes"},
         {"\x81\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10, "a 64-bit length with its top bit set"},
         {"\x01\x01{\x81\x01}", 6, "a new message inside a fragmented one"},
     };
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
-        watch_frames fr;
-        watch_frames_init(&fr);
-        frame_log log;
-        frames_run(&fr, (const uint8_t *)heads[i].bytes, heads[i].n, 1, &log);
-        ASSERT_EQ(log.n, 1);
-        ASSERT_EQ(log.type[0], WATCH_FR_FAIL);
-        ASSERT_STREQ(log.text[0], heads[i].why);
-    }
+    heads_refused(heads, sizeof heads / sizeof heads[0], 0);
 }
 
 /* ---- the viewers against a real server ---------------------------------------------- */
@@ -362,12 +417,16 @@ static int live_stop(live_srv *t) {
     return rc;
 }
 
-static int live_watch(live_srv *t, int viewers, int latency_viewers, watch_report *r) {
+static int live_watch_z(live_srv *t, int viewers, int latency_viewers, int deflate, watch_report *r) {
     char url[96];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", t->port);
-    watch_config c = {.url = url, .viewers = viewers, .latency_viewers = latency_viewers,
+    watch_config c = {.url = url, .viewers = viewers, .latency_viewers = latency_viewers, .deflate = deflate,
                       .duration_s = 1.0 + (double)test_slack_ms(1000) / 1000.0, .quiet = 1};
     return watch_run(&c, NULL, NULL, r);
+}
+
+static int live_watch(live_srv *t, int viewers, int latency_viewers, watch_report *r) {
+    return live_watch_z(t, viewers, latency_viewers, 0, r);
 }
 
 /* Light and decoding viewers count the same messages and bytes; only the
@@ -405,6 +464,40 @@ TEST(watch_light_and_decoding_viewers_count_alike) {
     /* more latency viewers than viewers is a setting out of range */
     watch_config bad = {.url = "ws://127.0.0.1:1/", .viewers = 2, .latency_viewers = 3};
     ASSERT_EQ(watch_run(&bad, NULL, NULL, &r), WEFT_EINVAL);
+}
+
+/* Viewers that offer permessage-deflate (as Chromium does) to a server that
+ * compresses every message: the light ones count the compressed messages
+ * without inflating them, the decoding ones inflate through the library and
+ * read every position; nothing is refused. Without the offer nothing comes
+ * compressed. */
+TEST(watch_viewers_with_deflate_count_and_decode) {
+    live_srv t;
+    live_start(&t, 0);
+    ASSERT(t.s != NULL);
+    watch_report r;
+    ASSERT_EQ(live_watch_z(&t, 5, 2, 1, &r), 0);
+    ASSERT_EQ(r.connected, 5);
+    ASSERT_EQ(r.closed_early, 0);
+    ASSERT_EQ(r.bad, 0);
+    ASSERT_EQ(r.messages, 5 * LIVE_UPDATES);
+    ASSERT_EQ(r.deflated, 3 * LIVE_UPDATES); /* the light viewers' */
+    ASSERT_EQ(r.positions, 2 * LIVE_UPDATES * 2);
+    /* the decoding viewers count inflated bytes, the light ones compressed:
+     * less than every viewer's plain bytes, more than the decoding ones' */
+    char m[160];
+    int n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, (long long)unix_ms(), (long long)unix_ms());
+    ASSERT_LT(r.bytes, (int64_t)5 * LIVE_UPDATES * n);
+    ASSERT_GT(r.bytes, (int64_t)2 * LIVE_UPDATES * n);
+    ASSERT_GT(r.light_bytes, 0);
+    ASSERT_LT(r.light_bytes, (int64_t)3 * LIVE_UPDATES * n);
+    ASSERT_EQ(r.bytes - r.light_bytes, (int64_t)2 * LIVE_UPDATES * n); /* the decoders': inflated */
+    ASSERT_EQ(live_watch_z(&t, 3, 1, 0, &r), 0);
+    ASSERT_EQ(r.messages, 3 * LIVE_UPDATES);
+    ASSERT_EQ(r.deflated, 0);
+    ASSERT_EQ(r.light_bytes, (int64_t)2 * LIVE_UPDATES * n);
+    ASSERT_EQ(r.bad, 0);
+    ASSERT_EQ(live_stop(&t), 0);
 }
 
 /* A server that closes (1008, as fleet does to a viewer that fell behind):

@@ -283,6 +283,78 @@ TEST_PLAIN(rfc7692_5_handshake_response_and_switch_off) {
     weft_buf_free(&b);
 }
 
+/* RFC 7692 §7.1.1.1: a server may agree server_no_context_takeover that was
+ * not offered. With deflate_server_no_context_takeover on, a browser's offer
+ * (Chromium: "permessage-deflate; client_max_window_bits") is answered with
+ * it; with the option off the answer is unchanged; an offer that already asks
+ * for it is answered the same either way. The weft client, which did not ask,
+ * accepts the answer and reads the parameter. */
+TEST_PLAIN(rfc7692_7_1_1_1_server_adds_no_context_takeover) {
+    static const char *const browser =
+        GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    weft_ws_server_opts on = {.deflate_server_no_context_takeover = 1};
+    weft_ws_handshake hs;
+    weft_buf b;
+    ASSERT_EQ(shake(browser, &on, &hs), 101);
+    ASSERT_EQ(hs.deflate, 1);
+    ASSERT_EQ(hs.params.server_no_context_takeover, 1);
+    ASSERT_EQ(hs.params.client_no_context_takeover, 0);
+    weft_buf_init(&b, 0);
+    ASSERT_EQ(weft_ws_handshake_response(&hs, &b), 0);
+    ASSERT(strstr(b.data, "\r\nSec-WebSocket-Extensions: permessage-deflate; "
+                          "server_no_context_takeover\r\n\r\n") != NULL);
+    weft_buf_free(&b);
+    /* off (the default): the answer carries no parameter */
+    weft_ws_server_opts off = {0};
+    ASSERT_EQ(shake(browser, &off, &hs), 101);
+    ASSERT_EQ(hs.params.server_no_context_takeover, 0);
+    weft_buf_init(&b, 0);
+    ASSERT_EQ(weft_ws_handshake_response(&hs, &b), 0);
+    ASSERT(strstr(b.data, "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n") != NULL);
+    weft_buf_free(&b);
+    /* asked for: the same answer with the option on or off */
+    static const char *const asks = GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; "
+                                              "server_no_context_takeover; server_max_window_bits=12\r\n";
+    ASSERT_EQ(shake(asks, &on, &hs), 101);
+    ASSERT_EQ(hs.params.server_no_context_takeover, 1);
+    ASSERT_EQ(hs.params.server_max_window_bits, 12);
+    ASSERT_EQ(shake(asks, &off, &hs), 101);
+    ASSERT_EQ(hs.params.server_no_context_takeover, 1);
+    /* no offer, or deflate switched off: nothing is added */
+    ASSERT_EQ(shake(GOOD_HEAD, &on, &hs), 101);
+    ASSERT_EQ(hs.deflate, 0);
+    weft_ws_server_opts both = {.no_deflate = 1, .deflate_server_no_context_takeover = 1};
+    ASSERT_EQ(shake(browser, &both, &hs), 101);
+    ASSERT_EQ(hs.deflate, 0);
+    ASSERT_EQ(hs.params.server_no_context_takeover, 0);
+
+    /* the weft client offered deflate without the parameter and accepts it */
+    weft_ws_client_opts co = {.deflate = 1};
+    char key[25];
+    weft_ws_client_key(key);
+    weft_buf req;
+    weft_buf_init(&req, 0);
+    ASSERT_EQ(weft_ws_client_request(&req, "127.0.0.1:9001", "/", key, &co), 0);
+    ASSERT(strstr(req.data, "server_no_context_takeover") == NULL);
+    weft_http_request r;
+    int st;
+    const char *why;
+    ASSERT_EQ(weft_http_parse_request(req.data, req.len, &r, hdrs, 64, NULL, &st, &why),
+              (int)req.len);
+    ASSERT_EQ(weft_ws_server_handshake(&r, &on, &hs), 101);
+    weft_buf_init(&b, 0);
+    ASSERT_EQ(weft_ws_handshake_response(&hs, &b), 0);
+    ASSERT(strstr(b.data, "server_no_context_takeover") != NULL);
+    weft_ws_handshake ch;
+    const char *reason = NULL;
+    ASSERT_EQ(weft_ws_client_response(b.data, b.len, key, &co, &ch, &reason), (int)b.len);
+    ASSERT_EQ(ch.deflate, 1);
+    ASSERT_EQ(ch.params.server_no_context_takeover, 1);
+    ASSERT_EQ(ch.params.client_no_context_takeover, 0);
+    weft_buf_free(&b);
+    weft_buf_free(&req);
+}
+
 /* ---- RFC 7692 §7.2 compressed messages ---------------------------------------- */
 
 static const uint8_t KEY[4] = {1, 2, 3, 4};

@@ -20,6 +20,7 @@ typedef struct tsrv {
     _Atomic int serve_rc;
     weft_hub *hub;
     weft_ws_config cfg;
+    weft_ws_server_opts opts; /* the upgrade's negotiation options */
     _Atomic int sse_done;
     char last_event_id[64];
     /* /sync/{topic}: the messages queued as the initial state (WEFT_WS_SEND_SYNC) */
@@ -39,7 +40,7 @@ static void serve_task(void *a) {
  * and reads until closed. */
 static int serve_sub(weft_http_ctx *c, weft_hub_msg **sync, int nsync) {
     int err;
-    weft_ws *ws = weft_ws_upgrade(c, NULL, &g_srv->cfg, &err);
+    weft_ws *ws = weft_ws_upgrade(c, &g_srv->opts, &g_srv->cfg, &err);
     if (!ws) return err == WEFT_EPARSE ? 0 : err;
     char topic[64];
     weft_str tp = weft_http_param(c, "topic");
@@ -239,6 +240,125 @@ TEST(hub_message_lives_until_the_last_subscriber_wrote_it) {
     for (int i = 0; i < 3; i++) {
         weft_ws_close(c[i], WEFT_WS_NORMAL, NULL);
         weft_ws_free(c[i]);
+    }
+    ASSERT_EQ(stop(&t), 0);
+}
+
+/* A viewer of its own: the handshake with the offer a browser makes
+ * ("permessage-deflate; client_max_window_bits", no
+ * server_no_context_takeover), then the raw bytes of the frames. */
+typedef struct raw_viewer {
+    int fd;
+    weft_ws_handshake hs;
+    weft_buf in; /* bytes after the response head */
+} raw_viewer;
+
+static int raw_viewer_open(raw_viewer *v, int port, const char *topic) {
+    memset(v, 0, sizeof *v);
+    weft_buf_init(&v->in, 0);
+    v->fd = weft_tcp_connect("127.0.0.1", port, weft_deadline_in(5000));
+    if (v->fd < 0) return v->fd;
+    weft_ws_client_opts co = {.deflate = 1};
+    char key[25], target[64];
+    weft_ws_client_key(key);
+    snprintf(target, sizeof target, "/sub/%s", topic);
+    weft_buf req;
+    weft_buf_init(&req, 0);
+    int rc = weft_ws_client_request(&req, "127.0.0.1", target, key, &co);
+    int64_t dl = weft_deadline_in(test_slack_ms(5000));
+    if (!rc && weft_write_all(v->fd, req.data, req.len, dl) != (ssize_t)req.len) rc = WEFT_EIO;
+    weft_buf_free(&req);
+    for (int head = WEFT_EAGAIN; !rc && head == WEFT_EAGAIN;) {
+        if (weft_buf_reserve(&v->in, 4096)) return WEFT_ENOMEM;
+        ssize_t r = weft_read(v->fd, v->in.data + v->in.len, 4096, dl);
+        if (r <= 0) return WEFT_EIO;
+        v->in.len += (size_t)r;
+        const char *why;
+        head = weft_ws_client_response(v->in.data, v->in.len, key, &co, &v->hs, &why);
+        if (head > 0) weft_buf_consume(&v->in, (size_t)head);
+        else if (head != WEFT_EAGAIN) rc = head;
+    }
+    return rc;
+}
+
+/* Reads until buf holds n whole frames; 0 when it does. */
+static int raw_viewer_frames(raw_viewer *v, int n) {
+    int64_t dl = weft_deadline_in(test_slack_ms(5000));
+    for (;;) {
+        size_t at = 0;
+        int have = 0;
+        weft_ws_frame f;
+        for (int h; have < n && (h = weft_ws_frame_parse(v->in.data + at, v->in.len - at, &f)) > 0 &&
+                    v->in.len - at - (size_t)h >= f.len;
+             have++)
+            at += (size_t)h + f.len;
+        if (have == n) return 0;
+        if (weft_buf_reserve(&v->in, 65536)) return WEFT_ENOMEM;
+        ssize_t r = weft_read(v->fd, v->in.data + v->in.len, 65536, dl);
+        if (r <= 0) return WEFT_EIO;
+        v->in.len += (size_t)r;
+    }
+}
+
+/* RFC 7692 §7.1.1.1 end to end: with deflate_server_no_context_takeover the
+ * server agrees it with two viewers that offered deflate the way browsers do;
+ * each hub message then reaches both as one compressed frame (RSV1), the same
+ * bytes at both (made once, shared), and inflates to the whole message. */
+TEST(hub_compressed_frame_shared_with_browser_style_offers) {
+    tsrv t;
+    ASSERT_EQ(start(&t, NULL), 0);
+    t.opts.deflate_server_no_context_takeover = 1;
+    raw_viewer v[2];
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(raw_viewer_open(&v[i], t.port, "fleet"), 0);
+        ASSERT_EQ(v[i].hs.deflate, 1);
+        ASSERT_EQ(v[i].hs.params.server_no_context_takeover, 1);
+    }
+    ASSERT_EQ(wait_subs(t.hub, 2), 0);
+    enum { NMSG = 20 };
+    weft_buf want[NMSG];
+    for (int k = 0; k < NMSG; k++) {
+        weft_buf_init(&want[k], 0);
+        weft_buf_printf(&want[k], "{\"seq\":%d,\"updates\":[", k);
+        for (int d = 0; d < 60; d++)
+            weft_buf_printf(&want[k], "%s{\"id\":\"dev-%04d\",\"lat\":48.%06d,\"lon\":2.%06d}",
+                            d ? "," : "", d, d * 7919 + k, d * 104729 + k);
+        weft_buf_appends(&want[k], "]}");
+        ASSERT_EQ(weft_hub_publish(t.hub, "fleet", WEFT_WS_TEXT, 0, want[k].data, want[k].len), 2);
+    }
+    for (int i = 0; i < 2; i++) ASSERT_EQ(raw_viewer_frames(&v[i], NMSG), 0);
+    ASSERT_EQ(v[0].in.len, v[1].in.len);
+    ASSERT_MEMEQ(v[0].in.data, v[1].in.data, v[0].in.len);
+    size_t wire = 0, plain = 0;
+    for (int i = 0; i < 2; i++) {
+        weft_ws_rx rx;
+        weft_ws_rx_init(&rx, WEFT_WS_CLIENT, 0);
+        ASSERT_EQ(weft_ws_rx_enable_deflate(&rx, &v[i].hs.params), 0);
+        size_t at = 0;
+        for (int k = 0; k < NMSG; k++) {
+            weft_ws_frame f;
+            ASSERT_GT(weft_ws_frame_parse(v[i].in.data + at, v[i].in.len - at, &f), 0);
+            ASSERT_EQ(f.rsv, 4); /* RSV1: compressed */
+            ASSERT_EQ(f.fin, 1);
+            weft_ws_event ev;
+            size_t used;
+            ASSERT_EQ(weft_ws_rx_feed(&rx, v[i].in.data + at, v[i].in.len - at, &used, &ev),
+                      WEFT_WS_EV_MESSAGE);
+            ASSERT_EQ(used, f.head_len + f.len);
+            ASSERT_EQ(ev.data.n, want[k].len);
+            ASSERT_MEMEQ(ev.data.p, want[k].data, want[k].len);
+            at += used;
+            wire += used;
+            plain += want[k].len;
+        }
+        ASSERT_EQ(at, v[i].in.len);
+        weft_ws_rx_free(&rx);
+    }
+    ASSERT_LT(wire * 2, plain); /* compressed to under half */
+    for (int k = 0; k < NMSG; k++) weft_buf_free(&want[k]);
+    for (int i = 0; i < 2; i++) {
+        weft_close(v[i].fd);
+        weft_buf_free(&v[i].in);
     }
     ASSERT_EQ(stop(&t), 0);
 }
