@@ -63,7 +63,11 @@ int pipeline_ingest(fleet *f, live_device *d, int proto, fleet_fix *fixes, int n
         free(rows), free(evs);
         return WEFT_ENOMEM;
     }
-    weft_mutex_lock(&d->gate, -1);
+    int lrc = weft_mutex_lock(&d->gate, -1); /* WEFT_ECANCELED: shutting down */
+    if (lrc) {
+        free(rows), free(evs);
+        return lrc;
+    }
     live_state st;
     live_lock(d);
     st = d->st;

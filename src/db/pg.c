@@ -28,6 +28,8 @@
  * Results come as text and are copied into weft_db_rows (rows.c), typed by
  * column OID, and the PGresult is cleared at once.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,6 +41,7 @@
 
 #include "db_int.h"
 #include "libpq.h"
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/rt.h"
 
@@ -148,6 +151,16 @@ static void stat_max(_Atomic int64_t *m, int64_t v) {
     while (v > cur && !atomic_compare_exchange_weak(m, &cur, v)) {}
 }
 
+/* Take one of the pool's own locks. weft_mutex_lock returns WEFT_ECANCELED
+ * without the lock to a cancelled task, but the pool's state has to stay
+ * consistent whoever is cancelled (an asker giving up on its statement, the
+ * reader torn down by weft_pg_close): these short sections run masked. */
+static void lock_mu(weft_mutex *m) {
+    int prev = weft_nocancel_begin();
+    weft_mutex_lock(m, -1);
+    weft_nocancel_end(prev);
+}
+
 /* "what: libpq's message" into buf (200 bytes). */
 static void conn_err(pg_conn *c, char *buf, const char *what) {
     const char *m = c->pg ? pq->PQerrorMessage(c->pg) : "";
@@ -166,7 +179,7 @@ static void on_notice(void *arg, const char *msg) {
 
 /* The error of a call that found c down. */
 static int down_err(pg_conn *c, weft_db_err *err, int code) {
-    weft_mutex_lock(&c->mu, -1);
+    lock_mu(&c->mu);
     weft__db_err_set(err, code, NULL, "database unavailable: %s",
                      c->last_error[0] ? c->last_error : "not connected yet");
     weft_mutex_unlock(&c->mu);
@@ -456,7 +469,17 @@ static int connect_once(pg_conn *c, int64_t deadline) {
         goto fail;
     }
     pq->PQsetNoticeProcessor(pg, on_notice, NULL);
-    c->fd = pq->PQsocket(pg);
+    /* The reader waits on a descriptor of its own: libpq closes its socket
+     * by itself when a send finds the connection dead, inside an asker's
+     * call, while the reader may be arming a wait on it (and the number may
+     * already belong to a new socket). The duplicate is closed only by the
+     * reader, after everyone has left the connection. */
+    c->fd = fcntl(pq->PQsocket(pg), F_DUPFD_CLOEXEC, 0);
+    if (c->fd < 0) {
+        snprintf(c->conn_error, sizeof c->conn_error, "connect: %s",
+                 weft_strerror(-errno));
+        goto fail;
+    }
     weft_fd_nonblock(c->fd);
     int off = 0;
     c->tcp = setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off) == 0;
@@ -484,7 +507,7 @@ static void conn_main(void *arg) {
     while (!atomic_load(&db->closing)) {
         /* no lock while connecting: nobody touches c->pg while c is down */
         int rc = connect_once(c, weft_deadline_in(db->cfg.connect_timeout_ms));
-        weft_mutex_lock(&c->mu, -1);
+        lock_mu(&c->mu);
         if (rc == 0) {
             atomic_store(&c->state, C_UP);
             c->last_error[0] = 0;
@@ -523,7 +546,7 @@ static void conn_main(void *arg) {
                 why = "pool closed";
                 break;
             }
-            weft_mutex_lock(&c->mu, -1);
+            lock_mu(&c->mu);
             int d = w < 0 ? w : atomic_load(&c->state) != C_UP ? WEFT_ECONNRESET : drain(c);
             if (d) {
                 conn_err(c, c->last_error, "connection lost");
@@ -535,11 +558,15 @@ static void conn_main(void *arg) {
             }
             weft_mutex_unlock(&c->mu);
         }
-        weft_mutex_lock(&c->mu, -1);
+        lock_mu(&c->mu);
         atomic_store(&c->state, atomic_load(&db->closing) ? C_CLOSING : C_DOWN);
         fail_all(c, WEFT_ECONNRESET, !strcmp(why, "lost") ? c->last_error : "pool closed");
         memcpy(c->conn_error, c->last_error, sizeof c->conn_error);
-        weft_fd_forget(c->fd); /* libpq closes it */
+        weft_close(c->fd); /* our duplicate */
+        c->fd = -1;
+        /* libpq's own socket, if libpq has not closed it already (then its
+         * number may belong to someone else's socket by now) */
+        if (pq->PQsocket(c->pg) >= 0) weft_fd_forget(pq->PQsocket(c->pg));
         pq->PQfinish(c->pg);
         c->pg = NULL;
         atomic_fetch_sub(&db->st.connections, 1);
@@ -751,9 +778,9 @@ out:
 }
 
 /* libpq found the connection dead while we sent (it may already have
- * closed the socket, where the reader's wait would never end): new calls
- * fail at once, and the reader is woken to fail what is in flight and
- * reconnect. mu held. */
+ * closed its socket; the reader waits on its own duplicate, which may never
+ * become readable): new calls fail at once, and the reader is woken to fail
+ * what is in flight and reconnect. mu held. */
 static void mark_broken(pg_conn *c) {
     if (atomic_load(&c->state) != C_UP) return;
     atomic_store(&c->state, C_DOWN);
@@ -835,7 +862,7 @@ static void flush_locked(pg_conn *c, int64_t deadline) {
         partial = 1;
         weft_mutex_unlock(&c->mu);
         int w = weft_fd_wait(c->fd, WEFT_POLLOUT, deadline);
-        weft_mutex_lock(&c->mu, -1);
+        lock_mu(&c->mu);
         if (w < 0 || !is_up(c)) return;
     }
     /* a flush that could not send everything reads what the server sent
@@ -924,7 +951,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         pg_req *q = qs[i];
         int r = wrc ? wrc : weft_sem_acquire(&q->done, deadline);
         if (r) {
-            weft_mutex_lock(&c->mu, -1);
+            lock_mu(&c->mu);
             if (!q->finished) {
                 q->abandoned = 1;
                 if (c->head == q) fire_cancel(c);
@@ -1089,7 +1116,7 @@ int weft_pg_open(weft_pg **out, const weft_pg_config *cfg, weft_db_err *err) {
     if (!rc) rc = conn_wait_up(&db->conns[0], weft_deadline_in(c->connect_timeout_ms + 1000));
     atomic_store(&db->conns[0].signal_up, 0);
     if (rc) {
-        weft_mutex_lock(&db->conns[0].mu, -1);
+        lock_mu(&db->conns[0].mu);
         weft__db_err_set(err, WEFT_ENOTCONN, NULL, "%s",
                          db->conns[0].last_error[0] ? db->conns[0].last_error : weft_strerror(rc));
         weft_mutex_unlock(&db->conns[0].mu);
@@ -1137,7 +1164,7 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st) {
 
 static void tx_release(weft_pg_tx *tx) {
     weft_pg *db = tx->db;
-    weft_mutex_lock(&db->txmu, -1);
+    lock_mu(&db->txmu);
     tx->c->next_free = db->txfree;
     db->txfree = tx->c;
     weft_mutex_unlock(&db->txmu);
@@ -1162,7 +1189,7 @@ int weft_pg_begin(weft_pg *db, weft_pg_tx **out, weft_db_err *err, int64_t deadl
         weft__db_err_set(err, rc, NULL, "no transaction connection free before the deadline");
         return rc;
     }
-    weft_mutex_lock(&db->txmu, -1);
+    lock_mu(&db->txmu);
     pg_conn *c = db->txfree;
     if (c) {
         db->txfree = c->next_free;
@@ -1177,7 +1204,7 @@ int weft_pg_begin(weft_pg *db, weft_pg_tx **out, weft_db_err *err, int64_t deadl
     weft_pg_tx *tx = c ? calloc(1, sizeof *tx) : NULL;
     if (!tx) {
         if (c) {
-            weft_mutex_lock(&db->txmu, -1);
+            lock_mu(&db->txmu);
             c->next_free = db->txfree;
             db->txfree = c;
             weft_mutex_unlock(&db->txmu);
