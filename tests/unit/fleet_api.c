@@ -1952,7 +1952,8 @@ BOTH(openapi) {
                           "/api/devices", "/api/devices/{id}", "/api/groups", "/api/groups/{id}", "/api/users",
                           "/api/users/{id}", "/api/geofences", "/api/geofences/{id}", "/api/positions", "/api/events",
                           "/api/reports/route", "/api/reports/trips", "/api/reports/stops", "/api/reports/summary",
-                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server"};
+                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server",
+                          "/api/events/count", "/api/events/ack"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!weft_json_get(paths, want[i])) fprintf(stderr, "openapi lacks %s\n", want[i]);
         ASSERT(weft_json_get(paths, want[i]) != NULL);
