@@ -201,6 +201,25 @@ TEST(live_socket_snapshot_updates_and_visibility) {
     free(e);
 }
 
+/* The admin signed in and two viewers made and signed in: Ann of group 1,
+ * Bob of group 2 (cookies into the 256-byte buffers). 0 or -1. */
+static int ann_and_bob(env *e, char *admin, char *va, char *vb) {
+    if (login(e, "admin@t.local", "admin-password-1", admin, 256) != 200) return -1;
+    if (add_viewer(e, admin, "Ann", 1, va, 256) != 200 || add_viewer(e, admin, "Bob", 2, vb, 256) != 200) return -1;
+    return 0;
+}
+
+/* A live socket signed in with the cookie headers `who` (NULL on failure). */
+static weft_ws *dial_as(env *e, const char *who) {
+    char url[64], origin[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
+    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
+    weft_ws_client_opts o = {.origin = origin, .headers = who};
+    int rc = 0;
+    const char *why = NULL;
+    return weft_ws_dial(url, &o, NULL, weft_deadline_in(5000), &rc, &why);
+}
+
 /* An acknowledgement (POST /api/events/{id}/ack) is pushed at once to
  * every socket whose user sees the device, the one that acknowledged
  * included, as {"acks":[...]}; a viewer of another group is not told. */
@@ -215,22 +234,10 @@ TEST(live_socket_pushes_acknowledgements) {
                          "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)", ga,
                          1, NULL, &err),
               0);
-    char admin[256], va[256], vb[256], url[64], hdr[512];
-    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
-    ASSERT_EQ(add_viewer(e, admin, "Ann", 1, va, sizeof va), 200);
-    ASSERT_EQ(add_viewer(e, admin, "Bob", 2, vb, sizeof vb), 200);
+    char admin[256], va[256], vb[256], hdr[512];
+    ASSERT_EQ(ann_and_bob(e, admin, va, vb), 0);
     weft_http_test_response res;
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
-    char origin[64];
-    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
-    weft_ws_client_opts oa = {.origin = origin, .headers = admin}, o1 = {.origin = origin, .headers = va},
-                        o2 = {.origin = origin, .headers = vb};
-    int rc = 0;
-    const char *why = NULL;
-    weft_ws *wadm = weft_ws_dial(url, &oa, NULL, weft_deadline_in(5000), &rc, &why);
-    weft_ws *wa1 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why);
-    weft_ws *wa2 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why); /* Ann's second tab */
-    weft_ws *wb = weft_ws_dial(url, &o2, NULL, weft_deadline_in(5000), &rc, &why);
+    weft_ws *wadm = dial_as(e, admin), *wa1 = dial_as(e, va), *wa2 = dial_as(e, va) /* Ann's second tab */, *wb = dial_as(e, vb);
     ASSERT(wadm && wa1 && wa2 && wb);
     weft_buf b;
     weft_buf_init(&b, 0);
@@ -288,20 +295,9 @@ TEST(live_socket_pushes_bulk_acknowledgements) {
     ASSERT_EQ(store_exec(e->f.db, "INSERT INTO events (device_id, type, event_time, server_time) VALUES (2, 'alarm', $1, $1)",
                          ga, 1, NULL, &err),
               0);
-    char admin[256], va[256], vb[256], url[64], hdr[512], path[160];
-    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
-    ASSERT_EQ(add_viewer(e, admin, "Ann", 1, va, sizeof va), 200);
-    ASSERT_EQ(add_viewer(e, admin, "Bob", 2, vb, sizeof vb), 200);
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
-    char origin[64];
-    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
-    weft_ws_client_opts oa = {.origin = origin, .headers = admin}, o1 = {.origin = origin, .headers = va},
-                        o2 = {.origin = origin, .headers = vb};
-    int rc = 0;
-    const char *why = NULL;
-    weft_ws *wadm = weft_ws_dial(url, &oa, NULL, weft_deadline_in(5000), &rc, &why);
-    weft_ws *wa = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why);
-    weft_ws *wb = weft_ws_dial(url, &o2, NULL, weft_deadline_in(5000), &rc, &why);
+    char admin[256], va[256], vb[256], hdr[512], path[160];
+    ASSERT_EQ(ann_and_bob(e, admin, va, vb), 0);
+    weft_ws *wadm = dial_as(e, admin), *wa = dial_as(e, va), *wb = dial_as(e, vb);
     ASSERT(wadm && wa && wb);
     weft_buf b;
     weft_buf_init(&b, 0);
