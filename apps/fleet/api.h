@@ -29,6 +29,9 @@ void api_free(fleet *f);
  * and sends it as one body; past it, it counts the rest and streams. Tests
  * lower it to reach the streamed path with little data. */
 extern size_t api_route_hold_max;
+/* Tests only: called with the SQL of each GET /api/events/count and its
+ * argument count (tests/unit/fleet_api.c checks its query plan). */
+extern void (*api_events_count_sql_hook)(const char *sql, int nargs);
 
 /* /metrics (Prometheus text format) and /api/health (api_metrics.c). */
 int api_metrics(weft_http_ctx *c, void *ud);

@@ -636,42 +636,60 @@ void feed_unsubscribe(fleet *f, feed_viewer *v) {
 
 /* Not coalesced with the ticks: an acknowledgement is rare and people wait
  * for it (the other dashboards of the team mark the alert read), so it goes
- * out at once, one message for every audience that sees the device. */
-void feed_publish_ack(fleet *f, int64_t event_id, int64_t device_id, int64_t group_id, int64_t ack_ms,
-                      int64_t user_id, const char *user_name) {
+ * out at once. Each audience gets the acks of the devices it sees, in
+ * messages of at most feed_chunk_bytes (an "acknowledge all" of thousands
+ * of alerts must not be one message larger than a viewer's queue). */
+static void ack_send(fleet *f, feed_viewer *v, weft_buf *b) {
+    if (v->fn) {
+        feed_msg *m = msg_from(b);
+        if (m) v->fn(v->ud, m), feed_msg_release(m);
+        return;
+    }
+    if (!f->hub) return;
+    char topic[256];
+    feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
+    weft_hub_publish(f->hub, topic, WEFT_WS_TEXT, 0, b->data, b->len);
+}
+
+void feed_publish_acks(fleet *f, const feed_ack *acks, int n, int64_t ack_ms, int64_t user_id,
+                       const char *user_name) {
     fleet_feed *fd = f->feed;
-    if (!fd) return;
-    weft_buf b;
-    weft_buf_init(&b, 0);
-    weft_json_enc e;
-    weft_json_enc_init(&e, &b);
-    weft_json_enc_object(&e);
-    weft_json_enc_key(&e, WEFT_STR("acks"));
-    weft_json_enc_array(&e);
-    weft_json_enc_object(&e);
-    weft_json_enc_key(&e, WEFT_STR("id")), weft_json_enc_int(&e, event_id);
-    weft_json_enc_key(&e, WEFT_STR("deviceId")), weft_json_enc_int(&e, device_id);
-    model_ack_fields(&e, ack_ms, user_id, user_name);
-    weft_json_enc_end(&e);
-    weft_json_enc_end(&e);
-    weft_json_enc_end(&e);
-    feed_msg *m = weft_json_enc_finish(&e) < 0 ? NULL : msg_from(&b);
-    weft_buf_free(&b);
-    if (!m) return;
+    if (!fd || n <= 0) return;
+    size_t limit = feed_chunk_bytes(&f->cfg);
+    weft_buf b, one;
+    weft_buf_init(&b, 0), weft_buf_init(&one, 0);
     pthread_mutex_lock(&fd->vmu);
     for (feed_viewer *v = fd->viewers; v; v = v->next) {
-        if (!feed_visible(v->all, v->groups, v->ngroups, group_id)) continue;
-        if (v->fn) {
-            v->fn(v->ud, m);
-            continue;
+        if (!v->fn) { /* one publish per audience's topic */
+            int seen = 0;
+            for (feed_viewer *u = fd->viewers; u != v && !seen; u = u->next) seen = !u->fn && same_audience(u, v);
+            if (seen) continue;
         }
-        int seen = 0; /* one publish per audience's topic */
-        for (feed_viewer *u = fd->viewers; u != v && !seen; u = u->next) seen = !u->fn && same_audience(u, v);
-        if (seen || !f->hub) continue;
-        char topic[256];
-        feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
-        weft_hub_publish(f->hub, topic, WEFT_WS_TEXT, 0, m->data, m->len);
+        weft_buf_clear(&b);
+        for (int i = 0; i < n; i++) {
+            if (!feed_visible(v->all, v->groups, v->ngroups, acks[i].group_id)) continue;
+            weft_buf_clear(&one);
+            weft_json_enc e;
+            weft_json_enc_init(&e, &one);
+            weft_json_enc_object(&e);
+            weft_json_enc_key(&e, WEFT_STR("id")), weft_json_enc_int(&e, acks[i].event_id);
+            weft_json_enc_key(&e, WEFT_STR("deviceId")), weft_json_enc_int(&e, acks[i].device_id);
+            model_ack_fields(&e, ack_ms, user_id, user_name);
+            weft_json_enc_end(&e);
+            if (weft_json_enc_finish(&e) < 0) continue;
+            if (b.len && b.len + one.len + 2 > limit) {
+                weft_buf_appends(&b, "]}");
+                ack_send(f, v, &b);
+                weft_buf_clear(&b);
+            }
+            weft_buf_appends(&b, b.len ? "," : "{\"acks\":[");
+            weft_buf_append(&b, one.data, one.len);
+        }
+        if (b.len) {
+            weft_buf_appends(&b, "]}");
+            ack_send(f, v, &b);
+        }
     }
     pthread_mutex_unlock(&fd->vmu);
-    feed_msg_release(m);
+    weft_buf_free(&b), weft_buf_free(&one);
 }

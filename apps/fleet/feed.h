@@ -93,11 +93,16 @@ feed_msg *feed_snapshot(fleet *f, int all, const int64_t *groups, int ngroups);
 /* Can a viewer of (all, groups) see a device of group gid? */
 int feed_visible(int all, const int64_t *groups, int ngroups, int64_t gid);
 
-/* An event was acknowledged (POST /api/events/{id}/ack): send
- * {"acks":[{"id","deviceId","ackTime","ackUserId","ackUserName"}]} at once
- * to every viewer that sees group_id. */
-void feed_publish_ack(fleet *f, int64_t event_id, int64_t device_id, int64_t group_id, int64_t ack_ms,
-                      int64_t user_id, const char *user_name);
+/* Events were acknowledged (POST /api/events/{id}/ack, POST
+ * /api/events/ack), all by one user at ack_ms: send each viewer that sees
+ * some of them, at once, {"acks":[{"id","deviceId","ackTime","ackUserId",
+ * "ackUserName"}, ...]} with the ones it sees (several messages when they
+ * are more than feed_chunk_bytes). */
+typedef struct feed_ack {
+    int64_t event_id, device_id, group_id;
+} feed_ack;
+void feed_publish_acks(fleet *f, const feed_ack *acks, int n, int64_t ack_ms, int64_t user_id,
+                       const char *user_name);
 
 /* Counters for /metrics. */
 typedef struct feed_stats {

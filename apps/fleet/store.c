@@ -103,6 +103,10 @@ static const char *const migrations[] = {
     "  lat1 @REAL@ NOT NULL, lon1 @REAL@ NOT NULL, speed1 @REAL@ NOT NULL, ign1 @INT@ NOT NULL,\n"
     "  dist_m @REAL@ NOT NULL, speed_sum @REAL@ NOT NULL, max_speed @REAL@ NOT NULL,\n"
     "  engine_ms @INT@ NOT NULL, PRIMARY KEY (device_id, t0))@CLUSTERED@",
+    /* 4: counting events by type over a time range (GET /api/events/count,
+     * the dashboard's "alerts today") within the index: one range per
+     * type, device_id in it for a viewer's groups, no table row read. */
+    "CREATE INDEX events_type_time ON events (type, event_time, device_id)",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

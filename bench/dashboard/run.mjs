@@ -17,7 +17,10 @@
 // apps/fleet/web after npm ci); the server's web.root is a symlink switched
 // between it and this checkout's apps/fleet/web before each window, in
 // alternating order (A B, B A, ...), one server and one simulator for both.
-// Writes bench/results/dashboard-<UTC date>.md (OUT=path overrides).
+// Writes bench/results/dashboard-<UTC date>[-<label>].md, -2.md, -3.md... when
+// that exists (OUT=path overrides; .md appended when missing: out_path.mjs).
+// LABEL="busy machine" (or any words) is written into the title and the
+// file name; the busy/quiet measurement below stands beside it.
 // The server runs with fleet's default settings (live.queue_kb too); the
 // socket closes the page saw are counted in the file. The file says "busy
 // machine" only when measured so (as bench/lib.sh's busy_pct): the CPUs were
@@ -31,6 +34,7 @@ import { execSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startFleet, startSim, launch, login, waitFor, ROOT, sleep } from '../../tests/browser/fleet_harness.mjs';
+import { resultPath } from './out_path.mjs';
 
 const QUICK = !!process.env.QUICK;
 const VEHICLES = Number(process.env.VEHICLES ?? (QUICK ? 2000 : 10000));
@@ -195,11 +199,12 @@ const closeCounts = Object.entries(closes.reduce((m, c) => ({ ...m, [c]: (m[c] ?
   .map(([c, n]) => `${n} × ${c}`).join(', ');
 const chromium = 'chromium ' + execSync("dpkg-query -W -f='${Version}' chromium").toString().trim();
 const date = new Date().toISOString();
-const out = process.env.OUT ?? join(ROOT, `bench/results/dashboard-${date.slice(0, 10)}.md`);
+const LABEL = process.env.LABEL ?? '';
+const out = resultPath({ dir: join(ROOT, 'bench/results'), date, out: process.env.OUT, label: LABEL });
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(out, `# Dashboard quality bar (issue 12) — ${busy ? 'busy machine' : 'quiet machine'}
+writeFileSync(out, `# Dashboard quality bar (issue 12) — ${busy ? 'busy machine' : 'quiet machine'}${LABEL ? ` (label: ${LABEL})` : ''}
 
-${date}. Command: \`make bench-dashboard\` (VEHICLES=${VEHICLES} ROUNDS=${ROUNDS} SECONDS=${SECONDS}${QUICK ? ' QUICK=1' : ''}${process.env.BASE_ROOT ? ` BASE_ROOT=${process.env.BASE_ROOT}` : ''}${process.env.BUSY !== undefined ? ` BUSY="${process.env.BUSY}"` : ''}).
+${date}. Command: \`make bench-dashboard\` (VEHICLES=${VEHICLES} ROUNDS=${ROUNDS} SECONDS=${SECONDS}${QUICK ? ' QUICK=1' : ''}${process.env.BASE_ROOT ? ` BASE_ROOT=${process.env.BASE_ROOT}` : ''}${process.env.BUSY !== undefined ? ` BUSY="${process.env.BUSY}"` : ''}${LABEL ? ` LABEL="${LABEL}"` : ''}).
 Machine: ${cpus().length} × ${cpus()[0]?.model}. ${busy ? `Busy machine: ${busy} (figures are an upper bound).` : 'Quiet machine by the measurement below.'}
 Load average (1, 5, 15 min) ${loadStart} at the start, ${loadEnd} at the end; the CPUs ${busyStart} % busy over 2 s
 before the run started (the run's own processes not yet there), ${busyEnd} % after it stopped (its processes gone).

@@ -230,26 +230,99 @@ try {
     await page.keyboard.press('Escape');
   });
 
-  await s.test('after a reload the alerts-today tile counts the alerts of the day from the API', async () => {
+  await s.test('after a reload the alerts-today tile counts the alerts of the day from the API, in one request', async () => {
     const types = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm'];
     // the page's day: from midnight in its time zone
     const midnight = await page.evaluate(() => { const d = new Date(); d.setHours(0, 0, 0, 0); return d.toISOString(); });
-    let want = 0; // counted before the reload: the page's own count can only be higher
+    let want = 0; // counted from the list before the reload: the page's own count can only be higher
     for (const type of types) want += (await cookieApi(page, 'GET', `/api/events?type=${type}&from=${midnight}&limit=10000`)).body.length;
     if (!want) throw new Error('no alert today (the geofence test makes some)');
+    const asks = [];
+    const onReq = (r) => { if (r.url().includes('/api/events')) asks.push(r.url()); };
+    page.on('request', onReq);
     await page.reload();
     await waitFor(async () => Number(await page.textContent('.kpi-alerts b')) >= want, { what: `the alerts-today tile to show ${want}` });
+    page.off('request', onReq);
+    const counts = asks.filter((u) => u.includes('/api/events/count?'));
+    if (counts.length !== 1) throw new Error(`${counts.length} count requests: ${counts}`);
+    const q = new URL(counts[0]).searchParams;
+    if (q.getAll('type').sort().join() !== [...types].sort().join() || q.get('from') !== midnight) throw new Error(`asked ${counts[0]}`);
+    if (asks.some((u) => u.includes('limit=10000'))) throw new Error('the page still downloads the events to count them');
     // "today" is the user's day: a browser at UTC+14 (Kiritimati, no daylight
     // saving) counts from its own midnight, not from midnight UTC
     const ctx14 = await browser.newContext({ timezoneId: 'Pacific/Kiritimati', viewport: { width: 1280, height: 800 } });
     const p14 = await ctx14.newPage();
-    const asked = p14.waitForRequest((r) => r.url().includes('/api/events?type=deviceOverspeed&from='), { timeout: 15000 });
+    const asked = p14.waitForRequest((r) => r.url().includes('/api/events/count?'), { timeout: 15000 });
     const t0 = Date.now();
     await login(p14, fleet, fleet.admin);
     const from = Date.parse(new URL((await asked).url()).searchParams.get('from'));
     const DAY = 86400e3, off = 14 * 3600e3, localMidnight = (t) => Math.floor((t + off) / DAY) * DAY - off;
     if (from !== localMidnight(t0) && from !== localMidnight(Date.now())) throw new Error(`from ${new Date(from).toISOString()}, not midnight at UTC+14`);
     await ctx14.close();
+  });
+
+  // an SOS from a device of our own (not the simulator's): an alarm event, live
+  const uniqueId = `e2e-alarm-${process.pid}`;
+  // (an alarm event is a newly raised alarm: a fix without it clears it first)
+  const fix = async (lat, alarm = '') => {
+    const r = await fetch(`http://127.0.0.1:${fleet.osmandPort}/?id=${uniqueId}&lat=${lat}&lon=16.37&speed=0${alarm && `&alarm=${alarm}`}`);
+    if (r.status !== 200) throw new Error(`osmand fix: ${r.status} ${await r.text()}`);
+  };
+  const sos = async (lat) => { await fix(lat - 0.001); await fix(lat, 'sos'); };
+
+  await s.test('the alerts-today tile moves on a live alert without asking the server again', async () => {
+    const made = await cookieApi(page, 'POST', '/api/devices', { name: 'E2E alarm van', uniqueId });
+    if (made.status !== 200 && made.status !== 201) throw new Error(`device: ${made.status} ${JSON.stringify(made.body)}`);
+    await waitFor(async () => (await page.textContent('.kpi-alerts b')) !== '–', { what: 'the tile counted' });
+    const asks = [];
+    const onReq = (r) => { if (r.url().includes('/api/events')) asks.push(r.url()); };
+    page.on('request', onReq);
+    const before = Number(await page.textContent('.kpi-alerts b'));
+    await sos(48.2);
+    await waitFor(() => page.evaluate(() => [...document.querySelectorAll('.feed li.ev-alarm a')].some((a) => a.textContent === 'E2E alarm van')),
+      { what: 'the SOS in the feed' });
+    await waitFor(async () => Number(await page.textContent('.kpi-alerts b')) >= before + 1, { what: `the tile past ${before}` });
+    page.off('request', onReq);
+    if (asks.some((u) => u.includes('/api/events/count'))) throw new Error(`the tile asked the server again: ${asks}`);
+  });
+
+  await s.test('acknowledge all: confirmed, every open alert shown acknowledged here, on the server and in another dashboard', async () => {
+    const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    other.on('pageerror', (e) => errors.push(`second page: ${e.message}`));
+    await login(other, fleet, fleet.admin);
+    await waitFor(() => other.evaluate(() => document.body.dataset.live === 'open'), { what: 'the second socket' });
+    await page.selectOption('.alerts-pane select', '');
+    await page.waitForSelector('.ack-all:not([hidden])');
+    const open = await page.$$eval('.feed li:not(.acked)', (l) => l.map((x) => x.dataset.id));
+    if (!open.length) throw new Error('no open alert to acknowledge');
+    // Cancel changes nothing
+    await page.click('.ack-all');
+    await page.click('dialog.wp-dialog button[value=no]');
+    await page.waitForSelector('dialog.wp-dialog', { state: 'detached' });
+    if ((await page.$$('.feed li.acked')).length && !(await page.$(`.feed li[data-id="${open[0]}"]:not(.acked)`))) throw new Error('cancel acknowledged');
+    const text = await (async () => { await page.click('.ack-all'); return page.textContent('dialog.wp-dialog p'); })();
+    if (!/^Acknowledge (all \d+ open alerts|the open alert)\?$/.test(text)) throw new Error(`dialog: ${text}`);
+    const answer = page.waitForResponse((r) => r.url().includes('/api/events/ack?') && r.request().method() === 'POST');
+    await page.click('dialog.wp-dialog button[value=yes]');
+    const body = await (await answer).json();
+    if (!(body.count >= open.length) || body.ackUserName !== 'Administrator') throw new Error(`answer ${JSON.stringify(body).slice(0, 200)}`);
+    await page.waitForSelector('.toast');
+    for (const id of open.slice(0, 50)) await page.waitForSelector(`.feed li[data-id="${id}"].acked`, { state: 'attached', timeout: 5000 });
+    // the other dashboard learns it over its live socket (no reload)
+    const seen = await other.$$eval('.feed li', (l) => l.map((x) => x.dataset.id));
+    const both = open.filter((id) => seen.includes(id));
+    if (!both.length) throw new Error('the second page shows none of the acknowledged alerts');
+    for (const id of both.slice(0, 50)) await other.waitForSelector(`.feed li[data-id="${id}"].acked`, { state: 'attached', timeout: 5000 });
+    // the server: none of them open
+    const still = (await cookieApi(page, 'GET', '/api/events?acknowledged=false&limit=10000')).body.map((e) => String(e.id));
+    const left = open.filter((id) => still.includes(id));
+    if (left.length) throw new Error(`still open on the server: ${left.slice(0, 5)}`);
+    // an alert after it stays open (the request named the newest the page knew)
+    await sos(48.21);
+    await waitFor(() => page.evaluate(() => [...document.querySelectorAll('.feed li.ev-alarm:not(.acked) a')].some((a) => a.textContent === 'E2E alarm van')),
+      { what: 'a new open SOS' });
+    await shot(page, 'alerts-acknowledged-all');
+    await other.close();
   });
 
   await s.test('pages without a module say so; the map view comes back', async () => {

@@ -976,6 +976,213 @@ BOTH(events_ack) {
     ASSERT_EQ(count_acked(v, "true"), 2);
 }
 
+/* ---- counting and acknowledging many --------------------------------------------------------- */
+
+#define DAY "from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z"
+
+/* GET path as who: the answer's "total", and types[type] in *of (when
+ * given; -1 when the key is absent). -1 when not 200. */
+static int64_t counted(env *v, const char *who, const char *path, const char *type, int64_t *of) {
+    weft_http_test_response res;
+    int64_t n = -1;
+    if (req(v, "GET", path, who, NULL, &res) == 200) {
+        weft_json *o = js(v, &res);
+        if (o) n = jint(o, "total");
+        if (o && type) {
+            const weft_json *t = weft_json_get(weft_json_get(o, "types"), type);
+            *of = -1;
+            if (t) weft_json_int(t, of);
+        }
+    }
+    weft_http_test_response_free(&res);
+    return n;
+}
+
+static char count_sql[4096];
+static int count_sql_args;
+static void keep_count_sql(const char *sql, int nargs) {
+    snprintf(count_sql, sizeof count_sql, "%s", sql);
+    count_sql_args = nargs;
+}
+
+/* SQLite's plan of the count the request made, its details joined. */
+static int count_plan(env *v, char *out, size_t cap) {
+    char sql[4200];
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", count_sql);
+    weft_db_rows *r;
+    weft_db_err e;
+    weft_db_arg a[96];
+    for (int i = 0; i < count_sql_args && i < 96; i++) a[i] = WEFT_DB_INT(0);
+    if (store_query(v->f.db, sql, a, count_sql_args, &r, &e) < 0) return fprintf(stderr, "plan: %s\n", e.msg), -1;
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < weft_db_nrows(r) && k < cap; i++)
+        k += (size_t)snprintf(out + k, cap - k, "%s; ", weft_db_text(r, i, weft_db_ncols(r) - 1, NULL));
+    weft_db_rows_free(r);
+    return 0;
+}
+
+NOCFG(events_count)
+BOTH(events_count) {
+    WORLD(w);
+    int64_t n = 0;
+    /* the admin: every device; an asked type that did not happen is 0 */
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?type=deviceOnline&type=deviceOverspeed&type=alarm&" DAY,
+                      "deviceOnline", &n),
+              3);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?type=deviceOnline&type=deviceOverspeed&type=alarm&" DAY, "alarm", &n),
+              3);
+    ASSERT_EQ(n, 0);
+    /* without types: all four, only the types that occur are named */
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?" DAY, "deviceMoving", &n), 4);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?" DAY, "alarm", &n), 4);
+    ASSERT_EQ(n, -1);
+    /* the viewer and the manager of A: only A's device */
+    const char *who[] = {w.viewer, w.manager};
+    for (int k = 0; k < 2; k++) {
+        ASSERT_EQ(counted(v, who[k], "/api/events/count?type=deviceOnline&type=deviceOverspeed&" DAY, "deviceOverspeed", &n), 1);
+        ASSERT_EQ(n, 0);
+        ASSERT_EQ(counted(v, who[k], "/api/events/count?" DAY, NULL, NULL), 2);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/api/events/count?groupId=%lld&" DAY, (long long)w.ga);
+    ASSERT_EQ(counted(v, w.viewer, path, NULL, NULL), 2);
+    snprintf(path, sizeof path, "/api/events/count?deviceId=%lld&" DAY, (long long)w.dev_b);
+    ASSERT_EQ(counted(v, v->admin, path, NULL, NULL), 2);
+    /* another group's device or group: 404, like the list */
+    weft_http_test_response res;
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, &res), 404);
+    ASSERT(body_has(&res, "no such device"));
+    weft_http_test_response_free(&res);
+    snprintf(path, sizeof path, "/api/events/count?groupId=%lld&" DAY, (long long)w.gb);
+    ASSERT_EQ(req(v, "GET", path, w.viewer, NULL, NULL), 404);
+    /* the range: a bad one is 400 with a message; the default is the last day */
+    ASSERT_EQ(req(v, "GET", "/api/events/count?from=2024-06-02T00:00:00Z&to=2024-06-01T00:00:00Z", w.viewer, NULL, &res), 400);
+    ASSERT(body_has(&res, "from must not be after to"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events/count?from=yesterday", w.viewer, NULL, &res), 400);
+    ASSERT(body_has(&res, "from"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/api/events/count?type=bogus", w.viewer, NULL, &res), 400);
+    ASSERT(body_has(&res, "type: unknown event type bogus"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count", NULL, NULL), 0);
+    ASSERT_EQ(req(v, "GET", "/api/events/count", NULL, NULL, NULL), 401);
+    /* acknowledged= narrows it like the list */
+    snprintf(path, sizeof path, "/api/events/%lld/ack", (long long)event_id(v, w.dev_a, "deviceMoving"));
+    ASSERT_EQ(req(v, "POST", path, v->admin, NULL, NULL), 200);
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?acknowledged=false&" DAY, NULL, NULL), 3);
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?acknowledged=true&" DAY, NULL, NULL), 1);
+    if (v->pg) return;
+    /* served by the (type, event_time, device_id) index alone: for the
+     * admin and for a viewer (whose devices come from devices_group) */
+    api_events_count_sql_hook = keep_count_sql;
+    char plan[2048];
+    ASSERT_EQ(counted(v, v->admin, "/api/events/count?type=deviceOnline&type=alarm&" DAY, NULL, NULL), 2);
+    ASSERT_EQ(count_plan(v, plan, sizeof plan), 0);
+    if (!strstr(plan, "USING COVERING INDEX events_type_time")) fprintf(stderr, "admin plan: %s\n", plan);
+    ASSERT(strstr(plan, "USING COVERING INDEX events_type_time"));
+    ASSERT_EQ(counted(v, w.viewer, "/api/events/count?type=deviceOnline&type=alarm&" DAY, NULL, NULL), 1);
+    ASSERT_EQ(count_plan(v, plan, sizeof plan), 0);
+    if (!strstr(plan, "USING COVERING INDEX events_type_time")) fprintf(stderr, "viewer plan: %s\n", plan);
+    ASSERT(strstr(plan, "USING COVERING INDEX events_type_time") && !strstr(plan, "SCAN events"));
+    api_events_count_sql_hook = NULL;
+}
+
+/* POST path as who with body: the status; the answer's count in *n. */
+static int ack_many(env *v, const char *who, const char *path, const char *body, int64_t *n) {
+    weft_http_test_response res;
+    int st = req(v, "POST", path, who, body, &res);
+    *n = -1;
+    if (st == 200) {
+        weft_json *o = js(v, &res);
+        if (o) *n = jint(o, "count");
+    }
+    weft_http_test_response_free(&res);
+    return st;
+}
+
+NOCFG(events_ack_all)
+BOTH(events_ack_all) {
+    WORLD(w);
+    int64_t n = 0;
+    int64_t a_on = event_id(v, w.dev_a, "deviceOnline"), a_mov = event_id(v, w.dev_a, "deviceMoving"),
+            b_on = event_id(v, w.dev_b, "deviceOnline"), b_over = event_id(v, w.dev_b, "deviceOverspeed");
+    ASSERT(a_on > 0 && a_mov > 0 && b_on > 0 && b_over > 0);
+    /* the viewer of A: every open event of the day she sees, A's two */
+    weft_http_test_response res;
+    const char *h = w.viewer;
+    ASSERT_EQ(req(v, "POST", "/api/events/ack?" DAY, h, NULL, &res), 200);
+    weft_json *o = js(v, &res);
+    ASSERT(o && jint(o, "count") == 2);
+    const weft_json *ids = weft_json_get(o, "ids");
+    ASSERT(ids && ids->len == 2);
+    ASSERT(weft_str_eq(weft_json_str(weft_json_get(o, "ackUserName")), WEFT_STR("Viewer A")));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(count_acked(v, "true"), 2);
+    /* again: nothing left */
+    ASSERT_EQ(ack_many(v, w.viewer, "/api/events/ack?" DAY, NULL, &n), 200);
+    ASSERT_EQ(n, 0);
+    /* up to an id: B's overspeed (newer) stays open */
+    char path[256];
+    snprintf(path, sizeof path, "/api/events/ack?maxId=%lld&" DAY, (long long)(b_on > b_over ? b_over : b_on));
+    ASSERT_EQ(ack_many(v, v->admin, path, NULL, &n), 200);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(count_acked(v, "false"), 1);
+    /* up to a time: nothing at or before T0 is open any more */
+    ASSERT_EQ(ack_many(v, v->admin, "/api/events/ack?from=2024-06-01T00:00:00Z&to=2024-06-01T00:00:30Z", NULL, &n), 200);
+    ASSERT_EQ(n, 0);
+    /* by ids: the viewer cannot acknowledge B's, the admin can (and an
+     * unknown id is left alone) */
+    char body[96];
+    snprintf(body, sizeof body, "{\"ids\":[%lld]}", (long long)b_over);
+    ASSERT_EQ(ack_many(v, w.viewer, "/api/events/ack", body, &n), 200);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(count_acked(v, "false"), 1);
+    snprintf(body, sizeof body, "{\"ids\":[%lld, 999999, %lld]}", (long long)b_over, (long long)a_on);
+    ASSERT_EQ(ack_many(v, v->admin, "/api/events/ack", body, &n), 200);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(count_acked(v, "false"), 0);
+    /* errors */
+    struct {
+        const char *path, *body, *msg;
+        int status;
+    } bad[] = {
+        {"/api/events/ack", NULL, "to is required", 400},
+        {"/api/events/ack?from=2024-06-01T00:00:00Z", NULL, "to is required", 400},
+        {"/api/events/ack?from=2024-06-02T00:00:00Z&to=2024-06-01T00:00:00Z", NULL, "from must not be after to", 400},
+        {"/api/events/ack?type=bogus&" DAY, NULL, "unknown event type bogus", 400},
+        {"/api/events/ack?maxId=x&" DAY, NULL, "maxId", 400},
+        {"/api/events/ack", "{\"ids\":[]}", "ids must be an array of 1 to 1000 event ids", 400},
+        {"/api/events/ack", "{\"ids\":\"1,2\"}", "ids must be an array", 400},
+        {"/api/events/ack", "{\"ids\":[1,0]}", "ids[1] is not an event id", 400},
+        {"/api/events/ack", "{\"ids\":[1,", "not valid JSON", 400},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ASSERT_EQ(req(v, "POST", bad[i].path, h, bad[i].body, &res), bad[i].status);
+        if (!body_has(&res, bad[i].msg)) fprintf(stderr, "%s %s: %.*s\n", bad[i].path, bad[i].body ? bad[i].body : "",
+                                                 (int)res.body.n, res.body.p);
+        ASSERT(body_has(&res, bad[i].msg));
+        weft_http_test_response_free(&res);
+    }
+    snprintf(path, sizeof path, "/api/events/ack?groupId=%lld&" DAY, (long long)w.gb);
+    ASSERT_EQ(req(v, "POST", path, w.viewer, NULL, NULL), 404);
+    ASSERT_EQ(req(v, "POST", "/api/events/ack?" DAY, NULL, NULL, NULL), 401);
+    char no_xrw[128];
+    snprintf(no_xrw, sizeof no_xrw, "%.*s", (int)(strstr(v->admin, XRW) - v->admin), v->admin);
+    ASSERT_EQ(req(v, "POST", "/api/events/ack?" DAY, no_xrw, NULL, NULL), 403);
+    /* 1,000 ids is the most */
+    weft_buf big;
+    weft_buf_init(&big, 0);
+    weft_buf_appends(&big, "{\"ids\":[");
+    for (int i = 1; i <= 1001; i++) weft_buf_printf(&big, "%s%d", i > 1 ? "," : "", i);
+    weft_buf_appends(&big, "]}");
+    ASSERT_EQ(req(v, "POST", "/api/events/ack", h, big.data, NULL), 400);
+    weft_buf_free(&big);
+}
+
 /* A database made by the previous schema (version 1, before acknowledgements)
  * is upgraded on open: its events are kept, open, and can be acknowledged. */
 static void legacy_v1(fleet_config *c) {
@@ -1000,12 +1207,12 @@ static void legacy_v1(fleet_config *c) {
 static void (*const schema_upgrade_cfg)(fleet_config *) = legacy_v1;
 
 BOTH(schema_upgrade) {
-    ASSERT_EQ(store_schema_version(v->f.db), 3);
+    ASSERT_EQ(store_schema_version(v->f.db), 4);
     weft_db_rows *r;
     weft_db_err e;
     ASSERT_EQ(store_query(v->f.db, "SELECT version FROM schema_migrations ORDER BY version", NULL, 0, &r, &e), 0);
-    ASSERT_EQ(weft_db_nrows(r), 3);
-    ASSERT_EQ(weft_db_int(r, 2, 0), 3);
+    ASSERT_EQ(weft_db_nrows(r), 4);
+    ASSERT_EQ(weft_db_int(r, 3, 0), 4);
     weft_db_rows_free(r);
     ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, v->admin), 200);
     ASSERT_EQ(count_acked(v, "false"), 2);
@@ -1017,7 +1224,7 @@ BOTH(schema_upgrade) {
     store *s;
     char err[256];
     ASSERT_EQ(store_open(&s, &v->f.cfg, err, sizeof err), 0);
-    ASSERT_EQ(store_schema_version(s), 3);
+    ASSERT_EQ(store_schema_version(s), 4);
     ASSERT_EQ(store_query(s, "SELECT ack_user_name FROM events WHERE ack_time IS NOT NULL", NULL, 0, &r, &e), 0);
     ASSERT_EQ(weft_db_nrows(r), 1);
     ASSERT(!strcmp(weft_db_text(r, 0, 0, NULL), "Administrator"));
@@ -1745,7 +1952,8 @@ BOTH(openapi) {
                           "/api/devices", "/api/devices/{id}", "/api/groups", "/api/groups/{id}", "/api/users",
                           "/api/users/{id}", "/api/geofences", "/api/geofences/{id}", "/api/positions", "/api/events",
                           "/api/reports/route", "/api/reports/trips", "/api/reports/stops", "/api/reports/summary",
-                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server"};
+                          "/api/reports/events", "/api/health", "/metrics", "/api/events/{id}/ack", "/api/server",
+                          "/api/events/count", "/api/events/ack"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!weft_json_get(paths, want[i])) fprintf(stderr, "openapi lacks %s\n", want[i]);
         ASSERT(weft_json_get(paths, want[i]) != NULL);

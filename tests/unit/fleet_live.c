@@ -201,6 +201,25 @@ TEST(live_socket_snapshot_updates_and_visibility) {
     free(e);
 }
 
+/* The admin signed in and two viewers made and signed in: Ann of group 1,
+ * Bob of group 2 (cookies into the 256-byte buffers). 0 or -1. */
+static int ann_and_bob(env *e, char *admin, char *va, char *vb) {
+    if (login(e, "admin@t.local", "admin-password-1", admin, 256) != 200) return -1;
+    if (add_viewer(e, admin, "Ann", 1, va, 256) != 200 || add_viewer(e, admin, "Bob", 2, vb, 256) != 200) return -1;
+    return 0;
+}
+
+/* A live socket signed in with the cookie headers `who` (NULL on failure). */
+static weft_ws *dial_as(env *e, const char *who) {
+    char url[64], origin[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
+    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
+    weft_ws_client_opts o = {.origin = origin, .headers = who};
+    int rc = 0;
+    const char *why = NULL;
+    return weft_ws_dial(url, &o, NULL, weft_deadline_in(5000), &rc, &why);
+}
+
 /* An acknowledgement (POST /api/events/{id}/ack) is pushed at once to
  * every socket whose user sees the device, the one that acknowledged
  * included, as {"acks":[...]}; a viewer of another group is not told. */
@@ -215,22 +234,10 @@ TEST(live_socket_pushes_acknowledgements) {
                          "INSERT INTO events (device_id, type, event_time, server_time) VALUES (1, 'alarm', $1, $1)", ga,
                          1, NULL, &err),
               0);
-    char admin[256], va[256], vb[256], url[64], hdr[512];
-    ASSERT_EQ(login(e, "admin@t.local", "admin-password-1", admin, sizeof admin), 200);
-    ASSERT_EQ(add_viewer(e, admin, "Ann", 1, va, sizeof va), 200);
-    ASSERT_EQ(add_viewer(e, admin, "Bob", 2, vb, sizeof vb), 200);
+    char admin[256], va[256], vb[256], hdr[512];
+    ASSERT_EQ(ann_and_bob(e, admin, va, vb), 0);
     weft_http_test_response res;
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", e->port);
-    char origin[64];
-    snprintf(origin, sizeof origin, "http://127.0.0.1:%d", e->port);
-    weft_ws_client_opts oa = {.origin = origin, .headers = admin}, o1 = {.origin = origin, .headers = va},
-                        o2 = {.origin = origin, .headers = vb};
-    int rc = 0;
-    const char *why = NULL;
-    weft_ws *wadm = weft_ws_dial(url, &oa, NULL, weft_deadline_in(5000), &rc, &why);
-    weft_ws *wa1 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why);
-    weft_ws *wa2 = weft_ws_dial(url, &o1, NULL, weft_deadline_in(5000), &rc, &why); /* Ann's second tab */
-    weft_ws *wb = weft_ws_dial(url, &o2, NULL, weft_deadline_in(5000), &rc, &why);
+    weft_ws *wadm = dial_as(e, admin), *wa1 = dial_as(e, va), *wa2 = dial_as(e, va) /* Ann's second tab */, *wb = dial_as(e, vb);
     ASSERT(wadm && wa1 && wa2 && wb);
     weft_buf b;
     weft_buf_init(&b, 0);
@@ -261,6 +268,80 @@ TEST(live_socket_pushes_acknowledgements) {
     weft_ws_free(wadm);
     weft_ws_free(wa1);
     weft_ws_free(wa2);
+    weft_ws_free(wb);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
+/* "Acknowledge all" (POST /api/events/ack) reaches the sockets as acks too:
+ * each socket is told of exactly the events it sees (Ann of group A's, Bob
+ * of none of them, the admin of all), in messages no larger than
+ * feed_chunk_bytes however many there are (1,200 here: ~150 KB of acks). */
+TEST(live_socket_pushes_bulk_acknowledgements) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(two_groups(e), 0);
+    weft_db_err err;
+    int64_t now = fleet_now_ms();
+    weft_db_arg ga[] = {WEFT_DB_INT(now - 60000)};
+    /* 1,200 alarms of device 1 (group A), then one of device 2 (group B) */
+    ASSERT_EQ(store_exec(e->f.db,
+                         "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 1200) "
+                         "INSERT INTO events (device_id, type, event_time, server_time) SELECT 1, 'alarm', $1, $1 FROM k",
+                         ga, 1, NULL, &err),
+              0);
+    ASSERT_EQ(store_exec(e->f.db, "INSERT INTO events (device_id, type, event_time, server_time) VALUES (2, 'alarm', $1, $1)",
+                         ga, 1, NULL, &err),
+              0);
+    char admin[256], va[256], vb[256], hdr[512], path[160];
+    ASSERT_EQ(ann_and_bob(e, admin, va, vb), 0);
+    weft_ws *wadm = dial_as(e, admin), *wa = dial_as(e, va), *wb = dial_as(e, vb);
+    ASSERT(wadm && wa && wb);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT(next(wadm, &b, 5000) && next(wa, &b, 5000) && next(wb, &b, 5000)); /* snapshots */
+    /* Ann acknowledges every alarm of the last hour she sees */
+    char to[32], from[32];
+    fleet_time_format(to, now), fleet_time_format(from, now - 3600000);
+    snprintf(path, sizeof path, "/api/events/ack?type=alarm&from=%s&to=%s", from, to);
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\n", va);
+    weft_http_test_response res;
+    ASSERT_EQ(weft_http_test(e->r, "POST", path, hdr, NULL, &res), 0);
+    int st = res.status, counted = weft_str_has_prefix(res.body, WEFT_STR("{\"count\":1200,"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(st, 200);
+    ASSERT(counted);
+    size_t limit = feed_chunk_bytes(&e->f.cfg);
+    weft_ws *told[] = {wadm, wa};
+    for (int k = 0; k < 2; k++) {
+        int acks = 0, msgs = 0;
+        for (int i = 0; i < 40 && acks < 1200; i++) {
+            if (!next(told[k], &b, 2000)) break;
+            if (!strstr(b.data, "{\"acks\":[")) continue;
+            msgs++;
+            ASSERT(b.len <= limit);
+            ASSERT(!strstr(b.data, "\"deviceId\":2"));
+            for (const char *p = b.data; (p = strstr(p, "\"ackUserName\":\"Ann\"")); p++) acks++;
+        }
+        ASSERT_EQ(acks, 1200);
+        ASSERT_GT(msgs, 1);
+    }
+    while (next(wb, &b, 300)) ASSERT(!strstr(b.data, "\"acks\""));
+    /* Bob's own: one ack, to him and the admin only */
+    snprintf(hdr, sizeof hdr, "%sX-Requested-With: t\r\n", vb);
+    ASSERT_EQ(weft_http_test(e->r, "POST", path, hdr, NULL, &res), 0);
+    weft_http_test_response_free(&res);
+    int got = 0;
+    for (int i = 0; i < 10 && !got; i++) {
+        if (!next(wb, &b, 2000)) break;
+        got = strstr(b.data, "{\"acks\":[{\"id\":1201,\"deviceId\":2,") && strstr(b.data, "\"ackUserName\":\"Bob\"}]}");
+    }
+    ASSERT(got);
+    while (next(wa, &b, 300)) ASSERT(!strstr(b.data, "\"acks\""));
+    weft_ws_free(wadm);
+    weft_ws_free(wa);
     weft_ws_free(wb);
     weft_buf_free(&b);
     env_stop(e);

@@ -2,7 +2,7 @@
 // (apps/fleet/web/src/alerts.js and the store's handling of {"acks"}).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail } from '../../apps/fleet/web/src/alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, DayCount } from '../../apps/fleet/web/src/alerts.js';
 import { Coalescer, createStore } from '../../apps/fleet/web/src/live.js';
 
 const TYPES = ['alarm', 'deviceOverspeed'];
@@ -91,4 +91,44 @@ test('alertDetail: the fence entered or left, the speed against the limit, the a
   assert.equal(alertDetail({ type: 'deviceOverspeed', attributes: {} }), '');
   assert.equal(alertDetail({ type: 'alarm', attributes: { alarm: 'sos' } }), 'sos');
   assert.equal(alertDetail({ type: 'deviceOffline' }), '');
+});
+
+test('ackAllQuery asks for the open alerts of the types shown, up to the newest event the page knows', () => {
+  const evs = [ev(1, 'alarm', 5), ev(2, 'deviceOverspeed', 7), ev(3, 'deviceMoving', 9), ev(4, 'alarm', 8)];
+  evs[3].ackTime = '2026-12-06T13:00:00.000Z'; // acknowledged already
+  const q = ackAllQuery(evs, TYPES);
+  assert.equal(q.n, 2);
+  assert.deepEqual(q.query, { type: TYPES, from: '2026-12-06T12:05:00.000Z', to: '2026-12-06T12:09:00.000Z', maxId: 4 });
+  const one = ackAllQuery(evs, ['deviceOverspeed']);
+  assert.equal(one.n, 1);
+  assert.equal(one.query.from, '2026-12-06T12:07:00.000Z');
+  assert.equal(ackAllQuery(evs, ['geofenceEnter']), null, 'nothing open: no request');
+  assert.equal(ackAllQuery([], TYPES), null);
+});
+
+test("acksOf turns the ack-all answer into acks that mark the feed's events", () => {
+  const evs = [ev(1), ev(2), ev(3)], known = new Map();
+  const r = { count: 2, ids: [1, 3], ackTime: '2026-12-06T13:00:00.000Z', ackUserId: 7, ackUserName: 'Ann' };
+  assert.equal(applyAcks(evs, acksOf(r), known), 2);
+  assert.deepEqual(evs.map((e) => e.ackUserName), ['Ann', null, 'Ann']);
+  assert.equal(openAlerts(evs, TYPES).length, 1);
+  assert.deepEqual(acksOf({ count: 0, ids: [] }), []);
+});
+
+test('DayCount: the server count plus live alerts, none counted twice', () => {
+  const c = new DayCount(TYPES);
+  assert.equal(c.known, false);
+  // live alerts before the count's answer: only those after its `to` are new
+  const to = Date.parse('2026-12-06T12:30:00.000Z');
+  c.live([ev(1, 'alarm', 29), ev(2, 'alarm', 31), ev(3, 'deviceMoving', 32)]);
+  c.counted(10, to);
+  assert.equal(c.known, true);
+  assert.equal(c.n, 11);
+  // after it, every live alert of the types counts, others do not
+  c.live([ev(4, 'deviceOverspeed', 40), ev(5, 'ignitionOn', 41), ev(6, 'alarm', 42)]);
+  assert.equal(c.n, 13);
+  c.reset(); // a new day: unknown until counted again
+  assert.equal(c.known, false);
+  c.counted(0, to);
+  assert.equal(c.n, 0);
 });

@@ -78,3 +78,46 @@ export function alertDetail(e, fenceName = () => undefined) {
   if (e.type === 'alarm' && a.alarm) return String(a.alarm);
   return '';
 }
+
+// "Acknowledge all" of what the feed shows: the request for the open alerts
+// of `types` in `events` (POST /api/events/ack), or null when none is open.
+// maxId is the newest event the page knows and `to` its time, so alerts
+// that arrive while the dispatcher confirms stay open; `from` is the oldest
+// open one's time. n is how many the page expects to be acknowledged (the
+// server's count may be larger: alerts of the range the page never loaded).
+export function ackAllQuery(events, types) {
+  const open = openAlerts(events, types);
+  if (!open.length) return null;
+  let maxId = 0, from = Infinity, to = -Infinity;
+  for (const e of events) {
+    maxId = Math.max(maxId, e.id);
+    to = Math.max(to, Date.parse(e.eventTime));
+  }
+  for (const e of open) from = Math.min(from, Date.parse(e.eventTime));
+  return { n: open.length, query: { type: types, from: new Date(from).toISOString(), to: new Date(to).toISOString(), maxId } };
+}
+
+// The answer of POST /api/events/ack ({count, ids, ackTime, ackUserId,
+// ackUserName}) as acks for applyAcks.
+export const acksOf = (r) => (r?.ids ?? []).map((id) => ({ id, ackTime: r.ackTime, ackUserId: r.ackUserId, ackUserName: r.ackUserName }));
+
+// The "alerts today" tile: the server's count of today's alerts (GET
+// /api/events/count, up to `to`), plus the live ones. Live alerts that
+// arrive before the count's answer are added only when they are newer
+// than its `to` (older ones are in the count already).
+export class DayCount {
+  constructor(types) { this.types = new Set(types); this.reset(); }
+  reset() { this.n = 0; this.known = false; this.early = []; }
+  live(evs) {
+    for (const e of evs) {
+      if (!this.types.has(e.type)) continue;
+      if (this.known) this.n++;
+      else this.early.push(e);
+    }
+  }
+  counted(total, toMs) {
+    this.n = total + this.early.filter((e) => Date.parse(e.eventTime) > toMs).length;
+    this.early = [];
+    this.known = true;
+  }
+}

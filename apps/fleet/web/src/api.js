@@ -45,10 +45,11 @@ async function request(method, path, { query, body, text } = {}) {
   return data;
 }
 
-// get(path, query, {text: true}) answers the body as text (CSV).
+// get(path, query, {text: true}) answers the body as text (CSV); post(path,
+// body, query) with the query string too (POST /api/events/ack's filter).
 export const api = {
   get: (path, query, opts = {}) => request('GET', path, { query, text: opts.text }),
-  post: (path, body) => request('POST', path, { body }),
+  post: (path, body, query) => request('POST', path, { body, query }),
   put: (path, body) => request('PUT', path, { body }),
   del: (path) => request('DELETE', path),
 };

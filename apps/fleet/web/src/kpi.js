@@ -4,6 +4,7 @@
 import { h } from './dom.js';
 import { vehicleStatus, STATUSES } from './status.js';
 import { RateLimit } from './vehmath.js';
+import { DayCount } from './alerts.js';
 
 const ALERTS = new Set(['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm']);
 
@@ -14,17 +15,23 @@ export function mountKpi(box, ctx) {
     tiles[k] = h('b', {}, '–');
     box.append(h('div', { class: `kpi kpi-${k}` }, tiles[k], h('span', {}, label)));
   }
-  let alertsToday = 0, frame = 0;
+  let frame = 0;
+  const alerts = new DayCount(ALERTS);
   // today is the user's day: from local midnight (the browser's time zone),
-  // not from midnight UTC
-  const midnight = new Date();
-  midnight.setHours(0, 0, 0, 0);
-  // one request per alert type: all of today's events at 10,000 vehicles
-  // (ignition, moving, stopped...) were megabytes of JSON on the first load
-  const to = new Date().toISOString();
-  Promise.all([...ALERTS].map((type) => ctx.api.get('/api/events', { type, from: midnight.toISOString(), to, limit: 10000 })))
-    .then((lists) => { alertsToday = lists.reduce((n, evs) => n + evs.length, 0); draw(); })
-    .catch(() => {});
+  // not from midnight UTC. The server counts (GET /api/events/count, within
+  // an index); live alerts add to it; a new day asks again.
+  let day = 0;
+  const countToday = () => {
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    if (midnight.getTime() === day) return;
+    day = midnight.getTime();
+    alerts.reset();
+    const to = new Date();
+    ctx.api.get('/api/events/count', { type: [...ALERTS], from: midnight.toISOString(), to: to.toISOString() })
+      .then((r) => { if (day === midnight.getTime()) { alerts.counted(r.total, to.getTime()); later(); } })
+      .catch(() => { day = 0; }); // asked again at the next check
+  };
   const draw = () => {
     frame = 0;
     const n = { moving: 0, idle: 0, stopped: 0, offline: 0 };
@@ -36,7 +43,7 @@ export function mountKpi(box, ctx) {
     }
     for (const s of STATUSES) tiles[s].textContent = n[s];
     tiles.km.textContent = (m / 1000).toLocaleString(undefined, { maximumFractionDigits: 0 });
-    tiles.alerts.textContent = alertsToday;
+    tiles.alerts.textContent = alerts.known ? alerts.n : '–';
   };
   // at most twice a second: counting 10,000 statuses on every frame of live
   // updates would cost more than the tiles are worth
@@ -44,6 +51,7 @@ export function mountKpi(box, ctx) {
   const later = () => limit.request();
   store.on('devices', later);
   store.on('positions', later);
-  store.on('events', (evs) => { alertsToday += evs.filter((e) => ALERTS.has(e.type)).length; later(); });
-  setInterval(later, 5000);
+  store.on('events', (evs) => { alerts.live(evs); later(); });
+  setInterval(() => { countToday(); later(); }, 5000);
+  countToday();
 }

@@ -4,7 +4,7 @@
 
 import { h, patchList } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail } from './alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf } from './alerts.js';
 
 const TRAIL_MIN = 10;
 const EVENT_LABEL = {
@@ -37,12 +37,13 @@ export function mountLive(root, ctx) {
     ALERT_TYPES.map((t) => h('option', { value: t }, EVENT_LABEL[t])));
   const unread = h('span', { class: 'unread', hidden: true });
   const sound = h('input', { type: 'checkbox', 'aria-label': 'Sound on alerts' });
+  const ackAll = h('button', { class: 'link ack-all', hidden: true, title: 'Acknowledge every open alert the filter shows' }, 'Acknowledge all');
   root.append(
     h('div', { class: 'pane list-pane' },
       h('div', { class: 'filters' }, search, fStatus, fGroup, sort, count), list),
     details,
     h('div', { class: 'pane alerts-pane' },
-      h('h2', {}, 'Alerts ', unread, h('span', { class: 'grow' }), fType, h('label', { class: 'sound' }, sound, ' sound')),
+      h('h2', {}, 'Alerts ', unread, h('span', { class: 'grow' }), ackAll, fType, h('label', { class: 'sound' }, sound, ' sound')),
       feed));
 
   let rows = [], cursor = -1, frame = 0;
@@ -198,6 +199,29 @@ export function mountLive(root, ctx) {
     }
     renderFeed();
   };
+  // "Acknowledge all": the open alerts of the filter's type(s), after a
+  // confirmation, in one request (POST /api/events/ack, up to the newest
+  // alert the page knows: ones that arrive meanwhile stay open); the other
+  // dashboards hear of it over their live socket
+  const feedTypes = () => (fType.value ? [fType.value] : ALERT_TYPES);
+  ackAll.addEventListener('click', async () => {
+    const q = ackAllQuery(store.events, feedTypes());
+    if (!q) return;
+    const what = fType.value ? `${EVENT_LABEL[fType.value]} alert` : 'alert';
+    const { confirmDialog, ensureCss } = await import('./pages/dom.js'); // the pages' dialog, loaded when first needed
+    ensureCss();
+    if (!(await confirmDialog(`Acknowledge ${q.n === 1 ? `the open ${what}` : `all ${q.n} open ${what}s`}?`, 'Acknowledge'))) return;
+    ackAll.disabled = true;
+    try {
+      const r = await ctx.api.post('/api/events/ack', undefined, q.query);
+      applyAcks(store.events, acksOf(r), store.acks);
+      ctx.toast(`${r.count} alert${r.count === 1 ? '' : 's'} acknowledged`);
+    } catch (x) {
+      ctx.toast(`Could not acknowledge: ${x.message}`, 'error');
+    }
+    ackAll.disabled = false;
+    renderFeed();
+  });
   // on mount and after a reconnect: the newest open alerts of the last day
   // and the newest acknowledged ones (which also marks acks missed offline)
   let synced = 0;
@@ -264,6 +288,7 @@ export function mountLive(root, ctx) {
     unread.hidden = open === 0;
     unread.textContent = String(open);
     unread.title = `${open} unacknowledged`;
+    ackAll.hidden = !openAlerts(store.events, feedTypes()).length;
   };
   fType.addEventListener('input', renderFeed);
   let audio = null;
