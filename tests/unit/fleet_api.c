@@ -1687,7 +1687,8 @@ TEST(live_put_strings) {
     live_device *d = live_put(l, 7, "uid-7", "Seven", NULL, 0, 0, 0);
     ASSERT(d && strcmp(d->unique_id, "uid-7") == 0 && strcmp(d->name, "Seven") == 0 &&
            strcmp(d->category, "default") == 0);
-    ASSERT_EQ(live_memory(l) - m0, sizeof(live_device) + sizeof "uid-7" + sizeof "Seven" + sizeof "default");
+    /* the entry sits in the block the first one opened: only its strings are new */
+    ASSERT_EQ(live_memory(l) - m0, sizeof "uid-7" + sizeof "Seven" + sizeof "default");
     char lng[300];
     memset(lng, 'x', sizeof lng - 1);
     lng[sizeof lng - 1] = 0;
@@ -1700,6 +1701,65 @@ TEST(live_put_strings) {
     device_view view;
     model_view(d, &view);
     ASSERT(strcmp(view.unique_id, "uid-7b") == 0 && strlen(view.name) == LIVE_NAME_MAX);
+    live_free(l);
+}
+
+/* Entries come in blocks (never moved: a device's pointer lasts), and a
+ * device's geofences live out of line in an array of their exact number. */
+TEST(live_blocks_and_geofences) {
+    live *l = live_new();
+    ASSERT(l != NULL);
+    live_device *first = live_put(l, 1, "d-1", "One", NULL, 0, 0, 0);
+    ASSERT(first != NULL);
+    size_t m1 = live_memory(l);
+    char uid[16];
+    for (int i = 2; i <= 1000; i++) { /* many blocks and several growths of the maps */
+        snprintf(uid, sizeof uid, "d-%d", i);
+        ASSERT(live_put(l, i, uid, "n", "c", 0, 0, 0) != NULL);
+    }
+    ASSERT(live_by_id(l, 1) == first && strcmp(first->unique_id, "d-1") == 0);
+    for (int i = 1; i <= 1000; i += 37) {
+        snprintf(uid, sizeof uid, "d-%d", i);
+        live_device *d = live_by_unique(l, uid);
+        ASSERT(d && d->id == i && live_by_id(l, i) == d);
+    }
+    ASSERT_EQ((int64_t)live_count(l), 1000);
+    ASSERT(live_memory(l) > m1 + 999 * sizeof(live_device));
+    live_remove(l, 500);
+    ASSERT(live_by_id(l, 500) == NULL && live_by_unique(l, "d-500") == NULL && live_by_id(l, 501) != NULL);
+    ASSERT_EQ((int64_t)live_count(l), 999);
+    ASSERT(live_put(l, 501, "renamed", "n", "c", 0, 0, 0) == live_by_id(l, 501)); /* re-keyed in place */
+    ASSERT(live_by_unique(l, "d-501") == NULL && live_by_unique(l, "renamed") == live_by_id(l, 501));
+
+    live_device *d = live_by_id(l, 7);
+    live_geo g = {0}, back;
+    live_lock(d);
+    live_geo_get(d, &back);
+    ASSERT_EQ(back.n, 0);
+    ASSERT(d->geo == NULL); /* inside none: nothing allocated */
+    g.n = 3, g.ids[0] = 4, g.ids[1] = 9, g.ids[2] = (int64_t)1 << 40;
+    live_unlock(d);
+    size_t m2 = live_memory(l); /* takes the table's lock, not the device's */
+    live_lock(d);
+    ASSERT_EQ(live_geo_reserve(d, g.n), 0);
+    live_unlock(d);
+    ASSERT_EQ(live_memory(l) - m2, 3 * sizeof(int64_t));
+    live_lock(d);
+    live_geo_set(d, &g);
+    live_geo_get(d, &back);
+    ASSERT(back.n == 3 && back.ids[0] == 4 && back.ids[1] == 9 && back.ids[2] == (int64_t)1 << 40);
+    g.n = 1, g.ids[0] = 9; /* fewer: no new room needed */
+    ASSERT_EQ(live_geo_reserve(d, g.n), 0);
+    live_geo_set(d, &g);
+    live_geo_get(d, &back);
+    ASSERT(back.n == 1 && back.ids[0] == 9);
+    g.n = LIVE_GEOFENCES_MAX + 1;
+    ASSERT_EQ(live_geo_reserve(d, g.n), WEFT_EINVAL);
+    g.n = 0;
+    live_geo_set(d, &g);
+    live_geo_get(d, &back);
+    ASSERT(back.n == 0 && d->geo == NULL && d->geo_cap == 0); /* freed again */
+    live_unlock(d);
     live_free(l);
 }
 
