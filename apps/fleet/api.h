@@ -29,6 +29,11 @@ void api_free(fleet *f);
  * and sends it as one body; past it, it counts the rest and streams. Tests
  * lower it to reach the streamed path with little data. */
 extern size_t api_route_hold_max;
+/* A compact route point's five numbers, "fixTime,lat,lon,speed,course"
+ * (ms; 7, 7, 2 and 1 decimals, trailing zeros dropped), at out (room for
+ * API_ROUTE_POINT_MAX bytes); its length. */
+#define API_ROUTE_POINT_MAX (5 * 32)
+int api_route_point(char *out, int64_t t, double lat, double lon, double speed, double course);
 
 /* /metrics (Prometheus text format) and /api/health (api_metrics.c). */
 int api_metrics(weft_http_ctx *c, void *ud);
