@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks.h"
+
 /* The entries sit in blocks of LIVE_BLOCK, allocated whole and never moved
  * (entries are stable), so an entry costs its size and no allocator
  * overhead; entry k (in creation order) is blocks[k / LIVE_BLOCK][k %
@@ -16,7 +18,7 @@ _Static_assert(sizeof(live_device) <= 320, "a device entry stays within 320 byte
 
 struct live {
     pthread_rwlock_t mu;
-    live_device **blocks;
+    void **blocks; /* of LIVE_BLOCK live_device each */
     size_t n, nblocks; /* entries made (deleted ones included); blocks allocated */
     size_t bcap;       /* room in blocks[] */
     /* open addressing, power-of-two sizes, at most half full; 0 = empty */
@@ -24,7 +26,7 @@ struct live {
     size_t slots;
 };
 
-static live_device *at(const live *l, size_t k) { return &l->blocks[k / LIVE_BLOCK][k % LIVE_BLOCK]; }
+static live_device *at(const live *l, size_t k) { return &((live_device *)l->blocks[k / LIVE_BLOCK])[k % LIVE_BLOCK]; }
 
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -124,8 +126,10 @@ static void unmap(live *l, live_device *d) {
 
 /* The entry number of d (an entry of l). */
 static size_t index_of(const live *l, const live_device *d) {
-    for (size_t b = 0; b < l->nblocks; b++)
-        if (d >= l->blocks[b] && d < l->blocks[b] + LIVE_BLOCK) return b * LIVE_BLOCK + (size_t)(d - l->blocks[b]);
+    for (size_t b = 0; b < l->nblocks; b++) {
+        const live_device *first = l->blocks[b];
+        if (d >= first && d < first + LIVE_BLOCK) return b * LIVE_BLOCK + (size_t)(d - first);
+    }
     return SIZE_MAX; /* not reached: d is one of l's */
 }
 
@@ -171,16 +175,9 @@ live_device *live_put(live *l, int64_t id, const char *unique_id, const char *na
     } else {
         if (l->n >= UINT32_MAX - 1) goto oom;
         if ((l->n + 1) * 2 > l->slots && grow(l) < 0) goto oom;
-        if (l->n == l->nblocks * LIVE_BLOCK) {
-            if (l->nblocks == l->bcap) {
-                size_t cap = l->bcap ? l->bcap * 2 : 16;
-                live_device **a = realloc(l->blocks, cap * sizeof *a);
-                if (!a) goto oom;
-                l->blocks = a, l->bcap = cap;
-            }
-            if (!(l->blocks[l->nblocks] = calloc(LIVE_BLOCK, sizeof(live_device)))) goto oom;
-            l->nblocks++;
-        }
+        if (l->n == l->nblocks * LIVE_BLOCK &&
+            !blocks_add(&l->blocks, &l->nblocks, &l->bcap, LIVE_BLOCK * sizeof(live_device)))
+            goto oom;
         d = at(l, l->n);
         d->id = id;
         d->unique_id = strs, d->name = nm, d->category = cat;

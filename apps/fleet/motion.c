@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blocks.h"
 #include "geo.h"
 
 void motion_chunk_from_row(motion_chunk *c, const weft_db_rows *r, int i) {
@@ -133,7 +134,7 @@ typedef struct chunk_row {
 struct motion_map {
     int pg;
     double thr;
-    slot **blk;
+    void **blk; /* of SLOT_BLOCK slots each */
     size_t nblk, blkcap, n;
     uint32_t *idx; /* slot number + 1; 0: empty */
     size_t cap;
@@ -230,7 +231,7 @@ static size_t home(const motion_map *m, int64_t id) {
     return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u) & (m->cap - 1);
 }
 
-static slot *at(const motion_map *m, size_t k) { return &m->blk[k / SLOT_BLOCK][k % SLOT_BLOCK]; }
+static slot *at(const motion_map *m, size_t k) { return &((slot *)m->blk[k / SLOT_BLOCK])[k % SLOT_BLOCK]; }
 
 static slot *find(motion_map *m, int64_t id) {
     if (!m->cap) return NULL;
@@ -249,16 +250,8 @@ static slot *get(motion_map *m, int64_t id) {
     slot *s = find(m, id);
     if (s) return s;
     if (m->n >= UINT32_MAX - 1) return NULL;
-    if (m->n == m->nblk * SLOT_BLOCK) {
-        if (m->nblk == m->blkcap) {
-            size_t cap = m->blkcap ? m->blkcap * 2 : 16;
-            slot **nb = realloc(m->blk, cap * sizeof *nb);
-            if (!nb) return NULL;
-            m->blk = nb, m->blkcap = cap;
-        }
-        if (!(m->blk[m->nblk] = malloc(SLOT_BLOCK * sizeof(slot)))) return NULL;
-        m->nblk++;
-    }
+    if (m->n == m->nblk * SLOT_BLOCK && !blocks_add(&m->blk, &m->nblk, &m->blkcap, SLOT_BLOCK * sizeof(slot)))
+        return NULL;
     if ((m->n + 1) * 4 > m->cap * 3) { /* grow the index at 3/4 full */
         size_t cap = m->cap ? m->cap * 2 : 128;
         uint32_t *ni = calloc(cap, sizeof *ni);
