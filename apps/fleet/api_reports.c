@@ -120,9 +120,10 @@ static inline __attribute__((always_inline)) int put_u64(char *out, uint64_t u) 
 }
 
 /* fixed() of a value out of its fast range: printf's %.*f as before when it
- * fits the 32 bytes (NaN and infinities as 0), else %.17g (a course of 1e300
- * passes validation; its %f form is 300 digits, which overran the point's
- * buffer). */
+ * fits the 32 bytes (NaN and infinities as 0), else %.17g. Defensive: the
+ * decoders bound what reaches the route (course mod 360, speed <= 2000), but
+ * pipeline_validate only asks a course to be finite, and the %f form of 1e300
+ * is 300 digits, which would overrun the point's buffer. */
 static int fixed_slow(char *out, double v, int dec) {
     int n = snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
     return n < 32 ? n : snprintf(out, 32, "%.17g", v);

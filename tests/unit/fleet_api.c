@@ -1749,7 +1749,8 @@ TEST_PLAIN(route_point_matches_the_reference) {
         if (n != m || memcmp(a, b, (size_t)n) != 0) printf("  %.*s != %.*s\n", n, a, m, b);
         ASSERT(n == m && memcmp(a, b, (size_t)n) == 0);
     }
-    /* a course of 1e300 is finite, so it is stored: its point stays in bounds and reads back */
+    /* a course of 1e300 (finite: pipeline_validate lets it through; the decoders reduce courses
+     * mod 360) stays in bounds and reads back */
     int nb = api_route_point(a, 1, 1, 2, 3, 1e300);
     ASSERT(nb > 0 && nb < API_ROUTE_POINT_MAX);
     a[nb] = 0;
