@@ -33,6 +33,12 @@ extern size_t api_route_hold_max;
  * argument count (tests/unit/fleet_api.c checks its query plan). */
 extern void (*api_events_count_sql_hook)(const char *sql, int nargs);
 
+/* A compact route point's five numbers, "fixTime,lat,lon,speed,course"
+ * (ms; 7, 7, 2 and 1 decimals, trailing zeros dropped), at out (room for
+ * API_ROUTE_POINT_MAX bytes); its length. */
+#define API_ROUTE_POINT_MAX (5 * 32)
+int api_route_point(char *out, int64_t t, double lat, double lon, double speed, double course);
+
 /* /metrics (Prometheus text format) and /api/health (api_metrics.c). */
 int api_metrics(weft_http_ctx *c, void *ud);
 int api_health(weft_http_ctx *c, void *ud);

@@ -98,27 +98,61 @@ static int q_bool(weft_http_ctx *c, const char *name) {
     return api_fail(c, 400, "%s must be true or false", name);
 }
 
+/* Two decimal digits at a time: the number formatting below writes pairs. */
+static const char digits2[201] = "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+                                 "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/* u in decimal at out (32 bytes of room: 20 are copied whatever its length);
+ * its length. Two digits at a time from the last, into a scratch buffer
+ * copied whole (a copy of constant size is a few moves, not a call). */
+static inline __attribute__((always_inline)) int put_u64(char *out, uint64_t u) {
+    char tmp[40];
+    char *p = tmp + 20;
+    while (u >= 100) {
+        uint64_t r = u % 100;
+        u /= 100;
+        p -= 2, memcpy(p, digits2 + 2 * r, 2);
+    }
+    if (u >= 10) p -= 2, memcpy(p, digits2 + 2 * u, 2);
+    else *--p = (char)('0' + u);
+    memcpy(out, p, 20);
+    return (int)(tmp + 20 - p);
+}
+
+/* fixed() of a value out of its fast range: printf's %.*f as before when it
+ * fits the 32 bytes (NaN and infinities as 0), else %.17g. Defensive: the
+ * decoders bound what reaches the route (course mod 360, speed <= 2000), but
+ * pipeline_validate only asks a course to be finite, and the %f form of 1e300
+ * is 300 digits, which would overrun the point's buffer. */
+static int fixed_slow(char *out, double v, int dec) {
+    int n = snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
+    return n < 32 ? n : snprintf(out, 32, "%.17g", v);
+}
+
 /* v rounded to dec (<= 9) decimals, trailing zeros dropped, as a JSON number
  * at out (32 bytes of room); its length. A fraction of the cost of the
  * shortest round-trip form weft_json_enc_double writes, which for a
  * coordinate with all its digits takes a binary search over printf and
  * strtod. Inline, so each call site's constant dec turns the divisions by
- * 10^dec into multiplications. */
-static inline int fixed(char *out, double v, int dec) {
-    static const int64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
-    if (!isfinite(v) || fabs(v) >= 1e9) return snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
-    int64_t q = llround(fabs(v) * (double)pow10[dec]), ip = q / pow10[dec], fp = q % pow10[dec];
-    char tmp[24];
-    int n = 0, t = 0;
+ * 10^dec into multiplications and unrolls the fraction's loop. The rounding
+ * is llround's (half away from zero) without the call: x - trunc(x) is exact
+ * for x >= 0. */
+static inline __attribute__((always_inline)) int fixed(char *out, double v, int dec) {
+    static const uint64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    if (!isfinite(v) || fabs(v) >= 1e9) return fixed_slow(out, v, dec);
+    double x = fabs(v) * (double)pow10[dec];
+    uint64_t q = (uint64_t)x;
+    if (x - (double)q >= 0.5) q++;
+    uint64_t fp = q % pow10[dec];
+    int n = 0;
     if (v < 0 && q) out[n++] = '-';
-    do tmp[t++] = (char)('0' + ip % 10), ip /= 10;
-    while (ip);
-    while (t) out[n++] = tmp[--t];
-    if (fp) {
-        int d = dec;
-        while (fp % 10 == 0) fp /= 10, d--;
+    n += put_u64(out + n, q / pow10[dec]);
+    if (fp) { /* all dec digits, then the trailing zeros dropped (fp has a non-zero one) */
         out[n++] = '.';
-        for (int k = d - 1; k >= 0; k--) out[n + k] = (char)('0' + fp % 10), fp /= 10;
+        for (int k = dec; k >= 2; k -= 2, fp /= 100) memcpy(out + n + k - 2, digits2 + 2 * (fp % 100), 2);
+        if (dec & 1) out[n] = (char)('0' + fp);
+        int d = dec;
+        while (out[n + d - 1] == '0') d--;
         n += d;
     }
     return n;
@@ -126,14 +160,18 @@ static inline int fixed(char *out, double v, int dec) {
 
 /* v in decimal at out (24 bytes of room); its length. */
 static int put_i64(char *out, int64_t v) {
-    char tmp[24];
-    int n = 0, t = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0) out[n++] = '-';
-    do tmp[t++] = (char)('0' + u % 10), u /= 10;
-    while (u);
-    while (t) out[n++] = tmp[--t];
-    return n;
+    if (v >= 0) return put_u64(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + put_u64(out + 1, 0 - (uint64_t)v);
+}
+
+int api_route_point(char *out, int64_t t, double lat, double lon, double speed, double course) {
+    int m = put_i64(out, t);
+    out[m++] = ',', m += fixed(out + m, lat, 7);
+    out[m++] = ',', m += fixed(out + m, lon, 7);
+    out[m++] = ',', m += fixed(out + m, speed, 2);
+    out[m++] = ',', m += fixed(out + m, course, 1);
+    return m;
 }
 
 size_t api_route_hold_max = 4u << 20;
@@ -213,21 +251,22 @@ static int route_compact(fleet *f, weft_http_ctx *c, const sel *s, int64_t from,
                     more = 1;
                     break;
                 }
-                /* the five numbers as one raw value: one encoder call, not five */
-                char pt[5 * 32];
-                int m = put_i64(pt, weft_db_int(r, k, 0));
-                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 1), 7);
-                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 2), 7);
-                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 3), 2);
-                pt[m++] = ',', m += fixed(pt + m, weft_db_double(r, k, 4), 1);
-                weft_json_enc_array(&j);
-                weft_json_enc_raw(&j, (weft_str){pt, (size_t)m});
-                if (attrs) {
+                /* the point as one raw value (one encoder call) when it is five numbers */
+                char pt[API_ROUTE_POINT_MAX + 2];
+                int m = 1 + api_route_point(pt + 1, weft_db_int(r, k, 0), weft_db_double(r, k, 1),
+                                            weft_db_double(r, k, 2), weft_db_double(r, k, 3),
+                                            weft_db_double(r, k, 4));
+                if (!attrs) {
+                    pt[0] = '[', pt[m++] = ']';
+                    weft_json_enc_raw(&j, (weft_str){pt, (size_t)m});
+                } else {
                     size_t al;
                     const char *at = weft_db_text(r, k, 5, &al);
+                    weft_json_enc_array(&j);
+                    weft_json_enc_raw(&j, (weft_str){pt + 1, (size_t)m - 1});
                     model_raw_object(&j, at, al);
+                    weft_json_enc_end(&j);
                 }
-                weft_json_enc_end(&j);
                 left--;
                 cursor = weft_db_int(r, k, 0);
             }

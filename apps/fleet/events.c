@@ -45,7 +45,7 @@ static fleet_event *emit(fleet_event *out, int *n, fleet_event_type t, const fle
     return e;
 }
 
-int events_on_fix(live_state *st, const fleet_fix *f, const char *protocol, int64_t server_ms,
+int events_on_fix(live_state *st, live_geo *geo, const fleet_fix *f, const char *protocol, int64_t server_ms,
                   const int64_t *inside, uint32_t ninside, const event_rules *r, fleet_event *out) {
     int n = 0;
     st->last_seen_ms = server_ms;
@@ -84,7 +84,7 @@ int events_on_fix(live_state *st, const fleet_fix *f, const char *protocol, int6
     }
 
     /* distance driven today (UTC days) */
-    int64_t day = f->fix_ms / 86400000;
+    int32_t day = (int32_t)(f->fix_ms / 86400000);
     if (day != st->day) st->day = day, st->distance_today_m = 0;
     if (st->has_fix && st->valid && f->valid) {
         double d = geo_distance_m(st->lat, st->lon, f->lat, f->lon);
@@ -133,21 +133,22 @@ int events_on_fix(live_state *st, const fleet_fix *f, const char *protocol, int6
     }
 
     /* geofences: both lists ascend, walk them together */
+    if (!geo) return n;
     int64_t now_in[LIVE_GEOFENCES_MAX];
     uint32_t k = ninside < LIVE_GEOFENCES_MAX ? ninside : LIVE_GEOFENCES_MAX;
     if (k) memcpy(now_in, inside, k * sizeof *now_in);
     uint32_t a = 0, b = 0;
-    while (a < st->ngeo || b < k) {
-        if (b >= k || (a < st->ngeo && st->geofences[a] < now_in[b])) {
-            emit(out, &n, EV_GEOFENCE_EXIT, f)->geofence_id = st->geofences[a++];
-        } else if (a >= st->ngeo || now_in[b] < st->geofences[a]) {
+    while (a < geo->n || b < k) {
+        if (b >= k || (a < geo->n && geo->ids[a] < now_in[b])) {
+            emit(out, &n, EV_GEOFENCE_EXIT, f)->geofence_id = geo->ids[a++];
+        } else if (a >= geo->n || now_in[b] < geo->ids[a]) {
             emit(out, &n, EV_GEOFENCE_ENTER, f)->geofence_id = now_in[b++];
         } else {
             a++, b++;
         }
     }
-    memcpy(st->geofences, now_in, k * sizeof *now_in);
-    st->ngeo = k;
+    if (k) memcpy(geo->ids, now_in, k * sizeof *now_in);
+    geo->n = k;
     return n;
 }
 

@@ -55,13 +55,14 @@ typedef struct event_rules {
 
 #define EVENTS_PER_FIX_MAX (12 + 2 * LIVE_GEOFENCES_MAX)
 
-/* Apply one fix to st and write the events it causes to out (at most
+/* Apply one fix to st and geo (the geofences the device is inside; NULL:
+ * not tracked) and write the events it causes to out (at most
  * EVENTS_PER_FIX_MAX). inside[0..ninside) are the ids, ascending, of the
  * geofences that contain the fix (ignored for an invalid fix). server_ms is
  * when it arrived. A fix older than st's latest is an out-of-order fix: it
  * changes nothing and causes no event (the caller still stores it). Returns
  * the number of events. */
-int events_on_fix(live_state *st, const fleet_fix *f, const char *protocol, int64_t server_ms,
+int events_on_fix(live_state *st, live_geo *geo, const fleet_fix *f, const char *protocol, int64_t server_ms,
                   const int64_t *inside, uint32_t ninside, const event_rules *r, fleet_event *out);
 
 /* The offline rule, run by the sweeper: an online device silent for longer

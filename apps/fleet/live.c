@@ -5,14 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks.h"
+
+/* The entries sit in blocks of LIVE_BLOCK, allocated whole and never moved
+ * (entries are stable), so an entry costs its size and no allocator
+ * overhead; entry k (in creation order) is blocks[k / LIVE_BLOCK][k %
+ * LIVE_BLOCK]. The maps hold entry numbers + 1 (4 bytes a slot, not 8). */
+#define LIVE_BLOCK 64
+
+_Static_assert(sizeof(live_state) == 152, "live_state is packed (live.h)");
+_Static_assert(sizeof(live_device) <= 320, "a device entry stays within 320 bytes");
+
 struct live {
     pthread_rwlock_t mu;
-    live_device **all; /* every entry ever made, in creation order */
-    size_t n, cap;
-    /* open addressing, power-of-two sizes, at most half full */
-    live_device **by_uid, **by_id;
+    void **blocks; /* of LIVE_BLOCK live_device each */
+    size_t n, nblocks; /* entries made (deleted ones included); blocks allocated */
+    size_t bcap;       /* room in blocks[] */
+    /* open addressing, power-of-two sizes, at most half full; 0 = empty */
+    uint32_t *by_uid, *by_id;
     size_t slots;
 };
+
+static live_device *at(const live *l, size_t k) { return &((live_device *)l->blocks[k / LIVE_BLOCK])[k % LIVE_BLOCK]; }
 
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -44,32 +58,35 @@ live *live_new(void) {
 void live_free(live *l) {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++) {
-        free(l->all[i]->attrs);
-        free((char *)l->all[i]->unique_id);
-        pthread_mutex_destroy(&l->all[i]->mu);
-        free(l->all[i]);
+        live_device *d = at(l, i);
+        free(d->attrs);
+        free(d->geo);
+        free((char *)d->unique_id);
+        pthread_mutex_destroy(&d->mu);
     }
-    free(l->all);
+    for (size_t b = 0; b < l->nblocks; b++) free(l->blocks[b]);
+    free(l->blocks);
     free(l->by_uid);
     free(l->by_id);
     pthread_rwlock_destroy(&l->mu);
     free(l);
 }
 
-/* Insert into the maps (caller holds mu exclusively; room guaranteed). */
-static void map_insert(live *l, live_device *d) {
+/* Insert entry k into the maps (caller holds mu exclusively; room guaranteed). */
+static void map_insert(live *l, size_t k) {
+    const live_device *d = at(l, k);
     size_t mask = l->slots - 1;
     size_t i = hash_str(d->unique_id) & mask;
     while (l->by_uid[i]) i = (i + 1) & mask;
-    l->by_uid[i] = d;
+    l->by_uid[i] = (uint32_t)(k + 1);
     i = hash_id(d->id) & mask;
     while (l->by_id[i]) i = (i + 1) & mask;
-    l->by_id[i] = d;
+    l->by_id[i] = (uint32_t)(k + 1);
 }
 
 static int grow(live *l) {
     size_t slots = l->slots * 2;
-    live_device **u = calloc(slots, sizeof *u), **d = calloc(slots, sizeof *d);
+    uint32_t *u = calloc(slots, sizeof *u), *d = calloc(slots, sizeof *d);
     if (!u || !d) {
         free(u), free(d);
         return -1;
@@ -77,21 +94,25 @@ static int grow(live *l) {
     free(l->by_uid), free(l->by_id);
     l->by_uid = u, l->by_id = d, l->slots = slots;
     for (size_t k = 0; k < l->n; k++)
-        if (!l->all[k]->deleted) map_insert(l, l->all[k]);
+        if (!at(l, k)->deleted) map_insert(l, k);
     return 0;
 }
 
 /* Lookups by map; deleted entries are never in the maps. */
 static live_device *find_uid(live *l, const char *uid) {
     size_t mask = l->slots - 1;
-    for (size_t i = hash_str(uid) & mask; l->by_uid[i]; i = (i + 1) & mask)
-        if (strcmp(l->by_uid[i]->unique_id, uid) == 0) return l->by_uid[i];
+    for (size_t i = hash_str(uid) & mask; l->by_uid[i]; i = (i + 1) & mask) {
+        live_device *d = at(l, l->by_uid[i] - 1);
+        if (strcmp(d->unique_id, uid) == 0) return d;
+    }
     return NULL;
 }
 static live_device *find_id(live *l, int64_t id) {
     size_t mask = l->slots - 1;
-    for (size_t i = hash_id(id) & mask; l->by_id[i]; i = (i + 1) & mask)
-        if (l->by_id[i]->id == id) return l->by_id[i];
+    for (size_t i = hash_id(id) & mask; l->by_id[i]; i = (i + 1) & mask) {
+        live_device *d = at(l, l->by_id[i] - 1);
+        if (d->id == id) return d;
+    }
     return NULL;
 }
 
@@ -100,7 +121,16 @@ static void unmap(live *l, live_device *d) {
     memset(l->by_uid, 0, l->slots * sizeof *l->by_uid);
     memset(l->by_id, 0, l->slots * sizeof *l->by_id);
     for (size_t k = 0; k < l->n; k++)
-        if (!l->all[k]->deleted && l->all[k] != d) map_insert(l, l->all[k]);
+        if (!at(l, k)->deleted && at(l, k) != d) map_insert(l, k);
+}
+
+/* The entry number of d (an entry of l). */
+static size_t index_of(const live *l, const live_device *d) {
+    for (size_t b = 0; b < l->nblocks; b++) {
+        const live_device *first = l->blocks[b];
+        if (d >= first && d < first + LIVE_BLOCK) return b * LIVE_BLOCK + (size_t)(d - first);
+    }
+    return SIZE_MAX; /* not reached: d is one of l's */
 }
 
 /* src (NULL: "") cut to max bytes at dst, NUL-terminated; the next byte. */
@@ -141,24 +171,20 @@ live_device *live_put(live *l, int64_t id, const char *unique_id, const char *na
         old = (char *)d->unique_id;
         d->unique_id = strs, d->name = nm, d->category = cat;
         live_unlock(d);
-        if (rekey) map_insert(l, d);
+        if (rekey) map_insert(l, index_of(l, d));
     } else {
+        if (l->n >= UINT32_MAX - 1) goto oom;
         if ((l->n + 1) * 2 > l->slots && grow(l) < 0) goto oom;
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 256;
-            live_device **a = realloc(l->all, cap * sizeof *a);
-            if (!a) goto oom;
-            l->all = a, l->cap = cap;
-        }
-        d = calloc(1, sizeof *d);
-        if (!d) goto oom;
+        if (l->n == l->nblocks * LIVE_BLOCK &&
+            !blocks_add(&l->blocks, &l->nblocks, &l->bcap, LIVE_BLOCK * sizeof(live_device)))
+            goto oom;
+        d = at(l, l->n);
         d->id = id;
         d->unique_id = strs, d->name = nm, d->category = cat;
         weft_mutex_init(&d->gate);
         pthread_mutex_init(&d->mu, NULL);
         live_state_init(&d->st);
-        l->all[l->n++] = d;
-        map_insert(l, d);
+        map_insert(l, l->n++);
     }
     live_lock(d);
     d->group_id = group_id;
@@ -202,7 +228,8 @@ live_device *live_by_id(live *l, int64_t id) {
 live_device **live_list(live *l, size_t *n) {
     pthread_rwlock_rdlock(&l->mu);
     live_device **a = malloc((l->n ? l->n : 1) * sizeof *a);
-    if (a) memcpy(a, l->all, l->n * sizeof *a);
+    if (a)
+        for (size_t k = 0; k < l->n; k++) a[k] = at(l, k);
     *n = a ? l->n : 0;
     pthread_rwlock_unlock(&l->mu);
     return a;
@@ -211,7 +238,7 @@ live_device **live_list(live *l, size_t *n) {
 size_t live_count(live *l) {
     pthread_rwlock_rdlock(&l->mu);
     size_t n = 0;
-    for (size_t i = 0; i < l->n; i++) n += !l->all[i]->deleted;
+    for (size_t i = 0; i < l->n; i++) n += !at(l, i)->deleted;
     pthread_rwlock_unlock(&l->mu);
     return n;
 }
@@ -221,14 +248,38 @@ void live_unlock(live_device *d) { pthread_mutex_unlock(&d->mu); }
 
 size_t live_memory(live *l) {
     pthread_rwlock_rdlock(&l->mu);
-    size_t b = sizeof *l + l->cap * sizeof *l->all + 2 * l->slots * sizeof *l->by_uid;
+    size_t b = sizeof *l + l->bcap * sizeof *l->blocks + l->nblocks * LIVE_BLOCK * sizeof(live_device) +
+               2 * l->slots * sizeof *l->by_uid;
     for (size_t i = 0; i < l->n; i++) {
-        const live_device *d = l->all[i];
+        live_device *d = at(l, i);
         /* the strings' block: the three strings and their NULs (its pointers are
          * replaced only under this lock held exclusively) */
         size_t nstr = (size_t)(d->category - d->unique_id) + strlen(d->category) + 1;
-        b += sizeof(live_device) + d->attrs_cap + nstr;
+        live_lock(d); /* the pipeline grows attrs and geo under it */
+        b += d->attrs_cap + nstr + d->geo_cap * sizeof *d->geo;
+        live_unlock(d);
     }
     pthread_rwlock_unlock(&l->mu);
     return b;
+}
+
+void live_geo_get(const live_device *d, live_geo *g) {
+    g->n = d->ngeo;
+    if (d->ngeo) memcpy(g->ids, d->geo, d->ngeo * sizeof *d->geo);
+}
+
+int live_geo_reserve(live_device *d, uint32_t n) {
+    if (n <= d->geo_cap) return 0;
+    if (n > LIVE_GEOFENCES_MAX) return WEFT_EINVAL;
+    int64_t *a = realloc(d->geo, n * sizeof *a);
+    if (!a) return WEFT_ENOMEM;
+    d->geo = a, d->geo_cap = (uint8_t)n;
+    return 0;
+}
+
+void live_geo_set(live_device *d, const live_geo *g) {
+    if (g->n > d->geo_cap) return; /* not reserved: a caller's bug, kept harmless */
+    if (g->n) memcpy(d->geo, g->ids, g->n * sizeof *d->geo);
+    d->ngeo = (uint8_t)g->n;
+    if (!g->n && d->geo_cap) free(d->geo), d->geo = NULL, d->geo_cap = 0; /* most devices are inside none */
 }

@@ -29,27 +29,39 @@ typedef enum live_status { LIVE_UNKNOWN = 0, LIVE_ONLINE, LIVE_OFFLINE } live_st
 
 /* A device's latest state: what the last in-order fix and the server's
  * rules (events.c) made of it. Plain data: the pipeline works on a copy and
- * stores it back only once the fixes it came from are durable. */
+ * stores it back only once the fixes it came from are durable.
+ *
+ * Every device holds one, so it is packed (152 bytes, asserted in live.c):
+ * flags and tri-states are int8_t, the UTC day an int32_t, the geofences the
+ * device is inside are out of line (live_geo below). Positions, speeds and
+ * times keep their full width (doubles, int64 ms): the live position is the
+ * stored row's, to the bit. */
 typedef struct live_state {
-    int has_fix;
     int64_t fix_ms, server_ms; /* of the latest fix */
-    double lat, lon, speed_kn, course, altitude, accuracy;
-    int valid;
-    int ignition, motion; /* tri-state, FLEET_UNKNOWN when never reported */
-    double battery_pct, power_v, odometer_m;
-    char protocol[12];
-    live_status status;
-    int64_t last_seen_ms; /* server time of the last message of any kind */
-    int moving;           /* the server's motion state: 1 moving, 0 stopped */
+    int64_t last_seen_ms;      /* server time of the last message of any kind */
     int64_t motion_since_ms;
-    int overspeeding;
-    uint32_t ngeo;
-    int64_t geofences[LIVE_GEOFENCES_MAX]; /* ids, ascending */
-    double distance_today_m;
-    int64_t day;      /* the UTC day distance_today_m counts */
-    uint32_t alarms;      /* alarm bits of the latest fix */
     int64_t slow_since_ms; /* moving, but below the threshold since then; 0 = not */
+    double lat, lon, speed_kn, course, altitude, accuracy;
+    double battery_pct, power_v, odometer_m;
+    double distance_today_m;
+    int32_t day;     /* the UTC day (since 1970) distance_today_m counts */
+    uint32_t alarms; /* alarm bits of the latest fix */
+    char protocol[12];
+    int8_t has_fix;
+    int8_t valid;
+    int8_t ignition, motion; /* tri-state, FLEET_UNKNOWN when never reported */
+    int8_t moving;           /* the server's motion state: 1 moving, 0 stopped */
+    int8_t overspeeding;
+    uint8_t status; /* live_status */
 } live_state;
+
+/* The geofences a device is inside: ids, ascending. A working copy (the
+ * pipeline's and the event rules'); the device keeps them in an array of
+ * their exact number (most devices are inside none). */
+typedef struct live_geo {
+    uint32_t n;
+    int64_t ids[LIVE_GEOFENCES_MAX];
+} live_geo;
 
 /* The longest unique id, name and category kept (the API's limits). */
 #define LIVE_UNIQUE_ID_MAX 64
@@ -79,9 +91,11 @@ typedef struct live_device {
     char *attrs;      /* latest attributes (JSON object), NULL when none or too long */
     uint32_t attrs_len, attrs_cap;
     uint64_t version; /* bumped on every change, for the live socket */
-    int feed_pending; /* queued for the next live update (feed.c, under its lock) */
     uint64_t feed_sig;   /* feed.c's task only: what its last device entry showed ... */
     int64_t feed_sent_ms; /* ... and when it was sent */
+    int64_t *geo;         /* geofences inside (live_geo_get/_set), under mu */
+    int feed_pending;     /* queued for the next live update (feed.c, under its lock) */
+    uint8_t ngeo, geo_cap;
 } live_device;
 
 /* A state with nothing known yet. */
@@ -110,6 +124,14 @@ size_t live_count(live *l);
 
 void live_lock(live_device *d);
 void live_unlock(live_device *d);
+
+/* The geofences d is inside (under live_lock). live_geo_reserve makes room
+ * for n of them (0 or WEFT_ENOMEM), so that live_geo_set, called after it
+ * with at most n, cannot fail: the pipeline reserves before its commit and
+ * sets after. */
+void live_geo_get(const live_device *d, live_geo *g);
+int live_geo_reserve(live_device *d, uint32_t n);
+void live_geo_set(live_device *d, const live_geo *g);
 
 /* Bytes of memory the live state uses (entries, maps, attribute buffers). */
 size_t live_memory(live *l);

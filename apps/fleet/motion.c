@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blocks.h"
 #include "geo.h"
 
 void motion_chunk_from_row(motion_chunk *c, const weft_db_rows *r, int i) {
@@ -62,13 +63,56 @@ void motion_extend(motion_chunk *c, const motion_fix *p) {
 
 enum { ST_BEHIND = 0, ST_PENDING, ST_SYNCED };
 
+/* A device's slot: its open chunk, packed (every device that reports holds
+ * one). The values are the motion_chunk's to the bit (doubles stay doubles:
+ * they are written to motion_chunks as they are); what narrows is what has
+ * a bound: n <= MOTION_CHUNK_MAX_N, engine_ms < MOTION_CHUNK_MAX_MS (a chunk
+ * spans less), the flags. */
+typedef struct slot_fix {
+    int64_t t;
+    double lat, lon, speed;
+} slot_fix;
+
 typedef struct slot {
     int64_t id; /* 0: empty */
-    int state;  /* ST_*: behind the database, queued for catch-up, or following it */
-    int has;    /* open chunk holds a fix */
-    int64_t hi; /* synced without an open chunk: the newest summarised fix time */
-    motion_chunk open;
+    /* has: the open chunk's prev_t; not has (synced): the newest summarised
+     * fix time (MOTION_NONE: none) */
+    int64_t prev;
+    slot_fix first, last;
+    double dist_m, speed_sum, max_speed;
+    int32_t engine_ms;
+    uint16_t n;
+    int8_t ign0, ign1, moving;
+    uint8_t state; /* ST_*: behind the database, queued for catch-up, or following it */
+    uint8_t has;   /* the open chunk holds a fix */
 } slot;
+
+_Static_assert(sizeof(slot) == 120, "a motion slot is 120 bytes");
+_Static_assert(MOTION_CHUNK_MAX_N <= UINT16_MAX && MOTION_CHUNK_MAX_MS <= INT32_MAX, "slot widths");
+
+static void slot_get(const slot *s, motion_chunk *c) {
+    *c = (motion_chunk){.prev_t = s->prev,
+                        .n = s->n,
+                        .moving = s->moving,
+                        .first = {s->first.t, s->first.lat, s->first.lon, s->first.speed, s->ign0},
+                        .last = {s->last.t, s->last.lat, s->last.lon, s->last.speed, s->ign1},
+                        .dist_m = s->dist_m,
+                        .speed_sum = s->speed_sum,
+                        .max_speed = s->max_speed,
+                        .engine_ms = s->engine_ms};
+}
+
+static void slot_put(slot *s, const motion_chunk *c) {
+    s->prev = c->prev_t;
+    s->n = (uint16_t)c->n;
+    s->moving = (int8_t)c->moving;
+    s->first = (slot_fix){c->first.t, c->first.lat, c->first.lon, c->first.speed};
+    s->last = (slot_fix){c->last.t, c->last.lat, c->last.lon, c->last.speed};
+    s->ign0 = (int8_t)c->first.ign, s->ign1 = (int8_t)c->last.ign;
+    s->dist_m = c->dist_m, s->speed_sum = c->speed_sum, s->max_speed = c->max_speed;
+    s->engine_ms = (int32_t)c->engine_ms;
+    s->has = 1;
+}
 
 #define CHUNK_COLS 19
 #define CHUNK_MAX_ROWS 16 /* a STORE_CHUNK size: 16 x 19 = 304 arguments */
@@ -79,17 +123,19 @@ typedef struct chunk_row {
     motion_chunk c;
 } chunk_row;
 
-/* The slots are a dense array (n used of scap; the part never written is
- * never touched, so it costs address space, not memory) found through an
+/* The slots sit in blocks of SLOT_BLOCK, allocated whole and never moved
+ * (slot k is blk[k / SLOT_BLOCK][k % SLOT_BLOCK]), found through an
  * open-addressing index of slot numbers (cap a power of two, at most 3/4
- * full, 4 bytes an entry): 100,000 devices cost about 160 bytes each, where
- * a table of whole slots at 3/4 full, doubled at 98,304, cost 420. Slot
- * pointers last until the next get() of a new id. */
+ * full, 4 bytes an entry). A dense array grown by doubling cost about 160
+ * bytes a device at 100,000 and left the arrays it outgrew with the
+ * allocator; a table of whole slots at 3/4 full, doubled at 98,304, cost 420. */
+#define SLOT_BLOCK 1024
+
 struct motion_map {
     int pg;
     double thr;
-    slot *s;
-    size_t scap, n;
+    void **blk; /* of SLOT_BLOCK slots each */
+    size_t nblk, blkcap, n;
     uint32_t *idx; /* slot number + 1; 0: empty */
     size_t cap;
     int64_t *pending;
@@ -162,10 +208,11 @@ motion_map *motion_map_new(int pg, double thr) {
 }
 
 void motion_map_reset(motion_map *m) {
-    free(m->s);
+    for (size_t b = 0; b < m->nblk; b++) free(m->blk[b]);
+    free(m->blk);
     free(m->idx);
-    m->s = NULL, m->idx = NULL;
-    m->scap = m->cap = m->n = 0;
+    m->blk = NULL, m->idx = NULL;
+    m->nblk = m->blkcap = m->cap = m->n = 0;
     m->npending = 0;
     m->nout = 0;
 }
@@ -184,15 +231,17 @@ static size_t home(const motion_map *m, int64_t id) {
     return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u) & (m->cap - 1);
 }
 
+static slot *at(const motion_map *m, size_t k) { return &((slot *)m->blk[k / SLOT_BLOCK])[k % SLOT_BLOCK]; }
+
 static slot *find(motion_map *m, int64_t id) {
     if (!m->cap) return NULL;
     for (size_t i = home(m, id); m->idx[i]; i = (i + 1) & (m->cap - 1))
-        if (m->s[m->idx[i] - 1].id == id) return &m->s[m->idx[i] - 1];
+        if (at(m, m->idx[i] - 1)->id == id) return at(m, m->idx[i] - 1);
     return NULL;
 }
 
 static void index_put(motion_map *m, size_t k) {
-    size_t i = home(m, m->s[k].id);
+    size_t i = home(m, at(m, k)->id);
     while (m->idx[i]) i = (i + 1) & (m->cap - 1);
     m->idx[i] = (uint32_t)(k + 1);
 }
@@ -201,12 +250,8 @@ static slot *get(motion_map *m, int64_t id) {
     slot *s = find(m, id);
     if (s) return s;
     if (m->n >= UINT32_MAX - 1) return NULL;
-    if (m->n == m->scap) {
-        size_t scap = m->scap ? m->scap * 2 : 64;
-        slot *ns = realloc(m->s, scap * sizeof *ns);
-        if (!ns) return NULL;
-        m->s = ns, m->scap = scap;
-    }
+    if (m->n == m->nblk * SLOT_BLOCK && !blocks_add(&m->blk, &m->nblk, &m->blkcap, SLOT_BLOCK * sizeof(slot)))
+        return NULL;
     if ((m->n + 1) * 4 > m->cap * 3) { /* grow the index at 3/4 full */
         size_t cap = m->cap ? m->cap * 2 : 128;
         uint32_t *ni = calloc(cap, sizeof *ni);
@@ -215,9 +260,9 @@ static slot *get(motion_map *m, int64_t id) {
         m->idx = ni, m->cap = cap;
         for (size_t k = 0; k < m->n; k++) index_put(m, k);
     }
-    m->s[m->n] = (slot){.id = id};
+    *at(m, m->n) = (slot){.id = id};
     index_put(m, m->n);
-    return &m->s[m->n++];
+    return at(m, m->n++);
 }
 
 static int queue(motion_map *m, slot *s) {
@@ -238,7 +283,7 @@ int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix 
     slot *s = get(m, device_id);
     if (!s) return WEFT_ENOMEM;
     if (s->state != ST_SYNCED) return queue(m, s); /* the catch-up reads it from the database */
-    int64_t last = s->has ? s->open.last.t : s->hi;
+    int64_t last = s->has ? s->last.t : s->prev;
     if (p->t == last) return 0; /* a duplicate: the stored fix stays */
     if (p->t < last) {
         /* late: the chunks it falls into or before are out of date */
@@ -249,18 +294,22 @@ int motion_add(motion_map *m, store_tx *tx, int64_t device_id, const motion_fix 
                                deadline);
         return rc < 0 ? rc : queue(m, s);
     }
+    motion_chunk c;
     if (!s->has) {
-        motion_start(&s->open, p, s->hi, m->thr);
-        s->has = 1;
+        motion_start(&c, p, s->prev, m->thr);
+        slot_put(s, &c);
         return 0;
     }
-    if (!motion_breaks(&s->open, p, m->thr)) {
-        motion_extend(&s->open, p);
+    slot_get(s, &c);
+    if (!motion_breaks(&c, p, m->thr)) {
+        motion_extend(&c, p);
+        slot_put(s, &c);
         return 0;
     }
-    int rc = put_chunk(m, device_id, &s->open);
+    int rc = put_chunk(m, device_id, &c);
     if (rc < 0) return rc;
-    motion_start(&s->open, p, s->open.last.t, m->thr);
+    motion_start(&c, p, c.last.t, m->thr);
+    slot_put(s, &c);
     return 0;
 }
 
@@ -283,25 +332,27 @@ static int catch_up_one(motion_map *m, slot *s, store_tx *tx, int64_t *budget, w
                         b, 3, &r, e, deadline);
     if (rc < 0) return rc;
     int n = weft_db_nrows(r);
-    s->has = 0, s->hi = hi;
+    motion_chunk c;
+    int has = 0;
     for (int k = 0; k < n && rc == 0; k++) {
         motion_fix p = {weft_db_int(r, k, 0), weft_db_double(r, k, 1), weft_db_double(r, k, 2),
                         weft_db_double(r, k, 3), (int)weft_db_int(r, k, 4)};
-        if (!s->has) {
-            motion_start(&s->open, &p, hi, m->thr), s->has = 1;
-        } else if (!motion_breaks(&s->open, &p, m->thr)) {
-            motion_extend(&s->open, &p);
-        } else if ((rc = put_chunk(m, s->id, &s->open)) == 0) {
-            motion_start(&s->open, &p, s->open.last.t, m->thr);
+        if (!has) {
+            motion_start(&c, &p, hi, m->thr), has = 1;
+        } else if (!motion_breaks(&c, &p, m->thr)) {
+            motion_extend(&c, &p);
+        } else if ((rc = put_chunk(m, s->id, &c)) == 0) {
+            motion_start(&c, &p, c.last.t, m->thr);
         }
     }
     weft_db_rows_free(r);
     *budget -= n;
+    s->has = 0, s->prev = hi;
     if (rc < 0) return rc;
     /* all read: the open chunk follows the database from here; else the
      * rest next time, from the last chunk written */
     s->state = n < lim ? ST_SYNCED : ST_BEHIND;
-    if (s->state == ST_BEHIND) s->has = 0;
+    if (s->state == ST_SYNCED && has) slot_put(s, &c);
     return 0;
 }
 

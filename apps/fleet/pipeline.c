@@ -69,8 +69,10 @@ int pipeline_ingest(fleet *f, live_device *d, int proto, fleet_fix *fixes, int n
         return lrc;
     }
     live_state st;
+    live_geo geo;
     live_lock(d);
     st = d->st;
+    live_geo_get(d, &geo);
     live_unlock(d);
     event_rules r = {.moving_speed_kn = f->cfg.moving_speed_kn,
                      .stop_min_ms = f->cfg.stop_min_s * 1000,
@@ -95,7 +97,7 @@ int pipeline_ingest(fleet *f, live_device *d, int proto, fleet_fix *fixes, int n
         ooo += !in_order;
         int64_t inside[LIVE_GEOFENCES_MAX];
         uint32_t ninside = x->valid ? geofences_at(g, d->group_id, x->lat, x->lon, inside) : 0;
-        int k = events_on_fix(&st, x, pname, now, inside, ninside, &r, tmp);
+        int k = events_on_fix(&st, &geo, x, pname, now, inside, ninside, &r, tmp);
         for (int e = 0; e < k; e++) evs[nev++] = (ev_row){.device_id = d->id, .server_ms = now, .ev = tmp[e]};
         if (in_order) latest = i;
         rows[nrows++] = (pos_row){.device_id = d->id,
@@ -108,10 +110,15 @@ int pipeline_ingest(fleet *f, live_device *d, int proto, fleet_fix *fixes, int n
     }
     fleet_geo_release(g);
     weft_db_err err;
-    int rc = writer_submit(f->w, rows, nrows, evs, nev, &err);
+    /* room for the new geofence list before the commit, so storing it after cannot fail */
+    live_lock(d);
+    int rc = live_geo_reserve(d, geo.n);
+    live_unlock(d);
+    if (rc == 0) rc = writer_submit(f->w, rows, nrows, evs, nev, &err);
     if (rc == 0) {
         live_lock(d);
         d->st = st;
+        live_geo_set(d, &geo);
         if (latest >= 0 && attrs) {
             const fleet_fix *x = &fixes[latest];
             if (x->attr_len <= LIVE_ATTRS_MAX) {

@@ -1894,7 +1894,8 @@ TEST(live_put_strings) {
     live_device *d = live_put(l, 7, "uid-7", "Seven", NULL, 0, 0, 0);
     ASSERT(d && strcmp(d->unique_id, "uid-7") == 0 && strcmp(d->name, "Seven") == 0 &&
            strcmp(d->category, "default") == 0);
-    ASSERT_EQ(live_memory(l) - m0, sizeof(live_device) + sizeof "uid-7" + sizeof "Seven" + sizeof "default");
+    /* the entry sits in the block the first one opened: only its strings are new */
+    ASSERT_EQ(live_memory(l) - m0, sizeof "uid-7" + sizeof "Seven" + sizeof "default");
     char lng[300];
     memset(lng, 'x', sizeof lng - 1);
     lng[sizeof lng - 1] = 0;
@@ -1907,6 +1908,134 @@ TEST(live_put_strings) {
     device_view view;
     model_view(d, &view);
     ASSERT(strcmp(view.unique_id, "uid-7b") == 0 && strlen(view.name) == LIVE_NAME_MAX);
+    live_free(l);
+}
+
+/* The compact route's numbers as main 66fffba printed them (llround, one
+ * digit at a time): the faster formatting must give the same bytes. */
+static int ref_fixed(char *out, double v, int dec) {
+    static const int64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    if (!isfinite(v) || fabs(v) >= 1e9) return snprintf(out, 32, "%.*f", dec, isfinite(v) ? v : 0);
+    int64_t q = llround(fabs(v) * (double)pow10[dec]), ip = q / pow10[dec], fp = q % pow10[dec];
+    char tmp[24];
+    int n = 0, t = 0;
+    if (v < 0 && q) out[n++] = '-';
+    do tmp[t++] = (char)('0' + ip % 10), ip /= 10;
+    while (ip);
+    while (t) out[n++] = tmp[--t];
+    if (fp) {
+        int d = dec;
+        while (fp % 10 == 0) fp /= 10, d--;
+        out[n++] = '.';
+        for (int k = d - 1; k >= 0; k--) out[n + k] = (char)('0' + fp % 10), fp /= 10;
+        n += d;
+    }
+    return n;
+}
+static int ref_point(char *out, int64_t t, double lat, double lon, double speed, double course) {
+    int m = snprintf(out, 24, "%lld", (long long)t);
+    out[m++] = ',', m += ref_fixed(out + m, lat, 7);
+    out[m++] = ',', m += ref_fixed(out + m, lon, 7);
+    out[m++] = ',', m += ref_fixed(out + m, speed, 2);
+    out[m++] = ',', m += ref_fixed(out + m, course, 1);
+    return m;
+}
+
+TEST_PLAIN(route_point_matches_the_reference) {
+    double edge[] = {0, -0.0, 0.5e-7, -0.5e-7, 0.49999999e-7, 1.25e-7, 0.005, 0.015, 0.05, 0.95, 0.99999999,
+                     12.345, -12.345, 48.2081743, -33.8688197, 151.2092955, -179.9999999, 180, 90, -90,
+                     1e-9, 999999999.9, 1e9, -1e9, 1e12, 123456789.123456789, 2000, 359.95, 0.45, 4.5e-8,
+                     NAN, INFINITY, -INFINITY};
+    size_t ne = sizeof edge / sizeof edge[0];
+    int64_t times[] = {0, 1, 9, 10, 99, 100, 1717200000000, -1, -1717200000000, INT64_MAX, INT64_MIN + 1};
+    char a[API_ROUTE_POINT_MAX + 8], b[API_ROUTE_POINT_MAX + 8];
+    for (size_t i = 0; i < ne; i++) {
+        int64_t t = times[i % (sizeof times / sizeof times[0])];
+        double x = edge[i], y = edge[(i + 7) % ne], z = edge[(i + 13) % ne], w = edge[(i + 21) % ne];
+        int n = api_route_point(a, t, x, y, z, w), m = ref_point(b, t, x, y, z, w);
+        if (n != m || memcmp(a, b, (size_t)n) != 0) printf("  %.*s != %.*s\n", n, a, m, b);
+        ASSERT(n == m && memcmp(a, b, (size_t)n) == 0);
+    }
+    /* a course of 1e300 (finite: pipeline_validate lets it through; the decoders reduce courses
+     * mod 360) stays in bounds and reads back */
+    int nb = api_route_point(a, 1, 1, 2, 3, 1e300);
+    ASSERT(nb > 0 && nb < API_ROUTE_POINT_MAX);
+    a[nb] = 0;
+    ASSERT(strtod(strrchr(a, ',') + 1, NULL) == 1e300);
+    nb = api_route_point(a, 1, 1, 2, 3, -1.5e22);
+    a[nb] = 0;
+    ASSERT(strcmp(strrchr(a, ',') + 1, "-15000000000000000000000.0") == 0); /* %f while it fits */
+    /* coordinates, speeds and courses as devices send them, and at random */
+    uint64_t s = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 200000; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        double u = (double)(s >> 11) / 9007199254740992.0; /* [0, 1) */
+        double lat = u * 180 - 90, lon = u * 360 - 180;
+        if (i & 1) lat = round(lat * 1e6) / 1e6, lon = round(lon * 1e5) / 1e5; /* fewer digits */
+        double speed = (i % 5) ? u * 2000 : round(u * 200) / 10, course = u * 360;
+        int64_t t = 1700000000000 + (int64_t)(s % 100000000000);
+        int n = api_route_point(a, t, lat, lon, speed, course), m = ref_point(b, t, lat, lon, speed, course);
+        if (n != m || memcmp(a, b, (size_t)n) != 0) printf("  %.*s != %.*s\n", n, a, m, b);
+        ASSERT(n == m && memcmp(a, b, (size_t)n) == 0);
+    }
+}
+
+/* Entries come in blocks (never moved: a device's pointer lasts), and a
+ * device's geofences live out of line in an array of their exact number. */
+TEST(live_blocks_and_geofences) {
+    live *l = live_new();
+    ASSERT(l != NULL);
+    live_device *first = live_put(l, 1, "d-1", "One", NULL, 0, 0, 0);
+    ASSERT(first != NULL);
+    size_t m1 = live_memory(l);
+    char uid[16];
+    for (int i = 2; i <= 1000; i++) { /* many blocks and several growths of the maps */
+        snprintf(uid, sizeof uid, "d-%d", i);
+        ASSERT(live_put(l, i, uid, "n", "c", 0, 0, 0) != NULL);
+    }
+    ASSERT(live_by_id(l, 1) == first && strcmp(first->unique_id, "d-1") == 0);
+    for (int i = 1; i <= 1000; i += 37) {
+        snprintf(uid, sizeof uid, "d-%d", i);
+        live_device *d = live_by_unique(l, uid);
+        ASSERT(d && d->id == i && live_by_id(l, i) == d);
+    }
+    ASSERT_EQ((int64_t)live_count(l), 1000);
+    ASSERT(live_memory(l) > m1 + 999 * sizeof(live_device));
+    live_remove(l, 500);
+    ASSERT(live_by_id(l, 500) == NULL && live_by_unique(l, "d-500") == NULL && live_by_id(l, 501) != NULL);
+    ASSERT_EQ((int64_t)live_count(l), 999);
+    ASSERT(live_put(l, 501, "renamed", "n", "c", 0, 0, 0) == live_by_id(l, 501)); /* re-keyed in place */
+    ASSERT(live_by_unique(l, "d-501") == NULL && live_by_unique(l, "renamed") == live_by_id(l, 501));
+
+    live_device *d = live_by_id(l, 7);
+    live_geo g = {0}, back;
+    live_lock(d);
+    live_geo_get(d, &back);
+    ASSERT_EQ(back.n, 0);
+    ASSERT(d->geo == NULL); /* inside none: nothing allocated */
+    g.n = 3, g.ids[0] = 4, g.ids[1] = 9, g.ids[2] = (int64_t)1 << 40;
+    live_unlock(d);
+    size_t m2 = live_memory(l); /* takes the table's lock, not the device's */
+    live_lock(d);
+    ASSERT_EQ(live_geo_reserve(d, g.n), 0);
+    live_unlock(d);
+    ASSERT_EQ(live_memory(l) - m2, 3 * sizeof(int64_t));
+    live_lock(d);
+    live_geo_set(d, &g);
+    live_geo_get(d, &back);
+    ASSERT(back.n == 3 && back.ids[0] == 4 && back.ids[1] == 9 && back.ids[2] == (int64_t)1 << 40);
+    g.n = 1, g.ids[0] = 9; /* fewer: no new room needed */
+    ASSERT_EQ(live_geo_reserve(d, g.n), 0);
+    live_geo_set(d, &g);
+    live_geo_get(d, &back);
+    ASSERT(back.n == 1 && back.ids[0] == 9);
+    g.n = LIVE_GEOFENCES_MAX + 1;
+    ASSERT_EQ(live_geo_reserve(d, g.n), WEFT_EINVAL);
+    g.n = 0;
+    live_geo_set(d, &g);
+    live_geo_get(d, &back);
+    ASSERT(back.n == 0 && d->geo == NULL && d->geo_cap == 0); /* freed again */
+    live_unlock(d);
     live_free(l);
 }
 
