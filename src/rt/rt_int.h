@@ -188,20 +188,13 @@ static inline bool weft__spin_try(uint32_t *l) {
     return !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
 #endif
 }
+/* The contended half of weft__spin_lock, out of line: inlined, its loop and
+ * its call kept the fast paths' values in the stack frame instead of
+ * registers (callgrind: a channel op spilled and reloaded several). */
+void weft__spin_lock_slow(uint32_t *l);
 static inline void weft__spin_lock(uint32_t *l) {
-    for (;;) {
-        if (weft__spin_try(l)) return;
-        int n = 0;
-        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-            if (++n < 64)
-                __builtin_ia32_pause();
-            else {
-                extern int sched_yield(void);
-                sched_yield();
-                n = 0;
-            }
-        }
-    }
+    if (WEFT_LIKELY(weft__spin_try(l))) return;
+    weft__spin_lock_slow(l);
 }
 static inline void weft__spin_unlock(uint32_t *l) {
     WEFT_ASSERT_HELD(l);
@@ -368,7 +361,7 @@ struct weft__worker {
     /* the after-switch hook, set by the context that switches away */
     void (*hook)(weft__worker *w, void *a, void *b);
     void *hook_a, *hook_b;
-    uint32_t tick;             /* switches since start; picks the global queue now and then */
+    uint32_t gtick;            /* picks since the last look at the global queue (next_local) */
     uint64_t id_next, id_end;  /* block of task ids reserved by this worker */
     uint32_t nexts;            /* consecutive runnext picks (fairness) */
     /* the only worker: nobody steals, so the owner's run queue and run-next
@@ -668,6 +661,10 @@ static inline void weft__wait_timer_cancel(weft__task *t) {
 int weft__stack_init(size_t default_size);
 weft__task *weft__stack_get(weft__worker *w, size_t size);
 void weft__stack_put(weft__worker *w, weft__task *t);
+/* weft__stack_put()'s fast path alone: into worker w's own cache if it has
+ * room (true), else nothing done (false). For an exiting task, before it
+ * switches off its stack (sched.c, weft__task_main). */
+bool weft__stack_put_here(weft__worker *w, weft__task *t);
 struct weft__stack_cache *weft__stack_cache_new(void);
 void weft__stack_cache_free(weft__worker *w);
 /* Idle worker: carve a batch of fresh stacks ahead for a class spawns are

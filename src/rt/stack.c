@@ -418,24 +418,35 @@ static __attribute__((noinline)) void stack_put_slow(weft__stack_cache *sc, weft
     weft__spin_unlock(&classes[c].lock);
 }
 
-void weft__stack_put(weft__worker *w, weft__task *t) {
-    int c = t->size_class;
-    t->state = TASK_FREE;
-    /* the idle values (rt_int.h). Those in the TCB's first two lines are
-     * checked in every build; the ones on its third line only in the
-     * sanitizer and debug builds (which every test runs under): reading
-     * that line cost the plain build a cache miss per exit. */
+/* The idle values (rt_int.h). Those in the TCB's first two lines are
+ * checked in every build; the ones on its third line only in the sanitizer
+ * and debug builds (which every test runs under): reading that line cost the
+ * plain build a cache miss per exit. */
+static inline void check_idle(const weft__task *t) {
     WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
 #ifdef WEFT__LOCK_OWNER
     WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
 #endif
+}
+
+bool weft__stack_put_here(weft__worker *w, weft__task *t) {
+    int c = t->size_class;
     weft__stack_cache *sc = w ? w->scache : NULL;
     /* slot[c] is set once the cache has a slot array (cache_ready) */
     if (WEFT_LIKELY(sc && sc->n[c] < CACHE_MAX && sc->slot[c])) {
+        t->state = TASK_FREE;
+        check_idle(t);
         sc->slot[c][sc->n[c]++] = t;
-        return;
+        return true;
     }
-    stack_put_slow(sc, t, c);
+    return false;
+}
+
+void weft__stack_put(weft__worker *w, weft__task *t) {
+    if (weft__stack_put_here(w, t)) return;
+    t->state = TASK_FREE;
+    check_idle(t);
+    stack_put_slow(w ? w->scache : NULL, t, t->size_class);
 }
 
 weft__stack_cache *weft__stack_cache_new(void) { return calloc(1, sizeof(weft__stack_cache)); }
