@@ -630,8 +630,16 @@ void weft__worker_fini(weft__worker *w);
 void *weft__worker_main(void *arg);
 
 /* task.c */
-/* The body of t, its defers and leaving its group (from weft__task_main). */
-void weft__task_run(weft__task *t);
+/* After the body: t's defers (with cancellation masked) and leaving its
+ * group. */
+void weft__task_finish(weft__task *t);
+/* The task's life from its first instruction to its last: the body, then
+ * (most tasks have neither defers nor a group) weft__task_finish. */
+static inline void weft__task_run(weft__task *t) {
+    t->fn(t->arg);
+    if (WEFT_UNLIKELY(t->ndefer || t->defers != t->defers_inline || t->group))
+        weft__task_finish(t);
+}
 /* Mark t canceled and wake its current wait unless that wait is nocancel. */
 void weft__cancel_task(weft__task *t);
 uint32_t weft__rand(weft__worker *w);
@@ -659,18 +667,80 @@ static inline void weft__wait_timer_cancel(weft__task *t) {
 
 /* stack.c */
 int weft__stack_init(size_t default_size);
-weft__task *weft__stack_get(weft__worker *w, size_t size);
+/* A worker's cache of free stacks: a LIFO array per size class (allocated
+ * on first use), not a list through the TCBs, so that taking one does not
+ * wait for a cache miss on the TCB to learn the next, and the next can be
+ * prefetched while the caller fills this one in. Its two fast paths (a
+ * spawn's pop, an exit's push) are inline below: every spawn and exit
+ * takes them. */
+#define WEFT__NCLASS 13
+#define WEFT__CACHE_MAX 1024
+struct weft__stack_cache {
+    weft__task **slot[WEFT__NCLASS];
+    int n[WEFT__NCLASS];
+};
+typedef struct weft__stack_cache weft__stack_cache;
+/* the default stack size and its class (set by weft__stack_init) */
+extern size_t weft__stack_default_bytes;
+extern int weft__stack_default_class;
+/* Any size, any cache state (weft__stack_get's slow path). */
+weft__task *weft__stack_get_any(weft__worker *w, size_t size);
+/* The lines a spawn writes: the initial frame just below the TCB and the
+ * TCB's first two lines. */
+static inline void weft__prefetch_tcb(const weft__task *t) {
+    __builtin_prefetch((const char *)t - 64, 1, 3);
+    __builtin_prefetch(t, 1, 3);
+    __builtin_prefetch((const char *)t + 64, 1, 3);
+}
+#define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
+/* A stack of `size` usable bytes for a new task on worker w (NULL: not a
+ * worker), or NULL when out of memory. */
+static inline weft__task *weft__stack_get(weft__worker *w, size_t size) {
+#ifndef WEFT_ASAN /* ASan: the slow path also clears the reused stack's redzones */
+    int c = weft__stack_default_class;
+    weft__stack_cache *sc;
+    if (WEFT_LIKELY(w && size == weft__stack_default_bytes && (sc = w->scache) && sc->n[c])) {
+        int n = --sc->n[c];
+        weft__task *t = sc->slot[c][n];
+        if (n) weft__prefetch_tcb(sc->slot[c][n - 1]);
+        t->next = NULL;
+        if (!t->guarded) *(uint64_t *)t->stack_lo = WEFT__STACK_CANARY;
+        return t;
+    }
+#endif
+    return weft__stack_get_any(w, size);
+}
+/* The idle values (above, struct weft__task). Those in the TCB's first two
+ * lines are checked in every build; the ones on its third line only in the
+ * sanitizer and debug builds (which every test runs under): reading that
+ * line cost the plain build a cache miss per exit. */
+static inline void weft__stack_check_idle(const weft__task *t) {
+    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
+#ifdef WEFT__LOCK_OWNER
+    WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
+#endif
+}
 void weft__stack_put(weft__worker *w, weft__task *t);
 /* weft__stack_put()'s fast path alone: into worker w's own cache if it has
- * room (true), else nothing done (false). For an exiting task, before it
- * switches off its stack (sched.c, weft__task_main). */
-bool weft__stack_put_here(weft__worker *w, weft__task *t);
+ * room (true), else nothing done (false). Also for an exiting task, before
+ * it switches off its stack (sched.c, weft__task_main). */
+static inline bool weft__stack_put_here(weft__worker *w, weft__task *t) {
+    int c = t->size_class;
+    weft__stack_cache *sc = w ? w->scache : NULL;
+    /* slot[c] is set once the cache has a slot array */
+    if (WEFT_LIKELY(sc && sc->n[c] < WEFT__CACHE_MAX && sc->slot[c])) {
+        t->state = TASK_FREE;
+        weft__stack_check_idle(t);
+        sc->slot[c][sc->n[c]++] = t;
+        return true;
+    }
+    return false;
+}
 struct weft__stack_cache *weft__stack_cache_new(void);
 void weft__stack_cache_free(weft__worker *w);
 /* Idle worker: carve a batch of fresh stacks ahead for a class spawns are
  * carving from (see stack.c); returns whether it did. */
 bool weft__stack_prepare(int64_t now_ns);
-#define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
 static inline int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;
 }

@@ -22,7 +22,7 @@ static void group_leave(weft_group *g, weft__task *t);
 
 /* Ids come from the global counter in blocks of 1024 per worker: unique,
  * never reused, one atomic per 1024 spawns. */
-static uint64_t next_task_id(weft__worker *w) {
+static inline uint64_t next_task_id(weft__worker *w) {
     if (!w) return atomic_fetch_add_explicit(&weft__R.next_id, 1, memory_order_relaxed);
     if (w->id_next == w->id_end) {
         w->id_next = atomic_fetch_add_explicit(&weft__R.next_id, 1024, memory_order_relaxed);
@@ -111,11 +111,7 @@ static void run_defers(weft__task *t) {
     t->nocancel--;
 }
 
-/* The task's life from its first instruction to its last: the body, its
- * defers (with cancellation masked) and leaving its group. */
-void weft__task_run(weft__task *t) {
-    t->fn(t->arg);
-    /* most tasks never defer: skip the masking and the loop */
+void weft__task_finish(weft__task *t) {
     if (t->ndefer || t->defers != t->defers_inline) run_defers(t);
     if (t->group) group_leave(t->group, t);
 }
