@@ -575,12 +575,18 @@ static inline bool weft__wake_cas(weft__task *t, weft__seq seq, int result, bool
  * PARKED, never ARMED): claim the wake without readying, so data can be
  * copied into the waiter first; then call weft__ready(). */
 static inline bool weft__claim(weft__task *t, weft__seq seq, int result) {
-    bool parked;
-    if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
-    /* kept in the plain build: one predictable branch on a value already in
-     * a register, against a waker that broke the lock protocol (above) */
-    WEFT_ASSERT(parked);
-    return true;
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    /* the one claimable word: PARKED with this seq, either nocancel bit. So
+     * one masked compare and one CAS, no loop: a PARKED word changes only to
+     * WOKEN (a timer or canceler won), and then it is not ours to claim. */
+    uint64_t parked = WS_MAKE(seq, 0, WS_PARKED);
+#ifdef WEFT__LOCK_OWNER
+    /* a waker holding the waiter's lock never sees its wait ARMED (above) */
+    WEFT_ASSERT(!(WS_STATE(ws) == WS_ARMED && WS_SEQ(ws) == (seq & WS_SEQ_MASK)));
+#endif
+    if ((ws & ~4ull) != parked) return false;
+    return atomic_compare_exchange_strong(&t->wstate, &ws,
+                                          WS_MAKE_WOKEN(result, seq, WS_NC(ws)));
 }
 /* Park the current task (armed by wait_begin, which gave it seq). unlock(arg),
  * if given, runs after the task has switched out. Returns the wake result. */
