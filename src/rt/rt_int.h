@@ -74,6 +74,11 @@
  *     never listed anywhere, so no waker can name it.
  * What the exchange buys: one locked instruction fewer per blocking channel
  * op; a waker that is not a canceler never sees the difference.
+ * On a single worker (w->solo) the parking task publishes PARKED and
+ * releases the lock itself, after picking its successor and before its
+ * switch, with no hook: a waker on another thread (not a worker, or a
+ * canceler) can then claim it, but only queue it for this one worker, which
+ * resumes it after the switch (sched.c, park_with).
  *
  * Files
  * -----
