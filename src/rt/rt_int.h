@@ -624,9 +624,29 @@ weft__waiter *weft__claim_waiter(weft__waiter **list, int result);
 /* Wake t's current wait with WEFT_ECANCELED unless it is a nocancel wait;
  * the caller has stored t->canceled first (weft__cancel_task). */
 void weft__wake_canceled(weft__task *t);
+/* Owner only: t to the tail of w's run queue if it has room (true), else
+ * nothing done (sched.c's runq_put then moves half the queue out). */
+static inline bool weft__runq_push(weft__worker *w, weft__task *t) {
+    weft__runq *q = &w->runq;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (WEFT_UNLIKELY(tl - h >= RUNQ_SIZE)) return false;
+    atomic_store_explicit(&q->buf[tl % RUNQ_SIZE], t, memory_order_relaxed);
+    atomic_store_explicit(&q->tail, tl + 1, memory_order_release);
+    return true;
+}
 /* Queue a task just made by weft_go_opts(): behind the spawner's local
  * queue when called from a task on worker w, else on the global queue. */
-void weft__ready_new(weft__worker *w, weft__task *t);
+void weft__ready_new_any(weft__worker *w, weft__task *t);
+/* ... inline for a task on a solo worker with room in its queue (nobody to
+ * wake), the common spawn. */
+static inline void weft__ready_new(weft__worker *w, weft__task *t) {
+    if (WEFT_LIKELY(w && w->solo && w->current)) {
+        t->state = TASK_RUNNABLE;
+        if (WEFT_LIKELY(weft__runq_push(w, t))) return;
+    }
+    weft__ready_new_any(w, t);
+}
 /* The scheduler loop of worker w; returns once the runtime has stopped. */
 void weft__sched_loop(weft__worker *w);
 /* Stop every scheduler loop (the last task ended, or weft_main() failed). */

@@ -176,14 +176,7 @@ static __attribute__((noinline)) void runq_spill(weft__worker *w, weft__task *t)
 }
 
 static inline __attribute__((always_inline)) void runq_put(weft__worker *w, weft__task *t) {
-    weft__runq *q = &w->runq;
-    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-    uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    if (WEFT_LIKELY(tl - h < RUNQ_SIZE)) {
-        atomic_store_explicit(&q->buf[tl % RUNQ_SIZE], t, memory_order_relaxed);
-        atomic_store_explicit(&q->tail, tl + 1, memory_order_release);
-        return;
-    }
+    if (WEFT_LIKELY(weft__runq_push(w, t))) return;
     runq_spill(w, t);
 }
 
@@ -734,7 +727,7 @@ void weft__yield_sched(void) {
 /* A new task: to the back of the spawner's queue, like a yield, so a
  * spawning loop keeps running and the spawned tasks are stealable; from
  * outside a task, to the global queue. */
-void weft__ready_new(weft__worker *w, weft__task *t) {
+void weft__ready_new_any(weft__worker *w, weft__task *t) {
     if (w && w->current) {
         t->state = TASK_RUNNABLE;
         runq_put(w, t);

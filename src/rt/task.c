@@ -39,8 +39,9 @@ static inline __attribute__((always_inline)) int go(weft_fn fn, void *arg,
     if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
         atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
         return WEFT_ESHUTDOWN;
-    size_t ss = opts && opts->stack_size ? opts->stack_size : weft__R.stack_size;
-    if (ss < (16u << 10)) ss = 16u << 10;
+    /* weft_main() checked the default against the same minimum */
+    size_t ss = weft__R.stack_size;
+    if (opts && opts->stack_size) ss = opts->stack_size < (16u << 10) ? 16u << 10 : opts->stack_size;
     weft__worker *w = weft__worker_self();
     weft__task *t = weft__stack_get(w, ss);
     if (!t) return WEFT_ENOMEM;
