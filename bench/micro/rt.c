@@ -19,8 +19,8 @@
  * explicitly so a bigger machine pinned with taskset matches the peers)
  * where the point is cross-worker behaviour. RT_WORKERS=N runs every
  * benchmark on N workers instead (what a second worker costs a one-worker
- * benchmark). park1m also prints its minor page faults per task and its user
- * and system CPU time as a note.
+ * benchmark). park1m also prints its minor page faults per task, its user
+ * and system CPU time and its page-table bytes per task as notes.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -99,6 +99,20 @@ static void proc_usage(long long *minflt, double *user_ms, double *sys_ms) {
     *minflt = ru.ru_minflt;
     *user_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3;
     *sys_ms = (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
+}
+
+/* The process's page tables (VmPTE of /proc/self/status), in bytes; -1 if
+ * unreadable. Not part of RSS: a parked task's stack slot costs its share of
+ * a page-table page besides its resident page. */
+static long long pte_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmPTE: %lld kB", &kb) == 1) break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
 }
 
 /* Resident set size from /proc/self/statm: resident pages * page size. */
@@ -358,7 +372,7 @@ static void bench_park(void *arg) {
     weft_wg_init(&c.exited);
     weft_wg_add(&c.release, 1);
     weft_wg_add(&c.exited, PARK_N);
-    long long rss0 = rss_bytes(), flt0, flt1;
+    long long rss0 = rss_bytes(), pte0 = pte_bytes(), flt0, flt1;
     double u0, s0, u1, s1;
     proc_usage(&flt0, &u0, &s0);
     int64_t t0 = weft_now_ns(), c0 = cpu_now_ns();
@@ -385,7 +399,7 @@ static void bench_park(void *arg) {
     int64_t el = weft_now_ns() - t0, cel = cpu_now_ns() - c0;
     proc_usage(&flt1, &u1, &s1);
     weft_sleep(20); /* let the last ones actually park */
-    long long rss1 = rss_bytes();
+    long long rss1 = rss_bytes(), pte1 = pte_bytes();
     int64_t t1 = weft_now_ns();
     wg_done(&c.release);
     if (wg_wait(&c.exited) < 0 || atomic_load(&g_failed)) return;
@@ -400,6 +414,9 @@ static void bench_park(void *arg) {
            (double)rel / 1e6);
     printf("# park1m spawn phase: %.3f minor faults per task, user %.0f ms, system %.0f ms\n",
            (double)(flt1 - flt0) / PARK_N, u1 - u0, s1 - s0);
+    if (pte0 >= 0 && pte1 >= 0)
+        printf("# park1m page tables (VmPTE, not in RSS): %.0f B per task\n",
+               (double)(pte1 - pte0) / PARK_N);
 }
 
 /* ---- 6. wake_ns and 7. wake_block -------------------------------------------

@@ -74,6 +74,11 @@
  *     never listed anywhere, so no waker can name it.
  * What the exchange buys: one locked instruction fewer per blocking channel
  * op; a waker that is not a canceler never sees the difference.
+ * On a single worker (w->solo) the parking task publishes PARKED and
+ * releases the lock itself, after picking its successor and before its
+ * switch, with no hook: a waker on another thread (not a worker, or a
+ * canceler) can then claim it, but only queue it for this one worker, which
+ * resumes it after the switch (sched.c, park_with).
  *
  * Files
  * -----
@@ -188,20 +193,13 @@ static inline bool weft__spin_try(uint32_t *l) {
     return !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
 #endif
 }
+/* The contended half of weft__spin_lock, out of line: inlined, its loop and
+ * its call kept the fast paths' values in the stack frame instead of
+ * registers (callgrind: a channel op spilled and reloaded several). */
+void weft__spin_lock_slow(uint32_t *l);
 static inline void weft__spin_lock(uint32_t *l) {
-    for (;;) {
-        if (weft__spin_try(l)) return;
-        int n = 0;
-        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-            if (++n < 64)
-                __builtin_ia32_pause();
-            else {
-                extern int sched_yield(void);
-                sched_yield();
-                n = 0;
-            }
-        }
-    }
+    if (WEFT_LIKELY(weft__spin_try(l))) return;
+    weft__spin_lock_slow(l);
 }
 static inline void weft__spin_unlock(uint32_t *l) {
     WEFT_ASSERT_HELD(l);
@@ -368,7 +366,7 @@ struct weft__worker {
     /* the after-switch hook, set by the context that switches away */
     void (*hook)(weft__worker *w, void *a, void *b);
     void *hook_a, *hook_b;
-    uint32_t tick;             /* switches since start; picks the global queue now and then */
+    uint32_t gtick;            /* picks since the last look at the global queue (next_local) */
     uint64_t id_next, id_end;  /* block of task ids reserved by this worker */
     uint32_t nexts;            /* consecutive runnext picks (fairness) */
     /* the only worker: nobody steals, so the owner's run queue and run-next
@@ -582,12 +580,18 @@ static inline bool weft__wake_cas(weft__task *t, weft__seq seq, int result, bool
  * PARKED, never ARMED): claim the wake without readying, so data can be
  * copied into the waiter first; then call weft__ready(). */
 static inline bool weft__claim(weft__task *t, weft__seq seq, int result) {
-    bool parked;
-    if (!weft__wake_cas(t, seq, result, false, &parked)) return false;
-    /* kept in the plain build: one predictable branch on a value already in
-     * a register, against a waker that broke the lock protocol (above) */
-    WEFT_ASSERT(parked);
-    return true;
+    uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
+    /* the one claimable word: PARKED with this seq, either nocancel bit. So
+     * one masked compare and one CAS, no loop: a PARKED word changes only to
+     * WOKEN (a timer or canceler won), and then it is not ours to claim. */
+    uint64_t parked = WS_MAKE(seq, 0, WS_PARKED);
+#ifdef WEFT__LOCK_OWNER
+    /* a waker holding the waiter's lock never sees its wait ARMED (above) */
+    WEFT_ASSERT(!(WS_STATE(ws) == WS_ARMED && WS_SEQ(ws) == (seq & WS_SEQ_MASK)));
+#endif
+    if ((ws & ~4ull) != parked) return false;
+    return atomic_compare_exchange_strong(&t->wstate, &ws,
+                                          WS_MAKE_WOKEN(result, seq, WS_NC(ws)));
 }
 /* Park the current task (armed by wait_begin, which gave it seq). unlock(arg),
  * if given, runs after the task has switched out. Returns the wake result. */
@@ -620,9 +624,29 @@ weft__waiter *weft__claim_waiter(weft__waiter **list, int result);
 /* Wake t's current wait with WEFT_ECANCELED unless it is a nocancel wait;
  * the caller has stored t->canceled first (weft__cancel_task). */
 void weft__wake_canceled(weft__task *t);
+/* Owner only: t to the tail of w's run queue if it has room (true), else
+ * nothing done (sched.c's runq_put then moves half the queue out). */
+static inline bool weft__runq_push(weft__worker *w, weft__task *t) {
+    weft__runq *q = &w->runq;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (WEFT_UNLIKELY(tl - h >= RUNQ_SIZE)) return false;
+    atomic_store_explicit(&q->buf[tl % RUNQ_SIZE], t, memory_order_relaxed);
+    atomic_store_explicit(&q->tail, tl + 1, memory_order_release);
+    return true;
+}
 /* Queue a task just made by weft_go_opts(): behind the spawner's local
  * queue when called from a task on worker w, else on the global queue. */
-void weft__ready_new(weft__worker *w, weft__task *t);
+void weft__ready_new_any(weft__worker *w, weft__task *t);
+/* ... inline for a task on a solo worker with room in its queue (nobody to
+ * wake), the common spawn. */
+static inline void weft__ready_new(weft__worker *w, weft__task *t) {
+    if (WEFT_LIKELY(w && w->solo && w->current)) {
+        t->state = TASK_RUNNABLE;
+        if (WEFT_LIKELY(weft__runq_push(w, t))) return;
+    }
+    weft__ready_new_any(w, t);
+}
 /* The scheduler loop of worker w; returns once the runtime has stopped. */
 void weft__sched_loop(weft__worker *w);
 /* Stop every scheduler loop (the last task ended, or weft_main() failed). */
@@ -637,8 +661,16 @@ void weft__worker_fini(weft__worker *w);
 void *weft__worker_main(void *arg);
 
 /* task.c */
-/* The body of t, its defers and leaving its group (from weft__task_main). */
-void weft__task_run(weft__task *t);
+/* After the body: t's defers (with cancellation masked) and leaving its
+ * group. */
+void weft__task_finish(weft__task *t);
+/* The task's life from its first instruction to its last: the body, then
+ * (most tasks have neither defers nor a group) weft__task_finish. */
+static inline void weft__task_run(weft__task *t) {
+    t->fn(t->arg);
+    if (WEFT_UNLIKELY(t->ndefer || t->defers != t->defers_inline || t->group))
+        weft__task_finish(t);
+}
 /* Mark t canceled and wake its current wait unless that wait is nocancel. */
 void weft__cancel_task(weft__task *t);
 uint32_t weft__rand(weft__worker *w);
@@ -666,14 +698,80 @@ static inline void weft__wait_timer_cancel(weft__task *t) {
 
 /* stack.c */
 int weft__stack_init(size_t default_size);
-weft__task *weft__stack_get(weft__worker *w, size_t size);
+/* A worker's cache of free stacks: a LIFO array per size class (allocated
+ * on first use), not a list through the TCBs, so that taking one does not
+ * wait for a cache miss on the TCB to learn the next, and the next can be
+ * prefetched while the caller fills this one in. Its two fast paths (a
+ * spawn's pop, an exit's push) are inline below: every spawn and exit
+ * takes them. */
+#define WEFT__NCLASS 13
+#define WEFT__CACHE_MAX 1024
+struct weft__stack_cache {
+    weft__task **slot[WEFT__NCLASS];
+    int n[WEFT__NCLASS];
+};
+typedef struct weft__stack_cache weft__stack_cache;
+/* the default stack size and its class (set by weft__stack_init) */
+extern size_t weft__stack_default_bytes;
+extern int weft__stack_default_class;
+/* Any size, any cache state (weft__stack_get's slow path). */
+weft__task *weft__stack_get_any(weft__worker *w, size_t size);
+/* The lines a spawn writes: the initial frame just below the TCB and the
+ * TCB's first two lines. */
+static inline void weft__prefetch_tcb(const weft__task *t) {
+    __builtin_prefetch((const char *)t - 64, 1, 3);
+    __builtin_prefetch(t, 1, 3);
+    __builtin_prefetch((const char *)t + 64, 1, 3);
+}
+#define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
+/* A stack of `size` usable bytes for a new task on worker w (NULL: not a
+ * worker), or NULL when out of memory. */
+static inline weft__task *weft__stack_get(weft__worker *w, size_t size) {
+#ifndef WEFT_ASAN /* ASan: the slow path also clears the reused stack's redzones */
+    int c = weft__stack_default_class;
+    weft__stack_cache *sc;
+    if (WEFT_LIKELY(w && size == weft__stack_default_bytes && (sc = w->scache) && sc->n[c])) {
+        int n = --sc->n[c];
+        weft__task *t = sc->slot[c][n];
+        if (n) weft__prefetch_tcb(sc->slot[c][n - 1]);
+        t->next = NULL;
+        if (!t->guarded) *(uint64_t *)t->stack_lo = WEFT__STACK_CANARY;
+        return t;
+    }
+#endif
+    return weft__stack_get_any(w, size);
+}
+/* The idle values (above, struct weft__task). Those in the TCB's first two
+ * lines are checked in every build; the ones on its third line only in the
+ * sanitizer and debug builds (which every test runs under): reading that
+ * line cost the plain build a cache miss per exit. */
+static inline void weft__stack_check_idle(const weft__task *t) {
+    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
+#ifdef WEFT__LOCK_OWNER
+    WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
+#endif
+}
 void weft__stack_put(weft__worker *w, weft__task *t);
+/* weft__stack_put()'s fast path alone: into worker w's own cache if it has
+ * room (true), else nothing done (false). Also for an exiting task, before
+ * it switches off its stack (sched.c, weft__task_main). */
+static inline bool weft__stack_put_here(weft__worker *w, weft__task *t) {
+    int c = t->size_class;
+    weft__stack_cache *sc = w ? w->scache : NULL;
+    /* slot[c] is set once the cache has a slot array */
+    if (WEFT_LIKELY(sc && sc->n[c] < WEFT__CACHE_MAX && sc->slot[c])) {
+        t->state = TASK_FREE;
+        weft__stack_check_idle(t);
+        sc->slot[c][sc->n[c]++] = t;
+        return true;
+    }
+    return false;
+}
 struct weft__stack_cache *weft__stack_cache_new(void);
 void weft__stack_cache_free(weft__worker *w);
 /* Idle worker: carve a batch of fresh stacks ahead for a class spawns are
  * carving from (see stack.c); returns whether it did. */
 bool weft__stack_prepare(int64_t now_ns);
-#define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
 static inline int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;
 }

@@ -151,8 +151,9 @@ static void global_put(weft__runq *q, uint32_t h, uint32_t n, weft__task *t) {
 
 static void wakep(void);
 
-/* Owner only. When the ring is full, half of it moves to the global queue. */
-static void runq_put(weft__worker *w, weft__task *t) {
+/* Owner only. When the ring is full, half of it moves to the global queue
+ * (runq_spill, out of line: the common put is inlined into the switch paths). */
+static __attribute__((noinline)) void runq_spill(weft__worker *w, weft__task *t) {
     weft__runq *q = &w->runq;
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -174,13 +175,18 @@ static void runq_put(weft__worker *w, weft__task *t) {
     }
 }
 
+static inline __attribute__((always_inline)) void runq_put(weft__worker *w, weft__task *t) {
+    if (WEFT_LIKELY(weft__runq_push(w, t))) return;
+    runq_spill(w, t);
+}
+
 /* Solo: with a single worker no thread but the owner takes from its run
  * queue or run-next slot (steal_any needs a second worker, the monitor leaves
  * a solo worker's run-next alone, other threads queue globally), so the owner
  * takes and puts with plain loads and stores. A CAS or exchange is a locked
  * instruction, ~20 cycles and a store-buffer drain, on every switch: the
  * yield benchmark spends one, a channel ping-pong round trip four. */
-static weft__task *runq_get(weft__worker *w) {
+static inline __attribute__((always_inline)) weft__task *runq_get(weft__worker *w) {
     weft__runq *q = &w->runq;
     if (w->solo) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
@@ -386,7 +392,7 @@ void weft__ready(weft__task *t) { weft__ready_from(weft__worker_self(), t); }
 
 /* ---- context switching ----------------------------------------------------- */
 
-static void after_switch(weft__worker *w) {
+static inline __attribute__((always_inline)) void after_switch(weft__worker *w) {
     void (*h)(weft__worker *, void *, void *) = w->hook;
     if (h) {
         w->hook = NULL;
@@ -397,7 +403,8 @@ static void after_switch(weft__worker *w) {
 /* Switch from the running context (task `from`, or the scheduler context if
  * NULL) to `to` (or the scheduler context if NULL). Returns in `from` when it
  * is resumed, with the resuming context's hook already run. */
-static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool exiting) {
+static inline __attribute__((always_inline)) void switch_to(weft__worker *w, weft__task *from,
+                                                          weft__task *to, bool exiting) {
     void **save = from ? &from->sp : &w->sched_sp;
     void *next_sp = to ? to->sp : w->sched_sp;
     __atomic_store_n(&w->current, to, __ATOMIC_RELAXED); /* read by the monitor */
@@ -428,7 +435,7 @@ static void switch_to(weft__worker *w, weft__task *from, weft__task *to, bool ex
 }
 
 /* Take the run-next task, if any (owner only). */
-static inline weft__task *take_next(weft__worker *w) {
+static inline __attribute__((always_inline)) weft__task *take_next(weft__worker *w) {
     weft__task *t = atomic_load_explicit(&w->runnext, memory_order_relaxed);
     if (!t) return NULL;
     if (w->solo) {
@@ -445,11 +452,15 @@ static inline weft__task *take_next(weft__worker *w) {
 
 /* Next task from the local queues, or NULL. Fairness: runnext is taken at
  * most 32 times in a row, and every 61st pick looks at the global queue
- * first, so a hot ping-pong pair cannot starve the queue. */
-static weft__task *next_local(weft__worker *w) {
+ * first, so a hot ping-pong pair cannot starve the queue. Inlined into each
+ * caller (every switch goes through it): a count up and a compare where a
+ * division by 61 was, and no call. */
+static inline __attribute__((always_inline)) weft__task *next_local(weft__worker *w) {
     weft__task *t;
-    w->tick++;
-    if (w->tick % 61 == 0 && (t = global_get(w))) return t;
+    if (WEFT_UNLIKELY(++w->gtick >= 61)) {
+        w->gtick = 0;
+        if ((t = global_get(w))) return t;
+    }
     if (w->nexts < 32 && (t = take_next(w))) {
         w->nexts++;
         return t;
@@ -461,13 +472,12 @@ static weft__task *next_local(weft__worker *w) {
 }
 
 /* From a task: pick the next task directly, or go through the scheduler
- * loop (every 64 switches, so timers and I/O are polled, or when there is
- * nothing local to run). */
-static weft__task *pick_from_task(weft__worker *w) {
-    if ((w->tick & 63) == 63) {
-        w->tick++;
+ * loop (every 64th switch, so timers and I/O are polled, or when there is
+ * nothing local to run). The switch count is the worker's own (the switch
+ * to the scheduler context moves it on, so the next pick goes direct). */
+static inline __attribute__((always_inline)) weft__task *pick_from_task(weft__worker *w) {
+    if (WEFT_UNLIKELY((atomic_load_explicit(&w->switches, memory_order_relaxed) & 63) == 63))
         return NULL;
-    }
     return next_local(w);
 }
 
@@ -527,19 +537,36 @@ static void park_hook(weft__worker *w, void *a, void *b) {
 
 void weft__spin_unlock_cb(void *lock) { weft__spin_unlock(lock); }
 
+void weft__spin_lock_slow(uint32_t *l) {
+    for (;;) {
+        int n = 0;
+        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+            if (++n < 64) {
+                __builtin_ia32_pause();
+            } else {
+                sched_yield();
+                n = 0;
+            }
+        }
+        if (weft__spin_try(l)) return;
+    }
+}
+
 /* The after-switch hook of weft__park_handoff(): no CAS. The wait is ARMED
  * and nobody but its owner changes an ARMED wait of this kind (rt_int.h,
  * "The hand-off park"), so a release store publishes PARKED (after the
  * switch saved t->sp), then the channel's lock is released: a waker that
  * takes the lock next sees PARKED and may ready t at once. */
-static void handoff_hook(weft__worker *w, void *a, void *b) {
-    (void)w;
-    weft__task *t = a;
+static inline __attribute__((always_inline)) void handoff_publish(weft__task *t, uint32_t *lock) {
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
     WEFT_ASSERT(WS_STATE(ws) == WS_ARMED);
     atomic_store_explicit(&t->wstate, WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED),
                           memory_order_release);
-    weft__spin_unlock(b);
+    weft__spin_unlock(lock);
+}
+static void handoff_hook(weft__worker *w, void *a, void *b) {
+    (void)w;
+    handoff_publish(a, b);
 }
 
 static __attribute__((noinline, noreturn)) void smashed(weft__task *t) {
@@ -549,7 +576,7 @@ static __attribute__((noinline, noreturn)) void smashed(weft__task *t) {
 }
 
 /* The two parks differ only in the hook the next context runs. */
-static inline int park_with(weft__worker *w, weft__seq seq,
+static inline __attribute__((always_inline)) int park_with(weft__worker *w, weft__seq seq,
                             void (*hook)(weft__worker *, void *, void *), void *hook_b,
                             const char *reason, const void *obj) {
     weft__task *t = w->current;
@@ -558,9 +585,19 @@ static inline int park_with(weft__worker *w, weft__seq seq,
     t->state = TASK_PARKED;
     if (WEFT_UNLIKELY(weft__stack_smashed(t))) smashed(t);
     weft__task *next = pick_from_task(w);
-    w->hook = hook;
-    w->hook_a = t;
-    w->hook_b = hook_b;
+    if (hook == handoff_hook && w->solo) {
+        /* Solo: t is published PARKED and the lock released before the
+         * switch, with no hook. A waker on another thread (a thread that is
+         * not a worker, a canceler) may claim t at once, but can only queue
+         * it (globally): no thread but this one runs tasks, and this one
+         * picked `next` above, before t could be woken, so it resumes t only
+         * after the switch has saved t's stack pointer. */
+        handoff_publish(t, hook_b);
+    } else {
+        w->hook = hook;
+        w->hook_a = t;
+        w->hook_b = hook_b;
+    }
     switch_to(w, t, next, false);
     t->wait_reason = NULL;
     t->wait_obj = NULL;
@@ -622,18 +659,59 @@ static void yield_hook(weft__worker *w, void *a, void *b) {
     runq_put(w, t);
 }
 
-int weft_yield(void) {
-    weft__worker *w = weft__worker_self();
-    weft__task *t = w ? w->current : NULL;
-    if (!t) return WEFT_ENOTASK;
-    if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
-        return WEFT_ECANCELED;
+/* weft_yield() but for its solo rotation (below). */
+static __attribute__((noinline)) int yield_general(weft__worker *w, weft__task *t) {
+    weft__runq *q = &w->runq;
+    if (w->solo &&
+        (atomic_load_explicit(&q->head, memory_order_relaxed) !=
+             atomic_load_explicit(&q->tail, memory_order_relaxed) ||
+         atomic_load_explicit(&w->runnext, memory_order_relaxed)) &&
+        (atomic_load_explicit(&w->switches, memory_order_relaxed) & 63) != 63) {
+        /* Solo, with another task at hand (so the pick below is not t) and
+         * no poll due: t goes to the back of the queue before it is switched
+         * out, with no after-switch hook, since no other thread takes from a
+         * solo worker's queue (see runq_get) and this thread runs nothing
+         * between here and the switch that saves t's stack pointer. */
+        t->state = TASK_RUNNABLE;
+        runq_put(w, t);
+        switch_to(w, t, next_local(w), false);
+        return 0;
+    }
     /* NULL: through the scheduler loop, which picks us again if alone */
     weft__task *next = pick_from_task(w);
     w->hook = yield_hook;
     w->hook_a = t;
     switch_to(w, t, next, false);
     return 0;
+}
+
+int weft_yield(void) {
+    weft__worker *w = weft__worker_self();
+    weft__task *t = w ? w->current : NULL;
+    if (!t) return WEFT_ENOTASK;
+    if (atomic_load_explicit(&t->canceled, memory_order_relaxed) && !t->nocancel)
+        return WEFT_ECANCELED;
+    weft__runq *q = &w->runq;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (w->solo && h != tl && tl - h < RUNQ_SIZE &&
+        !atomic_load_explicit(&w->runnext, memory_order_relaxed) && w->gtick < 60 &&
+        (atomic_load_explicit(&w->switches, memory_order_relaxed) & 63) != 63) {
+        /* The solo rotation, what yield_general's solo case comes to when
+         * the run-next slot is empty, the queue has room and no look at the
+         * global queue is due: t to the back of the queue, its head to run
+         * (next_local's pick, with the same counts). One load of each end. */
+        w->gtick++;
+        w->nexts = 0;
+        t->state = TASK_RUNNABLE;
+        atomic_store_explicit(&q->buf[tl % RUNQ_SIZE], t, memory_order_relaxed);
+        atomic_store_explicit(&q->tail, tl + 1, memory_order_relaxed);
+        weft__task *next = atomic_load_explicit(&q->buf[h % RUNQ_SIZE], memory_order_relaxed);
+        atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
+        switch_to(w, t, next, false);
+        return 0;
+    }
+    return yield_general(w, t);
 }
 
 void weft__yield_sched(void) {
@@ -649,11 +727,11 @@ void weft__yield_sched(void) {
 /* A new task: to the back of the spawner's queue, like a yield, so a
  * spawning loop keeps running and the spawned tasks are stealable; from
  * outside a task, to the global queue. */
-void weft__ready_new(weft__worker *w, weft__task *t) {
+void weft__ready_new_any(weft__worker *w, weft__task *t) {
     if (w && w->current) {
         t->state = TASK_RUNNABLE;
         runq_put(w, t);
-        wakep();
+        if (!w->solo) wakep(); /* solo: there is no other worker to wake */
     } else {
         ready_on(w, t, false, false);
     }
@@ -675,8 +753,14 @@ __attribute__((noreturn)) void weft__task_main(void) {
     /* the scheduler loop notices when this was the last one (live_tasks) */
     weft__count_bump(&w->ended);
     weft__task *next = next_local(w);
-    w->hook = exit_hook;
-    w->hook_a = t;
+    /* the slot goes back to this worker's own cache at once when it has
+     * room: nothing takes from that cache before this thread's next spawn,
+     * which comes after the switch off t's stack. Else (a spill to the
+     * shared list, where another worker could take it) after the switch. */
+    if (!weft__stack_put_here(w, t)) {
+        w->hook = exit_hook;
+        w->hook_a = t;
+    }
     switch_to(w, t, next, true);
     __builtin_unreachable();
 }

@@ -3,7 +3,8 @@
  *
  * A slab is one large anonymous mapping (MAP_NORESERVE, so nothing is
  * committed until touched) cut into equal slots of one size class (16 KiB
- * << c). A slot is [guard page | stack ... | TCB]. Pages are committed only
+ * << c of stack, plus two pages: SLOT_EXTRA). A slot is [guard page |
+ * stack ... | TCB]. Pages are committed only
  * when the task touches them, so a parked task with a shallow stack costs the
  * TCB's page plus the page or two its frames use.
  *
@@ -47,11 +48,11 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define NCLASS 13 /* 16 KiB .. 64 MiB */
+#define NCLASS WEFT__NCLASS /* 16 KiB .. 64 MiB */
 #define MIN_STACK (16u << 10)
 #define SLAB_BYTES (64u << 20)
 #define MAX_SLABS 65536
-#define CACHE_MAX 1024
+#define CACHE_MAX WEFT__CACHE_MAX
 #define BATCH 16 /* slots a refill takes at once, and carves at once */
 #define GUARD 4096u
 #define CANARY WEFT__STACK_CANARY
@@ -63,14 +64,8 @@ typedef struct slab {
     _Atomic uint32_t used; /* slots carved so far */
 } slab;
 
-/* A worker's cache: a LIFO array of free stacks per size class (allocated on
- * first use), not a list through the TCBs, so that taking one does not wait
- * for a cache miss on the TCB to learn the next, and the next can be
- * prefetched while the caller fills this one in. */
-typedef struct weft__stack_cache {
-    weft__task **slot[NCLASS];
-    int n[NCLASS];
-} weft__stack_cache;
+/* A worker's cache (struct weft__stack_cache, rt_int.h, with the spawn and
+ * exit fast paths that use it). */
 
 static bool cache_ready(weft__stack_cache *sc, int c) {
     if (!sc) return false;
@@ -78,13 +73,6 @@ static bool cache_ready(weft__stack_cache *sc, int c) {
     return sc->slot[c] != NULL;
 }
 
-/* The lines a spawn writes: the initial frame just below the TCB and the
- * TCB's first two lines (rt_int.h). */
-static inline void prefetch_tcb(const weft__task *t) {
-    __builtin_prefetch((const char *)t - 64, 1, 3);
-    __builtin_prefetch(t, 1, 3);
-    __builtin_prefetch((const char *)t + 64, 1, 3);
-}
 
 static slab slabs[MAX_SLABS];
 static _Atomic uint32_t nslabs;
@@ -107,8 +95,8 @@ static int pm_fd = -1, pm_pid, pm_off; /* process_madvise on ourselves, see init
 
 /* The default stack size (weft__stack_init) and its class; set before any
  * worker runs. */
-static size_t default_bytes;
-static int default_class;
+size_t weft__stack_default_bytes;
+int weft__stack_default_class;
 
 static size_t tcb_bytes(void) { return (sizeof(weft__task) + 63) & ~(size_t)63; }
 
@@ -121,12 +109,21 @@ static char *tcb_of(char *slot_base, size_t slot, size_t k) {
     return slot_base + slot - tcb_bytes() - (k % COLOURS) * 64;
 }
 
-/* The smallest class whose slot holds size bytes of stack plus the TCB, its
- * colour and the guard: ceil(log2(need)) - 14, by counting leading zeros. */
+/* A slot of class c is (16 KiB << c) of stack plus SLOT_EXTRA for the guard,
+ * the TCB and its colour, so a stack size that is a power of two (the
+ * 256 KiB default) gets a slot of that size plus two pages, not one of twice
+ * the size: half the address space and half the page-table pages per task
+ * (a million parked tasks: ~129,000 page-table pages instead of ~250,000). */
+#define SLOT_EXTRA (2 * GUARD)
+_Static_assert(sizeof(weft__task) + 63 + (COLOURS - 1) * 64 + GUARD <= SLOT_EXTRA,
+               "the guard, the TCB and its colour must fit SLOT_EXTRA");
+static size_t slot_bytes(int c) { return ((size_t)MIN_STACK << c) + SLOT_EXTRA; }
+
+/* The smallest class whose stack part holds size bytes: ceil(log2(size)) -
+ * 14, by counting leading zeros. */
 static int size_class(size_t size) {
-    size_t need = size + tcb_bytes() + (COLOURS - 1) * 64 + GUARD;
-    if (need <= MIN_STACK) return 0;
-    int c = 64 - __builtin_clzll((unsigned long long)(need - 1)) - 14;
+    if (size <= MIN_STACK) return 0;
+    int c = 64 - __builtin_clzll((unsigned long long)(size - 1)) - 14;
     return c < NCLASS ? c : -1;
 }
 
@@ -174,8 +171,8 @@ int weft__stack_init(size_t default_size) {
     }
     probe_guard(); /* each run: the mode applies to slots carved from now on */
     if (size_class(default_size) < 0) return WEFT_EINVAL;
-    default_class = size_class(default_size);
-    default_bytes = default_size;
+    weft__stack_default_class = size_class(default_size);
+    weft__stack_default_bytes = default_size;
     static int logged;
     if (!logged) {
         logged = 1;
@@ -186,7 +183,7 @@ int weft__stack_init(size_t default_size) {
 }
 
 static slab *slab_new(int c) {
-    size_t slot = (size_t)MIN_STACK << c;
+    size_t slot = slot_bytes(c);
     size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES;
     uint32_t idx = atomic_load(&nslabs);
     if (idx >= MAX_SLABS) return NULL;
@@ -365,16 +362,16 @@ static __attribute__((noinline)) weft__task *stack_get_slow(weft__stack_cache *s
     return t;
 }
 
-weft__task *weft__stack_get(weft__worker *w, size_t size) {
+weft__task *weft__stack_get_any(weft__worker *w, size_t size) {
     /* nearly every spawn asks for the default size: its class is computed once */
-    int c = size == default_bytes ? default_class : size_class(size);
+    int c = size == weft__stack_default_bytes ? weft__stack_default_class : size_class(size);
     if (c < 0) return NULL;
     weft__stack_cache *sc = w ? w->scache : NULL;
     weft__task *t;
     if (WEFT_LIKELY(sc && sc->n[c])) {
         int n = --sc->n[c];
         t = sc->slot[c][n];
-        if (n) prefetch_tcb(sc->slot[c][n - 1]);
+        if (n) weft__prefetch_tcb(sc->slot[c][n - 1]);
     } else {
         t = stack_get_slow(sc, c);
         if (!t) return NULL;
@@ -419,23 +416,10 @@ static __attribute__((noinline)) void stack_put_slow(weft__stack_cache *sc, weft
 }
 
 void weft__stack_put(weft__worker *w, weft__task *t) {
-    int c = t->size_class;
+    if (weft__stack_put_here(w, t)) return;
     t->state = TASK_FREE;
-    /* the idle values (rt_int.h). Those in the TCB's first two lines are
-     * checked in every build; the ones on its third line only in the
-     * sanitizer and debug builds (which every test runs under): reading
-     * that line cost the plain build a cache miss per exit. */
-    WEFT_ASSERT(t->ndefer == 0 && t->defers == t->defers_inline);
-#ifdef WEFT__LOCK_OWNER
-    WEFT_ASSERT(t->timer.idx == -1 && !t->wait_reason);
-#endif
-    weft__stack_cache *sc = w ? w->scache : NULL;
-    /* slot[c] is set once the cache has a slot array (cache_ready) */
-    if (WEFT_LIKELY(sc && sc->n[c] < CACHE_MAX && sc->slot[c])) {
-        sc->slot[c][sc->n[c]++] = t;
-        return;
-    }
-    stack_put_slow(sc, t, c);
+    weft__stack_check_idle(t);
+    stack_put_slow(w ? w->scache : NULL, t, t->size_class);
 }
 
 weft__stack_cache *weft__stack_cache_new(void) { return calloc(1, sizeof(weft__stack_cache)); }

@@ -127,22 +127,28 @@ void weft_wg_init(weft_wg *wg) {
     wg->waiters = NULL;
 }
 
+/* The count reached 0 with waiters (lock held): wake them all. */
+static __attribute__((noinline)) int wg_release(weft_wg *wg) {
+    weft__task *chain = NULL;
+    weft__waiter *w;
+    while ((w = weft__claim_waiter((weft__waiter **)&wg->waiters, 0)))
+        weft__chain(&chain, w->task);
+    weft__spin_unlock(&wg->lock);
+    weft__ready_chain(chain); /* the wait group may be gone once they run */
+    return 0;
+}
+
 int weft_wg_add(weft_wg *wg, int64_t delta) {
     if (!wg) return WEFT_EINVAL;
     weft__spin_lock(&wg->lock);
-    if (wg->count + delta < 0) {
+    int64_t n = wg->count + delta;
+    if (n < 0) {
         weft__spin_unlock(&wg->lock);
         return WEFT_EINVAL;
     }
-    wg->count += delta;
-    weft__task *chain = NULL;
-    if (wg->count == 0) {
-        weft__waiter *w;
-        while ((w = weft__claim_waiter((weft__waiter **)&wg->waiters, 0)))
-            weft__chain(&chain, w->task);
-    }
+    wg->count = n;
+    if (n == 0 && wg->waiters) return wg_release(wg);
     weft__spin_unlock(&wg->lock);
-    weft__ready_chain(chain); /* the wait group may be gone once they run */
     return 0;
 }
 

@@ -22,7 +22,7 @@ static void group_leave(weft_group *g, weft__task *t);
 
 /* Ids come from the global counter in blocks of 1024 per worker: unique,
  * never reused, one atomic per 1024 spawns. */
-static uint64_t next_task_id(weft__worker *w) {
+static inline uint64_t next_task_id(weft__worker *w) {
     if (!w) return atomic_fetch_add_explicit(&weft__R.next_id, 1, memory_order_relaxed);
     if (w->id_next == w->id_end) {
         w->id_next = atomic_fetch_add_explicit(&weft__R.next_id, 1024, memory_order_relaxed);
@@ -39,8 +39,9 @@ static inline __attribute__((always_inline)) int go(weft_fn fn, void *arg,
     if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
         atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
         return WEFT_ESHUTDOWN;
-    size_t ss = opts && opts->stack_size ? opts->stack_size : weft__R.stack_size;
-    if (ss < (16u << 10)) ss = 16u << 10;
+    /* weft_main() checked the default against the same minimum */
+    size_t ss = weft__R.stack_size;
+    if (opts && opts->stack_size) ss = opts->stack_size < (16u << 10) ? 16u << 10 : opts->stack_size;
     weft__worker *w = weft__worker_self();
     weft__task *t = weft__stack_get(w, ss);
     if (!t) return WEFT_ENOMEM;
@@ -111,11 +112,7 @@ static void run_defers(weft__task *t) {
     t->nocancel--;
 }
 
-/* The task's life from its first instruction to its last: the body, its
- * defers (with cancellation masked) and leaving its group. */
-void weft__task_run(weft__task *t) {
-    t->fn(t->arg);
-    /* most tasks never defer: skip the masking and the loop */
+void weft__task_finish(weft__task *t) {
     if (t->ndefer || t->defers != t->defers_inline) run_defers(t);
     if (t->group) group_leave(t->group, t);
 }

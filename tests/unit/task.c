@@ -489,11 +489,12 @@ TEST_PLAIN(stack_overflow_on_a_recycled_slot_hits_its_guard) {
 }
 
 /* The fallbacks for kernels without MADV_GUARD_INSTALL, forced by env. A
- * 16 KiB request gets a 32 KiB slot: 4 KiB guard, ~27.5 KiB of stack, the
- * TCB. 28 frames of ~1 KiB overflow by ~1.5 KiB, within the slot's own
- * guard page (which in canary mode is ordinary memory), then the task
- * parks. These slot sizes are used by no other test, so the child process
- * carves fresh slots instead of reusing stacks inherited from the parent. */
+ * 16 KiB request gets a 24 KiB slot (16 KiB + two pages): 4 KiB guard,
+ * 18.75-19.7 KiB of stack (by the TCB's colour), the TCB. 20 frames of
+ * ~1 KiB overflow by ~1-2.5 KiB, within the slot's own guard page (which in
+ * canary mode is ordinary memory), then the task parks. These slot sizes
+ * are used by no other test, so the child process carves fresh slots
+ * instead of reusing stacks inherited from the parent. */
 static __attribute__((noinline)) long fill_stack(int depth) {
     volatile char buf[1024];
     for (int i = 0; i < 1024; i++) buf[i] = (char)depth; /* every byte: hits the canary */
@@ -503,7 +504,7 @@ static __attribute__((noinline)) long fill_stack(int depth) {
 
 static void small_overflow_task(void *arg) {
     (void)arg;
-    fill_stack(27);
+    fill_stack(19);
     weft_sleep(1); /* canary mode checks at the park */
 }
 static void small_overflow_main(void *arg) {
