@@ -55,11 +55,37 @@ void weft_hub_msg_release(weft_hub_msg *m) {
     free(m);
 }
 
+/* One deflater per thread for the shared frames. Every message is
+ * compressed with a fresh context (the deflater resets after each one), but
+ * setting a deflater up costs ~200k instructions (zlib allocates and clears
+ * its window and hash tables) — more than compressing a small message, so it
+ * is done once per thread, not per message. Compressing never suspends: a
+ * thread's deflater is never in use twice at once. */
+static pthread_key_t hub_z_key;
+static pthread_once_t hub_z_once = PTHREAD_ONCE_INIT;
+static int hub_z_ok;
+
+static void hub_z_free(void *d) { weft_ws_deflater_free(d); }
+static void hub_z_init(void) { hub_z_ok = pthread_key_create(&hub_z_key, hub_z_free) == 0; }
+
+static weft_ws_deflater *hub_deflater(void) {
+    static const weft_ws_deflate_params fresh = {1, 1, 15, 15};
+    pthread_once(&hub_z_once, hub_z_init);
+    if (!hub_z_ok) return NULL;
+    weft_ws_deflater *d = pthread_getspecific(hub_z_key);
+    if (d) return d;
+    d = weft_ws_deflater_new(&fresh, WEFT_WS_SERVER);
+    if (d && pthread_setspecific(hub_z_key, d)) {
+        weft_ws_deflater_free(d);
+        d = NULL;
+    }
+    return d;
+}
+
 weft_str weft__hub_msg_frame_z(weft_hub_msg *m) {
     weft_buf *z = atomic_load_explicit(&m->z, memory_order_acquire);
     if (z) return (weft_str){z->data, z->len};
-    static const weft_ws_deflate_params fresh = {1, 1, 15, 15};
-    weft_ws_deflater *d = weft_ws_deflater_new(&fresh, WEFT_WS_SERVER);
+    weft_ws_deflater *d = hub_deflater();
     weft_buf payload, *f = calloc(1, sizeof *f);
     weft_buf_init(&payload, 0);
     int rc = !d || !f ? WEFT_ENOMEM : weft_ws_deflate(d, m->frame + m->head, m->n, &payload);
@@ -68,7 +94,6 @@ weft_str weft__hub_msg_frame_z(weft_hub_msg *m) {
         rc = weft_ws_frame_append(f, WEFT_WS_FIN | WEFT_WS_RSV1, m->opcode,
                                   payload.data ? payload.data : "", payload.len, NULL);
     }
-    weft_ws_deflater_free(d);
     weft_buf_free(&payload);
     if (rc) {
         if (f) weft_buf_free(f);

@@ -355,6 +355,22 @@ TEST(hub_compressed_frame_shared_with_browser_style_offers) {
         weft_ws_rx_free(&rx);
     }
     ASSERT_LT(wire * 2, plain); /* compressed to under half */
+    /* no context takeover: each message inflates alone, with a fresh context
+     * (the per-thread deflater resets between messages) */
+    size_t at = 0;
+    for (int k = 0; k < NMSG; k++) {
+        weft_ws_rx rx;
+        weft_ws_rx_init(&rx, WEFT_WS_CLIENT, 0);
+        ASSERT_EQ(weft_ws_rx_enable_deflate(&rx, &v[0].hs.params), 0);
+        weft_ws_event ev;
+        size_t used;
+        ASSERT_EQ(weft_ws_rx_feed(&rx, v[0].in.data + at, v[0].in.len - at, &used, &ev),
+                  WEFT_WS_EV_MESSAGE);
+        ASSERT_EQ(ev.data.n, want[k].len);
+        ASSERT_MEMEQ(ev.data.p, want[k].data, want[k].len);
+        at += used;
+        weft_ws_rx_free(&rx);
+    }
     for (int k = 0; k < NMSG; k++) weft_buf_free(&want[k]);
     for (int i = 0; i < 2; i++) {
         weft_close(v[i].fd);
