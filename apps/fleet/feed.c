@@ -9,6 +9,7 @@
 #include "weft/log.h"
 #include "weft/ws.h"
 
+#include "isotime.h"
 #include "model.h"
 
 struct feed_viewer {
@@ -78,6 +79,19 @@ void feed_msg_release(feed_msg *m) {
 }
 
 feed_stats *feed_get_stats(fleet_feed *fd) { return &fd->st; }
+
+double feed_wait_quantile(const feed_stats *s, double q) {
+    int64_t n = 0, seen = 0;
+    for (int i = 0; i < FEED_WAIT_BUCKETS; i++) n += atomic_load_explicit(&s->wait_ms[i], memory_order_relaxed);
+    if (!n) return -1;
+    int64_t rank = (int64_t)(q * (double)n + 0.5);
+    if (rank < 1) rank = 1;
+    for (int i = 0; i < FEED_WAIT_BUCKETS; i++) {
+        seen += atomic_load_explicit(&s->wait_ms[i], memory_order_relaxed);
+        if (seen >= rank) return i;
+    }
+    return FEED_WAIT_BUCKETS - 1;
+}
 
 int feed_visible(int all, const int64_t *groups, int ngroups, int64_t gid) {
     if (all) return 1;
@@ -539,7 +553,7 @@ static void flush(fleet_feed *fd) {
         device_view *views = malloc((nch ? nch : 1) * sizeof *views);
         unsigned char *with_dev = malloc(nch ? nch : 1);
         size_t nv = 0;
-        int64_t now = weft_now();
+        int64_t now = weft_now(), wall = fleet_now_ms();
         for (size_t i = 0; views && with_dev && i < nch; i++) {
             if (ch[i]->deleted) continue;
             model_view(ch[i], &views[nv]);
@@ -549,6 +563,11 @@ static void flush(fleet_feed *fd) {
             uint64_t sig = device_sig(&views[nv]);
             with_dev[nv] = sig != ch[i]->feed_sig || now - ch[i]->feed_sent_ms >= DEVICE_REFRESH_MS;
             if (with_dev[nv]) ch[i]->feed_sig = sig, ch[i]->feed_sent_ms = now;
+            if (views[nv].st.has_fix) {
+                int64_t w = wall - views[nv].st.server_ms;
+                w = w < 0 ? 0 : w >= FEED_WAIT_BUCKETS ? FEED_WAIT_BUCKETS - 1 : w;
+                atomic_fetch_add_explicit(&fd->st.wait_ms[w], 1, memory_order_relaxed);
+            }
             nv++;
         }
         if (!with_dev) free(views), views = NULL;

@@ -113,7 +113,15 @@ void feed_publish_ack(fleet *f, int64_t event_id, int64_t device_id, int64_t gro
 typedef struct feed_stats {
     _Atomic int64_t ticks, messages, bytes, viewers, snapshots;
     _Atomic int64_t resyncs; /* live sockets sent the snapshot again after their queue dropped updates */
+    /* per device sent in an update: the milliseconds from the server taking
+     * its fix (serverTime) to the update's encoding (the commit and the
+     * window's wait), in 1 ms buckets; the last holds FEED_WAIT_BUCKETS - 1
+     * ms and more */
+#define FEED_WAIT_BUCKETS 1024
+    _Atomic int64_t wait_ms[FEED_WAIT_BUCKETS];
 } feed_stats;
 feed_stats *feed_get_stats(fleet_feed *fd);
+/* The q-quantile (0..1) of wait_ms, in ms; -1 when nothing was sent. */
+double feed_wait_quantile(const feed_stats *s, double q);
 
 #endif
