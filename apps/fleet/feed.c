@@ -524,7 +524,10 @@ static size_t audiences(fleet_feed *fd, delta_out **out) {
 /* Under vmu: a live socket whose queue dropped updates since the last look
  * gets its audience's snapshot again at the next build (send_snapshots), at
  * most every RESYNC_MIN_MS: the newest state of every device instead of a
- * close, and the updates after it as usual. */
+ * close, and the updates after it as usual. The feed task looks at every
+ * turn, also when nothing changes (the last update before a quiet spell may
+ * be the one dropped), at most every RESYNC_CHECK_MS. */
+#define RESYNC_CHECK_MS 100
 static void resync_lagging(fleet_feed *fd, int64_t now) {
     for (feed_viewer *v = fd->viewers; v; v = v->next) {
         if (!v->ws || v->needs_state || (v->resync_ms && now - v->resync_ms < RESYNC_MIN_MS)) continue;
@@ -589,7 +592,6 @@ static void flush(fleet_feed *fd) {
             ck_free(&c);
         }
         if (naud) free(aud);
-        if (fd->f->hub) resync_lagging(fd, now);
         pthread_mutex_unlock(&fd->vmu);
         free(views);
         free(with_dev);
@@ -617,7 +619,7 @@ static int state_wanted(fleet_feed *fd) {
  * for one and nothing changes. */
 static void feed_task(void *arg) {
     fleet_feed *fd = arg;
-    int64_t window = feed_tick_ms(&fd->f->cfg), last = 0;
+    int64_t window = feed_tick_ms(&fd->f->cfg), last = 0, checked = 0;
     while (!atomic_load(&fd->stop)) {
         int64_t now = weft_now();
         pthread_mutex_lock(&fd->mu);
@@ -631,6 +633,7 @@ static void feed_task(void *arg) {
         int snap = 0;
         if (fd->f->hub) {
             pthread_mutex_lock(&fd->vmu);
+            if (now - checked >= RESYNC_CHECK_MS) resync_lagging(fd, now), checked = now;
             send_snapshots(fd); /* at most every SNAPSHOT_MIN_INTERVAL_MS */
             snap = state_wanted(fd);
             pthread_mutex_unlock(&fd->vmu);
