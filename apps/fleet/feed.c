@@ -25,6 +25,7 @@ struct feed_viewer {
     weft_sem ready;    /* chan: released when state is set */
     uint64_t dropped_seen; /* ws: its queue's drops already answered with a resync */
     int64_t resync_ms;     /* ws: when it was last resynced */
+    int64_t resync_gap;    /* ws: the least time to the next resync (RESYNC_MIN_MS..RESYNC_MAX_MS) */
     struct feed_viewer *next;
 };
 
@@ -41,9 +42,13 @@ struct feed_viewer {
 #define DEVICE_REFRESH_MS 10000
 /* A live socket whose queue dropped updates (it fell more than live.queue_kb
  * behind: WEFT_WS_QUEUE_DROP_OLDEST) is sent its audience's snapshot again,
- * the newest state of every device, at most this often: between two resyncs
- * it gets the updates the queue keeps. */
+ * the newest state of every device, at most every RESYNC_MIN_MS: between two
+ * resyncs it gets the updates the queue keeps. One that keeps falling behind
+ * (dropping again within twice its gap) waits twice as long for the next,
+ * up to RESYNC_MAX_MS, so a client that cannot keep up is not sent snapshot
+ * after snapshot on top of the updates it cannot read. */
 #define RESYNC_MIN_MS 2000
+#define RESYNC_MAX_MS 30000
 /* A generous estimate of a device's bytes in an update (its position, about
  * 230 bytes in the bench's messages, and now and then its entry): a window
  * that gathers feed_chunk_bytes / this many devices makes about one full
@@ -530,11 +535,16 @@ static size_t audiences(fleet_feed *fd, delta_out **out) {
 #define RESYNC_CHECK_MS 100
 static void resync_lagging(fleet_feed *fd, int64_t now) {
     for (feed_viewer *v = fd->viewers; v; v = v->next) {
-        if (!v->ws || v->needs_state || (v->resync_ms && now - v->resync_ms < RESYNC_MIN_MS)) continue;
+        if (!v->resync_gap) v->resync_gap = RESYNC_MIN_MS;
+        if (!v->ws || v->needs_state || (v->resync_ms && now - v->resync_ms < v->resync_gap)) continue;
         weft_ws_stats st;
         weft_ws_get_stats(v->ws, &st);
         if (st.dropped <= v->dropped_seen) continue;
         v->dropped_seen = st.dropped;
+        if (v->resync_ms && now - v->resync_ms < 2 * v->resync_gap)
+            v->resync_gap = v->resync_gap * 2 < RESYNC_MAX_MS ? v->resync_gap * 2 : RESYNC_MAX_MS;
+        else
+            v->resync_gap = RESYNC_MIN_MS;
         v->resync_ms = now;
         v->needs_state = 1;
         atomic_fetch_add(&fd->st.resyncs, 1);
