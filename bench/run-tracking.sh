@@ -16,7 +16,8 @@
 # fleet-<N>ms: fleet with live.tick_ms = N instead (e.g. PROGRAMS="fleet fleet-50ms").
 # fleet-old: another fleet binary, FLEET_OLD_BIN (a build of an older commit
 #          copied aside, for before/after in one run; configured with the
-#          older live.max_flushes_per_s = 1000/TICK_MS).
+#          older live.max_flushes_per_s = 1000/TICK_MS). BASELINE_BIN is the
+#          same setting (make bench-fleet-live then runs "fleet-old fleet").
 #
 # One cell = RATE fixes/s (RATE OsmAnd devices, a fix a second each, over
 # CONNS keep-alive connections) x VIEWERS viewers. The server is pinned to
@@ -70,6 +71,7 @@ DEFLATE=${DEFLATE:-on}
 # larger than that, goes out in pieces outside the limit since fleet-live's
 # change; an older binary closed every viewer with 1011 on connecting)
 LIVE_QUEUE_KB=${LIVE_QUEUE_KB:-1024}
+FLEET_OLD_BIN=${FLEET_OLD_BIN:-${BASELINE_BIN:-}} # (live-tail) BASELINE_BIN: the same
 OUT=${OUT:-bench/results/tracking-$(date +%F)}
 TITLE=${TITLE:-tracking}
 
@@ -163,6 +165,7 @@ start() {
         local web; web=$(grep -o 'listening on http://[^ ]*' "$log" | sed 's/.*://')
         port=$(grep -o 'osmand on http://[^ ]*' "$log" | sed 's/.*://')
         url="ws://127.0.0.1:$web/api/socket"
+        metrics_url="http://127.0.0.1:$web/metrics"
         curl -s -c "$work/cookie" -o /dev/null --data-urlencode email=bench@example.com \
             --data-urlencode password=bench-password-1 "http://127.0.0.1:$web/api/session"
         local tok
@@ -174,6 +177,17 @@ start() {
         url="ws://127.0.0.1:$port/socket"
     fi
     [ -n "$port" ] || { echo "run-tracking: $p did not start:" >&2; cat "$log" >&2; exit 1; }
+}
+
+# (live-tail) fleet's side of the latency split and its resyncs, from its
+# /metrics (read with the bench token), as a "feed-json:" line for the report
+metrics_url=""
+feed_json() {
+    curl -s -m 5 -H "${hdr[1]}" "$metrics_url" 2>/dev/null | awk '
+        /^fleet_live_feed_wait_ms\{quantile="0.5"\}/ { p50 = $2 }
+        /^fleet_live_feed_wait_ms\{quantile="0.99"\}/ { p99 = $2 }
+        /^fleet_live_resyncs_total / { rs = $2 }
+        END { if (p50 != "") printf "feed-json: {\"feed_wait_p50_ms\": %s, \"feed_wait_p99_ms\": %s, \"resyncs\": %s}\n", p50, p99, rs + 0 }'
 }
 
 rows=()
@@ -200,6 +214,7 @@ run() { # program rate viewers round latency-viewers deflate
     wait "$sim" || true
     t1=$(date +%s.%N); s1=$(cpu_of "$srv"); k1=$(sys_of "$srv"); th1=$(threads_of "$srv"); m1=$(machine_ticks)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$srv/status")
+    if [[ $p == fleet* ]]; then feed_json >>"$work/sim.log" || true; fi
     kill -TERM "$srv"; wait "$srv" 2>/dev/null || true; srv=""
     local line
     line=$(python3 bench/tools/tracking_report.py row "$name" "$rate" "$v" "$r" "$t0" "$t1" "$s0" "$s1" \

@@ -23,8 +23,9 @@ typedef struct seen {
     int64_t first, last;
 } seen;
 
-static void count(void *ud, int64_t ms) {
+static void count(void *ud, int64_t ms, int64_t server_ms) {
     seen *s = ud;
+    (void)server_ms;
     if (s->n++ == 0) s->first = ms;
     s->last = ms;
 }

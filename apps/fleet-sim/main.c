@@ -165,12 +165,15 @@ static int watch_done(const run_args *a) {
            "\"closed_early\": %d, \"last_close_code\": %d, \"window_s\": %.3f, \"messages\": %lld, "
            "\"bytes\": %lld, \"deflated\": %lld, \"light_bytes\": %lld, \"deflate_offered\": %d, \"positions\": %lld, \"bad\": %lld, \"early\": %lld, \"p50_ms\": %.3f, "
            "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"push_p50_ms\": %.3f, "
-           "\"push_p99_ms\": %.3f, \"msgs_per_viewer_s\": %.3f, \"positions_per_s\": %.1f}\n",
+           "\"push_p99_ms\": %.3f, \"to_server_p50_ms\": %.3f, \"to_server_p99_ms\": %.3f, "
+           "\"from_server_p50_ms\": %.3f, \"from_server_p99_ms\": %.3f, "
+           "\"msgs_per_viewer_s\": %.3f, \"positions_per_s\": %.1f}\n",
            a->wcfg.viewers, r->connected, r->latency_connected, r->dial_failed, r->closed_early,
            r->last_close_code,
            r->elapsed_s, (long long)r->messages, (long long)r->bytes, (long long)r->deflated,
            (long long)r->light_bytes, a->wcfg.deflate, (long long)r->positions, (long long)r->bad, (long long)r->early, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms,
-           r->push_p50_ms, r->push_p99_ms, r->msgs_per_viewer_s, r->positions_per_s);
+           r->push_p50_ms, r->push_p99_ms, r->to_server_p50_ms, r->to_server_p99_ms, r->from_server_p50_ms,
+           r->from_server_p99_ms, r->msgs_per_viewer_s, r->positions_per_s);
     /* success: every viewer connected, stayed, and got messages it could read
      * (the decoding ones: positions) */
     int got = a->wcfg.latency_viewers == 0 ? r->messages > 0 : r->positions > 0;

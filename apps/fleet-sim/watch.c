@@ -102,13 +102,14 @@ typedef struct scan_cb {
     int count;
 } scan_cb;
 
-/* One position object at s->p: its fixTime to cb. */
+/* One position object at s->p: its fixTime (and serverTime, -1 without)
+ * to cb. */
 static int position(scan *s, scan_cb *cb) {
     ws(s);
     if (s->p >= s->end || *s->p != '{') return fail(s, "a position that is not an object");
     s->p++;
     int have = 0;
-    int64_t ms = 0;
+    int64_t ms = 0, server_ms = -1;
     ws(s);
     if (s->p < s->end && *s->p == '}') return s->p++, fail(s, "a position without fixTime");
     for (;;) {
@@ -124,6 +125,10 @@ static int position(scan *s, scan_cb *cb) {
             if (memchr(v.p, '\\', v.n) || fleet_time_parse(v, &ms) < 0)
                 return fail(s, "a fixTime that is not a time");
             have = 1;
+        } else if (k.n == 10 && !memcmp(k.p, "serverTime", 10)) {
+            if (s->p < s->end && *s->p == '"' ? string(s, &v) : scalar(s, &v)) return -1;
+            if (memchr(v.p, '\\', v.n) || fleet_time_parse(v, &server_ms) < 0)
+                return fail(s, "a serverTime that is not a time");
         } else if (skip(s, 3)) {
             return -1;
         }
@@ -140,7 +145,7 @@ static int position(scan *s, scan_cb *cb) {
     }
     if (!have) return fail(s, "a position without fixTime");
     cb->count++;
-    if (cb->fn) cb->fn(cb->ud, ms);
+    if (cb->fn) cb->fn(cb->ud, ms, server_ms);
     return 0;
 }
 
@@ -334,6 +339,10 @@ typedef struct watch {
     atomic_llong max_us;
     atomic_llong hist[HIST_BUCKETS];
     atomic_llong push[HIST_BUCKETS]; /* per message: its freshest position's latency */
+    /* the split of a position's latency at its serverTime (fleet's
+     * positions have one): fixTime -> serverTime, serverTime -> arrival */
+    atomic_llong to_server[HIST_BUCKETS], from_server[HIST_BUCKETS];
+    atomic_llong split;
 } watch;
 
 typedef struct viewer {
@@ -352,11 +361,19 @@ static int64_t wall_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void on_fix(void *ud, int64_t fix_ms) {
+static void on_fix(void *ud, int64_t fix_ms, int64_t server_ms) {
     viewer *v = ud;
     if (!v->counting) return;
     watch *w = v->w;
     int64_t us = watch_latency_us(v->arrival_us, fix_ms, &v->early);
+    if (server_ms >= 0) {
+        int early = 0;
+        int64_t to = server_ms >= fix_ms ? (server_ms - fix_ms) * 1000 : 0;
+        int64_t from = watch_latency_us(v->arrival_us, server_ms, &early);
+        atomic_fetch_add_explicit(&w->to_server[hist_bucket((uint64_t)to)], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->from_server[hist_bucket((uint64_t)from)], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->split, 1, memory_order_relaxed);
+    }
     if (v->min_us < 0 || us < v->min_us) v->min_us = us;
     atomic_fetch_add_explicit(&w->hist[hist_bucket((uint64_t)us)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->positions, 1, memory_order_relaxed);
@@ -640,6 +657,10 @@ static void viewer_task(void *arg) {
     weft_ws_free(ws);
 }
 
+static void load_hist(const atomic_llong *src, int64_t *dst) {
+    for (int i = 0; i < HIST_BUCKETS; i++) dst[i] = atomic_load_explicit(&src[i], memory_order_relaxed);
+}
+
 static void fill(watch *w, watch_report *r, const int64_t *h, int64_t now) {
     memset(r, 0, sizeof *r);
     int64_t from = w->warm_ms;
@@ -655,11 +676,19 @@ static void fill(watch *w, watch_report *r, const int64_t *h, int64_t now) {
     r->light_bytes = atomic_load(&w->light_bytes);
     r->p50_ms = hist_pct(h, 0.50), r->p99_ms = hist_pct(h, 0.99), r->p999_ms = hist_pct(h, 0.999);
     r->max_ms = (double)atomic_load(&w->max_us) / 1000.0;
-    int64_t *push = malloc(HIST_BUCKETS * sizeof *push);
-    if (push) {
-        for (int i = 0; i < HIST_BUCKETS; i++) push[i] = atomic_load_explicit(&w->push[i], memory_order_relaxed);
-        r->push_p50_ms = hist_pct(push, 0.50), r->push_p99_ms = hist_pct(push, 0.99);
-        free(push);
+    int64_t *tmp = malloc(HIST_BUCKETS * sizeof *tmp);
+    if (tmp) {
+        load_hist(w->push, tmp);
+        r->push_p50_ms = hist_pct(tmp, 0.50), r->push_p99_ms = hist_pct(tmp, 0.99);
+        if (atomic_load(&w->split)) {
+            load_hist(w->to_server, tmp);
+            r->to_server_p50_ms = hist_pct(tmp, 0.50), r->to_server_p99_ms = hist_pct(tmp, 0.99);
+            load_hist(w->from_server, tmp);
+            r->from_server_p50_ms = hist_pct(tmp, 0.50), r->from_server_p99_ms = hist_pct(tmp, 0.99);
+        } else {
+            r->to_server_p50_ms = r->to_server_p99_ms = r->from_server_p50_ms = r->from_server_p99_ms = -1;
+        }
+        free(tmp);
     }
     if (r->elapsed_s > 0) {
         r->positions_per_s = (double)r->positions / r->elapsed_s;

@@ -48,12 +48,15 @@
 
 #define WATCH_DEPTH_MAX 64 /* nesting a message may have */
 
-typedef void (*watch_fix_fn)(void *ud, int64_t fix_ms);
+/* server_ms: the position's serverTime (when the server took the fix), -1
+ * when it has none (the arena's services send none). */
+typedef void (*watch_fix_fn)(void *ud, int64_t fix_ms, int64_t server_ms);
 
 /* Scan one message p[0..n): a JSON object whose member "positions" (any
  * number of them, anywhere among the top-level members) is an array of
  * objects, each with a "fixTime" that is an ISO 8601 string or a number of
- * Unix milliseconds (apps/fleet/isotime.c reads both). fn(ud, fix_ms) is
+ * Unix milliseconds (apps/fleet/isotime.c reads both), and optionally a
+ * "serverTime" of the same forms. fn(ud, fix_ms, server_ms) is
  * called for each position, in order, as it is read (so a message that
  * turns out bad later may have called fn for its first positions). Other
  * members and values are skipped, checked only for their framing (strings
@@ -157,6 +160,11 @@ typedef struct watch_report {
      * (with many devices, one reported just before the tick): the time from
      * the tick to the viewer, without the wait for the tick; whole run */
     double push_p50_ms, push_p99_ms;
+    /* the latency split at each position's serverTime (fleet's): the device
+     * and its connection up to the server taking the fix, and from there
+     * (commit, the feed's window, the send, the viewer's read) to the
+     * viewer; whole run, -1 when no position had a serverTime */
+    double to_server_p50_ms, to_server_p99_ms, from_server_p50_ms, from_server_p99_ms;
     double msgs_per_viewer_s;  /* messages a second per connected viewer */
     double positions_per_s;    /* positions a second, the decoding viewers together */
 } watch_report;

@@ -12,9 +12,11 @@
  * messages of SNAPSHOT_CHUNK devices and does not count against the queue
  * limit, so 10,000 devices reach a viewer with the default live.queue_kb. A
  * socket whose outgoing queue (live.queue_kb) then fills up with updates
- * because its client does not keep up is closed with 1008 "send queue full":
- * the dashboard reconnects and starts again from a fresh snapshot, which is
- * both cheaper and more correct than replaying stale deltas.
+ * because its client does not keep up drops its oldest updates, and the feed
+ * sends it the snapshot again (the newest state of every device, at most
+ * every 2 s: feed.c, resync_lagging): a lagging dashboard catches up on the
+ * newest positions instead of being closed and reconnecting. One that reads
+ * nothing at all is dropped by the write timeout (30 s).
  *
  * Authentication as for the REST API (session cookie or bearer token). The
  * socket counts as a state-changing request for the CSRF rule: a browser page
@@ -78,7 +80,7 @@ static int socket_open(weft_http_ctx *c, void *ud) {
     viewer_of(f, &u, v);
     weft_ws_config cfg = {.max_message = 64 * 1024,
                           .max_queue = (size_t)f->cfg.live_queue_kb * 1024,
-                          .queue_policy = WEFT_WS_QUEUE_CLOSE};
+                          .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST};
     /* browsers never ask for server_no_context_takeover; agreeing it anyway
      * lets every viewer share each update's compressed frame (docs/ws.md) */
     static const weft_ws_server_opts opts = {.deflate_server_no_context_takeover = 1};

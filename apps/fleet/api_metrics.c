@@ -62,6 +62,12 @@ int api_metrics(weft_http_ctx *c, void *ud) {
         weft_buf_printf(b, "# HELP fleet_live_viewers Live socket and stream clients now.\n# TYPE fleet_live_viewers gauge\nfleet_live_viewers %" PRId64 "\n", L(fs->viewers));
         weft_buf_printf(b, "# HELP fleet_live_messages_total Live update messages built (one per audience per tick).\n# TYPE fleet_live_messages_total counter\nfleet_live_messages_total %" PRId64 "\n", L(fs->messages));
         weft_buf_printf(b, "# HELP fleet_live_snapshots_total Live socket snapshots built (one per audience with new sockets, shared by them).\n# TYPE fleet_live_snapshots_total counter\nfleet_live_snapshots_total %" PRId64 "\n", L(fs->snapshots));
+        weft_buf_printf(b, "# HELP fleet_live_resyncs_total Live sockets sent the snapshot again because their queue dropped updates.\n# TYPE fleet_live_resyncs_total counter\nfleet_live_resyncs_total %" PRId64 "\n", L(fs->resyncs));
+        weft_buf_printf(b, "# HELP fleet_live_feed_wait_ms From the server taking a fix to its live update being encoded (commit and the feed's window), per device sent.\n# TYPE fleet_live_feed_wait_ms summary\n");
+        for (int i = 0; i < 2; i++) {
+            double q = i ? 0.99 : 0.5, v = feed_wait_quantile(fs, q);
+            if (v >= 0) weft_buf_printf(b, "fleet_live_feed_wait_ms{quantile=\"%g\"} %.0f\n", q, v);
+        }
     }
     weft_buf_printf(b, "# HELP fleet_devices Devices known.\n# TYPE fleet_devices gauge\nfleet_devices %zu\n", live_count(f->devices));
     weft_buf_printf(b, "# HELP fleet_live_state_bytes Memory of the live device table.\n# TYPE fleet_live_state_bytes gauge\nfleet_live_state_bytes %zu\n", live_memory(f->devices));

@@ -9,6 +9,7 @@
 #include "weft/log.h"
 #include "weft/ws.h"
 
+#include "isotime.h"
 #include "model.h"
 
 struct feed_viewer {
@@ -22,6 +23,9 @@ struct feed_viewer {
     int needs_state; /* ws, chan: its snapshot is still to be queued (at a tick) */
     feed_state *state; /* chan: the snapshot handed over, until feed_take_state */
     weft_sem ready;    /* chan: released when state is set */
+    uint64_t dropped_seen; /* ws: its queue's drops already answered with a resync */
+    int64_t resync_ms;     /* ws: when it was last resynced */
+    int64_t resync_gap;    /* ws: the least time to the next resync (RESYNC_MIN_MS..RESYNC_MAX_MS) */
     struct feed_viewer *next;
 };
 
@@ -36,6 +40,20 @@ struct feed_viewer {
  * distanceToday); its position is in every update after a fix. Traccar's
  * socket, too, sends devices on changes and positions on fixes. */
 #define DEVICE_REFRESH_MS 10000
+/* A live socket whose queue dropped updates (it fell more than live.queue_kb
+ * behind: WEFT_WS_QUEUE_DROP_OLDEST) is sent its audience's snapshot again,
+ * the newest state of every device, at most every RESYNC_MIN_MS: between two
+ * resyncs it gets the updates the queue keeps. One that keeps falling behind
+ * (dropping again within twice its gap) waits twice as long for the next,
+ * up to RESYNC_MAX_MS, so a client that cannot keep up is not sent snapshot
+ * after snapshot on top of the updates it cannot read. */
+#define RESYNC_MIN_MS 2000
+#define RESYNC_MAX_MS 30000
+/* A generous estimate of a device's bytes in an update (its position, about
+ * 230 bytes in the bench's messages, and now and then its entry): a window
+ * that gathers feed_chunk_bytes / this many devices makes about one full
+ * message and goes out without waiting for the window's end. */
+#define POSITION_BYTES_EST 300
 
 typedef struct pending_ev {
     int64_t id, device_id, group_id;
@@ -52,6 +70,8 @@ struct fleet_feed {
     pthread_mutex_t vmu; /* viewers */
     feed_viewer *viewers;
     int64_t last_snapshot_ms; /* the feed task's own */
+    size_t full_batch;        /* devices that make a full message (POSITION_BYTES_EST) */
+    weft_sem wake;            /* the feed task waits on it: a first change, a full batch, a new viewer */
     atomic_int stop;
     weft_wg done;
     int running;
@@ -64,6 +84,19 @@ void feed_msg_release(feed_msg *m) {
 }
 
 feed_stats *feed_get_stats(fleet_feed *fd) { return &fd->st; }
+
+double feed_wait_quantile(const feed_stats *s, double q) {
+    int64_t n = 0, seen = 0;
+    for (int i = 0; i < FEED_WAIT_BUCKETS; i++) n += atomic_load_explicit(&s->wait_ms[i], memory_order_relaxed);
+    if (!n) return -1;
+    int64_t rank = (int64_t)(q * (double)n + 0.5);
+    if (rank < 1) rank = 1;
+    for (int i = 0; i < FEED_WAIT_BUCKETS; i++) {
+        seen += atomic_load_explicit(&s->wait_ms[i], memory_order_relaxed);
+        if (seen >= rank) return i;
+    }
+    return FEED_WAIT_BUCKETS - 1;
+}
 
 int feed_visible(int all, const int64_t *groups, int ngroups, int64_t gid) {
     if (all) return 1;
@@ -79,6 +112,8 @@ fleet_feed *feed_new(fleet *f) {
     pthread_mutex_init(&fd->mu, NULL);
     pthread_mutex_init(&fd->vmu, NULL);
     weft_wg_init(&fd->done);
+    weft_sem_init(&fd->wake, 0);
+    fd->full_batch = feed_full_batch(&f->cfg);
     return fd;
 }
 
@@ -86,6 +121,7 @@ void feed_publish(fleet *f, live_device *d, const ev_row *evs, int n) {
     fleet_feed *fd = f->feed;
     if (!fd) return;
     pthread_mutex_lock(&fd->mu);
+    int idle = !fd->nchanged && !fd->nev;
     if (!d->feed_pending) {
         if (fd->nchanged == fd->capchanged) {
             size_t cap = fd->capchanged ? fd->capchanged * 2 : 1024;
@@ -107,7 +143,11 @@ void feed_publish(fleet *f, live_device *d, const ev_row *evs, int n) {
         }
         fd->events[fd->nev++] = (pending_ev){evs[i].id, d->id, d->group_id, evs[i].ev};
     }
+    /* the feed task decides when to send (feed_task): told of the first
+     * change after a send, and of a window that holds a full message */
+    int wake = (idle && (fd->nchanged || fd->nev)) || fd->nchanged == fd->full_batch;
     pthread_mutex_unlock(&fd->mu);
+    if (wake) weft_sem_release(&fd->wake, 1);
 }
 
 static feed_msg *msg_from(weft_buf *b) {
@@ -255,6 +295,8 @@ size_t feed_chunk_bytes(const fleet_config *c) {
     size_t q = (size_t)c->live_queue_kb * 1024 / 4;
     return q < 4096 ? 4096 : q > 65536 ? 65536 : q;
 }
+
+size_t feed_full_batch(const fleet_config *c) { return feed_chunk_bytes(c) / POSITION_BYTES_EST; }
 
 /* The snapshot's messages, shared: gathered by snap_emit. */
 typedef struct snap_msgs {
@@ -432,6 +474,7 @@ static uint64_t device_sig(const device_view *v) {
 typedef struct delta_out {
     fleet_feed *fd;
     feed_viewer *v; /* the audience's first viewer */
+    int fn;         /* the audience has fn viewers */
     int hub;        /* the audience has hub subscribers (live sockets, streams) */
     char topic[256];
 } delta_out;
@@ -441,7 +484,7 @@ static int delta_emit(void *ud, const char *p, size_t n) {
     atomic_fetch_add(&d->fd->st.messages, 1);
     atomic_fetch_add(&d->fd->st.bytes, (int64_t)n);
     feed_msg *m = NULL;
-    for (feed_viewer *u = d->v; u; u = u->next) {
+    for (feed_viewer *u = d->v; u && d->fn; u = u->next) {
         if (!u->fn || !same_audience(u, d->v)) continue;
         if (!m) {
             weft_buf b = {.data = (char *)p, .len = n};
@@ -454,7 +497,62 @@ static int delta_emit(void *ud, const char *p, size_t n) {
     return 0;
 }
 
-static void tick(fleet_feed *fd) {
+/* Under vmu: the distinct audiences of the viewers, one delta_out each (its
+ * first viewer, whether it has fn viewers and hub subscribers), in *out
+ * (malloc'd). One pass over the viewers per audience found, not one per
+ * pair of viewers: 500 sockets of one audience cost 500 comparisons. The
+ * count, or 0 (none, or out of memory). */
+static size_t audiences(fleet_feed *fd, delta_out **out) {
+    size_t n = 0, cap = 0;
+    delta_out *a = NULL;
+    for (feed_viewer *v = fd->viewers; v; v = v->next) {
+        size_t i = 0;
+        while (i < n && !same_audience(a[i].v, v)) i++;
+        if (i == n) {
+            if (n == cap) {
+                size_t c = cap ? cap * 2 : 8;
+                delta_out *b = realloc(a, c * sizeof *b);
+                if (!b) break;
+                a = b, cap = c;
+            }
+            a[n] = (delta_out){.fd = fd, .v = v};
+            feed_topic(v->all, v->groups, v->ngroups, a[n].topic, sizeof a[n].topic);
+            n++;
+        }
+        if (v->fn) a[i].fn = 1;
+        else a[i].hub = 1;
+    }
+    *out = a;
+    return a ? n : 0;
+}
+
+/* Under vmu: a live socket whose queue dropped updates since the last look
+ * gets its audience's snapshot again at the next build (send_snapshots), at
+ * most every RESYNC_MIN_MS: the newest state of every device instead of a
+ * close, and the updates after it as usual. The feed task looks at every
+ * turn, also when nothing changes (the last update before a quiet spell may
+ * be the one dropped), at most every RESYNC_CHECK_MS. */
+#define RESYNC_CHECK_MS 100
+static void resync_lagging(fleet_feed *fd, int64_t now) {
+    for (feed_viewer *v = fd->viewers; v; v = v->next) {
+        if (!v->resync_gap) v->resync_gap = RESYNC_MIN_MS;
+        if (!v->ws || v->needs_state || (v->resync_ms && now - v->resync_ms < v->resync_gap)) continue;
+        weft_ws_stats st;
+        weft_ws_get_stats(v->ws, &st);
+        if (st.dropped <= v->dropped_seen) continue;
+        v->dropped_seen = st.dropped;
+        if (v->resync_ms && now - v->resync_ms < 2 * v->resync_gap)
+            v->resync_gap = v->resync_gap * 2 < RESYNC_MAX_MS ? v->resync_gap * 2 : RESYNC_MAX_MS;
+        else
+            v->resync_gap = RESYNC_MIN_MS;
+        v->resync_ms = now;
+        v->needs_state = 1;
+        atomic_fetch_add(&fd->st.resyncs, 1);
+    }
+}
+
+/* Send what changed since the last flush: one update per audience. */
+static void flush(fleet_feed *fd) {
     pthread_mutex_lock(&fd->mu);
     live_device **ch = fd->changed;
     size_t nch = fd->nchanged;
@@ -468,7 +566,7 @@ static void tick(fleet_feed *fd) {
         device_view *views = malloc((nch ? nch : 1) * sizeof *views);
         unsigned char *with_dev = malloc(nch ? nch : 1);
         size_t nv = 0;
-        int64_t now = weft_now();
+        int64_t now = weft_now(), wall = fleet_now_ms();
         for (size_t i = 0; views && with_dev && i < nch; i++) {
             if (ch[i]->deleted) continue;
             model_view(ch[i], &views[nv]);
@@ -478,21 +576,23 @@ static void tick(fleet_feed *fd) {
             uint64_t sig = device_sig(&views[nv]);
             with_dev[nv] = sig != ch[i]->feed_sig || now - ch[i]->feed_sent_ms >= DEVICE_REFRESH_MS;
             if (with_dev[nv]) ch[i]->feed_sig = sig, ch[i]->feed_sent_ms = now;
+            if (views[nv].st.has_fix) {
+                int64_t w = wall - views[nv].st.server_ms;
+                w = w < 0 ? 0 : w >= FEED_WAIT_BUCKETS ? FEED_WAIT_BUCKETS - 1 : w;
+                atomic_fetch_add_explicit(&fd->st.wait_ms[w], 1, memory_order_relaxed);
+            }
             nv++;
         }
         if (!with_dev) free(views), views = NULL;
         size_t limit = feed_chunk_bytes(&fd->f->cfg);
         pthread_mutex_lock(&fd->vmu);
-        /* one update per audience: the first viewer of each builds it */
-        for (feed_viewer *v = fd->viewers; v && views; v = v->next) {
-            int seen = 0;
-            for (feed_viewer *u = fd->viewers; u != v && !seen; u = u->next) seen = same_audience(u, v);
-            if (seen) continue;
-            delta_out d = {.fd = fd, .v = v};
-            for (feed_viewer *u = v; u && !d.hub; u = u->next) d.hub = !u->fn && same_audience(u, v);
-            feed_topic(v->all, v->groups, v->ngroups, d.topic, sizeof d.topic);
+        delta_out *aud;
+        size_t naud = views ? audiences(fd, &aud) : 0;
+        for (size_t k = 0; k < naud; k++) { /* one update per audience */
+            delta_out *d = &aud[k];
+            feed_viewer *v = d->v;
             chunker c;
-            ck_init(&c, limit, delta_emit, &d);
+            ck_init(&c, limit, delta_emit, d);
             for (size_t i = 0; i < nv && !c.err; i++)
                 if (feed_visible(v->all, v->groups, v->ngroups, views[i].group_id)) ck_device(&c, &views[i], with_dev[i]);
             for (size_t i = 0; i < nev && !c.err; i++)
@@ -501,26 +601,60 @@ static void tick(fleet_feed *fd) {
             if (c.err) weft_log_warn("live: an update was not sent: %s", weft_strerror(c.err));
             ck_free(&c);
         }
+        if (naud) free(aud);
         pthread_mutex_unlock(&fd->vmu);
         free(views);
         free(with_dev);
-    }
-    if (fd->f->hub) {
-        pthread_mutex_lock(&fd->vmu);
-        send_snapshots(fd);
-        pthread_mutex_unlock(&fd->vmu);
     }
     free(ch);
     free(ev);
     atomic_fetch_add(&fd->st.ticks, 1);
 }
 
+/* Under vmu: are sockets or streams waiting for their snapshot? */
+static int state_wanted(fleet_feed *fd) {
+    for (feed_viewer *v = fd->viewers; v; v = v->next)
+        if (v->needs_state) return 1;
+    return 0;
+}
+
+/* When to send. The window is live.tick_ms (feed_tick_ms): a change that
+ * comes when nothing was sent for a whole window (the feed is idle) goes out
+ * at once; under load the changes of a window are coalesced per device and
+ * go out when the window ends, or as soon as they make a full message
+ * (full_batch devices). So an idle feed adds no wait, a busy one at most a
+ * window, and a viewer gets at most 1000 / tick_ms messages a second plus
+ * the full ones (which the bytes make anyway: feed_chunk_bytes). Snapshots
+ * follow a send (send_snapshots), or come on their own when a viewer waits
+ * for one and nothing changes. */
 static void feed_task(void *arg) {
     fleet_feed *fd = arg;
-    int64_t period = feed_tick_ms(&fd->f->cfg);
+    int64_t window = feed_tick_ms(&fd->f->cfg), last = 0, checked = 0;
     while (!atomic_load(&fd->stop)) {
-        if (weft_sleep(period) < 0) break;
-        tick(fd);
+        int64_t now = weft_now();
+        pthread_mutex_lock(&fd->mu);
+        int pending = fd->nchanged || fd->nev, full = fd->nchanged >= fd->full_batch;
+        pthread_mutex_unlock(&fd->mu);
+        int64_t due = !pending ? -1 : full || now - last >= window ? now : last + window;
+        if (due == now) {
+            flush(fd);
+            last = now;
+        }
+        int snap = 0;
+        if (fd->f->hub) {
+            pthread_mutex_lock(&fd->vmu);
+            if (now - checked >= RESYNC_CHECK_MS) resync_lagging(fd, now), checked = now;
+            send_snapshots(fd); /* at most every SNAPSHOT_MIN_INTERVAL_MS */
+            snap = state_wanted(fd);
+            pthread_mutex_unlock(&fd->vmu);
+        }
+        if (due == now) continue; /* what came in meanwhile */
+        /* wait for a first change, a full window or a new viewer, or until
+         * the window ends (a snapshot still wanted: the window; otherwise a
+         * second, to notice stop) */
+        int64_t dl = due > 0 ? due : now + (snap ? window : 1000);
+        int rc = weft_sem_acquire(&fd->wake, dl);
+        if (rc < 0 && rc != WEFT_ETIMEDOUT) break;
     }
     weft_wg_done(&fd->done);
 }
@@ -537,6 +671,7 @@ int feed_start(fleet_feed *fd) {
 void feed_free(fleet_feed *fd) {
     if (!fd) return;
     atomic_store(&fd->stop, 1);
+    weft_sem_release(&fd->wake, 1);
     if (fd->running) weft_wg_wait(&fd->done, -1);
     for (feed_viewer *v = fd->viewers, *n; v; v = n) {
         n = v->next;
@@ -571,6 +706,7 @@ static feed_viewer *subscribe_for_state(fleet *f, int all, const int64_t *groups
     v->ws = ws, v->chan = ch;
     v->needs_state = 1;
     pthread_mutex_unlock(&fd->vmu);
+    weft_sem_release(&fd->wake, 1); /* its snapshot without waiting for a change */
     return v;
 }
 

@@ -4,8 +4,10 @@
  * "events": [...]} messages, Traccar's shape.
  *
  * Coalescing happens before anything is encoded: a device that reports ten
- * times between two ticks is one entry at the next tick, with its latest
- * state. Ticks come every live.tick_ms (feed_tick_ms). A message is built
+ * times between two sends is one entry in the next, with its latest state.
+ * When to send (feed.c, feed_task): at once when the feed is idle (nothing
+ * sent for live.tick_ms, feed_tick_ms); under load at the end of a window of
+ * tick_ms, or earlier when the window's changes fill a message. A message is built
  * once per *audience* — the set of groups a viewer may see; every admin shares
  * one, every viewer of the same groups another — and the same bytes
  * (reference-counted) go to every viewer of that audience, so 500 viewers
@@ -17,7 +19,9 @@
  * feed_chunk_bytes, and queues those shared messages to each of them
  * outside live.queue_kb (weft_ws_send_msg with WEFT_WS_SEND_SYNC): a state of
  * any size arrives whole, and the queue limit still catches a socket that
- * falls behind on the updates after it. An SSE stream gets the same pieces
+ * falls behind on the updates after it: its queue drops the oldest updates
+ * (WEFT_WS_QUEUE_DROP_OLDEST) and the feed sends it the snapshot again, the
+ * newest state of every device, instead of closing it. An SSE stream gets the same pieces
  * of the same build (feed_subscribe_chan): a stream costs no snapshot of its
  * own either.
  */
@@ -80,11 +84,17 @@ int feed_state_count(const feed_state *s);
 weft_str feed_state_piece(const feed_state *s, int i);
 void feed_state_release(feed_state *s);
 void feed_unsubscribe(fleet *f, feed_viewer *v);
-/* The tick: live.tick_ms, or longer when live.max_flushes_per_s asks. */
+/* The window: live.tick_ms, or longer when live.max_flushes_per_s asks.
+ * Under load a change waits at most a window (less when the window's
+ * changes fill a message); when nothing was sent for a window it goes out at
+ * once (feed.c, feed_task). */
 int64_t feed_tick_ms(const fleet_config *c);
 /* The size at which the snapshot and the updates are cut into messages: a
  * quarter of live.queue_kb, within 4..64 KiB. */
 size_t feed_chunk_bytes(const fleet_config *c);
+/* The changed devices that fill about one message: a window that gathers
+ * this many is sent without waiting for its end. */
+size_t feed_full_batch(const fleet_config *c);
 /* The hub topic of an audience ("live:all", "live:g:3,7") into out. */
 void feed_topic(int all, const int64_t *groups, int ngroups, char *out, size_t cap);
 
@@ -107,7 +117,16 @@ void feed_publish_acks(fleet *f, const feed_ack *acks, int n, int64_t ack_ms, in
 /* Counters for /metrics. */
 typedef struct feed_stats {
     _Atomic int64_t ticks, messages, bytes, viewers, snapshots;
+    _Atomic int64_t resyncs; /* live sockets sent the snapshot again after their queue dropped updates */
+    /* per device sent in an update: the milliseconds from the server taking
+     * its fix (serverTime) to the update's encoding (the commit and the
+     * window's wait), in 1 ms buckets; the last holds FEED_WAIT_BUCKETS - 1
+     * ms and more */
+#define FEED_WAIT_BUCKETS 1024
+    _Atomic int64_t wait_ms[FEED_WAIT_BUCKETS];
 } feed_stats;
 feed_stats *feed_get_stats(fleet_feed *fd);
+/* The q-quantile (0..1) of wait_ms, in ms; -1 when nothing was sent. */
+double feed_wait_quantile(const feed_stats *s, double q);
 
 #endif

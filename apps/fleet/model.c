@@ -7,12 +7,20 @@
 
 #include "isotime.h"
 
+/* src into dst[cap], cut to fit, NUL-terminated (snprintf's "%s" without
+ * its cost: the feed makes a view of every changed device). */
+static void copy_cut(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 void model_view(live_device *d, device_view *v) {
     live_lock(d);
     v->id = d->id, v->group_id = d->group_id;
-    snprintf(v->unique_id, sizeof v->unique_id, "%s", d->unique_id);
-    snprintf(v->name, sizeof v->name, "%s", d->name);
-    snprintf(v->category, sizeof v->category, "%s", d->category);
+    copy_cut(v->unique_id, sizeof v->unique_id, d->unique_id);
+    copy_cut(v->name, sizeof v->name, d->name);
+    copy_cut(v->category, sizeof v->category, d->category);
     v->disabled = d->disabled;
     v->speed_limit_kn = d->speed_limit_kn;
     v->st = d->st;
@@ -78,8 +86,10 @@ int model_live_position(weft_json_enc *e, const device_view *v) {
     key(e, "deviceId"), weft_json_enc_int(e, v->id);
     key(e, "protocol"), weft_json_enc_str(e, weft_str_c(s->protocol));
     key(e, "serverTime"), model_time(e, s->server_ms);
-    key(e, "deviceTime"), model_time(e, s->fix_ms);
-    key(e, "fixTime"), model_time(e, s->fix_ms);
+    char t[32]; /* deviceTime and fixTime: the same text, made once */
+    weft_str ft = {t, fleet_time_format(t, s->fix_ms)};
+    key(e, "deviceTime"), weft_json_enc_str(e, ft);
+    key(e, "fixTime"), weft_json_enc_str(e, ft);
     key(e, "valid"), weft_json_enc_bool(e, s->valid);
     key(e, "latitude"), weft_json_enc_double(e, s->lat);
     key(e, "longitude"), weft_json_enc_double(e, s->lon);

@@ -157,6 +157,29 @@ class TrackingReport(unittest.TestCase):
         self.assertEqual(r["p99_ms"], 250.0)
         self.assertEqual(r["rss_kb"], 8000)
 
+    def test_row_latency_split(self):
+        """(live-tail) fleet's split: fleet-sim's serverTime halves and the
+        script's feed-json line (from /metrics) join the row and the report;
+        -1 (no serverTime: the arena's services) is left out."""
+        import tracking_report as tr
+        sim = self.SIM.replace("\"positions_per_s\": 50.0}",
+                               "\"positions_per_s\": 50.0, \"to_server_p50_ms\": 1.5, \"to_server_p99_ms\": 9.0, "
+                               "\"from_server_p50_ms\": 30.0, \"from_server_p99_ms\": 61.0}")
+        sim += "feed-json: {\"feed_wait_p50_ms\": 22, \"feed_wait_p99_ms\": 48, \"resyncs\": 3}\n"
+        r = tr.make_row("fleet", 1000, 2, 1, 10.0, 15.0, 100, 300, 0, 50, 100, 8000, sim)
+        self.assertEqual((r["to_server_p99_ms"], r["from_server_p50_ms"], r["from_server_p99_ms"]), (9.0, 30.0, 61.0))
+        self.assertEqual((r["feed_wait_p50_ms"], r["feed_wait_p99_ms"], r["resyncs"]), (22, 48, 3))
+        arena = tr.make_row("go", 1000, 2, 1, 10.0, 15.0, 100, 300, 0, 50, 100, 8000,
+                            self.SIM.replace("\"positions_per_s\": 50.0}",
+                                             "\"positions_per_s\": 50.0, \"from_server_p99_ms\": -1.0}"))
+        self.assertNotIn("from_server_p99_ms", arena)
+        with tempfile.TemporaryDirectory() as d:
+            tr.report(os.path.join(d, "x"), "t", "cmd", [r, arena])
+            md = open(os.path.join(d, "x.md")).read()
+        self.assertIn("| fleet | 1000 x 2 | 1.5 (1.5–1.5) / 9.0 (9.0–9.0) | 22 (22–22) / 48 (48–48) | "
+                      "30.0 (30.0–30.0) / 61.0 (61.0–61.0) | 3 (3–3) |", md)
+        self.assertNotIn("| go | 1000 x 2 | -", md.split("Latency split")[1].split("Every run")[0])
+
     def test_row_refuses_empty_runs(self):
         import tracking_report as tr
         with self.assertRaises(ValueError):

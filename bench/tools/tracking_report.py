@@ -34,6 +34,12 @@ import sys
 
 METRICS = ("cpu_us_per_fix", "p99_ms", "rss_kb", "p50_ms", "max_ms", "push_p99_ms",
            "server_cpu_share", "server_sys_share", "gen_cpu_share", "msgs_per_viewer_s", "other_cpu_cores")
+# the latency split (fleet only): fixTime -> serverTime and serverTime -> viewer
+# (fleet-sim, at the decoding viewers), serverTime -> the update's encoding
+# (the server's /metrics, fleet_live_feed_wait_ms); resyncs: live sockets sent
+# the snapshot again after their queue dropped updates
+SPLIT = ("to_server_p50_ms", "to_server_p99_ms", "feed_wait_p50_ms", "feed_wait_p99_ms",
+         "from_server_p50_ms", "from_server_p99_ms", "resyncs")
 
 # the machine counts as busy above these (CPUs % busy without us; cores used
 # by other processes while a run went on)
@@ -66,12 +72,16 @@ def thread_shares(th0, th1, tick, wall):
 
 
 def parse_sim(text):
-    """fleet-sim's output -> (acknowledged fixes, the viewers' JSON) or raises ValueError."""
+    """fleet-sim's output -> (acknowledged fixes, the viewers' JSON) or raises ValueError.
+    A "feed-json: {...}" line (the script's, from fleet's /metrics) joins the viewers' JSON."""
     acked = re.findall(r"acknowledged (\d+)", text)
     vj = re.findall(r"^viewers-json: (\{.*\})$", text, re.M)
     if not acked or not vj:
         raise ValueError("fleet-sim printed no totals")
-    return int(acked[-1]), json.loads(vj[-1])
+    v = json.loads(vj[-1])
+    for fj in re.findall(r"^feed-json: (\{.*\})$", text, re.M):
+        v.update(json.loads(fj))
+    return int(acked[-1]), v
 
 
 def make_row(program, rate, viewers, rnd, t0, t1, s0, s1, g0, g1, tick, rss_kb, sim_text,
@@ -104,7 +114,7 @@ def make_row(program, rate, viewers, rnd, t0, t1, s0, s1, g0, g1, tick, rss_kb, 
         "latency_viewers": v.get("latency_viewers", v["connected"]),
         "messages": v.get("messages"), "bytes": v.get("bytes"),
         "light_bytes": v.get("light_bytes"), "deflated": v.get("deflated"), "last_close_code": v.get("last_close_code"),
-    }, **extra)
+    }, **extra, **{k: v[k] for k in SPLIT if v.get(k) is not None and v[k] >= 0})
 
 
 def summarize(rows):
@@ -118,7 +128,7 @@ def summarize(rows):
         summary[p] = {}
         for c, rs in sorted(cells.items(), key=lambda kv: tuple(int(x) for x in kv[0].split("x"))):
             s = {"rounds": len(rs)}
-            for k in METRICS:
+            for k in METRICS + SPLIT:
                 vals = [r[k] for r in rs if r.get(k) is not None]
                 if vals:
                     s[k] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
@@ -181,6 +191,8 @@ def report(out, title, command, rows):
         "machine": "%s, %s cores, %s" % (sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
                                         os.cpu_count(), platform.release()),
         "note": machine_note(rows),
+        # LABEL: what the person running it says of the machine (the note above is measured)
+        **({"label": os.environ["LABEL"]} if os.environ.get("LABEL") else {}),
         "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
         "gcc": sh("gcc -dumpfullversion"),
         "go": sh("go version"),
@@ -221,6 +233,22 @@ def report(out, title, command, rows):
                     fmt(s, "push_p99_ms", "%.1f"), fmt(s, "msgs_per_viewer_s", "%.2f"), rss,
                     fmt(s, "gen_cpu_share", "%.2f"), s["latency_viewers"], s["viewer_failures"], ths,
                     ("latency measures a backlog: " + s["backlog"]) if s["backlog"] else "no"))
+        split = [(p, c, s) for p, cells in summary.items() for c, s in cells.items() if "from_server_p99_ms" in s]
+        if split:
+            f.write("\nLatency split (fleet; ms, p50 / p99, median (min–max) of the rounds): device to server "
+                    "(fixTime to serverTime: the sender's connection and the server's read), server to "
+                    "encoding (serverTime to the update's encoding, the server's fleet_live_feed_wait_ms: "
+                    "the commit and the feed's window), server to viewer (serverTime to the message's "
+                    "arrival: the same plus the send and the viewer's read). Resyncs: live sockets sent the "
+                    "snapshot again because their queue dropped updates.\n\n")
+            f.write("| program | fixes/s x viewers | device to server p50 / p99 | server to encoding p50 / p99 | "
+                    "server to viewer p50 / p99 | resyncs |\n|---|---|---|---|---|---:|\n")
+            for p, c, s in split:
+                f.write("| %s | %s | %s / %s | %s / %s | %s / %s | %s |\n" % (
+                    p, c.replace("x", " x "), fmt(s, "to_server_p50_ms", "%.1f"), fmt(s, "to_server_p99_ms", "%.1f"),
+                    fmt(s, "feed_wait_p50_ms", "%.0f"), fmt(s, "feed_wait_p99_ms", "%.0f"),
+                    fmt(s, "from_server_p50_ms", "%.1f"), fmt(s, "from_server_p99_ms", "%.1f"),
+                    fmt(s, "resyncs", "%.0f")))
         f.write("\nEvery run:\n\n")
         for r in rows:
             f.write("- %s\n" % json.dumps(r))

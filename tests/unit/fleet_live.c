@@ -7,7 +7,8 @@
  * the socket with 1001; an acknowledged event reaches the sockets and the
  * stream of the users who see its device, and no other; a snapshot far
  * above live.queue_kb arrives whole, in pieces; a reader that falls behind
- * on the updates is closed with 1008.
+ * on the updates is sent the newest state again instead of a close; with an
+ * idle feed a change goes out without waiting for a window.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,9 @@ static void serve(void *arg) {
     weft_wg_done(&e->served);
 }
 
-static int env_start(env *e) {
+/* window: live.tick_ms (set directly: a test may go past the config's
+ * bounds) */
+static int env_start_window(env *e, int window) {
     memset(e, 0, sizeof *e);
     fleet_config_defaults(&e->f.cfg);
     snprintf(e->dir, sizeof e->dir, "/tmp/weft-fleet-live-XXXXXX");
@@ -45,7 +48,7 @@ static int env_start(env *e) {
     snprintf(c->ingest_host, sizeof c->ingest_host, "127.0.0.1");
     c->osmand_port = c->teltonika_port = 0;
     c->commit_interval_ms = 1;
-    c->live_tick_ms = 50;
+    c->live_tick_ms = window;
     snprintf(c->admin_email, sizeof c->admin_email, "admin@t.local");
     snprintf(c->admin_password, sizeof c->admin_password, "admin-password-1");
     api_pwhash_set_light(1);
@@ -59,6 +62,8 @@ static int env_start(env *e) {
     weft_wg_init(&e->served);
     return test_go_wg(&e->served, serve, e);
 }
+
+static int env_start(env *e) { return env_start_window(e, 50); }
 
 static void env_stop(env *e) {
     weft_http_server_stop(e->srv);
@@ -475,10 +480,14 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
     free(e);
 }
 
-/* A viewer that reads nothing while every device changes at every tick:
- * once its updates pass live.queue_kb (and the kernel's socket buffers are
- * full) it is closed with 1008 "send queue full"; a viewer that reads keeps
- * its socket, and the server goes on. */
+/* A viewer that falls behind: it reads nothing while half the devices (A)
+ * change at every window, so its queue (live.queue_kb, 64 here) drops its
+ * oldest updates once the kernel's socket buffers are full. It is not
+ * closed: the feed sends it the snapshot again (a resync, the newest state
+ * of every device). The other half (B) then moves once, in an update that
+ * the queue drops in turn, and only a later resync can carry it. When the
+ * viewer reads again, merging what it got by device id gives every device's
+ * newest position; a viewer that reads all along keeps its socket too. */
 typedef struct reader {
     weft_ws *ws;
     _Atomic int stop, msgs;
@@ -498,10 +507,45 @@ static void read_task(void *arg) {
     weft_wg_done(&r->wg);
 }
 
-TEST(live_socket_reader_that_falls_behind_gets_1008) {
+/* A device moved to lat (a fix of its own making) and told to the feed. */
+static void move(fleet *f, live_device *d, double lat, int ignition) {
+    live_lock(d);
+    d->st.has_fix = 1;
+    d->st.fix_ms = d->st.server_ms = fleet_now_ms();
+    d->st.lat = lat, d->st.lon = 16.37;
+    d->st.ignition = ignition; /* what the entry shows: the entry is sent too */
+    snprintf(d->st.protocol, sizeof d->st.protocol, "osmand");
+    live_unlock(d);
+    feed_publish(f, d, NULL, 0);
+}
+
+/* Merge an update's positions by deviceId into lat[] (devs[i]'s latest
+ * latitude). The number of positions, or -1 when the message is not a JSON
+ * object. */
+static int merge_latitudes(const weft_buf *b, live_device **devs, int n, double *lat) {
+    weft_arena a;
+    weft_arena_init(&a, 0);
+    weft_json *root = NULL;
+    int rc = weft_json_parse(b->data, b->len, &a, 0, &root, NULL);
+    const weft_json *pos = rc ? NULL : weft_json_get(root, "positions"), *p;
+    size_t k = 0;
+    for (; (p = weft_json_at(pos, k)) != NULL; k++) {
+        int64_t id;
+        double la;
+        if (weft_json_int(weft_json_get(p, "deviceId"), &id) || weft_json_double(weft_json_get(p, "latitude"), &la))
+            continue;
+        for (int i = 0; i < n; i++)
+            if (devs[i]->id == id) lat[i] = la;
+    }
+    weft_arena_free(&a);
+    return rc ? -1 : (int)k;
+}
+
+TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0); /* live.queue_kb: the default, 1 MiB */
+    ASSERT_EQ(env_start(e), 0);
+    e->f.cfg.live_queue_kb = 64; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     weft_ws *slow = admin_socket(e);
     ASSERT(slow);
@@ -510,45 +554,127 @@ TEST(live_socket_reader_that_falls_behind_gets_1008) {
     ASSERT((r->ws = admin_socket(e)) != NULL);
     weft_wg_init(&r->wg);
     ASSERT_EQ(test_go_wg(&r->wg, read_task, r), 0);
-    live_device *devs[BULK];
+    static live_device *devs[BULK];
+    static double lat[BULK];
     for (int i = 0; i < BULK; i++) {
         char uid[32];
         snprintf(uid, sizeof uid, "bulk-%03d", i);
         ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
+        lat[i] = -1;
     }
-    /* ~150 KB an update, a tick every 50 ms: 3 MB/s, past the loopback
-     * buffers and the queue in a few seconds; stop as soon as the hub found
-     * a queue full */
-    weft_hub_stats st = {0};
-    for (int t = 0; t < 600 && !st.dropped; t++) {
-        for (int i = 0; i < BULK; i++) { /* a change the device entry shows: it is sent */
-            live_lock(devs[i]);
-            devs[i]->st.ignition = t & 1;
-            live_unlock(devs[i]);
-            feed_publish(&e->f, devs[i], NULL, 0);
-        }
-        weft_sleep(50);
-        weft_hub_get_stats(e->f.hub, &st);
+    feed_stats *fs = feed_get_stats(e->f.feed);
+    enum { HALF = BULK / 2 };
+    /* ~70 KB a window for A, every 20 ms: past the loopback buffers and the
+     * queue in a few seconds; until the feed resynced the slow socket */
+    int t = 0;
+    for (; t < 1500 && !atomic_load(&fs->resyncs); t++) {
+        for (int i = 0; i < HALF; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
+        weft_sleep(20);
     }
-    ASSERT_GT(st.dropped, 0);
+    ASSERT_GT(atomic_load(&fs->resyncs), 0);
+    /* B moves once; A goes on until a resync made after that (every 2 s at
+     * most: RESYNC_MIN_MS) */
+    for (int i = HALF; i < BULK; i++) move(&e->f, devs[i], 33.5, 1);
+    int64_t after_b = atomic_load(&fs->resyncs);
+    for (int k = 0; k < 1500 && atomic_load(&fs->resyncs) == after_b; k++, t++) {
+        for (int i = 0; i < HALF; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
+        weft_sleep(20);
+    }
+    ASSERT_GT(atomic_load(&fs->resyncs), after_b);
+    /* the last state of A */
+    for (int i = 0; i < HALF; i++) move(&e->f, devs[i], 44.25, 0);
     atomic_store(&r->stop, 1);
     weft_wg_wait(&r->wg, -1);
     ASSERT_EQ(weft_ws_close_status(r->ws, NULL), 0); /* the reader is still open */
     ASSERT_GT(atomic_load(&r->msgs), 10);
+    /* the slow viewer reads again: every device's newest position arrives */
     weft_buf b;
     weft_buf_init(&b, 0);
-    int rc;
-    while ((rc = weft_ws_recv(slow, &b, weft_deadline_in(test_slack_ms(10000)))) == WEFT_WS_TEXT) {}
-    ASSERT_ERR(rc, WEFT_ECLOSED);
-    const char *why = NULL;
-    ASSERT_EQ(weft_ws_close_status(slow, &why), 1008);
-    ASSERT(why && strstr(why, "send queue full"));
+    int newest = 0;
+    while (newest < BULK && weft_ws_recv(slow, &b, weft_deadline_in(test_slack_ms(10000))) == WEFT_WS_TEXT) {
+        ASSERT(merge_latitudes(&b, devs, BULK, lat) >= 0);
+        newest = 0;
+        for (int i = 0; i < BULK; i++) newest += lat[i] == (i < HALF ? 44.25 : 33.5);
+    }
+    ASSERT_EQ(newest, BULK);
+    ASSERT_EQ(weft_ws_close_status(slow, NULL), 0); /* never closed */
+    weft_ws_close(slow, WEFT_WS_NORMAL, NULL);
     weft_ws_free(slow);
     weft_ws_close(r->ws, WEFT_WS_NORMAL, NULL);
     weft_ws_free(r->ws);
     free(r);
     weft_buf_free(&b);
     env_stop(e);
+    free(e);
+}
+
+/* When the feed sends: with a window far longer than the test (60 s), a
+ * change to an idle feed still arrives (at once: nothing was sent for a
+ * window), and so does a window whose changes fill a message
+ * (feed_full_batch devices), each device once with its latest state, the
+ * one that moved twice included. Only the order and contents are checked:
+ * the old feed, which waited for every window's end, would not deliver
+ * either before the test gives up. */
+TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start_window(e, 60000), 0);
+    ASSERT_EQ(bulk_devices(e), 0);
+    size_t full = feed_full_batch(&e->f.cfg);
+    ASSERT(full > 2 && full < BULK);
+    static live_device *devs[BULK];
+    for (int i = 0; i < BULK; i++) {
+        char uid[32];
+        snprintf(uid, sizeof uid, "bulk-%03d", i);
+        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
+    }
+    weft_ws *ws = admin_socket(e);
+    ASSERT(ws);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int64_t wait = test_slack_ms(10000); /* far under the window */
+    /* the snapshot (no device has a position yet), in pieces */
+    static int seen[BULK];
+    int distinct = 0;
+    while (distinct < BULK && next(ws, &b, wait)) {
+        ASSERT(!strstr(b.data, "\"latitude\""));
+        for (int i = 0; i < BULK; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
+            if (strstr(b.data, want) && !seen[i]++) distinct++;
+        }
+    }
+    ASSERT_EQ(distinct, BULK);
+    /* idle: one device moves, its update is the next message, alone */
+    static double lat[BULK];
+    for (int i = 0; i < BULK; i++) lat[i] = -1;
+    move(&e->f, devs[0], 21.5, 1);
+    ASSERT(next(ws, &b, wait));
+    ASSERT_EQ(merge_latitudes(&b, devs, BULK, lat), 1);
+    ASSERT(lat[0] == 21.5);
+    for (int i = 1; i < BULK; i++) ASSERT(lat[i] == -1);
+    /* a busy window: device 1 twice, then devices 2..full once: the
+     * window holds `full` devices and goes out, device 1 only with 22.5 */
+    move(&e->f, devs[1], 22.0, 1);
+    move(&e->f, devs[1], 22.5, 1);
+    for (size_t i = 2; i <= full; i++) move(&e->f, devs[i], 30.0, 1);
+    int got = 0, positions = 0;
+    while (got < (int)full && next(ws, &b, wait)) {
+        int n = merge_latitudes(&b, devs, BULK, lat);
+        ASSERT_GT(n, 0);
+        positions += n;
+        got = 0;
+        for (int i = 1; i < BULK; i++) got += lat[i] != -1;
+    }
+    ASSERT_EQ(got, (int)full);
+    ASSERT_EQ(positions, (int)full); /* each device once: coalesced */
+    ASSERT(lat[0] == 21.5);
+    ASSERT(lat[1] == 22.5);
+    for (size_t i = 2; i <= full; i++) ASSERT(lat[i] == 30.0);
+    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(ws);
+    weft_buf_free(&b);
+    env_stop(e); /* the feed task stops without waiting for its window */
     free(e);
 }
 

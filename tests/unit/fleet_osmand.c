@@ -255,6 +255,22 @@ TEST_PLAIN(isotime_formats) {
         ASSERT_EQ(fleet_time_parse(weft_str_c(out), &ms), 0);
         ASSERT_EQ(ms, t);
     }
+    /* the digit-by-digit text is snprintf's, byte for byte: every
+     * millisecond digit, hour, minute and second, and years from 0000 to
+     * 9999 (beyond, the snprintf fallback) */
+    for (int64_t t = -62167219200000LL; t < 253402300800000LL + 86400000LL * 400; t += 7777777777LL + 1) {
+        int64_t secs = t >= 0 ? t / 1000 : -((-t + 999) / 1000);
+        int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400), sod = secs - days * 86400;
+        int64_t y;
+        unsigned m, d;
+        weft_civil_from_days(days, &y, &m, &d);
+        char want[48];
+        snprintf(want, sizeof want, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, m, d, (int)(sod / 3600),
+                 (int)(sod / 60 % 60), (int)(sod % 60), (int)(t - secs * 1000));
+        size_t n = fleet_time_format(out, t);
+        ASSERT_EQ(n, strlen(want));
+        ASSERT_STREQ(out, want);
+    }
 }
 
 /* osmand_number's fast path must read every string exactly as the strtod

@@ -21,10 +21,12 @@
 typedef struct got {
     int n;
     int64_t ms[8];
+    int64_t server_ms; /* the last position's */
 } got;
 
-static void collect(void *ud, int64_t ms) {
+static void collect(void *ud, int64_t ms, int64_t server_ms) {
     got *g = ud;
+    g->server_ms = server_ms;
     if (g->n < 8) g->ms[g->n] = ms;
     g->n++;
 }
@@ -48,6 +50,17 @@ TEST_PLAIN(watch_scan_fleet_message) {
     ASSERT_EQ(g.n, 2);
     ASSERT_EQ(g.ms[0], 1796566230123LL);
     ASSERT_EQ(g.ms[1], 1796566231000LL);
+    ASSERT_EQ(g.server_ms, -1); /* none given */
+    /* serverTime, where fleet puts it (before fixTime) or after it */
+    ASSERT_EQ(scan("{\"positions\":[{\"serverTime\":\"2026-12-06T14:10:30.150Z\",\"fixTime\":\"2026-12-06T14:10:30.123Z\"}]}",
+                   &g, &why), 1);
+    ASSERT_EQ(g.ms[0], 1796566230123LL);
+    ASSERT_EQ(g.server_ms, 1796566230150LL);
+    ASSERT_EQ(scan("{\"positions\":[{\"fixTime\":1765030230123,\"serverTime\":1765030230129}]}", &g, &why), 1);
+    ASSERT_EQ(g.server_ms, 1765030230129LL);
+    /* one that is not a time is refused, like a bad fixTime */
+    ASSERT_ERR(scan("{\"positions\":[{\"fixTime\":1765030230123,\"serverTime\":\"soon\"}]}", &g, &why), WEFT_EPARSE);
+    ASSERT(why && strstr(why, "serverTime"));
 }
 
 TEST_PLAIN(watch_scan_arena_message) {
