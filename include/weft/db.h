@@ -216,6 +216,10 @@ typedef struct weft_sqlite_config {
      * bytes of the file are memory-mapped (no pread and copy per page).
      * 0: SQLite's default (off in Debian's build); -1: off. */
     int64_t mmap_bytes;
+    /* 1: a commit's WAL frames go to the file in one pwrite instead of two
+     * per page (src/db/sqlite_wal.c), written before the commit is visible
+     * and before any read, sync or checkpoint of the WAL. */
+    int wal_write_gather;
 } weft_sqlite_config;
 
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err);

@@ -200,6 +200,7 @@ struct weft_sqlite {
     int stmt_cache;
     int64_t max_result;
     int64_t mmap_bytes; /* > 0: PRAGMA mmap_size on every connection */
+    const char *vfs;    /* NULL: the default; wal_write_gather: sqlite_wal.c's */
     conn *conns; /* [0] writer, [1..nreaders] readers */
     _Atomic unsigned rr;
     _Atomic uint64_t tx_task; /* id of the task holding the writer's transaction */
@@ -699,7 +700,7 @@ static int conn_open(conn *c, weft_db_err *err) {
     weft_sqlite *db = c->db;
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
                 (c->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    int s = sqlite3_open_v2(db->path, &c->h, flags, NULL);
+    int s = sqlite3_open_v2(db->path, &c->h, flags, db->vfs);
     int rc = 0;
     if (s != SQLITE_OK) {
         rc = s == SQLITE_NOMEM ? WEFT_ENOMEM : WEFT_ENOTCONN;
@@ -1265,6 +1266,7 @@ int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_e
     db->busy_ms = cfg->busy_timeout_ms ? cfg->busy_timeout_ms : DEFAULT_BUSY_MS;
     db->stmt_cache = cfg->stmt_cache ? cfg->stmt_cache : DEFAULT_STMT_CACHE;
     db->mmap_bytes = cfg->mmap_bytes;
+    if (cfg->wal_write_gather && !(db->vfs = weft__sqlite_wal_gather_vfs())) goto nomem;
     db->max_result = cfg->max_result_bytes ? cfg->max_result_bytes : DEFAULT_MAX_RESULT;
     size_t nroutes = pow2_at_least((size_t)db->stmt_cache * 4);
     if (nroutes < 64) nroutes = 64;
