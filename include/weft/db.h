@@ -206,6 +206,10 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st);
 typedef struct weft_sqlite weft_sqlite;
 typedef struct weft_sqlite_tx weft_sqlite_tx;
 
+/* The first weft_sqlite_open also raises SQLite's process-wide statement
+ * journal spill threshold to 4 MB (SQLITE_CONFIG_STMTJRNL_SPILL; unless the
+ * program used SQLite before): multi-row writes inside a transaction keep
+ * their statement journal in memory instead of a temporary file. */
 typedef struct weft_sqlite_config {
     const char *path;        /* file name; ":memory:" is refused (not shareable) */
     int readers;             /* read-only connections; default 2 */

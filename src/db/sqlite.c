@@ -1245,7 +1245,19 @@ static int is_memory_path(const char *p) {
            (strncmp(p, "file:", 5) == 0 && strstr(p, "mode=memory") != NULL);
 }
 
+/* Process-wide, before SQLite's first use (after it, sqlite3_config fails
+ * and the default stays): a statement journal (the copy of each page a
+ * statement changes, kept while a statement inside a transaction may still
+ * abort) stays in memory up to STMT_JOURNAL_SPILL bytes instead of 64 KB.
+ * At 64 KB a multi-row INSERT whose rows land on many index pages went to
+ * a temporary file every time (fleet's group commit: about a third of the
+ * bytes its writer wrote). Bounded: past this it still spills to disk. */
+#define STMT_JOURNAL_SPILL (4 << 20)
+static void sqlite_global_config(void) { (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL); }
+
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_config);
     if (out) *out = NULL;
     if (!out || !cfg || !cfg->path || cfg->readers < 0 || cfg->readers > MAX_READERS ||
         cfg->busy_timeout_ms < 0 || cfg->stmt_cache < 0 || cfg->max_result_bytes < 0) {
