@@ -37,6 +37,8 @@
 # BASELINE_BIN a third server, "baseline", runs that binary on a copy of the
 # same database (an A/B of a change's report cost).
 #
+# LABEL="busy machine" puts that label in the result files (how to read them).
+#
 # PHASES=memory (not in the default): bench/tools/fleet_memory.py, the
 # memory per device at MEM_DEVICES (100,000; QUICK=1: 10,000) devices seeded
 # with a position each, then after each has sent a fix (the writer's motion

@@ -56,6 +56,8 @@ int api_metrics(weft_http_ctx *c, void *ud) {
     cum += L(ws->commit_us_bucket[7]);
     weft_buf_printf(b, "fleet_commit_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n", cum);
     weft_buf_printf(b, "fleet_commit_seconds_sum %.6f\nfleet_commit_seconds_count %" PRId64 "\n", L(ws->commit_us_sum) / 1e6, L(ws->commits));
+    weft_buf_printf(b, "# HELP fleet_syncs_total Disk syncs after group commits (one covers every commit before it).\n# TYPE fleet_syncs_total counter\nfleet_syncs_total %" PRId64 "\n", L(ws->syncs));
+    weft_buf_printf(b, "# HELP fleet_sync_seconds_total Time spent in those syncs.\n# TYPE fleet_sync_seconds_total counter\nfleet_sync_seconds_total %.6f\n", L(ws->sync_us_sum) / 1e6);
     weft_buf_printf(b, "# HELP fleet_commit_queue Requests waiting for the writer.\n# TYPE fleet_commit_queue gauge\nfleet_commit_queue %" PRId64 "\n", L(ws->queued));
     if (f->feed) {
         feed_stats *fs = feed_get_stats(f->feed);

@@ -24,12 +24,17 @@ void motion_chunk_from_row(motion_chunk *c, const weft_db_rows *r, int i) {
 }
 
 /* Does s[0..n) contain the NUL-terminated pat (ASCII case folded unless
- * exact)? pat starts with a character that has no case ('"'): the scan
- * jumps between its occurrences with memchr. */
+ * exact)? pat starts with a character that has no case ('"') and goes on
+ * with a letter: the scan jumps between occurrences of the first with
+ * memchr and compares the rest only where the letter follows (a Teltonika
+ * fix's attributes have a quote on each side of every key, and a
+ * strncasecmp at each was the larger part of this scan in perf). */
 static int contains(const char *s, size_t n, const char *pat, int exact) {
     size_t m = strlen(pat);
+    unsigned char second = (unsigned char)(pat[1] | 0x20);
     for (const char *p = s, *end = s + n; (size_t)(end - p) >= m; p++) {
         if (!(p = memchr(p, pat[0], (size_t)(end - p) - m + 1))) return 0;
+        if (((unsigned char)p[1] | 0x20) != second) continue;
         if (exact ? memcmp(p + 1, pat + 1, m - 1) == 0 : strncasecmp(p + 1, pat + 1, m - 1) == 0) return 1;
     }
     return 0;

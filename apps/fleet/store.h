@@ -51,7 +51,19 @@ int store_tx_query(store_tx *tx, const char *sql, const weft_db_arg *args, int n
                    weft_db_rows **rows, weft_db_err *err, int64_t deadline);
 int store_tx_exec(store_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
                   int64_t *affected, weft_db_err *err, int64_t deadline);
+/* COMMIT, durable when it returns 0 (SQLite: followed by store_sync). */
 int store_commit(store_tx *tx, weft_db_err *err, int64_t deadline);
+/* COMMIT without waiting for the disk on SQLite (PostgreSQL: as store_commit):
+ * visible to readers, not yet durable. The caller calls store_sync before
+ * it tells anyone the rows are stored (writer.c). */
+int store_commit_nosync(store_tx *tx, weft_db_err *err, int64_t deadline);
+/* Make every commit that returned before this call durable: SQLite syncs
+ * the WAL file (fdatasync, on the blocking pool; suspends); PostgreSQL
+ * returns 0 (its commits are durable). 0 or a negative code. store_exec, a
+ * writing store_query and store_commit call it themselves. */
+int store_sync(store *s);
+/* Tests: hook() runs before each SQLite sync; a negative return fails it. */
+void store_set_sync_hook(store *s, int (*hook)(void));
 /* "<head>($1,...,$cols),(...)...<tail>": a multi-row INSERT of rows rows
  * (head ends with "VALUES "). Heap text for the caller to free; NULL when
  * out of memory. */

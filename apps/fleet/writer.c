@@ -26,6 +26,7 @@ typedef struct req {
 struct writer {
     store *s;
     weft_chan *q; /* req* */
+    weft_chan *synq; /* req*: committed, waiting for the disk (syncer_task) */
     int linger_ms, max_rows;
     weft_wg stopped;
     writer_stats st;
@@ -183,8 +184,45 @@ static int write_batch(writer *w, req **batch, int n, weft_db_err *err) {
         motion_map_reset(w->motion); /* it counted rows that are not there */
         return rc;
     }
-    if ((rc = store_commit(tx, err, dl)) < 0) motion_map_reset(w->motion);
+    if ((rc = store_commit_nosync(tx, err, dl)) < 0) motion_map_reset(w->motion);
     return rc;
+}
+
+static void complete(req *r, int rc, const weft_db_err *err) {
+    r->rc = rc;
+    r->err = *err;
+    weft_sem_release(&r->done, 1);
+    unref(r);
+}
+
+/* Committed requests wait here for the disk: one store_sync (fdatasync of
+ * the WAL, on the blocking pool) for everything committed before it started,
+ * then they complete. Meanwhile the writer task writes and commits the next
+ * batch: the SQLite thread no longer idles through each fsync, and neither
+ * does the worker while all connections wait for one (the "commit stall"). */
+static void syncer_task(void *arg) {
+    writer *w = arg;
+    req *batch[4096];
+    for (;;) {
+        req *r;
+        if (weft_chan_recv(w->synq, &r, -1) < 0) break; /* closed and drained */
+        int n = 0;
+        batch[n++] = r;
+        while (n < 4096 && weft_chan_recv(w->synq, &r, 0) == 0) batch[n++] = r;
+        int64_t t0 = weft_now_ns();
+        weft_db_err err;
+        memset(&err, 0, sizeof err);
+        int rc = store_sync(w->s);
+        if (rc < 0) { /* committed, but not known to be on disk: not acknowledged */
+            snprintf(err.msg, sizeof err.msg, "sync: %s", weft_strerror(rc));
+            err.code = rc;
+            atomic_fetch_add(&w->st.failures, 1);
+        }
+        atomic_fetch_add(&w->st.syncs, 1);
+        atomic_fetch_add(&w->st.sync_us_sum, (weft_now_ns() - t0) / 1000);
+        for (int i = 0; i < n; i++) complete(batch[i], rc, &err);
+    }
+    weft_wg_done(&w->stopped);
 }
 
 static void writer_task(void *arg) {
@@ -214,12 +252,12 @@ static void writer_task(void *arg) {
         int64_t mb = atomic_load(&w->st.max_batch);
         while (rows > mb && !atomic_compare_exchange_weak(&w->st.max_batch, &mb, rows)) {}
         for (int i = 0; i < n; i++) {
-            batch[i]->rc = rc;
-            batch[i]->err = err;
-            weft_sem_release(&batch[i]->done, 1);
-            unref(batch[i]);
+            /* a failed batch completes now; a committed one after its sync
+             * (a closed synq cannot happen here: only this task closes it) */
+            if (rc < 0 || weft_chan_send(w->synq, &batch[i], -1) < 0) complete(batch[i], rc < 0 ? rc : WEFT_ESHUTDOWN, &err);
         }
     }
+    weft_chan_close(w->synq);
     weft_wg_done(&w->stopped);
 }
 
@@ -232,14 +270,28 @@ writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
     w->linger_ms = linger_ms;
     w->max_rows = max_rows;
     w->q = weft_chan_new(sizeof(req *), 8192, NULL);
-    int ok = w->q && w->motion;
+    w->synq = weft_chan_new(sizeof(req *), 8192, NULL);
+    int ok = w->q && w->synq && w->motion;
+    /* SQLite: OR IGNORE instead of ON CONFLICT ... DO NOTHING. A statement of
+     * many rows that could abort half-way (a NOT NULL column's default
+     * ABORT) keeps a statement journal, a copy of every page it changes:
+     * past 64 KB SQLite writes it to a temporary file, and that was half the
+     * bytes the writer wrote a fix (strace: 10 KB of 18 on OsmAnd). With OR
+     * IGNORE no row can abort the statement, so it keeps none. The writer
+     * binds no NULL to a NOT NULL column, so only the duplicates are
+     * skipped, as with DO NOTHING; an event row skipped would show as fewer
+     * ids than rows and fail the batch (below). */
+    const char *pos_head = w->pg ? "INSERT INTO positions" : "INSERT OR IGNORE INTO positions";
+    const char *ev_head = w->pg ? "INSERT INTO events" : "INSERT OR IGNORE INTO events";
+    char head[256];
     for (int i = 0; i < 4; i++) {
-        w->pos_sql[i] = store_insert_sql("INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, "
-                                   "longitude, speed, course, altitude, accuracy, valid, attributes) VALUES ",
-                                   POS_COLS, STORE_CHUNK[i], " ON CONFLICT (device_id, fix_time) DO NOTHING");
-        w->ev_sql[i] = store_insert_sql("INSERT INTO events (device_id, type, event_time, server_time, latitude, "
-                                  "longitude, geofence_id, attributes) VALUES ",
-                                  EV_COLS, STORE_CHUNK[i], " RETURNING id");
+        snprintf(head, sizeof head, "%s (device_id, protocol, fix_time, server_time, latitude, longitude, speed, "
+                                    "course, altitude, accuracy, valid, attributes) VALUES ", pos_head);
+        w->pos_sql[i] = store_insert_sql(head, POS_COLS, STORE_CHUNK[i],
+                                         w->pg ? " ON CONFLICT (device_id, fix_time) DO NOTHING" : "");
+        snprintf(head, sizeof head, "%s (device_id, type, event_time, server_time, latitude, longitude, "
+                                    "geofence_id, attributes) VALUES ", ev_head);
+        w->ev_sql[i] = store_insert_sql(head, EV_COLS, STORE_CHUNK[i], " RETURNING id");
         ok = ok && w->pos_sql[i] && w->ev_sql[i];
     }
     if (!ok) {
@@ -247,9 +299,17 @@ writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
         return NULL;
     }
     weft_wg_init(&w->stopped);
-    weft_wg_add(&w->stopped, 1);
+    weft_wg_add(&w->stopped, 2);
+    weft_task_opts so = {.name = "fleet-syncer", .stack_size = 128 * 1024}; /* its batch array */
+    if (weft_go_opts(syncer_task, w, &so) < 0) {
+        weft_wg_add(&w->stopped, -2);
+        weft_chan_free(w->synq), w->synq = NULL;
+        writer_stop(w);
+        return NULL;
+    }
     weft_task_opts o = {.name = "fleet-writer", .stack_size = 256 * 1024}; /* batch and argument arrays */
     if (weft_go_opts(writer_task, w, &o) < 0) {
+        weft_chan_close(w->synq);
         weft_wg_done(&w->stopped);
         writer_stop(w);
         return NULL;
@@ -264,6 +324,7 @@ void writer_stop(writer *w) {
         weft_wg_wait(&w->stopped, -1);
         weft_chan_free(w->q);
     }
+    if (w->synq) weft_chan_free(w->synq);
     for (int i = 0; i < 4; i++) free(w->pos_sql[i]), free(w->ev_sql[i]);
     motion_map_free(w->motion);
     free(w);

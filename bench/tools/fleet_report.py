@@ -23,6 +23,8 @@ def main():
         "sqlite": sh("sqlite3 --version | cut -d' ' -f1"),
         "gcc": sh("gcc -dumpfullversion"),
     }
+    if os.environ.get("LABEL"):  # e.g. LABEL="busy machine": how to read the figures
+        meta = {"label": os.environ["LABEL"], **meta}
     summary = {}
     for w in sorted({r["workload"] for r in rows}):
         rs = [r for r in rows if r["workload"] == w]

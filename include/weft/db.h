@@ -206,6 +206,10 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st);
 typedef struct weft_sqlite weft_sqlite;
 typedef struct weft_sqlite_tx weft_sqlite_tx;
 
+/* The first weft_sqlite_open also raises SQLite's process-wide statement
+ * journal spill threshold to 4 MB (SQLITE_CONFIG_STMTJRNL_SPILL; unless the
+ * program used SQLite before): multi-row writes inside a transaction keep
+ * their statement journal in memory instead of a temporary file. */
 typedef struct weft_sqlite_config {
     const char *path;        /* file name; ":memory:" is refused (not shareable) */
     int readers;             /* read-only connections; default 2 */
@@ -216,6 +220,10 @@ typedef struct weft_sqlite_config {
      * bytes of the file are memory-mapped (no pread and copy per page).
      * 0: SQLite's default (off in Debian's build); -1: off. */
     int64_t mmap_bytes;
+    /* 1: a commit's WAL frames go to the file in one pwrite instead of two
+     * per page (src/db/sqlite_wal.c), written before the commit is visible
+     * and before any read, sync or checkpoint of the WAL. */
+    int wal_write_gather;
 } weft_sqlite_config;
 
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err);

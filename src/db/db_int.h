@@ -85,4 +85,8 @@ int weft__db_parse_time(const char *s, size_t n, int64_t *us);
 /* The same form, in UTC ("...+00"), into buf (>= 40 bytes). Length. */
 int weft__db_format_time(int64_t us, char *buf);
 
+/* sqlite_wal.c: the name of the VFS that gathers a commit's WAL writes into
+ * one pwrite (registered on first call), or NULL if it could not be. */
+const char *weft__sqlite_wal_gather_vfs(void);
+
 #endif

@@ -200,6 +200,7 @@ struct weft_sqlite {
     int stmt_cache;
     int64_t max_result;
     int64_t mmap_bytes; /* > 0: PRAGMA mmap_size on every connection */
+    const char *vfs;    /* NULL: the default; wal_write_gather: sqlite_wal.c's */
     conn *conns; /* [0] writer, [1..nreaders] readers */
     _Atomic unsigned rr;
     _Atomic uint64_t tx_task; /* id of the task holding the writer's transaction */
@@ -699,7 +700,7 @@ static int conn_open(conn *c, weft_db_err *err) {
     weft_sqlite *db = c->db;
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
                 (c->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    int s = sqlite3_open_v2(db->path, &c->h, flags, NULL);
+    int s = sqlite3_open_v2(db->path, &c->h, flags, db->vfs);
     int rc = 0;
     if (s != SQLITE_OK) {
         rc = s == SQLITE_NOMEM ? WEFT_ENOMEM : WEFT_ENOTCONN;
@@ -1244,7 +1245,19 @@ static int is_memory_path(const char *p) {
            (strncmp(p, "file:", 5) == 0 && strstr(p, "mode=memory") != NULL);
 }
 
+/* Process-wide, before SQLite's first use (after it, sqlite3_config fails
+ * and the default stays): a statement journal (the copy of each page a
+ * statement changes, kept while a statement inside a transaction may still
+ * abort) stays in memory up to STMT_JOURNAL_SPILL bytes instead of 64 KB.
+ * At 64 KB a multi-row INSERT whose rows land on many index pages went to
+ * a temporary file every time (fleet's group commit: about a third of the
+ * bytes its writer wrote). Bounded: past this it still spills to disk. */
+#define STMT_JOURNAL_SPILL (4 << 20)
+static void sqlite_global_config(void) { (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL); }
+
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_config);
     if (out) *out = NULL;
     if (!out || !cfg || !cfg->path || cfg->readers < 0 || cfg->readers > MAX_READERS ||
         cfg->busy_timeout_ms < 0 || cfg->stmt_cache < 0 || cfg->max_result_bytes < 0) {
@@ -1265,6 +1278,7 @@ int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_e
     db->busy_ms = cfg->busy_timeout_ms ? cfg->busy_timeout_ms : DEFAULT_BUSY_MS;
     db->stmt_cache = cfg->stmt_cache ? cfg->stmt_cache : DEFAULT_STMT_CACHE;
     db->mmap_bytes = cfg->mmap_bytes;
+    if (cfg->wal_write_gather && !(db->vfs = weft__sqlite_wal_gather_vfs())) goto nomem;
     db->max_result = cfg->max_result_bytes ? cfg->max_result_bytes : DEFAULT_MAX_RESULT;
     size_t nroutes = pow2_at_least((size_t)db->stmt_cache * 4);
     if (nroutes < 64) nroutes = 64;

@@ -1608,6 +1608,7 @@ TEST_PLAIN(motion_ign_of_reads_like_the_sql) {
     struct { const char *a; int lite, pg; } t[] = {
         {"{\"ignition\":true}", 1, 1},
         {"{\"a\":1,\"Ignition\":TRUE}", 1, -1},
+        {"{\"i\":1,\"ig\":\"Ig\",\"IGN\":2,\"ignition\":true}", 1, 1}, /* near misses first */
         {"{\"ignition\":false,\"ignition\":true}", 1, 1}, /* true is looked for first */
         {"{\"ignition\":false}", 0, 0},
         {"{\"x\":\"\\\"ignition\\\":true\"}", -1, -1}, /* inside a string: \" is no match */

@@ -459,6 +459,52 @@ TEST(many_connections_group_commit) {
     free(e);
 }
 
+/* An acknowledgement waits for the disk: the writer commits without fsync
+ * (synchronous=NORMAL) and a second task syncs the WAL before anything is
+ * acknowledged. With the sync failing, a packet gets no ack (its rows may
+ * be committed, but they are not known to be durable); once the sync works
+ * the device's resend is acknowledged, stored once, and every ack came
+ * after a sync that started after its commit. */
+static _Atomic int sync_fail, sync_calls;
+static int sync_hook(void) {
+    atomic_fetch_add(&sync_calls, 1);
+    return atomic_load(&sync_fail) ? WEFT_EIO : 0;
+}
+
+TEST(ack_only_after_sync) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e, 0), 0);
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "356307042441099", "Truck 99", 0, NULL, &err), 0);
+    store_set_sync_hook(e->f.db, sync_hook);
+    atomic_store(&sync_fail, 1);
+    uint8_t yes = 9;
+    int fd = tlt_connect(e, "356307042441099", &yes);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(yes, 1);
+    int64_t t0 = fleet_now_ms() - 3600000;
+    fleet_fix fx[10];
+    for (int i = 0; i < 10; i++) fx[i] = mkfix(t0 + i * 1000, 52.5 + i * 1e-4, 13.4, 20);
+    int calls0 = atomic_load(&sync_calls);
+    ASSERT(tlt_send(fd, fx, 10, 3000) < 0); /* no ack: the connection is closed instead */
+    ASSERT(atomic_load(&sync_calls) > calls0);
+    weft_close(fd);
+    writer_stats *ws = writer_get_stats(e->f.w);
+    ASSERT(atomic_load(&ws->failures) >= 1);
+    atomic_store(&sync_fail, 0);
+    fd = tlt_connect(e, "356307042441099", &yes);
+    ASSERT(fd >= 0);
+    int64_t syncs0 = atomic_load(&ws->syncs);
+    ASSERT_EQ(tlt_send(fd, fx, 10, 5000), 10);
+    ASSERT(atomic_load(&ws->syncs) > syncs0);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 10);
+    weft_close(fd);
+    store_set_sync_hook(e->f.db, NULL);
+    env_stop(e);
+    free(e);
+}
+
 /* Retention deletes old rows in small batches and keeps the rest; the
  * offline sweep turns a silent device offline once, with an event. */
 TEST(retention_and_offline_sweep) {

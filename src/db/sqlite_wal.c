@@ -1,0 +1,209 @@
+/*
+ * sqlite_wal.c — a VFS over SQLite's default one that gathers a commit's
+ * WAL writes into one pwrite (weft_sqlite_config.wal_write_gather).
+ *
+ * SQLite appends a commit to the WAL as frames, each written with two
+ * pwrites: its 24-byte header, then the page. A commit of many small rows
+ * scattered over an index (a fix from each of many devices) writes a few
+ * frames a row, so those syscalls were a large part of the writer's kernel
+ * time. This VFS wraps only files opened as WAL (SQLITE_OPEN_WAL); every
+ * other file is the default VFS's own object, untouched.
+ *
+ * A WAL file keeps the bytes written at consecutive offsets in a buffer and
+ * writes them with one pwrite:
+ *  - after the page that follows a commit frame's header (a header whose
+ *    "database size after commit" field is not 0): SQLite publishes the
+ *    commit to readers (the wal-index header) only after its frames are
+ *    written, so they are in the file before anyone can look for them, and a
+ *    failed pwrite is the commit's error, as it would have been;
+ *  - before any other use of the file: a write elsewhere, a read (SQLite
+ *    reads back its own frames, checkpoints read the WAL), a sync, a size,
+ *    a truncate, a file control, a close;
+ *  - when the next write would not fit in WAL_GATHER_MAX bytes.
+ * Frames not yet written belong to a transaction that has not committed, so
+ * a crash loses nothing that a crash without this VFS keeps.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+/* The default VFS writes at most 0x1ffff bytes a call (it masks the
+ * length to that), so a gathered write stays under 128 KB. */
+#define WAL_GATHER_MAX (124 << 10)
+
+typedef struct wal_file {
+    sqlite3_file base; /* pMethods = &wal_io */
+    char *buf; /* WAL_GATHER_MAX bytes */
+    int len;
+    sqlite3_int64 off; /* file offset of buf[0] */
+    int commit_next;   /* the last write was a commit frame's header */
+    sqlite3_file *real; /* the default VFS's file, in this object's tail */
+} wal_file;
+
+static sqlite3_vfs gather_vfs;
+static sqlite3_vfs *base_vfs;
+static sqlite3_io_methods wal_io;
+
+static int flush(wal_file *w) {
+    if (w->len == 0) return SQLITE_OK;
+    int rc = w->real->pMethods->xWrite(w->real, w->buf, w->len, w->off);
+    w->len = 0;
+    return rc;
+}
+
+static int w_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
+    wal_file *w = (wal_file *)f;
+    int rc = SQLITE_OK;
+    if (w->len && off != w->off + w->len && (rc = flush(w)) != SQLITE_OK) return rc;
+    if (w->len + n > WAL_GATHER_MAX && (rc = flush(w)) != SQLITE_OK) return rc;
+    if (n > WAL_GATHER_MAX) return w->real->pMethods->xWrite(w->real, p, n, off); /* as is */
+    if (w->len == 0) w->off = off;
+    memcpy(w->buf + w->len, p, (size_t)n);
+    w->len += n;
+    int commit = w->commit_next;
+    /* a frame header: page number, then the database size after a commit
+     * (0 for the frames before the last of a transaction) */
+    const unsigned char *h = p;
+    w->commit_next = n == 24 && (h[4] | h[5] | h[6] | h[7]) != 0;
+    if (commit) rc = flush(w);
+    return rc;
+}
+
+static int w_close(sqlite3_file *f) {
+    wal_file *w = (wal_file *)f;
+    int rc = flush(w);
+    int rc2 = w->real->pMethods->xClose(w->real);
+    free(w->buf);
+    w->buf = NULL;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+/* Everything else: write what is gathered, then the default VFS's call. */
+#define FLUSHED(w, call)                                         \
+    do {                                                         \
+        int rc_ = flush(w);                                      \
+        return rc_ != SQLITE_OK ? rc_ : (call);                  \
+    } while (0)
+
+static int w_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off) {
+    wal_file *w = (wal_file *)f;
+    FLUSHED(w, w->real->pMethods->xRead(w->real, p, n, off));
+}
+static int w_truncate(sqlite3_file *f, sqlite3_int64 size) {
+    wal_file *w = (wal_file *)f;
+    FLUSHED(w, w->real->pMethods->xTruncate(w->real, size));
+}
+static int w_sync(sqlite3_file *f, int flags) {
+    wal_file *w = (wal_file *)f;
+    FLUSHED(w, w->real->pMethods->xSync(w->real, flags));
+}
+static int w_size(sqlite3_file *f, sqlite3_int64 *size) {
+    wal_file *w = (wal_file *)f;
+    FLUSHED(w, w->real->pMethods->xFileSize(w->real, size));
+}
+static int w_fcntl(sqlite3_file *f, int op, void *arg) {
+    wal_file *w = (wal_file *)f;
+    FLUSHED(w, w->real->pMethods->xFileControl(w->real, op, arg));
+}
+static int w_lock(sqlite3_file *f, int l) {
+    wal_file *w = (wal_file *)f;
+    return w->real->pMethods->xLock(w->real, l);
+}
+static int w_unlock(sqlite3_file *f, int l) {
+    wal_file *w = (wal_file *)f;
+    return w->real->pMethods->xUnlock(w->real, l);
+}
+static int w_reserved(sqlite3_file *f, int *out) {
+    wal_file *w = (wal_file *)f;
+    return w->real->pMethods->xCheckReservedLock(w->real, out);
+}
+static int w_sector(sqlite3_file *f) {
+    wal_file *w = (wal_file *)f;
+    return w->real->pMethods->xSectorSize(w->real);
+}
+static int w_devchar(sqlite3_file *f) {
+    wal_file *w = (wal_file *)f;
+    return w->real->pMethods->xDeviceCharacteristics(w->real);
+}
+
+static sqlite3_io_methods wal_io = {
+    .iVersion = 1,
+    .xClose = w_close,
+    .xRead = w_read,
+    .xWrite = w_write,
+    .xTruncate = w_truncate,
+    .xSync = w_sync,
+    .xFileSize = w_size,
+    .xLock = w_lock,
+    .xUnlock = w_unlock,
+    .xCheckReservedLock = w_reserved,
+    .xFileControl = w_fcntl,
+    .xSectorSize = w_sector,
+    .xDeviceCharacteristics = w_devchar,
+};
+
+#define REAL_OFF ((sizeof(wal_file) + 15) & ~(size_t)15)
+
+static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out) {
+    (void)vfs;
+    if (!(flags & SQLITE_OPEN_WAL)) return base_vfs->xOpen(base_vfs, name, f, flags, out);
+    wal_file *w = (wal_file *)f;
+    memset(w, 0, sizeof *w);
+    w->real = (sqlite3_file *)((char *)f + REAL_OFF);
+    int rc = base_vfs->xOpen(base_vfs, name, w->real, flags, out);
+    if (rc != SQLITE_OK) return rc; /* base left: xClose is not called */
+    if (!(w->buf = malloc(WAL_GATHER_MAX))) {
+        w->real->pMethods->xClose(w->real);
+        return SQLITE_NOMEM;
+    }
+    w->base.pMethods = &wal_io;
+    return SQLITE_OK;
+}
+
+#define PASS(name, ...) return base_vfs->name(base_vfs, __VA_ARGS__)
+static int g_delete(sqlite3_vfs *v, const char *n, int sync) { (void)v; PASS(xDelete, n, sync); }
+static int g_access(sqlite3_vfs *v, const char *n, int fl, int *out) { (void)v; PASS(xAccess, n, fl, out); }
+static int g_full(sqlite3_vfs *v, const char *n, int sz, char *out) { (void)v; PASS(xFullPathname, n, sz, out); }
+static void *g_dlopen(sqlite3_vfs *v, const char *n) { (void)v; PASS(xDlOpen, n); }
+static void g_dlerror(sqlite3_vfs *v, int n, char *m) { (void)v; base_vfs->xDlError(base_vfs, n, m); }
+static void (*g_dlsym(sqlite3_vfs *v, void *h, const char *s))(void) { (void)v; PASS(xDlSym, h, s); }
+static void g_dlclose(sqlite3_vfs *v, void *h) { (void)v; base_vfs->xDlClose(base_vfs, h); }
+static int g_random(sqlite3_vfs *v, int n, char *out) { (void)v; PASS(xRandomness, n, out); }
+static int g_sleep(sqlite3_vfs *v, int us) { (void)v; PASS(xSleep, us); }
+static int g_time(sqlite3_vfs *v, double *t) { (void)v; PASS(xCurrentTime, t); }
+static int g_lasterr(sqlite3_vfs *v, int n, char *m) { (void)v; PASS(xGetLastError, n, m); }
+static int g_time64(sqlite3_vfs *v, sqlite3_int64 *t) { (void)v; PASS(xCurrentTimeInt64, t); }
+
+static int reg_rc = SQLITE_ERROR;
+static void reg(void) {
+    if (!(base_vfs = sqlite3_vfs_find(NULL))) return;
+    gather_vfs = (sqlite3_vfs){
+        .iVersion = 2,
+        .szOsFile = (int)REAL_OFF + base_vfs->szOsFile,
+        .mxPathname = base_vfs->mxPathname,
+        .zName = "weft-wal-gather",
+        .xOpen = g_open,
+        .xDelete = g_delete,
+        .xAccess = g_access,
+        .xFullPathname = g_full,
+        .xDlOpen = g_dlopen,
+        .xDlError = g_dlerror,
+        .xDlSym = g_dlsym,
+        .xDlClose = g_dlclose,
+        .xRandomness = g_random,
+        .xSleep = g_sleep,
+        .xCurrentTime = g_time,
+        .xGetLastError = g_lasterr,
+        .xCurrentTimeInt64 = base_vfs->iVersion >= 2 ? g_time64 : NULL,
+    };
+    reg_rc = sqlite3_vfs_register(&gather_vfs, 0);
+}
+
+const char *weft__sqlite_wal_gather_vfs(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, reg);
+    return reg_rc == SQLITE_OK ? gather_vfs.zName : NULL;
+}
