@@ -9,14 +9,22 @@
  *   - senders (any task, any thread) and the writer meet in the queue under
  *     `qlock`, a pthread mutex held only for list operations, never across a
  *     suspension, so a plain thread can take it too;
- *   - the writer task exists only while the queue has something: the sender
- *     that finds it empty and no writer running spawns one; the writer takes
- *     a batch of the queue, writes it with sendmsg straight from where the
- *     bytes are (a hub message's shared frame, a queued item's payload behind
- *     a head framed on the writer's stack; only masked or compressed frames
- *     are built in a buffer), and ends when it finds the queue empty. An idle
- *     connection therefore holds no writer, no buffer and no read buffer
- *     (reads wait for readiness before taking one).
+ *   - the writer task exists while the queue has something and for a short
+ *     while after (WRITER_LINGER_MS): the sender that finds no writer spawns
+ *     one; the writer takes a batch of the queue, writes it with sendmsg
+ *     straight from where the bytes are (a hub message's shared frame, a
+ *     queued item's payload behind a head framed on the writer's stack; only
+ *     masked or compressed frames are built in a buffer), and when it finds
+ *     the queue empty it waits on `wake` for the next sender (a steady
+ *     stream of messages, a fan-out's, costs no task spawn and exit per
+ *     batch) and ends after WRITER_LINGER_MS without one, or at the
+ *     shutdown. An idle connection therefore holds no writer, no buffer and
+ *     no read buffer (reads wait for readiness before taking one).
+ *   - writer_running is the right to write (a writer task in a batch, or an
+ *     inline sender); writer_task says a writer task exists, writer_parked
+ *     that it waits on `wake` (then without the right: an inline send may
+ *     write meanwhile). Whoever wakes it clears writer_parked and hands it
+ *     the right; a writer that wakes still parked timed out and ends.
  *
  * Control frames (pong, ping) go to a queue of their own that the writer
  * empties first, so a pong is not stuck behind a backlog of data. The close
@@ -51,6 +59,9 @@ enum { READ_CHUNK = 16384, RECYCLE_MAX = 1024 };
  * client's masked frames, compressed ones) and freed when the connection is
  * idle (the writer's end, the keepalive tick). */
 enum { BATCH_ITEMS = 64, MAX_IOV = 2 * BATCH_ITEMS + 1, WRITE_BATCH = 256 * 1024, WBUF_KEEP = 4096 };
+/* How long a writer with nothing to write waits for the next message before
+ * it ends (and its stack goes back to the runtime). */
+enum { WRITER_LINGER_MS = 1000 };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -85,7 +96,10 @@ struct weft_ws {
     item *ctl, **ctl_tail;
     item *data, **data_tail;
     size_t queued;
-    int writer_running;
+    int writer_running; /* the right to write: a writer task's batch, or an inline send */
+    int writer_task;    /* a writer task exists (writing, or parked on wake) */
+    int writer_parked;  /* it waits on wake, without the right to write */
+    weft_sem wake;      /* a parked writer's: released by whoever hands it the right */
     int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
     int close_queued;     /* our close frame is in the queue or out */
     int close_received;   /* the peer's close frame came */
@@ -155,6 +169,7 @@ weft_ws *weft__ws_new(int role, const weft_ws_deflate_params *deflate, const wef
     ws->ctl_tail = &ws->ctl;
     ws->data_tail = &ws->data;
     weft_sem_init(&ws->done, 0);
+    weft_sem_init(&ws->wake, 0);
     ws->rnd_used = sizeof ws->rnd;
     if (deflate) {
         /* compressed once for all: only where each message starts afresh
@@ -307,6 +322,17 @@ static void unref(weft_ws *ws) {
     free(ws);
 }
 
+/* Under qlock, once the connection is closed: a parked writer (when nobody
+ * writes) is handed the right, frees what is queued and ends now rather
+ * than at the end of its linger, dropping its reference. */
+static void wake_closed_locked(weft_ws *ws) {
+    if (ws->writer_parked && !ws->writer_running) {
+        ws->writer_parked = 0;
+        ws->writer_running = 1;
+        weft_sem_release(&ws->wake, 1);
+    }
+}
+
 /* The socket is done: wake every reader and waiter (under qlock). */
 static void shut_locked(weft_ws *ws, int code, const char *why) {
     if (ws->state == ST_CLOSED) return;
@@ -317,6 +343,7 @@ static void shut_locked(weft_ws *ws, int code, const char *why) {
     }
     if (ws->fd >= 0) shutdown(ws->fd, SHUT_RDWR);
     weft_sem_release(&ws->done, 1 << 20); /* every waiter, now and later */
+    wake_closed_locked(ws);
 }
 
 static void shut(weft_ws *ws, int code, const char *why) {
@@ -522,17 +549,36 @@ static item *take_batch_locked(weft_ws *ws) {
     return batch;
 }
 
+/* Under qlock, with nothing to write: wait (unlocked) for a sender to hand
+ * over the right to write, up to WRITER_LINGER_MS. 1 with the right, 0 when
+ * the writer is to end (the lock is held again either way). */
+static int park_locked(weft_ws *ws) {
+    /* the buffer goes while we still hold the right: whoever writes next
+     * (an inline send, this writer) starts afresh */
+    if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+    ws->writer_running = 0;
+    if (ws->state == ST_CLOSED) {
+        ws->writer_task = 0;
+        return 0;
+    }
+    ws->writer_parked = 1;
+    pthread_mutex_unlock(&ws->qlock);
+    weft_sem_acquire(&ws->wake, weft_deadline_in(WRITER_LINGER_MS));
+    pthread_mutex_lock(&ws->qlock);
+    if (!ws->writer_parked) return 1; /* handed the right (a unit left by a late
+                                       * hand-over only wakes a later wait early) */
+    ws->writer_parked = 0; /* timed out: nobody may hand it over any more */
+    ws->writer_task = 0;
+    return 0;
+}
+
 static void writer(void *arg) {
     weft_ws *ws = arg;
     out_batch bb, *b = &bb; /* about 4 KiB of the writer's 64 KiB stack */
+    pthread_mutex_lock(&ws->qlock);
     for (;;) {
-        pthread_mutex_lock(&ws->qlock);
         if (!ws->ctl && !ws->data && !ws->wbuf.len) {
-            /* the buffer goes while we still are the writer: the next one
-             * (spawned as soon as writer_running is 0) starts afresh */
-            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
-            ws->writer_running = 0;
-            pthread_mutex_unlock(&ws->qlock);
+            if (park_locked(ws)) continue;
             break;
         }
         item *batch = take_batch_locked(ws);
@@ -568,14 +614,20 @@ static void writer(void *arg) {
                 (ws->fail_after_close || (ws->close_received && ws->role == WEFT_WS_SERVER)))
                 shut_locked(ws, 0, NULL);
         }
-        pthread_mutex_unlock(&ws->qlock);
     }
+    pthread_mutex_unlock(&ws->qlock);
     unref(ws);
 }
 
-/* Under qlock, as the writer (writer_running set): hand the writing over to
- * a new writer task. */
+/* Under qlock, holding the right to write: hand it to the writer task (the
+ * parked one, or a new one). */
 static int spawn_writer_locked(weft_ws *ws) {
+    if (ws->writer_parked) {
+        ws->writer_parked = 0;
+        weft_sem_release(&ws->wake, 1);
+        return 0;
+    }
+    if (ws->writer_task) return 0; /* it is between its wake and taking the lock */
     atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
     weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
     int rc = weft_go_opts(writer, ws, &o);
@@ -584,6 +636,8 @@ static int spawn_writer_locked(weft_ws *ws) {
         ws->wbuf.len = 0;
         ws->carried = 0;
         atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
+    } else {
+        ws->writer_task = 1;
     }
     return rc;
 }
@@ -647,6 +701,7 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         ws->wbuf.len = 0;
         shut_locked(ws, WEFT_WS_ABNORMAL, w < 0 ? "write failed" : "no memory to frame");
         ws->writer_running = 0; /* nothing more will be written */
+        wake_closed_locked(ws);
     } else if (ws->wbuf.len) {
         ws->carried = 1;
         *rc = spawn_writer_locked(ws);
