@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -1310,5 +1311,136 @@ TEST(ws_close_refuses_codes_that_may_not_be_sent) {
     ASSERT_ERR(weft_ws_send(ws, WEFT_WS_PING, "x", 1), WEFT_EINVAL);
     ASSERT_EQ(weft_ws_close_status(ws, NULL), 0); /* still open */
     weft_ws_free(ws);
+    weft_close(sv[1]);
+}
+
+/* ---- the long-lived writer: it waits for the next message, then ends ---------------- */
+
+/* A server connection on one end of a socket pair (sv[0] is its). */
+static weft_ws *pair_server(int sv[2]) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return NULL;
+    weft_ws *ws = weft__ws_new(WEFT_WS_SERVER, NULL, NULL);
+    if (ws && weft__ws_attach(ws, sv[0], NULL, 0)) return NULL;
+    return ws;
+}
+
+/* A hub message "m<i>" (always queued: the writer task writes it). */
+static int send_hub(weft_ws *ws, int i) {
+    char t[16];
+    int n = snprintf(t, sizeof t, "m%d", i);
+    weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_TEXT, t, (size_t)n);
+    int rc = m ? weft_ws_send_msg(ws, m, 0) : WEFT_ENOMEM;
+    if (m) weft_hub_msg_release(m);
+    return rc;
+}
+/* The same, sent by weft_ws_send (inline when nobody writes). */
+static int send_own(weft_ws *ws, int i) {
+    char t[16];
+    int n = snprintf(t, sizeof t, "m%d", i);
+    return weft_ws_send(ws, WEFT_WS_TEXT, t, (size_t)n);
+}
+
+/* Reads messages from..to-1 ("m<i>") off the peer's end, in order. */
+static int read_ms(raw_reader *rd, int from, int to) {
+    for (int i = from; i < to; i++) {
+        char want[16], got[16];
+        int n = snprintf(want, sizeof want, "m%d", i);
+        int r = raw_read_frame_r(rd, WEFT_WS_TEXT, (uint8_t *)got, sizeof got,
+                                 weft_deadline_in(test_slack_ms(5000)));
+        if (r != n || memcmp(got, want, (size_t)n)) {
+            printf("message %d: got %d bytes\n", i, r);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Milliseconds until fd is closed (the connection's last reference went:
+ * its writer ended), or -1 if it is still open after limit_ms. */
+static int64_t ms_until_closed(int fd, int64_t limit_ms) {
+    int64_t t0 = weft_now_ns();
+    while (fcntl(fd, F_GETFD) != -1) {
+        if (test_ms_since(t0) > limit_ms) return -1;
+        weft_sleep(2);
+    }
+    return test_ms_since(t0);
+}
+
+/* Queue, idle (the writer waits), queue again (the same writer wakes), an
+ * inline send while it waits, a long idle (it ends after its linger), and
+ * queue again (a new writer): every message arrives once, in order, and the
+ * counts agree. */
+TEST(ws_writer_waits_between_bursts_and_ends_when_idle) {
+    int sv[2];
+    weft_ws *ws = pair_server(sv);
+    ASSERT(ws != NULL);
+    raw_reader *rd = raw_reader_new(sv[1]);
+    for (int i = 0; i < 5; i++) ASSERT_EQ(send_hub(ws, i), 0);
+    ASSERT_EQ(read_ms(rd, 0, 5), 0);
+    weft_sleep(100); /* the writer waits */
+    ASSERT_EQ(send_own(ws, 5), 0); /* inline: the waiting writer holds no right to write */
+    ASSERT_EQ(send_hub(ws, 6), 0); /* wakes it */
+    ASSERT_EQ(send_own(ws, 7), 0);
+    ASSERT_EQ(send_hub(ws, 8), 0);
+    ASSERT_EQ(read_ms(rd, 5, 9), 0);
+    weft_sleep(1300); /* past the linger: the writer ended */
+    ASSERT_EQ(send_hub(ws, 9), 0); /* a new one */
+    ASSERT_EQ(send_own(ws, 10), 0);
+    ASSERT_EQ(read_ms(rd, 9, 11), 0);
+    weft_ws_stats st;
+    weft_ws_get_stats(ws, &st);
+    ASSERT_EQ(st.sent, 11);
+    ASSERT_EQ(st.queued, 0);
+    weft_ws_free(ws);
+    ASSERT_GE(ms_until_closed(sv[0], test_slack_ms(5000)), 0);
+    raw_reader_free(rd);
+    weft_close(sv[1]);
+}
+
+/* A connection dropped while its writer waits: the writer is woken, ends,
+ * and the socket is closed at once, not at the end of the linger (1 s). */
+TEST(ws_free_while_the_writer_waits_ends_it_at_once) {
+    int sv[2];
+    weft_ws *ws = pair_server(sv);
+    ASSERT(ws != NULL);
+    raw_reader *rd = raw_reader_new(sv[1]);
+    ASSERT_EQ(send_hub(ws, 0), 0);
+    ASSERT_EQ(read_ms(rd, 0, 1), 0);
+    weft_sleep(100);
+    weft_ws_free(ws);
+    int64_t ms = ms_until_closed(sv[0], 5000);
+    ASSERT_GE(ms, 0);
+    ASSERT_LT(ms, 500);
+    raw_reader_free(rd);
+    weft_close(sv[1]);
+}
+
+/* The server's shutdown while the writer waits: the 1001 close goes out
+ * (the writer is handed it), the peer's close ends the connection, and the
+ * socket is closed at once. */
+TEST(rfc6455_7_4_1_going_away_while_the_writer_waits) {
+    int sv[2];
+    weft_ws *ws = pair_server(sv);
+    ASSERT(ws != NULL);
+    raw_reader *rd = raw_reader_new(sv[1]);
+    ASSERT_EQ(send_hub(ws, 0), 0);
+    ASSERT_EQ(read_ms(rd, 0, 1), 0);
+    weft_sleep(100);
+    weft__ws_going_away(ws);
+    uint8_t p[64];
+    ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_GOING_AWAY);
+    uint8_t key[4] = {1, 2, 3, 4};
+    raw_send(sv[1], WEFT_WS_FIN, WEFT_WS_CLOSE, p, 2, key);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    ASSERT_ERR(weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_ECLOSED);
+    weft_buf_free(&m);
+    ASSERT_EQ(weft_ws_close_status(ws, NULL), WEFT_WS_GOING_AWAY);
+    weft_ws_free(ws);
+    int64_t ms = ms_until_closed(sv[0], 5000);
+    ASSERT_GE(ms, 0);
+    ASSERT_LT(ms, 500);
+    raw_reader_free(rd);
     weft_close(sv[1]);
 }
