@@ -9,22 +9,23 @@
  *   - senders (any task, any thread) and the writer meet in the queue under
  *     `qlock`, a spin lock held only for list operations, never across a
  *     suspension, so a plain thread can take it too;
- *   - the writer task exists while the queue has something and for a short
- *     while after (WRITER_LINGER_MS): the sender that finds no writer spawns
- *     one; the writer takes a batch of the queue, writes it with sendmsg
- *     straight from where the bytes are (a hub message's shared frame, a
- *     queued item's payload behind a head framed on the writer's stack; only
- *     masked or compressed frames are built in a buffer), and when it finds
- *     the queue empty it waits on `wake` for the next sender (a steady
- *     stream of messages, a fan-out's, costs no task spawn and exit per
- *     batch) and ends after WRITER_LINGER_MS without one, or at the
- *     shutdown. An idle connection therefore holds no writer, no buffer and
- *     no read buffer (reads wait for readiness before taking one).
+ *   - the writer task exists while the queue has something and for a while
+ *     after: the sender that finds no writer spawns one; the writer takes a
+ *     batch of the queue, writes it with sendmsg straight from where the
+ *     bytes are (a hub message's shared frame, a queued item's payload behind
+ *     a head framed on the writer's stack; only masked or compressed frames
+ *     are built in a buffer), and when it finds the queue empty it waits on
+ *     `wake` (no deadline, so no timer per wait) for the next sender: a
+ *     steady stream of messages, a fan-out's, costs no task spawn and exit
+ *     per batch. The keepalive tick retires a writer that waited through a
+ *     whole ping interval with no message sent (its ping goes inline), and a
+ *     close ends it. An idle connection therefore holds no writer, no buffer
+ *     and no read buffer (reads wait for readiness before taking one).
  *   - writer_running is the right to write (a writer task in a batch, or an
- *     inline sender); writer_task says a writer task exists, writer_parked
- *     that it waits on `wake` (then without the right: an inline send may
- *     write meanwhile). Whoever wakes it clears writer_parked and hands it
- *     the right; a writer that wakes still parked timed out and ends.
+ *     inline sender); wstate is the writer task's (W_NONE, W_ACTIVE,
+ *     W_PARKED: waiting on `wake`, without the right, so an inline send may
+ *     write meanwhile; W_HANDED: woken with the right; W_RETIRE: woken to
+ *     end). Every change is under qlock and each wake releases one unit.
  *
  * Control frames (pong, ping) go to a queue of their own that the writer
  * empties first, so a pong is not stuck behind a backlog of data. The close
@@ -60,9 +61,8 @@ enum { READ_CHUNK = 16384, RECYCLE_MAX = 1024 };
  * client's masked frames, compressed ones) and freed when the connection is
  * idle (the writer's end, the keepalive tick). */
 enum { BATCH_ITEMS = 64, MAX_IOV = 2 * BATCH_ITEMS + 1, WRITE_BATCH = 256 * 1024, WBUF_KEEP = 4096 };
-/* How long a writer with nothing to write waits for the next message before
- * it ends (and its stack goes back to the runtime). */
-enum { WRITER_LINGER_MS = 1000 };
+/* The writer task's state (wstate). */
+enum { W_NONE, W_ACTIVE, W_PARKED, W_HANDED, W_RETIRE };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -98,9 +98,9 @@ struct weft_ws {
     item *data, **data_tail;
     size_t queued;
     int writer_running; /* the right to write: a writer task's batch, or an inline send */
-    int writer_task;    /* a writer task exists (writing, or parked on wake) */
-    int writer_parked;  /* it waits on wake, without the right to write */
-    weft_sem wake;      /* a parked writer's: released by whoever hands it the right */
+    int wstate;         /* W_*: the writer task's */
+    weft_sem wake;      /* a parked writer's: one unit per W_HANDED or W_RETIRE */
+    uint64_t sent_at_tick; /* sent at the last keepalive tick: an idle writer retires */
     int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
     int close_queued;     /* our close frame is in the queue or out */
     int close_received;   /* the peer's close frame came */
@@ -342,8 +342,8 @@ static void unref(weft_ws *ws) {
  * writes) is handed the right, frees what is queued and ends now rather
  * than at the end of its linger, dropping its reference. */
 static void wake_closed_locked(weft_ws *ws) {
-    if (ws->writer_parked && !ws->writer_running) {
-        ws->writer_parked = 0;
+    if (ws->wstate == W_PARKED && !ws->writer_running) {
+        ws->wstate = W_HANDED;
         ws->writer_running = 1;
         weft_sem_release(&ws->wake, 1);
     }
@@ -566,25 +566,26 @@ static item *take_batch_locked(weft_ws *ws) {
 }
 
 /* Under qlock, with nothing to write: wait (unlocked) for a sender to hand
- * over the right to write, up to WRITER_LINGER_MS. 1 with the right, 0 when
- * the writer is to end (the lock is held again either way). */
+ * over the right to write. 1 with the right, 0 when the writer is to end
+ * (the lock is held again either way). */
 static int park_locked(weft_ws *ws) {
     /* the buffer goes while we still hold the right: whoever writes next
      * (an inline send, this writer) starts afresh */
     if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
     ws->writer_running = 0;
-    if (ws->state == ST_CLOSED) {
-        ws->writer_task = 0;
-        return 0;
+    for (;;) {
+        if (ws->state == ST_CLOSED) break;
+        ws->wstate = W_PARKED;
+        q_unlock(ws);
+        int rc = weft_sem_acquire(&ws->wake, -1);
+        q_lock(ws);
+        if (ws->wstate == W_HANDED) {
+            ws->wstate = W_ACTIVE;
+            return 1;
+        }
+        if (ws->wstate == W_RETIRE || rc) break; /* retired, or cancelled (still parked) */
     }
-    ws->writer_parked = 1;
-    q_unlock(ws);
-    weft_sem_acquire(&ws->wake, weft_deadline_in(WRITER_LINGER_MS));
-    q_lock(ws);
-    if (!ws->writer_parked) return 1; /* handed the right (a unit left by a late
-                                       * hand-over only wakes a later wait early) */
-    ws->writer_parked = 0; /* timed out: nobody may hand it over any more */
-    ws->writer_task = 0;
+    ws->wstate = W_NONE;
     return 0;
 }
 
@@ -638,12 +639,15 @@ static void writer(void *arg) {
 /* Under qlock, holding the right to write: hand it to the writer task (the
  * parked one, or a new one). */
 static int spawn_writer_locked(weft_ws *ws) {
-    if (ws->writer_parked) {
-        ws->writer_parked = 0;
+    if (ws->wstate == W_PARKED) {
+        ws->wstate = W_HANDED;
         weft_sem_release(&ws->wake, 1);
         return 0;
     }
-    if (ws->writer_task) return 0; /* it is between its wake and taking the lock */
+    if (ws->wstate == W_RETIRE) { /* woken to end but not run yet: it goes on instead */
+        ws->wstate = W_HANDED;
+        return 0;
+    }
     atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
     weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
     int rc = weft_go_opts(writer, ws, &o);
@@ -653,7 +657,7 @@ static int spawn_writer_locked(weft_ws *ws) {
         ws->carried = 0;
         atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
     } else {
-        ws->writer_task = 1;
+        ws->wstate = W_ACTIVE;
     }
     return rc;
 }
@@ -719,11 +723,11 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         ws->writer_running = 0; /* nothing more will be written */
         wake_closed_locked(ws);
     } else if (ws->wbuf.len) {
-        ws->carried = 1;
+        ws->carried = opcode < 8; /* a message (not a ping) to count once it is out */
         *rc = spawn_writer_locked(ws);
         if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
     } else {
-        ws->sent++;
+        if (opcode < 8) ws->sent++;
         if (ws->ctl || ws->data) { /* queued while we wrote: ours is out */
             if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
         } else {
@@ -895,6 +899,13 @@ int weft__ws_is_closed(weft_ws *ws) {
     return closed;
 }
 
+int weft__ws_has_writer(weft_ws *ws) {
+    q_lock(ws);
+    int has = ws->wstate != W_NONE;
+    q_unlock(ws);
+    return has;
+}
+
 int weft_ws_send(weft_ws *ws, int opcode, const void *p, size_t n) {
     return weft_ws_send_keyed(ws, opcode, 0, p, n);
 }
@@ -1014,6 +1025,26 @@ static int64_t min3(int64_t a, int64_t b, int64_t c) {
     return m;
 }
 
+/* Every ping interval, from the receiving task: a writer that waited through
+ * the whole interval with no message sent ends (its stack goes back to the
+ * runtime), an inline send's kept buffer goes, and a ping goes out, inline
+ * when nobody writes (so it does not wake the writer it just retired). */
+static void keepalive_tick(weft_ws *ws) {
+    q_lock(ws);
+    if (ws->wstate == W_PARKED && ws->sent == ws->sent_at_tick) {
+        ws->wstate = W_RETIRE;
+        weft_sem_release(&ws->wake, 1);
+    }
+    ws->sent_at_tick = ws->sent;
+    if (!ws->writer_running && ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+    q_unlock(ws);
+    int rc;
+    if (send_inline(ws, WEFT_WS_PING, "", 0, &rc)) return;
+    q_lock(ws);
+    if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PING, "", 0);
+    q_unlock(ws);
+}
+
 /* weft_ws_recv with rlock held. */
 static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
     int result = 0;
@@ -1055,11 +1086,7 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
                 break;
             }
             if (ping_at >= 0 && now >= ping_at) {
-                q_lock(ws);
-                if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PING, "", 0);
-                /* idle for a while: an inline send's kept buffer goes */
-                if (!ws->writer_running && ws->wbuf.cap) weft_buf_free(&ws->wbuf);
-                q_unlock(ws);
+                keepalive_tick(ws);
                 ws->next_ping = now + ws->cfg.ping_interval_ms;
             }
             continue;

@@ -1366,31 +1366,52 @@ static int64_t ms_until_closed(int fd, int64_t limit_ms) {
     return test_ms_since(t0);
 }
 
+/* The receiving task a connection needs for its keepalive tick. */
+static void recv_until_closed(void *arg) {
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(arg, &m, -1) > 0) {}
+    weft_buf_free(&m);
+}
+
 /* Queue, idle (the writer waits), queue again (the same writer wakes), an
- * inline send while it waits, a long idle (it ends after its linger), and
- * queue again (a new writer): every message arrives once, in order, and the
- * counts agree. */
-TEST(ws_writer_waits_between_bursts_and_ends_when_idle) {
+ * inline send while it waits, an idle ping interval and one more (the tick
+ * retires the writer; its pings go inline), queue again (a new writer):
+ * every message arrives once, in order, and the counts agree. */
+TEST(ws_writer_waits_between_bursts_and_retires_when_idle) {
     int sv[2];
-    weft_ws *ws = pair_server(sv);
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    weft_ws_config cfg = {.ping_interval_ms = 100};
+    weft_ws *ws = weft__ws_new(WEFT_WS_SERVER, NULL, &cfg);
     ASSERT(ws != NULL);
+    ASSERT_EQ(weft__ws_attach(ws, sv[0], NULL, 0), 0);
+    weft_group g;
+    weft_group_init(&g);
+    ASSERT_EQ(weft_group_go(&g, recv_until_closed, ws, "recv"), 0);
     raw_reader *rd = raw_reader_new(sv[1]);
+    ASSERT_EQ(weft__ws_has_writer(ws), 0);
     for (int i = 0; i < 5; i++) ASSERT_EQ(send_hub(ws, i), 0);
     ASSERT_EQ(read_ms(rd, 0, 5), 0);
-    weft_sleep(100); /* the writer waits */
-    ASSERT_EQ(send_own(ws, 5), 0); /* inline: the waiting writer holds no right to write */
-    ASSERT_EQ(send_hub(ws, 6), 0); /* wakes it */
+    weft_sleep(20);
+    ASSERT_EQ(weft__ws_has_writer(ws), 1); /* it waits */
+    ASSERT_EQ(send_own(ws, 5), 0);         /* inline: the waiting writer has no right to write */
+    ASSERT_EQ(send_hub(ws, 6), 0);         /* wakes it */
     ASSERT_EQ(send_own(ws, 7), 0);
     ASSERT_EQ(send_hub(ws, 8), 0);
     ASSERT_EQ(read_ms(rd, 5, 9), 0);
-    weft_sleep(1300); /* past the linger: the writer ended */
+    /* two ticks with nothing sent between them: retired */
+    int64_t t0 = weft_now_ns();
+    while (weft__ws_has_writer(ws) && test_ms_since(t0) < test_slack_ms(5000)) weft_sleep(10);
+    ASSERT_EQ(weft__ws_has_writer(ws), 0);
     ASSERT_EQ(send_hub(ws, 9), 0); /* a new one */
     ASSERT_EQ(send_own(ws, 10), 0);
-    ASSERT_EQ(read_ms(rd, 9, 11), 0);
+    ASSERT_EQ(read_ms(rd, 9, 11), 0); /* the pings in between are skipped */
     weft_ws_stats st;
     weft_ws_get_stats(ws, &st);
-    ASSERT_EQ(st.sent, 11);
+    ASSERT_EQ(st.sent, 11); /* messages only, not the pings */
     ASSERT_EQ(st.queued, 0);
+    weft__ws_abort(ws, "test over");
+    ASSERT_EQ(test_join(&g, test_slack_ms(5000)), 0);
     weft_ws_free(ws);
     ASSERT_GE(ms_until_closed(sv[0], test_slack_ms(5000)), 0);
     raw_reader_free(rd);
@@ -1398,7 +1419,8 @@ TEST(ws_writer_waits_between_bursts_and_ends_when_idle) {
 }
 
 /* A connection dropped while its writer waits: the writer is woken, ends,
- * and the socket is closed at once, not at the end of the linger (1 s). */
+ * and the socket is closed at once (not at a later tick: here there is no
+ * receiving task to tick at all). */
 TEST(ws_free_while_the_writer_waits_ends_it_at_once) {
     int sv[2];
     weft_ws *ws = pair_server(sv);
