@@ -736,6 +736,8 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
              * by the writer's end or the keepalive tick) */
             ws->writer_running = 0;
             if (ws->wbuf.cap > WBUF_KEEP) weft_buf_free(&ws->wbuf);
+            /* closed while we wrote: the waiting writer was not woken then */
+            if (ws->state == ST_CLOSED) wake_closed_locked(ws);
         }
     }
     q_unlock(ws);
