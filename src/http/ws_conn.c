@@ -9,23 +9,17 @@
  *   - senders (any task, any thread) and the writer meet in the queue under
  *     `qlock`, a spin lock held only for list operations, never across a
  *     suspension, so a plain thread can take it too;
- *   - the writer task exists while the queue has something and for a while
- *     after: the sender that finds no writer spawns one; the writer takes a
- *     batch of the queue, writes it with sendmsg straight from where the
+ *   - the writer task exists only while the queue has something: the sender
+ *     that finds it empty and no writer running spawns one; the writer takes
+ *     a batch of the queue, writes it with sendmsg straight from where the
  *     bytes are (a hub message's shared frame, a queued item's payload behind
  *     a head framed on the writer's stack; only masked or compressed frames
- *     are built in a buffer), and when it finds the queue empty it waits on
- *     `wake` (no deadline, so no timer per wait) for the next sender: a
- *     steady stream of messages, a fan-out's, costs no task spawn and exit
- *     per batch. The keepalive tick retires a writer that waited through a
- *     whole ping interval with no message sent (its ping goes inline), and a
- *     close ends it. An idle connection therefore holds no writer, no buffer
- *     and no read buffer (reads wait for readiness before taking one).
- *   - writer_running is the right to write (a writer task in a batch, or an
- *     inline sender); wstate is the writer task's (W_NONE, W_ACTIVE,
- *     W_PARKED: waiting on `wake`, without the right, so an inline send may
- *     write meanwhile; W_HANDED: woken with the right; W_RETIRE: woken to
- *     end). Every change is under qlock and each wake releases one unit.
+ *     are built in a buffer), and ends when it finds the queue empty. An idle
+ *     connection therefore holds no writer, no buffer and no read buffer
+ *     (reads wait for readiness before taking one). (A writer that waited
+ *     for the next message instead of ending was tried: no fewer
+ *     instructions per fan-out delivery than a spawn per batch, callgrind,
+ *     and a stack per active connection; see docs/ws.md.)
  *
  * Control frames (pong, ping) go to a queue of their own that the writer
  * empties first, so a pong is not stuck behind a backlog of data. The close
@@ -60,8 +54,6 @@ enum { READ_CHUNK = 16384, RECYCLE_MAX = 1024 };
  * client's masked frames, compressed ones) and freed when the connection is
  * idle (the writer's end, the keepalive tick). */
 enum { BATCH_ITEMS = 64, MAX_IOV = 2 * BATCH_ITEMS + 1, WRITE_BATCH = 256 * 1024, WBUF_KEEP = 4096 };
-/* The writer task's state (wstate). */
-enum { W_NONE, W_ACTIVE, W_PARKED, W_HANDED, W_RETIRE };
 
 /* One queued message or control frame, unframed: the writer frames it (and
  * compresses and masks it) as it goes out, in queue order, so the compressor
@@ -96,10 +88,7 @@ struct weft_ws {
     item *ctl, **ctl_tail;
     item *data, **data_tail;
     size_t queued;
-    int writer_running; /* the right to write: a writer task's batch, or an inline send */
-    int wstate;         /* W_*: the writer task's */
-    weft_sem wake;      /* a parked writer's: one unit per W_HANDED or W_RETIRE */
-    uint64_t sent_at_tick; /* sent at the last keepalive tick: an idle writer retires */
+    int writer_running; /* a writer task runs, or an inline send writes */
     int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
     int close_queued;     /* our close frame is in the queue or out */
     int close_received;   /* the peer's close frame came */
@@ -186,7 +175,6 @@ weft_ws *weft__ws_new(int role, const weft_ws_deflate_params *deflate, const wef
     ws->ctl_tail = &ws->ctl;
     ws->data_tail = &ws->data;
     weft_sem_init(&ws->done, 0);
-    weft_sem_init(&ws->wake, 0);
     ws->rnd_used = sizeof ws->rnd;
     if (deflate) {
         /* compressed once for all: only where each message starts afresh
@@ -339,17 +327,6 @@ static void unref(weft_ws *ws) {
     free(ws);
 }
 
-/* Under qlock, once the connection is closed: a parked writer (when nobody
- * writes) is handed the right, frees what is queued and ends now rather
- * than at the end of its linger, dropping its reference. */
-static void wake_closed_locked(weft_ws *ws) {
-    if (ws->wstate == W_PARKED && !ws->writer_running) {
-        ws->wstate = W_HANDED;
-        ws->writer_running = 1;
-        weft_sem_release(&ws->wake, 1);
-    }
-}
-
 /* The socket is done: wake every reader and waiter (under qlock). */
 static void shut_locked(weft_ws *ws, int code, const char *why) {
     if (ws->state == ST_CLOSED) return;
@@ -360,7 +337,6 @@ static void shut_locked(weft_ws *ws, int code, const char *why) {
     }
     if (ws->fd >= 0) shutdown(ws->fd, SHUT_RDWR);
     weft_sem_release(&ws->done, 1 << 20); /* every waiter, now and later */
-    wake_closed_locked(ws);
 }
 
 static void shut(weft_ws *ws, int code, const char *why) {
@@ -566,37 +542,16 @@ static item *take_batch_locked(weft_ws *ws) {
     return batch;
 }
 
-/* Under qlock, with nothing to write: wait (unlocked) for a sender to hand
- * over the right to write. 1 with the right, 0 when the writer is to end
- * (the lock is held again either way). */
-static int park_locked(weft_ws *ws) {
-    /* the buffer goes while we still hold the right: whoever writes next
-     * (an inline send, this writer) starts afresh */
-    if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
-    ws->writer_running = 0;
-    for (;;) {
-        if (ws->state == ST_CLOSED) break;
-        ws->wstate = W_PARKED;
-        q_unlock(ws);
-        int rc = weft_sem_acquire(&ws->wake, -1);
-        q_lock(ws);
-        if (ws->wstate == W_HANDED) {
-            ws->wstate = W_ACTIVE;
-            return 1;
-        }
-        if (ws->wstate == W_RETIRE || rc) break; /* retired, or cancelled (still parked) */
-    }
-    ws->wstate = W_NONE;
-    return 0;
-}
-
 static void writer(void *arg) {
     weft_ws *ws = arg;
     out_batch bb, *b = &bb; /* about 4 KiB of the writer's 64 KiB stack */
     q_lock(ws);
     for (;;) {
         if (!ws->ctl && !ws->data && !ws->wbuf.len) {
-            if (park_locked(ws)) continue;
+            /* the buffer goes while we still are the writer: the next one
+             * (spawned as soon as writer_running is 0) starts afresh */
+            if (ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+            ws->writer_running = 0;
             break;
         }
         item *batch = take_batch_locked(ws);
@@ -637,18 +592,9 @@ static void writer(void *arg) {
     unref(ws);
 }
 
-/* Under qlock, holding the right to write: hand it to the writer task (the
- * parked one, or a new one). */
+/* Under qlock, as the writer (writer_running set): hand the writing over to
+ * a new writer task. */
 static int spawn_writer_locked(weft_ws *ws) {
-    if (ws->wstate == W_PARKED) {
-        ws->wstate = W_HANDED;
-        weft_sem_release(&ws->wake, 1);
-        return 0;
-    }
-    if (ws->wstate == W_RETIRE) { /* woken to end but not run yet: it goes on instead */
-        ws->wstate = W_HANDED;
-        return 0;
-    }
     atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
     weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
     int rc = weft_go_opts(writer, ws, &o);
@@ -657,8 +603,6 @@ static int spawn_writer_locked(weft_ws *ws) {
         ws->wbuf.len = 0;
         ws->carried = 0;
         atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
-    } else {
-        ws->wstate = W_ACTIVE;
     }
     return rc;
 }
@@ -722,13 +666,12 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         ws->wbuf.len = 0;
         shut_locked(ws, WEFT_WS_ABNORMAL, w < 0 ? "write failed" : "no memory to frame");
         ws->writer_running = 0; /* nothing more will be written */
-        wake_closed_locked(ws);
     } else if (ws->wbuf.len) {
-        ws->carried = opcode < 8; /* a message (not a ping) to count once it is out */
+        ws->carried = 1;
         *rc = spawn_writer_locked(ws);
         if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
     } else {
-        if (opcode < 8) ws->sent++;
+        ws->sent++;
         if (ws->ctl || ws->data) { /* queued while we wrote: ours is out */
             if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
         } else {
@@ -736,8 +679,6 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
              * by the writer's end or the keepalive tick) */
             ws->writer_running = 0;
             if (ws->wbuf.cap > WBUF_KEEP) weft_buf_free(&ws->wbuf);
-            /* closed while we wrote: the waiting writer was not woken then */
-            if (ws->state == ST_CLOSED) wake_closed_locked(ws);
         }
     }
     q_unlock(ws);
@@ -904,7 +845,7 @@ int weft__ws_is_closed(weft_ws *ws) {
 
 int weft__ws_has_writer(weft_ws *ws) {
     q_lock(ws);
-    int has = ws->wstate != W_NONE;
+    int has = ws->writer_running;
     q_unlock(ws);
     return has;
 }
@@ -1028,26 +969,6 @@ static int64_t min3(int64_t a, int64_t b, int64_t c) {
     return m;
 }
 
-/* Every ping interval, from the receiving task: a writer that waited through
- * the whole interval with no message sent ends (its stack goes back to the
- * runtime), an inline send's kept buffer goes, and a ping goes out, inline
- * when nobody writes (so it does not wake the writer it just retired). */
-static void keepalive_tick(weft_ws *ws) {
-    q_lock(ws);
-    if (ws->wstate == W_PARKED && ws->sent == ws->sent_at_tick) {
-        ws->wstate = W_RETIRE;
-        weft_sem_release(&ws->wake, 1);
-    }
-    ws->sent_at_tick = ws->sent;
-    if (!ws->writer_running && ws->wbuf.cap) weft_buf_free(&ws->wbuf);
-    q_unlock(ws);
-    int rc;
-    if (send_inline(ws, WEFT_WS_PING, "", 0, &rc)) return;
-    q_lock(ws);
-    if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PING, "", 0);
-    q_unlock(ws);
-}
-
 /* weft_ws_recv with rlock held. */
 static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
     int result = 0;
@@ -1089,7 +1010,11 @@ static int recv_locked(weft_ws *ws, weft_buf *out, int64_t deadline) {
                 break;
             }
             if (ping_at >= 0 && now >= ping_at) {
-                keepalive_tick(ws);
+                q_lock(ws);
+                if (ws->state == ST_OPEN) queue_ctl_locked(ws, WEFT_WS_PING, "", 0);
+                /* idle for a while: an inline send's kept buffer goes */
+                if (!ws->writer_running && ws->wbuf.cap) weft_buf_free(&ws->wbuf);
+                q_unlock(ws);
                 ws->next_ping = now + ws->cfg.ping_interval_ms;
             }
             continue;

@@ -1314,7 +1314,7 @@ TEST(ws_close_refuses_codes_that_may_not_be_sent) {
     weft_close(sv[1]);
 }
 
-/* ---- the long-lived writer: it waits for the next message, then ends ---------------- */
+/* ---- the writer between bursts: it ends when idle, a new one takes over -------------- */
 
 /* A server connection on one end of a socket pair (sv[0] is its). */
 static weft_ws *pair_server(int sv[2]) {
@@ -1366,69 +1366,56 @@ static int64_t ms_until_closed(int fd, int64_t limit_ms) {
     return test_ms_since(t0);
 }
 
-/* The receiving task a connection needs for its keepalive tick. */
-static void recv_until_closed(void *arg) {
-    weft_buf m;
-    weft_buf_init(&m, 0);
-    while (weft_ws_recv(arg, &m, -1) > 0) {}
-    weft_buf_free(&m);
+/* Waits (bounded) until no writer runs on ws; 0 or -1. */
+static int writer_gone(weft_ws *ws) {
+    int64_t t0 = weft_now_ns();
+    while (weft__ws_has_writer(ws))
+        if (test_ms_since(t0) > test_slack_ms(5000)) return -1;
+        else weft_sleep(2);
+    return 0;
 }
 
-/* Queue, idle (the writer waits), queue again (the same writer wakes), an
- * inline send while it waits, an idle ping interval and one more (the tick
- * retires the writer; its pings go inline), queue again (a new writer):
- * every message arrives once, in order, and the counts agree. */
-TEST(ws_writer_waits_between_bursts_and_retires_when_idle) {
+/* Queue (a writer task), idle (it ends), inline sends and queued ones mixed
+ * (a new writer takes over behind an inline write), idle, queue again: every
+ * message arrives once, in order, and the counts agree. */
+TEST(ws_writer_ends_when_idle_and_a_new_one_takes_over) {
     int sv[2];
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    weft_ws_config cfg = {.ping_interval_ms = 100};
-    weft_ws *ws = weft__ws_new(WEFT_WS_SERVER, NULL, &cfg);
+    weft_ws *ws = pair_server(sv);
     ASSERT(ws != NULL);
-    ASSERT_EQ(weft__ws_attach(ws, sv[0], NULL, 0), 0);
-    weft_group g;
-    weft_group_init(&g);
-    ASSERT_EQ(weft_group_go(&g, recv_until_closed, ws, "recv"), 0);
     raw_reader *rd = raw_reader_new(sv[1]);
     ASSERT_EQ(weft__ws_has_writer(ws), 0);
     for (int i = 0; i < 5; i++) ASSERT_EQ(send_hub(ws, i), 0);
     ASSERT_EQ(read_ms(rd, 0, 5), 0);
-    weft_sleep(20);
-    ASSERT_EQ(weft__ws_has_writer(ws), 1); /* it waits */
-    ASSERT_EQ(send_own(ws, 5), 0);         /* inline: the waiting writer has no right to write */
-    ASSERT_EQ(send_hub(ws, 6), 0);         /* wakes it */
-    ASSERT_EQ(send_own(ws, 7), 0);
+    ASSERT_EQ(writer_gone(ws), 0);
+    ASSERT_EQ(send_own(ws, 5), 0); /* inline: nobody writes */
+    ASSERT_EQ(send_hub(ws, 6), 0); /* queued: a new writer */
+    ASSERT_EQ(send_own(ws, 7), 0); /* behind it, or inline once it ended */
     ASSERT_EQ(send_hub(ws, 8), 0);
     ASSERT_EQ(read_ms(rd, 5, 9), 0);
-    /* two ticks with nothing sent between them: retired */
-    int64_t t0 = weft_now_ns();
-    while (weft__ws_has_writer(ws) && test_ms_since(t0) < test_slack_ms(5000)) weft_sleep(10);
-    ASSERT_EQ(weft__ws_has_writer(ws), 0);
-    ASSERT_EQ(send_hub(ws, 9), 0); /* a new one */
+    ASSERT_EQ(writer_gone(ws), 0);
+    ASSERT_EQ(send_hub(ws, 9), 0);
     ASSERT_EQ(send_own(ws, 10), 0);
-    ASSERT_EQ(read_ms(rd, 9, 11), 0); /* the pings in between are skipped */
+    ASSERT_EQ(read_ms(rd, 9, 11), 0);
     weft_ws_stats st;
     weft_ws_get_stats(ws, &st);
-    ASSERT_EQ(st.sent, 11); /* messages only, not the pings */
+    ASSERT_EQ(st.sent, 11);
     ASSERT_EQ(st.queued, 0);
-    weft__ws_abort(ws, "test over");
-    ASSERT_EQ(test_join(&g, test_slack_ms(5000)), 0);
     weft_ws_free(ws);
     ASSERT_GE(ms_until_closed(sv[0], test_slack_ms(5000)), 0);
     raw_reader_free(rd);
     weft_close(sv[1]);
 }
 
-/* A connection dropped while its writer waits: the writer is woken, ends,
- * and the socket is closed at once (not at a later tick: here there is no
- * receiving task to tick at all). */
-TEST(ws_free_while_the_writer_waits_ends_it_at_once) {
+/* A connection dropped after a burst, its writer idle: nothing holds it, the
+ * socket is closed at once. */
+TEST(ws_free_after_a_burst_closes_the_socket_at_once) {
     int sv[2];
     weft_ws *ws = pair_server(sv);
     ASSERT(ws != NULL);
     raw_reader *rd = raw_reader_new(sv[1]);
     ASSERT_EQ(send_hub(ws, 0), 0);
     ASSERT_EQ(read_ms(rd, 0, 1), 0);
-    weft_sleep(100);
+    ASSERT_EQ(writer_gone(ws), 0);
     weft_ws_free(ws);
     int64_t ms = ms_until_closed(sv[0], 5000);
     ASSERT_GE(ms, 0);
@@ -1437,17 +1424,17 @@ TEST(ws_free_while_the_writer_waits_ends_it_at_once) {
     weft_close(sv[1]);
 }
 
-/* The server's shutdown while the writer waits: the 1001 close goes out
- * (the writer is handed it), the peer's close ends the connection, and the
- * socket is closed at once. */
-TEST(rfc6455_7_4_1_going_away_while_the_writer_waits) {
+/* The server's shutdown after a burst, the writer idle: the 1001 close goes
+ * out (a new writer), the peer's close ends the connection, and the socket
+ * is closed at once. */
+TEST(rfc6455_7_4_1_going_away_after_a_burst) {
     int sv[2];
     weft_ws *ws = pair_server(sv);
     ASSERT(ws != NULL);
     raw_reader *rd = raw_reader_new(sv[1]);
     ASSERT_EQ(send_hub(ws, 0), 0);
     ASSERT_EQ(read_ms(rd, 0, 1), 0);
-    weft_sleep(100);
+    ASSERT_EQ(writer_gone(ws), 0);
     weft__ws_going_away(ws);
     uint8_t p[64];
     ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
