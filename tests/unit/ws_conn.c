@@ -1406,22 +1406,34 @@ TEST(ws_writer_ends_when_idle_and_a_new_one_takes_over) {
     weft_close(sv[1]);
 }
 
+/* A server connection on a socket pair that sent one message, read by
+ * *rd, and whose writer has ended since; NULL if any step failed. */
+static weft_ws *after_a_burst(int sv[2], raw_reader **rd) {
+    weft_ws *ws = pair_server(sv);
+    if (!ws) return NULL;
+    *rd = raw_reader_new(sv[1]);
+    if (send_hub(ws, 0) || read_ms(*rd, 0, 1) || writer_gone(ws)) return NULL;
+    return ws;
+}
+
+/* Frees ws and the test's end of the pair: 1 when the socket was closed
+ * within 500 ms (nothing else held the connection), else 0. */
+static int freed_at_once(weft_ws *ws, int sv[2], raw_reader *rd) {
+    weft_ws_free(ws);
+    int64_t ms = ms_until_closed(sv[0], 5000);
+    raw_reader_free(rd);
+    weft_close(sv[1]);
+    return ms >= 0 && ms < 500;
+}
+
 /* A connection dropped after a burst, its writer idle: nothing holds it, the
  * socket is closed at once. */
 TEST(ws_free_after_a_burst_closes_the_socket_at_once) {
     int sv[2];
-    weft_ws *ws = pair_server(sv);
+    raw_reader *rd = NULL;
+    weft_ws *ws = after_a_burst(sv, &rd);
     ASSERT(ws != NULL);
-    raw_reader *rd = raw_reader_new(sv[1]);
-    ASSERT_EQ(send_hub(ws, 0), 0);
-    ASSERT_EQ(read_ms(rd, 0, 1), 0);
-    ASSERT_EQ(writer_gone(ws), 0);
-    weft_ws_free(ws);
-    int64_t ms = ms_until_closed(sv[0], 5000);
-    ASSERT_GE(ms, 0);
-    ASSERT_LT(ms, 500);
-    raw_reader_free(rd);
-    weft_close(sv[1]);
+    ASSERT(freed_at_once(ws, sv, rd));
 }
 
 /* The server's shutdown after a burst, the writer idle: the 1001 close goes
@@ -1429,12 +1441,9 @@ TEST(ws_free_after_a_burst_closes_the_socket_at_once) {
  * is closed at once. */
 TEST(rfc6455_7_4_1_going_away_after_a_burst) {
     int sv[2];
-    weft_ws *ws = pair_server(sv);
+    raw_reader *rd = NULL;
+    weft_ws *ws = after_a_burst(sv, &rd);
     ASSERT(ws != NULL);
-    raw_reader *rd = raw_reader_new(sv[1]);
-    ASSERT_EQ(send_hub(ws, 0), 0);
-    ASSERT_EQ(read_ms(rd, 0, 1), 0);
-    ASSERT_EQ(writer_gone(ws), 0);
     weft__ws_going_away(ws);
     uint8_t p[64];
     ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
@@ -1446,10 +1455,5 @@ TEST(rfc6455_7_4_1_going_away_after_a_burst) {
     ASSERT_ERR(weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_ECLOSED);
     weft_buf_free(&m);
     ASSERT_EQ(weft_ws_close_status(ws, NULL), WEFT_WS_GOING_AWAY);
-    weft_ws_free(ws);
-    int64_t ms = ms_until_closed(sv[0], 5000);
-    ASSERT_GE(ms, 0);
-    ASSERT_LT(ms, 500);
-    raw_reader_free(rd);
-    weft_close(sv[1]);
+    ASSERT(freed_at_once(ws, sv, rd));
 }
