@@ -1396,6 +1396,7 @@ TEST(ws_writer_ends_when_idle_and_a_new_one_takes_over) {
     ASSERT_EQ(send_hub(ws, 9), 0);
     ASSERT_EQ(send_own(ws, 10), 0);
     ASSERT_EQ(read_ms(rd, 9, 11), 0);
+    ASSERT_EQ(writer_gone(ws), 0); /* sent is counted after the write returns */
     weft_ws_stats st;
     weft_ws_get_stats(ws, &st);
     ASSERT_EQ(st.sent, 11);
