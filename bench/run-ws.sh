@@ -22,13 +22,14 @@
 # round (weft go rust, go rust weft, rust weft go) so no program always runs
 # first or last on a busy machine. The report (bench/tools/ws_report.py) gives
 # per program the median and min-max, weft's ratio against the best peer and
-# the issue's goals. Results: bench/results/ws-<date>[-LABEL].{md,json}.
+# the issue's goals. Results: bench/results/ws-<date>[-SLUG].{md,json}.
 #
 # Knobs (environment): ROUNDS=3 QUICK=1 (short windows, 2 rounds: a smoke
 # run) ECHO_CONNS=256 ECHO_SIZE=128 ECHO_SECS=10 SUBS=10000 RATE=5
 # FAN_SECS=10 FAN_SIZE=64 IDLE_CONNS=10000 WARMUP=2 PROGS="weft go rust"
 # PORT=18200 (weft PORT, Go PORT+1, Rust PORT+2) SERVER_CPU=0 CLIENT_CPU=1
-# LABEL=busy-machine (into the file name and the report's heading).
+# LABEL="busy machine" (free text, into the report's heading and command line
+# only) SLUG=short-name (the file name's tail: [a-z0-9-], default none).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -54,9 +55,14 @@ PORT=${PORT:-18200}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 LABEL=${LABEL:-}
+SLUG=${SLUG:-}
+if [[ ! "$SLUG" =~ ^[a-z0-9-]*$ ]]; then
+    log "SLUG='$SLUG': only a-z, 0-9 and '-' (it goes into the file name; LABEL is the free text)"
+    exit 1
+fi
 read -r -a PROGS <<<"${PROGS:-weft go rust}"
-OUT=${OUT:-bench/results/ws-$(date +%F)${LABEL:+-$LABEL}}
-COMMAND="ROUNDS=$ROUNDS QUICK=$QUICK ECHO_CONNS=$ECHO_CONNS ECHO_SIZE=$ECHO_SIZE ECHO_SECS=$ECHO_SECS SUBS=$SUBS RATE=$RATE FAN_SECS=$FAN_SECS FAN_SIZE=$FAN_SIZE IDLE_CONNS=$IDLE_CONNS SETTLE=$SETTLE WARMUP=$WARMUP${LABEL:+ LABEL=$LABEL} make bench-ws"
+OUT=${OUT:-bench/results/ws-$(date +%F)${SLUG:+-$SLUG}}
+COMMAND="ROUNDS=$ROUNDS QUICK=$QUICK ECHO_CONNS=$ECHO_CONNS ECHO_SIZE=$ECHO_SIZE ECHO_SECS=$ECHO_SECS SUBS=$SUBS RATE=$RATE FAN_SECS=$FAN_SECS FAN_SIZE=$FAN_SIZE IDLE_CONNS=$IDLE_CONNS SETTLE=$SETTLE WARMUP=$WARMUP${LABEL:+ LABEL=\"$LABEL\"}${SLUG:+ SLUG=$SLUG} make bench-ws"
 
 raise_nofile
 need=$((SUBS > IDLE_CONNS ? SUBS : IDLE_CONNS))

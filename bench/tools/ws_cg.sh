@@ -5,7 +5,8 @@
 # calls_short), the calls counted from callgrind's call graph, so start-up and
 # handshakes cancel out. System-call time is not in the counts.
 # usage: bench/tools/ws_cg.sh SERVER [echo|fanout]   (PORT, SHORT=3, LONG=10,
-#        CONNS=64 for echo, SUBS=1000 RATE=20 FAN_SIZE=64 for fanout, LOAD=ws_load binary)
+#        CONNS=64 for echo, SUBS=1000 RATE=20 FAN_SIZE=64 for fanout, LOAD=ws_load binary,
+#        KEEP=PREFIX keeps the long run's profile as PREFIX.callgrind for callgrind_annotate)
 BIN=$1 MODE=${2:-echo}
 LOAD=${LOAD:-$(dirname "$0")/../../build/bench/ws/ws_load}
 PORT=${PORT:-18241} SHORT=${SHORT:-3} LONG=${LONG:-10}
@@ -23,6 +24,7 @@ run() { # secs -> "Ir calls"
         WEFT_WORKERS=1 timeout 300 "$LOAD" echo "ws://127.0.0.1:$PORT/echo" "${CONNS:-64}" 128 "$1" 1 $sp >/dev/null
     fi
     kill $sp; wait $sp
+    [ -n "${KEEP:-}" ] && [ "$1" = "$LONG" ] && cp "$tmp/out" "$KEEP.callgrind"
     python3 - "$tmp/out" "$FN" <<'PY'
 import re, sys
 lines = open(sys.argv[1]).read().split('\n')

@@ -47,6 +47,8 @@ void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);
 int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key);
 /* 1 once the connection is closing or closed (no more sends). */
 int weft__ws_is_closed(weft_ws *ws);
+/* For tests: 1 while a writer task runs or an inline send writes, else 0. */
+int weft__ws_has_writer(weft_ws *ws);
 
 /* The hub message's frame bytes (head + payload, unmasked, uncompressed), and
  * the same compressed once (RSV1, no context takeover, 15-bit window), made

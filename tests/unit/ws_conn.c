@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -1311,4 +1312,149 @@ TEST(ws_close_refuses_codes_that_may_not_be_sent) {
     ASSERT_EQ(weft_ws_close_status(ws, NULL), 0); /* still open */
     weft_ws_free(ws);
     weft_close(sv[1]);
+}
+
+/* ---- the writer between bursts: it ends when idle, a new one takes over -------------- */
+
+/* A server connection on one end of a socket pair (sv[0] is its). */
+static weft_ws *pair_server(int sv[2]) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return NULL;
+    weft_ws *ws = weft__ws_new(WEFT_WS_SERVER, NULL, NULL);
+    if (ws && weft__ws_attach(ws, sv[0], NULL, 0)) return NULL;
+    return ws;
+}
+
+/* A hub message "m<i>" (always queued: the writer task writes it). */
+static int send_hub(weft_ws *ws, int i) {
+    char t[16];
+    int n = snprintf(t, sizeof t, "m%d", i);
+    weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_TEXT, t, (size_t)n);
+    int rc = m ? weft_ws_send_msg(ws, m, 0) : WEFT_ENOMEM;
+    if (m) weft_hub_msg_release(m);
+    return rc;
+}
+/* The same, sent by weft_ws_send (inline when nobody writes). */
+static int send_own(weft_ws *ws, int i) {
+    char t[16];
+    int n = snprintf(t, sizeof t, "m%d", i);
+    return weft_ws_send(ws, WEFT_WS_TEXT, t, (size_t)n);
+}
+
+/* Reads messages from..to-1 ("m<i>") off the peer's end, in order. */
+static int read_ms(raw_reader *rd, int from, int to) {
+    for (int i = from; i < to; i++) {
+        char want[16], got[16];
+        int n = snprintf(want, sizeof want, "m%d", i);
+        int r = raw_read_frame_r(rd, WEFT_WS_TEXT, (uint8_t *)got, sizeof got,
+                                 weft_deadline_in(test_slack_ms(5000)));
+        if (r != n || memcmp(got, want, (size_t)n)) {
+            printf("message %d: got %d bytes\n", i, r);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Milliseconds until fd is closed (the connection's last reference went:
+ * its writer ended), or -1 if it is still open after limit_ms. */
+static int64_t ms_until_closed(int fd, int64_t limit_ms) {
+    int64_t t0 = weft_now_ns();
+    while (fcntl(fd, F_GETFD) != -1) {
+        if (test_ms_since(t0) > limit_ms) return -1;
+        weft_sleep(2);
+    }
+    return test_ms_since(t0);
+}
+
+/* Waits (bounded) until no writer runs on ws; 0 or -1. */
+static int writer_gone(weft_ws *ws) {
+    int64_t t0 = weft_now_ns();
+    while (weft__ws_has_writer(ws))
+        if (test_ms_since(t0) > test_slack_ms(5000)) return -1;
+        else weft_sleep(2);
+    return 0;
+}
+
+/* Queue (a writer task), idle (it ends), inline sends and queued ones mixed
+ * (a new writer takes over behind an inline write), idle, queue again: every
+ * message arrives once, in order, and the counts agree. */
+TEST(ws_writer_ends_when_idle_and_a_new_one_takes_over) {
+    int sv[2];
+    weft_ws *ws = pair_server(sv);
+    ASSERT(ws != NULL);
+    raw_reader *rd = raw_reader_new(sv[1]);
+    ASSERT_EQ(weft__ws_has_writer(ws), 0);
+    for (int i = 0; i < 5; i++) ASSERT_EQ(send_hub(ws, i), 0);
+    ASSERT_EQ(read_ms(rd, 0, 5), 0);
+    ASSERT_EQ(writer_gone(ws), 0);
+    ASSERT_EQ(send_own(ws, 5), 0); /* inline: nobody writes */
+    ASSERT_EQ(send_hub(ws, 6), 0); /* queued: a new writer */
+    ASSERT_EQ(send_own(ws, 7), 0); /* behind it, or inline once it ended */
+    ASSERT_EQ(send_hub(ws, 8), 0);
+    ASSERT_EQ(read_ms(rd, 5, 9), 0);
+    ASSERT_EQ(writer_gone(ws), 0);
+    ASSERT_EQ(send_hub(ws, 9), 0);
+    ASSERT_EQ(send_own(ws, 10), 0);
+    ASSERT_EQ(read_ms(rd, 9, 11), 0);
+    ASSERT_EQ(writer_gone(ws), 0); /* sent is counted after the write returns */
+    weft_ws_stats st;
+    weft_ws_get_stats(ws, &st);
+    ASSERT_EQ(st.sent, 11);
+    ASSERT_EQ(st.queued, 0);
+    weft_ws_free(ws);
+    ASSERT_GE(ms_until_closed(sv[0], test_slack_ms(5000)), 0);
+    raw_reader_free(rd);
+    weft_close(sv[1]);
+}
+
+/* A server connection on a socket pair that sent one message, read by
+ * *rd, and whose writer has ended since; NULL if any step failed. */
+static weft_ws *after_a_burst(int sv[2], raw_reader **rd) {
+    weft_ws *ws = pair_server(sv);
+    if (!ws) return NULL;
+    *rd = raw_reader_new(sv[1]);
+    if (send_hub(ws, 0) || read_ms(*rd, 0, 1) || writer_gone(ws)) return NULL;
+    return ws;
+}
+
+/* Frees ws and the test's end of the pair: 1 when the socket was closed
+ * within 500 ms (nothing else held the connection), else 0. */
+static int freed_at_once(weft_ws *ws, int sv[2], raw_reader *rd) {
+    weft_ws_free(ws);
+    int64_t ms = ms_until_closed(sv[0], 5000);
+    raw_reader_free(rd);
+    weft_close(sv[1]);
+    return ms >= 0 && ms < 500;
+}
+
+/* A connection dropped after a burst, its writer idle: nothing holds it, the
+ * socket is closed at once. */
+TEST(ws_free_after_a_burst_closes_the_socket_at_once) {
+    int sv[2];
+    raw_reader *rd = NULL;
+    weft_ws *ws = after_a_burst(sv, &rd);
+    ASSERT(ws != NULL);
+    ASSERT(freed_at_once(ws, sv, rd));
+}
+
+/* The server's shutdown after a burst, the writer idle: the 1001 close goes
+ * out (a new writer), the peer's close ends the connection, and the socket
+ * is closed at once. */
+TEST(rfc6455_7_4_1_going_away_after_a_burst) {
+    int sv[2];
+    raw_reader *rd = NULL;
+    weft_ws *ws = after_a_burst(sv, &rd);
+    ASSERT(ws != NULL);
+    weft__ws_going_away(ws);
+    uint8_t p[64];
+    ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_CLOSE, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_GOING_AWAY);
+    uint8_t key[4] = {1, 2, 3, 4};
+    raw_send(sv[1], WEFT_WS_FIN, WEFT_WS_CLOSE, p, 2, key);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    ASSERT_ERR(weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_ECLOSED);
+    weft_buf_free(&m);
+    ASSERT_EQ(weft_ws_close_status(ws, NULL), WEFT_WS_GOING_AWAY);
+    ASSERT(freed_at_once(ws, sv, rd));
 }
