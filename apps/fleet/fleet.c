@@ -276,14 +276,12 @@ int fleet_device_create(fleet *f, const char *unique_id, const char *name, int64
                         weft_db_err *e) {
     weft_db_arg a[] = {WEFT_DB_TEXT(unique_id), WEFT_DB_TEXT(name), group_id ? WEFT_DB_INT(group_id) : WEFT_DB_NULL,
                        WEFT_DB_INT(fleet_now_ms())};
-    weft_db_rows *r = NULL;
-    int rc = store_query(f->db,
-                         "INSERT INTO devices (unique_id, name, group_id, created_ms) VALUES ($1, $2, $3, $4) "
-                         "RETURNING id",
-                         a, 4, &r, e);
+    int64_t id;
+    int rc = store_query_i64(f->db,
+                             "INSERT INTO devices (unique_id, name, group_id, created_ms) VALUES ($1, $2, $3, $4) "
+                             "RETURNING id",
+                             a, 4, &id, e);
     if (rc < 0) return rc;
-    int64_t id = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
     live_device *d = live_put(f->devices, id, unique_id, name, "default", group_id, 0, 0);
     if (!d) return WEFT_ENOMEM;
     if (out) *out = d;

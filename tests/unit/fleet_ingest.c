@@ -75,12 +75,9 @@ static void env_stop(env *e) {
 }
 
 static int64_t count(env *e, const char *sql) {
-    weft_db_rows *r = NULL;
     weft_db_err err;
-    if (store_query(e->f.db, sql, NULL, 0, &r, &err) < 0) return -1;
-    int64_t n = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
-    return n;
+    int64_t n;
+    return store_query_i64(e->f.db, sql, NULL, 0, &n, &err) < 0 ? -1 : n;
 }
 
 static fleet_fix mkfix(int64_t ms, double lat, double lon, double kn) {
