@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/ws.h"
 
@@ -537,7 +538,11 @@ int feed_start(fleet_feed *fd) {
 void feed_free(fleet_feed *fd) {
     if (!fd) return;
     atomic_store(&fd->stop, 1);
-    if (fd->running) weft_wg_wait(&fd->done, -1);
+    if (fd->running) { /* masked: a cancelled caller too must not free fd under the feed task */
+        int prev = weft_nocancel_begin();
+        weft_wg_wait(&fd->done, -1);
+        weft_nocancel_end(prev);
+    }
     for (feed_viewer *v = fd->viewers, *n; v; v = n) {
         n = v->next;
         free(v->groups);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/ws.h"
 
@@ -343,7 +344,7 @@ int fleet_start(fleet *f, char *err, size_t errlen) {
     return 0;
 }
 
-void fleet_stop(fleet *f) {
+static void fleet_stop_masked(fleet *f) {
     if (f->osmand_srv) weft_http_server_stop(f->osmand_srv);
     if (f->teltonika_fd >= 0) weft_close(f->teltonika_fd);
     f->teltonika_fd = -1;
@@ -373,4 +374,13 @@ void fleet_stop(fleet *f) {
     f->geo = NULL;
     free(f->groups);
     f->groups = NULL;
+}
+
+/* Masked as a whole: from a cancelled task its waits (the tasks, the
+ * sockets' closes, the writer) returned at once and what follows each freed
+ * the state of tasks still running. */
+void fleet_stop(fleet *f) {
+    int prev = weft_nocancel_begin();
+    fleet_stop_masked(f);
+    weft_nocancel_end(prev);
 }
