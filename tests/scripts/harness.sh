@@ -9,15 +9,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 unset MAKELEVEL MAKEFLAGS MFLAGS
-passed=0 failed=0
-check() { # name status [detail]
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "  ok   $1"
-    else failed=$((failed + 1)); echo "  FAIL $1${3:+: $3}"; fi
-}
+. tests/scripts/lib/check.sh
 bin=build/tests/harness/dead_stack
 if ! out=$(make --no-print-directory -s -j2 "$bin" 2>&1); then
     check "build $bin" 1 "$out"
-    echo "harness: $passed passed, $failed failed"; exit 1
+    check_end harness; exit 1
 fi
 
 t0=$(date +%s%N)
@@ -45,5 +41,4 @@ out=$(timeout 60 "$bin" no_such_test 2>&1); rc=$?
 [ $rc -eq 2 ] && [ "$(tail -1 <<<"$out")" = "dead_stack: 0 passed, 1 failed" ]
 check "an unknown name still fails (exit 2)" $? "exit $rc: $out"
 
-echo "harness: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_end harness

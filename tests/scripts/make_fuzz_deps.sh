@@ -9,14 +9,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 unset MAKELEVEL MAKEFLAGS MFLAGS
-passed=0 failed=0
-check() { # name status [detail]
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "  ok   $1"
-    else failed=$((failed + 1)); echo "  FAIL $1${3:+: $3}"; fi
-}
+. tests/scripts/lib/check.sh
 if ! out=$(make --no-print-directory -s -j2 fuzz-build 2>&1); then
     check "make fuzz-build" 1 "$(tail -20 <<<"$out")"
-    echo "make_fuzz_deps: $passed passed, $failed failed"; exit 1
+    check_end make_fuzz_deps; exit 1
 fi
 bins=$(ls fuzz/*.c | sed -E 's|fuzz/(.*)\.c|build-fuzz/\1|')
 # shellcheck disable=SC2086
@@ -49,5 +45,4 @@ out=$(make --no-print-directory -n -W include/weft/json.h fuzz-build 2>&1)
 grep -q -- '-o build-fuzz/src/json/parse.o' <<<"$out"
 check "include/weft/json.h rebuilds the fuzz tree's library object src/json/parse.o" $? "$(head -5 <<<"$out")"
 
-echo "make_fuzz_deps: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_end make_fuzz_deps
