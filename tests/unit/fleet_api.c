@@ -1625,7 +1625,8 @@ BOTH(store_query_i64_answers) {
                                  weft_deadline_in(10000)),
               0);
     ASSERT_EQ(x, 5);
-    ASSERT_ERR(store_tx_query_i64(tx, "SELECT id FROM groups WHERE id = -$1", b, 1, &x, &e, weft_deadline_in(10000)),
+    weft_db_arg none[] = {WEFT_DB_INT(-id)};
+    ASSERT_ERR(store_tx_query_i64(tx, "SELECT id FROM groups WHERE id = $1", none, 1, &x, &e, weft_deadline_in(10000)),
                WEFT_ENOENT);
     ASSERT_EQ(x, 5);
     ASSERT_EQ(store_commit(tx, &e, weft_deadline_in(10000)), 0);
