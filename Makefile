@@ -282,7 +282,7 @@ format:
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
--include $(shell find $(B) $(FZ) -name "*.d" 2>/dev/null)
+-include $(shell find $(B) -name "*.d" 2>/dev/null)
 
 # ---- fuzzing (clang + libFuzzer, ASan+UBSan) --------------------------------
 # make fuzz-build        build every fuzz/<name>.c into build-fuzz/<name>
@@ -307,8 +307,13 @@ $(FZ)/libweft.a: $(FUZZ_OBJ)
 # fuzz/fleet_sim_watch.c and fleet_sim_frames.c compile apps/fleet-sim/watch.c, which includes the
 # fleet app's isotime.h
 $(FZ)/fleet_sim_watch $(FZ)/fleet_sim_frames: FUZZ_FLAGS += -Iapps/fleet
+# (hygiene) a fuzz target is compiled and linked in one step; -MMD records what
+# it includes (apps' .c files, headers) in $@.d, so a change there rebuilds it.
+# FZ is set here, after the include of $(B)'s .d files above: the fuzz tree's
+# own .d files are included here (tests/scripts/make_fuzz_deps.sh)
 $(FZ)/%: fuzz/%.c $(FZ)/libweft.a
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FZ)/libweft.a -o $@ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -MT $@ $< $(FZ)/libweft.a -o $@ $(LDLIBS)
+-include $(shell find $(FZ) -name "*.d" 2>/dev/null)
 fuzz-build: $(FUZZ_BIN)
 fuzz: deps fuzz-build
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n; \

@@ -6,12 +6,17 @@
  * Tests register themselves (constructor attribute); main() comes from
  * tests/test_main.c, which runs them in order (or only those named on the
  * command line), each in a fresh weft runtime unless the test is declared
- * with TEST_PLAIN. A failed ASSERT prints file:line and both sides, and ends
- * that test. The last line of output is "<binary>: N passed, N failed".
+ * with TEST_PLAIN, each in a child process of its own. A failed ASSERT
+ * prints file:line and both sides and ends that test's process at once
+ * (wherever it fails: tasks and servers the test started die with it, so
+ * state on the test's stack cannot outlive it); the other tests go on. The
+ * last line of output is "<binary>: N passed, N failed".
  *
  *   build/tests/unit/chan                 every test of the file
  *   build/tests/unit/chan NAME [NAME...]  only those (exit 2 if a name is unknown)
  *   build/tests/unit/chan --list          the names, one a line
+ *   build/tests/unit/chan --no-fork ...   all in this process (for gdb; WEFT_TEST_FORK=0):
+ *                                         a failed ASSERT then returns from its function
  *
  * Helpers the test files share (time slack, joins, pipes, watchdogs, the
  * spread gate, ...) are declared at the end and live in tests/test_util.c.
@@ -38,6 +43,8 @@ void test__register(test_case *tc);
 void test__fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int test__failed(void);
+/* After a failed ASSERT: ends the test's process (returns under --no-fork). */
+void test__stop(void);
 /* Stress sizes shrink under sanitizers: TEST_SCALE(1000000) is 1M in a plain
  * build, 1/10 under ASan, 1/250 under TSan. */
 long test_scale(long n);
@@ -57,6 +64,7 @@ long test_scale(long n);
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             test__fail(__FILE__, __LINE__, "ASSERT(%s)", #cond);                                   \
+            test__stop();                                                                          \
             return;                                                                                \
         }                                                                                          \
     } while (0)
@@ -66,6 +74,7 @@ long test_scale(long n);
         long long a__ = (long long)(a), b__ = (long long)(b);                                      \
         if (!(a__ op b__)) {                                                                       \
             test__fail(__FILE__, __LINE__, "%s %s %s: %lld vs %lld", #a, #op, #b, a__, b__);       \
+            test__stop();                                                                          \
             return;                                                                                \
         }                                                                                          \
     } while (0)
@@ -82,6 +91,7 @@ long test_scale(long n);
         if (a__ != b__) {                                                                          \
             test__fail(__FILE__, __LINE__, "%s == %s: %lld (%s) vs %lld (%s)", #a, #b, a__,        \
                        weft_strerror((int)a__), b__, weft_strerror((int)b__));                     \
+            test__stop();                                                                          \
             return;                                                                                \
         }                                                                                          \
     } while (0)
@@ -91,6 +101,7 @@ long test_scale(long n);
         if (!a__ || !b__ || strcmp(a__, b__) != 0) {                                               \
             test__fail(__FILE__, __LINE__, "%s == %s: \"%s\" vs \"%s\"", #a, #b,                   \
                        a__ ? a__ : "(null)", b__ ? b__ : "(null)");                                \
+            test__stop();                                                                          \
             return;                                                                                \
         }                                                                                          \
     } while (0)
@@ -98,6 +109,7 @@ long test_scale(long n);
     do {                                                                                           \
         if (memcmp((a), (b), (n)) != 0) {                                                          \
             test__fail(__FILE__, __LINE__, "memcmp(%s, %s, %s) != 0", #a, #b, #n);                 \
+            test__stop();                                                                          \
             return;                                                                                \
         }                                                                                          \
     } while (0)

@@ -125,13 +125,11 @@ static int read_fields(fleet *f, weft_http_ctx *c, const api_user *u, dev_fields
                             (long long)g);
         if (g) {
             weft_db_arg a[] = {WEFT_DB_INT(g)};
-            weft_db_rows *r;
             weft_db_err e;
-            if ((rc = store_query(f->db, "SELECT id FROM groups WHERE id = $1", a, 1, &r, &e)) < 0)
-                return api_fail_db(c, rc, &e);
-            int n = weft_db_nrows(r);
-            weft_db_rows_free(r);
-            if (!n) return api_fail_field(c, 422, "groupId", "groupId %lld does not exist", (long long)g);
+            int64_t found;
+            rc = store_query_i64(f->db, "SELECT id FROM groups WHERE id = $1", a, 1, &found, &e);
+            if (rc == WEFT_ENOENT) return api_fail_field(c, 422, "groupId", "groupId %lld does not exist", (long long)g);
+            if (rc < 0) return api_fail_db(c, rc, &e);
         }
     }
     x->group_id = g;

@@ -222,22 +222,22 @@ static int ack(weft_http_ctx *c, void *ud) {
     int64_t id;
     if (weft_str_to_i64(weft_http_param(c, "id"), &id) != 0 || id <= 0) return api_fail(c, 404, "no such event"), 0;
     weft_db_arg a[4] = {WEFT_DB_INT(id)};
-    weft_db_rows *r = api_one_row(f, c, "SELECT device_id FROM events WHERE id = $1", a, 1, "event");
-    if (!r) return 0;
-    int64_t device_id = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
+    int64_t device_id;
+    weft_db_err e;
+    int rc = store_query_i64(f->db, "SELECT device_id FROM events WHERE id = $1", a, 1, &device_id, &e);
+    if (rc == WEFT_ENOENT) return api_fail(c, 404, "no such event"), 0;
+    if (rc < 0) return api_fail_db(c, rc, &e), 0;
     live_device *d = api_device_visible(f, &u, device_id);
     if (!d) return api_fail(c, 404, "no such event"), 0;
     /* the first acknowledgement stays: a second one changes nothing */
     int64_t now = fleet_now_ms(), changed = 0;
     weft_db_arg up[] = {WEFT_DB_INT(now), WEFT_DB_INT(u.id), WEFT_DB_TEXT(u.name), WEFT_DB_INT(id)};
-    weft_db_err e;
-    int rc = store_exec(f->db,
-                        "UPDATE events SET ack_time = $1, ack_user_id = $2, ack_user_name = $3 "
-                        "WHERE id = $4 AND ack_time IS NULL",
-                        up, 4, &changed, &e);
+    rc = store_exec(f->db,
+                    "UPDATE events SET ack_time = $1, ack_user_id = $2, ack_user_name = $3 "
+                    "WHERE id = $4 AND ack_time IS NULL",
+                    up, 4, &changed, &e);
     if (rc < 0) return api_fail_db(c, rc, &e), 0;
-    r = api_one_row(f, c, "SELECT " MODEL_EVENT_COLS " FROM events WHERE id = $1", a, 1, "event");
+    weft_db_rows *r = api_one_row(f, c, "SELECT " MODEL_EVENT_COLS " FROM events WHERE id = $1", a, 1, "event");
     if (!r) return 0; /* deleted meanwhile (its device went) */
     if (changed == 1) {
         live_lock(d);

@@ -119,13 +119,12 @@ static int save(fleet *f, weft_http_ctx *c, const api_user *u, int64_t id, weft_
                             (long long)g), 0;
         if (g) {
             weft_db_arg a[] = {WEFT_DB_INT(g)};
-            weft_db_rows *r;
             weft_db_err e;
-            if ((rc = store_query(f->db, "SELECT id FROM groups WHERE id = $1", a, 1, &r, &e)) < 0)
-                return api_fail_db(c, rc, &e), 0;
-            int n = weft_db_nrows(r);
-            weft_db_rows_free(r);
-            if (!n) return api_fail_field(c, 422, "groupId", "groupId %lld does not exist", (long long)g), 0;
+            int64_t found;
+            rc = store_query_i64(f->db, "SELECT id FROM groups WHERE id = $1", a, 1, &found, &e);
+            if (rc == WEFT_ENOENT)
+                return api_fail_field(c, 422, "groupId", "groupId %lld does not exist", (long long)g), 0;
+            if (rc < 0) return api_fail_db(c, rc, &e), 0;
         }
     }
     /* the area: a GeoJSON object, or (in a form) its text */

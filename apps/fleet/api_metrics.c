@@ -82,10 +82,9 @@ int api_metrics(weft_http_ctx *c, void *ud) {
 
 int api_health(weft_http_ctx *c, void *ud) {
     fleet *f = ud;
-    weft_db_rows *r = NULL;
     weft_db_err e;
-    int db_ok = store_query(f->db, "SELECT 1", NULL, 0, &r, &e) == 0;
-    weft_db_rows_free(r);
+    int64_t one = 0;
+    int db_ok = store_query_i64(f->db, "SELECT 1", NULL, 0, &one, &e) == 0 && one == 1;
     weft_json_enc *j = weft_http_json_begin(c, db_ok ? 200 : 503);
     weft_json_enc_object(j);
     weft_json_enc_key(j, WEFT_STR("status"));

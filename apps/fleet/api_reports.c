@@ -184,14 +184,12 @@ static int more_than(fleet *f, const sel *s, int i, int64_t after, int64_t from,
                      weft_db_err *e) {
     for (; i < s->n && left > 0; i++, after = from - 1) {
         weft_db_arg a[] = {WEFT_DB_INT(s->ids[i]), WEFT_DB_INT(after), WEFT_DB_INT(to), WEFT_DB_INT(left + 1)};
-        weft_db_rows *r;
-        int rc = store_query(f->db,
-                             "SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE device_id = $1 AND fix_time > $2 AND "
-                             "fix_time <= $3 ORDER BY fix_time LIMIT $4) x",
-                             a, 4, &r, e);
+        int64_t n;
+        int rc = store_query_i64(f->db,
+                                 "SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE device_id = $1 AND fix_time > $2 AND "
+                                 "fix_time <= $3 ORDER BY fix_time LIMIT $4) x",
+                                 a, 4, &n, e);
         if (rc < 0) return rc;
-        int64_t n = weft_db_int(r, 0, 0);
-        weft_db_rows_free(r);
         if (n > left) return 1;
         left -= n;
     }

@@ -429,25 +429,21 @@ static int add_user(fleet *f, const char *email, const char *name, const char *p
     if (rc < 0) return snprintf(err, errlen, "hashing a password: %s", weft_strerror(rc)), rc;
     weft_db_arg a[] = {WEFT_DB_TEXT(email), WEFT_DB_TEXT(name), WEFT_DB_TEXT(hash), WEFT_DB_TEXT(role),
                        WEFT_DB_INT(fleet_now_ms())};
-    weft_db_rows *r;
     weft_db_err e;
-    if ((rc = store_query(f->db,
-                          "INSERT INTO users (email, name, password_hash, role, created_ms) VALUES ($1, $2, $3, $4, $5) "
-                          "RETURNING id",
-                          a, 5, &r, &e)) < 0)
+    if ((rc = store_query_i64(f->db,
+                              "INSERT INTO users (email, name, password_hash, role, created_ms) VALUES ($1, $2, $3, $4, "
+                              "$5) RETURNING id",
+                              a, 5, id, &e)) < 0)
         return snprintf(err, errlen, "creating user %s: %s", email, e.msg), rc;
-    *id = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
     return 0;
 }
 
 static int exec1(fleet *f, const char *sql, const weft_db_arg *a, int n, int64_t *id, char *err, size_t errlen) {
-    weft_db_rows *r;
     weft_db_err e;
-    int rc = store_query(f->db, sql, a, n, &r, &e);
+    int64_t got;
+    int rc = store_query_i64(f->db, sql, a, n, &got, &e);
     if (rc < 0) return snprintf(err, errlen, "demo data: %s", e.msg), rc;
-    if (id) *id = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
+    if (id) *id = got;
     return 0;
 }
 
@@ -532,12 +528,10 @@ static int demo(fleet *f, char *err, size_t errlen) {
 
 int api_bootstrap(fleet *f, char *err, size_t errlen) {
     if (sodium_init() < 0) return snprintf(err, errlen, "libsodium failed to initialise"), WEFT_EIO;
-    weft_db_rows *r;
     weft_db_err e;
-    int rc = store_query(f->db, "SELECT COUNT(*) FROM users", NULL, 0, &r, &e);
+    int64_t users;
+    int rc = store_query_i64(f->db, "SELECT COUNT(*) FROM users", NULL, 0, &users, &e);
     if (rc < 0) return snprintf(err, errlen, "counting users: %s", e.msg), rc;
-    int64_t users = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
     if (users > 0) return 0;
     char email[256], password[256];
     snprintf(email, sizeof email, "%s", f->cfg.admin_email[0] ? f->cfg.admin_email : "admin@localhost");

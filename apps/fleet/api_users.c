@@ -156,13 +156,11 @@ static int read_fields(fleet *f, weft_http_ctx *c, user_fields *x, int creating)
     }
     for (int i = 0; i < x->ngroups; i++) {
         weft_db_arg a[] = {WEFT_DB_INT(x->groups[i])};
-        weft_db_rows *r;
         weft_db_err e;
-        int rc = store_query(f->db, "SELECT id FROM groups WHERE id = $1", a, 1, &r, &e);
+        int64_t found;
+        int rc = store_query_i64(f->db, "SELECT id FROM groups WHERE id = $1", a, 1, &found, &e);
+        if (rc == WEFT_ENOENT) return api_fail(c, 422, "groupIds: group %lld does not exist", (long long)x->groups[i]);
         if (rc < 0) return api_fail_db(c, rc, &e);
-        int n = weft_db_nrows(r);
-        weft_db_rows_free(r);
-        if (!n) return api_fail(c, 422, "groupIds: group %lld does not exist", (long long)x->groups[i]);
     }
     return 0;
 }
@@ -204,13 +202,11 @@ static int create(weft_http_ctx *c, void *ud) {
     if ((rc = store_begin(f->db, &tx, &e, dl)) < 0) return api_fail_db(c, rc, &e), 0;
     weft_db_arg a[] = {WEFT_DB_TEXT(x.email), WEFT_DB_TEXT(x.name), WEFT_DB_TEXT(hash), WEFT_DB_TEXT(x.role),
                        WEFT_DB_INT(x.has_disabled == 1 && x.disabled), WEFT_DB_INT(fleet_now_ms())};
-    weft_db_rows *r = NULL;
-    rc = store_tx_query(tx,
-                        "INSERT INTO users (email, name, password_hash, role, disabled, created_ms) VALUES ($1, $2, $3, "
-                        "$4, $5, $6) RETURNING id",
-                        a, 6, &r, &e, dl);
-    int64_t id = rc == 0 ? weft_db_int(r, 0, 0) : 0;
-    weft_db_rows_free(r);
+    int64_t id = 0;
+    rc = store_tx_query_i64(tx,
+                            "INSERT INTO users (email, name, password_hash, role, disabled, created_ms) VALUES ($1, $2, "
+                            "$3, $4, $5, $6) RETURNING id",
+                            a, 6, &id, &e, dl);
     if (rc == 0) rc = write_groups(tx, id, &x, &e, dl);
     if (rc < 0) {
         store_rollback(tx);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/ws.h"
 
@@ -672,7 +673,11 @@ void feed_free(fleet_feed *fd) {
     if (!fd) return;
     atomic_store(&fd->stop, 1);
     weft_sem_release(&fd->wake, 1);
-    if (fd->running) weft_wg_wait(&fd->done, -1);
+    if (fd->running) { /* masked: a cancelled caller too must not free fd under the feed task */
+        int prev = weft_nocancel_begin();
+        weft_wg_wait(&fd->done, -1);
+        weft_nocancel_end(prev);
+    }
     for (feed_viewer *v = fd->viewers, *n; v; v = n) {
         n = v->next;
         free(v->groups);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/impl.h"
 #include "weft/log.h"
 #include "weft/ws.h"
 
@@ -276,14 +277,12 @@ int fleet_device_create(fleet *f, const char *unique_id, const char *name, int64
                         weft_db_err *e) {
     weft_db_arg a[] = {WEFT_DB_TEXT(unique_id), WEFT_DB_TEXT(name), group_id ? WEFT_DB_INT(group_id) : WEFT_DB_NULL,
                        WEFT_DB_INT(fleet_now_ms())};
-    weft_db_rows *r = NULL;
-    int rc = store_query(f->db,
-                         "INSERT INTO devices (unique_id, name, group_id, created_ms) VALUES ($1, $2, $3, $4) "
-                         "RETURNING id",
-                         a, 4, &r, e);
+    int64_t id;
+    int rc = store_query_i64(f->db,
+                             "INSERT INTO devices (unique_id, name, group_id, created_ms) VALUES ($1, $2, $3, $4) "
+                             "RETURNING id",
+                             a, 4, &id, e);
     if (rc < 0) return rc;
-    int64_t id = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
     live_device *d = live_put(f->devices, id, unique_id, name, "default", group_id, 0, 0);
     if (!d) return WEFT_ENOMEM;
     if (out) *out = d;
@@ -345,7 +344,7 @@ int fleet_start(fleet *f, char *err, size_t errlen) {
     return 0;
 }
 
-void fleet_stop(fleet *f) {
+static void fleet_stop_masked(fleet *f) {
     if (f->osmand_srv) weft_http_server_stop(f->osmand_srv);
     if (f->teltonika_fd >= 0) weft_close(f->teltonika_fd);
     f->teltonika_fd = -1;
@@ -375,4 +374,13 @@ void fleet_stop(fleet *f) {
     f->geo = NULL;
     free(f->groups);
     f->groups = NULL;
+}
+
+/* Masked as a whole: from a cancelled task its waits (the tasks, the
+ * sockets' closes, the writer) returned at once and what follows each freed
+ * the state of tasks still running. */
+void fleet_stop(fleet *f) {
+    int prev = weft_nocancel_begin();
+    fleet_stop_masked(f);
+    weft_nocancel_end(prev);
 }

@@ -324,11 +324,10 @@ static int catch_up_one(motion_map *m, slot *s, store_tx *tx, int64_t *budget, w
     weft_db_rows *r = NULL;
     int rc = flush(m, tx, e, deadline); /* the device's last chunk may be queued */
     if (rc < 0) return rc;
-    rc = store_tx_query(tx, "SELECT t1 FROM motion_chunks WHERE device_id = $1 ORDER BY t0 DESC LIMIT 1", a, 1,
-                            &r, e, deadline);
-    if (rc < 0) return rc;
-    int64_t hi = weft_db_nrows(r) ? weft_db_int(r, 0, 0) : MOTION_NONE;
-    weft_db_rows_free(r);
+    int64_t hi = MOTION_NONE;
+    rc = store_tx_query_i64(tx, "SELECT t1 FROM motion_chunks WHERE device_id = $1 ORDER BY t0 DESC LIMIT 1", a, 1,
+                            &hi, e, deadline);
+    if (rc < 0 && rc != WEFT_ENOENT) return rc; /* no chunk yet: MOTION_NONE */
     int64_t lim = *budget;
     weft_db_arg b[] = {WEFT_DB_INT(s->id), WEFT_DB_INT(hi == MOTION_NONE ? INT64_MIN + 1 : hi), WEFT_DB_INT(lim)};
     rc = store_tx_query(tx,

@@ -229,6 +229,37 @@ int store_sync(store *s) {
 
 void store_set_sync_hook(store *s, int (*hook)(void)) { s->sync_hook = hook; }
 
+/* The integer of a one-row, one-value result r of a query that returned rc
+ * (r freed here). */
+static int one_i64(int rc, weft_db_rows *r, int64_t *out, weft_db_err *err) {
+    if (rc < 0) return rc;
+    int n = weft_db_nrows(r);
+    if (n == 1 && !weft_db_isnull(r, 0, 0)) *out = weft_db_int(r, 0, 0);
+    else rc = n > 1 ? WEFT_EINVAL : WEFT_ENOENT;
+    weft_db_rows_free(r);
+    if (rc < 0) {
+        memset(err, 0, sizeof *err);
+        err->code = rc;
+        snprintf(err->msg, sizeof err->msg, "%s", n == 0 ? "the query returned no row"
+                                                 : n > 1 ? "the query returned more than one row"
+                                                         : "the query's value is NULL");
+    }
+    return rc;
+}
+
+int store_query_i64(store *s, const char *sql, const weft_db_arg *a, int n, int64_t *out, weft_db_err *err) {
+    weft_db_rows *r = NULL;
+    int rc = store_query(s, sql, a, n, &r, err); /* before r is read: argument order is unspecified */
+    return one_i64(rc, r, out, err);
+}
+
+int store_tx_query_i64(store_tx *tx, const char *sql, const weft_db_arg *a, int n, int64_t *out,
+                       weft_db_err *err, int64_t deadline) {
+    weft_db_rows *r = NULL;
+    int rc = store_tx_query(tx, sql, a, n, &r, err, deadline);
+    return one_i64(rc, r, out, err);
+}
+
 int store_begin(store *s, store_tx **out, weft_db_err *err, int64_t deadline) {
     store_tx *tx = calloc(1, sizeof *tx);
     if (!tx) return WEFT_ENOMEM;
@@ -318,16 +349,15 @@ static int migrate(store *s, int upto, char *err, size_t errlen) {
                                  "applied_ms INTEGER NOT NULL)";
     int rc = store_exec(s, create, NULL, 0, NULL, &e);
     if (rc < 0) return snprintf(err, errlen, "schema_migrations: %s", e.msg), rc;
-    weft_db_rows *r;
-    rc = store_query(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &r, &e);
+    int64_t have64;
+    rc = store_query_i64(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &have64, &e);
     if (rc < 0) return snprintf(err, errlen, "schema_migrations: %s", e.msg), rc;
-    int have = (int)weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
-    if (have > NMIGRATIONS) {
-        snprintf(err, errlen, "database schema version %d is newer than this program (%d)", have,
+    if (have64 > NMIGRATIONS) {
+        snprintf(err, errlen, "database schema version %lld is newer than this program (%d)", (long long)have64,
                  NMIGRATIONS);
         return WEFT_EINVAL;
     }
+    int have = (int)have64;
     for (int v = have + 1; v <= upto; v++) {
         char *sql = dialect(migrations[v - 1], s->pg != NULL);
         if (!sql) return WEFT_ENOMEM;

@@ -42,6 +42,12 @@ int store_query(store *s, const char *sql, const weft_db_arg *args, int nargs, w
                 weft_db_err *err);
 int store_exec(store *s, const char *sql, const weft_db_arg *args, int nargs, int64_t *affected,
                weft_db_err *err);
+/* One integer: sql gives at most one row, and *out becomes its first
+ * column. 0; WEFT_ENOENT when it gave no row or the value is NULL (err says
+ * which; *out untouched), WEFT_EINVAL when it gave more than one row, or the
+ * query's error. err is always filled on failure. */
+int store_query_i64(store *s, const char *sql, const weft_db_arg *args, int nargs, int64_t *out,
+                    weft_db_err *err);
 
 /* A transaction; with SQLite it holds the one writer (BEGIN IMMEDIATE), with
  * PostgreSQL a connection of its own. If the task ends with it open, it is
@@ -51,6 +57,9 @@ int store_tx_query(store_tx *tx, const char *sql, const weft_db_arg *args, int n
                    weft_db_rows **rows, weft_db_err *err, int64_t deadline);
 int store_tx_exec(store_tx *tx, const char *sql, const weft_db_arg *args, int nargs,
                   int64_t *affected, weft_db_err *err, int64_t deadline);
+/* store_query_i64 inside the transaction. */
+int store_tx_query_i64(store_tx *tx, const char *sql, const weft_db_arg *args, int nargs, int64_t *out,
+                       weft_db_err *err, int64_t deadline);
 /* COMMIT, durable when it returns 0 (SQLite: followed by store_sync). */
 int store_commit(store_tx *tx, weft_db_err *err, int64_t deadline);
 /* COMMIT without waiting for the disk on SQLite (PostgreSQL: as store_commit):

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/impl.h"
 #include "weft/json.h"
 
 #include "motion.h"
@@ -321,7 +322,10 @@ void writer_stop(writer *w) {
     if (!w) return;
     if (w->q) {
         weft_chan_close(w->q);
+        /* masked: a cancelled caller too must not free w under the writer */
+        int prev = weft_nocancel_begin();
         weft_wg_wait(&w->stopped, -1);
+        weft_nocancel_end(prev);
         weft_chan_free(w->q);
     }
     if (w->synq) weft_chan_free(w->synq);

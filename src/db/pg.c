@@ -110,6 +110,7 @@ struct pg_conn {
     weft_sem up;             /* released after each connect attempt ... */
     _Atomic int signal_up;   /* ... when someone waits for that */
     pg_conn *next_free;
+    int64_t cancel_ms; /* when a cancel was last fired (weft_now); under mu */
 };
 
 struct weft_pg {
@@ -323,6 +324,8 @@ static int is_up(pg_conn *c) {
 }
 
 static void fire_cancel(pg_conn *c);
+/* An abandoned statement still running this long after its cancel is asked again (ms). */
+#define CANCEL_RETRY_MS 250
 
 /* Pop the head request: its Sync arrived (or the connection died). */
 static void finish_head(pg_conn *c) {
@@ -419,6 +422,7 @@ static void cancel_task(void *arg) {
 /* Ask the server to cancel what it runs now. Caller holds mu. */
 static void fire_cancel(pg_conn *c) {
     if (!is_up(c)) return;
+    c->cancel_ms = weft_now();
     cancel_job *j = malloc(sizeof *j);
     if (!j) return;
     j->cancel = pq->PQgetCancel(c->pg); /* a copy per cancel: the connection may be gone by then */
@@ -548,6 +552,13 @@ static void conn_main(void *arg) {
             }
             lock_mu(&c->mu);
             int d = w < 0 ? w : atomic_load(&c->state) != C_UP ? WEFT_ECONNRESET : drain(c);
+            /* A cancel that reaches the backend between two statements
+             * (still reading the next one) is dropped by the server, and the
+             * abandoned statement then runs to its end, holding up every
+             * statement behind it: while the head is one nobody waits for,
+             * ask again every CANCEL_RETRY_MS. */
+            if (!d && c->head && c->head->abandoned && weft_now() - c->cancel_ms >= CANCEL_RETRY_MS)
+                fire_cancel(c);
             if (d) {
                 conn_err(c, c->last_error, "connection lost");
                 atomic_store(&c->state, C_DOWN);
@@ -1132,7 +1143,11 @@ void weft_pg_close(weft_pg *db) {
     if (!db) return;
     atomic_store(&db->closing, 1);
     weft_group_cancel(&db->tasks);
+    /* a cancelled caller too waits for the pool's tasks before freeing
+     * what they use (unmasked, the wait returned WEFT_ECANCELED at once) */
+    int prev = weft_nocancel_begin();
     weft_group_wait(&db->tasks, -1);
+    weft_nocancel_end(prev);
     pool_free(db);
 }
 
@@ -1252,12 +1267,22 @@ int weft_pg_tx_batch(weft_pg_tx *tx, weft_pg_stmt *stmts, int n, weft_db_err *er
     return run_stmts(tx->db, tx->c, stmts, n, 1, err, deadline);
 }
 
+/* COMMIT or ROLLBACK, and the connection back to the pool. The connection
+ * must not go back inside the transaction: a ROLLBACK (asked for, or after
+ * a COMMIT that timed out or was cancelled) runs with cancellation masked,
+ * or a cancelled task's ROLLBACK was refused before it was sent and the
+ * next transaction on the connection committed the cancelled one's rows. */
 static int tx_end(weft_pg_tx *tx, const char *sql, weft_db_err *err, int64_t deadline) {
     if (!tx) return WEFT_EINVAL;
     weft_undefer(tx_abandoned, tx);
+    int rollback = strcmp(sql, "ROLLBACK") == 0;
+    int prev = rollback ? weft_nocancel_begin() : -1;
     int rc = run(tx->db, tx->c, sql, NULL, 0, 0, NULL, NULL, err, deadline);
-    if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED) /* leave no transaction open behind */
+    if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED) { /* leave no transaction open behind */
+        if (!rollback) prev = weft_nocancel_begin();
         run(tx->db, tx->c, "ROLLBACK", NULL, 0, 0, NULL, NULL, NULL, weft_deadline_in(5000));
+    }
+    if (prev >= 0) weft_nocancel_end(prev);
     tx_release(tx);
     return rc;
 }

@@ -182,20 +182,30 @@ int weft__stack_init(size_t default_size) {
     return 0;
 }
 
+/* Callers hold their class's lock only: two classes may make a slab at the
+ * same time, and both took the same slabs[] entry (TSan: tests/unit/task's
+ * deep_recursion_within_stack_limits, a large class beside the default one
+ * at start). The table's own lock; rare (one mmap per slab). */
+static uint32_t slabs_lock;
+
 static slab *slab_new(int c) {
     size_t slot = slot_bytes(c);
     size_t bytes = slot > SLAB_BYTES ? slot : SLAB_BYTES;
+    weft__spin_lock(&slabs_lock);
     uint32_t idx = atomic_load(&nslabs);
-    if (idx >= MAX_SLABS) return NULL;
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    slab *s = &slabs[idx];
-    s->base = p;
-    s->slot = slot;
-    s->n = (uint32_t)(bytes / slot);
-    atomic_store(&s->used, 0);
-    atomic_store_explicit(&nslabs, idx + 1, memory_order_release); /* publish for walkers */
+    char *p = idx >= MAX_SLABS ? MAP_FAILED
+                               : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    slab *s = NULL;
+    if (p != MAP_FAILED) {
+        s = &slabs[idx];
+        s->base = p;
+        s->slot = slot;
+        s->n = (uint32_t)(bytes / slot);
+        atomic_store(&s->used, 0);
+        atomic_store_explicit(&nslabs, idx + 1, memory_order_release); /* publish for walkers */
+    }
+    weft__spin_unlock(&slabs_lock);
     return s;
 }
 

@@ -10,11 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # run from `make test`, make's variables would reach these makes: the check
 # runs in a top-level make only
 unset MAKELEVEL MAKEFLAGS MFLAGS
-passed=0 failed=0
-check() { # name status [detail]
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "  ok   $1"
-    else failed=$((failed + 1)); echo "  FAIL $1${3:+: $3}"; fi
-}
+. tests/scripts/lib/check.sh
 fake=weft_test_no_such_header.h
 
 out=$(make --no-print-directory check-deps 2>&1); rc=$?
@@ -54,5 +50,4 @@ for pair in liburing.h:liburing-dev sqlite3.h:libsqlite3-dev libpq-fe.h:libpq-de
     grep -q "$h not found (Debian: $p)" <<<"$out"; check "$h maps to $p" $? "$out"
 done
 
-echo "make_deps: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_end make_deps

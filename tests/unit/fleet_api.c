@@ -1788,12 +1788,57 @@ BOTH(motion_chunks_match_raw) {
 /* ---- start-up ---------------------------------------------------------------------------------- */
 
 static int64_t count(env *v, const char *sql) {
-    weft_db_rows *r;
     weft_db_err e;
-    if (store_query(v->f.db, sql, NULL, 0, &r, &e) < 0) return -1;
-    int64_t n = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
-    return n;
+    int64_t n;
+    return store_query_i64(v->f.db, sql, NULL, 0, &n, &e) < 0 ? -1 : n;
+}
+
+/* store_query_i64 and its transaction twin: the value, no row, NULL, more
+ * than one row and a failing statement each give their own answer, and the
+ * failures leave *out alone. */
+NOCFG(store_query_i64_answers)
+BOTH(store_query_i64_answers) {
+    weft_db_err e;
+    int64_t x = 77;
+    weft_db_arg a[] = {WEFT_DB_INT(41)};
+    ASSERT_EQ(store_query_i64(v->f.db, "SELECT CAST($1 AS BIGINT) + 1", a, 1, &x, &e), 0);
+    ASSERT_EQ(x, 42);
+    ASSERT_EQ(store_query_i64(v->f.db, "SELECT COUNT(*) FROM devices WHERE id < 0", NULL, 0, &x, &e), 0);
+    ASSERT_EQ(x, 0);
+    x = 77;
+    ASSERT_ERR(store_query_i64(v->f.db, "SELECT id FROM devices WHERE id < 0", NULL, 0, &x, &e), WEFT_ENOENT);
+    ASSERT_ERR(e.code, WEFT_ENOENT);
+    ASSERT_STREQ(e.msg, "the query returned no row");
+    ASSERT_EQ(x, 77);
+    ASSERT_ERR(store_query_i64(v->f.db, "SELECT MAX(id) FROM devices WHERE id < 0", NULL, 0, &x, &e), WEFT_ENOENT);
+    ASSERT_STREQ(e.msg, "the query's value is NULL");
+    ASSERT_EQ(x, 77);
+    ASSERT_ERR(store_query_i64(v->f.db, "SELECT 1 UNION ALL SELECT 2", NULL, 0, &x, &e), WEFT_EINVAL);
+    ASSERT_STREQ(e.msg, "the query returned more than one row");
+    ASSERT_EQ(x, 77);
+    ASSERT_ERR(store_query_i64(v->f.db, "SELECT no_such_column FROM devices", NULL, 0, &x, &e), WEFT_EDB);
+    ASSERT_ERR(e.code, WEFT_EDB);
+    ASSERT(strstr(e.msg, "no_such_column") != NULL);
+    ASSERT_EQ(x, 77);
+    store_tx *tx;
+    ASSERT_EQ(store_begin(v->f.db, &tx, &e, weft_deadline_in(10000)), 0);
+    ASSERT_EQ(store_tx_query_i64(tx,
+                                 "INSERT INTO groups (name, created_ms) VALUES ('i64 group', 5) RETURNING id", NULL, 0,
+                                 &x, &e, weft_deadline_in(10000)),
+              0);
+    int64_t id = x;
+    ASSERT_GT(id, 0);
+    weft_db_arg b[] = {WEFT_DB_INT(id)};
+    ASSERT_EQ(store_tx_query_i64(tx, "SELECT created_ms FROM groups WHERE id = $1", b, 1, &x, &e,
+                                 weft_deadline_in(10000)),
+              0);
+    ASSERT_EQ(x, 5);
+    weft_db_arg none[] = {WEFT_DB_INT(-id)};
+    ASSERT_ERR(store_tx_query_i64(tx, "SELECT id FROM groups WHERE id = $1", none, 1, &x, &e, weft_deadline_in(10000)),
+               WEFT_ENOENT);
+    ASSERT_EQ(x, 5);
+    ASSERT_EQ(store_commit(tx, &e, weft_deadline_in(10000)), 0);
+    ASSERT_EQ(count(v, "SELECT COUNT(*) FROM groups WHERE name = 'i64 group'"), 1);
 }
 
 /* The start reads the devices and their latest positions in pages (keyset by

@@ -75,12 +75,9 @@ static void env_stop(env *e) {
 }
 
 static int64_t count(env *e, const char *sql) {
-    weft_db_rows *r = NULL;
     weft_db_err err;
-    if (store_query(e->f.db, sql, NULL, 0, &r, &err) < 0) return -1;
-    int64_t n = weft_db_int(r, 0, 0);
-    weft_db_rows_free(r);
-    return n;
+    int64_t n;
+    return store_query_i64(e->f.db, sql, NULL, 0, &n, &err) < 0 ? -1 : n;
 }
 
 static fleet_fix mkfix(int64_t ms, double lat, double lon, double kn) {
@@ -565,4 +562,48 @@ TEST(retention_and_offline_sweep) {
     ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'deviceOffline'"), 1);
     env_stop(e);
     free(e);
+}
+
+/* fleet_stop from a task that has been cancelled (a server's main task at
+ * shutdown) still waits for fleet's tasks, the feed and the writer before
+ * freeing what they use: its waits returned WEFT_ECANCELED at once, and the
+ * writer and feed ran on in freed memory. */
+typedef struct {
+    env e;
+    atomic_int state; /* 1 started, -1 did not start, 2 stopped */
+} stop_job;
+
+static void stop_when_cancelled(void *arg) {
+    stop_job *j = arg;
+    if (env_start(&j->e, 0) < 0) {
+        atomic_store(&j->state, -1);
+        return;
+    }
+    atomic_store(&j->state, 1);
+    weft_sleep(60000); /* until cancelled */
+    env_stop(&j->e);
+    atomic_store(&j->state, 2);
+}
+
+TEST(a_cancelled_task_stops_fleet) {
+    stop_job *j = calloc(1, sizeof *j);
+    ASSERT(j);
+    weft_group g;
+    weft_group_init(&g);
+    ASSERT_EQ(weft_group_go(&g, stop_when_cancelled, j, "stopper"), 0);
+    int64_t t0 = weft_now_ns();
+    while (atomic_load(&j->state) == 0 && test_ms_since(t0) < 20000) weft_sleep(10);
+    ASSERT_EQ(atomic_load(&j->state), 1);
+    /* some work in flight: a device's fix on its way to the writer */
+    live_device *d;
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&j->e.f, "stop-1", "Stop", 0, &d, &err), 0);
+    fleet_fix x = mkfix(fleet_now_ms(), 1, 1, 0);
+    ingest_result res;
+    ASSERT_EQ(pipeline_ingest(&j->e.f, d, PROTO_OSMAND, &x, 1, NULL, &res), 0);
+    weft_group_cancel(&g);
+    ASSERT_EQ(test_join(&g, 30000), 0);
+    ASSERT_EQ(atomic_load(&j->state), 2);
+    weft_sleep(100); /* a fleet task left running would touch freed memory now */
+    free(j);
 }
