@@ -22,7 +22,7 @@ CPU=${BENCH_CPU:-0}
 SMOKE=${BENCH_SMOKE:-0}
 DATE=$(date +%Y-%m-%d)
 OUTDIR=bench/results
-STEM=$OUTDIR/binsearch-$DATE$([ "$SMOKE" = 1 ] && echo -smoke)
+STEM=$OUTDIR/binsearch-$DATE$([ "$SMOKE" = 1 ] && echo -smoke || :)
 MD=$STEM.md
 JSON=$STEM.json
 PROGS=(c go rust)

@@ -42,7 +42,7 @@ SMOKE=${BENCH_SMOKE:-0}
 DATE=$(date +%Y-%m-%d)
 # an untimed run (ROUNDS=0) gets its own name, so it never replaces the file
 # of a run that timed the clean builds, which the report still reads
-STEM=bench/results/build-$DATE$([ "$ROUNDS" = 0 ] && echo -sizes)$([ "$SMOKE" = 1 ] && echo -smoke)
+STEM=bench/results/build-$DATE$([ "$ROUNDS" = 0 ] && echo -sizes || :)$([ "$SMOKE" = 1 ] && echo -smoke || :)
 NPROC=$(nproc)
 PROGS=(weft go rust)
 

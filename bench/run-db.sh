@@ -126,7 +126,7 @@ if want nethttp && ! want nethttp_batch && [ -z "${BENCH_ONLY:-}" ]; then
     for p in "${PROGS[@]}"; do P2+=("$p"); [ "$p" = nethttp ] && P2+=(nethttp_batch); done
     PROGS=("${P2[@]}")
 fi
-STEM=$OUTDIR/db-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke)
+STEM=$OUTDIR/db-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke || :)
 MD=$STEM.md
 JSON=$STEM.json
 

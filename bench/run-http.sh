@@ -118,7 +118,7 @@ log() { echo "run-http: $(date +%H:%M:%S) $*" >&2; }
 
 ALL_PROGS=("${ARENA_PROGS[@]}")
 arena_select run-http # PROGS, ONLY_TAG from BENCH_ONLY
-STEM=$OUTDIR/http-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke) # a partial run keeps off the full table
+STEM=$OUTDIR/http-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke || :) # a partial run keeps off the full table
 MD=$STEM.md
 JSON=$STEM.json
 

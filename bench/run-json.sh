@@ -69,7 +69,7 @@ if [ -n "${BENCH_ONLY:-}" ]; then
 fi
 DOCS=(twitter citm canada feed numbers)
 [ -z "${BENCH_DOCS:-}" ] || read -r -a DOCS <<<"${BENCH_DOCS//,/ }"
-STEM=$OUTDIR/json-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke)
+STEM=$OUTDIR/json-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke || :)
 MD=$STEM.md
 JSON=$STEM.json
 CMD="bash bench/run-json.sh$(env | grep -E '^BENCH_(REPEAT|DOCS|ONLY|SMOKE)=' | sort | tr '\n' ' ' | sed 's/ $//; s/^./ (&/; s/.$/&)/')"

@@ -45,6 +45,7 @@ T0=$(date +%s)
 declare -A ENVS EST FILE
 TOOK="" # "step MmSSs, ..." for the report
 OVER="" # the steps that took longer than their budget (EST)
+FAILED="" # the steps that wrote no result file: their rows come from older files
 if [ "$QUICK" = 1 ]; then
     MODE="quick (QUICK=1: short runs, few rounds; not for publishing)"
     SMOKE=1
@@ -102,6 +103,7 @@ for ((i = 0; i < n; i++)); do
     if [ -n "${FILE[$s]}" ]; then
         echo "      $s done in $(mmss $took)$over (exit $rc): ${FILE[$s]}"
     else
+        FAILED+="${FAILED:+, }$s"
         echo "      $s wrote no result file (exit $rc, $(mmss $took)); last lines of $LOGDIR/$s.log:"
         tail -n 5 "$LOGDIR/$s.log" | sed 's/^/        /'
     fi
@@ -110,5 +112,11 @@ done
 ARGS=()
 for s in "${STEPS[@]}"; do [ -n "${FILE[$s]:-}" ] && ARGS+=("--$s" "${FILE[$s]}"); done
 python3 bench/tools/report.py --mode "$MODE" --label "$LABEL" \
-    --took "$(mmss $(($(date +%s) - T0))) on $(date -u +%F) ($TOOK; CPUs $BUSY % busy at the start)" "${ARGS[@]}"
+    --took "$(mmss $(($(date +%s) - T0))) on $(date -u +%F) ($TOOK; CPUs $BUSY % busy at the start${FAILED:+; FAILED, rows from older result files: $FAILED})" "${ARGS[@]}"
 echo "make bench: done in $(mmss $(($(date +%s) - T0))) (budget $(mmss "$(left "${STEPS[@]}")")${OVER:+; over budget: $OVER}): bench/results/report.md, bench/results/report.html"
+# a step that wrote nothing fails the run: its rows are older files' (the
+# report says which), never this run's
+if [ -n "$FAILED" ]; then
+    echo "make bench: FAILED: $FAILED wrote no result file (logs in $LOGDIR)" >&2
+    exit 1
+fi

@@ -43,7 +43,7 @@ fi
 DATE=$(date +%Y-%m-%d)
 OUTDIR=bench/results
 SMOKE=${BENCH_SMOKE:-0}
-STEM=$OUTDIR/rt-$DATE${BENCH_ONLY:+-$BENCH_ONLY}$([ "$SMOKE" = 1 ] && echo -smoke) # a partial run keeps off the full table
+STEM=$OUTDIR/rt-$DATE${BENCH_ONLY:+-$BENCH_ONLY}$([ "$SMOKE" = 1 ] && echo -smoke || :) # a partial run keeps off the full table
 MD=$STEM.md
 JSON=$STEM.json
 

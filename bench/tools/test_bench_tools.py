@@ -8,6 +8,7 @@ publish a wrong verdict or a wrong document. Run by scripts/test.sh:
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -551,3 +552,50 @@ class Report(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ShellAssignments(unittest.TestCase):
+    """Under `set -e` an assignment's status is its last command
+    substitution's: `STEM=x$([ "$SMOKE" = 1 ] && echo -smoke)` ends the
+    script silently whenever the test is false. That stopped every step of
+    the full `make bench` (SMOKE=0) in 0 s, and the report then took its
+    rows from older files."""
+    ROOT = os.path.dirname(os.path.dirname(HERE))
+    ASSIGN = re.compile(r'^\s*(?:local\s+|export\s+)?[A-Za-z_][A-Za-z0-9_]*=')
+    TEST_AND = re.compile(r'\$\(\[\[? [^()]*?\]\]? && [^()]*?\)')
+
+    def offenders(self, path):
+        out = []
+        with open(path) as f:
+            text = f.read()
+        if not re.search(r'^\s*set -[a-z]*e', text, re.M):
+            return out
+        for n, line in enumerate(text.splitlines(), 1):
+            if not self.ASSIGN.match(line) or re.match(r'^\s*local\s', line):
+                continue
+            for m in self.TEST_AND.finditer(line):
+                if '||' not in m.group(0):
+                    out.append(f"{os.path.relpath(path, self.ROOT)}:{n}: {line.strip()}")
+        return out
+
+    def test_no_assignment_ends_in_a_failing_test(self):
+        bad = []
+        for d in ("bench", "scripts", ".ci"):
+            for root, _, files in os.walk(os.path.join(self.ROOT, d)):
+                if "peers" in root or "node_modules" in root:
+                    continue
+                for name in files:
+                    if name.endswith(".sh") or name == "run":
+                        bad += self.offenders(os.path.join(root, name))
+        self.assertEqual(bad, [])
+
+    def test_the_check_sees_the_bug(self):
+        d = tempfile.mkdtemp(prefix="sh-test-")
+        DIRS.append(d)
+        p = os.path.join(d, "x.sh")
+        with open(p, "w") as f:
+            f.write('set -euo pipefail\nSTEM=a$([ "$SMOKE" = 1 ] && echo -smoke)\n'
+                    'OK=a$([ "$SMOKE" = 1 ] && echo -smoke || :)\n')
+        self.assertEqual(len(self.offenders(p)), 1)
+        r = subprocess.run(["bash", p], env={"SMOKE": "0", "PATH": os.environ["PATH"]})
+        self.assertNotEqual(r.returncode, 0)  # what the check guards against
