@@ -114,6 +114,9 @@ def from_stat(d, prog=None, scale=1.0):
     return cell(float(v), lo, hi, max(len(runs), 2 if lo is not None else 1), prog, scale)
 
 
+ONE_RUN_PARITY = 0.05
+
+
 def verdict(weft, peer, higher_better):
     """weft against one peer: "parity" when both have a min-max and the ranges
     overlap (touching counts), else "ahead"/"behind" (from weft's side) when
@@ -126,7 +129,10 @@ def verdict(weft, peer, higher_better):
             return "parity"
         ahead = weft["lo"] > peer["hi"] if higher_better else weft["hi"] < peer["lo"]
         return "ahead" if ahead else "behind"
-    if weft["value"] == peer["value"]:
+    # one run has no noise band of its own: a difference under ONE_RUN_PARITY
+    # (5 %) is called parity, not a win or a loss (docs/arena.md)
+    a, b = float(weft["value"]), float(peer["value"])
+    if a == b or (max(a, b) > 0 and abs(a - b) / max(a, b) < ONE_RUN_PARITY):
         return "parity (one run)"
     ahead = weft["value"] > peer["value"] if higher_better else weft["value"] < peer["value"]
     return ("ahead" if ahead else "behind") + " (one run)"
@@ -709,7 +715,7 @@ def render_md(rows, label, mode, host, charts, took=""):
           "brackets; a value with (min–max) was repeated and the range is its noise band. **vs weft** is "
           "peer ÷ weft with the verdict from weft's side: *ahead* / *behind* when the ranges are apart, "
           "*parity* when they overlap (the difference is inside the noise); \"(one run)\" when there is no "
-          "range to judge by.", "",
+          "range to judge by (then values less than 5 % apart are parity).", "",
           "Sources: " + sources_line(rows), ""]
     if took:
         L += [f"Wall time of this `make bench` run: {took}.", ""]

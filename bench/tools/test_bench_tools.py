@@ -359,6 +359,10 @@ class Report(unittest.TestCase):
         self.assertEqual(report.verdict(c(10, 9, 11), c(12, 11.5, 13), True), "behind")
         self.assertEqual(report.verdict(c(10, 9, 11), c(12, 11.5, 13), False), "ahead")
         self.assertEqual(report.verdict(c(10), c(12), True), "behind (one run)")
+        # one run: under 5 % apart is parity (the GC row's 23.8 vs 23.6 us was "behind")
+        self.assertEqual(report.verdict(c(23.75), c(23.62), False), "parity (one run)")
+        self.assertEqual(report.verdict(c(100), c(95.1), True), "parity (one run)")
+        self.assertEqual(report.verdict(c(100), c(94.9), True), "ahead (one run)")
         self.assertIsNone(report.verdict(c(10), None, True))
 
     def test_missing_files_are_not_measured_rows(self):
