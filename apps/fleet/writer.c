@@ -204,6 +204,9 @@ static void complete(req *r, int rc, const weft_db_err *err) {
 static void syncer_task(void *arg) {
     writer *w = arg;
     req *batch[4096];
+    /* masked, like the writer: every request it took is completed, or its
+     * submitter (masked too) would wait for ever; it ends when synq closes */
+    int prev = weft_nocancel_begin();
     for (;;) {
         req *r;
         if (weft_chan_recv(w->synq, &r, -1) < 0) break; /* closed and drained */
@@ -223,12 +226,17 @@ static void syncer_task(void *arg) {
         atomic_fetch_add(&w->st.sync_us_sum, (weft_now_ns() - t0) / 1000);
         for (int i = 0; i < n; i++) complete(batch[i], rc, &err);
     }
+    weft_nocancel_end(prev);
     weft_wg_done(&w->stopped);
 }
 
 static void writer_task(void *arg) {
     writer *w = arg;
     req *batch[4096];
+    /* masked: a request points into its submitter's memory, and the submitter
+     * waits (masked) until it is completed; so the writer never drops one on
+     * a cancel (weft_shutdown) and ends only when writer_stop closes q */
+    int prev = weft_nocancel_begin();
     for (;;) {
         req *r;
         if (weft_chan_recv(w->q, &r, -1) < 0) break; /* closed and drained */
@@ -259,6 +267,7 @@ static void writer_task(void *arg) {
         }
     }
     weft_chan_close(w->synq);
+    weft_nocancel_end(prev);
     weft_wg_done(&w->stopped);
 }
 
@@ -350,7 +359,13 @@ int writer_submit(writer *w, const pos_row *pos, int npos, ev_row *ev, int nev, 
         free(r);
         return rc == WEFT_ECLOSED ? WEFT_ESHUTDOWN : rc;
     }
+    /* masked: r points at the caller's pos/ev (and their attrs), which the
+     * caller frees when it returns; a cancelled caller returning now would let
+     * the writer read them, and write event ids into them, after the free.
+     * The writer completes every request it was given (writer_task). */
+    int prev = weft_nocancel_begin();
     rc = weft_sem_acquire(&r->done, -1);
+    weft_nocancel_end(prev);
     if (rc == 0) {
         rc = r->rc;
         if (err) *err = r->err;

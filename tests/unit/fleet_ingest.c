@@ -585,6 +585,41 @@ static void stop_when_cancelled(void *arg) {
     atomic_store(&j->state, 2);
 }
 
+/* fleet_stop cancels the Teltonika sessions before it stops the writer: a
+ * session cancelled while its packet lingers in the writer's batch must not
+ * free the rows the writer is about to bind (and write event ids into).
+ * Before the fix: ASan heap-use-after-free in the writer (review F1). */
+TEST(stop_while_a_packet_lingers_in_the_writer) {
+    env_commit_ms = 1500; /* the writer holds the packet this long */
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    int rc = env_start(e, 0);
+    env_commit_ms = 1;
+    ASSERT_EQ(rc, 0);
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "356307042441077", "Truck 77", 0, NULL, &err), 0);
+    uint8_t yes = 9;
+    int fd = tlt_connect(e, "356307042441077", &yes);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(yes, 1);
+    int64_t t0 = fleet_now_ms() - 3600000;
+    fleet_fix fx[40];
+    for (int i = 0; i < 40; i++) fx[i] = mkfix(t0 + i * 1000, 52.5 + i * 1e-4, 13.4, i % 2 ? 90 : 0);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    tlt_encode(fx, 40, TLT_CODEC8E, &b);
+    ASSERT(weft_write_all(fd, b.data, b.len, weft_deadline_in(5000)) == (ssize_t)b.len);
+    weft_buf_free(&b);
+    weft_sleep(200); /* decoded and submitted: the session now waits on the writer */
+    writer_stats *ws = writer_get_stats(e->f.w);
+    ASSERT_EQ(atomic_load(&ws->commits), 0); /* still lingering */
+    int64_t s0 = weft_now_ns();
+    env_stop(e); /* cancels the session, then stops the writer, which commits the packet */
+    ASSERT(test_ms_since(s0) < 10000);
+    weft_close(fd);
+    free(e);
+}
+
 TEST(a_cancelled_task_stops_fleet) {
     stop_job *j = calloc(1, sizeof *j);
     ASSERT(j);
