@@ -38,7 +38,11 @@
  * parameters; `to` is required, and maxId bounds the ids, so events that
  * arrive while the dispatcher confirms stay open), or the listed ids (at
  * most ACK_IDS_MAX; ids the user may not see or already acknowledged are
- * left alone). One UPDATE statement, so one transaction: all or nothing.
+ * left alone). The ids or the filter, never both, and no other parameter
+ * (acknowledged, limit, ...): each is 400 naming it, because a client that
+ * sends one believes it narrows what gets acknowledged, and an ignored
+ * narrowing acknowledges more than the dispatcher saw. A body must be
+ * {"ids": [...]}. One UPDATE statement, so one transaction: all or nothing.
  * Answers {"count": n, "ids": [...], "ackTime", "ackUserId",
  * "ackUserName"} and pushes the acks on the live socket like a single one.
  */
@@ -303,18 +307,60 @@ static int count(weft_http_ctx *c, void *ud) {
 #define ACK_IDS_MAX 1000
 
 /* The "ids" of POST /api/events/ack's body into ids[0..ACK_IDS_MAX): their
- * count (0 when the body has none), or -1 answered 400. */
+ * count (0 when there is no body), or -1 answered 400. */
 static int ack_ids(weft_http_ctx *c, int64_t *ids) {
     api_body b;
     if (api_body_open(c, &b) < 0) return -1;
     const weft_json *l = b.json ? weft_json_get(b.json, "ids") : NULL;
-    if (!l) return 0;
+    if (!l) {
+        if (!b.json && !weft_str_trim(weft_http_body(c)).n) return 0;
+        return api_fail_field(c, 400, "ids",
+                              "the body must be {\"ids\": [...]} (to acknowledge what a filter selects, "
+                              "send the filter as query parameters and no body)");
+    }
     if (l->type != WEFT_JSON_ARRAY || l->len == 0 || l->len > ACK_IDS_MAX)
         return api_fail_field(c, 400, "ids", "ids must be an array of 1 to %d event ids", ACK_IDS_MAX);
     for (uint32_t i = 0; i < l->len; i++)
         if (weft_json_int(weft_json_at(l, i), &ids[i]) != 0 || ids[i] <= 0)
             return api_fail_field(c, 400, "ids", "ids[%u] is not an event id", i);
     return (int)l->len;
+}
+
+/* The query parameters of "acknowledge all" by filter (filter_parse). */
+static const char *const ack_filter_params[] = {"deviceId", "groupId", "type", "from", "to", "maxId"};
+#define ACK_FILTER_NPARAMS (sizeof ack_filter_params / sizeof *ack_filter_params)
+
+/* Answers 400 for a query parameter "acknowledge all" does not take, and,
+ * with ids in the body, for the filter's parameters given too (each named
+ * once, in the order sent). 0, or -1 answered. */
+static int ack_query_check(weft_http_ctx *c, int by_ids) {
+    weft_str q = weft_http_raw_query(c);
+    unsigned seen = 0;
+    char named[96];
+    size_t len = 0;
+    named[0] = 0;
+    while (q.n) {
+        weft_str pair, key;
+        q = weft_str_cut(q, '&', &pair);
+        (void)weft_str_cut(pair, '=', &key);
+        if (!key.n) continue;
+        size_t k = 0;
+        while (k < ACK_FILTER_NPARAMS && !weft_str_eq(key, weft_str_c(ack_filter_params[k]))) k++;
+        if (k == ACK_FILTER_NPARAMS)
+            return api_fail(c, 400,
+                            "unknown parameter %.*s: POST /api/events/ack takes deviceId, groupId, type, from, to "
+                            "and maxId, or a body {\"ids\": [...]}",
+                            (int)(key.n < 64 ? key.n : 64), key.p);
+        if (!by_ids || seen & 1u << k) continue;
+        seen |= 1u << k;
+        len += (size_t)snprintf(named + len, sizeof named - len, "%s%s", len ? ", " : "", ack_filter_params[k]);
+    }
+    if (seen)
+        return api_fail(c, 400,
+                        "ids cannot be combined with the filter parameters %s: send the ids alone, or the filter "
+                        "alone without a body",
+                        named);
+    return 0;
 }
 
 static int ack_all(weft_http_ctx *c, void *ud) {
@@ -331,7 +377,7 @@ static int ack_all(weft_http_ctx *c, void *ud) {
     int nids, rc = WEFT_ENOMEM;
     if (!ids || !a || !q) goto out;
     rc = 0;
-    if ((nids = ack_ids(c, ids)) < 0) goto out;
+    if ((nids = ack_ids(c, ids)) < 0 || ack_query_check(c, nids > 0) < 0) goto out;
     int64_t now = fleet_now_ms();
     int na = 3;
     a[0] = WEFT_DB_INT(now), a[1] = WEFT_DB_INT(u.id), a[2] = WEFT_DB_TEXT(u.name);
@@ -346,8 +392,7 @@ static int ack_all(weft_http_ctx *c, void *ud) {
         sql_visible(&sql, &u, a, &na);
     } else {
         if (filter_parse(f, c, &u, q, 1) < 0) goto out;
-        q->ack = -1; /* the open ones, below */
-        filter_sql(&sql, q, &u, a, &na);
+        filter_sql(&sql, q, &u, a, &na); /* q->ack is -1: ?acknowledged= was refused; the open ones, below */
     }
     weft_buf_appends(&sql, " AND ack_time IS NULL RETURNING id, device_id");
     weft_db_err e;
