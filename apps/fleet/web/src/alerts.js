@@ -12,6 +12,14 @@ import { knotsToKmh } from './status.js';
 
 const KEEP = 2000; // acks remembered for events not in the list yet
 
+// What the dashboard calls an alert: the event types the feed shows, its
+// unread marker and "Acknowledge all" count, and the "alerts today" tile
+// counts (issue 12: overspeed, geofence, offline, alarm, ignition). One
+// list, so the tile never disagrees with the feed beside it
+// (tests/web/alert_types.test.mjs).
+export const ALERT_TYPES = Object.freeze(['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm',
+  'ignitionOn', 'ignitionOff']);
+
 // Record acks (from the socket or a POST's answer) and mark the events they
 // name. Returns how many events changed.
 export function applyAcks(events, acks, known) {

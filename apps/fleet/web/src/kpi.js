@@ -4,9 +4,7 @@
 import { h } from './dom.js';
 import { vehicleStatus, STATUSES } from './status.js';
 import { RateLimit } from './vehmath.js';
-import { DayCount } from './alerts.js';
-
-const ALERTS = new Set(['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm']);
+import { DayCount, ALERT_TYPES } from './alerts.js';
 
 export function mountKpi(box, ctx) {
   const { store, server } = ctx;
@@ -16,7 +14,7 @@ export function mountKpi(box, ctx) {
     box.append(h('div', { class: `kpi kpi-${k}` }, tiles[k], h('span', {}, label)));
   }
   let frame = 0;
-  const alerts = new DayCount(ALERTS);
+  const alerts = new DayCount(ALERT_TYPES); // the feed's alerts, no other list
   // today is the user's day: from local midnight (the browser's time zone),
   // not from midnight UTC. The server counts (GET /api/events/count, within
   // an index); live alerts add to it; a new day asks again.
@@ -28,7 +26,7 @@ export function mountKpi(box, ctx) {
     day = midnight.getTime();
     alerts.reset();
     const to = new Date();
-    ctx.api.get('/api/events/count', { type: [...ALERTS], from: midnight.toISOString(), to: to.toISOString() })
+    ctx.api.get('/api/events/count', { type: ALERT_TYPES, from: midnight.toISOString(), to: to.toISOString() })
       .then((r) => { if (day === midnight.getTime()) { alerts.counted(r.total, to.getTime()); later(); } })
       .catch(() => { day = 0; }); // asked again at the next check
   };

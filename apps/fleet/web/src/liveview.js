@@ -4,7 +4,7 @@
 
 import { h, patchList } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf } from './alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, ALERT_TYPES } from './alerts.js';
 
 const TRAIL_MIN = 10;
 const EVENT_LABEL = {
@@ -15,7 +15,6 @@ const EVENT_LABEL = {
 // one collator for every comparison: localeCompare with options builds a
 // new one per call, which cost seconds per sort of 10,000 names
 const byName = new Intl.Collator(undefined, { numeric: true }).compare;
-const ALERT_TYPES = ['deviceOverspeed', 'geofenceEnter', 'geofenceExit', 'deviceOffline', 'alarm', 'ignitionOn', 'ignitionOff'];
 
 export function mountLive(root, ctx) {
   const { store, fleetMap, server, L, map } = ctx;
