@@ -8,6 +8,10 @@
 # (HTTP, port 5055), half as Teltonika trackers (TCP, port 5027), exactly as
 # real devices do. The web port is http://127.0.0.1:${PORT:-8080}.
 #
+# Other ports (a second checkout, a port taken): PORT (or
+# WEFT_FLEET_HTTP_PORT) for the web and API, WEFT_FLEET_OSMAND_PORT and
+# WEFT_FLEET_TELTONIKA_PORT for the devices; the simulator follows them.
+#
 # The first admin: WEFT_FLEET_ADMIN_EMAIL / WEFT_FLEET_ADMIN_PASSWORD when set,
 # otherwise a generated password printed once below. WEFT_FLEET_PG (a libpq
 # conninfo) puts the data in PostgreSQL instead. VEHICLES=n changes the fleet
@@ -15,7 +19,7 @@
 # queued and exits 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT=${PORT:-8080}
+PORT=${PORT:-${WEFT_FLEET_HTTP_PORT:-8080}} # the fleet's own variable works too, not overridden by a default
 VEHICLES=${VEHICLES:-200}
 mkdir -p build/run/fleet
 # ---- the dashboard (issue 12): its browser libraries and the simulator's roads
@@ -41,8 +45,10 @@ stop() { # the simulator first (it collects its last acks), then the server
         kill -TERM "$sim" 2>/dev/null # a second signal ends it at once
         wait "$sim" 2>/dev/null
     fi
-    kill -TERM "$srv" 2>/dev/null
-    wait "$srv" 2>/dev/null
+    # Ctrl-C reaches the whole process group: the server may have ended
+    # already, and set -e must not turn that into make's "Error 1"
+    kill -TERM "$srv" 2>/dev/null || true
+    wait "$srv" 2>/dev/null || true
     exit 0
 }
 trap stop INT TERM
@@ -55,12 +61,25 @@ grep -q '^listening on ' "$log" || { cat "$log"; echo "weft fleet did not start 
 osm=$(grep -o 'osmand on http://[^ ]*' "$log" | sed 's/.*://')
 tlt=$(grep -o 'teltonika on tcp://[^ ]*' "$log" | sed 's/.*://')
 cat "$log"
+# The admin is created (and a generated password shown) on the first run
+# only; later runs reuse build/run/fleet, so say how to sign in then too.
+admin=$(sed -n 's/^first admin: \([^ ]*\).*/\1/p' "$log")
+pass=$(sed -n 's/^first admin: [^ ]* password \([^ ]*\) (generated.*/\1/p' "$log")
+if [ -z "$admin" ]; then
+    signin="the admin made by the first make run (its data stays in build/run/fleet; the
+password was printed then, or is WEFT_FLEET_ADMIN_PASSWORD if you set it; lost it:
+Ctrl-C, rm -rf build/run/fleet, make run again for a new admin and demo data)"
+    admin=ADMIN_EMAIL pass=PASSWORD
+else
+    signin="the admin above"
+    [ -n "$pass" ] || pass='$WEFT_FLEET_ADMIN_PASSWORD'
+fi
 cat <<MSG
 
 weft fleet is running on http://127.0.0.1:$PORT with $VEHICLES simulated vehicles.
-Open http://127.0.0.1:$PORT/ for the dashboard and sign in with the admin above
+Open http://127.0.0.1:$PORT/ for the dashboard and sign in with $signin
 (or the demo manager/viewer). From the command line, for example:
-  curl -s -c /tmp/fleet.cookies -d 'email=ADMIN_EMAIL&password=PASSWORD' http://127.0.0.1:$PORT/api/session
+  curl -s -c /tmp/fleet.cookies -d "email=$admin&password=$pass" http://127.0.0.1:$PORT/api/session
   curl -s -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/devices
   curl -s -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/positions
   curl -sN -b /tmp/fleet.cookies http://127.0.0.1:$PORT/api/stream     # live updates (SSE)
@@ -73,5 +92,6 @@ MSG
 build/apps/fleet-sim --vehicles "$VEHICLES" --osmand-port "$osm" --teltonika-port "$tlt" --duration 0 --quiet \
     >build/run/fleet/sim.log 2>&1 &
 sim=$!
-wait "$srv"
+# the server ending on its own (not by Ctrl-C) stops the simulator too
+wait "$srv" || echo "weft fleet exited with status $?: see $log"
 stop
