@@ -40,15 +40,17 @@ build/apps/fleet --data-dir build/run/fleet >"$log" 2>&1 &
 srv=$!
 sim=""
 stop() { # the simulator first (it collects its last acks), then the server
+    # Ctrl-C reaches the whole process group: the simulator and the server
+    # may have ended already, and a failed kill or wait under set -e would
+    # end this with status 1 (make's "Error 1" after every Ctrl-C)
+    set +e
     if [ -n "$sim" ] && kill -TERM "$sim" 2>/dev/null; then
         for _ in $(seq 1 30); do kill -0 "$sim" 2>/dev/null || break; sleep 0.2; done
         kill -TERM "$sim" 2>/dev/null # a second signal ends it at once
         wait "$sim" 2>/dev/null
     fi
-    # Ctrl-C reaches the whole process group: the server may have ended
-    # already, and set -e must not turn that into make's "Error 1"
-    kill -TERM "$srv" 2>/dev/null || true
-    wait "$srv" 2>/dev/null || true
+    kill -TERM "$srv" 2>/dev/null
+    wait "$srv" 2>/dev/null
     exit 0
 }
 trap stop INT TERM
@@ -66,9 +68,10 @@ cat "$log"
 admin=$(sed -n 's/^first admin: \([^ ]*\).*/\1/p' "$log")
 pass=$(sed -n 's/^first admin: [^ ]* password \([^ ]*\) (generated.*/\1/p' "$log")
 if [ -z "$admin" ]; then
-    signin="the admin made by the first make run (its data stays in build/run/fleet; the
-password was printed then, or is WEFT_FLEET_ADMIN_PASSWORD if you set it; lost it:
-Ctrl-C, rm -rf build/run/fleet, make run again for a new admin and demo data)"
+    signin="the admin of the first make run
+(the data stays in build/run/fleet: its password was printed then, or is the
+WEFT_FLEET_ADMIN_PASSWORD you set; lost it? Ctrl-C, rm -rf build/run/fleet and
+make run again for a new admin and new demo data)"
     admin=ADMIN_EMAIL pass=PASSWORD
 else
     signin="the admin above"
