@@ -536,7 +536,10 @@ TEST(ack_only_after_sync) {
     int64_t t0 = fleet_now_ms() - 3600000;
     fleet_fix fx[4][N]; /* packets 1 (device a), 2 (b), 3 (a), 4 (b) */
     for (int p = 0; p < 4; p++)
-        for (int i = 0; i < N; i++) fx[p][i] = mkfix(t0 + (p / 2 * N + i) * 1000, 52.5 + i * 1e-4, 13.4, 20);
+        for (int i = 0; i < N; i++) {
+            fx[p][i] = mkfix(t0 + (p / 2 * N + i) * 1000, 52.5 + i * 1e-4, 13.4, 20);
+            fx[p][i].ignition = p / 2; /* packets 3 and 4 turn the ignition on: an event each */
+        }
 
     /* order: packet 2 commits while packet 1's sync is running */
     ASSERT_EQ(tlt_post(a, fx[0], N), 0);
@@ -584,7 +587,34 @@ TEST(ack_only_after_sync) {
     ASSERT_EQ(store_exec(e->f.db, "DELETE FROM events", NULL, 0, NULL, &err), WEFT_EIO);
     ASSERT(strstr(err.msg, "storage failed"));
     ASSERT_EQ(atomic_load(&sync_entered), 3);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'ignitionOn'"), 2); /* packets 3 and 4 */
+
+    /* a restart ends it (SQLite recovers the WAL from the disk: here all of
+     * it). The devices resend packets 3 and 4: acknowledged now, their
+     * positions are duplicates and their events are not stored again; only
+     * each device's deviceOnline (offline since the start) is new. */
     store_set_sync_hook(e->f.db, NULL);
+    int64_t events = count(e, "SELECT COUNT(*) FROM events");
+    fleet_config cfg = e->f.cfg;
+    fleet_stop(&e->f);
+    memset(&e->f, 0, sizeof e->f);
+    e->f.cfg = cfg;
+    char msg[256];
+    int restarted = fleet_start(&e->f, msg, sizeof msg);
+    if (restarted < 0) fprintf(stderr, "fleet_start: %s\n", msg);
+    ASSERT_EQ(restarted, 0);
+    ASSERT_EQ(store_failed(e->f.db, NULL, 0), 0);
+    a = tlt_connect(e, "356307042441001", &yes);
+    ASSERT(a >= 0 && yes == 1);
+    b = tlt_connect(e, "356307042441002", &yes);
+    ASSERT(b >= 0 && yes == 1);
+    ASSERT_EQ(tlt_send(a, fx[2], N, 5000), N);
+    ASSERT_EQ(tlt_send(b, fx[3], N, 5000), N);
+    weft_close(a);
+    weft_close(b);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 4 * N);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'ignitionOn'"), 2);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events"), events + 2);
     env_stop(e);
     free(e);
 }
