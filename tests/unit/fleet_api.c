@@ -1940,9 +1940,9 @@ static int failing_sync(void) {
 
 /* After one failed sync of the WAL every write is refused with 503 and the
  * reason, although the syncs after it would succeed (see store_sync): the
- * write whose sync failed, and every later one (no sync is tried again).
- * Reads go on; /api/health says 503 "degraded" with the error, /metrics
- * fleet_storage_failed 1. */
+ * write whose sync failed, and every later one (no sync is tried again),
+ * a sign-in too (it writes its session). Reads go on; /api/health says 503
+ * "degraded" with the error, /metrics fleet_storage_failed 1. */
 TEST(a_failed_sync_refuses_every_later_write) {
     env *v = calloc(1, sizeof *v);
     ASSERT(v);
@@ -1972,6 +1972,8 @@ TEST(a_failed_sync_refuses_every_later_write) {
     ASSERT_EQ(req(v, "GET", "/api/groups", v->admin, NULL, &res), 200); /* reads go on */
     ASSERT(!body_has(&res, "later"));
     weft_http_test_response_free(&res);
+    char again[128];
+    ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, again), 503); /* a sign-in writes its session */
     ASSERT_EQ(req(v, "GET", "/api/health", NULL, NULL, &res), 503);
     ASSERT(body_has(&res, "\"status\":\"degraded\"") && body_has(&res, "\"storageWritable\":false") &&
            body_has(&res, "\"storageError\":\"storage failed"));
