@@ -277,7 +277,8 @@ int store_sync(store *s) {
     if (rc < 0) return rc;
     if (j.latched) /* once: only the first failure latches */
         weft_log_error("%s (%s)", s->failed_msg, s->wal_path);
-    else if (j.rc < 0 && j.rc != WEFT_EIO) weft_log_warn("storage: sync of %s: %s", s->wal_path, weft_strerror(j.rc));
+    else if (j.rc < 0 && !atomic_load(&s->failed)) /* the WAL could not be opened: not latched */
+        weft_log_warn("storage: sync of %s: %s", s->wal_path, weft_strerror(j.rc));
     return j.rc;
 }
 
@@ -327,7 +328,7 @@ int store_begin(store *s, store_tx **out, weft_db_err *err, int64_t deadline) {
     if (!tx) return WEFT_ENOMEM;
     tx->s = s;
     rc = s->pg ? weft_pg_begin(s->pg, &tx->pg, err, deadline)
-                   : weft_sqlite_begin(s->lite, &tx->lite, err, deadline);
+               : weft_sqlite_begin(s->lite, &tx->lite, err, deadline);
     if (rc < 0) {
         free(tx);
         return rc;
