@@ -32,7 +32,8 @@
  * file (xShmLock, slot 0), so main database files are wrapped too, each
  * pointing at its connection's WAL file: the WAL file finds its main file
  * by sqlite3_filename_database(), which gives the very pointer SQLite
- * opened the main file with (one per connection).
+ * opened the main file with (one per connection). A WAL file whose main
+ * file is not found gathers nothing: every write goes through as is.
  *
  * The buffer is allocated at the WAL file's first write, so a connection
  * that only reads (weft_sqlite's readers) never holds one.
@@ -57,7 +58,8 @@ typedef struct wal_file {
     int len;
     sqlite3_int64 off; /* file offset of buf[0] */
     int commit_next;   /* the last write was a commit frame's header */
-    main_file *main;   /* the connection's main database file; NULL if not found */
+    main_file *main;   /* the connection's main database file; NULL: none found,
+                          nothing gathered (the write lock could not be seen) */
     sqlite3_file *real; /* the default VFS's file, in this object's tail */
 } wal_file;
 
@@ -95,8 +97,8 @@ static int w_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
     int rc = SQLITE_OK;
     if (w->len && off != w->off + w->len && (rc = flush(w)) != SQLITE_OK) return rc;
     if (w->len + n > WAL_GATHER_MAX && (rc = flush(w)) != SQLITE_OK) return rc;
-    if (!w->buf && (w->buf = malloc(WAL_GATHER_MAX))) atomic_fetch_add(&buffers, 1);
-    /* too big to gather, or no memory for the buffer: written as is */
+    if (!w->buf && w->main && (w->buf = malloc(WAL_GATHER_MAX))) atomic_fetch_add(&buffers, 1);
+    /* too big to gather, no main file watched, or no memory: written as is */
     if (n > WAL_GATHER_MAX || !w->buf) return w->real->pMethods->xWrite(w->real, p, n, off);
     if (w->len == 0) w->off = off;
     memcpy(w->buf + w->len, p, (size_t)n);

@@ -921,7 +921,8 @@ TEST(sqlite_wal_gather_big_commits) {
 }
 
 /* A connection that only reads holds no gather buffer (124 KB each): the
- * writer gets one at its first WAL write, the readers never. */
+ * writer gets one at its first WAL write, the readers never. (No buffer at
+ * all would mean the WAL file did not find its main file: nothing gathered.) */
 TEST(sqlite_wal_gather_buffer_only_for_writers) {
     test_guard();
     int before = weft__sqlite_wal_gather_buffers();
