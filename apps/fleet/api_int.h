@@ -48,7 +48,9 @@ int api_fail(weft_http_ctx *c, int status, const char *fmt, ...) __attribute__((
  * the field it names (the dashboard's devices and geofences pages). */
 int api_fail_field(weft_http_ctx *c, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* The store failed: 503 on a timeout, else 500; logs e. Returns -1. */
+/* The store failed: 503 on a timeout, and with e's message on WEFT_EIO (a
+ * write not known to be durable, or refused after a failed sync: see
+ * store_sync); else 500 and logs e. Returns -1. */
 int api_fail_db(weft_http_ctx *c, int rc, const weft_db_err *e);
 
 /* ---- who is asking ----------------------------------------------------------------- */

@@ -58,6 +58,7 @@ int api_metrics(weft_http_ctx *c, void *ud) {
     weft_buf_printf(b, "fleet_commit_seconds_sum %.6f\nfleet_commit_seconds_count %" PRId64 "\n", L(ws->commit_us_sum) / 1e6, L(ws->commits));
     weft_buf_printf(b, "# HELP fleet_syncs_total Disk syncs after group commits (one covers every commit before it).\n# TYPE fleet_syncs_total counter\nfleet_syncs_total %" PRId64 "\n", L(ws->syncs));
     weft_buf_printf(b, "# HELP fleet_sync_seconds_total Time spent in those syncs.\n# TYPE fleet_sync_seconds_total counter\nfleet_sync_seconds_total %.6f\n", L(ws->sync_us_sum) / 1e6);
+    weft_buf_printf(b, "# HELP fleet_storage_failed 1 after a failed sync of the database: every write is refused until restart.\n# TYPE fleet_storage_failed gauge\nfleet_storage_failed %d\n", store_failed(f->db, NULL, 0) != 0);
     weft_buf_printf(b, "# HELP fleet_commit_queue Requests waiting for the writer.\n# TYPE fleet_commit_queue gauge\nfleet_commit_queue %" PRId64 "\n", L(ws->queued));
     if (f->feed) {
         feed_stats *fs = feed_get_stats(f->feed);
@@ -85,10 +86,18 @@ int api_health(weft_http_ctx *c, void *ud) {
     weft_db_err e;
     int64_t one = 0;
     int db_ok = store_query_i64(f->db, "SELECT 1", NULL, 0, &one, &e) == 0 && one == 1;
-    weft_json_enc *j = weft_http_json_begin(c, db_ok ? 200 : 503);
+    char why[160];
+    int failed = store_failed(f->db, why, sizeof why) != 0; /* reads work, writes are refused */
+    weft_json_enc *j = weft_http_json_begin(c, db_ok && !failed ? 200 : 503);
     weft_json_enc_object(j);
     weft_json_enc_key(j, WEFT_STR("status"));
-    weft_json_enc_str(j, db_ok ? WEFT_STR("ok") : WEFT_STR("degraded"));
+    weft_json_enc_str(j, db_ok && !failed ? WEFT_STR("ok") : WEFT_STR("degraded"));
+    weft_json_enc_key(j, WEFT_STR("storageWritable"));
+    weft_json_enc_bool(j, !failed);
+    if (failed) {
+        weft_json_enc_key(j, WEFT_STR("storageError"));
+        weft_json_enc_str(j, weft_str_c(why));
+    }
     weft_json_enc_key(j, WEFT_STR("database"));
     weft_json_enc_str(j, store_is_pg(f->db) ? WEFT_STR("postgresql") : WEFT_STR("sqlite"));
     weft_json_enc_key(j, WEFT_STR("databaseOk"));

@@ -40,6 +40,9 @@ int api_fail_field(weft_http_ctx *c, int status, const char *field, const char *
 }
 
 int api_fail_db(weft_http_ctx *c, int rc, const weft_db_err *e) {
+    /* the store failed (or this write's sync did): not durable, and the
+     * store logged it itself (once) */
+    if (rc == WEFT_EIO) return api_fail(c, 503, "%s", e && e->msg[0] ? e->msg : "storage failed");
     weft_log_warn("api %.*s %.*s: store: %s (%s)", (int)weft_http_method(c).n, weft_http_method(c).p,
                   (int)weft_http_path(c).n, weft_http_path(c).p, e ? e->msg : "", weft_strerror(rc));
     if (rc == WEFT_ETIMEDOUT) return api_fail(c, 503, "the database did not answer in time");

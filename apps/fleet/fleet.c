@@ -234,8 +234,10 @@ static int64_t prune_table(fleet *f, const char *sql, int64_t cutoff, int batch)
         weft_db_arg a[] = {WEFT_DB_INT(cutoff), WEFT_DB_INT(batch)};
         weft_db_err e;
         got = 0;
-        if (store_exec(f->db, sql, a, 2, &got, &e) < 0) {
-            weft_log_warn("retention: %s", e.msg);
+        int rc = store_exec(f->db, sql, a, 2, &got, &e);
+        if (rc < 0) {
+            /* a failed store said so once (store_sync); not again every sweep */
+            if (rc != WEFT_EIO) weft_log_warn("retention: %s", e.msg);
             break;
         }
         total += got;

@@ -50,6 +50,9 @@ static int handle(weft_http_ctx *c, void *ud) {
     rc = pipeline_ingest(f, d, PROTO_OSMAND, fixes, m.nfix, attrs.data, &res);
     weft_buf_free(&attrs);
     if (rc < 0) {
+        char failed[160];
+        if (store_failed(f->db, failed, sizeof failed)) /* logged once by the store; the device keeps the fix */
+            return weft_http_error(c, 503, failed);
         weft_log_warn("osmand %s: storing failed: %s", m.device_id, weft_strerror(rc));
         return weft_http_error(c, 503, "storage unavailable, retry later");
     }

@@ -103,7 +103,8 @@ static void session(void *arg) {
             ingest_result res;
             int rc = pipeline_ingest(f, d, PROTO_TELTONIKA, fixes, nrec, attrs.data, &res);
             if (rc < 0) { /* not durable: no ack; the device resends after reconnecting */
-                weft_log_warn("teltonika %s: storing %d records failed: %s", imei, nrec, weft_strerror(rc));
+                if (!store_failed(f->db, NULL, 0)) /* a failed store logged it once */
+                    weft_log_warn("teltonika %s: storing %d records failed: %s", imei, nrec, weft_strerror(rc));
                 goto out;
             }
             if (res.rejected) weft_log_debug("teltonika %s: %d of %d records refused: %s", imei, res.rejected, nrec, res.why);

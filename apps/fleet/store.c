@@ -18,12 +18,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "weft/log.h"
 #include "weft/rt.h"
 
 #include "isotime.h"
@@ -38,6 +40,10 @@ struct store {
     int wal_fd;
     char path[1100], wal_path[1110];
     int (*sync_hook)(void); /* tests: fail the sync */
+    /* 0, or the code of the first failed fdatasync: latched for good (see
+     * "durability" below); failed_msg is written once, before failed */
+    _Atomic int failed;
+    char failed_msg[160];
 };
 
 struct store_tx {
@@ -154,19 +160,34 @@ static int sync_or_fail(store *s, int rc, weft_db_err *err) {
     if (rc < 0 || s->pg) return rc;
     int src = store_sync(s);
     if (src < 0) {
-        snprintf(err->msg, sizeof err->msg, "sync of the SQLite WAL: %s", weft_strerror(src));
-        err->code = src;
+        memset(err, 0, sizeof *err);
+        if (store_failed(s, err->msg, sizeof err->msg) == 0)
+            snprintf(err->msg, sizeof err->msg, "sync of the SQLite WAL: %s", weft_strerror(src));
+        err->code = WEFT_EIO;
     }
-    return src;
+    return src < 0 ? WEFT_EIO : 0;
+}
+
+/* WEFT_EIO with err saying why once the store has failed (a write must not
+ * start: it could never be acknowledged), else 0. */
+static int refuse_if_failed(store *s, weft_db_err *err) {
+    if (!atomic_load(&s->failed)) return 0;
+    memset(err, 0, sizeof *err);
+    store_failed(s, err->msg, sizeof err->msg);
+    err->code = WEFT_EIO;
+    return WEFT_EIO;
 }
 
 int store_query(store *s, const char *sql, const weft_db_arg *a, int n, weft_db_rows **rows,
                 weft_db_err *err) {
     int64_t dl = weft_deadline_in(STORE_DEADLINE_MS);
     if (s->pg) return weft_pg_query(s->pg, sql, a, n, rows, err, dl);
-    int rc = weft_sqlite_query(s->lite, sql, a, n, rows, err, dl);
+    int writes = strncmp(sql, "SELECT", 6) != 0;
+    int rc = writes ? refuse_if_failed(s, err) : 0;
+    if (rc < 0) return rc;
+    rc = weft_sqlite_query(s->lite, sql, a, n, rows, err, dl);
     /* an INSERT/UPDATE/DELETE ... RETURNING: durable before the answer */
-    if (rc == 0 && strncmp(sql, "SELECT", 6) != 0 && (rc = sync_or_fail(s, rc, err)) < 0) {
+    if (rc == 0 && writes && (rc = sync_or_fail(s, rc, err)) < 0) {
         weft_db_rows_free(*rows);
         *rows = NULL;
     }
@@ -177,6 +198,8 @@ int store_exec(store *s, const char *sql, const weft_db_arg *a, int n, int64_t *
                weft_db_err *err) {
     int64_t dl = weft_deadline_in(STORE_DEADLINE_MS);
     if (s->pg) return weft_pg_exec(s->pg, sql, a, n, affected, err, dl);
+    int rc = refuse_if_failed(s, err);
+    if (rc < 0) return rc;
     return sync_or_fail(s, weft_sqlite_exec(s->lite, sql, a, n, affected, err, dl), err);
 }
 
@@ -194,6 +217,7 @@ int store_exec(store *s, const char *sql, const weft_db_arg *a, int n, int64_t *
 typedef struct sync_job {
     store *s;
     int rc;
+    int latched; /* this call's fdatasync failed first: the caller logs it */
 } sync_job;
 
 static int fsync_path(const char *path) {
@@ -204,27 +228,64 @@ static int fsync_path(const char *path) {
     return rc;
 }
 
+/* A failed fdatasync is latched ("fsyncgate", PostgreSQL 2018): Linux
+ * reports a writeback error once, marks the pages clean and may drop them,
+ * so the next fdatasync can succeed although the failed batch's WAL frames
+ * never reached the disk. Every later commit's frames follow them in the
+ * WAL, whose checksum chain recovery stops at the first frame missing: a
+ * later "successful" sync proves nothing about them. So after the first
+ * failure nothing is synced (or acknowledged) again and every write is
+ * refused, until the process restarts and SQLite recovers the WAL from what
+ * is really on the disk. Only fdatasync failures latch: a failed open()
+ * synced nothing and consumed no error, so the next sync is still a proof. */
 static void sync_run(void *arg) {
     sync_job *j = arg;
     store *s = j->s;
-    if (s->sync_hook && (j->rc = s->sync_hook()) < 0) return;
     pthread_mutex_lock(&s->sync_mu);
-    struct stat st;
-    /* the WAL is removed only when the last connection closes; if it was
-     * replaced anyway, sync the new one */
-    if (s->wal_fd >= 0 && (fstat(s->wal_fd, &st) < 0 || st.st_nlink == 0)) close(s->wal_fd), s->wal_fd = -1;
-    if (s->wal_fd < 0) s->wal_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
-    if (s->wal_fd >= 0) j->rc = fdatasync(s->wal_fd) < 0 ? -errno : 0;
-    else if (errno == ENOENT) j->rc = fsync_path(s->path); /* no WAL: everything is in the file */
-    else j->rc = -errno;
+    if (atomic_load(&s->failed)) {
+        j->rc = WEFT_EIO;
+        pthread_mutex_unlock(&s->sync_mu);
+        return;
+    }
+    int synced = 1; /* fdatasync was called (or the test hook stood in for it) */
+    if (s->sync_hook) j->rc = s->sync_hook();
+    if (j->rc == 0) {
+        struct stat st;
+        /* the WAL is removed only when the last connection closes; if it was
+         * replaced anyway, sync the new one */
+        if (s->wal_fd >= 0 && (fstat(s->wal_fd, &st) < 0 || st.st_nlink == 0)) close(s->wal_fd), s->wal_fd = -1;
+        if (s->wal_fd < 0) s->wal_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+        if (s->wal_fd >= 0) j->rc = fdatasync(s->wal_fd) < 0 ? -errno : 0;
+        else if (errno == ENOENT) j->rc = fsync_path(s->path); /* no WAL: everything is in the file */
+        else j->rc = -errno, synced = 0;
+    }
+    if (j->rc < 0 && synced) {
+        snprintf(s->failed_msg, sizeof s->failed_msg,
+                 "storage failed: sync of the SQLite WAL: %s; writes are refused until fleet restarts",
+                 weft_strerror(j->rc));
+        atomic_store(&s->failed, j->rc); /* after the message: store_failed reads it after this */
+        j->latched = 1;
+    }
     pthread_mutex_unlock(&s->sync_mu);
 }
 
 int store_sync(store *s) {
     if (s->pg) return 0;
-    sync_job j = {s, 0};
+    if (atomic_load(&s->failed)) return WEFT_EIO;
+    sync_job j = {s, 0, 0};
     int rc = weft_blocking(sync_run, &j, -1);
-    return rc < 0 ? rc : j.rc;
+    if (rc < 0) return rc;
+    if (j.latched) /* once: only the first failure latches */
+        weft_log_error("%s (%s)", s->failed_msg, s->wal_path);
+    else if (j.rc < 0 && !atomic_load(&s->failed)) /* the WAL could not be opened: not latched */
+        weft_log_warn("storage: sync of %s: %s", s->wal_path, weft_strerror(j.rc));
+    return j.rc;
+}
+
+int store_failed(store *s, char *msg, size_t cap) {
+    int code = atomic_load(&s->failed);
+    if (code && msg && cap) snprintf(msg, cap, "%s", s->failed_msg);
+    return code;
 }
 
 void store_set_sync_hook(store *s, int (*hook)(void)) { s->sync_hook = hook; }
@@ -261,11 +322,13 @@ int store_tx_query_i64(store_tx *tx, const char *sql, const weft_db_arg *a, int 
 }
 
 int store_begin(store *s, store_tx **out, weft_db_err *err, int64_t deadline) {
+    int rc = refuse_if_failed(s, err);
+    if (rc < 0) return rc;
     store_tx *tx = calloc(1, sizeof *tx);
     if (!tx) return WEFT_ENOMEM;
     tx->s = s;
-    int rc = s->pg ? weft_pg_begin(s->pg, &tx->pg, err, deadline)
-                   : weft_sqlite_begin(s->lite, &tx->lite, err, deadline);
+    rc = s->pg ? weft_pg_begin(s->pg, &tx->pg, err, deadline)
+               : weft_sqlite_begin(s->lite, &tx->lite, err, deadline);
     if (rc < 0) {
         free(tx);
         return rc;

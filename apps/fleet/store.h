@@ -69,9 +69,23 @@ int store_commit_nosync(store_tx *tx, weft_db_err *err, int64_t deadline);
 /* Make every commit that returned before this call durable: SQLite syncs
  * the WAL file (fdatasync, on the blocking pool; suspends); PostgreSQL
  * returns 0 (its commits are durable). 0 or a negative code. store_exec, a
- * writing store_query and store_commit call it themselves. */
+ * writing store_query and store_commit call it themselves.
+ *
+ * The first failed fdatasync is latched (store.c says why): it is logged
+ * once, at error level, and from then on store_sync returns WEFT_EIO without
+ * syncing, and store_begin, store_exec and a writing store_query refuse
+ * with WEFT_EIO (err: "storage failed: ..."), until the process restarts.
+ * Reads go on. Those calls, and a store_exec, writing store_query or
+ * store_commit whose own sync failed, return WEFT_EIO; nothing else here
+ * does, so WEFT_EIO from the store means "not durable: answer 503". */
 int store_sync(store *s);
-/* Tests: hook() runs before each SQLite sync; a negative return fails it. */
+/* 0 while the store is healthy; after a failed sync, that sync's negative
+ * code, and the message (as in err above) copied into msg[0..cap) unless
+ * msg is NULL. Never suspends. */
+int store_failed(store *s, char *msg, size_t cap);
+/* Tests: hook() runs before each SQLite fdatasync (on a blocking-pool
+ * thread, holding the sync lock; it may block); a negative return fails the
+ * sync as a failed fdatasync would, latch included. */
 void store_set_sync_hook(store *s, int (*hook)(void));
 /* "<head>($1,...,$cols),(...)...<tail>": a multi-row INSERT of rows rows
  * (head ends with "VALUES "). Heap text for the caller to free; NULL when

@@ -217,7 +217,10 @@ static void syncer_task(void *arg) {
         weft_db_err err;
         memset(&err, 0, sizeof err);
         int rc = store_sync(w->s);
-        if (rc < 0) { /* committed, but not known to be on disk: not acknowledged */
+        /* committed, but not known to be on disk: not acknowledged. The
+         * store latches a failed sync (store.h), so every group after this
+         * one fails too, in order, and the writer's next BEGIN is refused */
+        if (rc < 0) {
             snprintf(err.msg, sizeof err.msg, "sync: %s", weft_strerror(rc));
             err.code = rc;
             atomic_fetch_add(&w->st.failures, 1);

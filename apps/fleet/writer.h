@@ -7,7 +7,9 @@
  * batch committed since the last) and only then completes each request,
  * while the writer goes on with the next batch. A device is acknowledged
  * after its request completed, so an acknowledged fix is on disk and a
- * kill -9 (or a power cut) loses none of them.
+ * kill -9 (or a power cut) loses none of them. The syncer completes the
+ * batches in commit order; after a failed sync nothing is acknowledged
+ * again until restart (the store's latch, store.h).
  *
  * A request lives on the heap with two references (the submitter's and the
  * writer's): a submitter whose task is cancelled mid-wait leaves, and the

@@ -222,7 +222,9 @@ typedef struct weft_sqlite_config {
     int64_t mmap_bytes;
     /* 1: a commit's WAL frames go to the file in one pwrite instead of two
      * per page (src/db/sqlite_wal.c), written before the commit is visible
-     * and before any read, sync or checkpoint of the WAL. */
+     * and before any read, sync or checkpoint of the WAL. The buffer (124
+     * KB) is allocated at a connection's first WAL write; frames of a
+     * transaction rolled back are dropped, not written. */
     int wal_write_gather;
 } weft_sqlite_config;
 

@@ -88,5 +88,8 @@ int weft__db_format_time(int64_t us, char *buf);
 /* sqlite_wal.c: the name of the VFS that gathers a commit's WAL writes into
  * one pwrite (registered on first call), or NULL if it could not be. */
 const char *weft__sqlite_wal_gather_vfs(void);
+/* Tests: how many gather buffers (one per WAL file that was written) are
+ * allocated now, in the whole process. */
+int weft__sqlite_wal_gather_buffers(void);
 
 #endif

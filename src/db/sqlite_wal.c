@@ -22,9 +22,25 @@
  *  - when the next write would not fit in WAL_GATHER_MAX bytes.
  * Frames not yet written belong to a transaction that has not committed, so
  * a crash loses nothing that a crash without this VFS keeps.
+ *
+ * A transaction that is rolled back leaves its frames (those SQLite spilled
+ * from a full page cache) in the buffer. They are dropped when the
+ * connection releases the WAL write lock: by then a commit would have
+ * flushed them, so what is left is dead, and written later it would land on
+ * the frames the next writer (another connection, or another process) put
+ * at the same offsets. SQLite takes that lock through the main database
+ * file (xShmLock, slot 0), so main database files are wrapped too, each
+ * pointing at its connection's WAL file: the WAL file finds its main file
+ * by sqlite3_filename_database(), which gives the very pointer SQLite
+ * opened the main file with (one per connection). A WAL file whose main
+ * file is not found gathers nothing: every write goes through as is.
+ *
+ * The buffer is allocated at the WAL file's first write, so a connection
+ * that only reads (weft_sqlite's readers) never holds one.
  */
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,18 +50,40 @@
  * length to that), so a gathered write stays under 128 KB. */
 #define WAL_GATHER_MAX (124 << 10)
 
+typedef struct main_file main_file;
+
 typedef struct wal_file {
     sqlite3_file base; /* pMethods = &wal_io */
-    char *buf; /* WAL_GATHER_MAX bytes */
+    char *buf; /* WAL_GATHER_MAX bytes, from the first write on */
     int len;
     sqlite3_int64 off; /* file offset of buf[0] */
     int commit_next;   /* the last write was a commit frame's header */
+    main_file *main;   /* the connection's main database file; NULL: none found,
+                          nothing gathered (the write lock could not be seen) */
     sqlite3_file *real; /* the default VFS's file, in this object's tail */
 } wal_file;
 
+/* A main database file: the default VFS's, with xShmLock watched. */
+struct main_file {
+    sqlite3_file base; /* pMethods = &main_io */
+    const char *name;  /* as SQLite passed it to xOpen */
+    wal_file *wal;     /* this connection's WAL file while it is open */
+    main_file *next;   /* in mains */
+    sqlite3_file *real;
+};
+
 static sqlite3_vfs gather_vfs;
 static sqlite3_vfs *base_vfs;
-static sqlite3_io_methods wal_io;
+static sqlite3_io_methods wal_io, main_io;
+
+/* The main files open, for their WAL files to find (a handful: one per
+ * connection). */
+static pthread_mutex_t mains_mu = PTHREAD_MUTEX_INITIALIZER;
+static main_file *mains;
+
+static atomic_int buffers; /* gather buffers allocated now (tests) */
+
+int weft__sqlite_wal_gather_buffers(void) { return atomic_load(&buffers); }
 
 static int flush(wal_file *w) {
     if (w->len == 0) return SQLITE_OK;
@@ -59,7 +97,9 @@ static int w_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
     int rc = SQLITE_OK;
     if (w->len && off != w->off + w->len && (rc = flush(w)) != SQLITE_OK) return rc;
     if (w->len + n > WAL_GATHER_MAX && (rc = flush(w)) != SQLITE_OK) return rc;
-    if (n > WAL_GATHER_MAX) return w->real->pMethods->xWrite(w->real, p, n, off); /* as is */
+    if (!w->buf && w->main && (w->buf = malloc(WAL_GATHER_MAX))) atomic_fetch_add(&buffers, 1);
+    /* too big to gather, no main file watched, or no memory: written as is */
+    if (n > WAL_GATHER_MAX || !w->buf) return w->real->pMethods->xWrite(w->real, p, n, off);
     if (w->len == 0) w->off = off;
     memcpy(w->buf + w->len, p, (size_t)n);
     w->len += n;
@@ -76,8 +116,12 @@ static int w_close(sqlite3_file *f) {
     wal_file *w = (wal_file *)f;
     int rc = flush(w);
     int rc2 = w->real->pMethods->xClose(w->real);
+    if (w->buf) atomic_fetch_sub(&buffers, 1);
     free(w->buf);
     w->buf = NULL;
+    pthread_mutex_lock(&mains_mu);
+    if (w->main) w->main->wal = NULL;
+    pthread_mutex_unlock(&mains_mu);
     return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -145,21 +189,126 @@ static sqlite3_io_methods wal_io = {
     .xDeviceCharacteristics = w_devchar,
 };
 
-#define REAL_OFF ((sizeof(wal_file) + 15) & ~(size_t)15)
+/* ---- main database files: everything passed through, xShmLock watched ---- */
+
+#define MAIN(f) (((main_file *)(f))->real)
+static int m_close(sqlite3_file *f) {
+    main_file *m = (main_file *)f;
+    pthread_mutex_lock(&mains_mu);
+    main_file **pp = &mains;
+    while (*pp && *pp != m) pp = &(*pp)->next;
+    if (*pp) *pp = m->next;
+    if (m->wal) m->wal->main = NULL;
+    pthread_mutex_unlock(&mains_mu);
+    return m->real->pMethods->xClose(m->real);
+}
+static int m_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off) {
+    return MAIN(f)->pMethods->xRead(MAIN(f), p, n, off);
+}
+static int m_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
+    return MAIN(f)->pMethods->xWrite(MAIN(f), p, n, off);
+}
+static int m_truncate(sqlite3_file *f, sqlite3_int64 size) {
+    return MAIN(f)->pMethods->xTruncate(MAIN(f), size);
+}
+static int m_sync(sqlite3_file *f, int flags) { return MAIN(f)->pMethods->xSync(MAIN(f), flags); }
+static int m_size(sqlite3_file *f, sqlite3_int64 *size) {
+    return MAIN(f)->pMethods->xFileSize(MAIN(f), size);
+}
+static int m_lock(sqlite3_file *f, int l) { return MAIN(f)->pMethods->xLock(MAIN(f), l); }
+static int m_unlock(sqlite3_file *f, int l) { return MAIN(f)->pMethods->xUnlock(MAIN(f), l); }
+static int m_reserved(sqlite3_file *f, int *out) {
+    return MAIN(f)->pMethods->xCheckReservedLock(MAIN(f), out);
+}
+static int m_fcntl(sqlite3_file *f, int op, void *arg) {
+    return MAIN(f)->pMethods->xFileControl(MAIN(f), op, arg);
+}
+static int m_sector(sqlite3_file *f) { return MAIN(f)->pMethods->xSectorSize(MAIN(f)); }
+static int m_devchar(sqlite3_file *f) { return MAIN(f)->pMethods->xDeviceCharacteristics(MAIN(f)); }
+static int m_shmmap(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp) {
+    return MAIN(f)->pMethods->xShmMap(MAIN(f), pg, sz, extend, pp);
+}
+static void m_shmbarrier(sqlite3_file *f) { MAIN(f)->pMethods->xShmBarrier(MAIN(f)); }
+static int m_shmunmap(sqlite3_file *f, int del) { return MAIN(f)->pMethods->xShmUnmap(MAIN(f), del); }
+static int m_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp) {
+    return MAIN(f)->pMethods->xFetch(MAIN(f), off, n, pp);
+}
+static int m_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p) {
+    return MAIN(f)->pMethods->xUnfetch(MAIN(f), off, p);
+}
+
+/* Slot 0 of the wal-index locks is the WAL write lock (WAL_WRITE_LOCK in
+ * SQLite's wal.c). Released while frames are still gathered, those belong
+ * to a transaction that did not commit (a commit flushes at its last
+ * frame): dropped before the lock is, so no other writer can be at work. */
+static int m_shmlock(sqlite3_file *f, int ofst, int n, int flags) {
+    main_file *m = (main_file *)f;
+    if (ofst == 0 && n >= 1 && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && m->wal) {
+        m->wal->len = 0;
+        m->wal->commit_next = 0;
+    }
+    return m->real->pMethods->xShmLock(m->real, ofst, n, flags);
+}
+
+static sqlite3_io_methods main_io = {
+    .iVersion = 3,
+    .xClose = m_close,
+    .xRead = m_read,
+    .xWrite = m_write,
+    .xTruncate = m_truncate,
+    .xSync = m_sync,
+    .xFileSize = m_size,
+    .xLock = m_lock,
+    .xUnlock = m_unlock,
+    .xCheckReservedLock = m_reserved,
+    .xFileControl = m_fcntl,
+    .xSectorSize = m_sector,
+    .xDeviceCharacteristics = m_devchar,
+    .xShmMap = m_shmmap,
+    .xShmLock = m_shmlock,
+    .xShmBarrier = m_shmbarrier,
+    .xShmUnmap = m_shmunmap,
+    .xFetch = m_fetch,
+    .xUnfetch = m_unfetch,
+};
+
+#define REAL_SIZE (sizeof(wal_file) > sizeof(main_file) ? sizeof(wal_file) : sizeof(main_file))
+#define REAL_OFF ((REAL_SIZE + 15) & ~(size_t)15)
+
+static int open_main(const char *name, sqlite3_file *f, int flags, int *out) {
+    main_file *m = (main_file *)f;
+    memset(m, 0, sizeof *m);
+    m->real = (sqlite3_file *)((char *)f + REAL_OFF);
+    int rc = base_vfs->xOpen(base_vfs, name, m->real, flags, out);
+    if (rc != SQLITE_OK) return rc; /* base left: xClose is not called */
+    if (m->real->pMethods->iVersion < 3) { /* not the unix VFS: not watched, the file as it is */
+        m->real->pMethods->xClose(m->real);
+        return base_vfs->xOpen(base_vfs, name, f, flags, out);
+    }
+    m->name = name;
+    m->base.pMethods = &main_io;
+    pthread_mutex_lock(&mains_mu);
+    m->next = mains;
+    mains = m;
+    pthread_mutex_unlock(&mains_mu);
+    return SQLITE_OK;
+}
 
 static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out) {
     (void)vfs;
-    if (!(flags & SQLITE_OPEN_WAL)) return base_vfs->xOpen(base_vfs, name, f, flags, out);
+    if (name && (flags & SQLITE_OPEN_MAIN_DB)) return open_main(name, f, flags, out);
+    if (!name || !(flags & SQLITE_OPEN_WAL)) return base_vfs->xOpen(base_vfs, name, f, flags, out);
     wal_file *w = (wal_file *)f;
     memset(w, 0, sizeof *w);
     w->real = (sqlite3_file *)((char *)f + REAL_OFF);
     int rc = base_vfs->xOpen(base_vfs, name, w->real, flags, out);
     if (rc != SQLITE_OK) return rc; /* base left: xClose is not called */
-    if (!(w->buf = malloc(WAL_GATHER_MAX))) {
-        w->real->pMethods->xClose(w->real);
-        return SQLITE_NOMEM;
-    }
     w->base.pMethods = &wal_io;
+    const char *db = sqlite3_filename_database(name);
+    pthread_mutex_lock(&mains_mu);
+    for (main_file *m = mains; m; m = m->next)
+        if (m->name == db) m->wal = w, w->main = m;
+    pthread_mutex_unlock(&mains_mu);
     return SQLITE_OK;
 }
 

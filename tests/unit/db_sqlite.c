@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db/db_int.h" /* weft__sqlite_wal_gather_buffers */
 #include "weft/db.h"
 
 /* internal (src/db/sqlite.c): prepares and cache hits over all connections */
@@ -916,6 +917,75 @@ TEST(sqlite_wal_gather_big_commits) {
     weft_sqlite_config plain = {.path = t->path};
     ASSERT_ERR(weft_sqlite_open(&t->db, &plain, &e), 0);
     ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM b"), 150 * commits);
+    tdb_close(t);
+}
+
+/* A connection that only reads holds no gather buffer (124 KB each): the
+ * writer gets one at its first WAL write, the readers never. (No buffer at
+ * all would mean the WAL file did not find its main file: nothing gathered.) */
+TEST(sqlite_wal_gather_buffer_only_for_writers) {
+    test_guard();
+    int before = weft__sqlite_wal_gather_buffers();
+    tdb *t = NULL;
+    weft_sqlite_config cfg = {.readers = 4, .wal_write_gather = 1};
+    ASSERT_ERR(tdb_open(&t, &cfg), 0);
+    ASSERT_ERR(script(t->db, "CREATE TABLE r(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO r(v) VALUES ('a')"), 0);
+    for (int i = 0; i < 16; i++) ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM r"), 1); /* the readers open the WAL */
+    ASSERT_EQ(weft__sqlite_wal_gather_buffers() - before, 1);
+    tdb_close(t);
+    ASSERT_EQ(weft__sqlite_wal_gather_buffers(), before);
+}
+
+/* Frames gathered for a transaction that is rolled back are dropped, not
+ * written later over another connection's commit. Connection A (its own
+ * weft_sqlite on the same file) spills frames of a big transaction from a
+ * tiny page cache, then rolls back; B then commits rows at the same WAL
+ * offsets; A closes (it would flush what it gathered). B's rows must read
+ * back whole, the file pass integrity_check, and a plain reopen (after the
+ * checkpoint) have them. */
+TEST(sqlite_wal_gather_drops_rolled_back_frames) {
+    test_guard();
+    tdb *t = NULL;
+    weft_sqlite_config cfg = {.readers = 1, .wal_write_gather = 1};
+    ASSERT_ERR(tdb_open(&t, &cfg), 0);
+    ASSERT_ERR(script(t->db, "CREATE TABLE g(id INTEGER PRIMARY KEY, who TEXT, x BLOB)"), 0);
+    weft_sqlite *a = NULL;
+    weft_db_err e;
+    weft_sqlite_config ca = {.path = t->path, .readers = 1, .wal_write_gather = 1};
+    ASSERT_ERR(weft_sqlite_open(&a, &ca, &e), 0);
+    /* an empty WAL: the rollback then reads nothing back from it (a read
+     * would write the gathered frames while A still holds the lock) */
+    ASSERT_ERR(script(t->db, "PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+    weft_sqlite_tx *tx;
+    ASSERT_ERR(weft_sqlite_begin(a, &tx, &e, weft_deadline_in(10000)), 0);
+    ASSERT_ERR(weft_sqlite_tx_exec(tx, "PRAGMA cache_size = 10", NULL, 0, NULL, &e, weft_deadline_in(10000)), 0);
+    ASSERT_ERR(weft_sqlite_tx_exec(tx,
+                                   "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 30) "
+                                   "INSERT INTO g(who, x) SELECT 'a', zeroblob(3000) FROM c",
+                                   NULL, 0, NULL, &e, weft_deadline_in(10000)),
+               0);
+    ASSERT_ERR(weft_sqlite_rollback(tx, weft_deadline_in(10000)), 0);
+    /* B: the test's own handle */
+    ASSERT_ERR(weft_sqlite_begin(t->db, &tx, &e, weft_deadline_in(10000)), 0);
+    ASSERT_ERR(weft_sqlite_tx_exec(tx,
+                                   "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 40) "
+                                   "INSERT INTO g(who, x) SELECT 'b', randomblob(3000) FROM c",
+                                   NULL, 0, NULL, &e, weft_deadline_in(10000)),
+               0);
+    ASSERT_ERR(weft_sqlite_commit(tx, &e, weft_deadline_in(10000)), 0);
+    weft_sqlite_close(a); /* flushes whatever A still holds */
+    ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM g WHERE who = 'b' AND length(x) = 3000"), 40);
+    ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM g"), 40);
+    weft_db_rows *r = NULL;
+    ASSERT_ERR(weft_sqlite_query(t->db, "PRAGMA integrity_check", NULL, 0, &r, &e, weft_deadline_in(30000)), 0);
+    const char *ok = weft_db_text(r, 0, 0, NULL);
+    if (strcmp(ok, "ok") != 0) printf("    integrity_check: %s\n", ok);
+    ASSERT(strcmp(ok, "ok") == 0);
+    weft_db_rows_free(r);
+    weft_sqlite_close(t->db);
+    weft_sqlite_config plain = {.path = t->path};
+    ASSERT_ERR(weft_sqlite_open(&t->db, &plain, &e), 0);
+    ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM g WHERE who = 'b'"), 40);
     tdb_close(t);
 }
 

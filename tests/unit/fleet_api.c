@@ -1948,6 +1948,62 @@ BOTH(motion_map_many_devices) {
     ASSERT_EQ(count(v, q), N);
 }
 
+/* ---- a failed sync (SQLite) ------------------------------------------------------------------- */
+
+static _Atomic int fail_syncs, sync_calls;
+static int failing_sync(void) {
+    atomic_fetch_add(&sync_calls, 1);
+    return atomic_load(&fail_syncs) ? WEFT_EIO : 0;
+}
+
+/* After one failed sync of the WAL every write is refused with 503 and the
+ * reason, although the syncs after it would succeed (see store_sync): the
+ * write whose sync failed, and every later one (no sync is tried again),
+ * a sign-in too (it writes its session). Reads go on; /api/health says 503
+ * "degraded" with the error, /metrics fleet_storage_failed 1. */
+TEST(a_failed_sync_refuses_every_later_write) {
+    env *v = calloc(1, sizeof *v);
+    ASSERT(v);
+    if (env_open(v, 0, NULL) < 0) {
+        test__fail(__FILE__, __LINE__, "fixture did not open");
+        env_close(v);
+        free(v);
+        return;
+    }
+    ASSERT(v->f.w = writer_start(v->f.db, 1, 1000, v->f.cfg.moving_speed_kn)); /* /metrics reads its stats */
+    ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, v->admin), 200);
+    weft_http_test_response res;
+    ASSERT_EQ(req(v, "GET", "/api/health", NULL, NULL, &res), 200);
+    ASSERT(body_has(&res, "\"storageWritable\":true") && !body_has(&res, "storageError"));
+    weft_http_test_response_free(&res);
+    store_set_sync_hook(v->f.db, failing_sync);
+    atomic_store(&fail_syncs, 1);
+    ASSERT_EQ(req(v, "POST", "/api/groups", v->admin, "{\"name\":\"lost\"}", &res), 503);
+    ASSERT(body_has(&res, "storage failed") && body_has(&res, "input/output error"));
+    weft_http_test_response_free(&res);
+    atomic_store(&fail_syncs, 0); /* the disk "recovered": a sync would succeed now */
+    int calls = atomic_load(&sync_calls);
+    ASSERT_EQ(req(v, "POST", "/api/groups", v->admin, "{\"name\":\"later\"}", &res), 503);
+    ASSERT(body_has(&res, "storage failed"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(atomic_load(&sync_calls), calls); /* refused before it was written */
+    ASSERT_EQ(req(v, "GET", "/api/groups", v->admin, NULL, &res), 200); /* reads go on */
+    ASSERT(!body_has(&res, "later"));
+    weft_http_test_response_free(&res);
+    char again[128];
+    ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, again), 503); /* a sign-in writes its session */
+    ASSERT_EQ(req(v, "GET", "/api/health", NULL, NULL, &res), 503);
+    ASSERT(body_has(&res, "\"status\":\"degraded\"") && body_has(&res, "\"storageWritable\":false") &&
+           body_has(&res, "\"storageError\":\"storage failed"));
+    weft_http_test_response_free(&res);
+    ASSERT_EQ(req(v, "GET", "/metrics", v->admin, NULL, &res), 200);
+    ASSERT(body_has(&res, "\nfleet_storage_failed 1\n"));
+    weft_http_test_response_free(&res);
+    store_set_sync_hook(v->f.db, NULL);
+    env_close(v);
+    free(v);
+}
+
 /* live_put keeps a device's strings in one block of their size: a rename
  * replaces it (the unique id map follows), over-long strings are cut at the
  * API's limits, and live_memory counts the block. */

@@ -25,6 +25,9 @@ typedef struct env {
 } env;
 
 static int env_commit_ms = 1; /* storage.commit_interval_ms of the next env_start */
+/* 1: the next env_start's background work never writes (no retention, no
+ * offline sweep), so a test can count every sync the store makes */
+static int env_quiet = 0;
 
 static int env_start(env *e, int pg) {
     memset(e, 0, sizeof *e);
@@ -36,6 +39,10 @@ static int env_start(env *e, int pg) {
     e->f.cfg.osmand_port = e->f.cfg.teltonika_port = 0;
     e->f.cfg.commit_interval_ms = env_commit_ms;
     e->f.cfg.live_tick_ms = 50;
+    if (env_quiet) {
+        e->f.cfg.positions_retention_days = e->f.cfg.events_retention_days = 0;
+        e->f.cfg.offline_timeout_s = 30 * 86400;
+    }
     if (pg) { /* a schema of its own, so runs and flavors do not meet */
         weft_pg *db;
         weft_db_err err;
@@ -102,18 +109,29 @@ static int tlt_connect(env *e, const char *imei, uint8_t *answer) {
     return fd;
 }
 
-/* Sends a packet of fixes; returns the acknowledged count, or < 0 (no ack within ms). */
-static int64_t tlt_send(int fd, const fleet_fix *fx, int n, int64_t ms) {
+/* Sends a packet of fixes without waiting for its ack; 0 or < 0. */
+static int tlt_post(int fd, const fleet_fix *fx, int n) {
     weft_buf b;
     weft_buf_init(&b, 0);
     tlt_encode(fx, n, TLT_CODEC8E, &b);
     ssize_t w = weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
     weft_buf_free(&b);
-    if (w < 0) return w;
+    return w < 0 ? (int)w : 0;
+}
+
+/* The acknowledged count of the packet sent, or < 0 (none within ms, or
+ * the server closed the connection). */
+static int64_t tlt_ack_of(int fd, int64_t ms) {
     uint8_t ack[4];
     ssize_t r = weft_read_full(fd, ack, 4, weft_deadline_in(ms));
     if (r != 4) return r < 0 ? r : WEFT_ECONNRESET;
     return (int64_t)ack[0] << 24 | ack[1] << 16 | ack[2] << 8 | ack[3];
+}
+
+/* Sends a packet of fixes; returns the acknowledged count, or < 0 (no ack within ms). */
+static int64_t tlt_send(int fd, const fleet_fix *fx, int n, int64_t ms) {
+    int rc = tlt_post(fd, fx, n);
+    return rc < 0 ? rc : tlt_ack_of(fd, ms);
 }
 
 static void run_teltonika(int pg) {
@@ -458,46 +476,145 @@ TEST(many_connections_group_commit) {
 
 /* An acknowledgement waits for the disk: the writer commits without fsync
  * (synchronous=NORMAL) and a second task syncs the WAL before anything is
- * acknowledged. With the sync failing, a packet gets no ack (its rows may
- * be committed, but they are not known to be durable); once the sync works
- * the device's resend is acknowledged, stored once, and every ack came
- * after a sync that started after its commit. */
-static _Atomic int sync_fail, sync_calls;
+ * acknowledged. The sync hook below stands in for fdatasync and is gated:
+ * sync number k blocks until the test lets it go (sync_allowed >= k) and
+ * then returns sync_verdict[k], so the test holds a batch between its
+ * commit and its sync and knows exactly which syncs ran.
+ *  - order (review F7): a batch committed behind another one is not
+ *    acknowledged before the earlier batch's sync, nor before its own;
+ *  - the latch (review F4): once a sync failed, nothing is acknowledged
+ *    again, although every later fdatasync would succeed (Linux reports a
+ *    writeback error once and may have dropped the pages): not the batch
+ *    committed behind the failed one, not a new packet; no sync is even
+ *    tried; OsmAnd answers 503 saying why, writes are refused, reads work. */
+enum { SYNC_MAX = 64 };
+static _Atomic int sync_entered, sync_allowed, sync_verdict[SYNC_MAX + 1];
 static int sync_hook(void) {
-    atomic_fetch_add(&sync_calls, 1);
-    return atomic_load(&sync_fail) ? WEFT_EIO : 0;
+    int me = atomic_fetch_add(&sync_entered, 1) + 1;
+    while (atomic_load(&sync_allowed) < me) usleep(200); /* a blocking-pool thread: may block */
+    return me <= SYNC_MAX ? atomic_load(&sync_verdict[me]) : 0;
+}
+
+/* Let sync number k (1-based) return verdict. */
+static void sync_let(int k, int verdict) {
+    atomic_store(&sync_verdict[k], verdict);
+    atomic_store(&sync_allowed, k);
+}
+
+/* 0 once sync number k has started (within 10 s), else -1. */
+static int sync_wait_entered(int k) {
+    for (int i = 0; i < 10000 && atomic_load(&sync_entered) < k; i++) weft_sleep(1);
+    return atomic_load(&sync_entered) >= k ? 0 : -1;
+}
+
+/* 0 once the positions table holds n rows (within 10 s: committed, visible
+ * to readers, not yet synced), else -1. */
+static int wait_positions(env *e, int64_t n) {
+    for (int i = 0; i < 1000 && count(e, "SELECT COUNT(*) FROM positions") != n; i++) weft_sleep(10);
+    return count(e, "SELECT COUNT(*) FROM positions") == n ? 0 : -1;
 }
 
 TEST(ack_only_after_sync) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e, 0), 0);
+    env_quiet = 1;
+    int started = env_start(e, 0);
+    env_quiet = 0;
+    ASSERT_EQ(started, 0);
     weft_db_err err;
-    ASSERT_EQ(fleet_device_create(&e->f, "356307042441099", "Truck 99", 0, NULL, &err), 0);
-    store_set_sync_hook(e->f.db, sync_hook);
-    atomic_store(&sync_fail, 1);
+    ASSERT_EQ(fleet_device_create(&e->f, "356307042441001", "Truck 1", 0, NULL, &err), 0);
+    ASSERT_EQ(fleet_device_create(&e->f, "356307042441002", "Truck 2", 0, NULL, &err), 0);
     uint8_t yes = 9;
-    int fd = tlt_connect(e, "356307042441099", &yes);
-    ASSERT(fd >= 0);
-    ASSERT_EQ(yes, 1);
+    int a = tlt_connect(e, "356307042441001", &yes);
+    ASSERT(a >= 0 && yes == 1);
+    int b = tlt_connect(e, "356307042441002", &yes);
+    ASSERT(b >= 0 && yes == 1);
+    atomic_store(&sync_entered, 0);
+    atomic_store(&sync_allowed, 0);
+    store_set_sync_hook(e->f.db, sync_hook);
+    enum { N = 10 };
     int64_t t0 = fleet_now_ms() - 3600000;
-    fleet_fix fx[10];
-    for (int i = 0; i < 10; i++) fx[i] = mkfix(t0 + i * 1000, 52.5 + i * 1e-4, 13.4, 20);
-    int calls0 = atomic_load(&sync_calls);
-    ASSERT(tlt_send(fd, fx, 10, 3000) < 0); /* no ack: the connection is closed instead */
-    ASSERT(atomic_load(&sync_calls) > calls0);
-    weft_close(fd);
+    fleet_fix fx[4][N]; /* packets 1 (device a), 2 (b), 3 (a), 4 (b) */
+    for (int p = 0; p < 4; p++)
+        for (int i = 0; i < N; i++) {
+            fx[p][i] = mkfix(t0 + (p / 2 * N + i) * 1000, 52.5 + i * 1e-4, 13.4, 20);
+            fx[p][i].ignition = p / 2; /* packets 3 and 4 turn the ignition on: an event each */
+        }
+
+    /* order: packet 2 commits while packet 1's sync is running */
+    ASSERT_EQ(tlt_post(a, fx[0], N), 0);
+    ASSERT_EQ(sync_wait_entered(1), 0);
+    ASSERT_EQ(tlt_post(b, fx[1], N), 0);
+    ASSERT_EQ(wait_positions(e, 2 * N), 0);
+    ASSERT(tlt_ack_of(b, 100) < 0); /* committed behind an unfinished sync: no ack */
+    ASSERT(tlt_ack_of(a, 100) < 0); /* its own sync has not finished */
+    sync_let(1, 0);
+    ASSERT_EQ(tlt_ack_of(a, 5000), N);
+    ASSERT_EQ(sync_wait_entered(2), 0); /* packet 2's own sync */
+    ASSERT(tlt_ack_of(b, 100) < 0);
+    sync_let(2, 0);
+    ASSERT_EQ(tlt_ack_of(b, 5000), N);
+
+    /* the latch: packet 4 commits while packet 3's sync runs, and fails */
+    ASSERT_EQ(tlt_post(a, fx[2], N), 0);
+    ASSERT_EQ(sync_wait_entered(3), 0);
+    ASSERT_EQ(tlt_post(b, fx[3], N), 0);
+    ASSERT_EQ(wait_positions(e, 4 * N), 0);
+    atomic_store(&sync_verdict[3], WEFT_EIO);
+    for (int k = 4; k <= SYNC_MAX; k++) atomic_store(&sync_verdict[k], 0); /* the disk "recovered" */
+    atomic_store(&sync_allowed, SYNC_MAX);
+    ASSERT(tlt_ack_of(a, 5000) < 0); /* no ack: the server closes the connection */
+    ASSERT(tlt_ack_of(b, 5000) < 0); /* committed after the failed batch: never acknowledged */
+    ASSERT_EQ(atomic_load(&sync_entered), 3); /* no sync was tried after the failure */
+    char why[160];
+    ASSERT_EQ(store_failed(e->f.db, why, sizeof why), WEFT_EIO);
+    ASSERT(strstr(why, "storage failed") && strstr(why, "input/output error"));
     writer_stats *ws = writer_get_stats(e->f.w);
-    ASSERT(atomic_load(&ws->failures) >= 1);
-    atomic_store(&sync_fail, 0);
-    fd = tlt_connect(e, "356307042441099", &yes);
-    ASSERT(fd >= 0);
-    int64_t syncs0 = atomic_load(&ws->syncs);
-    ASSERT_EQ(tlt_send(fd, fx, 10, 5000), 10);
-    ASSERT(atomic_load(&ws->syncs) > syncs0);
-    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 10);
-    weft_close(fd);
+    ASSERT(atomic_load(&ws->failures) >= 2);
+    weft_close(a);
+    weft_close(b);
+    /* a new connection's packet is not even written */
+    a = tlt_connect(e, "356307042441001", &yes);
+    ASSERT(a >= 0 && yes == 1);
+    fleet_fix late = mkfix(t0 + 3 * N * 1000, 52.6, 13.4, 20);
+    ASSERT(tlt_send(a, &late, 1, 5000) < 0);
+    weft_close(a);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 4 * N); /* reads go on */
+    /* OsmAnd: 503 with the reason; an API write is refused the same way */
+    char out[4096];
+    ASSERT_EQ(http(e->f.osmand_port, "GET /?id=356307042441002&lat=52.7&lon=13.4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out), 503);
+    ASSERT(strstr(out, "storage failed"));
+    ASSERT_EQ(store_exec(e->f.db, "DELETE FROM events", NULL, 0, NULL, &err), WEFT_EIO);
+    ASSERT(strstr(err.msg, "storage failed"));
+    ASSERT_EQ(atomic_load(&sync_entered), 3);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'ignitionOn'"), 2); /* packets 3 and 4 */
+
+    /* a restart ends it (SQLite recovers the WAL from the disk: here all of
+     * it). The devices resend packets 3 and 4: acknowledged now, their
+     * positions are duplicates and their events are not stored again; only
+     * each device's deviceOnline (offline since the start) is new. */
     store_set_sync_hook(e->f.db, NULL);
+    int64_t events = count(e, "SELECT COUNT(*) FROM events");
+    fleet_config cfg = e->f.cfg;
+    fleet_stop(&e->f);
+    memset(&e->f, 0, sizeof e->f);
+    e->f.cfg = cfg;
+    char msg[256];
+    int restarted = fleet_start(&e->f, msg, sizeof msg);
+    if (restarted < 0) fprintf(stderr, "fleet_start: %s\n", msg);
+    ASSERT_EQ(restarted, 0);
+    ASSERT_EQ(store_failed(e->f.db, NULL, 0), 0);
+    a = tlt_connect(e, "356307042441001", &yes);
+    ASSERT(a >= 0 && yes == 1);
+    b = tlt_connect(e, "356307042441002", &yes);
+    ASSERT(b >= 0 && yes == 1);
+    ASSERT_EQ(tlt_send(a, fx[2], N, 5000), N);
+    ASSERT_EQ(tlt_send(b, fx[3], N, 5000), N);
+    weft_close(a);
+    weft_close(b);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 4 * N);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'ignitionOn'"), 2);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events"), events + 2);
     env_stop(e);
     free(e);
 }
