@@ -22,6 +22,21 @@ const cookieApi = async (page, method, path, body) => page.evaluate(async ([m, p
     body: b ? JSON.stringify(b) : undefined });
   return { status: r.status, body: await r.json().catch(() => null) };
 }, [method, path, body]);
+// Wait until the alert row `id` of page p (called `which` in the error) is
+// marked acknowledged; on timeout the error names the page, the row and what
+// the row showed then (missing, or its classes and text).
+const waitAcked = async (p, which, id, timeout = 5000) => {
+  try {
+    await p.waitForSelector(`.feed li[data-id="${id}"].acked`, { state: 'attached', timeout });
+  } catch (e) {
+    const row = await p.evaluate((i) => {
+      const li = document.querySelector(`.feed li[data-id="${i}"]`);
+      return li ? `class "${li.className}", text "${li.textContent}"` : 'no such row';
+    }, id).catch((x) => `unreadable: ${x.message}`);
+    throw new Error(`${which} page: alert ${id} not shown acknowledged within ${timeout} ms (${row}; socket ${
+      await p.evaluate(() => document.body.dataset.live).catch(() => '?')}): ${e.message.split('\n')[0]}`);
+  }
+};
 // the vehicles are drawn on one canvas (vehlayer.js): its pixels change when they move
 const markerPositions = (page) => page.evaluate(() => document.querySelector('canvas.vehicles').toDataURL());
 
@@ -194,7 +209,7 @@ try {
     await other.waitForSelector(`${sel}:not(.acked) button`, { timeout: 15000 });
     await page.click(`${sel} button`);
     await page.waitForSelector(`${sel}.acked`);
-    await other.waitForSelector(`${sel}.acked`, { timeout: 5000 });
+    await waitAcked(other, 'second', id);
     const label = await other.textContent(`${sel} .ack-by`);
     if (!label.startsWith('Acknowledged by Administrator')) throw new Error(`second page says: ${label}`);
     // the unread marker counts the open alerts, no more (read in one go: new ones keep arriving)
@@ -307,12 +322,12 @@ try {
     const body = await (await answer).json();
     if (!(body.count >= open.length) || body.ackUserName !== 'Administrator') throw new Error(`answer ${JSON.stringify(body).slice(0, 200)}`);
     await page.waitForSelector('.toast');
-    for (const id of open.slice(0, 50)) await page.waitForSelector(`.feed li[data-id="${id}"].acked`, { state: 'attached', timeout: 5000 });
+    for (const id of open.slice(0, 50)) await waitAcked(page, 'first', id);
     // the other dashboard learns it over its live socket (no reload)
     const seen = await other.$$eval('.feed li', (l) => l.map((x) => x.dataset.id));
     const both = open.filter((id) => seen.includes(id));
     if (!both.length) throw new Error('the second page shows none of the acknowledged alerts');
-    for (const id of both.slice(0, 50)) await other.waitForSelector(`.feed li[data-id="${id}"].acked`, { state: 'attached', timeout: 5000 });
+    for (const id of both.slice(0, 50)) await waitAcked(other, 'second', id);
     // the server: none of them open
     const still = (await cookieApi(page, 'GET', '/api/events?acknowledged=false&limit=10000')).body.map((e) => String(e.id));
     const left = open.filter((id) => still.includes(id));
