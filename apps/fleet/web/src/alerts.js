@@ -101,6 +101,26 @@ export function ackAllQuery(events, types) {
 // ackUserName}) as acks for applyAcks.
 export const acksOf = (r) => (r?.ids ?? []).map((id) => ({ id, ackTime: r.ackTime, ackUserId: r.ackUserId, ackUserName: r.ackUserName }));
 
+// A sync (an async function) run one at a time: asked for while one runs,
+// it runs once more after it, however often it was asked meanwhile (the
+// running one's request may have left before what made the page ask again:
+// a snapshot, a resync). Returns the function to call; its promise settles
+// when a run that started after the call ends. run's errors are its own.
+export function oneAtATime(run) {
+  let running = null, again = false;
+  const loop = async () => {
+    do {
+      again = false;
+      try { await run(); } catch { /* the next request tries again */ }
+    } while (again);
+    running = null;
+  };
+  return () => {
+    if (running) { again = true; return running; }
+    return (running = loop());
+  };
+}
+
 // The "alerts today" tile: the server's count of today's alerts (GET
 // /api/events/count, up to `to`), plus the live ones. Live alerts that
 // arrive before the count's answer are added only when they are newer
