@@ -613,6 +613,123 @@ TEST(ws_queue_full_policy_drop_oldest) {
     ASSERT_EQ(server_stop(&s), 0);
 }
 
+/* Like flooder, with every tenth message a small one sent
+ * WEFT_WS_SEND_KEEP ("K" and its number; f->keep_size bytes) among the
+ * droppable 4 KiB ones. */
+typedef struct keep_flood {
+    flood f;
+    size_t keep_size, max_held;
+} keep_flood;
+
+static void keep_flooder(server *s, weft_ws *ws) {
+    keep_flood *k = s->ud;
+    flood *f = &k->f;
+    static char msg[4096];
+    memset(msg, 'f', sizeof msg);
+    for (int i = 0; i < f->count; i++) {
+        int rc;
+        if (i % 10 == 0) {
+            char kept[4096];
+            memset(kept, 'k', k->keep_size);
+            snprintf(kept, 16, "K%07d", i);
+            weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_BINARY, kept, k->keep_size);
+            rc = m ? weft_ws_send_msg(ws, m, WEFT_WS_SEND_KEEP) : WEFT_ENOMEM;
+            weft_hub_msg_release(m);
+        } else {
+            snprintf(msg, 16, "%08d", i);
+            rc = weft_ws_send(ws, WEFT_WS_BINARY, msg, sizeof msg);
+        }
+        if (rc == 0)
+            f->sent_ok++;
+        else if (rc == WEFT_ELIMIT)
+            f->limited++;
+        else if (rc == WEFT_ECLOSED)
+            f->closed++;
+        weft_ws_stats st;
+        weft_ws_get_stats(ws, &st);
+        if (st.queued > f->max_queued) f->max_queued = st.queued;
+        if (st.held > k->max_held) k->max_held = st.held;
+        f->dropped = st.dropped;
+        if (i % 64 == 0) weft_yield();
+    }
+    weft_sem_release(&f->go, 1);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    while (weft_ws_recv(ws, &m, weft_deadline_in(test_slack_ms(5000))) > 0) {}
+    weft_buf_free(&m);
+}
+
+/* A client that falls behind misses droppable messages but none sent KEEP
+ * (a fleet dashboard's alerts among position updates), and the queue still
+ * stays within max_queue: the drops are taken from the droppable ones. */
+TEST(ws_queue_drop_oldest_never_drops_kept_messages) {
+    keep_flood k = {.f = {.count = 2000}, .keep_size = 64};
+    weft_sem_init(&k.f.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
+                .ud = &k,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, keep_flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&k.f.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(k.f.sent_ok, 2000);
+    ASSERT_GT(k.f.dropped, 0);
+    ASSERT_LE(k.f.max_queued, 64 * 1024);
+    ASSERT_GT(k.max_held, 0);
+    ASSERT_LE(k.max_held, 200 * 64);
+    /* every kept message arrives, in order, among the droppable survivors */
+    uint8_t *p = malloc(8192);
+    int next_kept = 0, plain = 0;
+    raw_reader *rd = raw_reader_new(fd);
+    for (;;) {
+        int r = raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(300));
+        if (r == 64) {
+            ASSERT_EQ(p[0], 'K');
+            ASSERT_EQ(atoi((char *)p + 1), next_kept);
+            next_kept += 10;
+        } else if (r == 4096) {
+            plain++;
+        } else {
+            break;
+        }
+    }
+    raw_reader_free(rd);
+    ASSERT_EQ(next_kept, 2000); /* 0, 10, ..., 1990: all 200 */
+    ASSERT_LT(plain, 1800);     /* some droppable ones went */
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* Kept messages that alone pass max_queue close the connection with 1008
+ * (the peer learns it missed something) instead of growing the queue. */
+TEST(ws_kept_messages_over_the_queue_close_1008) {
+    keep_flood k = {.f = {.count = 2000}, .keep_size = 4096};
+    weft_sem_init(&k.f.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
+                .ud = &k,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, keep_flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&k.f.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(k.f.limited, 1); /* the kept one that did not fit */
+    ASSERT_GT(k.f.closed, 0);  /* everything after it */
+    ASSERT_EQ(k.f.sent_ok + k.f.limited + k.f.closed, 2000);
+    ASSERT_LE(k.f.max_queued, 64 * 1024);
+    ASSERT_LE(k.max_held, 64 * 1024);
+    uint8_t *p = malloc(8192);
+    raw_reader *rd = raw_reader_new(fd);
+    int r = raw_read_frame_r(rd, WEFT_WS_CLOSE, p, 8192, weft_deadline_in(test_slack_ms(5000)));
+    raw_reader_free(rd);
+    ASSERT_EQ(r, 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_POLICY);
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_POLICY);
+}
+
 TEST(ws_queue_policy_coalesce_keeps_newest_per_key) {
     flood f = {.count = 2000};
     weft_sem_init(&f.go, 0);
