@@ -494,6 +494,7 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
 typedef struct reader {
     weft_ws *ws;
     _Atomic int stop, msgs;
+    int pause_ms; /* after each message: a reader far slower than the feed */
     weft_wg wg;
 } reader;
 
@@ -503,11 +504,25 @@ static void read_task(void *arg) {
     weft_buf_init(&b, 0);
     while (!atomic_load(&r->stop)) {
         int rc = weft_ws_recv(r->ws, &b, weft_deadline_in(100));
-        if (rc == WEFT_WS_TEXT) atomic_fetch_add(&r->msgs, 1);
-        else if (rc != WEFT_ETIMEDOUT) break;
+        if (rc == WEFT_WS_TEXT) {
+            atomic_fetch_add(&r->msgs, 1);
+            if (r->pause_ms) weft_sleep(r->pause_ms);
+        } else if (rc != WEFT_ETIMEDOUT) {
+            break;
+        }
     }
     weft_buf_free(&b);
     weft_wg_done(&r->wg);
+}
+
+/* The live state of bulk_devices' devices into devs[0..BULK). 0 or -1. */
+static int bulk_live(env *e, live_device **devs) {
+    for (int i = 0; i < BULK; i++) {
+        char uid[32];
+        snprintf(uid, sizeof uid, "bulk-%03d", i);
+        if (!(devs[i] = live_by_unique(e->f.devices, uid))) return -1;
+    }
+    return 0;
 }
 
 /* A device moved to lat (a fix of its own making) and told to the feed. */
@@ -613,6 +628,19 @@ TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
     free(e);
 }
 
+/* One window of the lagging tests: every bulk device moves (to a latitude
+ * that changes with t), the largest queue and held bytes of a socket so far
+ * go into *most, and 20 ms pass. */
+static void move_window(env *e, live_device **devs, int t, feed_queues *most) {
+    for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
+    feed_queues q;
+    feed_get_queues(e->f.feed, &q);
+    if (q.max_queued > most->max_queued) most->max_queued = q.max_queued;
+    if (q.max_held > most->max_held) most->max_held = q.max_held;
+    most->dropped = q.dropped;
+    weft_sleep(20);
+}
+
 /* What a live message carries for the alert feed: the ids of its events
  * and acks (added to seen_ev / seen_ack, ids base..base+n), and whether it
  * is the resync marker. -1 when it is not a JSON object. */
@@ -661,20 +689,15 @@ TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
      * live topic (it does so when it queues the snapshot); then it stops */
     ASSERT(next(slow, &b, test_slack_ms(5000)));
     static live_device *devs[BULK];
-    for (int i = 0; i < BULK; i++) {
-        char uid[32];
-        snprintf(uid, sizeof uid, "bulk-%03d", i);
-        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
-    }
+    ASSERT_EQ(bulk_live(e, devs), 0);
     feed_stats *fs = feed_get_stats(e->f.feed);
     enum { NEV = 30, BASE = 7000 };
-    size_t max_queued = 0;
-    int k = 0, t = 0;
-    /* ~70 KB of positions every 20 ms; an alarm every 10th window and the
-     * acknowledgement of the one before it; until every one was produced
-     * and the feed resynced the socket */
-    for (; t < 3000 && (k < NEV || !atomic_load(&fs->resyncs)); t++) {
-        for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
+    feed_queues most = {0};
+    int k = 0;
+    /* ~70 KB of positions every 20 ms; an alarm every 10th window and its
+     * acknowledgement; until every one was produced and the feed resynced
+     * the socket */
+    for (int t = 0; t < 3000 && (k < NEV || !atomic_load(&fs->resyncs)); t++) {
         if (t % 10 == 0 && k < NEV) {
             ev_row ev = {.device_id = devs[k]->id, .id = BASE + k,
                          .ev = {.type = EV_ALARM, .time_ms = fleet_now_ms(), .lat = 10, .lon = 16.37, .alarm = FLEET_ALARM_SOS}};
@@ -683,17 +706,12 @@ TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
             feed_publish_acks(&e->f, &ack, 1, fleet_now_ms(), 1, "Ann");
             k++;
         }
-        feed_queues q;
-        feed_get_queues(e->f.feed, &q);
-        if (q.max_queued > max_queued) max_queued = q.max_queued;
-        weft_sleep(20);
+        move_window(e, devs, t, &most);
     }
     ASSERT_EQ(k, NEV);
     ASSERT_GT(atomic_load(&fs->resyncs), 0);
-    feed_queues q;
-    feed_get_queues(e->f.feed, &q);
-    ASSERT_GT(q.dropped, 0); /* position updates were dropped */
-    ASSERT_LE(max_queued, 256 * 1024);
+    ASSERT_GT(most.dropped, 0); /* position updates were dropped */
+    ASSERT_LE(most.max_queued, 256 * 1024);
     /* it reads again */
     static unsigned char seen_ev[NEV], seen_ack[NEV];
     int resync = 0, all = 0;
@@ -715,27 +733,6 @@ TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
     free(e);
 }
 
-/* A reader that reads one message every 250 ms (far slower than the feed
- * writes to it) until told to stop. */
-typedef struct slow_reader {
-    weft_ws *ws;
-    _Atomic int stop, msgs;
-    weft_wg wg;
-} slow_reader;
-
-static void slow_read_task(void *arg) {
-    slow_reader *r = arg;
-    weft_buf b;
-    weft_buf_init(&b, 0);
-    while (!atomic_load(&r->stop)) {
-        int rc = weft_ws_recv(r->ws, &b, weft_deadline_in(100));
-        if (rc == WEFT_WS_TEXT) atomic_fetch_add(&r->msgs, 1), weft_sleep(250);
-        else if (rc != WEFT_ETIMEDOUT) break;
-    }
-    weft_buf_free(&b);
-    weft_wg_done(&r->wg);
-}
-
 /* Review F3: a viewer that reads, but far too slowly, over several resync
  * periods (16 s: resyncs 2, 4 and 8 s apart when each is allowed). Each
  * resync's snapshot is counted against live.queue_kb and a new one waits
@@ -752,36 +749,26 @@ TEST(live_socket_reading_slowly_over_many_resyncs_stays_bounded) {
     e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     static live_device *devs[BULK];
-    for (int i = 0; i < BULK; i++) {
-        char uid[32];
-        snprintf(uid, sizeof uid, "bulk-%03d", i);
-        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
-        move(&e->f, devs[i], 10, 0); /* every device with a position: the snapshots' full size */
-    }
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10, 0); /* every device with a position: the snapshots' full size */
     weft_sleep(100);
-    slow_reader *r = calloc(1, sizeof *r);
+    reader *r = calloc(1, sizeof *r);
     ASSERT(r);
     ASSERT((r->ws = admin_socket(e)) != NULL);
+    r->pause_ms = 250; /* one message every 250 ms: far slower than the feed */
     weft_wg_init(&r->wg);
-    ASSERT_EQ(test_go_wg(&r->wg, slow_read_task, r), 0);
+    ASSERT_EQ(test_go_wg(&r->wg, read_task, r), 0);
     feed_stats *fs = feed_get_stats(e->f.feed);
     int64_t first = atomic_load(&fs->resyncs);
-    size_t max_queued = 0, max_held = 0;
+    feed_queues most = {0};
     /* every device moves every 20 ms (~3.5 MB/s), for 800 windows */
-    for (int t = 0; t < 800; t++) {
-        for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
-        feed_queues q;
-        feed_get_queues(e->f.feed, &q);
-        if (q.max_queued > max_queued) max_queued = q.max_queued;
-        if (q.max_held > max_held) max_held = q.max_held;
-        weft_sleep(20);
-    }
+    for (int t = 0; t < 800; t++) move_window(e, devs, t, &most);
     fprintf(stderr, "    (%lld resyncs; at most %zu bytes queued, %zu held)\n", (long long)(atomic_load(&fs->resyncs) - first),
-            max_queued, max_held);
+            most.max_queued, most.max_held);
     ASSERT_GT(atomic_load(&fs->resyncs), first);
-    ASSERT_LE(max_queued, 256 * 1024);
-    ASSERT_LE(max_held, 256 * 1024);
-    ASSERT_GT(max_held, 0); /* (the snapshots were seen waiting) */
+    ASSERT_LE(most.max_queued, 256 * 1024);
+    ASSERT_LE(most.max_held, 256 * 1024);
+    ASSERT_GT(most.max_held, 0); /* (the snapshots were seen waiting) */
     atomic_store(&r->stop, 1);
     weft_wg_wait(&r->wg, -1);
     ASSERT_GT(atomic_load(&r->msgs), 10);
@@ -804,25 +791,14 @@ TEST(live_socket_whose_resync_cannot_fit_is_closed_1008) {
     e->f.cfg.live_queue_kb = 64; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     static live_device *devs[BULK];
-    for (int i = 0; i < BULK; i++) {
-        char uid[32];
-        snprintf(uid, sizeof uid, "bulk-%03d", i);
-        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
-    }
+    ASSERT_EQ(bulk_live(e, devs), 0);
     weft_ws *slow = admin_socket(e);
     ASSERT(slow);
     feed_stats *fs = feed_get_stats(e->f.feed);
-    size_t max_queued = 0;
-    feed_queues q = {0};
-    int t = 0;
-    for (; t < 1500 && !atomic_load(&fs->resyncs); t++) {
-        for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
-        feed_get_queues(e->f.feed, &q);
-        if (q.max_queued > max_queued) max_queued = q.max_queued;
-        weft_sleep(20);
-    }
+    feed_queues most = {0};
+    for (int t = 0; t < 1500 && !atomic_load(&fs->resyncs); t++) move_window(e, devs, t, &most);
     ASSERT_GT(atomic_load(&fs->resyncs), 0);
-    ASSERT_LE(max_queued, 64 * 1024);
+    ASSERT_LE(most.max_queued, 64 * 1024);
     /* reading, it finds what was queued, then the close */
     weft_buf b;
     weft_buf_init(&b, 0);
@@ -853,11 +829,7 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     size_t full = feed_full_batch(&e->f.cfg);
     ASSERT(full > 2 && full < BULK);
     static live_device *devs[BULK];
-    for (int i = 0; i < BULK; i++) {
-        char uid[32];
-        snprintf(uid, sizeof uid, "bulk-%03d", i);
-        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
-    }
+    ASSERT_EQ(bulk_live(e, devs), 0);
     weft_ws *ws = admin_socket(e);
     ASSERT(ws);
     weft_buf b;
