@@ -226,7 +226,8 @@ static int encode(const device_view *views, size_t nviews, const pending_ev *evs
  * The live socket's snapshot and each tick's update go out as messages of
  * about `limit` bytes (feed_chunk_bytes), each a complete
  * {"devices","positions","events"} update: a device's entry and its position
- * are in the same message, events come after the devices. So no message is
+ * are in the same message, events come after the devices in messages of
+ * their own (ck_event: a lagging socket keeps those). So no message is
  * larger than a quarter of a viewer's queue, and a large state reaches the
  * queue and the socket piece by piece. */
 /* keep: the message holds events (never dropped by a live socket's queue) */
