@@ -2,7 +2,7 @@
 // (apps/fleet/web/src/alerts.js and the store's handling of {"acks"}).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, DayCount, oneAtATime } from '../../apps/fleet/web/src/alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, DayCount, oneAtATime, syncQueries } from '../../apps/fleet/web/src/alerts.js';
 import { Coalescer, createStore } from '../../apps/fleet/web/src/live.js';
 
 const TYPES = ['alarm', 'deviceOverspeed'];
@@ -217,4 +217,22 @@ test('{"resync":true} from the server makes the store emit resync (and a reset d
   p.co.push({ positions: [] });
   p.store.apply(p.co.take(), false);
   assert.equal(resyncs, 1, 'the flag does not outlive its batch');
+});
+
+test('a sync marks every row an "acknowledge all" the socket missed covered, not only the newest 200', async () => {
+  // 300 alerts the page shows open; all acknowledged on the server while the
+  // page's socket was not there to hear it
+  const shown = Array.from({ length: 300 }, (_, i) => ({ ...ev(i + 1), eventTime: new Date(Date.UTC(2026, 11, 6, 10, 0, i)).toISOString() }));
+  const db = shown.map((e) => ({ ...e, ...ack(e.id, 'Dee') }));
+  const get = (q) => db.filter((e) => (q.acknowledged ? !!e.ackTime : !e.ackTime) && (!q.from || Date.parse(e.eventTime) >= Date.parse(q.from)))
+    .sort((a, b) => Date.parse(b.eventTime) - Date.parse(a.eventTime)).slice(0, q.limit).map((e) => ({ ...e }));
+  const store = createStore();
+  store.events.push(...shown.map((e) => ({ ...e })));
+  const [open, done] = syncQueries(store.events, TYPES).map(get);
+  mergeEvents(store.events, [...open, ...done], store.acks);
+  assert.equal(openAlerts(store.events, TYPES).length, 0);
+  assert.equal(store.events[0].ackUserName, 'Dee');
+  // with nothing open it asks only for the newest acknowledged ones
+  assert.deepEqual(syncQueries(store.events, TYPES)[1], { type: TYPES, order: 'desc', acknowledged: true, limit: 200 });
+  assert.deepEqual(syncQueries(store.events, TYPES)[0], { type: TYPES, order: 'desc', acknowledged: false, limit: 500 });
 });

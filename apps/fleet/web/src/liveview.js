@@ -4,7 +4,7 @@
 
 import { h, patchList } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, oneAtATime } from './alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, oneAtATime, syncQueries } from './alerts.js';
 
 const TRAIL_MIN = 10;
 const EVENT_LABEL = {
@@ -222,8 +222,9 @@ export function mountLive(root, ctx) {
     ackAll.disabled = false;
     renderFeed();
   });
-  // the newest open alerts of the last day and the newest acknowledged ones
-  // (which also marks acks the socket did not bring): on mount, at every
+  // the newest open alerts of the last day and the acknowledged ones since
+  // the oldest shown open (syncQueries: marks acks the socket did not
+  // bring): on mount, at every
   // snapshot (a connect or reconnect: 'reset') and when the server resyncs
   // a page that fell behind ('resync'). The snapshot's sync is the one that
   // closes the gap: the socket carries alerts and acks from its snapshot on,
@@ -231,8 +232,7 @@ export function mountLive(root, ctx) {
   // mount may have run before the socket was subscribed). One at a time; a
   // request during a sync runs another after it.
   const syncAlerts = oneAtATime(async () => {
-    const q = (acknowledged, limit) => ctx.api.get('/api/events', { type: ALERT_TYPES, acknowledged, order: 'desc', limit });
-    const [open, done] = await Promise.all([q(false, 500), q(true, 200)]);
+    const [open, done] = await Promise.all(syncQueries(store.events, ALERT_TYPES).map((q) => ctx.api.get('/api/events', q)));
     mergeEvents(store.events, [...open, ...done], store.acks);
     renderFeed();
   });
