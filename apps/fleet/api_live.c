@@ -15,8 +15,9 @@
  * because its client does not keep up drops its oldest updates, and the feed
  * sends it the snapshot again (the newest state of every device, at most
  * every 2 s: feed.c, resync_lagging): a lagging dashboard catches up on the
- * newest positions instead of being closed and reconnecting. One that reads
- * nothing at all is dropped by the write timeout (30 s).
+ * newest positions instead of being closed and reconnecting. Alerts and
+ * acknowledgements are never among the dropped (feed.c: WEFT_WS_SEND_KEEP).
+ * One that reads nothing at all is dropped by the write timeout (30 s).
  *
  * Authentication as for the REST API (session cookie or bearer token). The
  * socket counts as a state-changing request for the CSRF rule: a browser page

@@ -25,6 +25,7 @@ struct feed_viewer {
     feed_state *state; /* chan: the snapshot handed over, until feed_take_state */
     weft_sem ready;    /* chan: released when state is set */
     uint64_t dropped_seen; /* ws: its queue's drops already answered with a resync */
+    int resync;            /* ws: needs_state is a resync (resync_lagging), not its first state */
     int64_t resync_ms;     /* ws: when it was last resynced */
     int64_t resync_gap;    /* ws: the least time to the next resync (RESYNC_MIN_MS..RESYNC_MAX_MS) */
     struct feed_viewer *next;
@@ -73,6 +74,7 @@ struct fleet_feed {
     int64_t last_snapshot_ms; /* the feed task's own */
     size_t full_batch;        /* devices that make a full message (POSITION_BYTES_EST) */
     weft_sem wake;            /* the feed task waits on it: a first change, a full batch, a new viewer */
+    weft_hub_msg *resync_msg; /* {"resync":true}, ahead of a resync's snapshot (NULL: out of memory) */
     atomic_int stop;
     weft_wg done;
     int running;
@@ -85,6 +87,21 @@ void feed_msg_release(feed_msg *m) {
 }
 
 feed_stats *feed_get_stats(fleet_feed *fd) { return &fd->st; }
+
+void feed_get_queues(fleet_feed *fd, feed_queues *out) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&fd->vmu);
+    for (feed_viewer *v = fd->viewers; v; v = v->next) {
+        if (!v->ws) continue;
+        weft_ws_stats st;
+        weft_ws_get_stats(v->ws, &st);
+        out->sockets++;
+        if (st.queued > out->max_queued) out->max_queued = st.queued;
+        if (st.held > out->max_held) out->max_held = st.held;
+        out->dropped += st.dropped;
+    }
+    pthread_mutex_unlock(&fd->vmu);
+}
 
 double feed_wait_quantile(const feed_stats *s, double q) {
     int64_t n = 0, seen = 0;
@@ -115,6 +132,8 @@ fleet_feed *feed_new(fleet *f) {
     weft_wg_init(&fd->done);
     weft_sem_init(&fd->wake, 0);
     fd->full_batch = feed_full_batch(&f->cfg);
+    static const char mark[] = "{\"resync\":true}";
+    fd->resync_msg = weft_hub_msg_new(WEFT_WS_TEXT, mark, sizeof mark - 1);
     return fd;
 }
 
@@ -207,10 +226,12 @@ static int encode(const device_view *views, size_t nviews, const pending_ev *evs
  * The live socket's snapshot and each tick's update go out as messages of
  * about `limit` bytes (feed_chunk_bytes), each a complete
  * {"devices","positions","events"} update: a device's entry and its position
- * are in the same message, events come after the devices. So no message is
+ * are in the same message, events come after the devices in messages of
+ * their own (ck_event: a lagging socket keeps those). So no message is
  * larger than a quarter of a viewer's queue, and a large state reaches the
  * queue and the socket piece by piece. */
-typedef int (*emit_fn)(void *ud, const char *p, size_t n);
+/* keep: the message holds events (never dropped by a live socket's queue) */
+typedef int (*emit_fn)(void *ud, const char *p, size_t n, int keep);
 
 typedef struct chunker {
     weft_buf devs, pos, evs; /* comma-separated JSON values */
@@ -266,7 +287,7 @@ static void ck_flush(chunker *c, int empty) {
         c->err = WEFT_ENOMEM;
         return;
     }
-    int rc = c->emit(c->ud, c->out.data, c->out.len);
+    int rc = c->emit(c->ud, c->out.data, c->out.len, c->evs.len > 0);
     if (rc < 0) c->err = rc;
     else c->nmsgs++;
     weft_buf_clear(&c->devs), weft_buf_clear(&c->pos), weft_buf_clear(&c->evs);
@@ -286,7 +307,10 @@ static void ck_device(chunker *c, const device_view *v, int with_device) {
     ck_maybe_flush(c);
 }
 
+/* Events go in messages of their own, which a lagging socket keeps
+ * (WEFT_WS_SEND_KEEP) while it drops position updates. */
 static void ck_event(chunker *c, const pending_ev *e) {
+    if (!c->evs.len && (c->devs.len || c->pos.len)) ck_flush(c, 0);
     model_event(ck_begin(c), e->id, e->device_id, &e->ev);
     ck_end(c, &c->evs);
     ck_maybe_flush(c);
@@ -305,7 +329,8 @@ typedef struct snap_msgs {
     int n, cap;
 } snap_msgs;
 
-static int snap_emit(void *ud, const char *p, size_t n) {
+static int snap_emit(void *ud, const char *p, size_t n, int keep) {
+    (void)keep; /* a snapshot has no events */
     snap_msgs *s = ud;
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 16;
@@ -410,7 +435,15 @@ static int same_audience(const feed_viewer *a, const feed_viewer *b) {
  * socket's queue limit: weft_ws_send_msg SYNC), then subscribe it to the
  * audience's topic; hand every new SSE stream of the audience the same
  * pieces (feed_take_state) and subscribe its channel. Runs after the tick's
- * update was published, so what follows a snapshot is newer than it. */
+ * update was published, so what follows a snapshot is newer than it.
+ *
+ * A socket that is resynced (resync_lagging) gets {"resync":true} and then
+ * the same pieces, all WEFT_WS_SEND_KEEP: counted against its queue's bound
+ * and never dropped, so a reader that stays slow holds at most live.queue_kb
+ * (the kept snapshot makes room by dropping the older updates it replaces;
+ * one that cannot fit is closed with 1008 "send queue full" and the page
+ * reconnects to a first state). The marker tells the page to fetch the
+ * alerts and acknowledgements again (liveview.js). */
 static void send_snapshots(fleet_feed *fd) {
     int any = 0;
     for (feed_viewer *v = fd->viewers; v && !any; v = v->next) any = v->needs_state;
@@ -442,11 +475,19 @@ static void send_snapshots(fleet_feed *fd) {
                 weft_sem_release(&u->ready, 1);
                 continue;
             }
-            int rc = 0;
-            for (int i = 0; i < sm.n && !rc; i++) rc = weft_ws_send_msg(u->ws, sm.m[i], WEFT_WS_SEND_SYNC);
+            int resync = u->resync, rc = 0;
+            if (resync && fd->resync_msg) rc = weft_ws_send_msg(u->ws, fd->resync_msg, WEFT_WS_SEND_KEEP);
+            for (int i = 0; i < sm.n && !rc; i++)
+                rc = weft_ws_send_msg(u->ws, sm.m[i], resync ? WEFT_WS_SEND_KEEP : WEFT_WS_SEND_SYNC);
             if (rc == WEFT_ENOMEM) continue; /* try again next round */
-            u->needs_state = 0;
-            if (!rc) weft_hub_subscribe_ws(fd->f->hub, topic, u->ws); /* else it is closing */
+            u->needs_state = 0, u->resync = 0;
+            if (resync) { /* the updates it dropped to make room are in the snapshot */
+                weft_ws_stats ws;
+                weft_ws_get_stats(u->ws, &ws);
+                u->dropped_seen = ws.dropped;
+            } else if (!rc) {
+                weft_hub_subscribe_ws(fd->f->hub, topic, u->ws); /* else it is closing */
+            }
         }
         feed_state_release(st);
     }
@@ -480,7 +521,7 @@ typedef struct delta_out {
     char topic[256];
 } delta_out;
 
-static int delta_emit(void *ud, const char *p, size_t n) {
+static int delta_emit(void *ud, const char *p, size_t n, int keep) {
     delta_out *d = ud;
     atomic_fetch_add(&d->fd->st.messages, 1);
     atomic_fetch_add(&d->fd->st.bytes, (int64_t)n);
@@ -494,7 +535,8 @@ static int delta_emit(void *ud, const char *p, size_t n) {
         u->fn(u->ud, m);
     }
     feed_msg_release(m);
-    if (d->hub && d->fd->f->hub) weft_hub_publish(d->fd->f->hub, d->topic, WEFT_WS_TEXT, 0, p, n);
+    if (d->hub && d->fd->f->hub)
+        weft_hub_publish_flags(d->fd->f->hub, d->topic, WEFT_WS_TEXT, 0, keep ? WEFT_WS_SEND_KEEP : 0, p, n);
     return 0;
 }
 
@@ -530,9 +572,11 @@ static size_t audiences(fleet_feed *fd, delta_out **out) {
 /* Under vmu: a live socket whose queue dropped updates since the last look
  * gets its audience's snapshot again at the next build (send_snapshots), at
  * most every RESYNC_MIN_MS: the newest state of every device instead of a
- * close, and the updates after it as usual. The feed task looks at every
- * turn, also when nothing changes (the last update before a quiet spell may
- * be the one dropped), at most every RESYNC_CHECK_MS. */
+ * close, and the updates after it as usual. Not while what it must not
+ * miss (its last snapshot, kept events: weft_ws_stats.held) still waits for
+ * its writer: a socket has at most one snapshot outstanding. The feed task
+ * looks at every turn, also when nothing changes (the last update before a
+ * quiet spell may be the one dropped), at most every RESYNC_CHECK_MS. */
 #define RESYNC_CHECK_MS 100
 static void resync_lagging(fleet_feed *fd, int64_t now) {
     for (feed_viewer *v = fd->viewers; v; v = v->next) {
@@ -540,14 +584,14 @@ static void resync_lagging(fleet_feed *fd, int64_t now) {
         if (!v->ws || v->needs_state || (v->resync_ms && now - v->resync_ms < v->resync_gap)) continue;
         weft_ws_stats st;
         weft_ws_get_stats(v->ws, &st);
-        if (st.dropped <= v->dropped_seen) continue;
+        if (st.dropped <= v->dropped_seen || st.held) continue;
         v->dropped_seen = st.dropped;
         if (v->resync_ms && now - v->resync_ms < 2 * v->resync_gap)
             v->resync_gap = v->resync_gap * 2 < RESYNC_MAX_MS ? v->resync_gap * 2 : RESYNC_MAX_MS;
         else
             v->resync_gap = RESYNC_MIN_MS;
         v->resync_ms = now;
-        v->needs_state = 1;
+        v->needs_state = v->resync = 1;
         atomic_fetch_add(&fd->st.resyncs, 1);
     }
 }
@@ -685,6 +729,7 @@ void feed_free(fleet_feed *fd) {
     }
     free(fd->changed);
     free(fd->events);
+    if (fd->resync_msg) weft_hub_msg_release(fd->resync_msg);
     pthread_mutex_destroy(&fd->mu);
     pthread_mutex_destroy(&fd->vmu);
     free(fd);
@@ -789,7 +834,7 @@ static void ack_send(fleet *f, feed_viewer *v, weft_buf *b) {
     if (!f->hub) return;
     char topic[256];
     feed_topic(v->all, v->groups, v->ngroups, topic, sizeof topic);
-    weft_hub_publish(f->hub, topic, WEFT_WS_TEXT, 0, b->data, b->len);
+    weft_hub_publish_flags(f->hub, topic, WEFT_WS_TEXT, 0, WEFT_WS_SEND_KEEP, b->data, b->len);
 }
 
 void feed_publish_acks(fleet *f, const feed_ack *acks, int n, int64_t ack_ms, int64_t user_id,

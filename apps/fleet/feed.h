@@ -21,7 +21,11 @@
  * any size arrives whole, and the queue limit still catches a socket that
  * falls behind on the updates after it: its queue drops the oldest updates
  * (WEFT_WS_QUEUE_DROP_OLDEST) and the feed sends it the snapshot again, the
- * newest state of every device, instead of closing it. An SSE stream gets the same pieces
+ * newest state of every device, instead of closing it: {"resync":true},
+ * then the pieces, counted against the queue (WEFT_WS_SEND_KEEP), at most
+ * one such snapshot waiting per socket. Events and {"acks"} are never
+ * dropped: they go in messages of their own, sent WEFT_WS_SEND_KEEP (a
+ * socket whose kept messages alone fill its queue is closed with 1008). An SSE stream gets the same pieces
  * of the same build (feed_subscribe_chan): a stream costs no snapshot of its
  * own either.
  */
@@ -126,6 +130,16 @@ typedef struct feed_stats {
     _Atomic int64_t wait_ms[FEED_WAIT_BUCKETS];
 } feed_stats;
 feed_stats *feed_get_stats(fleet_feed *fd);
+/* The live sockets' outgoing queues now (weft_ws_get_stats of each): how
+ * many sockets, the most one of them has queued (counted against
+ * live.queue_kb) and held (SYNC and KEEP bytes not yet taken by its writer),
+ * and their drops so far. */
+typedef struct feed_queues {
+    int sockets;
+    size_t max_queued, max_held;
+    uint64_t dropped;
+} feed_queues;
+void feed_get_queues(fleet_feed *fd, feed_queues *out);
 /* The q-quantile (0..1) of wait_ms, in ms; -1 when nothing was sent. */
 double feed_wait_quantile(const feed_stats *s, double q);
 

@@ -460,6 +460,18 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
 /* Queue a shared message (weft_hub_msg_new) by reference: its frame is not
  * copied into the queue (a client connection copies and masks it). flags:
  *   0                   as weft_ws_send, under max_queue and the queue policy;
+ *   WEFT_WS_SEND_KEEP   a message the peer must not miss (an alert among
+ *                       droppable position updates): counted against
+ *                       max_queue like any other, but never dropped or
+ *                       replaced by the policy. To make room for it the
+ *                       policy drops the oldest droppable messages; when the
+ *                       kept ones alone would pass max_queue the connection
+ *                       is closed with 1008 "send queue full" (WEFT_ELIMIT),
+ *                       so the peer learns it missed something (it
+ *                       reconnects and resynchronises) and the queue stays
+ *                       bounded. A droppable message that finds the queue
+ *                       full of kept ones is itself dropped (counted in
+ *                       weft_ws_stats.dropped);
  *   WEFT_WS_SEND_SYNC   part of the initial state a server sends on
  *                       connecting (a snapshot, possibly in many messages):
  *                       not counted against max_queue and never dropped or
@@ -472,7 +484,7 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
  * The writer takes at most about 256 KiB of the queue per write, so a long
  * queue of shared messages is never copied whole. Returns as weft_ws_send. */
 typedef struct weft_hub_msg weft_hub_msg; /* (the hub's, below) */
-enum { WEFT_WS_SEND_SYNC = 1 };
+enum { WEFT_WS_SEND_SYNC = 1, WEFT_WS_SEND_KEEP = 2 };
 int weft_ws_send_msg(weft_ws *ws, weft_hub_msg *m, int flags);
 
 /* Start the closing handshake with code (1000-1003, 1007-1011, 3000-4999;
@@ -492,7 +504,9 @@ int weft_ws_close(weft_ws *ws, int code, const char *reason);
 int weft_ws_close_status(weft_ws *ws, const char **reason);
 
 typedef struct weft_ws_stats {
-    size_t queued;    /* bytes waiting to be written */
+    size_t queued;    /* bytes waiting to be written (counted against max_queue) */
+    size_t held;      /* bytes of SYNC and KEEP messages waiting (never dropped): 0 once the
+                         writer took every one of them */
     uint64_t sent;    /* messages written */
     uint64_t dropped; /* messages dropped or replaced by the queue policy */
 } weft_ws_stats;
@@ -571,6 +585,13 @@ int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic, weft_chan *ch);
  * it was queued to (>= 0), or WEFT_EINVAL, WEFT_ENOMEM. Never suspends. */
 int weft_hub_publish(weft_hub *h, const char *topic, int opcode, uint64_t key, const void *p,
                      size_t n);
+/* The same with weft_ws_send_msg's flags for the connections: 0, or
+ * WEFT_WS_SEND_KEEP (a message no connection may drop: one that cannot keep
+ * it is closed with 1008; see weft_ws_send_msg). A channel subscriber whose
+ * channel is full still misses it (counted as dropped), and a broker gets
+ * it as from weft_hub_publish. WEFT_EINVAL for other flags. */
+int weft_hub_publish_flags(weft_hub *h, const char *topic, int opcode, uint64_t key, int flags,
+                           const void *p, size_t n);
 /* The same for local subscribers only, without the broker (for what a broker
  * brings from elsewhere). */
 int weft_hub_deliver(weft_hub *h, const char *topic, int opcode, uint64_t key, const void *p,

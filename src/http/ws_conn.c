@@ -64,6 +64,7 @@ typedef struct item {
     uint64_t key;
     size_t n;
     size_t counted;       /* bytes counted against max_queue: n, or 0 for a WEFT_WS_SEND_SYNC item */
+    int keep;             /* WEFT_WS_SEND_SYNC or _KEEP: the policy never drops or replaces it */
     int small;            /* allocated with SMALL_DATA bytes of data[]: goes back to the cache */
     weft_hub_msg *shared; /* a hub message framed once for every subscriber; else data[] */
     uint8_t data[];
@@ -88,6 +89,7 @@ struct weft_ws {
     item *ctl, **ctl_tail;
     item *data, **data_tail;
     size_t queued;
+    size_t held;          /* bytes of keep items waiting (weft_ws_stats.held) */
     int writer_running; /* a writer task runs, or an inline send writes */
     int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
     int close_queued;     /* our close frame is in the queue or out */
@@ -534,6 +536,7 @@ static item *take_batch_locked(weft_ws *ws) {
         item *it = ws->data;
         take += it->n;
         ws->queued -= it->counted;
+        if (it->keep) ws->held -= it->n;
         *tail = it;
         tail = &it->next;
         ws->data = it->next;
@@ -694,6 +697,7 @@ static item *new_item(int opcode, uint64_t key, const void *p, size_t n) {
     it->opcode = opcode;
     it->key = key;
     it->n = it->counted = n;
+    it->keep = 0;
     it->shared = NULL;
     if (n) memcpy(it->data, p, n);
     return it;
@@ -741,7 +745,7 @@ static int enqueue(weft_ws *ws, item *it) {
     }
     if (ws->cfg.queue_policy == WEFT_WS_QUEUE_COALESCE && key) {
         for (item **pp = &ws->data; *pp; pp = &(*pp)->next) {
-            if ((*pp)->key != key || (*pp)->opcode >= 8) continue;
+            if ((*pp)->key != key || (*pp)->opcode >= 8 || (*pp)->keep) continue;
             item *old = *pp; /* replace in place: the newest value, the old position */
             it->next = old->next;
             *pp = it;
@@ -755,23 +759,12 @@ static int enqueue(weft_ws *ws, item *it) {
             break;
         }
     }
-    if (it && ws->queued + n > ws->cfg.max_queue) {
-        if (ws->cfg.queue_policy == WEFT_WS_QUEUE_CLOSE) {
-            rc = WEFT_ELIMIT;
-            ws->dropped++;
-            /* the backlog goes, the close goes out as soon as the socket takes it */
-            *drop_tail = ws->data;
-            ws->data = NULL;
-            ws->data_tail = &ws->data;
-            ws->queued = 0;
-            queue_close_locked(ws, WEFT_WS_POLICY, "send queue full");
-            fail_after_close_locked(ws);
-            goto out;
-        }
-        /* the oldest counted items go; an initial state (WEFT_WS_SEND_SYNC) stays */
+    if (it && ws->queued + n > ws->cfg.max_queue && ws->cfg.queue_policy != WEFT_WS_QUEUE_CLOSE) {
+        /* the oldest counted items go; an initial state (WEFT_WS_SEND_SYNC)
+         * and the messages sent WEFT_WS_SEND_KEEP stay */
         for (item **pp = &ws->data; *pp && ws->queued + n > ws->cfg.max_queue;) {
             item *old = *pp;
-            if (!old->counted || old->opcode >= 8) {
+            if (old->keep || old->opcode >= 8) {
                 pp = &old->next;
                 continue;
             }
@@ -783,11 +776,28 @@ static int enqueue(weft_ws *ws, item *it) {
             drop_tail = &old->next;
             ws->dropped++;
         }
+        if (ws->queued + n > ws->cfg.max_queue && !it->keep) { /* kept ones fill it: this one goes */
+            ws->dropped++;
+            goto out;
+        }
+    }
+    if (it && ws->queued + n > ws->cfg.max_queue) { /* the policy, or a kept message, says close */
+        rc = WEFT_ELIMIT;
+        ws->dropped++;
+        /* the backlog goes, the close goes out as soon as the socket takes it */
+        *drop_tail = ws->data;
+        ws->data = NULL;
+        ws->data_tail = &ws->data;
+        ws->queued = ws->held = 0;
+        queue_close_locked(ws, WEFT_WS_POLICY, "send queue full");
+        fail_after_close_locked(ws);
+        goto out;
     }
     if (it) {
         *ws->data_tail = it;
         ws->data_tail = &it->next;
         ws->queued += n;
+        if (it->keep) ws->held += it->n;
         it = NULL;
     }
     rc = kick_locked(ws);
@@ -826,14 +836,17 @@ static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
         it->n = it->counted = pl.n;
         it->shared = weft__hub_msg_ref(m);
     }
-    if (sync) it->key = 0, it->counted = 0;
+    if (sync) it->counted = 0;
+    if (flags & (WEFT_WS_SEND_SYNC | WEFT_WS_SEND_KEEP)) it->key = 0, it->keep = 1;
     return enqueue(ws, it);
 }
 
-int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key) { return send_shared(ws, m, key, 0); }
+int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
+    return send_shared(ws, m, key, flags);
+}
 
 int weft_ws_send_msg(weft_ws *ws, weft_hub_msg *m, int flags) {
-    if (!m || (flags & ~WEFT_WS_SEND_SYNC)) return WEFT_EINVAL;
+    if (!m || (flags & ~(WEFT_WS_SEND_SYNC | WEFT_WS_SEND_KEEP))) return WEFT_EINVAL;
     return send_shared(ws, m, 0, flags);
 }
 
@@ -1097,6 +1110,7 @@ int weft_ws_close_status(weft_ws *ws, const char **reason) {
 void weft_ws_get_stats(weft_ws *ws, weft_ws_stats *out) {
     q_lock(ws);
     out->queued = ws->queued;
+    out->held = ws->held;
     out->sent = ws->sent;
     out->dropped = ws->dropped;
     q_unlock(ws);

@@ -270,9 +270,10 @@ int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch
     return del_sub(h, topic_name, (sub){SUB_CHAN, NULL, ch});
 }
 
-static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, const void *p, size_t n,
-                   int to_broker) {
+static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, int flags, const void *p,
+                   size_t n, int to_broker) {
     if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
+    if (flags & ~WEFT_WS_SEND_KEEP) return WEFT_EINVAL;
     if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
     weft_hub_msg *m = msg_new(opcode, p, n);
     if (!m) return WEFT_ENOMEM;
@@ -284,7 +285,7 @@ static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, cons
         sub *s = &t->subs[i];
         int rc;
         if (s->kind == SUB_WS) {
-            rc = weft__ws_send_shared(s->ws, m, key);
+            rc = weft__ws_send_shared(s->ws, m, key, flags);
         } else {
             weft_hub_msg *ref = weft__hub_msg_ref(m);
             rc = weft_chan_send(s->ch, &ref, 0);
@@ -310,12 +311,17 @@ static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, cons
 
 int weft_hub_publish(weft_hub *h, const char *topic_name, int opcode, uint64_t key, const void *p,
                      size_t n) {
-    return fan_out(h, topic_name, opcode, key, p, n, 1);
+    return fan_out(h, topic_name, opcode, key, 0, p, n, 1);
+}
+
+int weft_hub_publish_flags(weft_hub *h, const char *topic_name, int opcode, uint64_t key, int flags,
+                           const void *p, size_t n) {
+    return fan_out(h, topic_name, opcode, key, flags, p, n, 1);
 }
 
 int weft_hub_deliver(weft_hub *h, const char *topic_name, int opcode, uint64_t key, const void *p,
                      size_t n) {
-    return fan_out(h, topic_name, opcode, key, p, n, 0);
+    return fan_out(h, topic_name, opcode, key, 0, p, n, 0);
 }
 
 void weft_hub_get_stats(weft_hub *h, weft_hub_stats *out) {

@@ -44,7 +44,7 @@ void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);
 
 /* Queue a hub message (its shared frame, no copy) on a server connection; a
  * client connection frames a copy (it must mask). weft_ws_send's results. */
-int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key);
+int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags); /* flags: weft_ws_send_msg's */
 /* 1 once the connection is closing or closed (no more sends). */
 int weft__ws_is_closed(weft_ws *ws);
 /* For tests: 1 while a writer task runs or an inline send writes, else 0. */

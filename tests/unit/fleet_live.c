@@ -7,8 +7,10 @@
  * the socket with 1001; an acknowledged event reaches the sockets and the
  * stream of the users who see its device, and no other; a snapshot far
  * above live.queue_kb arrives whole, in pieces; a reader that falls behind
- * on the updates is sent the newest state again instead of a close; with an
- * idle feed a change goes out without waiting for a window.
+ * on the updates is sent the newest state again instead of a close, but
+ * never loses an alert or an acknowledgement, and what the server holds for
+ * it stays within live.queue_kb over many resyncs (or it is closed 1008);
+ * with an idle feed a change goes out without waiting for a window.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,7 +483,8 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
 }
 
 /* A viewer that falls behind: it reads nothing while half the devices (A)
- * change at every window, so its queue (live.queue_kb, 64 here) drops its
+ * change at every window, so its queue (live.queue_kb, 256 here: room for
+ * the resync's snapshot, which is counted against it) drops its
  * oldest updates once the kernel's socket buffers are full. It is not
  * closed: the feed sends it the snapshot again (a resync, the newest state
  * of every device). The other half (B) then moves once, in an update that
@@ -491,6 +494,7 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
 typedef struct reader {
     weft_ws *ws;
     _Atomic int stop, msgs;
+    int pause_ms; /* after each message: a reader far slower than the feed */
     weft_wg wg;
 } reader;
 
@@ -500,11 +504,25 @@ static void read_task(void *arg) {
     weft_buf_init(&b, 0);
     while (!atomic_load(&r->stop)) {
         int rc = weft_ws_recv(r->ws, &b, weft_deadline_in(100));
-        if (rc == WEFT_WS_TEXT) atomic_fetch_add(&r->msgs, 1);
-        else if (rc != WEFT_ETIMEDOUT) break;
+        if (rc == WEFT_WS_TEXT) {
+            atomic_fetch_add(&r->msgs, 1);
+            if (r->pause_ms) weft_sleep(r->pause_ms);
+        } else if (rc != WEFT_ETIMEDOUT) {
+            break;
+        }
     }
     weft_buf_free(&b);
     weft_wg_done(&r->wg);
+}
+
+/* The live state of bulk_devices' devices into devs[0..BULK). 0 or -1. */
+static int bulk_live(env *e, live_device **devs) {
+    for (int i = 0; i < BULK; i++) {
+        char uid[32];
+        snprintf(uid, sizeof uid, "bulk-%03d", i);
+        if (!(devs[i] = live_by_unique(e->f.devices, uid))) return -1;
+    }
+    return 0;
 }
 
 /* A device moved to lat (a fix of its own making) and told to the feed. */
@@ -545,7 +563,7 @@ TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
     ASSERT_EQ(env_start(e), 0);
-    e->f.cfg.live_queue_kb = 64; /* read at each upgrade */
+    e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     weft_ws *slow = admin_socket(e);
     ASSERT(slow);
@@ -572,22 +590,24 @@ TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
         weft_sleep(20);
     }
     ASSERT_GT(atomic_load(&fs->resyncs), 0);
-    /* B moves once; A goes on until a resync made after that (every 2 s at
-     * most: RESYNC_MIN_MS) */
+    /* B moves once; A goes on for a second, past the room the resync's
+     * snapshot (kept in the queue) leaves for updates. No second resync
+     * while that snapshot waits for the writer (at most one outstanding) */
     for (int i = HALF; i < BULK; i++) move(&e->f, devs[i], 33.5, 1);
     int64_t after_b = atomic_load(&fs->resyncs);
-    for (int k = 0; k < 1500 && atomic_load(&fs->resyncs) == after_b; k++, t++) {
+    for (int k = 0; k < 50; k++, t++) {
         for (int i = 0; i < HALF; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
         weft_sleep(20);
     }
-    ASSERT_GT(atomic_load(&fs->resyncs), after_b);
+    ASSERT_EQ(atomic_load(&fs->resyncs), after_b);
     /* the last state of A */
     for (int i = 0; i < HALF; i++) move(&e->f, devs[i], 44.25, 0);
     atomic_store(&r->stop, 1);
     weft_wg_wait(&r->wg, -1);
     ASSERT_EQ(weft_ws_close_status(r->ws, NULL), 0); /* the reader is still open */
     ASSERT_GT(atomic_load(&r->msgs), 10);
-    /* the slow viewer reads again: every device's newest position arrives */
+    /* the slow viewer reads again: every device's newest position arrives
+     * (B's by the resync that follows once the writer took the last) */
     weft_buf b;
     weft_buf_init(&b, 0);
     int newest = 0;
@@ -608,6 +628,192 @@ TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
     free(e);
 }
 
+/* One window of the lagging tests: every bulk device moves (to a latitude
+ * that changes with t), the largest queue and held bytes of a socket so far
+ * go into *most, and 20 ms pass. */
+static void move_window(env *e, live_device **devs, int t, feed_queues *most) {
+    for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10 + (t % 50) * 0.01, t & 1);
+    feed_queues q;
+    feed_get_queues(e->f.feed, &q);
+    if (q.max_queued > most->max_queued) most->max_queued = q.max_queued;
+    if (q.max_held > most->max_held) most->max_held = q.max_held;
+    most->dropped = q.dropped;
+    weft_sleep(20);
+}
+
+/* What a live message carries for the alert feed: the ids of its events
+ * and acks (added to seen_ev / seen_ack, ids base..base+n), and whether it
+ * is the resync marker. -1 when it is not a JSON object. */
+static int alert_ids(const weft_buf *b, int64_t base, int n, unsigned char *seen_ev, unsigned char *seen_ack,
+                     int *resync) {
+    weft_arena a;
+    weft_arena_init(&a, 0);
+    weft_json *root = NULL;
+    int rc = weft_json_parse(b->data, b->len, &a, 0, &root, NULL);
+    if (!rc) {
+        const char *lists[] = {"events", "acks"};
+        for (int l = 0; l < 2; l++) {
+            const weft_json *list = weft_json_get(root, lists[l]), *x;
+            for (size_t k = 0; (x = weft_json_at(list, k)) != NULL; k++) {
+                int64_t id;
+                if (weft_json_int(weft_json_get(x, "id"), &id) == 0 && id >= base && id < base + n)
+                    (l ? seen_ack : seen_ev)[id - base] = 1;
+            }
+        }
+        const weft_json *r = weft_json_get(root, "resync");
+        if (r && r->type == WEFT_JSON_TRUE) *resync = 1;
+    }
+    weft_arena_free(&a);
+    return rc ? -1 : 0;
+}
+
+/* Review F2: a dashboard that stops reading while alerts and
+ * acknowledgements are produced among position updates that overflow its
+ * queue. Reading again, it gets every alert and every ack (sent
+ * WEFT_WS_SEND_KEEP: the queue drops position updates around them), and
+ * the {"resync":true} marker ahead of the snapshot sent again; its queue
+ * stayed within live.queue_kb. (The old feed put events in the same
+ * droppable messages as positions, and acks in droppable ones of their
+ * own: most of them were lost, and no marker told the page.) */
+TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
+    ASSERT_EQ(bulk_devices(e), 0);
+    weft_ws *slow = admin_socket(e);
+    ASSERT(slow);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    /* the first piece of its snapshot: the feed has subscribed it to the
+     * live topic (it does so when it queues the snapshot); then it stops */
+    ASSERT(next(slow, &b, test_slack_ms(5000)));
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    feed_stats *fs = feed_get_stats(e->f.feed);
+    enum { NEV = 30, BASE = 7000 };
+    feed_queues most = {0};
+    int k = 0;
+    /* ~70 KB of positions every 20 ms; an alarm every 10th window and its
+     * acknowledgement; until every one was produced and the feed resynced
+     * the socket */
+    for (int t = 0; t < 3000 && (k < NEV || !atomic_load(&fs->resyncs)); t++) {
+        if (t % 10 == 0 && k < NEV) {
+            ev_row ev = {.device_id = devs[k]->id, .id = BASE + k,
+                         .ev = {.type = EV_ALARM, .time_ms = fleet_now_ms(), .lat = 10, .lon = 16.37, .alarm = FLEET_ALARM_SOS}};
+            feed_publish(&e->f, devs[k], &ev, 1);
+            feed_ack ack = {BASE + k, devs[k]->id, devs[k]->group_id};
+            feed_publish_acks(&e->f, &ack, 1, fleet_now_ms(), 1, "Ann");
+            k++;
+        }
+        move_window(e, devs, t, &most);
+    }
+    ASSERT_EQ(k, NEV);
+    ASSERT_GT(atomic_load(&fs->resyncs), 0);
+    ASSERT_GT(most.dropped, 0); /* position updates were dropped */
+    ASSERT_LE(most.max_queued, 256 * 1024);
+    /* it reads again */
+    static unsigned char seen_ev[NEV], seen_ack[NEV];
+    int resync = 0, all = 0;
+    while (!(all && resync) && weft_ws_recv(slow, &b, weft_deadline_in(test_slack_ms(10000))) == WEFT_WS_TEXT) {
+        ASSERT_EQ(alert_ids(&b, BASE, NEV, seen_ev, seen_ack, &resync), 0);
+        all = 1;
+        for (int i = 0; i < NEV; i++) all &= seen_ev[i] && seen_ack[i];
+    }
+    int evs = 0, acks = 0;
+    for (int i = 0; i < NEV; i++) evs += seen_ev[i], acks += seen_ack[i];
+    ASSERT_EQ(evs, NEV);
+    ASSERT_EQ(acks, NEV);
+    ASSERT(resync);
+    ASSERT_EQ(weft_ws_close_status(slow, NULL), 0); /* not closed: it had room for them */
+    weft_ws_close(slow, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(slow);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
+/* Review F3: a viewer that reads, but far too slowly, over several resync
+ * periods (16 s: resyncs 2, 4 and 8 s apart when each is allowed). Each
+ * resync's snapshot is counted against live.queue_kb and a new one waits
+ * until the writer took the last (weft_ws_stats.held is 0), so what the
+ * server holds for the socket never passes the queue's bound however many
+ * resync periods pass; the socket stays open (each snapshot fits). (The old
+ * feed queued each resync's snapshot outside the bound, whether or not the
+ * last one had gone out: held grew by a snapshot at every resync, past
+ * 256 KiB by the third.) */
+TEST(live_socket_reading_slowly_over_many_resyncs_stays_bounded) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
+    ASSERT_EQ(bulk_devices(e), 0);
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    for (int i = 0; i < BULK; i++) move(&e->f, devs[i], 10, 0); /* every device with a position: the snapshots' full size */
+    weft_sleep(100);
+    reader *r = calloc(1, sizeof *r);
+    ASSERT(r);
+    ASSERT((r->ws = admin_socket(e)) != NULL);
+    r->pause_ms = 250; /* one message every 250 ms: far slower than the feed */
+    weft_wg_init(&r->wg);
+    ASSERT_EQ(test_go_wg(&r->wg, read_task, r), 0);
+    feed_stats *fs = feed_get_stats(e->f.feed);
+    int64_t first = atomic_load(&fs->resyncs);
+    feed_queues most = {0};
+    /* every device moves every 20 ms (~3.5 MB/s), for 800 windows */
+    for (int t = 0; t < 800; t++) move_window(e, devs, t, &most);
+    fprintf(stderr, "    (%lld resyncs; at most %zu bytes queued, %zu held)\n", (long long)(atomic_load(&fs->resyncs) - first),
+            most.max_queued, most.max_held);
+    ASSERT_GT(atomic_load(&fs->resyncs), first);
+    ASSERT_LE(most.max_queued, 256 * 1024);
+    ASSERT_LE(most.max_held, 256 * 1024);
+    ASSERT_GT(most.max_held, 0); /* (the snapshots were seen waiting) */
+    atomic_store(&r->stop, 1);
+    weft_wg_wait(&r->wg, -1);
+    ASSERT_GT(atomic_load(&r->msgs), 10);
+    ASSERT_EQ(weft_ws_close_status(r->ws, NULL), 0);
+    weft_ws_close(r->ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(r->ws);
+    free(r);
+    env_stop(e);
+    free(e);
+}
+
+/* A resync whose snapshot cannot fit live.queue_kb (300 devices, ~170 KB,
+ * against 64 KiB) closes the lagging socket with 1008 "send queue full"
+ * instead of holding the snapshot outside the bound: the page reconnects
+ * to a first state (live.js). */
+TEST(live_socket_whose_resync_cannot_fit_is_closed_1008) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    e->f.cfg.live_queue_kb = 64; /* read at each upgrade */
+    ASSERT_EQ(bulk_devices(e), 0);
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    weft_ws *slow = admin_socket(e);
+    ASSERT(slow);
+    feed_stats *fs = feed_get_stats(e->f.feed);
+    feed_queues most = {0};
+    for (int t = 0; t < 1500 && !atomic_load(&fs->resyncs); t++) move_window(e, devs, t, &most);
+    ASSERT_GT(atomic_load(&fs->resyncs), 0);
+    ASSERT_LE(most.max_queued, 64 * 1024);
+    /* reading, it finds what was queued, then the close */
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int rc;
+    while ((rc = weft_ws_recv(slow, &b, weft_deadline_in(test_slack_ms(10000)))) == WEFT_WS_TEXT) {}
+    ASSERT_EQ(rc, WEFT_ECLOSED);
+    const char *why = NULL;
+    ASSERT_EQ(weft_ws_close_status(slow, &why), WEFT_WS_POLICY);
+    ASSERT(why && !strcmp(why, "send queue full"));
+    weft_ws_free(slow);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
 /* When the feed sends: with a window far longer than the test (60 s), a
  * change to an idle feed still arrives (at once: nothing was sent for a
  * window), and so does a window whose changes fill a message
@@ -623,11 +829,7 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     size_t full = feed_full_batch(&e->f.cfg);
     ASSERT(full > 2 && full < BULK);
     static live_device *devs[BULK];
-    for (int i = 0; i < BULK; i++) {
-        char uid[32];
-        snprintf(uid, sizeof uid, "bulk-%03d", i);
-        ASSERT((devs[i] = live_by_unique(e->f.devices, uid)) != NULL);
-    }
+    ASSERT_EQ(bulk_live(e, devs), 0);
     weft_ws *ws = admin_socket(e);
     ASSERT(ws);
     weft_buf b;

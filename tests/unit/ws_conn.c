@@ -508,15 +508,27 @@ TEST(ws_pongs_keep_an_idle_connection_alive) {
 /* ---- the outgoing queue -------------------------------------------------------------------- */
 
 /* A server connection that publishes `count` messages of 4 KiB as fast as it
- * can to a client that does not read; records the send results. */
+ * can to a client that does not read; records the send results. With
+ * keep_size, every tenth message is instead one of keep_size bytes ("K" and
+ * its number) sent WEFT_WS_SEND_KEEP. */
 typedef struct flood {
     int sent_ok, limited, closed;
     int64_t max_send_us;
-    size_t max_queued;
+    size_t max_queued, keep_size, max_held;
     uint64_t dropped;
     int count;
     weft_sem go;
 } flood;
+
+static int send_kept(weft_ws *ws, int i, size_t size) {
+    char kept[4096];
+    memset(kept, 'k', size);
+    snprintf(kept, 16, "K%07d", i);
+    weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_BINARY, kept, size);
+    int rc = m ? weft_ws_send_msg(ws, m, WEFT_WS_SEND_KEEP) : WEFT_ENOMEM;
+    weft_hub_msg_release(m);
+    return rc;
+}
 
 static void flooder(server *s, weft_ws *ws) {
     flood *f = s->ud;
@@ -525,7 +537,8 @@ static void flooder(server *s, weft_ws *ws) {
     for (int i = 0; i < f->count; i++) {
         snprintf(msg, 16, "%08d", i);
         int64_t t0 = weft_now_ns();
-        int rc = weft_ws_send_keyed(ws, WEFT_WS_BINARY, (uint64_t)(i % 10) + 1, msg, sizeof msg);
+        int rc = f->keep_size && i % 10 == 0 ? send_kept(ws, i, f->keep_size)
+                                              : weft_ws_send_keyed(ws, WEFT_WS_BINARY, (uint64_t)(i % 10) + 1, msg, sizeof msg);
         int64_t us = (weft_now_ns() - t0) / 1000;
         if (us > f->max_send_us) f->max_send_us = us;
         if (rc == 0)
@@ -537,6 +550,7 @@ static void flooder(server *s, weft_ws *ws) {
         weft_ws_stats st;
         weft_ws_get_stats(ws, &st);
         if (st.queued > f->max_queued) f->max_queued = st.queued;
+        if (st.held > f->max_held) f->max_held = st.held;
         f->dropped = st.dropped;
         if (i % 64 == 0) weft_yield();
     }
@@ -611,6 +625,77 @@ TEST(ws_queue_full_policy_drop_oldest) {
     free(p);
     weft_close(fd);
     ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* A client that falls behind misses droppable messages but none sent KEEP
+ * (a fleet dashboard's alerts among position updates), and the queue still
+ * stays within max_queue: the drops are taken from the droppable ones. */
+TEST(ws_queue_drop_oldest_never_drops_kept_messages) {
+    flood k = {.count = 2000, .keep_size = 64};
+    weft_sem_init(&k.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
+                .ud = &k,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&k.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(k.sent_ok, 2000);
+    ASSERT_GT(k.dropped, 0);
+    ASSERT_LE(k.max_queued, 64 * 1024);
+    ASSERT_GT(k.max_held, 0);
+    ASSERT_LE(k.max_held, 200 * 64);
+    /* every kept message arrives, in order, among the droppable survivors */
+    uint8_t *p = malloc(8192);
+    int next_kept = 0, plain = 0;
+    raw_reader *rd = raw_reader_new(fd);
+    for (;;) {
+        int r = raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(300));
+        if (r == 64) {
+            ASSERT_EQ(p[0], 'K');
+            ASSERT_EQ(atoi((char *)p + 1), next_kept);
+            next_kept += 10;
+        } else if (r == 4096) {
+            plain++;
+        } else {
+            break;
+        }
+    }
+    raw_reader_free(rd);
+    ASSERT_EQ(next_kept, 2000); /* 0, 10, ..., 1990: all 200 */
+    ASSERT_LT(plain, 1800);     /* some droppable ones went */
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* Kept messages that alone pass max_queue close the connection with 1008
+ * (the peer learns it missed something) instead of growing the queue. */
+TEST(ws_kept_messages_over_the_queue_close_1008) {
+    flood k = {.count = 2000, .keep_size = 4096};
+    weft_sem_init(&k.go, 0);
+    server s = {.cfg = {.max_queue = 64 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST},
+                .ud = &k,
+                .sndbuf = 8192};
+    ASSERT_EQ(server_start(&s, flooder), 0);
+    int fd = slow_client(&s);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(weft_sem_acquire(&k.go, weft_deadline_in(test_slack_ms(10000))), 0);
+    ASSERT_EQ(k.limited, 1); /* the kept one that did not fit */
+    ASSERT_GT(k.closed, 0);  /* everything after it */
+    ASSERT_EQ(k.sent_ok + k.limited + k.closed, 2000);
+    ASSERT_LE(k.max_queued, 64 * 1024);
+    ASSERT_LE(k.max_held, 64 * 1024);
+    uint8_t *p = malloc(8192);
+    raw_reader *rd = raw_reader_new(fd);
+    int r = raw_read_frame_r(rd, WEFT_WS_CLOSE, p, 8192, weft_deadline_in(test_slack_ms(5000)));
+    raw_reader_free(rd);
+    ASSERT_EQ(r, 2);
+    ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_POLICY);
+    free(p);
+    weft_close(fd);
+    ASSERT_EQ(server_stop(&s), 0);
+    ASSERT_EQ(atomic_load(&s.closed_code), WEFT_WS_POLICY);
 }
 
 TEST(ws_queue_policy_coalesce_keeps_newest_per_key) {

@@ -444,6 +444,53 @@ TEST(hub_slow_subscriber_never_stalls_the_publisher) {
     ASSERT_EQ(stop(&t), 0);
 }
 
+/* weft_hub_publish_flags(WEFT_WS_SEND_KEEP): a subscriber that falls far
+ * behind drops the plain messages of the topic but gets every kept one, in
+ * order; a flag the hub does not know is refused. */
+TEST(hub_kept_messages_reach_a_subscriber_that_falls_behind) {
+    weft_ws_config cfg = {.max_queue = 32 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST};
+    tsrv t;
+    ASSERT_EQ(start(&t, &cfg), 0);
+    ASSERT_ERR(weft_hub_publish_flags(t.hub, "feed", WEFT_WS_TEXT, 0, WEFT_WS_SEND_SYNC, "x", 1), WEFT_EINVAL);
+    weft_ws *slow = sub(&t, "feed", NULL); /* reads only once the publishing is over */
+    ASSERT(slow != NULL);
+    ASSERT_EQ(wait_subs(t.hub, 1), 0);
+    static char msg[4096];
+    memset(msg, 'm', sizeof msg);
+    int n = (int)test_scale_min(4000, 2000), kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (i % 50 == 0) {
+            char k[32];
+            int kn = snprintf(k, sizeof k, "K%d", kept++);
+            ASSERT_EQ(weft_hub_publish_flags(t.hub, "feed", WEFT_WS_TEXT, 0, WEFT_WS_SEND_KEEP, k, (size_t)kn), 1);
+        } else {
+            ASSERT_EQ(weft_hub_publish(t.hub, "feed", WEFT_WS_BINARY, 0, msg, sizeof msg), 1);
+        }
+        if (i % 64 == 0) weft_yield();
+    }
+    ASSERT_EQ(weft_hub_publish_flags(t.hub, "feed", WEFT_WS_TEXT, 0, WEFT_WS_SEND_KEEP, "end", 3), 1);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int got = 0, plain = 0, op;
+    while ((op = weft_ws_recv(slow, &m, weft_deadline_in(test_slack_ms(5000)))) > 0) {
+        if (op == WEFT_WS_BINARY) {
+            plain++;
+            continue;
+        }
+        if (weft_str_eq((weft_str){m.data, m.len}, WEFT_STR("end"))) break;
+        char want[32];
+        snprintf(want, sizeof want, "K%d", got++);
+        ASSERT(weft_str_eq((weft_str){m.data, m.len}, weft_str_c(want)));
+    }
+    ASSERT_EQ(op, WEFT_WS_TEXT);
+    ASSERT_EQ(got, kept);
+    ASSERT_LT(plain, n - kept); /* the plain ones did drop */
+    weft_buf_free(&m);
+    weft_ws_close(slow, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(slow);
+    ASSERT_EQ(stop(&t), 0);
+}
+
 static weft_ws *dial_sync(tsrv *t, const char *topic) {
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/sync/%s", t->port, topic);

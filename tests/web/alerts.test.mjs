@@ -2,7 +2,7 @@
 // (apps/fleet/web/src/alerts.js and the store's handling of {"acks"}).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, DayCount } from '../../apps/fleet/web/src/alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, DayCount, oneAtATime, syncQueries } from '../../apps/fleet/web/src/alerts.js';
 import { Coalescer, createStore } from '../../apps/fleet/web/src/live.js';
 
 const TYPES = ['alarm', 'deviceOverspeed'];
@@ -131,4 +131,108 @@ test('DayCount: the server count plus live alerts, none counted twice', () => {
   assert.equal(c.known, false);
   c.counted(0, to);
   assert.equal(c.n, 0);
+});
+
+// The alert feed's REST sync (liveview.js syncAlerts) as the page wires it:
+// at mount, at every snapshot ('reset') and at a resync ('resync').
+function alertPage(server) {
+  const store = createStore(), co = new Coalescer();
+  const asked = [];
+  const sync = oneAtATime(async () => {
+    asked.push(Date.now());
+    const more = await server.events(); // GET /api/events (open and acknowledged)
+    mergeEvents(store.events, more, store.acks);
+  });
+  store.on('reset', sync);
+  store.on('resync', sync);
+  return { store, co, sync, asked };
+}
+
+test('an ack made before the socket was subscribed is still shown: the snapshot asks the API again', async () => {
+  // the dashboard CI failure: the page's sync at mount read the alert open,
+  // the acknowledgement came before the server subscribed the new socket (so
+  // it never came over the socket), and the sync at the first snapshot was
+  // skipped for coming within a second of the mount's
+  const db = new Map([[5, ev(5)]]);
+  let release;
+  const server = {
+    events: async () => {
+      const rows = [...db.values()].map((e) => ({ ...e }));
+      if (!release) await new Promise((r) => { release = r; }); // the mount's answer is slow
+      return rows;
+    },
+  };
+  const p = alertPage(server);
+  const mounted = p.sync();
+  Object.assign(db.get(5), ack(5, 'Bob')); // acknowledged in another dashboard
+  p.co.push({ devices: [], positions: [] }); // the snapshot (the socket now gets every ack)
+  p.store.apply(p.co.take(), true);
+  release();
+  await mounted;
+  assert.equal(p.asked.length, 2, 'the snapshot asked for a sync of its own');
+  assert.equal(p.store.events.find((e) => e.id === 5).ackUserName, 'Bob');
+});
+
+test('oneAtATime: a request during a run runs once more after it, however many came', async () => {
+  let runs = 0, gate;
+  const sync = oneAtATime(async () => { runs++; await new Promise((r) => { gate = r; }); });
+  const first = sync();
+  const second = sync(), third = sync();
+  assert.equal(runs, 1);
+  gate();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(runs, 2, 'one more run for the two requests');
+  gate();
+  await Promise.all([first, second, third]);
+  assert.equal(runs, 2);
+  const fourth = sync(); // idle again: runs at once
+  assert.equal(runs, 3);
+  gate();
+  await fourth;
+  // a failing run does not wedge it
+  const bad = oneAtATime(async () => { runs++; throw new Error('offline'); });
+  await bad();
+  await bad();
+  assert.equal(runs, 5);
+});
+
+test('{"resync":true} from the server makes the store emit resync (and a reset does not emit it twice)', async () => {
+  const server = { events: async () => [{ ...ev(7), ...ack(7, 'Cy') }] };
+  const p = alertPage(server);
+  p.co.push({ events: [ev(7)] });
+  p.store.apply(p.co.take(), false);
+  let resyncs = 0;
+  p.store.on('resync', () => resyncs++);
+  // the ack of 7 was dropped while the page lagged; the server resyncs it
+  p.co.push({ positions: [] });
+  p.co.push({ resync: true });
+  p.co.push({ devices: [], positions: [] });
+  p.store.apply(p.co.take(), false);
+  assert.equal(resyncs, 1);
+  await p.sync(); // (settles after the sync the resync asked for)
+  assert.equal(p.store.events.find((e) => e.id === 7).ackUserName, 'Cy');
+  p.co.push({ resync: true });
+  p.store.apply(p.co.take(), true);
+  assert.equal(resyncs, 1);
+  p.co.push({ positions: [] });
+  p.store.apply(p.co.take(), false);
+  assert.equal(resyncs, 1, 'the flag does not outlive its batch');
+});
+
+test('a sync marks every row an "acknowledge all" the socket missed covered, not only the newest 200', async () => {
+  // 300 alerts the page shows open; all acknowledged on the server while the
+  // page's socket was not there to hear it
+  const shown = Array.from({ length: 300 }, (_, i) => ({ ...ev(i + 1), eventTime: new Date(Date.UTC(2026, 11, 6, 10, 0, i)).toISOString() }));
+  const db = shown.map((e) => ({ ...e, ...ack(e.id, 'Dee') }));
+  const get = (q) => db.filter((e) => (q.acknowledged ? !!e.ackTime : !e.ackTime) && (!q.from || Date.parse(e.eventTime) >= Date.parse(q.from)))
+    .sort((a, b) => Date.parse(b.eventTime) - Date.parse(a.eventTime)).slice(0, q.limit).map((e) => ({ ...e }));
+  const store = createStore();
+  store.events.push(...shown.map((e) => ({ ...e })));
+  const [open, done] = syncQueries(store.events, TYPES).map(get);
+  mergeEvents(store.events, [...open, ...done], store.acks);
+  assert.equal(openAlerts(store.events, TYPES).length, 0);
+  assert.equal(store.events[0].ackUserName, 'Dee');
+  // with nothing open it asks only for the newest acknowledged ones
+  assert.deepEqual(syncQueries(store.events, TYPES)[1], { type: TYPES, order: 'desc', acknowledged: true, limit: 200 });
+  assert.deepEqual(syncQueries(store.events, TYPES)[0], { type: TYPES, order: 'desc', acknowledged: false, limit: 500 });
 });

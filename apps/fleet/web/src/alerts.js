@@ -64,6 +64,21 @@ export function mergeEvents(events, more, known, cap = 1000) {
 // The open (unacknowledged) events of the given types.
 export const openAlerts = (events, types) => events.filter((e) => types.includes(e.type) && !e.ackTime);
 
+// The query parameters of the alert feed's two REST asks (GET /api/events)
+// when it syncs: the newest open alerts, and the acknowledged ones since the
+// oldest alert the page still shows open, up to the page's own cap, so that
+// an "acknowledge all" the socket did not bring (a page that joined or fell
+// behind meanwhile) marks every row it covered, not only the newest 200.
+export function syncQueries(events, types, cap = 1000) {
+  const open = openAlerts(events, types);
+  let from = Infinity;
+  for (const e of open) from = Math.min(from, Date.parse(e.eventTime));
+  const base = { type: types, order: 'desc' };
+  const done = open.length ? { ...base, acknowledged: true, from: new Date(from).toISOString(), limit: cap }
+    : { ...base, acknowledged: true, limit: 200 };
+  return [{ ...base, acknowledged: false, limit: 500 }, done];
+}
+
 // "Acknowledged by Ann at 14:03" (time in the page's locale).
 export function ackLabel(e, fmt = (d) => d.toLocaleTimeString()) {
   if (!e.ackTime) return '';
@@ -108,6 +123,26 @@ export function ackAllQuery(events, types) {
 // The answer of POST /api/events/ack ({count, ids, ackTime, ackUserId,
 // ackUserName}) as acks for applyAcks.
 export const acksOf = (r) => (r?.ids ?? []).map((id) => ({ id, ackTime: r.ackTime, ackUserId: r.ackUserId, ackUserName: r.ackUserName }));
+
+// A sync (an async function) run one at a time: asked for while one runs,
+// it runs once more after it, however often it was asked meanwhile (the
+// running one's request may have left before what made the page ask again:
+// a snapshot, a resync). Returns the function to call; its promise settles
+// when a run that started after the call ends. run's errors are its own.
+export function oneAtATime(run) {
+  let running = null, again = false;
+  const loop = async () => {
+    do {
+      again = false;
+      try { await run(); } catch { /* the next request tries again */ }
+    } while (again);
+    running = null;
+  };
+  return () => {
+    if (running) { again = true; return running; }
+    return (running = loop());
+  };
+}
 
 // The "alerts today" tile: the server's count of today's alerts (GET
 // /api/events/count, up to `to`), plus the live ones. Live alerts that

@@ -6,7 +6,9 @@
 // costs one redraw. On close the socket reconnects with backoff(); the new
 // snapshot replaces the state ('reset' then the usual events). An alert
 // acknowledged anywhere, {"acks":[...]}, marks store.events and emits 'acks'
-// (alerts.js).
+// (alerts.js). {"resync":true} comes before the snapshot the server sends
+// again to a page that fell behind (feed.c): the batch with it emits
+// 'resync', and the alert feed asks the API for what it may have missed.
 
 import { backoff } from './status.js';
 import { applyAcks } from './alerts.js';
@@ -15,8 +17,9 @@ import { applyAcks } from './alerts.js';
 // latest), events in order.
 export class Coalescer {
   constructor() { this.clear(); }
-  clear() { this.devices = new Map(); this.positions = new Map(); this.events = []; this.acks = []; this.count = 0; }
+  clear() { this.devices = new Map(); this.positions = new Map(); this.events = []; this.acks = []; this.resync = false; this.count = 0; }
   push(msg) {
+    if (msg.resync === true) this.resync = true;
     for (const d of msg.devices ?? []) this.devices.set(d.id, d);
     for (const p of msg.positions ?? []) {
       const old = this.positions.get(p.deviceId);
@@ -28,7 +31,7 @@ export class Coalescer {
   }
   get empty() { return this.count === 0; }
   take() {
-    const out = { devices: this.devices, positions: this.positions, events: this.events, acks: this.acks };
+    const out = { devices: this.devices, positions: this.positions, events: this.events, acks: this.acks, resync: this.resync };
     this.clear();
     return out;
   }
@@ -41,7 +44,8 @@ export function createStore() {
     on(type, fn) { (handlers.get(type) ?? handlers.set(type, new Set()).get(type)).add(fn); },
     off(type, fn) { handlers.get(type)?.delete(fn); },
     emit(type, arg) { for (const fn of handlers.get(type) ?? []) fn(arg); },
-    // apply one coalesced batch; reset: the batch is a snapshot
+    // apply one coalesced batch; reset: the batch is a snapshot; batch.resync:
+    // the server is sending the snapshot again (the page fell behind)
     apply(batch, reset) {
       if (reset) {
         this.devices.clear();
@@ -59,6 +63,7 @@ export function createStore() {
         this.emit('events', batch.events);
       }
       if (batch.acks?.length) { applyAcks(this.events, batch.acks, this.acks); this.emit('acks', batch.acks); }
+      if (batch.resync && !reset) this.emit('resync'); // (a reset tells its listeners already)
       this.emit('applied'); // the batch is complete (listeners that gathered it act now)
     },
   };

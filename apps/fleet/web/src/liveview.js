@@ -4,7 +4,7 @@
 
 import { h, patchList } from './dom.js';
 import { vehicleStatus, ago, STATUSES, knotsToKmh } from './status.js';
-import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, ALERT_TYPES } from './alerts.js';
+import { applyAcks, mergeEvents, openAlerts, ackLabel, alertDetail, ackAllQuery, acksOf, oneAtATime, syncQueries, ALERT_TYPES } from './alerts.js';
 
 const TRAIL_MIN = 10;
 const EVENT_LABEL = {
@@ -221,19 +221,20 @@ export function mountLive(root, ctx) {
     ackAll.disabled = false;
     renderFeed();
   });
-  // on mount and after a reconnect: the newest open alerts of the last day
-  // and the newest acknowledged ones (which also marks acks missed offline)
-  let synced = 0;
-  const syncAlerts = async () => {
-    if (Date.now() - synced < 1000) return; // mount and the first snapshot's reset: once
-    synced = Date.now();
-    try {
-      const q = (acknowledged, limit) => ctx.api.get('/api/events', { type: ALERT_TYPES, acknowledged, order: 'desc', limit });
-      const [open, done] = await Promise.all([q(false, 500), q(true, 200)]);
-      mergeEvents(store.events, [...open, ...done], store.acks);
-      renderFeed();
-    } catch { /* the live feed still works; the next reconnect tries again */ }
-  };
+  // the newest open alerts of the last day and the acknowledged ones since
+  // the oldest shown open (syncQueries: marks acks the socket did not
+  // bring): on mount, at every
+  // snapshot (a connect or reconnect: 'reset') and when the server resyncs
+  // a page that fell behind ('resync'). The snapshot's sync is the one that
+  // closes the gap: the socket carries alerts and acks from its snapshot on,
+  // so a sync asked for after the snapshot arrived misses none (the one at
+  // mount may have run before the socket was subscribed). One at a time; a
+  // request during a sync runs another after it.
+  const syncAlerts = oneAtATime(async () => {
+    const [open, done] = await Promise.all(syncQueries(store.events, ALERT_TYPES).map((q) => ctx.api.get('/api/events', q)));
+    mergeEvents(store.events, [...open, ...done], store.acks);
+    renderFeed();
+  });
   // the feed is patched, not redrawn: a batch of new alerts inserts their
   // rows at the top, an acknowledgement (or a vehicle's new name) changes its
   // row in place, rows that fall off the newest 200 or out of the filter go
@@ -309,6 +310,7 @@ export function mountLive(root, ctx) {
   store.on('events', onEvents);
   store.on('acks', renderFeed);
   store.on('reset', syncAlerts);
+  store.on('resync', syncAlerts);
   store.on('reset', loadFences);
   const tick = setInterval(schedule, 5000);
   render();
@@ -318,7 +320,7 @@ export function mountLive(root, ctx) {
   return {
     unmount() {
       store.off('positions', onPositions); store.off('devices', scheduleSlow); clearTimeout(slow); store.off('reset', schedule);
-      store.off('events', onEvents); store.off('acks', renderFeed); store.off('reset', syncAlerts); store.off('reset', loadFences);
+      store.off('events', onEvents); store.off('acks', renderFeed); store.off('reset', syncAlerts); store.off('resync', syncAlerts); store.off('reset', loadFences);
       document.removeEventListener('keydown', keydown);
       offSelect(); clearInterval(tick); if (frame) cancelAnimationFrame(frame);
       fleetMap.select(null);
