@@ -860,23 +860,32 @@ TEST_PLAIN(shutdown_from_task_cancels_all) {
     ASSERT_EQ(weft_main(noop, NULL, NULL), 0);
 }
 
+static struct {
+    int sleep_rc;
+    _Atomic int children_canceled;
+    _Atomic int waiting; /* tasks about to sleep: the 10 children and main */
+} SP;
+
+/* Shuts the runtime down once every task is about to sleep (a cancel that
+ * arrives before the sleep parks is kept and ends it). A fixed delay here
+ * raced the runtime's start under TSan: a shutdown before weft_main has a
+ * runtime is a no-op (shutdown_without_runtime_is_harmless), so main slept
+ * its 100 s into the watchdog, or children not yet started were counted. */
 static void *shutdown_later(void *a) {
-    usleep(50 * 1000);
+    for (int i = 0; i < 20000 && atomic_load(&SP.waiting) < 11; i++) usleep(1000);
+    usleep(10 * 1000);
     weft_shutdown();
     return NULL;
 }
 
-static struct {
-    int sleep_rc;
-    _Atomic int children_canceled;
-} SP;
-
 static void sp_child(void *a) {
+    atomic_fetch_add(&SP.waiting, 1);
     if (weft_sleep(100000) == WEFT_ECANCELED) atomic_fetch_add(&SP.children_canceled, 1);
 }
 
 static void sp_main(void *a) {
     for (int i = 0; i < 10; i++) weft_go(sp_child, NULL);
+    atomic_fetch_add(&SP.waiting, 1);
     SP.sleep_rc = weft_sleep(100000);
 }
 
