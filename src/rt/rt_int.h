@@ -772,6 +772,10 @@ void weft__stack_cache_free(weft__worker *w);
 /* Idle worker: carve a batch of fresh stacks ahead for a class spawns are
  * carving from (see stack.c); returns whether it did. */
 bool weft__stack_prepare(int64_t now_ns);
+/* For a worker about to sleep: milliseconds until weft__stack_prepare has
+ * the leftovers of a spawn burst to give back (-1: none pending), so that
+ * they are not kept until something else wakes a worker. */
+int weft__stack_trim_due_ms(int64_t now_ns);
 static inline int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;
 }

@@ -958,7 +958,9 @@ void weft__sched_loop(weft__worker *w) {
             continue;
         }
         WEFT__STAT(WEFT__ST_SLEEP);
-        weft__R.io->poll(w, timeout_ms(w));
+        int sleep_ms = timeout_ms(w), trim_ms = weft__stack_trim_due_ms(now);
+        if (trim_ms >= 0 && (sleep_ms < 0 || trim_ms < sleep_ms)) sleep_ms = trim_ms;
+        weft__R.io->poll(w, sleep_ms);
         int s = atomic_exchange(&w->sleeping, 0);
         atomic_fetch_sub(&weft__R.nidle, 1);
         if (s == 2) w->spinning = 1;
