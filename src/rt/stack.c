@@ -540,7 +540,7 @@ static __attribute__((noinline)) void stack_put_slow(weft__stack_cache *sc, weft
 }
 
 void weft__stack_put(weft__worker *w, weft__task *t) {
-    if (weft__stack_put_here(w, t)) return;
+    if (weft__stack_put_here(w, t, false)) return;
     t->state = TASK_FREE;
     weft__stack_check_idle(t);
     stack_put_slow(w ? w->scache : NULL, t, t->size_class);
