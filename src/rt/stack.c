@@ -20,7 +20,10 @@
  * Fresh slots are carved BATCH at a time; one process_madvise(2) installs
  * the batch's guards and another commits the pages holding their TCBs, so a
  * spawn on a fresh slot makes no syscall of its own (init_slots()). Idle
- * workers carve ahead while spawns are carving (weft__stack_prepare()).
+ * workers carve ahead while spawns are carving (weft__stack_prepare()), and
+ * once the burst is over give back the pages of the slots it left unused
+ * (trim_ahead()), keeping the slots themselves, guards installed, for the
+ * next burst.
  *
  * Slabs are never unmapped (see rt_int.h: stale TCB pointers stay readable).
  * Freed stacks go to a per-worker cache (no lock), overflow to a per-class
