@@ -525,11 +525,12 @@ void weft__ready_from(weft__worker *w, weft__task *t);
 /* weft__ready_from() for a channel's hand-off to its partner: the wake-up
  * of an idle worker may be left out (sched.c, handoff_wakep). */
 void weft__ready_chan(weft__worker *w, weft__task *t);
-/* weft__ready_chan(), with the channel hand-off's common case inline: a task on the
- * only worker readies its partner into an empty run-next slot (no other
- * thread reads the slot, and no worker is left to wake: sched.c, "Solo"). */
+/* weft__ready_chan() for a caller that is a task running on worker w, with
+ * the channel hand-off's common case inline: a task on the only worker
+ * readies its partner into an empty run-next slot (no other thread reads the
+ * slot, and no worker is left to wake: sched.c, "Solo"). */
 static inline void weft__ready_here(weft__worker *w, weft__task *t) {
-    if (w && w->solo && w->current && !atomic_load_explicit(&w->runnext, memory_order_relaxed)) {
+    if (w->solo && !atomic_load_explicit(&w->runnext, memory_order_relaxed)) {
         t->state = TASK_RUNNABLE;
         atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
         return;
