@@ -215,7 +215,10 @@ static inline __attribute__((always_inline)) int chan_op(weft_chan *c, void *v, 
         /* at most one partner: try_send/try_recv chain one task */
         if (wake) {
             wake->next = NULL;
-            weft__ready_here(w, wake);
+            if (t) /* a task: w is its worker */
+                weft__ready_here(w, wake);
+            else
+                weft__ready_chan(w, wake);
         }
         return rc < 0 ? rc : 0;
     }

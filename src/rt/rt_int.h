@@ -428,6 +428,10 @@ _Static_assert(WS_STATE(WS_MAKE(WS_SEQ_MASK, 1, WS_PARKED)) == WS_PARKED &&
                    WS_RESULT(WS_MAKE_WOKEN(-1, WS_SEQ_MASK, 1)) == -1 &&
                    WS_RESULT(WS_MAKE_WOKEN(WEFT_ECANCELED, 0, 0)) == WEFT_ECANCELED,
                "the wstate fields must not overlap");
+/* weft__claim builds the WOKEN word from the PARKED one's low 32 bits. */
+_Static_assert(((WS_MAKE(WS_SEQ_MASK, 1, WS_PARKED) & 0xffffffffull) | WS_WOKEN) ==
+                   (WS_MAKE_WOKEN(0, WS_SEQ_MASK, 1) & 0xffffffffull),
+               "a PARKED word's low 32 bits are a WOKEN word's, but for the state");
 /* Run queue positions are free-running uint32_t: slot = pos % RUNQ_SIZE
  * stays right across the wrap at 2^32 only for a power of two. */
 _Static_assert(RUNQ_SIZE > 0 && (RUNQ_SIZE & (RUNQ_SIZE - 1)) == 0,
@@ -521,11 +525,12 @@ void weft__ready_from(weft__worker *w, weft__task *t);
 /* weft__ready_from() for a channel's hand-off to its partner: the wake-up
  * of an idle worker may be left out (sched.c, handoff_wakep). */
 void weft__ready_chan(weft__worker *w, weft__task *t);
-/* weft__ready_chan(), with the channel hand-off's common case inline: a task on the
- * only worker readies its partner into an empty run-next slot (no other
- * thread reads the slot, and no worker is left to wake: sched.c, "Solo"). */
+/* weft__ready_chan() for a caller that is a task running on worker w, with
+ * the channel hand-off's common case inline: a task on the only worker
+ * readies its partner into an empty run-next slot (no other thread reads the
+ * slot, and no worker is left to wake: sched.c, "Solo"). */
 static inline void weft__ready_here(weft__worker *w, weft__task *t) {
-    if (w && w->solo && w->current && !atomic_load_explicit(&w->runnext, memory_order_relaxed)) {
+    if (w->solo && !atomic_load_explicit(&w->runnext, memory_order_relaxed)) {
         t->state = TASK_RUNNABLE;
         atomic_store_explicit(&w->runnext, t, memory_order_relaxed);
         return;
@@ -590,8 +595,11 @@ static inline bool weft__claim(weft__task *t, weft__seq seq, int result) {
     WEFT_ASSERT(!(WS_STATE(ws) == WS_ARMED && WS_SEQ(ws) == (seq & WS_SEQ_MASK)));
 #endif
     if ((ws & ~4ull) != parked) return false;
-    return atomic_compare_exchange_strong(&t->wstate, &ws,
-                                          WS_MAKE_WOKEN(result, seq, WS_NC(ws)));
+    /* WS_MAKE_WOKEN(result, seq, WS_NC(ws)), built from ws: its low word is
+     * already the seq's low bits and the nocancel bit, and PARKED | 3 is
+     * WOKEN (fewer instructions than from seq: callgrind, pingpong_ns) */
+    return atomic_compare_exchange_strong(
+        &t->wstate, &ws, ((uint64_t)(uint32_t)result << 32) | (uint32_t)ws | WS_WOKEN);
 }
 /* Park the current task (armed by wait_begin, which gave it seq). unlock(arg),
  * if given, runs after the task has switched out. Returns the wake result. */
@@ -724,13 +732,15 @@ static inline void weft__prefetch_tcb(const weft__task *t) {
     __builtin_prefetch((const char *)t + 64, 1, 3);
 }
 #define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" at stack_lo of unguarded stacks */
-/* A stack of `size` usable bytes for a new task on worker w (NULL: not a
- * worker), or NULL when out of memory. */
-static inline weft__task *weft__stack_get(weft__worker *w, size_t size) {
-#ifndef WEFT_ASAN /* ASan: the slow path also clears the reused stack's redzones */
+/* A stack of the default size (weft_config's stack_size, which weft_main()
+ * hands to weft__stack_init) from worker w's cache, or NULL if that takes
+ * more (an empty cache; the ASan build, whose slow path also clears the
+ * reused stack's redzones): then weft__stack_get_any. */
+static inline weft__task *weft__stack_pop_default(weft__worker *w) {
+#ifndef WEFT_ASAN
     int c = weft__stack_default_class;
-    weft__stack_cache *sc;
-    if (WEFT_LIKELY(w && size == weft__stack_default_bytes && (sc = w->scache) && sc->n[c])) {
+    weft__stack_cache *sc = w->scache;
+    if (WEFT_LIKELY(sc && sc->n[c])) {
         int n = --sc->n[c];
         weft__task *t = sc->slot[c][n];
         if (n) weft__prefetch_tcb(sc->slot[c][n - 1]);
@@ -739,7 +749,13 @@ static inline weft__task *weft__stack_get(weft__worker *w, size_t size) {
         return t;
     }
 #endif
-    return weft__stack_get_any(w, size);
+    return NULL;
+}
+/* A stack of `size` usable bytes for a new task on worker w (NULL: not a
+ * worker), or NULL when out of memory. */
+static inline weft__task *weft__stack_get(weft__worker *w, size_t size) {
+    weft__task *t = w && size == weft__stack_default_bytes ? weft__stack_pop_default(w) : NULL;
+    return t ? t : weft__stack_get_any(w, size);
 }
 /* The idle values (above, struct weft__task). Those in the TCB's first two
  * lines are checked in every build; the ones on its third line only in the
@@ -754,14 +770,20 @@ static inline void weft__stack_check_idle(const weft__task *t) {
 void weft__stack_put(weft__worker *w, weft__task *t);
 /* weft__stack_put()'s fast path alone: into worker w's own cache if it has
  * room (true), else nothing done (false). Also for an exiting task, before
- * it switches off its stack (sched.c, weft__task_main). */
-static inline bool weft__stack_put_here(weft__worker *w, weft__task *t) {
+ * it switches off its stack (sched.c, weft__task_main): `exited` says the
+ * caller has just seen the defer fields idle (weft__task_run's check, or
+ * weft__task_finish, which leaves them so), and the plain build does not
+ * read them again (callgrind, spawn_ns: 6 of ~226 instructions). */
+static inline bool weft__stack_put_here(weft__worker *w, weft__task *t, bool exited) {
     int c = t->size_class;
     weft__stack_cache *sc = w ? w->scache : NULL;
     /* slot[c] is set once the cache has a slot array */
     if (WEFT_LIKELY(sc && sc->n[c] < WEFT__CACHE_MAX && sc->slot[c])) {
         t->state = TASK_FREE;
-        weft__stack_check_idle(t);
+#ifndef WEFT__LOCK_OWNER
+        if (!exited)
+#endif
+            weft__stack_check_idle(t);
         sc->slot[c][sc->n[c]++] = t;
         return true;
     }
@@ -772,6 +794,10 @@ void weft__stack_cache_free(weft__worker *w);
 /* Idle worker: carve a batch of fresh stacks ahead for a class spawns are
  * carving from (see stack.c); returns whether it did. */
 bool weft__stack_prepare(int64_t now_ns);
+/* For a worker about to sleep: milliseconds until weft__stack_prepare has
+ * the leftovers of a spawn burst to give back (-1: none pending), so that
+ * they are not kept until something else wakes a worker. */
+int weft__stack_trim_due_ms(int64_t now_ns);
 static inline int weft__stack_smashed(weft__task *t) {
     return !t->guarded && *(uint64_t *)t->stack_lo != WEFT__STACK_CANARY;
 }

@@ -560,8 +560,10 @@ void weft__spin_lock_slow(uint32_t *l) {
 static inline __attribute__((always_inline)) void handoff_publish(weft__task *t, uint32_t *lock) {
     uint64_t ws = atomic_load_explicit(&t->wstate, memory_order_relaxed);
     WEFT_ASSERT(WS_STATE(ws) == WS_ARMED);
-    atomic_store_explicit(&t->wstate, WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED),
-                          memory_order_release);
+    /* WS_MAKE(WS_SEQ(ws), WS_NC(ws), WS_PARKED): the same word with the
+     * state bits replaced, which the compiler did not see through the seq's
+     * mask and shift (callgrind: 8 instructions, now 2) */
+    atomic_store_explicit(&t->wstate, (ws & ~3ull) | WS_PARKED, memory_order_release);
     weft__spin_unlock(lock);
 }
 static void handoff_hook(weft__worker *w, void *a, void *b) {
@@ -757,7 +759,7 @@ __attribute__((noreturn)) void weft__task_main(void) {
      * room: nothing takes from that cache before this thread's next spawn,
      * which comes after the switch off t's stack. Else (a spill to the
      * shared list, where another worker could take it) after the switch. */
-    if (!weft__stack_put_here(w, t)) {
+    if (!weft__stack_put_here(w, t, true)) {
         w->hook = exit_hook;
         w->hook_a = t;
     }
@@ -958,7 +960,9 @@ void weft__sched_loop(weft__worker *w) {
             continue;
         }
         WEFT__STAT(WEFT__ST_SLEEP);
-        weft__R.io->poll(w, timeout_ms(w));
+        int sleep_ms = timeout_ms(w), trim_ms = weft__stack_trim_due_ms(now);
+        if (trim_ms >= 0 && (sleep_ms < 0 || trim_ms < sleep_ms)) sleep_ms = trim_ms;
+        weft__R.io->poll(w, sleep_ms);
         int s = atomic_exchange(&w->sleeping, 0);
         atomic_fetch_sub(&weft__R.nidle, 1);
         if (s == 2) w->spinning = 1;

@@ -20,7 +20,10 @@
  * Fresh slots are carved BATCH at a time; one process_madvise(2) installs
  * the batch's guards and another commits the pages holding their TCBs, so a
  * spawn on a fresh slot makes no syscall of its own (init_slots()). Idle
- * workers carve ahead while spawns are carving (weft__stack_prepare()).
+ * workers carve ahead while spawns are carving (weft__stack_prepare()), and
+ * once the burst is over give back the pages of the slots it left unused
+ * (trim_ahead()), keeping the slots themselves, guards installed, for the
+ * next burst.
  *
  * Slabs are never unmapped (see rt_int.h: stale TCB pointers stay readable).
  * Freed stacks go to a per-worker cache (no lock), overflow to a per-class
@@ -50,7 +53,7 @@
 
 #define NCLASS WEFT__NCLASS /* 16 KiB .. 64 MiB */
 #define MIN_STACK (16u << 10)
-#define SLAB_BYTES (64u << 20)
+#define SLAB_BYTES (256u << 20)
 #define MAX_SLABS 65536
 #define CACHE_MAX WEFT__CACHE_MAX
 #define BATCH 16 /* slots a refill takes at once, and carves at once */
@@ -77,16 +80,28 @@ static bool cache_ready(weft__stack_cache *sc, int c) {
 static slab slabs[MAX_SLABS];
 static _Atomic uint32_t nslabs;
 
-static struct {
-    uint32_t lock;
-    weft__task *free;
-    slab *cur;               /* slab being carved */
-    _Atomic uint32_t nfree;  /* stacks on the free list (changed under the lock) */
-    _Atomic int64_t demand;  /* weft_now_ns() of the last refill that left nfree < AHEAD */
-} classes[NCLASS];
-
 #define AHEAD 256             /* idle workers carve until this many are free ... */
 #define AHEAD_WINDOW 2000000  /* ... while a refill wanted more in the last 2 ms */
+#define TRIM_AFTER 10000000   /* a burst is over 10 ms after its last refill */
+/* Slots carved ahead and not yet used, on the ahead list or cold (their page
+ * given back by trim_ahead), at most (weft__stack_prepare checks it under
+ * the lock), so that trimming always has room for the whole ahead list. */
+#define COLD_MAX (AHEAD + BATCH)
+
+static struct {
+    uint32_t lock;
+    weft__task *free;        /* stacks tasks have used */
+    weft__task *ahead;       /* slots idle workers carved ahead, never used yet */
+    slab *cur;               /* slab being carved */
+    _Atomic uint32_t nfree;  /* stacks on both lists (changed under the lock) */
+    _Atomic uint32_t nahead; /* carved ahead with a page: listed, being carved or trimmed */
+    _Atomic int64_t demand;  /* weft_now_ns() of the last refill of a burst (stack_get_slow) */
+    uint32_t ncold;
+    /* carved ahead and never used, with their TCB page given back: the TCB's
+     * address, bit 0 set when the slot's guard is installed (TCBs are
+     * 64-aligned). Reused before fresh slots are carved (revive_slots). */
+    uintptr_t cold[COLD_MAX];
+} classes[NCLASS];
 
 int weft__stack_guard_mode = -1;
 static long mprotect_budget; /* fallback: slots we may still guard with mprotect */
@@ -246,6 +261,25 @@ static slab *reserve(int c, int want, uint32_t *first, int *n) {
 
 static uint32_t mprotect_lock; /* the mprotect fallback's budget */
 
+/* A fresh TCB at t for the slot at base: the idle values (rt_int.h), all
+ * but guarded. */
+static void tcb_init(weft__task *t, char *base, int c) {
+    memset(t, 0, sizeof *t);
+    t->defers = t->defers_inline;
+    t->defer_cap = WEFT__DEFER_INLINE;
+    t->timer.idx = -1;
+    t->stack_lo = base + GUARD;
+    t->stack_size = (size_t)((char *)t - t->stack_lo);
+    t->size_class = (int16_t)c;
+}
+
+/* The page holding a TCB: the slot's top page (slots are whole pages, and a
+ * TCB's colour keeps it within the top 1,024 bytes). */
+static char *top_page(const weft__task *t) {
+    uintptr_t end = (uintptr_t)t + tcb_bytes();
+    return (char *)(((end + 4095) & ~(uintptr_t)4095) - 4096);
+}
+
 /* Make reserved slots usable and chain them through ->next on *out; no lock
  * held, so a worker preparing slots ahead (weft__stack_prepare) and one
  * spawning can each do their own at once. The slots' guard pages are
@@ -270,13 +304,7 @@ static void init_slots(slab *s, int c, uint32_t first, int n, weft__task **out) 
         uint32_t i = first + (uint32_t)k;
         char *base = s->base + (size_t)i * s->slot;
         weft__task *t = (weft__task *)tcb_of(base, s->slot, i);
-        memset(t, 0, sizeof *t);
-        t->defers = t->defers_inline; /* the idle values (rt_int.h) */
-        t->defer_cap = WEFT__DEFER_INLINE;
-        t->timer.idx = -1;
-        t->stack_lo = base + GUARD;
-        t->stack_size = (size_t)((char *)t - t->stack_lo);
-        t->size_class = (int16_t)c;
+        tcb_init(t, base, c);
         if (weft__stack_guard_mode == 2) {
             t->guarded = (int16_t)(k < guarded || madvise(base, GUARD, MADV_GUARD_INSTALL) == 0);
         } else if (weft__stack_guard_mode == 1) {
@@ -295,47 +323,119 @@ static void init_slots(slab *s, int c, uint32_t first, int n, weft__task **out) 
     }
 }
 
+/* Counters changed under the class lock and read without it. */
+static void count_add(_Atomic uint32_t *v, int d) {
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + (uint32_t)d,
+                          memory_order_relaxed);
+}
+static void nfree_add(int c, int d) { count_add(&classes[c].nfree, d); }
+
+/* Make n cold slots of class c usable again (their TCB pages were given
+ * back: they read as zeros) and chain them on *out, as init_slots does for
+ * fresh ones: their guards are still installed, so only the TCB pages are
+ * committed, in one syscall. No lock held. */
+static void revive_slots(int c, const uintptr_t *cold, int n, weft__task **out) {
+    struct iovec top[BATCH];
+    for (int k = 0; k < n; k++)
+        top[k] = (struct iovec){top_page((weft__task *)(cold[k] & ~(uintptr_t)1)), 4096};
+    pm_advise(top, n, MADV_POPULATE_WRITE); /* failure: they fault in below */
+    for (int k = 0; k < n; k++) {
+        weft__task *t = (weft__task *)(cold[k] & ~(uintptr_t)1);
+        tcb_init(t, (char *)top[k].iov_base + 4096 - slot_bytes(c), c);
+        t->guarded = (int16_t)(cold[k] & 1);
+        t->next = *out;
+        *out = t;
+    }
+}
+
+/* A burst of spawns is over (no refill drew on fresh slots in TRIM_AFTER): give
+ * back the pages of the slots carved ahead for it that no task used, up to
+ * AHEAD + BATCH - 1 committed pages per class that would otherwise stay
+ * resident for the life of the process (park1m: ~1.2 of its 4,097.5 B per
+ * task). Only never-used slots: no stale pointer to their TCB exists, so
+ * their wait sequence may start again from zero. Their guards stay. */
+static int trim_ahead(int c) {
+    uintptr_t cold[COLD_MAX];
+    int n = 0;
+    weft__spin_lock(&classes[c].lock);
+    while (classes[c].ahead) {
+        WEFT_ASSERT(classes[c].ncold + (uint32_t)n < COLD_MAX); /* see COLD_MAX */
+        weft__task *t = classes[c].ahead;
+        classes[c].ahead = t->next;
+        cold[n++] = (uintptr_t)t | (t->guarded ? 1u : 0u);
+    }
+    nfree_add(c, -n);
+    weft__spin_unlock(&classes[c].lock);
+    /* off both lists: nobody else can reach them while their pages go.
+     * Still counted in nahead until they are cold (see COLD_MAX). */
+    for (int k = 0; k < n; k++)
+        madvise(top_page((weft__task *)(cold[k] & ~(uintptr_t)1)), 4096, MADV_DONTNEED);
+    weft__spin_lock(&classes[c].lock);
+    memcpy(classes[c].cold + classes[c].ncold, cold, (size_t)n * sizeof *cold);
+    classes[c].ncold += (uint32_t)n;
+    count_add(&classes[c].nahead, -n);
+    weft__spin_unlock(&classes[c].lock);
+    return n;
+}
+
 /* For an idle worker (the scheduler loop, before it spins): while spawns of
  * some class have been carving fresh slots in the last AHEAD_WINDOW, carve
- * one batch of that class ahead onto its free list, up to AHEAD free. A
- * burst of spawns on one worker (1M parked tasks) then shares the kernel's
- * page work with the idle workers instead of doing all of it alone; the
- * price is at most AHEAD committed top pages per class left over after a
- * burst, as with stacks freed and pooled. Returns whether it did any. */
+ * one batch of that class ahead onto its ahead list, up to AHEAD free (cold
+ * slots first: their guards are already in). A burst of spawns on one worker
+ * (1M parked tasks) then shares the kernel's page work with the idle workers
+ * instead of doing all of it alone. Once the burst is over, the slots it
+ * left unused give their pages back (trim_ahead). Returns whether it did
+ * any of this. */
 bool weft__stack_prepare(int64_t now) {
     for (int c = 0; c < NCLASS; c++) {
         int64_t d = atomic_load_explicit(&classes[c].demand, memory_order_relaxed);
-        if (!d || now - d > AHEAD_WINDOW ||
+        if (!d) continue;
+        if (now - d > TRIM_AFTER) {
+            if (!atomic_load_explicit(&classes[c].nahead, memory_order_relaxed)) continue;
+            if (trim_ahead(c)) return true;
+            continue; /* all still being carved: trimmed next time */
+        }
+        if (now - d > AHEAD_WINDOW ||
             atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) >= AHEAD)
             continue;
         uint32_t first = 0;
         int n = 0;
+        uintptr_t cold[BATCH];
+        slab *s = NULL;
         weft__spin_lock(&classes[c].lock);
-        slab *s = reserve(c, BATCH, &first, &n);
+        while (n < BATCH && classes[c].ncold) cold[n++] = classes[c].cold[--classes[c].ncold];
+        uint32_t unused = atomic_load_explicit(&classes[c].nahead, memory_order_relaxed);
+        if (!n && unused + classes[c].ncold + BATCH <= COLD_MAX) s = reserve(c, BATCH, &first, &n);
+        count_add(&classes[c].nahead, n); /* counted from now: see COLD_MAX */
+        nfree_add(c, n);
         weft__spin_unlock(&classes[c].lock);
-        if (!s || !n) continue;
+        if (!n) continue;
         weft__task *list = NULL, *last = NULL;
-        init_slots(s, c, first, n, &list);
+        if (s)
+            init_slots(s, c, first, n, &list);
+        else
+            revive_slots(c, cold, n, &list);
         for (last = list; last->next; last = last->next)
             ;
         weft__spin_lock(&classes[c].lock);
-        last->next = classes[c].free;
-        classes[c].free = list;
-        atomic_store_explicit(&classes[c].nfree,
-                              atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) +
-                                  (uint32_t)n,
-                              memory_order_relaxed);
+        last->next = classes[c].ahead;
+        classes[c].ahead = list;
         weft__spin_unlock(&classes[c].lock);
         return true;
     }
     return false;
 }
 
-static void nfree_add(int c, int d) {
-    atomic_store_explicit(&classes[c].nfree,
-                          atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) +
-                              (uint32_t)d,
-                          memory_order_relaxed);
+int weft__stack_trim_due_ms(int64_t now) {
+    int64_t due = -1;
+    for (int c = 0; c < NCLASS; c++) {
+        int64_t d = atomic_load_explicit(&classes[c].demand, memory_order_relaxed);
+        if (!d || !atomic_load_explicit(&classes[c].nahead, memory_order_relaxed)) continue;
+        int64_t ms = (d + TRIM_AFTER - now) / 1000000 + 1; /* past the window, not on it */
+        if (ms < 1) ms = 1;
+        if (due < 0 || ms < due) due = ms;
+    }
+    return (int)due;
 }
 
 /* The spawn and exit fast paths (a pop from / push onto the worker's cache)
@@ -355,13 +455,30 @@ static __attribute__((noinline)) weft__task *stack_get_slow(weft__stack_cache *s
         x->next = list;
         list = x;
     }
+    int ahead = 0; /* then slots carved ahead, then cold ones, then fresh ones */
+    for (; got < want && classes[c].ahead; got++, ahead++) {
+        weft__task *x = classes[c].ahead;
+        classes[c].ahead = x->next;
+        x->next = list;
+        list = x;
+    }
+    count_add(&classes[c].nahead, -ahead);
     nfree_add(c, -got);
+    uintptr_t cold[BATCH];
+    int ncold = 0;
+    while (got + ncold < want && classes[c].ncold)
+        cold[ncold++] = classes[c].cold[--classes[c].ncold];
     uint32_t first = 0;
     int n = 0;
-    slab *s = got < want ? reserve(c, want - got, &first, &n) : NULL;
-    bool low = atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) < AHEAD;
+    slab *s = got + ncold < want ? reserve(c, want - got - ncold, &first, &n) : NULL;
+    /* a burst is on while refills draw on slots never used before (or
+     * leave few free): idle workers carve ahead for it, and trim what is
+     * left TRIM_AFTER after the last such refill */
+    bool burst = ahead || ncold || s ||
+                 atomic_load_explicit(&classes[c].nfree, memory_order_relaxed) < AHEAD;
     weft__spin_unlock(&classes[c].lock);
-    if (low && sc) atomic_store_explicit(&classes[c].demand, weft_now_ns(), memory_order_relaxed);
+    if (burst && sc) atomic_store_explicit(&classes[c].demand, weft_now_ns(), memory_order_relaxed);
+    if (ncold) revive_slots(c, cold, ncold, &list);
     if (s && n) init_slots(s, c, first, n, &list);
     t = list;
     if (t) list = t->next;
@@ -426,7 +543,7 @@ static __attribute__((noinline)) void stack_put_slow(weft__stack_cache *sc, weft
 }
 
 void weft__stack_put(weft__worker *w, weft__task *t) {
-    if (weft__stack_put_here(w, t)) return;
+    if (weft__stack_put_here(w, t, false)) return;
     t->state = TASK_FREE;
     weft__stack_check_idle(t);
     stack_put_slow(w ? w->scache : NULL, t, t->size_class);
@@ -476,4 +593,26 @@ WEFT_NO_TSAN void weft__stack_foreach(void (*fn)(weft__task *t, void *arg), void
             if (t->state != TASK_FREE) fn(t, arg);
         }
     }
+}
+
+/* ---- test hook -------------------------------------------------------------
+ * For tests/unit/task.c, which declares it itself (tests may not include
+ * this module's private header): of the size class holding stack_size, the
+ * slots carved ahead and not used yet, with their page (*ahead: on the
+ * ahead list or being carved for it) and without it (*cold: trimmed), and
+ * how many of the latter still have their TCB page resident (mincore). */
+void weft__test_stack_ahead(size_t stack_size, unsigned *ahead, unsigned *cold,
+                            unsigned *cold_resident) {
+    int c = size_class(stack_size);
+    *ahead = *cold = *cold_resident = 0;
+    if (c < 0) return;
+    weft__spin_lock(&classes[c].lock);
+    *ahead = atomic_load_explicit(&classes[c].nahead, memory_order_relaxed);
+    *cold = classes[c].ncold;
+    for (uint32_t i = 0; i < classes[c].ncold; i++) {
+        unsigned char in = 0;
+        char *page = top_page((weft__task *)(classes[c].cold[i] & ~(uintptr_t)1));
+        if (mincore(page, 4096, &in) == 0 && (in & 1)) ++*cold_resident;
+    }
+    weft__spin_unlock(&classes[c].lock);
 }

@@ -31,20 +31,10 @@ static inline uint64_t next_task_id(weft__worker *w) {
     return w->id_next++;
 }
 
-/* weft_go() and weft_go_opts() share this body; inlined into each, so the
- * common weft_go() (opts NULL) drops the option tests and the extra call. */
-static inline __attribute__((always_inline)) int go(weft_fn fn, void *arg,
-                                                    const weft_task_opts *opts) {
-    if (!fn) return WEFT_EINVAL;
-    if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
-        atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
-        return WEFT_ESHUTDOWN;
-    /* weft_main() checked the default against the same minimum */
-    size_t ss = weft__R.stack_size;
-    if (opts && opts->stack_size) ss = opts->stack_size < (16u << 10) ? 16u << 10 : opts->stack_size;
-    weft__worker *w = weft__worker_self();
-    weft__task *t = weft__stack_get(w, ss);
-    if (!t) return WEFT_ENOMEM;
+/* Fill in a new task on the stack slot t and queue it. */
+static inline __attribute__((always_inline)) int go_start(weft__worker *w, weft__task *t,
+                                                          weft_fn fn, void *arg,
+                                                          const weft_task_opts *opts) {
     /* ndefer, defers, defer_cap, wait_reason and timer.idx hold their idle
      * values (rt_int.h): only the first two lines of the TCB are written */
     t->fn = fn;
@@ -94,9 +84,40 @@ static inline __attribute__((always_inline)) int go(weft_fn fn, void *arg,
     return 0;
 }
 
-int weft_go(weft_fn fn, void *arg) { return go(fn, arg, NULL); }
+/* Why a spawn is refused now, or 0. */
+static inline int go_refused(weft_fn fn) {
+    if (!fn) return WEFT_EINVAL;
+    if (!atomic_load_explicit(&weft__R.running, memory_order_acquire) ||
+        atomic_load_explicit(&weft__R.shutting_down, memory_order_relaxed))
+        return WEFT_ESHUTDOWN;
+    return 0;
+}
 
-int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) { return go(fn, arg, opts); }
+int weft_go_opts(weft_fn fn, void *arg, const weft_task_opts *opts) {
+    int rc = go_refused(fn);
+    if (rc) return rc;
+    /* weft_main() checked the default against the same minimum */
+    size_t ss = weft__R.stack_size;
+    if (opts && opts->stack_size) ss = opts->stack_size < (16u << 10) ? 16u << 10 : opts->stack_size;
+    weft__worker *w = weft__worker_self();
+    weft__task *t = weft__stack_get(w, ss);
+    if (!t) return WEFT_ENOMEM;
+    return go_start(w, t, fn, arg, opts);
+}
+
+/* The common spawn: from a task, a stack from its worker's cache. Anything
+ * else goes the general way (weft_go_opts, checking again), by a tail call:
+ * the fast path then makes no call after which it needs a value, so it
+ * saves no callee-saved register (callgrind, spawn_ns: weft_go's own
+ * instructions 93 -> 79 per spawn). */
+int weft_go(weft_fn fn, void *arg) {
+    int rc = go_refused(fn);
+    if (rc) return rc;
+    weft__worker *w = weft__worker_self();
+    weft__task *t = w ? weft__stack_pop_default(w) : NULL;
+    if (WEFT_UNLIKELY(!t)) return weft_go_opts(fn, arg, NULL);
+    return go_start(w, t, fn, arg, NULL);
+}
 
 static void run_defers(weft__task *t) {
     t->nocancel++;
