@@ -89,4 +89,9 @@ int weft__db_format_time(int64_t us, char *buf);
  * one pwrite (registered on first call), or NULL if it could not be. */
 const char *weft__sqlite_wal_gather_vfs(void);
 
+/* Test hook (tests/unit/db_pg.c): pg.c's cancel task sleeps this long (ms)
+ * between deciding to send a cancel and sending it, as a slow network or a
+ * busy postmaster would: the window in which a cancel goes stale. 0 in use. */
+extern _Atomic int weft__pg_cancel_delay_ms;
+
 #endif
