@@ -26,9 +26,10 @@
  *    which narrows the window but cannot close it (the packet travels while
  *    the statement may end); so a lone statement on a shared connection
  *    that gets 57014 while a cancel of this connection is in flight (or
- *    just landed) was hit by a stray cancel and is sent once more (run()).
- *    Statements of a batch, a pipeline or a transaction are not resent: the
- *    ones around them may already have run.
+ *    just landed) was hit by a stray cancel and is sent again once that
+ *    cancel is done (run(), cancels_settle()). Statements of a batch, a
+ *    pipeline or a transaction are not resent: the ones around them may
+ *    already have run.
  *  - When the connection dies, every request in flight fails with
  *    WEFT_ECONNRESET, new calls on that connection get WEFT_ENOTCONN until
  *    conn_main has reconnected (50 ms doubling to 2 s between attempts).
@@ -344,6 +345,8 @@ static void fire_cancel(pg_conn *c);
 /* A 57014 this long after the connection's last cancel was delivered may still
  * be that cancel's (ms): the backend acts on it at its next interrupt check. */
 #define CANCEL_LINGER_MS 1000
+/* How many times a statement stopped by a stray cancel is sent again. */
+#define STRAY_RESENDS 3
 
 /* Whether q's 57014 came from a cancel meant for another request. Ours are
  * only ever fired for abandoned requests, so one that reaches a request
@@ -932,6 +935,19 @@ static void flush_locked(pg_conn *c, int64_t deadline) {
     if (partial) drain(c);
 }
 
+/* After a stray cancel: wait (1 s at most) until c has no cancel in flight,
+ * so the statement sent again does not meet the same one. PostgreSQL
+ * signals the backend for a cancel more than once (the process and its
+ * group): one cancel can stop two statements that follow each other. */
+static void cancels_settle(pg_conn *c) {
+    for (int i = 0; i < 200; i++) {
+        lock_mu(&c->mu);
+        int pending = c->cancels_pending;
+        weft_mutex_unlock(&c->mu);
+        if (!pending || weft_sleep(5)) return;
+    }
+}
+
 /* Run n statements on one connection: all queued under one lock, one
  * flush, then one wait per statement. batch=1: one Sync after the last
  * (the statements form one implicit transaction: after a failure the rest
@@ -1048,6 +1064,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         }
     }
     rc = first;
+    if (stray && *stray) cancels_settle(c);
 out:
     for (int i = 0; i < nq; i++)
         if (qs[i]) req_free(qs[i]);
@@ -1066,11 +1083,15 @@ static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *ar
     int rc = run_stmts(db, pin, &st, 1, 0, err, deadline, &stray);
     /* A cancel fired for another caller's abandoned statement stopped this
      * one (see the top of the file): the server rolled it back, so it is
-     * sent again, once. Alone on a shared connection, or a transaction's
-     * BEGIN (nothing of the transaction has run yet); never inside one. */
-    if (rc == WEFT_ETIMEDOUT && stray && (!pin || strcmp(sql, "BEGIN") == 0) &&
-        (deadline < 0 || weft_now() < deadline))
-        rc = run_stmts(db, pin, &st, 1, 0, err, deadline, NULL);
+     * sent again (STRAY_RESENDS times at most, once that cancel is done).
+     * Alone on a shared connection, or a transaction's BEGIN (nothing of the
+     * transaction has run yet); never inside one. */
+    for (int k = 0; k < STRAY_RESENDS && rc == WEFT_ETIMEDOUT && stray &&
+                    (!pin || strcmp(sql, "BEGIN") == 0) && (deadline < 0 || weft_now() < deadline);
+         k++) {
+        stray = 0;
+        rc = run_stmts(db, pin, &st, 1, 0, err, deadline, &stray);
+    }
     if (rc == 0) {
         if (affected) *affected = st.affected;
         if (rows)
