@@ -20,6 +20,12 @@ if ! out=$(make --no-print-directory -s -j2 "$bin" "$hangs" 2>&1); then
     check_end harness; exit 1
 fi
 
+# both binaries have a test that passes before the failing ones and one after
+check_before_and_after() {
+    grep -qE '^  ok   passes_before ' <<<"$1" && grep -qE '^  ok   passes_after ' <<<"$1"
+    check "the tests before and after pass" $? "$1"
+}
+
 t0=$(date +%s%N)
 out=$(timeout 60 "$bin" 2>&1); rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -32,8 +38,7 @@ grep -qE '^  FAIL fails_with_a_server_running ' <<<"$out" &&
 check "the failed ASSERT is reported with the test's name" $? "$out"
 grep -qE '^  FAIL dies_of_a_signal ' <<<"$out" && grep -q 'dies_of_a_signal: killed by signal 11' <<<"$out"
 check "a test killed by a signal fails alone, saying so" $? "$out"
-grep -qE '^  ok   passes_before ' <<<"$out" && grep -qE '^  ok   passes_after ' <<<"$out"
-check "the tests before and after pass" $? "$out"
+check_before_and_after "$out"
 
 out=$(timeout 60 "$bin" passes_after fails_with_a_server_running 2>&1); rc=$?
 [ $rc -eq 1 ] && [ "$(tail -1 <<<"$out")" = "dead_stack: 1 passed, 1 failed" ]
@@ -72,8 +77,7 @@ grep -qE '^  FAIL hangs_in_a_task ' <<<"$out" &&
 check "each hanging test fails, named, 'timed out after 2 s'" $? "$out"
 grep -q 'weft: task dump' <<<"$out" && grep -q 'weft: end of dump' <<<"$out"
 check "the runtime test's tasks are dumped before the kill" $? "$out"
-grep -qE '^  ok   passes_before ' <<<"$out" && grep -qE '^  ok   passes_after ' <<<"$out"
-check "the tests before and after pass" $? "$out"
+check_before_and_after "$out"
 gpid=$(cat "$pidf" 2>/dev/null)
 [ -n "$gpid" ] && gone "$gpid"
 check "a process the hanging test forked is killed with it (pid ${gpid:-none})" $? "$out"
