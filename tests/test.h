@@ -9,8 +9,10 @@
  * with TEST_PLAIN, each in a child process of its own. A failed ASSERT
  * prints file:line and both sides and ends that test's process at once
  * (wherever it fails: tasks and servers the test started die with it, so
- * state on the test's stack cannot outlive it); the other tests go on. The
- * last line of output is "<binary>: N passed, N failed".
+ * state on the test's stack cannot outlive it); the other tests go on. A
+ * test that runs past its time limit (WEFT_TEST_TIMEOUT, tests/README.md)
+ * fails "timed out" and is killed with its process group. The last line
+ * of output is "<binary>: N passed, N failed".
  *
  *   build/tests/unit/chan                 every test of the file
  *   build/tests/unit/chan NAME [NAME...]  only those (exit 2 if a name is unknown)

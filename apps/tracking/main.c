@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "weft/impl.h" /* weft_nocancel_begin/end: the shutdown waits must finish */
 #include "weft/json.h"
 #include "weft/weft.h"
 #include "weft/ws.h"
@@ -246,14 +247,26 @@ static void serve(void *arg) {
         printf("listening on 127.0.0.1:%d\n", weft_http_server_port(srv));
         fflush(stdout);
         weft_http_serve(srv);
+        /* serve() returns when SIGTERM stops the server, or when this task
+         * is cancelled (weft_http_serve's contract). Cancelled, every wait
+         * below would return WEFT_ECANCELED at once, and the hub would be
+         * freed under the ticker and the viewers that still publish to it
+         * and unsubscribe from it (and `tick`, on this stack, would go
+         * while its task runs): they run masked, each bounded. */
+        int prev = weft_nocancel_begin();
         weft_ws_set_close(a->set, WEFT_WS_GOING_AWAY, "server shutting down", weft_deadline_in(5000));
         weft_group_cancel(&tick);
         weft_group_wait(&tick, -1);
+        weft_nocancel_end(prev);
         weft_http_server_free(srv);
     }
     weft_http_router_free(r);
-    weft_hub_free(a->hub);
-    if (weft_ws_set_count(a->set) == 0) weft_ws_set_free(a->set);
+    /* a viewer still running past the set's close keeps using the hub: then
+     * both stay (the process is ending) rather than be freed under it */
+    if (weft_ws_set_count(a->set) == 0) {
+        weft_ws_set_free(a->set);
+        weft_hub_free(a->hub);
+    }
 }
 
 static int usage(void) {

@@ -115,7 +115,14 @@ static double now_s(void) { return (double)weft_now_ns() / 1e9; }
 
 /* Dial url (at most DIAL_PARALLEL at once); counts it as connected or failed. */
 static weft_ws *dial(const char *url) {
-    weft_sem_acquire(&dial_gate, -1);
+    /* without a permit (the task was cancelled: nothing here does so today)
+     * neither dial nor give back a permit this task never took */
+    int rc = weft_sem_acquire(&dial_gate, -1);
+    if (rc) {
+        atomic_fetch_add(&dial_failed, 1);
+        if (!first_error) first_error = weft_strerror(rc);
+        return NULL;
+    }
     int err = 0;
     const char *why = NULL;
     weft_ws *ws = weft_ws_dial(url, NULL, &client_cfg, weft_deadline_in(30000), &err, &why);

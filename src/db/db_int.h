@@ -92,4 +92,9 @@ const char *weft__sqlite_wal_gather_vfs(void);
  * allocated now, in the whole process. */
 int weft__sqlite_wal_gather_buffers(void);
 
+/* Test hook (tests/unit/db_pg.c): pg.c's cancel task sleeps this long (ms)
+ * between deciding to send a cancel and sending it, as a slow network or a
+ * busy postmaster would: the window in which a cancel goes stale. 0 in use. */
+extern _Atomic int weft__pg_cancel_delay_ms;
+
 #endif

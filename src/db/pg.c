@@ -19,6 +19,17 @@
  *    (heap-allocated for that reason; the reader frees it when its results
  *    come) and, when the statement is the one the server is running, asks
  *    the server to cancel it (PQcancel on the blocking pool).
+ *  - A cancel says "stop what the backend runs now", not which statement:
+ *    one that arrives after the abandoned statement ended stops the next
+ *    one, whose caller did not give up. The cancel task looks again just
+ *    before sending (the abandoned statement must still be at the head),
+ *    which narrows the window but cannot close it (the packet travels while
+ *    the statement may end); so a lone statement on a shared connection
+ *    that gets 57014 while a cancel of this connection is in flight (or
+ *    just landed) was hit by a stray cancel and is sent again once that
+ *    cancel is done (run(), cancels_settle()). Statements of a batch, a
+ *    pipeline or a transaction are not resent: the ones around them may
+ *    already have run.
  *  - When the connection dies, every request in flight fails with
  *    WEFT_ECONNRESET, new calls on that connection get WEFT_ENOTCONN until
  *    conn_main has reconnected (50 ms doubling to 2 s between attempts).
@@ -71,6 +82,8 @@ struct pg_req {
     int prep_done;      /* ... and its result has come */
     int failed_prepare; /* the Prepare failed: send it again next time */
     int stmt;           /* index in conn->stmts, or -1 */
+    int stray_cancel;   /* 57014 while not abandoned, with a cancel about: not ours */
+    uint64_t seq;       /* the connection's number for it (the cancel's target) */
     int rc;
     int64_t affected;
     weft_db_rows *rows;
@@ -111,6 +124,9 @@ struct pg_conn {
     _Atomic int signal_up;   /* ... when someone waits for that */
     pg_conn *next_free;
     int64_t cancel_ms; /* when a cancel was last fired (weft_now); under mu */
+    uint64_t seq;          /* requests queued so far; under mu */
+    int cancels_pending;   /* cancel tasks not yet ended; under mu */
+    int64_t cancel_end_ms; /* when the last one ended (weft_now); under mu */
 };
 
 struct weft_pg {
@@ -326,6 +342,20 @@ static int is_up(pg_conn *c) {
 static void fire_cancel(pg_conn *c);
 /* An abandoned statement still running this long after its cancel is asked again (ms). */
 #define CANCEL_RETRY_MS 250
+/* A 57014 this long after the connection's last cancel was delivered may still
+ * be that cancel's (ms): the backend acts on it at its next interrupt check. */
+#define CANCEL_LINGER_MS 1000
+/* How many times a statement stopped by a stray cancel is sent again. */
+#define STRAY_RESENDS 3
+
+/* Whether q's 57014 came from a cancel meant for another request. Ours are
+ * only ever fired for abandoned requests, so one that reaches a request
+ * whose caller still waits is stray when a cancel was about. mu held. */
+static int stray_cancel(pg_conn *c, pg_req *q) {
+    if (q->abandoned || q->rc != WEFT_ETIMEDOUT || strcmp(q->err.sqlstate, "57014") != 0) return 0;
+    return c->cancels_pending > 0 ||
+           (c->cancel_end_ms && weft_now() - c->cancel_end_ms < CANCEL_LINGER_MS);
+}
 
 /* Pop the head request: its Sync arrived (or the connection died). */
 static void finish_head(pg_conn *c) {
@@ -337,6 +367,7 @@ static void finish_head(pg_conn *c) {
     if (q->abandoned) {
         req_free(q);
     } else {
+        q->stray_cancel = stray_cancel(c, q);
         q->finished = 1;
         weft_sem_release(&q->done, 1);
     }
@@ -402,7 +433,11 @@ static int drain(pg_conn *c) {
 
 /* ---- cancel ------------------------------------------------------------------- */
 
+_Atomic int weft__pg_cancel_delay_ms;
+
 typedef struct {
+    pg_conn *c; /* valid while the task runs: it is one of the pool's tasks */
+    uint64_t target; /* the seq of the abandoned request it is for */
     PGcancel *cancel;
 } cancel_job;
 
@@ -414,22 +449,40 @@ static void cancel_blocking(void *arg) {
 
 static void cancel_task(void *arg) {
     cancel_job *j = arg;
-    weft_blocking(cancel_blocking, j, weft_deadline_in(5000));
+    pg_conn *c = j->c;
+    /* the target may have ended while this task waited for a worker: then
+     * the cancel could only stop a statement someone still waits for */
+    lock_mu(&c->mu);
+    int still = c->head && c->head->seq == j->target && c->head->abandoned;
+    weft_mutex_unlock(&c->mu);
+    int delay = atomic_load_explicit(&weft__pg_cancel_delay_ms, memory_order_relaxed);
+    if (still && delay > 0) weft_sleep(delay); /* tests: the packet's time in transit */
+    if (still) weft_blocking(cancel_blocking, j, weft_deadline_in(5000));
     pq->PQfreeCancel(j->cancel);
+    lock_mu(&c->mu);
+    c->cancels_pending--;
+    c->cancel_end_ms = weft_now();
+    weft_mutex_unlock(&c->mu);
     free(j);
 }
 
-/* Ask the server to cancel what it runs now. Caller holds mu. */
+/* Ask the server to cancel what it runs now, for the abandoned request at
+ * the head. Caller holds mu. */
 static void fire_cancel(pg_conn *c) {
-    if (!is_up(c)) return;
+    if (!is_up(c) || !c->head) return;
     c->cancel_ms = weft_now();
     cancel_job *j = malloc(sizeof *j);
     if (!j) return;
+    j->c = c;
+    j->target = c->head->seq;
     j->cancel = pq->PQgetCancel(c->pg); /* a copy per cancel: the connection may be gone by then */
-    if (!j->cancel || weft_go(cancel_task, j)) {
+    /* in the pool's group: weft_pg_close() waits for it before freeing c */
+    if (!j->cancel || weft_group_go(&c->db->tasks, cancel_task, j, "pg-cancel")) {
         if (j->cancel) pq->PQfreeCancel(j->cancel);
         free(j);
+        return;
     }
+    c->cancels_pending++;
 }
 
 /* ---- connecting ----------------------------------------------------------------- */
@@ -776,6 +829,7 @@ static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, wef
         weft__db_err_set(&q->err, q->rc, NULL, "%s", pq->PQerrorMessage(c->pg));
         q->has_sync = 0; /* the reader's fail_all closes it */
     }
+    q->seq = ++c->seq;
     if (c->tail)
         c->tail->next = q;
     else
@@ -881,14 +935,29 @@ static void flush_locked(pg_conn *c, int64_t deadline) {
     if (partial) drain(c);
 }
 
+/* After a stray cancel: wait (1 s at most) until c has no cancel in flight,
+ * so the statement sent again does not meet the same one. PostgreSQL
+ * signals the backend for a cancel more than once (the process and its
+ * group): one cancel can stop two statements that follow each other. */
+static void cancels_settle(pg_conn *c) {
+    for (int i = 0; i < 200; i++) {
+        lock_mu(&c->mu);
+        int pending = c->cancels_pending;
+        weft_mutex_unlock(&c->mu);
+        if (!pending || weft_sleep(5)) return;
+    }
+}
+
 /* Run n statements on one connection: all queued under one lock, one
  * flush, then one wait per statement. batch=1: one Sync after the last
  * (the statements form one implicit transaction: after a failure the rest
  * do not run); batch=0: a Sync after each (independent statements, see
  * weft_pg_pipeline). Fills st[i].rc/rows/
- * affected; returns the first failure's code and fills err with it. */
+ * affected; returns the first failure's code and fills err with it. *stray
+ * (when not NULL) is set to 1 when the one statement (n = 1) failed with a
+ * cancel meant for another (stray_cancel()). */
 static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int batch,
-                     weft_db_err *err, int64_t deadline) {
+                     weft_db_err *err, int64_t deadline, int *stray) {
     weft__db_err_clear(err);
     if (!db || n < 0 || (n && !st)) return WEFT_EINVAL;
     for (int i = 0; i < n; i++) {
@@ -982,6 +1051,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
             weft_mutex_unlock(&c->mu);
         }
         st[i].rc = q->rc;
+        if (stray && n == 1) *stray = q->stray_cancel;
         if (q->rc) {
             if (!first) {
                 first = q->rc;
@@ -994,6 +1064,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         }
     }
     rc = first;
+    if (stray && *stray) cancels_settle(c);
 out:
     for (int i = 0; i < nq; i++)
         if (qs[i]) req_free(qs[i]);
@@ -1008,7 +1079,19 @@ static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *ar
     weft_pg_stmt st = {.sql = sql, .args = args, .nargs = nargs, .want_rows = want_rows};
     if (rows) *rows = NULL;
     if (affected) *affected = 0;
-    int rc = run_stmts(db, pin, &st, 1, 0, err, deadline);
+    int stray = 0;
+    int rc = run_stmts(db, pin, &st, 1, 0, err, deadline, &stray);
+    /* A cancel fired for another caller's abandoned statement stopped this
+     * one (see the top of the file): the server rolled it back, so it is
+     * sent again (STRAY_RESENDS times at most, once that cancel is done).
+     * Alone on a shared connection, or a transaction's BEGIN (nothing of the
+     * transaction has run yet); never inside one. */
+    for (int k = 0; k < STRAY_RESENDS && rc == WEFT_ETIMEDOUT && stray &&
+                    (!pin || strcmp(sql, "BEGIN") == 0) && (deadline < 0 || weft_now() < deadline);
+         k++) {
+        stray = 0;
+        rc = run_stmts(db, pin, &st, 1, 0, err, deadline, &stray);
+    }
     if (rc == 0) {
         if (affected) *affected = st.affected;
         if (rows)
@@ -1020,12 +1103,12 @@ static int run(weft_pg *db, pg_conn *pin, const char *sql, const weft_db_arg *ar
 }
 
 int weft_pg_batch(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err, int64_t deadline) {
-    return run_stmts(db, NULL, stmts, n, 1, err, deadline);
+    return run_stmts(db, NULL, stmts, n, 1, err, deadline, NULL);
 }
 
 int weft_pg_pipeline(weft_pg *db, weft_pg_stmt *stmts, int n, weft_db_err *err,
                      int64_t deadline) {
-    return run_stmts(db, NULL, stmts, n, 0, err, deadline);
+    return run_stmts(db, NULL, stmts, n, 0, err, deadline, NULL);
 }
 
 /* ---- the pool ------------------------------------------------------------------- */
@@ -1264,7 +1347,7 @@ int weft_pg_tx_exec(weft_pg_tx *tx, const char *sql, const weft_db_arg *args, in
 int weft_pg_tx_batch(weft_pg_tx *tx, weft_pg_stmt *stmts, int n, weft_db_err *err,
                      int64_t deadline) {
     if (!tx) return WEFT_EINVAL;
-    return run_stmts(tx->db, tx->c, stmts, n, 1, err, deadline);
+    return run_stmts(tx->db, tx->c, stmts, n, 1, err, deadline, NULL);
 }
 
 /* COMMIT or ROLLBACK, and the connection back to the pool. The connection

@@ -10,7 +10,8 @@
  *     `qlock`, a spin lock held only for list operations, never across a
  *     suspension, so a plain thread can take it too;
  *   - the writer task exists only while the queue has something: the sender
- *     that finds it empty and no writer running spawns one; the writer takes
+ *     that finds it empty and no writer running spawns one (marked running
+ *     under qlock, spawned just after the sender lets go of it); the writer takes
  *     a batch of the queue, writes it with sendmsg straight from where the
  *     bytes are (a hub message's shared frame, a queued item's payload behind
  *     a head framed on the writer's stack; only masked or compressed frames
@@ -91,6 +92,7 @@ struct weft_ws {
     size_t queued;
     size_t held;          /* bytes of keep items waiting (weft_ws_stats.held) */
     int writer_running; /* a writer task runs, or an inline send writes */
+    int writer_due;     /* writer_running set, the task to start at q_unlock() */
     int state;            /* ST_*: OPEN until a close is queued, CLOSED when the socket is done */
     int close_queued;     /* our close frame is in the queue or out */
     int close_received;   /* the peer's close frame came */
@@ -118,7 +120,10 @@ static void unref(weft_ws *ws);
  * suspension, by tasks and plain threads alike: a spin lock (a pthread mutex
  * was about a tenth of a fan-out's instructions, callgrind), that yields the
  * CPU when the holder is slow to let go (a thread preempted while it holds
- * it). */
+ * it). Not across a task spawn either (an allocation, a slot, maybe a
+ * syscall): under the lock a writer is only made due (writer_running and
+ * writer_due set, so no second sender starts another), and q_unlock()
+ * starts it once the lock is free. */
 static inline void q_lock(weft_ws *ws) {
     while (atomic_exchange_explicit(&ws->qlock, 1, memory_order_acquire)) {
         for (int n = 0; atomic_load_explicit(&ws->qlock, memory_order_relaxed); n++) {
@@ -129,7 +134,16 @@ static inline void q_lock(weft_ws *ws) {
         }
     }
 }
-static inline void q_unlock(weft_ws *ws) { atomic_store_explicit(&ws->qlock, 0, memory_order_release); }
+static int start_writer(weft_ws *ws);
+/* Lets go of qlock, then starts the writer made due under it. 0, or why no
+ * writer task could be had (the connection is then shut): a sender passes
+ * it on (weft_ws_send's WEFT_ENOMEM, WEFT_ESHUTDOWN). */
+static inline int q_unlock(weft_ws *ws) {
+    int due = ws->writer_due;
+    ws->writer_due = 0;
+    atomic_store_explicit(&ws->qlock, 0, memory_order_release);
+    return due ? start_writer(ws) : 0;
+}
 static int queue_close_locked(weft_ws *ws, int code, const char *reason);
 static void shut_locked(weft_ws *ws, int code, const char *why);
 
@@ -597,25 +611,35 @@ static void writer(void *arg) {
 }
 
 /* Under qlock, as the writer (writer_running set): hand the writing over to
- * a new writer task. */
-static int spawn_writer_locked(weft_ws *ws) {
+ * a new writer task, started by q_unlock(). The reference is the task's. */
+static void spawn_writer_locked(weft_ws *ws) {
     atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed);
+    ws->writer_due = 1;
+}
+
+/* After q_unlock(), for a writer made due under the lock: start its task.
+ * writer_running stayed set, so senders meanwhile queued behind it and
+ * nobody else touched wbuf. If no task can be had, nothing will write
+ * again: the connection is shut, as a failed write would. */
+static int start_writer(weft_ws *ws) {
     weft_task_opts o = {.name = "ws-writer", .stack_size = 64 * 1024};
     int rc = weft_go_opts(writer, ws, &o);
-    if (rc) {
-        ws->writer_running = 0;
-        ws->wbuf.len = 0;
-        ws->carried = 0;
-        atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
-    }
+    if (rc == 0) return 0;
+    q_lock(ws);
+    ws->writer_running = 0;
+    ws->wbuf.len = 0;
+    ws->carried = 0;
+    shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+    q_unlock(ws);
+    unref(ws); /* the task's reference */
     return rc;
 }
 
-/* Under qlock: make sure a writer runs. */
-static int kick_locked(weft_ws *ws) {
-    if (ws->writer_running) return 0;
+/* Under qlock: make sure a writer runs (or is due). */
+static void kick_locked(weft_ws *ws) {
+    if (ws->writer_running) return;
     ws->writer_running = 1;
-    return spawn_writer_locked(ws);
+    spawn_writer_locked(ws);
 }
 
 /* Sending inline: a sender that finds nothing queued and no writer becomes
@@ -665,6 +689,7 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         }
     }
     q_lock(ws);
+    int ours_left = 0; /* part of our message waits for the writer in wbuf */
     if (w < 0 || *rc) {
         if (!*rc) *rc = WEFT_ECLOSED;
         ws->wbuf.len = 0;
@@ -672,12 +697,12 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
         ws->writer_running = 0; /* nothing more will be written */
     } else if (ws->wbuf.len) {
         ws->carried = 1;
-        *rc = spawn_writer_locked(ws);
-        if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+        ours_left = 1;
+        spawn_writer_locked(ws);
     } else {
         ws->sent++;
         if (ws->ctl || ws->data) { /* queued while we wrote: ours is out */
-            if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+            spawn_writer_locked(ws);
         } else {
             /* a small buffer stays for the next message (freed when idle:
              * by the writer's end or the keepalive tick) */
@@ -685,7 +710,8 @@ static int send_inline(weft_ws *ws, int opcode, const void *p, size_t n, int *rc
             if (ws->wbuf.cap > WBUF_KEEP) weft_buf_free(&ws->wbuf);
         }
     }
-    q_unlock(ws);
+    int spawn_rc = q_unlock(ws);
+    if (ours_left && spawn_rc) *rc = spawn_rc; /* lost with the connection */
     return 1;
 }
 
@@ -710,7 +736,8 @@ static int queue_ctl_locked(weft_ws *ws, int opcode, const void *p, size_t n) {
     if (!it) return WEFT_ENOMEM;
     *ws->ctl_tail = it;
     ws->ctl_tail = &it->next;
-    return kick_locked(ws);
+    kick_locked(ws);
+    return 0;
 }
 
 /* Under qlock: queue our close frame behind the data; nothing follows it. */
@@ -729,7 +756,8 @@ static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
     }
     *ws->data_tail = it;
     ws->data_tail = &it->next;
-    return kick_locked(ws);
+    kick_locked(ws);
+    return 0;
 }
 
 /* Queue a data item under the queue policy; takes it (freed on failure). */
@@ -737,7 +765,7 @@ static int enqueue(weft_ws *ws, item *it) {
     uint64_t key = it->key;
     size_t n = it->counted;
     item *drop = NULL, **drop_tail = &drop;
-    int rc = 0;
+    int rc = 0, spawn_rc;
     q_lock(ws);
     if (ws->state != ST_OPEN) {
         rc = WEFT_ECLOSED;
@@ -800,9 +828,10 @@ static int enqueue(weft_ws *ws, item *it) {
         if (it->keep) ws->held += it->n;
         it = NULL;
     }
-    rc = kick_locked(ws);
+    kick_locked(ws);
 out:
-    q_unlock(ws);
+    spawn_rc = q_unlock(ws);
+    if (!rc) rc = spawn_rc; /* ours is queued, but nothing will write it */
     free_items(it);
     free_items(drop);
     return rc;

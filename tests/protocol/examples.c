@@ -42,6 +42,15 @@ TEST_PLAIN(example_fetch_timeout_cancels_the_slow_fetch) {
     run_and_match("fetch_timeout", NULL, ".*slow: timed out after ~100 ms; fetcher cancelled.*");
 }
 
+/* The caller of fetch_with_deadline is cancelled while it waits: it cancels
+ * its fetcher and waits for it, masked, before freeing the channel the
+ * fetcher sends on (it used to return at once: the fetcher, never
+ * cancelled, sent on the freed channel 300 ms later). */
+TEST_PLAIN(example_fetch_timeout_cancelled_caller_reaps_its_fetcher) {
+    run_and_match("fetch_timeout", NULL,
+                  ".*caller cancelled: fetcher cancelled and gone before its channel was freed.*");
+}
+
 /* examples/health.c: the articles' /health service (make bench builds it
  * beside its Go and Rust versions): the exact JSON body, 404 elsewhere,
  * exit 0 after SIGTERM. */
