@@ -21,13 +21,19 @@
  *     instructions per fan-out delivery than a spawn per batch, callgrind,
  *     and a stack per active connection; see docs/ws.md.)
  *
+ * Hub messages (send_shared) to an idle server connection skip the queue and
+ * the writer task: the sender claims the writer's role and hands the shared
+ * frame to the worker's io_uring (weft_send_async), so a fan-out's sends go
+ * to the kernel together; the completion hands over to a writer task when
+ * more queued meanwhile or the socket did not take the whole frame.
+ *
  * Control frames (pong, ping) go to a queue of their own that the writer
  * empties first, so a pong is not stuck behind a backlog of data. The close
  * frame is queued behind the data (what was sent before close goes out first),
  * and nothing is queued after it.
  *
  * Lifetime: a reference count. The owner holds one (weft_ws_free drops it),
- * a running writer holds one. The last one closes the socket.
+ * a running writer holds one, a send on the ring holds one. The last one closes the socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
