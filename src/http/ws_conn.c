@@ -930,8 +930,11 @@ static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int syn
         if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
     } else {
         weft_hub_msg_release(m);
-        *rc = WEFT_ENOMEM;
-        ws->writer_running = 0; /* nothing was lost but this message */
+        *rc = WEFT_ENOMEM; /* nothing lost but this message; what queued meanwhile goes out */
+        if (!ws->ctl && !ws->data)
+            ws->writer_running = 0;
+        else if (spawn_writer_locked(ws))
+            shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
     }
     q_unlock(ws);
     return 1;
