@@ -890,7 +890,9 @@ static void send_done(void *arg, ssize_t res) {
 /* 1 when it took the message (sent or queued; *rc as weft_ws_send), 0 when
  * the caller must queue it. */
 static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int sync, int *rc) {
-    if (ws->role != WEFT_WS_SERVER || !async_send_on()) return 0;
+    /* a plain thread has no ring: queued at once, as before, without the
+     * claim and the refused weft_send_async (weft_task_id: 0 outside a task) */
+    if (ws->role != WEFT_WS_SERVER || !async_send_on() || !weft_task_id()) return 0;
     q_lock(ws);
     if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data ||
         ws->no_async) {
