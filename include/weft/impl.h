@@ -115,6 +115,36 @@ void weft_task_ref_release(weft_task_ref *r);
  * time. */
 int weft_fd_wait_hint(int fd, int events, int64_t deadline);
 
+/* ---- sends batched on the worker's ring -----------------------------------
+ * A server that writes one small message to many sockets at once (a hub's
+ * fan-out) pays one sendmsg(2) per socket with weft_write(). With the
+ * io_uring backend the sends can instead be queued on the calling worker's
+ * ring and go to the kernel together, in one io_uring_enter per scheduler
+ * turn (or per ring-full of them), with no task per socket. */
+
+/* Called once per weft_send_async() that returned 0, on the worker thread
+ * that queued the send: res is the number of bytes sent (possibly fewer
+ * than asked) or a negative code (WEFT_EAGAIN: the socket was full; -EPIPE,
+ * -ECONNRESET, ...). It runs from the scheduler's loop, or inside a later
+ * weft_send_async() of the same worker when the ring was full and
+ * completions were reaped to make room; so it must not suspend, must not
+ * call weft_send_async(), and should not wait for locks the sending code
+ * may hold. It may spawn tasks. */
+typedef void weft_send_done_fn(void *ud, ssize_t res);
+
+/* Queue a send(2) of buf[0..n) on socket fd (MSG_DONTWAIT | MSG_NOSIGNAL:
+ * it never waits for the socket; a full one completes with WEFT_EAGAIN) on
+ * the calling worker's io_uring. buf must stay valid until done(ud, res)
+ * has been called. Returns 0 (queued; done will be called exactly once),
+ * or, with done never called (write some other way): WEFT_ENOSYS (the epoll
+ * backend, or a kernel without IORING_OP_SEND), WEFT_ENOTASK (not called on
+ * a worker), WEFT_EBADF (fd negative or beyond the fd table), WEFT_ENOMEM.
+ * Never suspends. A queued send keeps the runtime running, like a live task,
+ * until its done has run. Sends queued on one fd go to the kernel in order
+ * but a short or failed one does not stop the next: have one in flight per
+ * fd at a time. */
+int weft_send_async(int fd, const void *buf, size_t n, weft_send_done_fn *done, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

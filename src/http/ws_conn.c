@@ -22,13 +22,19 @@
  *     instructions per fan-out delivery than a spawn per batch, callgrind,
  *     and a stack per active connection; see docs/ws.md.)
  *
+ * Hub messages (send_shared) to an idle server connection skip the queue and
+ * the writer task: the sender claims the writer's role and hands the shared
+ * frame to the worker's io_uring (weft_send_async), so a fan-out's sends go
+ * to the kernel together; the completion hands over to a writer task when
+ * more queued meanwhile or the socket did not take the whole frame.
+ *
  * Control frames (pong, ping) go to a queue of their own that the writer
  * empties first, so a pong is not stuck behind a backlog of data. The close
  * frame is queued behind the data (what was sent before close goes out first),
  * and nothing is queued after it.
  *
  * Lifetime: a reference count. The owner holds one (weft_ws_free drops it),
- * a running writer holds one. The last one closes the socket.
+ * a running writer holds one, a send on the ring holds one. The last one closes the socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -112,6 +118,12 @@ struct weft_ws {
     uint8_t rnd[256];
     size_t rnd_used;
     int shared_z_ok; /* a hub message's shared compressed frame suits this connection */
+    /* a hub message's frame on the worker's ring (send_shared_async): set by
+     * the sender that claimed the writer, read by the completion, both on
+     * that worker's thread */
+    weft_hub_msg *async_msg;
+    weft_str async_frame;
+    int no_async; /* not a socket: never on the ring */
 };
 
 static void unref(weft_ws *ws);
@@ -848,11 +860,134 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     return enqueue(ws, it);
 }
 
+/* Hub messages on the worker's ring: a server connection with nothing
+ * queued and no writer hands the shared frame to weft_send_async() instead
+ * of queueing an item and spawning a writer task for it, so a fan-out to
+ * many idle subscribers is a run of queued SENDs that go to the kernel
+ * together (one io_uring_enter per ring-full) with no task per subscriber.
+ * The send in flight counts as the writer (writer_running): whatever is sent
+ * meanwhile queues behind it, and its completion hands over to a writer task
+ * when there is more to write or the socket did not take all of the frame
+ * (MSG_DONTWAIT: the writer waits for the socket, with its deadline). On
+ * by default with io_uring; off (0) the hub queues every message as before;
+ * the epoll backend has no ring and turns it off at the first try. */
+static _Atomic int async_send = -1; /* -1: not decided yet (WEFT_WS_ASYNC_SEND) */
+static atomic_ullong async_sends, async_short; /* for tests: weft__ws_async_counts */
+
+void weft__ws_set_async_send(int on) { atomic_store(&async_send, on ? 1 : 0); }
+
+void weft__ws_async_counts(uint64_t *sends, uint64_t *short_sends) {
+    *sends = atomic_load_explicit(&async_sends, memory_order_relaxed);
+    *short_sends = atomic_load_explicit(&async_short, memory_order_relaxed);
+}
+
+static int async_send_on(void) {
+    int on = atomic_load_explicit(&async_send, memory_order_relaxed);
+    if (__builtin_expect(on >= 0, 1)) return on;
+    const char *e = getenv("WEFT_WS_ASYNC_SEND");
+    on = !(e && !strcmp(e, "0"));
+    int expect = -1;
+    atomic_compare_exchange_strong(&async_send, &expect, on);
+    return atomic_load(&async_send);
+}
+
+static void send_done(void *arg, ssize_t res) {
+    weft_ws *ws = arg;
+    weft_hub_msg *m = ws->async_msg;
+    weft_str f = ws->async_frame;
+    ws->async_msg = NULL;
+    q_lock(ws);
+    if (res == (ssize_t)f.n) {
+        ws->sent++;
+        if (!ws->ctl && !ws->data)
+            ws->writer_running = 0;
+        else if (spawn_writer_locked(ws)) /* queued while it was in flight */
+            shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+    } else if (ws->state == ST_CLOSED || (res < 0 && res != WEFT_EAGAIN && res != -ENOTSOCK)) {
+        shut_locked(ws, WEFT_WS_ABNORMAL, "write failed");
+        ws->writer_running = 0; /* nothing more will be written */
+    } else {
+        /* the socket took part of it or nothing (full): the rest goes to
+         * wbuf, and a writer task finishes it and what queued behind it */
+        size_t done = res > 0 ? (size_t)res : 0;
+        atomic_fetch_add_explicit(&async_short, 1, memory_order_relaxed);
+        if (res == -ENOTSOCK) ws->no_async = 1; /* adopted from a pipe, say: the writer's writev */
+        if (weft_buf_append(&ws->wbuf, f.p + done, f.n - done)) {
+            ws->wbuf.len = 0;
+            shut_locked(ws, WEFT_WS_ABNORMAL, "no memory for the rest of a write");
+            ws->writer_running = 0;
+        } else {
+            ws->carried = 1;
+            if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+        }
+    }
+    q_unlock(ws);
+    weft_hub_msg_release(m);
+    unref(ws);
+}
+
+/* 1 when it took the message (sent or queued; *rc as weft_ws_send), 0 when
+ * the caller must queue it. */
+static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int sync, int *rc) {
+    /* a plain thread has no ring: queued at once, as before, without the
+     * claim and the refused weft_send_async (weft_task_id: 0 outside a task) */
+    if (ws->role != WEFT_WS_SERVER || !async_send_on() || !weft_task_id()) return 0;
+    q_lock(ws);
+    if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data ||
+        ws->no_async) {
+        q_unlock(ws);
+        return 0;
+    }
+    ws->writer_running = 1;
+    q_unlock(ws);
+    /* the writer's own from here: the frame (compressed once, if it suits) */
+    weft_str f = ws->shared_z_ok ? weft__hub_msg_frame_z(m) : weft__hub_msg_frame(m);
+    if (!f.p) f = weft__hub_msg_frame(m); /* no memory to compress: plain */
+    ws->async_msg = weft__hub_msg_ref(m);
+    ws->async_frame = f;
+    atomic_fetch_add_explicit(&ws->refs, 1, memory_order_relaxed); /* the send's */
+    *rc = weft_send_async(ws->fd, f.p, f.n, send_done, ws);
+    if (*rc == 0) {
+        atomic_fetch_add_explicit(&async_sends, 1, memory_order_relaxed);
+        return 1;
+    }
+    if (*rc == WEFT_ENOSYS) weft__ws_set_async_send(0); /* no ring (epoll): never again */
+    *rc = 0;
+    /* not sent: it goes first (anything queued meanwhile came after it),
+     * written by a writer task as before */
+    ws->async_msg = NULL;
+    atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_relaxed);
+    item *it = new_item(weft_hub_msg_opcode(m), sync ? 0 : key, NULL, 0);
+    q_lock(ws);
+    if (it) {
+        it->n = weft_hub_msg_data(m).n;
+        it->counted = sync ? 0 : it->n; /* as send_shared would have queued it */
+        it->shared = m; /* the reference taken above */
+        it->next = ws->data;
+        if (!ws->data) ws->data_tail = &it->next;
+        ws->data = it;
+        ws->queued += it->counted;
+        *rc = spawn_writer_locked(ws);
+        if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+    } else {
+        weft_hub_msg_release(m);
+        *rc = WEFT_ENOMEM; /* nothing lost but this message; what queued meanwhile goes out */
+        if (!ws->ctl && !ws->data)
+            ws->writer_running = 0;
+        else if (spawn_writer_locked(ws))
+            shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+    }
+    q_unlock(ws);
+    return 1;
+}
+
 static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     weft_str pl = weft_hub_msg_data(m);
     int op = weft_hub_msg_opcode(m);
     int sync = flags & WEFT_WS_SEND_SYNC;
     if (!sync && pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
+    int rc;
+    if (send_shared_async(ws, m, key, sync, &rc)) return rc;
     item *it;
     if (ws->role == WEFT_WS_CLIENT) { /* a client masks every frame itself: a copy */
         if (!(it = new_item(op, key, pl.p, pl.n))) return WEFT_ENOMEM;

@@ -12,9 +12,12 @@
  *
  * The hub is a list of topics under one pthread mutex (publishers may be
  * plain threads); each topic an array of subscribers. Publishing holds the
- * mutex for the fan-out, which only queues (weft_ws queues and channel sends
- * with deadline 0 never wait), and drops subscribers it finds closed: that is
- * the automatic unsubscribe.
+ * mutex for the fan-out, which never waits (weft_ws queues, sends handed to
+ * the worker's io_uring that never wait for a socket, channel sends with
+ * deadline 0), and drops subscribers it finds closed: that is the automatic
+ * unsubscribe. With io_uring the mutex is also held while each ring-full
+ * (1,024) of a fan-out's sends goes to the kernel (ws_conn.c,
+ * send_shared_async).
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -47,8 +47,17 @@ void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);
 int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags); /* flags: weft_ws_send_msg's */
 /* 1 once the connection is closing or closed (no more sends). */
 int weft__ws_is_closed(weft_ws *ws);
-/* For tests: 1 while a writer task runs or an inline send writes, else 0. */
+/* For tests: 1 while a writer task runs, an inline send writes or a hub
+ * message's send is on the worker's ring, else 0. */
 int weft__ws_has_writer(weft_ws *ws);
+/* Whether hub messages to an idle server connection go to the worker's
+ * io_uring (weft_send_async) instead of a writer task: 1 on (the default,
+ * unless WEFT_WS_ASYNC_SEND=0 in the environment), 0 off. For tests and
+ * A/B measurements; the epoll backend turns it off by itself. */
+void weft__ws_set_async_send(int on);
+/* For tests: hub messages sent through the ring so far, and how many of
+ * those the socket did not take whole (handed to a writer task). */
+void weft__ws_async_counts(uint64_t *sends, uint64_t *short_sends);
 
 /* The hub message's frame bytes (head + payload, unmasked, uncompressed), and
  * the same compressed once (RSV1, no context takeover, 15-bit window), made

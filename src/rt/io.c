@@ -168,6 +168,14 @@ ssize_t weft_sendfile(int out_fd, int in_fd, off_t *offset, size_t n, int64_t de
     IO_LOOP(out_fd, WEFT_POLLOUT, deadline, sendfile(out_fd, in_fd, offset, n));
 }
 
+int weft_send_async(int fd, const void *buf, size_t n, weft_send_done_fn *done, void *ud) {
+    weft__worker *w = weft__worker_self();
+    if (!w) return WEFT_ENOTASK;
+    if (fd < 0 || !weft__fdtab || fd >= weft__fdtab_n) return WEFT_EBADF;
+    if (!weft__R.io->send) return WEFT_ENOSYS;
+    return weft__R.io->send(w, fd, buf, n, done, ud);
+}
+
 ssize_t weft_write_all(int fd, const void *buf, size_t n, int64_t deadline) {
     size_t done = 0;
     while (done < n) {

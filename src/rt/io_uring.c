@@ -22,11 +22,19 @@
  * poll is issued again while the task still waits for the completion. The
  * user_data carries the wait's sequence number next to the address, so a
  * late or repeated remove can never hit a later wait at the same address.
+ *
+ * weft_send_async() queues a SEND (MSG_DONTWAIT) named by a `usend` record
+ * from the worker's free list; its completion calls the sender's done
+ * function. A fan-out to many sockets thus costs one io_uring_enter per
+ * ring-full of sends (or per scheduler turn) instead of one sendmsg each.
+ * When the ring is full the sends are submitted and the completions reaped
+ * at once, so the completion ring never holds more than a ring-full of them.
  */
 #include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io_int.h"
@@ -41,11 +49,20 @@ typedef struct uwait {
     struct uwait *inext;
 } uwait;
 
+/* A queued send: whom to tell. Owned by the worker (free list). */
+typedef struct usend {
+    weft_send_done_fn *done;
+    void *ud;
+    struct usend *next;
+} usend;
+
 typedef struct uring_state {
     struct io_uring ring;
     _Atomic(uwait *) inbox;
     uint64_t wakebuf;
     int wake_armed;
+    int send_ok;       /* the kernel has IORING_OP_SEND */
+    usend *free_sends; /* records of completed sends, for the next ones */
 } uring_state;
 
 #define RING_ENTRIES 1024
@@ -117,6 +134,9 @@ static int u_init(weft__worker *w) {
         free(s);
         return rc;
     }
+    struct io_uring_probe *p = io_uring_get_probe_ring(&s->ring);
+    s->send_ok = p && io_uring_opcode_supported(p, IORING_OP_SEND);
+    if (p) io_uring_free_probe(p);
     w->io = s;
     arm_wake(s, w);
     io_uring_submit(&s->ring);
@@ -128,12 +148,19 @@ static void u_fini(weft__worker *w) {
     if (!s) return;
     atomic_fetch_add_explicit(&ring_generation, 1, memory_order_release);
     io_uring_queue_exit(&s->ring);
+    while (s->free_sends) {
+        usend *u = s->free_sends;
+        s->free_sends = u->next;
+        free(u);
+    }
     free(s);
     w->io = NULL;
 }
 
 /* user_data of a wait's POLL_ADD: its address, and its seq in bits 48..62
- * (user-space addresses are below 2^47); bit 0 set marks the POLL_REMOVE. */
+ * (user-space addresses are below 2^47); bit 0 set marks the POLL_REMOVE.
+ * A send's is its usend's address with bit 1 set (both are 8-aligned). */
+#define UD_SEND 2ull
 #define UD_ADDR_MASK ((1ull << 48) - 1)
 static uint64_t wait_ud(uwait *uw) {
     return (uint64_t)(uintptr_t)uw | ((uint64_t)(uw->wt.seq & 0x7fff) << 48);
@@ -231,6 +258,18 @@ static int handle_cqe(weft__worker *w, uring_state *s, struct io_uring_cqe *cqe)
         if (!(cqe->flags & IORING_CQE_F_MORE)) s->wake_armed = 0;
         return 0;
     }
+    if (ud & UD_SEND) {
+        usend *u = (usend *)(uintptr_t)(ud & ~UD_SEND);
+        weft_send_done_fn *done = u->done;
+        void *arg = u->ud;
+        u->next = s->free_sends;
+        s->free_sends = u;
+        done(arg, cqe->res);
+        /* counted as ended after done: a task it spawns is counted first,
+         * so the runtime never looks finished in between */
+        weft__count_bump(&w->ended);
+        return 0;
+    }
     if (ud & 1) { /* a POLL_REMOVE's own completion */
         if (cqe->res == -ENOENT || cqe->res == -EALREADY) {
             /* missed (see the top of this file): if that wait still waits
@@ -252,6 +291,43 @@ static int handle_cqe(weft__worker *w, uring_state *s, struct io_uring_cqe *cqe)
     return 0;
 }
 
+static int reap(weft__worker *w, uring_state *s) {
+    struct io_uring *r = &s->ring;
+    int n = 0;
+    unsigned head, seen = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(r, head, cqe) {
+        n += handle_cqe(w, s, cqe);
+        seen++;
+    }
+    io_uring_cq_advance(r, seen);
+    return n;
+}
+
+static int u_send(weft__worker *w, int fd, const void *buf, size_t n, weft_send_done_fn *done,
+                  void *ud) {
+    uring_state *s = w->io;
+    if (!s->send_ok) return WEFT_ENOSYS;
+    usend *u = s->free_sends;
+    if (u)
+        s->free_sends = u->next;
+    else if (!(u = malloc(sizeof *u)))
+        return WEFT_ENOMEM;
+    u->done = done;
+    u->ud = ud;
+    if (!io_uring_sq_space_left(&s->ring)) {
+        /* a ring-full: to the kernel now, and its completions taken, so
+         * they never pile up past the completion ring's size */
+        io_uring_submit(&s->ring);
+        reap(w, s);
+    }
+    struct io_uring_sqe *sqe = get_sqe(s);
+    io_uring_prep_send(sqe, fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)u | UD_SEND);
+    weft__count_spawn(w); /* in flight: the runtime stays up for its done */
+    return 0;
+}
+
 static int u_poll(weft__worker *w, int timeout_ms) {
     uring_state *s = w->io;
     struct io_uring *r = &s->ring;
@@ -266,15 +342,7 @@ static int u_poll(weft__worker *w, int timeout_ms) {
         struct __kernel_timespec ts = {timeout_ms / 1000, (long long)(timeout_ms % 1000) * 1000000};
         io_uring_submit_and_wait_timeout(r, &cqe, 1, timeout_ms > 0 ? &ts : NULL, NULL);
     }
-    int n = 0;
-    unsigned head, seen = 0;
-    struct io_uring_cqe *cqe;
-    io_uring_for_each_cqe(r, head, cqe) {
-        n += handle_cqe(w, s, cqe);
-        seen++;
-    }
-    io_uring_cq_advance(r, seen);
-    return n;
+    return reap(w, s);
 }
 
 const weft__io_ops weft__io_uring_ops = {
@@ -283,4 +351,5 @@ const weft__io_ops weft__io_uring_ops = {
     .fini = u_fini,
     .wait_fd = u_wait_fd,
     .poll = u_poll,
+    .send = u_send,
 };

@@ -108,6 +108,7 @@
 #include <stdint.h>
 
 #include "weft/log.h"
+#include "weft/impl.h"
 #include "weft/rt.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -349,6 +350,10 @@ typedef struct weft__io_ops {
     /* Reap completions and ready their tasks; block up to timeout_ms (-1 = no
      * limit, 0 = don't block) when nothing is pending. Returns tasks readied. */
     int (*poll)(weft__worker *w, int timeout_ms);
+    /* weft_send_async() on the calling worker's ring (weft/impl.h); NULL
+     * when the backend has none (epoll) */
+    int (*send)(weft__worker *w, int fd, const void *buf, size_t n, weft_send_done_fn *done,
+                void *ud);
 } weft__io_ops;
 
 extern const weft__io_ops weft__io_uring_ops;

@@ -1543,3 +1543,137 @@ TEST(rfc6455_7_4_1_going_away_after_a_burst) {
     ASSERT_EQ(weft_ws_close_status(ws, NULL), WEFT_WS_GOING_AWAY);
     ASSERT(freed_at_once(ws, sv, rd));
 }
+
+/* ---- hub messages on the worker's ring (send_shared_async) ------------------------------ */
+
+static int on_uring(void) {
+    const char *io = getenv("WEFT_IO");
+    return !io || strcmp(io, "epoll") != 0;
+}
+
+/* A hub message to a server connection with nothing queued goes to the
+ * worker's io_uring (no writer task, no queued item); its completion lets
+ * the connection go idle again, and the next one goes the same way. On
+ * epoll there is no ring: the writer task writes it, as before. */
+TEST(hub_message_to_an_idle_connection_goes_through_the_ring) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int err;
+    weft_ws *ws = weft_ws_adopt(sv[0], WEFT_WS_SERVER, NULL, 0, NULL, NULL, &err);
+    ASSERT(ws != NULL);
+    raw_reader *rd = raw_reader_new(sv[1]);
+    uint64_t s0, short0, s1, short1;
+    weft__ws_async_counts(&s0, &short0);
+    for (int i = 0; i < 3; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "position %d", i);
+        weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_TEXT, text, (size_t)n);
+        ASSERT(m != NULL);
+        ASSERT_EQ(weft_ws_send_msg(ws, m, 0), 0);
+        weft_hub_msg_release(m); /* the send in flight holds its own reference */
+        uint8_t p[64];
+        ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_TEXT, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), n);
+        ASSERT_MEMEQ(p, text, (size_t)n);
+        ASSERT_EQ(writer_gone(ws), 0);
+    }
+    weft__ws_async_counts(&s1, &short1);
+    ASSERT_EQ(s1 - s0, on_uring() ? 3u : 0u);
+    weft_ws_stats st;
+    weft_ws_get_stats(ws, &st);
+    ASSERT_EQ(st.sent, 3);
+    ASSERT(freed_at_once(ws, sv, rd));
+}
+
+/* Frame i of the full-socket test: its index, then bytes that depend on it. */
+static void ring_fill(char *p, size_t n, int i) {
+    snprintf(p, 9, "%08d", i);
+    for (size_t k = 8; k < n; k++) p[k] = (char)('a' + (i * 5 + k) % 26);
+}
+
+/* A send on the ring that the socket takes only in part (or not at all: it
+ * never waits, MSG_DONTWAIT) hands the rest of the frame to a writer task,
+ * which waits for the socket and then writes what queued behind it: the
+ * reader, once it reads, gets every message whole and in order. */
+TEST(hub_message_the_socket_takes_in_part_is_finished_by_the_writer) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    weft_ws_config cfg = {.max_queue = 16 << 20};
+    int err;
+    weft_ws *ws = weft_ws_adopt(sv[0], WEFT_WS_SERVER, NULL, 0, NULL, &cfg, &err);
+    ASSERT(ws != NULL);
+    enum { SIZE = 3000 };
+    static char msg[SIZE];
+    uint64_t s0, short0, s1, short1;
+    weft__ws_async_counts(&s0, &short0);
+    int sent = 0;
+    /* on the ring: one message at a time to an idle connection, until one
+     * did not fit; then a few more that queue behind it */
+    for (; sent < 2000; sent++) {
+        weft__ws_async_counts(&s1, &short1);
+        if (short1 != short0) break;
+        ring_fill(msg, SIZE, sent);
+        weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_BINARY, msg, SIZE);
+        ASSERT(m != NULL);
+        ASSERT_EQ(weft_ws_send_msg(ws, m, 0), 0);
+        weft_hub_msg_release(m);
+        if (!on_uring()) { /* epoll: the writer's queue, as before */
+            if (sent == 49) {
+                sent++;
+                break;
+            }
+            continue;
+        }
+        /* idle again (its completion came) or short: the next one */
+        for (int k = 0; k < 5000 && weft__ws_has_writer(ws); k++) {
+            weft__ws_async_counts(&s1, &short1);
+            if (short1 != short0) break;
+            weft_sleep(1);
+        }
+    }
+    weft__ws_async_counts(&s1, &short1);
+    if (on_uring()) ASSERT_GT(short1, short0);
+    for (int j = 0; j < 5; j++, sent++) {
+        ring_fill(msg, SIZE, sent);
+        weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_BINARY, msg, SIZE);
+        ASSERT_EQ(weft_ws_send_msg(ws, m, 0), 0);
+        weft_hub_msg_release(m);
+    }
+    raw_reader *rd = raw_reader_new(sv[1]);
+    static uint8_t got[SIZE];
+    for (int i = 0; i < sent; i++) {
+        ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_BINARY, got, sizeof got, weft_deadline_in(test_slack_ms(5000))), SIZE);
+        ring_fill(msg, SIZE, i);
+        ASSERT_MEMEQ(got, msg, SIZE);
+    }
+    ASSERT_EQ(writer_gone(ws), 0);
+    weft_ws_stats st;
+    weft_ws_get_stats(ws, &st);
+    ASSERT_EQ(st.sent, (uint64_t)sent);
+    ASSERT(freed_at_once(ws, sv, rd));
+}
+
+/* Switched off, a hub message to an idle connection is queued for a writer
+ * task as before: nothing goes through the ring. */
+TEST(hub_message_through_the_writer_when_ring_sends_are_off) {
+    weft__ws_set_async_send(0);
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int err;
+    weft_ws *ws = weft_ws_adopt(sv[0], WEFT_WS_SERVER, NULL, 0, NULL, NULL, &err);
+    ASSERT(ws != NULL);
+    raw_reader *rd = raw_reader_new(sv[1]);
+    uint64_t s0, short0, s1, short1;
+    weft__ws_async_counts(&s0, &short0);
+    weft_hub_msg *m = weft_hub_msg_new(WEFT_WS_TEXT, "off", 3);
+    ASSERT_EQ(weft_ws_send_msg(ws, m, 0), 0);
+    weft_hub_msg_release(m);
+    uint8_t p[16];
+    ASSERT_EQ(raw_read_frame_r(rd, WEFT_WS_TEXT, p, sizeof p, weft_deadline_in(test_slack_ms(5000))), 3);
+    weft__ws_async_counts(&s1, &short1);
+    ASSERT_EQ(s1, s0);
+    weft__ws_set_async_send(1);
+    ASSERT(freed_at_once(ws, sv, rd));
+}
