@@ -901,8 +901,8 @@ static void send_done(void *arg, ssize_t res) {
         ws->sent++;
         if (!ws->ctl && !ws->data)
             ws->writer_running = 0;
-        else if (spawn_writer_locked(ws)) /* queued while it was in flight */
-            shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+        else /* queued while it was in flight */
+            spawn_writer_locked(ws);
     } else if (ws->state == ST_CLOSED || (res < 0 && res != WEFT_EAGAIN && res != -ENOTSOCK)) {
         shut_locked(ws, WEFT_WS_ABNORMAL, "write failed");
         ws->writer_running = 0; /* nothing more will be written */
@@ -918,17 +918,18 @@ static void send_done(void *arg, ssize_t res) {
             ws->writer_running = 0;
         } else {
             ws->carried = 1;
-            if (spawn_writer_locked(ws)) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+            spawn_writer_locked(ws);
         }
     }
-    q_unlock(ws);
+    (void)q_unlock(ws); /* no writer task: start_writer shut the connection */
     weft_hub_msg_release(m);
     unref(ws);
 }
 
 /* 1 when it took the message (sent or queued; *rc as weft_ws_send), 0 when
  * the caller must queue it. */
-static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int sync, int *rc) {
+static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags, int *rc) {
+    int sync = flags & WEFT_WS_SEND_SYNC;
     /* a plain thread has no ring: queued at once, as before, without the
      * claim and the refused weft_send_async (weft_task_id: 0 outside a task) */
     if (ws->role != WEFT_WS_SERVER || !async_send_on() || !weft_task_id()) return 0;
@@ -963,21 +964,25 @@ static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int syn
         it->n = weft_hub_msg_data(m).n;
         it->counted = sync ? 0 : it->n; /* as send_shared would have queued it */
         it->shared = m; /* the reference taken above */
+        if (flags & (WEFT_WS_SEND_SYNC | WEFT_WS_SEND_KEEP)) { /* as send_shared: never dropped */
+            it->key = 0, it->keep = 1;
+            ws->held += it->n;
+        }
         it->next = ws->data;
         if (!ws->data) ws->data_tail = &it->next;
         ws->data = it;
         ws->queued += it->counted;
-        *rc = spawn_writer_locked(ws);
-        if (*rc) shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+        spawn_writer_locked(ws);
     } else {
         weft_hub_msg_release(m);
         *rc = WEFT_ENOMEM; /* nothing lost but this message; what queued meanwhile goes out */
         if (!ws->ctl && !ws->data)
             ws->writer_running = 0;
-        else if (spawn_writer_locked(ws))
-            shut_locked(ws, WEFT_WS_ABNORMAL, "no writer task");
+        else
+            spawn_writer_locked(ws);
     }
-    q_unlock(ws);
+    int spawn_rc = q_unlock(ws); /* no writer task: the connection is shut */
+    if (it && spawn_rc) *rc = spawn_rc;
     return 1;
 }
 
@@ -987,7 +992,7 @@ static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     int sync = flags & WEFT_WS_SEND_SYNC;
     if (!sync && pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
     int rc;
-    if (send_shared_async(ws, m, key, sync, &rc)) return rc;
+    if (send_shared_async(ws, m, key, flags, &rc)) return rc;
     item *it;
     if (ws->role == WEFT_WS_CLIENT) { /* a client masks every frame itself: a copy */
         if (!(it = new_item(op, key, pl.p, pl.n))) return WEFT_ENOMEM;
