@@ -438,12 +438,14 @@ static int same_audience(const feed_viewer *a, const feed_viewer *b) {
  * update was published, so what follows a snapshot is newer than it.
  *
  * A socket that is resynced (resync_lagging) gets {"resync":true} and then
- * the same pieces, all WEFT_WS_SEND_KEEP: counted against its queue's bound
- * and never dropped, so a reader that stays slow holds at most live.queue_kb
- * (the kept snapshot makes room by dropping the older updates it replaces;
- * one that cannot fit is closed with 1008 "send queue full" and the page
- * reconnects to a first state). The marker tells the page to fetch the
- * alerts and acknowledgements again (liveview.js). */
+ * the same pieces, like a first state: WEFT_WS_SEND_SYNC, never dropped and
+ * outside the bound of its updates, and at most one snapshot per socket
+ * waits for its writer (resync_lagging waits until weft_ws_stats.held is
+ * 0). So a reader that stays slow holds at most live.queue_kb of updates
+ * plus one snapshot; a snapshot bigger than the bound (a large audience)
+ * is resynced in place rather than closed 1008, which would make the page
+ * reconnect for a first state of the same size. The marker tells the page
+ * to fetch the alerts and acknowledgements again (liveview.js). */
 static void send_snapshots(fleet_feed *fd) {
     int any = 0;
     for (feed_viewer *v = fd->viewers; v && !any; v = v->next) any = v->needs_state;
@@ -476,9 +478,8 @@ static void send_snapshots(fleet_feed *fd) {
                 continue;
             }
             int resync = u->resync, rc = 0;
-            if (resync && fd->resync_msg) rc = weft_ws_send_msg(u->ws, fd->resync_msg, WEFT_WS_SEND_KEEP);
-            for (int i = 0; i < sm.n && !rc; i++)
-                rc = weft_ws_send_msg(u->ws, sm.m[i], resync ? WEFT_WS_SEND_KEEP : WEFT_WS_SEND_SYNC);
+            if (resync && fd->resync_msg) rc = weft_ws_send_msg(u->ws, fd->resync_msg, WEFT_WS_SEND_SYNC);
+            for (int i = 0; i < sm.n && !rc; i++) rc = weft_ws_send_msg(u->ws, sm.m[i], WEFT_WS_SEND_SYNC);
             if (rc == WEFT_ENOMEM) continue; /* try again next round */
             u->needs_state = 0, u->resync = 0;
             if (resync) { /* the updates it dropped to make room are in the snapshot */
