@@ -9,7 +9,7 @@
 # depend on the machine's load; the batch sizes (fixes a commit) do a little.
 # System calls are not in the counts.
 # usage: bench/tools/fleet_ingest_cg.sh [FLEET_BIN] [OUT.cg]
-#        (VEH=64 CONNS=64 IVL=120000 MODE=get|post|json)
+#        (VEH=64 CONNS=64 IVL=120000 MODE=get|post|json; PAGE_SIZE=N: storage.sqlite_page_size)
 #        TABLE=PROFILE FIXES=N: only the table, of a profile kept from a run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,12 +20,12 @@ table() { # profile fixes
     local tot sq
     tot=$(grep 'PROGRAM TOTALS' "$prof.incl" | awk '{gsub(",","",$1); print $1}')
     # the largest inclusive count of a function (callgrind names cycle members NAME'2)
-    get() { grep -E "$1" "$prof.incl" | awk '{gsub(",","",$1); if ($1+0 > s) s=$1+0} END {printf "%.0f\n", s}'; }
+    get() { { grep -E "$1" "$prof.incl" || true; } | awk '{gsub(",","",$1); if ($1+0 > s) s=$1+0} END {printf "%.0f\n", s}'; }
     row() { printf '| %s | %s | %.0f |\n' "$1" "$2" "$(echo "$2 / $n" | bc -l)"; }
     echo "profile $prof, $n fixes acknowledged"
     echo "| part (inclusive) | instructions | per fix |"
     echo "| --- | ---: | ---: |"
-    sq=$(get ' /[^ ]*src/db/sqlite.c:conn_main ')
+    sq=$(get ' [^ ]*src/db/sqlite.c:conn_main ')
     row "all threads, after zeroing (start-up excluded)" "$tot"
     row "SQLite connection threads (sqlite.c conn_main)" "$sq"
     row "the rest: the worker (HTTP, parse, pipeline, writer and syncer tasks, feed)" $((tot - sq))
@@ -45,7 +45,10 @@ table() { # profile fixes
 if [ -n "${TABLE:-}" ]; then table "$TABLE" "${FIXES:?FIXES=N with TABLE}"; exit 0; fi
 VEH=${VEH:-64} CONNS=${CONNS:-64} IVL=${IVL:-120000} MODE=${MODE:-get}
 w=$(mktemp -d /tmp/fleet_ingest_cg.XXXXXX)
-printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' >"$w/fleet.json"
+# storage.sqlite_page_size only when asked: a build from before it refuses the key
+ps=""
+[ -n "${PAGE_SIZE:-}" ] && ps="\"storage\": {\"sqlite_page_size\": $PAGE_SIZE}, "
+printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, %s"positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' "$ps" >"$w/fleet.json"
 WEFT_IO=epoll WEFT_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BIN" --config "$w/fleet.json" \
     --data-dir "$w/data" --port 0 --osmand-port 0 --teltonika-port 0 >"$w/srv.log" 2>&1 &
 pid=$!
