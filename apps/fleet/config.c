@@ -20,7 +20,7 @@
 
 #include "weft/json.h"
 
-typedef enum { T_INT, T_I64, T_DBL, T_BOOL, T_STR } ctype;
+typedef enum { T_INT, T_I64, T_DBL, T_BOOL, T_STR, T_POW2 } ctype; /* T_POW2: 0 or a power of two in range */
 
 typedef struct setting {
     const char *section, *key, *env;
@@ -47,6 +47,7 @@ static const setting settings[] = {
     {"storage", "commit_interval_ms", NULL, T_INT, F(commit_interval_ms), 1, 10000},
     {"storage", "commit_max_rows", NULL, T_INT, F(commit_max_rows), 1, 100000},
     {"storage", "sqlite_mmap_mb", NULL, T_INT, F(sqlite_mmap_mb), 0, 1 << 20},
+    {"storage", "sqlite_page_size", NULL, T_POW2, F(sqlite_page_size), 512, 65536},
     {"positions", "retention_days", NULL, T_INT, F(positions_retention_days), 0, 36500},
     {"events", "retention_days", NULL, T_INT, F(events_retention_days), 0, 36500},
     {"status", "offline_timeout_s", NULL, T_I64, F(offline_timeout_s), 10, 30 * 86400.0},
@@ -193,6 +194,15 @@ static int set_json(fleet_config *c, const setting *s, const weft_json *v, char 
         }
         if (s->type == T_INT) *(int *)dst = (int)i;
         else *(int64_t *)dst = i;
+        return 0;
+    }
+    case T_POW2: {
+        int64_t i;
+        if (weft_json_int(v, &i) != 0 || (i && ((double)i < s->min || (double)i > s->max || (i & (i - 1))))) {
+            snprintf(why, wl, "must be 0 or a power of two from %.0f to %.0f", s->min, s->max);
+            return -1;
+        }
+        *(int *)dst = (int)i;
         return 0;
     }
     case T_DBL: {
@@ -363,6 +373,7 @@ int fleet_config_env(fleet_config *c, const char *(*getenv_fn)(const char *), ch
             else snprintf(err, errlen, "%s: longer than %zu bytes", s->env, s->size - 1);
             break;
         case T_DBL:
+        case T_POW2:
             ok = 0;
             snprintf(err, errlen, "%s: not settable from the environment", s->env);
             break;

@@ -39,6 +39,7 @@ typedef struct fleet_config {
     int commit_interval_ms;  /* group commit: at most this long ... */
     int commit_max_rows;     /* ... or this many rows per transaction */
     int sqlite_mmap_mb;      /* SQLite reads through a memory map of this much of the file (0: off) */
+    int sqlite_page_size;    /* a new SQLite database's page size (0: SQLite's 4096); docs/fleet.md */
     int positions_retention_days; /* 0 = keep forever */
     int events_retention_days;
     /* status and motion */

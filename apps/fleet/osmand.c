@@ -29,13 +29,16 @@ static int hexv(char c) {
     return -1;
 }
 
+/* s without escapes, as url_decode returns it: never a NULL pointer */
+static weft_str plain_str(weft_str s) { return s.p ? s : (weft_str){"", 0}; }
+
 /* Percent- and '+'-decode s into the arena; a malformed escape stays as is.
  * Without '%' or '+' there is nothing to decode: s itself, no copy (most
  * parameters of a phone's request; the copy was a fifth of the parse). */
 static weft_str url_decode(weft_arena *a, weft_str s) {
     size_t k = 0;
     while (k < s.n && s.p[k] != '%' && s.p[k] != '+') k++;
-    if (k == s.n) return s.p ? s : (weft_str){"", 0};
+    if (k == s.n) return plain_str(s);
     char *o = weft_arena_alloc(a, s.n + 1);
     if (!o) return (weft_str){NULL, 0};
     size_t n = 0;
@@ -55,6 +58,10 @@ static weft_str url_decode(weft_arena *a, weft_str s) {
 }
 
 static int collect(weft_str src, param *ps, int *np, weft_arena *a, const char **why) {
+    /* One memchr pass over the whole source instead of url_decode's scan of
+     * every key and value: what apps send has no escape at all (the scans
+     * were a sixth of the parse, callgrind) */
+    int plain = !src.n || (!memchr(src.p, '%', src.n) && !memchr(src.p, '+', src.n));
     while (src.n) {
         weft_str pair;
         src = weft_str_cut(src, '&', &pair);
@@ -65,8 +72,8 @@ static int collect(weft_str src, param *ps, int *np, weft_arena *a, const char *
             return WEFT_EPARSE;
         }
         param *p = &ps[(*np)++];
-        p->key = url_decode(a, k);
-        p->val = url_decode(a, v);
+        p->key = plain ? plain_str(k) : url_decode(a, k);
+        p->val = plain ? plain_str(v) : url_decode(a, v);
         if (!p->key.p || !p->val.p) {
             *why = "out of memory";
             return WEFT_ENOMEM;
@@ -118,6 +125,9 @@ int osmand_number(weft_str s, double *out) {
         *out = neg ? -v : v;
         return 1;
     }
+    /* a word ("true", "on", a name): strtod reads none but inf and nan,
+     * which are refused anyway; the attributes ask this of every value */
+    if (n && ((s.p[0] | 0x20) >= 'a' && (s.p[0] | 0x20) <= 'z')) return 0;
     return number_strtod(s, out);
 }
 

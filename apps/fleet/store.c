@@ -480,7 +480,8 @@ int store_open_version(store **out, const fleet_config *cfg, int version, char *
         snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", s->path);
         weft_sqlite_config sc = {.path = path, .readers = 2,
                                  .mmap_bytes = cfg->sqlite_mmap_mb ? (int64_t)cfg->sqlite_mmap_mb << 20 : -1,
-                                 .wal_write_gather = 1};
+                                 .wal_write_gather = 1,
+                                 .page_size = cfg->sqlite_page_size};
         if ((rc = weft_sqlite_open(&s->lite, &sc, &e)) < 0) {
             snprintf(err, errlen, "%s: %s", path, e.msg);
             pthread_mutex_destroy(&s->sync_mu);

@@ -226,6 +226,10 @@ typedef struct weft_sqlite_config {
      * KB) is allocated at a connection's first WAL write; frames of a
      * transaction rolled back are dropped, not written. */
     int wal_write_gather;
+    /* PRAGMA page_size of a new database, set before its first write: 0
+     * (SQLite's default, 4096) or a power of two from 512 to 65536. A
+     * database that exists keeps the size it was made with. */
+    int page_size;
 } weft_sqlite_config;
 
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err);

@@ -200,6 +200,7 @@ struct weft_sqlite {
     int stmt_cache;
     int64_t max_result;
     int64_t mmap_bytes; /* > 0: PRAGMA mmap_size on every connection */
+    int page_size;      /* > 0: PRAGMA page_size on the writer, before journal_mode */
     const char *vfs;    /* NULL: the default; wal_write_gather: sqlite_wal.c's */
     conn *conns; /* [0] writer, [1..nreaders] readers */
     _Atomic unsigned rr;
@@ -714,6 +715,11 @@ static int conn_open(conn *c, weft_db_err *err) {
     if (!c->readonly) {
         /* the first statement reads the header: "not a database" shows here */
         char mode[32] = "";
+        if (db->page_size > 0) { /* a no-op once the file has pages: only a new database takes it */
+            char sql[48];
+            snprintf(sql, sizeof sql, "PRAGMA page_size=%d", db->page_size);
+            if ((rc = pragma(c, sql, NULL, 0, err))) goto fail;
+        }
         if ((rc = pragma(c, "PRAGMA journal_mode=WAL", mode, sizeof mode, err))) goto fail;
         if (strcmp(mode, "wal") != 0) {
             rc = WEFT_ENOTCONN;
@@ -1264,6 +1270,11 @@ int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_e
         weft__db_err_set(err, WEFT_EINVAL, NULL, "sqlite: bad configuration");
         return WEFT_EINVAL;
     }
+    if (cfg->page_size && (cfg->page_size < 512 || cfg->page_size > 65536 || (cfg->page_size & (cfg->page_size - 1)))) {
+        weft__db_err_set(err, WEFT_EINVAL, NULL, "sqlite: page_size %d is not 0 or a power of two from 512 to 65536",
+                         cfg->page_size);
+        return WEFT_EINVAL;
+    }
     if (is_memory_path(cfg->path)) {
         weft__db_err_set(err, WEFT_EINVAL, NULL,
                          "sqlite: \"%s\": in-memory and temporary databases cannot be shared by "
@@ -1278,6 +1289,7 @@ int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_e
     db->busy_ms = cfg->busy_timeout_ms ? cfg->busy_timeout_ms : DEFAULT_BUSY_MS;
     db->stmt_cache = cfg->stmt_cache ? cfg->stmt_cache : DEFAULT_STMT_CACHE;
     db->mmap_bytes = cfg->mmap_bytes;
+    db->page_size = cfg->page_size;
     if (cfg->wal_write_gather && !(db->vfs = weft__sqlite_wal_gather_vfs())) goto nomem;
     db->max_result = cfg->max_result_bytes ? cfg->max_result_bytes : DEFAULT_MAX_RESULT;
     size_t nroutes = pow2_at_least((size_t)db->stmt_cache * 4);

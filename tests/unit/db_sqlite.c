@@ -202,6 +202,37 @@ TEST(sqlite_open_refusals) {
     tdb_remove(t);
 }
 
+/* page_size: a new database takes it, an existing one keeps its own, and a
+ * size SQLite would ignore in silence is refused */
+TEST(sqlite_page_size_of_a_new_database) {
+    test_guard();
+    tdb *t = NULL;
+    ASSERT_EQ(tdb_new(&t), 0);
+    weft_defer(tdb_cleanup, t);
+    weft_db_err e;
+    weft_sqlite_config cfg = {.path = t->path, .page_size = 1024};
+    ASSERT_ERR(weft_sqlite_open(&t->db, &cfg, &e), 0);
+    ASSERT_ERR(script(t->db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);"), 0);
+    ASSERT_EQ(scalar(t->db, "PRAGMA page_size"), 1024);
+    weft_sqlite_close(t->db);
+    t->db = NULL;
+    cfg.page_size = 8192;
+    ASSERT_ERR(weft_sqlite_open(&t->db, &cfg, &e), 0);
+    ASSERT_EQ(scalar(t->db, "PRAGMA page_size"), 1024);
+    ASSERT_EQ(scalar(t->db, "SELECT x FROM t"), 1);
+    weft_sqlite_close(t->db);
+    t->db = NULL;
+    weft_sqlite *db = NULL;
+    const int bad[] = {1000, 256, 131072, -1024};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg.page_size = bad[i];
+        ASSERT_ERR(weft_sqlite_open(&db, &cfg, &e), WEFT_EINVAL);
+        ASSERT(db == NULL);
+        ASSERT(strstr(e.msg, "page_size") != NULL);
+    }
+    tdb_remove(t);
+}
+
 TEST_PLAIN(sqlite_outside_a_task) {
     /* open and close work from a plain thread; statements need a task */
     tdb *t = NULL;

@@ -35,6 +35,9 @@ TEST_PLAIN(defaults_and_overrides) {
     ASSERT(c.moving_speed_kn == 2.5);
     ASSERT_EQ(c.offline_timeout_s, 120);
     ASSERT_EQ(c.auto_register, 1);
+    ASSERT_EQ(c.sqlite_page_size, 0); /* SQLite's own unless set */
+    ASSERT_EQ(parse("{\"storage\": {\"sqlite_page_size\": 1024}}", &c, err), 0);
+    ASSERT_EQ(c.sqlite_page_size, 1024);
 }
 
 TEST_PLAIN(errors_name_file_line_column_and_setting) {
@@ -49,6 +52,10 @@ TEST_PLAIN(errors_name_file_line_column_and_setting) {
         {"{\"web\": 5}", "fleet.json:1:2: web: must be an object"},
         {"{\"status\": {\"moving_speed_kn\": -1}}", "status.moving_speed_kn: must be a number from 0 to 100 (got -1)"},
         {"{\"ingest\": {\"auto_register\": \"yes\"}}", "ingest.auto_register: must be true or false (got \"yes\")"},
+        {"{\"storage\": {\"sqlite_page_size\": 1000}}",
+         "storage.sqlite_page_size: must be 0 or a power of two from 512 to 65536 (got 1000)"},
+        {"{\"storage\": {\"sqlite_page_size\": 256}}", "storage.sqlite_page_size: must be 0 or a power of two"},
+        {"{\"storage\": {\"sqlite_page_size\": 131072}}", "storage.sqlite_page_size: must be 0 or a power of two"},
         {"{\n  \"web\": {\"port\": 80,}\n}", "fleet.json:2:"},
         {"{\n  \"web\": {\"port\": 80}\n", "fleet.json:3:1: not valid JSON"},
         {"[1]", "fleet.json:1:1: the settings must be a JSON object"},

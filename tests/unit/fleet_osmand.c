@@ -120,6 +120,26 @@ TEST_PLAIN(query_battery_ignition_and_other_attributes) {
     pfree(p);
 }
 
+/* Each source is decoded on its own: a query without escapes is taken as it
+ * is (no per-parameter scan) while the form beside it is still decoded, and
+ * the reverse; empty keys and values stay empty strings. */
+TEST_PLAIN(escapes_decoded_per_source) {
+    parsed *p = q("id=7&lat=1.5&lon=2.5&empty=&a+b=c%2Bd", "note=x+y%21&plain=z");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(has(p, 0, "\"empty\":\"\""));
+    ASSERT(has(p, 0, "\"a b\":\"c+d\""));
+    ASSERT(has(p, 0, "\"note\":\"x y!\""));
+    ASSERT(has(p, 0, "\"plain\":\"z\""));
+    pfree(p);
+    p = q("id=7&lat=1.5&lon=2.5&word=on%20off&flag=true", "empty=&n=1");
+    ASSERT_EQ(p->rc, 0);
+    ASSERT(has(p, 0, "\"word\":\"on off\""));
+    ASSERT(has(p, 0, "\"flag\":true"));
+    ASSERT(has(p, 0, "\"empty\":\"\""));
+    ASSERT(has(p, 0, "\"n\":1"));
+    pfree(p);
+}
+
 TEST_PLAIN(form_body_and_query_together) {
     parsed *p = q("id=7", "lat=1.5&lon=2.5&valid=false&id=8");
     ASSERT_EQ(p->rc, 0);
@@ -303,7 +323,10 @@ TEST_PLAIN(number_fast_path_matches_strtod) {
                                  "1234567890123456789", "12345678901234567890", "0.1234567890123456789",
                                  "1.0000000000000000000001", "0.0000000000000000000001", "0.00000000000000000000001",
                                  "52.5163", "13.3777", "-33.8688", "151.2093", "48.20849", "16.37308", "0.1", "0.2",
-                                 "0.3", "2.2250738585072014e-308", "1.7976931348623157e308", "1e400", "4.9e-324"};
+                                 "0.3", "2.2250738585072014e-308", "1.7976931348623157e308", "1e400", "4.9e-324",
+                                 /* words: refused without strtod, as strtod refuses them */
+                                 "nan", "NaN", "inf", "Inf", "infinity", "INFINITY", "true", "false", "e5", "E5",
+                                 "x1", "Z", "a1.5", "nan(0x1)"};
     for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) ASSERT(same_number(weft_str_c(edge[i])));
     /* decimals as phones and trackers print them, and longer */
     uint64_t x = 0x9E3779B97F4A7C15u;
