@@ -24,19 +24,21 @@
 #   RATE=8000         requests/s (see docs/gc-case.md for how it was chosen)
 #   USERS=10000000    entries loaded; UPDATE_PCT=10 (share of POST acks)
 #   CONNS=64          generator connections (one request in flight on each)
-#   PROGS="weft go rust"   also: go-ptr (entries by pointer), go-gogc (GOGC=$GO_GOGC, default 400)
+#   PROGS="weft go rust"   also: go-ptr (entries by pointer), go-gogc (GOGC=$GO_GOGC, default 400),
+#                     floor (bench/tools/gcfloor.c: a server that does no work —
+#                     the latency of the generator, loopback and wake-ups alone)
 #   OUT=bench/results/gc-DATE   (.md, .json, .svg)
 #   BASE=<git ref>    with "weft-base" in PROGS: apps/readstates built from that ref
 #                     (git archive into a temporary directory), run in the
 #                     same rotated rounds as the others: an old/new A/B of a
 #                     weft change, e.g. BASE=main PROGS="weft weft-base"
-#   PORT0=18700       first port; the programs use PORT0..PORT0+5
+#   PORT0=18700       first port; the programs use PORT0..PORT0+6
 #   SERVER_FIFO=N     run the servers at SCHED_FIFO priority N (chrt -f N): on
 #                     a busy machine the server then runs whenever it has work
 #                     and idles between requests as on a quiet one, so its CPU
 #                     per request includes what it spends idling (a spinning
 #                     idle loop shows); the result file says so
-# Ports 18700..18705 by default.
+# Ports 18700..18706 by default.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -64,7 +66,7 @@ DATE=$(date -u +%Y-%m-%d)
 OUT=${OUT:-bench/results/gc-$DATE}
 PORT0=${PORT0:-18700}
 declare -A PORT=([weft]=$PORT0 [go]=$((PORT0 + 1)) [rust]=$((PORT0 + 2)) [go-ptr]=$((PORT0 + 3))
-    [go-gogc]=$((PORT0 + 4)) [weft-base]=$((PORT0 + 5)))
+    [go-gogc]=$((PORT0 + 4)) [weft-base]=$((PORT0 + 5)) [floor]=$((PORT0 + 6)))
 
 # ---- build ------------------------------------------------------------------
 if build weft "$WORK/build-weft.log" make --no-print-directory build/apps/readstates; then
@@ -82,6 +84,11 @@ if [ -n "$BASE" ] && wants weft-base; then # the old side of an A/B: the same ap
 else WHY[weft-base]="BASE not set"; fi
 build gcload "$WORK/build-gcload.log" "${CC:-cc}" -O2 -std=c11 -Wall -Wextra -o "$WORK/gcload" \
     bench/tools/gcload.c || { log "cannot build the load generator"; exit 1; }
+if wants floor; then
+    if build floor "$WORK/build-floor.log" "${CC:-cc}" -O2 -std=c11 -Wall -Wextra -o "$WORK/gcfloor" \
+        bench/tools/gcfloor.c; then BIN[floor]=$WORK/gcfloor
+    else WHY[floor]="build failed"; fi
+else WHY[floor]="not selected"; fi
 if wants go || wants go-ptr || wants go-gogc; then build_go_peer go bench/peers/gc-go gc-go
 else WHY[go]="not selected"; fi
 if wants rust; then build_rust_peer rust bench/peers/gc-rust weft-bench-gc-rust
@@ -115,6 +122,7 @@ server_cmd() { # prog -> SCMD
     go-ptr) SCMD=(env -u GOGC -u GOMEMLIMIT "${BIN[go]}" -port "${PORT[go-ptr]}" -users "$USERS" -ptr) ;;
     go-gogc) SCMD=(env GOGC="$GO_GOGC" -u GOMEMLIMIT "${BIN[go]}" -port "${PORT[go-gogc]}" -users "$USERS") ;;
     rust) SCMD=("${BIN[rust]}" "${PORT[rust]}" "$USERS") ;;
+    floor) SCMD=("${BIN[floor]}" "${PORT[floor]}") ;;
     esac
 }
 

@@ -12,6 +12,13 @@ count, rss_kb}], overall {p50_us, p99_us, p999_us, max_us}, rss_kb
 the round whose overall p99.9 is the median, and overall_range holds each
 figure's min and max over the rounds. Other reports read these names.
 
+Per program also send_late and from_send (p50/p99/p99.9/max of the median
+round, when gcload wrote them): how late the generator wrote each request
+after its due time, and the time from that write to the answer. With the
+"floor" program (bench/tools/gcfloor.c, a server that does no work) they
+tell the generator's and the machine's share of a tail from the servers'.
+The floor is not a peer: it has no comparison row.
+
 "comparison" holds weft against each peer on p99.9, p99 and max: the ratio
 of the medians (peer / weft) and a verdict from the min-max over the
 rounds (the noise band): "parity" when the ranges overlap, "ahead" or
@@ -31,9 +38,11 @@ LABELS = {
     "go-gogc": "Go net/http, map by value, GOGC tuned",
     "rust": "Rust axum + tokio current_thread, sharded HashMap",
     "weft-base": "weft at BASE (the old side of an A/B, 1 worker)",
+    "floor": "floor: a server that does no work (bench/tools/gcfloor.c)",
 }
+NOT_PEERS = ("weft", "floor")  # rows without a comparison against weft
 COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "go-ptr": "#98df8a", "go-gogc": "#bcbd22",
-          "rust": "#d62728", "weft-base": "#9467bd"}
+          "rust": "#d62728", "weft-base": "#9467bd", "floor": "#7f7f7f"}
 FIELDS = ("p50_us", "p99_us", "p999_us", "max_us")
 GOAL_US = 1000
 MIN_ROUNDS = 3  # fewer clean rounds give no noise band to judge by
@@ -115,6 +124,9 @@ def summarise(prog, runs, fails):
     p["non2xx"] = med["non2xx"]
     p["unanswered"] = med["unanswered"]
     p["median_round"] = med["_round"]
+    for k in ("send_late", "from_send"):
+        if k in med:
+            p[k] = {f: med[k][f] for f in FIELDS}
     p["rounds"] = [{"round": o["_round"], "overall": {k: o["overall"][k] for k in FIELDS},
                     "rss_kb": {"after_load": o["_rss_after_load"], "max": o["rss_kb"]["max"]},
                     "errors": o["errors"], "non2xx": o["non2xx"], "note": o["_note"],
@@ -147,7 +159,7 @@ def comparison(programs, busy):
     if not w or "overall" not in w:
         return out
     for name, p in programs.items():
-        if name == "weft" or "overall" not in p:
+        if name in NOT_PEERS or "overall" not in p:
             continue
         c = {}
         for k in ("p999_us", "p99_us", "max_us"):
@@ -221,6 +233,21 @@ def markdown(doc):
                 ratio = "%.2f×" % r["ratio"] if r["ratio"] is not None else "n/a"
                 cells.append("%s %s" % (ratio, r["verdict"] or "(no verdict: %s)" % r["why"]))
             L.append("| %s | %s |" % (m["programs"][name]["label"], " | ".join(cells)))
+        L.append("")
+    split = [(n, p) for n, p in m["programs"].items() if p.get("send_late") and p.get("from_send")]
+    if split:
+        L.append("Where the tail is (median round): the generator's delay in writing a request after "
+                 "its due time, and the time from that write to the answer (kernel, server, and the "
+                 "generator's delay in reading it). The floor row is a server that does no work.")
+        L.append("")
+        L.append("| program | p99.9 ms | generator late p99 ms | generator late p99.9 ms | "
+                 "write to answer p99 ms | write to answer p99.9 ms |")
+        L.append("|---|---|---|---|---|---|")
+        for name, p in split:
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                p["label"], ms(p["overall"]["p999_us"]), ms(p["send_late"]["p99_us"]),
+                ms(p["send_late"]["p999_us"]), ms(p["from_send"]["p99_us"]),
+                ms(p["from_send"]["p999_us"])))
         L.append("")
     L.append("Latency over time: %s (p99.9 and max per window)." % os.path.basename(m["chart"]))
     L.append("")

@@ -17,7 +17,12 @@
  *          [-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID]
  * prints one JSON object (stdout): rate, duration, counts, overall and
  * per-window {t, count, p50_us, p99_us, p999_us, max_us, rss_kb}, rss_kb
- * {start, max}, server_cpu_s.
+ * {start, max}, server_cpu_s; and two splits of the measured requests'
+ * latency that tell the generator's share from the rest (the GC floor
+ * probe, docs/gc-case.md): send_late, how late after its due time each
+ * request was written (the generator's own delay: a busy or descheduled
+ * generator core), and from_send, write to answer read (kernel, server,
+ * and the generator's delay in reading the answer).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -115,8 +120,9 @@ int main(int argc, char **argv) {
     lc_conn *cs = pool.cs;
     long nwin = (long)(secs / win_s + 0.999999);
     lat_hist *wins = calloc((size_t)nwin, sizeof *wins), *all = calloc(1, sizeof *all);
+    lat_hist *send_late = calloc(1, sizeof *send_late), *from_send = calloc(1, sizeof *from_send);
     long *wrss = calloc((size_t)nwin, sizeof *wrss);
-    if (!wins || !all || !wrss) return 1;
+    if (!wins || !all || !send_late || !from_send || !wrss) return 1;
     long rss_start = pid ? rss_kb(pid) : -1, rss_max = rss_start;
     double cpu0 = -1, cpu1 = -1;
 
@@ -170,6 +176,7 @@ int main(int argc, char **argv) {
             c->due = due;
             c->have = 0;
             if (write(c->fd, req, (size_t)len) != len) lc_redial(&pool, ci); /* < 256 bytes: all or lost */
+            c->sent = lc_now_ns();
         }
         if (now >= stop && done + pool.errors >= sent) break;
         if (now >= hard_stop) break;
@@ -204,6 +211,8 @@ int main(int argc, char **argv) {
                     if (w >= 0 && w < nwin) {
                         lh_add(&wins[w], us);
                         lh_add(all, us);
+                        lh_add(send_late, co_latency_us(c->due, c->sent));
+                        lh_add(from_send, co_latency_us(c->sent, now));
                     }
                     c->busy = 0;
                     lc_push_idle(&pool, ci);
@@ -229,6 +238,10 @@ int main(int argc, char **argv) {
            (double)all->count / secs);
     printf("\"overall\":{");
     print_hist(all);
+    printf("},\"send_late\":{");
+    print_hist(send_late);
+    printf("},\"from_send\":{");
+    print_hist(from_send);
     printf("},\"rss_kb\":{\"start\":%ld,\"max\":%ld},\"server_cpu_s\":%.2f,\"windows\":[",
            rss_start, rss_max, cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0);
     for (long w = 0; w < nwin; w++) {
@@ -240,6 +253,8 @@ int main(int argc, char **argv) {
     lc_close(&pool);
     free(wins);
     free(all);
+    free(send_late);
+    free(from_send);
     free(wrss);
     return errors || late ? 3 : 0;
 }

@@ -32,6 +32,7 @@ typedef struct lc_conn {
     int busy;     /* a request is in flight */
     int queued;   /* on the idle stack */
     int64_t due;  /* when its request was due (open-loop schedule), ns */
+    int64_t sent; /* when its request was written, ns */
     size_t have;  /* response bytes read so far */
     char buf[4096];
 } lc_conn;

@@ -125,3 +125,27 @@ class GcReport(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+    def test_floor_has_no_comparison_and_the_tail_split_is_reported(self):
+        def split(doc, late, from_send):
+            doc["send_late"] = {"count": 1, "p50_us": 5, "p99_us": late // 2, "p999_us": late,
+                                "max_us": late + 1}
+            doc["from_send"] = {"count": 1, "p50_us": 50, "p99_us": from_send // 2,
+                                "p999_us": from_send, "max_us": from_send + 1}
+            return doc
+        for r in (1, 2, 3):
+            self.put("weft", r, split(gcload_json([3000]), 2400, 800))
+            self.put("floor", r, split(gcload_json([2900]), 2300, 700))
+        doc = gc_report.build(self.work, self.out, ["weft", "floor"])
+        self.assertNotIn("floor", doc["comparison"])
+        self.assertEqual(doc["programs"]["floor"]["send_late"]["p999_us"], 2300)
+        self.assertEqual(doc["programs"]["weft"]["from_send"]["p999_us"], 800)
+        with open(self.out + ".md") as f:
+            md = f.read()
+        self.assertIn("| floor: a server that does no work (bench/tools/gcfloor.c) | 2.900 | "
+                      "1.150 | 2.300 | 0.350 | 0.700 |", md)
+        # old gcload output without the split: no table, no error
+        self.put("weft", 1, gcload_json([3000]))
+        self.put("weft", 2, gcload_json([3000]))
+        self.put("weft", 3, gcload_json([3000]))
+        doc = gc_report.build(self.work, self.out, ["weft"])
+        self.assertNotIn("send_late", doc["programs"]["weft"])
