@@ -401,7 +401,13 @@ TEST(hub_unsubscribes_closed_connections) {
 }
 
 /* One subscriber never reads: its queue drops the oldest, the publisher
- * never waits, the others get everything. */
+ * never waits, the others get everything. No clock: the messages add up
+ * to more than the loopback socket buffers of the slow connection can
+ * hold (the server's send buffer grows to tcp_wmem's max, 4 MB by default;
+ * the receive buffer of a socket that never reads stays near tcp_rmem's
+ * default, 128 KB: autotuning grows it only as the reader reads), so a
+ * publisher that waited for that connection would wait for ever and the
+ * test would end at its timeout. */
 TEST(hub_slow_subscriber_never_stalls_the_publisher) {
     weft_ws_config cfg = {.max_queue = 32 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST};
     tsrv t;
@@ -419,21 +425,17 @@ TEST(hub_slow_subscriber_never_stalls_the_publisher) {
     weft_ws *fast = sub(&t, "feed", NULL);
     ASSERT(fast != NULL);
     ASSERT_EQ(wait_subs(t.hub, 2), 0);
-    static char msg[4096];
+    static char msg[16384];
     memset(msg, 'm', sizeof msg);
-    int n = (int)test_scale_min(3000, 300);
-    int64_t worst = 0;
+    int n = (int)test_scale_min(3000, 1000); /* 16 MB at least */
     weft_buf m;
     weft_buf_init(&m, 0);
     for (int i = 0; i < n; i++) {
-        int64_t t0 = weft_now_ns();
-        weft_hub_publish(t.hub, "feed", WEFT_WS_BINARY, 0, msg, sizeof msg);
-        int64_t us = (weft_now_ns() - t0) / 1000;
-        if (us > worst) worst = us;
+        ASSERT_EQ(weft_hub_publish(t.hub, "feed", WEFT_WS_BINARY, 0, msg, sizeof msg), 2);
         /* the fast one keeps up */
         ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_BINARY);
+        ASSERT_EQ(m.len, sizeof msg);
     }
-    ASSERT_LT(worst, test_slack_ms(50) * 1000);
     weft_hub_stats st;
     weft_hub_get_stats(t.hub, &st);
     ASSERT_EQ(st.delivered, 2 * (uint64_t)n); /* queued to both: the slow one drops old ones */
