@@ -19,6 +19,14 @@
  * acknowledgements are never among the dropped (feed.c: WEFT_WS_SEND_KEEP).
  * One that reads nothing at all is dropped by the write timeout (30 s).
  *
+ * An SSE stream has no such resync in place: its channel (STREAM_QUEUE
+ * messages) is subscribed WEFT_HUB_CHAN_CLOSE_WHEN_FULL, so when its client
+ * falls that far behind the stream ends (after what it held, with a comment
+ * saying why) rather than miss an update, an alert or an ack silently.
+ * EventSource reconnects by itself (retry: 2 s) with Last-Event-ID, and the
+ * new stream starts with {"resync":true} and the snapshot, as a resynced
+ * socket does: the newest state, and the page fetches the alerts again.
+ *
  * Authentication as for the REST API (session cookie or bearer token). The
  * socket counts as a state-changing request for the CSRF rule: a browser page
  * of another site cannot open it with the user's cookie.
@@ -95,6 +103,10 @@ static int socket_open(weft_http_ctx *c, void *ud) {
     return 0;
 }
 
+/* An SSE stream's channel, in messages (each at most feed_chunk_bytes):
+ * what it may fall behind before it is ended. */
+#define STREAM_QUEUE 64
+
 static int stream_open(weft_http_ctx *c, void *ud) {
     fleet *f = ud;
     api_user u;
@@ -103,7 +115,7 @@ static int stream_open(weft_http_ctx *c, void *ud) {
     viewer_of(f, &u, &v);
     char topic[256];
     feed_topic(v.all, v.groups, v.ngroups, topic, sizeof topic);
-    weft_chan *ch = weft_chan_new(sizeof(weft_hub_msg *), 64, NULL);
+    weft_chan *ch = weft_chan_new(sizeof(weft_hub_msg *), STREAM_QUEUE, NULL);
     /* the feed hands the stream its audience's snapshot at its next tick
      * (built once for every stream and socket of the audience that joined
      * since the last) and then subscribes ch to the topic */
@@ -120,10 +132,19 @@ static int stream_open(weft_http_ctx *c, void *ud) {
         int r = feed_take_state(f, fv, &snap, weft_deadline_in(1000));
         if (r < 0 && r != WEFT_ETIMEDOUT) rc = r;
     }
+    /* a client that had a stream before (EventSource sends the last id it
+     * saw) may have missed alerts since: the socket's resync marker, after
+     * the channel was subscribed, tells it to fetch them again */
+    if (rc == 0 && snap && weft_sse_last_event_id(c).n) {
+        static const char mark[] = "{\"resync\":true}";
+        snprintf(id, sizeof id, "%lld", (long long)++seq);
+        weft_sse_event ev = {.id = id, .data = mark, .n = sizeof mark - 1, .retry_ms = 2000};
+        rc = weft_sse_send(c, &ev);
+    }
     for (int i = 0; rc == 0 && i < feed_state_count(snap); i++) { /* in pieces, as on the socket */
         weft_str d = feed_state_piece(snap, i);
         snprintf(id, sizeof id, "%lld", (long long)++seq);
-        weft_sse_event ev = {.id = id, .data = d.p, .n = d.n, .retry_ms = i == 0 ? 2000 : 0};
+        weft_sse_event ev = {.id = id, .data = d.p, .n = d.n, .retry_ms = seq == 1 ? 2000 : 0};
         rc = weft_sse_send(c, &ev);
     }
     feed_state_release(snap);
@@ -139,6 +160,10 @@ static int stream_open(weft_http_ctx *c, void *ud) {
                 quiet_since = weft_now();
             }
             continue;
+        }
+        if (r == WEFT_ECLOSED) { /* the hub found it full: what it held is sent */
+            weft_sse_comment(c, "closed: the client fell too far behind; reconnect for the newest state");
+            break;
         }
         if (r < 0) break;
         weft_str data = weft_hub_msg_data(m);

@@ -471,7 +471,11 @@ static void send_snapshots(fleet_feed *fd) {
         for (feed_viewer *u = v; u; u = u->next) { /* every new socket and stream of this audience */
             if (!u->needs_state || !same_audience(u, v)) continue;
             if (u->chan) {
-                if (weft_hub_subscribe_chan(fd->f->hub, topic, u->chan) == WEFT_ENOMEM) continue;
+                /* a stream never misses a message silently: a full channel
+                 * ends it (api_live.c, stream_open) */
+                if (weft_hub_subscribe_chan_flags(fd->f->hub, topic, u->chan, WEFT_HUB_CHAN_CLOSE_WHEN_FULL) ==
+                    WEFT_ENOMEM)
+                    continue;
                 atomic_fetch_add(&st->refs, 1);
                 u->state = st, u->needs_state = 0;
                 weft_sem_release(&u->ready, 1);

@@ -75,7 +75,9 @@ feed_viewer *feed_subscribe_ws(fleet *f, int all, const int64_t *groups, int ngr
  * the feed builds its audience's snapshot (once for every socket and stream
  * of the audience that joined since the last build: the same pieces), hands
  * it to the stream (feed_take_state) and subscribes ch to the audience's hub
- * topic, so what arrives in ch is newer than the snapshot. After
+ * topic, so what arrives in ch is newer than the snapshot. ch is subscribed
+ * WEFT_HUB_CHAN_CLOSE_WHEN_FULL: a message it has no room for closes it (the
+ * stream ends rather than miss it; api_live.c). After
  * feed_unsubscribe, unsubscribe ch from the topic (weft_hub_unsubscribe_chan).
  * NULL when out of memory. */
 typedef struct feed_state feed_state;

@@ -259,10 +259,21 @@ static void sync_run(void *arg) {
         else if (errno == ENOENT) j->rc = fsync_path(s->path); /* no WAL: everything is in the file */
         else j->rc = -errno, synced = 0;
     }
-    if (j->rc < 0 && synced) {
+    /* SQLite's own syncs (the WAL before a checkpoint, the database after)
+     * latch too: the commits up to this batch ran their checkpoints before
+     * they returned, so a failure there is seen by this batch's sync */
+    char lite_why[96];
+    int lite = j->rc == 0 && weft_sqlite_sync_failed(s->lite, lite_why, sizeof lite_why) < 0;
+    if (lite) {
+        j->rc = WEFT_EIO;
+        snprintf(s->failed_msg, sizeof s->failed_msg, "storage failed: %s; writes are refused until fleet restarts",
+                 lite_why);
+    } else if (j->rc < 0 && synced) {
         snprintf(s->failed_msg, sizeof s->failed_msg,
                  "storage failed: sync of the SQLite WAL: %s; writes are refused until fleet restarts",
                  weft_strerror(j->rc));
+    }
+    if (j->rc < 0 && (synced || lite)) {
         atomic_store(&s->failed, j->rc); /* after the message: store_failed reads it after this */
         j->latched = 1;
     }
@@ -289,6 +300,14 @@ int store_failed(store *s, char *msg, size_t cap) {
 }
 
 void store_set_sync_hook(store *s, int (*hook)(void)) { s->sync_hook = hook; }
+
+int store_set_autocheckpoint(store *s, int pages) {
+    if (!s->lite) return WEFT_EINVAL;
+    char sql[64];
+    weft_db_err e;
+    snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%d", pages);
+    return weft_sqlite_exec_script(s->lite, sql, &e, weft_deadline_in(STORE_DEADLINE_MS));
+}
 
 /* The integer of a one-row, one-value result r of a query that returned rc
  * (r freed here). */

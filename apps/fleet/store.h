@@ -87,6 +87,9 @@ int store_failed(store *s, char *msg, size_t cap);
  * thread, holding the sync lock; it may block); a negative return fails the
  * sync as a failed fdatasync would, latch included. */
 void store_set_sync_hook(store *s, int (*hook)(void));
+/* Tests, SQLite: PRAGMA wal_autocheckpoint=pages on the writer (1: every
+ * commit checkpoints). 0 or the error. */
+int store_set_autocheckpoint(store *s, int pages);
 /* "<head>($1,...,$cols),(...)...<tail>": a multi-row INSERT of rows rows
  * (head ends with "VALUES "). Heap text for the caller to free; NULL when
  * out of memory. */

@@ -234,6 +234,17 @@ typedef struct weft_sqlite_config {
 
 int weft_sqlite_open(weft_sqlite **out, const weft_sqlite_config *cfg, weft_db_err *err);
 void weft_sqlite_close(weft_sqlite *db);
+/* Whether one of SQLite's own syncs failed: with synchronous=NORMAL it syncs
+ * the WAL before a checkpoint and the database file after one, and goes on
+ * after a failure (the checkpoint is tried again later), but a writeback
+ * error is reported only once, so a later sync can succeed with pages lost.
+ * 0 while none failed (or wal_write_gather is off: its VFS watches them);
+ * WEFT_EIO after the first, with "SQLite's sync of the WAL: disk I/O error"
+ * (or "of the database file") in msg (cap bytes; may be NULL). It stays
+ * set until the database is closed, and then the close does not checkpoint
+ * (the WAL is kept for the next open to recover from). What to do is the
+ * application's: writes committed since are not known to be durable. */
+int weft_sqlite_sync_failed(weft_sqlite *db, char *msg, size_t cap);
 /* Statements that only read (sqlite3_stmt_readonly) go to a reader; the
  * rest to the writer. */
 int weft_sqlite_query(weft_sqlite *db, const char *sql, const weft_db_arg *args, int nargs,

@@ -530,7 +530,8 @@ void weft_ws_free(weft_ws *ws);
  * subscriber's queue holds a reference to it, never a copy. Subscribers are
  * server WebSocket connections (each under its own queue policy: a slow one
  * drops or closes, the publisher never waits), channels of weft_hub_msg*
- * (a full channel misses the message, counted as dropped) and, through a
+ * (a full channel misses the message, counted as dropped, or is closed:
+ * WEFT_HUB_CHAN_CLOSE_WHEN_FULL) and, through a
  * channel, SSE streams (weft_hub_serve_sse). A closed connection or channel
  * is unsubscribed automatically (found at the next publish to its topic).
  * Any task or thread may publish and subscribe.
@@ -577,6 +578,14 @@ int weft_hub_unsubscribe_ws(weft_hub *h, const char *topic, weft_ws *ws); /* 0, 
  * (weft_chan_new(sizeof(weft_hub_msg *), cap)); the receiver releases each.
  * 0, WEFT_EEXIST, WEFT_EINVAL (ch NULL), WEFT_ENOMEM. */
 int weft_hub_subscribe_chan(weft_hub *h, const char *topic, weft_chan *ch);
+/* The same with flags: 0, or WEFT_HUB_CHAN_CLOSE_WHEN_FULL: a message the
+ * channel has no room for closes it (and unsubscribes it) instead of being
+ * missed silently, so its receiver drains what it holds and then gets
+ * WEFT_ECLOSED, and knows that nothing after that reached it (an SSE stream
+ * ends and its client reconnects to a fresh state). Counted as dropped.
+ * WEFT_EINVAL for other flags. */
+#define WEFT_HUB_CHAN_CLOSE_WHEN_FULL 1
+int weft_hub_subscribe_chan_flags(weft_hub *h, const char *topic, weft_chan *ch, int flags);
 int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic, weft_chan *ch);
 
 /* Publish p[0..n) (WEFT_WS_TEXT, valid UTF-8, or WEFT_WS_BINARY) to topic's
@@ -588,7 +597,8 @@ int weft_hub_publish(weft_hub *h, const char *topic, int opcode, uint64_t key, c
 /* The same with weft_ws_send_msg's flags for the connections: 0, or
  * WEFT_WS_SEND_KEEP (a message no connection may drop: one that cannot keep
  * it is closed with 1008; see weft_ws_send_msg). A channel subscriber whose
- * channel is full still misses it (counted as dropped), and a broker gets
+ * channel is full still misses it (counted as dropped; closed with
+ * WEFT_HUB_CHAN_CLOSE_WHEN_FULL), and a broker gets
  * it as from weft_hub_publish. WEFT_EINVAL for other flags. */
 int weft_hub_publish_flags(weft_hub *h, const char *topic, int opcode, uint64_t key, int flags,
                            const void *p, size_t n);

@@ -92,6 +92,23 @@ const char *weft__sqlite_wal_gather_vfs(void);
  * allocated now, in the whole process. */
 int weft__sqlite_wal_gather_buffers(void);
 
+/* SQLite's own syncs of a database (the WAL before a checkpoint copies it,
+ * the database file after), watched by sqlite_wal.c's VFS: the first that
+ * fails is recorded here, for weft_sqlite_sync_failed. A connection's main
+ * file is pointed at its database's latch with this file control
+ * (sqlite3_file_control(h, "main", WEFT__SQLITE_FCNTL_SYNC_LATCH, latch)),
+ * which the default VFS would answer SQLITE_NOTFOUND. */
+typedef struct weft__sqlite_sync_latch {
+    _Atomic int claimed; /* the first failure writes what, then code */
+    _Atomic int code;    /* 0, or the SQLite result code of the failed sync */
+    char what[24];       /* "the WAL", "the database file" */
+} weft__sqlite_sync_latch;
+#define WEFT__SQLITE_FCNTL_SYNC_LATCH 0x77656674 /* "weft": far above SQLite's own opcodes */
+/* Test hook: SQLite's syncs through that VFS fail with SQLITE_IOERR_FSYNC
+ * instead of syncing, for the WAL (bit 1) and the database file (bit 2). 0
+ * in use. */
+extern _Atomic int weft__sqlite_sync_fail;
+
 /* Test hook (tests/unit/db_pg.c): pg.c's cancel task sleeps this long (ms)
  * between deciding to send a cancel and sending it, as a slow network or a
  * busy postmaster would: the window in which a cancel goes stale. 0 in use. */

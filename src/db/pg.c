@@ -29,7 +29,9 @@
  *    just landed) was hit by a stray cancel and is sent again once that
  *    cancel is done (run(), cancels_settle()). Statements of a batch, a
  *    pipeline or a transaction are not resent: the ones around them may
- *    already have run.
+ *    already have run. So a transaction connection goes back to the pool
+ *    only after its cancels are done (tx_release): a stale one must not
+ *    meet the next owner's transaction.
  *  - When the connection dies, every request in flight fails with
  *    WEFT_ECONNRESET, new calls on that connection get WEFT_ENOTCONN until
  *    conn_main has reconnected (50 ms doubling to 2 s between attempts).
@@ -127,6 +129,8 @@ struct pg_conn {
     uint64_t seq;          /* requests queued so far; under mu */
     int cancels_pending;   /* cancel tasks not yet ended; under mu */
     int64_t cancel_end_ms; /* when the last one ended (weft_now); under mu */
+    int parked;            /* a transaction connection released while cancels_pending: the
+                            * last cancel task puts it back in the pool (tx_release); under mu */
 };
 
 struct weft_pg {
@@ -435,6 +439,8 @@ static int drain(pg_conn *c) {
 
 _Atomic int weft__pg_cancel_delay_ms;
 
+static void tx_pool_put(pg_conn *c);
+
 typedef struct {
     pg_conn *c; /* valid while the task runs: it is one of the pool's tasks */
     uint64_t target; /* the seq of the abandoned request it is for */
@@ -462,7 +468,10 @@ static void cancel_task(void *arg) {
     lock_mu(&c->mu);
     c->cancels_pending--;
     c->cancel_end_ms = weft_now();
+    int put = c->parked && c->cancels_pending == 0;
+    if (put) c->parked = 0;
     weft_mutex_unlock(&c->mu);
+    if (put) tx_pool_put(c);
     free(j);
 }
 
@@ -1260,14 +1269,33 @@ void weft_pg_stats_get(weft_pg *db, weft_pg_stats *st) {
 
 /* ---- transactions ------------------------------------------------------------------ */
 
-static void tx_release(weft_pg_tx *tx) {
-    weft_pg *db = tx->db;
+static void tx_pool_put(pg_conn *c) {
+    weft_pg *db = c->db;
     lock_mu(&db->txmu);
-    tx->c->next_free = db->txfree;
-    db->txfree = tx->c;
+    c->next_free = db->txfree;
+    db->txfree = c;
     weft_mutex_unlock(&db->txmu);
     weft_sem_release(&db->txsem, 1);
+}
+
+/* The transaction is over: the connection goes back to the pool, but not
+ * while a cancel of its last owner is on its way. That cancel would stop
+ * whatever the backend runs when it lands: the next owner's BEGIN is sent
+ * again after a stray cancel (run()), but a statement inside its
+ * transaction never is, so its caller would get a 57014 it did not ask for.
+ * A cancel that lands while the backend waits for a command is ignored by
+ * the server, and every statement of the last owner has been answered
+ * (its COMMIT or ROLLBACK was the last), so once the cancel tasks have
+ * ended the connection is safe to hand out. The last of them puts it back
+ * (cancel_task): the releasing caller does not wait, and the next one takes
+ * another connection, or waits for a free one, meanwhile. */
+static void tx_release(weft_pg_tx *tx) {
+    pg_conn *c = tx->c;
     free(tx);
+    lock_mu(&c->mu);
+    int later = c->parked = c->cancels_pending > 0;
+    weft_mutex_unlock(&c->mu);
+    if (!later) tx_pool_put(c);
 }
 
 /* The task ended inside the transaction. */

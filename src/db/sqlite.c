@@ -202,6 +202,7 @@ struct weft_sqlite {
     int64_t mmap_bytes; /* > 0: PRAGMA mmap_size on every connection */
     int page_size;      /* > 0: PRAGMA page_size on the writer, before journal_mode */
     const char *vfs;    /* NULL: the default; wal_write_gather: sqlite_wal.c's */
+    weft__sqlite_sync_latch sync_latch; /* SQLite's own failed syncs (sqlite_wal.c) */
     conn *conns; /* [0] writer, [1..nreaders] readers */
     _Atomic unsigned rr;
     _Atomic uint64_t tx_task; /* id of the task holding the writer's transaction */
@@ -710,6 +711,9 @@ static int conn_open(conn *c, weft_db_err *err) {
         goto fail;
     }
     sqlite3_extended_result_codes(c->h, 1);
+    /* the gather VFS records SQLite's own failed syncs here (the default
+     * VFS answers SQLITE_NOTFOUND: not watched) */
+    sqlite3_file_control(c->h, "main", WEFT__SQLITE_FCNTL_SYNC_LATCH, &db->sync_latch);
     sqlite3_busy_handler(c->h, busy_cb, c);
     sqlite3_progress_handler(c->h, PROGRESS_OPS, progress_cb, c);
     if (!c->readonly) {
@@ -751,6 +755,10 @@ fail:
 static void conn_close(conn *c) {
     force_rollback(c);
     cache_free(&c->cache);
+    /* after a failed sync of SQLite's own, the last close must not
+     * checkpoint: that would sync "successfully" over the lost pages and
+     * delete the WAL; kept, the next open recovers from it */
+    if (atomic_load(&c->db->sync_latch.code)) sqlite3_db_config(c->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (sqlite3_close(c->h) != SQLITE_OK)
         weft_log_warn("sqlite %s: close: %s", c->db->path, sqlite3_errmsg(c->h));
     c->h = NULL;
@@ -1336,6 +1344,13 @@ void weft_sqlite_close(weft_sqlite *db) {
     if (!db) return;
     if (off_worker(stop_all, db, 1) != 0) stop_all(db); /* no pool thread: block here */
     db_free(db);
+}
+
+int weft_sqlite_sync_failed(weft_sqlite *db, char *msg, size_t cap) {
+    int code = db ? atomic_load(&db->sync_latch.code) : 0;
+    if (!code) return 0;
+    if (msg && cap) snprintf(msg, cap, "SQLite's sync of %s: %s", db->sync_latch.what, sqlite3_errstr(code));
+    return WEFT_EIO;
 }
 
 /* For tests: statements prepared (cache misses) and cache hits so far, over

@@ -37,10 +37,22 @@
  *
  * The buffer is allocated at the WAL file's first write, so a connection
  * that only reads (weft_sqlite's readers) never holds one.
+ *
+ * The VFS also watches SQLite's own syncs: with synchronous=NORMAL it syncs
+ * the WAL before a checkpoint copies it into the database, and the
+ * database after. SQLite goes on after a failed one (the checkpoint is
+ * abandoned and tried again), but Linux reports a writeback error once and
+ * may drop the pages, so the next sync can succeed with the frames or the
+ * copied pages lost, and a later checkpoint that then completes lets the
+ * WAL be overwritten. The first failure is recorded in the database's
+ * latch (weft__sqlite_sync_latch, handed to each connection's main file by
+ * a file control), for the application to stop acknowledging writes
+ * (weft_sqlite_sync_failed).
  */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +63,21 @@
 #define WAL_GATHER_MAX (124 << 10)
 
 typedef struct main_file main_file;
+
+_Atomic int weft__sqlite_sync_fail;
+
+/* A sync's result (or the test hook's failure, bit: 1 the WAL, 2 the
+ * database file), recorded in latch when it is the first failure. */
+static int watched_sync(sqlite3_file *real, int flags, int bit, weft__sqlite_sync_latch *latch, const char *what) {
+    int rc = atomic_load_explicit(&weft__sqlite_sync_fail, memory_order_relaxed) & bit
+                 ? SQLITE_IOERR_FSYNC
+                 : real->pMethods->xSync(real, flags);
+    if (rc != SQLITE_OK && latch && !atomic_exchange(&latch->claimed, 1)) {
+        snprintf(latch->what, sizeof latch->what, "%s", what);
+        atomic_store(&latch->code, rc);
+    }
+    return rc;
+}
 
 typedef struct wal_file {
     sqlite3_file base; /* pMethods = &wal_io */
@@ -69,6 +96,7 @@ struct main_file {
     const char *name;  /* as SQLite passed it to xOpen */
     wal_file *wal;     /* this connection's WAL file while it is open */
     main_file *next;   /* in mains */
+    weft__sqlite_sync_latch *latch; /* its database's (WEFT__SQLITE_FCNTL_SYNC_LATCH), or NULL */
     sqlite3_file *real;
 };
 
@@ -142,7 +170,7 @@ static int w_truncate(sqlite3_file *f, sqlite3_int64 size) {
 }
 static int w_sync(sqlite3_file *f, int flags) {
     wal_file *w = (wal_file *)f;
-    FLUSHED(w, w->real->pMethods->xSync(w->real, flags));
+    FLUSHED(w, watched_sync(w->real, flags, 1, w->main ? w->main->latch : NULL, "the WAL"));
 }
 static int w_size(sqlite3_file *f, sqlite3_int64 *size) {
     wal_file *w = (wal_file *)f;
@@ -211,7 +239,9 @@ static int m_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
 static int m_truncate(sqlite3_file *f, sqlite3_int64 size) {
     return MAIN(f)->pMethods->xTruncate(MAIN(f), size);
 }
-static int m_sync(sqlite3_file *f, int flags) { return MAIN(f)->pMethods->xSync(MAIN(f), flags); }
+static int m_sync(sqlite3_file *f, int flags) {
+    return watched_sync(MAIN(f), flags, 2, ((main_file *)f)->latch, "the database file");
+}
 static int m_size(sqlite3_file *f, sqlite3_int64 *size) {
     return MAIN(f)->pMethods->xFileSize(MAIN(f), size);
 }
@@ -221,6 +251,10 @@ static int m_reserved(sqlite3_file *f, int *out) {
     return MAIN(f)->pMethods->xCheckReservedLock(MAIN(f), out);
 }
 static int m_fcntl(sqlite3_file *f, int op, void *arg) {
+    if (op == WEFT__SQLITE_FCNTL_SYNC_LATCH) {
+        ((main_file *)f)->latch = arg;
+        return SQLITE_OK;
+    }
     return MAIN(f)->pMethods->xFileControl(MAIN(f), op, arg);
 }
 static int m_sector(sqlite3_file *f) { return MAIN(f)->pMethods->xSectorSize(MAIN(f)); }

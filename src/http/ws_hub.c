@@ -140,6 +140,7 @@ enum { SUB_WS, SUB_CHAN };
 
 typedef struct sub {
     int kind;
+    int flags; /* SUB_CHAN: WEFT_HUB_CHAN_CLOSE_WHEN_FULL */
     weft_ws *ws;
     weft_chan *ch;
 } sub;
@@ -260,17 +261,20 @@ static int del_sub(weft_hub *h, const char *name, sub s) {
 
 int weft_hub_subscribe_ws(weft_hub *h, const char *topic_name, weft_ws *ws) {
     if (weft__ws_is_closed(ws)) return WEFT_ECLOSED;
-    return add_sub(h, topic_name, (sub){SUB_WS, ws, NULL});
+    return add_sub(h, topic_name, (sub){SUB_WS, 0, ws, NULL});
 }
 int weft_hub_unsubscribe_ws(weft_hub *h, const char *topic_name, weft_ws *ws) {
-    return del_sub(h, topic_name, (sub){SUB_WS, ws, NULL});
+    return del_sub(h, topic_name, (sub){SUB_WS, 0, ws, NULL});
+}
+int weft_hub_subscribe_chan_flags(weft_hub *h, const char *topic_name, weft_chan *ch, int flags) {
+    if (!ch || (flags & ~WEFT_HUB_CHAN_CLOSE_WHEN_FULL)) return WEFT_EINVAL;
+    return add_sub(h, topic_name, (sub){SUB_CHAN, flags, NULL, ch});
 }
 int weft_hub_subscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch) {
-    if (!ch) return WEFT_EINVAL;
-    return add_sub(h, topic_name, (sub){SUB_CHAN, NULL, ch});
+    return weft_hub_subscribe_chan_flags(h, topic_name, ch, 0);
 }
 int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch) {
-    return del_sub(h, topic_name, (sub){SUB_CHAN, NULL, ch});
+    return del_sub(h, topic_name, (sub){SUB_CHAN, 0, NULL, ch});
 }
 
 static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, int flags, const void *p,
@@ -299,6 +303,13 @@ static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, int 
             h->delivered++;
         } else if (rc == WEFT_ECLOSED) {
             remove_at(h, t, i); /* unsubscribed on close; subs[i] is another one now */
+            continue;
+        } else if (s->kind == SUB_CHAN && (s->flags & WEFT_HUB_CHAN_CLOSE_WHEN_FULL)) {
+            /* no room: rather than a gap its receiver cannot see, the end
+             * of what it gets (it drains the channel, then WEFT_ECLOSED) */
+            weft_chan_close(s->ch);
+            h->dropped++;
+            remove_at(h, t, i);
             continue;
         } else {
             h->dropped++;

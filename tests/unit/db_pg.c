@@ -843,6 +843,52 @@ TEST_PLAIN(a_stale_cancel_does_not_fail_the_next_callers_statement) {
     ASSERT_EQ(ok, 1);
 }
 
+/* The same race across owners of a transaction connection: a statement of
+ * a transaction is abandoned (its cancel, delayed 400 ms by the hook, is
+ * still on its way), the transaction is rolled back, and the connection goes
+ * back to the pool. The next transaction's BEGIN could be sent again after a
+ * stray cancel, but its first statement after BEGIN cannot (statements
+ * inside a transaction are never resent): the connection must not be handed
+ * out before its cancels are done. (Before, it went back at once and the
+ * next owner, the same task here, took it from the pool first: the delayed
+ * cancel stopped its statement with 57014, WEFT_ETIMEDOUT, though its
+ * caller had not given up.) */
+static void stale_cancel_tx_main(void *arg) {
+    int *ok = arg;
+    weft_pg_config cfg = {.conns_per_worker = 1};
+    weft_pg *db = open_db(&cfg);
+    ASSERT(db);
+    atomic_store(&weft__pg_cancel_delay_ms, 400);
+    weft_pg_tx *tx = NULL;
+    weft_db_err e;
+    ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+    ASSERT_ERR(weft_pg_tx_exec(tx, "SELECT pg_sleep(0.3)", NULL, 0, NULL, &e, weft_deadline_in(50)), WEFT_ETIMEDOUT);
+    ASSERT_EQ(weft_pg_rollback(tx, DL), 0); /* answered after the sleep, before the cancel lands */
+    ASSERT_EQ(weft_pg_begin(db, &tx, &e, DL), 0);
+    weft_db_rows *r = NULL;
+    int rc = weft_pg_tx_query(tx, "SELECT 7 FROM pg_sleep(0.6)", NULL, 0, &r, &e, weft_deadline_in(20000));
+    if (rc) fprintf(stderr, "    the next transaction's statement: %s (%s %s)\n", weft_strerror(rc), e.sqlstate, e.msg);
+    ASSERT_ERR(rc, 0);
+    ASSERT_EQ(weft_db_nrows(r), 1);
+    ASSERT_EQ(weft_db_int(r, 0, 0), 7);
+    weft_db_rows_free(r);
+    ASSERT_EQ(weft_pg_commit(tx, &e, DL), 0);
+    atomic_store(&weft__pg_cancel_delay_ms, 0);
+    weft_pg_stats st;
+    weft_pg_stats_get(db, &st);
+    ASSERT_EQ(st.timeouts, 1);
+    ASSERT_EQ(st.conn_errors, 0);
+    weft_pg_close(db);
+    *ok = 1;
+}
+
+TEST_PLAIN(a_stale_cancel_does_not_fail_the_next_transaction) {
+    int ok = 0;
+    weft_config cfg = {.workers = 1};
+    ASSERT_EQ(test_main_watched("stale cancel, next transaction", stale_cancel_tx_main, &ok, &cfg), 0);
+    ASSERT_EQ(ok, 1);
+}
+
 /* The server's own statement_timeout also says 57014; with no cancel of ours
  * about, that is the statement's real outcome: reported, and sent once only. */
 TEST(a_server_statement_timeout_is_not_sent_again) {

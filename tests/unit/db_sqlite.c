@@ -967,6 +967,48 @@ TEST(sqlite_wal_gather_buffer_only_for_writers) {
     ASSERT_EQ(weft__sqlite_wal_gather_buffers(), before);
 }
 
+/* SQLite's own syncs (the WAL before a checkpoint, the database file after)
+ * are watched by the gather VFS: the commit that ran the checkpoint returns
+ * OK although the sync failed, and weft_sqlite_sync_failed reports it from
+ * then on, naming the file; the close does not checkpoint over it (the WAL
+ * is kept), and a reopen finds every committed row. bit 1: the WAL, 2: the
+ * database file (weft__sqlite_sync_fail). */
+static void own_sync_fails(int bit) {
+    test_guard();
+    tdb *t = NULL;
+    weft_sqlite_config cfg = {.readers = 1, .wal_write_gather = 1};
+    ASSERT_ERR(tdb_open(&t, &cfg), 0);
+    /* no checkpoint yet, so the failing commit appends to the WAL (the
+     * first commit after a checkpoint restarts it and syncs its header: a
+     * failure there fails that commit) and then checkpoints */
+    ASSERT_ERR(script(t->db, "CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO s(v) VALUES ('a');"
+                            "PRAGMA wal_autocheckpoint=1"),
+               0);
+    char why[96] = "";
+    ASSERT_EQ(weft_sqlite_sync_failed(t->db, why, sizeof why), 0);
+    atomic_store(&weft__sqlite_sync_fail, bit);
+    int rc = script(t->db, "INSERT INTO s(v) VALUES ('b')"); /* checkpoints: the sync fails */
+    atomic_store(&weft__sqlite_sync_fail, 0);
+    ASSERT_ERR(rc, 0);
+    ASSERT_ERR(script(t->db, "INSERT INTO s(v) VALUES ('c')"), 0); /* a later checkpoint syncs fine */
+    ASSERT_ERR(weft_sqlite_sync_failed(t->db, why, sizeof why), WEFT_EIO);
+    ASSERT_STREQ(why, bit == 1 ? "SQLite's sync of the WAL: disk I/O error" : "SQLite's sync of the database file: disk I/O error");
+    weft_sqlite_close(t->db);
+    t->db = NULL;
+    struct stat st;
+    char wal[128];
+    snprintf(wal, sizeof wal, "%s-wal", t->path);
+    ASSERT_EQ(stat(wal, &st), 0); /* kept: the close did not checkpoint */
+    weft_db_err e;
+    ASSERT_ERR(weft_sqlite_open(&t->db, &cfg, &e), 0);
+    ASSERT_EQ(weft_sqlite_sync_failed(t->db, NULL, 0), 0);
+    ASSERT_EQ(scalar(t->db, "SELECT count(*) FROM s"), 3);
+    tdb_close(t);
+}
+
+TEST(sqlite_failed_wal_sync_before_a_checkpoint_is_reported) { own_sync_fails(1); }
+TEST(sqlite_failed_database_sync_after_a_checkpoint_is_reported) { own_sync_fails(2); }
+
 /* Frames gathered for a transaction that is rolled back are dropped, not
  * written later over another connection's commit. Connection A (its own
  * weft_sqlite on the same file) spills frames of a big transaction from a

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "db/db_int.h" /* weft__sqlite_sync_fail: SQLite's own syncs fail */
 #include "feed.h"
 #include "fleet.h"
 #include "isotime.h"
@@ -618,6 +619,76 @@ TEST(ack_only_after_sync) {
     env_stop(e);
     free(e);
 }
+
+/* SQLite's own syncs latch too. With synchronous=NORMAL SQLite syncs the
+ * WAL before a checkpoint copies it and the database file after; it goes on
+ * after a failure (the checkpoint is tried again), and the commit that ran
+ * the checkpoint has already returned OK. Linux reports a writeback error
+ * once, so a later sync (SQLite's, or the store's fdatasync of the WAL)
+ * can succeed with the pages lost. Here every commit checkpoints
+ * (wal_autocheckpoint=1) and the VFS makes SQLite's sync fail (bit 1: of
+ * the WAL, 2: of the database file) for one packet: that packet is not
+ * acknowledged, and neither is a later one although the syncs succeed
+ * again; OsmAnd answers 503 naming SQLite's sync; reads go on; a restart
+ * ends it and finds every committed row (the close did not checkpoint over
+ * the failure: the WAL was kept and recovered). (Before, the store looked
+ * only at its own fdatasync of the WAL, which succeeded: the packet was
+ * acknowledged and writes went on.) */
+static void checkpoint_sync_fails(int bit) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    env_quiet = 1;
+    int started = env_start(e, 0);
+    env_quiet = 0;
+    ASSERT_EQ(started, 0);
+    weft_db_err err;
+    ASSERT_EQ(fleet_device_create(&e->f, "356307042441001", "Truck 1", 0, NULL, &err), 0);
+    uint8_t yes = 9;
+    int a = tlt_connect(e, "356307042441001", &yes);
+    ASSERT(a >= 0 && yes == 1);
+    enum { N = 10 };
+    int64_t t0 = fleet_now_ms() - 3600000;
+    fleet_fix fx[3][N];
+    for (int p = 0; p < 3; p++)
+        for (int i = 0; i < N; i++) fx[p][i] = mkfix(t0 + (p * N + i) * 1000, 52.5 + i * 1e-4, 13.4, 20);
+    ASSERT_EQ(tlt_send(a, fx[0], N, 5000), N);
+    /* from now on every commit checkpoints: the next appends to the WAL (no
+     * checkpoint before it, so no restart of the WAL, whose header sync
+     * would fail the commit itself) and then checkpoints */
+    ASSERT_EQ(store_set_autocheckpoint(e->f.db, 1), 0);
+    ASSERT_EQ(store_failed(e->f.db, NULL, 0), 0);
+    atomic_store(&weft__sqlite_sync_fail, bit);
+    int64_t ack = tlt_send(a, fx[1], N, 5000);
+    atomic_store(&weft__sqlite_sync_fail, 0); /* the disk "recovered" */
+    ASSERT(ack < 0);                          /* its checkpoint's sync failed: no ack */
+    char why[160];
+    ASSERT_EQ(store_failed(e->f.db, why, sizeof why), WEFT_EIO);
+    ASSERT(strstr(why, "storage failed") && strstr(why, bit == 1 ? "SQLite's sync of the WAL" : "SQLite's sync of the database file"));
+    weft_close(a);
+    a = tlt_connect(e, "356307042441001", &yes);
+    ASSERT(a >= 0 && yes == 1);
+    ASSERT(tlt_send(a, fx[2], N, 5000) < 0); /* refused although every sync would succeed now */
+    weft_close(a);
+    char out[4096];
+    ASSERT_EQ(http(e->f.osmand_port, "GET /?id=356307042441001&lat=52.7&lon=13.4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof out), 503);
+    ASSERT(strstr(out, "SQLite's sync of"));
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 2 * N); /* reads go on */
+    fleet_config cfg = e->f.cfg;
+    fleet_stop(&e->f);
+    memset(&e->f, 0, sizeof e->f);
+    e->f.cfg = cfg;
+    char msg[256];
+    int restarted = fleet_start(&e->f, msg, sizeof msg);
+    if (restarted < 0) fprintf(stderr, "fleet_start: %s\n", msg);
+    ASSERT_EQ(restarted, 0);
+    ASSERT_EQ(store_failed(e->f.db, NULL, 0), 0);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 2 * N);
+    env_stop(e);
+    free(e);
+}
+
+TEST(a_failed_sync_of_the_wal_before_a_checkpoint_latches) { checkpoint_sync_fails(1); }
+TEST(a_failed_sync_of_the_database_after_a_checkpoint_latches) { checkpoint_sync_fails(2); }
 
 /* Retention deletes old rows in small batches and keeps the rest; the
  * offline sweep turns a silent device offline once, with an event. */

@@ -976,3 +976,134 @@ TEST(live_streams_share_one_snapshot_per_build) {
     env_stop(e);
     free(e);
 }
+
+/* An SSE stream to /api/stream as the admin, with extra header lines
+ * (e.g. "Last-Event-ID: 9\r\n"); the socket, or -1. */
+static int admin_stream(env *e, const char *extra) {
+    char admin[256], req[768];
+    if (login(e, "admin@t.local", "admin-password-1", admin, sizeof admin) != 200) return -1;
+    int fd = weft_tcp_connect("127.0.0.1", e->port, weft_deadline_in(5000));
+    if (fd < 0) return -1;
+    int n = snprintf(req, sizeof req, "GET /api/stream HTTP/1.1\r\nHost: x\r\n%s%s\r\n", admin, extra);
+    if (weft_write_all(fd, req, (size_t)n, weft_deadline_in(5000)) <= 0) return weft_close(fd), -1;
+    return fd;
+}
+
+/* Read from fd into b (appended) until want is in it (want NULL: until the
+ * end of the stream), or nothing came for ms. 1 when found or ended, else 0. */
+static int read_until(int fd, weft_buf *b, const char *want, int64_t ms) {
+    char tmp[65536];
+    for (;;) {
+        if (want && b->len && memmem(b->data, b->len, want, strlen(want))) return 1;
+        ssize_t k = weft_read(fd, tmp, sizeof tmp, weft_deadline_in(ms));
+        if (k == 0) return want == NULL;
+        if (k < 0) return 0;
+        weft_buf_append(b, tmp, (size_t)k);
+    }
+}
+
+/* The body of a chunked response in raw (head included) into body; 1 when
+ * the last chunk (size 0) was seen: the stream ended properly. */
+static int dechunk(const weft_buf *raw, weft_buf *body) {
+    const char *p = raw->len ? memmem(raw->data, raw->len, "\r\n\r\n", 4) : NULL, *end = raw->data + raw->len;
+    if (!p) return 0;
+    for (p += 4; p < end;) {
+        char *q;
+        unsigned long n = strtoul(p, &q, 16);
+        if (q == p || q + 2 > end || q[0] != '\r') return 0;
+        q += 2;
+        if (n == 0) return 1;
+        if ((size_t)(end - q) < n + 2) return 0;
+        weft_buf_append(body, q, n);
+        p = q + n + 2;
+    }
+    return 0;
+}
+
+/* An SSE stream whose client stops reading while position updates overflow
+ * what the server holds for it, with alerts and acknowledgements among
+ * them. A stream has no in-place resync (the socket's): it must never miss a
+ * message silently, so when its channel is full the stream ends, with a
+ * comment that says why, after everything it held. Every alert and ack it
+ * carried is a prefix of those made (none missing before the end), the
+ * alerts made after the end are not partly delivered, and the client's
+ * reconnect (EventSource sends Last-Event-ID) starts with {"resync":true}
+ * (fetch the alerts again) and the snapshot. (The old stream dropped what its
+ * full channel could not take and went on: the alerts made while it was
+ * full were lost and nothing told the client.) */
+TEST(live_stream_that_stops_reading_never_misses_an_alert_silently) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    e->f.cfg.live_queue_kb = 256;
+    ASSERT_EQ(bulk_devices(e), 0);
+    int fd = admin_stream(e, "Connection: close\r\n"); /* its end is the connection's */
+    ASSERT(fd >= 0);
+    weft_buf raw, body, line;
+    weft_buf_init(&raw, 0), weft_buf_init(&body, 0), weft_buf_init(&line, 0);
+    /* the first piece of the snapshot: the stream's channel is subscribed
+     * (the feed does so when it hands the snapshot over); then it stops */
+    ASSERT(read_until(fd, &raw, "data: {", test_slack_ms(5000)));
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    enum { NEV = 30, BASE = 9000 };
+    feed_queues most = {0};
+    weft_hub_stats hs;
+    int k = 0, t = 0;
+    /* alerts and acks from the start, and positions, until the stream's
+     * channel was full; then NEV / 2 more (the old stream lost those) */
+    int after = -1;
+    for (; t < 3000 && k < NEV; t++) {
+        weft_hub_get_stats(e->f.hub, &hs);
+        if (hs.dropped && after < 0) after = k;
+        if (t % 10 == 0 && (k < NEV / 2 || after >= 0)) {
+            ev_row ev = {.device_id = devs[k]->id, .id = BASE + k,
+                         .ev = {.type = EV_ALARM, .time_ms = fleet_now_ms(), .lat = 10, .lon = 16.37, .alarm = FLEET_ALARM_SOS}};
+            feed_publish(&e->f, devs[k], &ev, 1);
+            feed_ack ack = {BASE + k, devs[k]->id, devs[k]->group_id};
+            feed_publish_acks(&e->f, &ack, 1, fleet_now_ms(), 1, "Ann");
+            k++;
+        }
+        move_window(e, devs, t, &most);
+    }
+    ASSERT_EQ(k, NEV);
+    ASSERT(after >= 0 && after < NEV);
+    /* it reads again, to the end of the stream */
+    int ended = read_until(fd, &raw, NULL, test_slack_ms(3000));
+    weft_close(fd);
+    int last_chunk = dechunk(&raw, &body);
+    static unsigned char seen_ev[NEV], seen_ack[NEV];
+    int resync = 0, why = 0;
+    for (const char *p = body.data, *end = body.data + body.len; p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n > 6 && !memcmp(p, "data: ", 6)) {
+            weft_buf_clear(&line);
+            weft_buf_append(&line, p + 6, n - 6);
+            ASSERT_EQ(alert_ids(&line, BASE, NEV, seen_ev, seen_ack, &resync), 0);
+        }
+        if (n > 8 && !memcmp(p, ": closed", 8)) why = 1;
+        p = nl ? nl + 1 : NULL;
+    }
+    int evs = 0, acks = 0, gaps = 0;
+    for (int i = 0; i < NEV; i++) {
+        evs += seen_ev[i], acks += seen_ack[i];
+        gaps += i && (seen_ev[i] > seen_ev[i - 1] || seen_ack[i] > seen_ack[i - 1]);
+    }
+    ASSERT_EQ(gaps, 0);          /* what it got of each is a prefix */
+    ASSERT(ended && last_chunk); /* ended properly, not cut */
+    ASSERT(why);
+    ASSERT(evs < NEV);           /* the ones made after the end are not there */
+    /* the client reconnects: the marker, then the snapshot */
+    fd = admin_stream(e, "Last-Event-ID: 7\r\n");
+    ASSERT(fd >= 0);
+    weft_buf_clear(&raw);
+    ASSERT(read_until(fd, &raw, "\"uniqueId\":\"bulk-", test_slack_ms(5000)));
+    const char *mark = memmem(raw.data, raw.len, "data: {\"resync\":true}", 21);
+    const char *snap = memmem(raw.data, raw.len, "\"uniqueId\":\"bulk-", 17);
+    ASSERT(mark && mark < snap);
+    weft_close(fd);
+    weft_buf_free(&raw), weft_buf_free(&body), weft_buf_free(&line);
+    env_stop(e);
+    free(e);
+}

@@ -627,6 +627,34 @@ TEST(hub_channel_subscribers) {
     weft_hub_free(h);
 }
 
+/* WEFT_HUB_CHAN_CLOSE_WHEN_FULL: a message a full channel cannot take closes
+ * it (unsubscribed, counted as dropped) instead of leaving a gap: its
+ * receiver gets everything before it, then WEFT_ECLOSED. */
+TEST(hub_channel_closed_when_full) {
+    weft_hub *h = weft_hub_new();
+    weft_chan *ch = weft_chan_new(sizeof(weft_hub_msg *), 2, NULL);
+    ASSERT_ERR(weft_hub_subscribe_chan_flags(h, "t", ch, 2), WEFT_EINVAL);
+    ASSERT_EQ(weft_hub_subscribe_chan_flags(h, "t", ch, WEFT_HUB_CHAN_CLOSE_WHEN_FULL), 0);
+    ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_TEXT, 0, "a", 1), 1);
+    ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_TEXT, 0, "b", 1), 1);
+    ASSERT_EQ(weft_hub_publish_flags(h, "t", WEFT_WS_TEXT, 0, WEFT_WS_SEND_KEEP, "c", 1), 0);
+    ASSERT_EQ(weft_hub_publish(h, "t", WEFT_WS_TEXT, 0, "d", 1), 0);
+    weft_hub_stats st;
+    weft_hub_get_stats(h, &st);
+    ASSERT_EQ(st.dropped, 1);
+    ASSERT_EQ(st.subscribers, 0);
+    weft_hub_msg *m;
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(weft_chan_recv(ch, &m, 0), 0);
+        ASSERT(weft_str_eq(weft_hub_msg_data(m), i ? WEFT_STR("b") : WEFT_STR("a")));
+        weft_hub_msg_release(m);
+    }
+    ASSERT_ERR(weft_chan_recv(ch, &m, 0), WEFT_ECLOSED);
+    ASSERT_ERR(weft_hub_unsubscribe_chan(h, "t", ch), WEFT_ENOENT);
+    weft_chan_free(ch);
+    weft_hub_free(h);
+}
+
 /* The broker seam: hub A's publishes reach hub B's subscribers through a
  * broker that calls weft_hub_deliver, and nothing comes back around. */
 typedef struct fake_broker {
