@@ -21,6 +21,9 @@
  * benchmark on N workers instead (what a second worker costs a one-worker
  * benchmark). park1m also prints its minor page faults per task, its user
  * and system CPU time and its page-table bytes per task as notes.
+ * RT_PARK_N=N parks N tasks instead of 1M (the results keep their names):
+ * RSS per task at two counts gives the cost of one more parked task apart
+ * from what the process grows once, whatever the count.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -39,7 +42,7 @@
 #define PING_N 1000000L
 #define CHAN_N 10000000L
 #define CHAN_CAP 1024
-#define PARK_N 1000000L
+static long park_n = 1000000L; /* RT_PARK_N */
 #define WAKE_N 10000
 #define WAKE_PARK_NS 20000L  /* sender waits this long so the receiver is parked */
 #define WAKE_CAP_NS 2000000L /* after this the sender yields (see bench_wake) */
@@ -113,6 +116,22 @@ static long long pte_bytes(void) {
         if (sscanf(line, "VmPTE: %lld kB", &kb) == 1) break;
     fclose(f);
     return kb < 0 ? -1 : kb * 1024;
+}
+
+/* RssAnon and RssFile of /proc/self/status, in bytes (-1 if unreadable):
+ * park1m's RSS split into anonymous memory (stacks, heap) and file-backed
+ * pages (code run for the first time), which a process maps once. */
+static void rss_split(long long *anon, long long *file) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb;
+    *anon = *file = -1;
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "RssAnon: %lld kB", &kb) == 1) *anon = kb * 1024;
+        if (sscanf(line, "RssFile: %lld kB", &kb) == 1) *file = kb * 1024;
+    }
+    fclose(f);
 }
 
 /* Resident set size from /proc/self/statm: resident pages * page size. */
@@ -346,11 +365,11 @@ static void bench_chan(void *arg) {
 }
 
 /* ---- 5. park1m ------------------------------------------------------------
- * The main task spawns PARK_N tasks; each bumps a counter and parks in
+ * The main task spawns park_n (1M) tasks; each bumps a counter and parks in
  * weft_wg_wait() on one shared wait group. park1m_spawn_ms = time from the
  * first spawn until every task has started (bumped the counter, right before
  * parking). Then a 20 ms sleep lets the last ones park, and RSS growth over
- * the whole run / PARK_N is park1m_rss_per_task_bytes. Then they are
+ * the whole run / park_n is park1m_rss_per_task_bytes. Then they are
  * released and awaited. Default stack size. 2 workers. */
 typedef struct {
     weft_wg release, exited;
@@ -371,25 +390,26 @@ static void bench_park(void *arg) {
     weft_wg_init(&c.release);
     weft_wg_init(&c.exited);
     weft_wg_add(&c.release, 1);
-    weft_wg_add(&c.exited, PARK_N);
-    long long rss0 = rss_bytes(), pte0 = pte_bytes(), flt0, flt1;
+    weft_wg_add(&c.exited, park_n);
+    long long rss0 = rss_bytes(), pte0 = pte_bytes(), flt0, flt1, anon0, file0, anon1, file1;
+    rss_split(&anon0, &file0);
     double u0, s0, u1, s1;
     proc_usage(&flt0, &u0, &s0);
     int64_t t0 = weft_now_ns(), c0 = cpu_now_ns();
     long spawned = 0;
-    for (; spawned < PARK_N; spawned++) {
+    for (; spawned < park_n; spawned++) {
         int rc = weft_go(park_task, &c);
         if (rc < 0) {
             char what[64];
             snprintf(what, sizeof what, "weft_go after %ld tasks", spawned);
-            weft_wg_add(&c.exited, -(PARK_N - spawned));
+            weft_wg_add(&c.exited, -(park_n - spawned));
             wg_done(&c.release);
             fail(what, rc);
             wg_wait(&c.exited);
             return;
         }
     }
-    while (atomic_load_explicit(&c.started, memory_order_relaxed) < PARK_N) {
+    while (atomic_load_explicit(&c.started, memory_order_relaxed) < park_n) {
         int rc = weft_yield();
         if (rc < 0) {
             fail("weft_yield", rc);
@@ -400,6 +420,7 @@ static void bench_park(void *arg) {
     proc_usage(&flt1, &u1, &s1);
     weft_sleep(20); /* let the last ones actually park */
     long long rss1 = rss_bytes(), pte1 = pte_bytes();
+    rss_split(&anon1, &file1);
     int64_t t1 = weft_now_ns();
     wg_done(&c.release);
     if (wg_wait(&c.exited) < 0 || atomic_load(&g_failed)) return;
@@ -407,16 +428,19 @@ static void bench_park(void *arg) {
     result("park1m_spawn_ms", (double)el / 1e6, "ms");
     result("park1m_spawn_cpu_ms", (double)cel / 1e6, "ms");
     if (rss0 >= 0 && rss1 >= 0)
-        result("park1m_rss_per_task_bytes", (double)(rss1 - rss0) / PARK_N, "B");
+        result("park1m_rss_per_task_bytes", (double)(rss1 - rss0) / park_n, "B");
     else
         fail("reading /proc/self/statm", WEFT_EIO);
-    printf("# park1m: rss before %lld B, after %lld B; release+exit of all %.1f ms\n", rss0, rss1,
-           (double)rel / 1e6);
+    printf("# park1m: %ld tasks; rss before %lld B, after %lld B; release+exit of all %.1f ms\n",
+           park_n, rss0, rss1, (double)rel / 1e6);
     printf("# park1m spawn phase: %.3f minor faults per task, user %.0f ms, system %.0f ms\n",
-           (double)(flt1 - flt0) / PARK_N, u1 - u0, s1 - s0);
+           (double)(flt1 - flt0) / park_n, u1 - u0, s1 - s0);
+    if (anon0 >= 0 && anon1 >= 0 && file0 >= 0 && file1 >= 0)
+        printf("# park1m RSS split: anonymous %.3f B per task, file-backed %+lld B in all\n",
+               (double)(anon1 - anon0) / park_n, file1 - file0);
     if (pte0 >= 0 && pte1 >= 0)
         printf("# park1m page tables (VmPTE, not in RSS): %.0f B per task\n",
-               (double)(pte1 - pte0) / PARK_N);
+               (double)(pte1 - pte0) / park_n);
 }
 
 /* ---- 6. wake_ns and 7. wake_block -------------------------------------------
@@ -626,6 +650,8 @@ int main(int argc, char **argv) {
         weft_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.workers = benches[i].workers;
+        const char *pn = getenv("RT_PARK_N");
+        if (pn && atol(pn) > 0) park_n = atol(pn);
         /* RT_WORKERS=N runs every benchmark on N workers instead of its
          * own count (to see what a second worker costs a one-worker
          * benchmark, or gains it) */
