@@ -89,11 +89,15 @@ void api_demo_device_id(int i, char out[24]);
 /* Password hashes (libsodium's crypto_pwhash_str, argon2id). api_pwhash
  * returns 0 or WEFT_ENOMEM (libsodium could not get the memory) and runs on
  * the blocking pool (it takes ~64 MB and ~0.1 s of one core). api_pwverify:
- * 1 match, 0 no match (or not a hash). Both suspend the calling task. */
+ * 1 match, 0 no match (or not a hash). Both suspend the calling task; at
+ * most two hashes run at once in the process (the others wait their turn),
+ * so a burst of sign-ins takes 128 MB, not 64 MB a blocking thread. */
 int api_pwhash(const char *password, char out[128]);
 int api_pwverify(const char *hash, const char *password);
 /* Tests: 1 selects libsodium's minimum cost for new hashes (fast, weak). */
 void api_pwhash_set_light(int light);
+/* Tests: the most hashes that ran at once since the last call (then 0). */
+int api_pwhash_peak(void);
 
 /* Close every live socket with 1001 and wait for them (api_live.c), after
  * the web server stopped and before fleet_stop. */

@@ -13,6 +13,7 @@
  *   DELETE /api/session/tokens/{id}  revoke one of the user's API tokens
  */
 #include <assert.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +33,23 @@
 static atomic_int light_hashes;
 void api_pwhash_set_light(int light) { atomic_store(&light_hashes, light); }
 
+/* argon2id at the interactive cost takes 64 MiB for its ~0.1 s: without a
+ * gate a burst of sign-ins would run one per blocking thread (16 by
+ * default), a gigabyte at once. PW_PARALLEL at a time, the rest wait their
+ * turn as tasks (a waiting sign-in holds no memory and no thread). */
+#define PW_PARALLEL 2
+static weft_sem pw_gate;
+static pthread_once_t pw_gate_once = PTHREAD_ONCE_INIT;
+static atomic_int pw_running, pw_peak;
+static void pw_gate_init(void) { weft_sem_init(&pw_gate, PW_PARALLEL); }
+int api_pwhash_peak(void) { return atomic_exchange(&pw_peak, 0); }
+
+static void pw_enter(void) {
+    int n = atomic_fetch_add(&pw_running, 1) + 1, peak = atomic_load(&pw_peak);
+    while (n > peak && !atomic_compare_exchange_weak(&pw_peak, &peak, n)) {
+    }
+}
+
 typedef struct pw_job {
     const char *password, *hash;
     char *out;
@@ -40,30 +58,45 @@ typedef struct pw_job {
 
 static void do_hash(void *arg) {
     pw_job *j = arg;
+    pw_enter();
     int light = atomic_load(&light_hashes);
     j->rc = crypto_pwhash_str(j->out, j->password, strlen(j->password),
                               light ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE,
                               light ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0
                 ? 0
                 : WEFT_ENOMEM;
+    atomic_fetch_sub(&pw_running, 1);
 }
 
 static void do_verify(void *arg) {
     pw_job *j = arg;
+    pw_enter();
     j->rc = crypto_pwhash_str_verify(j->hash, j->password, strlen(j->password)) == 0;
+    atomic_fetch_sub(&pw_running, 1);
+}
+
+/* fn on the blocking pool once the gate lets it in: 0 or the negative error
+ * of the wait (cancelled: fn did not run). */
+static int pw_run(void (*fn)(void *), pw_job *j) {
+    pthread_once(&pw_gate_once, pw_gate_init);
+    int rc = weft_sem_acquire(&pw_gate, -1);
+    if (rc < 0) return rc;
+    rc = weft_blocking(fn, j, -1);
+    weft_sem_release(&pw_gate, 1);
+    return rc;
 }
 
 int api_pwhash(const char *password, char out[128]) {
     static_assert(crypto_pwhash_STRBYTES <= 128, "hash buffer");
     pw_job j = {.password = password, .out = out, .rc = WEFT_ENOMEM};
-    int rc = weft_blocking(do_hash, &j, -1);
+    int rc = pw_run(do_hash, &j);
     return rc < 0 ? rc : j.rc;
 }
 
 int api_pwverify(const char *hash, const char *password) {
     if (!hash || strncmp(hash, crypto_pwhash_STRPREFIX, strlen(crypto_pwhash_STRPREFIX)) != 0) return 0;
     pw_job j = {.password = password, .hash = hash};
-    return weft_blocking(do_verify, &j, -1) < 0 ? 0 : j.rc;
+    return pw_run(do_verify, &j) < 0 ? 0 : j.rc;
 }
 
 /* ---- tokens ----------------------------------------------------------------------------- */

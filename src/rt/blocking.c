@@ -3,7 +3,10 @@
  * suspend the calling task until it returns.
  *
  * Threads are started on demand, up to the configured maximum, and stay for
- * the life of the runtime. Jobs live in the caller's frame: a job that has
+ * the life of the runtime: a job that finds more queued jobs than idle
+ * threads starts one (counting idle threads alone is not enough — a thread
+ * signalled for one job still counts as idle until it wakes, so a burst of
+ * jobs would all queue behind it). Jobs live in the caller's frame: a job that has
  * started is always waited for (fn may be using the caller's memory), so a
  * deadline or cancel only withdraws a job still in the queue.
  */
@@ -27,6 +30,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job *head, **tail;
+    int queued; /* jobs in the queue, not yet taken by a thread */
     int nthreads, idle, max, stop;
     pthread_t *threads;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -42,6 +46,7 @@ static void *pool_main(void *arg) {
         }
         if (!P.head) break;
         job *j = P.head;
+        P.queued--;
         P.head = j->next;
         if (P.head)
             P.head->pprev = &P.head;
@@ -66,7 +71,7 @@ int weft__blocking_start(int max_threads) {
     if (!P.threads) return WEFT_ENOMEM;
     P.head = NULL;
     P.tail = &P.head;
-    P.nthreads = P.idle = P.stop = 0;
+    P.nthreads = P.idle = P.stop = P.queued = 0;
     P.max = max_threads;
     return 0;
 }
@@ -94,12 +99,14 @@ int weft_blocking(void (*fn)(void *), void *arg, int64_t deadline) {
     j.pprev = P.tail;
     *P.tail = &j;
     P.tail = &j.next;
-    if (P.idle == 0 && P.nthreads < P.max) {
+    P.queued++;
+    if (P.queued > P.idle && P.nthreads < P.max) {
         if (pthread_create(&P.threads[P.nthreads], NULL, pool_main, NULL) == 0)
             P.nthreads++;
         else if (P.nthreads == 0) { /* no thread at all: cannot run it */
             *j.pprev = NULL;
             P.tail = j.pprev;
+            P.queued--;
             pthread_mutex_unlock(&P.mu);
             weft__wait_disarm(t);
             return WEFT_ENOMEM;
@@ -113,6 +120,7 @@ int weft_blocking(void (*fn)(void *), void *arg, int64_t deadline) {
     if (rc == 0) return 0;
     pthread_mutex_lock(&P.mu);
     if (j.state == JOB_QUEUED) { /* withdraw it: fn never runs */
+        P.queued--;
         *j.pprev = j.next;
         if (j.next)
             j.next->pprev = j.pprev;

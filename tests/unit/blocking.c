@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -318,6 +319,48 @@ TEST_PLAIN(blocking_pool_size_limit) {
     ASSERT_LE(atomic_load(&LIM.max), 4);
     ASSERT_GE(atomic_load(&LIM.max), 2); /* jobs did run in parallel */
     ASSERT_GE(el, 24 / 4 * 20 - 5);      /* 6 rounds of 20 ms at least */
+}
+
+/* A burst of jobs while one thread is idle: each job must get a thread of its
+ * own (up to the limit). The pool used to start a thread only when none was
+ * idle, and a thread signalled for one job counts as idle until it wakes, so
+ * the whole burst queued behind that one thread and ran one after another.
+ * Each job here waits until all four run at once; serialised, each waits out
+ * its bound and the count says so. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, saw_all;
+} BURST = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void burst_job(void *a) {
+    pthread_mutex_lock(&BURST.mu);
+    BURST.running++;
+    pthread_cond_broadcast(&BURST.cv);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += test_slack_ms(5000) / 1000;
+    while (BURST.running < 4 && pthread_cond_timedwait(&BURST.cv, &BURST.mu, &until) == 0) {
+    }
+    if (BURST.running >= 4) BURST.saw_all++;
+    pthread_mutex_unlock(&BURST.mu);
+}
+
+static void burst_caller(void *a) {
+    if (weft_blocking(burst_job, NULL, -1) != 0) LIM.rcs_bad++;
+}
+
+static void nothing(void *a) {}
+
+TEST(blocking_burst_gets_a_thread_per_job) {
+    LIM.rcs_bad = 0;
+    ASSERT_EQ(weft_blocking(nothing, NULL, -1), 0); /* now a thread is idle */
+    weft_group g;
+    weft_group_init(&g);
+    for (int i = 0; i < 4; i++) weft_group_go(&g, burst_caller, NULL, "burst");
+    ASSERT_EQ(test_join(&g, test_slack_ms(60000)), 0);
+    ASSERT_EQ(LIM.rcs_bad, 0);
+    ASSERT_EQ(BURST.saw_all, 4);
 }
 
 /* ---- argument and context checks --------------------------------------------- */
