@@ -772,8 +772,10 @@ static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
     return 0;
 }
 
-/* Queue a data item under the queue policy; takes it (freed on failure). */
-static int enqueue(weft_ws *ws, item *it) {
+/* Queue a data item under the queue policy; takes it (freed on failure).
+ * if_short: only while the connection keeps up (WEFT__WS_SEND_IF_SHORT),
+ * else WEFT_EAGAIN and nothing queued. */
+static int enqueue(weft_ws *ws, item *it, int if_short) {
     uint64_t key = it->key;
     size_t n = it->counted;
     item *drop = NULL, **drop_tail = &drop;
@@ -781,6 +783,10 @@ static int enqueue(weft_ws *ws, item *it) {
     q_lock(ws);
     if (ws->state != ST_OPEN) {
         rc = WEFT_ECLOSED;
+        goto out;
+    }
+    if (if_short && ws->queued + n > ws->cfg.max_queue / WEFT__WS_SHORT_DIV) {
+        rc = WEFT_EAGAIN; /* it lags: the caller sends the parts instead */
         goto out;
     }
     if (ws->cfg.queue_policy == WEFT_WS_QUEUE_COALESCE && key) {
@@ -857,7 +863,7 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     if (send_inline(ws, opcode, p, n, &rc)) return rc;
     item *it = new_item(opcode, key, p, n);
     if (!it) return WEFT_ENOMEM;
-    return enqueue(ws, it);
+    return enqueue(ws, it, 0);
 }
 
 /* Hub messages on the worker's ring: a server connection with nothing
@@ -933,6 +939,8 @@ static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int fla
     /* a plain thread has no ring: queued at once, as before, without the
      * claim and the refused weft_send_async (weft_task_id: 0 outside a task) */
     if (ws->role != WEFT_WS_SERVER || !async_send_on() || !weft_task_id()) return 0;
+    if ((flags & WEFT__WS_SEND_IF_SHORT) && weft_hub_msg_data(m).n > ws->cfg.max_queue / WEFT__WS_SHORT_DIV)
+        return 0; /* too big to keep up with: enqueue says WEFT_EAGAIN */
     q_lock(ws);
     if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data ||
         ws->no_async) {
@@ -1007,7 +1015,7 @@ static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     }
     if (sync) it->counted = 0;
     if (flags & (WEFT_WS_SEND_SYNC | WEFT_WS_SEND_KEEP)) it->key = 0, it->keep = 1;
-    return enqueue(ws, it);
+    return enqueue(ws, it, flags & WEFT__WS_SEND_IF_SHORT);
 }
 
 int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {

@@ -737,6 +737,57 @@ TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
     free(e);
 }
 
+/* A socket that keeps up gets a window's events in the same message as its
+ * positions: one send a window, as before alerts were kept (the events are
+ * kept with the positions around them, weft_hub_publish_split; a socket
+ * that lags gets them apart, see the test above). Ten windows, each a
+ * device's fix and an alarm of it told to the feed together: each alarm
+ * arrives in a message that also carries that fix. (The feed that sent
+ * events in messages of their own fails at the first.) */
+TEST(live_socket_that_keeps_up_gets_events_with_positions) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(bulk_devices(e), 0);
+    weft_ws *ws = admin_socket(e);
+    ASSERT(ws);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT(next(ws, &b, test_slack_ms(5000))); /* subscribed with its snapshot */
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    enum { NEV = 10, BASE = 9000 };
+    static unsigned char seen_ev[NEV], none[1];
+    static double lat[BULK];
+    for (int k = 0; k < NEV; k++) {
+        live_device *d = devs[k];
+        live_lock(d);
+        d->st.has_fix = 1;
+        d->st.fix_ms = d->st.server_ms = fleet_now_ms();
+        d->st.lat = 50 + k, d->st.lon = 16.37;
+        snprintf(d->st.protocol, sizeof d->st.protocol, "osmand");
+        live_unlock(d);
+        ev_row ev = {.device_id = d->id, .id = BASE + k,
+                     .ev = {.type = EV_ALARM, .time_ms = fleet_now_ms(), .lat = 50 + k, .lon = 16.37, .alarm = FLEET_ALARM_SOS}};
+        feed_publish(&e->f, d, &ev, 1); /* the fix and its alarm in one window */
+        while (!seen_ev[k] && next(ws, &b, test_slack_ms(5000))) {
+            int resync = 0;
+            ASSERT_EQ(alert_ids(&b, BASE, NEV, seen_ev, none, &resync), 0);
+            if (!seen_ev[k]) continue;
+            lat[k] = -1;
+            ASSERT_GT(merge_latitudes(&b, devs, BULK, lat), 0); /* positions in the same message */
+            ASSERT(lat[k] == 50 + k);
+        }
+        ASSERT(seen_ev[k]);
+    }
+    ASSERT_EQ(weft_ws_close_status(ws, NULL), 0);
+    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(ws);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
 /* Review F3: a viewer that reads, but far too slowly, over several resync
  * periods (16 s: resyncs 2, 4 and 8 s apart when each is allowed). Each
  * resync's snapshot is counted against live.queue_kb and a new one waits
