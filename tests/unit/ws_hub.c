@@ -30,7 +30,7 @@ typedef struct tsrv {
      * subscribed (set before subscribing: a test reads them once
      * wait_subs counted them) */
     weft_ws *srv_ws[4];
-    int nsrv_ws;
+    _Atomic int nsrv_ws;
 } tsrv;
 
 static tsrv *g_srv;
@@ -52,7 +52,8 @@ static int serve_sub(weft_http_ctx *c, weft_hub_msg **sync, int nsync) {
     snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
     int rc = 0;
     for (int i = 0; i < nsync && !rc; i++) rc = weft_ws_send_msg(ws, sync[i], WEFT_WS_SEND_SYNC);
-    if (g_srv->nsrv_ws < 4) g_srv->srv_ws[g_srv->nsrv_ws++] = ws;
+    int slot = atomic_fetch_add(&g_srv->nsrv_ws, 1);
+    if (slot < 4) g_srv->srv_ws[slot] = ws;
     if (!rc) weft_hub_subscribe_ws(g_srv->hub, topic, ws);
     weft_buf m;
     weft_buf_init(&m, 0);
