@@ -890,6 +890,24 @@ TEST(live_socket_whose_resync_exceeds_the_queue_arrives_whole) {
     free(e);
 }
 
+/* The snapshot of bulk_devices' devices, none with a position yet, read
+ * from ws in pieces: how many distinct devices were in it (BULK), or -1
+ * when a piece had a position. */
+static int read_bulk_snapshot(weft_ws *ws, weft_buf *b) {
+    static int seen[BULK];
+    memset(seen, 0, sizeof seen);
+    int distinct = 0;
+    while (distinct < BULK && next(ws, b, test_slack_ms(10000))) {
+        if (strstr(b->data, "\"latitude\"")) return -1;
+        for (int i = 0; i < BULK; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
+            if (strstr(b->data, want) && !seen[i]++) distinct++;
+        }
+    }
+    return distinct;
+}
+
 /* When the feed sends: with a window far longer than the test (60 s), a
  * change to an idle feed still arrives (at once: nothing was sent for a
  * window), and so does a window whose changes fill a message
@@ -912,17 +930,7 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     weft_buf_init(&b, 0);
     int64_t wait = test_slack_ms(10000); /* far under the window */
     /* the snapshot (no device has a position yet), in pieces */
-    static int seen[BULK];
-    int distinct = 0;
-    while (distinct < BULK && next(ws, &b, wait)) {
-        ASSERT(!strstr(b.data, "\"latitude\""));
-        for (int i = 0; i < BULK; i++) {
-            char want[32];
-            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
-            if (strstr(b.data, want) && !seen[i]++) distinct++;
-        }
-    }
-    ASSERT_EQ(distinct, BULK);
+    ASSERT_EQ(read_bulk_snapshot(ws, &b), BULK);
     /* idle: one device moves, its update is the next message, alone */
     static double lat[BULK];
     for (int i = 0; i < BULK; i++) lat[i] = -1;
@@ -991,15 +999,7 @@ TEST(live_full_window_sends_one_full_message_and_keeps_the_rest) {
     ASSERT(ws);
     weft_buf b;
     weft_buf_init(&b, 0);
-    static int seen[BULK];
-    int distinct = 0;
-    while (distinct < BULK && next(ws, &b, test_slack_ms(10000))) /* the snapshot, in pieces */
-        for (int i = 0; i < BULK; i++) {
-            char want[32];
-            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
-            if (strstr(b.data, want) && !seen[i]++) distinct++;
-        }
-    ASSERT_EQ(distinct, BULK);
+    ASSERT_EQ(read_bulk_snapshot(ws, &b), BULK);
     static double lat[BULK];
     for (int i = 0; i < BULK; i++) lat[i] = -1;
     move(&e->f, devs[0], 20.0, 1); /* idle: at once; from here the window runs */
