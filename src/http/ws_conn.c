@@ -939,8 +939,6 @@ static int send_shared_async(weft_ws *ws, weft_hub_msg *m, uint64_t key, int fla
     /* a plain thread has no ring: queued at once, as before, without the
      * claim and the refused weft_send_async (weft_task_id: 0 outside a task) */
     if (ws->role != WEFT_WS_SERVER || !async_send_on() || !weft_task_id()) return 0;
-    if ((flags & WEFT__WS_SEND_IF_SHORT) && weft_hub_msg_data(m).n > ws->cfg.max_queue / WEFT__WS_SHORT_DIV)
-        return 0; /* too big to keep up with: enqueue says WEFT_EAGAIN */
     q_lock(ws);
     if (ws->state != ST_OPEN || ws->fd < 0 || ws->writer_running || ws->ctl || ws->data ||
         ws->no_async) {
@@ -998,6 +996,8 @@ static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     weft_str pl = weft_hub_msg_data(m);
     int op = weft_hub_msg_opcode(m);
     int sync = flags & WEFT_WS_SEND_SYNC;
+    if ((flags & WEFT__WS_SEND_IF_SHORT) && pl.n > ws->cfg.max_queue / WEFT__WS_SHORT_DIV)
+        return WEFT_EAGAIN; /* too big to keep up with, even idle: the caller's parts */
     if (!sync && pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
     int rc;
     if (send_shared_async(ws, m, key, flags, &rc)) return rc;

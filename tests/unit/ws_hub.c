@@ -554,6 +554,18 @@ TEST(hub_split_whole_to_a_reader_parts_to_one_that_lags) {
     ASSERT_EQ(ev, 1);
     weft_ws_get_stats(slow_srv, &st);
     ASSERT_GT(st.dropped, 0);
+    /* a whole message over a quarter of the queue goes in parts even to
+     * the reader (kept, it alone could take the room of the parts), also
+     * one over the whole queue (not refused with WEFT_ELIMIT) */
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 3 && !memcmp(m.data, "end", 3));
+    static char big[32 * 1024 + 1];
+    memset(big, 'W', sizeof big);
+    ASSERT_EQ(weft_hub_publish_split(t.hub, "feed", WEFT_WS_TEXT, big, sizeof big, parts, 2), 2);
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 1 && m.data[0] == 'P');
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 1 && m.data[0] == 'E');
     weft_buf_free(&m);
     weft_ws_close(slow, WEFT_WS_NORMAL, NULL);
     weft_ws_free(slow);
