@@ -2,6 +2,7 @@
 #include "feed.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,16 +227,25 @@ static int encode(const device_view *views, size_t nviews, const pending_ev *evs
  * The live socket's snapshot and each tick's update go out as messages of
  * about `limit` bytes (feed_chunk_bytes), each a complete
  * {"devices","positions","events"} update: a device's entry and its position
- * are in the same message, events come after the devices in messages of
- * their own (ck_event: a lagging socket keeps those). So no message is
+ * are in the same message, events come after the devices, in the window's
+ * last message of positions while it has room (ck_event). So no message is
  * larger than a quarter of a viewer's queue, and a large state reaches the
- * queue and the socket piece by piece. */
-/* keep: the message holds events (never dropped by a live socket's queue) */
-typedef int (*emit_fn)(void *ud, const char *p, size_t n, int keep);
+ * queue and the socket piece by piece.
+ *
+ * A message with events must reach every open dashboard (an alert is never
+ * lost); one with positions only may be dropped by a lagging socket's
+ * queue. A message with both is published whole to the sockets that keep up
+ * (WEFT_WS_SEND_KEEP: one send for the window, as before events were kept)
+ * and as two parts to the ones that lag, its positions droppable and its
+ * events kept (weft_hub_publish_split). */
+/* keep: the message holds events (never dropped by a live socket's queue);
+ * parts (nparts 0 or 2): the same as its positions, droppable, and its
+ * events, kept, for the sockets that lag */
+typedef int (*emit_fn)(void *ud, const char *p, size_t n, int keep, const weft_hub_part *parts, int nparts);
 
 typedef struct chunker {
     weft_buf devs, pos, evs; /* comma-separated JSON values */
-    weft_buf tmp, out;
+    weft_buf tmp, out, part_pos, part_ev;
     weft_json_enc enc;
     size_t limit;
     emit_fn emit;
@@ -247,12 +257,14 @@ static void ck_init(chunker *c, size_t limit, emit_fn emit, void *ud) {
     memset(c, 0, sizeof *c);
     weft_buf_init(&c->devs, 0), weft_buf_init(&c->pos, 0), weft_buf_init(&c->evs, 0);
     weft_buf_init(&c->tmp, 0), weft_buf_init(&c->out, 0);
+    weft_buf_init(&c->part_pos, 0), weft_buf_init(&c->part_ev, 0);
     c->limit = limit, c->emit = emit, c->ud = ud;
 }
 
 static void ck_free(chunker *c) {
     weft_buf_free(&c->devs), weft_buf_free(&c->pos), weft_buf_free(&c->evs);
     weft_buf_free(&c->tmp), weft_buf_free(&c->out);
+    weft_buf_free(&c->part_pos), weft_buf_free(&c->part_ev);
 }
 
 static weft_json_enc *ck_begin(chunker *c) {
@@ -267,27 +279,48 @@ static void ck_end(chunker *c, weft_buf *list) {
         c->err = WEFT_ENOMEM;
 }
 
-static void ck_list(chunker *c, const char *key, const weft_buf *list) {
-    if (c->out.len > 1) weft_buf_appends(&c->out, ",");
-    weft_buf_appends(&c->out, key);
-    if (list->len) weft_buf_append(&c->out, list->data, list->len);
-    weft_buf_appends(&c->out, "]");
+static void ck_list(weft_buf *out, const char *key, const weft_buf *list) {
+    if (out->len > 1) weft_buf_appends(out, ",");
+    weft_buf_appends(out, key);
+    if (list->len) weft_buf_append(out, list->data, list->len);
+    weft_buf_appends(out, "]");
+}
+
+/* {"devices":[...],"positions":[...],"events":[...]} into out, with the
+ * lists asked for (and those that are not empty). 0 or WEFT_ENOMEM. */
+static int ck_message(chunker *c, weft_buf *out, int devs, int pos, int evs) {
+    weft_buf_clear(out);
+    weft_buf_appends(out, "{");
+    if (devs || c->devs.len) ck_list(out, "\"devices\":[", &c->devs);
+    if (pos || c->pos.len) ck_list(out, "\"positions\":[", &c->pos);
+    if (evs && c->evs.len) ck_list(out, "\"events\":[", &c->evs);
+    return weft_buf_appends(out, "}") < 0 ? WEFT_ENOMEM : 0;
 }
 
 /* Emit what is gathered as one message; empty: also when nothing is (the
- * snapshot of an audience that sees no device). */
+ * snapshot of an audience that sees no device). A message with positions
+ * and events also has them apart, for the sockets that lag. */
 static void ck_flush(chunker *c, int empty) {
     if (c->err || (!c->devs.len && !c->pos.len && !c->evs.len && !empty)) return;
-    weft_buf_clear(&c->out);
-    weft_buf_appends(&c->out, "{");
-    if (c->devs.len || empty) ck_list(c, "\"devices\":[", &c->devs);
-    if (c->pos.len || empty) ck_list(c, "\"positions\":[", &c->pos);
-    if (c->evs.len) ck_list(c, "\"events\":[", &c->evs);
-    if (weft_buf_appends(&c->out, "}") < 0) {
+    if (ck_message(c, &c->out, empty, empty, 1) < 0) {
         c->err = WEFT_ENOMEM;
         return;
     }
-    int rc = c->emit(c->ud, c->out.data, c->out.len, c->evs.len > 0);
+    weft_hub_part parts[2];
+    int nparts = 0;
+    if (c->evs.len && (c->devs.len || c->pos.len)) {
+        weft_buf_clear(&c->part_ev);
+        weft_buf_appends(&c->part_ev, "{");
+        ck_list(&c->part_ev, "\"events\":[", &c->evs);
+        if (ck_message(c, &c->part_pos, 0, 0, 0) < 0 || weft_buf_appends(&c->part_ev, "}") < 0) {
+            c->err = WEFT_ENOMEM;
+            return;
+        }
+        parts[0] = (weft_hub_part){c->part_pos.data, c->part_pos.len, 0};
+        parts[1] = (weft_hub_part){c->part_ev.data, c->part_ev.len, WEFT_WS_SEND_KEEP};
+        nparts = 2;
+    }
+    int rc = c->emit(c->ud, c->out.data, c->out.len, c->evs.len > 0, parts, nparts);
     if (rc < 0) c->err = rc;
     else c->nmsgs++;
     weft_buf_clear(&c->devs), weft_buf_clear(&c->pos), weft_buf_clear(&c->evs);
@@ -307,10 +340,9 @@ static void ck_device(chunker *c, const device_view *v, int with_device) {
     ck_maybe_flush(c);
 }
 
-/* Events go in messages of their own, which a lagging socket keeps
- * (WEFT_WS_SEND_KEEP) while it drops position updates. */
+/* Events follow the window's positions in the same message, while it has
+ * room (see ck_flush for what a lagging socket gets). */
 static void ck_event(chunker *c, const pending_ev *e) {
-    if (!c->evs.len && (c->devs.len || c->pos.len)) ck_flush(c, 0);
     model_event(ck_begin(c), e->id, e->device_id, &e->ev);
     ck_end(c, &c->evs);
     ck_maybe_flush(c);
@@ -329,8 +361,8 @@ typedef struct snap_msgs {
     int n, cap;
 } snap_msgs;
 
-static int snap_emit(void *ud, const char *p, size_t n, int keep) {
-    (void)keep; /* a snapshot has no events */
+static int snap_emit(void *ud, const char *p, size_t n, int keep, const weft_hub_part *parts, int nparts) {
+    (void)keep, (void)parts, (void)nparts; /* a snapshot has no events */
     snap_msgs *s = ud;
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 16;
@@ -526,7 +558,7 @@ typedef struct delta_out {
     char topic[256];
 } delta_out;
 
-static int delta_emit(void *ud, const char *p, size_t n, int keep) {
+static int delta_emit(void *ud, const char *p, size_t n, int keep, const weft_hub_part *parts, int nparts) {
     delta_out *d = ud;
     atomic_fetch_add(&d->fd->st.messages, 1);
     atomic_fetch_add(&d->fd->st.bytes, (int64_t)n);
@@ -540,8 +572,12 @@ static int delta_emit(void *ud, const char *p, size_t n, int keep) {
         u->fn(u->ud, m);
     }
     feed_msg_release(m);
-    if (d->hub && d->fd->f->hub)
-        weft_hub_publish_flags(d->fd->f->hub, d->topic, WEFT_WS_TEXT, 0, keep ? WEFT_WS_SEND_KEEP : 0, p, n);
+    if (d->hub && d->fd->f->hub) {
+        if (nparts) /* whole to the sockets that keep up, in parts to the others */
+            weft_hub_publish_split(d->fd->f->hub, d->topic, WEFT_WS_TEXT, p, n, parts, nparts);
+        else
+            weft_hub_publish_flags(d->fd->f->hub, d->topic, WEFT_WS_TEXT, 0, keep ? WEFT_WS_SEND_KEEP : 0, p, n);
+    }
     return 0;
 }
 
@@ -601,15 +637,25 @@ static void resync_lagging(fleet_feed *fd, int64_t now) {
     }
 }
 
-/* Send what changed since the last flush: one update per audience. */
-static void flush(fleet_feed *fd) {
+/* Send what changed since the last flush, at most max devices (the ones
+ * that changed first; the others stay pending, coalescing further fixes,
+ * for the next flush), and every pending event: one update per audience. */
+static void flush(fleet_feed *fd, size_t max) {
     pthread_mutex_lock(&fd->mu);
     live_device **ch = fd->changed;
     size_t nch = fd->nchanged;
     pending_ev *ev = fd->events;
     size_t nev = fd->nev;
+    live_device **taken = nch > max ? malloc(max * sizeof *taken) : NULL;
+    if (taken) { /* (no memory: all of them, as at a window's end) */
+        memcpy(taken, ch, max * sizeof *taken);
+        memmove(ch, ch + max, (nch - max) * sizeof *ch);
+        fd->nchanged = nch - max;
+        ch = taken, nch = max;
+    } else {
+        fd->changed = NULL, fd->nchanged = fd->capchanged = 0;
+    }
     for (size_t i = 0; i < nch; i++) ch[i]->feed_pending = 0;
-    fd->changed = NULL, fd->nchanged = fd->capchanged = 0;
     fd->events = NULL, fd->nev = fd->capev = 0;
     pthread_mutex_unlock(&fd->mu);
     if (nch || nev) {
@@ -672,9 +718,12 @@ static int state_wanted(fleet_feed *fd) {
  * comes when nothing was sent for a whole window (the feed is idle) goes out
  * at once; under load the changes of a window are coalesced per device and
  * go out when the window ends, or as soon as they make a full message
- * (full_batch devices). So an idle feed adds no wait, a busy one at most a
- * window, and a viewer gets at most 1000 / tick_ms messages a second plus
- * the full ones (which the bytes make anyway: feed_chunk_bytes). Snapshots
+ * (full_batch devices: then only those, the first to change, so that a
+ * full window is one message and not one and a small rest; the rest wait
+ * for the next full message or the window's end). So an idle feed adds no
+ * wait, a busy one a window (a device left out of a full message: a window
+ * after it), and a viewer gets at most 1000 / tick_ms messages a second
+ * plus the full ones (which the bytes make anyway: feed_chunk_bytes). Snapshots
  * follow a send (send_snapshots), or come on their own when a viewer waits
  * for one and nothing changes. */
 static void feed_task(void *arg) {
@@ -687,7 +736,11 @@ static void feed_task(void *arg) {
         pthread_mutex_unlock(&fd->mu);
         int64_t due = !pending ? -1 : full || now - last >= window ? now : last + window;
         if (due == now) {
-            flush(fd);
+            /* a full window sends one full message's worth: what came in
+             * after the wake-up (a group commit's fixes arrive together)
+             * goes with the next, instead of as a small message of its
+             * own right after it */
+            flush(fd, full ? fd->full_batch : SIZE_MAX);
             last = now;
         }
         int snap = 0;

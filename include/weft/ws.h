@@ -602,6 +602,30 @@ int weft_hub_publish(weft_hub *h, const char *topic, int opcode, uint64_t key, c
  * it as from weft_hub_publish. WEFT_EINVAL for other flags. */
 int weft_hub_publish_flags(weft_hub *h, const char *topic, int opcode, uint64_t key, int flags,
                            const void *p, size_t n);
+/* A message no connection may miss, whole to the connections that keep up
+ * and in parts to the ones that lag: a server connection whose queue, with
+ * this message, stays within a quarter of its max_queue is queued p as one
+ * message, WEFT_WS_SEND_KEEP; any other is queued parts[0..nparts) instead,
+ * in order, each with its flags (0: droppable under its queue policy, or
+ * WEFT_WS_SEND_KEEP). So an application can put what must arrive (an alert)
+ * in the same message as what may be dropped (position updates) while the
+ * peer keeps up, one send instead of two, and keep the droppable part
+ * droppable for a peer that lags. The whole messages kept for a connection
+ * never take more than a quarter of its queue: one that falls behind is on
+ * the parts before its queue fills. The parts should carry the same content
+ * as p. Channel subscribers and the broker get p. Each part is framed (and
+ * compressed) once, only if some connection lags. Returns as
+ * weft_hub_publish; WEFT_EINVAL also for nparts outside
+ * 1..WEFT_HUB_PARTS_MAX, a part's flags other than 0 or KEEP, or a part
+ * that is not valid UTF-8 (WEFT_WS_TEXT). */
+typedef struct weft_hub_part {
+    const void *p;
+    size_t n;
+    int flags;
+} weft_hub_part;
+enum { WEFT_HUB_PARTS_MAX = 8 };
+int weft_hub_publish_split(weft_hub *h, const char *topic, int opcode, const void *p, size_t n,
+                           const weft_hub_part *parts, int nparts);
 /* The same for local subscribers only, without the broker (for what a broker
  * brings from elsewhere). */
 int weft_hub_deliver(weft_hub *h, const char *topic, int opcode, uint64_t key, const void *p,

@@ -772,8 +772,10 @@ static int queue_close_locked(weft_ws *ws, int code, const char *reason) {
     return 0;
 }
 
-/* Queue a data item under the queue policy; takes it (freed on failure). */
-static int enqueue(weft_ws *ws, item *it) {
+/* Queue a data item under the queue policy; takes it (freed on failure).
+ * if_short: only while the connection keeps up (WEFT__WS_SEND_IF_SHORT),
+ * else WEFT_EAGAIN and nothing queued. */
+static int enqueue(weft_ws *ws, item *it, int if_short) {
     uint64_t key = it->key;
     size_t n = it->counted;
     item *drop = NULL, **drop_tail = &drop;
@@ -781,6 +783,10 @@ static int enqueue(weft_ws *ws, item *it) {
     q_lock(ws);
     if (ws->state != ST_OPEN) {
         rc = WEFT_ECLOSED;
+        goto out;
+    }
+    if (if_short && ws->queued + n > ws->cfg.max_queue / WEFT__WS_SHORT_DIV) {
+        rc = WEFT_EAGAIN; /* it lags: the caller sends the parts instead */
         goto out;
     }
     if (ws->cfg.queue_policy == WEFT_WS_QUEUE_COALESCE && key) {
@@ -857,7 +863,7 @@ int weft_ws_send_keyed(weft_ws *ws, int opcode, uint64_t key, const void *p, siz
     if (send_inline(ws, opcode, p, n, &rc)) return rc;
     item *it = new_item(opcode, key, p, n);
     if (!it) return WEFT_ENOMEM;
-    return enqueue(ws, it);
+    return enqueue(ws, it, 0);
 }
 
 /* Hub messages on the worker's ring: a server connection with nothing
@@ -990,6 +996,8 @@ static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     weft_str pl = weft_hub_msg_data(m);
     int op = weft_hub_msg_opcode(m);
     int sync = flags & WEFT_WS_SEND_SYNC;
+    if ((flags & WEFT__WS_SEND_IF_SHORT) && pl.n > ws->cfg.max_queue / WEFT__WS_SHORT_DIV)
+        return WEFT_EAGAIN; /* too big to keep up with, even idle: the caller's parts */
     if (!sync && pl.n > ws->cfg.max_queue) return WEFT_ELIMIT;
     int rc;
     if (send_shared_async(ws, m, key, flags, &rc)) return rc;
@@ -1007,7 +1015,7 @@ static int send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {
     }
     if (sync) it->counted = 0;
     if (flags & (WEFT_WS_SEND_SYNC | WEFT_WS_SEND_KEEP)) it->key = 0, it->keep = 1;
-    return enqueue(ws, it);
+    return enqueue(ws, it, flags & WEFT__WS_SEND_IF_SHORT);
 }
 
 int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags) {

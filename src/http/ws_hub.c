@@ -277,8 +277,27 @@ int weft_hub_unsubscribe_chan(weft_hub *h, const char *topic_name, weft_chan *ch
     return del_sub(h, topic_name, (sub){SUB_CHAN, 0, NULL, ch});
 }
 
+/* The parts of a split publish (weft_hub_publish_split): made, each framed
+ * once, the first time a lagging connection needs them. */
+typedef struct split {
+    const weft_hub_part *parts;
+    int n;
+    weft_hub_msg **m; /* n, NULL until made */
+} split;
+
+/* A connection that lags gets the parts in order instead of the whole
+ * message: 0 when it took every one, else the first failure. */
+static int send_parts(weft_ws *ws, int opcode, split *sp) {
+    for (int k = 0; k < sp->n; k++) {
+        if (!sp->m[k] && !(sp->m[k] = msg_new(opcode, sp->parts[k].p, sp->parts[k].n))) return WEFT_ENOMEM;
+        int rc = weft__ws_send_shared(ws, sp->m[k], 0, sp->parts[k].flags);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, int flags, const void *p,
-                   size_t n, int to_broker) {
+                   size_t n, int to_broker, split *sp) {
     if (opcode != WEFT_WS_TEXT && opcode != WEFT_WS_BINARY) return WEFT_EINVAL;
     if (flags & ~WEFT_WS_SEND_KEEP) return WEFT_EINVAL;
     if (opcode == WEFT_WS_TEXT && !weft_utf8_valid(p, n)) return WEFT_EINVAL;
@@ -292,7 +311,8 @@ static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, int 
         sub *s = &t->subs[i];
         int rc;
         if (s->kind == SUB_WS) {
-            rc = weft__ws_send_shared(s->ws, m, key, flags);
+            rc = weft__ws_send_shared(s->ws, m, key, sp ? flags | WEFT__WS_SEND_IF_SHORT : flags);
+            if (rc == WEFT_EAGAIN) rc = send_parts(s->ws, opcode, sp); /* it lags */
         } else {
             weft_hub_msg *ref = weft__hub_msg_ref(m);
             rc = weft_chan_send(s->ch, &ref, 0);
@@ -325,17 +345,32 @@ static int fan_out(weft_hub *h, const char *name, int opcode, uint64_t key, int 
 
 int weft_hub_publish(weft_hub *h, const char *topic_name, int opcode, uint64_t key, const void *p,
                      size_t n) {
-    return fan_out(h, topic_name, opcode, key, 0, p, n, 1);
+    return fan_out(h, topic_name, opcode, key, 0, p, n, 1, NULL);
 }
 
 int weft_hub_publish_flags(weft_hub *h, const char *topic_name, int opcode, uint64_t key, int flags,
                            const void *p, size_t n) {
-    return fan_out(h, topic_name, opcode, key, flags, p, n, 1);
+    return fan_out(h, topic_name, opcode, key, flags, p, n, 1, NULL);
+}
+
+int weft_hub_publish_split(weft_hub *h, const char *topic_name, int opcode, const void *p, size_t n,
+                           const weft_hub_part *parts, int nparts) {
+    if (nparts < 1 || nparts > WEFT_HUB_PARTS_MAX || !parts) return WEFT_EINVAL;
+    for (int k = 0; k < nparts; k++)
+        if ((parts[k].flags & ~WEFT_WS_SEND_KEEP) ||
+            (opcode == WEFT_WS_TEXT && !weft_utf8_valid(parts[k].p, parts[k].n)))
+            return WEFT_EINVAL;
+    weft_hub_msg *made[WEFT_HUB_PARTS_MAX] = {0};
+    split sp = {parts, nparts, made};
+    int rc = fan_out(h, topic_name, opcode, 0, WEFT_WS_SEND_KEEP, p, n, 1, &sp);
+    for (int k = 0; k < nparts; k++)
+        if (made[k]) weft_hub_msg_release(made[k]);
+    return rc;
 }
 
 int weft_hub_deliver(weft_hub *h, const char *topic_name, int opcode, uint64_t key, const void *p,
                      size_t n) {
-    return fan_out(h, topic_name, opcode, key, 0, p, n, 0);
+    return fan_out(h, topic_name, opcode, key, 0, p, n, 0, NULL);
 }
 
 void weft_hub_get_stats(weft_hub *h, weft_hub_stats *out) {

@@ -45,6 +45,12 @@ void weft__ws_set_subprotocol(weft_ws *ws, weft_str p);
 /* Queue a hub message (its shared frame, no copy) on a server connection; a
  * client connection frames a copy (it must mask). weft_ws_send's results. */
 int weft__ws_send_shared(weft_ws *ws, weft_hub_msg *m, uint64_t key, int flags); /* flags: weft_ws_send_msg's */
+/* A flag of weft__ws_send_shared's own (with WEFT_WS_SEND_KEEP), for
+ * weft_hub_publish_split: queue the message only while the connection keeps
+ * up (what is queued, with it, stays within WEFT__WS_SHORT_DIV-th of
+ * max_queue), else queue nothing and return WEFT_EAGAIN. Decided under the
+ * queue's lock, with the send. */
+enum { WEFT__WS_SEND_IF_SHORT = 0x100, WEFT__WS_SHORT_DIV = 4 };
 /* 1 once the connection is closing or closed (no more sends). */
 int weft__ws_is_closed(weft_ws *ws);
 /* For tests: 1 while a writer task runs, an inline send writes or a hub

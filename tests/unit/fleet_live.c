@@ -39,8 +39,9 @@ static void serve(void *arg) {
 }
 
 /* window: live.tick_ms (set directly: a test may go past the config's
- * bounds) */
-static int env_start_window(env *e, int window) {
+ * bounds); queue_kb: live.queue_kb from the start (0: the default), which
+ * the feed reads once for its full message (feed_full_batch) */
+static int env_start_queue(env *e, int window, int queue_kb) {
     memset(e, 0, sizeof *e);
     fleet_config_defaults(&e->f.cfg);
     snprintf(e->dir, sizeof e->dir, "/tmp/weft-fleet-live-XXXXXX");
@@ -51,6 +52,7 @@ static int env_start_window(env *e, int window) {
     c->osmand_port = c->teltonika_port = 0;
     c->commit_interval_ms = 1;
     c->live_tick_ms = window;
+    if (queue_kb) c->live_queue_kb = queue_kb;
     snprintf(c->admin_email, sizeof c->admin_email, "admin@t.local");
     snprintf(c->admin_password, sizeof c->admin_password, "admin-password-1");
     api_pwhash_set_light(1);
@@ -65,6 +67,7 @@ static int env_start_window(env *e, int window) {
     return test_go_wg(&e->served, serve, e);
 }
 
+static int env_start_window(env *e, int window) { return env_start_queue(e, window, 0); }
 static int env_start(env *e) { return env_start_window(e, 50); }
 
 static void env_stop(env *e) {
@@ -737,6 +740,57 @@ TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
     free(e);
 }
 
+/* A socket that keeps up gets a window's events in the same message as its
+ * positions: one send a window, as before alerts were kept (the events are
+ * kept with the positions around them, weft_hub_publish_split; a socket
+ * that lags gets them apart, see the test above). Ten windows, each a
+ * device's fix and an alarm of it told to the feed together: each alarm
+ * arrives in a message that also carries that fix. (The feed that sent
+ * events in messages of their own fails at the first.) */
+TEST(live_socket_that_keeps_up_gets_events_with_positions) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(bulk_devices(e), 0);
+    weft_ws *ws = admin_socket(e);
+    ASSERT(ws);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT(next(ws, &b, test_slack_ms(5000))); /* subscribed with its snapshot */
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    enum { NEV = 10, BASE = 9000 };
+    static unsigned char seen_ev[NEV], none[1];
+    static double lat[BULK];
+    for (int k = 0; k < NEV; k++) {
+        live_device *d = devs[k];
+        live_lock(d);
+        d->st.has_fix = 1;
+        d->st.fix_ms = d->st.server_ms = fleet_now_ms();
+        d->st.lat = 50 + k, d->st.lon = 16.37;
+        snprintf(d->st.protocol, sizeof d->st.protocol, "osmand");
+        live_unlock(d);
+        ev_row ev = {.device_id = d->id, .id = BASE + k,
+                     .ev = {.type = EV_ALARM, .time_ms = fleet_now_ms(), .lat = 50 + k, .lon = 16.37, .alarm = FLEET_ALARM_SOS}};
+        feed_publish(&e->f, d, &ev, 1); /* the fix and its alarm in one window */
+        while (!seen_ev[k] && next(ws, &b, test_slack_ms(5000))) {
+            int resync = 0;
+            ASSERT_EQ(alert_ids(&b, BASE, NEV, seen_ev, none, &resync), 0);
+            if (!seen_ev[k]) continue;
+            lat[k] = -1;
+            ASSERT_GT(merge_latitudes(&b, devs, BULK, lat), 0); /* positions in the same message */
+            ASSERT(lat[k] == 50 + k);
+        }
+        ASSERT(seen_ev[k]);
+    }
+    ASSERT_EQ(weft_ws_close_status(ws, NULL), 0);
+    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(ws);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+}
+
 /* Review F3: a viewer that reads, but far too slowly, over several resync
  * periods (16 s: resyncs 2, 4 and 8 s apart when each is allowed). Each
  * resync's snapshot is counted against live.queue_kb and a new one waits
@@ -836,6 +890,24 @@ TEST(live_socket_whose_resync_exceeds_the_queue_arrives_whole) {
     free(e);
 }
 
+/* The snapshot of bulk_devices' devices, none with a position yet, read
+ * from ws in pieces: how many distinct devices were in it (BULK), or -1
+ * when a piece had a position. */
+static int read_bulk_snapshot(weft_ws *ws, weft_buf *b) {
+    static int seen[BULK];
+    memset(seen, 0, sizeof seen);
+    int distinct = 0;
+    while (distinct < BULK && next(ws, b, test_slack_ms(10000))) {
+        if (strstr(b->data, "\"latitude\"")) return -1;
+        for (int i = 0; i < BULK; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
+            if (strstr(b->data, want) && !seen[i]++) distinct++;
+        }
+    }
+    return distinct;
+}
+
 /* When the feed sends: with a window far longer than the test (60 s), a
  * change to an idle feed still arrives (at once: nothing was sent for a
  * window), and so does a window whose changes fill a message
@@ -858,17 +930,7 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     weft_buf_init(&b, 0);
     int64_t wait = test_slack_ms(10000); /* far under the window */
     /* the snapshot (no device has a position yet), in pieces */
-    static int seen[BULK];
-    int distinct = 0;
-    while (distinct < BULK && next(ws, &b, wait)) {
-        ASSERT(!strstr(b.data, "\"latitude\""));
-        for (int i = 0; i < BULK; i++) {
-            char want[32];
-            snprintf(want, sizeof want, "\"uniqueId\":\"bulk-%03d\"", i);
-            if (strstr(b.data, want) && !seen[i]++) distinct++;
-        }
-    }
-    ASSERT_EQ(distinct, BULK);
+    ASSERT_EQ(read_bulk_snapshot(ws, &b), BULK);
     /* idle: one device moves, its update is the next message, alone */
     static double lat[BULK];
     for (int i = 0; i < BULK; i++) lat[i] = -1;
@@ -899,6 +961,59 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     weft_ws_free(ws);
     weft_buf_free(&b);
     env_stop(e); /* the feed task stops without waiting for its window */
+    free(e);
+}
+
+/* Positions in the messages read from ws until at least want arrived
+ * (merged by device id into lat[]); the count, or -1 when one is not JSON
+ * (0 when none came in time). */
+static int read_positions(weft_ws *ws, weft_buf *b, live_device **devs, double *lat, int want) {
+    int got = 0;
+    while (got < want && next(ws, b, test_slack_ms(10000))) {
+        int n = merge_latitudes(b, devs, BULK, lat);
+        if (n < 0) return -1;
+        got += n;
+    }
+    return got;
+}
+
+/* A full window is one full message's worth: when more devices than
+ * feed_full_batch changed before the feed task ran (a group commit's fixes
+ * come together), it sends the first full_batch of them and keeps the rest,
+ * which go with the next full message, instead of a small message of them
+ * right after. Window 60 s: only full messages go out. Devices 1..full+40
+ * move: exactly 1..full arrive; then full-40 more move: exactly the 40
+ * left and those arrive. (The old feed sent all full+40 in the first flush
+ * when it ran after the last of them moved, and then the second batch,
+ * short of full, waited for the window: the test fails there.) */
+TEST(live_full_window_sends_one_full_message_and_keeps_the_rest) {
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start_queue(e, 60000, 64), 0);
+    ASSERT_EQ(bulk_devices(e), 0);
+    int full = (int)feed_full_batch(&e->f.cfg);
+    ASSERT(2 * full + 1 < BULK);
+    static live_device *devs[BULK];
+    ASSERT_EQ(bulk_live(e, devs), 0);
+    weft_ws *ws = admin_socket(e);
+    ASSERT(ws);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    ASSERT_EQ(read_bulk_snapshot(ws, &b), BULK);
+    static double lat[BULK];
+    for (int i = 0; i < BULK; i++) lat[i] = -1;
+    move(&e->f, devs[0], 20.0, 1); /* idle: at once; from here the window runs */
+    ASSERT_EQ(read_positions(ws, &b, devs, lat, 1), 1);
+    for (int i = 1; i <= full + 40; i++) move(&e->f, devs[i], 30.0, 1);
+    ASSERT_EQ(read_positions(ws, &b, devs, lat, full), full);
+    for (int i = 1; i < BULK; i++) ASSERT(lat[i] == (i <= full ? 30.0 : -1));
+    for (int i = full + 41; i <= 2 * full; i++) move(&e->f, devs[i], 40.0, 1);
+    ASSERT_EQ(read_positions(ws, &b, devs, lat, full), full);
+    for (int i = 1; i < BULK; i++) ASSERT(lat[i] == (i <= full + 40 ? 30.0 : i <= 2 * full ? 40.0 : -1));
+    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(ws);
+    weft_buf_free(&b);
+    env_stop(e);
     free(e);
 }
 

@@ -26,6 +26,11 @@ typedef struct tsrv {
     /* /sync/{topic}: the messages queued as the initial state (WEFT_WS_SEND_SYNC) */
     weft_hub_msg **sync;
     int nsync;
+    /* the server's side of the first connections, in the order they were
+     * subscribed (set before subscribing: a test reads them once
+     * wait_subs counted them) */
+    weft_ws *srv_ws[4];
+    _Atomic int nsrv_ws;
 } tsrv;
 
 static tsrv *g_srv;
@@ -47,6 +52,8 @@ static int serve_sub(weft_http_ctx *c, weft_hub_msg **sync, int nsync) {
     snprintf(topic, sizeof topic, "%.*s", (int)tp.n, tp.p);
     int rc = 0;
     for (int i = 0; i < nsync && !rc; i++) rc = weft_ws_send_msg(ws, sync[i], WEFT_WS_SEND_SYNC);
+    int slot = atomic_fetch_add(&g_srv->nsrv_ws, 1);
+    if (slot < 4) g_srv->srv_ws[slot] = ws;
     if (!rc) weft_hub_subscribe_ws(g_srv->hub, topic, ws);
     weft_buf m;
     weft_buf_init(&m, 0);
@@ -490,6 +497,82 @@ TEST(hub_kept_messages_reach_a_subscriber_that_falls_behind) {
     weft_buf_free(&m);
     weft_ws_close(slow, WEFT_WS_NORMAL, NULL);
     weft_ws_free(slow);
+    ASSERT_EQ(stop(&t), 0);
+}
+
+/* weft_hub_publish_split: a subscriber that keeps up (it read everything)
+ * gets the message whole; one that lags (its queue holds more than a
+ * quarter of max_queue) gets the parts instead, in order, each under its
+ * own flags: the droppable part goes when more traffic overflows the queue,
+ * the kept one arrives. Neither gets both. */
+TEST(hub_split_whole_to_a_reader_parts_to_one_that_lags) {
+    weft_ws_config cfg = {.max_queue = 32 * 1024, .queue_policy = WEFT_WS_QUEUE_DROP_OLDEST};
+    tsrv t;
+    ASSERT_EQ(start(&t, &cfg), 0);
+    weft_hub_part bad = {"x", 1, WEFT_WS_SEND_SYNC};
+    ASSERT_ERR(weft_hub_publish_split(t.hub, "feed", WEFT_WS_TEXT, "W", 1, &bad, 1), WEFT_EINVAL);
+    ASSERT_ERR(weft_hub_publish_split(t.hub, "feed", WEFT_WS_TEXT, "W", 1, &bad, 0), WEFT_EINVAL);
+    weft_ws *slow = sub(&t, "feed", NULL); /* reads only at the end */
+    ASSERT(slow != NULL);
+    ASSERT_EQ(wait_subs(t.hub, 1), 0);
+    weft_ws *fast = sub(&t, "feed", NULL);
+    ASSERT(fast != NULL);
+    ASSERT_EQ(wait_subs(t.hub, 2), 0);
+    weft_ws *slow_srv = t.srv_ws[0], *fast_srv = t.srv_ws[1];
+    static char fill[4096];
+    memset(fill, 'f', sizeof fill);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    /* droppable traffic until the slow one's queue holds over a quarter;
+     * the fast one reads every message */
+    weft_ws_stats st = {0};
+    for (int i = 0; i < 100000 && st.queued <= cfg.max_queue / 4; i++) {
+        ASSERT_EQ(weft_hub_publish(t.hub, "feed", WEFT_WS_BINARY, 0, fill, sizeof fill), 2);
+        ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_BINARY);
+        weft_ws_get_stats(slow_srv, &st);
+    }
+    ASSERT_GT(st.queued, cfg.max_queue / 4);
+    weft_ws_get_stats(fast_srv, &st);
+    ASSERT_EQ(st.queued, 0);
+    weft_hub_part parts[2] = {{"P", 1, 0}, {"E", 1, WEFT_WS_SEND_KEEP}};
+    ASSERT_EQ(weft_hub_publish_split(t.hub, "feed", WEFT_WS_TEXT, "W", 1, parts, 2), 2);
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 1 && m.data[0] == 'W');
+    /* a queue's worth more: the slow one's droppable part goes, its kept one stays */
+    for (int i = 0; i < 2 * 32 * 1024 / (int)sizeof fill; i++) {
+        ASSERT_EQ(weft_hub_publish(t.hub, "feed", WEFT_WS_BINARY, 0, fill, sizeof fill), 2);
+        ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_BINARY);
+    }
+    ASSERT_EQ(weft_hub_publish_flags(t.hub, "feed", WEFT_WS_TEXT, 0, WEFT_WS_SEND_KEEP, "end", 3), 2);
+    int op, whole = 0, pos = 0, ev = 0;
+    while ((op = weft_ws_recv(slow, &m, weft_deadline_in(test_slack_ms(5000)))) > 0) {
+        if (op != WEFT_WS_TEXT) continue;
+        if (m.len == 3 && !memcmp(m.data, "end", 3)) break;
+        whole += m.data[0] == 'W', pos += m.data[0] == 'P', ev += m.data[0] == 'E';
+    }
+    ASSERT_EQ(op, WEFT_WS_TEXT);
+    ASSERT_EQ(whole, 0);
+    ASSERT_EQ(pos, 0); /* dropped with the droppable traffic around it */
+    ASSERT_EQ(ev, 1);
+    weft_ws_get_stats(slow_srv, &st);
+    ASSERT_GT(st.dropped, 0);
+    /* a whole message over a quarter of the queue goes in parts even to
+     * the reader (kept, it alone could take the room of the parts), also
+     * one over the whole queue (not refused with WEFT_ELIMIT) */
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 3 && !memcmp(m.data, "end", 3));
+    static char big[32 * 1024 + 1];
+    memset(big, 'W', sizeof big);
+    ASSERT_EQ(weft_hub_publish_split(t.hub, "feed", WEFT_WS_TEXT, big, sizeof big, parts, 2), 2);
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 1 && m.data[0] == 'P');
+    ASSERT_EQ(weft_ws_recv(fast, &m, weft_deadline_in(test_slack_ms(5000))), WEFT_WS_TEXT);
+    ASSERT(m.len == 1 && m.data[0] == 'E');
+    weft_buf_free(&m);
+    weft_ws_close(slow, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(slow);
+    weft_ws_close(fast, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(fast);
     ASSERT_EQ(stop(&t), 0);
 }
 
