@@ -2,7 +2,6 @@
 #include "feed.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,25 +636,15 @@ static void resync_lagging(fleet_feed *fd, int64_t now) {
     }
 }
 
-/* Send what changed since the last flush, at most max devices (the ones
- * that changed first; the others stay pending, coalescing further fixes,
- * for the next flush), and every pending event: one update per audience. */
-static void flush(fleet_feed *fd, size_t max) {
+/* Send what changed since the last flush: one update per audience. */
+static void flush(fleet_feed *fd) {
     pthread_mutex_lock(&fd->mu);
     live_device **ch = fd->changed;
     size_t nch = fd->nchanged;
     pending_ev *ev = fd->events;
     size_t nev = fd->nev;
-    live_device **taken = nch > max ? malloc(max * sizeof *taken) : NULL;
-    if (taken) { /* (no memory: all of them, as at a window's end) */
-        memcpy(taken, ch, max * sizeof *taken);
-        memmove(ch, ch + max, (nch - max) * sizeof *ch);
-        fd->nchanged = nch - max;
-        ch = taken, nch = max;
-    } else {
-        fd->changed = NULL, fd->nchanged = fd->capchanged = 0;
-    }
     for (size_t i = 0; i < nch; i++) ch[i]->feed_pending = 0;
+    fd->changed = NULL, fd->nchanged = fd->capchanged = 0;
     fd->events = NULL, fd->nev = fd->capev = 0;
     pthread_mutex_unlock(&fd->mu);
     if (nch || nev) {
@@ -718,12 +707,9 @@ static int state_wanted(fleet_feed *fd) {
  * comes when nothing was sent for a whole window (the feed is idle) goes out
  * at once; under load the changes of a window are coalesced per device and
  * go out when the window ends, or as soon as they make a full message
- * (full_batch devices: then only those, the first to change, so that a
- * full window is one message and not one and a small rest; the rest wait
- * for the next full message or the window's end). So an idle feed adds no
- * wait, a busy one a window (a device left out of a full message: a window
- * after it), and a viewer gets at most 1000 / tick_ms messages a second
- * plus the full ones (which the bytes make anyway: feed_chunk_bytes). Snapshots
+ * (full_batch devices). So an idle feed adds no wait, a busy one at most a
+ * window, and a viewer gets at most 1000 / tick_ms messages a second plus
+ * the full ones (which the bytes make anyway: feed_chunk_bytes). Snapshots
  * follow a send (send_snapshots), or come on their own when a viewer waits
  * for one and nothing changes. */
 static void feed_task(void *arg) {
@@ -736,11 +722,7 @@ static void feed_task(void *arg) {
         pthread_mutex_unlock(&fd->mu);
         int64_t due = !pending ? -1 : full || now - last >= window ? now : last + window;
         if (due == now) {
-            /* a full window sends one full message's worth: what came in
-             * after the wake-up (a group commit's fixes arrive together)
-             * goes with the next, instead of as a small message of its
-             * own right after it */
-            flush(fd, full ? fd->full_batch : SIZE_MAX);
+            flush(fd);
             last = now;
         }
         int snap = 0;

@@ -39,9 +39,8 @@ static void serve(void *arg) {
 }
 
 /* window: live.tick_ms (set directly: a test may go past the config's
- * bounds); queue_kb: live.queue_kb from the start (0: the default), which
- * the feed reads once for its full message (feed_full_batch) */
-static int env_start_queue(env *e, int window, int queue_kb) {
+ * bounds) */
+static int env_start_window(env *e, int window) {
     memset(e, 0, sizeof *e);
     fleet_config_defaults(&e->f.cfg);
     snprintf(e->dir, sizeof e->dir, "/tmp/weft-fleet-live-XXXXXX");
@@ -52,7 +51,6 @@ static int env_start_queue(env *e, int window, int queue_kb) {
     c->osmand_port = c->teltonika_port = 0;
     c->commit_interval_ms = 1;
     c->live_tick_ms = window;
-    if (queue_kb) c->live_queue_kb = queue_kb;
     snprintf(c->admin_email, sizeof c->admin_email, "admin@t.local");
     snprintf(c->admin_password, sizeof c->admin_password, "admin-password-1");
     api_pwhash_set_light(1);
@@ -67,7 +65,6 @@ static int env_start_queue(env *e, int window, int queue_kb) {
     return test_go_wg(&e->served, serve, e);
 }
 
-static int env_start_window(env *e, int window) { return env_start_queue(e, window, 0); }
 static int env_start(env *e) { return env_start_window(e, 50); }
 
 static void env_stop(env *e) {
@@ -961,59 +958,6 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     weft_ws_free(ws);
     weft_buf_free(&b);
     env_stop(e); /* the feed task stops without waiting for its window */
-    free(e);
-}
-
-/* Positions in the messages read from ws until at least want arrived
- * (merged by device id into lat[]); the count, or -1 when one is not JSON
- * (0 when none came in time). */
-static int read_positions(weft_ws *ws, weft_buf *b, live_device **devs, double *lat, int want) {
-    int got = 0;
-    while (got < want && next(ws, b, test_slack_ms(10000))) {
-        int n = merge_latitudes(b, devs, BULK, lat);
-        if (n < 0) return -1;
-        got += n;
-    }
-    return got;
-}
-
-/* A full window is one full message's worth: when more devices than
- * feed_full_batch changed before the feed task ran (a group commit's fixes
- * come together), it sends the first full_batch of them and keeps the rest,
- * which go with the next full message, instead of a small message of them
- * right after. Window 60 s: only full messages go out. Devices 1..full+40
- * move: exactly 1..full arrive; then full-40 more move: exactly the 40
- * left and those arrive. (The old feed sent all full+40 in the first flush
- * when it ran after the last of them moved, and then the second batch,
- * short of full, waited for the window: the test fails there.) */
-TEST(live_full_window_sends_one_full_message_and_keeps_the_rest) {
-    env *e = calloc(1, sizeof *e);
-    ASSERT(e);
-    ASSERT_EQ(env_start_queue(e, 60000, 64), 0);
-    ASSERT_EQ(bulk_devices(e), 0);
-    int full = (int)feed_full_batch(&e->f.cfg);
-    ASSERT(2 * full + 1 < BULK);
-    static live_device *devs[BULK];
-    ASSERT_EQ(bulk_live(e, devs), 0);
-    weft_ws *ws = admin_socket(e);
-    ASSERT(ws);
-    weft_buf b;
-    weft_buf_init(&b, 0);
-    ASSERT_EQ(read_bulk_snapshot(ws, &b), BULK);
-    static double lat[BULK];
-    for (int i = 0; i < BULK; i++) lat[i] = -1;
-    move(&e->f, devs[0], 20.0, 1); /* idle: at once; from here the window runs */
-    ASSERT_EQ(read_positions(ws, &b, devs, lat, 1), 1);
-    for (int i = 1; i <= full + 40; i++) move(&e->f, devs[i], 30.0, 1);
-    ASSERT_EQ(read_positions(ws, &b, devs, lat, full), full);
-    for (int i = 1; i < BULK; i++) ASSERT(lat[i] == (i <= full ? 30.0 : -1));
-    for (int i = full + 41; i <= 2 * full; i++) move(&e->f, devs[i], 40.0, 1);
-    ASSERT_EQ(read_positions(ws, &b, devs, lat, full), full);
-    for (int i = 1; i < BULK; i++) ASSERT(lat[i] == (i <= full + 40 ? 30.0 : i <= 2 * full ? 40.0 : -1));
-    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
-    weft_ws_free(ws);
-    weft_buf_free(&b);
-    env_stop(e);
     free(e);
 }
 
