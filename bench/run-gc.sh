@@ -26,7 +26,9 @@
 #   CONNS=64          generator connections (one request in flight on each)
 #   PROGS="weft go rust"   also: go-ptr (entries by pointer), go-gogc (GOGC=$GO_GOGC, default 400),
 #                     floor (bench/tools/gcfloor.c: a server that does no work —
-#                     the latency of the generator, loopback and wake-ups alone)
+#                     the latency of the generator, loopback and wake-ups alone),
+#                     floor-spin (the same server polling instead of sleeping:
+#                     no wake-up of an idle CPU in its latency)
 #   OUT=bench/results/gc-DATE   (.md, .json, .svg)
 #   BASE=<git ref>    with "weft-base" in PROGS: apps/readstates built from that ref
 #                     (git archive into a temporary directory), run in the
@@ -66,7 +68,8 @@ DATE=$(date -u +%Y-%m-%d)
 OUT=${OUT:-bench/results/gc-$DATE}
 PORT0=${PORT0:-18700}
 declare -A PORT=([weft]=$PORT0 [go]=$((PORT0 + 1)) [rust]=$((PORT0 + 2)) [go-ptr]=$((PORT0 + 3))
-    [go-gogc]=$((PORT0 + 4)) [weft-base]=$((PORT0 + 5)) [floor]=$((PORT0 + 6)))
+    [go-gogc]=$((PORT0 + 4)) [weft-base]=$((PORT0 + 5)) [floor]=$((PORT0 + 6))
+    [floor-spin]=$((PORT0 + 7)))
 
 # ---- build ------------------------------------------------------------------
 if build weft "$WORK/build-weft.log" make --no-print-directory build/apps/readstates; then
@@ -84,11 +87,11 @@ if [ -n "$BASE" ] && wants weft-base; then # the old side of an A/B: the same ap
 else WHY[weft-base]="BASE not set"; fi
 build gcload "$WORK/build-gcload.log" "${CC:-cc}" -O2 -std=c11 -Wall -Wextra -o "$WORK/gcload" \
     bench/tools/gcload.c || { log "cannot build the load generator"; exit 1; }
-if wants floor; then
+if wants floor || wants floor-spin; then
     if build floor "$WORK/build-floor.log" "${CC:-cc}" -O2 -std=c11 -Wall -Wextra -o "$WORK/gcfloor" \
-        bench/tools/gcfloor.c; then BIN[floor]=$WORK/gcfloor
-    else WHY[floor]="build failed"; fi
-else WHY[floor]="not selected"; fi
+        bench/tools/gcfloor.c; then BIN[floor]=$WORK/gcfloor BIN[floor-spin]=$WORK/gcfloor
+    else WHY[floor]="build failed" WHY[floor-spin]="build failed"; fi
+else WHY[floor]="not selected" WHY[floor-spin]="not selected"; fi
 if wants go || wants go-ptr || wants go-gogc; then build_go_peer go bench/peers/gc-go gc-go
 else WHY[go]="not selected"; fi
 if wants rust; then build_rust_peer rust bench/peers/gc-rust weft-bench-gc-rust
@@ -123,6 +126,7 @@ server_cmd() { # prog -> SCMD
     go-gogc) SCMD=(env GOGC="$GO_GOGC" -u GOMEMLIMIT "${BIN[go]}" -port "${PORT[go-gogc]}" -users "$USERS") ;;
     rust) SCMD=("${BIN[rust]}" "${PORT[rust]}" "$USERS") ;;
     floor) SCMD=("${BIN[floor]}" "${PORT[floor]}") ;;
+    floor-spin) SCMD=("${BIN[floor-spin]}" "${PORT[floor-spin]}" --spin) ;;
     esac
 }
 
@@ -183,12 +187,12 @@ done
     echo "busy=$BUSY"
     echo "server_pin=$SERVER_PINNED"
     echo "generator_pin=$GEN_PINNED"
-    echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (dirty)')"
+    echo "weft_commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain -- . ':!bench/results' 2>/dev/null)" ] && echo ' (dirty)')"
     echo "cc=$(first_out "${CC:-cc}" --version)"
     echo "go=$(first_out go version)"
     echo "rustc=$(first_out rustc --version)"
     echo "crates=$(awk '/^name = / { gsub(/"/, "", $3); n = $3 } /^version = / && (n == "axum" || n == "tokio" || n == "hyper" || n == "serde_json") { gsub(/"/, "", $3); printf "%s %s, ", n, $3 }' bench/peers/gc-rust/Cargo.lock | sed 's/, $//')"
-    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\" GO_GOGC=$GO_GOGC${BASE:+ BASE=$BASE}${SERVER_FIFO:+ SERVER_FIFO=$SERVER_FIFO} make bench-gc"
+    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\"$(wants go-gogc && echo " GO_GOGC=$GO_GOGC")${BASE:+ BASE=$BASE}${SERVER_FIFO:+ SERVER_FIFO=$SERVER_FIFO} make bench-gc"
     if [ -n "$BASE" ]; then echo "base=$BASE ($BASE_SHA)"; fi
 } >"$WORK/meta"
 python3 bench/tools/gc_report.py "$WORK" "$OUT" "${PROGS[@]}"

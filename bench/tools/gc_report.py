@@ -39,10 +39,12 @@ LABELS = {
     "rust": "Rust axum + tokio current_thread, sharded HashMap",
     "weft-base": "weft at BASE (the old side of an A/B, 1 worker)",
     "floor": "floor: a server that does no work (bench/tools/gcfloor.c)",
+    "floor-spin": "floor-spin: the same, polling instead of sleeping (gcfloor --spin)",
 }
-NOT_PEERS = ("weft", "floor")  # rows without a comparison against weft
+NOT_PEERS = ("weft", "floor", "floor-spin")  # rows without a comparison against weft
 COLORS = {"weft": "#1f77b4", "go": "#2ca02c", "go-ptr": "#98df8a", "go-gogc": "#bcbd22",
-          "rust": "#d62728", "weft-base": "#9467bd", "floor": "#7f7f7f"}
+          "rust": "#d62728", "weft-base": "#9467bd", "floor": "#7f7f7f",
+          "floor-spin": "#c7c7c7"}
 FIELDS = ("p50_us", "p99_us", "p999_us", "max_us")
 GOAL_US = 1000
 MIN_ROUNDS = 3  # fewer clean rounds give no noise band to judge by

@@ -9,9 +9,12 @@
  * loopback path and the machine's wake-ups cost on their own. When weft
  * and Rust share a p99.9 floor, this row says whether that floor is theirs.
  *
- *   gcfloor PORT
+ *   gcfloor PORT [--spin]
  * prints "listening on 127.0.0.1:PORT" once it accepts (run-gc.sh waits
- * for that line); runs until killed.
+ * for that line); runs until killed. --spin (run-gc.sh's "floor-spin"):
+ * poll with epoll_wait(..., 0) instead of sleeping, so the thread never
+ * idles and its CPU never has to be woken: when the sleeping floor's tail is
+ * the machine waking an idle CPU, the spinning one's is lower.
  *
  * Written by hand because it must be nothing but the floor: any server
  * library would add the work this row exists to leave out.
@@ -64,9 +67,10 @@ static long request_len(const char *b, size_t n) {
 }
 
 int main(int argc, char **argv) {
-    int port = argc == 2 ? atoi(argv[1]) : 0;
-    if (port <= 0 || port > 65535) {
-        fprintf(stderr, "usage: gcfloor PORT\n");
+    int port = argc >= 2 ? atoi(argv[1]) : 0;
+    int spin = argc == 3 && strcmp(argv[2], "--spin") == 0;
+    if (port <= 0 || port > 65535 || argc > 3 || (argc == 3 && !spin)) {
+        fprintf(stderr, "usage: gcfloor PORT [--spin]\n");
         return 2;
     }
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
@@ -86,7 +90,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     struct epoll_event evs[256];
     for (;;) {
-        int n = epoll_wait(ep, evs, 256, -1);
+        int n = epoll_wait(ep, evs, 256, spin ? 0 : -1);
         for (int k = 0; k < n; k++) {
             int fd = evs[k].data.fd;
             if (fd == ls) {
