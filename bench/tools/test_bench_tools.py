@@ -450,6 +450,30 @@ class Report(unittest.TestCase):
         self.assertEqual(t2.cells["weft"], t.cells["weft"])
         self.assertEqual(t2.cells["rust"], t.cells["rust"])
 
+    def test_tracking_headline_skips_cells_that_measured_the_generator(self):
+        """A cell where the load generator used >= 90 % of its core measured
+        the generator: the headline is the heaviest cell without one, and
+        when every cell had one, the row has no verdict."""
+        doc = json.load(open(self.fixture("tracking-2026-12-06-trimmed.json")))
+        del doc["rows"]
+        def gen(prog, cell, g):
+            doc["summary"][prog][cell]["gen_cpu_share"] = {"median": g, "min": g, "max": g}
+        for prog in ("weft", "go", "rust", "fleet"):
+            for cell in doc["summary"][prog]:
+                gen(prog, cell, 0.2)
+        gen("go", "1000x500", 0.95)  # one program's generator saturated in the heaviest common cell
+        rows, _ = self.rows(tracking=self.write("tracking-2026-12-07.json", doc))
+        t = rows["tracking_cpu_us_per_fix"]
+        self.assertIn("1000x10", t.title)
+        self.assertNotIn("1000x500", t.title)
+        self.assertEqual(t.cells["weft"]["value"], doc["summary"]["weft"]["1000x10"]["cpu_us_per_fix"]["median"])
+        self.assertFalse(t.no_verdict)
+        gen("weft", "1000x10", 0.91)  # now every common cell measured a generator
+        rows, _ = self.rows(tracking=self.write("tracking-2026-12-08.json", doc))
+        t = rows["tracking_cpu_us_per_fix"]
+        self.assertIn("1000x500", t.title)
+        self.assertIn("load generator", t.verdicts()["go"])
+
     def build_doc(self, date, build_s=None, smoke=False):
         res = {p: {"size_bytes": 1048576 * (i + 1), "rss_idle_kb": 2048} for i, p in enumerate(("weft", "go", "rust"))}
         for p, v in (build_s or {}).items():
