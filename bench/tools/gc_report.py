@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The GC case's report (bench/run-gc.sh; docs/gc-case.md): reads the work
 directory of a run (meta, and per program and round gcload's JSON plus the
-RSS after loading) and writes OUT.json, OUT.md and OUT.svg (p99.9 and max
+RSS after loading) and writes OUT.json, OUT.md and OUT.svg (p50, p99, p99.9 and max
 latency per 10 s window over time, one line per program).
 
     gc_report.py WORK OUT PROG...
@@ -251,7 +251,7 @@ def markdown(doc):
                 ms(p["send_late"]["p999_us"]), ms(p["from_send"]["p99_us"]),
                 ms(p["from_send"]["p999_us"])))
         L.append("")
-    L.append("Latency over time: %s (p99.9 and max per window)." % os.path.basename(m["chart"]))
+    L.append("Latency over time: %s (p50, p99, p99.9 and max per window)." % os.path.basename(m["chart"]))
     L.append("")
     L.append("## p99.9 per window (ms)")
     L.append("")
@@ -283,10 +283,13 @@ def markdown(doc):
 
 
 def svg(doc):
-    """Two panels (p99.9, max) of latency per window, log scale, a line per program."""
-    W, H, PAD_L, PAD_R, PAD_T, PANEL, GAP = 760, 560, 70, 230, 40, 220, 50
+    """Four panels (p50, p99, p99.9, max: the issue's per-window figures) of
+    latency per window, one log scale for all, a line per program."""
+    PANELS = (("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9"), ("max_us", "max"))
+    W, PAD_L, PAD_R, PAD_T, PANEL, GAP = 760, 70, 230, 40, 150, 45
+    H = PAD_T + len(PANELS) * (PANEL + GAP)
     progs = [(n, p) for n, p in doc["programs"].items() if p.get("windows")]
-    vals = [w[k] for _, p in progs for w in p["windows"] for k in ("p999_us", "max_us") if w[k] > 0]
+    vals = [w[k] for _, p in progs for w in p["windows"] for k, _ in PANELS if w.get(k, 0) > 0]
     lo = 10 ** int(__import__("math").floor(__import__("math").log10(min(vals)))) if vals else 10
     hi = 10 ** int(__import__("math").ceil(__import__("math").log10(max(vals)))) if vals else 10000
     hi = max(hi, lo * 10)
@@ -298,7 +301,7 @@ def svg(doc):
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="%d" y="20" font-size="14">GC case: latency per %s s window (%s req/s, %s)</text>'
            % (PAD_L, doc["window_s"], doc["rate"], "busy machine" if doc["busy"] else "quiet machine")]
-    for pi, (key, title) in enumerate((("p999_us", "p99.9"), ("max_us", "max"))):
+    for pi, (key, title) in enumerate(PANELS):
         top = PAD_T + pi * (PANEL + GAP)
 
         def y(v):
@@ -320,7 +323,7 @@ def svg(doc):
         for t in range(0, int(tmax) + 1, max(int(tmax // 6 // 10 * 10), 10)):
             out.append('<text x="%.1f" y="%d" text-anchor="middle">%d s</text>' % (x(t), top + PANEL + 14, t))
         for n, p in progs:
-            pts = " ".join("%.1f,%.1f" % (x(w["t"] + doc["window_s"] / 2), y(w[key])) for w in p["windows"])
+            pts = " ".join("%.1f,%.1f" % (x(w["t"] + doc["window_s"] / 2), y(w.get(key, 0))) for w in p["windows"])
             out.append('<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>' % (COLORS.get(n, "#555"), pts))
     for i, (n, p) in enumerate(progs):
         yy = PAD_T + 10 + i * 18

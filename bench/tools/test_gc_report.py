@@ -59,6 +59,12 @@ class GcReport(unittest.TestCase):
             self.assertEqual(json.load(f)["programs"]["weft"]["overall"]["p999_us"], 900)
         for ext in (".md", ".svg"):
             self.assertTrue(os.path.getsize(self.out + ext) > 100)
+        # the chart has a panel for each of the per-window figures
+        with open(self.out + ".svg") as f:
+            chart = f.read()
+        for title in ("p50 (ms", "p99 (ms", "p99.9 (ms", "max (ms"):
+            self.assertIn(">" + title, chart)
+        self.assertEqual(chart.count("<polyline"), 4)
 
     def test_one_spike_window_fails_the_goal(self):
         # overall p99.9 could hide one bad window: the verdict looks at each
