@@ -667,7 +667,8 @@ TEST(ws_queue_drop_oldest_never_drops_kept_messages) {
     int next_kept = 0, plain = 0, last_plain = -1;
     raw_reader *rd = raw_reader_new(fd);
     while (last_plain != 1999) {
-        int r = raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(test_slack_ms(5000)));
+        int r =
+            raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(test_slack_ms(5000)));
         if (r == 64) {
             ASSERT_EQ(p[0], 'K');
             ASSERT_EQ(atoi((char *)p + 1), next_kept);
@@ -739,7 +740,8 @@ TEST(ws_queue_policy_coalesce_keeps_newest_per_key) {
     /* until each key's newest value came, not until a 300 ms silence (a
      * loaded machine's writer can pause that long mid-stream) */
     while (keys_done < 10) {
-        int r = raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(test_slack_ms(5000)));
+        int r =
+            raw_read_frame_r(rd, WEFT_WS_BINARY, p, 8192, weft_deadline_in(test_slack_ms(5000)));
         if (r != 4096) break;
         int v = atoi((char *)p);
         if (v <= newest[v % 10]) in_order = 0; /* per key, in order */
