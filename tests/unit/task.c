@@ -722,8 +722,11 @@ TEST(dump_shows_parked_tasks_and_where) {
     weft_chan_free(g_never);
 }
 
+/* Holds its worker 300 ms: six times the starvation limit's idle-nap
+ * sample gap (src/rt/main.c), so that a monitor thread a loaded machine
+ * runs late still samples it stuck across the 10 ms limit (it was 60). */
 static void hog(void *arg) {
-    int64_t until = weft_now() + 60;
+    int64_t until = weft_now() + 300;
     while (weft_now() < until) {}
     atomic_store((_Atomic int *)arg, 1);
 }
@@ -784,8 +787,9 @@ static void repeat_hog(void *arg) {
     }
     atomic_store(phase, 1);
     while (atomic_load(phase) != 2) weft_sleep(2);
-    /* long enough for a monitor that went to its 50 ms idle naps meanwhile */
-    int64_t until = weft_now() + 150;
+    /* long enough for a monitor that went to its 50 ms idle naps meanwhile,
+     * and that a loaded machine runs late (it was 150) */
+    int64_t until = weft_now() + 500;
     while (weft_now() < until) {}
     atomic_store(phase, 3);
 }
