@@ -203,14 +203,34 @@ static int check_echo(app *a) {
     return ok;
 }
 
+/* Reads ws until the text message want, skipping the room's others; 1 if it
+ * came within 5 s. */
+static int expect_in_room(weft_ws *ws, const char *want, const char *what) {
+    size_t n = strlen(want);
+    weft_buf m;
+    weft_buf_init(&m, 0);
+    int64_t dl = weft_deadline_in(5000);
+    int got = 0, ok = 0;
+    while (!ok && (got = weft_ws_recv(ws, &m, dl)) > 0)
+        ok = got == WEFT_WS_TEXT && m.len == n && memcmp(m.data, want, n) == 0;
+    if (!ok) fprintf(stderr, "check: %s: got %d (%zu bytes)\n", what, got, m.len);
+    weft_buf_free(&m);
+    return ok;
+}
+
 static int check_chat(app *a) {
     weft_ws *x = dial(a, "/chat", NULL), *y = dial(a, "/chat", NULL);
     int ok = x && y;
     if (ok) {
-        weft_sleep(200); /* both subscribed (the server subscribes after the 101) */
-        ok = weft_ws_send(x, WEFT_WS_TEXT, "hi from x", 9) == 0 &&
-             expect(x, WEFT_WS_TEXT, "hi from x", 9, "chat to x") &&
-             expect(y, WEFT_WS_TEXT, "hi from x", 9, "chat to y");
+        /* y is in the room once its own message comes back: the server
+         * subscribes a connection after the 101, before it reads from it (a
+         * 200 ms sleep stood here, short on a loaded machine); x's message
+         * is read by x's own server task after it subscribed */
+        ok = weft_ws_send(y, WEFT_WS_TEXT, "y here", 6) == 0 &&
+             expect_in_room(y, "y here", "y in the room") &&
+             weft_ws_send(x, WEFT_WS_TEXT, "hi from x", 9) == 0 &&
+             expect_in_room(x, "hi from x", "chat to x") &&
+             expect_in_room(y, "hi from x", "chat to y");
     }
     if (x) weft_ws_close(x, WEFT_WS_NORMAL, NULL);
     if (y) weft_ws_close(y, WEFT_WS_NORMAL, NULL);

@@ -26,8 +26,10 @@ const cookieApi = async (page, method, path, body) => page.evaluate(async ([m, p
 }, [method, path, body]);
 // Wait until the alert row `id` of page p (called `which` in the error) is
 // marked acknowledged; on timeout the error names the page, the row and what
-// the row showed then (missing, or its classes and text).
-const waitAcked = async (p, which, id, timeout = 5000) => {
+// the row showed then (missing, or its classes and text). 15 s as the
+// harness's waitFor: an ack that never comes fails all the same, and a
+// loaded machine's live feed may take seconds (it was 5 s).
+const waitAcked = async (p, which, id, timeout = 15000) => {
   try {
     await p.waitForSelector(`.feed li[data-id="${id}"].acked`, { state: 'attached', timeout });
   } catch (e) {

@@ -101,8 +101,8 @@ try {
     assert(s0 === 0, `slider starts at 0, is ${s0}`);
     await page.selectOption('section.wp-replay select[name=speed]', '300');
     await page.click('.wp-play');
-    await waitFor(async () => (await slider()) > s0, { timeout: 5000, what: 'the slider to move' });
-    await waitFor(async () => (await markerAt()) !== m0, { timeout: 5000, what: 'the marker to move' });
+    await waitFor(async () => (await slider()) > s0, { timeout: 15000, what: 'the slider to move' });
+    await waitFor(async () => (await markerAt()) !== m0, { timeout: 15000, what: 'the marker to move' });
     await page.click('.wp-play'); // pause
     const held = await slider();
     await sleep(400);
@@ -110,7 +110,7 @@ try {
     // the last trip: the slider jumps there, the trip is marked current
     const last = nTrips - 1;
     await page.click(`.wp-trips li[data-index="${last}"] button`);
-    await waitFor(() => page.$(`.wp-trips li[data-index="${last}"].wp-current`), { timeout: 3000, what: 'the clicked trip to be current' });
+    await waitFor(() => page.$(`.wp-trips li[data-index="${last}"].wp-current`), { timeout: 15000, what: 'the clicked trip to be current' });
     assert((await slider()) > held, 'the last trip lies after the paused time');
     await shot(page, 'replay');
     console.log(`       (${nTrips} trips)`);
@@ -131,7 +131,7 @@ try {
     await page.mouse.click(...at(0.75, 0.3));
     await page.mouse.move(...at(0.8, 0.3), { steps: 4 });
     await page.mouse.click(...at(0.8, 0.3));
-    await page.waitForSelector('.wp-geofences form input[name=name]', { timeout: 5000 });
+    await page.waitForSelector('.wp-geofences form input[name=name]', { timeout: 15000 });
     await page.fill('.wp-geofences form input[name=name]', 'E2E circle');
     await page.press('.wp-geofences form input[name=name]', 'Enter');
     const fenceNamed = async (name) => (await apiGet(page, '/api/geofences')).body.find((g) => g.name === name);
@@ -142,7 +142,7 @@ try {
     const corners = [at(0.7, 0.6), at(0.85, 0.6), at(0.85, 0.8), at(0.7, 0.8)];
     for (const c of corners) { await page.mouse.click(...c); await sleep(150); }
     await page.mouse.click(...corners[0]);
-    await page.waitForSelector('.wp-geofences form input[name=name]', { timeout: 5000 });
+    await page.waitForSelector('.wp-geofences form input[name=name]', { timeout: 15000 });
     await page.fill('.wp-geofences form input[name=name]', 'E2E polygon');
     await page.click('.wp-geofences form button[type=submit]');
     const poly = await waitFor(() => fenceNamed('E2E polygon'), { what: 'E2E polygon in /api/geofences' });
@@ -179,7 +179,7 @@ try {
     await page.mouse.move(tx, ty, { steps: 12 });
     await page.mouse.up();
     await waitFor(async () => (await handles()).some(([x, y]) => Math.abs(x - tx) <= 3 && Math.abs(y - ty) <= 3),
-      { timeout: 3000, what: 'the handle where it was dropped' });
+      { timeout: 15000, what: 'the handle where it was dropped' });
     await page.click('.wp-geofences form button[type=submit]');
     const ring0 = poly.area.coordinates[0];
     const moved = await waitFor(async () => {
@@ -254,7 +254,7 @@ try {
     await shot(page, 'devices-error');
     await page.fill(`${dlg} input[name=speedLimit]`, '40');
     await page.click(`${dlg} button[type=submit]`);
-    await page.waitForSelector(dlg, { state: 'detached', timeout: 5000 });
+    await page.waitForSelector(dlg, { state: 'detached', timeout: 15000 });
     const dev = async () => (await apiGet(page, '/api/devices?uniqueId=e2e-van-1')).body[0];
     const d = await waitFor(dev, { what: 'the device in the API' });
     assert(d.name === 'E2E van' && d.speedLimit === 40 && !d.disabled, `created: ${JSON.stringify(d)}`);
@@ -267,12 +267,12 @@ try {
     await page.click(`section.wp-devices tr[data-id="${d.id}"] button[aria-label^="Edit"]`);
     await page.fill(`${dlg} input[name=name]`, 'not saved');
     await page.keyboard.press('Escape');
-    await page.waitForSelector(dlg, { state: 'detached', timeout: 3000 });
+    await page.waitForSelector(dlg, { state: 'detached', timeout: 15000 });
     assert((await dev()).name === 'E2E van two', 'Escape saved nothing');
     // disable
     await page.click(`section.wp-devices tr[data-id="${d.id}"] button[aria-label^="Disable"]`);
     await waitFor(async () => (await dev()).disabled === true, { what: 'disabled in the API' });
-    await page.waitForSelector(`section.wp-devices tr[data-id="${d.id}"].wp-disabled`, { timeout: 3000 });
+    await page.waitForSelector(`section.wp-devices tr[data-id="${d.id}"].wp-disabled`, { timeout: 15000 });
     await shot(page, 'devices');
   });
 

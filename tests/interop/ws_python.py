@@ -58,14 +58,37 @@ async def python_client_echo():
         result("python client: clean close", ws.close_code == 4000, f"code {ws.close_code}")
 
 
+async def recv_until(ws, want, secs=10):
+    """The room's messages on ws until want (others skipped): want, or the
+    last one seen (None: none) when want did not come within secs."""
+    last = None
+
+    async def loop():
+        nonlocal last
+        while last != want:
+            last = await ws.recv()
+        return last
+
+    try:
+        return await asyncio.wait_for(loop(), secs)
+    except asyncio.TimeoutError:
+        return last
+
+
 async def python_client_chat():
     uri = f"ws://127.0.0.1:{PORT}/chat"
     async with websockets.connect(uri) as a, websockets.connect(uri) as b:
-        await asyncio.sleep(0.2)  # both subscribed
+        # b is in the room once its own message comes back (the server
+        # subscribes a connection after the 101, before it reads from it; a
+        # 0.2 s sleep stood here, short on a loaded machine); a's message
+        # below is read by its own server task after a subscribed
+        await b.send("b here")
+        joined = await recv_until(b, "b here")
         await a.send("hi from a")
-        got_a = await asyncio.wait_for(a.recv(), 5)
-        got_b = await asyncio.wait_for(b.recv(), 5)
-        result("python clients: chat room", got_a == got_b == "hi from a", f"{got_a!r} {got_b!r}")
+        got_a = await recv_until(a, "hi from a")
+        got_b = await recv_until(b, "hi from a")
+        result("python clients: chat room", joined == "b here" and got_a == got_b == "hi from a",
+               f"{joined!r} {got_a!r} {got_b!r}")
 
 
 async def our_client(compression):

@@ -88,8 +88,11 @@ static int victim_ok(victim *v, const char *what) {
         why = "the call did not return WEFT_ECANCELED";
     else if (!v->canceled)
         why = "weft_canceled() is 0 after the cancel";
-    else if (lat >= test_slack_ms(500))
-        why = "the wake took too long";
+    /* No bound on lat of its own: a wake that the cancel did not cause comes
+     * never (-1 waits: wait_rc, test_slack_ms(2000)) or at the call's own
+     * 10 s deadline (rc 0 or WEFT_ETIMEDOUT, not WEFT_ECANCELED); a bound
+     * under those (it was test_slack_ms(500)) only measured how soon a
+     * loaded machine ran the victim again. lat is printed on a failure. */
     if (why) {
         test__fail(__FILE__, __LINE__, "%s: %s (rc %d %s, wait %s, %lld ms)", what, why, v->rc,
                    weft_strerror(v->rc), weft_strerror(v->wait_rc), (long long)lat);
@@ -568,9 +571,12 @@ TEST(canceled_task_later_calls_fail_fast) {
             test__fail(__FILE__, __LINE__, "call #%d after cancel returned %d (%s)", i, ac.rcs[i],
                        weft_strerror(ac.rcs[i]));
     }
-    ASSERT_LT(ac.elapsed_ms, test_slack_ms(100)); /* nothing waited */
-    ASSERT_EQ(len, 0);                            /* the send did not happen */
-    ASSERT_EQ(left, 4);                           /* the read did not happen */
+    /* nothing waited: the shortest wait a call that did not fail fast would
+     * make is weft_sleep(1000)'s (the -1 ones would hang into the join);
+     * the bound was test_slack_ms(100), a speed assertion */
+    ASSERT_LT(ac.elapsed_ms, 1000);
+    ASSERT_EQ(len, 0);  /* the send did not happen */
+    ASSERT_EQ(left, 4); /* the read did not happen */
 }
 
 TEST(canceled_flag_only_for_canceled_tasks) {

@@ -153,6 +153,14 @@ TEST(kill_9_loses_no_acknowledged_fix) {
         ASSERT_EQ(weft_group_go(&g, s[i].teltonika ? tlt_sender : osm_sender, &s[i], "sender"), 0);
     }
     weft_sleep(test_slack_ms(700)); /* ingest at full speed for a while ... */
+    /* (and at least past the 100 acks checked below: a loaded machine's
+     * server may take longer to get there than the fixed wait) */
+    for (int k = 0; k < 400; k++) {
+        long acked = 0;
+        for (int i = 0; i < N; i++) acked += atomic_load(&s[i].acked);
+        if (acked > 100) break;
+        weft_sleep(50);
+    }
     ASSERT_EQ(kill(srv.pid, SIGKILL), 0); /* ... and pull the plug mid-stream */
     int st;
     waitpid(srv.pid, &st, 0);

@@ -937,7 +937,9 @@ TEST(sse_stream_of_a_topic_with_heartbeats_and_shutdown) {
     int64_t t0 = weft_now_ns();
     weft_http_server_stop(t.s);
     ASSERT(read_until(fd, &got, "0\r\n\r\n", dl)); /* the stream ends: the last chunk */
-    ASSERT_LT(test_ms_since(t0), test_slack_ms(1000));
+    /* at the stop, not at the 3 s shutdown timeout: a bound under it in
+     * every build (test_slack_ms(1000) was 1 s plain, 10 s under TSan) */
+    ASSERT_LT(test_ms_since(t0), 2000);
     ASSERT_EQ(test_join(&t.g, test_slack_ms(5000)), 0);
     ASSERT_EQ(atomic_load(&t.sse_done), 1);
     weft_buf_free(&got);

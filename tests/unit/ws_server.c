@@ -241,7 +241,10 @@ TEST(rfc6455_7_4_1_server_shutdown_sends_1001) {
         ASSERT_STREQ(reason, "server shutting down");
     }
     ASSERT_EQ(test_join(&t.g, test_slack_ms(5000)), 0);
-    ASSERT_LT(test_ms_since(t0), test_slack_ms(1000)); /* not the 5 s deadline */
+    /* not the 5 s deadline: a bound under it in every build (it was
+     * test_slack_ms(1000): 1 s of a loaded machine in the plain build, and
+     * 10 s, past the deadline it must rule out, under TSan) */
+    ASSERT_LT(test_ms_since(t0), 2500);
     ASSERT_EQ(atomic_load(&t.handlers_done), 3);
     ASSERT_EQ(atomic_load(&t.last_status), WEFT_WS_GOING_AWAY);
     weft_buf_free(&m);

@@ -54,11 +54,25 @@ try {
       ws.onclose = (e) => res({ code: e.code, reason: e.reason, clean: e.wasClean });
       ws.close(4001, 'bye from chromium');
     });
+    // the room's messages on ws until want (others skipped), or after ms
+    // what did not come
+    const until = (ws, want, ms = 10000) => new Promise((res) => {
+      const t = setTimeout(() => res(`no '${want}' in ${ms} ms`), ms);
+      ws.onmessage = (e) => { if (e.data === want) { clearTimeout(t); res(e.data); } };
+    });
     const a = await open('/chat'), b = await open('/chat');
-    await new Promise((res) => setTimeout(res, 200));
-    const ga = next(a), gb = next(b);
+    // b is in the room once its own message comes back (the server
+    // subscribes a connection after the 101, before it reads from it; a
+    // 200 ms pause stood here, short on a loaded machine); a's message
+    // below is read by its own server task after a subscribed
+    const inRoom = until(b, 'b here');
+    b.send('b here');
+    const joined = await inRoom;
+    const ga = until(a, 'hi room'), gb = until(b, 'hi room');
     a.send('hi room');
-    out.chat = (await ga) === 'hi room' && (await gb) === 'hi room';
+    const [sa, sb] = [await ga, await gb];
+    out.chat = joined === 'b here' && sa === 'hi room' && sb === 'hi room';
+    out.chatWhy = `b's own message: ${joined}; a got: ${sa}; b got: ${sb}`;
     a.close(); b.close();
     out.sse = await new Promise((res) => {
       const es = new EventSource('/events');
@@ -74,7 +88,7 @@ try {
   result('chromium: echo UTF-8', r.utf8, '');
   // the server echoes the code (RFC 6455 §5.5.1), and the close event reports the server's frame
   result('chromium: clean close, code echoed', r.close.clean && r.close.code === 4001, JSON.stringify(r.close));
-  result('chromium: chat room', r.chat, '');
+  result('chromium: chat room', r.chat, r.chatWhy);
   result('chromium: EventSource gets a time event', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(r.sse), r.sse);
 } catch (e) {
   result('chromium: page script', false, String(e));

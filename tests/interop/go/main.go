@@ -84,6 +84,22 @@ func echo(ctx context.Context, base string) {
 	result("go client: clean close", err == nil, fmt.Sprint(err))
 }
 
+// readUntil reads c until the message want, skipping the room's others:
+// want, or the last message seen and the error that ended the wait.
+func readUntil(ctx context.Context, c *websocket.Conn, want string) (string, error) {
+	last := ""
+	for {
+		_, got, err := c.Read(ctx)
+		if err != nil {
+			return last, err
+		}
+		last = string(got)
+		if last == want {
+			return last, nil
+		}
+	}
+}
+
 func chat(ctx context.Context, base string) {
 	a, _, err1 := websocket.Dial(ctx, base+"/chat", nil)
 	b, _, err2 := websocket.Dial(ctx, base+"/chat", nil)
@@ -91,12 +107,17 @@ func chat(ctx context.Context, base string) {
 		result("go clients: chat room", false, fmt.Sprint(err1, err2))
 		return
 	}
-	time.Sleep(200 * time.Millisecond) // both subscribed
+	// b is in the room once its own message comes back: the server
+	// subscribes a connection after the 101, before it reads from it (a
+	// 200 ms sleep stood here, short on a loaded machine); a's message is
+	// read by a's own server task after it subscribed
+	b.Write(ctx, websocket.MessageText, []byte("b here"))
+	jb, ej := readUntil(ctx, b, "b here")
 	a.Write(ctx, websocket.MessageText, []byte("hi from a"))
-	_, ga, ea := a.Read(ctx)
-	_, gb, eb := b.Read(ctx)
-	result("go clients: chat room", ea == nil && eb == nil && string(ga) == "hi from a" && string(gb) == "hi from a",
-		fmt.Sprintf("%q %q %v %v", ga, gb, ea, eb))
+	ga, ea := readUntil(ctx, a, "hi from a")
+	gb, eb := readUntil(ctx, b, "hi from a")
+	result("go clients: chat room", ej == nil && ea == nil && eb == nil && ga == "hi from a" && gb == "hi from a",
+		fmt.Sprintf("%q %q %q %v %v %v", jb, ga, gb, ej, ea, eb))
 	a.Close(websocket.StatusNormalClosure, "")
 	b.Close(websocket.StatusNormalClosure, "")
 }
