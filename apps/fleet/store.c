@@ -122,6 +122,12 @@ static const char *const migrations[] = {
      * the dashboard's "alerts today") within the index: one range per
      * type, device_id in it for a viewer's groups, no table row read. */
     "CREATE INDEX events_type_time ON events (type, event_time, device_id)",
+    /* 5: retention deletes the chunks that start before its cutoff
+     * (fleet_prune, every minute; in SQLite on the writer's connection).
+     * The key (device_id, t0) cannot find them without a device id, so
+     * each pass read the whole table, even with nothing due. One entry per
+     * chunk (up to an hour of a device's fixes). */
+    "CREATE INDEX motion_chunks_t0 ON motion_chunks (t0)",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
