@@ -32,6 +32,9 @@ extern size_t api_route_hold_max;
 /* Tests only: called with the SQL of each GET /api/events/count and its
  * argument count (tests/unit/fleet_api.c checks its query plan). */
 extern void (*api_events_count_sql_hook)(const char *sql, int nargs);
+/* The trips, stops and summary reports' query of a device's motion chunks
+ * (api_reports.c), for the test of its query plan. */
+extern const char api_report_chunks_sql[];
 
 /* A compact route point's five numbers, "fixTime,lat,lon,speed,course"
  * (ms; 7, 7, 2 and 1 decimals, trailing zeros dropped), at out (room for

@@ -515,6 +515,13 @@ static int raw_fixes(fleet *f, det *d, out *o, int64_t id, int64_t lo, int64_t h
     return 0;
 }
 
+/* A page of one device's chunks that lie wholly inside (key, to]: $1 the
+ * device, $2 key, $3 to, $4 the page. t0 <= $3 says nothing t1 <= $3 does
+ * not (t0 <= t1), but it bounds the key range: without it a range far in
+ * the past walked the device's later chunks to the end of its history. */
+const char api_report_chunks_sql[] = "SELECT " MOTION_CHUNK_COLS " FROM motion_chunks WHERE device_id = $1 AND "
+                                     "t0 > $2 AND t0 <= $3 AND t1 <= $3 ORDER BY t0 LIMIT $4";
+
 /* One device's fixes in [from, to]: the motion chunks that lie wholly inside,
  * the raw fixes around them (and wherever a chunk does not follow on from
  * the fix before it: not summarised yet, or being rewritten). */
@@ -524,10 +531,7 @@ static int device_motion(fleet *f, det *d, out *o, int64_t id, int64_t from, int
     for (int ok = 1; ok;) {
         weft_db_arg a[] = {WEFT_DB_INT(id), WEFT_DB_INT(key), WEFT_DB_INT(to), WEFT_DB_INT(PAGE)};
         weft_db_rows *r;
-        int rc = store_query(f->db,
-                             "SELECT " MOTION_CHUNK_COLS " FROM motion_chunks WHERE device_id = $1 AND t0 > $2 AND "
-                             "t1 <= $3 ORDER BY t0 LIMIT $4",
-                             a, 4, &r, e);
+        int rc = store_query(f->db, api_report_chunks_sql, a, 4, &r, e);
         if (rc < 0) return rc;
         int n = weft_db_nrows(r);
         for (int k = 0; k < n && ok; k++) {

@@ -246,26 +246,35 @@ static int64_t prune_table(fleet *f, const char *sql, int64_t cutoff, int batch)
     return total;
 }
 
+/* A retention pass's statements. Each finds what is due through an index
+ * (positions_server_time, motion_chunks_t0, events_time), oldest first: a
+ * pass runs every minute, in SQLite on the writer's connection that ingest
+ * commits on, so a scan of the table there would hold up ingest for as
+ * long as the scan takes, even with nothing due. tests/unit/fleet_api.c
+ * checks SQLite's plans. */
+const char fleet_prune_positions_sql[] =
+    "DELETE FROM positions WHERE id IN (SELECT id FROM positions WHERE server_time < $1 "
+    "ORDER BY server_time LIMIT $2)";
+/* the chunks that start before the cutoff (fix time): a report reads what
+ * is left of their fixes raw */
+const char fleet_prune_chunks_sql[] =
+    "DELETE FROM motion_chunks WHERE (device_id, t0) IN (SELECT device_id, t0 FROM motion_chunks "
+    "WHERE t0 < $1 ORDER BY t0 LIMIT $2)";
+const char fleet_prune_events_sql[] =
+    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < $1 "
+    "ORDER BY event_time LIMIT $2)";
+
 int64_t fleet_prune(fleet *f, int64_t now_ms, int batch) {
     int64_t n = 0;
     if (f->cfg.positions_retention_days > 0) {
-        int64_t k = prune_table(f,
-                                "DELETE FROM positions WHERE id IN (SELECT id FROM positions WHERE server_time < $1 "
-                                "ORDER BY server_time LIMIT $2)",
-                                now_ms - (int64_t)f->cfg.positions_retention_days * 86400000, batch);
+        int64_t cutoff = now_ms - (int64_t)f->cfg.positions_retention_days * 86400000;
+        int64_t k = prune_table(f, fleet_prune_positions_sql, cutoff, batch);
         atomic_fetch_add(&f->m.pruned_positions, k);
-        /* the chunks that start before the cutoff (fix time): a report reads
-         * what is left of their fixes raw */
-        prune_table(f,
-                    "DELETE FROM motion_chunks WHERE (device_id, t0) IN (SELECT device_id, t0 FROM motion_chunks "
-                    "WHERE t0 < $1 LIMIT $2)",
-                    now_ms - (int64_t)f->cfg.positions_retention_days * 86400000, batch);
+        prune_table(f, fleet_prune_chunks_sql, cutoff, batch);
         n += k;
     }
     if (f->cfg.events_retention_days > 0) {
-        int64_t k = prune_table(f,
-                                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < $1 "
-                                "ORDER BY event_time LIMIT $2)",
+        int64_t k = prune_table(f, fleet_prune_events_sql,
                                 now_ms - (int64_t)f->cfg.events_retention_days * 86400000, batch);
         atomic_fetch_add(&f->m.pruned_events, k);
         n += k;

@@ -113,9 +113,12 @@ int fleet_device_create(fleet *f, const char *unique_id, const char *name, int64
 /* Offline sweep: online devices silent past status.offline_timeout_s go
  * offline (event stored and pushed). Returns how many did. */
 int fleet_sweep_offline(fleet *f, int64_t now_ms);
-/* One retention pass over positions and events (small batches). Returns
- * rows deleted. */
+/* One retention pass over positions (and their motion chunks) and events
+ * (small batches). Returns the positions and events deleted. */
 int64_t fleet_prune(fleet *f, int64_t now_ms, int batch);
+/* Its statements ($1 the cutoff in ms, $2 the batch), for the tests of
+ * their query plans. */
+extern const char fleet_prune_positions_sql[], fleet_prune_chunks_sql[], fleet_prune_events_sql[];
 
 /* ---- pipeline.c ---------------------------------------------------------------- */
 

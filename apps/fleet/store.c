@@ -122,6 +122,12 @@ static const char *const migrations[] = {
      * the dashboard's "alerts today") within the index: one range per
      * type, device_id in it for a viewer's groups, no table row read. */
     "CREATE INDEX events_type_time ON events (type, event_time, device_id)",
+    /* 5: retention deletes the chunks that start before its cutoff
+     * (fleet_prune, every minute; in SQLite on the writer's connection).
+     * The key (device_id, t0) cannot find them without a device id, so
+     * each pass read the whole table, even with nothing due. One entry per
+     * chunk (up to an hour of a device's fixes). */
+    "CREATE INDEX motion_chunks_t0 ON motion_chunks (t0)",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -443,7 +449,11 @@ static int migrate(store *s, int upto, char *err, size_t errlen) {
     for (int v = have + 1; v <= upto; v++) {
         char *sql = dialect(migrations[v - 1], s->pg != NULL);
         if (!sql) return WEFT_ENOMEM;
-        int64_t dl = weft_deadline_in(60000);
+        /* generous: migration 5 indexes every motion chunk of an existing
+         * database (a 1 Hz device makes about 40,000 a month, docs/fleet.md),
+         * and a migration cut off by its deadline fails every start after
+         * it in the same way */
+        int64_t dl = weft_deadline_in(600000);
         store_tx *tx;
         if ((rc = store_begin(s, &tx, &e, dl)) < 0) {
             free(sql);

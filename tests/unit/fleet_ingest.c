@@ -691,11 +691,12 @@ TEST(a_failed_sync_of_the_wal_before_a_checkpoint_latches) { checkpoint_sync_fai
 TEST(a_failed_sync_of_the_database_after_a_checkpoint_latches) { checkpoint_sync_fails(2); }
 
 /* Retention deletes old rows in small batches and keeps the rest; the
- * offline sweep turns a silent device offline once, with an event. */
-TEST(retention_and_offline_sweep) {
+ * offline sweep turns a silent device offline once, with an event. On
+ * SQLite and on PostgreSQL. */
+static void run_retention_and_offline_sweep(int pg) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e, 0), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     e->f.cfg.positions_retention_days = 30;
     e->f.cfg.events_retention_days = 30;
     live_device *d;
@@ -711,29 +712,51 @@ TEST(retention_and_offline_sweep) {
                              "VALUES ($1, 'osmand', $2, $2, 1, 1, 0, 0, 0, 0, 1, '{}')",
                              a, 2, NULL, &err), 0);
     }
-    /* two motion chunks (motion.h), one starting before the cutoff: pruned with the positions */
-    for (int i = 0; i < 2; i++) {
-        weft_db_arg a[] = {WEFT_DB_INT(d->id), WEFT_DB_INT(i ? now - 86400000 : now - 40LL * 86400000)};
-        ASSERT_EQ(store_exec(e->f.db,
-                             "INSERT INTO motion_chunks (device_id, t0, t1, prev_t, n, moving, thr, lat0, lon0, speed0, "
-                             "ign0, lat1, lon1, speed1, ign1, dist_m, speed_sum, max_speed, engine_ms) VALUES ($1, $2, $2, "
-                             "0, 1, 0, 1.5, 1, 1, 0, -1, 1, 1, 0, -1, 0, 0, 0, 0)",
-                             a, 2, NULL, &err), 0);
+    /* motion chunks (motion.h) of two devices, pruned with the positions by
+     * their start (fix time): 700 that start before the cutoff (more than
+     * two batches), the last of them ending after it, and 40 that start 2 h
+     * or more after it (the background task's cutoff is that of its own
+     * clock, a little later than this test's) */
+    live_device *d2;
+    ASSERT_EQ(fleet_device_create(&e->f, "other-timer", "Other", 0, &d2, &err), 0);
+    int64_t cutoff = now - 30LL * 86400000;
+    store_tx *tx;
+    ASSERT_EQ(store_begin(e->f.db, &tx, &err, weft_deadline_in(10000)), 0);
+    for (int i = 0; i < 740; i++) {
+        int64_t t0 = i < 699 ? now - 40LL * 86400000 + (int64_t)i * 60000
+                     : i == 699 ? cutoff - 3600000
+                                : cutoff + 7200000 + (int64_t)(i - 700) * 60000;
+        int64_t t1 = i == 699 ? cutoff + 3600000 : t0 + 30000;
+        weft_db_arg a[] = {WEFT_DB_INT(i % 2 ? d2->id : d->id), WEFT_DB_INT(t0), WEFT_DB_INT(t1)};
+        ASSERT_EQ(store_tx_exec(tx,
+                                "INSERT INTO motion_chunks (device_id, t0, t1, prev_t, n, moving, thr, lat0, lon0, "
+                                "speed0, ign0, lat1, lon1, speed1, ign1, dist_m, speed_sum, max_speed, engine_ms) "
+                                "VALUES ($1, $2, $3, 0, 1, 0, 1.5, 1, 1, 0, -1, 1, 1, 0, -1, 0, 0, 0, 0)",
+                                a, 3, NULL, &err, weft_deadline_in(10000)), 0);
     }
+    ASSERT_EQ(store_commit(tx, &err, weft_deadline_in(10000)), 0);
+    char kept[128];
+    snprintf(kept, sizeof kept, "SELECT COUNT(*) FROM motion_chunks WHERE t0 >= %lld", (long long)cutoff);
     /* 7 batches of at most 300. fleet's background task prunes too (every
      * minute, the first time 2 s after start), so on a slow machine it may
-     * take some of the 2000 rows first: between the two, every old row is
-     * deleted once. */
+     * take some of the old rows first: between the two, every old row is
+     * deleted once. On PostgreSQL its statements can run beside this
+     * test's (on SQLite the writer runs one at a time), so the counts are
+     * read once its work is in: it adds its count after its DELETE returns,
+     * and a DELETE of chunks still running leaves more than 40. */
     int64_t before = atomic_load(&e->f.m.pruned_positions);
     int64_t mine = fleet_prune(&e->f, now, 300);
     ASSERT(mine >= 0 && mine <= 2000);
-    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 500);
-    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM motion_chunks"), 1);
     ASSERT(before <= 2000);
-    /* the background task adds its count after its DELETE returns */
     for (int i = 0; i < 500 && atomic_load(&e->f.m.pruned_positions) < 2000; i++) weft_sleep(10);
     ASSERT_EQ(atomic_load(&e->f.m.pruned_positions), 2000);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 500);
+    for (int i = 0; i < 500 && count(e, "SELECT COUNT(*) FROM motion_chunks") > 40; i++) weft_sleep(10);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM motion_chunks"), 40);
+    ASSERT_EQ(count(e, kept), 40); /* the 40 kept are those after the cutoff, 20 of each device */
+    ASSERT_EQ(count(e, "SELECT COUNT(DISTINCT device_id) FROM motion_chunks"), 2);
     ASSERT_EQ(fleet_prune(&e->f, now, 300), 0);
+    ASSERT_EQ(count(e, "SELECT COUNT(*) FROM motion_chunks"), 40); /* nothing due: nothing deleted */
 
     /* a fix makes it online; silence past the timeout makes it offline.
      * last_seen is the server's clock at ingest: read it again, the inserts
@@ -750,6 +773,15 @@ TEST(retention_and_offline_sweep) {
     ASSERT_EQ(count(e, "SELECT COUNT(*) FROM events WHERE type = 'deviceOffline'"), 1);
     env_stop(e);
     free(e);
+}
+
+TEST(retention_and_offline_sweep) { run_retention_and_offline_sweep(0); }
+TEST(retention_and_offline_sweep_postgres) {
+    if (!getenv("WEFT_TEST_PG")) {
+        printf("  (WEFT_TEST_PG not set: skipped)\n");
+        return;
+    }
+    run_retention_and_offline_sweep(1);
 }
 
 /* fleet_stop from a task that has been cancelled (a server's main task at
