@@ -288,6 +288,16 @@ class WsReport(unittest.TestCase):
         self.assertTrue(g["server_cpu_us_per_msg"].startswith("not met (parity"))  # 6/6.5 > 0.8, overlapping
         self.assertEqual(g["bytes_per_conn"], "not met")
 
+    def test_goal_met_by_medians_inside_the_noise_is_not_established(self):
+        # echo 7.0 (6-9) against rust 9.0 (8-10): 0.78 by the medians, ranges overlap
+        rows = self.rows([6, 7, 9], [20, 20, 20], [8, 9, 10], [30, 31, 32], [10, 10, 10], [20, 20, 20])
+        s = ws_report.summarize(rows)
+        r = ws_report.ratios(s)
+        self.assertLess(r["server_cpu_us_per_msg"]["ratio"], 0.8)
+        g = {x["metric"]: x["verdict"] for x in ws_report.goals(s, r)}
+        self.assertTrue(g["server_cpu_us_per_msg"].startswith("not established"), g)
+        self.assertEqual(g["delivered_per_cpu_s"], "met")  # 31 (30-32) against 20: apart
+
     def test_missing_peer_and_files(self):
         rows = [r for r in self.rows([5] * 3, [6] * 3, [7] * 3, [1] * 3, [1] * 3, [1] * 3) if r["prog"] == "weft"]
         s = ws_report.summarize(rows)
