@@ -450,9 +450,8 @@ static int migrate(store *s, int upto, char *err, size_t errlen) {
         char *sql = dialect(migrations[v - 1], s->pg != NULL);
         if (!sql) return WEFT_ENOMEM;
         /* generous: migration 5 indexes every motion chunk of an existing
-         * database (a 1 Hz device makes about 40,000 a month, docs/fleet.md),
-         * and a migration cut off by its deadline fails every start after
-         * it in the same way */
+         * database, and a migration cut off by its deadline would fail
+         * every start after it in the same way */
         int64_t dl = weft_deadline_in(600000);
         store_tx *tx;
         if ((rc = store_begin(s, &tx, &e, dl)) < 0) {
