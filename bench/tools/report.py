@@ -208,12 +208,26 @@ def newest(results_dir, kind, want=None):
             continue
         if want and not want(doc):
             continue
-        # a full run beats a smoke or busy-machine run of the same day
-        key = (file_date(doc, path), not is_busy(doc, path), commit_time(doc, results_dir),
+        # a full run beats a smoke or busy-machine run of the same day, and a
+        # longer one (the GC case's 5 minutes) a shorter one
+        key = (file_date(doc, path), not is_busy(doc, path), run_seconds(doc), commit_time(doc, results_dir),
                os.path.basename(path))
         if best_key is None or key > best_key:
             best_key, best_path = key, path
     return best_path
+
+
+def run_seconds(doc):
+    """How long each measurement of the file ran (the GC case's duration_s), 0 when it says not."""
+    d = doc.get("duration_s")
+    return d if isinstance(d, (int, float)) else 0
+
+
+def gc_comparison(doc):
+    """A GC file that compares weft with a peer: not an old/new A/B of weft
+    (weft-base) and not a run of weft or the floor alone."""
+    progs = doc.get("programs") or {}
+    return "weft" in progs and "weft-base" not in progs and any(p in progs for p in ("go", "rust"))
 
 
 _COMMIT_TIMES = {}
@@ -960,7 +974,7 @@ def main(argv=None):
                     help="a view of the committed result files: no file is taken as this run's; the label says "
                          "busy machine when any file used was a smoke or busy-machine run")
     a = ap.parse_args(argv)
-    paths = {k: getattr(a, k) or newest(a.results, k) for k in KINDS}
+    paths = {k: getattr(a, k) or newest(a.results, k, gc_comparison if k == "gc" else None) for k in KINDS}
     fresh = set() if a.from_results else {k for k in KINDS if getattr(a, k)}
     rows, gc_windows = load(paths, a.results, fresh)
     if a.from_results:

@@ -545,6 +545,20 @@ class Report(unittest.TestCase):
         json.dump(doc("0123abcd", 100), open(older, "w"))
         self.assertEqual(report.newest(self.dir, "build"), older)  # -z after -a
 
+    def test_gc_row_comes_from_the_longest_comparison_of_the_day(self):
+        """Several GC files of one day: the report takes a run that compares
+        weft with a peer (not an A/B of weft, not the floor with weft alone),
+        and of those the longest, whatever their names say."""
+        def gc(progs, duration):
+            return {"date": "2026-12-07", "busy": "", "duration_s": duration, "rounds": 3,
+                    "programs": {p: {} for p in progs}}
+        full = self.write("gc-2026-12-07-a-full.json", gc(("weft", "go", "rust"), 300))
+        self.write("gc-2026-12-07-b-quick.json", gc(("weft", "go", "rust"), 30))
+        self.write("gc-2026-12-07-c-ab.json", gc(("weft", "weft-base", "go"), 300))
+        self.write("gc-2026-12-07-d-floor.json", gc(("floor", "weft"), 600))
+        self.assertEqual(report.newest(self.dir, "gc", report.gc_comparison), full)
+        self.assertTrue(report.newest(self.dir, "gc").endswith("d-floor.json"))  # without the filter
+
     def test_from_results_is_a_view_of_the_committed_files(self):
         self.write("build-2026-12-05.json", self.build_doc("2026-12-05", {"weft": 30, "go": 120, "rust": 290}))
         shutil.copy(self.fixture("gc-2026-12-06-quick-busy-trimmed.json"), os.path.join(self.dir, "gc-2026-12-06.json"))
