@@ -744,7 +744,8 @@ def render_md(rows, label, mode, host, charts, took=""):
     L = [f"# weft, Go and Rust: the articles' table measured on this machine"
          + (f" — {label}" if label else ""), ""]
     if label:
-        L += [f"**{label}.** The figures below were measured while other work ran on the machine; "
+        which = "The figures of those rows were" if "rows'" in label else "The figures below were"
+        L += [f"**{label}.** {which} measured while other work ran on the machine; "
               "they show what ran and how it compares within each run, not numbers to quote.", ""]
     L += [f"Mode: {mode or 'not stated'}. Report written on {host}. Each row's own machine, versions, "
           "command and result file are in the details below; `make bench` (or `make bench-quick`) rebuilds "
@@ -979,8 +980,10 @@ def main(argv=None):
     rows, gc_windows = load(paths, a.results, fresh)
     if a.from_results:
         a.mode = a.mode or "from committed result files (`make bench-report`: no benchmark was run)"
-        if not a.label and any(r.meta.get("smoke") for r in rows if not r.missing):
-            a.label = "busy machine"
+        busy = sorted({r.kind for r in rows if not r.missing and r.meta.get("smoke")})
+        if not a.label and busy:
+            # name the files: one busy file must not read as if every row were
+            a.label = "busy machine (the %s rows' file%s)" % (", ".join(busy), "s" if len(busy) > 1 else "")
     charts = charts_for(rows, gc_windows)
     md = render_md(rows, a.label, a.mode, host_line(), charts, a.took)
     out = a.out or a.results

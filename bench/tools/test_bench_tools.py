@@ -566,7 +566,9 @@ class Report(unittest.TestCase):
         self.assertEqual(report.main(["--results", self.dir, "--out", out, "--from-results"]), 0)
         with open(os.path.join(out, "report.md")) as f:
             md = f.read()
-        self.assertIn("— busy machine", md.split("\n")[0])  # the GC file was a busy run
+        # the GC file was a busy run, and the label says it was that file, not every row's
+        self.assertIn("— busy machine (the gc rows' file)", md.split("\n")[0])
+        self.assertIn("The figures of those rows were measured while other work ran", md)
         self.assertIn("no benchmark was run", md)
         self.assertIn("Sources: committed files, not re-measured in this run: `", md)
         self.assertNotIn("; measured in this run", md)
