@@ -29,6 +29,9 @@ if [ -n "$T" ] && { [ "${T%%:*}" = db_pg ] || [ ! -x "build/tests/unit/${T%%:*}"
     echo "0 passed, 1 failed"
     exit 1
 fi
+# several tests of a file at once (tests/test_main.c): most slow tests wait on
+# windows and deadlines, not the CPU; `make test` (and CI) run one at a time
+export WEFT_TEST_JOBS=${WEFT_TEST_JOBS:-3}
 pids=()
 for be in $BACKENDS; do
     CHECK=1 BACKENDS=$be LOG=build/test-logs/check-$be bash scripts/test.sh >build/test-logs/check-$be.out 2>&1 &

@@ -95,4 +95,25 @@ out=$(WEFT_TEST_TIMEOUT=1 timeout 60 "$hangs" --no-fork passes_before passes_aft
 [ $rc -eq 0 ] && [ "$(tail -1 <<<"$out")" = "hangs: 2 passed, 0 failed" ]
 check "--no-fork: no limit, the tests run in the process" $? "exit $rc: $out"
 
+# ---- several tests at once (WEFT_TEST_JOBS, make check): the same results,
+# each test's output printed whole beside its result line, in list order
+results() { grep -E '^  (ok  |FAIL) [a-z_]+ ' <<<"$1" | awk '{print $1, $2}'; }
+serial=$(timeout 60 "$bin" 2>&1)
+out=$(WEFT_TEST_JOBS=3 timeout 60 "$bin" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(tail -1 <<<"$out")" = "dead_stack: 2 passed, 2 failed" ] &&
+    [ "$(results "$out")" = "$(results "$serial")" ] && [ -n "$(results "$out")" ]
+check "WEFT_TEST_JOBS=3: the same results in the same order" $? "exit $rc: $out"
+awk '/FAIL tests\/harness\/dead_stack.c:[0-9]*: 1 \+ 1 == 3/ { seen = 1 } /^  FAIL fails_with_a_server_running / { print seen + 0; exit }' <<<"$out" | grep -qx 1
+check "WEFT_TEST_JOBS=3: a failed test's own output comes before its result line" $? "$out"
+pidf=$(mktemp /tmp/weft-harness-pid.XXXXXX)
+out=$(HANGS_PID_FILE=$pidf WEFT_TEST_JOBS=3 WEFT_TEST_TIMEOUT=2 timeout 60 "$hangs" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(tail -1 <<<"$out")" = "hangs: 2 passed, 2 failed" ] &&
+    grep -q 'FAIL hangs_in_a_task: timed out after 2 s; killed' <<<"$out" &&
+    grep -q 'weft: end of dump' <<<"$out"
+check "WEFT_TEST_JOBS=3: hanging tests time out, dumped, counted" $? "exit $rc: $out"
+gpid=$(cat "$pidf" 2>/dev/null)
+[ -n "$gpid" ] && gone "$gpid"
+check "WEFT_TEST_JOBS=3: a process the hanging test forked is killed with it (pid ${gpid:-none})" $? "$out"
+rm -f "$pidf"
+
 check_end harness
