@@ -1809,7 +1809,7 @@ BOTH(motion_chunks_match_raw) {
     snprintf(ranges[nr++], sizeof ranges[0], "from=%s&to=%s", before_cut, at_cut);
     snprintf(ranges[nr++], sizeof ranges[0], "from=%s&to=%s", at_cut, after_cut);
     weft_http_test_response with[3][8];
-    char path[640];
+    char path[1024]; /* gcc bounds ranges[r] by the whole array */
     int64_t c0 = atomic_load(&v->f.m.report_chunks), f0 = atomic_load(&v->f.m.report_fixes);
     for (int k = 0; k < 3; k++)
         for (int r = 0; r < nr; r++) {
