@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "weft/ws.h"
 
@@ -1480,7 +1481,11 @@ static int read_ms(raw_reader *rd, int from, int to) {
  * its writer ended), or -1 if it is still open after limit_ms. */
 static int64_t ms_until_closed(int fd, int64_t limit_ms) {
     int64_t t0 = weft_now_ns();
-    while (fcntl(fd, F_GETFD) != -1) {
+    /* the socket, not the number: once it is closed, any file the process
+     * opens next (another thread's, the runtime's) may get the same fd */
+    struct stat was, now;
+    if (fstat(fd, &was) != 0) return 0;
+    while (fstat(fd, &now) == 0 && now.st_ino == was.st_ino && now.st_dev == was.st_dev) {
         if (test_ms_since(t0) > limit_ms) return -1;
         weft_sleep(2);
     }
