@@ -97,7 +97,8 @@ typedef struct {
     char *sql;
     const char *last_ptr; /* the caller's pointer it was last looked up by */
     uint64_t hash;
-    int sent; /* a Prepare went out (and has not failed) */
+    int sent;  /* a Prepare went out (and has not failed) */
+    int ready; /* ... and the server said it succeeded */
     char name[12];
 } pg_stmt;
 
@@ -423,6 +424,7 @@ static int drain(pg_conn *c) {
         if (q->prepares && !q->prep_done) { /* the Prepare's result comes first */
             q->prep_done = 1;
             if (pq->PQresultStatus(res) == PGRES_COMMAND_OK) {
+                if (q->stmt >= 0 && q->stmt < c->nstmts) c->stmts[q->stmt].ready = 1;
                 pq->PQclear(res);
                 continue;
             }
@@ -805,7 +807,14 @@ static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, wef
     if (rc) goto out;
     int idx = stmt_index(c, st->sql);
     int ok;
-    if (idx >= 0) {
+    if (idx >= 0 && c->stmts[idx].sent && !c->stmts[idx].ready) {
+        /* its Prepare is still on the way: a request pipelined behind it
+         * runs the SQL unnamed. Named, it would fail with "prepared
+         * statement does not exist" whenever the Prepare does (a cancel
+         * meant for an abandoned statement before it can stop the Parse:
+         * tests/unit/db_pg.c cancelled_askers_..., once under ASan) */
+        ok = pq->PQsendQueryParams(c->pg, st->sql, nargs, p.types, p.vals, p.lens, p.fmts, 0);
+    } else if (idx >= 0) {
         const char *name = c->stmts[idx].name;
         if (!c->stmts[idx].sent) {
             if (!pq->PQsendPrepare(c->pg, name, st->sql, nargs, p.types)) {
