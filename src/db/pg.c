@@ -807,14 +807,13 @@ static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, wef
     if (rc) goto out;
     int idx = stmt_index(c, st->sql);
     int ok;
-    if (idx >= 0 && c->stmts[idx].sent && !c->stmts[idx].ready) {
-        /* its Prepare is still on the way: a request pipelined behind it
-         * runs the SQL unnamed. Named, it would fail with "prepared
-         * statement does not exist" whenever the Prepare does (a cancel
-         * meant for an abandoned statement before it can stop the Parse:
-         * tests/unit/db_pg.c cancelled_askers_..., once under ASan) */
-        ok = pq->PQsendQueryParams(c->pg, st->sql, nargs, p.types, p.vals, p.lens, p.fmts, 0);
-    } else if (idx >= 0) {
+    /* its Prepare still on the way: a request pipelined behind it runs the
+     * SQL unnamed. Named, it would fail with "prepared statement does not
+     * exist" whenever the Prepare does (a cancel meant for an abandoned
+     * statement before it can stop the Parse: tests/unit/db_pg.c
+     * cancelled_askers_..., once under ASan) */
+    if (idx >= 0 && c->stmts[idx].sent && !c->stmts[idx].ready) idx = -1;
+    if (idx >= 0) {
         const char *name = c->stmts[idx].name;
         if (!c->stmts[idx].sent) {
             if (!pq->PQsendPrepare(c->pg, name, st->sql, nargs, p.types)) {
