@@ -255,6 +255,19 @@ static int world_make(env *v, world *w) {
     return 0;
 }
 
+/* The fixture on SQLite alone, for the tests that look at SQLite itself
+ * (query plans, its syncs); NULL, the test failed, when it did not open. */
+static env *lite_env(void) {
+    env *v = calloc(1, sizeof *v);
+    if (v && env_open(v, 0, NULL) < 0) {
+        test__fail(__FILE__, __LINE__, "fixture did not open");
+        env_close(v);
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
 /* Run body on SQLite and on PostgreSQL. */
 #define BOTH(name)                                                                                                    \
     static void name##_body(env *v);                                                                                  \
@@ -1614,14 +1627,8 @@ BOTH(reports) {
  * device's later chunks. SQLite only: PostgreSQL picks its plans by the
  * tables' statistics. */
 TEST(retention_and_report_chunks_use_an_index) {
-    env *v = calloc(1, sizeof *v);
+    env *v = lite_env();
     ASSERT(v);
-    if (env_open(v, 0, NULL) < 0) {
-        test__fail(__FILE__, __LINE__, "fixture did not open");
-        env_close(v);
-        free(v);
-        return;
-    }
     struct {
         const char *sql, *scan, *index;
     } prune[] = {
@@ -2058,14 +2065,8 @@ static int failing_sync(void) {
  * a sign-in too (it writes its session). Reads go on; /api/health says 503
  * "degraded" with the error, /metrics fleet_storage_failed 1. */
 TEST(a_failed_sync_refuses_every_later_write) {
-    env *v = calloc(1, sizeof *v);
+    env *v = lite_env();
     ASSERT(v);
-    if (env_open(v, 0, NULL) < 0) {
-        test__fail(__FILE__, __LINE__, "fixture did not open");
-        env_close(v);
-        free(v);
-        return;
-    }
     ASSERT(v->f.w = writer_start(v->f.db, 1, 1000, v->f.cfg.moving_speed_kn)); /* /metrics reads its stats */
     ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, v->admin), 200);
     weft_http_test_response res;
