@@ -14,6 +14,9 @@
 #          the Traccar-shaped feed, viewers signed in with an API token)
 # All push every TICK_MS (250 ms; fleet: live.tick_ms = TICK_MS).
 # fleet-<N>ms: fleet with live.tick_ms = N instead (e.g. PROGRAMS="fleet fleet-50ms").
+# fleet-ring0: fleet with WEFT_WS_ASYNC_SEND=0 (hub messages to an idle
+#          connection go through its writer task, not the worker's io_uring):
+#          the ring send's share of the live CPU, in one run with "fleet".
 # fleet-old: another fleet binary, FLEET_OLD_BIN (a build of an older commit
 #          copied aside, for before/after in one run; configured with the
 #          older live.max_flushes_per_s = 1000/TICK_MS). BASELINE_BIN is the
@@ -86,9 +89,9 @@ for p in $PROGRAMS; do
     rust) (cd bench/peers/tracking-rust && cargo build --release -q) &&
         BIN[rust]=bench/peers/tracking-rust/target/release/weft-bench-tracking-rust ;;
     weft) BIN[weft]=build/apps/tracking ;;
-    fleet | fleet-*ms) BIN[$p]=build/apps/fleet ;;
+    fleet | fleet-*ms | fleet-ring0) BIN[$p]=build/apps/fleet ;;
     fleet-old) BIN[$p]=${FLEET_OLD_BIN:?fleet-old needs FLEET_OLD_BIN=path of an older build/apps/fleet} ;;
-    *) echo "run-tracking: unknown program $p (weft go rust fleet fleet-<N>ms fleet-old)" >&2; exit 2 ;;
+    *) echo "run-tracking: unknown program $p (weft go rust fleet fleet-<N>ms fleet-ring0 fleet-old)" >&2; exit 2 ;;
     esac
 done
 tick=$(getconf CLK_TCK)
@@ -153,7 +156,9 @@ start() {
         esac
         printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "live": {%s, "queue_kb": %d}, "positions": {"retention_days": 0}, "events": {"retention_days": 0}}\n' \
             "$live" "$LIVE_QUEUE_KB" >"$work/fleet.json"
-        WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
+        local ring=1
+        [ "$p" = fleet-ring0 ] && ring=0
+        WEFT_WS_ASYNC_SEND=$ring WEFT_WORKERS=1 WEFT_FLEET_ADMIN_EMAIL=bench@example.com WEFT_FLEET_ADMIN_PASSWORD=bench-password-1 \
             taskset -c 0 ${SRV_WRAP:-} "${BIN[$p]}" --config "$work/fleet.json" --data-dir "$work/data" --port 0 \
             --osmand-port 0 --teltonika-port 0 >"$log" 2>&1 &
         ;;
