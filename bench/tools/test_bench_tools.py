@@ -103,6 +103,41 @@ class PoolSweep(unittest.TestCase):
         self.assertEqual(rounds["fiber"]["wrk_queries20_rps"], [21.0, 22.0, 23.0])
 
 
+class OldVsNew(unittest.TestCase):
+    """bench/run-db.sh BASELINE_BIN: weft-old beside weft, the table that
+    shows (or not) a regression. The verdict is from the new build's side
+    and needs the ranges over the rounds apart."""
+
+    def table(self, old_rps, new_rps, old_cpu, new_cpu):
+        lines = []
+        for r in range(len(old_rps)):
+            lines += [f"{r + 1} weft-old@8 wrk_db_rps {old_rps[r]}", f"{r + 1} weft@8 wrk_db_rps {new_rps[r]}",
+                      f"{r + 1} weft-old@8 wrk_db_cpu_us_per_req {old_cpu[r]}",
+                      f"{r + 1} weft@8 wrk_db_cpu_us_per_req {new_cpu[r]}"]
+        d = work_dir(lines)
+        arena_report.best_pool(d, ["db"])
+        a = arena_report.Arena(d, ["weft-old", "weft"])
+        a.old_vs_new([("db", "/db")], "Old vs new weft", "explained")
+        row = next(l for l in a.out if l.startswith("| /db |"))
+        return [c.strip() for c in row.strip("|").split("|")]
+
+    def test_regression_is_named_from_the_new_side(self):
+        # the new build: fewer req/s and more CPU, both ranges apart from the old one's
+        cells = self.table([100, 104, 102], [80, 84, 82], [10, 11, 10.5], [13, 14, 13.5])
+        self.assertEqual(cells[:5], ["/db", "8 / 8", "82 (80–84)", "102 (100–104)",
+                                     f"{82 / 102:.2f}× **new slower (regression)**"])
+        self.assertEqual(cells[7], f"{13.5 / 10.5:.2f}× **new uses more (regression)**")
+
+    def test_improvement_and_parity(self):
+        cells = self.table([80, 84, 82], [100, 104, 102], [10, 12, 11], [10.5, 11.5, 11])
+        self.assertEqual(cells[4], f"{102 / 82:.2f}× new faster")
+        self.assertEqual(cells[7], "1.00× parity")  # overlapping ranges: no difference outside the noise
+
+    def test_one_round_has_no_verdict(self):
+        cells = self.table([100], [80], [10], [13])
+        self.assertEqual(cells[4], f"{80 / 100:.2f}× (fewer than 2 rounds: no verdict)")
+
+
 class GenJson(unittest.TestCase):
     TARGETS = {"twitter": 631_515, "citm": 1_727_000, "canada": 2_251_000}
 
