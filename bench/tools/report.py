@@ -15,7 +15,10 @@ Comparisons: each language is represented by its best program in the row
 (the fastest Go server of net/http and Fiber, say), named in the row. A value
 that was repeated (rounds, runs, passes) has a min-max; when weft's min-max
 and a peer's overlap the difference is inside the noise band and the report
-says "parity" instead of a ratio's verdict. Ratio = peer / weft always.
+says "parity" instead of a ratio's verdict. Ratio = peer / weft always. A
+figure that measured the load generator rather than the server (wrk at 0.9
+of its core or more for a req/s column; a tracking cell whose generator was
+that busy) gets no verdict, and the row says why.
 
     python3 bench/tools/report.py [--results DIR] [--out DIR] [--label TEXT]
         [--mode quick|full] [--http F] [--db F] [--json F] [--binsearch F]
