@@ -13,7 +13,8 @@
 #   make bench            the articles' Go-vs-Rust table on this machine: bench/results/report.{md,html}
 #                         (QUICK=1 or make bench-quick: <= 10 min; make bench-report: from the committed files); make bench-rt: the runtime rows
 #   make tfb              TechEmpower app on 127.0.0.1:8080 (PORT=...), local PostgreSQL
-#   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates)
+#   make bench-db         the arena's database rows (TFB db/queries/fortunes/updates), the full
+#                         pool sweep 2,4,8,16 (make bench: 4,8); BASELINE_BIN=old tfb: old vs new
 #   make bench-fleet      weft fleet ingest: Teltonika and OsmAnd fixes/s, server CPU per fix
 #   make bench-ws         WebSocket echo, fan-out and idle memory vs Go and Rust peers
 #   make format           clang-format every C file
@@ -248,6 +249,8 @@ bench-tracking: deps
 bench-fleet-live: deps
 	@PROGRAMS=$${PROGRAMS:-$${BASELINE_BIN:+fleet-old }fleet} TICK_MS=$${TICK_MS:-50} RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} LIVE_QUEUE_KB=$${LIVE_QUEUE_KB:-1024} DURATION=$${DURATION:-20} \
 	  WARMUP=$${WARMUP:-8} TITLE=fleet-live OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-tracking.sh
+# bench/run-db.sh's knobs pass through (BENCH_DB_POOLS, BENCH_TESTS, BENCH_ROUNDS, BASELINE_BIN;
+# docs/arena.md, "The database sweep")
 bench-db:
 	@bash scripts/deps.sh bench
 	@bash bench/run-db.sh

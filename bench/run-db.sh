@@ -72,6 +72,28 @@
 #   BENCH_PG_PORT=0        PostgreSQL's TCP port (0: a free one)
 #   BENCH_DB_POOL=N        one pool size only (as BENCH_DB_POOLS=N)
 #   BENCH_SERVER_CPU=0     CPU of the servers; BENCH_CLIENT_CPU=1 wrk's
+#
+# Old vs new (issue 14: "no regression in the DB arena, shown"), the
+# BASELINE_BIN pattern of bench/run-fleet.sh:
+#   BASELINE_BIN=path      a build/apps/tfb of an older commit, copied aside;
+#                          it runs as program "weft-old" right before "weft"
+#                          (this tree's build) on the same PostgreSQL, pool
+#                          sizes and tests, so old is first in odd rounds and
+#                          last in even ones. Without BENCH_ONLY only these two
+#                          run (no weft_pq18); with it, weft-old joins the
+#                          programs named there, which must include weft.
+#   BASELINE_COMMIT=sha    what BASELINE_BIN was built from (recorded; letters,
+#                          digits and ._/- only)
+#   Both go into the result file's command line, with the two binaries'
+#   sha256. Saved as db-ab-<date>[-names].{md,json}: the arena report
+#   (bench/tools/report.py) never takes an A/B file for its database rows.
+#   The Markdown opens with an "Old vs new" table (req/s and server CPU per
+#   request per test, new/old, and whether the ranges over the rounds are
+#   apart). For example, against a46a1c8 (main before the rt-speed passes):
+#     git worktree add /tmp/weft-old a46a1c8 && make -C /tmp/weft-old -j2 build/apps/tfb &&
+#         cp /tmp/weft-old/build/apps/tfb /tmp/tfb-a46a1c8
+#     BASELINE_BIN=/tmp/tfb-a46a1c8 BASELINE_COMMIT=a46a1c8 BENCH_ROUNDS=4 \
+#         BENCH_DB_POOLS=8 BENCH_TESTS=db,fortunes,queries20,updates20 bash bench/run-db.sh
 # Needs wrk, curl, taskset, python3, PostgreSQL (Debian's postgresql: `make
 # deps` / scripts/deps.sh), a C compiler, go and cargo. A program that does
 # not build, start or answer correctly shows as n/a and the script goes on;
@@ -103,6 +125,19 @@ for v in DURATION WARMUP CONNS BASE_PORT PG_PORT ROUNDS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "run-db: $v must be a whole number, not '${!v}'" >&2; exit 2; }
 done
 [ -z "$DB_POOL" ] || [[ "$DB_POOL" =~ ^[1-9][0-9]*$ ]] || { echo "run-db: BENCH_DB_POOL must be a positive number" >&2; exit 2; }
+BASELINE_BIN=${BASELINE_BIN:-}
+BASELINE_COMMIT=${BASELINE_COMMIT:-}
+if [ -n "$BASELINE_BIN" ]; then
+    [ -f "$BASELINE_BIN" ] && [ -x "$BASELINE_BIN" ] ||
+        { echo "run-db: BASELINE_BIN: '$BASELINE_BIN' is not an executable file (an older build/apps/tfb, copied aside)" >&2; exit 2; }
+    BASELINE_BIN=$(realpath "$BASELINE_BIN")
+    [[ "$BASELINE_COMMIT" =~ ^[0-9A-Za-z._/-]*$ ]] ||
+        { echo "run-db: BASELINE_COMMIT: letters, digits and ._/- only, not '$BASELINE_COMMIT'" >&2; exit 2; }
+    COMMAND_LINE="BASELINE_BIN=$(printf '%q' "$BASELINE_BIN")${BASELINE_COMMIT:+ BASELINE_COMMIT=$BASELINE_COMMIT} $COMMAND_LINE"
+elif [ -n "$BASELINE_COMMIT" ]; then
+    echo "run-db: BASELINE_COMMIT without BASELINE_BIN: nothing to compare with" >&2
+    exit 2
+fi
 [ "$DURATION" -ge 1 ] || DURATION=1
 [ "$ROUNDS" -ge 1 ] || ROUNDS=1
 DATE=$(date +%Y-%m-%d)
@@ -112,21 +147,29 @@ OUTDIR=bench/results
 log() { echo "run-db: $(date +%H:%M:%S) $*" >&2; }
 
 arena_select run-db # PROGS, ONLY_TAG from BENCH_ONLY
+# old vs new: weft-old right before weft; alone with it unless BENCH_ONLY names more
+if [ -n "$BASELINE_BIN" ]; then
+    [ -n "${BENCH_ONLY:-}" ] || PROGS=(weft)
+    want weft || { echo "run-db: BASELINE_BIN is compared with weft: BENCH_ONLY must include weft" >&2; exit 2; }
+    P2=()
+    for p in "${PROGS[@]}"; do [ "$p" = weft ] && P2+=(weft-old); P2+=("$p"); done
+    PROGS=("${P2[@]}")
+fi
 # weft once more on libpq 18 (the psycopg-binary wheel's, scripts/libpq-pypi.sh):
 # Debian bookworm's libpq 15 flushes at every Sync, libpq >= 17 lets weft
 # send the statements of many tasks in one write. Right after weft.
-if want weft && ! want weft_pq18 && [ -z "${BENCH_ONLY:-}" ]; then
+if want weft && ! want weft_pq18 && [ -z "${BENCH_ONLY:-}" ] && [ -z "$BASELINE_BIN" ]; then
     P2=()
     for p in "${PROGS[@]}"; do P2+=("$p"); [ "$p" = weft ] && P2+=(weft_pq18); done
     PROGS=("${P2[@]}")
 fi
 # and Go net/http once more with pgx's pipeline mode, right after nethttp
-if want nethttp && ! want nethttp_batch && [ -z "${BENCH_ONLY:-}" ]; then
+if want nethttp && ! want nethttp_batch && [ -z "${BENCH_ONLY:-}" ] && [ -z "$BASELINE_BIN" ]; then
     P2=()
     for p in "${PROGS[@]}"; do P2+=("$p"); [ "$p" = nethttp ] && P2+=(nethttp_batch); done
     PROGS=("${P2[@]}")
 fi
-STEM=$OUTDIR/db-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke || :)
+STEM=$OUTDIR/db-${BASELINE_BIN:+ab-}$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke || :)
 MD=$STEM.md
 JSON=$STEM.json
 
@@ -194,6 +237,16 @@ if want nethttp_batch; then
     BIN[nethttp_batch]=${BIN[nethttp]:-}
     WHY[nethttp_batch]=${WHY[nethttp]:-"n/a: Go net/http did not build"}
 fi
+BASELINE_SHA="" WEFT_SHA=""
+if want weft-old; then
+    # copied aside like weft's own build (arena_build), so a rebuild or a
+    # removed worktree cannot change what runs between two rounds
+    BIN[weft-old]="" WHY[weft-old]="n/a: could not copy BASELINE_BIN ($BASELINE_BIN) to the work directory"
+    if mkdir -p "$WORK/bin" && cp "$BASELINE_BIN" "$WORK/bin/tfb-old"; then BIN[weft-old]=$WORK/bin/tfb-old; fi
+    BASELINE_SHA=$(sha256sum <"$BASELINE_BIN" | cut -d' ' -f1)
+    [ -z "${BIN[weft]:-}" ] || WEFT_SHA=$(sha256sum <"${BIN[weft]}" | cut -d' ' -f1)
+    echo "baseline: weft-old is BASELINE_BIN=$BASELINE_BIN (sha256 $BASELINE_SHA), built from ${BASELINE_COMMIT:-a commit not stated (BASELINE_COMMIT)}; weft is this tree's build/apps/tfb (sha256 ${WEFT_SHA:-none: it did not build})" >>"$WORK/cmds"
+fi
 BUILD_SECONDS=$(($(date +%s) - BUILD_T0))
 log "builds took ${BUILD_SECONDS}s"
 for p in "${PROGS[@]}"; do
@@ -253,13 +306,13 @@ fi
 # ---- server control ---------------------------------------------------------------
 
 i=0
-for p in "${ARENA_PROGS[@]}" weft_pq18 nethttp_batch; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
+for p in "${ARENA_PROGS[@]}" weft_pq18 nethttp_batch weft-old; do PORT[$p]=$((BASE_PORT + i)); i=$((i + 1)); done
 check_port_range "$BASE_PORT" $((BASE_PORT + i - 1))
 
 server_cmd() { # prog -> the command line, in the array SCMD (pool size $POOL)
     local p=$1 envs=(WEFT_BENCH_PG="$CONNINFO" WEFT_BENCH_PG_URL="$PGURL" WEFT_BENCH_PG_POOL="$POOL")
     case $p in
-    weft) SCMD=("${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO" --db-conns "$POOL") ;;
+    weft | weft-old) SCMD=("${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO" --db-conns "$POOL") ;;
     weft_pq18) SCMD=(env WEFT_LIBPQ="$PQ18" "${BIN[$p]}" --port "${PORT[$p]}" --workers 1 --db "$CONNINFO" --db-conns "$POOL") ;;
     nethttp | fiber) SCMD=(env GOMAXPROCS=1 "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
     nethttp_batch) SCMD=(env GOMAXPROCS=1 WEFT_BENCH_PG_BATCH=1 "${envs[@]}" "${BIN[$p]}" "${PORT[$p]}") ;;
@@ -478,6 +531,10 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "build_seconds=$BUILD_SECONDS"
     echo "run_seconds=$RUN_SECONDS"
     echo "rounds=$ROUNDS"
+    echo "baseline_bin=$BASELINE_BIN"
+    echo "baseline_commit=$BASELINE_COMMIT"
+    echo "baseline_sha256=$BASELINE_SHA"
+    echo "weft_sha256=$WEFT_SHA"
     echo "loadavg=at start $LOAD_START; when the runs started $LOAD_RUNS (CPUs ${BUSY}% busy with other work); at the end $LOAD_END (CPUs $(busy_pct)% busy)"
 } >"$WORK/meta"
 arena_versions # $WORK/crates, $WORK/gomods
@@ -494,7 +551,9 @@ NAMES = {"db": "/db", "queries1": "/queries?queries=1", "queries20": "/queries?q
 RUNS = [(t, NAMES[t]) for t in meta["tests"].split()]
 D, C, W = meta["duration"], meta["conns"], meta["warmup"]
 
-w(f"# weft database arena, {meta['date']}" + (" — SMOKE RUN, not for publishing" if meta.get("smoke") == "1" else ""))
+AB = "weft-old" in progs
+w(f"# weft database arena{', old vs new weft' if AB else ''}, {meta['date']}"
+  + (" — SMOKE RUN, not for publishing" if meta.get("smoke") == "1" else ""))
 w()
 if meta.get("smoke") == "1":
     w("**Smoke run (BENCH_SMOKE=1)**: it shows that every program builds, passes the check and runs "
@@ -528,6 +587,16 @@ if R > 1:
       + (f" Between rounds the same program's req/s differed by {sorted(spread)[len(spread) // 2]:.0f}% "
          f"(median over cells), at most {max(spread):.0f}%." if spread else ""))
     w()
+if AB:  # old vs new first: what issue 14 asks to see
+    A.old_vs_new(RUNS, "Old vs new weft",
+                 f"weft-old is `{meta['baseline_bin']}` (sha256 {meta['baseline_sha256'][:16]}…), built from "
+                 f"{meta['baseline_commit'] or 'a commit not stated (BASELINE_COMMIT)'}; weft is this tree's "
+                 f"build/apps/tfb at {meta['weft_commit']} (sha256 {(meta['weft_sha256'] or 'none')[:16]}…). Both ran "
+                 "with the same flags, PostgreSQL, pool sizes and tests in every round, old first in odd rounds and "
+                 "last in even ones. Each figure is the median over the rounds at the program's best pool size for "
+                 "that test (the pool column), its min–max in brackets. **new/old** > 1 means more req/s or more "
+                 "CPU per request for the new build; the verdict says whether the two ranges are apart "
+                 "(*parity*: they overlap, no difference outside the noise).")
 w("**Cells: value (ratio to weft = program / weft).** For req/s a ratio > 1 means the program "
   "is *faster* than weft; for latency and CPU per request a ratio > 1 means it *takes more*.")
 w()
@@ -554,6 +623,7 @@ HOW = {
     "axum": "the same tokio-postgres code as actix (bench/peers/http-rust/src/db.rs)",
     "may_minihttp": "none (may_postgres is not on crates.io)",
     "nethttp_batch": "the net/http binary with WEFT_BENCH_PG_BATCH=1: pgx's pipeline mode, the reads of a /queries or /updates request sent as one pgx.Batch on one connection",
+    "weft-old": "weft's database layer as it was at the older commit (BASELINE_BIN, the same flags as weft)",
 }
 for p in progs:
     n = A.get(p, "pg_conns")
@@ -644,6 +714,9 @@ doc = {
     "build_seconds": int(meta["build_seconds"]),
     "run_seconds": int(meta["run_seconds"]),
 }
+if AB:
+    doc["baseline"] = {"program": "weft-old", "bin": meta["baseline_bin"], "commit": meta["baseline_commit"] or None,
+                       "sha256": meta["baseline_sha256"], "weft_sha256": meta["weft_sha256"] or None}
 json.dump(doc, open(json_path, "w"), indent=2)
 EOF
 cat "$MD"

@@ -27,7 +27,11 @@
 # Knobs: QUICK=1, BENCH_LABEL="busy machine" (said at the top of the report;
 # set automatically when other work keeps the CPUs > 10 % busy at the start),
 # BENCH_WITH="gc tracking", BENCH_STEPS="build binsearch json http db"
-# (a subset; the report then takes the other rows from the newest files).
+# (a subset; the report then takes the other rows from the newest files),
+# BENCH_DB_POOLS=2,4,8,16 (the db step's pool sweep; default 4,8, quick 4:
+# every size is a full pass of the step, so its budget grows with them and
+# the full run no longer fits 60 minutes; `make bench-db` sweeps 2,4,8,16 on
+# its own, docs/arena.md).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -57,7 +61,8 @@ if [ "$QUICK" = 1 ]; then
     ENVS[json]="BENCH_REPEAT=3 BENCH_DOCS=feed"
     # no pipelined runs: the report has no row for them (a third of the step)
     ENVS[http]="BENCH_ROUNDS=3 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_IDLE_CONNS=0 BENCH_LAT_DURATION=0 BENCH_OHA_DURATION=0 BENCH_RUNS=plaintext,json BENCH_ONLY=weft,nethttp,fiber,actix,axum"
-    ENVS[db]="BENCH_ROUNDS=2 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_DB_POOLS=4 BENCH_TESTS=db,fortunes BENCH_ONLY=weft,nethttp,fiber,actix,axum"
+    DB_POOLS=${BENCH_DB_POOLS:-4}
+    ENVS[db]="BENCH_ROUNDS=2 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_TESTS=db,fortunes BENCH_ONLY=weft,nethttp,fiber,actix,axum"
     ENVS[gc]="QUICK=1"
     ENVS[tracking]="QUICK=1"
     # each step's budget, s (printed with the step; overruns are named at the end).
@@ -65,6 +70,7 @@ if [ "$QUICK" = 1 ]; then
     # 290 s), binsearch 43, json 87, http 217 (with the pipelined runs, a third of it),
     # db 123: 15m39s in all. Budget now 450 s = 7m30s.
     EST=([build]=40 [binsearch]=45 [json]=90 [http]=150 [db]=125 [gc]=180 [tracking]=180)
+    DB_EST_PER_POOL=125
 else
     MODE="full"
     SMOKE=0
@@ -72,9 +78,21 @@ else
     ENVS[binsearch]="BENCH_REPEAT=5"
     ENVS[json]="BENCH_REPEAT=5"
     ENVS[http]="BENCH_ROUNDS=5 BENCH_LAT_DURATION=0 BENCH_OHA_DURATION=0"
-    ENVS[db]="BENCH_ROUNDS=3 BENCH_DB_POOLS=4,8 BENCH_TESTS=db,fortunes"
+    DB_POOLS=${BENCH_DB_POOLS:-4,8}
+    ENVS[db]="BENCH_ROUNDS=3 BENCH_TESTS=db,fortunes"
     EST=([build]=300 [binsearch]=120 [json]=400 [http]=1500 [db]=1200 [gc]=1000 [tracking]=600)
+    DB_EST_PER_POOL=600
 fi
+# the db step's pool sizes (commas or spaces in BENCH_DB_POOLS), passed on
+# with commas (ENVS is split into words); the step runs every program and
+# test once per size, so its budget is the per-size one above times the sizes
+read -r -a db_pools <<<"${DB_POOLS//,/ }"
+[ "${#db_pools[@]}" -gt 0 ] || { echo "run-report: BENCH_DB_POOLS is empty" >&2; exit 2; }
+for n in "${db_pools[@]}"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run-report: BENCH_DB_POOLS: '$n' is not a positive number" >&2; exit 2; }
+done
+ENVS[db]+=" BENCH_DB_POOLS=$(IFS=,; echo "${db_pools[*]}")"
+EST[db]=$((DB_EST_PER_POOL * ${#db_pools[@]}))
 for s in "${STEPS[@]}"; do
     [ -f "bench/run-$s.sh" ] || { echo "run-report: no step '$s' (bench/run-$s.sh)" >&2; exit 2; }
     [ -n "${EST[$s]:-}" ] || EST[$s]=300

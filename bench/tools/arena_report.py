@@ -45,7 +45,7 @@ def aggregate_rounds(work, stat="median"):
 
 LABEL = {"weft": "weft (tfb app)", "weft_pq18": "weft, libpq 18", "nethttp": "Go net/http", "fiber": "Go Fiber v2",
          "actix": "Rust actix-web", "axum": "Rust axum", "may_minihttp": "Rust may_minihttp",
-         "nethttp_batch": "Go net/http, pgx Batch"}
+         "nethttp_batch": "Go net/http, pgx Batch", "weft-old": "weft, old build (BASELINE_BIN)"}
 
 
 def best_pool(work, tests):
@@ -263,6 +263,38 @@ class Arena:
                 row.append(cell)
             w("| " + " | ".join(row) + " |")
         w()
+
+    def old_vs_new(self, runs, title, explain, old="weft-old", new="weft"):
+        """An old/new A/B of one program (bench/run-db.sh BASELINE_BIN): per
+        run, each side's best pool, req/s and server CPU per request with
+        their min-max over the rounds, new/old, and the verdict from the new
+        build's side. A verdict needs the two ranges apart (verdict()); a
+        ratio alone is not one, and a regression is said in bold."""
+        rps_words = {"faster": "**new slower (regression)**", "slower": "new faster", "parity": "parity"}
+        cpu_words = {"more": "new uses less", "less": "**new uses more (regression)**", "parity": "parity"}
+
+        def figure(p, m):
+            kind = "rps" if m.endswith("_rps") else "f"
+            rs = self.runs_of(p, m)
+            return self.fmt(self.get(p, m), kind) + (
+                f" ({self.fmt(min(rs), kind)}–{self.fmt(max(rs), kind)})" if len(rs) > 1 else "")
+
+        def judged(m, words):
+            a, b = self.get(new, m), self.get(old, m)
+            if a is None or not b:
+                return "n/a"
+            vd = self.verdict(old, m, m.endswith("_rps"))  # old against new: the words turn it round
+            return f"{a / b:.2f}× " + words.get(vd, "(fewer than 2 rounds: no verdict)")
+
+        self.heading(title, explain)
+        self.w("| test | pool new / old | req/s new | req/s old | new/old | CPU µs/req new | CPU µs/req old | new/old |")
+        self.w("|---|---:|---:|---:|---|---:|---:|---|")
+        for key, head in runs:
+            rps, cpu = f"wrk_{key}_rps", f"wrk_{key}_cpu_us_per_req"
+            pools = " / ".join(self.fmt(self.get(p, f"best_pool_{key}"), "int") for p in (new, old))
+            self.w(f"| {head} | {pools} | {figure(new, rps)} | {figure(old, rps)} | {judged(rps, rps_words)} | "
+                   f"{figure(new, cpu)} | {figure(old, cpu)} | {judged(cpu, cpu_words)} |")
+        self.w()
 
     def failures(self):
         w = self.w

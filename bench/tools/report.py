@@ -15,7 +15,10 @@ Comparisons: each language is represented by its best program in the row
 (the fastest Go server of net/http and Fiber, say), named in the row. A value
 that was repeated (rounds, runs, passes) has a min-max; when weft's min-max
 and a peer's overlap the difference is inside the noise band and the report
-says "parity" instead of a ratio's verdict. Ratio = peer / weft always.
+says "parity" instead of a ratio's verdict. Ratio = peer / weft always. A
+figure that measured the load generator rather than the server (wrk at 0.9
+of its core or more for a req/s column; a tracking cell whose generator was
+that busy) gets no verdict, and the row says why.
 
     python3 bench/tools/report.py [--results DIR] [--out DIR] [--label TEXT]
         [--mode quick|full] [--http F] [--db F] [--json F] [--binsearch F]
@@ -60,10 +63,15 @@ PROGRAMS = {
 
 def lang_of(name):
     """The language of a program name, also for names other engineers' scripts
-    choose (weft-min, go-nethttp, rust-axum, fleet...); None when unknown."""
+    choose (weft-min, go-nethttp, rust-axum, fleet...); None when unknown,
+    and None for the old side of an A/B (weft-old, weft-base, fleet-old,
+    baseline): an older build is no language's program, and in a language's
+    column it could stand for weft whenever it measured better."""
     if name in PROGRAMS:
         return PROGRAMS[name][0]
     n = name.lower()
+    if is_baseline(n):
+        return None
     if "weft" in n or "fleet" in n or n.startswith("c_") or n == "c":
         return "weft"
     if n.startswith("go") or "nethttp" in n or "fiber" in n or "gorilla" in n:
@@ -71,6 +79,10 @@ def lang_of(name):
     if "rust" in n or "axum" in n or "tokio" in n or "actix" in n:
         return "rust"
     return None
+
+
+def is_baseline(name):
+    return bool(re.search(r"(^|[-_])(old|base|baseline)$", name.lower()))
 
 
 def label_of(name):
@@ -165,14 +177,22 @@ class Row:
         self.meta = {}  # date, commit, command, machine, versions, smoke
         self.missing = None  # why there is no measurement
         self.no_verdict = None  # why the figures are shown without a verdict
+        self.no_verdict_for = {}  # lang -> why that column alone is shown without one
         self.fresh = False  # the file was written by this run (else: the newest committed one)
         self.notes = []
 
+    def why_no_verdict(self, lang):
+        return self.no_verdict or self.no_verdict_for.get(lang)
+
     def verdicts(self):
-        if self.no_verdict:
-            return {l: (f"no verdict: {self.no_verdict}" if self.cells.get("weft") and self.cells.get(l) else None)
-                    for l in ("go", "rust")}
-        return {l: verdict(self.cells.get("weft"), self.cells.get(l), self.higher_better) for l in ("go", "rust")}
+        out = {}
+        for l in ("go", "rust"):
+            why = self.why_no_verdict(l)
+            if why:
+                out[l] = f"no verdict: {why}" if self.cells.get("weft") and self.cells.get(l) else None
+            else:
+                out[l] = verdict(self.cells.get("weft"), self.cells.get(l), self.higher_better)
+        return out
 
     def ratios(self):
         return {l: ratio(self.cells.get("weft"), self.cells.get(l)) for l in ("go", "rust")}
@@ -198,9 +218,13 @@ def newest(results_dir, kind, want=None):
     smoke or busy one, then the later commit the file records it ran at (its
     commit time in the repository), then the name. No modification times: a
     fresh clone gives every file the checkout's time, so that order was
-    arbitrary (between two same-date files, possibly the older one)."""
+    arbitrary (between two same-date files, possibly the older one).
+    <kind>-ab-*.json, an old/new A/B of weft (gc-ab-, db-ab-), is never one:
+    the glob matches it, and it compares weft with itself."""
     best_key, best_path = None, None
     for path in sorted(glob.glob(os.path.join(results_dir, f"{kind}-*.json"))):
+        if os.path.basename(path).startswith(f"{kind}-ab-"):
+            continue
         try:
             with open(path) as f:
                 doc = json.load(f)
@@ -228,6 +252,27 @@ def gc_comparison(doc):
     (weft-base) and not a run of weft or the floor alone."""
     progs = doc.get("programs") or {}
     return "weft" in progs and "weft-base" not in progs and any(p in progs for p in ("go", "rust"))
+
+
+def gc_headline(doc, quick_ok=False):
+    """A GC file the report's rows can come from: a comparison (gc_comparison)
+    that is not an A/B (BASE=, whatever the file is called) and, unless
+    quick_ok, not a QUICK=1 run (30-second runs show that the case runs; they
+    are not its measurement). Its command line (bench/run-gc.sh writes QUICK=
+    and BASE= into it) says which."""
+    cmd = str(doc.get("command") or "")
+    if re.search(r"(^|\s)BASE=\S", cmd) or str(doc.get("base") or "").strip():
+        return False
+    return gc_comparison(doc) and (quick_ok or not re.search(r"(^|\s)QUICK=1(\s|$)", cmd))
+
+
+def newest_of(results_dir, kind):
+    """The file a kind's rows come from when the command line names none. The
+    GC rows: the newest full run, a QUICK=1 one only when no full run was
+    committed (its command line and "30 s measured" note then say so)."""
+    if kind != "gc":
+        return newest(results_dir, kind)
+    return newest(results_dir, kind, gc_headline) or newest(results_dir, kind, lambda d: gc_headline(d, quick_ok=True))
 
 
 _COMMIT_TIMES = {}
@@ -314,6 +359,37 @@ def fill(row, per_prog, columns=None):
             row.cells[lang] = best([c for p, c in per_prog.items() if lang_of(p) == lang], row.higher_better)
 
 
+# ---- the load generator's share of its core -------------------------------------
+# A run in which the load generator (wrk, fleet-sim) used this much of its one
+# core or more measured the generator: its req/s is the generator's pace and
+# its latencies the generator's queueing, whatever the server could do.
+
+GEN_SATURATED = 0.9
+
+
+def saturated(share):
+    return share is not None and share >= GEN_SATURATED
+
+
+def gen_share(cell):
+    """The generator's share of its core in a tracking cell (median over the rounds)."""
+    g = (cell.get("gen_cpu_share") or {}).get("median")
+    return g if isinstance(g, (int, float)) else None
+
+
+def gen_shares_note(shares, where):
+    """{program: share or None} as the note under a row, "" when none was recorded."""
+    shares = {p: g for p, g in shares.items() if g is not None}
+    if not shares:
+        return ""
+    return (f"load generator's share of its core {where}: "
+            + ", ".join(f"{label_of(p)} {g:.2f}" for p, g in shares.items())
+            + f" (at {GEN_SATURATED:.2f} or more it, not the server, set the pace)")
+
+
+GEN_BOUND_RPS = "generator-bound: req/s not comparable; see CPU per request"
+
+
 def http_rows(doc, tests, kind):
     rows = []
     progs = [p for p in (doc.get("results") or {}) if lang_of(p)]
@@ -322,9 +398,26 @@ def http_rows(doc, tests, kind):
     for t in tests:
         r = Row(f"{t}_rps", f"HTTP {t}: requests/s", "req/s", True, CLAIMS["http_rps"], kind)
         fill(r, {p: metric_cell(doc, p, f"wrk_{t}_rps") for p in progs})
+        # wrk's CPU over the run as a share of its core (median over the rounds,
+        # like the req/s): a column whose program, or weft, kept wrk's core
+        # busy compares wrk against wrk, so that column gets no verdict
+        gen = {p: metric_cell(doc, p, f"wrk_{t}_loadgen_cpu_pct", 1 / 100) for p in progs}
+        gen = {p: c["value"] if c else None for p, c in gen.items()}
+        weft = (r.cells.get("weft") or {}).get("prog")
+        for lang in ("go", "rust"):
+            peer = (r.cells.get(lang) or {}).get("prog")
+            if saturated(gen.get(weft)) or saturated(gen.get(peer)):
+                r.no_verdict_for[lang] = GEN_BOUND_RPS
+        note = gen_shares_note(gen, "(wrk, median over the rounds)")
+        if note:
+            r.notes.append(note)
         rows.append(r)
         c = Row(f"{t}_cpu", f"HTTP {t}: server CPU per request", "µs", False, CLAIMS["cpu"], kind)
         fill(c, {p: metric_cell(doc, p, f"wrk_{t}_cpu_us_per_req") for p in progs})
+        if r.no_verdict_for:
+            c.notes.append(f"wrk was the limit of the req/s row ({', '.join(LANG_LABEL[l] for l in r.no_verdict_for)} "
+                           f"column{'s' if len(r.no_verdict_for) > 1 else ''}): the servers are compared here, "
+                           "by the CPU each spent per request")
         rows.append(c)
     return rows
 
@@ -475,16 +568,6 @@ def cell_weight(name):
     return (len(nums), w)
 
 
-# A cell in which the load generator used this much of its core or more
-# measured the generator: its latencies are the generator's queueing.
-GEN_SATURATED = 0.9
-
-
-def gen_share(cell):
-    g = (cell.get("gen_cpu_share") or {}).get("median")
-    return g if isinstance(g, (int, float)) else None
-
-
 def tracking_headline(cells):
     """(cell name, why no verdict or None): the heaviest cell every program
     ran in which no program's generator was saturated; when every common
@@ -492,15 +575,38 @@ def tracking_headline(cells):
     common = set.intersection(*(set(c) for c in cells.values())) if cells else set()
     if not common:
         return None, None
-    fair = [k for k in common if all((gen_share(c[k]) or 0) < GEN_SATURATED for c in cells.values())]
+    fair = [k for k in common if not any(saturated(gen_share(c[k])) for c in cells.values())]
     if fair:
         return max(fair, key=cell_weight), None
     return max(common, key=cell_weight), f"the load generator used >= {GEN_SATURATED:.0%} of its core in every cell"
 
 
+def deflate_note(doc, heavy):
+    """Which programs compressed their frames in the headline cell (the
+    viewers' "deflated" count, per round in the file's rows) and which sent
+    them plain, when the run had both: their CPU per fix is not the same
+    work. Measured, not assumed: which server agrees to permessage-deflate
+    changes with the run's DEFLATE setting and with each server's code."""
+    if not heavy:
+        return ""
+    seen = {}
+    for r in doc.get("rows") or []:
+        if not isinstance(r, dict) or not lang_of(str(r.get("program", ""))) or not isinstance(r.get("deflated"), int):
+            continue
+        if "%sx%s" % (r.get("rate"), r.get("viewers")) == heavy:
+            seen[r["program"]] = seen.get(r["program"], 0) + r["deflated"]
+    on = [label_of(p) for p, n in seen.items() if n > 0]
+    off = [label_of(p) for p, n in seen.items() if n == 0]
+    if not on or not off:
+        return ""
+    return (f"in that cell {', '.join(on)} compressed their frames (permessage-deflate agreed with the viewers) and "
+            f"{', '.join(off)} sent them plain: the CPU per fix of the two groups includes different work")
+
+
 def tracking_rows(doc):
     cells = tracking_cells(doc)
     heavy, gen_bound = tracking_headline(cells)
+    deflate = deflate_note(doc, heavy)
     rows = []
     for metric, title, unit, scale in (("cpu_us_per_fix", "Tracking hot path: server CPU per fix", "µs", 1.0),
                                        ("p99_ms", "Tracking hot path: p99 fix-to-viewer latency", "ms", 1.0),
@@ -519,11 +625,11 @@ def tracking_rows(doc):
                            "the generator); the table below has every cell, median (min–max) over the rounds")
             if gen_bound:
                 r.no_verdict = gen_bound
-            gen = {p: gen_share(c[heavy]) for p, c in cells.items() if heavy in c}
-            gen = {p: g for p, g in gen.items() if g is not None}
+            gen = gen_shares_note({p: gen_share(c[heavy]) for p, c in cells.items() if heavy in c}, "in that cell")
             if gen:
-                r.notes.append("load generator's share of its core in that cell: "
-                               + ", ".join(f"{label_of(p)} {g:.2f}" for p, g in gen.items()))
+                r.notes.append(gen)
+        if deflate and metric in ("cpu_us_per_fix", "push_p99_ms"):
+            r.notes.append(deflate)
         if metric == "p99_ms":
             r.notes.append("every service pushes on a timer tick, so a fix waits up to one tick before any server "
                            "work: p99 ≈ the tick by design; the push-delay row is what the server adds")
@@ -595,7 +701,7 @@ def fmt_verdict(row, lang):
     r = row.ratios()[lang]
     if v is None:
         return "—"
-    return f"{r:.2f}× {v}" if r is not None and not row.no_verdict else v
+    return f"{r:.2f}× {v}" if r is not None and not row.why_no_verdict(lang) else v
 
 
 # ---- building the rows ---------------------------------------------------------
@@ -800,7 +906,10 @@ def render_md(rows, label, mode, host, charts, took=""):
             L.append(f"- {n}")
         matrix = getattr(r, "matrix", None)
         if matrix:
-            cells = sorted({k for c in matrix.values() for k in c}, key=cell_weight)
+            # in order of first appearance before the (stable) sort: cells of
+            # equal weight (1000x100, 10000x10) keep one order from run to run,
+            # which a set's string hashing did not
+            cells = sorted(dict.fromkeys(k for c in matrix.values() for k in c), key=cell_weight)
             L += ["", "| program | " + " | ".join(cells) + " |", "|---" + "|---:" * len(cells) + "|"]
             for p, c in matrix.items():
                 L.append(f"| {p} | " + " | ".join(fmt_cell(c.get(k), r.unit, False) for k in cells) + " |")
@@ -975,7 +1084,7 @@ def main(argv=None):
                     help="a view of the committed result files: no file is taken as this run's; the label says "
                          "busy machine when any file used was a smoke or busy-machine run")
     a = ap.parse_args(argv)
-    paths = {k: getattr(a, k) or newest(a.results, k, gc_comparison if k == "gc" else None) for k in KINDS}
+    paths = {k: getattr(a, k) or newest_of(a.results, k) for k in KINDS}
     fresh = set() if a.from_results else {k for k in KINDS if getattr(a, k)}
     rows, gc_windows = load(paths, a.results, fresh)
     if a.from_results:

@@ -103,6 +103,41 @@ class PoolSweep(unittest.TestCase):
         self.assertEqual(rounds["fiber"]["wrk_queries20_rps"], [21.0, 22.0, 23.0])
 
 
+class OldVsNew(unittest.TestCase):
+    """bench/run-db.sh BASELINE_BIN: weft-old beside weft, the table that
+    shows (or not) a regression. The verdict is from the new build's side
+    and needs the ranges over the rounds apart."""
+
+    def table(self, old_rps, new_rps, old_cpu, new_cpu):
+        lines = []
+        for r in range(len(old_rps)):
+            lines += [f"{r + 1} weft-old@8 wrk_db_rps {old_rps[r]}", f"{r + 1} weft@8 wrk_db_rps {new_rps[r]}",
+                      f"{r + 1} weft-old@8 wrk_db_cpu_us_per_req {old_cpu[r]}",
+                      f"{r + 1} weft@8 wrk_db_cpu_us_per_req {new_cpu[r]}"]
+        d = work_dir(lines)
+        arena_report.best_pool(d, ["db"])
+        a = arena_report.Arena(d, ["weft-old", "weft"])
+        a.old_vs_new([("db", "/db")], "Old vs new weft", "explained")
+        row = next(l for l in a.out if l.startswith("| /db |"))
+        return [c.strip() for c in row.strip("|").split("|")]
+
+    def test_regression_is_named_from_the_new_side(self):
+        # the new build: fewer req/s and more CPU, both ranges apart from the old one's
+        cells = self.table([100, 104, 102], [80, 84, 82], [10, 11, 10.5], [13, 14, 13.5])
+        self.assertEqual(cells[:5], ["/db", "8 / 8", "82 (80–84)", "102 (100–104)",
+                                     f"{82 / 102:.2f}× **new slower (regression)**"])
+        self.assertEqual(cells[7], f"{13.5 / 10.5:.2f}× **new uses more (regression)**")
+
+    def test_improvement_and_parity(self):
+        cells = self.table([80, 84, 82], [100, 104, 102], [10, 12, 11], [10.5, 11.5, 11])
+        self.assertEqual(cells[4], f"{102 / 82:.2f}× new faster")
+        self.assertEqual(cells[7], "1.00× parity")  # overlapping ranges: no difference outside the noise
+
+    def test_one_round_has_no_verdict(self):
+        cells = self.table([100], [80], [10], [13])
+        self.assertEqual(cells[4], f"{80 / 100:.2f}× (fewer than 2 rounds: no verdict)")
+
+
 class GenJson(unittest.TestCase):
     TARGETS = {"twitter": 631_515, "citm": 1_727_000, "canada": 2_251_000}
 
@@ -363,6 +398,54 @@ class Report(unittest.TestCase):
         self.assertIn("HTTP plaintext: server CPU per request: Rust (actix-web)", lost)
         self.assertNotIn("requests/s", lost)
 
+    def test_generator_bound_req_s_gets_no_verdict(self):
+        """wrk at >= 90 % of its core measured wrk, not the server: a req/s
+        column whose program (or weft) saturated it has no verdict and no
+        ratio; a column where neither did keeps its verdict, and the CPU per
+        request rows keep theirs (http and db rows alike)."""
+        def prog(rps, cpu, gen):
+            return {"wrk_plaintext_rps": rps, "wrk_plaintext_cpu_us_per_req": cpu,
+                    "wrk_plaintext_loadgen_cpu_pct": gen}
+        rounds = {"weft": prog([100, 110, 120], [10, 11, 12], [50, 55, 60]),
+                  "fiber": prog([40, 45, 50], [20, 21, 22], [91, 92, 93]),  # Go's best: wrk saturated
+                  "nethttp": prog([30, 35, 40], [30, 31, 32], [40, 41, 42]),
+                  "actix": prog([60, 65, 70], [5, 6, 7], [80, 85, 89])}  # Rust's best: under 0.9
+        rows, _ = self.rows(http=self.write("http-x.json", http_doc(rounds)))
+        r = rows["plaintext_rps"]
+        self.assertEqual(r.cells["go"]["prog"], "fiber")
+        self.assertEqual(r.verdicts(), {"go": "no verdict: " + report.GEN_BOUND_RPS, "rust": "ahead"})
+        self.assertEqual(report.fmt_verdict(r, "go"), "no verdict: " + report.GEN_BOUND_RPS)  # no ratio either
+        self.assertEqual(report.fmt_verdict(r, "rust"), f"{65 / 110:.2f}× ahead")
+        self.assertTrue(any(n.startswith("load generator's share of its core") and "Fiber v2 0.92" in n
+                            for n in r.notes))
+        self.assertEqual(rows["plaintext_cpu"].verdicts(), {"go": "ahead", "rust": "behind"})
+        self.assertTrue(any("compared here" in n for n in rows["plaintext_cpu"].notes))
+        # weft's own wrk saturated: every column of the row is generator-bound
+        rounds["weft"]["wrk_plaintext_loadgen_cpu_pct"] = [95, 97, 99]
+        rows, _ = self.rows(db=self.write("db-x.json", http_doc({p: {k.replace("plaintext", "db"): v
+                                                                        for k, v in m.items()}
+                                                                    for p, m in rounds.items()})))
+        self.assertEqual(set(rows["db_rps"].verdicts().values()), {"no verdict: " + report.GEN_BOUND_RPS})
+        self.assertEqual(rows["db_rps"].loses(), [])
+        md = report.render_md(list(rows.values()), "", "full", "host", [])
+        self.assertRegex(md, r"\| HTTP db: requests/s \|.*\| no verdict: generator-bound[^|]*\| no verdict: generator-bound")
+
+    def test_old_side_of_an_ab_is_no_language_column(self):
+        """weft-old (run-db.sh BASELINE_BIN), weft-base, fleet-old: an older
+        build of weft is not weft's column, even where it measured better."""
+        path = self.write("db-x.json", http_doc({
+            "weft": {"wrk_db_rps": [100, 110, 120]}, "weft-old": {"wrk_db_rps": [200, 210, 220]},
+            "axum": {"wrk_db_rps": [150, 160, 170]}}))
+        rows, _ = self.rows(db=path)
+        r = rows["db_rps"]
+        self.assertEqual(r.cells["weft"]["prog"], "weft")
+        self.assertEqual(r.verdicts()["rust"], "behind")
+        self.assertNotIn("weft-old", [name for name, _, _ in r.detail])
+        for name in ("weft-old", "weft-base", "fleet-old", "baseline", "weft_old"):
+            self.assertIsNone(report.lang_of(name), name)
+        for name in ("weft", "weft_pq18", "fleet-ring0", "go-gogc", "fleet"):
+            self.assertIsNotNone(report.lang_of(name), name)
+
     def test_verdict_rules(self):
         c = report.cell
         self.assertEqual(report.verdict(c(10, 9, 11), c(12, 11, 13), True), "parity")  # touching
@@ -484,6 +567,42 @@ class Report(unittest.TestCase):
         self.assertIn("1000x500", t.title)
         self.assertIn("load generator", t.verdicts()["go"])
 
+    def test_tracking_rows_say_when_some_programs_compressed(self):
+        """DEFLATE=on: the servers that agree to permessage-deflate compress,
+        the others send plain frames; the viewers count what came compressed
+        ("deflated"), and the CPU-per-fix row says which did which."""
+        doc = json.load(open(self.fixture("tracking-2026-12-06-trimmed.json")))
+        for r in doc["rows"]:
+            r["deflated"] = 0
+        rows, _ = self.rows(tracking=self.write("tracking-2026-12-07.json", doc))
+        self.assertFalse(any("compressed" in n for n in rows["tracking_cpu_us_per_fix"].notes))  # all plain
+        for r in doc["rows"]:
+            r["deflated"] = 1200 if r["program"] in ("fleet", "weft") else 0
+        rows, _ = self.rows(tracking=self.write("tracking-2026-12-08.json", doc))
+        note = [n for n in rows["tracking_cpu_us_per_fix"].notes if "compressed" in n]
+        self.assertEqual(len(note), 1)
+        self.assertRegex(note[0], r"weft, weft fleet platform compressed .* Go, Rust sent them plain")
+
+    def test_tracking_matrix_columns_keep_one_order(self):
+        """Cells of equal weight (1000x100, 10000x10, ...) came out in the
+        order of a set of strings, which changes with Python's hash seed:
+        every `make bench-report` reshuffled the committed tables."""
+        doc = json.load(open(self.fixture("tracking-2026-12-06-trimmed.json")))
+        del doc["rows"]
+        for prog in doc["summary"]:
+            one = doc["summary"][prog]["1000x10"]
+            for name in ("100x1000", "1000x100", "10000x10", "100000x1"):
+                doc["summary"][prog][name] = one
+        path = self.write("tracking-2026-12-07.json", doc)
+        code = ("import sys, report; rows, _ = report.load({k: (sys.argv[1] if k == 'tracking' else None) "
+                "for k in report.KINDS}); md = report.render_md(rows, '', 'full', 'host', []); "
+                "print(next(l for l in md.split(chr(10)) if l.startswith('| program |')))")
+        heads = {subprocess.run([sys.executable, "-c", code, path], env=dict(os.environ, PYTHONHASHSEED=str(seed),
+                                                                              PYTHONPATH=HERE),
+                                capture_output=True, text=True, check=True).stdout for seed in range(1, 6)}
+        self.assertEqual(len(heads), 1, heads)
+        self.assertIn("| 100x1000 | 1000x100 | 10000x10 | 100000x1 |", heads.pop())
+
     def build_doc(self, date, build_s=None, smoke=False):
         res = {p: {"size_bytes": 1048576 * (i + 1), "rss_idle_kb": 2048} for i, p in enumerate(("weft", "go", "rust"))}
         for p, v in (build_s or {}).items():
@@ -558,6 +677,26 @@ class Report(unittest.TestCase):
         self.write("gc-2026-12-07-d-floor.json", gc(("floor", "weft"), 600))
         self.assertEqual(report.newest(self.dir, "gc", report.gc_comparison), full)
         self.assertTrue(report.newest(self.dir, "gc").endswith("d-floor.json"))  # without the filter
+
+    def test_gc_row_skips_ab_and_quick_files(self):
+        """gc-*.json globs the A/B files (gc-ab-*, or any file run with BASE=)
+        and the QUICK=1 ones too: a later one of those must not displace the
+        full comparison; a quick one is taken only when no full run exists."""
+        def gc(date, cmd, progs=("weft", "go", "rust"), duration=300):
+            return {"date": date, "busy": "", "duration_s": duration, "rounds": 3, "command": cmd,
+                    "programs": {p: {} for p in progs}}
+        full = self.write("gc-2026-12-07.json", gc("2026-12-07", "QUICK=0 ROUNDS=3 DURATION=300 make bench-gc"))
+        quick = self.write("gc-2026-12-08-quick.json", gc("2026-12-08", "QUICK=1 ROUNDS=3 DURATION=30 make bench-gc",
+                                                          duration=30))
+        self.write("gc-ab-2026-12-09.json", gc("2026-12-09", "QUICK=0 make bench-gc"))  # an A/B by its name
+        self.write("gc-2026-12-10-x.json", gc("2026-12-10", "QUICK=0 PROGS=\"weft go\" BASE=04f923b make bench-gc"))
+        self.assertEqual(report.newest_of(self.dir, "gc"), full)
+        os.remove(full)
+        self.assertEqual(report.newest_of(self.dir, "gc"), quick)  # no full run: the quick one, not the A/Bs
+        # the same rule for every kind: db-ab-* (run-db.sh BASELINE_BIN) is not the db rows' file
+        db = self.write("db-2026-12-07.json", http_doc({"weft": {"wrk_db_rps": [1, 2]}}))
+        self.write("db-ab-2026-12-08.json", http_doc({"weft": {"wrk_db_rps": [1, 2]}}))
+        self.assertEqual(report.newest_of(self.dir, "db"), db)
 
     def test_from_results_is_a_view_of_the_committed_files(self):
         self.write("build-2026-12-05.json", self.build_doc("2026-12-05", {"weft": 30, "go": 120, "rust": 290}))
