@@ -323,6 +323,9 @@ TEST(live_stream_sse) {
     free(e);
 }
 
+/* bulk_devices' snapshot of ~140 KB against the smallest live.queue_kb (16).
+ * The socket is not refused: the snapshot comes in several messages, every
+ * device exactly once, then the updates. */
 TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
@@ -380,11 +383,11 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
 /* A socket that keeps up gets a window's events in the same message as its
  * positions: one send a window, as before alerts were kept (the events are
  * kept with the positions around them, weft_hub_publish_split; a socket
- * that lags gets them apart: live_socket_that_stops_reading_gets_every_alert_and_ack
- * in tests/stress/fleet_live_lag.c). Ten windows, each a
- * device's fix and an alarm of it told to the feed together: each alarm
- * arrives in a message that also carries that fix. (The feed that sent
- * events in messages of their own fails at the first.) */
+ * that lags gets them apart, see tests/stress/fleet_live_lag.c's
+ * live_socket_that_stops_reading_gets_every_alert_and_ack). Ten windows,
+ * each a device's fix and an alarm of it told to the feed together: each
+ * alarm arrives in a message that also carries that fix. (The feed that
+ * sent events in messages of their own fails at the first.) */
 TEST(live_socket_that_keeps_up_gets_events_with_positions) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
