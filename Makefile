@@ -154,21 +154,26 @@ $(B)/apps/%: $$(call app_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(APP_LDLIBS) $(LDLIBS)
 # tests/unit/fleet_*.c test the fleet app's pure parts (decoders, geometry,
-# config): they link the app's objects except its main()
+# config): they link the app's objects except its main(); so do the fleet
+# scenarios of tests/stress (fleet_live_lag.c: readers that lag for seconds)
 FLEET_OBJ = $(patsubst apps/%.c,$(B)/appobj/%.o,$(filter-out apps/fleet/main.c,$(wildcard apps/fleet/*.c)))
 $(B)/tests/unit/fleet_%: $(B)/tests/unit/fleet_%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $$(FLEET_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/tests/unit/fleet_%.o: CFLAGS += -Iapps/fleet
+$(B)/tests/stress/fleet_%: $(B)/tests/stress/fleet_%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $$(FLEET_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/unit/fleet_%.o $(B)/tests/stress/fleet_%.o: CFLAGS += -Iapps/fleet
 # the OpenAPI document is built into the app (.incbin in api_openapi.c)
 $(B)/appobj/fleet/api_openapi.o: apps/fleet/openapi.json
 # weft fleet hashes passwords (argon2id) and API tokens with libsodium
 # (Debian libsodium-dev, in scripts/deps.sh): the app and its tests link it
-$(B)/apps/fleet $(B)/tests/unit/fleet_%: LDLIBS += -lsodium
+$(B)/apps/fleet $(B)/tests/unit/fleet_% $(B)/tests/stress/fleet_%: LDLIBS += -lsodium
 # fleet-sim (apps/fleet-sim/, the simulator) uses three of the fleet app's
 # pure files (teltonika.c's CRC, isotime.c, fix.c), named here so the rule
-# holds with or without apps/fleet/main.c; tests/unit/fleet_sim_*.c link both
-# apps' objects except the two main()s (this rule beats fleet_% above: shorter stem)
+# holds with or without apps/fleet/main.c; tests/unit/fleet_sim_*.c (and
+# tests/stress/fleet_sim_*.c) link both apps' objects except the two main()s
+# (these rules beat fleet_% above: shorter stem)
 FLEET_SIM_OBJ = $(patsubst apps/%.c,$(B)/appobj/%.o,$(filter-out apps/fleet-sim/main.c,$(wildcard apps/fleet-sim/*.c)))
 $(B)/apps/fleet-sim: $$(call app_objs,fleet-sim) $(patsubst %,$(B)/appobj/fleet/%.o,teltonika isotime fix) $(LIB)
 	@mkdir -p $(dir $@)
@@ -177,7 +182,10 @@ $(B)/appobj/fleet-sim/%.o: CFLAGS += -Iapps/fleet
 $(B)/tests/unit/fleet_sim_%: $(B)/tests/unit/fleet_sim_%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $$(FLEET_SIM_OBJ) $$(FLEET_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/tests/unit/fleet_sim_%.o: CFLAGS += -Iapps/fleet-sim
+$(B)/tests/stress/fleet_sim_%: $(B)/tests/stress/fleet_sim_%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $$(FLEET_SIM_OBJ) $$(FLEET_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tests/unit/fleet_sim_%.o $(B)/tests/stress/fleet_sim_%.o: CFLAGS += -Iapps/fleet-sim
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/test_main.o $(B)/tests/test_util.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: the one-minute loop. Builds the plain tree (make -j2 all) and
 # runs every unit test (tests/unit) on io_uring and on epoll, the two backends
-# side by side (one process each: this machine has 2 cores). No PostgreSQL
+# side by side (one process each: this machine has 2 cores), and beside them,
+# once, the Python checks (names, bench/tools, doc-figures). No PostgreSQL
 # (db_pg needs one: `make test T=db_pg`), no downloads, no sanitizers, no fuzz
 # replay; `make test` stays the full suite. Ends with "N passed, N failed".
 #
@@ -34,19 +35,23 @@ fi
 export WEFT_TEST_JOBS=${WEFT_TEST_JOBS:-3}
 pids=()
 for be in $BACKENDS; do
-    CHECK=1 BACKENDS=$be LOG=build/test-logs/check-$be bash scripts/test.sh >build/test-logs/check-$be.out 2>&1 &
+    CHECK=1 PYCHECKS=0 BACKENDS=$be LOG=build/test-logs/check-$be bash scripts/test.sh >build/test-logs/check-$be.out 2>&1 &
     pids+=($!)
 done
+# they read the tree, not a build: once, not once per backend (a few seconds
+# of CPU each time, mostly bench/tools' unit tests)
+PYCHECKS=only LOG=build/test-logs/check-py bash scripts/test.sh >build/test-logs/check-py.out 2>&1 &
+pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 passed=0 failed=0
-for be in $BACKENDS; do
-    out=build/test-logs/check-$be.out
+for part in $BACKENDS py; do
+    out=build/test-logs/check-$part.out
     grep -v -E '^[0-9]+ passed, [0-9]+ failed$|^== suite took' "$out"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
     if [ -n "$line" ]; then
         passed=$((passed + ${line%% *})); f=${line#*, }; failed=$((failed + ${f%% *}))
     else
-        echo "  check on $be ended without a summary (log: $out)"; failed=$((failed + 1))
+        echo "  check's $part part ended without a summary (log: $out)"; failed=$((failed + 1))
     fi
 done
 echo "== make check took $(( $(date +%s) - t0 )) s"

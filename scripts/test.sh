@@ -16,15 +16,25 @@
 #   CHECK=1 scripts/test.sh         make check: the plain tree (already built),
 #                                   unit tests only, no PostgreSQL, no downloads,
 #                                   no fuzz (scripts/check.sh)
+#   PYCHECKS=0 scripts/test.sh      without the Python checks (names, bench/tools,
+#                                   doc-figures); PYCHECKS=only: those alone (make
+#                                   check runs them once, beside its backend runs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 CHECK=${CHECK:-}
+PYCHECKS=${PYCHECKS:-1}
+case $PYCHECKS in
+0 | 1) ;;
+only) CHECK=1 T="" ;; # no build, no test binary, no PostgreSQL: the block below the flavors
+*) echo "PYCHECKS=$PYCHECKS: 1 (run the Python checks; the default), 0 (skip them) or only"; exit 2 ;;
+esac
 T=${T:-}
 T_FILE=${T%%:*} T_TEST=""
 [ "$T_FILE" != "$T" ] && T_TEST=${T#*:}
 FLAVORS=${FLAVORS:-"plain asan tsan"}
 [ -n "$CHECK" ] && FLAVORS=plain
+[ "$PYCHECKS" = only ] && FLAVORS=""
 BACKENDS=${BACKENDS:-"uring epoll"}
 # A kernel with io_uring switched off (kernel.io_uring_disabled=2) runs the
 # suite on epoll only, and says so.
@@ -330,6 +340,9 @@ for fl in $FLAVORS; do
     done
 done
 
+# The Python checks read the tree, not a build: once per run, whatever the
+# flavors and backends (make check: once, in a run of their own)
+if [ "$PYCHECKS" != 0 ]; then
 # every weft_/weft__ name in docs/*.md, README.md and code comments exists
 if python3 scripts/check-names.py >"$LOG/names.log" 2>&1; then
     record "names" 0; printf '  %-44s ok\n' "names"
@@ -355,6 +368,7 @@ else
     record "doc-figures" 1; printf '  %-44s FAILED\n' "doc-figures"; grep -v '^\.*$' "$LOG/doc-figures.log" | tail -20 | sed 's/^/      /'
 fi
 # ---- end doc figures -----------------------------------------------------------
+fi # PYCHECKS
 
 # ---- the fleet dashboard (issue 12; apps/fleet/web) ----------------------------
 # Front-end logic with node's test runner (tests/web), then the end-to-end

@@ -7,7 +7,11 @@
  * histogram's percentiles land within its 1/16 resolution of the truth;
  * watch_frames_feed (the light viewers' frame reader) gives the same events
  * however a stream is cut and refuses what a live feed never sends; and the
- * viewers themselves, light and decoding, against a real WebSocket server.
+ * viewers themselves, light and decoding, against a real WebSocket server
+ * that closes them (1008). The viewers that run their whole window against
+ * it (2 s each in the plain build) are tests/stress/fleet_sim_watch_viewers.c,
+ * run by make test but not make check; the server both files use is in
+ * fleet_sim_watch_srv.h.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "hist.h"
 #include "watch.h"
 #include "weft/ws.h"
+#include "fleet_sim_watch_srv.h"
 
 typedef struct got {
     int n;
@@ -351,167 +356,7 @@ TEST_PLAIN(watch_frames_refuses) {
     heads_refused(heads, sizeof heads / sizeof heads[0], 0);
 }
 
-/* ---- the viewers against a real server ---------------------------------------------- */
-
-typedef struct live_srv {
-    weft_http_router *r;
-    weft_http_server *s;
-    weft_group g;
-    int port;
-    int close_code; /* the handler's close after its updates; 0: wait for the viewer's */
-    atomic_int served;
-} live_srv;
-
-static live_srv *g_live;
-
-static int64_t unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-#define LIVE_UPDATES 10
-/* an update: two positions of fix time now */
-#define LIVE_UPDATE_FMT "{\"devices\":[],\"positions\":[{\"fixTime\":%lld},{\"fixTime\":%lld}],\"events\":[]}"
-
-/* A live feed as fleet's: the snapshot (an old fix), then LIVE_UPDATES
- * updates of two fresh positions each, 20 ms apart. */
-static int h_live(weft_http_ctx *c, void *ud) {
-    live_srv *t = ud;
-    int err;
-    weft_ws *ws = weft_ws_upgrade(c, NULL, NULL, &err);
-    if (!ws) return err == WEFT_EPARSE ? 0 : err;
-    char m[160];
-    int n = snprintf(m, sizeof m, "{\"positions\":[{\"fixTime\":%lld}]}", (long long)unix_ms() - 60000);
-    weft_ws_send(ws, WEFT_WS_TEXT, m, (size_t)n);
-    for (int i = 0; i < LIVE_UPDATES; i++) {
-        weft_sleep(20);
-        long long now = (long long)unix_ms();
-        n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, now, now);
-        weft_ws_send(ws, WEFT_WS_TEXT, m, (size_t)n);
-    }
-    if (t->close_code) {
-        weft_ws_close(ws, t->close_code, "send queue full");
-    } else {
-        weft_buf b;
-        weft_buf_init(&b, 0);
-        while (weft_ws_recv(ws, &b, weft_deadline_in(test_slack_ms(10000))) > 0) {}
-        weft_buf_free(&b);
-    }
-    weft_ws_free(ws);
-    atomic_fetch_add(&t->served, 1);
-    return 0;
-}
-
-static void live_serve(void *a) {
-    live_srv *t = a;
-    weft_http_serve(t->s);
-}
-
-static void live_start(live_srv *t, int close_code) {
-    memset(t, 0, sizeof *t);
-    t->close_code = close_code;
-    t->r = weft_http_router_new();
-    weft_http_route(t->r, "GET", "/api/socket", h_live, t);
-    weft_http_config cfg = {.port = 0};
-    int err = 0;
-    t->s = weft_http_server_new(&cfg, t->r, &err);
-    t->port = t->s ? weft_http_server_port(t->s) : -1;
-    weft_group_init(&t->g);
-    if (t->s) weft_group_go(&t->g, live_serve, t, "serve");
-    g_live = t;
-}
-
-static int live_stop(live_srv *t) {
-    weft_http_server_stop(t->s);
-    int rc = test_join(&t->g, test_slack_ms(10000));
-    weft_http_server_free(t->s);
-    weft_http_router_free(t->r);
-    return rc;
-}
-
-static int live_watch_z(live_srv *t, int viewers, int latency_viewers, int deflate, watch_report *r) {
-    char url[96];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/api/socket", t->port);
-    watch_config c = {.url = url, .viewers = viewers, .latency_viewers = latency_viewers, .deflate = deflate,
-                      .duration_s = 1.0 + (double)test_slack_ms(1000) / 1000.0, .quiet = 1};
-    return watch_run(&c, NULL, NULL, r);
-}
-
-static int live_watch(live_srv *t, int viewers, int latency_viewers, watch_report *r) {
-    return live_watch_z(t, viewers, latency_viewers, 0, r);
-}
-
-/* Light and decoding viewers count the same messages and bytes; only the
- * decoding sample (spread over the viewers) counts positions and latency. */
-TEST(watch_light_and_decoding_viewers_count_alike) {
-    live_srv t;
-    live_start(&t, 0);
-    ASSERT(t.s != NULL);
-    watch_report r;
-    ASSERT_EQ(live_watch(&t, 5, 2, &r), 0);
-    ASSERT_EQ(r.connected, 5);
-    ASSERT_EQ(r.latency_connected, 2);
-    ASSERT_EQ(r.dial_failed, 0);
-    ASSERT_EQ(r.closed_early, 0);
-    ASSERT_EQ(r.bad, 0);
-    /* the snapshot is not counted: the updates are, at every viewer */
-    ASSERT_EQ(r.messages, 5 * LIVE_UPDATES);
-    char m[160];
-    int n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, (long long)unix_ms(), (long long)unix_ms());
-    ASSERT_EQ(r.bytes, (int64_t)5 * LIVE_UPDATES * n); /* (13-digit times then and now) */
-    ASSERT_EQ(r.positions, 2 * LIVE_UPDATES * 2);
-    ASSERT(r.max_ms < 5000.0); /* fresh fixes, not the snapshot's minute-old one */
-    ASSERT_EQ(live_stop(&t), 0);
-    ASSERT_EQ(atomic_load(&t.served), 5); /* every viewer closed its connection */
-    /* no latency sample at all, and all of them */
-    live_start(&t, 0);
-    ASSERT_EQ(live_watch(&t, 3, 0, &r), 0);
-    ASSERT_EQ(r.latency_connected, 0);
-    ASSERT_EQ(r.messages, 3 * LIVE_UPDATES);
-    ASSERT_EQ(r.positions, 0);
-    ASSERT_EQ(live_watch(&t, 3, -1, &r), 0);
-    ASSERT_EQ(r.latency_connected, 3);
-    ASSERT_EQ(r.positions, 3 * LIVE_UPDATES * 2);
-    ASSERT_EQ(live_stop(&t), 0);
-    /* more latency viewers than viewers is a setting out of range */
-    watch_config bad = {.url = "ws://127.0.0.1:1/", .viewers = 2, .latency_viewers = 3};
-    ASSERT_EQ(watch_run(&bad, NULL, NULL, &r), WEFT_EINVAL);
-}
-
-/* Viewers that offer permessage-deflate (as Chromium does) to a server that
- * compresses every message: the light ones count the compressed messages
- * without inflating them, the decoding ones inflate through the library and
- * read every position; nothing is refused. Without the offer nothing comes
- * compressed. */
-TEST(watch_viewers_with_deflate_count_and_decode) {
-    live_srv t;
-    live_start(&t, 0);
-    ASSERT(t.s != NULL);
-    watch_report r;
-    ASSERT_EQ(live_watch_z(&t, 5, 2, 1, &r), 0);
-    ASSERT_EQ(r.connected, 5);
-    ASSERT_EQ(r.closed_early, 0);
-    ASSERT_EQ(r.bad, 0);
-    ASSERT_EQ(r.messages, 5 * LIVE_UPDATES);
-    ASSERT_EQ(r.deflated, 3 * LIVE_UPDATES); /* the light viewers' */
-    ASSERT_EQ(r.positions, 2 * LIVE_UPDATES * 2);
-    /* the decoding viewers count inflated bytes, the light ones compressed:
-     * less than every viewer's plain bytes, more than the decoding ones' */
-    char m[160];
-    int n = snprintf(m, sizeof m, LIVE_UPDATE_FMT, (long long)unix_ms(), (long long)unix_ms());
-    ASSERT_LT(r.bytes, (int64_t)5 * LIVE_UPDATES * n);
-    ASSERT_GT(r.bytes, (int64_t)2 * LIVE_UPDATES * n);
-    ASSERT_GT(r.light_bytes, 0);
-    ASSERT_LT(r.light_bytes, (int64_t)3 * LIVE_UPDATES * n);
-    ASSERT_EQ(r.bytes - r.light_bytes, (int64_t)2 * LIVE_UPDATES * n); /* the decoders': inflated */
-    ASSERT_EQ(live_watch_z(&t, 3, 1, 0, &r), 0);
-    ASSERT_EQ(r.messages, 3 * LIVE_UPDATES);
-    ASSERT_EQ(r.deflated, 0);
-    ASSERT_EQ(r.light_bytes, (int64_t)2 * LIVE_UPDATES * n);
-    ASSERT_EQ(r.bad, 0);
-    ASSERT_EQ(live_stop(&t), 0);
-}
+/* ---- the viewers against a real server (fleet_sim_watch_srv.h) ---------------------- */
 
 /* A server that closes (1008, as fleet does to a viewer that fell behind):
  * counted as closed early at both kinds, with the code; the light viewers
