@@ -9,7 +9,7 @@
  * message is encoded once per audience and its frame shared by every socket
  * of that audience. The snapshot too is built once per audience (at a tick,
  * for every socket and SSE stream that joined since the last) and shared; it goes out in
- * messages of SNAPSHOT_CHUNK devices and does not count against the queue
+ * messages of at most feed_chunk_bytes and does not count against the queue
  * limit, so 10,000 devices reach a viewer with the default live.queue_kb. A
  * socket whose outgoing queue (live.queue_kb) then fills up with updates
  * because its client does not keep up drops its oldest updates, and the feed
@@ -103,8 +103,13 @@ static int socket_open(weft_http_ctx *c, void *ud) {
     return 0;
 }
 
-/* An SSE stream's channel, in messages (each at most feed_chunk_bytes):
- * what it may fall behind before it is ended. */
+/* An SSE stream's channel, in messages: what it may fall behind before it
+ * is ended. It holds references to the hub's messages (updates of at most
+ * feed_update_bytes, acks of at most feed_chunk_bytes), shared with every
+ * stream and socket of the audience, not copies: a stream that lags pins
+ * at most STREAM_QUEUE x 128 KiB = 8 MiB of them (and the compressed frame
+ * a socket of the audience may have made of each), plus the one event it is
+ * writing, however far behind it falls. */
 #define STREAM_QUEUE 64
 
 static int stream_open(weft_http_ctx *c, void *ud) {

@@ -51,10 +51,12 @@ struct feed_viewer {
  * after snapshot on top of the updates it cannot read. */
 #define RESYNC_MIN_MS 2000
 #define RESYNC_MAX_MS 30000
-/* A generous estimate of a device's bytes in an update (its position, about
- * 230 bytes in the bench's messages, and now and then its entry): a window
- * that gathers feed_chunk_bytes / this many devices makes about one full
- * message and goes out without waiting for the window's end. */
+/* An estimate of a device's bytes in an update (its position, about 230
+ * bytes in the bench's messages, and now and then its entry): a window that
+ * gathers feed_chunk_bytes / this many devices (feed_full_batch) is full and
+ * goes out without waiting for the window's end, as one message: the
+ * update's bound (feed_update_bytes) leaves room for devices larger than the
+ * estimate. */
 #define POSITION_BYTES_EST 300
 
 typedef struct pending_ev {
@@ -72,7 +74,7 @@ struct fleet_feed {
     pthread_mutex_t vmu; /* viewers */
     feed_viewer *viewers;
     int64_t last_snapshot_ms; /* the feed task's own */
-    size_t full_batch;        /* devices that make a full message (POSITION_BYTES_EST) */
+    size_t full_batch;        /* devices that make a full window (feed_full_batch) */
     weft_sem wake;            /* the feed task waits on it: a first change, a full batch, a new viewer */
     weft_hub_msg *resync_msg; /* {"resync":true}, ahead of a resync's snapshot (NULL: out of memory) */
     atomic_int stop;
@@ -164,7 +166,7 @@ void feed_publish(fleet *f, live_device *d, const ev_row *evs, int n) {
         fd->events[fd->nev++] = (pending_ev){evs[i].id, d->id, d->group_id, evs[i].ev};
     }
     /* the feed task decides when to send (feed_task): told of the first
-     * change after a send, and of a window that holds a full message */
+     * change after a send, and of a window that is full */
     int wake = (idle && (fd->nchanged || fd->nev)) || fd->nchanged == fd->full_batch;
     pthread_mutex_unlock(&fd->mu);
     if (wake) weft_sem_release(&fd->wake, 1);
@@ -224,12 +226,16 @@ static int encode(const device_view *views, size_t nviews, const pending_ev *evs
 
 /* ---- messages of bounded size -------------------------------------------------
  * The live socket's snapshot and each tick's update go out as messages of
- * about `limit` bytes (feed_chunk_bytes), each a complete
- * {"devices","positions","events"} update: a device's entry and its position
- * are in the same message, events come after the devices, in the window's
- * last message of positions while it has room (ck_event). So no message is
- * larger than a quarter of a viewer's queue, and a large state reaches the
- * queue and the socket piece by piece.
+ * at most `limit` bytes (feed_chunk_bytes for a snapshot, feed_update_bytes
+ * for an update), each a complete {"devices","positions","events"} update:
+ * a device's entry and its position are in the same message, events come
+ * after the devices, in the window's last message of positions while it has
+ * room (ck_event). A device or an event that would take the message past
+ * `limit` starts the next one (only one that is larger than `limit` on its
+ * own goes alone, larger). So no message is larger than a quarter of a
+ * viewer's queue, the share weft_hub_publish_split needs to send a message
+ * whole to a socket that keeps up, and a large state reaches the queue and
+ * the socket piece by piece.
  *
  * A message with events must reach every open dashboard (an alert is never
  * lost); one with positions only may be dropped by a lagging socket's
@@ -242,9 +248,13 @@ static int encode(const device_view *views, size_t nviews, const pending_ev *evs
  * events, kept, for the sockets that lag */
 typedef int (*emit_fn)(void *ud, const char *p, size_t n, int keep, const weft_hub_part *parts, int nparts);
 
+/* What ck_message adds to the lists' own bytes, at most. */
+#define CK_FRAME_BYTES (sizeof "{\"devices\":[],\"positions\":[],\"events\":[]}" - 1)
+
 typedef struct chunker {
     weft_buf devs, pos, evs; /* comma-separated JSON values */
-    weft_buf tmp, out, part_pos, part_ev;
+    weft_buf entry, value;   /* the next device's entry; its position, or the next event */
+    weft_buf out, part_pos, part_ev;
     weft_json_enc enc;
     size_t limit;
     emit_fn emit;
@@ -255,26 +265,32 @@ typedef struct chunker {
 static void ck_init(chunker *c, size_t limit, emit_fn emit, void *ud) {
     memset(c, 0, sizeof *c);
     weft_buf_init(&c->devs, 0), weft_buf_init(&c->pos, 0), weft_buf_init(&c->evs, 0);
-    weft_buf_init(&c->tmp, 0), weft_buf_init(&c->out, 0);
+    weft_buf_init(&c->entry, 0), weft_buf_init(&c->value, 0), weft_buf_init(&c->out, 0);
     weft_buf_init(&c->part_pos, 0), weft_buf_init(&c->part_ev, 0);
     c->limit = limit, c->emit = emit, c->ud = ud;
 }
 
 static void ck_free(chunker *c) {
     weft_buf_free(&c->devs), weft_buf_free(&c->pos), weft_buf_free(&c->evs);
-    weft_buf_free(&c->tmp), weft_buf_free(&c->out);
+    weft_buf_free(&c->entry), weft_buf_free(&c->value), weft_buf_free(&c->out);
     weft_buf_free(&c->part_pos), weft_buf_free(&c->part_ev);
 }
 
-static weft_json_enc *ck_begin(chunker *c) {
-    weft_buf_clear(&c->tmp);
-    weft_json_enc_init(&c->enc, &c->tmp);
+/* One JSON value into item (ck_done when it is complete). */
+static weft_json_enc *ck_begin(chunker *c, weft_buf *item) {
+    weft_buf_clear(item);
+    weft_json_enc_init(&c->enc, item);
     return &c->enc;
 }
 
-static void ck_end(chunker *c, weft_buf *list) {
-    if (weft_json_enc_finish(&c->enc) < 0 || (list->len && weft_buf_append(list, ",", 1) < 0) ||
-        weft_buf_append(list, c->tmp.data, c->tmp.len) < 0)
+static void ck_done(chunker *c) {
+    if (weft_json_enc_finish(&c->enc) < 0) c->err = WEFT_ENOMEM;
+}
+
+/* Append a complete value to a list. */
+static void ck_put(chunker *c, weft_buf *list, const weft_buf *item) {
+    if (c->err) return;
+    if ((list->len && weft_buf_append(list, ",", 1) < 0) || weft_buf_append(list, item->data, item->len) < 0)
         c->err = WEFT_ENOMEM;
 }
 
@@ -325,31 +341,65 @@ static void ck_flush(chunker *c, int empty) {
     weft_buf_clear(&c->devs), weft_buf_clear(&c->pos), weft_buf_clear(&c->evs);
 }
 
-static void ck_maybe_flush(chunker *c) {
-    if (c->devs.len + c->pos.len + c->evs.len >= c->limit) ck_flush(c, 0);
+/* Room for n more bytes in the lists: when they would take the message past
+ * limit, what is gathered goes out first. */
+static void ck_room(chunker *c, size_t n) {
+    size_t have = c->devs.len + c->pos.len + c->evs.len;
+    if (have && have + n + CK_FRAME_BYTES > c->limit) ck_flush(c, 0);
 }
 
-/* A device's position, and its entry when with_device. */
+/* A device's position, and its entry when with_device, both in the same
+ * message. */
 static void ck_device(chunker *c, const device_view *v, int with_device) {
+    size_t n = 0;
     if (with_device) {
-        model_device(ck_begin(c), v);
-        ck_end(c, &c->devs);
+        model_device(ck_begin(c, &c->entry), v);
+        ck_done(c);
+        n += c->entry.len + 1;
     }
-    if (model_live_position(ck_begin(c), v)) ck_end(c, &c->pos);
-    ck_maybe_flush(c);
+    int fix = model_live_position(ck_begin(c, &c->value), v);
+    if (fix) {
+        ck_done(c);
+        n += c->value.len + 1;
+    }
+    if (!n || c->err) return;
+    ck_room(c, n);
+    if (with_device) ck_put(c, &c->devs, &c->entry);
+    if (fix) ck_put(c, &c->pos, &c->value);
 }
 
 /* Events follow the window's positions in the same message, while it has
  * room (see ck_flush for what a lagging socket gets). */
 static void ck_event(chunker *c, const pending_ev *e) {
-    model_event(ck_begin(c), e->id, e->device_id, &e->ev);
-    ck_end(c, &c->evs);
-    ck_maybe_flush(c);
+    model_event(ck_begin(c, &c->value), e->id, e->device_id, &e->ev);
+    ck_done(c);
+    if (c->err) return;
+    ck_room(c, c->value.len + 1);
+    ck_put(c, &c->evs, &c->value);
 }
 
+/* A quarter of a live socket's queue (live.queue_kb): the most a message
+ * may be for weft_hub_publish_split to send it whole to a socket that keeps
+ * up (docs/ws.md), and for the queue to hold several. */
+static size_t queue_quarter(const fleet_config *c) { return (size_t)c->live_queue_kb * 1024 / 4; }
+
 size_t feed_chunk_bytes(const fleet_config *c) {
-    size_t q = (size_t)c->live_queue_kb * 1024 / 4;
+    size_t q = queue_quarter(c);
     return q < 4096 ? 4096 : q > 65536 ? 65536 : q;
+}
+
+/* Twice feed_chunk_bytes' cap: a full window (feed_full_batch devices, made
+ * by the 300-byte estimate to be about 64 KiB) is larger than 64 KiB when its
+ * devices are larger than the estimate, or when more devices join it between
+ * the wake-up and the send. Cut at 64 KiB, it went to each viewer as two
+ * messages, which are two kernel sends when the first goes to the worker's
+ * ring and the second to a writer task (src/http/ws_conn.c); within 128 KiB
+ * it stays one. */
+#define UPDATE_BYTES_MAX (128 * 1024)
+
+size_t feed_update_bytes(const fleet_config *c) {
+    size_t q = queue_quarter(c);
+    return q < 4096 ? 4096 : q > UPDATE_BYTES_MAX ? UPDATE_BYTES_MAX : q;
 }
 
 size_t feed_full_batch(const fleet_config *c) { return feed_chunk_bytes(c) / POSITION_BYTES_EST; }
@@ -669,7 +719,7 @@ static void flush(fleet_feed *fd) {
             nv++;
         }
         if (!with_dev) free(views), views = NULL;
-        size_t limit = feed_chunk_bytes(&fd->f->cfg);
+        size_t limit = feed_update_bytes(&fd->f->cfg); /* a full window in one message */
         pthread_mutex_lock(&fd->vmu);
         delta_out *aud;
         size_t naud = views ? audiences(fd, &aud) : 0;
@@ -706,10 +756,11 @@ static int state_wanted(fleet_feed *fd) {
 /* When to send. The window is live.tick_ms (feed_tick_ms): a change that
  * comes when nothing was sent for a whole window (the feed is idle) goes out
  * at once; under load the changes of a window are coalesced per device and
- * go out when the window ends, or as soon as they make a full message
- * (full_batch devices). So an idle feed adds no wait, a busy one at most a
- * window, and a viewer gets at most 1000 / tick_ms messages a second plus
- * the full ones (which the bytes make anyway: feed_chunk_bytes). Snapshots
+ * go out when the window ends, or as soon as the window is full
+ * (full_batch devices), in one message while it is within
+ * feed_update_bytes. So an idle feed adds no wait, a busy one at most a
+ * window, and a viewer gets at most 1000 / tick_ms windows a second plus
+ * the full ones (which the bytes make anyway). Snapshots
  * follow a send (send_snapshots), or come on their own when a viewer waits
  * for one and nothing changes. */
 static void feed_task(void *arg) {

@@ -7,7 +7,8 @@
  * times between two sends is one entry in the next, with its latest state.
  * When to send (feed.c, feed_task): at once when the feed is idle (nothing
  * sent for live.tick_ms, feed_tick_ms); under load at the end of a window of
- * tick_ms, or earlier when the window's changes fill a message. A message is built
+ * tick_ms, or earlier when the window is full (feed_full_batch), as one
+ * message while it is within feed_update_bytes. A message is built
  * once per *audience* — the set of groups a viewer may see; every admin shares
  * one, every viewer of the same groups another — and the same bytes
  * (reference-counted) go to every viewer of that audience, so 500 viewers
@@ -91,15 +92,21 @@ weft_str feed_state_piece(const feed_state *s, int i);
 void feed_state_release(feed_state *s);
 void feed_unsubscribe(fleet *f, feed_viewer *v);
 /* The window: live.tick_ms, or longer when live.max_flushes_per_s asks.
- * Under load a change waits at most a window (less when the window's
- * changes fill a message); when nothing was sent for a window it goes out at
- * once (feed.c, feed_task). */
+ * Under load a change waits at most a window (less when the window is
+ * full); when nothing was sent for a window it goes out at once (feed.c,
+ * feed_task). */
 int64_t feed_tick_ms(const fleet_config *c);
-/* The size at which the snapshot and the updates are cut into messages: a
+/* The most bytes of a snapshot's or an acknowledgement's message: a
  * quarter of live.queue_kb, within 4..64 KiB. */
 size_t feed_chunk_bytes(const fleet_config *c);
-/* The changed devices that fill about one message: a window that gathers
- * this many is sent without waiting for its end. */
+/* The most bytes of an update's message: a quarter of live.queue_kb, within
+ * 4..128 KiB, so that a full window (feed_full_batch) goes to a viewer as
+ * one message, one send, and the hub still sends it whole to a socket that
+ * keeps up (weft_hub_publish_split: a quarter of the queue). */
+size_t feed_update_bytes(const fleet_config *c);
+/* The changed devices that make a full window, about feed_chunk_bytes by
+ * an estimate of a device's bytes: a window that gathers this many is sent
+ * without waiting for its end. */
 size_t feed_full_batch(const fleet_config *c);
 /* The hub topic of an audience ("live:all", "live:g:3,7") into out. */
 void feed_topic(int all, const int64_t *groups, int ngroups, char *out, size_t cap);

@@ -9,7 +9,8 @@
  * above live.queue_kb arrives whole, in pieces, and a resync that size is
  * sent whole in place; a socket that keeps up gets a window's alarms in the
  * message with its positions; with an idle feed a change goes out without
- * waiting for a window.
+ * waiting for a window; a full window past 64 KiB goes as one message, and
+ * within a quarter of a small queue.
  *
  * The readers that lag for seconds (a socket resynced instead of closed,
  * that never loses an alert or an acknowledgement and stays within
@@ -556,6 +557,107 @@ TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
     weft_buf_free(&b);
     env_stop(e); /* the feed task stops without waiting for its window */
     free(e);
+}
+
+/* A full window larger than 64 KiB: VANS devices with short names, each
+ * moved for the first time, so that the update carries its entry and its
+ * position (about 500 bytes, above the feed's 300-byte estimate) and a full
+ * window (feed_full_batch devices, 218 by the estimate) is about 110 KB.
+ * What an admin socket with live.queue_kb = queue_kb read of that window,
+ * with a 60 s window (it goes out because it is full, not because it
+ * ended), after one change to the idle feed as in the test above. */
+enum { VANS = 240 };
+typedef struct window_read {
+    int ok;                   /* the helper got to the end */
+    size_t full, limit;       /* feed_full_batch, feed_update_bytes */
+    int msgs, positions;      /* the window's messages and their positions */
+    int arrived;              /* devices 1..full seen with their new position */
+    size_t bytes, largest;    /* of those messages */
+} window_read;
+
+static void read_full_window(int queue_kb, window_read *w) {
+    memset(w, 0, sizeof *w);
+    env *e = calloc(1, sizeof *e);
+    ASSERT(e);
+    ASSERT_EQ(env_start_window(e, 60000), 0);
+    w->full = feed_full_batch(&e->f.cfg); /* the feed's, made at its start */
+    e->f.cfg.live_queue_kb = queue_kb;   /* read at each upgrade and each send */
+    ASSERT_EQ(feed_full_batch(&e->f.cfg), w->full);
+    w->limit = feed_update_bytes(&e->f.cfg);
+    ASSERT(w->full > 2 && w->full < VANS);
+    static live_device *devs[VANS];
+    static double lat[VANS];
+    weft_db_err err;
+    for (int i = 0; i < VANS; i++) {
+        char uid[32], name[32];
+        snprintf(uid, sizeof uid, "van-%03d", i);
+        snprintf(name, sizeof name, "Van %03d", i);
+        ASSERT_EQ(fleet_device_create(&e->f, uid, name, 0, &devs[i], &err), 0);
+        lat[i] = -1;
+    }
+    weft_ws *ws = admin_socket(e);
+    ASSERT(ws);
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int64_t wait = test_slack_ms(10000); /* far under the window */
+    /* the snapshot: every van's entry, no position yet */
+    int entries = 0;
+    while (entries < VANS && next(ws, &b, wait)) {
+        ASSERT(!strstr(b.data, "\"latitude\""));
+        for (const char *p = b.data; (p = strstr(p, "\"uniqueId\":\"van-")); p++) entries++;
+    }
+    ASSERT_EQ(entries, VANS);
+    /* idle: van 0 goes alone; the window starts after it */
+    move(&e->f, devs[0], 21.5, 1);
+    ASSERT(next(ws, &b, wait));
+    ASSERT_EQ(merge_latitudes(&b, devs, VANS, lat), 1);
+    /* vans 1..full: the window is full and goes out */
+    for (size_t i = 1; i <= w->full; i++) move(&e->f, devs[i], 30.0, 1);
+    while (w->positions < (int)w->full && next(ws, &b, wait)) {
+        int n = merge_latitudes(&b, devs, VANS, lat);
+        ASSERT_GT(n, 0);
+        w->msgs++, w->positions += n, w->bytes += b.len;
+        if (b.len > w->largest) w->largest = b.len;
+    }
+    for (size_t i = 1; i <= w->full; i++) w->arrived += lat[i] == 30.0;
+    fprintf(stderr, "    (a window of %zu devices: %zu bytes in %d message(s), the largest %zu; bound %zu)\n", w->full,
+            w->bytes, w->msgs, w->largest, w->limit);
+    weft_ws_close(ws, WEFT_WS_NORMAL, NULL);
+    weft_ws_free(ws);
+    weft_buf_free(&b);
+    env_stop(e);
+    free(e);
+    w->ok = 1;
+}
+
+/* At the default live.queue_kb (1 MiB) a full window goes to a viewer as
+ * one message of at most feed_update_bytes (128 KiB): one send per window.
+ * (The feed that cut updates at 64 KiB sent this one as two messages.) */
+TEST(live_full_window_past_64_kib_goes_as_one_message) {
+    window_read w;
+    read_full_window(1024, &w);
+    ASSERT(w.ok);
+    ASSERT_EQ(w.arrived, (int)w.full);
+    ASSERT_EQ(w.positions, (int)w.full); /* each device once */
+    ASSERT_GT(w.bytes, 64 * 1024);       /* the case: past the old bound */
+    ASSERT_EQ(w.msgs, 1);
+    ASSERT_LE(w.largest, w.limit);
+}
+
+/* With a small live.queue_kb (256) the same window is cut at a quarter of
+ * the queue (64 KiB), every message within it, so weft_hub_publish_split can
+ * still send each whole to a socket that keeps up. (The feed that cut a
+ * message once it had reached the bound let each go past it by a device.) */
+TEST(live_full_window_splits_within_a_small_queues_quarter) {
+    window_read w;
+    read_full_window(256, &w);
+    ASSERT(w.ok);
+    ASSERT_EQ(w.limit, 256 * 1024 / 4);
+    ASSERT_EQ(w.arrived, (int)w.full);
+    ASSERT_EQ(w.positions, (int)w.full);
+    ASSERT_GT(w.bytes, w.limit);
+    ASSERT_GT(w.msgs, 1);
+    ASSERT_LE(w.largest, w.limit);
 }
 
 /* SSE streams share the snapshot as sockets do: streams of one audience that
