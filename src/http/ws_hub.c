@@ -85,9 +85,18 @@ static weft_ws_deflater *hub_deflater(void) {
     return d;
 }
 
+/* For tests (weft__hub_frame_counts): frames made, compressions run. */
+static atomic_ullong frames_made, frames_deflated;
+
+void weft__hub_frame_counts(uint64_t *frames, uint64_t *deflated) {
+    *frames = atomic_load_explicit(&frames_made, memory_order_relaxed);
+    *deflated = atomic_load_explicit(&frames_deflated, memory_order_relaxed);
+}
+
 weft_str weft__hub_msg_frame_z(weft_hub_msg *m) {
     weft_buf *z = atomic_load_explicit(&m->z, memory_order_acquire);
     if (z) return (weft_str){z->data, z->len};
+    atomic_fetch_add_explicit(&frames_deflated, 1, memory_order_relaxed);
     weft_ws_deflater *d = hub_deflater();
     weft_buf payload, *f = calloc(1, sizeof *f);
     weft_buf_init(&payload, 0);
@@ -118,6 +127,7 @@ static weft_hub_msg *msg_new(int opcode, const void *p, size_t n) {
     size_t h = weft_ws_frame_head(head, WEFT_WS_FIN, opcode, n, NULL);
     weft_hub_msg *m = malloc(sizeof *m + h + n);
     if (!m) return NULL;
+    atomic_fetch_add_explicit(&frames_made, 1, memory_order_relaxed);
     atomic_init(&m->refs, 1);
     atomic_init(&m->z, NULL);
     m->opcode = opcode;

@@ -71,5 +71,11 @@ void weft__ws_async_counts(uint64_t *sends, uint64_t *short_sends);
 weft_str weft__hub_msg_frame(const weft_hub_msg *m);
 weft_str weft__hub_msg_frame_z(weft_hub_msg *m);
 weft_hub_msg *weft__hub_msg_ref(weft_hub_msg *m);
+/* For tests: hub message frames made so far (one per message published, per
+ * part of a split publish that a lagging subscriber needed, per
+ * weft_hub_msg_new), and compressions run for weft__hub_msg_frame_z (one per
+ * message, or more when writers on several threads found it not yet
+ * compressed at once: the losers' copies are freed). */
+void weft__hub_frame_counts(uint64_t *frames, uint64_t *deflated);
 
 #endif

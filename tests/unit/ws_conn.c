@@ -283,17 +283,23 @@ static int raw_handshake(int fd, const weft_ws_client_opts *o, weft_ws_handshake
     return rc;
 }
 
-/* A raw client socket that has done the handshake; returns the fd. */
-static int raw_client(server *s, int deflate) {
+/* A raw client socket that has done the handshake (offering
+ * permessage-deflate when deflate is set; *hs says what was agreed);
+ * returns the fd. */
+static int raw_client_hs(server *s, int deflate, weft_ws_handshake *hs) {
     int fd = weft_tcp_connect("127.0.0.1", s->port, weft_deadline_in(5000));
     if (fd < 0) return fd;
     weft_ws_client_opts o = {.deflate = deflate};
-    weft_ws_handshake hs;
-    if (raw_handshake(fd, &o, &hs) <= 0) {
+    if (raw_handshake(fd, &o, hs) <= 0) {
         weft_close(fd);
         return -1;
     }
     return fd;
+}
+
+static int raw_client(server *s, int deflate) {
+    weft_ws_handshake hs;
+    return raw_client_hs(s, deflate, &hs);
 }
 
 static const uint8_t KEY[4] = {9, 8, 7, 6};
@@ -452,6 +458,181 @@ TEST(rfc6455_10_4_message_over_the_limit_over_a_socket_closes_1009) {
     ASSERT_EQ(p[0] << 8 | p[1], WEFT_WS_TOO_BIG);
     weft_close(fd);
     ASSERT_EQ(server_stop(&s), 0);
+}
+
+/* ---- every rule of the codec over a socket ------------------------------------------------
+ * ws_frame.c's rules are tested on bytes in tests/unit/ws_frame.c and
+ * ws_handshake.c; here each one reaches a real server connection from a raw
+ * client that sends what our client never would. For each: the server's
+ * close frame with the rule's code and reason, then EOF (the server closes
+ * the socket; the client never answers the close), and the status the
+ * server's side ended with. */
+
+/* One frame as sent: the first byte as it is (FIN, any RSV bits, any
+ * opcode), the payload (p NULL: n bytes of 'x'), masked with KEY; with
+ * len64 the head carries that 64-bit length and no payload follows. */
+typedef struct bad_frame {
+    uint8_t b0;
+    const char *p;
+    size_t n;
+    uint64_t len64;
+} bad_frame;
+
+typedef struct bad_row {
+    const char *what;
+    int nf;
+    bad_frame f[2];
+    int deflate;        /* the client offers permessage-deflate */
+    int bomb;           /* instead of f: a compressed message of 1 MiB of zeros */
+    size_t max_message; /* the server's limit; 0 = the default (1 MiB) */
+    int code;           /* the close code the server must send and end with */
+    const char *reason; /* and its reason */
+} bad_row;
+
+enum { B0_FIN = 0x80, B0_RSV1 = 0x40, B0_RSV2 = 0x20 };
+
+/* clang-format off */
+static const bad_row BAD_ROWS[] = {
+    {"RSV2 set", 1, {{B0_FIN | B0_RSV2 | WEFT_WS_TEXT, "x", 1, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "RSV2/RSV3 set: no extension uses them"},
+    {"RSV1 without deflate", 1, {{B0_FIN | B0_RSV1 | WEFT_WS_TEXT, "x", 1, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "RSV1 set without permessage-deflate"},
+    {"opcode 3", 1, {{B0_FIN | 3, "x", 1, 0}}, 0, 0, 0, WEFT_WS_PROTOCOL_ERROR, "reserved opcode"},
+    {"opcode 11", 1, {{B0_FIN | 11, "x", 1, 0}}, 0, 0, 0, WEFT_WS_PROTOCOL_ERROR,
+     "reserved opcode"},
+    {"ping of 126 bytes", 1, {{B0_FIN | WEFT_WS_PING, NULL, 126, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "control frame payload over 125 bytes"},
+    {"ping without FIN", 1, {{WEFT_WS_PING, "p", 1, 0}}, 0, 0, 0, WEFT_WS_PROTOCOL_ERROR,
+     "fragmented control frame"},
+    {"continuation first", 1, {{B0_FIN | WEFT_WS_CONT, "x", 1, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "continuation frame without a message to continue"},
+    {"text inside a fragmented text", 2,
+     {{WEFT_WS_TEXT, "a", 1, 0}, {B0_FIN | WEFT_WS_TEXT, "b", 1, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "new data frame inside a fragmented message"},
+    {"64-bit length with the top bit set", 1,
+     {{B0_FIN | WEFT_WS_BINARY, NULL, 0, 0x8000000000000001ull}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "64-bit payload length with the top bit set"},
+    {"close with 1 byte", 1, {{B0_FIN | WEFT_WS_CLOSE, "\x03", 1, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "close frame with a 1-byte payload"},
+    {"close code 1005", 1, {{B0_FIN | WEFT_WS_CLOSE, "\x03\xED", 2, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "invalid close code"},
+    {"close code 999", 1, {{B0_FIN | WEFT_WS_CLOSE, "\x03\xE7", 2, 0}}, 0, 0, 0,
+     WEFT_WS_PROTOCOL_ERROR, "invalid close code"},
+    {"close reason with 0xFF", 1, {{B0_FIN | WEFT_WS_CLOSE, "\x03\xE8\xFF", 3, 0}}, 0, 0, 0,
+     WEFT_WS_INVALID_DATA, "close reason is not UTF-8"},
+    {"compressed message inflating past the limit", 0, {{0, NULL, 0, 0}}, 1, 1, 64 * 1024,
+     WEFT_WS_TOO_BIG, "inflated message over the size limit"},
+};
+/* clang-format on */
+
+/* Sends one frame as f spells it (weft_ws_frame_head writes the length and
+ * the mask; the first byte is replaced by f's). */
+static void raw_send_as(int fd, const bad_frame *f, const void *p, size_t n) {
+    char xs[WEFT_WS_CONTROL_MAX + 1];
+    if (!p) {
+        memset(xs, 'x', sizeof xs);
+        p = xs;
+        if (n > sizeof xs) n = sizeof xs;
+    }
+    uint8_t h[WEFT_WS_HEAD_MAX];
+    size_t hn;
+    if (f->len64) {
+        h[0] = 0, h[1] = 0x80 | 127;
+        for (int k = 0; k < 8; k++) h[2 + k] = (uint8_t)(f->len64 >> (56 - 8 * k));
+        memcpy(h + 10, KEY, 4);
+        hn = 14;
+        n = 0;
+    } else {
+        hn = weft_ws_frame_head(h, 0, 0, n, KEY);
+    }
+    h[0] = f->b0;
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    weft_buf_append(&b, h, hn);
+    if (n) weft_buf_append(&b, p, n);
+    weft_ws_mask(b.data + hn, n, KEY, 0);
+    weft_write_all(fd, b.data, b.len, weft_deadline_in(5000));
+    weft_buf_free(&b);
+}
+
+/* The row's bad message on a deflate connection: 1 MiB of zeros compressed
+ * with the agreed parameters (about 1 KB), one frame with RSV1. */
+static int send_bomb(int fd, const weft_ws_handshake *hs) {
+    if (!hs->deflate) return -1;
+    size_t n = 1 << 20;
+    char *zeros = calloc(1, n);
+    weft_ws_deflater *d = weft_ws_deflater_new(&hs->params, WEFT_WS_CLIENT);
+    weft_buf z;
+    weft_buf_init(&z, 0);
+    int rc = zeros && d ? weft_ws_deflate(d, zeros, n, &z) : WEFT_ENOMEM;
+    if (!rc) {
+        bad_frame f = {B0_FIN | B0_RSV1 | WEFT_WS_BINARY, NULL, 0, 0};
+        raw_send_as(fd, &f, z.data, z.len);
+    }
+    weft_buf_free(&z);
+    if (d) weft_ws_deflater_free(d);
+    free(zeros);
+    return rc;
+}
+
+/* Runs one row on a server of its own: "ok", or what differed (in buf). */
+static const char *bad_row_run(const bad_row *r, char *buf, size_t cap) {
+    server s = {.cfg = {.max_message = r->max_message}};
+    if (server_start(&s, echo)) return "the server did not start";
+    weft_ws_handshake hs;
+    int fd = raw_client_hs(&s, r->deflate, &hs);
+    const char *res = buf;
+    raw_reader *rd = NULL;
+    if (fd < 0) {
+        snprintf(buf, cap, "%s: no connection", r->what);
+        goto out;
+    }
+    if (r->bomb && send_bomb(fd, &hs)) {
+        snprintf(buf, cap, "%s: deflate not agreed, or no memory", r->what);
+        goto out;
+    }
+    for (int i = 0; i < r->nf; i++) raw_send_as(fd, &r->f[i], r->f[i].p, r->f[i].n);
+    rd = raw_reader_new(fd);
+    int64_t dl = weft_deadline_in(test_slack_ms(5000));
+    weft_ws_event ev;
+    int t = raw_next_event(rd, &ev, dl);
+    if (t != WEFT_WS_EV_CLOSE) {
+        snprintf(buf, cap, "%s: event %d (%s), not a close", r->what, t,
+                 t < 0 ? weft_strerror(t) : "");
+        goto out;
+    }
+    if (ev.code != r->code || !weft_str_eq(ev.data, weft_str_c(r->reason))) {
+        snprintf(buf, cap, "%s: close %d \"%.*s\" on the wire", r->what, ev.code, (int)ev.data.n,
+                 ev.data.p);
+        goto out;
+    }
+    t = raw_next_event(rd, &ev, dl);
+    if (t != WEFT_ECLOSED) {
+        snprintf(buf, cap, "%s: %d (%s) after the close, not EOF", r->what, t,
+                 t < 0 ? weft_strerror(t) : "an event");
+        goto out;
+    }
+    res = "ok";
+out:
+    if (rd) raw_reader_free(rd);
+    if (fd >= 0) weft_close(fd);
+    if (server_stop(&s)) {
+        snprintf(buf, cap, "%s: the server's connection did not end", r->what);
+        return buf;
+    }
+    if (res == buf) return buf;
+    if (atomic_load(&s.closed_code) != r->code || strcmp(s.closed_reason, r->reason)) {
+        snprintf(buf, cap, "%s: the server ended with %d \"%s\"", r->what,
+                 atomic_load(&s.closed_code), s.closed_reason);
+        return buf;
+    }
+    return "ok";
+}
+
+TEST(rfc6455_5_2_to_7_4_bad_frames_over_a_socket_close_with_their_code) {
+    char why[256];
+    for (size_t i = 0; i < sizeof BAD_ROWS / sizeof BAD_ROWS[0]; i++)
+        ASSERT_STREQ(bad_row_run(&BAD_ROWS[i], why, sizeof why), "ok");
 }
 
 /* ---- keepalive and idle timeout ---------------------------------------------------------- */
