@@ -48,6 +48,20 @@ LABEL=${LABEL:-}
 SERVER_WORKERS=${SERVER_WORKERS:-1}
 DATE=$(date +%Y-%m-%d)
 OUT=${OUT:-bench/results/rt-ab-$DATE}
+# The table's "Command:" line: every knob that shapes the table, so that it
+# reproduces the run (ROUNDS and SERVER_WORKERS always, the rest when they
+# differ from their defaults)
+COMMAND="BASE=$BASE"
+knob() { case $2 in *" "*) COMMAND+=" $1=\"$2\"" ;; *) COMMAND+=" $1=$2" ;; esac; }
+[ "$QUICK" = 0 ] || knob QUICK "$QUICK"
+knob ROUNDS "$ROUNDS"
+[ "$PARTS" = "rt http" ] || knob PARTS "$PARTS"
+[ "$RT_BENCHES" = "switch_ns spawn_ns pingpong_ns park1m" ] || knob RT_BENCHES "$RT_BENCHES"
+[ "${GO:-1}" = 1 ] || knob GO "$GO"
+[ "$WRK_DURATION" = "$([ "$QUICK" = 1 ] && echo 3 || echo 8)" ] || knob WRK_DURATION "$WRK_DURATION"
+[ "$WRK_CONNS" = 256 ] || knob WRK_CONNS "$WRK_CONNS"
+[ "$CPUS" = 0-1 ] || knob BENCH_CPUS "$CPUS"
+knob SERVER_WORKERS "$SERVER_WORKERS"
 
 WORK=$(mktemp -d)
 SPID=""
@@ -157,7 +171,7 @@ fi
     echo "time per operation (a shared machine disturbs it less than the wall clock)."
     echo "Speed-ups: old/new (Go/new) for lower-is-better metrics, new/old (new/Go) for rates:"
     echo "> 1 means new is faster. The Go peer (bench/peers/go) prints *_cpu_ns too (getrusage)."
-    echo "Command: \`BASE=$BASE ROUNDS=$ROUNDS${SERVER_WORKERS/#/ SERVER_WORKERS=} bash bench/run-ab.sh\`."
+    echo "Command: \`$COMMAND bash bench/run-ab.sh\`."
     echo
     python3 - "$WORK/results" <<'EOF'
 import sys, statistics

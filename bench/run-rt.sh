@@ -14,8 +14,9 @@
 # runtime left the task queued, not how much slower it is). Prints a Markdown table and saves it, with the raw
 # numbers and the machine's description, as bench/results/rt-<date>.{md,json}.
 #
-# Run by `make bench` (after scripts/deps.sh and `make benches`); works from
-# any directory. Knobs (environment):
+# Run by `make bench-rt`, which builds the benchmarks first (`make bench`,
+# bench/run-report.sh, does not run this one); works from any directory.
+# Knobs (environment):
 #   BENCH_CPUS=0-1     CPUs for taskset (default 0-1; all CPUs when nproc < 2)
 #   BENCH_REPEAT=3     runs of each benchmark; the table shows the median
 #   BENCH_TIMEOUT=600  seconds one run may take before it is killed

@@ -350,6 +350,15 @@ else
     record "names" 1; printf '  %-44s FAILED\n' "names"; grep -v '^pending' "$LOG/names.log" | sed 's/^/      /'
 fi
 
+# the include rules between layers (src/rt/'s private headers, base/ at the
+# bottom, no module reaching into another's *_int.h), then the checker's tests
+if python3 scripts/check-layers.py >"$LOG/layers.log" 2>&1 &&
+    python3 -m unittest discover -s scripts -p 'test_check_layers.py' >>"$LOG/layers.log" 2>&1; then
+    record "layers" 0; printf '  %-44s ok\n' "layers"
+else
+    record "layers" 1; printf '  %-44s FAILED\n' "layers"; grep -v '^\.*$' "$LOG/layers.log" | tail -20 | sed 's/^/      /'
+fi
+
 # the benchmarks' report logic and document generator (bench/tools/test_*.py)
 if python3 -m unittest discover -s bench/tools -p 'test_*.py' >"$LOG/bench-tools.log" 2>&1; then
     record "bench/tools" 0; printf '  %-44s ok (%s)\n' "bench/tools" "$(grep -o 'Ran [0-9]* tests' "$LOG/bench-tools.log")"
@@ -362,7 +371,7 @@ fi
 # a setting or design constant carries <!-- not measured: FIG = why --> in
 # its paragraph (scripts/check-doc-figures.py's head); then the checker's tests
 if python3 scripts/check-doc-figures.py >"$LOG/doc-figures.log" 2>&1 &&
-    python3 -m unittest discover -s scripts -p 'test_*.py' >>"$LOG/doc-figures.log" 2>&1; then
+    python3 -m unittest discover -s scripts -p 'test_check_doc_figures.py' >>"$LOG/doc-figures.log" 2>&1; then
     record "doc-figures" 0; printf '  %-44s ok\n' "doc-figures"
 else
     record "doc-figures" 1; printf '  %-44s FAILED\n' "doc-figures"; grep -v '^\.*$' "$LOG/doc-figures.log" | tail -20 | sed 's/^/      /'

@@ -155,13 +155,10 @@ int rs_load(rs_store *s, uint64_t n) {
 }
 
 int rs_parse_user(weft_str s, uint64_t *out) {
-    if (s.n == 0 || s.n > 19 || (s.p[0] == '0')) return WEFT_EINVAL;
+    /* No leading zero: one spelling per id (and "0" is no user). The peers'
+     * ids are signed-safe, so at most INT64_MAX. */
     uint64_t v = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        if (s.p[i] < '0' || s.p[i] > '9') return WEFT_EINVAL;
-        v = v * 10 + (uint64_t)(s.p[i] - '0'); /* 19 digits fit in 64 bits */
-    }
-    if (v > INT64_MAX) return WEFT_EINVAL; /* the peers' ids are signed-safe too */
+    if (s.n == 0 || s.p[0] == '0' || weft_str_to_u64(s, &v) || v > INT64_MAX) return WEFT_EINVAL;
     *out = v;
     return 0;
 }
@@ -226,7 +223,7 @@ static int user_of(weft_http_ctx *c, uint64_t *u) {
 }
 
 static int get_state(weft_http_ctx *c, void *ud) {
-    uint64_t u;
+    uint64_t u = 0; /* set when user_of returns 1 (GCC cannot see that) */
     int rc = user_of(c, &u);
     if (rc != 1) return rc;
     rs_state st;
@@ -241,7 +238,7 @@ static int64_t wall_ms(void) {
 }
 
 static int ack_state(weft_http_ctx *c, void *ud) {
-    uint64_t u;
+    uint64_t u = 0; /* set when user_of returns 1 (GCC cannot see that) */
     int rc = user_of(c, &u);
     if (rc != 1) return rc;
     weft_str body = weft_http_body(c);

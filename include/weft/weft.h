@@ -16,8 +16,9 @@
  *           SQLite, one interface
  *
  * Not included: impl.h, the tier for people extending weft (modules and
- * protocol libraries: cancellation masking, task references, fd waits);
- * include it yourself when you need it.
+ * protocol libraries: cancellation masking, task references, fd waits,
+ * sends batched on the worker's io_uring); include it yourself when you
+ * need it.
  */
 #ifndef WEFT_H
 #define WEFT_H

@@ -114,4 +114,16 @@ extern _Atomic int weft__sqlite_sync_fail;
  * busy postmaster would: the window in which a cancel goes stale. 0 in use. */
 extern _Atomic int weft__pg_cancel_delay_ms;
 
+/* Test hooks (tests/unit/db_pg.c) for pg.c's "mu held" check. Non-zero when
+ * this build checks it (pg.c's MU_OWNER: the ASan and TSan builds, or
+ * -DWEFT_DEBUG, without NDEBUG). */
+extern const int weft__pg_mu_checked;
+/* From a task: asks is_up(), which asserts that its caller holds the
+ * connection's mu, about a connection that was never opened, while that mu
+ * is held by `holder`: 0 nobody, 1 the calling task, 2 another task. 0 (the
+ * connection is down) when the check passes or is not compiled in;
+ * WEFT_ENOTASK, WEFT_ENOMEM, or weft_group_go's error; where the check is
+ * compiled in and fails, it logs "assertion failed" and aborts. */
+int weft__pg_mu_check(int holder);
+
 #endif

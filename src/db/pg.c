@@ -108,7 +108,8 @@ struct pg_conn {
     weft_pg *db;
     int idx;
     int is_tx;
-    weft_mutex mu;
+    weft_mutex mu;             /* taken and let go by mu_lock()/mu_unlock() only */
+    _Atomic uint64_t mu_owner; /* the task holding mu, with MU_OWNER (below); else 0 */
     PGconn *pg;
     PGcancel *cancel;
     int fd;
@@ -183,6 +184,63 @@ static void lock_mu(weft_mutex *m) {
     weft_nocancel_end(prev);
 }
 
+/* A connection's mu, and "mu held" checked. A weft_mutex keeps no owner,
+ * so c->mu is only taken and let go through mu_lock(), mu_lock_until() and
+ * mu_unlock(): with MU_OWNER they record which task holds it, and MU_HELD(c)
+ * at the top of each function that relies on the lock asserts that its
+ * caller is that task (letting go of a mu the caller does not hold fails
+ * too). As for the runtime's spinlock owners (src/rt/rt_int.h,
+ * WEFT__LOCK_OWNER): only in the ASan and TSan builds every test runs
+ * under and with -DWEFT_DEBUG, NDEBUG off; the plain -O2 build, the one
+ * benchmarked, calls no weft_task_id() per lock. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(WEFT_DEBUG)
+#define MU_CHECKED_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MU_CHECKED_BUILD 1
+#endif
+#endif
+#if defined(MU_CHECKED_BUILD) && !defined(NDEBUG)
+#define MU_OWNER 1
+#endif
+
+#ifdef MU_OWNER
+/* Relaxed atomics: the owner is read by the task that should hold mu, and
+ * when it does not (the bug this catches), TSan must not stop the process
+ * on the read before the assertion names the bug. */
+static int mu_held_by_caller(pg_conn *c) {
+    uint64_t owner = atomic_load_explicit(&c->mu_owner, memory_order_relaxed);
+    return owner != 0 && owner == weft_task_id();
+}
+#define MU_HELD(c) WEFT_ASSERT(mu_held_by_caller(c))
+static void mu_took(pg_conn *c) {
+    atomic_store_explicit(&c->mu_owner, weft_task_id(), memory_order_relaxed);
+}
+static void mu_left(pg_conn *c) {
+    MU_HELD(c);
+    atomic_store_explicit(&c->mu_owner, 0, memory_order_relaxed);
+}
+#else
+#define MU_HELD(c) ((void)(c))
+static inline void mu_took(pg_conn *c) { (void)c; }
+static inline void mu_left(pg_conn *c) { (void)c; }
+#endif
+
+static void mu_lock(pg_conn *c) {
+    lock_mu(&c->mu);
+    mu_took(c);
+}
+/* weft_mutex_lock on c->mu: 0 when held, else its error (the lock is not held). */
+static int mu_lock_until(pg_conn *c, int64_t deadline) {
+    int rc = weft_mutex_lock(&c->mu, deadline);
+    if (rc == 0) mu_took(c);
+    return rc;
+}
+static void mu_unlock(pg_conn *c) {
+    mu_left(c);
+    weft_mutex_unlock(&c->mu);
+}
+
 /* "what: libpq's message" into buf (200 bytes). */
 static void conn_err(pg_conn *c, char *buf, const char *what) {
     const char *m = c->pg ? pq->PQerrorMessage(c->pg) : "";
@@ -201,10 +259,10 @@ static void on_notice(void *arg, const char *msg) {
 
 /* The error of a call that found c down. */
 static int down_err(pg_conn *c, weft_db_err *err, int code) {
-    lock_mu(&c->mu);
+    mu_lock(c);
     weft__db_err_set(err, code, NULL, "database unavailable: %s",
                      c->last_error[0] ? c->last_error : "not connected yet");
-    weft_mutex_unlock(&c->mu);
+    mu_unlock(c);
     return code;
 }
 
@@ -341,6 +399,7 @@ static void on_result(pg_req *q, PGresult *res) {
 /* c is up and c->pg may be used (mu held). The state is read first: while
  * c is down its reader task reconnects and writes c->pg without the lock. */
 static int is_up(pg_conn *c) {
+    MU_HELD(c);
     return atomic_load(&c->state) == C_UP && c->pg;
 }
 
@@ -357,6 +416,7 @@ static void fire_cancel(pg_conn *c);
  * only ever fired for abandoned requests, so one that reaches a request
  * whose caller still waits is stray when a cancel was about. mu held. */
 static int stray_cancel(pg_conn *c, pg_req *q) {
+    MU_HELD(c);
     if (q->abandoned || q->rc != WEFT_ETIMEDOUT || strcmp(q->err.sqlstate, "57014") != 0) return 0;
     return c->cancels_pending > 0 ||
            (c->cancel_end_ms && weft_now() - c->cancel_end_ms < CANCEL_LINGER_MS);
@@ -382,6 +442,7 @@ static void finish_head(pg_conn *c) {
 
 /* Fail everything in flight (the connection died). Caller holds mu. */
 static void fail_all(pg_conn *c, int code, const char *why) {
+    MU_HELD(c);
     while (c->head) {
         pg_req *q = c->head;
         if (!q->rc) {
@@ -397,6 +458,7 @@ static void fail_all(pg_conn *c, int code, const char *why) {
 /* Drain every complete result. Caller holds mu. 0 or a negative code when
  * the connection is broken. */
 static int drain(pg_conn *c) {
+    MU_HELD(c);
     if (!pq->PQconsumeInput(c->pg)) return WEFT_ECONNRESET;
     int nulls = 0;
     while (c->head && !pq->PQisBusy(c->pg)) {
@@ -460,19 +522,19 @@ static void cancel_task(void *arg) {
     pg_conn *c = j->c;
     /* the target may have ended while this task waited for a worker: then
      * the cancel could only stop a statement someone still waits for */
-    lock_mu(&c->mu);
+    mu_lock(c);
     int still = c->head && c->head->seq == j->target && c->head->abandoned;
-    weft_mutex_unlock(&c->mu);
+    mu_unlock(c);
     int delay = atomic_load_explicit(&weft__pg_cancel_delay_ms, memory_order_relaxed);
     if (still && delay > 0) weft_sleep(delay); /* tests: the packet's time in transit */
     if (still) weft_blocking(cancel_blocking, j, weft_deadline_in(5000));
     pq->PQfreeCancel(j->cancel);
-    lock_mu(&c->mu);
+    mu_lock(c);
     c->cancels_pending--;
     c->cancel_end_ms = weft_now();
     int put = c->parked && c->cancels_pending == 0;
     if (put) c->parked = 0;
-    weft_mutex_unlock(&c->mu);
+    mu_unlock(c);
     if (put) tx_pool_put(c);
     free(j);
 }
@@ -480,6 +542,7 @@ static void cancel_task(void *arg) {
 /* Ask the server to cancel what it runs now, for the abandoned request at
  * the head. Caller holds mu. */
 static void fire_cancel(pg_conn *c) {
+    MU_HELD(c);
     if (!is_up(c) || !c->head) return;
     c->cancel_ms = weft_now();
     cancel_job *j = malloc(sizeof *j);
@@ -575,14 +638,14 @@ static void conn_main(void *arg) {
     while (!atomic_load(&db->closing)) {
         /* no lock while connecting: nobody touches c->pg while c is down */
         int rc = connect_once(c, weft_deadline_in(db->cfg.connect_timeout_ms));
-        lock_mu(&c->mu);
+        mu_lock(c);
         if (rc == 0) {
             atomic_store(&c->state, C_UP);
             c->last_error[0] = 0;
         } else {
             memcpy(c->last_error, c->conn_error, sizeof c->last_error);
         }
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
         if (rc == 0) {
             atomic_fetch_add(&db->st.connects, 1);
             atomic_fetch_add(&db->st.connections, 1);
@@ -614,7 +677,7 @@ static void conn_main(void *arg) {
                 why = "pool closed";
                 break;
             }
-            lock_mu(&c->mu);
+            mu_lock(c);
             int d = w < 0 ? w : atomic_load(&c->state) != C_UP ? WEFT_ECONNRESET : drain(c);
             /* A cancel that reaches the backend between two statements
              * (still reading the next one) is dropped by the server, and the
@@ -627,13 +690,13 @@ static void conn_main(void *arg) {
                 conn_err(c, c->last_error, "connection lost");
                 atomic_store(&c->state, C_DOWN);
                 fail_all(c, WEFT_ECONNRESET, c->last_error);
-                weft_mutex_unlock(&c->mu);
+                mu_unlock(c);
                 why = "lost";
                 break;
             }
-            weft_mutex_unlock(&c->mu);
+            mu_unlock(c);
         }
-        lock_mu(&c->mu);
+        mu_lock(c);
         atomic_store(&c->state, atomic_load(&db->closing) ? C_CLOSING : C_DOWN);
         fail_all(c, WEFT_ECONNRESET, !strcmp(why, "lost") ? c->last_error : "pool closed");
         memcpy(c->conn_error, c->last_error, sizeof c->conn_error);
@@ -645,7 +708,7 @@ static void conn_main(void *arg) {
         pq->PQfinish(c->pg);
         c->pg = NULL;
         atomic_fetch_sub(&db->st.connections, 1);
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
         if (strcmp(why, "lost")) break;
         weft_log_warn("postgres: %s; reconnecting", c->conn_error);
     }
@@ -773,6 +836,7 @@ static int stmt_index(pg_conn *c, const char *sql) {
  * FIFO. On failure nothing of it was queued (q is not in the FIFO) unless
  * q->rc is set (then it is, and its results close it). */
 static int send_one(pg_conn *c, const weft_pg_stmt *st, pg_req *q, int sync, weft_db_err *err) {
+    MU_HELD(c);
     /* parameters: on the stack for the usual few, else on the heap; libpq
      * copies them into its output buffer */
     enum { SMALL = 16, SMALLTXT = 512 };
@@ -864,6 +928,7 @@ out:
  * become readable): new calls fail at once, and the reader is woken to fail
  * what is in flight and reconnect. mu held. */
 static void mark_broken(pg_conn *c) {
+    MU_HELD(c);
     if (atomic_load(&c->state) != C_UP) return;
     atomic_store(&c->state, C_DOWN);
     conn_err(c, c->last_error, "connection lost");
@@ -918,7 +983,7 @@ static void flusher_main(void *arg) {
     pg_conn *c = arg;
     while (weft_sem_acquire(&c->flush, -1) == 0) {
         weft_yield(); /* after the tasks runnable now: their statements join */
-        if (weft_mutex_lock(&c->mu, -1)) break;
+        if (mu_lock_until(c, -1)) break;
         int did = 0; /* is_up() each time: flush_locked may drop the lock */
         if (c->flush_pending) {
             c->flush_pending = 0;
@@ -932,19 +997,20 @@ static void flusher_main(void *arg) {
         }
         if (did) atomic_fetch_add_explicit(&c->db->st.coalesced, 1, memory_order_relaxed);
         if (is_up(c) && pq->PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
     }
 }
 
 /* Push what libpq holds to the socket (mu held; dropped while waiting). */
 static void flush_locked(pg_conn *c, int64_t deadline) {
+    MU_HELD(c);
     int partial = 0;
     while (pq->PQflush(c->pg) == 1) {
         /* the socket is full: let the reader in while we wait to write */
         partial = 1;
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
         int w = weft_fd_wait(c->fd, WEFT_POLLOUT, deadline);
-        lock_mu(&c->mu);
+        mu_lock(c);
         if (w < 0 || !is_up(c)) return;
     }
     /* a flush that could not send everything reads what the server sent
@@ -958,9 +1024,9 @@ static void flush_locked(pg_conn *c, int64_t deadline) {
  * group): one cancel can stop two statements that follow each other. */
 static void cancels_settle(pg_conn *c) {
     for (int i = 0; i < 200; i++) {
-        lock_mu(&c->mu);
+        mu_lock(c);
         int pending = c->cancels_pending;
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
         if (!pending || weft_sleep(5)) return;
     }
 }
@@ -1005,15 +1071,15 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         qs[nq]->stmt = -1;
         qs[nq]->limit = db->cfg.max_result_bytes;
     }
-    rc = atomic_load(&c->state) != C_UP ? WEFT_ENOTCONN : weft_mutex_lock(&c->mu, deadline);
+    rc = atomic_load(&c->state) != C_UP ? WEFT_ENOTCONN : mu_lock_until(c, deadline);
     if (rc == 0 && !is_up(c)) {
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
         rc = WEFT_ENOTCONN;
     }
     if (rc == WEFT_ENOTCONN) down_err(c, err, rc);
     if (rc) goto out;
     if (atomic_load(&c->inflight) + n > db->cfg.max_inflight) {
-        weft_mutex_unlock(&c->mu);
+        mu_unlock(c);
         weft__db_err_set(err, WEFT_ELIMIT, NULL, "%d statements already queued on the connection",
                          db->cfg.max_inflight);
         rc = WEFT_ELIMIT;
@@ -1040,7 +1106,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         coalesce_end(c, deferred, deadline);
     }
     if (is_up(c) && pq->PQstatus(c->pg) == CONNECTION_BAD) mark_broken(c);
-    weft_mutex_unlock(&c->mu);
+    mu_unlock(c);
 
     /* wait for each; after a deadline the rest are left to the reader */
     int wrc = 0, first = rc;
@@ -1048,11 +1114,11 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
         pg_req *q = qs[i];
         int r = wrc ? wrc : weft_sem_acquire(&q->done, deadline);
         if (r) {
-            lock_mu(&c->mu);
+            mu_lock(c);
             if (!q->finished) {
                 q->abandoned = 1;
                 if (c->head == q) fire_cancel(c);
-                weft_mutex_unlock(&c->mu);
+                mu_unlock(c);
                 if (!wrc) atomic_fetch_add(&db->st.timeouts, 1);
                 wrc = r;
                 st[i].rc = r;
@@ -1065,7 +1131,7 @@ static int run_stmts(weft_pg *db, pg_conn *pin, weft_pg_stmt *st, int n, int bat
                 qs[i] = NULL; /* the reader frees it */
                 continue;
             }
-            weft_mutex_unlock(&c->mu);
+            mu_unlock(c);
         }
         st[i].rc = q->rc;
         if (stray && n == 1) *stray = q->stray_cancel;
@@ -1227,10 +1293,10 @@ int weft_pg_open(weft_pg **out, const weft_pg_config *cfg, weft_db_err *err) {
     if (!rc) rc = conn_wait_up(&db->conns[0], weft_deadline_in(c->connect_timeout_ms + 1000));
     atomic_store(&db->conns[0].signal_up, 0);
     if (rc) {
-        lock_mu(&db->conns[0].mu);
+        mu_lock(&db->conns[0]);
         weft__db_err_set(err, WEFT_ENOTCONN, NULL, "%s",
                          db->conns[0].last_error[0] ? db->conns[0].last_error : weft_strerror(rc));
-        weft_mutex_unlock(&db->conns[0].mu);
+        mu_unlock(&db->conns[0]);
         weft_pg_close(db);
         return WEFT_ENOTCONN;
     }
@@ -1300,9 +1366,9 @@ static void tx_pool_put(pg_conn *c) {
 static void tx_release(weft_pg_tx *tx) {
     pg_conn *c = tx->c;
     free(tx);
-    lock_mu(&c->mu);
+    mu_lock(c);
     int later = c->parked = c->cancels_pending > 0;
-    weft_mutex_unlock(&c->mu);
+    mu_unlock(c);
     if (!later) tx_pool_put(c);
 }
 
@@ -1412,4 +1478,49 @@ int weft_pg_commit(weft_pg_tx *tx, weft_db_err *err, int64_t deadline) {
 
 int weft_pg_rollback(weft_pg_tx *tx, int64_t deadline) {
     return tx_end(tx, "ROLLBACK", NULL, deadline);
+}
+
+/* ---- test hooks (db_int.h) -------------------------------------------------------- */
+
+#ifdef MU_OWNER
+const int weft__pg_mu_checked = 1;
+#else
+const int weft__pg_mu_checked = 0;
+#endif
+
+typedef struct {
+    pg_conn *c;
+    weft_sem locked, release;
+} mu_holder;
+
+static void mu_hold(void *arg) {
+    mu_holder *h = arg;
+    mu_lock(h->c);
+    weft_sem_release(&h->locked, 1);
+    weft_sem_acquire(&h->release, -1);
+    mu_unlock(h->c);
+}
+
+int weft__pg_mu_check(int holder) {
+    if (!weft_in_task()) return WEFT_ENOTASK;
+    pg_conn *c = calloc(1, sizeof *c);
+    if (!c) return WEFT_ENOMEM;
+    conn_init(c, NULL, 0, 0);
+    mu_holder h = {.c = c};
+    weft_sem_init(&h.locked, 0);
+    weft_sem_init(&h.release, 0);
+    weft_group g;
+    weft_group_init(&g);
+    int prev = weft_nocancel_begin(); /* the waits below must not be cut short */
+    int rc = 0;
+    if (holder == 1) mu_lock(c);
+    if (holder == 2 && (rc = weft_group_go(&g, mu_hold, &h, "pg-mu-holder")) == 0)
+        weft_sem_acquire(&h.locked, -1);
+    if (rc == 0) rc = is_up(c); /* MU_HELD: aborts unless the caller holds c->mu */
+    if (holder == 1) mu_unlock(c);
+    weft_sem_release(&h.release, 1);
+    weft_group_wait(&g, -1);
+    weft_nocancel_end(prev);
+    free(c);
+    return rc;
 }

@@ -515,16 +515,11 @@ int weft_ws_url_parse(const char *url, size_t n, weft_ws_url *out) {
     }
     if (out->host.n == 0) return WEFT_EINVAL;
     out->port = 80;
-    if (host_end < auth_end) { /* ':' port */
-        const char *d = host_end + 1;
-        if (d == auth_end || auth_end - d > 5) return WEFT_EINVAL;
-        int port = 0;
-        for (; d < auth_end; d++) {
-            if (*d < '0' || *d > '9') return WEFT_EINVAL;
-            port = port * 10 + (*d - '0');
-        }
-        if (port < 1 || port > 65535) return WEFT_EINVAL;
-        out->port = port;
+    if (host_end < auth_end) { /* ':' port: digits only (no sign, not empty) */
+        uint64_t port = 0;
+        weft_str d = {host_end + 1, (size_t)(auth_end - host_end - 1)};
+        if (weft_str_to_u64(d, &port) || port < 1 || port > 65535) return WEFT_EINVAL;
+        out->port = (int)port;
     }
     if (auth_end == end)
         out->target = WEFT_STR("/");

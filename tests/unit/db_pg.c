@@ -5,13 +5,14 @@
  * restart test). Without them every test fails: a database test that
  * silently skips proves nothing.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "db/db_int.h" /* weft__pg_cancel_delay_ms, the stale-cancel test's hook */
+#include "db/db_int.h" /* test hooks: weft__pg_cancel_delay_ms, weft__pg_mu_check */
 #include "test.h"
 #include "weft/db.h"
 
@@ -1063,4 +1064,65 @@ TEST(a_cancelled_task_closes_its_pool) {
     ASSERT_EQ(test_join(&g, 20000), 0);
     ASSERT_EQ(atomic_load(&state), 2);
     weft_sleep(100); /* a pool task left running would touch freed memory now */
+}
+
+/* ---- "mu held", checked ------------------------------------------------------------ */
+
+static void mu_check_task(void *arg) {
+    int *holder = arg;
+    *holder = weft__pg_mu_check(*holder);
+}
+
+/* weft__pg_mu_check(holder) in a task of a child process (a failed check
+ * aborts it); its wait status, and its stderr NUL-terminated in out. */
+static int mu_check_child(int holder, char *out, size_t cap, int *status) {
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        signal(SIGABRT, SIG_DFL);
+        weft_main(mu_check_task, &holder, NULL);
+        _exit(holder == 0 ? 0 : 3);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n < cap - 1 && (r = read(p[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+    close(p[0]);
+    out[n] = 0;
+    return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
+
+/* pg.c's functions that need the connection's lock assert that their caller
+ * holds it (weft_mutex keeps no owner: pg.c records the task that took it).
+ * The check is compiled in the ASan and TSan builds; there, the holder being
+ * nobody or another task aborts, and in every build the caller holding it
+ * passes. No PostgreSQL needed: the connection is never opened. */
+TEST_PLAIN(functions_that_need_mu_assert_that_the_caller_holds_it) {
+    char out[4096];
+    int st = 0;
+    ASSERT_EQ(mu_check_child(1, out, sizeof out, &st), 0); /* the caller holds it */
+    ASSERT(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+    for (int holder = 0; holder <= 2; holder += 2) { /* nobody; another task */
+        ASSERT_EQ(mu_check_child(holder, out, sizeof out, &st), 0);
+        if (!weft__pg_mu_checked) { /* the plain build: not compiled in */
+            ASSERT(WIFEXITED(st));
+            ASSERT_EQ(WEXITSTATUS(st), 0);
+            continue;
+        }
+        if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
+            test__fail(__FILE__, __LINE__, "holder %d: no abort (status %#x); stderr: %s", holder, st,
+                       out);
+            return;
+        }
+        ASSERT(strstr(out, " ERROR ") != NULL); /* the log line may name the task */
+        ASSERT(strstr(out, "assertion failed: mu_held_by_caller(c) (src/db/pg.c:") != NULL);
+    }
 }

@@ -247,6 +247,8 @@ TEST_PLAIN(http_response_heads) {
     ASSERT(head("HTTP/1.1 204 No Content\r\n\r\n", &r, &why) > 0);
     ASSERT_EQ(r.keep_alive, 1);
     ASSERT(head("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", &r, &why) > 0); /* no reason phrase */
+    ASSERT(head("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n", &r, &why) > 0);
+    ASSERT_EQ(r.content_length, 999999999999999); /* the largest taken; the body limit is later */
 
     const char *bad[] = {
         "HTTP/1.1 20 OK\r\n\r\n",
@@ -254,6 +256,12 @@ TEST_PLAIN(http_response_heads) {
         "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 0\rX\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000\r\n\r\n", /* 10^15 */
+        "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551618\r\n\r\n", /* 2^64 + 2 */
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",

@@ -1568,9 +1568,18 @@ TEST_PLAIN(rfc6455_3_ws_urls) {
     s = "ws://h?x=1";
     ASSERT_EQ(weft_ws_url_parse(s, strlen(s), &u), 0);
     ASSERT(weft_str_eq(u.target, WEFT_STR("?x=1")));
-    static const char *const bad[] = {"ws://",     "ws://:80/",  "ws://h:0/",    "ws://h:65536/",
-                                      "ws://h:/",  "ws://u@h/",  "ws://h/#frag", "ws://h/a b",
-                                      "http://h/", "ws://[::1/", "ws://[zz]/",   "ws://h:8x/"};
+    s = "ws://h:65535";
+    ASSERT_EQ(weft_ws_url_parse(s, strlen(s), &u), 0);
+    ASSERT_EQ(u.port, 65535);
+    ASSERT(weft_str_eq(u.target, WEFT_STR("/")));
+    /* the port is 1..65535 in digits only: no sign, and a number past 2^64
+     * is out of range rather than wrapped into it */
+    static const char *const bad[] = {
+        "ws://", "ws://:80/", "ws://u@h/", "ws://h/#frag", "ws://h/a b", "http://h/",
+        "ws://[::1/", "ws://[zz]/", "ws://h:0/", "ws://h:65536/", "ws://h:655350/", "ws://h:/",
+        "ws://h:8x/", "ws://h:+80/", "ws://h:-1/",
+        "ws://h:18446744073709551696/", /* 2^64 + 80: 80 if it wrapped */
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (weft_ws_url_parse(bad[i], strlen(bad[i]), &u) != WEFT_EINVAL) {
             test__fail(__FILE__, __LINE__, "accepted %s", bad[i]);
