@@ -102,9 +102,27 @@ static uint64_t shortest(uint64_t bits, int *e10) {
         else /* both: the nearer one, the even one on a tie */
             d = vb < (s << 2) + 2 || (vb == (s << 2) + 2 && !(s & 1)) ? s : t;
     }
-    while (d % 10 == 0) d /= 10, k++;
+    /* drop trailing zeros: at most 16 (d < 10^17), so 16, 8, 4, 2, 1 once each */
+    if (d % UINT64_C(10000000000000000) == 0) d /= UINT64_C(10000000000000000), k += 16;
+    if (d % 100000000 == 0) d /= 100000000, k += 8;
+    if (d % 10000 == 0) d /= 10000, k += 4;
+    if (d % 100 == 0) d /= 100, k += 2;
+    if (d % 10 == 0) d /= 10, k += 1;
     *e10 = k;
     return d;
+}
+
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324"
+                                    "25262728293031323334353637383940414243444546474849"
+                                    "50515253545556575859606162636465666768697071727374"
+                                    "75767778798081828384858687888990919293949596979899";
+
+/* Copies n <= 17 bytes from p to o with fixed-size moves (no call to memcpy
+ * for a variable length); reads and writes 17 bytes whatever n is. */
+static inline char *copy17(char *o, const char *p, int n) {
+    memcpy(o, p, 16);
+    o[16] = p[16];
+    return o + n;
 }
 
 int weft__json_dtoa(double v, char *out) {
@@ -119,44 +137,58 @@ int weft__json_dtoa(double v, char *out) {
     }
     int e;
     uint64_t d = shortest(bits, &e);
-    char dig[20];
-    int nd = 0;
-    do {
-        dig[nd++] = (char)('0' + d % 10);
-        d /= 10;
-    } while (d);
-    /* dig holds the digits least significant first; v = 0.d1d2... * 10^(x+1) */
-    int x = nd - 1 + e;
+    /* the digits of d (at most 17), most significant first, at p[0..nd),
+     * ending at dig + 20; the 20 bytes after them are there for copy17 */
+    char dig[40];
+    memset(dig + 20, '0', 20);
+    char *p = dig + 20;
+    while (d >= 100) {
+        uint64_t hi = d / 100;
+        p -= 2;
+        memcpy(p, two_digits + 2 * (d - hi * 100), 2);
+        d = hi;
+    }
+    if (d >= 10) {
+        p -= 2;
+        memcpy(p, two_digits + 2 * d, 2);
+    } else {
+        *--p = (char)('0' + d);
+    }
+    int nd = (int)(dig + 20 - p);
+    int x = nd - 1 + e; /* v = p[0].p[1]p[2]... * 10^x */
     if (e >= 0 && bits < UINT64_C(0x4310000000000000)) {
-        /* integral and below 2^50 (bits of 2^50): plain digits and ".0". The
-         * decimal is v itself: below 2^53 an integer that reads back to v is v */
-        while (nd) *o++ = dig[--nd];
-        for (int z = 0; z < e; z++) *o++ = '0';
+        /* integral and below 2^50 (bits of 2^50): plain digits (16 at most,
+         * e <= 15) and ".0". The decimal is v itself: below 2^53 an integer
+         * that reads back to v is v */
+        o = copy17(o, p, nd);
+        memset(o, '0', 16);
+        o += e;
         memcpy(o, ".0", 2);
         return (int)(o + 2 - out);
     }
     if (x < -4 || x >= nd) { /* %g's exponent form: d.ddde+XX, two digits at least */
-        *o++ = dig[--nd];
-        if (nd) {
+        *o++ = p[0];
+        if (nd > 1) {
             *o++ = '.';
-            while (nd) *o++ = dig[--nd];
+            o = copy17(o, p + 1, nd - 1);
         }
         *o++ = 'e';
         *o++ = x < 0 ? '-' : '+';
         int ax = x < 0 ? -x : x;
         if (ax >= 100) *o++ = (char)('0' + ax / 100);
-        *o++ = (char)('0' + ax / 10 % 10);
-        *o++ = (char)('0' + ax % 10);
+        memcpy(o, two_digits + 2 * (ax % 100), 2);
+        o += 2;
     } else if (x >= 0) { /* fixed, x + 1 digits before the point */
-        for (int i = 0; i <= x; i++) *o++ = dig[--nd];
+        o = copy17(o, p, x + 1);
         *o++ = '.';
-        if (!nd) *o++ = '0'; /* would look integral: keep it a double */
-        while (nd) *o++ = dig[--nd];
-    } else { /* fixed, 0.000ddd */
-        *o++ = '0';
-        *o++ = '.';
-        for (int z = -1; z > x; z--) *o++ = '0';
-        while (nd) *o++ = dig[--nd];
+        if (nd == x + 1)
+            *o++ = '0'; /* would look integral: keep it a double */
+        else
+            o = copy17(o, p + x + 1, nd - x - 1);
+    } else { /* fixed, 0.000ddd: 1 to 4 zeros after the point */
+        memcpy(o, "0.0000", 6);
+        o += 2 + (-x - 1);
+        o = copy17(o, p, nd);
     }
     return (int)(o - out);
 }

@@ -228,8 +228,15 @@ void weft_json_enc_double(weft_json_enc *e, double v) {
         return;
     }
     if (before_value(e)) return;
-    char buf[WEFT__JSON_DTOA_MAX];
-    put(e, buf, (size_t)weft__json_dtoa(v, buf));
+    weft_buf *b = e->b;
+    if (b->cap > b->len && b->cap - b->len > WEFT__JSON_DTOA_MAX) {
+        /* straight into the buffer: it may scribble past its length, within cap */
+        b->len += (size_t)weft__json_dtoa(v, b->data + b->len);
+        b->data[b->len] = '\0';
+    } else {
+        char buf[WEFT__JSON_DTOA_MAX];
+        put(e, buf, (size_t)weft__json_dtoa(v, buf));
+    }
     after_scalar(e);
 }
 

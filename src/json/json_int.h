@@ -35,9 +35,11 @@ static inline uint64_t weft__load8(const unsigned char *s) {
  * those digits (exponent when it is below -4 or at least the digit count:
  * "1e+300", "5e-324", "1.5e-05"; else fixed: "0.1", "123.456"); ".0" is
  * appended when that looks integral ("9007199254740992.0"); "-" for a set
- * sign bit ("-0.0"). Writes at most WEFT__JSON_DTOA_MAX bytes to out, no NUL,
- * and returns how many. v must be finite (the encoder refuses NaN and inf). */
-enum { WEFT__JSON_DTOA_MAX = 32 };
+ * sign bit ("-0.0"). Returns the length (at most 24), no NUL; out must have
+ * room for WEFT__JSON_DTOA_MAX bytes, which it may use as scratch past the
+ * length (fixed-size copies). v must be finite (the encoder refuses NaN and
+ * inf). */
+enum { WEFT__JSON_DTOA_MAX = 48 };
 int weft__json_dtoa(double v, char *out);
 
 /* dtoa_pow10.c, written by scripts/gen-pow10-128.py: for k = K_MIN..K_MAX,
@@ -79,9 +81,11 @@ extern const uint64_t weft__json_pow10_hi[WEFT__JSON_POW10_MAX - WEFT__JSON_POW1
  * those digits (exponent when it is below -4 or at least the digit count:
  * "1e+300", "5e-324", "1.5e-05"; else fixed: "0.1", "123.456"); ".0" is
  * appended when that looks integral ("9007199254740992.0"); "-" for a set
- * sign bit ("-0.0"). Writes at most WEFT__JSON_DTOA_MAX bytes to out, no NUL,
- * and returns how many. v must be finite (the encoder refuses NaN and inf). */
-enum { WEFT__JSON_DTOA_MAX = 32 };
+ * sign bit ("-0.0"). Returns the length (at most 24), no NUL; out must have
+ * room for WEFT__JSON_DTOA_MAX bytes, which it may use as scratch past the
+ * length (fixed-size copies). v must be finite (the encoder refuses NaN and
+ * inf). */
+enum { WEFT__JSON_DTOA_MAX = 48 };
 int weft__json_dtoa(double v, char *out);
 
 /* dtoa_pow10.c, written by scripts/gen-pow10-128.py: for k = K_MIN..K_MAX,
