@@ -8,30 +8,20 @@
  * due), 2 once the root value is complete (anything more is misuse), else 0.
  * The first error sticks; every call after it does nothing.
  *
- * Doubles: the fewest significant digits (1..17, "%.*g") that strtod() back
- * to the same bits: the shortest round-trip form (5e-324, 0.1,
- * 0.30000000000000004). Fast path, for the common "short decimal" doubles
- * that %g prints in fixed notation: for p = 0, 1, 2, ... decimals, N =
- * round(|v| * 10^p) while N < 2^53; the first p with N / 10^p == |v| (N and
- * 10^p, p <= 22, are exact doubles, so that one division is correctly
- * rounded: the same test strtod would make) gives the shortest form,
- * written as %g would write it. Whenever %g would choose an exponent, N
- * reaches 2^53, or v has 16+ significant digits (where rounding |v| * 10^p
- * could be off by one), the general path binary-searches 1..17 digits with
- * snprintf/strtod pairs (~5 per double). When the result would look like an
- * integer (no '.', no exponent) ".0" is appended, so a parser keeps it a
- * double: 2.0 gives "2.0" and -0.0 gives "-0.0". Like the parser, this
- * relies on the C locale for LC_NUMERIC (weft never calls setlocale()).
+ * Doubles: weft__json_dtoa (dtoa.c, Schubfach) writes the shortest decimal
+ * that reads back to the same bits, nearest to v of that length (5e-324,
+ * 0.1, 0.30000000000000004), in "%.*g"'s layout, except that an integral
+ * value below 2^50 keeps its plain digits ("20.0", not "2e+01"); when the
+ * result would look like an integer (no '.', no exponent) ".0" is appended,
+ * so a parser keeps it a double: 2.0 gives "2.0" and -0.0 gives "-0.0". No
+ * locale is involved (no printf).
  *
  * Output goes through put(), which copies straight into the buffer when it
  * has room and calls weft_buf_append() only to grow; strings are scanned 8
  * bytes at a time for the bytes that need attention (as in the parser).
  */
-#include <float.h>
-#include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "weft/json.h"
@@ -231,67 +221,6 @@ void weft_json_enc_int(weft_json_enc *e, int64_t v) {
     after_scalar(e);
 }
 
-/* 10^0 .. 10^22, exact doubles */
-static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* The fast path described at the top: writes what "%.*g" with the fewest
- * round-tripping digits would write (plus ".0" for an integral value) and
- * returns its length, or 0 when the general path must decide. v is finite.
- * Why N is right: while x = fl(|v| * 10^p) < 2^50, x is within 1/16 of the
- * exact product, and a p-decimal that reads back to v lies within
- * 10^p * ulp(v) / 2 < 1/8 of it (10^p * ulp(v) <= x * 2^-52); so r, x rounded
- * to an integer, is that decimal whenever one exists (for this p and every
- * smaller one), and the first p that passes is the shortest form. */
-static int short_double(double v, char *out) {
-#if FLT_EVAL_METHOD == 0
-    int neg = signbit(v) != 0;
-    double a = fabs(v);
-    if (!(a < 0x1p50) || (a != 0 && a < 1e-5)) return 0; /* %g: exponent below -4 */
-    for (int p = 0; p <= 22; p++) {
-        double x = a * exact_pow10[p];
-        if (!(x < 0x1p50)) return 0; /* 16+ digits: the general path decides */
-        double r = (x + 0x1p52) - 0x1p52; /* round half even, 0 <= x < 2^52 */
-        if (r / exact_pow10[p] != a) continue;
-        uint64_t n = (uint64_t)r;
-        /* digits of n, most significant first */
-        char dig[24];
-        int nd = 0;
-        do {
-            dig[nd++] = (char)('0' + n % 10);
-            n /= 10;
-        } while (n);
-        char *o = out;
-        if (neg) *o++ = '-';
-        if (p == 0) {
-            /* an integral value below 2^50: its digits and ".0" ("20.0", not
-             * %g's "2e+01"; both read back to the same bits) */
-            while (nd) *o++ = dig[--nd];
-            memcpy(o, ".0", 2);
-            return (int)(o + 2 - out);
-        }
-        /* value = digits * 10^-p; decimal exponent X = nd - 1 - p; %g uses an
-         * exponent when X < -4 (a trailing 0 digit cannot occur: p - 1 would
-         * have round-tripped already) */
-        if (nd - 1 - p < -4) return 0;
-        if (nd <= p) {
-            *o++ = '0';
-            *o++ = '.';
-            for (int z = 0; z < p - nd; z++) *o++ = '0';
-            while (nd) *o++ = dig[--nd];
-        } else {
-            while (nd > p) *o++ = dig[--nd];
-            *o++ = '.';
-            while (nd) *o++ = dig[--nd];
-        }
-        return (int)(o - out);
-    }
-#endif
-    (void)v, (void)out;
-    return 0;
-}
-
 void weft_json_enc_double(weft_json_enc *e, double v) {
     if (e->err) return;
     if (!isfinite(v)) {
@@ -299,33 +228,15 @@ void weft_json_enc_double(weft_json_enc *e, double v) {
         return;
     }
     if (before_value(e)) return;
-    char fast[40];
-    int fn = short_double(v, fast);
-    if (fn > 0) {
-        put(e, fast, (size_t)fn);
-        after_scalar(e);
-        return;
+    weft_buf *b = e->b;
+    if (b->cap > b->len && b->cap - b->len > WEFT__JSON_DTOA_MAX) {
+        /* straight into the buffer: it may scribble past its length, within cap */
+        b->len += (size_t)weft__json_dtoa(v, b->data + b->len);
+        b->data[b->len] = '\0';
+    } else {
+        char buf[WEFT__JSON_DTOA_MAX];
+        put(e, buf, (size_t)weft__json_dtoa(v, buf));
     }
-    /* Fewest significant digits that read back to the same bits. Round-
-     * tripping is monotonic in the digit count (more digits are never
-     * farther from v), so binary search over 1..17: ~5 printf/strtod pairs. */
-    char buf[40];
-    int lo = 1, hi = 17;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        int k = snprintf(buf, sizeof buf - 2, "%.*g", mid, v); /* %g: at most 24 bytes */
-        double back = k > 0 ? strtod(buf, NULL) : 0;
-        if (k > 0 && memcmp(&back, &v, sizeof v) == 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    int n = snprintf(buf, sizeof buf - 2, "%.*g", lo, v);
-    if (!strpbrk(buf, ".eE")) {
-        memcpy(buf + n, ".0", 3);
-        n += 2;
-    }
-    put(e, buf, (size_t)n);
     after_scalar(e);
 }
 

@@ -2,11 +2,13 @@
  * tests/unit/json.c — src/json/parse.c and src/json/encode.c: RFC 8259
  * acceptance and rejection (JSONTestSuite-style y_/n_ cases), exact int64s,
  * correctly rounded doubles, error offsets, getters, the encoder's escaping,
- * misuse detection and shortest doubles, and a parse→encode→parse round trip.
+ * misuse detection and shortest doubles (against the printer they replaced),
+ * and a parse→encode→parse round trip.
  * All plain tests: no runtime needed.
  */
 #include "test.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -906,9 +908,11 @@ TEST_PLAIN(json_numbers_match_strtod) {
     teardown();
 }
 
-/* The reference the encoder's fast path must reproduce: an integral value
- * below 2^50 in plain digits and ".0"; otherwise the fewest %.*g digits that
- * strtod back to the same bits, ".0" when it looks integral. */
+/* The reference: how the encoder printed doubles before src/json/dtoa.c
+ * (its general path, and what its short-decimal fast path reproduced): an
+ * integral value below 2^50 in plain digits and ".0"; otherwise the fewest
+ * %.*g digits that strtod back to the same bits (a binary search over 1..17),
+ * ".0" when it looks integral. */
 static void ref_double(double v, char out[48]) {
     char buf[48];
     if (v == floor(v) && fabs(v) < 0x1p50) {
@@ -930,51 +934,161 @@ static void ref_double(double v, char out[48]) {
     memcpy(out, buf, sizeof buf);
 }
 
-TEST_PLAIN(json_enc_double_fast_path) {
-    static const double p10[12] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11};
+/* Significant digits of an encoded double: the mantissa's digits without
+ * leading and trailing zeros ("0.00120" 2, "20.0" 1, "1.5e+300" 2). */
+static int sig_digits(const char *s) {
+    char d[48];
+    int n = 0, a = 0;
+    for (; *s && *s != 'e' && n < 48; s++)
+        if (*s >= '0' && *s <= '9') d[n++] = *s;
+    while (a < n && d[a] == '0') a++;
+    while (n > a && d[n - 1] == '0') n--;
+    return n - a;
+}
+
+/* Edge values, each spelled out: the printer's boundaries (zeros, the
+ * subnormal range and its top, DBL_MIN/DBL_MAX, the 2^50 switch to %g's
+ * layout, %g's exponent switch at 1e-5, 2^53 and beyond), powers of 2 and
+ * 10, and three powers of two where the old search printed 17 digits (the
+ * exact value, or a digit more than needed) and the shortest has 16
+ * (src/json/dtoa.c says why). Expected strings come from Python's repr()
+ * digits (also shortest-nearest) laid out as the encoder does. */
+TEST_PLAIN(json_enc_double_edges) {
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0.0, "0.0"},
+        {-0.0, "-0.0"},
+        {5e-324, "5e-324"},
+        {-5e-324, "-5e-324"},
+        {0x1.ffffffffffffep-1023, "2.225073858507201e-308"}, /* largest subnormal */
+        {DBL_MIN, "2.2250738585072014e-308"},
+        {0x1.0000000000001p-1022, "2.225073858507202e-308"}, /* DBL_MIN's next */
+        {DBL_MAX, "1.7976931348623157e+308"},
+        {-DBL_MAX, "-1.7976931348623157e+308"},
+        {0.1, "0.1"},
+        {0.3, "0.3"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {1.0 / 3, "0.3333333333333333"},
+        {2.0 / 3, "0.6666666666666666"},
+        {2.5, "2.5"},
+        {4.35, "4.35"},
+        {123.456, "123.456"},
+        {-47.3782121, "-47.3782121"},
+        {-65.613616999999977, "-65.61361699999998"},
+        {1e-7, "1e-07"},
+        {1e-5, "1e-05"},
+        {1.5e-5, "1.5e-05"},
+        {1e-4, "0.0001"},
+        {0.00012, "0.00012"},
+        {0.000123456789012345678, "0.00012345678901234567"},
+        {1e15, "1000000000000000.0"},
+        {0x1p50 - 1, "1125899906842623.0"},
+        {0x1p50, "1125899906842624.0"},
+        {4503599627370495.5, "4503599627370495.5"},
+        {1e16, "1e+16"},
+        {0x1p53, "9007199254740992.0"},
+        {9007199254740993.0, "9007199254740992.0"}, /* not a double: 2^53 */
+        {9007199254740995.0, "9007199254740996.0"},
+        {72057594037927933.0, "7.205759403792794e+16"},
+        {123456789012345680.0, "1.2345678901234568e+17"},
+        {0x1p63, "9.223372036854776e+18"},
+        {0x1p64, "1.8446744073709552e+19"},
+        {1e21, "1e+21"},
+        {1e22, "1e+22"},
+        {1e23, "1e+23"},
+        {1e300, "1e+300"},
+        {1e-300, "1e-300"},
+        {1e308, "1e+308"},
+        {0x1p-1, "0.5"},
+        {0x1p-3, "0.125"},
+        {0x1p-1022, "2.2250738585072014e-308"},
+        {0x1p1023, "8.98846567431158e+307"},
+        {0x1p-24, "5.960464477539063e-08"},    /* search: 5.9604644775390625e-08 */
+        {0x1p89, "6.189700196426902e+26"},     /* search: 6.1897001964269014e+26 */
+        {0x1p-1017, "7.120236347223045e-307"}, /* search: 7.1202363472230444e-307 */
+    };
     weft_buf b;
     weft_buf_init(&b, 0);
-    static const double picks[] = {0.0, -0.0, 1.0, 2.0, 10.0, 100.0, 120.0, 123.0, 0.1, 0.0001,
-                                   0.00012, 1e-5, 9.9999e-5, 123.456, -47.3782121, 1e15,
-                                   1125899906842623.0, 1125899906842624.0, 0.30000000000000004,
-                                   4503599627370495.5, 5e-324, 1.7976931348623157e308};
-    int bad = 0;
-    for (int i = 0; i < 30000 + (int)(sizeof picks / sizeof picks[0]) && bad < 5; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = enc_double(&b, cases[i].v);
+        double back = strtod(got, NULL);
+        if (strcmp(got, cases[i].want) != 0 || memcmp(&back, &cases[i].v, sizeof back) != 0)
+            test__fail(__FILE__, __LINE__, "cases[%zu] = %a: encoded \"%s\", want \"%s\"", i,
+                       cases[i].v, got, cases[i].want);
+    }
+    weft_buf_free(&b);
+}
+
+/* The printer against the old search (ref_double) on 300,000 deterministic
+ * doubles: random bit patterns, short decimals, integers, scaled binary
+ * fractions, canada-like coordinates (6 decimals after a subtraction: 15-17
+ * digits), and before them +-0 and every power of two. "Same" means: the
+ * encoder's string reads back (strtod) to the same bits, and it is the
+ * reference's string, byte for byte, or has fewer significant digits. Fewer
+ * is only possible at a power of two (the narrow lower half of its rounding
+ * interval, dtoa.c); 46 powers of two print so, none of the rest. */
+TEST_PLAIN(json_enc_double_vs_search) {
+    static const double p10[12] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11};
+    enum { POW2 = 52 + 2046, RANDOM = 300000 };
+    weft_buf b;
+    weft_buf_init(&b, 0);
+    int bad = 0, shorter = 0, shorter_not_pow2 = 0;
+    for (int i = -2; i < POW2 + RANDOM && bad < 5; i++) {
         double v;
-        if (i < (int)(sizeof picks / sizeof picks[0])) {
-            v = picks[i];
+        uint64_t bits;
+        if (i < 0) {
+            v = i == -2 ? 0.0 : -0.0;
+        } else if (i < POW2) { /* 2^-1074 .. 2^-1023, then 2^-1022 .. 2^1023 */
+            bits = i < 52 ? UINT64_C(1) << i : (uint64_t)(i - 52 + 1) << 52;
+            memcpy(&v, &bits, sizeof v);
         } else {
-            switch (xs() % 4) {
-            case 0: {
-                uint64_t bits = xs();
+            switch (xs() % 5) {
+            case 0:
+                bits = xs();
                 memcpy(&v, &bits, sizeof v);
                 if (!isfinite(v)) continue;
                 break;
-            }
-            case 1: /* a short decimal: what the fast path is for */
+            case 1:
                 v = (double)((int64_t)(xs() % 2000000000) - 1000000000) / p10[xs() % 12];
                 break;
             case 2:
                 v = (double)(int64_t)(xs() >> (xs() % 64));
                 break;
-            default:
+            case 3:
                 v = ldexp((double)(xs() >> 11), -(int)(xs() % 80));
+                break;
+            default:
+                v = (double)(xs() % 360000000) / 1e6 - 180.0;
                 break;
             }
         }
         char want[48];
         ref_double(v, want);
-        weft_buf_clear(&b);
-        weft_json_enc e;
-        weft_json_enc_init(&e, &b);
-        weft_json_enc_double(&e, v);
-        if (weft_json_enc_finish(&e) != 0 || strcmp(b.data, want) != 0) {
+        const char *got = enc_double(&b, v);
+        double back = strtod(got, NULL);
+        int ok = memcmp(&back, &v, sizeof v) == 0;
+        if (ok && strcmp(got, want) != 0) {
+            ok = sig_digits(got) < sig_digits(want);
+            if (ok && i < POW2) shorter++;
+            if (ok && i >= POW2) shorter_not_pow2++;
+        }
+        if (!ok) {
             bad++;
-            test__fail(__FILE__, __LINE__, "%a: encoded \"%s\", want \"%s\"", v, b.data ? b.data : "",
-                       want);
+            test__fail(__FILE__, __LINE__, "%a: encoded \"%s\", the search \"%s\"", v, got, want);
         }
     }
-    weft_buf_clear(&b);
+    ASSERT_EQ(bad, 0);
+    ASSERT_EQ(shorter, 46);
+    ASSERT_EQ(shorter_not_pow2, 0);
+    weft_buf_free(&b);
+}
+
+/* The encoder's doubles among other values: separators, -0.0, integral. */
+TEST_PLAIN(json_enc_double_in_array) {
+    weft_buf b;
+    weft_buf_init(&b, 0);
     weft_json_enc e;
     weft_json_enc_init(&e, &b);
     weft_json_enc_array(&e);
