@@ -72,7 +72,7 @@ DOCS=(twitter citm canada feed numbers)
 STEM=$OUTDIR/json-$DATE${ONLY_TAG:+-$ONLY_TAG}$([ "$SMOKE" = 1 ] && echo -smoke || :)
 MD=$STEM.md
 JSON=$STEM.json
-CMD="bash bench/run-json.sh$(env | grep -E '^BENCH_(REPEAT|DOCS|ONLY|SMOKE)=' | sort | tr '\n' ' ' | sed 's/ $//; s/^./ (&/; s/.$/&)/')"
+CMD="bash bench/run-json.sh$( { env | grep -E '^BENCH_(REPEAT|DOCS|ONLY|SMOKE)=' || true; } | sort | tr '\n' ' ' | sed 's/ $//; s/^./ (&/; s/.$/&)/')"
 METRICS=(parse_ms parse_mbps encode_ms encode_mbps)
 
 . "$ROOT/bench/lib.sh"
