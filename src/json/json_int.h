@@ -28,31 +28,6 @@ static inline uint64_t weft__load8(const unsigned char *s) {
     memcpy(&w, s, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     w = __builtin_bswap64(w);
-/* The encoder's form of a finite double v: the shortest decimal that reads
- * back (strtod, round-half-even) to the same bits, the nearest to v of that
- * length (dtoa.c says why that is unique). An integral |v| < 2^50 in plain
- * digits ("20.0", "1000000000000000.0"); otherwise as "%.*g" would print
- * those digits (exponent when it is below -4 or at least the digit count:
- * "1e+300", "5e-324", "1.5e-05"; else fixed: "0.1", "123.456"); ".0" is
- * appended when that looks integral ("9007199254740992.0"); "-" for a set
- * sign bit ("-0.0"). Returns the length (at most 24), no NUL; out must have
- * room for WEFT__JSON_DTOA_MAX bytes, which it may use as scratch past the
- * length (fixed-size copies). v must be finite (the encoder refuses NaN and
- * inf). */
-enum { WEFT__JSON_DTOA_MAX = 48 };
-int weft__json_dtoa(double v, char *out);
-
-/* dtoa_pow10.c, written by scripts/gen-pow10-128.py: for k = K_MIN..K_MAX,
- * weft__dtoa_pow10[WEFT__DTOA_K_MAX - k] = floor(10^-k * 2^s) + 1 with s
- * chosen so bit 127 is set (s = 127 - floor(-k * log2(10))): 10^-k rounded
- * up to 128 bits. K_MIN..K_MAX is the range of floor(log10(2^q)) and
- * floor(log10(3/4 * 2^q)) over the binary exponents q of the doubles. */
-enum { WEFT__DTOA_K_MIN = -324, WEFT__DTOA_K_MAX = 292 };
-typedef struct {
-    uint64_t hi, lo;
-} weft__u128;
-extern const weft__u128 weft__dtoa_pow10[WEFT__DTOA_K_MAX - WEFT__DTOA_K_MIN + 1];
-
 #endif
     return w;
 }
