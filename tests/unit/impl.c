@@ -369,17 +369,32 @@ static int ring_backend(void) {
     return !io || strcmp(io, "epoll") != 0;
 }
 
+/* What the done callbacks saw. They run on the worker that reaps the ring
+ * while the test task polls calls, and that task may resume on the other
+ * worker after each weft_sleep: every field is atomic. calls is counted
+ * last, with release, so a test that has seen calls reach n (with acquire:
+ * calls_after) also sees the other fields as the n-th callback left them. */
 typedef struct send_tally {
-    int calls, full;
-    ssize_t bytes, last;
+    atomic_int calls, full;
+    _Atomic ssize_t bytes, last;
 } send_tally;
 
 static void tally_done(void *ud, ssize_t res) {
     send_tally *t = ud;
-    t->calls++;
-    t->last = res;
-    if (res > 0) t->bytes += res;
-    if (res == WEFT_EAGAIN) t->full++;
+    atomic_store_explicit(&t->last, res, memory_order_relaxed);
+    if (res > 0) atomic_fetch_add_explicit(&t->bytes, res, memory_order_relaxed);
+    if (res == WEFT_EAGAIN) atomic_fetch_add_explicit(&t->full, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->calls, 1, memory_order_release);
+}
+
+/* The done calls counted once n have come, or after a generous deadline
+ * (then fewer, and the caller's check fails). */
+static int calls_after(send_tally *t, int n) {
+    int64_t t0 = weft_now_ns();
+    while (atomic_load_explicit(&t->calls, memory_order_acquire) < n &&
+           test_ms_since(t0) < test_slack_ms(5000))
+        weft_sleep(1);
+    return atomic_load_explicit(&t->calls, memory_order_acquire);
 }
 
 /* A queued send goes out and its done is called once with the byte count,
@@ -396,14 +411,13 @@ TEST(send_async_calls_done_once_per_send) {
     if (!ring_backend()) {
         ASSERT_ERR(rc, WEFT_ENOSYS);
         weft_sleep(5);
-        ASSERT_EQ(t.calls, 0);
+        ASSERT_EQ(atomic_load(&t.calls), 0);
         test_close2(sv);
         return;
     }
     ASSERT_EQ(rc, 0);
-    for (int i = 0; i < 5000 && t.calls == 0; i++) weft_sleep(1);
-    ASSERT_EQ(t.calls, 1);
-    ASSERT_EQ(t.last, 5);
+    ASSERT_EQ(calls_after(&t, 1), 1);
+    ASSERT_EQ(atomic_load(&t.last), 5);
     char buf[2048];
     ASSERT_EQ(weft_read(sv[1], buf, sizeof buf, weft_deadline_in(5000)), 5);
     ASSERT_MEMEQ(buf, "hello", 5);
@@ -411,17 +425,17 @@ TEST(send_async_calls_done_once_per_send) {
     send_tally many = {0};
     enum { N = 1500 };
     for (int i = 0; i < N; i++) ASSERT_EQ(weft_send_async(sv[0], "x", 1, tally_done, &many), 0);
-    for (int i = 0; i < 5000 && many.calls < N; i++) weft_sleep(1);
-    ASSERT_EQ(many.calls, N);
-    ASSERT_GT(many.bytes, 0);
-    ASSERT_EQ(many.bytes + many.full, N);
+    ASSERT_EQ(calls_after(&many, N), N);
+    ssize_t bytes = atomic_load(&many.bytes);
+    ASSERT_GT(bytes, 0);
+    ASSERT_EQ(bytes + atomic_load(&many.full), N);
     ssize_t got = 0;
-    while (got < many.bytes) {
+    while (got < bytes) {
         ssize_t r = weft_read(sv[1], buf, sizeof buf, weft_deadline_in(5000));
         ASSERT_GT(r, 0);
         got += r;
     }
-    ASSERT_EQ(got, many.bytes);
+    ASSERT_EQ(got, bytes);
     ASSERT_ERR(weft_send_async(-1, "x", 1, tally_done, &many), WEFT_EBADF);
     test_close2(sv);
 }
@@ -435,16 +449,15 @@ TEST(send_async_to_a_full_socket_completes_with_eagain) {
     while (write(sv[0], fill, sizeof fill) > 0) {}
     send_tally t = {0};
     ASSERT_EQ(weft_send_async(sv[0], "x", 1, tally_done, &t), 0);
-    for (int i = 0; i < 5000 && t.calls == 0; i++) weft_sleep(1);
-    ASSERT_EQ(t.calls, 1);
-    ASSERT_ERR(t.last, WEFT_EAGAIN);
+    ASSERT_EQ(calls_after(&t, 1), 1);
+    ASSERT_ERR(atomic_load(&t.last), WEFT_EAGAIN);
     test_close2(sv);
 }
 
 TEST_PLAIN(send_async_outside_a_worker) {
     send_tally t = {0};
     ASSERT_ERR(weft_send_async(1, "x", 1, tally_done, &t), WEFT_ENOTASK);
-    ASSERT_EQ(t.calls, 0);
+    ASSERT_EQ(atomic_load(&t.calls), 0);
 }
 
 /* The runtime does not end while a send is queued: a main task that queues
@@ -470,13 +483,13 @@ TEST_PLAIN(send_async_keeps_the_runtime_until_done) {
     ASSERT_EQ(weft_main(last_send_main, &l, NULL), 0);
     if (ring_backend()) {
         ASSERT_EQ(l.rc, 0);
-        ASSERT_EQ(l.t.calls, 1);
-        ASSERT_EQ(l.t.last, 3);
+        ASSERT_EQ(atomic_load(&l.t.calls), 1);
+        ASSERT_EQ(atomic_load(&l.t.last), 3);
         char buf[8];
         ASSERT_EQ(read(sv[1], buf, sizeof buf), 3);
     } else {
         ASSERT_ERR(l.rc, WEFT_ENOSYS);
-        ASSERT_EQ(l.t.calls, 0);
+        ASSERT_EQ(atomic_load(&l.t.calls), 0);
     }
     close(sv[0]);
     close(sv[1]);
