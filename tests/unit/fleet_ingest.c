@@ -698,18 +698,20 @@ TEST(adaptive_linger_commits_at_once_and_gathers_behind_a_sync) {
     ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 1);
 
     /* sync 1 completes: the first fix is answered, and the three are
-     * committed together, then synced by sync 2 */
+     * committed together, then synced. By sync 2 alone, or by 2 and 3: the
+     * writer hands a batch's requests to the syncer one by one, and the
+     * syncer may wake and sync before it has them all (so every later sync
+     * is let go at once here) */
     sync_let(1, 0);
     ASSERT_EQ(osm_status(a, 10000), 200);
     ASSERT_EQ(sync_wait_entered(2), 0);
     ASSERT_EQ(atomic_load(&ws->commits), c0 + 2);
     ASSERT_EQ(count(e, "SELECT COUNT(*) FROM positions"), 4);
-    sync_let(2, 0);
+    atomic_store(&sync_allowed, SYNC_MAX);
     for (int i = 0; i < 3; i++) ASSERT_EQ(osm_status(fd[i], 10000), 200);
     ASSERT_EQ(atomic_load(&ws->commits), c0 + 2);
-    ASSERT_EQ(atomic_load(&ws->syncs), s0 + 2);
+    ASSERT(atomic_load(&ws->syncs) >= s0 + 2);
     ASSERT_EQ(atomic_load(&ws->held), 0);
-    atomic_store(&sync_allowed, SYNC_MAX); /* whatever syncs the stop makes */
     store_set_sync_hook(e->f.db, NULL);
     env_stop(e);
     free(e);
