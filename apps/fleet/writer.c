@@ -19,6 +19,7 @@ typedef struct req {
     ev_row *ev;
     int nev;
     int rc;
+    int last; /* the last request of its commit (the syncer syncs whole commits) */
     weft_db_err err;
     weft_sem done;
     atomic_int refs;
@@ -216,7 +217,13 @@ static void syncer_task(void *arg) {
         if (weft_chan_recv(w->synq, &r, -1) < 0) break; /* closed and drained */
         int n = 0;
         batch[n++] = r;
-        while (n < 4096 && weft_chan_recv(w->synq, &r, 0) == 0) batch[n++] = r;
+        /* what is queued, and the rest of a commit the writer is still
+         * handing over (it sends them one by one, without waiting): a
+         * commit split over two syncs would cost one more fdatasync and
+         * keep the writer gathering behind the second */
+        while (n < 4096 && (weft_chan_recv(w->synq, &r, 0) == 0 ||
+                            (!batch[n - 1]->last && weft_chan_recv(w->synq, &r, -1) == 0)))
+            batch[n++] = r;
         int64_t t0 = weft_now_ns();
         weft_db_err err;
         memset(&err, 0, sizeof err);
@@ -295,7 +302,10 @@ static void writer_task(void *arg) {
         else atomic_fetch_add(&w->st.failures, 1);
         int64_t mb = atomic_load(&w->st.max_batch);
         while (rows > mb && !atomic_compare_exchange_weak(&w->st.max_batch, &mb, rows)) {}
-        if (rc == 0) atomic_fetch_add(&w->unsynced, n); /* before the syncer can complete any */
+        if (rc == 0) {
+            atomic_fetch_add(&w->unsynced, n); /* before the syncer can complete any */
+            batch[n - 1]->last = 1;
+        }
         for (int i = 0; i < n; i++) {
             /* a failed batch completes now; a committed one after its sync
              * (a closed synq cannot happen here: only this task closes it) */
