@@ -36,8 +36,8 @@ typedef struct fleet_config {
     /* storage */
     char data_dir[512];      /* SQLite database and other state */
     char postgres[1024];     /* libpq conninfo; "" = embedded SQLite */
-    int commit_interval_ms;  /* group commit: at most this long ... */
-    int commit_max_rows;     /* ... or this many rows per transaction */
+    int commit_interval_ms;  /* group commit: gather behind an unfinished sync at most this long ... */
+    int commit_max_rows;     /* ... or up to this many rows per transaction (writer.h) */
     int sqlite_mmap_mb;      /* SQLite reads through a memory map of this much of the file (0: off) */
     int sqlite_page_size;    /* a new SQLite database's page size (0: SQLite's 4096); docs/fleet.md */
     int positions_retention_days; /* 0 = keep forever */

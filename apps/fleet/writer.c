@@ -19,6 +19,7 @@ typedef struct req {
     ev_row *ev;
     int nev;
     int rc;
+    int last; /* the last request of its commit (the syncer syncs whole commits) */
     weft_db_err err;
     weft_sem done;
     atomic_int refs;
@@ -28,6 +29,10 @@ struct writer {
     store *s;
     weft_chan *q; /* req* */
     weft_chan *synq; /* req*: committed, waiting for the disk (syncer_task) */
+    /* requests handed to the syncer and not completed yet: while it is not
+     * 0 a commit of ours waits for its sync, and the writer gathers */
+    atomic_int unsynced;
+    weft_chan *idle; /* char, cap 1: the syncer's "unsynced reached 0" */
     int linger_ms, max_rows;
     weft_wg stopped;
     writer_stats st;
@@ -212,7 +217,13 @@ static void syncer_task(void *arg) {
         if (weft_chan_recv(w->synq, &r, -1) < 0) break; /* closed and drained */
         int n = 0;
         batch[n++] = r;
-        while (n < 4096 && weft_chan_recv(w->synq, &r, 0) == 0) batch[n++] = r;
+        /* what is queued, and the rest of a commit the writer is still
+         * handing over (it sends them one by one, without waiting): a
+         * commit split over two syncs would cost one more fdatasync and
+         * keep the writer gathering behind the second */
+        while (n < 4096 && (weft_chan_recv(w->synq, &r, 0) == 0 ||
+                            (!batch[n - 1]->last && weft_chan_recv(w->synq, &r, -1) == 0)))
+            batch[n++] = r;
         int64_t t0 = weft_now_ns();
         weft_db_err err;
         memset(&err, 0, sizeof err);
@@ -228,6 +239,14 @@ static void syncer_task(void *arg) {
         atomic_fetch_add(&w->st.syncs, 1);
         atomic_fetch_add(&w->st.sync_us_sum, (weft_now_ns() - t0) / 1000);
         for (int i = 0; i < n; i++) complete(batch[i], rc, &err);
+        /* nothing of ours waits for the disk now: wake a writer gathering
+         * behind this sync. Never blocks: a token already there (one the
+         * writer has not taken yet) wakes it as well, and it reads unsynced
+         * again after every token, so a stale one costs a loop, no commit */
+        if (atomic_fetch_sub(&w->unsynced, n) == n) {
+            char t = 1;
+            weft_chan_send(w->idle, &t, 0);
+        }
     }
     weft_nocancel_end(prev);
     weft_wg_done(&w->stopped);
@@ -245,9 +264,29 @@ static void writer_task(void *arg) {
         if (weft_chan_recv(w->q, &r, -1) < 0) break; /* closed and drained */
         int n = 0, rows = 0;
         batch[n++] = r, rows += r->npos + r->nev;
+        /* Adaptive linger. With no commit of ours waiting for the disk the
+         * batch (what is queued now) is committed at once: a fixed wait
+         * would only add latency, and with every device waiting for its
+         * answer little more arrives during it (with a fixed 5 ms linger
+         * the OsmAnd bench's server used 0.73 of its core: docs/fleet.md,
+         * "Why the linger adapts"). While one waits for its sync, what
+         * arrives is gathered and committed as soon as that sync has
+         * completed, as one batch: group commit while the disk is busy.
+         * storage.commit_interval_ms bounds that wait (a slow disk then
+         * gets the next commit queued behind its sync, as before), and
+         * commit_max_rows (or 4,096 requests) ends it too. */
         int64_t dl = weft_deadline_in(w->linger_ms);
-        while (rows < w->max_rows && n < 4096 && weft_chan_recv(w->q, &r, dl) == 0)
-            batch[n++] = r, rows += r->npos + r->nev;
+        for (;;) {
+            while (rows < w->max_rows && n < 4096 && weft_chan_recv(w->q, &r, 0) == 0)
+                batch[n++] = r, rows += r->npos + r->nev;
+            if (rows >= w->max_rows || n >= 4096 || atomic_load(&w->unsynced) == 0) break;
+            atomic_store(&w->st.held, n);
+            weft_case c[2] = {{.chan = w->q, .op = WEFT_RECV, .val = &r}, {.chan = w->idle, .op = WEFT_RECV}};
+            int k = weft_select(c, 2, dl);
+            if (k == 0 && c[0].err == 0) batch[n++] = r, rows += r->npos + r->nev;
+            else if (k != 1) break; /* the longest linger is over, or q closed (drained: stopping) */
+        }
+        atomic_store(&w->st.held, 0);
         atomic_fetch_sub(&w->st.queued, n);
         int64_t t0 = weft_now_ns();
         weft_db_err err;
@@ -263,10 +302,17 @@ static void writer_task(void *arg) {
         else atomic_fetch_add(&w->st.failures, 1);
         int64_t mb = atomic_load(&w->st.max_batch);
         while (rows > mb && !atomic_compare_exchange_weak(&w->st.max_batch, &mb, rows)) {}
+        if (rc == 0) {
+            atomic_fetch_add(&w->unsynced, n); /* before the syncer can complete any */
+            batch[n - 1]->last = 1;
+        }
         for (int i = 0; i < n; i++) {
             /* a failed batch completes now; a committed one after its sync
              * (a closed synq cannot happen here: only this task closes it) */
-            if (rc < 0 || weft_chan_send(w->synq, &batch[i], -1) < 0) complete(batch[i], rc < 0 ? rc : WEFT_ESHUTDOWN, &err);
+            if (rc < 0 || weft_chan_send(w->synq, &batch[i], -1) < 0) {
+                if (rc == 0) atomic_fetch_sub(&w->unsynced, 1);
+                complete(batch[i], rc < 0 ? rc : WEFT_ESHUTDOWN, &err);
+            }
         }
     }
     weft_chan_close(w->synq);
@@ -284,7 +330,9 @@ writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
     w->max_rows = max_rows;
     w->q = weft_chan_new(sizeof(req *), 8192, NULL);
     w->synq = weft_chan_new(sizeof(req *), 8192, NULL);
-    int ok = w->q && w->synq && w->motion;
+    w->idle = weft_chan_new(1, 1, NULL);
+    atomic_init(&w->unsynced, 0);
+    int ok = w->q && w->synq && w->idle && w->motion;
     /* SQLite: OR IGNORE instead of ON CONFLICT ... DO NOTHING. A statement of
      * many rows that could abort half-way (a NOT NULL column's default
      * ABORT) keeps a statement journal, a copy of every page it changes:
@@ -341,6 +389,7 @@ void writer_stop(writer *w) {
         weft_chan_free(w->q);
     }
     if (w->synq) weft_chan_free(w->synq);
+    if (w->idle) weft_chan_free(w->idle);
     for (int i = 0; i < 4; i++) free(w->pos_sql[i]), free(w->ev_sql[i]);
     motion_map_free(w->motion);
     free(w);

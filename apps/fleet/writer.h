@@ -1,15 +1,16 @@
 /*
  * apps/fleet/writer.h — group commit. Every position and event is written by
- * one writer task, in batches: the task takes what is queued, waits up to
- * storage.commit_interval_ms for more (or until storage.commit_max_rows),
- * writes it all in one transaction with multi-row INSERTs and commits; a
+ * one writer task, in batches: the task takes what is queued and, when no
+ * commit of its own is waiting for its sync, writes it all at once in one
+ * transaction with multi-row INSERTs and commits. While one is waiting, it
+ * gathers what arrives until that sync has completed (adaptive linger), at
+ * most storage.commit_interval_ms, or until storage.commit_max_rows. A
  * second task syncs (store_sync: one fdatasync of SQLite's WAL for every
- * batch committed since the last) and only then completes each request,
- * while the writer goes on with the next batch. A device is acknowledged
- * after its request completed, so an acknowledged fix is on disk and a
- * kill -9 (or a power cut) loses none of them. The syncer completes the
- * batches in commit order; after a failed sync nothing is acknowledged
- * again until restart (the store's latch, store.h).
+ * batch committed since the last) and only then completes each request.
+ * A device is acknowledged after its request completed, so an acknowledged
+ * fix is on disk and a kill -9 (or a power cut) loses none of them. The
+ * syncer completes the batches in commit order; after a failed sync nothing
+ * is acknowledged again until restart (the store's latch, store.h).
  *
  * A request lives on the heap with two references (the submitter's and the
  * writer's): a submitter whose task is cancelled mid-wait leaves, and the
@@ -50,6 +51,7 @@ typedef struct writer_stats {
     _Atomic int64_t commit_us_sum;
     _Atomic int64_t commit_us_bucket[8]; /* <= 1, 2, 5, 10, 25, 50, 100 ms, more */
     _Atomic int64_t queued;              /* requests waiting now */
+    _Atomic int64_t held;                /* of them, gathered by the writer behind a sync now */
     _Atomic int64_t syncs, sync_us_sum;  /* store_sync calls, their time */
 } writer_stats;
 
