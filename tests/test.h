@@ -139,6 +139,11 @@ int test_go_wg(weft_wg *wg, weft_fn fn, void *arg);
 /* Waits up to ms for g's tasks; on timeout cancels and reaps them and returns the timeout. */
 int test_join(weft_group *g, int64_t ms);
 
+/* Runs fn(arg) in a forked child with its stderr on a pipe and SIGABRT at its
+ * default, the child exiting with fn's return value: for checks that abort.
+ * Returns 0 and the child's wait status, its stderr NUL-terminated in out
+ * (at most cap - 1 bytes), or -1. */
+int test_run_child(int (*fn)(void *), void *arg, char *out, size_t cap, int *status);
 /* pipe2(p, O_NONBLOCK | O_CLOEXEC): 0, or -1 with errno. */
 int test_nb_pipe(int p[2]);
 /* weft_close()s each end of p that is >= 0, then sets both to -1. */

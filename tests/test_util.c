@@ -2,9 +2,11 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- time and sizes ------------------------------------------------------ */
@@ -57,6 +59,29 @@ int test_join(weft_group *g, int64_t ms) {
 }
 
 /* ---- pipes and bytes ----------------------------------------------------------- */
+
+int test_run_child(int (*fn)(void *), void *arg, char *out, size_t cap, int *status) {
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        signal(SIGABRT, SIG_DFL);
+        _exit(fn(arg));
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n < cap - 1 && (r = read(p[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+    close(p[0]);
+    out[n] = 0;
+    return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
 
 int test_nb_pipe(int p[2]) { return pipe2(p, O_NONBLOCK | O_CLOEXEC); }
 

@@ -822,44 +822,16 @@ TEST(log_line_names_the_task) {
 #include <signal.h>
 #include <sys/wait.h>
 
-/* Runs fn in a child process with fd 2 on a pipe; returns its wait status
- * and what it wrote to stderr (NUL-terminated in out). */
-static int run_child(void (*fn)(void), char *out, size_t cap, int *status) {
-    int p[2];
-    if (pipe(p) != 0) return -1;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        signal(SIGABRT, SIG_DFL);
-        fn();
-        _exit(0);
-    }
-    close(p[1]);
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(p[0], out + n, cap - 1 - n);
-        if (r <= 0) break;
-        n += (size_t)r;
-        if (n == cap - 1) break;
-    }
-    close(p[0]);
-    out[n] = 0;
-    return waitpid(pid, status, 0) == pid ? 0 : -1;
-}
-
-static void assert_false(void) {
+static int assert_false(void *arg) {
     int two = 2;
     WEFT_ASSERT(two + 2 == 5);
+    return arg != NULL;
 }
-enum { ASSERT_FALSE_LINE = __LINE__ - 2 }; /* the WEFT_ASSERT above */
-static void assert_true(void) {
+enum { ASSERT_FALSE_LINE = __LINE__ - 3 }; /* the WEFT_ASSERT above */
+static int assert_true(void *arg) {
     int two = 2;
     WEFT_ASSERT(two + 2 == 4);
+    return arg != NULL;
 }
 
 TEST_PLAIN(weft_assert_logs_and_aborts) {
@@ -868,14 +840,14 @@ TEST_PLAIN(weft_assert_logs_and_aborts) {
 #endif
     char out[4096], want[128];
     int st = 0;
-    ASSERT_EQ(run_child(assert_false, out, sizeof out, &st), 0);
+    ASSERT_EQ(test_run_child(assert_false, NULL, out, sizeof out, &st), 0);
     ASSERT(WIFSIGNALED(st));
     ASSERT_EQ(WTERMSIG(st), SIGABRT);
     snprintf(want, sizeof want, " ERROR assertion failed: two + 2 == 5 (tests/unit/base.c:%d)\n",
              (int)ASSERT_FALSE_LINE);
     ASSERT(strstr(out, want) != NULL);
     /* a true assertion does nothing */
-    ASSERT_EQ(run_child(assert_true, out, sizeof out, &st), 0);
+    ASSERT_EQ(test_run_child(assert_true, NULL, out, sizeof out, &st), 0);
     ASSERT(WIFEXITED(st));
     ASSERT_EQ(WEXITSTATUS(st), 0);
     ASSERT_STREQ(out, "");

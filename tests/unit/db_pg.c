@@ -1073,30 +1073,12 @@ static void mu_check_task(void *arg) {
     *holder = weft__pg_mu_check(*holder);
 }
 
-/* weft__pg_mu_check(holder) in a task of a child process (a failed check
- * aborts it); its wait status, and its stderr NUL-terminated in out. */
-static int mu_check_child(int holder, char *out, size_t cap, int *status) {
-    int p[2];
-    if (pipe(p) != 0) return -1;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        signal(SIGABRT, SIG_DFL);
-        weft_main(mu_check_task, &holder, NULL);
-        _exit(holder == 0 ? 0 : 3);
-    }
-    close(p[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n < cap - 1 && (r = read(p[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
-    close(p[0]);
-    out[n] = 0;
-    return waitpid(pid, status, 0) == pid ? 0 : -1;
+/* weft__pg_mu_check(*holder) in a task of a child process (a failed check
+ * aborts it); exits 0 when the check returned 0, else 3. */
+static int mu_check_main(void *arg) {
+    int *holder = arg;
+    weft_main(mu_check_task, holder, NULL);
+    return *holder == 0 ? 0 : 3;
 }
 
 /* pg.c's functions that need the connection's lock assert that their caller
@@ -1107,11 +1089,11 @@ static int mu_check_child(int holder, char *out, size_t cap, int *status) {
 TEST_PLAIN(functions_that_need_mu_assert_that_the_caller_holds_it) {
     char out[4096];
     int st = 0;
-    ASSERT_EQ(mu_check_child(1, out, sizeof out, &st), 0); /* the caller holds it */
+    ASSERT_EQ(test_run_child(mu_check_main, &(int){1}, out, sizeof out, &st), 0); /* the caller holds it */
     ASSERT(WIFEXITED(st));
     ASSERT_EQ(WEXITSTATUS(st), 0);
     for (int holder = 0; holder <= 2; holder += 2) { /* nobody; another task */
-        ASSERT_EQ(mu_check_child(holder, out, sizeof out, &st), 0);
+        ASSERT_EQ(test_run_child(mu_check_main, &(int){holder}, out, sizeof out, &st), 0);
         if (!weft__pg_mu_checked) { /* the plain build: not compiled in */
             ASSERT(WIFEXITED(st));
             ASSERT_EQ(WEXITSTATUS(st), 0);
