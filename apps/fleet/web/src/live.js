@@ -57,9 +57,22 @@ export function createStore() {
       if (batch.devices.size || reset) this.emit('devices', batch.devices);
       if (batch.positions.size || reset) this.emit('positions', batch.positions);
       if (batch.events.length) {
-        this.events.push(...batch.events);
+        // an event the list has already (the alert feed's REST sync fetched
+        // it between its commit and the tick that pushed it) is not added
+        // twice: acknowledging marks one copy, and the feed would show the
+        // other, still open. Listeners still hear it: it is live news.
+        const have = new Map(this.events.map((e) => [e.id, e]));
+        for (const e of batch.events) {
+          const old = have.get(e.id);
+          if (old) {
+            if (e.ackTime && !old.ackTime) applyAcks([old], [e], this.acks);
+            continue;
+          }
+          have.set(e.id, e);
+          if (!e.ackTime && this.acks.has(e.id)) Object.assign(e, this.acks.get(e.id));
+          this.events.push(e);
+        }
         if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
-        for (const e of batch.events) if (!e.ackTime && this.acks.has(e.id)) Object.assign(e, this.acks.get(e.id));
         this.emit('events', batch.events);
       }
       if (batch.acks?.length) { applyAcks(this.events, batch.acks, this.acks); this.emit('acks', batch.acks); }
