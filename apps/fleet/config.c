@@ -46,6 +46,8 @@ static const setting settings[] = {
     {"storage", "postgres", "WEFT_FLEET_PG", T_STR, F(postgres), 0, 0},
     {"storage", "commit_interval_ms", NULL, T_INT, F(commit_interval_ms), 1, 10000},
     {"storage", "commit_max_rows", NULL, T_INT, F(commit_max_rows), 1, 100000},
+    {"storage", "commit_gap_ms", NULL, T_INT, F(commit_gap_ms), 0, 10000},
+    {"storage", "commit_gap_rows", NULL, T_INT, F(commit_gap_rows), 1, 100000},
     {"storage", "sqlite_mmap_mb", NULL, T_INT, F(sqlite_mmap_mb), 0, 1 << 20},
     {"storage", "sqlite_page_size", NULL, T_POW2, F(sqlite_page_size), 512, 65536},
     {"positions", "retention_days", NULL, T_INT, F(positions_retention_days), 0, 36500},
@@ -77,6 +79,8 @@ void fleet_config_defaults(fleet_config *c) {
     strcpy(c->data_dir, "data");
     c->commit_interval_ms = 5;
     c->commit_max_rows = 2000;
+    c->commit_gap_ms = 5;    /* docs/fleet.md "Why the linger adapts": live CPU against OsmAnd's rate */
+    c->commit_gap_rows = 64;
     c->sqlite_mmap_mb = 1024;
     c->positions_retention_days = 90;
     c->events_retention_days = 365;

@@ -38,6 +38,8 @@ typedef struct fleet_config {
     char postgres[1024];     /* libpq conninfo; "" = embedded SQLite */
     int commit_interval_ms;  /* group commit: gather behind an unfinished sync at most this long ... */
     int commit_max_rows;     /* ... or up to this many rows per transaction (writer.h) */
+    int commit_gap_ms;       /* consecutive commits start at least this far apart (0: whenever the disk is idle) ... */
+    int commit_gap_rows;     /* ... unless the batch has this many rows */
     int sqlite_mmap_mb;      /* SQLite reads through a memory map of this much of the file (0: off) */
     int sqlite_page_size;    /* a new SQLite database's page size (0: SQLite's 4096); docs/fleet.md */
     int positions_retention_days; /* 0 = keep forever */

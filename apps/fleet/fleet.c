@@ -336,7 +336,7 @@ int fleet_start(fleet *f, char *err, size_t errlen) {
     if ((rc = fleet_load(f, err, errlen)) < 0) return rc;
     if (!(f->hub = weft_hub_new()) || !(f->live_set = weft_ws_set_new()))
         return snprintf(err, errlen, "out of memory"), WEFT_ENOMEM;
-    if (!(f->w = writer_start(f->db, f->cfg.commit_interval_ms, f->cfg.commit_max_rows, f->cfg.moving_speed_kn)) ||
+    if (!(f->w = writer_start(f->db, f->cfg.commit_interval_ms, f->cfg.commit_gap_ms, f->cfg.commit_gap_rows, f->cfg.commit_max_rows, f->cfg.moving_speed_kn)) ||
         !(f->feed = feed_new(f)) || feed_start(f->feed) < 0 || !(f->osmand_router = ingest_http_router(f)))
         return snprintf(err, errlen, "out of memory starting up"), WEFT_ENOMEM;
     int e = 0;

@@ -33,7 +33,8 @@ struct writer {
      * 0 a commit of ours waits for its sync, and the writer gathers */
     atomic_int unsynced;
     weft_chan *idle; /* char, cap 1: the syncer's "unsynced reached 0" */
-    int linger_ms, max_rows;
+    int linger_ms, gap_ms, gap_rows, max_rows;
+    int64_t last_commit; /* weft_now() when the last commit started (writer task only) */
     weft_wg stopped;
     writer_stats st;
     char *pos_sql[4], *ev_sql[4]; /* multi-row INSERTs of STORE_CHUNK[i] rows */
@@ -275,19 +276,24 @@ static void writer_task(void *arg) {
          * storage.commit_interval_ms bounds that wait (a slow disk then
          * gets the next commit queued behind its sync, as before), and
          * commit_max_rows (or 4,096 requests) ends it too. */
-        int64_t dl = weft_deadline_in(w->linger_ms);
+        int64_t dl = weft_deadline_in(w->linger_ms), gap = w->last_commit + w->gap_ms;
         for (;;) {
             while (rows < w->max_rows && n < 4096 && weft_chan_recv(w->q, &r, 0) == 0)
                 batch[n++] = r, rows += r->npos + r->nev;
-            if (rows >= w->max_rows || n >= 4096 || atomic_load(&w->unsynced) == 0) break;
+            if (rows >= w->max_rows || n >= 4096) break;
+            int syncing = atomic_load(&w->unsynced) != 0;
+            if (!syncing && (rows >= w->gap_rows || weft_now() >= gap)) break;
             atomic_store(&w->st.held, n);
+            /* behind a sync: until it completes (or the linger is over);
+             * else only until the gap since the last commit has passed */
             weft_case c[2] = {{.chan = w->q, .op = WEFT_RECV, .val = &r}, {.chan = w->idle, .op = WEFT_RECV}};
-            int k = weft_select(c, 2, dl);
+            int k = weft_select(c, syncing ? 2 : 1, syncing ? dl : gap);
             if (k == 0 && c[0].err == 0) batch[n++] = r, rows += r->npos + r->nev;
-            else if (k != 1) break; /* the longest linger is over, or q closed (drained: stopping) */
+            else if (k != 1) break; /* the linger or the gap is over, or q closed (drained: stopping) */
         }
         atomic_store(&w->st.held, 0);
         atomic_fetch_sub(&w->st.queued, n);
+        w->last_commit = weft_now();
         int64_t t0 = weft_now_ns();
         weft_db_err err;
         memset(&err, 0, sizeof err);
@@ -320,13 +326,16 @@ static void writer_task(void *arg) {
     weft_wg_done(&w->stopped);
 }
 
-writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn) {
+writer *writer_start(store *s, int linger_ms, int gap_ms, int gap_rows, int max_rows, double moving_kn) {
     writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->s = s;
     w->pg = store_is_pg(s);
     w->motion = motion_map_new(w->pg, moving_kn);
     w->linger_ms = linger_ms;
+    w->gap_ms = gap_ms;
+    w->gap_rows = gap_rows;
+    w->last_commit = INT64_MIN / 2; /* the first commit waits for no gap */
     w->max_rows = max_rows;
     w->q = weft_chan_new(sizeof(req *), 8192, NULL);
     w->synq = weft_chan_new(sizeof(req *), 8192, NULL);

@@ -59,7 +59,7 @@ extern const double writer_bucket_ms[7];
 
 /* Start the writer task on s. NULL when out of memory. It also keeps the
  * motion chunks (motion.h) for status.moving_speed_kn = moving_kn. */
-writer *writer_start(store *s, int linger_ms, int max_rows, double moving_kn);
+writer *writer_start(store *s, int linger_ms, int gap_ms, int gap_rows, int max_rows, double moving_kn);
 /* Positions were deleted behind the writer's back (a device deleted): it
  * forgets its open motion chunks and summarises again from the database. */
 void writer_motion_reset(writer *w);

@@ -1734,7 +1734,7 @@ BOTH(motion_chunks_match_raw) {
     snprintf(body, sizeof body, "{\"name\":\"Gen\",\"uniqueId\":\"gen\",\"groupId\":%lld}", (long long)w.ga);
     int64_t dev = make(v, v->admin, "POST", "/api/devices", body);
     ASSERT_GT(dev, 0);
-    v->f.w = writer_start(v->f.db, 1, 1000, v->f.cfg.moving_speed_kn); /* env_open starts none */
+    v->f.w = writer_start(v->f.db, 1, 0, 1, 1000, v->f.cfg.moving_speed_kn); /* env_open starts none */
     ASSERT(v->f.w);
     rnd_state = 42;
     const int N = 2 * 86400 / 15; /* two days */
@@ -2067,7 +2067,7 @@ static int failing_sync(void) {
 TEST(a_failed_sync_refuses_every_later_write) {
     env *v = lite_env();
     ASSERT(v);
-    ASSERT(v->f.w = writer_start(v->f.db, 1, 1000, v->f.cfg.moving_speed_kn)); /* /metrics reads its stats */
+    ASSERT(v->f.w = writer_start(v->f.db, 1, 0, 1, 1000, v->f.cfg.moving_speed_kn)); /* /metrics reads its stats */
     ASSERT_EQ(login(v, ADMIN_EMAIL, ADMIN_PW, v->admin), 200);
     weft_http_test_response res;
     ASSERT_EQ(req(v, "GET", "/api/health", NULL, NULL, &res), 200);
