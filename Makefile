@@ -242,21 +242,25 @@ bench-http:
 bench-json: deps
 	@bash scripts/deps.sh bench
 	@bash bench/run-json.sh
+# issue 11 part J in one command: PHASES=ingest,history,memory,live by default
+# (about 10 min), then the table of every J figure the run measured
+# (bench/tools/fleet_j.py; bench/run-fleet.sh's head has the knobs)
 bench-fleet: deps
 	@bash bench/run-fleet.sh
 # ---- bench-tracking / bench-fleet-live (bench/run-tracking.sh) ----
 # the arena's live-tracking hot path: weft, Go, Rust and weft fleet (issue 13
 # part D; QUICK=1 for a run of <= 3 min); bench-fleet-live: weft fleet alone,
-# 10,000 devices a fix a second to 500 viewers (issue 11 part J); (live-tail)
-# BASELINE_BIN=path of an older build/apps/fleet: old and new alternate in one run
+# 10,000 devices a fix a second to 500 viewers (issue 11 part J), the live
+# phase of bench-fleet (its settings are in bench/run-fleet.sh; OUT= names the
+# results); (live-tail) BASELINE_BIN=path of an older build/apps/fleet: old
+# and new alternate in one run
 .PHONY: bench-tracking bench-fleet-live
 # (live-deflate) bench-tracking's viewers offer no permessage-deflate unless DEFLATE=on
 # (Chromium's offer: weft's tracking app would agree it, coder/websocket and axum decline it)
 bench-tracking: deps
 	@DEFLATE=$${DEFLATE:-off} bash bench/run-tracking.sh
 bench-fleet-live: deps
-	@PROGRAMS=$${PROGRAMS:-$${BASELINE_BIN:+fleet-old }fleet} TICK_MS=$${TICK_MS:-50} RATES=$${RATES:-10000} VIEWERS=$${VIEWERS:-500} CONNS=$${CONNS:-256} LIVE_QUEUE_KB=$${LIVE_QUEUE_KB:-1024} DURATION=$${DURATION:-20} \
-	  WARMUP=$${WARMUP:-8} TITLE=fleet-live OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-tracking.sh
+	@PHASES=live LIVE_OUT=$${OUT:-bench/results/fleet-live-$$(date +%F)} bash bench/run-fleet.sh
 # bench/run-db.sh's knobs pass through (BENCH_DB_POOLS, BENCH_TESTS, BENCH_ROUNDS, BASELINE_BIN;
 # docs/arena.md, "The database sweep")
 bench-db:

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# make bench-fleet: weft fleet's ingest, measured end to end on this machine.
+# make bench-fleet: weft fleet's figures of issue 11 part J, measured end to end on this
+# machine, in one command. PHASES (default ingest,history,memory,live; about 10 minutes on
+# this 2-core machine, estimated from the committed runs' wall times) picks some of them; at
+# the end bench/tools/fleet_j.py prints every J figure this run measured in one table, with
+# its target and verdict (`python3 bench/tools/fleet_j.py [--markdown]` does the same for the
+# newest committed results).
 #
-# The server (build/apps/fleet, one worker, pinned to CPU 0, SQLite in a temp
+# PHASES=ingest: the server (build/apps/fleet, one worker, pinned to CPU 0, SQLite in a temp
 # dir, auto-registration on, retention off) takes fixes from the simulator
 # (build/apps/fleet-sim, pinned to CPU 1) as fast as it acknowledges them:
 #   teltonika  VEHICLES Teltonika devices, each sending DAYS of history (a
@@ -21,7 +26,7 @@
 # (teltonika; or osmand, or teltonika,osmand), first in odd rounds and last
 # in even ones.
 #
-# Then the history phase (PHASES=ingest,history; either alone): one Teltonika
+# PHASES=history: one Teltonika
 # device sends HISTORY_DAYS (30; QUICK=1: 3) days at 1 Hz in 255-record
 # packets (the backfill, timed: fixes/s), and two servers on copies of that
 # database answer the history reports side by side: "chunks" as stored
@@ -39,11 +44,17 @@
 #
 # LABEL="busy machine" puts that label in the result files (how to read them).
 #
-# PHASES=memory (not in the default): bench/tools/fleet_memory.py, the
+# PHASES=memory: bench/tools/fleet_memory.py, the
 # memory per device at MEM_DEVICES (100,000; QUICK=1: 10,000) devices seeded
 # with a position each, then after each has sent a fix (the writer's motion
 # map); with BASELINE_BIN side by side, MEM_ROUNDS (1) alternating rounds.
 # Results: bench/results/fleet-memory-<date>.md and .json.
+#
+# PHASES=live (also `make bench-fleet-live`): bench/run-tracking.sh with the fleet server alone,
+# RATES (10000) devices a fix a second over CONNS keep-alive connections to VIEWERS (500)
+# viewers, live.tick_ms = TICK_MS (50), ROUNDS rounds of DURATION (20) s, latency counted after
+# WARMUP (8) s; PROGRAMS (fleet; with BASELINE_BIN "fleet-old fleet") and run-tracking.sh's other
+# knobs pass through. Results: LIVE_OUT (bench/results/fleet-live-<date>).md and .json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VEHICLES=${VEHICLES:-100}
@@ -56,7 +67,7 @@ OSM_DAYS=${OSM_DAYS:-1}
 OSM_INTERVAL=${OSM_INTERVAL:-120000}
 ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-bench/results/fleet-$(date +%F)}
-PHASES=${PHASES:-ingest,history}
+PHASES=${PHASES:-ingest,history,memory,live}
 if [ "${QUICK:-0}" = 1 ]; then HISTORY_DAYS=${HISTORY_DAYS:-3}; HISTORY_ROUNDS=${HISTORY_ROUNDS:-3}; fi
 HISTORY_DAYS=${HISTORY_DAYS:-30}
 HISTORY_ROUNDS=${HISTORY_ROUNDS:-5}
@@ -65,6 +76,7 @@ if [ "${QUICK:-0}" = 1 ]; then MEM_DEVICES=${MEM_DEVICES:-10000}; fi
 MEM_DEVICES=${MEM_DEVICES:-100000}
 MEM_ROUNDS=${MEM_ROUNDS:-1}
 MEM_OUT=${MEM_OUT:-bench/results/fleet-memory-$(date +%F)}
+LIVE_OUT=${LIVE_OUT:-bench/results/fleet-live-$(date +%F)}
 make -s -j"$(nproc)" build/apps/fleet build/apps/fleet-sim
 tick=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/weft-bench-fleet.XXXXXX)
@@ -212,4 +224,22 @@ if [[ ",$PHASES," == *",memory,"* ]]; then
     python3 bench/tools/fleet_memory.py --devices "$MEM_DEVICES" --rounds "$MEM_ROUNDS" --out "$MEM_OUT" \
         --command "PHASES=memory MEM_DEVICES=$MEM_DEVICES MEM_ROUNDS=$MEM_ROUNDS${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN} bash bench/run-fleet.sh" \
         "weft=build/apps/fleet" ${BASELINE_BIN:+"baseline=$BASELINE_BIN"}
+fi
+
+# ---- live ---------------------------------------------------------------------------------------
+if [[ ",$PHASES," == *",live,"* ]]; then
+    echo "== live: ${RATES:-10000} devices a fix a second to ${VIEWERS:-500} viewers, $ROUNDS rounds"
+    PROGRAMS=${PROGRAMS:-${BASELINE_BIN:+fleet-old }fleet} TICK_MS=${TICK_MS:-50} RATES=${RATES:-10000} \
+        VIEWERS=${VIEWERS:-500} CONNS=$CONNS LIVE_QUEUE_KB=${LIVE_QUEUE_KB:-1024} DURATION=${DURATION:-20} \
+        WARMUP=${WARMUP:-8} ROUNDS=$ROUNDS TITLE=fleet-live OUT=$LIVE_OUT bash bench/run-tracking.sh
+fi
+
+# ---- issue 11 J: the figures of this run in one table (bench/tools/fleet_j.py) ------------------
+j_files=()
+for j in "ingest=$OUT" "history=$HISTORY_OUT" "memory=$MEM_OUT" "live=$LIVE_OUT"; do
+    if [[ ",$PHASES," == *",${j%%=*},"* ]] && [ -f "${j#*=}.json" ]; then j_files+=("${j#*=}.json"); fi
+done
+if [ ${#j_files[@]} -gt 0 ]; then
+    echo "== issue 11 J, this run's figures (the phases not run: not measured)"
+    python3 bench/tools/fleet_j.py "${j_files[@]}"
 fi

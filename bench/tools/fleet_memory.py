@@ -195,7 +195,11 @@ def main():
             except OSError:
                 commit, dirty = "?", ""
             with open(a.out + ".md", "w") as f:
-                f.write(f"# weft fleet: memory at {a.devices:,} devices ({time.strftime('%Y-%m-%d')}, busy machine)\n\n"
+                # LABEL="busy machine" or "quiet machine" (bench/run-fleet.sh): the title said
+                # "busy machine" on every run before, quiet ones too
+                label = os.environ.get("LABEL", "")
+                f.write(f"# weft fleet: memory at {a.devices:,} devices ({time.strftime('%Y-%m-%d')}"
+                        f"{', ' + label if label else ''})\n\n"
                         f"Written by `{a.command or 'bench/tools/fleet_memory.py'}` (bench/tools/fleet_memory.py). "
                         f"Load average at the end: {' '.join(load)}; memory figures do not depend on CPU load the "
                         f"way times do.\n\n"
