@@ -58,7 +58,7 @@ static void read_task(void *arg) {
 TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, 0), 0);
     e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     weft_ws *slow = admin_socket(e);
@@ -135,7 +135,7 @@ TEST(live_socket_reader_that_falls_behind_gets_the_newest_state) {
 TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, 0), 0);
     e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     weft_ws *slow = admin_socket(e);
@@ -206,7 +206,7 @@ TEST(live_socket_that_stops_reading_gets_every_alert_and_ack) {
 TEST(live_socket_reading_slowly_over_many_resyncs_stays_bounded) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, 0), 0);
     e->f.cfg.live_queue_kb = 256; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     static live_device *devs[BULK];
@@ -298,7 +298,7 @@ static int dechunk(const weft_buf *raw, weft_buf *body) {
 TEST(live_stream_that_stops_reading_never_misses_an_alert_silently) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, 0), 0);
     e->f.cfg.live_queue_kb = 256;
     ASSERT_EQ(bulk_devices(e), 0);
     int fd = admin_stream(e, "Connection: close\r\n"); /* its end is the connection's */

@@ -17,11 +17,31 @@
  * live.queue_kb over many resyncs; a stream ended with its reason) are in
  * tests/stress/fleet_live_lag.c, run by make test but not make check. The
  * helpers both files use are in fleet_live_env.h.
+ *
+ * Each test runs twice: on SQLite in a temporary directory (name_sqlite)
+ * and on PostgreSQL (name_postgres) in a schema of its own in the database
+ * WEFT_TEST_PG names (scripts/test.sh starts one for make test); without
+ * WEFT_TEST_PG, as in make check, the _postgres half says so and checks
+ * nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "fleet_live_env.h" /* weft/ws.h, the app's api.h, feed.h, isotime.h; test.h */
+
+/* A test whose body, name(pg), runs on SQLite (pg 0) as name_sqlite and on
+ * PostgreSQL (pg 1) as name_postgres. */
+#define BOTH(name)                                                                                                    \
+    static void name(int pg);                                                                                         \
+    TEST(name##_sqlite) { name(0); }                                                                                  \
+    TEST(name##_postgres) {                                                                                           \
+        if (!getenv("WEFT_TEST_PG")) {                                                                                \
+            printf("  %s_postgres: WEFT_TEST_PG not set, not run (scripts/test.sh sets it)\n", #name);              \
+            return;                                                                                                   \
+        }                                                                                                             \
+        name(1);                                                                                                      \
+    }                                                                                                                 \
+    static void name(int pg)
 
 static int osmand(env *e, const char *id, double lat) {
     int fd = weft_tcp_connect("127.0.0.1", e->f.osmand_port, weft_deadline_in(5000));
@@ -66,10 +86,10 @@ static int add_viewer(env *e, const char *admin, const char *name, int group, ch
     return login(e, email, "viewer-pass-1", out, cap);
 }
 
-TEST(live_socket_snapshot_updates_and_visibility) {
+BOTH(live_socket_snapshot_updates_and_visibility) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     /* two groups, a device in each, a viewer of the first */
     ASSERT_EQ(two_groups(e), 0);
     char admin[256], viewer[256], url[64];
@@ -151,10 +171,10 @@ static weft_ws *dial_as(env *e, const char *who) {
 /* An acknowledgement (POST /api/events/{id}/ack) is pushed at once to
  * every socket whose user sees the device, the one that acknowledged
  * included, as {"acks":[...]}; a viewer of another group is not told. */
-TEST(live_socket_pushes_acknowledgements) {
+BOTH(live_socket_pushes_acknowledgements) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     ASSERT_EQ(two_groups(e), 0);
     weft_db_err err;
     weft_db_arg ga[] = {WEFT_DB_INT(fleet_now_ms())};
@@ -206,10 +226,10 @@ TEST(live_socket_pushes_acknowledgements) {
  * each socket is told of exactly the events it sees (Ann of group A's, Bob
  * of none of them, the admin of all), in messages no larger than
  * feed_chunk_bytes however many there are (1,200 here: ~150 KB of acks). */
-TEST(live_socket_pushes_bulk_acknowledgements) {
+BOTH(live_socket_pushes_bulk_acknowledgements) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     ASSERT_EQ(two_groups(e), 0);
     weft_db_err err;
     int64_t now = fleet_now_ms();
@@ -276,10 +296,10 @@ TEST(live_socket_pushes_bulk_acknowledgements) {
     free(e);
 }
 
-TEST(live_stream_sse) {
+BOTH(live_stream_sse) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     weft_db_err err;
     ASSERT_EQ(fleet_device_create(&e->f, "dev-s", "Van S", 0, NULL, &err), 0);
     char admin[256];
@@ -327,10 +347,10 @@ TEST(live_stream_sse) {
 /* bulk_devices' snapshot of ~140 KB against the smallest live.queue_kb (16).
  * The socket is not refused: the snapshot comes in several messages, every
  * device exactly once, then the updates. */
-TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
+BOTH(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     e->f.cfg.live_queue_kb = 16; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     weft_ws *ws = admin_socket(e);
@@ -389,10 +409,10 @@ TEST(live_socket_snapshot_far_above_the_queue_limit_arrives_whole) {
  * each a device's fix and an alarm of it told to the feed together: each
  * alarm arrives in a message that also carries that fix. (The feed that
  * sent events in messages of their own fails at the first.) */
-TEST(live_socket_that_keeps_up_gets_events_with_positions) {
+BOTH(live_socket_that_keeps_up_gets_events_with_positions) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     ASSERT_EQ(bulk_devices(e), 0);
     weft_ws *ws = admin_socket(e);
     ASSERT(ws);
@@ -404,6 +424,7 @@ TEST(live_socket_that_keeps_up_gets_events_with_positions) {
     enum { NEV = 10, BASE = 9000 };
     static unsigned char seen_ev[NEV], none[1];
     static double lat[BULK];
+    memset(seen_ev, 0, sizeof seen_ev); /* under --no-fork the other backend's run came first */
     for (int k = 0; k < NEV; k++) {
         live_device *d = devs[k];
         live_lock(d);
@@ -439,10 +460,10 @@ TEST(live_socket_that_keeps_up_gets_events_with_positions) {
  * resynced in place, not closed 1008 to reconnect for a first state of the
  * same size. Reading again, it gets the marker and, merging by device id
  * from there, every device's newest position; the socket stays open. */
-TEST(live_socket_whose_resync_exceeds_the_queue_arrives_whole) {
+BOTH(live_socket_whose_resync_exceeds_the_queue_arrives_whole) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     e->f.cfg.live_queue_kb = 64; /* read at each upgrade */
     ASSERT_EQ(bulk_devices(e), 0);
     static live_device *devs[BULK];
@@ -510,10 +531,10 @@ static int read_bulk_snapshot(weft_ws *ws, weft_buf *b) {
  * one that moved twice included. Only the order and contents are checked:
  * the old feed, which waited for every window's end, would not deliver
  * either before the test gives up. */
-TEST(live_idle_feed_sends_at_once_and_a_full_window_early) {
+BOTH(live_idle_feed_sends_at_once_and_a_full_window_early) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start_window(e, 60000), 0);
+    ASSERT_EQ(env_start_window(e, pg, 60000), 0);
     ASSERT_EQ(bulk_devices(e), 0);
     size_t full = feed_full_batch(&e->f.cfg);
     ASSERT(full > 2 && full < BULK);
@@ -575,11 +596,11 @@ typedef struct window_read {
     size_t bytes, largest;    /* of those messages */
 } window_read;
 
-static void read_full_window(int queue_kb, window_read *w) {
+static void read_full_window(int pg, int queue_kb, window_read *w) {
     memset(w, 0, sizeof *w);
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start_window(e, 60000), 0);
+    ASSERT_EQ(env_start_window(e, pg, 60000), 0);
     w->full = feed_full_batch(&e->f.cfg); /* the feed's, made at its start */
     e->f.cfg.live_queue_kb = queue_kb;   /* read at each upgrade and each send */
     ASSERT_EQ(feed_full_batch(&e->f.cfg), w->full);
@@ -633,9 +654,9 @@ static void read_full_window(int queue_kb, window_read *w) {
 /* At the default live.queue_kb (1 MiB) a full window goes to a viewer as
  * one message of at most feed_update_bytes (128 KiB): one send per window.
  * (The feed that cut updates at 64 KiB sent this one as two messages.) */
-TEST(live_full_window_past_64_kib_goes_as_one_message) {
+BOTH(live_full_window_past_64_kib_goes_as_one_message) {
     window_read w;
-    read_full_window(1024, &w);
+    read_full_window(pg, 1024, &w);
     ASSERT(w.ok);
     ASSERT_EQ(w.arrived, (int)w.full);
     ASSERT_EQ(w.positions, (int)w.full); /* each device once */
@@ -648,9 +669,9 @@ TEST(live_full_window_past_64_kib_goes_as_one_message) {
  * the queue (64 KiB), every message within it, so weft_hub_publish_split can
  * still send each whole to a socket that keeps up. (The feed that cut a
  * message once it had reached the bound let each go past it by a device.) */
-TEST(live_full_window_splits_within_a_small_queues_quarter) {
+BOTH(live_full_window_splits_within_a_small_queues_quarter) {
     window_read w;
-    read_full_window(256, &w);
+    read_full_window(pg, 256, &w);
     ASSERT(w.ok);
     ASSERT_EQ(w.limit, 256 * 1024 / 4);
     ASSERT_EQ(w.arrived, (int)w.full);
@@ -666,10 +687,10 @@ TEST(live_full_window_splits_within_a_small_queues_quarter) {
  * audience's topic with it. Builds are at most SNAPSHOT_MIN_INTERVAL_MS
  * (500 ms) apart: the three streams below join right after the first build,
  * so all three wait for the second. */
-TEST(live_streams_share_one_snapshot_per_build) {
+BOTH(live_streams_share_one_snapshot_per_build) {
     env *e = calloc(1, sizeof *e);
     ASSERT(e);
-    ASSERT_EQ(env_start(e), 0);
+    ASSERT_EQ(env_start(e, pg), 0);
     ASSERT_EQ(bulk_devices(e), 0);
     feed_stats *st = feed_get_stats(e->f.feed);
     int64_t before = atomic_load(&st->snapshots);

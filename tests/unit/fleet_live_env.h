@@ -1,9 +1,10 @@
 /*
  * tests/unit/fleet_live_env.h — what tests/unit/fleet_live.c and
  * tests/stress/fleet_live_lag.c share: weft fleet started on a temporary
- * directory with its HTTP server on an ephemeral port (env), signing in,
- * 300 devices with long names (BULK) and moving them, and reading what the
- * live socket sends (positions merged by device, alert and ack ids).
+ * directory, its store SQLite there or PostgreSQL in a schema of its own,
+ * with its HTTP server on an ephemeral port (env), signing in, 300 devices
+ * with long names (BULK) and moving them, and reading what the live socket
+ * sends (positions merged by device, alert and ack ids).
  *
  * The functions are static, a copy in each test binary, as when the two
  * files were one. Each is used by both files: a helper only one of them
@@ -29,6 +30,7 @@ typedef struct env {
     weft_http_server *srv;
     int port;
     char dir[64];
+    char pg_schema[48]; /* on PostgreSQL: the schema holding this env's tables, dropped by env_stop; else "" */
     weft_wg served;
 } env;
 
@@ -38,15 +40,46 @@ static void serve(void *arg) {
     weft_wg_done(&e->served);
 }
 
-/* window: live.tick_ms (set directly: a test may go past the config's
- * bounds) */
-static int env_start_window(env *e, int window) {
+/* One statement on a connection of its own to the database WEFT_TEST_PG
+ * names: the schema's creation and removal, which the store cannot do (its
+ * connections start inside the schema). 0, or < 0 with why on stderr. */
+static int pg_admin(const char *sql) {
+    weft_pg_config pc = {.conninfo = getenv("WEFT_TEST_PG")};
+    weft_pg *db;
+    weft_db_err err;
+    if (!pc.conninfo) return fprintf(stderr, "%s: WEFT_TEST_PG is not set\n", sql), -1;
+    if (weft_pg_open(&db, &pc, &err) < 0) return fprintf(stderr, "%s: %s\n", sql, err.msg), -1;
+    int rc = weft_pg_exec(db, sql, NULL, 0, NULL, &err, weft_deadline_in(10000));
+    if (rc < 0) fprintf(stderr, "%s: %s\n", sql, err.msg);
+    weft_pg_close(db);
+    return rc;
+}
+
+/* pg: the store on PostgreSQL (WEFT_TEST_PG), in a schema of its own made
+ * here, so that tests, runs and flavours sharing the server never see each
+ * other's rows; else SQLite in the temporary directory. window:
+ * live.tick_ms (set directly: a test may go past the config's bounds). */
+static int env_start_window(env *e, int pg, int window) {
     memset(e, 0, sizeof *e);
     fleet_config_defaults(&e->f.cfg);
     snprintf(e->dir, sizeof e->dir, "/tmp/weft-fleet-live-XXXXXX");
     if (!mkdtemp(e->dir)) return -1;
     fleet_config *c = &e->f.cfg;
     snprintf(c->data_dir, sizeof c->data_dir, "%s", e->dir);
+    if (pg) {
+        char sql[128];
+        /* the pid keeps apart the tests running at once (each in a process
+         * of its own); the clock, this one from a run with the same pid that
+         * died and left its schema behind */
+        snprintf(e->pg_schema, sizeof e->pg_schema, "fleet_live_%d_%lld", (int)getpid(),
+                 (long long)(weft_now_ns() / 1000 % 1000000000));
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", e->pg_schema);
+        if (pg_admin(sql) < 0) {
+            e->pg_schema[0] = 0;
+            return -1;
+        }
+        snprintf(c->postgres, sizeof c->postgres, "%s options=-csearch_path=%s", getenv("WEFT_TEST_PG"), e->pg_schema);
+    }
     snprintf(c->ingest_host, sizeof c->ingest_host, "127.0.0.1");
     c->osmand_port = c->teltonika_port = 0;
     c->commit_interval_ms = 1;
@@ -56,6 +89,8 @@ static int env_start_window(env *e, int window) {
     api_pwhash_set_light(1);
     char err[256];
     if (fleet_start(&e->f, err, sizeof err) < 0) return fprintf(stderr, "%s\n", err), -1;
+    if (store_is_pg(e->f.db) != !!pg) /* a _postgres test that ran on SQLite would pass for nothing */
+        return fprintf(stderr, "the store is not on %s\n", pg ? "PostgreSQL" : "SQLite"), -1;
     if (!(e->r = api_router(&e->f)) || api_bootstrap(&e->f, err, sizeof err) < 0) return -1;
     weft_http_config wc = {.port = 0, .shutdown_timeout_ms = 3000};
     int rc = 0;
@@ -65,7 +100,7 @@ static int env_start_window(env *e, int window) {
     return test_go_wg(&e->served, serve, e);
 }
 
-static int env_start(env *e) { return env_start_window(e, 50); }
+static int env_start(env *e, int pg) { return env_start_window(e, pg, 50); }
 
 static void env_stop(env *e) {
     weft_http_server_stop(e->srv);
@@ -75,6 +110,11 @@ static void env_stop(env *e) {
     weft_http_server_free(e->srv);
     api_free(&e->f);
     weft_http_router_free(e->r);
+    if (e->pg_schema[0]) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", e->pg_schema);
+        pg_admin(sql);
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
