@@ -126,13 +126,16 @@ PY
 # FENCES=N (0: off) runs every workload of FENCE_WORKLOADS (teltonika,osmand) once more in each
 # round with N geofences loaded, as "<workload>-fencesN": the same binary, simulator and
 # arguments as the plain run, so the difference is the geofences' cost per fix (the index
-# query, containment tests, enter/exit events and storing them). Order: in odd rounds
-# T O Tf Of, in even ones Of Tf O T (drift falls on both sides alike).
+# query, containment tests, enter/exit events and storing them). FENCE_ARMS=global,othergroup
+# adds "<workload>-fencesN-othergroup": the same fences in a group no device is in, looked up
+# and tested for every fix but never applied (no events), the lookup's cost alone.
+# Order: odd rounds run the plain workloads, then the fenced ones (T O Tf Of), even rounds
+# the mirror image (Of Tf O T), so drift falls on both sides alike.
 # The fences: bench/tools/fleet_fences.py (FENCE_SEED, 1): mostly circles of 50 m-2 km,
 # 15 % polygons of 4-40 vertices, N/2000 large zones (two of 10,000 are 300-450 km across),
-# all global, centres spread over a FENCE_REGION_KM (40) square around fleet-sim's city (see
-# the tool: at 40 km no sampled fix in the city is inside more than the 16 fences a device
-# tracks; FENCE_REGION_KM=5 crowds them all into the city, the index's worst case).
+# centres spread over a FENCE_REGION_KM (40) square around fleet-sim's city (see the tool:
+# at 40 km no sampled fix in the city is inside more than the 16 fences a device tracks;
+# FENCE_REGION_KM=5 crowds them all into the city, the index's worst case).
 # They are written into the database a server created (its migrations, then stopped),
 # not posted to /api/geofences: each POST reloads every fence and rebuilds the index,
 # so 10,000 of them would take minutes, and the server reads stored fences at start
@@ -141,45 +144,53 @@ PY
 # gets "geofence_events" (enter/exit events stored during the run, from its database).
 FENCES=${FENCES:-0}
 FENCE_WORKLOADS=${FENCE_WORKLOADS:-teltonika,osmand}
+FENCE_ARMS=${FENCE_ARMS:-global}
 FENCE_SEED=${FENCE_SEED:-1}
 FENCE_REGION_KM=${FENCE_REGION_KM:-40}
 fence_cmd=""
-fence_db=""
 if [ "$FENCES" != 0 ] && [[ ",$PHASES," == *",ingest,"* ]]; then
-    fence_cmd=" FENCES=$FENCES FENCE_WORKLOADS=$FENCE_WORKLOADS FENCE_SEED=$FENCE_SEED FENCE_REGION_KM=$FENCE_REGION_KM"
-    fence_db="$work/fences-db"
-    WEFT_WORKERS=1 build/apps/fleet --config "$work/fleet.json" --data-dir "$fence_db" --port 0 \
-        --osmand-port 0 --teltonika-port 0 >"$work/fences-db.log" 2>&1 &
+    fence_cmd=" FENCES=$FENCES FENCE_WORKLOADS=$FENCE_WORKLOADS FENCE_ARMS=$FENCE_ARMS FENCE_SEED=$FENCE_SEED FENCE_REGION_KM=$FENCE_REGION_KM"
+    WEFT_WORKERS=1 build/apps/fleet --config "$work/fleet.json" --data-dir "$work/fences-empty" --port 0 \
+        --osmand-port 0 --teltonika-port 0 >"$work/fences-empty.log" 2>&1 &
     fence_pid=$!
     pids+=("$fence_pid")
-    for _ in $(seq 1 100); do grep -q '^listening on' "$work/fences-db.log" && break; sleep 0.1; done
-    grep -q '^listening on' "$work/fences-db.log" || { echo "server did not start:"; cat "$work/fences-db.log"; exit 1; }
+    for _ in $(seq 1 100); do grep -q '^listening on' "$work/fences-empty.log" && break; sleep 0.1; done
+    grep -q '^listening on' "$work/fences-empty.log" || { echo "server did not start:"; cat "$work/fences-empty.log"; exit 1; }
     kill -TERM "$fence_pid"; wait "$fence_pid" || true
-    fence_json=$(python3 bench/tools/fleet_fences.py --count "$FENCES" --seed "$FENCE_SEED" \
-        --region-km "$FENCE_REGION_KM" --sqlite "$fence_db/fleet.sqlite" --stats)
+    for arm in ${FENCE_ARMS//,/ }; do
+        case $arm in
+            global) group=() ;;
+            othergroup) group=(--group "bench: a group no device is in") ;;
+            *) echo "FENCE_ARMS: global or othergroup, not $arm"; exit 2 ;;
+        esac
+        cp -r "$work/fences-empty" "$work/fences-$arm"
+        fence_json=$(python3 bench/tools/fleet_fences.py --count "$FENCES" --seed "$FENCE_SEED" \
+            --region-km "$FENCE_REGION_KM" --sqlite "$work/fences-$arm/fleet.sqlite" ${group[@]+"${group[@]}"} --stats)
+    done
     echo "== geofences: $fence_json"
     export REPORT_META="{\"fences\": ${fence_json#fences-json: }}" # into the result files' header
 fi
 fences() { # round: the fenced runs, reversed in even rounds
-    local fw ws=() i
+    local fw arm runs=() i
     [ "$FENCES" != 0 ] || return 0
-    for fw in ${FENCE_WORKLOADS//,/ }; do ws+=("$fw"); done
+    for fw in ${FENCE_WORKLOADS//,/ }; do for arm in ${FENCE_ARMS//,/ }; do runs+=("$fw $arm"); done; done
     if [ $(($1 % 2)) -eq 0 ]; then
-        for ((i = ${#ws[@]} - 1; i >= 0; i--)); do fenced "${ws[i]}" "$1"; done
+        for ((i = ${#runs[@]} - 1; i >= 0; i--)); do fenced ${runs[i]} "$1"; done
     else
-        for fw in "${ws[@]}"; do fenced "$fw" "$1"; done
+        for i in "${!runs[@]}"; do fenced ${runs[i]} "$1"; done
     fi
 }
-fenced() { # workload round
+fenced() { # workload arm round
     local w="$1-fences$FENCES" n
-    run_seed=$fence_db run "$w" "$2"
+    if [ "$2" != global ]; then w="$w-$2"; fi
+    run_seed="$work/fences-$2" run "$w" "$3"
     if grep -q 'stored area unreadable' "$work/srv.log"; then
         echo "the server skipped fences:"; grep 'stored area unreadable' "$work/srv.log" | head -5; exit 1
     fi
     n=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(
-        "SELECT COUNT(*) FROM events WHERE geofence_id IS NOT NULL").fetchone()[0])' "$work/data-$w-$2-/fleet.sqlite")
-    rm -rf "$work/data-$w-$2-" # a Teltonika run's database is hundreds of MB
-    if [ "$n" = 0 ]; then echo "  no geofence events in $w: were the fences loaded?"; fi
+        "SELECT COUNT(*) FROM events WHERE geofence_id IS NOT NULL").fetchone()[0])' "$work/data-$w-$3-/fleet.sqlite")
+    rm -rf "$work/data-$w-$3-" # a Teltonika run's database is hundreds of MB
+    if [ "$n" = 0 ] && [ "$2" = global ]; then echo "  no geofence events in $w: were the fences loaded?"; fi
     rows[${#rows[@]} - 1]=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); r["geofence_events"] = int(sys.argv[2])
 print(json.dumps(r))' "${rows[${#rows[@]} - 1]}" "$n")
     echo "  geofence events: $n"

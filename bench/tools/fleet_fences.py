@@ -29,7 +29,11 @@ hundreds of fences and its cell lists thousands, a case the index is not
 built for and one no fleet has; --region-km 5 gives it anyway.
 
 Every fence is global (no group), so it applies to every device: the
-auto-registered devices of the benchmark have no group. --sqlite inserts
+auto-registered devices of the benchmark have no group. With --group NAME
+they all belong to a new group of that name instead, which no device is
+in: every fix still looks them up and tests them (geo_index_query, then
+pipeline.c's group filter), but none applies, so no enter/exit events are
+made or stored. That separates the lookup's cost from the events'. --sqlite inserts
 into the geofences table of a database the fleet server created (its own
 migrations made the schema); the server reads the fences when it starts,
 through the same fleet_reload_geofences as after a change through the API.
@@ -184,9 +188,10 @@ def stats(fences, centre=CENTRE, city_km=CITY_KM, samples=2000, seed=2):
             "candidates": summ(cand), "box_hits": summ(boxed), "inside": summ(inside)}
 
 
-def write_sqlite(path, fences):
+def write_sqlite(path, fences, group=None):
     """Insert the fences into the geofences table of a fleet database; the
-    table must exist (the server's migrations) and be empty."""
+    table must exist (the server's migrations) and be empty. group: a name,
+    the fences then belong to a new group of that name (else: global)."""
     db = sqlite3.connect(path)
     try:
         try:
@@ -198,9 +203,12 @@ def write_sqlite(path, fences):
             raise SystemExit("%s: already has %d geofences; refusing to add more" % (path, have))
         now = int(time.time() * 1000)
         with db:
+            gid = None
+            if group is not None:
+                gid = db.execute("INSERT INTO groups (name, created_ms) VALUES (?, ?)", (group, now)).lastrowid
             db.executemany("INSERT INTO geofences (name, description, area, group_id, created_ms) "
-                           "VALUES (?, '', ?, NULL, ?)",
-                           [(f["name"], json.dumps(f["area"], separators=(",", ":")), now) for f in fences])
+                           "VALUES (?, '', ?, ?, ?)",
+                           [(f["name"], json.dumps(f["area"], separators=(",", ":")), gid, now) for f in fences])
     finally:
         db.close()
 
@@ -214,6 +222,7 @@ def main(argv=None):
     ap.add_argument("--city-km", type=float, default=CITY_KM, help="side of the square --stats samples (4.4)")
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--sqlite", help="a fleet database: insert the fences")
+    ap.add_argument("--group", help="with --sqlite: the fences belong to a new group of this name (else global)")
     ap.add_argument("--geojson", help="write them as a GeoJSON FeatureCollection")
     ap.add_argument("--stats", action="store_true", help="print what a fix in the city meets (one JSON line)")
     a = ap.parse_args(argv)
@@ -223,13 +232,15 @@ def main(argv=None):
         centre = ()
     if len(centre) != 2 or not (-80 <= centre[0] <= 80 and -170 <= centre[1] <= 170):
         ap.error("--centre must be LAT,LON within +-80, +-170 (fences near the poles or the antimeridian: not here)")
+    if a.group is not None and not (a.sqlite and a.group.strip()):
+        ap.error("--group needs --sqlite and a name")
     if not 1 <= a.count <= 1000000:
         ap.error("--count must be 1..1000000")
     if not 0.1 <= a.region_km <= 1000 or not 0.1 <= a.city_km <= 1000 or not 1 <= a.samples <= 1000000:
         ap.error("--region-km and --city-km must be 0.1..1000, --samples 1..1000000")
     fences = make_fences(a.count, a.seed, centre, a.region_km)
     if a.sqlite:
-        write_sqlite(a.sqlite, fences)
+        write_sqlite(a.sqlite, fences, a.group)
     if a.geojson:
         feats = [{"type": "Feature", "properties": {"name": f["name"], "kind": f["kind"]}, "geometry": f["area"]}
                  for f in fences]

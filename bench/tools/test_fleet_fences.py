@@ -20,7 +20,9 @@ sys.path.insert(0, HERE)
 import fleet_fences as ff  # noqa: E402
 
 # the columns of apps/fleet/store.c's geofences table (SQLite flavour)
-SCHEMA = ("CREATE TABLE geofences (id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL "
+SCHEMA = ("CREATE TABLE groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, speed_limit_kn REAL NOT NULL "
+          "DEFAULT 0, attributes TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL);\n"
+          "CREATE TABLE geofences (id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL "
           "DEFAULT '', area TEXT NOT NULL, group_id INTEGER, attributes TEXT NOT NULL DEFAULT '{}', "
           "created_ms INTEGER NOT NULL)")
 
@@ -131,7 +133,7 @@ class Sqlite(unittest.TestCase):
 
     def table(self):
         db = sqlite3.connect(self.path)
-        db.execute(SCHEMA)
+        db.executescript(SCHEMA)
         db.commit()
         db.close()
 
@@ -145,6 +147,19 @@ class Sqlite(unittest.TestCase):
         self.assertEqual([r[0] for r in rows], [f["name"] for f in fences])
         self.assertEqual([json.loads(r[1]) for r in rows], [f["area"] for f in fences])
         self.assertEqual({r[2] for r in rows}, {None})
+
+    def test_writes_fences_of_a_new_group(self):
+        self.table()
+        ff.write_sqlite(self.path, ff.make_fences(20, seed=2), group="bench other group")
+        db = sqlite3.connect(self.path)
+        groups = db.execute("SELECT id, name FROM groups").fetchall()
+        used = db.execute("SELECT DISTINCT group_id FROM geofences").fetchall()
+        n = db.execute("SELECT COUNT(*) FROM geofences").fetchone()[0]
+        db.close()
+        self.assertEqual(len(groups), 1)
+        self.assertEqual(groups[0][1], "bench other group")
+        self.assertEqual(used, [(groups[0][0],)])
+        self.assertEqual(n, 20)
 
     def test_refuses_a_table_with_fences(self):
         self.table()
@@ -161,7 +176,8 @@ class Sqlite(unittest.TestCase):
     def test_cli_geojson_and_bad_options(self):
         out = os.path.join(self.dir.name, "f.geojson")
         self.assertEqual(ff.main(["--count", "20", "--geojson", out]), 0)
-        doc = json.load(open(out))
+        with open(out) as f:
+            doc = json.load(f)
         self.assertEqual(doc["type"], "FeatureCollection")
         self.assertEqual(len(doc["features"]), 20)
         self.assertEqual(doc["features"][0]["geometry"], ff.make_fences(20)[0]["area"])
@@ -169,7 +185,7 @@ class Sqlite(unittest.TestCase):
             stderr, sys.stderr = sys.stderr, devnull
             try:
                 for bad in (["--count", "0"], ["--count", "5", "--centre", "95,16"], ["--count", "5", "--centre", "x"],
-                            ["--count", "5", "--region-km", "0"]):
+                            ["--count", "5", "--region-km", "0"], ["--count", "5", "--group", "g"]):
                     with self.assertRaises(SystemExit, msg=bad):
                         ff.main(bad)
             finally:
@@ -191,8 +207,10 @@ class FleetReport(unittest.TestCase):
             env = dict(os.environ, REPORT_META=json.dumps({"fences": {"fences": 10000}}))
             subprocess.run([sys.executable, os.path.join(HERE, "fleet_report.py"), out, "FENCES=10000 bash x"],
                            input="".join(json.dumps(r) + "\n" for r in rows), text=True, env=env, check=True)
-            md = open(out + ".md").read()
-            js = json.load(open(out + ".json"))
+            with open(out + ".md") as f:
+                md = f.read()
+            with open(out + ".json") as f:
+                js = json.load(f)
         self.assertIn('- fences: {"fences": 10000}\n', md)
         self.assertEqual(js["meta"]["fences"], {"fences": 10000})
         self.assertIn("| teltonika | 100 (100-100) | 4.00 (4.00-4.00) |", md)
