@@ -105,6 +105,15 @@ class Fences(unittest.TestCase):
             found += len(full)
         self.assertGreater(found, 3 * 150)  # the points were inside fences, not only the regional zone
 
+    def test_short_list_is_checked_everywhere(self):
+        """50 km north of the city, beyond every other fence, a fix is in the
+        two regional zones only, which no grid cell lists."""
+        grid = ff.Grid(self.FENCES)
+        regions = [i for i, f in enumerate(self.FENCES) if f["kind"] == "region"]
+        self.assertEqual(grid.big, regions)
+        n, nbox, ids = grid.query(*ff.offset(ff.CENTRE[0], ff.CENTRE[1], 50000, 0))
+        self.assertEqual(ids, regions)
+
     def test_contains(self):
         circle = {"type": "Point", "coordinates": [16.0, 48.0], "radius": 100.0}
         self.assertTrue(ff.contains(circle, *ff.offset(48.0, 16.0, 99, 0)))
