@@ -26,6 +26,10 @@
 # (teltonika; or osmand, or teltonika,osmand), first in odd rounds and last
 # in even ones.
 #
+# FENCES=10000 adds runs with that many geofences loaded (see "geofences"
+# below): an A/B of the geofence cost per fix, the same binary with 0 and
+# with FENCES fences, in every round.
+#
 # PHASES=history: one Teltonika
 # device sends HISTORY_DAYS (30; QUICK=1: 3) days at 1 Hz in 255-record
 # packets (the backfill, timed: fixes/s), and two servers on copies of that
@@ -92,6 +96,7 @@ printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "positions": {"
 rows=()
 run() { # workload round [server binary]
     local w=$1 r=$2 data="$work/data-$1-$2-${3:+b}" bin=${3:-build/apps/fleet}
+    if [ -n "${run_seed:-}" ]; then cp -r "$run_seed" "$data"; fi # run_seed=dir: start on a copy of that data dir
     WEFT_WORKERS=1 taskset -c 0 "$bin" --config "$work/fleet.json" --data-dir "$data" --port 0 \
         --osmand-port 0 --teltonika-port 0 >"$work/srv.log" 2>&1 &
     local pid=$!
@@ -101,7 +106,7 @@ run() { # workload round [server binary]
     tp=$(grep -o 'teltonika on tcp://[^ ]*' "$work/srv.log" | sed 's/.*://')
     op=$(grep -o 'osmand on http://[^ ]*' "$work/srv.log" | sed 's/.*://')
     local s0 s1 t0 t1 args
-    if [ "$w" = teltonika ] || [ "$w" = teltonika-baseline ]; then
+    if [[ $w == teltonika* ]]; then # teltonika, teltonika-baseline, teltonika-fences10000
         args=(--protocol teltonika --vehicles "$VEHICLES" --backfill "$DAYS" --interval-ms "$TLT_INTERVAL"
               --records-per-packet "$RECORDS" --teltonika-port "$tp")
     else
@@ -129,6 +134,80 @@ PY
     echo "  $line"
     rows+=("$line")
 }
+# ---- geofences (FENCES) ---------------------------------------------------------------------
+# FENCES=N (0: off) runs every workload of FENCE_WORKLOADS (teltonika,osmand) once more in each
+# round with N geofences loaded, as "<workload>-fencesN": the same binary, simulator and
+# arguments as the plain run, so the difference is the geofences' cost per fix (the index
+# query, containment tests, enter/exit events and storing them). FENCE_ARMS=global,othergroup
+# adds "<workload>-fencesN-othergroup": the same fences in a group no device is in, looked up
+# and tested for every fix but never applied (no events), the lookup's cost alone.
+# Order: odd rounds run the plain workloads, then the fenced ones (T O Tf Of), even rounds
+# the mirror image (Of Tf O T), so drift falls on both sides alike.
+# The fences: bench/tools/fleet_fences.py (FENCE_SEED, 1): mostly circles of 50 m-2 km,
+# 15 % polygons of 4-40 vertices, N/2000 large zones (two of 10,000 are 300-450 km across),
+# centres spread over a FENCE_REGION_KM (40) square around fleet-sim's city (see the tool:
+# at 40 km no sampled fix in the city is inside more than the 16 fences a device tracks;
+# FENCE_REGION_KM=5 crowds them all into the city, the index's worst case).
+# They are written into the database a server created (its migrations, then stopped),
+# not posted to /api/geofences: each POST reloads every fence and rebuilds the index,
+# so 10,000 of them would take minutes, and the server reads stored fences at start
+# through the same fleet_reload_geofences. Each fenced run starts on a copy; its log
+# must not say a stored area was unreadable (the server skips those), and its row
+# gets "geofence_events" (enter/exit events stored during the run, from its database).
+FENCES=${FENCES:-0}
+FENCE_WORKLOADS=${FENCE_WORKLOADS:-teltonika,osmand}
+FENCE_ARMS=${FENCE_ARMS:-global}
+FENCE_SEED=${FENCE_SEED:-1}
+FENCE_REGION_KM=${FENCE_REGION_KM:-40}
+fence_cmd=""
+if [ "$FENCES" != 0 ] && [[ ",$PHASES," == *",ingest,"* ]]; then
+    fence_cmd=" FENCES=$FENCES FENCE_WORKLOADS=$FENCE_WORKLOADS FENCE_ARMS=$FENCE_ARMS FENCE_SEED=$FENCE_SEED FENCE_REGION_KM=$FENCE_REGION_KM"
+    WEFT_WORKERS=1 build/apps/fleet --config "$work/fleet.json" --data-dir "$work/fences-empty" --port 0 \
+        --osmand-port 0 --teltonika-port 0 >"$work/fences-empty.log" 2>&1 &
+    fence_pid=$!
+    pids+=("$fence_pid")
+    for _ in $(seq 1 100); do grep -q '^listening on' "$work/fences-empty.log" && break; sleep 0.1; done
+    grep -q '^listening on' "$work/fences-empty.log" || { echo "server did not start:"; cat "$work/fences-empty.log"; exit 1; }
+    kill -TERM "$fence_pid"; wait "$fence_pid" || true
+    for arm in ${FENCE_ARMS//,/ }; do
+        case $arm in
+            global) group=() ;;
+            othergroup) group=(--group "bench: a group no device is in") ;;
+            *) echo "FENCE_ARMS: global or othergroup, not $arm"; exit 2 ;;
+        esac
+        cp -r "$work/fences-empty" "$work/fences-$arm"
+        fence_json=$(python3 bench/tools/fleet_fences.py --count "$FENCES" --seed "$FENCE_SEED" \
+            --region-km "$FENCE_REGION_KM" --sqlite "$work/fences-$arm/fleet.sqlite" ${group[@]+"${group[@]}"} --stats)
+    done
+    echo "== geofences: $fence_json"
+    export REPORT_META="{\"fences\": ${fence_json#fences-json: }}" # into the result files' header
+fi
+fences() { # round: the fenced runs, reversed in even rounds
+    local fw arm runs=() i
+    [ "$FENCES" != 0 ] || return 0
+    for fw in ${FENCE_WORKLOADS//,/ }; do for arm in ${FENCE_ARMS//,/ }; do runs+=("$fw $arm"); done; done
+    if [ $(($1 % 2)) -eq 0 ]; then
+        for ((i = ${#runs[@]} - 1; i >= 0; i--)); do fenced ${runs[i]} "$1"; done
+    else
+        for i in "${!runs[@]}"; do fenced ${runs[i]} "$1"; done
+    fi
+}
+fenced() { # workload arm round
+    local w="$1-fences$FENCES" n
+    if [ "$2" != global ]; then w="$w-$2"; fi
+    run_seed="$work/fences-$2" run "$w" "$3"
+    if grep -q 'stored area unreadable' "$work/srv.log"; then
+        echo "the server skipped fences:"; grep 'stored area unreadable' "$work/srv.log" | head -5; exit 1
+    fi
+    n=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(
+        "SELECT COUNT(*) FROM events WHERE geofence_id IS NOT NULL").fetchone()[0])' "$work/data-$w-$3-/fleet.sqlite")
+    rm -rf "$work/data-$w-$3-" # a Teltonika run's database is hundreds of MB
+    if [ "$n" = 0 ] && [ "$2" = global ]; then echo "  no geofence events in $w: were the fences loaded?"; fi
+    rows[${#rows[@]} - 1]=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); r["geofence_events"] = int(sys.argv[2])
+print(json.dumps(r))' "${rows[${#rows[@]} - 1]}" "$n")
+    echo "  geofence events: $n"
+}
+
 if [[ ",$PHASES," == *",ingest,"* ]]; then
     echo "== bench-fleet: $ROUNDS rounds, Teltonika $VEHICLES devices x $DAYS day(s), a fix every $TLT_INTERVAL ms, $RECORDS-record packets; OsmAnd $OSM_VEHICLES devices x $OSM_DAYS day(s), a fix every $OSM_INTERVAL ms, $CONNS connections"
     # BASELINE_BIN=path/to/another/fleet: its runs first in odd rounds, last in even ones
@@ -140,11 +219,13 @@ if [[ ",$PHASES," == *",ingest,"* ]]; then
     BASELINE_WORKLOADS=${BASELINE_WORKLOADS:-teltonika}
     for r in $(seq 1 "$ROUNDS"); do
         if [ $((r % 2)) -eq 1 ]; then baseline "$r"; fi
+        if [ $((r % 2)) -eq 0 ]; then fences "$r"; fi
         if [ $((r % 2)) -eq 1 ]; then run teltonika "$r"; run osmand "$r"; else run osmand "$r"; run teltonika "$r"; fi
+        if [ $((r % 2)) -eq 1 ]; then fences "$r"; fi
         if [ $((r % 2)) -eq 0 ]; then baseline "$r"; fi
     done
     printf '%s\n' "${rows[@]}" | python3 bench/tools/fleet_report.py "$OUT" \
-        "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN BASELINE_WORKLOADS=$BASELINE_WORKLOADS} bash bench/run-fleet.sh"
+        "VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL ROUNDS=$ROUNDS${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN BASELINE_WORKLOADS=$BASELINE_WORKLOADS}$fence_cmd bash bench/run-fleet.sh"
     echo "== wrote $OUT.md and $OUT.json"
 fi
 

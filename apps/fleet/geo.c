@@ -81,11 +81,23 @@ static int read_polygon(const weft_json *rings, weft_arena *a, geo_shape *s, con
 
 int geo_shape_from_geojson(weft_str text, weft_arena *a, geo_shape *s, const char **why) {
     memset(s, 0, sizeof *s);
+    /* The parse tree and the parser's scratch stacks go to an arena of their
+     * own, freed here, so a keeps only the shape's points. Parsed into a,
+     * a snapshot of 10,000 fences held every tree: 40 MB more resident at
+     * start than an empty one, about 4 KB a fence (bench-fleet FENCES). */
+    weft_arena scratch;
+    weft_arena_init(&scratch, 0);
     weft_json *root;
     weft_json_error je;
-    int rc = weft_json_parse(text.p, text.n, a, 16, &root, &je);
-    if (rc < 0) return *why = "area is not valid GeoJSON (JSON parse error)", rc == WEFT_ENOMEM ? rc : WEFT_EPARSE;
-    return geo_shape_from_json(root, a, s, why);
+    int rc = weft_json_parse(text.p, text.n, &scratch, 16, &root, &je);
+    if (rc < 0) {
+        *why = "area is not valid GeoJSON (JSON parse error)";
+        rc = rc == WEFT_ENOMEM ? rc : WEFT_EPARSE;
+    } else {
+        rc = geo_shape_from_json(root, a, s, why);
+    }
+    weft_arena_free(&scratch);
+    return rc;
 }
 
 int geo_shape_from_json(const weft_json *root, weft_arena *a, geo_shape *s, const char **why) {

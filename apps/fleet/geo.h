@@ -49,8 +49,10 @@ typedef struct geo_shape {
 
 /* Read a geofence's shape from GeoJSON text: a geometry or a Feature whose
  * geometry is a Polygon, or a Point with a "radius" in metres (on the
- * geometry, or in the Feature's properties) for a circle. Memory comes from
- * a (freed with it). Returns 0, or WEFT_EPARSE with *why saying what is
+ * geometry, or in the Feature's properties) for a circle. The shape's
+ * memory (a polygon's points) comes from a (freed with it); the JSON is
+ * parsed in a scratch arena freed before returning, so a holds nothing else.
+ * Returns 0, WEFT_ENOMEM, or WEFT_EPARSE with *why saying what is
  * wrong ("Polygon ring must be closed", "radius must be > 0 and <= 1000 km",
  * "latitude out of range", ...). */
 int geo_shape_from_geojson(weft_str text, weft_arena *a, geo_shape *out, const char **why);

@@ -25,6 +25,8 @@ def main():
     }
     if os.environ.get("LABEL"):  # e.g. LABEL="busy machine": how to read the figures
         meta = {"label": os.environ["LABEL"], **meta}
+    if os.environ.get("REPORT_META"):  # a JSON object of the run's own facts (FENCES: the fences' mix)
+        meta.update(json.loads(os.environ["REPORT_META"]))
     summary = {}
     for w in sorted({r["workload"] for r in rows}):
         rs = [r for r in rows if r["workload"] == w]
@@ -39,7 +41,7 @@ def main():
     with open(out + ".md", "w") as f:
         f.write("# bench-fleet: weft fleet ingest, acknowledged and durable (SQLite)\n\n")
         for k, v in meta.items():
-            f.write("- %s: %s\n" % (k, v))
+            f.write("- %s: %s\n" % (k, json.dumps(v) if isinstance(v, dict) else v))
         f.write("\nServer: one worker pinned to CPU 0 (its SQLite writer thread shares that CPU); "
                 "simulator pinned to CPU 1. CPU = the server's utime+stime over the run.\n\n")
         f.write("| workload | fixes/s median (min-max) | server CPU us/fix | server CPU share | peak RSS MB |\n")

@@ -1,8 +1,8 @@
 /*
  * tests/unit/fleet_geo.c — geofence geometry and the grid index
  * (apps/fleet/geo.c): distances against known values, GeoJSON in and out,
- * containment with holes, and the index checked against a brute-force scan
- * of 10,000 random fences.
+ * containment with holes, the memory a shape keeps, and the index checked
+ * against a brute-force scan of 10,000 random fences.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -73,6 +73,39 @@ TEST_PLAIN(circle) {
                   "\"coordinates\":[0,0]}}", &rc, &why);
     ASSERT_EQ(rc, 0);
     ASSERT(s.radius_m == 50);
+    weft_arena_free(&a);
+}
+
+/* The arena given keeps the shape and nothing of the parse: a circle takes
+ * nothing from it, a polygon exactly its points and ring starts. Parsed in
+ * that arena, a snapshot of 10,000 fences held every parse tree and the
+ * parser's scratch: 40 MB more resident at start, about 4 KB a fence. */
+TEST_PLAIN(shape_keeps_only_its_points) {
+    weft_arena a;
+    weft_arena_init(&a, 0);
+    int rc;
+    const char *why;
+    shape(&a, "{\"type\":\"Feature\",\"properties\":{\"name\":\"depot\",\"radius\":300},"
+              "\"geometry\":{\"type\":\"Point\",\"coordinates\":[16.37,48.2]}}", &rc, &why);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(a.used, 0);
+    char json[4096];
+    int n = snprintf(json, sizeof json, "{\"type\":\"Polygon\",\"coordinates\":[[");
+    for (int i = 0; i <= 40; i++) { /* the 41st closes the ring on the first */
+        double t = (i % 40) * 2 * M_PI / 40;
+        n += snprintf(json + n, sizeof json - (size_t)n, "%s[%.6f,%.6f]", i ? "," : "", 16.37 + 0.01 * cos(t),
+                      48.2 + 0.01 * sin(t));
+    }
+    snprintf(json + n, sizeof json - (size_t)n, "]]}");
+    geo_shape s = shape(&a, json, &rc, &why);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(s.npts, 40);
+    ASSERT_EQ(a.used, 40 * sizeof(geo_point) + 2 * sizeof(uint32_t));
+    ASSERT(geo_contains(&s, 48.2, 16.37));
+    /* a parse error leaves nothing behind either */
+    shape(&a, "{\"type\":\"Point\",", &rc, &why);
+    ASSERT_EQ(rc, WEFT_EPARSE);
+    ASSERT_EQ(a.used, 40 * sizeof(geo_point) + 2 * sizeof(uint32_t));
     weft_arena_free(&a);
 }
 
