@@ -227,8 +227,12 @@ int fleet_sweep_offline(fleet *f, int64_t now_ms) {
 }
 
 /* Delete rows older than the retention in batches of `batch`, pausing
- * between batches so ingest's commits interleave; returns rows deleted. */
-static int64_t prune_table(fleet *f, const char *sql, int64_t cutoff, int batch) {
+ * between batches so ingest's commits interleave; returns rows deleted.
+ * Each batch is added to *counted (unless NULL) once it is committed, not
+ * the pass at its end: a pass over a backlog (retention shortened, or the
+ * server down for weeks) takes minutes, and /metrics should show it going
+ * (bench/run-fleet.sh's retention phase waits for its first batch). */
+static int64_t prune_table(fleet *f, const char *sql, int64_t cutoff, int batch, _Atomic int64_t *counted) {
     int64_t total = 0, got;
     do {
         weft_db_arg a[] = {WEFT_DB_INT(cutoff), WEFT_DB_INT(batch)};
@@ -241,6 +245,7 @@ static int64_t prune_table(fleet *f, const char *sql, int64_t cutoff, int batch)
             break;
         }
         total += got;
+        if (counted) atomic_fetch_add(counted, got);
         if (got == batch && weft_sleep(20) < 0) break;
     } while (got == batch);
     return total;
@@ -268,17 +273,12 @@ int64_t fleet_prune(fleet *f, int64_t now_ms, int batch) {
     int64_t n = 0;
     if (f->cfg.positions_retention_days > 0) {
         int64_t cutoff = now_ms - (int64_t)f->cfg.positions_retention_days * 86400000;
-        int64_t k = prune_table(f, fleet_prune_positions_sql, cutoff, batch);
-        atomic_fetch_add(&f->m.pruned_positions, k);
-        prune_table(f, fleet_prune_chunks_sql, cutoff, batch);
-        n += k;
+        n += prune_table(f, fleet_prune_positions_sql, cutoff, batch, &f->m.pruned_positions);
+        prune_table(f, fleet_prune_chunks_sql, cutoff, batch, NULL);
     }
-    if (f->cfg.events_retention_days > 0) {
-        int64_t k = prune_table(f, fleet_prune_events_sql,
-                                now_ms - (int64_t)f->cfg.events_retention_days * 86400000, batch);
-        atomic_fetch_add(&f->m.pruned_events, k);
-        n += k;
-    }
+    if (f->cfg.events_retention_days > 0)
+        n += prune_table(f, fleet_prune_events_sql, now_ms - (int64_t)f->cfg.events_retention_days * 86400000, batch,
+                         &f->m.pruned_events);
     return n;
 }
 
