@@ -267,8 +267,20 @@ if [[ ",$PHASES," == *",retention,"* ]]; then
             --teltonika-port 0 >"$3" 2>&1 &
         ret_pid=$!
         pids+=("$ret_pid")
-        for _ in $(seq 1 600); do grep -q '^listening on' "$3" && break; sleep 0.1; done
-        grep -q '^listening on' "$3" || { echo "server did not start:"; cat "$3"; exit 1; }
+        local polls=0
+        for _ in $(seq 1 600); do
+            polls=$((polls + 1))
+            grep -q '^listening on' "$3" && break
+            kill -0 "$ret_pid" 2>/dev/null || break # it ended: its log says why
+            sleep 0.1
+        done
+        if ! grep -q '^listening on' "$3"; then
+            local why=running
+            kill -0 "$ret_pid" 2>/dev/null || { wait "$ret_pid" && why="exited 0" || why="exited $?"; }
+            echo "server did not start ($why, after $polls polls of $3, $(wc -c <"$3") bytes):"
+            cat "$3"
+            exit 1
+        fi
         ret_web=$(grep -o '^listening on http://[^ ]*' "$3" | sed 's/^listening on //')
         ret_tlt=$(grep -o 'teltonika on tcp://[^ ]*' "$3" | sed 's/.*://')
         ret_osm=$(grep -o 'osmand on http://[^ ]*' "$3" | sed 's/.*://')
