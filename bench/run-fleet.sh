@@ -263,7 +263,7 @@ if [[ ",$PHASES," == *",retention,"* ]]; then
     ret_cfg "$work/ret-prune.json" "$RET_DAYS"
     ret_cfg "$work/ret-noprune.json" 0
     ret_start() { # config data-dir log -> sets ret_pid, ret_web, ret_tlt, ret_osm
-        WEFT_WORKERS=1 taskset -c 0 build/apps/fleet --config "$1" --data-dir "$2" --port 0 --osmand-port 0 \
+        WEFT_WORKERS=1 taskset -c 0 "${ret_bin:-build/apps/fleet}" --config "$1" --data-dir "$2" --port 0 --osmand-port 0 \
             --teltonika-port 0 >"$3" 2>&1 &
         ret_pid=$!
         pids+=("$ret_pid")
@@ -312,12 +312,12 @@ PY
     ret_rows=()
     ret_metrics() { curl -s -m 10 "$ret_web/metrics" >"$1" || true; }
     ret_pruned() { curl -s -m 5 "$ret_web/metrics" | awk '/^fleet_pruned_total\{table="positions"\}/ {print $2}'; }
-    ret_run() { # workload prune|noprune round
+    ret_run() { # workload prune|noprune round [server binary]
         local w=$1 mode=$2 r=$3 d="$work/ret-data"
         rm -rf "$d"
         cp -r "$work/ret-template" "$d"
         sync "$d/fleet.sqlite" # the copy's pages on disk, not written back during the run
-        ret_start "$work/ret-$mode.json" "$d" "$work/ret-srv.log"
+        ret_bin=${4:-} ret_start "$work/ret-$mode.json" "$d" "$work/ret-srv.log"
         local pid=$ret_pid args
         sleep 3 # the first pass begins 2 s after the start
         if [ "$mode" = prune ]; then
@@ -341,21 +341,30 @@ PY
         ret_metrics "$work/ret-m1.txt"
         kill -TERM "$pid"; wait "$pid" || true
         local line
-        line=$(python3 bench/tools/fleet_retention.py row --workload "$w-$mode" --round "$r" --sim-log "$work/ret-sim.log" \
+        line=$(python3 bench/tools/fleet_retention.py row --workload "$w-$mode${4:+-baseline}" --round "$r" --sim-log "$work/ret-sim.log" \
             --metrics-before "$work/ret-m0.txt" --metrics-after "$work/ret-m1.txt" --t0 "$t0" --t1 "$t1" --cpu0 "$s0" \
             --cpu1 "$s1" --tick "$tick" --rss "$rss" --old "$([ "$mode" = prune ] && echo "$ret_old" || echo 0)")
         echo "  $line"
         ret_rows+=("$line")
         rm -rf "$d"
     }
+    # BASELINE_BIN=path/to/another/fleet: a third run a round, "-prune-baseline",
+    # that binary pruning (an A/B of a change to retention; its binary must
+    # count fleet_pruned_total per batch, as since this phase, or the wait
+    # for its first batch times out); first in odd rounds, last in even ones
     for r in $(seq 1 "$RET_ROUNDS"); do
         for w in ${RET_WORKLOADS//,/ }; do
-            if [ $((r % 2)) -eq 1 ]; then ret_run "$w" prune "$r"; ret_run "$w" noprune "$r"
-            else ret_run "$w" noprune "$r"; ret_run "$w" prune "$r"; fi
+            if [ $((r % 2)) -eq 1 ]; then
+                if [ -n "${BASELINE_BIN:-}" ]; then ret_run "$w" prune "$r" "$BASELINE_BIN"; fi
+                ret_run "$w" prune "$r"; ret_run "$w" noprune "$r"
+            else
+                ret_run "$w" noprune "$r"; ret_run "$w" prune "$r"
+                if [ -n "${BASELINE_BIN:-}" ]; then ret_run "$w" prune "$r" "$BASELINE_BIN"; fi
+            fi
         done
     done
     printf '%s\n' "${ret_rows[@]}" | python3 bench/tools/fleet_report.py "$RET_OUT" \
-        "PHASES=retention RET_OLD=$RET_OLD RET_RECENT=$RET_RECENT RET_DEVICES=$RET_DEVICES RET_DAYS=$RET_DAYS RET_ROUNDS=$RET_ROUNDS RET_WORKLOADS=$RET_WORKLOADS${RET_DB:+ RET_DB=$RET_DB} VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL bash bench/run-fleet.sh" \
+        "PHASES=retention RET_OLD=$RET_OLD RET_RECENT=$RET_RECENT RET_DEVICES=$RET_DEVICES RET_DAYS=$RET_DAYS RET_ROUNDS=$RET_ROUNDS RET_WORKLOADS=$RET_WORKLOADS${RET_DB:+ RET_DB=$RET_DB}${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN} VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL bash bench/run-fleet.sh" \
         "Retention under load: each workload with a retention pass pruning a backlog (\"-prune\") and without (\"-noprune\"), on copies of one pre-filled database (${prefill#prefill: }); due at the start: $ret_old old positions."
     echo "== wrote $RET_OUT.md and $RET_OUT.json"
 fi
