@@ -263,6 +263,9 @@ if [[ ",$PHASES," == *",retention,"* ]]; then
     ret_cfg "$work/ret-prune.json" "$RET_DAYS"
     ret_cfg "$work/ret-noprune.json" 0
     ret_start() { # config data-dir log -> sets ret_pid, ret_web, ret_tlt, ret_osm
+        # the log of the run before must not be read as this one's: the
+        # started shell truncates it only when it gets to run
+        rm -f "$3"
         WEFT_WORKERS=1 taskset -c 0 "${ret_bin:-build/apps/fleet}" --config "$1" --data-dir "$2" --port 0 --osmand-port 0 \
             --teltonika-port 0 >"$3" 2>&1 &
         ret_pid=$!
@@ -270,15 +273,15 @@ if [[ ",$PHASES," == *",retention,"* ]]; then
         local polls=0
         for _ in $(seq 1 600); do
             polls=$((polls + 1))
-            grep -q '^listening on' "$3" && break
+            grep -qs '^listening on' "$3" && break
             kill -0 "$ret_pid" 2>/dev/null || break # it ended: its log says why
             sleep 0.1
         done
-        if ! grep -q '^listening on' "$3"; then
+        if ! grep -qs '^listening on' "$3"; then
             local why=running
             kill -0 "$ret_pid" 2>/dev/null || { wait "$ret_pid" && why="exited 0" || why="exited $?"; }
-            echo "server did not start ($why, after $polls polls of $3, $(wc -c <"$3") bytes):"
-            cat "$3"
+            echo "server did not start ($why, after $polls polls of $3):"
+            cat "$3" 2>/dev/null || true
             exit 1
         fi
         ret_web=$(grep -o '^listening on http://[^ ]*' "$3" | sed 's/^listening on //')
