@@ -59,6 +59,10 @@
 # viewers, live.tick_ms = TICK_MS (50), ROUNDS rounds of DURATION (20) s, latency counted after
 # WARMUP (8) s; PROGRAMS (fleet; with BASELINE_BIN "fleet-old fleet") and run-tracking.sh's other
 # knobs pass through. Results: LIVE_OUT (bench/results/fleet-live-<date>).md and .json.
+#
+# PHASES=retention (not in the default): the ingest workloads with and
+# without a retention pass pruning a pre-filled backlog (its block, at the
+# end, says how). Results: bench/results/fleet-retention-<date>.md and .json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VEHICLES=${VEHICLES:-100}
@@ -313,6 +317,160 @@ if [[ ",$PHASES," == *",live,"* ]]; then
     PROGRAMS=${PROGRAMS:-${BASELINE_BIN:+fleet-old }fleet} TICK_MS=${TICK_MS:-50} RATES=${RATES:-10000} \
         VIEWERS=${VIEWERS:-500} CONNS=$CONNS LIVE_QUEUE_KB=${LIVE_QUEUE_KB:-1024} DURATION=${DURATION:-20} \
         WARMUP=${WARMUP:-8} ROUNDS=$ROUNDS TITLE=fleet-live OUT=$LIVE_OUT bash bench/run-tracking.sh
+fi
+
+# ---- retention ----------------------------------------------------------------------------------
+# PHASES=retention (not in the default): ingest while retention prunes a
+# backlog (issue 11 C3: pruned in small batches "without stalling ingest").
+# A database is pre-filled once by bench/tools/fleet_retention.py (SQL only,
+# no server in the loop): RET_OLD positions (3,000,000; QUICK=1: 300,000)
+# older than the cutoff of RET_DAYS (30) days and RET_RECENT (1,000,000;
+# QUICK=1: 100,000) younger ones, of RET_DEVICES (500) devices of their own
+# ("old-00001"..., never the simulator's, so the writer's motion catch-up
+# does not read them), interleaved in time order as ingest writes them, with
+# a motion chunk per 60 fixes and an event per 50. Then each workload of
+# RET_WORKLOADS (osmand,teltonika: the ingest phase's, with its VEHICLES,
+# DAYS, OSM_* settings) runs RET_ROUNDS (2; QUICK=1: 1) rounds on a fresh
+# copy of that database, twice a round: "prune" (positions and events
+# retention_days RET_DAYS) and "noprune" (0), the order alternating by
+# round. The server's first retention pass begins 2 s after it starts
+# (fleet.c, background) and goes on in 2,000-row batches until nothing is
+# due; the simulator starts once the pass has committed its first batch
+# (fleet_pruned_total > 0), in "noprune" runs after the same 3 s.
+# Per run: the ingest phase's figures; fleet-sim's ack latency p50/p99 and
+# its worst one-second p99; the group commits during the run from /metrics
+# (count, mean, the bucket of their p99, how many took over 25 and 100 ms:
+# a commit queued behind a prune statement on SQLite's writer thread is
+# timed from before its BEGIN); the rows pruned during the run, and the old
+# positions left at its end (more than 0: the prune ran through the run).
+# RET_DB=path/fleet.sqlite skips the pre-fill and uses a copy of that
+# database (RET_KEEP=path keeps a copy of a pre-filled one for that); what
+# is due is counted at the start either way. Results:
+# bench/results/fleet-retention-<date>.md and .json (fleet_report.py).
+if [[ ",$PHASES," == *",retention,"* ]]; then
+    if [ "${QUICK:-0}" = 1 ]; then RET_OLD=${RET_OLD:-300000}; RET_RECENT=${RET_RECENT:-100000}; RET_ROUNDS=${RET_ROUNDS:-1}; fi
+    RET_OLD=${RET_OLD:-3000000}
+    RET_RECENT=${RET_RECENT:-1000000}
+    RET_DEVICES=${RET_DEVICES:-500}
+    RET_DAYS=${RET_DAYS:-30}
+    RET_ROUNDS=${RET_ROUNDS:-2}
+    RET_WORKLOADS=${RET_WORKLOADS:-osmand,teltonika}
+    RET_OUT=${RET_OUT:-bench/results/fleet-retention-$(date +%F)}
+    echo "== retention: $RET_ROUNDS round(s) of $RET_WORKLOADS, each with and without a prune of a backlog running"
+    ret_cfg() { # file retention-days
+        printf '{"ingest": {"auto_register": true, "host": "127.0.0.1"}, "status": {"moving_speed_kn": 1.5}, "positions": {"retention_days": %d}, "events": {"retention_days": %d}}\n' \
+            "$2" "$2" >"$1"
+    }
+    ret_cfg "$work/ret-prune.json" "$RET_DAYS"
+    ret_cfg "$work/ret-noprune.json" 0
+    ret_start() { # config data-dir log -> sets ret_pid, ret_web, ret_tlt, ret_osm
+        # the log of the run before must not be read as this one's: the
+        # started shell truncates it only when it gets to run
+        rm -f "$3"
+        WEFT_WORKERS=1 taskset -c 0 "${ret_bin:-build/apps/fleet}" --config "$1" --data-dir "$2" --port 0 --osmand-port 0 \
+            --teltonika-port 0 >"$3" 2>&1 &
+        ret_pid=$!
+        pids+=("$ret_pid")
+        local polls=0
+        for _ in $(seq 1 600); do
+            polls=$((polls + 1))
+            grep -qs '^listening on' "$3" && break
+            kill -0 "$ret_pid" 2>/dev/null || break # it ended: its log says why
+            sleep 0.1
+        done
+        if ! grep -qs '^listening on' "$3"; then
+            local why=running
+            kill -0 "$ret_pid" 2>/dev/null || { wait "$ret_pid" && why="exited 0" || why="exited $?"; }
+            echo "server did not start ($why, after $polls polls of $3):"
+            cat "$3" 2>/dev/null || true
+            exit 1
+        fi
+        ret_web=$(grep -o '^listening on http://[^ ]*' "$3" | sed 's/^listening on //')
+        ret_tlt=$(grep -o 'teltonika on tcp://[^ ]*' "$3" | sed 's/.*://')
+        ret_osm=$(grep -o 'osmand on http://[^ ]*' "$3" | sed 's/.*://')
+    }
+    mkdir -p "$work/ret-template"
+    if [ -n "${RET_DB:-}" ]; then
+        cp "$RET_DB" "$work/ret-template/fleet.sqlite"
+        prefill="prefill: none, a copy of $RET_DB (RET_DB)"
+    else # the server makes the schema (its migrations), then the rows go in straight
+        ret_start "$work/ret-noprune.json" "$work/ret-template" "$work/ret-template.log"
+        kill -TERM "$ret_pid"; wait "$ret_pid" || true
+        prefill=$(python3 bench/tools/fleet_retention.py prefill "$work/ret-template/fleet.sqlite" --devices "$RET_DEVICES" \
+            --old "$RET_OLD" --recent "$RET_RECENT" --days "$RET_DAYS" --thr 1.5)
+        if [ -n "${RET_KEEP:-}" ]; then cp "$work/ret-template/fleet.sqlite" "$RET_KEEP"; fi
+    fi
+    echo "  $prefill"
+    # what a pass will find due: the old positions (a count through the
+    # server_time index), and the size of what each run copies
+    ret_due=$(python3 - "$work/ret-template/fleet.sqlite" "$RET_DAYS" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+cut = int(time.time() * 1000) - int(sys.argv[2]) * 86400000
+print(db.execute("SELECT COUNT(*) FROM positions WHERE server_time < ?", (cut,)).fetchone()[0],
+      db.execute("SELECT COUNT(*) FROM positions").fetchone()[0])
+PY
+)
+    ret_old=${ret_due% *}
+    echo "  due at the start: $ret_old of ${ret_due#* } positions; database $(du -m "$work/ret-template/fleet.sqlite" | cut -f1) MB"
+    ret_rows=()
+    ret_metrics() { curl -s -m 10 "$ret_web/metrics" >"$1" || true; }
+    ret_pruned() { curl -s -m 5 "$ret_web/metrics" | awk '/^fleet_pruned_total\{table="positions"\}/ {print $2}'; }
+    ret_run() { # workload prune|noprune round [server binary]
+        local w=$1 mode=$2 r=$3 d="$work/ret-data"
+        rm -rf "$d"
+        cp -r "$work/ret-template" "$d"
+        sync "$d/fleet.sqlite" # the copy's pages on disk, not written back during the run
+        ret_bin=${4:-} ret_start "$work/ret-$mode.json" "$d" "$work/ret-srv.log"
+        local pid=$ret_pid args
+        sleep 3 # the first pass begins 2 s after the start
+        if [ "$mode" = prune ]; then
+            local p=""
+            for _ in $(seq 1 300); do p=$(ret_pruned); [ -n "$p" ] && [ "$p" != 0 ] && break; sleep 0.1; done
+            [ -n "$p" ] && [ "$p" != 0 ] || echo "  (retention: no batch committed 33 s after the start)"
+        fi
+        if [ "$w" = teltonika ]; then
+            args=(--protocol teltonika --vehicles "$VEHICLES" --backfill "$DAYS" --interval-ms "$TLT_INTERVAL"
+                  --records-per-packet "$RECORDS" --teltonika-port "$ret_tlt")
+        else
+            args=(--protocol osmand --vehicles "$OSM_VEHICLES" --backfill "$OSM_DAYS" --interval-ms "$OSM_INTERVAL"
+                  --connections "$CONNS" --osmand-port "$ret_osm")
+        fi
+        ret_metrics "$work/ret-m0.txt"
+        local s0 s1 t0 t1 rss
+        s0=$(awk '{print $14 + $15}' "/proc/$pid/stat"); t0=$(date +%s.%N)
+        taskset -c 1 build/apps/fleet-sim "${args[@]}" --quiet >"$work/ret-sim.log" 2>&1 || true
+        t1=$(date +%s.%N); s1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+        rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+        ret_metrics "$work/ret-m1.txt"
+        kill -TERM "$pid"; wait "$pid" || true
+        local line
+        line=$(python3 bench/tools/fleet_retention.py row --workload "$w-$mode${4:+-baseline}" --round "$r" --sim-log "$work/ret-sim.log" \
+            --metrics-before "$work/ret-m0.txt" --metrics-after "$work/ret-m1.txt" --t0 "$t0" --t1 "$t1" --cpu0 "$s0" \
+            --cpu1 "$s1" --tick "$tick" --rss "$rss" --old "$([ "$mode" = prune ] && echo "$ret_old" || echo 0)")
+        echo "  $line"
+        ret_rows+=("$line")
+        rm -rf "$d"
+    }
+    # BASELINE_BIN=path/to/another/fleet: a third run a round, "-prune-baseline",
+    # that binary pruning (an A/B of a change to retention; its binary must
+    # count fleet_pruned_total per batch, as since this phase, or the wait
+    # for its first batch times out); first in odd rounds, last in even ones
+    for r in $(seq 1 "$RET_ROUNDS"); do
+        for w in ${RET_WORKLOADS//,/ }; do
+            if [ $((r % 2)) -eq 1 ]; then
+                if [ -n "${BASELINE_BIN:-}" ]; then ret_run "$w" prune "$r" "$BASELINE_BIN"; fi
+                ret_run "$w" prune "$r"; ret_run "$w" noprune "$r"
+            else
+                ret_run "$w" noprune "$r"; ret_run "$w" prune "$r"
+                if [ -n "${BASELINE_BIN:-}" ]; then ret_run "$w" prune "$r" "$BASELINE_BIN"; fi
+            fi
+        done
+    done
+    printf '%s\n' "${ret_rows[@]}" | python3 bench/tools/fleet_report.py "$RET_OUT" \
+        "PHASES=retention RET_OLD=$RET_OLD RET_RECENT=$RET_RECENT RET_DEVICES=$RET_DEVICES RET_DAYS=$RET_DAYS RET_ROUNDS=$RET_ROUNDS RET_WORKLOADS=$RET_WORKLOADS${RET_DB:+ RET_DB=$RET_DB}${BASELINE_BIN:+ BASELINE_BIN=$BASELINE_BIN} VEHICLES=$VEHICLES DAYS=$DAYS TLT_INTERVAL=$TLT_INTERVAL RECORDS=$RECORDS CONNS=$CONNS OSM_VEHICLES=$OSM_VEHICLES OSM_DAYS=$OSM_DAYS OSM_INTERVAL=$OSM_INTERVAL bash bench/run-fleet.sh" \
+        "Retention under load: each workload with a retention pass pruning a backlog (\"-prune\") and without (\"-noprune\"), on copies of one pre-filled database (${prefill#prefill: }); due at the start: $ret_old old positions."
+    echo "== wrote $RET_OUT.md and $RET_OUT.json"
 fi
 
 # ---- issue 11 J: the figures of this run in one table (bench/tools/fleet_j.py) ------------------

@@ -114,7 +114,8 @@ int fleet_device_create(fleet *f, const char *unique_id, const char *name, int64
  * offline (event stored and pushed). Returns how many did. */
 int fleet_sweep_offline(fleet *f, int64_t now_ms);
 /* One retention pass over positions (and their motion chunks) and events
- * (small batches). Returns the positions and events deleted. */
+ * (small batches). Returns the positions and events deleted; each batch is
+ * counted in m.pruned_positions or m.pruned_events as it is committed. */
 int64_t fleet_prune(fleet *f, int64_t now_ms, int batch);
 /* Its statements ($1 the cutoff in ms, $2 the batch), for the tests of
  * their query plans. */

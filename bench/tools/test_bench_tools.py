@@ -792,3 +792,117 @@ class ShellAssignments(unittest.TestCase):
         self.assertEqual(len(self.offenders(p)), 1)
         r = subprocess.run(["bash", p], env={"SMOKE": "0", "PATH": os.environ["PATH"]})
         self.assertNotEqual(r.returncode, 0)  # what the check guards against
+
+
+class FleetRetention(unittest.TestCase):
+    """fleet_retention.py (run-fleet.sh PHASES=retention): the pre-fill on
+    the fleet's real schema (its migrations read from apps/fleet/store.c),
+    and a run's row from fleet-sim's output and two /metrics scrapes."""
+    ROOT = os.path.dirname(os.path.dirname(HERE))
+
+    def schema_db(self):
+        """An SQLite database with fleet's migrations applied, as the
+        server makes it (store.c's dialect tokens replaced as for SQLite)."""
+        import sqlite3
+        with open(os.path.join(self.ROOT, "apps/fleet/store.c")) as f:
+            src = f.read()
+        block = src[src.index("static const char *const migrations[] = {"):]
+        block = re.sub(r"/\*.*?\*/", "", block[:block.index("\n};")], flags=re.S)
+        migrations, cur = [], ""
+        for tok in re.finditer(r'"((?:[^"\\]|\\.)*)"|,', block.split("{", 1)[1]):
+            if tok.group(0) == ",":
+                migrations.append(cur)
+                cur = ""
+            else:
+                cur += tok.group(1).encode().decode("unicode_escape")
+        if cur:
+            migrations.append(cur)
+        self.assertGreaterEqual(len(migrations), 5)
+        d = tempfile.mkdtemp(prefix="retention-test-")
+        DIRS.append(d)
+        path = os.path.join(d, "fleet.sqlite")
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        for m in migrations:
+            for a, b in (("@ID@", "INTEGER PRIMARY KEY"), ("@INT@", "INTEGER"), ("@REAL@", "REAL"),
+                         ("@CLUSTERED@", " WITHOUT ROWID")):
+                m = m.replace(a, b)
+            db.executescript(m)
+        db.close()
+        return path
+
+    def test_prefill_old_and_young_rows_of_devices_of_their_own(self):
+        import sqlite3
+        import fleet_retention as fr
+        path = self.schema_db()
+        now = 1_800_000_000_000
+        # 3 devices: 100 old fixes each (one chunk of 60, two events), 30 young (none)
+        s = fr.prefill(path, 3, 300, 90, 30, 1.5, now_ms=now)
+        self.assertEqual(s["old"], {"positions": 300, "chunks": 3, "events": 6})
+        self.assertEqual(s["young"], {"positions": 90, "chunks": 0, "events": 0})
+        db = sqlite3.connect(path)
+        q = lambda sql, *a: db.execute(sql, a).fetchone()[0]  # noqa: E731
+        cut = now - 30 * fr.DAY_MS
+        self.assertEqual(q("SELECT COUNT(*) FROM positions WHERE server_time < ?", cut), 300)
+        self.assertEqual(q("SELECT MAX(server_time) FROM positions WHERE server_time < ?", cut) < cut - fr.DAY_MS, True)
+        self.assertEqual(q("SELECT MIN(server_time) FROM positions WHERE server_time >= ?", cut) > cut + fr.DAY_MS // 2,
+                         True)
+        self.assertEqual(q("SELECT COUNT(*) FROM motion_chunks WHERE t0 < ? AND thr = 1.5", cut), 3)
+        self.assertEqual(q("SELECT COUNT(*) FROM events WHERE event_time < ?", cut), 6)
+        self.assertEqual(q("SELECT group_concat(unique_id) FROM devices"), "old-00001,old-00002,old-00003")
+        self.assertEqual(q("SELECT COUNT(DISTINCT device_id) FROM positions"), 3)
+        # time-major, as ingest writes: consecutive ids take turns among the devices
+        self.assertEqual([r[0] for r in db.execute("SELECT device_id FROM positions ORDER BY id LIMIT 4")], [1, 2, 3, 1])
+        self.assertEqual(q("PRAGMA journal_mode"), "wal")
+        db.close()
+        with self.assertRaises(ValueError):  # never over rows already there
+            fr.prefill(path, 3, 300, 90, 30, 1.5, now_ms=now)
+
+    M0 = ("# HELP fleet_commit_seconds x\n"
+          'fleet_commit_seconds_bucket{le="0.001"} 100\nfleet_commit_seconds_bucket{le="0.025"} 150\n'
+          'fleet_commit_seconds_bucket{le="0.1"} 160\nfleet_commit_seconds_bucket{le="+Inf"} 160\n'
+          "fleet_commit_seconds_sum 0.5\nfleet_commit_seconds_count 160\n"
+          'fleet_pruned_total{table="positions"} 2000\nfleet_pruned_total{table="events"} 0\n')
+    # 1000 commits in the run: 900 within 1 ms, 80 within 25, 15 within 100, 5 over: p99 in the 100 ms bucket
+    M1 = ('fleet_commit_seconds_bucket{le="0.001"} 1000\nfleet_commit_seconds_bucket{le="0.025"} 1130\n'
+          'fleet_commit_seconds_bucket{le="0.1"} 1155\nfleet_commit_seconds_bucket{le="+Inf"} 1160\n'
+          "fleet_commit_seconds_sum 4.5\nfleet_commit_seconds_count 1160\n"
+          'fleet_pruned_total{table="positions"} 402000\nfleet_pruned_total{table="events"} 0\n')
+    SIM = ("fleet-sim: 500 vehicles every 120000 ms, backfill\n"
+           "[    1s] sent 10 acked 9 failed 0 | 9 acks/s | ack p50 1.00 ms p99 7.50 ms | connections 256\n"
+           "[    2s] sent 20 acked 19 failed 0 | 10 acks/s | ack p50 1.00 ms p99 31.00 ms | connections 256\n"
+           "fleet-sim: done in 2.1 s: sent 20000, acknowledged 20000, failed 0 (refused 0), resent 0, dropped 0, "
+           "connect errors 0; ack latency p50 1.10 ms, p99 12.00 ms; 10000 acks/s\n")
+
+    def test_row(self):
+        import fleet_retention as fr
+        # 20,000 fixes in 2 s, 100 ticks (1 s at 100/s) of server CPU: 50 us a fix
+        r = fr.make_row("osmand-prune", 1, self.SIM, self.M0, self.M1, 10.0, 12.0, 500, 600, 100, 70000, 3000000)
+        self.assertEqual((r["fixes"], r["fixes_per_s"], r["cpu_us_per_fix"], r["server_cpu_share"]),
+                         (20000, 10000, 50.0, 0.5))
+        self.assertEqual((r["ack_p50_ms"], r["ack_p99_ms"], r["ack_p99_worst_1s_ms"]), (1.1, 12.0, 31.0))
+        self.assertEqual((r["commits"], r["commit_mean_ms"], r["commit_p99_le_ms"]), (1000, 4.0, 100.0))
+        self.assertEqual((r["commits_over_25ms"], r["commits_over_100ms"]), (20, 5))
+        self.assertEqual((r["pruned_before_run"], r["pruned_positions"], r["pruned_per_s"]), (2000, 400000, 200000))
+        self.assertEqual(r["old_left_at_end"], 3000000 - 402000)
+        # more than 1 % over 100 ms: the p99 is past the histogram's last bound
+        m1 = self.M1.replace('{le="0.1"} 1155', '{le="0.1"} 1140')
+        self.assertIsNone(fr.make_row("w", 1, self.SIM, self.M0, m1, 0, 1, 0, 1, 100, 1, 0)["commit_p99_le_ms"])
+
+    def test_report_has_the_retention_table(self):
+        import fleet_retention as fr
+        rows = [fr.make_row(w, 1, self.SIM, self.M0, self.M1, 10.0, 12.0, 500, 600, 100, 70000, 3000000)
+                for w in ("osmand-prune", "osmand-noprune")]
+        d = tempfile.mkdtemp(prefix="retention-report-")
+        DIRS.append(d)
+        out = os.path.join(d, "r")
+        p = subprocess.run([sys.executable, os.path.join(HERE, "fleet_report.py"), out, "cmd", "a note"],
+                           input="".join(json.dumps(r) + "\n" for r in rows), text=True, cwd=self.ROOT)
+        self.assertEqual(p.returncode, 0)
+        with open(out + ".md") as f:
+            md = f.read()
+        self.assertIn("a note\n", md)
+        self.assertIn("| osmand-prune | 1.10 (1.10-1.10) | 12.00 (12.00-12.00) | 31.0 (31.0-31.0) | 4.00 (4.00-4.00) "
+                      "| 20 (20-20) | 5 (5-5) | 400000 (400000-400000) | 2598000 (2598000-2598000) |", md)
+        with open(out + ".json") as f:
+            self.assertEqual(json.load(f)["summary"]["osmand-noprune"]["ack_p99_ms"]["median"], 12.0)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -1654,6 +1655,117 @@ TEST(retention_and_report_chunks_use_an_index) {
 }
 
 static int64_t count(env *v, const char *sql);
+
+/* What the counters held when each sync began (the hook runs before the
+ * fdatasync of each store_exec: one per retention batch). */
+static fleet *prune_seen_f;
+static _Atomic int prune_syncs;
+static _Atomic int64_t prune_seen_pos[8], prune_seen_ev[8];
+static int prune_sync_hook(void) {
+    int k = atomic_fetch_add(&prune_syncs, 1);
+    if (k < 8) {
+        atomic_store(&prune_seen_pos[k], atomic_load(&prune_seen_f->m.pruned_positions));
+        atomic_store(&prune_seen_ev[k], atomic_load(&prune_seen_f->m.pruned_events));
+    }
+    return 0;
+}
+
+/* fleet_pruned_total counts each batch of a retention pass once it is
+ * committed: a pass over a backlog takes minutes, and /metrics (and
+ * bench/run-fleet.sh's retention phase, which waits for the first batch)
+ * must see it going, not only at its end. 700 positions and 400 events
+ * due, batches of 300: the syncs are those of positions 300, 300, 100,
+ * chunks 0, events 300, 100, in that order (this fixture has no writer
+ * and no background task). SQLite only: PostgreSQL's commits need no sync
+ * of ours, so the hook never runs there; the counting is the same code. */
+TEST(retention_counts_each_batch_as_it_is_committed) {
+    env *v = lite_env();
+    ASSERT(v);
+    v->f.cfg.positions_retention_days = v->f.cfg.events_retention_days = 30;
+    int64_t now = fleet_now_ms(), old = now - 40LL * 86400000, recent = now - 86400000;
+    weft_db_err e;
+    weft_db_arg a[] = {WEFT_DB_INT(old), WEFT_DB_INT(699)}, b[] = {WEFT_DB_INT(recent), WEFT_DB_INT(99)};
+    static const char pos[] =
+        "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $2) "
+        "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, longitude, speed, course, "
+        "altitude, accuracy, valid, attributes) SELECT 1, 'osmand', $1 + i, $1 + i, 1, 1, 0, 0, 0, 0, 1, '{}' FROM c";
+    static const char ev[] =
+        "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $2) "
+        "INSERT INTO events (device_id, type, event_time, server_time) SELECT 1, 'deviceOnline', $1 + i, $1 + i FROM c";
+    ASSERT_EQ(store_exec(v->f.db, pos, a, 2, NULL, &e), 0);
+    ASSERT_EQ(store_exec(v->f.db, pos, b, 2, NULL, &e), 0);
+    a[1] = WEFT_DB_INT(399);
+    ASSERT_EQ(store_exec(v->f.db, ev, a, 2, NULL, &e), 0);
+    ASSERT_EQ(store_exec(v->f.db, ev, b, 2, NULL, &e), 0);
+    prune_seen_f = &v->f;
+    atomic_store(&prune_syncs, 0);
+    store_set_sync_hook(v->f.db, prune_sync_hook);
+    ASSERT_EQ(fleet_prune(&v->f, now, 300), 1100);
+    store_set_sync_hook(v->f.db, NULL);
+    ASSERT_EQ(atomic_load(&prune_syncs), 6);
+    static const int64_t want_pos[6] = {0, 300, 600, 700, 700, 700}, want_ev[6] = {0, 0, 0, 0, 0, 300};
+    for (int k = 0; k < 6; k++) {
+        int64_t pos_seen = atomic_load(&prune_seen_pos[k]), ev_seen = atomic_load(&prune_seen_ev[k]);
+        if (pos_seen != want_pos[k] || ev_seen != want_ev[k])
+            fprintf(stderr, "sync %d: counted %lld positions, %lld events\n", k, (long long)pos_seen, (long long)ev_seen);
+        ASSERT_EQ(pos_seen, want_pos[k]);
+        ASSERT_EQ(ev_seen, want_ev[k]);
+    }
+    ASSERT_EQ(atomic_load(&v->f.m.pruned_positions), 700);
+    ASSERT_EQ(atomic_load(&v->f.m.pruned_events), 400);
+    ASSERT_EQ(count(v, "SELECT COUNT(*) FROM positions"), 100);
+    ASSERT_EQ(count(v, "SELECT COUNT(*) FROM events"), 100);
+    env_close(v);
+    free(v);
+}
+
+/* When each sync began (CLOCK_MONOTONIC, ms); the first one takes 300 ms. */
+static _Atomic int64_t slow_sync_at[8];
+static int slow_first_prune_sync(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int k = atomic_fetch_add(&prune_syncs, 1);
+    if (k < 8) atomic_store(&slow_sync_at[k], (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    if (k == 0) {
+        struct timespec d = {0, 300 * 1000000L};
+        nanosleep(&d, NULL);
+    }
+    return 0;
+}
+
+/* After a batch that took longer than the usual 20 ms pause, retention
+ * pauses as long as the batch took: in SQLite a batch holds the writer's
+ * thread that ingest commits on, so a slow disk or machine still leaves
+ * ingest at least about half of it while a backlog is pruned. The first
+ * batch's sync takes 300 ms (the hook sleeps), so the second batch's sync
+ * begins at least 300 + 300 ms after the first one's; with a fixed 20 ms
+ * pause it began about 320 ms after. A lower bound on elapsed time: a slow
+ * machine only makes it longer. */
+TEST(retention_pauses_as_long_as_a_slow_batch_took) {
+    env *v = lite_env();
+    ASSERT(v);
+    v->f.cfg.positions_retention_days = 30;
+    v->f.cfg.events_retention_days = 0;
+    int64_t now = fleet_now_ms();
+    weft_db_err e;
+    weft_db_arg a[] = {WEFT_DB_INT(now - 40LL * 86400000), WEFT_DB_INT(699)};
+    ASSERT_EQ(store_exec(v->f.db,
+                         "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $2) "
+                         "INSERT INTO positions (device_id, protocol, fix_time, server_time, latitude, longitude, "
+                         "speed, course, altitude, accuracy, valid, attributes) "
+                         "SELECT 1, 'osmand', $1 + i, $1 + i, 1, 1, 0, 0, 0, 0, 1, '{}' FROM c",
+                         a, 2, NULL, &e), 0);
+    atomic_store(&prune_syncs, 0);
+    store_set_sync_hook(v->f.db, slow_first_prune_sync);
+    ASSERT_EQ(fleet_prune(&v->f, now, 300), 700);
+    store_set_sync_hook(v->f.db, NULL);
+    ASSERT_EQ(atomic_load(&prune_syncs), 4); /* positions 300, 300, 100; chunks 0 */
+    int64_t gap = atomic_load(&slow_sync_at[1]) - atomic_load(&slow_sync_at[0]);
+    if (gap < 590) fprintf(stderr, "second batch's sync began %lld ms after the first's\n", (long long)gap);
+    ASSERT(gap >= 590); /* 300 + 300, less the clocks' rounding */
+    env_close(v);
+    free(v);
+}
 
 /* ---- motion chunks against the raw fixes ---------------------------------------------------------- */
 

@@ -923,7 +923,7 @@ static void run_retention_and_offline_sweep(int pg) {
      * take some of the old rows first: between the two, every old row is
      * deleted once. On PostgreSQL its statements can run beside this
      * test's (on SQLite the writer runs one at a time), so the counts are
-     * read once its work is in: it adds its count after its DELETE returns,
+     * read once its work is in: it counts each batch after its DELETE returns,
      * and a DELETE of chunks still running leaves more than 40. */
     int64_t before = atomic_load(&e->f.m.pruned_positions);
     int64_t mine = fleet_prune(&e->f, now, 300);
