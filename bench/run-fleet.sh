@@ -101,6 +101,7 @@ rows=()
 run() { # workload round [server binary]
     local w=$1 r=$2 data="$work/data-$1-$2-${3:+b}" bin=${3:-build/apps/fleet}
     if [ -n "${run_seed:-}" ]; then cp -r "$run_seed" "$data"; fi # run_seed=dir: start on a copy of that data dir
+    rm -f "$work/srv.log" # not the last run's log (its dead ports): the shell below truncates it only when it runs
     WEFT_WORKERS=1 taskset -c 0 "$bin" --config "$work/fleet.json" --data-dir "$data" --port 0 \
         --osmand-port 0 --teltonika-port 0 >"$work/srv.log" 2>&1 &
     local pid=$!
