@@ -40,6 +40,10 @@
 #                     and idles between requests as on a quiet one, so its CPU
 #                     per request includes what it spends idling (a spinning
 #                     idle loop shows); the result file says so
+#   GEN_FIFO=N        the generator too at SCHED_FIFO priority N, sleeping
+#                     until each request is due (gcload -S) instead of
+#                     spinning (a spinning one is stopped 50 ms a second by
+#                     the kernel's real-time throttling)
 # Ports 18700..18706 by default.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,6 +119,18 @@ fi
 pin_to 1
 GEN_PIN=("${PIN[@]}")
 GEN_PINNED=$PINNED
+GEN_FIFO=${GEN_FIFO:-}
+GEN_ARGS=()
+if [ -n "$GEN_FIFO" ]; then
+    if chrt -f "$GEN_FIFO" true 2>/dev/null; then
+        GEN_PIN=(chrt -f "$GEN_FIFO" "${GEN_PIN[@]}")
+        GEN_ARGS=(-S)
+        GEN_PINNED="$GEN_PINNED, at SCHED_FIFO priority $GEN_FIFO, sleeping until each request is due (gcload -S)"
+    else
+        log "GEN_FIFO=$GEN_FIFO: chrt -f failed (no permission?); the generator at normal priority"
+        GEN_FIFO=""
+    fi
+fi
 
 server_cmd() { # prog -> SCMD
     local p=$1
@@ -160,7 +176,7 @@ run_one() { # prog round
     rss_kb "$SPID" >"$res.rss_after_load"
     log "round $r: $p (pid $SPID, RSS $(cat "$res.rss_after_load") kB after load): $RATE req/s for ${WARMUP}+${DURATION} s"
     local rc=0
-    "${GEN_PIN[@]}" "$WORK/gcload" -P "${PORT[$p]}" -r "$RATE" -d "$DURATION" -w "$WARMUP" \
+    "${GEN_PIN[@]}" "$WORK/gcload" "${GEN_ARGS[@]}" -P "${PORT[$p]}" -r "$RATE" -d "$DURATION" -w "$WARMUP" \
         -c "$CONNS" -u "$USERS" -U "$UPDATE_PCT" -p "$SPID" >"$res.json" 2>"$res.gen.log" || rc=$?
     [ $rc = 0 ] || echo "generator exit $rc (3: errors or unanswered requests; see counts)" >>"$res.note"
     kill -0 "$SPID" 2>/dev/null || echo "server died during the run: $(tail -n 2 "$res.server.log" | tr '\n' ' ')" >>"$res.fail"
@@ -192,7 +208,7 @@ done
     echo "go=$(first_out go version)"
     echo "rustc=$(first_out rustc --version)"
     echo "crates=$(awk '/^name = / { gsub(/"/, "", $3); n = $3 } /^version = / && (n == "axum" || n == "tokio" || n == "hyper" || n == "serde_json") { gsub(/"/, "", $3); printf "%s %s, ", n, $3 }' bench/peers/gc-rust/Cargo.lock | sed 's/, $//')"
-    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\"$(wants go-gogc && echo " GO_GOGC=$GO_GOGC")${BASE:+ BASE=$BASE}${SERVER_FIFO:+ SERVER_FIFO=$SERVER_FIFO} make bench-gc"
+    echo "command=QUICK=$QUICK ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE USERS=$USERS UPDATE_PCT=$UPDATE_PCT CONNS=$CONNS PROGS=\"${PROGS[*]}\"$(wants go-gogc && echo " GO_GOGC=$GO_GOGC")${BASE:+ BASE=$BASE}${SERVER_FIFO:+ SERVER_FIFO=$SERVER_FIFO}${GEN_FIFO:+ GEN_FIFO=$GEN_FIFO} make bench-gc"
     if [ -n "$BASE" ]; then echo "base=$BASE ($BASE_SHA)"; fi
 } >"$WORK/meta"
 python3 bench/tools/gc_report.py "$WORK" "$OUT" "${PROGS[@]}"

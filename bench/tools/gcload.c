@@ -14,7 +14,11 @@
  * start and end of the measured part.
  *
  *   gcload [-h HOST] [-P PORT] [-r RATE] [-d SECONDS] [-w WARMUP_S]
- *          [-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID]
+ *          [-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID] [-S]
+ * -S: sleep in epoll until the next request is due (epoll_pwait2, timer
+ * slack 1 ns) instead of spinning when it is near: a generator that may
+ * then run at SCHED_FIFO (bench/run-gc.sh GEN_FIFO) without the kernel's
+ * real-time throttling stopping it, which a spinning one triggers.
  * prints one JSON object (stdout): rate, duration, counts, overall and
  * per-window {t, count, p50_us, p99_us, p999_us, max_us, rss_kb}, rss_kb
  * {start, max}, server_cpu_s; and two splits of the measured requests'
@@ -31,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "latwin.h"
@@ -83,17 +89,17 @@ static void print_hist(const lat_hist *h) {
 
 static int usage(void) {
     fprintf(stderr, "usage: gcload [-h HOST] [-P PORT] [-r RATE] [-d SECONDS] [-w WARMUP_S] "
-                    "[-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID]\n");
+                    "[-W WINDOW_S] [-c CONNS] [-u USERS] [-U UPDATE_PCT] [-p PID] [-S]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
-    int port = 18700, nconn = 64, pid = 0, upd_pct = 10;
+    int port = 18700, nconn = 64, pid = 0, upd_pct = 10, sleep_mode = 0;
     double rate = 10000, secs = 30, warm = 5, win_s = 10;
     uint64_t users = 10000000;
     int opt;
-    while ((opt = getopt(argc, argv, "h:P:r:d:w:W:c:u:U:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:P:r:d:w:W:c:u:U:p:S")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'P': port = atoi(optarg); break;
@@ -105,12 +111,14 @@ int main(int argc, char **argv) {
         case 'u': users = strtoull(optarg, NULL, 10); break;
         case 'U': upd_pct = atoi(optarg); break;
         case 'p': pid = atoi(optarg); break;
+        case 'S': sleep_mode = 1; break;
         default: return usage();
         }
     }
     if (rate <= 0 || secs <= 0 || warm < 0 || win_s <= 0 || nconn <= 0 || nconn > 10000 ||
         users == 0 || upd_pct < 0 || upd_pct > 100 || port <= 0 || port > 65535)
         return usage();
+    if (sleep_mode) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* wake at the due time, not 50 us after */
     lc_pool pool;
     if (lc_open(&pool, host, port, nconn) < 0) {
         if (errno == EINVAL) return usage();
@@ -184,7 +192,15 @@ int main(int argc, char **argv) {
         /* spin when the next send is close (this core is the generator's),
          * sleep in epoll otherwise */
         int timeout = (pool.nidle && next_due < stop && next_due - now < 2000000) ? 0 : 1;
-        int n = epoll_wait(pool.ep, evs, 256, timeout);
+        int n;
+        if (sleep_mode) { /* until the next is due (or 1 ms when none can go out) */
+            int64_t wait = pool.nidle && next_due < stop ? next_due - now : 1000000;
+            if (wait > 999999999) wait = 999999999;
+            struct timespec ts = {0, wait > 0 ? wait : 0};
+            n = epoll_pwait2(pool.ep, evs, 256, &ts, NULL);
+        } else {
+            n = epoll_wait(pool.ep, evs, 256, timeout);
+        }
         now = lc_now_ns();
         for (int k = 0; k < n; k++) {
             int ci = (int)evs[k].data.u32;
