@@ -1,10 +1,12 @@
 /*
  * apps/fleet/writer.h — group commit. Every position and event is written by
  * one writer task, in batches: the task takes what is queued and, when no
- * commit of its own is waiting for its sync, writes it all at once in one
- * transaction with multi-row INSERTs and commits. While one is waiting, it
- * gathers what arrives until that sync has completed (adaptive linger), at
- * most storage.commit_interval_ms, or until storage.commit_max_rows. A
+ * commit of its own is waiting for its sync, writes it all in one
+ * transaction with multi-row INSERTs and commits, once storage.commit_gap_ms
+ * have passed since the last commit began or the batch has
+ * storage.commit_gap_rows rows. While one is waiting, it gathers what
+ * arrives until that sync has completed (adaptive linger), at most
+ * storage.commit_interval_ms, or until storage.commit_max_rows. A
  * second task syncs (store_sync: one fdatasync of SQLite's WAL for every
  * batch committed since the last) and only then completes each request.
  * A device is acknowledged after its request completed, so an acknowledged

@@ -376,13 +376,18 @@ def plain(rows):
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     out = ["  ".join(c.ljust(w[i]) for i, c in enumerate(x)).rstrip() for x in [head] + body]
     out.insert(1, "  ".join("-" * n for n in w))
-    src = sources(rows)
-    if src:
-        out.append("")
-        for p, (commit, machine, label) in src.items():
-            out.append("  %s: %s" % (rel(p), "; ".join(x for x in (
-                "commit " + commit if commit else "", machine, label) if x) or "no provenance recorded"))
+    out += source_lines(rows, lambda p: "  " + rel(p))
     return "\n".join(out) + "\n"
+
+
+def source_lines(rows, name):
+    """The lines under a table: each result file (as name(path) shows it) with its commit, machine and label."""
+    src = sources(rows)
+    lines = [""] if src else []
+    for p, (commit, machine, label) in src.items():
+        lines.append("%s: %s" % (name(p), "; ".join(x for x in (
+            "commit " + commit if commit else "", machine, label) if x) or "no provenance recorded"))
+    return lines
 
 
 def link(path):
@@ -404,12 +409,7 @@ def markdown(rows):
                 break
         out.append("| %s | %s | %s | %s | %s |" % (cell(r["figure"]), cell(r["target"]), cell(r["measured"]),
                                                    cell(verdict_md), link(r["path"]) if r["path"] else ""))
-    src = sources(rows)
-    if src:
-        out.append("")
-        for p, (commit, machine, label) in src.items():
-            out.append("- %s: %s" % (link(p), "; ".join(x for x in (
-                "commit " + commit if commit else "", machine, label) if x) or "no provenance recorded"))
+    out += source_lines(rows, lambda p: "- " + link(p))
     return "\n".join(out) + "\n"
 
 
